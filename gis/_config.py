@@ -1,0 +1,87 @@
+"""Load the TOML data tables shipped in ``gis/data`` (and other packages' ``data``).
+
+Tables are read and parsed once, then handed out as deep copies merged with
+per-call overrides, so one caller (one web request) can never change what
+another sees.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ._errors import InputError
+
+__all__ = ["deep_merge", "load_table", "read_toml"]
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file, turning a syntax error into an :class:`InputError` naming the file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        msg = f"TOML file `{path}` does not exist. Fix: check the path."
+        raise InputError(msg) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"TOML file `{path}` is not valid TOML: {exc}. Fix: correct the syntax at that line."
+        raise InputError(msg) from None
+
+
+@lru_cache(maxsize=None)
+def _packaged(package: str, name: str) -> dict[str, Any]:
+    text = resources.files(package).joinpath("data", f"{name}.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` updated recursively with ``override`` (neither is modified)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_table(
+    name: str,
+    overrides: Mapping[str, Any] | str | Path | None = None,
+    *,
+    package: str = "gis",
+) -> dict[str, Any]:
+    """Return the shipped table ``name`` merged with ``overrides``.
+
+    Parameters
+    ----------
+    name
+        Table name: the file ``<package>/data/<name>.toml``.
+    overrides
+        A mapping, or the path of a TOML file, whose entries replace the defaults.
+    package
+        Package that ships the table.
+
+    Returns
+    -------
+    dict
+        A fresh copy that the caller may modify.
+
+    Examples
+    --------
+    >>> speeds = load_table("road_speeds")
+    >>> speeds["highway"]["primary"]["speed_kph"]
+    50.0
+    """
+    base = _packaged(package, name)
+    if overrides is None:
+        return copy.deepcopy(base)
+    if isinstance(overrides, (str, Path)):
+        overrides = read_toml(overrides)
+    return deep_merge(base, overrides)

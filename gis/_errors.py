@@ -1,0 +1,120 @@
+"""Typed exceptions shared by every riskplan package.
+
+Every error raised because of bad *input* derives from :class:`InputError`
+(a :class:`ValueError`): the CLI turns it into exit code 2 and the web API into
+a 4xx response. Messages name the file, layer, row ids and argument in
+backticks, and say how to fix the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "CRSError",
+    "InputError",
+    "MissingDependencyError",
+    "NetworkError",
+    "Problem",
+    "RiskplanError",
+    "ScenarioError",
+    "SnapError",
+]
+
+
+class RiskplanError(Exception):
+    """Base class of every riskplan error."""
+
+
+class InputError(RiskplanError, ValueError):
+    """The caller's input is wrong; the message says what and how to fix it."""
+
+
+class CRSError(InputError):
+    """A layer has no CRS, the wrong kind of CRS, or swapped coordinates."""
+
+
+class NetworkError(InputError):
+    """A road network cannot be built or routed as asked."""
+
+
+class SnapError(InputError):
+    """Points lie farther from the road network than the allowed snap distance."""
+
+
+class MissingDependencyError(RiskplanError, ImportError):
+    """An optional package is needed; the message gives the pip command."""
+
+    def __init__(self, package: str, extra: str | None = None, *, purpose: str = "") -> None:
+        target = f'"riskplan[{extra}]"' if extra else package
+        why = f" to {purpose}" if purpose else ""
+        msg = f"The optional package `{package}` is needed{why}. Install it with: pip install {target}"
+        super().__init__(msg)
+
+
+def _format_rows(rows: Sequence[object], limit: int = 10) -> str:
+    shown = ", ".join(str(r) for r in rows[:limit])
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return f"[{shown}{more}]"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem, located precisely enough to be fixed.
+
+    Parameters
+    ----------
+    layer
+        Scenario layer name, such as ``hazards``.
+    message
+        What is wrong.
+    fix
+        How to fix it.
+    file
+        File the layer was read from, when known.
+    rows
+        Ids (or row numbers when ids are unusable) of the offending rows.
+    column
+        Offending column, when the problem is about one column.
+    """
+
+    layer: str
+    message: str
+    fix: str
+    file: str | None = None
+    rows: tuple[object, ...] = ()
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.file:
+            where.append(f"`{self.file}`")
+        where.append(f"layer `{self.layer}`")
+        if self.rows:
+            where.append(f"rows {_format_rows(self.rows)}")
+        if self.column:
+            where.append(f"column `{self.column}`")
+        return f"{', '.join(where)}: {self.message}. Fix: {self.fix}"
+
+
+@dataclass
+class ScenarioError(InputError):
+    """A scenario failed validation; :attr:`problems` lists every problem found."""
+
+    problems: list[Problem] = field(default_factory=list)
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        head = f"Scenario `{self.source}`" if self.source else "Scenario"
+        n = len(self.problems)
+        lines = [f"{head} has {n} problem{'s' if n != 1 else ''}:"]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+    @classmethod
+    def from_problems(cls, problems: Iterable[Problem], source: str | None = None) -> ScenarioError:
+        return cls(list(problems), source)
