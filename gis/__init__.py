@@ -1,0 +1,1 @@
+"""Geodata in: scenario layers, validation, coordinates, road network."""

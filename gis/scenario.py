@@ -1,0 +1,333 @@
+"""Scenarios: the layers of one study, loaded, validated and projected.
+
+A scenario is either one GeoPackage whose layers carry the standard names of
+:mod:`gis.schema`, or a TOML file that maps each layer to a file::
+
+    [scenario]
+    name = "Chengdu centre"
+    # metric_crs = "EPSG:32648"   # default: the local UTM zone
+
+    [layers.roads]
+    path = "chengdu_osm.osm.bz2"          # OSM XML/PBF, a line layer, or place/bbox online
+
+    [layers.fire_stations]
+    path = "chengdu_osm.osm.bz2"
+    osm_tags = { amenity = "fire_station" }
+    defaults = { grade = "grade1" }
+
+    [layers.hazards]
+    path = "hazards.csv"                  # columns 经度/纬度 or lon/lat
+    coords = "gcj02"                      # AMap coordinates, converted to WGS84
+    rename = { "名称" = "name", "类别" = "category" }
+    values = { category = { "危化品" = "hazardous_chemicals" } }
+
+Every layer is validated (all problems reported together, see
+:mod:`gis.validate`) and reprojected to one local metric CRS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pyproj
+
+from ._atomic import atomic_path
+from ._config import read_toml
+from ._errors import InputError, Problem, ScenarioError
+from .crs import local_metric_crs
+from .io import OSM_SUFFIXES, LayerSource, has_suffix, read_layer
+from .schema import LAYERS
+from .validate import normalise_layer, validate_layers
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = ["RoadsSource", "Scenario", "load_scenario", "write_scenario"]
+
+log = logging.getLogger(__name__)
+
+METADATA_LAYER = "metadata"
+_SCENARIO_KEYS = {"name", "metric_crs", "synthetic", "description"}
+
+
+@dataclass(frozen=True)
+class RoadsSource:
+    """Where the road network of a scenario comes from.
+
+    ``kind`` is ``"layer"`` (the ``roads`` line layer), ``"osm"`` (an OSM XML/PBF
+    file at ``path``) or ``"query"`` (osmnx online, by ``place`` or ``bbox``).
+    """
+
+    kind: str
+    path: Path | None = None
+    file_layer: str | None = None
+    place: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario: layers in one metric CRS, plus where they came from.
+
+    Attributes
+    ----------
+    name
+        Human name; synthetic scenarios say so in it.
+    layers
+        ``{layer name: GeoDataFrame}`` in :attr:`crs`, indexed by ``id``.
+    crs
+        The local metric CRS every layer is in.
+    roads
+        How to build the road network (see :func:`scenario_graph`).
+    source
+        The GeoPackage or TOML the scenario was read from.
+    files
+        ``{layer name: file it was read from}``.
+    synthetic
+        True for generated data (the demo city); every output says so.
+    metadata
+        Free key/value pairs (seed, generator version...).
+    """
+
+    name: str
+    layers: Mapping[str, gpd.GeoDataFrame]
+    crs: pyproj.CRS
+    roads: RoadsSource
+    source: Path | None = None
+    files: Mapping[str, str] = field(default_factory=dict)
+    synthetic: bool = False
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, layer: str) -> gpd.GeoDataFrame:
+        return self.layer(layer)
+
+    def __contains__(self, layer: object) -> bool:
+        return layer in self.layers
+
+    def layer(self, name: str) -> gpd.GeoDataFrame:
+        """Return layer ``name``, or raise an :class:`InputError` saying how to add it."""
+        try:
+            return self.layers[name]
+        except KeyError:
+            where = f"`{self.source}`" if self.source else "the scenario"
+            msg = (
+                f"{where} has no layer `{name}` (it has {sorted(self.layers)}). "
+                f"Fix: add `[layers.{name}]` to the scenario TOML or a `{name}` layer to the GeoPackage."
+            )
+            raise InputError(msg) from None
+
+    @property
+    def label(self) -> str:
+        """The name, marked ``(synthetic)`` for generated data."""
+        if self.synthetic and "synthetic" not in self.name.lower():
+            return f"{self.name} (synthetic)"
+        return self.name
+
+    def summary(self) -> pd.DataFrame:
+        """One row per layer: feature count and source file."""
+        rows = [
+            {"layer": name, "features": len(gdf), "file": self.files.get(name, "")}
+            for name, gdf in self.layers.items()
+        ]
+        return pd.DataFrame(rows).set_index("layer")
+
+
+def load_scenario(
+    path: str | Path,
+    *,
+    metric_crs: pyproj.CRS | str | int | None = None,
+) -> Scenario:
+    """Load, validate and project a scenario GeoPackage or TOML.
+
+    Parameters
+    ----------
+    path
+        A ``.gpkg`` with standard layer names, or a ``.toml`` mapping layers to files.
+    metric_crs
+        Override the metric CRS (default: TOML ``metric_crs``, else the local UTM zone).
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem found, each with its file, layer, rows and fix.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from gis.demo import write_demo_scenario
+    >>> gpkg = write_demo_scenario(pathlib.Path(tempfile.mkdtemp()) / "demo.gpkg", n_road_nodes=2000)
+    >>> sc = load_scenario(gpkg)
+    >>> sc.synthetic, sc.crs.to_epsg(), len(sc["fire_stations"])
+    (True, 32649, 6)
+    """
+    path = Path(path)
+    if not path.exists():
+        msg = f"Scenario `{path}` does not exist. Fix: check the path, or run `riskplan demo` for an example."
+        raise InputError(msg)
+    if has_suffix(path, (".toml",)):
+        return _load_toml(path, metric_crs)
+    if has_suffix(path, (".gpkg",)):
+        return _load_gpkg(path, metric_crs)
+    msg = f"Scenario `{path}` is neither a GeoPackage (.gpkg) nor a TOML (.toml) file. Fix: use one of those."
+    raise InputError(msg)
+
+
+def _read_all(sources: list[LayerSource], shown: Mapping[str, str]) -> tuple[dict[str, gpd.GeoDataFrame], list[Problem]]:
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    problems: list[Problem] = []
+    for src in sources:
+        try:
+            layers[src.layer] = read_layer(src)
+        except InputError as exc:
+            problems.append(Problem(src.layer, str(exc).rstrip("."), "see above", file=shown.get(src.layer)))
+    return layers, problems
+
+
+def _finish(
+    name: str,
+    layers: dict[str, gpd.GeoDataFrame],
+    files: dict[str, str],
+    roads: RoadsSource,
+    problems: list[Problem],
+    *,
+    source: Path,
+    metric_crs: Any,
+    synthetic: bool,
+    metadata: Mapping[str, str],
+) -> Scenario:
+    required = [n for n, s in LAYERS.items() if s.required and not (n == "roads" and roads.kind != "layer")]
+    problems += validate_layers(layers, files, required=[r for r in required if r not in {p.layer for p in problems}])
+    if problems:
+        raise ScenarioError.from_problems(problems, str(source))
+    layers = {n: normalise_layer(g, n) for n, g in layers.items()}
+    if metric_crs is None:
+        extent = pd.concat([g.geometry.to_crs(4326) for g in layers.values()])
+        crs = local_metric_crs(gpd.GeoSeries(extent, crs=4326))
+    else:
+        crs = pyproj.CRS.from_user_input(metric_crs)
+    projected = {n: g if pyproj.CRS(g.crs).equals(crs) else g.to_crs(crs) for n, g in layers.items()}
+    log.info("loaded scenario %s: %s", name, {n: len(g) for n, g in projected.items()})
+    return Scenario(name, projected, crs, roads, source, files, synthetic, dict(metadata))
+
+
+def _load_toml(path: Path, metric_crs: Any) -> Scenario:
+    doc = read_toml(path)
+    head = doc.get("scenario", {})
+    unknown = sorted(set(head) - _SCENARIO_KEYS)
+    tables = doc.get("layers")
+    if unknown or not isinstance(tables, Mapping) or not tables:
+        msg = (
+            f"Scenario TOML `{path}` needs a `[layers.<name>]` table per layer and only the keys "
+            f"{sorted(_SCENARIO_KEYS)} under `[scenario]`"
+            + (f" (unknown: {unknown})" if unknown else "")
+            + ". Fix: see the example in README.md, section Scenario."
+        )
+        raise InputError(msg)
+    sources = [LayerSource.from_toml(name, table, base=path.parent) for name, table in tables.items()]
+    roads = RoadsSource("layer")
+    vector_sources = []
+    for src in sources:
+        if src.layer == "roads" and (src.place or src.bbox):
+            roads = RoadsSource("query", place=src.place, bbox=src.bbox)
+        elif src.layer == "roads" and src.is_osm:
+            roads = RoadsSource("osm", path=src.path)
+        else:
+            vector_sources.append(src)
+            if src.layer == "roads":
+                roads = RoadsSource("layer", path=src.path, file_layer=src.file_layer)
+    files = {s.layer: str(s.path) for s in sources if s.path is not None}
+    layers, problems = _read_all(vector_sources, files)
+    if roads.kind == "osm" and roads.path is not None and not roads.path.exists():
+        problems.append(Problem("roads", "the OSM file does not exist", "check `path`", file=str(roads.path)))
+    return _finish(
+        head.get("name", path.stem),
+        layers,
+        files,
+        roads,
+        problems,
+        source=path,
+        metric_crs=metric_crs or head.get("metric_crs"),
+        synthetic=bool(head.get("synthetic", False)),
+        metadata={"description": str(head.get("description", ""))},
+    )
+
+
+def _load_gpkg(path: Path, metric_crs: Any) -> Scenario:
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(path)]
+    except Exception as exc:
+        msg = f"Scenario `{path}` cannot be opened as a GeoPackage ({exc}). Fix: check the file."
+        raise InputError(msg) from None
+    metadata: dict[str, str] = {}
+    if METADATA_LAYER in names:
+        table = pyogrio.read_dataframe(path, layer=METADATA_LAYER, read_geometry=False)
+        metadata = dict(zip(table["key"].astype(str), table["value"].astype(str), strict=True))
+    unknown = [n for n in names if n not in LAYERS and n != METADATA_LAYER]
+    if unknown:
+        log.warning("scenario %s: ignoring layers %s (not riskplan layer names)", path, unknown)
+    sources = [LayerSource(n, path, file_layer=n) for n in names if n in LAYERS]
+    files = {s.layer: str(path) for s in sources}
+    layers, problems = _read_all(sources, files)
+    return _finish(
+        metadata.get("name", path.stem),
+        layers,
+        files,
+        RoadsSource("layer", path=path, file_layer="roads"),
+        problems,
+        source=path,
+        metric_crs=metric_crs or metadata.get("metric_crs"),
+        synthetic=metadata.get("synthetic", "false").lower() == "true",
+        metadata=metadata,
+    )
+
+
+def write_scenario(
+    layers: Scenario | Mapping[str, gpd.GeoDataFrame],
+    path: str | Path,
+    *,
+    metadata: Mapping[str, object] | None = None,
+) -> Path:
+    """Write layers (or a :class:`Scenario`) to one GeoPackage, atomically.
+
+    A ``metadata`` table of key/value rows records the name, whether the data is
+    synthetic and anything else given.
+    """
+    path = Path(path)
+    meta: dict[str, str] = {}
+    if isinstance(layers, Scenario):
+        meta |= dict(layers.metadata) | {"name": layers.name, "synthetic": str(layers.synthetic).lower()}
+        layers = layers.layers
+    meta |= {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (metadata or {}).items()}
+    with atomic_path(path) as tmp:
+        for name, gdf in layers.items():
+            out = gdf.reset_index(drop=True)
+            out.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+        table = pd.DataFrame({"key": list(meta), "value": list(meta.values())})
+        pyogrio.write_dataframe(table, tmp, layer=METADATA_LAYER, driver="GPKG")
+    return path
+
+
+def scenario_graph(
+    scenario: Scenario,
+    *,
+    speeds: Mapping[str, Any] | str | Path | None = None,
+    cache: bool = True,
+) -> nx.MultiDiGraph:
+    """Build (or fetch from the cache) the routable road graph of ``scenario``, in its metric CRS."""
+    from . import network
+
+    roads = scenario.roads
+    if roads.kind == "query":
+        return network.graph_from_query(place=roads.place, bbox=roads.bbox, speeds=speeds)
+    if roads.kind == "osm":
+        assert roads.path is not None
+        return network.graph_from_file(roads.path, speeds=speeds, cache=cache, crs=scenario.crs)
+    lines = scenario.layer("roads")
+    return network.graph_from_lines(lines, speeds=speeds, source=str(scenario.source))
