@@ -41,6 +41,10 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, dest)
     finally:
-        for leftover in (tmp, tmp.with_name(tmp.name + "-journal"), tmp.with_name(tmp.name + "-wal")):
+        for leftover in (
+            tmp,
+            tmp.with_name(tmp.name + "-journal"),
+            tmp.with_name(tmp.name + "-wal"),
+        ):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import tomllib
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise InputError(msg) from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _packaged(package: str, name: str) -> dict[str, Any]:
     text = resources.files(package).joinpath("data", f"{name}.toml").read_text("utf-8")
     return tomllib.loads(text)

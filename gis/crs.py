@@ -55,7 +55,7 @@ def check_coordinates(
     where = _where(file, layer)
     if gdf.crs is None:
         msg = (
-            f"{where} has no CRS. Fix: give the source CRS, for example `crs = \"EPSG:4326\"` "
+            f'{where} has no CRS. Fix: give the source CRS, for example `crs = "EPSG:4326"` '
             "in the scenario TOML, or set it with `gdf.set_crs(...)`."
         )
         raise CRSError(msg)
@@ -148,4 +148,3 @@ def require_same_crs(
             f"Fix: reproject one, for example `{names[1]}.to_crs({names[0]}.crs)`."
         )
         raise CRSError(msg)
-

@@ -26,7 +26,7 @@ from . import coords as _coords
 from ._errors import CRSError, InputError, MissingDependencyError
 from .schema import LAYERS
 
-__all__ = ["LayerSource", "read_layer", "OSM_SUFFIXES"]
+__all__ = ["OSM_SUFFIXES", "LayerSource", "read_layer"]
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def read_layer(src: LayerSource) -> gpd.GeoDataFrame:
     ([{'id': 'FS1', 'grade': 'grade1'}], 4326)
     """
     if src.path is None:
-        msg = f"{_where(src)} has no `path`. Fix: add `path = \"...\"` to `[layers.{src.layer}]`."
+        msg = f'{_where(src)} has no `path`. Fix: add `path = "..."` to `[layers.{src.layer}]`.'
         raise InputError(msg)
     if not src.path.exists():
         msg = f"{_where(src)}: the file does not exist. Fix: check `path` in the scenario."
@@ -211,7 +211,7 @@ def _read_vector(src: LayerSource) -> gpd.GeoDataFrame:
         else:
             msg = (
                 f"{_where(src)}: the file holds layers {layers} and none is called "
-                f"`{src.layer}`. Fix: name the one to use with `layer = \"...\"`."
+                f'`{src.layer}`. Fix: name the one to use with `layer = "..."`.'
             )
             raise InputError(msg)
     elif file_layer not in layers:
@@ -274,7 +274,7 @@ def _read_csv(src: LayerSource) -> gpd.GeoDataFrame:
             msg = f"{_where(src)}: cannot parse the CSV ({exc}). Fix: check the delimiter and quoting."
             raise InputError(msg) from None
     else:
-        msg = f"{_where(src)}: the CSV is neither UTF-8 nor GB18030. Fix: set `encoding = \"...\"`."
+        msg = f'{_where(src)}: the CSV is neither UTF-8 nor GB18030. Fix: set `encoding = "..."`.'
         raise InputError(msg)
     columns = [str(c) for c in df.columns]
     xcol = _find_column(columns, src.x, _X_NAMES)
@@ -300,7 +300,7 @@ def _read_csv(src: LayerSource) -> gpd.GeoDataFrame:
             msg = (
                 f"{_where(src)}: no coordinate columns found (looked for x: {list(_X_NAMES)}, "
                 f"y: {list(_Y_NAMES)}, or a WKT column {list(_WKT_NAMES)}). "
-                "Fix: name them with `x = \"...\"` and `y = \"...\"`."
+                'Fix: name them with `x = "..."` and `y = "..."`.'
             )
             raise InputError(msg)
         try:
@@ -378,8 +378,8 @@ def convert_chinese_coordinates(
     if gdf.crs is None or not gdf.crs.is_geographic:
         name = gdf.crs.to_string() if gdf.crs is not None else "no CRS"
         msg = (
-            f"{where}: `coords = \"{system}\"` needs longitude/latitude in degrees, but the layer "
-            f"is in {name}. Fix: set `crs = \"EPSG:4326\"` (GCJ-02 and BD-09 are offsets of it)."
+            f'{where}: `coords = "{system}"` needs longitude/latitude in degrees, but the layer '
+            f'is in {name}. Fix: set `crs = "EPSG:4326"` (GCJ-02 and BD-09 are offsets of it).'
         )
         raise CRSError(msg)
 

@@ -42,7 +42,7 @@ from ._atomic import atomic_path
 from ._config import read_toml
 from ._errors import InputError, Problem, ScenarioError
 from .crs import local_metric_crs
-from .io import OSM_SUFFIXES, LayerSource, has_suffix, read_layer
+from .io import LayerSource, has_suffix, read_layer
 from .schema import LAYERS
 from .validate import normalise_layer, validate_layers
 
@@ -179,7 +179,9 @@ def load_scenario(
     raise InputError(msg)
 
 
-def _read_all(sources: list[LayerSource], shown: Mapping[str, str]) -> tuple[dict[str, gpd.GeoDataFrame], list[Problem]]:
+def _read_all(
+    sources: list[LayerSource], shown: Mapping[str, str]
+) -> tuple[dict[str, gpd.GeoDataFrame], list[Problem]]:
     layers: dict[str, gpd.GeoDataFrame] = {}
     problems: list[Problem] = []
     for src in sources:
@@ -203,7 +205,9 @@ def _finish(
     metadata: Mapping[str, str],
 ) -> Scenario:
     required = [n for n, s in LAYERS.items() if s.required and not (n == "roads" and roads.kind != "layer")]
-    problems += validate_layers(layers, files, required=[r for r in required if r not in {p.layer for p in problems}])
+    problems += validate_layers(
+        layers, files, required=[r for r in required if r not in {p.layer for p in problems}]
+    )
     if problems:
         raise ScenarioError.from_problems(problems, str(source))
     layers = {n: normalise_layer(g, n) for n, g in layers.items()}
@@ -302,7 +306,10 @@ def write_scenario(
     path = Path(path)
     meta: dict[str, str] = {}
     if isinstance(layers, Scenario):
-        meta |= dict(layers.metadata) | {"name": layers.name, "synthetic": str(layers.synthetic).lower()}
+        meta |= dict(layers.metadata) | {
+            "name": layers.name,
+            "synthetic": str(layers.synthetic).lower(),
+        }
         layers = layers.layers
     meta |= {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (metadata or {}).items()}
     with atomic_path(path) as tmp:

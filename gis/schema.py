@@ -141,9 +141,7 @@ LAYERS: dict[str, LayerSpec] = {
                 _NAME,
                 ColumnSpec("category", "str", required=True, values=HAZARD_CATEGORIES),
                 ColumnSpec("inventory", "json"),
-                ColumnSpec(
-                    "rectification", "str", values=RECTIFICATION_STATUSES, default="none"
-                ),
+                ColumnSpec("rectification", "str", values=RECTIFICATION_STATUSES, default="none"),
                 ColumnSpec("size_class", "str", values=SIZE_CLASSES),
             ),
             required=True,

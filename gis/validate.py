@@ -67,7 +67,7 @@ def validate_layer(
     for column in missing:
         add(
             "required column is missing",
-            f"add the column, or map an existing one with `rename = {{ \"...\" = \"{column}\" }}`",
+            f'add the column, or map an existing one with `rename = {{ "..." = "{column}" }}`',
             column=column,
         )
     problems += _geometry_problems(gdf, spec, file)
@@ -79,7 +79,12 @@ def validate_layer(
         dup = ids.duplicated(keep=False) & ~empty
         if dup.any():
             first = ids.duplicated(keep="first") & ~empty
-            add("duplicate id (each listed id occurs more than once)", "give every row a unique id", first, "id")
+            add(
+                "duplicate id (each listed id occurs more than once)",
+                "give every row a unique id",
+                first,
+                "id",
+            )
     for column in spec.columns:
         if column.name in gdf.columns and column.name != "id":
             problems += _column_problems(gdf, spec, column, file)
@@ -103,7 +108,9 @@ def _crs_problems(gdf: gpd.GeoDataFrame, spec: LayerSpec, file: str | None) -> l
     b = geoms[ok].bounds
     if gdf.crs.is_geographic:
         bad = np.zeros(len(gdf), dtype=bool)
-        bad[np.flatnonzero(ok)] = ((b.miny < -90) | (b.maxy > 90) | (b.minx < -180) | (b.maxx > 180)).to_numpy()
+        bad[np.flatnonzero(ok)] = (
+            (b.miny < -90) | (b.maxy > 90) | (b.minx < -180) | (b.maxx > 180)
+        ).to_numpy()
         if bad.any():
             return [
                 Problem(
@@ -111,14 +118,16 @@ def _crs_problems(gdf: gpd.GeoDataFrame, spec: LayerSpec, file: str | None) -> l
                     "coordinates out of range for degrees (latitude beyond +-90 or longitude beyond "
                     "+-180): latitude and longitude look swapped, or the data is not in degrees",
                     "swap the coordinate columns (x = longitude, y = latitude), or declare the real "
-                    "projected CRS with `crs = \"EPSG:...\"`",
+                    'projected CRS with `crs = "EPSG:..."`',
                     file=file,
                     rows=_ids(gdf, bad, spec),
                 )
             ]
         return []
     extent = max(b.maxx.max() - b.minx.min(), b.maxy.max() - b.miny.min())
-    inside_degrees = b.minx.min() >= -180 and b.maxx.max() <= 180 and b.miny.min() >= -90 and b.maxy.max() <= 90
+    inside_degrees = (
+        b.minx.min() >= -180 and b.maxx.max() <= 180 and b.miny.min() >= -90 and b.maxy.max() <= 90
+    )
     if inside_degrees and extent < _DEGREE_LIKE_EXTENT and len(gdf) > 1:
         return [
             Problem(
@@ -138,39 +147,67 @@ def _geometry_problems(gdf: gpd.GeoDataFrame, spec: LayerSpec, file: str | None)
     empty = (geoms.isna() | geoms.is_empty).to_numpy()
     if empty.any():
         problems.append(
-            Problem(spec.name, "missing or empty geometry", "add coordinates or remove these rows",
-                    file=file, rows=_ids(gdf, empty, spec))
+            Problem(
+                spec.name,
+                "missing or empty geometry",
+                "add coordinates or remove these rows",
+                file=file,
+                rows=_ids(gdf, empty, spec),
+            )
         )
     present = ~empty
     kinds = np.asarray(shapely.get_type_id(np.asarray(geoms.array)))
-    names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
-                      "MultiLineString", "MultiPolygon", "GeometryCollection"], dtype=object)
+    names = np.array(
+        [
+            "Point",
+            "LineString",
+            "LinearRing",
+            "Polygon",
+            "MultiPoint",
+            "MultiLineString",
+            "MultiPolygon",
+            "GeometryCollection",
+        ],
+        dtype=object,
+    )
     type_names = np.where(kinds >= 0, names[np.clip(kinds, 0, 7)], "")
     wrong = present & ~np.isin(type_names, list(spec.geometry))
     if wrong.any():
         found = sorted(set(type_names[wrong]))
         problems.append(
-            Problem(spec.name, f"geometry type {found} where {sorted(spec.geometry)} is expected",
-                    "convert the geometries (for example points of polygons with a representative point)",
-                    file=file, rows=_ids(gdf, wrong, spec))
+            Problem(
+                spec.name,
+                f"geometry type {found} where {sorted(spec.geometry)} is expected",
+                "convert the geometries (for example points of polygons with a representative point)",
+                file=file,
+                rows=_ids(gdf, wrong, spec),
+            )
         )
     invalid = present & ~np.asarray(shapely.is_valid(np.asarray(geoms.array)), dtype=bool)
     if invalid.any():
         problems.append(
-            Problem(spec.name, "invalid geometry (self-intersection, unclosed ring...)",
-                    "repair it, for example with `shapely.make_valid` or QGIS 'Fix geometries'",
-                    file=file, rows=_ids(gdf, invalid, spec))
+            Problem(
+                spec.name,
+                "invalid geometry (self-intersection, unclosed ring...)",
+                "repair it, for example with `shapely.make_valid` or QGIS 'Fix geometries'",
+                file=file,
+                rows=_ids(gdf, invalid, spec),
+            )
         )
     return problems
 
 
-def _column_problems(gdf: gpd.GeoDataFrame, spec: LayerSpec, column: ColumnSpec, file: str | None) -> list[Problem]:
+def _column_problems(
+    gdf: gpd.GeoDataFrame, spec: LayerSpec, column: ColumnSpec, file: str | None
+) -> list[Problem]:
     s = gdf[column.name]
     present = s.notna().to_numpy()
     out: list[Problem] = []
 
     def add(message: str, fix: str, mask: np.ndarray) -> None:
-        out.append(Problem(spec.name, message, fix, file=file, rows=_ids(gdf, mask, spec), column=column.name))
+        out.append(
+            Problem(spec.name, message, fix, file=file, rows=_ids(gdf, mask, spec), column=column.name)
+        )
 
     if column.required:
         missing = ~present
@@ -180,8 +217,12 @@ def _column_problems(gdf: gpd.GeoDataFrame, spec: LayerSpec, column: ColumnSpec,
         unknown = present & ~s.astype(str).isin(column.values).to_numpy()
         if unknown.any():
             found = sorted({str(v) for v in s[unknown]})[:10]
-            add(f"unknown value(s) {found}", f"use one of {list(column.values)} (map your own names "
-                f"with `values = {{ {column.name} = {{ \"...\" = \"...\" }} }}`)", unknown)
+            add(
+                f"unknown value(s) {found}",
+                f"use one of {list(column.values)} (map your own names "
+                f'with `values = {{ {column.name} = {{ "..." = "..." }} }}`)',
+                unknown,
+            )
     elif column.kind in {"float", "int", "share"}:
         num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
         not_num = present & np.isnan(num)
@@ -201,8 +242,12 @@ def _column_problems(gdf: gpd.GeoDataFrame, spec: LayerSpec, column: ColumnSpec,
             if present[i] and str(value).strip() and parse_inventory(value) is None:
                 bad[i] = True
         if bad.any():
-            add("not a valid inventory", 'write a JSON list like [{"substance": "chlorine", "q_t": 12, '
-                '"Q_t": 5}] with q_t >= 0 and Q_t > 0', bad)
+            add(
+                "not a valid inventory",
+                'write a JSON list like [{"substance": "chlorine", "q_t": 12, '
+                '"Q_t": 5}] with q_t >= 0 and Q_t > 0',
+                bad,
+            )
     return out
 
 
@@ -234,7 +279,11 @@ def parse_inventory(value: object) -> list[dict[str, float | str]] | None:
             return None
         if not (q >= 0 and big_q > 0):
             return None
-        entry: dict[str, float | str] = {"substance": str(item["substance"]), "q_t": q, "Q_t": big_q}
+        entry: dict[str, float | str] = {
+            "substance": str(item["substance"]),
+            "q_t": q,
+            "Q_t": big_q,
+        }
         if "beta" in item:
             entry["beta"] = float(item["beta"])
         out.append(entry)
@@ -263,12 +312,16 @@ def validate_layers(
     needed = list(required) if required is not None else [n for n, s in LAYERS.items() if s.required]
     for name in needed:
         if name not in layers:
-            problems.append(Problem(name, "required layer is missing",
-                                    f"add a layer `{name}` to the scenario (see README, Scenario)"))
+            problems.append(
+                Problem(
+                    name,
+                    "required layer is missing",
+                    f"add a layer `{name}` to the scenario (see README, Scenario)",
+                )
+            )
     for name, gdf in layers.items():
         if name not in LAYERS:
-            problems.append(Problem(name, "unknown layer name",
-                                    f"use one of {list(LAYERS)}, or remove it"))
+            problems.append(Problem(name, "unknown layer name", f"use one of {list(LAYERS)}, or remove it"))
             continue
         problems += validate_layer(gdf, name, file=files.get(name))
     return problems

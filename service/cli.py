@@ -69,7 +69,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_network(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
-    run = pipeline.build_network(scenario, speeds=args.speeds, max_snap_m=args.max_snap_m, cache=not args.no_cache)
+    run = pipeline.build_network(
+        scenario, speeds=args.speeds, max_snap_m=args.max_snap_m, cache=not args.no_cache
+    )
     out = save_graph(run.graph, args.out)
     report = run.graph.graph.get("report")
     print(f"Road network of {scenario.label} written to {Path(out).resolve()}")
@@ -95,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="generate the synthetic demo city and run every stage on it")
-    demo.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder (default: demo_output)")
+    demo.add_argument(
+        "--out", type=Path, default=Path("demo_output"), help="output folder (default: demo_output)"
+    )
     demo.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     demo.add_argument("--nodes", type=int, default=None, help="approximate number of road nodes")
     demo.set_defaults(func=_cmd_demo)

@@ -18,8 +18,9 @@ def grid_roads() -> gpd.GeoDataFrame:
         lines.append(LineString([(LON0 + i * STEP, LAT0 + j * STEP) for j in range(4)]))
         lines.append(LineString([(LON0 + j * STEP, LAT0 + i * STEP) for j in range(4)]))
         classes += ["primary", "residential"]
-    return gpd.GeoDataFrame({"highway": classes, "name": [f"r{i}" for i in range(8)]},
-                            geometry=lines, crs=4326)
+    return gpd.GeoDataFrame(
+        {"highway": classes, "name": [f"r{i}" for i in range(8)]}, geometry=lines, crs=4326
+    )
 
 
 def small_layers() -> dict[str, gpd.GeoDataFrame]:
@@ -27,18 +28,34 @@ def small_layers() -> dict[str, gpd.GeoDataFrame]:
     return {
         "roads": grid_roads(),
         "hazards": gpd.GeoDataFrame(
-            {"id": ["H1", "H2"], "name": ["Plant", "Mine"],
-             "category": ["hazardous_chemicals", "mining"], "inventory": [inventory, None],
-             "rectification": ["rectifying", None]},
-            geometry=[Point(LON0 + 0.001, LAT0 + 0.001), Point(LON0 + 0.014, LAT0 + 0.014)], crs=4326),
+            {
+                "id": ["H1", "H2"],
+                "name": ["Plant", "Mine"],
+                "category": ["hazardous_chemicals", "mining"],
+                "inventory": [inventory, None],
+                "rectification": ["rectifying", None],
+            },
+            geometry=[Point(LON0 + 0.001, LAT0 + 0.001), Point(LON0 + 0.014, LAT0 + 0.014)],
+            crs=4326,
+        ),
         "communities": gpd.GeoDataFrame(
-            {"id": ["C1", "C2"], "name": ["North", "South"], "population": [1200, 800],
-             "share_aged_65plus": [0.2, 0.1]},
-            geometry=[box(LON0, LAT0 + 0.0075, LON0 + 0.015, LAT0 + 0.015),
-                      box(LON0, LAT0, LON0 + 0.015, LAT0 + 0.0075)], crs=4326),
+            {
+                "id": ["C1", "C2"],
+                "name": ["North", "South"],
+                "population": [1200, 800],
+                "share_aged_65plus": [0.2, 0.1],
+            },
+            geometry=[
+                box(LON0, LAT0 + 0.0075, LON0 + 0.015, LAT0 + 0.015),
+                box(LON0, LAT0, LON0 + 0.015, LAT0 + 0.0075),
+            ],
+            crs=4326,
+        ),
         "fire_stations": gpd.GeoDataFrame(
             {"id": ["FS1"], "name": ["Station 1"], "grade": ["grade1"]},
-            geometry=[Point(LON0 + STEP, LAT0 + STEP)], crs=4326),
+            geometry=[Point(LON0 + STEP, LAT0 + STEP)],
+            crs=4326,
+        ),
     }
 
 

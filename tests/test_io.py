@@ -4,12 +4,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from scenario_factory import small_layers
 from shapely import Point
 
 from gis import coords
 from gis._errors import CRSError, InputError
 from gis.io import LayerSource, read_layer
-from scenario_factory import small_layers
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_gpkg_layer_choice(tmp_path, hazards):
     path = tmp_path / "many.gpkg"
     hazards.to_file(path, layer="危险源", engine="pyogrio")
     hazards.to_file(path, layer="other", engine="pyogrio")
-    with pytest.raises(InputError, match="holds layers .* none is called `hazards`"):
+    with pytest.raises(InputError, match=r"holds layers .* none is called `hazards`"):
         read_layer(LayerSource("hazards", path))
     with pytest.raises(InputError, match="no layer `nope`"):
         read_layer(LayerSource("hazards", path, file_layer="nope"))
@@ -49,7 +49,8 @@ def test_csv_with_chinese_columns_gb18030_and_value_mapping(tmp_path):
     text = "编号,名称,类别,经度,纬度\nH1,化工厂,危化品,112.55,37.85\nH2,煤矿,矿山,112.60,37.90\n"
     path.write_bytes(text.encode("gb18030"))
     src = LayerSource(
-        "hazards", path,
+        "hazards",
+        path,
         rename={"编号": "id", "名称": "name", "类别": "category"},
         values={"category": {"危化品": "hazardous_chemicals", "矿山": "mining"}},
         defaults={"rectification": "none"},
@@ -63,7 +64,9 @@ def test_csv_with_chinese_columns_gb18030_and_value_mapping(tmp_path):
 
 def test_csv_projected_needs_crs_and_wkt(tmp_path):
     path = tmp_path / "pts.csv"
-    pd.DataFrame({"id": ["a"], "name": ["n"], "grade": ["micro"], "x": [500000.0], "y": [4190000.0]}).to_csv(path)
+    pd.DataFrame({"id": ["a"], "name": ["n"], "grade": ["micro"], "x": [500000.0], "y": [4190000.0]}).to_csv(
+        path
+    )
     assert read_layer(LayerSource("fire_stations", path)).crs is None  # validation reports it
     gdf = read_layer(LayerSource("fire_stations", path, crs="EPSG:32649"))
     assert gdf.crs.to_epsg() == 32649
@@ -96,7 +99,10 @@ def test_bd09_polygons_converted_vertex_by_vertex(tmp_path):
     comm = small_layers()["communities"]
     b = comm.copy()
     b["geometry"] = comm.geometry.map(
-        lambda g: type(g)(np.column_stack(coords.gcj02_to_bd09(*coords.wgs84_to_gcj02(*np.asarray(g.exterior.coords).T)))))
+        lambda g: type(g)(
+            np.column_stack(coords.gcj02_to_bd09(*coords.wgs84_to_gcj02(*np.asarray(g.exterior.coords).T)))
+        )
+    )
     path = tmp_path / "baidu.geojson"
     b.to_file(path, engine="pyogrio")
     gdf = read_layer(LayerSource("communities", path, coords="bd09"))
@@ -131,8 +137,9 @@ def test_corrupt_file(tmp_path):
 
 
 def test_id_option(tmp_path):
-    gdf = gpd.GeoDataFrame({"code": ["X9"], "name": ["n"], "grade": ["small"]},
-                           geometry=[Point(112.5, 37.8)], crs=4326)
+    gdf = gpd.GeoDataFrame(
+        {"code": ["X9"], "name": ["n"], "grade": ["small"]}, geometry=[Point(112.5, 37.8)], crs=4326
+    )
     path = tmp_path / "s.geojson"
     gdf.to_file(path, engine="pyogrio")
     assert read_layer(LayerSource("fire_stations", path, id="code"))["id"].tolist() == ["X9"]

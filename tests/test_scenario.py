@@ -5,10 +5,10 @@ import textwrap
 import numpy as np
 import pyogrio
 import pytest
+from scenario_factory import small_layers, write_gpkg
 
 from gis._errors import InputError, ScenarioError
 from gis.scenario import load_scenario, write_scenario
-from scenario_factory import small_layers, write_gpkg
 
 
 def test_gpkg_scenario_projected_to_local_utm(tmp_path):
@@ -30,12 +30,16 @@ def test_toml_scenario_mixes_formats(tmp_path):
     hz = layers["hazards"]
     (tmp_path / "hz.csv").write_text(
         "code,名称,kind,lon,lat\n"
-        + "".join(f"{i},{n},{c},{p.x},{p.y}\n" for i, n, c, p in zip(hz["id"], hz["name"], ["危化品", "矿山"], hz.geometry, strict=True)),
+        + "".join(
+            f"{i},{n},{c},{p.x},{p.y}\n"
+            for i, n, c, p in zip(hz["id"], hz["name"], ["危化品", "矿山"], hz.geometry, strict=True)
+        ),
         encoding="utf-8",
     )
     layers["fire_stations"].to_file(tmp_path / "fs.geojson", engine="pyogrio")
     toml = tmp_path / "city.toml"
-    toml.write_text(textwrap.dedent("""
+    toml.write_text(
+        textwrap.dedent("""
         [scenario]
         name = "Tiny"
         [layers]
@@ -49,7 +53,9 @@ def test_toml_scenario_mixes_formats(tmp_path):
         id = "code"
         rename = { "名称" = "name", "kind" = "category" }
         values = { category = { "危化品" = "hazardous_chemicals", "矿山" = "mining" } }
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     sc = load_scenario(toml)
     assert sc.name == "Tiny"
     assert sc["hazards"]["category"].tolist() == ["hazardous_chemicals", "mining"]

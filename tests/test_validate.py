@@ -2,11 +2,11 @@
 
 import geopandas as gpd
 import pytest
+from scenario_factory import small_layers
 from shapely import LineString, Point, Polygon
 
 from gis._errors import ScenarioError
 from gis.validate import parse_inventory, validate_layer, validate_layers
-from scenario_factory import small_layers
 
 
 def messages(problems):
@@ -20,9 +20,18 @@ def test_valid_layers_have_no_problems():
 def test_every_problem_reported_at_once():
     bow_tie = Polygon([(112.5, 37.8), (112.51, 37.81), (112.51, 37.8), (112.5, 37.81)])
     gdf = gpd.GeoDataFrame(
-        {"id": ["C1", "C1", "C3", "C4"], "name": ["a", "b", "c", "d"],
-         "population": [10, -5, "many", 3], "share_aged_65plus": [0.2, 25, 0.1, None]},
-        geometry=[bow_tie, Polygon(), Point(112.5, 37.8), Polygon([(112.5, 37.8), (112.6, 37.8), (112.6, 37.9)])],
+        {
+            "id": ["C1", "C1", "C3", "C4"],
+            "name": ["a", "b", "c", "d"],
+            "population": [10, -5, "many", 3],
+            "share_aged_65plus": [0.2, 25, 0.1, None],
+        },
+        geometry=[
+            bow_tie,
+            Polygon(),
+            Point(112.5, 37.8),
+            Polygon([(112.5, 37.8), (112.6, 37.8), (112.6, 37.9)]),
+        ],
         crs=4326,
     )
     problems = validate_layer(gdf, "communities", file="city.gpkg")
@@ -39,8 +48,11 @@ def test_every_problem_reported_at_once():
 
 
 def test_missing_columns_and_unknown_category():
-    gdf = gpd.GeoDataFrame({"id": ["H1", "H2"], "category": ["chem", "mining"]},
-                           geometry=[Point(112.5, 37.8), Point(112.6, 37.8)], crs=4326)
+    gdf = gpd.GeoDataFrame(
+        {"id": ["H1", "H2"], "category": ["chem", "mining"]},
+        geometry=[Point(112.5, 37.8), Point(112.6, 37.8)],
+        crs=4326,
+    )
     text = "\n".join(messages(validate_layer(gdf, "hazards")))
     assert "column `name`: required column is missing" in text
     assert "rows [H1], column `category`: unknown value(s) ['chem']" in text
@@ -48,15 +60,21 @@ def test_missing_columns_and_unknown_category():
 
 
 def test_swapped_lat_lon_is_named():
-    gdf = gpd.GeoDataFrame({"id": ["S1"], "name": ["x"], "grade": ["grade1"]},
-                           geometry=[Point(37.85, 112.55)], crs=4326)
+    gdf = gpd.GeoDataFrame(
+        {"id": ["S1"], "name": ["x"], "grade": ["grade1"]},
+        geometry=[Point(37.85, 112.55)],
+        crs=4326,
+    )
     text = "\n".join(messages(validate_layer(gdf, "fire_stations")))
     assert "look swapped" in text and "rows [S1]" in text
 
 
 def test_degrees_declared_as_metres():
-    gdf = gpd.GeoDataFrame({"id": ["S1", "S2"], "name": ["x", "y"], "grade": ["grade1", "micro"]},
-                           geometry=[Point(112.55, 37.85), Point(112.56, 37.86)], crs=32649)
+    gdf = gpd.GeoDataFrame(
+        {"id": ["S1", "S2"], "name": ["x", "y"], "grade": ["grade1", "micro"]},
+        geometry=[Point(112.55, 37.85), Point(112.56, 37.86)],
+        crs=32649,
+    )
     text = "\n".join(messages(validate_layer(gdf, "fire_stations")))
     assert "in metres but the coordinates look like degrees" in text
 
@@ -88,8 +106,10 @@ def test_bad_inventory_rows():
     [
         (None, []),
         ("", []),
-        ('[{"substance": "ammonia", "q_t": 5, "Q_t": 10, "beta": 2}]',
-         [{"substance": "ammonia", "q_t": 5.0, "Q_t": 10.0, "beta": 2.0}]),
+        (
+            '[{"substance": "ammonia", "q_t": 5, "Q_t": 10, "beta": 2}]',
+            [{"substance": "ammonia", "q_t": 5.0, "Q_t": 10.0, "beta": 2.0}],
+        ),
         ("not json", None),
         ('{"substance": "x"}', None),
         ('[{"substance": "x", "q_t": -1, "Q_t": 1}]', None),
