@@ -1,0 +1,203 @@
+"""Snap points (stations, hazards, community centroids) to the road graph.
+
+Each point is matched to the nearest edge (a shapely STRtree over edge geometries, queried in
+one vectorised call) and then to the end node of that edge nearest to the snapped position.
+Points farther from every road than ``max_snap_m`` are *flagged*, never silently snapped:
+:func:`require_snapped` turns flags into a :class:`gis._errors.SnapError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from ._config import load_table
+from ._errors import CRSError, InputError, NetworkError, SnapError
+
+__all__ = ["edge_geometries", "require_snapped", "snap_points"]
+
+log = logging.getLogger(__name__)
+
+
+def edge_geometries(graph: nx.MultiDiGraph) -> tuple[Any, Any]:
+    """Return ``(uvk, geoms)``: an (m, 3) int array of edge keys and their LineStrings.
+
+    Straight edges (no ``geometry`` attribute) get a segment between their nodes.
+
+    Examples
+    --------
+    >>> G = nx.MultiDiGraph(crs="EPSG:32649")
+    >>> G.add_node(0, x=0.0, y=0.0); G.add_node(1, x=3.0, y=4.0)
+    >>> _ = G.add_edge(0, 1)
+    >>> uvk, geoms = edge_geometries(G)
+    >>> uvk.tolist(), geoms[0].length
+    ([[0, 1, 0]], 5.0)
+    """
+    nodes = list(graph.nodes)
+    index = pd.Index(nodes)
+    xy = np.array([(d["x"], d["y"]) for _, d in graph.nodes(data=True)], dtype=np.float64)
+    edges = list(graph.edges(keys=True, data="geometry"))
+    uvk = np.array([(u, v, k) for u, v, k, _ in edges], dtype=np.int64).reshape(-1, 3)
+    geoms = np.array([g for *_, g in edges], dtype=object)
+    straight = pd.isna(geoms)
+    if straight.any():
+        u = index.get_indexer(uvk[straight, 0])
+        v = index.get_indexer(uvk[straight, 1])
+        geoms[straight] = shapely.linestrings(np.stack([xy[u], xy[v]], axis=1))
+    return uvk, geoms
+
+
+def snap_points(
+    graph: nx.MultiDiGraph,
+    points: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    max_snap_m: float | None = None,
+    layer: str | None = None,
+) -> pd.DataFrame:
+    """Snap ``points`` to the nearest road of ``graph`` and pick a graph node for each.
+
+    Points are reprojected to the graph CRS; polygons and lines are represented by a point
+    inside them (``representative_point``).
+
+    Parameters
+    ----------
+    graph
+        Road graph from :mod:`gis.network` (metric CRS in ``graph.graph["crs"]``).
+    points
+        Features with a CRS.
+    max_snap_m
+        Points farther than this from every road are flagged; defaults to ``max_snap_m`` in
+        ``road_speeds.toml`` (500 m).
+    layer
+        Layer name for messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        On the index of ``points``, with columns ``node`` (the end node of the nearest edge
+        nearest to the snapped position, along the edge), ``snap_distance_m`` (point to the
+        nearest edge), ``node_distance_m`` (point to ``node``, straight line), ``flagged``
+        (snap distance above the limit), and ``u``, ``v``, ``key``, ``along_m`` (the nearest
+        edge and the distance along it, from ``u``, to the snapped position).
+        ``df.attrs`` holds ``max_snap_m`` and ``layer``.
+
+    Raises
+    ------
+    CRSError
+        When ``points`` has no CRS.
+    InputError
+        When some geometries are missing or empty.
+
+    Examples
+    --------
+    >>> from gis.network import graph_from_osm
+    >>> G = graph_from_osm("tests/fixtures/tiny_city.osm")
+    >>> pts = gpd.GeoSeries.from_xy([112.5505, 112.60], [37.8502, 37.90], crs=4326)
+    >>> df = snap_points(G, pts, layer="stations")
+    >>> df["snap_distance_m"].round(1).tolist(), df["flagged"].tolist()
+    ([22.2, 6570.4], [False, True])
+    """
+    where = f"layer `{layer}`" if layer else "`points`"
+    if max_snap_m is None:
+        max_snap_m = float(load_table("road_speeds")["defaults"]["max_snap_m"])
+    geo = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
+    if geo.crs is None:
+        msg = (
+            f"{where} has no CRS, so it cannot be matched to the road network. Fix: set it, "
+            "for example `gdf.set_crs('EPSG:4326')`, or declare `crs` in the scenario."
+        )
+        raise CRSError(msg)
+    missing = (geo.isna() | geo.is_empty).to_numpy()
+    if missing.any():
+        msg = (
+            f"{where} has missing or empty geometries in rows {geo.index[missing].tolist()[:10]}."
+            " Fix: give those rows a location or drop them."
+        )
+        raise InputError(msg)
+    if graph.number_of_edges() == 0:
+        msg = "The road graph has no edges to snap to. Fix: build it from a road layer."
+        raise NetworkError(msg)
+    geo = geo.to_crs(pyproj.CRS.from_user_input(graph.graph["crs"]))
+    arr = geo.to_numpy()
+    not_point = shapely.get_type_id(arr) != 0
+    if not_point.any():
+        arr = arr.copy()
+        arr[not_point] = shapely.point_on_surface(arr[not_point])
+
+    uvk, geoms = edge_geometries(graph)
+    tree = shapely.STRtree(geoms)
+    (_, hit), dist = tree.query_nearest(arr, return_distance=True, all_matches=False)
+    edge = geoms[hit]
+    along = shapely.line_locate_point(edge, arr)
+    at_v = along > shapely.length(edge) / 2.0
+    u, v, key = uvk[hit, 0], uvk[hit, 1], uvk[hit, 2]
+    node = np.where(at_v, v, u)
+    node_xy = np.array([(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in node.tolist()], np.float64)
+    node_xy = node_xy.reshape(-1, 2)
+    pxy = shapely.get_coordinates(arr)
+    out = pd.DataFrame(
+        {
+            "node": node,
+            "snap_distance_m": dist,
+            "node_distance_m": np.hypot(*(pxy - node_xy).T),
+            "flagged": dist > max_snap_m,
+            "u": u,
+            "v": v,
+            "key": key,
+            "along_m": along,
+        },
+        index=geo.index,
+    )
+    out.attrs.update(max_snap_m=float(max_snap_m), layer=layer)
+    if out["flagged"].any():
+        bad = out.loc[out["flagged"], "snap_distance_m"]
+        log.warning(
+            "%s: %d point(s) farther than %.0f m from the road network, flagged: %s",
+            where,
+            len(bad),
+            max_snap_m,
+            _describe(bad),
+        )
+    return out
+
+
+def _describe(distances: pd.Series, limit: int = 10) -> str:
+    shown = ", ".join(f"{i} ({d:,.0f} m)" for i, d in distances.head(limit).items())
+    more = f" and {len(distances) - limit} more" if len(distances) > limit else ""
+    return f"[{shown}{more}]"
+
+
+def require_snapped(df: pd.DataFrame, *, layer: str, file: str | None = None) -> pd.DataFrame:
+    """Raise :class:`SnapError` when any row of a :func:`snap_points` result is flagged.
+
+    Returns ``df`` unchanged otherwise, so calls can be chained.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"snap_distance_m": [12.0, 812.5], "flagged": [False, True]},
+    ...                   index=["s1", "s2"])
+    >>> df.attrs["max_snap_m"] = 500.0
+    >>> require_snapped(df, layer="fire_stations")
+    Traceback (most recent call last):
+    ...
+    gis._errors.SnapError: layer `fire_stations`: 1 point(s) lie farther than 500 m ...
+    """
+    flagged = df.loc[df["flagged"], "snap_distance_m"]
+    if flagged.empty:
+        return df
+    where = f"`{file}`, layer `{layer}`" if file else f"layer `{layer}`"
+    limit = df.attrs.get("max_snap_m")
+    limit_txt = f"{limit:,.0f} m" if limit is not None else "`max_snap_m`"
+    msg = (
+        f"{where}: {len(flagged)} point(s) lie farther than {limit_txt} from the road network: "
+        f"rows {_describe(flagged)}. Fix: move the points onto or near a road, add the missing "
+        "road to the road layer, or raise `max_snap_m`."
+    )
+    raise SnapError(msg)

@@ -1,0 +1,826 @@
+"""Road graph building: OSM files, line layers, osmnx graphs, GeoPackage and cache."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import pickle
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import osmnx as ox
+import pyproj
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely import LineString, MultiLineString, Point, Polygon
+
+from gis import _cache, network
+from gis._cache import cache_key, cached_graph
+from gis._errors import CRSError, InputError, NetworkError
+from gis.network import (
+    NetworkReport,
+    graph_from_file,
+    graph_from_lines,
+    graph_from_osm,
+    graph_from_osmnx,
+    graph_from_query,
+    load_graph,
+    parse_maxspeed,
+    parse_other_tags,
+    save_graph,
+    speed_table,
+)
+from gis.osm import read_osm_ways
+
+GEOD = pyproj.Geod(ellps="WGS84")
+UTM49 = "EPSG:32649"
+X0, Y0 = 500_000.0, 4_190_000.0  # metric test layers sit near Taiyuan in UTM 49N
+
+
+def node_of(graph: nx.MultiDiGraph) -> dict[int, int]:
+    """OSM node id -> graph node."""
+    return {d["osmid"]: n for n, d in graph.nodes(data=True)}
+
+
+def edges_between(graph: nx.MultiDiGraph, a: int, b: int) -> list[dict[str, Any]]:
+    """Data of the edges from OSM node ``a`` to OSM node ``b``."""
+    n = node_of(graph)
+    return list(graph.get_edge_data(n[a], n[b], default={}).values())
+
+
+def metric_lines(rows: list[tuple[list[tuple[float, float]], dict[str, Any]]]) -> gpd.GeoDataFrame:
+    """Lines in UTM 49N from local coordinates (metres from X0, Y0) and attributes."""
+    geoms = [LineString([(X0 + x, Y0 + y) for x, y in coords]) for coords, _ in rows]
+    cols = sorted({k for _, attrs in rows for k in attrs})
+    data = {c: [attrs.get(c) for _, attrs in rows] for c in cols}
+    return gpd.GeoDataFrame(data, geometry=geoms, crs=UTM49)
+
+
+def at(graph: nx.MultiDiGraph, x: float, y: float) -> int:
+    """The node at local coordinates (x, y)."""
+    for n, d in graph.nodes(data=True):
+        if abs(d["x"] - X0 - x) < 1e-6 and abs(d["y"] - Y0 - y) < 1e-6:
+            return n
+    msg = f"no node at {x}, {y}"
+    raise AssertionError(msg)
+
+
+def geodesic_length(graph: nx.MultiDiGraph, u: int, v: int, data: dict[str, Any]) -> float:
+    line = data.get("geometry") or LineString(
+        [(graph.nodes[u]["x"], graph.nodes[u]["y"]), (graph.nodes[v]["x"], graph.nodes[v]["y"])]
+    )
+    ll = gpd.GeoSeries([line], crs=graph.graph["crs"]).to_crs(4326).iloc[0]
+    return GEOD.geometry_length(ll)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_city_osm: Path) -> nx.MultiDiGraph:
+    return graph_from_osm(tiny_city_osm)
+
+
+# ----------------------------------------------------------------------------- OSM file
+
+
+def test_tiny_city_counts_and_report(tiny: nx.MultiDiGraph) -> None:
+    assert (tiny.number_of_nodes(), tiny.number_of_edges()) == (10, 19)
+    assert sorted(tiny.nodes) == list(range(10))
+    r = tiny.graph["report"]
+    assert isinstance(r, NetworkReport)
+    assert (r.n_nodes, r.n_edges, r.n_dropped_nodes, r.n_dropped_edges, r.n_components) == (
+        10,
+        19,
+        2,
+        2,
+        2,
+    )
+    assert (r.n_lines_in, r.n_lines_skipped) == (9, 1)  # the footway
+    assert r.length_km == pytest.approx(
+        sum(d["length_m"] for u, v, d in tiny.edges(data=True) if u < v or d["oneway"]) / 1000
+    )
+    assert "10 nodes, 19 edges" in str(r) and "dropping 2 nodes and 2 edges" in str(r)
+    assert pyproj.CRS(tiny.graph["crs"]).to_epsg() == 32649
+    assert tiny.graph["source"].endswith("tiny_city.osm")
+    assert nx.is_strongly_connected(tiny)
+
+
+def test_tiny_city_excludes_footway_and_island(tiny: nx.MultiDiGraph) -> None:
+    osm_nodes = set(node_of(tiny))
+    assert osm_nodes == {1, 2, 3, 4, 5, 6, 7, 11, 14, 16}  # interior vertices 8, 9, 10, 12, 13 are not nodes
+    assert "footway" not in {d["highway"] for *_, d in tiny.edges(data=True)}
+
+
+def test_tiny_city_oneway_directions(tiny: nx.MultiDiGraph) -> None:
+    # North Street, oneway=yes: 6 -> 2 -> 7 only
+    assert [d["osmid"] for d in edges_between(tiny, 6, 2)] == [101]
+    assert [d["osmid"] for d in edges_between(tiny, 2, 7)] == [101]
+    assert edges_between(tiny, 2, 6) == [] and edges_between(tiny, 7, 2) == []
+    assert all(d["oneway"] for d in edges_between(tiny, 6, 2))
+    # South Road, oneway=-1 drawn 6 -> 9 -> 3: travel 3 -> 6 only
+    (south,) = edges_between(tiny, 3, 6)
+    assert south["osmid"] == 103 and south["oneway"]
+    assert edges_between(tiny, 6, 3) == []
+    # Yingze Street is two-way, not oneway
+    assert len(edges_between(tiny, 1, 2)) == len(edges_between(tiny, 2, 1)) == 1
+    assert not edges_between(tiny, 1, 2)[0]["oneway"]
+
+
+def test_tiny_city_roundabout(tiny: nx.MultiDiGraph) -> None:
+    (south_half,) = edges_between(tiny, 5, 11)  # counter-clockwise via node 10 (south)
+    (north_half,) = edges_between(tiny, 11, 5)  # via node 12 (north)
+    assert south_half["oneway"] and north_half["oneway"] and south_half["highway"] == "primary"
+    s_y = shapely.get_coordinates(south_half["geometry"])[1, 1]
+    n_y = shapely.get_coordinates(north_half["geometry"])[1, 1]
+    assert s_y < tiny.nodes[node_of(tiny)[5]]["y"] < n_y
+
+
+def test_tiny_city_lengths_speeds_and_times(tiny: nx.MultiDiGraph) -> None:
+    for u, v, d in tiny.edges(data=True):
+        assert d["length_m"] == pytest.approx(geodesic_length(tiny, u, v, d), rel=5e-4)
+        assert d["travel_time_s"] == pytest.approx(d["length_m"] / (d["speed_kph"] / 3.6), rel=1e-12)
+    (east,) = edges_between(tiny, 11, 14)
+    assert east["speed_kph"] == pytest.approx(30 * 1.609344)  # maxspeed 30 mph under primary's 50
+    assert edges_between(tiny, 1, 2)[0]["speed_kph"] == 25.0  # residential
+    (sw,) = edges_between(tiny, 6, 16)
+    assert sw["speed_kph"] == 15.0 and "name" not in sw  # service road without a name
+    # 0.001 degree of longitude at 37.85 N, by hand: 111,320 m * cos(37.85) ~ 88.0 m
+    assert edges_between(tiny, 1, 2)[0]["length_m"] == pytest.approx(88.0, abs=0.1)
+
+
+def test_tiny_city_geometry_only_when_bent(tiny: nx.MultiDiGraph) -> None:
+    for u, v, d in tiny.edges(data=True):
+        if "geometry" not in d:
+            continue
+        coords = shapely.get_coordinates(d["geometry"])
+        assert len(coords) >= 3
+        np.testing.assert_allclose(coords[0], [tiny.nodes[u]["x"], tiny.nodes[u]["y"]])
+        np.testing.assert_allclose(coords[-1], [tiny.nodes[v]["x"], tiny.nodes[v]["y"]])
+        assert d["geometry"].length == pytest.approx(d["length_m"])
+    with_geom = {(d["osmid"]) for *_, d in tiny.edges(data=True) if "geometry" in d}
+    assert with_geom == {102, 103, 104, 105}
+    (loop_ab,) = edges_between(tiny, 4, 7)
+    (loop_ba,) = edges_between(tiny, 7, 4)
+    assert loop_ab["geometry"].equals(loop_ba["geometry"].reverse())
+
+
+def test_keep_largest_false_keeps_the_island(tiny_city_osm: Path) -> None:
+    G = graph_from_osm(tiny_city_osm, keep_largest=False)
+    assert (G.number_of_nodes(), G.number_of_edges()) == (12, 21)
+    assert {20, 21} <= set(node_of(G))
+    assert G.graph["report"].n_dropped_nodes == 0
+
+
+def _osmnx_reference(path: Path, speeds: Any = None) -> nx.MultiDiGraph:
+    """osmnx on the same XML: drivable classes only, simplified, largest SCC."""
+    table = speed_table(speeds)
+    drivable = {k for k, e in table["highway"].items() if e["drivable"]}
+    H = ox.graph_from_xml(path, simplify=False, retain_all=True)
+    bad = [(u, v, k) for u, v, k, hw in H.edges(keys=True, data="highway") if hw not in drivable]
+    H.remove_edges_from(bad)
+    H.remove_nodes_from(list(nx.isolates(H)))
+    H = ox.simplify_graph(H)
+    return ox.truncate.largest_component(H, strongly=True)
+
+
+def test_tiny_city_matches_osmnx(tiny: nx.MultiDiGraph, tiny_city_osm: Path) -> None:
+    H = _osmnx_reference(tiny_city_osm)
+    assert (tiny.number_of_nodes(), tiny.number_of_edges()) == (len(H), H.number_of_edges())
+    assert set(node_of(tiny)) == set(H.nodes)
+    ours = sum(d["length_m"] for *_, d in tiny.edges(data=True))
+    theirs = sum(d["length"] for *_, d in H.edges(data=True))
+    assert ours == pytest.approx(theirs, rel=1e-3)
+    # same directed adjacency, in OSM ids
+    osmid = {n: d["osmid"] for n, d in tiny.nodes(data=True)}
+    assert sorted((osmid[u], osmid[v]) for u, v in tiny.edges()) == sorted(H.edges())
+
+
+def test_osmnx_graph_to_gdfs_works(tiny: nx.MultiDiGraph) -> None:
+    nodes, edges = ox.graph_to_gdfs(tiny)
+    assert len(nodes) == 10 and len(edges) == 19
+    assert nodes.crs == edges.crs == tiny.graph["crs"]
+    assert {"length_m", "speed_kph", "travel_time_s", "oneway", "highway"} <= set(edges.columns)
+    assert (edges.geometry.length - edges["length_m"]).abs().max() < 1e-6
+
+
+def test_lines_from_osm_ways_join_like_node_ids(tiny_city_osm: Path, tiny: nx.MultiDiGraph) -> None:
+    ways = read_osm_ways(tiny_city_osm).drop(columns="node_ids")  # join on coordinates instead
+    G = graph_from_lines(ways, source="ways")
+    assert (G.number_of_nodes(), G.number_of_edges()) == (10, 19)
+    assert "osmid" not in G.nodes[0]
+    assert sorted(d["length_m"] for *_, d in G.edges(data=True)) == pytest.approx(
+        sorted(d["length_m"] for *_, d in tiny.edges(data=True))
+    )
+
+
+def test_pbf_builds_the_same_graph(tiny_city_osm: Path, tmp_path: Path, tiny: nx.MultiDiGraph) -> None:
+    import osmium
+
+    pbf = tmp_path / "city.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as writer:
+        for obj in osmium.FileProcessor(str(tiny_city_osm)):
+            writer.add(obj)
+    G = graph_from_osm(pbf)
+    assert nx.utils.graphs_equal(nx.MultiDiGraph(G.edges(keys=True)), nx.MultiDiGraph(tiny.edges(keys=True)))
+
+
+# ------------------------------------------------------------------------------ lines
+
+
+def test_lines_join_at_shared_interior_vertices() -> None:
+    roads = metric_lines(
+        [
+            ([(0, 0), (100, 0), (200, 0)], {"highway": "primary"}),
+            ([(100, -100), (100, 0), (100, 100)], {"highway": "secondary"}),
+        ]
+    )
+    G = graph_from_lines(roads)
+    assert (G.number_of_nodes(), G.number_of_edges()) == (5, 8)
+    c = at(G, 100, 0)
+    assert G.degree(c) == 8  # in 4 + out 4
+    assert G.edges[at(G, 0, 0), c, 0]["length_m"] == pytest.approx(100.0)
+    assert G.edges[at(G, 0, 0), c, 0]["travel_time_s"] == pytest.approx(100 / (50 / 3.6))
+    assert pyproj.CRS(G.graph["crs"]).to_epsg() == 32649  # already metric: kept
+
+
+def test_crossing_without_shared_vertex_does_not_join() -> None:
+    roads = metric_lines(
+        [
+            ([(0, 0), (200, 0)], {"highway": "primary"}),
+            ([(100, -100), (100, 100)], {"highway": "primary", "bridge": "yes"}),  # overpass
+        ]
+    )
+    G = graph_from_lines(roads, keep_largest=False)
+    assert G.number_of_nodes() == 4 and G.number_of_edges() == 4
+    assert G.graph["report"].n_components == 2
+    G2 = graph_from_lines(roads)
+    assert G2.number_of_nodes() == 2 and G2.graph["report"].n_dropped_nodes == 2
+
+
+def test_join_tolerance_is_one_centimetre() -> None:
+    roads = metric_lines(
+        [
+            ([(0, 0), (100, 0)], {"highway": "primary"}),
+            ([(100.001, 0.001), (200, 0)], {"highway": "primary"}),  # 1 mm off: joins
+            ([(200.05, 0), (300, 0)], {"highway": "primary"}),  # 5 cm off: does not join
+        ]
+    )
+    G = graph_from_lines(roads, keep_largest=False)
+    assert G.number_of_nodes() == 5
+    assert G.graph["report"].n_components == 2
+
+
+def test_oneway_and_maxspeed_from_other_tags() -> None:
+    roads = metric_lines(
+        [
+            ([(0, 0), (100, 0)], {"highway": "primary", "other_tags": '"lanes"=>"2","oneway"=>"yes"'}),
+            ([(100, 0), (100, 100)], {"highway": "primary", "other_tags": '"oneway"=>"-1"'}),
+            ([(100, 100), (0, 100), (0, 0)], {"highway": "primary", "other_tags": '"maxspeed"=>"20"'}),
+            ([(0, 0), (-100, 0)], {"highway": "footway", "other_tags": None}),
+            ([(0, 100), (-100, 100)], {"highway": None, "other_tags": '"railway"=>"rail"'}),
+            ([(100, 100), (200, 200)], {"highway": "service", "other_tags": '"area"=>"yes"'}),
+        ]
+    )
+    G = graph_from_lines(roads, keep_largest=False)
+    a, b, c = at(G, 0, 0), at(G, 100, 0), at(G, 100, 100)
+    assert G.has_edge(a, b) and not G.has_edge(b, a)
+    assert G.has_edge(c, b) and not G.has_edge(b, c)  # -1: against the drawing direction
+    assert G.has_edge(c, a) and G.has_edge(a, c)
+    assert G.edges[c, a, 0]["speed_kph"] == 20.0
+    assert G.edges[a, b, 0]["speed_kph"] == 50.0
+    r = G.graph["report"]
+    assert (r.n_lines_in, r.n_lines_skipped) == (6, 3)  # footway, railway, area
+    assert G.number_of_nodes() == 3
+
+
+def test_own_columns_win_over_other_tags() -> None:
+    roads = metric_lines(
+        [
+            ([(0, 0), (100, 0)], {"highway": "primary", "oneway": "no", "other_tags": '"oneway"=>"yes"'}),
+        ]
+    )
+    G = graph_from_lines(roads)
+    assert G.number_of_edges() == 2
+
+
+def test_roundabout_and_motorway_imply_oneway() -> None:
+    roads = metric_lines(
+        [
+            ([(0, 0), (100, 0), (50, 80), (0, 0)], {"highway": "primary", "junction": "roundabout"}),
+            ([(0, 0), (-100, 0)], {"highway": "motorway"}),
+            ([(0, 0), (0, -100)], {"highway": "motorway", "oneway": "no"}),
+        ]
+    )
+    G = graph_from_lines(roads, keep_largest=False)
+    o = at(G, 0, 0)
+    loops = G.get_edge_data(o, o)
+    assert len(loops) == 1 and loops[0]["oneway"]  # the ring is one self-loop edge, one way
+    assert G.has_edge(o, at(G, -100, 0)) and not G.has_edge(at(G, -100, 0), o)
+    assert G.has_edge(o, at(G, 0, -100)) and G.has_edge(at(G, 0, -100), o)
+
+
+def test_multilinestrings_are_exploded_and_geographic_input_projected() -> None:
+    ll = gpd.GeoDataFrame(
+        {"highway": ["residential"]},
+        geometry=[
+            MultiLineString([[(112.55, 37.85), (112.551, 37.85)], [(112.551, 37.85), (112.551, 37.851)]])
+        ],
+        crs=4326,
+    )
+    G = graph_from_lines(ll)
+    assert G.number_of_nodes() == 3 and G.number_of_edges() == 4
+    assert pyproj.CRS(G.graph["crs"]).to_epsg() == 32649
+    G2 = graph_from_lines(ll, crs="EPSG:32650")  # a given metric CRS is honoured
+    assert pyproj.CRS(G2.graph["crs"]).to_epsg() == 32650
+    with pytest.raises(CRSError, match="projected CRS in metres"):
+        graph_from_lines(ll, crs=4326)
+
+
+def test_distorting_metric_crs_is_reprojected() -> None:
+    ll = gpd.GeoDataFrame(
+        {"highway": ["primary"]}, geometry=[LineString([(112.55, 37.85), (112.56, 37.85)])], crs=4326
+    )
+    web = ll.to_crs(3857)  # metres, but 27 % too long at Taiyuan
+    G = graph_from_lines(web)
+    assert pyproj.CRS(G.graph["crs"]).to_epsg() == 32649
+    geod = GEOD.inv(112.55, 37.85, 112.56, 37.85)[2]
+    assert G.edges[0, 1, 0]["length_m"] == pytest.approx(geod, rel=5e-4)
+    cgcs = graph_from_lines(ll.to_crs(4547))  # CGCS2000 3-degree Gauss-Kruger zone 38: kept
+    assert pyproj.CRS(cgcs.graph["crs"]).to_epsg() == 4547
+
+
+def test_layer_without_highway_column_is_all_roads() -> None:
+    roads = metric_lines([([(0, 0), (100, 0)], {"name": "A"})])
+    G = graph_from_lines(roads)
+    d = G.edges[0, 1, 0]
+    assert d["speed_kph"] == speed_table()["defaults"]["default_speed_kph"]
+    assert d["name"] == "A" and "highway" not in d
+
+
+def test_unknown_classes_skipped_unless_allowed() -> None:
+    roads = metric_lines(
+        [
+            ([(0, 0), (100, 0)], {"highway": "primary"}),
+            ([(100, 0), (200, 0)], {"highway": "hovercraft_lane"}),
+        ]
+    )
+    assert graph_from_lines(roads).number_of_nodes() == 2
+    G = graph_from_lines(roads, speeds={"defaults": {"unknown_drivable": True}})
+    assert G.number_of_nodes() == 3
+    assert G.edges[at(G, 100, 0), at(G, 200, 0), 0]["speed_kph"] == 25.0
+
+
+def test_bad_inputs() -> None:
+    roads = metric_lines([([(0, 0), (100, 0)], {"highway": "primary"})])
+    with pytest.raises(CRSError, match="no CRS"):
+        graph_from_lines(roads.set_crs(None, allow_override=True))
+    polys = gpd.GeoDataFrame(
+        {"highway": ["primary"]}, geometry=[Polygon([(0, 0), (1, 0), (1, 1)])], crs=UTM49
+    )
+    with pytest.raises(InputError, match=r"non-line geometries \(rows \[0\]\)"):
+        graph_from_lines(polys)
+    foot = metric_lines([([(0, 0), (100, 0)], {"highway": "footway"})])
+    with pytest.raises(NetworkError, match=r"no drivable road.*footway"):
+        graph_from_lines(foot)
+    oneway_only = metric_lines([([(0, 0), (100, 0)], {"highway": "primary", "oneway": "yes"})])
+    with pytest.raises(NetworkError, match="single node"):
+        graph_from_lines(oneway_only)
+    with pytest.raises(InputError, match="GeoDataFrame"):
+        graph_from_lines(roads.drop(columns="geometry"))  # type: ignore[arg-type]
+
+
+def test_empty_and_degenerate_lines_are_skipped() -> None:
+    roads = gpd.GeoDataFrame(
+        {"highway": ["primary"] * 4},
+        geometry=[
+            LineString([(X0, Y0), (X0 + 100, Y0)]),
+            LineString([(X0 + 50, Y0 + 50), (X0 + 50, Y0 + 50)]),  # zero length
+            None,  # missing
+            LineString(),  # empty
+        ],
+        crs=UTM49,
+    )
+    G = graph_from_lines(roads)
+    assert G.number_of_nodes() == 2
+    assert G.graph["report"].n_lines_skipped == 3
+
+
+def test_parallel_edges_get_keys() -> None:
+    roads = metric_lines(
+        [
+            ([(0, 0), (100, 0)], {"highway": "primary"}),
+            ([(0, 0), (50, 30), (100, 0)], {"highway": "residential"}),
+        ]
+    )
+    G = graph_from_lines(roads)
+    a, b = at(G, 0, 0), at(G, 100, 0)
+    assert sorted(G[a][b]) == [0, 1]
+    assert [G[a][b][k]["highway"] for k in (0, 1)] == ["primary", "residential"]
+
+
+@st.composite
+def random_streets(draw: st.DrawFn) -> gpd.GeoDataFrame:
+    """Polylines on a 6 x 6 lattice of 100 m, so that they share vertices often."""
+    n = draw(st.integers(1, 12))
+    rows = []
+    for _ in range(n):
+        pts = draw(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=2, max_size=5))
+        if len(set(pts)) < 2:
+            pts = [(0, 0), (1, 0)]
+        oneway = draw(st.sampled_from([None, "yes", "-1", "no"]))
+        rows.append(([(100.0 * x, 100.0 * y) for x, y in pts], {"highway": "primary", "oneway": oneway}))
+    return metric_lines(rows)
+
+
+@settings(max_examples=40, deadline=None)
+@given(roads=random_streets())
+def test_random_streets_invariants(roads: gpd.GeoDataFrame) -> None:
+    try:
+        full = graph_from_lines(roads, keep_largest=False)
+    except NetworkError:
+        return  # every line collapsed or one way only: reported, fine
+    # every road metre is in the graph once per direction of travel
+    lines = roads.geometry.to_numpy()
+    ways = np.where(roads["oneway"].isin(["yes", "-1"]), 1, 2)
+    expected = float(np.sum(shapely.length(lines) * ways))
+    assert sum(d["length_m"] for *_, d in full.edges(data=True)) == pytest.approx(expected)
+    # the pruned graph is networkx's largest strongly connected component
+    biggest = max(nx.strongly_connected_components(full), key=len)
+    assert full.graph["report"].n_components == nx.number_strongly_connected_components(full)
+    try:
+        pruned = graph_from_lines(roads)
+    except NetworkError:
+        assert len(biggest) == 1
+        return
+    assert pruned.number_of_nodes() == len(biggest)
+    assert pruned.number_of_edges() == full.subgraph(biggest).number_of_edges()
+    assert nx.is_strongly_connected(pruned)
+
+
+# ------------------------------------------------------------------------- speeds, tags
+
+
+def test_parse_maxspeed() -> None:
+    values = [
+        "50",
+        "50 km/h",
+        "30 mph",
+        "50;60",
+        "60; 40",
+        "CN:urban",
+        "cn:MOTORWAY",
+        "none",
+        "signals",
+        "walk",
+        None,
+        float("nan"),
+        80,
+        ["70", "50"],
+        "0",
+        "-5",
+        "fast",
+        "10 knots",
+    ]
+    expected = [
+        50,
+        50,
+        48.28032,
+        50,
+        40,
+        50,
+        120,
+        np.nan,
+        np.nan,
+        5,
+        np.nan,
+        np.nan,
+        80,
+        50,
+        np.nan,
+        np.nan,
+        np.nan,
+        18.52,
+    ]
+    np.testing.assert_allclose(parse_maxspeed(values), expected, equal_nan=True)
+    assert parse_maxspeed([]).shape == (0,)
+    np.testing.assert_allclose(parse_maxspeed(["XX:zone"], named={"xx:zone": 15}), [15.0])
+
+
+def test_parse_other_tags_handles_quotes_and_missing() -> None:
+    s = gpd.pd.Series(['"name"=>"A \\"B\\"","oneway"=>"yes"', None, '"maxspeed"=>"40"'])
+    out = parse_other_tags(s, ("oneway", "maxspeed", "name"))
+    assert out["oneway"].tolist() == ["yes", None, None]
+    assert out["maxspeed"].tolist() == [None, None, "40"]
+    assert out["name"].tolist()[0] == 'A \\"B\\"'
+
+
+def test_speed_table_overrides_and_validation(tmp_path: Path) -> None:
+    t = speed_table({"highway": {"primary": {"speed_kph": 45.0}}})
+    assert t["highway"]["primary"]["speed_kph"] == 45.0
+    assert speed_table()["highway"]["primary"]["speed_kph"] == 50.0  # shipped table untouched
+    toml = tmp_path / "speeds.toml"
+    toml.write_text("[highway.residential]\nspeed_kph = 18.0\n")
+    assert speed_table(toml)["highway"]["residential"]["speed_kph"] == 18.0
+    with pytest.raises(InputError, match="maxspeed_policy"):
+        speed_table({"defaults": {"maxspeed_policy": "fastest"}})
+    with pytest.raises(InputError, match=r"highway\.foo\.speed_kph"):
+        speed_table({"highway": {"foo": {"drivable": True}}})
+    with pytest.raises(InputError, match="max_snap_m"):
+        speed_table({"defaults": {"max_snap_m": -1}})
+    for cls, e in speed_table()["highway"].items():
+        assert isinstance(e["speed_kph"], float), cls
+        assert e["source"], cls
+
+
+def test_maxspeed_policies() -> None:
+    roads = metric_lines(
+        [
+            ([(0, 0), (100, 0)], {"highway": "residential", "maxspeed": "60"}),
+            ([(0, 0), (0, 100)], {"highway": "primary", "maxspeed": "30"}),
+        ]
+    )
+
+    def speeds(policy: str, factor: float = 1.0) -> list[float]:
+        G = graph_from_lines(
+            roads, speeds={"defaults": {"maxspeed_policy": policy, "maxspeed_factor": factor}}
+        )
+        o = at(G, 0, 0)
+        return [G.edges[o, at(G, 100, 0), 0]["speed_kph"], G.edges[o, at(G, 0, 100), 0]["speed_kph"]]
+
+    assert speeds("cap") == [25.0, 30.0]
+    assert speeds("ignore") == [25.0, 50.0]
+    assert speeds("replace", 0.5) == [30.0, 15.0]
+
+
+# ------------------------------------------------------------------------------ osmnx
+
+
+def osmnx_style_graph() -> nx.MultiDiGraph:
+    """A small graph as osmnx returns it (unprojected, simplified, list attributes)."""
+    H = nx.MultiDiGraph(crs="epsg:4326")
+    H.add_node(1001, x=112.550, y=37.850, street_count=3)
+    H.add_node(1002, x=112.552, y=37.850, street_count=3)
+    H.add_node(1003, x=112.551, y=37.852, street_count=2)
+    bend = LineString([(112.552, 37.850), (112.5525, 37.851), (112.551, 37.852)])
+    two_way = {
+        "osmid": [11, 12],
+        "highway": ["primary", "secondary"],
+        "oneway": False,
+        "maxspeed": ["60", "40"],
+        "name": "Bing Street",
+        "length": 176.0,
+    }
+    H.add_edge(1001, 1002, **two_way)
+    H.add_edge(1002, 1001, **two_way)
+    H.add_edge(1002, 1003, osmid=13, highway="residential", oneway=True, geometry=bend, length=1.0)
+    H.add_edge(1003, 1001, osmid=14, highway="tertiary", oneway=True, length=1.0)
+    H.add_edge(1003, 1002, osmid=15, highway="footway", oneway=False, length=1.0)
+    return H
+
+
+def test_graph_from_osmnx_conversion() -> None:
+    G = graph_from_osmnx(osmnx_style_graph(), source="hand-made")
+    n = node_of(G)
+    assert set(n) == {1001, 1002, 1003}
+    assert G.number_of_edges() == 4  # the footway is dropped
+    ab = G.edges[n[1001], n[1002], 0]
+    assert ab["osmid"] == 11 and ab["highway"] == "primary" and not ab["oneway"]
+    assert ab["speed_kph"] == 40.0  # lowest of the maxspeed list caps primary's 50
+    geod = GEOD.inv(112.550, 37.850, 112.552, 37.850)[2]
+    assert ab["length_m"] == pytest.approx(geod, rel=5e-4)  # recomputed, not osmnx's 176
+    bc = G.edges[n[1002], n[1003], 0]
+    assert bc["oneway"] and len(shapely.get_coordinates(bc["geometry"])) == 3
+    assert not G.has_edge(n[1003], n[1002])
+    assert pyproj.CRS(G.graph["crs"]).to_epsg() == 32649
+    assert G.graph["source"] == "hand-made"
+
+
+def test_graph_from_osmnx_projected_and_non_int_ids() -> None:
+    H = ox.project_graph(osmnx_style_graph(), to_crs="EPSG:32649")
+    G = graph_from_osmnx(H)
+    assert G.number_of_edges() == 4 and pyproj.CRS(G.graph["crs"]).to_epsg() == 32649
+    labelled = nx.relabel_nodes(osmnx_style_graph(), {1001: "a", 1002: "b", 1003: "c"})
+    G2 = graph_from_osmnx(labelled)
+    assert G2.number_of_edges() == 4
+    assert all("osmid" not in d for _, d in G2.nodes(data=True))
+
+
+def test_graph_from_query_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import requests
+
+    def offline(*args: Any, **kwargs: Any) -> None:
+        raise requests.ConnectionError("Failed to resolve 'nominatim.openstreetmap.org'")
+
+    monkeypatch.setattr(ox, "graph_from_place", offline)
+    with pytest.raises(NetworkError, match=r"Could not download.*Taiyuan.*graph_from_file"):
+        graph_from_query(place="Taiyuan, China")
+    monkeypatch.setattr(ox, "graph_from_bbox", lambda bbox, **kw: osmnx_style_graph())
+    G = graph_from_query(bbox=(112.54, 37.84, 112.56, 37.86))
+    assert G.number_of_edges() == 4 and G.graph["source"].startswith("osmnx bbox")
+    with pytest.raises(InputError, match="exactly one"):
+        graph_from_query()
+
+
+# ------------------------------------------------------------------------- GeoPackage
+
+
+def test_save_load_round_trip(tiny: nx.MultiDiGraph, tmp_path: Path) -> None:
+    path = save_graph(tiny, tmp_path / "sub" / "net.gpkg")
+    H = load_graph(path)
+    assert nx.utils.graphs_equal(tiny, H)  # nodes, edges, keys, attributes (geometry exact)
+    assert list(H.nodes) == list(tiny.nodes)
+    assert H.graph["crs"] == pyproj.CRS(tiny.graph["crs"])
+    assert H.graph["report"] == tiny.graph["report"]
+    assert H.graph["source"] == tiny.graph["source"]
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["net.gpkg"]
+    nodes = gpd.read_file(path, layer="nodes")
+    edges = gpd.read_file(path, layer="edges")
+    assert len(nodes) == 10 and len(edges) == 19
+    assert {"length_m", "speed_kph", "travel_time_s"} <= set(edges.columns)
+
+
+def test_save_load_round_trip_lines_graph(tmp_path: Path) -> None:
+    roads = metric_lines(
+        [
+            ([(0, 0), (100, 0), (100, 50)], {"highway": "primary", "name": None}),
+            ([(100, 50), (0, 0)], {"highway": "residential", "name": "B"}),
+        ]
+    )
+    G = graph_from_lines(roads)
+    G.edges[0, 1, 0]["custom_list"] = [1, 2]  # an attribute added downstream
+    H = load_graph(save_graph(G, tmp_path / "lines.gpkg"))
+    assert nx.utils.graphs_equal(G, H)
+
+
+def test_save_graph_is_atomic(tiny: nx.MultiDiGraph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyogrio
+
+    target = tmp_path / "net.gpkg"
+    save_graph(tiny, target)
+    before = target.read_bytes()
+    real = pyogrio.write_dataframe
+
+    def fail_on_edges(df: Any, path: Any, **kw: Any) -> None:
+        if kw.get("layer") == "edges":
+            raise OSError("disk full")
+        real(df, path, **kw)
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", fail_on_edges)
+    with pytest.raises(OSError, match="disk full"):
+        save_graph(tiny, target)
+    assert target.read_bytes() == before  # the old file is intact
+    with pytest.raises(OSError, match="disk full"):
+        save_graph(tiny, tmp_path / "new.gpkg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.gpkg"]
+
+
+def test_load_graph_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        load_graph(tmp_path / "none.gpkg")
+    other = tmp_path / "other.gpkg"
+    gpd.GeoDataFrame({"a": [1]}, geometry=[Point(0, 0)], crs=4326).to_file(other, layer="nodes")
+    with pytest.raises(InputError, match="not a road graph saved by riskplan"):
+        load_graph(other)
+    with pytest.raises(InputError, match=r"must end in `\.gpkg`"):
+        save_graph(nx.MultiDiGraph(crs=UTM49), tmp_path / "net.shp")
+
+
+# ------------------------------------------------------------------------------ cache
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "cache"
+    monkeypatch.setenv("RISKPLAN_CACHE_DIR", str(d))
+    return d
+
+
+def test_cached_graph_hit_miss_and_corruption(
+    cache_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = tmp_path / "roads.bin"
+    src.write_bytes(b"version 1")
+    calls: list[int] = []
+
+    def build() -> nx.MultiDiGraph:
+        calls.append(1)
+        return nx.MultiDiGraph([(0, len(calls))])
+
+    key = {"input": src, "speeds": "table-1"}
+    G1 = cached_graph(key, build)
+    G2 = cached_graph(key, build)
+    assert len(calls) == 1 and list(G2.edges) == list(G1.edges)
+    src.write_bytes(b"version 2")  # file contents changed: miss
+    cached_graph(key, build)
+    assert len(calls) == 2
+    cached_graph({"input": src, "speeds": "table-2"}, build)  # speed table changed: miss
+    assert len(calls) == 3
+    entry = cache_dir / f"{cache_key(key)}.pickle"
+    entry.write_bytes(b"\x80\x05garbage")  # corrupt: rebuilt, not fatal
+    with caplog.at_level(logging.WARNING, logger="gis._cache"):
+        G = cached_graph(key, build)
+    assert len(calls) == 4 and "unreadable" in caplog.text
+    assert list(G.edges) == [(0, 4, 0)]
+    assert pickle.loads(entry.read_bytes()).number_of_edges() == 1  # rewritten
+    entry.write_bytes(pickle.dumps({"not": "a graph"}))
+    cached_graph(key, build)
+    assert len(calls) == 5
+    assert not list(cache_dir.glob("*.tmp"))
+
+
+def test_cache_dir_unwritable_is_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("RISKPLAN_CACHE_DIR", str(blocker / "sub"))  # parent is a file
+    G = cached_graph(["a"], lambda: nx.MultiDiGraph([(0, 1)]))
+    assert G.number_of_edges() == 1
+
+
+def test_cache_key_depends_on_model_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    k1 = cache_key(["a"])
+    monkeypatch.setattr(_cache, "GRAPH_MODEL_VERSION", "999")
+    assert cache_key(["a"]) != k1
+
+
+def test_graph_from_file_uses_the_cache(
+    cache_dir: Path, tiny_city_osm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    osm = tmp_path / "city.osm"
+    osm.write_bytes(tiny_city_osm.read_bytes())
+    G1 = graph_from_file(osm)
+    assert len(list(cache_dir.glob("*.pickle"))) == 1
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("builder called on a cache hit")
+
+    monkeypatch.setattr(network, "graph_from_osm", boom)
+    G2 = graph_from_file(osm)
+    assert nx.utils.graphs_equal(G1, G2)
+    with pytest.raises(AssertionError, match="cache hit"):
+        graph_from_file(osm, speeds={"highway": {"residential": {"speed_kph": 20.0}}})
+    with pytest.raises(AssertionError, match="cache hit"):
+        graph_from_file(osm, cache=False)
+
+
+def test_graph_from_file_line_layers(tmp_path: Path, tiny_city_osm: Path) -> None:
+    ways = read_osm_ways(tiny_city_osm).drop(columns="node_ids")
+    gj = tmp_path / "roads.geojson"
+    ways.to_file(gj, driver="GeoJSON")
+    gz = tmp_path / "roads.geojson.gz"
+    gz.write_bytes(gzip.compress(gj.read_bytes()))
+    for path in (gj, gz):
+        G = graph_from_file(path, cache=False)
+        assert (G.number_of_nodes(), G.number_of_edges()) == (10, 19)
+        assert G.graph["source"] == str(path)
+    with pytest.raises(InputError, match="does not exist"):
+        graph_from_file(tmp_path / "missing.gpkg")
+    junk = tmp_path / "junk.gpkg"
+    junk.write_text("not a geopackage")
+    with pytest.raises(InputError, match=r"Could not read road lines from `.*junk\.gpkg`"):
+        graph_from_file(junk, cache=False)
+
+
+# ---------------------------------------------------------------------------- real data
+
+
+@pytest.mark.realdata
+def test_taiyuan_lines(shared_data_dir: Path) -> None:
+    G = graph_from_file(shared_data_dir / "taiyuan" / "roads_osm.geojson.gz", cache=False)
+    r = G.graph["report"]
+    assert r.n_lines_in == 4412
+    assert 3000 <= r.n_lines_in - r.n_lines_skipped <= 3300  # about 3,100 drivable lines
+    assert 3000 < r.n_nodes < 10000
+    assert r.n_nodes >= 0.8 * (r.n_nodes + r.n_dropped_nodes)
+    assert pyproj.CRS(G.graph["crs"]).to_epsg() == 32649
+    assert nx.is_strongly_connected(G)
+    oneway = sum(d["oneway"] for *_, d in G.edges(data=True))
+    assert oneway > 1000  # other_tags oneway=yes is read (dual carriageways)
+
+
+@pytest.mark.realdata
+def test_chengdu_xml_matches_osmnx(shared_data_dir: Path) -> None:
+    path = shared_data_dir / "chengdu" / "chengdu_osm.osm.bz2"
+    G = graph_from_osm(path)
+    H = _osmnx_reference(path)
+    assert nx.is_strongly_connected(G)
+    ours = sum(d["length_m"] for *_, d in G.edges(data=True))
+    theirs = sum(d["length"] for *_, d in H.edges(data=True))
+    assert ours == pytest.approx(theirs, rel=1e-3)
+    # we keep every osmnx node, plus nodes where two ways meet end to end (osmnx merges those)
+    mine = set(node_of(G))
+    assert len(set(H.nodes) - mine) <= 2
+    assert len(G) >= len(H)
+
+
+@pytest.mark.realdata
+def test_aguascalientes_pbf(shared_data_dir: Path) -> None:
+    G = graph_from_osm(shared_data_dir / "fixtures" / "aguascalientes.osm.pbf")
+    r = G.graph["report"]
+    assert 400 <= r.n_lines_in - r.n_lines_skipped <= 700  # about 580 drivable ways
+    assert r.n_nodes > 500 and nx.is_strongly_connected(G)
+    assert pyproj.CRS(G.graph["crs"]).to_epsg() == 32613
+    speeds = {d["speed_kph"] for *_, d in G.edges(data=True)}
+    assert speeds <= {v["speed_kph"] for v in speed_table()["highway"].values()} | {20.0, 40.0, 50.0}
