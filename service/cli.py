@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 from tqdm import tqdm
 
@@ -18,6 +19,9 @@ from gis import InputError, load_scenario, save_graph
 from gis._errors import RiskplanError
 
 from . import pipeline
+
+# Subcommands of the analysis stages, each a module with ``register(subparsers)``.
+STAGE_COMMANDS: tuple[ModuleType, ...] = ()
 
 __all__ = ["main"]
 
@@ -116,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     network.add_argument("--snap-report", type=Path, default=None, help="write the snapping table as CSV")
     network.add_argument("--no-cache", action="store_true", help="rebuild instead of using the graph cache")
     network.set_defaults(func=_cmd_network)
+
+    for module in STAGE_COMMANDS:
+        module.register(sub)
     return parser
 
 
