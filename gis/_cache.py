@@ -13,11 +13,12 @@ import hashlib
 import logging
 import os
 import pickle
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import networkx as nx
+
+from ._atomic import atomic_path
 
 __all__ = ["GRAPH_MODEL_VERSION", "cache_dir", "cache_key", "cached_graph"]
 
@@ -87,14 +88,8 @@ def cache_key(key_parts: KeyParts) -> str:
 
 
 def _write_atomic(path: Path, graph: nx.MultiDiGraph) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(graph, f, protocol=5)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        pickle.dump(graph, f, protocol=5)
 
 
 def cached_graph(

@@ -196,7 +196,7 @@ def read_layer(src: LayerSource) -> gpd.GeoDataFrame:
 
 def _read_vector(src: LayerSource) -> gpd.GeoDataFrame:
     assert src.path is not None
-    path = src.path
+    path = gdal_path(src.path)
     try:
         layers = [str(name) for name, _ in pyogrio.list_layers(path)]
     except Exception as exc:  # pyogrio raises DataSourceError and friends
@@ -222,7 +222,7 @@ def _read_vector(src: LayerSource) -> gpd.GeoDataFrame:
     except Exception as exc:
         msg = f"{_where(src)}: cannot read layer `{file_layer}` ({exc}). Fix: repair or re-export the file."
         raise InputError(msg) from None
-    if has_suffix(path, (".shp", ".dbf", ".shp.zip")):
+    if has_suffix(src.path, (".shp", ".dbf", ".shp.zip")):
         gdf = _untruncate_shapefile_columns(gdf, src.layer)
     return gdf
 
@@ -239,6 +239,11 @@ def _untruncate_shapefile_columns(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoD
             if len(matches) == 1 and matches[0] not in gdf.columns:
                 renames[column] = matches[0]
     return gdf.rename(columns=renames)
+
+
+def gdal_path(path: Path) -> str:
+    """The path GDAL should open: gzip-compressed files (``.geojson.gz``) through ``/vsigzip/``."""
+    return f"/vsigzip/{path}" if path.name.lower().endswith(".gz") else str(path)
 
 
 def _read_parquet(src: LayerSource) -> gpd.GeoDataFrame:

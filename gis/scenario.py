@@ -27,6 +27,8 @@ Every layer is validated (all problems reported together, see
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,9 +36,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pyproj
+import shapely
 
 from ._atomic import atomic_path
 from ._config import read_toml
@@ -327,14 +331,50 @@ def scenario_graph(
     speeds: Mapping[str, Any] | str | Path | None = None,
     cache: bool = True,
 ) -> nx.MultiDiGraph:
-    """Build (or fetch from the cache) the routable road graph of ``scenario``, in its metric CRS."""
+    """Build (or fetch from the cache) the routable road graph of ``scenario``, in its metric CRS.
+
+    The cache key covers the road data itself (geometries and attributes as loaded, or the
+    OSM file's contents), the speed table and the CRS, so any change rebuilds the graph.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from gis.demo import write_demo_scenario
+    >>> gpkg = pathlib.Path(tempfile.mkdtemp()) / "d.gpkg"
+    >>> sc = load_scenario(write_demo_scenario(gpkg, n_road_nodes=2000))
+    >>> G = scenario_graph(sc, cache=False)
+    >>> G.graph["crs"] == sc.crs, G.number_of_nodes() > 1500
+    (True, True)
+    """
     from . import network
+    from ._cache import cached_graph
 
     roads = scenario.roads
     if roads.kind == "query":
-        return network.graph_from_query(place=roads.place, bbox=roads.bbox, speeds=speeds)
+        return network.graph_from_query(place=roads.place, bbox=roads.bbox, speeds=speeds, crs=scenario.crs)
     if roads.kind == "osm":
         assert roads.path is not None
         return network.graph_from_file(roads.path, speeds=speeds, cache=cache, crs=scenario.crs)
     lines = scenario.layer("roads")
-    return network.graph_from_lines(lines, speeds=speeds, source=str(scenario.source))
+    table = network.speed_table(speeds)
+
+    def build() -> nx.MultiDiGraph:
+        return network.graph_from_lines(lines, speeds=table, source=str(scenario.source), crs=scenario.crs)
+
+    if not cache:
+        return build()
+    key = {
+        "roads": _frame_digest(lines),
+        "speeds": json.dumps(table, sort_keys=True),
+        "crs": scenario.crs.to_wkt(),
+    }
+    return cached_graph(key, build)
+
+
+def _frame_digest(gdf: gpd.GeoDataFrame) -> bytes:
+    """A digest of a layer's geometries and attributes, for cache keys."""
+    h = hashlib.sha256(b"".join(shapely.to_wkb(np.asarray(gdf.geometry.array))))
+    attributes = gdf.drop(columns=gdf.geometry.name)
+    h.update(pd.util.hash_pandas_object(attributes.astype(str), index=False).to_numpy().tobytes())
+    h.update(",".join(map(str, attributes.columns)).encode())
+    return h.digest()

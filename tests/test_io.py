@@ -143,3 +143,13 @@ def test_id_option(tmp_path):
     path = tmp_path / "s.geojson"
     gdf.to_file(path, engine="pyogrio")
     assert read_layer(LayerSource("fire_stations", path, id="code"))["id"].tolist() == ["X9"]
+
+
+def test_gzipped_geojson(tmp_path, hazards):
+    import gzip
+
+    plain = tmp_path / "h.geojson"
+    hazards.to_file(plain, engine="pyogrio")
+    packed = tmp_path / "h.geojson.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert read_layer(LayerSource("hazards", packed))["id"].tolist() == ["H1", "H2"]

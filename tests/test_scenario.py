@@ -136,3 +136,25 @@ def test_failed_write_leaves_previous_file(tmp_path, monkeypatch):
         write_scenario(sc, target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_scenario_graph_cached_and_keyed_by_road_data(tmp_path, monkeypatch):
+    from gis import network
+    from gis.scenario import scenario_graph
+
+    monkeypatch.setenv("RISKPLAN_CACHE_DIR", str(tmp_path / "cache"))
+    sc = load_scenario(write_gpkg(tmp_path / "a.gpkg"))
+    calls = []
+    real = network.graph_from_lines
+    monkeypatch.setattr(network, "graph_from_lines", lambda *a, **k: calls.append(1) or real(*a, **k))
+    G1 = scenario_graph(sc)
+    G2 = scenario_graph(sc)
+    assert len(calls) == 1
+    assert sorted(G1.edges) == sorted(G2.edges)
+    assert G1.graph["crs"] == sc.crs
+    layers = small_layers()
+    layers["roads"].loc[0, "highway"] = "residential"  # a different speed on one road
+    scenario_graph(load_scenario(write_gpkg(tmp_path / "b.gpkg", layers)))
+    assert len(calls) == 2
+    scenario_graph(sc, speeds={"highway": {"primary": {"speed_kph": 20.0}}})
+    assert len(calls) == 3
