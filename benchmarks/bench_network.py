@@ -31,6 +31,7 @@ def _rss_mb() -> float:
 def run_case(case: str, arg: str) -> dict[str, float | int | str]:
     """Run inside the subprocess: build one network and report figures as JSON."""
     import networkx as nx
+
     from gis.network import graph_from_lines, graph_from_osm
 
     base_mb = _rss_mb()
@@ -46,8 +47,10 @@ def run_case(case: str, arg: str) -> dict[str, float | int | str]:
     elif case == "lines":
         import geopandas as gpd
 
+        from gis.io import gdal_path
+
         t0 = time.perf_counter()
-        roads = gpd.read_file(arg, engine="pyogrio")
+        roads = gpd.read_file(gdal_path(Path(arg)), engine="pyogrio")
         out["prepare_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         G = graph_from_lines(roads)
@@ -57,10 +60,20 @@ def run_case(case: str, arg: str) -> dict[str, float | int | str]:
     elif case == "osmnx-xml":
         import osmnx as ox
 
+        from gis.network import speed_table
+
+        drivable = {k for k, v in speed_table()["highway"].items() if v.get("drivable", True)}
         t0 = time.perf_counter()
-        G = ox.graph_from_xml(arg, retain_all=False)
+        G = ox.graph_from_xml(arg, retain_all=True)  # every way in the file: keep drivable roads
+        G.remove_edges_from(
+            [
+                (u, v, k)
+                for u, v, k, hw in G.edges(keys=True, data="highway")
+                if not set(hw if isinstance(hw, list) else [hw]) & drivable
+            ]
+        )
         G = ox.truncate.largest_component(G, strongly=True)
-        G = ox.routing.add_edge_travel_times(ox.routing.add_edge_speeds(G))
+        G = ox.routing.add_edge_travel_times(ox.routing.add_edge_speeds(G, fallback=30.0))
     else:
         raise SystemExit(f"unknown case {case}")
     out["build_s"] = time.perf_counter() - t0
