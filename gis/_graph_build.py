@@ -1,0 +1,468 @@
+"""The vectorised road-graph builder behind :mod:`gis.network`.
+
+A line layer is checked, its tags read (:mod:`gis._speeds`) and projected to a metric CRS
+(:func:`_prepare`); its lines are cut into edges between nodes, directed, pruned to the
+largest strongly connected component and assembled into a :class:`networkx.MultiDiGraph`
+with a :class:`NetworkReport` (:func:`_assemble`). The graph model is described in
+:mod:`gis.network`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyproj
+import shapely
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from ._errors import InputError, NetworkError
+from ._speeds import _directions, _osmids, _speeds, _text, parse_other_tags
+from .crs import check_coordinates, local_metric_crs, require_metric, to_metric
+
+__all__ = ["JOIN_TOLERANCE_M", "MAX_SCALE_ERROR", "CRSArg", "NetworkReport"]
+
+# Messages keep the logger of the public module, as before the split (the CLI prints its name).
+log = logging.getLogger(__name__)
+
+#: Line-layer vertices closer than this (after rounding metric coordinates) are one vertex.
+JOIN_TOLERANCE_M = 0.01
+#: Metric input whose CRS scale error exceeds this at the data is reprojected to UTM.
+MAX_SCALE_ERROR = 0.005
+
+CRSArg = pyproj.CRS | str | int | None
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class NetworkReport:
+    """What a graph build kept and dropped (``G.graph["report"]``).
+
+    ``length_km`` counts each road once (a two-way road is not counted twice).
+    ``n_components`` counts strongly connected components before pruning, singletons included.
+    ``build_time_s`` is the time spent in the builder (reading included for OSM files).
+    """
+
+    n_nodes: int
+    n_edges: int
+    n_dropped_nodes: int
+    n_dropped_edges: int
+    n_components: int
+    length_km: float
+    n_lines_in: int
+    n_lines_skipped: int
+    build_time_s: float
+
+    def __str__(self) -> str:
+        kept = (
+            f"kept the largest of {self.n_components:,} strongly connected components, "
+            f"dropping {self.n_dropped_nodes:,} nodes and {self.n_dropped_edges:,} edges"
+            if self.n_dropped_nodes or self.n_dropped_edges
+            else f"{self.n_components:,} strongly connected component(s), nothing dropped"
+        )
+        return (
+            f"Road network: {self.n_nodes:,} nodes, {self.n_edges:,} edges, "
+            f"{self.length_km:,.2f} km of road; {kept}; used "
+            f"{self.n_lines_in - self.n_lines_skipped:,} of {self.n_lines_in:,} input lines "
+            f"({self.n_lines_skipped:,} skipped: not drivable, no highway tag, area or empty); "
+            f"built in {self.build_time_s:.2f} s"
+        )
+
+
+# Pickles (the graph cache) name the class by its public home, which outlives this module.
+NetworkReport.__module__ = "gis.network"
+
+
+# ------------------------------------------------------------------------------ graph core
+
+
+@dataclass
+class _Lines:
+    """Drivable lines ready to assemble (one row per single-part line, metric CRS)."""
+
+    geometry: npt.NDArray[np.object_]
+    crs: pyproj.CRS
+    keys: npt.NDArray[np.int64] | None
+    highway: npt.NDArray[np.object_]
+    name: npt.NDArray[np.object_]
+    osmid: npt.NDArray[np.object_]
+    speed_kph: FloatArray
+    direction: npt.NDArray[np.int8]
+    oneway: npt.NDArray[np.bool_]
+    rows: npt.NDArray[np.int64]
+    n_lines_in: int
+    n_skipped: int
+
+
+def _ragged_arange(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> Any:
+    offsets = np.cumsum(counts) - counts
+    return np.repeat(starts - offsets, counts) + np.arange(int(counts.sum()))
+
+
+def _vertex_ids(xy: FloatArray) -> npt.NDArray[np.int64]:
+    """Ids of distinct vertices after rounding to JOIN_TOLERANCE_M, numbered by (x, y)."""
+    grid = np.round(xy / JOIN_TOLERANCE_M).astype(np.int64)
+    order = np.lexsort((grid[:, 1], grid[:, 0]))
+    g = grid[order]
+    new = np.r_[True, (g[1:] != g[:-1]).any(axis=1)] if len(g) else np.zeros(0, bool)
+    ids = np.empty(len(g), np.int64)
+    ids[order] = np.cumsum(new) - 1
+    return ids
+
+
+@dataclass
+class _Topology:
+    """Lines cut into undirected edges between nodes (vertex positions index ``xy``)."""
+
+    xy: FloatArray  # vertices kept, in line order
+    e0: npt.NDArray[np.int64]  # first vertex of each edge
+    e1: npt.NDArray[np.int64]  # last vertex of each edge
+    eline: npt.NDArray[np.int64]  # line of each edge
+    elen: FloatArray  # edge length
+    u: npt.NDArray[np.int64]  # node at e0
+    v: npt.NDArray[np.int64]  # node at e1
+    node_xy: FloatArray
+    node_key: npt.NDArray[np.int64] | None  # OSM node id of each node
+    n_short: int  # lines reduced to a single vertex
+
+
+def _topology(lines: _Lines, source: str | None) -> _Topology:
+    xy = shapely.get_coordinates(lines.geometry)
+    counts = shapely.get_num_coordinates(lines.geometry).astype(np.int64)
+    line_of = np.repeat(np.arange(len(counts)), counts)
+    keys = lines.keys
+    vid = np.unique(keys, return_inverse=True)[1].ravel() if keys is not None else _vertex_ids(xy)
+    # drop repeated consecutive vertices, then lines reduced to a single vertex
+    keep = np.ones(len(vid), dtype=bool)
+    keep[1:] = (vid[1:] != vid[:-1]) | (line_of[1:] != line_of[:-1])
+    short = np.bincount(line_of[keep], minlength=len(counts)) < 2
+    keep &= ~short[line_of]
+    xy, vid, line_of = xy[keep], vid[keep], line_of[keep]
+    if len(vid) == 0:
+        msg = f"`{source or 'lines'}` has no drivable road with a length. Fix: check the input."
+        raise NetworkError(msg)
+    # nodes: line ends and vertices used more than once (by several lines or twice by one)
+    brk = line_of[1:] != line_of[:-1]
+    is_end = np.r_[brk, True]
+    is_node = np.r_[True, brk] | is_end | (np.bincount(vid)[vid] > 1)
+    npos = np.flatnonzero(is_node)
+    pair = line_of[npos[:-1]] == line_of[npos[1:]]
+    e0, e1 = npos[:-1][pair], npos[1:][pair]
+    seg = np.zeros(len(xy))
+    seg[:-1] = np.hypot(*np.diff(xy, axis=0).T)
+    seg[is_end] = 0.0
+    node_vid, first = np.unique(vid[npos], return_index=True)
+    return _Topology(
+        xy=xy,
+        e0=e0,
+        e1=e1,
+        eline=line_of[e0],
+        elen=np.add.reduceat(seg, e0),
+        u=np.searchsorted(node_vid, vid[e0]),
+        v=np.searchsorted(node_vid, vid[e1]),
+        node_xy=xy[npos[first]],
+        node_key=keys[keep][npos[first]] if keys is not None else None,
+        n_short=int(short.sum()),
+    )
+
+
+def _directed(topo: _Topology, direction: npt.NDArray[np.int8]) -> tuple[Any, Any, Any, Any]:
+    """Directed edges: (edge index, reversed?, source node, target node), in edge order."""
+    d = direction[topo.eline]
+    fwd, bwd = np.flatnonzero(d >= 0), np.flatnonzero(d <= 0)
+    eid = np.r_[fwd, bwd]
+    rev = np.r_[np.zeros(len(fwd), bool), np.ones(len(bwd), bool)]
+    order = np.lexsort((rev, eid))
+    eid, rev = eid[order], rev[order]
+    return eid, rev, np.where(rev, topo.v[eid], topo.u[eid]), np.where(rev, topo.u[eid], topo.v[eid])
+
+
+def _multi_keys(src: npt.NDArray[np.int64], dst: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Key of each edge among the parallel edges with the same (src, dst): 0, 1, ..."""
+    m = len(src)
+    order = np.lexsort((np.arange(m), dst, src))
+    s, t = src[order], dst[order]
+    new_grp = np.r_[True, (s[1:] != s[:-1]) | (t[1:] != t[:-1])]
+    grp_start = np.maximum.accumulate(np.where(new_grp, np.arange(m), 0))
+    key = np.empty(m, np.int64)
+    key[order] = np.arange(m) - grp_start
+    return key
+
+
+def _edge_data(
+    lines: _Lines, topo: _Topology, eid: npt.NDArray[np.int64], rev: npt.NDArray[np.bool_]
+) -> list[dict[str, Any]]:
+    el = topo.eline[eid]
+    length = topo.elen[eid]
+    speed = lines.speed_kph[el]
+    data = [
+        {
+            "osmid": o,
+            "highway": h,
+            "name": nm,
+            "oneway": ow,
+            "length_m": ln,
+            "speed_kph": sp,
+            "travel_time_s": tt,
+        }
+        for o, h, nm, ow, ln, sp, tt in zip(
+            lines.osmid[el].tolist(),
+            lines.highway[el].tolist(),
+            lines.name[el].tolist(),
+            lines.oneway[el].tolist(),
+            length.tolist(),
+            speed.tolist(),
+            (length / (speed / 3.6)).tolist(),
+            strict=True,
+        )
+    ]
+    for attr in ("osmid", "highway", "name"):
+        for i in np.flatnonzero(pd.isna(getattr(lines, attr)[el])).tolist():
+            del data[i][attr]
+    # geometry only for edges with interior vertices, built once per road then reversed
+    bent = np.flatnonzero(topo.e1[eid] - topo.e0[eid] >= 2)
+    road, inv = np.unique(eid[bent], return_inverse=True)
+    npts = (topo.e1[road] - topo.e0[road] + 1).astype(np.int64)
+    road_geom = shapely.linestrings(
+        topo.xy[_ragged_arange(topo.e0[road], npts)], indices=np.repeat(np.arange(len(road)), npts)
+    )
+    geoms = road_geom[inv.ravel()]
+    flip = rev[bent]
+    geoms[flip] = shapely.reverse(geoms[flip])
+    for i, g in zip(bent.tolist(), geoms.tolist(), strict=True):
+        data[i]["geometry"] = g
+    return data
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of attribute dicts are created.
+
+    Collections triggered by the allocations would rescan every object again and again
+    (about half of the build time at 100k nodes). Reference counting still frees memory.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _assemble(lines: _Lines, *, keep_largest: bool, source: str | None, t0: float) -> nx.MultiDiGraph:
+    topo = _topology(lines, source)
+    eid, rev, src, dst = _directed(topo, lines.direction)
+    n = len(topo.node_xy)
+    adj = csr_matrix((np.ones(len(src), np.int32), (src, dst)), shape=(n, n))
+    n_comp, labels = connected_components(adj, directed=True, connection="strong")
+    keep_n = labels == np.bincount(labels).argmax() if keep_largest else np.ones(n, bool)
+    keep_e = keep_n[src] & keep_n[dst]
+    new_id = np.cumsum(keep_n) - 1
+    eid, rev, src, dst = eid[keep_e], rev[keep_e], new_id[src[keep_e]], new_id[dst[keep_e]]
+    if len(eid) == 0:
+        msg = (
+            f"`{source or 'lines'}` has no two roads joined both ways: every strongly connected "
+            "component is a single node. Fix: check the `oneway` tags and that lines share "
+            "vertices where roads meet."
+        )
+        raise NetworkError(msg)
+
+    node_data: list[dict[str, Any]] = [{"x": x, "y": y} for x, y in topo.node_xy[keep_n].tolist()]
+    if topo.node_key is not None:
+        for d, k in zip(node_data, topo.node_key[keep_n].tolist(), strict=True):
+            d["osmid"] = k
+    G = nx.MultiDiGraph()
+    G.add_nodes_from(enumerate(node_data))
+    data = _edge_data(lines, topo, eid, rev)
+    G.add_edges_from(zip(src.tolist(), dst.tolist(), _multi_keys(src, dst).tolist(), data, strict=True))
+
+    report = NetworkReport(
+        n_nodes=int(keep_n.sum()),
+        n_edges=len(eid),
+        n_dropped_nodes=int(n - keep_n.sum()),
+        n_dropped_edges=int(len(keep_e) - len(eid)),
+        n_components=int(n_comp),
+        length_km=float(topo.elen[np.unique(eid)].sum() / 1000.0),
+        n_lines_in=lines.n_lines_in,
+        n_lines_skipped=lines.n_skipped + topo.n_short,
+        build_time_s=round(time.perf_counter() - t0, 3),
+    )
+    G.graph.update(crs=lines.crs, source=source, report=report)
+    _log_report(report, source)
+    return G
+
+
+def _log_report(report: NetworkReport, source: str | None) -> None:
+    where = f"`{source}`: " if source else ""
+    total = report.n_nodes + report.n_dropped_nodes
+    if report.n_dropped_nodes > 0.1 * total:
+        log.warning(
+            "%sthe largest strongly connected component holds only %d of %d nodes; check "
+            "oneway tags and disconnected parts of the input",
+            where,
+            report.n_nodes,
+            total,
+        )
+    elif report.n_dropped_nodes:
+        log.info(
+            "%sdropped %d nodes and %d edges outside the largest strongly connected component",
+            where,
+            report.n_dropped_nodes,
+            report.n_dropped_edges,
+        )
+    log.info("%s%s", where, report)
+
+
+# ----------------------------------------------------------------------------- input lines
+
+
+def _scale_error(gdf: gpd.GeoDataFrame) -> float:
+    """Largest relative scale error of ``gdf``'s projected CRS at the data's centre."""
+    centre = gpd.GeoSeries([shapely.box(*gdf.total_bounds).centroid], crs=gdf.crs).to_crs(4326)
+    factors = pyproj.Proj(gdf.crs).get_factors(centre.x.iloc[0], centre.y.iloc[0])
+    return float(max(abs(factors.meridional_scale - 1), abs(factors.parallel_scale - 1)))
+
+
+def _to_metric(lines: gpd.GeoDataFrame, crs: CRSArg, where: str) -> gpd.GeoDataFrame:
+    """Project to ``crs``, or to the local UTM zone unless already in a faithful metric CRS.
+
+    A projected CRS whose scale is off by more than :data:`MAX_SCALE_ERROR` at the data
+    (Web Mercator: +27 % at Taiyuan) would distort lengths, so such input goes to UTM too.
+    """
+    target = _metric_crs(crs)
+    if target is not None:
+        return lines.to_crs(target)
+    metric = to_metric(lines)
+    if metric.crs.is_projected and metric is lines and len(lines):
+        error = _scale_error(lines)
+        if error > MAX_SCALE_ERROR:
+            log.info(
+                "%s: CRS `%s` distorts lengths by %.1f %% here; projecting to the local UTM zone",
+                where,
+                lines.crs.to_string(),
+                100 * error,
+            )
+            metric = lines.to_crs(local_metric_crs(lines))
+    return metric
+
+
+def _metric_crs(crs: CRSArg) -> pyproj.CRS | None:
+    if crs is None:
+        return None
+    out = pyproj.CRS.from_user_input(crs)
+    require_metric(gpd.GeoSeries([], crs=out), what="crs")
+    return out
+
+
+def _prepare(
+    lines: gpd.GeoDataFrame,
+    table: Mapping[str, Any],
+    where: str,
+    source: str | None,
+    crs: CRSArg = None,
+) -> _Lines:
+    if not isinstance(lines, gpd.GeoDataFrame):
+        msg = f"{where} must be a GeoDataFrame of lines, not {type(lines).__name__}."
+        raise InputError(msg)
+    check_coordinates(lines, file=source, layer="roads")
+    n_in = len(lines)
+    geom = lines.geometry.to_numpy()
+    empty = shapely.is_missing(geom) | shapely.is_empty(geom)
+    bad = ~empty & ~np.isin(shapely.get_type_id(geom), [1, 5])  # LineString, MultiLineString
+    if bad.any():
+        rows = lines.index[bad].tolist()
+        msg = (
+            f"{where} has {int(bad.sum())} non-line geometries (rows {rows[:10]}). "
+            "Fix: keep only LineString/MultiLineString roads, for example "
+            "`lines[lines.geom_type.str.contains('LineString')]`."
+        )
+        raise InputError(msg)
+    other = (
+        parse_other_tags(lines["other_tags"], ("oneway", "maxspeed", "junction", "area"))
+        if "other_tags" in lines
+        else None
+    )
+
+    def tag(name: str) -> npt.NDArray[np.object_]:
+        own = _text(lines.get(name), n_in)
+        if other is not None and name in other:
+            own = np.where(pd.isna(own), _text(other[name], n_in), own)
+        return own
+
+    highway = tag("highway")
+    speed, drivable, implied = _speeds(highway, tag("maxspeed"), table)
+    if "highway" not in lines:
+        log.info("%s has no `highway` column: every line is a road at default_speed_kph", where)
+        speed[:] = float(table["defaults"]["default_speed_kph"])
+        drivable[:] = True
+    area = pd.Series(tag("area"), dtype=object).str.lower().eq("yes").to_numpy()
+    use = drivable & ~area & ~empty
+    _log_skipped(highway, use, empty, area, where)
+    if not use.any():
+        found = pd.Series(highway, dtype=object).value_counts().head(10).to_dict()
+        msg = (
+            f"{where} has no drivable road among its {n_in} lines (highway classes found: "
+            f"{found}). Fix: check that it is a road layer with a `highway` column, or mark "
+            "its classes drivable in the speed table (`speeds=`)."
+        )
+        raise NetworkError(msg)
+    metric = _to_metric(lines.loc[use, [lines.geometry.name]], crs, where)
+    parts, part_of = shapely.get_parts(metric.geometry.to_numpy(), return_index=True)
+    idx = np.flatnonzero(use)[part_of]
+    keys = None
+    if "node_ids" in lines:
+        ids = lines["node_ids"].to_numpy()[idx]
+        if np.array_equal(shapely.get_num_coordinates(parts), [len(a) for a in ids]):
+            keys = np.concatenate(ids).astype(np.int64)
+        else:
+            log.warning("%s: `node_ids` do not match the vertices; joining on coordinates", where)
+    direction = _directions(tag("oneway"), tag("junction"), implied)
+    osmid_col = next((c for c in ("osmid", "osm_id") if c in lines), None)
+    return _Lines(
+        geometry=parts,
+        crs=pyproj.CRS.from_user_input(metric.crs),
+        keys=keys,
+        highway=highway[idx],
+        name=tag("name")[idx],
+        osmid=_osmids(lines[osmid_col] if osmid_col else None, n_in)[idx],
+        speed_kph=speed[idx],
+        direction=direction[idx],
+        oneway=(direction != 0)[idx],
+        rows=idx,
+        n_lines_in=n_in,
+        n_skipped=int((~use).sum()),
+    )
+
+
+def _log_skipped(
+    highway: npt.NDArray[np.object_],
+    use: npt.NDArray[np.bool_],
+    empty: npt.NDArray[np.bool_],
+    area: npt.NDArray[np.bool_],
+    where: str,
+) -> None:
+    if use.all():
+        return
+    hw = pd.Series(highway, dtype=object)
+    skipped = hw[~use & ~empty & ~area & hw.notna().to_numpy()].value_counts().to_dict()
+    log.info(
+        "%s: skipped %d lines: %d without a highway tag, %d empty, %d areas, by class %s",
+        where,
+        int((~use).sum()),
+        int((hw.isna().to_numpy() & ~use & ~empty).sum()),
+        int(empty.sum()),
+        int((area & ~empty).sum()),
+        skipped,
+    )
