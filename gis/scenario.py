@@ -363,7 +363,7 @@ def scenario_graph(
 
     if not cache:
         return build()
-    key = {
+    key: dict[str, str | bytes] = {
         "roads": _frame_digest(lines),
         "speeds": json.dumps(table, sort_keys=True),
         "crs": scenario.crs.to_wkt(),

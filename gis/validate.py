@@ -85,9 +85,9 @@ def validate_layer(
                 first,
                 "id",
             )
-    for column in spec.columns:
-        if column.name in gdf.columns and column.name != "id":
-            problems += _column_problems(gdf, spec, column, file)
+    for column_spec in spec.columns:
+        if column_spec.name in gdf.columns and column_spec.name != "id":
+            problems += _column_problems(gdf, spec, column_spec, file)
     return problems
 
 
