@@ -53,6 +53,7 @@ _OPTIONS = {
     "place",
     "bbox",
     "encoding",
+    "where",
 }
 
 
@@ -95,6 +96,9 @@ class LayerSource:
         An osmnx place name or ``(west, south, east, north)`` for online roads.
     encoding
         Text encoding of a CSV (default: UTF-8, then GB18030).
+    where
+        An attribute filter for vector files, in GDAL's SQL dialect,
+        e.g. ``"landuse = 'residential'"``.
     """
 
     layer: str
@@ -112,6 +116,7 @@ class LayerSource:
     place: str | None = None
     bbox: tuple[float, float, float, float] | None = None
     encoding: str | None = None
+    where: str | None = None
 
     @classmethod
     def from_toml(cls, layer: str, table: Mapping[str, Any] | str, *, base: Path) -> LayerSource:
@@ -149,6 +154,7 @@ class LayerSource:
             place=table.get("place"),
             bbox=tuple(bbox) if bbox is not None else None,
             encoding=table.get("encoding"),
+            where=table.get("where"),
         )
 
     @property
@@ -182,6 +188,9 @@ def read_layer(src: LayerSource) -> gpd.GeoDataFrame:
         raise InputError(msg)
     if not src.path.exists():
         msg = f"{_where(src)}: the file does not exist. Fix: check `path` in the scenario."
+        raise InputError(msg)
+    if src.where and (src.is_osm or has_suffix(src.path, _CSV_SUFFIXES + _PARQUET_SUFFIXES)):
+        msg = f"{_where(src)}: `where` filters only GDAL vector files. Fix: filter the file beforehand."
         raise InputError(msg)
     if src.is_osm:
         gdf = _read_osm(src)
@@ -218,9 +227,13 @@ def _read_vector(src: LayerSource) -> gpd.GeoDataFrame:
         msg = f"{_where(src)}: no layer `{file_layer}` in the file (it has {layers}). Fix: check `layer`."
         raise InputError(msg)
     try:
-        gdf = gpd.read_file(path, layer=file_layer, engine="pyogrio")
+        gdf = gpd.read_file(path, layer=file_layer, engine="pyogrio", where=src.where)
     except Exception as exc:
-        msg = f"{_where(src)}: cannot read layer `{file_layer}` ({exc}). Fix: repair or re-export the file."
+        what = f" with `where = {src.where!r}`" if src.where else ""
+        msg = (
+            f"{_where(src)}: cannot read layer `{file_layer}`{what} ({exc}). "
+            "Fix: repair or re-export the file, or correct the `where` filter."
+        )
         raise InputError(msg) from None
     if has_suffix(src.path, (".shp", ".dbf", ".shp.zip")):
         gdf = _untruncate_shapefile_columns(gdf, src.layer)

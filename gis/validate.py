@@ -29,7 +29,10 @@ def _ids(gdf: gpd.GeoDataFrame, mask: pd.Series | np.ndarray, spec: LayerSpec) -
     mask = np.asarray(mask, dtype=bool)
     if spec.has_ids and "id" in gdf.columns:
         ids = gdf["id"].to_numpy()[mask]
-        return tuple(f"row {i}" if pd.isna(v) else v for i, v in zip(np.flatnonzero(mask), ids, strict=True))
+        return tuple(
+            f"row {i}" if pd.isna(v) or str(v).strip() == "" else v
+            for i, v in zip(np.flatnonzero(mask), ids, strict=True)
+        )
     return tuple(int(i) for i in np.flatnonzero(mask))
 
 

@@ -153,3 +153,12 @@ def test_gzipped_geojson(tmp_path, hazards):
     packed = tmp_path / "h.geojson.gz"
     packed.write_bytes(gzip.compress(plain.read_bytes()))
     assert read_layer(LayerSource("hazards", packed))["id"].tolist() == ["H1", "H2"]
+
+
+def test_where_filter(tmp_path, hazards):
+    path = tmp_path / "h.gpkg"
+    hazards.to_file(path, engine="pyogrio")
+    gdf = read_layer(LayerSource("hazards", path, where="category = 'mining'"))
+    assert gdf["id"].tolist() == ["H2"]
+    with pytest.raises(InputError, match="correct the `where` filter"):
+        read_layer(LayerSource("hazards", path, where="nope = 1"))

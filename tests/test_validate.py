@@ -126,3 +126,13 @@ def test_scenario_error_lists_all_problems():
     assert text.startswith("Scenario `x.toml` has")
     assert text.count("\n  - ") == len(err.problems) >= 3
     assert isinstance(err, ValueError)
+
+
+def test_blank_ids_are_named_by_row_number():
+    gdf = gpd.GeoDataFrame(
+        {"id": ["", "S2", None], "name": ["a", "b", "c"], "grade": ["grade1"] * 3},
+        geometry=[Point(112.5, 37.8)] * 3,
+        crs=4326,
+    )
+    text = "\n".join(messages(validate_layer(gdf, "fire_stations")))
+    assert "rows [row 0, row 2], column `id`: empty id" in text
