@@ -14,6 +14,7 @@ unchanged, as the public implementations do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -100,15 +101,27 @@ def gcj02_to_wgs84(
     116.404000000 39.915000000
     """
     glon, glat = _arrays(lon, lat)
-    wlon, wlat = glon.copy(), glat.copy()
+    return _invert(wgs84_to_gcj02, glon, glat, glon.copy(), glat.copy(), tol_deg, max_iter)
+
+
+def _invert(
+    forward: Callable[[Array, Array], tuple[Array, Array]],
+    target_lon: Array,
+    target_lat: Array,
+    lon: Array,
+    lat: Array,
+    tol_deg: float,
+    max_iter: int,
+) -> tuple[Array, Array]:
+    """Solve ``forward(lon, lat) == target`` by fixed-point iteration from a first guess."""
     for _ in range(max_iter):
-        flon, flat = wgs84_to_gcj02(wlon, wlat)
-        elon, elat = flon - glon, flat - glat
-        wlon = wlon - elon
-        wlat = wlat - elat
+        flon, flat = forward(lon, lat)
+        elon, elat = flon - target_lon, flat - target_lat
+        lon = lon - elon
+        lat = lat - elat
         if np.all(np.abs(elon) < tol_deg) and np.all(np.abs(elat) < tol_deg):
             break
-    return wlon, wlat
+    return lon, lat
 
 
 def gcj02_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Array, Array]:
@@ -138,15 +151,8 @@ def bd09_to_gcj02(
     x, y = blon - 0.0065, blat - 0.006
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
-    glon, glat = z * np.cos(theta), z * np.sin(theta)
-    for _ in range(max_iter):
-        flon, flat = gcj02_to_bd09(glon, glat)
-        elon, elat = flon - blon, flat - blat
-        glon = glon - elon
-        glat = glat - elat
-        if np.all(np.abs(elon) < tol_deg) and np.all(np.abs(elat) < tol_deg):
-            break
-    return glon, glat
+    first_lon, first_lat = z * np.cos(theta), z * np.sin(theta)
+    return _invert(gcj02_to_bd09, blon, blat, first_lon, first_lat, tol_deg, max_iter)
 
 
 def bd09_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Array, Array]:
