@@ -101,7 +101,7 @@ def gcj02_to_wgs84(
     116.404000000 39.915000000
     """
     glon, glat = _arrays(lon, lat)
-    return _invert(wgs84_to_gcj02, glon, glat, glon.copy(), glat.copy(), tol_deg, max_iter)
+    return _invert(wgs84_to_gcj02, glon, glat, glon.copy(), glat.copy(), tol_deg=tol_deg, max_iter=max_iter)
 
 
 def _invert(
@@ -110,6 +110,7 @@ def _invert(
     target_lat: Array,
     lon: Array,
     lat: Array,
+    *,
     tol_deg: float,
     max_iter: int,
 ) -> tuple[Array, Array]:
@@ -152,7 +153,7 @@ def bd09_to_gcj02(
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
     first_lon, first_lat = z * np.cos(theta), z * np.sin(theta)
-    return _invert(gcj02_to_bd09, blon, blat, first_lon, first_lat, tol_deg, max_iter)
+    return _invert(gcj02_to_bd09, blon, blat, first_lon, first_lat, tol_deg=tol_deg, max_iter=max_iter)
 
 
 def bd09_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[Array, Array]:
