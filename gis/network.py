@@ -51,6 +51,7 @@ from ._graph_build import (
 )
 from ._graph_gpkg import load_graph, save_graph
 from ._speeds import SpeedsArg, parse_maxspeed, parse_other_tags, speed_table
+from .io import gdal_path
 from .osm import is_osm_file, read_osm_ways
 
 __all__ = [
@@ -295,10 +296,8 @@ def graph_from_query(
 
 
 def _read_lines(path: Path, layer: str | None) -> gpd.GeoDataFrame:
-    name = path.name.lower()
-    target = f"/vsigzip/{path}" if name.endswith(".gz") else str(path)
     try:
-        return gpd.read_file(target, layer=layer)
+        return gpd.read_file(gdal_path(path), layer=layer, engine="pyogrio")
     except Exception as exc:  # pyogrio raises several types for unreadable files
         msg = (
             f"Could not read road lines from `{path}`"
