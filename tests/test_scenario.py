@@ -158,3 +158,37 @@ def test_scenario_graph_cached_and_keyed_by_road_data(tmp_path, monkeypatch):
     assert len(calls) == 2
     scenario_graph(sc, speeds={"highway": {"primary": {"speed_kph": 20.0}}})
     assert len(calls) == 3
+
+
+def test_roads_from_an_online_query_need_no_roads_file(tmp_path, monkeypatch):
+    from gis import network
+    from gis.scenario import scenario_graph
+
+    layers = small_layers()
+    del layers["roads"]
+    write_gpkg(tmp_path / "layers.gpkg", layers)
+    toml = tmp_path / "online.toml"
+    toml.write_text(
+        textwrap.dedent("""
+        [layers.roads]
+        place = "Xiaodian District, Taiyuan, China"
+        [layers.hazards]
+        path = "layers.gpkg"
+        layer = "hazards"
+        [layers.communities]
+        path = "layers.gpkg"
+        layer = "communities"
+        [layers.fire_stations]
+        path = "layers.gpkg"
+        layer = "fire_stations"
+        """),
+        encoding="utf-8",
+    )
+    sc = load_scenario(toml)
+    assert sc.roads.kind == "query"
+    assert sc.roads.place == "Xiaodian District, Taiyuan, China"
+    seen = {}
+    monkeypatch.setattr(network, "graph_from_query", lambda **kw: seen.update(kw) or "graph")
+    assert scenario_graph(sc) == "graph"
+    assert seen["place"] == sc.roads.place
+    assert seen["crs"] == sc.crs
