@@ -1,0 +1,292 @@
+"""Station districts: a network Voronoi of the road nodes, checked against GB 51080.
+
+Every road node belongs to the station that reaches it fastest. A district's polygon is the
+union of the (planar) Voronoi cells of its nodes, clipped to the study area with polygon
+barriers (rivers) cut out. Each district is checked against
+
+- the area cap of its station's grade (grade-1 7 km2, grade-2 4 km2, small 2 km2,
+  suburban 15 km2; ``planning/data/response_standards.toml``), and
+- the travel time to its farthest edge (4 min under GB 51080: 5 min minus 1 min turnout),
+  where the edge of a district on a road shared with a neighbour is the meeting point of the
+  two stations' engines.
+
+Parts of a district apart from the part holding its station are *enclaves*: ``across_barrier``
+when a barrier (river, expressway, railway) separates them from the main part, such as a
+patch on the far bank of a river reached by one bridge; otherwise ``through_other_district``,
+reached only by driving through another station's district.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+
+from gis._errors import InputError
+
+from .standards import ResponseStandard, district_caps_km2, response_standard
+from .travel import road_matrix
+
+__all__ = ["StationDistricts", "station_districts"]
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+_VIOLATION_COLUMNS = ["station", "kind", "value", "limit", "unit", "message"]
+
+
+@dataclass(frozen=True)
+class StationDistricts:
+    """Station districts and what breaks the code in them.
+
+    Attributes
+    ----------
+    node_station
+        Station id of every road node (``list(graph.nodes)`` order; None where no station reaches).
+    districts
+        One row per station: ``grade``, ``n_nodes``, ``area_km2``, ``cap_km2``,
+        ``farthest_travel_s``, ``limit_travel_s``, ``n_enclaves``, ``area_ok``, ``travel_ok``
+        and the district polygon.
+    enclaves
+        One row per enclave: ``station``, ``kind``, ``area_km2``, polygon.
+    violations
+        One row per violation: ``station``, ``kind`` (``area_cap``, ``district_travel``,
+        ``enclave``), ``value``, ``limit``, ``unit`` and a readable ``message``.
+    """
+
+    node_station: pd.Series
+    districts: gpd.GeoDataFrame
+    enclaves: gpd.GeoDataFrame
+    violations: pd.DataFrame
+
+
+def _caps(grades: pd.Series, suburban: Iterable[object], caps: Mapping[str, float]) -> pd.Series:
+    out = grades.map(lambda g: caps.get(str(g), np.nan)).astype(float)
+    for sid in suburban:
+        if sid not in out.index:
+            msg = f"`suburban` names station {sid!r}, which is not in the stations. Fix: use station ids."
+            raise InputError(msg)
+        out[sid] = caps["suburban"]
+    return out
+
+
+def _farthest(
+    node_times: FloatArray, owner: npt.NDArray[np.int64], uv: npt.NDArray[np.int64], w: FloatArray
+) -> FloatArray:
+    """Latest time each station reaches a point of its district, meeting points on shared edges included."""
+    k = node_times.shape[0]
+    reached = owner >= 0
+    own_t = np.where(reached, node_times[np.maximum(owner, 0), np.arange(len(owner))], -np.inf)
+    far = np.full(k, -np.inf)
+    np.maximum.at(far, owner[reached], own_t[reached])
+    u, v = uv[:, 0], uv[:, 1]
+    shared = reached[u] & reached[v] & (owner[u] != owner[v])
+    u, v, w = u[shared], v[shared], w[shared]
+    # engines from both ends meet where their times are equal (the road assumed alike both ways)
+    meet = np.clip((own_t[v] - own_t[u] + w) / 2.0, 0.0, w)
+    np.maximum.at(far, owner[u], own_t[u] + meet)
+    return far
+
+
+def _cells(
+    xy: FloatArray, owner: npt.NDArray[np.int64], k: int, region: shapely.Geometry
+) -> list[shapely.Geometry]:
+    """Union of the planar Voronoi cells of each station's nodes, clipped to ``region``."""
+    uniq, first = np.unique(xy, axis=0, return_index=True)
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(uniq), extend_to=region, ordered=True)
+    )
+    lab = owner[first]
+    out = []
+    for s in range(k):
+        mine = cells[lab == s]
+        poly = shapely.coverage_union_all(mine) if len(mine) else shapely.Polygon()
+        out.append(shapely.intersection(shapely.make_valid(poly), region))
+    return out
+
+
+def station_districts(
+    graph: nx.MultiDiGraph,
+    stations: pd.DataFrame,
+    *,
+    standard: str | ResponseStandard = "cn-gb51080",
+    speed_factor: float = 1.0,
+    extent: shapely.Geometry | None = None,
+    barriers: gpd.GeoDataFrame | None = None,
+    suburban: Iterable[object] = (),
+    caps_km2: Mapping[str, float] | None = None,
+    weight: str = "travel_time_s",
+    node_times: FloatArray | None = None,
+) -> StationDistricts:
+    """Assign every road node to its fastest station and check each district.
+
+    Parameters
+    ----------
+    graph
+        Road graph in a metric CRS.
+    stations
+        Indexed by station id, with columns ``node`` (snapped road node) and ``grade``.
+    standard
+        Response profile; its ``district_travel_s`` bounds the travel to the district edge.
+    speed_factor
+        Engine speed relative to the edge speeds.
+    extent
+        Area the districts cover (the study area); default: hull of the road nodes plus 200 m.
+    barriers
+        Barriers (river polygons cut out of ``extent``; lines and polygons both separate
+        enclaves ``across_barrier``).
+    suburban
+        Station ids whose districts take the suburban cap (15 km2).
+    caps_km2
+        Area cap by grade (default: :func:`planning.standards.district_caps_km2`).
+    weight
+        Edge weight (seconds).
+    node_times
+        Precomputed ``(len(stations), n)`` travel times at speed factor 1.
+
+    Returns
+    -------
+    StationDistricts
+
+    Examples
+    --------
+    >>> from gis import demo_city, graph_from_lines
+    >>> from planning.travel import snap_stations
+    >>> city = demo_city(n_road_nodes=2000)
+    >>> graph = graph_from_lines(city["roads"])
+    >>> st = city["fire_stations"].set_index("id")
+    >>> st["node"] = snap_stations(graph, st)["node"]
+    >>> d = station_districts(graph, st, barriers=city["barriers"])
+    >>> len(d.districts), bool((d.districts["area_km2"] > 0).all())
+    (6, True)
+    """
+    std = response_standard(standard)
+    if speed_factor <= 0:
+        msg = f"`speed_factor` is {speed_factor}. Fix: give a positive factor."
+        raise InputError(msg)
+    missing = {"node", "grade"} - set(stations.columns)
+    if missing:
+        msg = f"`stations` lacks columns {sorted(missing)}. Fix: snap them (`node`) and give each a `grade`."
+        raise InputError(msg)
+    m = road_matrix(graph, weight=weight)
+    if node_times is None:
+        node_times = m.one_to_all(m.positions(stations["node"].tolist()))
+    times = node_times / speed_factor
+    k = len(stations)
+    owner = np.where(np.isfinite(times).any(axis=0), np.argmin(times, axis=0), -1).astype(np.int64)
+    ids = stations.index
+    far = _farthest(times, owner, m.edge_uv, m.edge_weight / speed_factor)
+
+    if extent is None:
+        extent = shapely.convex_hull(shapely.multipoints(m.xy)).buffer(200.0)
+    region = extent
+    if barriers is not None and len(barriers):
+        bgeom = barriers.to_crs(m.crs).geometry.to_numpy() if m.crs else barriers.geometry.to_numpy()
+        polys = bgeom[np.isin(shapely.get_type_id(bgeom), [3, 6])]
+        if len(polys):
+            region = shapely.difference(extent, shapely.union_all(polys))
+        barrier_union = shapely.union_all(bgeom)
+    else:
+        barrier_union = None
+    polys_by_station = _cells(m.xy, owner, k, region)
+
+    caps = _caps(stations["grade"], suburban, caps_km2 or district_caps_km2())
+    rows, enclave_rows, violations = [], [], []
+    for s, sid in enumerate(ids):
+        poly = polys_by_station[s]
+        parts = shapely.get_parts(poly)
+        parts = parts[shapely.area(parts) > 0]
+        home = shapely.points(m.xy[m.positions([stations["node"].iloc[s]])[0]])
+        main = int(np.argmin(shapely.distance(parts, home))) if len(parts) else -1
+        for j, part in enumerate(parts):
+            if j == main:
+                continue
+            gap = shapely.shortest_line(part, parts[main])
+            crosses = barrier_union is not None and bool(shapely.intersects(gap, barrier_union))
+            kind = "across_barrier" if crosses else "through_other_district"
+            enclave_rows.append((sid, kind, part.area / 1e6, part))
+            violations.append(
+                (
+                    sid,
+                    "enclave",
+                    part.area / 1e6,
+                    0.0,
+                    "km2",
+                    f"station {sid}: enclave of {part.area / 1e6:.3f} km2 {kind.replace('_', ' ')}",
+                )
+            )
+        area = poly.area / 1e6
+        cap = caps.iloc[s]
+        n_enc = len(parts) - 1 if len(parts) else 0
+        area_ok = bool(np.isnan(cap) or area <= cap)
+        travel_ok = bool(far[s] <= std.district_travel_s)
+        if not area_ok:
+            violations.append(
+                (
+                    sid,
+                    "area_cap",
+                    area,
+                    cap,
+                    "km2",
+                    f"station {sid} ({stations['grade'].iloc[s]}): district {area:.2f} km2 "
+                    f"exceeds the cap of {cap:g} km2",
+                )
+            )
+        if not travel_ok:
+            violations.append(
+                (
+                    sid,
+                    "district_travel",
+                    far[s],
+                    std.district_travel_s,
+                    "s",
+                    f"station {sid}: farthest district edge is {far[s]:.0f} s away, more than "
+                    f"{std.district_travel_s:.0f} s ({std.name})",
+                )
+            )
+        rows.append(
+            (
+                sid,
+                stations["grade"].iloc[s],
+                int((owner == s).sum()),
+                area,
+                cap,
+                far[s],
+                std.district_travel_s,
+                n_enc,
+                area_ok,
+                travel_ok,
+                poly,
+            )
+        )
+    cols = [
+        "station",
+        "grade",
+        "n_nodes",
+        "area_km2",
+        "cap_km2",
+        "farthest_travel_s",
+        "limit_travel_s",
+        "n_enclaves",
+        "area_ok",
+        "travel_ok",
+        "geometry",
+    ]
+    districts = gpd.GeoDataFrame(rows, columns=cols, geometry="geometry", crs=m.crs).set_index("station")
+    enclaves = gpd.GeoDataFrame(
+        enclave_rows, columns=["station", "kind", "area_km2", "geometry"], geometry="geometry", crs=m.crs
+    )
+    labels = np.asarray(ids, dtype=object)[np.maximum(owner, 0)]
+    labels[owner < 0] = None
+    node_station = pd.Series(labels, index=pd.Index(m.nodes, name="node"), name="station")
+    log.info("districts: %d stations, %d violations, %d enclaves", k, len(violations), len(enclave_rows))
+    return StationDistricts(
+        node_station, districts, enclaves, pd.DataFrame(violations, columns=_VIOLATION_COLUMNS)
+    )

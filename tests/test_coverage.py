@@ -1,0 +1,160 @@
+"""Response coverage: properties, the demo city, bad input, and Chengdu with its real fire stations."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gis import InputError, NetworkError, RoadsSource, Scenario, SnapError, demo_city, graph_from_lines
+from planning.coverage import analyse_coverage, layer_coverage
+from planning.standards import response_standard
+from planning.travel import nearest_sources, travel_times
+
+
+@pytest.fixture(scope="module")
+def city() -> tuple[Scenario, nx.MultiDiGraph]:
+    raw = demo_city(n_road_nodes=2000)
+    layers = {k: v.set_index("id") if "id" in v else v for k, v in raw.items()}
+    sc = Scenario("Demo City (synthetic)", layers, layers["roads"].crs, RoadsSource("layer"), synthetic=True)
+    return sc, graph_from_lines(raw["roads"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(3, 15), st.data())
+def test_adding_a_station_never_lengthens(n: int, data: st.DataObject) -> None:
+    edges = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1), st.integers(1, 90))))
+    G = nx.MultiDiGraph()
+    G.add_nodes_from(range(n))
+    for u, v, w in edges:
+        G.add_edge(u, v, travel_time_s=float(w))
+    stations = data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=3, unique=True))
+    extra = data.draw(st.integers(0, n - 1))
+    before, _ = nearest_sources(G, stations)
+    after, _ = nearest_sources(G, [*stations, extra])
+    assert (after <= before).all()
+    # second-nearest as well: the k-th smallest time never grows when a column is added
+    two = np.sort(travel_times(G, stations), axis=0)
+    two_after = np.sort(travel_times(G, [*stations, extra]), axis=0)
+    assert (two_after[: len(stations)] <= two).all()
+
+
+def test_adding_a_station_on_the_demo_city(city: tuple[Scenario, nx.MultiDiGraph]) -> None:
+    sc, G = city
+    st_ = sc["fire_stations"]
+    com = sc["communities"]
+    base = layer_coverage(G, st_, com, layer="communities")
+    extra = sc["candidate_sites"].iloc[[0]].assign(name="new", grade="grade2")
+    more = layer_coverage(G, gpd.GeoDataFrame(pd.concat([st_, extra]), crs=st_.crs), com)
+    assert (more["response_time_s"] <= base["response_time_s"] + 1e-9).all()
+    assert (more["n_stations_within"] >= base["n_stations_within"]).all()
+
+
+def test_demo_city_coverage(city: tuple[Scenario, nx.MultiDiGraph], tmp_path: object) -> None:
+    sc, G = city
+    res = analyse_coverage(sc, G, breaks_min=[3, 5])
+    com = res.communities
+    assert com.index.equals(sc["communities"].index)
+    assert (com["second_response_time_s"] >= com["response_time_s"]).all()
+    assert (com["response_time_s"] >= 60.0).all()
+    assert com["covered"].equals((com["response_time_s"] <= 300.0) & ~com["flagged"])
+    # the demo city's stations are all west of the river: the east is poorly covered
+    share = res.summary.loc["communities", "share_weight"]
+    assert 0.2 < share < 0.9
+    assert not res.summary.loc["hazards", "meets_standard"]
+    assert res.hazards_by_grade["hazards"].sum() == len(sc["hazards"])
+    assert set(res.violations["kind"]) <= {"area_cap", "district_travel", "enclave"}
+    assert len(res.districts) == len(sc["fire_stations"])
+    out = res.write(tmp_path / "coverage.gpkg")  # type: ignore[operator]
+    layers = {name for name, _ in pyogrio.list_layers(out)}
+    assert {"communities", "hazards", "area_units", "isochrones", "districts", "summary"} <= layers
+    assert "Demo City (synthetic)" in res.report()
+
+
+def test_profiles_and_speed_factor(city: tuple[Scenario, nx.MultiDiGraph]) -> None:
+    sc, G = city
+    gb = layer_coverage(G, sc["fire_stations"], sc["hazards"], standard="cn-gb51080")
+    nfpa = layer_coverage(G, sc["fire_stations"], sc["hazards"], standard="nfpa-1710")
+    assert np.allclose(nfpa["response_time_s"] - gb["response_time_s"], 20.0)
+    assert "n_stations_full_alarm" in nfpa.columns
+    slow = layer_coverage(G, sc["fire_stations"], sc["hazards"], speed_factor=0.5)
+    assert np.allclose(slow["travel_time_s"], 2 * gb["travel_time_s"])
+    custom = layer_coverage(G, sc["fire_stations"], sc["hazards"], standard={"turnout_s": 0, "travel_s": 60})
+    assert np.allclose(custom["response_time_s"], gb["travel_time_s"])
+
+
+def test_bad_profiles() -> None:
+    with pytest.raises(InputError, match=r"`nfpa-1710`: `turnout_s` is -80"):
+        response_standard("nfpa-1710", overrides={"profiles": {"nfpa-1710": {"turnout_s": -80}}})
+    with pytest.raises(InputError, match="Unknown response profile `gb`"):
+        response_standard("gb")
+    with pytest.raises(InputError, match="has no `travel_s`"):
+        response_standard({"turnout_s": 60})
+
+
+def test_bad_stations(city: tuple[Scenario, nx.MultiDiGraph]) -> None:
+    sc, G = city
+    st_ = sc["fire_stations"]
+    with pytest.raises(InputError, match="has no stations"):
+        layer_coverage(G, st_.iloc[:0], sc["communities"])
+    far = st_.copy()
+    far.loc["FS2", "geometry"] = shapely.Point(far.geometry["FS2"].x - 30_000, far.geometry["FS2"].y)
+    with pytest.raises(SnapError, match=r"FS2 \(2\d,\d{3} m\)"):
+        layer_coverage(G, far, sc["communities"])
+
+
+def test_community_far_from_roads_is_flagged(city: tuple[Scenario, nx.MultiDiGraph]) -> None:
+    sc, G = city
+    com = sc["communities"].copy()
+    first = com.index[0]
+    com.loc[first, "geometry"] = shapely.Point(com.geometry[first].centroid.x - 30_000, 4240000).buffer(50)
+    out = layer_coverage(G, sc["fire_stations"], com, layer="communities")
+    assert out.loc[first, "flagged"] and not out.loc[first, "covered"]
+    assert out.loc[first, "snap_distance_m"] > 20_000
+
+
+def test_station_on_a_dropped_component() -> None:
+    crs = "EPSG:32649"
+    main = [shapely.LineString([(x, 0), (x + 100, 0)]) for x in range(0, 1000, 100)]
+    island = [shapely.LineString([(0, 300), (100, 300)])]
+    roads = gpd.GeoDataFrame({"highway": ["primary"] * 11}, geometry=main + island, crs=crs)
+    G = graph_from_lines(roads, keep_largest=False)
+    stations = gpd.GeoDataFrame(
+        {"grade": ["grade1", "grade1"]},
+        geometry=shapely.points([(500, 0), (50, 300)]),
+        crs=crs,
+        index=pd.Index(["ok", "island"], name="id"),
+    )
+    with pytest.raises(NetworkError, match=r"island \(node \d+, reaches a part of 2 of 13 nodes\)"):
+        layer_coverage(G, stations, stations)
+
+
+@pytest.mark.realdata
+def test_chengdu_real_fire_stations(shared_data_dir: object) -> None:
+    from gis.network import graph_from_osm
+    from gis.osm import read_osm_features
+
+    path = shared_data_dir / "chengdu" / "chengdu_osm.osm.bz2"  # type: ignore[operator]
+    G = graph_from_osm(path)
+    stations = read_osm_features(path, {"amenity": "fire_station"})
+    assert len(stations) == 3
+    stations = stations.to_crs(G.graph["crs"]).reset_index(drop=True)
+    stations.index = pd.Index([f"CD{i}" for i in range(len(stations))], name="id")
+    stations.geometry = stations.geometry.representative_point()
+    nodes = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(*zip(*[(d["x"], d["y"]) for _, d in G.nodes(data=True)], strict=True)),
+        crs=G.graph["crs"],
+    )
+    out = layer_coverage(G, stations, nodes.iloc[::25], layer="nodes")
+    finite = out["response_time_s"][np.isfinite(out["response_time_s"])]
+    assert len(finite) == len(out)
+    assert 0.05 < out["covered"].mean() < 1.0
+    assert math.isclose(out["response_time_s"].min(), 60.0, abs_tol=60.0)
