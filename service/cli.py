@@ -19,9 +19,10 @@ from gis import InputError, load_scenario, save_graph
 from gis._errors import RiskplanError
 
 from . import pipeline
+from .commands import coverage as _coverage_cmd
 
 # Subcommands of the analysis stages, each a module with ``register(subparsers)``.
-STAGE_COMMANDS: tuple[ModuleType, ...] = ()
+STAGE_COMMANDS: tuple[ModuleType, ...] = (_coverage_cmd,)
 
 __all__ = ["main"]
 
@@ -49,7 +50,7 @@ class _Stages:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    stages = _Stages(3, quiet=args.quiet)
+    stages = _Stages(4, quiet=args.quiet)
     try:
         result = pipeline.run_demo(args.out, seed=args.seed, n_road_nodes=args.nodes, progress=stages)
     finally:

@@ -27,6 +27,7 @@ from gis import (
     write_demo_scenario,
 )
 from gis._atomic import atomic_path
+from planning import CoverageResult, analyse_coverage
 
 __all__ = ["NetworkRun", "PipelineResult", "build_network", "run_demo"]
 
@@ -103,6 +104,15 @@ def write_snap_report(run: NetworkRun, path: Path) -> Path:
     return path
 
 
+def _coverage_summary(coverage: CoverageResult) -> dict[str, object]:
+    table = coverage.summary[["features", "covered", "share_weight", "p50_response_s", "p90_response_s"]]
+    return {
+        "standard": coverage.standard.name,
+        "by_layer": json.loads(table.to_json(orient="index")),
+        "violations": len(coverage.violations),
+    }
+
+
 def run_demo(
     out_dir: str | Path,
     *,
@@ -113,8 +123,9 @@ def run_demo(
     """Generate the synthetic demo city and run every stage on it.
 
     Outputs (all in ``out_dir``): ``demo_city.gpkg`` (the scenario),
-    ``network.gpkg`` (road nodes and edges with travel times),
-    ``snapping.csv`` and ``summary.json``.
+    ``network.gpkg`` (road nodes and edges with travel times), ``snapping.csv``,
+    ``coverage.gpkg`` (GB 51080 response times, isochrones, station districts and
+    violations) and ``summary.json``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,8 +140,12 @@ def run_demo(
         run = build_network(scenario, cache=False)
         result.outputs["network"] = save_graph(run.graph, out / "network.gpkg")
         result.outputs["snapping"] = write_snap_report(run, out / "snapping.csv")
+    with _stage(result, "response coverage (GB 51080)", progress):
+        coverage = analyse_coverage(scenario, run.graph, standard="cn-gb51080")
+        result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
     report = run.graph.graph.get("report")
     result.notes.append(f"{scenario.label}: synthetic data, not a real city.")
+    result.notes.append(coverage.report())
     if report is not None:
         result.notes.append(f"Road network: {report}")
     summary = {
@@ -140,6 +155,7 @@ def run_demo(
         "layers": {name: len(gdf) for name, gdf in scenario.layers.items()},
         "network": {"nodes": run.graph.number_of_nodes(), "edges": run.graph.number_of_edges()},
         "flagged_snaps": run.flagged,
+        "coverage": _coverage_summary(coverage),
         "outputs": {k: str(v.name) for k, v in result.outputs.items()},
         "timings_s": result.timings_s,
     }

@@ -91,7 +91,9 @@ def test_demo_end_to_end(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["synthetic"] is True
     assert summary["layers"]["fire_stations"] == 6
-    for name in ("demo_city.gpkg", "network.gpkg", "snapping.csv"):
+    assert summary["coverage"]["standard"] == "cn-gb51080"
+    assert 0 < summary["coverage"]["by_layer"]["communities"]["share_weight"] < 1  # east bank uncovered
+    for name in ("demo_city.gpkg", "network.gpkg", "snapping.csv", "coverage.gpkg"):
         assert (out / name).exists()
         assert str((out / name).resolve()) in printed
 
