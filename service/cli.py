@@ -20,9 +20,10 @@ from gis._errors import RiskplanError
 
 from . import pipeline
 from .commands import coverage as _coverage_cmd
+from .commands import serve as _serve_cmd
 
 # Subcommands of the analysis stages, each a module with ``register(subparsers)``.
-STAGE_COMMANDS: tuple[ModuleType, ...] = (_coverage_cmd,)
+STAGE_COMMANDS: tuple[ModuleType, ...] = (_coverage_cmd, _serve_cmd)
 
 __all__ = ["main"]
 

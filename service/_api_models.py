@@ -1,0 +1,179 @@
+"""Request and response models of the web API (pydantic; they make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .store import JobRecord, ScenarioRecord
+
+__all__ = [
+    "DemoRequest",
+    "HealthOut",
+    "JobKindOut",
+    "JobOut",
+    "JobRequest",
+    "JobResultOut",
+    "LayerInfo",
+    "ProblemItem",
+    "ProblemOut",
+    "ScenarioDetail",
+    "ScenarioOut",
+    "VersionOut",
+]
+
+
+class ProblemItem(BaseModel):
+    """One problem of a request: where (layer, rows, column) and how to fix it."""
+
+    layer: str | None = None
+    rows: list[str | int] = Field(default_factory=list)
+    column: str | None = None
+    message: str
+    fix: str | None = None
+    file: str | None = None
+
+
+class ProblemOut(BaseModel):
+    """An RFC 9457 problem details document (``application/problem+json``)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemItem] = Field(default_factory=list)
+
+
+class ScenarioOut(BaseModel):
+    """A stored scenario."""
+
+    id: str
+    name: str
+    label: str = Field(description="The name, marked (synthetic) for generated data.")
+    synthetic: bool
+    crs: str = Field(description="The metric CRS the layers are stored in.")
+    origin: str = Field(description="demo, upload:file or upload:layers")
+    created_at: str
+    layers: dict[str, int] = Field(description="Feature count per layer.")
+    bounds_wgs84: list[float] | None = Field(None, description="[west, south, east, north] in degrees.")
+
+    @classmethod
+    def of(cls, record: ScenarioRecord) -> ScenarioOut:
+        return cls(
+            id=record.id,
+            name=record.name,
+            label=record.label,
+            synthetic=record.synthetic,
+            crs=record.crs,
+            origin=record.origin,
+            created_at=record.created_at,
+            layers=dict(record.layers),
+            bounds_wgs84=list(record.bounds_wgs84) if record.bounds_wgs84 else None,
+        )
+
+
+class LayerInfo(BaseModel):
+    """One layer of a scenario."""
+
+    name: str
+    features: int
+    geometry_types: list[str]
+    columns: list[str]
+
+
+class ScenarioDetail(ScenarioOut):
+    """A scenario with its layers' columns and the results stored for it."""
+
+    layer_details: list[LayerInfo]
+    results: list[str]
+
+
+class DemoRequest(BaseModel):
+    """Generate the synthetic demo city (every output says it is synthetic)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(42, ge=0, le=2**31 - 1, description="Random seed; the city is deterministic.")
+    n_road_nodes: int = Field(2000, ge=2000, le=2_000_000, description="Approximate number of road nodes.")
+
+
+class JobRequest(BaseModel):
+    """Start a job of a registered kind on a scenario."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(min_length=1, max_length=64, description="See GET /api/v1/job-kinds.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Parameters of the kind.")
+
+
+JobStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class JobOut(BaseModel):
+    """A job's status and progress."""
+
+    id: str
+    scenario_id: str
+    kind: str
+    params: dict[str, Any]
+    status: JobStatusName
+    progress: float = Field(ge=0, le=1)
+    message: str
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    cancel_requested: bool = False
+    has_result: bool = False
+
+    @classmethod
+    def of(cls, job: JobRecord) -> JobOut:
+        return cls(
+            id=job.id,
+            scenario_id=job.scenario_id,
+            kind=job.kind,
+            params=dict(job.params),
+            status=job.status,
+            progress=job.progress,
+            message=job.message,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            cancel_requested=job.cancel_requested,
+            has_result=job.has_result,
+        )
+
+
+class JobResultOut(BaseModel):
+    """The result of a succeeded job: JSON data and the names of its GeoJSON layers."""
+
+    job_id: str
+    kind: str
+    data: dict[str, Any]
+    layers: list[str]
+
+
+class JobKindOut(BaseModel):
+    """A kind of job the server can run."""
+
+    name: str
+    description: str
+
+
+class HealthOut(BaseModel):
+    """The service is up and its store answers."""
+
+    status: Literal["ok"]
+    jobs_active: int
+    max_workers: int
+
+
+class VersionOut(BaseModel):
+    """Versions of riskplan, the API and the geodata stack."""
+
+    riskplan: str
+    api: str
+    python: str
+    geopandas: str
+    gdal: str | None

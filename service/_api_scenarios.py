@@ -1,0 +1,219 @@
+"""Routes: scenarios (upload, demo, list, get, delete) and their layers as GeoJSON."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from gis import InputError, load_scenario, write_demo_scenario
+from gis.schema import LAYERS
+
+from ._api_deps import GEOJSON, BBox, ReadAccess, WriteAccess, geojson_response, get_service, parse_bbox
+from ._api_models import DemoRequest, LayerInfo, ScenarioDetail, ScenarioOut
+from ._api_problems import PROBLEM_RESPONSES
+from .store import NotFoundError
+from .uploads import SCENARIO_FIELD, UploadedFile, parse_options, scenario_from_upload
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/scenarios", tags=["scenarios"], responses=PROBLEM_RESPONSES)
+
+_CHUNK = 1 << 20
+_MAX_FORM_FILES = len(LAYERS) + 1
+_UPLOAD_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        SCENARIO_FIELD: {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A whole scenario: a GeoPackage, or a zip of per-layer files "
+                            "named after their layers (roads.shp/.shx/.dbf/.prj, hazards.csv...).",
+                        },
+                        **{
+                            name: {
+                                "type": "string",
+                                "format": "binary",
+                                "description": f"The `{name}` layer: GeoJSON, CSV, GeoPackage, zipped SHP.",
+                            }
+                            for name in LAYERS
+                        },
+                        "name": {"type": "string", "maxLength": 200, "description": "Scenario name."},
+                        "options": {
+                            "type": "string",
+                            "description": "JSON per-layer reading options, e.g. "
+                            '{"hazards": {"coords": "gcj02", '
+                            '"rename": {"名称": "name"}}}',
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+ScenarioId = Annotated[str, PathParam(description="Scenario id (from the list).", max_length=64)]
+
+
+async def _save_form(request: Request, work: Path) -> tuple[list[UploadedFile], str | None, str | None]:
+    files: list[UploadedFile] = []
+    fields: dict[str, str] = {}
+    try:
+        form_cm = request.form(max_files=_MAX_FORM_FILES, max_fields=10, max_part_size=1 << 20)
+    except AssertionError:
+        msg = "The upload must be multipart/form-data. Fix: send the files as form fields."
+        raise InputError(msg) from None
+    async with form_cm as form:
+        for i, (key, value) in enumerate(form.multi_items()):
+            if isinstance(value, UploadFile):
+                target = work / f"in_{i:03d}.bin"
+                with target.open("wb") as out:
+                    while chunk := await value.read(_CHUNK):
+                        out.write(chunk)
+                files.append(UploadedFile(key, target, value.filename))
+            elif key in ("name", "options"):
+                fields[key] = value
+            else:
+                msg = f"Form field `{key}` must be a file. Fix: send it as a file part, or drop it."
+                raise InputError(msg)
+    name = fields.get("name", "").strip()[:200] or None
+    return files, name, fields.get("options")
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ScenarioOut,
+    dependencies=[WriteAccess],
+    openapi_extra=_UPLOAD_DOC,
+    summary="Create a scenario from uploaded files",
+)
+async def create_scenario(request: Request, response: Response) -> ScenarioOut:
+    """Upload a GeoPackage, a zip, or one file per layer; every problem comes back as a 422."""
+    service = get_service(request)
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        msg = "The upload must be multipart/form-data. Fix: send the files as form fields."
+        raise InputError(msg)
+    tmp_root = service.settings.data_dir / "tmp"
+    tmp_root.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="upload-", dir=tmp_root))
+    try:
+        files, name, options_text = await _save_form(request, work)
+        options = parse_options(options_text)
+        scenario = await run_in_threadpool(
+            scenario_from_upload,
+            files,
+            work,
+            name=name,
+            options=options,
+            limits=service.settings.upload_limits,
+        )
+        origin = "upload:file" if [f.field for f in files] == [SCENARIO_FIELD] else "upload:layers"
+        record = await run_in_threadpool(service.store.create_scenario, scenario, origin=origin)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    response.headers["Location"] = f"{request.url.path.rstrip('/')}/{record.id}"
+    return ScenarioOut.of(record)
+
+
+@router.post(
+    "/demo",
+    status_code=201,
+    response_model=ScenarioOut,
+    dependencies=[WriteAccess],
+    summary="Create the synthetic demo city",
+)
+def create_demo(body: DemoRequest, request: Request, response: Response) -> ScenarioOut:
+    """Generate the deterministic synthetic demo city (it says so in its name)."""
+    service = get_service(request)
+    if body.n_road_nodes > service.settings.demo_max_nodes:
+        msg = (
+            f"`n_road_nodes` = {body.n_road_nodes} is above this server's limit of "
+            f"{service.settings.demo_max_nodes}. Fix: ask for fewer nodes."
+        )
+        raise InputError(msg)
+    tmp_root = service.settings.data_dir / "tmp"
+    tmp_root.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="demo-", dir=tmp_root) as work:
+        gpkg = write_demo_scenario(Path(work) / "demo.gpkg", seed=body.seed, n_road_nodes=body.n_road_nodes)
+        record = service.store.create_scenario(load_scenario(gpkg), origin="demo", adopt_gpkg=True)
+    response.headers["Location"] = f"{request.url.path.rsplit('/', 1)[0]}/{record.id}"
+    return ScenarioOut.of(record)
+
+
+@router.get("", response_model=list[ScenarioOut], dependencies=[ReadAccess], summary="List scenarios")
+def list_scenarios(request: Request) -> list[ScenarioOut]:
+    """Every stored scenario, newest first."""
+    return [ScenarioOut.of(r) for r in get_service(request).store.list_scenarios()]
+
+
+@router.get(
+    "/{scenario_id}", response_model=ScenarioDetail, dependencies=[ReadAccess], summary="Get a scenario"
+)
+def get_scenario(scenario_id: ScenarioId, request: Request) -> ScenarioDetail:
+    """A scenario with each layer's feature count, geometry types and columns."""
+    service = get_service(request)
+    record = service.store.get_scenario(scenario_id)
+    scenario = service.scenarios.get(scenario_id)
+    details = [
+        LayerInfo(
+            name=name,
+            features=len(gdf),
+            geometry_types=sorted(str(t) for t in gdf.geom_type.dropna().unique()),
+            columns=[str(c) for c in gdf.columns if c != gdf.geometry.name],
+        )
+        for name, gdf in scenario.layers.items()
+    ]
+    out = ScenarioOut.of(record).model_dump()
+    return ScenarioDetail(**out, layer_details=details, results=service.store.list_results(scenario_id))
+
+
+@router.delete(
+    "/{scenario_id}", status_code=204, response_class=Response, dependencies=[WriteAccess], summary="Delete"
+)
+def delete_scenario(scenario_id: ScenarioId, request: Request) -> Response:
+    """Delete a scenario with its results; its queued and running jobs are cancelled first."""
+    service = get_service(request)
+    service.store.get_scenario(scenario_id)
+    for job in service.store.list_jobs(scenario_id=scenario_id):
+        if job.status in ("queued", "running"):
+            service.runner.cancel(job.id)
+    service.store.delete_scenario(scenario_id)
+    service.scenarios.evict(scenario_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{scenario_id}/layers/{layer}",
+    dependencies=[ReadAccess],
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}}, "description": "A GeoJSON FeatureCollection in EPSG:4326."}},
+    summary="A layer as GeoJSON",
+)
+def get_layer(
+    scenario_id: ScenarioId,
+    layer: Annotated[str, PathParam(max_length=64)],
+    request: Request,
+    bbox: Annotated[BBox | None, Depends(parse_bbox)],
+    limit: Annotated[int | None, Query(ge=1, le=1_000_000, description="Most features to return.")] = None,
+) -> Response:
+    """One layer in EPSG:4326, optionally only the features intersecting ``bbox``."""
+    service = get_service(request)
+    service.store.get_scenario(scenario_id)
+    scenario = service.scenarios.get(scenario_id)
+    if layer not in scenario:
+        msg = f"Scenario `{scenario_id}` has no layer `{layer}` (it has {sorted(scenario.layers)})."
+        raise NotFoundError(msg)
+    return geojson_response(scenario[layer], bbox=bbox, limit=limit)

@@ -1,0 +1,260 @@
+"""The storage interface of the web service: scenarios, their results, and jobs.
+
+:class:`Store` is what the API and the job runner talk to. The embedded default,
+:class:`service.store.sqlite.SQLiteStore`, keeps metadata and jobs in SQLite and one
+GeoPackage per scenario; a PostGIS backend implements the same methods.
+
+Contract every backend keeps:
+
+* Ids are server-generated (UUID hex strings); nothing a client sends becomes a path.
+* Writes are atomic: after a crash a scenario, a result or a job result is either
+  wholly there or not there at all.
+* A job's status moves ``queued -> running -> succeeded | failed | cancelled`` (or
+  ``queued -> cancelled``); :meth:`Store.update_job` with ``expect`` only changes a job
+  that is still in one of the expected states, so a worker that outlived a restart can
+  never overwrite the verdict ``failed: interrupted by a server restart``.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import geopandas as gpd
+
+from gis import InputError, Scenario
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "FINAL_STATUSES",
+    "JobRecord",
+    "JobStatus",
+    "NotFoundError",
+    "ScenarioRecord",
+    "Store",
+    "check_result_name",
+]
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+ACTIVE_STATUSES: tuple[JobStatus, ...] = ("queued", "running")
+FINAL_STATUSES: tuple[JobStatus, ...] = ("succeeded", "failed", "cancelled")
+
+_RESULT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class NotFoundError(InputError, LookupError):
+    """An unknown scenario, job or result id (the API answers 404)."""
+
+
+def check_result_name(name: str) -> str:
+    """Return ``name`` if it is a valid result name (``[a-z][a-z0-9_]{0,63}``), else raise.
+
+    Result names are chosen by server code (``risk_units``, ``coverage``...), never by a
+    client, but they still end up in file names, so they are checked.
+
+    Examples
+    --------
+    >>> check_result_name("coverage_summary")
+    'coverage_summary'
+    """
+    if not _RESULT_NAME.match(name):
+        msg = f"Result name `{name!r}` is invalid. Fix: use lower-case letters, digits and `_`."
+        raise ValueError(msg)
+    return name
+
+
+@dataclass(frozen=True)
+class ScenarioRecord:
+    """What the store knows about one scenario without loading its layers.
+
+    Attributes
+    ----------
+    id
+        Server-generated UUID (hex).
+    name, label
+        The scenario's name, and the name marked ``(synthetic)`` for generated data.
+    synthetic
+        True for generated data (the demo city).
+    crs
+        The scenario's metric CRS (``EPSG:32649``, or WKT when it has no code).
+    origin
+        How it was made: ``demo``, ``upload:geopackage``, ``upload:layers``...
+    created_at
+        ISO 8601 UTC timestamp.
+    layers
+        ``{layer name: feature count}``.
+    bounds_wgs84
+        ``(west, south, east, north)`` in degrees over every layer.
+    """
+
+    id: str
+    name: str
+    label: str
+    synthetic: bool
+    crs: str
+    origin: str
+    created_at: str
+    layers: Mapping[str, int] = field(default_factory=dict)
+    bounds_wgs84: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One job: what it runs on, its status and progress.
+
+    Attributes
+    ----------
+    id, scenario_id
+        Server-generated UUIDs (hex).
+    kind
+        Registered job kind (``network``, ``placement``...).
+    params
+        JSON parameters of the run.
+    status
+        ``queued``, ``running``, ``succeeded``, ``failed`` or ``cancelled``.
+    progress
+        Fraction done, 0..1.
+    message
+        Last progress message, or why the job failed.
+    created_at, started_at, finished_at
+        ISO 8601 UTC timestamps (``None`` until reached).
+    cancel_requested
+        True once someone asked to cancel it.
+    has_result
+        True when a result was stored.
+    """
+
+    id: str
+    scenario_id: str
+    kind: str
+    params: Mapping[str, Any]
+    status: JobStatus
+    progress: float
+    message: str
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    cancel_requested: bool = False
+    has_result: bool = False
+
+
+class Store(ABC):
+    """Scenarios, named results per scenario, and jobs with their results."""
+
+    # -- scenarios -------------------------------------------------------------------------
+
+    @abstractmethod
+    def create_scenario(self, scenario: Scenario, *, origin: str, adopt_gpkg: bool = False) -> ScenarioRecord:
+        """Store a validated scenario under a new id and return its record.
+
+        With ``adopt_gpkg``, ``scenario.source`` (a GeoPackage in the standard layout,
+        such as one written by :func:`gis.write_demo_scenario`) is copied as is instead
+        of being rewritten from the layers.
+        """
+
+    @abstractmethod
+    def list_scenarios(self) -> list[ScenarioRecord]:
+        """Every scenario, newest first."""
+
+    @abstractmethod
+    def get_scenario(self, scenario_id: str) -> ScenarioRecord:
+        """The record of one scenario; :class:`NotFoundError` when unknown."""
+
+    @abstractmethod
+    def load_scenario(self, scenario_id: str) -> Scenario:
+        """Load the layers of one scenario (validated, in its metric CRS)."""
+
+    @abstractmethod
+    def delete_scenario(self, scenario_id: str) -> None:
+        """Delete a scenario with its results and jobs."""
+
+    # -- results of a scenario -------------------------------------------------------------
+
+    @abstractmethod
+    def put_result(self, scenario_id: str, name: str, data: bytes, *, media_type: str) -> None:
+        """Store (or replace) the result ``name`` of a scenario as bytes, atomically."""
+
+    @abstractmethod
+    def get_result(self, scenario_id: str, name: str) -> tuple[bytes, str]:
+        """``(data, media_type)`` of a stored result; :class:`NotFoundError` when absent."""
+
+    @abstractmethod
+    def put_result_layers(self, scenario_id: str, name: str, layers: Mapping[str, gpd.GeoDataFrame]) -> None:
+        """Store (or replace) a set of GeoDataFrames as the result ``name``, atomically."""
+
+    @abstractmethod
+    def read_result_layer(
+        self,
+        scenario_id: str,
+        name: str,
+        layer: str,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Read one layer of a stored layer result, optionally within ``bbox`` (its own CRS)."""
+
+    @abstractmethod
+    def list_results(self, scenario_id: str) -> list[str]:
+        """Names of the results stored for a scenario."""
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def create_job(self, scenario_id: str, kind: str, params: Mapping[str, Any]) -> JobRecord:
+        """Record a new ``queued`` job."""
+
+    @abstractmethod
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        status: JobStatus | None = None,
+        progress: float | None = None,
+        message: str | None = None,
+        cancel_requested: bool | None = None,
+        expect: Iterable[JobStatus] | None = None,
+    ) -> bool:
+        """Change a job; with ``expect``, only if its status is one of them. True if changed."""
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> JobRecord:
+        """One job; :class:`NotFoundError` when unknown."""
+
+    @abstractmethod
+    def list_jobs(
+        self, *, scenario_id: str | None = None, status: JobStatus | None = None
+    ) -> list[JobRecord]:
+        """Jobs, newest first, optionally of one scenario or status."""
+
+    @abstractmethod
+    def put_job_result(
+        self,
+        job_id: str,
+        data: Mapping[str, Any],
+        layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+    ) -> None:
+        """Store a job's JSON result (and optional layers) atomically, before it is marked done."""
+
+    @abstractmethod
+    def get_job_result(self, job_id: str) -> dict[str, Any]:
+        """The JSON result of a job; :class:`NotFoundError` when it has none."""
+
+    @abstractmethod
+    def read_job_result_layer(
+        self, job_id: str, layer: str, *, bbox: tuple[float, float, float, float] | None = None
+    ) -> gpd.GeoDataFrame:
+        """One layer of a job's result."""
+
+    @abstractmethod
+    def job_result_layers(self, job_id: str) -> list[str]:
+        """Names of the layers of a job's result (empty when it has none)."""
+
+    @abstractmethod
+    def mark_interrupted(self, reason: str) -> int:
+        """Mark every ``queued`` or ``running`` job failed with ``reason``; return how many."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends need nothing
+        """Release connections."""
