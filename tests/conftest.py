@@ -25,3 +25,47 @@ def shared_data_dir() -> Path:
 def tiny_city_osm() -> Path:
     """Hand-written OSM XML: streets, a roundabout, an island, a fire station, hospitals."""
     return FIXTURES / "tiny_city.osm"
+
+
+def _chromium_paths() -> tuple[str, str] | None:
+    import shutil
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver = shutil.which("chromedriver")
+    return (browser, driver) if browser and driver else None
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    """A headless Chromium driven by Selenium, with console logs; skips when none is installed.
+
+    ``.ci/run`` installs Debian's ``chromium`` and ``chromium-driver``, so CI always runs the
+    browser tests. Read console messages with ``browser.get_log("browser")``.
+    """
+    paths = _chromium_paths()
+    if paths is None:
+        pytest.skip("no headless browser: install Debian's chromium and chromium-driver (CI does)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
+    options = webdriver.ChromeOptions()
+    options.binary_location = paths[0]
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=paths[1]))
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
