@@ -158,9 +158,8 @@ def main() -> None:
     t0 = time.perf_counter()
     analyse_coverage(scenario, graph)
     warm = time.perf_counter() - t0
-    print(
-        f"  {warm:.2f} s warm (matrix cached); target <= 5 s: {'met' if min(total, warm) <= 5 else 'MISSED'}"
-    )
+    print(f"  {warm:.2f} s warm (matrix, pixel grid and Voronoi cells cached)")
+    print(f"  target <= 5 s on a fresh graph: {'met' if total <= 5 else 'MISSED'} ({total:.2f} s cold)")
 
 
 if __name__ == "__main__":

@@ -29,10 +29,10 @@ from gis._atomic import atomic_path
 from gis._errors import InputError
 from gis.scenario import Scenario
 
-from .districts import station_districts
-from .isochrones import band_population, isochrones
+from .districts import _station_districts
+from .isochrones import _isochrones, band_population
 from .standards import ResponseStandard, response_standard
-from .travel import RoadMatrix, road_matrix, snap_layer, snap_stations
+from .travel import RoadMatrix, _snap_layer, _snap_stations, road_matrix
 
 __all__ = [
     "CoverageResult",
@@ -80,8 +80,8 @@ def _engine(
 ) -> tuple[_Engine, pd.DataFrame]:
     std = response_standard(standard)
     speed = _speed(speed_factor)
-    snaps = snap_stations(graph, stations, max_snap_m=max_snap_m, weight=weight)
     m = road_matrix(graph, weight=weight)
+    snaps = _snap_stations(m, graph, stations, max_snap_m=max_snap_m, layer="fire_stations")
     times = m.one_to_all(m.positions(snaps["node"].tolist()))
     return _Engine(graph, m, std, speed, snaps.index, times, weight, max_snap_m), snaps
 
@@ -98,7 +98,7 @@ def _layer(engine: _Engine, points: gpd.GeoDataFrame, layer: str) -> gpd.GeoData
         out["covered"] = pd.Series(dtype=bool)
         out["flagged"] = pd.Series(dtype=bool)
         return out
-    snaps = snap_layer(engine.graph, points, layer=layer, max_snap_m=engine.max_snap_m, weight=engine.weight)
+    snaps = _snap_layer(engine.matrix, points, layer=layer, max_snap_m=engine.max_snap_m)
     travel = engine.matrix.point_times(engine.node_times, snaps) / engine.speed_factor
     response = std.turnout_s + travel
     k = len(engine.station_ids)
@@ -396,10 +396,10 @@ def _writable(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _extent(scenario: Scenario, graph: nx.MultiDiGraph) -> shapely.Geometry:
+def _extent(scenario: Scenario, graph: nx.MultiDiGraph, m: RoadMatrix) -> shapely.Geometry:
     if "study_area" in scenario and len(scenario["study_area"]):
         return shapely.union_all(scenario["study_area"].to_crs(graph.graph["crs"]).geometry.to_numpy())
-    xy = road_matrix(graph).xy
+    xy = m.xy
     return shapely.convex_hull(shapely.multipoints(xy)).buffer(200.0)
 
 
@@ -480,7 +480,7 @@ def analyse_coverage(
     timings["travel_times"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    extent = _extent(scenario, graph)
+    extent = _extent(scenario, graph, engine.matrix)
     units = area_grid(extent, cell_m=cell_m, crs=graph.graph["crs"]) if area_units is None else area_units
     if "area_km2" not in units.columns:
         units = units.assign(area_km2=units.geometry.to_crs(graph.graph["crs"]).area / 1e6)
@@ -503,12 +503,15 @@ def analyse_coverage(
     t0 = time.perf_counter()
     nodes = snaps["node"]
     if breaks_min:
-        iso = isochrones(
-            graph,
+        iso = _isochrones(
+            engine.matrix,
             nodes,
             breaks_s=[60.0 * b for b in breaks_min],
             offset_s=std.turnout_s,
             speed_factor=engine.speed_factor,
+            buffer_m=100.0,
+            pixel_m=50.0,
+            max_hole_m2=250_000.0,
             node_times=engine.node_times,
         )
         iso = band_population(iso, scenario["communities"])
@@ -519,14 +522,15 @@ def analyse_coverage(
     t0 = time.perf_counter()
     station_out = gpd.GeoDataFrame(stations.join(snaps[["node", "snap_distance_m"]]), crs=stations.crs)
     if districts:
-        result = station_districts(
-            graph,
+        result = _station_districts(
+            engine.matrix,
             station_out,
             standard=std,
             speed_factor=engine.speed_factor,
             extent=extent,
             barriers=scenario.layers.get("barriers"),
             suburban=suburban,
+            caps_km2=None,
             node_times=engine.node_times,
         )
         dist, enclaves, violations = result.districts, result.enclaves, result.violations

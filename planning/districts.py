@@ -19,6 +19,7 @@ reached only by driving through another station's district.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ import shapely
 from gis._errors import InputError
 
 from .standards import ResponseStandard, district_caps_km2, response_standard
-from .travel import road_matrix
+from .travel import RoadMatrix, road_matrix
 
 __all__ = ["StationDistricts", "station_districts"]
 
@@ -95,18 +96,45 @@ def _farthest(
     return far
 
 
-def _cells(
-    xy: FloatArray, owner: npt.NDArray[np.int64], k: int, region: shapely.Geometry
-) -> list[shapely.Geometry]:
-    """Union of the planar Voronoi cells of each station's nodes, clipped to ``region``."""
-    uniq, first = np.unique(xy, axis=0, return_index=True)
+@dataclass(frozen=True)
+class _Voronoi:
+    cells: npt.NDArray[np.object_]  # cell of each distinct node position
+    first: npt.NDArray[np.int64]  # a node at each distinct position
+
+
+# planar Voronoi cells of the road nodes depend on the node positions and the clip envelope only:
+# built once per road matrix (the latest envelope kept), like its STRtree
+_VORONOI: weakref.WeakKeyDictionary[RoadMatrix, tuple[tuple[float, ...], _Voronoi]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _voronoi(m: RoadMatrix, region: shapely.Geometry) -> _Voronoi:
+    # `extend_to` only sets the clip envelope, so the envelope is the whole key
+    key = tuple(float(b) for b in shapely.bounds(region))
+    hit = _VORONOI.get(m)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    uniq, first = np.unique(m.xy, axis=0, return_index=True)
     cells = shapely.get_parts(
         shapely.voronoi_polygons(shapely.multipoints(uniq), extend_to=region, ordered=True)
     )
-    lab = owner[first]
+    out = _Voronoi(cells, first.astype(np.int64))
+    _VORONOI[m] = (key, out)
+    return out
+
+
+def _cells(
+    m: RoadMatrix, owner: npt.NDArray[np.int64], k: int, region: shapely.Geometry
+) -> list[shapely.Geometry]:
+    """Union of the planar Voronoi cells of each station's nodes, clipped to ``region``."""
+    vor = _voronoi(m, region)
+    lab = owner[vor.first]
+    order = np.argsort(lab, kind="stable")
+    bounds = np.searchsorted(lab[order], np.arange(k + 1))
     out = []
     for s in range(k):
-        mine = cells[lab == s]
+        mine = vor.cells[order[bounds[s] : bounds[s + 1]]]
         poly = shapely.coverage_union_all(mine) if len(mine) else shapely.Polygon()
         out.append(shapely.intersection(shapely.make_valid(poly), region))
     return out
@@ -167,6 +195,32 @@ def station_districts(
     >>> len(d.districts), bool((d.districts["area_km2"] > 0).all())
     (6, True)
     """
+    return _station_districts(
+        road_matrix(graph, weight=weight),
+        stations,
+        standard=standard,
+        speed_factor=speed_factor,
+        extent=extent,
+        barriers=barriers,
+        suburban=suburban,
+        caps_km2=caps_km2,
+        node_times=node_times,
+    )
+
+
+def _station_districts(
+    m: RoadMatrix,
+    stations: pd.DataFrame,
+    *,
+    standard: str | ResponseStandard,
+    speed_factor: float,
+    extent: shapely.Geometry | None,
+    barriers: gpd.GeoDataFrame | None,
+    suburban: Iterable[object],
+    caps_km2: Mapping[str, float] | None,
+    node_times: FloatArray | None,
+) -> StationDistricts:
+    """:func:`station_districts` on a road matrix already looked up."""
     std = response_standard(standard)
     if speed_factor <= 0:
         msg = f"`speed_factor` is {speed_factor}. Fix: give a positive factor."
@@ -175,7 +229,6 @@ def station_districts(
     if missing:
         msg = f"`stations` lacks columns {sorted(missing)}. Fix: snap them (`node`) and give each a `grade`."
         raise InputError(msg)
-    m = road_matrix(graph, weight=weight)
     if node_times is None:
         node_times = m.one_to_all(m.positions(stations["node"].tolist()))
     times = node_times / speed_factor
@@ -195,7 +248,7 @@ def station_districts(
         barrier_union = shapely.union_all(bgeom)
     else:
         barrier_union = None
-    polys_by_station = _cells(m.xy, owner, k, region)
+    polys_by_station = _cells(m, owner, k, region)
 
     caps = _caps(stations["grade"], suburban, caps_km2 or district_caps_km2())
     rows, enclave_rows, violations = [], [], []

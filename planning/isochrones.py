@@ -11,6 +11,7 @@ nodes, and never jumps a river without a bridge.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,22 +35,43 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class _Raster:
-    """Pixels within ``buffer_m`` of a road, each tied to its nearest edge(s) and the position on them."""
+    """Pixels within ``buffer_m`` of a road, each tied to its nearest edge(s) and the position on them.
 
-    boxes: npt.NDArray[np.object_]  # pixel squares, (p,)
+    Pixels are in row-major order of the grid (``row``, then ``col``); pixel ``(row, col)`` is the
+    square ``x_edges[col] .. x_edges[col + 1]``, ``y_edges[row] .. y_edges[row + 1]``.
+    """
+
+    x_edges: FloatArray
+    y_edges: FloatArray
+    col: npt.NDArray[np.int64]  # grid column and row of each pixel, (p,)
+    row: npt.NDArray[np.int64]
     starts: npt.NDArray[np.int64]  # first pair of each pixel in the pair arrays
-    pixel: npt.NDArray[np.int64]  # pixel of each run start
     u: npt.NDArray[np.int64]  # pair arrays: start node, weight and fraction of the edge
     w: FloatArray
     frac: FloatArray
 
 
+# rasters depend on the road geometry only: built once per road matrix and grid, like its STRtree
+_RASTERS: weakref.WeakKeyDictionary[RoadMatrix, dict[tuple[float, float], _Raster]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _raster(m: RoadMatrix, pixel_m: float, buffer_m: float) -> _Raster:
+    per_matrix = _RASTERS.setdefault(m, {})
+    key = (float(pixel_m), float(buffer_m))
+    if key not in per_matrix:
+        per_matrix[key] = _build_raster(m, pixel_m, buffer_m)
+    return per_matrix[key]
+
+
+def _build_raster(m: RoadMatrix, pixel_m: float, buffer_m: float) -> _Raster:
     x0, y0 = np.nanmin(m.xy, axis=0) - buffer_m
     x1, y1 = np.nanmax(m.xy, axis=0) + buffer_m
-    gx, gy = np.meshgrid(np.arange(x0, x1, pixel_m) + pixel_m / 2, np.arange(y0, y1, pixel_m) + pixel_m / 2)
-    cx, cy = gx.ravel(), gy.ravel()
-    centres = shapely.points(cx, cy)
+    half = pixel_m / 2
+    cx, cy = np.arange(x0, x1, pixel_m) + half, np.arange(y0, y1, pixel_m) + half
+    nx_, ny_ = len(cx), len(cy)
+    centres = shapely.points(np.tile(cx, ny_), np.repeat(cy, nx_))
     # nearest edges of each pixel (both directions of a two-way road tie)
     pix, edge = m.edge_tree.query_nearest(centres, max_distance=buffer_m, all_matches=True)
     order = np.argsort(pix, kind="stable")
@@ -57,10 +79,41 @@ def _raster(m: RoadMatrix, pixel_m: float, buffer_m: float) -> _Raster:
     geoms = m.edge_geometry[edge]
     frac = shapely.line_locate_point(geoms, centres[pix], normalized=True)
     starts = np.flatnonzero(np.r_[True, pix[1:] != pix[:-1]]) if len(pix) else np.empty(0, np.int64)
-    half = pixel_m / 2
-    used = pix[starts]
-    boxes = shapely.box(cx[used] - half, cy[used] - half, cx[used] + half, cy[used] + half)
-    return _Raster(boxes, starts, used, m.edge_uv[edge, 0], m.edge_weight[edge], frac)
+    used = pix[starts].astype(np.int64)
+    return _Raster(
+        np.r_[cx - half, cx[-1:] + half],
+        np.r_[cy - half, cy[-1:] + half],
+        used % nx_,
+        used // nx_,
+        starts,
+        m.edge_uv[edge, 0],
+        m.edge_weight[edge],
+        frac,
+    )
+
+
+def _pixel_polygon(grid: _Raster, inside: npt.NDArray[np.bool_]) -> shapely.Geometry:
+    """Union of the ``inside`` pixels: one rectangle per horizontal run, merged by coverage union.
+
+    Each run's top and bottom sides keep a vertex at every pixel corner, so runs of adjacent rows
+    share exact segments (a valid coverage); the result equals the union of the pixel squares.
+    """
+    col, row = grid.col[inside], grid.row[inside]  # row-major, so runs are consecutive
+    if len(col) == 0:
+        return shapely.Polygon()
+    brk = np.r_[True, (row[1:] != row[:-1]) | (col[1:] != col[:-1] + 1)]
+    start = np.flatnonzero(brk)
+    length = np.diff(np.r_[start, len(col)])
+    n = 2 * length + 3  # bottom side left to right, top side right to left, closing point
+    ring = np.repeat(np.arange(len(start)), n)
+    pos = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    run_len, run_col, run_row = np.repeat(length, n), np.repeat(col[start], n), np.repeat(row[start], n)
+    bottom = pos <= run_len
+    closing = pos == 2 * run_len + 2
+    xs = np.where(closing, run_col, np.where(bottom, run_col + pos, run_col + 2 * run_len + 1 - pos))
+    ys = np.where(bottom | closing, run_row, run_row + 1)
+    runs = shapely.polygons(shapely.linearrings(grid.x_edges[xs], grid.y_edges[ys], indices=ring))
+    return shapely.coverage_union_all(runs)
 
 
 def _fill_holes(poly: shapely.Geometry, max_hole_m2: float) -> shapely.Geometry:
@@ -135,6 +188,32 @@ def isochrones(
     >>> bool(iso["area_km2"].is_monotonic_increasing)
     True
     """
+    return _isochrones(
+        road_matrix(graph, weight=weight),
+        sources,
+        breaks_s=breaks_s,
+        offset_s=offset_s,
+        speed_factor=speed_factor,
+        buffer_m=buffer_m,
+        pixel_m=pixel_m,
+        max_hole_m2=max_hole_m2,
+        node_times=node_times,
+    )
+
+
+def _isochrones(
+    m: RoadMatrix,
+    sources: pd.Series,
+    *,
+    breaks_s: Sequence[float],
+    offset_s: float,
+    speed_factor: float,
+    buffer_m: float,
+    pixel_m: float,
+    max_hole_m2: float,
+    node_times: FloatArray | None,
+) -> gpd.GeoDataFrame:
+    """:func:`isochrones` on a road matrix already looked up."""
     breaks = sorted(float(b) for b in breaks_s)
     if not breaks or breaks[0] <= 0:
         msg = f"`breaks_s` is {list(breaks_s)}. Fix: give one or more positive times in seconds."
@@ -145,7 +224,6 @@ def isochrones(
             f"{buffer_m}, {pixel_m}). Fix: pass positive values."
         )
         raise InputError(msg)
-    m = road_matrix(graph, weight=weight)
     if node_times is None:
         node_times = m.one_to_all(m.positions(sources.tolist()))
     grid = _raster(m, pixel_m, buffer_m)
@@ -159,8 +237,7 @@ def isochrones(
         for b in breaks:
             budget = (b - offset_s) * speed_factor
             inside = best <= budget if budget > 0 else np.zeros(len(best), bool)
-            poly = shapely.coverage_union_all(grid.boxes[inside]) if inside.any() else shapely.Polygon()
-            poly = _fill_holes(poly, max_hole_m2)
+            poly = _fill_holes(_pixel_polygon(grid, inside), max_hole_m2)
             rows.append((station, b, b / 60.0, poly.area / 1e6, int(inside.sum()), poly))
     out = gpd.GeoDataFrame(
         rows,

@@ -86,3 +86,21 @@ def test_suburban_cap_and_unknown_station() -> None:
     assert d.districts.loc["B", "cap_km2"] == 15.0
     with pytest.raises(ValueError, match="not in the stations"):
         station_districts(graph, stations, suburban=["Z"])
+
+
+def test_voronoi_reuse_across_calls_and_extents() -> None:
+    # the Voronoi cells are cached per road matrix and clip envelope: results never depend on
+    # what ran before (fresh graph copy = no cache)
+    graph, stations, river = _two_banks()
+    small = shapely.box(-100, -100, 3100, 1100)
+    big = shapely.box(-500, -500, 3500, 1500)
+    runs = [
+        station_districts(graph, stations, barriers=river, extent=small),
+        station_districts(graph, stations, barriers=river, extent=big),
+        station_districts(graph, stations, barriers=river, extent=small),
+    ]
+    fresh = [station_districts(graph.copy(), stations, barriers=river, extent=e) for e in (small, big)]
+    for got, want in zip(runs, [fresh[0], fresh[1], fresh[0]], strict=True):
+        assert shapely.equals(got.districts.geometry.to_numpy(), want.districts.geometry.to_numpy()).all()
+        pd.testing.assert_frame_equal(got.violations, want.violations)
+    assert runs[1].districts["area_km2"].sum() == pytest.approx((4000 * 2000 - 200 * 1400) / 1e6, rel=1e-6)

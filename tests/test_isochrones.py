@@ -12,8 +12,8 @@ import pytest
 import shapely
 
 from gis import demo_city, graph_from_lines
-from planning.isochrones import band_population, isochrones
-from planning.travel import snap_stations
+from planning.isochrones import _pixel_polygon, _raster, band_population, isochrones
+from planning.travel import road_matrix, snap_stations
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +61,38 @@ def test_bad_breaks(demo: tuple[nx.MultiDiGraph, pd.Series, gpd.GeoDataFrame]) -
     G, nodes, _ = demo
     with pytest.raises(ValueError, match="breaks_s"):
         isochrones(G, nodes, breaks_s=[])
+
+
+def test_run_polygons_equal_the_union_of_pixel_squares(
+    demo: tuple[nx.MultiDiGraph, pd.Series, gpd.GeoDataFrame],
+) -> None:
+    # isochrones merge each row's runs of pixels before the coverage union: same polygon as the squares
+    G, _, _ = demo
+    grid = _raster(road_matrix(G), 50.0, 100.0)
+    rng = np.random.default_rng(3)
+    x0, x1 = grid.x_edges[grid.col], grid.x_edges[grid.col + 1]
+    y0, y1 = grid.y_edges[grid.row], grid.y_edges[grid.row + 1]
+    for share in (0.0, 0.05, 0.5, 0.95, 1.0):
+        inside = rng.random(len(grid.col)) < share
+        got = _pixel_polygon(grid, inside)
+        squares = shapely.box(x0[inside], y0[inside], x1[inside], y1[inside])
+        want = shapely.coverage_union_all(squares) if inside.any() else shapely.Polygon()
+        assert got.is_valid
+        assert got.equals(want)
+        assert got.area == pytest.approx(inside.sum() * 50.0**2, rel=1e-9)
+
+
+def test_cached_raster_gives_the_same_isochrones(
+    demo: tuple[nx.MultiDiGraph, pd.Series, gpd.GeoDataFrame],
+) -> None:
+    # the pixel raster is built once per road matrix: a second call, and a call on a fresh copy
+    # of the graph (a new matrix, so a new raster), give the same polygons
+    G, nodes, _ = demo
+    first = isochrones(G, nodes, breaks_s=[180, 300], offset_s=60)
+    again = isochrones(G, nodes, breaks_s=[180, 300], offset_s=60)
+    fresh = isochrones(G.copy(), nodes, breaks_s=[180, 300], offset_s=60)
+    other = isochrones(G, nodes.iloc[:2], breaks_s=[300], offset_s=60, pixel_m=25)
+    for out in (again, fresh):
+        assert out["n_pixels"].tolist() == first["n_pixels"].tolist()
+        assert shapely.equals(out.geometry.to_numpy(), first.geometry.to_numpy()).all()
+    assert (other["n_pixels"] > first.loc[first["break_s"] == 300, "n_pixels"].iloc[:2].to_numpy()).all()
