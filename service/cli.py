@@ -20,10 +20,11 @@ from gis._errors import RiskplanError
 
 from . import pipeline
 from .commands import coverage as _coverage_cmd
+from .commands import risk as _risk_cmd
 from .commands import serve as _serve_cmd
 
 # Subcommands of the analysis stages, each a module with ``register(subparsers)``.
-STAGE_COMMANDS: tuple[ModuleType, ...] = (_coverage_cmd, _serve_cmd)
+STAGE_COMMANDS: tuple[ModuleType, ...] = (_coverage_cmd, _risk_cmd, _serve_cmd)
 
 __all__ = ["main"]
 

@@ -1,0 +1,240 @@
+"""Exact kernel density of hazard sources, per category, on area units.
+
+The kernels have compact support (Epanechnikov by default), so a KD-tree finds
+every source within one bandwidth of a target and the sum is evaluated exactly:
+no grid, no interpolation. The result equals scikit-learn's
+``KernelDensity(kernel=..., bandwidth=h).fit(xy, sample_weight=w)``:
+``exp(score_samples(t)) * w.sum() * 1e6`` (per km2) to floating-point precision
+(tested to 1e-6 relative, in practice about 1e-12).
+
+Tolerance on area units: with ``at="point"`` a unit is scored exactly at its
+representative point. With ``at="area"`` (the default for communities) it is
+scored by the mean density over its area, from sample points on a square
+lattice of ``sample_spacing_share * bandwidth`` metres; that midpoint-rule mean
+differs from the exact area mean by less than 1 % of the peak density for the
+default share 0.1 (see ``tests/test_density.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from gis._errors import InputError
+
+from .weights import KERNELS
+
+__all__ = ["category_density", "kernel_density", "kernel_norm", "sample_points"]
+
+log = logging.getLogger(__name__)
+
+M2_PER_KM2 = 1e6
+
+
+def kernel_norm(kernel: str, bandwidth_m: float) -> float:
+    """Integral over the plane of the unnormalised 2-D kernel, in m2.
+
+    Examples
+    --------
+    >>> round(kernel_norm("epanechnikov", 1000.0) / (math.pi * 1e6), 6)
+    0.5
+    """
+    h2 = float(bandwidth_m) ** 2
+    factors = {"epanechnikov": 0.5, "linear": 1.0 / 3.0, "tophat": 1.0}
+    if kernel not in factors:
+        msg = f"Unknown kernel `{kernel}`. Fix: use one of {list(KERNELS)}."
+        raise InputError(msg)
+    return math.pi * h2 * factors[kernel]
+
+
+def _profile(kernel: str, u: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    if kernel == "epanechnikov":
+        return 1.0 - u * u
+    if kernel == "linear":
+        return 1.0 - u
+    return np.ones_like(u)
+
+
+def kernel_density(
+    sources_xy: npt.ArrayLike,
+    targets_xy: npt.ArrayLike,
+    *,
+    bandwidth_m: float,
+    weights: npt.ArrayLike | None = None,
+    kernel: str = "epanechnikov",
+    chunk_size: int = 250_000,
+) -> npt.NDArray[np.float64]:
+    """Weighted kernel density of ``sources_xy`` at ``targets_xy``, per km2, evaluated exactly.
+
+    ``density(t) = 1e6 * sum_i w_i K((t - x_i) / h) / norm`` where ``norm`` is
+    :func:`kernel_norm`: with unit weights, sources per km2.
+
+    Parameters
+    ----------
+    sources_xy, targets_xy
+        ``(n, 2)`` coordinates in metres.
+    bandwidth_m
+        Kernel radius ``h``: sources farther than this do not count.
+    weights
+        Weight of each source (default 1).
+    kernel
+        ``"epanechnikov"``, ``"linear"`` or ``"tophat"`` (scikit-learn's definitions).
+    chunk_size
+        Targets per KD-tree query; bounds memory.
+
+    Returns
+    -------
+    numpy.ndarray
+        Density at each target, in weight per km2.
+
+    Examples
+    --------
+    >>> d = kernel_density([[0.0, 0.0]], [[0.0, 0.0], [500.0, 0.0], [2000.0, 0.0]], bandwidth_m=1000.0)
+    >>> (d / d[0]).round(3).tolist()  # 1 - (d/h)^2
+    [1.0, 0.75, 0.0]
+    """
+    src = np.asarray(sources_xy, dtype=float).reshape(-1, 2)
+    tgt = np.asarray(targets_xy, dtype=float).reshape(-1, 2)
+    if not bandwidth_m > 0:
+        msg = f"`bandwidth_m` is {bandwidth_m}. Fix: give a positive bandwidth in metres."
+        raise InputError(msg)
+    w = np.ones(len(src)) if weights is None else np.asarray(weights, dtype=float)
+    scale = M2_PER_KM2 / kernel_norm(kernel, bandwidth_m)
+    out = np.zeros(len(tgt))
+    if len(src) == 0 or len(tgt) == 0:
+        return out
+    keep = w != 0
+    src, w = src[keep], w[keep]
+    tree = cKDTree(src)
+    h = float(bandwidth_m)
+    for start in range(0, len(tgt), chunk_size):
+        block = cKDTree(tgt[start : start + chunk_size])
+        pairs = block.sparse_distance_matrix(tree, h, output_type="ndarray")
+        inside = pairs["v"] < h
+        i, j, dist = pairs["i"][inside], pairs["j"][inside], pairs["v"][inside]
+        k = _profile(kernel, dist / h) * w[j]
+        out[start : start + block.n] = np.bincount(i, weights=k, minlength=block.n)
+    return out * scale
+
+
+def sample_points(
+    units: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    spacing_m: float | None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+    """Sample points of each unit: a square lattice inside it, or its representative point.
+
+    Parameters
+    ----------
+    units
+        Polygons in a metric CRS.
+    spacing_m
+        Lattice spacing; ``None`` gives one representative point per unit.
+
+    Returns
+    -------
+    xy, owner
+        ``(m, 2)`` coordinates and the position (0..n-1) of the unit each belongs to.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> xy, owner = sample_points(gpd.GeoSeries([box(0, 0, 100, 100), box(0, 0, 1, 1)]), spacing_m=50)
+    >>> len(xy), owner.tolist()
+    (5, [0, 0, 0, 0, 1])
+    """
+    geoms = units.geometry.values if isinstance(units, gpd.GeoDataFrame) else units.values
+    rep = shapely.get_coordinates(shapely.point_on_surface(geoms))
+    n = len(geoms)
+    if spacing_m is None or n == 0:
+        return rep, np.arange(n, dtype=np.intp)
+    minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+    xs = np.arange(minx + spacing_m / 2, maxx, spacing_m)
+    ys = np.arange(miny + spacing_m / 2, maxy, spacing_m)
+    gx, gy = np.meshgrid(xs, ys)
+    pts = shapely.points(gx.ravel(), gy.ravel())
+    tree = shapely.STRtree(geoms)
+    pt_idx, unit_idx = tree.query(pts, predicate="within")
+    xy = np.column_stack([gx.ravel()[pt_idx], gy.ravel()[pt_idx]])
+    missing = np.setdiff1d(np.arange(n), unit_idx)
+    xy = np.vstack([xy, rep[missing]])
+    owner = np.concatenate([unit_idx, missing]).astype(np.intp)
+    return xy, owner
+
+
+def category_density(
+    hazards: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    *,
+    severity: pd.Series,
+    bandwidths_m: dict[str, float],
+    kernel: str = "epanechnikov",
+    at: str = "point",
+    sample_spacing_share: float = 0.1,
+) -> pd.DataFrame:
+    """Severity-weighted kernel density of each hazard category on each unit, per km2.
+
+    Parameters
+    ----------
+    hazards
+        Sources with ``category``, in the units' metric CRS (polygons use their representative point).
+    units
+        Area units (polygons).
+    severity
+        Weight of each source, on ``hazards``' index.
+    bandwidths_m
+        ``{category: bandwidth in metres}``; every category of ``hazards`` needs one.
+    kernel
+        See :func:`kernel_density`.
+    at
+        ``"point"`` (representative point) or ``"area"`` (mean over the unit; see the module notes).
+    sample_spacing_share
+        Lattice spacing for ``at="area"``, as a share of the smallest bandwidth.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per category in ``bandwidths_m``, on ``units``' index.
+
+    Examples
+    --------
+    >>> from shapely import Point, box
+    >>> h = gpd.GeoDataFrame({"category": ["mining"]}, geometry=[Point(50, 50)], crs=32649)
+    >>> u = gpd.GeoDataFrame(geometry=[box(0, 0, 100, 100), box(5000, 0, 5100, 100)], crs=32649)
+    >>> d = category_density(h, u, severity=pd.Series([1.0]), bandwidths_m={"mining": 1000.0})
+    >>> d["mining"].round(4).tolist()  # 1e6 / (pi * 1000**2 / 2) at the source
+    [0.6366, 0.0]
+    """
+    if at not in ("point", "area"):
+        msg = f"`at` is {at!r}. Fix: use 'point' or 'area'."
+        raise InputError(msg)
+    missing = sorted(set(hazards["category"]) - set(bandwidths_m))
+    if missing:
+        msg = f"Hazard categories {missing} have no bandwidth. Fix: add them to `bandwidths_m`."
+        raise InputError(msg)
+    spacing = None
+    if at == "area" and bandwidths_m:
+        # one lattice for every category, fixed by the table (not by the hazards present), so that
+        # adding a source never moves the sample points of the others
+        spacing = sample_spacing_share * min(bandwidths_m.values())
+    xy, owner = sample_points(units, spacing_m=spacing)
+    counts = np.bincount(owner, minlength=len(units)).astype(float)
+    src_xy = shapely.get_coordinates(shapely.point_on_surface(hazards.geometry.values))
+    sev = severity.reindex(hazards.index).to_numpy(float)
+    out = {}
+    for cat, bw in bandwidths_m.items():
+        mask = (hazards["category"] == cat).to_numpy()
+        if not mask.any():
+            out[cat] = np.zeros(len(units))
+            continue
+        dens = kernel_density(src_xy[mask], xy, bandwidth_m=bw, weights=sev[mask], kernel=kernel)
+        out[cat] = np.bincount(owner, weights=dens, minlength=len(units)) / counts
+    log.debug("density: %d sample points for %d units", len(xy), len(units))
+    return pd.DataFrame(out, index=units.index)
