@@ -52,7 +52,7 @@ class _Stages:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    stages = _Stages(4, quiet=args.quiet)
+    stages = _Stages(5, quiet=args.quiet)
     try:
         result = pipeline.run_demo(args.out, seed=args.seed, n_road_nodes=args.nodes, progress=stages)
     finally:

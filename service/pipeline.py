@@ -28,6 +28,7 @@ from gis import (
 )
 from gis._atomic import atomic_path
 from planning import CoverageResult, analyse_coverage
+from risk_models import RiskResult, score_scenario
 
 __all__ = ["NetworkRun", "PipelineResult", "build_network", "run_demo"]
 
@@ -113,6 +114,15 @@ def _coverage_summary(coverage: CoverageResult) -> dict[str, object]:
     }
 
 
+def _risk_note(risk: RiskResult, n: int = 5) -> str:
+    lines = [f"Highest risk ({risk.units_spec}):"]
+    for unit_id, row in risk.top(n).iterrows():
+        lines.append(
+            f"  {row['rank']:>3}. {unit_id} {row.get('name', '')} [{row['level']}]: {row['reasons']}"
+        )
+    return "\n".join(lines)
+
+
 def run_demo(
     out_dir: str | Path,
     *,
@@ -125,7 +135,8 @@ def run_demo(
     Outputs (all in ``out_dir``): ``demo_city.gpkg`` (the scenario),
     ``network.gpkg`` (road nodes and edges with travel times), ``snapping.csv``,
     ``coverage.gpkg`` (GB 51080 response times, isochrones, station districts and
-    violations) and ``summary.json``.
+    violations), ``risk.gpkg`` (risk by community with the reasons, response times as the
+    capacity component, incident models) and ``summary.json``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -143,11 +154,15 @@ def run_demo(
     with _stage(result, "response coverage (GB 51080)", progress):
         coverage = analyse_coverage(scenario, run.graph, standard="cn-gb51080")
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
+    with _stage(result, "risk scores", progress):
+        risk = score_scenario(scenario, response_time_s=coverage.communities["response_time_s"])
+        result.outputs["risk"] = risk.write(out / "risk.gpkg")
     report = run.graph.graph.get("report")
     result.notes.append(f"{scenario.label}: synthetic data, not a real city.")
-    result.notes.append(coverage.report())
     if report is not None:
-        result.notes.append(f"Road network: {report}")
+        result.notes.append(str(report))
+    result.notes.append(coverage.report())
+    result.notes.append(_risk_note(risk))
     summary = {
         "scenario": scenario.label,
         "synthetic": scenario.synthetic,
@@ -156,6 +171,11 @@ def run_demo(
         "network": {"nodes": run.graph.number_of_nodes(), "edges": run.graph.number_of_edges()},
         "flagged_snaps": run.flagged,
         "coverage": _coverage_summary(coverage),
+        "risk": {
+            "units": risk.units_spec,
+            "levels": risk.units["level"].astype(str).value_counts().to_dict(),
+            "top": risk.top(5)[["name", "score", "level"]].reset_index().to_dict("records"),
+        },
         "outputs": {k: str(v.name) for k, v in result.outputs.items()},
         "timings_s": result.timings_s,
     }

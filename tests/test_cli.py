@@ -93,7 +93,9 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert summary["layers"]["fire_stations"] == 6
     assert summary["coverage"]["standard"] == "cn-gb51080"
     assert 0 < summary["coverage"]["by_layer"]["communities"]["share_weight"] < 1  # east bank uncovered
-    for name in ("demo_city.gpkg", "network.gpkg", "snapping.csv", "coverage.gpkg"):
+    assert sum(summary["risk"]["levels"].values()) == 150
+    assert summary["risk"]["top"][0]["level"] == "red"
+    for name in ("demo_city.gpkg", "network.gpkg", "snapping.csv", "coverage.gpkg", "risk.gpkg"):
         assert (out / name).exists()
         assert str((out / name).resolve()) in printed
 
