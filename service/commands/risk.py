@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gis import InputError, load_scenario
+from gis import InputError, Scenario, load_scenario, scenario_graph
 
 __all__ = ["register"]
 
@@ -20,11 +20,27 @@ def _read_times(path: Path) -> pd.Series:
     return table.set_index("id")["response_time_s"].astype(float)
 
 
+def _community_times(scenario: Scenario, standard: str) -> pd.Series:
+    """First-engine response times per community, from the coverage stage."""
+    from planning import layer_coverage
+
+    graph = scenario_graph(scenario)
+    table = layer_coverage(
+        graph, scenario["fire_stations"], scenario["communities"], standard=standard, layer="communities"
+    )
+    return table["response_time_s"]
+
+
 def _run(args: argparse.Namespace) -> int:
     import risk_models
 
     scenario = load_scenario(args.scenario)
-    times = _read_times(args.response_times) if args.response_times else None
+    if args.response_times:
+        times = _read_times(args.response_times)
+    elif args.standard.lower() != "none" and "fire_stations" in scenario:
+        times = _community_times(scenario, args.standard)
+    else:
+        times = None
     result = risk_models.score_scenario(
         scenario,
         units=args.units,
@@ -64,6 +80,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         help="CSV with id,response_time_s per community or unit (from the coverage stage)",
+    )
+    p.add_argument(
+        "--standard",
+        default="cn-gb51080",
+        help="response standard whose road response times give the capacity component "
+        "(default cn-gb51080; 'none' leaves capacity neutral)",
     )
     p.add_argument("--no-learn", action="store_true", help="skip the incident models")
     p.set_defaults(func=_run)
