@@ -9,7 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from .store import JobRecord, ScenarioRecord
 
 __all__ = [
+    "CoverageLayerOut",
+    "CoverageSummaryOut",
     "DemoRequest",
+    "GradeCoverageOut",
     "HealthOut",
     "JobKindOut",
     "JobOut",
@@ -18,9 +21,13 @@ __all__ = [
     "LayerInfo",
     "ProblemItem",
     "ProblemOut",
+    "ResponseStandardOut",
+    "ResponseTimesOut",
     "ScenarioDetail",
     "ScenarioOut",
+    "StationTimeOut",
     "VersionOut",
+    "ViolationOut",
 ]
 
 
@@ -177,3 +184,99 @@ class VersionOut(BaseModel):
     python: str
     geopandas: str
     gdal: str | None
+
+
+# -- coverage and point queries -----------------------------------------------------------------
+
+
+class ResponseStandardOut(BaseModel):
+    """The response-time standard a result was computed under."""
+
+    name: str
+    title: str
+    turnout_s: float
+    travel_s: float
+    response_s: float = Field(description="Turnout plus first-engine travel.")
+    required_share: float = Field(description="Share of places that must be covered.")
+
+
+class CoverageLayerOut(BaseModel):
+    """Coverage of one layer: features and weight (population, area) covered, percentiles."""
+
+    features: int
+    covered: int
+    flagged: int = Field(description="Features farther than the snap limit from any road.")
+    weight: str = Field(description="What shares are weighed by: population, area_km2 or count.")
+    weight_total: float
+    weight_covered: float
+    share_covered: float | None = Field(description="Covered share of the weight (0..1).")
+    p50_response_s: float | None
+    p90_response_s: float | None
+    p95_response_s: float | None
+    max_response_s: float | None
+    meets_standard: bool
+
+
+class GradeCoverageOut(BaseModel):
+    """Hazards covered in one grade (size class, category...)."""
+
+    grade: str
+    hazards: int
+    covered: int
+    share_covered: float | None
+    median_response_s: float | None
+    p90_response_s: float | None
+
+
+class ViolationOut(BaseModel):
+    """A station district that breaks a rule (area cap, farthest edge, enclave)."""
+
+    station: str
+    kind: str
+    value: float | None
+    limit: float | None
+    unit: str
+    message: str
+
+
+class CoverageSummaryOut(BaseModel):
+    """Response coverage of a scenario under one standard."""
+
+    scenario_id: str
+    scenario: str = Field(description="Scenario label; synthetic data says so.")
+    synthetic: bool
+    standard: ResponseStandardOut
+    layers: dict[str, CoverageLayerOut] = Field(description="communities, hazards, area_units.")
+    hazards_by_grade: list[GradeCoverageOut]
+    grade_column: str
+    violations: int
+    violations_by_kind: dict[str, int]
+    timings_s: dict[str, float]
+
+
+class StationTimeOut(BaseModel):
+    """One of the fastest stations to a point."""
+
+    rank: int = Field(description="1 = fastest.")
+    station: str
+    name: str
+    lon: float
+    lat: float
+    response_time_s: float | None = Field(description="Turnout plus travel; null when unreachable.")
+    travel_time_s: float | None
+    covered: bool = Field(description="Within the standard's response time.")
+
+
+class ResponseTimesOut(BaseModel):
+    """The fastest stations to a point and whether it is covered."""
+
+    scenario_id: str
+    standard: str
+    lon: float
+    lat: float
+    snap_distance_m: float = Field(description="Point to its nearest road node.")
+    max_snap_m: float
+    turnout_s: float
+    response_standard_s: float
+    covered: bool = Field(description="The fastest station is within the standard.")
+    stations: list[StationTimeOut]

@@ -16,7 +16,15 @@ lives in ``app.state.service``. Routes (all under ``/api/v1``, documented at ``/
 ``GET  /jobs``, ``GET /jobs/{id}``           list, status with progress
 ``POST /jobs/{id}/cancel``                   cancel
 ``GET  /jobs/{id}/result[/layers/{layer}]``  result JSON, result layers as GeoJSON
+``GET  /scenarios/{id}/coverage[/{layer}]``  coverage summary, layers as GeoJSON
+``GET  /scenarios/{id}/isochrones``          isochrones as GeoJSON
+``GET  /scenarios/{id}/districts``           station districts as GeoJSON
+``GET  /scenarios/{id}/violations``          district rule violations
+``GET  /scenarios/{id}/response-times``      the k fastest stations to a lon/lat
 ==========================================  ===========================================
+
+The web page is served at ``/`` (files under ``/static``; Leaflet is vendored, so it works
+offline).
 
 Write endpoints need ``Authorization: Bearer <token>``; read endpoints too when
 ``protect_reads`` is set. Errors are RFC 9457 problem details. Result endpoints of the
@@ -31,15 +39,19 @@ import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import geopandas as gpd
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
-from . import _api_jobs, _api_results, _api_scenarios
+from . import _api_jobs, _api_query, _api_results, _api_scenarios
 from ._api_deps import ReadAccess, ScenarioCache, ServiceState, get_service
 from ._api_models import HealthOut, VersionOut
 from ._api_problems import PROBLEM_RESPONSES, BodyLimitMiddleware, install_handlers
+from ._api_query import AnalysisCaches
 from ._api_settings import Settings
 from .auth import TokenSource, resolve_token
 from .jobs import JobRunner, default_registry
@@ -50,6 +62,13 @@ __all__ = ["API_PREFIX", "Settings", "create_app"]
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: The page loads only its own files; map tiles (off by default) come from OpenStreetMap.
+_PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data: https://tile.openstreetmap.org; "
+    "style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
 
 
 def _riskplan_version() -> str:
@@ -92,6 +111,18 @@ def _meta_router() -> APIRouter:
         )
 
     return router
+
+
+def _mount_page(app: FastAPI) -> None:
+    """Serve the web page at ``/`` and its files (app, styles, vendored Leaflet) at ``/static``."""
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(
+            STATIC_DIR / "index.html",
+            headers={"Content-Security-Policy": _PAGE_CSP, "X-Content-Type-Options": "nosniff"},
+        )
 
 
 def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
@@ -146,6 +177,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = ServiceState(settings, store, registry, runner, token, scenarios)
+    app.state.analysis = AnalysisCaches.sized(settings.scenario_cache_size)
     install_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     if settings.cors_origins:
@@ -155,7 +187,15 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for router in (_meta_router(), _api_scenarios.router, _api_results.router, _api_jobs.router):
+    routers = (
+        _meta_router(),
+        _api_scenarios.router,
+        _api_results.router,
+        _api_query.router,
+        _api_jobs.router,
+    )
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    _mount_page(app)
     log.info("riskplan API ready: data in %s, %d job worker(s)", data_dir, settings.max_workers)
     return app

@@ -1,0 +1,116 @@
+"""The web page in a real headless browser, served by uvicorn on loopback with a demo city."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from service.api import Settings, create_app
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+TOKEN = "web-page-test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """uvicorn in a thread on 127.0.0.1, with a ~3000-node demo city; yields (url, scenario id)."""
+    uvicorn = pytest.importorskip("uvicorn")
+    settings = Settings(tmp_path_factory.mktemp("web"), api_token=TOKEN, demo_max_nodes=5000)
+    port = _free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    created = httpx.post(
+        f"{url}/api/v1/scenarios/demo", json={"seed": 3, "n_road_nodes": 3000}, headers=AUTH, timeout=120
+    )
+    assert created.status_code == 201, created.text
+    try:
+        yield url, created.json()["id"]
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+def _wait(browser: Any, script: str, what: str, timeout_s: float = 45) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = browser.execute_script(script)
+        if value:
+            return value
+        time.sleep(0.1)
+    status = browser.execute_script("return document.getElementById('status').textContent")
+    pytest.fail(f"timed out waiting for {what}; page status: {status!r}")
+
+
+def test_page_draws_layers_and_answers_a_click(browser: Any, server: tuple[str, str], tmp_path: Path) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    url, sid = server
+    browser.get(url + "/")
+    assert browser.title.startswith("riskplan")
+    _wait(
+        browser, f"return !!document.querySelector('#scenario option[value=\"{sid}\"]')", "the scenario list"
+    )
+    Select(browser.find_element(By.ID, "scenario")).select_by_value(sid)
+    _wait(browser, "return document.body.dataset.coverage === 'ready'", "the coverage layers")
+
+    layers = httpx.get(f"{url}/api/v1/scenarios/{sid}").json()["layers"]
+    drawn = browser.execute_script("return document.querySelectorAll('#map path.leaflet-interactive').length")
+    assert drawn >= layers["communities"] + layers["hazards"] + layers["fire_stations"]
+    fills = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#map path.leaflet-interactive'))"
+        ".map(p => p.getAttribute('fill'))"
+    )
+    assert len(set(fills)) >= 3, "communities are coloured by response time"
+    assert "Response time" in browser.find_element(By.ID, "legend").text
+    assert "communities" in browser.find_element(By.ID, "coverage").text
+
+    # click the map 30 px east of the first fire station: surely on the road network
+    station = httpx.get(f"{url}/api/v1/scenarios/{sid}/layers/fire_stations").json()["features"][0]
+    lon, lat = station["geometry"]["coordinates"]
+    point = browser.execute_script(
+        "const p = window.riskplan.map.latLngToContainerPoint([arguments[1], arguments[0]]);"
+        "const r = document.getElementById('map').getBoundingClientRect();"
+        "return [p.x, p.y, r.width, r.height];",
+        lon,
+        lat,
+    )
+    x, y, width, height = point
+    element = browser.find_element(By.ID, "map")
+    ActionChains(browser).move_to_element_with_offset(
+        element, int(x - width / 2 + 30), int(y - height / 2)
+    ).click().perform()
+    _wait(browser, "return document.querySelectorAll('#response-times .station-time').length >= 3", "times")
+    times = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#response-times .response-time")]
+    assert len(times) == 3 and all(":" in t for t in times), times
+    assert "Covered" in browser.find_element(By.ID, "response-times").text
+    lines = browser.execute_script("return document.querySelectorAll('#map path[stroke-dasharray]').length")
+    assert lines >= 3, "one dashed line from each of the 3 stations"
+
+    browser.save_screenshot(str(tmp_path / "page.png"))
+    assert (tmp_path / "page.png").stat().st_size > 10_000
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == [], severe
