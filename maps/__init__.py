@@ -1,6 +1,34 @@
 """Interactive and static maps and reports of riskplan results.
 
-The map builders land with the maps issue.
+- :func:`risk_map` / :func:`write_map`: one offline HTML map (folium / Leaflet, assets inlined)
+  with risk units, hazards, communities, stations with isochrones and districts, proposed
+  stations, depots and the places not reached in time.
+- :mod:`maps.figures`: matplotlib PNG figures for print.
+- :func:`write_report`: one self-contained HTML report with figures, tables and the map.
 """
 
-__all__: list[str] = []
+from .figures import (
+    district_levels_figure,
+    figure_png,
+    response_time_figure,
+    risk_figure,
+    save_figure,
+    tradeoff_figure,
+)
+from .interactive import LAYER_NAMES, read_map_layers, risk_map, write_map
+from .report import report_html, write_report
+
+__all__ = [
+    "LAYER_NAMES",
+    "district_levels_figure",
+    "figure_png",
+    "read_map_layers",
+    "report_html",
+    "response_time_figure",
+    "risk_figure",
+    "risk_map",
+    "save_figure",
+    "tradeoff_figure",
+    "write_map",
+    "write_report",
+]

@@ -27,10 +27,11 @@ from gis import (
     write_demo_scenario,
 )
 from gis._atomic import atomic_path
+from maps import write_map, write_report
 from planning import CoverageResult, analyse_coverage
 from risk_models import RiskResult, score_scenario
 
-__all__ = ["NetworkRun", "PipelineResult", "build_network", "run_demo"]
+__all__ = ["NetworkRun", "PipelineResult", "assess", "build_network", "run_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,25 @@ def build_network(
     return NetworkRun(graph, snaps)
 
 
+def assess(
+    scenario: Scenario,
+    *,
+    graph: nx.MultiDiGraph | None = None,
+    units: str = "communities",
+    standard: str = "cn-gb51080",
+    learn: bool | None = None,
+    cache: bool = True,
+) -> tuple[CoverageResult, RiskResult]:
+    """Coverage under ``standard``, then risk with each community's response time as capacity."""
+    if graph is None:
+        graph = scenario_graph(scenario, cache=cache)
+    coverage = analyse_coverage(scenario, graph, standard=standard)
+    risk = score_scenario(
+        scenario, units=units, response_time_s=coverage.communities["response_time_s"], learn=learn
+    )
+    return coverage, risk
+
+
 def write_snap_report(run: NetworkRun, path: Path) -> Path:
     """Write one CSV row per snapped feature: layer, id, node, distances, flagged."""
     frames = [df.assign(layer=layer).rename_axis("id").reset_index() for layer, df in run.snaps.items()]
@@ -136,7 +156,8 @@ def run_demo(
     ``network.gpkg`` (road nodes and edges with travel times), ``snapping.csv``,
     ``coverage.gpkg`` (GB 51080 response times, isochrones, station districts and
     violations), ``risk.gpkg`` (risk by community with the reasons, response times as the
-    capacity component, incident models) and ``summary.json``.
+    capacity component, incident models), ``map.html`` (interactive, works offline),
+    ``report.html`` (self-contained) and ``summary.json``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,12 +172,13 @@ def run_demo(
         run = build_network(scenario, cache=False)
         result.outputs["network"] = save_graph(run.graph, out / "network.gpkg")
         result.outputs["snapping"] = write_snap_report(run, out / "snapping.csv")
-    with _stage(result, "response coverage (GB 51080)", progress):
-        coverage = analyse_coverage(scenario, run.graph, standard="cn-gb51080")
+    with _stage(result, "coverage (GB 51080) and risk", progress):
+        coverage, risk = assess(scenario, graph=run.graph)
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
-    with _stage(result, "risk scores", progress):
-        risk = score_scenario(scenario, response_time_s=coverage.communities["response_time_s"])
         result.outputs["risk"] = risk.write(out / "risk.gpkg")
+    with _stage(result, "map and report", progress):
+        result.outputs["map"] = write_map(scenario, out / "map.html", risk=risk, coverage=coverage)
+        result.outputs["report"] = write_report(scenario, out / "report.html", risk=risk, coverage=coverage)
     report = run.graph.graph.get("report")
     result.notes.append(f"{scenario.label}: synthetic data, not a real city.")
     if report is not None:

@@ -95,7 +95,15 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert 0 < summary["coverage"]["by_layer"]["communities"]["share_weight"] < 1  # east bank uncovered
     assert sum(summary["risk"]["levels"].values()) == 150
     assert summary["risk"]["top"][0]["level"] == "red"
-    for name in ("demo_city.gpkg", "network.gpkg", "snapping.csv", "coverage.gpkg", "risk.gpkg"):
+    for name in (
+        "demo_city.gpkg",
+        "network.gpkg",
+        "snapping.csv",
+        "coverage.gpkg",
+        "risk.gpkg",
+        "map.html",
+        "report.html",
+    ):
         assert (out / name).exists()
         assert str((out / name).resolve()) in printed
 

@@ -1,0 +1,177 @@
+"""Map style: colours and symbols from ``maps/data/map_style.toml``, loaded and validated once.
+
+Every call gets its own merged copy, so an override for one map (or one web request) never
+changes another's.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from gis._errors import InputError
+
+__all__ = ["LEVELS", "badge_svg", "load_style", "symbol_svg"]
+
+LEVELS = ("red", "orange", "yellow", "blue")
+SHAPES = (
+    "circle",
+    "square",
+    "triangle",
+    "down_triangle",
+    "diamond",
+    "pentagon",
+    "hexagon",
+    "star",
+    "cross",
+)
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+@functools.cache
+def _default() -> dict[str, Any]:
+    text = resources.files("maps").joinpath("data", "map_style.toml").read_text(encoding="utf-8")
+    style = tomllib.loads(text)
+    _validate(style, "maps/data/map_style.toml")
+    return style
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def _validate(style: Mapping[str, Any], where: str) -> None:
+    missing = [lv for lv in LEVELS if lv not in style.get("risk_levels", {})]
+    if missing:
+        msg = f"{where}: `risk_levels` lacks {missing}. Fix: give a colour and label for each of {LEVELS}."
+        raise InputError(msg)
+    colours = {f"risk_levels.{k}": v.get("colour") for k, v in style["risk_levels"].items()}
+    for name, cat in style.get("hazard_categories", {}).items():
+        colours[f"hazard_categories.{name}"] = cat.get("colour")
+        if cat.get("shape") not in SHAPES:
+            msg = (
+                f"{where}: `hazard_categories.{name}.shape` is {cat.get('shape')!r}. "
+                f"Fix: use one of {', '.join(SHAPES)}."
+            )
+            raise InputError(msg)
+    bad = {k: v for k, v in colours.items() if not (isinstance(v, str) and _HEX.match(v))}
+    if bad:
+        msg = f"{where}: colours {bad} are not #rrggbb. Fix: write them as hex colours such as '#e31a1c'."
+        raise InputError(msg)
+    display = style.get("display", {})
+    if float(display.get("simplify_m", 0)) < 0 or not 0 <= int(display.get("decimals", 5)) <= 8:
+        msg = f"{where}: `display.simplify_m` must be >= 0 and `display.decimals` within 0..8."
+        raise InputError(msg)
+
+
+def load_style(overrides: Mapping[str, Any] | str | Path | None = None) -> dict[str, Any]:
+    """The map style: shipped defaults merged with ``overrides`` (a mapping or a TOML path).
+
+    Examples
+    --------
+    >>> load_style()["risk_levels"]["red"]["colour"]
+    '#e31a1c'
+    >>> load_style({"display": {"decimals": 6}})["display"]["decimals"]
+    6
+    """
+    style = copy.deepcopy(_default())
+    if overrides is None:
+        return style
+    where = "style overrides"
+    if isinstance(overrides, str | Path):
+        where = f"`{overrides}`"
+        try:
+            overrides = tomllib.loads(Path(overrides).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            msg = f"Cannot read the map style {where}: {exc}. Fix: give a readable TOML file."
+            raise InputError(msg) from None
+    merged = _merge(style, overrides)
+    _validate(merged, where)
+    return merged
+
+
+def _polygon(n: int, r: float, c: float, rotate_deg: float = -90.0, inner: float | None = None) -> str:
+    pts = []
+    steps = 2 * n if inner else n
+    for i in range(steps):
+        radius = (inner if inner and i % 2 else 1.0) * r
+        a = math.radians(rotate_deg + 360.0 * i / steps)
+        pts.append(f"{c + radius * math.cos(a):.1f},{c + radius * math.sin(a):.1f}")
+    return " ".join(pts)
+
+
+def symbol_svg(shape: str, colour: str, *, size: int = 16, ring: str | None = None) -> str:
+    """An inline SVG symbol (no external file) of ``shape`` filled with ``colour``.
+
+    Examples
+    --------
+    >>> symbol_svg("triangle", "#6b4226", size=12)[:48]
+    '<svg width="12" height="12" viewBox="0 0 12 12">'
+    """
+    c = size / 2
+    r = c - 1.5
+    stroke = f'stroke="{ring or "#ffffff"}" stroke-width="{2 if ring else 1.2}"'
+    if shape == "circle":
+        body = f'<circle cx="{c}" cy="{c}" r="{r}" fill="{colour}" {stroke}/>'
+    elif shape == "square":
+        s = r * 1.6
+        body = f'<rect x="{c - s / 2:.1f}" y="{c - s / 2:.1f}" width="{s:.1f}" height="{s:.1f}" '
+        body += f'fill="{colour}" {stroke}/>'
+    elif shape == "cross":
+        w = r * 0.7
+        path = (
+            f"M{c - w / 2:.1f},{c - r:.1f}h{w:.1f}v{r - w / 2:.1f}h{r - w / 2:.1f}v{w:.1f}"
+            f"h{-(r - w / 2):.1f}v{r - w / 2:.1f}h{-w:.1f}v{-(r - w / 2):.1f}h{-(r - w / 2):.1f}"
+            f"v{-w:.1f}h{r - w / 2:.1f}z"
+        )
+        body = f'<path d="{path}" fill="{colour}" {stroke}/>'
+    else:
+        n, rot, inner = {
+            "triangle": (3, -90.0, None),
+            "down_triangle": (3, 90.0, None),
+            "diamond": (4, -90.0, None),
+            "pentagon": (5, -90.0, None),
+            "hexagon": (6, 0.0, None),
+            "star": (5, -90.0, 0.45),
+        }[shape]
+        body = f'<polygon points="{_polygon(n, r, c, rot, inner)}" fill="{colour}" {stroke}/>'
+    return f'<svg width="{size}" height="{size}" viewBox="0 0 {size} {size}">{body}</svg>'
+
+
+def badge_svg(letter: str, colour: str, *, size: int = 20, shape: str = "square") -> str:
+    """A filled ``square``, ``circle`` or ``star`` with a white letter (stations, depots, proposals).
+
+    Examples
+    --------
+    >>> "<text" in badge_svg("F", "#b30000")
+    True
+    """
+    c = size / 2
+    if shape == "star":
+        body = f'<polygon points="{_polygon(5, c - 0.5, c, -90.0, 0.5)}" fill="{colour}" '
+        body += 'stroke="#ffffff" stroke-width="1.5"/>'
+        font = size * 0.36
+    elif shape == "circle":
+        body = f'<circle cx="{c}" cy="{c}" r="{c - 1}" fill="{colour}" stroke="#ffffff" stroke-width="1.5"/>'
+        font = size * 0.6
+    else:
+        body = f'<rect x="1" y="1" width="{size - 2}" height="{size - 2}" rx="3" fill="{colour}" '
+        body += 'stroke="#ffffff" stroke-width="1.5"/>'
+        font = size * 0.6
+    text = (
+        f'<text x="{c}" y="{c}" dy="0.35em" text-anchor="middle" font-family="Arial,sans-serif" '
+        f'font-weight="bold" font-size="{font:.0f}" fill="#ffffff">{letter}</text>'
+    )
+    return f'<svg width="{size}" height="{size}" viewBox="0 0 {size} {size}">{body}{text}</svg>'

@@ -1,0 +1,264 @@
+"""Static figures for print (matplotlib, Agg, PNG): risk map, response times, trade-off, levels.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot), so concurrent
+requests never share state; :func:`figure_png` turns one into PNG bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from gis._atomic import atomic_path
+from gis._errors import InputError
+
+from ._style import LEVELS, load_style
+
+__all__ = [
+    "district_levels_figure",
+    "figure_png",
+    "response_time_figure",
+    "risk_figure",
+    "save_figure",
+    "tradeoff_figure",
+]
+
+
+def _figure(width_in: float, height_in: float) -> Figure:
+    fig = Figure(figsize=(width_in, height_in), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _english(label: str) -> str:
+    return " ".join(w for w in label.split(" ") if w.isascii()) or label
+
+
+def risk_figure(
+    risk: Any,
+    *,
+    coverage: Any | None = None,
+    hazards: gpd.GeoDataFrame | None = None,
+    style: Mapping[str, Any] | None = None,
+) -> Figure:
+    """A print map of the risk units by level, with stations, hazards and a scale bar.
+
+    Examples
+    --------
+    >>> from gis import demo_city
+    >>> from risk_models import score_scenario
+    >>> fig = risk_figure(score_scenario(demo_city(n_road_nodes=2000), learn=False))
+    >>> len(figure_png(fig)) > 10_000
+    True
+    """
+    st = load_style(style)
+    units = risk.units
+    fig = _figure(7.5, 7.0)
+    ax = fig.add_subplot()
+    colours = units["level"].astype(str).map({k: v["colour"] for k, v in st["risk_levels"].items()})
+    units.plot(ax=ax, color=colours.fillna("#cccccc").to_list(), edgecolor="white", linewidth=0.3)
+    handles: list[Any] = [
+        Patch(facecolor=st["risk_levels"][lv]["colour"], label=_english(st["risk_levels"][lv]["label"]))
+        for lv in LEVELS
+    ]
+    haz = hazards if hazards is not None else risk.hazards
+    if haz is not None and len(haz):
+        pts = haz.to_crs(units.crs).geometry.representative_point()
+        ax.scatter(pts.x, pts.y, s=5, c="#333333", marker=".", linewidths=0, zorder=3)
+        handles.append(Line2D([], [], ls="", marker=".", color="#333333", label="Hazard source"))
+    if coverage is not None and len(coverage.stations):
+        stp = coverage.stations.to_crs(units.crs).geometry
+        ax.scatter(stp.x, stp.y, s=60, c=st["stations"]["colour"], marker="s", edgecolors="white", zorder=4)
+        handles.append(
+            Line2D([], [], ls="", marker="s", color=st["stations"]["colour"], label="Fire station")
+        )
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    _scale_bar(ax, units)
+    ax.set_axis_off()
+    ax.set_title(f"Risk levels: {risk.label or 'scenario'} ({risk.units_spec})", fontsize=10)
+    return fig
+
+
+def _scale_bar(ax: Any, gdf: gpd.GeoDataFrame) -> None:
+    if gdf.crs is None or gdf.crs.is_geographic:
+        return
+    x0, y0, x1, y1 = gdf.total_bounds
+    span = (x1 - x0) / 4
+    length = 10 ** np.floor(np.log10(span))
+    length *= 5 if span / length >= 5 else 2 if span / length >= 2 else 1
+    x, y = x0 + (x1 - x0) * 0.05, y0 + (y1 - y0) * 0.04
+    ax.plot([x, x + length], [y, y], color="black", lw=3, solid_capstyle="butt", zorder=5)
+    text = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    ax.text(x + length / 2, y + (y1 - y0) * 0.012, text, ha="center", va="bottom", fontsize=8, zorder=5)
+
+
+def response_time_figure(
+    coverage: Any, *, layer: str = "communities", weight: str | None = "population"
+) -> Figure:
+    """Histogram of first-engine response times with the standard's line.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> std = SimpleNamespace(name="cn-gb51080", response_s=300.0)
+    >>> cov = SimpleNamespace(standard=std, communities=pd.DataFrame(
+    ...     {"response_time_s": [120.0, 280.0, 420.0, np.inf], "population": [10, 20, 30, 5]}))
+    >>> fig = response_time_figure(cov)
+    >>> fig.axes[0].get_xlabel()
+    'First-engine response time (min)'
+    """
+    table = getattr(coverage, layer)
+    t = table["response_time_s"].to_numpy(float)
+    w = table[weight].to_numpy(float) if weight and weight in table else np.ones(len(t))
+    finite = np.isfinite(t)
+    std = coverage.standard
+    fig = _figure(6.5, 3.6)
+    ax = fig.add_subplot()
+    if finite.any():
+        ax.hist(t[finite] / 60, bins=30, weights=w[finite], color="#6a8caf", edgecolor="white")
+    ax.axvline(std.response_s / 60, color="#e31a1c", lw=2, ls="--")
+    share = float(w[finite & (t <= std.response_s)].sum() / w.sum()) if w.sum() > 0 else float("nan")
+    ax.text(
+        std.response_s / 60,
+        ax.get_ylim()[1] * 0.95,
+        f" {std.name}: {std.response_s / 60:g} min\n {share:.0%} within",
+        color="#e31a1c",
+        va="top",
+        fontsize=8,
+    )
+    if (~finite).any():
+        ax.text(
+            0.99,
+            0.95,
+            f"not reached: {w[~finite].sum():,.0f}",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=8,
+        )
+    ax.set_xlabel("First-engine response time (min)")
+    ax.set_ylabel(weight.capitalize() if weight and weight in table else f"{layer.capitalize()}")
+    ax.set_title(f"Response times of {layer}", fontsize=10)
+    return fig
+
+
+def tradeoff_figure(tradeoff: pd.DataFrame, *, required_share: float | None = None) -> Figure:
+    """Coverage (and mean response time) against the number of new stations.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"n_new": [0, 1, 2], "coverage_share": [0.55, 0.7, 0.8],
+    ...                   "mean_response_s": [420.0, 360.0, 330.0]})
+    >>> len(tradeoff_figure(t).axes)
+    2
+    """
+    missing = {"n_new", "coverage_share"} - set(tradeoff.columns)
+    if missing:
+        msg = (
+            f"The trade-off table lacks {sorted(missing)}. Fix: give n_new, coverage_share, mean_response_s."
+        )
+        raise InputError(msg)
+    t = tradeoff.sort_values("n_new")
+    fig = _figure(6.5, 3.6)
+    ax = fig.add_subplot()
+    ax.plot(t["n_new"], 100 * t["coverage_share"], marker="o", color="#1a9850", label="Coverage")
+    if required_share is not None:
+        ax.axhline(100 * required_share, color="#e31a1c", ls="--", lw=1, label="Standard")
+    ax.set_xlabel("New fire stations")
+    ax.set_ylabel("Covered (%)", color="#1a9850")
+    ax.set_ylim(0, 105)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax2 = ax.twinx()
+    if "mean_response_s" in t:
+        ax2.plot(
+            t["n_new"], t["mean_response_s"] / 60, marker="s", color="#555555", ls=":", label="Mean response"
+        )
+    ax2.set_ylabel("Mean response (min)", color="#555555")
+    ax.set_title("Coverage against the number of new stations", fontsize=10)
+    return fig
+
+
+def _unit_districts(risk: Any, communities: gpd.GeoDataFrame | None, coverage: Any | None) -> pd.Series:
+    units = risk.units
+    pts = gpd.GeoSeries(shapely.point_on_surface(units.geometry.to_numpy()), index=units.index, crs=units.crs)
+    if communities is not None and "district" in communities and communities["district"].notna().any():
+        com = communities.to_crs(units.crs)
+        pos_pt, pos_c = shapely.STRtree(com.geometry.to_numpy()).query(pts.to_numpy(), predicate="within")
+        owner = pd.Series(com["district"].to_numpy()[pos_c], index=units.index[pos_pt])
+        return owner[~owner.index.duplicated()].reindex(units.index).fillna("(none)").astype(str)
+    if coverage is not None and len(coverage.districts):
+        d = coverage.districts.to_crs(units.crs)
+        pos_pt, pos_d = shapely.STRtree(d.geometry.to_numpy()).query(pts.to_numpy(), predicate="within")
+        owner = pd.Series("station " + d.index.astype(str).to_numpy()[pos_d], index=units.index[pos_pt])
+        return owner[~owner.index.duplicated()].reindex(units.index).fillna("(none)").astype(str)
+    return pd.Series("all", index=units.index)
+
+
+def district_levels_figure(
+    risk: Any,
+    *,
+    communities: gpd.GeoDataFrame | None = None,
+    coverage: Any | None = None,
+    style: Mapping[str, Any] | None = None,
+) -> Figure:
+    """Risk units per level in each district (communities' ``district``, else station districts).
+
+    Examples
+    --------
+    >>> from gis import demo_city
+    >>> from risk_models import score_scenario
+    >>> city = demo_city(n_road_nodes=2000)
+    >>> fig = district_levels_figure(score_scenario(city, learn=False), communities=city["communities"])
+    >>> fig.axes[0].get_xlabel()
+    'Risk units'
+    """
+    st = load_style(style)
+    district = _unit_districts(risk, communities, coverage)
+    counts = pd.crosstab(district, risk.units["level"].astype(str)).reindex(
+        columns=list(LEVELS), fill_value=0
+    )
+    counts = counts.loc[counts.sum(axis=1).sort_values().index]
+    fig = _figure(6.5, 0.6 + 0.32 * max(len(counts), 3))
+    ax = fig.add_subplot()
+    left = np.zeros(len(counts))
+    for lv in LEVELS:
+        ax.barh(
+            counts.index,
+            counts[lv],
+            left=left,
+            color=st["risk_levels"][lv]["colour"],
+            label=_english(st["risk_levels"][lv]["label"]),
+            edgecolor="white",
+        )
+        left += counts[lv].to_numpy()
+    ax.set_xlabel("Risk units")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("Risk levels by district", fontsize=10)
+    return fig
+
+
+def figure_png(fig: Figure) -> bytes:
+    """PNG bytes of a figure."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Write a figure as PNG, atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(figure_png(fig))
+    return path

@@ -1,0 +1,555 @@
+"""One interactive HTML map per scenario (folium / Leaflet), readable without internet.
+
+Every script and style sheet is inlined (Leaflet, Leaflet.markercluster, leaflet.fullscreen,
+shipped in ``maps/static/vendor``), so the overlays draw offline; online base maps are
+optional toggles, off by default. Geometries are simplified in metres, coordinates rounded
+and only the columns a tooltip shows are embedded.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import pandas as pd
+from branca.element import MacroElement
+from folium.map import Layer
+from folium.template import Template
+
+from gis._atomic import atomic_path
+from gis._errors import InputError
+
+from . import _layers as lyr
+from ._assets import inline_css, inline_js
+from ._legend import legend_html, title_html
+from ._style import badge_svg, load_style
+
+__all__ = ["LAYER_NAMES", "read_map_layers", "risk_map", "write_map"]
+
+log = logging.getLogger(__name__)
+
+# Layer id -> name in the layer control.
+LAYER_NAMES: dict[str, str] = {
+    "context": "Study area, river and main roads",
+    "units": "Risk units (red / orange / yellow / blue)",
+    "isochrones": "Response isochrones",
+    "districts": "Fire station districts",
+    "uncovered": "Not reached within the standard",
+    "communities": "Communities: residents and response time",
+    "depot_links": "Depots: communities served",
+    "hazards": "Hazard sources",
+    "stations": "Fire stations",
+    "proposed": "Proposed fire stations",
+    "depots": "Relief-material depots",
+}
+HIDDEN_BY_DEFAULT = {"isochrones", "districts", "depot_links"}
+_SPEC = re.compile(r"/\*rp-spec\*/(.*?)/\*rp-end\*/", re.DOTALL)
+
+
+class _Assets(MacroElement):
+    """Leaflet, its plugins and the riskplan runtime, inlined into the page head."""
+
+    _template = Template(
+        "{% macro header(this, kwargs) %}<style>{{ this.css }}</style>\n"
+        "<script>{{ this.js }}</script>{% endmacro %}"
+    )
+
+    def __init__(self, background: str) -> None:
+        super().__init__()
+        self._name = "RiskplanAssets"
+        self.css = inline_css() + f"\n.leaflet-container {{ background: {background}; }}"
+        self.js = inline_js()
+
+
+class _DataLayer(Layer):
+    """A layer built in the browser by ``riskplan.layer`` from a compact spec."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}\nvar {{ this.get_name() }} = riskplan.layer("
+        "{{ this._parent.get_name() }}, /*rp-spec*/{{ this.spec }}/*rp-end*/);\n{% endmacro %}"
+    )
+
+    def __init__(self, spec: dict[str, Any], *, show: bool) -> None:
+        name = LAYER_NAMES[spec["id"]]
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "RiskplanLayer"
+        self.spec = lyr.spec_json({**spec, "name": name})
+
+
+class _Controls(MacroElement):
+    """Title, legend and full-screen controls, then the ready flag read by tests."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}\n"
+        "riskplan.control({{ this._parent.get_name() }}, 'topleft', 'rp-title', {{ this.title }});\n"
+        "riskplan.control({{ this._parent.get_name() }}, 'bottomleft', 'rp-legend', {{ this.legend }});\n"
+        "riskplan.ready({{ this._parent.get_name() }}, {{ this.bounds }}, {{ this.hatch }});\n{% endmacro %}"
+    )
+
+    def __init__(self, title: str, legend: str, bounds: list[list[float]] | None, hatch: str) -> None:
+        super().__init__()
+        self.hatch = json.dumps(hatch)
+        self.bounds = json.dumps(bounds)
+        self._name = "RiskplanControls"
+        self.title = json.dumps(title).replace("</", "<\\/")
+        self.legend = json.dumps(legend).replace("</", "<\\/")
+
+
+def _layers_of(scenario: Any) -> Mapping[str, gpd.GeoDataFrame]:
+    if hasattr(scenario, "layers"):
+        return scenario.layers
+    if isinstance(scenario, Mapping):
+        return scenario
+    msg = f"`scenario` is a {type(scenario).__name__}. Fix: pass a gis.Scenario or a mapping of layers."
+    raise InputError(msg)
+
+
+def _by_id(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if "id" in gdf.columns:
+        gdf = gdf.set_index(gdf["id"].astype(str).rename(None))
+    return gdf
+
+
+def _hazard_table(hazards: gpd.GeoDataFrame, risk: Any | None, coverage: Any | None) -> gpd.GeoDataFrame:
+    h = _by_id(hazards).copy()
+    h.index = h.index.astype(str)
+    grade = pd.Series(pd.NA, index=h.index, dtype=object)
+    if risk is not None:
+        rh = risk.hazards.copy()
+        rh.index = rh.index.astype(str)
+        for col in ("severity",):
+            if col in rh.columns:
+                h[col] = rh[col].reindex(h.index)
+        if "grade" in rh.columns:
+            grade = (
+                rh["grade"]
+                .reindex(h.index)
+                .map(lambda g: f"GB 18218 grade {g}" if isinstance(g, str) else pd.NA)
+            )
+    if "size_class" in h.columns:
+        size = h["size_class"].map(lambda s: f"size {s}" if isinstance(s, str) and s else pd.NA)
+        grade = grade.fillna(size)
+    h["grade_text"] = grade
+    if coverage is not None:
+        ch = coverage.hazards.copy()
+        ch.index = ch.index.astype(str)
+        for col in ("response_time_s", "nearest_station", "covered"):
+            if col in ch.columns:
+                h[col] = ch[col].reindex(h.index)
+    return h
+
+
+def _context(layers: Mapping[str, gpd.GeoDataFrame], style: Mapping[str, Any], disp: lyr.Display) -> dict:
+    ctx = style["context"]
+    parts = []
+    if "study_area" in layers and len(layers["study_area"]):
+        sa = layers["study_area"][["geometry"]].copy()
+        sa["geometry"] = sa.geometry.boundary
+        sa["k"] = "a"
+        parts.append(sa)
+    if "barriers" in layers and len(layers["barriers"]):
+        b = layers["barriers"].copy()
+        b["k"] = b["kind"].astype(str).map(lambda k: "r" if k == "river" else "b") if "kind" in b else "b"
+        parts.append(b[["geometry", "k", *(["name"] if "name" in b else [])]])
+    if "roads" in layers and "highway" in layers["roads"]:
+        roads = layers["roads"]
+        main = roads["highway"].astype(str).str.replace("_link", "").isin(["motorway", "trunk", "primary"])
+        r = roads.loc[main, ["geometry"]].copy()
+        r["k"] = "m"
+        parts.append(r)
+    crs = parts[0].crs if parts else None
+    frame = gpd.GeoDataFrame(
+        pd.concat([p.to_crs(crs) for p in parts], ignore_index=True) if parts else {"k": []},
+        geometry="geometry",
+        crs=crs,
+    )
+    values = {
+        "a": {"color": ctx["study_area"], "weight": 1.5, "dashArray": "6 4", "fill": False},
+        "r": {"color": ctx["river"], "fillColor": ctx["river"], "fillOpacity": 0.8, "weight": 1},
+        "b": {"color": ctx["line"], "weight": 3, "opacity": 0.8, "fill": False},
+        "m": {"color": ctx["line"], "weight": 1.2, "opacity": 0.8, "fill": False},
+    }
+    display = lyr.Display(simplify_m=max(disp.simplify_m, 10.0), decimals=disp.decimals, gcj02=disp.gcj02)
+    return lyr.polygon_spec(
+        frame,
+        layer_id="context",
+        props={"k": "k", "name": "n"},
+        style={"interactive": False},
+        tooltip=None,
+        display=display,
+        style_by={"prop": "k", "values": values},
+    )
+
+
+def risk_map(
+    scenario: Any,
+    *,
+    risk: Any | None = None,
+    coverage: Any | None = None,
+    proposed: gpd.GeoDataFrame | None = None,
+    tradeoff: pd.DataFrame | None = None,
+    depots_served: pd.Series | None = None,
+    tiles: str | None = "auto",
+    gcj02: bool = False,
+    style: Mapping[str, Any] | str | Path | None = None,
+) -> folium.Map:
+    """The interactive risk and coverage map of a scenario, with every asset inlined.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`gis.Scenario` (or a mapping of its layers).
+    risk
+        :class:`risk_models.RiskResult`: units coloured red / orange / yellow / blue.
+    coverage
+        :class:`planning.CoverageResult`: response times, isochrones, districts, gaps.
+    proposed
+        Proposed stations (``name``, ``reason``, ``added_demand``; points), indexed by id.
+    tradeoff
+        Coverage against new stations (``n_new``, ``coverage_share``, ``mean_response_s``).
+    depots_served
+        Depot id per community id: draws the communities each depot serves.
+    tiles
+        Online base map offered as a toggle, off by default: ``"osm"``, ``"gaode"``, ``"auto"``
+        (Gaode with ``gcj02``, else OSM) or None for none.
+    gcj02
+        Shift the overlays to GCJ-02 to match Chinese base maps (Gaode, Tencent).
+    style
+        Overrides of ``maps/data/map_style.toml``.
+
+    Returns
+    -------
+    folium.Map
+
+    Examples
+    --------
+    >>> from gis import demo_city
+    >>> m = risk_map(demo_city(n_road_nodes=2000))
+    >>> html = m.get_root().render()
+    >>> sorted(read_map_layers(html))
+    ['communities', 'context', 'depots', 'hazards', 'stations']
+    """
+    st = load_style(style)
+    layers = _layers_of(scenario)
+    disp = lyr.Display(
+        simplify_m=st["display"]["simplify_m"], decimals=st["display"]["decimals"], gcj02=gcj02
+    )
+    label = getattr(scenario, "label", None) or getattr(risk, "label", "") or "scenario"
+    specs: list[dict[str, Any]] = [_context(layers, st, disp)]
+
+    if risk is not None:
+        specs.append(lyr.units_spec(risk.units, st, disp))
+    if coverage is not None:
+        specs.extend(_coverage_specs(coverage, st, disp))
+    communities = coverage.communities if coverage is not None else _by_id(layers["communities"])
+    specs.append(lyr.communities_spec(communities, st, disp))
+    if depots_served is not None and "depots" in layers:
+        links = lyr.served_links(_by_id(layers["depots"]), _by_id(layers["communities"]), depots_served)
+        specs.append(
+            lyr.polygon_spec(
+                links,
+                layer_id="depot_links",
+                kind="line",
+                props={"community": "c", "depot": "d"},
+                style={"color": st["depots"]["link_colour"], "weight": 1, "opacity": 0.8},
+                tooltip={"title": "d", "prefix": "Depot ", "fields": [["c", "Serves community", ""]]},
+                display=disp,
+            )
+        )
+    hazards = _hazard_table(layers["hazards"], risk, coverage)
+    cluster = len(hazards) >= int(st["display"]["cluster_hazards_from"])
+    specs.append(lyr.hazards_spec(hazards, st, disp, cluster=cluster))
+    stations = coverage.stations if coverage is not None else _by_id(layers["fire_stations"])
+    specs.append(_stations_spec(stations, st, disp))
+    if proposed is not None and len(proposed):
+        specs.append(_proposed_spec(_by_id(proposed), st, disp))
+    if "depots" in layers and len(layers["depots"]):
+        specs.append(_depots_spec(_by_id(layers["depots"]), depots_served, st, disp))
+
+    bounds = _bounds(specs)
+    centre = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2] if bounds else [0.0, 0.0]
+    m = folium.Map(location=centre, tiles=None, control_scale=True, zoom_start=12, maxZoom=19, minZoom=3)
+    m.default_js = []  # every asset is inlined by _Assets: no CDN links
+    m.default_css = []
+    _Assets(st["display"]["background"]).add_to(m)
+    tile_key = ("gaode" if gcj02 else "osm") if tiles == "auto" else tiles
+    if tile_key is not None:
+        if tile_key not in st["tiles"]:
+            msg = f"`tiles` is {tiles!r}. Fix: use one of {sorted(st['tiles'])}, 'auto' or None."
+            raise InputError(msg)
+        t = st["tiles"][tile_key]
+        if (t.get("coords") == "gcj02") != gcj02:
+            log.warning(
+                "tiles %r are in %s but the overlays are not: they will not line up", tile_key, t["coords"]
+            )
+        kwargs = {"subdomains": t["subdomains"]} if "subdomains" in t else {}
+        folium.TileLayer(
+            tiles=t["url"], attr=t["attribution"], name=t["label"], overlay=True, show=False, **kwargs
+        ).add_to(m)
+    for spec in specs:
+        show = spec["id"] not in HIDDEN_BY_DEFAULT and not (spec["id"] == "communities" and risk is not None)
+        _DataLayer(spec, show=show).add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    present = {s["id"] for s in specs}
+    _Controls(
+        title_html(label, coverage=coverage, risk=risk, gcj02=gcj02),
+        legend_html(st, present=present, specs=specs, coverage=coverage, tradeoff=tradeoff),
+        bounds,
+        st["uncovered"]["colour"],
+    ).add_to(m)
+    counts = {s["id"]: len(s["data"]["features"]) for s in specs}
+    log.info("map of %s: %s", label, counts)
+    return m
+
+
+def _coverage_specs(coverage: Any, st: Mapping[str, Any], disp: lyr.Display) -> list[dict[str, Any]]:
+    out = []
+    if len(coverage.isochrones):
+        bands = lyr.dissolve_bands(coverage.isochrones)
+        colours = st["isochrones"]["colours"]
+        values = {
+            f"{b:g}": {
+                "fillColor": colours[min(i, len(colours) - 1)],
+                "color": colours[min(i, len(colours) - 1)],
+            }
+            for i, b in enumerate(sorted(bands["break_min"]))
+        }
+        bands["b"] = [f"{b:g}" for b in bands["break_min"]]
+        bands["label"] = [f"within {b:g} min of response" for b in bands["break_min"]]
+        out.append(
+            lyr.polygon_spec(
+                bands,
+                layer_id="isochrones",
+                props={"b": "b", "label": "n", "area_km2": "a", "stations": "s"},
+                style={"weight": 1, "fillOpacity": st["isochrones"]["fill_opacity"]},
+                style_by={"prop": "b", "values": values},
+                tooltip={"title": "n", "fields": [["a", "Area km²", ".1"], ["s", "Stations", ""]]},
+                display=disp,
+            )
+        )
+    if len(coverage.districts):
+        d = coverage.districts.copy()
+        d["station_id"] = d.index.astype(str)
+        d["k"] = "d"
+        viol = coverage.violations
+        if len(viol):
+            msgs = viol.groupby(viol["station"].astype(str))["message"].agg("; ".join)
+            d["problems"] = d["station_id"].map(msgs)
+        parts = [d]
+        if len(coverage.enclaves):
+            e = coverage.enclaves.copy()
+            e["station_id"] = e["station"].astype(str)
+            e["k"] = "e"
+            e["problems"] = "enclave: " + e["kind"].astype(str)
+            parts.append(e)
+        frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=d.crs)
+        colour = st["districts"]["colour"]
+        out.append(
+            lyr.polygon_spec(
+                frame,
+                layer_id="districts",
+                props={
+                    "station_id": "n",
+                    "k": "k",
+                    "area_km2": "a",
+                    "cap_km2": "cap",
+                    "farthest_travel_s": "ft",
+                    "limit_travel_s": "lt",
+                    "problems": "p",
+                },
+                style={"color": colour, "weight": 2, "dashArray": "6 4", "fillOpacity": 0.0},
+                style_by={
+                    "prop": "k",
+                    "values": {"e": {"fillColor": colour, "fillOpacity": 0.25, "weight": 1}},
+                },
+                tooltip={
+                    "title": "n",
+                    "prefix": "District of ",
+                    "fields": [
+                        ["a", "Area km²", ".2"],
+                        ["cap", "Cap km²", ".0"],
+                        ["ft", "Farthest travel", "s"],
+                        ["lt", "Travel limit", "s"],
+                        ["p", "Problems", ""],
+                    ],
+                },
+                display=disp,
+            )
+        )
+    gaps = _uncovered(coverage)
+    if len(gaps):
+        colour = st["uncovered"]["colour"]
+        out.append(
+            lyr.polygon_spec(
+                gaps,
+                layer_id="uncovered",
+                props={"label": "n", "population": "pop", "response_time_s": "t", "area_km2": "a"},
+                style={
+                    "color": colour,
+                    "fillColor": colour,
+                    "weight": 1.5,
+                    "dashArray": "4 3",
+                    "fillOpacity": 0.9,
+                },
+                tooltip={
+                    "title": "n",
+                    "fields": [
+                        ["pop", "Residents", "int"],
+                        ["t", "First engine", "s"],
+                        ["a", "Area km²", ".2"],
+                    ],
+                },
+                display=disp,
+            )
+        )
+    return out
+
+
+def _uncovered(coverage: Any) -> gpd.GeoDataFrame:
+    """Uncovered communities, and the uncovered part of the area grid as one feature."""
+    com = coverage.communities
+    gaps = com.loc[~com["covered"].astype(bool)].copy()
+    names = gaps["name"].astype(str) if "name" in gaps else gaps.index.astype(str)
+    gaps["label"] = "Not reached: " + names
+    gaps["area_km2"] = gaps.geometry.area / 1e6
+    frames = [gaps[["label", "population", "response_time_s", "area_km2", "geometry"]]]
+    cells = coverage.area_units
+    if len(cells) and "covered" in cells:
+        bad = cells.loc[~cells["covered"].astype(bool)]
+        if len(bad):
+            import shapely
+
+            geom = shapely.union_all(bad.geometry.to_numpy())
+            area = float(bad["area_km2"].sum()) if "area_km2" in bad else geom.area / 1e6
+            frames.append(
+                gpd.GeoDataFrame(
+                    {"label": ["Area not reached in time"], "area_km2": [area]},
+                    geometry=[geom],
+                    crs=cells.crs,
+                )
+            )
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=com.crs)
+
+
+def _stations_spec(stations: gpd.GeoDataFrame, st: Mapping[str, Any], disp: lyr.Display) -> dict[str, Any]:
+    return lyr.point_spec(
+        stations,
+        layer_id="stations",
+        icon=badge_svg("F", st["stations"]["colour"], size=20),
+        size=20,
+        props={
+            "name": "n",
+            "grade": "g",
+            "area_km2": "a",
+            "cap_km2": "cap",
+            "farthest_travel_s": "ft",
+            "n_enclaves": "ne",
+        },
+        fields=[
+            ["g", "Grade", ""],
+            ["a", "District km²", ".2"],
+            ["cap", "District cap km²", ".0"],
+            ["ft", "Farthest travel", "s"],
+            ["ne", "Enclaves", "int"],
+        ],
+        display=disp,
+    )
+
+
+def _proposed_spec(proposed: gpd.GeoDataFrame, st: Mapping[str, Any], disp: lyr.Display) -> dict[str, Any]:
+    return lyr.point_spec(
+        proposed,
+        layer_id="proposed",
+        icon=badge_svg("+", st["proposed"]["colour"], size=26, shape="star"),
+        size=26,
+        props={"name": "n", "reason": "why", "added_demand": "add"},
+        fields=[["why", "Why here", ""], ["add", "Demand added", "int"]],
+        prefix="Proposed: ",
+        display=disp,
+    )
+
+
+def _depots_spec(
+    depots: gpd.GeoDataFrame, served: pd.Series | None, st: Mapping[str, Any], disp: lyr.Display
+) -> dict[str, Any]:
+    d = depots.copy()
+    stock = [c for c in d.columns if c.startswith("stock_")]
+    props = {"name": "n", "tier": "tier", "capacity_people": "cap"}
+    fields = [["tier", "Tier", ""], ["cap", "Capacity (people)", "int"]]
+    for c in stock:
+        props[c] = c.removeprefix("stock_")
+        fields.append(
+            [c.removeprefix("stock_"), "Stock: " + c.removeprefix("stock_").replace("_", " "), "int"]
+        )
+    if served is not None:
+        counts = served.astype(str).value_counts()
+        d["n_served"] = d.index.astype(str).map(counts).fillna(0).astype(int)
+        props["n_served"] = "ns"
+        fields.append(["ns", "Communities served", "int"])
+    return lyr.point_spec(
+        d,
+        layer_id="depots",
+        icon=badge_svg("D", st["depots"]["colour"], size=18),
+        size=18,
+        props=props,
+        fields=fields,
+        display=disp,
+    )
+
+
+def _bounds(specs: list[dict[str, Any]]) -> list[list[float]] | None:
+    import shapely
+
+    geoms = [
+        shapely.from_geojson(json.dumps(f["geometry"]))
+        for s in specs
+        if s["id"] in {"units", "communities", "context"}
+        for f in s["data"]["features"][:5000]
+    ]
+    if not geoms:
+        return None
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    return [[float(y0), float(x0)], [float(y1), float(x1)]]
+
+
+def read_map_layers(page: str) -> dict[str, dict[str, Any]]:
+    """The layer specs embedded in a map page (or a report embedding one), by layer id.
+
+    Examples
+    --------
+    >>> from gis import demo_city
+    >>> specs = read_map_layers(risk_map(demo_city(n_road_nodes=2000)).get_root().render())
+    >>> len(specs["stations"]["data"]["features"])
+    6
+    """
+    out = {}
+    for text in _SPEC.findall(page):
+        spec = json.loads(html.unescape(text) if text.startswith("{&quot;") else text)  # report srcdoc
+        out[spec["id"]] = spec
+    return out
+
+
+def write_map(scenario: Any, path: str | Path, **kwargs: Any) -> Path:
+    """Write :func:`risk_map` to one self-contained HTML file, atomically.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from gis import demo_city
+    >>> out = write_map(demo_city(n_road_nodes=2000), pathlib.Path(tempfile.mkdtemp()) / "map.html")
+    >>> 'src="http' in out.read_text(encoding="utf-8")
+    False
+    """
+    path = Path(path)
+    page = risk_map(scenario, **kwargs).get_root().render()
+    with atomic_path(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    log.info("map written to %s (%.1f MB)", path, path.stat().st_size / 1e6)
+    return path

@@ -1,0 +1,336 @@
+"""One self-contained HTML report per scenario: key figures, tables, figures and the map.
+
+Figures are inlined as base64 PNG and the interactive map as an ``<iframe srcdoc>``, so the
+report is one file that opens offline. Every text from the data is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gis._atomic import atomic_path
+
+from . import figures
+from .interactive import risk_map
+
+__all__ = ["report_html", "write_report"]
+
+log = logging.getLogger(__name__)
+
+_CSS = """
+body { font: 14px/1.45 "Helvetica Neue", Arial, "Noto Sans CJK SC", "Microsoft YaHei", sans-serif;
+       margin: 0 auto; max-width: 1180px; padding: 16px 24px; color: #222; }
+h1 { font-size: 22px; margin-bottom: 2px; } h2 { font-size: 17px; margin-top: 28px;
+     border-bottom: 1px solid #ddd; padding-bottom: 3px; }
+.sub { color: #555; } .synthetic { background: #fff3cd; border: 1px solid #e0c36a; padding: 6px 10px; }
+.kpis { display: flex; flex-wrap: wrap; gap: 10px; } .kpi { border: 1px solid #ddd; border-radius: 6px;
+        padding: 8px 12px; min-width: 150px; } .kpi b { display: block; font-size: 20px; }
+table.rp { border-collapse: collapse; width: 100%; font-size: 12.5px; margin: 6px 0; }
+table.rp th, table.rp td { border-bottom: 1px solid #e5e5e5; padding: 3px 6px; text-align: left;
+                           vertical-align: top; }
+table.rp td.num { text-align: right; white-space: nowrap; } table.rp th { background: #f5f5f5; }
+.lv { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; }
+.figs img { max-width: 100%; border: 1px solid #eee; margin: 6px 0; }
+iframe.map { width: 100%; height: 680px; border: 1px solid #ccc; }
+.more { color: #555; font-style: italic; }
+"""
+
+
+def _fmt(value: Any, kind: str) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "-"
+    if kind == "s":
+        v = float(value)
+        return f"{v / 60:.1f} min" if np.isfinite(v) else "not reached"
+    if kind == "int":
+        return f"{float(value):,.0f}"
+    if kind == "pct":
+        return f"{float(value):.0%}"
+    if kind.startswith("."):
+        return f"{float(value):,.{int(kind[1:])}f}"
+    return html.escape(str(value))
+
+
+def _table(
+    df: pd.DataFrame, columns: Sequence[tuple[str, str, str]], *, css_id: str, limit: int | None = None
+) -> str:
+    """An escaped HTML table of ``columns`` ``(column, header, format)``; missing columns skipped."""
+    cols = [c for c in columns if c[0] in df.columns]
+    shown = df if limit is None else df.head(limit)
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in cols)
+    rows = []
+    for _, row in shown.iterrows():
+        cells = []
+        for col, _, kind in cols:
+            cls = ' class="num"' if kind in {"s", "int", "pct"} or kind.startswith(".") else ""
+            cells.append(f"<td{cls}>{_fmt(row[col], kind)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    more = ""
+    if limit is not None and len(df) > limit:
+        more = f'<p class="more">... and {len(df) - limit} more.</p>'
+    if not rows:
+        return f'<p id="{css_id}" class="more">None.</p>'
+    return f'<table class="rp" id="{css_id}"><tr>{head}</tr>{"".join(rows)}</table>{more}'
+
+
+def _img(fig: Any, alt: str) -> str:
+    data = base64.b64encode(figures.figure_png(fig)).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _kpis(risk: Any, coverage: Any) -> str:
+    items = []
+    s = coverage.summary
+    if "communities" in s.index:
+        r = s.loc["communities"]
+        items.append((f"{r['share_weight']:.0%}", "of residents reached in time"))
+        items.append((f"{int(r['covered'])}/{int(r['features'])}", "communities covered"))
+        items.append((f"{r['p90_response_s'] / 60:.1f} min", "90th percentile response"))
+    if "hazards" in s.index:
+        r = s.loc["hazards"]
+        items.append((f"{int(r['covered'])}/{int(r['features'])}", "hazard sources covered"))
+    levels = risk.units["level"].astype(str).value_counts()
+    items.append((str(int(levels.get("red", 0))), "red (major) risk units"))
+    items.append((str(int(levels.get("orange", 0))), "orange (high) risk units"))
+    items.append((str(len(coverage.violations)), "station-district problems"))
+    return (
+        '<div class="kpis">'
+        + "".join(f'<div class="kpi"><b>{html.escape(v)}</b>{html.escape(k)}</div>' for v, k in items)
+        + "</div>"
+    )
+
+
+def report_html(
+    scenario: Any,
+    *,
+    risk: Any,
+    coverage: Any,
+    proposed: gpd.GeoDataFrame | None = None,
+    tradeoff: pd.DataFrame | None = None,
+    depot_plan: pd.DataFrame | None = None,
+    depots_served: pd.Series | None = None,
+    top_n: int = 15,
+    map_options: Mapping[str, Any] | None = None,
+) -> str:
+    """The report as one HTML string (see :func:`write_report`)."""
+    label = getattr(scenario, "label", None) or risk.label or "scenario"
+    layers = scenario.layers if hasattr(scenario, "layers") else scenario
+    std = coverage.standard
+    parts = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        f"<title>Risk and coverage report: {html.escape(label)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>Urban safety risk and emergency coverage: {html.escape(label)}</h1>",
+        f'<p class="sub">Response standard {html.escape(std.name)}: {std.turnout_s:.0f} s turnout + '
+        f"{std.travel_s:.0f} s travel = {std.response_s / 60:g} min. Risk units: "
+        f"{html.escape(str(risk.units_spec))}.</p>",
+    ]
+    if getattr(scenario, "synthetic", False) or "synthetic" in label.lower():
+        parts.append('<p class="synthetic">Synthetic data: a generated city, not a real one.</p>')
+    parts.append("<h2>Key figures</h2>" + _kpis(risk, coverage))
+
+    figs = [
+        (figures.risk_figure(risk, coverage=coverage), "Risk map"),
+        (figures.response_time_figure(coverage), "Response-time distribution"),
+        (
+            figures.district_levels_figure(risk, communities=layers.get("communities"), coverage=coverage),
+            "Risk levels by district",
+        ),
+    ]
+    if tradeoff is not None and len(tradeoff):
+        figs.append((figures.tradeoff_figure(tradeoff, required_share=std.required_share), "Trade-off curve"))
+    parts.append('<h2>Figures</h2><div class="figs">' + "".join(_img(f, a) for f, a in figs) + "</div>")
+
+    page = (
+        risk_map(
+            scenario,
+            risk=risk,
+            coverage=coverage,
+            proposed=proposed,
+            tradeoff=tradeoff,
+            depots_served=depots_served,
+            **dict(map_options or {}),
+        )
+        .get_root()
+        .render()
+    )
+    parts.append(
+        '<h2>Interactive map</h2><iframe class="map" id="rp-map" title="Interactive map" '
+        f'srcdoc="{html.escape(page, quote=True)}"></iframe>'
+    )
+
+    top = risk.top(top_n).reset_index()
+    top = top.rename(columns={top.columns[0]: "unit"})
+    parts.append(f"<h2>Top {top_n} risk units</h2>")
+    parts.append(
+        _table(
+            top,
+            [
+                ("rank", "Rank", "int"),
+                ("unit", "Unit", ""),
+                ("name", "Name", ""),
+                ("level", "Level", ""),
+                ("score", "Score", ".1"),
+                ("percentile", "Percentile", ".0"),
+                ("reasons", "Why", ""),
+            ],
+            css_id="top-risk",
+        )
+    )
+
+    com = coverage.communities
+    gaps = com.loc[~com["covered"].astype(bool)].copy()
+    gaps = gaps.sort_values("population", ascending=False) if "population" in gaps else gaps
+    gaps = gaps.reset_index().rename(columns={"index": "id"})
+    parts.append(f"<h2>Communities not reached within {std.response_s / 60:g} min ({len(gaps)})</h2>")
+    parts.append(
+        _table(
+            gaps,
+            [
+                ("id", "Id", ""),
+                ("name", "Name", ""),
+                ("district", "District", ""),
+                ("population", "Residents", "int"),
+                ("response_time_s", "First engine", "s"),
+                ("nearest_station", "Nearest station", ""),
+            ],
+            css_id="uncovered",
+            limit=50,
+        )
+    )
+
+    parts.append(f"<h2>Station-district problems ({len(coverage.violations)})</h2>")
+    parts.append(
+        _table(
+            coverage.violations,
+            [("station", "Station", ""), ("kind", "Kind", ""), ("message", "Problem", "")],
+            css_id="violations",
+        )
+    )
+
+    if proposed is not None and len(proposed):
+        p = pd.DataFrame(proposed.drop(columns=proposed.geometry.name)).reset_index()
+        p = p.rename(columns={p.columns[0]: "id"}) if "id" not in p else p
+        parts.append(f"<h2>Proposed fire stations ({len(p)})</h2>")
+        parts.append(
+            _table(
+                p,
+                [
+                    ("id", "Id", ""),
+                    ("name", "Name", ""),
+                    ("reason", "Why here", ""),
+                    ("added_demand", "Demand added", "int"),
+                ],
+                css_id="proposed",
+            )
+        )
+
+    if "depots" in layers and len(layers["depots"]):
+        d = pd.DataFrame(layers["depots"].drop(columns=layers["depots"].geometry.name)).reset_index()
+        d = d.rename(columns={d.columns[0]: "id"}) if "id" not in d else d
+        cols = [
+            ("id", "Id", ""),
+            ("name", "Name", ""),
+            ("tier", "Tier", ""),
+            ("capacity_people", "Capacity", "int"),
+        ]
+        cols += [
+            (c, c.removeprefix("stock_").replace("_", " "), "int")
+            for c in d.columns
+            if c.startswith("stock_")
+        ]
+        parts.append("<h2>Relief-material depots: stock</h2>" + _table(d, cols, css_id="depots"))
+    if depot_plan is not None and len(depot_plan):
+        plan = depot_plan.reset_index() if depot_plan.index.name else depot_plan
+        cols = [(str(c), str(c).replace("_", " "), "") for c in plan.columns if c != "geometry"]
+        parts.append("<h2>Depot plan</h2>" + _table(plan, cols, css_id="depot-plan"))
+
+    notes = list(risk.notes)
+    if notes:
+        parts.append(
+            "<h2>Notes and assumptions</h2><ul>"
+            + "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+            + "</ul>"
+        )
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(
+    scenario: Any,
+    path: str | Path,
+    *,
+    risk: Any,
+    coverage: Any,
+    proposed: gpd.GeoDataFrame | None = None,
+    tradeoff: pd.DataFrame | None = None,
+    depot_plan: pd.DataFrame | None = None,
+    depots_served: pd.Series | None = None,
+    top_n: int = 15,
+    map_options: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write one self-contained HTML report (figures, tables, interactive map), atomically.
+
+    Parameters
+    ----------
+    scenario
+        The :class:`gis.Scenario` (or mapping of layers) scored and analysed.
+    path
+        Output ``.html``.
+    risk, coverage
+        :class:`risk_models.RiskResult` and :class:`planning.CoverageResult` of the scenario.
+    proposed, tradeoff
+        Proposed stations and the coverage trade-off table (from the location models).
+    depot_plan
+        Any table describing the depot plan, shown as given.
+    depots_served
+        Depot id per community id, drawn on the map.
+    top_n
+        Rows of the top-risk table.
+    map_options
+        Extra keyword arguments of :func:`maps.risk_map` (``tiles``, ``gcj02``, ``style``).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from gis import demo_city, graph_from_lines, Scenario, RoadsSource
+    >>> from planning.coverage import analyse_coverage
+    >>> from risk_models import score_scenario
+    >>> city = demo_city(n_road_nodes=2000)
+    >>> layers = {k: v.set_index("id") if "id" in v else v for k, v in city.items()}
+    >>> sc = Scenario("Demo City", layers, layers["roads"].crs, RoadsSource("layer"), synthetic=True)
+    >>> cov = analyse_coverage(sc, graph_from_lines(city["roads"]), breaks_min=[5])
+    >>> risk = score_scenario(sc, learn=False, response_time_s=cov.communities["response_time_s"])
+    >>> out = write_report(sc, pathlib.Path(tempfile.mkdtemp()) / "r.html", risk=risk, coverage=cov)
+    >>> text = out.read_text(encoding="utf-8")
+    >>> 'id="top-risk"' in text and "<iframe" in text
+    True
+    """
+    path = Path(path)
+    page = report_html(
+        scenario,
+        risk=risk,
+        coverage=coverage,
+        proposed=proposed,
+        tradeoff=tradeoff,
+        depot_plan=depot_plan,
+        depots_served=depots_served,
+        top_n=top_n,
+        map_options=map_options,
+    )
+    with atomic_path(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    log.info("report written to %s (%.1f MB)", path, path.stat().st_size / 1e6)
+    return path

@@ -1,0 +1,188 @@
+"""Maps, figures and report rendered and parsed (no browser): layers, counts, legend, offline."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+from gis import RoadsSource, Scenario, demo_city, graph_from_lines, write_demo_scenario
+from maps import (
+    LAYER_NAMES,
+    district_levels_figure,
+    figure_png,
+    read_map_layers,
+    report_html,
+    response_time_figure,
+    risk_figure,
+    risk_map,
+    tradeoff_figure,
+    write_map,
+)
+
+TRADEOFF = pd.DataFrame(
+    {"n_new": [0, 1, 2, 3], "coverage_share": [0.55, 0.7, 0.8, 0.86], "mean_response_s": [420, 360, 320, 300]}
+)
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    from planning.coverage import analyse_coverage
+    from risk_models import score_scenario
+
+    city = demo_city(n_road_nodes=3000)
+    layers = {k: v.set_index("id") if "id" in v else v for k, v in city.items()}
+    sc = Scenario("Demo City", layers, layers["roads"].crs, RoadsSource("layer"), synthetic=True)
+    cov = analyse_coverage(sc, graph_from_lines(city["roads"]))
+    risk = score_scenario(sc, learn=False, response_time_s=cov.communities["response_time_s"])
+    proposed = sc["candidate_sites"].head(3).copy()
+    proposed["reason"] = ["covers the <east> bank</script>", "industrial park", "new district"]
+    proposed["added_demand"] = [52000, 31000, 12000]
+    served = pd.Series(["D1", "D2", "D3"] * 50, index=sc["communities"].index)
+    return sc, risk, cov, proposed, served
+
+
+@pytest.fixture(scope="module")
+def page(inputs) -> str:
+    sc, risk, cov, proposed, served = inputs
+    m = risk_map(sc, risk=risk, coverage=cov, proposed=proposed, tradeoff=TRADEOFF, depots_served=served)
+    return m.get_root().render()
+
+
+def test_layer_control_names_every_layer(page):
+    control = re.search(r"overlays\s*:\s*\{(.*?)\}", page, re.DOTALL).group(1)
+    for name in LAYER_NAMES.values():
+        assert f'"{name}"' in control
+    assert '"OpenStreetMap (online)"' in control  # offered, off by default
+
+
+def test_feature_counts_match_the_inputs(page, inputs):
+    sc, risk, cov, proposed, _ = inputs
+    specs = read_map_layers(page)
+    count = {k: len(v["data"]["features"]) for k, v in specs.items()}
+    uncovered = int((~cov.communities["covered"]).sum()) + int((~cov.area_units["covered"]).any())
+    assert count["units"] == len(risk.units)
+    assert count["hazards"] == len(sc["hazards"])
+    assert count["communities"] == len(sc["communities"])
+    assert count["stations"] == len(sc["fire_stations"])
+    assert count["proposed"] == len(proposed)
+    assert count["depots"] == len(sc["depots"])
+    assert count["depot_links"] == len(sc["communities"])
+    assert count["uncovered"] == uncovered
+    assert count["districts"] == len(cov.districts) + len(cov.enclaves)
+    assert count["isochrones"] == cov.isochrones["break_min"].nunique()
+    assert specs["hazards"]["cluster"] is True
+    levels = {f["properties"]["lv"] for f in specs["units"]["data"]["features"]}
+    assert levels <= {"red", "orange", "yellow", "blue"}
+    first = specs["units"]["data"]["features"][0]["properties"]
+    assert {"score", "hz", "ex", "vu", "rf", "top", "level"} <= set(first)
+
+
+def test_legend_title_and_text_escaped(page):
+    assert "rp-legend" in page and "Legend" in page
+    for label in ("Major risk (red)", "High risk (orange)", "Moderate risk (yellow)", "Low risk (blue)"):
+        assert label in page
+    assert "Demo City (synthetic)" in page
+    assert "bank</script>" not in page  # data cannot close the script; tooltips escape it in the browser
+    assert "New stations: coverage" in page
+
+
+def test_page_needs_no_network(page):
+    assert not re.search(r"<script[^>]+src=\"https?://", page)
+    assert not re.search(r"<link[^>]+href=\"https?://", page)
+    assert "L.markerClusterGroup" in page and "leaflet.fullscreen" in page
+    assert "url(images/" not in page
+
+
+def test_coordinates_rounded_and_file_light(page):
+    specs = read_map_layers(page)
+    lon, lat = specs["stations"]["data"]["features"][0]["geometry"]["coordinates"]
+    assert round(lon, 5) == lon and 110 < lon < 120 and 35 < lat < 42
+    assert len(page) < 1_500_000
+
+
+def test_gcj02_shifts_overlays(inputs):
+    sc = inputs[0]
+    plain = read_map_layers(risk_map(sc).get_root().render())
+    shifted_page = risk_map(sc, gcj02=True).get_root().render()
+    shifted = read_map_layers(shifted_page)
+    a = plain["stations"]["data"]["features"][0]["geometry"]["coordinates"]
+    b = shifted["stations"]["data"]["features"][0]["geometry"]["coordinates"]
+    assert 0.001 < abs(b[0] - a[0]) < 0.02 and 0.0001 < abs(b[1] - a[1]) < 0.02
+    assert "autonavi" in shifted_page and "GCJ-02" in shifted_page
+
+
+def test_no_tiles_and_bad_tiles(inputs):
+    sc = inputs[0]
+    assert "tile.openstreetmap" not in risk_map(sc, tiles=None).get_root().render()
+    with pytest.raises(ValueError, match="tiles"):
+        risk_map(sc, tiles="bing")
+
+
+def _png_shape(data: bytes) -> tuple[int, ...]:
+    return imread(io.BytesIO(data), format="png").shape
+
+
+def test_figures_render_png(inputs):
+    sc, risk, cov, *_ = inputs
+    figs = {
+        "risk": risk_figure(risk, coverage=cov),
+        "response": response_time_figure(cov),
+        "tradeoff": tradeoff_figure(TRADEOFF, required_share=1.0),
+        "districts": district_levels_figure(risk, communities=sc["communities"]),
+        "station_districts": district_levels_figure(risk, coverage=cov),
+    }
+    for name, fig in figs.items():
+        data = figure_png(fig)
+        h, w, _ = _png_shape(data)
+        assert data[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert w >= 600 and h >= 250, (name, w, h)
+    labels = [t.get_text() for t in figs["districts"].axes[0].get_yticklabels()]
+    assert "Old Town" in labels
+    assert any("station" in t.get_text() for t in figs["station_districts"].axes[0].get_yticklabels())
+
+
+def test_report_has_tables_figures_and_map(inputs):
+    sc, risk, cov, proposed, served = inputs
+    text = report_html(
+        sc, risk=risk, coverage=cov, proposed=proposed, tradeoff=TRADEOFF, depots_served=served
+    )
+    for table in ("top-risk", "uncovered", "violations", "proposed", "depots"):
+        assert f'id="{table}"' in text
+    assert text.count('<img alt="') == 4
+    assert text.count('src="data:image/png;base64,') == 4
+    assert "<iframe" in text and "srcdoc=" in text
+    assert "covers the &lt;east&gt; bank" in text  # escaped in the table
+    assert "Synthetic data" in text
+    assert not re.search(r"<script[^>]+src=\"https?://", text)
+    embedded = read_map_layers(text)
+    assert len(embedded["units"]["data"]["features"]) == len(risk.units)
+    top = risk.top(1)
+    assert str(top["name"].iloc[0]) in text
+
+
+def test_cli_map_and_report(tmp_path: Path):
+    from service.commands import map_report
+
+    gpkg = write_demo_scenario(tmp_path / "demo.gpkg", n_road_nodes=2000)
+    parser = argparse.ArgumentParser()
+    map_report.register(parser.add_subparsers(dest="command"))
+    for cmd in ("map", "report"):
+        out = tmp_path / f"{cmd}.html"
+        args = parser.parse_args([cmd, str(gpkg), "--out", str(out), "--no-learn", "--no-cache"])
+        assert args.func(args) == 0
+        assert out.stat().st_size > 100_000
+    assert "rp-legend" in (tmp_path / "map.html").read_text(encoding="utf-8")
+    assert not list(tmp_path.glob(".*.part*"))
+
+
+def test_write_map_is_atomic(inputs, tmp_path: Path):
+    sc = inputs[0]
+    out = write_map(sc, tmp_path / "m.html")
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.html"]

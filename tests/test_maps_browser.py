@@ -1,0 +1,115 @@
+"""The map and the report in a real headless Chromium: every layer draws, no console errors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gis import RoadsSource, Scenario, demo_city, graph_from_lines
+from maps import write_map, write_report
+
+TRADEOFF = pd.DataFrame(
+    {"n_new": [0, 1, 2], "coverage_share": [0.55, 0.7, 0.8], "mean_response_s": [420, 360, 320]}
+)
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    from planning.coverage import analyse_coverage
+    from risk_models import score_scenario
+
+    city = demo_city(n_road_nodes=3000)
+    layers = {k: v.set_index("id") if "id" in v else v for k, v in city.items()}
+    sc = Scenario("Demo City", layers, layers["roads"].crs, RoadsSource("layer"), synthetic=True)
+    cov = analyse_coverage(sc, graph_from_lines(city["roads"]))
+    risk = score_scenario(sc, learn=False, response_time_s=cov.communities["response_time_s"])
+    proposed = sc["candidate_sites"].head(3).copy()
+    proposed["reason"] = ["covers the <b>east</b> bank", "industrial park", "new district"]
+    proposed["added_demand"] = [52000, 31000, 12000]
+    served = pd.Series(["D1", "D2", "D3"] * 50, index=sc["communities"].index)
+    return {"risk": risk, "coverage": cov, "proposed": proposed, "depots_served": served}, sc
+
+
+def _wait_ready(driver, timeout_s: float = 20.0) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout_s:
+        if driver.execute_script("return window.riskplanReady === true"):
+            return time.perf_counter() - start
+        time.sleep(0.05)
+    logs = driver.get_log("browser")
+    pytest.fail(f"the map never became ready; console: {logs}")
+    return 0.0
+
+
+def _check_all_layers(driver) -> dict:
+    drawn = driver.execute_script("return riskplan.drawn()")
+    shown = {k for k, v in drawn.items() if v["shown"]}
+    assert {"units", "hazards", "stations", "uncovered", "proposed", "depots"} <= shown
+    for key in shown:
+        assert drawn[key]["drawn"] == drawn[key]["expected"], (key, drawn[key])
+    driver.execute_script("riskplan.showAll()")
+    drawn = driver.execute_script("return riskplan.drawn()")
+    for key, v in drawn.items():
+        assert v["drawn"] == v["expected"] > 0, (key, v)
+    # Independent count of the DOM: SVG paths by class, marker icons and cluster totals.
+    paths = driver.execute_script("return document.querySelectorAll('path.rp-units').length")
+    assert paths == drawn["units"]["expected"]
+    icons = driver.execute_script(
+        "var n = document.querySelectorAll('.rp-marker.rp-hazard').length;"
+        "document.querySelectorAll('.rp-cluster span').forEach(function (s) { n += +s.dataset.count; });"
+        "return n;"
+    )
+    assert icons == drawn["hazards"]["expected"]
+    return drawn
+
+
+def _severe(driver) -> list:
+    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_map_draws_every_layer(browser, inputs, tmp_path: Path):
+    kwargs, sc = inputs
+    out = write_map(sc, tmp_path / "map.html", tradeoff=TRADEOFF, **kwargs)
+    browser.get(out.as_uri())
+    _wait_ready(browser)
+    drawn = _check_all_layers(browser)
+    assert drawn["hazards"]["clusters"] > 0
+    assert browser.execute_script("return document.querySelectorAll('.rp-legend .rp-row').length") > 10
+    assert (
+        browser.execute_script(
+            "return document.querySelectorAll('.leaflet-control-layers-overlays label').length"
+        )
+        == 12
+    )
+    assert browser.execute_script("return !!document.querySelector('.leaflet-control-scale')")
+    assert browser.execute_script("return !!document.querySelector('.leaflet-fullscreen-icon')")
+    # A tooltip escapes data text.
+    html = browser.execute_script(
+        "var l = riskplan.layers.proposed.geo.getLayers()[0]; l.openTooltip();"
+        "return l.getTooltip().getElement().innerHTML;"
+    )
+    assert "&lt;b&gt;east" in html and "Demand added" in html
+    browser.save_screenshot(str(tmp_path / "map.png"))
+    assert (tmp_path / "map.png").stat().st_size > 20_000
+    assert _severe(browser) == []
+
+
+def test_report_opens_with_figures_and_map(browser, inputs, tmp_path: Path):
+    kwargs, sc = inputs
+    out = write_report(sc, tmp_path / "report.html", tradeoff=TRADEOFF, **kwargs)
+    browser.get(out.as_uri())
+    widths = browser.execute_script(
+        "return Array.from(document.images).map(function (i) { return i.naturalWidth; })"
+    )
+    assert len(widths) == 4 and min(widths) > 500
+    frame = browser.find_element("id", "rp-map")
+    browser.execute_script("arguments[0].scrollIntoView()", frame)
+    browser.switch_to.frame(frame)
+    _wait_ready(browser)
+    _check_all_layers(browser)
+    browser.switch_to.default_content()
+    browser.save_screenshot(str(tmp_path / "report.png"))
+    assert _severe(browser) == []
