@@ -12,7 +12,7 @@ help:
 	@echo "make demo   - set up $(VENV) and run the whole demo on the synthetic demo city"
 	@echo "make test   - set up $(VENV) with the test extras and run every test"
 	@echo "make lint   - ruff and mypy"
-	@echo "make bench  - benchmarks (network build time and memory)"
+	@echo "make bench  - every benchmark, each against its named peers (takes a while)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "riskplan needs Python >= 3.11; set PYTHON=/path/to/python3.11")'
@@ -45,6 +45,11 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_network.py
+	$(BIN)/python benchmarks/bench_coverage.py
+	$(BIN)/python benchmarks/bench_risk.py
+	$(BIN)/python benchmarks/bench_location.py --quick
+	$(BIN)/python benchmarks/bench_maps.py
+	$(BIN)/python benchmarks/bench_api.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache .mypy_cache *.egg-info

@@ -1,0 +1,21 @@
+"""Location models on a demand x candidate cost matrix (seconds or metres, ``inf`` = unreachable).
+
+Like spopt's ``from_cost_matrix`` entry points, but plain functions that return a frozen
+:class:`LocationResult`: selected sites (existing ones flagged), objective, a proven bound and
+the gap, solver status, demand-to-site assignment and wall time.
+
+- :func:`lscp`: fewest new sites so that every demand row is covered (optionally capacitated);
+- :func:`mclp`: ``p`` new sites maximising the covered weight;
+- :func:`backup_coverage`: ``p`` new sites maximising the weight covered twice;
+- :func:`p_median`: ``p`` new sites minimising the weighted mean cost (optionally capacitated);
+- :func:`p_center`: ``p`` new sites minimising the worst cost.
+
+Exact solving uses HiGHS (``highspy`` when installed, for warm starts; else
+:func:`scipy.optimize.milp`) under a time limit, warm-started by greedy + swap heuristics;
+instances are reduced first (identical demand merged, dominated candidates dropped).
+"""
+
+from ._result import LocationResult
+from .models import backup_coverage, lscp, mclp, p_center, p_median
+
+__all__ = ["LocationResult", "backup_coverage", "lscp", "mclp", "p_center", "p_median"]
