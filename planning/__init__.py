@@ -8,10 +8,13 @@ query (:mod:`planning.query`).
 """
 
 from .coverage import CoverageResult, analyse_coverage, area_grid, layer_coverage, summarise_coverage
+from .depots import DepotPlan, plan_depots, relocation_demand, stock_needs
 from .districts import StationDistricts, station_districts
 from .isochrones import band_population, isochrones
 from .query import ResponseQuery
+from .siting import apply_siting_rules, generate_candidates
 from .standards import ResponseStandard, district_caps_km2, response_standard, standard_names
+from .stations import StationPlan, demand_weights, plan_stations, response_matrix
 from .travel import (
     RoadMatrix,
     many_to_many,
@@ -24,24 +27,34 @@ from .travel import (
 
 __all__ = [
     "CoverageResult",
+    "DepotPlan",
     "ResponseQuery",
     "ResponseStandard",
     "RoadMatrix",
     "StationDistricts",
+    "StationPlan",
     "analyse_coverage",
+    "apply_siting_rules",
     "area_grid",
     "band_population",
+    "demand_weights",
     "district_caps_km2",
+    "generate_candidates",
     "isochrones",
     "layer_coverage",
     "many_to_many",
     "nearest_sources",
+    "plan_depots",
+    "plan_stations",
+    "relocation_demand",
+    "response_matrix",
     "response_standard",
     "road_matrix",
     "snap_layer",
     "snap_stations",
     "standard_names",
     "station_districts",
+    "stock_needs",
     "summarise_coverage",
     "travel_times",
 ]

@@ -241,8 +241,8 @@ async def response_times(
             queries.get, key, lambda: _build_query(service, scenario_id, standard)
         )
     query = entry.query
-    answer = query.query(lon, lat, k=k)
-    snap_m = float(answer["snap_distance_m"].iloc[0])
+    near = query.nearest(lon, lat, k=k)  # numpy only: (k, 1) arrays for the one point
+    snap_m = float(near.snap_distance_m[0])
     if snap_m > query.max_snap_m:
         msg = (
             f"The point ({lon:.6f}, {lat:.6f}) is {snap_m:,.0f} m from the nearest road of scenario "
@@ -252,13 +252,16 @@ async def response_times(
         raise InputError(msg)
     turnout_s = query.standard.turnout_s
     rows = []
-    for rank, station, response_s, covered in zip(
-        answer["rank"].tolist(),
-        answer["station"].astype(str).tolist(),
-        answer["response_time_s"].tolist(),
-        answer["covered"].tolist(),
-        strict=True,
+    for rank, (station_id, response_s, covered) in enumerate(
+        zip(
+            near.station[:, 0].tolist(),
+            near.response_time_s[:, 0].tolist(),
+            near.covered[:, 0].tolist(),
+            strict=True,
+        ),
+        start=1,
     ):
+        station = str(station_id)
         name, station_lon, station_lat = entry.stations[station]
         rows.append(
             StationTimeOut(

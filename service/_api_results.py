@@ -353,9 +353,8 @@ RiskLevel = Literal["blue", "yellow", "orange", "red"]
 UnitsParam = Annotated[
     str,
     Query(
-        description="`communities` or `grid:METRES` (100..9999 m square cells).",
-        # h3:RES is left out for now: `import h3` inside a request thread hung in testing
-        pattern=r"^(communities|grid:[0-9]{3,4})$",
+        description="`communities`, `h3:RES` (H3 resolution 5..10) or `grid:METRES` (100..9999 m cells).",
+        pattern=r"^(communities|h3:([5-9]|10)|grid:[0-9]{3,4})$",
     ),
 ]
 

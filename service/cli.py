@@ -21,11 +21,12 @@ from gis._errors import RiskplanError
 from . import pipeline
 from .commands import coverage as _coverage_cmd
 from .commands import map_report as _map_report_cmd
+from .commands import place as _place_cmd
 from .commands import risk as _risk_cmd
 from .commands import serve as _serve_cmd
 
 # Subcommands of the analysis stages, each a module with ``register(subparsers)``.
-STAGE_COMMANDS: tuple[ModuleType, ...] = (_coverage_cmd, _risk_cmd, _map_report_cmd, _serve_cmd)
+STAGE_COMMANDS: tuple[ModuleType, ...] = (_coverage_cmd, _risk_cmd, _map_report_cmd, _place_cmd, _serve_cmd)
 
 __all__ = ["main"]
 
@@ -53,7 +54,7 @@ class _Stages:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    stages = _Stages(6, quiet=args.quiet)
+    stages = _Stages(7, quiet=args.quiet)
     try:
         result = pipeline.run_demo(args.out, seed=args.seed, n_road_nodes=args.nodes, progress=stages)
     finally:

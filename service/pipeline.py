@@ -28,7 +28,7 @@ from gis import (
 )
 from gis._atomic import atomic_path
 from maps import write_map, write_report
-from planning import CoverageResult, analyse_coverage
+from planning import CoverageResult, DepotPlan, StationPlan, analyse_coverage, plan_depots, plan_stations
 from risk_models import RiskResult, score_scenario
 
 __all__ = ["NetworkRun", "PipelineResult", "assess", "build_network", "run_demo"]
@@ -134,6 +134,15 @@ def _coverage_summary(coverage: CoverageResult) -> dict[str, object]:
     }
 
 
+def _plan_summary(stations: StationPlan, depots: DepotPlan) -> dict[str, object]:
+    return {
+        "stations": json.loads(stations.summary.round(4).to_json(orient="index")),
+        "proposed": [str(i) for i in stations.proposed.index],
+        "recommended_new": int(stations.recommended_n),
+        "unmet_people": float(depots.unmet_people),
+    }
+
+
 def _risk_note(risk: RiskResult, n: int = 5) -> str:
     lines = [f"Highest risk ({risk.units_spec}):"]
     for unit_id, row in risk.top(n).iterrows():
@@ -156,8 +165,9 @@ def run_demo(
     ``network.gpkg`` (road nodes and edges with travel times), ``snapping.csv``,
     ``coverage.gpkg`` (GB 51080 response times, isochrones, station districts and
     violations), ``risk.gpkg`` (risk by community with the reasons, response times as the
-    capacity component, incident models), ``map.html`` (interactive, works offline),
-    ``report.html`` (self-contained) and ``summary.json``.
+    capacity component, incident models), ``stations.gpkg`` and ``depots.gpkg`` (proposed
+    stations with the trade-off curve; depot assignment and stock), ``map.html``
+    (interactive, works offline), ``report.html`` (self-contained) and ``summary.json``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -176,15 +186,24 @@ def run_demo(
         coverage, risk = assess(scenario, graph=run.graph)
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
         result.outputs["risk"] = risk.write(out / "risk.gpkg")
+    with _stage(result, "plan stations and depots", progress):
+        stations = plan_stations(scenario, run.graph, risk=risk, n_new=3)
+        depots = plan_depots(scenario, run.graph, risk=risk)
+        result.outputs["stations"] = stations.write(out / "stations.gpkg")
+        result.outputs["depots"] = depots.write(out / "depots.gpkg")
     with _stage(result, "map and report", progress):
-        result.outputs["map"] = write_map(scenario, out / "map.html", risk=risk, coverage=coverage)
-        result.outputs["report"] = write_report(scenario, out / "report.html", risk=risk, coverage=coverage)
+        plans = {"proposed": stations.proposed, "tradeoff": stations.tradeoff, "depots_served": depots.served}
+        result.outputs["map"] = write_map(scenario, out / "map.html", risk=risk, coverage=coverage, **plans)
+        result.outputs["report"] = write_report(
+            scenario, out / "report.html", risk=risk, coverage=coverage, depot_plan=depots.table(), **plans
+        )
     report = run.graph.graph.get("report")
     result.notes.append(f"{scenario.label}: synthetic data, not a real city.")
     if report is not None:
         result.notes.append(str(report))
     result.notes.append(coverage.report())
     result.notes.append(_risk_note(risk))
+    result.notes += [stations.report(), depots.report()]
     summary = {
         "scenario": scenario.label,
         "synthetic": scenario.synthetic,
@@ -193,6 +212,7 @@ def run_demo(
         "network": {"nodes": run.graph.number_of_nodes(), "edges": run.graph.number_of_edges()},
         "flagged_snaps": run.flagged,
         "coverage": _coverage_summary(coverage),
+        "plan": _plan_summary(stations, depots),
         "risk": {
             "units": risk.units_spec,
             "levels": risk.units["level"].astype(str).value_counts().to_dict(),

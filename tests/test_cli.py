@@ -95,12 +95,17 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert 0 < summary["coverage"]["by_layer"]["communities"]["share_weight"] < 1  # east bank uncovered
     assert sum(summary["risk"]["levels"].values()) == 150
     assert summary["risk"]["top"][0]["level"] == "red"
+    plan = summary["plan"]["stations"]
+    assert plan["after"]["population_share"] > plan["before"]["population_share"]
+    assert len(summary["plan"]["proposed"]) == 3
     for name in (
         "demo_city.gpkg",
         "network.gpkg",
         "snapping.csv",
         "coverage.gpkg",
         "risk.gpkg",
+        "stations.gpkg",
+        "depots.gpkg",
         "map.html",
         "report.html",
     ):

@@ -13,6 +13,14 @@ renamed to its id in one step, and only then recorded in SQLite, which is the co
 Deleting removes the row first, then renames the folder to ``.trash-*`` and removes it.
 Opening the store sweeps whatever a crash left behind: ``.tmp-*`` and ``.trash-*`` folders
 and scenario folders without a row.
+
+Connections: every write opens a fresh connection (``synchronous=FULL``, foreign keys on) and
+commits before it returns. Plain reads (a scenario's row, result and job rows, the lists) go
+through one long-lived connection per thread (``query_only``), kept in thread-local storage: a
+lookup then costs microseconds instead of opening a connection (about half a millisecond),
+and it still reads the database, so it sees what other connections and other processes
+committed (autocommit, so no read holds a snapshot between statements). A thread's reader
+is closed when the thread ends, all of them by :meth:`SQLiteStore.close`.
 """
 
 from __future__ import annotations
@@ -23,7 +31,9 @@ import logging
 import os
 import shutil
 import sqlite3
+import threading
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,6 +145,23 @@ def _crs_text(crs: pyproj.CRS) -> str:
     return f"EPSG:{code}" if code else crs.to_wkt()
 
 
+class _Reader:
+    """A thread's read-only connection; closed when the thread (its only owner) goes away."""
+
+    __slots__ = ("__weakref__", "conn", "generation")
+
+    def __init__(self, db_path: Path, generation: int) -> None:
+        # check_same_thread=False only so that close() may close it from another thread;
+        # it is used by the thread that opened it and by nobody else.
+        self.conn = sqlite3.connect(db_path, timeout=30, check_same_thread=False)
+        self.conn.execute("PRAGMA query_only=ON")  # reads only: every write has its own connection
+        self.conn.row_factory = sqlite3.Row
+        self.generation = generation
+
+    def __del__(self) -> None:
+        self.conn.close()
+
+
 class SQLiteStore(Store):
     """The embedded store in ``data_dir`` (created when missing).
 
@@ -159,7 +186,20 @@ class SQLiteStore(Store):
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+        self._local = threading.local()
+        self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
+        self._readers_lock = threading.Lock()
+        self._generation = 0
         self._sweep()
+
+    def close(self) -> None:
+        """Close the per-thread read connections (a later read opens a new one)."""
+        with self._readers_lock:
+            self._generation += 1
+            readers = list(self._readers)
+            self._readers.clear()
+        for reader in readers:
+            reader.conn.close()
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -175,6 +215,16 @@ class SQLiteStore(Store):
                 yield conn
         finally:
             conn.close()
+
+    def _read(self) -> sqlite3.Connection:
+        """This thread's long-lived read connection (opened on first use)."""
+        reader: _Reader | None = getattr(self._local, "reader", None)
+        if reader is None or reader.generation != self._generation:
+            with self._readers_lock:
+                reader = _Reader(self.db_path, self._generation)
+                self._readers.add(reader)
+            self._local.reader = reader
+        return reader.conn
 
     def _sweep(self) -> None:
         """Remove what a crash left behind: temp and trash folders, folders without a row."""
@@ -264,14 +314,12 @@ class SQLiteStore(Store):
         )
 
     def list_scenarios(self) -> list[ScenarioRecord]:
-        with self._connect() as conn:
-            rows = conn.execute("SELECT * FROM scenarios ORDER BY created_at DESC, id").fetchall()
+        rows = self._read().execute("SELECT * FROM scenarios ORDER BY created_at DESC, id").fetchall()
         return [self._scenario_record(r) for r in rows]
 
     def get_scenario(self, scenario_id: str) -> ScenarioRecord:
         _check_id(scenario_id, "scenario")
-        with self._connect() as conn:
-            row = conn.execute("SELECT * FROM scenarios WHERE id = ?", (scenario_id,)).fetchone()
+        row = self._read().execute("SELECT * FROM scenarios WHERE id = ?", (scenario_id,)).fetchone()
         if row is None:
             msg = f"Unknown scenario `{scenario_id}`. Fix: list scenarios with GET /api/v1/scenarios."
             raise NotFoundError(msg)
@@ -301,10 +349,11 @@ class SQLiteStore(Store):
 
     def _result_row(self, scenario_id: str, name: str) -> sqlite3.Row:
         self.get_scenario(scenario_id)
-        with self._connect() as conn:
-            row = conn.execute(
-                "SELECT * FROM results WHERE scenario_id = ? AND name = ?", (scenario_id, name)
-            ).fetchone()
+        row = (
+            self._read()
+            .execute("SELECT * FROM results WHERE scenario_id = ? AND name = ?", (scenario_id, name))
+            .fetchone()
+        )
         if row is None:
             msg = f"Scenario `{scenario_id}` has no result `{name}` yet. Fix: compute it first."
             raise NotFoundError(msg)
@@ -346,10 +395,11 @@ class SQLiteStore(Store):
 
     def list_results(self, scenario_id: str) -> list[str]:
         self.get_scenario(scenario_id)
-        with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT name FROM results WHERE scenario_id = ? ORDER BY name", (scenario_id,)
-            ).fetchall()
+        rows = (
+            self._read()
+            .execute("SELECT name FROM results WHERE scenario_id = ? ORDER BY name", (scenario_id,))
+            .fetchall()
+        )
         return [r["name"] for r in rows]
 
     # -- jobs ------------------------------------------------------------------------------
@@ -445,8 +495,7 @@ class SQLiteStore(Store):
 
     def _job_row(self, job_id: str) -> sqlite3.Row:
         _check_id(job_id, "job")
-        with self._connect() as conn:
-            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        row = self._read().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             msg = f"Unknown job `{job_id}`. Fix: list jobs with GET /api/v1/jobs."
             raise NotFoundError(msg)
@@ -465,8 +514,7 @@ class SQLiteStore(Store):
         if status is not None:
             query += " AND status = ?"
             values.append(status)
-        with self._connect() as conn:
-            rows = conn.execute(query + " ORDER BY created_at DESC, id", values).fetchall()
+        rows = self._read().execute(query + " ORDER BY created_at DESC, id", values).fetchall()
         return [self._job_record(r) for r in rows]
 
     def _job_paths(self, job_id: str) -> tuple[Path, Path]:

@@ -1,0 +1,488 @@
+"""Relief-material depots: who each depot serves, what it must stock, what is left unmet.
+
+:func:`plan_depots` turns every community's population into people to relocate (a rate by
+risk level from ``planning_norms.toml``), assigns each community to one depot by road travel
+time (a single-sourcing MILP: as many people served as capacities allow, then the least
+people x hours), within the first-batch delivery limit of the depot's tier, and sizes the
+stock each depot needs for ``days`` days from the per-person norms (rice, water, tents,
+quilts, family kits...), against its current ``stock_*``: shortfall and over-stock. Unmet
+demand is listed with its reason (``capacity`` or ``time``), and new depot sites are suggested
+on the candidate sites when demand is unmet.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyogrio
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from gis._atomic import atomic_path
+from gis._errors import InputError
+from gis.scenario import Scenario
+
+from .coverage import _writable
+from .location import p_median
+from .siting import Norms, load_norms
+from .stations import Distance, response_matrix
+
+__all__ = ["DepotPlan", "assign_capacitated", "plan_depots", "relocation_demand", "stock_needs"]
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+
+def relocation_demand(
+    communities: gpd.GeoDataFrame, *, risk: Any = None, norms: Norms = None
+) -> pd.DataFrame:
+    """People to relocate per community: population x the relocation rate of its risk level.
+
+    Parameters
+    ----------
+    communities
+        Communities with ``population``, indexed by id.
+    risk
+        A :class:`risk_models.RiskResult` on communities (``units['level']``), or a Series of
+        levels (``red``, ``orange``, ``yellow``, ``blue``); None applies ``relocation.default_rate``.
+    norms
+        Overrides of ``planning_norms.toml`` (``[relocation]``).
+
+    Examples
+    --------
+    >>> com = gpd.GeoDataFrame({"population": [1000.0, 2000.0]}, geometry=[None, None], index=["a", "b"])
+    >>> relocation_demand(com, risk=pd.Series({"a": "red", "b": "blue"}))["relocate_people"].tolist()
+    [150.0, 40.0]
+    """
+    cfg = load_norms(norms)["relocation"]
+    pop = communities["population"].astype(float)
+    if risk is None:
+        level = pd.Series("none", index=communities.index)
+        rate = pd.Series(float(cfg["default_rate"]), index=communities.index)
+    else:
+        levels = risk.units["level"] if hasattr(risk, "units") else pd.Series(risk)
+        levels = pd.Series(levels.astype(str).to_numpy(), index=levels.index.astype(str))
+        level = pd.Series(levels.reindex(communities.index.astype(str)).to_numpy(), index=communities.index)
+        rates = [k for k, v in cfg.items() if isinstance(v, float | int) and not isinstance(v, bool)]
+        unknown = ~level.isin([k for k in rates if k != "default_rate"])
+        if unknown.any():
+            msg = (
+                f"Risk levels {sorted(set(level[unknown].astype(str)))} of communities "
+                f"{level.index[unknown].tolist()[:10]} have no relocation rate. Fix: score the communities "
+                "(units='communities') or add the levels to `[relocation]` in the norms."
+            )
+            raise InputError(msg)
+        rate = level.map(lambda v: float(cfg[v]))
+    return pd.DataFrame(
+        {"population": pop, "risk_level": level, "relocation_rate": rate, "relocate_people": pop * rate}
+    )
+
+
+def assign_capacitated(
+    hours: FloatArray,
+    people: FloatArray,
+    capacity: FloatArray,
+    limit_h: FloatArray,
+    *,
+    time_limit_s: float = 30.0,
+) -> tuple[IntArray, str]:
+    """Assign each demand row to one depot column within its delivery limit and capacity.
+
+    Maximises the people served, then minimises people x hours (a single-sourcing MILP solved
+    by HiGHS). Returns the column per row (``-1`` = unmet) and the solver status.
+
+    Examples
+    --------
+    >>> hours = np.array([[1.0, 2.0], [1.0, 3.0], [9.0, 1.0]])
+    >>> people, capacity = np.array([60.0, 50.0, 10.0]), np.array([100.0, 100.0])
+    >>> assign_capacitated(hours, people, capacity, np.array([6.0, 6.0]))
+    (array([1, 0, 1]), 'optimal')
+    """
+    n, k = hours.shape
+    allowed = np.isfinite(hours) & (hours <= limit_h[None, :])
+    rows, cols = np.nonzero(allowed)
+    if len(rows) == 0:
+        return np.full(n, -1, dtype=np.intp), "optimal"
+    big = 1e3 * (float(hours[allowed].max()) + 1.0)
+    nx_, nu = len(rows), n
+    c = np.concatenate([people[rows] * hours[rows, cols], big * np.maximum(people, 1e-9)])
+    one = sp.csr_matrix(
+        (np.ones(nx_ + nu), (np.concatenate([rows, np.arange(n)]), np.arange(nx_ + nu))), shape=(n, nx_ + nu)
+    )
+    cap = sp.csr_matrix((people[rows], (cols, np.arange(nx_))), shape=(k, nx_ + nu))
+    res = milp(
+        c,
+        constraints=[LinearConstraint(one, 1, 1), LinearConstraint(cap, -np.inf, capacity)],
+        integrality=np.ones(nx_ + nu),
+        bounds=Bounds(0, 1),
+        options={"time_limit": time_limit_s},
+    )
+    if res.x is None:
+        msg = f"The depot assignment found no solution ({res.message}). Fix: raise `time_limit_s`."
+        raise InputError(msg)
+    x = res.x[:nx_] > 0.5
+    out = np.full(n, -1, dtype=np.intp)
+    out[rows[x]] = cols[x]
+    status = "optimal" if res.status == 0 else f"time_limit (gap {getattr(res, 'mip_gap', math.nan):.2%})"
+    return out, status
+
+
+def stock_needs(people: float, days: float, *, norms: Norms = None) -> pd.DataFrame:
+    """Stock needed for ``people`` displaced for ``days`` days, one row per item of the norms.
+
+    Examples
+    --------
+    >>> stock_needs(150, 7).loc[["rice_kg", "drinking_water_l", "family_kits", "toilets"], "need"].tolist()
+    [420.0, 2625.0, 30.0, 8.0]
+    """
+    rows = []
+    for item, spec in load_norms(norms)["items"].items():
+        if "per_person_per_week" in spec:
+            need = people * float(spec["per_person_per_week"]) / 7.0 * days
+            basis = f"{spec['per_person_per_week']} per person per week x {days} days"
+        else:
+            need = math.ceil(people / float(spec["people_per_item"]) - 1e-9) if people > 0 else 0.0
+            basis = f"one per {spec['people_per_item']:g} people"
+        rows.append(
+            {
+                "item": item,
+                "need": float(need),
+                "basis": basis,
+                "stock_column": spec.get("stock_column", ""),
+                "source": spec.get("source", ""),
+            }
+        )
+    return pd.DataFrame(rows).set_index("item")
+
+
+@dataclass(frozen=True, eq=False)
+class DepotPlan:
+    """A relief-depot plan.
+
+    Attributes
+    ----------
+    days
+        Days of supplies sized.
+    distance
+        ``network`` or ``euclidean``.
+    communities
+        Per community: ``population``, ``risk_level``, ``relocation_rate``, ``relocate_people``,
+        ``depot`` (None when unmet), ``travel_h``, ``delivery_limit_h``, ``unmet_people``,
+        ``unmet_reason`` (``capacity``, ``time`` or ``""``).
+    depots
+        Per depot: ``tier``, ``capacity_people``, ``tier_norm`` (below / within / above the
+        tier's capacity norm), ``people_assigned``, ``communities``, ``max_travel_h``,
+        ``delivery_limit_h``, ``utilisation``.
+    stock
+        One row per depot and item: ``need``, ``stock``, ``shortfall``, ``overstock``, ``basis``.
+    new_depots
+        Suggested new depot sites (candidate sites) when demand is unmet; may be empty.
+    status
+        Solver status of the assignment.
+    notes
+        Assumptions and figures to check.
+    """
+
+    days: int
+    distance: str
+    communities: gpd.GeoDataFrame
+    depots: gpd.GeoDataFrame
+    stock: pd.DataFrame
+    new_depots: gpd.GeoDataFrame
+    status: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def served(self) -> pd.Series:
+        """Community id -> depot id of every served community (for :func:`maps.write_map`)."""
+        s = self.communities["depot"].dropna()
+        return s.rename("depot")
+
+    @property
+    def unmet_people(self) -> float:
+        """People to relocate whom no depot serves."""
+        return float(self.communities["unmet_people"].sum())
+
+    def table(self) -> pd.DataFrame:
+        """One row per depot for the report: load, delivery and the stock shortfall / over-stock."""
+        t = pd.DataFrame(self.depots.drop(columns=self.depots.geometry.name))
+        keep = [
+            "name",
+            "tier",
+            "capacity_people",
+            "people_assigned",
+            "communities",
+            "max_travel_h",
+            "delivery_limit_h",
+        ]
+        t = t[[c for c in keep if c in t]].copy()
+        stocked = self.stock[self.stock["stock"].notna()]
+
+        def fmt(col: str) -> list[str]:
+            pos = stocked[stocked[col] > 0]
+            return [
+                ", ".join(f"{i} {v:,.0f}" for i, v in zip(g["item"], g[col], strict=True))
+                for g in (pos[pos["depot"] == d] for d in t.index)
+            ]
+
+        t["shortfall"] = fmt("shortfall")
+        t["overstock"] = fmt("overstock")
+        return t
+
+    def report(self) -> str:
+        """A few lines: people to relocate, served, unmet by reason, shortfalls."""
+        c = self.communities
+        total = float(c["relocate_people"].sum())
+        lines = [
+            f"Depot plan ({self.distance} distance, {self.days} days): {total:,.0f} people to relocate, "
+            f"{total - self.unmet_people:,.0f} served by {len(self.depots)} depots ({self.status}).",
+        ]
+        for reason, g in c[c["unmet_people"] > 0].groupby("unmet_reason"):
+            lines.append(f"  unmet ({reason}): {len(g)} communities, {g['unmet_people'].sum():,.0f} people")
+        for d, row in self.table().iterrows():
+            lines.append(
+                f"  {d} {row.get('name', '')} [{row['tier']}]: {row['people_assigned']:,.0f} / "
+                f"{row['capacity_people']:,.0f} people, worst delivery {row['max_travel_h']:.2f} h "
+                f"(limit {row['delivery_limit_h']:g} h); short: {row['shortfall'] or 'nothing'}"
+            )
+        lines += [f"  suggested new depot {i}: {r['reason']}" for i, r in self.new_depots.iterrows()]
+        return "\n".join(lines)
+
+    def write(self, path: str | Path) -> Path:
+        """Write the layers and the ``stock`` table to one GeoPackage, atomically."""
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            for name, gdf in (
+                ("communities", self.communities),
+                ("depots", self.depots),
+                ("new_depots", self.new_depots),
+            ):
+                if len(gdf):
+                    frame = _writable(
+                        gdf.drop(columns=["id"], errors="ignore").rename_axis("id").reset_index()
+                    )
+                    pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", promote_to_multi=True)
+            pyogrio.write_dataframe(
+                _writable(self.stock.reset_index(drop=True)), tmp, layer="stock", driver="GPKG"
+            )
+        return path
+
+
+def _depot_specs(depots: gpd.GeoDataFrame, tiers: dict[str, Any], notes: list[str]) -> pd.DataFrame:
+    unknown = ~depots["tier"].isin(list(tiers))
+    if unknown.any():
+        names = sorted(k for k in tiers if isinstance(tiers[k], dict))
+        msg = (
+            f"Layer `depots`: tier {sorted(set(depots.loc[unknown, 'tier'].astype(str)))} of depots "
+            f"{depots.index[unknown].tolist()[:10]} is unknown. Fix: use one of {names}."
+        )
+        raise InputError(msg)
+    spec = pd.DataFrame({"tier": depots["tier"]})
+    lo = spec["tier"].map(lambda t: float(tiers[t]["capacity_min_people"]))
+    hi = spec["tier"].map(lambda t: float(tiers[t]["capacity_max_people"]))
+    cap = pd.to_numeric(depots.get("capacity_people", pd.Series(np.nan, index=depots.index)), errors="coerce")
+    if cap.isna().any():
+        notes.append(
+            f"depots {cap.index[cap.isna()].tolist()} have no capacity_people: the tier norm minimum used"
+        )
+    spec["capacity_people"] = cap.fillna(lo)
+    spec["tier_norm"] = np.where(
+        spec["capacity_people"] < lo, "below", np.where(spec["capacity_people"] > hi, "above", "within")
+    )
+    spec["delivery_limit_h"] = spec["tier"].map(lambda t: float(tiers[t]["delivery_h"]))
+    return spec
+
+
+def plan_depots(
+    scenario: Scenario,
+    graph: nx.MultiDiGraph | None,
+    *,
+    risk: Any = None,
+    days: int = 7,
+    distance: Distance = "network",
+    suggest_new: bool = True,
+    time_limit_s: float | None = None,
+    norms: Norms = None,
+) -> DepotPlan:
+    """Assign communities to relief depots, size their stock for ``days`` days, report what is unmet.
+
+    Parameters
+    ----------
+    scenario
+        Loaded scenario with ``communities`` and ``depots`` (``tier``, ``capacity_people``,
+        ``stock_*``); ``candidate_sites`` for new depot suggestions.
+    graph
+        Its road graph; may be None with ``distance="euclidean"``.
+    risk
+        Risk result on communities (levels set the relocation rate); None = one default rate.
+    days
+        Days of supplies to stock.
+    distance
+        ``network`` (road travel, depot -> community) or ``euclidean`` (straight line at
+        ``euclidean.speed_kph``).
+    suggest_new
+        Suggest new depots on candidate sites when demand is unmet.
+    time_limit_s
+        Solver time limit (default ``depots.time_limit_s``).
+    norms
+        Overrides of ``planning_norms.toml``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from gis import load_scenario, write_demo_scenario
+    >>> path = write_demo_scenario(pathlib.Path(tempfile.mkdtemp()) / "demo.gpkg", n_road_nodes=2000)
+    >>> plan = plan_depots(load_scenario(path), None, distance="euclidean")
+    >>> sorted(plan.depots.index.tolist()), plan.days
+    (['D1', 'D2', 'D3'], 7)
+    """
+    if not (isinstance(days, int | np.integer) and days > 0):
+        msg = f"`days` is {days!r}. Fix: give a whole number of days, 1 or more."
+        raise InputError(msg)
+    cfg = load_norms(norms)
+    limit_s = float(cfg["depots"]["time_limit_s"] if time_limit_s is None else time_limit_s)
+    notes = [cfg["relocation"]["source"], cfg["depot_tiers"]["source"]]
+    com = scenario["communities"]
+    depots = scenario.layers.get("depots")
+    if depots is None or len(depots) == 0:
+        msg = (
+            "The scenario has no `depots` layer (or it is empty). "
+            "Fix: add relief depots with `tier` and `capacity_people`."
+        )
+        raise InputError(msg)
+    demand = relocation_demand(com, risk=risk, norms=cfg)
+    spec = _depot_specs(depots, cfg["depot_tiers"], notes)
+    hours = response_matrix(graph, depots, com, turnout_s=0.0, distance=distance, norms=cfg) / 3600.0
+    people = demand["relocate_people"].to_numpy(np.float64)
+    col, status = assign_capacitated(
+        hours,
+        people,
+        spec["capacity_people"].to_numpy(np.float64),
+        spec["delivery_limit_h"].to_numpy(np.float64),
+        time_limit_s=limit_s,
+    )
+    ids = np.asarray(depots.index, dtype=object)
+    limit = spec["delivery_limit_h"].to_numpy(np.float64)
+    in_time = (hours <= limit[None, :]).any(axis=1)
+    served = col >= 0
+    out = gpd.GeoDataFrame(demand, geometry=com.geometry, crs=com.crs)
+    if "name" in com:
+        out.insert(0, "name", com["name"])
+    depot_of = ids[np.maximum(col, 0)].copy()
+    depot_of[~served] = None
+    out["depot"] = depot_of
+    out["travel_h"] = np.where(served, hours[np.arange(len(col)), np.maximum(col, 0)], np.nan)
+    out["delivery_limit_h"] = np.where(served, limit[np.maximum(col, 0)], np.nan)
+    out["nearest_depot_h"] = hours.min(axis=1)
+    out["unmet_people"] = np.where(served, 0.0, people)
+    out["unmet_reason"] = np.where(served | (people <= 0), "", np.where(in_time, "capacity", "time"))
+
+    dep = gpd.GeoDataFrame(spec, geometry=depots.geometry, crs=depots.crs)
+    if "name" in depots:
+        dep.insert(0, "name", depots["name"])
+    load = out.groupby("depot")["relocate_people"].agg(["sum", "size"])
+    dep["people_assigned"] = load["sum"].reindex(dep.index).fillna(0.0)
+    dep["communities"] = load["size"].reindex(dep.index).fillna(0).astype(int)
+    dep["max_travel_h"] = out.groupby("depot")["travel_h"].max().reindex(dep.index)
+    dep["utilisation"] = dep["people_assigned"] / dep["capacity_people"]
+
+    rows = []
+    for d in dep.index:
+        need = stock_needs(float(dep.loc[d, "people_assigned"]), days, norms=cfg)
+        for item, r in need.iterrows():
+            column = r["stock_column"]
+            have = (
+                float(depots.loc[d, column])
+                if column and column in depots and pd.notna(depots.loc[d, column])
+                else np.nan
+            )
+            rows.append(
+                {
+                    "depot": d,
+                    "item": item,
+                    "need": r["need"],
+                    "stock": have,
+                    "shortfall": max(r["need"] - have, 0.0) if np.isfinite(have) else np.nan,
+                    "overstock": max(have - r["need"], 0.0) if np.isfinite(have) else np.nan,
+                    "basis": r["basis"],
+                    "source": r["source"],
+                }
+            )
+    stock = pd.DataFrame(rows)
+
+    new = (
+        _suggest(scenario, graph, out, cfg=cfg, distance=distance, limit_s=limit_s, notes=notes)
+        if suggest_new
+        else None
+    )
+    if new is None:
+        new = gpd.GeoDataFrame(
+            {"name": [], "tier": [], "capacity_people": [], "people_served": [], "reason": []},
+            geometry=[],
+            crs=com.crs,
+        )
+    plan = DepotPlan(days, distance, out, dep, stock, new, status, tuple(notes))
+    log.info("%s", plan.report())
+    return plan
+
+
+def _suggest(
+    scenario: Scenario,
+    graph: nx.MultiDiGraph | None,
+    com: gpd.GeoDataFrame,
+    *,
+    cfg: dict[str, Any],
+    distance: Distance,
+    limit_s: float,
+    notes: list[str],
+) -> gpd.GeoDataFrame | None:
+    """New depots on candidate sites for the unmet communities (p-median on people x hours)."""
+    unmet = com[com["unmet_people"] > 0]
+    if len(unmet) == 0:
+        return None
+    if "candidate_sites" not in scenario or len(scenario["candidate_sites"]) == 0:
+        notes.append("demand is unmet but there are no candidate sites for a new depot")
+        return None
+    cand = scenario["candidate_sites"]
+    tier = str(cfg["depots"]["new_tier"])
+    t = cfg["depot_tiers"][tier]
+    cap = float(t["capacity_max_people"])
+    p = min(math.ceil(unmet["unmet_people"].sum() / cap), len(cand))
+    hours = response_matrix(graph, cand, unmet, turnout_s=0.0, distance=distance, norms=cfg) / 3600.0
+    hours = np.where(hours <= float(t["delivery_h"]), hours, np.inf)
+    ok = np.isfinite(hours).any(axis=1)
+    if not ok.any():
+        notes.append("no candidate site reaches the unmet communities within the delivery limit")
+        return None
+    w = unmet["unmet_people"].to_numpy(np.float64)[ok]
+    res = p_median(hours[ok], w, p, time_limit_s=limit_s)
+    chosen = np.asarray(res.selected, dtype=np.intp)
+    serve = chosen[np.argmin(hours[ok][:, chosen], axis=1)]
+    rows = []
+    for c in chosen:
+        people = float(w[serve == c].sum())
+        rows.append(
+            {
+                "id": cand.index[c],
+                "name": cand["name"].iloc[c] if "name" in cand else str(cand.index[c]),
+                "tier": tier,
+                "capacity_people": cap,
+                "people_served": people,
+                "reason": (
+                    f"{tier} depot for {int((serve == c).sum())} unmet communities ({people:,.0f} people)"
+                ),
+                "geometry": cand.geometry.iloc[c],
+            }
+        )
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=cand.crs).set_index("id")

@@ -1,0 +1,601 @@
+"""Where to build new fire stations: siting rules, a location model, a trade-off curve.
+
+:func:`plan_stations` takes the candidate sites of a scenario (or generates them along
+arterial roads), drops those that break the GB 51080 siting rules (:mod:`planning.siting`,
+each with its reason), builds the response-time matrix from every existing station and
+candidate to every community (turnout + road travel, directed station -> community, or a
+straight line at a documented speed), and solves one of the models of
+:mod:`planning.location` with the existing stations always open. It returns a frozen
+:class:`StationPlan`: the proposed stations with the reason and the demand they add, the
+trade-off curve for 0..k new stations with the marginal gain of each and a recommended
+number, and every community's response time before and after.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyogrio
+import shapely
+
+from gis._atomic import atomic_path
+from gis._config import load_table
+from gis._errors import InputError
+from gis.scenario import Scenario
+
+from .coverage import _writable
+from .location import LocationResult, backup_coverage, lscp, mclp, p_center, p_median
+from .siting import Norms, apply_siting_rules, generate_candidates, load_norms
+from .standards import ResponseStandard, response_standard
+from .travel import road_matrix
+
+__all__ = ["MODELS", "StationPlan", "demand_weights", "plan_stations", "response_matrix"]
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+Distance = Literal["network", "euclidean"]
+
+MODELS = ("lscp", "mclp", "p-median", "p-center", "backup")
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _points(gdf: gpd.GeoDataFrame) -> npt.NDArray[np.object_]:
+    geoms = gdf.geometry.to_numpy()
+    not_point = shapely.get_type_id(geoms) != 0
+    if not_point.any():
+        geoms = geoms.copy()
+        geoms[not_point] = shapely.point_on_surface(geoms[not_point])
+    return geoms
+
+
+def _scores(risk: Any, index: pd.Index) -> pd.Series:
+    """Risk score per community from a RiskResult (``.units['score']``) or a Series."""
+    scores = risk.units["score"] if hasattr(risk, "units") else pd.Series(risk)
+    scores = scores.copy()
+    scores.index = scores.index.astype(str)
+    missing = ~index.astype(str).isin(scores.index)
+    if missing.any():
+        msg = (
+            f"`risk` has no score for communities {index[missing].tolist()[:10]}. Fix: score the "
+            "scenario with `units='communities'`, or pass a Series of scores indexed by community id."
+        )
+        raise InputError(msg)
+    return pd.Series(scores.reindex(index.astype(str)).to_numpy(np.float64), index=index)
+
+
+def demand_weights(
+    communities: gpd.GeoDataFrame,
+    *,
+    demand: str | pd.Series | None = None,
+    risk: Any = None,
+    norms: Norms = None,
+) -> tuple[pd.Series, str]:
+    """Demand weight of every community and a note on how it was made.
+
+    Parameters
+    ----------
+    communities
+        Communities with ``population``, indexed by id.
+    demand
+        ``"population_x_risk"`` (the default of ``demand.default``), ``"population"``, a column
+        of ``communities``, or a Series of weights on their index.
+    risk
+        A :class:`risk_models.RiskResult` on communities, or a Series of scores; needed for
+        ``population_x_risk`` (without it the population is used and the note says so).
+    norms
+        Overrides of ``planning_norms.toml``.
+
+    Examples
+    --------
+    >>> com = gpd.GeoDataFrame({"population": [100.0, 300.0]}, geometry=[None, None], index=["a", "b"])
+    >>> demand_weights(com, risk=pd.Series({"a": 2.0, "b": 0.5}))[0].tolist()
+    [200.0, 150.0]
+    """
+    cfg = load_norms(norms)["demand"]
+    spec = cfg["default"] if demand is None else demand
+    if isinstance(spec, pd.Series):
+        weights = spec.reindex(communities.index).astype(float)
+        note = "demand: weights given per community"
+    elif spec == "population_x_risk":
+        pop = communities["population"].astype(float)
+        if risk is None:
+            weights, note = pop, "demand: population (no risk result given, so not weighted by risk)"
+        else:
+            score = _scores(risk, communities.index).clip(lower=float(cfg["min_risk_score"]))
+            weights, note = pop * score, "demand: population x risk score"
+    elif isinstance(spec, str) and spec in communities:
+        weights, note = communities[spec].astype(float), f"demand: column `{spec}`"
+    else:
+        msg = (
+            f"`demand` is {spec!r}. Fix: use 'population_x_risk', 'population', a column of "
+            "`communities`, or a Series of weights indexed by community id."
+        )
+        raise InputError(msg)
+    bad = ~np.isfinite(weights.to_numpy()) | (weights.to_numpy() < 0)
+    if bad.any():
+        msg = (
+            f"Demand weights are missing, negative or not finite for communities "
+            f"{weights.index[bad].tolist()[:10]}. Fix: give every community a population (and a risk score)."
+        )
+        raise InputError(msg)
+    return weights, note
+
+
+def _speed_mps(norms: Mapping[str, Any]) -> tuple[float, float]:
+    eu = norms["euclidean"]
+    return float(eu["speed_kph"]) / 3.6, float(eu["detour_factor"])
+
+
+def response_matrix(
+    graph: nx.MultiDiGraph | None,
+    sources: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    *,
+    turnout_s: float,
+    distance: Distance = "network",
+    norms: Norms = None,
+    chunk_size: int = 64,
+) -> FloatArray:
+    """Response time from every source (station, candidate) to every demand point, ``(demand, sources)``.
+
+    ``network``: turnout + road travel from the road node nearest each source to the demand
+    point snapped on its edge (directed, one-way roads respected); ``euclidean``: turnout +
+    straight-line distance x ``euclidean.detour_factor`` / ``euclidean.speed_kph``. ``inf`` =
+    unreachable.
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> src = gpd.GeoDataFrame(geometry=[Point(0, 0)], crs="EPSG:32649")
+    >>> dem = gpd.GeoDataFrame(geometry=[Point(0, 0), Point(900, 0)], crs="EPSG:32649")
+    >>> response_matrix(None, src, dem, turnout_s=60, distance="euclidean").round(1).tolist()
+    [[60.0], [159.7]]
+    """
+    cfg = load_norms(norms)
+    src_pts, dem_pts = _points(sources), _points(demand)
+    if distance == "euclidean":
+        speed, detour = _speed_mps(cfg)
+        dx = shapely.get_x(dem_pts)[:, None] - shapely.get_x(src_pts)[None, :]
+        dy = shapely.get_y(dem_pts)[:, None] - shapely.get_y(src_pts)[None, :]
+        return turnout_s + np.hypot(dx, dy) * detour / speed
+    if distance != "network":
+        msg = f"`distance` is {distance!r}. Fix: use 'network' or 'euclidean'."
+        raise InputError(msg)
+    if graph is None:
+        msg = "`graph` is None but `distance='network'`. Fix: pass the road graph (gis.scenario_graph)."
+        raise InputError(msg)
+    m = road_matrix(graph)
+    src_nodes = m.positions(m.snap(src_pts)["node"].tolist())
+    dem_snaps = m.snap(dem_pts)
+    out = np.empty((len(dem_pts), len(src_pts)))
+    for start in range(0, len(src_nodes), chunk_size):
+        node_times = m.one_to_all(src_nodes[start : start + chunk_size])
+        out[:, start : start + chunk_size] = m.point_times(node_times, dem_snaps).T
+    return turnout_s + out
+
+
+def _snap_far(graph: nx.MultiDiGraph, sites: gpd.GeoDataFrame) -> npt.NDArray[np.bool_]:
+    limit = float(load_table("road_speeds")["defaults"]["max_snap_m"])
+    snaps = road_matrix(graph).snap(_points(sites))
+    return snaps["snap_distance_m"].to_numpy() > limit
+
+
+# --------------------------------------------------------------------------- solving
+
+
+def _solve(
+    model: str,
+    cost: FloatArray,
+    w: FloatArray,
+    *,
+    radius: float,
+    p: int,
+    existing: IntArray,
+    time_limit_s: float,
+) -> LocationResult:
+    kw: dict[str, Any] = {"existing": existing, "time_limit_s": time_limit_s}
+    if model == "mclp":
+        return mclp(cost, w, radius, p, **kw)
+    if model == "backup":
+        return backup_coverage(cost, w, radius, p, **kw)
+    if model == "p-median":
+        return p_median(cost, w, p, **kw)
+    if model == "p-center":
+        return p_center(cost, p, **kw)
+    return lscp(cost, radius, allow_unreachable=True, **kw)
+
+
+def _objective(model: str, cost: FloatArray, w: FloatArray, radius: float, cols: IntArray) -> float:
+    """The model's own objective of a selection, larger = better (for the monotone repair)."""
+    sub = cost[:, cols]
+    if model == "backup":
+        return float(w[(sub <= radius).sum(axis=1) >= 2].sum())
+    best = sub.min(axis=1)
+    if model == "p-median":
+        return -float(np.sum(w * np.where(np.isfinite(best), best, 1e12)))
+    if model == "p-center":
+        return -float(np.max(np.where(np.isfinite(best), best, 1e12)))
+    return float(w[best <= radius].sum())
+
+
+def _extend(
+    model: str, cost: FloatArray, w: FloatArray, *, radius: float, cols: IntArray, pool: IntArray
+) -> IntArray:
+    """``cols`` plus the one ``pool`` column that improves the objective most (greedy step)."""
+    rest = pool[~np.isin(pool, cols)]
+    if len(rest) == 0:
+        return cols
+    scores = [_objective(model, cost, w, radius, np.append(cols, c)) for c in rest]
+    return np.sort(np.append(cols, rest[int(np.argmax(scores))])).astype(np.intp)
+
+
+def _metrics(
+    cost: FloatArray, w: FloatArray, pop: FloatArray, radius: float, cols: IntArray
+) -> dict[str, float]:
+    best = cost[:, cols].min(axis=1) if len(cols) else np.full(len(cost), np.inf)
+    covered = best <= radius
+    finite = np.isfinite(best)
+    wpop = pop[finite]
+    return {
+        "coverage_share": float(w[covered].sum() / w.sum()),
+        "population_share": float(pop[covered].sum() / pop.sum()),
+        "mean_response_s": float(np.average(best[finite], weights=wpop)) if wpop.sum() > 0 else math.inf,
+        "max_response_s": float(best.max()),
+    }
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True, eq=False)
+class StationPlan:
+    """A fire-station plan: proposed sites, trade-off curve, response before and after.
+
+    Attributes
+    ----------
+    model, distance, standard
+        Location model, cost kind and response profile used.
+    candidates
+        Every candidate site with the siting checks of :func:`planning.siting.apply_siting_rules`
+        (``excluded_by``, ``eligible``) and ``selected``.
+    proposed
+        New stations (index id; ``name``, ``reason``, ``added_demand``, ``added_population``,
+        ``communities_served``), points, ready for :func:`maps.write_map`.
+    tradeoff
+        One row per number of new stations 0..k: ``n_new``, ``coverage_share`` (of demand),
+        ``population_share``, ``mean_response_s`` (population-weighted), ``max_response_s``,
+        ``marginal_gain`` (coverage share added by the n-th station), ``recommended``, ``sites``.
+    communities
+        Per community: ``demand``, ``population``, ``response_before_s``,
+        ``response_after_s``, ``covered_before``, ``covered_after``, ``station_before``,
+        ``station_after``.
+    summary
+        Rows ``before`` and ``after``: coverage shares and response-time statistics.
+    result
+        The :class:`~planning.location.LocationResult` of the plan (columns: existing stations
+        first, then eligible candidates).
+    recommended_n
+        Recommended number of new stations (``tradeoff.min_marginal_share``).
+    notes
+        How demand, costs and the curve were made.
+    """
+
+    model: str
+    distance: str
+    standard: ResponseStandard
+    candidates: gpd.GeoDataFrame
+    proposed: gpd.GeoDataFrame
+    tradeoff: pd.DataFrame
+    communities: gpd.GeoDataFrame
+    summary: pd.DataFrame
+    result: LocationResult
+    recommended_n: int
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def report(self) -> str:
+        """A few lines for people: before/after coverage, the proposed sites, the curve."""
+        b, a = self.summary.loc["before"], self.summary.loc["after"]
+        lines = [
+            f"Station plan ({self.model}, {self.distance} distance, {self.standard.name} "
+            f"{self.standard.response_s:.0f} s): {len(self.proposed)} new station(s); "
+            f"recommended {self.recommended_n}.",
+            f"  population covered {b['population_share']:.1%} -> {a['population_share']:.1%}; "
+            f"demand covered {b['coverage_share']:.1%} -> {a['coverage_share']:.1%}; "
+            f"mean response {b['mean_response_s']:.0f} s -> {a['mean_response_s']:.0f} s",
+            f"  solver: {self.result.summary()}",
+        ]
+        lines += [f"  + {i} {r['name']}: {r['reason']}" for i, r in self.proposed.iterrows()]
+        excluded = self.candidates.loc[~self.candidates["eligible"], "excluded_by"]
+        if len(excluded):
+            counts = pd.Series([r for s in excluded for r in s.split("; ")]).value_counts()
+            lines.append(f"  {len(excluded)} candidate site(s) excluded: {counts.to_dict()}")
+        return "\n".join(lines)
+
+    def write(self, path: str | Path) -> Path:
+        """Write the layers and the ``tradeoff`` and ``summary`` tables to one GeoPackage, atomically."""
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            for name, gdf in (
+                ("candidates", self.candidates),
+                ("proposed", self.proposed),
+                ("communities", self.communities),
+            ):
+                if len(gdf):
+                    frame = _writable(
+                        gdf.drop(columns=["id"], errors="ignore").rename_axis("id").reset_index()
+                    )
+                    pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", promote_to_multi=True)
+            for name, table in (("tradeoff", self.tradeoff), ("summary", self.summary.rename_axis("when"))):
+                pyogrio.write_dataframe(_writable(table.reset_index()), tmp, layer=name, driver="GPKG")
+        return path
+
+
+def _candidates(scenario: Scenario, candidates: gpd.GeoDataFrame | None, norms: Norms) -> gpd.GeoDataFrame:
+    if candidates is not None:
+        cand = candidates
+    elif "candidate_sites" in scenario and len(scenario["candidate_sites"]):
+        cand = scenario["candidate_sites"]
+    else:
+        log.info("no candidate_sites layer: generating candidates along arterial roads")
+        cand = generate_candidates(scenario["roads"], norms=norms)
+    if len(cand) == 0:
+        msg = (
+            "There are no candidate sites. Fix: add a `candidate_sites` layer to the scenario, pass "
+            "`candidates`, or leave both empty to generate sites along arterial roads."
+        )
+        raise InputError(msg)
+    cand = cand.to_crs(scenario.crs) if cand.crs is not None and cand.crs != scenario.crs else cand
+    if "name" not in cand:
+        cand = cand.assign(name=[f"Site {i}" for i in cand.index])
+    return cand
+
+
+def plan_stations(
+    scenario: Scenario,
+    graph: nx.MultiDiGraph | None,
+    *,
+    model: str = "mclp",
+    n_new: int = 3,
+    standard: str | Mapping[str, Any] | ResponseStandard = "cn-gb51080",
+    demand: str | pd.Series | None = None,
+    risk: Any = None,
+    candidates: gpd.GeoDataFrame | None = None,
+    wind_from_deg: float | None = None,
+    distance: Distance = "network",
+    time_limit_s: float = 30.0,
+    max_new_curve: int | None = None,
+    norms: Norms = None,
+) -> StationPlan:
+    """Propose new fire stations for a scenario under a response standard.
+
+    Parameters
+    ----------
+    scenario
+        Loaded scenario with ``communities``, ``fire_stations`` and ``roads`` (``hazards``,
+        ``sensitive_sites`` and ``candidate_sites`` used when present).
+    graph
+        Its road graph (:func:`gis.scenario_graph`); may be None with ``distance="euclidean"``.
+    model
+        ``mclp`` (maximise covered demand), ``lscp`` (fewest sites covering all: ``n_new`` is
+        ignored), ``p-median`` (mean response), ``p-center`` (worst response), ``backup``
+        (demand covered twice).
+    n_new
+        New stations to propose.
+    standard
+        Response profile: the coverage radius is its ``response_s`` (turnout + travel).
+    demand, risk
+        Demand weights (:func:`demand_weights`): population x risk score by default.
+    candidates
+        Candidate points (default: the scenario's ``candidate_sites``, else generated every
+        ``candidates.spacing_m`` along arterial roads).
+    wind_from_deg
+        Prevailing wind (from), for the upwind/crosswind rule.
+    distance
+        ``network`` (road travel) or ``euclidean`` (straight line at ``euclidean.speed_kph``).
+    time_limit_s
+        Time limit of each solve; a solve that stops early reports its gap.
+    max_new_curve
+        Largest number of new stations on the trade-off curve (default ``tradeoff.max_new``,
+        at least ``n_new``).
+    norms
+        Overrides of ``planning_norms.toml``.
+
+    Raises
+    ------
+    InputError
+        Unknown model or distance, no (eligible) candidates, ``n_new`` larger than the eligible
+        candidates, zero total demand, or no station or candidate reaching any community.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from gis import load_scenario, write_demo_scenario
+    >>> path = write_demo_scenario(pathlib.Path(tempfile.mkdtemp()) / "demo.gpkg", n_road_nodes=2000)
+    >>> plan = plan_stations(load_scenario(path), None, n_new=2, distance="euclidean")
+    >>> c = plan.communities
+    >>> len(plan.proposed), bool((c["response_after_s"] <= c["response_before_s"]).all())
+    (2, True)
+    """
+    if model not in MODELS:
+        msg = f"`model` is {model!r}. Fix: use one of {', '.join(MODELS)}."
+        raise InputError(msg)
+    if not (isinstance(n_new, int | np.integer) and n_new >= 0):
+        msg = f"`n_new` is {n_new!r}. Fix: give a whole number of new stations, 0 or more."
+        raise InputError(msg)
+    cfg = load_norms(norms)
+    std = response_standard(standard)
+    radius = std.response_s
+    notes: list[str] = []
+
+    com = scenario["communities"]
+    weights, note = demand_weights(com, demand=demand, risk=risk, norms=cfg)
+    notes.append(note)
+    if weights.sum() <= 0:
+        msg = (
+            "Total demand is 0 (every weight is 0). Fix: use `demand='population'` or check the risk scores."
+        )
+        raise InputError(msg)
+    stations = scenario["fire_stations"]
+    cand = apply_siting_rules(
+        _candidates(scenario, candidates, cfg),
+        hazards=scenario.layers.get("hazards"),
+        sensitive_sites=scenario.layers.get("sensitive_sites"),
+        roads=scenario["roads"],
+        wind_from_deg=wind_from_deg,
+        norms=cfg,
+    )
+    if distance == "network" and graph is not None:
+        far = _snap_far(graph, cand)
+        cand.loc[far, "excluded_by"] = [
+            f"{r}; far_from_road".lstrip("; ") for r in cand.loc[far, "excluded_by"]
+        ]
+        cand["eligible"] = cand["excluded_by"] == ""
+    eligible = cand[cand["eligible"]]
+    if len(eligible) == 0:
+        counts = pd.Series([r for s in cand["excluded_by"] for r in s.split("; ")]).value_counts().to_dict()
+        msg = (
+            f"All {len(cand)} candidate sites break a siting rule ({counts}). Fix: add candidate sites, "
+            "or relax the rules in `norms` (planning_norms.toml [siting])."
+        )
+        raise InputError(msg)
+    if model != "lscp" and n_new > len(eligible):
+        msg = (
+            f"`n_new` is {n_new} but only {len(eligible)} of {len(cand)} candidate sites are eligible. "
+            "Fix: ask for fewer new stations, or add candidate sites."
+        )
+        raise InputError(msg)
+
+    sources = pd.concat([stations[["geometry"]], eligible[["geometry"]]])
+    sources = gpd.GeoDataFrame(sources, geometry="geometry", crs=scenario.crs)
+    cost = response_matrix(graph, sources, com, turnout_s=std.turnout_s, distance=distance, norms=cfg)
+    if not np.isfinite(cost).any(axis=1).any():
+        msg = (
+            "No station or candidate site reaches any community by road. "
+            "Fix: check the road graph and the layers' CRS."
+        )
+        raise InputError(msg)
+    w = weights.to_numpy(np.float64)
+    pop = com["population"].to_numpy(np.float64)
+    existing = np.arange(len(stations), dtype=np.intp)
+    pool = np.arange(len(stations), len(sources), dtype=np.intp)
+
+    result = _solve(model, cost, w, radius=radius, p=n_new, existing=existing, time_limit_s=time_limit_s)
+    if result.status != "optimal":
+        notes.append(f"plan solve stopped early ({result.status}): best solution kept, gap {result.gap:.2%}")
+    chosen = np.asarray(result.selected, dtype=np.intp)
+
+    k_max = int(cfg["tradeoff"]["max_new"]) if max_new_curve is None else int(max_new_curve)
+    k_max = min(max(k_max, len(result.new_sites)), len(eligible))
+    curve_model = "mclp" if model == "lscp" else model
+    rows: list[dict[str, Any]] = []
+    prev = existing
+    for n in range(k_max + 1):
+        if n == 0:
+            cols, status, gap = existing, "optimal", 0.0
+        elif n == len(result.new_sites) and curve_model == model:
+            cols, status, gap = chosen, result.status, result.gap
+        else:
+            r = _solve(curve_model, cost, w, radius=radius, p=n, existing=existing, time_limit_s=time_limit_s)
+            cols, status, gap = np.asarray(r.selected, np.intp), r.status, r.gap
+        greedy = _extend(curve_model, cost, w, radius=radius, cols=prev, pool=pool) if n else prev
+        if (
+            _objective(curve_model, cost, w, radius, greedy)
+            > _objective(curve_model, cost, w, radius, cols) + 1e-9
+        ):
+            cols, status = greedy, f"{status}; greedy extension of n-1 kept"
+        prev = cols
+        ids = sources.index[cols[~np.isin(cols, existing)]]
+        rows.append(
+            {
+                "n_new": n,
+                **_metrics(cost, w, pop, radius, cols),
+                "sites": ",".join(map(str, ids)),
+                "status": status,
+                "gap": gap,
+            }
+        )
+    tradeoff = pd.DataFrame(rows)
+    tradeoff["marginal_gain"] = tradeoff["coverage_share"].diff().fillna(0.0)
+    threshold = float(cfg["tradeoff"]["min_marginal_share"])
+    below = np.flatnonzero((tradeoff["marginal_gain"] < threshold).to_numpy()[1:])
+    rec = int(below[0]) if len(below) else k_max
+    tradeoff["recommended"] = tradeoff["n_new"] == rec
+    notes.append(f"recommended: the last new station adding at least {threshold:.0%} of demand covered")
+
+    before = cost[:, existing].min(axis=1)
+    sub = cost[:, chosen]
+    after = sub.min(axis=1)
+    ids_all = np.asarray(sources.index, dtype=object)
+    out_com = com[["name", "geometry"]].copy() if "name" in com else com[["geometry"]].copy()
+    out_com["population"] = pop
+    out_com["demand"] = w
+    out_com["response_before_s"] = before
+    out_com["response_after_s"] = after
+    out_com["covered_before"] = before <= radius
+    out_com["covered_after"] = after <= radius
+    out_com["station_before"] = np.where(
+        np.isfinite(before), ids_all[existing][np.argmin(cost[:, existing], axis=1)], None
+    )
+    out_com["station_after"] = np.where(np.isfinite(after), ids_all[chosen][np.argmin(sub, axis=1)], None)
+
+    summary = pd.DataFrame(
+        [_metrics(cost, w, pop, radius, existing), _metrics(cost, w, pop, radius, chosen)],
+        index=pd.Index(["before", "after"]),
+    )
+    summary["p90_response_s"] = [float(np.quantile(before, 0.9)), float(np.quantile(after, 0.9))]
+    summary["communities_covered"] = [int((before <= radius).sum()), int((after <= radius).sum())]
+
+    new_cols = chosen[~np.isin(chosen, existing)]
+    gained = out_com["covered_after"] & ~out_com["covered_before"]
+    recs = []
+    for c in new_cols:
+        sid = ids_all[c]
+        mine = (out_com["station_after"] == sid).to_numpy()
+        add = gained.to_numpy() & mine
+        site = cand.loc[sid]
+        where = (
+            f"{site['frontage_highway']} frontage"
+            if "frontage_highway" in cand and site["frontage_highway"]
+            else "site"
+        )
+        recs.append(
+            {
+                "id": sid,
+                "name": site["name"],
+                "reason": (
+                    f"first engine within {radius / 60:g} min for {int(add.sum())} communities "
+                    f"({pop[add].sum():,.0f} people) not covered before; "
+                    f"nearest to {int(mine.sum())} communities; "
+                    f"{where}, {site['hazard_m']:,.0f} m from the nearest flammable/explosive hazard"
+                ),
+                "added_demand": float(w[add].sum()),
+                "added_population": float(pop[add].sum()),
+                "communities_served": int(mine.sum()),
+                "geometry": sources.geometry.iloc[c],
+            }
+        )
+    columns = ["id", "name", "reason", "added_demand", "added_population", "communities_served", "geometry"]
+    proposed = gpd.GeoDataFrame(
+        pd.DataFrame(recs, columns=columns), geometry="geometry", crs=scenario.crs
+    ).set_index("id")
+    cand["selected"] = cand.index.isin(proposed.index)
+    notes.append(f"cost: {distance} response time = {std.turnout_s:.0f} s turnout + travel")
+    plan = StationPlan(
+        model, distance, std, cand, proposed, tradeoff, out_com, summary, result, rec, tuple(notes)
+    )
+    log.info("%s", plan.report())
+    return plan

@@ -1,0 +1,157 @@
+"""Station planning on the demo city: trade-off curve, before/after, siting, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely import Point
+
+from gis import load_scenario, scenario_graph, write_demo_scenario
+from gis._errors import InputError
+from gis.scenario import Scenario
+from planning.stations import plan_stations, response_matrix
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Scenario, object, object]:
+    from risk_models import score_scenario
+
+    path = write_demo_scenario(tmp_path_factory.mktemp("st") / "demo.gpkg", n_road_nodes=3000)
+    scenario = load_scenario(path)
+    graph = scenario_graph(scenario, cache=False)
+    return path, scenario, graph, score_scenario(scenario, learn=False)
+
+
+@pytest.fixture(scope="module")
+def plan(demo):  # type: ignore[no-untyped-def]
+    _, scenario, graph, risk = demo
+    return plan_stations(scenario, graph, risk=risk, n_new=3)
+
+
+def test_curve_monotone_and_existing_kept(demo, plan) -> None:  # type: ignore[no-untyped-def]
+    t = plan.tradeoff
+    assert t["n_new"].tolist() == list(range(len(t)))
+    assert (np.diff(t["coverage_share"]) >= -1e-12).all()
+    assert (t["marginal_gain"].iloc[1:] >= -1e-12).all()
+    assert t["recommended"].sum() == 1 and t.loc[t["recommended"], "n_new"].item() == plan.recommended_n
+    n_existing = len(demo[1]["fire_stations"])
+    assert plan.result.is_existing.sum() == n_existing
+    assert set(range(n_existing)) <= set(plan.result.selected.tolist())
+
+
+def test_after_never_longer_and_columns_for_maps(plan) -> None:  # type: ignore[no-untyped-def]
+    c = plan.communities
+    assert (c["response_after_s"] <= c["response_before_s"] + 1e-9).all()
+    assert plan.summary.loc["after", "coverage_share"] >= plan.summary.loc["before", "coverage_share"]
+    assert {"name", "reason", "added_demand"} <= set(plan.proposed.columns)
+    assert len(plan.proposed) == 3 and plan.proposed["added_demand"].gt(0).all()
+    assert {"n_new", "coverage_share", "mean_response_s"} <= set(plan.tradeoff.columns)
+
+
+def test_new_stations_east_of_the_river(demo, plan) -> None:  # type: ignore[no-untyped-def]
+    river = demo[1]["barriers"].query("kind == 'river'").geometry.iloc[0]
+    east = river.bounds[2]
+    assert (plan.proposed.geometry.x > east).all(), plan.proposed.geometry.x.tolist()
+
+
+@settings(max_examples=6, deadline=None)
+@given(model=st.sampled_from(["mclp", "p-median", "p-center", "backup", "lscp"]), n=st.integers(0, 4))
+def test_property_no_response_gets_longer(demo, model: str, n: int) -> None:  # type: ignore[no-untyped-def]
+    _, scenario, graph, risk = demo
+    p = plan_stations(scenario, graph, risk=risk, model=model, n_new=n, max_new_curve=2, distance="euclidean")
+    c = p.communities
+    assert (c["response_after_s"] <= c["response_before_s"] + 1e-9).all()
+    assert (np.diff(p.tradeoff["coverage_share"]) >= -1e-12).all() or model not in ("mclp", "lscp")
+
+
+def test_euclidean_and_network_both_run(demo) -> None:  # type: ignore[no-untyped-def]
+    _, scenario, graph, _ = demo
+    a = plan_stations(scenario, graph, n_new=2, demand="population", distance="euclidean", max_new_curve=2)
+    b = plan_stations(scenario, graph, n_new=2, demand="population", distance="network", max_new_curve=2)
+    assert len(a.proposed) == len(b.proposed) == 2
+    assert "population" in a.notes[0]
+
+
+def test_euclidean_cost_by_hand() -> None:
+    src = gpd.GeoDataFrame(geometry=[Point(0, 0), Point(3000, 4000)], crs="EPSG:32649")
+    dem = gpd.GeoDataFrame(geometry=[Point(0, 0)], crs="EPSG:32649")
+    cost = response_matrix(None, src, dem, turnout_s=60.0, distance="euclidean")
+    np.testing.assert_allclose(cost, [[60.0, 60.0 + 5000 / (32.5 / 3.6)]])
+
+
+def test_bad_input_messages(demo) -> None:  # type: ignore[no-untyped-def]
+    _, scenario, graph, _ = demo
+    with pytest.raises(InputError, match="eligible"):
+        plan_stations(scenario, graph, n_new=500)
+    with pytest.raises(InputError, match="`model`"):
+        plan_stations(scenario, graph, model="k-means")
+    with pytest.raises(InputError, match="no candidate sites"):
+        plan_stations(scenario, graph, candidates=scenario["candidate_sites"].iloc[:0])
+    with pytest.raises(InputError, match="siting rule"):
+        plan_stations(scenario, graph, norms={"siting": {"hazard_min_m": 1e6}})
+    with pytest.raises(InputError, match="Total demand is 0"):
+        plan_stations(scenario, graph, demand=scenario["communities"]["population"] * 0)
+
+
+def test_generated_candidates_and_wind(demo) -> None:  # type: ignore[no-untyped-def]
+    _, scenario, graph, _ = demo
+    layers = {k: v for k, v in scenario.layers.items() if k != "candidate_sites"}
+    bare = Scenario(scenario.name, layers, scenario.crs, scenario.roads, synthetic=True)
+    p = plan_stations(bare, graph, n_new=2, demand="population", wind_from_deg=270.0, max_new_curve=2)
+    assert p.candidates.index.str.startswith("G").all()
+    assert (
+        "downwind_of" in p.candidates
+        and p.proposed.index.isin(p.candidates.index[p.candidates["eligible"]]).all()
+    )
+
+
+def test_write_gpkg(plan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = plan.write(tmp_path / "plan.gpkg")
+    layers = set(pyogrio.list_layers(out)[:, 0])
+    assert {"candidates", "proposed", "communities", "tradeoff", "summary"} <= layers
+
+
+def _main(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> int:
+    from service import cli
+    from service.commands import place
+
+    if place not in cli.STAGE_COMMANDS:
+        monkeypatch.setattr(cli, "STAGE_COMMANDS", (*cli.STAGE_COMMANDS, place))
+    try:
+        return cli.main(["-q", *argv])
+    except SystemExit as exc:  # argparse rejects unknown choices with exit 2
+        return int(exc.code or 0)
+
+
+def test_cli_place_and_depots(demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    path = str(demo[0])
+    out = tmp_path / "place.gpkg"
+    assert (
+        _main(monkeypatch, ["place", path, "--model", "mclp", "--new", "2", "--out", str(out), "--no-cache"])
+        == 0
+    )
+    assert out.exists()
+    out2 = tmp_path / "place_eu.gpkg"
+    code = _main(
+        monkeypatch,
+        ["place", path, "--model", "p-median", "--new", "1", "--distance", "euclidean", "--out", str(out2)],
+    )
+    assert code == 0 and out2.exists()
+    out3 = tmp_path / "depots.gpkg"
+    assert _main(monkeypatch, ["depots", path, "--out", str(out3), "--days", "3"]) == 0
+    assert out3.exists()
+
+
+def test_cli_bad_input_exit_2(demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    path = str(demo[0])
+    out = tmp_path / "bad.gpkg"
+    assert _main(monkeypatch, ["place", path, "--new", "999", "--out", str(out)]) == 2
+    assert _main(monkeypatch, ["place", path, "--model", "k-means", "--out", str(out)]) == 2
+    assert _main(monkeypatch, ["depots", path, "--days", "0", "--out", str(out)]) == 2
+    assert not out.exists()
