@@ -122,6 +122,7 @@ def test_03_station_placement_demo(tmp_path: Path, kernel: str) -> None:
     run_notebook(_notebook("03_station_placement.ipynb"), kernel, params)
     names = {p.name for p in out.iterdir()}
     assert {"tradeoff_curve.csv", "placement_summary.csv", "coverage_after.gpkg"} <= names
+    assert {"station_plan.gpkg", "station_plan.html", "station_tradeoff.png"} <= names
 
 
 @pytest.mark.slow
@@ -132,6 +133,18 @@ def test_04_census_risk_assessment_demo(tmp_path: Path, kernel: str) -> None:
     )
     names = {p.name for p in out.iterdir()}
     assert {"census_risk_h3.gpkg", "committee_table.csv", "committee_by_district.csv"} <= names
+
+
+@pytest.mark.slow
+def test_05_relief_depots_demo(tmp_path: Path, kernel: str) -> None:
+    out = tmp_path / "out"
+    nb = run_notebook(
+        _notebook("05_relief_depots.ipynb"), kernel, {"OUT_DIR": str(out), "DEMO_ROAD_NODES": 3000}
+    )
+    names = {p.name for p in out.iterdir()}
+    assert {"depot_plan.gpkg", "depot_table.csv", "stock.csv", "depot_map.html"} <= names
+    assert "depot_plan_stress.gpkg" in names  # the stress test leaves demand unmet and suggests depots
+    assert "Suggested new depots" in _outputs_text(nb)
 
 
 @pytest.mark.parametrize("path", ALL, ids=[p.name for p in ALL])
