@@ -21,7 +21,14 @@ import shapely
 from ._config import load_table
 from ._errors import CRSError, InputError, NetworkError, SnapError
 
-__all__ = ["edge_geometries", "require_snapped", "snap_points"]
+__all__ = [
+    "default_max_snap_m",
+    "edge_geometries",
+    "flag_far",
+    "require_snapped",
+    "snap_points",
+    "snap_targets",
+]
 
 log = logging.getLogger(__name__)
 
@@ -106,31 +113,11 @@ def snap_points(
     """
     where = f"layer `{layer}`" if layer else "`points`"
     if max_snap_m is None:
-        max_snap_m = float(load_table("road_speeds")["defaults"]["max_snap_m"])
-    geo = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
-    if geo.crs is None:
-        msg = (
-            f"{where} has no CRS, so it cannot be matched to the road network. Fix: set it, "
-            "for example `gdf.set_crs('EPSG:4326')`, or declare `crs` in the scenario."
-        )
-        raise CRSError(msg)
-    missing = (geo.isna() | geo.is_empty).to_numpy()
-    if missing.any():
-        msg = (
-            f"{where} has missing or empty geometries in rows {geo.index[missing].tolist()[:10]}."
-            " Fix: give those rows a location or drop them."
-        )
-        raise InputError(msg)
+        max_snap_m = default_max_snap_m()
     if graph.number_of_edges() == 0:
         msg = "The road graph has no edges to snap to. Fix: build it from a road layer."
         raise NetworkError(msg)
-    geo = geo.to_crs(pyproj.CRS.from_user_input(graph.graph["crs"]))
-    arr = geo.to_numpy()
-    not_point = shapely.get_type_id(arr) != 0
-    if not_point.any():
-        arr = arr.copy()
-        arr[not_point] = shapely.point_on_surface(arr[not_point])
-
+    index, arr = snap_targets(points, graph.graph["crs"], where=where)
     uvk, geoms = edge_geometries(graph)
     tree = shapely.STRtree(geoms)
     (_, hit), dist = tree.query_nearest(arr, return_distance=True, all_matches=False)
@@ -153,8 +140,55 @@ def snap_points(
             "key": key,
             "along_m": along,
         },
-        index=geo.index,
+        index=index,
     )
+    return flag_far(out, max_snap_m, where=where, layer=layer)
+
+
+def default_max_snap_m() -> float:
+    """The snap limit of ``road_speeds.toml`` (``[defaults] max_snap_m``), in metres."""
+    return float(load_table("road_speeds")["defaults"]["max_snap_m"])
+
+
+def snap_targets(
+    points: gpd.GeoDataFrame | gpd.GeoSeries,
+    crs: Any,
+    *,
+    where: str,
+) -> tuple[pd.Index, Any]:
+    """Check ``points`` and return their index and one point each in ``crs``.
+
+    Raises :class:`CRSError` for points without a CRS and :class:`InputError` for missing
+    or empty geometries; lines and polygons are represented by a point on their surface.
+    """
+    geo = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
+    if geo.crs is None:
+        msg = (
+            f"{where} has no CRS, so it cannot be matched to the road network. Fix: set it, "
+            "for example `gdf.set_crs('EPSG:4326')`, or declare `crs` in the scenario."
+        )
+        raise CRSError(msg)
+    missing = (geo.isna() | geo.is_empty).to_numpy()
+    if missing.any():
+        msg = (
+            f"{where} has missing or empty geometries in rows {geo.index[missing].tolist()[:10]}."
+            " Fix: give those rows a location or drop them."
+        )
+        raise InputError(msg)
+    target = pyproj.CRS.from_user_input(crs)
+    if not target.equals(geo.crs):
+        geo = geo.to_crs(target)
+    arr = geo.to_numpy()
+    not_point = shapely.get_type_id(arr) != 0
+    if not_point.any():
+        arr = arr.copy()
+        arr[not_point] = shapely.point_on_surface(arr[not_point])
+    return geo.index, arr
+
+
+def flag_far(out: pd.DataFrame, max_snap_m: float, *, where: str, layer: str | None) -> pd.DataFrame:
+    """Set ``flagged`` where ``snap_distance_m`` exceeds the limit and log the ids."""
+    out["flagged"] = out["snap_distance_m"] > max_snap_m
     out.attrs.update(max_snap_m=float(max_snap_m), layer=layer)
     if out["flagged"].any():
         bad = out.loc[out["flagged"], "snap_distance_m"]

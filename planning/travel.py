@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from gis._errors import NetworkError
+from gis.snap import default_max_snap_m, flag_far, snap_targets
 
 __all__ = [
     "RoadMatrix",
@@ -476,49 +477,12 @@ def snap_layer(
 
 def _snap_layer(m: RoadMatrix, features: Any, *, layer: str, max_snap_m: float | None) -> pd.DataFrame:
     """:func:`snap_layer` on a road matrix already looked up."""
-    import pyproj
-    import shapely
-
-    from gis._config import load_table
-    from gis._errors import CRSError, InputError
-
     if max_snap_m is None:
-        max_snap_m = float(load_table("road_speeds")["defaults"]["max_snap_m"])
-    geo = getattr(features, "geometry", features)
-    if geo.crs is None:
-        msg = (
-            f"Layer `{layer}` has no CRS, so it cannot be matched to the road network. "
-            "Fix: set it, for example `gdf.set_crs('EPSG:4326')`, or declare `crs` in the scenario."
-        )
-        raise CRSError(msg)
-    missing = (geo.isna() | geo.is_empty).to_numpy()
-    if missing.any():
-        msg = (
-            f"Layer `{layer}` has missing or empty geometries in rows {geo.index[missing].tolist()[:10]}. "
-            "Fix: give those rows a location or drop them."
-        )
-        raise InputError(msg)
-    if m.crs is not None and not pyproj.CRS.from_user_input(m.crs).equals(geo.crs):
-        geo = geo.to_crs(m.crs)
-    pts = geo.to_numpy()
-    not_point = shapely.get_type_id(pts) != 0
-    if not_point.any():
-        pts = pts.copy()
-        pts[not_point] = shapely.point_on_surface(pts[not_point])
-    out = m.snap(pts).set_index(geo.index)
-    out["flagged"] = out["snap_distance_m"] > max_snap_m
-    out.attrs.update(max_snap_m=float(max_snap_m), layer=layer)
-    if out["flagged"].any():
-        far = out.loc[out["flagged"], "snap_distance_m"]
-        shown = ", ".join(f"{i} ({d:,.0f} m)" for i, d in far.head(10).items())
-        log.warning(
-            "layer %s: %d feature(s) farther than %.0f m from any road, flagged: %s",
-            layer,
-            len(far),
-            max_snap_m,
-            shown,
-        )
-    return out
+        max_snap_m = default_max_snap_m()
+    where = f"layer `{layer}`"
+    index, pts = snap_targets(features, m.crs if m.crs is not None else features.crs, where=where)
+    out = m.snap(pts).set_index(index)
+    return flag_far(out, max_snap_m, where=where, layer=layer)
 
 
 def snap_stations(

@@ -353,3 +353,18 @@ def test_scipy_backend_agrees_with_highspy(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(_milp, "have_highspy", lambda: False)
     b = mclp(cost, w, RADIUS, 3, method="exact")
     assert a.objective == pytest.approx(b.objective) and "scipy" in b.solver
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_enumeration_shortcut_equals_the_milp(seed: int) -> None:
+    """Instances small enough after reduction are solved by scoring every subset: same optimum."""
+    cost, w = instance(seed, n=60, m=18, inf_share=0.2)
+    fast = mclp(cost, w, RADIUS, 4)
+    exact = mclp(cost, w, RADIUS, 4, method="exact")
+    assert fast.solver == "enumeration"
+    assert fast.status == "optimal" and fast.bound == pytest.approx(fast.objective)
+    assert fast.objective == pytest.approx(exact.objective)
+    assert cover_value(cost, w, tuple(fast.selected)) == pytest.approx(fast.objective)
+    backup_fast = backup_coverage(cost, w, RADIUS, 4, first_cover_weight=0.3)
+    backup_exact = backup_coverage(cost, w, RADIUS, 4, first_cover_weight=0.3, method="exact")
+    assert backup_fast.objective == pytest.approx(backup_exact.objective)

@@ -150,7 +150,8 @@ def coverage_search(
     rng = np.random.default_rng(seed)
     cur, cur_counts, cur_value = chosen.copy(), counts.copy(), best_value
     stall = 0
-    while stall < max_stall and 0 < p < m and best_value < target - _EPS * max(1.0, target):
+    stop = target - _EPS * max(1.0, abs(target)) if math.isfinite(target) else math.inf
+    while stall < max_stall and 0 < p < m and best_value < stop:
         if time.perf_counter() > t_end:
             break
         # kick: close a few random sites, open as many random closed ones, then swap to a local optimum

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 
 from gis._errors import InputError, RiskplanError
 
+from ._exact import coverage_enumerate
 from ._heuristics import (
     center_greedy,
     coverage_search,
@@ -258,7 +259,16 @@ def _coverage(
     def open_gap() -> bool:
         return p_k > 0 and relative_gap(best.objective, best.bound) > mip_gap
 
-    if method == "heuristic" and p_k > 0:
+    enumerated = (
+        coverage_enumerate(cover, w_r, p_k, base=base_r, values=values)
+        if method == "auto" and open_gap()
+        else None
+    )
+    if enumerated is not None:  # tiny after reduction: every subset scored, optimal without a MILP
+        best.offer(enumerated[0], enumerated[1], "enumeration")
+        best.tighten(enumerated[1])
+        best.notes.append(f"solved exactly by scoring all {math.comb(len(kcols), p_k)} sets of {p_k} sites")
+    elif method == "heuristic" and p_k > 0:
         search(200, time_limit_s)
     elif method == "exact" and open_gap():
         milp = coverage_model(cover, w_r, base_r, values, p_k)
@@ -551,10 +561,10 @@ def _cover(
     else:
         run = best.cols is None or not (best.objective <= p or best.bound > p)
     run = run and method != "heuristic"
+    model = MilpModel(
+        np.ones(k), cover, np.ones(r), np.full(r, np.inf), np.zeros(k), np.ones(k), np.ones(k, dtype=bool)
+    )
     if run:
-        model = MilpModel(
-            np.ones(k), cover, np.ones(r), np.full(r, np.inf), np.zeros(k), np.ones(k), np.ones(k, dtype=bool)
-        )
         out = _run_milp(model, best, start=x0, t_end=t_end, mip_gap=mip_gap)
         if out.x is not None:
             xs = np.flatnonzero(out.x > 0.5).astype(np.intp)
