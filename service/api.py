@@ -21,6 +21,7 @@ lives in ``app.state.service``. Routes (all under ``/api/v1``, documented at ``/
 ``GET  /scenarios/{id}/districts``           station districts as GeoJSON
 ``GET  /scenarios/{id}/violations``          district rule violations
 ``GET  /scenarios/{id}/response-times``      the k fastest stations to a lon/lat
+``GET  /scenarios/{id}/map``, ``/report``     interactive map, HTML report
 ==========================================  ===========================================
 
 The web page is served at ``/`` (files under ``/static``; Leaflet is vendored, so it works
@@ -47,7 +48,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from . import _api_jobs, _api_query, _api_results, _api_scenarios
+from . import _api_jobs, _api_maps, _api_query, _api_results, _api_scenarios
 from ._api_deps import ReadAccess, ScenarioCache, ServiceState, get_service
 from ._api_models import HealthOut, VersionOut
 from ._api_problems import PROBLEM_RESPONSES, BodyLimitMiddleware, install_handlers
@@ -193,6 +194,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         _api_results.router,
         _api_query.router,
         _api_jobs.router,
+        _api_maps.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

@@ -36,6 +36,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from gis import InputError, Scenario
 
@@ -52,9 +53,13 @@ __all__ = [
     "JobRunner",
     "JobStateError",
     "Progress",
+    "check_depots_params",
+    "check_placement_params",
     "default_registry",
     "load_plugins",
+    "run_depots_job",
     "run_network_job",
+    "run_placement_job",
 ]
 
 log = logging.getLogger(__name__)
@@ -164,8 +169,21 @@ def default_registry(plugins: Sequence[str] = ()) -> JobRegistry:
         description="Build the road network and snap stations, depots, hazards and communities to it.",
         check_params=check_network_params,
     )
-    # Placement and depot planning register here once planning.location exists, e.g.
-    # registry.register("placement", run_placement_job, description=..., check_params=...)
+    registry.register(
+        "placement",
+        run_placement_job,
+        description=(
+            "Propose new fire stations (lscp, mclp, p-median, p-center or backup) under a "
+            "response standard, with the reason for each and the coverage trade-off curve."
+        ),
+        check_params=check_placement_params,
+    )
+    registry.register(
+        "depots",
+        run_depots_job,
+        description="Assign communities to relief depots and size their stock for a number of days.",
+        check_params=check_depots_params,
+    )
     load_plugins(registry, plugins)
     return registry
 
@@ -245,6 +263,195 @@ def run_network_job(
     }
     snapping = pd.concat(frames, ignore_index=True) if frames else None
     return JobOutput(data, {"snapping": gpd.GeoDataFrame(snapping, crs=scenario.crs)} if frames else {})
+
+
+# -- the built-in planning jobs (placement, depots) ----------------------------------------------
+
+PLACEMENT_MODELS = ("lscp", "mclp", "p-median", "p-center", "backup")
+DISTANCES = ("network", "euclidean")
+
+
+def _unknown_params(kind: str, params: Mapping[str, Any], known: Sequence[str]) -> None:
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        names = ", ".join(f"`{k}`" for k in known)
+        msg = f"Unknown {kind} job parameter(s) {unknown}. Fix: use {names}."
+        raise InputError(msg)
+
+
+def _choice(params: Mapping[str, Any], name: str, choices: Sequence[str], default: str) -> str:
+    value = params.get(name, default)
+    if value not in choices:
+        msg = f"`{name}` is {value!r}. Fix: use one of {list(choices)}."
+        raise InputError(msg)
+    return str(value)
+
+
+def _whole(params: Mapping[str, Any], name: str, low: int, high: int, default: int) -> int:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        msg = f"`{name}` is {value!r}. Fix: give a whole number from {low} to {high}."
+        raise InputError(msg)
+    return value
+
+
+def check_placement_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the parameters of a ``placement`` job.
+
+    ``model`` (lscp, mclp, p-median, p-center, backup; default mclp), ``n_new`` (1..50,
+    default 3), ``distance`` (network, euclidean), ``standard`` (a shipped response profile),
+    ``time_limit_s`` (1..300 s per solve, default 30).
+
+    Examples
+    --------
+    >>> check_placement_params({"n_new": 2})
+    {'model': 'mclp', 'n_new': 2, 'distance': 'network', 'standard': 'cn-gb51080', 'time_limit_s': 30}
+    """
+    from planning import standard_names
+
+    _unknown_params("placement", params, ("model", "n_new", "distance", "standard", "time_limit_s"))
+    return {
+        "model": _choice(params, "model", PLACEMENT_MODELS, "mclp"),
+        "n_new": _whole(params, "n_new", 1, 50, 3),
+        "distance": _choice(params, "distance", DISTANCES, "network"),
+        "standard": _choice(params, "standard", standard_names(), "cn-gb51080"),
+        "time_limit_s": _whole(params, "time_limit_s", 1, 300, 30),
+    }
+
+
+def check_depots_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the parameters of a ``depots`` job: ``days`` (1..90, default 7), ``distance``.
+
+    Examples
+    --------
+    >>> check_depots_params({"distance": "euclidean"})
+    {'days': 7, 'distance': 'euclidean'}
+    """
+    _unknown_params("depots", params, ("days", "distance"))
+    return {
+        "days": _whole(params, "days", 1, 90, 7),
+        "distance": _choice(params, "distance", DISTANCES, "network"),
+    }
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows (NaN and infinities as null)."""
+    clean = table.replace([np.inf, -np.inf], np.nan).astype(object)
+    return [
+        {str(k): (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in clean.to_dict(orient="records")
+    ]
+
+
+def _plain(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Columns a GeoPackage stores: the index as ``id``, lists and objects as text."""
+    out = gdf.copy()
+    if "id" not in out.columns:
+        out.insert(0, "id", out.index.astype(str))
+    for col in out.columns:
+        if col != out.geometry.name and out[col].dtype == object:
+            out[col] = out[col].map(
+                lambda v: (
+                    None
+                    if v is None
+                    else "; ".join(map(str, v))
+                    if isinstance(v, list | tuple | set)
+                    else str(v)
+                )
+            )
+    return out.reset_index(drop=True)
+
+
+def _planning_inputs(scenario: Scenario, distance: str, standard: str, progress: Progress) -> tuple[Any, Any]:
+    """The road graph (None for straight-line distances) and the risk result, in two stages."""
+    from gis import scenario_graph
+
+    from .pipeline import assess
+
+    progress(0.05, "building the road network")
+    graph = scenario_graph(scenario, cache=True)
+    progress(0.2, "scoring risk (coverage, then risk per community)")
+    _, risk = assess(scenario, graph=graph, standard=standard)
+    return (graph if distance == "network" else None), risk
+
+
+def _tradeoff_layer(tradeoff: pd.DataFrame, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The trade-off table, each row with the new sites it adds as a multipoint."""
+    points = sites.geometry
+    geoms = []
+    for value in tradeoff["sites"].astype(str):
+        ids = [s.strip() for s in value.replace(",", ";").split(";") if s.strip() in points.index]
+        geoms.append(shapely.MultiPoint([points.loc[i] for i in ids]) if ids else None)
+    return gpd.GeoDataFrame(tradeoff.reset_index(drop=True), geometry=geoms, crs=sites.crs)
+
+
+def run_placement_job(
+    scenario: Scenario, params: Mapping[str, Any], progress: Progress, cancel: threading.Event
+) -> JobOutput:
+    """Propose ``n_new`` fire stations with :func:`planning.plan_stations`."""
+    from planning import plan_stations
+
+    graph, risk = _planning_inputs(scenario, params["distance"], params["standard"], progress)
+    progress(0.5, f"solving {params['model']} for {params['n_new']} new station(s)")
+    plan = plan_stations(
+        scenario,
+        graph,
+        model=params["model"],
+        n_new=params["n_new"],
+        standard=params["standard"],
+        risk=risk,
+        distance=params["distance"],
+        time_limit_s=params["time_limit_s"],
+    )
+    progress(0.9, "storing the plan")
+    proposed = _plain(plan.proposed)
+    tradeoff = plan.tradeoff
+    data = {
+        "scenario": scenario.label,
+        "synthetic": scenario.synthetic,
+        **params,
+        "proposed": _records(pd.DataFrame(proposed.drop(columns=proposed.geometry.name))),
+        "tradeoff": _records(tradeoff),
+        "summary": {str(k): v for k, v in zip(plan.summary.index, _records(plan.summary), strict=True)},
+        "recommended_n": int(plan.recommended_n),
+        "notes": [str(n) for n in plan.notes],
+    }
+    layers = {
+        "proposed": proposed,
+        "candidates": _plain(plan.candidates),
+        "communities": _plain(plan.communities),
+        "tradeoff": _tradeoff_layer(tradeoff, plan.candidates),
+    }
+    return JobOutput(data, layers)
+
+
+def run_depots_job(
+    scenario: Scenario, params: Mapping[str, Any], progress: Progress, cancel: threading.Event
+) -> JobOutput:
+    """Assign communities to relief depots and size the stock with :func:`planning.plan_depots`."""
+    from planning import plan_depots
+
+    graph, risk = _planning_inputs(scenario, params["distance"], "cn-gb51080", progress)
+    progress(0.5, f"assigning communities and sizing {params['days']} day(s) of stock")
+    plan = plan_depots(scenario, graph, risk=risk, days=params["days"], distance=params["distance"])
+    progress(0.9, "storing the plan")
+    depots = _plain(plan.depots)
+    stock = plan.stock.reset_index(drop=True)
+    where = depots.set_index("id").geometry
+    stock_layer = gpd.GeoDataFrame(
+        stock, geometry=stock["depot"].astype(str).map(where).to_numpy(), crs=depots.crs
+    )
+    communities = _plain(plan.communities)
+    data = {
+        "scenario": scenario.label,
+        "synthetic": scenario.synthetic,
+        **params,
+        "status": str(plan.status),
+        "table": _records(plan.table().rename_axis("depot").reset_index()),
+        "unmet_people": float(communities["unmet_people"].fillna(0).sum()),
+        "notes": [str(n) for n in plan.notes],
+    }
+    return JobOutput(data, {"communities": communities, "depots": depots, "stock": _plain(stock_layer)})
 
 
 # -- the runner ----------------------------------------------------------------------------------

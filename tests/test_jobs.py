@@ -181,12 +181,12 @@ def test_new_runner_marks_jobs_of_a_dead_process_failed(store: SQLiteStore, scen
 
 def test_registry_is_per_instance_and_rejects_duplicates() -> None:
     registry = default_registry()
-    assert [k.name for k in registry.kinds()] == ["network"]
+    assert [k.name for k in registry.kinds()] == ["depots", "network", "placement"]
     with pytest.raises(ValueError, match="twice"):
         registry.register("network", _sleep, description="again")
     load_plugins(registry, ["test_jobs:register_test_jobs"])
     assert "sleep" in [k.name for k in registry.kinds()]
-    assert [k.name for k in default_registry().kinds()] == ["network"]
+    assert [k.name for k in default_registry().kinds()] == ["depots", "network", "placement"]
     with pytest.raises(InputError, match="cannot be loaded"):
         load_plugins(registry, ["no_such_module_xyz:register"])
 

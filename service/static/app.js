@@ -130,6 +130,7 @@
   const STATION_STYLE = { radius: 8, color: "#0d47a1", weight: 2, fillColor: "#42a5f5", fillOpacity: 0.9 };
   const HAZARD_STYLE = { radius: 4, color: "#4a148c", weight: 1, fillColor: "#ce93d8", fillOpacity: 0.8 };
   const RESULT_STYLE = { radius: 6, color: "#e65100", weight: 2, fillColor: "#ffb74d", fillOpacity: 0.9 };
+  const PROPOSED_STYLE = { radius: 10, color: "#b71c1c", weight: 3, fillColor: "#ffeb3b", fillOpacity: 0.95 };
 
   function drawLegend() {
     const limits = [0.6, 1.0, 1.6, 2.0].map((b) => seconds(b * state.standardS));
@@ -191,6 +192,7 @@
     replace($("response-times"));
     document.body.dataset.coverage = "";
     document.body.dataset.layers = "";
+    document.body.dataset.proposed = "";
     state.scenario = sid || null;
     if (!sid) return;
     try {
@@ -265,7 +267,47 @@
     }
   }
 
+  function proposedLayer(geojson) {
+    return L.geoJSON(geojson, {
+      pointToLayer: (f, latlng) => L.circleMarker(latlng, Object.assign({ className: "proposed-station" }, PROPOSED_STYLE)),
+      onEachFeature: (f, layer) => {
+        const p = f.properties;
+        layer.bindTooltip(tooltip(["proposed: " + String(p.name || f.id)]));
+        layer.bindPopup(el("div", { class: "proposed-popup" }, [
+          el("strong", { text: "Proposed: " + String(p.name || f.id) }),
+          el("div", { class: "reason", text: String(p.reason || "") }),
+          el("div", { class: "hint", text: "population newly covered: " + (p.added_population ?? "n/a") }),
+        ]));
+      },
+    });
+  }
+
+  function pageLinks(sid) {
+    const q = "?standard=" + encodeURIComponent($("standard").value);
+    const base = API + "/scenarios/" + encodeURIComponent(sid);
+    return el("div", { class: "plan-links" }, [
+      el("a", { id: "open-map", href: base + "/map" + q, target: "_blank", rel: "noopener", text: "open the map" }),
+      " · ",
+      el("a", { id: "open-report", href: base + "/report" + q, target: "_blank", rel: "noopener", text: "open the report" }),
+    ]);
+  }
+
+  async function showPlacement(jobId, sid, panel) {
+    const gj = await api("/jobs/" + jobId + "/result/layers/proposed");
+    if (sid !== state.scenario) return;
+    setLayer("proposed", proposedLayer(gj));
+    const items = gj.features.map((f) =>
+      el("li", {}, [el("strong", { text: String(f.properties.name || f.id) + ": " }), String(f.properties.reason || "")]));
+    panel.appendChild(el("div", { class: "proposed-list" }, [
+      el("div", { text: gj.features.length + " proposed station(s) (yellow on the map; click one for its reason)" }),
+      el("ul", {}, items),
+    ]));
+    panel.appendChild(pageLinks(sid));
+    document.body.dataset.proposed = String(gj.features.length);
+  }
+
   async function pollJob(jobId) {
+    const sid = state.scenario;
     const panel = $("job");
     const bar = el("progress", { max: "1", value: "0" });
     const text = el("div", { text: "queued" });
@@ -291,6 +333,13 @@
       return b;
     });
     panel.appendChild(el("div", {}, buttons.length ? buttons : ["no layers"]));
+    if (result.kind === "placement" && result.layers.includes("proposed")) {
+      try {
+        await showPlacement(jobId, sid, panel);
+      } catch (err) {
+        status(err.message, true);
+      }
+    }
   }
 
   async function startJob() {
@@ -350,7 +399,7 @@
   $("create-demo").addEventListener("click", createDemo);
   $("start-job").addEventListener("click", startJob);
   $("show-tiles").addEventListener("change", (e) => (e.target.checked ? tiles.addTo(map) : map.removeLayer(tiles)));
-  ["communities", "hazards", "stations", "isochrones", "districts"].forEach((name) =>
+  ["communities", "hazards", "stations", "isochrones", "districts", "proposed"].forEach((name) =>
     $("show-" + name).addEventListener("change", (e) => {
       const layer = state.layers[name];
       if (layer) (e.target.checked ? layer.addTo(map) : map.removeLayer(layer));

@@ -1,0 +1,169 @@
+"""Routes: the interactive map and the self-contained HTML report of a scenario.
+
+==========================================  ================================================
+endpoint                                    built by
+==========================================  ================================================
+``GET /scenarios/{id}/map?standard=``       :func:`maps.risk_map` (one HTML file, assets inlined)
+``GET /scenarios/{id}/report?standard=``    :func:`maps.report_html`
+==========================================  ================================================
+
+Both start from :func:`service.pipeline.assess` (coverage under ``standard``, then risk) and
+add the proposed stations and trade-off curve of the scenario's latest succeeded ``placement``
+job; the report adds the depot plan of the latest succeeded ``depots`` job. A page is built
+once per scenario, standard and those jobs: it is stored in the store (so it survives a
+restart and is deleted with the scenario) and kept in memory. Building runs in a worker
+thread, never on the event loop, under a per-key lock (:class:`service._api_query.BuildCache`),
+so concurrent first requests build once. A newer placement job gives a new page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import geopandas as gpd
+import pandas as pd
+from fastapi import APIRouter, FastAPI, Request, Response
+
+import maps
+from gis import scenario_graph
+
+from ._api_deps import ReadAccess, ServiceState, get_service
+from ._api_problems import PROBLEM_RESPONSES
+from ._api_query import DEFAULT_STANDARD, BuildCache, ScenarioId, StandardParam, check_standard
+from ._api_results import cached_bytes
+from .pipeline import assess
+from .store import JobRecord
+
+__all__ = ["MapCaches", "router"]
+
+router = APIRouter(prefix="/scenarios/{scenario_id}", tags=["maps"], responses=PROBLEM_RESPONSES)
+
+HTML = "text/html; charset=utf-8"
+Page = Literal["map", "report"]
+_HTML_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}}, "description": "One self-contained HTML page."}
+}
+_CREATE_LOCK = threading.Lock()  # guards creating one app's caches, holds no state itself
+
+
+@dataclass(frozen=True)
+class MapCaches:
+    """One app's built assessments ``(scenario, standard) -> (coverage, risk)`` and pages."""
+
+    assessments: BuildCache[tuple[Any, Any]]
+    pages: BuildCache[bytes]
+
+
+def _caches(app: FastAPI, size: int) -> MapCaches:
+    with _CREATE_LOCK:
+        caches: MapCaches | None = getattr(app.state, "maps", None)
+        if caches is None:
+            caches = MapCaches(BuildCache(max(2, size)), BuildCache(max(4, 2 * size)))
+            app.state.maps = caches
+        return caches
+
+
+def _latest(jobs: list[JobRecord], kind: str) -> JobRecord | None:
+    """The newest succeeded job of ``kind`` with a result (``jobs`` are newest first)."""
+    return next((j for j in jobs if j.kind == kind and j.has_result), None)
+
+
+def _placement(service: ServiceState, job: JobRecord | None) -> dict[str, Any]:
+    if job is None:
+        return {}
+    data = service.store.get_job_result(job.id)
+    proposed = service.store.read_job_result_layer(job.id, "proposed").set_index("id")
+    tradeoff = pd.DataFrame(data.get("tradeoff") or [])
+    return {"proposed": proposed, "tradeoff": tradeoff if len(tradeoff) else None}
+
+
+def _depots(service: ServiceState, job: JobRecord | None) -> dict[str, Any]:
+    if job is None:
+        return {}
+    table = pd.DataFrame(service.store.get_job_result(job.id).get("table") or [])
+    communities: gpd.GeoDataFrame = service.store.read_job_result_layer(job.id, "communities")
+    served = communities["depot"].where(communities["depot"].astype(str) != "")
+    return {
+        "depot_plan": table.set_index("depot") if "depot" in table.columns else None,
+        "depots_served": served.dropna().astype(str),
+    }
+
+
+def _build(
+    app: FastAPI, service: ServiceState, scenario_id: str, standard: str, page: Page
+) -> tuple[bytes, dict[str, str]]:
+    """The page's HTML, from memory, the store, or built (once per key)."""
+    caches = _caches(app, service.settings.scenario_cache_size)
+    jobs = service.store.list_jobs(scenario_id=scenario_id, status="succeeded")
+    placement = _latest(jobs, "placement")
+    depots = _latest(jobs, "depots") if page == "report" else None
+    key = (scenario_id, standard, page, placement.id if placement else "", depots.id if depots else "")
+    digest = hashlib.sha256("|".join(key).encode()).hexdigest()[:16]
+    name = f"{page}_{re.sub(r'[^a-z0-9]+', '_', standard.lower()).strip('_')}_{digest}"
+
+    def assessed() -> tuple[Any, Any]:
+        scenario = service.scenarios.get(scenario_id)
+        return assess(scenario, graph=scenario_graph(scenario, cache=True), standard=standard)
+
+    def render() -> tuple[bytes, str]:
+        scenario = service.scenarios.get(scenario_id)
+        coverage, risk = caches.assessments.get((scenario_id, standard), assessed)
+        extra = _placement(service, placement)
+        if page == "map":
+            html = maps.risk_map(scenario, risk=risk, coverage=coverage, **extra).get_root().render()
+        else:
+            extra |= _depots(service, depots)
+            html = maps.report_html(scenario, risk=risk, coverage=coverage, **extra)
+        return html.encode("utf-8"), HTML
+
+    body = caches.pages.get(key, lambda: cached_bytes(service, scenario_id, name, render)[0])
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "X-Riskplan-Placement-Job": placement.id if placement else "",
+    }
+    return body, headers
+
+
+def _serve(request: Request, scenario_id: str, standard: str, page: Page) -> Response:
+    check_standard(standard)
+    service = get_service(request)
+    service.store.get_scenario(scenario_id)  # 404 before any computation
+    body, headers = _build(request.app, service, scenario_id, standard, page)
+    return Response(body, media_type=HTML, headers=headers)
+
+
+# Plain ``def`` routes: FastAPI runs them in its threadpool, so a first build (a few seconds)
+# never blocks the event loop.
+
+
+@router.get(
+    "/map",
+    response_class=Response,
+    responses=_HTML_DOC,
+    dependencies=[ReadAccess],
+    summary="Interactive risk and coverage map (HTML)",
+)
+def scenario_map(
+    scenario_id: ScenarioId, request: Request, standard: StandardParam = DEFAULT_STANDARD
+) -> Response:
+    """The interactive map: risk units, coverage, isochrones, districts, hazards, stations, and
+    the proposed stations of the latest succeeded placement job (each with its reason)."""
+    return _serve(request, scenario_id, standard, "map")
+
+
+@router.get(
+    "/report",
+    response_class=Response,
+    responses=_HTML_DOC,
+    dependencies=[ReadAccess],
+    summary="Self-contained HTML report",
+)
+def scenario_report(
+    scenario_id: ScenarioId, request: Request, standard: StandardParam = DEFAULT_STANDARD
+) -> Response:
+    """The report: key figures, the map, top risk units, gaps, proposed stations, depot plan."""
+    return _serve(request, scenario_id, standard, "report")
