@@ -129,18 +129,18 @@ class ResponseQuery:
         >>> near.station.shape, near.station[0, 0]
         ((2, 1), 'FS1')
         """
-        x, y = self._to_graph.transform(np.atleast_1d(lon), np.atleast_1d(lat))
-        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        xy = np.column_stack(self._to_graph.transform(np.atleast_1d(lon), np.atleast_1d(lat)))
+        if not np.isfinite(xy).all():
             msg = (
                 "Some query points are not valid lon/lat. "
                 "Fix: pass longitude first, then latitude, in degrees (WGS84)."
             )
             raise InputError(msg)
-        dist, node = self.tree.query(np.column_stack([x, y]))
+        dist, node = self.tree.query(xy)
         k = max(1, min(int(k), len(self.station_ids)))
         times = self.response_s[:, node]  # (stations, points)
         order = np.argsort(times, axis=0)[:k]
-        best = np.take_along_axis(times, order, axis=0)
+        best = times[order, np.arange(len(node))]
         return Nearest(
             self.station_ids[order],
             best.astype(np.float64),

@@ -12,12 +12,13 @@ import logging
 from dataclasses import dataclass
 
 import geopandas as gpd
+import h3  # a core dependency: imported here, never lazily inside a worker or request thread
 import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gis._errors import InputError, MissingDependencyError
+from gis._errors import InputError
 from gis.crs import require_metric
 
 __all__ = ["MAX_UNITS", "UnitsSpec", "build_units", "parse_units", "study_area_of"]
@@ -127,10 +128,6 @@ def _grid(area: BaseGeometry, size_m: float, crs: object) -> gpd.GeoDataFrame:
 
 
 def _h3(area: BaseGeometry, resolution: int, crs: object) -> gpd.GeoDataFrame:
-    try:
-        import h3
-    except ImportError:
-        raise MissingDependencyError("h3", "risk", purpose="build H3 hexagon units") from None
     expected = area.area / 1e6 / _H3_CELL_AREA_KM2[resolution]
     if expected > MAX_UNITS:
         msg = (

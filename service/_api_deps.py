@@ -98,12 +98,14 @@ def _header(request: Request, credentials: HTTPAuthorizationCredentials | None) 
     return request.headers.get("authorization")
 
 
-def require_write(request: Request, credentials: Credentials) -> None:
+# Both checks are async on purpose: they only compare strings, and a sync dependency would
+# cost every request a round trip through the threadpool.
+async def require_write(request: Request, credentials: Credentials) -> None:
     """Write endpoints need the API token."""
     check_bearer(_header(request, credentials), get_service(request).token.token)
 
 
-def require_read(request: Request, credentials: Credentials) -> None:
+async def require_read(request: Request, credentials: Credentials) -> None:
     """Read endpoints need the token only when ``protect_reads`` is set."""
     service = get_service(request)
     if service.settings.protect_reads:

@@ -12,6 +12,7 @@ are not held up. Everything cached is immutable (frozen results, read-only frame
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections import OrderedDict
@@ -169,11 +170,17 @@ def check_standard(standard: str) -> str:
     >>> check_standard("nfpa-1710")
     'nfpa-1710'
     """
-    names = standard_names()
+    names = _shipped_standards()
     if standard not in names:
-        msg = f"Unknown response standard `{standard}`. Fix: use one of {names}."
+        msg = f"Unknown response standard `{standard}`. Fix: use one of {list(names)}."
         raise InputError(msg)
     return standard
+
+
+@functools.cache
+def _shipped_standards() -> tuple[str, ...]:
+    """The shipped profile names, read once (the table ships with the package)."""
+    return tuple(standard_names())
 
 
 def stations_indexed(scenario: Scenario) -> pd.DataFrame:

@@ -361,10 +361,11 @@ UnitsParam = Annotated[
 
 @dataclass(frozen=True)
 class RiskEntry:
-    """Scored risk units in EPSG:4326 and the top units with their reasons."""
+    """Scored risk units in EPSG:4326, their whole GeoJSON and the top units with their reasons."""
 
     units: gpd.GeoDataFrame
     top: tuple[Mapping[str, Any], ...]
+    body: bytes
 
 
 def _score(request: Request, scenario_id: str, units: str, standard: str) -> RiskEntry:
@@ -388,7 +389,7 @@ def _score(request: Request, scenario_id: str, units: str, standard: str) -> Ris
         }
         for unit, row in result.top(50).iterrows()
     ]
-    return RiskEntry(scored, tuple(top))
+    return RiskEntry(scored, tuple(top), bytes(geojson_response(scored).body))
 
 
 def risk_entry(request: Request, scenario_id: str, units: str, standard: str) -> RiskEntry:
@@ -417,7 +418,10 @@ def risk_units(
 
     Response times come from the coverage under ``standard``; incident learning is off.
     """
-    gdf = risk_entry(request, scenario_id, units, standard).units
+    entry = risk_entry(request, scenario_id, units, standard)
+    gdf = entry.units
+    if not level and bbox is None:  # the whole layer, rendered once
+        return Response(entry.body, media_type=GEOJSON, headers={"X-Total-Count": str(len(gdf))})
     if level:
         gdf = gdf[gdf["level"].isin(level)]
     return geojson_response(gdf, bbox=bbox)

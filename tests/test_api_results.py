@@ -348,3 +348,25 @@ def test_risk_units_levels_bbox_and_top(client: TestClient, demo_sid: str) -> No
     _problem(client.get(url, params={"units": "hexagons"}), 422)
     _problem(client.get(url, params={"standard": "nope"}), 422)
     _problem(client.get(f"{API}/scenarios/{UNKNOWN}/risk"), 404)
+
+
+def test_risk_h3_units_under_concurrent_first_requests(client: TestClient, demo_sid: str) -> None:
+    # the first h3 requests of a scenario, at once, as the page asks for a layer and its top list;
+    # they used to stall in the worker threads, so a hang fails here instead of stalling the suite
+    url = f"{API}/scenarios/{demo_sid}/risk"
+    asks = [(url, "h3:8"), (f"{url}/top", "h3:8"), (url, "h3:7"), (url, "h3:8")]
+    with ThreadPoolExecutor(len(asks)) as pool:
+        futures = [pool.submit(client.get, u, params={"units": units}) for u, units in asks]
+        answers = [f.result(timeout=120) for f in futures]
+    assert [r.status_code for r in answers] == [200] * len(asks), [r.text[:200] for r in answers]
+    cells = answers[0].json()["features"]
+    assert cells and all(len(f["id"]) == 15 and f["id"].startswith("88") for f in cells)
+    assert answers[3].json() == answers[0].json()  # the same cached layer
+    assert {t["unit_id"] for t in answers[1].json()} <= {f["id"] for f in cells}
+    coarse = answers[2].json()["features"]
+    assert coarse and all(f["id"].startswith("87") for f in coarse) and len(coarse) < len(cells)
+    assert sum(f["properties"]["area_km2"] for f in cells) == pytest.approx(
+        sum(f["properties"]["area_km2"] for f in coarse), rel=1e-6
+    )  # both tile the same study area
+    _problem(client.get(url, params={"units": "h3:16"}), 422)
+    _problem(client.get(url, params={"units": "h3:3"}), 422)  # too coarse for a city
