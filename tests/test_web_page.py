@@ -110,6 +110,17 @@ def test_page_draws_layers_and_answers_a_click(browser: Any, server: tuple[str, 
     lines = browser.execute_script("return document.querySelectorAll('#map path[stroke-dasharray]').length")
     assert lines >= 3, "one dashed line from each of the 3 stations"
 
+    # the risk layer: one polygon per community in the four level colours
+    _wait(browser, "return document.body.dataset.risk === 'ready'", "the risk layer")
+    browser.find_element(By.ID, "show-risk").click()
+    risk_fills = browser.execute_script(
+        "const c = ['#d7191c', '#fdae61', '#ffee58', '#2c7bb6'];"
+        "return Array.from(document.querySelectorAll('#map path.leaflet-interactive'))"
+        ".map(p => p.getAttribute('fill')).filter(f => c.includes(f));"
+    )
+    assert len(risk_fills) == layers["communities"]
+    assert {"#d7191c", "#2c7bb6"} <= set(risk_fills), "red and blue units both present"
+
     browser.save_screenshot(str(tmp_path / "page.png"))
     assert (tmp_path / "page.png").stat().st_size > 10_000
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

@@ -119,6 +119,40 @@
     });
   }
 
+  // Risk levels in the four colours of Chinese urban safety risk maps (REFERENCE.md).
+  const RISK_COLOURS = { red: "#d7191c", orange: "#fdae61", yellow: "#ffee58", blue: "#2c7bb6" };
+
+  function riskLayer(geojson) {
+    return L.geoJSON(geojson, {
+      style: (f) => ({
+        color: "#37474f",
+        weight: 1,
+        fillOpacity: 0.6,
+        fillColor: RISK_COLOURS[f.properties.level] || NO_DATA,
+      }),
+      onEachFeature: (f, layer) => {
+        const p = f.properties;
+        const lines = [
+          String(p.name || p.unit_id || f.id),
+          "risk " + String(p.level) + " (score " + Number(p.score).toFixed(1) + ", rank " + String(p.rank) + ")",
+          "vs the median unit: hazard x" + Number(p.hazard_vs_median).toFixed(1) +
+            ", exposure x" + Number(p.exposure_factor_vs_median).toFixed(1) +
+            ", vulnerability x" + Number(p.vulnerability_factor_vs_median).toFixed(1) +
+            ", response x" + Number(p.response_factor_vs_median).toFixed(1),
+        ];
+        layer.bindTooltip(tooltip(lines), { sticky: true });
+      },
+    });
+  }
+
+  async function loadRisk(sid, seq) {
+    const q = "?units=communities&standard=" + encodeURIComponent($("standard").value);
+    const gj = await api("/scenarios/" + sid + "/risk" + q);
+    if (seq !== state.seq) return;
+    setLayer("risk", riskLayer(gj));
+    document.body.dataset.risk = "ready";
+  }
+
   function pointsLayer(geojson, style, label) {
     return L.geoJSON(geojson, {
       pointToLayer: (f, latlng) => L.circleMarker(latlng, style),
@@ -184,6 +218,7 @@
     }));
     document.body.dataset.coverage = "ready";
     status("coverage ready: click the map for response times");
+    await loadRisk(sid, seq);
   }
 
   async function selectScenario(sid) {
@@ -399,7 +434,7 @@
   $("create-demo").addEventListener("click", createDemo);
   $("start-job").addEventListener("click", startJob);
   $("show-tiles").addEventListener("change", (e) => (e.target.checked ? tiles.addTo(map) : map.removeLayer(tiles)));
-  ["communities", "hazards", "stations", "isochrones", "districts", "proposed"].forEach((name) =>
+  ["risk", "communities", "hazards", "stations", "isochrones", "districts", "proposed"].forEach((name) =>
     $("show-" + name).addEventListener("change", (e) => {
       const layer = state.layers[name];
       if (layer) (e.target.checked ? layer.addTo(map) : map.removeLayer(layer));
