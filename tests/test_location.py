@@ -368,3 +368,37 @@ def test_enumeration_shortcut_equals_the_milp(seed: int) -> None:
     backup_fast = backup_coverage(cost, w, RADIUS, 4, first_cover_weight=0.3)
     backup_exact = backup_coverage(cost, w, RADIUS, 4, first_cover_weight=0.3, method="exact")
     assert backup_fast.objective == pytest.approx(backup_exact.objective)
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("existing", [(), (2, 5)])
+def test_lscp_reduction_and_enumeration_equal_the_milp(seed: int, existing: tuple[int, ...]) -> None:
+    """Small LSCPs are reduced to a fixed point and solved by trying sets of growing size."""
+    rng = np.random.default_rng(seed)
+    cost, _ = instance(seed, n=int(rng.integers(20, 80)), m=int(rng.integers(8, 24)), inf_share=0.3)
+    cost = cost[(cost <= RADIUS).any(axis=1)]
+    fast = lscp(cost, RADIUS, existing=list(existing))
+    exact = lscp(cost, RADIUS, existing=list(existing), method="exact")
+    assert fast.solver == "enumeration"
+    assert fast.status == "optimal" and fast.bound == fast.objective == exact.objective
+    assert set(existing) <= set(fast.selected.tolist())
+    assert (cost[:, fast.selected] <= RADIUS).any(axis=1).all()
+
+
+def test_cover_reduce_keeps_a_minimum_cover() -> None:
+    from planning.location._exact import cover_enumerate, cover_reduce
+
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        A = rng.random((12, 7)) < 0.3
+        A[np.arange(12), rng.integers(0, 7, 12)] = True  # every row has a column
+        needed = next(
+            k
+            for k in range(8)
+            for c in itertools.combinations(range(7), k)
+            if A[:, list(c)].any(axis=1).all()
+        )
+        forced, rest, _ = cover_reduce(A)
+        got = cover_enumerate(A)
+        assert got is not None and len(got) == needed and A[:, got].any(axis=1).all()
+        assert len(forced) <= needed and (rest.any(axis=1)).all()

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from gis._errors import InputError, RiskplanError
 
-from ._exact import coverage_enumerate
+from ._exact import cover_enumerate, coverage_enumerate
 from ._heuristics import (
     center_greedy,
     coverage_search,
@@ -57,6 +57,7 @@ IntArray = npt.NDArray[np.intp]
 Method = Literal["auto", "exact", "heuristic"]
 
 _HEURISTIC_SHARE = 0.3  # share of the time limit the heuristic may use before the MILP
+_DENSE_COVER_CELLS = 250_000  # LSCP rows x candidates tried by dense reduction and enumeration
 _MAX_PAIRS = 2_000_000  # p-median assignment variables before reducing to the k nearest
 
 
@@ -541,6 +542,16 @@ def _cover(
         best.tighten(0.0)
         return True, np.zeros(0, dtype=np.intp), best
     cover = sp.csr_array(on_free[need])
+    if method == "auto" and reduce and cover.shape[0] * cover.shape[1] <= _DENSE_COVER_CELLS:
+        exact = cover_enumerate(cover.toarray().astype(bool))
+        if exact is not None:  # tiny after reduction: proven by trying smaller sets, no MILP
+            best.offer(exact, float(len(exact)), "enumeration")
+            best.tighten(float(len(exact)))
+            best.notes.append(f"solved exactly by reduction and enumeration ({len(exact)} sites)")
+            cols = free[exact]
+            if p is None or len(exact) <= p:
+                return True, cols, best
+            return False, None, best
     if reduce:
         cover = merge_rows(cover, np.ones(len(need))).A
         kcols = np.flatnonzero(~dominated_columns(cover)).astype(np.intp)
