@@ -39,6 +39,7 @@ import platform
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -64,6 +65,8 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: Leaflet and its plugins, vendored once in :mod:`maps` and served from there.
+VENDOR_DIR = Path(str(resources.files("maps").joinpath("static", "vendor")))
 #: The page loads only its own files; map tiles (off by default) come from OpenStreetMap.
 _PAGE_CSP = (
     "default-src 'self'; img-src 'self' data: https://tile.openstreetmap.org; "
@@ -116,6 +119,7 @@ def _meta_router() -> APIRouter:
 
 def _mount_page(app: FastAPI) -> None:
     """Serve the web page at ``/`` and its files (app, styles, vendored Leaflet) at ``/static``."""
+    app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -23,7 +23,7 @@ import planning
 from gis import load_scenario, scenario_graph
 from service import _api_query, _api_results
 from service._api_query import BuildCache
-from service.api import STATIC_DIR, Settings, create_app
+from service.api import STATIC_DIR, VENDOR_DIR, Settings, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -321,7 +321,7 @@ def test_page_and_vendored_leaflet_are_served_offline(client: TestClient) -> Non
     script = (STATIC_DIR / "app.js").read_text()
     assert "innerHTML" not in script.replace("never innerHTML", "")
     assert re.findall(r"https?://[^\"' ]+", script) == ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"]
-    assert (STATIC_DIR / "vendor" / "leaflet" / "LICENSE").is_file()
+    assert (VENDOR_DIR / "leaflet" / "LICENSE").is_file()
 
 
 # -- risk units -----------------------------------------------------------------------------------
