@@ -78,7 +78,7 @@ def save_graph(graph: nx.MultiDiGraph, path: str | Path) -> Path:
     --------
     >>> import tempfile
     >>> from gis.network import graph_from_osm
-    >>> G = graph_from_osm("tests/fixtures/tiny_city.osm")
+    >>> G = graph_from_osm("tests/fixtures/tiny_city.osm.xml")
     >>> with tempfile.TemporaryDirectory() as d:
     ...     H = load_graph(save_graph(G, f"{d}/net.gpkg"))
     >>> nx.utils.graphs_equal(G, H)

@@ -24,13 +24,13 @@ import shapely
 
 from . import coords as _coords
 from ._errors import CRSError, InputError, MissingDependencyError
+from .osm import OSM_SUFFIXES
 from .schema import LAYERS
 
 __all__ = ["OSM_SUFFIXES", "LayerSource", "read_layer"]
 
 log = logging.getLogger(__name__)
 
-OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".pbf", ".osm.pbf")
 _PARQUET_SUFFIXES = (".parquet", ".geoparquet")
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 _X_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")

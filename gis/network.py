@@ -152,7 +152,7 @@ def graph_from_osm(
 
     Examples
     --------
-    >>> G = graph_from_osm("tests/fixtures/tiny_city.osm")
+    >>> G = graph_from_osm("tests/fixtures/tiny_city.osm.xml")
     >>> G.graph["report"].n_nodes, G.graph["report"].n_dropped_nodes
     (10, 2)
     """
@@ -326,7 +326,7 @@ def graph_from_file(
 
     Examples
     --------
-    >>> G = graph_from_file("tests/fixtures/tiny_city.osm", cache=False)
+    >>> G = graph_from_file("tests/fixtures/tiny_city.osm.xml", cache=False)
     >>> len(G)
     10
     """

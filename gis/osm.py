@@ -27,7 +27,7 @@ __all__ = ["OSM_SUFFIXES", "is_osm_file", "read_osm_features", "read_osm_ways"]
 log = logging.getLogger(__name__)
 
 #: File name endings read by pyosmium (lower case).
-OSM_SUFFIXES: tuple[str, ...] = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf")
+OSM_SUFFIXES: tuple[str, ...] = (".osm", ".osm.xml", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf")
 
 #: Way tags copied into the columns of :func:`read_osm_ways`.
 WAY_COLUMNS: tuple[str, ...] = ("highway", "oneway", "maxspeed", "name", "junction", "area")
@@ -105,7 +105,7 @@ def read_osm_ways(
 
     Examples
     --------
-    >>> ways = read_osm_ways("tests/fixtures/tiny_city.osm")
+    >>> ways = read_osm_ways("tests/fixtures/tiny_city.osm.xml")
     >>> ways.loc[ways.osm_id == 101, ["highway", "oneway"]].to_numpy().tolist()
     [['tertiary', 'yes']]
     >>> ways.node_ids.iloc[0].dtype
@@ -231,7 +231,7 @@ def read_osm_features(path: str | Path, tags: TagSpec) -> gpd.GeoDataFrame:
 
     Examples
     --------
-    >>> f = read_osm_features("tests/fixtures/tiny_city.osm", {"amenity": ["hospital", "school"]})
+    >>> f = read_osm_features("tests/fixtures/tiny_city.osm.xml", {"amenity": ["hospital", "school"]})
     >>> f[["osm_type", "osm_id", "amenity"]].to_numpy().tolist()
     [['node', 905, 'hospital'], ['way', 901, 'hospital'], ['relation', 902, 'school']]
     >>> f.geom_type.tolist()

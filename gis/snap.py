@@ -105,7 +105,7 @@ def snap_points(
     Examples
     --------
     >>> from gis.network import graph_from_osm
-    >>> G = graph_from_osm("tests/fixtures/tiny_city.osm")
+    >>> G = graph_from_osm("tests/fixtures/tiny_city.osm.xml")
     >>> pts = gpd.GeoSeries.from_xy([112.5505, 112.60], [37.8502, 37.90], crs=4326)
     >>> df = snap_points(G, pts, layer="stations")
     >>> df["snap_distance_m"].round(1).tolist(), df["flagged"].tolist()

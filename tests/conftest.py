@@ -24,7 +24,7 @@ def shared_data_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_city_osm() -> Path:
     """Hand-written OSM XML: streets, a roundabout, an island, a fire station, hospitals."""
-    return FIXTURES / "tiny_city.osm"
+    return FIXTURES / "tiny_city.osm.xml"
 
 
 def _chromium_paths() -> tuple[str, str] | None:

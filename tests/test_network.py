@@ -104,7 +104,7 @@ def test_tiny_city_counts_and_report(tiny: nx.MultiDiGraph) -> None:
     )
     assert "10 nodes, 19 edges" in str(r) and "dropping 2 nodes and 2 edges" in str(r)
     assert pyproj.CRS(tiny.graph["crs"]).to_epsg() == 32649
-    assert tiny.graph["source"].endswith("tiny_city.osm")
+    assert tiny.graph["source"].endswith("tiny_city.osm.xml")
     assert nx.is_strongly_connected(tiny)
 
 
