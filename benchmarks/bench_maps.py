@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 
 from gis import RoadsSource, Scenario, demo_city, graph_from_lines
+from gis.schema import HAZARD_CATEGORIES
 from maps import write_map
 from planning.coverage import analyse_coverage
 from risk_models.model import RiskResult
@@ -25,17 +26,7 @@ from risk_models.model import RiskResult
 log = logging.getLogger("bench_maps")
 N_UNITS, N_HAZARDS = 10_000, 5_000
 TARGET_MB, TARGET_S = 10.0, 3.0
-CATEGORIES = [
-    "hazardous_chemicals",
-    "mining",
-    "metallurgy",
-    "dust_explosion",
-    "fuel_gas",
-    "fireworks_explosives",
-    "warehouse_logistics",
-    "construction",
-    "other",
-]
+CATEGORIES = list(HAZARD_CATEGORIES)
 
 
 def _inputs() -> tuple[Scenario, RiskResult, object]:

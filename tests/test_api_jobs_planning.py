@@ -11,32 +11,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_factory import API, auth, create_demo, demo_client
 from fastapi.testclient import TestClient
 
 import planning
 from gis import scenario_graph
-from service.api import Settings, create_app
 from service.pipeline import assess
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 TOKEN = "api-planning-token-0123456789"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-API = "/api/v1"
+AUTH = auth(TOKEN)
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = Settings(tmp_path_factory.mktemp("api"), api_token=TOKEN, demo_max_nodes=5000)
-    with TestClient(create_app(settings)) as test_client:
+    with demo_client(tmp_path_factory.mktemp("api"), TOKEN) as test_client:
         yield test_client
 
 
 @pytest.fixture(scope="module")
 def sid(client: TestClient) -> str:
-    r = client.post(f"{API}/scenarios/demo", json={"seed": 5, "n_road_nodes": 3000}, headers=AUTH)
-    assert r.status_code == 201, r.text
-    return str(r.json()["id"])
+    return create_demo(client, TOKEN, seed=5)
 
 
 def _start(client: TestClient, sid: str, kind: str, params: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from api_factory import API, auth, create_demo, demo_client
 from fastapi.testclient import TestClient
 
 import maps
@@ -17,23 +18,19 @@ from service.api import Settings, create_app
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 TOKEN = "api-maps-token-0123456789abcdef"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-API = "/api/v1"
+AUTH = auth(TOKEN)
 UNKNOWN = "0" * 32
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    settings = Settings(tmp_path_factory.mktemp("api"), api_token=TOKEN, demo_max_nodes=5000)
-    with TestClient(create_app(settings)) as test_client:
+    with demo_client(tmp_path_factory.mktemp("api"), TOKEN) as test_client:
         yield test_client
 
 
 @pytest.fixture(scope="module")
 def sid(client: TestClient) -> str:
-    r = client.post(f"{API}/scenarios/demo", json={"seed": 7, "n_road_nodes": 3000}, headers=AUTH)
-    assert r.status_code == 201, r.text
-    return str(r.json()["id"])
+    return create_demo(client, TOKEN, seed=7)
 
 
 @pytest.fixture(scope="module")

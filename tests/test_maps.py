@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from map_factory import map_inputs
 from matplotlib.image import imread
 
-from gis import RoadsSource, Scenario, demo_city, graph_from_lines, write_demo_scenario
+from gis import write_demo_scenario
 from maps import (
     LAYER_NAMES,
     district_levels_figure,
@@ -32,19 +33,7 @@ TRADEOFF = pd.DataFrame(
 
 @pytest.fixture(scope="module")
 def inputs():
-    from planning.coverage import analyse_coverage
-    from risk_models import score_scenario
-
-    city = demo_city(n_road_nodes=3000)
-    layers = {k: v.set_index("id") if "id" in v else v for k, v in city.items()}
-    sc = Scenario("Demo City", layers, layers["roads"].crs, RoadsSource("layer"), synthetic=True)
-    cov = analyse_coverage(sc, graph_from_lines(city["roads"]))
-    risk = score_scenario(sc, learn=False, response_time_s=cov.communities["response_time_s"])
-    proposed = sc["candidate_sites"].head(3).copy()
-    proposed["reason"] = ["covers the <east> bank</script>", "industrial park", "new district"]
-    proposed["added_demand"] = [52000, 31000, 12000]
-    served = pd.Series(["D1", "D2", "D3"] * 50, index=sc["communities"].index)
-    return sc, risk, cov, proposed, served
+    return map_inputs(["covers the <east> bank</script>", "industrial park", "new district"])
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from map_factory import map_inputs
 
-from gis import RoadsSource, Scenario, demo_city, graph_from_lines
 from maps import write_map, write_report
 
 TRADEOFF = pd.DataFrame(
@@ -18,18 +18,9 @@ TRADEOFF = pd.DataFrame(
 
 @pytest.fixture(scope="module")
 def inputs():
-    from planning.coverage import analyse_coverage
-    from risk_models import score_scenario
-
-    city = demo_city(n_road_nodes=3000)
-    layers = {k: v.set_index("id") if "id" in v else v for k, v in city.items()}
-    sc = Scenario("Demo City", layers, layers["roads"].crs, RoadsSource("layer"), synthetic=True)
-    cov = analyse_coverage(sc, graph_from_lines(city["roads"]))
-    risk = score_scenario(sc, learn=False, response_time_s=cov.communities["response_time_s"])
-    proposed = sc["candidate_sites"].head(3).copy()
-    proposed["reason"] = ["covers the <b>east</b> bank", "industrial park", "new district"]
-    proposed["added_demand"] = [52000, 31000, 12000]
-    served = pd.Series(["D1", "D2", "D3"] * 50, index=sc["communities"].index)
+    sc, risk, cov, proposed, served = map_inputs(
+        ["covers the <b>east</b> bank", "industrial park", "new district"]
+    )
     return {"risk": risk, "coverage": cov, "proposed": proposed, "depots_served": served}, sc
 
 
