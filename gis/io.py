@@ -4,7 +4,8 @@ Formats: GeoPackage, GeoJSON (also gzipped), Shapefile, FlatGeobuf, GeoParquet,
 CSV with coordinate columns (or a WKT column), and OpenStreetMap XML/PBF
 (features selected by tags). Options rename columns, map values (for example
 Chinese category names to riskplan's vocabulary), fill defaults, set the source
-CRS and convert GCJ-02 / BD-09 coordinates to WGS84.
+CRS, convert GCJ-02 / BD-09 coordinates to WGS84, turn polygons into points
+(``points``) and give OSM hazard features their category by rule (``category_rules``).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ import shapely
 from . import coords as _coords
 from ._errors import CRSError, InputError, MissingDependencyError
 from .osm import OSM_SUFFIXES
-from .schema import LAYERS
+from .schema import GEOM_POINT, LAYERS
 
-__all__ = ["OSM_SUFFIXES", "LayerSource", "read_layer"]
+__all__ = ["OSM_SUFFIXES", "POINT_MODES", "LayerSource", "read_layer", "to_points"]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,11 @@ _OPTIONS = {
     "bbox",
     "encoding",
     "where",
+    "points",
+    "category_rules",
 }
+#: Values of the ``points`` option: how polygons and lines become points in a point layer.
+POINT_MODES: tuple[str, ...] = ("representative", "centroid", "keep")
 
 
 def has_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:
@@ -99,6 +104,20 @@ class LayerSource:
     where
         An attribute filter for vector files, in GDAL's SQL dialect,
         e.g. ``"landuse = 'residential'"``.
+    points
+        How polygons and lines become points: ``"representative"`` (a point inside the
+        feature, :meth:`~geopandas.GeoSeries.representative_point`), ``"centroid"`` (the
+        centre of mass, computed in the layer's CRS; it may fall outside a concave shape) or
+        ``"keep"`` (leave geometries as they are). Default: ``"representative"`` for an OSM
+        layer whose schema geometry is points (``fire_stations``, ``depots``,
+        ``candidate_sites``, ``incidents``: stations are often mapped as buildings or
+        multipolygons), ``"keep"`` otherwise.
+    category_rules
+        For an OSM layer: give each feature the ``category`` and ``size_class`` of the first
+        rule of a hazard rule table that its tags match (see ``gis/data/osm_hazards.toml``):
+        ``"osm_hazards"`` (the shipped table) or the path of a TOML merged over it. Without
+        ``osm_tags``, the features are those some rule matches; with ``osm_tags``, features
+        no rule matches keep an empty category (fill it with ``defaults``).
     """
 
     layer: str
@@ -117,6 +136,8 @@ class LayerSource:
     bbox: tuple[float, float, float, float] | None = None
     encoding: str | None = None
     where: str | None = None
+    points: str | None = None
+    category_rules: str | Path | None = None
 
     @classmethod
     def from_toml(cls, layer: str, table: Mapping[str, Any] | str, *, base: Path) -> LayerSource:
@@ -134,6 +155,20 @@ class LayerSource:
             msg = (
                 f"Scenario TOML, table `[layers.{layer}]`: `coords = {table['coords']!r}` is "
                 f"unknown. Fix: use one of {list(_coords.COORDINATE_SYSTEMS)}."
+            )
+            raise InputError(msg)
+        points = table.get("points")
+        if points is not None and points not in POINT_MODES:
+            msg = (
+                f"Scenario TOML, table `[layers.{layer}]`: `points = {points!r}` is unknown. "
+                f"Fix: use one of {list(POINT_MODES)}."
+            )
+            raise InputError(msg)
+        rules = table.get("category_rules")
+        if rules is not None and not isinstance(rules, str):
+            msg = (
+                f"Scenario TOML, table `[layers.{layer}]`: `category_rules` must be a string. "
+                'Fix: write `category_rules = "osm_hazards"` or the path of a rule TOML.'
             )
             raise InputError(msg)
         path = table.get("path")
@@ -155,11 +190,32 @@ class LayerSource:
             bbox=tuple(bbox) if bbox is not None else None,
             encoding=table.get("encoding"),
             where=table.get("where"),
+            points=points,
+            category_rules=_rules_path(rules, base),
         )
 
     @property
     def is_osm(self) -> bool:
         return self.path is not None and has_suffix(self.path, OSM_SUFFIXES)
+
+    @property
+    def point_mode(self) -> str:
+        """The ``points`` option in force (see the class docstring for the default)."""
+        if self.points is not None:
+            return self.points
+        spec = LAYERS.get(self.layer)
+        return (
+            "representative" if self.is_osm and spec is not None and spec.geometry == GEOM_POINT else "keep"
+        )
+
+
+def _rules_path(value: str | None, base: Path) -> str | Path | None:
+    """``"osm_hazards"`` stays the shipped table's name; anything else is a path from ``base``."""
+    from .extract.hazards import RULES_TABLE
+
+    if value is None or value == RULES_TABLE:
+        return value
+    return (base / value).resolve()
 
 
 def _where(src: LayerSource) -> str:
@@ -331,16 +387,32 @@ def _read_csv(src: LayerSource) -> gpd.GeoDataFrame:
 
 
 def _read_osm(src: LayerSource) -> gpd.GeoDataFrame:
+    from .extract.hazards import RULES_TABLE, classify_hazards, hazard_rules
     from .osm import read_osm_features
 
-    if not src.osm_tags:
+    rules = None
+    if src.category_rules is not None:
+        rules = hazard_rules(None if src.category_rules == RULES_TABLE else src.category_rules)
+    if not src.osm_tags and rules is None:
         msg = (
             f"{_where(src)}: an OSM file needs `osm_tags` to pick the features of this layer. "
-            'Fix: add for example `osm_tags = { amenity = "fire_station" }`.'
+            'Fix: add for example `osm_tags = { amenity = "fire_station" }`, or '
+            '`category_rules = "osm_hazards"` for hazard sources.'
         )
         raise InputError(msg)
     assert src.path is not None
-    gdf = read_osm_features(src.path, src.osm_tags)
+    tags = src.osm_tags or (rules.tag_spec if rules is not None else {})
+    gdf = read_osm_features(src.path, tags)
+    if rules is not None:
+        gdf = classify_hazards(gdf, rules=rules, keep_unmatched=bool(src.osm_tags))
+    if gdf.empty:
+        what = f"osm_tags {dict(src.osm_tags)}" if src.osm_tags else f"the rules of `{src.category_rules}`"
+        msg = (
+            f"{_where(src)}: no feature of the file matches {what}. Fix: check the "
+            "tags against the file (for example with `osmium tags-filter`), correct `osm_tags`, "
+            "or leave the layer out of the scenario if it is optional."
+        )
+        raise InputError(msg)
     if "id" not in gdf.columns and src.id is None and "osm_id" in gdf.columns:
         gdf = gdf.assign(id=gdf["osm_type"].str[0] + gdf["osm_id"].astype(str))
     return gdf
@@ -374,7 +446,34 @@ def apply_options(gdf: gpd.GeoDataFrame, src: LayerSource) -> gpd.GeoDataFrame:
         gdf = gdf.set_crs(src.crs, allow_override=True)
     if src.coords != "wgs84":
         gdf = convert_chinese_coordinates(gdf, src.coords, where=_where(src))
-    return gdf
+    return to_points(gdf, src.point_mode, where=_where(src))
+
+
+def to_points(gdf: gpd.GeoDataFrame, mode: str, *, where: str = "input") -> gpd.GeoDataFrame:
+    """Turn polygons and lines into points: ``representative``, ``centroid`` or ``keep``.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> g = gpd.GeoDataFrame(geometry=[box(0, 0, 2, 2)], crs=32649)
+    >>> to_points(g, "centroid").geometry.iloc[0].wkt
+    'POINT (1 1)'
+    """
+    if mode not in POINT_MODES:
+        msg = f"{where}: `points = {mode!r}` is unknown. Fix: use one of {list(POINT_MODES)}."
+        raise InputError(msg)
+    if mode == "keep" or gdf.empty:
+        return gdf
+    geoms = gdf.geometry
+    change = ~geoms.isna() & ~geoms.geom_type.isin(["Point", "MultiPoint"])
+    if not change.any():
+        return gdf
+    out = gdf.copy()
+    part = geoms[change].to_numpy()
+    points = shapely.point_on_surface(part) if mode == "representative" else shapely.centroid(part)
+    out.loc[change, out.geometry.name] = gpd.GeoSeries(points, index=geoms.index[change], crs=gdf.crs)
+    log.info("%s: %d polygons or lines turned into points (%s)", where, int(change.sum()), mode)
+    return out
 
 
 def convert_chinese_coordinates(

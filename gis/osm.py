@@ -1,15 +1,14 @@
 """Read OpenStreetMap files offline: road ways for the graph, tagged features for layers.
 
-Both readers use pyosmium, which reads OSM XML (``.osm``, ``.osm.bz2``, ``.osm.gz``) and PBF
+The readers use pyosmium, which reads OSM XML (``.osm``, ``.osm.bz2``, ``.osm.gz``) and PBF
 (``.pbf``, ``.osm.pbf``) files, streaming, with node locations cached in memory. Results are
 GeoDataFrames in EPSG:4326.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,21 @@ import geopandas as gpd
 import numpy as np
 import osmium
 import shapely
-from osmium.osm import Area, Node, Way
+from osmium.osm import Way
 
+from . import _osm_features as _features
 from ._errors import InputError
+from ._speeds import SpeedsArg, _speeds, speed_table
 
-__all__ = ["OSM_SUFFIXES", "is_osm_file", "read_osm_features", "read_osm_ways"]
+__all__ = [
+    "OSM_SUFFIXES",
+    "OsmLayers",
+    "has_drivable_way",
+    "is_osm_file",
+    "read_osm_features",
+    "read_osm_layers",
+    "read_osm_ways",
+]
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +41,7 @@ OSM_SUFFIXES: tuple[str, ...] = (".osm", ".osm.xml", ".osm.bz2", ".osm.gz", ".os
 #: Way tags copied into the columns of :func:`read_osm_ways`.
 WAY_COLUMNS: tuple[str, ...] = ("highway", "oneway", "maxspeed", "name", "junction", "area")
 
-_ORDER = {"node": 0, "way": 1, "relation": 2}
-TagSpec = Mapping[str, "str | Sequence[str] | bool"]
+TagSpec = Mapping[str, "str | Collection[str] | bool"]
 
 
 def is_osm_file(path: str | Path) -> bool:
@@ -195,18 +203,11 @@ def _normalise_tags(tags: TagSpec) -> dict[str, frozenset[str] | bool]:
     return out
 
 
-def _matches(tags: Mapping[str, str], spec: Mapping[str, frozenset[str] | bool]) -> bool:
-    for key, wanted in spec.items():
-        value = tags.get(key)
-        if value is None:
-            continue
-        if wanted is True or (not isinstance(wanted, bool) and value in wanted):
-            return True
-    return False
-
-
 def read_osm_features(path: str | Path, tags: TagSpec) -> gpd.GeoDataFrame:
     """Read the nodes, ways and multipolygon relations matching ``tags``.
+
+    Polygons cut at the edge of the extract are rebuilt from the nodes present (see
+    :func:`read_osm_layers`); the frame's ``attrs["repaired"]`` and ``attrs["dropped"]`` list them.
 
     Parameters
     ----------
@@ -237,60 +238,134 @@ def read_osm_features(path: str | Path, tags: TagSpec) -> gpd.GeoDataFrame:
     >>> f.geom_type.tolist()
     ['Point', 'Polygon', 'Polygon']
     """
-    path = _check_file(path)
-    spec = _normalise_tags(tags)
-    keys = list(spec)
-    rows: list[tuple[int, str, dict[str, str], Any]] = []
-    closed: dict[int, tuple[dict[str, str], list[tuple[float, float]]]] = {}
-    area_ways: set[int] = set()
-    wkb = osmium.geom.WKBFactory()
-    fp = (
-        osmium.FileProcessor(str(path))
-        .with_areas(osmium.filter.KeyFilter(*keys))
-        .with_filter(osmium.filter.KeyFilter(*keys))
-    )
-    try:
-        for obj in fp:
-            if not isinstance(obj, (Node, Way, Area)):
-                continue
-            tag_dict = dict(obj.tags)
-            if not _matches(tag_dict, spec):
-                continue
-            if isinstance(obj, Node):
-                rows.append((obj.id, "node", tag_dict, shapely.Point(obj.lon, obj.lat)))
-            elif isinstance(obj, Way):
-                coords = [(r.lon, r.lat) for r in obj.nodes if r.location.valid()]
-                if obj.is_closed():
-                    closed[obj.id] = (tag_dict, coords)
-                elif len(coords) >= 2:
-                    rows.append((obj.id, "way", tag_dict, shapely.LineString(coords)))
-            else:
-                geom = shapely.from_wkb(wkb.create_multipolygon(obj))
-                if len(geom.geoms) == 1:
-                    geom = geom.geoms[0]
-                kind = "way" if obj.from_way() else "relation"
-                if kind == "way":
-                    area_ways.add(obj.orig_id())
-                rows.append((obj.orig_id(), kind, tag_dict, geom))
-    except RuntimeError as exc:
-        raise _corrupt(path, exc) from exc
-    for way_id, (tag_dict, coords) in closed.items():
-        if way_id in area_ways or len(coords) < 4:
-            continue
-        # the area assembler rejected the ring (self-intersection...): repair it ourselves
-        log.debug("`%s`: way %d is not a valid area; repaired with make_valid", path, way_id)
-        rows.append((way_id, "way", tag_dict, shapely.make_valid(shapely.Polygon(coords))))
-    rows.sort(key=lambda r: (_ORDER[r[1]], r[0]))
-    data: dict[str, list[Any]] = {
-        "osm_id": [r[0] for r in rows],
-        "osm_type": [r[1] for r in rows],
-        "name": [r[2].get("name") for r in rows],
-    }
-    for key in keys:
-        if key != "name":
-            data[key] = [r[2].get(key) for r in rows]
-    data["tags"] = [json.dumps(r[2], ensure_ascii=False, sort_keys=True) for r in rows]
-    gdf = gpd.GeoDataFrame(data, geometry=[r[3] for r in rows], crs="EPSG:4326")
-    gdf["osm_id"] = gdf["osm_id"].astype(np.int64)
+    layers = read_osm_layers(path, {"features": tags})
+    gdf = layers["features"]
+    gdf.attrs.update(repaired=list(layers.repaired), dropped=list(layers.dropped))
     log.debug("`%s`: %d features match %s", path, len(gdf), dict(tags))
     return gdf
+
+
+@dataclass(frozen=True)
+class OsmLayers(Mapping[str, gpd.GeoDataFrame]):
+    """The frames of :func:`read_osm_layers`, by selection name, and the polygons it repaired.
+
+    Attributes
+    ----------
+    frames
+        ``{selection name: GeoDataFrame}`` (see :func:`read_osm_features` for the columns).
+    repaired
+        Ids (``w123``, ``r45``) of polygons cut at the edge of the extract (or broken) that
+        were rebuilt from the nodes present.
+    dropped
+        Ids of polygons with too few nodes left to rebuild.
+    """
+
+    frames: Mapping[str, gpd.GeoDataFrame]
+    repaired: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+
+    def __getitem__(self, name: str) -> gpd.GeoDataFrame:
+        return self.frames[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.frames)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def read_osm_layers(
+    path: str | Path,
+    specs: Mapping[str, TagSpec],
+    *,
+    lines: Collection[str] = (),
+    columns: Sequence[str] = (),
+) -> OsmLayers:
+    """Read several tag selections from an OSM file in one pass.
+
+    Each selection is read as :func:`read_osm_features` would read it alone; an object that
+    matches several selections appears in each. Polygons cut at the edge of the extract are
+    not dropped silently: a closed way with missing nodes, an open way whose tags describe
+    an area (``building``, ``landuse``, ``amenity``...) and a multipolygon relation with
+    missing members are rebuilt from the nodes present (the ring is closed), or dropped when
+    fewer than three are left; both are listed in the result and logged as a warning.
+
+    Parameters
+    ----------
+    path
+        OSM XML or PBF file.
+    specs
+        ``{selection name: tags}``, each ``tags`` as in :func:`read_osm_features`.
+    lines
+        Selections read as lines: ways only (closed ways as closed lines, never polygons),
+        without nodes or relations; for roads, rivers and railways. Their vertices are the
+        nodes present in the file.
+    columns
+        Extra tag keys copied into a column of every frame (besides the selection's keys).
+
+    Returns
+    -------
+    OsmLayers
+        A mapping of selection name to GeoDataFrame, with the ``repaired`` and ``dropped`` ids.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, not an OSM file, or corrupt, or a selection is malformed.
+
+    Examples
+    --------
+    >>> got = read_osm_layers(
+    ...     "tests/fixtures/tiny_city.osm.xml",
+    ...     {"stations": {"amenity": "fire_station"}, "roads": {"highway": True}},
+    ...     lines=["roads"], columns=["oneway"])
+    >>> len(got["stations"]), len(got["roads"]), got["roads"].geom_type.unique().tolist()
+    (1, 9, ['LineString'])
+    """
+    path = _check_file(path)
+    if not specs:
+        msg = "`specs` is empty. Fix: pass at least one selection, for example {'stations': {...}}."
+        raise InputError(msg)
+    unknown = sorted(set(lines) - set(specs))
+    if unknown:
+        msg = f"`lines` names selections {unknown} that `specs` does not have. Fix: use {sorted(specs)}."
+        raise InputError(msg)
+    table = {name: _normalise_tags(tags) for name, tags in specs.items()}
+    try:
+        frames, repaired, dropped = _features.read_layers(path, table, lines=lines, columns=columns)
+    except RuntimeError as exc:
+        raise _corrupt(path, exc) from exc
+    return OsmLayers(frames, tuple(repaired), tuple(dropped))
+
+
+def has_drivable_way(path: str | Path, *, speeds: SpeedsArg = None) -> bool:
+    """True as soon as the file holds one way that the road graph would use.
+
+    A cheap check (no node locations, stops at the first hit) with the graph builder's own
+    filter: a ``highway`` class drivable in the speed table, not ``area=yes``, two nodes or more.
+
+    Examples
+    --------
+    >>> has_drivable_way("tests/fixtures/tiny_city.osm.xml")
+    True
+    """
+    path = _check_file(path)
+    table = speed_table(speeds)
+    known: dict[str, bool] = {}
+    fp = osmium.FileProcessor(str(path), osmium.osm.WAY).with_filter(osmium.filter.KeyFilter("highway"))
+    try:
+        for way in fp:
+            if not isinstance(way, Way):
+                continue
+            tags = way.tags
+            highway = tags.get("highway")
+            if highway is None or tags.get("area") == "yes" or len(way.nodes) < 2:
+                continue
+            if highway not in known:
+                values = np.array([highway], dtype=object)
+                known[highway] = bool(_speeds(values, np.array([None], dtype=object), table)[1][0])
+            if known[highway]:
+                return True
+    except RuntimeError as exc:
+        raise _corrupt(path, exc) from exc
+    return False
