@@ -39,7 +39,7 @@ from ._errors import InputError
 from .scenario import write_scenario
 from .schema import DEPOT_TIERS, HAZARD_CATEGORIES, LAYERS, SENSITIVE_KINDS, STATION_GRADES
 
-__all__ = ["demo_city", "demo_params", "write_demo_scenario"]
+__all__ = ["demo_city", "demo_params", "write_demo_osm", "write_demo_scenario"]
 
 logger = logging.getLogger(__name__)
 
@@ -320,4 +320,79 @@ def write_demo_scenario(
     layers = demo_city(seed=seed, n_road_nodes=n_road_nodes, params=p)
     path = write_scenario(layers, path, metadata=_metadata(p, seed, n_road_nodes))
     logger.info("wrote %s (%d layers + metadata)", path, len(layers))
+    return path
+
+
+def write_demo_osm(
+    path: str | Path,
+    *,
+    seed: int = 42,
+    n_road_nodes: int | None = None,
+    params: Mapping[str, Any] | str | Path | None = None,
+    n_buildings: int | None = None,
+) -> Path:
+    """Generate the demo city and write it as an OpenStreetMap file, atomically, in WGS84.
+
+    The file holds what a real OSM extract holds, with common OSM tags, so that OSM readers
+    and ``riskplan init`` can be tried on it at any size: roads as ways that share nodes where
+    the road lines share vertices (so :func:`gis.network.graph_from_file` on the file gives the
+    graph :func:`gis.network.graph_from_lines` gives on the ``roads`` layer), fire stations,
+    hazard sources, residential areas (without population, as in OSM), a few residential
+    buildings with ``building:levels``, sensitive sites, the river and the railway. The tag
+    of each layer is listed in :mod:`gis._demo_osm`. Depots, candidate sites and incidents
+    are not written (OSM has none). The header's ``generator`` and the ``description`` of a
+    ``place=city`` node (which has the city's ``population``, as OSM place nodes do) say that
+    the data is synthetic; XML files carry ``upload="false"``.
+    The same arguments give a byte-identical file.
+
+    Parameters
+    ----------
+    path
+        The file to write (replaced if it exists): PBF for ``.pbf`` / ``.osm.pbf``, XML for
+        ``.osm`` / ``.osm.xml``, compressed XML for ``.osm.bz2`` / ``.osm.gz``.
+    seed, n_road_nodes, params
+        As for :func:`demo_city`.
+    n_buildings
+        Residential building footprints to add in a few communities; None: up to 2,000
+        (a fixed cap, whatever the size of the city), 0: none.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        For a bad seed, size, parameter, building count or file name ending.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from gis.osm import read_osm_features
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     pbf = write_demo_osm(Path(d) / "demo.osm.pbf", n_road_nodes=3000)
+    ...     stations = read_osm_features(pbf, {"amenity": "fire_station"})
+    >>> len(stations), sorted(set(stations.osm_type))
+    (6, ['node', 'relation', 'way'])
+    """
+    from ._demo_osm import osm_write_format, write_city_osm
+
+    osm_write_format(path)  # a bad file name fails before the city is generated
+    p = demo_params(params)
+    seed = _check_seed(seed)
+    layers = demo_city(seed=seed, n_road_nodes=n_road_nodes, params=p)
+    meta = _metadata(p, seed, n_road_nodes)
+    generator = (
+        f"riskplan demo city (gis.demo.write_demo_osm) v{meta['generator_version']}: SYNTHETIC data, "
+        f"not a real place (seed {seed}, {meta['n_road_nodes']} road nodes)"
+    )
+    place = {
+        "name": meta["name"],
+        "description": meta["description"],
+        "population": str(int(layers["communities"]["population"].sum())),
+        "source": str(p["city"]["source"]),
+    }
+    path = write_city_osm(layers, path, generator=generator, place=place, n_buildings=n_buildings, seed=seed)
+    logger.info("wrote %s (synthetic demo city as OSM)", path)
     return path
