@@ -4,40 +4,110 @@ The public API of :mod:`gis`; everything else is private or reached through
 its module (``gis.coords``, ``gis.crs``, ``gis.schema``).
 """
 
-from ._errors import (
-    CRSError,
-    InputError,
-    MissingDependencyError,
-    NetworkError,
-    Problem,
-    RiskplanError,
-    ScenarioError,
-    SnapError,
-)
-from .crs import check_coordinates, local_metric_crs, require_metric, require_same_crs, to_metric
-from .demo import demo_city, write_demo_scenario
-from .io import LayerSource, read_layer
-from .network import (
-    NetworkReport,
-    graph_from_file,
-    graph_from_lines,
-    graph_from_osm,
-    graph_from_query,
-    load_graph,
-    save_graph,
-)
-from .osm import read_osm_features
-from .scenario import RoadsSource, Scenario, load_scenario, scenario_graph, write_scenario
-from .snap import require_snapped, snap_points
-from .validate import validate_layer, validate_layers
+from typing import TYPE_CHECKING
+
+from .lazy import attach
+
+#: Public names by module, imported on first use (see :mod:`gis.lazy`).
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "_errors": (
+        "CRSError",
+        "InputError",
+        "MissingDependencyError",
+        "NetworkError",
+        "Problem",
+        "RiskplanError",
+        "ScenarioError",
+        "SnapError",
+    ),
+    "crs": (
+        "check_coordinates",
+        "local_metric_crs",
+        "require_metric",
+        "require_same_crs",
+        "to_metric",
+    ),
+    "census": ("CensusJoin", "join_census", "read_census"),
+    "extract": ("ExtractReport", "scenario_from_osm"),
+    "population": ("raster_population",),
+    "demo": (
+        "demo_city",
+        "write_demo_osm",
+        "write_demo_scenario",
+    ),
+    "io": (
+        "LayerSource",
+        "read_layer",
+    ),
+    "network": (
+        "NetworkReport",
+        "graph_from_file",
+        "graph_from_lines",
+        "graph_from_osm",
+        "graph_from_query",
+        "load_graph",
+        "save_graph",
+    ),
+    "osm": ("OsmLayers", "has_drivable_way", "read_osm_features", "read_osm_layers"),
+    "scenario": (
+        "RoadsSource",
+        "Scenario",
+        "load_scenario",
+        "scenario_graph",
+        "write_scenario",
+    ),
+    "snap": (
+        "require_snapped",
+        "snap_points",
+    ),
+    "validate": (
+        "validate_layer",
+        "validate_layers",
+    ),
+}
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from ._errors import (
+        CRSError,
+        InputError,
+        MissingDependencyError,
+        NetworkError,
+        Problem,
+        RiskplanError,
+        ScenarioError,
+        SnapError,
+    )
+    from .census import CensusJoin, join_census, read_census
+    from .crs import check_coordinates, local_metric_crs, require_metric, require_same_crs, to_metric
+    from .demo import demo_city, write_demo_osm, write_demo_scenario
+    from .extract import ExtractReport, scenario_from_osm
+    from .io import LayerSource, read_layer
+    from .network import (
+        NetworkReport,
+        graph_from_file,
+        graph_from_lines,
+        graph_from_osm,
+        graph_from_query,
+        load_graph,
+        save_graph,
+    )
+    from .osm import OsmLayers, has_drivable_way, read_osm_features, read_osm_layers
+    from .population import raster_population
+    from .scenario import RoadsSource, Scenario, load_scenario, scenario_graph, write_scenario
+    from .snap import require_snapped, snap_points
+    from .validate import validate_layer, validate_layers
 
 __all__ = [
     "CRSError",
+    "CensusJoin",
+    "ExtractReport",
     "InputError",
     "LayerSource",
     "MissingDependencyError",
     "NetworkError",
     "NetworkReport",
+    "OsmLayers",
     "Problem",
     "RiskplanError",
     "RoadsSource",
@@ -50,20 +120,27 @@ __all__ = [
     "graph_from_lines",
     "graph_from_osm",
     "graph_from_query",
+    "has_drivable_way",
+    "join_census",
     "load_graph",
     "load_scenario",
     "local_metric_crs",
+    "raster_population",
+    "read_census",
     "read_layer",
     "read_osm_features",
+    "read_osm_layers",
     "require_metric",
     "require_same_crs",
     "require_snapped",
     "save_graph",
+    "scenario_from_osm",
     "scenario_graph",
     "snap_points",
     "to_metric",
     "validate_layer",
     "validate_layers",
+    "write_demo_osm",
     "write_demo_scenario",
     "write_scenario",
 ]

@@ -86,6 +86,25 @@ class Problem:
     rows: tuple[object, ...] = ()
     column: str | None = None
 
+    @classmethod
+    def from_error(cls, layer: str, exc: Exception, *, file: str | None = None) -> Problem:
+        """A problem from an error message that already names its place and fix.
+
+        The place (the file and layer the message starts with) is not repeated and the ``Fix:`` part becomes
+        :attr:`fix`.
+
+        Examples
+        --------
+        >>> e = InputError("`a.csv`, layer `hazards`: the file does not exist. Fix: check `path`.")
+        >>> print(Problem.from_error("hazards", e, file="a.csv"))
+        `a.csv`, layer `hazards`: the file does not exist. Fix: check `path`
+        """
+        text = str(exc).strip()
+        for prefix in (f"`{file}`, layer `{layer}`: ", f"layer `{layer}`: "):
+            text = text.removeprefix(prefix)
+        message, _, fix = text.partition(" Fix: ")
+        return cls(layer, message.rstrip("."), fix.rstrip(".") or "see the message", file=file)
+
     def __str__(self) -> str:
         where = []
         if self.file:

@@ -58,6 +58,7 @@ __all__ = [
     "JOIN_TOLERANCE_M",
     "MAX_SCALE_ERROR",
     "NetworkReport",
+    "graph_edges",
     "graph_from_file",
     "graph_from_lines",
     "graph_from_osm",
@@ -353,3 +354,40 @@ def graph_from_file(
         "crs": metric.to_wkt() if metric is not None else "",
     }
     return cached_graph(key, build)
+
+
+def graph_edges(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
+    """The road lines of a graph, one row per edge, for stages that need roads as lines.
+
+    A scenario whose roads come from an OSM file has no ``roads`` layer; its graph stands in
+    (candidate sites along arterials, the arterial-frontage siting rule, map context).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``u``, ``v``, ``key``, ``highway``, ``name``, ``length_m`` and the edge
+        geometry, in the graph CRS.
+
+    Examples
+    --------
+    >>> G = graph_from_osm("tests/fixtures/tiny_city.osm.xml")
+    >>> edges = graph_edges(G)
+    >>> len(edges) == G.number_of_edges(), edges.crs == G.graph["crs"]
+    (True, True)
+    """
+    from .snap import edge_geometries
+
+    uvk, geoms = edge_geometries(graph)
+    rows = list(graph.edges(keys=True, data=True))
+    return gpd.GeoDataFrame(
+        {
+            "u": uvk[:, 0],
+            "v": uvk[:, 1],
+            "key": uvk[:, 2],
+            "highway": [d.get("highway") for *_, d in rows],
+            "name": [d.get("name") for *_, d in rows],
+            "length_m": [d.get("length_m") for *_, d in rows],
+        },
+        geometry=list(geoms),
+        crs=graph.graph["crs"],
+    )

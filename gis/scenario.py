@@ -43,11 +43,12 @@ import pyproj
 import shapely
 
 from ._atomic import atomic_path
+from ._checks import population_notes, roads_extent, swapped_problems
 from ._config import read_toml
 from ._errors import InputError, Problem, ScenarioError
 from .crs import local_metric_crs
 from .io import LayerSource, has_suffix, read_layer
-from .schema import LAYERS
+from .schema import LAYERS, RASTER_LAYERS, RASTER_SUFFIXES
 from .validate import normalise_layer, validate_layers
 
 if TYPE_CHECKING:
@@ -58,7 +59,9 @@ __all__ = ["RoadsSource", "Scenario", "load_scenario", "write_scenario"]
 log = logging.getLogger(__name__)
 
 METADATA_LAYER = "metadata"
-_SCENARIO_KEYS = {"name", "metric_crs", "synthetic", "description"}
+_SCENARIO_KEYS = {"name", "metric_crs", "synthetic", "description", "notes"}
+#: GeoPackage metadata key holding the scenario notes (a JSON list of strings).
+NOTES_KEY = "notes"
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,13 @@ class Scenario:
         True for generated data (the demo city); every output says so.
     metadata
         Free key/value pairs (seed, generator version...).
+    notes
+        What a reader of any output must know about the data: estimated populations,
+        defaults filled in, layers that are missing and what stands in for them. Every
+        output of the pipeline repeats them.
+    rasters
+        ``{raster layer: file}`` (:data:`gis.schema.RASTER_LAYERS`): a ``population`` raster
+        gives the residents of every community and area unit the risk model scores.
     """
 
     name: str
@@ -108,6 +118,8 @@ class Scenario:
     files: Mapping[str, str] = field(default_factory=dict)
     synthetic: bool = False
     metadata: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    rasters: Mapping[str, Path] = field(default_factory=dict)
 
     def __getitem__(self, layer: str) -> gpd.GeoDataFrame:
         return self.layer(layer)
@@ -192,7 +204,7 @@ def _read_all(
         try:
             layers[src.layer] = read_layer(src)
         except InputError as exc:
-            problems.append(Problem(src.layer, str(exc).rstrip("."), "see above", file=shown.get(src.layer)))
+            problems.append(Problem.from_error(src.layer, exc, file=shown.get(src.layer)))
     return layers, problems
 
 
@@ -207,22 +219,43 @@ def _finish(
     metric_crs: Any,
     synthetic: bool,
     metadata: Mapping[str, str],
+    notes: tuple[str, ...] = (),
+    rasters: Mapping[str, Path] | None = None,
 ) -> Scenario:
     required = [n for n, s in LAYERS.items() if s.required and not (n == "roads" and roads.kind != "layer")]
     problems += validate_layers(
         layers, files, required=[r for r in required if r not in {p.layer for p in problems}]
     )
+    extent = None
+    if not problems:
+        extent = roads_extent(layers, roads.path if roads.kind == "osm" else None)
+        problems += swapped_problems(layers, files, extent)
     if problems:
         raise ScenarioError.from_problems(problems, str(source))
     layers = {n: normalise_layer(g, n) for n, g in layers.items()}
-    if metric_crs is None:
-        extent = pd.concat([g.geometry.to_crs(4326) for g in layers.values()])
-        crs = local_metric_crs(gpd.GeoSeries(extent, crs=4326))
-    else:
+    if metric_crs is not None:
         crs = pyproj.CRS.from_user_input(metric_crs)
+    elif extent is not None:  # the zone of the road network, which every analysis runs on
+        crs = local_metric_crs(gpd.GeoSeries([extent], crs=4326))
+    else:
+        union = pd.concat([g.geometry.to_crs(4326) for g in layers.values()])
+        crs = local_metric_crs(gpd.GeoSeries(union, crs=4326))
     projected = {n: g if pyproj.CRS(g.crs).equals(crs) else g.to_crs(crs) for n, g in layers.items()}
+    if "communities" in projected:
+        notes = (*notes, *population_notes(projected["communities"]))
+    for note in notes:
+        log.info("scenario %s: %s", name, note)
     log.info("loaded scenario %s: %s", name, {n: len(g) for n, g in projected.items()})
-    return Scenario(name, projected, crs, roads, source, files, synthetic, dict(metadata))
+    rasters = dict(rasters or {})
+    if "population" in rasters:
+        notes = (
+            *notes,
+            f"Residents come from the population raster `{rasters['population'].name}` (people per "
+            "pixel, summed into communities and area units with exact pixel fractions).",
+        )
+    return Scenario(
+        name, projected, crs, roads, source, files, synthetic, dict(metadata), tuple(notes), rasters
+    )
 
 
 def _load_toml(path: Path, metric_crs: Any) -> Scenario:
@@ -238,7 +271,12 @@ def _load_toml(path: Path, metric_crs: Any) -> Scenario:
             + ". Fix: see the example in README.md, section Scenario."
         )
         raise InputError(msg)
-    sources = [LayerSource.from_toml(name, table, base=path.parent) for name, table in tables.items()]
+    rasters, problems = _rasters(tables, path.parent)
+    sources = [
+        LayerSource.from_toml(name, table, base=path.parent)
+        for name, table in tables.items()
+        if name not in rasters and name not in RASTER_LAYERS
+    ]
     roads = RoadsSource("layer")
     vector_sources = []
     for src in sources:
@@ -251,9 +289,29 @@ def _load_toml(path: Path, metric_crs: Any) -> Scenario:
             if src.layer == "roads":
                 roads = RoadsSource("layer", path=src.path, file_layer=src.file_layer)
     files = {s.layer: str(s.path) for s in sources if s.path is not None}
-    layers, problems = _read_all(vector_sources, files)
+    layers, read_problems = _read_all(vector_sources, files)
+    problems += read_problems
     if roads.kind == "osm" and roads.path is not None and not roads.path.exists():
         problems.append(Problem("roads", "the OSM file does not exist", "check `path`", file=str(roads.path)))
+    elif roads.kind == "osm" and roads.path is not None:
+        from .osm import has_drivable_way
+
+        try:
+            drivable = has_drivable_way(roads.path)
+        except InputError as exc:
+            problems.append(Problem.from_error("roads", exc, file=str(roads.path)))
+        else:
+            if not drivable:
+                problems.append(
+                    Problem(
+                        "roads",
+                        "the OSM file holds no drivable road (no way with a `highway` class that "
+                        "gis/data/road_speeds.toml marks drivable)",
+                        "use an extract that covers the city's streets, for example cut with "
+                        "`osmium extract` from a Geofabrik download",
+                        file=str(roads.path),
+                    )
+                )
     return _finish(
         head.get("name", path.stem),
         layers,
@@ -264,7 +322,46 @@ def _load_toml(path: Path, metric_crs: Any) -> Scenario:
         metric_crs=metric_crs or head.get("metric_crs"),
         synthetic=bool(head.get("synthetic", False)),
         metadata={"description": str(head.get("description", ""))},
+        notes=_notes(head.get("notes", []), path),
+        rasters=rasters,
     )
+
+
+def _rasters(tables: Mapping[str, Any], base: Path) -> tuple[dict[str, Path], list[Problem]]:
+    """The raster layers of a scenario TOML (``[layers.population] path = "pop.tif"``), checked."""
+    rasters: dict[str, Path] = {}
+    problems: list[Problem] = []
+    for name in RASTER_LAYERS:
+        table = tables.get(name)
+        if table is None:
+            continue
+        table = {"path": table} if isinstance(table, str) else dict(table)
+        unknown = sorted(set(table) - {"path"})
+        raw = table.get("path")
+        if unknown or not isinstance(raw, str):
+            what = f"unknown option(s) {unknown}" if unknown else "no `path`"
+            problems.append(Problem(name, f"{what}", 'give only `path = "people_per_pixel.tif"`'))
+            continue
+        file = (base / raw).resolve()
+        if not has_suffix(file, RASTER_SUFFIXES):
+            problems.append(
+                Problem(
+                    name,
+                    "not a raster file",
+                    f"give a GeoTIFF ({', '.join(RASTER_SUFFIXES)})",
+                    file=str(file),
+                )
+            )
+            continue
+        from .population import raster_info
+
+        try:
+            raster_info(file)
+        except InputError as exc:
+            problems.append(Problem.from_error(name, exc, file=str(file)))
+            continue
+        rasters[name] = file
+    return rasters, problems
 
 
 def _load_gpkg(path: Path, metric_crs: Any) -> Scenario:
@@ -293,7 +390,17 @@ def _load_gpkg(path: Path, metric_crs: Any) -> Scenario:
         metric_crs=metric_crs or metadata.get("metric_crs"),
         synthetic=metadata.get("synthetic", "false").lower() == "true",
         metadata=metadata,
+        notes=_notes(json.loads(metadata.get(NOTES_KEY) or "[]"), path),
     )
+
+
+def _notes(value: object, path: Path) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        msg = f'Scenario `{path}`: `notes` must be a list of strings. Fix: write `notes = ["..."]`.'
+        raise InputError(msg)
+    return tuple(value)
 
 
 def write_scenario(
@@ -314,6 +421,8 @@ def write_scenario(
             "name": layers.name,
             "synthetic": str(layers.synthetic).lower(),
         }
+        if layers.notes:
+            meta[NOTES_KEY] = json.dumps(list(layers.notes), ensure_ascii=False)
         layers = layers.layers
     meta |= {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (metadata or {}).items()}
     with atomic_path(path) as tmp:

@@ -6,21 +6,23 @@ A scenario holds these layers (see ``README.md``, section *Scenario*):
 layer          geometry  columns (required in **bold**)
 ============== ========= ==========================================================
 roads          lines     highway, oneway, maxspeed, name, osm_id (or an OSM file)
-hazards        any       **id**, **name**, **category**, inventory, rectification,
-                         size_class
-communities    polygons  **id**, **name**, **population**, households,
+hazards        any       **id**, name, **category**, inventory, rectification,
+                         size_class (optional: without it, risk rests on
+                         exposure, vulnerability and response)
+communities    polygons  **id**, name, **population**, households,
                          share_aged_65plus, share_built_pre2000,
                          share_highrise_no_elevator, share_gas_supply
-fire_stations  points    **id**, **name**, **grade**
-depots         points    **id**, **name**, **tier**, capacity_people, stock_* columns
+fire_stations  points    **id**, name, **grade**
+depots         points    **id**, name, **tier**, capacity_people, stock_* columns
 candidate_sites points   **id**, name
-sensitive_sites any      **id**, **name**, **kind**
+sensitive_sites any      **id**, name, **kind**
 incidents      points    **id**, category, time
 study_area     polygons  (the area to score; defaults to the hull of communities)
 barriers       any       kind (river, expressway, railway: district boundaries)
 ============== ========= ==========================================================
 
-``inventory`` is a JSON list of substances present at a hazard source, each
+A missing ``name`` is filled with the feature's ``id``. ``inventory`` is a JSON list of
+substances present at a hazard source, each
 ``{"substance": "chlorine", "q_t": 12.0, "Q_t": 5.0}`` (tonnes present and the
 GB 18218-2018 critical quantity), used for the major-hazard index ``S = sum(q/Q)``.
 """
@@ -33,6 +35,8 @@ __all__ = [
     "DEPOT_TIERS",
     "HAZARD_CATEGORIES",
     "LAYERS",
+    "RASTER_LAYERS",
+    "RASTER_SUFFIXES",
     "RECTIFICATION_STATUSES",
     "SENSITIVE_KINDS",
     "SIZE_CLASSES",
@@ -53,6 +57,10 @@ HAZARD_CATEGORIES: tuple[str, ...] = (
     "other",
 )
 STATION_GRADES: tuple[str, ...] = ("grade1", "grade2", "small", "special", "micro")
+#: Layers given as rasters: ``population`` is people per pixel (WorldPop, GHS-POP), summed into
+#: communities and area units with exact pixel fractions (:func:`gis.population.raster_population`).
+RASTER_LAYERS: tuple[str, ...] = ("population",)
+RASTER_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".vrt", ".img", ".asc")
 DEPOT_TIERS: tuple[str, ...] = ("province", "city", "county", "township")
 # Closed loop for major accident hazards: discover -> hand over -> rectify -> verify and close.
 RECTIFICATION_STATUSES: tuple[str, ...] = (
@@ -85,7 +93,8 @@ class ColumnSpec:
 
     ``kind`` is ``"str"``, ``"int"``, ``"float"``, ``"share"`` (a float in 0..1)
     or ``"json"``. ``values`` restricts a string column to a vocabulary;
-    ``minimum`` bounds a number from below.
+    ``minimum`` bounds a number from below. ``fill_from`` names the column whose value
+    stands in where this one is missing (a feature without a name is called by its id).
     """
 
     name: str
@@ -94,6 +103,7 @@ class ColumnSpec:
     values: tuple[str, ...] | None = None
     minimum: float | None = None
     default: object = None
+    fill_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +126,8 @@ class LayerSpec:
 
 
 _ID = ColumnSpec("id", "str", required=True)
-_NAME = ColumnSpec("name", "str", required=True)
+# Real data (OpenStreetMap above all) leaves many features unnamed: they are called by their id.
+_NAME = ColumnSpec("name", "str", fill_from="id")
 
 LAYERS: dict[str, LayerSpec] = {
     spec.name: spec
@@ -144,7 +155,6 @@ LAYERS: dict[str, LayerSpec] = {
                 ColumnSpec("rectification", "str", values=RECTIFICATION_STATUSES, default="none"),
                 ColumnSpec("size_class", "str", values=SIZE_CLASSES),
             ),
-            required=True,
         ),
         LayerSpec(
             "communities",

@@ -26,6 +26,7 @@ __all__ = [
     "edge_geometries",
     "flag_far",
     "require_snapped",
+    "road_distances",
     "snap_points",
     "snap_targets",
 ]
@@ -90,9 +91,11 @@ def snap_points(
     pandas.DataFrame
         On the index of ``points``, with columns ``node`` (the end node of the nearest edge
         nearest to the snapped position, along the edge), ``snap_distance_m`` (point to the
-        nearest edge), ``node_distance_m`` (point to ``node``, straight line), ``flagged``
-        (snap distance above the limit), and ``u``, ``v``, ``key``, ``along_m`` (the nearest
-        edge and the distance along it, from ``u``, to the snapped position).
+        nearest edge), ``node_distance_m`` (point to ``node``, straight line),
+        ``flagged`` (``road_distance_m`` above the limit), ``u``, ``v``, ``key``, ``along_m``
+        (the nearest edge and the distance along it, from ``u``, to the snapped position) and
+        ``road_distance_m`` (the feature itself to the nearest edge: 0 for a polygon a road
+        crosses, see :func:`road_distances`).
         ``df.attrs`` holds ``max_snap_m`` and ``layer``.
 
     Raises
@@ -117,7 +120,7 @@ def snap_points(
     if graph.number_of_edges() == 0:
         msg = "The road graph has no edges to snap to. Fix: build it from a road layer."
         raise NetworkError(msg)
-    index, arr = snap_targets(points, graph.graph["crs"], where=where)
+    index, arr, features = snap_targets(points, graph.graph["crs"], where=where)
     uvk, geoms = edge_geometries(graph)
     tree = shapely.STRtree(geoms)
     (_, hit), dist = tree.query_nearest(arr, return_distance=True, all_matches=False)
@@ -134,11 +137,12 @@ def snap_points(
             "node": node,
             "snap_distance_m": dist,
             "node_distance_m": np.hypot(*(pxy - node_xy).T),
-            "flagged": dist > max_snap_m,
+            "flagged": False,  # set by flag_far
             "u": u,
             "v": v,
             "key": key,
             "along_m": along,
+            "road_distance_m": road_distances(features, arr, dist, tree),
         },
         index=index,
     )
@@ -155,11 +159,12 @@ def snap_targets(
     crs: Any,
     *,
     where: str,
-) -> tuple[pd.Index, Any]:
-    """Check ``points`` and return their index and one point each in ``crs``.
+) -> tuple[pd.Index, Any, Any]:
+    """Check ``points`` and return their index, one point each and their geometries, in ``crs``.
 
     Raises :class:`CRSError` for points without a CRS and :class:`InputError` for missing
-    or empty geometries; lines and polygons are represented by a point on their surface.
+    or empty geometries; lines and polygons are represented by a point on their surface (the
+    third array keeps their own geometry, for :func:`road_distances`).
     """
     geo = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
     if geo.crs is None:
@@ -178,20 +183,41 @@ def snap_targets(
     target = pyproj.CRS.from_user_input(crs)
     if not target.equals(geo.crs):
         geo = geo.to_crs(target)
-    arr = geo.to_numpy()
+    geoms = geo.to_numpy()
+    arr = geoms
     not_point = shapely.get_type_id(arr) != 0
     if not_point.any():
         arr = arr.copy()
         arr[not_point] = shapely.point_on_surface(arr[not_point])
-    return geo.index, arr
+    return geo.index, arr, geoms
+
+
+def road_distances(geoms: Any, points: Any, snap_distance_m: Any, tree: shapely.STRtree) -> Any:
+    """Distance from each feature itself (not its snapped point) to the nearest road edge.
+
+    A community polygon that a road runs along or through is on the road network even when
+    the point inside it that the engine drives to lies far from the road: the off-road flag
+    looks at the feature, the travel time at its point.
+    """
+    out = np.asarray(snap_distance_m, dtype=np.float64).copy()
+    area = np.flatnonzero(shapely.get_type_id(geoms) != shapely.get_type_id(points))
+    if len(area):
+        (_, _), dist = tree.query_nearest(geoms[area], return_distance=True, all_matches=False)
+        out[area] = np.minimum(out[area], dist)
+    return out
 
 
 def flag_far(out: pd.DataFrame, max_snap_m: float, *, where: str, layer: str | None) -> pd.DataFrame:
-    """Set ``flagged`` where ``snap_distance_m`` exceeds the limit and log the ids."""
-    out["flagged"] = out["snap_distance_m"] > max_snap_m
+    """Set ``flagged`` where the feature lies farther than the limit from every road and log the ids.
+
+    The distance is ``road_distance_m`` (the feature's own, see :func:`road_distances`) when
+    present, else ``snap_distance_m``.
+    """
+    distance = out["road_distance_m"] if "road_distance_m" in out else out["snap_distance_m"]
+    out["flagged"] = distance > max_snap_m
     out.attrs.update(max_snap_m=float(max_snap_m), layer=layer)
     if out["flagged"].any():
-        bad = out.loc[out["flagged"], "snap_distance_m"]
+        bad = distance[out["flagged"]]
         log.warning(
             "%s: %d point(s) farther than %.0f m from the road network, flagged: %s",
             where,
@@ -223,7 +249,8 @@ def require_snapped(df: pd.DataFrame, *, layer: str, file: str | None = None) ->
     ...
     gis._errors.SnapError: layer `fire_stations`: 1 point(s) lie farther than 500 m ...
     """
-    flagged = df.loc[df["flagged"], "snap_distance_m"]
+    distance = df["road_distance_m"] if "road_distance_m" in df else df["snap_distance_m"]
+    flagged = distance[df["flagged"]]
     if flagged.empty:
         return df
     where = f"`{file}`, layer `{layer}`" if file else f"layer `{layer}`"

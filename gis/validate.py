@@ -7,6 +7,7 @@ problem, so a user fixes a file in one pass.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable, Mapping
 
@@ -18,7 +19,7 @@ import shapely
 from ._errors import Problem
 from .schema import LAYERS, ColumnSpec, LayerSpec
 
-__all__ = ["normalise_layer", "parse_inventory", "validate_layer", "validate_layers"]
+__all__ = ["normalise_layer", "parse_inventory", "validate_layer", "validate_layers", "vocabulary_key"]
 
 # A projected layer whose whole extent fits in this many units is probably in degrees.
 _DEGREE_LIKE_EXTENT = 360.0
@@ -217,11 +218,16 @@ def _column_problems(
         if missing.any():
             add("missing value", "fill in a value for every row", missing)
     if column.values is not None:
-        unknown = present & ~s.astype(str).isin(column.values).to_numpy()
+        unknown = present & ~vocabulary_key(s).isin(column.values).to_numpy()
         if unknown.any():
             found = sorted({str(v) for v in s[unknown]})[:10]
+            keys = vocabulary_key(pd.Series(found))
+            hints = {
+                v: difflib.get_close_matches(k, column.values, n=1) for v, k in zip(found, keys, strict=True)
+            }
+            close = "; ".join(f"{v!r} -> {m[0]!r}?" for v, m in hints.items() if m)
             add(
-                f"unknown value(s) {found}",
+                f"unknown value(s) {found}" + (f" (did you mean: {close})" if close else ""),
                 f"use one of {list(column.values)} (map your own names "
                 f'with `values = {{ {column.name} = {{ "..." = "..." }} }}`)',
                 unknown,
@@ -330,19 +336,40 @@ def validate_layers(
     return problems
 
 
+def vocabulary_key(values: pd.Series) -> pd.Series:
+    """Values as vocabulary entries are written: trimmed, lower case, ``_`` for spaces and dashes.
+
+    So ``"Hazardous chemicals"``, ``"FUEL-GAS"`` and ``" mining "`` match the vocabulary.
+
+    Examples
+    --------
+    >>> vocabulary_key(pd.Series(["Hazardous chemicals", "FUEL-GAS", " mining "])).tolist()
+    ['hazardous_chemicals', 'fuel_gas', 'mining']
+    """
+    return values.astype(str).str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+
+
 def normalise_layer(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
     """Coerce a *valid* layer to the scenario types: string ids, float numbers, defaults filled."""
     spec = LAYERS[layer]
     out = gdf.copy()
     for column in spec.columns:
         if column.name not in out.columns:
-            if column.default is not None:
+            if column.fill_from is not None and column.fill_from in out.columns:
+                out[column.name] = out[column.fill_from]
+            elif column.default is not None:
                 out[column.name] = column.default
-            continue
+                continue
+            else:
+                continue
+        if column.fill_from is not None and column.fill_from in out.columns:
+            out[column.name] = out[column.name].where(out[column.name].notna(), out[column.fill_from])
         if column.kind in {"float", "int", "share"}:
             out[column.name] = pd.to_numeric(out[column.name], errors="coerce").astype(float)
         elif column.kind == "str":
             s = out[column.name]
+            if column.values is not None:
+                s = s.where(s.isna(), vocabulary_key(s))
             out[column.name] = s.where(s.isna(), s.astype(str))
             if column.default is not None:
                 out[column.name] = out[column.name].fillna(column.default)

@@ -7,16 +7,44 @@
 - :func:`write_report`: one self-contained HTML report with figures, tables and the map.
 """
 
-from .figures import (
-    district_levels_figure,
-    figure_png,
-    response_time_figure,
-    risk_figure,
-    save_figure,
-    tradeoff_figure,
-)
-from .interactive import LAYER_NAMES, read_map_layers, risk_map, write_map
-from .report import report_html, write_report
+from typing import TYPE_CHECKING
+
+from gis.lazy import attach
+
+#: Public names by module, imported on first use (see :mod:`gis.lazy`).
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "figures": (
+        "district_levels_figure",
+        "figure_png",
+        "response_time_figure",
+        "risk_figure",
+        "save_figure",
+        "tradeoff_figure",
+    ),
+    "interactive": (
+        "LAYER_NAMES",
+        "read_map_layers",
+        "risk_map",
+        "write_map",
+    ),
+    "report": (
+        "report_html",
+        "write_report",
+    ),
+}
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from .figures import (
+        district_levels_figure,
+        figure_png,
+        response_time_figure,
+        risk_figure,
+        save_figure,
+        tradeoff_figure,
+    )
+    from .interactive import LAYER_NAMES, read_map_layers, risk_map, write_map
+    from .report import report_html, write_report
 
 __all__ = [
     "LAYER_NAMES",

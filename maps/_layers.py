@@ -39,6 +39,8 @@ class Display:
 
     def geometries(self, gdf: gpd.GeoDataFrame, *, points: bool = False) -> npt.NDArray[np.object_]:
         """Geometries in EPSG:4326 (or GCJ-02), simplified in metres and rounded."""
+        if len(gdf) == 0:
+            return np.array([], dtype=object)
         if gdf.crs is None or gdf.crs.is_geographic:
             gdf = gdf.set_crs(4326) if gdf.crs is None else gdf
             gdf = gdf.to_crs(local_metric_crs(gdf))
@@ -199,6 +201,11 @@ def hazards_spec(
 ) -> Spec:
     """Hazard sources with a symbol per category, grade, rectification and response time."""
     h = hazards.copy()
+    not_point = ~h.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
+    if not_point.any():  # one symbol per source; footprints are drawn by hazard_areas_spec
+        geoms = h.geometry.to_numpy().copy()
+        geoms[not_point] = shapely.point_on_surface(geoms[not_point])
+        h = h.set_geometry(gpd.GeoSeries(geoms, index=h.index, crs=h.crs))
     cats = style.get("hazard_categories", {})
     rect = style.get("rectification", {})
     open_states = set(rect.get("open", []))
@@ -252,6 +259,29 @@ def hazards_spec(
         },
         "data": feature_collection(h, props, display),
     }
+
+
+def hazard_areas_spec(hazards: gpd.GeoDataFrame, style: Mapping[str, Any], display: Display) -> Spec:
+    """Footprints of hazard sources mapped as areas, outlined and lightly filled in their category colour."""
+    cats = style.get("hazard_categories", {})
+    h = hazards[["geometry"]].copy()
+    category = hazards["category"].astype(str)
+    h["cat"] = category.where(category.isin(list(cats)), "other")
+    h["cat_label"] = [_short(cats, c) for c in h["cat"]]
+    h["name"] = hazards["name"].astype(str) if "name" in hazards else h.index.astype(str)
+    values = {
+        key: {"color": spec["colour"], "fillColor": spec["colour"], "fillOpacity": 0.25, "weight": 1.5}
+        for key, spec in cats.items()
+    }
+    return polygon_spec(
+        h,
+        layer_id="hazard_areas",
+        props={"cat": "cat", "cat_label": "c", "name": "n"},
+        style={"weight": 1.5, "opacity": 0.9},
+        tooltip={"title": "n", "fields": [["c", "Hazard site", ""]]},
+        display=display,
+        style_by={"prop": "cat", "values": values},
+    )
 
 
 def communities_spec(communities: gpd.GeoDataFrame, style: Mapping[str, Any], display: Display) -> Spec:

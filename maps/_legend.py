@@ -67,6 +67,13 @@ def legend_html(
         for key, cat in style["hazard_categories"].items():
             if key in used:
                 parts.append(_row(symbol_svg(cat["shape"], cat["colour"], size=14), cat["label"]))
+        if "hazard_areas" in present:
+            parts.append(
+                _row(
+                    _swatch("rgba(120,120,120,0.25)", border="#555"),
+                    "Site area, in its category colour 厂区范围",
+                )
+            )
         ring = style["rectification"]["open_ring"]
         parts.append(
             _row(symbol_svg("circle", "#bbbbbb", size=14, ring=ring), "Open, not yet rectified 未整改")
@@ -112,8 +119,10 @@ def legend_html(
     return "".join(parts)
 
 
-def title_html(label: str, *, coverage: Any | None, risk: Any | None, gcj02: bool) -> str:
-    """The title box: scenario (synthetic says so), standard, coordinate system.
+def title_html(
+    label: str, *, coverage: Any | None, risk: Any | None, gcj02: bool, notes: Iterable[str] = ()
+) -> str:
+    """The title box: scenario (synthetic says so), standard, coordinate system, data notes.
 
     Examples
     --------
@@ -127,4 +136,12 @@ def title_html(label: str, *, coverage: Any | None, risk: Any | None, gcj02: boo
     if risk is not None:
         lines.append(f"Risk units: {escape(str(risk.units_spec))}")
     lines.append("Coordinates: GCJ-02 (for Chinese base maps)" if gcj02 else "Coordinates: WGS84")
-    return lines[0] + "".join(f'<div class="rp-sub">{line}</div>' for line in lines[1:])
+    out = lines[0] + "".join(f'<div class="rp-sub">{line}</div>' for line in lines[1:])
+    notes = list(notes)
+    if notes:
+        items = "".join(f"<li>{escape(n)}</li>" for n in notes)
+        out += (
+            f'<details class="rp-sub rp-notes"><summary>About the data ({len(notes)})</summary>'
+            f"<ul>{items}</ul></details>"
+        )
+    return out

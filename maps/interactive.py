@@ -44,6 +44,7 @@ LAYER_NAMES: dict[str, str] = {
     "uncovered": "Not reached within the standard",
     "communities": "Communities: residents and response time",
     "depot_links": "Depots: communities served",
+    "hazard_areas": "Hazard sites (areas)",
     "hazards": "Hazard sources",
     "stations": "Fire stations",
     "proposed": "Proposed fire stations",
@@ -164,12 +165,13 @@ def _context(layers: Mapping[str, gpd.GeoDataFrame], style: Mapping[str, Any], d
         r = roads.loc[main, ["geometry"]].copy()
         r["k"] = "m"
         parts.append(r)
-    crs = parts[0].crs if parts else None
-    frame = gpd.GeoDataFrame(
-        pd.concat([p.to_crs(crs) for p in parts], ignore_index=True) if parts else {"k": []},
-        geometry="geometry",
-        crs=crs,
-    )
+    if parts:
+        crs = parts[0].crs
+        frame = gpd.GeoDataFrame(
+            pd.concat([p.to_crs(crs) for p in parts], ignore_index=True), geometry="geometry", crs=crs
+        )
+    else:  # no study area, barriers or road lines (roads read from an OSM file): an empty layer
+        frame = gpd.GeoDataFrame({"k": pd.Series(dtype=object)}, geometry=gpd.GeoSeries([], crs=4326))
     values = {
         "a": {"color": ctx["study_area"], "weight": 1.5, "dashArray": "6 4", "fill": False},
         "r": {"color": ctx["river"], "fillColor": ctx["river"], "fillOpacity": 0.8, "weight": 1},
@@ -263,7 +265,14 @@ def risk_map(
                 display=disp,
             )
         )
-    hazards = _hazard_table(layers["hazards"], risk, coverage)
+    no_hazards = gpd.GeoDataFrame(
+        {"id": pd.Series(dtype=object), "name": pd.Series(dtype=object), "category": pd.Series(dtype=object)},
+        geometry=gpd.GeoSeries([], crs=4326),
+    )
+    hazards = _hazard_table(layers.get("hazards", no_hazards), risk, coverage)
+    areas = hazards[hazards.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if len(areas):
+        specs.append(lyr.hazard_areas_spec(areas, st, disp))
     cluster = len(hazards) >= int(st["display"]["cluster_hazards_from"])
     specs.append(lyr.hazards_spec(hazards, st, disp, cluster=cluster))
     stations = coverage.stations if coverage is not None else _by_id(layers["fire_stations"])
@@ -299,7 +308,7 @@ def risk_map(
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     present = {s["id"] for s in specs}
     _Controls(
-        title_html(label, coverage=coverage, risk=risk, gcj02=gcj02),
+        title_html(label, coverage=coverage, risk=risk, gcj02=gcj02, notes=getattr(scenario, "notes", ())),
         legend_html(st, present=present, specs=specs, coverage=coverage, tradeoff=tradeoff),
         bounds,
         st["uncovered"]["colour"],

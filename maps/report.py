@@ -120,6 +120,7 @@ def report_html(
     depots_served: pd.Series | None = None,
     top_n: int = 15,
     map_options: Mapping[str, Any] | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
     """The report as one HTML string (see :func:`write_report`)."""
     label = getattr(scenario, "label", None) or risk.label or "scenario"
@@ -253,7 +254,7 @@ def report_html(
         cols = [(str(c), str(c).replace("_", " "), "") for c in plan.columns if c != "geometry"]
         parts.append("<h2>Depot plan</h2>" + _table(plan, cols, css_id="depot-plan"))
 
-    notes = list(risk.notes)
+    notes = list(dict.fromkeys([*risk.notes, *getattr(coverage, "notes", ()), *notes]))
     if notes:
         parts.append(
             "<h2>Notes and assumptions</h2><ul>"
@@ -276,6 +277,7 @@ def write_report(
     depots_served: pd.Series | None = None,
     top_n: int = 15,
     map_options: Mapping[str, Any] | None = None,
+    notes: Sequence[str] = (),
 ) -> Path:
     """Write one self-contained HTML report (figures, tables, interactive map), atomically.
 
@@ -297,6 +299,9 @@ def write_report(
         Rows of the top-risk table.
     map_options
         Extra keyword arguments of :func:`maps.risk_map` (``tiles``, ``gcj02``, ``style``).
+    notes
+        More notes for the "Notes and assumptions" section, after those of ``risk`` and
+        ``coverage`` (which repeat the scenario's own: estimated populations, defaults).
 
     Returns
     -------
@@ -329,6 +334,7 @@ def write_report(
         depots_served=depots_served,
         top_n=top_n,
         map_options=map_options,
+        notes=notes,
     )
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")

@@ -35,17 +35,26 @@ from .standards import ResponseStandard, response_standard
 from .travel import RoadMatrix, _snap_layer, _snap_stations, road_matrix
 
 __all__ = [
+    "OFF_ROAD_RULE",
     "CoverageResult",
     "analyse_coverage",
     "area_grid",
     "layer_coverage",
+    "reached_times",
     "summarise_coverage",
+    "unit_response_times",
 ]
 
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 PERCENTILES = (50, 90, 95)
+
+#: One rule for places off the road network, in coverage and in plans alike.
+OFF_ROAD_RULE = (
+    "farther than the snap limit (road_speeds.toml `max_snap_m`) from any road: no engine reaches "
+    "them by road, so they count as not covered, before and after any plan"
+)
 
 
 def _speed(speed_factor: float) -> float:
@@ -313,6 +322,9 @@ class CoverageResult:
         From :func:`planning.districts.station_districts` (empty when not computed).
     timings_s
         Seconds spent in each step.
+    notes
+        What a reader must know: the scenario's own notes and the places off the road network
+        (:data:`OFF_ROAD_RULE`).
     """
 
     scenario: str
@@ -329,6 +341,7 @@ class CoverageResult:
     enclaves: gpd.GeoDataFrame
     violations: pd.DataFrame
     timings_s: Mapping[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def report(self) -> str:
         """A few lines for people: coverage shares, percentiles, violations."""
@@ -349,6 +362,7 @@ class CoverageResult:
             lines.append(f"  hazards covered by {self.hazards_by_grade.attrs.get('grade_column')}: {shares}")
         counts = self.violations["kind"].value_counts().to_dict() if len(self.violations) else {}
         lines.append(f"  district violations: {counts or 'none'}")
+        lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
     def write(self, path: str | Path) -> Path:
@@ -372,6 +386,7 @@ class CoverageResult:
             "summary": self.summary,
             "hazards_by_grade": self.hazards_by_grade,
             "violations": self.violations,
+            "notes": pd.DataFrame({"note": list(self.notes) or ["-"]}),
         }
         with atomic_path(path) as tmp:
             for name, gdf in spatial.items():
@@ -485,8 +500,14 @@ def analyse_coverage(
     if "area_km2" not in units.columns:
         units = units.assign(area_km2=units.geometry.to_crs(graph.graph["crs"]).area / 1e6)
     communities = _layer(engine, scenario["communities"], "communities")
-    hazards = _layer(engine, scenario["hazards"], "hazards")
+    no_hazards = gpd.GeoDataFrame({"category": pd.Series(dtype=object)}, geometry=[], crs=scenario.crs)
+    hazards = _layer(engine, scenario.layers.get("hazards", no_hazards), "hazards")
     units_cov = _layer(engine, units, "area_units")
+    notes = list(scenario.notes)
+    off_road = {n: int(g["flagged"].sum()) for n, g in (("communities", communities), ("hazards", hazards))}
+    if any(off_road.values()):
+        counts = ", ".join(f"{v} {k}" for k, v in off_road.items() if v)
+        notes.append(f"{counts}: {OFF_ROAD_RULE}")
     summary = summarise_coverage(
         {"communities": communities, "hazards": hazards, "area_units": units_cov},
         std,
@@ -556,4 +577,58 @@ def analyse_coverage(
         enclaves=enclaves,
         violations=violations,
         timings_s=timings,
+        notes=tuple(notes),
     )
+
+
+def unit_response_times(
+    graph: nx.MultiDiGraph,
+    stations: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    *,
+    standard: str | Mapping[str, Any] | ResponseStandard = "cn-gb51080",
+    speed_factor: float = 1.0,
+    max_snap_m: float | None = None,
+) -> pd.Series:
+    """First-engine response time of every unit by road, ``inf`` where none is reached.
+
+    Each unit is snapped to the road network itself (by a point inside it), never given the
+    time of the community it lies in; units off the road network (:data:`OFF_ROAD_RULE`)
+    count as not reached. Pass it to :func:`risk_models.score_scenario` as
+    ``response_time_s=lambda units: unit_response_times(graph, stations, units)``.
+
+    Examples
+    --------
+    >>> from gis import demo_city, graph_from_lines
+    >>> city = demo_city(n_road_nodes=2000)
+    >>> cells = area_grid(shapely.box(*city["roads"].total_bounds), cell_m=2000, crs=city["roads"].crs)
+    >>> t = unit_response_times(graph_from_lines(city["roads"]), city["fire_stations"].set_index("id"), cells)
+    >>> t.index.equals(cells.index), bool((t > 60).all())
+    (True, True)
+    """
+    table = layer_coverage(
+        graph,
+        stations,
+        units,
+        standard=standard,
+        speed_factor=speed_factor,
+        max_snap_m=max_snap_m,
+        layer="units",
+    )
+    return reached_times(table)
+
+
+def reached_times(table: pd.DataFrame) -> pd.Series:
+    """Response times of a :func:`layer_coverage` table, ``inf`` for places off the road network.
+
+    The one rule (:data:`OFF_ROAD_RULE`) by which risk and plans read coverage: a place farther
+    than the snap limit from every road is not reached.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"response_time_s": [200.0, 250.0], "flagged": [False, True]})
+    >>> reached_times(t).tolist()
+    [200.0, inf]
+    """
+    t = table["response_time_s"].astype(float).where(~table["flagged"].astype(bool), np.inf)
+    return t.rename("response_time_s")

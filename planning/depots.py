@@ -251,10 +251,13 @@ class DepotPlan:
         for reason, g in c[c["unmet_people"] > 0].groupby("unmet_reason"):
             lines.append(f"  unmet ({reason}): {len(g)} communities, {g['unmet_people'].sum():,.0f} people")
         for d, row in self.table().iterrows():
+            if row["people_assigned"] > 0 and np.isfinite(row["max_travel_h"]):
+                delivery = f"worst delivery {row['max_travel_h']:.2f} h (limit {row['delivery_limit_h']:g} h)"
+            else:
+                delivery = "serves no community"
             lines.append(
                 f"  {d} {row.get('name', '')} [{row['tier']}]: {row['people_assigned']:,.0f} / "
-                f"{row['capacity_people']:,.0f} people, worst delivery {row['max_travel_h']:.2f} h "
-                f"(limit {row['delivery_limit_h']:g} h); short: {row['shortfall'] or 'nothing'}"
+                f"{row['capacity_people']:,.0f} people, {delivery}; short: {row['shortfall'] or 'nothing'}"
             )
         lines += [f"  suggested new depot {i}: {r['reason']}" for i, r in self.new_depots.iterrows()]
         return "\n".join(lines)

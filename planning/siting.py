@@ -263,11 +263,13 @@ def generate_candidates(
             keep[j] = False
     pts_arr = pts_arr[keep]
     ids = [f"G{i + 1:04d}" for i in range(len(pts_arr))]
-    out = gpd.GeoDataFrame(
-        {"name": [f"Generated site {i}" for i in ids]}, geometry=list(pts_arr), index=ids, crs=roads.crs
-    )
+    out = gpd.GeoDataFrame(geometry=list(pts_arr), index=ids, crs=roads.crs)
     _, label = _nearest(out, art)
     out["highway"] = [art.loc[lab, "highway"] for lab in label]
+    road = [art.loc[lab, "name"] if "name" in art else None for lab in label]
+    out.insert(
+        0, "name", [f"Site on {r}" if isinstance(r, str) and r else "Site on an unnamed road" for r in road]
+    )
     out["generated"] = True
     out.index.name = "id"
     return out

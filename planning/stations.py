@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -31,10 +31,12 @@ import shapely
 from gis._atomic import atomic_path
 from gis._config import load_table
 from gis._errors import InputError
+from gis.network import graph_edges
 from gis.scenario import Scenario
 
-from .coverage import _writable
+from .coverage import OFF_ROAD_RULE, _writable
 from .location import LocationResult, backup_coverage, lscp, mclp, p_center, p_median
+from .names import MODELS, Distance
 from .siting import Norms, apply_siting_rules, generate_candidates, load_norms
 from .standards import ResponseStandard, response_standard
 from .travel import road_matrix
@@ -45,9 +47,16 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
-Distance = Literal["network", "euclidean"]
 
-MODELS = ("lscp", "mclp", "p-median", "p-center", "backup")
+
+def _hazard_distance(d: float) -> str:
+    if not np.isfinite(d):
+        return "no flammable or explosive hazard in the scenario"
+    return f"{d:,.0f} m from the nearest flammable/explosive hazard"
+
+
+def _seconds(t: float) -> str:
+    return f"{t:.0f} s" if np.isfinite(t) else "none"
 
 
 # --------------------------------------------------------------------------- inputs
@@ -62,9 +71,14 @@ def _points(gdf: gpd.GeoDataFrame) -> npt.NDArray[np.object_]:
     return geoms
 
 
-def _scores(risk: Any, index: pd.Index) -> pd.Series:
-    """Risk score per community from a RiskResult (``.units['score']``) or a Series."""
-    scores = risk.units["score"] if hasattr(risk, "units") else pd.Series(risk)
+def _percentiles(risk: Any, index: pd.Index) -> pd.Series:
+    """Risk percentile (0..100) per community from a RiskResult or a Series of scores."""
+    if hasattr(risk, "units"):
+        units = risk.units
+        scores = units["percentile"] if "percentile" in units else units["score"]
+        is_pct = "percentile" in units
+    else:
+        scores, is_pct = pd.Series(risk), False
     scores = scores.copy()
     scores.index = scores.index.astype(str)
     missing = ~index.astype(str).isin(scores.index)
@@ -74,7 +88,10 @@ def _scores(risk: Any, index: pd.Index) -> pd.Series:
             "scenario with `units='communities'`, or pass a Series of scores indexed by community id."
         )
         raise InputError(msg)
-    return pd.Series(scores.reindex(index.astype(str)).to_numpy(np.float64), index=index)
+    values = scores.reindex(index.astype(str)).astype(float)
+    if not is_pct:  # share of communities scoring strictly lower, as risk_models.assign_levels
+        values = (values.rank(method="min") - 1) / len(values) * 100.0
+    return pd.Series(values.to_numpy(np.float64), index=index)
 
 
 def demand_weights(
@@ -99,11 +116,18 @@ def demand_weights(
     norms
         Overrides of ``planning_norms.toml``.
 
+    Notes
+    -----
+    ``population_x_risk`` is ``population x (1 + risk_uplift x percentile / 100)``, the
+    percentile being the share of communities with a lower risk score: every resident counts
+    at least once, the riskiest community's up to ``1 + risk_uplift`` times (``demand`` table
+    of ``planning_norms.toml``). Risk raises demand; it never zeroes it.
+
     Examples
     --------
     >>> com = gpd.GeoDataFrame({"population": [100.0, 300.0]}, geometry=[None, None], index=["a", "b"])
     >>> demand_weights(com, risk=pd.Series({"a": 2.0, "b": 0.5}))[0].tolist()
-    [200.0, 150.0]
+    [150.0, 300.0]
     """
     cfg = load_norms(norms)["demand"]
     spec = cfg["default"] if demand is None else demand
@@ -115,8 +139,12 @@ def demand_weights(
         if risk is None:
             weights, note = pop, "demand: population (no risk result given, so not weighted by risk)"
         else:
-            score = _scores(risk, communities.index).clip(lower=float(cfg["min_risk_score"]))
-            weights, note = pop * score, "demand: population x risk score"
+            uplift = float(cfg["risk_uplift"])
+            weights = pop * (1.0 + uplift * _percentiles(risk, communities.index) / 100.0)
+            note = (
+                f"demand: population x (1 + {uplift:g} x risk percentile / 100): every resident "
+                f"counts once, the riskiest community's up to {1 + uplift:g} times"
+            )
     elif isinstance(spec, str) and spec in communities:
         weights, note = communities[spec].astype(float), f"demand: column `{spec}`"
     else:
@@ -188,8 +216,34 @@ def response_matrix(
     return turnout_s + out
 
 
-def _snap_far(graph: nx.MultiDiGraph, sites: gpd.GeoDataFrame) -> npt.NDArray[np.bool_]:
-    limit = float(load_table("road_speeds")["defaults"]["max_snap_m"])
+def _uncoverable(
+    com: gpd.GeoDataFrame,
+    cost: FloatArray,
+    pop: FloatArray,
+    radius: float,
+    *,
+    off_road: npt.NDArray[np.bool_],
+) -> pd.DataFrame:
+    """Communities no existing station or eligible candidate covers within ``radius``."""
+    best = cost.min(axis=1) if cost.shape[1] else np.full(len(cost), np.inf)
+    out = best > radius
+    reason = np.where(off_road, "off road", np.where(np.isfinite(best), "too far", "unreachable"))
+    table = pd.DataFrame(
+        {
+            "name": com["name"].to_numpy() if "name" in com else com.index.to_numpy(),
+            "population": pop,
+            "best_response_s": best,
+            "reason": reason,
+        },
+        index=com.index,
+    )
+    return table[out].sort_values("population", ascending=False)
+
+
+def _snap_far(
+    graph: nx.MultiDiGraph, sites: gpd.GeoDataFrame, max_snap_m: float | None = None
+) -> npt.NDArray[np.bool_]:
+    limit = float(load_table("road_speeds")["defaults"]["max_snap_m"]) if max_snap_m is None else max_snap_m
     snaps = road_matrix(graph).snap(_points(sites))
     return snaps["snap_distance_m"].to_numpy() > limit
 
@@ -292,6 +346,10 @@ class StationPlan:
         Recommended number of new stations (``tradeoff.min_marginal_share``).
     notes
         How demand, costs and the curve were made.
+    uncoverable
+        Communities that no existing station or eligible candidate covers within the
+        standard (``name``, ``population``, ``best_response_s``, ``reason``): no number of
+        new stations helps them; they need other candidate sites or roads.
     """
 
     model: str
@@ -305,20 +363,42 @@ class StationPlan:
     result: LocationResult
     recommended_n: int
     notes: tuple[str, ...] = field(default_factory=tuple)
+    uncoverable: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def report(self) -> str:
         """A few lines for people: before/after coverage, the proposed sites, the curve."""
         b, a = self.summary.loc["before"], self.summary.loc["after"]
+        n = len(self.proposed)
+        if self.model == "lscp":
+            count = f"{n} new station(s), the fewest that cover all coverable demand."
+        elif n == self.recommended_n:
+            count = f"{n} new station(s), as the trade-off curve recommends."
+        else:
+            count = (
+                f"{n} new station(s) as asked; the trade-off curve recommends {self.recommended_n} "
+                "(the last one adding enough demand covered, see the curve)."
+            )
         lines = [
             f"Station plan ({self.model}, {self.distance} distance, {self.standard.name} "
-            f"{self.standard.response_s:.0f} s): {len(self.proposed)} new station(s); "
-            f"recommended {self.recommended_n}.",
+            f"{self.standard.response_s:.0f} s): {count}",
             f"  population covered {b['population_share']:.1%} -> {a['population_share']:.1%}; "
             f"demand covered {b['coverage_share']:.1%} -> {a['coverage_share']:.1%}; "
             f"mean response {b['mean_response_s']:.0f} s -> {a['mean_response_s']:.0f} s",
             f"  solver: {self.result.summary()}",
         ]
         lines += [f"  + {i} {r['name']}: {r['reason']}" for i, r in self.proposed.iterrows()]
+        if len(self.uncoverable):
+            u = self.uncoverable
+            shown = ", ".join(
+                f"{i} ({r['population']:,.0f} people, best {_seconds(r['best_response_s'])}, {r['reason']})"
+                for i, r in u.head(5).iterrows()
+            )
+            more = f" and {len(u) - 5} more" if len(u) > 5 else ""
+            lines.append(
+                f"  ! {len(u)} communities ({u['population'].sum():,.0f} people) cannot be covered by "
+                f"any existing station or eligible candidate: {shown}{more}"
+            )
+        lines += [f"  note: {n}" for n in self.notes]
         excluded = self.candidates.loc[~self.candidates["eligible"], "excluded_by"]
         if len(excluded):
             counts = pd.Series([r for s in excluded for r in s.split("; ")]).value_counts()
@@ -339,19 +419,38 @@ class StationPlan:
                         gdf.drop(columns=["id"], errors="ignore").rename_axis("id").reset_index()
                     )
                     pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", promote_to_multi=True)
-            for name, table in (("tradeoff", self.tradeoff), ("summary", self.summary.rename_axis("when"))):
+            tables = [("tradeoff", self.tradeoff), ("summary", self.summary.rename_axis("when"))]
+            tables.append(("notes", pd.DataFrame({"note": list(self.notes) or ["-"]})))
+            if len(self.uncoverable):
+                tables.append(("uncoverable", self.uncoverable.rename_axis("id")))
+            for name, table in tables:
                 pyogrio.write_dataframe(_writable(table.reset_index()), tmp, layer=name, driver="GPKG")
         return path
 
 
-def _candidates(scenario: Scenario, candidates: gpd.GeoDataFrame | None, norms: Norms) -> gpd.GeoDataFrame:
+def _roads(scenario: Scenario, graph: nx.MultiDiGraph | None) -> gpd.GeoDataFrame:
+    """The road lines: the scenario's ``roads`` layer, else the edges of its graph (OSM roads)."""
+    if "roads" in scenario:
+        return scenario["roads"]
+    if graph is None:
+        msg = (
+            "The scenario's roads come from an OSM file, so candidate sites and the frontage rule "
+            "need its road graph. Fix: pass `graph=gis.scenario_graph(scenario)`."
+        )
+        raise InputError(msg)
+    return graph_edges(graph)
+
+
+def _candidates(
+    scenario: Scenario, candidates: gpd.GeoDataFrame | None, roads: gpd.GeoDataFrame, norms: Norms
+) -> gpd.GeoDataFrame:
     if candidates is not None:
         cand = candidates
     elif "candidate_sites" in scenario and len(scenario["candidate_sites"]):
         cand = scenario["candidate_sites"]
     else:
         log.info("no candidate_sites layer: generating candidates along arterial roads")
-        cand = generate_candidates(scenario["roads"], norms=norms)
+        cand = generate_candidates(roads, norms=norms)
     if len(cand) == 0:
         msg = (
             "There are no candidate sites. Fix: add a `candidate_sites` layer to the scenario, pass "
@@ -379,6 +478,7 @@ def plan_stations(
     time_limit_s: float = 30.0,
     max_new_curve: int | None = None,
     norms: Norms = None,
+    max_snap_m: float | None = None,
 ) -> StationPlan:
     """Propose new fire stations for a scenario under a response standard.
 
@@ -413,6 +513,10 @@ def plan_stations(
         at least ``n_new``).
     norms
         Overrides of ``planning_norms.toml``.
+    max_snap_m
+        Snap limit (default ``max_snap_m`` of ``road_speeds.toml``): candidate sites farther
+        from every road are excluded, and communities farther count as not covered
+        (:data:`planning.coverage.OFF_ROAD_RULE`), as in the coverage stage.
 
     Raises
     ------
@@ -450,16 +554,17 @@ def plan_stations(
         )
         raise InputError(msg)
     stations = scenario["fire_stations"]
+    roads = _roads(scenario, graph)
     cand = apply_siting_rules(
-        _candidates(scenario, candidates, cfg),
+        _candidates(scenario, candidates, roads, cfg),
         hazards=scenario.layers.get("hazards"),
         sensitive_sites=scenario.layers.get("sensitive_sites"),
-        roads=scenario["roads"],
+        roads=roads,
         wind_from_deg=wind_from_deg,
         norms=cfg,
     )
     if distance == "network" and graph is not None:
-        far = _snap_far(graph, cand)
+        far = _snap_far(graph, cand, max_snap_m)
         cand.loc[far, "excluded_by"] = [
             f"{r}; far_from_road".lstrip("; ") for r in cand.loc[far, "excluded_by"]
         ]
@@ -482,6 +587,12 @@ def plan_stations(
     sources = pd.concat([stations[["geometry"]], eligible[["geometry"]]])
     sources = gpd.GeoDataFrame(sources, geometry="geometry", crs=scenario.crs)
     cost = response_matrix(graph, sources, com, turnout_s=std.turnout_s, distance=distance, norms=cfg)
+    off_road = np.zeros(len(com), dtype=bool)
+    if distance == "network" and graph is not None:
+        off_road = _snap_far(graph, com, max_snap_m)
+        if off_road.any():
+            cost[off_road] = np.inf
+            notes.append(f"{int(off_road.sum())} communities: {OFF_ROAD_RULE}")
     if not np.isfinite(cost).any(axis=1).any():
         msg = (
             "No station or candidate site reaches any community by road. "
@@ -493,6 +604,13 @@ def plan_stations(
     existing = np.arange(len(stations), dtype=np.intp)
     pool = np.arange(len(stations), len(sources), dtype=np.intp)
 
+    uncoverable = _uncoverable(com, cost, pop, radius, off_road=off_road)
+    if len(uncoverable):
+        notes.append(
+            f"{len(uncoverable)} communities ({uncoverable['population'].sum():,.0f} people) cannot be "
+            f"covered within {radius:.0f} s from any existing station or eligible candidate site; "
+            "every plan leaves them uncovered (see `uncoverable`)"
+        )
     result = _solve(model, cost, w, radius=radius, p=n_new, existing=existing, time_limit_s=time_limit_s)
     if result.status != "optimal":
         notes.append(f"plan solve stopped early ({result.status}): best solution kept, gap {result.gap:.2%}")
@@ -531,10 +649,14 @@ def plan_stations(
     tradeoff = pd.DataFrame(rows)
     tradeoff["marginal_gain"] = tradeoff["coverage_share"].diff().fillna(0.0)
     threshold = float(cfg["tradeoff"]["min_marginal_share"])
-    below = np.flatnonzero((tradeoff["marginal_gain"] < threshold).to_numpy()[1:])
-    rec = int(below[0]) if len(below) else k_max
+    if model == "lscp":
+        rec = len(result.new_sites)
+        notes.append("recommended: the fewest new stations covering all coverable demand (LSCP)")
+    else:
+        below = np.flatnonzero((tradeoff["marginal_gain"] < threshold).to_numpy()[1:])
+        rec = int(below[0]) if len(below) else k_max
+        notes.append(f"recommended: the last new station adding at least {threshold:.0%} of demand covered")
     tradeoff["recommended"] = tradeoff["n_new"] == rec
-    notes.append(f"recommended: the last new station adding at least {threshold:.0%} of demand covered")
 
     before = cost[:, existing].min(axis=1)
     sub = cost[:, chosen]
@@ -580,7 +702,7 @@ def plan_stations(
                     f"first engine within {radius / 60:g} min for {int(add.sum())} communities "
                     f"({pop[add].sum():,.0f} people) not covered before; "
                     f"nearest to {int(mine.sum())} communities; "
-                    f"{where}, {site['hazard_m']:,.0f} m from the nearest flammable/explosive hazard"
+                    f"{where}, {_hazard_distance(site['hazard_m'])}"
                 ),
                 "added_demand": float(w[add].sum()),
                 "added_population": float(pop[add].sum()),
@@ -595,7 +717,18 @@ def plan_stations(
     cand["selected"] = cand.index.isin(proposed.index)
     notes.append(f"cost: {distance} response time = {std.turnout_s:.0f} s turnout + travel")
     plan = StationPlan(
-        model, distance, std, cand, proposed, tradeoff, out_com, summary, result, rec, tuple(notes)
+        model,
+        distance,
+        std,
+        cand,
+        proposed,
+        tradeoff,
+        out_com,
+        summary,
+        result,
+        rec,
+        tuple(notes),
+        uncoverable,
     )
     log.info("%s", plan.report())
     return plan

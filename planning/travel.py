@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from gis._errors import NetworkError
-from gis.snap import default_max_snap_m, flag_far, snap_targets
+from gis.snap import default_max_snap_m, flag_far, road_distances, snap_targets
 
 __all__ = [
     "RoadMatrix",
@@ -480,8 +480,9 @@ def _snap_layer(m: RoadMatrix, features: Any, *, layer: str, max_snap_m: float |
     if max_snap_m is None:
         max_snap_m = default_max_snap_m()
     where = f"layer `{layer}`"
-    index, pts = snap_targets(features, m.crs if m.crs is not None else features.crs, where=where)
+    index, pts, geoms = snap_targets(features, m.crs if m.crs is not None else features.crs, where=where)
     out = m.snap(pts).set_index(index)
+    out["road_distance_m"] = road_distances(geoms, pts, out["snap_distance_m"].to_numpy(), m.edge_tree)
     return flag_far(out, max_snap_m, where=where, layer=layer)
 
 

@@ -5,24 +5,91 @@ functions below it work on plain GeoDataFrames from a notebook. Every weight, ba
 and threshold lives in ``risk_models/data/risk_weights.toml`` (:func:`load_weights`).
 """
 
-from .composite import LEVELS, assign_levels, compose, reasons, response_factor
-from .density import category_density, kernel_density, kernel_norm, sample_points
-from .exposure import area_interpolate, exposure_factor, population_exposure
-from .gb18218 import (
-    alpha_for,
-    beta_of,
-    grade_of,
-    grading_value_r,
-    hazard_index_s,
-    major_hazards,
-    people_within,
-)
-from .learned import count_incidents, fit_incident_models, getis_ord_gi_star, skill_scores, unit_features
-from .model import RiskResult, score_scenario
-from .severity import check_vocabulary, hazard_severity
-from .units import UnitsSpec, build_units, parse_units, study_area_of
-from .vulnerability import indicator_columns, vulnerability_factor, vulnerability_index
-from .weights import KERNELS, load_weights
+from typing import TYPE_CHECKING
+
+from gis.lazy import attach
+
+#: Public names by module, imported on first use (see :mod:`gis.lazy`).
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "composite": (
+        "LEVELS",
+        "assign_levels",
+        "compose",
+        "reasons",
+        "response_factor",
+    ),
+    "density": (
+        "category_density",
+        "kernel_density",
+        "kernel_norm",
+        "sample_points",
+    ),
+    "exposure": (
+        "area_interpolate",
+        "exposure_factor",
+        "population_exposure",
+    ),
+    "gb18218": (
+        "alpha_for",
+        "beta_of",
+        "grade_of",
+        "grading_value_r",
+        "hazard_index_s",
+        "major_hazards",
+        "people_within",
+    ),
+    "learned": (
+        "count_incidents",
+        "fit_incident_models",
+        "getis_ord_gi_star",
+        "skill_scores",
+        "unit_features",
+    ),
+    "model": (
+        "RiskResult",
+        "score_scenario",
+    ),
+    "severity": (
+        "check_vocabulary",
+        "hazard_severity",
+    ),
+    "units": (
+        "UnitsSpec",
+        "build_units",
+        "parse_units",
+        "study_area_of",
+    ),
+    "vulnerability": (
+        "indicator_columns",
+        "vulnerability_factor",
+        "vulnerability_index",
+    ),
+    "weights": (
+        "KERNELS",
+        "load_weights",
+    ),
+}
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from .composite import LEVELS, assign_levels, compose, reasons, response_factor
+    from .density import category_density, kernel_density, kernel_norm, sample_points
+    from .exposure import area_interpolate, exposure_factor, population_exposure
+    from .gb18218 import (
+        alpha_for,
+        beta_of,
+        grade_of,
+        grading_value_r,
+        hazard_index_s,
+        major_hazards,
+        people_within,
+    )
+    from .learned import count_incidents, fit_incident_models, getis_ord_gi_star, skill_scores, unit_features
+    from .model import RiskResult, score_scenario
+    from .severity import check_vocabulary, hazard_severity
+    from .units import UnitsSpec, build_units, parse_units, study_area_of
+    from .vulnerability import indicator_columns, vulnerability_factor, vulnerability_index
+    from .weights import KERNELS, load_weights
 
 __all__ = [
     "KERNELS",

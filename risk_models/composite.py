@@ -105,7 +105,9 @@ def compose(parts: pd.DataFrame, *, weights: Weights | None = None) -> pd.DataFr
     ----------
     parts
         Columns ``hazard_<category>`` and the factors ``exposure_factor``,
-        ``vulnerability_factor``, ``response_factor``.
+        ``vulnerability_factor``, ``response_factor``. Without any ``hazard_<category>``
+        column (no hazard source reaches the units) the hazard term is neutral (1.0), so the
+        score rests on the other factors.
     weights
         Risk table (levels).
 
@@ -125,7 +127,7 @@ def compose(parts: pd.DataFrame, *, weights: Weights | None = None) -> pd.DataFr
     """
     out = parts.copy()
     cats = [c for c in parts.columns if c.startswith("hazard_")]
-    out["hazard"] = parts[cats].sum(axis=1)
+    out["hazard"] = parts[cats].sum(axis=1) if cats else 1.0
     out["score"] = out["hazard"]
     for f in FACTORS[1:]:
         out["score"] = out["score"] * out[f]
@@ -151,9 +153,12 @@ def reasons(row: pd.Series, *, top_sources: str = "", n_categories: int = 2) -> 
     'hazard 8.0x median (mining 70%, other 30%); exposure 0.5x (1,200 people); vulnerability 1.2x'
     """
     shares = row[[k for k in row.index if str(k).startswith("share_")]].astype(float)
-    shares = shares[shares > 0].sort_values(ascending=False).head(n_categories)
-    mix = ", ".join(f"{k.removeprefix('share_')} {v:.0%}" for k, v in shares.items())
-    parts = [f"hazard {row['hazard_vs_median']:.1f}x median" + (f" ({mix})" if mix else "")]
+    if shares.empty:
+        parts = ["no hazard source nearby (hazard term neutral)"]
+    else:
+        shares = shares[shares > 0].sort_values(ascending=False).head(n_categories)
+        mix = ", ".join(f"{k.removeprefix('share_')} {v:.0%}" for k, v in shares.items())
+        parts = [f"hazard {row['hazard_vs_median']:.1f}x median" + (f" ({mix})" if mix else "")]
     if top_sources:
         parts[0] += f" from {top_sources}"
     people = f" ({row['population']:,.0f} people)" if "population" in row else ""

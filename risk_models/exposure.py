@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -109,6 +110,7 @@ def population_exposure(
     *,
     same_units: bool = False,
     weights: Weights | None = None,
+    population_raster: str | Path | None = None,
 ) -> pd.DataFrame:
     """Population, density and exposure factor of each unit.
 
@@ -122,6 +124,10 @@ def population_exposure(
         True when ``units`` are the communities (their population is used as is).
     weights
         Risk table (:func:`risk_models.load_weights`).
+    population_raster
+        A raster of people per pixel: each unit's population is then summed from it with
+        exact pixel fractions (:func:`gis.population.raster_population`), whatever the units,
+        instead of taken from the communities.
 
     Returns
     -------
@@ -140,7 +146,11 @@ def population_exposure(
     if "population" not in communities.columns:
         msg = "Layer `communities` has no `population` column. Fix: add the census population per community."
         raise InputError(msg)
-    if same_units:
+    if population_raster is not None:
+        from gis.population import raster_population
+
+        pop = raster_population(units, population_raster)
+    elif same_units:
         pop = communities["population"].astype(float).reindex(units.index.astype(str))
         pop.index = units.index
     else:

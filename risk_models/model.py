@@ -9,10 +9,10 @@ and, when the scenario has incidents, the skill of the learned models.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -30,13 +30,24 @@ from .density import category_density, kernel_norm
 from .exposure import area_interpolate, population_exposure
 from .learned import count_incidents, fit_incident_models, getis_ord_gi_star
 from .severity import hazard_severity
-from .units import build_units, parse_units
+from .units import UnitsSpec, build_units, parse_units
 from .vulnerability import indicator_columns, vulnerability_factor, vulnerability_index
 from .weights import Weights, load_weights
 
 __all__ = ["RiskResult", "score_scenario"]
 
 log = logging.getLogger(__name__)
+
+#: Response times per unit: a Series (indexed by unit id, or by community id for community
+#: units), or a function from the scored units to such a Series (e.g. road response times of
+#: each unit from :func:`planning.layer_coverage`).
+ResponseTimes: TypeAlias = pd.Series | Callable[[gpd.GeoDataFrame], pd.Series]
+
+NO_HAZARD_NOTE = (
+    "No hazard source reaches the study area{why}: the hazard term is neutral (1.0) everywhere, "
+    "so risk rests on exposure, vulnerability and response. Fix: add hazard sources "
+    "(a `hazards` layer, or `riskplan init` with its OSM rule table) for industrial risk."
+)
 
 NO_RESPONSE_NOTE = (
     "Response capacity not included: no response times were given, so the response factor is "
@@ -143,13 +154,18 @@ def _top_sources(units: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame, weights: Ma
         contrib = np.where(d < bw, prof * cw * hazards["severity"].to_numpy(float), 0.0)
         best = np.argsort(-contrib)[:3]
         names = [
-            f"{hazards.index[j]} {hazards['name'].iloc[j]}"
+            _label(hazards.index[j], hazards["name"].iloc[j])
             + (f" (GB 18218 grade {g})" if isinstance(g := hazards["grade"].iloc[j], str) else "")
             for j in best
             if contrib[j] > 0
         ]
         out[uid] = ", ".join(names)
     return out
+
+
+def _label(hazard_id: object, name: object) -> str:
+    """``id name``, or the id alone for an unnamed source (its name is its id)."""
+    return str(hazard_id) if pd.isna(name) or str(name) == str(hazard_id) else f"{hazard_id} {name}"
 
 
 def _by_id(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -159,32 +175,72 @@ def _by_id(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _response(
-    response_time_s: pd.Series,
+    response_time_s: ResponseTimes,
     units: gpd.GeoDataFrame,
-    communities: gpd.GeoDataFrame,
+    spec: UnitsSpec,
 ) -> pd.Series:
+    if callable(response_time_s):
+        times = response_time_s(units)
+        if not isinstance(times, pd.Series):
+            msg = "`response_time_s` returned no Series. Fix: return response times indexed by unit id."
+            raise InputError(msg)
+        response_time_s = times
     idx = response_time_s.index.astype(str)
     t = pd.Series(response_time_s.to_numpy(float), index=idx)
     if idx.isin(units.index).any():
-        return t.reindex(units.index)
-    if idx.isin(communities.index).any():
-        pts = gpd.GeoSeries(units.geometry.representative_point(), crs=units.crs)
-        pos_pt, pos_c = shapely.STRtree(communities.geometry.values).query(pts.values, predicate="within")
-        owner = pd.Series(communities.index[pos_c], index=units.index[pos_pt])
-        owner = owner[~owner.index.duplicated()]
-        return owner.map(t).reindex(units.index)
+        return t[~t.index.duplicated()].reindex(units.index)
+    what = "community ids" if spec.kind != "communities" else "neither unit nor community ids"
     msg = (
-        "`response_time_s` is indexed by neither unit ids nor community ids "
-        f"(first ids {list(idx[:3])}). Fix: index it by community id or by the ids of the units."
+        f"`response_time_s` is indexed by {what} (first ids {list(idx[:3])}) but the units are "
+        f"`{spec}`: a unit must take its response time from the road network, not from the "
+        "community it lies in. Fix: pass times per unit, or a function of the units such as "
+        "`lambda units: planning.unit_response_times(graph, stations, units)`."
     )
     raise InputError(msg)
+
+
+def _census_shares(
+    communities: gpd.GeoDataFrame, w: Weights, cols: list[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """The vulnerability indicators per community, gaps filled, and a note on every fill."""
+    table = w["vulnerability"]["indicators"]
+    notes: list[str] = []
+    census = pd.DataFrame(index=communities.index)
+    absent = [c for c in cols if c not in communities.columns or communities[c].isna().all()]
+    pop = communities["population"].astype(float)
+    filled: list[object] = []
+    for c in cols:
+        if c in absent:
+            census[c] = float(table[c]["default"])
+            continue
+        values = communities[c].astype(float)
+        gaps = values.isna()
+        if gaps.any():
+            filled += list(communities.index[gaps])
+            values = values.fillna(float(np.average(values[~gaps], weights=pop[~gaps] + 1e-12)))
+        census[c] = values
+    if absent:
+        shown = ", ".join(f"{c} = {float(table[c]['default']):.1%}" for c in absent)
+        notes.append(
+            f"ASSUMED CENSUS: layer `communities` has no {', '.join(f'`{c}`' for c in absent)}; every "
+            f"community takes the documented default ({shown}; risk_weights.toml "
+            "[vulnerability.indicators]), so vulnerability does not tell communities apart on "
+            "these indicators. Fix: add the census shares (notebooks/04), or set their weight to 0."
+        )
+    if filled:
+        unique = list(dict.fromkeys(filled))
+        notes.append(
+            f"{len(unique)} communities miss some census shares, filled with the population-weighted "
+            f"mean: {unique[:10]}"
+        )
+    return census, notes
 
 
 def score_scenario(
     scenario: Scenario | Mapping[str, gpd.GeoDataFrame],
     *,
     units: str = "communities",
-    response_time_s: pd.Series | None = None,
+    response_time_s: ResponseTimes | None = None,
     weights: Mapping[str, Any] | str | Path | None = None,
     at: str | None = None,
     learn: bool | None = None,
@@ -194,13 +250,18 @@ def score_scenario(
     Parameters
     ----------
     scenario
-        A :class:`gis.Scenario` or a mapping of layers (``hazards``, ``communities``, optional
-        ``study_area`` and ``incidents``) in any CRS: work runs in the local UTM zone.
+        A :class:`gis.Scenario` or a mapping of layers (``communities``, optional ``hazards``,
+        ``study_area`` and ``incidents``) in any CRS: work runs in the local UTM zone. Without
+        hazard sources near the study area the hazard term is neutral (1.0) and a note says so.
+        Census shares the communities lack take the documented defaults of the weights table,
+        with a note.
     units
         ``"communities"``, ``"h3:RES"`` or ``"grid:METRES"``.
     response_time_s
-        First-engine response time per unit or per community (seconds; inf = unreached);
-        None leaves capacity neutral and says so in the notes.
+        First-engine response time per unit (seconds; inf = unreached), as a Series indexed by
+        unit id (community ids for ``communities`` units) or a function of the scored units
+        returning one (:func:`planning.unit_response_times`); None leaves capacity neutral and
+        says so in the notes.
     weights
         Overrides of ``risk_models/data/risk_weights.toml`` (mapping or TOML path).
     at
@@ -216,8 +277,8 @@ def score_scenario(
     Raises
     ------
     InputError
-        Unknown categories, missing census columns, no hazard near the study area, incidents
-        outside every unit, bad units spec or weights.
+        Unknown categories, incidents outside every unit, bad units spec or weights, response
+        times not given per unit.
 
     Examples
     --------
@@ -230,19 +291,19 @@ def score_scenario(
     spec = parse_units(units)
     layers = dict(scenario.layers) if isinstance(scenario, Scenario) else dict(scenario)
     label = scenario.label if isinstance(scenario, Scenario) else "scenario"
-    for name in ("hazards", "communities"):
-        if name not in layers:
-            msg = f"The scenario has no `{name}` layer (it has {sorted(layers)}). Fix: add it."
-            raise InputError(msg)
+    if "communities" not in layers:
+        msg = f"The scenario has no `communities` layer (it has {sorted(layers)}). Fix: add it."
+        raise InputError(msg)
     crs = local_metric_crs(layers["communities"])
     lay = {k: _by_id(v.to_crs(crs)) for k, v in layers.items() if isinstance(v, gpd.GeoDataFrame) and len(v)}
-    communities, hazards = lay["communities"], lay.get("hazards")
-    if hazards is None or hazards.empty:
-        msg = "Layer `hazards` is empty: there is nothing to score. Fix: add hazard sources."
-        raise InputError(msg)
-    notes: list[str] = []
+    communities = lay["communities"]
+    hazards = lay.get("hazards")
+    if hazards is None:
+        hazards = gpd.GeoDataFrame({"name": [], "category": []}, geometry=[], crs=crs)
+    notes: list[str] = list(scenario.notes) if isinstance(scenario, Scenario) else []
     unit_gdf = build_units(communities, units=spec, study_area=lay.get("study_area"))
     area = shapely.union_all(unit_gdf.geometry.values)
+    area_name = "the study area" if "study_area" in lay else "the communities' extent (no study area given)"
 
     sev = hazard_severity(hazards, communities, weights=w)
     if sev["size_assumed"].any():
@@ -254,31 +315,39 @@ def score_scenario(
     dist = shapely.distance(area, hazards.geometry.values)
     reach = hazards["category"].map(lambda c: float(w["categories"][c]["bandwidth_m"])).to_numpy(float)
     outside, far = dist > 0, dist >= reach
-    if far.all():
-        msg = (
-            f"No hazard of layer `hazards` lies within its bandwidth of the study area "
-            f"(nearest {dist.min():,.0f} m away). Fix: check the hazards' CRS and the study area."
-        )
-        raise InputError(msg)
-    if outside.any():
+    neutral_hazard = bool(far.all())
+    if neutral_hazard:
+        why = f" (nearest {dist.min():,.0f} m beyond {area_name})" if len(hazards) else " (none given)"
+        notes.append(NO_HAZARD_NOTE.format(why=why))
+    elif outside.any():
         notes.append(
-            f"{int(outside.sum())} hazards lie outside the study area; {int(far.sum())} of them "
+            f"{int(outside.sum())} hazards lie outside {area_name}; {int(far.sum())} of them "
             f"beyond their bandwidth add nothing: {list(hazards.index[far][:10])}"
         )
     bandwidths = {c: float(v["bandwidth_m"]) for c, v in w["categories"].items()}
     mode = at or ("area" if spec.kind == "communities" else "point")
-    dens = category_density(
-        hazards,
-        unit_gdf,
-        severity=sev["severity"],
-        bandwidths_m=bandwidths,
-        kernel=w["kernel"]["name"],
-        at=mode,
-        sample_spacing_share=float(w["kernel"]["sample_spacing_share"]),
+    dens = (
+        {}
+        if neutral_hazard
+        else category_density(
+            hazards,
+            unit_gdf,
+            severity=sev["severity"],
+            bandwidths_m=bandwidths,
+            kernel=w["kernel"]["name"],
+            at=mode,
+            sample_spacing_share=float(w["kernel"]["sample_spacing_share"]),
+        )
     )
     parts = pd.DataFrame(index=unit_gdf.index)
     parts = parts.join(
-        population_exposure(communities, unit_gdf, same_units=spec.kind == "communities", weights=w)
+        population_exposure(
+            communities,
+            unit_gdf,
+            same_units=spec.kind == "communities",
+            weights=w,
+            population_raster=scenario.rasters.get("population") if isinstance(scenario, Scenario) else None,
+        )
     )
     zero = parts.index[parts["population"] <= 0]
     if len(zero):
@@ -288,19 +357,8 @@ def score_scenario(
         )
 
     cols = indicator_columns(w)
-    vulnerability_index(communities, weights=w)  # raises InputError naming missing census columns
-    nan_rows = communities.index[communities[cols].isna().any(axis=1)]
-    census = communities[cols].astype(float)
-    if len(nan_rows):
-        pop = communities["population"].astype(float)
-        means = {
-            c: float(np.average(census[c].dropna(), weights=pop[census[c].notna()] + 1e-12)) for c in cols
-        }
-        census = census.fillna(means)
-        notes.append(
-            f"{len(nan_rows)} communities miss census shares, filled with the population-weighted "
-            f"mean: {list(nan_rows[:10])}"
-        )
+    census, census_notes = _census_shares(communities, w, cols)
+    notes += census_notes
     if spec.kind == "communities":
         shares = census.reindex(unit_gdf.index)
     else:
@@ -318,7 +376,7 @@ def score_scenario(
         log.warning(NO_RESPONSE_NOTE)
         parts["response_factor"] = 1.0
     else:
-        t = _response(response_time_s, unit_gdf, communities)
+        t = _response(response_time_s, unit_gdf, spec)
         parts["response_time_s"] = t
         parts["response_factor"] = response_factor(t, unit_gdf.index, weights=w)
         unreached = int((~np.isfinite(t)).sum())
@@ -328,6 +386,8 @@ def score_scenario(
                 f"{w['capacity']['unreached_factor']}"
             )
     for c, bw in bandwidths.items():
+        if neutral_hazard:
+            continue
         parts[f"density_{c}"] = dens[c]
         # weight x sum(severity x kernel profile): density times the kernel's area, so that a
         # bandwidth sets a hazard's reach without diluting (or concentrating) its severity

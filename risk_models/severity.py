@@ -99,7 +99,11 @@ def hazard_severity(
     gb = major_hazards(hazards, communities, weights=w)
     out = pd.DataFrame(index=hazards.index)
     out["category"] = hazards["category"].astype(str)
-    size = hazards["size_class"] if "size_class" in hazards.columns else pd.Series(None, index=hazards.index)
+    size = (
+        hazards["size_class"].astype(object)
+        if "size_class" in hazards.columns
+        else pd.Series(None, index=hazards.index, dtype=object)
+    )
     out["size_assumed"] = size.isna().to_numpy()
     size = size.fillna(w["severity"]["default_size_class"]).astype(str)
     fallback = [float(w["severity"]["fallback"][c][s]) for c, s in zip(out["category"], size, strict=True)]

@@ -88,6 +88,13 @@ def load_weights(weights: Mapping[str, Any] | str | Path | None = None) -> Weigh
     for name, ind in table["vulnerability"]["indicators"].items():
         _positive(ind, "weight", f"vulnerability.indicators.{name}", allow_zero=True)
         _positive(ind, "saturation", f"vulnerability.indicators.{name}")
+        default = ind.get("default")
+        if not isinstance(default, int | float) or isinstance(default, bool) or not 0 <= default <= 1:
+            _fail(
+                f"vulnerability.indicators.{name}.default",
+                f"is {default!r}, not a share in 0..1",
+                "give the share assumed where the census lacks the indicator",
+            )
     _positive(table["capacity"], "reference_s", "capacity")
     _positive(table["exposure"], "reference_per_km2", "exposure")
     if table["exposure"]["transform"] not in ("log", "linear"):

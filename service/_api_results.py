@@ -52,7 +52,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 
 from gis import scenario_graph
-from planning import CoverageResult, analyse_coverage
+from planning import CoverageResult, analyse_coverage, unit_response_times
 from risk_models import score_scenario
 
 from ._api_deps import GEOJSON, BBox, ReadAccess, ServiceState, geojson_response, get_service, parse_bbox
@@ -372,7 +372,17 @@ def _score(request: Request, scenario_id: str, units: str, standard: str) -> Ris
     service = get_service(request)
     scenario = service.scenarios.get(scenario_id)
     communities = coverage_entry(request, scenario_id, standard).layers["communities"]
-    response = communities["response_time_s"].astype(float).fillna(np.inf)  # stored NaN = unreached
+    response: Any
+    if units == "communities":
+        stored = communities["response_time_s"].astype(float).fillna(np.inf)  # stored NaN = unreached
+        response = stored.where(~communities["flagged"].astype(bool), np.inf)  # planning.OFF_ROAD_RULE
+    else:  # each cell snapped to the roads itself, never the time of the community it lies in
+        graph = scenario_graph(scenario, cache=True)
+        stations = scenario["fire_stations"]
+
+        def response(cells: gpd.GeoDataFrame) -> pd.Series:
+            return unit_response_times(graph, stations, cells, standard=standard)
+
     result = score_scenario(scenario, units=units, response_time_s=response, learn=False)
     scored = _storable(result.units).to_crs(4326)
     scored.index = result.units.index.astype(str)

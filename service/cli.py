@@ -12,21 +12,30 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
+from gis import InputError, RiskplanError
+from planning.names import DEFAULT_STANDARD, MODELS
 
-from gis import InputError, load_scenario, save_graph
-from gis._errors import RiskplanError
-
-from . import pipeline
 from .commands import coverage as _coverage_cmd
+from .commands import init as _init_cmd
 from .commands import map_report as _map_report_cmd
 from .commands import place as _place_cmd
 from .commands import risk as _risk_cmd
 from .commands import serve as _serve_cmd
 
 # Subcommands of the analysis stages, each a module with ``register(subparsers)``.
-STAGE_COMMANDS: tuple[ModuleType, ...] = (_coverage_cmd, _risk_cmd, _map_report_cmd, _place_cmd, _serve_cmd)
+STAGE_COMMANDS: tuple[ModuleType, ...] = (
+    _init_cmd,
+    _coverage_cmd,
+    _risk_cmd,
+    _map_report_cmd,
+    _place_cmd,
+    _serve_cmd,
+)
+
+if TYPE_CHECKING:
+    from .pipeline import PipelineResult
 
 __all__ = ["main"]
 
@@ -39,6 +48,8 @@ class _Stages:
     """A progress bar over named pipeline stages (on stderr, hidden when not a terminal)."""
 
     def __init__(self, total: int, *, quiet: bool) -> None:
+        from tqdm import tqdm
+
         self.bar = tqdm(total=total, unit="stage", disable=quiet or None, file=sys.stderr, leave=False)
         self.started = False
 
@@ -54,29 +65,74 @@ class _Stages:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if args.osm is not None:
+        from gis import write_demo_osm
+
+        path = write_demo_osm(args.osm, seed=args.seed, n_road_nodes=args.nodes)
+        print(f"Demo city written as OpenStreetMap to {path.resolve()} (synthetic data, not a real city).")
+        print(f"Try: riskplan init {path} --out DIR && riskplan run DIR/scenario.toml --out DIR/results")
+        return EXIT_OK
+    from . import pipeline
+
     stages = _Stages(7, quiet=args.quiet)
     try:
         result = pipeline.run_demo(args.out, seed=args.seed, n_road_nodes=args.nodes, progress=stages)
     finally:
         stages.close()
-    print(f"Demo city written to {result.out_dir.resolve()}/ (synthetic data, not a real city):")
+    _print_run(result, f"Demo city written to {result.out_dir.resolve()}/ (synthetic data, not a real city):")
+    return EXIT_OK
+
+
+def _print_run(result: PipelineResult, heading: str) -> None:
+    print(heading)
     for name, path in result.outputs.items():
         print(f"  {name:<10} {path.resolve()}")
     for note in result.notes:
         print(note)
-    total = sum(result.timings_s.values())
-    print(f"Done in {total:.1f} s.")
+    print(f"Done in {sum(result.timings_s.values()):.1f} s.")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    stages = _Stages(6, quiet=args.quiet)
+    try:
+        result = pipeline.run_scenario(
+            args.scenario,
+            args.out,
+            units=args.units,
+            standard=args.standard,
+            model=args.model,
+            n_new=args.new,
+            days=args.days,
+            weights=args.weights,
+            speeds=args.speeds,
+            max_snap_m=args.max_snap_m,
+            cache=not args.no_cache,
+            progress=stages,
+        )
+    finally:
+        stages.close()
+    _print_run(result, f"Every stage of {args.scenario} written to {Path(args.out).resolve()}/:")
     return EXIT_OK
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from gis import load_scenario
+
     scenario = load_scenario(args.scenario)
     print(f"Scenario {scenario.label} is valid ({scenario.crs.name}):")
     print(scenario.summary().to_string())
+    for note in scenario.notes:
+        print(f"note: {note}")
     return EXIT_OK
 
 
 def _cmd_network(args: argparse.Namespace) -> int:
+    from gis import load_scenario, save_graph
+
+    from . import pipeline
+
     scenario = load_scenario(args.scenario)
     run = pipeline.build_network(
         scenario, speeds=args.speeds, max_snap_m=args.max_snap_m, cache=not args.no_cache
@@ -111,7 +167,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     demo.add_argument("--nodes", type=int, default=None, help="approximate number of road nodes")
+    demo.add_argument(
+        "--osm",
+        type=Path,
+        default=None,
+        help="only write the demo city as an OSM file (.osm.pbf or .osm), for `riskplan init`",
+    )
     demo.set_defaults(func=_cmd_demo)
+
+    run = sub.add_parser(
+        "run", help="run every stage on a scenario: network, coverage, risk, plans, map, report, summary"
+    )
+    run.add_argument("scenario", type=Path, help="scenario .gpkg or .toml (e.g. from `riskplan init`)")
+    run.add_argument("--out", type=Path, required=True, help="output folder")
+    run.add_argument("--units", default="communities", help="risk units: communities | h3:RES | grid:METRES")
+    run.add_argument(
+        "--standard", default=DEFAULT_STANDARD, help=f"response profile (default {DEFAULT_STANDARD})"
+    )
+    run.add_argument("--model", choices=MODELS, default="mclp", help="station location model (default mclp)")
+    run.add_argument("--new", type=int, default=3, help="new stations to propose (default 3)")
+    run.add_argument("--days", type=int, default=7, help="days of relief supplies to stock (default 7)")
+    run.add_argument("--weights", type=Path, default=None, help="TOML overriding risk_weights.toml")
+    run.add_argument("--speeds", type=Path, default=None, help="TOML overriding the road speed table")
+    run.add_argument("--max-snap-m", type=float, default=None, help="snap limit: farther places are flagged")
+    run.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
+    run.set_defaults(func=_cmd_run)
 
     validate = sub.add_parser("validate", help="check a scenario and list every problem")
     validate.add_argument("scenario", type=Path, help="scenario .gpkg or .toml")

@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import geopandas as gpd
 import networkx as nx
 import pandas as pd
 
 from gis import (
+    InputError,
     Scenario,
     load_scenario,
     save_graph,
@@ -28,10 +31,19 @@ from gis import (
 )
 from gis._atomic import atomic_path
 from maps import write_map, write_report
-from planning import CoverageResult, DepotPlan, StationPlan, analyse_coverage, plan_depots, plan_stations
+from planning import (
+    CoverageResult,
+    DepotPlan,
+    StationPlan,
+    analyse_coverage,
+    plan_depots,
+    plan_stations,
+    reached_times,
+    unit_response_times,
+)
 from risk_models import RiskResult, score_scenario
 
-__all__ = ["NetworkRun", "PipelineResult", "assess", "build_network", "run_demo"]
+__all__ = ["NetworkRun", "PipelineResult", "assess", "build_network", "run_demo", "run_scenario"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +51,7 @@ log = logging.getLogger(__name__)
 SNAPPED_LAYERS = ("fire_stations", "depots", "hazards", "communities", "candidate_sites")
 
 Progress = Callable[[str], None]
+RiskWeights = Mapping[str, Any] | str | Path | None
 
 
 @dataclass(frozen=True)
@@ -105,14 +118,27 @@ def assess(
     standard: str = "cn-gb51080",
     learn: bool | None = None,
     cache: bool = True,
+    weights: RiskWeights = None,
+    max_snap_m: float | None = None,
 ) -> tuple[CoverageResult, RiskResult]:
-    """Coverage under ``standard``, then risk with each community's response time as capacity."""
+    """Coverage under ``standard``, then risk with each unit's road response time as capacity.
+
+    Communities take their times from the coverage stage; ``grid:``/``h3:`` units are snapped
+    to the road network themselves (:func:`planning.unit_response_times`), never given the time
+    of the community they lie in.
+    """
     if graph is None:
         graph = scenario_graph(scenario, cache=cache)
-    coverage = analyse_coverage(scenario, graph, standard=standard)
-    risk = score_scenario(
-        scenario, units=units, response_time_s=coverage.communities["response_time_s"], learn=learn
-    )
+    coverage = analyse_coverage(scenario, graph, standard=standard, max_snap_m=max_snap_m)
+    if units == "communities":
+        response: Any = reached_times(coverage.communities)
+    else:
+        stations = scenario["fire_stations"]
+
+        def response(cells: gpd.GeoDataFrame) -> pd.Series:
+            return unit_response_times(graph, stations, cells, standard=standard, max_snap_m=max_snap_m)
+
+    risk = score_scenario(scenario, units=units, response_time_s=response, learn=learn, weights=weights)
     return coverage, risk
 
 
@@ -134,13 +160,18 @@ def _coverage_summary(coverage: CoverageResult) -> dict[str, object]:
     }
 
 
-def _plan_summary(stations: StationPlan, depots: DepotPlan) -> dict[str, object]:
-    return {
-        "stations": json.loads(stations.summary.round(4).to_json(orient="index")),
-        "proposed": [str(i) for i in stations.proposed.index],
-        "recommended_new": int(stations.recommended_n),
-        "unmet_people": float(depots.unmet_people),
-    }
+def _plan_summary(stations: StationPlan | None, depots: DepotPlan | None) -> dict[str, object]:
+    out: dict[str, object] = {}
+    if stations is not None:
+        out |= {
+            "stations": json.loads(stations.summary.round(4).to_json(orient="index")),
+            "proposed": [str(i) for i in stations.proposed.index],
+            "recommended_new": int(stations.recommended_n),
+            "uncoverable_communities": [str(i) for i in stations.uncoverable.index],
+        }
+    if depots is not None:
+        out["unmet_people"] = float(depots.unmet_people)
+    return out
 
 
 def _risk_note(risk: RiskResult, n: int = 5) -> str:
@@ -161,13 +192,8 @@ def run_demo(
 ) -> PipelineResult:
     """Generate the synthetic demo city and run every stage on it.
 
-    Outputs (all in ``out_dir``): ``demo_city.gpkg`` (the scenario),
-    ``network.gpkg`` (road nodes and edges with travel times), ``snapping.csv``,
-    ``coverage.gpkg`` (GB 51080 response times, isochrones, station districts and
-    violations), ``risk.gpkg`` (risk by community with the reasons, response times as the
-    capacity component, incident models), ``stations.gpkg`` and ``depots.gpkg`` (proposed
-    stations with the trade-off curve; depot assignment and stock), ``map.html``
-    (interactive, works offline), ``report.html`` (self-contained) and ``summary.json``.
+    Outputs (all in ``out_dir``): ``demo_city.gpkg`` (the scenario) and those of
+    :func:`run_scenario`.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -176,34 +202,106 @@ def run_demo(
         result.outputs["scenario"] = write_demo_scenario(
             out / "demo_city.gpkg", seed=seed, n_road_nodes=n_road_nodes
         )
+    return run_scenario(result.outputs["scenario"], out, progress=progress, result=result, cache=False)
+
+
+def run_scenario(
+    scenario: Scenario | str | Path,
+    out_dir: str | Path,
+    *,
+    units: str = "communities",
+    standard: str = "cn-gb51080",
+    model: str = "mclp",
+    n_new: int = 3,
+    days: int = 7,
+    weights: RiskWeights = None,
+    speeds: str | Path | None = None,
+    max_snap_m: float | None = None,
+    cache: bool = True,
+    progress: Progress | None = None,
+    result: PipelineResult | None = None,
+) -> PipelineResult:
+    """Run every stage on a scenario and write the outputs into ``out_dir``.
+
+    Outputs: ``network.gpkg`` (road nodes and edges with travel times), ``snapping.csv``,
+    ``coverage.gpkg`` (response times, isochrones, station districts and violations),
+    ``risk.gpkg`` (risk by ``units`` with the reasons, road response times as the capacity
+    component, incident models when there are incidents), ``stations.gpkg`` (proposed stations
+    with the trade-off curve), ``depots.gpkg`` (assignment and stock, when the scenario has
+    depots), ``map.html`` (interactive, works offline), ``report.html`` (self-contained) and
+    ``summary.json``. Every file is written atomically. A planning stage the data cannot support
+    (no depots, no eligible candidate site) is skipped with its reason in the notes and in
+    ``summary.json``; the scenario's own notes (estimated populations, assumed census shares)
+    are repeated in every output.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = result or PipelineResult(out)
     with _stage(result, "load and validate scenario", progress):
-        scenario = load_scenario(result.outputs["scenario"])
+        scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     with _stage(result, "build road network", progress):
-        run = build_network(scenario, cache=False)
+        run = build_network(scenario, speeds=speeds, max_snap_m=max_snap_m, cache=cache)
         result.outputs["network"] = save_graph(run.graph, out / "network.gpkg")
         result.outputs["snapping"] = write_snap_report(run, out / "snapping.csv")
-    with _stage(result, "coverage (GB 51080) and risk", progress):
-        coverage, risk = assess(scenario, graph=run.graph)
+    with _stage(result, f"coverage ({standard}) and risk", progress):
+        coverage, risk = assess(
+            scenario, graph=run.graph, units=units, standard=standard, weights=weights, max_snap_m=max_snap_m
+        )
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
         result.outputs["risk"] = risk.write(out / "risk.gpkg")
+    community_risk = risk
+    if units != "communities":
+        community_risk = score_scenario(
+            scenario, response_time_s=reached_times(coverage.communities), learn=False, weights=weights
+        )
+    skipped: dict[str, str] = {}
+    stations: StationPlan | None = None
+    depots: DepotPlan | None = None
     with _stage(result, "plan stations and depots", progress):
-        stations = plan_stations(scenario, run.graph, risk=risk, n_new=3)
-        depots = plan_depots(scenario, run.graph, risk=risk)
-        result.outputs["stations"] = stations.write(out / "stations.gpkg")
-        result.outputs["depots"] = depots.write(out / "depots.gpkg")
+        try:
+            stations = plan_stations(
+                scenario, run.graph, risk=community_risk, model=model, n_new=n_new, standard=standard
+            )
+            result.outputs["stations"] = stations.write(out / "stations.gpkg")
+        except InputError as exc:
+            skipped["stations"] = str(exc)
+        if "depots" in scenario and len(scenario["depots"]):
+            depots = plan_depots(scenario, run.graph, risk=community_risk, days=days)
+            result.outputs["depots"] = depots.write(out / "depots.gpkg")
+        else:
+            skipped["depots"] = (
+                "the scenario has no `depots` layer (OpenStreetMap maps no relief-material depots). "
+                "Fix: add one, e.g. `riskplan init ... --depots FILE`."
+            )
+    skip_notes = [f"{stage} plan skipped: {why}" for stage, why in skipped.items()]
+    notes = list(dict.fromkeys([*risk.notes, *coverage.notes, *skip_notes]))
+    plan_notes = [*(stations.notes if stations else ()), *(depots.notes if depots else ())]
     with _stage(result, "map and report", progress):
-        plans = {"proposed": stations.proposed, "tradeoff": stations.tradeoff, "depots_served": depots.served}
+        plans: dict[str, Any] = {}
+        if stations is not None:
+            plans |= {"proposed": stations.proposed, "tradeoff": stations.tradeoff}
+        if depots is not None:
+            plans["depots_served"] = depots.served
         result.outputs["map"] = write_map(scenario, out / "map.html", risk=risk, coverage=coverage, **plans)
         result.outputs["report"] = write_report(
-            scenario, out / "report.html", risk=risk, coverage=coverage, depot_plan=depots.table(), **plans
+            scenario,
+            out / "report.html",
+            risk=risk,
+            coverage=coverage,
+            depot_plan=depots.table() if depots is not None else None,
+            notes=[*plan_notes, *skip_notes],
+            **plans,
         )
     report = run.graph.graph.get("report")
-    result.notes.append(f"{scenario.label}: synthetic data, not a real city.")
+    if scenario.synthetic:
+        result.notes.append(f"{scenario.label}: synthetic data, not a real city.")
     if report is not None:
         result.notes.append(str(report))
     result.notes.append(coverage.report())
     result.notes.append(_risk_note(risk))
-    result.notes += [stations.report(), depots.report()]
+    result.notes += [p.report() for p in (stations, depots) if p is not None]
+    result.notes += [f"note: {n}" for n in notes if n not in coverage.notes]
+    result.outputs["summary"] = out / "summary.json"
     summary = {
         "scenario": scenario.label,
         "synthetic": scenario.synthetic,
@@ -213,15 +311,18 @@ def run_demo(
         "flagged_snaps": run.flagged,
         "coverage": _coverage_summary(coverage),
         "plan": _plan_summary(stations, depots),
+        "skipped": skipped,
         "risk": {
             "units": risk.units_spec,
             "levels": risk.units["level"].astype(str).value_counts().to_dict(),
-            "top": risk.top(5)[["name", "score", "level"]].reset_index().to_dict("records"),
+            "top": risk.top(5)[["name", "score", "level"]].reset_index().to_dict("records")
+            if "name" in risk.units
+            else risk.top(5)[["score", "level"]].reset_index().to_dict("records"),
         },
+        "notes": notes,
         "outputs": {k: str(v.name) for k, v in result.outputs.items()},
         "timings_s": result.timings_s,
     }
     with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
-    result.outputs["summary"] = out / "summary.json"
+        tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return result

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from map_factory import map_inputs
+from map_factory import AREA_HAZARDS, map_inputs
 from matplotlib.image import imread
 
 from gis import write_demo_scenario
@@ -56,7 +56,8 @@ def test_feature_counts_match_the_inputs(page, inputs):
     count = {k: len(v["data"]["features"]) for k, v in specs.items()}
     uncovered = int((~cov.communities["covered"]).sum()) + int((~cov.area_units["covered"]).any())
     assert count["units"] == len(risk.units)
-    assert count["hazards"] == len(sc["hazards"])
+    assert count["hazards"] == len(sc["hazards"])  # one symbol per source, areas included
+    assert count["hazard_areas"] == AREA_HAZARDS
     assert count["communities"] == len(sc["communities"])
     assert count["stations"] == len(sc["fire_stations"])
     assert count["proposed"] == len(proposed)
@@ -79,6 +80,28 @@ def test_legend_title_and_text_escaped(page):
     assert "Demo City (synthetic)" in page
     assert "bank</script>" not in page  # data cannot close the script; tooltips escape it in the browser
     assert "New stations: coverage" in page
+
+
+def test_hazard_areas_drawn_in_their_category_colour(page):
+    from maps._style import load_style
+
+    specs = read_map_layers(page)
+    kinds = {f["geometry"]["type"] for f in specs["hazards"]["data"]["features"]}
+    assert kinds == {"Point"}  # a site area gets one symbol, never the default blue polygon
+    areas = specs["hazard_areas"]
+    colour = load_style()["hazard_categories"]["hazardous_chemicals"]["colour"]
+    assert areas["styleBy"]["values"]["hazardous_chemicals"]["fillColor"] == colour
+    assert {f["properties"]["cat"] for f in areas["data"]["features"]} == {"hazardous_chemicals"}
+    assert "Site area, in its category colour" in page  # the legend's swatch for them
+
+
+def test_map_without_study_area_barriers_or_road_lines(inputs):
+    sc, risk, cov, *_ = inputs
+    layers = {k: v for k, v in sc.layers.items() if k not in ("study_area", "barriers", "roads")}
+    bare = type(sc)(sc.name, layers, sc.crs, sc.roads, synthetic=True)
+    specs = read_map_layers(risk_map(bare, risk=risk, coverage=cov).get_root().render())
+    assert specs["context"]["data"]["features"] == []
+    assert len(specs["units"]["data"]["features"]) == len(risk.units)
 
 
 def test_page_needs_no_network(page):

@@ -24,7 +24,16 @@ ALL = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 KERNEL = "riskplan-test"
 CELL_TIMEOUT_S = 240
 # the public API: top-level packages, plus the modules their docs name as public
-PUBLIC_MODULES = {"gis", "gis.coords", "risk_models", "planning", "planning.location", "maps"}
+PUBLIC_MODULES = {
+    "gis",
+    "gis.census",
+    "gis.coords",
+    "gis.population",
+    "risk_models",
+    "planning",
+    "planning.location",
+    "maps",
+}
 
 
 def _notebook(name: str) -> Path:

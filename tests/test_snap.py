@@ -127,3 +127,20 @@ def test_empty_input(square_graph: nx.MultiDiGraph) -> None:
     df = snap_points(square_graph, gpd.GeoSeries([], crs=UTM49))
     assert df.empty and "flagged" in df.columns
     assert isinstance(require_snapped(df, layer="x"), pd.DataFrame)
+
+
+def test_an_area_a_road_touches_is_on_the_network_though_its_inside_is_far(square_graph) -> None:
+    from planning.travel import snap_layer
+
+    # a long thin community from the 0-1 road southwards: its inside point is ~300 m from it
+    strip = shapely.box(X0 + 40, Y0 - 600, X0 + 60, Y0)
+    island = shapely.box(X0 + 40, Y0 - 900, X0 + 60, Y0 - 700)  # 700 m from every road
+    areas = gpd.GeoSeries([strip, island], index=["strip", "island"], crs=UTM49)
+    timed = square_graph.copy()
+    for *_, d in timed.edges(data=True):
+        d["travel_time_s"] = d["length_m"] / 10.0
+    for df in (snap_points(timed, areas, max_snap_m=100), snap_layer(timed, areas, max_snap_m=100)):
+        assert df.loc["strip", "snap_distance_m"] == pytest.approx(300.0, abs=1)  # time: to its inside
+        assert df.loc["strip", "road_distance_m"] == pytest.approx(0.0)
+        assert df.loc["island", "road_distance_m"] == pytest.approx(700.0)
+        assert df["flagged"].tolist() == [False, True]

@@ -54,10 +54,21 @@ def test_after_never_longer_and_columns_for_maps(plan) -> None:  # type: ignore[
     assert {"n_new", "coverage_share", "mean_response_s"} <= set(plan.tradeoff.columns)
 
 
-def test_new_stations_east_of_the_river(demo, plan) -> None:  # type: ignore[no-untyped-def]
-    river = demo[1]["barriers"].query("kind == 'river'").geometry.iloc[0]
-    east = river.bounds[2]
-    assert (plan.proposed.geometry.x > east).all(), plan.proposed.geometry.x.tolist()
+def test_risk_draws_new_stations_east_of_the_river(demo, plan) -> None:  # type: ignore[no-untyped-def]
+    _, scenario, graph, risk = demo
+    east = scenario["barriers"].query("kind == 'river'").geometry.iloc[0].bounds[2]
+    # as many people are uncovered west of the river as east of it, so with every resident
+    # counting the plan goes both ways; weighted heavily, risk pulls it to the industrial east bank
+    assert (plan.proposed.geometry.x > east).sum() >= 2, plan.proposed.geometry.x.tolist()
+    heavy = plan_stations(scenario, graph, risk=risk, n_new=3, norms={"demand": {"risk_uplift": 50.0}})
+    people = plan_stations(scenario, graph, n_new=3, demand="population")
+
+    def risk_reached(p) -> float:  # type: ignore[no-untyped-def]
+        c = p.communities
+        new = c["covered_after"] & ~c["covered_before"]
+        return float(np.average(risk.units.loc[c.index[new], "percentile"], weights=c.loc[new, "population"]))
+
+    assert risk_reached(heavy) > risk_reached(people)
 
 
 @settings(max_examples=6, deadline=None)

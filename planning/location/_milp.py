@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
+import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +34,35 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
+
+
+_BANNER_LOCK = threading.Lock()
+_BANNER_SHOWN = threading.Event()
+
+
+def _new_highs() -> Any:
+    """A ``highspy.Highs`` whose one-time start-up banner does not reach the user's stdout.
+
+    HiGHS prints its banner from C++ on the first instance of a process, before any option can
+    be set; the library never prints, so the first construction runs with file descriptor 1
+    pointed at the null device.
+    """
+    import highspy
+
+    with _BANNER_LOCK:
+        if _BANNER_SHOWN.is_set():
+            return highspy.Highs()
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _BANNER_SHOWN.set()
+        return h
 
 
 @dataclass(frozen=True)
@@ -89,7 +121,7 @@ def _solve_highspy(
 ) -> MilpOutcome:
     import highspy
 
-    h = highspy.Highs()
+    h = _new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", time_limit_s)
     h.setOptionValue("mip_rel_gap", float(mip_gap))

@@ -582,9 +582,9 @@ def _cover(
             best.offer(xs, float(len(xs)), out.solver)
         if math.isfinite(out.bound):
             best.tighten(math.ceil(out.bound - 1e-6))  # the number of sites is an integer
-    cols = free[kcols[best.cols]] if best.cols is not None else None
+    found: IntArray | None = free[kcols[best.cols]] if best.cols is not None else None
     if p is None or best.objective <= p:
-        return True, cols, best
+        return True, found, best
     return (False if best.bound > p else None), None, best
 
 

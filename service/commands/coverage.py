@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from gis import InputError, load_scenario, scenario_graph
+from gis import InputError
 
 __all__ = ["register"]
 
@@ -25,6 +25,7 @@ def _breaks(text: str) -> list[float]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from gis import load_scenario, scenario_graph
     from planning.coverage import analyse_coverage
 
     start = time.perf_counter()
@@ -38,6 +39,7 @@ def _run(args: argparse.Namespace) -> int:
         breaks_min=_breaks(args.breaks) if args.breaks else None,
         cell_m=args.cell_m,
         districts=not args.no_districts,
+        max_snap_m=args.max_snap_m,
         overrides=args.standards,
     )
     out = result.write(args.out)
@@ -72,6 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cell-m", type=float, default=500.0, help="grid cell of the area units (default 500 m)")
     p.add_argument("--standards", type=Path, default=None, help="TOML overriding response_standards.toml")
     p.add_argument("--no-districts", action="store_true", help="skip the station districts")
+    p.add_argument(
+        "--max-snap-m", type=float, default=None, help="snap limit: farther places count as not covered"
+    )
     p.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
     p.add_argument("--top", type=int, default=10, help="violations to list (default 10)")
     p.set_defaults(func=_run)

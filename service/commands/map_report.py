@@ -13,10 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gis import load_scenario
-
-from ..pipeline import assess
-
 __all__ = ["register"]
 
 log = logging.getLogger(__name__)
@@ -28,12 +24,21 @@ def _map_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_map(args: argparse.Namespace) -> int:
+    from gis import load_scenario
     from maps import write_map
+
+    from ..pipeline import assess
 
     start = time.perf_counter()
     scenario = load_scenario(args.scenario)
     coverage, risk = assess(
-        scenario, units=args.units, standard=args.standard, learn=args.learn, cache=not args.no_cache
+        scenario,
+        units=args.units,
+        standard=args.standard,
+        learn=args.learn,
+        cache=not args.no_cache,
+        weights=args.weights,
+        max_snap_m=args.max_snap_m,
     )
     out = write_map(scenario, args.out, risk=risk, coverage=coverage, **_map_options(args))
     size_mb = out.stat().st_size / 1e6
@@ -45,12 +50,21 @@ def _run_map(args: argparse.Namespace) -> int:
 
 
 def _run_report(args: argparse.Namespace) -> int:
+    from gis import load_scenario
     from maps import write_report
+
+    from ..pipeline import assess
 
     start = time.perf_counter()
     scenario = load_scenario(args.scenario)
     coverage, risk = assess(
-        scenario, units=args.units, standard=args.standard, learn=args.learn, cache=not args.no_cache
+        scenario,
+        units=args.units,
+        standard=args.standard,
+        learn=args.learn,
+        cache=not args.no_cache,
+        weights=args.weights,
+        max_snap_m=args.max_snap_m,
     )
     out = write_report(
         scenario, args.out, risk=risk, coverage=coverage, top_n=args.top, map_options=_map_options(args)
@@ -84,6 +98,8 @@ def _common(p: argparse.ArgumentParser, default_out: str) -> None:
         help="fit the incident models (default: when the scenario has incidents)",
     )
     learn.add_argument("--no-learn", dest="learn", action="store_false", help="skip the incident models")
+    p.add_argument("--weights", type=Path, default=None, help="TOML overriding risk_weights.toml")
+    p.add_argument("--max-snap-m", type=float, default=None, help="snap limit: farther places are flagged")
     p.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
 
 

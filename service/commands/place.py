@@ -8,38 +8,44 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gis import load_scenario, scenario_graph
-
 __all__ = ["register"]
 
 
-def _risk(scenario: Any, graph: Any, standard: str, *, with_risk: bool) -> Any:
-    """Risk by community with each community's response time, as the demand weights (or None)."""
+def _risk(scenario: Any, graph: Any, args: argparse.Namespace, *, with_risk: bool) -> Any:
+    """Risk by community with each community's road response time, as the demand weights (or None)."""
     if not with_risk:
         return None
-    from planning.coverage import layer_coverage
+    from planning.coverage import layer_coverage, reached_times
     from risk_models import score_scenario
 
-    response = None
-    if graph is not None:
-        response = layer_coverage(
-            graph, scenario["fire_stations"], scenario["communities"], standard=standard, layer="communities"
-        )["response_time_s"]
-    return score_scenario(scenario, units="communities", response_time_s=response, learn=False)
+    table = layer_coverage(
+        graph,
+        scenario["fire_stations"],
+        scenario["communities"],
+        standard=args.standard,
+        layer="communities",
+        max_snap_m=args.max_snap_m,
+    )
+    return score_scenario(
+        scenario, units="communities", response_time_s=reached_times(table), learn=False, weights=args.weights
+    )
 
 
 def _graph(scenario: Any, args: argparse.Namespace) -> Any:
+    from gis import scenario_graph
+
     # the road graph also supplies the response times of the risk score, so build it either way
     return scenario_graph(scenario, cache=not args.no_cache)
 
 
 def _run_place(args: argparse.Namespace) -> int:
+    from gis import load_scenario
     from planning.stations import plan_stations
 
     start = time.perf_counter()
     scenario = load_scenario(args.scenario)
     graph = _graph(scenario, args)
-    risk = _risk(scenario, graph, args.standard, with_risk=args.demand == "population_x_risk")
+    risk = _risk(scenario, graph, args, with_risk=args.demand == "population_x_risk")
     plan = plan_stations(
         scenario,
         graph,
@@ -52,6 +58,7 @@ def _run_place(args: argparse.Namespace) -> int:
         distance=args.distance,
         time_limit_s=args.time_limit,
         norms=args.norms,
+        max_snap_m=args.max_snap_m,
     )
     out = plan.write(args.out)
     print(plan.report())
@@ -73,12 +80,13 @@ def _run_place(args: argparse.Namespace) -> int:
 
 
 def _run_depots(args: argparse.Namespace) -> int:
+    from gis import load_scenario
     from planning.depots import plan_depots
 
     start = time.perf_counter()
     scenario = load_scenario(args.scenario)
     graph = _graph(scenario, args)
-    risk = _risk(scenario, graph, args.standard, with_risk=not args.no_risk)
+    risk = _risk(scenario, graph, args, with_risk=not args.no_risk)
     plan = plan_depots(scenario, graph, risk=risk, days=args.days, distance=args.distance, norms=args.norms)
     out = plan.write(args.out)
     print(plan.report())
@@ -99,6 +107,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--standard", default="cn-gb51080", help="response profile (default cn-gb51080)")
     p.add_argument("--norms", type=Path, default=None, help="TOML overriding planning_norms.toml")
+    p.add_argument("--weights", type=Path, default=None, help="TOML overriding risk_weights.toml")
+    p.add_argument("--max-snap-m", type=float, default=None, help="snap limit: farther places are flagged")
     p.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
 
 

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+from gis import InputError
 
-from gis import InputError, Scenario, load_scenario, scenario_graph
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gis import Scenario
 
 __all__ = ["register"]
 
 
 def _read_times(path: Path) -> pd.Series:
+    import pandas as pd
+
     table = pd.read_csv(path, dtype={"id": str})
     if not {"id", "response_time_s"} <= set(table.columns):
         msg = f"`{path}` needs the columns `id` and `response_time_s`. Fix: add them (seconds, per id)."
@@ -20,25 +26,37 @@ def _read_times(path: Path) -> pd.Series:
     return table.set_index("id")["response_time_s"].astype(float)
 
 
-def _community_times(scenario: Scenario, standard: str) -> pd.Series:
-    """First-engine response times per community, from the coverage stage."""
-    from planning import layer_coverage
+def _road_times(scenario: Scenario, args: argparse.Namespace) -> Any:
+    """Road response times of the units: per community, or a function snapping grid/H3 units."""
+    from gis import scenario_graph
+    from planning import layer_coverage, reached_times, unit_response_times
 
     graph = scenario_graph(scenario)
+    stations = scenario["fire_stations"]
+    if args.units != "communities":
+        return lambda units: unit_response_times(
+            graph, stations, units, standard=args.standard, max_snap_m=args.max_snap_m
+        )
     table = layer_coverage(
-        graph, scenario["fire_stations"], scenario["communities"], standard=standard, layer="communities"
+        graph,
+        stations,
+        scenario["communities"],
+        standard=args.standard,
+        layer="communities",
+        max_snap_m=args.max_snap_m,
     )
-    return table["response_time_s"]
+    return reached_times(table)
 
 
 def _run(args: argparse.Namespace) -> int:
     import risk_models
+    from gis import load_scenario
 
     scenario = load_scenario(args.scenario)
     if args.response_times:
         times = _read_times(args.response_times)
     elif args.standard.lower() != "none" and "fire_stations" in scenario:
-        times = _community_times(scenario, args.standard)
+        times = _road_times(scenario, args)
     else:
         times = None
     result = risk_models.score_scenario(
@@ -87,5 +105,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="response standard whose road response times give the capacity component "
         "(default cn-gb51080; 'none' leaves capacity neutral)",
     )
+    p.add_argument("--max-snap-m", type=float, default=None, help="snap limit: farther places are flagged")
     p.add_argument("--no-learn", action="store_true", help="skip the incident models")
     p.set_defaults(func=_run)
