@@ -370,7 +370,7 @@ class CoverageResult:
 
         Spatial layers: ``stations``, ``communities``, ``hazards``, ``area_units``,
         ``isochrones``, ``districts``, ``enclaves``; tables: ``summary``,
-        ``hazards_by_grade``, ``violations``.
+        ``hazards_by_grade``, ``violations``, ``notes``. Empty ones are left out.
         """
         path = Path(path)
         spatial = {
@@ -395,6 +395,8 @@ class CoverageResult:
                 out = _writable(gdf.reset_index())
                 pyogrio.write_dataframe(out, tmp, layer=name, driver="GPKG", promote_to_multi=True)
             for name, table in tables.items():
+                if len(table) == 0:  # no violation, no hazard: the layer is left out, as empty ones above
+                    continue
                 pyogrio.write_dataframe(_writable(table.reset_index()), tmp, layer=name, driver="GPKG")
         return path
 

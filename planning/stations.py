@@ -286,6 +286,19 @@ def _objective(model: str, cost: FloatArray, w: FloatArray, radius: float, cols:
     return float(w[best <= radius].sum())
 
 
+def _drop_idle(
+    model: str, cost: FloatArray, w: FloatArray, radius: float, chosen: IntArray, existing: IntArray
+) -> IntArray:
+    """``chosen`` without the new sites whose removal costs nothing (coverage models pick them freely)."""
+    cols = chosen
+    best = _objective(model, cost, w, radius, cols)
+    for c in [c for c in chosen if c not in existing][::-1]:
+        rest = cols[cols != c]
+        if _objective(model, cost, w, radius, rest) >= best - 1e-9 * max(1.0, abs(best)):
+            cols = rest
+    return cols
+
+
 def _extend(
     model: str, cost: FloatArray, w: FloatArray, *, radius: float, cols: IntArray, pool: IntArray
 ) -> IntArray:
@@ -375,7 +388,7 @@ class StationPlan:
             count = f"{n} new station(s), as the trade-off curve recommends."
         else:
             count = (
-                f"{n} new station(s) as asked; the trade-off curve recommends {self.recommended_n} "
+                f"{n} new station(s) proposed; the trade-off curve recommends {self.recommended_n} "
                 "(the last one adding enough demand covered, see the curve)."
             )
         lines = [
@@ -615,7 +628,16 @@ def plan_stations(
     if result.status != "optimal":
         notes.append(f"plan solve stopped early ({result.status}): best solution kept, gap {result.gap:.2%}")
     chosen = np.asarray(result.selected, dtype=np.intp)
+    if model in ("mclp", "backup"):
+        kept = _drop_idle(model, cost, w, radius, chosen, existing)
+        if len(kept) < len(chosen):
+            notes.append(
+                f"{len(chosen) - len(kept)} of the {n_new} new stations asked for would add no demand "
+                f"covered (the others already cover all they can reach): not proposed"
+            )
+            chosen = kept
 
+    n_chosen = int((~np.isin(chosen, existing)).sum())
     k_max = int(cfg["tradeoff"]["max_new"]) if max_new_curve is None else int(max_new_curve)
     k_max = min(max(k_max, len(result.new_sites)), len(eligible))
     curve_model = "mclp" if model == "lscp" else model
@@ -624,7 +646,7 @@ def plan_stations(
     for n in range(k_max + 1):
         if n == 0:
             cols, status, gap = existing, "optimal", 0.0
-        elif n == len(result.new_sites) and curve_model == model:
+        elif n == n_chosen and n > 0 and curve_model == model:
             cols, status, gap = chosen, result.status, result.gap
         else:
             r = _solve(curve_model, cost, w, radius=radius, p=n, existing=existing, time_limit_s=time_limit_s)

@@ -107,7 +107,7 @@ class RiskResult:
         return out
 
     def write(self, path: str | Path, *, top_n: int = 20) -> Path:
-        """Write the layers ``risk_units``, ``risk_hazards``, ``risk_top`` and ``risk_notes`` atomically.
+        """Write the layers ``risk_units``, ``risk_hazards`` (when there are hazards), ``risk_top`` and ``risk_notes`` atomically.
 
         Examples
         --------
@@ -129,7 +129,8 @@ class RiskResult:
             tables["risk_skill"] = self.skill.reset_index()
         with atomic_path(path) as tmp:
             units.reset_index().to_file(tmp, layer="risk_units", driver="GPKG")
-            self.hazards.reset_index().to_file(tmp, layer="risk_hazards", driver="GPKG")
+            if len(self.hazards):  # a scenario without hazard sources has no such layer
+                self.hazards.reset_index().to_file(tmp, layer="risk_hazards", driver="GPKG")
             for name, table in tables.items():
                 pyogrio.write_dataframe(table, tmp, layer=name, driver="GPKG")
         log.info("risk layers written to %s", path)

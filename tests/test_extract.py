@@ -13,7 +13,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pyogrio
 import pytest
 import rasterio
@@ -370,58 +369,6 @@ def test_out_is_a_file_exit_2(city_osm: Path, tmp_path: Path, capsys) -> None:  
 
 
 # ------------------------------------------------------------------------------ real data
-
-
-def _osm_files() -> list[str]:
-    return [
-        "chengdu/chengdu_osm.osm.bz2",
-        "fixtures/aguascalientes.osm.pbf",
-        "osm_more/amsterdam.osm.pbf",
-        "osm_more/heidelberg.osm.pbf",
-        "osm_more/manhattan.osm.pbf",
-        "osm_more/melbourne_outer.osm.pbf",
-        "osm_more/paris.osm.pbf",
-        "osm_more/rome.osm.pbf",
-        "osm_more/west_oakland.osm.bz2",
-    ]
-
-
-def _station_near_roads(osm: Path, dest: Path) -> Path | None:
-    """A synthetic station file on a drivable road vertex when the extract maps none."""
-    from gis.osm import read_osm_features
-
-    if len(read_osm_features(osm, {"amenity": "fire_station"})):
-        return None
-    from gis.osm import read_osm_ways
-
-    ways = read_osm_ways(osm)
-    ways = ways[ways["highway"].isin(["primary", "secondary", "tertiary", "residential", "unclassified"])]
-    xy = np.concatenate([np.asarray(g.coords) for g in ways.geometry])
-    lon, lat = np.median(xy, axis=0)
-    dest.write_text(f"id,name,grade,lon,lat\nS1,Synthetic station,grade1,{lon},{lat}\n", encoding="utf-8")
-    return dest
-
-
-@pytest.mark.realdata
-@pytest.mark.parametrize("name", _osm_files())
-def test_init_on_every_real_extract(shared_data_dir: Path, tmp_path: Path, name: str, capsys) -> None:  # type: ignore[no-untyped-def]
-    osm = shared_data_dir / name
-    if not osm.exists():
-        pytest.skip(f"{name} is not in ../shared/data")
-    out = tmp_path / "scenario"
-    args = ["-q", "init", str(osm), "--out", str(out), "--population-total", "250000"]
-    stations = _station_near_roads(osm, tmp_path / "stations.csv")
-    if stations is not None:
-        args += ["--stations", str(stations)]
-    assert main(args) == 0, capsys.readouterr().err
-    assert main(["-q", "validate", str(out / "scenario.toml")]) == 0, capsys.readouterr().err
-    scenario = load_scenario(out / "scenario.toml")
-    pop = scenario["communities"]["population"]
-    assert pop.sum() == pytest.approx(250_000, rel=0.005)
-    assert (pop >= 0).all() and len(scenario["fire_stations"]) >= 1
-    sources = pd.Series(scenario["communities"]["population_source"])
-    assert sources.str.endswith("_scaled").all()
-    assert any("--population-total" in n for n in scenario.notes)
 
 
 @pytest.mark.realdata

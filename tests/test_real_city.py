@@ -262,3 +262,13 @@ def test_population_raster_layer_gives_every_unit_its_residents(city: Path, tmp_
     toml.write_text(toml.read_text().replace("pop.tif", "missing.tif"), encoding="utf-8")
     with pytest.raises(InputError, match=r"layer `population`.*does not exist"):
         load_scenario(toml)
+
+
+def test_no_station_is_proposed_that_adds_nothing(loaded) -> None:  # type: ignore[no-untyped-def]
+    scenario, graph = loaded
+    plan = plan_stations(scenario, graph, n_new=6, demand="population", max_new_curve=6)
+    gained = plan.proposed["added_demand"]
+    assert len(plan.proposed) < 6 and (gained > 0).all()  # the lattice needs fewer than six
+    assert any("would add no demand covered" in n for n in plan.notes)
+    best = plan.tradeoff["coverage_share"].max()
+    assert plan.summary.loc["after", "coverage_share"] == pytest.approx(best)
