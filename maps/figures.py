@@ -57,9 +57,10 @@ def risk_figure(
 
     Examples
     --------
-    >>> from gis import demo_city
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
     >>> from risk_models import score_scenario
-    >>> fig = risk_figure(score_scenario(demo_city(n_road_nodes=2000), learn=False))
+    >>> fig = risk_figure(score_scenario(city, learn=False))
     >>> len(figure_png(fig)) > 10_000
     True
     """
@@ -217,9 +218,9 @@ def district_levels_figure(
 
     Examples
     --------
-    >>> from gis import demo_city
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
     >>> from risk_models import score_scenario
-    >>> city = demo_city(n_road_nodes=2000)
     >>> fig = district_levels_figure(score_scenario(city, learn=False), communities=city["communities"])
     >>> fig.axes[0].get_xlabel()
     'Risk units'

@@ -232,8 +232,9 @@ def risk_map(
 
     Examples
     --------
-    >>> from gis import demo_city
-    >>> m = risk_map(demo_city(n_road_nodes=2000))
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+    >>> m = risk_map(city)
     >>> html = m.get_root().render()
     >>> sorted(read_map_layers(html))
     ['communities', 'context', 'depots', 'hazards', 'stations']
@@ -533,8 +534,9 @@ def read_map_layers(page: str) -> dict[str, dict[str, Any]]:
 
     Examples
     --------
-    >>> from gis import demo_city
-    >>> specs = read_map_layers(risk_map(demo_city(n_road_nodes=2000)).get_root().render())
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+    >>> specs = read_map_layers(risk_map(city).get_root().render())
     >>> len(specs["stations"]["data"]["features"])
     6
     """
@@ -550,9 +552,10 @@ def write_map(scenario: Any, path: str | Path, **kwargs: Any) -> Path:
 
     Examples
     --------
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
     >>> import tempfile, pathlib
-    >>> from gis import demo_city
-    >>> out = write_map(demo_city(n_road_nodes=2000), pathlib.Path(tempfile.mkdtemp()) / "map.html")
+    >>> out = write_map(city, pathlib.Path(tempfile.mkdtemp()) / "map.html")
     >>> 'src="http' in out.read_text(encoding="utf-8")
     False
     """

@@ -309,11 +309,12 @@ def write_report(
 
     Examples
     --------
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
     >>> import tempfile, pathlib
-    >>> from gis import demo_city, graph_from_lines, Scenario, RoadsSource
+    >>> from gis import graph_from_lines, Scenario, RoadsSource
     >>> from planning.coverage import analyse_coverage
     >>> from risk_models import score_scenario
-    >>> city = demo_city(n_road_nodes=2000)
     >>> layers = {k: v.set_index("id") if "id" in v else v for k, v in city.items()}
     >>> sc = Scenario("Demo City", layers, layers["roads"].crs, RoadsSource("layer"), synthetic=True)
     >>> cov = analyse_coverage(sc, graph_from_lines(city["roads"]), breaks_min=[5])

@@ -180,8 +180,9 @@ def layer_coverage(
 
     Examples
     --------
-    >>> from gis import demo_city, graph_from_lines
-    >>> city = demo_city(n_road_nodes=2000)
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+    >>> from gis import graph_from_lines
     >>> graph = graph_from_lines(city["roads"])
     >>> st = city["fire_stations"].set_index("id")
     >>> com = layer_coverage(graph, st, city["communities"].set_index("id"), layer="communities")
@@ -474,8 +475,9 @@ def analyse_coverage(
 
     Examples
     --------
-    >>> from gis import demo_city, graph_from_lines, Scenario, RoadsSource
-    >>> city = demo_city(n_road_nodes=2000)
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+    >>> from gis import graph_from_lines, Scenario, RoadsSource
     >>> layers = {k: v.set_index("id") if "id" in v else v for k, v in city.items()}
     >>> sc = Scenario("Demo City (synthetic)", layers, layers["roads"].crs, RoadsSource("layer"))
     >>> res = analyse_coverage(sc, graph_from_lines(city["roads"]), breaks_min=[5])
@@ -601,8 +603,9 @@ def unit_response_times(
 
     Examples
     --------
-    >>> from gis import demo_city, graph_from_lines
-    >>> city = demo_city(n_road_nodes=2000)
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+    >>> from gis import graph_from_lines
     >>> cells = area_grid(shapely.box(*city["roads"].total_bounds), cell_m=2000, crs=city["roads"].crs)
     >>> t = unit_response_times(graph_from_lines(city["roads"]), city["fire_stations"].set_index("id"), cells)
     >>> t.index.equals(cells.index), bool((t > 60).all())

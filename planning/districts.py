@@ -185,9 +185,10 @@ def station_districts(
 
     Examples
     --------
-    >>> from gis import demo_city, graph_from_lines
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+    >>> from gis import graph_from_lines
     >>> from planning.travel import snap_stations
-    >>> city = demo_city(n_road_nodes=2000)
     >>> graph = graph_from_lines(city["roads"])
     >>> st = city["fire_stations"].set_index("id")
     >>> st["node"] = snap_stations(graph, st)["node"]

@@ -179,9 +179,10 @@ def isochrones(
 
     Examples
     --------
-    >>> from gis import demo_city, graph_from_lines
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+    >>> from gis import graph_from_lines
     >>> from planning.travel import snap_stations
-    >>> city = demo_city(n_road_nodes=2000)
     >>> graph = graph_from_lines(city["roads"])
     >>> nodes = snap_stations(graph, city["fire_stations"].set_index("id"))["node"]
     >>> iso = isochrones(graph, nodes.iloc[:1], breaks_s=[180, 300])

@@ -89,8 +89,9 @@ class ResponseQuery:
 
         Examples
         --------
-        >>> from gis import demo_city, graph_from_lines
-        >>> city = demo_city(n_road_nodes=2000)
+        With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+        >>> from gis import graph_from_lines
         >>> q = ResponseQuery.build(graph_from_lines(city["roads"]), city["fire_stations"].set_index("id"))
         >>> q.response_s.shape[0]
         6
@@ -120,8 +121,9 @@ class ResponseQuery:
 
         Examples
         --------
-        >>> from gis import demo_city, graph_from_lines
-        >>> city = demo_city(n_road_nodes=2000)
+        With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+        >>> from gis import graph_from_lines
         >>> st = city["fire_stations"].set_index("id")
         >>> q = ResponseQuery.build(graph_from_lines(city["roads"]), st)
         >>> p = st.geometry.to_crs(4326).iloc[0]
@@ -161,8 +163,9 @@ class ResponseQuery:
 
         Examples
         --------
-        >>> from gis import demo_city, graph_from_lines
-        >>> city = demo_city(n_road_nodes=2000)
+        With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+        >>> from gis import graph_from_lines
         >>> st = city["fire_stations"].set_index("id")
         >>> q = ResponseQuery.build(graph_from_lines(city["roads"]), st)
         >>> p = st.geometry.to_crs(4326).iloc[0]

@@ -466,8 +466,9 @@ def snap_layer(
 
     Examples
     --------
-    >>> from gis import demo_city, graph_from_lines
-    >>> city = demo_city(n_road_nodes=2000)
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+    >>> from gis import graph_from_lines
     >>> graph = graph_from_lines(city["roads"])
     >>> snap_layer(graph, city["fire_stations"], layer="fire_stations")["flagged"].tolist()
     [False, False, False, False, False, False]
@@ -526,8 +527,9 @@ def snap_stations(
 
     Examples
     --------
-    >>> from gis import demo_city, graph_from_lines
-    >>> city = demo_city(n_road_nodes=2000)
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+    >>> from gis import graph_from_lines
     >>> graph = graph_from_lines(city["roads"])
     >>> snap_stations(graph, city["fire_stations"].set_index("id"))["node"].size
     6

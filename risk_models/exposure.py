@@ -136,9 +136,9 @@ def population_exposure(
 
     Examples
     --------
-    >>> from gis import demo_city
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
     >>> from risk_models.units import build_units
-    >>> city = demo_city(n_road_nodes=2000)
     >>> cells = build_units(city["communities"], units="grid:1000", study_area=city["study_area"])
     >>> round(population_exposure(city["communities"], cells)["population"].sum())
     1000000

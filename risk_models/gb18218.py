@@ -209,8 +209,8 @@ def major_hazards(
 
     Examples
     --------
-    >>> from gis import demo_city
-    >>> city = demo_city(n_road_nodes=2000)
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
     >>> gb = major_hazards(city["hazards"], city["communities"])
     >>> len(gb), sorted(gb["grade"].unique())
     (99, ['III', 'IV'])

@@ -92,8 +92,9 @@ class RiskResult:
 
         Examples
         --------
-        >>> from gis import demo_city
-        >>> res = score_scenario(demo_city(n_road_nodes=2000), learn=False)
+        With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+        >>> res = score_scenario(city, learn=False)
         >>> list(res.top(3).columns)
         ['rank', 'name', 'score', 'percentile', 'level', 'reasons']
         """
@@ -111,9 +112,10 @@ class RiskResult:
 
         Examples
         --------
+        With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
         >>> import tempfile, pathlib
-        >>> from gis import demo_city
-        >>> res = score_scenario(demo_city(n_road_nodes=2000), learn=False)
+        >>> res = score_scenario(city, learn=False)
         >>> out = res.write(pathlib.Path(tempfile.mkdtemp()) / "risk.gpkg")
         >>> sorted(pyogrio.list_layers(out)[:, 0])
         ['risk_hazards', 'risk_notes', 'risk_top', 'risk_units']
@@ -283,8 +285,9 @@ def score_scenario(
 
     Examples
     --------
-    >>> from gis import demo_city
-    >>> res = score_scenario(demo_city(n_road_nodes=2000), units="grid:1000", learn=False)
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+    >>> res = score_scenario(city, units="grid:1000", learn=False)
     >>> len(res.units), res.units["level"].astype(str).value_counts()["red"]
     (225, np.int64(11))
     """

@@ -88,8 +88,8 @@ def hazard_severity(
 
     Examples
     --------
-    >>> from gis import demo_city
-    >>> city = demo_city(n_road_nodes=2000)
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
     >>> sev = hazard_severity(city["hazards"], city["communities"])
     >>> sev["basis"].str.startswith("GB").sum(), bool((sev["severity"] > 0).all())
     (np.int64(99), True)

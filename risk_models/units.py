@@ -170,8 +170,8 @@ def build_units(
 
     Examples
     --------
-    >>> from gis import demo_city
-    >>> city = demo_city(n_road_nodes=2000)
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
     >>> cells = build_units(city["communities"], units="grid:1000", study_area=city["study_area"])
     >>> len(cells), round(cells["area_km2"].sum())
     (225, 225)

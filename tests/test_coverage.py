@@ -158,3 +158,54 @@ def test_chengdu_real_fire_stations(shared_data_dir: object) -> None:
     assert len(finite) == len(out)
     assert 0.05 < out["covered"].mean() < 1.0
     assert math.isclose(out["response_time_s"].min(), 60.0, abs_tol=60.0)
+
+
+def test_layer_coverage_against_a_network_worked_by_hand() -> None:
+    """Three streets worked by hand and by networkx: turnout + travel to the node + the snap fraction."""
+    from gis._config import load_table
+
+    crs = "EPSG:32649"
+    x0, y0 = 500_000.0, 4_190_000.0
+    lines = [
+        shapely.LineString([(x0, y0), (x0 + 1000, y0)]),  # 0 - 1, both ways
+        shapely.LineString([(x0 + 1000, y0), (x0 + 2000, y0)]),  # 1 - 2, both ways
+        shapely.LineString([(x0 + 2000, y0), (x0 + 2000, y0 + 800)]),  # 2 -> 3, one way north
+    ]
+    roads = gpd.GeoDataFrame(
+        {"highway": ["primary", "primary", "secondary"], "oneway": ["no", "no", "yes"]},
+        geometry=lines,
+        crs=crs,
+    )
+    G = graph_from_lines(roads, keep_largest=False)
+    speeds = load_table("road_speeds")["highway"]
+    primary_s = 1000 / (float(speeds["primary"]["speed_kph"]) / 3.6)
+    secondary_s = 800 / (float(speeds["secondary"]["speed_kph"]) / 3.6)
+    stations = gpd.GeoDataFrame(geometry=[shapely.Point(x0, y0)], crs=crs, index=pd.Index(["S"]))
+    places = gpd.GeoDataFrame(
+        geometry=[
+            shapely.Point(x0 + 1500, y0 + 30),  # halfway along 1 - 2, 30 m off the road
+            shapely.Point(x0 + 2010, y0 + 200),  # a quarter up the one-way street
+            shapely.Point(x0 + 1000, y0 + 900),  # 900 m from every road: off the network
+        ],
+        crs=crs,
+        index=pd.Index(["mid", "north", "far"]),
+    )
+    std = response_standard("cn-gb51080")
+    out = layer_coverage(G, stations, places, standard=std)
+    by_hand = {
+        "mid": std.turnout_s + primary_s * 1.5,
+        "north": std.turnout_s + 2 * primary_s + 0.25 * secondary_s,
+    }
+    source = next(n for n, d in G.nodes(data=True) if d["x"] == x0)
+    dist = nx.single_source_dijkstra_path_length(G, source, weight="travel_time_s")
+    node_at = {(d["x"], d["y"]): n for n, d in G.nodes(data=True)}
+    by_networkx = {
+        "mid": std.turnout_s + dist[node_at[(x0 + 1000, y0)]] + 0.5 * primary_s,
+        "north": std.turnout_s + dist[node_at[(x0 + 2000, y0)]] + 0.25 * secondary_s,
+    }
+    for place in ("mid", "north"):
+        assert out.loc[place, "response_time_s"] == pytest.approx(by_hand[place], abs=1e-6)
+        assert out.loc[place, "response_time_s"] == pytest.approx(by_networkx[place], abs=1e-6)
+        assert bool(out.loc[place, "covered"]) == (by_hand[place] <= std.response_s)
+    assert out.loc["mid", "snap_distance_m"] == pytest.approx(30.0)
+    assert bool(out.loc["far", "flagged"]) and not bool(out.loc["far", "covered"])

@@ -58,7 +58,30 @@ def test_cli_place_depots_map_report_with_osm_roads(city: Path, tmp_path: Path, 
     assert {"candidates", "proposed", "tradeoff", "uncoverable", "notes"} <= layers
     out = capsys.readouterr().out
     assert "Site on Main Road" in out or "Site on Cross Road" in out  # generated along the arterials
-    assert "no flammable or explosive hazard" not in out or "inf m" not in out
+    assert "m from the nearest flammable/explosive hazard" in out  # the fuel station
+
+
+def test_small_wording_fixes(loaded, city: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    scenario, graph = loaded
+    layers = {k: v for k, v in scenario.layers.items() if k != "hazards"}
+    bare = type(scenario)(scenario.name, layers, scenario.crs, scenario.roads)
+    text = plan_stations(bare, graph, n_new=1, demand="population").report()
+    assert "no flammable or explosive hazard in the scenario" in text and "inf m" not in text
+    hazards = scenario["hazards"].copy()
+    hazards["geometry"] = hazards.geometry.translate(0, -1500)  # south of every community
+    moved = {**scenario.layers, "hazards": hazards}
+    notes = score_scenario(moved, learn=False).notes  # no study area: say what stands in for it
+    assert any("1 hazards lie outside the communities' extent (no study area given)" in n for n in notes)
+    toml = tmp_path / "s.toml"
+    toml.write_text(
+        city.read_text().replace('path = "city.osm"', f'path = "{city.parent / "city.osm"}"')
+        + '\n[layers.depots]\npath = "nope.csv"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as err:
+        load_scenario(toml)
+    line = next(x for x in str(err.value).splitlines() if "nope.csv" in x)
+    assert line.count("Fix:") == 1 and line.count("nope.csv") == 1 and "does not exist" in line
 
 
 def test_grid_units_take_their_response_time_from_the_road_network(loaded) -> None:  # type: ignore[no-untyped-def]
