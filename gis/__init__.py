@@ -19,6 +19,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "RiskplanError",
         "ScenarioError",
         "SnapError",
+        "SolverError",
     ),
     "crs": (
         "check_coordinates",
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
         RiskplanError,
         ScenarioError,
         SnapError,
+        SolverError,
     )
     from .census import CensusJoin, join_census, read_census
     from .crs import check_coordinates, local_metric_crs, require_metric, require_same_crs, to_metric
@@ -114,6 +116,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "SnapError",
+    "SolverError",
     "check_coordinates",
     "demo_city",
     "graph_from_file",

@@ -20,6 +20,7 @@ __all__ = [
     "RiskplanError",
     "ScenarioError",
     "SnapError",
+    "SolverError",
 ]
 
 
@@ -41,6 +42,14 @@ class NetworkError(InputError):
 
 class SnapError(InputError):
     """Points lie farther from the road network than the allowed snap distance."""
+
+
+class SolverError(InputError):
+    """A location model cannot be solved as posed: infeasible, or no solution within the time limit.
+
+    The message says which constraint cannot hold (capacities short of the demand, demand that
+    no site can reach) or which limit to raise, so the CLI exits 2 and the API answers 422.
+    """
 
 
 class MissingDependencyError(RiskplanError, ImportError):

@@ -20,6 +20,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from ._errors import InputError
+
 __all__ = [
     "COORDINATE_SYSTEMS",
     "bd09_to_gcj02",
@@ -182,4 +184,4 @@ def to_wgs84(
     if system == "bd09":
         return bd09_to_wgs84(lon, lat)
     msg = f"Unknown coordinate system `{system}`. Fix: use one of {', '.join(COORDINATE_SYSTEMS)}."
-    raise ValueError(msg)
+    raise InputError(msg)

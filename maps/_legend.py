@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._style import LEVELS, badge_svg, symbol_svg
+from ._style import LEVELS_HIGH_FIRST, badge_svg, symbol_svg
 
 __all__ = ["legend_html", "title_html", "tradeoff_html"]
 
@@ -57,7 +57,7 @@ def legend_html(
     parts = ["<details open><summary>Legend 图例</summary>"]
     if "units" in present:
         parts.append("<h4>Risk level 风险等级</h4>")
-        for lv in LEVELS:
+        for lv in LEVELS_HIGH_FIRST:
             spec = style["risk_levels"][lv]
             parts.append(_row(_swatch(spec["colour"], opacity=0.75), spec["label"]))
     if "hazards" in present:

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from gis._errors import InputError
+from risk_models.composite import LEVELS
 
-__all__ = ["LEVELS", "badge_svg", "load_style", "symbol_svg"]
+__all__ = ["LEVELS_HIGH_FIRST", "badge_svg", "load_style", "symbol_svg"]
 
-LEVELS = ("red", "orange", "yellow", "blue")
+#: The risk levels of :data:`risk_models.LEVELS`, highest first, as legends list them.
+LEVELS_HIGH_FIRST: tuple[str, ...] = tuple(reversed(LEVELS))
 SHAPES = (
     "circle",
     "square",
@@ -53,9 +55,12 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _validate(style: Mapping[str, Any], where: str) -> None:
-    missing = [lv for lv in LEVELS if lv not in style.get("risk_levels", {})]
+    missing = [lv for lv in LEVELS_HIGH_FIRST if lv not in style.get("risk_levels", {})]
     if missing:
-        msg = f"{where}: `risk_levels` lacks {missing}. Fix: give a colour and label for each of {LEVELS}."
+        msg = (
+            f"{where}: `risk_levels` lacks {missing}. "
+            f"Fix: give a colour and label for each of {LEVELS_HIGH_FIRST}."
+        )
         raise InputError(msg)
     colours = {f"risk_levels.{k}": v.get("colour") for k, v in style["risk_levels"].items()}
     for name, cat in style.get("hazard_categories", {}).items():

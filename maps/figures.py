@@ -24,7 +24,7 @@ from matplotlib.ticker import MaxNLocator
 from gis._atomic import atomic_path
 from gis._errors import InputError
 
-from ._style import LEVELS, load_style
+from ._style import LEVELS_HIGH_FIRST, load_style
 
 __all__ = [
     "district_levels_figure",
@@ -72,7 +72,7 @@ def risk_figure(
     units.plot(ax=ax, color=colours.fillna("#cccccc").to_list(), edgecolor="white", linewidth=0.3)
     handles: list[Any] = [
         Patch(facecolor=st["risk_levels"][lv]["colour"], label=_english(st["risk_levels"][lv]["label"]))
-        for lv in LEVELS
+        for lv in LEVELS_HIGH_FIRST
     ]
     haz = hazards if hazards is not None else risk.hazards
     if haz is not None and len(haz):
@@ -228,13 +228,13 @@ def district_levels_figure(
     st = load_style(style)
     district = _unit_districts(risk, communities, coverage)
     counts = pd.crosstab(district, risk.units["level"].astype(str)).reindex(
-        columns=list(LEVELS), fill_value=0
+        columns=list(LEVELS_HIGH_FIRST), fill_value=0
     )
     counts = counts.loc[counts.sum(axis=1).sort_values().index]
     fig = _figure(6.5, 0.6 + 0.32 * max(len(counts), 3))
     ax = fig.add_subplot()
     left = np.zeros(len(counts))
-    for lv in LEVELS:
+    for lv in LEVELS_HIGH_FIRST:
         ax.barh(
             counts.index,
             counts[lv],

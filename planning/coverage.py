@@ -296,7 +296,7 @@ def _by_grade(hazards: gpd.GeoDataFrame, column: str | None) -> pd.DataFrame:
     return table
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CoverageResult:
     """Everything :func:`analyse_coverage` found, ready to map, score or write.
 

@@ -89,7 +89,7 @@ def assign_levels(score: pd.Series, *, weights: Weights | None = None) -> pd.Dat
         except ImportError:
             from gis._errors import MissingDependencyError
 
-            raise MissingDependencyError("mapclassify", "risk", purpose="classify risk levels") from None
+            raise MissingDependencyError("mapclassify", purpose="classify risk levels") from None
         if not hasattr(mapclassify, method):
             msg = f"`levels.method` {method!r} is not a mapclassify scheme. Fix: use e.g. 'NaturalBreaks'."
             raise InputError(msg)

@@ -55,7 +55,7 @@ NO_RESPONSE_NOTE = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RiskResult:
     """A scored scenario.
 

@@ -17,8 +17,8 @@ import osmium
 import pytest
 import shapely
 
-import gis._demo_osm as demo_osm
-from gis._demo_osm import CATEGORY_TAGS, HAZARD_TAGS, SENSITIVE_TAGS
+import gis.demo._osm as demo_osm
+from gis.demo._osm import CATEGORY_TAGS, HAZARD_TAGS, SENSITIVE_TAGS
 from gis._errors import InputError
 from gis.demo import demo_city, write_demo_osm
 from gis.network import graph_from_file, graph_from_lines

@@ -402,3 +402,15 @@ def test_cover_reduce_keeps_a_minimum_cover() -> None:
         got = cover_enumerate(A)
         assert got is not None and len(got) == needed and A[:, got].any(axis=1).all()
         assert len(forced) <= needed and (rest.any(axis=1)).all()
+
+
+def test_infeasible_capacitated_p_median_is_a_solver_error() -> None:
+    from gis import SolverError
+
+    inf = math.inf
+    # rows 0 and 1 (20 units) can only reach site 0, which holds 15: no assignment exists,
+    # though the capacities add up to the demand
+    cost = np.array([[1.0, inf], [1.0, inf], [inf, 1.0]])
+    with pytest.raises(SolverError, match=r"capacities.*Fix:") as err:
+        p_median(cost, np.array([10.0, 10.0, 10.0]), 2, capacities=np.array([15.0, 15.0]))
+    assert isinstance(err.value, InputError)  # the CLI exits 2, the API answers 422

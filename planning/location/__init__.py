@@ -16,6 +16,8 @@ instances are reduced first (identical demand merged, dominated candidates dropp
 """
 
 from ._result import LocationResult
-from .models import backup_coverage, lscp, mclp, p_center, p_median
+from .coverage import backup_coverage, mclp
+from .covering import lscp
+from .median import p_center, p_median
 
 __all__ = ["LocationResult", "backup_coverage", "lscp", "mclp", "p_center", "p_median"]

@@ -30,14 +30,14 @@ import numpy as np
 import pyproj
 import shapely
 
-from ._config import load_table
-from ._demo_hazards import build_candidate_sites, build_depots, build_fire_stations, build_hazards
-from ._demo_layout import ZONES, Grid, make_layout
-from ._demo_people import build_communities, build_incidents, build_sensitive_sites
-from ._demo_roads import build_roads
-from ._errors import InputError
-from .scenario import write_scenario
-from .schema import DEPOT_TIERS, HAZARD_CATEGORIES, LAYERS, SENSITIVE_KINDS, STATION_GRADES
+from .._config import load_table
+from ._hazards import build_candidate_sites, build_depots, build_fire_stations, build_hazards
+from ._layout import ZONES, Grid, make_layout
+from ._people import build_communities, build_incidents, build_sensitive_sites
+from ._roads import build_roads
+from .._errors import InputError
+from ..scenario import write_scenario
+from ..schema import DEPOT_TIERS, HAZARD_CATEGORIES, LAYERS, SENSITIVE_KINDS, STATION_GRADES
 
 __all__ = ["demo_city", "demo_params", "write_demo_osm", "write_demo_scenario"]
 
@@ -339,7 +339,7 @@ def write_demo_osm(
     graph :func:`gis.network.graph_from_lines` gives on the ``roads`` layer), fire stations,
     hazard sources, residential areas (without population, as in OSM), a few residential
     buildings with ``building:levels``, sensitive sites, the river and the railway. The tag
-    of each layer is listed in :mod:`gis._demo_osm`. Depots, candidate sites and incidents
+    of each layer is listed in :mod:`gis.demo._osm`. Depots, candidate sites and incidents
     are not written (OSM has none). The header's ``generator`` and the ``description`` of a
     ``place=city`` node (which has the city's ``population``, as OSM place nodes do) say that
     the data is synthetic; XML files carry ``upload="false"``.
@@ -376,7 +376,7 @@ def write_demo_osm(
     >>> len(stations), sorted(set(stations.osm_type))
     (6, ['node', 'relation', 'way'])
     """
-    from ._demo_osm import osm_write_format, write_city_osm
+    from ._osm import osm_write_format, write_city_osm
 
     osm_write_format(path)  # a bad file name fails before the city is generated
     p = demo_params(params)

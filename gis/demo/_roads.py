@@ -22,7 +22,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from ._demo_lattice import (
+from ._lattice import (
     BRIDGE,
     HIGHWAY_CLASSES,
     MOTORWAY,
@@ -35,7 +35,7 @@ from ._demo_lattice import (
     calibrated_lattice,
     class_code,
 )
-from ._demo_layout import HILLS, OLD_TOWN, ZONES, Layout
+from ._layout import HILLS, OLD_TOWN, ZONES, Layout
 
 __all__ = ["RoadResult", "build_roads"]
 

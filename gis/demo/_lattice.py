@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._demo_layout import HILLS, INDUSTRIAL, RIVER, ZONES, Layout
+from ._layout import HILLS, INDUSTRIAL, RIVER, ZONES, Layout
 
 __all__ = [
     "BRIDGE",

@@ -3,7 +3,7 @@
 Communities are Voronoi cells of seeds (denser in the old town) computed separately on each
 bank of the river and clipped to that bank, so they tile the land without overlapping and
 never straddle the river. Population, households and census shares come from the zones a
-community covers, measured on a regular sampling grid (:class:`gis._demo_layout.Grid`).
+community covers, measured on a regular sampling grid (:class:`gis.demo._layout.Grid`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import shapely
 from scipy.spatial import cKDTree
 from shapely.geometry import MultiPoint
 
-from ._demo_layout import RIVER, ZONES, Grid, Layout
+from ._layout import RIVER, ZONES, Grid, Layout
 
 __all__ = ["Population", "build_communities", "build_incidents", "build_sensitive_sites"]
 

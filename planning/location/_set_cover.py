@@ -1,0 +1,99 @@
+"""The set-covering solve shared by LSCP and p-center (internal).
+
+:func:`solve_set_cover` finds the fewest new columns covering every demand row that can be
+covered, or decides whether ``p`` new columns can: enumeration when the reduced instance is
+tiny, else identical rows merged and dominated columns dropped, a greedy incumbent, the packing
+bound and HiGHS for the time left.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._exact import cover_enumerate
+from ._heuristics import greedy_cover, open_counts, packing_bound
+from ._milp import MilpModel
+from ._reduce import dominated_columns, merge_rows
+from ._result import relative_gap
+from ._scaffold import Best, IntArray, Method, run_milp
+
+__all__ = ["solve_set_cover"]
+
+_DENSE_COVER_CELLS = 250_000  # LSCP rows x candidates tried by dense reduction and enumeration
+
+
+def solve_set_cover(
+    full: sp.csr_array,
+    existing: IntArray,
+    free: IntArray,
+    *,
+    p: int | None = None,
+    method: Method,
+    t_end: float,
+    mip_gap: float,
+    reduce: bool = True,
+) -> tuple[bool | None, IntArray | None, Best]:
+    """Fewest ``free`` columns covering every row that can be covered (not already by ``existing``).
+
+    With ``p``, answers "can ``p`` new sites cover every row?": ``(True, cols)``, ``(False, None)``
+    when proven impossible, ``(None, None)`` when undecided in time. ``Best`` holds the bound.
+    """
+    best = Best("min")
+    base = open_counts(full, existing)
+    on_free = sp.csr_array(full[:, free])
+    reach = np.diff(on_free.indptr)
+    need = np.flatnonzero((base == 0) & (reach > 0))
+    if p is not None and ((base == 0) & (reach == 0)).any():
+        return False, None, best
+    if len(need) == 0:
+        best.offer(np.zeros(0, dtype=np.intp), 0.0, "trivial")
+        best.tighten(0.0)
+        return True, np.zeros(0, dtype=np.intp), best
+    cover = sp.csr_array(on_free[need])
+    if method == "auto" and reduce and cover.shape[0] * cover.shape[1] <= _DENSE_COVER_CELLS:
+        exact = cover_enumerate(cover.toarray().astype(bool))
+        if exact is not None:  # tiny after reduction: proven by trying smaller sets, no MILP
+            best.offer(exact, float(len(exact)), "enumeration")
+            best.tighten(float(len(exact)))
+            best.notes.append(f"solved exactly by reduction and enumeration ({len(exact)} sites)")
+            cols = free[exact]
+            if p is None or len(exact) <= p:
+                return True, cols, best
+            return False, None, best
+    if reduce:
+        cover = merge_rows(cover, np.ones(len(need))).A
+        kcols = np.flatnonzero(~dominated_columns(cover)).astype(np.intp)
+        best.notes.append(f"reduced to {cover.shape[0]} demand groups and {len(kcols)} candidates")
+    else:
+        kcols = np.flatnonzero(np.asarray(cover.sum(axis=0)).ravel() > 0).astype(np.intp)
+    cover = sp.csr_array(cover[:, kcols])
+    best.tighten(float(packing_bound(cover)))
+    x0 = None
+    r, k = cover.shape
+    if method != "exact":
+        start = greedy_cover(cover)
+        best.offer(start, float(len(start)), "heuristic")
+        x0 = np.zeros(k)
+        x0[start] = 1.0
+    if p is None:
+        run = best.cols is None or relative_gap(best.objective, best.bound) > mip_gap
+    else:
+        run = best.cols is None or not (best.objective <= p or best.bound > p)
+    run = run and method != "heuristic"
+    model = MilpModel(
+        np.ones(k), cover, np.ones(r), np.full(r, np.inf), np.zeros(k), np.ones(k), np.ones(k, dtype=bool)
+    )
+    if run:
+        out = run_milp(model, best, start=x0, t_end=t_end, mip_gap=mip_gap)
+        if out.x is not None:
+            xs = np.flatnonzero(out.x > 0.5).astype(np.intp)
+            best.offer(xs, float(len(xs)), out.solver)
+        if math.isfinite(out.bound):
+            best.tighten(math.ceil(out.bound - 1e-6))  # the number of sites is an integer
+    found: IntArray | None = free[kcols[best.cols]] if best.cols is not None else None
+    if p is None or best.objective <= p:
+        return True, found, best
+    return (False if best.bound > p else None), None, best

@@ -1,0 +1,293 @@
+"""Coverage models: :func:`mclp` and :func:`backup_coverage` on a demand x candidate cost matrix.
+
+Both maximise ``sum_i w_i * value[min(count_i, L)]`` over the number of open sites within
+``radius`` of each demand row (MCLP: values (0, 1); backup coverage: (0, theta, 1)), on one
+shared solve: rows no new site can improve set aside, identical rows merged, dominated
+candidates dropped (MCLP), then enumeration, local search and HiGHS under the time limit.
+
+``p`` always counts *new* sites; ``existing`` columns are open in every solution.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from gis._errors import InputError
+
+from ._exact import coverage_enumerate
+from ._heuristics import coverage_search, open_counts, submodular_bound
+from ._milp import coverage_model, coverage_start
+from ._reduce import coverage_matrix, dominated_columns, merge_rows
+from ._result import LocationResult, relative_gap
+from ._scaffold import (
+    HEURISTIC_SHARE,
+    Best,
+    FloatArray,
+    IntArray,
+    Method,
+    assemble_result,
+    check_method,
+    free_columns,
+    run_milp,
+)
+from ._validate import Problem, validate_inputs
+
+__all__ = ["backup_coverage", "mclp"]
+
+log = logging.getLogger(__name__)
+
+
+def mclp(
+    cost: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    radius: float,
+    p: int,
+    *,
+    existing: npt.ArrayLike | None = None,
+    method: Method = "auto",
+    time_limit_s: float = 60.0,
+    mip_gap: float = 1e-4,
+    reduce: bool = True,
+) -> LocationResult:
+    """Maximal covering location problem: ``p`` new sites maximising the weight within ``radius``.
+
+    Parameters
+    ----------
+    cost
+        Demand x candidate matrix, seconds or metres; ``np.inf`` = unreachable.
+    weights
+        Demand weight per row (population, risk score).
+    radius
+        Coverage standard in the units of ``cost`` (for example 240 s of travel).
+    p
+        Number of new sites, besides ``existing``.
+    existing
+        Columns (indices or a boolean mask) that are always open: the current stations.
+    method
+        ``"auto"``: heuristic, then HiGHS warm-started from it; ``"exact"``: HiGHS only;
+        ``"heuristic"``: greedy + swaps with the submodularity bound, no MILP.
+    time_limit_s
+        Wall-time limit of the whole call; the best solution and its gap are returned.
+    mip_gap
+        Relative optimality gap at which to stop.
+    reduce
+        Merge demand with identical coverage sets and drop dominated candidates first.
+
+    Returns
+    -------
+    LocationResult
+        ``objective`` is the covered weight; ``bound`` an upper bound on it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cost = np.array([[1.0, 9.0, 9.0], [9.0, 1.0, 9.0], [9.0, 1.0, 1.0]])
+    >>> res = mclp(cost, [3, 1, 3], radius=2.0, p=1)
+    >>> res.selected.tolist(), res.objective, res.status
+    ([1], 4.0, 'optimal')
+    >>> mclp(cost, [3, 1, 3], radius=2.0, p=1, existing=[0]).selected.tolist()
+    [0, 1]
+    """
+    t0 = time.perf_counter()
+    check_method(method, time_limit_s, mip_gap)
+    prob = validate_inputs(cost, weights=weights, radius=radius, p=p, existing=existing)
+    values = np.array([0.0, 1.0])
+    return _coverage(
+        "mclp",
+        prob,
+        values,
+        drop_dominated=True,
+        method=method,
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+        reduce=reduce,
+        t0=t0,
+    )
+
+
+def backup_coverage(
+    cost: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    radius: float,
+    p: int,
+    *,
+    existing: npt.ArrayLike | None = None,
+    first_cover_weight: float = 0.0,
+    method: Method = "auto",
+    time_limit_s: float = 60.0,
+    mip_gap: float = 1e-4,
+    reduce: bool = True,
+) -> LocationResult:
+    """Backup coverage (Hogan & ReVelle): ``p`` new sites maximising the weight covered twice.
+
+    The objective is ``theta * (weight covered at least once) + (1 - theta) * (weight covered at
+    least twice)`` with ``theta = first_cover_weight``; the default 0 maximises the weight
+    covered twice, for high-risk units that need a second engine when the first is busy.
+    Other parameters as in :func:`mclp` (dominated candidates are not dropped here: two sites
+    over the same demand both count).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cost = np.array([[1.0, 1.0, 1.0], [1.0, 9.0, 1.0]])
+    >>> res = backup_coverage(cost, [1, 10], radius=2.0, p=2)
+    >>> res.selected.tolist(), res.objective, res.backup_share
+    ([0, 2], 11.0, 1.0)
+    """
+    t0 = time.perf_counter()
+    check_method(method, time_limit_s, mip_gap)
+    if not (0.0 <= first_cover_weight <= 1.0):
+        msg = f"`first_cover_weight` is {first_cover_weight}. Fix: give a weight in [0, 1]."
+        raise InputError(msg)
+    prob = validate_inputs(cost, weights=weights, radius=radius, p=p, existing=existing)
+    values = np.array([0.0, first_cover_weight, 1.0])
+    return _coverage(
+        "backup_coverage",
+        prob,
+        values,
+        drop_dominated=False,
+        method=method,
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+        reduce=reduce,
+        t0=t0,
+    )
+
+
+def _coverage(
+    model: str,
+    prob: Problem,
+    values: FloatArray,
+    *,
+    drop_dominated: bool,
+    method: Method,
+    time_limit_s: float,
+    mip_gap: float,
+    reduce: bool,
+    t0: float,
+) -> LocationResult:
+    """MCLP (values 0, 1) and backup coverage (values 0, theta, 1): maximise sum w * values[count]."""
+    assert prob.radius is not None
+    levels = len(values) - 1
+    t_end = t0 + time_limit_s
+    full = coverage_matrix(prob.cost, prob.radius)
+    w = prob.weights
+    base = np.minimum(open_counts(full, prob.existing), levels)
+    free = free_columns(prob)
+    on_free = sp.csr_array(full[:, free])
+    live = np.flatnonzero((base < levels) & (np.diff(on_free.indptr) > 0))  # rows a new site can improve
+    constant = float(w @ values[base]) - float(w[live] @ values[base[live]])
+    best = Best("max")
+    if reduce:
+        merged = merge_rows(sp.csr_array(on_free[live]), w[live], extra=base[live])
+        cover, w_r, base_r = merged.A, merged.weights, base[live][merged.first]
+        keep = ~dominated_columns(cover) if drop_dominated else np.asarray(cover.sum(axis=0)).ravel() > 0
+        best.notes.append(
+            f"reduced to {cover.shape[0]} demand groups (from {len(live)} rows) and "
+            f"{int(keep.sum())} candidates (from {len(free)})"
+        )
+    else:
+        cover, w_r, base_r = sp.csr_array(on_free[live]), w[live], base[live]
+        keep = np.ones(len(free), dtype=bool)
+    kcols = np.flatnonzero(keep).astype(np.intp)
+    cover = sp.csr_array(cover[:, kcols])
+    p_k = min(prob.p, len(kcols))
+    # a bound with no search at all: every row at its best reachable level
+    reach = np.minimum(np.diff(cover.indptr), p_k)
+    best.tighten(float(w_r @ values[np.minimum(base_r + reach, levels)]))
+    if p_k == 0:
+        best.offer(np.zeros(0, dtype=np.intp), float(w_r @ values[base_r]), "trivial")
+    ran = False
+
+    def search(stall: int, share: float) -> None:
+        cols, obj = coverage_search(
+            cover,
+            w_r,
+            p_k,
+            base=base_r,
+            values=values,
+            time_limit_s=share,
+            max_stall=stall,
+            target=best.bound,
+        )
+        best.offer(cols, obj, "heuristic")
+        if levels == 1:
+            best.tighten(submodular_bound(cover, w_r, cols, p_k))
+
+    def exact(until: float) -> None:
+        start = None if best.cols is None else coverage_start(cover, base_r, levels, best.cols)
+        out = run_milp(milp, best, start=start, t_end=until, mip_gap=mip_gap)
+        if out.x is not None:
+            xs = np.flatnonzero(out.x[: len(kcols)] > 0.5).astype(np.intp)
+            best.offer(
+                xs, float(w_r @ values[np.minimum(base_r + open_counts(cover, xs), levels)]), out.solver
+            )
+        best.tighten(out.bound)
+
+    def open_gap() -> bool:
+        return p_k > 0 and relative_gap(best.objective, best.bound) > mip_gap
+
+    enumerated = (
+        coverage_enumerate(cover, w_r, p_k, base=base_r, values=values)
+        if method == "auto" and open_gap()
+        else None
+    )
+    if enumerated is not None:  # tiny after reduction: every subset scored, optimal without a MILP
+        best.offer(enumerated[0], enumerated[1], "enumeration")
+        best.tighten(enumerated[1])
+        best.notes.append(f"solved exactly by scoring all {math.comb(len(kcols), p_k)} sets of {p_k} sites")
+    elif method == "heuristic" and p_k > 0:
+        search(200, time_limit_s)
+    elif method == "exact" and open_gap():
+        milp = coverage_model(cover, w_r, base_r, values, p_k)
+        exact(t_end)
+        ran = True
+    elif open_gap():
+        # quick incumbent, a short MILP (small instances end here, proven), then a long local
+        # search and the MILP again, warm-started, for the time left; the bound is the best seen
+        search(25, time_limit_s * HEURISTIC_SHARE)
+        if open_gap():
+            milp = coverage_model(cover, w_r, base_r, values, p_k)
+            now = time.perf_counter()
+            exact(now + 0.2 * (t_end - now))
+            ran = True
+            if open_gap() and time.perf_counter() < t_end:
+                search(200, HEURISTIC_SHARE * (t_end - time.perf_counter()))
+                if open_gap() and t_end - time.perf_counter() > 1.0:
+                    exact(t_end)
+    new = free[kcols[best.cols]] if best.cols is not None else np.zeros(0, dtype=np.intp)
+    new = _pad(new, free, np.asarray(full.T @ w).ravel(), prob.p)
+    selected = np.concatenate([prob.existing, new])
+    count = open_counts(full, selected)
+    objective = float(w @ values[np.minimum(count, levels)])
+    if abs(objective - (best.objective + constant)) > 1e-6 * max(1.0, abs(objective)):
+        log.warning("%s: reduced objective %.6g != full %.6g", model, best.objective + constant, objective)
+        best.notes.append("the reduced objective differed from the full one; the full one is reported")
+    return assemble_result(
+        model,
+        prob,
+        selected=selected,
+        objective=objective,
+        bound=max(best.bound + constant, objective),
+        status=best.status(mip_gap, ran),
+        sense="max",
+        t0=t0,
+        solver=best.solver,
+        notes=best.notes,
+        coverage=count,
+    )
+
+
+def _pad(chosen: IntArray, pool: IntArray, score: FloatArray, p: int) -> IntArray:
+    """Add the best-scoring unchosen ``pool`` columns until ``p`` are chosen."""
+    if len(chosen) >= p:
+        return chosen
+    rest = pool[~np.isin(pool, chosen)]
+    rest = rest[np.argsort(-score[rest], kind="stable")]
+    return np.sort(np.concatenate([chosen, rest[: p - len(chosen)]])).astype(np.intp)
