@@ -287,7 +287,7 @@ def _objective(model: str, cost: FloatArray, w: FloatArray, radius: float, cols:
 
 
 def _drop_idle(
-    model: str, cost: FloatArray, w: FloatArray, radius: float, chosen: IntArray, existing: IntArray
+    model: str, cost: FloatArray, w: FloatArray, radius: float, chosen: IntArray, *, existing: IntArray
 ) -> IntArray:
     """``chosen`` without the new sites whose removal costs nothing (coverage models pick them freely)."""
     cols = chosen
@@ -629,7 +629,7 @@ def plan_stations(
         notes.append(f"plan solve stopped early ({result.status}): best solution kept, gap {result.gap:.2%}")
     chosen = np.asarray(result.selected, dtype=np.intp)
     if model in ("mclp", "backup"):
-        kept = _drop_idle(model, cost, w, radius, chosen, existing)
+        kept = _drop_idle(model, cost, w, radius, chosen, existing=existing)
         if len(kept) < len(chosen):
             notes.append(
                 f"{len(chosen) - len(kept)} of the {n_new} new stations asked for would add no demand "

@@ -108,7 +108,7 @@ class RiskResult:
         return out
 
     def write(self, path: str | Path, *, top_n: int = 20) -> Path:
-        """Write the layers ``risk_units``, ``risk_hazards`` (when there are hazards), ``risk_top`` and ``risk_notes`` atomically.
+        """Write ``risk_units``, ``risk_hazards`` (if any), ``risk_top`` and ``risk_notes`` atomically.
 
         Examples
         --------

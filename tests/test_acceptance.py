@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pyogrio
 import pytest
-from conftest import SHARED_DATA
 
 from gis import load_scenario
 from gis.osm import is_osm_file, read_osm_features, read_osm_ways
@@ -24,6 +23,7 @@ from maps import read_map_layers
 from service.cli import main
 
 POPULATION = 250_000
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def _extracts() -> list[str]:

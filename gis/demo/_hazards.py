@@ -20,10 +20,10 @@ import numpy.typing as npt
 import shapely
 from scipy.spatial import cKDTree
 
-from ._layout import ZONES, Grid, Layout
-from ._roads import RoadResult
 from .._errors import InputError
 from ..schema import HAZARD_CATEGORIES, RECTIFICATION_STATUSES, SIZE_CLASSES
+from ._layout import ZONES, Grid, Layout
+from ._roads import RoadResult
 
 __all__ = ["build_candidate_sites", "build_depots", "build_fire_stations", "build_hazards"]
 

@@ -31,13 +31,13 @@ import pyproj
 import shapely
 
 from .._config import load_table
+from .._errors import InputError
+from ..scenario import write_scenario
+from ..schema import DEPOT_TIERS, HAZARD_CATEGORIES, LAYERS, SENSITIVE_KINDS, STATION_GRADES
 from ._hazards import build_candidate_sites, build_depots, build_fire_stations, build_hazards
 from ._layout import ZONES, Grid, make_layout
 from ._people import build_communities, build_incidents, build_sensitive_sites
 from ._roads import build_roads
-from .._errors import InputError
-from ..scenario import write_scenario
-from ..schema import DEPOT_TIERS, HAZARD_CATEGORIES, LAYERS, SENSITIVE_KINDS, STATION_GRADES
 
 __all__ = ["demo_city", "demo_params", "write_demo_osm", "write_demo_scenario"]
 
