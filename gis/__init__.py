@@ -4,6 +4,7 @@ The public API of :mod:`gis`; everything else is private or reached through
 its module (``gis.coords``, ``gis.crs``, ``gis.schema``).
 """
 
+from ._cache import GraphCache
 from ._errors import (
     CRSError,
     InputError,
@@ -33,6 +34,7 @@ from .validate import validate_layer, validate_layers
 
 __all__ = [
     "CRSError",
+    "GraphCache",
     "InputError",
     "LayerSource",
     "MissingDependencyError",
