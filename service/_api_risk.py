@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import numpy.typing as npt
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from risk_models import UnitsSpec, score_scenario
 
@@ -121,10 +122,19 @@ def risk_entry(request: Request, scenario_id: str, units: str, standard: str) ->
     return entry
 
 
+def _cached_entry(request: Request, scenario_id: str, units: str, standard: str) -> RiskEntry | None:
+    """The risk layer if it is in memory (after the same checks as :func:`risk_entry`), else None."""
+    check_standard(standard)
+    spec = canonical_units(units)
+    get_service(request).store.get_scenario(scenario_id)
+    entry = get_caches(request).coverage.peek(("risk", scenario_id, str(spec), standard))
+    return entry if isinstance(entry, RiskEntry) else None
+
+
 @router.get(
     "/risk", dependencies=[ReadAccess], response_class=Response, responses=GEOJSON_DOC, summary="Risk units"
 )
-def risk_units(
+async def risk_units(
     scenario_id: ScenarioId,
     request: Request,
     *,
@@ -138,7 +148,11 @@ def risk_units(
     Response times come from the coverage under ``standard``; incident learning is off.
     ``X-Riskplan-Units`` gives the canonical units spec the layer was scored for.
     """
-    entry = risk_entry(request, scenario_id, units, standard)
+    # Async on purpose: a layer in memory is sliced on the event loop in well under a
+    # millisecond, without a thread hop; building one runs in the threadpool.
+    entry = _cached_entry(request, scenario_id, units, standard)
+    if entry is None:
+        entry = await run_in_threadpool(risk_entry, request, scenario_id, units, standard)
     mask = np.isin(entry.levels, level) if level else None
     headers = {"X-Riskplan-Units": str(canonical_units(units))}
     return entry.rendered.response(bbox=bbox, mask=mask, headers=headers)
