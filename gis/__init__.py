@@ -10,6 +10,7 @@ from .lazy import attach
 
 #: Public names by module, imported on first use (see :mod:`gis.lazy`).
 _EXPORTS: dict[str, tuple[str, ...]] = {
+    "_cache": ("GraphCache",),
     "_errors": (
         "CRSError",
         "InputError",
@@ -69,6 +70,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from ._cache import GraphCache
     from ._errors import (
         CRSError,
         InputError,
@@ -102,6 +104,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CRSError",
+    "GraphCache",
     "CensusJoin",
     "ExtractReport",
     "InputError",

@@ -1,40 +1,68 @@
-"""On-disk cache of built road graphs, keyed by the contents of their inputs.
+"""On-disk cache of built road graphs, keyed by the contents of their inputs, bounded in size.
 
-The cache directory is ``$RISKPLAN_CACHE_DIR`` when set, else ``~/.cache/riskplan/graphs``
-(read at each call: no global state). A graph is stored as a pickle (protocol 5) named by the
-SHA-256 of its key parts and :data:`GRAPH_MODEL_VERSION`; files are written atomically. A
-cache file that cannot be read is rebuilt and overwritten, never fatal. Pickles run code when
-loaded: only point the cache at a directory you trust.
+The command line's cache directory is ``$RISKPLAN_CACHE_DIR`` when set, else
+``~/.cache/riskplan/graphs``, and its size bound ``$RISKPLAN_CACHE_MAX_MB`` (default
+:data:`DEFAULT_MAX_MB`; ``0`` turns the bound off), both read at each call: no global state.
+Other callers (the web service keeps its own cache in its data directory) use a
+:class:`GraphCache` of their own.
+
+A graph is stored as a pickle (protocol 5) named by the SHA-256 of its key parts and
+:data:`GRAPH_MODEL_VERSION`, optionally prefixed by a tag (a scenario id) so that one owner's
+entries can be dropped together; files are written atomically. Reading an entry marks it
+used (its modification time); after each write the least recently used entries are deleted
+until the cache fits its bound. A cache file that cannot be read is rebuilt and overwritten,
+never fatal. Pickles run code when loaded: only point the cache at a directory you trust.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import pickle
+import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import networkx as nx
 
 from ._atomic import atomic_path
+from ._errors import InputError
 
-__all__ = ["GRAPH_MODEL_VERSION", "cache_dir", "cache_key", "cached_graph"]
+__all__ = [
+    "CACHE_DIR_ENV",
+    "CACHE_MAX_MB_ENV",
+    "DEFAULT_MAX_MB",
+    "GRAPH_MODEL_VERSION",
+    "GraphCache",
+    "cache_dir",
+    "cache_key",
+    "cache_max_bytes",
+    "cached_graph",
+]
 
 log = logging.getLogger(__name__)
 
 #: Bump when the graph model or the build changes, so that old cache entries are ignored.
 GRAPH_MODEL_VERSION = "1"
+CACHE_DIR_ENV = "RISKPLAN_CACHE_DIR"
+CACHE_MAX_MB_ENV = "RISKPLAN_CACHE_MAX_MB"
+#: Size bound of the command line's graph cache, in MiB, when ``$RISKPLAN_CACHE_MAX_MB`` is unset.
+DEFAULT_MAX_MB = 2048
 
 KeyPart = str | bytes | Path
 KeyParts = Mapping[str, KeyPart] | Sequence[KeyPart]
 
 _CHUNK = 1 << 20
+_MIB = 1024**2
+_SUFFIX = ".pickle"
+_TAG = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
 def cache_dir() -> Path:
-    """Return the graph cache directory (not created).
+    """Return the command line's graph cache directory (not created).
 
     Examples
     --------
@@ -43,8 +71,33 @@ def cache_dir() -> Path:
     ...     cache_dir()
     PosixPath('/tmp/riskplan-cache')
     """
-    env = os.environ.get("RISKPLAN_CACHE_DIR")
+    env = os.environ.get(CACHE_DIR_ENV)
     return Path(env) if env else Path.home() / ".cache" / "riskplan" / "graphs"
+
+
+def cache_max_bytes() -> int | None:
+    """Return the command line's cache size bound in bytes (``$RISKPLAN_CACHE_MAX_MB``), None if off.
+
+    Examples
+    --------
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {"RISKPLAN_CACHE_MAX_MB": "64"}):
+    ...     cache_max_bytes()
+    67108864
+    """
+    text = os.environ.get(CACHE_MAX_MB_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_MB * _MIB
+    try:
+        mb = float(text)
+    except ValueError:
+        mb = -1.0
+    if not mb >= 0:  # also NaN
+        msg = (
+            f"${CACHE_MAX_MB_ENV} is {text!r}. Fix: give a size in MiB such as 2048 (0 turns the bound off)."
+        )
+        raise InputError(msg)
+    return int(mb * _MIB) or None
 
 
 def _update(h: hashlib._Hash, name: str, part: KeyPart) -> None:
@@ -87,9 +140,130 @@ def cache_key(key_parts: KeyParts) -> str:
     return h.hexdigest()
 
 
-def _write_atomic(path: Path, graph: nx.MultiDiGraph) -> None:
-    with atomic_path(path) as tmp, tmp.open("wb") as f:
-        pickle.dump(graph, f, protocol=5)
+@dataclass(frozen=True)
+class GraphCache:
+    """A directory of cached road graphs, bounded in size with least-recently-used eviction.
+
+    Parameters
+    ----------
+    directory
+        Where the pickles live (created on the first write).
+    max_bytes
+        Size bound of the directory's entries; ``None`` for no bound.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cache = GraphCache(Path(tempfile.mkdtemp()), max_bytes=10_000_000)
+    >>> G = cache.get({"roads": "v1"}, lambda: nx.MultiDiGraph([(0, 1)]), tag="s1")
+    >>> cache.get({"roads": "v1"}, lambda: nx.MultiDiGraph(), tag="s1").number_of_edges()  # a hit
+    1
+    >>> cache.drop("s1"), cache.size_bytes()
+    (1, 0)
+    """
+
+    directory: Path
+    max_bytes: int | None = None
+
+    @classmethod
+    def from_env(cls) -> GraphCache:
+        """The command line's cache: ``$RISKPLAN_CACHE_DIR`` bounded by ``$RISKPLAN_CACHE_MAX_MB``."""
+        return cls(cache_dir(), cache_max_bytes())
+
+    def _entries(self) -> list[Path]:
+        try:
+            return [p for p in self.directory.iterdir() if p.suffix == _SUFFIX and p.is_file()]
+        except FileNotFoundError:
+            return []
+
+    def size_bytes(self) -> int:
+        """Total size of the entries."""
+        total = 0
+        for path in self._entries():
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
+
+    def get(
+        self, key_parts: KeyParts, build: Callable[[], nx.MultiDiGraph], *, tag: str | None = None
+    ) -> nx.MultiDiGraph:
+        """The cached graph for ``key_parts``, or ``build()`` it, cache it (under ``tag``) and prune."""
+        if tag is not None and not _TAG.match(tag):
+            msg = f"cache tag {tag!r} is invalid. Fix: use letters, digits and `_` (at most 64)."
+            raise ValueError(msg)
+        path = self.directory / f"{tag + '-' if tag else ''}{cache_key(key_parts)}{_SUFFIX}"
+        if path.is_file():
+            graph = _load(path)
+            if graph is not None:
+                with contextlib.suppress(OSError):
+                    os.utime(path)  # mark it recently used
+                return graph
+        graph = build()
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp, tmp.open("wb") as f:
+                pickle.dump(graph, f, protocol=5)
+            log.info("road graph cached in `%s`", path)
+            self.prune(keep=path)
+        except OSError as exc:
+            log.warning("could not write the graph cache `%s` (%s); continuing without it", path, exc)
+        return graph
+
+    def prune(self, *, keep: Path | None = None) -> int:
+        """Delete the least recently used entries until the cache fits ``max_bytes``; return how many.
+
+        ``keep`` (the entry just written) is deleted last, only if it alone is over the bound.
+        """
+        if self.max_bytes is None:
+            return 0
+        entries = []
+        for path in self._entries():
+            with contextlib.suppress(FileNotFoundError):
+                info = path.stat()
+                entries.append((path == keep, info.st_mtime_ns, info.st_size, path))
+        entries.sort()
+        total = sum(size for _, _, size, _ in entries)
+        removed = 0
+        for _, _, size, path in entries:
+            if total <= self.max_bytes:
+                break
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+            total -= size
+        if removed:
+            log.info(
+                "graph cache `%s`: %d entries evicted to stay under %d bytes",
+                self.directory,
+                removed,
+                self.max_bytes,
+            )
+        return removed
+
+    def drop(self, tag: str) -> int:
+        """Delete every entry stored under ``tag``; return how many."""
+        removed = 0
+        for path in self._entries():
+            if path.stem.startswith(tag + "-"):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+        return removed
+
+
+def _load(path: Path) -> nx.MultiDiGraph | None:
+    try:
+        with path.open("rb") as f:
+            graph = pickle.load(f)
+        if isinstance(graph, nx.MultiDiGraph):
+            log.info("road graph loaded from cache `%s`", path)
+            return graph
+        log.warning("cache file `%s` does not hold a graph; rebuilding it", path)
+    except FileNotFoundError:  # evicted or dropped meanwhile
+        return None
+    except Exception as exc:  # any unreadable pickle: truncated, foreign, old classes
+        log.warning("cache file `%s` is unreadable (%r); rebuilding it", path, exc)
+    return None
 
 
 def cached_graph(
@@ -97,6 +271,9 @@ def cached_graph(
     build: Callable[[], nx.MultiDiGraph],
 ) -> nx.MultiDiGraph:
     """Return the cached graph for ``key_parts``, or ``build()`` it and cache it.
+
+    The cache is :meth:`GraphCache.from_env`: ``$RISKPLAN_CACHE_DIR``, bounded by
+    ``$RISKPLAN_CACHE_MAX_MB``.
 
     Parameters
     ----------
@@ -120,23 +297,4 @@ def cached_graph(
     >>> len(calls), list(G2.edges)
     (1, [(0, 1, 0)])
     """
-    directory = cache_dir()
-    path = directory / f"{cache_key(key_parts)}.pickle"
-    if path.is_file():
-        try:
-            with path.open("rb") as f:
-                graph = pickle.load(f)
-            if isinstance(graph, nx.MultiDiGraph):
-                log.info("road graph loaded from cache `%s`", path)
-                return graph
-            log.warning("cache file `%s` does not hold a graph; rebuilding it", path)
-        except Exception as exc:  # any unreadable pickle: truncated, foreign, old classes
-            log.warning("cache file `%s` is unreadable (%r); rebuilding it", path, exc)
-    graph = build()
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, graph)
-        log.info("road graph cached in `%s`", path)
-    except OSError as exc:
-        log.warning("could not write the graph cache `%s` (%s); continuing without it", path, exc)
-    return graph
+    return GraphCache.from_env().get(key_parts, build)

@@ -13,25 +13,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-import geopandas as gpd
-import pyproj
-import shapely
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gis import InputError, Scenario
 
+from ._api_budget import AnonymousGate, mark_trusted
 from ._api_settings import Settings
+from ._graphs import ServiceGraphs
 from .auth import TokenSource, check_bearer
 from .jobs import JobRegistry, JobRunner
 from .store import Store
+from .uploads import UnpackBudget
 
 __all__ = [
+    "BBOX_PATTERN",
     "GEOJSON",
     "BBox",
     "ScenarioCache",
     "ServiceState",
-    "geojson_response",
     "get_service",
     "parse_bbox",
     "require_read",
@@ -72,7 +72,21 @@ class ScenarioCache:
 
 @dataclass(frozen=True)
 class ServiceState:
-    """Everything one app instance holds: settings, store, jobs, token, scenario cache."""
+    """Everything one app instance holds.
+
+    Attributes
+    ----------
+    settings, store, registry, runner, token
+        Configuration, storage, job kinds and runner, the API token.
+    scenarios
+        Loaded scenarios (LRU).
+    gate
+        Where analyses are built for requests without the token (:mod:`service._api_budget`).
+    graphs
+        The road-graph cache in ``DATA_DIR/cache/graphs`` (:mod:`service._graphs`).
+    unpacking
+        Bytes being unpacked by uploads in progress, bounded for the whole server.
+    """
 
     settings: Settings
     store: Store
@@ -80,6 +94,9 @@ class ServiceState:
     runner: JobRunner
     token: TokenSource
     scenarios: ScenarioCache
+    gate: AnonymousGate
+    graphs: ServiceGraphs
+    unpacking: UnpackBudget
 
 
 def get_service(request: Request) -> ServiceState:
@@ -103,21 +120,38 @@ def _header(request: Request, credentials: HTTPAuthorizationCredentials | None) 
 async def require_write(request: Request, credentials: Credentials) -> None:
     """Write endpoints need the API token."""
     check_bearer(_header(request, credentials), get_service(request).token.token)
+    mark_trusted(request, True)
 
 
 async def require_read(request: Request, credentials: Credentials) -> None:
-    """Read endpoints need the token only when ``protect_reads`` is set."""
+    """Read endpoints need the token only when ``protect_reads`` is set.
+
+    A token sent on a public read is checked all the same (a wrong one is a 403, so a typo
+    shows), and marks the request as trusted: the anonymous limits do not apply to it.
+    """
     service = get_service(request)
-    if service.settings.protect_reads:
-        check_bearer(_header(request, credentials), service.token.token)
+    header = _header(request, credentials)
+    if service.settings.protect_reads or header:
+        check_bearer(header, service.token.token)
+    mark_trusted(request, header is not None)
+
+
+_LON = r"-?(?:180(?:\.0+)?|(?:1[0-7][0-9]|[0-9]{1,2})(?:\.[0-9]+)?)"
+_LAT = r"-?(?:90(?:\.0+)?|[1-8]?[0-9](?:\.[0-9]+)?)"
+#: Exactly the bboxes the API takes: four plain decimal numbers, longitudes in -180..180 and
+#: latitudes in -90..90 (so every value the schema allows, the server accepts).
+BBOX_PATTERN = rf"^ *{_LON} *, *{_LAT} *, *{_LON} *, *{_LAT} *$"
 
 
 def parse_bbox(
     bbox: Annotated[
         str | None,
         Query(
-            description="west,south,east,north in degrees (EPSG:4326)",
-            pattern=r"^\s*-?[0-9.eE+-]+(\s*,\s*-?[0-9.eE+-]+){3}\s*$",
+            description=(
+                "west,south,east,north in degrees (EPSG:4326). A west greater than east crosses the "
+                "antimeridian (RFC 7946); the two latitudes may come in either order."
+            ),
+            pattern=BBOX_PATTERN,
             max_length=200,
         ),
     ] = None,
@@ -128,6 +162,8 @@ def parse_bbox(
     --------
     >>> parse_bbox("112.5,37.8,112.6,37.9")
     (112.5, 37.8, 112.6, 37.9)
+    >>> parse_bbox("170,10,-170,-10")  # across the antimeridian, latitudes reversed
+    (170.0, -10.0, -170.0, 10.0)
     """
     if bbox is None:
         return None
@@ -137,39 +173,18 @@ def parse_bbox(
         msg = "`bbox` must be four numbers west,south,east,north. Fix: e.g. bbox=112.5,37.8,112.6,37.9"
         raise InputError(msg) from None
     values = (west, south, east, north)
-    if (
-        not all(math.isfinite(v) for v in values)
-        or not (-180 <= west <= east <= 180)
-        or not (-90 <= south <= north <= 90)
+    if not all(math.isfinite(v) for v in values) or not (
+        min(west, east) >= -180
+        and max(west, east) <= 180
+        and min(south, north) >= -90
+        and max(south, north) <= 90
     ):
         msg = (
-            "`bbox` must be west,south,east,north in degrees with west <= east and south <= north. "
-            "Fix: check the order (longitude first)."
+            "`bbox` must be west,south,east,north in degrees: longitudes in -180..180, latitudes in "
+            "-90..90. Fix: check the order (longitude first)."
         )
         raise InputError(msg)
-    return values
-
-
-def geojson_response(
-    gdf: gpd.GeoDataFrame, *, bbox: BBox | None = None, limit: int | None = None
-) -> Response:
-    """``gdf`` (any CRS) as a GeoJSON FeatureCollection in EPSG:4326, optionally clipped to ``bbox``.
-
-    Features are selected when they intersect ``bbox``; ``limit`` keeps the first ones and
-    sets the header ``X-Total-Count`` to the number that matched.
-    """
-    if bbox is not None and len(gdf):
-        transformer = pyproj.Transformer.from_crs(4326, gdf.crs, always_xy=True)
-        area = shapely.box(*transformer.transform_bounds(*bbox))
-        hits = gdf.sindex.query(area, predicate="intersects")
-        gdf = gdf.iloc[sorted(hits)]
-    total = len(gdf)
-    if limit is not None:
-        gdf = gdf.iloc[:limit]
-    out = gdf.to_crs(4326) if gdf.crs is not None else gdf
-    out = out[out.geometry.notna()]
-    body = out.to_json(na="null", drop_id=False)
-    return Response(body, media_type=GEOJSON, headers={"X-Total-Count": str(total)})
+    return west, min(south, north), east, max(south, north)
 
 
 ReadAccess = Depends(require_read)

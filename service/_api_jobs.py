@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 
-from ._api_deps import GEOJSON, BBox, ReadAccess, WriteAccess, geojson_response, get_service, parse_bbox
+from ._api_deps import GEOJSON, BBox, ReadAccess, WriteAccess, get_service, parse_bbox
+from ._api_geojson import RenderedLayer
 from ._api_models import JobKindOut, JobOut, JobRequest, JobResultOut, JobStatusName
+from ._api_pages import DEFAULT_LIMIT, PAGE_HEADERS, Cursor, Limit, page
 from ._api_problems import PROBLEM_RESPONSES
 from .jobs import JobStateError
 
@@ -46,14 +48,32 @@ def start_job(
     return JobOut.of(job)
 
 
-@router.get("/jobs", response_model=list[JobOut], dependencies=[ReadAccess], summary="List jobs")
+@router.get(
+    "/jobs",
+    response_model=list[JobOut],
+    dependencies=[ReadAccess],
+    responses={200: {"description": "A page of jobs.", "headers": PAGE_HEADERS}},
+    summary="List jobs",
+)
 def list_jobs(
     request: Request,
+    response: Response,
+    *,
     scenario_id: Annotated[str | None, Query(max_length=64)] = None,
     status: JobStatusName | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> list[JobOut]:
-    """Jobs, newest first, optionally of one scenario or in one status."""
-    jobs = get_service(request).store.list_jobs(scenario_id=scenario_id, status=status)
+    """Jobs, newest first, optionally of one scenario or in one status, a page at a time.
+
+    Finished jobs are kept for the server's retention period (``--job-retention-days``).
+    """
+    store = get_service(request).store
+
+    def fetch(n: int, after: tuple[str, str] | None) -> list[Any]:
+        return store.list_jobs(scenario_id=scenario_id, status=status, limit=n, after=after)
+
+    jobs = page(request, response, fetch, lambda j: (j.created_at, j.id), limit=limit, cursor=cursor)
     return [JobOut.of(j) for j in jobs]
 
 
@@ -110,4 +130,4 @@ def job_result_layer(
     """One layer of a job's result (proposed stations, snapped points...) in EPSG:4326."""
     _require_result(request, job_id)
     gdf = get_service(request).store.read_job_result_layer(job_id, layer)
-    return geojson_response(gdf, bbox=bbox)
+    return RenderedLayer.of(gdf).response(bbox=bbox)

@@ -11,34 +11,34 @@ Both start from :func:`service.pipeline.assess` (coverage under ``standard``, th
 add the proposed stations and trade-off curve of the scenario's latest succeeded ``placement``
 job; the report adds the depot plan of the latest succeeded ``depots`` job. A page is built
 once per scenario, standard and those jobs: it is stored in the store (so it survives a
-restart and is deleted with the scenario) and kept in memory. Building runs in a worker
-thread, never on the event loop, under a per-key lock (:class:`service._api_query.BuildCache`),
-so concurrent first requests build once. A newer placement job gives a new page.
+restart and is deleted with the scenario) and kept in memory (``app.state.analysis``, an
+:class:`service._api_query.AnalysisCaches`, so deleting the scenario drops it). Building runs
+in a worker thread, never on the event loop, under a per-key lock
+(:class:`service._api_query.BuildCache`), so concurrent first requests build once; requests
+without the API token build within the anonymous limits (:mod:`service._api_budget`). A newer
+placement job gives a new page.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import threading
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import geopandas as gpd
 import pandas as pd
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Request, Response
 
 import maps
-from gis import scenario_graph
 
 from ._api_deps import ReadAccess, ServiceState, get_service
 from ._api_problems import PROBLEM_RESPONSES
-from ._api_query import DEFAULT_STANDARD, BuildCache, ScenarioId, StandardParam, check_standard
+from ._api_query import DEFAULT_STANDARD, ScenarioId, StandardParam, cached, check_standard, get_caches
 from ._api_results import cached_bytes
 from .pipeline import assess
 from .store import JobRecord
 
-__all__ = ["MapCaches", "router"]
+__all__ = ["MAP_CSP", "router"]
 
 router = APIRouter(prefix="/scenarios/{scenario_id}", tags=["maps"], responses=PROBLEM_RESPONSES)
 
@@ -47,24 +47,13 @@ Page = Literal["map", "report"]
 _HTML_DOC: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/html": {}}, "description": "One self-contained HTML page."}
 }
-_CREATE_LOCK = threading.Lock()  # guards creating one app's caches, holds no state itself
-
-
-@dataclass(frozen=True)
-class MapCaches:
-    """One app's built assessments ``(scenario, standard) -> (coverage, risk)`` and pages."""
-
-    assessments: BuildCache[tuple[Any, Any]]
-    pages: BuildCache[bytes]
-
-
-def _caches(app: FastAPI, size: int) -> MapCaches:
-    with _CREATE_LOCK:
-        caches: MapCaches | None = getattr(app.state, "maps", None)
-        if caches is None:
-            caches = MapCaches(BuildCache(max(2, size)), BuildCache(max(4, 2 * size)))
-            app.state.maps = caches
-        return caches
+#: The pages inline their scripts and styles (one self-contained file); they fetch nothing but
+#: map tiles (off by default) and may not be framed.
+MAP_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src data: blob: https://tile.openstreetmap.org https://*.is.autonavi.com; font-src data:; "
+    "connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 def _latest(jobs: list[JobRecord], kind: str) -> JobRecord | None:
@@ -93,11 +82,10 @@ def _depots(service: ServiceState, job: JobRecord | None) -> dict[str, Any]:
     }
 
 
-def _build(
-    app: FastAPI, service: ServiceState, scenario_id: str, standard: str, page: Page
-) -> tuple[bytes, dict[str, str]]:
+def _build(request: Request, scenario_id: str, standard: str, page: Page) -> tuple[bytes, dict[str, str]]:
     """The page's HTML, from memory, the store, or built (once per key)."""
-    caches = _caches(app, service.settings.scenario_cache_size)
+    service = get_service(request)
+    caches = get_caches(request)
     jobs = service.store.list_jobs(scenario_id=scenario_id, status="succeeded")
     placement = _latest(jobs, "placement")
     depots = _latest(jobs, "depots") if page == "report" else None
@@ -107,7 +95,7 @@ def _build(
 
     def assessed() -> tuple[Any, Any]:
         scenario = service.scenarios.get(scenario_id)
-        return assess(scenario, graph=scenario_graph(scenario, cache=True), standard=standard)
+        return assess(scenario, graph=service.graphs.graph(scenario_id, scenario), standard=standard)
 
     def render() -> tuple[bytes, str]:
         scenario = service.scenarios.get(scenario_id)
@@ -120,9 +108,16 @@ def _build(
             html = maps.report_html(scenario, risk=risk, coverage=coverage, **extra)
         return html.encode("utf-8"), HTML
 
-    body = caches.pages.get(key, lambda: cached_bytes(service, scenario_id, name, render)[0])
+    body = cached(
+        request,
+        caches.pages,
+        key,
+        lambda: cached_bytes(service, scenario_id, name, render)[0],
+        scenario_id=scenario_id,
+        what=f"The {page} of scenario `{scenario_id}` under {standard}",
+    )
     headers = {
-        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": MAP_CSP,
         "X-Riskplan-Placement-Job": placement.id if placement else "",
     }
     return body, headers
@@ -130,9 +125,8 @@ def _build(
 
 def _serve(request: Request, scenario_id: str, standard: str, page: Page) -> Response:
     check_standard(standard)
-    service = get_service(request)
-    service.store.get_scenario(scenario_id)  # 404 before any computation
-    body, headers = _build(request.app, service, scenario_id, standard, page)
+    get_service(request).store.get_scenario(scenario_id)  # 404 before any computation
+    body, headers = _build(request, scenario_id, standard, page)
     return Response(body, media_type=HTML, headers=headers)
 
 

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from gis.demo import demo_params
 
 from .store import JobRecord, ScenarioRecord
 
+_DEMO_ROADS = demo_params()["roads"]
+#: The demo city's size when none is asked for: the one ``riskplan demo`` makes, defined once in
+#: ``gis/data/demo_city.toml`` (``roads.n_road_nodes``) and read here through :func:`gis.demo.demo_params`.
+DEMO_ROAD_NODES = int(_DEMO_ROADS["n_road_nodes"])
+DEMO_MIN_NODES = int(_DEMO_ROADS["min_road_nodes"])
+DEMO_MAX_NODES = int(_DEMO_ROADS["max_road_nodes"])
+
 __all__ = [
+    "DEMO_MAX_NODES",
+    "DEMO_MIN_NODES",
+    "DEMO_ROAD_NODES",
     "CoverageLayerOut",
     "CoverageSummaryOut",
     "DemoRequest",
@@ -28,6 +40,7 @@ __all__ = [
     "StationTimeOut",
     "VersionOut",
     "ViolationOut",
+    "demo_default_nodes",
 ]
 
 
@@ -97,13 +110,52 @@ class ScenarioDetail(ScenarioOut):
     results: list[str]
 
 
+def _json_integer(value: Any) -> Any:  # put after the Field(...) constraints, so the schema keeps them
+    """A JSON integer: ``3`` or ``3.0``, never ``true`` nor ``"3"`` (as JSON Schema reads ``integer``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        msg = f"must be a whole number, not {type(value).__name__}"
+        raise ValueError(msg)
+    if isinstance(value, float):
+        if not value.is_integer():
+            msg = "must be a whole number"
+            raise ValueError(msg)
+        return int(value)
+    return value
+
+
+def demo_default_nodes(server_limit: int) -> int:
+    """The demo city's size when a request names none: :data:`DEMO_ROAD_NODES`, or the server's limit
+    when that is lower.
+
+    Examples
+    --------
+    >>> demo_default_nodes(200_000), demo_default_nodes(5000)
+    (30000, 5000)
+    """
+    return min(DEMO_ROAD_NODES, server_limit)
+
+
 class DemoRequest(BaseModel):
-    """Generate the synthetic demo city (every output says it is synthetic)."""
+    """Generate the synthetic demo city (every output says it is synthetic).
+
+    Both fields are JSON integers (``true`` is not a seed, nor is ``"42"``). The schema served
+    at ``/openapi.json`` gives this server's own limit of ``n_road_nodes``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    seed: int = Field(42, ge=0, le=2**31 - 1, description="Random seed; the city is deterministic.")
-    n_road_nodes: int = Field(2000, ge=2000, le=2_000_000, description="Approximate number of road nodes.")
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_json_integer)] = Field(
+        42, description="Random seed; the city is deterministic."
+    )
+    n_road_nodes: (
+        Annotated[int, Field(ge=DEMO_MIN_NODES, le=DEMO_MAX_NODES), BeforeValidator(_json_integer)] | None
+    ) = Field(
+        None,
+        description=(
+            f"Approximate number of road nodes; default {DEMO_ROAD_NODES:,}, the size `riskplan demo` "
+            "makes (or this server's limit, when lower)."
+        ),
+    )
 
 
 class JobRequest(BaseModel):

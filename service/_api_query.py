@@ -18,19 +18,21 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
-from gis import InputError, Scenario, scenario_graph
+from gis import InputError, Scenario
 from planning import ResponseQuery, standard_names
 
+from ._api_budget import is_trusted
 from ._api_deps import ReadAccess, ServiceState, get_service
 from ._api_models import ResponseTimesOut, StationTimeOut
 from ._api_problems import PROBLEM_RESPONSES
+from .store import NotFoundError
 
 __all__ = [
     "DEFAULT_STANDARD",
@@ -39,6 +41,8 @@ __all__ = [
     "QueryEntry",
     "ScenarioId",
     "StandardParam",
+    "cached",
+    "cached_async",
     "check_standard",
     "get_caches",
     "router",
@@ -56,6 +60,7 @@ StandardParam = Annotated[
         description="Response-time standard: `cn-gb51080`, `nfpa-1710` or `cn-micro-135`.",
         min_length=1,
         max_length=64,
+        json_schema_extra={"enum": sorted(standard_names())},
     ),
 ]
 
@@ -121,6 +126,19 @@ class BuildCache(Generic[V]):
         """The cached value of ``key`` (marked recently used), or None; never builds."""
         return self._lookup(key)[1]
 
+    def evict(self, key: Hashable) -> None:
+        """Forget ``key``."""
+        with self._lock:
+            self._items.pop(key, None)
+
+    def evict_where(self, predicate: Callable[[Hashable], bool]) -> int:
+        """Forget every key for which ``predicate(key)`` holds; return how many."""
+        with self._lock:
+            doomed = [key for key in self._items if predicate(key)]
+            for key in doomed:
+                del self._items[key]
+        return len(doomed)
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
@@ -134,26 +152,122 @@ class QueryEntry:
     stations: Mapping[str, tuple[str, float, float]]
 
 
+def _of_scenario(scenario_id: str) -> Callable[[Hashable], bool]:
+    def matches(key: Hashable) -> bool:
+        return isinstance(key, tuple) and scenario_id in key
+
+    return matches
+
+
 @dataclass(frozen=True)
 class AnalysisCaches:
     """The analysis results one app keeps in memory (bounded, locked; see :class:`BuildCache`).
+
+    Every key is a tuple that holds the scenario id, so :meth:`forget` drops a deleted
+    scenario's entries at once.
 
     Attributes
     ----------
     queries
         ``(scenario id, standard) -> QueryEntry``.
     coverage
-        ``(scenario id, standard) -> service._api_results.CoverageEntry``.
+        ``(scenario id, standard) -> service._api_results.CoverageEntry`` and
+        ``("risk", scenario id, canonical units, standard) -> service._api_risk.RiskEntry``.
+    layers
+        ``(scenario id, layer) -> service._api_geojson.RenderedLayer``: scenario layers as GeoJSON.
+    assessments, pages
+        ``(scenario id, standard) -> (coverage, risk)`` and the map and report pages
+        (:mod:`service._api_maps`).
     """
 
     queries: BuildCache[QueryEntry]
     coverage: BuildCache[object]
+    layers: BuildCache[object]
+    assessments: BuildCache[tuple[Any, Any]]
+    pages: BuildCache[bytes]
 
     @classmethod
     def sized(cls, scenarios: int) -> AnalysisCaches:
         """Caches holding a couple of standards for each of ``scenarios`` scenarios."""
         size = max(2, 2 * scenarios)
-        return cls(BuildCache(size), BuildCache(size))
+        return cls(
+            BuildCache(size),
+            BuildCache(size),
+            BuildCache(max(4, 4 * scenarios)),
+            BuildCache(max(2, scenarios)),
+            BuildCache(max(4, 2 * scenarios)),
+        )
+
+    def forget(self, scenario_id: str) -> int:
+        """Drop every entry of a (deleted) scenario; return how many."""
+        matches = _of_scenario(scenario_id)
+        caches: tuple[BuildCache[Any], ...] = (
+            self.queries,
+            self.coverage,
+            self.layers,
+            self.assessments,
+            self.pages,
+        )
+        return sum(cache.evict_where(matches) for cache in caches)
+
+
+def cached(
+    request: Request,
+    cache: BuildCache[V],
+    key: tuple[Any, ...],
+    build: Callable[[], V],
+    *,
+    scenario_id: str,
+    what: str,
+) -> V:
+    """The value of ``key``: from memory, else built, for anonymous readers through the gate.
+
+    Requests with the API token build directly; the others within the anonymous limits
+    (:class:`service._api_budget.AnonymousGate`). A value built for a scenario deleted
+    meanwhile is dropped (404), never kept.
+    """
+    value = cache.peek(key)
+    if value is not None:
+        return value
+    service = get_service(request)
+    if is_trusted(request) or service.gate.inside:
+        value = cache.get(key, build)
+    else:
+        value = service.gate.run(what, lambda: cache.get(key, build))
+    _still_there(service, cache, key, scenario_id)
+    return value
+
+
+async def cached_async(
+    request: Request,
+    cache: BuildCache[V],
+    key: tuple[Any, ...],
+    build: Callable[[], V],
+    *,
+    scenario_id: str,
+    what: str,
+) -> V:
+    """:func:`cached` for ``async`` routes: the build never runs on the event loop."""
+    value = cache.peek(key)
+    if value is not None:
+        return value
+    service = get_service(request)
+    if is_trusted(request):
+        value = await run_in_threadpool(cache.get, key, build)
+    else:
+        value = await service.gate.run_async(what, lambda: cache.get(key, build))
+    _still_there(service, cache, key, scenario_id)
+    return value
+
+
+def _still_there(
+    service: ServiceState, cache: BuildCache[Any], key: tuple[Any, ...], scenario_id: str
+) -> None:
+    try:
+        service.store.get_scenario(scenario_id)
+    except NotFoundError:
+        cache.evict(key)
+        raise
 
 
 def get_caches(request: Request) -> AnalysisCaches:
@@ -194,7 +308,7 @@ def stations_indexed(scenario: Scenario) -> pd.DataFrame:
 
 def _build_query(service: ServiceState, scenario_id: str, standard: str) -> QueryEntry:
     scenario = service.scenarios.get(scenario_id)
-    graph = scenario_graph(scenario, cache=True)
+    graph = service.graphs.graph(scenario_id, scenario)
     stations = stations_indexed(scenario)
     query = ResponseQuery.build(graph, stations, standard=standard)
     points = stations.geometry.representative_point().to_crs(4326)
@@ -229,8 +343,8 @@ async def response_times(
 ) -> ResponseTimesOut:
     """The ``k`` fastest stations to a point: response time (turnout + travel) and coverage.
 
-    The point is snapped to its nearest road node; a point farther than the snap limit
-    from every road (outside the network) is refused with a 422.
+    The point is snapped to its nearest road node; for a point farther than the snap limit
+    from every road (outside the network) there is no answer: a 404 that says so.
     """
     # Async on purpose: a cached query answers in about a millisecond on the event loop,
     # without a thread hop; the slow first build runs in the threadpool.
@@ -240,23 +354,29 @@ async def response_times(
     check_standard(standard)
     service = get_service(request)
     service.store.get_scenario(scenario_id)  # 404 before any computation (a sub-ms lookup)
-    key = (scenario_id, standard)
-    queries = get_caches(request).queries
-    entry = queries.peek(key)
-    if entry is None:
-        entry = await run_in_threadpool(
-            queries.get, key, lambda: _build_query(service, scenario_id, standard)
-        )
+    entry = await cached_async(
+        request,
+        get_caches(request).queries,
+        (scenario_id, standard),
+        lambda: _build_query(service, scenario_id, standard),
+        scenario_id=scenario_id,
+        what=f"The response-time table of scenario `{scenario_id}` under {standard}",
+    )
     query = entry.query
-    near = query.nearest(lon, lat, k=k)  # numpy only: (k, 1) arrays for the one point
-    snap_m = float(near.snap_distance_m[0])
+    try:
+        near = query.nearest(lon, lat, k=k)  # numpy only: (k, 1) arrays for the one point
+        snap_m = float(near.snap_distance_m[0])
+    except InputError:  # so far away that the scenario's metric CRS cannot hold it
+        snap_m = math.inf
     if snap_m > query.max_snap_m:
+        distance = f"{snap_m:,.0f} m" if math.isfinite(snap_m) else "too far (outside its map projection)"
         msg = (
-            f"The point ({lon:.6f}, {lat:.6f}) is {snap_m:,.0f} m from the nearest road of scenario "
+            f"The point ({lon:.6f}, {lat:.6f}) is {distance} from the nearest road of scenario "
             f"`{scenario_id}`, beyond the {query.max_snap_m:,.0f} m snap limit: it is outside the "
-            "road network. Fix: pick a point inside the study area (longitude first, then latitude)."
+            "road network, so no station reaches it. Fix: pick a point inside the study area "
+            "(longitude first, then latitude)."
         )
-        raise InputError(msg)
+        raise NotFoundError(msg)
     turnout_s = query.standard.turnout_s
     rows = []
     for rank, (station_id, response_s, covered) in enumerate(

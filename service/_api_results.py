@@ -11,26 +11,26 @@ endpoint                                    computed by
 ``GET /isochrones``, ``GET /districts``     isochrone and station-district polygons
 ``GET /violations``                         district rule violations (JSON list)
 ``GET /response-times?lon=&lat=&k=``        ``planning.query`` (see :mod:`service._api_query`)
-``GET /risk?units=&level=&bbox=``            ``risk_models.score_scenario`` (risk units)
-``GET /risk/top?units=&n=``                  the highest-scoring units with their reasons
+``GET /risk?units=&level=&bbox=``            ``risk_models.score_scenario`` (:mod:`service._api_risk`)
+``GET /map``, ``/report``                   ``maps`` (:mod:`service._api_maps`)
 ==========================================  ================================================
-
-Still to come: ``GET /map``, ``/report`` (``maps``).
 
 Coverage is computed on the first request for a scenario and standard (about two seconds
 on the small demo city), stored in the store as the result ``coverage_<standard>`` (layers)
 plus ``coverage_<standard>_summary`` (JSON, written last, so it marks a complete result),
-and kept in memory in EPSG:4326 with each layer's whole GeoJSON pre-rendered. Concurrent
-first requests compute once (:class:`service._api_query.BuildCache`).
+and kept in memory in EPSG:4326 with each feature's GeoJSON pre-rendered
+(:class:`service._api_geojson.RenderedLayer`), so a ``bbox`` request only slices. Concurrent
+first requests compute once (:class:`service._api_query.BuildCache`); requests without the
+API token compute within the anonymous limits (:mod:`service._api_budget`).
 
 How a route is written::
 
-    @router.get("/risk-units", dependencies=[ReadAccess], responses=PROBLEM_RESPONSES)
-    def risk_units(scenario_id: str, request: Request, bbox: BBox | None = Depends(parse_bbox)):
+    @router.get("/hotspots", dependencies=[ReadAccess], responses=PROBLEM_RESPONSES)
+    def hotspots(scenario_id: str, request: Request, bbox: BBox | None = Depends(parse_bbox)):
         service = get_service(request)
         scenario = service.scenarios.get(scenario_id)          # 404 for unknown ids
-        units = cached_layer(service, scenario_id, "risk_units", lambda: score(scenario))
-        return geojson_response(units, bbox=bbox)
+        units = cached_layer(service, scenario_id, "hotspots", lambda: score(scenario))
+        return RenderedLayer.of(units).response(bbox=bbox)
 
 :func:`cached_layer` and :func:`cached_bytes` compute a result once per scenario and keep it
 in the store (atomically written, deleted with the scenario); anything slow should rather
@@ -48,28 +48,28 @@ from typing import Annotated, Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
 
-from gis import scenario_graph
-from planning import CoverageResult, analyse_coverage, unit_response_times
-from risk_models import score_scenario
+from planning import CoverageResult, analyse_coverage
 
-from ._api_deps import GEOJSON, BBox, ReadAccess, ServiceState, geojson_response, get_service, parse_bbox
+from ._api_deps import GEOJSON, BBox, ReadAccess, ServiceState, get_service, parse_bbox
+from ._api_geojson import RenderedLayer
 from ._api_models import CoverageSummaryOut, ViolationOut
 from ._api_problems import PROBLEM_RESPONSES
-from ._api_query import DEFAULT_STANDARD, ScenarioId, StandardParam, check_standard, get_caches
+from ._api_query import DEFAULT_STANDARD, ScenarioId, StandardParam, cached, check_standard, get_caches
 from .store import NotFoundError
 
 __all__ = [
     "COVERAGE_LAYERS",
+    "GEOJSON_DOC",
     "CoverageEntry",
-    "RiskEntry",
     "cached_bytes",
     "cached_layer",
     "coverage_entry",
-    "risk_entry",
+    "number",
     "router",
+    "storable",
 ]
 
 router = APIRouter(prefix="/scenarios/{scenario_id}", tags=["results"], responses=PROBLEM_RESPONSES)
@@ -77,7 +77,7 @@ router = APIRouter(prefix="/scenarios/{scenario_id}", tags=["results"], response
 #: Spatial layers of a coverage result kept in the store and served as GeoJSON.
 COVERAGE_LAYERS = ("communities", "hazards", "area_units", "stations", "isochrones", "districts", "enclaves")
 CoverageLayer = Literal["communities", "hazards", "area_units", "stations"]
-_GEOJSON_DOC: dict[int | str, dict[str, Any]] = {
+GEOJSON_DOC: dict[int | str, dict[str, Any]] = {
     200: {"content": {GEOJSON: {}}, "description": "A GeoJSON FeatureCollection in EPSG:4326."}
 }
 
@@ -113,24 +113,29 @@ def cached_bytes(
 
 @dataclass(frozen=True)
 class CoverageEntry:
-    """A coverage result as served: summary, violations, layers in EPSG:4326 and their GeoJSON."""
+    """A coverage result as served: summary, violations, and its layers rendered in EPSG:4326."""
 
     summary: Mapping[str, Any]
     violations: tuple[Mapping[str, Any], ...]
-    layers: Mapping[str, gpd.GeoDataFrame]
-    bodies: Mapping[str, bytes]
+    rendered: Mapping[str, RenderedLayer]
+
+    @property
+    def layers(self) -> Mapping[str, gpd.GeoDataFrame]:
+        """The layers in EPSG:4326."""
+        return {name: layer.frame for name, layer in self.rendered.items()}
 
 
 def _result_name(standard: str) -> str:
     return "coverage_" + re.sub(r"[^a-z0-9]+", "_", standard.lower()).strip("_")
 
 
-def _number(value: Any) -> float | None:
-    number = float(value)
-    return number if np.isfinite(number) else None
+def number(value: Any) -> float | None:
+    """``value`` as a float, None when it is not finite (JSON has no infinity)."""
+    out = float(value)
+    return out if np.isfinite(out) else None
 
 
-def _storable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def storable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Plain columns for a GeoPackage: the index as a column, no infinities, strings as str."""
     out = gdf.reset_index() if gdf.index.name and gdf.index.name not in gdf.columns else gdf.copy()
     for col in out.columns:
@@ -155,11 +160,11 @@ def _summary(scenario_id: str, synthetic: bool, result: CoverageResult) -> dict[
             "weight": str(row["weight"]),
             "weight_total": float(row["weight_total"]),
             "weight_covered": float(row["weight_covered"]),
-            "share_covered": _number(row["share_weight"]),
-            "p50_response_s": _number(row["p50_response_s"]),
-            "p90_response_s": _number(row["p90_response_s"]),
-            "p95_response_s": _number(row["p95_response_s"]),
-            "max_response_s": _number(row["max_response_s"]),
+            "share_covered": number(row["share_weight"]),
+            "p50_response_s": number(row["p50_response_s"]),
+            "p90_response_s": number(row["p90_response_s"]),
+            "p95_response_s": number(row["p95_response_s"]),
+            "max_response_s": number(row["max_response_s"]),
             "meets_standard": bool(row["meets_standard"]),
         }
         for name, row in result.summary.iterrows()
@@ -169,9 +174,9 @@ def _summary(scenario_id: str, synthetic: bool, result: CoverageResult) -> dict[
             "grade": str(grade),
             "hazards": int(row["hazards"]),
             "covered": int(row["covered"]),
-            "share_covered": _number(row["share_covered"]),
-            "median_response_s": _number(row["median_response_s"]),
-            "p90_response_s": _number(row["p90_response_s"]),
+            "share_covered": number(row["share_covered"]),
+            "median_response_s": number(row["median_response_s"]),
+            "p90_response_s": number(row["p90_response_s"]),
         }
         for grade, row in result.hazards_by_grade.iterrows()
     ]
@@ -202,8 +207,8 @@ def _violations(result: CoverageResult) -> list[dict[str, Any]]:
         {
             "station": str(row["station"]),
             "kind": str(row["kind"]),
-            "value": _number(row["value"]),
-            "limit": _number(row["limit"]),
+            "value": number(row["value"]),
+            "limit": number(row["limit"]),
             "unit": str(row["unit"]),
             "message": str(row["message"]),
         }
@@ -214,9 +219,9 @@ def _violations(result: CoverageResult) -> list[dict[str, Any]]:
 def _compute_and_store(service: ServiceState, scenario_id: str, standard: str) -> None:
     record = service.store.get_scenario(scenario_id)
     scenario = service.scenarios.get(scenario_id)
-    result = analyse_coverage(scenario, scenario_graph(scenario, cache=True), standard=standard)
+    result = analyse_coverage(scenario, service.graphs.graph(scenario_id, scenario), standard=standard)
     name = _result_name(standard)
-    layers = {layer: _storable(getattr(result, layer)) for layer in COVERAGE_LAYERS}
+    layers = {layer: storable(getattr(result, layer)) for layer in COVERAGE_LAYERS}
     service.store.put_result_layers(scenario_id, name, {k: v for k, v in layers.items() if len(v)})
     data = {"summary": _summary(scenario_id, record.synthetic, result), "violations": _violations(result)}
     body = json.dumps(data, allow_nan=False).encode()
@@ -231,17 +236,15 @@ def _load(service: ServiceState, scenario_id: str, standard: str) -> CoverageEnt
         _compute_and_store(service, scenario_id, standard)
         raw, _ = service.store.get_result(scenario_id, f"{name}_summary")
     data = json.loads(raw)
-    layers: dict[str, gpd.GeoDataFrame] = {}
-    bodies: dict[str, bytes] = {}
+    rendered: dict[str, RenderedLayer] = {}
     for layer in COVERAGE_LAYERS:
         try:
-            gdf = service.store.read_result_layer(scenario_id, name, layer).to_crs(4326)
+            gdf = service.store.read_result_layer(scenario_id, name, layer)
         except NotFoundError:
+            service.store.get_scenario(scenario_id)  # a deleted scenario is a 404, not an empty layer
             gdf = gpd.GeoDataFrame(geometry=[], crs=4326)
-        gdf.sindex  # noqa: B018 - build the spatial index now, not lazily in concurrent requests
-        layers[layer] = gdf
-        bodies[layer] = bytes(geojson_response(gdf).body)
-    return CoverageEntry(data["summary"], tuple(data["violations"]), layers, bodies)
+        rendered[layer] = RenderedLayer.of(gdf)
+    return CoverageEntry(data["summary"], tuple(data["violations"]), rendered)
 
 
 def coverage_entry(request: Request, scenario_id: str, standard: str) -> CoverageEntry:
@@ -252,18 +255,20 @@ def coverage_entry(request: Request, scenario_id: str, standard: str) -> Coverag
     check_standard(standard)
     service = get_service(request)
     service.store.get_scenario(scenario_id)
-    entry = get_caches(request).coverage.get(
-        (scenario_id, standard), lambda: _load(service, scenario_id, standard)
+    entry = cached(
+        request,
+        get_caches(request).coverage,
+        (scenario_id, standard),
+        lambda: _load(service, scenario_id, standard),
+        scenario_id=scenario_id,
+        what=f"The coverage of scenario `{scenario_id}` under {standard}",
     )
     assert isinstance(entry, CoverageEntry)
     return entry
 
 
 def _layer_response(entry: CoverageEntry, layer: str, bbox: BBox | None) -> Response:
-    gdf = entry.layers[layer]
-    if bbox is None:
-        return Response(entry.bodies[layer], media_type=GEOJSON, headers={"X-Total-Count": str(len(gdf))})
-    return geojson_response(gdf, bbox=bbox)
+    return entry.rendered[layer].response(bbox=bbox)
 
 
 @router.get(
@@ -283,7 +288,7 @@ def coverage_summary(
     "/coverage/{layer}",
     dependencies=[ReadAccess],
     response_class=Response,
-    responses=_GEOJSON_DOC,
+    responses=GEOJSON_DOC,
     summary="Coverage of a layer as GeoJSON",
 )
 def coverage_layer(
@@ -304,7 +309,7 @@ def coverage_layer(
     "/isochrones",
     dependencies=[ReadAccess],
     response_class=Response,
-    responses=_GEOJSON_DOC,
+    responses=GEOJSON_DOC,
     summary="Response isochrones as GeoJSON",
 )
 def isochrones(
@@ -321,7 +326,7 @@ def isochrones(
     "/districts",
     dependencies=[ReadAccess],
     response_class=Response,
-    responses=_GEOJSON_DOC,
+    responses=GEOJSON_DOC,
     summary="Station districts as GeoJSON",
 )
 def districts(
@@ -345,105 +350,3 @@ def violations(
 ) -> list[ViolationOut]:
     """Districts over their area cap, with edges too far to reach, or split by a barrier."""
     return [ViolationOut(**v) for v in coverage_entry(request, scenario_id, standard).violations]
-
-
-# -- risk ---------------------------------------------------------------------------------------
-
-RiskLevel = Literal["blue", "yellow", "orange", "red"]
-UnitsParam = Annotated[
-    str,
-    Query(
-        description="`communities`, `h3:RES` (H3 resolution 5..10) or `grid:METRES` (100..9999 m cells).",
-        pattern=r"^(communities|h3:([5-9]|10)|grid:[0-9]{3,4})$",
-    ),
-]
-
-
-@dataclass(frozen=True)
-class RiskEntry:
-    """Scored risk units in EPSG:4326, their whole GeoJSON and the top units with their reasons."""
-
-    units: gpd.GeoDataFrame
-    top: tuple[Mapping[str, Any], ...]
-    body: bytes
-
-
-def _score(request: Request, scenario_id: str, units: str, standard: str) -> RiskEntry:
-    service = get_service(request)
-    scenario = service.scenarios.get(scenario_id)
-    communities = coverage_entry(request, scenario_id, standard).layers["communities"]
-    response: Any
-    if units == "communities":
-        stored = communities["response_time_s"].astype(float).fillna(np.inf)  # stored NaN = unreached
-        response = stored.where(~communities["flagged"].astype(bool), np.inf)  # planning.OFF_ROAD_RULE
-    else:  # each cell snapped to the roads itself, never the time of the community it lies in
-        graph = scenario_graph(scenario, cache=True)
-        stations = scenario["fire_stations"]
-
-        def response(cells: gpd.GeoDataFrame) -> pd.Series:
-            return unit_response_times(graph, stations, cells, standard=standard)
-
-    result = score_scenario(scenario, units=units, response_time_s=response, learn=False)
-    scored = _storable(result.units).to_crs(4326)
-    scored.index = result.units.index.astype(str)
-    scored.sindex  # noqa: B018 - built now, not lazily in concurrent requests
-    top = [
-        {
-            "unit_id": str(unit),
-            "rank": int(row["rank"]),
-            "name": str(row["name"]) if "name" in row else None,
-            "score": _number(row["score"]),
-            "percentile": _number(row["percentile"]),
-            "level": str(row["level"]),
-            "reasons": str(row["reasons"]),
-        }
-        for unit, row in result.top(50).iterrows()
-    ]
-    return RiskEntry(scored, tuple(top), bytes(geojson_response(scored).body))
-
-
-def risk_entry(request: Request, scenario_id: str, units: str, standard: str) -> RiskEntry:
-    """Risk units of a scenario, scored once per units spec and standard (kept in memory)."""
-    check_standard(standard)
-    get_service(request).store.get_scenario(scenario_id)
-    key = ("risk", scenario_id, units, standard)
-    entry = get_caches(request).coverage.get(key, lambda: _score(request, scenario_id, units, standard))
-    assert isinstance(entry, RiskEntry)
-    return entry
-
-
-@router.get(
-    "/risk", dependencies=[ReadAccess], response_class=Response, responses=_GEOJSON_DOC, summary="Risk units"
-)
-def risk_units(
-    scenario_id: ScenarioId,
-    request: Request,
-    *,
-    bbox: Annotated[BBox | None, Depends(parse_bbox)],
-    units: UnitsParam = "communities",
-    level: Annotated[list[RiskLevel] | None, Query(description="Only these levels (repeatable).")] = None,
-    standard: StandardParam = DEFAULT_STANDARD,
-) -> Response:
-    """Risk units with hazard, exposure, vulnerability and response factors, score and level.
-
-    Response times come from the coverage under ``standard``; incident learning is off.
-    """
-    entry = risk_entry(request, scenario_id, units, standard)
-    gdf = entry.units
-    if not level and bbox is None:  # the whole layer, rendered once
-        return Response(entry.body, media_type=GEOJSON, headers={"X-Total-Count": str(len(gdf))})
-    if level:
-        gdf = gdf[gdf["level"].isin(level)]
-    return geojson_response(gdf, bbox=bbox)
-
-
-@router.get("/risk/top", dependencies=[ReadAccess], summary="Highest-risk units")
-def risk_top(
-    scenario_id: ScenarioId,
-    request: Request,
-    units: UnitsParam = "communities",
-    n: Annotated[int, Query(ge=1, le=50, description="How many units.")] = 10,
-    standard: StandardParam = DEFAULT_STANDARD,
-) -> list[dict[str, Any]]:
-    """The ``n`` highest-scoring units with the reasons for their score."""
-    return [dict(t) for t in risk_entry(request, scenario_id, units, standard).top[:n]]

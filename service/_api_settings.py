@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._api_budget import AnonymousLimits
 from .uploads import UploadLimits
 
 __all__ = ["PLUGINS_ENV", "Settings"]
@@ -37,11 +38,20 @@ class Settings:
         ``module:function`` hooks that register more job kinds (also ``$RISKPLAN_JOB_PLUGINS``,
         comma-separated).
     upload_limits
-        Zip member count, uncompressed size and compression-ratio limits.
+        Zip member count, uncompressed size (per upload and per server) and compression-ratio
+        limits.
     scenario_cache_size
         Loaded scenarios kept in memory.
     demo_max_nodes
-        Largest demo city (road nodes) the demo endpoint generates.
+        Largest demo city (road nodes) the demo endpoint generates (the OpenAPI schema says so).
+    anonymous
+        What one request without the API token may cost: units, bytes, seconds
+        (:mod:`service._api_budget`).
+    graph_cache_max_bytes
+        Size bound of the road-graph cache in ``DATA_DIR/cache/graphs`` (least recently used
+        graphs go first); ``None`` for no bound.
+    job_retention_days
+        Finished jobs (and their results) older than this are deleted; ``None`` keeps them.
     """
 
     data_dir: Path
@@ -55,6 +65,9 @@ class Settings:
     upload_limits: UploadLimits = field(default_factory=UploadLimits)
     scenario_cache_size: int = 4
     demo_max_nodes: int = 200_000
+    anonymous: AnonymousLimits = field(default_factory=AnonymousLimits)
+    graph_cache_max_bytes: int | None = 2 * 1024**3
+    job_retention_days: float | None = 90.0
 
     def all_job_plugins(self) -> tuple[str, ...]:
         """``job_plugins`` plus those named in ``$RISKPLAN_JOB_PLUGINS``."""

@@ -8,12 +8,12 @@ lives in ``app.state.service``. Routes (all under ``/api/v1``, documented at ``/
 ``GET  /health``, ``GET /version``           liveness and versions
 ``POST /scenarios``                          create from an upload (multipart)
 ``POST /scenarios/demo``                     create the synthetic demo city
-``GET  /scenarios``, ``GET /scenarios/{id}``  list, detail with layer columns
+``GET  /scenarios``, ``GET /scenarios/{id}``  list (paged), detail with layer columns
 ``DELETE /scenarios/{id}``                   delete with results and jobs
 ``GET  /scenarios/{id}/layers/{layer}``      a layer as GeoJSON (EPSG:4326, ``bbox``)
 ``GET  /job-kinds``                          what jobs can run
 ``POST /scenarios/{id}/jobs``                start a job ``{kind, params}``
-``GET  /jobs``, ``GET /jobs/{id}``           list, status with progress
+``GET  /jobs``, ``GET /jobs/{id}``           list (paged), status with progress
 ``POST /jobs/{id}/cancel``                   cancel
 ``GET  /jobs/{id}/result[/layers/{layer}]``  result JSON, result layers as GeoJSON
 ``GET  /scenarios/{id}/coverage[/{layer}]``  coverage summary, layers as GeoJSON
@@ -21,15 +21,18 @@ lives in ``app.state.service``. Routes (all under ``/api/v1``, documented at ``/
 ``GET  /scenarios/{id}/districts``           station districts as GeoJSON
 ``GET  /scenarios/{id}/violations``          district rule violations
 ``GET  /scenarios/{id}/response-times``      the k fastest stations to a lon/lat
+``GET  /scenarios/{id}/risk[/top]``          risk units as GeoJSON, the top units
 ``GET  /scenarios/{id}/map``, ``/report``     interactive map, HTML report
 ==========================================  ===========================================
 
 The web page is served at ``/`` (files under ``/static``; Leaflet is vendored, so it works
-offline).
+offline), the API documentation at ``/docs`` (Swagger UI, vendored too).
 
 Write endpoints need ``Authorization: Bearer <token>``; read endpoints too when
-``protect_reads`` is set. Errors are RFC 9457 problem details. Result endpoints of the
-analysis stages plug in through :mod:`service._api_results`.
+``protect_reads`` is set. Reads without the token are bounded (:mod:`service._api_budget`).
+Errors are RFC 9457 problem details. Every answer carries the security headers of
+:mod:`service._api_security`. Result endpoints of the analysis stages plug in through
+:mod:`service._api_results`.
 """
 
 from __future__ import annotations
@@ -42,22 +45,28 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from . import _api_jobs, _api_maps, _api_query, _api_results, _api_scenarios
+from . import _api_jobs, _api_maps, _api_query, _api_results, _api_risk, _api_scenarios
+from ._api_budget import AnonymousGate
 from ._api_deps import ReadAccess, ScenarioCache, ServiceState, get_service
-from ._api_models import HealthOut, VersionOut
-from ._api_problems import PROBLEM_RESPONSES, BodyLimitMiddleware, install_handlers
+from ._api_models import DEMO_MIN_NODES, HealthOut, VersionOut, demo_default_nodes
+from ._api_problems import PROBLEM_RESPONSES, AnonymousBodyLimit, BodyLimitMiddleware, install_handlers
 from ._api_query import AnalysisCaches
+from ._api_security import SecurityHeaders, add_docs
 from ._api_settings import Settings
+from ._graphs import ServiceGraphs
 from .auth import TokenSource, resolve_token
-from .jobs import JobRunner, default_registry
+from .jobs import JobRegistry, JobRunner, default_registry
 from .store import SQLiteStore, Store
+from .uploads import UnpackBudget
 
 __all__ = ["API_PREFIX", "Settings", "create_app"]
 
@@ -124,10 +133,69 @@ def _mount_page(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
-        return FileResponse(
-            STATIC_DIR / "index.html",
-            headers={"Content-Security-Policy": _PAGE_CSP, "X-Content-Type-Options": "nosniff"},
+        return FileResponse(STATIC_DIR / "index.html", headers={"Content-Security-Policy": _PAGE_CSP})
+
+
+def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """The OpenAPI schema, saying what this server accepts (so clients and fuzzers agree with it).
+
+    ``n_road_nodes`` is bounded by this server's ``demo_max_nodes``, with the default it uses;
+    when reads are public, read operations take the token as optional (``security`` lists
+    ``{}``): a token lifts the anonymous limits, none is needed.
+    """
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+    )
+    demo = schema.get("components", {}).get("schemas", {}).get("DemoRequest", {}).get("properties", {})
+    if "n_road_nodes" in demo:
+        field = demo["n_road_nodes"]
+        for option in field.get("anyOf", [field]):
+            if option.get("type") == "integer":
+                option["maximum"] = max(DEMO_MIN_NODES, settings.demo_max_nodes)
+        field["description"] = (
+            f"Approximate number of road nodes, {DEMO_MIN_NODES:,} to {settings.demo_max_nodes:,} on this "
+            f"server; default {demo_default_nodes(settings.demo_max_nodes):,} (the size `riskplan demo` "
+            "makes, or this server's limit when lower)."
         )
+    components = schema.get("components", {}).get("schemas", {})
+    if "JobRequest" in components:
+        components["JobRequest"] = _job_request_schema(app.state.service.registry)
+    if not settings.protect_reads:
+        for operations in schema.get("paths", {}).values():
+            get = operations.get("get")
+            if get is not None and get.get("security"):
+                get["security"] = [*get["security"], {}]
+    app.openapi_schema = schema
+    return schema
+
+
+def _job_request_schema(registry: JobRegistry) -> dict[str, Any]:
+    """``{kind, params}`` for each registered kind, with the JSON Schema of its parameters."""
+    branches = [
+        {
+            "type": "object",
+            "title": kind.name,
+            "description": kind.description,
+            "properties": {
+                "kind": {"const": kind.name},
+                "params": dict(kind.params_schema) if kind.params_schema is not None else {"type": "object"},
+            },
+            "required": ["kind"],
+            "additionalProperties": False,
+        }
+        for kind in registry.kinds()
+    ]
+    return {
+        "title": "JobRequest",
+        "description": "Start a job of a registered kind on a scenario.",
+        "oneOf": branches,
+    }
 
 
 def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
@@ -156,18 +224,25 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     store = store or SQLiteStore(data_dir)
     registry = default_registry(settings.all_job_plugins())
     scenarios = ScenarioCache(store.load_scenario, settings.scenario_cache_size)
+    graphs = ServiceGraphs(data_dir, max_bytes=settings.graph_cache_max_bytes)
+    retention = settings.job_retention_days
     runner = JobRunner(
         store,
         registry,
         scenarios.get,
         max_workers=settings.max_workers,
         max_queued=settings.max_queued_jobs,
+        graphs=graphs.source,
+        retention_s=None if retention is None else retention * 86_400,
     )
+    gate = AnonymousGate(settings.anonymous)
+    unpacking = UnpackBudget(settings.upload_limits.max_server_unzipped_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         runner.shutdown()
+        gate.shutdown()
         store.close()
 
     app = FastAPI(
@@ -177,13 +252,23 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         description=(
             "Scenarios, their layers, and jobs over them. Write endpoints need "
             "`Authorization: Bearer <token>` (the token is in DATA_DIR/api_token on the server). "
-            "Errors are RFC 9457 problem details (`application/problem+json`)."
+            "Errors are RFC 9457 problem details (`application/problem+json`). Reads without the "
+            "token are bounded (units built, bytes sent, seconds of computation); over a bound the "
+            "answer is a 403 or 429 problem (`anonymous-limit`) that says which limit, and how to "
+            "get more."
         ),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
-    app.state.service = ServiceState(settings, store, registry, runner, token, scenarios)
+    app.state.service = ServiceState(
+        settings, store, registry, runner, token, scenarios, gate, graphs, unpacking
+    )
     app.state.analysis = AnalysisCaches.sized(settings.scenario_cache_size)
+    app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     install_handlers(app)
+    app.add_middleware(AnonymousBodyLimit, max_bytes=settings.anonymous.max_body_bytes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -192,16 +277,19 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: every answer gets the headers
     routers = (
         _meta_router(),
         _api_scenarios.router,
         _api_results.router,
+        _api_risk.router,
         _api_query.router,
         _api_jobs.router,
         _api_maps.router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    add_docs(app)
     _mount_page(app)
     log.info("riskplan API ready: data in %s, %d job worker(s)", data_dir, settings.max_workers)
     return app

@@ -11,15 +11,17 @@ A *job kind* is a function ``(scenario, params, progress, cancel) -> result``:
 * the result is a JSON-serialisable mapping, or a :class:`JobOutput` that adds
   GeoDataFrames (served as GeoJSON by the API).
 
-Adding a kind is one call in :func:`default_registry` (or in a plugin named by
-``RISKPLAN_JOB_PLUGINS=module:function`` / ``riskplan serve --job-plugin``)::
+The built-in kinds are in :mod:`service.job_kinds`; adding one is one call there (or in a
+plugin named by ``RISKPLAN_JOB_PLUGINS=module:function`` / ``riskplan serve --job-plugin``)::
 
     registry.register("placement", run_placement, description="...", check_params=check)
 
 :class:`JobRunner` runs at most ``max_workers`` jobs at once in threads, records status and
 progress in the :class:`~service.store.Store`, stores results before marking a job
 succeeded, and on start marks jobs left ``queued`` or ``running`` by a previous process as
-failed: ``interrupted by a server restart``.
+failed: ``interrupted by a server restart``. On shutdown (SIGTERM) it marks its own queued and
+running jobs failed at once: ``interrupted by a server shutdown`` (they are not requeued; start
+them again). Finished jobs older than the retention period are deleted.
 """
 
 from __future__ import annotations
@@ -31,19 +33,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
-import pandas as pd
-import shapely
 
 from gis import InputError, Scenario
 
+from ._graphs import GraphSource, bound_graphs
 from .store import FINAL_STATUSES, JobRecord, Store
 
 __all__ = [
     "INTERRUPTED",
+    "SHUT_DOWN",
     "BusyError",
     "JobCancelled",
     "JobFunction",
@@ -53,18 +55,14 @@ __all__ = [
     "JobRunner",
     "JobStateError",
     "Progress",
-    "check_depots_params",
-    "check_placement_params",
     "default_registry",
     "load_plugins",
-    "run_depots_job",
-    "run_network_job",
-    "run_placement_job",
 ]
 
 log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted by a server restart"
+#: What jobs still queued or running when the server shuts down (SIGTERM) end as: ``failed``.
 SHUT_DOWN = "interrupted by a server shutdown"
 _PROGRESS_INTERVAL_S = 0.2
 
@@ -99,12 +97,17 @@ ParamsCheck = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 @dataclass(frozen=True)
 class JobKind:
-    """A registered kind of job."""
+    """A registered kind of job.
+
+    ``params_schema`` is the JSON Schema of its parameters, published in the OpenAPI schema
+    (``None``: any object); it must accept exactly what ``check_params`` accepts.
+    """
 
     name: str
     func: JobFunction
     description: str
     check_params: ParamsCheck | None = None
+    params_schema: Mapping[str, Any] | None = None
 
 
 class JobRegistry:
@@ -128,12 +131,14 @@ class JobRegistry:
         *,
         description: str,
         check_params: ParamsCheck | None = None,
+        params_schema: Mapping[str, Any] | None = None,
     ) -> None:
-        """Add the kind ``name``; ``check_params`` validates and normalises parameters."""
+        """Add the kind ``name``; ``check_params`` validates and normalises parameters, and
+        ``params_schema`` (JSON Schema) documents them."""
         if name in self._kinds:
             msg = f"Job kind `{name}` is registered twice. Fix: give the new kind another name."
             raise ValueError(msg)
-        self._kinds[name] = JobKind(name, func, description, check_params)
+        self._kinds[name] = JobKind(name, func, description, check_params, params_schema)
 
     def get(self, name: str) -> JobKind:
         """The kind ``name``, or an :class:`InputError` listing the known kinds."""
@@ -161,297 +166,13 @@ def load_plugins(registry: JobRegistry, specs: Sequence[str]) -> None:
 
 
 def default_registry(plugins: Sequence[str] = ()) -> JobRegistry:
-    """A fresh registry with the built-in job kinds, then the ``plugins``' kinds."""
+    """A fresh registry with the built-in job kinds (:mod:`service.job_kinds`), then the ``plugins``'."""
+    from . import job_kinds
+
     registry = JobRegistry()
-    registry.register(
-        "network",
-        run_network_job,
-        description="Build the road network and snap stations, depots, hazards and communities to it.",
-        check_params=check_network_params,
-    )
-    registry.register(
-        "placement",
-        run_placement_job,
-        description=(
-            "Propose new fire stations (lscp, mclp, p-median, p-center or backup) under a "
-            "response standard, with the reason for each and the coverage trade-off curve."
-        ),
-        check_params=check_placement_params,
-    )
-    registry.register(
-        "depots",
-        run_depots_job,
-        description="Assign communities to relief depots and size their stock for a number of days.",
-        check_params=check_depots_params,
-    )
+    job_kinds.register_builtin(registry)
     load_plugins(registry, plugins)
     return registry
-
-
-# -- the built-in network job -------------------------------------------------------------------
-
-
-def check_network_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Check the parameters of a ``network`` job: ``max_snap_m`` (> 0), ``cache``, ``speeds``.
-
-    Examples
-    --------
-    >>> check_network_params({"max_snap_m": 250})
-    {'max_snap_m': 250.0, 'cache': True, 'speeds': None}
-    """
-    unknown = sorted(set(params) - {"max_snap_m", "cache", "speeds"})
-    if unknown:
-        msg = f"Unknown network job parameter(s) {unknown}. Fix: use `max_snap_m`, `cache`, `speeds`."
-        raise InputError(msg)
-    snap = params.get("max_snap_m")
-    is_number = isinstance(snap, int | float) and not isinstance(snap, bool)
-    if snap is not None and not (is_number and np.isfinite(snap) and 0 < snap <= 100_000):
-        msg = "`max_snap_m` must be a number of metres in (0, 100000]. Fix: e.g. 500."
-        raise InputError(msg)
-    cache = params.get("cache", True)
-    speeds = params.get("speeds")
-    if not isinstance(cache, bool) or not (speeds is None or isinstance(speeds, Mapping)):
-        msg = "`cache` must be true/false and `speeds` a table of road class speeds (not a path)."
-        raise InputError(msg)
-    return {"max_snap_m": None if snap is None else float(snap), "cache": cache, "speeds": speeds}
-
-
-def run_network_job(
-    scenario: Scenario, params: Mapping[str, Any], progress: Progress, cancel: threading.Event
-) -> JobOutput:
-    """Build the road network of ``scenario`` and report how its points snap to it."""
-    from .pipeline import build_network
-
-    progress(0.05, "building the road network")
-    run = build_network(
-        scenario, speeds=params.get("speeds"), max_snap_m=params.get("max_snap_m"), cache=params["cache"]
-    )
-    progress(0.9, "summarising the snapping report")
-    frames = []
-    summary: dict[str, dict[str, Any]] = {}
-    for layer, table in run.snaps.items():
-        points = scenario[layer].geometry.loc[table.index].representative_point()
-        frames.append(
-            gpd.GeoDataFrame(
-                {
-                    "layer": layer,
-                    "id": table.index.astype(str),
-                    "node": table["node"].astype(str).to_numpy(),
-                    "snap_distance_m": table["snap_distance_m"].to_numpy(float),
-                    "flagged": table["flagged"].to_numpy(bool),
-                },
-                geometry=points.to_numpy(),
-                crs=scenario.crs,
-            )
-        )
-        distance = table["snap_distance_m"]
-        summary[layer] = {
-            "points": len(table),
-            "flagged": int(table["flagged"].sum()),
-            "median_snap_m": round(float(distance.median()), 1) if len(table) else None,
-            "max_snap_m": round(float(distance.max()), 1) if len(table) else None,
-        }
-    report = run.graph.graph.get("report")
-    data = {
-        "scenario": scenario.label,
-        "synthetic": scenario.synthetic,
-        "nodes": run.graph.number_of_nodes(),
-        "edges": run.graph.number_of_edges(),
-        "report": str(report) if report is not None else None,
-        "snapping": summary,
-        "flagged": run.flagged,
-    }
-    snapping = pd.concat(frames, ignore_index=True) if frames else None
-    return JobOutput(data, {"snapping": gpd.GeoDataFrame(snapping, crs=scenario.crs)} if frames else {})
-
-
-# -- the built-in planning jobs (placement, depots) ----------------------------------------------
-
-PLACEMENT_MODELS = ("lscp", "mclp", "p-median", "p-center", "backup")
-DISTANCES = ("network", "euclidean")
-
-
-def _unknown_params(kind: str, params: Mapping[str, Any], known: Sequence[str]) -> None:
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        names = ", ".join(f"`{k}`" for k in known)
-        msg = f"Unknown {kind} job parameter(s) {unknown}. Fix: use {names}."
-        raise InputError(msg)
-
-
-def _choice(params: Mapping[str, Any], name: str, choices: Sequence[str], default: str) -> str:
-    value = params.get(name, default)
-    if value not in choices:
-        msg = f"`{name}` is {value!r}. Fix: use one of {list(choices)}."
-        raise InputError(msg)
-    return str(value)
-
-
-def _whole(params: Mapping[str, Any], name: str, low: int, high: int, default: int) -> int:
-    value = params.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        msg = f"`{name}` is {value!r}. Fix: give a whole number from {low} to {high}."
-        raise InputError(msg)
-    return value
-
-
-def check_placement_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Check the parameters of a ``placement`` job.
-
-    ``model`` (lscp, mclp, p-median, p-center, backup; default mclp), ``n_new`` (1..50,
-    default 3), ``distance`` (network, euclidean), ``standard`` (a shipped response profile),
-    ``time_limit_s`` (1..300 s per solve, default 30).
-
-    Examples
-    --------
-    >>> check_placement_params({"n_new": 2})
-    {'model': 'mclp', 'n_new': 2, 'distance': 'network', 'standard': 'cn-gb51080', 'time_limit_s': 30}
-    """
-    from planning import standard_names
-
-    _unknown_params("placement", params, ("model", "n_new", "distance", "standard", "time_limit_s"))
-    return {
-        "model": _choice(params, "model", PLACEMENT_MODELS, "mclp"),
-        "n_new": _whole(params, "n_new", 1, 50, 3),
-        "distance": _choice(params, "distance", DISTANCES, "network"),
-        "standard": _choice(params, "standard", standard_names(), "cn-gb51080"),
-        "time_limit_s": _whole(params, "time_limit_s", 1, 300, 30),
-    }
-
-
-def check_depots_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Check the parameters of a ``depots`` job: ``days`` (1..90, default 7), ``distance``.
-
-    Examples
-    --------
-    >>> check_depots_params({"distance": "euclidean"})
-    {'days': 7, 'distance': 'euclidean'}
-    """
-    _unknown_params("depots", params, ("days", "distance"))
-    return {
-        "days": _whole(params, "days", 1, 90, 7),
-        "distance": _choice(params, "distance", DISTANCES, "network"),
-    }
-
-
-def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """JSON-ready rows (NaN and infinities as null)."""
-    clean = table.replace([np.inf, -np.inf], np.nan).astype(object)
-    return [
-        {str(k): (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-        for row in clean.to_dict(orient="records")
-    ]
-
-
-def _plain(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Columns a GeoPackage stores: the index as ``id``, lists and objects as text."""
-    out = gdf.copy()
-    if "id" not in out.columns:
-        out.insert(0, "id", out.index.astype(str))
-    for col in out.columns:
-        if col != out.geometry.name and out[col].dtype == object:
-            out[col] = out[col].map(
-                lambda v: (
-                    None
-                    if v is None
-                    else "; ".join(map(str, v))
-                    if isinstance(v, list | tuple | set)
-                    else str(v)
-                )
-            )
-    return out.reset_index(drop=True)
-
-
-def _planning_inputs(scenario: Scenario, distance: str, standard: str, progress: Progress) -> tuple[Any, Any]:
-    """The road graph (None for straight-line distances) and the risk result, in two stages."""
-    from gis import scenario_graph
-
-    from .pipeline import assess
-
-    progress(0.05, "building the road network")
-    graph = scenario_graph(scenario, cache=True)
-    progress(0.2, "scoring risk (coverage, then risk per community)")
-    _, risk = assess(scenario, graph=graph, standard=standard)
-    return (graph if distance == "network" else None), risk
-
-
-def _tradeoff_layer(tradeoff: pd.DataFrame, sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The trade-off table, each row with the new sites it adds as a multipoint."""
-    points = sites.geometry
-    geoms = []
-    for value in tradeoff["sites"].astype(str):
-        ids = [s.strip() for s in value.replace(",", ";").split(";") if s.strip() in points.index]
-        geoms.append(shapely.MultiPoint([points.loc[i] for i in ids]) if ids else None)
-    return gpd.GeoDataFrame(tradeoff.reset_index(drop=True), geometry=geoms, crs=sites.crs)
-
-
-def run_placement_job(
-    scenario: Scenario, params: Mapping[str, Any], progress: Progress, cancel: threading.Event
-) -> JobOutput:
-    """Propose ``n_new`` fire stations with :func:`planning.plan_stations`."""
-    from planning import plan_stations
-
-    graph, risk = _planning_inputs(scenario, params["distance"], params["standard"], progress)
-    progress(0.5, f"solving {params['model']} for {params['n_new']} new station(s)")
-    plan = plan_stations(
-        scenario,
-        graph,
-        model=params["model"],
-        n_new=params["n_new"],
-        standard=params["standard"],
-        risk=risk,
-        distance=params["distance"],
-        time_limit_s=params["time_limit_s"],
-    )
-    progress(0.9, "storing the plan")
-    proposed = _plain(plan.proposed)
-    tradeoff = plan.tradeoff
-    data = {
-        "scenario": scenario.label,
-        "synthetic": scenario.synthetic,
-        **params,
-        "proposed": _records(pd.DataFrame(proposed.drop(columns=proposed.geometry.name))),
-        "tradeoff": _records(tradeoff),
-        "summary": {str(k): v for k, v in zip(plan.summary.index, _records(plan.summary), strict=True)},
-        "recommended_n": int(plan.recommended_n),
-        "notes": [str(n) for n in plan.notes],
-    }
-    layers = {
-        "proposed": proposed,
-        "candidates": _plain(plan.candidates),
-        "communities": _plain(plan.communities),
-        "tradeoff": _tradeoff_layer(tradeoff, plan.candidates),
-    }
-    return JobOutput(data, layers)
-
-
-def run_depots_job(
-    scenario: Scenario, params: Mapping[str, Any], progress: Progress, cancel: threading.Event
-) -> JobOutput:
-    """Assign communities to relief depots and size the stock with :func:`planning.plan_depots`."""
-    from planning import plan_depots
-
-    graph, risk = _planning_inputs(scenario, params["distance"], "cn-gb51080", progress)
-    progress(0.5, f"assigning communities and sizing {params['days']} day(s) of stock")
-    plan = plan_depots(scenario, graph, risk=risk, days=params["days"], distance=params["distance"])
-    progress(0.9, "storing the plan")
-    depots = _plain(plan.depots)
-    stock = plan.stock.reset_index(drop=True)
-    where = depots.set_index("id").geometry
-    stock_layer = gpd.GeoDataFrame(
-        stock, geometry=stock["depot"].astype(str).map(where).to_numpy(), crs=depots.crs
-    )
-    communities = _plain(plan.communities)
-    data = {
-        "scenario": scenario.label,
-        "synthetic": scenario.synthetic,
-        **params,
-        "status": str(plan.status),
-        "table": _records(plan.table().rename_axis("depot").reset_index()),
-        "unmet_people": float(communities["unmet_people"].fillna(0).sum()),
-        "notes": [str(n) for n in plan.notes],
-    }
-    return JobOutput(data, {"communities": communities, "depots": depots, "stock": _plain(stock_layer)})
 
 
 # -- the runner ----------------------------------------------------------------------------------
@@ -472,6 +193,12 @@ class JobRunner:
         Jobs running at once.
     max_queued
         Jobs waiting or running before new ones are refused (:class:`BusyError`).
+    graphs
+        ``scenario id -> graph source`` bound to each job's thread, so that
+        :func:`service._graphs.job_graph` reads the service's graph cache.
+    retention_s
+        Finished jobs older than this many seconds are deleted (at start and whenever a job
+        ends); ``None`` keeps them.
     """
 
     def __init__(
@@ -482,17 +209,29 @@ class JobRunner:
         *,
         max_workers: int = 2,
         max_queued: int = 100,
+        graphs: Callable[[str], GraphSource] | None = None,
+        retention_s: float | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self._load = load_scenario
+        self._graphs = graphs
         self.max_workers = max_workers
         self.max_queued = max_queued
+        self.retention_s = retention_s
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="riskplan-job")
         self._lock = threading.Lock()
         self._active: dict[str, tuple[Future[None], threading.Event]] = {}
         self._closing = threading.Event()
         store.mark_interrupted(INTERRUPTED)
+        self.purge()
+
+    def purge(self) -> int:
+        """Delete the finished jobs older than ``retention_s``; return how many."""
+        if self.retention_s is None:
+            return 0
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.retention_s)
+        return self.store.purge_jobs(finished_before=cutoff.isoformat(timespec="milliseconds"))
 
     @property
     def active(self) -> int:
@@ -527,6 +266,10 @@ class JobRunner:
     def _forget(self, job_id: str) -> None:
         with self._lock:
             self._active.pop(job_id, None)
+        try:
+            self.purge()
+        except Exception:  # housekeeping never fails a job
+            log.warning("could not purge old jobs", exc_info=True)
 
     def cancel(self, job_id: str) -> JobRecord:
         """Cancel a queued job at once, or ask a running one to stop."""
@@ -571,7 +314,9 @@ class JobRunner:
         try:
             kind = self.registry.get(job.kind)
             scenario = self._load(job.scenario_id)
-            out = kind.func(scenario, job.params, self._progress(job_id, event), event)
+            source = self._graphs(job.scenario_id) if self._graphs is not None else None
+            with bound_graphs(source):
+                out = kind.func(scenario, job.params, self._progress(job_id, event), event)
             if event.is_set():
                 raise JobCancelled
             output = out if isinstance(out, JobOutput) else JobOutput(dict(out))
@@ -595,11 +340,19 @@ class JobRunner:
             self.store.update_job(job_id, status="failed", message=message, expect=["running"])
 
     def shutdown(self, *, wait: bool = False) -> None:
-        """Stop taking jobs, drop queued ones and ask running ones to stop."""
+        """Stop taking jobs, and end every queued or running one as failed: :data:`SHUT_DOWN`.
+
+        Running jobs are marked at once, not when they next report progress: after a
+        SIGTERM the process may end before they do. Their threads are asked to stop; a late
+        result is never stored (the job is no longer ``running``).
+        """
         self._closing.set()
         with self._lock:
             active = dict(self._active)
         for job_id, (_, event) in active.items():
             event.set()
-            self.store.update_job(job_id, status="failed", message=SHUT_DOWN, expect=["queued"])
+            if self.store.update_job(
+                job_id, status="failed", message=SHUT_DOWN, expect=["queued", "running"]
+            ):
+                log.warning("job %s: %s", job_id, SHUT_DOWN)
         self._pool.shutdown(wait=wait, cancel_futures=True)

@@ -143,11 +143,24 @@ def assess(
 
 
 def write_snap_report(run: NetworkRun, path: Path) -> Path:
-    """Write one CSV row per snapped feature: layer, id, node, distances, flagged."""
+    """Write one CSV row per snapped feature: layer, id, node, distances, flagged.
+
+    Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return) are written with a leading ``'``, so opening the
+    report never runs a formula from an input file; numbers stay numbers. Text cells are
+    quoted, so a line break inside one cannot start a row.
+    """
+    import csv
+
     frames = [df.assign(layer=layer).rename_axis("id").reset_index() for layer, df in run.snaps.items()]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    for column in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[column]) and not pd.api.types.is_bool_dtype(table[column]):
+            text = table[column].astype(str).where(table[column].notna())
+            risky = text.str.match(r"^[=+\-@\t\r]", na=False)
+            table[column] = text.where(~risky, "'" + text)
     with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False)
+        table.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC)
     return path
 
 

@@ -241,13 +241,18 @@ def test_point_query_k_nearest_on_the_demo_city(client: TestClient, demo_sid: st
         ({"lon": 112.55, "lat": 37.85, "k": 0}, "query.k"),
         ({"lon": 112.55, "lat": 37.85, "k": 21}, "query.k"),
         ({"lon": 112.55, "lat": 37.85, "standard": "nope"}, "cn-gb51080"),
-        ({"lon": 112.0, "lat": 37.85}, "outside the road network"),
         ({"lon": 37.85, "lat": 112.55}, "query.lat"),  # swapped
     ],
 )
 def test_point_query_bad_input(client: TestClient, sid: str, params: dict[str, Any], needle: str) -> None:
     body = _problem(client.get(f"{API}/scenarios/{sid}/response-times", params=params), 422)
     assert needle in str(body)
+
+
+@pytest.mark.parametrize(("lon", "lat"), [(112.0, 37.85), (18.4, 1e-196)])
+def test_a_point_off_the_network_has_no_answer(client: TestClient, sid: str, lon: float, lat: float) -> None:
+    body = _problem(client.get(f"{API}/scenarios/{sid}/response-times", params={"lon": lon, "lat": lat}), 404)
+    assert "outside the road network" in body["detail"] and "inf m" not in body["detail"]
 
 
 def test_point_query_is_built_once(tmp_path: Path, gpkg: Path, monkeypatch: pytest.MonkeyPatch) -> None:

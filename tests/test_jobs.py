@@ -24,6 +24,7 @@ from scenario_factory import write_gpkg
 from gis import InputError, Scenario, load_scenario
 from service.jobs import (
     INTERRUPTED,
+    SHUT_DOWN,
     BusyError,
     JobRegistry,
     JobRunner,
@@ -181,14 +182,60 @@ def test_new_runner_marks_jobs_of_a_dead_process_failed(store: SQLiteStore, scen
 
 def test_registry_is_per_instance_and_rejects_duplicates() -> None:
     registry = default_registry()
-    assert [k.name for k in registry.kinds()] == ["depots", "network", "placement"]
+    assert [k.name for k in registry.kinds()] == ["depots", "network", "placement", "risk"]
     with pytest.raises(ValueError, match="twice"):
         registry.register("network", _sleep, description="again")
     load_plugins(registry, ["test_jobs:register_test_jobs"])
     assert "sleep" in [k.name for k in registry.kinds()]
-    assert [k.name for k in default_registry().kinds()] == ["depots", "network", "placement"]
+    assert [k.name for k in default_registry().kinds()] == ["depots", "network", "placement", "risk"]
     with pytest.raises(InputError, match="cannot be loaded"):
         load_plugins(registry, ["no_such_module_xyz:register"])
+
+
+def test_shutdown_marks_running_jobs_failed_at_once(store: SQLiteStore, scenario_id: str) -> None:
+    """A job that is not reporting progress when the server stops is failed then, not later."""
+    registry = default_registry()
+    release, started = threading.Event(), threading.Event()
+
+    def solving(
+        scenario: Scenario, params: Mapping[str, Any], progress: Any, cancel: threading.Event
+    ) -> dict:
+        started.set()
+        release.wait(30)  # a long solver call: no progress, no look at `cancel`
+        return {"done": True}
+
+    registry.register("solve", solving, description="a long call (tests only)")
+    runner = JobRunner(store, registry, store.load_scenario, max_workers=1)
+    running = runner.submit(scenario_id, "solve", {})
+    queued = runner.submit(scenario_id, "solve", {})
+    assert started.wait(30)
+    runner.shutdown()
+    for job in (running, queued):
+        after = store.get_job(job.id)
+        assert (after.status, after.message) == ("failed", SHUT_DOWN)
+    release.set()
+    time.sleep(0.2)
+    assert store.get_job(running.id).status == "failed" and not store.get_job(running.id).has_result
+
+
+def test_finished_jobs_are_purged_after_the_retention_period(store: SQLiteStore, scenario_id: str) -> None:
+    runner = _runner(store)
+    old = runner.submit(scenario_id, "sleep", {"steps": 1, "step_s": 0})
+    _wait(store, old.id, ("succeeded",))
+    assert store.get_job_result(old.id)
+    result_files = list((store.scenarios_dir / scenario_id / "jobs").glob(f"{old.id}.*"))
+    assert result_files
+    runner.shutdown()
+    time.sleep(0.05)
+    later = _runner(store, retention_s=0.01)  # a server that keeps finished jobs 10 ms
+    assert [j.id for j in store.list_jobs()] == []
+    assert not any(p.exists() for p in result_files)
+    kept = _runner(store, retention_s=3600)
+    job = kept.submit(scenario_id, "sleep", {"steps": 1, "step_s": 0})
+    _wait(store, job.id, ("succeeded",))
+    assert [j.id for j in store.list_jobs()] == [job.id]
+    later.shutdown()
+    kept.shutdown()
 
 
 # -- a real server, killed mid-job ------------------------------------------------------------
@@ -275,3 +322,25 @@ def test_server_killed_mid_job_loses_nothing(serve: Any, tmp_path: Path) -> None
     assert job["status"] == "failed" and job["message"] == INTERRUPTED
     assert 0 < job["progress"] < 1
     assert not list((data_dir / "scenarios").glob(".tmp-*"))
+
+
+@pytest.mark.slow
+def test_sigterm_fails_running_jobs_as_interrupted_by_a_shutdown(serve: Any, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    url, server = serve(data_dir)
+    gpkg = write_gpkg(tmp_path / "src.gpkg").read_bytes()
+    sid = httpx.post(
+        f"{url}/api/v1/scenarios", files={"file": ("a.gpkg", gpkg)}, headers=auth, timeout=60
+    ).json()["id"]
+    # progress only every 5 s: the process is gone before the job would notice the shutdown
+    body = {"kind": "sleep", "params": {"steps": 100, "step_s": 5}}
+    job = httpx.post(f"{url}/api/v1/scenarios/{sid}/jobs", json=body, headers=auth).json()
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{url}/api/v1/jobs/{job['id']}").json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=60)
+    after = SQLiteStore(data_dir).get_job(job["id"])  # read before any restart could touch it
+    assert (after.status, after.message) == ("failed", SHUT_DOWN)

@@ -190,3 +190,99 @@ def test_options_are_checked(work: Path, tmp_path: Path) -> None:
         parse_options('{"hazard": {}}')
     with pytest.raises(UploadError, match="not valid JSON"):
         parse_options("{")
+
+
+# -- archives checked as a whole before anything is extracted (issue 12) ----------------------
+
+
+def _count_extractions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every member the upload code starts to extract."""
+    from service import _archives as uploads
+
+    calls: list[str] = []
+    real = uploads._copy_member
+
+    def counting(zf: zipfile.ZipFile, info: zipfile.ZipInfo, *args: object, **kwargs: object) -> int:
+        calls.append(info.filename)
+        return real(zf, info, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(uploads, "_copy_member", counting)
+    return calls
+
+
+def test_duplicate_layers_are_refused_before_extracting(
+    work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extracted = _count_extractions(monkeypatch)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for folder in ("a", "b", "c"):
+            zf.writestr(f"{folder}/roads.geojson", small_layers()["roads"].to_json())
+    with pytest.raises(UploadError, match="layer `roads`"):
+        scenario_from_upload([_save(work, "file", buf.getvalue(), "dup.zip")], work)
+    assert extracted == []
+
+
+def test_many_small_members_are_a_zip_bomb_as_a_whole(
+    work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every member is just under the 1 MiB that the per-member ratio check exempts
+    extracted = _count_extractions(monkeypatch)
+    archive = tmp_path / "many-small.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(40):
+            zf.writestr(f"part{i:03d}.csv", b"0" * (1024**2 - 1))
+    assert archive.stat().st_size < 1024**2 / 4
+    with pytest.raises(UploadError, match=r"compressed [0-9,]+ times as a whole"):
+        safe_extract(archive, work, UploadLimits())
+    assert extracted == [] and list(work.iterdir()) == []
+
+
+def _random_zip(path: Path, name: str, size: int) -> bytes:
+    import numpy as np
+
+    data = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8).tobytes()  # incompressible
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(name, data)
+    return path.read_bytes()
+
+
+def test_unpacked_bytes_are_capped_per_upload(work: Path, tmp_path: Path) -> None:
+    files = [
+        _save(work, layer, _random_zip(tmp_path / f"{layer}.zip", f"{layer}.csv", 600_000), f"{layer}.zip")
+        for layer in ("hazards", "communities")
+    ]
+    limits = UploadLimits(max_unzipped_bytes=1_000_000)
+    with pytest.raises(UploadError, match="this upload"):
+        scenario_from_upload(files, work, limits=limits)
+    assert sum(p.stat().st_size for p in work.rglob("*.csv")) <= 1_000_000
+
+
+def test_unpacked_bytes_are_capped_per_server(work: Path, tmp_path: Path) -> None:
+    from service.jobs import BusyError
+    from service.uploads import UnpackBudget
+
+    budget = UnpackBudget(max_bytes=1_000_000)
+    data = _random_zip(tmp_path / "h.zip", "hazards.csv", 600_000)
+    with budget.upload(max_bytes=1024**3) as other:  # another upload, unpacking at the same time
+        other.reserve(700_000, "other.zip")
+        with (
+            budget.upload(max_bytes=1024**3) as mine,
+            pytest.raises(BusyError, match="uploads in progress"),
+        ):
+            scenario_from_upload([_save(work, "hazards", data, "h.zip")], work, tally=mine)
+    assert budget.in_use == 0  # both released
+    with budget.upload(max_bytes=1024**3) as mine:
+        mine.reserve(600_000, "h.zip")  # alone, it fits
+
+
+def test_deeply_nested_options_are_a_422_not_a_crash() -> None:
+    from service.uploads import parse_options
+
+    deep = '{"hazards": {"rename": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+    with pytest.raises(UploadError, match="nested"):
+        parse_options(deep)
+    nested = '{"hazards": {"values": {"a": {"b": {"c": {"d": 1}}}}}}'
+    with pytest.raises(UploadError, match="nested"):
+        parse_options(nested)
+    assert parse_options('{"hazards": {"values": {"category": {"危化": "hazardous_chemicals"}}}}')

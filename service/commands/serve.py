@@ -1,5 +1,9 @@
 """``riskplan serve``: run the web API and page with uvicorn.
 
+Reads are public unless ``--protect-reads`` is given; serving on an address other than
+loopback without it prints a warning at start, saying what anyone who can reach the server
+can read. Request heads are bounded in size and time (:mod:`service._server`).
+
 Examples
 --------
 ``riskplan serve --data-dir /srv/riskplan --host 127.0.0.1 --port 8000``
@@ -9,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
 import logging
+import sys
 from pathlib import Path
 
 from gis import MissingDependencyError
 
-__all__ = ["register"]
+from .._server import ServerLimits
+
+__all__ = ["is_loopback", "public_reads_warning", "register"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +38,40 @@ def _positive(value: str) -> int:
         msg = f"must be at least 1, got {number}"
         raise argparse.ArgumentTypeError(msg)
     return number
+
+
+def _seconds(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        msg = f"must be a positive number of seconds, got {value}"
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` only listens on this machine.
+
+    Examples
+    --------
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("::1"), is_loopback("0.0.0.0")
+    (True, True, True, False)
+    """
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def public_reads_warning(host: str) -> str:
+    """The warning printed when reads are public on an address other than loopback."""
+    return (
+        f"WARNING: reads are public and the server listens on {host}: anyone who can reach it can "
+        "read every scenario (every layer with all its attributes), every job with its parameters "
+        "and results, and the analyses (coverage, risk, maps, reports), without the API token. "
+        "Fix: restart with --protect-reads, or listen on 127.0.0.1 only."
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,6 +99,45 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="MODULE:FUNCTION",
         help="register more job kinds (repeatable; also $RISKPLAN_JOB_PLUGINS)",
     )
+    limits = ServerLimits()
+    parser.add_argument(
+        "--max-header-kb",
+        type=_positive,
+        default=limits.max_header_bytes // 1024,
+        help=f"largest request head in KiB, 431 beyond (default: {limits.max_header_bytes // 1024})",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=limits.header_timeout_s,
+        metavar="SECONDS",
+        help=f"longest a request head may take to arrive, 408 beyond (default: {limits.header_timeout_s:g})",
+    )
+    parser.add_argument(
+        "--limit-concurrency",
+        type=_positive,
+        default=limits.limit_concurrency,
+        help=f"most connections and requests at once, 503 beyond (default: {limits.limit_concurrency})",
+    )
+    parser.add_argument(
+        "--demo-max-nodes",
+        type=_positive,
+        default=200_000,
+        help="largest demo city (road nodes) POST /scenarios/demo makes (default: 200000)",
+    )
+    parser.add_argument(
+        "--graph-cache-mb",
+        type=_positive,
+        default=2048,
+        help="size bound of the road-graph cache in DATA_DIR/cache/graphs, in MiB (default: 2048)",
+    )
+    parser.add_argument(
+        "--job-retention-days",
+        type=_seconds,
+        default=90.0,
+        metavar="DAYS",
+        help="delete finished jobs and their results after this many days (default: 90)",
+    )
     parser.set_defaults(func=_cmd_serve)
 
 
@@ -64,6 +145,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
+        from .._server import server_config
         from ..api import Settings, create_app
     except ImportError as exc:
         raise MissingDependencyError(
@@ -82,7 +164,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         cors_origins=tuple(args.cors_origin),
         api_token=token.token,
         job_plugins=tuple(args.job_plugin),
+        graph_cache_max_bytes=args.graph_cache_mb * _MIB,
+        demo_max_nodes=args.demo_max_nodes,
+        job_retention_days=args.job_retention_days,
     )
+    limits = ServerLimits(
+        max_header_bytes=args.max_header_kb * 1024,
+        header_timeout_s=args.header_timeout,
+        limit_concurrency=args.limit_concurrency,
+    )
+    if not args.protect_reads and not is_loopback(args.host):
+        print(public_reads_warning(args.host), file=sys.stderr, flush=True)
+        log.warning("reads are public on %s (no --protect-reads)", args.host)
     app = create_app(settings)
     _tune_gc()
     loop, http = _event_loop(), _http_parser()
@@ -92,16 +185,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print("  (faster with uvloop and httptools: pip install 'uvicorn[standard]')", flush=True)
     print(token.describe(), flush=True)
     level = "info" if args.verbose else "warning"
-    uvicorn.run(
+    config = server_config(
         app,
         host=args.host,
         port=args.port,
+        http=http,
+        limits=limits,
         log_level=level,
         access_log=bool(args.verbose),
-        server_header=False,
         loop="uvloop" if loop == "uvloop" else "asyncio",
-        http="httptools" if http == "httptools" else "h11",
     )
+    uvicorn.Server(config).run()
     return 0
 
 

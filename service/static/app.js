@@ -60,10 +60,20 @@
     return $("token").value.trim();
   }
 
+  const RETRIES_429 = 5;
+
   async function api(path, options) {
     const opts = Object.assign({ headers: {} }, options || {});
     if (token()) opts.headers.Authorization = "Bearer " + token();
-    const response = await fetch(API + path, opts);
+    let response = await fetch(API + path, opts);
+    // without the token, a first computation may take longer than the server waits: it answers
+    // 429 with Retry-After while it finishes into its cache, so ask again a few times
+    for (let i = 0; response.status === 429 && i < RETRIES_429; i++) {
+      const wait = Math.min(30, Number(response.headers.get("Retry-After")) || 2);
+      status("the server is computing " + path.split("?")[0] + "; retrying in " + wait + " s");
+      await new Promise((done) => setTimeout(done, wait * 1000));
+      response = await fetch(API + path, opts);
+    }
     const type = response.headers.get("content-type") || "";
     const body = type.includes("json") ? await response.json() : await response.text();
     if (!response.ok) {

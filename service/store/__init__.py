@@ -8,6 +8,7 @@ one GeoPackage per scenario in a data directory). A PostGIS backend implements
 from .base import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
+    After,
     JobRecord,
     JobStatus,
     NotFoundError,
@@ -20,6 +21,7 @@ from .sqlite import SQLiteStore
 __all__ = [
     "ACTIVE_STATUSES",
     "FINAL_STATUSES",
+    "After",
     "JobRecord",
     "JobStatus",
     "NotFoundError",

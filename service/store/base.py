@@ -30,6 +30,7 @@ from gis import InputError, Scenario
 __all__ = [
     "ACTIVE_STATUSES",
     "FINAL_STATUSES",
+    "After",
     "JobRecord",
     "JobStatus",
     "NotFoundError",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+#: Where a page of a list starts: the ``(created_at, id)`` of the last item of the page before.
+After = tuple[str, str]
 ACTIVE_STATUSES: tuple[JobStatus, ...] = ("queued", "running")
 FINAL_STATUSES: tuple[JobStatus, ...] = ("succeeded", "failed", "cancelled")
 
@@ -156,8 +159,8 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def list_scenarios(self) -> list[ScenarioRecord]:
-        """Every scenario, newest first."""
+    def list_scenarios(self, *, limit: int | None = None, after: After | None = None) -> list[ScenarioRecord]:
+        """Scenarios, newest first (``created_at``, then ``id``): at most ``limit``, from after ``after``."""
 
     @abstractmethod
     def get_scenario(self, scenario_id: str) -> ScenarioRecord:
@@ -225,9 +228,18 @@ class Store(ABC):
 
     @abstractmethod
     def list_jobs(
-        self, *, scenario_id: str | None = None, status: JobStatus | None = None
+        self,
+        *,
+        scenario_id: str | None = None,
+        status: JobStatus | None = None,
+        limit: int | None = None,
+        after: After | None = None,
     ) -> list[JobRecord]:
-        """Jobs, newest first, optionally of one scenario or status."""
+        """Jobs, newest first, optionally of one scenario or status; paged like :meth:`list_scenarios`."""
+
+    @abstractmethod
+    def purge_jobs(self, *, finished_before: str) -> int:
+        """Delete the jobs (and results) that finished before an ISO 8601 UTC time; return how many."""
 
     @abstractmethod
     def put_job_result(

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import shutil
 import sqlite3
 import threading
@@ -40,16 +39,15 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import pandas as pd
-import pyogrio
-import pyproj
 
 from gis import Scenario, load_scenario, write_scenario
 from gis._atomic import atomic_path
 
+from ._support import SCHEMA, Reader, bounds_wgs84, crs_text, fsync, paged, read_layer
 from .base import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
+    After,
     JobRecord,
     JobStatus,
     NotFoundError,
@@ -64,44 +62,6 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "riskplan.sqlite3"
 SCENARIO_FILE = "scenario.gpkg"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS scenarios (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    label TEXT NOT NULL,
-    synthetic INTEGER NOT NULL,
-    crs TEXT NOT NULL,
-    origin TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    layers TEXT NOT NULL,
-    bounds TEXT
-);
-CREATE TABLE IF NOT EXISTS results (
-    scenario_id TEXT NOT NULL REFERENCES scenarios(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    media_type TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (scenario_id, name)
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    scenario_id TEXT NOT NULL REFERENCES scenarios(id) ON DELETE CASCADE,
-    kind TEXT NOT NULL,
-    params TEXT NOT NULL,
-    status TEXT NOT NULL,
-    progress REAL NOT NULL DEFAULT 0,
-    message TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    started_at TEXT,
-    finished_at TEXT,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    has_result INTEGER NOT NULL DEFAULT 0,
-    result_layers TEXT NOT NULL DEFAULT '[]'
-);
-CREATE INDEX IF NOT EXISTS jobs_scenario ON jobs (scenario_id, created_at);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
-"""
 
 
 def _now() -> str:
@@ -117,49 +77,6 @@ def _check_id(value: str, what: str) -> str:
         pass
     msg = f"Unknown {what} `{value}`. Fix: use an id returned by the API."
     raise NotFoundError(msg)
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file or folder to disk (folders: so that a rename inside it is durable)."""
-    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _bounds_wgs84(scenario: Scenario) -> tuple[float, float, float, float] | None:
-    frames = [g.total_bounds for g in scenario.layers.values() if len(g)]
-    if not frames:
-        return None
-    table = pd.DataFrame(frames, columns=["w", "s", "e", "n"])
-    west, south, east, north = table["w"].min(), table["s"].min(), table["e"].max(), table["n"].max()
-    transformer = pyproj.Transformer.from_crs(scenario.crs, 4326, always_xy=True)
-    out = transformer.transform_bounds(west, south, east, north)
-    return (round(out[0], 7), round(out[1], 7), round(out[2], 7), round(out[3], 7))
-
-
-def _crs_text(crs: pyproj.CRS) -> str:
-    code = crs.to_epsg()
-    return f"EPSG:{code}" if code else crs.to_wkt()
-
-
-class _Reader:
-    """A thread's read-only connection; closed when the thread (its only owner) goes away."""
-
-    __slots__ = ("__weakref__", "conn", "generation")
-
-    def __init__(self, db_path: Path, generation: int) -> None:
-        # check_same_thread=False only so that close() may close it from another thread;
-        # it is used by the thread that opened it and by nobody else.
-        self.conn = sqlite3.connect(db_path, timeout=30, check_same_thread=False)
-        self.conn.execute("PRAGMA query_only=ON")  # reads only: every write has its own connection
-        self.conn.row_factory = sqlite3.Row
-        self.generation = generation
-
-    def __del__(self) -> None:
-        self.conn.close()
 
 
 class SQLiteStore(Store):
@@ -185,9 +102,9 @@ class SQLiteStore(Store):
         self.db_path = self.data_dir / DB_NAME
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
+            conn.executescript(SCHEMA)
         self._local = threading.local()
-        self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
+        self._readers: weakref.WeakSet[Reader] = weakref.WeakSet()
         self._readers_lock = threading.Lock()
         self._generation = 0
         self._sweep()
@@ -218,10 +135,10 @@ class SQLiteStore(Store):
 
     def _read(self) -> sqlite3.Connection:
         """This thread's long-lived read connection (opened on first use)."""
-        reader: _Reader | None = getattr(self._local, "reader", None)
+        reader: Reader | None = getattr(self._local, "reader", None)
         if reader is None or reader.generation != self._generation:
             with self._readers_lock:
-                reader = _Reader(self.db_path, self._generation)
+                reader = Reader(self.db_path, self._generation)
                 self._readers.add(reader)
             self._local.reader = reader
         return reader.conn
@@ -243,6 +160,33 @@ class SQLiteStore(Store):
         self.get_scenario(scenario_id)
         return self.scenarios_dir / scenario_id
 
+    def _exists(self, scenario_id: str) -> bool:
+        row = self._read().execute("SELECT 1 FROM scenarios WHERE id = ?", (scenario_id,)).fetchone()
+        return row is not None
+
+    @contextlib.contextmanager
+    def _unless_deleted(self, scenario_id: str) -> Iterator[None]:
+        """Turn any failure of a file operation into :class:`NotFoundError` if the scenario is gone.
+
+        A read or write that started while the scenario existed can find its files deleted
+        under it (a concurrent DELETE); that is an unknown scenario, not a server error. A
+        write that recreated the folder after the deletion (:func:`atomic_path` makes
+        parents) is cleaned up: it has no row, so it is an orphan.
+        """
+        try:
+            yield
+        except NotFoundError:
+            raise
+        except Exception:
+            if self._exists(scenario_id):
+                raise
+            shutil.rmtree(self.scenarios_dir / scenario_id, ignore_errors=True)
+            msg = (
+                f"Unknown scenario `{scenario_id}`: it was deleted. "
+                "Fix: list scenarios with GET /api/v1/scenarios."
+            )
+            raise NotFoundError(msg) from None
+
     # -- scenarios -------------------------------------------------------------------------
 
     def create_scenario(self, scenario: Scenario, *, origin: str, adopt_gpkg: bool = False) -> ScenarioRecord:
@@ -256,12 +200,12 @@ class SQLiteStore(Store):
                 with atomic_path(target) as part:
                     shutil.copyfile(scenario.source, part)
             else:
-                meta = {"metric_crs": _crs_text(scenario.crs)}
+                meta = {"metric_crs": crs_text(scenario.crs)}
                 write_scenario(scenario, target, metadata=meta)
-            _fsync(target)
-            _fsync(tmp)
+            fsync(target)
+            fsync(tmp)
             tmp.rename(final)
-            _fsync(self.scenarios_dir)
+            fsync(self.scenarios_dir)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -270,11 +214,11 @@ class SQLiteStore(Store):
             name=scenario.name,
             label=scenario.label,
             synthetic=scenario.synthetic,
-            crs=_crs_text(scenario.crs),
+            crs=crs_text(scenario.crs),
             origin=origin,
             created_at=_now(),
             layers={name: len(gdf) for name, gdf in scenario.layers.items()},
-            bounds_wgs84=_bounds_wgs84(scenario),
+            bounds_wgs84=bounds_wgs84(scenario),
         )
         try:
             with self._connect() as conn:
@@ -313,8 +257,9 @@ class SQLiteStore(Store):
             bounds_wgs84=tuple(bounds) if bounds else None,
         )
 
-    def list_scenarios(self) -> list[ScenarioRecord]:
-        rows = self._read().execute("SELECT * FROM scenarios ORDER BY created_at DESC, id").fetchall()
+    def list_scenarios(self, *, limit: int | None = None, after: After | None = None) -> list[ScenarioRecord]:
+        query, values = paged("SELECT * FROM scenarios WHERE 1 = 1", [], limit, after)
+        rows = self._read().execute(query, values).fetchall()
         return [self._scenario_record(r) for r in rows]
 
     def get_scenario(self, scenario_id: str) -> ScenarioRecord:
@@ -326,7 +271,8 @@ class SQLiteStore(Store):
         return self._scenario_record(row)
 
     def load_scenario(self, scenario_id: str) -> Scenario:
-        return load_scenario(self._scenario_dir(scenario_id) / SCENARIO_FILE)
+        with self._unless_deleted(scenario_id):
+            return load_scenario(self._scenario_dir(scenario_id) / SCENARIO_FILE)
 
     def delete_scenario(self, scenario_id: str) -> None:
         self.get_scenario(scenario_id)
@@ -360,23 +306,26 @@ class SQLiteStore(Store):
         return row
 
     def put_result(self, scenario_id: str, name: str, data: bytes, *, media_type: str) -> None:
-        path = self._scenario_dir(scenario_id) / "results" / f"{check_result_name(name)}.bin"
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(data)
-        self._record_result(scenario_id, name, "bytes", media_type)
+        with self._unless_deleted(scenario_id):
+            path = self._scenario_dir(scenario_id) / "results" / f"{check_result_name(name)}.bin"
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(data)
+            self._record_result(scenario_id, name, "bytes", media_type)
 
     def get_result(self, scenario_id: str, name: str) -> tuple[bytes, str]:
-        row = self._result_row(scenario_id, check_result_name(name))
-        if row["kind"] != "bytes":
-            msg = f"Result `{name}` holds layers. Fix: read it with read_result_layer."
-            raise NotFoundError(msg)
-        path = self.scenarios_dir / scenario_id / "results" / f"{name}.bin"
-        return path.read_bytes(), row["media_type"]
+        with self._unless_deleted(scenario_id):
+            row = self._result_row(scenario_id, check_result_name(name))
+            if row["kind"] != "bytes":
+                msg = f"Result `{name}` holds layers. Fix: read it with read_result_layer."
+                raise NotFoundError(msg)
+            path = self.scenarios_dir / scenario_id / "results" / f"{name}.bin"
+            return path.read_bytes(), row["media_type"]
 
     def put_result_layers(self, scenario_id: str, name: str, layers: Mapping[str, gpd.GeoDataFrame]) -> None:
-        path = self._scenario_dir(scenario_id) / "results" / f"{check_result_name(name)}.gpkg"
-        _write_layers(path, layers)
-        self._record_result(scenario_id, name, "layers", "application/geopackage+sqlite3")
+        with self._unless_deleted(scenario_id):
+            path = self._scenario_dir(scenario_id) / "results" / f"{check_result_name(name)}.gpkg"
+            write_layers(path, layers)
+            self._record_result(scenario_id, name, "layers", "application/geopackage+sqlite3")
 
     def read_result_layer(
         self,
@@ -386,12 +335,13 @@ class SQLiteStore(Store):
         *,
         bbox: tuple[float, float, float, float] | None = None,
     ) -> gpd.GeoDataFrame:
-        row = self._result_row(scenario_id, check_result_name(name))
-        path = self.scenarios_dir / scenario_id / "results" / f"{name}.gpkg"
-        if row["kind"] != "layers":
-            msg = f"Result `{name}` is not a layer result."
-            raise NotFoundError(msg)
-        return _read_layer(path, layer, bbox)
+        with self._unless_deleted(scenario_id):
+            row = self._result_row(scenario_id, check_result_name(name))
+            path = self.scenarios_dir / scenario_id / "results" / f"{name}.gpkg"
+            if row["kind"] != "layers":
+                msg = f"Result `{name}` is not a layer result."
+                raise NotFoundError(msg)
+            return read_layer(path, layer, bbox)
 
     def list_results(self, scenario_id: str) -> list[str]:
         self.get_scenario(scenario_id)
@@ -505,7 +455,12 @@ class SQLiteStore(Store):
         return self._job_record(self._job_row(job_id))
 
     def list_jobs(
-        self, *, scenario_id: str | None = None, status: JobStatus | None = None
+        self,
+        *,
+        scenario_id: str | None = None,
+        status: JobStatus | None = None,
+        limit: int | None = None,
+        after: After | None = None,
     ) -> list[JobRecord]:
         query, values = "SELECT * FROM jobs WHERE 1 = 1", []
         if scenario_id is not None:
@@ -514,8 +469,25 @@ class SQLiteStore(Store):
         if status is not None:
             query += " AND status = ?"
             values.append(status)
-        rows = self._read().execute(query + " ORDER BY created_at DESC, id", values).fetchall()
+        query, values = paged(query, values, limit, after)
+        rows = self._read().execute(query, values).fetchall()
         return [self._job_record(r) for r in rows]
+
+    def purge_jobs(self, *, finished_before: str) -> int:
+        placeholders = ", ".join("?" * len(FINAL_STATUSES))
+        where = f"status IN ({placeholders}) AND finished_at IS NOT NULL AND finished_at < ?"
+        values = (*FINAL_STATUSES, finished_before)
+        rows = self._read().execute(f"SELECT id, scenario_id FROM jobs WHERE {where}", values).fetchall()
+        if not rows:
+            return 0
+        with self._connect() as conn:
+            n = conn.execute(f"DELETE FROM jobs WHERE {where}", values).rowcount
+        for row in rows:
+            folder = self.scenarios_dir / row["scenario_id"] / "jobs"
+            for path in (folder / f"{row['id']}.json", folder / f"{row['id']}.gpkg"):
+                path.unlink(missing_ok=True)
+        log.info("purged %d finished job(s) older than %s", n, finished_before)
+        return int(n)
 
     def _job_paths(self, job_id: str) -> tuple[Path, Path]:
         row = self._job_row(job_id)
@@ -529,18 +501,22 @@ class SQLiteStore(Store):
         layers: Mapping[str, gpd.GeoDataFrame] | None = None,
     ) -> None:
         json_path, gpkg_path = self._job_paths(job_id)
+        scenario_id = json_path.parent.parent.name
         if not json_path.parent.parent.is_dir():  # the scenario was deleted meanwhile
             msg = f"Job `{job_id}` lost its scenario; its result is dropped."
             raise NotFoundError(msg)
-        if layers:
-            _write_layers(gpkg_path, layers)
-        with atomic_path(json_path) as tmp:
-            tmp.write_text(json.dumps(data, ensure_ascii=False, allow_nan=False), encoding="utf-8")
-        with self._connect() as conn:
-            conn.execute(
-                "UPDATE jobs SET has_result = 1, result_layers = ? WHERE id = ?",
-                (json.dumps(sorted(layers or {})), job_id),
-            )
+        with self._unless_deleted(scenario_id):
+            if layers:
+                write_layers(gpkg_path, layers)
+            with atomic_path(json_path) as tmp:
+                tmp.write_text(json.dumps(data, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+            with self._connect() as conn:
+                changed = conn.execute(
+                    "UPDATE jobs SET has_result = 1, result_layers = ? WHERE id = ?",
+                    (json.dumps(sorted(layers or {})), job_id),
+                ).rowcount
+            if not changed:
+                raise FileNotFoundError(job_id)  # the job went with its scenario
 
     def get_job_result(self, job_id: str) -> dict[str, Any]:
         row = self._job_row(job_id)
@@ -548,7 +524,8 @@ class SQLiteStore(Store):
             msg = f"Job `{job_id}` has no result (status `{row['status']}`). Fix: wait until it succeeded."
             raise NotFoundError(msg)
         json_path, _ = self._job_paths(job_id)
-        return dict(json.loads(json_path.read_text(encoding="utf-8")))
+        with self._unless_deleted(row["scenario_id"]):
+            return dict(json.loads(json_path.read_text(encoding="utf-8")))
 
     def job_result_layers(self, job_id: str) -> list[str]:
         return list(json.loads(self._job_row(job_id)["result_layers"]))
@@ -560,7 +537,8 @@ class SQLiteStore(Store):
             msg = f"Job `{job_id}` has no result layer `{layer}`."
             raise NotFoundError(msg)
         _, gpkg_path = self._job_paths(job_id)
-        return _read_layer(gpkg_path, layer, bbox)
+        with self._unless_deleted(gpkg_path.parent.parent.name):
+            return read_layer(gpkg_path, layer, bbox)
 
     def mark_interrupted(self, reason: str) -> int:
         placeholders = ", ".join("?" * len(ACTIVE_STATUSES))
@@ -575,22 +553,10 @@ class SQLiteStore(Store):
         return int(n)
 
 
-def _write_layers(path: Path, layers: Mapping[str, gpd.GeoDataFrame]) -> None:
+def write_layers(path: Path, layers: Mapping[str, gpd.GeoDataFrame]) -> None:
     with atomic_path(path) as tmp:
         for name, gdf in layers.items():
             check_result_name(name)
             out = gdf.reset_index() if gdf.index.name and gdf.index.name not in gdf.columns else gdf
             out.reset_index(drop=True).to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
-        _fsync(tmp)
-
-
-def _read_layer(path: Path, layer: str, bbox: tuple[float, float, float, float] | None) -> gpd.GeoDataFrame:
-    try:
-        gdf = pyogrio.read_dataframe(path, layer=layer, bbox=bbox)
-    except pyogrio.errors.DataLayerError:
-        msg = f"No result layer `{layer}`."
-        raise NotFoundError(msg) from None
-    if "id" in gdf.columns:
-        gdf = gdf.set_index("id", drop=False)
-        gdf.index.name = None
-    return gdf
+        fsync(tmp)
