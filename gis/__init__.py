@@ -104,9 +104,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CRSError",
-    "GraphCache",
     "CensusJoin",
     "ExtractReport",
+    "GraphCache",
     "InputError",
     "LayerSource",
     "MissingDependencyError",
