@@ -10,8 +10,7 @@ from .lazy import attach
 
 #: Public names by module, imported on first use (see :mod:`gis.lazy`).
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "_cache": ("GraphCache",),
-    "_errors": (
+    "errors": (
         "CRSError",
         "InputError",
         "MissingDependencyError",
@@ -42,6 +41,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "read_layer",
     ),
     "network": (
+        "GraphCache",
         "NetworkReport",
         "graph_from_file",
         "graph_from_lines",
@@ -70,8 +70,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from ._cache import GraphCache
-    from ._errors import (
+    from .census import CensusJoin, join_census, read_census
+    from .crs import check_coordinates, local_metric_crs, require_metric, require_same_crs, to_metric
+    from .demo import demo_city, write_demo_osm, write_demo_scenario
+    from .errors import (
         CRSError,
         InputError,
         MissingDependencyError,
@@ -82,12 +84,10 @@ if TYPE_CHECKING:
         SnapError,
         SolverError,
     )
-    from .census import CensusJoin, join_census, read_census
-    from .crs import check_coordinates, local_metric_crs, require_metric, require_same_crs, to_metric
-    from .demo import demo_city, write_demo_osm, write_demo_scenario
     from .extract import ExtractReport, scenario_from_osm
     from .io import LayerSource, read_layer
     from .network import (
+        GraphCache,
         NetworkReport,
         graph_from_file,
         graph_from_lines,

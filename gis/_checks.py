@@ -2,7 +2,7 @@
 
 They run after the per-layer validation (:mod:`gis.validate`): a layer whose coordinates are in
 range but land far from the road network with latitude and longitude the other way round is a
-:class:`~gis._errors.Problem`; implausible populations (one flat value for every community,
+:class:`~gis.errors.Problem`; implausible populations (one flat value for every community,
 absurd densities) become notes that every output repeats. Thresholds:
 ``gis/data/plausibility.toml``.
 """
@@ -17,8 +17,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from ._config import load_table
-from ._errors import Problem
+from .errors import Problem
+from .tables import load_table
 
 __all__ = ["osm_extent", "population_notes", "roads_extent", "swapped_problems"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from ._errors import InputError
+from .errors import InputError
 
 __all__ = ["POPULATION_NAMES", "CensusJoin", "join_census", "normalise_key", "read_census"]
 

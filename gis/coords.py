@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from ._errors import InputError
+from .errors import InputError
 
 __all__ = [
     "COORDINATE_SYSTEMS",

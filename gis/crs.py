@@ -10,7 +10,7 @@ from __future__ import annotations
 import geopandas as gpd
 import pyproj
 
-from ._errors import CRSError
+from .errors import CRSError
 
 __all__ = [
     "check_coordinates",
@@ -50,7 +50,7 @@ def check_coordinates(
     >>> check_coordinates(gdf, layer="hazards")
     Traceback (most recent call last):
     ...
-    gis._errors.CRSError: layer `hazards` has latitudes outside -90..90 ...
+    gis.errors.CRSError: layer `hazards` has latitudes outside -90..90 ...
     """
     where = _where(file, layer)
     if gdf.crs is None:

@@ -24,7 +24,7 @@ import pyogrio
 import shapely
 
 from . import coords as _coords
-from ._errors import CRSError, InputError, MissingDependencyError
+from .errors import CRSError, InputError, MissingDependencyError
 from .osm import OSM_SUFFIXES
 from .schema import GEOM_POINT, LAYERS
 

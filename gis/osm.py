@@ -20,8 +20,8 @@ import shapely
 from osmium.osm import Way
 
 from . import _osm_features as _features
-from ._errors import InputError
-from ._speeds import SpeedsArg, _speeds, speed_table
+from .errors import InputError
+from .network._speeds import SpeedsArg, _speeds, speed_table
 
 __all__ = [
     "OSM_SUFFIXES",

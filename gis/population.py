@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-from ._errors import CRSError, InputError, MissingDependencyError
+from .errors import CRSError, InputError, MissingDependencyError
 
 __all__ = ["raster_info", "raster_population", "raster_total"]
 

@@ -42,13 +42,13 @@ import pyogrio
 import pyproj
 import shapely
 
-from ._atomic import atomic_path
 from ._checks import population_notes, roads_extent, swapped_problems
-from ._config import read_toml
-from ._errors import InputError, Problem, ScenarioError
+from .atomic import atomic_path
 from .crs import local_metric_crs
+from .errors import InputError, Problem, ScenarioError
 from .io import LayerSource, has_suffix, read_layer
 from .schema import LAYERS, RASTER_LAYERS, RASTER_SUFFIXES
+from .tables import read_toml
 from .validate import normalise_layer, validate_layers
 
 if TYPE_CHECKING:
@@ -456,7 +456,7 @@ def scenario_graph(
     (True, True)
     """
     from . import network
-    from ._cache import cached_graph
+    from .network._cache import cached_graph
 
     roads = scenario.roads
     if roads.kind == "query":

@@ -3,7 +3,7 @@
 Each point is matched to the nearest edge (a shapely STRtree over edge geometries, queried in
 one vectorised call) and then to the end node of that edge nearest to the snapped position.
 Points farther from every road than ``max_snap_m`` are *flagged*, never silently snapped:
-:func:`require_snapped` turns flags into a :class:`gis._errors.SnapError`.
+:func:`require_snapped` turns flags into a :class:`gis.errors.SnapError`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import pandas as pd
 import pyproj
 import shapely
 
-from ._config import load_table
-from ._errors import CRSError, InputError, NetworkError, SnapError
+from .errors import CRSError, InputError, NetworkError, SnapError
+from .tables import load_table
 
 __all__ = [
     "default_max_snap_m",
@@ -247,7 +247,7 @@ def require_snapped(df: pd.DataFrame, *, layer: str, file: str | None = None) ->
     >>> require_snapped(df, layer="fire_stations")
     Traceback (most recent call last):
     ...
-    gis._errors.SnapError: layer `fire_stations`: 1 point(s) lie farther than 500 m ...
+    gis.errors.SnapError: layer `fire_stations`: 1 point(s) lie farther than 500 m ...
     """
     distance = df["road_distance_m"] if "road_distance_m" in df else df["snap_distance_m"]
     flagged = distance[df["flagged"]]

@@ -1,6 +1,6 @@
 """Check scenario layers and report every problem at once.
 
-Each :class:`~gis._errors.Problem` names the file, layer, row ids and column
+Each :class:`~gis.errors.Problem` names the file, layer, row ids and column
 and says how to fix it. :func:`validate_layer` never stops at the first
 problem, so a user fixes a file in one pass.
 """
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._errors import Problem
+from .errors import Problem
 from .schema import LAYERS, ColumnSpec, LayerSpec
 
 __all__ = ["normalise_layer", "parse_inventory", "validate_layer", "validate_layers", "vocabulary_key"]

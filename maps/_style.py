@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from gis._errors import InputError
+from gis.errors import InputError
 from risk_models.composite import LEVELS
 
 __all__ = ["LEVELS_HIGH_FIRST", "badge_svg", "load_style", "symbol_svg"]

@@ -21,8 +21,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from gis._atomic import atomic_path
-from gis._errors import InputError
+from gis.atomic import atomic_path
+from gis.errors import InputError
 
 from ._style import LEVELS_HIGH_FIRST, load_style
 

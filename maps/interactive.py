@@ -23,8 +23,8 @@ from branca.element import MacroElement
 from folium.map import Layer
 from folium.template import Template
 
-from gis._atomic import atomic_path
-from gis._errors import InputError
+from gis.atomic import atomic_path
+from gis.errors import InputError
 
 from . import _layers as lyr
 from ._assets import inline_css, inline_js

@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis._atomic import atomic_path
+from gis.atomic import atomic_path
 
 from . import figures
 from .interactive import risk_map

@@ -22,11 +22,10 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyogrio
 import shapely
 
-from gis._atomic import atomic_path
-from gis._errors import InputError
+from gis.atomic import write_gpkg
+from gis.errors import InputError
 from gis.scenario import Scenario
 
 from .districts import _station_districts
@@ -389,29 +388,7 @@ class CoverageResult:
             "violations": self.violations,
             "notes": pd.DataFrame({"note": list(self.notes) or ["-"]}),
         }
-        with atomic_path(path) as tmp:
-            for name, gdf in spatial.items():
-                if len(gdf) == 0:
-                    continue
-                out = _writable(gdf.reset_index())
-                pyogrio.write_dataframe(out, tmp, layer=name, driver="GPKG", promote_to_multi=True)
-            for name, table in tables.items():
-                if len(table) == 0:  # no violation, no hazard: the layer is left out, as empty ones above
-                    continue
-                pyogrio.write_dataframe(_writable(table.reset_index()), tmp, layer=name, driver="GPKG")
-        return path
-
-
-def _writable(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    for col in out.columns:
-        if col == getattr(out, "_geometry_column_name", None):
-            continue
-        if out[col].dtype == object:
-            out[col] = out[col].map(lambda v: None if v is None else str(v))
-        elif out[col].dtype.kind == "f":
-            out[col] = out[col].replace([np.inf, -np.inf], np.nan)
-    return out
+        return write_gpkg(path, spatial, tables)
 
 
 def _extent(scenario: Scenario, graph: nx.MultiDiGraph, m: RoadMatrix) -> shapely.Geometry:

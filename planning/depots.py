@@ -23,15 +23,13 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyogrio
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from gis._atomic import atomic_path
-from gis._errors import InputError
+from gis.atomic import write_gpkg
+from gis.errors import InputError
 from gis.scenario import Scenario
 
-from .coverage import _writable
 from .location import p_median
 from .siting import Norms, load_norms
 from .stations import Distance, response_matrix
@@ -264,22 +262,8 @@ class DepotPlan:
 
     def write(self, path: str | Path) -> Path:
         """Write the layers and the ``stock`` table to one GeoPackage, atomically."""
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            for name, gdf in (
-                ("communities", self.communities),
-                ("depots", self.depots),
-                ("new_depots", self.new_depots),
-            ):
-                if len(gdf):
-                    frame = _writable(
-                        gdf.drop(columns=["id"], errors="ignore").rename_axis("id").reset_index()
-                    )
-                    pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", promote_to_multi=True)
-            pyogrio.write_dataframe(
-                _writable(self.stock.reset_index(drop=True)), tmp, layer="stock", driver="GPKG"
-            )
-        return path
+        layers = {"communities": self.communities, "depots": self.depots, "new_depots": self.new_depots}
+        return write_gpkg(path, layers, {"stock": self.stock.reset_index(drop=True)})
 
 
 def _depot_specs(depots: gpd.GeoDataFrame, tiers: dict[str, Any], notes: list[str]) -> pd.DataFrame:

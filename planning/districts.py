@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from gis._errors import InputError
+from gis.errors import InputError
 
 from .standards import ResponseStandard, district_caps_km2, response_standard
 from .travel import RoadMatrix, road_matrix

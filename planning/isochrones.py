@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from gis._errors import InputError
+from gis.errors import InputError
 
 from .travel import RoadMatrix, road_matrix
 

@@ -24,7 +24,7 @@ import pandas as pd
 import pyproj
 from scipy.spatial import cKDTree
 
-from gis._errors import InputError
+from gis.errors import InputError
 
 from .standards import ResponseStandard, response_standard
 from .travel import road_matrix, snap_stations

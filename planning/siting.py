@@ -21,8 +21,8 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from gis._config import load_table
-from gis._errors import InputError
+from gis.errors import InputError
+from gis.tables import load_table
 
 __all__ = ["apply_siting_rules", "downwind", "generate_candidates", "load_norms"]
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gis._config import load_table
-from gis._errors import InputError
+from gis.errors import InputError
+from gis.tables import load_table
 
 __all__ = ["ResponseStandard", "district_caps_km2", "response_standard", "standard_names"]
 
@@ -116,7 +116,7 @@ def response_standard(
     >>> response_standard({"turnout_s": -5, "travel_s": 200})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    gis._errors.InputError: Response profile `custom`: `turnout_s` is -5, but times ...
+    gis.errors.InputError: Response profile `custom`: `turnout_s` is -5, but times ...
     """
     if isinstance(standard, ResponseStandard):
         return standard

@@ -25,16 +25,15 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyogrio
 import shapely
 
-from gis._atomic import atomic_path
-from gis._config import load_table
-from gis._errors import InputError
+from gis.atomic import write_gpkg
+from gis.errors import InputError
 from gis.network import graph_edges
 from gis.scenario import Scenario
+from gis.tables import load_table
 
-from .coverage import OFF_ROAD_RULE, _writable
+from .coverage import OFF_ROAD_RULE
 from .location import LocationResult, backup_coverage, lscp, mclp, p_center, p_median
 from .names import MODELS, Distance
 from .siting import Norms, apply_siting_rules, generate_candidates, load_norms
@@ -420,25 +419,14 @@ class StationPlan:
 
     def write(self, path: str | Path) -> Path:
         """Write the layers and the ``tradeoff`` and ``summary`` tables to one GeoPackage, atomically."""
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            for name, gdf in (
-                ("candidates", self.candidates),
-                ("proposed", self.proposed),
-                ("communities", self.communities),
-            ):
-                if len(gdf):
-                    frame = _writable(
-                        gdf.drop(columns=["id"], errors="ignore").rename_axis("id").reset_index()
-                    )
-                    pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", promote_to_multi=True)
-            tables = [("tradeoff", self.tradeoff), ("summary", self.summary.rename_axis("when"))]
-            tables.append(("notes", pd.DataFrame({"note": list(self.notes) or ["-"]})))
-            if len(self.uncoverable):
-                tables.append(("uncoverable", self.uncoverable.rename_axis("id")))
-            for name, table in tables:
-                pyogrio.write_dataframe(_writable(table.reset_index()), tmp, layer=name, driver="GPKG")
-        return path
+        layers = {"candidates": self.candidates, "proposed": self.proposed, "communities": self.communities}
+        tables = {
+            "tradeoff": self.tradeoff,
+            "summary": self.summary.rename_axis("when"),
+            "notes": pd.DataFrame({"note": list(self.notes) or ["-"]}),
+            "uncoverable": self.uncoverable,
+        }
+        return write_gpkg(path, layers, tables)
 
 
 def _roads(scenario: Scenario, graph: nx.MultiDiGraph | None) -> gpd.GeoDataFrame:

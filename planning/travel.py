@@ -25,7 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from gis._errors import NetworkError
+from gis.errors import NetworkError
 from gis.snap import default_max_snap_m, flag_far, road_distances, snap_targets
 
 __all__ = [
@@ -543,7 +543,7 @@ def _snap_stations(
     m: RoadMatrix, graph: Graph, stations: Any, *, max_snap_m: float | None, layer: str
 ) -> pd.DataFrame:
     """:func:`snap_stations` on a road matrix already looked up."""
-    from gis._errors import InputError, SnapError
+    from gis.errors import InputError, SnapError
     from gis.snap import require_snapped
 
     if stations is None or len(stations) == 0:

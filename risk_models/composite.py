@@ -23,7 +23,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from gis._errors import InputError
+from gis.errors import InputError
 
 from .weights import Weights, load_weights
 
@@ -87,7 +87,7 @@ def assign_levels(score: pd.Series, *, weights: Weights | None = None) -> pd.Dat
         try:
             import mapclassify
         except ImportError:
-            from gis._errors import MissingDependencyError
+            from gis.errors import MissingDependencyError
 
             raise MissingDependencyError("mapclassify", purpose="classify risk levels") from None
         if not hasattr(mapclassify, method):

@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from gis._errors import InputError
+from gis.errors import InputError
 
 from .weights import KERNELS
 

@@ -17,8 +17,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis._errors import InputError
 from gis.crs import require_same_crs
+from gis.errors import InputError
 
 from ._overlay import intersection_areas
 from .weights import Weights, load_weights

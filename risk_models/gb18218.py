@@ -18,8 +18,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis._errors import InputError
 from gis.crs import require_metric, require_same_crs
+from gis.errors import InputError
 from gis.validate import parse_inventory
 
 from ._overlay import intersection_areas

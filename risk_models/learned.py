@@ -26,7 +26,7 @@ import shapely
 from scipy import sparse, stats
 from scipy.spatial import cKDTree
 
-from gis._errors import InputError
+from gis.errors import InputError
 
 from .weights import Weights, load_weights
 

@@ -17,12 +17,11 @@ from typing import Any, TypeAlias
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 
-from gis._atomic import atomic_path
-from gis._errors import InputError
+from gis.atomic import write_gpkg
 from gis.crs import local_metric_crs
+from gis.errors import InputError
 from gis.scenario import Scenario
 
 from .composite import compose, reasons, response_factor
@@ -114,29 +113,22 @@ class RiskResult:
         --------
         With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
 
-        >>> import tempfile, pathlib
+        >>> import tempfile, pathlib, pyogrio
         >>> res = score_scenario(city, learn=False)
         >>> out = res.write(pathlib.Path(tempfile.mkdtemp()) / "risk.gpkg")
         >>> sorted(pyogrio.list_layers(out)[:, 0])
         ['risk_hazards', 'risk_notes', 'risk_top', 'risk_units']
         """
-        path = Path(path)
-        units = self.units.copy()
-        units["level"] = units["level"].astype(str)
         tables: dict[str, pd.DataFrame] = {
-            "risk_top": self.top(top_n).reset_index(),
+            "risk_top": self.top(top_n),
             "risk_notes": pd.DataFrame({"note": list(self.notes) or ["-"]}),
         }
         if self.skill is not None:
-            tables["risk_skill"] = self.skill.reset_index()
-        with atomic_path(path) as tmp:
-            units.reset_index().to_file(tmp, layer="risk_units", driver="GPKG")
-            if len(self.hazards):  # a scenario without hazard sources has no such layer
-                self.hazards.reset_index().to_file(tmp, layer="risk_hazards", driver="GPKG")
-            for name, table in tables.items():
-                pyogrio.write_dataframe(table, tmp, layer=name, driver="GPKG")
-        log.info("risk layers written to %s", path)
-        return path
+            tables["risk_skill"] = self.skill.rename_axis(self.skill.index.name or "model")
+        layers = {"risk_units": self.units, "risk_hazards": self.hazards}  # no hazards: no layer
+        out = write_gpkg(path, layers, tables)
+        log.info("risk layers written to %s", out)
+        return out
 
 
 def _top_sources(units: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame, weights: Mapping[str, Any]) -> dict:

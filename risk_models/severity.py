@@ -13,7 +13,7 @@ import logging
 import geopandas as gpd
 import pandas as pd
 
-from gis._errors import InputError
+from gis.errors import InputError
 from gis.schema import HAZARD_CATEGORIES, RECTIFICATION_STATUSES, SIZE_CLASSES
 
 from .gb18218 import major_hazards

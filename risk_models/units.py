@@ -18,8 +18,8 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gis._errors import InputError
 from gis.crs import require_metric
+from gis.errors import InputError
 
 __all__ = ["MAX_UNITS", "UnitsSpec", "build_units", "parse_units", "study_area_of"]
 

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gis._config import load_table
-from gis._errors import InputError
+from gis.errors import InputError
 from gis.schema import HAZARD_CATEGORIES, RECTIFICATION_STATUSES, SIZE_CLASSES
+from gis.tables import load_table
 
 __all__ = ["KERNELS", "Weights", "load_weights"]
 

@@ -51,6 +51,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
 
+from gis.atomic import storable
 from planning import CoverageResult, analyse_coverage
 
 from ._api_deps import GEOJSON, BBox, ReadAccess, ServiceState, get_service, parse_bbox
@@ -69,7 +70,6 @@ __all__ = [
     "coverage_entry",
     "number",
     "router",
-    "storable",
 ]
 
 router = APIRouter(prefix="/scenarios/{scenario_id}", tags=["results"], responses=PROBLEM_RESPONSES)
@@ -133,21 +133,6 @@ def number(value: Any) -> float | None:
     """``value`` as a float, None when it is not finite (JSON has no infinity)."""
     out = float(value)
     return out if np.isfinite(out) else None
-
-
-def storable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Plain columns for a GeoPackage: the index as a column, no infinities, strings as str."""
-    out = gdf.reset_index() if gdf.index.name and gdf.index.name not in gdf.columns else gdf.copy()
-    for col in out.columns:
-        if col == out.geometry.name:
-            continue
-        if isinstance(out[col].dtype, pd.CategoricalDtype):
-            out[col] = out[col].astype(str)
-        elif out[col].dtype.kind == "f":
-            out[col] = out[col].replace([np.inf, -np.inf], np.nan)
-        elif out[col].dtype == object:
-            out[col] = out[col].map(lambda v: None if v is None or v is pd.NA else str(v))
-    return out.reset_index(drop=True)
 
 
 def _summary(scenario_id: str, synthetic: bool, result: CoverageResult) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from gis.atomic import storable
 from planning import unit_response_times
 from risk_models import UnitsSpec, score_scenario
 
@@ -33,7 +34,7 @@ from ._api_deps import BBox, ReadAccess, get_service, parse_bbox
 from ._api_geojson import RenderedLayer
 from ._api_problems import PROBLEM_RESPONSES
 from ._api_query import DEFAULT_STANDARD, ScenarioId, StandardParam, cached, check_standard, get_caches
-from ._api_results import GEOJSON_DOC, coverage_entry, number, storable
+from ._api_results import GEOJSON_DOC, coverage_entry, number
 from ._api_units import GRID_RANGE_M, H3_RANGE, UNITS_PATTERN, canonical_units, estimate_units
 
 __all__ = ["RiskEntry", "risk_entry", "router"]

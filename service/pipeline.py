@@ -29,7 +29,7 @@ from gis import (
     snap_points,
     write_demo_scenario,
 )
-from gis._atomic import atomic_path
+from gis.atomic import atomic_path
 from maps import write_map, write_report
 from planning import (
     CoverageResult,

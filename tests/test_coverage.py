@@ -162,7 +162,7 @@ def test_chengdu_real_fire_stations(shared_data_dir: object) -> None:
 
 def test_layer_coverage_against_a_network_worked_by_hand() -> None:
     """Three streets worked by hand and by networkx: turnout + travel to the node + the snap fraction."""
-    from gis._config import load_table
+    from gis.tables import load_table
 
     crs = "EPSG:32649"
     x0, y0 = 500_000.0, 4_190_000.0

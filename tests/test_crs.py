@@ -4,8 +4,8 @@ import geopandas as gpd
 import pytest
 from shapely import Point
 
-from gis._errors import CRSError
 from gis.crs import check_coordinates, local_metric_crs, require_metric, require_same_crs, to_metric
+from gis.errors import CRSError
 
 
 def _pts(crs, xy=(112.55, 37.85)):

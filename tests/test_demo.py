@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 
-from gis._errors import InputError
 from gis.demo import demo_city, demo_params, write_demo_scenario
+from gis.errors import InputError
 from gis.schema import HAZARD_CATEGORIES, LAYERS, RECTIFICATION_STATUSES, SENSITIVE_KINDS
 from gis.validate import parse_inventory, validate_layers
 

@@ -18,9 +18,9 @@ import pytest
 import shapely
 
 import gis.demo._osm as demo_osm
-from gis._errors import InputError
 from gis.demo import demo_city, write_demo_osm
 from gis.demo._osm import CATEGORY_TAGS, HAZARD_TAGS, SENSITIVE_TAGS
+from gis.errors import InputError
 from gis.network import graph_from_file, graph_from_lines
 from gis.osm import read_osm_features, read_osm_ways
 

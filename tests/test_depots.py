@@ -12,7 +12,7 @@ import pytest
 from shapely import Point
 
 from gis import load_scenario, write_demo_scenario
-from gis._errors import InputError
+from gis.errors import InputError
 from gis.scenario import RoadsSource, Scenario
 from planning.depots import assign_capacitated, plan_depots, stock_needs
 

@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from scenario_factory import write_gpkg
 
 from gis import GraphCache, InputError
-from gis._cache import cache_max_bytes, cached_graph
+from gis.network import cache_max_bytes
+from gis.network._cache import cached_graph
 from service.api import Settings, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -8,7 +8,7 @@ from scenario_factory import small_layers
 from shapely import Point
 
 from gis import coords
-from gis._errors import CRSError, InputError
+from gis.errors import CRSError, InputError
 from gis.io import LayerSource, read_layer
 
 

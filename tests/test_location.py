@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from gis._errors import InputError
+from gis.errors import InputError
 from planning.location import LocationResult, backup_coverage, lscp, mclp, p_center, p_median
 from planning.location._milp import have_highspy
 from planning.location._reduce import coverage_matrix, dominated_columns, merge_rows

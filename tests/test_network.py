@@ -19,11 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely import LineString, MultiLineString, Point, Polygon
 
-from gis import _cache, network
-from gis._cache import cache_key, cached_graph
-from gis._errors import CRSError, InputError, NetworkError
+from gis import network
+from gis.errors import CRSError, InputError, NetworkError
 from gis.network import (
     NetworkReport,
+    _cache,
     graph_from_file,
     graph_from_lines,
     graph_from_osm,
@@ -35,6 +35,7 @@ from gis.network import (
     save_graph,
     speed_table,
 )
+from gis.network._cache import cache_key, cached_graph
 from gis.osm import read_osm_ways
 
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -720,7 +721,7 @@ def test_cached_graph_hit_miss_and_corruption(
     assert len(calls) == 3
     entry = cache_dir / f"{cache_key(key)}.pickle"
     entry.write_bytes(b"\x80\x05garbage")  # corrupt: rebuilt, not fatal
-    with caplog.at_level(logging.WARNING, logger="gis._cache"):
+    with caplog.at_level(logging.WARNING, logger="gis.network._cache"):
         G = cached_graph(key, build)
     assert len(calls) == 4 and "unreadable" in caplog.text
     assert list(G.edges) == [(0, 4, 0)]
@@ -756,7 +757,7 @@ def test_graph_from_file_uses_the_cache(
     def boom(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("builder called on a cache hit")
 
-    monkeypatch.setattr(network, "graph_from_osm", boom)
+    monkeypatch.setattr(network.build, "graph_from_osm", boom)  # where graph_from_file finds it
     G2 = graph_from_file(osm)
     assert nx.utils.graphs_equal(G1, G2)
     with pytest.raises(AssertionError, match="cache hit"):

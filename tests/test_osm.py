@@ -12,7 +12,7 @@ import osmium
 import pytest
 import shapely
 
-from gis._errors import InputError
+from gis.errors import InputError
 from gis.osm import is_osm_file, read_osm_features, read_osm_ways
 
 

@@ -108,7 +108,8 @@ def test_cli_risk_on_grid_units(city: Path, tmp_path: Path) -> None:
     out = tmp_path / "risk.gpkg"
     assert main(["-q", "risk", str(city), "--units", "grid:300", "--out", str(out)]) == 0
     units = pyogrio.read_dataframe(out, layer="risk_units", read_geometry=False)
-    assert units["response_time_s"].notna().sum() > len(units) // 2
+    reached = units["response_time_s"].notna()  # unreached (inf) is written as NULL
+    assert reached[units["population"] > 0].mean() > 0.5
 
 
 def test_off_road_communities_follow_one_rule_in_coverage_and_plans(loaded) -> None:  # type: ignore[no-untyped-def]

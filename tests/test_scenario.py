@@ -7,7 +7,7 @@ import pyogrio
 import pytest
 from scenario_factory import small_layers, write_gpkg
 
-from gis._errors import InputError, ScenarioError
+from gis.errors import InputError, ScenarioError
 from gis.scenario import load_scenario, write_scenario
 
 

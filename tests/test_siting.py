@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from shapely import LineString, Point, Polygon
 
-from gis._errors import InputError
+from gis.errors import InputError
 from planning.siting import apply_siting_rules, downwind, generate_candidates
 
 CRS = "EPSG:32649"

@@ -13,7 +13,7 @@ import pytest
 import shapely
 from shapely import LineString, Point, Polygon
 
-from gis._errors import CRSError, InputError, NetworkError, SnapError
+from gis.errors import CRSError, InputError, NetworkError, SnapError
 from gis.network import graph_from_osm
 from gis.snap import edge_geometries, require_snapped, snap_points
 

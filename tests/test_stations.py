@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from shapely import Point
 
 from gis import load_scenario, scenario_graph, write_demo_scenario
-from gis._errors import InputError
+from gis.errors import InputError
 from gis.scenario import Scenario
 from planning.siting import load_norms
 from planning.stations import plan_stations, response_matrix

@@ -5,7 +5,7 @@ import pytest
 from scenario_factory import small_layers
 from shapely import LineString, Point, Polygon
 
-from gis._errors import ScenarioError
+from gis.errors import ScenarioError
 from gis.validate import normalise_layer, parse_inventory, validate_layer, validate_layers
 
 

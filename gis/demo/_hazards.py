@@ -20,7 +20,7 @@ import numpy.typing as npt
 import shapely
 from scipy.spatial import cKDTree
 
-from .._errors import InputError
+from ..errors import InputError
 from ..schema import HAZARD_CATEGORIES, RECTIFICATION_STATUSES, SIZE_CLASSES
 from ._layout import ZONES, Grid, Layout
 from ._roads import RoadResult

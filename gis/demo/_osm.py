@@ -44,10 +44,10 @@ import numpy.typing as npt
 import pyproj
 import shapely
 
-from .._atomic import atomic_path
-from .._errors import InputError
-from .._graph_build import JOIN_TOLERANCE_M
-from .._speeds import speed_table
+from ..atomic import atomic_path
+from ..errors import InputError
+from ..network._build import JOIN_TOLERANCE_M
+from ..network._speeds import speed_table
 
 __all__ = [
     "CATEGORY_TAGS",

@@ -30,10 +30,10 @@ import numpy as np
 import pyproj
 import shapely
 
-from .._config import load_table
-from .._errors import InputError
+from ..errors import InputError
 from ..scenario import write_scenario
 from ..schema import DEPOT_TIERS, HAZARD_CATEGORIES, LAYERS, SENSITIVE_KINDS, STATION_GRADES
+from ..tables import load_table
 from ._hazards import build_candidate_sites, build_depots, build_fire_stations, build_hazards
 from ._layout import ZONES, Grid, make_layout
 from ._people import build_communities, build_incidents, build_sensitive_sites

@@ -18,7 +18,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from .._errors import InputError
+from ..errors import InputError
 from ..io import LayerSource, read_layer
 
 __all__ = ["EXPRESSWAY_CLASSES", "RIVER_WATER", "barriers", "polygons_only", "study_area"]

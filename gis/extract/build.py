@@ -12,8 +12,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .._speeds import SpeedsArg
 from ..crs import local_metric_crs
+from ..network._speeds import SpeedsArg
 from . import area as _area
 from . import sites as _sites
 from .communities import osm_communities

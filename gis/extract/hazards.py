@@ -20,10 +20,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .._config import load_table
-from .._errors import InputError
 from ..crs import to_metric
+from ..errors import InputError
 from ..schema import HAZARD_CATEGORIES, SIZE_CLASSES
+from ..tables import load_table
 
 __all__ = [
     "RULES_TABLE",

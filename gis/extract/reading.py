@@ -2,7 +2,7 @@
 
 The selections (tag specs) of every derived layer are read together by
 :func:`gis.osm.read_osm_layers`; the drivable filter on the road ways is the road graph's own
-(:mod:`gis._speeds`: ``highway`` classes of ``gis/data/road_speeds.toml``, ``area=yes`` left out).
+(:mod:`gis.network._speeds`: ``highway`` classes of ``gis/data/road_speeds.toml``, ``area=yes`` left out).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .._errors import InputError
-from .._speeds import SpeedsArg, _speeds, _text, speed_table
+from ..errors import InputError
+from ..network._speeds import SpeedsArg, _speeds, _text, speed_table
 from ..osm import OsmLayers, TagSpec, read_osm_layers
 from .hazards import HazardRules
 

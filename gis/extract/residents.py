@@ -22,10 +22,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .._config import load_table
-from .._errors import InputError
 from ..census import POPULATION_NAMES, join_census, read_census
+from ..errors import InputError
 from ..population import raster_population
+from ..tables import load_table
 
 __all__ = [
     "ESTIMATED_SOURCES",

@@ -15,8 +15,8 @@ import geopandas as gpd
 import pandas as pd
 import pyproj
 
-from .._errors import InputError
 from .._osm_features import osm_ids
+from ..errors import InputError
 from ..io import LayerSource, read_layer, to_points
 from ..schema import DEPOT_TIERS, STATION_GRADES
 from .reading import SENSITIVE_TAGS

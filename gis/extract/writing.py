@@ -18,7 +18,7 @@ from pathlib import Path
 import geopandas as gpd
 import pyproj
 
-from .._errors import InputError
+from ..errors import InputError
 from ..scenario import write_scenario
 
 __all__ = ["LAYERS_FILE", "SCENARIO_FILE", "scenario_toml", "write_folder"]

@@ -65,7 +65,7 @@ class LocationResult:
         ``"optimal"`` (gap within ``mip_gap``), ``"time_limit"`` (the solver stopped early:
         best solution and its gap), ``"heuristic"`` (no exact solve was run; the bound comes
         from a relaxation). Infeasible input never returns a result: it raises
-        :class:`~gis._errors.InputError` naming the rows, columns or arguments at fault.
+        :class:`~gis.errors.InputError` naming the rows, columns or arguments at fault.
     sense
         ``"max"`` or ``"min"``.
     assignment

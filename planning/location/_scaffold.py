@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from gis._errors import InputError, SolverError
+from gis.errors import InputError, SolverError
 
 from ._milp import MilpModel, MilpOutcome, solve_milp
 from ._result import LocationResult, Status, relative_gap

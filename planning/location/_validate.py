@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gis._errors import InputError, _format_rows
+from gis.errors import InputError, _format_rows
 
 __all__ = ["Problem", "validate_inputs"]
 

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from gis._errors import InputError
+from gis.errors import InputError
 
 from ._exact import coverage_enumerate
 from ._heuristics import coverage_search, open_counts, submodular_bound

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from gis._errors import InputError
+from gis.errors import InputError
 
 from ._heuristics import open_counts
 from ._milp import assignment_model, main_assignment
@@ -53,7 +53,7 @@ def lscp(
     weights
         Demand quantity per row; used only with ``capacities`` (default 1 per row).
     allow_unreachable
-        Rows no candidate reaches within ``radius`` raise an :class:`~gis._errors.InputError`
+        Rows no candidate reaches within ``radius`` raise an :class:`~gis.errors.InputError`
         that lists them; with ``True`` they are left out (listed in ``unreachable`` and the notes).
 
     Returns

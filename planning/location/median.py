@@ -16,7 +16,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 
-from gis._errors import InputError
+from gis.errors import InputError
 
 from ._heuristics import center_greedy, median_cost, median_lagrangian_bound, median_search, worst_cost
 from ._milp import assignment_model, main_assignment

@@ -8,7 +8,7 @@ Layout of the data directory::
     DATA_DIR/scenarios/<id>/jobs/<job id>.*      job results (JSON, optional GeoPackage)
 
 Crash safety: files are written beside their target and renamed into place
-(:func:`gis._atomic.atomic_path`); a new scenario is assembled in a ``.tmp-*`` folder and
+(:func:`gis.atomic.atomic_path`); a new scenario is assembled in a ``.tmp-*`` folder and
 renamed to its id in one step, and only then recorded in SQLite, which is the commit point.
 Deleting removes the row first, then renames the folder to ``.trash-*`` and removes it.
 Opening the store sweeps whatever a crash left behind: ``.tmp-*`` and ``.trash-*`` folders
@@ -41,7 +41,7 @@ from typing import Any
 import geopandas as gpd
 
 from gis import Scenario, load_scenario, write_scenario
-from gis._atomic import atomic_path
+from gis.atomic import atomic_path, write_gpkg
 
 from ._support import SCHEMA, Reader, bounds_wgs84, crs_text, fsync, paged, read_layer
 from .base import (
@@ -554,9 +554,6 @@ class SQLiteStore(Store):
 
 
 def write_layers(path: Path, layers: Mapping[str, gpd.GeoDataFrame]) -> None:
-    with atomic_path(path) as tmp:
-        for name, gdf in layers.items():
-            check_result_name(name)
-            out = gdf.reset_index() if gdf.index.name and gdf.index.name not in gdf.columns else gdf
-            out.reset_index(drop=True).to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
-        fsync(tmp)
+    for name in layers:
+        check_result_name(name)
+    write_gpkg(path, layers, durable=True)

@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ._config import load_table
-from ._errors import InputError
+from ..errors import InputError
+from ..tables import load_table
 
 __all__ = ["SpeedsArg", "parse_maxspeed", "parse_other_tags", "speed_table"]
 

@@ -16,10 +16,10 @@ import pandas as pd
 import pyproj
 import shapely
 
-from ._atomic import atomic_path
+from ..atomic import atomic_path
+from ..errors import InputError
+from ._build import NetworkReport, _gc_paused
 from ._cache import GRAPH_MODEL_VERSION
-from ._errors import InputError
-from ._graph_build import NetworkReport, _gc_paused
 
 __all__ = ["load_graph", "save_graph"]
 

@@ -27,9 +27,9 @@ import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ._errors import InputError, NetworkError
+from ..crs import check_coordinates, local_metric_crs, require_metric, to_metric
+from ..errors import InputError, NetworkError
 from ._speeds import _directions, _osmids, _speeds, _text, parse_other_tags
-from .crs import check_coordinates, local_metric_crs, require_metric, to_metric
 
 __all__ = ["JOIN_TOLERANCE_M", "MAX_SCALE_ERROR", "CRSArg", "NetworkReport"]
 

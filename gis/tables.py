@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ._errors import InputError
+from .errors import InputError
 
 __all__ = ["deep_merge", "load_table", "read_toml"]
 

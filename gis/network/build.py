@@ -1,28 +1,4 @@
-"""Routable road graphs from OSM files, line layers and osmnx, in one graph model.
-
-Graph model (osmnx-compatible where possible; ``osmnx.graph_to_gdfs`` works on it):
-
-- a :class:`networkx.MultiDiGraph` in a local metric CRS (UTM unless the input is already
-  projected in metres): ``G.graph["crs"]`` (a :class:`pyproj.CRS`), ``G.graph["source"]`` and
-  ``G.graph["report"]`` (a :class:`NetworkReport`);
-- nodes are consecutive ints ``0..n-1`` with ``x``, ``y`` (metres) and ``osmid`` when the
-  node is an OSM node;
-- edges are keyed multi-edges with ``length_m``, ``speed_kph``, ``travel_time_s``,
-  ``highway``, ``oneway`` (bool), ``name`` and ``osmid`` when known, and ``geometry`` (a
-  LineString in the graph CRS) only when the edge is not a straight segment between its
-  end nodes. A two-way road gives two edges, u->v and v->u (with reversed geometry);
-- by default only the largest strongly connected component is kept, so that every node can
-  reach every other node.
-
-Lines are joined where they share a vertex (OSM ways: where they share an OSM node). A node is
-made wherever a vertex is shared by two or more lines (or repeated within one line) and at line
-ends; other vertices stay in the edge geometry. Vertices of line layers are matched after
-rounding their metric coordinates to :data:`JOIN_TOLERANCE_M` (1 cm); lines that only cross,
-without a shared vertex (bridges, tunnels), are not joined.
-
-Lengths are planar lengths in the metric CRS: within a UTM zone they differ from geodesic
-lengths by less than 0.1 %. Speeds come from ``gis/data/road_speeds.toml`` (see its comments).
-"""
+"""Build routable road graphs: from OSM files, line layers and osmnx (the graph model: :mod:`gis.network`)."""
 
 from __future__ import annotations
 
@@ -37,38 +13,26 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._cache import cached_graph
-from ._errors import InputError, NetworkError
-from ._graph_build import (
-    JOIN_TOLERANCE_M,
-    MAX_SCALE_ERROR,
+from ..errors import InputError, NetworkError
+from ..io import gdal_path
+from ..osm import is_osm_file, read_osm_ways
+from ._build import (
     CRSArg,
-    NetworkReport,
     _assemble,
     _gc_paused,
     _metric_crs,
     _prepare,
 )
-from ._graph_gpkg import load_graph, save_graph
-from ._speeds import SpeedsArg, parse_maxspeed, parse_other_tags, speed_table
-from .io import gdal_path
-from .osm import is_osm_file, read_osm_ways
+from ._cache import cached_graph
+from ._speeds import SpeedsArg, speed_table
 
 __all__ = [
-    "JOIN_TOLERANCE_M",
-    "MAX_SCALE_ERROR",
-    "NetworkReport",
     "graph_edges",
     "graph_from_file",
     "graph_from_lines",
     "graph_from_osm",
     "graph_from_osmnx",
     "graph_from_query",
-    "load_graph",
-    "parse_maxspeed",
-    "parse_other_tags",
-    "save_graph",
-    "speed_table",
 ]
 
 
@@ -375,7 +339,7 @@ def graph_edges(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
     >>> len(edges) == G.number_of_edges(), edges.crs == G.graph["crs"]
     (True, True)
     """
-    from .snap import edge_geometries
+    from ..snap import edge_geometries
 
     uvk, geoms = edge_geometries(graph)
     rows = list(graph.edges(keys=True, data=True))

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import networkx as nx
 
-from ._atomic import atomic_path
-from ._errors import InputError
+from ..atomic import atomic_path
+from ..errors import InputError
 
 __all__ = [
     "CACHE_DIR_ENV",

@@ -1,0 +1,83 @@
+"""Routable road graphs from OSM files, line layers and osmnx, in one graph model.
+
+Public functions live in :mod:`gis.network.build` (building), the private ``_build`` (lines to
+graph), ``_gpkg`` (GeoPackage save and load), ``_speeds`` (the speed table, ``maxspeed``) and
+``_cache`` (the build cache); this module names them.
+
+Graph model (osmnx-compatible where possible; ``osmnx.graph_to_gdfs`` works on it):
+
+- a :class:`networkx.MultiDiGraph` in a local metric CRS (UTM unless the input is already
+  projected in metres): ``G.graph["crs"]`` (a :class:`pyproj.CRS`), ``G.graph["source"]`` and
+  ``G.graph["report"]`` (a :class:`NetworkReport`);
+- nodes are consecutive ints ``0..n-1`` with ``x``, ``y`` (metres) and ``osmid`` when the
+  node is an OSM node;
+- edges are keyed multi-edges with ``length_m``, ``speed_kph``, ``travel_time_s``,
+  ``highway``, ``oneway`` (bool), ``name`` and ``osmid`` when known, and ``geometry`` (a
+  LineString in the graph CRS) only when the edge is not a straight segment between its
+  end nodes. A two-way road gives two edges, u->v and v->u (with reversed geometry);
+- by default only the largest strongly connected component is kept, so that every node can
+  reach every other node.
+
+Lines are joined where they share a vertex (OSM ways: where they share an OSM node). A node is
+made wherever a vertex is shared by two or more lines (or repeated within one line) and at line
+ends; other vertices stay in the edge geometry. Vertices of line layers are matched after
+rounding their metric coordinates to :data:`JOIN_TOLERANCE_M` (1 cm); lines that only cross,
+without a shared vertex (bridges, tunnels), are not joined.
+
+Lengths are planar lengths in the metric CRS: within a UTM zone they differ from geodesic
+lengths by less than 0.1 %. Speeds come from ``gis/data/road_speeds.toml`` (see its comments).
+"""
+
+from typing import TYPE_CHECKING
+
+from ..lazy import attach
+
+#: Public names by module, imported on first use (see :mod:`gis.lazy`).
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "build": (
+        "graph_edges",
+        "graph_from_file",
+        "graph_from_lines",
+        "graph_from_osm",
+        "graph_from_osmnx",
+        "graph_from_query",
+    ),
+    "_build": ("JOIN_TOLERANCE_M", "MAX_SCALE_ERROR", "NetworkReport"),
+    "_gpkg": ("load_graph", "save_graph"),
+    "_speeds": ("parse_maxspeed", "parse_other_tags", "speed_table"),
+    "_cache": ("GraphCache", "cache_max_bytes"),
+}
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from ._build import JOIN_TOLERANCE_M, MAX_SCALE_ERROR, NetworkReport
+    from ._cache import GraphCache, cache_max_bytes
+    from ._gpkg import load_graph, save_graph
+    from ._speeds import parse_maxspeed, parse_other_tags, speed_table
+    from .build import (
+        graph_edges,
+        graph_from_file,
+        graph_from_lines,
+        graph_from_osm,
+        graph_from_osmnx,
+        graph_from_query,
+    )
+
+__all__ = [
+    "JOIN_TOLERANCE_M",
+    "MAX_SCALE_ERROR",
+    "GraphCache",
+    "NetworkReport",
+    "cache_max_bytes",
+    "graph_edges",
+    "graph_from_file",
+    "graph_from_lines",
+    "graph_from_osm",
+    "graph_from_osmnx",
+    "graph_from_query",
+    "load_graph",
+    "parse_maxspeed",
+    "parse_other_tags",
+    "save_graph",
+    "speed_table",
+]
