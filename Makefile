@@ -41,7 +41,7 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy gis risk_models planning maps service
+	$(BIN)/mypy gis risk_models planning maps service riskplan
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_network.py

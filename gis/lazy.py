@@ -17,7 +17,7 @@ __all__ = ["attach"]
 
 
 def attach(
-    package: str, exports: Mapping[str, Sequence[str]]
+    package: str, exports: Mapping[str, Sequence[str]], *, absolute: bool = False
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """The module ``__getattr__`` and ``__dir__`` of ``package`` exporting ``exports`` lazily.
 
@@ -28,6 +28,9 @@ def attach(
     exports
         ``{submodule: names}``: each name is imported from ``package.submodule`` on first use
         and then kept in the package's namespace.
+    absolute
+        The keys of ``exports`` are full module names (``"planning.coverage"``), for a facade
+        over other packages.
 
     Examples
     --------
@@ -42,7 +45,7 @@ def attach(
         if module is None:
             msg = f"module {package!r} has no attribute {name!r}"
             raise AttributeError(msg)
-        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        value = getattr(importlib.import_module(module if absolute else f"{package}.{module}"), name)
         setattr(sys.modules[package], name, value)
         return value
 
