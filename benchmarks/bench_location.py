@@ -1,8 +1,8 @@
 """Location models against spopt + PuLP + CBC on the same cost matrices, side by side.
 
 Instances: uniform random demand and candidates in a 20 km square, Euclidean metres,
-radius 2,500 m, weights 1-1000: 2,000 x 200 (p=10), 5,000 x 500 (p=20), 20,000 x 2,000
-(p=40), MCLP; plus the demo city (communities by population, the 6 current fire stations
+radius 2,500 m, weights 1-1000: 2,000 x 200 (n_new=10), 5,000 x 500 (n_new=20), 20,000 x 2,000
+(n_new=40), MCLP; plus the demo city (communities by population, the 6 current fire stations
 as existing sites and the candidate sites, Euclidean metres between centroids as a stand-in
 for network travel times) for MCLP, LSCP, p-median and p-center.
 
@@ -136,7 +136,7 @@ def bench_uniform(args: argparse.Namespace) -> list[Row]:
     for n, m, p in SIZES:
         if args.quick and n > 5_000:
             continue
-        name = f"{n:,} x {m:,} p={p}"
+        name = f"{n:,} x {m:,} n_new={p}"
         cost, w = uniform(n, m)
         row = ours(
             name, "mclp", lambda c=cost, w=w, p=p: mclp(c, w, RADIUS_M, p, time_limit_s=TIME_LIMIT_S), "max"
@@ -181,14 +181,14 @@ def bench_demo(args: argparse.Namespace) -> list[Row]:
             -k,  # spopt counts the existing sites
         ),
         (
-            "p_median",
+            "p-median",
             lambda: p_median(cost, w, 4, existing=existing, time_limit_s=TIME_LIMIT_S),
             lambda: PMedian.from_cost_matrix(cost, w, 4 + k, predefined_facilities_arr=pre),
             "min",
             math.nan,  # spopt reports the weighted total: divided by the total weight below
         ),
         (
-            "p_center",
+            "p-center",
             lambda: p_center(cost, 4, existing=existing, time_limit_s=TIME_LIMIT_S),
             lambda: PCenter.from_cost_matrix(cost, 4 + k, predefined_facilities_arr=pre),
             "min",
@@ -227,7 +227,7 @@ def table(rows: list[Row]) -> str:
         "obj ratio: riskplan / spopt for maximising models, spopt / riskplan for minimising ones (>= 1: ours"
     )
     lines.append(
-        "at least as good). p_median objectives are weighted mean metres; lscp counts new sites only."
+        "at least as good). p-median objectives are weighted mean metres; lscp counts new sites only."
     )
     return "\n".join(lines)
 

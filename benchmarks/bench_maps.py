@@ -32,7 +32,7 @@ CATEGORIES = list(HAZARD_CATEGORIES)
 def _inputs() -> tuple[Scenario, RiskResult, object]:
     rng = np.random.default_rng(6)
     city = demo_city(n_road_nodes=3000)
-    layers = {k: v.set_index("id") if "id" in v else v for k, v in city.items()}
+    layers = dict(city)
     x0, y0, x1, y1 = layers["study_area"].total_bounds
     side = int(np.sqrt(N_UNITS))
     cell = min(x1 - x0, y1 - y0) / side
@@ -65,7 +65,6 @@ def _inputs() -> tuple[Scenario, RiskResult, object]:
     hx, hy = rng.uniform(x0, x1, N_HAZARDS), rng.uniform(y0, y1, N_HAZARDS)
     hazards = gpd.GeoDataFrame(
         {
-            "id": [f"H{i:05d}" for i in range(N_HAZARDS)],
             "name": [f"Source {i}" for i in range(N_HAZARDS)],
             "category": rng.choice(CATEGORIES, N_HAZARDS),
             "rectification": rng.choice(["none", "discovered", "rectifying", "closed"], N_HAZARDS),
@@ -73,9 +72,9 @@ def _inputs() -> tuple[Scenario, RiskResult, object]:
         },
         geometry=shapely.points(hx, hy),
         crs=units.crs,
-    ).set_index("id", drop=False)
-    hazards.index = hazards.index.rename(None)
-    layers["hazards"] = hazards.drop(columns="id")
+        index=[f"H{i:05d}" for i in range(N_HAZARDS)],
+    )
+    layers["hazards"] = hazards
     sc = Scenario("Benchmark city", layers, units.crs, RoadsSource("layer"), synthetic=True)
     cov = analyse_coverage(sc, graph_from_lines(city["roads"]))
     risk_h = layers["hazards"][["category", "rectification", "name", "geometry"]].assign(

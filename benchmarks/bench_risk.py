@@ -76,7 +76,7 @@ def main() -> None:
     )
 
     t0 = time.perf_counter()
-    ours = kernel_density(pts, xy, bandwidth_m=h, weights=w, kernel="epanechnikov")
+    ours = kernel_density(pts, xy, bandwidth_m=h, source_weights=w, kernel="epanechnikov")
     t_ours = time.perf_counter() - t0
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(f"risk_models.kernel_density: {t_ours:.2f} s, peak memory {peak_gb:.2f} GB (whole process)")

@@ -58,10 +58,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "scenario_graph",
         "write_scenario",
     ),
-    "snap": (
-        "require_snapped",
-        "snap_points",
-    ),
+    "snap": ("require_snapped",),
     "validate": (
         "validate_layer",
         "validate_layers",
@@ -99,7 +96,7 @@ if TYPE_CHECKING:
     from .osm import OsmLayers, has_drivable_way, read_osm_features, read_osm_layers
     from .population import raster_population
     from .scenario import RoadsSource, Scenario, load_scenario, scenario_graph, write_scenario
-    from .snap import require_snapped, snap_points
+    from .snap import require_snapped
     from .validate import validate_layer, validate_layers
 
 __all__ = [
@@ -142,7 +139,6 @@ __all__ = [
     "save_graph",
     "scenario_from_osm",
     "scenario_graph",
-    "snap_points",
     "to_metric",
     "validate_layer",
     "validate_layers",

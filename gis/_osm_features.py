@@ -132,8 +132,11 @@ class _MemberWays:
 
 
 def _vertices(way: Way, factory: osmium.geom.WKBFactory) -> tuple[_Vertices, int]:
-    """The way's line as hex WKB (built in C++) when all its nodes are located; else the located
-    coordinates and the number of nodes missing from the file."""
+    """The way's line as hex WKB (built in C++), or its located coordinates and the nodes missing.
+
+    WKB when every node of the way is located in the file; else the coordinates of those that
+    are and the number missing.
+    """
     try:
         return factory.create_linestring(way, osmium.geom.ALL), 0
     except (RuntimeError, osmium.InvalidLocationError):

@@ -38,7 +38,7 @@ _SPACE = re.compile(r"\s+")
 
 
 def read_census(path: str | Path, key: str, *, encoding: str | None = None) -> pd.DataFrame:
-    """Read a census CSV, keeping the key column as text; UTF-8 first, then GB18030.
+    r"""Read a census CSV, keeping the key column as text; UTF-8 first, then GB18030.
 
     Parameters
     ----------
@@ -64,7 +64,7 @@ def read_census(path: str | Path, key: str, *, encoding: str | None = None) -> p
     --------
     >>> import tempfile, pathlib
     >>> csv = pathlib.Path(tempfile.mkdtemp()) / "census.csv"
-    >>> _ = csv.write_text("社区代码,常住人口\\n0101,1200\\n0102,800\\n", encoding="gb18030")
+    >>> _ = csv.write_text("社区代码,常住人口\n0101,1200\n0102,800\n", encoding="gb18030")
     >>> read_census(csv, "社区代码")["社区代码"].tolist()
     ['0101', '0102']
     """
@@ -95,11 +95,11 @@ def read_census(path: str | Path, key: str, *, encoding: str | None = None) -> p
 
 
 def normalise_key(value: object) -> str | None:
-    """Text key for matching: Unicode NFKC, trimmed, inner spaces collapsed, case-folded.
+    r"""Text key for matching: Unicode NFKC, trimmed, inner spaces collapsed, case-folded.
 
     Examples
     --------
-    >>> normalise_key("  Garden  Estate "), normalise_key("\\uff21\\uff22\\uff11"), normalise_key(None)
+    >>> normalise_key("  Garden  Estate "), normalise_key("\uff21\uff22\uff11"), normalise_key(None)
     ('garden estate', 'ab1', None)
     """
     if value is None or (isinstance(value, float) and pd.isna(value)):

@@ -145,4 +145,5 @@ class ScenarioError(InputError):
 
     @classmethod
     def from_problems(cls, problems: Iterable[Problem], source: str | None = None) -> ScenarioError:
+        """The error listing ``problems`` of the scenario read from ``source``."""
         return cls(list(problems), source)

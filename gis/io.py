@@ -196,6 +196,7 @@ class LayerSource:
 
     @property
     def is_osm(self) -> bool:
+        """True when the layer is read from an OpenStreetMap file (XML or PBF)."""
         return self.path is not None and has_suffix(self.path, OSM_SUFFIXES)
 
     @property
@@ -223,7 +224,7 @@ def _where(src: LayerSource) -> str:
 
 
 def read_layer(src: LayerSource) -> gpd.GeoDataFrame:
-    """Read the layer ``src`` describes and apply its options.
+    r"""Read the layer ``src`` describes and apply its options.
 
     Returns
     -------
@@ -234,7 +235,7 @@ def read_layer(src: LayerSource) -> gpd.GeoDataFrame:
     --------
     >>> import tempfile, pathlib
     >>> csv = pathlib.Path(tempfile.mkdtemp()) / "stations.csv"
-    >>> _ = csv.write_text("编号,name,grade,经度,纬度\\nFS1,East,grade1,112.55,37.86\\n")
+    >>> _ = csv.write_text("编号,name,grade,经度,纬度\nFS1,East,grade1,112.55,37.86\n")
     >>> gdf = read_layer(LayerSource("fire_stations", csv, rename={"编号": "id"}))
     >>> gdf[["id", "grade"]].to_dict("records"), gdf.crs.to_epsg()
     ([{'id': 'FS1', 'grade': 'grade1'}], 4326)
@@ -404,7 +405,7 @@ def _read_osm(src: LayerSource) -> gpd.GeoDataFrame:
     tags = src.osm_tags or (rules.tag_spec if rules is not None else {})
     gdf = read_osm_features(src.path, tags)
     if rules is not None:
-        gdf = classify_hazards(gdf, rules=rules, keep_unmatched=bool(src.osm_tags))
+        gdf = classify_hazards(gdf, osm_hazards=rules, keep_unmatched=bool(src.osm_tags))
     if gdf.empty:
         what = f"osm_tags {dict(src.osm_tags)}" if src.osm_tags else f"the rules of `{src.category_rules}`"
         msg = (

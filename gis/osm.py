@@ -21,7 +21,8 @@ from osmium.osm import Way
 
 from . import _osm_features as _features
 from .errors import InputError
-from .network._speeds import SpeedsArg, _speeds, speed_table
+from .network._speeds import _speeds, speed_table
+from .tables import TableOverrides
 
 __all__ = [
     "OSM_SUFFIXES",
@@ -338,7 +339,7 @@ def read_osm_layers(
     return OsmLayers(frames, tuple(repaired), tuple(dropped))
 
 
-def has_drivable_way(path: str | Path, *, speeds: SpeedsArg = None) -> bool:
+def has_drivable_way(path: str | Path, *, road_speeds: TableOverrides = None) -> bool:
     """True as soon as the file holds one way that the road graph would use.
 
     A cheap check (no node locations, stops at the first hit) with the graph builder's own
@@ -350,7 +351,7 @@ def has_drivable_way(path: str | Path, *, speeds: SpeedsArg = None) -> bool:
     True
     """
     path = _check_file(path)
-    table = speed_table(speeds)
+    table = speed_table(road_speeds)
     known: dict[str, bool] = {}
     fp = osmium.FileProcessor(str(path), osmium.osm.WAY).with_filter(osmium.filter.KeyFilter("highway"))
     try:

@@ -48,7 +48,7 @@ from .crs import local_metric_crs
 from .errors import InputError, Problem, ScenarioError
 from .io import LayerSource, has_suffix, read_layer
 from .schema import LAYERS, RASTER_LAYERS, RASTER_SUFFIXES
-from .tables import read_toml
+from .tables import TableOverrides, read_toml
 from .validate import normalise_layer, validate_layers
 
 if TYPE_CHECKING:
@@ -437,7 +437,7 @@ def write_scenario(
 def scenario_graph(
     scenario: Scenario,
     *,
-    speeds: Mapping[str, Any] | str | Path | None = None,
+    road_speeds: TableOverrides = None,
     cache: bool = True,
 ) -> nx.MultiDiGraph:
     """Build (or fetch from the cache) the routable road graph of ``scenario``, in its metric CRS.
@@ -460,15 +460,19 @@ def scenario_graph(
 
     roads = scenario.roads
     if roads.kind == "query":
-        return network.graph_from_query(place=roads.place, bbox=roads.bbox, speeds=speeds, crs=scenario.crs)
+        return network.graph_from_query(
+            place=roads.place, bbox=roads.bbox, road_speeds=road_speeds, crs=scenario.crs
+        )
     if roads.kind == "osm":
         assert roads.path is not None
-        return network.graph_from_file(roads.path, speeds=speeds, cache=cache, crs=scenario.crs)
+        return network.graph_from_file(roads.path, road_speeds=road_speeds, cache=cache, crs=scenario.crs)
     lines = scenario.layer("roads")
-    table = network.speed_table(speeds)
+    table = network.speed_table(road_speeds)
 
     def build() -> nx.MultiDiGraph:
-        return network.graph_from_lines(lines, speeds=table, source=str(scenario.source), crs=scenario.crs)
+        return network.graph_from_lines(
+            lines, road_speeds=table, source=str(scenario.source), crs=scenario.crs
+        )
 
     if not cache:
         return build()

@@ -118,10 +118,12 @@ class LayerSpec:
     column_prefixes: tuple[str, ...] = field(default=())
 
     def column(self, name: str) -> ColumnSpec | None:
+        """The spec of column ``name``, or None when the layer has no such column."""
         return next((c for c in self.columns if c.name == name), None)
 
     @property
     def required_columns(self) -> tuple[str, ...]:
+        """Names of the columns every layer of this kind must have."""
         return tuple(c.name for c in self.columns if c.required)
 
 

@@ -1,9 +1,13 @@
-"""Snap points (stations, hazards, community centroids) to the road graph.
+"""The shared rules of snapping features to the road graph.
 
-Each point is matched to the nearest edge (a shapely STRtree over edge geometries, queried in
-one vectorised call) and then to the end node of that edge nearest to the snapped position.
-Points farther from every road than ``max_snap_m`` are *flagged*, never silently snapped:
-:func:`require_snapped` turns flags into a :class:`gis.errors.SnapError`.
+The snapping itself is :func:`planning.snap_points`, on the travel-time engine's edge index
+(one STRtree per graph). This module holds what every snap obeys, in the ground floor: the
+checks of the features (:func:`snap_targets`: a CRS, no missing geometries, a point on the
+surface of lines and polygons), the snap limit (:func:`default_max_snap_m`), the distance of a
+feature itself to the road (:func:`road_distances`), the flag of features farther than the
+limit (:func:`flag_far`, never silently snapped or dropped) and :func:`require_snapped`, which
+turns flags into a :class:`gis.errors.SnapError`. :func:`edge_geometries` gives the line of
+every edge of a graph.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from .errors import CRSError, InputError, NetworkError, SnapError
+from .errors import CRSError, InputError, SnapError
 from .tables import load_table
 
 __all__ = [
@@ -27,7 +31,6 @@ __all__ = [
     "flag_far",
     "require_snapped",
     "road_distances",
-    "snap_points",
     "snap_targets",
 ]
 
@@ -60,93 +63,6 @@ def edge_geometries(graph: nx.MultiDiGraph) -> tuple[Any, Any]:
         v = index.get_indexer(uvk[straight, 1])
         geoms[straight] = shapely.linestrings(np.stack([xy[u], xy[v]], axis=1))
     return uvk, geoms
-
-
-def snap_points(
-    graph: nx.MultiDiGraph,
-    points: gpd.GeoDataFrame | gpd.GeoSeries,
-    *,
-    max_snap_m: float | None = None,
-    layer: str | None = None,
-) -> pd.DataFrame:
-    """Snap ``points`` to the nearest road of ``graph`` and pick a graph node for each.
-
-    Points are reprojected to the graph CRS; polygons and lines are represented by a point
-    inside them (``representative_point``).
-
-    Parameters
-    ----------
-    graph
-        Road graph from :mod:`gis.network` (metric CRS in ``graph.graph["crs"]``).
-    points
-        Features with a CRS.
-    max_snap_m
-        Points farther than this from every road are flagged; defaults to ``max_snap_m`` in
-        ``road_speeds.toml`` (500 m).
-    layer
-        Layer name for messages.
-
-    Returns
-    -------
-    pandas.DataFrame
-        On the index of ``points``, with columns ``node`` (the end node of the nearest edge
-        nearest to the snapped position, along the edge), ``snap_distance_m`` (point to the
-        nearest edge), ``node_distance_m`` (point to ``node``, straight line),
-        ``flagged`` (``road_distance_m`` above the limit), ``u``, ``v``, ``key``, ``along_m``
-        (the nearest edge and the distance along it, from ``u``, to the snapped position) and
-        ``road_distance_m`` (the feature itself to the nearest edge: 0 for a polygon a road
-        crosses, see :func:`road_distances`).
-        ``df.attrs`` holds ``max_snap_m`` and ``layer``.
-
-    Raises
-    ------
-    CRSError
-        When ``points`` has no CRS.
-    InputError
-        When some geometries are missing or empty.
-
-    Examples
-    --------
-    >>> from gis.network import graph_from_osm
-    >>> G = graph_from_osm("tests/fixtures/tiny_city.osm.xml")
-    >>> pts = gpd.GeoSeries.from_xy([112.5505, 112.60], [37.8502, 37.90], crs=4326)
-    >>> df = snap_points(G, pts, layer="stations")
-    >>> df["snap_distance_m"].round(1).tolist(), df["flagged"].tolist()
-    ([22.2, 6570.4], [False, True])
-    """
-    where = f"layer `{layer}`" if layer else "`points`"
-    if max_snap_m is None:
-        max_snap_m = default_max_snap_m()
-    if graph.number_of_edges() == 0:
-        msg = "The road graph has no edges to snap to. Fix: build it from a road layer."
-        raise NetworkError(msg)
-    index, arr, features = snap_targets(points, graph.graph["crs"], where=where)
-    uvk, geoms = edge_geometries(graph)
-    tree = shapely.STRtree(geoms)
-    (_, hit), dist = tree.query_nearest(arr, return_distance=True, all_matches=False)
-    edge = geoms[hit]
-    along = shapely.line_locate_point(edge, arr)
-    at_v = along > shapely.length(edge) / 2.0
-    u, v, key = uvk[hit, 0], uvk[hit, 1], uvk[hit, 2]
-    node = np.where(at_v, v, u)
-    node_xy = np.array([(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in node.tolist()], np.float64)
-    node_xy = node_xy.reshape(-1, 2)
-    pxy = shapely.get_coordinates(arr)
-    out = pd.DataFrame(
-        {
-            "node": node,
-            "snap_distance_m": dist,
-            "node_distance_m": np.hypot(*(pxy - node_xy).T),
-            "flagged": False,  # set by flag_far
-            "u": u,
-            "v": v,
-            "key": key,
-            "along_m": along,
-            "road_distance_m": road_distances(features, arr, dist, tree),
-        },
-        index=index,
-    )
-    return flag_far(out, max_snap_m, where=where, layer=layer)
 
 
 def default_max_snap_m() -> float:
@@ -235,7 +151,7 @@ def _describe(distances: pd.Series, limit: int = 10) -> str:
 
 
 def require_snapped(df: pd.DataFrame, *, layer: str, file: str | None = None) -> pd.DataFrame:
-    """Raise :class:`SnapError` when any row of a :func:`snap_points` result is flagged.
+    """Raise :class:`SnapError` when any row of a :func:`planning.snap_points` result is flagged.
 
     Returns ``df`` unchanged otherwise, so calls can be chained.
 

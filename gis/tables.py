@@ -3,6 +3,12 @@
 Tables are read and parsed once, then handed out as deep copies merged with
 per-call overrides, so one caller (one web request) can never change what
 another sees.
+
+One convention holds for every shipped table: a function that reads one takes its overrides
+in a keyword named after the table (``road_speeds=``, ``building_population=``,
+``osm_hazards=``, ``planning_norms=``, ``response_standards=``, ``risk_weights=``,
+``map_style=``; ``demo_params=`` for ``demo_city.toml``), typed :data:`TableOverrides`: a
+mapping merged over the shipped table, or the path of a TOML file holding the entries to change.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["deep_merge", "load_table", "read_toml"]
+__all__ = ["TableOverrides", "deep_merge", "load_table", "read_toml"]
+
+#: Overrides of a shipped table: a mapping merged over it, the path of a TOML file, or None.
+TableOverrides = Mapping[str, Any] | str | Path | None
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -53,7 +62,7 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 def load_table(
     name: str,
-    overrides: Mapping[str, Any] | str | Path | None = None,
+    overrides: TableOverrides = None,
     *,
     package: str = "gis",
 ) -> dict[str, Any]:

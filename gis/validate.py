@@ -19,7 +19,14 @@ import shapely
 from .errors import Problem
 from .schema import LAYERS, ColumnSpec, LayerSpec
 
-__all__ = ["normalise_layer", "parse_inventory", "validate_layer", "validate_layers", "vocabulary_key"]
+__all__ = [
+    "index_by_id",
+    "normalise_layer",
+    "parse_inventory",
+    "validate_layer",
+    "validate_layers",
+    "vocabulary_key",
+]
 
 # A projected layer whose whole extent fits in this many units is probably in degrees.
 _DEGREE_LIKE_EXTENT = 360.0
@@ -349,6 +356,31 @@ def vocabulary_key(values: pd.Series) -> pd.Series:
     return values.astype(str).str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
 
 
+def index_by_id(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The one rule for ids: a layer with an ``id`` column is indexed by it, as strings.
+
+    The ``id`` column is kept and the index is unnamed. :func:`gis.load_scenario` and
+    :func:`gis.demo_city` return every layer this way, so analyses take the id from the index;
+    functions that accept a plain mapping of layers apply the same rule. A layer without an
+    ``id`` column, or already indexed by it, is returned as given.
+
+    Examples
+    --------
+    >>> gdf = gpd.GeoDataFrame({"id": [7, 8]}, geometry=[None, None])
+    >>> out = index_by_id(gdf)
+    >>> out.index.tolist(), out.index.name, list(out.columns)
+    (['7', '8'], None, ['id', 'geometry'])
+    >>> index_by_id(out) is out
+    True
+    """
+    if "id" not in gdf.columns:
+        return gdf
+    ids = pd.Index(gdf["id"].astype(str).to_numpy(), dtype=object)
+    if gdf.index.name is None and gdf.index.dtype == object and gdf.index.equals(ids):
+        return gdf
+    return gdf.set_index(ids)
+
+
 def normalise_layer(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
     """Coerce a *valid* layer to the scenario types: string ids, float numbers, defaults filled."""
     spec = LAYERS[layer]
@@ -373,7 +405,4 @@ def normalise_layer(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
             out[column.name] = s.where(s.isna(), s.astype(str))
             if column.default is not None:
                 out[column.name] = out[column.name].fillna(column.default)
-    if spec.has_ids and "id" in out.columns:
-        out = out.set_index(out["id"].astype(str).rename("id"), drop=False)
-        out.index.name = None
-    return out
+    return index_by_id(out) if spec.has_ids else out

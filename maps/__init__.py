@@ -1,8 +1,9 @@
 """Interactive and static maps and reports of riskplan results.
 
 - :func:`risk_map` / :func:`write_map`: one offline HTML map (folium / Leaflet, assets inlined)
-  with risk units, hazards, communities, stations with isochrones and districts, proposed
-  stations, depots and the places not reached in time.
+  with risk units, hazards, communities, stations with isochrones and districts, the proposed
+  stations of a :class:`planning.StationPlan`, the depots of a :class:`planning.DepotPlan` and
+  the places not reached in time.
 - :mod:`maps.figures`: matplotlib PNG figures for print.
 - :func:`write_report`: one self-contained HTML report with figures, tables and the map.
 """
@@ -27,6 +28,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "risk_map",
         "write_map",
     ),
+    "_plans": (
+        "DepotPlanLike",
+        "StationPlanLike",
+    ),
     "report": (
         "report_html",
         "write_report",
@@ -35,6 +40,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from ._plans import DepotPlanLike, StationPlanLike
     from .figures import (
         district_levels_figure,
         figure_png,
@@ -48,6 +54,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LAYER_NAMES",
+    "DepotPlanLike",
+    "StationPlanLike",
     "district_levels_figure",
     "figure_png",
     "read_map_layers",

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ._style import LEVELS_HIGH_FIRST, badge_svg, symbol_svg
+
+if TYPE_CHECKING:
+    from planning.coverage import CoverageResult
+    from risk_models.model import RiskResult
 
 __all__ = ["legend_html", "title_html", "tradeoff_html"]
 
@@ -49,7 +53,7 @@ def legend_html(
     *,
     present: Iterable[str],
     specs: list[dict[str, Any]],
-    coverage: Any | None = None,
+    coverage: CoverageResult | None = None,
     tradeoff: pd.DataFrame | None = None,
 ) -> str:
     """The legend: one section per kind of layer on the map."""
@@ -120,7 +124,12 @@ def legend_html(
 
 
 def title_html(
-    label: str, *, coverage: Any | None, risk: Any | None, gcj02: bool, notes: Iterable[str] = ()
+    label: str,
+    *,
+    coverage: CoverageResult | None,
+    risk: RiskResult | None,
+    gcj02: bool,
+    notes: Iterable[str] = (),
 ) -> str:
     """The title box: scenario (synthetic says so), standard, coordinate system, data notes.
 

@@ -1,22 +1,20 @@
-"""Map style: colours and symbols from ``maps/data/map_style.toml``, loaded and validated once.
+"""Map style: colours and symbols from ``maps/data/map_style.toml``, loaded and validated.
 
-Every call gets its own merged copy, so an override for one map (or one web request) never
-changes another's.
+The table is read with the shared loader (:func:`gis.tables.load_table`), so every call gets
+its own merged copy and an override for one map (or one web request) never changes another's.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 import re
-import tomllib
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from gis.errors import InputError
+from gis.tables import TableOverrides, load_table
 from risk_models.composite import LEVELS
 
 __all__ = ["LEVELS_HIGH_FIRST", "badge_svg", "load_style", "symbol_svg"]
@@ -38,20 +36,9 @@ _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 @functools.cache
-def _default() -> dict[str, Any]:
-    text = resources.files("maps").joinpath("data", "map_style.toml").read_text(encoding="utf-8")
-    style = tomllib.loads(text)
-    _validate(style, "maps/data/map_style.toml")
-    return style
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = copy.deepcopy(value)
-    return base
+def _check_shipped() -> None:
+    """Validate the shipped table once, so that a broken file names itself."""
+    _validate(load_table("map_style", package="maps"), "maps/data/map_style.toml")
 
 
 def _validate(style: Mapping[str, Any], where: str) -> None:
@@ -81,8 +68,8 @@ def _validate(style: Mapping[str, Any], where: str) -> None:
         raise InputError(msg)
 
 
-def load_style(overrides: Mapping[str, Any] | str | Path | None = None) -> dict[str, Any]:
-    """The map style: shipped defaults merged with ``overrides`` (a mapping or a TOML path).
+def load_style(map_style: TableOverrides = None) -> dict[str, Any]:
+    """The map style: shipped defaults merged with ``map_style`` (overrides: a mapping or a TOML path).
 
     Examples
     --------
@@ -91,20 +78,11 @@ def load_style(overrides: Mapping[str, Any] | str | Path | None = None) -> dict[
     >>> load_style({"display": {"decimals": 6}})["display"]["decimals"]
     6
     """
-    style = copy.deepcopy(_default())
-    if overrides is None:
-        return style
-    where = "style overrides"
-    if isinstance(overrides, str | Path):
-        where = f"`{overrides}`"
-        try:
-            overrides = tomllib.loads(Path(overrides).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            msg = f"Cannot read the map style {where}: {exc}. Fix: give a readable TOML file."
-            raise InputError(msg) from None
-    merged = _merge(style, overrides)
-    _validate(merged, where)
-    return merged
+    _check_shipped()
+    style = load_table("map_style", map_style, package="maps")
+    if map_style is not None:
+        _validate(style, f"`{map_style}`" if isinstance(map_style, str | Path) else "`map_style` overrides")
+    return style
 
 
 def _polygon(n: int, r: float, c: float, rotate_deg: float = -90.0, inner: float | None = None) -> str:

@@ -7,9 +7,8 @@ requests never share state; :func:`figure_png` turns one into PNG bytes.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -23,8 +22,13 @@ from matplotlib.ticker import MaxNLocator
 
 from gis.atomic import atomic_path
 from gis.errors import InputError
+from gis.tables import TableOverrides
 
 from ._style import LEVELS_HIGH_FIRST, load_style
+
+if TYPE_CHECKING:
+    from planning.coverage import CoverageResult
+    from risk_models.model import RiskResult
 
 __all__ = [
     "district_levels_figure",
@@ -47,13 +51,15 @@ def _english(label: str) -> str:
 
 
 def risk_figure(
-    risk: Any,
+    risk: RiskResult,
     *,
-    coverage: Any | None = None,
+    coverage: CoverageResult | None = None,
     hazards: gpd.GeoDataFrame | None = None,
-    style: Mapping[str, Any] | None = None,
+    map_style: TableOverrides = None,
 ) -> Figure:
     """A print map of the risk units by level, with stations, hazards and a scale bar.
+
+    Colours come from ``maps/data/map_style.toml``, overridden by ``map_style``.
 
     Examples
     --------
@@ -64,7 +70,7 @@ def risk_figure(
     >>> len(figure_png(fig)) > 10_000
     True
     """
-    st = load_style(style)
+    st = load_style(map_style)
     units = risk.units
     fig = _figure(7.5, 7.0)
     ax = fig.add_subplot()
@@ -106,9 +112,12 @@ def _scale_bar(ax: Any, gdf: gpd.GeoDataFrame) -> None:
 
 
 def response_time_figure(
-    coverage: Any, *, layer: str = "communities", weight: str | None = "population"
+    coverage: CoverageResult, *, layer: str = "communities", weight_column: str | None = "population"
 ) -> Figure:
     """Histogram of first-engine response times with the standard's line.
+
+    Each place of ``layer`` counts with its ``weight_column`` (residents by default; None or a
+    missing column counts places).
 
     Examples
     --------
@@ -122,7 +131,7 @@ def response_time_figure(
     """
     table = getattr(coverage, layer)
     t = table["response_time_s"].to_numpy(float)
-    w = table[weight].to_numpy(float) if weight and weight in table else np.ones(len(t))
+    w = table[weight_column].to_numpy(float) if weight_column and weight_column in table else np.ones(len(t))
     finite = np.isfinite(t)
     std = coverage.standard
     fig = _figure(6.5, 3.6)
@@ -150,7 +159,9 @@ def response_time_figure(
             fontsize=8,
         )
     ax.set_xlabel("First-engine response time (min)")
-    ax.set_ylabel(weight.capitalize() if weight and weight in table else f"{layer.capitalize()}")
+    ax.set_ylabel(
+        weight_column.capitalize() if weight_column and weight_column in table else f"{layer.capitalize()}"
+    )
     ax.set_title(f"Response times of {layer}", fontsize=10)
     return fig
 
@@ -191,7 +202,9 @@ def tradeoff_figure(tradeoff: pd.DataFrame, *, required_share: float | None = No
     return fig
 
 
-def _unit_districts(risk: Any, communities: gpd.GeoDataFrame | None, coverage: Any | None) -> pd.Series:
+def _unit_districts(
+    risk: RiskResult, communities: gpd.GeoDataFrame | None, coverage: CoverageResult | None
+) -> pd.Series:
     units = risk.units
     pts = gpd.GeoSeries(shapely.point_on_surface(units.geometry.to_numpy()), index=units.index, crs=units.crs)
     if communities is not None and "district" in communities and communities["district"].notna().any():
@@ -208,11 +221,11 @@ def _unit_districts(risk: Any, communities: gpd.GeoDataFrame | None, coverage: A
 
 
 def district_levels_figure(
-    risk: Any,
+    risk: RiskResult,
     *,
     communities: gpd.GeoDataFrame | None = None,
-    coverage: Any | None = None,
-    style: Mapping[str, Any] | None = None,
+    coverage: CoverageResult | None = None,
+    map_style: TableOverrides = None,
 ) -> Figure:
     """Risk units per level in each district (communities' ``district``, else station districts).
 
@@ -225,7 +238,7 @@ def district_levels_figure(
     >>> fig.axes[0].get_xlabel()
     'Risk units'
     """
-    st = load_style(style)
+    st = load_style(map_style)
     district = _unit_districts(risk, communities, coverage)
     counts = pd.crosstab(district, risk.units["level"].astype(str)).reindex(
         columns=list(LEVELS_HIGH_FIRST), fill_value=0

@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
@@ -25,11 +25,19 @@ from folium.template import Template
 
 from gis.atomic import atomic_path
 from gis.errors import InputError
+from gis.tables import TableOverrides
+from gis.validate import index_by_id
 
 from . import _layers as lyr
 from ._assets import inline_css, inline_js
 from ._legend import legend_html, title_html
+from ._plans import DepotPlanLike, StationPlanLike
 from ._style import badge_svg, load_style
+
+if TYPE_CHECKING:
+    from gis.scenario import Scenario
+    from planning.coverage import CoverageResult
+    from risk_models.model import RiskResult
 
 __all__ = ["LAYER_NAMES", "read_map_layers", "risk_map", "write_map"]
 
@@ -103,7 +111,7 @@ class _Controls(MacroElement):
         self.legend = json.dumps(legend).replace("</", "<\\/")
 
 
-def _layers_of(scenario: Any) -> Mapping[str, gpd.GeoDataFrame]:
+def _layers_of(scenario: Scenario | Mapping[str, gpd.GeoDataFrame]) -> Mapping[str, gpd.GeoDataFrame]:
     if hasattr(scenario, "layers"):
         return scenario.layers
     if isinstance(scenario, Mapping):
@@ -112,14 +120,10 @@ def _layers_of(scenario: Any) -> Mapping[str, gpd.GeoDataFrame]:
     raise InputError(msg)
 
 
-def _by_id(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    if "id" in gdf.columns:
-        gdf = gdf.set_index(gdf["id"].astype(str).rename(None))
-    return gdf
-
-
-def _hazard_table(hazards: gpd.GeoDataFrame, risk: Any | None, coverage: Any | None) -> gpd.GeoDataFrame:
-    h = _by_id(hazards).copy()
+def _hazard_table(
+    hazards: gpd.GeoDataFrame, risk: RiskResult | None, coverage: CoverageResult | None
+) -> gpd.GeoDataFrame:
+    h = index_by_id(hazards).copy()
     h.index = h.index.astype(str)
     grade = pd.Series(pd.NA, index=h.index, dtype=object)
     if risk is not None:
@@ -191,16 +195,15 @@ def _context(layers: Mapping[str, gpd.GeoDataFrame], style: Mapping[str, Any], d
 
 
 def risk_map(
-    scenario: Any,
+    scenario: Scenario | Mapping[str, gpd.GeoDataFrame],
     *,
-    risk: Any | None = None,
-    coverage: Any | None = None,
-    proposed: gpd.GeoDataFrame | None = None,
-    tradeoff: pd.DataFrame | None = None,
-    depots_served: pd.Series | None = None,
+    risk: RiskResult | None = None,
+    coverage: CoverageResult | None = None,
+    station_plan: StationPlanLike | None = None,
+    depot_plan: DepotPlanLike | None = None,
     tiles: str | None = "auto",
     gcj02: bool = False,
-    style: Mapping[str, Any] | str | Path | None = None,
+    map_style: TableOverrides = None,
 ) -> folium.Map:
     """The interactive risk and coverage map of a scenario, with every asset inlined.
 
@@ -212,19 +215,19 @@ def risk_map(
         :class:`risk_models.RiskResult`: units coloured red / orange / yellow / blue.
     coverage
         :class:`planning.CoverageResult`: response times, isochrones, districts, gaps.
-    proposed
-        Proposed stations (``name``, ``reason``, ``added_demand``; points), indexed by id.
-    tradeoff
-        Coverage against new stations (``n_new``, ``coverage_share``, ``mean_response_s``).
-    depots_served
-        Depot id per community id: draws the communities each depot serves.
+    station_plan
+        A :class:`planning.StationPlan` (:class:`StationPlanLike`): its proposed stations with
+        their reasons, and its trade-off curve in the legend.
+    depot_plan
+        A :class:`planning.DepotPlan` (:class:`DepotPlanLike`): draws the communities each
+        depot serves.
     tiles
         Online base map offered as a toggle, off by default: ``"osm"``, ``"gaode"``, ``"auto"``
         (Gaode with ``gcj02``, else OSM) or None for none.
     gcj02
         Shift the overlays to GCJ-02 to match Chinese base maps (Gaode, Tencent).
-    style
-        Overrides of ``maps/data/map_style.toml``.
+    map_style
+        Overrides of ``maps/data/map_style.toml`` (a mapping or a TOML path).
 
     Returns
     -------
@@ -239,8 +242,11 @@ def risk_map(
     >>> sorted(read_map_layers(html))
     ['communities', 'context', 'depots', 'hazards', 'stations']
     """
-    st = load_style(style)
+    st = load_style(map_style)
     layers = _layers_of(scenario)
+    proposed = station_plan.proposed if station_plan is not None else None
+    tradeoff = station_plan.tradeoff if station_plan is not None else None
+    depots_served = depot_plan.served if depot_plan is not None else None
     disp = lyr.Display(
         simplify_m=st["display"]["simplify_m"], decimals=st["display"]["decimals"], gcj02=gcj02
     )
@@ -251,10 +257,12 @@ def risk_map(
         specs.append(lyr.units_spec(risk.units, st, disp))
     if coverage is not None:
         specs.extend(_coverage_specs(coverage, st, disp))
-    communities = coverage.communities if coverage is not None else _by_id(layers["communities"])
+    communities = coverage.communities if coverage is not None else index_by_id(layers["communities"])
     specs.append(lyr.communities_spec(communities, st, disp))
     if depots_served is not None and "depots" in layers:
-        links = lyr.served_links(_by_id(layers["depots"]), _by_id(layers["communities"]), depots_served)
+        links = lyr.served_links(
+            index_by_id(layers["depots"]), index_by_id(layers["communities"]), depots_served
+        )
         specs.append(
             lyr.polygon_spec(
                 links,
@@ -276,12 +284,12 @@ def risk_map(
         specs.append(lyr.hazard_areas_spec(areas, st, disp))
     cluster = len(hazards) >= int(st["display"]["cluster_hazards_from"])
     specs.append(lyr.hazards_spec(hazards, st, disp, cluster=cluster))
-    stations = coverage.stations if coverage is not None else _by_id(layers["fire_stations"])
+    stations = coverage.stations if coverage is not None else index_by_id(layers["fire_stations"])
     specs.append(_stations_spec(stations, st, disp))
     if proposed is not None and len(proposed):
-        specs.append(_proposed_spec(_by_id(proposed), st, disp))
+        specs.append(_proposed_spec(index_by_id(proposed), st, disp))
     if "depots" in layers and len(layers["depots"]):
-        specs.append(_depots_spec(_by_id(layers["depots"]), depots_served, st, disp))
+        specs.append(_depots_spec(index_by_id(layers["depots"]), depots_served, st, disp))
 
     bounds = _bounds(specs)
     centre = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2] if bounds else [0.0, 0.0]
@@ -319,7 +327,9 @@ def risk_map(
     return m
 
 
-def _coverage_specs(coverage: Any, st: Mapping[str, Any], disp: lyr.Display) -> list[dict[str, Any]]:
+def _coverage_specs(
+    coverage: CoverageResult, st: Mapping[str, Any], disp: lyr.Display
+) -> list[dict[str, Any]]:
     out = []
     if len(coverage.isochrones):
         bands = lyr.dissolve_bands(coverage.isochrones)
@@ -422,7 +432,7 @@ def _coverage_specs(coverage: Any, st: Mapping[str, Any], disp: lyr.Display) -> 
     return out
 
 
-def _uncovered(coverage: Any) -> gpd.GeoDataFrame:
+def _uncovered(coverage: CoverageResult) -> gpd.GeoDataFrame:
     """Uncovered communities, and the uncovered part of the area grid as one feature."""
     com = coverage.communities
     gaps = com.loc[~com["covered"].astype(bool)].copy()
@@ -547,8 +557,11 @@ def read_map_layers(page: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def write_map(scenario: Any, path: str | Path, **kwargs: Any) -> Path:
+def write_map(scenario: Scenario | Mapping[str, gpd.GeoDataFrame], path: str | Path, **kwargs: Any) -> Path:
     """Write :func:`risk_map` to one self-contained HTML file, atomically.
+
+    ``kwargs`` are those of :func:`risk_map` (``risk``, ``coverage``, ``station_plan``,
+    ``depot_plan``, ``tiles``, ``gcj02``, ``map_style``).
 
     Examples
     --------

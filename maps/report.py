@@ -11,7 +11,7 @@ import html
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -20,7 +20,13 @@ import pandas as pd
 from gis.atomic import atomic_path
 
 from . import figures
+from ._plans import DepotPlanLike, StationPlanLike
 from .interactive import risk_map
+
+if TYPE_CHECKING:
+    from gis.scenario import Scenario
+    from planning.coverage import CoverageResult
+    from risk_models.model import RiskResult
 
 __all__ = ["report_html", "write_report"]
 
@@ -87,7 +93,7 @@ def _img(fig: Any, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def _kpis(risk: Any, coverage: Any) -> str:
+def _kpis(risk: RiskResult, coverage: CoverageResult) -> str:
     items = []
     s = coverage.summary
     if "communities" in s.index:
@@ -110,22 +116,23 @@ def _kpis(risk: Any, coverage: Any) -> str:
 
 
 def report_html(
-    scenario: Any,
+    scenario: Scenario | Mapping[str, gpd.GeoDataFrame],
     *,
-    risk: Any,
-    coverage: Any,
-    proposed: gpd.GeoDataFrame | None = None,
-    tradeoff: pd.DataFrame | None = None,
-    depot_plan: pd.DataFrame | None = None,
-    depots_served: pd.Series | None = None,
+    risk: RiskResult,
+    coverage: CoverageResult,
+    station_plan: StationPlanLike | None = None,
+    depot_plan: DepotPlanLike | None = None,
     top_n: int = 15,
     map_options: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
 ) -> str:
     """The report as one HTML string (see :func:`write_report`)."""
     label = getattr(scenario, "label", None) or risk.label or "scenario"
-    layers = scenario.layers if hasattr(scenario, "layers") else scenario
+    layers: Mapping[str, gpd.GeoDataFrame] = scenario.layers if hasattr(scenario, "layers") else scenario
     std = coverage.standard
+    proposed = station_plan.proposed if station_plan is not None else None
+    tradeoff = station_plan.tradeoff if station_plan is not None else None
+    depot_table = depot_plan.table() if depot_plan is not None else None
     parts = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
         f"<title>Risk and coverage report: {html.escape(label)}</title><style>{_CSS}</style></head><body>",
@@ -155,9 +162,8 @@ def report_html(
             scenario,
             risk=risk,
             coverage=coverage,
-            proposed=proposed,
-            tradeoff=tradeoff,
-            depots_served=depots_served,
+            station_plan=station_plan,
+            depot_plan=depot_plan,
             **dict(map_options or {}),
         )
         .get_root()
@@ -190,7 +196,7 @@ def report_html(
     com = coverage.communities
     gaps = com.loc[~com["covered"].astype(bool)].copy()
     gaps = gaps.sort_values("population", ascending=False) if "population" in gaps else gaps
-    gaps = gaps.reset_index().rename(columns={"index": "id"})
+    gaps = gaps.drop(columns="id", errors="ignore").rename_axis("id").reset_index()  # the index is the id
     parts.append(f"<h2>Communities not reached within {std.response_s / 60:g} min ({len(gaps)})</h2>")
     parts.append(
         _table(
@@ -249,8 +255,8 @@ def report_html(
             if c.startswith("stock_")
         ]
         parts.append("<h2>Relief-material depots: stock</h2>" + _table(d, cols, css_id="depots"))
-    if depot_plan is not None and len(depot_plan):
-        plan = depot_plan.reset_index() if depot_plan.index.name else depot_plan
+    if depot_table is not None and len(depot_table):
+        plan = depot_table.reset_index() if depot_table.index.name else depot_table
         cols = [(str(c), str(c).replace("_", " "), "") for c in plan.columns if c != "geometry"]
         parts.append("<h2>Depot plan</h2>" + _table(plan, cols, css_id="depot-plan"))
 
@@ -266,15 +272,13 @@ def report_html(
 
 
 def write_report(
-    scenario: Any,
+    scenario: Scenario | Mapping[str, gpd.GeoDataFrame],
     path: str | Path,
     *,
-    risk: Any,
-    coverage: Any,
-    proposed: gpd.GeoDataFrame | None = None,
-    tradeoff: pd.DataFrame | None = None,
-    depot_plan: pd.DataFrame | None = None,
-    depots_served: pd.Series | None = None,
+    risk: RiskResult,
+    coverage: CoverageResult,
+    station_plan: StationPlanLike | None = None,
+    depot_plan: DepotPlanLike | None = None,
     top_n: int = 15,
     map_options: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
@@ -289,16 +293,16 @@ def write_report(
         Output ``.html``.
     risk, coverage
         :class:`risk_models.RiskResult` and :class:`planning.CoverageResult` of the scenario.
-    proposed, tradeoff
-        Proposed stations and the coverage trade-off table (from the location models).
+    station_plan
+        A :class:`planning.StationPlan` (:class:`~maps.StationPlanLike`): its
+        proposed stations in a table and on the map, its trade-off curve as a figure.
     depot_plan
-        Any table describing the depot plan, shown as given.
-    depots_served
-        Depot id per community id, drawn on the map.
+        A :class:`planning.DepotPlan` (:class:`~maps.DepotPlanLike`): its
+        ``table()`` in the report, the communities each depot serves on the map.
     top_n
         Rows of the top-risk table.
     map_options
-        Extra keyword arguments of :func:`maps.risk_map` (``tiles``, ``gcj02``, ``style``).
+        Extra keyword arguments of :func:`maps.risk_map` (``tiles``, ``gcj02``, ``map_style``).
     notes
         More notes for the "Notes and assumptions" section, after those of ``risk`` and
         ``coverage`` (which repeat the scenario's own: estimated populations, defaults).
@@ -315,9 +319,8 @@ def write_report(
     >>> from gis import graph_from_lines, Scenario, RoadsSource
     >>> from planning.coverage import analyse_coverage
     >>> from risk_models import score_scenario
-    >>> layers = {k: v.set_index("id") if "id" in v else v for k, v in city.items()}
-    >>> sc = Scenario("Demo City", layers, layers["roads"].crs, RoadsSource("layer"), synthetic=True)
-    >>> cov = analyse_coverage(sc, graph_from_lines(city["roads"]), breaks_min=[5])
+    >>> sc = Scenario("Demo City", city, city["roads"].crs, RoadsSource("layer"), synthetic=True)
+    >>> cov = analyse_coverage(sc, graph_from_lines(city["roads"]), breaks_s=[300])
     >>> risk = score_scenario(sc, learn=False, response_time_s=cov.communities["response_time_s"])
     >>> out = write_report(sc, pathlib.Path(tempfile.mkdtemp()) / "r.html", risk=risk, coverage=cov)
     >>> text = out.read_text(encoding="utf-8")
@@ -329,10 +332,8 @@ def write_report(
         scenario,
         risk=risk,
         coverage=coverage,
-        proposed=proposed,
-        tradeoff=tradeoff,
+        station_plan=station_plan,
         depot_plan=depot_plan,
-        depots_served=depots_served,
         top_n=top_n,
         map_options=map_options,
         notes=notes,

@@ -1,10 +1,15 @@
 """Travel times, response coverage and location models on the road graph of :mod:`gis`.
 
 The travel-time engine (:mod:`planning.travel`) exports the road graph once to a sparse
-matrix and runs Dijkstra in compiled code; :mod:`planning.coverage` answers how long the first
-engine takes to reach each place under GB 51080 or NFPA 1710, with isochrones
-(:mod:`planning.isochrones`), station districts (:mod:`planning.districts`) and a fast point
-query (:mod:`planning.query`).
+matrix and runs Dijkstra in compiled code, and builds every cost matrix, all oriented
+``(targets, sources)`` (:data:`~planning.travel.TargetsBySources`); :func:`snap_points`
+(:mod:`planning.snapping`) is the one snapping function; :mod:`planning.coverage` answers how
+long the first engine takes to reach each place under a response profile (GB 51080, NFPA 1710:
+:mod:`planning.standards`), with isochrones (:mod:`planning.isochrones`), station districts
+(:mod:`planning.districts`) and a fast point query (:mod:`planning.query`);
+:func:`plan_stations` and :func:`plan_depots` run the location models of
+:mod:`planning.location`. Model names, distances and the default profile are defined once in
+:mod:`planning.names`.
 """
 
 from typing import TYPE_CHECKING
@@ -13,9 +18,9 @@ from gis.lazy import attach
 
 #: Public names by module, imported on first use (see :mod:`gis.lazy`).
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "coverage": (
-        "CoverageResult",
-        "analyse_coverage",
+    "coverage": ("CoverageResult", "analyse_coverage"),
+    "response": (
+        "OFF_ROAD_RULE",
         "area_grid",
         "layer_coverage",
         "reached_times",
@@ -36,6 +41,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "band_population",
         "isochrones",
     ),
+    "names": (
+        "DEFAULT_STANDARD",
+        "DISTANCES",
+        "MODELS",
+    ),
     "query": ("ResponseQuery",),
     "siting": (
         "apply_siting_rules",
@@ -47,52 +57,59 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "response_standard",
         "standard_names",
     ),
-    "stations": (
-        "StationPlan",
-        "demand_weights",
-        "plan_stations",
-        "response_matrix",
+    "snapping": (
+        "snap_points",
+        "snap_stations",
     ),
+    "demand": ("demand_weights",),
+    "stations": ("StationPlan", "plan_stations"),
     "travel": (
         "RoadMatrix",
+        "TargetsBySources",
+        "cost_matrix",
         "many_to_many",
         "nearest_sources",
         "road_matrix",
-        "snap_layer",
-        "snap_stations",
         "travel_times",
     ),
 }
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from .coverage import (
-        CoverageResult,
-        analyse_coverage,
+    from .coverage import CoverageResult, analyse_coverage
+    from .demand import demand_weights
+    from .depots import DepotPlan, plan_depots, relocation_demand, stock_needs
+    from .districts import StationDistricts, station_districts
+    from .isochrones import band_population, isochrones
+    from .names import DEFAULT_STANDARD, DISTANCES, MODELS
+    from .query import ResponseQuery
+    from .response import (
+        OFF_ROAD_RULE,
         area_grid,
         layer_coverage,
         reached_times,
         summarise_coverage,
         unit_response_times,
     )
-    from .depots import DepotPlan, plan_depots, relocation_demand, stock_needs
-    from .districts import StationDistricts, station_districts
-    from .isochrones import band_population, isochrones
-    from .query import ResponseQuery
     from .siting import apply_siting_rules, generate_candidates
+    from .snapping import snap_points, snap_stations
     from .standards import ResponseStandard, district_caps_km2, response_standard, standard_names
-    from .stations import StationPlan, demand_weights, plan_stations, response_matrix
+    from .stations import StationPlan, plan_stations
     from .travel import (
         RoadMatrix,
+        TargetsBySources,
+        cost_matrix,
         many_to_many,
         nearest_sources,
         road_matrix,
-        snap_layer,
-        snap_stations,
         travel_times,
     )
 
 __all__ = [
+    "DEFAULT_STANDARD",
+    "DISTANCES",
+    "MODELS",
+    "OFF_ROAD_RULE",
     "CoverageResult",
     "DepotPlan",
     "ResponseQuery",
@@ -100,10 +117,12 @@ __all__ = [
     "RoadMatrix",
     "StationDistricts",
     "StationPlan",
+    "TargetsBySources",
     "analyse_coverage",
     "apply_siting_rules",
     "area_grid",
     "band_population",
+    "cost_matrix",
     "demand_weights",
     "district_caps_km2",
     "generate_candidates",
@@ -115,10 +134,9 @@ __all__ = [
     "plan_stations",
     "reached_times",
     "relocation_demand",
-    "response_matrix",
     "response_standard",
     "road_matrix",
-    "snap_layer",
+    "snap_points",
     "snap_stations",
     "standard_names",
     "station_districts",

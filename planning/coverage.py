@@ -19,264 +19,23 @@ from typing import Any
 
 import geopandas as gpd
 import networkx as nx
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import shapely
 
 from gis.atomic import write_gpkg
-from gis.errors import InputError
 from gis.scenario import Scenario
+from gis.tables import TableOverrides
 
 from .districts import _station_districts
 from .isochrones import _isochrones, band_population
+from .names import DEFAULT_STANDARD
+from .response import OFF_ROAD_RULE, _engine, _layer, area_grid, summarise_coverage
 from .standards import ResponseStandard, response_standard
-from .travel import RoadMatrix, _snap_layer, _snap_stations, road_matrix
+from .travel import RoadMatrix
 
-__all__ = [
-    "OFF_ROAD_RULE",
-    "CoverageResult",
-    "analyse_coverage",
-    "area_grid",
-    "layer_coverage",
-    "reached_times",
-    "summarise_coverage",
-    "unit_response_times",
-]
+__all__ = ["CoverageResult", "analyse_coverage"]
 
 log = logging.getLogger(__name__)
-
-FloatArray = npt.NDArray[np.float64]
-PERCENTILES = (50, 90, 95)
-
-#: One rule for places off the road network, in coverage and in plans alike.
-OFF_ROAD_RULE = (
-    "farther than the snap limit (road_speeds.toml `max_snap_m`) from any road: no engine reaches "
-    "them by road, so they count as not covered, before and after any plan"
-)
-
-
-def _speed(speed_factor: float) -> float:
-    if not np.isfinite(speed_factor) or speed_factor <= 0:
-        msg = f"`speed_factor` is {speed_factor}. Fix: give a positive factor (1.0 = road speeds as built)."
-        raise InputError(msg)
-    return float(speed_factor)
-
-
-@dataclass(frozen=True)
-class _Engine:
-    """Station times computed once and shared by every layer."""
-
-    graph: nx.MultiDiGraph
-    matrix: RoadMatrix
-    standard: ResponseStandard
-    speed_factor: float
-    station_ids: pd.Index
-    node_times: FloatArray  # (k, n) travel at speed factor 1
-    weight: str
-    max_snap_m: float | None
-
-
-def _engine(
-    graph: nx.MultiDiGraph,
-    stations: gpd.GeoDataFrame,
-    *,
-    standard: str | Mapping[str, Any] | ResponseStandard,
-    speed_factor: float,
-    max_snap_m: float | None,
-    weight: str,
-) -> tuple[_Engine, pd.DataFrame]:
-    std = response_standard(standard)
-    speed = _speed(speed_factor)
-    m = road_matrix(graph, weight=weight)
-    snaps = _snap_stations(m, graph, stations, max_snap_m=max_snap_m, layer="fire_stations")
-    times = m.one_to_all(m.positions(snaps["node"].tolist()))
-    return _Engine(graph, m, std, speed, snaps.index, times, weight, max_snap_m), snaps
-
-
-def _layer(engine: _Engine, points: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
-    std = engine.standard
-    out = points.copy()
-    if len(points) == 0:
-        for col in ("nearest_station", "second_station"):
-            out[col] = pd.Series(dtype=object)
-        for col in ("travel_time_s", "response_time_s", "second_response_time_s", "snap_distance_m"):
-            out[col] = pd.Series(dtype=float)
-        out["n_stations_within"] = pd.Series(dtype=int)
-        out["covered"] = pd.Series(dtype=bool)
-        out["flagged"] = pd.Series(dtype=bool)
-        return out
-    snaps = _snap_layer(engine.matrix, points, layer=layer, max_snap_m=engine.max_snap_m)
-    travel = engine.matrix.point_times(engine.node_times, snaps) / engine.speed_factor
-    response = std.turnout_s + travel
-    k = len(engine.station_ids)
-    order = np.argsort(response, axis=0, kind="stable")
-    cols = np.arange(response.shape[1])
-    ids = np.asarray(engine.station_ids, dtype=object)
-    first = response[order[0], cols]
-    out["node"] = snaps["node"].to_numpy()
-    out["snap_distance_m"] = snaps["snap_distance_m"].to_numpy()
-    out["flagged"] = snaps["flagged"].to_numpy()
-    out["nearest_station"] = np.where(np.isfinite(first), ids[order[0]], None)
-    out["travel_time_s"] = first - std.turnout_s
-    out["response_time_s"] = first
-    if k > 1:
-        second = response[order[1], cols]
-        out["second_station"] = np.where(np.isfinite(second), ids[order[1]], None)
-        out["second_response_time_s"] = second
-    else:
-        out["second_station"] = None
-        out["second_response_time_s"] = np.inf
-    out["n_stations_within"] = (response <= std.response_s).sum(axis=0)
-    if std.full_alarm_response_s is not None:
-        out["n_stations_full_alarm"] = (response <= std.full_alarm_response_s).sum(axis=0)
-    out["covered"] = (first <= std.response_s) & ~out["flagged"].to_numpy()
-    return out
-
-
-def layer_coverage(
-    graph: nx.MultiDiGraph,
-    stations: gpd.GeoDataFrame,
-    points: gpd.GeoDataFrame,
-    *,
-    standard: str | Mapping[str, Any] | ResponseStandard = "cn-gb51080",
-    speed_factor: float = 1.0,
-    max_snap_m: float | None = None,
-    layer: str = "points",
-    weight: str = "travel_time_s",
-) -> gpd.GeoDataFrame:
-    """Response times from the stations to every feature of a layer.
-
-    Polygons are represented by a point inside them. Features farther than ``max_snap_m``
-    from any road keep their times but are ``flagged`` and never count as covered.
-
-    Parameters
-    ----------
-    graph
-        Road graph in a metric CRS.
-    stations
-        Fire stations indexed by id.
-    points
-        Communities, hazard sources, area units... (any geometry, with a CRS).
-    standard
-        Response profile name, mapping or :class:`~planning.standards.ResponseStandard`.
-    speed_factor
-        Engine speed relative to the edge speeds (travel time divided by it).
-    max_snap_m
-        Snap limit (default 500 m, from ``road_speeds.toml``).
-    layer
-        Layer name for messages.
-    weight
-        Edge weight (seconds).
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        ``points`` (same index) plus ``node``, ``snap_distance_m``, ``flagged``,
-        ``nearest_station``, ``travel_time_s``, ``response_time_s``, ``second_station``,
-        ``second_response_time_s``, ``n_stations_within`` (stations within the standard),
-        ``n_stations_full_alarm`` (NFPA 1710 only) and ``covered``.
-
-    Examples
-    --------
-    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
-
-    >>> from gis import graph_from_lines
-    >>> graph = graph_from_lines(city["roads"])
-    >>> st = city["fire_stations"].set_index("id")
-    >>> com = layer_coverage(graph, st, city["communities"].set_index("id"), layer="communities")
-    >>> bool((com["second_response_time_s"] >= com["response_time_s"]).all())
-    True
-    """
-    engine, _ = _engine(
-        graph, stations, standard=standard, speed_factor=speed_factor, max_snap_m=max_snap_m, weight=weight
-    )
-    return _layer(engine, points, layer)
-
-
-def area_grid(extent: shapely.Geometry, *, cell_m: float = 500.0, crs: Any = None) -> gpd.GeoDataFrame:
-    """Square area units of ``cell_m`` covering ``extent``, clipped to it, with ``area_km2``.
-
-    Examples
-    --------
-    >>> g = area_grid(shapely.box(0, 0, 1000, 600), cell_m=500, crs=32649)
-    >>> len(g), round(float(g["area_km2"].sum()), 2)
-    (4, 0.6)
-    """
-    if cell_m <= 0:
-        msg = f"`cell_m` is {cell_m}. Fix: give a positive cell size in metres."
-        raise InputError(msg)
-    x0, y0, x1, y1 = extent.bounds
-    xs = np.arange(x0, x1, cell_m)
-    ys = np.arange(y0, y1, cell_m)
-    gx, gy = np.meshgrid(xs, ys)
-    boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + cell_m, gy.ravel() + cell_m)
-    keep = shapely.intersects(boxes, extent)
-    cells = shapely.intersection(boxes[keep], extent)
-    cells = cells[shapely.area(cells) > 0]
-    index = pd.Index([f"C{i:05d}" for i in range(len(cells))], name="id")
-    return gpd.GeoDataFrame({"area_km2": shapely.area(cells) / 1e6}, geometry=cells, crs=crs, index=index)
-
-
-def _percentiles(values: FloatArray) -> dict[str, float]:
-    finite = values[np.isfinite(values)]
-    out = {
-        f"p{p}_response_s": float(np.percentile(values, p)) if len(values) else np.nan for p in PERCENTILES
-    }
-    out["max_response_s"] = float(finite.max()) if len(finite) else np.nan
-    return out
-
-
-def summarise_coverage(
-    layers: Mapping[str, gpd.GeoDataFrame],
-    standard: ResponseStandard,
-    *,
-    weights: Mapping[str, str] | None = None,
-) -> pd.DataFrame:
-    """One row per layer: features and weight (population, area) covered, response percentiles.
-
-    Parameters
-    ----------
-    layers
-        ``{layer: layer_coverage output}``.
-    standard
-        The profile used (its ``required_share`` decides ``meets_standard``).
-    weights
-        ``{layer: column}`` to weigh by, such as ``{"communities": "population"}``.
-
-    Examples
-    --------
-    >>> gdf = gpd.GeoDataFrame({"covered": [True, False], "response_time_s": [200.0, 400.0],
-    ...                         "flagged": [False, False], "population": [300, 100]})
-    >>> s = summarise_coverage({"communities": gdf}, response_standard("cn-gb51080"),
-    ...                        weights={"communities": "population"})
-    >>> float(s.loc["communities", "share_weight"])
-    0.75
-    """
-    weights = dict(weights or {})
-    rows = []
-    for name, gdf in layers.items():
-        covered = gdf["covered"].to_numpy(bool)
-        col = weights.get(name)
-        w = gdf[col].to_numpy(float) if col else np.ones(len(gdf))
-        total = float(w.sum())
-        share = float(w[covered].sum() / total) if total > 0 else np.nan
-        rows.append(
-            {
-                "layer": name,
-                "features": len(gdf),
-                "covered": int(covered.sum()),
-                "flagged": int(gdf["flagged"].sum()),
-                "weight": col or "count",
-                "weight_total": total,
-                "weight_covered": float(w[covered].sum()),
-                "share_weight": share,
-                **_percentiles(gdf["response_time_s"].to_numpy(float)),
-                "required_share": standard.required_share,
-                "meets_standard": bool(share >= standard.required_share) if total > 0 else False,
-            }
-        )
-    return pd.DataFrame(rows).set_index("layer")
 
 
 def _by_grade(hazards: gpd.GeoDataFrame, column: str | None) -> pd.DataFrame:
@@ -402,16 +161,16 @@ def analyse_coverage(
     scenario: Scenario,
     graph: nx.MultiDiGraph,
     *,
-    standard: str | Mapping[str, Any] | ResponseStandard = "cn-gb51080",
+    standard: str | Mapping[str, Any] | ResponseStandard = DEFAULT_STANDARD,
     speed_factor: float = 1.0,
-    breaks_min: Sequence[float] | None = (3.0, 5.0, 8.0),
+    breaks_s: Sequence[float] | None = (180.0, 300.0, 480.0),
     area_units: gpd.GeoDataFrame | None = None,
     cell_m: float = 500.0,
     districts: bool = True,
     suburban: Sequence[object] = (),
     hazard_grade: str | None = None,
     max_snap_m: float | None = None,
-    overrides: Mapping[str, Any] | str | Path | None = None,
+    response_standards: TableOverrides = None,
 ) -> CoverageResult:
     """Response coverage of a scenario: layers, summary, isochrones and station districts.
 
@@ -423,12 +182,14 @@ def analyse_coverage(
     graph
         Its road graph (:func:`gis.scenario_graph`).
     standard
-        ``cn-gb51080``, ``nfpa-1710``, ``cn-micro-135``, a profile defined in ``overrides``, or
-        a mapping with ``turnout_s`` and ``travel_s``.
+        Response profile (:class:`~planning.standards.ResponseStandard`: the turnout plus the
+        travel time allowed for the first engine): ``cn-gb51080``, ``nfpa-1710``,
+        ``cn-micro-135``, a profile defined in ``response_standards``, a mapping with
+        ``turnout_s`` and ``travel_s``, or a ResponseStandard.
     speed_factor
         Engine speed relative to the edge speeds (0.8 = engines 20% slower).
-    breaks_min
-        Isochrone breaks in minutes of *response* time (turnout included); None skips them.
+    breaks_s
+        Isochrone breaks in seconds of *response* time (turnout included); None skips them.
     area_units
         Area units to score (any polygons); default: a grid of ``cell_m`` squares over the
         study area.
@@ -443,7 +204,7 @@ def analyse_coverage(
         ``major_hazard_grade``, ``size_class``, ``category`` present).
     max_snap_m
         Snap limit for stations and places.
-    overrides
+    response_standards
         Overrides of ``planning/data/response_standards.toml`` (mapping or TOML path).
 
     Returns
@@ -455,15 +216,14 @@ def analyse_coverage(
     With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
 
     >>> from gis import graph_from_lines, Scenario, RoadsSource
-    >>> layers = {k: v.set_index("id") if "id" in v else v for k, v in city.items()}
-    >>> sc = Scenario("Demo City (synthetic)", layers, layers["roads"].crs, RoadsSource("layer"))
-    >>> res = analyse_coverage(sc, graph_from_lines(city["roads"]), breaks_min=[5])
+    >>> sc = Scenario("Demo City (synthetic)", city, city["roads"].crs, RoadsSource("layer"))
+    >>> res = analyse_coverage(sc, graph_from_lines(city["roads"]), breaks_s=[300])
     >>> bool(0 < res.summary.loc["communities", "share_weight"] < 1)
     True
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    std = response_standard(standard, overrides=overrides)
+    std = response_standard(standard, response_standards=response_standards)
     stations = scenario["fire_stations"]
     engine, snaps = _engine(
         graph,
@@ -471,7 +231,7 @@ def analyse_coverage(
         standard=std,
         speed_factor=speed_factor,
         max_snap_m=max_snap_m,
-        weight="travel_time_s",
+        edge_weight="travel_time_s",
     )
     timings["travel_times"] = time.perf_counter() - t0
 
@@ -492,7 +252,7 @@ def analyse_coverage(
     summary = summarise_coverage(
         {"communities": communities, "hazards": hazards, "area_units": units_cov},
         std,
-        weights={"communities": "population", "area_units": "area_km2"},
+        weight_columns={"communities": "population", "area_units": "area_km2"},
     )
     if hazard_grade is None:
         hazard_grade = next(
@@ -504,11 +264,11 @@ def analyse_coverage(
 
     t0 = time.perf_counter()
     nodes = snaps["node"]
-    if breaks_min:
+    if breaks_s:
         iso = _isochrones(
             engine.matrix,
             nodes,
-            breaks_s=[60.0 * b for b in breaks_min],
+            breaks_s=breaks_s,
             offset_s=std.turnout_s,
             speed_factor=engine.speed_factor,
             buffer_m=100.0,
@@ -560,57 +320,3 @@ def analyse_coverage(
         timings_s=timings,
         notes=tuple(notes),
     )
-
-
-def unit_response_times(
-    graph: nx.MultiDiGraph,
-    stations: gpd.GeoDataFrame,
-    units: gpd.GeoDataFrame,
-    *,
-    standard: str | Mapping[str, Any] | ResponseStandard = "cn-gb51080",
-    speed_factor: float = 1.0,
-    max_snap_m: float | None = None,
-) -> pd.Series:
-    """First-engine response time of every unit by road, ``inf`` where none is reached.
-
-    Each unit is snapped to the road network itself (by a point inside it), never given the
-    time of the community it lies in; units off the road network (:data:`OFF_ROAD_RULE`)
-    count as not reached. Pass it to :func:`risk_models.score_scenario` as
-    ``response_time_s=lambda units: unit_response_times(graph, stations, units)``.
-
-    Examples
-    --------
-    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
-
-    >>> from gis import graph_from_lines
-    >>> cells = area_grid(shapely.box(*city["roads"].total_bounds), cell_m=2000, crs=city["roads"].crs)
-    >>> t = unit_response_times(graph_from_lines(city["roads"]), city["fire_stations"].set_index("id"), cells)
-    >>> t.index.equals(cells.index), bool((t > 60).all())
-    (True, True)
-    """
-    table = layer_coverage(
-        graph,
-        stations,
-        units,
-        standard=standard,
-        speed_factor=speed_factor,
-        max_snap_m=max_snap_m,
-        layer="units",
-    )
-    return reached_times(table)
-
-
-def reached_times(table: pd.DataFrame) -> pd.Series:
-    """Response times of a :func:`layer_coverage` table, ``inf`` for places off the road network.
-
-    The one rule (:data:`OFF_ROAD_RULE`) by which risk and plans read coverage: a place farther
-    than the snap limit from every road is not reached.
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"response_time_s": [200.0, 250.0], "flagged": [False, True]})
-    >>> reached_times(t).tolist()
-    [200.0, inf]
-    """
-    t = table["response_time_s"].astype(float).where(~table["flagged"].astype(bool), np.inf)
-    return t.rename("response_time_s")

@@ -7,7 +7,8 @@ people x hours), within the first-batch delivery limit of the depot's tier, and 
 stock each depot needs for ``days`` days from the per-person norms (rice, water, tents,
 quilts, family kits...), against its current ``stock_*``: shortfall and over-stock. Unmet
 demand is listed with its reason (``capacity`` or ``time``), and new depot sites are suggested
-on the candidate sites when demand is unmet.
+on the candidate sites when demand is unmet (``n_new`` of them, or as many as the unmet
+people need).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import networkx as nx
@@ -29,10 +30,15 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from gis.atomic import write_gpkg
 from gis.errors import InputError
 from gis.scenario import Scenario
+from gis.tables import TableOverrides
 
 from .location import p_median
-from .siting import Norms, load_norms
-from .stations import Distance, response_matrix
+from .names import Distance
+from .siting import load_norms
+from .travel import TargetsBySources, cost_matrix
+
+if TYPE_CHECKING:
+    from risk_models import RiskResult
 
 __all__ = ["DepotPlan", "assign_capacitated", "plan_depots", "relocation_demand", "stock_needs"]
 
@@ -43,7 +49,10 @@ IntArray = npt.NDArray[np.intp]
 
 
 def relocation_demand(
-    communities: gpd.GeoDataFrame, *, risk: Any = None, norms: Norms = None
+    communities: gpd.GeoDataFrame,
+    *,
+    risk: RiskResult | pd.Series | None = None,
+    planning_norms: TableOverrides = None,
 ) -> pd.DataFrame:
     """People to relocate per community: population x the relocation rate of its risk level.
 
@@ -54,8 +63,8 @@ def relocation_demand(
     risk
         A :class:`risk_models.RiskResult` on communities (``units['level']``), or a Series of
         levels (``red``, ``orange``, ``yellow``, ``blue``); None applies ``relocation.default_rate``.
-    norms
-        Overrides of ``planning_norms.toml`` (``[relocation]``).
+    planning_norms
+        Overrides of ``planning/data/planning_norms.toml`` (``[relocation]``).
 
     Examples
     --------
@@ -63,7 +72,7 @@ def relocation_demand(
     >>> relocation_demand(com, risk=pd.Series({"a": "red", "b": "blue"}))["relocate_people"].tolist()
     [150.0, 40.0]
     """
-    cfg = load_norms(norms)["relocation"]
+    cfg = load_norms(planning_norms)["relocation"]
     pop = communities["population"].astype(float)
     if risk is None:
         level = pd.Series("none", index=communities.index)
@@ -88,14 +97,16 @@ def relocation_demand(
 
 
 def assign_capacitated(
-    hours: FloatArray,
+    hours: TargetsBySources,
     people: FloatArray,
     capacity: FloatArray,
     limit_h: FloatArray,
     *,
     time_limit_s: float = 30.0,
 ) -> tuple[IntArray, str]:
-    """Assign each demand row to one depot column within its delivery limit and capacity.
+    """Assign each demand row to one depot within its delivery limit and capacity.
+
+    ``hours`` is ``(targets, sources)``: one row per community, one column per depot.
 
     Maximises the people served, then minimises people x hours (a single-sourcing MILP solved
     by HiGHS). Returns the column per row (``-1`` = unmet) and the solver status.
@@ -136,7 +147,7 @@ def assign_capacitated(
     return out, status
 
 
-def stock_needs(people: float, days: float, *, norms: Norms = None) -> pd.DataFrame:
+def stock_needs(people: float, days: float, *, planning_norms: TableOverrides = None) -> pd.DataFrame:
     """Stock needed for ``people`` displaced for ``days`` days, one row per item of the norms.
 
     Examples
@@ -145,7 +156,7 @@ def stock_needs(people: float, days: float, *, norms: Norms = None) -> pd.DataFr
     [420.0, 2625.0, 30.0, 8.0]
     """
     rows = []
-    for item, spec in load_norms(norms)["items"].items():
+    for item, spec in load_norms(planning_norms)["items"].items():
         if "per_person_per_week" in spec:
             need = people * float(spec["per_person_per_week"]) / 7.0 * days
             basis = f"{spec['per_person_per_week']} per person per week x {days} days"
@@ -193,7 +204,7 @@ class DepotPlan:
     """
 
     days: int
-    distance: str
+    distance: Distance
     communities: gpd.GeoDataFrame
     depots: gpd.GeoDataFrame
     stock: pd.DataFrame
@@ -203,7 +214,7 @@ class DepotPlan:
 
     @property
     def served(self) -> pd.Series:
-        """Community id -> depot id of every served community (for :func:`maps.write_map`)."""
+        """Community id -> depot id of every served community (drawn by the maps: ``depot_plan=``)."""
         s = self.communities["depot"].dropna()
         return s.rename("depot")
 
@@ -295,12 +306,12 @@ def plan_depots(
     scenario: Scenario,
     graph: nx.MultiDiGraph | None,
     *,
-    risk: Any = None,
+    risk: RiskResult | pd.Series | None = None,
     days: int = 7,
     distance: Distance = "network",
-    suggest_new: bool = True,
+    n_new: int | None = None,
     time_limit_s: float | None = None,
-    norms: Norms = None,
+    planning_norms: TableOverrides = None,
 ) -> DepotPlan:
     """Assign communities to relief depots, size their stock for ``days`` days, report what is unmet.
 
@@ -312,18 +323,21 @@ def plan_depots(
     graph
         Its road graph; may be None with ``distance="euclidean"``.
     risk
-        Risk result on communities (levels set the relocation rate); None = one default rate.
+        Risk result on communities, or a Series of levels by community id (levels set the
+        relocation rate); None = one default rate.
     days
         Days of supplies to stock.
     distance
         ``network`` (road travel, depot -> community) or ``euclidean`` (straight line at
         ``euclidean.speed_kph``).
-    suggest_new
-        Suggest new depots on candidate sites when demand is unmet.
+    n_new
+        New depots to suggest on candidate sites when demand is unmet: None (the default) as
+        many as the unmet people need at the capacity of ``depots.new_tier``, 0 none, or that
+        many (at most one per candidate site).
     time_limit_s
         Solver time limit (default ``depots.time_limit_s``).
-    norms
-        Overrides of ``planning_norms.toml``.
+    planning_norms
+        Overrides of ``planning/data/planning_norms.toml``.
 
     Examples
     --------
@@ -337,7 +351,12 @@ def plan_depots(
     if not (isinstance(days, int | np.integer) and days > 0):
         msg = f"`days` is {days!r}. Fix: give a whole number of days, 1 or more."
         raise InputError(msg)
-    cfg = load_norms(norms)
+    if n_new is not None and (
+        isinstance(n_new, bool) or not isinstance(n_new, int | np.integer) or n_new < 0
+    ):
+        msg = f"`n_new` is {n_new!r}. Fix: give a whole number of new depots, 0 or more, or None."
+        raise InputError(msg)
+    cfg = load_norms(planning_norms)
     limit_s = float(cfg["depots"]["time_limit_s"] if time_limit_s is None else time_limit_s)
     notes = [cfg["relocation"]["source"], cfg["depot_tiers"]["source"]]
     com = scenario["communities"]
@@ -348,9 +367,9 @@ def plan_depots(
             "Fix: add relief depots with `tier` and `capacity_people`."
         )
         raise InputError(msg)
-    demand = relocation_demand(com, risk=risk, norms=cfg)
+    demand = relocation_demand(com, risk=risk, planning_norms=cfg)
     spec = _depot_specs(depots, cfg["depot_tiers"], notes)
-    hours = response_matrix(graph, depots, com, turnout_s=0.0, distance=distance, norms=cfg) / 3600.0
+    hours = cost_matrix(graph, depots, com, distance=distance, planning_norms=cfg) / 3600.0
     people = demand["relocate_people"].to_numpy(np.float64)
     col, status = assign_capacitated(
         hours,
@@ -386,7 +405,7 @@ def plan_depots(
 
     rows = []
     for d in dep.index:
-        need = stock_needs(float(dep.loc[d, "people_assigned"]), days, norms=cfg)
+        need = stock_needs(float(dep.loc[d, "people_assigned"]), days, planning_norms=cfg)
         for item, r in need.iterrows():
             column = r["stock_column"]
             have = (
@@ -409,8 +428,8 @@ def plan_depots(
     stock = pd.DataFrame(rows)
 
     new = (
-        _suggest(scenario, graph, out, cfg=cfg, distance=distance, limit_s=limit_s, notes=notes)
-        if suggest_new
+        _suggest(scenario, graph, out, n_new=n_new, cfg=cfg, distance=distance, limit_s=limit_s, notes=notes)
+        if n_new != 0
         else None
     )
     if new is None:
@@ -429,6 +448,7 @@ def _suggest(
     graph: nx.MultiDiGraph | None,
     com: gpd.GeoDataFrame,
     *,
+    n_new: int | None,
     cfg: dict[str, Any],
     distance: Distance,
     limit_s: float,
@@ -445,15 +465,18 @@ def _suggest(
     tier = str(cfg["depots"]["new_tier"])
     t = cfg["depot_tiers"][tier]
     cap = float(t["capacity_max_people"])
-    p = min(math.ceil(unmet["unmet_people"].sum() / cap), len(cand))
-    hours = response_matrix(graph, cand, unmet, turnout_s=0.0, distance=distance, norms=cfg) / 3600.0
+    wanted = math.ceil(unmet["unmet_people"].sum() / cap) if n_new is None else int(n_new)
+    count = min(wanted, len(cand))
+    if n_new is not None and count < wanted:
+        notes.append(f"{wanted} new depots asked for but only {len(cand)} candidate sites: {count} suggested")
+    hours = cost_matrix(graph, cand, unmet, distance=distance, planning_norms=cfg) / 3600.0
     hours = np.where(hours <= float(t["delivery_h"]), hours, np.inf)
     ok = np.isfinite(hours).any(axis=1)
     if not ok.any():
         notes.append("no candidate site reaches the unmet communities within the delivery limit")
         return None
     w = unmet["unmet_people"].to_numpy(np.float64)[ok]
-    res = p_median(hours[ok], w, p, time_limit_s=limit_s)
+    res = p_median(hours[ok], w, count, time_limit_s=limit_s)
     chosen = np.asarray(res.selected, dtype=np.intp)
     serve = chosen[np.argmin(hours[ok][:, chosen], axis=1)]
     rows = []

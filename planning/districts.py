@@ -32,8 +32,9 @@ import shapely
 
 from gis.errors import InputError
 
+from .names import DEFAULT_STANDARD
 from .standards import ResponseStandard, district_caps_km2, response_standard
-from .travel import RoadMatrix, road_matrix
+from .travel import RoadMatrix, TargetsBySources, road_matrix
 
 __all__ = ["StationDistricts", "station_districts"]
 
@@ -79,12 +80,12 @@ def _caps(grades: pd.Series, suburban: Iterable[object], caps: Mapping[str, floa
 
 
 def _farthest(
-    node_times: FloatArray, owner: npt.NDArray[np.int64], uv: npt.NDArray[np.int64], w: FloatArray
+    node_times: TargetsBySources, owner: npt.NDArray[np.int64], uv: npt.NDArray[np.int64], w: FloatArray
 ) -> FloatArray:
     """Latest time each station reaches a point of its district, meeting points on shared edges included."""
-    k = node_times.shape[0]
+    k = node_times.shape[1]
     reached = owner >= 0
-    own_t = np.where(reached, node_times[np.maximum(owner, 0), np.arange(len(owner))], -np.inf)
+    own_t = np.where(reached, node_times[np.arange(len(owner)), np.maximum(owner, 0)], -np.inf)
     far = np.full(k, -np.inf)
     np.maximum.at(far, owner[reached], own_t[reached])
     u, v = uv[:, 0], uv[:, 1]
@@ -144,14 +145,14 @@ def station_districts(
     graph: nx.MultiDiGraph,
     stations: pd.DataFrame,
     *,
-    standard: str | ResponseStandard = "cn-gb51080",
+    standard: str | ResponseStandard = DEFAULT_STANDARD,
     speed_factor: float = 1.0,
     extent: shapely.Geometry | None = None,
     barriers: gpd.GeoDataFrame | None = None,
     suburban: Iterable[object] = (),
     caps_km2: Mapping[str, float] | None = None,
-    weight: str = "travel_time_s",
-    node_times: FloatArray | None = None,
+    edge_weight: str = "travel_time_s",
+    node_times: TargetsBySources | None = None,
 ) -> StationDistricts:
     """Assign every road node to its fastest station and check each district.
 
@@ -162,7 +163,9 @@ def station_districts(
     stations
         Indexed by station id, with columns ``node`` (snapped road node) and ``grade``.
     standard
-        Response profile; its ``district_travel_s`` bounds the travel to the district edge.
+        Response profile (:class:`~planning.standards.ResponseStandard`: turnout plus the travel
+        time allowed for the first engine), by name (``cn-gb51080``, ``nfpa-1710``, ...) or as
+        given; its ``district_travel_s`` bounds the travel to the district edge.
     speed_factor
         Engine speed relative to the edge speeds.
     extent
@@ -174,10 +177,10 @@ def station_districts(
         Station ids whose districts take the suburban cap (15 km2).
     caps_km2
         Area cap by grade (default: :func:`planning.standards.district_caps_km2`).
-    weight
-        Edge weight (seconds).
+    edge_weight
+        Edge attribute to minimise (seconds).
     node_times
-        Precomputed ``(len(stations), n)`` travel times at speed factor 1.
+        Precomputed ``(n, len(stations))`` travel times at speed factor 1.
 
     Returns
     -------
@@ -188,16 +191,16 @@ def station_districts(
     With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
 
     >>> from gis import graph_from_lines
-    >>> from planning.travel import snap_stations
+    >>> from planning.snapping import snap_stations
     >>> graph = graph_from_lines(city["roads"])
-    >>> st = city["fire_stations"].set_index("id")
+    >>> st = city["fire_stations"]
     >>> st["node"] = snap_stations(graph, st)["node"]
     >>> d = station_districts(graph, st, barriers=city["barriers"])
     >>> len(d.districts), bool((d.districts["area_km2"] > 0).all())
     (6, True)
     """
     return _station_districts(
-        road_matrix(graph, weight=weight),
+        road_matrix(graph, edge_weight=edge_weight),
         stations,
         standard=standard,
         speed_factor=speed_factor,
@@ -219,7 +222,7 @@ def _station_districts(
     barriers: gpd.GeoDataFrame | None,
     suburban: Iterable[object],
     caps_km2: Mapping[str, float] | None,
-    node_times: FloatArray | None,
+    node_times: TargetsBySources | None,
 ) -> StationDistricts:
     """:func:`station_districts` on a road matrix already looked up."""
     std = response_standard(standard)
@@ -234,9 +237,9 @@ def _station_districts(
         node_times = m.one_to_all(m.positions(stations["node"].tolist()))
     times = node_times / speed_factor
     k = len(stations)
-    owner = np.where(np.isfinite(times).any(axis=0), np.argmin(times, axis=0), -1).astype(np.int64)
+    owner = np.where(np.isfinite(times).any(axis=1), np.argmin(times, axis=1), -1).astype(np.int64)
     ids = stations.index
-    far = _farthest(times, owner, m.edge_uv, m.edge_weight / speed_factor)
+    far = _farthest(times, owner, m.edge_uv, m.edge_cost / speed_factor)
 
     if extent is None:
         extent = shapely.convex_hull(shapely.multipoints(m.xy)).buffer(200.0)

@@ -24,7 +24,7 @@ import shapely
 
 from gis.errors import InputError
 
-from .travel import RoadMatrix, road_matrix
+from .travel import RoadMatrix, TargetsBySources, road_matrix
 
 __all__ = ["band_population", "isochrones"]
 
@@ -87,7 +87,7 @@ def _build_raster(m: RoadMatrix, pixel_m: float, buffer_m: float) -> _Raster:
         used // nx_,
         starts,
         m.edge_uv[edge, 0],
-        m.edge_weight[edge],
+        m.edge_cost[edge],
         frac,
     )
 
@@ -136,8 +136,8 @@ def isochrones(
     buffer_m: float = 100.0,
     pixel_m: float = 50.0,
     max_hole_m2: float = 250_000.0,
-    weight: str = "travel_time_s",
-    node_times: FloatArray | None = None,
+    edge_weight: str = "travel_time_s",
+    node_times: TargetsBySources | None = None,
 ) -> gpd.GeoDataFrame:
     """Isochrone polygons of each source for several time breaks, built from the reached edges.
 
@@ -166,10 +166,10 @@ def isochrones(
         Grid resolution of the band.
     max_hole_m2
         Holes smaller than this are filled; 0 keeps every hole.
-    weight
-        Edge weight (seconds).
+    edge_weight
+        Edge attribute to minimise (seconds).
     node_times
-        Precomputed ``(len(sources), n)`` travel times at speed factor 1 (saves a search).
+        Precomputed ``(n, len(sources))`` travel times at speed factor 1 (saves a search).
 
     Returns
     -------
@@ -182,15 +182,15 @@ def isochrones(
     With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
 
     >>> from gis import graph_from_lines
-    >>> from planning.travel import snap_stations
+    >>> from planning.snapping import snap_stations
     >>> graph = graph_from_lines(city["roads"])
-    >>> nodes = snap_stations(graph, city["fire_stations"].set_index("id"))["node"]
+    >>> nodes = snap_stations(graph, city["fire_stations"])["node"]
     >>> iso = isochrones(graph, nodes.iloc[:1], breaks_s=[180, 300])
     >>> bool(iso["area_km2"].is_monotonic_increasing)
     True
     """
     return _isochrones(
-        road_matrix(graph, weight=weight),
+        road_matrix(graph, edge_weight=edge_weight),
         sources,
         breaks_s=breaks_s,
         offset_s=offset_s,
@@ -212,7 +212,7 @@ def _isochrones(
     buffer_m: float,
     pixel_m: float,
     max_hole_m2: float,
-    node_times: FloatArray | None,
+    node_times: TargetsBySources | None,
 ) -> gpd.GeoDataFrame:
     """:func:`isochrones` on a road matrix already looked up."""
     breaks = sorted(float(b) for b in breaks_s)
@@ -231,7 +231,7 @@ def _isochrones(
     rows = []
     for i, station in enumerate(sources.index):
         if len(grid.starts):
-            at = node_times[i, grid.u] + grid.frac * grid.w
+            at = node_times[grid.u, i] + grid.frac * grid.w
             best = np.minimum.reduceat(at, grid.starts)
         else:
             best = np.empty(0)

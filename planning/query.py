@@ -26,24 +26,26 @@ from scipy.spatial import cKDTree
 
 from gis.errors import InputError
 
+from .names import DEFAULT_STANDARD
+from .snapping import snap_stations
 from .standards import ResponseStandard, response_standard
-from .travel import road_matrix, snap_stations
+from .travel import road_matrix
 
 __all__ = ["Nearest", "ResponseQuery"]
 
 
 @dataclass(frozen=True, eq=False)
 class Nearest:
-    """The ``k`` fastest stations to each of ``n`` points, as plain arrays.
+    """The ``k`` fastest stations to each of ``n`` points, as plain arrays, one row per point.
 
     Attributes
     ----------
     station
-        ``(k, n)`` station ids, fastest first.
+        ``(n, k)`` station ids, fastest first.
     response_time_s
-        ``(k, n)`` response times (turnout included), float64; ``inf`` when unreachable.
+        ``(n, k)`` response times (turnout included), float64; ``inf`` when unreachable.
     covered
-        ``(k, n)`` within the standard's response time.
+        ``(n, k)`` within the standard's response time.
     snap_distance_m
         ``(n,)`` point to its nearest road node.
     flagged
@@ -61,9 +63,10 @@ class Nearest:
 class ResponseQuery:
     """Precomputed station-to-node response times, queried by lon/lat.
 
-    Build with :meth:`build`. Attributes: ``station_ids``, ``response_s`` (``(k, n)``
-    float32 response times, turnout included), ``tree`` (KD-tree on node coordinates),
-    ``standard``, ``speed_factor`` and ``max_snap_m``.
+    Build with :meth:`build`. Attributes: ``station_ids``, ``response_s`` (``(n, k)``
+    float32 response times from each station to each road node, turnout included: a
+    :data:`~planning.travel.TargetsBySources` matrix), ``tree`` (KD-tree on node coordinates),
+    ``standard`` (the response profile), ``speed_factor`` and ``max_snap_m``.
     """
 
     station_ids: npt.NDArray[np.object_]
@@ -80,33 +83,37 @@ class ResponseQuery:
         graph: nx.MultiDiGraph,
         stations: gpd.GeoDataFrame,
         *,
-        standard: str | Mapping[str, Any] | ResponseStandard = "cn-gb51080",
+        standard: str | Mapping[str, Any] | ResponseStandard = DEFAULT_STANDARD,
         speed_factor: float = 1.0,
         max_snap_m: float = 500.0,
-        weight: str = "travel_time_s",
+        edge_weight: str = "travel_time_s",
     ) -> ResponseQuery:
         """Precompute the times from every station (one Dijkstra each) and the KD-tree.
+
+        ``standard`` is the response profile (:class:`~planning.standards.ResponseStandard`:
+        turnout plus the travel allowed for the first engine), by name or as given;
+        ``edge_weight`` is the edge attribute minimised.
 
         Examples
         --------
         With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
 
         >>> from gis import graph_from_lines
-        >>> q = ResponseQuery.build(graph_from_lines(city["roads"]), city["fire_stations"].set_index("id"))
-        >>> q.response_s.shape[0]
+        >>> q = ResponseQuery.build(graph_from_lines(city["roads"]), city["fire_stations"])
+        >>> q.response_s.shape[1]
         6
         """
         std = response_standard(standard)
         if speed_factor <= 0:
             msg = f"`speed_factor` is {speed_factor}. Fix: give a positive factor."
             raise InputError(msg)
-        snaps = snap_stations(graph, stations, max_snap_m=max_snap_m, weight=weight)
-        m = road_matrix(graph, weight=weight)
+        snaps = snap_stations(graph, stations, max_snap_m=max_snap_m, edge_weight=edge_weight)
+        m = road_matrix(graph, edge_weight=edge_weight)
         travel = m.one_to_all(m.positions(snaps["node"].tolist())) / speed_factor
         to_graph = pyproj.Transformer.from_crs(4326, pyproj.CRS.from_user_input(m.crs), always_xy=True)
         return cls(
             np.asarray(snaps.index, dtype=object),
-            (std.turnout_s + travel).astype(np.float32),
+            (std.turnout_s + travel).astype(np.float32, order="C"),  # a row per node: fast lookups
             cKDTree(m.xy),
             std,
             float(speed_factor),
@@ -124,12 +131,12 @@ class ResponseQuery:
         With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
 
         >>> from gis import graph_from_lines
-        >>> st = city["fire_stations"].set_index("id")
+        >>> st = city["fire_stations"]
         >>> q = ResponseQuery.build(graph_from_lines(city["roads"]), st)
         >>> p = st.geometry.to_crs(4326).iloc[0]
         >>> near = q.nearest(p.x, p.y, k=2)
         >>> near.station.shape, near.station[0, 0]
-        ((2, 1), 'FS1')
+        ((1, 2), 'FS1')
         """
         xy = np.column_stack(self._to_graph.transform(np.atleast_1d(lon), np.atleast_1d(lat)))
         if not np.isfinite(xy).all():
@@ -140,9 +147,9 @@ class ResponseQuery:
             raise InputError(msg)
         dist, node = self.tree.query(xy)
         k = max(1, min(int(k), len(self.station_ids)))
-        times = self.response_s[:, node]  # (stations, points)
-        order = np.argsort(times, axis=0)[:k]
-        best = times[order, np.arange(len(node))]
+        times = self.response_s[node]  # (points, stations)
+        order = np.argsort(times, axis=1)[:, :k]
+        best = np.take_along_axis(times, order, axis=1)
         return Nearest(
             self.station_ids[order],
             best.astype(np.float64),
@@ -166,7 +173,7 @@ class ResponseQuery:
         With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
 
         >>> from gis import graph_from_lines
-        >>> st = city["fire_stations"].set_index("id")
+        >>> st = city["fire_stations"]
         >>> q = ResponseQuery.build(graph_from_lines(city["roads"]), st)
         >>> p = st.geometry.to_crs(4326).iloc[0]
         >>> ans = q.query(p.x, p.y, k=2)
@@ -174,15 +181,15 @@ class ResponseQuery:
         ('FS1', True)
         """
         near = self.nearest(lon, lat, k=k)
-        k, n_pts = near.station.shape
-        # point-major: row i * k + r is point i at rank r + 1 (transpose the (k, n) arrays)
+        n_pts, k = near.station.shape
+        # point-major: row i * k + r is point i at rank r + 1
         return pd.DataFrame(
             {
                 "point": np.repeat(np.arange(n_pts), k),
                 "rank": np.tile(np.arange(1, k + 1), n_pts),
-                "station": near.station.T.ravel(),
-                "response_time_s": near.response_time_s.T.ravel(),
-                "covered": near.covered.T.ravel(),
+                "station": near.station.ravel(),
+                "response_time_s": near.response_time_s.ravel(),
+                "covered": near.covered.ravel(),
                 "snap_distance_m": np.repeat(near.snap_distance_m, k),
                 "flagged": np.repeat(near.flagged, k),
             }

@@ -11,8 +11,6 @@ none. Distances and road classes come from ``planning/data/planning_norms.toml``
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -22,18 +20,17 @@ import pandas as pd
 import shapely
 
 from gis.errors import InputError
-from gis.tables import load_table
+from gis.tables import TableOverrides, load_table
 
 __all__ = ["apply_siting_rules", "downwind", "generate_candidates", "load_norms"]
 
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
-Norms = Mapping[str, Any] | str | Path | None
 
 
-def load_norms(norms: Norms = None) -> dict[str, Any]:
-    """The shipped ``planning_norms.toml`` merged with ``norms`` (a mapping or a TOML path).
+def load_norms(planning_norms: TableOverrides = None) -> dict[str, Any]:
+    """The shipped ``planning_norms.toml`` merged with ``planning_norms`` (a mapping or a TOML path).
 
     Examples
     --------
@@ -42,7 +39,7 @@ def load_norms(norms: Norms = None) -> dict[str, Any]:
     >>> load_norms({"siting": {"hazard_min_m": 300}})["siting"]["hazard_min_m"]
     300
     """
-    return load_table("planning_norms", norms, package="planning")
+    return load_table("planning_norms", planning_norms, package="planning")
 
 
 def downwind(
@@ -113,7 +110,7 @@ def apply_siting_rules(
     sensitive_sites: gpd.GeoDataFrame | None = None,
     roads: gpd.GeoDataFrame | None = None,
     wind_from_deg: float | None = None,
-    norms: Norms = None,
+    planning_norms: TableOverrides = None,
 ) -> gpd.GeoDataFrame:
     """Check candidate sites against the GB 51080 siting rules; report why each one is excluded.
 
@@ -132,8 +129,8 @@ def apply_siting_rules(
     wind_from_deg
         Prevailing wind, the direction it blows *from* (degrees clockwise from north); then a
         site downwind of a hazard within ``siting.wind_check_m`` is excluded. None skips it.
-    norms
-        Overrides of ``planning_norms.toml``.
+    planning_norms
+        Overrides of ``planning/data/planning_norms.toml``.
 
     Returns
     -------
@@ -155,7 +152,7 @@ def apply_siting_rules(
     >>> apply_siting_rules(sites, hazards=hz, roads=roads)["excluded_by"].tolist()
     ['', 'hazard_200m', 'hazard_200m']
     """
-    cfg = load_norms(norms)["siting"]
+    cfg = load_norms(planning_norms)["siting"]
     if sites.crs is None or not sites.crs.is_projected:
         msg = (
             f"Candidate sites are in CRS {sites.crs}, not a projected metric CRS, so siting distances "
@@ -210,7 +207,7 @@ def apply_siting_rules(
 
 
 def generate_candidates(
-    roads: gpd.GeoDataFrame, *, spacing_m: float | None = None, norms: Norms = None
+    roads: gpd.GeoDataFrame, *, spacing_m: float | None = None, planning_norms: TableOverrides = None
 ) -> gpd.GeoDataFrame:
     """Candidate points every ``spacing_m`` along the arterial and secondary roads.
 
@@ -220,8 +217,8 @@ def generate_candidates(
         Road lines with ``highway`` in a metric CRS.
     spacing_m
         Distance between points (default ``candidates.spacing_m``, 500 m).
-    norms
-        Overrides of ``planning_norms.toml`` (``candidates.highways``).
+    planning_norms
+        Overrides of ``planning/data/planning_norms.toml`` (``candidates.highways``).
 
     Returns
     -------
@@ -236,7 +233,7 @@ def generate_candidates(
     >>> generate_candidates(roads).geometry.x.tolist()
     [0.0, 500.0, 1000.0]
     """
-    cfg = load_norms(norms)["candidates"]
+    cfg = load_norms(planning_norms)["candidates"]
     step = float(cfg["spacing_m"] if spacing_m is None else spacing_m)
     if not step > 0:
         msg = f"`spacing_m` is {spacing_m}. Fix: give a positive distance in metres."

@@ -1,10 +1,12 @@
 """Response-time standards and station-district caps, read from ``planning/data/response_standards.toml``.
 
-A :class:`ResponseStandard` says how long the first engine may take: ``turnout_s``
-(dispatch order to leaving the station) plus ``travel_s`` on the road. The shipped profiles
-are ``cn-gb51080`` (GB 51080-2015: 1 min + 4 min), ``nfpa-1710`` (80 s + 240 s, full first
-alarm 480 s) and ``cn-micro-135`` (the "1-3-5" rule for micro stations, marked *check*).
-Custom profiles come from overrides, a TOML file, or a plain mapping.
+A response *profile* (the ``standard`` argument of the planning functions) is a
+:class:`ResponseStandard`: how long the first engine may take, ``turnout_s`` (dispatch order
+to leaving the station) plus ``travel_s`` on the road, with the travel allowed to a district's
+edge and the share of places that must be reached. The shipped profiles are ``cn-gb51080``
+(GB 51080-2015: 1 min + 4 min, the default), ``nfpa-1710`` (80 s + 240 s, full first alarm
+480 s) and ``cn-micro-135`` (the "1-3-5" rule for micro stations, marked *check*). Custom
+profiles come from ``response_standards=`` overrides (a mapping or a TOML file) or a plain mapping.
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from gis.errors import InputError
-from gis.tables import load_table
+from gis.tables import TableOverrides, load_table
+
+from .names import DEFAULT_STANDARD
 
 __all__ = ["ResponseStandard", "district_caps_km2", "response_standard", "standard_names"]
 
 _TABLE = "response_standards"
 _TIMES = ("turnout_s", "travel_s", "district_travel_s", "full_alarm_travel_s")
-Overrides = Mapping[str, Any] | str | Path | None
 
 
 @dataclass(frozen=True)
@@ -72,32 +74,32 @@ class ResponseStandard:
         return self.turnout_s + self.full_alarm_travel_s
 
 
-def standard_names(overrides: Overrides = None) -> list[str]:
-    """Names of the available profiles (shipped ones plus those in ``overrides``).
+def standard_names(response_standards: TableOverrides = None) -> list[str]:
+    """Names of the available profiles (shipped ones plus those in ``response_standards``).
 
     Examples
     --------
     >>> standard_names()
     ['cn-gb51080', 'cn-micro-135', 'nfpa-1710']
     """
-    return sorted(load_table(_TABLE, overrides, package="planning")["profiles"])
+    return sorted(load_table(_TABLE, response_standards, package="planning")["profiles"])
 
 
 def response_standard(
-    standard: str | Mapping[str, Any] | ResponseStandard = "cn-gb51080",
+    standard: str | Mapping[str, Any] | ResponseStandard = DEFAULT_STANDARD,
     *,
-    overrides: Overrides = None,
+    response_standards: TableOverrides = None,
 ) -> ResponseStandard:
     """Return a validated response-time profile.
 
     Parameters
     ----------
     standard
-        A profile name (``cn-gb51080``, ``nfpa-1710``, ``cn-micro-135`` or one defined in
-        ``overrides``), a mapping with at least ``turnout_s`` and ``travel_s`` (a custom
-        profile), or a :class:`ResponseStandard` (returned unchanged).
-    overrides
-        Entries replacing the shipped table (a mapping or a TOML path), for example
+        The response profile: a name (``cn-gb51080``, ``nfpa-1710``, ``cn-micro-135`` or one
+        defined in ``response_standards``), a mapping with at least ``turnout_s`` and
+        ``travel_s`` (a custom profile), or a :class:`ResponseStandard` (returned unchanged).
+    response_standards
+        Overrides of ``planning/data/response_standards.toml`` (a mapping or a TOML path), for example
         ``{"profiles": {"cn-gb51080": {"turnout_s": 90}}}``.
 
     Raises
@@ -122,11 +124,11 @@ def response_standard(
         return standard
     if isinstance(standard, Mapping):
         return _build(str(standard.get("name", "custom")), standard)
-    profiles = load_table(_TABLE, overrides, package="planning")["profiles"]
+    profiles = load_table(_TABLE, response_standards, package="planning")["profiles"]
     if standard not in profiles:
         msg = (
             f"Unknown response profile `{standard}`. Fix: use one of {sorted(profiles)}, or define "
-            f"`[profiles.{standard}]` with `turnout_s` and `travel_s` in an overrides TOML."
+            f"`[profiles.{standard}]` with `turnout_s` and `travel_s` in a `response_standards` TOML."
         )
         raise InputError(msg)
     return _build(standard, profiles[standard])
@@ -175,11 +177,11 @@ def _build(name: str, spec: Mapping[str, Any]) -> ResponseStandard:
     )
 
 
-def district_caps_km2(overrides: Overrides = None) -> dict[str, float]:
+def district_caps_km2(response_standards: TableOverrides = None) -> dict[str, float]:
     """Largest station district by grade, km2 (GB 51080-2015 4.1.4; 建标152-2017).
 
-    Grades without a cap (``micro``) are absent. ``overrides`` replaces entries, as
-    ``{"district_caps_km2": {"grade2": 5.0}}``.
+    Grades without a cap (``micro``) are absent. ``response_standards`` (overrides of
+    ``response_standards.toml``) replaces entries, as ``{"district_caps_km2": {"grade2": 5.0}}``.
 
     Examples
     --------
@@ -187,7 +189,7 @@ def district_caps_km2(overrides: Overrides = None) -> dict[str, float]:
     >>> caps["grade1"], caps["grade2"], caps["small"], caps["suburban"]
     (7.0, 4.0, 2.0, 15.0)
     """
-    table = load_table(_TABLE, overrides, package="planning")["district_caps_km2"]
+    table = load_table(_TABLE, response_standards, package="planning")["district_caps_km2"]
     caps: dict[str, float] = {}
     for grade, value in table.items():
         if grade == "source":

@@ -14,33 +14,36 @@ number, and every community's response time before and after.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import shapely
 
 from gis.atomic import write_gpkg
 from gis.errors import InputError
 from gis.network import graph_edges
 from gis.scenario import Scenario
-from gis.tables import load_table
+from gis.tables import TableOverrides, load_table
 
-from .coverage import OFF_ROAD_RULE
-from .location import LocationResult, backup_coverage, lscp, mclp, p_center, p_median
-from .names import MODELS, Distance
-from .siting import Norms, apply_siting_rules, generate_candidates, load_norms
+from ._curve import drop_idle, extend, metrics, objective, solve
+from .demand import demand_weights
+from .location import LocationResult
+from .names import DEFAULT_STANDARD, MODELS, Distance, Model
+from .response import OFF_ROAD_RULE
+from .siting import apply_siting_rules, generate_candidates, load_norms
 from .standards import ResponseStandard, response_standard
-from .travel import road_matrix
+from .travel import TargetsBySources, _points, cost_matrix, road_matrix
 
-__all__ = ["MODELS", "StationPlan", "demand_weights", "plan_stations", "response_matrix"]
+if TYPE_CHECKING:
+    from risk_models import RiskResult
+
+__all__ = ["StationPlan", "demand_weights", "plan_stations"]
 
 log = logging.getLogger(__name__)
 
@@ -58,166 +61,9 @@ def _seconds(t: float) -> str:
     return f"{t:.0f} s" if np.isfinite(t) else "none"
 
 
-# --------------------------------------------------------------------------- inputs
-
-
-def _points(gdf: gpd.GeoDataFrame) -> npt.NDArray[np.object_]:
-    geoms = gdf.geometry.to_numpy()
-    not_point = shapely.get_type_id(geoms) != 0
-    if not_point.any():
-        geoms = geoms.copy()
-        geoms[not_point] = shapely.point_on_surface(geoms[not_point])
-    return geoms
-
-
-def _percentiles(risk: Any, index: pd.Index) -> pd.Series:
-    """Risk percentile (0..100) per community from a RiskResult or a Series of scores."""
-    if hasattr(risk, "units"):
-        units = risk.units
-        scores = units["percentile"] if "percentile" in units else units["score"]
-        is_pct = "percentile" in units
-    else:
-        scores, is_pct = pd.Series(risk), False
-    scores = scores.copy()
-    scores.index = scores.index.astype(str)
-    missing = ~index.astype(str).isin(scores.index)
-    if missing.any():
-        msg = (
-            f"`risk` has no score for communities {index[missing].tolist()[:10]}. Fix: score the "
-            "scenario with `units='communities'`, or pass a Series of scores indexed by community id."
-        )
-        raise InputError(msg)
-    values = scores.reindex(index.astype(str)).astype(float)
-    if not is_pct:  # share of communities scoring strictly lower, as risk_models.assign_levels
-        values = (values.rank(method="min") - 1) / len(values) * 100.0
-    return pd.Series(values.to_numpy(np.float64), index=index)
-
-
-def demand_weights(
-    communities: gpd.GeoDataFrame,
-    *,
-    demand: str | pd.Series | None = None,
-    risk: Any = None,
-    norms: Norms = None,
-) -> tuple[pd.Series, str]:
-    """Demand weight of every community and a note on how it was made.
-
-    Parameters
-    ----------
-    communities
-        Communities with ``population``, indexed by id.
-    demand
-        ``"population_x_risk"`` (the default of ``demand.default``), ``"population"``, a column
-        of ``communities``, or a Series of weights on their index.
-    risk
-        A :class:`risk_models.RiskResult` on communities, or a Series of scores; needed for
-        ``population_x_risk`` (without it the population is used and the note says so).
-    norms
-        Overrides of ``planning_norms.toml``.
-
-    Notes
-    -----
-    ``population_x_risk`` is ``population x (1 + risk_uplift x percentile / 100)``, the
-    percentile being the share of communities with a lower risk score: every resident counts
-    at least once, the riskiest community's up to ``1 + risk_uplift`` times (``demand`` table
-    of ``planning_norms.toml``). Risk raises demand; it never zeroes it.
-
-    Examples
-    --------
-    >>> com = gpd.GeoDataFrame({"population": [100.0, 300.0]}, geometry=[None, None], index=["a", "b"])
-    >>> demand_weights(com, risk=pd.Series({"a": 2.0, "b": 0.5}))[0].tolist()
-    [150.0, 300.0]
-    """
-    cfg = load_norms(norms)["demand"]
-    spec = cfg["default"] if demand is None else demand
-    if isinstance(spec, pd.Series):
-        weights = spec.reindex(communities.index).astype(float)
-        note = "demand: weights given per community"
-    elif spec == "population_x_risk":
-        pop = communities["population"].astype(float)
-        if risk is None:
-            weights, note = pop, "demand: population (no risk result given, so not weighted by risk)"
-        else:
-            uplift = float(cfg["risk_uplift"])
-            weights = pop * (1.0 + uplift * _percentiles(risk, communities.index) / 100.0)
-            note = (
-                f"demand: population x (1 + {uplift:g} x risk percentile / 100): every resident "
-                f"counts once, the riskiest community's up to {1 + uplift:g} times"
-            )
-    elif isinstance(spec, str) and spec in communities:
-        weights, note = communities[spec].astype(float), f"demand: column `{spec}`"
-    else:
-        msg = (
-            f"`demand` is {spec!r}. Fix: use 'population_x_risk', 'population', a column of "
-            "`communities`, or a Series of weights indexed by community id."
-        )
-        raise InputError(msg)
-    bad = ~np.isfinite(weights.to_numpy()) | (weights.to_numpy() < 0)
-    if bad.any():
-        msg = (
-            f"Demand weights are missing, negative or not finite for communities "
-            f"{weights.index[bad].tolist()[:10]}. Fix: give every community a population (and a risk score)."
-        )
-        raise InputError(msg)
-    return weights, note
-
-
-def _speed_mps(norms: Mapping[str, Any]) -> tuple[float, float]:
-    eu = norms["euclidean"]
-    return float(eu["speed_kph"]) / 3.6, float(eu["detour_factor"])
-
-
-def response_matrix(
-    graph: nx.MultiDiGraph | None,
-    sources: gpd.GeoDataFrame,
-    demand: gpd.GeoDataFrame,
-    *,
-    turnout_s: float,
-    distance: Distance = "network",
-    norms: Norms = None,
-    chunk_size: int = 64,
-) -> FloatArray:
-    """Response time from every source (station, candidate) to every demand point, ``(demand, sources)``.
-
-    ``network``: turnout + road travel from the road node nearest each source to the demand
-    point snapped on its edge (directed, one-way roads respected); ``euclidean``: turnout +
-    straight-line distance x ``euclidean.detour_factor`` / ``euclidean.speed_kph``. ``inf`` =
-    unreachable.
-
-    Examples
-    --------
-    >>> from shapely import Point
-    >>> src = gpd.GeoDataFrame(geometry=[Point(0, 0)], crs="EPSG:32649")
-    >>> dem = gpd.GeoDataFrame(geometry=[Point(0, 0), Point(900, 0)], crs="EPSG:32649")
-    >>> response_matrix(None, src, dem, turnout_s=60, distance="euclidean").round(1).tolist()
-    [[60.0], [159.7]]
-    """
-    cfg = load_norms(norms)
-    src_pts, dem_pts = _points(sources), _points(demand)
-    if distance == "euclidean":
-        speed, detour = _speed_mps(cfg)
-        dx = shapely.get_x(dem_pts)[:, None] - shapely.get_x(src_pts)[None, :]
-        dy = shapely.get_y(dem_pts)[:, None] - shapely.get_y(src_pts)[None, :]
-        return turnout_s + np.hypot(dx, dy) * detour / speed
-    if distance != "network":
-        msg = f"`distance` is {distance!r}. Fix: use 'network' or 'euclidean'."
-        raise InputError(msg)
-    if graph is None:
-        msg = "`graph` is None but `distance='network'`. Fix: pass the road graph (gis.scenario_graph)."
-        raise InputError(msg)
-    m = road_matrix(graph)
-    src_nodes = m.positions(m.snap(src_pts)["node"].tolist())
-    dem_snaps = m.snap(dem_pts)
-    out = np.empty((len(dem_pts), len(src_pts)))
-    for start in range(0, len(src_nodes), chunk_size):
-        node_times = m.one_to_all(src_nodes[start : start + chunk_size])
-        out[:, start : start + chunk_size] = m.point_times(node_times, dem_snaps).T
-    return turnout_s + out
-
-
 def _uncoverable(
     com: gpd.GeoDataFrame,
-    cost: FloatArray,
+    cost: TargetsBySources,
     pop: FloatArray,
     radius: float,
     *,
@@ -243,85 +89,8 @@ def _snap_far(
     graph: nx.MultiDiGraph, sites: gpd.GeoDataFrame, max_snap_m: float | None = None
 ) -> npt.NDArray[np.bool_]:
     limit = float(load_table("road_speeds")["defaults"]["max_snap_m"]) if max_snap_m is None else max_snap_m
-    snaps = road_matrix(graph).snap(_points(sites))
+    snaps = road_matrix(graph)._snap(_points(sites))
     return snaps["snap_distance_m"].to_numpy() > limit
-
-
-# --------------------------------------------------------------------------- solving
-
-
-def _solve(
-    model: str,
-    cost: FloatArray,
-    w: FloatArray,
-    *,
-    radius: float,
-    p: int,
-    existing: IntArray,
-    time_limit_s: float,
-) -> LocationResult:
-    kw: dict[str, Any] = {"existing": existing, "time_limit_s": time_limit_s}
-    if model == "mclp":
-        return mclp(cost, w, radius, p, **kw)
-    if model == "backup":
-        return backup_coverage(cost, w, radius, p, **kw)
-    if model == "p-median":
-        return p_median(cost, w, p, **kw)
-    if model == "p-center":
-        return p_center(cost, p, **kw)
-    return lscp(cost, radius, allow_unreachable=True, **kw)
-
-
-def _objective(model: str, cost: FloatArray, w: FloatArray, radius: float, cols: IntArray) -> float:
-    """The model's own objective of a selection, larger = better (for the monotone repair)."""
-    sub = cost[:, cols]
-    if model == "backup":
-        return float(w[(sub <= radius).sum(axis=1) >= 2].sum())
-    best = sub.min(axis=1)
-    if model == "p-median":
-        return -float(np.sum(w * np.where(np.isfinite(best), best, 1e12)))
-    if model == "p-center":
-        return -float(np.max(np.where(np.isfinite(best), best, 1e12)))
-    return float(w[best <= radius].sum())
-
-
-def _drop_idle(
-    model: str, cost: FloatArray, w: FloatArray, radius: float, chosen: IntArray, *, existing: IntArray
-) -> IntArray:
-    """``chosen`` without the new sites whose removal costs nothing (coverage models pick them freely)."""
-    cols = chosen
-    best = _objective(model, cost, w, radius, cols)
-    for c in [c for c in chosen if c not in existing][::-1]:
-        rest = cols[cols != c]
-        if _objective(model, cost, w, radius, rest) >= best - 1e-9 * max(1.0, abs(best)):
-            cols = rest
-    return cols
-
-
-def _extend(
-    model: str, cost: FloatArray, w: FloatArray, *, radius: float, cols: IntArray, pool: IntArray
-) -> IntArray:
-    """``cols`` plus the one ``pool`` column that improves the objective most (greedy step)."""
-    rest = pool[~np.isin(pool, cols)]
-    if len(rest) == 0:
-        return cols
-    scores = [_objective(model, cost, w, radius, np.append(cols, c)) for c in rest]
-    return np.sort(np.append(cols, rest[int(np.argmax(scores))])).astype(np.intp)
-
-
-def _metrics(
-    cost: FloatArray, w: FloatArray, pop: FloatArray, radius: float, cols: IntArray
-) -> dict[str, float]:
-    best = cost[:, cols].min(axis=1) if len(cols) else np.full(len(cost), np.inf)
-    covered = best <= radius
-    finite = np.isfinite(best)
-    wpop = pop[finite]
-    return {
-        "coverage_share": float(w[covered].sum() / w.sum()),
-        "population_share": float(pop[covered].sum() / pop.sum()),
-        "mean_response_s": float(np.average(best[finite], weights=wpop)) if wpop.sum() > 0 else math.inf,
-        "max_response_s": float(best.max()),
-    }
 
 
 # --------------------------------------------------------------------------- result
@@ -334,13 +103,14 @@ class StationPlan:
     Attributes
     ----------
     model, distance, standard
-        Location model, cost kind and response profile used.
+        Location model (one of :data:`planning.names.MODELS`), cost kind and response profile
+        used.
     candidates
         Every candidate site with the siting checks of :func:`planning.siting.apply_siting_rules`
         (``excluded_by``, ``eligible``) and ``selected``.
     proposed
         New stations (index id; ``name``, ``reason``, ``added_demand``, ``added_population``,
-        ``communities_served``), points, ready for :func:`maps.write_map`.
+        ``communities_served``), points, drawn by :func:`maps.write_map` (``station_plan=``).
     tradeoff
         One row per number of new stations 0..k: ``n_new``, ``coverage_share`` (of demand),
         ``population_share``, ``mean_response_s`` (population-weighted), ``max_response_s``,
@@ -364,8 +134,8 @@ class StationPlan:
         new stations helps them; they need other candidate sites or roads.
     """
 
-    model: str
-    distance: str
+    model: Model
+    distance: Distance
     standard: ResponseStandard
     candidates: gpd.GeoDataFrame
     proposed: gpd.GeoDataFrame
@@ -443,7 +213,10 @@ def _roads(scenario: Scenario, graph: nx.MultiDiGraph | None) -> gpd.GeoDataFram
 
 
 def _candidates(
-    scenario: Scenario, candidates: gpd.GeoDataFrame | None, roads: gpd.GeoDataFrame, norms: Norms
+    scenario: Scenario,
+    candidates: gpd.GeoDataFrame | None,
+    roads: gpd.GeoDataFrame,
+    planning_norms: TableOverrides,
 ) -> gpd.GeoDataFrame:
     if candidates is not None:
         cand = candidates
@@ -451,7 +224,7 @@ def _candidates(
         cand = scenario["candidate_sites"]
     else:
         log.info("no candidate_sites layer: generating candidates along arterial roads")
-        cand = generate_candidates(roads, norms=norms)
+        cand = generate_candidates(roads, planning_norms=planning_norms)
     if len(cand) == 0:
         msg = (
             "There are no candidate sites. Fix: add a `candidate_sites` layer to the scenario, pass "
@@ -468,17 +241,17 @@ def plan_stations(
     scenario: Scenario,
     graph: nx.MultiDiGraph | None,
     *,
-    model: str = "mclp",
+    model: Model = "mclp",
     n_new: int = 3,
-    standard: str | Mapping[str, Any] | ResponseStandard = "cn-gb51080",
+    standard: str | Mapping[str, Any] | ResponseStandard = DEFAULT_STANDARD,
     demand: str | pd.Series | None = None,
-    risk: Any = None,
+    risk: RiskResult | pd.Series | None = None,
     candidates: gpd.GeoDataFrame | None = None,
     wind_from_deg: float | None = None,
     distance: Distance = "network",
     time_limit_s: float = 30.0,
     max_new_curve: int | None = None,
-    norms: Norms = None,
+    planning_norms: TableOverrides = None,
     max_snap_m: float | None = None,
 ) -> StationPlan:
     """Propose new fire stations for a scenario under a response standard.
@@ -491,13 +264,15 @@ def plan_stations(
     graph
         Its road graph (:func:`gis.scenario_graph`); may be None with ``distance="euclidean"``.
     model
-        ``mclp`` (maximise covered demand), ``lscp`` (fewest sites covering all: ``n_new`` is
-        ignored), ``p-median`` (mean response), ``p-center`` (worst response), ``backup``
-        (demand covered twice).
+        One of :data:`planning.names.MODELS`: ``mclp`` (maximise covered demand), ``lscp``
+        (fewest sites covering all: ``n_new`` is ignored), ``p-median`` (mean response),
+        ``p-center`` (worst response), ``backup`` (demand covered twice).
     n_new
         New stations to propose.
     standard
-        Response profile: the coverage radius is its ``response_s`` (turnout + travel).
+        Response profile (:class:`~planning.standards.ResponseStandard`: the turnout plus the
+        travel time allowed for the first engine), by name (``cn-gb51080``, ``nfpa-1710``,
+        ``cn-micro-135``), as a mapping or as given: the coverage radius is its ``response_s``.
     demand, risk
         Demand weights (:func:`demand_weights`): population x risk score by default.
     candidates
@@ -512,12 +287,12 @@ def plan_stations(
     max_new_curve
         Largest number of new stations on the trade-off curve (default ``tradeoff.max_new``,
         at least ``n_new``).
-    norms
-        Overrides of ``planning_norms.toml``.
+    planning_norms
+        Overrides of ``planning/data/planning_norms.toml``.
     max_snap_m
         Snap limit (default ``max_snap_m`` of ``road_speeds.toml``): candidate sites farther
         from every road are excluded, and communities farther count as not covered
-        (:data:`planning.coverage.OFF_ROAD_RULE`), as in the coverage stage.
+        (:data:`planning.OFF_ROAD_RULE`), as in the coverage stage.
 
     Raises
     ------
@@ -541,13 +316,13 @@ def plan_stations(
     if not (isinstance(n_new, int | np.integer) and n_new >= 0):
         msg = f"`n_new` is {n_new!r}. Fix: give a whole number of new stations, 0 or more."
         raise InputError(msg)
-    cfg = load_norms(norms)
+    cfg = load_norms(planning_norms)
     std = response_standard(standard)
     radius = std.response_s
     notes: list[str] = []
 
     com = scenario["communities"]
-    weights, note = demand_weights(com, demand=demand, risk=risk, norms=cfg)
+    weights, note = demand_weights(com, demand=demand, risk=risk, planning_norms=cfg)
     notes.append(note)
     if weights.sum() <= 0:
         msg = (
@@ -562,7 +337,7 @@ def plan_stations(
         sensitive_sites=scenario.layers.get("sensitive_sites"),
         roads=roads,
         wind_from_deg=wind_from_deg,
-        norms=cfg,
+        planning_norms=cfg,
     )
     if distance == "network" and graph is not None:
         far = _snap_far(graph, cand, max_snap_m)
@@ -575,7 +350,7 @@ def plan_stations(
         counts = pd.Series([r for s in cand["excluded_by"] for r in s.split("; ")]).value_counts().to_dict()
         msg = (
             f"All {len(cand)} candidate sites break a siting rule ({counts}). Fix: add candidate sites, "
-            "or relax the rules in `norms` (planning_norms.toml [siting])."
+            "or relax the rules in `planning_norms` (planning_norms.toml [siting])."
         )
         raise InputError(msg)
     if model != "lscp" and n_new > len(eligible):
@@ -587,7 +362,7 @@ def plan_stations(
 
     sources = pd.concat([stations[["geometry"]], eligible[["geometry"]]])
     sources = gpd.GeoDataFrame(sources, geometry="geometry", crs=scenario.crs)
-    cost = response_matrix(graph, sources, com, turnout_s=std.turnout_s, distance=distance, norms=cfg)
+    cost = cost_matrix(graph, sources, com, turnout_s=std.turnout_s, distance=distance, planning_norms=cfg)
     off_road = np.zeros(len(com), dtype=bool)
     if distance == "network" and graph is not None:
         off_road = _snap_far(graph, com, max_snap_m)
@@ -612,12 +387,12 @@ def plan_stations(
             f"covered within {radius:.0f} s from any existing station or eligible candidate site; "
             "every plan leaves them uncovered (see `uncoverable`)"
         )
-    result = _solve(model, cost, w, radius=radius, p=n_new, existing=existing, time_limit_s=time_limit_s)
+    result = solve(model, cost, w, radius=radius, n_new=n_new, existing=existing, time_limit_s=time_limit_s)
     if result.status != "optimal":
         notes.append(f"plan solve stopped early ({result.status}): best solution kept, gap {result.gap:.2%}")
     chosen = np.asarray(result.selected, dtype=np.intp)
     if model in ("mclp", "backup"):
-        kept = _drop_idle(model, cost, w, radius, chosen, existing=existing)
+        kept = drop_idle(model, cost, w, radius, chosen, existing=existing)
         if len(kept) < len(chosen):
             notes.append(
                 f"{len(chosen) - len(kept)} of the {n_new} new stations asked for would add no demand "
@@ -628,7 +403,7 @@ def plan_stations(
     n_chosen = int((~np.isin(chosen, existing)).sum())
     k_max = int(cfg["tradeoff"]["max_new"]) if max_new_curve is None else int(max_new_curve)
     k_max = min(max(k_max, len(result.new_sites)), len(eligible))
-    curve_model = "mclp" if model == "lscp" else model
+    curve_model: Model = "mclp" if model == "lscp" else model
     rows: list[dict[str, Any]] = []
     prev = existing
     for n in range(k_max + 1):
@@ -637,12 +412,14 @@ def plan_stations(
         elif n == n_chosen and n > 0 and curve_model == model:
             cols, status, gap = chosen, result.status, result.gap
         else:
-            r = _solve(curve_model, cost, w, radius=radius, p=n, existing=existing, time_limit_s=time_limit_s)
+            r = solve(
+                curve_model, cost, w, radius=radius, n_new=n, existing=existing, time_limit_s=time_limit_s
+            )
             cols, status, gap = np.asarray(r.selected, np.intp), r.status, r.gap
-        greedy = _extend(curve_model, cost, w, radius=radius, cols=prev, pool=pool) if n else prev
+        greedy = extend(curve_model, cost, w, radius=radius, cols=prev, pool=pool) if n else prev
         if (
-            _objective(curve_model, cost, w, radius, greedy)
-            > _objective(curve_model, cost, w, radius, cols) + 1e-9
+            objective(curve_model, cost, w, radius, greedy)
+            > objective(curve_model, cost, w, radius, cols) + 1e-9
         ):
             cols, status = greedy, f"{status}; greedy extension of n-1 kept"
         prev = cols
@@ -650,7 +427,7 @@ def plan_stations(
         rows.append(
             {
                 "n_new": n,
-                **_metrics(cost, w, pop, radius, cols),
+                **metrics(cost, w, pop, radius, cols),
                 "sites": ",".join(map(str, ids)),
                 "status": status,
                 "gap": gap,
@@ -685,7 +462,7 @@ def plan_stations(
     out_com["station_after"] = np.where(np.isfinite(after), ids_all[chosen][np.argmin(sub, axis=1)], None)
 
     summary = pd.DataFrame(
-        [_metrics(cost, w, pop, radius, existing), _metrics(cost, w, pop, radius, chosen)],
+        [metrics(cost, w, pop, radius, existing), metrics(cost, w, pop, radius, chosen)],
         index=pd.Index(["before", "after"]),
     )
     summary["p90_response_s"] = [float(np.quantile(before, 0.9)), float(np.quantile(after, 0.9))]

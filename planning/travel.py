@@ -2,10 +2,16 @@
 
 :func:`road_matrix` turns a networkx (Multi)DiGraph into a :class:`RoadMatrix` (a CSR
 matrix of the fastest parallel edge between each pair of nodes, plus the edge arrays and node
-coordinates) and caches it per graph and weight. Every search runs in
+coordinates) and caches it per graph and edge weight. Every search runs in
 :func:`scipy.sparse.csgraph.dijkstra`: one-to-all with a cutoff, multi-source nearest with the
 source identified, and many-to-many in chunks that bound memory. Travel is directed, from the
-sources (stations) to the targets (incidents).
+sources (stations, candidate sites, depots) to the targets (nodes, communities, incidents).
+:func:`cost_matrix` is the one builder of the cost matrices of point layers that the location
+models, station plans and depot plans solve on.
+
+Every matrix of :mod:`planning` has one orientation, :data:`TargetsBySources`: one row per
+target (the place reached), one column per source (the place travelled from), like the demand x
+candidate matrices of :mod:`planning.location`.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import networkx as nx
 import numpy as np
@@ -25,16 +31,21 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from gis.errors import NetworkError
-from gis.snap import default_max_snap_m, flag_far, road_distances, snap_targets
+from gis.errors import InputError, NetworkError
+from gis.tables import TableOverrides
+
+from .names import DISTANCES, Distance
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = [
     "RoadMatrix",
+    "TargetsBySources",
+    "cost_matrix",
     "many_to_many",
     "nearest_sources",
     "road_matrix",
-    "snap_layer",
-    "snap_stations",
     "travel_times",
 ]
 
@@ -43,6 +54,10 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Graph: TypeAlias = nx.DiGraph | nx.MultiDiGraph
+#: A matrix of travel times or costs, ``(targets, sources)``: row ``i`` is the target reached
+#: (road node, demand point, community), column ``j`` the source travelled from (station,
+#: candidate site, depot). The one orientation of every matrix in :mod:`planning`.
+TargetsBySources: TypeAlias = npt.NDArray[np.float64]
 
 _CACHE: weakref.WeakKeyDictionary[Any, dict[str, tuple[tuple[int, int], RoadMatrix]]] = (
     weakref.WeakKeyDictionary()
@@ -54,12 +69,14 @@ class RoadMatrix:
     """A road graph as arrays: what every travel-time search runs on.
 
     Build it with :func:`road_matrix`. Node *positions* ``0..n-1`` follow ``list(graph.nodes)``;
-    :meth:`positions` maps node labels to them.
+    :meth:`positions` maps node labels to them. Its searches return :data:`TargetsBySources`
+    matrices: one row per node (or point) reached, one column per source.
 
     Attributes
     ----------
     csr
-        ``n x n`` CSR matrix of the weight of the fastest edge from row to column node.
+        ``n x n`` CSR matrix of the cost of the fastest edge from row to column node (the
+        graph's adjacency, not a travel-time matrix).
     nodes
         Node labels by position.
     xy
@@ -68,10 +85,10 @@ class RoadMatrix:
         ``(m, 2)`` positions of the ends of every edge of the graph (parallel edges kept).
     edge_key
         Multigraph key of every edge (0 for a DiGraph).
+    edge_cost
+        Cost of every edge: its ``edge_weight`` attribute (seconds for ``travel_time_s``).
     edge_weight
-        Weight of every edge.
-    weight
-        Name of the edge attribute used as weight.
+        Name of the edge attribute minimised.
     crs
         The graph CRS (``graph.graph["crs"]``), or None.
     component
@@ -85,8 +102,8 @@ class RoadMatrix:
     xy: FloatArray
     edge_uv: IntArray
     edge_key: npt.NDArray[Any]
-    edge_weight: FloatArray
-    weight: str
+    edge_cost: FloatArray
+    edge_weight: str
     crs: Any
     component: IntArray
     main_component: int
@@ -135,8 +152,8 @@ class RoadMatrix:
         return shapely.STRtree(self.edge_geometry)
 
     @cached_property
-    def reverse_weight(self) -> FloatArray:
-        """Weight of the fastest edge back from ``v`` to ``u`` for every edge (inf on one-way roads)."""
+    def reverse_cost(self) -> FloatArray:
+        """Cost of the fastest edge back from ``v`` to ``u`` for every edge (inf on one-way roads)."""
         n = np.int64(self.n_nodes)
         coo = self.csr.tocoo()
         keys = coo.row.astype(np.int64) * n + coo.col
@@ -147,54 +164,76 @@ class RoadMatrix:
         found = keys[at] == want if len(keys) else np.zeros(len(want), bool)
         return np.where(found, data[at] if len(keys) else np.inf, np.inf)
 
-    def snap(self, points: npt.NDArray[np.object_]) -> pd.DataFrame:
-        """Snap shapely points (graph CRS) to their nearest edge.
+    def _snap(self, points: npt.NDArray[np.object_]) -> pd.DataFrame:
+        """Snap shapely points (graph CRS) to their nearest edge: the columns of :func:`planning.snap_points`.
 
-        Returns ``edge`` (row of the edge arrays), ``frac`` (position along it, 0 at ``u``),
-        ``along_m``, ``snap_distance_m`` and ``node`` (label of the nearer end), one row per point.
+        ``node`` (the end of the edge nearer the snapped position, along the edge),
+        ``snap_distance_m`` (point to the edge), ``node_distance_m`` (point to ``node``), ``u``,
+        ``v``, ``key`` (the edge), ``along_m`` (from ``u`` to the snapped position), ``edge`` (row of
+        the edge arrays) and ``frac`` (``along_m`` as a share of the edge length), one row per point.
         """
         import shapely
 
         if len(points) == 0:
-            cols: dict[str, list[Any]] = {
-                "edge": [],
-                "frac": [],
-                "along_m": [],
-                "snap_distance_m": [],
-                "node": [],
-            }
-            return pd.DataFrame(cols)
+            empty = np.empty(0, dtype=np.float64)
+            labels = self.nodes[:0]
+            return pd.DataFrame(
+                {
+                    "node": labels,
+                    "snap_distance_m": empty,
+                    "node_distance_m": empty,
+                    "u": labels,
+                    "v": labels,
+                    "key": self.edge_key[:0],
+                    "along_m": empty,
+                    "edge": np.empty(0, dtype=np.int64),
+                    "frac": empty,
+                }
+            ).infer_objects()
         (_, edge), dist = self.edge_tree.query_nearest(points, return_distance=True, all_matches=False)
         geoms = self.edge_geometry[edge]
         along = shapely.line_locate_point(geoms, points)
         length = shapely.length(geoms)
         frac = np.divide(along, length, out=np.zeros_like(along), where=length > 0)
-        end = np.where(frac > 0.5, self.edge_uv[edge, 1], self.edge_uv[edge, 0])
+        u, v = self.edge_uv[edge, 0], self.edge_uv[edge, 1]
+        end = np.where(frac > 0.5, v, u)
         return pd.DataFrame(
-            {"edge": edge, "frac": frac, "along_m": along, "snap_distance_m": dist, "node": self.nodes[end]}
-        )
+            {
+                "node": self.nodes[end],
+                "snap_distance_m": dist,
+                "node_distance_m": np.hypot(*(shapely.get_coordinates(points) - self.xy[end]).T),
+                "u": self.nodes[u],
+                "v": self.nodes[v],
+                "key": self.edge_key[edge],
+                "along_m": along,
+                "edge": edge,
+                "frac": frac,
+            }
+        ).infer_objects()
 
-    def point_times(self, node_times: FloatArray, snaps: pd.DataFrame) -> FloatArray:
-        """Travel times ``(k, p)`` to snapped points, entering their edge from either end.
+    def point_times(self, node_times: TargetsBySources, snaps: pd.DataFrame) -> TargetsBySources:
+        """Travel times ``(p, k)`` to snapped points from ``node_times`` ``(n, k)``.
+
+        Each point's edge is entered from either end.
 
         A point at fraction ``f`` along edge ``u -> v`` is reached at
         ``min(t[u] + f * w(u, v), t[v] + (1 - f) * w(v, u))``, the second term only when the
         road runs both ways.
         """
         edge = snaps["edge"].to_numpy(np.int64)
-        frac = snaps["frac"].to_numpy(np.float64)
+        frac = snaps["frac"].to_numpy(np.float64)[:, None]
         u, v = self.edge_uv[edge, 0], self.edge_uv[edge, 1]
-        from_u = node_times[:, u] + frac * self.edge_weight[edge]
-        back = self.reverse_weight[edge]
-        from_v = np.where(np.isfinite(back), node_times[:, v] + (1.0 - frac) * np.nan_to_num(back), np.inf)
+        from_u = node_times[u] + frac * self.edge_cost[edge][:, None]
+        back = self.reverse_cost[edge][:, None]
+        from_v = np.where(np.isfinite(back), node_times[v] + (1.0 - frac) * np.nan_to_num(back), np.inf)
         return np.minimum(from_u, from_v)
 
-    def one_to_all(self, sources: IntArray, *, cutoff: float | None = None) -> FloatArray:
-        """Travel from each source position to every node: ``(len(sources), n)``, inf beyond reach."""
+    def one_to_all(self, sources: IntArray, *, cutoff: float | None = None) -> TargetsBySources:
+        """Travel from each source position to every node: ``(n, len(sources))``, inf beyond reach."""
         if len(sources) == 0:
-            return np.empty((0, self.n_nodes), np.float64)
+            return np.empty((self.n_nodes, 0), np.float64)
         limit = np.inf if cutoff is None else float(cutoff)
-        return np.atleast_2d(dijkstra(self.csr, directed=True, indices=sources, limit=limit))
+        return np.atleast_2d(dijkstra(self.csr, directed=True, indices=sources, limit=limit)).T
 
     def nearest(self, sources: IntArray, *, cutoff: float | None = None) -> tuple[FloatArray, IntArray]:
         """Travel from the nearest source to every node, and which source (index into ``sources``).
@@ -215,16 +254,16 @@ class RoadMatrix:
         which[reached] = first.reindex(origin[reached]).to_numpy()
         return dist, which
 
-    def many_to_many(self, sources: IntArray, targets: IntArray, *, chunk_size: int = 64) -> FloatArray:
-        """Travel from source to target positions, ``(len(sources), len(targets))``, in chunks.
+    def many_to_many(self, sources: IntArray, targets: IntArray, *, chunk_size: int = 64) -> TargetsBySources:
+        """Travel from source to target positions, ``(len(targets), len(sources))``, in chunks.
 
         Each chunk runs ``chunk_size`` one-to-all searches and keeps only the target
-        columns, so memory stays at ``chunk_size x n`` floats whatever the number of sources.
+        rows, so memory stays at ``chunk_size x n`` floats whatever the number of sources.
         """
-        out = np.empty((len(sources), len(targets)), np.float64)
+        out = np.empty((len(targets), len(sources)), np.float64)
         step = max(1, int(chunk_size))
         for start in range(0, len(sources), step):
-            out[start : start + step] = self.one_to_all(sources[start : start + step])[:, targets]
+            out[:, start : start + step] = self.one_to_all(sources[start : start + step])[targets]
         return out
 
 
@@ -244,8 +283,8 @@ def _signature(graph: Graph) -> tuple[int, int]:
     return (graph.number_of_nodes(), n_edges)
 
 
-def road_matrix(graph: Graph, *, weight: str = "travel_time_s") -> RoadMatrix:
-    """Export ``graph`` to a :class:`RoadMatrix`, cached per graph and weight.
+def road_matrix(graph: Graph, *, edge_weight: str = "travel_time_s") -> RoadMatrix:
+    """Export ``graph`` to a :class:`RoadMatrix`, cached per graph and edge weight.
 
     The cache is keyed by the graph object and checked against its node and edge counts;
     rebuild after changing edge weights in place by passing a copy of the graph.
@@ -255,7 +294,7 @@ def road_matrix(graph: Graph, *, weight: str = "travel_time_s") -> RoadMatrix:
     graph
         networkx DiGraph or MultiDiGraph whose nodes have ``x`` and ``y`` (or not: then the
         coordinates are NaN and only travel times work).
-    weight
+    edge_weight
         Edge attribute to minimise; it must be present, finite and not negative on every edge.
 
     Raises
@@ -277,11 +316,11 @@ def road_matrix(graph: Graph, *, weight: str = "travel_time_s") -> RoadMatrix:
     """
     per_graph = _CACHE.setdefault(graph, {})
     sig = _signature(graph)
-    hit = per_graph.get(weight)
+    hit = per_graph.get(edge_weight)
     if hit is not None and hit[0] == sig:
         return hit[1]
-    matrix = _build(graph, weight)
-    per_graph[weight] = (sig, matrix)
+    matrix = _build(graph, edge_weight)
+    per_graph[edge_weight] = (sig, matrix)
     return matrix
 
 
@@ -337,8 +376,8 @@ def _build(graph: Graph, weight: str) -> RoadMatrix:
         xy=xy,
         edge_uv=uv,
         edge_key=keys,
-        edge_weight=w,
-        weight=weight,
+        edge_cost=w,
+        edge_weight=weight,
         crs=graph.graph.get("crs"),
         component=labels,
         main_component=main,
@@ -351,9 +390,9 @@ def travel_times(
     graph: Graph,
     sources: Sequence[Hashable] | npt.ArrayLike,
     *,
-    weight: str = "travel_time_s",
+    edge_weight: str = "travel_time_s",
     cutoff_s: float | None = None,
-) -> FloatArray:
+) -> TargetsBySources:
     """Travel time from each source node to every node of ``graph``.
 
     Parameters
@@ -362,27 +401,27 @@ def travel_times(
         Road graph (networkx DiGraph or MultiDiGraph).
     sources
         Source node labels (stations).
-    weight
+    edge_weight
         Edge attribute to minimise.
     cutoff_s
         Stop searching beyond this time; farther nodes get ``inf``.
 
     Returns
     -------
-    numpy.ndarray
-        ``(len(sources), graph.number_of_nodes())`` seconds, columns in ``list(graph.nodes)`` order,
-        ``inf`` where unreachable.
+    TargetsBySources
+        ``(graph.number_of_nodes(), len(sources))`` seconds, rows in ``list(graph.nodes)`` order,
+        one column per source, ``inf`` where unreachable.
 
     Examples
     --------
     >>> graph = nx.MultiDiGraph()
     >>> nx.add_path(graph, [0, 1, 2], travel_time_s=30.0)
     >>> travel_times(graph, [0, 1]).tolist()
-    [[0.0, 30.0, 60.0], [inf, 0.0, 30.0]]
+    [[0.0, inf], [30.0, 0.0], [60.0, 30.0]]
     >>> travel_times(graph, [0], cutoff_s=45).tolist()
-    [[0.0, 30.0, inf]]
+    [[0.0], [30.0], [inf]]
     """
-    m = road_matrix(graph, weight=weight)
+    m = road_matrix(graph, edge_weight=edge_weight)
     return m.one_to_all(m.positions(np.asarray(sources, dtype=object).tolist()), cutoff=cutoff_s)
 
 
@@ -390,7 +429,7 @@ def nearest_sources(
     graph: Graph,
     sources: Sequence[Hashable] | npt.ArrayLike,
     *,
-    weight: str = "travel_time_s",
+    edge_weight: str = "travel_time_s",
     cutoff_s: float | None = None,
 ) -> tuple[FloatArray, IntArray]:
     """Travel time from the nearest source to every node, and which source it is.
@@ -409,7 +448,7 @@ def nearest_sources(
     >>> t.tolist(), s.tolist()
     ([0.0, 10.0, 0.0, 10.0], [0, 0, 1, 1])
     """
-    m = road_matrix(graph, weight=weight)
+    m = road_matrix(graph, edge_weight=edge_weight)
     return m.nearest(m.positions(np.asarray(sources, dtype=object).tolist()), cutoff=cutoff_s)
 
 
@@ -418,167 +457,110 @@ def many_to_many(
     sources: Sequence[Hashable] | npt.ArrayLike,
     targets: Sequence[Hashable] | npt.ArrayLike,
     *,
-    weight: str = "travel_time_s",
+    edge_weight: str = "travel_time_s",
     chunk_size: int = 64,
-) -> FloatArray:
-    """Travel times from every source to every target node, ``(len(sources), len(targets))``.
+) -> TargetsBySources:
+    """Travel times from every source to every target node, ``(len(targets), len(sources))``.
 
-    Sources are searched ``chunk_size`` at a time so memory stays bounded.
+    Sources are searched ``chunk_size`` at a time so memory stays bounded. The matrix is
+    :data:`TargetsBySources`, ready for the location models (targets as demand rows,
+    sources as candidate columns).
 
     Examples
     --------
     >>> graph = nx.MultiDiGraph()
     >>> nx.add_path(graph, [0, 1, 2], travel_time_s=5.0)
     >>> many_to_many(graph, [0, 1], [2, 0], chunk_size=1).tolist()
-    [[10.0, 0.0], [5.0, inf]]
+    [[10.0, 5.0], [0.0, inf]]
     """
-    m = road_matrix(graph, weight=weight)
+    m = road_matrix(graph, edge_weight=edge_weight)
     src = m.positions(np.asarray(sources, dtype=object).tolist())
     dst = m.positions(np.asarray(targets, dtype=object).tolist(), what="target nodes")
     return m.many_to_many(src, dst, chunk_size=chunk_size)
 
 
-def snap_layer(
-    graph: nx.MultiDiGraph,
-    features: Any,
+def _points(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> npt.NDArray[np.object_]:
+    """One point per feature: the feature itself, or a point on its surface (lines, polygons)."""
+    import shapely
+
+    geoms = gdf.geometry.to_numpy()
+    not_point = shapely.get_type_id(geoms) != 0
+    if not_point.any():
+        geoms = geoms.copy()
+        geoms[not_point] = shapely.point_on_surface(geoms[not_point])
+    return geoms
+
+
+def cost_matrix(
+    graph: Graph | None,
+    sources: gpd.GeoDataFrame,
+    targets: gpd.GeoDataFrame,
     *,
-    layer: str = "points",
-    max_snap_m: float | None = None,
-    weight: str = "travel_time_s",
-) -> pd.DataFrame:
-    """Snap features to the nearest road edge (one STRtree per graph, reused by every layer).
+    turnout_s: float = 0.0,
+    distance: Distance = "network",
+    planning_norms: TableOverrides = None,
+    chunk_size: int = 64,
+) -> TargetsBySources:
+    """Time from every source (station, candidate, depot) to every target point, in seconds.
 
-    Polygons and lines are represented by a point inside them. Features farther than
-    ``max_snap_m`` from every road are ``flagged`` (never dropped).
-
-    Returns
-    -------
-    pandas.DataFrame
-        On the features' index: ``node``, ``snap_distance_m``, ``flagged``, ``edge``, ``frac``,
-        ``along_m``; ``attrs`` holds ``max_snap_m`` and ``layer``.
-
-    Raises
-    ------
-    CRSError
-        When the features have no CRS.
-    InputError
-        For missing or empty geometries.
-
-    Examples
-    --------
-    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
-
-    >>> from gis import graph_from_lines
-    >>> graph = graph_from_lines(city["roads"])
-    >>> snap_layer(graph, city["fire_stations"], layer="fire_stations")["flagged"].tolist()
-    [False, False, False, False, False, False]
-    """
-    return _snap_layer(road_matrix(graph, weight=weight), features, layer=layer, max_snap_m=max_snap_m)
-
-
-def _snap_layer(m: RoadMatrix, features: Any, *, layer: str, max_snap_m: float | None) -> pd.DataFrame:
-    """:func:`snap_layer` on a road matrix already looked up."""
-    if max_snap_m is None:
-        max_snap_m = default_max_snap_m()
-    where = f"layer `{layer}`"
-    index, pts, geoms = snap_targets(features, m.crs if m.crs is not None else features.crs, where=where)
-    out = m.snap(pts).set_index(index)
-    out["road_distance_m"] = road_distances(geoms, pts, out["snap_distance_m"].to_numpy(), m.edge_tree)
-    return flag_far(out, max_snap_m, where=where, layer=layer)
-
-
-def snap_stations(
-    graph: nx.MultiDiGraph,
-    stations: Any,
-    *,
-    max_snap_m: float | None = None,
-    layer: str = "fire_stations",
-    weight: str = "travel_time_s",
-) -> pd.DataFrame:
-    """Snap stations to ``graph`` and check that every one can reach the whole network.
+    The one builder of the cost matrices of point layers: station plans add the profile's
+    turnout, depot plans use the travel alone (and divide by 3600 for hours). Lines and
+    polygons are represented by a point on their surface.
 
     Parameters
     ----------
     graph
-        Road graph in a metric CRS (from :mod:`gis.network`).
-    stations
-        Station points (GeoDataFrame or GeoSeries with a CRS), indexed by station id.
-    max_snap_m
-        Largest allowed distance from a station to the nearest road (default: the
-        ``road_speeds.toml`` value, 500 m).
-    layer
-        Layer name for messages.
-    weight
-        Edge weight of the travel-time engine.
+        Road graph for ``distance="network"``; may be None with ``"euclidean"``.
+    sources, targets
+        Point layers in the graph CRS (or any one metric CRS with ``"euclidean"``).
+    turnout_s
+        Seconds added to every finite entry (the turnout of a response profile).
+    distance
+        ``network``: turnout + road travel from the road node nearest each source to the
+        target snapped on its edge (directed, one-way roads respected); ``euclidean``: turnout
+        + straight-line distance x ``euclidean.detour_factor`` / ``euclidean.speed_kph`` of
+        ``planning_norms.toml``.
+    planning_norms
+        Overrides of ``planning/data/planning_norms.toml`` (its ``[euclidean]`` speed and detour).
+    chunk_size
+        Sources searched at once (memory: ``chunk_size`` x nodes floats).
 
     Returns
     -------
-    pandas.DataFrame
-        :func:`snap_layer` output on the stations' index.
-
-    Raises
-    ------
-    InputError
-        When there are no stations.
-    SnapError
-        When stations lie farther than ``max_snap_m`` from every road (ids and distances listed).
-    NetworkError
-        When a station sits on a part of the network cut off from the rest.
+    TargetsBySources
+        ``(len(targets), len(sources))`` seconds; ``inf`` = unreachable.
 
     Examples
     --------
-    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
-
-    >>> from gis import graph_from_lines
-    >>> graph = graph_from_lines(city["roads"])
-    >>> snap_stations(graph, city["fire_stations"].set_index("id"))["node"].size
-    6
+    >>> import geopandas as gpd
+    >>> from shapely import Point
+    >>> src = gpd.GeoDataFrame(geometry=[Point(0, 0)], crs="EPSG:32649")
+    >>> dem = gpd.GeoDataFrame(geometry=[Point(0, 0), Point(900, 0)], crs="EPSG:32649")
+    >>> cost_matrix(None, src, dem, turnout_s=60, distance="euclidean").round(1).tolist()
+    [[60.0], [159.7]]
     """
-    return _snap_stations(
-        road_matrix(graph, weight=weight), graph, stations, max_snap_m=max_snap_m, layer=layer
-    )
+    import shapely
 
+    from .siting import load_norms  # geopandas: imported when a cost matrix is built
 
-def _snap_stations(
-    m: RoadMatrix, graph: Graph, stations: Any, *, max_snap_m: float | None, layer: str
-) -> pd.DataFrame:
-    """:func:`snap_stations` on a road matrix already looked up."""
-    from gis.errors import InputError, SnapError
-    from gis.snap import require_snapped
-
-    if stations is None or len(stations) == 0:
-        msg = (
-            f"Layer `{layer}` has no stations, so no response time can be computed. "
-            "Fix: add at least one fire station to the scenario."
-        )
+    src_pts, dst_pts = _points(sources), _points(targets)
+    if distance == "euclidean":
+        eu = load_norms(planning_norms)["euclidean"]
+        speed, detour = float(eu["speed_kph"]) / 3.6, float(eu["detour_factor"])
+        dx = shapely.get_x(dst_pts)[:, None] - shapely.get_x(src_pts)[None, :]
+        dy = shapely.get_y(dst_pts)[:, None] - shapely.get_y(src_pts)[None, :]
+        return turnout_s + np.hypot(dx, dy) * detour / speed
+    if distance != "network":
+        msg = f"`distance` is {distance!r}. Fix: use one of {', '.join(DISTANCES)}."
         raise InputError(msg)
-    snaps = _snap_layer(m, stations, layer=layer, max_snap_m=max_snap_m)
-    try:
-        require_snapped(snaps, layer=layer)
-    except SnapError as exc:
-        report = graph.graph.get("report")
-        hint = ""
-        if getattr(report, "n_dropped_nodes", 0):
-            hint = (
-                f" Note: {report.n_dropped_nodes:,} road nodes were dropped as disconnected from the "
-                "main network; a station on such a road is far from every kept road."
-            )
-        raise SnapError(f"{exc}{hint}") from None
-    pos = m.positions(snaps["node"].tolist())
-    cut_off = m.component[pos] != m.main_component
-    if cut_off.any():
-        sizes = np.bincount(m.component)
-        shown = ", ".join(
-            f"{sid} (node {node}, reaches a part of {sizes[m.component[p]]:,} of {m.n_nodes:,} nodes)"
-            for sid, node, p in zip(
-                snaps.index[cut_off][:10], snaps["node"][cut_off][:10], pos[cut_off][:10], strict=True
-            )
-        )
-        msg = (
-            f"Layer `{layer}`: station(s) {shown} lie on a part of the road network cut off from the "
-            "rest (not in its largest strongly connected component). Fix: connect that road to the "
-            "network (check `oneway` tags), move the station, or build the graph with "
-            "`keep_largest=True`."
-        )
-        raise NetworkError(msg)
-    return snaps
+    if graph is None:
+        msg = "`graph` is None but `distance='network'`. Fix: pass the road graph (gis.scenario_graph)."
+        raise InputError(msg)
+    m = road_matrix(graph)
+    src_nodes = m.positions(m._snap(src_pts)["node"].tolist())
+    dst_snaps = m._snap(dst_pts)
+    out = np.empty((len(dst_pts), len(src_pts)))
+    for start in range(0, len(src_nodes), chunk_size):
+        node_times = m.one_to_all(src_nodes[start : start + chunk_size])
+        out[:, start : start + chunk_size] = m.point_times(node_times, dst_snaps)
+    return turnout_s + out

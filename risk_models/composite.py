@@ -25,7 +25,7 @@ import pandas as pd
 
 from gis.errors import InputError
 
-from .weights import Weights, load_weights
+from .weights import RiskWeights, load_weights
 
 __all__ = ["FACTORS", "LEVELS", "assign_levels", "compose", "reasons", "response_factor"]
 
@@ -40,7 +40,7 @@ def response_factor(
     response_time_s: pd.Series | None,
     index: pd.Index,
     *,
-    weights: Weights | None = None,
+    risk_weights: RiskWeights | None = None,
 ) -> pd.Series:
     """Response factor per unit: ``clip(time / reference_s, min, max)``; 1 without times.
 
@@ -52,7 +52,7 @@ def response_factor(
     >>> response_factor(t, pd.Index(list("abcde"))).tolist()
     [0.5, 1.0, 2.0, 2.0, 2.0]
     """
-    c = (weights if weights is not None else load_weights())["capacity"]
+    c = (risk_weights if risk_weights is not None else load_weights())["capacity"]
     if response_time_s is None:
         return pd.Series(1.0, index=index, name="response_factor")
     t = response_time_s.astype(float).reindex(index)
@@ -65,7 +65,7 @@ def response_factor(
     return f.rename("response_factor")
 
 
-def assign_levels(score: pd.Series, *, weights: Weights | None = None) -> pd.DataFrame:
+def assign_levels(score: pd.Series, *, risk_weights: RiskWeights | None = None) -> pd.DataFrame:
     """``percentile`` (share of units scoring strictly lower, 0..100) and ``level``.
 
     ``levels.method`` is ``"percentile"`` (breaks on the percentile), ``"thresholds"``
@@ -77,7 +77,7 @@ def assign_levels(score: pd.Series, *, weights: Weights | None = None) -> pd.Dat
     >>> out["level"].value_counts().reindex(list(LEVELS)).tolist()
     [60, 25, 10, 5]
     """
-    lv = (weights if weights is not None else load_weights())["levels"]
+    lv = (risk_weights if risk_weights is not None else load_weights())["levels"]
     pct = (score.rank(method="min") - 1) / len(score) * 100.0
     method = str(lv["method"])
     if method in ("percentile", "thresholds"):
@@ -98,7 +98,7 @@ def assign_levels(score: pd.Series, *, weights: Weights | None = None) -> pd.Dat
     return pd.DataFrame({"percentile": pct, "level": level}, index=score.index)
 
 
-def compose(parts: pd.DataFrame, *, weights: Weights | None = None) -> pd.DataFrame:
+def compose(parts: pd.DataFrame, *, risk_weights: RiskWeights | None = None) -> pd.DataFrame:
     """Score, level and breakdown from the factor columns of ``parts``.
 
     Parameters
@@ -108,7 +108,7 @@ def compose(parts: pd.DataFrame, *, weights: Weights | None = None) -> pd.DataFr
         ``vulnerability_factor``, ``response_factor``. Without any ``hazard_<category>``
         column (no hazard source reaches the units) the hazard term is neutral (1.0), so the
         score rests on the other factors.
-    weights
+    risk_weights
         Risk table (levels).
 
     Returns
@@ -138,7 +138,7 @@ def compose(parts: pd.DataFrame, *, weights: Weights | None = None) -> pd.DataFr
         positive = out[f][out[f] > 0]
         med = float(positive.median()) if len(positive) else 1.0
         out[f"{f}_vs_median"] = out[f] / med
-    return out.join(assign_levels(out["score"], weights=weights))
+    return out.join(assign_levels(out["score"], risk_weights=risk_weights))
 
 
 def reasons(row: pd.Series, *, top_sources: str = "", n_categories: int = 2) -> str:

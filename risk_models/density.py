@@ -67,7 +67,7 @@ def kernel_density(
     targets_xy: npt.ArrayLike,
     *,
     bandwidth_m: float,
-    weights: npt.ArrayLike | None = None,
+    source_weights: npt.ArrayLike | None = None,
     kernel: str = "epanechnikov",
     chunk_size: int = 250_000,
 ) -> npt.NDArray[np.float64]:
@@ -82,8 +82,8 @@ def kernel_density(
         ``(n, 2)`` coordinates in metres.
     bandwidth_m
         Kernel radius ``h``: sources farther than this do not count.
-    weights
-        Weight of each source (default 1).
+    source_weights
+        Weight of each source, such as its severity (default 1).
     kernel
         ``"epanechnikov"``, ``"linear"`` or ``"tophat"`` (scikit-learn's definitions).
     chunk_size
@@ -105,7 +105,7 @@ def kernel_density(
     if not bandwidth_m > 0:
         msg = f"`bandwidth_m` is {bandwidth_m}. Fix: give a positive bandwidth in metres."
         raise InputError(msg)
-    w = np.ones(len(src)) if weights is None else np.asarray(weights, dtype=float)
+    w = np.ones(len(src)) if source_weights is None else np.asarray(source_weights, dtype=float)
     scale = M2_PER_KM2 / kernel_norm(kernel, bandwidth_m)
     out = np.zeros(len(tgt))
     if len(src) == 0 or len(tgt) == 0:
@@ -234,7 +234,7 @@ def category_density(
         if not mask.any():
             out[cat] = np.zeros(len(units))
             continue
-        dens = kernel_density(src_xy[mask], xy, bandwidth_m=bw, weights=sev[mask], kernel=kernel)
+        dens = kernel_density(src_xy[mask], xy, bandwidth_m=bw, source_weights=sev[mask], kernel=kernel)
         out[cat] = np.bincount(owner, weights=dens, minlength=len(units)) / counts
     log.debug("density: %d sample points for %d units", len(xy), len(units))
     return pd.DataFrame(out, index=units.index)

@@ -21,7 +21,7 @@ from gis.crs import require_same_crs
 from gis.errors import InputError
 
 from ._overlay import intersection_areas
-from .weights import Weights, load_weights
+from .weights import RiskWeights, load_weights
 
 __all__ = ["area_interpolate", "exposure_factor", "population_exposure"]
 
@@ -90,7 +90,7 @@ def area_interpolate(
     return pd.DataFrame(out, index=target.index)
 
 
-def exposure_factor(pop_per_km2: pd.Series, *, weights: Weights | None = None) -> pd.Series:
+def exposure_factor(pop_per_km2: pd.Series, *, risk_weights: RiskWeights | None = None) -> pd.Series:
     """Exposure factor from population density: ``ln(1 + density / reference)`` (or linear).
 
     Examples
@@ -98,7 +98,7 @@ def exposure_factor(pop_per_km2: pd.Series, *, weights: Weights | None = None) -
     >>> exposure_factor(pd.Series([0.0, 100.0])).round(4).tolist()
     [0.0, 0.6931]
     """
-    w = (weights if weights is not None else load_weights())["exposure"]
+    w = (risk_weights if risk_weights is not None else load_weights())["exposure"]
     ratio = pop_per_km2.astype(float) / float(w["reference_per_km2"])
     values = np.log1p(ratio) if w["transform"] == "log" else ratio
     return pd.Series(values, index=pop_per_km2.index, name="exposure_factor")
@@ -109,7 +109,7 @@ def population_exposure(
     units: gpd.GeoDataFrame,
     *,
     same_units: bool = False,
-    weights: Weights | None = None,
+    risk_weights: RiskWeights | None = None,
     population_raster: str | Path | None = None,
 ) -> pd.DataFrame:
     """Population, density and exposure factor of each unit.
@@ -122,7 +122,7 @@ def population_exposure(
         Area units with ``area_km2`` (:func:`risk_models.units.build_units`).
     same_units
         True when ``units`` are the communities (their population is used as is).
-    weights
+    risk_weights
         Risk table (:func:`risk_models.load_weights`).
     population_raster
         A raster of people per pixel: each unit's population is then summed from it with
@@ -157,5 +157,5 @@ def population_exposure(
         pop = area_interpolate(communities, units, extensive=["population"])["population"]
     out = pd.DataFrame({"population": pop.to_numpy(float)}, index=units.index)
     out["pop_per_km2"] = out["population"] / units["area_km2"]
-    out["exposure_factor"] = exposure_factor(out["pop_per_km2"], weights=weights)
+    out["exposure_factor"] = exposure_factor(out["pop_per_km2"], risk_weights=risk_weights)
     return out

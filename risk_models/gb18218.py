@@ -23,7 +23,7 @@ from gis.errors import InputError
 from gis.validate import parse_inventory
 
 from ._overlay import intersection_areas
-from .weights import Weights, load_weights
+from .weights import RiskWeights, load_weights
 
 __all__ = [
     "alpha_for",
@@ -40,8 +40,8 @@ log = logging.getLogger(__name__)
 Inventory = Sequence[Mapping[str, Any]] | str
 
 
-def _gb(weights: Weights | None) -> dict[str, Any]:
-    return (weights if weights is not None else load_weights())["gb18218"]
+def _gb(risk_weights: RiskWeights | None) -> dict[str, Any]:
+    return (risk_weights if risk_weights is not None else load_weights())["gb18218"]
 
 
 def _items(inventory: Inventory, where: str = "inventory") -> list[Mapping[str, Any]]:
@@ -62,7 +62,7 @@ def _canonical(substance: str, gb: Mapping[str, Any]) -> str:
     return str(gb.get("aliases", {}).get(name, name))
 
 
-def beta_of(substance: str, *, weights: Weights | None = None) -> float:
+def beta_of(substance: str, *, risk_weights: RiskWeights | None = None) -> float:
     """Correction factor ``beta`` of a substance (GB 18218-2018 Tables 3 and 4).
 
     Named toxic gases take their own beta; others the beta of their class
@@ -73,7 +73,7 @@ def beta_of(substance: str, *, weights: Weights | None = None) -> float:
     >>> beta_of("Chlorine"), beta_of("hydrogen_sulfide"), beta_of("LPG"), beta_of("methanol")
     (4.0, 5.0, 1.5, 1.0)
     """
-    gb = _gb(weights)
+    gb = _gb(risk_weights)
     name = _canonical(substance, gb)
     if name in gb["beta"]:
         return float(gb["beta"][name])
@@ -93,7 +93,7 @@ def hazard_index_s(inventory: Inventory) -> float:
     return float(sum(float(i["q_t"]) / float(i["Q_t"]) for i in _items(inventory)))
 
 
-def grading_value_r(inventory: Inventory, *, alpha: float, weights: Weights | None = None) -> float:
+def grading_value_r(inventory: Inventory, *, alpha: float, risk_weights: RiskWeights | None = None) -> float:
     """GB 18218-2018 grading value ``R = alpha * sum(beta_i * q_i / Q_i)``.
 
     An item's own ``beta`` wins over the table.
@@ -105,12 +105,16 @@ def grading_value_r(inventory: Inventory, *, alpha: float, weights: Weights | No
     """
     total = 0.0
     for item in _items(inventory):
-        beta = float(item["beta"]) if "beta" in item else beta_of(str(item["substance"]), weights=weights)
+        beta = (
+            float(item["beta"])
+            if "beta" in item
+            else beta_of(str(item["substance"]), risk_weights=risk_weights)
+        )
         total += beta * float(item["q_t"]) / float(item["Q_t"])
     return float(alpha) * total
 
 
-def alpha_for(people: float, *, weights: Weights | None = None) -> float:
+def alpha_for(people: float, *, risk_weights: RiskWeights | None = None) -> float:
     """Correction ``alpha`` for the people within 500 m (counts are rounded to whole people).
 
     Examples
@@ -119,7 +123,7 @@ def alpha_for(people: float, *, weights: Weights | None = None) -> float:
     [0.5, 0.5, 1.0, 1.0, 1.2, 1.2, 1.5, 1.5, 2.0, 2.0]
     """
     count = round(float(people))
-    bands = sorted(_gb(weights)["alpha_bands"], key=lambda b: b["min_people"])
+    bands = sorted(_gb(risk_weights)["alpha_bands"], key=lambda b: b["min_people"])
     alpha = float(bands[0]["alpha"])
     for band in bands:
         if count >= band["min_people"]:
@@ -127,7 +131,7 @@ def alpha_for(people: float, *, weights: Weights | None = None) -> float:
     return alpha
 
 
-def grade_of(r: float, *, weights: Weights | None = None) -> str:
+def grade_of(r: float, *, risk_weights: RiskWeights | None = None) -> str:
     """Grade ``"I"``..``"IV"`` of a grading value ``R``.
 
     Examples
@@ -135,7 +139,7 @@ def grade_of(r: float, *, weights: Weights | None = None) -> str:
     >>> [grade_of(r) for r in (150, 100, 99.9, 50, 10, 9.99)]
     ['I', 'I', 'II', 'II', 'III', 'IV']
     """
-    grades = _gb(weights)["grades"]
+    grades = _gb(risk_weights)["grades"]
     for name in ("I", "II", "III"):
         if r >= float(grades[name]):
             return name
@@ -188,7 +192,7 @@ def major_hazards(
     hazards: gpd.GeoDataFrame,
     communities: gpd.GeoDataFrame,
     *,
-    weights: Weights | None = None,
+    risk_weights: RiskWeights | None = None,
 ) -> pd.DataFrame:
     """GB 18218-2018 indices of every hazard with an inventory.
 
@@ -198,7 +202,7 @@ def major_hazards(
         Layer with an ``inventory`` column (JSON, see :func:`gis.validate.parse_inventory`).
     communities
         Polygons with ``population`` in the same metric CRS.
-    weights
+    risk_weights
         Risk table (:func:`risk_models.load_weights`); default the shipped one.
 
     Returns
@@ -215,7 +219,7 @@ def major_hazards(
     >>> len(gb), sorted(gb["grade"].unique())
     (99, ['III', 'IV'])
     """
-    w = weights if weights is not None else load_weights()
+    w = risk_weights if risk_weights is not None else load_weights()
     gb = w["gb18218"]
     if "inventory" not in hazards.columns:
         return pd.DataFrame(columns=["S", "people_500m", "alpha", "R", "grade", "major"])
@@ -234,16 +238,16 @@ def major_hazards(
     people = people_within(with_inv, communities, radius_m=float(gb["exposure_radius_m"]))
     rows = []
     for idx, inv in items.items():
-        alpha = alpha_for(people[idx], weights=w)
+        alpha = alpha_for(people[idx], risk_weights=w)
         s = hazard_index_s(inv)
-        r = grading_value_r(inv, alpha=alpha, weights=w)
+        r = grading_value_r(inv, alpha=alpha, risk_weights=w)
         rows.append(
             {
                 "S": s,
                 "people_500m": float(people[idx]),
                 "alpha": alpha,
                 "R": r,
-                "grade": grade_of(r, weights=w),
+                "grade": grade_of(r, risk_weights=w),
                 "major": s >= float(gb["major_threshold_s"]),
             }
         )

@@ -28,7 +28,7 @@ from scipy.spatial import cKDTree
 
 from gis.errors import InputError
 
-from .weights import Weights, load_weights
+from .weights import RiskWeights, load_weights
 
 __all__ = ["count_incidents", "fit_incident_models", "getis_ord_gi_star", "skill_scores", "unit_features"]
 
@@ -119,7 +119,7 @@ def fit_incident_models(
     units: gpd.GeoDataFrame,
     counts: pd.Series,
     *,
-    weights: Weights | None = None,
+    risk_weights: RiskWeights | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit the count models with spatially blocked CV; return (skill table, out-of-fold predictions).
 
@@ -129,7 +129,7 @@ def fit_incident_models(
         Scored units (:attr:`RiskResult.units`): ``score``, ``area_km2``, ``density_*`` ...
     counts
         Incidents per unit (:func:`count_incidents`).
-    weights
+    risk_weights
         Risk table (``learned`` section).
 
     Returns
@@ -145,7 +145,7 @@ def fit_incident_models(
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
 
-    cfg = (weights if weights is not None else load_weights())["learned"]
+    cfg = (risk_weights if risk_weights is not None else load_weights())["learned"]
     X = unit_features(units).to_numpy(float)
     area = units["area_km2"].to_numpy(float)
     y = counts.reindex(units.index).to_numpy(float)
@@ -157,7 +157,7 @@ def fit_incident_models(
     if n_splits < 2:
         msg = (
             f"Units fit in {n_splits} block of {cfg['block_size_m']} m: too few for blocked CV. "
-            "Fix: lower `[learned] block_size_m` in the weights."
+            "Fix: lower `[learned] block_size_m` in `risk_weights`."
         )
         raise InputError(msg)
     models = {

@@ -23,6 +23,8 @@ from gis.atomic import write_gpkg
 from gis.crs import local_metric_crs
 from gis.errors import InputError
 from gis.scenario import Scenario
+from gis.tables import TableOverrides
+from gis.validate import index_by_id
 
 from .composite import compose, reasons, response_factor
 from .density import category_density, kernel_norm
@@ -31,7 +33,7 @@ from .learned import count_incidents, fit_incident_models, getis_ord_gi_star
 from .severity import hazard_severity
 from .units import UnitsSpec, build_units, parse_units
 from .vulnerability import indicator_columns, vulnerability_factor, vulnerability_index
-from .weights import Weights, load_weights
+from .weights import RiskWeights, load_weights
 
 __all__ = ["RiskResult", "score_scenario"]
 
@@ -72,7 +74,7 @@ class RiskResult:
         ``communities``, ``h3:RES`` or ``grid:METRES``.
     skill
         Skill of the index and learned models (learned mode), else None.
-    weights
+    risk_weights
         The risk table used.
     label
         Scenario name (marked synthetic for generated data).
@@ -83,7 +85,7 @@ class RiskResult:
     notes: tuple[str, ...]
     units_spec: str
     skill: pd.DataFrame | None = None
-    weights: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    risk_weights: Mapping[str, Any] = field(default_factory=dict, repr=False)
     label: str = ""
 
     def top(self, n: int = 10) -> pd.DataFrame:
@@ -98,7 +100,7 @@ class RiskResult:
         ['rank', 'name', 'score', 'percentile', 'level', 'reasons']
         """
         head = self.units.sort_values("score", ascending=False, kind="stable").head(n)
-        sources = _top_sources(head, self.hazards, self.weights)
+        sources = _top_sources(head, self.hazards, self.risk_weights)
         why = [reasons(row, top_sources=sources.get(i, "")) for i, row in head.iterrows()]
         cols = ["rank"] + (["name"] if "name" in head.columns else []) + ["score", "percentile", "level"]
         out = head[cols].copy()
@@ -131,14 +133,14 @@ class RiskResult:
         return out
 
 
-def _top_sources(units: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame, weights: Mapping[str, Any]) -> dict:
+def _top_sources(units: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame, risk_weights: Mapping[str, Any]) -> dict:
     """The three sources that add most to each unit's hazard at its representative point."""
     if units.empty or hazards.empty:
         return {}
-    kernel = weights["kernel"]["name"]
+    kernel = risk_weights["kernel"]["name"]
     pts = shapely.get_coordinates(shapely.point_on_surface(units.geometry.values))
     src = shapely.get_coordinates(shapely.point_on_surface(hazards.geometry.values))
-    cats = weights["categories"]
+    cats = risk_weights["categories"]
     bw = hazards["category"].map(lambda c: float(cats[c]["bandwidth_m"])).to_numpy(float)
     cw = hazards["category"].map(lambda c: float(cats[c]["weight"])).to_numpy(float)
     out = {}
@@ -161,12 +163,6 @@ def _top_sources(units: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame, weights: Ma
 def _label(hazard_id: object, name: object) -> str:
     """``id name``, or the id alone for an unnamed source (its name is its id)."""
     return str(hazard_id) if pd.isna(name) or str(name) == str(hazard_id) else f"{hazard_id} {name}"
-
-
-def _by_id(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    if "id" in gdf.columns and not gdf.index.astype(str).equals(pd.Index(gdf["id"].astype(str))):
-        gdf = gdf.set_index(gdf["id"].astype(str).rename(None))
-    return gdf
 
 
 def _response(
@@ -195,7 +191,7 @@ def _response(
 
 
 def _census_shares(
-    communities: gpd.GeoDataFrame, w: Weights, cols: list[str]
+    communities: gpd.GeoDataFrame, w: RiskWeights, cols: list[str]
 ) -> tuple[pd.DataFrame, list[str]]:
     """The vulnerability indicators per community, gaps filled, and a note on every fill."""
     table = w["vulnerability"]["indicators"]
@@ -236,7 +232,7 @@ def score_scenario(
     *,
     units: str = "communities",
     response_time_s: ResponseTimes | None = None,
-    weights: Mapping[str, Any] | str | Path | None = None,
+    risk_weights: TableOverrides = None,
     at: str | None = None,
     learn: bool | None = None,
 ) -> RiskResult:
@@ -248,7 +244,7 @@ def score_scenario(
         A :class:`gis.Scenario` or a mapping of layers (``communities``, optional ``hazards``,
         ``study_area`` and ``incidents``) in any CRS: work runs in the local UTM zone. Without
         hazard sources near the study area the hazard term is neutral (1.0) and a note says so.
-        Census shares the communities lack take the documented defaults of the weights table,
+        Census shares the communities lack take the documented defaults of the risk table,
         with a note.
     units
         ``"communities"``, ``"h3:RES"`` or ``"grid:METRES"``.
@@ -257,7 +253,7 @@ def score_scenario(
         unit id (community ids for ``communities`` units) or a function of the scored units
         returning one (:func:`planning.unit_response_times`); None leaves capacity neutral and
         says so in the notes.
-    weights
+    risk_weights
         Overrides of ``risk_models/data/risk_weights.toml`` (mapping or TOML path).
     at
         Density on ``"area"`` (mean over the unit) or ``"point"``; default ``"area"`` for
@@ -272,7 +268,7 @@ def score_scenario(
     Raises
     ------
     InputError
-        Unknown categories, incidents outside every unit, bad units spec or weights, response
+        Unknown categories, incidents outside every unit, bad units spec or risk weights, response
         times not given per unit.
 
     Examples
@@ -283,7 +279,7 @@ def score_scenario(
     >>> len(res.units), res.units["level"].astype(str).value_counts()["red"]
     (225, np.int64(11))
     """
-    w: Weights = load_weights(weights)
+    w: RiskWeights = load_weights(risk_weights)
     spec = parse_units(units)
     layers = dict(scenario.layers) if isinstance(scenario, Scenario) else dict(scenario)
     label = scenario.label if isinstance(scenario, Scenario) else "scenario"
@@ -291,7 +287,9 @@ def score_scenario(
         msg = f"The scenario has no `communities` layer (it has {sorted(layers)}). Fix: add it."
         raise InputError(msg)
     crs = local_metric_crs(layers["communities"])
-    lay = {k: _by_id(v.to_crs(crs)) for k, v in layers.items() if isinstance(v, gpd.GeoDataFrame) and len(v)}
+    lay = {
+        k: index_by_id(v.to_crs(crs)) for k, v in layers.items() if isinstance(v, gpd.GeoDataFrame) and len(v)
+    }
     communities = lay["communities"]
     hazards = lay.get("hazards")
     if hazards is None:
@@ -301,7 +299,7 @@ def score_scenario(
     area = shapely.union_all(unit_gdf.geometry.values)
     area_name = "the study area" if "study_area" in lay else "the communities' extent (no study area given)"
 
-    sev = hazard_severity(hazards, communities, weights=w)
+    sev = hazard_severity(hazards, communities, risk_weights=w)
     if sev["size_assumed"].any():
         ids = list(sev.index[sev["size_assumed"]])
         notes.append(
@@ -341,7 +339,7 @@ def score_scenario(
             communities,
             unit_gdf,
             same_units=spec.kind == "communities",
-            weights=w,
+            risk_weights=w,
             population_raster=scenario.rasters.get("population") if isinstance(scenario, Scenario) else None,
         )
     )
@@ -363,9 +361,9 @@ def score_scenario(
         shares = shares.fillna(
             {c: float(np.average(census[c], weights=communities["population"] + 1e-12)) for c in cols}
         )
-    vuln = vulnerability_index(shares, weights=w)
+    vuln = vulnerability_index(shares, risk_weights=w)
     parts = parts.join(vuln)
-    parts["vulnerability_factor"] = vulnerability_factor(vuln["vulnerability_index"], weights=w)
+    parts["vulnerability_factor"] = vulnerability_factor(vuln["vulnerability_index"], risk_weights=w)
 
     if response_time_s is None:
         notes.append(NO_RESPONSE_NOTE)
@@ -374,7 +372,7 @@ def score_scenario(
     else:
         t = _response(response_time_s, unit_gdf, spec)
         parts["response_time_s"] = t
-        parts["response_factor"] = response_factor(t, unit_gdf.index, weights=w)
+        parts["response_factor"] = response_factor(t, unit_gdf.index, risk_weights=w)
         unreached = int((~np.isfinite(t)).sum())
         if unreached:
             notes.append(
@@ -389,7 +387,7 @@ def score_scenario(
         # bandwidth sets a hazard's reach without diluting (or concentrating) its severity
         reach_km2 = kernel_norm(w["kernel"]["name"], bw) / 1e6
         parts[f"hazard_{c}"] = float(w["categories"][c]["weight"]) * dens[c] * reach_km2
-    scored = compose(parts, weights=w)
+    scored = compose(parts, risk_weights=w)
     scored["rank"] = scored["score"].rank(method="first", ascending=False).astype(int)
     result_units = gpd.GeoDataFrame(unit_gdf.join(scored), geometry="geometry", crs=crs)
 
@@ -399,7 +397,7 @@ def score_scenario(
             msg = "Learned mode needs an `incidents` layer. Fix: add one or pass `learn=False`."
             raise InputError(msg)
         counts = count_incidents(result_units, lay["incidents"])
-        skill, preds = fit_incident_models(result_units, counts, weights=w)
+        skill, preds = fit_incident_models(result_units, counts, risk_weights=w)
         result_units = result_units.join(counts).join(preds)
         notes.append(
             f"Learned mode: {int(counts.sum())} incidents in {len(result_units)} units, "

@@ -17,7 +17,7 @@ from gis.errors import InputError
 from gis.schema import HAZARD_CATEGORIES, RECTIFICATION_STATUSES, SIZE_CLASSES
 
 from .gb18218 import major_hazards
-from .weights import Weights, load_weights
+from .weights import RiskWeights, load_weights
 
 __all__ = ["check_vocabulary", "hazard_severity"]
 
@@ -65,7 +65,7 @@ def hazard_severity(
     hazards: gpd.GeoDataFrame,
     communities: gpd.GeoDataFrame,
     *,
-    weights: Weights | None = None,
+    risk_weights: RiskWeights | None = None,
 ) -> pd.DataFrame:
     """Severity of every hazard source, with how it was obtained.
 
@@ -75,7 +75,7 @@ def hazard_severity(
         The hazards layer (metric CRS), indexed by id.
     communities
         Census polygons with ``population`` (for GB 18218's alpha), same CRS.
-    weights
+    risk_weights
         Risk table (:func:`risk_models.load_weights`).
 
     Returns
@@ -94,9 +94,9 @@ def hazard_severity(
     >>> sev["basis"].str.startswith("GB").sum(), bool((sev["severity"] > 0).all())
     (np.int64(99), True)
     """
-    w = weights if weights is not None else load_weights()
+    w = risk_weights if risk_weights is not None else load_weights()
     check_vocabulary(hazards)
-    gb = major_hazards(hazards, communities, weights=w)
+    gb = major_hazards(hazards, communities, risk_weights=w)
     out = pd.DataFrame(index=hazards.index)
     out["category"] = hazards["category"].astype(str)
     size = (

@@ -2,22 +2,24 @@
 
 The defaults live in ``risk_models/data/risk_weights.toml``, each entry with its
 source. :func:`load_weights` merges per-call overrides into a fresh copy, so no
-call can change what another sees.
+call can change what another sees. Every function of :mod:`risk_models` takes the table as
+``risk_weights=``: overrides (a mapping or a TOML path) for :func:`risk_models.score_scenario`
+and :func:`load_weights`, the loaded table (:data:`RiskWeights`) for the parts it calls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from gis.errors import InputError
 from gis.schema import HAZARD_CATEGORIES, RECTIFICATION_STATUSES, SIZE_CLASSES
-from gis.tables import load_table
+from gis.tables import TableOverrides, load_table
 
-__all__ = ["KERNELS", "Weights", "load_weights"]
+__all__ = ["KERNELS", "RiskWeights", "load_weights"]
 
-Weights = dict[str, Any]
+#: The loaded, checked risk table (:func:`load_weights`).
+RiskWeights = dict[str, Any]
 #: Kernels of :mod:`risk_models.density` (compact support, as in scikit-learn).
 KERNELS: tuple[str, ...] = ("epanechnikov", "linear", "tophat")
 _LEVEL_METHODS = ("percentile", "thresholds")
@@ -36,12 +38,12 @@ def _positive(table: Mapping[str, Any], key: str, entry: str, *, allow_zero: boo
         _fail(f"{entry}.{key}", f"is {value!r}, not a number {bound}", f"set it to a number {bound}")
 
 
-def load_weights(weights: Mapping[str, Any] | str | Path | None = None) -> Weights:
-    """Return the risk-model table merged with ``weights`` and checked.
+def load_weights(risk_weights: TableOverrides = None) -> RiskWeights:
+    """Return the risk-model table merged with ``risk_weights`` and checked.
 
     Parameters
     ----------
-    weights
+    risk_weights
         Overrides: a mapping or the path of a TOML file with the entries to change
         (see ``risk_models/data/risk_weights.toml``).
 
@@ -61,7 +63,7 @@ def load_weights(weights: Mapping[str, Any] | str | Path | None = None) -> Weigh
     >>> w["categories"]["mining"]["weight"], w["categories"]["mining"]["bandwidth_m"]
     (2.0, 1500.0)
     """
-    table = load_table("risk_weights", weights, package="risk_models")
+    table = load_table("risk_weights", risk_weights, package="risk_models")
     cats = table.get("categories", {})
     unknown = sorted(set(cats) - set(HAZARD_CATEGORIES))
     if unknown:

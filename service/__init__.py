@@ -1,6 +1,9 @@
-"""The riskplan service: command line, pipeline, web API.
+"""The riskplan service: the command line, the web API and the workflow they share.
 
-Nothing imports :mod:`service`; it imports the other packages.
+:mod:`service.workflow` strings the other packages together (scenario -> road network ->
+coverage and risk -> plans -> map and report); the command line (:mod:`service.cli`), the
+job runner (:mod:`service.jobs`) and the web API (:mod:`service.api`, over the store in
+:mod:`service.store`) all run it. Nothing imports :mod:`service`; it imports the other packages.
 """
 
 from typing import TYPE_CHECKING
@@ -9,11 +12,35 @@ from gis.lazy import attach
 
 #: Public names by module, imported on first use (see :mod:`gis.lazy`).
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "pipeline": ("NetworkRun", "PipelineResult", "build_network", "run_demo", "run_scenario"),
+    "workflow": (
+        "NetworkRun",
+        "PipelineResult",
+        "assess",
+        "build_network",
+        "run_demo",
+        "run_scenario",
+        "write_snap_report",
+    ),
 }
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from .pipeline import NetworkRun, PipelineResult, build_network, run_demo, run_scenario
+    from .workflow import (
+        NetworkRun,
+        PipelineResult,
+        assess,
+        build_network,
+        run_demo,
+        run_scenario,
+        write_snap_report,
+    )
 
-__all__ = ["NetworkRun", "PipelineResult", "build_network", "run_demo", "run_scenario"]
+__all__ = [
+    "NetworkRun",
+    "PipelineResult",
+    "assess",
+    "build_network",
+    "run_demo",
+    "run_scenario",
+    "write_snap_report",
+]

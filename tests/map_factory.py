@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 
 from gis import RoadsSource, Scenario, demo_city, graph_from_lines
@@ -13,16 +15,37 @@ from gis import RoadsSource, Scenario, demo_city, graph_from_lines
 AREA_HAZARDS = 5
 
 
-def map_inputs(reasons: Sequence[str]) -> tuple[Scenario, Any, Any, pd.DataFrame, pd.Series]:
-    """``(scenario, risk, coverage, proposed, depots_served)`` on a 3,000-node demo city.
+@dataclass(frozen=True)
+class MadeUpStationPlan:
+    """Stands in for a :class:`planning.StationPlan`: what the maps read of one."""
 
-    ``reasons`` (three strings) label the proposed stations, so tests can check escaping.
+    proposed: gpd.GeoDataFrame
+    tradeoff: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class MadeUpDepotPlan:
+    """Stands in for a :class:`planning.DepotPlan`: who each depot serves, no depot table."""
+
+    served: pd.Series
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame()
+
+
+def map_inputs(
+    reasons: Sequence[str], tradeoff: pd.DataFrame
+) -> tuple[Scenario, Any, Any, MadeUpStationPlan, MadeUpDepotPlan]:
+    """``(scenario, risk, coverage, station_plan, depot_plan)`` on a 3,000-node demo city.
+
+    ``reasons`` (three strings) label the proposed stations, so tests can check escaping;
+    ``tradeoff`` is the station plan's curve.
     """
     from planning.coverage import analyse_coverage
     from risk_models import score_scenario
 
     city = demo_city(n_road_nodes=3000)
-    layers = {k: v.set_index("id") if "id" in v else v for k, v in city.items()}
+    layers = dict(city)
     # real data maps many plants as site areas: draw a few hazards as footprints
     hazards = layers["hazards"].copy()
     areas = hazards.index[hazards["category"] == "hazardous_chemicals"][:AREA_HAZARDS]
@@ -35,4 +58,4 @@ def map_inputs(reasons: Sequence[str]) -> tuple[Scenario, Any, Any, pd.DataFrame
     proposed["reason"] = list(reasons)
     proposed["added_demand"] = [52000, 31000, 12000]
     served = pd.Series(["D1", "D2", "D3"] * 50, index=sc["communities"].index)
-    return sc, risk, cov, proposed, served
+    return sc, risk, cov, MadeUpStationPlan(proposed, tradeoff), MadeUpDepotPlan(served)

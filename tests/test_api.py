@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from scenario_factory import small_layers, write_gpkg
 
 from service.api import Settings, create_app
-from service.uploads import UploadLimits
+from service.api.uploads import UploadLimits
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -316,7 +316,7 @@ def test_cancel_a_running_job(client: TestClient, scenario: dict[str, Any]) -> N
     [
         ({"kind": "nope"}, 422),
         ({"kind": "network", "params": {"max_snap_m": "far"}}, 422),
-        ({"kind": "network", "params": {"speeds": "/etc/passwd"}}, 422),
+        ({"kind": "network", "params": {"road_speeds": "/etc/passwd"}}, 422),
         ({"params": {}}, 422),
         ({"kind": "network", "extra": 1}, 422),
     ],

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 import planning
 from gis import scenario_graph
-from service.pipeline import assess
+from service.workflow import assess
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -22,9 +22,9 @@ from census_factory import census_layers
 from fastapi.testclient import TestClient
 from scenario_factory import write_gpkg
 
-from service import _api_risk
-from service._api_budget import AnonymousLimits
 from service.api import Settings, create_app
+from service.api.budget import AnonymousLimits
+from service.api.routes import risk as risk_routes
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -95,9 +95,9 @@ def test_anonymous_request_over_the_unit_limit_is_refused_before_building(
 ) -> None:
     client, sid = small
     calls: list[str] = []
-    real = _api_risk.score_scenario
+    real = risk_routes.score_scenario
     monkeypatch.setattr(
-        _api_risk, "score_scenario", lambda *a, **k: calls.append(k["units"]) or real(*a, **k)
+        risk_routes, "score_scenario", lambda *a, **k: calls.append(k["units"]) or real(*a, **k)
     )
     r = client.get(f"{API}/scenarios/{sid}/risk", params={"units": "grid:100"})
     body = _anonymous_limit(r, 403, "units")
@@ -167,13 +167,13 @@ def test_anonymous_builds_wait_a_bounded_time_then_come_from_the_cache(
     tmp_path: Path, gpkg: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     release = threading.Event()
-    real = _api_risk.score_scenario
+    real = risk_routes.score_scenario
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         assert release.wait(60)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_api_risk, "score_scenario", slow)
+    monkeypatch.setattr(risk_routes, "score_scenario", slow)
     limits = AnonymousLimits(max_compute_s=0.2)
     with _client(tmp_path, anonymous=limits) as client:
         sid = _upload(client, gpkg)

@@ -12,8 +12,8 @@ from api_factory import API, auth, create_demo, demo_client
 from fastapi.testclient import TestClient
 
 import maps
-from service import _api_maps
 from service.api import Settings, create_app
+from service.api.routes import maps as map_routes
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -50,13 +50,13 @@ def test_map_is_built_once_and_follows_the_latest_placement(
     client: TestClient, sid: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     calls: list[int] = []
-    real = _api_maps.assess
+    real = map_routes.assess
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_api_maps, "assess", counting)
+    monkeypatch.setattr(map_routes, "assess", counting)
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(lambda _: client.get(f"{API}/scenarios/{sid}/map"), range(4)))
     assert all(r.status_code == 200 for r in answers), answers[0].text

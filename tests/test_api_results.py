@@ -21,9 +21,10 @@ from scenario_factory import write_gpkg
 
 import planning
 from gis import load_scenario, scenario_graph
-from service import _api_query, _api_results
-from service._api_query import BuildCache
 from service.api import STATIC_DIR, VENDOR_DIR, Settings, create_app
+from service.api.caches import BuildCache
+from service.api.routes import coverage as coverage_routes
+from service.api.routes import query as query_routes
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -144,13 +145,13 @@ def test_coverage_is_computed_once_under_concurrent_first_requests(
     tmp_path: Path, gpkg: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    real = _api_results.analyse_coverage
+    real = coverage_routes.analyse_coverage
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(kwargs["standard"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_api_results, "analyse_coverage", counting)
+    monkeypatch.setattr(coverage_routes, "analyse_coverage", counting)
     with TestClient(create_app(_settings(tmp_path))) as c:
         scenario_id = _upload(c, gpkg)
         urls = [
@@ -263,7 +264,7 @@ def test_point_query_is_built_once(tmp_path: Path, gpkg: Path, monkeypatch: pyte
         builds.append(kwargs["standard"])
         return real(cls, *args, **kwargs)
 
-    monkeypatch.setattr(_api_query.ResponseQuery, "build", classmethod(counting))
+    monkeypatch.setattr(query_routes.ResponseQuery, "build", classmethod(counting))
     with TestClient(create_app(_settings(tmp_path))) as c:
         scenario_id = _upload(c, gpkg)
         url = f"{API}/scenarios/{scenario_id}/response-times"

@@ -22,10 +22,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from gis.demo import demo_params
-from service import _api_scenarios
-from service._api_models import DEMO_ROAD_NODES
+from gis.demo import load_demo_params
 from service.api import Settings, create_app
+from service.api.models import DEMO_ROAD_NODES
+from service.api.routes import scenarios as scenario_routes
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -65,16 +65,16 @@ def test_the_demo_city_defaults_to_the_command_lines_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     asked: list[int | None] = []
-    real = _api_scenarios.write_demo_scenario
+    real = scenario_routes.write_demo_scenario
 
     def small(path: Path, *, seed: int, n_road_nodes: int | None) -> Path:
         asked.append(n_road_nodes)
         return real(path, seed=seed, n_road_nodes=2000)  # keep the test fast
 
-    monkeypatch.setattr(_api_scenarios, "write_demo_scenario", small)
+    monkeypatch.setattr(scenario_routes, "write_demo_scenario", small)
     with TestClient(create_app(Settings(tmp_path, api_token=TOKEN))) as c:  # the default limit: 200,000
         assert c.post(f"{API}/scenarios/demo", json={}, headers=AUTH).status_code == 201
-    cli_default = demo_params()["roads"]["n_road_nodes"]  # what `riskplan demo` makes without --nodes
+    cli_default = load_demo_params()["roads"]["n_road_nodes"]  # what `riskplan demo` makes without --nodes
     assert asked == [cli_default] == [DEMO_ROAD_NODES] == [30_000]
 
 

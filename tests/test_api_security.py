@@ -22,8 +22,8 @@ from census_factory import census_layers
 from fastapi.testclient import TestClient
 from scenario_factory import write_gpkg
 
-from service._api_security import SWAGGER_DIR
 from service.api import Settings, create_app
+from service.api.security import SWAGGER_DIR
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

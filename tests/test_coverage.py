@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gis import InputError, NetworkError, RoadsSource, Scenario, SnapError, demo_city, graph_from_lines
-from planning.coverage import analyse_coverage, layer_coverage
+from planning import analyse_coverage, layer_coverage
 from planning.standards import response_standard
 from planning.travel import nearest_sources, travel_times
 
@@ -23,8 +23,7 @@ from planning.travel import nearest_sources, travel_times
 @pytest.fixture(scope="module")
 def city() -> tuple[Scenario, nx.MultiDiGraph]:
     raw = demo_city(n_road_nodes=2000)
-    layers = {k: v.set_index("id") if "id" in v else v for k, v in raw.items()}
-    sc = Scenario("Demo City (synthetic)", layers, layers["roads"].crs, RoadsSource("layer"), synthetic=True)
+    sc = Scenario("Demo City (synthetic)", raw, raw["roads"].crs, RoadsSource("layer"), synthetic=True)
     return sc, graph_from_lines(raw["roads"])
 
 
@@ -42,9 +41,9 @@ def test_adding_a_station_never_lengthens(n: int, data: st.DataObject) -> None:
     after, _ = nearest_sources(G, [*stations, extra])
     assert (after <= before).all()
     # second-nearest as well: the k-th smallest time never grows when a column is added
-    two = np.sort(travel_times(G, stations), axis=0)
-    two_after = np.sort(travel_times(G, [*stations, extra]), axis=0)
-    assert (two_after[: len(stations)] <= two).all()
+    two = np.sort(travel_times(G, stations), axis=1)
+    two_after = np.sort(travel_times(G, [*stations, extra]), axis=1)
+    assert (two_after[:, : len(stations)] <= two).all()
 
 
 def test_adding_a_station_on_the_demo_city(city: tuple[Scenario, nx.MultiDiGraph]) -> None:
@@ -60,7 +59,7 @@ def test_adding_a_station_on_the_demo_city(city: tuple[Scenario, nx.MultiDiGraph
 
 def test_demo_city_coverage(city: tuple[Scenario, nx.MultiDiGraph], tmp_path: object) -> None:
     sc, G = city
-    res = analyse_coverage(sc, G, breaks_min=[3, 5])
+    res = analyse_coverage(sc, G, breaks_s=[180, 300])
     com = res.communities
     assert com.index.equals(sc["communities"].index)
     assert (com["second_response_time_s"] >= com["response_time_s"]).all()
@@ -93,7 +92,7 @@ def test_profiles_and_speed_factor(city: tuple[Scenario, nx.MultiDiGraph]) -> No
 
 def test_bad_profiles() -> None:
     with pytest.raises(InputError, match=r"`nfpa-1710`: `turnout_s` is -80"):
-        response_standard("nfpa-1710", overrides={"profiles": {"nfpa-1710": {"turnout_s": -80}}})
+        response_standard("nfpa-1710", response_standards={"profiles": {"nfpa-1710": {"turnout_s": -80}}})
     with pytest.raises(InputError, match="Unknown response profile `gb`"):
         response_standard("gb")
     with pytest.raises(InputError, match="has no `travel_s`"):

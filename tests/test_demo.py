@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 
-from gis.demo import demo_city, demo_params, write_demo_scenario
+from gis.demo import demo_city, load_demo_params, write_demo_scenario
 from gis.errors import InputError
 from gis.schema import HAZARD_CATEGORIES, LAYERS, RECTIFICATION_STATUSES, SENSITIVE_KINDS
 from gis.validate import parse_inventory, validate_layers
@@ -101,6 +101,8 @@ def test_layers_follow_the_schema(small):
         assert gdf.geometry.is_valid.all() and not gdf.geometry.is_empty.any(), name
         if spec.has_ids:
             assert gdf["id"].is_unique, name
+            # the rule of gis.load_scenario: indexed by id, the column kept, the index unnamed
+            assert gdf.index.tolist() == gdf["id"].tolist() and gdf.index.name is None, name
     assert small["study_area"]["name"].iloc[0] == "Demo City (synthetic)"
     assert set(small["barriers"]["kind"]) == {"river", "expressway", "railway"}
     assert small["hazards"]["id"].iloc[0] == "H0001"
@@ -199,7 +201,7 @@ def test_hazards_cluster_where_they_belong(city):
     h = city["hazards"]
     x0, y0, *_ = city["study_area"].total_bounds
     xy = shapely.get_coordinates(h.geometry.to_numpy()) - [x0, y0]
-    p = demo_params()  # the zones as gis/data/demo_city.toml draws them
+    p = load_demo_params()  # the zones as gis/data/demo_city.toml draws them
     (px0, px1), (py0, py1) = p["industrial_park"]["x_m"], p["industrial_park"]["y_m"]
     chem = (h["category"] == "hazardous_chemicals").to_numpy()
     assert ((px0 <= xy[chem, 0]) & (xy[chem, 0] <= px1) & (py0 <= xy[chem, 1]) & (xy[chem, 1] <= py1)).all()
@@ -364,11 +366,11 @@ def test_same_seed_same_city_other_seed_other_city(small):
 
 
 def test_parameters_can_be_overridden(tmp_path):
-    layers = demo_city(n_road_nodes=2000, params={"city": {"population_total": 400_000}})
+    layers = demo_city(n_road_nodes=2000, demo_params={"city": {"population_total": 400_000}})
     assert layers["communities"]["population"].sum() == 400_000
     toml = tmp_path / "small_city.toml"
     toml.write_text("[communities]\ncount = 60\n", encoding="utf-8")
-    assert len(demo_city(n_road_nodes=2000, params=toml)["communities"]) == 60
+    assert len(demo_city(n_road_nodes=2000, demo_params=toml)["communities"]) == 60
 
 
 @pytest.mark.parametrize(
@@ -377,9 +379,9 @@ def test_parameters_can_be_overridden(tmp_path):
         ({"n_road_nodes": 10}, "n_road_nodes"),
         ({"n_road_nodes": 5000.5}, "n_road_nodes"),
         ({"seed": -1}, "seed"),
-        ({"params": {"hazards": {"categories": {"volcano": {"count": 1}}}}}, "volcano"),
-        ({"params": {"hazards": {"categories": {"mining": {"zones": ["moon"]}}}}}, "moon"),
-        ({"params": {"fire_stations": [{"name": "X", "grade": "huge", "position_m": [0, 0]}]}}, "huge"),
+        ({"demo_params": {"hazards": {"categories": {"volcano": {"count": 1}}}}}, "volcano"),
+        ({"demo_params": {"hazards": {"categories": {"mining": {"zones": ["moon"]}}}}}, "moon"),
+        ({"demo_params": {"fire_stations": [{"name": "X", "grade": "huge", "position_m": [0, 0]}]}}, "huge"),
     ],
 )
 def test_bad_arguments_are_input_errors(kwargs, match):
@@ -388,7 +390,7 @@ def test_bad_arguments_are_input_errors(kwargs, match):
 
 
 def test_params_table_documents_gb18218_quantities():
-    q = demo_params()["critical_quantities_t"]
+    q = load_demo_params()["critical_quantities_t"]
     assert q["chlorine"] == 5.0 and q["ammonia"] == 10.0 and q["hydrogen"] == 5.0
     assert q["liquefied petroleum gas"] == 50.0 and q["natural gas"] == 50.0
     assert q["methanol"] == 500.0 and q["benzene"] == 50.0 and q["hydrogen sulfide"] == 5.0

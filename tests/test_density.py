@@ -19,7 +19,7 @@ def test_matches_sklearn_kernel_density(kernel: str) -> None:
     w = rng.uniform(0.1, 5.0, len(src))
     tgt = rng.uniform(0, 20_000, (2000, 2))
     h = 1500.0
-    ours = kernel_density(src, tgt, bandwidth_m=h, weights=w, kernel=kernel, chunk_size=700)
+    ours = kernel_density(src, tgt, bandwidth_m=h, source_weights=w, kernel=kernel, chunk_size=700)
     kde = KernelDensity(kernel=kernel, bandwidth=h).fit(src, sample_weight=w)
     ref = np.exp(kde.score_samples(tgt)) * w.sum() * 1e6
     pos = ref > 0
@@ -32,7 +32,7 @@ def test_density_integrates_to_total_weight() -> None:
     xs = np.arange(-1000, 1000, 10.0) + 5
     gx, gy = np.meshgrid(xs, xs)
     d = kernel_density(
-        [[0.0, 0.0]], np.column_stack([gx.ravel(), gy.ravel()]), bandwidth_m=800.0, weights=[3.0]
+        [[0.0, 0.0]], np.column_stack([gx.ravel(), gy.ravel()]), bandwidth_m=800.0, source_weights=[3.0]
     )
     assert d.sum() * (10.0 * 10.0) / 1e6 == pytest.approx(3.0, rel=1e-3)  # per km2 * km2
 

@@ -131,10 +131,18 @@ def test_demo_network_and_euclidean(tmp_path: Path) -> None:
         assert (plan.depots["people_assigned"] <= plan.depots["capacity_people"] + 1e-6).all()
     # short capacity: unmet demand and a suggested new depot
     small = plan_depots(
-        scenario, graph, norms=None, risk=pd.Series("red", index=scenario["communities"].index)
+        scenario, graph, planning_norms=None, risk=pd.Series("red", index=scenario["communities"].index)
     )
     assert small.unmet_people > 0 and len(small.new_depots) >= 1
     out = small.write(tmp_path / "depots.gpkg")
     assert {"communities", "depots", "stock", "new_depots"} <= set(pyogrio.list_layers(out)[:, 0])
     t = small.table()
     assert {"shortfall", "overstock", "people_assigned"} <= set(t.columns)
+    # `n_new` counts the new depots as it counts new stations: 0 suggests none, k suggests k
+    red = pd.Series("red", index=scenario["communities"].index)
+    none = plan_depots(scenario, graph, risk=red, n_new=0)
+    assert none.unmet_people == pytest.approx(small.unmet_people) and len(none.new_depots) == 0
+    one = plan_depots(scenario, graph, risk=red, n_new=1)
+    assert len(one.new_depots) == 1
+    with pytest.raises(InputError, match="`n_new`"):
+        plan_depots(scenario, graph, n_new=-1)

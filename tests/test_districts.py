@@ -9,7 +9,8 @@ import shapely
 
 from gis import graph_from_lines
 from planning.districts import station_districts
-from planning.travel import road_matrix, snap_stations
+from planning.snapping import snap_stations
+from planning.travel import road_matrix
 
 CRS = "EPSG:32649"
 
@@ -71,10 +72,10 @@ def test_area_caps_and_farthest_edge() -> None:
     assert b["area_km2"] > 0
     # B's farthest edge lies beyond its nodes only where it meets A: never below its farthest node
     m = road_matrix(graph)
-    times = m.one_to_all(m.positions([stations.loc["B", "node"]]))[0]
+    times = m.one_to_all(m.positions([stations.loc["B", "node"]]))[:, 0]
     mine = (d.node_station == "B").to_numpy()
     assert b["farthest_travel_s"] >= times[mine].max() - 1e-9
-    assert b["farthest_travel_s"] <= times[mine].max() + m.edge_weight.max()  # at most one edge beyond
+    assert b["farthest_travel_s"] <= times[mine].max() + m.edge_cost.max()  # at most one edge beyond
     assert bool(b["travel_ok"]) == (b["farthest_travel_s"] <= 240.0)
     kinds = set(d.violations["kind"])
     assert kinds <= {"area_cap", "district_travel", "enclave"}

@@ -283,7 +283,7 @@ def test_hazard_rules_override_from_the_cli(city_osm: Path, tmp_path: Path) -> N
         encoding="utf-8",
     )
     out = tmp_path / "out"
-    assert main(["-q", "init", str(city_osm), "--out", str(out), "--hazard-rules", str(rules)]) == 0
+    assert main(["-q", "init", str(city_osm), "--out", str(out), "--osm-hazards", str(rules)]) == 0
     hz = load_scenario(out / "scenario.toml")["hazards"].set_index("hazard_rule")
     assert hz.loc["fuel_station", "category"] == "other" and hz.loc["hospital", "name"] == "People's Hospital"
 

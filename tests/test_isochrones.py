@@ -13,15 +13,16 @@ import shapely
 
 from gis import demo_city, graph_from_lines
 from planning.isochrones import _pixel_polygon, _raster, band_population, isochrones
-from planning.travel import road_matrix, snap_stations
+from planning.snapping import snap_stations
+from planning.travel import road_matrix
 
 
 @pytest.fixture(scope="module")
 def demo() -> tuple[nx.MultiDiGraph, pd.Series, gpd.GeoDataFrame]:
     raw = demo_city(n_road_nodes=2000)
     G = graph_from_lines(raw["roads"])
-    nodes = snap_stations(G, raw["fire_stations"].set_index("id"))["node"]
-    return G, nodes, raw["communities"].set_index("id")
+    nodes = snap_stations(G, raw["fire_stations"])["node"]
+    return G, nodes, raw["communities"]
 
 
 def test_areas_grow_with_the_break(demo: tuple[nx.MultiDiGraph, pd.Series, gpd.GeoDataFrame]) -> None:

@@ -119,7 +119,7 @@ def test_network_job_stores_summary_and_snapping(store: SQLiteStore, scenario_id
     [
         ("nope", {}),
         ("network", {"max_snap_m": -1}),
-        ("network", {"speeds": "/etc/passwd"}),
+        ("network", {"road_speeds": "/etc/passwd"}),
         ("network", {"x": 1}),
     ],
 )

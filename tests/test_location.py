@@ -294,8 +294,8 @@ def test_infeasible_lscp_lists_unreachable_rows() -> None:
 @pytest.mark.parametrize(
     ("call", "pattern"),
     [
-        (lambda c, w: mclp(c, w, 5.0, 4), r"`p` = 4 new sites but only 3"),
-        (lambda c, w: mclp(c, w, 5.0, 2, existing=[0, 1]), r"`p` = 2 new sites but only 1"),
+        (lambda c, w: mclp(c, w, 5.0, 4), r"`n_new` = 4 new sites but only 3"),
+        (lambda c, w: mclp(c, w, 5.0, 2, existing=[0, 1]), r"`n_new` = 2 new sites but only 1"),
         (lambda c, w: mclp(np.zeros((3, 0)), w, 5.0, 1), r"`cost` has no candidate columns"),
         (lambda c, w: mclp(c, w, 0.5, 1), r"no demand row can be reached"),
         (lambda c, w: p_median(np.full((3, 3), np.inf), w, 1), r"no demand row can be reached"),
@@ -414,3 +414,18 @@ def test_infeasible_capacitated_p_median_is_a_solver_error() -> None:
     with pytest.raises(SolverError, match=r"capacities.*Fix:") as err:
         p_median(cost, np.array([10.0, 10.0, 10.0]), 2, capacities=np.array([15.0, 15.0]))
     assert isinstance(err.value, InputError)  # the CLI exits 2, the API answers 422
+
+
+def test_results_name_their_model_as_plans_and_the_command_line_do() -> None:
+    from planning.names import MODELS
+
+    cost = np.array([[1.0, 4.0], [6.0, 2.0]])
+    w = [1.0, 1.0]
+    results = [
+        lscp(cost, 3.0),
+        mclp(cost, w, 3.0, 1),
+        p_median(cost, w, 1),
+        p_center(cost, 1),
+        backup_coverage(cost, w, 3.0, 1),
+    ]
+    assert tuple(r.model for r in results) == MODELS

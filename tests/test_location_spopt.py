@@ -1,6 +1,6 @@
 """Agreement with spopt (a test-only dependency) on the same cost matrices.
 
-spopt's ``p_facilities`` counts predefined (existing) sites too; riskplan's ``p`` counts new
+spopt's ``p_facilities`` counts predefined (existing) sites too; riskplan's ``n_new`` counts new
 sites only. spopt's p-median objective is the weighted total; riskplan reports the mean.
 """
 

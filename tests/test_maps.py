@@ -33,13 +33,13 @@ TRADEOFF = pd.DataFrame(
 
 @pytest.fixture(scope="module")
 def inputs():
-    return map_inputs(["covers the <east> bank</script>", "industrial park", "new district"])
+    return map_inputs(["covers the <east> bank</script>", "industrial park", "new district"], TRADEOFF)
 
 
 @pytest.fixture(scope="module")
 def page(inputs) -> str:
-    sc, risk, cov, proposed, served = inputs
-    m = risk_map(sc, risk=risk, coverage=cov, proposed=proposed, tradeoff=TRADEOFF, depots_served=served)
+    sc, risk, cov, stations, depots = inputs
+    m = risk_map(sc, risk=risk, coverage=cov, station_plan=stations, depot_plan=depots)
     return m.get_root().render()
 
 
@@ -51,7 +51,7 @@ def test_layer_control_names_every_layer(page):
 
 
 def test_feature_counts_match_the_inputs(page, inputs):
-    sc, risk, cov, proposed, _ = inputs
+    sc, risk, cov, stations, _ = inputs
     specs = read_map_layers(page)
     count = {k: len(v["data"]["features"]) for k, v in specs.items()}
     uncovered = int((~cov.communities["covered"]).sum()) + int((~cov.area_units["covered"]).any())
@@ -60,7 +60,7 @@ def test_feature_counts_match_the_inputs(page, inputs):
     assert count["hazard_areas"] == AREA_HAZARDS
     assert count["communities"] == len(sc["communities"])
     assert count["stations"] == len(sc["fire_stations"])
-    assert count["proposed"] == len(proposed)
+    assert count["proposed"] == len(stations.proposed)
     assert count["depots"] == len(sc["depots"])
     assert count["depot_links"] == len(sc["communities"])
     assert count["uncovered"] == uncovered
@@ -160,16 +160,17 @@ def test_figures_render_png(inputs):
 
 
 def test_report_has_tables_figures_and_map(inputs):
-    sc, risk, cov, proposed, served = inputs
-    text = report_html(
-        sc, risk=risk, coverage=cov, proposed=proposed, tradeoff=TRADEOFF, depots_served=served
-    )
+    sc, risk, cov, stations, depots = inputs
+    text = report_html(sc, risk=risk, coverage=cov, station_plan=stations, depot_plan=depots)
     for table in ("top-risk", "uncovered", "violations", "proposed", "depots"):
         assert f'id="{table}"' in text
     assert text.count('<img alt="') == 4
     assert text.count('src="data:image/png;base64,') == 4
     assert "<iframe" in text and "srcdoc=" in text
     assert "covers the &lt;east&gt; bank" in text  # escaped in the table
+    com = cov.communities
+    worst = com.loc[~com["covered"].astype(bool), "population"].idxmax()
+    assert f"<tr><td>{worst}</td>" in text  # the uncovered table names each community by its id
     assert "Synthetic data" in text
     assert not re.search(r"<script[^>]+src=\"https?://", text)
     embedded = read_map_layers(text)
@@ -179,11 +180,14 @@ def test_report_has_tables_figures_and_map(inputs):
 
 
 def test_cli_map_and_report(tmp_path: Path):
-    from service.commands import map_report
+    from service.cli import map as map_cmd
+    from service.cli import report as report_cmd
 
     gpkg = write_demo_scenario(tmp_path / "demo.gpkg", n_road_nodes=2000)
     parser = argparse.ArgumentParser()
-    map_report.register(parser.add_subparsers(dest="command"))
+    subparsers = parser.add_subparsers(dest="command")
+    for command in (map_cmd, report_cmd):
+        command.register(subparsers)
     for cmd in ("map", "report"):
         out = tmp_path / f"{cmd}.html"
         args = parser.parse_args([cmd, str(gpkg), "--out", str(out), "--no-learn", "--no-cache"])

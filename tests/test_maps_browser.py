@@ -18,10 +18,10 @@ TRADEOFF = pd.DataFrame(
 
 @pytest.fixture(scope="module")
 def inputs():
-    sc, risk, cov, proposed, served = map_inputs(
-        ["covers the <b>east</b> bank", "industrial park", "new district"]
+    sc, risk, cov, stations, depots = map_inputs(
+        ["covers the <b>east</b> bank", "industrial park", "new district"], TRADEOFF
     )
-    return {"risk": risk, "coverage": cov, "proposed": proposed, "depots_served": served}, sc
+    return {"risk": risk, "coverage": cov, "station_plan": stations, "depot_plan": depots}, sc
 
 
 def _wait_ready(driver, timeout_s: float = 20.0) -> float:
@@ -63,7 +63,7 @@ def _severe(driver) -> list:
 
 def test_map_draws_every_layer(browser, inputs, tmp_path: Path):
     kwargs, sc = inputs
-    out = write_map(sc, tmp_path / "map.html", tradeoff=TRADEOFF, **kwargs)
+    out = write_map(sc, tmp_path / "map.html", **kwargs)
     browser.get(out.as_uri())
     _wait_ready(browser)
     drawn = _check_all_layers(browser)
@@ -90,7 +90,7 @@ def test_map_draws_every_layer(browser, inputs, tmp_path: Path):
 
 def test_report_opens_with_figures_and_map(browser, inputs, tmp_path: Path):
     kwargs, sc = inputs
-    out = write_report(sc, tmp_path / "report.html", tradeoff=TRADEOFF, **kwargs)
+    out = write_report(sc, tmp_path / "report.html", **kwargs)
     browser.get(out.as_uri())
     widths = browser.execute_script(
         "return Array.from(document.images).map(function (i) { return i.naturalWidth; })"

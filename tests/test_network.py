@@ -369,7 +369,7 @@ def test_unknown_classes_skipped_unless_allowed() -> None:
         ]
     )
     assert graph_from_lines(roads).number_of_nodes() == 2
-    G = graph_from_lines(roads, speeds={"defaults": {"unknown_drivable": True}})
+    G = graph_from_lines(roads, road_speeds={"defaults": {"unknown_drivable": True}})
     assert G.number_of_nodes() == 3
     assert G.edges[at(G, 100, 0), at(G, 200, 0), 0]["speed_kph"] == 25.0
 
@@ -546,7 +546,7 @@ def test_maxspeed_policies() -> None:
 
     def speeds(policy: str, factor: float = 1.0) -> list[float]:
         G = graph_from_lines(
-            roads, speeds={"defaults": {"maxspeed_policy": policy, "maxspeed_factor": factor}}
+            roads, road_speeds={"defaults": {"maxspeed_policy": policy, "maxspeed_factor": factor}}
         )
         o = at(G, 0, 0)
         return [G.edges[o, at(G, 100, 0), 0]["speed_kph"], G.edges[o, at(G, 0, 100), 0]["speed_kph"]]
@@ -761,7 +761,7 @@ def test_graph_from_file_uses_the_cache(
     G2 = graph_from_file(osm)
     assert nx.utils.graphs_equal(G1, G2)
     with pytest.raises(AssertionError, match="cache hit"):
-        graph_from_file(osm, speeds={"highway": {"residential": {"speed_kph": 20.0}}})
+        graph_from_file(osm, road_speeds={"highway": {"residential": {"speed_kph": 20.0}}})
     with pytest.raises(AssertionError, match="cache hit"):
         graph_from_file(osm, cache=False)
 

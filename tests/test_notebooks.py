@@ -29,6 +29,7 @@ PUBLIC_MODULES = {
     "gis.census",
     "gis.coords",
     "gis.population",
+    "gis.tables",
     "risk_models",
     "planning",
     "planning.location",
@@ -127,7 +128,7 @@ def test_02_response_times_demo(tmp_path: Path, kernel: str) -> None:
 @pytest.mark.slow
 def test_03_station_placement_demo(tmp_path: Path, kernel: str) -> None:
     out = tmp_path / "out"
-    params = {"OUT_DIR": str(out), "DEMO_ROAD_NODES": 3000, "P_MAX": 3}
+    params = {"OUT_DIR": str(out), "DEMO_ROAD_NODES": 3000, "N_NEW_MAX": 3}
     run_notebook(_notebook("03_station_placement.ipynb"), kernel, params)
     names = {p.name for p in out.iterdir()}
     assert {"tradeoff_curve.csv", "placement_summary.csv", "coverage_after.gpkg"} <= names

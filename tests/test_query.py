@@ -10,13 +10,14 @@ import pytest
 
 from gis import InputError, demo_city, graph_from_lines
 from planning.query import ResponseQuery
-from planning.travel import road_matrix, snap_stations, travel_times
+from planning.snapping import snap_stations
+from planning.travel import road_matrix, travel_times
 
 
 def test_query_matches_engine() -> None:
     raw = demo_city(n_road_nodes=2000)
     G = graph_from_lines(raw["roads"])
-    stations = raw["fire_stations"].set_index("id")
+    stations = raw["fire_stations"]
     q = ResponseQuery.build(G, stations, standard="nfpa-1710")
     nodes = snap_stations(G, stations)["node"]
     m = road_matrix(G)
@@ -25,8 +26,8 @@ def test_query_matches_engine() -> None:
     lonlat = shapely_lonlat(m.xy[pick], m.crs)
     ans = q.query(lonlat[:, 0], lonlat[:, 1], k=3)
     assert len(ans) == 150
-    expect = travel_times(G, nodes.tolist())[:, pick] + 80.0
-    best = np.sort(expect, axis=0)[:3].T.ravel()
+    expect = travel_times(G, nodes.tolist())[pick] + 80.0  # (points, stations)
+    best = np.sort(expect, axis=1)[:, :3].ravel()
     assert np.allclose(ans["response_time_s"], best, atol=0.01)
     assert (ans["snap_distance_m"] < 0.01).all()
     assert ans["covered"].equals(ans["response_time_s"] <= 320.0)
@@ -52,7 +53,7 @@ def _reference_query(q: ResponseQuery, lon: np.ndarray, lat: np.ndarray, k: int)
     x, y = q._to_graph.transform(np.atleast_1d(lon), np.atleast_1d(lat))
     dist, node = q.tree.query(np.column_stack([x, y]))
     k = max(1, min(int(k), len(q.station_ids)))
-    times = q.response_s[:, node]
+    times = q.response_s[node].T  # (stations, points)
     order = np.argsort(times, axis=0)[:k]
     best = np.take_along_axis(times, order, axis=0)
     n_pts = len(node)
@@ -73,7 +74,7 @@ def _reference_query(q: ResponseQuery, lon: np.ndarray, lat: np.ndarray, k: int)
 def test_fast_path_matches_the_dataframe_reference(k: int) -> None:
     raw = demo_city(n_road_nodes=2000)
     G = graph_from_lines(raw["roads"])
-    q = ResponseQuery.build(G, raw["fire_stations"].set_index("id"), standard="cn-gb51080")
+    q = ResponseQuery.build(G, raw["fire_stations"], standard="cn-gb51080")
     m = road_matrix(G)
     rng = np.random.default_rng(1)
     west, south = shapely_lonlat(m.xy.min(axis=0, keepdims=True), m.crs)[0]
@@ -89,8 +90,9 @@ def test_fast_path_matches_the_dataframe_reference(k: int) -> None:
     for i in range(0, len(lon), 25):  # one point at a time, as the web endpoint asks
         near = q.nearest(lon[i], lat[i], k=k)
         rows = expect[expect["point"] == i]
-        assert near.station[:, 0].tolist() == rows["station"].tolist()
-        assert near.response_time_s[:, 0].tolist() == rows["response_time_s"].tolist()
-        assert near.covered[:, 0].tolist() == rows["covered"].tolist()
+        assert near.station.shape == (1, len(rows))  # one row per point, one column per rank
+        assert near.station[0].tolist() == rows["station"].tolist()
+        assert near.response_time_s[0].tolist() == rows["response_time_s"].tolist()
+        assert near.covered[0].tolist() == rows["covered"].tolist()
         assert near.snap_distance_m[0] == rows["snap_distance_m"].iloc[0]
         assert bool(near.flagged[0]) == rows["flagged"].iloc[0]

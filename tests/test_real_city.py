@@ -17,8 +17,7 @@ import pytest
 from osm_factory import write_city_scenario
 
 from gis import InputError, load_scenario, scenario_graph
-from planning import analyse_coverage, plan_depots, plan_stations, unit_response_times
-from planning.coverage import OFF_ROAD_RULE
+from planning import OFF_ROAD_RULE, analyse_coverage, plan_depots, plan_stations, unit_response_times
 from risk_models import score_scenario
 from service.cli import main
 
@@ -115,7 +114,7 @@ def test_cli_risk_on_grid_units(city: Path, tmp_path: Path) -> None:
 def test_off_road_communities_follow_one_rule_in_coverage_and_plans(loaded) -> None:  # type: ignore[no-untyped-def]
     scenario, graph = loaded
     hamlet = _id_of(scenario, "Hill Hamlet")
-    cov = analyse_coverage(scenario, graph, breaks_min=None, districts=False)
+    cov = analyse_coverage(scenario, graph, breaks_s=None, districts=False)
     assert bool(cov.communities.loc[hamlet, "flagged"]) and not bool(cov.communities.loc[hamlet, "covered"])
     assert any(OFF_ROAD_RULE in n for n in cov.notes)
     plan = plan_stations(scenario, graph, n_new=2, demand="population")
@@ -170,14 +169,14 @@ def test_missing_census_shares_take_documented_defaults_with_a_note(loaded, tmp_
     assert (index == index.iloc[0]).all()
     weights = tmp_path / "w.toml"
     weights.write_text("[vulnerability.indicators.share_gas_supply]\nweight = 0\n", encoding="utf-8")
-    risk = score_scenario(scenario, learn=False, weights=weights)
+    risk = score_scenario(scenario, learn=False, risk_weights=weights)
     assert "share_gas_supply" not in next(n for n in risk.notes if n.startswith("ASSUMED CENSUS"))
 
 
 def test_place_depots_map_report_take_weights_and_snap_limit(city: Path, tmp_path: Path) -> None:
     weights = tmp_path / "w.toml"
     weights.write_text("[vulnerability.indicators.share_gas_supply]\nweight = 0\n", encoding="utf-8")
-    common = ["--weights", str(weights), "--max-snap-m", "2000"]
+    common = ["--risk-weights", str(weights), "--max-snap-m", "2000"]
     assert main(["-q", "place", str(city), "--out", str(tmp_path / "s.gpkg"), "--new", "1", *common]) == 0
     assert main(["-q", "map", str(city), "--out", str(tmp_path / "m.html"), *common]) == 0
     assert main(["-q", "report", str(city), "--out", str(tmp_path / "r.html"), *common]) == 0

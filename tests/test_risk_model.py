@@ -39,7 +39,7 @@ def test_industrial_park_and_mining_area_rank_highest(city: dict) -> None:
     assert np.isin(top, ["industrial", "mining"]).mean() >= 0.7
     by_district = (
         score_scenario(city, learn=False)
-        .units.join(city["communities"].set_index("id")["district"])
+        .units.join(city["communities"]["district"])
         .groupby("district")["score"]
         .mean()
         .sort_values(ascending=False)
@@ -156,7 +156,9 @@ def test_missing_census_column_takes_its_default_and_says_so(city: dict) -> None
     assert "`share_gas_supply`" in note and "95.0%" in note and "weight to 0" in note
     assert (res.units["vuln_share_gas_supply"] == 0.95).all()  # default / saturation 1.0
     res = score_scenario(
-        bad, learn=False, weights={"vulnerability": {"indicators": {"share_gas_supply": {"weight": 0.0}}}}
+        bad,
+        learn=False,
+        risk_weights={"vulnerability": {"indicators": {"share_gas_supply": {"weight": 0.0}}}},
     )
     assert "vuln_share_gas_supply" not in res.units.columns
 

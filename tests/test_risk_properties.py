@@ -103,7 +103,7 @@ def test_doubling_every_weight_rescales_and_keeps_the_ranking(rows: list, units:
     }
     sc = {"communities": COMM, "hazards": _hazards(rows)}
     a = score_scenario(sc, units=units, learn=False).units
-    b = score_scenario(sc, units=units, weights=doubled, learn=False).units
+    b = score_scenario(sc, units=units, risk_weights=doubled, learn=False).units
     np.testing.assert_allclose(b["score"].to_numpy(), 2 * a["score"].to_numpy(), rtol=1e-9, atol=1e-12)
     assert (a["rank"] == b["rank"]).all()
     assert (a["level"] == b["level"]).all()

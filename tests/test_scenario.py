@@ -156,7 +156,7 @@ def test_scenario_graph_cached_and_keyed_by_road_data(tmp_path, monkeypatch):
     layers["roads"].loc[0, "highway"] = "residential"  # a different speed on one road
     scenario_graph(load_scenario(write_gpkg(tmp_path / "b.gpkg", layers)))
     assert len(calls) == 2
-    scenario_graph(sc, speeds={"highway": {"primary": {"speed_kph": 20.0}}})
+    scenario_graph(sc, road_speeds={"highway": {"primary": {"speed_kph": 20.0}}})
     assert len(calls) == 3
 
 

@@ -8,7 +8,8 @@ import textwrap
 
 import pytest
 
-from gis import load_scenario, scenario_graph, snap_points
+from gis import load_scenario, scenario_graph
+from planning import snap_points
 
 pytestmark = pytest.mark.realdata
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from service._server import ServerLimits, server_config
 from service.api import Settings, create_app
+from service.api.server import ServerLimits, server_config
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

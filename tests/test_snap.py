@@ -1,4 +1,4 @@
-"""Snapping points to the road graph."""
+"""Snapping points to the road graph (:func:`planning.snap_points`, the one snapping function)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from shapely import LineString, Point, Polygon
 
 from gis.errors import CRSError, InputError, NetworkError, SnapError
 from gis.network import graph_from_osm
-from gis.snap import edge_geometries, require_snapped, snap_points
+from gis.snap import edge_geometries, require_snapped
+from planning.snapping import snap_points
 
 UTM49 = "EPSG:32649"
 X0, Y0 = 500_000.0, 4_190_000.0
@@ -23,7 +24,10 @@ X0, Y0 = 500_000.0, 4_190_000.0
 
 @pytest.fixture(scope="module")
 def square_graph() -> nx.MultiDiGraph:
-    """0 (0,0) <-> 1 (100,0) straight; 1 -> 2 bent through (150, 50); 2 -> 0 via (0, 100)."""
+    """0 (0,0) <-> 1 (100,0) straight; 1 -> 2 bent through (150, 50); 2 -> 0 via (0, 100).
+
+    Edges carry ``travel_time_s`` (10 m/s), as every graph of :mod:`gis.network` does.
+    """
     G = nx.MultiDiGraph(crs=UTM49)
     for n, (x, y) in enumerate([(0, 0), (100, 0), (100, 100)]):
         G.add_node(n, x=X0 + x, y=Y0 + y)
@@ -33,6 +37,8 @@ def square_graph() -> nx.MultiDiGraph:
     G.add_edge(1, 2, geometry=bend, length_m=bend.length)
     back = LineString([(X0 + 100, Y0 + 100), (X0, Y0 + 100), (X0, Y0)])
     G.add_edge(2, 0, geometry=back, length_m=back.length)
+    for *_, d in G.edges(data=True):
+        d["travel_time_s"] = d["length_m"] / 10.0
     return G
 
 
@@ -80,7 +86,7 @@ def test_far_point_is_flagged_not_dropped(
     square_graph: nx.MultiDiGraph, caplog: pytest.LogCaptureFixture
 ) -> None:
     pts = local([(50, 1), (-5000, 0)], index=["near", "far-away"])
-    with caplog.at_level(logging.WARNING, logger="gis.snap"):
+    with caplog.at_level(logging.WARNING, logger="gis.snap"):  # the shared flag rule logs there
         df = snap_points(square_graph, pts, max_snap_m=500, layer="fire_stations")
     assert df["flagged"].tolist() == [False, True]
     assert df.loc["far-away", "node"] == 0  # still has its nearest node
@@ -100,7 +106,7 @@ def test_default_limit_from_the_speed_table(square_graph: nx.MultiDiGraph) -> No
 
 def test_reprojects_geographic_points(tiny_city_osm: Path) -> None:
     G = graph_from_osm(tiny_city_osm)
-    pts = gpd.GeoDataFrame({"id": ["s1"]}, geometry=[Point(112.5505, 37.8502)], crs=4326).set_index("id")
+    pts = gpd.GeoDataFrame(geometry=[Point(112.5505, 37.8502)], index=["s1"], crs=4326)
     df = snap_points(G, pts)
     # 0.0002 degree of latitude north of Yingze Street (lat 37.85): about 22.2 m
     assert df.loc["s1", "snap_distance_m"] == pytest.approx(22.2, abs=0.1)
@@ -130,17 +136,36 @@ def test_empty_input(square_graph: nx.MultiDiGraph) -> None:
 
 
 def test_an_area_a_road_touches_is_on_the_network_though_its_inside_is_far(square_graph) -> None:
-    from planning.travel import snap_layer
-
     # a long thin community from the 0-1 road southwards: its inside point is ~300 m from it
     strip = shapely.box(X0 + 40, Y0 - 600, X0 + 60, Y0)
     island = shapely.box(X0 + 40, Y0 - 900, X0 + 60, Y0 - 700)  # 700 m from every road
     areas = gpd.GeoSeries([strip, island], index=["strip", "island"], crs=UTM49)
-    timed = square_graph.copy()
-    for *_, d in timed.edges(data=True):
-        d["travel_time_s"] = d["length_m"] / 10.0
-    for df in (snap_points(timed, areas, max_snap_m=100), snap_layer(timed, areas, max_snap_m=100)):
-        assert df.loc["strip", "snap_distance_m"] == pytest.approx(300.0, abs=1)  # time: to its inside
-        assert df.loc["strip", "road_distance_m"] == pytest.approx(0.0)
-        assert df.loc["island", "road_distance_m"] == pytest.approx(700.0)
-        assert df["flagged"].tolist() == [False, True]
+    df = snap_points(square_graph, areas, max_snap_m=100)
+    assert df.loc["strip", "snap_distance_m"] == pytest.approx(300.0, abs=1)  # time: to its inside
+    assert df.loc["strip", "road_distance_m"] == pytest.approx(0.0)
+    assert df.loc["island", "road_distance_m"] == pytest.approx(700.0)
+    assert df["flagged"].tolist() == [False, True]
+
+
+def test_the_engine_uses_the_same_snap(square_graph) -> None:
+    """Coverage and plans snap with the engine's private helper: the same columns and values."""
+    from planning.snapping import _snap_points
+    from planning.travel import road_matrix
+
+    pts = local([(30, 10), (80, -5), (130, 90), (20, 60)], index=["a", "b", "c", "d"])
+    public = snap_points(square_graph, pts, max_snap_m=100)
+    engine = _snap_points(road_matrix(square_graph), pts, layer=None, max_snap_m=100)
+    pd.testing.assert_frame_equal(public, engine)
+    assert list(public.columns) == [
+        "node",
+        "snap_distance_m",
+        "node_distance_m",
+        "flagged",
+        "u",
+        "v",
+        "key",
+        "along_m",
+        "road_distance_m",
+        "edge",
+        "frac",
+    ]

@@ -8,7 +8,7 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 
-from service.pipeline import NetworkRun, write_snap_report
+from service.workflow import NetworkRun, write_snap_report
 
 FORMULAS = ["=1+1", "+SUM(A1:A2)", "-2+3", "@cmd", "\t=1", "\r=1", '=HYPERLINK("http://x")']
 

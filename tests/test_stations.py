@@ -16,8 +16,10 @@ from shapely import Point
 from gis import load_scenario, scenario_graph, write_demo_scenario
 from gis.errors import InputError
 from gis.scenario import Scenario
+from planning.names import MODELS
 from planning.siting import load_norms
-from planning.stations import plan_stations, response_matrix
+from planning.stations import plan_stations
+from planning.travel import cost_matrix
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,9 @@ def test_risk_draws_new_stations_east_of_the_river(demo, plan) -> None:  # type:
     # as many people are uncovered west of the river as east of it, so with every resident
     # counting the plan goes both ways; weighted heavily, risk pulls it to the industrial east bank
     assert (plan.proposed.geometry.x > east).sum() >= 2, plan.proposed.geometry.x.tolist()
-    heavy = plan_stations(scenario, graph, risk=risk, n_new=3, norms={"demand": {"risk_uplift": 50.0}})
+    heavy = plan_stations(
+        scenario, graph, risk=risk, n_new=3, planning_norms={"demand": {"risk_uplift": 50.0}}
+    )
     people = plan_stations(scenario, graph, n_new=3, demand="population")
 
     def risk_reached(p) -> float:  # type: ignore[no-untyped-def]
@@ -74,7 +78,7 @@ def test_risk_draws_new_stations_east_of_the_river(demo, plan) -> None:  # type:
 
 
 @settings(max_examples=6, deadline=None)
-@given(model=st.sampled_from(["mclp", "p-median", "p-center", "backup", "lscp"]), n=st.integers(0, 4))
+@given(model=st.sampled_from(MODELS), n=st.integers(0, 4))
 def test_property_no_response_gets_longer(demo, model: str, n: int) -> None:  # type: ignore[no-untyped-def]
     _, scenario, graph, _ = demo
     p = plan_stations(
@@ -87,7 +91,7 @@ def test_property_no_response_gets_longer(demo, model: str, n: int) -> None:  # 
     t = p.tradeoff
     if model == "backup":
         sources = _sources(scenario, p)
-        cost = response_matrix(
+        cost = cost_matrix(
             None, sources, scenario["communities"], turnout_s=p.standard.turnout_s, distance="euclidean"
         )
         ids = [str(i) for i in sources.index]
@@ -134,7 +138,7 @@ def test_euclidean_and_network_both_run(demo) -> None:  # type: ignore[no-untype
 def test_euclidean_cost_by_hand() -> None:
     src = gpd.GeoDataFrame(geometry=[Point(0, 0), Point(3000, 4000)], crs="EPSG:32649")
     dem = gpd.GeoDataFrame(geometry=[Point(0, 0)], crs="EPSG:32649")
-    cost = response_matrix(None, src, dem, turnout_s=60.0, distance="euclidean")
+    cost = cost_matrix(None, src, dem, turnout_s=60.0, distance="euclidean")
     eu = load_norms()["euclidean"]  # the documented engine speed and detour factor
     speed_mps = float(eu["speed_kph"]) / 3.6
     np.testing.assert_allclose(cost, [[60.0, 60.0 + 5000 * float(eu["detour_factor"]) / speed_mps]])
@@ -149,7 +153,7 @@ def test_bad_input_messages(demo) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InputError, match="no candidate sites"):
         plan_stations(scenario, graph, candidates=scenario["candidate_sites"].iloc[:0])
     with pytest.raises(InputError, match="siting rule"):
-        plan_stations(scenario, graph, norms={"siting": {"hazard_min_m": 1e6}})
+        plan_stations(scenario, graph, planning_norms={"siting": {"hazard_min_m": 1e6}})
     with pytest.raises(InputError, match="Total demand is 0"):
         plan_stations(scenario, graph, demand=scenario["communities"]["population"] * 0)
 
@@ -174,9 +178,9 @@ def test_write_gpkg(plan, tmp_path: Path) -> None:  # type: ignore[no-untyped-de
 
 def _main(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> int:
     from service import cli
-    from service.commands import place
+    from service.cli import depots, place
 
-    assert place in cli.STAGE_COMMANDS
+    assert place in cli.COMMANDS and depots in cli.COMMANDS
     try:
         return cli.main(["-q", *argv])
     except SystemExit as exc:  # argparse rejects unknown choices with exit 2

@@ -1,4 +1,7 @@
-"""The travel-time engine agrees exactly with networkx Dijkstra; bad graphs give clear errors."""
+"""The travel-time engine agrees exactly with networkx Dijkstra; bad graphs give clear errors.
+
+Every matrix is ``(targets, sources)``: one column per source.
+"""
 
 from __future__ import annotations
 
@@ -42,8 +45,9 @@ def _reference(graph: nx.MultiDiGraph, source: int) -> list[float]:
 def test_one_to_all_matches_networkx(graph: nx.MultiDiGraph, data: st.DataObject) -> None:
     sources = data.draw(st.lists(st.sampled_from(list(graph.nodes)), min_size=1, max_size=4))
     got = travel_times(graph, sources)
-    for row, s in zip(got, sources, strict=True):
-        assert row.tolist() == _reference(graph, s)
+    assert got.shape == (graph.number_of_nodes(), len(sources))
+    for column, s in zip(got.T, sources, strict=True):
+        assert column.tolist() == _reference(graph, s)
 
 
 @settings(max_examples=60, deadline=None)
@@ -55,7 +59,7 @@ def test_nearest_and_cutoff_match_networkx(graph: nx.MultiDiGraph, data: st.Data
     assert t.tolist() == [ref.get(v, math.inf) for v in graph.nodes]
     full = travel_times(graph, sources)
     reached = which >= 0
-    assert (full[which[reached], np.flatnonzero(reached)] == t[reached]).all()
+    assert (full[np.flatnonzero(reached), which[reached]] == t[reached]).all()
     assert (which[~reached] == -1).all()
     cutoff = data.draw(st.integers(0, 60))
     cut = travel_times(graph, sources, cutoff_s=cutoff)
@@ -70,9 +74,10 @@ def test_many_to_many_chunks(graph: nx.MultiDiGraph, data: st.DataObject) -> Non
     sources = data.draw(st.lists(st.sampled_from(nodes), min_size=1, max_size=6))
     targets = data.draw(st.lists(st.sampled_from(nodes), min_size=1, max_size=6))
     got = many_to_many(graph, sources, targets, chunk_size=data.draw(st.integers(1, 4)))
-    for i, s in enumerate(sources):
+    assert got.shape == (len(targets), len(sources))
+    for j, s in enumerate(sources):
         ref = _reference(graph, s)
-        assert got[i].tolist() == [ref[nodes.index(t)] for t in targets]
+        assert got[:, j].tolist() == [ref[nodes.index(t)] for t in targets]
 
 
 def test_matrix_is_cached_and_refreshed() -> None:
@@ -82,7 +87,7 @@ def test_matrix_is_cached_and_refreshed() -> None:
     assert road_matrix(graph) is m
     graph.add_edge("c", "a", travel_time_s=1.0)
     assert road_matrix(graph) is not m
-    assert travel_times(graph, ["c"]).tolist() == [[1.0, 2.0, 0.0]]
+    assert travel_times(graph, ["c"]).tolist() == [[1.0], [2.0], [0.0]]
 
 
 @settings(max_examples=40, deadline=None)

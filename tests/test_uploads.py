@@ -12,7 +12,7 @@ import pytest
 from scenario_factory import small_layers, write_gpkg
 
 from gis import ScenarioError
-from service.uploads import UploadedFile, UploadError, UploadLimits, safe_extract, scenario_from_upload
+from service.api.uploads import UploadedFile, UploadError, UploadLimits, safe_extract, scenario_from_upload
 
 
 def _csv(gdf: object) -> bytes:
@@ -182,7 +182,7 @@ def test_too_many_members_and_lying_headers(work: Path, tmp_path: Path) -> None:
 
 
 def test_options_are_checked(work: Path, tmp_path: Path) -> None:
-    from service.uploads import parse_options
+    from service.api.uploads import parse_options
 
     with pytest.raises(UploadError, match="not allowed"):
         parse_options('{"hazards": {"path": "/etc/passwd"}}')
@@ -197,7 +197,7 @@ def test_options_are_checked(work: Path, tmp_path: Path) -> None:
 
 def _count_extractions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record every member the upload code starts to extract."""
-    from service import _archives as uploads
+    from service.api import _archives as uploads
 
     calls: list[str] = []
     real = uploads._copy_member
@@ -259,8 +259,8 @@ def test_unpacked_bytes_are_capped_per_upload(work: Path, tmp_path: Path) -> Non
 
 
 def test_unpacked_bytes_are_capped_per_server(work: Path, tmp_path: Path) -> None:
+    from service.api.uploads import UnpackBudget
     from service.jobs import BusyError
-    from service.uploads import UnpackBudget
 
     budget = UnpackBudget(max_bytes=1_000_000)
     data = _random_zip(tmp_path / "h.zip", "hazards.csv", 600_000)
@@ -277,7 +277,7 @@ def test_unpacked_bytes_are_capped_per_server(work: Path, tmp_path: Path) -> Non
 
 
 def test_deeply_nested_options_are_a_422_not_a_crash() -> None:
-    from service.uploads import parse_options
+    from service.api.uploads import parse_options
 
     deep = '{"hazards": {"rename": ' + "[" * 100_000 + "]" * 100_000 + "}}"
     with pytest.raises(UploadError, match="nested"):

@@ -8,6 +8,6 @@ parts are private modules: layout and zones, the street lattice, roads, people, 
 resources, the OSM writer.
 """
 
-from .city import demo_city, demo_params, write_demo_osm, write_demo_scenario
+from .city import demo_city, load_demo_params, write_demo_osm, write_demo_scenario
 
-__all__ = ["demo_city", "demo_params", "write_demo_osm", "write_demo_scenario"]
+__all__ = ["demo_city", "load_demo_params", "write_demo_osm", "write_demo_scenario"]

@@ -33,13 +33,14 @@ import shapely
 from ..errors import InputError
 from ..scenario import write_scenario
 from ..schema import DEPOT_TIERS, HAZARD_CATEGORIES, LAYERS, SENSITIVE_KINDS, STATION_GRADES
-from ..tables import load_table
+from ..tables import TableOverrides, load_table
+from ..validate import index_by_id
 from ._hazards import build_candidate_sites, build_depots, build_fire_stations, build_hazards
 from ._layout import ZONES, Grid, make_layout
 from ._people import build_communities, build_incidents, build_sensitive_sites
 from ._roads import build_roads
 
-__all__ = ["demo_city", "demo_params", "write_demo_osm", "write_demo_scenario"]
+__all__ = ["demo_city", "load_demo_params", "write_demo_osm", "write_demo_scenario"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +59,14 @@ _STREAM = {
 }
 
 
-def demo_params(params: Mapping[str, Any] | str | Path | None = None) -> dict[str, Any]:
-    """Return the demo-city parameters: the shipped table merged with ``params``.
+def load_demo_params(demo_params: TableOverrides = None) -> dict[str, Any]:
+    """Return the demo-city parameters: the shipped table merged with ``demo_params``.
 
     Parameters
     ----------
-    params
-        Entries to override (a mapping, or the path of a TOML file holding them); see
-        ``gis/data/demo_city.toml`` for every entry and its meaning.
+    demo_params
+        Overrides of ``gis/data/demo_city.toml``: the entries to change, as a mapping or the
+        path of a TOML file holding them; see that file for every entry and its meaning.
 
     Returns
     -------
@@ -74,11 +75,11 @@ def demo_params(params: Mapping[str, Any] | str | Path | None = None) -> dict[st
 
     Examples
     --------
-    >>> p = demo_params({"city": {"population_total": 500000}})
+    >>> p = load_demo_params({"city": {"population_total": 500000}})
     >>> p["city"]["population_total"], p["city"]["name"]
     (500000, 'Demo City (synthetic)')
     """
-    p = load_table("demo_city", params)
+    p = load_table("demo_city", demo_params)
     _check_params(p)
     return p
 
@@ -165,7 +166,7 @@ def demo_city(
     *,
     seed: int = 42,
     n_road_nodes: int | None = None,
-    params: Mapping[str, Any] | str | Path | None = None,
+    demo_params: TableOverrides = None,
 ) -> dict[str, gpd.GeoDataFrame]:
     """Generate the synthetic demo city as scenario layers.
 
@@ -177,15 +178,16 @@ def demo_city(
         Wanted number of road-graph nodes (intersections and dead ends), met within a few
         percent; None takes ``roads.n_road_nodes`` (30 000). The city keeps its size: more
         nodes make the local streets denser. Up to 2 million.
-    params
-        Parameter overrides, see :func:`demo_params`.
+    demo_params
+        Overrides of the parameters (``gis/data/demo_city.toml``), see :func:`load_demo_params`.
 
     Returns
     -------
     dict of str to GeoDataFrame
         One GeoDataFrame per layer of :data:`gis.schema.LAYERS`, in that order, all in
         ``city.crs`` (EPSG:32649), each with ``attrs["synthetic"] = True`` and a ``source``
-        column.
+        column. Layers with ids are indexed by them as :func:`gis.load_scenario` indexes a
+        loaded layer (:func:`gis.validate.index_by_id`: index = ``id``, the column kept).
 
     Raises
     ------
@@ -202,7 +204,7 @@ def demo_city(
     >>> layers["hazards"].attrs["synthetic"], layers["hazards"].crs.to_epsg()
     (True, 32649)
     """
-    p = demo_params(params)
+    p = load_demo_params(demo_params)
     seed = _check_seed(seed)
     target = _node_target(n_road_nodes, p)
     t0 = time.perf_counter()
@@ -246,6 +248,8 @@ def demo_city(
         data = local.drop(columns=local.geometry.name)
         data["source"] = str(city["source"])
         gdf = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs=crs))
+        if LAYERS[name].has_ids:
+            gdf = index_by_id(gdf)
         gdf.attrs.update(synthetic=True, name=str(city["name"]), seed=seed)
         out[name] = gdf
     logger.info(
@@ -282,7 +286,7 @@ def write_demo_scenario(
     *,
     seed: int = 42,
     n_road_nodes: int | None = None,
-    params: Mapping[str, Any] | str | Path | None = None,
+    demo_params: TableOverrides = None,
 ) -> Path:
     """Generate the demo city and write it to one GeoPackage, atomically.
 
@@ -297,7 +301,7 @@ def write_demo_scenario(
     ----------
     path
         The GeoPackage to write (replaced if it exists).
-    seed, n_road_nodes, params
+    seed, n_road_nodes, demo_params
         As for :func:`demo_city`.
 
     Returns
@@ -316,8 +320,8 @@ def write_demo_scenario(
     >>> dict(zip(meta["key"], meta["value"]))["synthetic"]
     'true'
     """
-    p = demo_params(params)
-    layers = demo_city(seed=seed, n_road_nodes=n_road_nodes, params=p)
+    p = load_demo_params(demo_params)
+    layers = demo_city(seed=seed, n_road_nodes=n_road_nodes, demo_params=p)
     path = write_scenario(layers, path, metadata=_metadata(p, seed, n_road_nodes))
     logger.info("wrote %s (%d layers + metadata)", path, len(layers))
     return path
@@ -328,7 +332,7 @@ def write_demo_osm(
     *,
     seed: int = 42,
     n_road_nodes: int | None = None,
-    params: Mapping[str, Any] | str | Path | None = None,
+    demo_params: TableOverrides = None,
     n_buildings: int | None = None,
 ) -> Path:
     """Generate the demo city and write it as an OpenStreetMap file, atomically, in WGS84.
@@ -350,7 +354,7 @@ def write_demo_osm(
     path
         The file to write (replaced if it exists): PBF for ``.pbf`` / ``.osm.pbf``, XML for
         ``.osm`` / ``.osm.xml``, compressed XML for ``.osm.bz2`` / ``.osm.gz``.
-    seed, n_road_nodes, params
+    seed, n_road_nodes, demo_params
         As for :func:`demo_city`.
     n_buildings
         Residential building footprints to add in a few communities; None: up to 2,000
@@ -379,9 +383,9 @@ def write_demo_osm(
     from ._osm import osm_write_format, write_city_osm
 
     osm_write_format(path)  # a bad file name fails before the city is generated
-    p = demo_params(params)
+    p = load_demo_params(demo_params)
     seed = _check_seed(seed)
-    layers = demo_city(seed=seed, n_road_nodes=n_road_nodes, params=p)
+    layers = demo_city(seed=seed, n_road_nodes=n_road_nodes, demo_params=p)
     meta = _metadata(p, seed, n_road_nodes)
     generator = (
         f"riskplan demo city (gis.demo.write_demo_osm) v{meta['generator_version']}: SYNTHETIC data, "

@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 
 from ..crs import local_metric_crs
-from ..network._speeds import SpeedsArg
+from ..tables import TableOverrides
 from . import area as _area
 from . import sites as _sites
 from .communities import osm_communities
-from .hazards import RulesArg, classify_hazards, hazard_rules
+from .hazards import classify_hazards, hazard_rules
 from .reading import drivable_roads, read_extract
-from .residents import TableArg, community_residents
+from .residents import community_residents
 from .writing import write_folder
 
 __all__ = ["ExtractReport", "scenario_from_osm"]
@@ -92,9 +92,9 @@ def scenario_from_osm(
     depots: str | Path | None = None,
     boundary: str | Path | None = None,
     admin_level: int | None = None,
-    hazard_rules_overrides: RulesArg = None,
-    population_table: TableArg = None,
-    speeds: SpeedsArg = None,
+    osm_hazards: TableOverrides = None,
+    building_population: TableOverrides = None,
+    road_speeds: TableOverrides = None,
     name: str | None = None,
     cell_m: float = 500.0,
     progress: Callable[[str], None] | None = None,
@@ -125,12 +125,12 @@ def scenario_from_osm(
         Study-area polygon file; default: the convex hull of the drivable roads.
     admin_level
         Administrative level to use as communities when the extract has no residential areas.
-    hazard_rules_overrides
+    osm_hazards
         Overrides of ``gis/data/osm_hazards.toml`` (mapping or TOML path).
-    population_table
+    building_population
         Overrides of ``gis/data/building_population.toml``.
-    speeds
-        Overrides of the road speed table (which ``highway`` classes are drivable).
+    road_speeds
+        Overrides of ``gis/data/road_speeds.toml`` (which ``highway`` classes are drivable).
     name
         Scenario name (default: the file name without its suffixes).
     cell_m
@@ -174,10 +174,10 @@ def scenario_from_osm(
             progress(name)
 
     osm_path = Path(path)
-    rules = hazard_rules(hazard_rules_overrides)
+    rules = hazard_rules(osm_hazards)
     stage("read")
     read = read_extract(osm_path, rules)
-    roads = drivable_roads(read["roads"], osm_path, speeds=speeds)
+    roads = drivable_roads(read["roads"], osm_path, road_speeds=road_speeds)
     crs = local_metric_crs(roads)
     roads_m = roads.to_crs(crs)
     sa, sa_note = _area.study_area(roads_m, boundary=boundary, osm_path=osm_path)
@@ -195,7 +195,7 @@ def scenario_from_osm(
     layers: dict[str, gpd.GeoDataFrame] = {"fire_stations": stations_gdf}
 
     stage("hazards")
-    hazards = classify_hazards(read["hazards"], rules=rules)
+    hazards = classify_hazards(read["hazards"], osm_hazards=rules)
     hazards = hazards.to_crs(crs)
     hazards = hazards[hazards.intersects(region)]
     hazards = hazards.assign(id=_ids(hazards))[
@@ -227,7 +227,7 @@ def scenario_from_osm(
         census_key=census_key,
         raster=population,
         total=population_total,
-        table=population_table,
+        building_population=building_population,
     )
     notes += residents.notes
     communities = polygons.assign(population=residents.population, population_source=residents.source)

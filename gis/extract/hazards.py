@@ -23,13 +23,12 @@ import pandas as pd
 from ..crs import to_metric
 from ..errors import InputError
 from ..schema import HAZARD_CATEGORIES, SIZE_CLASSES
-from ..tables import load_table
+from ..tables import TableOverrides, load_table
 
 __all__ = [
     "RULES_TABLE",
     "HazardRule",
     "HazardRules",
-    "RulesArg",
     "classify_hazards",
     "hazard_rules",
 ]
@@ -38,7 +37,6 @@ log = logging.getLogger(__name__)
 
 #: Name of the shipped rule table (``gis/data/osm_hazards.toml``).
 RULES_TABLE = "osm_hazards"
-RulesArg = Mapping[str, Any] | str | Path | None
 _RULE_KEYS = {"match", "category", "label", "point_size_class", "reason", "source", "before", "enabled"}
 
 
@@ -131,16 +129,16 @@ def _match_values(where: str, name: str, match: Any) -> dict[str, frozenset[str]
     return out
 
 
-def hazard_rules(overrides: RulesArg = None) -> HazardRules:
-    """Return the OSM hazard rule table merged with ``overrides``, checked and in order.
+def hazard_rules(osm_hazards: TableOverrides = None) -> HazardRules:
+    """Return the OSM hazard rule table merged with ``osm_hazards``, checked and in order.
 
     Parameters
     ----------
-    overrides
-        A mapping laid out like ``gis/data/osm_hazards.toml``, or the path of such a TOML
-        file, merged over the shipped table: a rule of the same name is updated, a new rule
-        goes at the end (or in front of the rule its ``before`` names), ``enabled = false``
-        drops one.
+    osm_hazards
+        Overrides of the table: a mapping laid out like ``gis/data/osm_hazards.toml``, or the
+        path of such a TOML file, merged over the shipped table: a rule of the same name is
+        updated, a new rule goes at the end (or in front of the rule its ``before`` names),
+        ``enabled = false`` drops one.
 
     Raises
     ------
@@ -158,8 +156,8 @@ def hazard_rules(overrides: RulesArg = None) -> HazardRules:
     >>> custom.rules[0].name, custom.first_match({"amenity": "hospital"}).label
     ('hospital', 'hospital')
     """
-    where = f"`{overrides}`" if isinstance(overrides, (str, Path)) else f"rule table `{RULES_TABLE}`"
-    table = load_table(RULES_TABLE, overrides)
+    where = f"`{osm_hazards}`" if isinstance(osm_hazards, (str, Path)) else f"rule table `{RULES_TABLE}`"
+    table = load_table(RULES_TABLE, osm_hazards)
     sizes = table.get("size_class", {})
     medium, large = sizes.get("medium_from_m2"), sizes.get("large_from_m2")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in (medium, large)):
@@ -214,7 +212,7 @@ def hazard_rules(overrides: RulesArg = None) -> HazardRules:
 def classify_hazards(
     features: gpd.GeoDataFrame,
     *,
-    rules: HazardRules | RulesArg = None,
+    osm_hazards: HazardRules | TableOverrides = None,
     keep_unmatched: bool = False,
 ) -> gpd.GeoDataFrame:
     """Give OSM features the category and size class of the first rule their tags match.
@@ -224,7 +222,7 @@ def classify_hazards(
     features
         OSM features with a ``tags`` column of JSON objects (as :func:`gis.osm.read_osm_features`
         returns them) and a CRS.
-    rules
+    osm_hazards
         A :class:`HazardRules`, or overrides of the shipped table (see :func:`hazard_rules`).
     keep_unmatched
         Keep features that no rule matches, with ``category`` and ``size_class`` empty
@@ -243,11 +241,11 @@ def classify_hazards(
     >>> f = read_osm_features("tests/fixtures/tiny_city.osm.xml", {"amenity": True})
     >>> rules = {"rules": {"hospital": {"match": {"amenity": "hospital"}, "category": "other",
     ...     "label": "hospital", "point_size_class": "medium", "reason": "r", "source": "s"}}}
-    >>> h = classify_hazards(f, rules=rules)
+    >>> h = classify_hazards(f, osm_hazards=rules)
     >>> h[["osm_id", "category", "size_class", "footprint_m2"]].to_numpy().tolist()
     [[905, 'other', 'medium', 0.0], [901, 'other', 'medium', 9765.0]]
     """
-    table = rules if isinstance(rules, HazardRules) else hazard_rules(rules)
+    table = osm_hazards if isinstance(osm_hazards, HazardRules) else hazard_rules(osm_hazards)
     if "tags" not in features.columns:
         msg = "`features` has no `tags` column. Fix: read them with `gis.osm.read_osm_features`."
         raise InputError(msg)

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..network._speeds import SpeedsArg, _speeds, _text, speed_table
+from ..network._speeds import _speeds, _text, speed_table
 from ..osm import OsmLayers, TagSpec, read_osm_layers
+from ..tables import TableOverrides
 from .hazards import HazardRules
 
 __all__ = ["LINE_SELECTIONS", "SENSITIVE_TAGS", "drivable_roads", "read_extract", "selections"]
@@ -82,7 +83,9 @@ def read_extract(path: str | Path, rules: HazardRules) -> OsmLayers:
     )
 
 
-def drivable_roads(roads: gpd.GeoDataFrame, path: Path, *, speeds: SpeedsArg = None) -> gpd.GeoDataFrame:
+def drivable_roads(
+    roads: gpd.GeoDataFrame, path: Path, *, road_speeds: TableOverrides = None
+) -> gpd.GeoDataFrame:
     """The ways of ``roads`` that the road graph uses; InputError naming the file when there is none.
 
     Examples
@@ -101,7 +104,7 @@ def drivable_roads(roads: gpd.GeoDataFrame, path: Path, *, speeds: SpeedsArg = N
         )
         raise InputError(msg)
     highway = _text(roads["highway"], n)
-    _, drivable, _ = _speeds(highway, _text(roads["maxspeed"], n), speed_table(speeds))
+    _, drivable, _ = _speeds(highway, _text(roads["maxspeed"], n), speed_table(road_speeds))
     area = pd.Series(_text(roads["area"], n), dtype=object).str.lower().eq("yes").to_numpy()
     use = drivable & ~area
     if not use.any():

@@ -25,12 +25,11 @@ import pandas as pd
 from ..census import POPULATION_NAMES, join_census, read_census
 from ..errors import InputError
 from ..population import raster_population
-from ..tables import load_table
+from ..tables import TableOverrides, load_table
 
 __all__ = [
     "ESTIMATED_SOURCES",
     "Residents",
-    "TableArg",
     "building_residents",
     "building_table",
     "community_residents",
@@ -38,7 +37,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TableArg = Mapping[str, Any] | str | Path | None
 #: Population sources that are estimates (scaled by ``population_total``).
 ESTIMATED_SOURCES: tuple[str, ...] = ("buildings", "density")
 #: Census columns copied to the communities when present.
@@ -51,8 +49,8 @@ CENSUS_COLUMNS: tuple[str, ...] = (
 )
 
 
-def building_table(overrides: TableArg = None) -> dict[str, Any]:
-    """The building population table merged with ``overrides``, checked.
+def building_table(building_population: TableOverrides = None) -> dict[str, Any]:
+    """The building population table merged with ``building_population`` (overrides), checked.
 
     Examples
     --------
@@ -60,8 +58,12 @@ def building_table(overrides: TableArg = None) -> dict[str, Any]:
     >>> t["types"]["apartments"]["levels"], t["defaults"]["m2_per_person"]
     (18.0, 40.0)
     """
-    table = load_table("building_population", overrides)
-    where = f"`{overrides}`" if isinstance(overrides, (str, Path)) else "building population table"
+    table = load_table("building_population", building_population)
+    where = (
+        f"`{building_population}`"
+        if isinstance(building_population, (str, Path))
+        else "building population table"
+    )
 
     def positive(entry: str, value: Any, *, zero: bool = False) -> None:
         ok = (
@@ -94,7 +96,9 @@ def _levels(values: pd.Series) -> npt.NDArray[np.float64]:
     return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
 
 
-def building_residents(buildings: gpd.GeoDataFrame, table: Mapping[str, Any]) -> gpd.GeoDataFrame:
+def building_residents(
+    buildings: gpd.GeoDataFrame, building_population: Mapping[str, Any]
+) -> gpd.GeoDataFrame:
     """Residents of each OSM building polygon: footprint x levels / m2 per person (0 if not housing).
 
     ``buildings`` must be in a metric CRS, with ``building`` and optionally ``building:levels``
@@ -109,8 +113,8 @@ def building_residents(buildings: gpd.GeoDataFrame, table: Mapping[str, Any]) ->
     >>> building_residents(b, building_table())["residents"].tolist()  # 400 m2 x 10 / 40; 0; 100 x 2 / 80
     [100.0, 0.0, 2.5]
     """
-    d = table["defaults"]
-    types = table["types"]
+    d = building_population["defaults"]
+    types = building_population["types"]
     kind = buildings["building"].astype(object).where(buildings["building"].notna(), "yes").astype(str)
     entry = [
         types.get(k, types.get("yes", {"levels": d["levels"], "m2_per_person": d["m2_per_person"]}))
@@ -184,7 +188,7 @@ def community_residents(
     census_key: str | None = None,
     raster: str | Path | None = None,
     total: float | None = None,
-    table: TableArg = None,
+    building_population: TableOverrides = None,
 ) -> Residents:
     """Residents of each community (metric CRS, indexed by id), from the best source at hand.
 
@@ -200,7 +204,7 @@ def community_residents(
     >>> r.source.tolist(), round(r.population.sum())
     (['buildings_scaled', 'density_scaled'], 5000)
     """
-    t = building_table(table)
+    t = building_table(building_population)
     n = len(communities)
     population = pd.Series(np.nan, index=communities.index, dtype=np.float64)
     source = pd.Series("", index=communities.index, dtype=object)

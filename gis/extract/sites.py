@@ -37,7 +37,7 @@ def _names(gdf: gpd.GeoDataFrame, ids: list[str], label: str) -> list[str]:
 
 
 def site_file(path: str | Path, layer: str, flag: str, crs: pyproj.CRS) -> gpd.GeoDataFrame:
-    """Read a point layer given on the command line (any format :func:`gis.io.read_layer` reads).
+    r"""Read a point layer given on the command line (any format :func:`gis.io.read_layer` reads).
 
     Polygons become points inside them; missing ``id`` and ``name`` are filled in.
 
@@ -45,7 +45,7 @@ def site_file(path: str | Path, layer: str, flag: str, crs: pyproj.CRS) -> gpd.G
     --------
     >>> import tempfile, pathlib, pyproj
     >>> csv = pathlib.Path(tempfile.mkdtemp()) / "st.csv"
-    >>> _ = csv.write_text("name,lon,lat\\nEast,112.55,37.85\\n,112.56,37.85\\n")
+    >>> _ = csv.write_text("name,lon,lat\nEast,112.55,37.85\n,112.56,37.85\n")
     >>> site_file(csv, "fire_stations", "--stations", pyproj.CRS(32649))[["id", "name"]].to_numpy().tolist()
     [['F1', 'East'], ['F2', 'fire station F2']]
     """
@@ -126,13 +126,13 @@ def fire_stations(
 
 
 def depots(path: str | Path, crs: pyproj.CRS) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Relief depots from ``--depots`` (tier defaults to ``city`` with a note).
+    r"""Relief depots from ``--depots`` (tier defaults to ``city`` with a note).
 
     Examples
     --------
     >>> import tempfile, pathlib, pyproj
     >>> csv = pathlib.Path(tempfile.mkdtemp()) / "depots.csv"
-    >>> _ = csv.write_text("id,name,lon,lat\\nD1,Store,112.55,37.85\\n")
+    >>> _ = csv.write_text("id,name,lon,lat\nD1,Store,112.55,37.85\n")
     >>> gdf, notes = depots(csv, pyproj.CRS(32649))
     >>> gdf["tier"].tolist(), notes[1]
     (['city'], '1 depot(s) have no known tier: set to `city`.')

@@ -1,6 +1,6 @@
 """The vectorised road-graph builder behind :mod:`gis.network`.
 
-A line layer is checked, its tags read (:mod:`gis._speeds`) and projected to a metric CRS
+A line layer is checked, its tags read (:mod:`gis.network._speeds`) and projected to a metric CRS
 (:func:`_prepare`); its lines are cut into edges between nodes, directed, pruned to the
 largest strongly connected component and assembled into a :class:`networkx.MultiDiGraph`
 with a :class:`NetworkReport` (:func:`_assemble`). The graph model is described in
@@ -415,7 +415,7 @@ def _prepare(
         msg = (
             f"{where} has no drivable road among its {n_in} lines (highway classes found: "
             f"{found}). Fix: check that it is a road layer with a `highway` column, or mark "
-            "its classes drivable in the speed table (`speeds=`)."
+            "its classes drivable in the speed table (`road_speeds=`)."
         )
         raise NetworkError(msg)
     metric = _to_metric(lines.loc[use, [lines.geometry.name]], crs, where)

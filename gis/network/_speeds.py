@@ -17,11 +17,10 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..errors import InputError
-from ..tables import load_table
+from ..tables import TableOverrides, load_table
 
-__all__ = ["SpeedsArg", "parse_maxspeed", "parse_other_tags", "speed_table"]
+__all__ = ["parse_maxspeed", "parse_other_tags", "speed_table"]
 
-SpeedsArg = Mapping[str, Any] | str | Path | None
 FloatArray = npt.NDArray[np.float64]
 
 _FORWARD = frozenset({"yes", "true", "1"})
@@ -33,12 +32,12 @@ _MAXSPEED_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(km/h|kmh|kph|mph|knots)?$")
 _UNITS = {None: 1.0, "km/h": 1.0, "kmh": 1.0, "kph": 1.0, "mph": 1.609344, "knots": 1.852}
 
 
-def speed_table(speeds: SpeedsArg = None) -> dict[str, Any]:
-    """Return the road speed table merged with ``speeds``, validated.
+def speed_table(road_speeds: TableOverrides = None) -> dict[str, Any]:
+    """Return the road speed table merged with ``road_speeds``, validated.
 
     Parameters
     ----------
-    speeds
+    road_speeds
         Overrides: a mapping laid out like ``gis/data/road_speeds.toml`` or the path of such
         a TOML file. None gives the shipped table.
 
@@ -53,8 +52,8 @@ def speed_table(speeds: SpeedsArg = None) -> dict[str, Any]:
     >>> t["highway"]["residential"]["speed_kph"], t["highway"]["primary"]["speed_kph"]
     (20.0, 50.0)
     """
-    table = load_table("road_speeds", speeds)
-    where = f"`{speeds}`" if isinstance(speeds, (str, Path)) else "`speeds`"
+    table = load_table("road_speeds", road_speeds)
+    where = f"`{road_speeds}`" if isinstance(road_speeds, (str, Path)) else "`road_speeds`"
     defaults = table.get("defaults", {})
     policy = defaults.get("maxspeed_policy")
     if policy not in _POLICIES:

@@ -16,6 +16,7 @@ import shapely
 from ..errors import InputError, NetworkError
 from ..io import gdal_path
 from ..osm import is_osm_file, read_osm_ways
+from ..tables import TableOverrides
 from ._build import (
     CRSArg,
     _assemble,
@@ -24,7 +25,7 @@ from ._build import (
     _prepare,
 )
 from ._cache import cached_graph
-from ._speeds import SpeedsArg, speed_table
+from ._speeds import speed_table
 
 __all__ = [
     "graph_edges",
@@ -39,7 +40,7 @@ __all__ = [
 def graph_from_lines(
     lines: gpd.GeoDataFrame,
     *,
-    speeds: SpeedsArg = None,
+    road_speeds: TableOverrides = None,
     keep_largest: bool = True,
     source: str | None = None,
     crs: CRSArg = None,
@@ -58,7 +59,7 @@ def graph_from_lines(
     ----------
     lines
         Road lines (LineString or MultiLineString) with a CRS.
-    speeds
+    road_speeds
         Speed table overrides (see :func:`speed_table`).
     keep_largest
         Keep only the largest strongly connected component.
@@ -96,7 +97,7 @@ def graph_from_lines(
     63.4
     """
     t0 = time.perf_counter()
-    table = speed_table(speeds)
+    table = speed_table(road_speeds)
     where = f"`{source}`" if source else "`lines`"
     with _gc_paused():
         prepared = _prepare(lines, table, where, source, crs)
@@ -106,14 +107,14 @@ def graph_from_lines(
 def graph_from_osm(
     path: str | Path,
     *,
-    speeds: SpeedsArg = None,
+    road_speeds: TableOverrides = None,
     keep_largest: bool = True,
     crs: CRSArg = None,
 ) -> nx.MultiDiGraph:
     """Build the road graph from an OSM XML (``.osm``, ``.osm.bz2``, ``.osm.gz``) or PBF file.
 
     Ways join at shared OSM nodes; nodes carry their OSM id in ``osmid``. Tag handling is
-    that of :func:`graph_from_lines`, and so are ``speeds``, ``keep_largest`` and ``crs``.
+    that of :func:`graph_from_lines`, and so are ``road_speeds``, ``keep_largest`` and ``crs``.
 
     Examples
     --------
@@ -122,7 +123,7 @@ def graph_from_osm(
     (10, 2)
     """
     t0 = time.perf_counter()
-    table = speed_table(speeds)
+    table = speed_table(road_speeds)
     with _gc_paused():
         ways = read_osm_ways(path)
         if ways.empty:
@@ -135,7 +136,7 @@ def graph_from_osm(
 def graph_from_osmnx(
     graph: nx.MultiDiGraph,
     *,
-    speeds: SpeedsArg = None,
+    road_speeds: TableOverrides = None,
     keep_largest: bool = True,
     source: str | None = None,
     crs: CRSArg = None,
@@ -160,7 +161,7 @@ def graph_from_osmnx(
     ([11, 12], 2)
     """
     t0 = time.perf_counter()
-    table = speed_table(speeds)
+    table = speed_table(road_speeds)
     in_crs = graph.graph.get("crs")
     if in_crs is None:
         msg = "The osmnx graph has no `crs` graph attribute. Fix: set `G.graph['crs']`."
@@ -216,7 +217,7 @@ def graph_from_query(
     *,
     place: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
-    speeds: SpeedsArg = None,
+    road_speeds: TableOverrides = None,
     keep_largest: bool = True,
     crs: CRSArg = None,
 ) -> nx.MultiDiGraph:
@@ -228,7 +229,7 @@ def graph_from_query(
         A place name osmnx can geocode, such as ``"Yingze District, Taiyuan, China"``.
     bbox
         ``(west, south, east, north)`` in degrees (osmnx 2 order).
-    speeds, keep_largest, crs
+    road_speeds, keep_largest, crs
         As in :func:`graph_from_lines`.
 
     Raises
@@ -257,7 +258,9 @@ def graph_from_query(
             "and use `graph_from_file`."
         )
         raise NetworkError(msg) from exc
-    return graph_from_osmnx(raw, speeds=speeds, keep_largest=keep_largest, source=f"osmnx {what}", crs=crs)
+    return graph_from_osmnx(
+        raw, road_speeds=road_speeds, keep_largest=keep_largest, source=f"osmnx {what}", crs=crs
+    )
 
 
 def _read_lines(path: Path, layer: str | None) -> gpd.GeoDataFrame:
@@ -275,7 +278,7 @@ def _read_lines(path: Path, layer: str | None) -> gpd.GeoDataFrame:
 def graph_from_file(
     path: str | Path,
     *,
-    speeds: SpeedsArg = None,
+    road_speeds: TableOverrides = None,
     keep_largest: bool = True,
     layer: str | None = None,
     cache: bool = True,
@@ -287,7 +290,7 @@ def graph_from_file(
     :func:`graph_from_osm`; anything else is read with geopandas (``.gz`` files through
     GDAL's ``/vsigzip/``) and built with :func:`graph_from_lines`. The cache key covers the
     file contents, ``layer``, the speed table, ``keep_largest`` and ``crs`` (see
-    :mod:`gis._cache`). Other parameters are those of :func:`graph_from_lines`.
+    :mod:`gis.network._cache`). Other parameters are those of :func:`graph_from_lines`.
 
     Examples
     --------
@@ -299,14 +302,16 @@ def graph_from_file(
     if not path.is_file():
         msg = f"Road network file `{path}` does not exist. Fix: check the path."
         raise InputError(msg)
-    table = speed_table(speeds)
+    table = speed_table(road_speeds)
     metric = _metric_crs(crs)
 
     def build() -> nx.MultiDiGraph:
         if is_osm_file(path):
-            return graph_from_osm(path, speeds=table, keep_largest=keep_largest, crs=metric)
+            return graph_from_osm(path, road_speeds=table, keep_largest=keep_largest, crs=metric)
         lines = _read_lines(path, layer)
-        return graph_from_lines(lines, speeds=table, keep_largest=keep_largest, source=str(path), crs=metric)
+        return graph_from_lines(
+            lines, road_speeds=table, keep_largest=keep_largest, source=str(path), crs=metric
+        )
 
     if not cache:
         return build()

@@ -13,6 +13,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from ..names import Model
+
 __all__ = ["LocationResult", "Status", "relative_gap"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -42,12 +44,14 @@ def _frozen(a: npt.ArrayLike | None, dtype: Any) -> Any:
 
 @dataclass(frozen=True, eq=False)
 class LocationResult:
-    """Outcome of one location model on a demand x candidate cost matrix.
+    """Outcome of one location model on a ``(targets, sources)`` cost matrix (demand x candidates).
 
     Attributes
     ----------
     model
-        ``"lscp"``, ``"mclp"``, ``"p_median"``, ``"p_center"`` or ``"backup_coverage"``.
+        One of :data:`planning.names.MODELS`: ``"lscp"``, ``"mclp"``, ``"p-median"``,
+        ``"p-center"`` or ``"backup"`` (the functions ``lscp``, ``mclp``, ``p_median``, ``p_center``,
+        ``backup_coverage``).
     selected
         Column indices of every open site, sorted, ``existing`` ones included.
     is_existing
@@ -85,7 +89,7 @@ class LocationResult:
         Human-readable notes: reductions, time limits, dropped rows.
     """
 
-    model: str
+    model: Model
     selected: IntArray
     is_existing: BoolArray
     objective: float

@@ -11,7 +11,7 @@ one solve; :func:`free_columns`, the candidates that are not ``existing``; :func
 :func:`solve_assignment`, HiGHS under the time left with its outcome noted; and
 :func:`assemble_result`, the frozen :class:`~._result.LocationResult` built on the full instance.
 
-``p`` always counts *new* sites; ``existing`` columns are open in every solution.
+``n_new`` always counts *new* sites; ``existing`` columns are open in every solution.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from gis.errors import InputError, SolverError
 
+from ..names import Model
 from ._milp import MilpModel, MilpOutcome, solve_milp
 from ._result import LocationResult, Status, relative_gap
 from ._validate import Problem
@@ -139,7 +140,7 @@ def solve_assignment(
         sites = f" with {n_open} open sites" if n_open is not None else ""
         msg = (
             f"no choice of sites{sites} can serve every demand row at a finite cost within the given "
-            "`capacities` (if any). Fix: raise `p` or the capacities, add candidate sites, or drop rows "
+            "`capacities` (if any). Fix: raise `n_new` or the capacities, add candidate sites, or drop rows "
             "that only far-away sites can reach."
         )
         raise SolverError(msg)
@@ -163,7 +164,7 @@ def _nearest(cost: npt.NDArray[np.float64], cols: IntArray, limit: float = math.
 
 
 def assemble_result(
-    model: str,
+    model: Model,
     prob: Problem,
     *,
     selected: IntArray,

@@ -1,7 +1,7 @@
 """The set-covering solve shared by LSCP and p-center (internal).
 
 :func:`solve_set_cover` finds the fewest new columns covering every demand row that can be
-covered, or decides whether ``p`` new columns can: enumeration when the reduced instance is
+covered, or decides whether ``n_new`` new columns can: enumeration when the reduced instance is
 tiny, else identical rows merged and dominated columns dropped, a greedy incumbent, the packing
 bound and HiGHS for the time left.
 """
@@ -30,7 +30,7 @@ def solve_set_cover(
     existing: IntArray,
     free: IntArray,
     *,
-    p: int | None = None,
+    n_new: int | None = None,
     method: Method,
     t_end: float,
     mip_gap: float,
@@ -38,7 +38,7 @@ def solve_set_cover(
 ) -> tuple[bool | None, IntArray | None, Best]:
     """Fewest ``free`` columns covering every row that can be covered (not already by ``existing``).
 
-    With ``p``, answers "can ``p`` new sites cover every row?": ``(True, cols)``, ``(False, None)``
+    With ``n_new``, answers "can ``n_new`` new sites cover every row?": ``(True, cols)``, ``(False, None)``
     when proven impossible, ``(None, None)`` when undecided in time. ``Best`` holds the bound.
     """
     best = Best("min")
@@ -46,7 +46,7 @@ def solve_set_cover(
     on_free = sp.csr_array(full[:, free])
     reach = np.diff(on_free.indptr)
     need = np.flatnonzero((base == 0) & (reach > 0))
-    if p is not None and ((base == 0) & (reach == 0)).any():
+    if n_new is not None and ((base == 0) & (reach == 0)).any():
         return False, None, best
     if len(need) == 0:
         best.offer(np.zeros(0, dtype=np.intp), 0.0, "trivial")
@@ -60,7 +60,7 @@ def solve_set_cover(
             best.tighten(float(len(exact)))
             best.notes.append(f"solved exactly by reduction and enumeration ({len(exact)} sites)")
             cols = free[exact]
-            if p is None or len(exact) <= p:
+            if n_new is None or len(exact) <= n_new:
                 return True, cols, best
             return False, None, best
     if reduce:
@@ -78,10 +78,10 @@ def solve_set_cover(
         best.offer(start, float(len(start)), "heuristic")
         x0 = np.zeros(k)
         x0[start] = 1.0
-    if p is None:
+    if n_new is None:
         run = best.cols is None or relative_gap(best.objective, best.bound) > mip_gap
     else:
-        run = best.cols is None or not (best.objective <= p or best.bound > p)
+        run = best.cols is None or not (best.objective <= n_new or best.bound > n_new)
     run = run and method != "heuristic"
     model = MilpModel(
         np.ones(k), cover, np.ones(r), np.full(r, np.inf), np.zeros(k), np.ones(k), np.ones(k, dtype=bool)
@@ -94,6 +94,6 @@ def solve_set_cover(
         if math.isfinite(out.bound):
             best.tighten(math.ceil(out.bound - 1e-6))  # the number of sites is an integer
     found: IntArray | None = free[kcols[best.cols]] if best.cols is not None else None
-    if p is None or best.objective <= p:
+    if n_new is None or best.objective <= n_new:
         return True, found, best
-    return (False if best.bound > p else None), None, best
+    return (False if best.bound > n_new else None), None, best

@@ -1,10 +1,11 @@
 """One shared validation helper for every location model.
 
-:func:`validate_inputs` checks the cost matrix, weights, radius, ``p``, ``existing`` and
+:func:`validate_inputs` checks the cost matrix, weights, radius, ``n_new``, ``existing`` and
 ``capacities`` together and returns a :class:`Problem` with clean arrays. Each message names
 the argument in backticks, the offending row / column indices and the fix.
 
-Conventions: rows of ``cost`` are demand units, columns are candidate sites; costs are
+Conventions: ``cost`` is ``(targets, sources)`` like every matrix of :mod:`planning`: rows are
+demand units, columns are candidate sites; costs are
 seconds or metres, ``inf`` means unreachable, NaN and negative costs are errors.
 """
 
@@ -35,7 +36,7 @@ class Problem:
     cost: FloatArray
     weights: FloatArray
     radius: float | None
-    p: int
+    n_new: int
     existing: IntArray
     capacities: FloatArray | None
     unreachable: IntArray  # demand rows no candidate reaches (within `radius` when given)
@@ -147,24 +148,24 @@ def _existing(existing: npt.ArrayLike | None, m: int) -> IntArray:
     return uniq
 
 
-def _p(p: int | None, m: int, n_existing: int) -> int:
-    if p is None:
+def _n_new(n_new: int | None, m: int, n_existing: int) -> int:
+    if n_new is None:
         return 0
-    if isinstance(p, bool) or not isinstance(p, int | np.integer):
-        msg = f"`p` is {p!r}. Fix: give the number of new sites as an integer."
+    if isinstance(n_new, bool) or not isinstance(n_new, int | np.integer):
+        msg = f"`n_new` is {n_new!r}. Fix: give the number of new sites as an integer."
         raise InputError(msg)
-    p = int(p)
+    n_new = int(n_new)
     free = m - n_existing
-    if p < 0:
-        msg = f"`p` is {p}. Fix: give the number of new sites, >= 0."
+    if n_new < 0:
+        msg = f"`n_new` is {n_new}. Fix: give the number of new sites, >= 0."
         raise InputError(msg)
-    if p > free:
+    if n_new > free:
         msg = (
-            f"`p` = {p} new sites but only {free} candidate column(s) are free ({m} in `cost`, "
-            f"{n_existing} of them `existing`). Fix: lower `p` to at most {free} or add candidate sites."
+            f"`n_new` = {n_new} new sites but only {free} candidate column(s) are free ({m} in `cost`, "
+            f"{n_existing} of them `existing`). Fix: lower `n_new` to at most {free} or add candidate sites."
         )
         raise InputError(msg)
-    return p
+    return n_new
 
 
 def _radius(radius: float | None) -> float | None:
@@ -202,7 +203,7 @@ def validate_inputs(
     *,
     weights: npt.ArrayLike | None = None,
     radius: float | None = None,
-    p: int | None = None,
+    n_new: int | None = None,
     existing: npt.ArrayLike | None = None,
     capacities: npt.ArrayLike | None = None,
     need_facility: bool = False,
@@ -213,11 +214,11 @@ def validate_inputs(
     Parameters
     ----------
     cost
-        Demand x candidate matrix; ``inf`` = unreachable.
-    weights, radius, p, existing, capacities
+        ``(targets, sources)``: demand rows x candidate columns; ``inf`` = unreachable.
+    weights, radius, n_new, existing, capacities
         As in the models; ``None`` when the model has no such argument.
     need_facility
-        The model must open at least one site (``p + len(existing) >= 1``).
+        The model must open at least one site (``n_new + len(existing) >= 1``).
     unreachable
         ``"allow"``: unreachable rows are recorded; ``"raise"``: they are an error
         (LSCP, p-median, p-center); every model raises when *all* demand is unreachable.
@@ -227,10 +228,13 @@ def validate_inputs(
     w = _weights(weights, n)
     r = _radius(radius)
     ex = _existing(existing, m)
-    pp = _p(p, m, len(ex))
+    pp = _n_new(n_new, m, len(ex))
     cap = _capacities(capacities, m)
     if need_facility and pp + len(ex) == 0:
-        msg = "`p` is 0 and there are no `existing` sites, so no site would be open. Fix: give `p` >= 1."
+        msg = (
+            "`n_new` is 0 and there are no `existing` sites, so no site would be open. "
+            "Fix: give `n_new` >= 1."
+        )
         raise InputError(msg)
     reach = arr <= r if r is not None else np.isfinite(arr)
     unreach = np.flatnonzero(~reach.any(axis=1)).astype(np.intp)
@@ -256,7 +260,7 @@ def validate_inputs(
         cost=_readonly(arr),
         weights=_readonly(w),
         radius=r,
-        p=pp,
+        n_new=pp,
         existing=_readonly(ex),
         capacities=None if cap is None else _readonly(cap),
         unreachable=_readonly(unreach),

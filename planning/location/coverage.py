@@ -5,7 +5,7 @@ Both maximise ``sum_i w_i * value[min(count_i, L)]`` over the number of open sit
 shared solve: rows no new site can improve set aside, identical rows merged, dominated
 candidates dropped (MCLP), then enumeration, local search and HiGHS under the time limit.
 
-``p`` always counts *new* sites; ``existing`` columns are open in every solution.
+``n_new`` always counts *new* sites; ``existing`` columns are open in every solution.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from gis.errors import InputError
 
+from ..names import Model
 from ._exact import coverage_enumerate
 from ._heuristics import coverage_search, open_counts, submodular_bound
 from ._milp import coverage_model, coverage_start
@@ -47,7 +48,7 @@ def mclp(
     cost: npt.ArrayLike,
     weights: npt.ArrayLike,
     radius: float,
-    p: int,
+    n_new: int,
     *,
     existing: npt.ArrayLike | None = None,
     method: Method = "auto",
@@ -55,23 +56,25 @@ def mclp(
     mip_gap: float = 1e-4,
     reduce: bool = True,
 ) -> LocationResult:
-    """Maximal covering location problem: ``p`` new sites maximising the weight within ``radius``.
+    """Maximal covering location problem: ``n_new`` new sites maximising the weight within ``radius``.
 
     Parameters
     ----------
     cost
-        Demand x candidate matrix, seconds or metres; ``np.inf`` = unreachable.
+        ``(targets, sources)``: one row per demand unit, one column per candidate site (existing
+        ones included), seconds or metres; ``np.inf`` = unreachable.
     weights
         Demand weight per row (population, risk score).
     radius
         Coverage standard in the units of ``cost`` (for example 240 s of travel).
-    p
+    n_new
         Number of new sites, besides ``existing``.
     existing
         Columns (indices or a boolean mask) that are always open: the current stations.
     method
-        ``"auto"``: heuristic, then HiGHS warm-started from it; ``"exact"``: HiGHS only;
-        ``"heuristic"``: greedy + swaps with the submodularity bound, no MILP.
+        How to solve (the model is the function): ``"auto"``: heuristic, then HiGHS
+        warm-started from it; ``"exact"``: HiGHS only; ``"heuristic"``: greedy + swaps with the
+        submodularity bound, no MILP.
     time_limit_s
         Wall-time limit of the whole call; the best solution and its gap are returned.
     mip_gap
@@ -88,15 +91,15 @@ def mclp(
     --------
     >>> import numpy as np
     >>> cost = np.array([[1.0, 9.0, 9.0], [9.0, 1.0, 9.0], [9.0, 1.0, 1.0]])
-    >>> res = mclp(cost, [3, 1, 3], radius=2.0, p=1)
+    >>> res = mclp(cost, [3, 1, 3], radius=2.0, n_new=1)
     >>> res.selected.tolist(), res.objective, res.status
     ([1], 4.0, 'optimal')
-    >>> mclp(cost, [3, 1, 3], radius=2.0, p=1, existing=[0]).selected.tolist()
+    >>> mclp(cost, [3, 1, 3], radius=2.0, n_new=1, existing=[0]).selected.tolist()
     [0, 1]
     """
     t0 = time.perf_counter()
     check_method(method, time_limit_s, mip_gap)
-    prob = validate_inputs(cost, weights=weights, radius=radius, p=p, existing=existing)
+    prob = validate_inputs(cost, weights=weights, radius=radius, n_new=n_new, existing=existing)
     values = np.array([0.0, 1.0])
     return _coverage(
         "mclp",
@@ -115,7 +118,7 @@ def backup_coverage(
     cost: npt.ArrayLike,
     weights: npt.ArrayLike,
     radius: float,
-    p: int,
+    n_new: int,
     *,
     existing: npt.ArrayLike | None = None,
     first_cover_weight: float = 0.0,
@@ -124,7 +127,7 @@ def backup_coverage(
     mip_gap: float = 1e-4,
     reduce: bool = True,
 ) -> LocationResult:
-    """Backup coverage (Hogan & ReVelle): ``p`` new sites maximising the weight covered twice.
+    """Backup coverage (Hogan & ReVelle): ``n_new`` new sites maximising the weight covered twice.
 
     The objective is ``theta * (weight covered at least once) + (1 - theta) * (weight covered at
     least twice)`` with ``theta = first_cover_weight``; the default 0 maximises the weight
@@ -136,7 +139,7 @@ def backup_coverage(
     --------
     >>> import numpy as np
     >>> cost = np.array([[1.0, 1.0, 1.0], [1.0, 9.0, 1.0]])
-    >>> res = backup_coverage(cost, [1, 10], radius=2.0, p=2)
+    >>> res = backup_coverage(cost, [1, 10], radius=2.0, n_new=2)
     >>> res.selected.tolist(), res.objective, res.backup_share
     ([0, 2], 11.0, 1.0)
     """
@@ -145,10 +148,10 @@ def backup_coverage(
     if not (0.0 <= first_cover_weight <= 1.0):
         msg = f"`first_cover_weight` is {first_cover_weight}. Fix: give a weight in [0, 1]."
         raise InputError(msg)
-    prob = validate_inputs(cost, weights=weights, radius=radius, p=p, existing=existing)
+    prob = validate_inputs(cost, weights=weights, radius=radius, n_new=n_new, existing=existing)
     values = np.array([0.0, first_cover_weight, 1.0])
     return _coverage(
-        "backup_coverage",
+        "backup",
         prob,
         values,
         drop_dominated=False,
@@ -161,7 +164,7 @@ def backup_coverage(
 
 
 def _coverage(
-    model: str,
+    model: Model,
     prob: Problem,
     values: FloatArray,
     *,
@@ -197,7 +200,7 @@ def _coverage(
         keep = np.ones(len(free), dtype=bool)
     kcols = np.flatnonzero(keep).astype(np.intp)
     cover = sp.csr_array(cover[:, kcols])
-    p_k = min(prob.p, len(kcols))
+    p_k = min(prob.n_new, len(kcols))
     # a bound with no search at all: every row at its best reachable level
     reach = np.minimum(np.diff(cover.indptr), p_k)
     best.tighten(float(w_r @ values[np.minimum(base_r + reach, levels)]))
@@ -262,7 +265,7 @@ def _coverage(
                 if open_gap() and t_end - time.perf_counter() > 1.0:
                     exact(t_end)
     new = free[kcols[best.cols]] if best.cols is not None else np.zeros(0, dtype=np.intp)
-    new = _pad(new, free, np.asarray(full.T @ w).ravel(), prob.p)
+    new = _pad(new, free, np.asarray(full.T @ w).ravel(), prob.n_new)
     selected = np.concatenate([prob.existing, new])
     count = open_counts(full, selected)
     objective = float(w @ values[np.minimum(count, levels)])
@@ -284,10 +287,10 @@ def _coverage(
     )
 
 
-def _pad(chosen: IntArray, pool: IntArray, score: FloatArray, p: int) -> IntArray:
-    """Add the best-scoring unchosen ``pool`` columns until ``p`` are chosen."""
-    if len(chosen) >= p:
+def _pad(chosen: IntArray, pool: IntArray, score: FloatArray, n_new: int) -> IntArray:
+    """Add the best-scoring unchosen ``pool`` columns until ``n_new`` are chosen."""
+    if len(chosen) >= n_new:
         return chosen
     rest = pool[~np.isin(pool, chosen)]
     rest = rest[np.argsort(-score[rest], kind="stable")]
-    return np.sort(np.concatenate([chosen, rest[: p - len(chosen)]])).astype(np.intp)
+    return np.sort(np.concatenate([chosen, rest[: n_new - len(chosen)]])).astype(np.intp)

@@ -46,7 +46,7 @@ def lscp(
     Parameters
     ----------
     cost, radius, existing, method, time_limit_s, mip_gap, reduce
-        As in :func:`mclp`.
+        As in :func:`mclp` (``cost`` is ``(targets, sources)``: demand rows x candidate columns).
     capacities
         Per candidate column, the demand a site can serve (station workload, depot stock);
         demand quantities are ``weights``. A row's demand may be split between sites.

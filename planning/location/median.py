@@ -5,7 +5,7 @@ p-median: heuristic incumbent, then an assignment MILP on each row's nearest can
 p-center: binary search over the distinct costs, each radius decided by the shared set-covering
 solve (:mod:`._set_cover`).
 
-``p`` always counts *new* sites; ``existing`` columns are open in every solution.
+``n_new`` always counts *new* sites; ``existing`` columns are open in every solution.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ _MAX_PAIRS = 2_000_000  # p-median assignment variables before reducing to the k
 def p_median(
     cost: npt.ArrayLike,
     weights: npt.ArrayLike,
-    p: int,
+    n_new: int,
     *,
     existing: npt.ArrayLike | None = None,
     capacities: npt.ArrayLike | None = None,
@@ -53,11 +53,11 @@ def p_median(
     time_limit_s: float = 60.0,
     mip_gap: float = 1e-4,
 ) -> LocationResult:
-    """p-median: ``p`` new sites minimising the weighted mean cost from demand to its nearest site.
+    """p-median: ``n_new`` new sites minimising the weighted mean cost from demand to its nearest site.
 
     Parameters
     ----------
-    cost, weights, p, existing, method, time_limit_s, mip_gap
+    cost, weights, n_new, existing, method, time_limit_s, mip_gap
         As in :func:`mclp`; every row needs at least one finite cost.
     capacities
         Per candidate column, the weight a site can serve; demand may then be split between
@@ -77,7 +77,7 @@ def p_median(
     --------
     >>> import numpy as np
     >>> cost = np.array([[0.0, 4.0, 8.0], [4.0, 0.0, 4.0], [8.0, 4.0, 0.0]])
-    >>> res = p_median(cost, [1, 1, 3], p=1)
+    >>> res = p_median(cost, [1, 1, 3], n_new=1)
     >>> res.selected.tolist(), round(res.objective, 6), res.assignment.tolist()
     ([2], 2.4, [2, 2, 2])
     """
@@ -86,7 +86,7 @@ def p_median(
     prob = validate_inputs(
         cost,
         weights=weights,
-        p=p,
+        n_new=n_new,
         existing=existing,
         capacities=capacities,
         need_facility=True,
@@ -100,7 +100,7 @@ def p_median(
         msg = "`weights` sum to 0, so every choice of sites has mean cost 0. Fix: give positive weights."
         raise InputError(msg)
     n, m = prob.cost.shape
-    n_open = prob.p + len(prob.existing)
+    n_open = prob.n_new + len(prob.existing)
     t_end = t0 + time_limit_s
     finite = np.isfinite(prob.cost)
     big = float(prob.cost[finite].max()) * (n + 1) + 1.0
@@ -109,17 +109,17 @@ def p_median(
     start_cols = None
     if prob.capacities is None and method != "exact":
         share = time_limit_s * (1.0 if method == "heuristic" else HEURISTIC_SHARE)
-        start_cols, _ = median_search(pen, prob.weights, prob.p, fixed=prob.existing, time_limit_s=share)
+        start_cols, _ = median_search(pen, prob.weights, prob.n_new, fixed=prob.existing, time_limit_s=share)
         best.offer(start_cols, median_cost(prob.cost, prob.weights, start_cols) / W, "heuristic")
     if prob.capacities is not None:
         most = (
             prob.capacities[prob.existing].sum()
-            + np.sort(np.delete(prob.capacities, prob.existing))[::-1][: prob.p].sum()
+            + np.sort(np.delete(prob.capacities, prob.existing))[::-1][: prob.n_new].sum()
         )
         if most < W:
             msg = (
                 f"the {n_open} largest `capacities` add up to {most:g}, below the total weight {W:g}. "
-                "Fix: raise `p` or the capacities, or give `weights` in the unit of the capacities."
+                "Fix: raise `n_new` or the capacities, or give `weights` in the unit of the capacities."
             )
             raise InputError(msg)
         k = m
@@ -178,11 +178,11 @@ def p_median(
     if best.cols is None or not math.isfinite(best.objective):
         msg = (
             f"no choice of {n_open} sites reaches every demand row at a finite cost. "
-            "Fix: raise `p`, add candidates, or drop rows that only far-away sites can reach."
+            "Fix: raise `n_new`, add candidates, or drop rows that only far-away sites can reach."
         )
         raise InputError(msg)
     return assemble_result(
-        "p_median",
+        "p-median",
         prob,
         selected=best.cols,
         objective=best.objective,
@@ -217,17 +217,17 @@ def _median_start(
 
 def p_center(
     cost: npt.ArrayLike,
-    p: int,
+    n_new: int,
     *,
     existing: npt.ArrayLike | None = None,
     method: Method = "auto",
     time_limit_s: float = 60.0,
     mip_gap: float = 1e-4,
 ) -> LocationResult:
-    """p-center: ``p`` new sites minimising the worst cost from any demand row to its nearest site.
+    """p-center: ``n_new`` new sites minimising the worst cost from any demand row to its nearest site.
 
     Solved exactly as a sequence of set-covering problems: binary search over the distinct
-    costs for the smallest radius that ``p`` new sites (with ``existing``) can cover. A radius
+    costs for the smallest radius that ``n_new`` new sites (with ``existing``) can cover. A radius
     proven infeasible gives the lower bound. Parameters as in :func:`mclp`.
 
     Returns
@@ -239,17 +239,17 @@ def p_center(
     --------
     >>> import numpy as np
     >>> cost = np.array([[0.0, 4.0, 8.0], [4.0, 0.0, 4.0], [8.0, 4.0, 0.0]])
-    >>> res = p_center(cost, p=1)
+    >>> res = p_center(cost, n_new=1)
     >>> res.selected.tolist(), res.objective, res.bound
     ([1], 4.0, 4.0)
     """
     t0 = time.perf_counter()
     check_method(method, time_limit_s, mip_gap)
-    prob = validate_inputs(cost, p=p, existing=existing, need_facility=True, unreachable="raise")
+    prob = validate_inputs(cost, n_new=n_new, existing=existing, need_facility=True, unreachable="raise")
     t_end = t0 + time_limit_s
     cost_m = prob.cost
     free = free_columns(prob)
-    best_cols = center_greedy(cost_m, prob.existing, free, prob.p)
+    best_cols = center_greedy(cost_m, prob.existing, free, prob.n_new)
     upper = worst_cost(cost_m, best_cols)
     lower = float(cost_m.min(axis=1).max())  # every row is served by some site
     radii = np.unique(cost_m[(cost_m >= lower) & (cost_m <= upper)])  # the optimum is one of these
@@ -263,7 +263,7 @@ def p_center(
         mid = (lo + hi) // 2
         full = coverage_matrix(cost_m, float(radii[mid]))
         feasible, new, info = solve_set_cover(
-            full, prob.existing, free, p=prob.p, method=method, t_end=t_end, mip_gap=mip_gap
+            full, prob.existing, free, n_new=prob.n_new, method=method, t_end=t_end, mip_gap=mip_gap
         )
         ran = ran or bool(info.milp_status)
         if feasible:
@@ -272,13 +272,13 @@ def p_center(
         else:
             lo = mid
             proven_lo = mid if feasible is False else proven_lo
-    best_cols = center_greedy(cost_m, best_cols, free, prob.p + len(prob.existing) - len(best_cols))
+    best_cols = center_greedy(cost_m, best_cols, free, prob.n_new + len(prob.existing) - len(best_cols))
     objective = worst_cost(cost_m, best_cols)
     bound = min(float(radii[proven_lo + 1]), objective)
     notes.append(f"{len(radii)} distinct costs between the bounds {lower:g} and {upper:g} searched")
     best = Best("min", objective=objective, bound=bound)
     return assemble_result(
-        "p_center",
+        "p-center",
         prob,
         selected=best_cols,
         objective=objective,

@@ -1,8 +1,9 @@
 """Where the web service keeps scenarios, results and jobs.
 
-:class:`Store` is the interface; :class:`SQLiteStore` the embedded default (SQLite plus
-one GeoPackage per scenario in a data directory). A PostGIS backend implements
-:class:`Store` too and is chosen in :func:`service.api.create_app`'s settings.
+:class:`Store` is the interface; :class:`SQLiteStore` (SQLite plus one GeoPackage per
+scenario in a data directory) is the embedded default and, so far, the only backend. Another
+backend would implement :class:`Store` and be passed to :func:`service.api.create_app` as
+``store=``.
 """
 
 from .base import (

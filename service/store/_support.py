@@ -1,5 +1,8 @@
-"""Parts of the embedded store: its SQL schema, per-thread readers, durable renames, bounds, CRS
-names, keyset paging and layer reads."""
+"""Parts of the embedded store (private).
+
+Its SQL schema, per-thread readers, durable renames, bounds, CRS names, keyset paging and
+layer reads.
+"""
 
 from __future__ import annotations
 

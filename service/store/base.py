@@ -2,7 +2,8 @@
 
 :class:`Store` is what the API and the job runner talk to. The embedded default,
 :class:`service.store.sqlite.SQLiteStore`, keeps metadata and jobs in SQLite and one
-GeoPackage per scenario; a PostGIS backend implements the same methods.
+GeoPackage per scenario; it is the only backend so far, and any other must implement the
+same methods and keep the same contract.
 
 Contract every backend keeps:
 

@@ -134,7 +134,7 @@ class SQLiteStore(Store):
             conn.close()
 
     def _read(self) -> sqlite3.Connection:
-        """This thread's long-lived read connection (opened on first use)."""
+        """The long-lived read connection of this thread (opened on first use)."""
         reader: Reader | None = getattr(self._local, "reader", None)
         if reader is None or reader.generation != self._generation:
             with self._readers_lock:
@@ -190,6 +190,7 @@ class SQLiteStore(Store):
     # -- scenarios -------------------------------------------------------------------------
 
     def create_scenario(self, scenario: Scenario, *, origin: str, adopt_gpkg: bool = False) -> ScenarioRecord:
+        """Write the scenario's GeoPackage into a new folder, rename it to its id, then record it."""
         sid = uuid.uuid4().hex
         tmp = self.scenarios_dir / f".tmp-{sid}"
         final = self.scenarios_dir / sid
@@ -258,11 +259,13 @@ class SQLiteStore(Store):
         )
 
     def list_scenarios(self, *, limit: int | None = None, after: After | None = None) -> list[ScenarioRecord]:
+        """Scenarios, newest first (``created_at``, then ``id``): at most ``limit``, from after ``after``."""
         query, values = paged("SELECT * FROM scenarios WHERE 1 = 1", [], limit, after)
         rows = self._read().execute(query, values).fetchall()
         return [self._scenario_record(r) for r in rows]
 
     def get_scenario(self, scenario_id: str) -> ScenarioRecord:
+        """The record of one scenario; :class:`NotFoundError` when unknown."""
         _check_id(scenario_id, "scenario")
         row = self._read().execute("SELECT * FROM scenarios WHERE id = ?", (scenario_id,)).fetchone()
         if row is None:
@@ -271,10 +274,12 @@ class SQLiteStore(Store):
         return self._scenario_record(row)
 
     def load_scenario(self, scenario_id: str) -> Scenario:
+        """Load the scenario's GeoPackage (validated, in its metric CRS)."""
         with self._unless_deleted(scenario_id):
             return load_scenario(self._scenario_dir(scenario_id) / SCENARIO_FILE)
 
     def delete_scenario(self, scenario_id: str) -> None:
+        """Delete the scenario's row, then its folder (results and job results with it)."""
         self.get_scenario(scenario_id)
         with self._connect() as conn:
             conn.execute("DELETE FROM scenarios WHERE id = ?", (scenario_id,))
@@ -306,6 +311,7 @@ class SQLiteStore(Store):
         return row
 
     def put_result(self, scenario_id: str, name: str, data: bytes, *, media_type: str) -> None:
+        """Write the result ``name`` as bytes (atomically), then record it."""
         with self._unless_deleted(scenario_id):
             path = self._scenario_dir(scenario_id) / "results" / f"{check_result_name(name)}.bin"
             with atomic_path(path) as tmp:
@@ -313,6 +319,7 @@ class SQLiteStore(Store):
             self._record_result(scenario_id, name, "bytes", media_type)
 
     def get_result(self, scenario_id: str, name: str) -> tuple[bytes, str]:
+        """``(data, media_type)`` of a stored bytes result; :class:`NotFoundError` when absent."""
         with self._unless_deleted(scenario_id):
             row = self._result_row(scenario_id, check_result_name(name))
             if row["kind"] != "bytes":
@@ -322,6 +329,7 @@ class SQLiteStore(Store):
             return path.read_bytes(), row["media_type"]
 
     def put_result_layers(self, scenario_id: str, name: str, layers: Mapping[str, gpd.GeoDataFrame]) -> None:
+        """Write the result ``name`` as one GeoPackage (atomically), then record it."""
         with self._unless_deleted(scenario_id):
             path = self._scenario_dir(scenario_id) / "results" / f"{check_result_name(name)}.gpkg"
             write_layers(path, layers)
@@ -335,6 +343,7 @@ class SQLiteStore(Store):
         *,
         bbox: tuple[float, float, float, float] | None = None,
     ) -> gpd.GeoDataFrame:
+        """Read one layer of a stored layer result, optionally within ``bbox`` (its own CRS)."""
         with self._unless_deleted(scenario_id):
             row = self._result_row(scenario_id, check_result_name(name))
             path = self.scenarios_dir / scenario_id / "results" / f"{name}.gpkg"
@@ -344,6 +353,7 @@ class SQLiteStore(Store):
             return read_layer(path, layer, bbox)
 
     def list_results(self, scenario_id: str) -> list[str]:
+        """Names of the results recorded for a scenario, sorted."""
         self.get_scenario(scenario_id)
         rows = (
             self._read()
@@ -355,6 +365,7 @@ class SQLiteStore(Store):
     # -- jobs ------------------------------------------------------------------------------
 
     def create_job(self, scenario_id: str, kind: str, params: Mapping[str, Any]) -> JobRecord:
+        """Record a new ``queued`` job on an existing scenario."""
         self.get_scenario(scenario_id)
         job = JobRecord(
             id=uuid.uuid4().hex,
@@ -393,6 +404,7 @@ class SQLiteStore(Store):
         cancel_requested: bool | None = None,
         expect: Iterable[JobStatus] | None = None,
     ) -> bool:
+        """Change a job in one statement; with ``expect``, only if its status is one of them."""
         _check_id(job_id, "job")
         sets: list[str] = []
         values: list[Any] = []
@@ -452,6 +464,7 @@ class SQLiteStore(Store):
         return row
 
     def get_job(self, job_id: str) -> JobRecord:
+        """One job; :class:`NotFoundError` when unknown."""
         return self._job_record(self._job_row(job_id))
 
     def list_jobs(
@@ -462,6 +475,7 @@ class SQLiteStore(Store):
         limit: int | None = None,
         after: After | None = None,
     ) -> list[JobRecord]:
+        """Jobs, newest first, optionally of one scenario or status; paged like :meth:`list_scenarios`."""
         query, values = "SELECT * FROM jobs WHERE 1 = 1", []
         if scenario_id is not None:
             query += " AND scenario_id = ?"
@@ -474,6 +488,7 @@ class SQLiteStore(Store):
         return [self._job_record(r) for r in rows]
 
     def purge_jobs(self, *, finished_before: str) -> int:
+        """Delete the jobs (rows, then files) finished before an ISO 8601 UTC time; return how many."""
         placeholders = ", ".join("?" * len(FINAL_STATUSES))
         where = f"status IN ({placeholders}) AND finished_at IS NOT NULL AND finished_at < ?"
         values = (*FINAL_STATUSES, finished_before)
@@ -500,6 +515,7 @@ class SQLiteStore(Store):
         data: Mapping[str, Any],
         layers: Mapping[str, gpd.GeoDataFrame] | None = None,
     ) -> None:
+        """Write a job's JSON result (and layers) atomically, then record that it has one."""
         json_path, gpkg_path = self._job_paths(job_id)
         scenario_id = json_path.parent.parent.name
         if not json_path.parent.parent.is_dir():  # the scenario was deleted meanwhile
@@ -519,6 +535,7 @@ class SQLiteStore(Store):
                 raise FileNotFoundError(job_id)  # the job went with its scenario
 
     def get_job_result(self, job_id: str) -> dict[str, Any]:
+        """The JSON result of a job; :class:`NotFoundError` when it has none."""
         row = self._job_row(job_id)
         if not row["has_result"]:
             msg = f"Job `{job_id}` has no result (status `{row['status']}`). Fix: wait until it succeeded."
@@ -528,11 +545,13 @@ class SQLiteStore(Store):
             return dict(json.loads(json_path.read_text(encoding="utf-8")))
 
     def job_result_layers(self, job_id: str) -> list[str]:
+        """Names of the layers of a job's result (empty when it has none)."""
         return list(json.loads(self._job_row(job_id)["result_layers"]))
 
     def read_job_result_layer(
         self, job_id: str, layer: str, *, bbox: tuple[float, float, float, float] | None = None
     ) -> gpd.GeoDataFrame:
+        """One layer of a job's result, optionally within ``bbox`` (its own CRS)."""
         if layer not in self.job_result_layers(job_id):
             msg = f"Job `{job_id}` has no result layer `{layer}`."
             raise NotFoundError(msg)
@@ -541,6 +560,7 @@ class SQLiteStore(Store):
             return read_layer(gpkg_path, layer, bbox)
 
     def mark_interrupted(self, reason: str) -> int:
+        """Mark every ``queued`` or ``running`` job failed with ``reason``; return how many."""
         placeholders = ", ".join("?" * len(ACTIVE_STATUSES))
         with self._connect() as conn:
             n = conn.execute(

@@ -1,0 +1,217 @@
+"""Snap point layers (stations, hazards, communities, candidate sites) to the road graph.
+
+:func:`snap_points` is the one snapping function of riskplan. Each feature (a point inside
+lines and polygons) is matched to the nearest edge of the graph's :class:`~planning.travel.RoadMatrix`
+(one shapely STRtree per graph, built once and shared by every layer and by the travel-time
+engine), then to the end node of that edge nearer the snapped position. Features farther from
+every road than ``max_snap_m`` are *flagged*, never silently snapped or dropped:
+:func:`gis.require_snapped` turns flags into a :class:`gis.errors.SnapError`, and
+:func:`snap_stations` adds the check that every station reaches the whole network.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from gis.errors import InputError, NetworkError, SnapError
+from gis.snap import default_max_snap_m, flag_far, require_snapped, road_distances, snap_targets
+
+from .travel import Graph, RoadMatrix, road_matrix
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = ["snap_points", "snap_stations"]
+
+
+def snap_points(
+    graph: Graph,
+    points: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    layer: str | None = None,
+    max_snap_m: float | None = None,
+    edge_weight: str = "travel_time_s",
+) -> pd.DataFrame:
+    """Snap ``points`` to the nearest road of ``graph`` and pick a graph node for each.
+
+    Points are reprojected to the graph CRS; polygons and lines are represented by a point
+    on their surface. Features farther than ``max_snap_m`` from every road are ``flagged``
+    (never dropped).
+
+    Parameters
+    ----------
+    graph
+        Road graph from :mod:`gis.network` (metric CRS in ``graph.graph["crs"]``).
+    points
+        Features with a CRS, indexed by id.
+    layer
+        Layer name for messages.
+    max_snap_m
+        Features farther than this from every road are flagged; defaults to ``max_snap_m`` in
+        ``road_speeds.toml`` (500 m).
+    edge_weight
+        Edge attribute of the road matrix the snap runs on (the snap itself does not depend on
+        it; pass the weight of your travel times so that their matrix is reused).
+
+    Returns
+    -------
+    pandas.DataFrame
+        On the index of ``points``: ``node`` (the end node of the nearest edge nearer the
+        snapped position, along the edge), ``snap_distance_m`` (the feature's point to the
+        nearest edge), ``node_distance_m`` (point to ``node``, straight line), ``flagged``
+        (``road_distance_m`` above the limit), ``u``, ``v``, ``key`` (the nearest edge),
+        ``along_m`` (distance along it, from ``u``, to the snapped position),
+        ``road_distance_m`` (the feature itself to the nearest edge: 0 for a polygon a road
+        crosses, see :func:`gis.snap.road_distances`), ``edge`` (row of the road matrix's edge
+        arrays) and ``frac`` (``along_m`` as a share of the edge length). ``df.attrs`` holds
+        ``max_snap_m`` and ``layer``.
+
+    Raises
+    ------
+    CRSError
+        When ``points`` has no CRS.
+    InputError
+        When some geometries are missing or empty.
+    NetworkError
+        When the graph has no edge to snap to.
+
+    Examples
+    --------
+    >>> from gis.network import graph_from_osm
+    >>> import geopandas as gpd
+    >>> G = graph_from_osm("tests/fixtures/tiny_city.osm.xml")
+    >>> pts = gpd.GeoSeries.from_xy([112.5505, 112.60], [37.8502, 37.90], crs=4326)
+    >>> df = snap_points(G, pts, layer="stations")
+    >>> df["snap_distance_m"].round(1).tolist(), df["flagged"].tolist()
+    ([22.2, 6570.4], [False, True])
+    """
+    if graph.number_of_edges() == 0:
+        msg = "The road graph has no edges to snap to. Fix: build it from a road layer."
+        raise NetworkError(msg)
+    return _snap_points(
+        road_matrix(graph, edge_weight=edge_weight), points, layer=layer, max_snap_m=max_snap_m
+    )
+
+
+def _snap_points(
+    m: RoadMatrix,
+    points: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    layer: str | None,
+    max_snap_m: float | None,
+) -> pd.DataFrame:
+    """:func:`snap_points` on a road matrix already looked up."""
+    if max_snap_m is None:
+        max_snap_m = default_max_snap_m()
+    where = f"layer `{layer}`" if layer else "`points`"
+    index, pts, geoms = snap_targets(points, m.crs if m.crs is not None else points.crs, where=where)
+    out = m._snap(pts).set_index(index)
+    out.insert(3, "flagged", False)  # set by flag_far
+    out.insert(
+        out.columns.get_loc("along_m") + 1,
+        "road_distance_m",
+        road_distances(geoms, pts, out["snap_distance_m"].to_numpy(), m.edge_tree),
+    )
+    return flag_far(out, max_snap_m, where=where, layer=layer)
+
+
+def snap_stations(
+    graph: Graph,
+    stations: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    layer: str = "fire_stations",
+    max_snap_m: float | None = None,
+    edge_weight: str = "travel_time_s",
+) -> pd.DataFrame:
+    """Snap stations to ``graph`` and check that every one can reach the whole network.
+
+    Parameters
+    ----------
+    graph
+        Road graph in a metric CRS (from :mod:`gis.network`).
+    stations
+        Station points (GeoDataFrame or GeoSeries with a CRS), indexed by station id.
+    layer
+        Layer name for messages.
+    max_snap_m
+        Largest allowed distance from a station to the nearest road (default: the
+        ``road_speeds.toml`` value, 500 m).
+    edge_weight
+        Edge attribute of the travel-time engine.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`snap_points` output on the stations' index.
+
+    Raises
+    ------
+    InputError
+        When there are no stations.
+    SnapError
+        When stations lie farther than ``max_snap_m`` from every road (ids and distances listed).
+    NetworkError
+        When a station sits on a part of the network cut off from the rest.
+
+    Examples
+    --------
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+    >>> from gis import graph_from_lines
+    >>> graph = graph_from_lines(city["roads"])
+    >>> snap_stations(graph, city["fire_stations"])["node"].size
+    6
+    """
+    return _snap_stations(
+        road_matrix(graph, edge_weight=edge_weight), graph, stations, max_snap_m=max_snap_m, layer=layer
+    )
+
+
+def _snap_stations(
+    m: RoadMatrix,
+    graph: Graph,
+    stations: gpd.GeoDataFrame | gpd.GeoSeries | None,
+    *,
+    max_snap_m: float | None,
+    layer: str,
+) -> pd.DataFrame:
+    """:func:`snap_stations` on a road matrix already looked up."""
+    if stations is None or len(stations) == 0:
+        msg = (
+            f"Layer `{layer}` has no stations, so no response time can be computed. "
+            "Fix: add at least one fire station to the scenario."
+        )
+        raise InputError(msg)
+    snaps = _snap_points(m, stations, layer=layer, max_snap_m=max_snap_m)
+    try:
+        require_snapped(snaps, layer=layer)
+    except SnapError as exc:
+        report = graph.graph.get("report")
+        hint = ""
+        if getattr(report, "n_dropped_nodes", 0):
+            hint = (
+                f" Note: {report.n_dropped_nodes:,} road nodes were dropped as disconnected from the "
+                "main network; a station on such a road is far from every kept road."
+            )
+        raise SnapError(f"{exc}{hint}") from None
+    pos = m.positions(snaps["node"].tolist())
+    cut_off = m.component[pos] != m.main_component
+    if cut_off.any():
+        sizes = np.bincount(m.component)
+        shown = ", ".join(
+            f"{sid} (node {node}, reaches a part of {sizes[m.component[p]]:,} of {m.n_nodes:,} nodes)"
+            for sid, node, p in zip(
+                snaps.index[cut_off][:10], snaps["node"][cut_off][:10], pos[cut_off][:10], strict=True
+            )
+        )
+        msg = (
+            f"Layer `{layer}`: station(s) {shown} lie on a part of the road network cut off from the "
+            "rest (not in its largest strongly connected component). Fix: connect that road to the "
+            "network (check `oneway` tags), move the station, or build the graph with "
+            "`keep_largest=True`."
+        )
+        raise NetworkError(msg)
+    return snaps

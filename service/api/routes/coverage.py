@@ -1,0 +1,281 @@
+"""Routes: the response coverage of a scenario, ``GET /scenarios/{id}/coverage`` and its layers.
+
+This router is mounted under ``/api/v1/scenarios/{scenario_id}``:
+
+==========================================  ================================================
+endpoint                                    computed by
+==========================================  ================================================
+``GET /coverage?standard=``                 ``planning.analyse_coverage`` (summary JSON)
+``GET /coverage/{layer}?standard=&bbox=``   communities, hazards, area_units, stations
+``GET /isochrones``, ``GET /districts``     isochrone and station-district polygons
+``GET /violations``                         district rule violations (JSON list)
+==========================================  ================================================
+
+Coverage is computed on the first request for a scenario and standard (about two seconds
+on the small demo city), stored in the store as the result ``coverage_<standard>`` (layers)
+plus ``coverage_<standard>_summary`` (JSON, written last, so it marks a complete result),
+and kept in memory in EPSG:4326 with each feature's GeoJSON pre-rendered
+(:class:`service.api.geojson.RenderedLayer`), so a ``bbox`` request only slices. Concurrent
+first requests compute once (:class:`service.api.caches.BuildCache`); requests without the
+API token compute within the anonymous limits (:mod:`service.api.budget`). The risk routes
+take the communities' response times from here (:func:`coverage_entry`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Path as PathParam
+
+from gis.atomic import storable
+from planning import CoverageResult, analyse_coverage
+
+from ...store import NotFoundError
+from ..caches import cached, get_caches
+from ..deps import ReadAccess, ServiceState, get_service
+from ..geojson import GEOJSON_DOC, RenderedLayer
+from ..models import CoverageSummaryOut, ViolationOut
+from ..params import DEFAULT_STANDARD, BBox, ScenarioId, StandardParam, check_standard, parse_bbox
+from ..problems import PROBLEM_RESPONSES
+
+__all__ = ["COVERAGE_LAYERS", "CoverageEntry", "coverage_entry", "number", "router"]
+
+router = APIRouter(prefix="/scenarios/{scenario_id}", tags=["results"], responses=PROBLEM_RESPONSES)
+
+#: Spatial layers of a coverage result kept in the store and served as GeoJSON.
+COVERAGE_LAYERS = ("communities", "hazards", "area_units", "stations", "isochrones", "districts", "enclaves")
+CoverageLayer = Literal["communities", "hazards", "area_units", "stations"]
+
+
+@dataclass(frozen=True)
+class CoverageEntry:
+    """A coverage result as served: summary, violations, and its layers rendered in EPSG:4326."""
+
+    summary: Mapping[str, Any]
+    violations: tuple[Mapping[str, Any], ...]
+    rendered: Mapping[str, RenderedLayer]
+
+    @property
+    def layers(self) -> Mapping[str, gpd.GeoDataFrame]:
+        """The layers in EPSG:4326."""
+        return {name: layer.frame for name, layer in self.rendered.items()}
+
+
+def _result_name(standard: str) -> str:
+    return "coverage_" + re.sub(r"[^a-z0-9]+", "_", standard.lower()).strip("_")
+
+
+def number(value: Any) -> float | None:
+    """``value`` as a float, None when it is not finite (JSON has no infinity)."""
+    out = float(value)
+    return out if np.isfinite(out) else None
+
+
+def _summary(scenario_id: str, synthetic: bool, result: CoverageResult) -> dict[str, Any]:
+    std = result.standard
+    layers = {
+        str(name): {
+            "features": int(row["features"]),
+            "covered": int(row["covered"]),
+            "flagged": int(row["flagged"]),
+            "weight": str(row["weight"]),
+            "weight_total": float(row["weight_total"]),
+            "weight_covered": float(row["weight_covered"]),
+            "share_covered": number(row["share_weight"]),
+            "p50_response_s": number(row["p50_response_s"]),
+            "p90_response_s": number(row["p90_response_s"]),
+            "p95_response_s": number(row["p95_response_s"]),
+            "max_response_s": number(row["max_response_s"]),
+            "meets_standard": bool(row["meets_standard"]),
+        }
+        for name, row in result.summary.iterrows()
+    }
+    grades = [
+        {
+            "grade": str(grade),
+            "hazards": int(row["hazards"]),
+            "covered": int(row["covered"]),
+            "share_covered": number(row["share_covered"]),
+            "median_response_s": number(row["median_response_s"]),
+            "p90_response_s": number(row["p90_response_s"]),
+        }
+        for grade, row in result.hazards_by_grade.iterrows()
+    ]
+    kinds = result.violations["kind"].value_counts() if len(result.violations) else pd.Series(dtype=int)
+    return {
+        "scenario_id": scenario_id,
+        "scenario": result.scenario,
+        "synthetic": synthetic,
+        "standard": {
+            "name": std.name,
+            "title": std.title,
+            "turnout_s": std.turnout_s,
+            "travel_s": std.travel_s,
+            "response_s": std.response_s,
+            "required_share": std.required_share,
+        },
+        "layers": layers,
+        "hazards_by_grade": grades,
+        "grade_column": str(result.hazards_by_grade.attrs.get("grade_column", "")),
+        "violations": len(result.violations),
+        "violations_by_kind": {str(k): int(v) for k, v in kinds.items()},
+        "timings_s": {k: round(float(v), 3) for k, v in result.timings_s.items()},
+    }
+
+
+def _violations(result: CoverageResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "station": str(row["station"]),
+            "kind": str(row["kind"]),
+            "value": number(row["value"]),
+            "limit": number(row["limit"]),
+            "unit": str(row["unit"]),
+            "message": str(row["message"]),
+        }
+        for _, row in result.violations.iterrows()
+    ]
+
+
+def _compute_and_store(service: ServiceState, scenario_id: str, standard: str) -> None:
+    record = service.store.get_scenario(scenario_id)
+    scenario = service.scenarios.get(scenario_id)
+    result = analyse_coverage(scenario, service.graphs.graph(scenario_id, scenario), standard=standard)
+    name = _result_name(standard)
+    layers = {layer: storable(getattr(result, layer)) for layer in COVERAGE_LAYERS}
+    service.store.put_result_layers(scenario_id, name, {k: v for k, v in layers.items() if len(v)})
+    data = {"summary": _summary(scenario_id, record.synthetic, result), "violations": _violations(result)}
+    body = json.dumps(data, allow_nan=False).encode()
+    service.store.put_result(scenario_id, f"{name}_summary", body, media_type="application/json")
+
+
+def _load(service: ServiceState, scenario_id: str, standard: str) -> CoverageEntry:
+    name = _result_name(standard)
+    try:
+        raw, _ = service.store.get_result(scenario_id, f"{name}_summary")
+    except NotFoundError:
+        _compute_and_store(service, scenario_id, standard)
+        raw, _ = service.store.get_result(scenario_id, f"{name}_summary")
+    data = json.loads(raw)
+    rendered: dict[str, RenderedLayer] = {}
+    for layer in COVERAGE_LAYERS:
+        try:
+            gdf = service.store.read_result_layer(scenario_id, name, layer)
+        except NotFoundError:
+            service.store.get_scenario(scenario_id)  # a deleted scenario is a 404, not an empty layer
+            gdf = gpd.GeoDataFrame(geometry=[], crs=4326)
+        rendered[layer] = RenderedLayer.of(gdf)
+    return CoverageEntry(data["summary"], tuple(data["violations"]), rendered)
+
+
+def coverage_entry(request: Request, scenario_id: str, standard: str) -> CoverageEntry:
+    """The coverage of a scenario under ``standard``: from memory, the store, or computed once.
+
+    Raises a 422 for an unknown standard and a 404 for an unknown scenario before computing.
+    """
+    check_standard(standard)
+    service = get_service(request)
+    service.store.get_scenario(scenario_id)
+    entry = cached(
+        request,
+        get_caches(request).coverage,
+        (scenario_id, standard),
+        lambda: _load(service, scenario_id, standard),
+        scenario_id=scenario_id,
+        what=f"The coverage of scenario `{scenario_id}` under {standard}",
+    )
+    assert isinstance(entry, CoverageEntry)
+    return entry
+
+
+def _layer_response(entry: CoverageEntry, layer: str, bbox: BBox | None) -> Response:
+    return entry.rendered[layer].response(bbox=bbox)
+
+
+@router.get(
+    "/coverage", response_model=CoverageSummaryOut, dependencies=[ReadAccess], summary="Coverage summary"
+)
+def coverage_summary(
+    scenario_id: ScenarioId, request: Request, standard: StandardParam = DEFAULT_STANDARD
+) -> CoverageSummaryOut:
+    """Covered shares (population, hazards, area), response-time percentiles and violations.
+
+    Computed on the first request for a scenario and standard, then stored.
+    """
+    return CoverageSummaryOut(**coverage_entry(request, scenario_id, standard).summary)
+
+
+@router.get(
+    "/coverage/{layer}",
+    dependencies=[ReadAccess],
+    response_class=Response,
+    responses=GEOJSON_DOC,
+    summary="Coverage of a layer as GeoJSON",
+)
+def coverage_layer(
+    scenario_id: ScenarioId,
+    layer: Annotated[CoverageLayer, PathParam(description="communities, hazards, area_units or stations")],
+    request: Request,
+    bbox: Annotated[BBox | None, Depends(parse_bbox)],
+    standard: StandardParam = DEFAULT_STANDARD,
+) -> Response:
+    """Each feature with its nearest stations, ``response_time_s``, ``travel_time_s`` and ``covered``.
+
+    Stations carry their district figures instead (area, farthest edge, checks).
+    """
+    return _layer_response(coverage_entry(request, scenario_id, standard), layer, bbox)
+
+
+@router.get(
+    "/isochrones",
+    dependencies=[ReadAccess],
+    response_class=Response,
+    responses=GEOJSON_DOC,
+    summary="Response isochrones as GeoJSON",
+)
+def isochrones(
+    scenario_id: ScenarioId,
+    request: Request,
+    bbox: Annotated[BBox | None, Depends(parse_bbox)],
+    standard: StandardParam = DEFAULT_STANDARD,
+) -> Response:
+    """Areas reached within 3, 5 and 8 minutes of response time, per station, with population."""
+    return _layer_response(coverage_entry(request, scenario_id, standard), "isochrones", bbox)
+
+
+@router.get(
+    "/districts",
+    dependencies=[ReadAccess],
+    response_class=Response,
+    responses=GEOJSON_DOC,
+    summary="Station districts as GeoJSON",
+)
+def districts(
+    scenario_id: ScenarioId,
+    request: Request,
+    bbox: Annotated[BBox | None, Depends(parse_bbox)],
+    standard: StandardParam = DEFAULT_STANDARD,
+) -> Response:
+    """Each station's district (network Voronoi) with its area, cap and farthest-edge checks."""
+    return _layer_response(coverage_entry(request, scenario_id, standard), "districts", bbox)
+
+
+@router.get(
+    "/violations",
+    response_model=list[ViolationOut],
+    dependencies=[ReadAccess],
+    summary="District rule violations",
+)
+def violations(
+    scenario_id: ScenarioId, request: Request, standard: StandardParam = DEFAULT_STANDARD
+) -> list[ViolationOut]:
+    """Districts over their area cap, with edges too far to reach, or split by a barrier."""
+    return [ViolationOut(**v) for v in coverage_entry(request, scenario_id, standard).violations]

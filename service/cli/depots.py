@@ -1,0 +1,41 @@
+"""``riskplan depots``: the relief-depot plan of a scenario (assignment, stock needs, unmet demand)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ._console import EXIT_OK
+from ._planning import add_options, community_risk, road_graph
+
+__all__ = ["register"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gis import load_scenario
+    from planning.depots import plan_depots
+
+    start = time.perf_counter()
+    scenario = load_scenario(args.scenario)
+    graph = road_graph(scenario, args)
+    risk = community_risk(scenario, graph, args, with_risk=not args.no_risk)
+    plan = plan_depots(
+        scenario, graph, risk=risk, days=args.days, distance=args.distance, planning_norms=args.planning_norms
+    )
+    out = plan.write(args.out)
+    print(plan.report())
+    if plan.unmet_people > 0:
+        print(f"warning: {plan.unmet_people:,.0f} people to relocate are not served", file=sys.stderr)
+    print(f"Depot plan written to {Path(out).resolve()} in {time.perf_counter() - start:.1f} s.")
+    return EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``depots`` subcommand."""
+    p = subparsers.add_parser("depots", help="relief depots: assignment, stock needs, unmet demand")
+    add_options(p)
+    p.add_argument("--days", type=int, default=7, help="days of supplies to stock (default 7)")
+    p.add_argument("--no-risk", action="store_true", help="one relocation rate for all (no risk score)")
+    p.set_defaults(func=_run)

@@ -1,0 +1,76 @@
+"""``riskplan init``: a scenario folder from any OpenStreetMap extract (offline)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._console import EXIT_OK, Stages
+
+__all__ = ["register"]
+
+_STAGES = ("read", "stations", "hazards", "communities", "population", "sites", "write")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gis.extract import scenario_from_osm
+
+    progress = Stages(len(_STAGES), quiet=args.quiet)
+    try:
+        report = scenario_from_osm(
+            args.osm,
+            args.out,
+            population=args.population,
+            population_total=args.population_total,
+            census=args.census,
+            census_key=args.census_key,
+            stations=args.stations,
+            depots=args.depots,
+            boundary=args.boundary,
+            admin_level=args.admin_level,
+            osm_hazards=args.osm_hazards,
+            name=args.name,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    print(report)
+    return EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``init`` subcommand."""
+    p = subparsers.add_parser(
+        "init",
+        help="write a scenario (scenario.toml + layers.gpkg) from an OpenStreetMap extract",
+        description=(
+            "Derive every scenario layer from an OSM extract (PBF, XML, .osm.bz2): fire stations, "
+            "hazard sources (gis/data/osm_hazards.toml), communities with an estimated population, "
+            "sensitive sites, study area and barriers. Roads stay in the OSM file. Prints what it "
+            "found and what it estimated; the notes go into scenario.toml and every output."
+        ),
+    )
+    p.add_argument("osm", type=Path, help="OSM extract: .osm.pbf, .osm, .osm.bz2, .osm.gz")
+    p.add_argument("--out", type=Path, required=True, help="output folder (scenario.toml, layers.gpkg)")
+    p.add_argument(
+        "--population", type=Path, default=None, help="population raster, people per pixel (GeoTIFF)"
+    )
+    p.add_argument(
+        "--population-total",
+        type=float,
+        default=None,
+        help="residents of the study area: estimates are scaled to it",
+    )
+    p.add_argument("--census", type=Path, default=None, help="census CSV, one row per community")
+    p.add_argument("--census-key", default=None, help="census column with the community code or name")
+    p.add_argument("--stations", type=Path, default=None, help="fire stations file (replaces OSM's)")
+    p.add_argument("--depots", type=Path, default=None, help="relief depots file (OSM maps none)")
+    p.add_argument(
+        "--boundary", type=Path, default=None, help="study-area polygon file (default: roads' hull)"
+    )
+    p.add_argument(
+        "--admin-level", type=int, default=None, help="admin_level of the boundaries used as communities"
+    )
+    p.add_argument("--osm-hazards", type=Path, default=None, help="TOML overriding gis/data/osm_hazards.toml")
+    p.add_argument("--name", default=None, help="scenario name (default: the file name)")
+    p.set_defaults(func=_run)

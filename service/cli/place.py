@@ -1,0 +1,77 @@
+"""``riskplan place``: propose new fire stations for a scenario, with a trade-off curve."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ._console import EXIT_OK
+from ._planning import add_options, community_risk, road_graph
+
+__all__ = ["register"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gis import load_scenario
+    from planning.stations import plan_stations
+
+    start = time.perf_counter()
+    scenario = load_scenario(args.scenario)
+    graph = road_graph(scenario, args)
+    risk = community_risk(scenario, graph, args, with_risk=args.demand == "population_x_risk")
+    plan = plan_stations(
+        scenario,
+        graph,
+        model=args.model,
+        n_new=args.new,
+        standard=args.standard,
+        demand=args.demand,
+        risk=risk,
+        wind_from_deg=args.wind_from,
+        distance=args.distance,
+        time_limit_s=args.time_limit,
+        planning_norms=args.planning_norms,
+        max_snap_m=args.max_snap_m,
+    )
+    out = plan.write(args.out)
+    print(plan.report())
+    print("Trade-off (new stations: demand covered, mean response):")
+    for _, row in plan.tradeoff.iterrows():
+        mark = "  <- recommended" if row["recommended"] else ""
+        print(
+            f"  {int(row['n_new']):>2}: {row['coverage_share']:6.1%}  {row['mean_response_s']:6.0f} s  "
+            f"(+{row['marginal_gain']:.1%}){mark}"
+        )
+    if plan.result.status != "optimal":
+        print(
+            f"warning: the solver stopped early ({plan.result.status}); best plan kept, "
+            f"gap {plan.result.gap:.2%}",
+            file=sys.stderr,
+        )
+    print(f"Station plan written to {Path(out).resolve()} in {time.perf_counter() - start:.1f} s.")
+    return EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``place`` subcommand."""
+    p = subparsers.add_parser("place", help="propose new fire stations, with a trade-off curve")
+    add_options(p)
+    p.add_argument(
+        "--model",
+        choices=("lscp", "mclp", "p-median", "p-center", "backup"),
+        default="mclp",
+        help="location model (default mclp)",
+    )
+    p.add_argument("--new", type=int, default=3, help="new stations to propose (default 3; lscp: ignored)")
+    p.add_argument(
+        "--demand",
+        default="population_x_risk",
+        help="population_x_risk (default), population, or a community column",
+    )
+    p.add_argument("--wind-from", type=float, default=None, help="prevailing wind, degrees from north (from)")
+    p.add_argument(
+        "--time-limit", type=float, default=30.0, help="solver time limit per solve, s (default 30)"
+    )
+    p.set_defaults(func=_run)

@@ -1,0 +1,113 @@
+"""``riskplan risk``: score the area units of a scenario and write the risk layer."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gis import InputError
+from planning.names import DEFAULT_STANDARD
+
+from ._console import EXIT_OK
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gis import Scenario
+
+__all__ = ["register"]
+
+
+def _read_times(path: Path) -> pd.Series:
+    import pandas as pd
+
+    table = pd.read_csv(path, dtype={"id": str})
+    if not {"id", "response_time_s"} <= set(table.columns):
+        msg = f"`{path}` needs the columns `id` and `response_time_s`. Fix: add them (seconds, per id)."
+        raise InputError(msg)
+    return table.set_index("id")["response_time_s"].astype(float)  # a CSV: the id is a column
+
+
+def _road_times(scenario: Scenario, args: argparse.Namespace) -> Any:
+    """Road response times of the units: per community, or a function snapping grid/H3 units."""
+    from gis import scenario_graph
+    from planning import layer_coverage, reached_times, unit_response_times
+
+    graph = scenario_graph(scenario)
+    stations = scenario["fire_stations"]
+    if args.units != "communities":
+        return lambda units: unit_response_times(
+            graph, stations, units, standard=args.standard, max_snap_m=args.max_snap_m
+        )
+    table = layer_coverage(
+        graph,
+        stations,
+        scenario["communities"],
+        standard=args.standard,
+        layer="communities",
+        max_snap_m=args.max_snap_m,
+    )
+    return reached_times(table)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import risk_models
+    from gis import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    if args.response_times:
+        times = _read_times(args.response_times)
+    elif args.standard.lower() != "none" and "fire_stations" in scenario:
+        times = _road_times(scenario, args)
+    else:
+        times = None
+    result = risk_models.score_scenario(
+        scenario,
+        units=args.units,
+        response_time_s=times,
+        risk_weights=args.risk_weights,
+        learn=False if args.no_learn else None,
+    )
+    out = result.write(args.out, top_n=max(args.top, 20))
+    print(
+        f"Risk layer of {scenario.label} ({result.units_spec}, {len(result.units)} units) "
+        f"written to {Path(out).resolve()}"
+    )
+    levels = result.units["level"].astype(str).value_counts()
+    print("Levels: " + ", ".join(f"{lv} {int(levels.get(lv, 0))}" for lv in risk_models.LEVELS[::-1]))
+    print(f"Top {args.top} units:")
+    for uid, row in result.top(args.top).iterrows():
+        name = f" {row['name']}" if "name" in row else ""
+        print(f"  {row['rank']:>3}. {uid}{name}  score {row['score']:.2f}  {row['level']}: {row['reasons']}")
+    if result.skill is not None:
+        print("Skill (spatially blocked cross-validation):")
+        print(result.skill.round(3).to_string())
+    for note in result.notes:
+        print(f"note: {note}")
+    return EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``risk`` subcommand."""
+    p = subparsers.add_parser("risk", help="score area units: hazard x exposure x vulnerability x response")
+    p.add_argument("scenario", type=Path, help="scenario .gpkg or .toml")
+    p.add_argument("--units", default="communities", help="communities | h3:RES | grid:METRES")
+    p.add_argument("--out", type=Path, required=True, help="output GeoPackage")
+    p.add_argument("--top", type=int, default=10, help="units to list with their reasons (default 10)")
+    p.add_argument("--risk-weights", type=Path, default=None, help="TOML overriding risk_weights.toml")
+    p.add_argument(
+        "--response-times",
+        type=Path,
+        default=None,
+        help="CSV with id,response_time_s per community or unit (from the coverage stage)",
+    )
+    p.add_argument(
+        "--standard",
+        default=DEFAULT_STANDARD,
+        help="response standard whose road response times give the capacity component "
+        "(default cn-gb51080; 'none' leaves capacity neutral)",
+    )
+    p.add_argument("--max-snap-m", type=float, default=None, help="snap limit: farther places are flagged")
+    p.add_argument("--no-learn", action="store_true", help="skip the incident models")
+    p.set_defaults(func=_run)

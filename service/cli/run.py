@@ -1,0 +1,56 @@
+"""``riskplan run``: every stage on a scenario, with the outputs in one folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from planning.names import DEFAULT_STANDARD, MODELS
+
+from ._console import EXIT_OK, STANDARD_HELP, Stages, print_run
+
+__all__ = ["register"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..workflow import run_scenario
+
+    stages = Stages(6, quiet=args.quiet)
+    try:
+        result = run_scenario(
+            args.scenario,
+            args.out,
+            units=args.units,
+            standard=args.standard,
+            model=args.model,
+            n_new=args.new,
+            days=args.days,
+            risk_weights=args.risk_weights,
+            road_speeds=args.road_speeds,
+            max_snap_m=args.max_snap_m,
+            cache=not args.no_cache,
+            progress=stages,
+        )
+    finally:
+        stages.close()
+    print_run(result, f"Every stage of {args.scenario} written to {Path(args.out).resolve()}/:")
+    return EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``run`` subcommand."""
+    p = subparsers.add_parser(
+        "run", help="run every stage on a scenario: network, coverage, risk, plans, map, report, summary"
+    )
+    p.add_argument("scenario", type=Path, help="scenario .gpkg or .toml (e.g. from `riskplan init`)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--units", default="communities", help="risk units: communities | h3:RES | grid:METRES")
+    p.add_argument("--standard", default=DEFAULT_STANDARD, help=STANDARD_HELP)
+    p.add_argument("--model", choices=MODELS, default="mclp", help="station location model (default mclp)")
+    p.add_argument("--new", type=int, default=3, help="new stations to propose (default 3)")
+    p.add_argument("--days", type=int, default=7, help="days of relief supplies to stock (default 7)")
+    p.add_argument("--risk-weights", type=Path, default=None, help="TOML overriding risk_weights.toml")
+    p.add_argument("--road-speeds", type=Path, default=None, help="TOML overriding road_speeds.toml")
+    p.add_argument("--max-snap-m", type=float, default=None, help="snap limit: farther places are flagged")
+    p.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
+    p.set_defaults(func=_run)

@@ -1,0 +1,45 @@
+"""Long runs outside the request: job kinds, their registry, and the runner.
+
+================  ==========================================================================
+module            job
+================  ==========================================================================
+``registry``      what a job kind is (:class:`JobOutput`, :class:`JobKind`), the
+                  :class:`JobRegistry` of one app, plugins (:func:`load_plugins`)
+``kinds``         the built-in kinds (``network``, ``placement``, ``depots``, ``risk``) and
+                  the checks of their parameters
+``runner``        :class:`JobRunner`: the bounded worker pool, progress, cancel, restart
+                  recovery, shutdown, retention
+================  ==========================================================================
+
+Road graphs of jobs come from :func:`service.graphs.job_graph`.
+"""
+
+from .registry import (
+    JobCancelled,
+    JobFunction,
+    JobKind,
+    JobOutput,
+    JobRegistry,
+    ParamsCheck,
+    Progress,
+    default_registry,
+    load_plugins,
+)
+from .runner import INTERRUPTED, SHUT_DOWN, BusyError, JobRunner, JobStateError
+
+__all__ = [
+    "INTERRUPTED",
+    "SHUT_DOWN",
+    "BusyError",
+    "JobCancelled",
+    "JobFunction",
+    "JobKind",
+    "JobOutput",
+    "JobRegistry",
+    "JobRunner",
+    "JobStateError",
+    "ParamsCheck",
+    "Progress",
+    "default_registry",
+    "load_plugins",
+]

@@ -1,0 +1,361 @@
+"""The library workflow that strings the stages together: scenario -> network -> outputs.
+
+Each stage is a plain function of its inputs, used by the command line, the jobs and the web
+API alike: :func:`build_network` (the road graph and how every point layer snaps to it),
+:func:`assess` (coverage, then risk with each unit's road response time),
+:func:`write_snap_report`, and :func:`run_scenario`, which runs every stage on a scenario and
+writes its outputs atomically into one folder (:func:`run_demo`: the same on the built-in
+synthetic demo city).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import pandas as pd
+
+from gis import (
+    InputError,
+    Scenario,
+    load_scenario,
+    save_graph,
+    scenario_graph,
+    write_demo_scenario,
+)
+from gis.atomic import atomic_path
+from gis.tables import TableOverrides
+from maps import write_map, write_report
+from planning import (
+    CoverageResult,
+    DepotPlan,
+    StationPlan,
+    analyse_coverage,
+    plan_depots,
+    plan_stations,
+    reached_times,
+    snap_points,
+    unit_response_times,
+)
+from planning.names import DEFAULT_STANDARD, Model
+from risk_models import RiskResult, score_scenario
+
+__all__ = [
+    "SNAPPED_LAYERS",
+    "NetworkRun",
+    "PipelineResult",
+    "assess",
+    "build_network",
+    "run_demo",
+    "run_scenario",
+    "write_snap_report",
+]
+
+log = logging.getLogger(__name__)
+
+#: Layers whose points are snapped to the road network and reported.
+SNAPPED_LAYERS = ("fire_stations", "depots", "hazards", "communities", "candidate_sites")
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class NetworkRun:
+    """A built network with the snapping report of every point layer."""
+
+    graph: nx.MultiDiGraph
+    snaps: dict[str, pd.DataFrame]
+
+    @property
+    def flagged(self) -> dict[str, list[str]]:
+        """``{layer: ids farther from any road than the snap limit}``."""
+        return {
+            layer: [str(i) for i in df.index[df["flagged"]]]
+            for layer, df in self.snaps.items()
+            if df["flagged"].any()
+        }
+
+
+@dataclass
+class PipelineResult:
+    """What a run of the workflow (:func:`run_scenario`, :func:`run_demo`) wrote, stage by stage."""
+
+    out_dir: Path
+    outputs: dict[str, Path] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def _stage(result: PipelineResult, name: str, progress: Progress | None) -> Iterator[None]:
+    if progress is not None:
+        progress(name)
+    start = time.perf_counter()
+    yield
+    result.timings_s[name] = round(time.perf_counter() - start, 3)
+    log.info("stage %s done in %.2f s", name, result.timings_s[name])
+
+
+def build_network(
+    scenario: Scenario,
+    *,
+    road_speeds: TableOverrides = None,
+    max_snap_m: float | None = None,
+    cache: bool = True,
+) -> NetworkRun:
+    """Build the road graph of ``scenario`` and snap its point layers to it."""
+    graph = scenario_graph(scenario, road_speeds=road_speeds, cache=cache)
+    snaps = {
+        layer: snap_points(graph, scenario[layer], max_snap_m=max_snap_m, layer=layer)
+        for layer in SNAPPED_LAYERS
+        if layer in scenario
+    }
+    for layer, ids in NetworkRun(graph, snaps).flagged.items():
+        log.warning("layer %s: %d points beyond the snap limit: %s", layer, len(ids), ids[:10])
+    return NetworkRun(graph, snaps)
+
+
+def assess(
+    scenario: Scenario,
+    *,
+    graph: nx.MultiDiGraph | None = None,
+    units: str = "communities",
+    standard: str = DEFAULT_STANDARD,
+    learn: bool | None = None,
+    cache: bool = True,
+    risk_weights: TableOverrides = None,
+    max_snap_m: float | None = None,
+) -> tuple[CoverageResult, RiskResult]:
+    """Coverage under ``standard``, then risk with each unit's road response time as capacity.
+
+    Communities take their times from the coverage stage; ``grid:``/``h3:`` units are snapped
+    to the road network themselves (:func:`planning.unit_response_times`), never given the time
+    of the community they lie in.
+    """
+    if graph is None:
+        graph = scenario_graph(scenario, cache=cache)
+    coverage = analyse_coverage(scenario, graph, standard=standard, max_snap_m=max_snap_m)
+    if units == "communities":
+        response: Any = reached_times(coverage.communities)
+    else:
+        stations = scenario["fire_stations"]
+
+        def response(cells: gpd.GeoDataFrame) -> pd.Series:
+            return unit_response_times(graph, stations, cells, standard=standard, max_snap_m=max_snap_m)
+
+    risk = score_scenario(
+        scenario, units=units, response_time_s=response, learn=learn, risk_weights=risk_weights
+    )
+    return coverage, risk
+
+
+def write_snap_report(run: NetworkRun, path: Path) -> Path:
+    """Write one CSV row per snapped feature: layer, id, node, distances, flagged.
+
+    Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return) are written with a leading ``'``, so opening the
+    report never runs a formula from an input file; numbers stay numbers. Text cells are
+    quoted, so a line break inside one cannot start a row.
+    """
+    import csv
+
+    frames = [df.assign(layer=layer).rename_axis("id").reset_index() for layer, df in run.snaps.items()]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    for column in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[column]) and not pd.api.types.is_bool_dtype(table[column]):
+            text = table[column].astype(str).where(table[column].notna())
+            risky = text.str.match(r"^[=+\-@\t\r]", na=False)
+            table[column] = text.where(~risky, "'" + text)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC)
+    return path
+
+
+def _coverage_summary(coverage: CoverageResult) -> dict[str, object]:
+    table = coverage.summary[["features", "covered", "share_weight", "p50_response_s", "p90_response_s"]]
+    return {
+        "standard": coverage.standard.name,
+        "by_layer": json.loads(table.to_json(orient="index")),
+        "violations": len(coverage.violations),
+    }
+
+
+def _plan_summary(stations: StationPlan | None, depots: DepotPlan | None) -> dict[str, object]:
+    out: dict[str, object] = {}
+    if stations is not None:
+        out |= {
+            "stations": json.loads(stations.summary.round(4).to_json(orient="index")),
+            "proposed": [str(i) for i in stations.proposed.index],
+            "recommended_new": int(stations.recommended_n),
+            "uncoverable_communities": [str(i) for i in stations.uncoverable.index],
+        }
+    if depots is not None:
+        out["unmet_people"] = float(depots.unmet_people)
+    return out
+
+
+def _risk_note(risk: RiskResult, n: int = 5) -> str:
+    lines = [f"Highest risk ({risk.units_spec}):"]
+    for unit_id, row in risk.top(n).iterrows():
+        lines.append(
+            f"  {row['rank']:>3}. {unit_id} {row.get('name', '')} [{row['level']}]: {row['reasons']}"
+        )
+    return "\n".join(lines)
+
+
+def run_demo(
+    out_dir: str | Path,
+    *,
+    seed: int = 42,
+    n_road_nodes: int | None = None,
+    progress: Progress | None = None,
+) -> PipelineResult:
+    """Generate the synthetic demo city and run every stage on it.
+
+    Outputs (all in ``out_dir``): ``demo_city.gpkg`` (the scenario) and those of
+    :func:`run_scenario`.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = PipelineResult(out)
+    with _stage(result, "generate demo city", progress):
+        result.outputs["scenario"] = write_demo_scenario(
+            out / "demo_city.gpkg", seed=seed, n_road_nodes=n_road_nodes
+        )
+    return run_scenario(result.outputs["scenario"], out, progress=progress, result=result, cache=False)
+
+
+def run_scenario(
+    scenario: Scenario | str | Path,
+    out_dir: str | Path,
+    *,
+    units: str = "communities",
+    standard: str = DEFAULT_STANDARD,
+    model: Model = "mclp",
+    n_new: int = 3,
+    days: int = 7,
+    risk_weights: TableOverrides = None,
+    road_speeds: TableOverrides = None,
+    max_snap_m: float | None = None,
+    cache: bool = True,
+    progress: Progress | None = None,
+    result: PipelineResult | None = None,
+) -> PipelineResult:
+    """Run every stage on a scenario and write the outputs into ``out_dir``.
+
+    Outputs: ``network.gpkg`` (road nodes and edges with travel times), ``snapping.csv``,
+    ``coverage.gpkg`` (response times, isochrones, station districts and violations),
+    ``risk.gpkg`` (risk by ``units`` with the reasons, road response times as the capacity
+    component, incident models when there are incidents), ``stations.gpkg`` (proposed stations
+    with the trade-off curve), ``depots.gpkg`` (assignment and stock, when the scenario has
+    depots), ``map.html`` (interactive, works offline), ``report.html`` (self-contained) and
+    ``summary.json``. Every file is written atomically. A planning stage the data cannot support
+    (no depots, no eligible candidate site) is skipped with its reason in the notes and in
+    ``summary.json``; the scenario's own notes (estimated populations, assumed census shares)
+    are repeated in every output.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = result or PipelineResult(out)
+    with _stage(result, "load and validate scenario", progress):
+        scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    with _stage(result, "build road network", progress):
+        run = build_network(scenario, road_speeds=road_speeds, max_snap_m=max_snap_m, cache=cache)
+        result.outputs["network"] = save_graph(run.graph, out / "network.gpkg")
+        result.outputs["snapping"] = write_snap_report(run, out / "snapping.csv")
+    with _stage(result, f"coverage ({standard}) and risk", progress):
+        coverage, risk = assess(
+            scenario,
+            graph=run.graph,
+            units=units,
+            standard=standard,
+            risk_weights=risk_weights,
+            max_snap_m=max_snap_m,
+        )
+        result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
+        result.outputs["risk"] = risk.write(out / "risk.gpkg")
+    community_risk = risk
+    if units != "communities":
+        community_risk = score_scenario(
+            scenario,
+            response_time_s=reached_times(coverage.communities),
+            learn=False,
+            risk_weights=risk_weights,
+        )
+    skipped: dict[str, str] = {}
+    stations: StationPlan | None = None
+    depots: DepotPlan | None = None
+    with _stage(result, "plan stations and depots", progress):
+        try:
+            stations = plan_stations(
+                scenario, run.graph, risk=community_risk, model=model, n_new=n_new, standard=standard
+            )
+            result.outputs["stations"] = stations.write(out / "stations.gpkg")
+        except InputError as exc:
+            skipped["stations"] = str(exc)
+        if "depots" in scenario and len(scenario["depots"]):
+            depots = plan_depots(scenario, run.graph, risk=community_risk, days=days)
+            result.outputs["depots"] = depots.write(out / "depots.gpkg")
+        else:
+            skipped["depots"] = (
+                "the scenario has no `depots` layer (OpenStreetMap maps no relief-material depots). "
+                "Fix: add one, e.g. `riskplan init ... --depots FILE`."
+            )
+    skip_notes = [f"{stage} plan skipped: {why}" for stage, why in skipped.items()]
+    notes = list(dict.fromkeys([*risk.notes, *coverage.notes, *skip_notes]))
+    plan_notes = [*(stations.notes if stations else ()), *(depots.notes if depots else ())]
+    with _stage(result, "map and report", progress):
+        result.outputs["map"] = write_map(
+            scenario, out / "map.html", risk=risk, coverage=coverage, station_plan=stations, depot_plan=depots
+        )
+        result.outputs["report"] = write_report(
+            scenario,
+            out / "report.html",
+            risk=risk,
+            coverage=coverage,
+            station_plan=stations,
+            depot_plan=depots,
+            notes=[*plan_notes, *skip_notes],
+        )
+    report = run.graph.graph.get("report")
+    if scenario.synthetic:
+        result.notes.append(f"{scenario.label}: synthetic data, not a real city.")
+    if report is not None:
+        result.notes.append(str(report))
+    result.notes.append(coverage.report())
+    result.notes.append(_risk_note(risk))
+    result.notes += [p.report() for p in (stations, depots) if p is not None]
+    result.notes += [f"note: {n}" for n in notes if n not in coverage.notes]
+    result.outputs["summary"] = out / "summary.json"
+    summary = {
+        "scenario": scenario.label,
+        "synthetic": scenario.synthetic,
+        "crs": scenario.crs.to_string(),
+        "layers": {name: len(gdf) for name, gdf in scenario.layers.items()},
+        "network": {"nodes": run.graph.number_of_nodes(), "edges": run.graph.number_of_edges()},
+        "flagged_snaps": run.flagged,
+        "coverage": _coverage_summary(coverage),
+        "plan": _plan_summary(stations, depots),
+        "skipped": skipped,
+        "risk": {
+            "units": risk.units_spec,
+            "levels": risk.units["level"].astype(str).value_counts().to_dict(),
+            "top": risk.top(5)[["name", "score", "level"]].reset_index().to_dict("records")
+            if "name" in risk.units
+            else risk.top(5)[["score", "level"]].reset_index().to_dict("records"),
+        },
+        "notes": notes,
+        "outputs": {k: str(v.name) for k, v in result.outputs.items()},
+        "timings_s": result.timings_s,
+    }
+    with atomic_path(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    return result
