@@ -42,6 +42,15 @@ def _open(raster_path: Path) -> Any:
         raise InputError(msg) from None
 
 
+def _require_crs(src: Any, raster_path: Path) -> None:
+    if src.crs is None:
+        msg = (
+            f"Population raster `{raster_path}` has no CRS. Fix: set it, for example "
+            f"`gdal_edit.py -a_srs EPSG:4326 {raster_path.name}`."
+        )
+        raise CRSError(msg)
+
+
 def raster_total(raster_path: str | Path) -> float:
     """The sum of the raster's valid pixels (nodata and NaN excluded).
 
@@ -110,12 +119,7 @@ def raster_population(polygons: gpd.GeoDataFrame | gpd.GeoSeries, raster_path: s
     except ImportError:
         raise MissingDependencyError("exactextract", purpose="sum population rasters into polygons") from None
     with _open(raster_path) as src:
-        if src.crs is None:
-            msg = (
-                f"Population raster `{raster_path}` has no CRS. Fix: set it, for example "
-                f"`gdal_edit.py -a_srs EPSG:4326 {raster_path.name}`."
-            )
-            raise CRSError(msg)
+        _require_crs(src, raster_path)
         crs = pyproj.CRS.from_user_input(src.crs.to_wkt())
         geoms = gpd.GeoDataFrame(geometry=gpd.GeoSeries(polygons.geometry).to_crs(crs).to_numpy(), crs=crs)
         geoms = geoms.reset_index(drop=True)
@@ -136,12 +140,7 @@ def raster_info(raster_path: str | Path) -> dict[str, Any]:
     """
     raster_path = Path(raster_path)
     with _open(raster_path) as src:
-        if src.crs is None:
-            msg = (
-                f"Population raster `{raster_path}` has no CRS. Fix: set it, for example "
-                f"`gdal_edit.py -a_srs EPSG:4326 {raster_path.name}`."
-            )
-            raise CRSError(msg)
+        _require_crs(src, raster_path)
         return {
             "crs": pyproj.CRS.from_user_input(src.crs.to_wkt()),
             "bounds": tuple(src.bounds),
