@@ -46,6 +46,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_network.py
 	$(BIN)/python benchmarks/bench_coverage.py
+	$(BIN)/python benchmarks/bench_cch.py
 	$(BIN)/python benchmarks/bench_risk.py
 	$(BIN)/python benchmarks/bench_location.py --quick
 	$(BIN)/python benchmarks/bench_maps.py
