@@ -30,12 +30,21 @@ Spec = dict[str, Any]
 
 
 class Display:
-    """How geometries are prepared for the page: simplification, rounding, GCJ-02 shift."""
+    """How geometries are prepared for the page: simplification, rounding, GCJ-02 shift, budgets.
 
-    def __init__(self, *, simplify_m: float, decimals: int, gcj02: bool) -> None:
+    ``max_polygons`` and ``max_points`` bound what one layer puts in the page (0: no bound):
+    above them, risk units are drawn merged by level and communities thinned (see
+    :func:`units_spec`, :func:`communities_spec`); the GeoPackage keeps every feature.
+    """
+
+    def __init__(
+        self, *, simplify_m: float, decimals: int, gcj02: bool, max_polygons: int = 0, max_points: int = 0
+    ) -> None:
         self.simplify_m = float(simplify_m)
         self.decimals = int(decimals)
         self.gcj02 = bool(gcj02)
+        self.max_polygons = int(max_polygons)
+        self.max_points = int(max_points)
 
     def geometries(self, gdf: gpd.GeoDataFrame, *, points: bool = False) -> npt.NDArray[np.object_]:
         """Geometries in EPSG:4326 (or GCJ-02), simplified in metres and rounded."""
@@ -125,7 +134,28 @@ def _label(style: Mapping[str, Any], table: str, key: str) -> str:
 
 
 def units_spec(units: gpd.GeoDataFrame, style: Mapping[str, Any], display: Display) -> Spec:
-    """Risk units coloured by level, with the score's components and top hazard categories."""
+    """Risk units coloured by level, with the score's components and top hazard categories.
+
+    A layer of more units than ``display.max_polygons`` (a province's 500 m grid) is drawn as
+    square blocks of several units, each coloured by the highest level within it (a risk map
+    must not hide a red unit) with its unit count, residents and red units, so that the page
+    stays light; the spec's ``note`` says so.
+
+    Examples
+    --------
+    >>> from maps._style import load_style
+    >>> cells = gpd.GeoDataFrame(
+    ...     {"level": ["red", "blue", "blue"], "score": [90.0, 20.0, 10.0], "population": [5, 6, 7]},
+    ...     geometry=[shapely.box(0, 0, 500, 500), shapely.box(500, 0, 1000, 500),
+    ...               shapely.box(2000, 0, 2500, 500)], crs=32650)
+    >>> spec = units_spec(cells, load_style(), Display(simplify_m=5, decimals=5, gcj02=False, max_polygons=2))
+    >>> [(f["properties"]["lv"], f["properties"]["units"]) for f in spec["data"]["features"]]
+    [('red', 2), ('blue', 1)]
+    >>> spec["note"][:56]
+    'Risk units: 3 units drawn as 2 blocks of 1,000 m showing'
+    """
+    if display.max_polygons and len(units) > display.max_polygons:
+        return _block_units_spec(units, style, display)
     u = units.copy()
     u["lv"] = u["level"].astype(str)
     u["level_label"] = [_label(style, "risk_levels", lv).split(" (")[0] for lv in u["lv"]]
@@ -186,6 +216,85 @@ def units_spec(units: gpd.GeoDataFrame, style: Mapping[str, Any], display: Displ
             ],
         },
         "data": feature_collection(u, props, display, digits=2),
+    }
+
+
+def _block_size_m(xy: npt.NDArray[np.float64], typical_m: float, budget: int) -> float:
+    """Side of square blocks holding points ``xy`` in at most ``budget`` blocks: a round number of metres."""
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    side = max(typical_m, 1.0) * math.ceil(math.sqrt(len(xy) / budget))
+    while math.ceil((x1 - x0) / side + 1) * math.ceil((y1 - y0) / side + 1) > 4 * budget:
+        side *= 1.5
+    nice = 10 ** math.floor(math.log10(side))
+    side = next(nice * k for k in (1, 2, 2.5, 5, 10) if nice * k >= side)
+    while len(np.unique(np.floor(xy / side), axis=0)) > budget:  # occupied blocks over budget: grow
+        side *= 2
+    return float(side)
+
+
+def _block_units_spec(units: gpd.GeoDataFrame, style: Mapping[str, Any], display: Display) -> Spec:
+    levels = style["risk_levels"]
+    rank = {k: i for i, k in enumerate(levels)}  # red first: the highest level has rank 0
+    geoms = units.geometry.to_numpy()
+    xy = shapely.get_coordinates(shapely.centroid(geoms))
+    side = _block_size_m(xy, float(np.sqrt(np.median(shapely.area(geoms)))), display.max_polygons)
+    lv = units["level"].astype(str)
+    frame = pd.DataFrame(
+        {
+            "bx": np.floor(xy[:, 0] / side).astype(np.int64),
+            "by": np.floor(xy[:, 1] / side).astype(np.int64),
+            "rank": lv.map(rank).fillna(len(rank)).to_numpy(),
+            "red": (lv == next(iter(levels))).to_numpy(),
+            "population": units["population"].to_numpy(float) if "population" in units else 0.0,
+            "score": units["score"].to_numpy(float) if "score" in units else np.nan,
+        }
+    )
+    blocks = frame.groupby(["bx", "by"], sort=True).agg(
+        rank=("rank", "min"),
+        units=("rank", "size"),
+        red=("red", "sum"),
+        population=("population", "sum"),
+        score_max=("score", "max"),
+    )
+    blocks = blocks.sort_values("rank", kind="stable").reset_index()
+    names = [*levels, "none"]
+    blocks["lv"] = [names[int(r)] for r in blocks["rank"]]
+    blocks["level_label"] = [_label(style, "risk_levels", v).split(" (")[0] for v in blocks["lv"]]
+    bx, by = blocks["bx"].to_numpy() * side, blocks["by"].to_numpy() * side
+    merged = gpd.GeoDataFrame(blocks, geometry=shapely.box(bx, by, bx + side, by + side), crs=units.crs)
+    props = {
+        "lv": "lv",
+        "level_label": "level",
+        "units": "units",
+        "red": "red",
+        "population": "pop",
+        "score_max": "smax",
+    }
+    note = (
+        f"Risk units: {len(units):,} units drawn as {len(merged):,} blocks of {side:,.0f} m showing the "
+        f"highest level within (the map draws at most {display.max_polygons:,} polygons a layer; every "
+        "unit is in the results GeoPackage)."
+    )
+    return {
+        "id": "units",
+        "kind": "polygon",
+        "cls": "rp-units",
+        "style": {"color": "#ffffff", "weight": 0.3, "opacity": 0.6, "fillOpacity": 0.62},
+        "styleBy": {"prop": "lv", "values": {k: {"fillColor": v["colour"]} for k, v in levels.items()}},
+        "tooltip": {
+            "title": "level",
+            "prefix": "Highest level in block: ",
+            "fields": [
+                ["units", "Units in block", "int"],
+                ["red", "Red units", "int"],
+                ["pop", "Residents", "int"],
+                ["smax", "Highest score", ".1"],
+            ],
+        },
+        "data": feature_collection(
+            merged, props, Display(simplify_m=0, decimals=display.decimals, gcj02=display.gcj02), digits=2
+        ),
+        "note": note,
     }
 
 
@@ -285,9 +394,28 @@ def hazard_areas_spec(hazards: gpd.GeoDataFrame, style: Mapping[str, Any], displ
 
 
 def communities_spec(communities: gpd.GeoDataFrame, style: Mapping[str, Any], display: Display) -> Spec:
-    """Community points sized by population, filled by whether the first engine arrives in time."""
+    """Community points sized by population, filled by whether the first engine arrives in time.
+
+    Above ``display.max_points`` communities, the page gets every community the first engine
+    does not reach in time and then the most populous others up to the budget; the spec's
+    ``note`` says how many are left out (all are in the results GeoPackage).
+    """
     c = communities.copy()
     cs = style["communities"]
+    note = None
+    if display.max_points and len(c) > display.max_points:
+        pop_all = c["population"].astype(float) if "population" in c else pd.Series(1.0, index=c.index)
+        missed = ~c["covered"].astype(bool) if "covered" in c else pd.Series(False, index=c.index)
+        rank = pd.DataFrame({"missed": missed, "pop": pop_all}).sort_values(
+            ["missed", "pop"], ascending=False, kind="stable"
+        )
+        keep = rank.index[: max(display.max_points, int(missed.sum()))]
+        note = (
+            f"Communities: {len(keep):,} of {len(c):,} drawn (every one not reached in time, then the "
+            f"most populous; the map draws at most {display.max_points:,} points a layer; all are "
+            "in the results GeoPackage)."
+        )
+        c = c.loc[c.index.isin(keep)]
     pop = c["population"].astype(float).clip(lower=0) if "population" in c else pd.Series(1.0, index=c.index)
     top = float(pop.max()) or 1.0
     lo, hi = float(cs["min_radius_px"]), float(cs["max_radius_px"])
@@ -327,6 +455,7 @@ def communities_spec(communities: gpd.GeoDataFrame, style: Mapping[str, Any], di
             ],
         },
         "data": feature_collection(c, props, display, points=True, digits=1),
+        **({"note": note} if note else {}),
     }
 
 

@@ -248,7 +248,11 @@ def risk_map(
     tradeoff = station_plan.tradeoff if station_plan is not None else None
     depots_served = depot_plan.served if depot_plan is not None else None
     disp = lyr.Display(
-        simplify_m=st["display"]["simplify_m"], decimals=st["display"]["decimals"], gcj02=gcj02
+        simplify_m=st["display"]["simplify_m"],
+        decimals=st["display"]["decimals"],
+        gcj02=gcj02,
+        max_polygons=st["display"]["max_polygons"],
+        max_points=st["display"]["max_points"],
     )
     label = getattr(scenario, "label", None) or getattr(risk, "label", "") or "scenario"
     specs: list[dict[str, Any]] = [_context(layers, st, disp)]
@@ -317,7 +321,13 @@ def risk_map(
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     present = {s["id"] for s in specs}
     _Controls(
-        title_html(label, coverage=coverage, risk=risk, gcj02=gcj02, notes=getattr(scenario, "notes", ())),
+        title_html(
+            label,
+            coverage=coverage,
+            risk=risk,
+            gcj02=gcj02,
+            notes=[*getattr(scenario, "notes", ()), *(s["note"] for s in specs if "note" in s)],
+        ),
         legend_html(st, present=present, specs=specs, coverage=coverage, tradeoff=tradeoff),
         bounds,
         st["uncovered"]["colour"],
@@ -446,7 +456,7 @@ def _uncovered(coverage: CoverageResult) -> gpd.GeoDataFrame:
         if len(bad):
             import shapely
 
-            geom = shapely.union_all(bad.geometry.to_numpy())
+            geom = shapely.coverage_union_all(bad.geometry.to_numpy())  # cells: no overlap
             area = float(bad["area_km2"].sum()) if "area_km2" in bad else geom.area / 1e6
             frames.append(
                 gpd.GeoDataFrame(

@@ -13,6 +13,7 @@ from map_factory import AREA_HAZARDS, map_inputs
 from matplotlib.image import imread
 
 from gis import write_demo_scenario
+from gis.errors import InputError
 from maps import (
     LAYER_NAMES,
     district_levels_figure,
@@ -202,3 +203,40 @@ def test_write_map_is_atomic(inputs, tmp_path: Path):
     out = write_map(sc, tmp_path / "m.html")
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in tmp_path.iterdir()] == ["m.html"]
+
+
+def test_big_unit_layers_are_drawn_as_blocks_and_said_so(inputs):
+    """A province's grid would make the page too heavy: over the budget, blocks at their worst level."""
+    sc, risk, cov, _, _ = inputs
+    budget = len(risk.units) // 3
+    m = risk_map(sc, risk=risk, coverage=cov, map_style={"display": {"max_polygons": budget}})
+    page = m.get_root().render()
+    blocks = [f["properties"] for f in read_map_layers(page)["units"]["data"]["features"]]
+    levels = risk.units["level"].astype(str)
+    assert 0 < len(blocks) <= budget
+    assert sum(b["units"] for b in blocks) == len(risk.units)
+    assert sum(b.get("red", 0) for b in blocks) == int((levels == "red").sum())
+    assert sum(b["pop"] for b in blocks) == pytest.approx(float(risk.units["population"].sum()), abs=1)
+    assert all(b["lv"] == "red" for b in blocks if b.get("red", 0) > 0)  # a red unit is never hidden
+    assert f"{len(risk.units):,} units drawn as {len(blocks):,} blocks of" in page
+    unbounded = risk_map(sc, risk=risk, coverage=cov, map_style={"display": {"max_polygons": 0}})
+    assert len(read_map_layers(unbounded.get_root().render())["units"]["data"]["features"]) == len(risk.units)
+
+
+def test_many_communities_keep_every_unreached_one(inputs):
+    sc, _, cov, _, _ = inputs
+    com = cov.communities
+    missed = set(com.index[~com["covered"].astype(bool)].astype(str))
+    assert missed, "the fixture needs a community not reached in time"
+    m = risk_map(sc, coverage=cov, map_style={"display": {"max_points": 3}})
+    page = m.get_root().render()
+    drawn = {f["properties"]["id"] for f in read_map_layers(page)["communities"]["data"]["features"]}
+    assert missed <= drawn
+    assert len(drawn) == max(3, len(missed)) < len(com)
+    assert f"Communities: {len(drawn):,} of {len(com):,} drawn" in page
+
+
+def test_bad_budget_is_refused(inputs):
+    sc, risk, _, _, _ = inputs
+    with pytest.raises(InputError, match=r"display.max_polygons.*whole number"):
+        risk_map(sc, risk=risk, map_style={"display": {"max_polygons": -1}})
