@@ -112,12 +112,20 @@ def build_rural_hazards(
     geoms = roads.geoms()
     park_ids = np.flatnonzero(places.tier == PARK)
     for spec, pid in zip(hp["parks"], park_ids, strict=True):
+        n = int(spec["count"])
         on = np.flatnonzero(roads.place == pid)
-        vxy = shapely.get_coordinates(geoms[on]) if on.size else places.xy[pid : pid + 1]
+        if on.size:  # points every 50 m along the park's streets, however sparse they are
+            lines = geoms[on]
+            steps = np.maximum(np.ceil(shapely.length(lines) / 50.0), 1).astype(np.int64)
+            which = np.repeat(np.arange(len(lines)), steps + 1)
+            t = (np.arange(len(which)) - np.repeat(np.cumsum(steps + 1) - steps - 1, steps + 1)) / steps[which]
+            vxy = shapely.get_coordinates(shapely.line_interpolate_point(lines[which], t, normalized=True))
+        else:
+            half = float(spec["side_m"]) / 2
+            vxy = places.xy[pid] + rng.uniform(-half, half, (30 * n, 2))
         cand = vxy[rng.permutation(len(vxy))]
         ang = rng.uniform(0, 2 * np.pi, len(cand))
         cand = cand + float(hp["plant_offset_m"]) * np.column_stack([np.cos(ang), np.sin(ang)])
-        n = int(spec["count"])
         xy = _spaced(cand, n, float(hp["min_spacing_m"]) / 2, [])
         mix = spec["category_mix"]
         cats = rng.choice(list(mix), size=len(xy), p=np.array(list(mix.values()), float) / sum(mix.values()))

@@ -154,25 +154,43 @@ def _routes(
     length: FloatArray,
     pairs: list[tuple[int, int]],
 ) -> list[IntArray]:
-    """Edge indices of the shortest path (by length) for each ``(source, target)`` anchor pair."""
+    """Edge indices of the shortest path (by length) for each ``(source, target)`` anchor pair.
+
+    Edges ``e`` are ``(u, v)`` rows with ``u < v``; an unreachable target gives an empty path.
+    All paths are walked back from their targets at once, one predecessor step per round.
+    """
+    if not pairs:
+        return []
     g = sparse.coo_matrix((length, (e[:, 0], e[:, 1])), shape=(n, n)).tocsr()
-    edge_of = {(int(u), int(v)): k for k, (u, v) in enumerate(e)}
-    sources = sorted({s for s, _ in pairs})
+    edge_key = e[:, 0] * n + e[:, 1]
+    by_key = np.argsort(edge_key, kind="stable")
+    sources, src_row = np.unique(np.array([s for s, _ in pairs], dtype=np.int64), return_inverse=True)
     _, pred = csgraph.dijkstra(g, directed=False, indices=sources, return_predecessors=True)
-    row = {s: r for r, s in enumerate(sources)}
-    out = []
-    for s, t in pairs:
-        path = []
-        v = t
-        while v != s and v >= 0:
-            u = int(pred[row[s], v])
-            if u < 0:
-                path = []
-                break
-            path.append(edge_of[(min(u, v), max(u, v))])
-            v = u
-        out.append(np.array(path, dtype=np.int64))
-    return out
+    target = np.array([t for _, t in pairs], dtype=np.int64)
+    source = sources[src_row]
+    cur = target.copy()
+    ok = np.ones(len(pairs), bool)
+    steps_pair, steps_edge = [], []
+    active = np.flatnonzero(cur != source)
+    while active.size:
+        v = cur[active]
+        u = pred[src_row[active], v].astype(np.int64)
+        lost = u < 0
+        ok[active[lost]] = False
+        active, u, v = active[~lost], u[~lost], v[~lost]
+        key = np.minimum(u, v) * n + np.maximum(u, v)
+        steps_pair.append(active)
+        steps_edge.append(by_key[np.searchsorted(edge_key, key, sorter=by_key)])
+        cur[active] = u
+        active = active[u != source[active]]
+    which = np.concatenate(steps_pair) if steps_pair else np.zeros(0, np.int64)
+    edges = np.concatenate(steps_edge) if steps_edge else np.zeros(0, np.int64)
+    order = np.argsort(which, kind="stable")  # per pair, in the order walked (target first)
+    which, edges = which[order], edges[order]
+    bounds = np.searchsorted(which, np.arange(len(pairs) + 1))
+    return [
+        edges[bounds[k] : bounds[k + 1]] if ok[k] else np.zeros(0, np.int64) for k in range(len(pairs))
+    ]
 
 
 def build_country_roads(
@@ -351,15 +369,16 @@ def _mine_sites(
 ) -> tuple[FloatArray, IntArray]:
     hp = pp["hazards"]
     d_min = float(hp["min_spacing_m"])
-    squares = shapely.union_all(
-        [c.square.buffer(1000.0, join_style="mitre") for c in cities]
-        + [
-            shapely.box(*(p - s / 2), *(p + s / 2)).buffer(300.0)
-            for p, s in zip(places.xy, places.side, strict=True)
-            if s > 0
+    # city squares (1 km margin) and place squares (300 m margin): mines stay out of them
+    big = places.side > 0
+    half = places.side[big, None] / 2 + 300.0
+    boxes = np.concatenate(
+        [
+            np.array([np.add(c.square.bounds, [-1000.0, -1000.0, 1000.0, 1000.0]) for c in cities]),
+            np.column_stack([places.xy[big] - half, places.xy[big] + half]),
         ]
     )
-    shapely.prepare(squares)
+    tree = shapely.STRtree(shapely.box(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]))
     mines, field = [], []
     taken: list[FloatArray] = []
     for k, spec in enumerate(hp["coalfields"]):
@@ -370,7 +389,9 @@ def _mine_sites(
         rho = radius * np.sqrt(rng.random(m))
         phi = rng.uniform(0.0, 2 * math.pi, m)
         cand = np.column_stack([cx + rho * np.cos(phi), cy + rho * np.sin(phi)])
-        cand = cand[~shapely.contains_xy(squares, cand[:, 0], cand[:, 1])]
+        inside = np.zeros(len(cand), bool)
+        inside[tree.query(shapely.points(cand), predicate="intersects")[0]] = True
+        cand = cand[~inside]
         xy = _spaced(cand, n, d_min, taken)
         taken.extend(xy)
         mines.append(xy)

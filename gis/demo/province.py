@@ -231,7 +231,7 @@ def demo_province(
 
     Examples
     --------
-    >>> layers = demo_province(n_road_nodes=50_000)
+    >>> layers = demo_province(n_road_nodes=30_000)
     >>> list(layers)[-2:], len(layers["cities"])
     (['incidents', 'cities'], 10)
     >>> int(layers["communities"]["population"].sum())
