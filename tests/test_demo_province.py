@@ -45,7 +45,9 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("province") / "demo"
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        code = main(["-q", "demo", "--province", "--out", str(out), "--nodes", str(SMALL), "--seed", str(SEED)])
+        code = main(
+            ["-q", "demo", "--province", "--out", str(out), "--nodes", str(SMALL), "--seed", str(SEED)]
+        )
     assert code == 0
     return out, stdout.getvalue()
 

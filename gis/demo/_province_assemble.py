@@ -133,7 +133,8 @@ def assemble(
         if name == "candidate_sites":
             gdf["name"] = [f"Candidate site {k + 1}" for k in range(len(gdf))]
         out[name] = _finish(gdf, name, pp, seed)
-    out["cities"] = _finish(_cities(pp, terr, out["communities"], origin, decimals, crs), "cities", pp, seed)
+    cities = _cities(pp, terr, out["communities"], origin=origin, decimals=decimals, crs=crs)
+    out["cities"] = _finish(cities, "cities", pp, seed)
     return out
 
 
@@ -141,6 +142,7 @@ def _cities(
     pp: Mapping[str, Any],
     terr: list[Any],
     communities: gpd.GeoDataFrame,
+    *,
     origin: tuple[float, float],
     decimals: int,
     crs: pyproj.CRS,

@@ -75,7 +75,9 @@ def road_node_count(roads: gpd.GeoDataFrame) -> int:
     return int(node.sum())
 
 
-def province_summary(layers: Mapping[str, gpd.GeoDataFrame], *, n_road_nodes: int | None = None) -> dict[str, Any]:
+def province_summary(
+    layers: Mapping[str, gpd.GeoDataFrame], *, n_road_nodes: int | None = None
+) -> dict[str, Any]:
     """The figures of a generated province, as the command line prints them.
 
     Parameters
@@ -103,7 +105,7 @@ def province_summary(layers: Mapping[str, gpd.GeoDataFrame], *, n_road_nodes: in
         "cities": len(layers["cities"]),
         "road_nodes": nodes,
         "road_lines": len(layers["roads"]),
-        "population": int(round(float(layers["communities"]["population"].sum()))),
+        "population": round(float(layers["communities"]["population"].sum())),
         "communities": len(layers["communities"]),
         "fire_stations": len(layers["fire_stations"]),
         "depots": {t: int(tiers.get(t, 0)) for t in DEPOT_TIERS},
@@ -118,7 +120,9 @@ def _string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def scenario_text(*, name: str, description: str, crs: str, layers: Sequence[str], notes: Sequence[str]) -> str:
+def scenario_text(
+    *, name: str, description: str, crs: str, layers: Sequence[str], notes: Sequence[str]
+) -> str:
     """The text of the province's ``scenario.toml``: every layer from ``demo_province.gpkg``."""
     lines = [
         "# SYNTHETIC demo province written by `riskplan demo --province` (gis.demo.write_demo_province).",

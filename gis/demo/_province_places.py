@@ -154,7 +154,7 @@ def _names(
 ) -> list[str]:
     combos = [f"{a}{b.lower()}" for a, b in itertools.product(syllables, syllables) if a != b]
     order = rng.permutation(len(combos))
-    out = []
+    out: list[str] = []
     k = 0
     while len(out) < n:
         base = combos[order[k % len(combos)]]
@@ -307,19 +307,17 @@ def build_lattices(places: Places, k: IntArray, pp: Mapping[str, Any], rng: np.r
     every = np.array([int(s["tertiary_every"]) for s in specs])
     p_del = np.array([float(s["deletion_prob"]) for s in specs])
     segs = []
-    for axis in (0, 1):  # 0: along rows (i -> i + 1), 1: along columns (j -> j + 1)
-        pos, line = (i, j) if axis == 0 else (j, i)
+    for ax in (0, 1):  # 0: along rows (i -> i + 1), 1: along columns (j -> j + 1)
+        pos, line = (i, j) if ax == 0 else (j, i)
         a = np.flatnonzero(pos < kk - 1)
-        b = a + (1 if axis == 0 else kk[a])
+        b = a + (1 if ax == 0 else kk[a])
         off = line[a] - half[a]
         t = tier[a]
         code = np.where(off == 0, main[t], other[t])
         tert = (every[t] > 0) & (off != 0) & (off % np.maximum(every[t], 1) == 0)
         code = np.where(tert, code_of["tertiary"], code).astype(np.int8)
         keep = (off == 0) | (rng.random(len(a)) >= p_del[t])
-        segs.append(
-            (a[keep], b[keep], code[keep], np.full(int(keep.sum()), axis), line[a][keep], pos[a][keep])
-        )
+        segs.append((a[keep], b[keep], code[keep], np.full(int(keep.sum()), ax), line[a][keep], pos[a][keep]))
     a, b, code, axis, line, pos = (np.concatenate(x) for x in zip(*segs, strict=True))
     g = sparse.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(total, total))
     _, labels = csgraph.connected_components(g, directed=False)

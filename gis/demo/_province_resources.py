@@ -88,6 +88,7 @@ def _by_label(facilities: list[Mapping[str, Any]], mix: Mapping[str, Any], where
 def build_rural_hazards(
     places: Places,
     roads: Streets,
+    *,
     mines: FloatArray,
     mine_field: npt.NDArray[np.int64],
     pp: Mapping[str, Any],
@@ -118,7 +119,8 @@ def build_rural_hazards(
             lines = geoms[on]
             steps = np.maximum(np.ceil(shapely.length(lines) / 50.0), 1).astype(np.int64)
             which = np.repeat(np.arange(len(lines)), steps + 1)
-            t = (np.arange(len(which)) - np.repeat(np.cumsum(steps + 1) - steps - 1, steps + 1)) / steps[which]
+            first = np.repeat(np.cumsum(steps + 1) - steps - 1, steps + 1)
+            t = (np.arange(len(which)) - first) / steps[which]
             vxy = shapely.get_coordinates(shapely.line_interpolate_point(lines[which], t, normalized=True))
         else:
             half = float(spec["side_m"]) / 2

@@ -6,10 +6,10 @@ graph in the mountains, plus a minimum spanning tree so that nothing is cut off,
 through a city. Routes between bigger places pick the road classes: national roads
 (``trunk``) along the shortest paths between neighbouring cities and county towns, provincial
 roads (``secondary``) between county towns and townships, county roads (``tertiary``) between
-townships and the biggest villages; the rest are village roads (``unclassified``). Each road is drawn with a bow and a
-wiggle, winding in the mountains. Expressways (``motorway``, two-way) join neighbouring
-cities (their Gabriel graph) and cross the country roads without junctions except the national roads
-(interchanges). A stub continues each city gate (an arterial end at its edge) to its portal
+townships and the biggest villages; the rest are village roads (``unclassified``). Each road is
+drawn with a bow and a wiggle, winding in the mountains. Expressways (``motorway``, two-way) join
+neighbouring cities (their Gabriel graph) and cross the country roads without junctions except
+the national roads (interchanges). A stub continues each city gate (an arterial end at its edge) to its portal
 outside the city; coal mines get access roads (``service``) from the nearest country road.
 """
 
@@ -188,9 +188,7 @@ def _routes(
     order = np.argsort(which, kind="stable")  # per pair, in the order walked (target first)
     which, edges = which[order], edges[order]
     bounds = np.searchsorted(which, np.arange(len(pairs) + 1))
-    return [
-        edges[bounds[k] : bounds[k + 1]] if ok[k] else np.zeros(0, np.int64) for k in range(len(pairs))
-    ]
+    return [edges[bounds[k] : bounds[k + 1]] if ok[k] else np.zeros(0, np.int64) for k in range(len(pairs))]
 
 
 def build_country_roads(
@@ -246,7 +244,7 @@ def build_country_roads(
     share = float(pp["townships"]["central_village_share"])
     cut = np.quantile(places.population[village], 1.0 - share) if village.any() and share > 0 else np.inf
     central = village & (places.population >= cut) if share > 0 else np.zeros(len(places), bool)
-    levels = [
+    levels: list[tuple[int, list[tuple[str, Any]]]] = [
         (
             TRUNK,
             [("city", k) for k in range(len(cities))]
@@ -297,7 +295,7 @@ def build_country_roads(
 
     parts = [country, _expressways(cities, centres, city_zone, pp, rng), _stubs(cities)]
     mines, field = _mine_sites(places, cities, pp, rng)
-    spurs, mines, field = _mine_roads(country, mines, field, city_zone, pp, rng)
+    spurs, mines, field = _mine_roads(country, mines, field, city_zone=city_zone, pp=pp, rng=rng)
     parts.append(spurs)
     return CountryRoads(Streets.concat(parts), mines, field)
 
@@ -314,8 +312,8 @@ def _expressways(
     for u, v in gabriel_neighbours(centres):
         # the closest pair of portals whose straight line keeps out of every city
         pu, pv = cities[u].portals, cities[v].portals
-        iu, iv = np.meshgrid(np.arange(len(pu)), np.arange(len(pv)), indexing="ij")
-        iu, iv = iu.ravel(), iv.ravel()
+        gu, gv = np.meshgrid(np.arange(len(pu)), np.arange(len(pv)), indexing="ij")
+        iu, iv = gu.ravel(), gv.ravel()
         seg = shapely.linestrings(np.stack([pu[iu], pv[iv]], axis=1))
         clear = np.flatnonzero(~shapely.intersects(city_zone, seg))
         if clear.size == 0:
@@ -405,6 +403,7 @@ def _mine_roads(
     country: Streets,
     mines: FloatArray,
     field: IntArray,
+    *,
     city_zone: shapely.Geometry,
     pp: Mapping[str, Any],
     rng: np.random.Generator,

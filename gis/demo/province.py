@@ -41,6 +41,7 @@ from ..schema import DEPOT_TIERS, LAYERS, STATION_GRADES
 from ..tables import TableOverrides, load_table
 from ._province_assemble import assemble, rural_roads_frame
 from ._province_cities import CityResult, build_city, city_params, extra_station_sites
+from ._province_files import province_summary
 from ._province_people import (
     build_rural_communities,
     build_rural_incidents,
@@ -51,7 +52,6 @@ from ._province_people import (
 from ._province_places import CLASSES, TIERS, make_places
 from ._province_resources import build_rural_hazards, build_rural_resources
 from ._province_streets import countryside_streets
-from ._province_files import province_summary
 from .city import _check_seed, load_demo_params
 
 __all__ = ["LAYER_NAMES", "demo_province", "load_province_params", "province_summary", "write_demo_province"]
@@ -297,19 +297,25 @@ def demo_province(
     squares = [c.square for c in cities]
     terr = territories(province_box, centres, squares)
     communities, community_city = build_rural_communities(
-        places, terr, squares, pp, demo, _rng(seed, "communities")
+        places, terr, squares, pp=pp, demo=demo, rng=_rng(seed, "communities")
     )
     sensitive = build_rural_sensitive_sites(places, pp, demo, _rng(seed, "sensitive"))
 
     step("hazards and resources")
     hazards = build_rural_hazards(
-        places, country.streets, country.mines, country.mine_field, pp, demo, _rng(seed, "hazards")
+        places,
+        country.streets,
+        mines=country.mines,
+        mine_field=country.mine_field,
+        pp=pp,
+        demo=demo,
+        rng=_rng(seed, "hazards"),
     )
     stations, depots, candidates = build_rural_resources(
         places, country.resource_nodes, pp, demo, _rng(seed, "resources")
     )
     land = shapely.difference(province_box, shapely.union_all(squares))
-    incidents = build_rural_incidents(places, hazards, land, pp, demo, _rng(seed, "incidents"))
+    incidents = build_rural_incidents(places, hazards, land, pp=pp, demo=demo, rng=_rng(seed, "incidents"))
     extra = _extra_city_stations(cities, pp, _rng(seed, "stations"))
 
     step("layers")

@@ -28,7 +28,10 @@ def _province(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path("demo_province")
     if not args.quiet:
         size = f"{args.nodes:,}" if args.nodes is not None else "about 3,000,000 (the default)"
-        print(f"Generating the synthetic demo province: {size} road nodes, seed {args.seed} ...", file=sys.stderr)
+        print(
+            f"Generating the synthetic demo province: {size} road nodes, seed {args.seed} ...",
+            file=sys.stderr,
+        )
     stages = Stages(_PROVINCE_STAGES, quiet=args.quiet)
     try:
         toml = write_demo_province(out, seed=args.seed, n_road_nodes=args.nodes, progress=stages)
