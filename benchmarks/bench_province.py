@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -103,6 +104,8 @@ def main() -> None:
         print(json.dumps(run_case(args.case)))
         return
     sizes = [30_000, 300_000] + ([] if args.quick else [DEFAULT_NODES])
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"load average {load} on {os.cpu_count()} cores (wall time grows with it; cpu s does not)")
     header = (
         f"{'synthetic province':<22} {'nodes':>10} {'lines':>9} {'gen s':>7} {'write s':>8} "
         f"{'total s':>8} {'cpu s':>7} {'gpkg MB':>8} {'peak MB':>8}"
