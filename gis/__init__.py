@@ -33,7 +33,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "population": ("raster_population",),
     "demo": (
         "demo_city",
+        "demo_province",
         "write_demo_osm",
+        "write_demo_province",
         "write_demo_scenario",
     ),
     "io": (
@@ -69,7 +71,7 @@ __getattr__, __dir__ = attach(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from .census import CensusJoin, join_census, read_census
     from .crs import check_coordinates, local_metric_crs, require_metric, require_same_crs, to_metric
-    from .demo import demo_city, write_demo_osm, write_demo_scenario
+    from .demo import demo_city, demo_province, write_demo_osm, write_demo_province, write_demo_scenario
     from .errors import (
         CRSError,
         InputError,
@@ -119,6 +121,7 @@ __all__ = [
     "SolverError",
     "check_coordinates",
     "demo_city",
+    "demo_province",
     "graph_from_file",
     "graph_from_lines",
     "graph_from_osm",
@@ -143,6 +146,7 @@ __all__ = [
     "validate_layer",
     "validate_layers",
     "write_demo_osm",
+    "write_demo_province",
     "write_demo_scenario",
     "write_scenario",
 ]

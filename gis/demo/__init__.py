@@ -1,13 +1,25 @@
-"""The synthetic demo city, "Demo City (synthetic)": a scenario, a GeoPackage or an OSM file.
+"""The synthetic demo city and demo province: scenarios, GeoPackages, OSM files.
 
 :func:`demo_city` generates the layers (roads, hazards, communities, stations, depots, sites,
 incidents, study area, barriers), :func:`write_demo_scenario` writes them to a GeoPackage and
-:func:`write_demo_osm` writes the city as an OpenStreetMap file for ``riskplan init``. Every
-layer and file says it is synthetic. Parameters: ``gis/data/demo_city.toml``. The generator's
-parts are private modules: layout and zones, the street lattice, roads, people, hazards and
-resources, the OSM writer.
+:func:`write_demo_osm` writes the city as an OpenStreetMap file for ``riskplan init``.
+:func:`demo_province` generates a province of ten such cities at different scales with county
+towns, villages, country roads, expressways, coalfields and chemical parks (about 3 million
+road nodes by default), :func:`write_demo_province` writes it as a scenario folder. Every
+layer and file says it is synthetic. Parameters: ``gis/data/demo_city.toml`` and
+``gis/data/demo_province.toml``. The generators' parts are private modules.
 """
 
 from .city import demo_city, load_demo_params, write_demo_osm, write_demo_scenario
+from .province import demo_province, load_province_params, province_summary, write_demo_province
 
-__all__ = ["demo_city", "load_demo_params", "write_demo_osm", "write_demo_scenario"]
+__all__ = [
+    "demo_city",
+    "demo_province",
+    "load_demo_params",
+    "load_province_params",
+    "province_summary",
+    "write_demo_osm",
+    "write_demo_province",
+    "write_demo_scenario",
+]
