@@ -14,7 +14,8 @@ constraint per candidate column (:func:`coverage_dual`): HiGHS solves it in mill
 a 2,000 x 200 instance and seconds for 20,000 x 2,000, where the MILP takes minutes. For
 MCLP its value is the LP relaxation's; for backup coverage with ``theta < 1/2`` it is stronger
 (each row's levels stay integer). When the LP stops at its time limit, projected subgradient
-steps from its last iterate give the bound.
+steps from its last iterate give the bound; above ``LP_MAX_ENTRIES`` coverage pairs (100,000 x
+5,000: the LP takes minutes) subgradient steps alone, each one sparse product.
 
 The same multipliers fix columns (:func:`fix_columns`): opening column ``j`` (or closing it)
 costs at least a known amount of ``L(u)``, so when that drops ``L(u)`` below the incumbent,
@@ -43,6 +44,7 @@ IntArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
 
 _SAFETY = 1e-12  # relative margin added to a bound summed in floating point
+LP_MAX_ENTRIES = 2_000_000  # coverage pairs up to which HiGHS solves the dual LP in seconds
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class CoverageDual:
     u: FloatArray
     gain: FloatArray
     how: str  # "lp", or "lp stopped at its time limit + subgradient"
+    x: FloatArray | None = None  # the LP relaxation's site values (the duals of the column rows)
 
 
 def _top(gain: FloatArray, p: int) -> IntArray:
@@ -85,6 +88,7 @@ def coverage_lagrangian(
     w: FloatArray,
     base: npt.NDArray[np.int64],
     values: FloatArray,
+    *,
     p: int,
     u: FloatArray,
 ) -> tuple[float, FloatArray]:
@@ -97,9 +101,9 @@ def coverage_lagrangian(
     >>> import numpy as np, scipy.sparse as sp
     >>> A = sp.csr_array(np.array([[1, 0], [1, 1], [0, 1]], dtype=np.int8))
     >>> w, base, values = np.array([3.0, 1.0, 2.0]), np.zeros(3, np.int64), np.array([0.0, 1.0])
-    >>> round(coverage_lagrangian(sp.csr_array(A.T), w, base, values, 1, np.zeros(3))[0], 6)  # all weight
+    >>> round(coverage_lagrangian(sp.csr_array(A.T), w, base, values, p=1, u=np.zeros(3))[0], 6)  # all weight
     6.0
-    >>> round(coverage_lagrangian(sp.csr_array(A.T), w, base, values, 1, np.array([3.0, 0.0, 2.0]))[0], 6)
+    >>> round(coverage_lagrangian(sp.csr_array(A.T), w, base, values, p=1, u=np.array([3.0, 0.0, 2.0]))[0], 6)
     4.0
     """
     u = np.clip(u, 0.0, None)
@@ -170,25 +174,33 @@ def coverage_dual(
 ) -> CoverageDual:
     """The best Lagrangian multipliers within ``time_limit_s`` and the bound they prove.
 
-    The LP dual (:func:`_dual_model`) by HiGHS; if it stops early, projected subgradient steps
-    (Polyak steps towards ``lower``, a known objective value) from its last iterate.
+    The LP dual (:func:`_dual_model`) by HiGHS when the instance is small enough for it to end
+    in time (up to ``LP_MAX_ENTRIES`` coverage pairs); projected subgradient steps (Polyak steps
+    towards ``lower``, a known objective value) from its last iterate if it stops early, or from
+    ``u = w / 2`` on larger instances.
     """
     t_end = time.perf_counter() + time_limit_s
     ct = sp.csr_array(cover.T) if cover_t is None else cover_t
-    r = cover.shape[0]
-    model = _dual_model(ct, w, base, values, p)
-    out = solve_milp(model, maximize=False, time_limit_s=max(0.8 * time_limit_s, 0.05), mip_gap=0.0)
+    r, k = cover.shape[0], ct.shape[0]
     step = float(np.max(np.diff(values)))
-    if out.x is not None:
-        u = np.clip(out.x[:r], 0.0, w * step)
-    else:
+    if cover.nnz > LP_MAX_ENTRIES:
         u = 0.5 * w * step
-    bound, gain = coverage_lagrangian(ct, w, base, values, p, u)
+        bound, gain = coverage_lagrangian(ct, w, base, values, p=p, u=u)
+        start = CoverageDual(bound, u, gain, "subgradient: too large for the LP in time")
+        best = _subgradient(ct, w, base, values, p, start=start, lower=lower, t_end=t_end)
+        hint = np.zeros(k)
+        hint[_top(best.gain, p)] = 1.0  # the sites of the best multipliers: a start for the search
+        return CoverageDual(best.bound, best.u, best.gain, best.how, hint)
+    model = _dual_model(ct, w, base, values, p)
+    out = solve_milp(model, maximize=False, time_limit_s=max(0.7 * time_limit_s, 0.05), mip_gap=0.0)
+    u = np.clip(out.x[:r], 0.0, w * step) if out.x is not None else 0.5 * w * step
+    bound, gain = coverage_lagrangian(ct, w, base, values, p=p, u=u)
+    x = np.abs(out.row_dual[-k:]) if out.row_dual is not None and k else None
     if out.status == "optimal":
-        return CoverageDual(bound, u, gain, "lp")
+        return CoverageDual(bound, u, gain, "lp", x)
     log.info("coverage dual LP ended %s (%s); subgradient steps from its iterate", out.status, out.message)
     best = CoverageDual(bound, u, gain, "lp stopped at its time limit + subgradient")
-    return _subgradient(ct, w, base, values, p, best, lower=lower, t_end=t_end)
+    return _subgradient(ct, w, base, values, p, start=best, lower=lower, t_end=t_end)
 
 
 def _subgradient(
@@ -197,36 +209,44 @@ def _subgradient(
     base: npt.NDArray[np.int64],
     values: FloatArray,
     p: int,
-    start: CoverageDual,
     *,
+    start: CoverageDual,
     lower: float,
     t_end: float,
-    iterations: int = 500,
+    iterations: int = 20_000,
+    patience: int = 40,
 ) -> CoverageDual:
-    """Projected subgradient descent on ``L(u)`` from ``start``; the best multipliers seen."""
+    """Projected subgradient descent on ``L(u)`` from ``start``; the best multipliers seen.
+
+    The step size halves after ``patience`` steps without a better bound; every iterate's
+    ``L(u)`` is computed exactly, so the best one is a valid bound however far it is from the LP's.
+    """
     best = start
+    ct = sp.csr_array(cover_t, dtype=np.float64)  # one conversion, not one per product
+    r = ct.shape[1]
     u, value, gain = start.u.copy(), start.bound, start.gain
     umax = w * float(np.max(np.diff(values)))
-    lam, stall = 1.0, 0
+    lam, stall = 2.0, 0
     for _ in range(iterations):
         if time.perf_counter() > t_end:
             break
         _, level = _rows_part(w, base, values, u)
-        opened = np.zeros(cover_t.shape[0])
-        opened[_top(gain, p)] = 1.0
-        g = base + np.asarray(cover_t.T @ opened) - level  # dL/du at u
+        top = _top(gain, p)
+        hit = [ct.indices[ct.indptr[j] : ct.indptr[j + 1]] for j in top]
+        count = np.bincount(np.concatenate(hit).astype(np.intp), minlength=r) if hit else np.zeros(r)
+        g = base + count - level  # dL/du at u
         norm = float(g @ g)
         if norm == 0.0:
             break
         u = np.clip(u - lam * max(value - lower, 1e-9 * abs(value)) / norm * g, 0.0, umax)
-        value, gain = coverage_lagrangian(cover_t, w, base, values, p, u)
+        value, gain = coverage_lagrangian(ct, w, base, values, p=p, u=u)
         if value < best.bound - 1e-12 * abs(best.bound):
             best, stall = CoverageDual(value, u.copy(), gain, best.how), 0
         else:
             stall += 1
-            if stall >= 10:
+            if stall >= patience:
                 lam, stall = lam / 2, 0
-                if lam < 1e-4:
+                if lam < 1e-6:
                     break
     return best
 

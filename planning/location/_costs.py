@@ -26,7 +26,16 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-__all__ = ["CostMatrix", "densify", "is_sparse", "nearest_open", "row_min", "row_of_entry", "within"]
+__all__ = [
+    "CostMatrix",
+    "densify",
+    "is_sparse",
+    "nearest_open",
+    "row_max",
+    "row_min",
+    "row_of_entry",
+    "within",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -86,12 +95,23 @@ def within(cost: CostMatrix, limit: float) -> sp.csr_array:
 
 def row_min(cost: CostMatrix) -> FloatArray:
     """Per row, the cheapest cost (``inf`` for a row with no finite cost)."""
-    if not is_sparse(cost):
+    if not isinstance(cost, sp.csr_array):
         return np.asarray(cost.min(axis=1), dtype=np.float64)
     out = np.full(cost.shape[0], math.inf)
     has = np.diff(cost.indptr) > 0
     if cost.nnz:
         out[has] = np.minimum.reduceat(cost.data, cost.indptr[:-1][has])
+    return out
+
+
+def row_max(cost: CostMatrix) -> FloatArray:
+    """Per row, the largest finite cost (``0`` for a row with none)."""
+    if not isinstance(cost, sp.csr_array):
+        return np.asarray(np.where(np.isfinite(cost), cost, -math.inf).max(axis=1).clip(min=0.0))
+    out = np.zeros(cost.shape[0])
+    has = np.diff(cost.indptr) > 0
+    if cost.nnz:
+        out[has] = np.maximum.reduceat(cost.data, cost.indptr[:-1][has])
     return out
 
 
@@ -112,7 +132,7 @@ def nearest_open(cost: CostMatrix, cols: IntArray, limit: float = math.inf) -> t
     cols = np.asarray(cols, dtype=np.intp)
     if len(cols) == 0:
         return np.full(n, -1, dtype=np.intp), np.full(n, math.inf)
-    if not is_sparse(cost):
+    if not isinstance(cost, sp.csr_array):
         sub = cost[:, cols]
         k = np.argmin(sub, axis=1)
         d = sub[np.arange(n), k]
@@ -136,7 +156,7 @@ def nearest_open(cost: CostMatrix, cols: IntArray, limit: float = math.inf) -> t
 
 def densify(cost: CostMatrix) -> FloatArray:
     """The dense matrix, ``inf`` at the absent entries of a sparse one (small instances only)."""
-    if not is_sparse(cost):
+    if not isinstance(cost, sp.csr_array):
         return np.asarray(cost, dtype=np.float64)
     out = np.full(cost.shape, math.inf)
     out[row_of_entry(cost), cost.indices] = cost.data

@@ -105,7 +105,7 @@ class CoverageSolve:
                 if self.open_gap() and self.left() > 1.0:
                     self.exact(self.t_end)
 
-    def search(self, stall: int, share: float) -> None:
+    def search(self, stall: int, share: float, start: IntArray | None = None) -> None:
         """Greedy + swaps (``stall=0``) or iterated local search, stopping at the bound."""
         cols, obj = coverage_search(
             self.inst.cover,
@@ -116,8 +116,9 @@ class CoverageSolve:
             time_limit_s=max(share, 0.0),
             max_stall=stall,
             target=self.best.bound,
+            start=start,
         )
-        self.best.offer(cols, obj, "heuristic")
+        self.best.offer(cols, obj, "heuristic" if start is None else "lp rounding + swaps")
         if self.levels == 1:
             self.best.tighten(submodular_bound(self.inst.cover, self.inst.weights, cols, self.p))
 
@@ -141,6 +142,9 @@ class CoverageSolve:
         self.best.tighten(dual.bound)
         if self.best.bound < before:
             self.best.notes.append(f"bound from the Lagrangian dual of the coverage constraints ({dual.how})")
+        if dual.x is not None and self.open_gap():  # the LP's largest sites, then swaps: often optimal
+            top = np.argsort(-dual.x, kind="stable")[: self.p].astype(np.intp)
+            self.search(0, max(self.left(), 0.0) * HEURISTIC_SHARE, start=top[dual.x[top] > 1e-6])
 
     def exact(self, until: float) -> None:
         """HiGHS on the columns the multipliers leave free, warm-started from the incumbent."""
