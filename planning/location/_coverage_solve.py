@@ -4,9 +4,11 @@
 :class:`~._reduce.CoverageInstance` and runs, for ``method="auto"``:
 
 1. greedy + swaps: an incumbent in milliseconds;
-2. the Lagrangian dual (:mod:`._bound`): a proven bound, the LP relaxation's or better;
-3. iterated local search towards that bound: on most instances it reaches it and the solve
-   ends, proven optimal, without a MILP;
+2. the Lagrangian dual (:mod:`._bound`): a proven bound, the LP relaxation's or better, and
+   the LP's largest sites (or the best multipliers' sites) as a start for swaps: on random
+   2,000 x 200 MCLPs the LP is integral and this is the optimum, proven, in a few tens of ms;
+3. iterated local search towards that bound: on most other instances it reaches it and the
+   solve ends, proven optimal, without a MILP;
 4. otherwise columns fixed by the multipliers, and HiGHS on what is left, warm-started,
    then a longer local search and HiGHS again for the time left.
 
