@@ -69,13 +69,27 @@ class Row:
 def sparse_uniform(
     n: int, m: int, side: float, cutoff: float, seed: int = 0
 ) -> tuple[sp.csr_array, FloatArray]:
-    """Uniform demand and candidates in a ``side`` square; only the pairs within ``cutoff`` stored."""
+    """Uniform demand and candidates in a ``side`` square; only the pairs within ``cutoff`` stored.
+
+    Built in chunks of demand rows (k-d tree pair queries), so the peak is about the CSR itself.
+    """
     from scipy.spatial import cKDTree
 
     rng = np.random.default_rng(seed)
     demand, cand = rng.uniform(0, side, (n, 2)), rng.uniform(0, side, (m, 2))
-    pairs = cKDTree(demand).sparse_distance_matrix(cKDTree(cand), cutoff, output_type="coo_matrix")
-    return sp.csr_array(pairs), rng.integers(1, 1001, n).astype(np.float64)
+    tree = cKDTree(cand)
+    counts, cols, data = [], [], []
+    for start in range(0, n, 5_000):
+        chunk = demand[start : start + 5_000]
+        pairs = cKDTree(chunk).sparse_distance_matrix(tree, cutoff, output_type="ndarray")
+        i, j, d = pairs["i"], pairs["j"].astype(np.int32), pairs["v"]
+        order = np.lexsort((j, i))
+        counts.append(np.bincount(i, minlength=len(chunk)))
+        cols.append(j[order])
+        data.append(d[order])
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))])
+    cost = sp.csr_array((np.concatenate(data), np.concatenate(cols), indptr), shape=(n, m))
+    return cost, rng.integers(1, 1001, n).astype(np.float64)
 
 
 def uniform(n: int, m: int, seed: int = 0) -> tuple[FloatArray, FloatArray]:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from gis.errors import InputError
 from planning.location import backup_coverage, lscp, mclp, p_center, p_median
 from planning.location import median as median_module
-from planning.location._bound import coverage_dual, coverage_lagrangian
+from planning.location._bound import cover_bound, coverage_dual, coverage_lagrangian
 from planning.location._reduce import coverage_matrix
 
 FloatArray = npt.NDArray[np.float64]
@@ -206,6 +206,21 @@ def test_lscp_and_p_median_bounds_below_the_optimum(seed: int) -> None:
     best = best_median(cost, w, 3)
     res = p_median(to_sparse(cost), w, 3, method="heuristic")
     assert res.bound <= best + 1e-9 <= res.objective + 2e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_set_cover_lagrangian_bound_is_valid(seed: int) -> None:
+    cost, _ = points(seed, 20, 7)
+    within = cost <= RADIUS
+    within = within[within.any(axis=1)]
+    fewest = next(
+        k
+        for k in range(1, 8)
+        if any(within[:, np.array(c)].any(axis=1).all() for c in itertools.combinations(range(7), k))
+    )
+    bound = cover_bound(sp.csr_array(within.astype(np.int8)), upper=float(fewest), t_end=float("inf"))
+    assert 1 <= bound <= fewest
 
 
 def test_heuristic_bound_gap_is_honest_on_a_mid_size_instance() -> None:

@@ -36,7 +36,7 @@ __all__ = ["CoverageSolve"]
 
 log = logging.getLogger(__name__)
 
-DUAL_SHARE = 0.5  # share of the time left the Lagrangian dual may use
+DUAL_SHARE = 0.6  # share of the time left the Lagrangian dual may use
 
 
 class CoverageSolve:
