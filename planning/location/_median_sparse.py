@@ -103,8 +103,8 @@ def median_alternate(
     n, m = cost.shape
     movable_mask = np.ones(m, dtype=bool)
     movable_mask[fixed] = False
-    pattern = sp.csr_array((np.ones(cost.nnz), cost.indices, cost.indptr), shape=cost.shape)
-    weighted = sp.csr_array((cost.data * w[row_of_entry(cost)], cost.indices, cost.indptr), shape=cost.shape)
+    # real part: the weighted cost; imaginary part: 1 per pair, so no product entry is ever 0 (dropped)
+    both = sp.csr_array((cost.data * w[row_of_entry(cost)] + 1j, cost.indices, cost.indptr), shape=cost.shape)
     for _ in range(rounds):
         if time.perf_counter() > t_end:
             break
@@ -119,18 +119,16 @@ def median_alternate(
         P = sp.csr_array(
             (np.ones(len(rows)), (s[rows], rows)), shape=(len(movable), n)
         )  # site x rows it serves
-        total = sp.csr_array(P @ weighted)  # per site and column: the cost of moving the site there
-        reach = sp.csr_array(P @ pattern)  # how many of its rows that column reaches
+        moved = sp.csr_array(P @ both)  # per site and column: the cost of moving the site there, and
+        # how many of the site's rows that column reaches
         size = np.asarray(P.sum(axis=1)).ravel()
         taken = np.zeros(m, dtype=bool)
         taken[cols] = True
         new = cols.copy()
         for f in np.argsort(-size, kind="stable"):  # busiest sites choose first
-            a, b = total.indptr[f], total.indptr[f + 1]
-            js, vals = total.indices[a:b], total.data[a:b]
-            ok = (reach.data[reach.indptr[f] : reach.indptr[f + 1]] >= size[f]) & (
-                ~taken[js] | (js == movable[f])
-            )
+            a, b = moved.indptr[f], moved.indptr[f + 1]
+            js, vals, reach = moved.indices[a:b], moved.data[a:b].real, moved.data[a:b].imag
+            ok = (reach >= size[f] - 0.5) & (~taken[js] | (js == movable[f]))
             if not ok.any():
                 continue
             j = int(js[ok][np.argmin(vals[ok])])
