@@ -143,19 +143,18 @@ def median_alternate(
     return cols, best
 
 
-def _cheapest(cost: sp.csr_array, k: int) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
-    """Rows, columns and costs of each row's ``k`` cheapest stored pairs, and its next cost.
+def _cheapest(cost: sp.csr_array, threshold: float) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """Rows, columns and costs of the stored pairs up to ``threshold``, and each row's cheapest other.
 
-    The next cost is the ``(k+1)``-th cheapest stored one (``inf`` for a row with ``k`` or fewer).
+    The last is the cheapest stored cost above ``threshold`` per row (``inf`` for a row with none).
     """
     rows = row_of_entry(cost)
-    by_cost = np.argsort(cost.data, kind="stable")
-    order = by_cost[np.argsort(rows[by_cost], kind="stable")]  # by row, then by cost
-    rank = np.arange(cost.nnz) - np.repeat(cost.indptr[:-1], np.diff(cost.indptr))
-    keep = order[rank < k]
+    keep = cost.data <= threshold
+    beyond = np.where(keep, math.inf, cost.data)
     nxt = np.full(cost.shape[0], math.inf)
-    at = order[rank == k]
-    nxt[rows[at]] = cost.data[at]
+    has = np.diff(cost.indptr) > 0
+    if cost.nnz:
+        nxt[has] = np.minimum.reduceat(beyond, cost.indptr[:-1][has])
     return rows[keep], cost.indices[keep].astype(np.intp), cost.data[keep], nxt
 
 
@@ -169,9 +168,9 @@ def median_sparse_bound(
     start: FloatArray,
     t_end: float,
     iterations: int = 20_000,
-    patience: int = 10,
-    step: float = 1.0,
-    nearest: int = 48,
+    patience: int = 5,
+    step: float = 2.0,
+    threshold: float = math.inf,
 ) -> tuple[float, IntArray | None, float]:
     """Lagrangian lower bound of the sparse p-median and the best open set its multipliers suggest.
 
@@ -179,12 +178,12 @@ def median_sparse_bound(
     solution); ``upper`` is a known total cost (the Polyak step's target). Returns
     ``(bound, cols, cols_cost)``: the best ``L(u)`` seen, and the cheapest feasible open set
     among those of the multipliers tried (``None`` and ``inf`` when none reached every row).
-    The steps work on each row's ``nearest`` cheapest pairs with ``u_i`` capped at ``w_i`` times
-    the first cost left out: the pairs left out then add exactly 0 to ``L(u)``, so the bound is
-    the one of the whole matrix.
+    The steps work on the pairs up to ``threshold`` with ``u_i`` capped at ``w_i`` times the
+    row's cheapest pair left out: those then add exactly 0 to ``L(u)``, so the bound is the one
+    of the whole matrix (each step is cheaper, the cap may make the best bound a little lower).
     """
     n, m = cost.shape
-    rows, cols_all, data, cap = _cheapest(cost, nearest)
+    rows, cols_all, data, cap = _cheapest(cost, threshold)
     umax = w * cap  # u_i <= w_i * (the row's first cost left out): the pairs left out add exactly 0
     wc = data * w[rows]
     csc_order = np.argsort(cols_all, kind="stable")

@@ -253,6 +253,10 @@ def _p_median_sparse(
     best.offer(cols, total / W, "heuristic")
     near = nearest_open(cost, cols)[1] if math.isfinite(total) else None
     start = w * near if near is not None else w * row_max(cost)
+    # the multipliers' steps skip pairs well beyond the costs that serve rows in a good solution
+    reach = (
+        max(2.0 * float(np.median(near)), float(np.quantile(near, 0.99))) if near is not None else math.inf
+    )
     bound, lag_cols, lag_cost = median_sparse_bound(
         cost,
         w,
@@ -261,6 +265,7 @@ def _p_median_sparse(
         upper=total if math.isfinite(total) else float(w @ row_max(cost)),
         start=start,
         t_end=t0 + (_SPARSE_HEURISTIC_SHARE + _SPARSE_BOUND_SHARE) * time_limit_s,
+        threshold=reach,
     )
     best.tighten((bound - 1e-9 * abs(bound)) / W)  # summed in floating point: a hair below
     best.notes.append("bound from a Lagrangian relaxation of the assignment constraints (sparse costs)")
