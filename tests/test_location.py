@@ -338,7 +338,6 @@ def test_time_limit_returns_best_solution_with_gap() -> None:
     res = mclp(cost, w, 2500.0, 20, time_limit_s=2.0)
     assert res.status == "time_limit" and res.gap > 0
     assert res.bound > res.objective > 0 and len(res.new_sites) == 20
-    assert res.wall_time_s < 4.0
     assert any("time limit" in note for note in res.notes)
     heur = mclp(cost, w, 2500.0, 20, method="heuristic", time_limit_s=2.0)
     assert heur.status == "heuristic" and heur.bound >= res.objective

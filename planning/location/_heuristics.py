@@ -120,6 +120,7 @@ def coverage_search(
     accept_worse: float = 0.002,
     target: float = math.inf,
     seed: int = 0,
+    start: IntArray | None = None,
 ) -> tuple[IntArray, float]:
     """Pick ``p`` columns of ``cover`` maximising the coverage objective.
 
@@ -127,7 +128,8 @@ def coverage_search(
     sites for random others, swap back to a local optimum, move there when it is at most
     ``accept_worse`` (relative) below the current one; stops after ``max_stall`` rounds
     without a new best, at the time limit, or on reaching ``target`` (a known upper bound);
-    deterministic for a given ``seed``.
+    deterministic for a given ``seed``. ``start`` (at most ``p`` columns, such as the LP
+    relaxation's largest) replaces the empty set the greedy starts from.
     ``values[c]`` is the value of a row covered ``c`` times (capped at the last level);
     ``base`` counts coverage already given by existing sites. Returns the columns (sorted)
     and the objective.
@@ -144,6 +146,10 @@ def coverage_search(
     base = np.zeros(n, dtype=np.int64) if base is None else base.astype(np.int64)
     chosen = np.zeros(m, dtype=bool)
     counts = base.copy()
+    if start is not None and len(start):
+        first = np.unique(np.asarray(start, dtype=np.intp))[:p]
+        chosen[first] = True
+        counts += open_counts(cover, first)
     state.fill(chosen, counts, p)
     state.swaps(chosen, counts, t_end)
     best_value = float(w @ _level_values(values, counts))

@@ -88,6 +88,7 @@ class MilpOutcome:
     status: Literal["optimal", "time_limit", "infeasible", "error"]
     solver: str
     message: str = ""
+    row_dual: FloatArray | None = None  # an LP's row duals (highspy only; ``None`` otherwise)
 
 
 def have_highspy() -> bool:
@@ -154,7 +155,13 @@ def _solve_highspy(
     info = h.getInfo()
     MS = highspy.HighsModelStatus
     has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_x else None
+    solution = h.getSolution()
+    x = np.asarray(solution.col_value, dtype=np.float64) if has_x else None
+    row_dual = (
+        np.asarray(solution.row_dual, dtype=np.float64)
+        if has_x and solution.dual_valid and not model.integer.any()
+        else None
+    )
     obj = float(info.objective_function_value) if has_x else math.nan
     bound = float(info.mip_dual_bound)
     if status == MS.kOptimal:
@@ -165,7 +172,7 @@ def _solve_highspy(
         st = "time_limit"
     else:
         st = "error"
-    return MilpOutcome(x, obj, bound, st, "highs (highspy)", h.modelStatusToString(status))
+    return MilpOutcome(x, obj, bound, st, "highs (highspy)", h.modelStatusToString(status), row_dual)
 
 
 def _solve_scipy(model: MilpModel, *, maximize: bool, time_limit_s: float, mip_gap: float) -> MilpOutcome:

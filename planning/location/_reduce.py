@@ -1,11 +1,13 @@
 """Instance reduction for the location models, and the maps back to the full instance.
 
-- :func:`coverage_matrix`: sparse demand x candidate incidence ``cost <= radius``.
+- :func:`coverage_matrix`: sparse demand x candidate incidence ``cost <= radius`` (dense or sparse cost).
 - :func:`merge_rows`: demand rows with identical coverage sets become one row whose weight is
   the sum of theirs (exact for every coverage model).
 - :func:`dominated_columns`: a candidate whose coverage set is a subset of another's is never
   needed by LSCP or MCLP (exact for them; *not* for backup coverage, where two sites over the
   same demand both count).
+- :func:`reduce_coverage`: all of the above for a coverage model, with ``existing`` (or fixed)
+  sites as a per-row base count: the rows no new site can improve set aside as a constant.
 - :func:`nearest_candidates`: the ``k`` cheapest candidates per demand row (p-median).
 """
 
@@ -18,7 +20,17 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-__all__ = ["Merged", "coverage_matrix", "dominated_columns", "merge_rows", "nearest_candidates"]
+from ._costs import CostMatrix, within
+
+__all__ = [
+    "CoverageInstance",
+    "Merged",
+    "coverage_matrix",
+    "dominated_columns",
+    "merge_rows",
+    "nearest_candidates",
+    "reduce_coverage",
+]
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +38,11 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
 
-_CHUNK_CELLS = 20_000_000
 
-
-def coverage_matrix(cost: FloatArray, radius: float) -> sp.csr_array:
+def coverage_matrix(cost: CostMatrix, radius: float) -> sp.csr_array:
     """Sparse 0/1 matrix (``int8``, CSR, sorted indices): ``cost[i, j] <= radius``.
+
+    ``cost`` is dense or a validated sparse matrix (absent entries are beyond ``radius``).
 
     Examples
     --------
@@ -38,12 +50,7 @@ def coverage_matrix(cost: FloatArray, radius: float) -> sp.csr_array:
     >>> coverage_matrix(np.array([[1.0, 5.0], [np.inf, 2.0]]), 2.0).toarray().tolist()
     [[1, 0], [0, 1]]
     """
-    n, m = cost.shape
-    step = max(1, _CHUNK_CELLS // max(m, 1))
-    blocks = [sp.csr_array(cost[i : i + step] <= radius, dtype=np.int8) for i in range(0, n, step)]
-    A = sp.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
-    A.sort_indices()
-    return sp.csr_array(A)
+    return within(cost, radius)
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,68 @@ def dominated_columns(cover: sp.csr_array, *, protect: BoolArray | None = None) 
     if protect is not None:
         dom &= ~protect
     return dom
+
+
+@dataclass(frozen=True)
+class CoverageInstance:
+    """A coverage instance on the rows new sites can still improve, and the way back to its parent.
+
+    ``cover`` (groups x kept columns), ``weights`` and ``base`` (sites already over each group,
+    capped at the last level) are the reduced instance; ``cols[j]`` is the parent column of its
+    column ``j``; ``constant`` is the value of the parent rows set aside, so a parent solution
+    is worth ``constant + sum w values[min(base + count, L)]`` on the reduced rows.
+    """
+
+    cover: sp.csr_array
+    weights: FloatArray
+    base: npt.NDArray[np.int64]
+    cols: IntArray
+    constant: float
+    note: str
+
+
+def reduce_coverage(
+    cover: sp.csr_array,
+    w: FloatArray,
+    base: npt.NDArray[np.int64],
+    values: FloatArray,
+    *,
+    reduce: bool = True,
+    drop_dominated: bool = True,
+) -> CoverageInstance:
+    """Set aside rows no column can improve, merge identical rows, drop dominated columns.
+
+    ``cover`` is rows x candidate columns, ``base[i]`` the open sites already over row ``i``,
+    ``values[c]`` the value of a row covered ``c`` times. Dominated columns are dropped only with
+    ``drop_dominated`` (exact for MCLP, not for backup coverage); with ``reduce=False`` only the
+    rows are set aside.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> A = sp.csr_array(np.array([[1, 0, 0], [1, 1, 0], [1, 1, 0], [0, 0, 0]], dtype=np.int8))
+    >>> inst = reduce_coverage(A, np.array([1.0, 2.0, 3.0, 4.0]), np.zeros(4, np.int64), np.array([0.0, 1.0]))
+    >>> inst.cover.toarray().tolist(), inst.weights.tolist(), inst.cols.tolist(), inst.constant
+    ([[1], [1]], [1.0, 5.0], [0], 0.0)
+    """
+    levels = len(values) - 1
+    base = np.minimum(np.asarray(base, dtype=np.int64), levels)
+    live = np.flatnonzero((base < levels) & (np.diff(cover.indptr) > 0))
+    constant = float(w @ values[base]) - float(w[live] @ values[base[live]])
+    if reduce:
+        merged = merge_rows(sp.csr_array(cover[live]), w[live], extra=base[live])
+        A, w_r, base_r = merged.A, merged.weights, base[live][merged.first]
+        keep = ~dominated_columns(A) if drop_dominated else np.asarray(A.sum(axis=0)).ravel() > 0
+        note = (
+            f"reduced to {A.shape[0]} demand groups (from {len(live)} rows) and "
+            f"{int(keep.sum())} candidates (from {cover.shape[1]})"
+        )
+    else:
+        A, w_r, base_r = sp.csr_array(cover[live]), w[live], base[live]
+        keep = np.ones(cover.shape[1], dtype=bool)
+        note = ""
+    cols = np.flatnonzero(keep).astype(np.intp)
+    return CoverageInstance(sp.csr_array(A[:, cols]), w_r, base_r, cols, constant, note)
 
 
 def nearest_candidates(cost: FloatArray, k: int) -> tuple[IntArray, FloatArray, FloatArray]:

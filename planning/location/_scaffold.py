@@ -28,6 +28,7 @@ import numpy.typing as npt
 from gis.errors import InputError, SolverError
 
 from ..names import Model
+from ._costs import nearest_open
 from ._milp import MilpModel, MilpOutcome, solve_milp
 from ._result import LocationResult, Status, relative_gap
 from ._validate import Problem
@@ -153,16 +154,6 @@ def solve_assignment(
     return out
 
 
-def _nearest(cost: npt.NDArray[np.float64], cols: IntArray, limit: float = math.inf) -> IntArray:
-    """Column of the cheapest open site per row (``-1`` when above ``limit`` or unreachable)."""
-    if len(cols) == 0:
-        return np.full(cost.shape[0], -1, dtype=np.intp)
-    sub = cost[:, cols]
-    k = np.argmin(sub, axis=1)
-    d = sub[np.arange(len(k)), k]
-    return np.where(np.isfinite(d) & (d <= limit), cols[k], -1).astype(np.intp)
-
-
 def assemble_result(
     model: Model,
     prob: Problem,
@@ -188,7 +179,7 @@ def assemble_result(
         bound=float(bound),
         status=status,
         sense=sense,
-        assignment=assignment if assignment is not None else _nearest(prob.cost, selected, radius),
+        assignment=assignment if assignment is not None else nearest_open(prob.cost, selected, radius)[0],
         weights=prob.weights,
         unreachable=prob.unreachable,
         coverage_count=coverage,

@@ -9,10 +9,12 @@ bound and HiGHS for the time left.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import scipy.sparse as sp
 
+from ._bound import cover_bound
 from ._exact import cover_enumerate
 from ._heuristics import greedy_cover, open_counts, packing_bound
 from ._milp import MilpModel
@@ -23,6 +25,7 @@ from ._scaffold import Best, IntArray, Method, run_milp
 __all__ = ["solve_set_cover"]
 
 _DENSE_COVER_CELLS = 250_000  # LSCP rows x candidates tried by dense reduction and enumeration
+LAGRANGIAN_SHARE = 0.3  # of the time left: the Lagrangian bound before the MILP
 
 
 def solve_set_cover(
@@ -78,6 +81,15 @@ def solve_set_cover(
         best.offer(start, float(len(start)), "heuristic")
         x0 = np.zeros(k)
         x0[start] = 1.0
+        if relative_gap(best.objective, best.bound) > mip_gap and time.perf_counter() < t_end:
+            lag = cover_bound(
+                cover,
+                upper=best.objective,
+                t_end=time.perf_counter() + LAGRANGIAN_SHARE * (t_end - time.perf_counter()),
+            )
+            if lag > best.bound:
+                best.tighten(float(lag))
+                best.notes.append("bound from a Lagrangian relaxation of the covering constraints")
     if n_new is None:
         run = best.cols is None or relative_gap(best.objective, best.bound) > mip_gap
     else:

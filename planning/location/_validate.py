@@ -6,7 +6,9 @@ the argument in backticks, the offending row / column indices and the fix.
 
 Conventions: ``cost`` is ``(targets, sources)`` like every matrix of :mod:`planning`: rows are
 demand units, columns are candidate sites; costs are
-seconds or metres, ``inf`` means unreachable, NaN and negative costs are errors.
+seconds or metres, ``inf`` means unreachable, NaN and negative costs are errors. A
+``scipy.sparse`` ``cost`` holds the costs within a cutoff: an absent entry is unreachable
+(see :mod:`._costs`); it becomes a canonical CSR array of float64 without stored ``inf``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from gis.errors import InputError, _format_rows
+
+from ._costs import CostMatrix, is_sparse, row_of_entry, within
 
 __all__ = ["Problem", "validate_inputs"]
 
@@ -33,7 +38,7 @@ IntArray = npt.NDArray[np.intp]
 class Problem:
     """Validated inputs of one location model (arrays are read-only copies)."""
 
-    cost: FloatArray
+    cost: CostMatrix  # dense ndarray, or canonical CSR (absent = unreachable)
     weights: FloatArray
     radius: float | None
     n_new: int
@@ -48,6 +53,10 @@ class Problem:
     @property
     def n_candidates(self) -> int:
         return int(self.cost.shape[1])
+
+    @property
+    def sparse(self) -> bool:
+        return is_sparse(self.cost)
 
 
 def _rows(idx: npt.ArrayLike) -> str:
@@ -65,7 +74,82 @@ def _readonly(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return a
 
 
-def _cost(cost: npt.ArrayLike) -> FloatArray:
+def _shape(shape: tuple[int, ...]) -> None:
+    if len(shape) != 2:
+        msg = (
+            f"`cost` has {len(shape)} dimension(s), shape {shape}. Fix: pass a 2-D matrix with one row "
+            "per demand unit and one column per candidate site."
+        )
+        raise InputError(msg)
+    n, m = shape
+    if m == 0:
+        msg = f"`cost` has no candidate columns (shape {shape}). Fix: give at least one candidate site."
+        raise InputError(msg)
+    if n == 0:
+        msg = f"`cost` has no demand rows (shape {shape}). Fix: give at least one demand unit."
+        raise InputError(msg)
+
+
+def _sparse_cost(cost: Any) -> sp.csr_array:
+    """A canonical CSR copy (float64, sorted indices, no stored ``inf``) of a sparse cost matrix."""
+    _shape(tuple(cost.shape))
+    try:
+        arr = sp.csr_array(cost, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        msg = f"`cost` cannot be read as a sparse numeric matrix ({exc}). Fix: pass costs in s or m."
+        raise InputError(msg) from exc
+    if cost.format == "coo" and arr.nnz < cost.nnz:  # the conversion summed repeated pairs
+        coo = sp.coo_array(cost)
+        order = np.lexsort((coo.col, coo.row))
+        r, c = coo.row[order], coo.col[order]
+        at = np.flatnonzero((r[1:] == r[:-1]) & (c[1:] == c[:-1]))
+        _duplicates(np.column_stack([r[at], c[at]]))
+    arr.sort_indices()
+    rows = row_of_entry(arr)
+    same = np.flatnonzero((rows[1:] == rows[:-1]) & (arr.indices[1:] == arr.indices[:-1]))
+    if len(same):
+        _duplicates(np.column_stack([rows[same], arr.indices[same]]))
+    for bad, what, fix in (
+        (np.isnan(arr.data), "NaN", "leave unreachable pairs out of the sparse matrix (or store `np.inf`)"),
+        (arr.data < 0, "negative", "costs are >= 0"),
+    ):
+        at = np.flatnonzero(bad)
+        if len(at):
+            ij = np.column_stack([rows[at], arr.indices[at]])
+            msg = f"`cost` has {len(at)} {what} value(s) at (row, column) {_pairs(ij)}. Fix: {fix}."
+            raise InputError(msg)
+    finite = np.isfinite(arr.data)
+    if not finite.all():  # a stored inf means what an absent entry means
+        arr = sp.csr_array(
+            (
+                arr.data[finite],
+                arr.indices[finite],
+                np.concatenate([[0], np.cumsum(_row_counts(arr, finite))]),
+            ),
+            shape=arr.shape,
+        )
+    arr.has_sorted_indices = True
+    arr.has_canonical_format = True
+    for a in (arr.data, arr.indices, arr.indptr):
+        a.flags.writeable = False
+    return arr
+
+
+def _duplicates(ij: npt.NDArray[np.intp]) -> NoReturn:
+    msg = (
+        f"sparse `cost` stores {len(ij)} (row, column) pair(s) more than once: {_pairs(ij)}. "
+        "Fix: store each demand-candidate cost once (a cost is a time or distance, never a sum)."
+    )
+    raise InputError(msg)
+
+
+def _row_counts(arr: sp.csr_array, keep: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    return np.bincount(row_of_entry(arr)[keep], minlength=arr.shape[0]).astype(np.int64)
+
+
+def _cost(cost: npt.ArrayLike) -> CostMatrix:
+    if is_sparse(cost):
+        return _sparse_cost(cost)
     try:
         # a read-only view (no copy of a large float64 matrix); the caller's array is never changed
         arr = np.asarray(cost, dtype=np.float64).view()
@@ -74,19 +158,7 @@ def _cost(cost: npt.ArrayLike) -> FloatArray:
             f"`cost` cannot be read as a numeric matrix ({exc}). Fix: pass a 2-D array of seconds or metres."
         )
         raise InputError(msg) from exc
-    if arr.ndim != 2:
-        msg = (
-            f"`cost` has {arr.ndim} dimension(s), shape {arr.shape}. Fix: pass a 2-D matrix with one row "
-            "per demand unit and one column per candidate site."
-        )
-        raise InputError(msg)
-    n, m = arr.shape
-    if m == 0:
-        msg = f"`cost` has no candidate columns (shape {arr.shape}). Fix: give at least one candidate site."
-        raise InputError(msg)
-    if n == 0:
-        msg = f"`cost` has no demand rows (shape {arr.shape}). Fix: give at least one demand unit."
-        raise InputError(msg)
+    _shape(arr.shape)
     nan = np.argwhere(np.isnan(arr))
     if len(nan):
         msg = (
@@ -214,7 +286,8 @@ def validate_inputs(
     Parameters
     ----------
     cost
-        ``(targets, sources)``: demand rows x candidate columns; ``inf`` = unreachable.
+        ``(targets, sources)``: demand rows x candidate columns; ``inf`` = unreachable. Dense,
+        or ``scipy.sparse`` with the costs within a cutoff (an absent entry is unreachable).
     weights, radius, n_new, existing, capacities
         As in the models; ``None`` when the model has no such argument.
     need_facility
@@ -236,8 +309,12 @@ def validate_inputs(
             "Fix: give `n_new` >= 1."
         )
         raise InputError(msg)
-    reach = arr <= r if r is not None else np.isfinite(arr)
-    unreach = np.flatnonzero(~reach.any(axis=1)).astype(np.intp)
+    if isinstance(arr, sp.csr_array):
+        counts = np.diff(within(arr, r).indptr if r is not None else arr.indptr)
+        unreach = np.flatnonzero(counts == 0).astype(np.intp)
+    else:
+        reach = arr <= r if r is not None else np.isfinite(arr)
+        unreach = np.flatnonzero(~reach.any(axis=1)).astype(np.intp)
     where = f"within `radius` = {r:g}" if r is not None else "at a finite cost"
     if len(unreach) == n:
         msg = (
@@ -257,7 +334,7 @@ def validate_inputs(
     if len(unreach):
         log.info("%d demand rows unreachable %s: %s", len(unreach), where, _rows(unreach))
     return Problem(
-        cost=_readonly(arr),
+        cost=arr if isinstance(arr, sp.csr_array) else _readonly(arr),
         weights=_readonly(w),
         radius=r,
         n_new=pp,

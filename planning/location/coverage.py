@@ -11,7 +11,6 @@ candidates dropped (MCLP), then enumeration, local search and HiGHS under the ti
 from __future__ import annotations
 
 import logging
-import math
 import time
 
 import numpy as np
@@ -21,22 +20,12 @@ import scipy.sparse as sp
 from gis.errors import InputError
 
 from ..names import Model
+from ._coverage_solve import CoverageSolve
 from ._exact import coverage_enumerate
-from ._heuristics import coverage_search, open_counts, submodular_bound
-from ._milp import coverage_model, coverage_start
-from ._reduce import coverage_matrix, dominated_columns, merge_rows
-from ._result import LocationResult, relative_gap
-from ._scaffold import (
-    HEURISTIC_SHARE,
-    Best,
-    FloatArray,
-    IntArray,
-    Method,
-    assemble_result,
-    check_method,
-    free_columns,
-    run_milp,
-)
+from ._heuristics import open_counts
+from ._reduce import coverage_matrix, reduce_coverage
+from ._result import LocationResult
+from ._scaffold import FloatArray, IntArray, Method, assemble_result, check_method, free_columns
 from ._validate import Problem, validate_inputs
 
 __all__ = ["backup_coverage", "mclp"]
@@ -178,97 +167,36 @@ def _coverage(
     """MCLP (values 0, 1) and backup coverage (values 0, theta, 1): maximise sum w * values[count]."""
     assert prob.radius is not None
     levels = len(values) - 1
-    t_end = t0 + time_limit_s
     full = coverage_matrix(prob.cost, prob.radius)
     w = prob.weights
-    base = np.minimum(open_counts(full, prob.existing), levels)
     free = free_columns(prob)
-    on_free = sp.csr_array(full[:, free])
-    live = np.flatnonzero((base < levels) & (np.diff(on_free.indptr) > 0))  # rows a new site can improve
-    constant = float(w @ values[base]) - float(w[live] @ values[base[live]])
-    best = Best("max")
-    if reduce:
-        merged = merge_rows(sp.csr_array(on_free[live]), w[live], extra=base[live])
-        cover, w_r, base_r = merged.A, merged.weights, base[live][merged.first]
-        keep = ~dominated_columns(cover) if drop_dominated else np.asarray(cover.sum(axis=0)).ravel() > 0
-        best.notes.append(
-            f"reduced to {cover.shape[0]} demand groups (from {len(live)} rows) and "
-            f"{int(keep.sum())} candidates (from {len(free)})"
-        )
-    else:
-        cover, w_r, base_r = sp.csr_array(on_free[live]), w[live], base[live]
-        keep = np.ones(len(free), dtype=bool)
-    kcols = np.flatnonzero(keep).astype(np.intp)
-    cover = sp.csr_array(cover[:, kcols])
-    p_k = min(prob.n_new, len(kcols))
-    # a bound with no search at all: every row at its best reachable level
-    reach = np.minimum(np.diff(cover.indptr), p_k)
-    best.tighten(float(w_r @ values[np.minimum(base_r + reach, levels)]))
-    if p_k == 0:
-        best.offer(np.zeros(0, dtype=np.intp), float(w_r @ values[base_r]), "trivial")
-    ran = False
-
-    def search(stall: int, share: float) -> None:
-        cols, obj = coverage_search(
-            cover,
-            w_r,
-            p_k,
-            base=base_r,
-            values=values,
-            time_limit_s=share,
-            max_stall=stall,
-            target=best.bound,
-        )
-        best.offer(cols, obj, "heuristic")
-        if levels == 1:
-            best.tighten(submodular_bound(cover, w_r, cols, p_k))
-
-    def exact(until: float) -> None:
-        start = None if best.cols is None else coverage_start(cover, base_r, levels, best.cols)
-        out = run_milp(milp, best, start=start, t_end=until, mip_gap=mip_gap)
-        if out.x is not None:
-            xs = np.flatnonzero(out.x[: len(kcols)] > 0.5).astype(np.intp)
-            best.offer(
-                xs, float(w_r @ values[np.minimum(base_r + open_counts(cover, xs), levels)]), out.solver
-            )
-        best.tighten(out.bound)
-
-    def open_gap() -> bool:
-        return p_k > 0 and relative_gap(best.objective, best.bound) > mip_gap
-
+    inst = reduce_coverage(
+        sp.csr_array(full[:, free]),
+        w,
+        open_counts(full, prob.existing),
+        values,
+        reduce=reduce,
+        drop_dominated=drop_dominated,
+    )
+    p_k = min(prob.n_new, len(inst.cols))
+    solve = CoverageSolve(
+        inst, values, p_k, drop_dominated=drop_dominated, mip_gap=mip_gap, t_end=t0 + time_limit_s
+    )
+    best = solve.best
+    if inst.note:
+        best.notes.append(inst.note)
     enumerated = (
-        coverage_enumerate(cover, w_r, p_k, base=base_r, values=values)
-        if method == "auto" and open_gap()
+        coverage_enumerate(inst.cover, inst.weights, p_k, base=inst.base, values=values)
+        if method == "auto" and solve.open_gap()
         else None
     )
-    if enumerated is not None:  # tiny after reduction: every subset scored, optimal without a MILP
-        best.offer(enumerated[0], enumerated[1], "enumeration")
-        best.tighten(enumerated[1])
-        best.notes.append(f"solved exactly by scoring all {math.comb(len(kcols), p_k)} sets of {p_k} sites")
-    elif method == "heuristic" and p_k > 0:
-        search(200, time_limit_s)
-    elif method == "exact" and open_gap():
-        milp = coverage_model(cover, w_r, base_r, values, p_k)
-        exact(t_end)
-        ran = True
-    elif open_gap():
-        # quick incumbent, a short MILP (small instances end here, proven), then a long local
-        # search and the MILP again, warm-started, for the time left; the bound is the best seen
-        search(25, time_limit_s * HEURISTIC_SHARE)
-        if open_gap():
-            milp = coverage_model(cover, w_r, base_r, values, p_k)
-            now = time.perf_counter()
-            exact(now + 0.2 * (t_end - now))
-            ran = True
-            if open_gap() and time.perf_counter() < t_end:
-                search(200, HEURISTIC_SHARE * (t_end - time.perf_counter()))
-                if open_gap() and t_end - time.perf_counter() > 1.0:
-                    exact(t_end)
-    new = free[kcols[best.cols]] if best.cols is not None else np.zeros(0, dtype=np.intp)
+    solve.run(method, enumerated)
+    new = free[inst.cols[best.cols]] if best.cols is not None else np.zeros(0, dtype=np.intp)
     new = _pad(new, free, np.asarray(full.T @ w).ravel(), prob.n_new)
     selected = np.concatenate([prob.existing, new])
     count = open_counts(full, selected)
     objective = float(w @ values[np.minimum(count, levels)])
+    constant = inst.constant
     if abs(objective - (best.objective + constant)) > 1e-6 * max(1.0, abs(objective)):
         log.warning("%s: reduced objective %.6g != full %.6g", model, best.objective + constant, objective)
         best.notes.append("the reduced objective differed from the full one; the full one is reported")
@@ -278,7 +206,7 @@ def _coverage(
         selected=selected,
         objective=objective,
         bound=max(best.bound + constant, objective),
-        status=best.status(mip_gap, ran),
+        status=best.status(mip_gap, solve.ran_milp),
         sense="max",
         t0=t0,
         solver=best.solver,

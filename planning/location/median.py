@@ -10,15 +10,19 @@ solve (:mod:`._set_cover`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from gis.errors import InputError
 
+from ._costs import densify, nearest_open, row_max, row_of_entry
 from ._heuristics import center_greedy, median_cost, median_lagrangian_bound, median_search, worst_cost
+from ._median_sparse import median_alternate, median_greedy, median_sparse_bound, sparse_median_cost
 from ._milp import assignment_model, main_assignment
 from ._reduce import coverage_matrix, nearest_candidates
 from ._result import LocationResult, relative_gap
@@ -34,11 +38,32 @@ from ._scaffold import (
     solve_assignment,
 )
 from ._set_cover import solve_set_cover
-from ._validate import validate_inputs
+from ._validate import Problem, validate_inputs
 
 __all__ = ["p_center", "p_median"]
 
 _MAX_PAIRS = 2_000_000  # p-median assignment variables before reducing to the k nearest
+_DENSE_CELLS = 4_000_000  # a sparse cost up to this many cells is densified (the exact dense path)
+_SPARSE_HEURISTIC_SHARE = 0.3  # of the time limit: greedy + locate-allocate on a large sparse cost
+_SPARSE_BOUND_SHARE = 0.5  # of the time limit: the Lagrangian bound on a large sparse cost
+
+
+def _dense_or_sparse(prob: Problem, model: str) -> tuple[Problem, bool]:
+    """A small sparse cost densified (``inf`` where absent); ``True`` when it stays sparse."""
+    if not prob.sparse:
+        return prob, False
+    n, m = prob.cost.shape
+    if n * m <= _DENSE_CELLS:
+        dense = densify(prob.cost)
+        dense.flags.writeable = False
+        return dataclasses.replace(prob, cost=dense), False
+    if model == "p-center":
+        msg = (
+            f"`p_center` needs a dense `cost`, and this sparse one is {n:,} x {m:,}. Fix: solve "
+            "`lscp` at a few radii (it takes sparse costs), or pass a smaller dense matrix."
+        )
+        raise InputError(msg)
+    return prob, True
 
 
 def p_median(
@@ -99,6 +124,9 @@ def p_median(
     if W <= 0:
         msg = "`weights` sum to 0, so every choice of sites has mean cost 0. Fix: give positive weights."
         raise InputError(msg)
+    prob, stays_sparse = _dense_or_sparse(prob, "p-median")
+    if stays_sparse:
+        return _p_median_sparse(prob, method=method, time_limit_s=time_limit_s, mip_gap=mip_gap, t0=t0)
     n, m = prob.cost.shape
     n_open = prob.n_new + len(prob.existing)
     t_end = t0 + time_limit_s
@@ -196,6 +224,101 @@ def p_median(
     )
 
 
+def _p_median_sparse(
+    prob: Problem, *, method: Method, time_limit_s: float, mip_gap: float, t0: float
+) -> LocationResult:
+    """p-median on a sparse cost too large to densify: lazy greedy, locate-allocate, Lagrangian bound.
+
+    When the stored pairs fit the assignment MILP (``_MAX_PAIRS``), HiGHS gets the time left,
+    warm-started; it is exact for the sparse problem (an absent pair cannot be assigned).
+    """
+    cost = prob.cost
+    assert isinstance(cost, sp.csr_array)
+    if prob.capacities is not None:
+        n, m = cost.shape
+        msg = (
+            f"`capacities` with a sparse `cost` of {n:,} x {m:,} (too large to densify) are not supported. "
+            "Fix: solve without `capacities`, or pass a smaller (dense) matrix."
+        )
+        raise InputError(msg)
+    w, fixed = prob.weights, prob.existing
+    W = float(w.sum())
+    n_open = prob.n_new + len(fixed)
+    t_end = t0 + time_limit_s
+    best = Best("min")
+    cols = median_greedy(cost, w, prob.n_new, fixed=fixed)
+    cols, total = median_alternate(
+        cost, w, cols, fixed=fixed, t_end=t0 + _SPARSE_HEURISTIC_SHARE * time_limit_s
+    )
+    best.offer(cols, total / W, "heuristic")
+    near = nearest_open(cost, cols)[1] if math.isfinite(total) else None
+    start = w * near if near is not None else w * row_max(cost)
+    # the multipliers' steps skip pairs well beyond the costs that serve rows in a good solution
+    reach = (
+        max(2.0 * float(np.median(near)), float(np.quantile(near, 0.99))) if near is not None else math.inf
+    )
+    bound, lag_cols, lag_cost = median_sparse_bound(
+        cost,
+        w,
+        n_open,
+        fixed=fixed,
+        upper=total if math.isfinite(total) else float(w @ row_max(cost)),
+        start=start,
+        t_end=t0 + (_SPARSE_HEURISTIC_SHARE + _SPARSE_BOUND_SHARE) * time_limit_s,
+        threshold=reach,
+    )
+    best.tighten((bound - 1e-9 * abs(bound)) / W)  # summed in floating point: a hair below
+    best.notes.append("bound from a Lagrangian relaxation of the assignment constraints (sparse costs)")
+    if lag_cols is not None and lag_cost < total:
+        lag_cols, lag_cost = median_alternate(cost, w, lag_cols, fixed=fixed, t_end=t_end)
+        best.offer(lag_cols, lag_cost / W, "lagrangian + locate-allocate")
+    ran = False
+    if (
+        method != "heuristic"
+        and cost.nnz <= _MAX_PAIRS
+        and relative_gap(best.objective, best.bound) > mip_gap
+    ):
+        ran = True
+        n, m = cost.shape
+        pi = row_of_entry(cost)
+        pj = cost.indices.astype(np.intp)
+        model = assignment_model(
+            pi,
+            pj,
+            n_rows=n,
+            n_candidates=m,
+            cost=np.concatenate([np.zeros(m), w[pi] * cost.data / W]),
+            existing=fixed,
+            load=w,
+            capacities=None,
+            n_open=n_open,
+        )
+        start_x = _median_start(best.cols, pi, pj, n_rows=n, n_candidates=m, with_elsewhere=False)
+        out = solve_assignment(model, best, t_end=t_end, mip_gap=mip_gap, n_open=n_open, start=start_x)
+        if out.x is not None:
+            xs = np.flatnonzero(out.x[:m] > 0.5).astype(np.intp)
+            best.offer(xs, sparse_median_cost(cost, w, xs) / W, out.solver)
+        best.tighten(out.bound)
+    if best.cols is None or not math.isfinite(best.objective):
+        msg = (
+            f"no choice of {n_open} sites found that reaches every demand row within the stored (cutoff) "
+            "costs. Fix: raise `n_new`, add candidates, or build the sparse costs with a larger cutoff."
+        )
+        raise InputError(msg)
+    return assemble_result(
+        "p-median",
+        prob,
+        selected=best.cols,
+        objective=best.objective,
+        bound=min(best.bound, best.objective),
+        status=best.status(mip_gap, ran),
+        sense="min",
+        t0=t0,
+        solver=best.solver,
+        notes=best.notes,
+    )
+
+
 def _median_start(
     cols: IntArray | None, pi: IntArray, pj: IntArray, *, n_rows: int, n_candidates: int, with_elsewhere: bool
 ) -> FloatArray | None:
@@ -246,6 +369,7 @@ def p_center(
     t0 = time.perf_counter()
     check_method(method, time_limit_s, mip_gap)
     prob = validate_inputs(cost, n_new=n_new, existing=existing, need_facility=True, unreachable="raise")
+    prob, _ = _dense_or_sparse(prob, "p-center")
     t_end = t0 + time_limit_s
     cost_m = prob.cost
     free = free_columns(prob)

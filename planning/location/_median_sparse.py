@@ -1,0 +1,222 @@
+"""The p-median on a sparse cost matrix too large to densify (internal).
+
+A sparse ``cost`` (canonical CSR, :mod:`._costs`) holds the costs within a cutoff; an absent
+pair is unreachable, so a row must be served by one of its stored candidates. Nothing here
+builds an ``n x m`` array: every step works on the stored entries.
+
+- :func:`median_greedy`: lazy greedy (the saving of a new site only shrinks as sites open,
+  so a stale saving is an upper bound and most are never recomputed);
+- :func:`median_alternate`: locate-allocate (Cooper): each open site moves to the best median
+  of the rows it serves, rows go to their nearest open site, until nothing improves;
+- :func:`median_sparse_bound`: the Lagrangian lower bound of the assignment constraints,
+  ``L(u) = sum_i u_i + sum over the open sites of rho_j``, ``rho_j = sum_i min(0, w_i c_ij - u_i)``
+  over the stored entries of column ``j`` (an absent pair can never be assigned), improved by
+  subgradient steps; every ``L(u)`` is a valid bound, and the best open set of each ``L(u)``
+  is offered back as a solution.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from ._costs import nearest_open, row_of_entry
+
+__all__ = ["median_alternate", "median_greedy", "median_sparse_bound", "sparse_median_cost"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+
+def sparse_median_cost(cost: sp.csr_array, w: FloatArray, cols: IntArray) -> float:
+    """Total weighted cost with every row at its cheapest column of ``cols``; ``inf`` if one has none.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> c = sp.csr_array(([1.0, 4.0, 2.0], ([0, 0, 1], [0, 1, 1])), shape=(2, 2))
+    >>> sparse_median_cost(c, np.array([1.0, 3.0]), np.array([1]))
+    10.0
+    >>> sparse_median_cost(c, np.ones(2), np.array([0]))  # row 1 cannot reach column 0
+    inf
+    """
+    _, d = nearest_open(cost, np.asarray(cols, dtype=np.intp))
+    return float(w @ d) if np.isfinite(d).all() else math.inf
+
+
+def median_greedy(cost: sp.csr_array, w: FloatArray, n_new: int, *, fixed: IntArray) -> IntArray:
+    """Open ``n_new`` sites besides ``fixed``, each the one saving the most (lazy greedy).
+
+    A row no open site reaches costs ``penalty`` (above any stored cost), so the greedy first
+    reaches every row it can. Returns the open columns, ``fixed`` included, sorted.
+    """
+    n, m = cost.shape
+    csc = sp.csc_array(cost)
+    rows_of = csc.indices
+    penalty = (float(cost.data.max()) if cost.nnz else 1.0) * 4.0 + 1.0
+    d = np.full(n, penalty)
+    if len(fixed):
+        _, near = nearest_open(cost, fixed)
+        d = np.where(np.isfinite(near), near, penalty)
+    is_open = np.zeros(m, dtype=bool)
+    is_open[fixed] = True
+
+    def saving(j: int) -> float:
+        a, b = csc.indptr[j], csc.indptr[j + 1]
+        i = rows_of[a:b]
+        return float(w[i] @ np.maximum(d[i] - csc.data[a:b], 0.0))
+
+    heap = [(-saving(j), j) for j in range(m) if not is_open[j]]
+    heapq.heapify(heap)
+    opened = 0
+    while heap and opened < n_new:
+        _, j = heapq.heappop(heap)
+        fresh = saving(j)
+        if heap and fresh < -heap[0][0] - 1e-12 * max(1.0, fresh):
+            heapq.heappush(heap, (-fresh, j))  # stale: someone else may now save more
+            continue
+        a, b = csc.indptr[j], csc.indptr[j + 1]
+        i = rows_of[a:b]
+        d[i] = np.minimum(d[i], csc.data[a:b])
+        is_open[j] = True
+        opened += 1
+    return np.flatnonzero(is_open).astype(np.intp)
+
+
+def median_alternate(
+    cost: sp.csr_array, w: FloatArray, cols: IntArray, *, fixed: IntArray, t_end: float, rounds: int = 50
+) -> tuple[IntArray, float]:
+    """Locate-allocate from ``cols``: every movable site moves to its rows' best median, repeatedly.
+
+    A site may move to column ``j`` only when ``j`` reaches every row it serves, so the total
+    never grows. Returns the open columns (sorted) and the total weighted cost.
+    """
+    cols = np.sort(np.asarray(cols, dtype=np.intp))
+    best = sparse_median_cost(cost, w, cols)
+    if not math.isfinite(best):
+        return cols, best
+    n, m = cost.shape
+    movable_mask = np.ones(m, dtype=bool)
+    movable_mask[fixed] = False
+    # real part: the weighted cost; imaginary part: 1 per pair, so no product entry is ever 0 (dropped)
+    both = sp.csr_array((cost.data * w[row_of_entry(cost)] + 1j, cost.indices, cost.indptr), shape=cost.shape)
+    for _ in range(rounds):
+        if time.perf_counter() > t_end:
+            break
+        near, _ = nearest_open(cost, cols)
+        movable = cols[movable_mask[cols]]
+        if len(movable) == 0:
+            break
+        slot = np.full(m, -1, dtype=np.intp)
+        slot[movable] = np.arange(len(movable))
+        s = slot[near]
+        rows = np.flatnonzero(s >= 0)
+        P = sp.csr_array(
+            (np.ones(len(rows)), (s[rows], rows)), shape=(len(movable), n)
+        )  # site x rows it serves
+        moved = sp.csr_array(P @ both)  # per site and column: the cost of moving the site there, and
+        # how many of the site's rows that column reaches
+        size = np.asarray(P.sum(axis=1)).ravel()
+        taken = np.zeros(m, dtype=bool)
+        taken[cols] = True
+        new = cols.copy()
+        for f in np.argsort(-size, kind="stable"):  # busiest sites choose first
+            a, b = moved.indptr[f], moved.indptr[f + 1]
+            js, vals, reach = moved.indices[a:b], moved.data[a:b].real, moved.data[a:b].imag
+            ok = (reach >= size[f] - 0.5) & (~taken[js] | (js == movable[f]))
+            if not ok.any():
+                continue
+            j = int(js[ok][np.argmin(vals[ok])])
+            if j != movable[f]:
+                taken[movable[f]], taken[j] = False, True
+                new[new == movable[f]] = j
+        new = np.sort(new)
+        value = sparse_median_cost(cost, w, new)
+        if not value < best - 1e-12 * max(1.0, best):
+            break
+        cols, best = new, value
+    return cols, best
+
+
+def _cheapest(cost: sp.csr_array, threshold: float) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """Rows, columns and costs of the stored pairs up to ``threshold``, and each row's cheapest other.
+
+    The last is the cheapest stored cost above ``threshold`` per row (``inf`` for a row with none).
+    """
+    rows = row_of_entry(cost)
+    keep = cost.data <= threshold
+    beyond = np.where(keep, math.inf, cost.data)
+    nxt = np.full(cost.shape[0], math.inf)
+    has = np.diff(cost.indptr) > 0
+    if cost.nnz:
+        nxt[has] = np.minimum.reduceat(beyond, cost.indptr[:-1][has])
+    return rows[keep], cost.indices[keep].astype(np.intp), cost.data[keep], nxt
+
+
+def median_sparse_bound(
+    cost: sp.csr_array,
+    w: FloatArray,
+    n_open: int,
+    *,
+    fixed: IntArray,
+    upper: float,
+    start: FloatArray,
+    t_end: float,
+    iterations: int = 20_000,
+    patience: int = 5,
+    step: float = 2.0,
+    threshold: float = math.inf,
+) -> tuple[float, IntArray | None, float]:
+    """Lagrangian lower bound of the sparse p-median and the best open set its multipliers suggest.
+
+    ``start`` gives the first multipliers (per row, such as ``w_i`` times its cost in a good
+    solution); ``upper`` is a known total cost (the Polyak step's target). Returns
+    ``(bound, cols, cols_cost)``: the best ``L(u)`` seen, and the cheapest feasible open set
+    among those of the multipliers tried (``None`` and ``inf`` when none reached every row).
+    The steps work on the pairs up to ``threshold`` with ``u_i`` capped at ``w_i`` times the
+    row's cheapest pair left out: those then add exactly 0 to ``L(u)``, so the bound is the one
+    of the whole matrix (each step is cheaper, the cap may make the best bound a little lower).
+    """
+    n, m = cost.shape
+    rows, cols_all, data, cap = _cheapest(cost, threshold)
+    umax = w * cap  # u_i <= w_i * (the row's first cost left out): the pairs left out add exactly 0
+    wc = data * w[rows]
+    csc_order = np.argsort(cols_all, kind="stable")
+    col_ptr = np.concatenate([[0], np.cumsum(np.bincount(cols_all, minlength=m))])
+    is_fixed = np.zeros(m, dtype=bool)
+    is_fixed[fixed] = True
+    n_free = n_open - len(fixed)
+    u = np.minimum(np.asarray(start, dtype=np.float64), umax)
+    best, best_cols, best_cost = -math.inf, None, math.inf
+    lam, stall = step, 0
+    for it in range(iterations):
+        red = np.minimum(wc - u[rows], 0.0)
+        rho = np.zeros(m)
+        has = np.diff(col_ptr) > 0
+        rho[has] = np.add.reduceat(red[csc_order], col_ptr[:-1][has])
+        order = np.argsort(np.where(is_fixed, math.inf, rho), kind="stable")[:n_free]
+        open_ = is_fixed.copy()
+        open_[order] = True
+        value = float(u.sum() + rho[open_].sum())
+        if not math.isfinite(best) or value > best + 1e-9 * max(1.0, abs(best)):
+            best, stall = value, 0
+        else:
+            stall += 1
+            if stall >= patience:
+                lam, stall = lam / 2, 0
+        if it % 50 == 0:  # the multipliers' own sites: now and then a good solution
+            cols = np.flatnonzero(open_).astype(np.intp)
+            c = sparse_median_cost(cost, w, cols)
+            if c < best_cost:
+                best_cols, best_cost = cols, c
+        g = 1.0 - np.bincount(rows[(red < 0) & open_[cols_all]], minlength=n)  # subgradient at u
+        norm = float(g @ g)
+        if norm == 0 or lam < 1e-6 or time.perf_counter() > t_end:
+            break
+        u = np.minimum(u + lam * max(min(upper, best_cost) - value, 1e-9 * abs(value)) / norm * g, umax)
+    return best, best_cols, best_cost
