@@ -126,6 +126,9 @@ def items_frame(items: Iterable[Item], *, crs: object) -> gpd.GeoDataFrame:
         df[col] = pd.to_datetime(df[col])
     df["deadline"] = pd.to_datetime(df["deadline"])
     df["funds_yuan"] = df["funds_yuan"].astype(float)
+    for col in df.columns:  # texts as objects, missing ones None, as in `snapshot`
+        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col].dtype):
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
     geometry = gpd.points_from_xy(df["x"].astype(float), df["y"].astype(float), crs=crs)
     out = gpd.GeoDataFrame(df.drop(columns=["x", "y"]), geometry=geometry, crs=crs)
     out.index = pd.Index(out["number"].astype(str).to_numpy(), dtype=object)
@@ -229,7 +232,7 @@ def snapshot(events: pd.DataFrame, at: datetime | pd.Timestamp | None = None) ->
             "reported_at": g["at"].first(),
         }
     )
-    out.index.name = None
+    out.index = pd.Index(out.index.to_numpy(dtype=object), dtype=object)  # as `items_frame`
     for col, action, how in _MILESTONES:
         times = e.loc[e["action"] == action].groupby("number")["at"].agg(how)
         out[col] = times.reindex(out.index)

@@ -281,9 +281,10 @@ def synthetic_register(
     srcs_c, srcs_c_p = _weights(spec["sources"]["in_communities"])
     walks: list[_Walk] = []
     for k, (day, seed_hid, forced) in enumerate(seeds):
-        at = (start + timedelta(days=float(day))).replace(
-            hour=int(rng.integers(8, 18)), minute=int(rng.integers(0, 60))
-        )
+        # office hours, 08:00 to 18:00, in the order drawn (numbers follow the report times)
+        whole = int(day)
+        at = start + timedelta(days=whole, hours=8 + 10 * (float(day) - whole))
+        at = at.replace(second=0, microsecond=0)
         hid = None if seed_hid is None else str(seed_hid)
         if hid is not None:
             category = (
