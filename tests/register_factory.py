@@ -93,9 +93,20 @@ def build() -> HandMade:
     emb = "Emergency Management Bureau"
 
     # 1: major self-check of E1 at H1, closed on time in March
-    b.report(1, t(2, 20), actor="acct-e1", role="enterprise", unit="E1", category="hazardous_chemicals",
-             description="SECRET tank farm shut-off valve seized", source="enterprise_self_check",
-             reporter=REPORTERS[0], hazard_id="H1", enterprise_id="E1", community_id="C1")  # fmt: skip
+    b.report(
+        1,
+        t(2, 20),
+        actor="acct-e1",
+        role="enterprise",
+        unit="E1",
+        category="hazardous_chemicals",
+        description="SECRET tank farm shut-off valve seized",
+        source="enterprise_self_check",
+        reporter=REPORTERS[0],
+        hazard_id="H1",
+        enterprise_id="E1",
+        community_id="C1",
+    )
     b.move(
         1, "verify", t(2, 21), **insp, data={"criteria": ["HC-05"], "public_summary": "tank farm shut-off"}
     )
@@ -106,9 +117,19 @@ def build() -> HandMade:
     b.move(1, "accept", t(3, 12), **insp)
 
     # 2: general inspection find at E1 / H1, reopened once, closed late
-    b.report(2, t(3, 1), actor="insp-1", role="inspector", category="gas", description="SECRET hose perished",
-             source="government_inspection", reporter=REPORTERS[1], hazard_id="H1", enterprise_id="E1",
-             community_id="C1")  # fmt: skip
+    b.report(
+        2,
+        t(3, 1),
+        actor="insp-1",
+        role="inspector",
+        category="gas",
+        description="SECRET hose perished",
+        source="government_inspection",
+        reporter=REPORTERS[1],
+        hazard_id="H1",
+        enterprise_id="E1",
+        community_id="C1",
+    )
     b.move(2, "verify", t(3, 1, 10), **insp)
     b.move(
         2, "hand_over", t(3, 2), **insp, data=_units("North", "Housing and Urban-Rural Development Bureau")
@@ -121,17 +142,38 @@ def build() -> HandMade:
     b.move(2, "accept", t(3, 22), **insp)
 
     # 3: general inspection find at E2 / H3, overdue at the month's end
-    b.report(3, t(3, 5), actor="insp-1", role="inspector", category="electrical",
-             description="SECRET bare wiring", source="government_inspection", reporter=REPORTERS[1],
-             hazard_id="H3", enterprise_id="E2", community_id="C2")  # fmt: skip
+    b.report(
+        3,
+        t(3, 5),
+        actor="insp-1",
+        role="inspector",
+        category="electrical",
+        description="SECRET bare wiring",
+        source="government_inspection",
+        reporter=REPORTERS[1],
+        hazard_id="H3",
+        enterprise_id="E2",
+        community_id="C2",
+    )
     b.move(3, "verify", t(3, 5, 10), **insp, data={"deadline": date(2026, 3, 20)})
     b.move(3, "hand_over", t(3, 6), **insp, data=_units("South", "Fire and Rescue Detachment"))
     b.move(3, "plan", t(3, 7), **ent2, data={**plan, "deadline": date(2026, 3, 20)})
 
     # 4: major self-check of E2 at H2, supervised, rectifying
-    b.report(4, t(3, 10), actor="acct-e2", role="enterprise", unit="E2", category="dust_explosion",
-             description="SECRET dust on beams", source="enterprise_self_check", reporter=REPORTERS[0],
-             hazard_id="H2", enterprise_id="E2", community_id="C2")  # fmt: skip
+    b.report(
+        4,
+        t(3, 10),
+        actor="acct-e2",
+        role="enterprise",
+        unit="E2",
+        category="dust_explosion",
+        description="SECRET dust on beams",
+        source="enterprise_self_check",
+        reporter=REPORTERS[0],
+        hazard_id="H2",
+        enterprise_id="E2",
+        community_id="C2",
+    )
     b.move(4, "verify", t(3, 10, 10), **insp, data={"criteria": ["DE-03"]})
     b.move(4, "hand_over", t(3, 11), **insp, data=_units("South", emb))
     b.move(
@@ -140,20 +182,44 @@ def build() -> HandMade:
     b.move(4, "plan", t(3, 13), **ent2, data={**plan, "deadline": date(2026, 4, 30)})
 
     # 5: anonymous public report, rejected
-    b.report(5, t(3, 15), actor="public", role="reporter", category="ebike_indoor_charging",
-             description="SECRET e-bikes in the hall", source="public_report", community_id="C2")  # fmt: skip
+    b.report(
+        5,
+        t(3, 15),
+        actor="public",
+        role="reporter",
+        category="ebike_indoor_charging",
+        description="SECRET e-bikes in the hall",
+        source="public_report",
+        community_id="C2",
+    )
     b.move(5, "reject", t(3, 16), **insp, data={"reason": "not_a_danger"}, note="SECRET nothing found")
 
     # 6: named public report, verified late in the month
-    b.report(6, t(3, 25), actor="public", role="reporter", category="fire_lane_blocked",
-             description="SECRET cars in the lane", source="public_report", reporter=REPORTERS[2],
-             community_id="C2")  # fmt: skip
+    b.report(
+        6,
+        t(3, 25),
+        actor="public",
+        role="reporter",
+        category="fire_lane_blocked",
+        description="SECRET cars in the lane",
+        source="public_report",
+        reporter=REPORTERS[2],
+        community_id="C2",
+    )
     b.move(6, "verify", t(3, 26), **insp)
 
     # 7: closed in February
-    b.report(7, t(2, 1), actor="insp-1", role="inspector", category="fire_facilities",
-             description="SECRET extinguishers expired", source="government_inspection", reporter=REPORTERS[1],
-             community_id="C1")  # fmt: skip
+    b.report(
+        7,
+        t(2, 1),
+        actor="insp-1",
+        role="inspector",
+        category="fire_facilities",
+        description="SECRET extinguishers expired",
+        source="government_inspection",
+        reporter=REPORTERS[1],
+        community_id="C1",
+    )
     b.move(7, "verify", t(2, 1, 10), **insp)
     b.move(7, "hand_over", t(2, 2), **insp, data=_units("North", "Fire and Rescue Detachment"))
     gov = {"role": "territorial_government", "actor": "gov-n", "unit": "North government"}
@@ -175,7 +241,7 @@ def build() -> HandMade:
                 "2026-08-01T09:00",
             ],
             "hazard_id": [None, "H1", None, None, None, None],
-        },  # fmt: skip
+        },
         geometry=[
             Point(XY[3][0] + 30, Y0),  # near 3: overdue (5 days)
             Point(X0 - 50_000, Y0),  # far away, at H1: 1 closed 20 days before, 2 closed 10 days before

@@ -185,19 +185,47 @@ def test_wrong_state_role_scope_and_data_are_refused_with_the_fix() -> None:
     with pytest.raises(RoleError, match=r"role `reporter` may not `verify`.*Fix: act as one of"):
         transition(item, "verify", at=T0, actor="a", role="reporter")
     item, _ = transition(item, "verify", at=T0, actor="a", role="inspector")
-    item, _ = transition(item, "hand_over", at=T0, actor="a", role="inspector",
-                         data={"territorial_unit": "T1", "department_unit": "D1"})  # fmt: skip
+    item, _ = transition(
+        item,
+        "hand_over",
+        at=T0,
+        actor="a",
+        role="inspector",
+        data={"territorial_unit": "T1", "department_unit": "D1"},
+    )
     with pytest.raises(
         RoleError, match=r"`enterprise_id` is its unit; this item's is 'E1', the actor's unit 'E2'"
     ):
-        transition(item, "plan", at=T0, actor="a", role="enterprise", unit="E2",
-                   data={"plan": "p", "measures": ["m"], "funds_yuan": 1.0, "deadline": date(2026, 3, 5)})  # fmt: skip
+        transition(
+            item,
+            "plan",
+            at=T0,
+            actor="a",
+            role="enterprise",
+            unit="E2",
+            data={"plan": "p", "measures": ["m"], "funds_yuan": 1.0, "deadline": date(2026, 3, 5)},
+        )
     with pytest.raises(RoleError, match="department_unit"):
-        transition(item, "extend", at=T0, actor="a", role="department", unit="D2",
-                   data={"deadline": date(2026, 4, 10)}, note="late parts")  # fmt: skip
+        transition(
+            item,
+            "extend",
+            at=T0,
+            actor="a",
+            role="department",
+            unit="D2",
+            data={"deadline": date(2026, 4, 10)},
+            note="late parts",
+        )
     with pytest.raises(TransitionError, match=r"data lacks \['funds_yuan', 'measures'\]"):
-        transition(item, "plan", at=T0, actor="a", role="enterprise", unit="E1",
-                   data={"plan": "p", "deadline": date(2026, 3, 5)})  # fmt: skip
+        transition(
+            item,
+            "plan",
+            at=T0,
+            actor="a",
+            role="enterprise",
+            unit="E1",
+            data={"plan": "p", "deadline": date(2026, 3, 5)},
+        )
     with pytest.raises(TransitionError, match="older than the item's last event"):
         transition(item, "comment", at=T0 - timedelta(days=1), actor="a", role="inspector", note="x")
     with pytest.raises(TransitionError, match="needs a note"):
@@ -214,8 +242,16 @@ def test_a_forged_event_is_refused_by_apply() -> None:
     from risk_models.register import apply
 
     item = _new()
-    forged = Event(item.number, "verify", T0, "a", "inspector", from_status="reported", to_status="closed",
-                   data={"deadline": date(2026, 3, 20)})  # fmt: skip
+    forged = Event(
+        item.number,
+        "verify",
+        T0,
+        "a",
+        "inspector",
+        from_status="reported",
+        to_status="closed",
+        data={"deadline": date(2026, 3, 20)},
+    )
     with pytest.raises(TransitionError, match="the event says reported -> closed but the item moves"):
         apply(item, forged)
     with pytest.raises(RegisterError, match="replay one item's log"):
@@ -231,8 +267,14 @@ def _handed(category: str = "gas", criteria: tuple[str, ...] = ()) -> Item:
     item, _ = transition(
         item, "verify", at=T0, actor="a", role="inspector", data={"criteria": list(criteria)}
     )
-    item, _ = transition(item, "hand_over", at=T0 + timedelta(hours=1), actor="a", role="inspector",
-                         data={"territorial_unit": "T1", "department_unit": "D1"})  # fmt: skip
+    item, _ = transition(
+        item,
+        "hand_over",
+        at=T0 + timedelta(hours=1),
+        actor="a",
+        role="inspector",
+        data={"territorial_unit": "T1", "department_unit": "D1"},
+    )
     return item
 
 
@@ -245,33 +287,92 @@ def test_deadlines_by_grade_and_one_extension_to_the_extended_limit() -> None:
     with pytest.raises(
         TransitionError, match=r"outside 2026-03-01 \.\. 2026-05-30 \(90 days from verification"
     ):
-        transition(major, "extend", at=at, actor="a", role="department", unit="D1",
-                   data={"deadline": date(2026, 6, 1)}, note="parts")  # fmt: skip
-    ext, _ = transition(major, "extend", at=at, actor="a", role="department", unit="D1",
-                        data={"deadline": date(2026, 5, 30)}, note="parts")  # fmt: skip
+        transition(
+            major,
+            "extend",
+            at=at,
+            actor="a",
+            role="department",
+            unit="D1",
+            data={"deadline": date(2026, 6, 1)},
+            note="parts",
+        )
+    ext, _ = transition(
+        major,
+        "extend",
+        at=at,
+        actor="a",
+        role="department",
+        unit="D1",
+        data={"deadline": date(2026, 5, 30)},
+        note="parts",
+    )
     assert ext.deadline == date(2026, 5, 30) and ext.extensions == 1
     with pytest.raises(TransitionError, match="extended 1 time"):
-        transition(ext, "extend", at=at, actor="a", role="department", unit="D1",
-                   data={"deadline": date(2026, 5, 30)}, note="again")  # fmt: skip
-    with pytest.raises(TransitionError, match="outside 2026-03-01 .. 2026-03-31"):
-        transition(general, "plan", at=at, actor="a", role="enterprise", unit="E1",
-                   data={"plan": "p", "measures": ["m"], "funds_yuan": 0.0, "deadline": date(2026, 4, 2)})  # fmt: skip
+        transition(
+            ext,
+            "extend",
+            at=at,
+            actor="a",
+            role="department",
+            unit="D1",
+            data={"deadline": date(2026, 5, 30)},
+            note="again",
+        )
+    with pytest.raises(TransitionError, match=r"outside 2026-03-01 \.\. 2026-03-31"):
+        transition(
+            general,
+            "plan",
+            at=at,
+            actor="a",
+            role="enterprise",
+            unit="E1",
+            data={"plan": "p", "measures": ["m"], "funds_yuan": 0.0, "deadline": date(2026, 4, 2)},
+        )
     # a general item extends to 45 days at most
     with pytest.raises(TransitionError, match="2026-04-15"):
-        transition(general, "extend", at=at, actor="a", role="department", unit="D1",
-                   data={"deadline": date(2026, 4, 20)}, note="parts")  # fmt: skip
+        transition(
+            general,
+            "extend",
+            at=at,
+            actor="a",
+            role="department",
+            unit="D1",
+            data={"deadline": date(2026, 4, 20)},
+            note="parts",
+        )
 
 
 def test_supervision_only_for_majors_and_then_only_the_supervisor_extends_and_closes() -> None:
     with pytest.raises(TransitionError, match="only major items are put under supervision"):
-        transition(_handed(), "supervise", at=T0 + timedelta(days=1), actor="s", role="supervisor",
-                   data={"authority": "Office"})  # fmt: skip
-    sup, ev = transition(_handed("mining", ("CM-02",)), "supervise", at=T0 + timedelta(days=1), actor="s",
-                         role="supervisor", data={"authority": "Office"})  # fmt: skip
+        transition(
+            _handed(),
+            "supervise",
+            at=T0 + timedelta(days=1),
+            actor="s",
+            role="supervisor",
+            data={"authority": "Office"},
+        )
+    sup, ev = transition(
+        _handed("mining", ("CM-02",)),
+        "supervise",
+        at=T0 + timedelta(days=1),
+        actor="s",
+        role="supervisor",
+        data={"authority": "Office"},
+    )
     assert sup.supervised_by == "Office" and ev.data["deadline"] == date(2026, 4, 30)
     with pytest.raises(RoleError, match="on a supervised item"):
-        transition(sup, "extend", at=T0 + timedelta(days=2), actor="a", role="department", unit="D1",
-                   data={"deadline": date(2026, 5, 30)}, note="x")  # fmt: skip
+        transition(
+            sup,
+            "extend",
+            at=T0 + timedelta(days=2),
+            actor="a",
+            role="department",
+            unit="D1",
+            data={"deadline": date(2026, 5, 30)},
+            note="x",
+        )
     plan = {"plan": "p", "measures": ["m"], "funds_yuan": 1.0, "deadline": date(2026, 4, 30)}
     sup, _ = transition(
         sup, "plan", at=T0 + timedelta(days=3), actor="e", role="enterprise", unit="E1", data=plan
@@ -330,8 +431,16 @@ def test_records_round_trip_through_json() -> None:
 
     item = _handed("mining", ("CM-02",))
     assert Item.from_record(json.loads(json.dumps(item.to_record()))) == item
-    ev = Event("YH-2026-000001", "extend", T0, "a", "department", unit="D1", note="n",
-               data={"deadline": "2026-05-01"})  # fmt: skip
+    ev = Event(
+        "YH-2026-000001",
+        "extend",
+        T0,
+        "a",
+        "department",
+        unit="D1",
+        note="n",
+        data={"deadline": "2026-05-01"},
+    )
     assert ev.data["deadline"] == date(2026, 5, 1)
     assert Event.from_record(json.loads(json.dumps(ev.to_record()))) == ev
     with pytest.raises(RegisterError, match="unknown fields"):
@@ -371,16 +480,32 @@ def test_lec_bounds_320_and_160_and_the_matrix_by_hand() -> None:
     # (`above`) and inclusive (`at_least`) bounds on reachable products
     bands = load_risk_grading()["methods"]["lec"]["bands"]
     assert [b.get("above", b.get("at_least")) for b in bands[:-1]] == [320.0, 160.0, 70.0]
-    custom = {"methods": {"lec": {"bands": [
-        {"grade": "major", "above": 240.0}, {"grade": "high", "at_least": 120.0},
-        {"grade": "moderate", "at_least": 60.0}, {"grade": "low"}]}}}  # fmt: skip
-    rows = pd.DataFrame({"hazard_id": ["H1"] * 3, "method": ["lec"] * 3, "L": [1, 1, 1], "E": [6, 3, 6],
-                         "C": [40, 40, 15]})  # fmt: skip
+    custom = {
+        "methods": {
+            "lec": {
+                "bands": [
+                    {"grade": "major", "above": 240.0},
+                    {"grade": "high", "at_least": 120.0},
+                    {"grade": "moderate", "at_least": 60.0},
+                    {"grade": "low"},
+                ]
+            }
+        }
+    }
+    rows = pd.DataFrame(
+        {"hazard_id": ["H1"] * 3, "method": ["lec"] * 3, "L": [1, 1, 1], "E": [6, 3, 6], "C": [40, 40, 15]}
+    )
     got = grade_assessments(rows, risk_grading=custom)
     assert got["score"].tolist() == [240.0, 120.0, 90.0]
     assert got["grade"].tolist() == ["high", "high", "moderate"]  # 240 is not above 240; 120 is at least 120
-    m = pd.DataFrame({"hazard_id": ["H2"] * 5, "method": ["matrix"] * 5,
-                      "likelihood": [5, 4, 3, 3, 2], "severity": [4, 5, 5, 3, 4]})  # fmt: skip
+    m = pd.DataFrame(
+        {
+            "hazard_id": ["H2"] * 5,
+            "method": ["matrix"] * 5,
+            "likelihood": [5, 4, 3, 3, 2],
+            "severity": [4, 5, 5, 3, 4],
+        }
+    )
     got = grade_assessments(m)
     assert got["score"].tolist() == [20.0, 20.0, 15.0, 9.0, 8.0]
     assert got["grade"].tolist() == ["major", "major", "high", "moderate", "low"]
@@ -388,8 +513,9 @@ def test_lec_bounds_320_and_160_and_the_matrix_by_hand() -> None:
 
 
 def test_grading_refuses_off_scale_values_naming_rows_and_scale() -> None:
-    rows = pd.DataFrame({"hazard_id": ["H1", "H1"], "method": ["lec", "LEC"], "L": [6, 4], "E": [6, 6],
-                         "C": [15, 15]})  # fmt: skip
+    rows = pd.DataFrame(
+        {"hazard_id": ["H1", "H1"], "method": ["lec", "LEC"], "L": [6, 4], "E": [6, 6], "C": [15, 15]}
+    )
     with pytest.raises(RegisterError, match=r"rows \[1\], column `L` of method `lec`: values \['4'\]"):
         grade_assessments(rows)
     with pytest.raises(RegisterError, match=r"rows \[0\]: methods \['fmea'\] are unknown"):
@@ -397,9 +523,18 @@ def test_grading_refuses_off_scale_values_naming_rows_and_scale() -> None:
 
 
 def test_hazard_grade_is_its_worst_part() -> None:
-    rows = pd.DataFrame({"hazard_id": ["H1", "H1", "H2"], "part": ["office", "tanks", "yard"],
-                         "method": ["lec", "matrix", "matrix"], "L": [1, None, None], "E": [3, None, None],
-                         "C": [1, None, None], "likelihood": [None, 3, 2], "severity": [None, 5, 2]})  # fmt: skip
+    rows = pd.DataFrame(
+        {
+            "hazard_id": ["H1", "H1", "H2"],
+            "part": ["office", "tanks", "yard"],
+            "method": ["lec", "matrix", "matrix"],
+            "L": [1, None, None],
+            "E": [3, None, None],
+            "C": [1, None, None],
+            "likelihood": [None, 3, 2],
+            "severity": [None, 5, 2],
+        }
+    )
     g = hazard_risk_grades(grade_assessments(rows))
     assert g.loc["H1", ["grade", "part", "n_parts", "n_high", "n_low"]].tolist() == ["high", "tanks", 2, 1, 1]
     assert g.loc["H2", "grade"] == "low"

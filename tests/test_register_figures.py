@@ -28,9 +28,14 @@ def hm() -> rf.HandMade:
 def test_the_hand_made_register_is_as_described(hm: rf.HandMade) -> None:
     status = hm.frame["status"].to_dict()
     assert status == {
-        rf.num(1): "closed", rf.num(2): "closed", rf.num(3): "rectifying", rf.num(4): "rectifying",
-        rf.num(5): "rejected", rf.num(6): "verified", rf.num(7): "closed",
-    }  # fmt: skip
+        rf.num(1): "closed",
+        rf.num(2): "closed",
+        rf.num(3): "rectifying",
+        rf.num(4): "rectifying",
+        rf.num(5): "rejected",
+        rf.num(6): "verified",
+        rf.num(7): "closed",
+    }
     assert hm.frame.loc[rf.num(4), "supervised_by"] == "City Safety Office"
     assert hm.frame.loc[rf.num(2), "reopens"] == 1
 
@@ -113,7 +118,7 @@ def test_assessment_by_enterprise_and_errors(hm: rf.HandMade) -> None:
     a = assess(hm.frame, hm.events, "2026-03", by="enterprise_id", trend_months=1)
     assert sorted(a.table.index) == ["E1", "E2"]
     assert a.table.loc["E1", "self_check_share"] == 0.0  # its March danger was found by inspectors
-    with pytest.raises(RegisterError, match="no column `street`.*attach_areas"):
+    with pytest.raises(RegisterError, match=r"no column `street`.*attach_areas"):
         assess(hm.frame, hm.events, "2026-03", by="street")
     with pytest.raises(RegisterError, match="'2026-13' is not a month"):
         disclose(hm.frame, hm.events, "2026-13")
@@ -135,9 +140,13 @@ def test_trace_incidents_finds_what_the_register_knew(hm: rf.HandMade) -> None:
     hits = trace_incidents(hm.incidents, hm.frame, hm.events, radius_m=100, lookback_days=30)
     found = {(r.incident_id, r.number): r for r in hits.itertuples()}
     assert set(found) == {
-        ("I1", rf.num(3)), ("I2", rf.num(1)), ("I2", rf.num(2)), ("I3", rf.num(5)), ("I4", rf.num(4)),
+        ("I1", rf.num(3)),
+        ("I2", rf.num(1)),
+        ("I2", rf.num(2)),
+        ("I3", rf.num(5)),
+        ("I4", rf.num(4)),
         ("I5", rf.num(6)),
-    }  # fmt: skip
+    }
     assert found["I1", rf.num(3)].finding == "overdue" and found["I1", rf.num(3)].days_overdue == 5
     assert found["I1", rf.num(3)].distance_m == pytest.approx(30)
     assert found["I2", rf.num(1)].finding == "closed_recently" and found["I2", rf.num(1)].days_since == 20
