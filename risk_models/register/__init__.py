@@ -40,6 +40,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "snapshot",
     ),
     "grading": ("grade_assessments", "hazard_risk_grades", "load_risk_grading"),
+    "influence": ("register_factors", "risk_grade_factors"),
     "items": ("Event", "Item", "item_number"),
     "synthetic": ("SyntheticRegister", "synthetic_register"),
     "trace": ("FINDINGS", "trace_incidents", "unchecked_sources"),
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
         snapshot,
     )
     from .grading import grade_assessments, hazard_risk_grades, load_risk_grading
+    from .influence import register_factors, risk_grade_factors
     from .items import Event, Item, item_number
     from .log import is_overdue, replay, replay_many
     from .synthetic import SyntheticRegister, synthetic_register
@@ -111,9 +113,11 @@ __all__ = [
     "major_grade",
     "overdue",
     "public_view",
+    "register_factors",
     "replay",
     "replay_many",
     "report",
+    "risk_grade_factors",
     "snapshot",
     "synthetic_register",
     "trace_incidents",

@@ -112,7 +112,8 @@ def _plan_rectification(
     p = spec["register"]
     late = rng.random() < float(p["late_share"])
     extend = late and rng.random() < float(p["extension_share"])
-    stalled = rng.random() < float(p["stalled_share"])
+    stalled_share = p["stalled_major_share"] if walk.item.grade == "major" else p["stalled_share"]
+    stalled = rng.random() < float(stalled_share)
     for attempt in range(3):
         item = walk.item
         at = item.updated_at + timedelta(days=rng.uniform(*(d["plan"] if attempt == 0 else d["replan"])))
