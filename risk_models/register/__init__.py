@@ -11,6 +11,8 @@ functions.
   :func:`replay` (:mod:`.transitions`), frames and as-of states (:mod:`.frames`).
 - Disclosure (三公开, :mod:`.disclosure`), assessment (四评估, :mod:`.assessment`),
   traceability (一追溯, :mod:`.trace`).
+- Import of inspection results from CSV / Excel (:mod:`.intake`), and the factors the register
+  and the risk grades put on the risk model's severity (:mod:`.influence`).
 - A synthetic register of the demo city (:mod:`.synthetic`).
 
 The risk model reads a register through ``risk_models.score_scenario(..., register=...)``.
@@ -41,6 +43,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "grading": ("grade_assessments", "hazard_risk_grades", "load_risk_grading"),
     "influence": ("register_factors", "risk_grade_factors"),
+    "intake": ("HEADERS", "ImportResult", "import_rows", "read_rows"),
     "items": ("Event", "Item", "item_number"),
     "synthetic": ("SyntheticRegister", "synthetic_register"),
     "trace": ("FINDINGS", "trace_incidents", "unchecked_sources"),
@@ -67,6 +70,7 @@ if TYPE_CHECKING:
     )
     from .grading import grade_assessments, hazard_risk_grades, load_risk_grading
     from .influence import register_factors, risk_grade_factors
+    from .intake import HEADERS, ImportResult, import_rows, read_rows
     from .items import Event, Item, item_number
     from .log import is_overdue, replay, replay_many
     from .synthetic import SyntheticRegister, synthetic_register
@@ -78,6 +82,7 @@ __all__ = [
     "DATA_KEYS",
     "EVENT_COLUMNS",
     "FINDINGS",
+    "HEADERS",
     "ITEM_COLUMNS",
     "METRICS",
     "PUBLIC_COLUMNS",
@@ -88,6 +93,7 @@ __all__ = [
     "DeadlineRule",
     "Disclosure",
     "Event",
+    "ImportResult",
     "Item",
     "RegisterError",
     "RoleError",
@@ -104,6 +110,7 @@ __all__ = [
     "events_frame",
     "grade_assessments",
     "hazard_risk_grades",
+    "import_rows",
     "is_overdue",
     "item_number",
     "items_frame",
@@ -113,6 +120,7 @@ __all__ = [
     "major_grade",
     "overdue",
     "public_view",
+    "read_rows",
     "register_factors",
     "replay",
     "replay_many",

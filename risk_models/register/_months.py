@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 import pandas as pd
@@ -40,6 +41,8 @@ class Month:
 def month_of(month: str | date | datetime | pd.Period, events: pd.DataFrame) -> Month:
     """The month ``"YYYY-MM"`` (or of a date), in the time zone of the events' ``at``."""
     try:
+        if isinstance(month, str) and not re.fullmatch(r"\d{4}-\d{2}", month.strip()):
+            raise ValueError(month)
         period = month if isinstance(month, pd.Period) else pd.Period(month, freq="M")
     except (ValueError, TypeError):
         msg = f"Month {month!r} is not a month. Fix: give it as 'YYYY-MM'."

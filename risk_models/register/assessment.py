@@ -211,6 +211,13 @@ def assess(
             "`department_unit`, `territorial_unit`, `enterprise_id`."
         )
         raise RegisterError(msg)
+    if len(register) and register[by].isna().all():
+        msg = (
+            f"No item of the register has a `{by}`. Fix: give the items one (an import's "
+            f"column, or `attach_areas(register, communities, columns=[{by!r}])`), or assess by "
+            "another column."
+        )
+        raise RegisterError(msg)
     if trend_months < 1:
         msg = f"`trend_months` is {trend_months}. Fix: give 1 or more months."
         raise RegisterError(msg)

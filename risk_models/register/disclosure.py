@@ -182,6 +182,11 @@ class Disclosure:
             "results": self.results,
         }
 
+    def listing(self) -> gpd.GeoDataFrame:
+        """The list of major dangers with each one's progress, one row each (for CSV and maps)."""
+        extra = self.progress.drop(columns=[c for c in self.progress.columns if c in self.majors.columns])
+        return self.majors.join(extra, how="left")
+
 
 def _days(a: pd.Series, b: pd.Series | pd.Timestamp) -> pd.Series:
     return ((b - a) / pd.Timedelta(days=1)).astype(float)
