@@ -138,9 +138,10 @@ def test_random_moves_stay_in_the_workflow_and_replay_gives_the_item(steps, cate
         assert item.status == spec.get("to", before.status)
         assert before.status not in TERMINAL_STATUSES
         assert item.status in STATUSES
-        if TABLE["roles"][role].get("scope"):
-            owner = getattr(before, TABLE["roles"][role]["scope"])
-            assert owner is None or owner == unit
+        scope = TABLE["roles"][role]
+        if scope.get("scope"):
+            owner = getattr(before, scope["scope"])
+            assert owner == unit if scope.get("scope_required") else owner in (None, unit)
         if item.supervised_by:
             assert item.grade == "major"
         assert item.extensions <= 1
@@ -205,6 +206,9 @@ def test_wrong_state_role_scope_and_data_are_refused_with_the_fix() -> None:
             unit="E2",
             data={"plan": "p", "measures": ["m"], "funds_yuan": 1.0, "deadline": date(2026, 3, 5)},
         )
+    # a department acts only on the items handed to it
+    with pytest.raises(RoleError, match="this item's is None"):
+        transition(_new(), "comment", at=T0, actor="a", role="department", unit="D1", note="x")
     with pytest.raises(RoleError, match="department_unit"):
         transition(
             item,

@@ -388,7 +388,7 @@ def load_workflow(
     >>> wf.deadlines["general"].limit_days, wf.rule("accept").to_status
     (15, 'closed')
     >>> sorted(wf.rule("verify").roles)
-    ['admin', 'department', 'inspector', 'territorial_government']
+    ['admin', 'inspector', 'territorial_government']
     """
     if isinstance(register_workflow, Workflow):
         if major_hazard_criteria is not None:

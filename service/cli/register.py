@@ -236,7 +236,7 @@ def _demo(args: argparse.Namespace) -> int:
     if (args.dir / "register.json").exists():
         msg = f"`{args.dir}` already holds a register. Fix: pick an empty directory."
         raise InputError(msg)
-    city = gis.demo_city(n_road_nodes=2000, seed=args.seed)
+    city = gis.demo_city(n_road_nodes=2000)  # the city of `riskplan demo` and the doctests
     syn = synthetic_register(city, seed=args.seed, n_items=args.items)
     reg = open_register(args.dir, create=True, label=syn.label)
     frame = syn.items.to_crs(4326)
@@ -332,6 +332,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     dm = sub.add_parser("demo", help="write the demo city's synthetic register (synthetic data)")
     dm.add_argument("dir", type=Path)
-    dm.add_argument("--seed", type=int, default=0)
+    dm.add_argument("--seed", type=int, default=0, help="random seed of the register (default 0)")
     dm.add_argument("--items", type=int, default=None, help="number of items (default 1,500)")
     dm.set_defaults(func=_demo)
