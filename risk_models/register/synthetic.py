@@ -76,7 +76,7 @@ class _Walk:
         self.item, self.events, self.end, self.wf = item, [event], end, wf
 
     def step(self, action: str, at: datetime, role: str, **kw: Any) -> bool:
-        at = max(at, self.item.updated_at + timedelta(minutes=1))
+        at = max(at.replace(second=0, microsecond=0), self.item.updated_at + timedelta(minutes=1))
         if at >= self.end:
             return False
         self.item, event = transition(self.item, action, at=at, role=role, register_workflow=self.wf, **kw)

@@ -157,9 +157,9 @@ def _page(d: Disclosure, label: str) -> str:
 td,th{{border:1px solid #ccc;padding:2px 6px}}th{{background:#eee}}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(label)}. States as of {d.as_of:%Y-%m-%d %H:%M}. Public view: no reporters, notes or plans.</p>
-<h2>Summary (一, 重大隐患清单 and all dangers)</h2>{d.summary.to_html(escape=True)}
-<h2>Major dangers and their rectification progress</h2>{table(majors)}
-<h2>Results: major dangers closed (销号) this month</h2>{table(d.results)}
+<h2>The month in figures (本月隐患情况), by grade</h2>{d.summary.to_html(escape=True)}
+<h2>Major dangers (重大隐患清单) and their rectification progress (整改进度)</h2>{table(majors)}
+<h2>Results (整改结果): major dangers closed (销号) this month</h2>{table(d.results)}
 </body></html>
 """
 
