@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -235,6 +236,9 @@ def score_scenario(
     risk_weights: TableOverrides = None,
     at: str | None = None,
     learn: bool | None = None,
+    register: pd.DataFrame | None = None,
+    register_at: datetime | date | pd.Timestamp | None = None,
+    risk_grades: pd.DataFrame | pd.Series | None = None,
 ) -> RiskResult:
     """Score the area units of a scenario: hazard x exposure x vulnerability x response.
 
@@ -260,6 +264,15 @@ def score_scenario(
         communities, ``"point"`` for hexagons and grid cells.
     learn
         Fit the incident models; default when the scenario has an ``incidents`` layer.
+    register
+        The live hidden-danger register (:func:`risk_models.register.items_frame`): open and
+        overdue major items raise their source's severity by ``[severity.register]``,
+        replacing the hazards' static ``rectification`` column (:func:`hazard_severity`).
+    register_at
+        When the register is read (overdue is computed then); None: its last change.
+    risk_grades
+        Risk grades of the sources by LEC or the matrix
+        (:func:`risk_models.register.hazard_risk_grades`): factors ``[severity.risk_grade]``.
 
     Returns
     -------
@@ -299,7 +312,15 @@ def score_scenario(
     area = shapely.union_all(unit_gdf.geometry.values)
     area_name = "the study area" if "study_area" in lay else "the communities' extent (no study area given)"
 
-    sev = hazard_severity(hazards, communities, risk_weights=w)
+    sev = hazard_severity(
+        hazards,
+        communities,
+        risk_weights=w,
+        register=register,
+        register_at=register_at,
+        risk_grades=risk_grades,
+    )
+    notes += _live_notes(sev, register is not None, risk_grades is not None, hazards)
     if sev["size_assumed"].any():
         ids = list(sev.index[sev["size_assumed"]])
         notes.append(
@@ -411,3 +432,23 @@ def score_scenario(
     for note in notes:
         log.info(note)
     return RiskResult(result_units, haz, tuple(notes), str(spec), skill, w, label)
+
+
+def _live_notes(sev: pd.DataFrame, register: bool, grades: bool, hazards: gpd.GeoDataFrame) -> list[str]:
+    """What the register and the risk grades did to the sources' severity, in words."""
+    notes = []
+    if register:
+        raised = sev.index[sev["register_factor"] > 1.0]
+        late = int((sev["overdue_major"] > 0).sum())
+        column = " (it replaces the hazards' `rectification` column)" if "rectification" in hazards else ""
+        notes.append(
+            f"Hidden-danger register{column}: {len(raised)} sources with open major items weigh more, "
+            f"{late} of them with overdue ones: {list(raised[:10])}"
+        )
+    if grades:
+        graded = int(sev["risk_grade"].notna().sum())
+        notes.append(
+            f"Risk grades (LEC / matrix) for {graded} of {len(sev)} sources; "
+            f"{int((sev['risk_grade_factor'] > 1.0).sum())} major or high ones weigh more."
+        )
+    return notes

@@ -2,13 +2,20 @@
 
 A source with an inventory takes its grading value ``R`` (:mod:`risk_models.gb18218`);
 one without takes the fallback of its category and size class (``severity.fallback``).
-Either is then multiplied by the factor of its rectification status
-(``severity.rectification``: open hazards weigh more until verified and closed).
+Either is then multiplied by
+
+- the factor of its risk grade by LEC or the matrix, when grades are given
+  (``severity.risk_grade``; :func:`risk_models.register.hazard_risk_grades`), and
+- the factor of its open and overdue major hidden dangers in the live register, when a
+  register is given (``severity.register``; :func:`risk_models.register.register_factors`),
+  else the factor of its static ``rectification`` column (``severity.rectification``: open
+  hazards weigh more until verified and closed), which stays as an import path.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime
 
 import geopandas as gpd
 import pandas as pd
@@ -66,6 +73,9 @@ def hazard_severity(
     communities: gpd.GeoDataFrame,
     *,
     risk_weights: RiskWeights | None = None,
+    register: pd.DataFrame | None = None,
+    register_at: datetime | date | pd.Timestamp | None = None,
+    risk_grades: pd.DataFrame | pd.Series | None = None,
 ) -> pd.DataFrame:
     """Severity of every hazard source, with how it was obtained.
 
@@ -77,14 +87,25 @@ def hazard_severity(
         Census polygons with ``population`` (for GB 18218's alpha), same CRS.
     risk_weights
         Risk table (:func:`risk_models.load_weights`).
+    register
+        The hidden-danger register (:func:`risk_models.register.items_frame`, or a store
+        query with ``hazard_id``, ``status``, ``grade``, ``deadline``): its open and overdue
+        major items replace the ``rectification`` column.
+    register_at
+        When the register is read (overdue is computed then); None: its last change.
+    risk_grades
+        Risk grades per source (:func:`risk_models.register.hazard_risk_grades`).
 
     Returns
     -------
     pandas.DataFrame
         On ``hazards``' index: ``category``, ``basis`` (``"GB 18218 R"`` or
         ``"fallback <category>/<size>"``), ``S``, ``R``, ``grade``, ``people_500m``,
-        ``base_severity``, ``rectification``, ``rectification_factor``, ``severity``
-        and ``size_assumed`` (True where the default size class stood in).
+        ``base_severity``, ``rectification``, ``rectification_factor``, ``risk_grade``,
+        ``risk_grade_factor``, ``open_major``, ``overdue_major``, ``register_factor``,
+        ``status_basis`` (``"register"`` or ``"rectification column"``), ``severity``
+        (``base_severity x risk_grade_factor x`` the register or rectification factor) and
+        ``size_assumed`` (True where the default size class stood in).
 
     Examples
     --------
@@ -93,6 +114,15 @@ def hazard_severity(
     >>> sev = hazard_severity(city["hazards"], city["communities"])
     >>> sev["basis"].str.startswith("GB").sum(), bool((sev["severity"] > 0).all())
     (np.int64(99), True)
+
+    An overdue major danger at a source doubles its severity (``severity.register``):
+
+    >>> from risk_models.register import synthetic_register
+    >>> reg = synthetic_register(city, seed=0)
+    >>> live = hazard_severity(city["hazards"], city["communities"], register=reg.items)
+    >>> hit = live["overdue_major"] > 0
+    >>> bool(hit.any()), bool((live.loc[hit, "severity"] >= 2 * live.loc[hit, "base_severity"]).all())
+    (True, True)
     """
     w = risk_weights if risk_weights is not None else load_weights()
     check_vocabulary(hazards)
@@ -125,11 +155,44 @@ def hazard_severity(
     out["rectification_factor"] = status.map(
         {k: float(v) for k, v in w["severity"]["rectification"].items() if k != "source"}
     ).astype(float)
-    out["severity"] = out["base_severity"] * out["rectification_factor"]
+    out = out.join(_live_factors(hazards.index, w, register, register_at, risk_grades))
+    status_factor = out["register_factor"] if register is not None else out["rectification_factor"]
+    out["status_basis"] = "register" if register is not None else "rectification column"
+    out["severity"] = out["base_severity"] * out["risk_grade_factor"] * status_factor
     if out["size_assumed"].any():
         log.warning(
             "hazards without inventory or size_class take size `%s`: %s",
             w["severity"]["default_size_class"],
             list(out.index[out["size_assumed"]][:10]),
         )
+    return out
+
+
+def _live_factors(
+    index: pd.Index,
+    w: RiskWeights,
+    register: pd.DataFrame | None,
+    register_at: datetime | date | pd.Timestamp | None,
+    risk_grades: pd.DataFrame | pd.Series | None,
+) -> pd.DataFrame:
+    """The risk-grade and register factors of each source (1.0 where not given)."""
+    from .register.influence import register_factors, risk_grade_factors
+
+    ids = index.astype(str)
+    out = pd.DataFrame(index=index)
+    if risk_grades is not None:
+        grades = risk_grade_factors(risk_grades, ids, factors=dict(w["severity"]["risk_grade"]))
+        out["risk_grade"] = grades["risk_grade"].to_numpy()
+        out["risk_grade_factor"] = grades["risk_grade_factor"].to_numpy()
+    else:
+        out["risk_grade"] = None
+        out["risk_grade_factor"] = 1.0
+    if register is not None:
+        live = register_factors(register, ids, factors=dict(w["severity"]["register"]), at=register_at)
+        for col in ("open_major", "overdue_major", "register_factor"):
+            out[col] = live[col].to_numpy()
+    else:
+        out["open_major"] = 0
+        out["overdue_major"] = 0
+        out["register_factor"] = 1.0
     return out

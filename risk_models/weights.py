@@ -85,6 +85,11 @@ def load_weights(risk_weights: TableOverrides = None) -> RiskWeights:
     _positive(table["kernel"], "sample_spacing_share", "kernel")
     for status in RECTIFICATION_STATUSES:
         _positive(table["severity"]["rectification"], status, "severity.rectification")
+    for key in ("open_major", "overdue_major", "max_factor"):
+        _positive(table["severity"]["register"], key, "severity.register")
+    _positive(table["severity"]["register"], "per_additional_item", "severity.register", allow_zero=True)
+    for grade in ("major", "high", "moderate", "low"):
+        _positive(table["severity"]["risk_grade"], grade, "severity.risk_grade")
     if table["severity"]["default_size_class"] not in SIZE_CLASSES:
         _fail("severity.default_size_class", "is not a size class", f"use one of {list(SIZE_CLASSES)}")
     for name, ind in table["vulnerability"]["indicators"].items():

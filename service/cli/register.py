@@ -1,0 +1,337 @@
+"""``riskplan register``: the hidden-danger register (隐患台账) on a data directory.
+
+``import`` inspection results from CSV or Excel, ``list`` items, ``move`` one through the
+workflow, ``disclose`` a month (三公开: HTML, CSV and GeoPackage) and ``assess`` it (四评估);
+``demo`` writes the demo city's synthetic register. The register is kept as files
+(:mod:`service.cli._register_files`); every change goes through the workflow of
+``risk_models/data/register_workflow.toml``. Bad input exits with code 2 and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gis import InputError
+from risk_models.register.vocab import ACTIONS, CATEGORIES, DANGER_GRADES, ROLES, SOURCES, STATUSES
+
+from ._console import EXIT_OK
+
+if TYPE_CHECKING:
+    from risk_models.register import Disclosure
+
+__all__ = ["register"]
+
+_LIST_COLUMNS = ["number", "status", "grade", "category", "source", "reported_at", "deadline", "overdue"]
+
+
+def _time(text: str | None, what: str) -> datetime:
+    if text is None:
+        return datetime.now().replace(microsecond=0)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        msg = f"`{what}` {text!r} is not a date or time. Fix: give it as 2026-03-02 or 2026-03-02T10:00."
+        raise InputError(msg) from None
+
+
+def _import(args: argparse.Namespace) -> int:
+    from risk_models.register import import_rows, read_rows
+
+    from ._register_files import open_register
+
+    rows = read_rows(args.file, sheet=args.sheet)
+    existing = args.dir / "register.json"
+    reg = open_register(args.dir, create=True) if existing.exists() else None
+    counters = reg.next_counters() if reg is not None else {}
+    result = import_rows(
+        rows,
+        first_counter=counters,
+        actor=args.actor,
+        role=args.role,
+        unit=args.unit,
+        source=args.source,
+        coords=args.coords,
+        verify=args.verify,
+        where=f"`{args.file}`",
+    )
+    reg = reg if reg is not None else open_register(args.dir, create=True)
+    reg.append(result.events, result.areas)
+    numbers = list(result.items)
+    print(f"Imported {len(numbers)} items into {args.dir.resolve()}: {numbers[0]} .. {numbers[-1]}")
+    return EXIT_OK
+
+
+def _list(args: argparse.Namespace) -> int:
+    from risk_models.register import overdue
+
+    from ._register_files import open_register
+
+    reg = open_register(args.dir)
+    frame = reg.frame()
+    at = _time(args.at, "--at")
+    frame["overdue"] = overdue(frame, at)
+    keep = frame["number"].notna()
+    for col in ("status", "grade", "category", "source"):
+        value = getattr(args, col)
+        if value:
+            keep &= frame[col].eq(value)
+    if args.overdue:
+        keep &= frame["overdue"]
+    table = frame.loc[keep, [c for c in _LIST_COLUMNS if c in frame.columns]]
+    if args.csv is not None:
+        from gis.atomic import atomic_path
+
+        with atomic_path(args.csv) as tmp:
+            table.to_csv(tmp, index=False, encoding="utf-8-sig")
+        print(f"{len(table)} items written to {args.csv.resolve()}")
+        return EXIT_OK
+    shown = table.head(args.limit) if args.limit else table
+    print(shown.to_string(index=False) if len(shown) else "No items match.")
+    if len(shown) < len(table):
+        print(f"... {len(table) - len(shown)} more (use --limit 0 or --csv PATH)")
+    return EXIT_OK
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _move(args: argparse.Namespace) -> int:
+    from risk_models.register import transition
+
+    from ._register_files import open_register
+
+    reg = open_register(args.dir)
+    item = reg.items.get(args.number)
+    if item is None:
+        msg = (
+            f"`{args.dir}` has no item `{args.number}`. Fix: pick one of `riskplan register list {args.dir}`."
+        )
+        raise InputError(msg)
+    data: dict[str, Any] = {}
+    for pair in args.set or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            msg = f"`--set {pair}` is not KEY=VALUE. Fix: e.g. `--set deadline=2026-04-30`."
+            raise InputError(msg)
+        data[key.strip()] = _value(value)
+    new, event = transition(
+        item,
+        args.action,
+        at=_time(args.at, "--at"),
+        actor=args.actor,
+        role=args.role,
+        unit=args.unit,
+        data=data,
+        note=args.note or "",
+    )
+    reg.append([event])
+    deadline = f", deadline {new.deadline}" if new.deadline else ""
+    print(f"{new.number}: {event.from_status} -> {new.status} ({args.action} by {args.role}){deadline}")
+    return EXIT_OK
+
+
+def _page(d: Disclosure, label: str) -> str:
+    def table(frame: Any) -> str:
+        if not len(frame):
+            return "<p>None.</p>"
+        return str(
+            frame.drop(columns="geometry", errors="ignore").to_html(index=False, na_rep="", escape=True)
+        )
+
+    majors = d.listing()
+    title = f"Hidden-danger disclosure {d.month} (三公开)"
+    return f"""<!doctype html>
+<html lang="zh"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:1rem}}table{{border-collapse:collapse;font-size:.85rem}}
+td,th{{border:1px solid #ccc;padding:2px 6px}}th{{background:#eee}}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>{html.escape(label)}. States as of {d.as_of:%Y-%m-%d %H:%M}. Public view: no reporters, notes or plans.</p>
+<h2>The month in figures (本月隐患情况), by grade</h2>{d.summary.to_html(escape=True)}
+<h2>Major dangers (重大隐患清单) and their rectification progress (整改进度)</h2>{table(majors)}
+<h2>Results (整改结果): major dangers closed (销号) this month</h2>{table(d.results)}
+</body></html>
+"""
+
+
+def _disclose(args: argparse.Namespace) -> int:
+    from gis.atomic import atomic_path, write_gpkg
+    from gis.crs import to_metric
+    from risk_models.register import disclose
+
+    from ._register_files import open_register
+
+    reg = open_register(args.dir)
+    frame = reg.frame()
+    if args.precision_m is not None:
+        frame = to_metric(frame)
+    d = disclose(frame, reg.events_frame(), args.month, location_precision_m=args.precision_m)
+    out: Path = args.out or args.dir / "disclosure"
+    stem = out / f"disclosure-{d.month}"
+    majors = d.listing().to_crs(4326)
+    with atomic_path(stem.with_suffix(".html")) as tmp:
+        tmp.write_text(_page(d, reg.label), encoding="utf-8")
+    with atomic_path(stem.with_suffix(".csv")) as tmp:
+        majors.drop(columns="geometry").assign(lon=majors.geometry.x, lat=majors.geometry.y).to_csv(
+            tmp, index=False, encoding="utf-8-sig"
+        )
+    write_gpkg(
+        stem.with_suffix(".gpkg"),
+        {"majors": majors, "results": d.results.to_crs(4326)},
+        {"summary": d.summary.reset_index()},
+        index_label="number",
+    )
+    s = d.summary.loc["all"]
+    print(f"Disclosure {d.month}: {int(s['found'])} found, {int(s['closed'])} closed, {int(s['open'])} open, "
+          f"{int(s['overdue'])} overdue; {len(d.majors)} major dangers listed.")  # fmt: skip
+    for suffix in (".html", ".csv", ".gpkg"):
+        print(f"  {stem.with_suffix(suffix).resolve()}")
+    return EXIT_OK
+
+
+def _assess(args: argparse.Namespace) -> int:
+    from risk_models.register import assess
+
+    from ._register_files import open_register
+
+    reg = open_register(args.dir)
+    frame = reg.frame()
+    a = assess(frame, reg.events_frame(), args.month, by=args.by, trend_months=args.trend)
+    cols = ["rank", "score", "found", "closed", "on_time_rate", "overdue_now", "median_days_to_close",
+            "reopen_rate", "self_check_share", "rank_change"]  # fmt: skip
+    print(f"Assessment {a.month} by {a.by} (rank 1 is best):")
+    print(a.table[cols].to_string(float_format=lambda v: f"{v:.2f}"))
+    city = a.city.loc[a.month]
+    print(
+        f"City: {int(city['found'])} found, {int(city['closed'])} closed, on time "
+        f"{city['on_time_rate']:.0%}, {int(city['overdue_now'])} overdue now, median "
+        f"{city['median_days_to_close']:.1f} days to close, reopen rate {city['reopen_rate']:.0%}, "
+        f"self-check share {city['self_check_share']:.0%}"
+    )
+    if args.out is not None:
+        from gis.atomic import atomic_path
+
+        with atomic_path(args.out) as tmp:
+            a.table.to_csv(tmp, encoding="utf-8-sig")
+        print(f"  {args.out.resolve()}")
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import gis
+    from risk_models.register import synthetic_register
+
+    from ._register_files import open_register
+
+    if (args.dir / "register.json").exists():
+        msg = f"`{args.dir}` already holds a register. Fix: pick an empty directory."
+        raise InputError(msg)
+    city = gis.demo_city(n_road_nodes=2000)  # the city of `riskplan demo` and the doctests
+    syn = synthetic_register(city, seed=args.seed, n_items=args.items)
+    reg = open_register(args.dir, create=True, label=syn.label)
+    frame = syn.items.to_crs(4326)
+    moved = {n: (p.x, p.y) for n, p in zip(frame.index, frame.geometry, strict=True)}
+    from dataclasses import replace
+
+    from risk_models.register import Event
+
+    def to_wgs84(ev: Event) -> Event:
+        if ev.action != "report":
+            return ev
+        x, y = moved[ev.number]
+        return replace(ev, data={**ev.data, "x": float(x), "y": float(y)})
+
+    reg.append([to_wgs84(e) for e in syn.log], frame[["district"]])
+    incidents = syn.incidents.to_crs(4326)
+    incidents.drop(columns="geometry").assign(lon=incidents.geometry.x, lat=incidents.geometry.y).to_csv(
+        args.dir / "incidents.csv", index=False, encoding="utf-8-sig"
+    )
+    print(f"{syn.label}: {len(reg.items)} items, {len(reg.events)} events in {args.dir.resolve()}")
+    print(
+        f"Try: riskplan register disclose {args.dir} 2024-12 && riskplan register assess {args.dir} 2024-12"
+    )
+    return EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``register`` subcommand and its actions."""
+    p = subparsers.add_parser(
+        "register", help="the hidden-danger register: import, list, move, disclose, assess"
+    )
+    sub = p.add_subparsers(dest="register_command", required=True, metavar="ACTION")
+
+    imp = sub.add_parser("import", help="import inspection results from CSV (UTF-8 / GB18030) or Excel")
+    imp.add_argument("dir", type=Path, help="register directory (created if new)")
+    imp.add_argument("file", type=Path, help=".csv or .xlsx with Chinese or English headers")
+    imp.add_argument("--sheet", default=None, help="Excel sheet (default: the first)")
+    # checked by import_rows against gis.coords.COORDINATE_SYSTEMS (not imported here: numpy)
+    imp.add_argument(
+        "--coords", default="wgs84", help="coordinates of rows without 坐标系: wgs84, gcj02 or bd09"
+    )
+    imp.add_argument(
+        "--source", choices=SOURCES, default="government_inspection", help="source of rows without one"
+    )
+    imp.add_argument("--role", choices=ROLES, default="inspector", help="role of the importing account")
+    imp.add_argument("--actor", default="import", help="account id of who imports")
+    imp.add_argument("--unit", default=None, help="the importing account's unit (an enterprise: its id)")
+    imp.add_argument("--verify", action="store_true", help="also verify the items (checked on site)")
+    imp.set_defaults(func=_import)
+
+    ls = sub.add_parser("list", help="list items, filtered")
+    ls.add_argument("dir", type=Path)
+    ls.add_argument("--status", choices=STATUSES)
+    ls.add_argument("--grade", choices=DANGER_GRADES)
+    ls.add_argument("--category", choices=CATEGORIES)
+    ls.add_argument("--source", choices=SOURCES)
+    ls.add_argument("--overdue", action="store_true", help="only items past their deadline")
+    ls.add_argument("--at", default=None, help="time overdue is computed at (default: now)")
+    ls.add_argument("--limit", type=int, default=50, help="rows to print (0: all)")
+    ls.add_argument("--csv", type=Path, default=None, help="write the list as CSV instead")
+    ls.set_defaults(func=_list)
+
+    mv = sub.add_parser("move", help="make one workflow step on an item")
+    mv.add_argument("dir", type=Path)
+    mv.add_argument("number", help="item number, e.g. YH-2026-000123")
+    mv.add_argument("action", choices=[a for a in ACTIONS if a != "report"])
+    mv.add_argument("--role", choices=ROLES, required=True)
+    mv.add_argument("--actor", required=True, help="account id")
+    mv.add_argument("--unit", default=None, help="the actor's unit (enterprise, department, government)")
+    mv.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="the action's data (JSON values allowed)"
+    )
+    mv.add_argument("--note", default=None, help="why (private)")
+    mv.add_argument("--at", default=None, help="time of the step (default: now)")
+    mv.set_defaults(func=_move)
+
+    ds = sub.add_parser("disclose", help="a month's disclosure: HTML, CSV and GeoPackage")
+    ds.add_argument("dir", type=Path)
+    ds.add_argument("month", help="YYYY-MM")
+    ds.add_argument("--out", type=Path, default=None, help="output folder (default: DIR/disclosure)")
+    ds.add_argument(
+        "--precision-m", type=float, default=None, help="snap public points to this grid (metres)"
+    )
+    ds.set_defaults(func=_disclose)
+
+    asx = sub.add_parser("assess", help="a month's assessment and ranking")
+    asx.add_argument("dir", type=Path)
+    asx.add_argument("month", help="YYYY-MM")
+    asx.add_argument("--by", default="district", help="district, street, department_unit, enterprise_id, ...")
+    asx.add_argument("--trend", type=int, default=12, help="months of trend (default 12)")
+    asx.add_argument("--out", type=Path, default=None, help="write the ranking table as CSV")
+    asx.set_defaults(func=_assess)
+
+    dm = sub.add_parser("demo", help="write the demo city's synthetic register (synthetic data)")
+    dm.add_argument("dir", type=Path)
+    dm.add_argument("--seed", type=int, default=0, help="random seed of the register (default 0)")
+    dm.add_argument("--items", type=int, default=None, help="number of items (default 1,500)")
+    dm.set_defaults(func=_demo)
