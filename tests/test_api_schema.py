@@ -158,6 +158,9 @@ def test_schemathesis_with_every_check_finds_nothing(served: str, tmp_path: Path
     cmd += ["run", f"{served}/openapi.json", "--checks", "all", "-H", f"Authorization: Bearer {TOKEN}"]
     cmd += ["--max-examples", "1", "--generation-deterministic", "--workers", "1", "--no-color"]
     cmd += ["--request-timeout", "300"]  # token holders compute without limits; a busy machine is slow
+    # and no wall-clock check (ST112): on a shared machine it fails for load, not for the server;
+    # the service's own time bounds are tested in test_api_limits.py
+    cmd += ["--max-response-time", "300"]
     out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False)
     report = out.stdout + out.stderr
     assert out.returncode == 0, report[-6000:]
