@@ -17,8 +17,7 @@ from fastapi.testclient import TestClient
 from scenario_factory import write_gpkg
 
 from gis import GraphCache, InputError
-from gis.network import cache_max_bytes
-from gis.network import RoadGraph
+from gis.network import RoadGraph, cache_max_bytes
 from gis.network._cache import cached_graph
 from gis.network._store import write_npz
 from service.api import Settings, create_app

@@ -455,6 +455,48 @@ class RoadGraph:
             raise InputError(msg)
         return self._replace(speed_kph=speed, travel_time_s=self.length_m / (speed / 3.6))
 
+    def without_edges(self, edges: npt.ArrayLike) -> RoadGraph:
+        """The same nodes without the edges at positions ``edges`` (closed roads, cut bridges).
+
+        The other edges keep their attributes, keys and lines; nodes are kept, even when no
+        edge is left at them (travel times to them become ``inf``).
+
+        Examples
+        --------
+        >>> from gis.network import graph_from_osm
+        >>> G = graph_from_osm("tests/fixtures/tiny_city.osm.xml")
+        >>> H = G.without_edges([0, 1])
+        >>> H.n_nodes, H.n_edges, bool((H.length_m == G.length_m[2:]).all())
+        (10, 17, True)
+        """
+        from ._csr import ragged_arange
+
+        drop = np.asarray(edges, dtype=np.int64).reshape(-1)
+        if len(drop) and (drop.min() < 0 or drop.max() >= self.n_edges):
+            msg = (
+                f"`edges` holds positions outside 0..{self.n_edges - 1}. Fix: give edge "
+                "positions, such as the index of `graph.edges_gdf()`."
+            )
+            raise InputError(msg)
+        keep = np.ones(self.n_edges, dtype=bool)
+        keep[drop] = False
+        starts, counts = self.geometry_offsets[:-1][keep], np.diff(self.geometry_offsets)[keep]
+        offsets = np.zeros(len(counts) + 1, np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        indptr = np.zeros(self.n_nodes + 1, np.int64)
+        np.cumsum(np.bincount(self.sources[keep], minlength=self.n_nodes), out=indptr[1:])
+        fields = ("targets", "key", "length_m", "speed_kph", "travel_time_s", "oneway", "osm_way_id")
+        return dataclasses.replace(
+            self,
+            indptr=indptr,
+            highway=self.highway[keep],
+            name=self.name[keep],
+            geometry_xy=self.geometry_xy[ragged_arange(starts, counts)],
+            geometry_offsets=offsets,
+            edge_attrs=MappingProxyType({k: v[keep] for k, v in self.edge_attrs.items()}),
+            **{name: getattr(self, name)[keep] for name in fields},
+        )
+
     def _replace(self, **changes: Any) -> RoadGraph:
         new = dataclasses.replace(self, **changes)
         object.__setattr__(new, "_shapes", self._edge_shapes)  # same lines, same STRtree
