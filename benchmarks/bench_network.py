@@ -159,7 +159,9 @@ def _ratio(label: str, new: Result | None, old: Result | None) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="10k and 100k nodes instead of 100k and 1M")
     parser.add_argument("--no-old", action="store_true", help="skip the old networkx pipeline")
     parser.add_argument("--old-rev", default=BASELINE_REV, help="revision of the old pipeline")

@@ -193,7 +193,7 @@ def _snap_stations(
     except SnapError as exc:
         report = m.graph.report
         hint = ""
-        if getattr(report, "n_dropped_nodes", 0):
+        if report is not None and report.n_dropped_nodes:
             hint = (
                 f" Note: {report.n_dropped_nodes:,} road nodes were dropped as disconnected from the "
                 "main network; a station on such a road is far from every kept road."

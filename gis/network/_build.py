@@ -145,7 +145,7 @@ def _directed(topo: _Topology, direction: npt.NDArray[np.int8]) -> tuple[Any, An
 
 def _line_ids(osmid: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
     """OSM ids of the lines (ints or None) as int64, :data:`MISSING_ID` where unknown."""
-    known = np.not_equal(osmid, None)
+    known = ~pd.isna(osmid)
     out = np.full(len(osmid), MISSING_ID, dtype=np.int64)
     if known.any():
         out[known] = osmid[known].astype(np.int64)

@@ -18,7 +18,7 @@ import pyproj
 from ..atomic import atomic_path
 from ..errors import InputError
 from ._networkx import from_columns, gc_paused
-from .graph import EDGE_FIELDS, MISSING_ID, GraphLike, NetworkReport, RoadGraph, as_road_graph
+from .graph import EDGE_FIELDS, MISSING_ID, GraphLike, NetworkReport, RoadGraph, as_road_graph, none_where
 
 __all__ = ["GPKG_VERSION", "load_graph", "save_graph"]
 
@@ -62,7 +62,7 @@ def _edge_records(graph: RoadGraph) -> dict[str, Any]:
     for name in EDGE_FIELDS:
         values = graph.edge_attribute(name)
         if name in ("length_m", "speed_kph", "travel_time_s"):
-            values = np.where(np.isnan(values), None, values.astype(object))
+            values = none_where(np.isnan(values), values)
         if name in graph.edge_attrs or pd.notna(values).any():
             cols[name] = values.tolist()
     cols |= {k: v.tolist() for k, v in graph.edge_attrs.items()}

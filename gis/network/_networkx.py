@@ -362,7 +362,7 @@ def from_columns(
     )
 
 
-def _objects(values: list[Any]) -> npt.NDArray[np.object_]:
+def _objects(values: Column) -> npt.NDArray[np.object_]:
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out

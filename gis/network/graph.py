@@ -126,6 +126,19 @@ def categorical(values: Any) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(np.asarray(uniques, dtype=object)))
 
 
+def none_where(mask: BoolArray, values: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
+    """``values`` as an object array with None where ``mask`` is True.
+
+    Examples
+    --------
+    >>> none_where(np.array([True, False]), np.array([1, 2])).tolist()
+    [None, 2]
+    """
+    out: npt.NDArray[np.object_] = values.astype(object)
+    out[mask] = None
+    return out
+
+
 def decode(values: pd.Categorical) -> npt.NDArray[np.object_]:
     """The values of a categorical as an object array, None where missing.
 
@@ -293,7 +306,7 @@ class RoadGraph:
         if name in ("highway", "name"):
             return decode(getattr(self, name))
         if name == "osmid":
-            return np.where(self.osm_way_id == MISSING_ID, None, self.osm_way_id.astype(object))
+            return none_where(self.osm_way_id == MISSING_ID, self.osm_way_id)
         known = ["length_m", "speed_kph", "travel_time_s", "oneway", "highway", "name", "osmid"]
         msg = (
             f"The road graph has no edge attribute `{name}`: it has {[*known, *self.edge_attrs]}. "
@@ -387,7 +400,7 @@ class RoadGraph:
         columns: dict[str, Any] = {"x": self.node_xy[:, 0], "y": self.node_xy[:, 1]}
         if self.osm_node_id is not None:
             ids = self.osm_node_id
-            columns["osmid"] = pd.array(np.where(ids == MISSING_ID, None, ids.astype(object)), dtype="Int64")
+            columns["osmid"] = pd.array(none_where(ids == MISSING_ID, ids), dtype="Int64")
         columns |= dict(self.node_attrs)
         return gpd.GeoDataFrame(
             columns,
