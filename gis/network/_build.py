@@ -68,9 +68,16 @@ class _Lines:
 def _vertex_ids(xy: FloatArray) -> npt.NDArray[np.int64]:
     """Ids of distinct vertices after rounding to JOIN_TOLERANCE_M, numbered by (x, y)."""
     grid = np.round(xy / JOIN_TOLERANCE_M).astype(np.int64)
+    if len(grid) == 0:
+        return np.zeros(0, np.int64)
+    gx, gy = grid[:, 0] - grid[:, 0].min(), grid[:, 1] - grid[:, 1].min()
+    span = int(gy.max()) + 1
+    if int(gx.max()) < np.iinfo(np.int64).max // span:  # one key: one sort (a city: ~1e13)
+        ids: npt.NDArray[np.int64] = np.unique(gx * span + gy, return_inverse=True)[1].ravel()
+        return ids
     order = np.lexsort((grid[:, 1], grid[:, 0]))
     g = grid[order]
-    new = np.r_[True, (g[1:] != g[:-1]).any(axis=1)] if len(g) else np.zeros(0, bool)
+    new = np.r_[True, (g[1:] != g[:-1]).any(axis=1)]
     ids = np.empty(len(g), np.int64)
     ids[order] = np.cumsum(new) - 1
     return ids
@@ -118,14 +125,16 @@ def _topology(lines: _Lines, source: str | None) -> _Topology:
     seg[:-1] = np.hypot(*np.diff(xy, axis=0).T)
     seg[is_end] = 0.0
     node_vid, first = np.unique(vid[npos], return_index=True)
+    node_of = np.empty(int(vid.max()) + 1, np.int64)  # vertex id -> node (vertex ids are dense)
+    node_of[node_vid] = np.arange(len(node_vid))
     return _Topology(
         xy=xy,
         e0=e0,
         e1=e1,
         eline=line_of[e0],
         elen=np.add.reduceat(seg, e0),
-        u=np.searchsorted(node_vid, vid[e0]),
-        v=np.searchsorted(node_vid, vid[e1]),
+        u=node_of[vid[e0]],
+        v=node_of[vid[e1]],
         node_xy=xy[npos[first]],
         node_key=keys[keep][npos[first]] if keys is not None else None,
         n_short=int(short.sum()),
@@ -135,11 +144,10 @@ def _topology(lines: _Lines, source: str | None) -> _Topology:
 def _directed(topo: _Topology, direction: npt.NDArray[np.int8]) -> tuple[Any, Any, Any, Any]:
     """Directed edges: (edge index, reversed?, source node, target node), in edge order."""
     d = direction[topo.eline]
-    fwd, bwd = np.flatnonzero(d >= 0), np.flatnonzero(d <= 0)
-    eid = np.r_[fwd, bwd]
-    rev = np.r_[np.zeros(len(fwd), bool), np.ones(len(bwd), bool)]
-    order = np.lexsort((rev, eid))
-    eid, rev = eid[order], rev[order]
+    counts = np.where(d == 0, 2, 1)  # two-way: forward then backward; one-way: its direction
+    eid = np.repeat(np.arange(len(d)), counts)
+    rev = np.ones(len(eid), dtype=bool)
+    rev[np.cumsum(counts) - counts] = d < 0
     return eid, rev, np.where(rev, topo.v[eid], topo.u[eid]), np.where(rev, topo.u[eid], topo.v[eid])
 
 
@@ -169,8 +177,11 @@ def _edge_lines(
     np.cumsum(npts, out=offsets[1:])
     start = np.where(rev, topo.e1[eid], topo.e0[eid])
     step = np.where(rev, -1, 1)
-    within = np.arange(int(offsets[-1])) - np.repeat(offsets[:-1], npts)
-    xy = topo.xy[np.repeat(start, npts) + np.repeat(step, npts) * within]
+    # vertex k of edge j is start[j] + step[j] * (k - offsets[j])
+    idx = np.repeat(start - step * offsets[:-1], npts)
+    idx += np.repeat(step.astype(np.int8), npts) * np.arange(int(offsets[-1]))
+    xy = topo.xy[idx]
+    del idx
     src, dst = ends
     straight = np.flatnonzero(npts == 2)
     xy[offsets[straight]] = node_xy[src[straight]]

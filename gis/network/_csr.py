@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["adjacency_order", "multi_keys", "ragged_arange"]
+__all__ = ["adjacency_order", "multi_keys", "ragged_arange", "stable_order"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -24,10 +24,30 @@ def ragged_arange(starts: IntArray, counts: IntArray) -> Any:
     return np.repeat(starts - offsets, counts) + np.arange(int(counts.sum()))
 
 
+def stable_order(major: IntArray, minor: IntArray) -> Any:
+    """Positions sorted by (major, minor, position): ``np.lexsort((arange, minor, major))``.
+
+    Both keys are non-negative; when they pack into one int64 key, one stable sort of that key
+    replaces the three-key lexsort (about 3x faster on millions of edges).
+
+    Examples
+    --------
+    >>> stable_order(np.array([1, 0, 1, 0]), np.array([0, 5, 0, 2])).tolist()
+    [3, 1, 0, 2]
+    """
+    m = len(major)
+    if m == 0:
+        return np.zeros(0, np.int64)
+    span = int(minor.max()) + 1
+    if int(major.max()) < np.iinfo(np.int64).max // span:
+        return np.argsort(major.astype(np.int64) * span + minor, kind="stable")
+    return np.lexsort((np.arange(m), minor, major))
+
+
 def _groups(src: IntArray, dst: IntArray) -> tuple[IntArray, IntArray]:
     """Edges sorted by (src, dst, position) and the start of each edge's (src, dst) group there."""
     m = len(src)
-    order = np.lexsort((np.arange(m), dst, src))
+    order = stable_order(src, dst)
     s, t = src[order], dst[order]
     new_grp = np.r_[True, (s[1:] != s[:-1]) | (t[1:] != t[:-1])] if m else np.zeros(0, bool)
     grp_start = np.maximum.accumulate(np.where(new_grp, np.arange(m), 0)) if m else np.zeros(0, np.int64)
@@ -68,4 +88,4 @@ def adjacency_order(src: IntArray, dst: IntArray) -> tuple[IntArray, IntArray]:
     key[order] = np.arange(m) - grp_start
     first = np.empty(m, np.int64)  # position of the first edge of each edge's (src, dst) group
     first[order] = order[grp_start]
-    return key, np.lexsort((np.arange(m), first, src))
+    return key, stable_order(src, first)
