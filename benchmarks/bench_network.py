@@ -1,159 +1,229 @@
-"""Network build time and peak memory: Taiyuan, Chengdu and demo cities of 10k-1M nodes.
+"""Network build time and peak memory: the array-native RoadGraph beside networkx-style builds.
 
-Each case runs in its own subprocess so that peak memory (max RSS) is its own.
-Prints one table; targets (2 cores): 100k nodes in <= 15 s and <= 2 GB.
-osmnx is the named peer where it can read the same input (OSM XML).
+Cases: the demo city at 100k and 1M road nodes (10k with ``--quick``), Taiyuan (GeoJSON lines)
+and Chengdu (OSM XML) when ``../shared/data`` is there. For each input, side by side:
 
-    .venv/bin/python benchmarks/bench_network.py            # all cases
-    .venv/bin/python benchmarks/bench_network.py --quick    # skip 1M nodes
+- ``RoadGraph``: the build (``graph_from_lines`` / ``graph_from_osm``), straight to arrays;
+- ``+ to_networkx``: the same build followed by ``RoadGraph.to_networkx()`` (the osmnx-compatible
+  MultiDiGraph on demand), its time and the peak memory with it;
+- ``old pipeline``: the networkx builder of riskplan before issue 14 (revision
+  :data:`BASELINE_REV`, exported with ``git archive`` to a temporary folder), on the same input;
+- ``osmnx``: ``osmnx.graph_from_xml`` on the Chengdu XML.
+
+Every case runs in its own subprocess; its peak memory is the child's maximum resident set size
+(``os.wait4`` rusage, so one case's peak is its own). ``prep s`` is making the input (the demo
+city generator, or reading a line layer), ``build s`` the graph build (wall clock) and ``cpu s``
+its CPU time, the figure to read on a busy machine (the build is single-threaded). Ratios are
+old / new.
+Targets (issue 14, 2 cores): 1M nodes <= 8 s and <= 1.5 GB peak (networkx builder: 31 s, 5.0 GB).
+
+    .venv/bin/python benchmarks/bench_network.py            # 100k and 1M nodes, real data
+    .venv/bin/python benchmarks/bench_network.py --quick    # 10k and 100k nodes
+    .venv/bin/python benchmarks/bench_network.py --no-old   # skip the old pipeline
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
-TARGET_100K_S = 15.0
-TARGET_100K_GB = 2.0
+#: The last revision whose graph builder made networkx graphs (before the RoadGraph).
+BASELINE_REV = "0928674"
+TARGET_1M_S = 8.0
+TARGET_1M_GB = 1.5
+
+Result = dict[str, Any]
+
+
+def _count(graph: Any) -> tuple[int, int]:
+    if hasattr(graph, "n_nodes"):
+        return graph.n_nodes, graph.n_edges
+    return graph.number_of_nodes(), graph.number_of_edges()
 
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_case(case: str, arg: str) -> dict[str, float | int | str]:
+def run_case(case: str, arg: str, then_networkx: bool) -> Result:
     """Run inside the subprocess: build one network and report figures as JSON."""
-    import networkx as nx
-
     from gis.network import graph_from_lines, graph_from_osm
 
-    base_mb = _rss_mb()
-    out: dict[str, float | int | str] = {}
-    if case == "demo":
-        from gis.demo import demo_city
-
+    out: Result = {}
+    graph: Any
+    if case in ("demo", "lines"):
         t0 = time.perf_counter()
-        roads = demo_city(n_road_nodes=int(arg))["roads"]
+        if case == "demo":
+            from gis.demo import demo_city
+
+            roads = demo_city(n_road_nodes=int(arg))["roads"]
+        else:
+            import geopandas as gpd
+
+            from gis.io import gdal_path
+
+            roads = gpd.read_file(gdal_path(Path(arg)), engine="pyogrio")
         out["prepare_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        G = graph_from_lines(roads)
-    elif case == "lines":
-        import geopandas as gpd
-
-        from gis.io import gdal_path
-
-        t0 = time.perf_counter()
-        roads = gpd.read_file(gdal_path(Path(arg)), engine="pyogrio")
-        out["prepare_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        G = graph_from_lines(roads)
+        out["prepare_mb"] = _rss_mb()
+        t0, c0 = time.perf_counter(), time.process_time()
+        graph = graph_from_lines(roads)
     elif case == "osm":
-        t0 = time.perf_counter()
-        G = graph_from_osm(arg)
+        t0, c0 = time.perf_counter(), time.process_time()
+        graph = graph_from_osm(arg)
     elif case == "osmnx-xml":
         import osmnx as ox
 
         from gis.network import speed_table
 
         drivable = {k for k, v in speed_table()["highway"].items() if v.get("drivable", True)}
-        t0 = time.perf_counter()
-        G = ox.graph_from_xml(arg, retain_all=True)  # every way in the file: keep drivable roads
-        G.remove_edges_from(
+        t0, c0 = time.perf_counter(), time.process_time()
+        graph = ox.graph_from_xml(arg, retain_all=True)  # every way in the file: keep drivable roads
+        graph.remove_edges_from(
             [
                 (u, v, k)
-                for u, v, k, hw in G.edges(keys=True, data="highway")
+                for u, v, k, hw in graph.edges(keys=True, data="highway")
                 if not set(hw if isinstance(hw, list) else [hw]) & drivable
             ]
         )
-        G = ox.truncate.largest_component(G, strongly=True)
-        G = ox.routing.add_edge_travel_times(ox.routing.add_edge_speeds(G, fallback=30.0))
+        graph = ox.truncate.largest_component(graph, strongly=True)
+        graph = ox.routing.add_edge_travel_times(ox.routing.add_edge_speeds(graph, fallback=30.0))
     else:
         raise SystemExit(f"unknown case {case}")
     out["build_s"] = time.perf_counter() - t0
-    out["nodes"] = G.number_of_nodes()
-    out["edges"] = G.number_of_edges()
-    out["peak_mb"] = _rss_mb()
-    out["build_mb"] = out["peak_mb"] - base_mb
-    out["strongly_connected"] = int(nx.is_strongly_connected(G)) if G.number_of_nodes() < 300_000 else -1
+    out["build_cpu_s"] = time.process_time() - c0
+    out["nodes"], out["edges"] = _count(graph)
+    if then_networkx:
+        t0, c0 = time.perf_counter(), time.process_time()
+        nxg = graph.to_networkx()
+        out["to_networkx_s"] = time.perf_counter() - t0
+        out["to_networkx_cpu_s"] = time.process_time() - c0
+        out["edges"] = nxg.number_of_edges()
     return out
 
 
-def _spawn(case: str, arg: str) -> dict[str, float | int | str]:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--case", case, arg],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-    )
+def _spawn(case: str, arg: str, *, then_networkx: bool = False, pythonpath: Path = REPO) -> Result:
+    """Run one case in a child process; its peak RSS is the child's own (``os.wait4``)."""
+    cmd = [sys.executable, __file__, "--case", case, arg] + (["--then-networkx"] if then_networkx else [])
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=REPO, env=env, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        return {"error": stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {proc.returncode}"}
+    result: Result = json.loads(stdout.strip().splitlines()[-1])
+    result["peak_mb"] = usage.ru_maxrss / 1024  # kilobytes on Linux
+    return result
+
+
+def _export_baseline(rev: str, folder: Path) -> Path | None:
+    """The tree of revision ``rev`` in ``folder`` (``git archive``), or None when git cannot."""
+    proc = subprocess.run(["git", "archive", rev], cwd=REPO, capture_output=True, check=False)
+    if proc.returncode != 0:
+        print(f"note: cannot export revision {rev} ({proc.stderr.decode().strip()}); old pipeline skipped")
+        return None
+    with tarfile.open(fileobj=BytesIO(proc.stdout)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
+
+
+def _row(label: str, r: Result) -> str:
+    if "error" in r:
+        return f"{label:<40} error: {r['error']}"
+    extra = f"  (to_networkx {r['to_networkx_s']:.2f} s)" if "to_networkx_s" in r else ""
+    return (
+        f"{label:<40} {r['nodes']:>9,} {r['edges']:>10,} {r.get('prepare_s', 0):>7.2f} "
+        f"{r['build_s'] + r.get('to_networkx_s', 0):>8.2f} "
+        f"{r['build_cpu_s'] + r.get('to_networkx_cpu_s', 0):>6.2f} {r['peak_mb']:>8.0f}{extra}"
+    )
+
+
+def _ratio(label: str, new: Result | None, old: Result | None) -> None:
+    if not new or not old or "error" in new or "error" in old:
+        return
+    t_old = old["build_s"] + old.get("to_networkx_s", 0)
+    cpu_old = old["build_cpu_s"] + old.get("to_networkx_cpu_s", 0)
+    print(
+        f"  {label}: {t_old / new['build_s']:.1f}x faster ({cpu_old / new['build_cpu_s']:.1f}x in CPU "
+        f"time), {old['peak_mb'] / new['peak_mb']:.1f}x less peak memory"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="skip the 1M-node city")
+    parser.add_argument("--quick", action="store_true", help="10k and 100k nodes instead of 100k and 1M")
+    parser.add_argument("--no-old", action="store_true", help="skip the old networkx pipeline")
+    parser.add_argument("--old-rev", default=BASELINE_REV, help="revision of the old pipeline")
     parser.add_argument("--case", nargs=2, metavar=("CASE", "ARG"), help=argparse.SUPPRESS)
+    parser.add_argument("--then-networkx", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        print(json.dumps(run_case(*args.case)))
+        print(json.dumps(run_case(*args.case, args.then_networkx)))
         return
 
-    cases: list[tuple[str, str, str]] = []
+    inputs: list[tuple[str, str, str]] = []
+    sizes = [10_000, 100_000] if args.quick else [100_000, 1_000_000]
+    inputs += [(f"demo city {n:,} nodes", "demo", str(n)) for n in sizes]
     taiyuan = SHARED / "taiyuan" / "roads_osm.geojson.gz"
     chengdu = SHARED / "chengdu" / "chengdu_osm.osm.bz2"
     if taiyuan.exists():
-        cases.append(("Taiyuan roads (GeoJSON lines)", "lines", str(taiyuan)))
+        inputs.append(("Taiyuan roads (GeoJSON lines)", "lines", str(taiyuan)))
     if chengdu.exists():
-        cases.append(("Chengdu OSM XML, riskplan", "osm", str(chengdu)))
-        cases.append(("Chengdu OSM XML, osmnx (peer)", "osmnx-xml", str(chengdu)))
+        inputs.append(("Chengdu OSM XML", "osm", str(chengdu)))
     if not SHARED.exists():
         print(f"note: {SHARED} not found; real-data cases skipped")
-    sizes = [10_000, 100_000] + ([] if args.quick else [1_000_000])
-    cases += [(f"demo city {n:,} nodes", "demo", str(n)) for n in sizes]
 
-    header = (
-        f"{'case':<34} {'nodes':>9} {'edges':>9} {'prep s':>7} {'build s':>8} {'build MB':>9} {'peak MB':>8}"
-    )
-    print(header)
-    print("-" * len(header))
-    results = {}
-    for label, case, arg in cases:
-        r = _spawn(case, arg)
-        results[label] = r
-        if "error" in r:
-            print(f"{label:<34} error: {r['error']}")
-            continue
+    with tempfile.TemporaryDirectory(prefix="riskplan-baseline-") as tmp:
+        old_tree = None if args.no_old else _export_baseline(args.old_rev, Path(tmp))
+        header = f"{'case':<40} {'nodes':>9} {'edges':>10} {'prep s':>7} {'build s':>8} {'cpu s':>6}"
+        header += f" {'peak MB':>8}"
+        print(header)
+        print("-" * len(header))
+        results: dict[str, dict[str, Result]] = {}
+        for label, case, arg in inputs:
+            row = results[label] = {}
+            row["new"] = _spawn(case, arg)
+            print(_row(f"{label}: RoadGraph", row["new"]), flush=True)
+            row["nx"] = _spawn(case, arg, then_networkx=True)
+            print(_row("  + to_networkx()", row["nx"]), flush=True)
+            if old_tree is not None:
+                row["old"] = _spawn(case, arg, pythonpath=old_tree)
+                print(_row(f"  old pipeline ({args.old_rev}, networkx)", row["old"]), flush=True)
+            if case == "osm":
+                row["osmnx"] = _spawn("osmnx-xml", arg)
+                print(_row("  osmnx graph_from_xml (peer)", row["osmnx"]), flush=True)
+
+    print("\nold / new (build time, peak memory):")
+    for label, row in results.items():
+        _ratio(f"{label}, old pipeline", row.get("new"), row.get("old"))
+        _ratio(f"{label}, RoadGraph + to_networkx", row.get("new"), row.get("nx"))
+        _ratio(f"{label}, osmnx", row.get("new"), row.get("osmnx"))
+    big = results.get("demo city 1,000,000 nodes", {}).get("new")
+    if big and "error" not in big:
+        ok_t, ok_m = big["build_s"] <= TARGET_1M_S, big["peak_mb"] / 1024 <= TARGET_1M_GB
         print(
-            f"{label:<34} {r['nodes']:>9,} {r['edges']:>9,} {r.get('prepare_s', 0):>7.2f} "
-            f"{r['build_s']:>8.2f} {r['build_mb']:>9.0f} {r['peak_mb']:>8.0f}",
-            flush=True,
+            f"target 1M nodes: build {big['build_s']:.1f} s wall, {big['build_cpu_s']:.1f} s CPU "
+            f"(<= {TARGET_1M_S:.0f} s: {'met' if ok_t else 'MISSED'}), peak "
+            f"{big['peak_mb'] / 1024:.2f} GB (<= {TARGET_1M_GB} GB: {'met' if ok_m else 'MISSED'})"
         )
-    ours, peer = (
-        results.get("Chengdu OSM XML, riskplan"),
-        results.get("Chengdu OSM XML, osmnx (peer)"),
-    )
-    if ours and peer and "error" not in ours and "error" not in peer:
-        print(f"\nChengdu XML: osmnx / riskplan build time = {peer['build_s'] / ours['build_s']:.1f}x")
-    r100 = results.get("demo city 100,000 nodes")
-    if r100 and "error" not in r100:
-        ok_t = r100["build_s"] <= TARGET_100K_S
-        ok_m = r100["peak_mb"] / 1024 <= TARGET_100K_GB
-        print(
-            f"target 100k nodes: build {r100['build_s']:.1f} s (<= {TARGET_100K_S:.0f} s: "
-            f"{'met' if ok_t else 'MISSED'}), peak {r100['peak_mb'] / 1024:.2f} GB "
-            f"(<= {TARGET_100K_GB:.0f} GB: {'met' if ok_m else 'MISSED'})"
-        )
+        print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ from .tables import TableOverrides, read_toml
 from .validate import normalise_layer, validate_layers
 
 if TYPE_CHECKING:
-    import networkx as nx
+    from .network.graph import RoadGraph
 
 __all__ = ["RoadsSource", "Scenario", "load_scenario", "write_scenario"]
 
@@ -439,7 +439,7 @@ def scenario_graph(
     *,
     road_speeds: TableOverrides = None,
     cache: bool = True,
-) -> nx.MultiDiGraph:
+) -> RoadGraph:
     """Build (or fetch from the cache) the routable road graph of ``scenario``, in its metric CRS.
 
     The cache key covers the road data itself (geometries and attributes as loaded, or the
@@ -452,7 +452,7 @@ def scenario_graph(
     >>> gpkg = pathlib.Path(tempfile.mkdtemp()) / "d.gpkg"
     >>> sc = load_scenario(write_demo_scenario(gpkg, n_road_nodes=2000))
     >>> G = scenario_graph(sc, cache=False)
-    >>> G.graph["crs"] == sc.crs, G.number_of_nodes() > 1500
+    >>> G.crs == sc.crs, G.n_nodes > 1500
     (True, True)
     """
     from . import network
@@ -469,7 +469,7 @@ def scenario_graph(
     lines = scenario.layer("roads")
     table = network.speed_table(road_speeds)
 
-    def build() -> nx.MultiDiGraph:
+    def build() -> RoadGraph:
         return network.graph_from_lines(
             lines, road_speeds=table, source=str(scenario.source), crs=scenario.crs
         )

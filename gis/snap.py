@@ -13,10 +13,9 @@ every edge of a graph.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pyproj
@@ -24,6 +23,9 @@ import shapely
 
 from .errors import CRSError, InputError, SnapError
 from .tables import load_table
+
+if TYPE_CHECKING:
+    from .network.graph import GraphLike
 
 __all__ = [
     "default_max_snap_m",
@@ -37,13 +39,16 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def edge_geometries(graph: nx.MultiDiGraph) -> tuple[Any, Any]:
-    """Return ``(uvk, geoms)``: an (m, 3) int array of edge keys and their LineStrings.
+def edge_geometries(graph: GraphLike) -> tuple[Any, Any]:
+    """Return ``(uvk, geoms)``: an (m, 3) int array of edge ends and keys and their LineStrings.
 
-    Straight edges (no ``geometry`` attribute) get a segment between their nodes.
+    The lines of :meth:`gis.network.RoadGraph.edge_geometries`, in edge order; a networkx
+    graph is converted (its straight edges, without ``geometry``, get a segment between their
+    nodes).
 
     Examples
     --------
+    >>> import networkx as nx
     >>> G = nx.MultiDiGraph(crs="EPSG:32649")
     >>> G.add_node(0, x=0.0, y=0.0); G.add_node(1, x=3.0, y=4.0)
     >>> _ = G.add_edge(0, 1)
@@ -51,18 +56,12 @@ def edge_geometries(graph: nx.MultiDiGraph) -> tuple[Any, Any]:
     >>> uvk.tolist(), geoms[0].length
     ([[0, 1, 0]], 5.0)
     """
-    nodes = list(graph.nodes)
-    index = pd.Index(nodes)
-    xy = np.array([(d["x"], d["y"]) for _, d in graph.nodes(data=True)], dtype=np.float64)
-    edges = list(graph.edges(keys=True, data="geometry"))
-    uvk = np.array([(u, v, k) for u, v, k, _ in edges], dtype=np.int64).reshape(-1, 3)
-    geoms = np.array([g for *_, g in edges], dtype=object)
-    straight = pd.isna(geoms)
-    if straight.any():
-        u = index.get_indexer(uvk[straight, 0])
-        v = index.get_indexer(uvk[straight, 1])
-        geoms[straight] = shapely.linestrings(np.stack([xy[u], xy[v]], axis=1))
-    return uvk, geoms
+    from .network.graph import as_road_graph
+
+    road = as_road_graph(graph)
+    nodes = road.nodes
+    uvk = np.column_stack([nodes[road.sources], nodes[road.targets], road.key]).astype(np.int64)
+    return uvk.reshape(-1, 3), road.edge_geometries()
 
 
 def default_max_snap_m() -> float:

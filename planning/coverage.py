@@ -15,10 +15,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import pandas as pd
 import shapely
 
@@ -32,6 +31,9 @@ from .names import DEFAULT_STANDARD
 from .response import OFF_ROAD_RULE, _engine, _layer, area_grid, summarise_coverage
 from .standards import ResponseStandard, response_standard
 from .travel import RoadMatrix
+
+if TYPE_CHECKING:
+    from gis.network.graph import GraphLike
 
 __all__ = ["CoverageResult", "analyse_coverage"]
 
@@ -150,16 +152,16 @@ class CoverageResult:
         return write_gpkg(path, spatial, tables)
 
 
-def _extent(scenario: Scenario, graph: nx.MultiDiGraph, m: RoadMatrix) -> shapely.Geometry:
+def _extent(scenario: Scenario, m: RoadMatrix) -> shapely.Geometry:
     if "study_area" in scenario and len(scenario["study_area"]):
-        return shapely.union_all(scenario["study_area"].to_crs(graph.graph["crs"]).geometry.to_numpy())
+        return shapely.union_all(scenario["study_area"].to_crs(m.crs).geometry.to_numpy())
     xy = m.xy
     return shapely.convex_hull(shapely.multipoints(xy)).buffer(200.0)
 
 
 def analyse_coverage(
     scenario: Scenario,
-    graph: nx.MultiDiGraph,
+    graph: GraphLike,
     *,
     standard: str | Mapping[str, Any] | ResponseStandard = DEFAULT_STANDARD,
     speed_factor: float = 1.0,
@@ -180,7 +182,7 @@ def analyse_coverage(
         A loaded scenario (``fire_stations``, ``communities``, ``hazards``; ``study_area``
         and ``barriers`` when present).
     graph
-        Its road graph (:func:`gis.scenario_graph`).
+        Its road graph (:func:`gis.scenario_graph`; a networkx graph is converted).
     standard
         Response profile (:class:`~planning.standards.ResponseStandard`: the turnout plus the
         travel time allowed for the first engine): ``cn-gb51080``, ``nfpa-1710``,
@@ -236,10 +238,11 @@ def analyse_coverage(
     timings["travel_times"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    extent = _extent(scenario, graph, engine.matrix)
-    units = area_grid(extent, cell_m=cell_m, crs=graph.graph["crs"]) if area_units is None else area_units
+    crs = engine.matrix.crs
+    extent = _extent(scenario, engine.matrix)
+    units = area_grid(extent, cell_m=cell_m, crs=crs) if area_units is None else area_units
     if "area_km2" not in units.columns:
-        units = units.assign(area_km2=units.geometry.to_crs(graph.graph["crs"]).area / 1e6)
+        units = units.assign(area_km2=units.geometry.to_crs(crs).area / 1e6)
     communities = _layer(engine, scenario["communities"], "communities")
     no_hazards = gpd.GeoDataFrame({"category": pd.Series(dtype=object)}, geometry=[], crs=scenario.crs)
     hazards = _layer(engine, scenario.layers.get("hazards", no_hazards), "hazards")
@@ -278,7 +281,7 @@ def analyse_coverage(
         )
         iso = band_population(iso, scenario["communities"])
     else:
-        iso = gpd.GeoDataFrame({"station": []}, geometry=[], crs=graph.graph["crs"])
+        iso = gpd.GeoDataFrame({"station": []}, geometry=[], crs=crs)
     timings["isochrones"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -298,7 +301,7 @@ def analyse_coverage(
         dist, enclaves, violations = result.districts, result.enclaves, result.violations
         station_out = station_out.join(dist.drop(columns=["geometry", "grade"]))
     else:
-        dist = gpd.GeoDataFrame({"station": []}, geometry=[], crs=graph.graph["crs"])
+        dist = gpd.GeoDataFrame({"station": []}, geometry=[], crs=crs)
         enclaves = dist.copy()
         violations = pd.DataFrame(columns=["station", "kind", "value", "limit", "unit", "message"])
     timings["districts"] = time.perf_counter() - t0

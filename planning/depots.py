@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -38,6 +37,7 @@ from .siting import load_norms
 from .travel import TargetsBySources, cost_matrix
 
 if TYPE_CHECKING:
+    from gis.network.graph import GraphLike
     from risk_models import RiskResult
 
 __all__ = ["DepotPlan", "assign_capacitated", "plan_depots", "relocation_demand", "stock_needs"]
@@ -304,7 +304,7 @@ def _depot_specs(depots: gpd.GeoDataFrame, tiers: dict[str, Any], notes: list[st
 
 def plan_depots(
     scenario: Scenario,
-    graph: nx.MultiDiGraph | None,
+    graph: GraphLike | None,
     *,
     risk: RiskResult | pd.Series | None = None,
     days: int = 7,
@@ -445,7 +445,7 @@ def plan_depots(
 
 def _suggest(
     scenario: Scenario,
-    graph: nx.MultiDiGraph | None,
+    graph: GraphLike | None,
     com: gpd.GeoDataFrame,
     *,
     n_new: int | None,

@@ -22,9 +22,9 @@ import logging
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -35,6 +35,9 @@ from gis.errors import InputError
 from .names import DEFAULT_STANDARD
 from .standards import ResponseStandard, district_caps_km2, response_standard
 from .travel import RoadMatrix, TargetsBySources, road_matrix
+
+if TYPE_CHECKING:
+    from gis.network.graph import GraphLike
 
 __all__ = ["StationDistricts", "station_districts"]
 
@@ -51,7 +54,7 @@ class StationDistricts:
     Attributes
     ----------
     node_station
-        Station id of every road node (``list(graph.nodes)`` order; None where no station reaches).
+        Station id of every road node (in node order; None where no station reaches).
     districts
         One row per station: ``grade``, ``n_nodes``, ``area_km2``, ``cap_km2``,
         ``farthest_travel_s``, ``limit_travel_s``, ``n_enclaves``, ``area_ok``, ``travel_ok``
@@ -142,7 +145,7 @@ def _cells(
 
 
 def station_districts(
-    graph: nx.MultiDiGraph,
+    graph: GraphLike,
     stations: pd.DataFrame,
     *,
     standard: str | ResponseStandard = DEFAULT_STANDARD,

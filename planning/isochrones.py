@@ -14,9 +14,9 @@ import logging
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -25,6 +25,9 @@ import shapely
 from gis.errors import InputError
 
 from .travel import RoadMatrix, TargetsBySources, road_matrix
+
+if TYPE_CHECKING:
+    from gis.network.graph import GraphLike
 
 __all__ = ["band_population", "isochrones"]
 
@@ -127,7 +130,7 @@ def _fill_holes(poly: shapely.Geometry, max_hole_m2: float) -> shapely.Geometry:
 
 
 def isochrones(
-    graph: nx.MultiDiGraph,
+    graph: GraphLike,
     sources: pd.Series,
     *,
     breaks_s: Sequence[float] = (180.0, 300.0, 480.0),

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -30,6 +29,9 @@ from .names import DEFAULT_STANDARD
 from .snapping import snap_stations
 from .standards import ResponseStandard, response_standard
 from .travel import road_matrix
+
+if TYPE_CHECKING:
+    from gis.network.graph import GraphLike
 
 __all__ = ["Nearest", "ResponseQuery"]
 
@@ -80,7 +82,7 @@ class ResponseQuery:
     @classmethod
     def build(
         cls,
-        graph: nx.MultiDiGraph,
+        graph: GraphLike,
         stations: gpd.GeoDataFrame,
         *,
         standard: str | Mapping[str, Any] | ResponseStandard = DEFAULT_STANDARD,

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -27,6 +26,9 @@ from .names import DEFAULT_STANDARD
 from .snapping import _snap_points, _snap_stations
 from .standards import ResponseStandard, response_standard
 from .travel import RoadMatrix, TargetsBySources, road_matrix
+
+if TYPE_CHECKING:
+    from gis.network.graph import GraphLike, RoadGraph
 
 __all__ = [
     "OFF_ROAD_RULE",
@@ -58,7 +60,7 @@ def _speed(speed_factor: float) -> float:
 class _Engine:
     """Station times computed once and shared by every layer."""
 
-    graph: nx.MultiDiGraph
+    graph: RoadGraph
     matrix: RoadMatrix
     standard: ResponseStandard
     speed_factor: float
@@ -69,7 +71,7 @@ class _Engine:
 
 
 def _engine(
-    graph: nx.MultiDiGraph,
+    graph: GraphLike,
     stations: gpd.GeoDataFrame,
     *,
     standard: str | Mapping[str, Any] | ResponseStandard,
@@ -80,9 +82,9 @@ def _engine(
     std = response_standard(standard)
     speed = _speed(speed_factor)
     m = road_matrix(graph, edge_weight=edge_weight)
-    snaps = _snap_stations(m, graph, stations, max_snap_m=max_snap_m, layer="fire_stations")
+    snaps = _snap_stations(m, stations, max_snap_m=max_snap_m, layer="fire_stations")
     times = m.one_to_all(m.positions(snaps["node"].tolist()))
-    return _Engine(graph, m, std, speed, snaps.index, times, edge_weight, max_snap_m), snaps
+    return _Engine(m.graph, m, std, speed, snaps.index, times, edge_weight, max_snap_m), snaps
 
 
 def _layer(engine: _Engine, points: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
@@ -127,7 +129,7 @@ def _layer(engine: _Engine, points: gpd.GeoDataFrame, layer: str) -> gpd.GeoData
 
 
 def layer_coverage(
-    graph: nx.MultiDiGraph,
+    graph: GraphLike,
     stations: gpd.GeoDataFrame,
     points: gpd.GeoDataFrame,
     *,
@@ -145,7 +147,7 @@ def layer_coverage(
     Parameters
     ----------
     graph
-        Road graph in a metric CRS.
+        Road graph in a metric CRS (or a networkx graph).
     stations
         Fire stations indexed by id.
     points
@@ -280,7 +282,7 @@ def summarise_coverage(
 
 
 def unit_response_times(
-    graph: nx.MultiDiGraph,
+    graph: GraphLike,
     stations: gpd.GeoDataFrame,
     units: gpd.GeoDataFrame,
     *,

@@ -17,18 +17,21 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import InputError, NetworkError, SnapError
+from gis.network.graph import as_road_graph
 from gis.snap import default_max_snap_m, flag_far, require_snapped, road_distances, snap_targets
 
-from .travel import Graph, RoadMatrix, road_matrix
+from .travel import RoadMatrix, road_matrix
 
 if TYPE_CHECKING:
     import geopandas as gpd
+
+    from gis.network.graph import GraphLike
 
 __all__ = ["snap_points", "snap_stations"]
 
 
 def snap_points(
-    graph: Graph,
+    graph: GraphLike,
     points: gpd.GeoDataFrame | gpd.GeoSeries,
     *,
     layer: str | None = None,
@@ -44,7 +47,7 @@ def snap_points(
     Parameters
     ----------
     graph
-        Road graph from :mod:`gis.network` (metric CRS in ``graph.graph["crs"]``).
+        Road graph from :mod:`gis.network` (metric CRS), or a networkx graph.
     points
         Features with a CRS, indexed by id.
     layer
@@ -88,11 +91,12 @@ def snap_points(
     >>> df["snap_distance_m"].round(1).tolist(), df["flagged"].tolist()
     ([22.2, 6570.4], [False, True])
     """
-    if graph.number_of_edges() == 0:
+    road = as_road_graph(graph)
+    if road.n_edges == 0:
         msg = "The road graph has no edges to snap to. Fix: build it from a road layer."
         raise NetworkError(msg)
     return _snap_points(
-        road_matrix(graph, edge_weight=edge_weight), points, layer=layer, max_snap_m=max_snap_m
+        road_matrix(road, edge_weight=edge_weight), points, layer=layer, max_snap_m=max_snap_m
     )
 
 
@@ -119,7 +123,7 @@ def _snap_points(
 
 
 def snap_stations(
-    graph: Graph,
+    graph: GraphLike,
     stations: gpd.GeoDataFrame | gpd.GeoSeries,
     *,
     layer: str = "fire_stations",
@@ -131,7 +135,7 @@ def snap_stations(
     Parameters
     ----------
     graph
-        Road graph in a metric CRS (from :mod:`gis.network`).
+        Road graph in a metric CRS (from :mod:`gis.network`), or a networkx graph.
     stations
         Station points (GeoDataFrame or GeoSeries with a CRS), indexed by station id.
     layer
@@ -165,14 +169,12 @@ def snap_stations(
     >>> snap_stations(graph, city["fire_stations"])["node"].size
     6
     """
-    return _snap_stations(
-        road_matrix(graph, edge_weight=edge_weight), graph, stations, max_snap_m=max_snap_m, layer=layer
-    )
+    m = road_matrix(graph, edge_weight=edge_weight)
+    return _snap_stations(m, stations, max_snap_m=max_snap_m, layer=layer)
 
 
 def _snap_stations(
     m: RoadMatrix,
-    graph: Graph,
     stations: gpd.GeoDataFrame | gpd.GeoSeries | None,
     *,
     max_snap_m: float | None,
@@ -189,9 +191,9 @@ def _snap_stations(
     try:
         require_snapped(snaps, layer=layer)
     except SnapError as exc:
-        report = graph.graph.get("report")
+        report = m.graph.report
         hint = ""
-        if getattr(report, "n_dropped_nodes", 0):
+        if report is not None and report.n_dropped_nodes:
             hint = (
                 f" Note: {report.n_dropped_nodes:,} road nodes were dropped as disconnected from the "
                 "main network; a station on such a road is far from every kept road."

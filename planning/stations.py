@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -41,6 +40,7 @@ from .standards import ResponseStandard, response_standard
 from .travel import TargetsBySources, _points, cost_matrix, road_matrix
 
 if TYPE_CHECKING:
+    from gis.network.graph import GraphLike
     from risk_models import RiskResult
 
 __all__ = ["StationPlan", "demand_weights", "plan_stations"]
@@ -86,7 +86,7 @@ def _uncoverable(
 
 
 def _snap_far(
-    graph: nx.MultiDiGraph, sites: gpd.GeoDataFrame, max_snap_m: float | None = None
+    graph: GraphLike, sites: gpd.GeoDataFrame, max_snap_m: float | None = None
 ) -> npt.NDArray[np.bool_]:
     limit = float(load_table("road_speeds")["defaults"]["max_snap_m"]) if max_snap_m is None else max_snap_m
     snaps = road_matrix(graph)._snap(_points(sites))
@@ -199,7 +199,7 @@ class StationPlan:
         return write_gpkg(path, layers, tables)
 
 
-def _roads(scenario: Scenario, graph: nx.MultiDiGraph | None) -> gpd.GeoDataFrame:
+def _roads(scenario: Scenario, graph: GraphLike | None) -> gpd.GeoDataFrame:
     """The road lines: the scenario's ``roads`` layer, else the edges of its graph (OSM roads)."""
     if "roads" in scenario:
         return scenario["roads"]
@@ -239,7 +239,7 @@ def _candidates(
 
 def plan_stations(
     scenario: Scenario,
-    graph: nx.MultiDiGraph | None,
+    graph: GraphLike | None,
     *,
     model: Model = "mclp",
     n_new: int = 3,

@@ -1,8 +1,9 @@
 """The travel-time engine: the road graph exported once to a sparse matrix, Dijkstra in C.
 
-:func:`road_matrix` turns a networkx (Multi)DiGraph into a :class:`RoadMatrix` (a CSR
-matrix of the fastest parallel edge between each pair of nodes, plus the edge arrays and node
-coordinates) and caches it per graph and edge weight. Every search runs in
+:func:`road_matrix` turns a :class:`~gis.network.RoadGraph` (or a networkx (Multi)DiGraph,
+converted by :func:`gis.network.as_road_graph`) into a :class:`RoadMatrix`, straight from its
+arrays: a CSR matrix of the fastest parallel edge between each pair of nodes, plus the edge
+arrays and node coordinates, cached per graph and edge weight. Every search runs in
 :func:`scipy.sparse.csgraph.dijkstra`: one-to-all with a cutoff, multi-source nearest with the
 source identified, and many-to-many in chunks that bound memory. Travel is directed, from the
 sources (stations, candidate sites, depots) to the targets (nodes, communities, incidents).
@@ -21,10 +22,8 @@ import weakref
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import chain
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -32,12 +31,16 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from gis.errors import InputError, NetworkError
+from gis.network.graph import RoadGraph, as_road_graph
 from gis.tables import TableOverrides
 
 from .names import DISTANCES, Distance
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import shapely
+
+    from gis.network.graph import GraphLike
 
 __all__ = [
     "RoadMatrix",
@@ -53,24 +56,23 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-Graph: TypeAlias = nx.DiGraph | nx.MultiDiGraph
 #: A matrix of travel times or costs, ``(targets, sources)``: row ``i`` is the target reached
 #: (road node, demand point, community), column ``j`` the source travelled from (station,
 #: candidate site, depot). The one orientation of every matrix in :mod:`planning`.
 TargetsBySources: TypeAlias = npt.NDArray[np.float64]
 
-_CACHE: weakref.WeakKeyDictionary[Any, dict[str, tuple[tuple[int, int], RoadMatrix]]] = (
-    weakref.WeakKeyDictionary()
-)
+_CACHE: weakref.WeakKeyDictionary[RoadGraph, dict[str, RoadMatrix]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, eq=False)
 class RoadMatrix:
     """A road graph as arrays: what every travel-time search runs on.
 
-    Build it with :func:`road_matrix`. Node *positions* ``0..n-1`` follow ``list(graph.nodes)``;
-    :meth:`positions` maps node labels to them. Its searches return :data:`TargetsBySources`
-    matrices: one row per node (or point) reached, one column per source.
+    Build it with :func:`road_matrix`. Node *positions* ``0..n-1`` are the graph's
+    (:attr:`gis.network.RoadGraph.nodes`, or ``list(G.nodes)`` of a networkx graph);
+    :meth:`positions` maps node labels to them. Edges are the graph's, in its order. Its
+    searches return :data:`TargetsBySources` matrices: one row per node (or point) reached,
+    one column per source.
 
     Attributes
     ----------
@@ -78,7 +80,7 @@ class RoadMatrix:
         ``n x n`` CSR matrix of the cost of the fastest edge from row to column node (the
         graph's adjacency, not a travel-time matrix).
     nodes
-        Node labels by position.
+        Node labels by position (``0..n-1`` for the graphs of :mod:`gis.network`).
     xy
         ``(n, 2)`` node coordinates in the graph CRS (metres).
     edge_uv
@@ -90,7 +92,7 @@ class RoadMatrix:
     edge_weight
         Name of the edge attribute minimised.
     crs
-        The graph CRS (``graph.graph["crs"]``), or None.
+        The graph CRS, or None.
     component
         Strongly connected component label of every node.
     main_component
@@ -108,7 +110,7 @@ class RoadMatrix:
     component: IntArray
     main_component: int
     _index: pd.Index
-    _graph: weakref.ReferenceType[Any]
+    _graph: weakref.ReferenceType[RoadGraph]
 
     @property
     def n_nodes(self) -> int:
@@ -125,31 +127,27 @@ class RoadMatrix:
             raise NetworkError(msg)
         return np.asarray(pos, dtype=np.int64)
 
-    @cached_property
-    def edge_geometry(self) -> npt.NDArray[np.object_]:
-        """Shapely LineString of every edge (``geometry`` attribute, else a straight segment)."""
-        import shapely
-
+    @property
+    def graph(self) -> RoadGraph:
+        """The road graph of this matrix (held weakly: the cache of matrices does not keep it alive)."""
         graph = self._graph()
-        geoms = np.full(len(self.edge_uv), None, dtype=object)
-        if graph is not None and graph.is_multigraph():
-            for i, (*_, g) in enumerate(graph.edges(keys=True, data="geometry")):
-                geoms[i] = g
-        elif graph is not None:
-            for i, (*_, g) in enumerate(graph.edges(data="geometry")):
-                geoms[i] = g
-        straight = pd.isna(geoms)
-        if straight.any():
-            ends = self.xy[self.edge_uv[straight]]
-            geoms[straight] = shapely.linestrings(ends)
-        return geoms
+        if graph is None:
+            msg = (
+                "The road graph of this RoadMatrix is gone. "
+                "Fix: keep a reference to the graph while using its matrix."
+            )
+            raise NetworkError(msg)
+        return graph
 
-    @cached_property
-    def edge_tree(self) -> Any:
-        """A shapely STRtree over :attr:`edge_geometry` (built once)."""
-        import shapely
+    @property
+    def edge_geometry(self) -> npt.NDArray[np.object_]:
+        """Shapely LineString of every edge (:meth:`gis.network.RoadGraph.edge_geometries`)."""
+        return self.graph.edge_geometries()
 
-        return shapely.STRtree(self.edge_geometry)
+    @property
+    def edge_tree(self) -> shapely.STRtree:
+        """A shapely STRtree over :attr:`edge_geometry` (built once per graph's lines)."""
+        return self.graph.edge_tree()
 
     @cached_property
     def reverse_cost(self) -> FloatArray:
@@ -267,33 +265,19 @@ class RoadMatrix:
         return out
 
 
-def _signature(graph: Graph) -> tuple[int, int]:
-    """Node and edge counts (parallel edges included) of a graph, counted at C speed.
+def road_matrix(graph: GraphLike, *, edge_weight: str = "travel_time_s") -> RoadMatrix:
+    """Export ``graph`` to a :class:`RoadMatrix`, straight from its arrays; cached per graph and weight.
 
-    ``graph.number_of_edges()`` walks a multigraph's edges in Python (0.15 s for 400k edges,
-    paid on every cache lookup); summing the sizes of the adjacency dicts gives the same count.
-    """
-    if not graph.is_directed():  # rejected by _build; let networkx count
-        return (graph.number_of_nodes(), graph.number_of_edges())
-    succ = graph._succ  # networkx's dict of dicts {u: {v: {key: data}}} / {u: {v: data}}
-    if graph.is_multigraph():
-        n_edges = sum(map(len, chain.from_iterable(map(dict.values, succ.values()))))
-    else:
-        n_edges = sum(map(len, succ.values()))
-    return (graph.number_of_nodes(), n_edges)
-
-
-def road_matrix(graph: Graph, *, edge_weight: str = "travel_time_s") -> RoadMatrix:
-    """Export ``graph`` to a :class:`RoadMatrix`, cached per graph and edge weight.
-
-    The cache is keyed by the graph object and checked against its node and edge counts;
-    rebuild after changing edge weights in place by passing a copy of the graph.
+    A :class:`~gis.network.RoadGraph` is frozen, so its matrix is built once per edge weight;
+    a graph with other weights (:meth:`~gis.network.RoadGraph.with_travel_times`) gets its own.
+    A networkx graph is converted first (:func:`gis.network.as_road_graph`, cached and redone
+    when its node or edge count changes; after changing weights in place, pass a copy).
 
     Parameters
     ----------
     graph
-        networkx DiGraph or MultiDiGraph whose nodes have ``x`` and ``y`` (or not: then the
-        coordinates are NaN and only travel times work).
+        Road graph, or a networkx DiGraph or MultiDiGraph whose nodes have ``x`` and ``y`` (or
+        not: then the coordinates are NaN and only travel times work).
     edge_weight
         Edge attribute to minimise; it must be present, finite and not negative on every edge.
 
@@ -304,6 +288,7 @@ def road_matrix(graph: Graph, *, edge_weight: str = "travel_time_s") -> RoadMatr
 
     Examples
     --------
+    >>> import networkx as nx
     >>> graph = nx.MultiDiGraph()
     >>> graph.add_edge("a", "b", travel_time_s=10.0); graph.add_edge("a", "b", travel_time_s=4.0)
     0
@@ -314,49 +299,43 @@ def road_matrix(graph: Graph, *, edge_weight: str = "travel_time_s") -> RoadMatr
     >>> road_matrix(graph) is m
     True
     """
-    per_graph = _CACHE.setdefault(graph, {})
-    sig = _signature(graph)
+    road = as_road_graph(graph)
+    per_graph = _CACHE.setdefault(road, {})
     hit = per_graph.get(edge_weight)
-    if hit is not None and hit[0] == sig:
-        return hit[1]
-    matrix = _build(graph, edge_weight)
-    per_graph[edge_weight] = (sig, matrix)
+    if hit is not None:
+        return hit
+    matrix = per_graph[edge_weight] = _build(road, edge_weight)
     return matrix
 
 
-def _build(graph: Graph, weight: str) -> RoadMatrix:
-    if not graph.is_directed():
-        msg = (
-            "The road graph is undirected. Fix: pass a networkx DiGraph or MultiDiGraph (travel is directed)."
-        )
-        raise NetworkError(msg)
-    if graph.number_of_nodes() == 0:
+def _weights(graph: RoadGraph, weight: str) -> FloatArray:
+    values = graph.edge_attribute(weight)
+    if values.dtype.kind == "f":
+        return np.asarray(values, dtype=np.float64)
+    numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+    return numbers.to_numpy(np.float64, na_value=np.nan)
+
+
+def _build(graph: RoadGraph, weight: str) -> RoadMatrix:
+    n = graph.n_nodes
+    if n == 0:
         msg = "The road graph has no nodes. Fix: build it from a road layer with `gis.graph_from_lines`."
         raise NetworkError(msg)
-    nodes = np.empty(graph.number_of_nodes(), dtype=object)
-    nodes[:] = list(graph.nodes)
-    index = pd.Index(nodes)
-    xy = np.array(
-        [(d.get("x", np.nan), d.get("y", np.nan)) for _, d in graph.nodes(data=True)], dtype=np.float64
-    ).reshape(-1, 2)
-    if graph.is_multigraph():
-        edges = list(graph.edges(keys=True, data=weight))
-        keys = np.array([k for _, _, k, _ in edges], dtype=object)
-    else:
-        edges = [(u, v, 0, w) for u, v, w in graph.edges(data=weight)]
-        keys = np.zeros(len(edges), dtype=object)
-    uv = index.get_indexer(np.array([e[:2] for e in edges], dtype=object).reshape(-1, 2).ravel())
-    uv = np.asarray(uv, np.int64).reshape(-1, 2)
-    w = pd.to_numeric(pd.Series([e[3] for e in edges], dtype=object), errors="coerce").to_numpy(np.float64)
+    nodes = graph.nodes
+    index = pd.RangeIndex(n) if graph.labels is None else pd.Index(nodes)
+    uv = np.column_stack([graph.sources, graph.targets]).astype(np.int64).reshape(-1, 2)
+    w = _weights(graph, weight)
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
-        shown = [edges[i][:3] for i in np.flatnonzero(bad)[:5]]
+        at = np.flatnonzero(bad)[:5]
+        shown = list(
+            zip(nodes[uv[at, 0]].tolist(), nodes[uv[at, 1]].tolist(), graph.key[at].tolist(), strict=True)
+        )
         msg = (
             f"{int(bad.sum())} road edge(s) have a missing, negative or non-finite `{weight}`, "
             f"for example {shown}. Fix: compute `{weight}` on every edge (gis.graph_from_lines does)."
         )
         raise NetworkError(msg)
-    n = len(nodes)
     # fastest parallel edge per (u, v); explicit zeros stay edges in scipy's csgraph
     order = np.lexsort((w, uv[:, 1], uv[:, 0]))
     su, sv, sw = uv[order, 0], uv[order, 1], w[order]
@@ -373,12 +352,12 @@ def _build(graph: Graph, weight: str) -> RoadMatrix:
     return RoadMatrix(
         csr=csr,
         nodes=nodes,
-        xy=xy,
+        xy=graph.node_xy,
         edge_uv=uv,
-        edge_key=keys,
+        edge_key=graph.key,
         edge_cost=w,
         edge_weight=weight,
-        crs=graph.graph.get("crs"),
+        crs=graph.crs,
         component=labels,
         main_component=main,
         _index=index,
@@ -387,7 +366,7 @@ def _build(graph: Graph, weight: str) -> RoadMatrix:
 
 
 def travel_times(
-    graph: Graph,
+    graph: GraphLike,
     sources: Sequence[Hashable] | npt.ArrayLike,
     *,
     edge_weight: str = "travel_time_s",
@@ -398,7 +377,7 @@ def travel_times(
     Parameters
     ----------
     graph
-        Road graph (networkx DiGraph or MultiDiGraph).
+        Road graph (:class:`~gis.network.RoadGraph`, or a networkx DiGraph or MultiDiGraph).
     sources
         Source node labels (stations).
     edge_weight
@@ -409,11 +388,12 @@ def travel_times(
     Returns
     -------
     TargetsBySources
-        ``(graph.number_of_nodes(), len(sources))`` seconds, rows in ``list(graph.nodes)`` order,
+        ``(n_nodes, len(sources))`` seconds, rows in node order (``graph.nodes``),
         one column per source, ``inf`` where unreachable.
 
     Examples
     --------
+    >>> import networkx as nx
     >>> graph = nx.MultiDiGraph()
     >>> nx.add_path(graph, [0, 1, 2], travel_time_s=30.0)
     >>> travel_times(graph, [0, 1]).tolist()
@@ -426,7 +406,7 @@ def travel_times(
 
 
 def nearest_sources(
-    graph: Graph,
+    graph: GraphLike,
     sources: Sequence[Hashable] | npt.ArrayLike,
     *,
     edge_weight: str = "travel_time_s",
@@ -438,10 +418,11 @@ def nearest_sources(
     -------
     tuple of numpy.ndarray
         ``travel_time_s`` (``inf`` where unreachable) and ``source``, the index into
-        ``sources`` of the nearest one (``-1`` where unreachable), both in ``list(graph.nodes)`` order.
+        ``sources`` of the nearest one (``-1`` where unreachable), both in node order.
 
     Examples
     --------
+    >>> import networkx as nx
     >>> graph = nx.MultiDiGraph()
     >>> nx.add_path(graph, [0, 1, 2, 3], travel_time_s=10.0)
     >>> t, s = nearest_sources(graph, [0, 2])
@@ -453,7 +434,7 @@ def nearest_sources(
 
 
 def many_to_many(
-    graph: Graph,
+    graph: GraphLike,
     sources: Sequence[Hashable] | npt.ArrayLike,
     targets: Sequence[Hashable] | npt.ArrayLike,
     *,
@@ -468,6 +449,7 @@ def many_to_many(
 
     Examples
     --------
+    >>> import networkx as nx
     >>> graph = nx.MultiDiGraph()
     >>> nx.add_path(graph, [0, 1, 2], travel_time_s=5.0)
     >>> many_to_many(graph, [0, 1], [2, 0], chunk_size=1).tolist()
@@ -492,7 +474,7 @@ def _points(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> npt.NDArray[np.object_]:
 
 
 def cost_matrix(
-    graph: Graph | None,
+    graph: GraphLike | None,
     sources: gpd.GeoDataFrame,
     targets: gpd.GeoDataFrame,
     *,

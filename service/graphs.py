@@ -1,7 +1,7 @@
 """The web service's road-graph cache: inside ``DATA_DIR``, bounded in size, per scenario.
 
 Stored scenarios never change, so a graph is keyed by its scenario id and the speed table
-(``DATA_DIR/cache/graphs/<scenario id>-<digest>.pickle``, a :class:`gis.GraphCache`): the
+(``DATA_DIR/cache/graphs/<scenario id>-<digest>.npz``, a :class:`gis.GraphCache`): the
 cache is bounded by :attr:`service.api.Settings.graph_cache_max_bytes` with least-recently-used eviction,
 and deleting a scenario deletes its graphs (:meth:`ServiceGraphs.drop`). Nothing goes to
 the command line's cache in the home directory.
@@ -22,10 +22,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
-
 from gis import GraphCache, Scenario, scenario_graph
-from gis.network import speed_table
+from gis.network import RoadGraph, speed_table
 
 __all__ = ["GRAPH_CACHE_DIR", "GraphSource", "ServiceGraphs", "bound_graphs", "job_graph"]
 
@@ -33,7 +31,7 @@ __all__ = ["GRAPH_CACHE_DIR", "GraphSource", "ServiceGraphs", "bound_graphs", "j
 GRAPH_CACHE_DIR = Path("cache") / "graphs"
 
 Speeds = Mapping[str, Any] | None
-GraphSource = Callable[[Scenario, Speeds], nx.MultiDiGraph]
+GraphSource = Callable[[Scenario, Speeds], RoadGraph]
 
 _BOUND: contextvars.ContextVar[GraphSource | None] = contextvars.ContextVar(
     "riskplan_job_graphs", default=None
@@ -61,7 +59,7 @@ class ServiceGraphs:
     def __init__(self, data_dir: Path, *, max_bytes: int | None) -> None:
         self.cache = GraphCache(Path(data_dir) / GRAPH_CACHE_DIR, max_bytes=max_bytes)
 
-    def graph(self, scenario_id: str, scenario: Scenario, road_speeds: Speeds = None) -> nx.MultiDiGraph:
+    def graph(self, scenario_id: str, scenario: Scenario, road_speeds: Speeds = None) -> RoadGraph:
         """The road graph of the stored scenario ``scenario_id`` (``scenario``, loaded)."""
         key = {"scenario": scenario_id, "road_speeds": json.dumps(speed_table(road_speeds), sort_keys=True)}
         return self.cache.get(
@@ -71,7 +69,7 @@ class ServiceGraphs:
     def source(self, scenario_id: str) -> GraphSource:
         """:meth:`graph` for one scenario, as :func:`bound_graphs` takes it."""
 
-        def get(scenario: Scenario, road_speeds: Speeds) -> nx.MultiDiGraph:
+        def get(scenario: Scenario, road_speeds: Speeds) -> RoadGraph:
             return self.graph(scenario_id, scenario, road_speeds)
 
         return get
@@ -91,7 +89,7 @@ def bound_graphs(source: GraphSource | None) -> Iterator[None]:
         _BOUND.reset(token)
 
 
-def job_graph(scenario: Scenario, *, road_speeds: Speeds = None, cache: bool = True) -> nx.MultiDiGraph:
+def job_graph(scenario: Scenario, *, road_speeds: Speeds = None, cache: bool = True) -> RoadGraph:
     """The road graph of a job's scenario, from the service's cache when a job runs.
 
     ``cache=False`` always builds afresh.
@@ -102,7 +100,7 @@ def job_graph(scenario: Scenario, *, road_speeds: Speeds = None, cache: bool = T
     >>> from gis import load_scenario, write_demo_scenario
     >>> gpkg = pathlib.Path(tempfile.mkdtemp()) / "d.gpkg"
     >>> sc = load_scenario(write_demo_scenario(gpkg, n_road_nodes=2000))
-    >>> job_graph(sc, cache=False).number_of_nodes() > 1500
+    >>> job_graph(sc, cache=False).n_nodes > 1500
     True
     """
     source = _BOUND.get()

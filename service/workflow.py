@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import networkx as nx
 import pandas as pd
 
 from gis import (
@@ -32,6 +31,7 @@ from gis import (
     write_demo_scenario,
 )
 from gis.atomic import atomic_path
+from gis.network import GraphLike, RoadGraph, as_road_graph
 from gis.tables import TableOverrides
 from maps import write_map, write_report
 from planning import (
@@ -71,7 +71,7 @@ Progress = Callable[[str], None]
 class NetworkRun:
     """A built network with the snapping report of every point layer."""
 
-    graph: nx.MultiDiGraph
+    graph: RoadGraph
     snaps: dict[str, pd.DataFrame]
 
     @property
@@ -126,7 +126,7 @@ def build_network(
 def assess(
     scenario: Scenario,
     *,
-    graph: nx.MultiDiGraph | None = None,
+    graph: GraphLike | None = None,
     units: str = "communities",
     standard: str = DEFAULT_STANDARD,
     learn: bool | None = None,
@@ -140,8 +140,7 @@ def assess(
     to the road network themselves (:func:`planning.unit_response_times`), never given the time
     of the community they lie in.
     """
-    if graph is None:
-        graph = scenario_graph(scenario, cache=cache)
+    graph = scenario_graph(scenario, cache=cache) if graph is None else as_road_graph(graph)
     coverage = analyse_coverage(scenario, graph, standard=standard, max_snap_m=max_snap_m)
     if units == "communities":
         response: Any = reached_times(coverage.communities)
@@ -325,7 +324,7 @@ def run_scenario(
             depot_plan=depots,
             notes=[*plan_notes, *skip_notes],
         )
-    report = run.graph.graph.get("report")
+    report = run.graph.report
     if scenario.synthetic:
         result.notes.append(f"{scenario.label}: synthetic data, not a real city.")
     if report is not None:
@@ -340,7 +339,7 @@ def run_scenario(
         "synthetic": scenario.synthetic,
         "crs": scenario.crs.to_string(),
         "layers": {name: len(gdf) for name, gdf in scenario.layers.items()},
-        "network": {"nodes": run.graph.number_of_nodes(), "edges": run.graph.number_of_edges()},
+        "network": {"nodes": run.graph.n_nodes, "edges": run.graph.n_edges},
         "flagged_snaps": run.flagged,
         "coverage": _coverage_summary(coverage),
         "plan": _plan_summary(stations, depots),

@@ -188,8 +188,8 @@ def test_unknown_coverage_layer(client: TestClient, sid: str) -> None:
 
 def _lonlat(gpkg: Path, node: Any) -> tuple[float, float]:
     graph = scenario_graph(load_scenario(gpkg), cache=False)
-    to_wgs84 = pyproj.Transformer.from_crs(graph.graph["crs"], 4326, always_xy=True)
-    lon, lat = to_wgs84.transform(graph.nodes[node]["x"], graph.nodes[node]["y"])
+    to_wgs84 = pyproj.Transformer.from_crs(graph.crs, 4326, always_xy=True)
+    lon, lat = to_wgs84.transform(*graph.node_xy[node])
     return float(lon), float(lat)
 
 
@@ -197,10 +197,9 @@ def test_point_query_matches_networkx(client: TestClient, sid: str, gpkg: Path) 
     scenario = load_scenario(gpkg)
     graph = scenario_graph(scenario, cache=False)
     station = scenario["fire_stations"].geometry.iloc[0]
-    xy = {n: (d["x"], d["y"]) for n, d in graph.nodes(data=True)}
-    source = min(xy, key=lambda n: (xy[n][0] - station.x) ** 2 + (xy[n][1] - station.y) ** 2)
-    travel = nx.single_source_dijkstra_path_length(graph, source, weight="travel_time_s")
-    for target in list(graph.nodes)[:: max(1, len(graph) // 5)]:
+    source = int((((graph.node_xy - (station.x, station.y)) ** 2).sum(axis=1)).argmin())
+    travel = nx.single_source_dijkstra_path_length(graph.to_networkx(), source, weight="travel_time_s")
+    for target in graph.nodes.tolist()[:: max(1, graph.n_nodes // 5)]:
         lon, lat = _lonlat(gpkg, target)
         body = client.get(f"{API}/scenarios/{sid}/response-times", params={"lon": lon, "lat": lat}).json()
         assert body["snap_distance_m"] < 1 and len(body["stations"]) == 1  # k clamps to 1 station

@@ -14,14 +14,23 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gis import InputError, NetworkError, RoadsSource, Scenario, SnapError, demo_city, graph_from_lines
+from gis import (
+    InputError,
+    NetworkError,
+    RoadGraph,
+    RoadsSource,
+    Scenario,
+    SnapError,
+    demo_city,
+    graph_from_lines,
+)
 from planning import analyse_coverage, layer_coverage
 from planning.standards import response_standard
 from planning.travel import nearest_sources, travel_times
 
 
 @pytest.fixture(scope="module")
-def city() -> tuple[Scenario, nx.MultiDiGraph]:
+def city() -> tuple[Scenario, RoadGraph]:
     raw = demo_city(n_road_nodes=2000)
     sc = Scenario("Demo City (synthetic)", raw, raw["roads"].crs, RoadsSource("layer"), synthetic=True)
     return sc, graph_from_lines(raw["roads"])
@@ -46,7 +55,7 @@ def test_adding_a_station_never_lengthens(n: int, data: st.DataObject) -> None:
     assert (two_after[:, : len(stations)] <= two).all()
 
 
-def test_adding_a_station_on_the_demo_city(city: tuple[Scenario, nx.MultiDiGraph]) -> None:
+def test_adding_a_station_on_the_demo_city(city: tuple[Scenario, RoadGraph]) -> None:
     sc, G = city
     st_ = sc["fire_stations"]
     com = sc["communities"]
@@ -57,7 +66,7 @@ def test_adding_a_station_on_the_demo_city(city: tuple[Scenario, nx.MultiDiGraph
     assert (more["n_stations_within"] >= base["n_stations_within"]).all()
 
 
-def test_demo_city_coverage(city: tuple[Scenario, nx.MultiDiGraph], tmp_path: object) -> None:
+def test_demo_city_coverage(city: tuple[Scenario, RoadGraph], tmp_path: object) -> None:
     sc, G = city
     res = analyse_coverage(sc, G, breaks_s=[180, 300])
     com = res.communities
@@ -78,7 +87,7 @@ def test_demo_city_coverage(city: tuple[Scenario, nx.MultiDiGraph], tmp_path: ob
     assert "Demo City (synthetic)" in res.report()
 
 
-def test_profiles_and_speed_factor(city: tuple[Scenario, nx.MultiDiGraph]) -> None:
+def test_profiles_and_speed_factor(city: tuple[Scenario, RoadGraph]) -> None:
     sc, G = city
     gb = layer_coverage(G, sc["fire_stations"], sc["hazards"], standard="cn-gb51080")
     nfpa = layer_coverage(G, sc["fire_stations"], sc["hazards"], standard="nfpa-1710")
@@ -99,7 +108,7 @@ def test_bad_profiles() -> None:
         response_standard({"turnout_s": 60})
 
 
-def test_bad_stations(city: tuple[Scenario, nx.MultiDiGraph]) -> None:
+def test_bad_stations(city: tuple[Scenario, RoadGraph]) -> None:
     sc, G = city
     st_ = sc["fire_stations"]
     with pytest.raises(InputError, match="has no stations"):
@@ -110,7 +119,7 @@ def test_bad_stations(city: tuple[Scenario, nx.MultiDiGraph]) -> None:
         layer_coverage(G, far, sc["communities"])
 
 
-def test_community_far_from_roads_is_flagged(city: tuple[Scenario, nx.MultiDiGraph]) -> None:
+def test_community_far_from_roads_is_flagged(city: tuple[Scenario, RoadGraph]) -> None:
     sc, G = city
     com = sc["communities"].copy()
     first = com.index[0]
@@ -145,12 +154,12 @@ def test_chengdu_real_fire_stations(shared_data_dir: object) -> None:
     G = graph_from_osm(path)
     stations = read_osm_features(path, {"amenity": "fire_station"})
     assert len(stations) == 3
-    stations = stations.to_crs(G.graph["crs"]).reset_index(drop=True)
+    stations = stations.to_crs(G.crs).reset_index(drop=True)
     stations.index = pd.Index([f"CD{i}" for i in range(len(stations))], name="id")
     stations.geometry = stations.geometry.representative_point()
     nodes = gpd.GeoDataFrame(
-        geometry=gpd.points_from_xy(*zip(*[(d["x"], d["y"]) for _, d in G.nodes(data=True)], strict=True)),
-        crs=G.graph["crs"],
+        geometry=gpd.points_from_xy(G.node_xy[:, 0], G.node_xy[:, 1]),
+        crs=G.crs,
     )
     out = layer_coverage(G, stations, nodes.iloc[::25], layer="nodes")
     finite = out["response_time_s"][np.isfinite(out["response_time_s"])]
@@ -195,9 +204,10 @@ def test_layer_coverage_against_a_network_worked_by_hand() -> None:
         "mid": std.turnout_s + primary_s * 1.5,
         "north": std.turnout_s + 2 * primary_s + 0.25 * secondary_s,
     }
-    source = next(n for n, d in G.nodes(data=True) if d["x"] == x0)
-    dist = nx.single_source_dijkstra_path_length(G, source, weight="travel_time_s")
-    node_at = {(d["x"], d["y"]): n for n, d in G.nodes(data=True)}
+    H = G.to_networkx()  # networkx Dijkstra as the independent reference
+    source = next(n for n, d in H.nodes(data=True) if d["x"] == x0)
+    dist = nx.single_source_dijkstra_path_length(H, source, weight="travel_time_s")
+    node_at = {(d["x"], d["y"]): n for n, d in H.nodes(data=True)}
     by_networkx = {
         "mid": std.turnout_s + dist[node_at[(x0 + 1000, y0)]] + 0.5 * primary_s,
         "north": std.turnout_s + dist[node_at[(x0 + 2000, y0)]] + 0.25 * secondary_s,

@@ -329,8 +329,8 @@ def test_network_builder_reads_the_demo_roads(city):
     from gis import network
 
     g = network.graph_from_lines(city["roads"], source="demo", keep_largest=False)
-    report = g.graph["report"]
-    assert len(g) == len(_graph_nodes(city["roads"]))
+    report = g.report
+    assert g.n_nodes == len(_graph_nodes(city["roads"]))
     assert "1 strongly connected component" in str(report)
 
 

@@ -21,7 +21,7 @@ import gis.demo._osm as demo_osm
 from gis.demo import demo_city, write_demo_osm
 from gis.demo._osm import CATEGORY_TAGS, HAZARD_TAGS, SENSITIVE_TAGS
 from gis.errors import InputError
-from gis.network import graph_from_file, graph_from_lines
+from gis.network import MISSING_ID, graph_from_file, graph_from_lines
 from gis.osm import read_osm_features, read_osm_ways
 
 N = 3000
@@ -60,16 +60,14 @@ def test_graph_equals_the_graph_of_the_road_layer(
 ) -> None:
     ref = graph_from_lines(layers["roads"])
     got = graph_from_file(osm_file, cache=False)
-    assert got.number_of_nodes() == ref.number_of_nodes()
-    assert got.number_of_edges() == ref.number_of_edges()
-    len_ref = np.sort([d["length_m"] for *_, d in ref.edges(data=True)])
-    len_got = np.sort([d["length_m"] for *_, d in got.edges(data=True)])
+    assert got.n_nodes == ref.n_nodes
+    assert got.n_edges == ref.n_edges
+    len_ref = np.sort(ref.length_m)
+    len_got = np.sort(got.length_m)
     assert abs(len_got.sum() / len_ref.sum() - 1) < 1e-3
     assert np.allclose(len_got, len_ref, atol=0.05)  # edge by edge, within 5 cm
-    assert Counter(d["highway"] for *_, d in got.edges(data=True)) == Counter(
-        d["highway"] for *_, d in ref.edges(data=True)
-    )
-    assert all("osmid" in d for _, d in got.nodes(data=True))
+    assert Counter(got.highway) == Counter(ref.highway)
+    assert got.osm_node_id is not None and (got.osm_node_id != MISSING_ID).all()
 
 
 def test_road_ways_carry_the_road_tags(osm_file: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
@@ -95,10 +93,10 @@ def test_long_ways_are_split_and_still_join(
     assert len(ways) > len(layers["roads"])
     assert max(len(ids) for ids in ways["node_ids"]) <= 40
     ref, got = graph_from_lines(layers["roads"]), graph_from_file(path, cache=False)
-    total = [sum(d["length_m"] for *_, d in g.edges(data=True)) for g in (ref, got)]
+    total = [g.length_m.sum() for g in (ref, got)]
     assert abs(total[1] / total[0] - 1) < 1e-3
     # ways are cut at graph nodes where there is one within reach, so few nodes are added
-    assert ref.number_of_nodes() <= got.number_of_nodes() <= ref.number_of_nodes() * 1.02
+    assert ref.n_nodes <= got.n_nodes <= ref.n_nodes * 1.02
     water = _features(path, {"natural": "water"})
     assert water["osm_type"].tolist() == ["relation"] and water.geom_type.tolist() == ["Polygon"]
 
@@ -255,5 +253,5 @@ def test_graph_equality_at_100k_nodes(tmp_path: Path) -> None:
     roads = demo_city(seed=SEED, n_road_nodes=100_000)["roads"]
     path = write_demo_osm(tmp_path / "big.osm.pbf", seed=SEED, n_road_nodes=100_000, n_buildings=0)
     ref, got = graph_from_lines(roads), graph_from_file(path, cache=False)
-    assert (got.number_of_nodes(), got.number_of_edges()) == (ref.number_of_nodes(), ref.number_of_edges())
-    assert abs(got.graph["report"].length_km / ref.graph["report"].length_km - 1) < 1e-3
+    assert (got.n_nodes, got.n_edges) == (ref.n_nodes, ref.n_edges)
+    assert abs(got.report.length_km / ref.report.length_km - 1) < 1e-3

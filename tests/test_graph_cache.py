@@ -8,7 +8,6 @@ scenario deletes its graphs.
 
 from __future__ import annotations
 
-import pickle
 import time
 from pathlib import Path
 
@@ -18,8 +17,9 @@ from fastapi.testclient import TestClient
 from scenario_factory import write_gpkg
 
 from gis import GraphCache, InputError
-from gis.network import cache_max_bytes
+from gis.network import RoadGraph, cache_max_bytes
 from gis.network._cache import cached_graph
+from gis.network._store import write_npz
 from service.api import Settings, create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -36,7 +36,15 @@ def _graph(n: int) -> nx.MultiDiGraph:
 
 
 def _size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.glob("*.pickle"))
+    return sum(p.stat().st_size for p in folder.glob("*.npz"))
+
+
+def _stored_size(graph: nx.MultiDiGraph, folder: Path) -> int:
+    path = folder / "one.npz"
+    write_npz(RoadGraph.from_networkx(graph), path)
+    size = path.stat().st_size
+    path.unlink()
+    return size
 
 
 def test_the_command_line_cache_is_bounded_with_lru_eviction(
@@ -44,7 +52,7 @@ def test_the_command_line_cache_is_bounded_with_lru_eviction(
 ) -> None:
     folder = tmp_path / "cli-cache"
     monkeypatch.setenv("RISKPLAN_CACHE_DIR", str(folder))
-    one = len(pickle.dumps(_graph(500), protocol=5))
+    one = _stored_size(_graph(500), tmp_path)
     monkeypatch.setenv("RISKPLAN_CACHE_MAX_MB", str(3.5 * one / 1024**2))  # room for three graphs
     builds: list[str] = []
 
@@ -55,7 +63,7 @@ def test_the_command_line_cache_is_bounded_with_lru_eviction(
 
     for key in ("a", "b", "c", "a", "d"):  # "a" is used again before "d" comes
         get(key)
-    assert builds == ["a", "b", "c", "d"] and len(list(folder.glob("*.pickle"))) == 3
+    assert builds == ["a", "b", "c", "d"] and len(list(folder.glob("*.npz"))) == 3
     get("a")
     get("b")  # "b" was the least recently used: it went first
     assert builds == ["a", "b", "c", "d", "b"]
@@ -75,7 +83,7 @@ def test_the_size_bound_names_its_variable() -> None:
 def test_an_entry_alone_over_the_bound_is_still_used(tmp_path: Path) -> None:
     cache = GraphCache(tmp_path, max_bytes=10)
     graph = cache.get({"roads": "big"}, lambda: _graph(50))
-    assert graph.number_of_edges() == 50 and list(tmp_path.glob("*.pickle")) == []  # built, not kept
+    assert graph.n_edges == 50 and list(tmp_path.glob("*.npz")) == []  # built, not kept
 
 
 @pytest.fixture
@@ -101,11 +109,11 @@ def test_the_service_caches_graphs_in_its_data_dir_and_deletes_them_with_the_sce
             assert time.monotonic() < deadline
             time.sleep(0.05)
         graphs = data_dir / "cache" / "graphs"
-        names = sorted(p.name for p in graphs.glob("*.pickle"))
+        names = sorted(p.name for p in graphs.glob("*.npz"))
         assert len(names) == 2 and {n.split("-")[0] for n in names} == set(sids)  # the job reused it
         assert not home_cache.exists() or not list(home_cache.iterdir())
         assert client.delete(f"{API}/scenarios/{sids[0]}", headers=AUTH).status_code == 204
-        assert [p.name.split("-")[0] for p in graphs.glob("*.pickle")] == [sids[1]]
+        assert [p.name.split("-")[0] for p in graphs.glob("*.npz")] == [sids[1]]
 
 
 def test_the_service_graph_cache_is_bounded(tmp_path: Path, gpkg_bytes: bytes) -> None:

@@ -11,21 +11,21 @@ import pandas as pd
 import pytest
 import shapely
 
-from gis import demo_city, graph_from_lines
+from gis import RoadGraph, demo_city, graph_from_lines
 from planning.isochrones import _pixel_polygon, _raster, band_population, isochrones
 from planning.snapping import snap_stations
 from planning.travel import road_matrix
 
 
 @pytest.fixture(scope="module")
-def demo() -> tuple[nx.MultiDiGraph, pd.Series, gpd.GeoDataFrame]:
+def demo() -> tuple[RoadGraph, pd.Series, gpd.GeoDataFrame]:
     raw = demo_city(n_road_nodes=2000)
     G = graph_from_lines(raw["roads"])
     nodes = snap_stations(G, raw["fire_stations"])["node"]
     return G, nodes, raw["communities"]
 
 
-def test_areas_grow_with_the_break(demo: tuple[nx.MultiDiGraph, pd.Series, gpd.GeoDataFrame]) -> None:
+def test_areas_grow_with_the_break(demo: tuple[RoadGraph, pd.Series, gpd.GeoDataFrame]) -> None:
     G, nodes, communities = demo
     iso = isochrones(G, nodes, breaks_s=[120, 180, 300, 480], offset_s=60)
     for _, rows in iso.groupby("station"):
@@ -58,14 +58,14 @@ def test_partial_edges_and_offset() -> None:
     assert iso.geometry.iloc[2].covers(shapely.Point(1000, 0))
 
 
-def test_bad_breaks(demo: tuple[nx.MultiDiGraph, pd.Series, gpd.GeoDataFrame]) -> None:
+def test_bad_breaks(demo: tuple[RoadGraph, pd.Series, gpd.GeoDataFrame]) -> None:
     G, nodes, _ = demo
     with pytest.raises(ValueError, match="breaks_s"):
         isochrones(G, nodes, breaks_s=[])
 
 
 def test_run_polygons_equal_the_union_of_pixel_squares(
-    demo: tuple[nx.MultiDiGraph, pd.Series, gpd.GeoDataFrame],
+    demo: tuple[RoadGraph, pd.Series, gpd.GeoDataFrame],
 ) -> None:
     # isochrones merge each row's runs of pixels before the coverage union: same polygon as the squares
     G, _, _ = demo
@@ -84,14 +84,14 @@ def test_run_polygons_equal_the_union_of_pixel_squares(
 
 
 def test_cached_raster_gives_the_same_isochrones(
-    demo: tuple[nx.MultiDiGraph, pd.Series, gpd.GeoDataFrame],
+    demo: tuple[RoadGraph, pd.Series, gpd.GeoDataFrame],
 ) -> None:
     # the pixel raster is built once per road matrix: a second call, and a call on a fresh copy
     # of the graph (a new matrix, so a new raster), give the same polygons
     G, nodes, _ = demo
     first = isochrones(G, nodes, breaks_s=[180, 300], offset_s=60)
     again = isochrones(G, nodes, breaks_s=[180, 300], offset_s=60)
-    fresh = isochrones(G.copy(), nodes, breaks_s=[180, 300], offset_s=60)
+    fresh = isochrones(G.with_travel_times(G.travel_time_s), nodes, breaks_s=[180, 300], offset_s=60)
     other = isochrones(G, nodes.iloc[:2], breaks_s=[300], offset_s=60, pixel_m=25)
     for out in (again, fresh):
         assert out["n_pixels"].tolist() == first["n_pixels"].tolist()

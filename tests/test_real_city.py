@@ -44,7 +44,7 @@ def test_roads_come_from_the_osm_file_and_unnamed_features_take_their_id(loaded)
     com = scenario["communities"]
     unnamed = com.index[~com["name"].str.startswith(("Block", "Far", "Hill"))]
     assert len(unnamed) == 1 and com.loc[unnamed[0], "name"] == unnamed[0]
-    assert graph.number_of_nodes() > 60
+    assert graph.n_nodes > 60
 
 
 def test_cli_place_depots_map_report_with_osm_roads(city: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

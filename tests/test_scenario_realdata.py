@@ -59,7 +59,7 @@ def test_taiyuan_toml_mixes_real_layers(tmp_path, shared_data_dir):
     assert set(sc["hazards"]["category"]) == {"metallurgy"}
     assert 60 <= len(sc["communities"]) <= 90  # 76 residential areas in the extract
     G = scenario_graph(sc, cache=False)
-    assert G.number_of_nodes() > 3000
+    assert G.n_nodes > 3000
     snaps = snap_points(G, sc["fire_stations"], max_snap_m=300)
     assert not snaps["flagged"].any()
     # steel works across Shanxi are mostly far outside central Taiyuan's roads: flagged, not snapped

@@ -110,7 +110,7 @@ def test_reprojects_geographic_points(tiny_city_osm: Path) -> None:
     df = snap_points(G, pts)
     # 0.0002 degree of latitude north of Yingze Street (lat 37.85): about 22.2 m
     assert df.loc["s1", "snap_distance_m"] == pytest.approx(22.2, abs=0.1)
-    assert G.nodes[df.loc["s1", "node"]]["osmid"] in {1, 2}
+    assert G.osm_node_id[df.loc["s1", "node"]] in {1, 2}
 
 
 def test_polygons_use_a_point_inside(square_graph: nx.MultiDiGraph) -> None:

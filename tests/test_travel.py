@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gis import NetworkError
-from planning.travel import _signature, many_to_many, nearest_sources, road_matrix, travel_times
+from gis.network._networkx import nx_signature
+from planning.travel import many_to_many, nearest_sources, road_matrix, travel_times
 
 
 @st.composite
@@ -95,10 +96,10 @@ def test_matrix_is_cached_and_refreshed() -> None:
 def test_cache_signature_counts_like_networkx(graph: nx.MultiDiGraph) -> None:
     # the fast count behind the cache check: parallel edges and self-loops included
     for g in (graph, nx.DiGraph(graph)):
-        assert _signature(g) == (g.number_of_nodes(), g.number_of_edges())
+        assert nx_signature(g) == (g.number_of_nodes(), g.number_of_edges())
     graph.add_edge(0, 0, travel_time_s=1.0)
     graph.add_edge(0, 0, travel_time_s=2.0)
-    assert _signature(graph) == (graph.number_of_nodes(), graph.number_of_edges())
+    assert nx_signature(graph) == (graph.number_of_nodes(), graph.number_of_edges())
 
 
 def test_bad_graphs() -> None:

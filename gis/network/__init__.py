@@ -1,22 +1,31 @@
 """Routable road graphs from OSM files, line layers and osmnx, in one graph model.
 
-Public functions live in :mod:`gis.network.build` (building), the private ``_build`` (lines to
-graph), ``_gpkg`` (GeoPackage save and load), ``_speeds`` (the speed table, ``maxspeed``) and
-``_cache`` (the build cache); this module names them.
+Public functions live in :mod:`gis.network.build` (building) and :mod:`gis.network.graph`
+(the graph model), the private ``_build`` (lines to graph), ``_networkx`` (to and from
+networkx), ``_gpkg`` (GeoPackage save and load), ``_store`` (arrays on disk), ``_speeds`` (the
+speed table, ``maxspeed``) and ``_cache`` (the build cache); this module names them.
 
-Graph model (osmnx-compatible where possible; ``osmnx.graph_to_gdfs`` works on it):
+Graph model: a :class:`RoadGraph` (:mod:`gis.network.graph`), arrays in a local metric CRS
+(UTM unless the input is already projected in metres), with ``crs`` (a :class:`pyproj.CRS`),
+``source`` and ``report`` (a :class:`NetworkReport`):
 
-- a :class:`networkx.MultiDiGraph` in a local metric CRS (UTM unless the input is already
-  projected in metres): ``G.graph["crs"]`` (a :class:`pyproj.CRS`), ``G.graph["source"]`` and
-  ``G.graph["report"]`` (a :class:`NetworkReport`);
-- nodes are consecutive ints ``0..n-1`` with ``x``, ``y`` (metres) and ``osmid`` when the
-  node is an OSM node;
-- edges are keyed multi-edges with ``length_m``, ``speed_kph``, ``travel_time_s``,
-  ``highway``, ``oneway`` (bool), ``name`` and ``osmid`` when known, and ``geometry`` (a
-  LineString in the graph CRS) only when the edge is not a straight segment between its
-  end nodes. A two-way road gives two edges, u->v and v->u (with reversed geometry);
+- nodes are the positions ``0..n-1``, with coordinates (``node_xy``, metres) and OSM ids
+  (``osm_node_id``) when the nodes are OSM nodes;
+- directed edges are grouped by source node (``indptr``, ``targets``: CSR), keyed among
+  parallel edges (``key``), with ``length_m``, ``speed_kph``, ``travel_time_s``, ``highway``
+  and ``name`` (dictionary-encoded), ``oneway``, ``osm_way_id`` and every edge's line, packed
+  (``geometry_xy``, ``geometry_offsets``). A two-way road gives two edges, u->v and v->u (with
+  reversed line);
 - by default only the largest strongly connected component is kept, so that every node can
   reach every other node.
+
+:meth:`RoadGraph.to_networkx` gives the same graph as an osmnx-compatible
+:class:`networkx.MultiDiGraph` (``osmnx.graph_to_gdfs`` works on it): ``G.graph["crs"]``,
+``["source"]``, ``["report"]``; nodes with ``x``, ``y`` and ``osmid``; edges with
+``length_m``, ``speed_kph``, ``travel_time_s``, ``highway``, ``oneway`` (bool), ``name`` and
+``osmid`` when known, and ``geometry`` (a LineString) only when the edge is not a straight
+segment between its end nodes. Every function of riskplan that takes a graph also takes such a
+networkx graph (:func:`as_road_graph` converts it, once).
 
 Lines are joined where they share a vertex (OSM ways: where they share an OSM node). A node is
 made wherever a vertex is shared by two or more lines (or repeated within one line) and at line
@@ -42,7 +51,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "graph_from_osmnx",
         "graph_from_query",
     ),
-    "_build": ("JOIN_TOLERANCE_M", "MAX_SCALE_ERROR", "NetworkReport"),
+    "_build": ("JOIN_TOLERANCE_M", "MAX_SCALE_ERROR"),
+    "graph": ("MISSING_ID", "GraphLike", "NetworkReport", "RoadGraph", "as_road_graph"),
     "_gpkg": ("load_graph", "save_graph"),
     "_speeds": ("parse_maxspeed", "parse_other_tags", "speed_table"),
     "_cache": ("GraphCache", "cache_max_bytes"),
@@ -50,7 +60,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from ._build import JOIN_TOLERANCE_M, MAX_SCALE_ERROR, NetworkReport
+    from ._build import JOIN_TOLERANCE_M, MAX_SCALE_ERROR
     from ._cache import GraphCache, cache_max_bytes
     from ._gpkg import load_graph, save_graph
     from ._speeds import parse_maxspeed, parse_other_tags, speed_table
@@ -62,12 +72,17 @@ if TYPE_CHECKING:
         graph_from_osmnx,
         graph_from_query,
     )
+    from .graph import MISSING_ID, GraphLike, NetworkReport, RoadGraph, as_road_graph
 
 __all__ = [
     "JOIN_TOLERANCE_M",
     "MAX_SCALE_ERROR",
+    "MISSING_ID",
     "GraphCache",
+    "GraphLike",
     "NetworkReport",
+    "RoadGraph",
+    "as_road_graph",
     "cache_max_bytes",
     "graph_edges",
     "graph_from_file",

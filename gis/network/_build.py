@@ -2,23 +2,20 @@
 
 A line layer is checked, its tags read (:mod:`gis.network._speeds`) and projected to a metric CRS
 (:func:`_prepare`); its lines are cut into edges between nodes, directed, pruned to the
-largest strongly connected component and assembled into a :class:`networkx.MultiDiGraph`
-with a :class:`NetworkReport` (:func:`_assemble`). The graph model is described in
-:mod:`gis.network`.
+largest strongly connected component and assembled, array by array, into a
+:class:`~gis.network.RoadGraph` with a :class:`~gis.network.NetworkReport` (:func:`_assemble`).
+The graph model is described in :mod:`gis.network`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -29,9 +26,11 @@ from scipy.sparse.csgraph import connected_components
 
 from ..crs import check_coordinates, local_metric_crs, require_metric, to_metric
 from ..errors import InputError, NetworkError
+from ._csr import adjacency_order
 from ._speeds import _directions, _osmids, _speeds, _text, parse_other_tags
+from .graph import MISSING_ID, NetworkReport, RoadGraph, categorical
 
-__all__ = ["JOIN_TOLERANCE_M", "MAX_SCALE_ERROR", "CRSArg", "NetworkReport"]
+__all__ = ["JOIN_TOLERANCE_M", "MAX_SCALE_ERROR", "CRSArg"]
 
 # Messages keep the logger of the public module, as before the split (the CLI prints its name).
 log = logging.getLogger(__name__)
@@ -43,45 +42,6 @@ MAX_SCALE_ERROR = 0.005
 
 CRSArg = pyproj.CRS | str | int | None
 FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class NetworkReport:
-    """What a graph build kept and dropped (``G.graph["report"]``).
-
-    ``length_km`` counts each road once (a two-way road is not counted twice).
-    ``n_components`` counts strongly connected components before pruning, singletons included.
-    ``build_time_s`` is the time spent in the builder (reading included for OSM files).
-    """
-
-    n_nodes: int
-    n_edges: int
-    n_dropped_nodes: int
-    n_dropped_edges: int
-    n_components: int
-    length_km: float
-    n_lines_in: int
-    n_lines_skipped: int
-    build_time_s: float
-
-    def __str__(self) -> str:
-        kept = (
-            f"kept the largest of {self.n_components:,} strongly connected components, "
-            f"dropping {self.n_dropped_nodes:,} nodes and {self.n_dropped_edges:,} edges"
-            if self.n_dropped_nodes or self.n_dropped_edges
-            else f"{self.n_components:,} strongly connected component(s), nothing dropped"
-        )
-        return (
-            f"Road network: {self.n_nodes:,} nodes, {self.n_edges:,} edges, "
-            f"{self.length_km:,.2f} km of road; {kept}; used "
-            f"{self.n_lines_in - self.n_lines_skipped:,} of {self.n_lines_in:,} input lines "
-            f"({self.n_lines_skipped:,} skipped: not drivable, no highway tag, area or empty); "
-            f"built in {self.build_time_s:.2f} s"
-        )
-
-
-# Pickles (the graph cache) name the class by its public home, which outlives this module.
-NetworkReport.__module__ = "gis.network"
 
 
 # ------------------------------------------------------------------------------ graph core
@@ -105,17 +65,19 @@ class _Lines:
     n_skipped: int
 
 
-def _ragged_arange(starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> Any:
-    offsets = np.cumsum(counts) - counts
-    return np.repeat(starts - offsets, counts) + np.arange(int(counts.sum()))
-
-
 def _vertex_ids(xy: FloatArray) -> npt.NDArray[np.int64]:
     """Ids of distinct vertices after rounding to JOIN_TOLERANCE_M, numbered by (x, y)."""
     grid = np.round(xy / JOIN_TOLERANCE_M).astype(np.int64)
+    if len(grid) == 0:
+        return np.zeros(0, np.int64)
+    gx, gy = grid[:, 0] - grid[:, 0].min(), grid[:, 1] - grid[:, 1].min()
+    span = int(gy.max()) + 1
+    if int(gx.max()) < np.iinfo(np.int64).max // span:  # one key: one sort (a city: ~1e13)
+        ids: npt.NDArray[np.int64] = np.unique(gx * span + gy, return_inverse=True)[1].ravel()
+        return ids
     order = np.lexsort((grid[:, 1], grid[:, 0]))
     g = grid[order]
-    new = np.r_[True, (g[1:] != g[:-1]).any(axis=1)] if len(g) else np.zeros(0, bool)
+    new = np.r_[True, (g[1:] != g[:-1]).any(axis=1)]
     ids = np.empty(len(g), np.int64)
     ids[order] = np.cumsum(new) - 1
     return ids
@@ -163,14 +125,16 @@ def _topology(lines: _Lines, source: str | None) -> _Topology:
     seg[:-1] = np.hypot(*np.diff(xy, axis=0).T)
     seg[is_end] = 0.0
     node_vid, first = np.unique(vid[npos], return_index=True)
+    node_of = np.empty(int(vid.max()) + 1, np.int64)  # vertex id -> node (vertex ids are dense)
+    node_of[node_vid] = np.arange(len(node_vid))
     return _Topology(
         xy=xy,
         e0=e0,
         e1=e1,
         eline=line_of[e0],
         elen=np.add.reduceat(seg, e0),
-        u=np.searchsorted(node_vid, vid[e0]),
-        v=np.searchsorted(node_vid, vid[e1]),
+        u=node_of[vid[e0]],
+        v=node_of[vid[e1]],
         node_xy=xy[npos[first]],
         node_key=keys[keep][npos[first]] if keys is not None else None,
         n_short=int(short.sum()),
@@ -180,93 +144,58 @@ def _topology(lines: _Lines, source: str | None) -> _Topology:
 def _directed(topo: _Topology, direction: npt.NDArray[np.int8]) -> tuple[Any, Any, Any, Any]:
     """Directed edges: (edge index, reversed?, source node, target node), in edge order."""
     d = direction[topo.eline]
-    fwd, bwd = np.flatnonzero(d >= 0), np.flatnonzero(d <= 0)
-    eid = np.r_[fwd, bwd]
-    rev = np.r_[np.zeros(len(fwd), bool), np.ones(len(bwd), bool)]
-    order = np.lexsort((rev, eid))
-    eid, rev = eid[order], rev[order]
+    counts = np.where(d == 0, 2, 1)  # two-way: forward then backward; one-way: its direction
+    eid = np.repeat(np.arange(len(d)), counts)
+    rev = np.ones(len(eid), dtype=bool)
+    rev[np.cumsum(counts) - counts] = d < 0
     return eid, rev, np.where(rev, topo.v[eid], topo.u[eid]), np.where(rev, topo.u[eid], topo.v[eid])
 
 
-def _multi_keys(src: npt.NDArray[np.int64], dst: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Key of each edge among the parallel edges with the same (src, dst): 0, 1, ..."""
-    m = len(src)
-    order = np.lexsort((np.arange(m), dst, src))
-    s, t = src[order], dst[order]
-    new_grp = np.r_[True, (s[1:] != s[:-1]) | (t[1:] != t[:-1])]
-    grp_start = np.maximum.accumulate(np.where(new_grp, np.arange(m), 0))
-    key = np.empty(m, np.int64)
-    key[order] = np.arange(m) - grp_start
-    return key
+def _line_ids(osmid: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
+    """OSM ids of the lines (ints or None) as int64, :data:`MISSING_ID` where unknown."""
+    known = ~pd.isna(osmid)
+    out = np.full(len(osmid), MISSING_ID, dtype=np.int64)
+    if known.any():
+        out[known] = osmid[known].astype(np.int64)
+    return out
 
 
-def _edge_data(
-    lines: _Lines, topo: _Topology, eid: npt.NDArray[np.int64], rev: npt.NDArray[np.bool_]
-) -> list[dict[str, Any]]:
-    el = topo.eline[eid]
-    length = topo.elen[eid]
-    speed = lines.speed_kph[el]
-    data = [
-        {
-            "osmid": o,
-            "highway": h,
-            "name": nm,
-            "oneway": ow,
-            "length_m": ln,
-            "speed_kph": sp,
-            "travel_time_s": tt,
-        }
-        for o, h, nm, ow, ln, sp, tt in zip(
-            lines.osmid[el].tolist(),
-            lines.highway[el].tolist(),
-            lines.name[el].tolist(),
-            lines.oneway[el].tolist(),
-            length.tolist(),
-            speed.tolist(),
-            (length / (speed / 3.6)).tolist(),
-            strict=True,
-        )
-    ]
-    for attr in ("osmid", "highway", "name"):
-        for i in np.flatnonzero(pd.isna(getattr(lines, attr)[el])).tolist():
-            del data[i][attr]
-    # geometry only for edges with interior vertices, built once per road then reversed
-    bent = np.flatnonzero(topo.e1[eid] - topo.e0[eid] >= 2)
-    road, inv = np.unique(eid[bent], return_inverse=True)
-    npts = (topo.e1[road] - topo.e0[road] + 1).astype(np.int64)
-    road_geom = shapely.linestrings(
-        topo.xy[_ragged_arange(topo.e0[road], npts)], indices=np.repeat(np.arange(len(road)), npts)
-    )
-    geoms = road_geom[inv.ravel()]
-    flip = rev[bent]
-    geoms[flip] = shapely.reverse(geoms[flip])
-    for i, g in zip(bent.tolist(), geoms.tolist(), strict=True):
-        data[i]["geometry"] = g
-    return data
+def _edge_lines(
+    topo: _Topology,
+    eid: npt.NDArray[np.int64],
+    rev: npt.NDArray[np.bool_],
+    ends: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    node_xy: FloatArray,
+) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+    """Every directed edge's line, packed: its vertices from source to target, and offsets.
 
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while millions of attribute dicts are created.
-
-    Collections triggered by the allocations would rescan every object again and again
-    (about half of the build time at 100k nodes). Reference counting still frees memory.
+    A straight edge is the segment between its nodes' coordinates; a bent edge keeps the vertices
+    of its road, reversed for the edge against the drawing direction.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    npts = topo.e1[eid] - topo.e0[eid] + 1
+    offsets = np.zeros(len(eid) + 1, np.int64)
+    np.cumsum(npts, out=offsets[1:])
+    start = np.where(rev, topo.e1[eid], topo.e0[eid])
+    step = np.where(rev, -1, 1)
+    # vertex k of edge j is start[j] + step[j] * (k - offsets[j])
+    idx = np.repeat(start - step * offsets[:-1], npts)
+    idx += np.repeat(step.astype(np.int8), npts) * np.arange(int(offsets[-1]))
+    xy = topo.xy[idx]
+    del idx
+    src, dst = ends
+    straight = np.flatnonzero(npts == 2)
+    xy[offsets[straight]] = node_xy[src[straight]]
+    xy[offsets[straight] + 1] = node_xy[dst[straight]]
+    return xy, offsets
 
 
-def _assemble(lines: _Lines, *, keep_largest: bool, source: str | None, t0: float) -> nx.MultiDiGraph:
+def _assemble(lines: _Lines, *, keep_largest: bool, source: str | None, t0: float) -> RoadGraph:
     topo = _topology(lines, source)
     eid, rev, src, dst = _directed(topo, lines.direction)
     n = len(topo.node_xy)
     adj = csr_matrix((np.ones(len(src), np.int32), (src, dst)), shape=(n, n))
     n_comp, labels = connected_components(adj, directed=True, connection="strong")
+    del adj
     keep_n = labels == np.bincount(labels).argmax() if keep_largest else np.ones(n, bool)
     keep_e = keep_n[src] & keep_n[dst]
     new_id = np.cumsum(keep_n) - 1
@@ -278,30 +207,53 @@ def _assemble(lines: _Lines, *, keep_largest: bool, source: str | None, t0: floa
             "vertices where roads meet."
         )
         raise NetworkError(msg)
-
-    node_data: list[dict[str, Any]] = [{"x": x, "y": y} for x, y in topo.node_xy[keep_n].tolist()]
-    if topo.node_key is not None:
-        for d, k in zip(node_data, topo.node_key[keep_n].tolist(), strict=True):
-            d["osmid"] = k
-    G = nx.MultiDiGraph()
-    G.add_nodes_from(enumerate(node_data))
-    data = _edge_data(lines, topo, eid, rev)
-    G.add_edges_from(zip(src.tolist(), dst.tolist(), _multi_keys(src, dst).tolist(), data, strict=True))
-
+    used = np.zeros(len(topo.elen), dtype=bool)  # each road once, however many directions kept
+    used[eid] = True
+    length_km = float(topo.elen[used].sum() / 1000.0)
+    # edges in the order networkx iterated the graph the builder used to make
+    key, order = adjacency_order(src, dst)
+    eid, rev, src, dst, key = eid[order], rev[order], src[order], dst[order], key[order]
+    n_kept = int(keep_n.sum())
+    node_xy = topo.node_xy[keep_n]
+    indptr = np.zeros(n_kept + 1, np.int64)
+    np.cumsum(np.bincount(src, minlength=n_kept), out=indptr[1:])
+    el = topo.eline[eid]
+    length = topo.elen[eid]
+    speed = lines.speed_kph[el]
+    geometry_xy, offsets = _edge_lines(topo, eid, rev, (src, dst), node_xy)
+    highway, name = categorical(lines.highway), categorical(lines.name)
     report = NetworkReport(
-        n_nodes=int(keep_n.sum()),
+        n_nodes=n_kept,
         n_edges=len(eid),
-        n_dropped_nodes=int(n - keep_n.sum()),
+        n_dropped_nodes=int(n - n_kept),
         n_dropped_edges=int(len(keep_e) - len(eid)),
         n_components=int(n_comp),
-        length_km=float(topo.elen[np.unique(eid)].sum() / 1000.0),
+        length_km=length_km,
         n_lines_in=lines.n_lines_in,
         n_lines_skipped=lines.n_skipped + topo.n_short,
         build_time_s=round(time.perf_counter() - t0, 3),
     )
-    G.graph.update(crs=lines.crs, source=source, report=report)
+    graph = RoadGraph(
+        node_xy=node_xy,
+        indptr=indptr,
+        targets=dst,
+        key=key,
+        length_m=length,
+        speed_kph=speed,
+        travel_time_s=length / (speed / 3.6),
+        highway=pd.Categorical.from_codes(highway.codes[el], dtype=highway.dtype),
+        oneway=lines.oneway[el],
+        osm_way_id=_line_ids(lines.osmid)[el],
+        name=pd.Categorical.from_codes(name.codes[el], dtype=name.dtype),
+        geometry_xy=geometry_xy,
+        geometry_offsets=offsets,
+        crs=lines.crs,
+        source=source,
+        report=report,
+        osm_node_id=topo.node_key[keep_n] if topo.node_key is not None else None,
+    )
     _log_report(report, source)
-    return G
+    return graph
 
 
 def _log_report(report: NetworkReport, source: str | None) -> None:

@@ -6,12 +6,14 @@ The command line's cache directory is ``$RISKPLAN_CACHE_DIR`` when set, else
 Other callers (the web service keeps its own cache in its data directory) use a
 :class:`GraphCache` of their own.
 
-A graph is stored as a pickle (protocol 5) named by the SHA-256 of its key parts and
+A graph is stored as an ``.npz`` file of plain arrays (:mod:`gis.network._store`: no pickle,
+so loading an entry never runs code) named by the SHA-256 of its key parts and
 :data:`GRAPH_MODEL_VERSION`, optionally prefixed by a tag (a scenario id) so that one owner's
 entries can be dropped together; files are written atomically. Reading an entry marks it
 used (its modification time); after each write the least recently used entries are deleted
-until the cache fits its bound. A cache file that cannot be read is rebuilt and overwritten,
-never fatal. Pickles run code when loaded: only point the cache at a directory you trust.
+until the cache fits its bound. A cache file that cannot be read (truncated, corrupt, foreign)
+is rebuilt and overwritten, never fatal. Entries of older versions (``.pickle`` files) are
+never loaded; they count towards the bound and are evicted first, being the oldest.
 """
 
 from __future__ import annotations
@@ -20,16 +22,15 @@ import contextlib
 import hashlib
 import logging
 import os
-import pickle
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import networkx as nx
-
 from ..atomic import atomic_path
 from ..errors import InputError
+from ._store import StoreError, read_npz, write_npz
+from .graph import GraphLike, RoadGraph, as_road_graph
 
 __all__ = [
     "CACHE_DIR_ENV",
@@ -46,7 +47,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the graph model or the build changes, so that old cache entries are ignored.
-GRAPH_MODEL_VERSION = "1"
+GRAPH_MODEL_VERSION = "2"
 CACHE_DIR_ENV = "RISKPLAN_CACHE_DIR"
 CACHE_MAX_MB_ENV = "RISKPLAN_CACHE_MAX_MB"
 #: Size bound of the command line's graph cache, in MiB, when ``$RISKPLAN_CACHE_MAX_MB`` is unset.
@@ -57,7 +58,8 @@ KeyParts = Mapping[str, KeyPart] | Sequence[KeyPart]
 
 _CHUNK = 1 << 20
 _MIB = 1024**2
-_SUFFIX = ".pickle"
+_SUFFIX = ".npz"
+_LEGACY_SUFFIXES = (".pickle",)  # entries of older versions: never loaded, evicted first
 _TAG = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
@@ -147,7 +149,7 @@ class GraphCache:
     Parameters
     ----------
     directory
-        Where the pickles live (created on the first write).
+        Where the entries live (created on the first write).
     max_bytes
         Size bound of the directory's entries; ``None`` for no bound.
 
@@ -155,9 +157,10 @@ class GraphCache:
     --------
     >>> import tempfile
     >>> cache = GraphCache(Path(tempfile.mkdtemp()), max_bytes=10_000_000)
-    >>> G = cache.get({"roads": "v1"}, lambda: nx.MultiDiGraph([(0, 1)]), tag="s1")
-    >>> cache.get({"roads": "v1"}, lambda: nx.MultiDiGraph(), tag="s1").number_of_edges()  # a hit
-    1
+    >>> from gis.network import graph_from_osm
+    >>> G = cache.get({"roads": "v1"}, lambda: graph_from_osm("tests/fixtures/tiny_city.osm.xml"), tag="s1")
+    >>> cache.get({"roads": "v1"}, lambda: None, tag="s1").n_edges  # a hit: nothing built
+    19
     >>> cache.drop("s1"), cache.size_bytes()
     (1, 0)
     """
@@ -172,7 +175,11 @@ class GraphCache:
 
     def _entries(self) -> list[Path]:
         try:
-            return [p for p in self.directory.iterdir() if p.suffix == _SUFFIX and p.is_file()]
+            return [
+                p
+                for p in self.directory.iterdir()
+                if p.suffix in (_SUFFIX, *_LEGACY_SUFFIXES) and p.is_file()
+            ]
         except FileNotFoundError:
             return []
 
@@ -185,9 +192,12 @@ class GraphCache:
         return total
 
     def get(
-        self, key_parts: KeyParts, build: Callable[[], nx.MultiDiGraph], *, tag: str | None = None
-    ) -> nx.MultiDiGraph:
-        """The cached graph for ``key_parts``, or ``build()`` it, cache it (under ``tag``) and prune."""
+        self, key_parts: KeyParts, build: Callable[[], GraphLike], *, tag: str | None = None
+    ) -> RoadGraph:
+        """The cached graph for ``key_parts``, or ``build()`` it, cache it (under ``tag``) and prune.
+
+        ``build`` may return a networkx graph: it is converted (:func:`gis.network.as_road_graph`).
+        """
         if tag is not None and not _TAG.match(tag):
             msg = f"cache tag {tag!r} is invalid. Fix: use letters, digits and `_` (at most 64)."
             raise ValueError(msg)
@@ -198,11 +208,11 @@ class GraphCache:
                 with contextlib.suppress(OSError):
                     os.utime(path)  # mark it recently used
                 return graph
-        graph = build()
+        graph = as_road_graph(build())
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp, tmp.open("wb") as f:
-                pickle.dump(graph, f, protocol=5)
+            with atomic_path(path) as tmp:
+                write_npz(graph, tmp)
             log.info("road graph cached in `%s`", path)
             self.prune(keep=path)
         except OSError as exc:
@@ -251,25 +261,21 @@ class GraphCache:
         return removed
 
 
-def _load(path: Path) -> nx.MultiDiGraph | None:
+def _load(path: Path) -> RoadGraph | None:
     try:
-        with path.open("rb") as f:
-            graph = pickle.load(f)
-        if isinstance(graph, nx.MultiDiGraph):
-            log.info("road graph loaded from cache `%s`", path)
-            return graph
-        log.warning("cache file `%s` does not hold a graph; rebuilding it", path)
+        graph = read_npz(path)
     except FileNotFoundError:  # evicted or dropped meanwhile
         return None
-    except Exception as exc:  # any unreadable pickle: truncated, foreign, old classes
-        log.warning("cache file `%s` is unreadable (%r); rebuilding it", path, exc)
-    return None
+    except StoreError as exc:  # truncated, corrupt, foreign
+        if isinstance(exc.__cause__, FileNotFoundError):
+            return None
+        log.warning("cache file `%s` is unreadable (%s); rebuilding it", path, exc)
+        return None
+    log.info("road graph loaded from cache `%s`", path)
+    return graph
 
 
-def cached_graph(
-    key_parts: KeyParts,
-    build: Callable[[], nx.MultiDiGraph],
-) -> nx.MultiDiGraph:
+def cached_graph(key_parts: KeyParts, build: Callable[[], GraphLike]) -> RoadGraph:
     """Return the cached graph for ``key_parts``, or ``build()`` it and cache it.
 
     The cache is :meth:`GraphCache.from_env`: ``$RISKPLAN_CACHE_DIR``, bounded by
@@ -281,20 +287,21 @@ def cached_graph(
         What the graph depends on: input files as ``Path`` (hashed by contents), the speed
         table and options as ``str``.
     build
-        Called on a cache miss; must return the graph.
+        Called on a cache miss; must return the graph (a RoadGraph, or a networkx graph to convert).
 
     Examples
     --------
     >>> import tempfile
     >>> from unittest import mock
+    >>> from gis.network import graph_from_osm
     >>> calls = []
     >>> def build():
     ...     calls.append(1)
-    ...     return nx.MultiDiGraph([(0, 1)])
+    ...     return graph_from_osm("tests/fixtures/tiny_city.osm.xml")
     >>> with tempfile.TemporaryDirectory() as d, mock.patch.dict(os.environ, {"RISKPLAN_CACHE_DIR": d}):
     ...     G1 = cached_graph({"speeds": "v1"}, build)
     ...     G2 = cached_graph({"speeds": "v1"}, build)
-    >>> len(calls), list(G2.edges)
-    (1, [(0, 1, 0)])
+    >>> len(calls), G2.n_edges, bool((G2.travel_time_s == G1.travel_time_s).all())
+    (1, 19, True)
     """
     return GraphCache.from_env().get(key_parts, build)

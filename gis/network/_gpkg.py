@@ -10,23 +10,24 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyproj
-import shapely
 
 from ..atomic import atomic_path
 from ..errors import InputError
-from ._build import NetworkReport, _gc_paused
-from ._cache import GRAPH_MODEL_VERSION
+from ._networkx import from_columns, gc_paused
+from .graph import EDGE_FIELDS, MISSING_ID, GraphLike, NetworkReport, RoadGraph, as_road_graph, none_where
 
-__all__ = ["load_graph", "save_graph"]
+__all__ = ["GPKG_VERSION", "load_graph", "save_graph"]
 
 # Messages keep the logger of the public module, as before the split (the CLI prints its name).
 log = logging.getLogger(__name__)
 
 _GPKG_META = "riskplan_graph"
+#: Version of the GeoPackage layout (layers, columns, metadata), unchanged since the first release.
+GPKG_VERSION = "1"
 
 
 def _kind(values: list[Any]) -> str:
@@ -46,33 +47,52 @@ def _kind(values: list[Any]) -> str:
     return kinds.pop() if len(kinds) == 1 else ("json" if kinds else "str")
 
 
-def _columns(records: list[dict[str, Any]], skip: set[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    names: dict[str, None] = {}
-    for r in records:
-        names.update(dict.fromkeys(r))
+def _node_records(graph: RoadGraph) -> dict[str, Any]:
+    """Node attribute columns as :func:`save_graph` has always written them (absent = None)."""
+    cols: dict[str, Any] = {"x": graph.node_xy[:, 0].tolist(), "y": graph.node_xy[:, 1].tolist()}
+    if graph.osm_node_id is not None:
+        cols["osmid"] = [None if v == MISSING_ID else v for v in graph.osm_node_id.tolist()]
+    cols |= {k: v.tolist() for k, v in graph.node_attrs.items()}
+    return cols
+
+
+def _edge_records(graph: RoadGraph) -> dict[str, Any]:
+    """Edge attribute columns (absent = None), only those some edge has, in the builder's order."""
     cols: dict[str, Any] = {}
+    for name in EDGE_FIELDS:
+        values = graph.edge_attribute(name)
+        if name in ("length_m", "speed_kph", "travel_time_s"):
+            values = none_where(np.isnan(values), values)
+        if name in graph.edge_attrs or pd.notna(values).any():
+            cols[name] = values.tolist()
+    cols |= {k: v.tolist() for k, v in graph.edge_attrs.items()}
+    return cols
+
+
+def _typed(columns: dict[str, Any], skip: set[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    out: dict[str, Any] = {}
     kinds: dict[str, str] = {}
-    for name in names:
+    for name, values in columns.items():
         if name in skip:
-            if name != "geometry":
-                log.warning("save_graph: attribute `%s` clashes with a column name; not saved", name)
+            log.warning("save_graph: attribute `%s` clashes with a column name; not saved", name)
             continue
-        values = [r.get(name) for r in records]
         kind = kinds[name] = _kind(values)
-        if kind == "json":
-            values = [None if v is None else json.dumps(v, default=str) for v in values]
+        stored = (
+            [None if v is None else json.dumps(v, default=str) for v in values] if kind == "json" else values
+        )
         dtype = {"int": "Int64", "float": "float64", "bool": "boolean"}.get(kind, object)
-        cols[name] = pd.array(values, dtype=dtype)
-    return cols, kinds
+        out[name] = pd.array(stored, dtype=dtype)
+    return out, kinds
 
 
-def save_graph(graph: nx.MultiDiGraph, path: str | Path) -> Path:
+def save_graph(graph: GraphLike, path: str | Path) -> Path:
     """Write ``graph`` to a GeoPackage with ``nodes`` and ``edges`` layers, atomically.
 
     The file is written beside ``path`` and renamed over it, so a failure never leaves a
     half-written file. Attributes are stored as typed columns (their types in the layer
-    metadata); edges without ``geometry`` get a straight line flagged ``has_geometry=False``.
-    :func:`load_graph` reads it back.
+    metadata); an edge whose line is the straight segment between its nodes is flagged
+    ``has_geometry=False`` (it has no ``geometry`` in :meth:`RoadGraph.to_networkx`).
+    :func:`load_graph` reads it back. A networkx graph is converted first.
 
     Examples
     --------
@@ -81,8 +101,8 @@ def save_graph(graph: nx.MultiDiGraph, path: str | Path) -> Path:
     >>> G = graph_from_osm("tests/fixtures/tiny_city.osm.xml")
     >>> with tempfile.TemporaryDirectory() as d:
     ...     H = load_graph(save_graph(G, f"{d}/net.gpkg"))
-    >>> nx.utils.graphs_equal(G, H)
-    True
+    >>> H.n_edges, bool((H.geometry_xy == G.geometry_xy).all()), H.report == G.report
+    (19, True, True)
     """
     import pyogrio
 
@@ -90,49 +110,44 @@ def save_graph(graph: nx.MultiDiGraph, path: str | Path) -> Path:
     if path.suffix.lower() != ".gpkg":
         msg = f"`{path}` must end in `.gpkg` (graphs are saved as GeoPackage). Fix: rename it."
         raise InputError(msg)
-    if graph.number_of_nodes() == 0 or "crs" not in graph.graph:
+    road = as_road_graph(graph)
+    if road.n_nodes == 0 or road.crs is None:
         msg = "Cannot save an empty graph or one without `crs`. Fix: build it with gis.network."
         raise InputError(msg)
-    crs = pyproj.CRS.from_user_input(graph.graph["crs"])
-    nodes = list(graph.nodes(data=True))
-    node_cols, node_kinds = _columns([d for _, d in nodes], {"node", "geometry"})
-    node_gdf = gpd.GeoDataFrame(
-        {"node": pd.array([n for n, _ in nodes], dtype="Int64"), **node_cols},
-        geometry=gpd.points_from_xy(node_cols["x"], node_cols["y"]),
-        crs=crs,
-    )
-    edges = list(graph.edges(keys=True, data=True))
-    edge_cols, edge_kinds = _columns([d for *_, d in edges], {"u", "v", "key", "has_geometry", "geometry"})
-    index = pd.Index([n for n, _ in nodes])
-    xy = np.column_stack([node_cols["x"].to_numpy(float), node_cols["y"].to_numpy(float)])
-    geometry = np.array([d.get("geometry") for *_, d in edges], dtype=object)
-    has_geom = ~pd.isna(geometry)
-    u = index.get_indexer([e[0] for e in edges])
-    v = index.get_indexer([e[1] for e in edges])
-    straight = ~has_geom
-    geometry[straight] = shapely.linestrings(np.stack([xy[u[straight]], xy[v[straight]]], axis=1))
-    edge_gdf = gpd.GeoDataFrame(
-        {
-            "u": pd.array([e[0] for e in edges], dtype="Int64"),
-            "v": pd.array([e[1] for e in edges], dtype="Int64"),
-            "key": pd.array([e[2] for e in edges], dtype="Int64"),
-            "has_geometry": has_geom,
-            **edge_cols,
-        },
-        geometry=gpd.GeoSeries(geometry, crs=crs),
-        crs=crs,
-    )
-    graph_attrs = {}
-    for name, value in graph.graph.items():
-        if name == "crs":
-            continue
-        plain = {"__report__": asdict(value)} if isinstance(value, NetworkReport) else value
-        try:
-            graph_attrs[name] = json.loads(json.dumps(plain))
-        except TypeError:
-            log.warning("save_graph: graph attribute `%s` is not JSON; not saved", name)
+    labels = road.nodes
+    if labels.dtype.kind not in "iu":
+        msg = (
+            "save_graph needs integer node labels. Fix: relabel the graph, for example "
+            "`networkx.convert_node_labels_to_integers(G)`."
+        )
+        raise InputError(msg)
+    crs = road.crs
+    with gc_paused():
+        node_cols, node_kinds = _typed(_node_records(road), {"node", "geometry"})
+        node_gdf = gpd.GeoDataFrame(
+            {"node": pd.array(labels, dtype="Int64"), **node_cols},
+            geometry=gpd.points_from_xy(road.node_xy[:, 0], road.node_xy[:, 1]),
+            crs=crs,
+        )
+        edge_cols, edge_kinds = _typed(_edge_records(road), {"u", "v", "key", "has_geometry", "geometry"})
+        edge_gdf = gpd.GeoDataFrame(
+            {
+                "u": pd.array(labels[road.sources], dtype="Int64"),
+                "v": pd.array(labels[road.targets], dtype="Int64"),
+                "key": pd.array(road.key, dtype="Int64"),
+                "has_geometry": road.own_geometry,
+                **edge_cols,
+            },
+            geometry=gpd.GeoSeries(road.edge_geometries(), crs=crs),
+            crs=crs,
+        )
+    graph_attrs: dict[str, Any] = {}
+    if road.report is not None:
+        graph_attrs = {"source": road.source, "report": {"__report__": asdict(road.report)}}
+    elif road.source is not None:
+        graph_attrs = {"source": road.source}
     meta = {
-        "version": GRAPH_MODEL_VERSION,
+        "version": GPKG_VERSION,
         "crs": crs.to_wkt(),
         "graph": graph_attrs,
         "node_kinds": node_kinds,
@@ -150,10 +165,15 @@ def save_graph(graph: nx.MultiDiGraph, path: str | Path) -> Path:
     return path
 
 
-def _restore(df: pd.DataFrame, kinds: Mapping[str, str]) -> list[dict[str, Any]]:
-    columns = {}
+def _restore(df: pd.DataFrame, kinds: Mapping[str, str]) -> dict[str, Any]:
+    """Columns of a layer back to Python values (None where missing), by their saved kind."""
+    columns: dict[str, Any] = {}
     for name, kind in kinds.items():
-        values = df[name].astype(object).where(df[name].notna(), None).tolist()
+        col = df[name]
+        if kind == "float":
+            columns[name] = col.to_numpy(np.float64, na_value=np.nan)
+            continue
+        values = col.astype(object).where(col.notna(), None).tolist()
         if kind == "int":
             values = [None if v is None else int(v) for v in values]
         elif kind == "bool":
@@ -161,19 +181,11 @@ def _restore(df: pd.DataFrame, kinds: Mapping[str, str]) -> list[dict[str, Any]]
         elif kind == "json":
             values = [None if v is None else json.loads(v) for v in values]
         columns[name] = values
-    names = list(columns)
-    return (
-        [
-            {k: v for k, v in zip(names, row, strict=True) if v is not None}
-            for row in zip(*columns.values(), strict=True)
-        ]
-        if names
-        else [{} for _ in range(len(df))]
-    )
+    return columns
 
 
-def load_graph(path: str | Path) -> nx.MultiDiGraph:
-    """Read a graph written by :func:`save_graph` (see its example).
+def load_graph(path: str | Path) -> RoadGraph:
+    """Read a graph written by :func:`save_graph` (see its example), by any riskplan version.
 
     Raises
     ------
@@ -196,25 +208,37 @@ def load_graph(path: str | Path) -> nx.MultiDiGraph:
             "Fix: save it with `gis.network.save_graph`, or rebuild it from the roads."
         )
         raise InputError(msg) from exc
-    with _gc_paused():
-        G = nx.MultiDiGraph()
-        for name, value in meta["graph"].items():
-            is_report = isinstance(value, dict) and "__report__" in value
-            G.graph[name] = NetworkReport(**value["__report__"]) if is_report else value
-        G.graph["crs"] = pyproj.CRS.from_wkt(meta["crs"])
-        node_ids = nodes["node"].astype(int).tolist()
-        G.add_nodes_from(zip(node_ids, _restore(nodes, meta["node_kinds"]), strict=True))
-        data = _restore(edges, meta["edge_kinds"])
-        for d, g, keep in zip(data, edges.geometry.to_numpy(), edges["has_geometry"].tolist(), strict=True):
-            if keep:
-                d["geometry"] = g
-        G.add_edges_from(
-            zip(
-                edges["u"].astype(int).tolist(),
-                edges["v"].astype(int).tolist(),
-                edges["key"].astype(int).tolist(),
-                data,
-                strict=True,
-            )
+    attrs = meta.get("graph", {})
+    report = attrs.get("report")
+    if isinstance(report, dict) and "__report__" in report:
+        report = NetworkReport(**report["__report__"])
+    labels = nodes["node"].astype(np.int64).to_numpy()
+    index = pd.Index(labels)
+    src = np.asarray(index.get_indexer(edges["u"].astype(np.int64).to_numpy()), np.int64)
+    dst = np.asarray(index.get_indexer(edges["v"].astype(np.int64).to_numpy()), np.int64)
+    if (src < 0).any() or (dst < 0).any():
+        msg = f"`{path}`: edges refer to nodes missing from the `nodes` layer. Fix: save the graph again."
+        raise InputError(msg)
+    order = np.argsort(src, kind="stable")  # grouped by source (files written by save_graph are)
+    geometry = edges.geometry.to_numpy().copy()
+    geometry[~edges["has_geometry"].to_numpy(bool)] = None
+    edge_columns = _restore(edges, meta["edge_kinds"])
+    with gc_paused():
+        return from_columns(
+            labels=labels.tolist(),
+            node_columns=_restore(nodes, meta["node_kinds"]),
+            src=src[order],
+            dst=dst[order],
+            keys=edges["key"].astype(np.int64).to_numpy()[order],
+            edge_columns={k: _take(v, order) for k, v in edge_columns.items()},
+            geometry=geometry[order],
+            crs=pyproj.CRS.from_wkt(meta["crs"]),
+            source=attrs.get("source"),
+            report=report,
         )
-    return G
+
+
+def _take(values: Any, order: npt.NDArray[np.int64]) -> Any:
+    if isinstance(values, np.ndarray):
+        return values[order]
+    return [values[i] for i in order.tolist()]

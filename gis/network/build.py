@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
@@ -17,15 +17,13 @@ from ..errors import InputError, NetworkError
 from ..io import gdal_path
 from ..osm import is_osm_file, read_osm_ways
 from ..tables import TableOverrides
-from ._build import (
-    CRSArg,
-    _assemble,
-    _gc_paused,
-    _metric_crs,
-    _prepare,
-)
+from ._build import CRSArg, _assemble, _metric_crs, _prepare
 from ._cache import cached_graph
 from ._speeds import speed_table
+from .graph import GraphLike, RoadGraph, as_road_graph
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "graph_edges",
@@ -44,7 +42,7 @@ def graph_from_lines(
     keep_largest: bool = True,
     source: str | None = None,
     crs: CRSArg = None,
-) -> nx.MultiDiGraph:
+) -> RoadGraph:
     """Build the road graph from a line layer (any CRS), e.g. an ogr2ogr OSM export.
 
     Columns read: ``highway`` (lines without one, such as railways in an OSM export, and
@@ -64,7 +62,7 @@ def graph_from_lines(
     keep_largest
         Keep only the largest strongly connected component.
     source
-        Name of the input, kept in ``G.graph["source"]`` and in messages.
+        Name of the input, kept in :attr:`RoadGraph.source` and in messages.
     crs
         Projected CRS in metres for the graph; default: the input's own CRS when it is
         projected in metres with little distortion (see :data:`MAX_SCALE_ERROR`), else the
@@ -72,8 +70,8 @@ def graph_from_lines(
 
     Returns
     -------
-    networkx.MultiDiGraph
-        The graph described in the module docstring.
+    RoadGraph
+        The graph described in :mod:`gis.network` (``.to_networkx()`` for networkx).
 
     Raises
     ------
@@ -91,17 +89,16 @@ def graph_from_lines(
     ...               LineString([(112.56, 37.85), (112.555, 37.855), (112.55, 37.85)])],
     ...     crs=4326)
     >>> G = graph_from_lines(roads)
-    >>> len(G), len(G.edges), G.graph["crs"].to_epsg()
+    >>> G.n_nodes, G.n_edges, G.crs.to_epsg()
     (2, 3, 32649)
-    >>> round(G.edges[0, 1, 0]["travel_time_s"], 1)  # 880 m at 50 km/h
-    63.4
+    >>> G.targets.tolist(), G.travel_time_s.round(1).tolist()  # 880 m at 50 km/h, 1.4 km at 25
+    ([1, 1, 0], [63.4, 203.9, 203.9])
     """
     t0 = time.perf_counter()
     table = speed_table(road_speeds)
     where = f"`{source}`" if source else "`lines`"
-    with _gc_paused():
-        prepared = _prepare(lines, table, where, source, crs)
-        return _assemble(prepared, keep_largest=keep_largest, source=source, t0=t0)
+    prepared = _prepare(lines, table, where, source, crs)
+    return _assemble(prepared, keep_largest=keep_largest, source=source, t0=t0)
 
 
 def graph_from_osm(
@@ -110,7 +107,7 @@ def graph_from_osm(
     road_speeds: TableOverrides = None,
     keep_largest: bool = True,
     crs: CRSArg = None,
-) -> nx.MultiDiGraph:
+) -> RoadGraph:
     """Build the road graph from an OSM XML (``.osm``, ``.osm.bz2``, ``.osm.gz``) or PBF file.
 
     Ways join at shared OSM nodes; nodes carry their OSM id in ``osmid``. Tag handling is
@@ -119,18 +116,18 @@ def graph_from_osm(
     Examples
     --------
     >>> G = graph_from_osm("tests/fixtures/tiny_city.osm.xml")
-    >>> G.graph["report"].n_nodes, G.graph["report"].n_dropped_nodes
-    (10, 2)
+    >>> G.report.n_nodes, G.report.n_dropped_nodes, G.osm_node_id[:3].tolist()
+    (10, 2, [1, 2, 3])
     """
     t0 = time.perf_counter()
     table = speed_table(road_speeds)
-    with _gc_paused():
-        ways = read_osm_ways(path)
-        if ways.empty:
-            msg = f"`{path}` has no way with a `highway` tag. Fix: use an extract that holds roads."
-            raise NetworkError(msg)
-        lines = _prepare(ways, table, f"`{path}`", str(path), crs)
-        return _assemble(lines, keep_largest=keep_largest, source=str(path), t0=t0)
+    ways = read_osm_ways(path)
+    if ways.empty:
+        msg = f"`{path}` has no way with a `highway` tag. Fix: use an extract that holds roads."
+        raise NetworkError(msg)
+    lines = _prepare(ways, table, f"`{path}`", str(path), crs)
+    del ways
+    return _assemble(lines, keep_largest=keep_largest, source=str(path), t0=t0)
 
 
 def graph_from_osmnx(
@@ -140,7 +137,7 @@ def graph_from_osmnx(
     keep_largest: bool = True,
     source: str | None = None,
     crs: CRSArg = None,
-) -> nx.MultiDiGraph:
+) -> RoadGraph:
     """Convert an osmnx graph (projected or not) to the riskplan graph model.
 
     Each osmnx edge becomes one edge; its ``oneway`` flag is kept. Lengths are recomputed in
@@ -149,6 +146,7 @@ def graph_from_osmnx(
 
     Examples
     --------
+    >>> import networkx as nx
     >>> H = nx.MultiDiGraph(crs="EPSG:4326")
     >>> H.add_node(11, x=112.55, y=37.85)
     >>> H.add_node(12, x=112.56, y=37.85)
@@ -157,7 +155,7 @@ def graph_from_osmnx(
     >>> H.add_edge(12, 11, osmid=5, highway="primary", oneway=False)
     0
     >>> G = graph_from_osmnx(H)
-    >>> sorted(d["osmid"] for _, d in G.nodes(data=True)), len(G.edges)
+    >>> sorted(G.osm_node_id.tolist()), G.n_edges
     ([11, 12], 2)
     """
     t0 = time.perf_counter()
@@ -205,11 +203,9 @@ def graph_from_osmnx(
     prepared = _prepare(lines, table, f"`{source or 'osmnx graph'}`", source, crs)
     flags = np.array([bool(d.get("oneway", False)) for *_, d in edges], dtype=bool)
     prepared.oneway = flags[prepared.rows]
-    with _gc_paused():
-        out = _assemble(prepared, keep_largest=keep_largest, source=source, t0=t0)
+    out = _assemble(prepared, keep_largest=keep_largest, source=source, t0=t0)
     if not ints:  # node keys were positions, not OSM ids
-        for _, d in out.nodes(data=True):
-            d.pop("osmid", None)
+        out = dataclasses.replace(out, osm_node_id=None)
     return out
 
 
@@ -220,7 +216,7 @@ def graph_from_query(
     road_speeds: TableOverrides = None,
     keep_largest: bool = True,
     crs: CRSArg = None,
-) -> nx.MultiDiGraph:
+) -> RoadGraph:
     """Download the drivable network with osmnx (online) and convert it.
 
     Parameters
@@ -283,7 +279,7 @@ def graph_from_file(
     layer: str | None = None,
     cache: bool = True,
     crs: CRSArg = None,
-) -> nx.MultiDiGraph:
+) -> RoadGraph:
     """Build (or load from the cache) the road graph of an OSM file or a line layer.
 
     ``.osm``, ``.osm.bz2``, ``.osm.gz``, ``.pbf`` and ``.osm.pbf`` files go through
@@ -295,7 +291,7 @@ def graph_from_file(
     Examples
     --------
     >>> G = graph_from_file("tests/fixtures/tiny_city.osm.xml", cache=False)
-    >>> len(G)
+    >>> G.n_nodes
     10
     """
     path = Path(path)
@@ -305,7 +301,7 @@ def graph_from_file(
     table = speed_table(road_speeds)
     metric = _metric_crs(crs)
 
-    def build() -> nx.MultiDiGraph:
+    def build() -> RoadGraph:
         if is_osm_file(path):
             return graph_from_osm(path, road_speeds=table, keep_largest=keep_largest, crs=metric)
         lines = _read_lines(path, layer)
@@ -325,11 +321,12 @@ def graph_from_file(
     return cached_graph(key, build)
 
 
-def graph_edges(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
+def graph_edges(graph: GraphLike) -> gpd.GeoDataFrame:
     """The road lines of a graph, one row per edge, for stages that need roads as lines.
 
     A scenario whose roads come from an OSM file has no ``roads`` layer; its graph stands in
     (candidate sites along arterials, the arterial-frontage siting rule, map context).
+    :meth:`RoadGraph.edges_gdf` gives every edge attribute.
 
     Returns
     -------
@@ -341,22 +338,8 @@ def graph_edges(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
     --------
     >>> G = graph_from_osm("tests/fixtures/tiny_city.osm.xml")
     >>> edges = graph_edges(G)
-    >>> len(edges) == G.number_of_edges(), edges.crs == G.graph["crs"]
+    >>> len(edges) == G.n_edges, edges.crs == G.crs
     (True, True)
     """
-    from ..snap import edge_geometries
-
-    uvk, geoms = edge_geometries(graph)
-    rows = list(graph.edges(keys=True, data=True))
-    return gpd.GeoDataFrame(
-        {
-            "u": uvk[:, 0],
-            "v": uvk[:, 1],
-            "key": uvk[:, 2],
-            "highway": [d.get("highway") for *_, d in rows],
-            "name": [d.get("name") for *_, d in rows],
-            "length_m": [d.get("length_m") for *_, d in rows],
-        },
-        geometry=list(geoms),
-        crs=graph.graph["crs"],
-    )
+    edges = as_road_graph(graph).edges_gdf()
+    return edges[["u", "v", "key", "highway", "name", "length_m", "geometry"]]

@@ -11,15 +11,14 @@ from planning.names import DEFAULT_STANDARD, DISTANCES
 from ._console import STANDARD_HELP
 
 if TYPE_CHECKING:
-    import networkx as nx
-
     from gis import Scenario
+    from gis.network import RoadGraph
     from risk_models import RiskResult
 
 __all__ = ["add_options", "community_risk", "road_graph"]
 
 
-def road_graph(scenario: Scenario, args: argparse.Namespace) -> nx.MultiDiGraph:
+def road_graph(scenario: Scenario, args: argparse.Namespace) -> RoadGraph:
     """The scenario's road graph (from the cache unless ``--no-cache``)."""
     from gis import scenario_graph
 
@@ -28,7 +27,7 @@ def road_graph(scenario: Scenario, args: argparse.Namespace) -> nx.MultiDiGraph:
 
 
 def community_risk(
-    scenario: Scenario, graph: nx.MultiDiGraph, args: argparse.Namespace, *, with_risk: bool
+    scenario: Scenario, graph: RoadGraph, args: argparse.Namespace, *, with_risk: bool
 ) -> RiskResult | None:
     """Risk by community with each community's road response time, as the demand weights (or None)."""
     if not with_risk:

@@ -21,7 +21,7 @@ def _run(args: argparse.Namespace) -> int:
         scenario, road_speeds=args.road_speeds, max_snap_m=args.max_snap_m, cache=not args.no_cache
     )
     out = save_graph(run.graph, args.out)
-    report = run.graph.graph.get("report")
+    report = run.graph.report
     print(f"Road network of {scenario.label} written to {Path(out).resolve()}")
     if report is not None:
         print(report)

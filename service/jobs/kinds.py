@@ -177,12 +177,12 @@ def run_network_job(
             "median_snap_m": round(float(distance.median()), 1) if len(table) else None,
             "max_snap_m": round(float(distance.max()), 1) if len(table) else None,
         }
-    report = run.graph.graph.get("report")
+    report = run.graph.report
     data = {
         "scenario": scenario.label,
         "synthetic": scenario.synthetic,
-        "nodes": run.graph.number_of_nodes(),
-        "edges": run.graph.number_of_edges(),
+        "nodes": run.graph.n_nodes,
+        "edges": run.graph.n_edges,
         "report": str(report) if report is not None else None,
         "snapping": summary,
         "flagged": run.flagged,
