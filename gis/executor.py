@@ -180,8 +180,14 @@ class DaskExecutor(Executor):
                 stream.clear()
 
     def worker_peak_rss_mb(self) -> dict[str, float]:
-        """Peak resident memory of every worker process so far, in MB (Linux ``ru_maxrss``)."""
+        """Peak resident memory of every worker process so far, in MB (Linux ``VmHWM``)."""
         return dict(self.client.run(_peak_rss_mb))
+
+    def worker_cpu_s(self) -> dict[str, float]:
+        """CPU seconds used so far by every worker process (``time.process_time``)."""
+        import time
+
+        return dict(self.client.run(time.process_time))
 
     def __repr__(self) -> str:
         return f"DaskExecutor({self.client.scheduler.address}, {self.n_workers} workers)"
@@ -196,6 +202,14 @@ def _take(it: Iterator[tuple[int, Any]], n: int) -> Iterable[tuple[int, Any]]:
 
 
 def _peak_rss_mb() -> float:
+    """Peak RSS of this process in MB: ``VmHWM`` (reset at exec, true for a worker), else ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

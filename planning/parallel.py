@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from gis.errors import InputError
-from gis.executor import Executor, Progress, as_executor
+from gis.executor import Executor, InProcessExecutor, Progress, as_executor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,10 +80,11 @@ def _positions(sources: npt.ArrayLike, n_nodes: int) -> IntArray:
     return pos.astype(np.int64, copy=False)
 
 
-def _one_to_all(csr: sp.csr_matrix, sources: IntArray) -> FloatArray:
+def _one_to_all(csr: sp.csr_matrix, sources: IntArray, cutoff: float | None) -> FloatArray:
     if len(sources) == 0:
         return np.empty((csr.shape[0], 0), np.float64)
-    return np.atleast_2d(dijkstra(csr, directed=True, indices=sources)).T
+    limit = np.inf if cutoff is None else float(cutoff)
+    return np.atleast_2d(dijkstra(csr, directed=True, indices=sources, limit=limit)).T
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,6 +97,9 @@ class CsgraphEngine:
         ``n x n`` CSR adjacency of edge costs (:attr:`planning.travel.RoadMatrix.csr`).
     targets
         Node positions reached, in output row order; None: every node.
+    cutoff
+        Stop each search at this cost (``inf`` beyond): the work per source then grows with the
+        nodes within reach, not with the graph.
 
     Examples
     --------
@@ -107,16 +111,19 @@ class CsgraphEngine:
 
     csr: sp.csr_matrix
     targets: IntArray | None = None
+    cutoff: float | None = None
 
     @classmethod
-    def from_road_matrix(cls, matrix: RoadMatrix, *, targets: npt.ArrayLike | None = None) -> CsgraphEngine:
+    def from_road_matrix(
+        cls, matrix: RoadMatrix, *, targets: npt.ArrayLike | None = None, cutoff: float | None = None
+    ) -> CsgraphEngine:
         """The engine of a :class:`~planning.travel.RoadMatrix` (its arrays only, not the graph)."""
         tgt = None if targets is None else _positions(targets, matrix.n_nodes)
-        return cls(matrix.csr, tgt)
+        return cls(matrix.csr, tgt, cutoff)
 
     def times(self, sources: IntArray) -> FloatArray:
         """``(n_targets, len(sources))`` travel times from the source node positions."""
-        out = _one_to_all(self.csr, _positions(sources, self.csr.shape[0]))
+        out = _one_to_all(self.csr, _positions(sources, self.csr.shape[0]), self.cutoff)
         return out if self.targets is None else out[self.targets]
 
 
@@ -128,6 +135,7 @@ class SnappedPointEngine:
     ``inf`` on a one-way road) is reached at ``min(t[u] + frac * cost_uv, t[v] + (1 - frac) *
     cost_vu)``, exactly as :meth:`planning.travel.RoadMatrix.point_times`; the result is then
     ``offset_s + that / speed_factor``, as :func:`planning.layer_coverage` computes a response.
+    ``cutoff`` bounds each search on the graph's own costs (before the speed factor).
 
     Examples
     --------
@@ -147,10 +155,17 @@ class SnappedPointEngine:
     frac: FloatArray
     speed_factor: float = 1.0
     offset_s: float = 0.0
+    cutoff: float | None = None
 
     @classmethod
     def from_snaps(
-        cls, matrix: RoadMatrix, snaps: pd.DataFrame, *, speed_factor: float = 1.0, offset_s: float = 0.0
+        cls,
+        matrix: RoadMatrix,
+        snaps: pd.DataFrame,
+        *,
+        speed_factor: float = 1.0,
+        offset_s: float = 0.0,
+        cutoff: float | None = None,
     ) -> SnappedPointEngine:
         """The engine reaching the points of ``snaps`` (``edge`` and ``frac`` columns of the snapping)."""
         edge = snaps["edge"].to_numpy(np.int64)
@@ -163,11 +178,12 @@ class SnappedPointEngine:
             frac=snaps["frac"].to_numpy(np.float64),
             speed_factor=float(speed_factor),
             offset_s=float(offset_s),
+            cutoff=cutoff,
         )
 
     def times(self, sources: IntArray) -> FloatArray:
         """``(n_points, len(sources))``: ``offset_s`` + travel to each point / ``speed_factor``."""
-        node_times = _one_to_all(self.csr, _positions(sources, self.csr.shape[0]))
+        node_times = _one_to_all(self.csr, _positions(sources, self.csr.shape[0]), self.cutoff)
         frac = self.frac[:, None]
         from_u = node_times[self.u] + frac * self.cost_uv[:, None]
         back = self.cost_vu[:, None]
@@ -311,11 +327,19 @@ def merge_reductions(a: SourceReduction, b: SourceReduction) -> SourceReduction:
     )
 
 
-def _engine_chunk(
-    engine: SourceEngine, sources: IntArray, start: int, thresholds: tuple[float, ...]
+def _engine_chunks(
+    engine: SourceEngine, sources: IntArray, start: int, thresholds: tuple[float, ...], chunk_size: int
 ) -> SourceReduction:
-    """One task: the engine's times from ``sources`` (positions ``start..``), reduced at once."""
-    return reduce_chunk(engine.times(sources), start, thresholds)
+    """One task: the engine's times from ``sources`` (positions ``start..``), reduced and merged.
+
+    The sources are searched ``chunk_size`` at a time; each chunk is reduced at once.
+    """
+    acc = None
+    for s in range(0, len(sources), chunk_size):
+        part = reduce_chunk(engine.times(sources[s : s + chunk_size]), start + s, thresholds)
+        acc = part if acc is None else merge_reductions(acc, part)
+    assert acc is not None
+    return acc
 
 
 def reduce_sources(
@@ -326,6 +350,7 @@ def reduce_sources(
     chunk_size: int = 16,
     executor: Executor | Any | None = None,
     progress: Progress | None = None,
+    tasks_per_worker: int = 4,
 ) -> SourceReduction:
     """Nearest and second source of every target, and the sources within each threshold, in chunks.
 
@@ -338,12 +363,16 @@ def reduce_sources(
     thresholds
         Times to count sources within (``<=``), such as a response standard in seconds.
     chunk_size
-        Sources per task; memory is ``n_targets x chunk_size`` floats per worker.
+        Sources searched at once; memory is about ``2 x n_targets x chunk_size`` floats per worker.
     executor
         None (in process), a :class:`gis.executor.Executor` (:func:`gis.executor.open_executor`)
         or a ``distributed.Client``. The engine is shared with the workers once.
     progress
-        ``progress(done, total)`` in chunks, for a progress bar.
+        ``progress(done, total)`` in tasks, for a progress bar.
+    tasks_per_worker
+        On a cluster, the chunks are grouped into about this many tasks per worker, each merging
+        its own chunks, so that the driver merges a few results, not one per chunk. In process,
+        every chunk is a task.
 
     Returns
     -------
@@ -363,21 +392,26 @@ def reduce_sources(
     if src.ndim != 1:
         msg = f"`sources` has shape {src.shape}. Fix: pass a 1-D array of source positions."
         raise InputError(msg)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
-        msg = f"`chunk_size` is {chunk_size!r}. Fix: give a whole number of sources per chunk >= 1."
-        raise InputError(msg)
+    for name, value in (("chunk_size", chunk_size), ("tasks_per_worker", tasks_per_worker)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            msg = f"`{name}` is {value!r}. Fix: give a whole number >= 1."
+            raise InputError(msg)
     th = tuple(float(x) for x in thresholds)
     if any(np.isnan(th)):
         msg = f"`thresholds` {list(th)} contain NaN. Fix: give numbers (seconds for travel times)."
         raise InputError(msg)
     ex = as_executor(executor)
     step = int(chunk_size)
-    tasks = [(src[s : s + step], s, th) for s in range(0, len(src), step)]
-    if not tasks:
+    starts = np.arange(0, len(src), step)
+    if len(starts) == 0:
         return _empty(len(engine.times(src[:0])), th)
+    n_tasks = len(starts) if isinstance(ex, InProcessExecutor) else tasks_per_worker * ex.n_workers
+    groups = [g for g in np.array_split(starts, min(n_tasks, len(starts))) if len(g)]
+    bounds = [(int(g[0]), min(int(g[-1]) + step, len(src))) for g in groups]
+    tasks = [(src[a:b], a, th, step) for a, b in bounds]
     handle = ex.share(engine)
     acc: SourceReduction | None = None
-    for _, part in ex.run(_engine_chunk, tasks, shared=(handle,), progress=progress, name="reduce_sources"):
+    for _, part in ex.run(_engine_chunks, tasks, shared=(handle,), progress=progress, name="reduce_sources"):
         acc = part if acc is None else merge_reductions(acc, part)
     assert acc is not None
     return acc

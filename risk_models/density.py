@@ -29,7 +29,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from gis.errors import InputError
-from gis.executor import Executor, Progress, as_executor
+from gis.executor import Executor, InProcessExecutor, Progress, as_executor
 
 from .weights import KERNELS
 
@@ -145,12 +145,15 @@ def kernel_density(
     ex = as_executor(executor)
     side = float(tile_m) if tile_m is not None else _default_tile_m(tgt, h, ex.n_workers)
     out = np.zeros(len(tgt))
-    tiles = _tiles(src, tgt, side, h)
+    tiles = [(t, s) for t, s in _tiles(src, tgt, side, h) if len(s)]
     params = (h, kernel, chunk_size)
-    tasks = [(src[s], w[s], tgt[t], params) for t, s in tiles if len(s)]
-    where = [t for t, s in tiles if len(s)]
-    for i, dens in ex.run(_density_block, tasks, progress=progress, name="kernel_density"):
-        out[where[i]] = dens
+    # in process one task per tile; on a cluster about 4 tasks per worker, of similar work
+    n_tasks = len(tiles) if isinstance(ex, InProcessExecutor) else 4 * ex.n_workers
+    groups = _balanced_groups(np.array([len(t) * len(s) for t, s in tiles], float), n_tasks)
+    tasks = [([(src[tiles[i][1]], w[tiles[i][1]], tgt[tiles[i][0]]) for i in g], params) for g in groups]
+    for k, dens in ex.run(_density_tiles, tasks, progress=progress, name="kernel_density"):
+        for i, d in zip(groups[k], dens, strict=True):
+            out[tiles[i][0]] = d
     return out * scale
 
 
@@ -177,6 +180,24 @@ def _density_block(
         k = _profile(kernel, dist / h) * w[j]
         out[start : start + block.n] = np.bincount(i, weights=k, minlength=block.n)
     return out
+
+
+def _density_tiles(
+    tiles: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]],
+    params: tuple[float, str, int],
+) -> list[npt.NDArray[np.float64]]:
+    """One task: :func:`_density_block` on each ``(sources, weights, targets)`` tile."""
+    return [_density_block(src, w, tgt, params) for src, w, tgt in tiles]
+
+
+def _balanced_groups(cost: npt.NDArray[np.float64], n_groups: int) -> list[list[int]]:
+    """Consecutive runs of items splitting the total ``cost`` into about ``n_groups`` equal shares."""
+    if len(cost) == 0:
+        return []
+    share = np.cumsum(cost) / max(float(cost.sum()), 1.0) * min(n_groups, len(cost))
+    label = np.minimum(np.floor(share - 1e-9), n_groups - 1).astype(np.int64)
+    _, first = np.unique(label, return_index=True)
+    return [list(range(a, b)) for a, b in zip(first, [*first[1:], len(cost)], strict=True)]
 
 
 def _default_tile_m(tgt: npt.NDArray[np.float64], h: float, n_workers: int) -> float:

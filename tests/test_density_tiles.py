@@ -100,7 +100,7 @@ def test_dask_tiles_equal_in_process(dask_executor) -> None:
     )
     np.testing.assert_array_equal(on_dask, same_tiles)  # bit for bit: the same tiles, the same sums
     np.testing.assert_allclose(on_dask, ref, rtol=1e-12, atol=0)
-    assert calls[-1][0] == calls[-1][1] == len(calls) - 1 > 10
+    assert calls[-1][0] == calls[-1][1] == len(calls) - 1 <= 8  # about 4 tasks per worker
     # tile size chosen from the workers when not given
     np.testing.assert_allclose(
         kernel_density(src, tgt, bandwidth_m=h, source_weights=w, executor=dask_executor.client),

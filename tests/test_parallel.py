@@ -206,8 +206,12 @@ def test_dask_equals_in_process(dask_executor, city_matrix, sources) -> None:
             progress=lambda d, t: calls.append((d, t)),  # noqa: B023 (used before the loop moves on)
         )
         assert r.equals(ref)
-        n = -(-len(sources) // chunk_size)
+        n = min(-(-len(sources) // chunk_size), 4 * 2)  # chunks grouped into 4 tasks per worker
         assert calls[0] == (0, n) and calls[-1] == (n, n) and len(calls) == n + 1
+    one_task_each = reduce_sources(
+        eng, sources, thresholds=THRESHOLDS, chunk_size=3, executor=dask_executor, tasks_per_worker=1
+    )
+    assert one_task_each.equals(ref)
 
 
 @pytest.mark.dask
