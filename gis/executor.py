@@ -1,0 +1,338 @@
+"""Where work runs: in this process (the default) or on a Dask cluster, behind one seam.
+
+:func:`open_executor` turns the user's choice into an :class:`Executor`: nothing (or
+``workers=1``) runs every task here, in order, without importing Dask; ``workers=N`` starts a
+``dask.distributed`` LocalCluster of N worker processes (one thread each) and closes it on exit;
+``scheduler="tcp://HOST:8786"`` connects to an existing cluster; ``client=`` wraps a
+``distributed.Client`` the caller owns (it is left open). :func:`as_executor` gives the
+functions that accept ``executor=`` (an Executor, a Client or None) the same object.
+
+An Executor does two things. :meth:`Executor.share` sends a big input (a road graph, a source
+table) to every worker once (``client.scatter(obj, broadcast=True)``) and returns a handle that
+tasks take as an argument, never the object itself per task. :meth:`Executor.run` runs
+``fn(*shared, *task)`` for every task and yields ``(task number, result)`` as they complete,
+feeding ``progress(done, total)``; a failing task cancels the rest and re-raises its own
+exception (same type, so an :class:`~gis.errors.InputError` stays one) with a note naming the task.
+
+Dask is an optional extra: ``pip install "riskplan[scale]"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from .errors import InputError, MissingDependencyError
+
+__all__ = ["DaskExecutor", "Executor", "InProcessExecutor", "Progress", "as_executor", "open_executor"]
+
+log = logging.getLogger(__name__)
+
+#: ``progress(done, total)``: called after each task completes (and once with ``(0, total)``).
+Progress = Callable[[int, int], None]
+
+
+class Executor:
+    """Runs tasks somewhere: the interface of :class:`InProcessExecutor` and :class:`DaskExecutor`."""
+
+    #: Worker processes the tasks spread over (1 in process).
+    n_workers: int = 1
+    #: How many objects :meth:`share` has sent (each to every worker once).
+    n_shared: int = 0
+
+    def share(self, obj: Any) -> Any:
+        """A handle on ``obj`` for task arguments: ``obj`` itself in process, a future on Dask."""
+        raise NotImplementedError
+
+    def run(
+        self,
+        fn: Callable[..., Any],
+        tasks: Sequence[tuple[Any, ...]],
+        *,
+        shared: tuple[Any, ...] = (),
+        progress: Progress | None = None,
+        name: str | None = None,
+    ) -> Iterator[tuple[int, Any]]:
+        """Yield ``(i, fn(*shared, *tasks[i]))`` for every task, in the order they complete."""
+        raise NotImplementedError
+
+
+def _note(exc: BaseException, i: int, total: int, name: str, where: str) -> None:
+    exc.add_note(f"(in task {i + 1} of {total} of `{name}`, {where})")
+
+
+class InProcessExecutor(Executor):
+    """Every task in this process, one after the other, in order: no Dask needed.
+
+    Examples
+    --------
+    >>> ex = InProcessExecutor()
+    >>> sorted(ex.run(pow, [(2, 3), (3, 2)]))
+    [(0, 8), (1, 9)]
+    """
+
+    def share(self, obj: Any) -> Any:
+        """``obj`` itself (nothing to send)."""
+        self.n_shared += 1
+        return obj
+
+    def run(
+        self,
+        fn: Callable[..., Any],
+        tasks: Sequence[tuple[Any, ...]],
+        *,
+        shared: tuple[Any, ...] = (),
+        progress: Progress | None = None,
+        name: str | None = None,
+    ) -> Iterator[tuple[int, Any]]:
+        """Yield ``(i, fn(*shared, *tasks[i]))`` in task order."""
+        total = len(tasks)
+        label = name or str(getattr(fn, "__name__", "task"))
+        if progress is not None:
+            progress(0, total)
+        for i, task in enumerate(tasks):
+            try:
+                out = fn(*shared, *task)
+            except Exception as exc:
+                _note(exc, i, total, label, "in process")
+                raise
+            if progress is not None:
+                progress(i + 1, total)
+            yield i, out
+
+    def __repr__(self) -> str:
+        return "InProcessExecutor()"
+
+
+class DaskExecutor(Executor):
+    """Tasks as Dask futures on a ``distributed.Client``; build it with :func:`open_executor`.
+
+    Parameters
+    ----------
+    client
+        A connected ``distributed.Client``.
+    max_in_flight
+        Tasks submitted ahead of the results collected (default 2 per worker thread, at least 4):
+        bounds the results waiting on the workers, so a reduction keeps its memory bound.
+    """
+
+    def __init__(self, client: Any, *, max_in_flight: int | None = None) -> None:
+        self.client = client
+        threads = sum(client.nthreads().values()) or 1
+        self.n_workers = len(client.nthreads()) or 1
+        self.max_in_flight = max_in_flight or max(4, 2 * threads)
+        self.n_shared = 0
+
+    def share(self, obj: Any) -> Any:
+        """Scatter ``obj`` to every worker once and return its future (pass it in ``shared=``)."""
+        self.n_shared += 1
+        return self.client.scatter(obj, broadcast=True, hash=False)
+
+    def run(
+        self,
+        fn: Callable[..., Any],
+        tasks: Sequence[tuple[Any, ...]],
+        *,
+        shared: tuple[Any, ...] = (),
+        progress: Progress | None = None,
+        name: str | None = None,
+    ) -> Iterator[tuple[int, Any]]:
+        """Submit the tasks (at most ``max_in_flight`` ahead) and yield results as they complete."""
+        from distributed import as_completed
+
+        total = len(tasks)
+        label = name or str(getattr(fn, "__name__", "task"))
+        if progress is not None:
+            progress(0, total)
+        if total == 0:
+            return
+        token = uuid.uuid4().hex[:8]
+        live: dict[str, tuple[int, Any]] = {}
+        pending = iter(enumerate(tasks))
+
+        def submit(i: int, task: tuple[Any, ...]) -> Any:
+            fut = self.client.submit(fn, *shared, *task, key=f"{label}-{token}-{i}", pure=False)
+            live[fut.key] = (i, fut)
+            return fut
+
+        stream = as_completed([submit(i, t) for i, t in _take(pending, self.max_in_flight)])
+        done = 0
+        try:
+            for fut in stream:
+                i, _ = live.pop(fut.key)
+                if fut.status == "error":
+                    exc = fut.exception()
+                    _note(exc, i, total, label, f"on the Dask cluster at {self.client.scheduler.address}")
+                    raise exc.with_traceback(fut.traceback())
+                out = fut.result()
+                for j, t in _take(pending, 1):
+                    stream.add(submit(j, t))
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+                yield i, out
+        finally:
+            if live:  # a task failed or the caller stopped early: cancel what is queued or running
+                self.client.cancel([f for _, f in live.values()], force=True)
+                stream.clear()
+
+    def worker_peak_rss_mb(self) -> dict[str, float]:
+        """Peak resident memory of every worker process so far, in MB (Linux ``VmHWM``)."""
+        return dict(self.client.run(_peak_rss_mb))
+
+    def worker_cpu_s(self) -> dict[str, float]:
+        """CPU seconds used so far by every worker process (``time.process_time``)."""
+        import time
+
+        return dict(self.client.run(time.process_time))
+
+    def __repr__(self) -> str:
+        return f"DaskExecutor({self.client.scheduler.address}, {self.n_workers} workers)"
+
+
+def _take(it: Iterator[tuple[int, Any]], n: int) -> Iterable[tuple[int, Any]]:
+    for _ in range(n):
+        nxt = next(it, None)
+        if nxt is None:
+            return
+        yield nxt
+
+
+def _peak_rss_mb() -> float:
+    """Peak RSS of this process in MB: ``VmHWM`` (reset at exec, true for a worker), else ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as exc:
+        raise MissingDependencyError("dask[distributed]", "scale", purpose="run on Dask") from exc
+    return distributed
+
+
+@contextmanager
+def open_executor(
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    connect_timeout_s: float = 10.0,
+    memory_limit: str | float = "auto",
+) -> Iterator[Executor]:
+    """The executor the user asked for, closed (cluster and all) when the block ends.
+
+    Parameters
+    ----------
+    workers
+        None or 1: in this process (no Dask import). N >= 2: a LocalCluster of N worker
+        processes with one thread each, started here and closed on exit, even when a task fails.
+    scheduler
+        Address of a running Dask scheduler, such as ``tcp://10.0.0.5:8786``.
+    client
+        A ``distributed.Client`` the caller owns (left open on exit).
+    connect_timeout_s
+        Seconds to wait for ``scheduler``.
+    memory_limit
+        Memory limit of each LocalCluster worker (Dask's ``"auto"``: the machine's memory / N).
+
+    Raises
+    ------
+    InputError
+        For more than one choice, a bad ``workers`` count or a scheduler that cannot be reached.
+    MissingDependencyError
+        When Dask is asked for but not installed.
+
+    Examples
+    --------
+    >>> with open_executor() as ex:
+    ...     [r for _, r in ex.run(abs, [(-1,), (-2,)])]
+    [1, 2]
+    """
+    given = [
+        n for n, v in (("workers", workers), ("scheduler", scheduler), ("client", client)) if v is not None
+    ]
+    if len(given) > 1:
+        msg = f"Both {' and '.join(f'`{g}`' for g in given)} were given. Fix: choose one place to run."
+        raise InputError(msg)
+    if client is not None:
+        yield DaskExecutor(client)
+        return
+    if scheduler:
+        with _connect(scheduler, connect_timeout_s) as c:
+            yield DaskExecutor(c)
+        return
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        msg = f"`workers` is {workers!r}. Fix: give a whole number of worker processes >= 1 (1 = in process)."
+        raise InputError(msg)
+    if workers is None or workers == 1:
+        yield InProcessExecutor()
+        return
+    distributed = _distributed()
+    log.info("starting a Dask LocalCluster of %d worker processes", workers)
+    with (
+        distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # any free port: never clash with a cluster already running
+            memory_limit=memory_limit,
+            silence_logs=logging.WARNING,
+        ) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield DaskExecutor(c)
+
+
+@contextmanager
+def _connect(address: str, timeout_s: float) -> Iterator[Any]:
+    distributed = _distributed()
+    fix = (
+        "Fix: start a scheduler there (`dask scheduler`, default port 8786) and workers "
+        "(`dask worker tcp://HOST:8786`), check the host and port, or use `workers=N` for a local cluster."
+    )
+    if not isinstance(address, str) or "://" not in address or address.rsplit(":", 1)[-1] == "":
+        msg = f"`scheduler` is {address!r}, not a Dask scheduler address like `tcp://HOST:8786`. {fix}"
+        raise InputError(msg)
+    try:
+        c = distributed.Client(address, timeout=timeout_s, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        msg = f"Cannot reach the Dask scheduler at `{address}` within {timeout_s:g} s ({exc}). {fix}"
+        raise InputError(msg) from exc
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def as_executor(executor: Executor | Any | None) -> Executor:
+    """``executor`` as an :class:`Executor`: None runs in process, a ``distributed.Client`` on its cluster.
+
+    Examples
+    --------
+    >>> as_executor(None)
+    InProcessExecutor()
+    """
+    if executor is None:
+        return InProcessExecutor()
+    if isinstance(executor, Executor):
+        return executor
+    if type(executor).__name__ == "Client" and hasattr(executor, "scatter"):
+        return DaskExecutor(executor)
+    msg = (
+        f"`executor` is a {type(executor).__name__}. Fix: pass None (in process), a `distributed.Client`, "
+        "or an executor from `gis.executor.open_executor(workers=N)`."
+    )
+    raise InputError(msg)
