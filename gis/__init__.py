@@ -29,6 +29,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "to_metric",
     ),
     "census": ("CensusJoin", "join_census", "read_census"),
+    "executor": ("Executor", "open_executor"),
     "extract": ("ExtractReport", "scenario_from_osm"),
     "population": ("raster_population",),
     "demo": (
@@ -85,6 +86,7 @@ if TYPE_CHECKING:
         SnapError,
         SolverError,
     )
+    from .executor import Executor, open_executor
     from .extract import ExtractReport, scenario_from_osm
     from .io import LayerSource, read_layer
     from .network import (
@@ -108,6 +110,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CRSError",
     "CensusJoin",
+    "Executor",
     "ExtractReport",
     "GraphCache",
     "InputError",
@@ -137,6 +140,7 @@ __all__ = [
     "load_graph",
     "load_scenario",
     "local_metric_crs",
+    "open_executor",
     "raster_population",
     "read_census",
     "read_layer",

@@ -46,6 +46,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "DISTANCES",
         "MODELS",
     ),
+    "parallel": ("CsgraphEngine", "SnappedPointEngine", "SourceReduction", "reduce_sources"),
     "query": ("ResponseQuery",),
     "siting": (
         "apply_siting_rules",
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
     from .districts import StationDistricts, station_districts
     from .isochrones import band_population, isochrones
     from .names import DEFAULT_STANDARD, DISTANCES, MODELS
+    from .parallel import CsgraphEngine, SnappedPointEngine, SourceReduction, reduce_sources
     from .query import ResponseQuery
     from .response import (
         OFF_ROAD_RULE,
@@ -111,10 +113,13 @@ __all__ = [
     "MODELS",
     "OFF_ROAD_RULE",
     "CoverageResult",
+    "CsgraphEngine",
     "DepotPlan",
     "ResponseQuery",
     "ResponseStandard",
     "RoadMatrix",
+    "SnappedPointEngine",
+    "SourceReduction",
     "StationDistricts",
     "StationPlan",
     "TargetsBySources",
@@ -133,6 +138,7 @@ __all__ = [
     "plan_depots",
     "plan_stations",
     "reached_times",
+    "reduce_sources",
     "relocation_demand",
     "response_standard",
     "road_matrix",
