@@ -133,7 +133,7 @@ def test_snapped_points_match_layer_coverage(city_matrix) -> None:
     stations, points = city["fire_stations"], city["communities"]
     table = layer_coverage(graph, stations, points, speed_factor=0.8, layer="communities")
     snaps = _snap_points(m, points, layer="communities", max_snap_m=None)
-    st_nodes = m.positions(_snap_stations(m, graph, stations, max_snap_m=None, layer="fire_stations")["node"])
+    st_nodes = m.positions(_snap_stations(m, stations, max_snap_m=None, layer="fire_stations")["node"])
     eng = SnappedPointEngine.from_snaps(m, snaps, speed_factor=0.8, offset_s=std.turnout_s)
     ref = std.turnout_s + m.point_times(m.one_to_all(st_nodes), snaps) / 0.8
     np.testing.assert_array_equal(eng.times(st_nodes), ref)
