@@ -204,9 +204,9 @@ def stage_density(ex: Any, side_km: float, n_sources: int, h: float, tile_km: fl
         f"max relative difference to untiled {rel:.1e}"
     )
     print(f"    worker peak RSS: {', '.join(f'{v:,.0f} MB' for v in rss.values())}")
-    tiles = _tiles(src, cells, tile, h)
-    n_halo = np.array([len(s) for _, s in tiles])
-    n_tgt = np.array([len(t) for t, _ in tiles])
+    tiles = _tiles(src[np.argsort(src[:, 0], kind="stable")], cells, tile, h)
+    n_halo = np.array([t[3] for t in tiles])
+    n_tgt = np.array([len(t[0]) for t in tiles])
     print(
         f"    per tile: {len(tiles)} tiles, {n_tgt.mean():,.0f} cells and {n_halo.mean():,.0f} halo sources "
         f"on average, {tiled_cpu / len(tiles) * 1e3:.1f} ms CPU each in process"

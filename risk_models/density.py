@@ -145,13 +145,18 @@ def kernel_density(
     ex = as_executor(executor)
     side = float(tile_m) if tile_m is not None else _default_tile_m(tgt, h, ex.n_workers)
     out = np.zeros(len(tgt))
-    tiles = [(t, s) for t, s in _tiles(src, tgt, side, h) if len(s)]
+    order = np.argsort(src[:, 0], kind="stable")  # sources by x: a tile's halo is a slice, then a mask
+    src_x, w_x = src[order], w[order]
+    tiles = [t for t in _tiles(src_x, tgt, side, h) if t[3] > 0]
     params = (h, kernel, chunk_size)
-    # in process one task per tile; on a cluster about 4 tasks per worker, of similar work
+    # in process one task per tile; on a cluster about 4 tasks per worker, of similar work. The
+    # sources and targets go to every worker once; a task carries its tiles' target positions
+    # and boxes, and picks its halo itself, the same way in process and on Dask
     n_tasks = len(tiles) if isinstance(ex, InProcessExecutor) else 4 * ex.n_workers
-    groups = _balanced_groups(np.array([len(t) * len(s) for t, s in tiles], float), n_tasks)
-    tasks = [([(src[tiles[i][1]], w[tiles[i][1]], tgt[tiles[i][0]]) for i in g], params) for g in groups]
-    for k, dens in ex.run(_density_tiles, tasks, progress=progress, name="kernel_density"):
+    groups = _balanced_groups(np.array([len(t[0]) * t[3] for t in tiles], float), n_tasks)
+    tasks = [([tiles[i][:3] for i in g], params) for g in groups]
+    shared = (ex.share(src_x), ex.share(w_x), ex.share(tgt))
+    for k, dens in ex.run(_density_tiles, tasks, shared=shared, progress=progress, name="kernel_density"):
         for i, d in zip(groups[k], dens, strict=True):
             out[tiles[i][0]] = d
     return out * scale
@@ -183,11 +188,31 @@ def _density_block(
 
 
 def _density_tiles(
-    tiles: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]],
+    src_x: npt.NDArray[np.float64],
+    w_x: npt.NDArray[np.float64],
+    tgt: npt.NDArray[np.float64],
+    tiles: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float64], npt.NDArray[np.float64]]],
     params: tuple[float, str, int],
 ) -> list[npt.NDArray[np.float64]]:
-    """One task: :func:`_density_block` on each ``(sources, weights, targets)`` tile."""
-    return [_density_block(src, w, tgt, params) for src, w, tgt in tiles]
+    """One task: :func:`_density_block` on each ``(target positions, lo, hi)`` tile.
+
+    ``src_x`` and ``w_x`` are the sources sorted by x; a tile's sources are those in its box.
+    """
+    out = []
+    for targets, lo, hi in tiles:
+        halo = _halo(src_x, lo, hi)
+        out.append(_density_block(src_x[halo], w_x[halo], tgt[targets], params))
+    return out
+
+
+def _halo(
+    src_x: npt.NDArray[np.float64], lo: npt.NDArray[np.float64], hi: npt.NDArray[np.float64]
+) -> npt.NDArray[np.intp]:
+    """Positions of the sources (sorted by x) inside the box ``lo``..``hi``, in order."""
+    a = int(np.searchsorted(src_x[:, 0], lo[0], side="left"))
+    b = int(np.searchsorted(src_x[:, 0], hi[0], side="right"))
+    y = src_x[a:b, 1]
+    return (a + np.flatnonzero((y >= lo[1]) & (y <= hi[1]))).astype(np.intp)
 
 
 def _balanced_groups(cost: npt.NDArray[np.float64], n_groups: int) -> list[list[int]]:
@@ -207,25 +232,24 @@ def _default_tile_m(tgt: npt.NDArray[np.float64], h: float, n_workers: int) -> f
 
 
 def _tiles(
-    src: npt.NDArray[np.float64], tgt: npt.NDArray[np.float64], side: float, h: float
-) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]]:
-    """``(target positions, source positions)`` of every tile of ``side`` metres holding targets.
+    src_x: npt.NDArray[np.float64], tgt: npt.NDArray[np.float64], side: float, h: float
+) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float64], npt.NDArray[np.float64], int]]:
+    """``(target positions, lo, hi, n sources)`` of every tile of ``side`` metres holding targets.
 
-    The sources of a tile are those in the bounding box of its targets grown by ``h`` (plus a
-    hair for rounding): a superset of every source within ``h`` of one of its targets.
+    A tile's box is the bounding box of its targets grown by ``h`` (plus a hair for rounding):
+    it holds every source within ``h`` of one of its targets. ``src_x`` is sorted by x.
     """
     cell = np.floor((tgt - tgt.min(axis=0)) / side).astype(np.int64)
     key = cell[:, 1] * (int(cell[:, 0].max()) + 1) + cell[:, 0]
     order = np.argsort(key, kind="stable")
     bounds = np.flatnonzero(np.diff(key[order])) + 1
-    groups = np.split(order, bounds)
-    lo = np.array([tgt[g].min(axis=0) for g in groups])
-    hi = np.array([tgt[g].max(axis=0) for g in groups])
-    centre = (lo + hi) / 2
-    radius = (hi - lo).max(axis=1) / 2 + h
-    radius = radius * (1 + 1e-9) + 1e-6
-    halo = cKDTree(src).query_ball_point(centre, radius, p=np.inf, return_sorted=True)
-    return [(g, np.asarray(s, dtype=np.intp)) for g, s in zip(groups, halo, strict=True)]
+    out = []
+    for g in np.split(order, bounds):
+        pts = tgt[g]
+        grow = h * (1 + 1e-9) + 1e-6
+        lo, hi = pts.min(axis=0) - grow, pts.max(axis=0) + grow
+        out.append((g, lo, hi, len(_halo(src_x, lo, hi))))
+    return out
 
 
 def sample_points(

@@ -89,6 +89,7 @@ def test_dask_tiles_equal_in_process(dask_executor) -> None:
     ref = kernel_density(src, tgt, bandwidth_m=h, source_weights=w)
     same_tiles = kernel_density(src, tgt, bandwidth_m=h, source_weights=w, tile_m=4000.0)
     calls: list[tuple[int, int]] = []
+    shared_before = dask_executor.n_shared
     on_dask = kernel_density(
         src,
         tgt,
@@ -98,6 +99,8 @@ def test_dask_tiles_equal_in_process(dask_executor) -> None:
         executor=dask_executor,
         progress=lambda d, t: calls.append((d, t)),
     )
+    # sources, weights and targets go to the workers once, not with every task
+    assert dask_executor.n_shared - shared_before == 3
     np.testing.assert_array_equal(on_dask, same_tiles)  # bit for bit: the same tiles, the same sums
     np.testing.assert_allclose(on_dask, ref, rtol=1e-12, atol=0)
     assert calls[-1][0] == calls[-1][1] == len(calls) - 1 <= 8  # about 4 tasks per worker
