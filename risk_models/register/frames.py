@@ -21,7 +21,7 @@ import pandas as pd
 from gis.validate import index_by_id
 
 from .errors import RegisterError
-from .items import Event, Item
+from .items import DATETIME_FIELDS, Event, Item
 from .vocab import OPEN_STATUSES
 
 __all__ = [
@@ -80,7 +80,6 @@ SNAPSHOT_COLUMNS: tuple[str, ...] = (
     "version",
     "updated_at",
 )
-_TIMES = ("reported_at", "updated_at", *(c for c in SNAPSHOT_COLUMNS if c.endswith("_at")))
 # milestone column, action, and which of its events counts
 _MILESTONES = (
     ("verified_at", "verify", "first"),
@@ -122,7 +121,7 @@ def items_frame(items: Iterable[Item], *, crs: object) -> gpd.GeoDataFrame:
     df = pd.DataFrame(rows, columns=[f.name for f in fields(Item)])
     for col in ("criteria", "measures"):
         df[col] = df[col].map(lambda v: "; ".join(v) if v else None).astype(object)
-    for col in _TIMES:
+    for col in DATETIME_FIELDS:
         df[col] = pd.to_datetime(df[col])
     df["deadline"] = pd.to_datetime(df["deadline"])
     df["funds_yuan"] = df["funds_yuan"].astype(float)

@@ -21,7 +21,8 @@ from .errors import RegisterError
 
 __all__ = ["Event", "Item", "item_number"]
 
-_DATETIME_FIELDS = (
+#: The datetime fields of an :class:`Item`.
+DATETIME_FIELDS: tuple[str, ...] = (
     "reported_at",
     "updated_at",
     "verified_at",
@@ -183,7 +184,7 @@ class Item:
             msg = f"Item record has unknown fields {unknown}. Fix: give fields of `Item` only."
             raise RegisterError(msg)
         values = dict(record)
-        for key in _DATETIME_FIELDS:
+        for key in DATETIME_FIELDS:
             if values.get(key) is not None:
                 values[key] = _datetime(values[key], f"Item field `{key}`")
         if values.get("deadline") is not None and not isinstance(values["deadline"], date):
