@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from types import MappingProxyType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pandas as pd
 
@@ -75,6 +76,7 @@ def load_criteria(major_hazard_criteria: Criteria | TableOverrides = None) -> Cr
     Returns
     -------
     Criteria
+        Read-only; the shipped default is built once and shared.
 
     Raises
     ------
@@ -90,7 +92,18 @@ def load_criteria(major_hazard_criteria: Criteria | TableOverrides = None) -> Cr
     """
     if isinstance(major_hazard_criteria, Criteria):
         return major_hazard_criteria
-    table = load_table("major_hazard_criteria", major_hazard_criteria, package="risk_models")
+    if major_hazard_criteria is None:
+        return _default()
+    return _build(load_table("major_hazard_criteria", major_hazard_criteria, package="risk_models"))
+
+
+@cache
+def _default() -> Criteria:
+    """The shipped checklists, built once and shared (:class:`Criteria` is read-only)."""
+    return _build(load_table("major_hazard_criteria", package="risk_models"))
+
+
+def _build(table: dict[str, Any]) -> Criteria:
     cats = table.get("categories", {})
     if set(cats) != set(CATEGORIES):
         _fail(
