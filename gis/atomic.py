@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -17,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-__all__ = ["atomic_path", "storable", "write_gpkg"]
+__all__ = ["atomic_path", "staging_dir", "storable", "write_gpkg"]
 
 
 @contextlib.contextmanager
@@ -53,6 +54,20 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
         ):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
+
+
+@contextlib.contextmanager
+def staging_dir(out_dir: Path, tag: str) -> Iterator[Path]:
+    """Yield a fresh hidden folder beside ``out_dir`` (named after it and ``tag``); remove it after.
+
+    Files are written there, then moved into ``out_dir`` so that a failed run leaves no half of them.
+    """
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.{tag}-", dir=out_dir.parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def storable(frame: pd.DataFrame, *, index_label: str = "id") -> pd.DataFrame:

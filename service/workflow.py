@@ -118,9 +118,10 @@ def build_network(
         for layer in SNAPPED_LAYERS
         if layer in scenario
     }
-    for layer, ids in NetworkRun(graph, snaps).flagged.items():
+    run = NetworkRun(graph, snaps)
+    for layer, ids in run.flagged.items():
         log.warning("layer %s: %d points beyond the snap limit: %s", layer, len(ids), ids[:10])
-    return NetworkRun(graph, snaps)
+    return run
 
 
 def assess(

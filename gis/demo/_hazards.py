@@ -65,12 +65,8 @@ def _grid_weights(layout: Layout, grid: Grid, spec: Mapping[str, Any]) -> FloatA
     return w
 
 
-def _on_arterials(
-    layout: Layout, roads: gpd.GeoDataFrame, spec: Mapping[str, Any], n: int, rng: np.random.Generator
-) -> FloatArray:
-    """Random points beside primary / secondary roads, offset ``distance_m`` to one side."""
-    art = roads[roads["highway"].isin(["primary", "secondary"]) & roads["bridge"].isna()]
-    lines = art.geometry.to_numpy()
+def _beside_lines(lines: npt.NDArray[Any], n: int, offset_m: float, rng: np.random.Generator) -> FloatArray:
+    """``n`` random points along ``lines`` (picked by length), ``offset_m`` to a random side."""
     length = shapely.length(lines)
     pick = rng.choice(len(lines), size=n, p=length / length.sum())
     at = rng.uniform(0.05, 0.95, n) * length[pick]
@@ -78,7 +74,15 @@ def _on_arterials(
     b = shapely.get_coordinates(shapely.line_interpolate_point(lines[pick], at + 1.0))
     t = (b - a) / np.maximum(np.hypot(*(b - a).T), 1e-9)[:, None]
     side = rng.choice([-1.0, 1.0], n)[:, None]
-    xy = a + side * float(spec.get("distance_m", 25.0)) * np.column_stack([-t[:, 1], t[:, 0]])
+    return a + side * offset_m * np.column_stack([-t[:, 1], t[:, 0]])
+
+
+def _on_arterials(
+    layout: Layout, roads: gpd.GeoDataFrame, spec: Mapping[str, Any], n: int, rng: np.random.Generator
+) -> FloatArray:
+    """Random points beside primary / secondary roads, offset ``distance_m`` to one side."""
+    art = roads[roads["highway"].isin(["primary", "secondary"]) & roads["bridge"].isna()]
+    xy = _beside_lines(art.geometry.to_numpy(), n, float(spec.get("distance_m", 25.0)), rng)
     zones = [ZONES.index(z) for z in spec["zones"]]
     return xy[np.isin(layout.zones(xy[:, 0], xy[:, 1]), zones)]
 

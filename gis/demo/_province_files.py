@@ -14,10 +14,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import sqlite3
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from ..atomic import staging_dir
 from ..errors import InputError
 from ..scenario import write_scenario
 from ..schema import DEPOT_TIERS
@@ -143,16 +142,6 @@ def scenario_text(
     return "\n".join(lines)
 
 
-@contextlib.contextmanager
-def _staging(out_dir: Path) -> Iterator[Path]:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.demo-", dir=out_dir.parent))
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def _fix_stamps(gpkg: Path) -> None:
     with contextlib.closing(sqlite3.connect(gpkg)) as db, db:
         db.execute("UPDATE gpkg_contents SET last_change = ?", (_STAMP,))
@@ -179,7 +168,7 @@ def write_folder(
         msg = f"`out_dir` `{out_dir}` is a file. Fix: give a folder (it is created when missing)."
         raise InputError(msg)
     meta = {**metadata, "notes": json.dumps(list(notes), ensure_ascii=False)}
-    with _staging(out_dir) as tmp:
+    with staging_dir(out_dir, "demo") as tmp:
         write_scenario(layers, tmp / GPKG_FILE, metadata=meta)
         _fix_stamps(tmp / GPKG_FILE)
         text = scenario_text(

@@ -20,7 +20,7 @@ import shapely
 
 from ..errors import InputError
 from ..schema import RECTIFICATION_STATUSES, SIZE_CLASSES
-from ._hazards import _inventory, _snap, _spaced
+from ._hazards import _beside_lines, _inventory, _snap, _spaced
 from ._province_places import COUNTY, PARK, TOWNSHIP, Places, Streets
 
 __all__ = ["build_rural_hazards", "build_rural_resources"]
@@ -146,15 +146,8 @@ def build_rural_hazards(
     sel = np.isin(roads.code, codes) & (roads.place < 0)
     lines = geoms[sel]
     if len(lines):
-        length = shapely.length(lines)
-        n = round(length.sum() / 1000.0 / float(ar["km_per_station"]))
-        pick = rng.choice(len(lines), size=n, p=length / length.sum())
-        at = rng.uniform(0.05, 0.95, n) * length[pick]
-        a = shapely.get_coordinates(shapely.line_interpolate_point(lines[pick], at))
-        b = shapely.get_coordinates(shapely.line_interpolate_point(lines[pick], at + 1.0))
-        t = (b - a) / np.maximum(np.hypot(*(b - a).T), 1e-9)[:, None]
-        side = rng.choice([-1.0, 1.0], n)[:, None]
-        xy = a + side * float(ar["offset_m"]) * np.column_stack([-t[:, 1], t[:, 0]])
+        n = round(shapely.length(lines).sum() / 1000.0 / float(ar["km_per_station"]))
+        xy = _beside_lines(lines, n, float(ar["offset_m"]), rng)
         fac = _facilities(demo, str(ar["category"]))
         w = np.array([float(f["weight"]) for f in fac])
         new = _records(

@@ -7,17 +7,15 @@ contents; other files already in the folder (earlier results) are left alone.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import geopandas as gpd
 import pyproj
 
+from ..atomic import staging_dir
 from ..errors import InputError
 from ..scenario import write_scenario
 
@@ -93,16 +91,6 @@ def scenario_toml(
     return "\n".join(lines)
 
 
-@contextlib.contextmanager
-def _staging(out_dir: Path) -> Iterator[Path]:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.init-", dir=out_dir.parent))
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def write_folder(
     out_dir: str | Path,
     layers: Mapping[str, gpd.GeoDataFrame],
@@ -135,7 +123,7 @@ def write_folder(
         msg = f"`--out` `{out_dir}` is a file. Fix: give a folder (it is created when missing)."
         raise InputError(msg)
     kept = {n: g for n, g in layers.items() if len(g)}
-    with _staging(out_dir) as tmp:
+    with staging_dir(out_dir, "init") as tmp:
         frames = {n: g.to_crs(4326) for n, g in kept.items()}
         write_scenario(
             frames,
