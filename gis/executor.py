@@ -27,7 +27,15 @@ from typing import Any
 
 from .errors import InputError, MissingDependencyError
 
-__all__ = ["DaskExecutor", "Executor", "InProcessExecutor", "Progress", "as_executor", "open_executor"]
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "InProcessExecutor",
+    "Progress",
+    "as_executor",
+    "open_executor",
+    "peak_rss_mb",
+]
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +187,9 @@ class DaskExecutor(Executor):
                 self.client.cancel([f for _, f in live.values()], force=True)
                 stream.clear()
 
-    def worker_peak_rss_mb(self) -> dict[str, float]:
+    def workerpeak_rss_mb(self) -> dict[str, float]:
         """Peak resident memory of every worker process so far, in MB (Linux ``VmHWM``)."""
-        return dict(self.client.run(_peak_rss_mb))
+        return dict(self.client.run(peak_rss_mb))
 
     def worker_cpu_s(self) -> dict[str, float]:
         """CPU seconds used so far by every worker process (``time.process_time``)."""
@@ -201,7 +209,7 @@ def _take(it: Iterator[tuple[int, Any]], n: int) -> Iterable[tuple[int, Any]]:
         yield nxt
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     """Peak RSS of this process in MB: ``VmHWM`` (reset at exec, true for a worker), else ``ru_maxrss``."""
     try:
         with open("/proc/self/status", encoding="ascii") as f:
