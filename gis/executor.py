@@ -68,6 +68,16 @@ class Executor:
         raise NotImplementedError
 
 
+def _begin(
+    fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], name: str | None, progress: Progress | None
+) -> tuple[int, str]:
+    """``(total, label)`` of a run, after reporting ``progress(0, total)``."""
+    total = len(tasks)
+    if progress is not None:
+        progress(0, total)
+    return total, name or str(getattr(fn, "__name__", "task"))
+
+
 def _note(exc: BaseException, i: int, total: int, name: str, where: str) -> None:
     exc.add_note(f"(in task {i + 1} of {total} of `{name}`, {where})")
 
@@ -97,10 +107,7 @@ class InProcessExecutor(Executor):
         name: str | None = None,
     ) -> Iterator[tuple[int, Any]]:
         """Yield ``(i, fn(*shared, *tasks[i]))`` in task order."""
-        total = len(tasks)
-        label = name or str(getattr(fn, "__name__", "task"))
-        if progress is not None:
-            progress(0, total)
+        total, label = _begin(fn, tasks, name, progress)
         for i, task in enumerate(tasks):
             try:
                 out = fn(*shared, *task)
@@ -151,10 +158,7 @@ class DaskExecutor(Executor):
         """Submit the tasks (at most ``max_in_flight`` ahead) and yield results as they complete."""
         from distributed import as_completed
 
-        total = len(tasks)
-        label = name or str(getattr(fn, "__name__", "task"))
-        if progress is not None:
-            progress(0, total)
+        total, label = _begin(fn, tasks, name, progress)
         if total == 0:
             return
         token = uuid.uuid4().hex[:8]
