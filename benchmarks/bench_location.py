@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from gis.executor import peak_rss_mb
 from planning.location import LocationResult, backup_coverage, lscp, mclp, p_center, p_median
 
 FloatArray = npt.NDArray[np.float64]
@@ -205,18 +206,6 @@ def bench_large(args: argparse.Namespace) -> list[Row]:
     if args.highs_alone:
         row.highs300_obj = highs_alone(cost, w, p, 120.0)
     return [row]
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS (``VmHWM``: reset at exec, unlike ``ru_maxrss``, which keeps the parent's)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def province_case(model: str, seed: int) -> dict[str, float | str]:

@@ -27,7 +27,15 @@ from typing import Any
 
 from .errors import InputError, MissingDependencyError
 
-__all__ = ["DaskExecutor", "Executor", "InProcessExecutor", "Progress", "as_executor", "open_executor"]
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "InProcessExecutor",
+    "Progress",
+    "as_executor",
+    "open_executor",
+    "peak_rss_mb",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +68,16 @@ class Executor:
         raise NotImplementedError
 
 
+def _begin(
+    fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], name: str | None, progress: Progress | None
+) -> tuple[int, str]:
+    """``(total, label)`` of a run, after reporting ``progress(0, total)``."""
+    total = len(tasks)
+    if progress is not None:
+        progress(0, total)
+    return total, name or str(getattr(fn, "__name__", "task"))
+
+
 def _note(exc: BaseException, i: int, total: int, name: str, where: str) -> None:
     exc.add_note(f"(in task {i + 1} of {total} of `{name}`, {where})")
 
@@ -89,10 +107,7 @@ class InProcessExecutor(Executor):
         name: str | None = None,
     ) -> Iterator[tuple[int, Any]]:
         """Yield ``(i, fn(*shared, *tasks[i]))`` in task order."""
-        total = len(tasks)
-        label = name or str(getattr(fn, "__name__", "task"))
-        if progress is not None:
-            progress(0, total)
+        total, label = _begin(fn, tasks, name, progress)
         for i, task in enumerate(tasks):
             try:
                 out = fn(*shared, *task)
@@ -143,10 +158,7 @@ class DaskExecutor(Executor):
         """Submit the tasks (at most ``max_in_flight`` ahead) and yield results as they complete."""
         from distributed import as_completed
 
-        total = len(tasks)
-        label = name or str(getattr(fn, "__name__", "task"))
-        if progress is not None:
-            progress(0, total)
+        total, label = _begin(fn, tasks, name, progress)
         if total == 0:
             return
         token = uuid.uuid4().hex[:8]
@@ -179,9 +191,9 @@ class DaskExecutor(Executor):
                 self.client.cancel([f for _, f in live.values()], force=True)
                 stream.clear()
 
-    def worker_peak_rss_mb(self) -> dict[str, float]:
+    def workerpeak_rss_mb(self) -> dict[str, float]:
         """Peak resident memory of every worker process so far, in MB (Linux ``VmHWM``)."""
-        return dict(self.client.run(_peak_rss_mb))
+        return dict(self.client.run(peak_rss_mb))
 
     def worker_cpu_s(self) -> dict[str, float]:
         """CPU seconds used so far by every worker process (``time.process_time``)."""
@@ -201,7 +213,7 @@ def _take(it: Iterator[tuple[int, Any]], n: int) -> Iterable[tuple[int, Any]]:
         yield nxt
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     """Peak RSS of this process in MB: ``VmHWM`` (reset at exec, true for a worker), else ``ru_maxrss``."""
     try:
         with open("/proc/self/status", encoding="ascii") as f:

@@ -243,10 +243,10 @@ def _tiles(
     key = cell[:, 1] * (int(cell[:, 0].max()) + 1) + cell[:, 0]
     order = np.argsort(key, kind="stable")
     bounds = np.flatnonzero(np.diff(key[order])) + 1
+    grow = h * (1 + 1e-9) + 1e-6
     out = []
     for g in np.split(order, bounds):
         pts = tgt[g]
-        grow = h * (1 + 1e-9) + 1e-6
         lo, hi = pts.min(axis=0) - grow, pts.max(axis=0) + grow
         out.append((g, lo, hi, len(_halo(src_x, lo, hi))))
     return out

@@ -144,7 +144,7 @@ def test_large_sparse_input_never_builds_a_dense_matrix() -> None:
             lambda: p_median(S, w, 900, method="heuristic", time_limit_s=20),
         ):
             res = run()
-            assert res.bound == res.bound and res.gap >= 0  # a finite bound is reported
+            assert np.isfinite(res.bound) and res.gap >= 0  # a finite bound is reported
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from ._costs import nearest_open, row_of_entry
+from ._costs import nearest_open, row_min, row_of_entry
 
 __all__ = ["median_alternate", "median_greedy", "median_sparse_bound", "sparse_median_cost"]
 
@@ -151,10 +151,7 @@ def _cheapest(cost: sp.csr_array, threshold: float) -> tuple[IntArray, IntArray,
     rows = row_of_entry(cost)
     keep = cost.data <= threshold
     beyond = np.where(keep, math.inf, cost.data)
-    nxt = np.full(cost.shape[0], math.inf)
-    has = np.diff(cost.indptr) > 0
-    if cost.nnz:
-        nxt[has] = np.minimum.reduceat(beyond, cost.indptr[:-1][has])
+    nxt = row_min(sp.csr_array((beyond, cost.indices, cost.indptr), shape=cost.shape))
     return rows[keep], cost.indices[keep].astype(np.intp), cost.data[keep], nxt
 
 
