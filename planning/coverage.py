@@ -28,11 +28,20 @@ from gis.tables import TableOverrides
 from .districts import _station_districts
 from .isochrones import _isochrones, band_population
 from .names import DEFAULT_STANDARD
-from .response import OFF_ROAD_RULE, _engine, _layer, area_grid, summarise_coverage
+from .response import (
+    OFF_ROAD_RULE,
+    SECOND_BEYOND_RULE,
+    TravelMatrix,
+    _engine,
+    _layers,
+    area_grid,
+    summarise_coverage,
+)
 from .standards import ResponseStandard, response_standard
 from .travel import RoadMatrix
 
 if TYPE_CHECKING:
+    from gis.executor import Executor
     from gis.network.graph import GraphLike
 
 __all__ = ["CoverageResult", "analyse_coverage"]
@@ -173,6 +182,8 @@ def analyse_coverage(
     hazard_grade: str | None = None,
     max_snap_m: float | None = None,
     response_standards: TableOverrides = None,
+    travel_matrix: TravelMatrix = "auto",
+    executor: Executor | Any | None = None,
 ) -> CoverageResult:
     """Response coverage of a scenario: layers, summary, isochrones and station districts.
 
@@ -208,6 +219,18 @@ def analyse_coverage(
         Snap limit for stations and places.
     response_standards
         Overrides of ``planning/data/response_standards.toml`` (mapping or TOML path).
+    travel_matrix
+        ``auto``: hold the stations x road nodes travel-time matrix while it has at most
+        :data:`planning.response.FULL_MATRIX_MAX` entries (25 million, 200 MB), otherwise take the
+        chunked path, which never holds it: the nearest station of every node and place from one
+        multi-source search (the districts too), the second station and the counts from
+        per-station searches 16 stations at a time cut off just above the standard, and the
+        isochrones per chunk of stations cut off at the largest break. ``full`` or ``chunked``
+        forces a path. The figures are the same, except that on the chunked path a second
+        station beyond the cut-off is reported as such (``second_beyond_cutoff``, and a note).
+    executor
+        Where the chunked path's per-station searches run: None (in process), an executor of
+        :func:`gis.executor.open_executor` or a ``distributed.Client``; results are identical.
 
     Returns
     -------
@@ -234,6 +257,8 @@ def analyse_coverage(
         speed_factor=speed_factor,
         max_snap_m=max_snap_m,
         edge_weight="travel_time_s",
+        travel_matrix=travel_matrix,
+        executor=executor,
     )
     timings["travel_times"] = time.perf_counter() - t0
 
@@ -243,15 +268,29 @@ def analyse_coverage(
     units = area_grid(extent, cell_m=cell_m, crs=crs) if area_units is None else area_units
     if "area_km2" not in units.columns:
         units = units.assign(area_km2=units.geometry.to_crs(crs).area / 1e6)
-    communities = _layer(engine, scenario["communities"], "communities")
     no_hazards = gpd.GeoDataFrame({"category": pd.Series(dtype=object)}, geometry=[], crs=scenario.crs)
-    hazards = _layer(engine, scenario.layers.get("hazards", no_hazards), "hazards")
-    units_cov = _layer(engine, units, "area_units")
+    layers = _layers(
+        engine,
+        {
+            "communities": scenario["communities"],
+            "hazards": scenario.layers.get("hazards", no_hazards),
+            "area_units": units,
+        },
+    )
+    communities, hazards, units_cov = layers["communities"], layers["hazards"], layers["area_units"]
     notes = list(scenario.notes)
     off_road = {n: int(g["flagged"].sum()) for n, g in (("communities", communities), ("hazards", hazards))}
     if any(off_road.values()):
         counts = ", ".join(f"{v} {k}" for k, v in off_road.items() if v)
         notes.append(f"{counts}: {OFF_ROAD_RULE}")
+    if engine.chunked:
+        beyond = {n: int(g["second_beyond_cutoff"].sum()) for n, g in layers.items()}
+        counts = ", ".join(f"{v} {k}" for k, v in beyond.items() if v) or "no places"
+        notes.append(
+            f"chunked travel times ({len(engine.station_ids)} stations x {engine.matrix.n_nodes:,} "
+            f"road nodes): second station beyond {engine.second_cutoff_s:.0f} s response for "
+            f"{counts}: {SECOND_BEYOND_RULE}"
+        )
     summary = summarise_coverage(
         {"communities": communities, "hazards": hazards, "area_units": units_cov},
         std,
@@ -278,6 +317,7 @@ def analyse_coverage(
             pixel_m=50.0,
             max_hole_m2=250_000.0,
             node_times=engine.node_times,
+            chunk_size=engine.chunk_size,
         )
         iso = band_population(iso, scenario["communities"])
     else:
@@ -297,6 +337,9 @@ def analyse_coverage(
             suburban=suburban,
             caps_km2=None,
             node_times=engine.node_times,
+            nearest=None
+            if engine.nearest_cost is None or engine.nearest_station is None
+            else (engine.nearest_cost, engine.nearest_station),
         )
         dist, enclaves, violations = result.districts, result.enclaves, result.violations
         station_out = station_out.join(dist.drop(columns=["geometry", "grade"]))

@@ -83,12 +83,13 @@ def _caps(grades: pd.Series, suburban: Iterable[object], caps: Mapping[str, floa
 
 
 def _farthest(
-    node_times: TargetsBySources, owner: npt.NDArray[np.int64], uv: npt.NDArray[np.int64], w: FloatArray
+    own_t: FloatArray, owner: npt.NDArray[np.int64], k: int, uv: npt.NDArray[np.int64], w: FloatArray
 ) -> FloatArray:
-    """Latest time each station reaches a point of its district, meeting points on shared edges included."""
-    k = node_times.shape[1]
+    """Latest time each station reaches a point of its district, meeting points on shared edges included.
+
+    ``own_t`` is the time of every node from its own station (``-inf`` where no station reaches).
+    """
     reached = owner >= 0
-    own_t = np.where(reached, node_times[np.arange(len(owner)), np.maximum(owner, 0)], -np.inf)
     far = np.full(k, -np.inf)
     np.maximum.at(far, owner[reached], own_t[reached])
     u, v = uv[:, 0], uv[:, 1]
@@ -226,8 +227,14 @@ def _station_districts(
     suburban: Iterable[object],
     caps_km2: Mapping[str, float] | None,
     node_times: TargetsBySources | None,
+    nearest: tuple[FloatArray, npt.NDArray[np.int64]] | None = None,
 ) -> StationDistricts:
-    """:func:`station_districts` on a road matrix already looked up."""
+    """:func:`station_districts` on a road matrix already looked up.
+
+    ``nearest``: the multi-source search instead of ``node_times`` (the travel cost of every
+    node from its nearest station at speed factor 1, and that station's position, -1 where
+    none): the districts without the stations x nodes matrix.
+    """
     std = response_standard(standard)
     if speed_factor <= 0:
         msg = f"`speed_factor` is {speed_factor}. Fix: give a positive factor."
@@ -236,13 +243,19 @@ def _station_districts(
     if missing:
         msg = f"`stations` lacks columns {sorted(missing)}. Fix: snap them (`node`) and give each a `grade`."
         raise InputError(msg)
-    if node_times is None:
-        node_times = m.one_to_all(m.positions(stations["node"].tolist()))
-    times = node_times / speed_factor
     k = len(stations)
-    owner = np.where(np.isfinite(times).any(axis=1), np.argmin(times, axis=1), -1).astype(np.int64)
+    if nearest is not None:
+        cost, owner = nearest[0], np.asarray(nearest[1], dtype=np.int64)
+        # min over stations commutes with the division: the owner's time, as from the full matrix
+        own_t = np.where(owner >= 0, cost / speed_factor, -np.inf)
+    else:
+        if node_times is None:
+            node_times = m.one_to_all(m.positions(stations["node"].tolist()))
+        times = node_times / speed_factor
+        owner = np.where(np.isfinite(times).any(axis=1), np.argmin(times, axis=1), -1).astype(np.int64)
+        own_t = np.where(owner >= 0, times[np.arange(len(owner)), np.maximum(owner, 0)], -np.inf)
     ids = stations.index
-    far = _farthest(times, owner, m.edge_uv, m.edge_cost / speed_factor)
+    far = _farthest(own_t, owner, k, m.edge_uv, m.edge_cost / speed_factor)
 
     if extent is None:
         extent = shapely.convex_hull(shapely.multipoints(m.xy)).buffer(200.0)

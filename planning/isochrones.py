@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -173,6 +173,8 @@ def isochrones(
         Edge attribute to minimise (seconds).
     node_times
         Precomputed ``(n, len(sources))`` travel times at speed factor 1 (saves a search).
+        Without them the stations are searched 16 at a time, each only as far as the largest
+        break: memory is bounded by a chunk of stations x nodes, whatever the number of stations.
 
     Returns
     -------
@@ -216,6 +218,7 @@ def _isochrones(
     pixel_m: float,
     max_hole_m2: float,
     node_times: TargetsBySources | None,
+    chunk_size: int = 16,
 ) -> gpd.GeoDataFrame:
     """:func:`isochrones` on a road matrix already looked up."""
     breaks = sorted(float(b) for b in breaks_s)
@@ -228,21 +231,30 @@ def _isochrones(
             f"{buffer_m}, {pixel_m}). Fix: pass positive values."
         )
         raise InputError(msg)
-    if node_times is None:
-        node_times = m.one_to_all(m.positions(sources.tolist()))
     grid = _raster(m, pixel_m, buffer_m)
     rows = []
-    for i, station in enumerate(sources.index):
-        if len(grid.starts):
-            at = node_times[grid.u, i] + grid.frac * grid.w
-            best = np.minimum.reduceat(at, grid.starts)
-        else:
-            best = np.empty(0)
-        for b in breaks:
-            budget = (b - offset_s) * speed_factor
-            inside = best <= budget if budget > 0 else np.zeros(len(best), bool)
-            poly = _fill_holes(_pixel_polygon(grid, inside), max_hole_m2)
-            rows.append((station, b, b / 60.0, poly.area / 1e6, int(inside.sum()), poly))
+    chunks = _station_times(
+        m,
+        sources,
+        node_times,
+        last_break_s=breaks[-1],
+        offset_s=offset_s,
+        speed_factor=speed_factor,
+        chunk_size=chunk_size,
+    )
+    for start, times in chunks:
+        for j in range(times.shape[1]):
+            station = sources.index[start + j]
+            if len(grid.starts):
+                at = times[grid.u, j] + grid.frac * grid.w
+                best = np.minimum.reduceat(at, grid.starts)
+            else:
+                best = np.empty(0)
+            for b in breaks:
+                budget = (b - offset_s) * speed_factor
+                inside = best <= budget if budget > 0 else np.zeros(len(best), bool)
+                poly = _fill_holes(_pixel_polygon(grid, inside), max_hole_m2)
+                rows.append((station, b, b / 60.0, poly.area / 1e6, int(inside.sum()), poly))
     out = gpd.GeoDataFrame(
         rows,
         columns=["station", "break_s", "break_min", "area_km2", "n_pixels", "geometry"],
@@ -251,6 +263,32 @@ def _isochrones(
     )
     log.info("isochrones: %d stations x %d breaks", len(sources), len(breaks))
     return out
+
+
+def _station_times(
+    m: RoadMatrix,
+    sources: pd.Series,
+    node_times: TargetsBySources | None,
+    *,
+    last_break_s: float,
+    offset_s: float,
+    speed_factor: float,
+    chunk_size: int,
+) -> Iterator[tuple[int, TargetsBySources]]:
+    """``(first station, (n, chunk) node times)`` for each chunk of stations.
+
+    Without ``node_times``, each chunk is searched only as far as the largest break (``inf``
+    beyond): a pixel within a break is reached through a node within it, so the polygons are
+    those of the full search, and memory is one chunk of stations x nodes.
+    """
+    if node_times is not None:
+        yield 0, node_times
+        return
+    pos = m.positions(sources.tolist())
+    cutoff = max(last_break_s - offset_s, 0.0) * speed_factor * (1.0 + 1e-9) + 1e-6
+    step = max(1, int(chunk_size))
+    for start in range(0, len(pos), step):
+        yield start, m.one_to_all(pos[start : start + step], cutoff=cutoff)
 
 
 def band_population(

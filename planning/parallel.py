@@ -135,7 +135,9 @@ class SnappedPointEngine:
     ``inf`` on a one-way road) is reached at ``min(t[u] + frac * cost_uv, t[v] + (1 - frac) *
     cost_vu)``, exactly as :meth:`planning.travel.RoadMatrix.point_times`; the result is then
     ``offset_s + that / speed_factor``, as :func:`planning.layer_coverage` computes a response.
-    ``cutoff`` bounds each search on the graph's own costs (before the speed factor).
+    ``cutoff`` bounds each search on the graph's own costs (before the speed factor); a point
+    whose travel cost exceeds it is ``inf`` (beyond), never a time through the end that happened
+    to be reached when the nearer end was not: every finite result is then exact.
 
     Examples
     --------
@@ -188,8 +190,10 @@ class SnappedPointEngine:
         from_u = node_times[self.u] + frac * self.cost_uv[:, None]
         back = self.cost_vu[:, None]
         from_v = np.where(np.isfinite(back), node_times[self.v] + (1.0 - frac) * np.nan_to_num(back), np.inf)
-        travel = np.minimum(from_u, from_v) / self.speed_factor
-        return self.offset_s + travel
+        cost = np.minimum(from_u, from_v)
+        if self.cutoff is not None:
+            cost[cost > self.cutoff] = np.inf
+        return self.offset_s + cost / self.speed_factor
 
 
 @dataclass(frozen=True)

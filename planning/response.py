@@ -10,9 +10,10 @@ give the times the risk model and the plans read; :func:`summarise_coverage` the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -23,15 +24,20 @@ import shapely
 from gis.errors import InputError
 
 from .names import DEFAULT_STANDARD
+from .parallel import SnappedPointEngine, reduce_sources
 from .snapping import _snap_points, _snap_stations
 from .standards import ResponseStandard, response_standard
 from .travel import RoadMatrix, TargetsBySources, road_matrix
 
 if TYPE_CHECKING:
+    from gis.executor import Executor
     from gis.network.graph import GraphLike, RoadGraph
 
 __all__ = [
+    "FULL_MATRIX_MAX",
     "OFF_ROAD_RULE",
+    "SECOND_BEYOND_RULE",
+    "TravelMatrix",
     "area_grid",
     "layer_coverage",
     "reached_times",
@@ -39,8 +45,29 @@ __all__ = [
     "unit_response_times",
 ]
 
+log = logging.getLogger(__name__)
+
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 PERCENTILES = (50, 90, 95)
+
+#: How coverage gets the station times: ``full`` holds the stations x nodes travel-time matrix
+#: (one search per station over the whole graph); ``chunked`` never does (one multi-source search
+#: for the nearest station, per-station searches cut off at the largest threshold, a chunk of
+#: stations at a time); ``auto`` picks ``full`` while stations x nodes <= :data:`FULL_MATRIX_MAX`.
+TravelMatrix = Literal["auto", "full", "chunked"]
+TRAVEL_MATRICES: tuple[str, ...] = ("auto", "full", "chunked")
+
+#: Stations x road nodes up to which ``travel_matrix="auto"`` holds the full matrix: 25 million
+#: float64 entries (200 MB; the 100k-node demo city with 250 stations). Above it, ``chunked``.
+FULL_MATRIX_MAX = 25_000_000
+
+#: What the chunked path reports where the second station lies beyond the per-station searches.
+SECOND_BEYOND_RULE = (
+    "the second station is farther than the cut-off of the per-station searches (or unreachable): "
+    "`second_beyond_cutoff` is True, `second_station` empty and `second_response_time_s` NaN "
+    "(not inf, which would read as unreachable); the cut-off is in `attrs['second_cutoff_s']`"
+)
 
 #: One rule for places off the road network, in coverage and in plans alike.
 OFF_ROAD_RULE = (
@@ -58,16 +85,62 @@ def _speed(speed_factor: float) -> float:
 
 @dataclass(frozen=True)
 class _Engine:
-    """Station times computed once and shared by every layer."""
+    """Station times computed once and shared by every layer.
+
+    The full path holds ``node_times`` (stations x nodes). The chunked path holds the
+    multi-source result instead (``nearest_cost`` and ``nearest_station`` per node) and searches
+    the stations again, ``chunk_size`` at a time cut off at ``cutoff_cost``, for each set of places.
+    """
 
     graph: RoadGraph
     matrix: RoadMatrix
     standard: ResponseStandard
     speed_factor: float
     station_ids: pd.Index
-    node_times: TargetsBySources  # (n, k) travel at speed factor 1
+    node_times: TargetsBySources | None  # (n, k) travel at speed factor 1; None when chunked
     edge_weight: str
     max_snap_m: float | None
+    station_pos: IntArray
+    nearest_cost: FloatArray | None = None  # (n,) cost from the nearest station (chunked)
+    nearest_station: IntArray | None = None  # (n,) its position in the stations, -1 unreached
+    cutoff_cost: float | None = None  # per-station searches stop here (graph cost)
+    chunk_size: int = 16
+    executor: Executor | Any | None = None
+
+    @property
+    def chunked(self) -> bool:
+        """Whether the stations x nodes matrix is never held."""
+        return self.node_times is None
+
+    @property
+    def second_cutoff_s(self) -> float:
+        """Response time up to which the chunked path finds every station (inf on the full path)."""
+        if self.cutoff_cost is None:
+            return np.inf
+        return float(self.standard.turnout_s + self.cutoff_cost / self.speed_factor)
+
+
+def _cutoff_cost(standard: ResponseStandard, speed_factor: float, *more_response_s: float) -> float:
+    """Graph cost bounding every travel whose response is within the standard (and ``more_response_s``).
+
+    A hair above the exact conversion, so that rounding never drops a place at the threshold;
+    places found a little beyond it simply do not count.
+    """
+    limits = [standard.response_s, *more_response_s]
+    if standard.full_alarm_response_s is not None:
+        limits.append(standard.full_alarm_response_s)
+    travel = max(max(limits) - standard.turnout_s, 0.0) * speed_factor
+    return float(travel * (1.0 + 1e-9) + 1e-6)
+
+
+def _travel_matrix(travel_matrix: str, n_stations: int, n_nodes: int) -> bool:
+    """Whether to take the chunked path (see :data:`TravelMatrix`)."""
+    if travel_matrix not in TRAVEL_MATRICES:
+        msg = f"`travel_matrix` is {travel_matrix!r}. Fix: use one of {', '.join(TRAVEL_MATRICES)}."
+        raise InputError(msg)
+    if travel_matrix == "auto":
+        return n_stations * n_nodes > FULL_MATRIX_MAX
+    return travel_matrix == "chunked"
 
 
 def _engine(
@@ -78,16 +151,153 @@ def _engine(
     speed_factor: float,
     max_snap_m: float | None,
     edge_weight: str,
+    travel_matrix: str = "auto",
+    chunk_size: int = 16,
+    executor: Executor | Any | None = None,
 ) -> tuple[_Engine, pd.DataFrame]:
     std = response_standard(standard)
     speed = _speed(speed_factor)
     m = road_matrix(graph, edge_weight=edge_weight)
     snaps = _snap_stations(m, stations, max_snap_m=max_snap_m, layer="fire_stations")
-    times = m.one_to_all(m.positions(snaps["node"].tolist()))
-    return _Engine(m.graph, m, std, speed, snaps.index, times, edge_weight, max_snap_m), snaps
+    pos = m.positions(snaps["node"].tolist())
+    if not _travel_matrix(travel_matrix, len(pos), m.n_nodes):
+        times = m.one_to_all(pos)
+        return _Engine(m.graph, m, std, speed, snaps.index, times, edge_weight, max_snap_m, pos), snaps
+    cost, which = m.nearest(pos)
+    cutoff = _cutoff_cost(std, speed)
+    log.info(
+        "coverage, chunked: %d stations x %d nodes, per-station searches cut off at %.0f s travel",
+        len(pos),
+        m.n_nodes,
+        cutoff,
+    )
+    engine = _Engine(
+        m.graph,
+        m,
+        std,
+        speed,
+        snaps.index,
+        None,
+        edge_weight,
+        max_snap_m,
+        pos,
+        nearest_cost=cost,
+        nearest_station=which,
+        cutoff_cost=cutoff,
+        chunk_size=int(chunk_size),
+        executor=executor,
+    )
+    return engine, snaps
+
+
+def _empty_layer(points: gpd.GeoDataFrame, std: ResponseStandard) -> gpd.GeoDataFrame:
+    out = points.copy()
+    for col in ("nearest_station", "second_station"):
+        out[col] = pd.Series(dtype=object)
+    for col in ("travel_time_s", "response_time_s", "second_response_time_s", "snap_distance_m"):
+        out[col] = pd.Series(dtype=float)
+    out["n_stations_within"] = pd.Series(dtype=int)
+    if std.full_alarm_response_s is not None:
+        out["n_stations_full_alarm"] = pd.Series(dtype=int)
+    out["covered"] = pd.Series(dtype=bool)
+    out["flagged"] = pd.Series(dtype=bool)
+    return out
+
+
+def _layers(engine: _Engine, layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
+    """:func:`layer_coverage` of several layers; on the chunked path one pass of searches for all."""
+    if not engine.chunked:
+        return {name: _layer(engine, points, name) for name, points in layers.items()}
+    snaps = {
+        name: _snap_points(engine.matrix, points, layer=name, max_snap_m=engine.max_snap_m)
+        for name, points in layers.items()
+        if len(points)
+    }
+    together = pd.concat(list(snaps.values()), ignore_index=True) if snaps else None
+    reduction = _reduce_points(engine, together) if together is not None else None
+    out, start = {}, 0
+    for name, points in layers.items():
+        if not len(points):
+            out[name] = _empty_layer(points, engine.standard)
+            out[name]["second_beyond_cutoff"] = pd.Series(dtype=bool)
+            continue
+        part = slice(start, start + len(points))
+        start += len(points)
+        assert reduction is not None
+        out[name] = _chunked_layer(engine, points, snaps[name], reduction, part)
+    return out
+
+
+def _reduce_points(engine: _Engine, snaps: pd.DataFrame) -> Any:
+    """Nearest, second and counts of the snapped points from per-station searches cut off."""
+    std = engine.standard
+    thresholds = [std.response_s]
+    if std.full_alarm_response_s is not None:
+        thresholds.append(std.full_alarm_response_s)
+    points = SnappedPointEngine.from_snaps(
+        engine.matrix,
+        snaps,
+        speed_factor=engine.speed_factor,
+        offset_s=std.turnout_s,
+        cutoff=engine.cutoff_cost,
+    )
+    return reduce_sources(
+        points,
+        engine.station_pos,
+        thresholds=thresholds,
+        chunk_size=engine.chunk_size,
+        executor=engine.executor,
+    )
+
+
+def _chunked_layer(
+    engine: _Engine, points: gpd.GeoDataFrame, snaps: pd.DataFrame, r: Any, part: slice
+) -> gpd.GeoDataFrame:
+    """One layer of the chunked path: nearest from the multi-source search, the rest from ``r``."""
+    std, m = engine.standard, engine.matrix
+    assert engine.nearest_cost is not None and engine.nearest_station is not None
+    cost, which = engine.nearest_cost, engine.nearest_station
+    edge = snaps["edge"].to_numpy(np.int64)
+    frac = snaps["frac"].to_numpy(np.float64)
+    u, v = m.edge_uv[edge, 0], m.edge_uv[edge, 1]
+    # the arithmetic of RoadMatrix.point_times on the nearest-station costs (min commutes with +)
+    from_u = cost[u] + frac * m.edge_cost[edge]
+    back = m.reverse_cost[edge]
+    from_v = np.where(np.isfinite(back), cost[v] + (1.0 - frac) * np.nan_to_num(back), np.inf)
+    first = std.turnout_s + np.minimum(from_u, from_v) / engine.speed_factor
+    tie = np.where(
+        (which[u] < 0) | (which[v] < 0), np.maximum(which[u], which[v]), np.minimum(which[u], which[v])
+    )
+    by_end = np.where(from_u < from_v, which[u], np.where(from_v < from_u, which[v], tie))
+    near, second = r.nearest[part], r.second[part]
+    # within the cut-off the reduction knows every station: ties go to the earlier one, as on the full path
+    nearest = np.where(near >= 0, near, np.where(np.isfinite(first), by_end, -1))
+    k = len(engine.station_ids)
+    ids = np.asarray(engine.station_ids, dtype=object)
+    none = np.array(None, dtype=object)
+    out = points.copy()
+    out["node"] = snaps["node"].to_numpy()
+    out["snap_distance_m"] = snaps["snap_distance_m"].to_numpy()
+    out["flagged"] = snaps["flagged"].to_numpy()
+    out["nearest_station"] = np.where(nearest >= 0, ids[np.maximum(nearest, 0)], none)
+    out["travel_time_s"] = first - std.turnout_s
+    out["response_time_s"] = first
+    beyond = (second < 0) & np.isfinite(first) & (k > 1)
+    out["second_station"] = np.where(second >= 0, ids[np.maximum(second, 0)], none)
+    out["second_response_time_s"] = np.where(beyond, np.nan, r.second_time[part])
+    out["second_beyond_cutoff"] = beyond
+    out["n_stations_within"] = r.within[part, 0]
+    if std.full_alarm_response_s is not None:
+        out["n_stations_full_alarm"] = r.within[part, 1]
+    out["covered"] = (first <= std.response_s) & ~out["flagged"].to_numpy()
+    out.attrs["second_cutoff_s"] = engine.second_cutoff_s
+    return out
 
 
 def _layer(engine: _Engine, points: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
+    if engine.chunked:
+        return _layers(engine, {layer: points})[layer]
+    assert engine.node_times is not None
     std = engine.standard
     out = points.copy()
     if len(points) == 0:
@@ -138,11 +348,20 @@ def layer_coverage(
     max_snap_m: float | None = None,
     layer: str = "points",
     edge_weight: str = "travel_time_s",
+    travel_matrix: TravelMatrix = "auto",
+    executor: Executor | Any | None = None,
 ) -> gpd.GeoDataFrame:
     """Response times from the stations to every feature of a layer.
 
     Polygons are represented by a point inside them. Features farther than ``max_snap_m``
     from any road keep their times but are ``flagged`` and never count as covered.
+
+    On a large graph (stations x road nodes above :data:`FULL_MATRIX_MAX`) the stations x nodes
+    matrix is never held: the nearest station and its time come from one multi-source search,
+    the second station and the counts from per-station searches, a chunk of stations at a time,
+    cut off just above the standard (the full-alarm time too under NFPA 1710). Every figure is
+    the full path's, except that a second station beyond the cut-off is reported as such
+    (:data:`SECOND_BEYOND_RULE`).
 
     Parameters
     ----------
@@ -165,6 +384,11 @@ def layer_coverage(
         Layer name for messages.
     edge_weight
         Edge attribute to minimise (seconds).
+    travel_matrix
+        ``auto`` (the rule above), ``full`` or ``chunked`` to force a path (:data:`TravelMatrix`).
+    executor
+        Where the chunks of per-station searches run (chunked path): None (here), an executor of
+        :func:`gis.executor.open_executor` or a ``distributed.Client``. Results are identical.
 
     Returns
     -------
@@ -172,7 +396,8 @@ def layer_coverage(
         ``points`` (same index) plus ``node``, ``snap_distance_m``, ``flagged``,
         ``nearest_station``, ``travel_time_s``, ``response_time_s``, ``second_station``,
         ``second_response_time_s``, ``n_stations_within`` (stations within the standard),
-        ``n_stations_full_alarm`` (NFPA 1710 only) and ``covered``.
+        ``n_stations_full_alarm`` (NFPA 1710 only) and ``covered``; on the chunked path also
+        ``second_beyond_cutoff``, with the cut-off (response seconds) in ``attrs["second_cutoff_s"]``.
 
     Examples
     --------
@@ -191,6 +416,8 @@ def layer_coverage(
         speed_factor=speed_factor,
         max_snap_m=max_snap_m,
         edge_weight=edge_weight,
+        travel_matrix=travel_matrix,
+        executor=executor,
     )
     return _layer(engine, points, layer)
 
