@@ -68,19 +68,42 @@ def _raster(m: RoadMatrix, pixel_m: float, buffer_m: float) -> _Raster:
     return per_matrix[key]
 
 
-def _build_raster(m: RoadMatrix, pixel_m: float, buffer_m: float) -> _Raster:
+#: Pixels of the whole-graph grid above which the isochrones of a chunked search draw only the
+#: pixels that the reached roads can touch (a 4,000 x 4,000 grid; the demo city's is far smaller).
+RASTER_MAX_PIXELS = 16_000_000
+_BATCH_PIXELS = 500_000  # pixel centres queried at once (bounds the memory of the build)
+
+
+def _grid(m: RoadMatrix, pixel_m: float, buffer_m: float) -> tuple[FloatArray, FloatArray]:
+    """Pixel centres (x, y) of the grid over the whole graph: the same grid whatever is drawn."""
     x0, y0 = np.nanmin(m.xy, axis=0) - buffer_m
     x1, y1 = np.nanmax(m.xy, axis=0) + buffer_m
     half = pixel_m / 2
-    cx, cy = np.arange(x0, x1, pixel_m) + half, np.arange(y0, y1, pixel_m) + half
+    return np.arange(x0, x1, pixel_m) + half, np.arange(y0, y1, pixel_m) + half
+
+
+def _build_raster(
+    m: RoadMatrix, pixel_m: float, buffer_m: float, only: npt.NDArray[np.int64] | None = None
+) -> _Raster:
+    """The raster of the whole grid, or of the pixels ``only`` (flat row-major indices, sorted)."""
+    cx, cy = _grid(m, pixel_m, buffer_m)
+    half = pixel_m / 2
     nx_, ny_ = len(cx), len(cy)
-    centres = shapely.points(np.tile(cx, ny_), np.repeat(cy, nx_))
-    # nearest edges of each pixel (both directions of a two-way road tie)
-    pix, edge = m.edge_tree.query_nearest(centres, max_distance=buffer_m, all_matches=True)
-    order = np.argsort(pix, kind="stable")
-    pix, edge = pix[order], edge[order]
-    geoms = m.edge_geometry[edge]
-    frac = shapely.line_locate_point(geoms, centres[pix], normalized=True)
+    flat = np.arange(nx_ * ny_, dtype=np.int64) if only is None else only
+    pix_parts, edge_parts, frac_parts = [], [], []
+    for b in range(0, len(flat), _BATCH_PIXELS):
+        ids = flat[b : b + _BATCH_PIXELS]
+        centres = shapely.points(cx[ids % nx_], cy[ids // nx_])
+        # nearest edges of each pixel (both directions of a two-way road tie)
+        pix, edge = m.edge_tree.query_nearest(centres, max_distance=buffer_m, all_matches=True)
+        order = np.argsort(pix, kind="stable")
+        pix, edge = pix[order], edge[order]
+        frac_parts.append(shapely.line_locate_point(m.edge_geometry[edge], centres[pix], normalized=True))
+        pix_parts.append(ids[pix])
+        edge_parts.append(edge)
+    pix = np.concatenate(pix_parts) if pix_parts else np.empty(0, np.int64)
+    edge = np.concatenate(edge_parts) if edge_parts else np.empty(0, np.int64)
+    frac = np.concatenate(frac_parts) if frac_parts else np.empty(0)
     starts = np.flatnonzero(np.r_[True, pix[1:] != pix[:-1]]) if len(pix) else np.empty(0, np.int64)
     used = pix[starts].astype(np.int64)
     return _Raster(
@@ -93,6 +116,39 @@ def _build_raster(m: RoadMatrix, pixel_m: float, buffer_m: float) -> _Raster:
         m.edge_cost[edge],
         frac,
     )
+
+
+def _reachable_pixels(
+    m: RoadMatrix, reached: npt.NDArray[np.bool_], pixel_m: float, buffer_m: float
+) -> npt.NDArray[np.int64]:
+    """Flat indices of the pixels that roads out of the ``reached`` nodes can bring into an isochrone.
+
+    A pixel is drawn through its nearest edge ``u -> v`` only when ``u`` is reached, and it lies
+    within ``buffer_m`` of that edge, whose line stays within its length of ``u``: so within a
+    square of half-side ``length + buffer_m`` (one pixel to spare) around some reached ``u``.
+    """
+    cx, cy = _grid(m, pixel_m, buffer_m)
+    nx_, ny_ = len(cx), len(cy)
+    out_edges = np.flatnonzero(reached[m.edge_uv[:, 0]])
+    u = m.edge_uv[out_edges, 0]
+    reach = np.zeros(m.n_nodes)
+    np.maximum.at(reach, u, shapely.length(m.edge_geometry[out_edges]))
+    nodes = np.flatnonzero(reached)
+    r = reach[nodes] + buffer_m + pixel_m
+    x, y = m.xy[nodes, 0], m.xy[nodes, 1]
+    x0, y0 = cx[0] - pixel_m / 2, cy[0] - pixel_m / 2
+    c0 = np.clip(np.floor((x - r - x0) / pixel_m), 0, nx_).astype(np.int64)
+    c1 = np.clip(np.floor((x + r - x0) / pixel_m) + 1, 0, nx_).astype(np.int64)
+    r0 = np.clip(np.floor((y - r - y0) / pixel_m), 0, ny_).astype(np.int64)
+    r1 = np.clip(np.floor((y + r - y0) / pixel_m) + 1, 0, ny_).astype(np.int64)
+    # the squares painted at once: a 2-D difference array, summed along both axes
+    paint = np.zeros((ny_ + 1, nx_ + 1), np.int32)
+    np.add.at(paint, (r0, c0), 1)
+    np.add.at(paint, (r0, c1), -1)
+    np.add.at(paint, (r1, c0), -1)
+    np.add.at(paint, (r1, c1), 1)
+    covered = np.cumsum(np.cumsum(paint, axis=0, dtype=np.int32), axis=1, dtype=np.int32)[:ny_, :nx_] > 0
+    return np.flatnonzero(covered.ravel()).astype(np.int64)
 
 
 def _pixel_polygon(grid: _Raster, inside: npt.NDArray[np.bool_]) -> shapely.Geometry:
@@ -231,7 +287,15 @@ def _isochrones(
             f"{buffer_m}, {pixel_m}). Fix: pass positive values."
         )
         raise InputError(msg)
-    grid = _raster(m, pixel_m, buffer_m)
+    cx, cy = _grid(m, pixel_m, buffer_m)
+    if node_times is None and len(cx) * len(cy) > RASTER_MAX_PIXELS:
+        # a province: draw only the pixels the reached roads can touch, not the whole grid
+        cutoff = _cutoff(breaks[-1], offset_s, speed_factor)
+        reached = np.isfinite(m.nearest(m.positions(sources.tolist()), cutoff=cutoff)[0])
+        grid = _build_raster(m, pixel_m, buffer_m, _reachable_pixels(m, reached, pixel_m, buffer_m))
+        log.info("isochrones: %d of %d pixels drawn", len(grid.starts), len(cx) * len(cy))
+    else:
+        grid = _raster(m, pixel_m, buffer_m)
     rows = []
     chunks = _station_times(
         m,
@@ -265,6 +329,11 @@ def _isochrones(
     return out
 
 
+def _cutoff(last_break_s: float, offset_s: float, speed_factor: float) -> float:
+    """Graph cost a hair above the travel of the largest break (rounding never drops a node)."""
+    return max(last_break_s - offset_s, 0.0) * speed_factor * (1.0 + 1e-9) + 1e-6
+
+
 def _station_times(
     m: RoadMatrix,
     sources: pd.Series,
@@ -285,7 +354,7 @@ def _station_times(
         yield 0, node_times
         return
     pos = m.positions(sources.tolist())
-    cutoff = max(last_break_s - offset_s, 0.0) * speed_factor * (1.0 + 1e-9) + 1e-6
+    cutoff = _cutoff(last_break_s, offset_s, speed_factor)
     step = max(1, int(chunk_size))
     for start in range(0, len(pos), step):
         yield start, m.one_to_all(pos[start : start + step], cutoff=cutoff)

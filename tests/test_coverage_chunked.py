@@ -119,6 +119,23 @@ def test_chunked_empty_layer(city: tuple[Scenario, RoadGraph]) -> None:
     assert len(out) == 0 and "second_beyond_cutoff" in out.columns
 
 
+def test_isochrones_of_only_the_reachable_pixels_equal_the_whole_grid(
+    city: tuple[Scenario, RoadGraph], both: tuple[object, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At province size the chunked isochrones draw only the pixels reached roads can touch: same polygons."""
+    from planning import isochrones as iso_module
+
+    sc, G = city
+    full, _ = both
+    monkeypatch.setattr(iso_module, "RASTER_MAX_PIXELS", 0)
+    monkeypatch.setattr(iso_module, "_BATCH_PIXELS", 997)  # several batches
+    drawn = analyse_coverage(sc, G, travel_matrix="chunked", districts=False).isochrones
+    pd.testing.assert_frame_equal(
+        full.isochrones.drop(columns="geometry"), drawn.drop(columns="geometry"), check_exact=True
+    )
+    assert full.isochrones.geometry.geom_equals_exact(drawn.geometry, 0).all()
+
+
 @pytest.mark.dask
 def test_chunked_coverage_on_dask_equals_in_process(
     city: tuple[Scenario, RoadGraph], both: tuple[object, object]

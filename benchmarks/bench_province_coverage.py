@@ -1,0 +1,198 @@
+"""Province coverage: every station, every road node, every 500 m cell, in one process and on Dask.
+
+Times :func:`planning.analyse_coverage` on the synthetic demo province (about 3M road nodes and 317
+stations; ``riskplan demo --province``), which takes the chunked path there (the stations x nodes
+matrix, 7.6 GB, is never held). Each run is its own subprocess so that its peak memory (max RSS)
+is its own; the scenario and graph load (from the graph cache) is timed apart from the coverage.
+Prints wall s, CPU s, peak RSS and the per-stage timings (``timings_s``) of each run side by side
+with the target (issue 14: <= 60 s in one process), then the Dask LocalCluster of 2 workers against
+one process (ratio and identical results). The data is synthetic.
+
+    .venv/bin/python benchmarks/bench_province_coverage.py                 # $RISKPLAN_PROVINCE or /tmp/prov
+    .venv/bin/python benchmarks/bench_province_coverage.py --province DIR  # reuse (or generate) DIR
+    .venv/bin/python benchmarks/bench_province_coverage.py --layers-only   # no isochrones, no districts
+    .venv/bin/python benchmarks/bench_province_coverage.py --no-dask
+
+The province is generated into the folder when it holds no ``scenario.toml`` (about 40 s, 1.3 GB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET_S = 60.0
+TARGET_DASK_RATIO = 1.6
+MEMORY_BOUND_GB = 9.0
+
+
+def _cpu_s() -> float:
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
+def _digest(frames: dict[str, object]) -> str:
+    """One hash of every layer's values: equal digests = identical results."""
+    import pandas as pd
+
+    h = hashlib.sha256()
+    for name, gdf in frames.items():
+        assert isinstance(gdf, pd.DataFrame)
+        table = gdf.drop(columns="geometry", errors="ignore")
+        h.update(name.encode())
+        h.update(pd.util.hash_pandas_object(table.astype(str), index=True).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def run_case(folder: Path, workers: int, layers_only: bool) -> dict[str, object]:
+    """Run inside the subprocess: load the province, analyse its coverage, report figures as JSON."""
+    from gis import load_scenario, scenario_graph
+    from gis.executor import open_executor, peak_rss_mb
+    from planning import analyse_coverage
+
+    t0 = time.perf_counter()
+    scenario = load_scenario(folder / "scenario.toml")
+    graph = scenario_graph(scenario)
+    graph.edge_tree()  # the STRtree of the road lines, shared by every snap (built once per graph)
+    load_s = time.perf_counter() - t0
+    load_mb = peak_rss_mb()
+    worker_mb: list[float] = []
+    with open_executor(workers=workers if workers > 1 else None) as ex:
+        t1, c1 = time.perf_counter(), _cpu_s()
+        result = analyse_coverage(
+            scenario,
+            graph,
+            cell_m=500.0,
+            breaks_s=None if layers_only else (180.0, 300.0, 480.0),
+            districts=not layers_only,
+            executor=ex if workers > 1 else None,
+        )
+        wall_s, cpu_s = time.perf_counter() - t1, _cpu_s() - c1
+        client = getattr(ex, "client", None)
+        if client is not None:
+            worker_mb = sorted(client.run(peak_rss_mb).values())
+    frames = {"communities": result.communities, "hazards": result.hazards, "area_units": result.area_units}
+    if not layers_only:
+        frames.update(isochrones=result.isochrones, districts=result.districts)
+    units = result.area_units
+    return {
+        "workers": workers,
+        "nodes": graph.n_nodes,
+        "stations": len(result.stations),
+        "cells": len(units),
+        "load_s": load_s,
+        "load_mb": load_mb,
+        "wall_s": wall_s,
+        "cpu_s": cpu_s,
+        "timings_s": dict(result.timings_s),
+        "peak_mb": peak_rss_mb(),
+        "worker_peak_mb": worker_mb,
+        "beyond_cells": int(units["second_beyond_cutoff"].sum()) if "second_beyond_cutoff" in units else 0,
+        "covered_cells": float(units["covered"].mean()),
+        "digest": _digest(frames),
+    }
+
+
+def _spawn(folder: Path, workers: int, layers_only: bool) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--case", str(workers), "--province", str(folder)]
+    if layers_only:
+        cmd.append("--layers-only")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]]
+    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=REPO, env=env)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _province(folder: Path) -> Path:
+    if (folder / "scenario.toml").exists():
+        return folder
+    from gis.demo import write_demo_province
+
+    print(f"generating the synthetic province into {folder} (about 40 s) ...", flush=True)
+    write_demo_province(folder)
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    default = os.environ.get("RISKPLAN_PROVINCE", "/tmp/prov")
+    parser.add_argument("--province", type=Path, default=Path(default), help="province folder (reused)")
+    parser.add_argument("--layers-only", action="store_true", help="skip the isochrones and districts")
+    parser.add_argument("--no-dask", action="store_true", help="skip the 2-worker LocalCluster run")
+    parser.add_argument("--case", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case is not None:
+        print(json.dumps(run_case(args.province, args.case, args.layers_only)))
+        return
+    folder = _province(args.province)
+    what = "layers only" if args.layers_only else "layers, isochrones 3/5/8 min, districts"
+    runs = [1] + ([] if args.no_dask else [2])
+    results: dict[int, dict[str, Any]] = {}
+    for workers in runs:
+        load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+        print(
+            f"[{'one process' if workers == 1 else f'{workers} Dask workers'}] load average {load} "
+            f"on {os.cpu_count()} cores",
+            flush=True,
+        )
+        results[workers] = r = _spawn(folder, workers, args.layers_only)
+        if "error" in r:
+            print(f"  error: {r['error']}")
+            continue
+        stages = ", ".join(f"{k} {v:.1f} s" for k, v in r["timings_s"].items())
+        print(
+            f"  {r['nodes']:,} nodes, {r['stations']} stations, {r['cells']:,} cells of 500 m ({what})\n"
+            f"  load {r['load_s']:.1f} s ({r['load_mb']:.0f} MB); coverage {r['wall_s']:.1f} s wall, "
+            f"{r['cpu_s']:.1f} s CPU in the driver; peak RSS {r['peak_mb']:.0f} MB"
+            + (
+                f"; workers {', '.join(f'{w:.0f}' for w in r['worker_peak_mb'])} MB"
+                if r["worker_peak_mb"]
+                else ""
+            )
+            + f"\n  stages: {stages}\n  cells covered {r['covered_cells']:.1%}, second station beyond the "
+            f"cut-off for {r['beyond_cells']:,} cells; digest {r['digest']}",
+            flush=True,
+        )
+    one = results.get(1, {})
+    print()
+    header = f"{'figure':<44} {'measured':>12} {'target':>12} {'':>7}"
+    print(header)
+    print("-" * len(header))
+    if "wall_s" in one:
+        wall, peak_gb = float(one["wall_s"]), float(one["peak_mb"]) / 1024
+        verdict = "met" if wall <= TARGET_S else "MISSED"
+        print(f"{'coverage, one process (s)':<44} {wall:>12.1f} {TARGET_S:>12.0f} {verdict:>7}")
+        print(
+            f"{'peak RSS, one process (GB)':<44} {peak_gb:>12.2f} {MEMORY_BOUND_GB:>12.0f} "
+            f"{'met' if peak_gb <= MEMORY_BOUND_GB else 'MISSED':>7}"
+        )
+    two = results.get(2, {})
+    if "wall_s" in one and "wall_s" in two:
+        ratio = float(one["wall_s"]) / float(two["wall_s"])
+        same = one["digest"] == two["digest"]
+        print(
+            f"{'Dask 2 workers vs one process (x faster)':<44} {ratio:>12.2f} {TARGET_DASK_RATIO:>12.1f} "
+            f"{'met' if ratio >= TARGET_DASK_RATIO else 'MISSED':>7}"
+        )
+        verdict = "met" if same else "MISSED"
+        print(f"{'identical results (digest of every layer)':<44} {same!s:>12} {'True':>12} {verdict:>7}")
+
+
+if __name__ == "__main__":
+    main()
