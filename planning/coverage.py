@@ -318,6 +318,7 @@ def analyse_coverage(
             max_hole_m2=250_000.0,
             node_times=engine.node_times,
             chunk_size=engine.chunk_size,
+            nearest_cost=engine.nearest_cost,
         )
         iso = band_population(iso, scenario["communities"])
     else:

@@ -275,8 +275,13 @@ def _isochrones(
     max_hole_m2: float,
     node_times: TargetsBySources | None,
     chunk_size: int = 16,
+    nearest_cost: FloatArray | None = None,
 ) -> gpd.GeoDataFrame:
-    """:func:`isochrones` on a road matrix already looked up."""
+    """:func:`isochrones` on a road matrix already looked up.
+
+    ``nearest_cost``: the travel cost of every node from its nearest source at speed factor 1
+    (a multi-source search already run), which bounds the pixels drawn on a large grid.
+    """
     breaks = sorted(float(b) for b in breaks_s)
     if not breaks or breaks[0] <= 0:
         msg = f"`breaks_s` is {list(breaks_s)}. Fix: give one or more positive times in seconds."
@@ -291,7 +296,9 @@ def _isochrones(
     if node_times is None and len(cx) * len(cy) > RASTER_MAX_PIXELS:
         # a province: draw only the pixels the reached roads can touch, not the whole grid
         cutoff = _cutoff(breaks[-1], offset_s, speed_factor)
-        reached = np.isfinite(m.nearest(m.positions(sources.tolist()), cutoff=cutoff)[0])
+        if nearest_cost is None:
+            nearest_cost = m.nearest(m.positions(sources.tolist()), cutoff=cutoff)[0]
+        reached = nearest_cost <= cutoff
         grid = _build_raster(m, pixel_m, buffer_m, _reachable_pixels(m, reached, pixel_m, buffer_m))
         log.info("isochrones: %d of %d pixels drawn", len(grid.starts), len(cx) * len(cy))
     else:

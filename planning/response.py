@@ -24,7 +24,7 @@ import shapely
 from gis.errors import InputError
 
 from .names import DEFAULT_STANDARD
-from .parallel import SnappedPointEngine, reduce_sources
+from .parallel import SnappedPointEngine, SourceReduction, reduce_sources
 from .snapping import _snap_points, _snap_stations
 from .standards import ResponseStandard, response_standard
 from .travel import RoadMatrix, TargetsBySources, road_matrix
@@ -228,7 +228,7 @@ def _layers(engine: _Engine, layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str
     return out
 
 
-def _reduce_points(engine: _Engine, snaps: pd.DataFrame) -> Any:
+def _reduce_points(engine: _Engine, snaps: pd.DataFrame) -> SourceReduction:
     """Nearest, second and counts of the snapped points from per-station searches cut off."""
     std = engine.standard
     thresholds = [std.response_s]
@@ -251,7 +251,7 @@ def _reduce_points(engine: _Engine, snaps: pd.DataFrame) -> Any:
 
 
 def _chunked_layer(
-    engine: _Engine, points: gpd.GeoDataFrame, snaps: pd.DataFrame, r: Any, part: slice
+    engine: _Engine, points: gpd.GeoDataFrame, snaps: pd.DataFrame, r: SourceReduction, part: slice
 ) -> gpd.GeoDataFrame:
     """One layer of the chunked path: nearest from the multi-source search, the rest from ``r``."""
     std, m = engine.standard, engine.matrix
