@@ -51,8 +51,8 @@ __all__ = ["p_center", "p_median"]
 
 _MAX_PAIRS = 2_000_000  # p-median assignment variables before reducing to the k nearest
 _DENSE_CELLS = 4_000_000  # a sparse cost up to this many cells is densified (the exact dense path)
-_SPARSE_HEURISTIC_SHARE = 0.3  # of the time limit: greedy + locate-allocate on a large sparse cost
-_SPARSE_BOUND_SHARE = 0.5  # of the time limit: the Lagrangian bound on a large sparse cost
+_SPARSE_HEURISTIC_SHARE = 0.25  # of the time limit: greedy + locate-allocate on a large sparse cost
+_SPARSE_BOUND_SHARE = 0.6  # of the time limit: the Lagrangian bound on a large sparse cost
 
 
 def _dense_or_sparse(prob: Problem, model: str) -> tuple[Problem, bool]:
@@ -277,7 +277,7 @@ def _p_median_sparse(
     )
     best.tighten((bound - 1e-9 * abs(bound)) / W)  # summed in floating point: a hair below
     best.notes.append("bound from a Lagrangian relaxation of the assignment constraints (sparse costs)")
-    if lag_cols is not None and not math.isfinite(lag_cost) and time.perf_counter() < t_end:
+    if lag_cols is not None and not math.isfinite(lag_cost) and t_end - time.perf_counter() > 0.1 * budget:
         repaired = median_repair(cost, w, lag_cols, fixed=fixed)  # the Lagrangian heuristic
         if repaired is not None:
             lag_cols, lag_cost = repaired, sparse_median_cost(cost, w, repaired)
