@@ -327,6 +327,7 @@ def cover_lagrangian(
     t_end: float,
     patience: int = 40,
     heuristic_every: int = 0,
+    weighted: bool = True,
 ) -> tuple[int, IntArray | None]:
     """:func:`cover_bound`, and the smallest cover its multipliers lead to (Beasley's heuristic).
 
@@ -357,7 +358,8 @@ def cover_lagrangian(
             key = neg.tobytes()
             if key != last:  # a new set of negative reduced costs: complete it to a cover
                 last = key
-                cols = greedy_cover(cover, start=neg, cover_t=At)
+                weight = u + 1e-3 * max(float(u.mean()), 1e-12) if weighted else None
+                cols = greedy_cover(cover, start=neg, cover_t=At, row_weight=weight)
                 if best_cols is None or len(cols) < len(best_cols):
                     best_cols = cols
                     upper = min(upper, float(len(cols)))

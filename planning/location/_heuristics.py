@@ -197,13 +197,18 @@ def submodular_bound(cover: sp.csr_array, w: FloatArray, cols: IntArray, p: int)
 
 
 def greedy_cover(
-    cover: sp.csr_array, *, start: IntArray | None = None, cover_t: sp.csr_array | None = None
+    cover: sp.csr_array,
+    *,
+    start: IntArray | None = None,
+    cover_t: sp.csr_array | None = None,
+    row_weight: FloatArray | None = None,
 ) -> IntArray:
     """Greedy set cover of every row of ``cover`` (each must have a column), redundant sites removed.
 
     ``start`` (such as the columns of negative Lagrangian reduced cost) is chosen first, the
     greedy completes it; a site whose rows are all covered twice is then dropped, the last
-    chosen first.
+    chosen first. ``row_weight`` (positive, such as Lagrangian multipliers: how hard a row is
+    to cover) makes the greedy take the site of largest uncovered weight rather than count.
     """
     n = cover.shape[0]
     At = sp.csr_array(cover.T) if cover_t is None else cover_t
@@ -216,7 +221,8 @@ def greedy_cover(
         uncovered[rows] = False
         counts[rows] += 1
     A = sp.csr_array(cover)
-    gain = np.asarray(At @ uncovered.astype(np.float64))  # uncovered rows per column, kept up to date
+    rw = np.ones(n) if row_weight is None else np.asarray(row_weight, dtype=np.float64)
+    gain = np.asarray(At @ (rw * uncovered))  # uncovered weight per column, kept up to date
     while uncovered.any():
         j = int(np.argmax(gain))
         if gain[j] <= 0:
@@ -228,7 +234,8 @@ def greedy_cover(
         counts[rows] += 1
         if len(newly):  # the columns over the rows just covered lose them
             hit = A.indices[_segments(A.indptr, newly)]
-            gain -= np.bincount(hit, minlength=len(gain))
+            lost = np.repeat(rw[newly], np.diff(A.indptr)[newly])
+            gain -= np.bincount(hit, weights=lost, minlength=len(gain))
     for j in reversed(order.copy()):  # drop a site whose rows are all covered twice
         rows = At.indices[At.indptr[j] : At.indptr[j + 1]]
         if (counts[rows] >= 2).all():

@@ -89,12 +89,20 @@ def median_greedy(cost: sp.csr_array, w: FloatArray, n_new: int, *, fixed: IntAr
 
 
 def median_alternate(
-    cost: sp.csr_array, w: FloatArray, cols: IntArray, *, fixed: IntArray, t_end: float, rounds: int = 50
+    cost: sp.csr_array,
+    w: FloatArray,
+    cols: IntArray,
+    *,
+    fixed: IntArray,
+    t_end: float,
+    rounds: int = 50,
+    round_s: float = 0.0,
 ) -> tuple[IntArray, float]:
     """Locate-allocate from ``cols``: every movable site moves to its rows' best median, repeatedly.
 
     A site may move to column ``j`` only when ``j`` reaches every row it serves, so the total
-    never grows. A round is started only when one as long as the last ends by ``t_end``.
+    never grows. A round is started only when one as long as the last (at first ``round_s``)
+    ends by ``t_end``.
     Returns the open columns (sorted) and the total weighted cost.
     """
     cols = np.sort(np.asarray(cols, dtype=np.intp))
@@ -106,7 +114,7 @@ def median_alternate(
     movable_mask[fixed] = False
     # real part: the weighted cost; imaginary part: 1 per pair, so no product entry is ever 0 (dropped)
     both = sp.csr_array((cost.data * w[row_of_entry(cost)] + 1j, cost.indices, cost.indptr), shape=cost.shape)
-    took = 0.0  # the last round's time: a round that would end past ``t_end`` is not started
+    took = round_s  # the last round's time: a round that would end past ``t_end`` is not started
     for _ in range(rounds):
         started = time.perf_counter()
         if started + took > t_end:

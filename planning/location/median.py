@@ -256,8 +256,17 @@ def _p_median_sparse(
     t_end = solve_deadline(t0, time_limit_s, time.perf_counter() - t_pass)
     budget = t_end - t0
     best = Best("min")
+    t_greedy = time.perf_counter()
     cols = median_greedy(cost, w, prob.n_new, fixed=fixed)
-    cols, total = median_alternate(cost, w, cols, fixed=fixed, t_end=t0 + _SPARSE_HEURISTIC_SHARE * budget)
+    t_round = time.perf_counter()
+    t_greedy = t_round - t_greedy
+    cols, total = median_alternate(
+        cost, w, cols, fixed=fixed, t_end=t0 + _SPARSE_HEURISTIC_SHARE * budget, rounds=1
+    )
+    t_round = time.perf_counter() - t_round  # what one round of locate-allocate costs here
+    cols, total = median_alternate(
+        cost, w, cols, fixed=fixed, t_end=t0 + _SPARSE_HEURISTIC_SHARE * budget, round_s=t_round
+    )
     best.offer(cols, total / W, "heuristic")
     near = nearest_open(cost, cols)[1] if math.isfinite(total) else None
     start = w * near if near is not None else w * row_max(cost)
@@ -277,12 +286,12 @@ def _p_median_sparse(
     )
     best.tighten((bound - 1e-9 * abs(bound)) / W)  # summed in floating point: a hair below
     best.notes.append("bound from a Lagrangian relaxation of the assignment constraints (sparse costs)")
-    if lag_cols is not None and not math.isfinite(lag_cost) and t_end - time.perf_counter() > 0.1 * budget:
+    if lag_cols is not None and not math.isfinite(lag_cost) and t_end - time.perf_counter() > 2 * t_greedy:
         repaired = median_repair(cost, w, lag_cols, fixed=fixed)  # the Lagrangian heuristic
         if repaired is not None:
             lag_cols, lag_cost = repaired, sparse_median_cost(cost, w, repaired)
     if lag_cols is not None and lag_cost < total:
-        lag_cols, lag_cost = median_alternate(cost, w, lag_cols, fixed=fixed, t_end=t_end)
+        lag_cols, lag_cost = median_alternate(cost, w, lag_cols, fixed=fixed, t_end=t_end, round_s=t_round)
         best.offer(lag_cols, lag_cost / W, "lagrangian + locate-allocate")
     ran = False
     if (
