@@ -24,6 +24,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import resource
 import statistics
 import subprocess
@@ -196,7 +197,7 @@ def bench_large(args: argparse.Namespace) -> list[Row]:
     t0 = time.perf_counter()
     res = mclp(cost, w, RADIUS_M, p, time_limit_s=TIME_LIMIT_S)
     took = time.perf_counter() - t0
-    print(f"  riskplan mclp      {name}: {res.summary()}", flush=True)
+    print(f"  riskplan mclp      {name}: {res.summary()} (load average {os.getloadavg()[0]:.1f})", flush=True)
     print(
         f"  covered {res.objective / w.sum():.2%} of the weight, proven at most {res.bound / w.sum():.2%} "
         f"(gap {res.gap:.2%}); bound: {[n for n in res.notes if 'bound' in n]}",
@@ -216,6 +217,7 @@ def province_case(model: str, seed: int) -> dict[str, float | str]:
     build_rss = peak_rss_mb()
     p = PROVINCE_CASES[model]
     limit = PROVINCE_LIMIT_S
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     if model == "mclp":
         res = mclp(cost, w, RADIUS_M, p, time_limit_s=limit)
@@ -238,6 +240,7 @@ def province_case(model: str, seed: int) -> dict[str, float | str]:
         "sites": len(res.selected),
         "build_rss_mb": build_rss,
         "rss_mb": peak_rss_mb(),
+        "load": f"{load_before:.1f}-{os.getloadavg()[0]:.1f}",
         "notes": "; ".join(res.notes),
     }
 
@@ -265,18 +268,19 @@ def bench_province(args: argparse.Namespace) -> list[dict[str, float | str]]:
 def province_table(figs: list[dict[str, float | str]]) -> str:
     head = (
         f"{'model':9s} {'pairs':>11s} {'build s':>8s} {'solve s':>8s} {'objective':>14s} {'bound':>14s} "
-        f"{'gap':>7s} {'status':10s} {'sites':>6s} {'RSS build MB':>12s} {'peak RSS MB':>11s}"
+        f"{'gap':>7s} {'status':10s} {'sites':>6s} {'RSS build MB':>12s} {'peak RSS MB':>11s} {'load':>9s}"
     )
     lines = [head, "-" * len(head)]
     for f in figs:
         lines.append(
             f"{f['model']!s:9s} {f['entries']:>11,} {f['build_s']:8.1f} {f['s']:8.1f} {f['objective']:14.6g} "
             f"{f['bound']:14.6g} {f['gap']:7.2%} {f['status']!s:10s} {f['sites']:>6} "
-            f"{f['build_rss_mb']:12.0f} {f['rss_mb']:11.0f}"
+            f"{f['build_rss_mb']:12.0f} {f['rss_mb']:11.0f} {f.get('load', '-')!s:>9s}"
         )
     lines.append(
         "objectives: covered weight (mclp), weight covered twice (backup), new sites (lscp), weighted "
-        "mean metres (p-median); dense, the matrix alone would be 4.0 GB"
+        "mean metres (p-median); dense, the matrix alone would be 4.0 GB; load: the 1-minute load average "
+        "at the start and end of the solve (2 shared cores: above 2, the figures are slower than alone)"
     )
     return "\n".join(lines)
 

@@ -283,3 +283,134 @@ def test_sparse_shape_mismatch_and_unreachable_rows_are_explained(monkeypatch: p
         p_center(_ok(), 1)
     with pytest.raises(InputError, match=r"`capacities` with a sparse `cost`"):
         p_median(_ok(), [1.0, 1.0, 1.0], 1, capacities=[5.0, 5.0])
+
+
+# ----------------------------------------------------------------------------- province-size paths
+
+
+@pytest.fixture
+def no_milp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every instance treated as too large for HiGHS: the paths of 100,000 x 5,000, on small ones."""
+    from planning.location import _coverage_solve, _set_cover
+
+    monkeypatch.setattr(_coverage_solve, "MILP_MAX_ENTRIES", 0)
+    monkeypatch.setattr(_set_cover, "MILP_MAX_ENTRIES", 0)
+
+
+def fewest_sites(cost: FloatArray) -> int:
+    within = cost <= RADIUS
+    within = within[within.any(axis=1)]
+    m = cost.shape[1]
+    return next(
+        k
+        for k in range(1, m + 1)
+        if any(within[:, np.array(c)].any(axis=1).all() for c in itertools.combinations(range(m), k))
+    )
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), p=st.integers(1, 3), theta=st.sampled_from([None, 0.0, 0.4]))
+def test_bounds_hold_on_the_path_without_the_milp(
+    no_milp: None, seed: int, p: int, theta: float | None
+) -> None:
+    cost, w = points(seed, 25, 7)
+    S = to_sparse(cost)
+    best = best_cover(cost, w, p, theta)
+    if theta is None:
+        res = mclp(S, w, RADIUS, p, reduce=False)
+    else:
+        res = backup_coverage(S, w, RADIUS, p, first_cover_weight=theta, reduce=False)
+    assert res.objective <= best + 1e-9 <= res.bound + 2e-9
+    assert any("no MILP" in n for n in res.notes) or res.status == "optimal"
+    reach = (cost <= RADIUS).any(axis=1)
+    fewest = fewest_sites(cost[reach])
+    cover = lscp(to_sparse(cost[reach]), RADIUS, reduce=False)
+    assert cover.bound <= fewest <= cover.objective
+    covered = cover.coverage_count
+    assert covered is not None and (covered > 0).all()  # a real cover, every row within the radius
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), every=st.integers(1, 5))
+def test_lagrangian_set_cover_heuristic_gives_covers_and_a_valid_bound(seed: int, every: int) -> None:
+    from planning.location._bound import cover_lagrangian
+
+    cost, _ = points(seed, 20, 7)
+    within = cost <= RADIUS
+    within = within[within.any(axis=1)]
+    fewest = fewest_sites(np.where(within, 0.0, np.inf))
+    A = sp.csr_array(within.astype(np.int8))
+    bound, cols = cover_lagrangian(A, upper=7.0, t_end=float("inf"), heuristic_every=every)
+    assert cols is not None and within[:, cols].any(axis=1).all()
+    assert 1 <= bound <= fewest <= len(cols)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), p=st.integers(2, 4), reach=st.floats(1.0, 8.0), step=st.floats(0.1, 3.0))
+def test_sparse_median_bound_is_valid_for_any_threshold_and_step(
+    seed: int, p: int, reach: float, step: float
+) -> None:
+    """Capped multipliers on the pairs up to ``reach`` still bound the whole sparse problem."""
+    from planning.location._median_sparse import median_repair, median_sparse_bound, sparse_median_cost
+
+    cost, w = points(seed, 30, 8)
+    best = best_median(cost, w, p)
+    S = to_sparse(cost)
+    if not np.isfinite(best):
+        return
+    near = np.nan_to_num(np.min(np.where(np.isfinite(cost), cost, 0.0), axis=1))
+    bound, cols, cols_cost = median_sparse_bound(
+        S,
+        w,
+        p,
+        fixed=np.zeros(0, dtype=np.intp),
+        upper=best * w.sum() * 1.5,
+        start=w * near,
+        t_end=float("inf"),
+        step=step,
+        threshold=reach,
+        iterations=300,
+    )
+    assert bound <= best * w.sum() + 1e-6
+    assert cols is not None and len(cols) == p
+    if np.isfinite(cols_cost):
+        assert cols_cost == pytest.approx(sparse_median_cost(S, w, cols))
+    repaired = median_repair(S, w, cols, fixed=np.zeros(0, dtype=np.intp))
+    if repaired is not None:  # feasible, p sites
+        assert len(repaired) == p and np.isfinite(sparse_median_cost(S, w, repaired))
+
+
+def test_median_repair_reaches_the_rows_a_set_misses() -> None:
+    from planning.location._median_sparse import median_repair, sparse_median_cost
+
+    # rows 0-1 only reach column 0, rows 2-3 only column 3; {1, 2} misses all of them
+    S = sp.csr_array(([1.0, 2.0, 1.0, 2.0, 5.0, 5.0], ([0, 1, 2, 3, 0, 2], [0, 0, 3, 3, 1, 2])), shape=(4, 4))
+    w = np.array([1.0, 1.0, 1.0, 1.0])
+    out = median_repair(S, w, np.array([1, 2]), fixed=np.zeros(0, dtype=np.intp))
+    assert out is not None and out.tolist() == [0, 3] and sparse_median_cost(S, w, out) == 6.0
+    assert median_repair(S, w, np.array([1, 2]), fixed=np.array([1, 2])) is None  # nothing can move
+
+
+def test_time_limit_is_kept_at_size() -> None:
+    """A moderate sparse instance under a short limit: each model returns near it, with a bound.
+
+    A generous factor, not a timing test: the limit reaches the search, the bound and the MILP,
+    and time is kept back for pricing the answer on the full instance.
+    """
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(5)
+    d, c = rng.uniform(0, 40_000, (30_000, 2)), rng.uniform(0, 40_000, (2_500, 2))
+    S = sp.csr_array(cKDTree(d).sparse_distance_matrix(cKDTree(c), 5_000.0, output_type="coo_matrix"))
+    keep = np.diff(S.indptr) > 0
+    S, w = sp.csr_array(S[keep]), rng.integers(1, 100, int(keep.sum())).astype(np.float64)
+    limit = 2.0
+    for run in (
+        lambda: mclp(S, w, 2_500.0, 60, time_limit_s=limit),
+        lambda: backup_coverage(S, w, 2_500.0, 60, time_limit_s=limit),
+        lambda: lscp(S, 2_500.0, allow_unreachable=True, time_limit_s=limit),
+        lambda: p_median(S, w, 120, time_limit_s=limit),
+    ):
+        res = run()
+        assert res.wall_time_s < 3 * limit + 2.0, res.summary()
+        assert np.isfinite(res.bound) and res.gap >= 0

@@ -35,7 +35,14 @@ import scipy.sparse as sp
 
 from ._milp import MilpModel, solve_milp
 
-__all__ = ["CoverageDual", "cover_bound", "coverage_dual", "coverage_lagrangian", "fix_columns"]
+__all__ = [
+    "CoverageDual",
+    "cover_bound",
+    "cover_lagrangian",
+    "coverage_dual",
+    "coverage_lagrangian",
+    "fix_columns",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,7 @@ BoolArray = npt.NDArray[np.bool_]
 _SAFETY = 1e-12  # relative margin added to a bound summed in floating point
 LP_FIRST_ENTRIES = 300_000  # coverage pairs up to which the dual LP goes first (milliseconds)
 LP_MAX_ENTRIES = 2_000_000  # coverage pairs up to which HiGHS solves the dual LP in seconds
+LP_SECONDS_PER_ENTRY = 2e-6  # above LP_FIRST_ENTRIES, the LP is tried only with this much time per pair
 
 
 @dataclass(frozen=True)
@@ -179,7 +187,8 @@ def coverage_dual(
     projected subgradient steps (Polyak steps towards ``lower``, a known objective value) from
     its last iterate if it stops early. Up to ``LP_MAX_ENTRIES``, subgradient steps from
     ``u = w / 2`` for 40 % of the time first (a bound whatever the LP does), then the LP, then
-    steps again if it stopped early. Above, subgradient steps alone.
+    steps again if it stopped early. Above, or with less than ``LP_SECONDS_PER_ENTRY`` per
+    pair (HiGHS then overruns its limit), subgradient steps alone.
     """
     t_end = time.perf_counter() + time_limit_s
     ct = sp.csr_array(cover.T) if cover_t is None else cover_t
@@ -189,10 +198,12 @@ def coverage_dual(
     bound, gain = coverage_lagrangian(ct, w, base, values, p=p, u=u)
     first = CoverageDual(bound, u, gain, "subgradient")
     if cover.nnz > LP_FIRST_ENTRIES:  # a bound that is there whatever the LP does in its time
-        share = 1.0 if cover.nnz > LP_MAX_ENTRIES else 0.4
+        # HiGHS overruns a limit far below what the LP needs: subgradient steps alone then
+        no_lp = cover.nnz > LP_MAX_ENTRIES or time_limit_s < LP_SECONDS_PER_ENTRY * cover.nnz
+        share = 1.0 if no_lp else 0.4
         until = time.perf_counter() + share * time_limit_s
         first = _subgradient(ct, w, base, values, p, start=first, lower=lower, t_end=until)
-        if cover.nnz > LP_MAX_ENTRIES:
+        if no_lp:
             hint = np.zeros(k)
             hint[_top(first.gain, p)] = 1.0  # the sites of the best multipliers: a start for the search
             how = "subgradient: too large for the LP in time"
@@ -306,11 +317,34 @@ def cover_bound(cover: sp.csr_array, *, upper: float, t_end: float, patience: in
     >>> cover_bound(A, upper=3.0, t_end=math.inf)  # rows 0, 1 and 3 have disjoint sets: 3 sites
     3
     """
+    return cover_lagrangian(cover, upper=upper, t_end=t_end, patience=patience)[0]
+
+
+def cover_lagrangian(
+    cover: sp.csr_array,
+    *,
+    upper: float,
+    t_end: float,
+    patience: int = 40,
+    heuristic_every: int = 0,
+    weighted: bool = True,
+) -> tuple[int, IntArray | None]:
+    """:func:`cover_bound`, and the smallest cover its multipliers lead to (Beasley's heuristic).
+
+    With ``heuristic_every = k > 0``, every ``k`` steps the columns of negative reduced cost
+    ``1 - (cover.T @ u)_j`` are completed to a cover greedily and redundant ones dropped
+    (Beasley 1990); the smallest such cover is returned (``None`` without it), and a smaller
+    one becomes the Polyak target.
+    """
+    from ._heuristics import greedy_cover
+
     A = sp.csr_array(cover, dtype=np.float64)
     At = sp.csr_array(A.T)
     u = 1.0 / np.maximum(np.diff(A.indptr), 1)
     best, lam, stall = 0.0, 1.0, 0
-    for _ in range(20_000):
+    best_cols: IntArray | None = None
+    last: bytes = b""
+    for it in range(20_000):
         reduced = 1.0 - At @ u
         value = float(u.sum() + np.minimum(reduced, 0.0).sum())
         if value > best + 1e-12 * max(1.0, best):
@@ -319,6 +353,16 @@ def cover_bound(cover: sp.csr_array, *, upper: float, t_end: float, patience: in
             stall += 1
             if stall >= patience:
                 lam, stall = lam / 2, 0
+        if heuristic_every and it % heuristic_every == 0 and time.perf_counter() < t_end:
+            neg = np.flatnonzero(reduced < 0).astype(np.intp)
+            key = neg.tobytes()
+            if key != last:  # a new set of negative reduced costs: complete it to a cover
+                last = key
+                weight = u + 1e-3 * max(float(u.mean()), 1e-12) if weighted else None
+                cols = greedy_cover(cover, start=neg, cover_t=At, row_weight=weight)
+                if best_cols is None or len(cols) < len(best_cols):
+                    best_cols = cols
+                    upper = min(upper, float(len(cols)))
         if math.ceil(best - 1e-6) >= upper or lam < 1e-6 or time.perf_counter() > t_end:
             break
         g = 1.0 - A @ (reduced < 0).astype(np.float64)  # subgradient at u
@@ -327,4 +371,4 @@ def cover_bound(cover: sp.csr_array, *, upper: float, t_end: float, patience: in
         if norm == 0.0:
             break
         u = np.maximum(u + lam * max(upper - value, 1e-9) / norm * g, 0.0)
-    return max(math.ceil(best - 1e-6), 0)  # the 1e-6 covers the rounding of the sums
+    return max(math.ceil(best - 1e-6), 0), best_cols  # the 1e-6 covers the rounding of the sums

@@ -141,14 +141,18 @@ def nearest_open(cost: CostMatrix, cols: IntArray, limit: float = math.inf) -> t
     rank = np.full(cost.shape[1], len(cols), dtype=np.int64)
     rank[cols[::-1]] = np.arange(len(cols) - 1, -1, -1)  # the first occurrence of a column wins
     r = rank[cost.indices]
-    data = np.where((r < len(cols)) & (cost.data <= limit), cost.data, math.inf)
-    best = row_min(sp.csr_array((data, cost.indices, cost.indptr), shape=cost.shape))
-    rows = row_of_entry(cost)
-    tie = np.where(np.isfinite(data) & (data == best[rows]), r, len(cols))  # cheapest, then first in `cols`
+    keep = (r < len(cols)) & (cost.data <= limit)
+    # only the pairs of open columns, as a CSR of their own: a few passes over the few kept pairs
+    kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+    sub = sp.csr_array((cost.data[keep], cost.indices[keep], kept[cost.indptr]), shape=cost.shape)
+    r = r[keep]
+    best = row_min(sub)
+    rows = row_of_entry(sub)
+    tie = np.where(sub.data == best[rows], r, len(cols))  # cheapest, then first in `cols`
     first = np.full(n, len(cols), dtype=np.int64)
-    has = np.diff(cost.indptr) > 0
-    if cost.nnz:
-        first[has] = np.minimum.reduceat(tie, cost.indptr[:-1][has])
+    has = np.diff(sub.indptr) > 0
+    if sub.nnz:
+        first[has] = np.minimum.reduceat(tie, sub.indptr[:-1][has])
     ok = first < len(cols)
     best_col = np.where(ok, cols[np.minimum(first, len(cols) - 1)], -1).astype(np.intp)
     return best_col, np.where(ok, best, math.inf)

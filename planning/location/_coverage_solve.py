@@ -10,7 +10,9 @@
 3. iterated local search towards that bound: on most other instances it reaches it and the
    solve ends, proven optimal, without a MILP;
 4. otherwise columns fixed by the multipliers, and HiGHS on what is left, warm-started,
-   then a longer local search and HiGHS again for the time left.
+   then a longer local search and HiGHS again for the time left; above ``MILP_MAX_ENTRIES``
+   coverage pairs (100,000 x 5,000: HiGHS does not finish the root LP in a minute) the local
+   search gets that time instead.
 
 ``"exact"`` runs HiGHS alone on the reduced instance; ``"heuristic"`` the local search and
 the Lagrangian bound, no MILP.
@@ -30,7 +32,16 @@ from ._heuristics import coverage_search, open_counts, submodular_bound
 from ._milp import coverage_model, coverage_start
 from ._reduce import CoverageInstance, reduce_coverage
 from ._result import relative_gap
-from ._scaffold import HEURISTIC_SHARE, Best, FloatArray, IntArray, Method, run_milp
+from ._scaffold import (
+    HEURISTIC_SHARE,
+    MILP_MAX_ENTRIES,
+    Best,
+    FloatArray,
+    IntArray,
+    Method,
+    milp_has_time,
+    run_milp,
+)
 
 __all__ = ["CoverageSolve"]
 
@@ -58,6 +69,7 @@ class CoverageSolve:
         self.best = Best("max")
         self.dual: CoverageDual | None = None
         self.ran_milp = False
+        self.guard_milp = True
         cover, w, base = inst.cover, inst.weights, inst.base
         self.cover_t = sp.csr_array(cover.T)
         # a bound with no search at all: every row at its best reachable level
@@ -79,6 +91,7 @@ class CoverageSolve:
 
     def run(self, method: Method, enumerated: tuple[IntArray, float] | None) -> None:
         """Solve as ``method`` asks; ``enumerated`` is the exact answer of a tiny instance, if any."""
+        self.guard_milp = method != "exact"  # "exact" asks for HiGHS whatever the time
         if enumerated is not None:  # tiny after reduction: every subset scored, optimal without a MILP
             self.best.offer(enumerated[0], enumerated[1], "enumeration")
             self.best.tighten(enumerated[1])
@@ -94,6 +107,16 @@ class CoverageSolve:
                 self.search(200, self.left())
         elif method == "exact" and self.open_gap():
             self.milp(self.inst, None, self.t_end, threshold=-math.inf)
+        elif self.inst.cover.nnz > MILP_MAX_ENTRIES and self.open_gap():  # HiGHS would not finish its LP
+            self.search(0, HEURISTIC_SHARE * self.left())
+            if self.open_gap():
+                self.bound(DUAL_SHARE * self.left())
+            if self.open_gap():
+                self.search(200, self.left())
+            self.best.notes.append(
+                f"no MILP: {self.inst.cover.nnz:,} coverage pairs are more than HiGHS solves the LP of "
+                "in the time; the time went to the local search and the Lagrangian bound"
+            )
         elif self.open_gap():
             self.search(0, HEURISTIC_SHARE * self.left())
             if self.open_gap():
@@ -200,6 +223,8 @@ class CoverageSolve:
             self.best.offer(picked, self.value(picked), self.best.solver)
             self.best.tighten(max(self.value(picked), threshold))
             return
+        if self.guard_milp and not milp_has_time(inst.cover.nnz, until - time.perf_counter()):
+            return  # building the model and HiGHS' presolve alone would overrun the limit
         start = None
         inc = self.best.cols
         if inc is not None and np.isin(forced, inc).all():

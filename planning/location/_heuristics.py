@@ -196,28 +196,59 @@ def submodular_bound(cover: sp.csr_array, w: FloatArray, cols: IntArray, p: int)
     return float(w @ (counts > 0)) + float(top)
 
 
-def greedy_cover(cover: sp.csr_array) -> IntArray:
-    """Greedy set cover of every row of ``cover`` (each must have a column), redundant sites removed."""
+def greedy_cover(
+    cover: sp.csr_array,
+    *,
+    start: IntArray | None = None,
+    cover_t: sp.csr_array | None = None,
+    row_weight: FloatArray | None = None,
+) -> IntArray:
+    """Greedy set cover of every row of ``cover`` (each must have a column), redundant sites removed.
+
+    ``start`` (such as the columns of negative Lagrangian reduced cost) is chosen first, the
+    greedy completes it; a site whose rows are all covered twice is then dropped, the last
+    chosen first. ``row_weight`` (positive, such as Lagrangian multipliers: how hard a row is
+    to cover) makes the greedy take the site of largest uncovered weight rather than count.
+    """
     n = cover.shape[0]
-    At = sp.csr_array(cover.T)
+    At = sp.csr_array(cover.T) if cover_t is None else cover_t
     uncovered = np.ones(n, dtype=bool)
     counts = np.zeros(n, dtype=np.int64)
     order: list[int] = []
+    for j in [] if start is None else np.unique(np.asarray(start, dtype=np.intp)).tolist():
+        rows = At.indices[At.indptr[j] : At.indptr[j + 1]]
+        order.append(j)
+        uncovered[rows] = False
+        counts[rows] += 1
+    A = sp.csr_array(cover)
+    rw = np.ones(n) if row_weight is None else np.asarray(row_weight, dtype=np.float64)
+    gain = np.asarray(At @ (rw * uncovered))  # uncovered weight per column, kept up to date
     while uncovered.any():
-        gain = At @ uncovered.astype(np.float64)
         j = int(np.argmax(gain))
         if gain[j] <= 0:
             break
         order.append(j)
         rows = At.indices[At.indptr[j] : At.indptr[j + 1]]
+        newly = rows[uncovered[rows]]
         uncovered[rows] = False
         counts[rows] += 1
+        if len(newly):  # the columns over the rows just covered lose them
+            hit = A.indices[_segments(A.indptr, newly)]
+            lost = np.repeat(rw[newly], np.diff(A.indptr)[newly])
+            gain -= np.bincount(hit, weights=lost, minlength=len(gain))
     for j in reversed(order.copy()):  # drop a site whose rows are all covered twice
         rows = At.indices[At.indptr[j] : At.indptr[j + 1]]
         if (counts[rows] >= 2).all():
             counts[rows] -= 1
             order.remove(j)
     return np.sort(np.asarray(order, dtype=np.intp))
+
+
+def _segments(ptr: npt.NDArray[np.int32], rows: IntArray) -> npt.NDArray[np.int64]:
+    """The positions ``ptr[i] .. ptr[i + 1] - 1`` of every row ``i`` of ``rows``, concatenated."""
+    sizes = (ptr[rows + 1] - ptr[rows]).astype(np.int64)
+    shift = np.repeat(ptr[rows].astype(np.int64) - (np.cumsum(sizes) - sizes), sizes)
+    return shift + np.arange(int(sizes.sum()), dtype=np.int64)
 
 
 def packing_bound(cover: sp.csr_array) -> int:

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from ._costs import nearest_open, row_min, row_of_entry
 
-__all__ = ["median_alternate", "median_greedy", "median_sparse_bound", "sparse_median_cost"]
+__all__ = ["median_alternate", "median_greedy", "median_repair", "median_sparse_bound", "sparse_median_cost"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -89,12 +89,21 @@ def median_greedy(cost: sp.csr_array, w: FloatArray, n_new: int, *, fixed: IntAr
 
 
 def median_alternate(
-    cost: sp.csr_array, w: FloatArray, cols: IntArray, *, fixed: IntArray, t_end: float, rounds: int = 50
+    cost: sp.csr_array,
+    w: FloatArray,
+    cols: IntArray,
+    *,
+    fixed: IntArray,
+    t_end: float,
+    rounds: int = 50,
+    round_s: float = 0.0,
 ) -> tuple[IntArray, float]:
     """Locate-allocate from ``cols``: every movable site moves to its rows' best median, repeatedly.
 
     A site may move to column ``j`` only when ``j`` reaches every row it serves, so the total
-    never grows. Returns the open columns (sorted) and the total weighted cost.
+    never grows. A round is started only when one as long as the last (at first ``round_s``)
+    ends by ``t_end``.
+    Returns the open columns (sorted) and the total weighted cost.
     """
     cols = np.sort(np.asarray(cols, dtype=np.intp))
     best = sparse_median_cost(cost, w, cols)
@@ -105,8 +114,10 @@ def median_alternate(
     movable_mask[fixed] = False
     # real part: the weighted cost; imaginary part: 1 per pair, so no product entry is ever 0 (dropped)
     both = sp.csr_array((cost.data * w[row_of_entry(cost)] + 1j, cost.indices, cost.indptr), shape=cost.shape)
+    took = round_s  # the last round's time: a round that would end past ``t_end`` is not started
     for _ in range(rounds):
-        if time.perf_counter() > t_end:
+        started = time.perf_counter()
+        if started + took > t_end:
             break
         near, _ = nearest_open(cost, cols)
         movable = cols[movable_mask[cols]]
@@ -137,6 +148,7 @@ def median_alternate(
                 new[new == movable[f]] = j
         new = np.sort(new)
         value = sparse_median_cost(cost, w, new)
+        took = time.perf_counter() - started
         if not value < best - 1e-12 * max(1.0, best):
             break
         cols, best = new, value
@@ -165,7 +177,7 @@ def median_sparse_bound(
     start: FloatArray,
     t_end: float,
     iterations: int = 20_000,
-    patience: int = 5,
+    patience: int = 10,
     step: float = 2.0,
     threshold: float = math.inf,
 ) -> tuple[float, IntArray | None, float]:
@@ -174,31 +186,43 @@ def median_sparse_bound(
     ``start`` gives the first multipliers (per row, such as ``w_i`` times its cost in a good
     solution); ``upper`` is a known total cost (the Polyak step's target). Returns
     ``(bound, cols, cols_cost)``: the best ``L(u)`` seen, and the cheapest feasible open set
-    among those of the multipliers tried (``None`` and ``inf`` when none reached every row).
+    among those of the multipliers tried (one that misses rows, cost ``inf``, when none reached
+    every row: :func:`median_repair` makes it feasible).
     The steps work on the pairs up to ``threshold`` with ``u_i`` capped at ``w_i`` times the
     row's cheapest pair left out: those then add exactly 0 to ``L(u)``, so the bound is the one
     of the whole matrix (each step is cheaper, the cap may make the best bound a little lower).
+
+    Subgradient optimisation as Beasley (1993) does for the p-median: Polyak steps
+    ``lam * (upper - L(u)) / |g|^2`` towards the best known solution, ``lam`` halved after
+    ``patience`` steps without a better bound; the pairs are held column by column once, so a
+    step is a few passes over them.
     """
     n, m = cost.shape
     rows, cols_all, data, cap = _cheapest(cost, threshold)
     umax = w * cap  # u_i <= w_i * (the row's first cost left out): the pairs left out add exactly 0
-    wc = data * w[rows]
-    csc_order = np.argsort(cols_all, kind="stable")
+    by_col = np.argsort(cols_all, kind="stable")
+    rows_c = rows[by_col]  # the pairs column by column
+    wc_c = (data * w[rows])[by_col]
     col_ptr = np.concatenate([[0], np.cumsum(np.bincount(cols_all, minlength=m))])
+    has = np.diff(col_ptr) > 0
+    heads = col_ptr[:-1][has]
     is_fixed = np.zeros(m, dtype=bool)
     is_fixed[fixed] = True
     n_free = n_open - len(fixed)
     u = np.minimum(np.asarray(start, dtype=np.float64), umax)
     best, best_cols, best_cost = -math.inf, None, math.inf
     lam, stall = step, 0
+    red = np.empty(len(rows_c))
     for it in range(iterations):
-        red = np.minimum(wc - u[rows], 0.0)
+        np.subtract(wc_c, u[rows_c], out=red)
+        np.minimum(red, 0.0, out=red)
         rho = np.zeros(m)
-        has = np.diff(col_ptr) > 0
-        rho[has] = np.add.reduceat(red[csc_order], col_ptr[:-1][has])
-        order = np.argsort(np.where(is_fixed, math.inf, rho), kind="stable")[:n_free]
+        if len(red):
+            rho[has] = np.add.reduceat(red, heads)
+        score = np.where(is_fixed, math.inf, rho)
+        free = np.argpartition(score, n_free - 1)[:n_free] if 0 < n_free < m else np.flatnonzero(~is_fixed)
         open_ = is_fixed.copy()
-        open_[order] = True
+        open_[free[:n_free]] = True
         value = float(u.sum() + rho[open_].sum())
         if not math.isfinite(best) or value > best + 1e-9 * max(1.0, abs(best)):
             best, stall = value, 0
@@ -209,11 +233,52 @@ def median_sparse_bound(
         if it % 50 == 0:  # the multipliers' own sites: now and then a good solution
             cols = np.flatnonzero(open_).astype(np.intp)
             c = sparse_median_cost(cost, w, cols)
-            if c < best_cost:
+            if c < best_cost or best_cols is None:
                 best_cols, best_cost = cols, c
-        g = 1.0 - np.bincount(rows[(red < 0) & open_[cols_all]], minlength=n)  # subgradient at u
+        opened = np.flatnonzero(open_ & has)
+        seg = _segments(col_ptr, opened)  # the pairs of the open columns
+        g = 1.0 - np.bincount(rows_c[seg[red[seg] < 0]], minlength=n)  # subgradient at u
         norm = float(g @ g)
         if norm == 0 or lam < 1e-6 or time.perf_counter() > t_end:
             break
         u = np.minimum(u + lam * max(min(upper, best_cost) - value, 1e-9 * abs(value)) / norm * g, umax)
     return best, best_cols, best_cost
+
+
+def _segments(ptr: npt.NDArray[np.int64], cols: IntArray) -> npt.NDArray[np.int64]:
+    """The positions ``ptr[j] .. ptr[j + 1] - 1`` of every column ``j`` of ``cols``, concatenated."""
+    sizes = (ptr[cols + 1] - ptr[cols]).astype(np.int64)
+    total = int(sizes.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    shift = np.repeat(ptr[cols].astype(np.int64) - (np.cumsum(sizes) - sizes), sizes)
+    return shift + np.arange(total, dtype=np.int64)
+
+
+def median_repair(
+    cost: sp.csr_array, w: FloatArray, cols: IntArray, *, fixed: IntArray, tries: int = 4
+) -> IntArray | None:
+    """A feasible open set near ``cols`` (such as the Lagrangian's): the least used sites re-placed.
+
+    The ``q`` movable sites serving the least weight close and the lazy greedy opens ``q`` again,
+    reaching the rows nobody reached first; ``q`` doubles (from the number of rows missed, at
+    least 1) until every row is reached. ``None`` when ``tries`` doublings do not do it.
+    """
+    cols = np.unique(np.asarray(cols, dtype=np.intp))
+    near, _ = nearest_open(cost, cols)
+    missed = int((near < 0).sum())
+    if missed == 0:
+        return cols
+    movable = cols[~np.isin(cols, fixed)]
+    served = np.bincount(near[near >= 0], weights=w[near >= 0], minlength=cost.shape[1])[movable]
+    order = movable[np.argsort(served, kind="stable")]  # least used first
+    q = max(1, min(missed, len(movable)))
+    for _ in range(tries):
+        keep = np.union1d(fixed, order[q:]).astype(np.intp)
+        out = median_greedy(cost, w, len(movable) - (len(keep) - len(fixed)), fixed=keep)
+        if math.isfinite(sparse_median_cost(cost, w, out)):
+            return out
+        if q >= len(movable):
+            break
+        q = min(2 * q, len(movable))
+    return None

@@ -35,6 +35,9 @@ from ._validate import Problem
 
 __all__ = [
     "HEURISTIC_SHARE",
+    "MILP_MAX_ENTRIES",
+    "MILP_SECONDS_PER_ENTRY",
+    "MILP_SMALL_ENTRIES",
     "Best",
     "FloatArray",
     "IntArray",
@@ -42,8 +45,10 @@ __all__ = [
     "assemble_result",
     "check_method",
     "free_columns",
+    "milp_has_time",
     "run_milp",
     "solve_assignment",
+    "solve_deadline",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,9 @@ IntArray = npt.NDArray[np.intp]
 Method = Literal["auto", "exact", "heuristic"]
 
 HEURISTIC_SHARE = 0.3  # share of the time limit the heuristic may use before the MILP
+MILP_MAX_ENTRIES = 2_000_000  # coverage pairs above which HiGHS cannot solve even the root LP in time
+MILP_SECONDS_PER_ENTRY = 2e-6  # a MILP is started only with this much time per coverage pair ...
+MILP_SMALL_ENTRIES = 300_000  # ... above this many pairs
 
 
 @dataclass
@@ -98,6 +106,37 @@ def check_method(method: str, time_limit_s: float, mip_gap: float) -> None:
     if not (0 <= mip_gap < 1):
         msg = f"`mip_gap` is {mip_gap}. Fix: give a relative gap in [0, 1), such as 1e-4."
         raise InputError(msg)
+
+
+def solve_deadline(t0: float, time_limit_s: float, pass_s: float) -> float:
+    """When the search must end so that the answer, priced on the full instance, is out by the limit.
+
+    ``pass_s`` is the measured time of one pass over the stored pairs (such as building the
+    coverage sets): pricing the solution and building the result take a few such passes, and
+    the last step of a search may end a little after its deadline, so ``6 * pass_s`` (plus 2 %
+    of the limit, at most a quarter of it) is kept back.
+
+    Examples
+    --------
+    >>> round(solve_deadline(100.0, 60.0, 0.5), 6)
+    155.8
+    """
+    return t0 + time_limit_s - min(6.0 * pass_s + 0.02 * time_limit_s, 0.25 * time_limit_s)
+
+
+def milp_has_time(nnz: int, seconds: float) -> bool:
+    """Whether HiGHS on a model of ``nnz`` coverage pairs can do anything in ``seconds``.
+
+    Above ``MILP_SMALL_ENTRIES`` pairs and below ``MILP_SECONDS_PER_ENTRY`` per pair, building
+    the model and HiGHS' presolve alone overrun the limit (a 900,000-pair backup model: 1.2 s
+    given 0.2 s); a smaller model always gets its try (HiGHS' overrun there is a fraction of a second).
+
+    Examples
+    --------
+    >>> milp_has_time(100_000, 0.01), milp_has_time(1_000_000, 1.0), milp_has_time(1_000_000, 3.0)
+    (True, False, True)
+    """
+    return nnz <= MILP_SMALL_ENTRIES or seconds >= MILP_SECONDS_PER_ENTRY * nnz
 
 
 def free_columns(prob: Problem) -> IntArray:

@@ -3,7 +3,9 @@
 :func:`solve_set_cover` finds the fewest new columns covering every demand row that can be
 covered, or decides whether ``n_new`` new columns can: enumeration when the reduced instance is
 tiny, else identical rows merged and dominated columns dropped, a greedy incumbent, the packing
-bound and HiGHS for the time left.
+bound and HiGHS for the time left. Above ``MILP_MAX_ENTRIES`` coverage pairs (where HiGHS does
+not finish the root LP in a minute) the time goes to the Lagrangian bound and Beasley's
+Lagrangian heuristic instead.
 """
 
 from __future__ import annotations
@@ -14,18 +16,19 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ._bound import cover_bound
+from ._bound import cover_lagrangian
 from ._exact import cover_enumerate
 from ._heuristics import greedy_cover, open_counts, packing_bound
 from ._milp import MilpModel
 from ._reduce import dominated_columns, merge_rows
 from ._result import relative_gap
-from ._scaffold import Best, IntArray, Method, run_milp
+from ._scaffold import MILP_MAX_ENTRIES, Best, IntArray, Method, run_milp
 
 __all__ = ["solve_set_cover"]
 
 _DENSE_COVER_CELLS = 250_000  # LSCP rows x candidates tried by dense reduction and enumeration
 LAGRANGIAN_SHARE = 0.3  # of the time left: the Lagrangian bound before the MILP
+HEURISTIC_EVERY = 10  # subgradient steps between Lagrangian heuristic covers (when no MILP runs)
 
 
 def solve_set_cover(
@@ -74,6 +77,7 @@ def solve_set_cover(
         kcols = np.flatnonzero(np.asarray(cover.sum(axis=0)).ravel() > 0).astype(np.intp)
     cover = sp.csr_array(cover[:, kcols])
     best.tighten(float(packing_bound(cover)))
+    large = method != "exact" and cover.nnz > MILP_MAX_ENTRIES
     x0 = None
     r, k = cover.shape
     if method != "exact":
@@ -82,11 +86,16 @@ def solve_set_cover(
         x0 = np.zeros(k)
         x0[start] = 1.0
         if relative_gap(best.objective, best.bound) > mip_gap and time.perf_counter() < t_end:
-            lag = cover_bound(
+            share = 1.0 if large else LAGRANGIAN_SHARE
+            lag, lag_cols = cover_lagrangian(
                 cover,
                 upper=best.objective,
-                t_end=time.perf_counter() + LAGRANGIAN_SHARE * (t_end - time.perf_counter()),
+                t_end=time.perf_counter() + share * (t_end - time.perf_counter()),
+                heuristic_every=HEURISTIC_EVERY if large else 0,
             )
+            if lag_cols is not None and len(lag_cols) < best.objective:
+                best.offer(lag_cols, float(len(lag_cols)), "lagrangian heuristic")
+                best.notes.append("sites from the Lagrangian heuristic (greedy on the reduced costs)")
             if lag > best.bound:
                 best.tighten(float(lag))
                 best.notes.append("bound from a Lagrangian relaxation of the covering constraints")
@@ -94,7 +103,12 @@ def solve_set_cover(
         run = best.cols is None or relative_gap(best.objective, best.bound) > mip_gap
     else:
         run = best.cols is None or not (best.objective <= n_new or best.bound > n_new)
-    run = run and method != "heuristic"
+    run = run and method != "heuristic" and not (large and best.cols is not None)
+    if large and method == "auto":
+        best.notes.append(
+            f"no MILP: {cover.nnz:,} coverage pairs are more than HiGHS solves the LP of in the time; "
+            "the time went to the Lagrangian bound and heuristic"
+        )
     model = MilpModel(
         np.ones(k), cover, np.ones(r), np.full(r, np.inf), np.zeros(k), np.ones(k), np.ones(k, dtype=bool)
     )

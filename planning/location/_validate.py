@@ -105,9 +105,11 @@ def _sparse_cost(cost: Any) -> sp.csr_array:
         at = np.flatnonzero((r[1:] == r[:-1]) & (c[1:] == c[:-1]))
         _duplicates(np.column_stack([r[at], c[at]]))
     arr.sort_indices()
-    rows = row_of_entry(arr)
-    same = np.flatnonzero((rows[1:] == rows[:-1]) & (arr.indices[1:] == arr.indices[:-1]))
+    # a repeated pair: the same column twice in a row of sorted indices (not across a row start)
+    same = np.flatnonzero(arr.indices[1:] == arr.indices[:-1])
+    same = same[~np.isin(same + 1, arr.indptr)]
     if len(same):
+        rows = row_of_entry(arr)
         _duplicates(np.column_stack([rows[same], arr.indices[same]]))
     for bad, what, fix in (
         (np.isnan(arr.data), "NaN", "leave unreachable pairs out of the sparse matrix (or store `np.inf`)"),
@@ -115,6 +117,7 @@ def _sparse_cost(cost: Any) -> sp.csr_array:
     ):
         at = np.flatnonzero(bad)
         if len(at):
+            rows = row_of_entry(arr)
             ij = np.column_stack([rows[at], arr.indices[at]])
             msg = f"`cost` has {len(at)} {what} value(s) at (row, column) {_pairs(ij)}. Fix: {fix}."
             raise InputError(msg)

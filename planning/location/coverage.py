@@ -25,7 +25,15 @@ from ._exact import coverage_enumerate
 from ._heuristics import open_counts
 from ._reduce import coverage_matrix, reduce_coverage
 from ._result import LocationResult
-from ._scaffold import FloatArray, IntArray, Method, assemble_result, check_method, free_columns
+from ._scaffold import (
+    FloatArray,
+    IntArray,
+    Method,
+    assemble_result,
+    check_method,
+    free_columns,
+    solve_deadline,
+)
 from ._validate import Problem, validate_inputs
 
 __all__ = ["backup_coverage", "mclp"]
@@ -167,7 +175,9 @@ def _coverage(
     """MCLP (values 0, 1) and backup coverage (values 0, theta, 1): maximise sum w * values[count]."""
     assert prob.radius is not None
     levels = len(values) - 1
+    t_pass = time.perf_counter()
     full = coverage_matrix(prob.cost, prob.radius)
+    t_end = solve_deadline(t0, time_limit_s, time.perf_counter() - t_pass)
     w = prob.weights
     free = free_columns(prob)
     inst = reduce_coverage(
@@ -179,9 +189,7 @@ def _coverage(
         drop_dominated=drop_dominated,
     )
     p_k = min(prob.n_new, len(inst.cols))
-    solve = CoverageSolve(
-        inst, values, p_k, drop_dominated=drop_dominated, mip_gap=mip_gap, t_end=t0 + time_limit_s
-    )
+    solve = CoverageSolve(inst, values, p_k, drop_dominated=drop_dominated, mip_gap=mip_gap, t_end=t_end)
     best = solve.best
     if inst.note:
         best.notes.append(inst.note)

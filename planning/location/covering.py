@@ -21,7 +21,15 @@ from ._heuristics import open_counts
 from ._milp import assignment_model, main_assignment
 from ._reduce import coverage_matrix
 from ._result import LocationResult
-from ._scaffold import Best, Method, assemble_result, check_method, free_columns, solve_assignment
+from ._scaffold import (
+    Best,
+    Method,
+    assemble_result,
+    check_method,
+    free_columns,
+    solve_assignment,
+    solve_deadline,
+)
 from ._set_cover import solve_set_cover
 from ._validate import Problem, _rows, validate_inputs
 
@@ -89,10 +97,12 @@ def lscp(
     if prob.capacities is not None:
         return _lscp_capacitated(prob, notes, time_limit_s=time_limit_s, mip_gap=mip_gap, t0=t0)
     assert prob.radius is not None
+    t_pass = time.perf_counter()
     full = coverage_matrix(prob.cost, prob.radius)
+    t_end = solve_deadline(t0, time_limit_s, time.perf_counter() - t_pass)
     free = free_columns(prob)
     _, cols, best = solve_set_cover(
-        full, prob.existing, free, method=method, t_end=t0 + time_limit_s, mip_gap=mip_gap, reduce=reduce
+        full, prob.existing, free, method=method, t_end=t_end, mip_gap=mip_gap, reduce=reduce
     )
     assert cols is not None
     selected = np.concatenate([prob.existing, cols])

@@ -22,7 +22,13 @@ from gis.errors import InputError
 
 from ._costs import densify, nearest_open, row_max, row_of_entry
 from ._heuristics import center_greedy, median_cost, median_lagrangian_bound, median_search, worst_cost
-from ._median_sparse import median_alternate, median_greedy, median_sparse_bound, sparse_median_cost
+from ._median_sparse import (
+    median_alternate,
+    median_greedy,
+    median_repair,
+    median_sparse_bound,
+    sparse_median_cost,
+)
 from ._milp import assignment_model, main_assignment
 from ._reduce import coverage_matrix, nearest_candidates
 from ._result import LocationResult, relative_gap
@@ -36,6 +42,7 @@ from ._scaffold import (
     check_method,
     free_columns,
     solve_assignment,
+    solve_deadline,
 )
 from ._set_cover import solve_set_cover
 from ._validate import Problem, validate_inputs
@@ -44,8 +51,8 @@ __all__ = ["p_center", "p_median"]
 
 _MAX_PAIRS = 2_000_000  # p-median assignment variables before reducing to the k nearest
 _DENSE_CELLS = 4_000_000  # a sparse cost up to this many cells is densified (the exact dense path)
-_SPARSE_HEURISTIC_SHARE = 0.3  # of the time limit: greedy + locate-allocate on a large sparse cost
-_SPARSE_BOUND_SHARE = 0.5  # of the time limit: the Lagrangian bound on a large sparse cost
+_SPARSE_HEURISTIC_SHARE = 0.25  # of the time limit: greedy + locate-allocate on a large sparse cost
+_SPARSE_BOUND_SHARE = 0.6  # of the time limit: the Lagrangian bound on a large sparse cost
 
 
 def _dense_or_sparse(prob: Problem, model: str) -> tuple[Problem, bool]:
@@ -244,11 +251,21 @@ def _p_median_sparse(
     w, fixed = prob.weights, prob.existing
     W = float(w.sum())
     n_open = prob.n_new + len(fixed)
-    t_end = t0 + time_limit_s
+    t_pass = time.perf_counter()
+    row_max(cost)  # one pass over the stored pairs: what pricing the answer at the end costs
+    t_end = solve_deadline(t0, time_limit_s, time.perf_counter() - t_pass)
+    budget = t_end - t0
     best = Best("min")
+    t_greedy = time.perf_counter()
     cols = median_greedy(cost, w, prob.n_new, fixed=fixed)
+    t_round = time.perf_counter()
+    t_greedy = t_round - t_greedy
     cols, total = median_alternate(
-        cost, w, cols, fixed=fixed, t_end=t0 + _SPARSE_HEURISTIC_SHARE * time_limit_s
+        cost, w, cols, fixed=fixed, t_end=t0 + _SPARSE_HEURISTIC_SHARE * budget, rounds=1
+    )
+    t_round = time.perf_counter() - t_round  # what one round of locate-allocate costs here
+    cols, total = median_alternate(
+        cost, w, cols, fixed=fixed, t_end=t0 + _SPARSE_HEURISTIC_SHARE * budget, round_s=t_round
     )
     best.offer(cols, total / W, "heuristic")
     near = nearest_open(cost, cols)[1] if math.isfinite(total) else None
@@ -264,13 +281,17 @@ def _p_median_sparse(
         fixed=fixed,
         upper=total if math.isfinite(total) else float(w @ row_max(cost)),
         start=start,
-        t_end=t0 + (_SPARSE_HEURISTIC_SHARE + _SPARSE_BOUND_SHARE) * time_limit_s,
+        t_end=t0 + (_SPARSE_HEURISTIC_SHARE + _SPARSE_BOUND_SHARE) * budget,
         threshold=reach,
     )
     best.tighten((bound - 1e-9 * abs(bound)) / W)  # summed in floating point: a hair below
     best.notes.append("bound from a Lagrangian relaxation of the assignment constraints (sparse costs)")
+    if lag_cols is not None and not math.isfinite(lag_cost) and t_end - time.perf_counter() > 2 * t_greedy:
+        repaired = median_repair(cost, w, lag_cols, fixed=fixed)  # the Lagrangian heuristic
+        if repaired is not None:
+            lag_cols, lag_cost = repaired, sparse_median_cost(cost, w, repaired)
     if lag_cols is not None and lag_cost < total:
-        lag_cols, lag_cost = median_alternate(cost, w, lag_cols, fixed=fixed, t_end=t_end)
+        lag_cols, lag_cost = median_alternate(cost, w, lag_cols, fixed=fixed, t_end=t_end, round_s=t_round)
         best.offer(lag_cols, lag_cost / W, "lagrangian + locate-allocate")
     ran = False
     if (
