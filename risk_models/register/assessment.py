@@ -20,7 +20,7 @@ from gis.tables import TableOverrides
 
 from ._months import Month, month_of
 from .errors import RegisterError
-from .frames import overdue, snapshot
+from .frames import SNAPSHOT_COLUMNS, overdue, snapshot
 from .vocab import CONFIRMED_STATUSES, OPEN_STATUSES
 from .workflow import Workflow, load_workflow
 
@@ -224,7 +224,9 @@ def assess(
     wf = load_workflow(register_workflow)
     weights = {k: float(v) for k, v in wf.table["assessment"].items() if k in _RATES}
     m = month_of(month, events)
-    static = register[["source", by]] if by != "source" else register[["source"]]
+    # a unit the item is handed to (department_unit, ...) is read from the events at each
+    # month's end, like its state; other columns (district, enterprise) are the item's own
+    static = register[["source", by]] if by not in ("source", *SNAPSHOT_COLUMNS) else register[["source"]]
     groups = register[by].dropna()
     tables, cities = [], []
     first = pd.to_datetime(events["at"]).min()
