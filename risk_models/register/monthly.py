@@ -212,7 +212,11 @@ def register_month(
     graded = risk_grades = None
     if risk_assessments is not None and len(risk_assessments):
         graded = grade_assessments(risk_assessments)
-        risk_grades = hazard_risk_grades(graded, hazards) if hazards is not None else None
+        if hazards is not None:
+            risk_grades = hazard_risk_grades(graded, hazards)
+            for col in ("name", "category"):
+                if col in hazards.columns:
+                    risk_grades[col] = hazards[col].to_numpy()
     return RegisterMonth(
         label=label,
         month=str(m),
