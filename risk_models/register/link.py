@@ -5,8 +5,8 @@ residential block to its community. :func:`link_items` decides it from the place
 
 1. the **nearest hazard source within** ``max_distance_m`` (default :data:`LINK_DISTANCE_M`,
    100 m; the distance to a source mapped as an area is 0 inside it and to its edge outside),
-   and that source's enterprise (the hazards layer's ``enterprise`` column where it has one,
-   else the source's ``name``);
+   and that source's enterprise (the hazards layer's ``enterprise`` where given, else the
+   source's ``name``, else its id);
 2. the **community containing** the item (on a boundary: the first by id); an item outside
    every community takes the nearest one within ``max_distance_m``, else none.
 
@@ -127,8 +127,11 @@ def link_items(
         h = index_by_id(hazards).to_crs(pts.crs)
         pos, dist = _nearest(xy, h.geometry, float(max_distance_m))
         ids = h.index.astype(str).to_numpy()
-        owner_col = "enterprise" if "enterprise" in h.columns else "name" if "name" in h.columns else None
-        owners = pd.Series(h[owner_col].to_numpy() if owner_col else ids, index=ids, dtype=object)
+        owners = pd.Series(ids, index=ids, dtype=object)
+        for col in ("name", "enterprise"):  # the enterprise where given, else the source's name
+            if col in h.columns:
+                given_owner = h[col].notna().to_numpy() & (h[col].astype(str).str.strip() != "").to_numpy()
+                owners[given_owner] = h[col].astype(str).to_numpy()[given_owner]
         hit = pos >= 0
         out.loc[hit, "hazard_id"] = ids[pos[hit]]
         out.loc[hit, "hazard_distance_m"] = np.round(dist[hit], 1)

@@ -178,10 +178,11 @@ def register_month(
         if known is not None:
             register["district"] = known.where(known.notna(), register["district"])
     assessments: dict[str, Assessment] = {}
+    cache: dict[tuple[str, str], object] = {}  # month-end states shared by the groupings
     for col in by:
         if col in register.columns and register[col].notna().any():
             assessments[col] = assess(
-                register, events, m.period, by=col, trend_months=trend_months, register_workflow=wf
+                register, events, m.period, by=col, trend_months=trend_months, register_workflow=wf, cache=cache
             )
     if assessments:
         city = next(iter(assessments.values())).city
@@ -189,7 +190,8 @@ def register_month(
         city = assess(register, events, m.period, by="source", trend_months=1, register_workflow=wf).city
     figures = city.loc[str(m), list(MONTH_FIGURES)]
 
-    snap = snapshot(events, m.last)
+    snap = cache.get(("snapshot", str(m)))
+    snap = snapshot(events, m.last) if snap is None else snap
     state = register.drop(columns=[c for c in SNAPSHOT_COLUMNS if c in register.columns]).join(snap, how="inner")
     late = overdue(state, m.day)
     deadline = pd.to_datetime(state["deadline"])
