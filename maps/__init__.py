@@ -20,7 +20,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "figures": (
         "district_levels_figure",
         "figure_png",
-    "four_colour_figure",
+        "four_colour_figure",
         "response_time_figure",
         "risk_figure",
         "save_figure",
@@ -29,8 +29,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "interactive": (
         "LAYER_NAMES",
         "ranking_figure",
-    "read_map_layers",
-    "register_trend_figure",
+        "read_map_layers",
+        "register_trend_figure",
         "risk_map",
         "write_map",
     ),

@@ -50,8 +50,12 @@ def _parts(graded: pd.DataFrame | None, limit: int = 4) -> pd.Series:
         return pd.Series(dtype=object)
     g = graded.assign(_r=graded["grade"].map({k: i for i, k in enumerate(_ORDER)}))
     g = g.sort_values(["hazard_id", "_r", "score"], ascending=[True, True, False], kind="stable")
-    text = g["part"].where(g["part"].astype(str) != "", "site") + ": " + g["grade_zh"] + " (" + g["basis"] + ")"
-    return text.groupby(g["hazard_id"]).agg(lambda t: "; ".join(list(t)[:limit]) + (" ..." if len(t) > limit else ""))
+    text = (
+        g["part"].where(g["part"].astype(str) != "", "site") + ": " + g["grade_zh"] + " (" + g["basis"] + ")"
+    )
+    return text.groupby(g["hazard_id"]).agg(
+        lambda t: "; ".join(list(t)[:limit]) + (" ..." if len(t) > limit else "")
+    )
 
 
 def risk_point_specs(month: RegisterMonth, style: Mapping[str, Any], display: Display) -> list[Spec]:
@@ -133,24 +137,33 @@ def _words(key: object) -> str:
 
 
 def _thin(items: pd.DataFrame, budget: int) -> pd.Index:
-    """The items to draw within ``budget``: overdue, supervised and major open ones first, then
-    the other open ones, the unverified, and the closed and rejected last (latest first)."""
+    """The items to draw within ``budget``, the most urgent first.
+
+    Overdue, supervised and major open items first, then the other open ones, the unverified,
+    and the closed and rejected last (latest first).
+    """
     status = items["status"].astype(str)
     open_ = ~status.isin(["closed", "rejected", "reported"])
-    rank = np.select(
-        [items["overdue"].astype(bool), open_ & items["supervised_by"].notna(), open_ & items["grade"].eq("major"),
-         open_, status.eq("reported"), status.eq("closed")],
-        [0, 1, 2, 3, 4, 5],
-        default=6,
-    )  # fmt: skip
+    first = [
+        items["overdue"].astype(bool),
+        open_ & items["supervised_by"].notna(),
+        open_ & items["grade"].eq("major"),
+        open_,
+        status.eq("reported"),
+        status.eq("closed"),
+    ]
+    rank = np.select(first, [0, 1, 2, 3, 4, 5], default=6)
     order = pd.DataFrame({"rank": rank, "t": pd.to_datetime(items["updated_at"])}, index=items.index)
     order = order.sort_values(["rank", "t"], ascending=[True, False], kind="stable")
     return order.index[:budget]
 
 
 def register_specs(month: RegisterMonth, style: Mapping[str, Any], display: Display) -> list[Spec]:
-    """The register's items at the month's end: open and unverified ones (``register``) and the
-    closed and rejected ones (``register_closed``, hidden by default), within the budget."""
+    """The register's items at the month's end, within the point budget.
+
+    Open and unverified ones form ``register``, the closed and rejected ones
+    ``register_closed`` (hidden by default).
+    """
     items = month.items
     note = None
     if display.max_points and len(items) > display.max_points:
@@ -200,7 +213,7 @@ def register_spec(
     view["sup"] = pub["supervised_by"]
     view["hz"] = pub["hazard_id"]
     view["ent"] = pub["enterprise_id"]
-    view["d"] = pub["district"] if "district" in pub else None
+    view["d"] = pub.get("district")
     view["rep"] = pd.to_datetime(pub["reported_at"]).dt.strftime("%Y-%m-%d")
     view["what"] = pub["public_summary"]
     view["closed"] = status.isin(["closed", "rejected"]).map({True: 1, False: None}).astype(object)
@@ -221,7 +234,10 @@ def register_spec(
         "icons": icons,
         "cluster": many if cluster is None else cluster,
         "style": {},
-        "tooltip": {"title": "id", "fields": [["st", "State 状态", ""], ["od", "Days overdue 逾期天数", "int"]]},
+        "tooltip": {
+            "title": "id",
+            "fields": [["st", "State 状态", ""], ["od", "Days overdue 逾期天数", "int"]],
+        },
         "popup": {
             "title": "id",
             "fields": [
@@ -272,7 +288,11 @@ def legend_parts(style: Mapping[str, Any], present: Iterable[str], specs: list[S
             if key in used:
                 parts.append(_row(symbol_svg("circle", state["colour"], size=14), state["label"]))
         grey = "#bbbbbb"
-        for m, label in (("g", rs["marks"]["general"]), ("m", rs["marks"]["major"]), ("s", rs["marks"]["supervised"])):
+        for m, label in (
+            ("g", rs["marks"]["general"]),
+            ("m", rs["marks"]["major"]),
+            ("s", rs["marks"]["supervised"]),
+        ):
             parts.append(_row(symbol_svg(_SHAPES[m], grey, size=14), label))
         parts.append(_row(symbol_svg("circle", grey, size=14, ring=rs["overdue_ring"]), rs["overdue_label"]))
     return parts

@@ -55,7 +55,7 @@ _RANK_COLUMNS = [
 
 
 def _value(value: object, kind: str) -> str:
-    if value is None or pd.isna(value):  # type: ignore[call-overload]
+    if value is None or pd.isna(value):
         return "-"
     v = float(value)  # type: ignore[arg-type]
     return f"{v:.0%}" if kind == "pct" else f"{v:,.0f}" if kind == "int" else f"{v:,.1f}"

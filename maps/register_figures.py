@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["four_colour_figure", "ranking_figure", "register_trend_figure"]
 
 
-
 def four_colour_figure(
     month: RegisterMonth,
     *,
@@ -128,7 +127,9 @@ def register_trend_figure(month: RegisterMonth) -> Figure:
     ax2.set_ylabel("Closed on time (%)", color="#555555")
     handles = [*ax.get_legend_handles_labels()[0], Line2D([], [], color="#555555", ls=":", marker="s")]
     labels = [*ax.get_legend_handles_labels()[1], "Closed on time (%)"]
-    ax.legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4, frameon=False)
+    ax.legend(
+        handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4, frameon=False
+    )
     ax.set_title(f"Hidden dangers per month, to {month.month}", fontsize=10)
     return fig
 

@@ -7,7 +7,6 @@ reference on the synthetic register of the demo city.
 from __future__ import annotations
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -122,11 +121,13 @@ def test_the_synthetic_register_links_as_an_import_does() -> None:
     linked = items["hazard_id"].notna()
     assert linked.any() and (~linked).any()
     # an item is linked to a source within 100 m (its own, where it was found at one) ...
-    own = [d.at[n, h] for n, h in items.loc[linked, "hazard_id"].items()]
+    own = [d.loc[n, h] for n, h in items.loc[linked, "hazard_id"].items()]
     assert max(own) <= LINK_DISTANCE_M
     # ... and an item left unlinked has no source within 100 m
     assert (d.loc[~linked].min(axis=1) > LINK_DISTANCE_M).all()
-    assert (items.loc[linked, "enterprise_id"] == hazards.loc[items.loc[linked, "hazard_id"], "name"].to_numpy()).all()
+    assert (
+        items.loc[linked, "enterprise_id"] == hazards.loc[items.loc[linked, "hazard_id"], "name"].to_numpy()
+    ).all()
     # the community containing each item
     comm = city["communities"].set_index("id")
     inside = gpd.sjoin(items[["geometry"]], comm[["geometry"]], predicate="within")

@@ -71,13 +71,20 @@ def _layers(hm: rf.HandMade) -> dict[str, gpd.GeoDataFrame]:
     x0, y0 = rf.X0, rf.Y0
     communities = gpd.GeoDataFrame(
         {"id": ["C1", "C2"], "name": ["North", "South"], "population": [1000, 2000]},
-        geometry=[box(x0 - 60_000, y0 - 500, x0 + 5000, y0 + 500), box(x0 + 5000, y0 - 500, x0 + 16_000, y0 + 500)],
+        geometry=[
+            box(x0 - 60_000, y0 - 500, x0 + 5000, y0 + 500),
+            box(x0 + 5000, y0 - 500, x0 + 16_000, y0 + 500),
+        ],
         crs=rf.CRS,
     )
     stations = gpd.GeoDataFrame(
         {"id": ["F1"], "name": ["Station 1"], "grade": ["grade1"]}, geometry=[Point(x0, y0 + 300)], crs=rf.CRS
     )
-    return {"communities": communities, "fire_stations": stations, "hazards": hm.hazards.reset_index(names="id")}
+    return {
+        "communities": communities,
+        "fire_stations": stations,
+        "hazards": hm.hazards.reset_index(names="id"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +119,13 @@ def test_four_colour_layers_have_the_grades_colours(month, page: str) -> None:
     areas = specs["risk_areas"]
     assert [f["properties"]["id"] for f in areas["data"]["features"]] == ["H2"]
     assert areas["styleBy"]["values"]["high"] == {"fillColor": orange, "color": orange}
-    parts = next(f["properties"]["parts"] for f in points["data"]["features"] if f["properties"]["id"] == "H2")
+    parts = next(
+        f["properties"]["parts"] for f in points["data"]["features"] if f["properties"]["id"] == "H2"
+    )
     assert parts.startswith("mill: 较大风险 (LEC D = 3 x 6 x 15 = 270)")
-    assert _shown("Safety risk points 安全风险四色分布", page) and _shown("Major risk point (red) 重大风险", page)
+    assert _shown("Safety risk points 安全风险四色分布", page) and _shown(
+        "Major risk point (red) 重大风险", page
+    )
 
 
 def test_items_by_state_overdue_majors_and_supervised(page: str) -> None:
@@ -132,7 +143,9 @@ def test_items_by_state_overdue_majors_and_supervised(page: str) -> None:
     assert done[rf.num(5)]["ic"] == "rejected|g" and done[rf.num(5)]["closed"] == 1
     style = load_style()["register"]
     icons = specs["register"]["icons"]
-    assert style["overdue_ring"] in icons["rectifying|g|o"] and style["overdue_ring"] not in icons["verified|g"]
+    assert (
+        style["overdue_ring"] in icons["rectifying|g|o"] and style["overdue_ring"] not in icons["verified|g"]
+    )
     assert "<polygon" in icons["rectifying|s"] and "<circle" in icons["verified|g"]
     popup = [f[0] for f in specs["register"]["popup"]["fields"]]
     assert {"cat", "gr", "st", "dl", "od"} <= set(popup)

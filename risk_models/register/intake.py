@@ -22,6 +22,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from gis.coords import COORDINATE_SYSTEMS, to_wgs84
@@ -196,10 +197,11 @@ class _Problems:
 
 
 def _links(
-    lon: np.ndarray,
-    lat: np.ndarray,
-    index: pd.Index,
+    lon: npt.NDArray[np.float64],
+    lat: npt.NDArray[np.float64],
     text: Mapping[str, pd.Series],
+    *,
+    index: pd.Index,
     hazards: gpd.GeoDataFrame | None,
     communities: gpd.GeoDataFrame | None,
     distance_m: float,
@@ -316,7 +318,10 @@ def import_rows(
         sel = (system == name).to_numpy() & np.isfinite(lon) & np.isfinite(lat)
         if sel.any():
             wgs_lon[sel], wgs_lat[sel] = to_wgs84(lon[sel], lat[sel], name)
-    links = _links(wgs_lon, wgs_lat, rows.index, text, hazards, communities, link_distance_m)
+    links = _links(
+        wgs_lon, wgs_lat, text, index=rows.index, hazards=hazards, communities=communities,
+        distance_m=link_distance_m,
+    )  # fmt: skip
     counters = dict(first_counter)
     items: dict[str, Item] = {}
     events: list[Event] = []
@@ -369,9 +374,11 @@ def import_rows(
         if not ok or at is None or category is None or src is None:
             continue
         number = item_number(at.year, counters.get(at.year, 1), prefix=wf.prefix, digits=wf.digits)
-        opt: dict[str, str | None] = {"reporter": (text["reporter"][idx] or None) if "reporter" in text else None}
+        opt: dict[str, str | None] = {
+            "reporter": (text["reporter"][idx] or None) if "reporter" in text else None
+        }
         for f in ("hazard_id", "enterprise_id", "community_id"):
-            opt[f] = links.at[idx, f] if links is not None else (text[f][idx] or None) if f in text else None
+            opt[f] = links.loc[idx, f] if links is not None else (text[f][idx] or None) if f in text else None
         try:
             item, ev = report(
                 number, at=at, actor=actor, role=role, unit=unit, category=category, x=float(wgs_lon[k]),

@@ -27,7 +27,7 @@ from gis.validate import index_by_id
 
 from .errors import RegisterError
 
-__all__ = ["LINK_DISTANCE_M", "LINK_COLUMNS", "link_items"]
+__all__ = ["LINK_COLUMNS", "LINK_DISTANCE_M", "link_items"]
 
 #: Default distance (metres) within which an item belongs to a hazard source (a plant's yard
 #: and the street in front of its gate), and to a community it lies just outside of.
@@ -45,7 +45,9 @@ def _nearest(
     if not len(targets) or not len(points):
         return pos, dist
     tree = shapely.STRtree(targets.to_numpy())
-    (pi, ti), d = tree.query_nearest(points, max_distance=max_distance_m, return_distance=True, all_matches=True)
+    (pi, ti), d = tree.query_nearest(
+        points, max_distance=max_distance_m, return_distance=True, all_matches=True
+    )
     if len(pi):
         order = np.lexsort((ti, d, pi))  # per point: nearest first, then the lowest position
         pi, ti, d = pi[order], ti[order], d[order]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -173,16 +174,22 @@ def register_month(
     m = month_of(month if month is not None else _last_month(events), events)
     register = items
     if communities is not None and ("district" not in register or register["district"].isna().any()):
-        known = register["district"] if "district" in register else None
+        known = register.get("district")
         register = attach_areas(register.drop(columns="district", errors="ignore"), communities)
         if known is not None:
             register["district"] = known.where(known.notna(), register["district"])
     assessments: dict[str, Assessment] = {}
-    cache: dict[tuple[str, str], object] = {}  # month-end states shared by the groupings
+    cache: dict[tuple[str, str], Any] = {}  # month-end states shared by the groupings
     for col in by:
         if col in register.columns and register[col].notna().any():
             assessments[col] = assess(
-                register, events, m.period, by=col, trend_months=trend_months, register_workflow=wf, cache=cache
+                register,
+                events,
+                m.period,
+                by=col,
+                trend_months=trend_months,
+                register_workflow=wf,
+                cache=cache,
             )
     if assessments:
         city = next(iter(assessments.values())).city
@@ -192,7 +199,9 @@ def register_month(
 
     snap = cache.get(("snapshot", str(m)))
     snap = snapshot(events, m.last) if snap is None else snap
-    state = register.drop(columns=[c for c in SNAPSHOT_COLUMNS if c in register.columns]).join(snap, how="inner")
+    state = register.drop(columns=[c for c in SNAPSHOT_COLUMNS if c in register.columns]).join(
+        snap, how="inner"
+    )
     late = overdue(state, m.day)
     deadline = pd.to_datetime(state["deadline"])
     if deadline.dt.tz is not None:

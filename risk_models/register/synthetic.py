@@ -314,7 +314,9 @@ def synthetic_register(
                 None,
             )
         owner_enterprise = enterprise  # the enterprise rectifies the dangers at its own source
-        linked_hid, linked_ent, cid = (links[c].iloc[k] for c in ("hazard_id", "enterprise_id", "community_id"))
+        linked_hid, linked_ent, cid = (
+            links[c].iloc[k] for c in ("hazard_id", "enterprise_id", "community_id")
+        )
         if hid is None and linked_hid is not None:  # a danger around people next to a source
             hid, enterprise = str(linked_hid), linked_ent
         area_of = str(cid) if cid is not None else str(comm_of[k])

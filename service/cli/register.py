@@ -242,7 +242,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--link-m and to the community containing it",
     )
     imp.add_argument(
-        "--link-m", type=float, default=100.0, help="linking distance to a hazard source, metres (default 100)"
+        "--link-m",
+        type=float,
+        default=100.0,
+        help="linking distance to a hazard source, metres (default 100)",
     )
     imp.set_defaults(func=_import)
 
