@@ -28,6 +28,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "interactive": (
         "LAYER_NAMES",
+        "REGISTER_LAYERS",
         "ranking_figure",
         "read_map_layers",
         "register_trend_figure",
@@ -60,12 +61,13 @@ if TYPE_CHECKING:
         save_figure,
         tradeoff_figure,
     )
-    from .interactive import LAYER_NAMES, read_map_layers, risk_map, write_map
+    from .interactive import LAYER_NAMES, REGISTER_LAYERS, read_map_layers, risk_map, write_map
     from .register_figures import four_colour_figure, ranking_figure, register_trend_figure
     from .report import report_html, write_report
 
 __all__ = [
     "LAYER_NAMES",
+    "REGISTER_LAYERS",
     "DepotPlanLike",
     "StationPlanLike",
     "district_levels_figure",

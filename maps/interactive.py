@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from risk_models.model import RiskResult
     from risk_models.register import RegisterMonth
 
-__all__ = ["LAYER_NAMES", "read_map_layers", "risk_map", "write_map"]
+__all__ = ["LAYER_NAMES", "REGISTER_LAYERS", "read_map_layers", "risk_map", "write_map"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ LAYER_NAMES: dict[str, str] = {
     "proposed": "Proposed fire stations",
     "depots": "Relief-material depots",
 }
+#: Layers drawn only from a hazard register (``risk_map(..., register=...)``).
+REGISTER_LAYERS = ("risk_areas", "risk_points", "register", "register_closed")
 HIDDEN_BY_DEFAULT = {"isochrones", "districts", "depot_links", "register_closed"}
 _SPEC = re.compile(r"/\*rp-spec\*/(.*?)/\*rp-end\*/", re.DOTALL)
 

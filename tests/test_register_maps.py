@@ -219,3 +219,35 @@ def test_the_report_embeds_the_section_and_the_register_layers(month, tmp_path) 
     assert 'id="register"' in text and 'id="reg-kpis"' in text
     assert {"register", "risk_points"} <= set(read_map_layers(text))
     assert "SECRET" not in unescape(text)
+
+
+def test_the_register_layers_draw_and_a_click_opens_the_public_popup(
+    hm: rf.HandMade, month, browser, tmp_path
+) -> None:
+    import time
+
+    from maps import write_map
+
+    out = write_map(_layers(hm), tmp_path / "map.html", register=month, tiles=None)
+    browser.get(out.as_uri())
+    for _ in range(400):
+        if browser.execute_script("return window.riskplanReady === true"):
+            break
+        time.sleep(0.05)
+    drawn = browser.execute_script("return riskplan.drawn()")
+    assert drawn["register"]["shown"] and drawn["risk_points"]["shown"]
+    assert not drawn["register_closed"]["shown"]  # closed items hidden by default
+    browser.execute_script("riskplan.showAll()")
+    drawn = browser.execute_script("return riskplan.drawn()")
+    for layer, n in {"register": 3, "register_closed": 4, "risk_points": 3, "risk_areas": 1}.items():
+        assert drawn[layer]["drawn"] == drawn[layer]["expected"] == n, (layer, drawn[layer])
+    popup = browser.execute_script(
+        "var hit = null; riskplan.layers.register.geo.eachLayer(function (l) {"
+        f"  if (l.feature.properties.id === '{rf.num(3)}') {{ hit = l; }} }});"
+        "riskplan.map.setView(hit.getLatLng(), 16, {animate: false}); hit.openPopup();"
+        "return document.querySelector('.rp-popup').innerText;"
+    )
+    assert rf.num(3) in popup and "Days overdue" in popup and "11" in popup and "2026-03-20" in popup
+    assert "SECRET" not in popup
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
