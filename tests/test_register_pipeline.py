@@ -100,3 +100,41 @@ def test_run_on_a_scenario_with_a_register(demo, tmp_path: Path) -> None:
     assert {"register", "register_closed", "risk_points"} <= set(specs)
     report = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'id="reg-rank-district"' in report and "Synthetic register" in report
+
+
+def test_cli_import_links_items_to_the_scenario(demo, tmp_path: Path, capsys) -> None:
+    from service.cli import main
+
+    sc = load_scenario(demo["gpkg"])
+    hazard = sc["hazards"].iloc[[0]]
+    gate = hazard.geometry.representative_point().translate(25, 0).to_crs(4326).iloc[0]
+    rows = tmp_path / "inspections.csv"
+    rows.write_text(
+        "隐患类别,隐患描述,经度,纬度,发现时间,检查人\n"
+        f"电气线路,bare wiring,{gate.x:.7f},{gate.y:.7f},2026-03-02 10:00,Wang\n",
+        encoding="utf-8",
+    )
+    reg = tmp_path / "reg"
+    assert main(["register", "import", str(reg), str(rows), "--scenario", str(demo["gpkg"])]) == 0
+    items = pd.read_csv(reg / "items.csv", dtype=str)
+    assert items.loc[0, "hazard_id"] == str(hazard.index[0])
+    assert items.loc[0, "enterprise_id"] == str(hazard["name"].iloc[0])
+    assert isinstance(items.loc[0, "community_id"], str)
+    capsys.readouterr()
+
+
+@pytest.mark.slow
+def test_the_demo_writes_the_register_and_its_month(tmp_path: Path) -> None:
+    from service.workflow import run_demo
+
+    result = run_demo(tmp_path, n_road_nodes=2000)
+    assert (tmp_path / "demo_register" / "events.jsonl").exists()
+    month = tmp_path / "register"
+    for name in ("disclosure-2024-12.html", "disclosure-2024-12.csv", "disclosure-2024-12.gpkg",
+                 "assessment-2024-12-by-district.csv", "trace-2024-12.csv", "risk-grades.csv"):  # fmt: skip
+        assert (month / name).exists(), name
+    assert "synthetic" in (month / "disclosure-2024-12.html").read_text(encoding="utf-8")
+    assert result.outputs["register_disclosure_gpkg"] == month / "disclosure-2024-12.gpkg"
+    specs = read_map_layers((tmp_path / "map.html").read_text(encoding="utf-8"))
+    assert {"register", "risk_points"} <= set(specs)
+    assert "Synthetic register" in (tmp_path / "report.html").read_text(encoding="utf-8")
