@@ -161,7 +161,8 @@ def test_05_relief_depots_demo(tmp_path: Path, kernel: str) -> None:
 @pytest.mark.slow
 def test_06_hazard_register_demo(tmp_path: Path, kernel: str) -> None:
     out = tmp_path / "out"
-    nb = run_notebook(_notebook("06_hazard_register.ipynb"), kernel, {"OUT_DIR": str(out), "DEMO_ROAD_NODES": 2000})
+    params = {"OUT_DIR": str(out), "DEMO_ROAD_NODES": 2000}
+    nb = run_notebook(_notebook("06_hazard_register.ipynb"), kernel, params)
     names = {p.name for p in out.iterdir()}
     assert {"four_colour_risk_map.png", "register_map.html", "risk_with_register.csv"} <= names
     assert any(n.startswith("disclosure-") and n.endswith(".gpkg") for n in names)
