@@ -233,7 +233,7 @@ def run_demo(
         result.outputs["scenario"] = write_demo_scenario(
             out / "demo_city.gpkg", seed=seed, n_road_nodes=n_road_nodes
         )
-    register = write_demo_register(out / "demo_register", result.outputs["scenario"], seed=seed)
+        register = write_demo_register(out / "demo_register", result.outputs["scenario"], seed=seed)
     return run_scenario(
         result.outputs["scenario"], out, progress=progress, result=result, cache=False, register=register
     )
