@@ -6,6 +6,9 @@
   the places not reached in time.
 - :mod:`maps.figures`: matplotlib PNG figures for print.
 - :func:`write_report`: one self-contained HTML report with figures, tables and the map.
+- The hazard register (``register=`` a :class:`risk_models.register.RegisterMonth`): the
+  four-colour safety risk points and the items by state on the map, a register section in the
+  report, and its figures (:mod:`maps.register_figures`).
 """
 
 from typing import TYPE_CHECKING
@@ -17,6 +20,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "figures": (
         "district_levels_figure",
         "figure_png",
+        "four_colour_figure",
         "response_time_figure",
         "risk_figure",
         "save_figure",
@@ -24,13 +28,21 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "interactive": (
         "LAYER_NAMES",
+        "REGISTER_LAYERS",
+        "ranking_figure",
         "read_map_layers",
+        "register_trend_figure",
         "risk_map",
         "write_map",
     ),
     "_plans": (
         "DepotPlanLike",
         "StationPlanLike",
+    ),
+    "register_figures": (
+        "four_colour_figure",
+        "ranking_figure",
+        "register_trend_figure",
     ),
     "report": (
         "report_html",
@@ -49,16 +61,21 @@ if TYPE_CHECKING:
         save_figure,
         tradeoff_figure,
     )
-    from .interactive import LAYER_NAMES, read_map_layers, risk_map, write_map
+    from .interactive import LAYER_NAMES, REGISTER_LAYERS, read_map_layers, risk_map, write_map
+    from .register_figures import four_colour_figure, ranking_figure, register_trend_figure
     from .report import report_html, write_report
 
 __all__ = [
     "LAYER_NAMES",
+    "REGISTER_LAYERS",
     "DepotPlanLike",
     "StationPlanLike",
     "district_levels_figure",
     "figure_png",
+    "four_colour_figure",
+    "ranking_figure",
     "read_map_layers",
+    "register_trend_figure",
     "report_html",
     "response_time_figure",
     "risk_figure",

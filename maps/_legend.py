@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ._register import legend_parts
 from ._style import LEVELS_HIGH_FIRST, badge_svg, symbol_svg
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ def legend_html(
                     "Cluster of hazards (number inside)",
                 )
             )
+    parts.extend(legend_parts(style, present, specs))
     parts.append("<h4>Response 应急响应</h4>")
     if "stations" in present:
         parts.append(_row(badge_svg("F", style["stations"]["colour"], size=16), style["stations"]["label"]))

@@ -58,6 +58,11 @@ def _validate(style: Mapping[str, Any], where: str) -> None:
                 f"Fix: use one of {', '.join(SHAPES)}."
             )
             raise InputError(msg)
+    register = style.get("register", {})
+    for name, state in register.get("states", {}).items():
+        colours[f"register.states.{name}"] = state.get("colour")
+    if "overdue_ring" in register:
+        colours["register.overdue_ring"] = register["overdue_ring"]
     bad = {k: v for k, v in colours.items() if not (isinstance(v, str) and _HEX.match(v))}
     if bad:
         msg = f"{where}: colours {bad} are not #rrggbb. Fix: write them as hex colours such as '#e31a1c'."

@@ -29,6 +29,7 @@ from gis.tables import TableOverrides
 from gis.validate import index_by_id
 
 from . import _layers as lyr
+from . import _register as reg
 from ._assets import inline_css, inline_js
 from ._legend import legend_html, title_html
 from ._plans import DepotPlanLike, StationPlanLike
@@ -38,8 +39,9 @@ if TYPE_CHECKING:
     from gis.scenario import Scenario
     from planning.coverage import CoverageResult
     from risk_models.model import RiskResult
+    from risk_models.register import RegisterMonth
 
-__all__ = ["LAYER_NAMES", "read_map_layers", "risk_map", "write_map"]
+__all__ = ["LAYER_NAMES", "REGISTER_LAYERS", "read_map_layers", "risk_map", "write_map"]
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,17 @@ LAYER_NAMES: dict[str, str] = {
     "depot_links": "Depots: communities served",
     "hazard_areas": "Hazard sites (areas)",
     "hazards": "Hazard sources",
+    "risk_areas": "Safety risk areas, four colours 安全风险四色分布 (areas)",
+    "risk_points": "Safety risk points, four colours 安全风险四色分布图",
+    "register": "Hidden dangers, open 隐患台账 (未销号)",
+    "register_closed": "Hidden dangers, closed or rejected 已销号 / 已驳回",
     "stations": "Fire stations",
     "proposed": "Proposed fire stations",
     "depots": "Relief-material depots",
 }
-HIDDEN_BY_DEFAULT = {"isochrones", "districts", "depot_links"}
+#: Layers drawn only from a hazard register (``risk_map(..., register=...)``).
+REGISTER_LAYERS = ("risk_areas", "risk_points", "register", "register_closed")
+HIDDEN_BY_DEFAULT = {"isochrones", "districts", "depot_links", "register_closed"}
 _SPEC = re.compile(r"/\*rp-spec\*/(.*?)/\*rp-end\*/", re.DOTALL)
 
 
@@ -201,6 +209,7 @@ def risk_map(
     coverage: CoverageResult | None = None,
     station_plan: StationPlanLike | None = None,
     depot_plan: DepotPlanLike | None = None,
+    register: RegisterMonth | None = None,
     tiles: str | None = "auto",
     gcj02: bool = False,
     map_style: TableOverrides = None,
@@ -221,6 +230,11 @@ def risk_map(
     depot_plan
         A :class:`planning.DepotPlan` (:class:`DepotPlanLike`): draws the communities each
         depot serves.
+    register
+        A month of the hidden-danger register (:func:`risk_models.register.register_month`):
+        its items by state at the month's end (overdue ringed, majors and supervised majors
+        by shape, a popup of public fields only) and, with risk assessments, the four-colour
+        safety risk points of the hazard sources.
     tiles
         Online base map offered as a toggle, off by default: ``"osm"``, ``"gaode"``, ``"auto"``
         (Gaode with ``gcj02``, else OSM) or None for none.
@@ -288,6 +302,9 @@ def risk_map(
         specs.append(lyr.hazard_areas_spec(areas, st, disp))
     cluster = len(hazards) >= int(st["display"]["cluster_hazards_from"])
     specs.append(lyr.hazards_spec(hazards, st, disp, cluster=cluster))
+    if register is not None:
+        specs.extend(reg.risk_point_specs(register, st, disp))
+        specs.extend(reg.register_specs(register, st, disp))
     stations = coverage.stations if coverage is not None else index_by_id(layers["fire_stations"])
     specs.append(_stations_spec(stations, st, disp))
     if proposed is not None and len(proposed):
@@ -326,7 +343,11 @@ def risk_map(
             coverage=coverage,
             risk=risk,
             gcj02=gcj02,
-            notes=[*getattr(scenario, "notes", ()), *(s["note"] for s in specs if "note" in s)],
+            notes=[
+                *getattr(scenario, "notes", ()),
+                *([_register_note(register)] if register is not None else []),
+                *(s["note"] for s in specs if "note" in s),
+            ],
         ),
         legend_html(st, present=present, specs=specs, coverage=coverage, tradeoff=tradeoff),
         bounds,
@@ -335,6 +356,11 @@ def risk_map(
     counts = {s["id"]: len(s["data"]["features"]) for s in specs}
     log.info("map of %s: %s", label, counts)
     return m
+
+
+def _register_note(register: RegisterMonth) -> str:
+    synthetic = " (synthetic data)" if register.synthetic and "synthetic" not in register.label else ""
+    return f"Hidden-danger register: {register.label}{synthetic}, states as of {register.as_of:%Y-%m-%d}."
 
 
 def _coverage_specs(

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from gis.scenario import Scenario
     from planning.coverage import CoverageResult
     from risk_models.model import RiskResult
+    from risk_models.register import RegisterMonth
 
 __all__ = ["report_html", "write_report"]
 
@@ -48,6 +49,7 @@ table.rp td.num { text-align: right; white-space: nowrap; } table.rp th { backgr
 .figs img { max-width: 100%; border: 1px solid #eee; margin: 6px 0; }
 iframe.map { width: 100%; height: 680px; border: 1px solid #ccc; }
 .more { color: #555; font-style: italic; }
+h3 { font-size: 15px; margin-top: 18px; }
 """
 
 
@@ -122,6 +124,7 @@ def report_html(
     coverage: CoverageResult,
     station_plan: StationPlanLike | None = None,
     depot_plan: DepotPlanLike | None = None,
+    register: RegisterMonth | None = None,
     top_n: int = 15,
     map_options: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
@@ -164,6 +167,7 @@ def report_html(
             coverage=coverage,
             station_plan=station_plan,
             depot_plan=depot_plan,
+            register=register,
             **dict(map_options or {}),
         )
         .get_root()
@@ -260,6 +264,11 @@ def report_html(
         cols = [(str(c), str(c).replace("_", " "), "") for c in plan.columns if c != "geometry"]
         parts.append("<h2>Depot plan</h2>" + _table(plan, cols, css_id="depot-plan"))
 
+    if register is not None:
+        from ._register_report import register_section
+
+        parts.append(register_section(register, communities=layers.get("communities")))
+
     notes = list(dict.fromkeys([*risk.notes, *getattr(coverage, "notes", ()), *notes]))
     if notes:
         parts.append(
@@ -279,6 +288,7 @@ def write_report(
     coverage: CoverageResult,
     station_plan: StationPlanLike | None = None,
     depot_plan: DepotPlanLike | None = None,
+    register: RegisterMonth | None = None,
     top_n: int = 15,
     map_options: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
@@ -299,6 +309,11 @@ def write_report(
     depot_plan
         A :class:`planning.DepotPlan` (:class:`~maps.DepotPlanLike`): its
         ``table()`` in the report, the communities each depot serves on the map.
+    register
+        A month of the hidden-danger register (:func:`risk_models.register.register_month`):
+        a section with the month's figures, the disclosure by grade, the assessments' rankings
+        by district, department and enterprise with their charts, the four-colour risk map
+        and the traceability findings; its items and risk points on the map.
     top_n
         Rows of the top-risk table.
     map_options
@@ -334,6 +349,7 @@ def write_report(
         coverage=coverage,
         station_plan=station_plan,
         depot_plan=depot_plan,
+        register=register,
         top_n=top_n,
         map_options=map_options,
         notes=notes,

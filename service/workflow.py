@@ -48,6 +48,8 @@ from planning import (
 from planning.names import DEFAULT_STANDARD, Model
 from risk_models import RiskResult, score_scenario
 
+from .hazard_register import register_outputs, write_demo_register
+
 __all__ = [
     "SNAPPED_LAYERS",
     "NetworkRun",
@@ -220,8 +222,9 @@ def run_demo(
 ) -> PipelineResult:
     """Generate the synthetic demo city and run every stage on it.
 
-    Outputs (all in ``out_dir``): ``demo_city.gpkg`` (the scenario) and those of
-    :func:`run_scenario`.
+    Outputs (all in ``out_dir``): ``demo_city.gpkg`` (the scenario), ``demo_register/`` (its
+    synthetic hidden-danger register, :func:`service.hazard_register.write_demo_register`) and
+    those of :func:`run_scenario`, the register's month included.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -230,7 +233,10 @@ def run_demo(
         result.outputs["scenario"] = write_demo_scenario(
             out / "demo_city.gpkg", seed=seed, n_road_nodes=n_road_nodes
         )
-    return run_scenario(result.outputs["scenario"], out, progress=progress, result=result, cache=False)
+        register = write_demo_register(out / "demo_register", result.outputs["scenario"], seed=seed)
+    return run_scenario(
+        result.outputs["scenario"], out, progress=progress, result=result, cache=False, register=register
+    )
 
 
 def run_scenario(
@@ -248,6 +254,7 @@ def run_scenario(
     cache: bool = True,
     progress: Progress | None = None,
     result: PipelineResult | None = None,
+    register: str | Path | None = None,
 ) -> PipelineResult:
     """Run every stage on a scenario and write the outputs into ``out_dir``.
 
@@ -260,7 +267,10 @@ def run_scenario(
     ``summary.json``. Every file is written atomically. A planning stage the data cannot support
     (no depots, no eligible candidate site) is skipped with its reason in the notes and in
     ``summary.json``; the scenario's own notes (estimated populations, assumed census shares)
-    are repeated in every output.
+    are repeated in every output. A hidden-danger register (``register``: a register directory,
+    else the scenario TOML's ``[register]`` table, :mod:`service.hazard_register`) adds its
+    month's disclosure, assessments and traceability in ``register/``, and its items and
+    four-colour risk points to the map and report.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -312,9 +322,16 @@ def run_scenario(
     skip_notes = [f"{stage} plan skipped: {why}" for stage, why in skipped.items()]
     notes = list(dict.fromkeys([*risk.notes, *coverage.notes, *skip_notes]))
     plan_notes = [*(stations.notes if stations else ()), *(depots.notes if depots else ())]
+    hazard_register = register_outputs(scenario, out, result, register=register)
     with _stage(result, "map and report", progress):
         result.outputs["map"] = write_map(
-            scenario, out / "map.html", risk=risk, coverage=coverage, station_plan=stations, depot_plan=depots
+            scenario,
+            out / "map.html",
+            risk=risk,
+            coverage=coverage,
+            station_plan=stations,
+            depot_plan=depots,
+            register=hazard_register,
         )
         result.outputs["report"] = write_report(
             scenario,
@@ -323,6 +340,7 @@ def run_scenario(
             coverage=coverage,
             station_plan=stations,
             depot_plan=depots,
+            register=hazard_register,
             notes=[*plan_notes, *skip_notes],
         )
     report = run.graph.report

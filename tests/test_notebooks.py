@@ -31,6 +31,7 @@ PUBLIC_MODULES = {
     "gis.population",
     "gis.tables",
     "risk_models",
+    "risk_models.register",
     "planning",
     "planning.location",
     "maps",
@@ -155,6 +156,18 @@ def test_05_relief_depots_demo(tmp_path: Path, kernel: str) -> None:
     assert {"depot_plan.gpkg", "depot_table.csv", "stock.csv", "depot_map.html"} <= names
     assert "depot_plan_stress.gpkg" in names  # the stress test leaves demand unmet and suggests depots
     assert "Suggested new depots" in _outputs_text(nb)
+
+
+@pytest.mark.slow
+def test_06_hazard_register_demo(tmp_path: Path, kernel: str) -> None:
+    out = tmp_path / "out"
+    params = {"OUT_DIR": str(out), "DEMO_ROAD_NODES": 2000}
+    nb = run_notebook(_notebook("06_hazard_register.ipynb"), kernel, params)
+    names = {p.name for p in out.iterdir()}
+    assert {"four_colour_risk_map.png", "register_map.html", "risk_with_register.csv"} <= names
+    assert any(n.startswith("disclosure-") and n.endswith(".gpkg") for n in names)
+    text = _outputs_text(nb)
+    assert "(synthetic)" in text and "items overdue at the month's end" in text
 
 
 @pytest.mark.parametrize("path", ALL, ids=[p.name for p in ALL])

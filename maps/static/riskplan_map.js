@@ -80,6 +80,10 @@
           layer.bindTooltip(function () { return rp.tooltipHtml(tip, f.properties); },
             { sticky: spec.kind !== "point", direction: "top", className: "rp-tip" });
         }
+        if (spec.popup) {
+          layer.bindPopup(function () { return rp.tooltipHtml(spec.popup, f.properties); },
+            { className: "rp-tip rp-popup", minWidth: 240, maxWidth: 360 });
+        }
       }
     });
     var out = gj;

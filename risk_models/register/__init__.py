@@ -13,7 +13,11 @@ functions.
   traceability (一追溯, :mod:`.trace`).
 - Import of inspection results from CSV / Excel (:mod:`.intake`), and the factors the register
   and the risk grades put on the risk model's severity (:mod:`.influence`).
-- A synthetic register of the demo city (:mod:`.synthetic`).
+- Linking items to the hazard source, enterprise and community they lie in or near
+  (:mod:`.link`), and a month of the register in one object for maps and reports
+  (:mod:`.monthly`).
+- A synthetic register of the demo city (:mod:`.synthetic`) and synthetic risk assessments of
+  its hazard sources (:mod:`.synthetic_grades`).
 
 The risk model reads a register through ``risk_models.score_scenario(..., register=...)``.
 
@@ -45,7 +49,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "influence": ("register_factors", "risk_grade_factors"),
     "intake": ("HEADERS", "ImportResult", "import_rows", "read_rows"),
     "items": ("Event", "Item", "item_number"),
+    "link": ("LINK_COLUMNS", "LINK_DISTANCE_M", "link_items"),
+    "monthly": ("ASSESS_BY", "MONTH_FIGURES", "RegisterMonth", "register_month"),
     "synthetic": ("SyntheticRegister", "synthetic_register"),
+    "synthetic_grades": ("synthetic_assessments",),
     "trace": ("FINDINGS", "trace_incidents", "unchecked_sources"),
     "log": ("is_overdue", "replay", "replay_many"),
     "transitions": ("apply", "deadline_class", "report", "transition"),
@@ -72,19 +79,26 @@ if TYPE_CHECKING:
     from .influence import register_factors, risk_grade_factors
     from .intake import HEADERS, ImportResult, import_rows, read_rows
     from .items import Event, Item, item_number
+    from .link import LINK_COLUMNS, LINK_DISTANCE_M, link_items
     from .log import is_overdue, replay, replay_many
+    from .monthly import ASSESS_BY, MONTH_FIGURES, RegisterMonth, register_month
     from .synthetic import SyntheticRegister, synthetic_register
+    from .synthetic_grades import synthetic_assessments
     from .trace import FINDINGS, trace_incidents, unchecked_sources
     from .transitions import apply, deadline_class, report, transition
     from .workflow import DATA_KEYS, DeadlineRule, Rule, Workflow, load_workflow
 
 __all__ = [
+    "ASSESS_BY",
     "DATA_KEYS",
     "EVENT_COLUMNS",
     "FINDINGS",
     "HEADERS",
     "ITEM_COLUMNS",
+    "LINK_COLUMNS",
+    "LINK_DISTANCE_M",
     "METRICS",
+    "MONTH_FIGURES",
     "PUBLIC_COLUMNS",
     "SNAPSHOT_COLUMNS",
     "Assessment",
@@ -96,6 +110,7 @@ __all__ = [
     "ImportResult",
     "Item",
     "RegisterError",
+    "RegisterMonth",
     "RoleError",
     "Rule",
     "SyntheticRegister",
@@ -114,6 +129,7 @@ __all__ = [
     "is_overdue",
     "item_number",
     "items_frame",
+    "link_items",
     "load_criteria",
     "load_risk_grading",
     "load_workflow",
@@ -122,11 +138,13 @@ __all__ = [
     "public_view",
     "read_rows",
     "register_factors",
+    "register_month",
     "replay",
     "replay_many",
     "report",
     "risk_grade_factors",
     "snapshot",
+    "synthetic_assessments",
     "synthetic_register",
     "trace_incidents",
     "transition",

@@ -10,8 +10,10 @@ groups: rank 1 is best, and a group whose dangers inspectors find ranks worse.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -20,7 +22,7 @@ from gis.tables import TableOverrides
 
 from ._months import Month, month_of
 from .errors import RegisterError
-from .frames import overdue, snapshot
+from .frames import SNAPSHOT_COLUMNS, overdue, snapshot
 from .vocab import CONFIRMED_STATUSES, OPEN_STATUSES
 from .workflow import Workflow, load_workflow
 
@@ -163,6 +165,7 @@ def assess(
     by: str,
     trend_months: int = 12,
     register_workflow: Workflow | TableOverrides = None,
+    cache: MutableMapping[tuple[str, str], Any] | None = None,
 ) -> Assessment:
     """Assess every group of ``by`` for the month, with the trailing months' trend and ranks.
 
@@ -182,6 +185,9 @@ def assess(
         Months of trend, ending with ``month``.
     register_workflow
         Loaded workflow or overrides (``[assessment]`` weights).
+    cache
+        A dict shared by calls on the same register and events (assessing by several columns):
+        each month's end state and city figures are computed once.
 
     Returns
     -------
@@ -224,21 +230,30 @@ def assess(
     wf = load_workflow(register_workflow)
     weights = {k: float(v) for k, v in wf.table["assessment"].items() if k in _RATES}
     m = month_of(month, events)
-    static = register[["source", by]] if by != "source" else register[["source"]]
+    # a unit the item is handed to (department_unit, ...) is read from the events at each
+    # month's end, like its state; other columns (district, enterprise) are the item's own
+    static = register[["source", by]] if by not in ("source", *SNAPSHOT_COLUMNS) else register[["source"]]
     groups = register[by].dropna()
     tables, cities = [], []
     first = pd.to_datetime(events["at"]).min()
     months = [mm for mm in m.previous(trend_months) if not len(events) or mm.end > first] or [m]
+    cache = {} if cache is None else cache
     for mm in months:
-        snap = snapshot(events, mm.last)
+        snap = cache.get(("snapshot", str(mm)))
+        if snap is None:
+            snap = cache[("snapshot", str(mm))] = snapshot(events, mm.last)
         state = static.join(snap, how="inner")
         state["overdue"] = overdue(state, mm.day)
         keys = state[by].astype(object)
         figures = _figures(state, events, mm, keys).reindex(pd.Index(groups.unique()))
         figures[list(_COUNTS)] = figures[list(_COUNTS)].fillna(0).astype(int)
-        city_keys = pd.Series("city", index=state.index, dtype=object)
-        city = _figures(state, events, mm, city_keys).reindex(["city"]).iloc[0]
-        city[_COUNTS] = city[_COUNTS].fillna(0)
+        city = cache.get(("city", str(mm)))
+        if city is None:
+            city_keys = pd.Series("city", index=state.index, dtype=object)
+            city = _figures(state, events, mm, city_keys).reindex(["city"]).iloc[0]
+            city[_COUNTS] = city[_COUNTS].fillna(0)
+            cache[("city", str(mm))] = city
+        city = city.copy()
         figures["score"] = _score(figures, city, weights)
         figures["rank"] = figures["score"].rank(ascending=False, method="min", na_option="bottom").astype(int)
         figures.insert(0, "month", str(mm))

@@ -6,7 +6,9 @@ through openpyxl) with Chinese or English headers; :func:`import_rows` checks ev
 one's ``report`` event (and, with ``verify``, its ``verify`` event) through the workflow. It
 returns all the new items and events or raises one :class:`RegisterError` naming every bad
 row (spreadsheet row numbers: the header is row 1) and the fix: nothing is half-imported.
-Items are located in WGS84 longitude / latitude (EPSG:4326).
+Items are located in WGS84 longitude / latitude (EPSG:4326); given the scenario's ``hazards``
+and ``communities``, each is linked to the source, enterprise and community it lies in or near
+(:mod:`risk_models.register.link`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from gis.coords import COORDINATE_SYSTEMS, to_wgs84
@@ -26,6 +30,7 @@ from gis.tables import TableOverrides
 
 from .errors import RegisterError
 from .items import Event, Item, item_number
+from .link import LINK_DISTANCE_M, link_items
 from .transitions import report, transition
 from .vocab import CATEGORIES, SOURCES
 from .workflow import Workflow, load_workflow
@@ -53,6 +58,7 @@ HEADERS: Mapping[str, tuple[str, ...]] = {
 }
 _REQUIRED = ("category", "description", "lon", "lat", "reported_at")
 _AREAS = ("district", "street")
+_LINKED = ("hazard_id", "enterprise_id", "community_id")
 
 
 @dataclass(frozen=True)
@@ -190,6 +196,31 @@ class _Problems:
         raise RegisterError(msg)
 
 
+def _links(
+    lon: npt.NDArray[np.float64],
+    lat: npt.NDArray[np.float64],
+    text: Mapping[str, pd.Series],
+    *,
+    index: pd.Index,
+    hazards: gpd.GeoDataFrame | None,
+    communities: gpd.GeoDataFrame | None,
+    distance_m: float,
+) -> pd.DataFrame | None:
+    """Each row's hazard source, enterprise and community (ids the row gives kept); None: no layers."""
+    if hazards is None and communities is None:
+        return None
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    pts = gpd.GeoDataFrame(
+        {f: text[f].replace("", None).to_numpy() if f in text else None for f in _LINKED},
+        geometry=gpd.points_from_xy(np.where(ok, lon, 0.0), np.where(ok, lat, 0.0)),
+        crs=4326,
+        index=index,
+    )
+    out = link_items(pts, hazards=hazards, communities=communities, max_distance_m=distance_m)
+    out.loc[~ok, list(_LINKED)] = None
+    return out
+
+
 def import_rows(
     rows: pd.DataFrame,
     *,
@@ -201,6 +232,9 @@ def import_rows(
     coords: str = "wgs84",
     verify: bool = False,
     where: str = "the sheet",
+    hazards: gpd.GeoDataFrame | None = None,
+    communities: gpd.GeoDataFrame | None = None,
+    link_distance_m: float = LINK_DISTANCE_M,
     register_workflow: Workflow | TableOverrides = None,
 ) -> ImportResult:
     """Check every row and make its items and events; one error naming every bad row.
@@ -224,6 +258,12 @@ def import_rows(
         grade's time limit.
     where
         The file's name, for messages.
+    hazards, communities
+        The scenario's layers: each item is linked to the nearest hazard source within
+        ``link_distance_m`` (and its enterprise) and to the community containing it
+        (:func:`~risk_models.register.link.link_items`); ids a row gives are kept.
+    link_distance_m
+        The linking distance in metres (default 100).
     register_workflow
         Loaded workflow or overrides.
 
@@ -278,6 +318,10 @@ def import_rows(
         sel = (system == name).to_numpy() & np.isfinite(lon) & np.isfinite(lat)
         if sel.any():
             wgs_lon[sel], wgs_lat[sel] = to_wgs84(lon[sel], lat[sel], name)
+    links = _links(
+        wgs_lon, wgs_lat, text, index=rows.index, hazards=hazards, communities=communities,
+        distance_m=link_distance_m,
+    )  # fmt: skip
     counters = dict(first_counter)
     items: dict[str, Item] = {}
     events: list[Event] = []
@@ -331,9 +375,10 @@ def import_rows(
             continue
         number = item_number(at.year, counters.get(at.year, 1), prefix=wf.prefix, digits=wf.digits)
         opt: dict[str, str | None] = {
-            f: (text[f][idx] or None) if f in text else None
-            for f in ("reporter", "hazard_id", "enterprise_id", "community_id")
+            "reporter": (text["reporter"][idx] or None) if "reporter" in text else None
         }
+        for f in ("hazard_id", "enterprise_id", "community_id"):
+            opt[f] = links.loc[idx, f] if links is not None else (text[f][idx] or None) if f in text else None
         try:
             item, ev = report(
                 number, at=at, actor=actor, role=role, unit=unit, category=category, x=float(wgs_lon[k]),

@@ -28,6 +28,7 @@ from gis.validate import index_by_id
 from .errors import RegisterError
 from .frames import events_frame, items_frame
 from .items import Event, Item, item_number
+from .link import LINK_DISTANCE_M, link_items
 from .log import is_overdue
 from .transitions import report, transition
 from .vocab import OPEN_STATUSES
@@ -274,6 +275,15 @@ def synthetic_register(
     pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=metric.crs)
     near = gpd.sjoin_nearest(pts, comm[["geometry"]], how="left")
     comm_of = near[~near.index.duplicated()]["index_right"].to_numpy()
+    # each item linked as an import links it (link_items): its seeded source kept, any other
+    # item near a source linked to it, the community containing it
+    seeded = [None if hid is None else str(hid) for _, hid, _ in seeds]
+    links = link_items(
+        pts.assign(hazard_id=seeded),
+        hazards=metric,
+        communities=comm,
+        max_distance_m=float(p.get("link_distance_m", LINK_DISTANCE_M)),
+    )
     xy_out = shapely.get_coordinates(pts.to_crs(crs).geometry.to_numpy())
 
     hazard_cat = {hc: c for c, s in wf.table["categories"].items() for hc in s["hazard_categories"]}
@@ -296,15 +306,21 @@ def synthetic_register(
             source = forced or str(rng.choice(srcs_a, p=srcs_a_p))
             if source == "enterprise_self_check" and hid in quiet:
                 source = "government_inspection"
-            enterprise = str(hazards.loc[hid, "name"])
+            enterprise: str | None = str(links["enterprise_id"].iloc[k])
         else:
             category, source, enterprise = (
                 str(rng.choice(people, p=people_p)),
                 str(rng.choice(srcs_c, p=srcs_c_p)),
                 None,
             )
-        cid = str(comm_of[k])
-        district = str(comm.loc[cid, "district"]) if "district" in comm else "City"
+        owner_enterprise = enterprise  # the enterprise rectifies the dangers at its own source
+        linked_hid, linked_ent, cid = (
+            links[c].iloc[k] for c in ("hazard_id", "enterprise_id", "community_id")
+        )
+        if hid is None and linked_hid is not None:  # a danger around people next to a source
+            hid, enterprise = str(linked_hid), linked_ent
+        area_of = str(cid) if cid is not None else str(comm_of[k])
+        district = str(comm.loc[area_of, "district"]) if "district" in comm else "City"
         inspector = f"insp-{int(rng.integers(1, 13)):02d}"
         anonymous = rng.random() < float(p["anonymous_share"])
         resident = None if anonymous else f"resident {int(rng.integers(1, 10_000)):04d}"
@@ -374,8 +390,8 @@ def synthetic_register(
             ):
                 continue
         owner: dict[str, Any]
-        if enterprise is not None:
-            owner = {"role": "enterprise", "actor": f"ent-{hid}", "unit": enterprise}
+        if owner_enterprise is not None:
+            owner = {"role": "enterprise", "actor": f"ent-{hid}", "unit": owner_enterprise}
         elif rng.random() < 0.5:
             owner = {"role": "department", "actor": "dept-01", "unit": walk.item.department_unit}
         else:
@@ -384,9 +400,10 @@ def synthetic_register(
 
     log = sorted((e for w in walks for e in w.events), key=lambda e: e.at)
     items = items_frame([w.item for w in walks], crs=crs)
-    items["district"] = (
-        comm["district"].reindex(items["community_id"].to_numpy()).to_numpy() if "district" in comm else None
+    areas = pd.Series([str(c) for c in comm_of], index=items.index).where(
+        items["community_id"].isna(), items["community_id"]
     )
+    items["district"] = comm["district"].reindex(areas.to_numpy()).to_numpy() if "district" in comm else None
 
     # a few incidents near items open and overdue at the end, after their deadline
     late = [w.item for w in walks if is_overdue(w.item, end - timedelta(seconds=1))]

@@ -3,26 +3,22 @@
 ``import`` inspection results from CSV or Excel, ``list`` items, ``move`` one through the
 workflow, ``disclose`` a month (三公开: HTML, CSV and GeoPackage) and ``assess`` it (四评估);
 ``demo`` writes the demo city's synthetic register. The register is kept as files
-(:mod:`service.cli._register_files`); every change goes through the workflow of
+(:mod:`service.register_files`); every change goes through the workflow of
 ``risk_models/data/register_workflow.toml``. Bad input exits with code 2 and writes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gis import InputError
 from risk_models.register.vocab import ACTIONS, CATEGORIES, DANGER_GRADES, ROLES, SOURCES, STATUSES
 
 from ._console import EXIT_OK
-
-if TYPE_CHECKING:
-    from risk_models.register import Disclosure
 
 __all__ = ["register"]
 
@@ -42,9 +38,15 @@ def _time(text: str | None, what: str) -> datetime:
 def _import(args: argparse.Namespace) -> int:
     from risk_models.register import import_rows, read_rows
 
-    from ._register_files import open_register
+    from ..register_files import open_register
 
     rows = read_rows(args.file, sheet=args.sheet)
+    layers: dict[str, Any] = {}
+    if args.scenario is not None:
+        from gis import load_scenario
+
+        scenario = load_scenario(args.scenario)
+        layers = {k: scenario.layers.get(k) for k in ("hazards", "communities")}
     existing = args.dir / "register.json"
     reg = open_register(args.dir, create=True) if existing.exists() else None
     counters = reg.next_counters() if reg is not None else {}
@@ -58,6 +60,8 @@ def _import(args: argparse.Namespace) -> int:
         coords=args.coords,
         verify=args.verify,
         where=f"`{args.file}`",
+        link_distance_m=args.link_m,
+        **layers,
     )
     reg = reg if reg is not None else open_register(args.dir, create=True)
     reg.append(result.events, result.areas)
@@ -69,7 +73,7 @@ def _import(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from risk_models.register import overdue
 
-    from ._register_files import open_register
+    from ..register_files import open_register
 
     reg = open_register(args.dir)
     frame = reg.frame()
@@ -107,7 +111,7 @@ def _value(text: str) -> Any:
 def _move(args: argparse.Namespace) -> int:
     from risk_models.register import transition
 
-    from ._register_files import open_register
+    from ..register_files import open_register
 
     reg = open_register(args.dir)
     item = reg.items.get(args.number)
@@ -139,37 +143,12 @@ def _move(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _page(d: Disclosure, label: str) -> str:
-    def table(frame: Any) -> str:
-        if not len(frame):
-            return "<p>None.</p>"
-        return str(
-            frame.drop(columns="geometry", errors="ignore").to_html(index=False, na_rep="", escape=True)
-        )
-
-    majors = d.listing()
-    title = f"Hidden-danger disclosure {d.month} (三公开)"
-    return f"""<!doctype html>
-<html lang="zh"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:1rem}}table{{border-collapse:collapse;font-size:.85rem}}
-td,th{{border:1px solid #ccc;padding:2px 6px}}th{{background:#eee}}</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p>{html.escape(label)}. States as of {d.as_of:%Y-%m-%d %H:%M}. Public view: no reporters, notes or plans.</p>
-<h2>The month in figures (本月隐患情况), by grade</h2>{d.summary.to_html(escape=True)}
-<h2>Major dangers (重大隐患清单) and their rectification progress (整改进度)</h2>{table(majors)}
-<h2>Results (整改结果): major dangers closed (销号) this month</h2>{table(d.results)}
-</body></html>
-"""
-
-
 def _disclose(args: argparse.Namespace) -> int:
-    from gis.atomic import atomic_path, write_gpkg
     from gis.crs import to_metric
     from risk_models.register import disclose
 
-    from ._register_files import open_register
+    from ..hazard_register import write_disclosure
+    from ..register_files import open_register
 
     reg = open_register(args.dir)
     frame = reg.frame()
@@ -177,32 +156,19 @@ def _disclose(args: argparse.Namespace) -> int:
         frame = to_metric(frame)
     d = disclose(frame, reg.events_frame(), args.month, location_precision_m=args.precision_m)
     out: Path = args.out or args.dir / "disclosure"
-    stem = out / f"disclosure-{d.month}"
-    majors = d.listing().to_crs(4326)
-    with atomic_path(stem.with_suffix(".html")) as tmp:
-        tmp.write_text(_page(d, reg.label), encoding="utf-8")
-    with atomic_path(stem.with_suffix(".csv")) as tmp:
-        majors.drop(columns="geometry").assign(lon=majors.geometry.x, lat=majors.geometry.y).to_csv(
-            tmp, index=False, encoding="utf-8-sig"
-        )
-    write_gpkg(
-        stem.with_suffix(".gpkg"),
-        {"majors": majors, "results": d.results.to_crs(4326)},
-        {"summary": d.summary.reset_index()},
-        index_label="number",
-    )
+    written = write_disclosure(d, out, reg.label)
     s = d.summary.loc["all"]
     print(f"Disclosure {d.month}: {int(s['found'])} found, {int(s['closed'])} closed, {int(s['open'])} open, "
           f"{int(s['overdue'])} overdue; {len(d.majors)} major dangers listed.")  # fmt: skip
-    for suffix in (".html", ".csv", ".gpkg"):
-        print(f"  {stem.with_suffix(suffix).resolve()}")
+    for path in written.values():
+        print(f"  {path.resolve()}")
     return EXIT_OK
 
 
 def _assess(args: argparse.Namespace) -> int:
     from risk_models.register import assess
 
-    from ._register_files import open_register
+    from ..register_files import open_register
 
     reg = open_register(args.dir)
     frame = reg.frame()
@@ -231,31 +197,14 @@ def _demo(args: argparse.Namespace) -> int:
     import gis
     from risk_models.register import synthetic_register
 
-    from ._register_files import open_register
+    from ..hazard_register import save_synthetic_register
 
     if (args.dir / "register.json").exists():
         msg = f"`{args.dir}` already holds a register. Fix: pick an empty directory."
         raise InputError(msg)
-    city = gis.demo_city(n_road_nodes=2000)  # the city of `riskplan demo` and the doctests
+    city = gis.demo_city(n_road_nodes=2000)  # the city of the doctests
     syn = synthetic_register(city, seed=args.seed, n_items=args.items)
-    reg = open_register(args.dir, create=True, label=syn.label)
-    frame = syn.items.to_crs(4326)
-    moved = {n: (p.x, p.y) for n, p in zip(frame.index, frame.geometry, strict=True)}
-    from dataclasses import replace
-
-    from risk_models.register import Event
-
-    def to_wgs84(ev: Event) -> Event:
-        if ev.action != "report":
-            return ev
-        x, y = moved[ev.number]
-        return replace(ev, data={**ev.data, "x": float(x), "y": float(y)})
-
-    reg.append([to_wgs84(e) for e in syn.log], frame[["district"]])
-    incidents = syn.incidents.to_crs(4326)
-    incidents.drop(columns="geometry").assign(lon=incidents.geometry.x, lat=incidents.geometry.y).to_csv(
-        args.dir / "incidents.csv", index=False, encoding="utf-8-sig"
-    )
+    reg = save_synthetic_register(syn, args.dir)
     print(f"{syn.label}: {len(reg.items)} items, {len(reg.events)} events in {args.dir.resolve()}")
     print(
         f"Try: riskplan register disclose {args.dir} 2024-12 && riskplan register assess {args.dir} 2024-12"
@@ -285,6 +234,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     imp.add_argument("--actor", default="import", help="account id of who imports")
     imp.add_argument("--unit", default=None, help="the importing account's unit (an enterprise: its id)")
     imp.add_argument("--verify", action="store_true", help="also verify the items (checked on site)")
+    imp.add_argument(
+        "--scenario",
+        type=Path,
+        default=None,
+        help="link each item to this scenario's nearest hazard source (and its enterprise) within "
+        "--link-m and to the community containing it",
+    )
+    imp.add_argument(
+        "--link-m",
+        type=float,
+        default=100.0,
+        help="linking distance to a hazard source, metres (default 100)",
+    )
     imp.set_defaults(func=_import)
 
     ls = sub.add_parser("list", help="list items, filtered")

@@ -1,4 +1,4 @@
-"""A hidden-danger register kept as files in a directory, for ``riskplan register``.
+"""A hidden-danger register kept as files in a directory, for ``riskplan register`` and ``riskplan run``.
 
 - ``register.json``: format, CRS (always EPSG:4326, WGS84 longitude / latitude) and label.
 - ``events.jsonl``: the audit log, one event a line (:meth:`Event.to_record`), append-only:
