@@ -1,0 +1,649 @@
+"""The hidden-danger register in the service's SQLite database (``DATA_DIR/riskplan.sqlite3``).
+
+Tables (created on first use, beside the scenarios and jobs)::
+
+    register_events       the audit log: append-only (triggers refuse UPDATE and DELETE)
+    register_items        each item's current state, one column per Item field, plus its
+                          areas, the reporting account and the follow key's hash (no DELETE)
+    register_counters     the last counter used per year (item numbers)
+    register_attachments  photos, re-encoded, by ref (append-only)
+    register_accounts     accounts: role, unit, the token's salt and scrypt hash
+
+Every change runs in one ``BEGIN IMMEDIATE`` transaction on a fresh connection: it takes the
+database's write lock first, then reads the item, lets the domain build the event
+(:func:`risk_models.register.transition`), checks it with :func:`risk_models.register.apply`
+and writes event, item and photos; the counter of a number is taken in the same transaction,
+so numbers are unique and gapless per year however many threads or processes report at once.
+Reads use one read-only connection per thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sqlite3
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import fields
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gis.tables import TableOverrides
+from risk_models.register import Event, Item, RegisterError, apply, item_number, load_workflow
+from risk_models.register.vocab import OPEN_STATUSES, TERMINAL_STATUSES
+
+from ._support import Reader
+from .base import NotFoundError
+from .register import (
+    AREA_COLUMNS,
+    REGISTER_CRS,
+    Account,
+    Attachment,
+    ItemQuery,
+    RegisterStore,
+    StoredItem,
+)
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+
+__all__ = ["REGISTER_SCHEMA", "SQLiteRegister"]
+
+#: The fields of an Item, in order: one column each in ``register_items``.
+ITEM_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Item))
+_LIST_FIELDS = ("criteria", "measures")
+_EVENT_COLUMNS = (
+    "number", "seq", "action", "at", "actor", "role", "unit", "from_status", "to_status", "note",
+    "attachments", "grade", "deadline", "authority", "territorial_unit", "department_unit", "data",
+)  # fmt: skip
+_SCOPE_FIELDS = frozenset({"department_unit", "territorial_unit", "enterprise_id", "reported_by"})
+_FILTERS = (
+    "status", "category", "grade", "source", "department_unit", "territorial_unit", "enterprise_id",
+    "district", "street",
+)  # fmt: skip
+
+
+def _item_columns_sql() -> str:
+    types = {"x": "REAL NOT NULL", "y": "REAL NOT NULL", "version": "INTEGER NOT NULL",
+             "funds_yuan": "REAL", "extensions": "INTEGER NOT NULL",
+             "reopens": "INTEGER NOT NULL"}  # fmt: skip
+    cols = []
+    for name in ITEM_FIELDS:
+        if name == "number":
+            cols.append("number TEXT NOT NULL UNIQUE")
+        else:
+            cols.append(f"{name} {types.get(name, 'TEXT')}")
+    return ",\n    ".join(cols)
+
+
+REGISTER_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS register_items (
+    row INTEGER PRIMARY KEY,
+    {_item_columns_sql()},
+    district TEXT,
+    street TEXT,
+    reported_by TEXT,
+    follow_digest BLOB
+);
+CREATE TABLE IF NOT EXISTS register_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    number TEXT NOT NULL REFERENCES register_items(number),
+    seq INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    role TEXT NOT NULL,
+    unit TEXT,
+    from_status TEXT,
+    to_status TEXT,
+    note TEXT NOT NULL DEFAULT '',
+    attachments TEXT NOT NULL DEFAULT '[]',
+    grade TEXT,
+    deadline TEXT,
+    authority TEXT,
+    territorial_unit TEXT,
+    department_unit TEXT,
+    data TEXT NOT NULL DEFAULT '{{}}',
+    UNIQUE (number, seq)
+);
+CREATE TABLE IF NOT EXISTS register_counters (
+    year INTEGER PRIMARY KEY,
+    last INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS register_attachments (
+    ref TEXT PRIMARY KEY,
+    media_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS register_accounts (
+    id TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    unit TEXT,
+    label TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    salt BLOB NOT NULL,
+    digest BLOB NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TRIGGER IF NOT EXISTS register_events_no_update BEFORE UPDATE ON register_events
+BEGIN SELECT RAISE(ABORT, 'register_events is append-only: events are never updated'); END;
+CREATE TRIGGER IF NOT EXISTS register_events_no_delete BEFORE DELETE ON register_events
+BEGIN SELECT RAISE(ABORT, 'register_events is append-only: events are never deleted'); END;
+CREATE TRIGGER IF NOT EXISTS register_items_no_delete BEFORE DELETE ON register_items
+BEGIN SELECT RAISE(ABORT, 'register items are never deleted, only closed or rejected'); END;
+CREATE TRIGGER IF NOT EXISTS register_attachments_no_update BEFORE UPDATE ON register_attachments
+BEGIN SELECT RAISE(ABORT, 'register attachments are never changed'); END;
+CREATE TRIGGER IF NOT EXISTS register_attachments_no_delete BEFORE DELETE ON register_attachments
+BEGIN SELECT RAISE(ABORT, 'register attachments are never deleted'); END;
+CREATE INDEX IF NOT EXISTS register_events_number ON register_events (number, seq);
+CREATE INDEX IF NOT EXISTS register_items_status ON register_items (status, row);
+CREATE INDEX IF NOT EXISTS register_items_department ON register_items (department_unit, row);
+CREATE INDEX IF NOT EXISTS register_items_territorial ON register_items (territorial_unit, row);
+CREATE INDEX IF NOT EXISTS register_items_enterprise ON register_items (enterprise_id, row);
+CREATE INDEX IF NOT EXISTS register_items_district ON register_items (district, row);
+CREATE INDEX IF NOT EXISTS register_items_category ON register_items (category, row);
+CREATE INDEX IF NOT EXISTS register_items_reported ON register_items (reported_at);
+CREATE INDEX IF NOT EXISTS register_items_deadline ON register_items (deadline);
+CREATE INDEX IF NOT EXISTS register_items_closed ON register_items (closed_at);
+CREATE INDEX IF NOT EXISTS register_items_xy ON register_items (x, y);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def item_values(item: Item) -> dict[str, Any]:
+    """The columns of ``item`` in ``register_items`` (lists as JSON, times as ISO text)."""
+    rec = item.to_record()
+    for key in _LIST_FIELDS:
+        rec[key] = json.dumps(rec[key], ensure_ascii=False)
+    return rec
+
+
+def event_values(event: Event, seq: int) -> tuple[Any, ...]:
+    """The columns of ``event`` in ``register_events`` (:data:`_EVENT_COLUMNS` order)."""
+    d = event.data
+    deadline = d.get("deadline")
+    return (
+        event.number,
+        seq,
+        event.action,
+        event.at.isoformat(),
+        event.actor,
+        event.role,
+        event.unit,
+        event.from_status,
+        event.to_status,
+        event.note,
+        json.dumps(list(event.attachments)),
+        d.get("grade"),
+        deadline.isoformat() if isinstance(deadline, date) else deadline,
+        d.get("authority"),
+        d.get("territorial_unit"),
+        d.get("department_unit"),
+        event.data_json(),
+    )
+
+
+def _item_of(row: sqlite3.Row) -> Item:
+    rec = {name: row[name] for name in ITEM_FIELDS}
+    for key in _LIST_FIELDS:
+        rec[key] = json.loads(rec[key] or "[]")
+    return Item.from_record(rec)
+
+
+def _stored(row: sqlite3.Row) -> StoredItem:
+    return StoredItem(_item_of(row), int(row["row"]), row["district"], row["street"], row["reported_by"])
+
+
+def _event_of(row: sqlite3.Row) -> Event:
+    return Event.from_record(
+        {
+            "number": row["number"],
+            "action": row["action"],
+            "at": row["at"],
+            "actor": row["actor"],
+            "role": row["role"],
+            "unit": row["unit"],
+            "from_status": row["from_status"],
+            "to_status": row["to_status"],
+            "note": row["note"],
+            "attachments": json.loads(row["attachments"]),
+            "data": row["data"],
+        }
+    )
+
+
+def _month_bounds(month: str) -> tuple[str, str]:
+    try:
+        year, mon = (int(p) for p in month.split("-"))
+        start = date(year, mon, 1)
+    except ValueError:
+        msg = f"Month {month!r} is not a month. Fix: give it as 'YYYY-MM'."
+        raise RegisterError(msg) from None
+    end = date(year + mon // 12, mon % 12 + 1, 1)
+    return start.isoformat(), end.isoformat()
+
+
+class SQLiteRegister(RegisterStore):
+    """The register in the SQLite database ``db_path`` (tables created when missing).
+
+    Parameters
+    ----------
+    db_path
+        The database file (the service's ``DATA_DIR/riskplan.sqlite3``).
+    register_workflow
+        Overrides of ``register_workflow.toml`` (or a loaded workflow): the numbering and the
+        rules every stored event is checked against.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from datetime import datetime
+    >>> from risk_models.register import report
+    >>> reg = SQLiteRegister(pathlib.Path(tempfile.mkdtemp()) / "r.sqlite3")
+    >>> stored = reg.report(lambda n: report(n, at=datetime(2026, 3, 1, 9), actor="web", role="reporter",
+    ...     category="gas", x=112.5, y=37.8, description="smell of gas", source="public_report"), year=2026)
+    >>> stored.item.number, reg.count()
+    ('YH-2026-000001', (1, 1))
+    """
+
+    def __init__(self, db_path: str | Path, *, register_workflow: TableOverrides | Any = None) -> None:
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.workflow = load_workflow(register_workflow)
+        conn = sqlite3.connect(self.db_path, timeout=30)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(REGISTER_SCHEMA)
+        finally:
+            conn.close()
+        self._local = threading.local()
+        self._readers: weakref.WeakSet[Reader] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._generation = 0
+
+    def close(self) -> None:
+        """Close the per-thread read connections."""
+        with self._lock:
+            self._generation += 1
+            readers = list(self._readers)
+            self._readers.clear()
+        for reader in readers:
+            reader.conn.close()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding the database's write lock from its start."""
+        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def _read(self) -> sqlite3.Connection:
+        reader: Reader | None = getattr(self._local, "reader", None)
+        if reader is None or reader.generation != self._generation:
+            with self._lock:
+                reader = Reader(self.db_path, self._generation)
+                self._readers.add(reader)
+            self._local.reader = reader
+        return reader.conn
+
+    @staticmethod
+    def _row(conn: sqlite3.Connection, number: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = conn.execute(
+            "SELECT * FROM register_items WHERE number = ?", (number,)
+        ).fetchone()
+        return row
+
+    @staticmethod
+    def _put_item(conn: sqlite3.Connection, item: Item, extra: Mapping[str, Any] | None = None) -> None:
+        values = item_values(item)
+        values.update(extra or {})
+        cols = list(values)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "number")
+        conn.execute(
+            f"INSERT INTO register_items ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT(number) DO UPDATE SET {updates}",
+            [values[c] for c in cols],
+        )
+
+    @staticmethod
+    def _put_event(conn: sqlite3.Connection, event: Event, seq: int) -> None:
+        conn.execute(
+            f"INSERT INTO register_events ({', '.join(_EVENT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})",
+            event_values(event, seq),
+        )
+
+    @staticmethod
+    def _put_attachments(conn: sqlite3.Connection, event: Event, attachments: Sequence[Attachment]) -> None:
+        missing = sorted({a.ref for a in attachments} - set(event.attachments))
+        if missing:
+            msg = f"Attachments {missing} are not named by the event. Fix: list their refs in `attachments`."
+            raise RegisterError(msg)
+        conn.executemany(
+            "INSERT OR IGNORE INTO register_attachments VALUES (?, ?, ?, ?)",
+            [(a.ref, a.media_type, a.data, _now()) for a in attachments],
+        )
+        known = {r[0] for r in conn.execute(
+            f"SELECT ref FROM register_attachments WHERE ref IN ({', '.join('?' * len(event.attachments))})",
+            list(event.attachments),
+        )} if event.attachments else set()  # fmt: skip
+        unknown = sorted(set(event.attachments) - known)
+        if unknown:
+            msg = (
+                f"Event `{event.action}` of `{event.number}` names attachments {unknown} that are not stored."
+            )
+            raise RegisterError(msg)
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def report(
+        self,
+        build: Callable[[str], tuple[Item, Event]],
+        *,
+        year: int,
+        attachments: Sequence[Attachment] = (),
+        areas: Mapping[str, str | None] | None = None,
+        reported_by: str | None = None,
+        follow_digest: bytes | None = None,
+    ) -> StoredItem:
+        """Take the year's next counter, build the report and store it (one transaction)."""
+        wf = self.workflow
+        extra = {k: (areas or {}).get(k) for k in AREA_COLUMNS}
+        extra.update(reported_by=reported_by, follow_digest=follow_digest)
+        with self._write() as conn:
+            counter = conn.execute(
+                "INSERT INTO register_counters (year, last) VALUES (?, 1) "
+                "ON CONFLICT(year) DO UPDATE SET last = last + 1 RETURNING last",
+                (int(year),),
+            ).fetchone()[0]
+            number = item_number(year, counter, prefix=wf.prefix, digits=wf.digits)
+            _, event = build(number)
+            if event.number != number or event.action != "report":
+                msg = (
+                    f"`build` made a `{event.action}` event of `{event.number}`, "
+                    f"not the report of `{number}`."
+                )
+                raise RegisterError(msg)
+            item = apply(None, event, register_workflow=wf)
+            self._put_attachments(conn, event, attachments)
+            self._put_item(conn, item, extra)
+            self._put_event(conn, event, item.version)
+            row = self._row(conn, number)
+        assert row is not None
+        return _stored(row)
+
+    def move(
+        self,
+        number: str,
+        build: Callable[[Item], tuple[Item, Event]],
+        *,
+        attachments: Sequence[Attachment] = (),
+    ) -> StoredItem:
+        """Read the item under the write lock, build the event, check it and store both."""
+        with self._write() as conn:
+            row = self._row(conn, number)
+            if row is None:
+                raise NotFoundError(self._unknown(number))
+            current = _item_of(row)
+            _, event = build(current)
+            item = apply(current, event, register_workflow=self.workflow)
+            self._put_attachments(conn, event, attachments)
+            self._put_item(conn, item)
+            self._put_event(conn, event, item.version)
+            row = self._row(conn, number)
+        assert row is not None
+        return _stored(row)
+
+    def append_events(
+        self,
+        make: Callable[[Mapping[int, int]], Sequence[Event]],
+        *,
+        areas: pd.DataFrame | None = None,
+    ) -> list[str]:
+        """Check a batch of events on the stored items and append them all, or none."""
+        wf = self.workflow
+        with self._write() as conn:
+            counters = {
+                int(r[0]): int(r[1]) + 1 for r in conn.execute("SELECT year, last FROM register_counters")
+            }
+            events = list(make(counters))
+            items: dict[str, Item | None] = {}
+            seqs: list[int] = []
+            for event in events:
+                if event.number not in items:
+                    row = self._row(conn, event.number)
+                    items[event.number] = None if row is None else _item_of(row)
+                new = apply(items[event.number], event, register_workflow=wf)
+                items[event.number] = new
+                seqs.append(new.version)
+            for event, seq in zip(events, seqs, strict=True):
+                self._put_event(conn, event, seq)
+            used: dict[int, int] = {}
+            for number, item in items.items():
+                assert item is not None
+                extra = None
+                if areas is not None and number in areas.index:
+                    extra = {c: _text(areas.loc[number, c]) for c in AREA_COLUMNS if c in areas.columns}
+                self._put_item(conn, item, extra)
+                _, year, counter = number.rsplit("-", 2)
+                used[int(year)] = max(used.get(int(year), 0), int(counter))
+            conn.executemany(
+                "INSERT INTO register_counters (year, last) VALUES (?, ?) "
+                "ON CONFLICT(year) DO UPDATE SET last = max(last, excluded.last)",
+                sorted(used.items()),
+            )
+        return list(items)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _unknown(number: str) -> str:
+        return f"Unknown register item `{number}`. Fix: list items with GET /api/v1/register/items."
+
+    def get(self, number: str) -> StoredItem:
+        """One item; :class:`NotFoundError` when unknown."""
+        row = self._row(self._read(), number)
+        if row is None:
+            raise NotFoundError(self._unknown(number))
+        return _stored(row)
+
+    def events(self, number: str) -> list[Event]:
+        """The item's events in order."""
+        rows = (
+            self._read()
+            .execute("SELECT * FROM register_events WHERE number = ? ORDER BY seq", (number,))
+            .fetchall()
+        )
+        return [_event_of(r) for r in rows]
+
+    @staticmethod
+    def where(query: ItemQuery) -> tuple[str, list[Any]]:
+        """The SQL condition and values of ``query`` on ``register_items``."""
+        where, values = ["1 = 1"], []
+        for name in _FILTERS:
+            value = getattr(query, name)
+            if value is not None:
+                where.append(f"{name} = ?")
+                values.append(value)
+        if query.month is not None:
+            start, end = _month_bounds(query.month)
+            where.append("reported_at >= ? AND reported_at < ?")
+            values += [start, end]
+        if query.overdue_on is not None:
+            where.append(
+                f"status IN ({', '.join('?' * len(OPEN_STATUSES))}) AND deadline IS NOT NULL AND deadline < ?"
+            )
+            values += [*OPEN_STATUSES, query.overdue_on.isoformat()]
+        if query.bbox is not None:
+            west, south, east, north = query.bbox
+            where.append("x >= ? AND x <= ? AND y >= ? AND y <= ?")
+            values += [west, east, south, north]
+        if query.scope is not None:
+            scope = query.scope
+            if scope.field not in _SCOPE_FIELDS:
+                msg = f"Cannot scope items by `{scope.field}`. Fix: use one of {sorted(_SCOPE_FIELDS)}."
+                raise RegisterError(msg)
+            cond = f"{scope.field} = ?"
+            if scope.unassigned:
+                cond = f"({cond} OR {scope.field} IS NULL)"
+            where.append(cond)
+            values.append(scope.value)
+        return " AND ".join(where), values
+
+    def list_items(
+        self, query: ItemQuery, *, limit: int | None = None, after: int | None = None
+    ) -> list[StoredItem]:
+        """Items matching ``query``, newest stored first (keyset paging on the row)."""
+        cond, values = self.where(query)
+        if after is not None:
+            cond += " AND row < ?"
+            values.append(int(after))
+        sql = f"SELECT * FROM register_items WHERE {cond} ORDER BY row DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            values.append(int(limit))
+        return [_stored(r) for r in self._read().execute(sql, values).fetchall()]
+
+    def count(self) -> tuple[int, int]:
+        """``(items, events)`` stored."""
+        conn = self._read()
+        items = conn.execute("SELECT count(*) FROM register_items").fetchone()[0]
+        events = conn.execute("SELECT count(*) FROM register_events").fetchone()[0]
+        return int(items), int(events)
+
+    def last_event_id(self) -> int:
+        """The id of the last stored event (0 for none)."""
+        row = self._read().execute("SELECT max(id) FROM register_events").fetchone()
+        return int(row[0] or 0)
+
+    def iter_events(self) -> Iterator[Event]:
+        """Every event in log order."""
+        for row in self._read().execute("SELECT * FROM register_events ORDER BY id"):
+            yield _event_of(row)
+
+    def frames(
+        self, *, active_since: datetime | None = None, reported_before: datetime | None = None
+    ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+        """Items and events frames of the items that matter for a window (see the interface)."""
+        import pandas as pd
+
+        from risk_models.register import items_frame
+
+        cond, values = ["1 = 1"], []
+        if reported_before is not None:
+            cond.append("i.reported_at < ?")
+            values.append(reported_before.isoformat())
+        if active_since is not None:
+            terminal = ", ".join("?" * len(TERMINAL_STATUSES))
+            cond.append(f"NOT (i.status IN ({terminal}) AND coalesce(i.closed_at, i.rejected_at) < ?)")
+            values += [*TERMINAL_STATUSES, active_since.isoformat()]
+        where = " AND ".join(cond)
+        conn = self._read()
+        rows = conn.execute(f"SELECT * FROM register_items i WHERE {where} ORDER BY i.row", values).fetchall()
+        frame = items_frame([_item_of(r) for r in rows], crs=REGISTER_CRS)
+        for col in AREA_COLUMNS:
+            frame[col] = pd.Series([r[col] for r in rows], index=frame.index, dtype=object)
+        cols = ", ".join(f"e.{c}" for c in _EVENT_COLUMNS)
+        # as :func:`events_frame` makes them (same dtypes: pandas infers them from the same values)
+        rows_ev = [
+            (
+                *r[:10],
+                "; ".join(json.loads(r[10])) or None,
+                r[11],
+                date.fromisoformat(r[12]) if r[12] else None,
+                *r[13:],
+            )  # fmt: skip
+            for r in conn.execute(
+                f"SELECT {cols} FROM register_events e JOIN register_items i ON i.number = e.number "
+                f"WHERE {where} ORDER BY e.id",
+                values,
+            )
+        ]
+        ev = pd.DataFrame(rows_ev, columns=list(_EVENT_COLUMNS))
+        ev["at"] = pd.to_datetime(ev["at"])
+        ev["deadline"] = pd.to_datetime(ev["deadline"])
+        ev["seq"] = ev["seq"].astype(int)
+        return frame, ev
+
+    def attachment(self, ref: str) -> Attachment:
+        """A stored photo; :class:`NotFoundError` when unknown."""
+        row = (
+            self._read()
+            .execute("SELECT ref, media_type, data FROM register_attachments WHERE ref = ?", (ref,))
+            .fetchone()
+        )
+        if row is None:
+            msg = f"Unknown attachment `{ref}`."
+            raise NotFoundError(msg)
+        return Attachment(row["ref"], row["media_type"], bytes(row["data"]))
+
+    def follow_digest(self, number: str) -> bytes | None:
+        """The hash of the item's follow key."""
+        row = (
+            self._read()
+            .execute("SELECT follow_digest FROM register_items WHERE number = ?", (number,))
+            .fetchone()
+        )
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def add_account(self, account: Account, *, salt: bytes, digest: bytes) -> None:
+        """Store a new account with its token's salt and hash."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO register_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (account.id, account.role, account.unit, account.label, account.created_at, salt, digest,
+                 int(account.disabled)),
+            )  # fmt: skip
+
+    @staticmethod
+    def _account(row: sqlite3.Row) -> Account:
+        return Account(
+            row["id"], row["role"], row["unit"], row["label"], row["created_at"], bool(row["disabled"])
+        )
+
+    def account_secret(self, account_id: str) -> tuple[Account, bytes, bytes] | None:
+        """``(account, salt, digest)``, or None."""
+        row = self._read().execute("SELECT * FROM register_accounts WHERE id = ?", (account_id,)).fetchone()
+        if row is None:
+            return None
+        return self._account(row), bytes(row["salt"]), bytes(row["digest"])
+
+    def list_accounts(self) -> list[Account]:
+        """Every account, oldest first."""
+        rows = self._read().execute("SELECT * FROM register_accounts ORDER BY created_at, id").fetchall()
+        return [self._account(r) for r in rows]
+
+    def disable_account(self, account_id: str) -> bool:
+        """Disable an account; True if it existed."""
+        with self._write() as conn:
+            n = conn.execute("UPDATE register_accounts SET disabled = 1 WHERE id = ?", (account_id,)).rowcount
+        return n > 0
+
+
+def _text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
