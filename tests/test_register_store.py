@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from register_factory import build
 
 from risk_models.register import (
     Event,
@@ -21,8 +22,6 @@ from risk_models.register import (
     transition,
 )
 from service.store import Attachment, ItemQuery, NotFoundError, Scope, SQLiteRegister, SQLiteStore
-
-from register_factory import build
 
 
 def _report(number: str, *, at: datetime = datetime(2026, 3, 1, 9), **kw: object) -> tuple:

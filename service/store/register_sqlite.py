@@ -572,7 +572,7 @@ class SQLiteRegister(RegisterStore):
                 r[11],
                 date.fromisoformat(r[12]) if r[12] else None,
                 *r[13:],
-            )  # fmt: skip
+            )
             for r in conn.execute(
                 f"SELECT {cols} FROM register_events e JOIN register_items i ON i.number = e.number "
                 f"WHERE {where} ORDER BY e.id",
