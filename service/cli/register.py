@@ -10,7 +10,6 @@ workflow, ``disclose`` a month (三公开: HTML, CSV and GeoPackage) and ``asses
 from __future__ import annotations
 
 import argparse
-import html
 import json
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ from risk_models.register.vocab import ACTIONS, CATEGORIES, DANGER_GRADES, ROLES
 from ._console import EXIT_OK
 
 if TYPE_CHECKING:
-    from risk_models.register import Disclosure
+    pass
 
 __all__ = ["register"]
 
@@ -139,36 +138,12 @@ def _move(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _page(d: Disclosure, label: str) -> str:
-    def table(frame: Any) -> str:
-        if not len(frame):
-            return "<p>None.</p>"
-        return str(
-            frame.drop(columns="geometry", errors="ignore").to_html(index=False, na_rep="", escape=True)
-        )
-
-    majors = d.listing()
-    title = f"Hidden-danger disclosure {d.month} (三公开)"
-    return f"""<!doctype html>
-<html lang="zh"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:1rem}}table{{border-collapse:collapse;font-size:.85rem}}
-td,th{{border:1px solid #ccc;padding:2px 6px}}th{{background:#eee}}</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p>{html.escape(label)}. States as of {d.as_of:%Y-%m-%d %H:%M}. Public view: no reporters, notes or plans.</p>
-<h2>The month in figures (本月隐患情况), by grade</h2>{d.summary.to_html(escape=True)}
-<h2>Major dangers (重大隐患清单) and their rectification progress (整改进度)</h2>{table(majors)}
-<h2>Results (整改结果): major dangers closed (销号) this month</h2>{table(d.results)}
-</body></html>
-"""
-
-
 def _disclose(args: argparse.Namespace) -> int:
-    from gis.atomic import atomic_path, write_gpkg
+    from gis.atomic import atomic_path
     from gis.crs import to_metric
     from risk_models.register import disclose
 
+    from ..register_outputs import disclosure_bytes, write_disclosure_gpkg
     from ._register_files import open_register
 
     reg = open_register(args.dir)
@@ -178,19 +153,10 @@ def _disclose(args: argparse.Namespace) -> int:
     d = disclose(frame, reg.events_frame(), args.month, location_precision_m=args.precision_m)
     out: Path = args.out or args.dir / "disclosure"
     stem = out / f"disclosure-{d.month}"
-    majors = d.listing().to_crs(4326)
-    with atomic_path(stem.with_suffix(".html")) as tmp:
-        tmp.write_text(_page(d, reg.label), encoding="utf-8")
-    with atomic_path(stem.with_suffix(".csv")) as tmp:
-        majors.drop(columns="geometry").assign(lon=majors.geometry.x, lat=majors.geometry.y).to_csv(
-            tmp, index=False, encoding="utf-8-sig"
-        )
-    write_gpkg(
-        stem.with_suffix(".gpkg"),
-        {"majors": majors, "results": d.results.to_crs(4326)},
-        {"summary": d.summary.reset_index()},
-        index_label="number",
-    )
+    for fmt in ("html", "csv"):
+        with atomic_path(stem.with_suffix(f".{fmt}")) as tmp:
+            tmp.write_bytes(disclosure_bytes(d, fmt, label=reg.label))
+    write_disclosure_gpkg(d, stem.with_suffix(".gpkg"))
     s = d.summary.loc["all"]
     print(f"Disclosure {d.month}: {int(s['found'])} found, {int(s['closed'])} closed, {int(s['open'])} open, "
           f"{int(s['overdue'])} overdue; {len(d.majors)} major dangers listed.")  # fmt: skip

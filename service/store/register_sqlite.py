@@ -496,7 +496,8 @@ class SQLiteRegister(RegisterStore):
             values += [*OPEN_STATUSES, query.overdue_on.isoformat()]
         if query.bbox is not None:
             west, south, east, north = query.bbox
-            where.append("x >= ? AND x <= ? AND y >= ? AND y <= ?")
+            across = west > east  # the box crosses the antimeridian (RFC 7946)
+            where.append(f"(x >= ? {'OR' if across else 'AND'} x <= ?) AND y >= ? AND y <= ?")
             values += [west, east, south, north]
         if query.scope is not None:
             scope = query.scope

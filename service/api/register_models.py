@@ -1,0 +1,202 @@
+"""Request and response models of the register endpoints (``/api/v1/register``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from risk_models.register import Event, Workflow, is_overdue
+from risk_models.register.vocab import ACTIONS, CATEGORIES, DANGER_GRADES, ROLES, SOURCES, STATUSES
+
+from ..store import StoredItem
+
+__all__ = [
+    "AssessmentOut",
+    "EventOut",
+    "FollowOut",
+    "ItemDetail",
+    "ItemOut",
+    "MoveRequest",
+    "ReportOut",
+    "ReportRequest",
+    "VocabularyOut",
+]
+
+Category = Literal[CATEGORIES]  # type: ignore[valid-type]
+Source = Literal[SOURCES]  # type: ignore[valid-type]
+Status = Literal[STATUSES]  # type: ignore[valid-type]
+Grade = Literal[DANGER_GRADES]  # type: ignore[valid-type]
+Role = Literal[ROLES]  # type: ignore[valid-type]
+MoveAction = Literal[tuple(a for a in ACTIONS if a != "report")]  # type: ignore[valid-type]
+_Text = Field(default=None, max_length=200)
+
+
+class ReportRequest(BaseModel):
+    """A new hidden danger (JSON; the phone page sends the same fields as a form, with photos)."""
+
+    category: Category
+    lon: float = Field(ge=-180, le=180, description="Longitude, WGS84 degrees.")
+    lat: float = Field(ge=-90, le=90, description="Latitude, WGS84 degrees.")
+    description: str = Field(min_length=1, max_length=2000)
+    source: Source | None = Field(
+        default=None, description="Default: the role's own (public report, self-check, inspection)."
+    )
+    reporter: str | None = Field(default=None, max_length=200, description="Name or contact (private).")
+    hazard_id: str | None = _Text
+    enterprise_id: str | None = _Text
+    community_id: str | None = _Text
+    district: str | None = _Text
+    street: str | None = _Text
+    note: str = Field(default="", max_length=4000)
+
+
+class MoveRequest(BaseModel):
+    """One workflow step; the workflow table decides who may make it and what data it needs."""
+
+    action: MoveAction
+    data: dict[str, Any] = Field(
+        default_factory=dict, description='The action\'s data, e.g. {"deadline": "2026-04-30"}.'
+    )
+    note: str = Field(default="", max_length=4000, description="Why (private).")
+    expect_version: int | None = Field(
+        default=None, ge=1, description="Refuse (409) unless the item is at this version."
+    )
+
+
+class EventOut(BaseModel):
+    """One event of an item's audit log."""
+
+    action: str
+    at: datetime
+    actor: str
+    role: str
+    unit: str | None
+    from_status: str | None
+    to_status: str | None
+    note: str
+    attachments: list[str]
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: Event) -> EventOut:
+        """The answer's view of ``event``."""
+        rec = event.to_record()
+        rec.pop("number")
+        return cls(**rec)
+
+
+class ItemOut(BaseModel):
+    """An item's current state (private fields included: for accounts only)."""
+
+    number: str
+    status: Status
+    category: Category
+    lon: float
+    lat: float
+    description: str
+    source: Source
+    reporter: str | None
+    hazard_id: str | None
+    enterprise_id: str | None
+    community_id: str | None
+    district: str | None
+    street: str | None
+    reported_at: datetime
+    updated_at: datetime
+    version: int
+    grade: Grade | None
+    criteria: list[str]
+    public_summary: str | None
+    territorial_unit: str | None
+    department_unit: str | None
+    plan: str | None
+    measures: list[str]
+    funds_yuan: float | None
+    deadline: date | None
+    supervised_by: str | None
+    reject_reason: str | None
+    duplicate_of: str | None
+    extensions: int
+    reopens: int
+    verified_at: datetime | None
+    handed_over_at: datetime | None
+    rectifying_at: datetime | None
+    rectified_at: datetime | None
+    closed_at: datetime | None
+    rejected_at: datetime | None
+    supervised_at: datetime | None
+    overdue: bool = Field(description="Past its deadline now (computed, never stored).")
+    allowed_actions: list[str] = Field(description="What the requesting account may do next.")
+
+    @classmethod
+    def of(cls, stored: StoredItem, *, role: str, wf: Workflow, now: datetime) -> ItemOut:
+        """The item as ``role`` sees it ``now`` (overdue, allowed actions)."""
+        rec = stored.item.to_record()
+        rec["lon"], rec["lat"] = rec.pop("x"), rec.pop("y")
+        actions = wf.allowed_actions(stored.item.status, role, supervised=bool(stored.item.supervised_by))
+        return cls(
+            **rec,
+            district=stored.district,
+            street=stored.street,
+            overdue=is_overdue(stored.item, now),
+            allowed_actions=list(actions),
+        )
+
+
+class ItemDetail(ItemOut):
+    """An item with its audit log."""
+
+    events: list[EventOut]
+
+
+class ReportOut(BaseModel):
+    """The answer to a report: the number, and how to follow it."""
+
+    number: str
+    status: Status
+    follow_url: str = Field(description="Page showing the item's public progress.")
+    follow_key: str | None = Field(
+        default=None, description="Secret of the follow link (anonymous reports), shown once."
+    )
+    photos: int
+
+
+class FollowStep(BaseModel):
+    """A public step of an item's progress (no names, no notes)."""
+
+    action: str
+    at: datetime
+    status: str | None
+
+
+class FollowOut(BaseModel):
+    """What the reporter of an item sees by its follow link."""
+
+    number: str
+    status: Status
+    status_zh: str
+    category_zh: str
+    grade: Grade | None
+    deadline: date | None
+    closed_at: datetime | None
+    steps: list[FollowStep]
+
+
+class AssessmentOut(BaseModel):
+    """A month's assessment (四评估): ranking of the groups and city-wide figures per month."""
+
+    month: str
+    by: str
+    table: list[dict[str, Any]]
+    city: list[dict[str, Any]]
+
+
+class VocabularyOut(BaseModel):
+    """The register's vocabulary with Chinese labels (for forms)."""
+
+    categories: dict[str, str]
+    sources: dict[str, str]
+    statuses: dict[str, str]
+    roles: dict[str, str]
