@@ -20,6 +20,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 TOKEN = "report-page-test-token-0123456789"
 LON, LAT = 112.548765, 37.870123
+PHONE_UA = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36"
 
 
 def _free_port() -> int:
@@ -78,9 +79,7 @@ def test_report_page_on_a_phone(browser: Any, server: tuple[str, Any], tmp_path:
     browser.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
     browser.execute_cdp_cmd(
         "Emulation.setUserAgentOverride",
-        {
-            "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36"
-        },
+        {"userAgent": PHONE_UA},
     )
     browser.execute_cdp_cmd("Browser.grantPermissions", {"origin": url, "permissions": ["geolocation"]})
     browser.execute_cdp_cmd(
