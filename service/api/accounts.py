@@ -52,7 +52,7 @@ class Actor:
 
 def hash_token(token: str, salt: bytes) -> bytes:
     """The scrypt hash of ``token`` with ``salt``."""
-    return hashlib.scrypt(token.encode("utf-8"), salt=salt, **_SCRYPT)  # type: ignore[arg-type]
+    return hashlib.scrypt(token.encode("utf-8"), salt=salt, **_SCRYPT)
 
 
 def create_account(

@@ -55,7 +55,7 @@ class ReportRequest(BaseModel):
 class MoveRequest(BaseModel):
     """One workflow step; the workflow table decides who may make it and what data it needs."""
 
-    action: MoveAction
+    action: MoveAction  # type: ignore[valid-type]
     data: dict[str, Any] = Field(
         default_factory=dict, description='The action\'s data, e.g. {"deadline": "2026-04-30"}.'
     )

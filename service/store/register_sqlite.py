@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import fields
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +33,20 @@ from gis.tables import TableOverrides
 from risk_models.register import Event, Item, RegisterError, apply, item_number, load_workflow
 from risk_models.register.vocab import OPEN_STATUSES, TERMINAL_STATUSES
 
+from ._register_sql import (
+    EVENT_COLUMNS,
+    FILTERS,
+    REGISTER_SCHEMA,
+    SCOPE_FIELDS,
+    clean_text,
+    event_of,
+    event_values,
+    item_of,
+    item_values,
+    month_bounds,
+    now_utc,
+    stored_of,
+)
 from ._support import Reader
 from .base import NotFoundError
 from .register import (
@@ -51,184 +63,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-__all__ = ["REGISTER_SCHEMA", "SQLiteRegister"]
-
-#: The fields of an Item, in order: one column each in ``register_items``.
-ITEM_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Item))
-_LIST_FIELDS = ("criteria", "measures")
-_EVENT_COLUMNS = (
-    "number", "seq", "action", "at", "actor", "role", "unit", "from_status", "to_status", "note",
-    "attachments", "grade", "deadline", "authority", "territorial_unit", "department_unit", "data",
-)  # fmt: skip
-_SCOPE_FIELDS = frozenset({"department_unit", "territorial_unit", "enterprise_id", "reported_by"})
-_FILTERS = (
-    "status", "category", "grade", "source", "department_unit", "territorial_unit", "enterprise_id",
-    "district", "street",
-)  # fmt: skip
-
-
-def _item_columns_sql() -> str:
-    types = {"x": "REAL NOT NULL", "y": "REAL NOT NULL", "version": "INTEGER NOT NULL",
-             "funds_yuan": "REAL", "extensions": "INTEGER NOT NULL",
-             "reopens": "INTEGER NOT NULL"}  # fmt: skip
-    cols = []
-    for name in ITEM_FIELDS:
-        if name == "number":
-            cols.append("number TEXT NOT NULL UNIQUE")
-        else:
-            cols.append(f"{name} {types.get(name, 'TEXT')}")
-    return ",\n    ".join(cols)
-
-
-REGISTER_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS register_items (
-    row INTEGER PRIMARY KEY,
-    {_item_columns_sql()},
-    district TEXT,
-    street TEXT,
-    reported_by TEXT,
-    follow_digest BLOB
-);
-CREATE TABLE IF NOT EXISTS register_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    number TEXT NOT NULL REFERENCES register_items(number),
-    seq INTEGER NOT NULL,
-    action TEXT NOT NULL,
-    at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    role TEXT NOT NULL,
-    unit TEXT,
-    from_status TEXT,
-    to_status TEXT,
-    note TEXT NOT NULL DEFAULT '',
-    attachments TEXT NOT NULL DEFAULT '[]',
-    grade TEXT,
-    deadline TEXT,
-    authority TEXT,
-    territorial_unit TEXT,
-    department_unit TEXT,
-    data TEXT NOT NULL DEFAULT '{{}}',
-    UNIQUE (number, seq)
-);
-CREATE TABLE IF NOT EXISTS register_counters (
-    year INTEGER PRIMARY KEY,
-    last INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS register_attachments (
-    ref TEXT PRIMARY KEY,
-    media_type TEXT NOT NULL,
-    data BLOB NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS register_accounts (
-    id TEXT PRIMARY KEY,
-    role TEXT NOT NULL,
-    unit TEXT,
-    label TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    salt BLOB NOT NULL,
-    digest BLOB NOT NULL,
-    disabled INTEGER NOT NULL DEFAULT 0
-);
-CREATE TRIGGER IF NOT EXISTS register_events_no_update BEFORE UPDATE ON register_events
-BEGIN SELECT RAISE(ABORT, 'register_events is append-only: events are never updated'); END;
-CREATE TRIGGER IF NOT EXISTS register_events_no_delete BEFORE DELETE ON register_events
-BEGIN SELECT RAISE(ABORT, 'register_events is append-only: events are never deleted'); END;
-CREATE TRIGGER IF NOT EXISTS register_items_no_delete BEFORE DELETE ON register_items
-BEGIN SELECT RAISE(ABORT, 'register items are never deleted, only closed or rejected'); END;
-CREATE TRIGGER IF NOT EXISTS register_attachments_no_update BEFORE UPDATE ON register_attachments
-BEGIN SELECT RAISE(ABORT, 'register attachments are never changed'); END;
-CREATE TRIGGER IF NOT EXISTS register_attachments_no_delete BEFORE DELETE ON register_attachments
-BEGIN SELECT RAISE(ABORT, 'register attachments are never deleted'); END;
-CREATE INDEX IF NOT EXISTS register_events_number ON register_events (number, seq);
-CREATE INDEX IF NOT EXISTS register_items_status ON register_items (status, row);
-CREATE INDEX IF NOT EXISTS register_items_department ON register_items (department_unit, row);
-CREATE INDEX IF NOT EXISTS register_items_territorial ON register_items (territorial_unit, row);
-CREATE INDEX IF NOT EXISTS register_items_enterprise ON register_items (enterprise_id, row);
-CREATE INDEX IF NOT EXISTS register_items_district ON register_items (district, row);
-CREATE INDEX IF NOT EXISTS register_items_category ON register_items (category, row);
-CREATE INDEX IF NOT EXISTS register_items_reported ON register_items (reported_at);
-CREATE INDEX IF NOT EXISTS register_items_deadline ON register_items (deadline);
-CREATE INDEX IF NOT EXISTS register_items_closed ON register_items (closed_at);
-CREATE INDEX IF NOT EXISTS register_items_xy ON register_items (x, y);
-"""
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def item_values(item: Item) -> dict[str, Any]:
-    """The columns of ``item`` in ``register_items`` (lists as JSON, times as ISO text)."""
-    rec = item.to_record()
-    for key in _LIST_FIELDS:
-        rec[key] = json.dumps(rec[key], ensure_ascii=False)
-    return rec
-
-
-def event_values(event: Event, seq: int) -> tuple[Any, ...]:
-    """The columns of ``event`` in ``register_events`` (:data:`_EVENT_COLUMNS` order)."""
-    d = event.data
-    deadline = d.get("deadline")
-    return (
-        event.number,
-        seq,
-        event.action,
-        event.at.isoformat(),
-        event.actor,
-        event.role,
-        event.unit,
-        event.from_status,
-        event.to_status,
-        event.note,
-        json.dumps(list(event.attachments)),
-        d.get("grade"),
-        deadline.isoformat() if isinstance(deadline, date) else deadline,
-        d.get("authority"),
-        d.get("territorial_unit"),
-        d.get("department_unit"),
-        event.data_json(),
-    )
-
-
-def _item_of(row: sqlite3.Row) -> Item:
-    rec = {name: row[name] for name in ITEM_FIELDS}
-    for key in _LIST_FIELDS:
-        rec[key] = json.loads(rec[key] or "[]")
-    return Item.from_record(rec)
-
-
-def _stored(row: sqlite3.Row) -> StoredItem:
-    return StoredItem(_item_of(row), int(row["row"]), row["district"], row["street"], row["reported_by"])
-
-
-def _event_of(row: sqlite3.Row) -> Event:
-    return Event.from_record(
-        {
-            "number": row["number"],
-            "action": row["action"],
-            "at": row["at"],
-            "actor": row["actor"],
-            "role": row["role"],
-            "unit": row["unit"],
-            "from_status": row["from_status"],
-            "to_status": row["to_status"],
-            "note": row["note"],
-            "attachments": json.loads(row["attachments"]),
-            "data": row["data"],
-        }
-    )
-
-
-def _month_bounds(month: str) -> tuple[str, str]:
-    try:
-        year, mon = (int(p) for p in month.split("-"))
-        start = date(year, mon, 1)
-    except ValueError:
-        msg = f"Month {month!r} is not a month. Fix: give it as 'YYYY-MM'."
-        raise RegisterError(msg) from None
-    end = date(year + mon // 12, mon % 12 + 1, 1)
-    return start.isoformat(), end.isoformat()
+__all__ = ["REGISTER_SCHEMA", "SQLiteRegister"]  # the schema: ._register_sql
 
 
 class SQLiteRegister(RegisterStore):
@@ -328,8 +163,8 @@ class SQLiteRegister(RegisterStore):
     @staticmethod
     def _put_event(conn: sqlite3.Connection, event: Event, seq: int) -> None:
         conn.execute(
-            f"INSERT INTO register_events ({', '.join(_EVENT_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})",
+            f"INSERT INTO register_events ({', '.join(EVENT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})",
             event_values(event, seq),
         )
 
@@ -341,7 +176,7 @@ class SQLiteRegister(RegisterStore):
             raise RegisterError(msg)
         conn.executemany(
             "INSERT OR IGNORE INTO register_attachments VALUES (?, ?, ?, ?)",
-            [(a.ref, a.media_type, a.data, _now()) for a in attachments],
+            [(a.ref, a.media_type, a.data, now_utc()) for a in attachments],
         )
         known = {r[0] for r in conn.execute(
             f"SELECT ref FROM register_attachments WHERE ref IN ({', '.join('?' * len(event.attachments))})",
@@ -368,7 +203,7 @@ class SQLiteRegister(RegisterStore):
     ) -> StoredItem:
         """Take the year's next counter, build the report and store it (one transaction)."""
         wf = self.workflow
-        extra = {k: (areas or {}).get(k) for k in AREA_COLUMNS}
+        extra: dict[str, Any] = {k: (areas or {}).get(k) for k in AREA_COLUMNS}
         extra.update(reported_by=reported_by, follow_digest=follow_digest)
         with self._write() as conn:
             counter = conn.execute(
@@ -390,7 +225,7 @@ class SQLiteRegister(RegisterStore):
             self._put_event(conn, event, item.version)
             row = self._row(conn, number)
         assert row is not None
-        return _stored(row)
+        return stored_of(row)
 
     def move(
         self,
@@ -404,7 +239,7 @@ class SQLiteRegister(RegisterStore):
             row = self._row(conn, number)
             if row is None:
                 raise NotFoundError(self._unknown(number))
-            current = _item_of(row)
+            current = item_of(row)
             _, event = build(current)
             item = apply(current, event, register_workflow=self.workflow)
             self._put_attachments(conn, event, attachments)
@@ -412,7 +247,7 @@ class SQLiteRegister(RegisterStore):
             self._put_event(conn, event, item.version)
             row = self._row(conn, number)
         assert row is not None
-        return _stored(row)
+        return stored_of(row)
 
     def append_events(
         self,
@@ -432,7 +267,7 @@ class SQLiteRegister(RegisterStore):
             for event in events:
                 if event.number not in items:
                     row = self._row(conn, event.number)
-                    items[event.number] = None if row is None else _item_of(row)
+                    items[event.number] = None if row is None else item_of(row)
                 new = apply(items[event.number], event, register_workflow=wf)
                 items[event.number] = new
                 seqs.append(new.version)
@@ -443,7 +278,7 @@ class SQLiteRegister(RegisterStore):
                 assert item is not None
                 extra = None
                 if areas is not None and number in areas.index:
-                    extra = {c: _text(areas.loc[number, c]) for c in AREA_COLUMNS if c in areas.columns}
+                    extra = {c: clean_text(areas.loc[number, c]) for c in AREA_COLUMNS if c in areas.columns}
                 self._put_item(conn, item, extra)
                 _, year, counter = number.rsplit("-", 2)
                 used[int(year)] = max(used.get(int(year), 0), int(counter))
@@ -465,7 +300,7 @@ class SQLiteRegister(RegisterStore):
         row = self._row(self._read(), number)
         if row is None:
             raise NotFoundError(self._unknown(number))
-        return _stored(row)
+        return stored_of(row)
 
     def events(self, number: str) -> list[Event]:
         """The item's events in order."""
@@ -474,19 +309,19 @@ class SQLiteRegister(RegisterStore):
             .execute("SELECT * FROM register_events WHERE number = ? ORDER BY seq", (number,))
             .fetchall()
         )
-        return [_event_of(r) for r in rows]
+        return [event_of(r) for r in rows]
 
     @staticmethod
     def where(query: ItemQuery) -> tuple[str, list[Any]]:
         """The SQL condition and values of ``query`` on ``register_items``."""
         where, values = ["1 = 1"], []
-        for name in _FILTERS:
+        for name in FILTERS:
             value = getattr(query, name)
             if value is not None:
                 where.append(f"{name} = ?")
                 values.append(value)
         if query.month is not None:
-            start, end = _month_bounds(query.month)
+            start, end = month_bounds(query.month)
             where.append("reported_at >= ? AND reported_at < ?")
             values += [start, end]
         if query.overdue_on is not None:
@@ -501,8 +336,8 @@ class SQLiteRegister(RegisterStore):
             values += [west, east, south, north]
         if query.scope is not None:
             scope = query.scope
-            if scope.field not in _SCOPE_FIELDS:
-                msg = f"Cannot scope items by `{scope.field}`. Fix: use one of {sorted(_SCOPE_FIELDS)}."
+            if scope.field not in SCOPE_FIELDS:
+                msg = f"Cannot scope items by `{scope.field}`. Fix: use one of {sorted(SCOPE_FIELDS)}."
                 raise RegisterError(msg)
             cond = f"{scope.field} = ?"
             if scope.unassigned:
@@ -523,7 +358,7 @@ class SQLiteRegister(RegisterStore):
         if limit is not None:
             sql += " LIMIT ?"
             values.append(int(limit))
-        return [_stored(r) for r in self._read().execute(sql, values).fetchall()]
+        return [stored_of(r) for r in self._read().execute(sql, values).fetchall()]
 
     def count(self) -> tuple[int, int]:
         """``(items, events)`` stored."""
@@ -540,7 +375,7 @@ class SQLiteRegister(RegisterStore):
     def iter_events(self) -> Iterator[Event]:
         """Every event in log order."""
         for row in self._read().execute("SELECT * FROM register_events ORDER BY id"):
-            yield _event_of(row)
+            yield event_of(row)
 
     def frames(
         self, *, active_since: datetime | None = None, reported_before: datetime | None = None
@@ -561,10 +396,10 @@ class SQLiteRegister(RegisterStore):
         where = " AND ".join(cond)
         conn = self._read()
         rows = conn.execute(f"SELECT * FROM register_items i WHERE {where} ORDER BY i.row", values).fetchall()
-        frame = items_frame([_item_of(r) for r in rows], crs=REGISTER_CRS)
+        frame = items_frame([item_of(r) for r in rows], crs=REGISTER_CRS)
         for col in AREA_COLUMNS:
             frame[col] = pd.Series([r[col] for r in rows], index=frame.index, dtype=object)
-        cols = ", ".join(f"e.{c}" for c in _EVENT_COLUMNS)
+        cols = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
         # as :func:`events_frame` makes them (same dtypes: pandas infers them from the same values)
         rows_ev = [
             (
@@ -580,7 +415,7 @@ class SQLiteRegister(RegisterStore):
                 values,
             )
         ]
-        ev = pd.DataFrame(rows_ev, columns=list(_EVENT_COLUMNS))
+        ev = pd.DataFrame(rows_ev, columns=list(EVENT_COLUMNS))
         ev["at"] = pd.to_datetime(ev["at"])
         ev["deadline"] = pd.to_datetime(ev["deadline"])
         ev["seq"] = ev["seq"].astype(int)
@@ -641,10 +476,3 @@ class SQLiteRegister(RegisterStore):
         with self._write() as conn:
             n = conn.execute("UPDATE register_accounts SET disabled = 1 WHERE id = ?", (account_id,)).rowcount
         return n > 0
-
-
-def _text(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    text = str(value).strip()
-    return text or None
