@@ -22,6 +22,7 @@ __all__ = [
     "ReportOut",
     "ReportRequest",
     "VocabularyOut",
+    "item_record",
 ]
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
@@ -133,16 +134,18 @@ class ItemOut(BaseModel):
     @classmethod
     def of(cls, stored: StoredItem, *, role: str, wf: Workflow, now: datetime) -> ItemOut:
         """The item as ``role`` sees it ``now`` (overdue, allowed actions)."""
-        rec = stored.item.to_record()
-        rec["lon"], rec["lat"] = rec.pop("x"), rec.pop("y")
-        actions = wf.allowed_actions(stored.item.status, role, supervised=bool(stored.item.supervised_by))
-        return cls(
-            **rec,
-            district=stored.district,
-            street=stored.street,
-            overdue=is_overdue(stored.item, now),
-            allowed_actions=list(actions),
-        )
+        return cls(**item_record(stored, role=role, wf=wf, now=now))
+
+
+def item_record(stored: StoredItem, *, role: str, wf: Workflow, now: datetime) -> dict[str, Any]:
+    """The JSON-ready fields of :class:`ItemOut` (lists answer these without a model: faster)."""
+    item = stored.item
+    rec = item.to_record()
+    rec["lon"], rec["lat"] = rec.pop("x"), rec.pop("y")
+    rec["district"], rec["street"] = stored.district, stored.street
+    rec["overdue"] = is_overdue(item, now)
+    rec["allowed_actions"] = list(wf.allowed_actions(item.status, role, supervised=bool(item.supervised_by)))
+    return rec
 
 
 class ItemDetail(ItemOut):

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from risk_models.register import Event, Item, RegisterError
+from risk_models.register.vocab import OPEN_STATUSES
 
 from .register import StoredItem
 
@@ -17,6 +18,7 @@ __all__ = [
     "EVENT_COLUMNS",
     "FILTERS",
     "ITEM_FIELDS",
+    "OPEN_SQL",
     "REGISTER_SCHEMA",
     "SCOPE_FIELDS",
     "clean_text",
@@ -56,6 +58,8 @@ def _item_columns_sql() -> str:
     return ",\n    ".join(cols)
 
 
+#: The open states as an SQL condition with literals (so that the partial index serves it).
+OPEN_SQL = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATUSES))
 REGISTER_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS register_items (
     row INTEGER PRIMARY KEY,
@@ -116,7 +120,6 @@ CREATE TRIGGER IF NOT EXISTS register_attachments_no_update BEFORE UPDATE ON reg
 BEGIN SELECT RAISE(ABORT, 'register attachments are never changed'); END;
 CREATE TRIGGER IF NOT EXISTS register_attachments_no_delete BEFORE DELETE ON register_attachments
 BEGIN SELECT RAISE(ABORT, 'register attachments are never deleted'); END;
-CREATE INDEX IF NOT EXISTS register_events_number ON register_events (number, seq);
 CREATE INDEX IF NOT EXISTS register_items_status ON register_items (status, row);
 CREATE INDEX IF NOT EXISTS register_items_department ON register_items (department_unit, row);
 CREATE INDEX IF NOT EXISTS register_items_territorial ON register_items (territorial_unit, row);
@@ -127,6 +130,7 @@ CREATE INDEX IF NOT EXISTS register_items_reported ON register_items (reported_a
 CREATE INDEX IF NOT EXISTS register_items_deadline ON register_items (deadline);
 CREATE INDEX IF NOT EXISTS register_items_closed ON register_items (closed_at);
 CREATE INDEX IF NOT EXISTS register_items_xy ON register_items (x, y);
+CREATE INDEX IF NOT EXISTS register_items_open ON register_items (row) WHERE {OPEN_SQL};
 """
 
 

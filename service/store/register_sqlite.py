@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 from gis.tables import TableOverrides
 from risk_models.register import Event, Item, RegisterError, apply, item_number, load_workflow
-from risk_models.register.vocab import OPEN_STATUSES, TERMINAL_STATUSES
+from risk_models.register.vocab import TERMINAL_STATUSES
 
 from ._register_sql import (
     EVENT_COLUMNS,
     FILTERS,
+    OPEN_SQL,
     REGISTER_SCHEMA,
     SCOPE_FIELDS,
     clean_text,
@@ -325,10 +326,8 @@ class SQLiteRegister(RegisterStore):
             where.append("reported_at >= ? AND reported_at < ?")
             values += [start, end]
         if query.overdue_on is not None:
-            where.append(
-                f"status IN ({', '.join('?' * len(OPEN_STATUSES))}) AND deadline IS NOT NULL AND deadline < ?"
-            )
-            values += [*OPEN_STATUSES, query.overdue_on.isoformat()]
+            where.append(f"{OPEN_SQL} AND deadline IS NOT NULL AND deadline < ?")
+            values.append(query.overdue_on.isoformat())
         if query.bbox is not None:
             west, south, east, north = query.bbox
             across = west > east  # the box crosses the antimeridian (RFC 7946)

@@ -46,6 +46,7 @@ from ..register_models import (
     ReportOut,
     ReportRequest,
     VocabularyOut,
+    item_record,
 )
 
 __all__ = ["router"]
@@ -254,7 +255,14 @@ def list_items(
         url = request.url.include_query_params(cursor=token, limit=limit)
         response.headers["X-Next-Cursor"] = token
         response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
-    return [ItemOut.of(s, role=actor.role, wf=wf, now=now) for s in rows]
+    # answered as JSON straight from the records (the fields of ItemOut): a model per item
+    # and FastAPI's encoder would cost three times the query
+    body = [item_record(s, role=actor.role, wf=wf, now=now) for s in rows]
+    return Response(  # type: ignore[return-value]
+        json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")),
+        media_type="application/json",
+        headers={k: v for k, v in response.headers.items() if k.lower() in ("x-next-cursor", "link")},
+    )
 
 
 def _visible_item(request: Request, number: str) -> tuple[Actor, StoredItem]:
