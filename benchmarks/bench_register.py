@@ -55,10 +55,26 @@ TARGET_DISCLOSURE_S = 2.0
 TARGET_IMPORT_S = 30.0
 START = datetime(2021, 1, 1, 8)
 DAYS = 6 * 365
-CATEGORIES = ("fire_lane_blocked", "ebike_indoor_charging", "gas", "electrical", "elevator", "fire_facilities",
-              "structure", "hazardous_chemicals", "dust_explosion", "metallurgy", "construction", "other")  # fmt: skip
-DEPARTMENTS = ("Fire and Rescue Detachment", "Housing and Urban-Rural Development Bureau", "Market Regulation Bureau",
-               "Emergency Management Bureau")  # fmt: skip
+CATEGORIES = (
+    "fire_lane_blocked",
+    "ebike_indoor_charging",
+    "gas",
+    "electrical",
+    "elevator",
+    "fire_facilities",
+    "structure",
+    "hazardous_chemicals",
+    "dust_explosion",
+    "metallurgy",
+    "construction",
+    "other",
+)
+DEPARTMENTS = (
+    "Fire and Rescue Detachment",
+    "Housing and Urban-Rural Development Bureau",
+    "Market Regulation Bureau",
+    "Emergency Management Bureau",
+)
 DISTRICTS = ("Xiaodian", "Yingze", "Xinghualing", "Jiancaoping", "Wanbailin", "Jinyuan")
 
 
@@ -79,7 +95,7 @@ def _iso(t: datetime) -> str:
     return t.isoformat()
 
 
-def _rows(k0: int, n: int, rng: np.random.Generator, end: datetime):  # noqa: ANN202, C901, PLR0915
+def _rows(k0: int, n: int, rng: np.random.Generator, end: datetime):
     """Items and events rows of items ``k0 .. k0 + n - 1`` (the store's column order)."""
     from service.store._register_sql import EVENT_COLUMNS, ITEM_FIELDS
 
@@ -107,27 +123,60 @@ def _rows(k0: int, n: int, rng: np.random.Generator, end: datetime):  # noqa: AN
         verify_at = t0 + timedelta(hours=20)
         deadline = (verify_at + timedelta(days=limit)).date()
         steps: list[tuple[str, datetime, str | None, str | None, dict]] = [
-            ("report", t0, None, "reported", {"category": category, "x": float(lon[j]), "y": float(lat[j]),
-                                               "description": "synthetic", "source": "government_inspection",
-                                               "reporter": "bench"}),
-            ("verify", verify_at, "reported", "verified",
-             {"criteria": ["CM-02"] if major[j] else [], "grade": grade, "deadline": deadline.isoformat()}),
-            ("hand_over", t0 + timedelta(days=2), "verified", "handed_over",
-             {"territorial_unit": terr, "department_unit": dept}),
-            ("plan", t0 + timedelta(days=3), "handed_over", "rectifying",
-             {"plan": "p", "measures": ["m"], "funds_yuan": 1000.0, "deadline": deadline.isoformat()}),
+            (
+                "report",
+                t0,
+                None,
+                "reported",
+                {
+                    "category": category,
+                    "x": float(lon[j]),
+                    "y": float(lat[j]),
+                    "description": "synthetic",
+                    "source": "government_inspection",
+                    "reporter": "bench",
+                },
+            ),
+            (
+                "verify",
+                verify_at,
+                "reported",
+                "verified",
+                {"criteria": ["CM-02"] if major[j] else [], "grade": grade, "deadline": deadline.isoformat()},
+            ),
+            (
+                "hand_over",
+                t0 + timedelta(days=2),
+                "verified",
+                "handed_over",
+                {"territorial_unit": terr, "department_unit": dept},
+            ),
+            (
+                "plan",
+                t0 + timedelta(days=3),
+                "handed_over",
+                "rectifying",
+                {"plan": "p", "measures": ["m"], "funds_yuan": 1000.0, "deadline": deadline.isoformat()},
+            ),
             ("comment", t0 + timedelta(days=4), "rectifying", "rectifying", {}),
-        ]  # fmt: skip
+        ]
         recent = (end - t0).days < 90
         if stuck[j] or (recent and rng.random() < 0.6):
             for c in range(5):
                 steps.append(("comment", t0 + timedelta(days=5 + c), "rectifying", "rectifying", {}))
         else:
-            for name, d, frm, to in (("claim", 8, "rectifying", "rectified"), ("reopen", 10, "rectified", "reopened"),
-                                     ("plan", 11, "reopened", "rectifying"), ("claim", 16, "rectifying", "rectified"),
-                                     ("accept", 20, "rectified", "closed")):  # fmt: skip
-                data = {"plan": "p2", "measures": ["m"], "funds_yuan": 1000.0, "deadline": deadline.isoformat()} \
-                    if name == "plan" else {}  # fmt: skip
+            for name, d, frm, to in (
+                ("claim", 8, "rectifying", "rectified"),
+                ("reopen", 10, "rectified", "reopened"),
+                ("plan", 11, "reopened", "rectifying"),
+                ("claim", 16, "rectifying", "rectified"),
+                ("accept", 20, "rectified", "closed"),
+            ):
+                data = (
+                    {"plan": "p2", "measures": ["m"], "funds_yuan": 1000.0, "deadline": deadline.isoformat()}
+                    if name == "plan"
+                    else {}
+                )
                 steps.append((name, t0 + timedelta(days=4 + d * s), frm, to, data))
         if steps[-1][1] > end:  # not yet happened
             steps = [st for st in steps if st[1] <= end] or steps[:1]
@@ -140,31 +189,69 @@ def _rows(k0: int, n: int, rng: np.random.Generator, end: datetime):  # noqa: AN
             )
             unit = dept if role == "department" else None
             note = "synthetic note" if action in ("comment", "reopen") else ""
-            events.append((number, seq, action, _iso(at), f"bench-{role}", role, unit, frm, to, note, "[]",
-                           data.get("grade"), data.get("deadline"), None, data.get("territorial_unit"),
-                           data.get("department_unit"), json.dumps(data, sort_keys=True, ensure_ascii=False)))  # fmt: skip
+            events.append(
+                (
+                    number,
+                    seq,
+                    action,
+                    _iso(at),
+                    f"bench-{role}",
+                    role,
+                    unit,
+                    frm,
+                    to,
+                    note,
+                    "[]",
+                    data.get("grade"),
+                    data.get("deadline"),
+                    None,
+                    data.get("territorial_unit"),
+                    data.get("department_unit"),
+                    json.dumps(data, sort_keys=True, ensure_ascii=False),
+                )
+            )
             times.setdefault(action, []).append(at)
         last = steps[-1]
         status = last[3]
         first = {a: ts[0] for a, ts in times.items()}
         latest = {a: ts[-1] for a, ts in times.items()}
         rec = {
-            "number": number, "status": status, "category": category, "x": float(lon[j]), "y": float(lat[j]),
-            "description": "synthetic", "source": "government_inspection", "reporter": "bench", "hazard_id": None,
-            "enterprise_id": None, "community_id": None, "reported_at": _iso(t0), "updated_at": _iso(last[1]),
-            "version": len(steps), "grade": grade if "verify" in times else None,
-            "criteria": json.dumps(["CM-02"] if major[j] and "verify" in times else []), "public_summary": None,
+            "number": number,
+            "status": status,
+            "category": category,
+            "x": float(lon[j]),
+            "y": float(lat[j]),
+            "description": "synthetic",
+            "source": "government_inspection",
+            "reporter": "bench",
+            "hazard_id": None,
+            "enterprise_id": None,
+            "community_id": None,
+            "reported_at": _iso(t0),
+            "updated_at": _iso(last[1]),
+            "version": len(steps),
+            "grade": grade if "verify" in times else None,
+            "criteria": json.dumps(["CM-02"] if major[j] and "verify" in times else []),
+            "public_summary": None,
             "territorial_unit": terr if "hand_over" in times else None,
             "department_unit": dept if "hand_over" in times else None,
             "plan": ("p2" if len(times.get("plan", [])) > 1 else "p") if "plan" in times else None,
             "measures": json.dumps(["m"] if "plan" in times else []),
             "funds_yuan": 1000.0 if "plan" in times else None,
-            "deadline": deadline.isoformat() if "verify" in times else None, "supervised_by": None,
-            "reject_reason": None, "duplicate_of": None, "extensions": 0, "reopens": len(times.get("reopen", [])),
-            "verified_at": first.get("verify"), "handed_over_at": first.get("hand_over"),
-            "rectifying_at": latest.get("plan"), "rectified_at": latest.get("claim"),
-            "closed_at": latest.get("accept"), "rejected_at": None, "supervised_at": None,
-        }  # fmt: skip
+            "deadline": deadline.isoformat() if "verify" in times else None,
+            "supervised_by": None,
+            "reject_reason": None,
+            "duplicate_of": None,
+            "extensions": 0,
+            "reopens": len(times.get("reopen", [])),
+            "verified_at": first.get("verify"),
+            "handed_over_at": first.get("hand_over"),
+            "rectifying_at": latest.get("plan"),
+            "rectified_at": latest.get("claim"),
+            "closed_at": latest.get("accept"),
+            "rejected_at": None,
+            "supervised_at": None,
+        }
         for key in ("verified_at", "handed_over_at", "rectifying_at", "rectified_at", "closed_at"):
             rec[key] = _iso(rec[key]) if rec[key] is not None else None
         items.append((k, *(rec[f] for f in ITEM_FIELDS), district, None, None, None))
@@ -180,15 +267,21 @@ def generate(db: Path, n_items: int, seed: int, end: datetime) -> tuple[int, flo
     t = time.perf_counter()
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA synchronous=OFF")
-    indexes = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL "
-                                          "AND name LIKE 'register_%'")]  # fmt: skip
+    indexes = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL AND name LIKE 'register_%'"
+        )
+    ]
     for name in indexes:
         conn.execute(f"DROP INDEX {name}")
     item_sql = (
-        f"INSERT INTO register_items (row, {', '.join(ITEM_FIELDS)}, district, street, reported_by, follow_digest) "
+        f"INSERT INTO register_items (row, {', '.join(ITEM_FIELDS)}, "
+        "district, street, reported_by, follow_digest) "
         f"VALUES ({', '.join('?' * (len(ITEM_FIELDS) + 5))})"
     )
-    event_sql = f"INSERT INTO register_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+    marks = ", ".join("?" * len(EVENT_COLUMNS))
+    event_sql = f"INSERT INTO register_events ({', '.join(EVENT_COLUMNS)}) VALUES ({marks})"
     rng = np.random.default_rng(seed)
     n_events = 0
     chunk = 20_000
@@ -240,8 +333,18 @@ def check_sample(db: Path, n: int, seed: int) -> None:
 def start_server(data_dir: Path, log_path: Path) -> tuple[str, subprocess.Popen[bytes]]:
     port = _free_port()
     env = {**os.environ, "RISKPLAN_API_TOKEN": TOKEN, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "service.cli", "serve", "--data-dir", str(data_dir), "--host", HOST,
-           "--port", str(port)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "service.cli",
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://{HOST}:{port}"
@@ -284,7 +387,8 @@ def list_paths(rng: np.random.Generator, n: int) -> list[str]:
         elif kind == 1:
             q = f"category={rng.choice(CATEGORIES)}&grade=general"
         elif kind == 2:
-            q = f"department={DEPARTMENTS[int(rng.integers(0, len(DEPARTMENTS)))].replace(' ', '%20')}&status=rectifying"
+            dept = DEPARTMENTS[int(rng.integers(0, len(DEPARTMENTS)))].replace(" ", "%20")
+            q = f"department={dept}&status=rectifying"
         elif kind == 3:
             q = "overdue=true"
         elif kind == 4:
@@ -303,8 +407,20 @@ def run_wrk(
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_WRK % {"reqs": body, "seed": seed})
     try:
-        cmd = ["wrk", "-t", "1", "-c", str(clients), "-d", f"{duration_s:g}s", "--timeout", f"{TIMEOUT_S:g}s",
-               "-s", script.name, url]  # fmt: skip
+        cmd = [
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(clients),
+            "-d",
+            f"{duration_s:g}s",
+            "--timeout",
+            f"{TIMEOUT_S:g}s",
+            "-s",
+            script.name,
+            url,
+        ]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=duration_s + 60).stdout
     finally:
         os.unlink(script.name)
@@ -331,9 +447,18 @@ def write_sheet(path: Path, n_rows: int, seed: int) -> float:
     ws.append(["隐患类别", "隐患描述", "经度", "纬度", "发现时间", "检查人", "区县", "街道"])
     cats = ["燃气", "电梯", "消防通道堵塞", "电气线路", "建筑施工"]
     for k in range(n_rows):
-        ws.append([cats[k % len(cats)], f"检查发现第{k}处", round(112.45 + rng.random() * 0.2, 6),
-                   round(37.75 + rng.random() * 0.2, 6), f"2026-11-{1 + k % 28:02d} 09:30", "张三",
-                   DISTRICTS[k % len(DISTRICTS)], "街道一"])  # fmt: skip
+        ws.append(
+            [
+                cats[k % len(cats)],
+                f"检查发现第{k}处",
+                round(112.45 + rng.random() * 0.2, 6),
+                round(37.75 + rng.random() * 0.2, 6),
+                f"2026-11-{1 + k % 28:02d} 09:30",
+                "张三",
+                DISTRICTS[k % len(DISTRICTS)],
+                "街道一",
+            ]
+        )
     wb.save(path)
     return time.perf_counter() - t
 
@@ -348,7 +473,7 @@ def run_import(db: Path, sheet: Path) -> tuple[int, float, float]:
     t_read = time.perf_counter() - t
     result = {}
 
-    def make(counters):  # noqa: ANN001, ANN202
+    def make(counters):
         out = import_rows(
             rows, first_counter=counters, actor="bench-import", role="inspector", where=f"`{sheet.name}`"
         )
@@ -377,11 +502,18 @@ def main(argv: list[str] | None = None) -> int:
     db = work / "riskplan.sqlite3"
     end = START + timedelta(days=DAYS)
     print(f"machine before: {_load()}, {os.cpu_count()} cores; data in {work}")
-    if not db.exists() or sqlite3.connect(db).execute("SELECT count(*) FROM sqlite_master WHERE name = "
-                                                      "'register_items'").fetchone()[0] == 0:  # fmt: skip
+    if (
+        not db.exists()
+        or sqlite3.connect(db)
+        .execute("SELECT count(*) FROM sqlite_master WHERE name = 'register_items'")
+        .fetchone()[0]
+        == 0
+    ):
         n_events, gen_s = generate(db, args.items, args.seed, end)
-        print(f"generate: {args.items:,} items, {n_events:,} events in {gen_s:.0f} s "
-              f"({db.stat().st_size / 1e9:.1f} GB) (synthetic)")  # fmt: skip
+        print(
+            f"generate: {args.items:,} items, {n_events:,} events in {gen_s:.0f} s "
+            f"({db.stat().st_size / 1e9:.1f} GB) (synthetic)"
+        )
     check_sample(db, 300, args.seed)
 
     from service.api.accounts import create_account
@@ -422,21 +554,31 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(f"filtered list, {args.clients} clients, {args.duration:g} s (wrk -t1; {load_list}):")
-    print(f"  {requests:,} requests, {requests / args.duration:.0f} req/s, p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
-          f"p99 {p99:.1f} ms, {errors} errors")  # fmt: skip
-    print(f"  target p95 <= {TARGET_LIST_P95_MS:.0f} ms: {p95 / TARGET_LIST_P95_MS:.2f} x the target -> "
-          f"{'met' if p95 <= TARGET_LIST_P95_MS and not errors else 'NOT met'}")  # fmt: skip
+    print(
+        f"  {requests:,} requests, {requests / args.duration:.0f} req/s, p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+        f"p99 {p99:.1f} ms, {errors} errors"
+    )
+    print(
+        f"  target p95 <= {TARGET_LIST_P95_MS:.0f} ms: {p95 / TARGET_LIST_P95_MS:.2f} x the target -> "
+        f"{'met' if p95 <= TARGET_LIST_P95_MS and not errors else 'NOT met'}"
+    )
     print(f"disclosure of a month, first request (no cache; {load_disc}):")
     for month, fmt, s, status, size in disclosure:
         print(f"  {month} {fmt:<5} {s:6.2f} s  HTTP {status}  {size / 1e3:,.0f} kB")
     worst = max(d[2] for d in disclosure)
-    print(f"  target <= {TARGET_DISCLOSURE_S:.0f} s: worst {worst:.2f} s = {worst / TARGET_DISCLOSURE_S:.2f} x -> "
-          f"{'met' if worst <= TARGET_DISCLOSURE_S else 'NOT met'}")  # fmt: skip
+    print(
+        f"  target <= {TARGET_DISCLOSURE_S:.0f} s: worst {worst:.2f} s = "
+        f"{worst / TARGET_DISCLOSURE_S:.2f} x -> "
+        f"{'met' if worst <= TARGET_DISCLOSURE_S else 'NOT met'}"
+    )
     print(
         f"import of a {args.import_rows:,}-row Excel file ({load_import}; writing it took {write_s:.0f} s):"
     )
-    print(f"  {n_imported:,} items in {import_s:.1f} s (reading {read_s:.1f} s); target <= {TARGET_IMPORT_S:.0f} s: "
-          f"{import_s / TARGET_IMPORT_S:.2f} x -> {'met' if import_s <= TARGET_IMPORT_S else 'NOT met'}")  # fmt: skip
+    print(
+        f"  {n_imported:,} items in {import_s:.1f} s (reading {read_s:.1f} s); "
+        f"target <= {TARGET_IMPORT_S:.0f} s: "
+        f"{import_s / TARGET_IMPORT_S:.2f} x -> {'met' if import_s <= TARGET_IMPORT_S else 'NOT met'}"
+    )
     print(f"peak RSS: benchmark {own:,.0f} MB, server (children) {children:,.0f} MB")
     if args.data_dir is None:
         shutil.rmtree(work, ignore_errors=True)

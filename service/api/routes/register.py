@@ -57,6 +57,9 @@ Number = Annotated[
     str, PathParam(description="Item number, e.g. YH-2026-000123.", pattern=r"^[A-Z]{1,8}-\d{4}-\d{1,12}$")
 ]
 Month = Annotated[str, PathParam(description="YYYY-MM.", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+#: OpenAPI: an account's token (or the API token) is needed; ``_OPTIONAL``: it may be sent.
+_TOKEN = {"security": [{"HTTPBearer": []}]}
+_OPTIONAL = {"security": [{"HTTPBearer": []}, {}]}
 _DEFAULT_SOURCE = {"reporter": "public_report", "enterprise": "enterprise_self_check"}
 _REPORT_FIELDS = set(ReportRequest.model_fields)
 _REPORT_DOC: dict[str, Any] = {
@@ -152,7 +155,7 @@ async def _report_body(request: Request, state: RegisterState) -> tuple[ReportRe
     "/items",
     status_code=201,
     response_model=ReportOut,
-    openapi_extra=_REPORT_DOC,
+    openapi_extra=_REPORT_DOC | _OPTIONAL,
     summary="Report a hidden danger (one-click report; anonymous allowed)",
 )
 async def create_item(request: Request, response: Response) -> ReportOut:
@@ -217,6 +220,7 @@ async def create_item(request: Request, response: Response) -> ReportOut:
         }
     },
     summary="List items (those the account may see)",
+    openapi_extra=_TOKEN,
 )
 def list_items(
     request: Request,
@@ -278,7 +282,12 @@ def _visible_item(request: Request, number: str) -> tuple[Actor, StoredItem]:
     return actor, stored
 
 
-@router.get("/items/{number}", response_model=ItemDetail, summary="Get an item with its audit log")
+@router.get(
+    "/items/{number}",
+    response_model=ItemDetail,
+    openapi_extra=_TOKEN,
+    summary="Get an item with its audit log",
+)
 def get_item(number: Number, request: Request) -> ItemDetail:
     """The item (if the account may see it) and every event of it, oldest first."""
     actor, stored = _visible_item(request, number)
@@ -287,7 +296,12 @@ def get_item(number: Number, request: Request) -> ItemDetail:
     return ItemDetail(**out.model_dump(), events=[EventOut.of(e) for e in events])
 
 
-@router.post("/items/{number}/moves", response_model=ItemOut, summary="Move an item through the workflow")
+@router.post(
+    "/items/{number}/moves",
+    response_model=ItemOut,
+    openapi_extra=_TOKEN,
+    summary="Move an item through the workflow",
+)
 def move_item(number: Number, body: MoveRequest, request: Request) -> ItemOut:
     """Make one step (verify, hand over, plan, claim, accept...); the workflow decides who may.
 
@@ -326,6 +340,7 @@ class _StaleError(TransitionError):
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}, "description": "The photo (JPEG, no metadata)."}},
     summary="A photo of an item",
+    openapi_extra=_TOKEN,
 )
 def get_attachment(
     number: Number, ref: Annotated[str, PathParam(pattern=r"^photo-[0-9a-f]{64}$")], request: Request
@@ -416,7 +431,12 @@ def get_disclosure(
     return Response(data, media_type=DISCLOSURE_FORMATS[format], headers=headers)
 
 
-@router.get("/assessment/{month}", response_model=AssessmentOut, summary="The month's assessment (四评估)")
+@router.get(
+    "/assessment/{month}",
+    response_model=AssessmentOut,
+    openapi_extra=_TOKEN,
+    summary="The month's assessment (四评估)",
+)
 def get_assessment(
     month: Month,
     request: Request,
