@@ -95,12 +95,12 @@ def _iso(t: datetime) -> str:
     return t.isoformat()
 
 
-def _rows(k0: int, n: int, rng: np.random.Generator, end: datetime):
+def _rows(k0: int, day0: np.ndarray, rng: np.random.Generator, end: datetime):
     """Items and events rows of items ``k0 .. k0 + n - 1`` (the store's column order)."""
     from service.store._register_sql import EVENT_COLUMNS, ITEM_FIELDS
 
     assert EVENT_COLUMNS[0] == "number"
-    day0 = rng.uniform(0, DAYS, n)
+    n = len(day0)
     cat = rng.integers(0, len(CATEGORIES), n)
     major = rng.random(n) < 0.08
     scale = rng.lognormal(0.0, 0.45, n)
@@ -283,10 +283,12 @@ def generate(db: Path, n_items: int, seed: int, end: datetime) -> tuple[int, flo
     marks = ", ".join("?" * len(EVENT_COLUMNS))
     event_sql = f"INSERT INTO register_events ({', '.join(EVENT_COLUMNS)}) VALUES ({marks})"
     rng = np.random.default_rng(seed)
+    # items are stored in the order they were reported, as a live register stores them
+    days = np.sort(rng.uniform(0, DAYS, n_items))
     n_events = 0
     chunk = 20_000
     for k0 in range(1, n_items + 1, chunk):
-        items, events = _rows(k0, min(chunk, n_items + 1 - k0), rng, end)
+        items, events = _rows(k0, days[k0 - 1 : k0 - 1 + chunk], rng, end)
         conn.execute("BEGIN")
         conn.executemany(item_sql, items)
         conn.executemany(event_sql, events)

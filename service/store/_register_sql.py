@@ -26,6 +26,7 @@ __all__ = [
     "event_values",
     "item_of",
     "item_values",
+    "items_frame_of",
     "month_bounds",
     "now_utc",
     "stored_of",
@@ -128,7 +129,9 @@ CREATE INDEX IF NOT EXISTS register_items_district ON register_items (district, 
 CREATE INDEX IF NOT EXISTS register_items_category ON register_items (category, row);
 CREATE INDEX IF NOT EXISTS register_items_reported ON register_items (reported_at);
 CREATE INDEX IF NOT EXISTS register_items_deadline ON register_items (deadline);
-CREATE INDEX IF NOT EXISTS register_items_closed ON register_items (closed_at);
+DROP INDEX IF EXISTS register_items_closed;
+CREATE INDEX IF NOT EXISTS register_items_closed_window ON register_items (closed_at, reported_at, row);
+CREATE INDEX IF NOT EXISTS register_items_rejected_window ON register_items (rejected_at, reported_at, row);
 CREATE INDEX IF NOT EXISTS register_items_xy ON register_items (x, y);
 CREATE INDEX IF NOT EXISTS register_items_open ON register_items (row) WHERE {OPEN_SQL};
 """
@@ -216,3 +219,43 @@ def clean_text(value: object) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def items_frame_of(rows: list[tuple[Any, ...]]) -> Any:
+    """The items frame of :func:`risk_models.register.items_frame` straight from table rows.
+
+    ``rows`` hold :data:`ITEM_FIELDS` then the area columns; the frame is the one
+    ``items_frame`` makes of the same items (tested), without building an Item per row.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    from risk_models.register.items import DATETIME_FIELDS
+
+    from .register import AREA_COLUMNS, REGISTER_CRS
+
+    names = [*ITEM_FIELDS, *AREA_COLUMNS]
+    df = pd.DataFrame(rows, columns=names)
+    if not len(df):
+        df = df.astype(object)
+    for col in LIST_FIELDS:
+        df[col] = (
+            df[col]
+            .map(lambda v: None if v in (None, "[]") else "; ".join(json.loads(v)) or None)
+            .astype(object)
+        )
+    for col in DATETIME_FIELDS:
+        df[col] = pd.to_datetime(df[col], format="ISO8601")
+    df["deadline"] = pd.to_datetime(df["deadline"], format="ISO8601").astype("datetime64[s]")  # as of dates
+    df["funds_yuan"] = df["funds_yuan"].astype(float)
+    for col in ("version", "extensions", "reopens"):
+        df[col] = df[col].astype(int)
+    for col in df.columns:
+        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col].dtype):
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
+    geometry = gpd.points_from_xy(df["x"].astype(float), df["y"].astype(float), crs=REGISTER_CRS)
+    out = gpd.GeoDataFrame(df.drop(columns=["x", "y"]), geometry=geometry, crs=REGISTER_CRS)
+    out.index = pd.Index(out["number"].astype(str).to_numpy(), dtype=object)
+    for col in AREA_COLUMNS:  # after geometry, as the service adds them to an items frame
+        out[col] = out.pop(col)
+    return out

@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 from gis.tables import TableOverrides
 from risk_models.register import Event, Item, RegisterError, apply, item_number, load_workflow
-from risk_models.register.vocab import TERMINAL_STATUSES
 
 from ._register_sql import (
     EVENT_COLUMNS,
     FILTERS,
+    ITEM_FIELDS,
     OPEN_SQL,
     REGISTER_SCHEMA,
     SCOPE_FIELDS,
@@ -44,6 +44,7 @@ from ._register_sql import (
     event_values,
     item_of,
     item_values,
+    items_frame_of,
     month_bounds,
     now_utc,
     stored_of,
@@ -52,7 +53,6 @@ from ._support import Reader
 from .base import NotFoundError
 from .register import (
     AREA_COLUMNS,
-    REGISTER_CRS,
     Account,
     Attachment,
     ItemQuery,
@@ -376,46 +376,58 @@ class SQLiteRegister(RegisterStore):
         for row in self._read().execute("SELECT * FROM register_events ORDER BY id"):
             yield event_of(row)
 
+    @staticmethod
+    def _window(active_since: datetime | None, reported_before: datetime | None) -> tuple[str, list[Any]]:
+        """SQL of the rows of the items that matter for a window, each part served by an index.
+
+        An item matters unless it was reported after the window or reached a final state
+        before it; so it is open now (or still reported), or closed or rejected since the
+        window's start (a covering index on ``(closed_at, reported_at, row)``).
+        """
+        end = (reported_before or datetime(9999, 1, 1)).isoformat()
+        if active_since is None:
+            return "SELECT row FROM register_items WHERE reported_at < ?", [end]
+        start = active_since.isoformat()
+        sql = (
+            "SELECT row FROM register_items INDEXED BY register_items_open "
+            f"WHERE {OPEN_SQL} AND reported_at < ? "
+            "UNION SELECT row FROM register_items WHERE status = 'reported' AND reported_at < ? "
+            "UNION SELECT row FROM register_items WHERE closed_at >= ? AND reported_at < ? "
+            "UNION SELECT row FROM register_items WHERE rejected_at >= ? AND reported_at < ?"
+        )
+        return sql, [end, end, start, end, start, end]
+
     def frames(
         self, *, active_since: datetime | None = None, reported_before: datetime | None = None
     ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
         """Items and events frames of the items that matter for a window (see the interface)."""
         import pandas as pd
 
-        from risk_models.register import items_frame
-
-        cond, values = ["1 = 1"], []
-        if reported_before is not None:
-            cond.append("i.reported_at < ?")
-            values.append(reported_before.isoformat())
-        if active_since is not None:
-            terminal = ", ".join("?" * len(TERMINAL_STATUSES))
-            cond.append(f"NOT (i.status IN ({terminal}) AND coalesce(i.closed_at, i.rejected_at) < ?)")
-            values += [*TERMINAL_STATUSES, active_since.isoformat()]
-        where = " AND ".join(cond)
+        window, values = self._window(active_since, reported_before)
         conn = self._read()
-        rows = conn.execute(f"SELECT * FROM register_items i WHERE {where} ORDER BY i.row", values).fetchall()
-        frame = items_frame([item_of(r) for r in rows], crs=REGISTER_CRS)
-        for col in AREA_COLUMNS:
-            frame[col] = pd.Series([r[col] for r in rows], index=frame.index, dtype=object)
-        cols = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
+        cols = ", ".join([*ITEM_FIELDS, *AREA_COLUMNS])
+        rows = conn.execute(
+            f"SELECT {cols} FROM register_items WHERE row IN ({window}) ORDER BY row", values
+        ).fetchall()
+        frame = items_frame_of([tuple(r) for r in rows])
+        ev_cols = ", ".join(EVENT_COLUMNS)
         # as :func:`events_frame` makes them (same dtypes: pandas infers them from the same values)
         rows_ev = [
             (
                 *r[:10],
-                "; ".join(json.loads(r[10])) or None,
+                None if r[10] == "[]" else "; ".join(json.loads(r[10])) or None,
                 r[11],
                 date.fromisoformat(r[12]) if r[12] else None,
                 *r[13:],
             )
             for r in conn.execute(
-                f"SELECT {cols} FROM register_events e JOIN register_items i ON i.number = e.number "
-                f"WHERE {where} ORDER BY e.id",
+                f"SELECT {ev_cols} FROM register_events WHERE number IN "
+                f"(SELECT number FROM register_items WHERE row IN ({window})) ORDER BY id",
                 values,
             )
         ]
         ev = pd.DataFrame(rows_ev, columns=list(EVENT_COLUMNS))
-        ev["at"] = pd.to_datetime(ev["at"])
+        ev["at"] = pd.to_datetime(ev["at"], format="ISO8601")
         ev["deadline"] = pd.to_datetime(ev["deadline"])
         ev["seq"] = ev["seq"].astype(int)
         return frame, ev

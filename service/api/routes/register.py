@@ -56,7 +56,9 @@ router = APIRouter(prefix="/register", tags=["register"], responses=PROBLEM_RESP
 Number = Annotated[
     str, PathParam(description="Item number, e.g. YH-2026-000123.", pattern=r"^[A-Z]{1,8}-\d{4}-\d{1,12}$")
 ]
-Month = Annotated[str, PathParam(description="YYYY-MM.", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+#: A month of the register, ``YYYY-MM`` (years 1900..2199).
+MONTH_PATTERN = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$"
+Month = Annotated[str, PathParam(description="YYYY-MM.", pattern=MONTH_PATTERN)]
 #: OpenAPI: an account's token (or the API token) is needed; ``_OPTIONAL``: it may be sent.
 _TOKEN = {"security": [{"HTTPBearer": []}]}
 _OPTIONAL = {"security": [{"HTTPBearer": []}, {}]}
@@ -236,7 +238,7 @@ def list_items(
     enterprise: Annotated[str | None, Query(max_length=200, description="enterprise_id")] = None,
     district: Annotated[str | None, Query(max_length=200)] = None,
     month: Annotated[
-        str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Reported in.")
+        str | None, Query(pattern=MONTH_PATTERN, description="Reported in.")
     ] = None,
     bbox: Annotated[BBox | None, Depends(parse_bbox)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
