@@ -60,8 +60,8 @@ Number = Annotated[
 MONTH_PATTERN = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$"
 Month = Annotated[str, PathParam(description="YYYY-MM.", pattern=MONTH_PATTERN)]
 #: OpenAPI: an account's token (or the API token) is needed; ``_OPTIONAL``: it may be sent.
-_TOKEN = {"security": [{"HTTPBearer": []}]}
-_OPTIONAL = {"security": [{"HTTPBearer": []}, {}]}
+_TOKEN: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
+_OPTIONAL: dict[str, Any] = {"security": [{"HTTPBearer": []}, {}]}
 _DEFAULT_SOURCE = {"reporter": "public_report", "enterprise": "enterprise_self_check"}
 _REPORT_FIELDS = set(ReportRequest.model_fields)
 _REPORT_DOC: dict[str, Any] = {
@@ -237,9 +237,7 @@ def list_items(
     territorial: Annotated[str | None, Query(max_length=200, description="territorial_unit")] = None,
     enterprise: Annotated[str | None, Query(max_length=200, description="enterprise_id")] = None,
     district: Annotated[str | None, Query(max_length=200)] = None,
-    month: Annotated[
-        str | None, Query(pattern=MONTH_PATTERN, description="Reported in.")
-    ] = None,
+    month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description="Reported in.")] = None,
     bbox: Annotated[BBox | None, Depends(parse_bbox)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}$")] = None,
