@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -32,6 +32,15 @@ Grade = Literal[DANGER_GRADES]  # type: ignore[valid-type]
 Role = Literal[ROLES]  # type: ignore[valid-type]
 MoveAction = Literal[tuple(a for a in ACTIONS if a != "report")]  # type: ignore[valid-type]
 _Text = Field(default=None, max_length=200)
+#: Times of the register: the server's local time, ISO 8601 without an offset (as the events
+#: store them and the command line writes them), e.g. ``2026-03-01T09:30:00``.
+LocalTime = Annotated[
+    str,
+    Field(
+        description="Local time of the register, ISO 8601 without offset.",
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$",
+    ),
+]
 
 
 class ReportRequest(BaseModel):
@@ -70,7 +79,7 @@ class EventOut(BaseModel):
     """One event of an item's audit log."""
 
     action: str
-    at: datetime
+    at: LocalTime
     actor: str
     role: str
     unit: str | None
@@ -104,8 +113,8 @@ class ItemOut(BaseModel):
     community_id: str | None
     district: str | None
     street: str | None
-    reported_at: datetime
-    updated_at: datetime
+    reported_at: LocalTime
+    updated_at: LocalTime
     version: int
     grade: Grade | None
     criteria: list[str]
@@ -121,13 +130,13 @@ class ItemOut(BaseModel):
     duplicate_of: str | None
     extensions: int
     reopens: int
-    verified_at: datetime | None
-    handed_over_at: datetime | None
-    rectifying_at: datetime | None
-    rectified_at: datetime | None
-    closed_at: datetime | None
-    rejected_at: datetime | None
-    supervised_at: datetime | None
+    verified_at: LocalTime | None
+    handed_over_at: LocalTime | None
+    rectifying_at: LocalTime | None
+    rectified_at: LocalTime | None
+    closed_at: LocalTime | None
+    rejected_at: LocalTime | None
+    supervised_at: LocalTime | None
     overdue: bool = Field(description="Past its deadline now (computed, never stored).")
     allowed_actions: list[str] = Field(description="What the requesting account may do next.")
 
@@ -170,7 +179,7 @@ class FollowStep(BaseModel):
     """A public step of an item's progress (no names, no notes)."""
 
     action: str
-    at: datetime
+    at: LocalTime
     status: str | None
 
 
@@ -183,7 +192,7 @@ class FollowOut(BaseModel):
     category_zh: str
     grade: Grade | None
     deadline: date | None
-    closed_at: datetime | None
+    closed_at: LocalTime | None
     steps: list[FollowStep]
 
 

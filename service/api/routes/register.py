@@ -68,7 +68,7 @@ _REPORT_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/ReportRequest"}},
+            "application/json": {"schema": ReportRequest.model_json_schema()},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -372,14 +372,14 @@ def follow_item(
     item = register.get(number).item
     wf = load_workflow()
     steps = [
-        FollowStep(action=e.action, at=e.at, status=e.to_status)
+        FollowStep(action=e.action, at=e.at.isoformat(), status=e.to_status)
         for e in register.events(number)
         if e.action in PUBLIC_STEPS or e.action == "reject"
     ]
     return FollowOut(
         number=number, status=item.status, status_zh=wf.label("states", item.status),
         category_zh=wf.label("categories", item.category), grade=item.grade, deadline=item.deadline,
-        closed_at=item.closed_at, steps=steps,
+        closed_at=item.closed_at.isoformat() if item.closed_at else None, steps=steps,
     )  # fmt: skip
 
 
