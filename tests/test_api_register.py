@@ -172,6 +172,16 @@ def test_disclosure_is_public_and_leaks_nothing_private(client: TestClient) -> N
     a = client.get(f"{API}/assessment/{month}", params={"by": "district"}, headers=_auth(inspector))
     assert a.status_code == 200, a.text
     assert a.json()["city"][-1]["found"] == 1 and a.json()["table"][0]["district"] == "小店区"
+    _move(
+        client,
+        inspector,
+        number,
+        "hand_over",
+        data={"territorial_unit": "小店区", "department_unit": "应急管理局"},
+    )
+    b = client.get(f"{API}/assessment/{month}", params={"by": "department_unit"}, headers=_auth(inspector))
+    assert b.status_code == 200, b.text
+    assert b.json()["table"][0]["department_unit"] == "应急管理局"
 
 
 def test_paging_and_filters(client: TestClient) -> None:

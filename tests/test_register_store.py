@@ -15,6 +15,8 @@ from risk_models.register import (
     Event,
     RoleError,
     TransitionError,
+    assess,
+    disclose,
     events_frame,
     items_frame,
     replay_many,
@@ -151,6 +153,17 @@ def test_frames_equal_the_domain_frames(reg: SQLiteRegister) -> None:
     frame_m, events_m = reg.frames(active_since=since, reported_before=datetime(2026, 4, 1))
     assert "YH-2026-000007" not in frame_m.index and "YH-2026-000001" in frame_m.index
     assert set(events_m["number"]) == set(frame_m.index)
+    assert events_m["at"].max() < pd.Timestamp("2026-04-01")
+    # and the month's disclosure and assessment are those of the whole register
+    full = disclose(frame, events, "2026-03")
+    part = disclose(frame_m, events_m, "2026-03")
+    for name, table in full.tables().items():
+        pd.testing.assert_frame_equal(pd.DataFrame(part.tables()[name]), pd.DataFrame(table), obj=name)
+    frame_a, events_a = reg.frames(active_since=datetime(2026, 2, 1), reported_before=datetime(2026, 4, 1))
+    pd.testing.assert_frame_equal(
+        assess(frame_a, events_a, "2026-03", by="enterprise_id", trend_months=2).table,
+        assess(frame, events, "2026-03", by="enterprise_id", trend_months=2).table,
+    )
 
 
 def test_list_filters_scope_and_paging(reg: SQLiteRegister) -> None:

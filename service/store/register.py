@@ -240,7 +240,8 @@ class RegisterStore(ABC):
         The frames of :func:`risk_models.register.items_frame` and
         :func:`~risk_models.register.events_frame`, limited to the items that matter for a
         window: reported before ``reported_before`` and not closed or rejected before
-        ``active_since`` (their states are final, so they cannot change a later month's figures).
+        ``active_since`` (their states are final, so they cannot change a later month's figures),
+        and their events before ``reported_before`` (the items frame keeps the current state).
         """
 
     @abstractmethod

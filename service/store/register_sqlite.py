@@ -422,8 +422,8 @@ class SQLiteRegister(RegisterStore):
             )
             for r in conn.execute(
                 f"SELECT {ev_cols} FROM register_events WHERE number IN "
-                f"(SELECT number FROM register_items WHERE row IN ({window})) ORDER BY id",
-                values,
+                f"(SELECT number FROM register_items WHERE row IN ({window})) AND at < ? ORDER BY id",
+                [*values, (reported_before or datetime(9999, 1, 1)).isoformat()],
             )
         ]
         ev = pd.DataFrame(rows_ev, columns=list(EVENT_COLUMNS))

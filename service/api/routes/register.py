@@ -458,12 +458,18 @@ def get_assessment(
     if not len(events):
         msg = f"The register has no items in or before {month}. Fix: pick a month of the register."
         raise NotFoundError(msg)
-    a = assess(frame, events, month, by=by, trend_months=trend)
+    group = by
+    if by in ("department_unit", "territorial_unit"):
+        # assess() joins the as-of snapshot, which has these columns too: group by a copy
+        group = f"{by}_group"
+        frame = frame.assign(**{group: frame[by]})
+    a = assess(frame, events, month, by=group, trend_months=trend)
 
     def records(table: pd.DataFrame) -> list[dict[str, Any]]:
         return list(json.loads(table.reset_index().to_json(orient="records", date_format="iso")))
 
-    return AssessmentOut(month=a.month, by=a.by, table=records(a.table), city=records(a.city))
+    table = a.table.rename_axis(by)
+    return AssessmentOut(month=a.month, by=by, table=records(table), city=records(a.city))
 
 
 @router.get("/vocabulary", response_model=VocabularyOut, summary="Categories, sources, states, roles")
