@@ -25,22 +25,22 @@ output folder; the map and the report draw the same month. :func:`write_demo_reg
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
 
 from gis import InputError, Scenario, load_scenario
-from gis.atomic import atomic_path, write_gpkg
+from gis.atomic import atomic_path
 from gis.tables import read_toml
 
 from .register_files import RegisterDir, open_register
+from .register_outputs import disclosure_bytes, write_disclosure_gpkg
 
 if TYPE_CHECKING:
     from risk_models.register import Disclosure, RegisterMonth, SyntheticRegister
@@ -167,51 +167,20 @@ def read_register_month(source: RegisterSource, scenario: Scenario) -> RegisterM
         raise InputError(msg) from None
 
 
-def _page(d: Disclosure, label: str) -> str:
-    def table(frame: Any) -> str:
-        if not len(frame):
-            return "<p>None.</p>"
-        return str(
-            frame.drop(columns="geometry", errors="ignore").to_html(index=False, na_rep="", escape=True)
-        )
-
-    majors = d.listing()
-    title = f"Hidden-danger disclosure {d.month} (三公开)"
-    return f"""<!doctype html>
-<html lang="zh"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:1rem}}table{{border-collapse:collapse;font-size:.85rem}}
-td,th{{border:1px solid #ccc;padding:2px 6px}}th{{background:#eee}}</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p>{html.escape(label)}. States as of {d.as_of:%Y-%m-%d %H:%M}. Public view: no reporters, notes or plans.</p>
-<h2>The month in figures (本月隐患情况), by grade</h2>{d.summary.to_html(escape=True)}
-<h2>Major dangers (重大隐患清单) and their rectification progress (整改进度)</h2>{table(majors)}
-<h2>Results (整改结果): major dangers closed (销号) this month</h2>{table(d.results)}
-</body></html>
-"""
 
 
 def write_disclosure(d: Disclosure, out_dir: Path, label: str) -> dict[str, Path]:
     """Write a month's disclosure as ``disclosure-YYYY-MM.{html,csv,gpkg}``, each atomically.
 
-    The CSV and GeoPackage are in WGS84 (``lon`` / ``lat`` columns in the CSV); every table
-    is the public view (:func:`risk_models.register.public_view`).
+    The files are those the web service serves (:mod:`service.register_outputs`): the CSV and
+    GeoPackage in WGS84 (``lon`` / ``lat`` columns in the CSV); every table is the public view
+    (:func:`risk_models.register.public_view`).
     """
     stem = out_dir / f"disclosure-{d.month}"
-    majors = d.listing().to_crs(4326)
-    with atomic_path(stem.with_suffix(".html")) as tmp:
-        tmp.write_text(_page(d, label), encoding="utf-8")
-    with atomic_path(stem.with_suffix(".csv")) as tmp:
-        majors.drop(columns="geometry").assign(lon=majors.geometry.x, lat=majors.geometry.y).to_csv(
-            tmp, index=False, encoding="utf-8-sig"
-        )
-    write_gpkg(
-        stem.with_suffix(".gpkg"),
-        {"majors": majors, "results": d.results.to_crs(4326)},
-        {"summary": d.summary.reset_index()},
-        index_label="number",
-    )
+    for fmt in ("html", "csv"):
+        with atomic_path(stem.with_suffix(f".{fmt}")) as tmp:
+            tmp.write_bytes(disclosure_bytes(d, fmt, label=label))
+    write_disclosure_gpkg(d, stem.with_suffix(".gpkg"))
     return {f"disclosure_{s.lstrip('.')}": stem.with_suffix(s) for s in (".html", ".csv", ".gpkg")}
 
 

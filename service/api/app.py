@@ -27,12 +27,14 @@ from fastapi.staticfiles import StaticFiles
 from ..graphs import ServiceGraphs
 from ..jobs import JobRegistry, JobRunner, default_registry
 from ..store import SQLiteStore, Store
+from .accounts import TokenVerifier
 from .auth import TokenSource, resolve_token
 from .budget import AnonymousGate
 from .caches import AnalysisCaches
 from .deps import ScenarioCache, ServiceState
 from .models import DEMO_MIN_NODES, demo_default_nodes
 from .problems import AnonymousBodyLimit, BodyLimitMiddleware, install_handlers
+from .register_access import RegisterState, ReportLimiter
 from .routes import ROUTERS
 from .routes.meta import riskplan_version
 from .security import SecurityHeaders, add_docs
@@ -48,6 +50,13 @@ API_PREFIX = "/api/v1"
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 #: Leaflet and its plugins, vendored once in :mod:`maps` and served from there.
 VENDOR_DIR = Path(str(resources.files("maps").joinpath("static", "vendor")))
+#: The one-click report page for phones (``service/static/report``), at ``/report``.
+REPORT_DIR = STATIC_DIR / "report"
+#: The report page loads only its own files and talks only to this server.
+_REPORT_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 #: The page loads only its own files; map tiles (off by default) come from OpenStreetMap.
 _PAGE_CSP = (
     "default-src 'self'; img-src 'self' data: https://tile.openstreetmap.org; "
@@ -64,6 +73,11 @@ def _mount_page(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Content-Security-Policy": _PAGE_CSP})
+
+    @app.get("/report", include_in_schema=False)
+    @app.get("/report/", include_in_schema=False)
+    def report_page() -> FileResponse:
+        return FileResponse(REPORT_DIR / "index.html", headers={"Content-Security-Policy": _REPORT_CSP})
 
 
 def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
@@ -97,7 +111,9 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     if "JobRequest" in components:
         components["JobRequest"] = _job_request_schema(app.state.service.registry)
     if not settings.protect_reads:
-        for operations in schema.get("paths", {}).values():
+        for path, operations in schema.get("paths", {}).items():
+            if path.startswith(f"{API_PREFIX}/register/"):
+                continue  # the register's reads need an account whatever `protect_reads` says
             get = operations.get("get")
             if get is not None and get.get("security"):
                 get["security"] = [*get["security"], {}]
@@ -196,6 +212,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         settings, store, registry, runner, token, scenarios, gate, graphs, unpacking
     )
     app.state.analysis = AnalysisCaches.sized(settings.scenario_cache_size)
+    limits = settings.register_limits
+    app.state.register = RegisterState(
+        TokenVerifier(store.register), ReportLimiter(limits.anonymous_reports, limits.window_s), limits
+    )
+    app.state.register_pages = {}  # rendered disclosures by (month, format, last event id)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     install_handlers(app)
     app.add_middleware(AnonymousBodyLimit, max_bytes=settings.anonymous.max_body_bytes)

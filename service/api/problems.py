@@ -21,6 +21,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gis import InputError, Problem, ScenarioError
+from risk_models.register.errors import RoleError, TransitionError
 
 from ..jobs import BusyError, JobStateError
 from ..store import NotFoundError
@@ -58,7 +59,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "(`type` ends in `anonymous-limit`; the detail says which limit and how to get more)."
     ),
     404: _doc("Unknown id."),
-    409: _doc("Not possible in the job's current state."),
+    409: _doc("Not possible in the job's or the register item's current state."),
     413: _doc("The request body is larger than the upload limit."),
     422: _doc("Invalid input; `errors` lists every problem with its layer, rows and column."),
     429: _doc("A request without the API token waits for a computation; retry after `Retry-After`."),
@@ -313,6 +314,14 @@ def install_handlers(app: FastAPI) -> None:
             500, "Internal error", "The server failed; its log has the details.", headers=SECURITY_HEADERS
         )
 
+    async def register_role(request: Request, exc: Exception) -> JSONResponse:
+        return answer(request, 403, "Not allowed by the register workflow", str(exc), slug="register-role")
+
+    async def register_state(request: Request, exc: Exception) -> JSONResponse:
+        return answer(request, 409, "Conflict with the register workflow", str(exc), slug="register-state")
+
+    app.add_exception_handler(RoleError, register_role)
+    app.add_exception_handler(TransitionError, register_state)
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(AuthError, auth)
     app.add_exception_handler(AnonymousLimitError, anonymous)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .budget import AnonymousLimits
+from .register_access import RegisterLimits
 from .uploads import UploadLimits
 
 __all__ = ["PLUGINS_ENV", "Settings"]
@@ -52,6 +53,9 @@ class Settings:
         graphs go first); ``None`` for no bound.
     job_retention_days
         Finished jobs (and their results) older than this are deleted; ``None`` keeps them.
+    register_limits
+        Anonymous reports per address and window, report and photo sizes
+        (:class:`service.api.register_access.RegisterLimits`).
     """
 
     data_dir: Path
@@ -68,6 +72,7 @@ class Settings:
     anonymous: AnonymousLimits = field(default_factory=AnonymousLimits)
     graph_cache_max_bytes: int | None = 2 * 1024**3
     job_retention_days: float | None = 90.0
+    register_limits: RegisterLimits = field(default_factory=RegisterLimits)
 
     def all_job_plugins(self) -> tuple[str, ...]:
         """``job_plugins`` plus those named in ``$RISKPLAN_JOB_PLUGINS``."""

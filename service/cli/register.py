@@ -2,7 +2,8 @@
 
 ``import`` inspection results from CSV or Excel, ``list`` items, ``move`` one through the
 workflow, ``disclose`` a month (三公开: HTML, CSV and GeoPackage) and ``assess`` it (四评估);
-``demo`` writes the demo city's synthetic register. The register is kept as files
+``demo`` writes the demo city's synthetic register; ``account`` makes the accounts of the web
+service's register (``riskplan serve``'s data directory). The register is kept as files
 (:mod:`service.register_files`); every change goes through the workflow of
 ``risk_models/data/register_workflow.toml``. Bad input exits with code 2 and writes nothing.
 """
@@ -19,6 +20,7 @@ from gis import InputError
 from risk_models.register.vocab import ACTIONS, CATEGORIES, DANGER_GRADES, ROLES, SOURCES, STATUSES
 
 from ._console import EXIT_OK
+from ._register_accounts import add_account_commands
 
 __all__ = ["register"]
 
@@ -297,3 +299,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dm.add_argument("--seed", type=int, default=0, help="random seed of the register (default 0)")
     dm.add_argument("--items", type=int, default=None, help="number of items (default 1,500)")
     dm.set_defaults(func=_demo)
+
+    add_account_commands(sub)

@@ -2,7 +2,8 @@
 
 :class:`Store` is the interface; :class:`SQLiteStore` (SQLite plus one GeoPackage per
 scenario in a data directory) is the embedded default and, so far, the only backend. Another
-backend would implement :class:`Store` and be passed to :func:`service.api.create_app` as
+backend would implement :class:`Store` (and :class:`RegisterStore` for the hidden-danger
+register, :mod:`.register`) and be passed to :func:`service.api.create_app` as
 ``store=``.
 """
 
@@ -17,17 +18,37 @@ from .base import (
     Store,
     check_result_name,
 )
+from .register import (
+    AREA_COLUMNS,
+    REGISTER_CRS,
+    Account,
+    Attachment,
+    ItemQuery,
+    RegisterStore,
+    Scope,
+    StoredItem,
+)
+from .register_sqlite import SQLiteRegister
 from .sqlite import SQLiteStore
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "AREA_COLUMNS",
     "FINAL_STATUSES",
+    "REGISTER_CRS",
+    "Account",
     "After",
+    "Attachment",
+    "ItemQuery",
     "JobRecord",
     "JobStatus",
     "NotFoundError",
+    "RegisterStore",
+    "SQLiteRegister",
     "SQLiteStore",
     "ScenarioRecord",
+    "Scope",
     "Store",
+    "StoredItem",
     "check_result_name",
 ]

@@ -22,11 +22,14 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 
 from gis import InputError, Scenario
+
+if TYPE_CHECKING:
+    from .register import RegisterStore
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -268,6 +271,12 @@ class Store(ABC):
     @abstractmethod
     def mark_interrupted(self, reason: str) -> int:
         """Mark every ``queued`` or ``running`` job failed with ``reason``; return how many."""
+
+    @property
+    def register(self) -> RegisterStore:
+        """The hidden-danger register kept with this store (:mod:`service.store.register`)."""
+        msg = f"{type(self).__name__} keeps no hidden-danger register. Fix: use SQLiteStore."
+        raise NotImplementedError(msg)
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends need nothing
         """Release connections."""

@@ -2,7 +2,8 @@
 
 Layout of the data directory::
 
-    DATA_DIR/riskplan.sqlite3                    metadata and jobs (WAL mode)
+    DATA_DIR/riskplan.sqlite3                    metadata, jobs and the hidden-danger register
+                                                 (WAL mode; :mod:`.register_sqlite`)
     DATA_DIR/scenarios/<id>/scenario.gpkg        the validated scenario
     DATA_DIR/scenarios/<id>/results/<name>.*     results computed for it
     DATA_DIR/scenarios/<id>/jobs/<job id>.*      job results (JSON, optional GeoPackage)
@@ -55,6 +56,8 @@ from .base import (
     Store,
     check_result_name,
 )
+from .register import RegisterStore
+from .register_sqlite import SQLiteRegister
 
 __all__ = ["SQLiteStore"]
 
@@ -107,7 +110,13 @@ class SQLiteStore(Store):
         self._readers: weakref.WeakSet[Reader] = weakref.WeakSet()
         self._readers_lock = threading.Lock()
         self._generation = 0
+        self._register = SQLiteRegister(self.db_path)
         self._sweep()
+
+    @property
+    def register(self) -> RegisterStore:
+        """The hidden-danger register in the same database (:class:`SQLiteRegister`)."""
+        return self._register
 
     def close(self) -> None:
         """Close the per-thread read connections (a later read opens a new one)."""
@@ -117,6 +126,7 @@ class SQLiteStore(Store):
             self._readers.clear()
         for reader in readers:
             reader.conn.close()
+        self._register.close()
 
     # -- plumbing --------------------------------------------------------------------------
 

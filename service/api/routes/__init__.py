@@ -10,6 +10,8 @@ module              routes
 ``query``           ``/scenarios/{id}/response-times``: the point query
 ``jobs``            job kinds; start, list, poll, cancel jobs; their results
 ``maps``            ``/scenarios/{id}/map`` and ``/report``: the HTML pages
+``register``        the hidden-danger register: report, list, get, move, follow, disclosure,
+                    assessment
 ==================  ====================================================================
 
 A route module adds no placeholder data: each endpoint is computed by the library
@@ -31,7 +33,7 @@ the endpoint reads. A new router is added to :data:`ROUTERS`.
 
 from fastapi import APIRouter
 
-from . import coverage, jobs, maps, meta, query, risk, scenarios
+from . import coverage, jobs, maps, meta, query, register, risk, scenarios
 
 __all__ = ["ROUTERS"]
 
@@ -44,4 +46,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     query.router,
     jobs.router,
     maps.router,
+    register.router,
 )

@@ -1,0 +1,591 @@
+"""The hidden-danger register at city scale: 1,000,000 items and 10,000,000 events in the SQLite store.
+
+Phases, each printed with its figure against the target of issue 15:
+
+1. **generate**: a synthetic register written straight into the store's tables with
+   ``executemany`` (labelled synthetic; the workflow's own path: report, verify, hand over,
+   plan, comments, claim, reopen, plan, claim, accept for most items, a few stuck open and
+   overdue, recent ones still open). Items are spread over six years, 10 events each on
+   average. A sample of items is replayed with :func:`risk_models.register.replay` and
+   compared with the stored projection, so the data is what the service itself would store.
+2. **filtered list**: ``riskplan serve`` on the store, ``wrk`` with ``--clients`` connections
+   for ``--duration`` seconds on ``GET /api/v1/register/items`` with a random filter per request
+   (status, category + grade, department, overdue, month, bbox), half as an admin, half as a
+   department account (scoped). Target: p95 <= 50 ms at 50 clients, no errors.
+3. **disclosure**: ``GET /api/v1/register/disclosure/{month}`` (HTML and GeoPackage) for months
+   not rendered before (no cache). Target <= 2 s.
+4. **import**: a 100,000-row Excel sheet (openpyxl) read, checked and made into items
+   (:func:`~risk_models.register.read_rows`, :func:`~risk_models.register.import_rows`) and
+   appended to the big store in one transaction. Target <= 30 s.
+
+Client and server share the machine's cores; the load average is printed with the figures.
+
+    .venv/bin/python benchmarks/bench_register.py                     # 1M items, 50 clients, 30 s
+    .venv/bin/python benchmarks/bench_register.py --items 20000 --duration 5 --import-rows 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_api import HOST, TIMEOUT_S, _free_port  # noqa: E402
+
+TOKEN = "bench-register-token-0123456789abcdef"
+TARGET_LIST_P95_MS = 50.0
+TARGET_DISCLOSURE_S = 2.0
+TARGET_IMPORT_S = 30.0
+START = datetime(2021, 1, 1, 8)
+DAYS = 6 * 365
+CATEGORIES = (
+    "fire_lane_blocked",
+    "ebike_indoor_charging",
+    "gas",
+    "electrical",
+    "elevator",
+    "fire_facilities",
+    "structure",
+    "hazardous_chemicals",
+    "dust_explosion",
+    "metallurgy",
+    "construction",
+    "other",
+)
+DEPARTMENTS = (
+    "Fire and Rescue Detachment",
+    "Housing and Urban-Rural Development Bureau",
+    "Market Regulation Bureau",
+    "Emergency Management Bureau",
+)
+DISTRICTS = ("Xiaodian", "Yingze", "Xinghualing", "Jiancaoping", "Wanbailin", "Jinyuan")
+
+
+def _rss_mb() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+# -- 1. generate ---------------------------------------------------------------------------------
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat()
+
+
+def _rows(k0: int, day0: np.ndarray, rng: np.random.Generator, end: datetime):
+    """Items and events rows of items ``k0 .. k0 + n - 1`` (the store's column order)."""
+    from service.store._register_sql import EVENT_COLUMNS, ITEM_FIELDS
+
+    assert EVENT_COLUMNS[0] == "number"
+    n = len(day0)
+    cat = rng.integers(0, len(CATEGORIES), n)
+    major = rng.random(n) < 0.08
+    scale = rng.lognormal(0.0, 0.45, n)
+    stuck = rng.random(n) < 0.01
+    lon = 112.45 + rng.random(n) * 0.2
+    lat = 37.75 + rng.random(n) * 0.2
+    items, events = [], []
+    for j in range(n):
+        k = k0 + j
+        t0 = START + timedelta(days=float(day0[j]))
+        year = t0.year
+        number = f"YH-{year}-{k:07d}"
+        category = "mining" if major[j] else CATEGORIES[cat[j]]
+        grade = "major" if major[j] else "general"
+        limit = 60 if major[j] else 30
+        dept = DEPARTMENTS[k % len(DEPARTMENTS)]
+        district = DISTRICTS[k % len(DISTRICTS)]
+        terr = f"{district} government"
+        s = float(scale[j])
+        verify_at = t0 + timedelta(hours=20)
+        deadline = (verify_at + timedelta(days=limit)).date()
+        steps: list[tuple[str, datetime, str | None, str | None, dict]] = [
+            (
+                "report",
+                t0,
+                None,
+                "reported",
+                {
+                    "category": category,
+                    "x": float(lon[j]),
+                    "y": float(lat[j]),
+                    "description": "synthetic",
+                    "source": "government_inspection",
+                    "reporter": "bench",
+                },
+            ),
+            (
+                "verify",
+                verify_at,
+                "reported",
+                "verified",
+                {"criteria": ["CM-02"] if major[j] else [], "grade": grade, "deadline": deadline.isoformat()},
+            ),
+            (
+                "hand_over",
+                t0 + timedelta(days=2),
+                "verified",
+                "handed_over",
+                {"territorial_unit": terr, "department_unit": dept},
+            ),
+            (
+                "plan",
+                t0 + timedelta(days=3),
+                "handed_over",
+                "rectifying",
+                {"plan": "p", "measures": ["m"], "funds_yuan": 1000.0, "deadline": deadline.isoformat()},
+            ),
+            ("comment", t0 + timedelta(days=4), "rectifying", "rectifying", {}),
+        ]
+        recent = (end - t0).days < 90
+        if stuck[j] or (recent and rng.random() < 0.6):
+            for c in range(5):
+                steps.append(("comment", t0 + timedelta(days=5 + c), "rectifying", "rectifying", {}))
+        else:
+            for name, d, frm, to in (
+                ("claim", 8, "rectifying", "rectified"),
+                ("reopen", 10, "rectified", "reopened"),
+                ("plan", 11, "reopened", "rectifying"),
+                ("claim", 16, "rectifying", "rectified"),
+                ("accept", 20, "rectified", "closed"),
+            ):
+                data = (
+                    {"plan": "p2", "measures": ["m"], "funds_yuan": 1000.0, "deadline": deadline.isoformat()}
+                    if name == "plan"
+                    else {}
+                )
+                steps.append((name, t0 + timedelta(days=4 + d * s), frm, to, data))
+        if steps[-1][1] > end:  # not yet happened
+            steps = [st for st in steps if st[1] <= end] or steps[:1]
+        times = {}
+        for seq, (action, at, frm, to, data) in enumerate(steps, start=1):
+            role = (
+                "inspector"
+                if action in ("report", "verify", "hand_over", "reopen", "accept")
+                else "department"
+            )
+            unit = dept if role == "department" else None
+            note = "synthetic note" if action in ("comment", "reopen") else ""
+            events.append(
+                (
+                    number,
+                    seq,
+                    action,
+                    _iso(at),
+                    f"bench-{role}",
+                    role,
+                    unit,
+                    frm,
+                    to,
+                    note,
+                    "[]",
+                    data.get("grade"),
+                    data.get("deadline"),
+                    None,
+                    data.get("territorial_unit"),
+                    data.get("department_unit"),
+                    json.dumps(data, sort_keys=True, ensure_ascii=False),
+                )
+            )
+            times.setdefault(action, []).append(at)
+        last = steps[-1]
+        status = last[3]
+        first = {a: ts[0] for a, ts in times.items()}
+        latest = {a: ts[-1] for a, ts in times.items()}
+        rec = {
+            "number": number,
+            "status": status,
+            "category": category,
+            "x": float(lon[j]),
+            "y": float(lat[j]),
+            "description": "synthetic",
+            "source": "government_inspection",
+            "reporter": "bench",
+            "hazard_id": None,
+            "enterprise_id": None,
+            "community_id": None,
+            "reported_at": _iso(t0),
+            "updated_at": _iso(last[1]),
+            "version": len(steps),
+            "grade": grade if "verify" in times else None,
+            "criteria": json.dumps(["CM-02"] if major[j] and "verify" in times else []),
+            "public_summary": None,
+            "territorial_unit": terr if "hand_over" in times else None,
+            "department_unit": dept if "hand_over" in times else None,
+            "plan": ("p2" if len(times.get("plan", [])) > 1 else "p") if "plan" in times else None,
+            "measures": json.dumps(["m"] if "plan" in times else []),
+            "funds_yuan": 1000.0 if "plan" in times else None,
+            "deadline": deadline.isoformat() if "verify" in times else None,
+            "supervised_by": None,
+            "reject_reason": None,
+            "duplicate_of": None,
+            "extensions": 0,
+            "reopens": len(times.get("reopen", [])),
+            "verified_at": first.get("verify"),
+            "handed_over_at": first.get("hand_over"),
+            "rectifying_at": latest.get("plan"),
+            "rectified_at": latest.get("claim"),
+            "closed_at": latest.get("accept"),
+            "rejected_at": None,
+            "supervised_at": None,
+        }
+        for key in ("verified_at", "handed_over_at", "rectifying_at", "rectified_at", "closed_at"):
+            rec[key] = _iso(rec[key]) if rec[key] is not None else None
+        items.append((k, *(rec[f] for f in ITEM_FIELDS), district, None, None, None))
+    return items, events
+
+
+def generate(db: Path, n_items: int, seed: int, end: datetime) -> tuple[int, float]:
+    """Write ``n_items`` items and their events into the store's tables; (events, seconds)."""
+    from service.store import SQLiteRegister
+    from service.store._register_sql import EVENT_COLUMNS, ITEM_FIELDS, REGISTER_SCHEMA
+
+    SQLiteRegister(db).close()
+    t = time.perf_counter()
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA synchronous=OFF")
+    indexes = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL AND name LIKE 'register_%'"
+        )
+    ]
+    for name in indexes:
+        conn.execute(f"DROP INDEX {name}")
+    item_sql = (
+        f"INSERT INTO register_items (row, {', '.join(ITEM_FIELDS)}, "
+        "district, street, reported_by, follow_digest) "
+        f"VALUES ({', '.join('?' * (len(ITEM_FIELDS) + 5))})"
+    )
+    marks = ", ".join("?" * len(EVENT_COLUMNS))
+    event_sql = f"INSERT INTO register_events ({', '.join(EVENT_COLUMNS)}) VALUES ({marks})"
+    rng = np.random.default_rng(seed)
+    # items are stored in the order they were reported, as a live register stores them
+    days = np.sort(rng.uniform(0, DAYS, n_items))
+    n_events = 0
+    chunk = 20_000
+    for k0 in range(1, n_items + 1, chunk):
+        items, events = _rows(k0, days[k0 - 1 : k0 - 1 + chunk], rng, end)
+        conn.execute("BEGIN")
+        conn.executemany(item_sql, items)
+        conn.executemany(event_sql, events)
+        conn.execute("COMMIT")
+        n_events += len(events)
+        print(f"\r  {k0 + len(items) - 1:,} items, {n_events:,} events", end="", flush=True)
+    print()
+    years = conn.execute("SELECT substr(number, 4, 4), max(row) FROM register_items GROUP BY 1").fetchall()
+    conn.executemany(
+        "INSERT OR REPLACE INTO register_counters VALUES (?, ?)", [(int(y), int(r)) for y, r in years]
+    )
+    conn.executescript(REGISTER_SCHEMA)  # the indexes again
+    conn.execute("ANALYZE")
+    conn.close()
+    return n_events, time.perf_counter() - t
+
+
+def check_sample(db: Path, n: int, seed: int) -> None:
+    """Replay ``n`` random items' events with the domain and compare with the stored items."""
+    from risk_models.register import replay
+    from service.store import SQLiteRegister
+
+    reg = SQLiteRegister(db)
+    total = reg.count()[0]
+    rng = np.random.default_rng(seed)
+    rows = sorted({int(r) for r in rng.integers(1, total + 1, n)})
+    conn = sqlite3.connect(db)
+    numbers = [
+        conn.execute("SELECT number FROM register_items WHERE row = ?", (r,)).fetchone()[0] for r in rows
+    ]
+    conn.close()
+    bad = [num for num in numbers if replay(reg.events(num)) != reg.get(num).item]
+    reg.close()
+    if bad:
+        sys.exit(f"the generated register does not replay: {bad[:5]}")
+    print(
+        f"  {len(numbers)} random items replayed with risk_models.register.replay: equal to the stored items"
+    )
+
+
+# -- 2. server and list load ---------------------------------------------------------------------
+
+
+def start_server(data_dir: Path, log_path: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    port = _free_port()
+    env = {**os.environ, "RISKPLAN_API_TOKEN": TOKEN, "PYTHONPATH": str(REPO)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "service.cli",
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://{HOST}:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"the server exited:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                return url, proc
+        except httpx.TransportError:
+            time.sleep(0.3)
+    proc.kill()
+    sys.exit("the server did not start within 120 s")
+
+
+_WRK = """
+local reqs = {%(reqs)s}
+init = function(args) math.randomseed(%(seed)d) end
+request = function()
+  local r = reqs[math.random(#reqs)]
+  return wrk.format("GET", r[1], {["Authorization"] = "Bearer " .. r[2]})
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d %%.1f %%.1f %%.1f\\n",
+    summary.requests, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+def list_paths(rng: np.random.Generator, n: int) -> list[str]:
+    base = "/api/v1/register/items?limit=50&"
+    out = []
+    for _ in range(n):
+        kind = rng.integers(0, 6)
+        if kind == 0:
+            q = f"status={rng.choice(['rectifying', 'closed', 'rectified', 'reopened'])}"
+        elif kind == 1:
+            q = f"category={rng.choice(CATEGORIES)}&grade=general"
+        elif kind == 2:
+            dept = DEPARTMENTS[int(rng.integers(0, len(DEPARTMENTS)))].replace(" ", "%20")
+            q = f"department={dept}&status=rectifying"
+        elif kind == 3:
+            q = "overdue=true"
+        elif kind == 4:
+            q = f"month={2021 + int(rng.integers(0, 6))}-{1 + int(rng.integers(0, 12)):02d}"
+        else:
+            w, s = 112.45 + rng.random() * 0.15, 37.75 + rng.random() * 0.15
+            q = f"bbox={w:.4f},{s:.4f},{w + 0.05:.4f},{s + 0.05:.4f}"
+        out.append(base + q)
+    return out
+
+
+def run_wrk(
+    url: str, reqs: list[tuple[str, str]], clients: int, duration_s: float, seed: int
+) -> tuple[int, float, float, float, int]:
+    body = ", ".join(f'{{"{p}", "{t}"}}' for p, t in reqs)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_WRK % {"reqs": body, "seed": seed})
+    try:
+        cmd = [
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(clients),
+            "-d",
+            f"{duration_s:g}s",
+            "--timeout",
+            f"{TIMEOUT_S:g}s",
+            "-s",
+            script.name,
+            url,
+        ]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=duration_s + 60).stdout
+    finally:
+        os.unlink(script.name)
+    match = re.search(r"^RESULT (.*)$", out, flags=re.MULTILINE)
+    if match is None:
+        sys.exit(f"wrk printed no result:\n{out}")
+    values = match.group(1).split()
+    requests = int(values[0])
+    errors = sum(int(v) for v in values[1:6])
+    p50, p95, p99 = (float(v) / 1000 for v in values[6:])
+    return requests, p50, p95, p99, errors
+
+
+# -- 4. import -----------------------------------------------------------------------------------
+
+
+def write_sheet(path: Path, n_rows: int, seed: int) -> float:
+    from openpyxl import Workbook
+
+    t = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("隐患")
+    ws.append(["隐患类别", "隐患描述", "经度", "纬度", "发现时间", "检查人", "区县", "街道"])
+    cats = ["燃气", "电梯", "消防通道堵塞", "电气线路", "建筑施工"]
+    for k in range(n_rows):
+        ws.append(
+            [
+                cats[k % len(cats)],
+                f"检查发现第{k}处",
+                round(112.45 + rng.random() * 0.2, 6),
+                round(37.75 + rng.random() * 0.2, 6),
+                f"2026-11-{1 + k % 28:02d} 09:30",
+                "张三",
+                DISTRICTS[k % len(DISTRICTS)],
+                "街道一",
+            ]
+        )
+    wb.save(path)
+    return time.perf_counter() - t
+
+
+def run_import(db: Path, sheet: Path) -> tuple[int, float, float]:
+    from risk_models.register import import_rows, read_rows
+    from service.store import SQLiteRegister
+
+    reg = SQLiteRegister(db)
+    t = time.perf_counter()
+    rows = read_rows(sheet)
+    t_read = time.perf_counter() - t
+    result = {}
+
+    def make(counters):
+        out = import_rows(
+            rows, first_counter=counters, actor="bench-import", role="inspector", where=f"`{sheet.name}`"
+        )
+        result["areas"] = out.areas
+        return out.events
+
+    numbers = reg.append_events(make)
+    total = time.perf_counter() - t
+    reg.close()
+    return len(numbers), t_read, total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of list load (default 30)")
+    parser.add_argument("--import-rows", type=int, default=100_000)
+    parser.add_argument("--data-dir", type=Path, default=None, help="keep (or reuse) the store here")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not on the PATH. Fix: apt-get install -y wrk")
+    work = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-register-"))
+    work.mkdir(parents=True, exist_ok=True)
+    db = work / "riskplan.sqlite3"
+    end = START + timedelta(days=DAYS)
+    print(f"machine before: {_load()}, {os.cpu_count()} cores; data in {work}")
+    if (
+        not db.exists()
+        or sqlite3.connect(db)
+        .execute("SELECT count(*) FROM sqlite_master WHERE name = 'register_items'")
+        .fetchone()[0]
+        == 0
+    ):
+        n_events, gen_s = generate(db, args.items, args.seed, end)
+        print(
+            f"generate: {args.items:,} items, {n_events:,} events in {gen_s:.0f} s "
+            f"({db.stat().st_size / 1e9:.1f} GB) (synthetic)"
+        )
+    check_sample(db, 300, args.seed)
+
+    from service.api.accounts import create_account
+    from service.store import SQLiteRegister
+
+    reg = SQLiteRegister(db)
+    _, dept_token = create_account(reg, role="department", unit=DEPARTMENTS[3], label="bench department")
+    reg.close()
+    log = work / "server.log"
+    url, proc = start_server(work, log)
+    try:
+        rng = np.random.default_rng(args.seed)
+        paths = list_paths(rng, 400)
+        reqs = [(p, TOKEN if i % 2 else dept_token) for i, p in enumerate(paths)]
+        for p, tok in reqs[:20]:  # warm up: token checks, page cache
+            r = httpx.get(url + p, headers={"Authorization": f"Bearer {tok}"}, timeout=60)
+            if r.status_code != 200:
+                sys.exit(f"{p}: {r.status_code} {r.text[:300]}")
+        requests, p50, p95, p99, errors = run_wrk(url, reqs, args.clients, args.duration, args.seed)
+        load_list = _load()
+        disclosure = []
+        for month in ("2026-06", "2025-03", "2023-11"):
+            for fmt in ("html", "gpkg"):
+                t = time.perf_counter()
+                r = httpx.get(
+                    f"{url}/api/v1/register/disclosure/{month}", params={"format": fmt}, timeout=300
+                )
+                disclosure.append((month, fmt, time.perf_counter() - t, r.status_code, len(r.content)))
+        load_disc = _load()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    sheet = work / "import.xlsx"
+    write_s = write_sheet(sheet, args.import_rows, args.seed)
+    n_imported, read_s, import_s = run_import(db, sheet)
+    load_import = _load()
+    own, children = _rss_mb()
+
+    print()
+    print(f"filtered list, {args.clients} clients, {args.duration:g} s (wrk -t1; {load_list}):")
+    print(
+        f"  {requests:,} requests, {requests / args.duration:.0f} req/s, p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+        f"p99 {p99:.1f} ms, {errors} errors"
+    )
+    print(
+        f"  target p95 <= {TARGET_LIST_P95_MS:.0f} ms: {p95 / TARGET_LIST_P95_MS:.2f} x the target -> "
+        f"{'met' if p95 <= TARGET_LIST_P95_MS and not errors else 'NOT met'}"
+    )
+    print(f"disclosure of a month, first request (no cache; {load_disc}):")
+    for month, fmt, s, status, size in disclosure:
+        print(f"  {month} {fmt:<5} {s:6.2f} s  HTTP {status}  {size / 1e3:,.0f} kB")
+    worst = max(d[2] for d in disclosure)
+    print(
+        f"  target <= {TARGET_DISCLOSURE_S:.0f} s: worst {worst:.2f} s = "
+        f"{worst / TARGET_DISCLOSURE_S:.2f} x -> "
+        f"{'met' if worst <= TARGET_DISCLOSURE_S else 'NOT met'}"
+    )
+    print(
+        f"import of a {args.import_rows:,}-row Excel file ({load_import}; writing it took {write_s:.0f} s):"
+    )
+    print(
+        f"  {n_imported:,} items in {import_s:.1f} s (reading {read_s:.1f} s); "
+        f"target <= {TARGET_IMPORT_S:.0f} s: "
+        f"{import_s / TARGET_IMPORT_S:.2f} x -> {'met' if import_s <= TARGET_IMPORT_S else 'NOT met'}"
+    )
+    print(f"peak RSS: benchmark {own:,.0f} MB, server (children) {children:,.0f} MB")
+    if args.data_dir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""Who may see and do what on the hidden-danger register, and the limits of anonymous reports.
+
+* :func:`actor_of`: the request's :class:`~service.api.accounts.Actor` from its bearer token
+  (a register account's token, or the service's API token acting as ``admin``), None
+  without one.
+* :func:`scope_of` / :func:`visible`: which items an actor sees. It follows the workflow's
+  scopes (``register_workflow.toml [roles.*] scope``): a department sees the items handed to
+  it, an enterprise its own, a territorial government those handed to it and those not yet
+  handed to anyone; a reporter the items it reported; inspectors, supervisors and admins
+  all. Items an actor may not see are answered 404, as if they did not exist.
+* :class:`ReportLimiter`: anonymous reports per client address in a sliding window (429 with
+  ``Retry-After`` beyond); :class:`RegisterLimits` sets it and the size limits.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+
+from risk_models.register import Item, Workflow
+
+from ..store import Scope, StoredItem
+from .accounts import Actor, TokenVerifier
+from .auth import AuthError
+from .budget import AnonymousLimitError
+
+if TYPE_CHECKING:
+    from .deps import ServiceState
+
+__all__ = [
+    "ADMIN_TOKEN_ACTOR",
+    "RegisterLimits",
+    "RegisterState",
+    "ReportLimiter",
+    "actor_of",
+    "require_actor",
+    "scope_of",
+    "visible",
+]
+
+#: The account id of requests made with the service's API token (they act as ``admin``).
+ADMIN_TOKEN_ACTOR = "api-token"
+_MIB = 1024**2
+
+
+@dataclass(frozen=True)
+class RegisterLimits:
+    """Limits of the register's public side.
+
+    Attributes
+    ----------
+    anonymous_reports
+        Reports without a token one client address may make per ``window_s``.
+    window_s
+        The sliding window of ``anonymous_reports``, seconds.
+    max_report_bytes
+        Largest report request (its photos included); 413 beyond.
+    max_photo_bytes
+        Largest single photo as sent; 413 beyond.
+    """
+
+    anonymous_reports: int = 5
+    window_s: float = 600.0
+    max_report_bytes: int = 24 * _MIB
+    max_photo_bytes: int = 8 * _MIB
+
+
+class ReportLimiter:
+    """At most ``limit`` events per key in any ``window_s`` seconds (a sliding log per key)."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str, *, now: float | None = None) -> None:
+        """Count one report of ``key``, or raise a 429 saying when the next is allowed."""
+        t = time.monotonic() if now is None else now
+        with self._lock:
+            if len(self._seen) > 100_000:  # forget idle addresses
+                self._seen = {k: q for k, q in self._seen.items() if q and q[-1] > t - self.window_s}
+            times = self._seen.setdefault(key, deque())
+            while times and times[0] <= t - self.window_s:
+                times.popleft()
+            if len(times) >= self.limit:
+                wait = max(1, math.ceil(times[0] + self.window_s - t))
+                msg = (
+                    f"This address made {len(times)} reports in the last {self.window_s / 60:.0f} minutes, "
+                    f"the most allowed without an account. Fix: wait {wait} s, or report with an "
+                    "account's token."
+                )
+                raise AnonymousLimitError(msg, status=429, limit="reports", retry_after_s=wait)
+            times.append(t)
+
+
+@dataclass(frozen=True)
+class RegisterState:
+    """What one app keeps for the register: token checks, the report limiter, limits."""
+
+    tokens: TokenVerifier
+    limiter: ReportLimiter
+    limits: RegisterLimits = field(default_factory=RegisterLimits)
+
+
+def actor_of(request: Request, service: ServiceState) -> Actor | None:
+    """The request's actor from ``Authorization: Bearer``; None without the header."""
+    import hmac
+
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, given = header.partition(" ")
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given:
+        msg = "The Authorization header must be `Bearer <token>`."
+        raise AuthError(msg, 401)
+    if hmac.compare_digest(given.encode("utf-8"), service.token.token.encode("utf-8")):
+        return Actor(ADMIN_TOKEN_ACTOR, "admin", None, "the service's API token")
+    state: RegisterState = request.app.state.register
+    return state.tokens.verify(given)
+
+
+def require_actor(request: Request, service: ServiceState) -> Actor:
+    """The request's actor, or a 401 asking for a token."""
+    actor = actor_of(request, service)
+    if actor is None:
+        msg = (
+            "This register endpoint needs an account's token. Fix: send `Authorization: Bearer <token>` "
+            "(made with `riskplan register account add`)."
+        )
+        raise AuthError(msg, 401)
+    return actor
+
+
+def scope_of(actor: Actor, wf: Workflow) -> Scope | None:
+    """Which items ``actor`` sees (None: all), following the workflow's role scopes."""
+    if actor.role == "reporter":
+        return Scope("reported_by", actor.account)
+    rule = wf.scopes.get(actor.role)
+    if rule is None:
+        return None
+    field_name, required = rule
+    return Scope(field_name, actor.unit, unassigned=not required)
+
+
+def visible(item: Item | StoredItem, actor: Actor, wf: Workflow) -> bool:
+    """Whether ``actor`` may see ``item`` (a :class:`StoredItem` for reporters' scope)."""
+    scope = scope_of(actor, wf)
+    if scope is None:
+        return True
+    if scope.field == "reported_by":
+        return isinstance(item, StoredItem) and item.reported_by == actor.account
+    state = item.item if isinstance(item, StoredItem) else item
+    value = getattr(state, scope.field)
+    return (value is None and scope.unassigned) or (value is not None and value == scope.value)

@@ -1,0 +1,261 @@
+"""Rows of the register's SQLite tables (private): schema, and items / events to and from rows."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from dataclasses import fields
+from datetime import UTC, date, datetime
+from typing import Any
+
+from risk_models.register import Event, Item, RegisterError
+from risk_models.register.vocab import OPEN_STATUSES
+
+from .register import StoredItem
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "FILTERS",
+    "ITEM_FIELDS",
+    "OPEN_SQL",
+    "REGISTER_SCHEMA",
+    "SCOPE_FIELDS",
+    "clean_text",
+    "event_of",
+    "event_values",
+    "item_of",
+    "item_values",
+    "items_frame_of",
+    "month_bounds",
+    "now_utc",
+    "stored_of",
+]
+
+#: The fields of an Item, in order: one column each in ``register_items``.
+ITEM_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Item))
+LIST_FIELDS = ("criteria", "measures")
+EVENT_COLUMNS = (
+    "number", "seq", "action", "at", "actor", "role", "unit", "from_status", "to_status", "note",
+    "attachments", "grade", "deadline", "authority", "territorial_unit", "department_unit", "data",
+)  # fmt: skip
+SCOPE_FIELDS = frozenset({"department_unit", "territorial_unit", "enterprise_id", "reported_by"})
+FILTERS = (
+    "status", "category", "grade", "source", "department_unit", "territorial_unit", "enterprise_id",
+    "district", "street",
+)  # fmt: skip
+
+
+def _item_columns_sql() -> str:
+    types = {"x": "REAL NOT NULL", "y": "REAL NOT NULL", "version": "INTEGER NOT NULL",
+             "funds_yuan": "REAL", "extensions": "INTEGER NOT NULL",
+             "reopens": "INTEGER NOT NULL"}  # fmt: skip
+    cols = []
+    for name in ITEM_FIELDS:
+        if name == "number":
+            cols.append("number TEXT NOT NULL UNIQUE")
+        else:
+            cols.append(f"{name} {types.get(name, 'TEXT')}")
+    return ",\n    ".join(cols)
+
+
+#: The open states as an SQL condition with literals (so that the partial index serves it).
+OPEN_SQL = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATUSES))
+REGISTER_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS register_items (
+    row INTEGER PRIMARY KEY,
+    {_item_columns_sql()},
+    district TEXT,
+    street TEXT,
+    reported_by TEXT,
+    follow_digest BLOB
+);
+CREATE TABLE IF NOT EXISTS register_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    number TEXT NOT NULL REFERENCES register_items(number),
+    seq INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    role TEXT NOT NULL,
+    unit TEXT,
+    from_status TEXT,
+    to_status TEXT,
+    note TEXT NOT NULL DEFAULT '',
+    attachments TEXT NOT NULL DEFAULT '[]',
+    grade TEXT,
+    deadline TEXT,
+    authority TEXT,
+    territorial_unit TEXT,
+    department_unit TEXT,
+    data TEXT NOT NULL DEFAULT '{{}}',
+    UNIQUE (number, seq)
+);
+CREATE TABLE IF NOT EXISTS register_counters (
+    year INTEGER PRIMARY KEY,
+    last INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS register_attachments (
+    ref TEXT PRIMARY KEY,
+    media_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS register_accounts (
+    id TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    unit TEXT,
+    label TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    salt BLOB NOT NULL,
+    digest BLOB NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TRIGGER IF NOT EXISTS register_events_no_update BEFORE UPDATE ON register_events
+BEGIN SELECT RAISE(ABORT, 'register_events is append-only: events are never updated'); END;
+CREATE TRIGGER IF NOT EXISTS register_events_no_delete BEFORE DELETE ON register_events
+BEGIN SELECT RAISE(ABORT, 'register_events is append-only: events are never deleted'); END;
+CREATE TRIGGER IF NOT EXISTS register_items_no_delete BEFORE DELETE ON register_items
+BEGIN SELECT RAISE(ABORT, 'register items are never deleted, only closed or rejected'); END;
+CREATE TRIGGER IF NOT EXISTS register_attachments_no_update BEFORE UPDATE ON register_attachments
+BEGIN SELECT RAISE(ABORT, 'register attachments are never changed'); END;
+CREATE TRIGGER IF NOT EXISTS register_attachments_no_delete BEFORE DELETE ON register_attachments
+BEGIN SELECT RAISE(ABORT, 'register attachments are never deleted'); END;
+CREATE INDEX IF NOT EXISTS register_items_status ON register_items (status, row);
+CREATE INDEX IF NOT EXISTS register_items_department ON register_items (department_unit, row);
+CREATE INDEX IF NOT EXISTS register_items_territorial ON register_items (territorial_unit, row);
+CREATE INDEX IF NOT EXISTS register_items_enterprise ON register_items (enterprise_id, row);
+CREATE INDEX IF NOT EXISTS register_items_district ON register_items (district, row);
+CREATE INDEX IF NOT EXISTS register_items_category ON register_items (category, row);
+CREATE INDEX IF NOT EXISTS register_items_reported ON register_items (reported_at);
+CREATE INDEX IF NOT EXISTS register_items_deadline ON register_items (deadline);
+DROP INDEX IF EXISTS register_items_closed;
+CREATE INDEX IF NOT EXISTS register_items_closed_window ON register_items (closed_at, reported_at, row);
+CREATE INDEX IF NOT EXISTS register_items_rejected_window ON register_items (rejected_at, reported_at, row);
+CREATE INDEX IF NOT EXISTS register_items_xy ON register_items (x, y);
+CREATE INDEX IF NOT EXISTS register_items_open ON register_items (row) WHERE {OPEN_SQL};
+"""
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def item_values(item: Item) -> dict[str, Any]:
+    """The columns of ``item`` in ``register_items`` (lists as JSON, times as ISO text)."""
+    rec = item.to_record()
+    for key in LIST_FIELDS:
+        rec[key] = json.dumps(rec[key], ensure_ascii=False)
+    return rec
+
+
+def event_values(event: Event, seq: int) -> tuple[Any, ...]:
+    """The columns of ``event`` in ``register_events`` (:data:`EVENT_COLUMNS` order)."""
+    d = event.data
+    deadline = d.get("deadline")
+    return (
+        event.number,
+        seq,
+        event.action,
+        event.at.isoformat(),
+        event.actor,
+        event.role,
+        event.unit,
+        event.from_status,
+        event.to_status,
+        event.note,
+        json.dumps(list(event.attachments)),
+        d.get("grade"),
+        deadline.isoformat() if isinstance(deadline, date) else deadline,
+        d.get("authority"),
+        d.get("territorial_unit"),
+        d.get("department_unit"),
+        event.data_json(),
+    )
+
+
+def item_of(row: sqlite3.Row) -> Item:
+    rec = {name: row[name] for name in ITEM_FIELDS}
+    for key in LIST_FIELDS:
+        rec[key] = json.loads(rec[key] or "[]")
+    return Item.from_record(rec)
+
+
+def stored_of(row: sqlite3.Row) -> StoredItem:
+    return StoredItem(item_of(row), int(row["row"]), row["district"], row["street"], row["reported_by"])
+
+
+def event_of(row: sqlite3.Row) -> Event:
+    return Event.from_record(
+        {
+            "number": row["number"],
+            "action": row["action"],
+            "at": row["at"],
+            "actor": row["actor"],
+            "role": row["role"],
+            "unit": row["unit"],
+            "from_status": row["from_status"],
+            "to_status": row["to_status"],
+            "note": row["note"],
+            "attachments": json.loads(row["attachments"]),
+            "data": row["data"],
+        }
+    )
+
+
+def month_bounds(month: str) -> tuple[str, str]:
+    try:
+        year, mon = (int(p) for p in month.split("-"))
+        start = date(year, mon, 1)
+    except ValueError:
+        msg = f"Month {month!r} is not a month. Fix: give it as 'YYYY-MM'."
+        raise RegisterError(msg) from None
+    end = date(year + mon // 12, mon % 12 + 1, 1)
+    return start.isoformat(), end.isoformat()
+
+
+def clean_text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def items_frame_of(rows: list[tuple[Any, ...]]) -> Any:
+    """The items frame of :func:`risk_models.register.items_frame` straight from table rows.
+
+    ``rows`` hold :data:`ITEM_FIELDS` then the area columns; the frame is the one
+    ``items_frame`` makes of the same items (tested), without building an Item per row.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    from risk_models.register.items import DATETIME_FIELDS
+
+    from .register import AREA_COLUMNS, REGISTER_CRS
+
+    names = [*ITEM_FIELDS, *AREA_COLUMNS]
+    df = pd.DataFrame(rows, columns=names)
+    if not len(df):
+        df = df.astype(object)
+    for col in LIST_FIELDS:
+        df[col] = (
+            df[col]
+            .map(lambda v: None if v in (None, "[]") else "; ".join(json.loads(v)) or None)
+            .astype(object)
+        )
+    for col in DATETIME_FIELDS:
+        df[col] = pd.to_datetime(df[col], format="ISO8601")
+    df["deadline"] = pd.to_datetime(df["deadline"], format="ISO8601").astype("datetime64[s]")  # as of dates
+    df["funds_yuan"] = df["funds_yuan"].astype(float)
+    for col in ("version", "extensions", "reopens"):
+        df[col] = df[col].astype(int)
+    for col in df.columns:
+        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col].dtype):
+            df[col] = df[col].astype(object).where(df[col].notna(), None)
+    geometry = gpd.points_from_xy(df["x"].astype(float), df["y"].astype(float), crs=REGISTER_CRS)
+    out = gpd.GeoDataFrame(df.drop(columns=["x", "y"]), geometry=geometry, crs=REGISTER_CRS)
+    out.index = pd.Index(out["number"].astype(str).to_numpy(), dtype=object)
+    for col in AREA_COLUMNS:  # after geometry, as the service adds them to an items frame
+        out[col] = out.pop(col)
+    return out

@@ -1,0 +1,271 @@
+"""The storage interface of the hidden-danger register (隐患台账) in the web service.
+
+:class:`RegisterStore` keeps three things: the **events** (the append-only audit log, the
+truth), the **items** (each one's current state, a projection the events make) and the
+register's **accounts** (one per person or unit, each with its own token, kept hashed). The
+embedded backend is :class:`service.store.register_sqlite.SQLiteRegister`, in the service's
+SQLite database; a PostGIS backend would implement the same methods (issue 18).
+
+Contract every backend keeps:
+
+* Events are never updated or deleted (SQLite: triggers refuse it); items are never deleted.
+* Every change is one transaction: the new events, the items they make and the photos they
+  carry are written together or not at all.
+* The rules are the domain's: a backend never checks a transition itself. It hands the item's
+  current state to the caller's ``build`` (:func:`risk_models.register.transition` or
+  :func:`~risk_models.register.report`) inside the write transaction, so two moves of one
+  item are serialised and each sees the other's result; bulk appends are checked with
+  :func:`risk_models.register.apply`.
+* Numbers (``YH-<year>-<counter>``) are made by the store from a counter per year, unique
+  under any concurrency.
+* Replaying the stored events (:func:`risk_models.register.replay_many`) gives the stored items.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+
+    from risk_models.register import Event, Item
+
+__all__ = [
+    "AREA_COLUMNS",
+    "REGISTER_CRS",
+    "Account",
+    "Attachment",
+    "ItemQuery",
+    "RegisterStore",
+    "Scope",
+    "StoredItem",
+]
+
+#: The register's CRS in the service: WGS84 longitude / latitude, as the CLI's register.
+REGISTER_CRS = "EPSG:4326"
+#: Area columns an item may carry besides its fields (from an import or a report).
+AREA_COLUMNS: tuple[str, ...] = ("district", "street")
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as stored: its state, its place in the store and its areas.
+
+    Attributes
+    ----------
+    item
+        The current state (the projection of its events).
+    row
+        The store's row number: the order items were stored in (paging cursors).
+    district, street
+        Areas given by the import or the report, else None.
+    reported_by
+        The account that reported it (None for anonymous reports and imports).
+    """
+
+    item: Item
+    row: int
+    district: str | None = None
+    street: str | None = None
+    reported_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A photo or document stored with an event (already checked and re-encoded).
+
+    ``ref`` is what the event's ``attachments`` list holds (``photo-<sha256 hex>``).
+    """
+
+    ref: str
+    media_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Account:
+    """A register account: who acts, as which role, for which unit.
+
+    Attributes
+    ----------
+    id
+        Server-made id (32 hex digits); the first part of the account's token.
+    role
+        A role of :data:`risk_models.register.vocab.ROLES`.
+    unit
+        The unit of scoped roles (a department, a territorial government, an enterprise id).
+    label
+        A name for people (``Li Wei, inspector of Xiaodian``).
+    created_at
+        ISO 8601 UTC.
+    disabled
+        True once disabled: its token no longer works.
+    """
+
+    id: str
+    role: str
+    unit: str | None
+    label: str
+    created_at: str
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which items an actor may see: those whose ``field`` is ``value``.
+
+    ``unassigned`` also lets through items whose ``field`` is not set yet (a territorial
+    government sees the reports of before the handover). ``field`` is an item column
+    (``department_unit``, ``territorial_unit``, ``enterprise_id``) or ``reported_by``.
+    """
+
+    field: str
+    value: str | None
+    unassigned: bool = False
+
+
+@dataclass(frozen=True)
+class ItemQuery:
+    """Filters of a list of items; every one given must hold.
+
+    ``overdue_on`` keeps items overdue on that day (open, deadline passed; computed at query
+    time, never stored), ``month`` those reported in it (``YYYY-MM``), ``bbox`` those within
+    ``(west, south, east, north)`` in degrees, ``scope`` those the actor may see.
+    """
+
+    status: str | None = None
+    category: str | None = None
+    grade: str | None = None
+    source: str | None = None
+    department_unit: str | None = None
+    territorial_unit: str | None = None
+    enterprise_id: str | None = None
+    district: str | None = None
+    street: str | None = None
+    month: str | None = None
+    overdue_on: date | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    scope: Scope | None = None
+
+
+class RegisterStore(ABC):
+    """Items, their append-only events, photos and accounts of the hidden-danger register."""
+
+    # -- changes ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def report(
+        self,
+        build: Callable[[str], tuple[Item, Event]],
+        *,
+        year: int,
+        attachments: Sequence[Attachment] = (),
+        areas: Mapping[str, str | None] | None = None,
+        reported_by: str | None = None,
+        follow_digest: bytes | None = None,
+    ) -> StoredItem:
+        """Make a number of ``year``, call ``build(number)`` and store its item and event.
+
+        ``attachments`` are stored with the event (its ``attachments`` must name their
+        refs); ``follow_digest`` is the hash of the reporter's follow key, if one was given.
+        """
+
+    @abstractmethod
+    def move(
+        self,
+        number: str,
+        build: Callable[[Item], tuple[Item, Event]],
+        *,
+        attachments: Sequence[Attachment] = (),
+    ) -> StoredItem:
+        """Call ``build(current item)`` inside the write transaction and store its result.
+
+        :class:`~service.store.NotFoundError` for an unknown number; whatever ``build``
+        raises (the workflow refusing) is raised and nothing is written.
+        """
+
+    @abstractmethod
+    def append_events(
+        self,
+        make: Callable[[Mapping[int, int]], Sequence[Event]],
+        *,
+        areas: pd.DataFrame | None = None,
+    ) -> list[str]:
+        """Append a batch (an import): ``make(next counters by year)`` gives the events.
+
+        Each event is checked with :func:`risk_models.register.apply` on the item it
+        changes; all are stored or none. ``areas`` (indexed by number) gives ``district``
+        and ``street``. Returns the numbers of the items changed, in order.
+        """
+
+    # -- reads -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def get(self, number: str) -> StoredItem:
+        """One item; :class:`~service.store.NotFoundError` when unknown."""
+
+    @abstractmethod
+    def events(self, number: str) -> list[Event]:
+        """The item's events in order (empty when unknown)."""
+
+    @abstractmethod
+    def list_items(
+        self, query: ItemQuery, *, limit: int | None = None, after: int | None = None
+    ) -> list[StoredItem]:
+        """Items matching ``query``, newest stored first, at most ``limit``, from after row ``after``."""
+
+    @abstractmethod
+    def count(self) -> tuple[int, int]:
+        """``(items, events)`` stored."""
+
+    @abstractmethod
+    def last_event_id(self) -> int:
+        """An id that grows with every stored event (0 for none): a version of the whole register."""
+
+    @abstractmethod
+    def iter_events(self) -> Iterator[Event]:
+        """Every event in log order (for replay and export)."""
+
+    @abstractmethod
+    def frames(
+        self, *, active_since: datetime | None = None, reported_before: datetime | None = None
+    ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+        """The items frame (:data:`REGISTER_CRS`, with :data:`AREA_COLUMNS`) and events frame.
+
+        The frames of :func:`risk_models.register.items_frame` and
+        :func:`~risk_models.register.events_frame`, limited to the items that matter for a
+        window: reported before ``reported_before`` and not closed or rejected before
+        ``active_since`` (their states are final, so they cannot change a later month's figures),
+        and their events before ``reported_before`` (the items frame keeps the current state).
+        """
+
+    @abstractmethod
+    def attachment(self, ref: str) -> Attachment:
+        """A stored photo; :class:`~service.store.NotFoundError` when unknown."""
+
+    @abstractmethod
+    def follow_digest(self, number: str) -> bytes | None:
+        """The hash of the item's follow key (None when it has none or is unknown)."""
+
+    # -- accounts --------------------------------------------------------------------------
+
+    @abstractmethod
+    def add_account(self, account: Account, *, salt: bytes, digest: bytes) -> None:
+        """Store a new account with its token's salt and hash (never the token)."""
+
+    @abstractmethod
+    def account_secret(self, account_id: str) -> tuple[Account, bytes, bytes] | None:
+        """``(account, salt, digest)`` of an account, or None when unknown."""
+
+    @abstractmethod
+    def list_accounts(self) -> list[Account]:
+        """Every account, oldest first."""
+
+    @abstractmethod
+    def disable_account(self, account_id: str) -> bool:
+        """Disable an account (its token stops working); True if it existed."""
