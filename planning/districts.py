@@ -129,6 +129,19 @@ def _voronoi(m: RoadMatrix, region: shapely.Geometry) -> _Voronoi:
     return out
 
 
+def _union_cells(cells: npt.NDArray[np.object_]) -> shapely.Geometry:
+    """Union of adjacent Voronoi cells: a coverage union, or a full union where GEOS finds them badly noded.
+
+    At province size (millions of cells, coordinates of 10^6 m) GEOS's Voronoi cells do not always
+    share exact vertices, and the fast coverage union refuses them; the overlay union accepts them.
+    """
+    try:
+        return shapely.coverage_union_all(cells)
+    except shapely.errors.GEOSException:
+        log.warning("district cells not exactly noded (%d cells): using the overlay union", len(cells))
+        return shapely.union_all(cells)
+
+
 def _cells(
     m: RoadMatrix, owner: npt.NDArray[np.int64], k: int, region: shapely.Geometry
 ) -> list[shapely.Geometry]:
@@ -140,7 +153,7 @@ def _cells(
     out = []
     for s in range(k):
         mine = vor.cells[order[bounds[s] : bounds[s + 1]]]
-        poly = shapely.coverage_union_all(mine) if len(mine) else shapely.Polygon()
+        poly = _union_cells(mine) if len(mine) else shapely.Polygon()
         out.append(shapely.intersection(shapely.make_valid(poly), region))
     return out
 
