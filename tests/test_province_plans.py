@@ -177,3 +177,19 @@ def test_run_scenario_on_a_province_writes_per_city_outputs(province, tmp_path):
     table = pd.read_csv(tmp_path / "cities.csv", index_col=CITY_COLUMN)
     assert table["population"].sum() == pytest.approx(scenario["communities"]["population"].sum())
     assert {"stations_proposed", "depots_unmet_people", "communities_red"} <= set(table.columns)
+
+
+@pytest.mark.dask
+def test_city_plans_on_dask_equal_those_in_process(province, risk):
+    from dask_factory import two_workers
+
+    scenario, graph = province
+    cities = scenario_cities(scenario)[2:4]
+    here = plan_stations_by_city(scenario, graph, cities=cities, risk=risk, n_new=1)
+    with two_workers() as ex:
+        there = plan_stations_by_city(scenario, graph, cities=cities, risk=risk, n_new=1, executor=ex)
+    pd.testing.assert_frame_equal(here.summary, there.summary, check_exact=True)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(here.communities), pd.DataFrame(there.communities), check_exact=True
+    )
+    assert list(here.proposed.index) == list(there.proposed.index)
