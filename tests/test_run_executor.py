@@ -46,9 +46,10 @@ def test_a_bad_address_or_worker_count_exits_2(demo, tmp_path, capsys):
 
 
 def test_without_the_flags_dask_is_never_imported(demo, tmp_path):
+    argv = ["-q", "risk", str(demo), "--out", str(tmp_path / "r.gpkg"), "--units", "grid:1000"]
     code = (
         "import sys; from service.cli import main; "
-        f"rc = main(['-q', 'risk', {str(demo)!r}, '--out', {str(tmp_path / 'r.gpkg')!r}, '--units', 'grid:1000']); "
+        f"rc = main({argv!r}); "
         "assert rc == 0, rc; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')); "
         "assert not bad, bad"
