@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -161,6 +162,11 @@ def test_density_tiles_by_default_only_where_they_pay():
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("RISKPLAN_PROVINCE_RUN"),
+    reason="a whole province run takes 10-40 min (isochrones at province size); "
+    "set RISKPLAN_PROVINCE_RUN=1 to run it",
+)
 def test_run_scenario_on_a_province_writes_per_city_outputs(province, tmp_path):
     from service.workflow import PROVINCE_UNITS, run_scenario
 
