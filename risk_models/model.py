@@ -239,6 +239,7 @@ def score_scenario(
     register: pd.DataFrame | None = None,
     register_at: datetime | date | pd.Timestamp | None = None,
     risk_grades: pd.DataFrame | pd.Series | None = None,
+    executor: Any = None,
 ) -> RiskResult:
     """Score the area units of a scenario: hazard x exposure x vulnerability x response.
 
@@ -273,6 +274,9 @@ def score_scenario(
     risk_grades
         Risk grades of the sources by LEC or the matrix
         (:func:`risk_models.register.hazard_risk_grades`): factors ``[severity.risk_grade]``.
+    executor
+        Where the kernel-density tiles run: None (in process), a :class:`gis.executor.Executor`
+        or a ``distributed.Client`` (:func:`risk_models.category_density`; same result).
 
     Returns
     -------
@@ -352,6 +356,7 @@ def score_scenario(
             kernel=w["kernel"]["name"],
             at=mode,
             sample_spacing_share=float(w["kernel"]["sample_spacing_share"]),
+            executor=executor,
         )
     )
     parts = pd.DataFrame(index=unit_gdf.index)

@@ -30,7 +30,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RegisterSource",
+    "register_inputs",
     "register_outputs",
     "save_synthetic_register",
     "scenario_register",
@@ -167,8 +168,6 @@ def read_register_month(source: RegisterSource, scenario: Scenario) -> RegisterM
         raise InputError(msg) from None
 
 
-
-
 def write_disclosure(d: Disclosure, out_dir: Path, label: str) -> dict[str, Path]:
     """Write a month's disclosure as ``disclosure-YYYY-MM.{html,csv,gpkg}``, each atomically.
 
@@ -220,6 +219,18 @@ def _note(month: RegisterMonth) -> str:
         f"at the month's end, median {f['median_days_to_close']:.1f} days to close, reopen rate "
         f"{pct(f['reopen_rate'])}, self-check share {pct(f['self_check_share'])}."
     )
+
+
+def register_inputs(month: RegisterMonth | None) -> dict[str, Any]:
+    """The keywords of :func:`risk_models.score_scenario` that make the risk model read ``month``.
+
+    The items in their states at the month's end (``register``, overdue computed at
+    ``register_at``, the month's last instant) and the sources' risk grades (``risk_grades``,
+    when the register has risk assessments); nothing without a register.
+    """
+    if month is None:
+        return {}
+    return {"register": month.items, "register_at": month.as_of, "risk_grades": month.risk_grades}
 
 
 def register_outputs(

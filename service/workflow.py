@@ -10,6 +10,7 @@ synthetic demo city).
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import time
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -31,6 +32,8 @@ from gis import (
     write_demo_scenario,
 )
 from gis.atomic import atomic_path
+from gis.executor import Executor, as_executor
+from gis.executor import Progress as TaskProgress
 from gis.network import GraphLike, RoadGraph, as_road_graph
 from gis.tables import TableOverrides
 from maps import write_map, write_report
@@ -45,12 +48,20 @@ from planning import (
     snap_points,
     unit_response_times,
 )
+from planning.cities import CityStationPlans, plan_stations_by_city, scenario_cities
+from planning.depot_tiers import TieredDepotPlan, plan_depot_network
 from planning.names import DEFAULT_STANDARD, Model
 from risk_models import RiskResult, score_scenario
 
-from .hazard_register import register_outputs, write_demo_register
+from .hazard_register import register_inputs, register_outputs, write_demo_register
+
+if TYPE_CHECKING:
+    from risk_models.register import RegisterMonth
+from ._province import by_city_table, province_plan_summary
 
 __all__ = [
+    "PROVINCE_AT",
+    "PROVINCE_UNITS",
     "SNAPPED_LAYERS",
     "NetworkRun",
     "PipelineResult",
@@ -67,6 +78,22 @@ log = logging.getLogger(__name__)
 SNAPPED_LAYERS = ("fire_stations", "depots", "hazards", "communities", "candidate_sites")
 
 Progress = Callable[[str], None]
+
+#: Risk units of a province run when none are asked for (communities for a single city).
+PROVINCE_UNITS = "grid:500"
+#: Where a province's communities take their hazard density (``at`` of score_scenario).
+PROVINCE_AT = "point"
+
+
+def with_executor(fn: Callable[..., Any], executor: Executor | None, /, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, with ``executor=`` when ``fn`` takes one and an executor is given.
+
+    The seam for stages that gain an ``executor`` parameter (such as
+    :func:`planning.analyse_coverage`): they run on it as soon as they accept it.
+    """
+    if executor is not None and "executor" in inspect.signature(fn).parameters:
+        kwargs["executor"] = executor
+    return fn(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -136,25 +163,50 @@ def assess(
     cache: bool = True,
     risk_weights: TableOverrides = None,
     max_snap_m: float | None = None,
+    executor: Executor | None = None,
+    at: str | None = None,
+    register: RegisterMonth | None = None,
 ) -> tuple[CoverageResult, RiskResult]:
     """Coverage under ``standard``, then risk with each unit's road response time as capacity.
 
     Communities take their times from the coverage stage; ``grid:``/``h3:`` units are snapped
     to the road network themselves (:func:`planning.unit_response_times`), never given the time
-    of the community they lie in.
+    of the community they lie in. With an ``executor``, the stages that take one run on it
+    (the risk's kernel density tiles; the coverage once it accepts one). ``at`` is that of
+    :func:`risk_models.score_scenario` (density over a unit's area or at its point). A
+    hidden-danger ``register`` month (:func:`service.hazard_register.register_outputs`) weighs
+    its sources' open and overdue major items, read at the month's end, and its risk grades into
+    the sources' severity (``[severity.register]`` and ``[severity.risk_grade]``).
     """
     graph = scenario_graph(scenario, cache=cache) if graph is None else as_road_graph(graph)
-    coverage = analyse_coverage(scenario, graph, standard=standard, max_snap_m=max_snap_m)
+    coverage = with_executor(
+        analyse_coverage, executor, scenario, graph, standard=standard, max_snap_m=max_snap_m
+    )
     if units == "communities":
         response: Any = reached_times(coverage.communities)
     else:
         stations = scenario["fire_stations"]
 
         def response(cells: gpd.GeoDataFrame) -> pd.Series:
-            return unit_response_times(graph, stations, cells, standard=standard, max_snap_m=max_snap_m)
+            return with_executor(
+                unit_response_times,
+                executor,
+                graph,
+                stations,
+                cells,
+                standard=standard,
+                max_snap_m=max_snap_m,
+            )
 
     risk = score_scenario(
-        scenario, units=units, response_time_s=response, learn=learn, risk_weights=risk_weights
+        scenario,
+        units=units,
+        response_time_s=response,
+        learn=learn,
+        risk_weights=risk_weights,
+        executor=executor,
+        at=at,
+        **register_inputs(register),
     )
     return coverage, risk
 
@@ -243,7 +295,7 @@ def run_scenario(
     scenario: Scenario | str | Path,
     out_dir: str | Path,
     *,
-    units: str = "communities",
+    units: str | None = None,
     standard: str = DEFAULT_STANDARD,
     model: Model = "mclp",
     n_new: int = 3,
@@ -255,6 +307,8 @@ def run_scenario(
     progress: Progress | None = None,
     result: PipelineResult | None = None,
     register: str | Path | None = None,
+    executor: Executor | Any | None = None,
+    task_progress: TaskProgress | None = None,
 ) -> PipelineResult:
     """Run every stage on a scenario and write the outputs into ``out_dir``.
 
@@ -271,16 +325,36 @@ def run_scenario(
     else the scenario TOML's ``[register]`` table, :mod:`service.hazard_register`) adds its
     month's disclosure, assessments and traceability in ``register/``, and its items and
     four-colour risk points to the map and report.
+
+    A province (communities with a ``city`` column naming two or more cities,
+    :func:`planning.cities.scenario_cities`) is planned city by city: ``stations.gpkg`` holds a
+    station plan per city (:func:`planning.cities.plan_stations_by_city`, ``n_new`` new
+    stations in each), ``depots.gpkg`` the depot network across tiers
+    (:func:`planning.depot_tiers.plan_depot_network`), risk is scored on ``units`` (default
+    :data:`PROVINCE_UNITS`; communities for a single city), and ``cities.csv`` and
+    ``summary.json`` (``cities``) give the per-city figures. ``executor`` (an
+    :class:`gis.executor.Executor` or a ``distributed.Client``) runs the stages that take one
+    and the per-city plans as its tasks, with ``task_progress(done, total)``; the outputs are
+    the same as in one process.
     """
+    ex = as_executor(executor) if executor is not None else None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = result or PipelineResult(out)
     with _stage(result, "load and validate scenario", progress):
         scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        cities_ = scenario_cities(scenario)
+    if units is None:
+        units = PROVINCE_UNITS if cities_ else "communities"
+    # a province's communities are scored at their point, as grid cells are: their area mean on
+    # the lattice of a tenth of the smallest bandwidth (30 m) would take some 55 million sample
+    # points over a province's 50,000 km2 of communities (the grid gives the area picture)
+    at = PROVINCE_AT if cities_ else None
     with _stage(result, "build road network", progress):
         run = build_network(scenario, road_speeds=road_speeds, max_snap_m=max_snap_m, cache=cache)
         result.outputs["network"] = save_graph(run.graph, out / "network.gpkg")
         result.outputs["snapping"] = write_snap_report(run, out / "snapping.csv")
+    hazard_register = register_outputs(scenario, out, result, register=register)
     with _stage(result, f"coverage ({standard}) and risk", progress):
         coverage, risk = assess(
             scenario,
@@ -289,6 +363,9 @@ def run_scenario(
             standard=standard,
             risk_weights=risk_weights,
             max_snap_m=max_snap_m,
+            executor=ex,
+            at=at,
+            register=hazard_register,
         )
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
         result.outputs["risk"] = risk.write(out / "risk.gpkg")
@@ -299,19 +376,44 @@ def run_scenario(
             response_time_s=reached_times(coverage.communities),
             learn=False,
             risk_weights=risk_weights,
+            executor=ex,
+            at=at,
+            **register_inputs(hazard_register),
         )
     skipped: dict[str, str] = {}
-    stations: StationPlan | None = None
-    depots: DepotPlan | None = None
-    with _stage(result, "plan stations and depots", progress):
+    stations: StationPlan | CityStationPlans | None = None
+    depots: DepotPlan | TieredDepotPlan | None = None
+    has_depots = "depots" in scenario and len(scenario["depots"]) > 0
+    with _stage(
+        result, "plan stations and depots" + (f" of {len(cities_)} cities" if cities_ else ""), progress
+    ):
         try:
-            stations = plan_stations(
-                scenario, run.graph, risk=community_risk, model=model, n_new=n_new, standard=standard
-            )
+            if cities_:
+                stations = plan_stations_by_city(
+                    scenario,
+                    run.graph,
+                    cities=cities_,
+                    risk=community_risk,
+                    model=model,
+                    n_new=n_new,
+                    standard=standard,
+                    max_snap_m=max_snap_m,
+                    executor=ex,
+                    progress=task_progress,
+                )
+            else:
+                stations = plan_stations(
+                    scenario, run.graph, risk=community_risk, model=model, n_new=n_new, standard=standard
+                )
             result.outputs["stations"] = stations.write(out / "stations.gpkg")
         except InputError as exc:
             skipped["stations"] = str(exc)
-        if "depots" in scenario and len(scenario["depots"]):
+        if has_depots and cities_:
+            depots = plan_depot_network(
+                scenario, run.graph, risk=community_risk, days=days, executor=ex, progress=task_progress
+            )
+            result.outputs["depots"] = depots.write(out / "depots.gpkg")
+        elif has_depots:
             depots = plan_depots(scenario, run.graph, risk=community_risk, days=days)
             result.outputs["depots"] = depots.write(out / "depots.gpkg")
         else:
@@ -319,10 +421,21 @@ def run_scenario(
                 "the scenario has no `depots` layer (OpenStreetMap maps no relief-material depots). "
                 "Fix: add one, e.g. `riskplan init ... --depots FILE`."
             )
+    by_city = None
+    if cities_:
+        by_city = by_city_table(
+            scenario,
+            community_risk,
+            coverage,
+            stations if isinstance(stations, CityStationPlans) else None,
+            depots if isinstance(depots, TieredDepotPlan) else None,
+        )
+        result.outputs["cities"] = out / "cities.csv"
+        with atomic_path(out / "cities.csv") as tmp:
+            by_city.to_csv(tmp)
     skip_notes = [f"{stage} plan skipped: {why}" for stage, why in skipped.items()]
     notes = list(dict.fromkeys([*risk.notes, *coverage.notes, *skip_notes]))
     plan_notes = [*(stations.notes if stations else ()), *(depots.notes if depots else ())]
-    hazard_register = register_outputs(scenario, out, result, register=register)
     with _stage(result, "map and report", progress):
         result.outputs["map"] = write_map(
             scenario,
@@ -361,7 +474,15 @@ def run_scenario(
         "network": {"nodes": run.graph.n_nodes, "edges": run.graph.n_edges},
         "flagged_snaps": run.flagged,
         "coverage": _coverage_summary(coverage),
-        "plan": _plan_summary(stations, depots),
+        "plan": province_plan_summary(
+            stations if isinstance(stations, CityStationPlans) else None,
+            depots if isinstance(depots, TieredDepotPlan) else None,
+        )
+        if cities_
+        else _plan_summary(
+            stations if isinstance(stations, StationPlan) else None,
+            depots if isinstance(depots, DepotPlan) else None,
+        ),
         "skipped": skipped,
         "risk": {
             "units": risk.units_spec,
@@ -370,6 +491,7 @@ def run_scenario(
             if "name" in risk.units
             else risk.top(5)[["score", "level"]].reset_index().to_dict("records"),
         },
+        **({"cities": json.loads(by_city.round(4).to_json(orient="index"))} if by_city is not None else {}),
         "notes": notes,
         "outputs": {k: str(v.name) for k, v in result.outputs.items()},
         "timings_s": result.timings_s,

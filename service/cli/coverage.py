@@ -10,7 +10,7 @@ from pathlib import Path
 from gis import InputError
 from planning.names import DEFAULT_STANDARD
 
-from ._console import EXIT_OK, STANDARD_HELP
+from ._console import EXIT_OK, STANDARD_HELP, add_executor_options, cli_executor
 
 __all__ = ["register"]
 
@@ -31,20 +31,26 @@ def _run(args: argparse.Namespace) -> int:
     from gis import load_scenario, scenario_graph
     from planning.coverage import analyse_coverage
 
+    from ..workflow import with_executor
+
     start = time.perf_counter()
+    breaks_s = [60.0 * b for b in _breaks(args.breaks)] if args.breaks else None
     scenario = load_scenario(args.scenario)
     graph = scenario_graph(scenario, cache=not args.no_cache)
-    result = analyse_coverage(
-        scenario,
-        graph,
-        standard=args.standard,
-        speed_factor=args.speed_factor,
-        breaks_s=[60.0 * b for b in _breaks(args.breaks)] if args.breaks else None,
-        cell_m=args.cell_m,
-        districts=not args.no_districts,
-        max_snap_m=args.max_snap_m,
-        response_standards=args.response_standards,
-    )
+    with cli_executor(args) as ex:
+        result = with_executor(
+            analyse_coverage,
+            ex,
+            scenario,
+            graph,
+            standard=args.standard,
+            speed_factor=args.speed_factor,
+            breaks_s=breaks_s,
+            cell_m=args.cell_m,
+            districts=not args.no_districts,
+            max_snap_m=args.max_snap_m,
+            response_standards=args.response_standards,
+        )
     out = result.write(args.out)
     print(result.report())
     if len(result.violations):
@@ -84,4 +90,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
     p.add_argument("--top", type=int, default=10, help="violations to list (default 10)")
+    add_executor_options(p)
     p.set_defaults(func=_run)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from gis import InputError
 from planning.names import DEFAULT_STANDARD
 
-from ._console import EXIT_OK
+from ._console import EXIT_OK, add_executor_options, cli_executor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,16 +29,24 @@ def _read_times(path: Path) -> pd.Series:
     return table.set_index("id")["response_time_s"].astype(float)  # a CSV: the id is a column
 
 
-def _road_times(scenario: Scenario, args: argparse.Namespace) -> Any:
+def _road_times(scenario: Scenario, args: argparse.Namespace, executor: Any = None) -> Any:
     """Road response times of the units: per community, or a function snapping grid/H3 units."""
     from gis import scenario_graph
     from planning import layer_coverage, reached_times, unit_response_times
 
+    from ..workflow import with_executor
+
     graph = scenario_graph(scenario)
     stations = scenario["fire_stations"]
     if args.units != "communities":
-        return lambda units: unit_response_times(
-            graph, stations, units, standard=args.standard, max_snap_m=args.max_snap_m
+        return lambda units: with_executor(
+            unit_response_times,
+            executor,
+            graph,
+            stations,
+            units,
+            standard=args.standard,
+            max_snap_m=args.max_snap_m,
         )
     table = layer_coverage(
         graph,
@@ -56,19 +64,21 @@ def _run(args: argparse.Namespace) -> int:
     from gis import load_scenario
 
     scenario = load_scenario(args.scenario)
-    if args.response_times:
-        times = _read_times(args.response_times)
-    elif args.standard.lower() != "none" and "fire_stations" in scenario:
-        times = _road_times(scenario, args)
-    else:
-        times = None
-    result = risk_models.score_scenario(
-        scenario,
-        units=args.units,
-        response_time_s=times,
-        risk_weights=args.risk_weights,
-        learn=False if args.no_learn else None,
-    )
+    with cli_executor(args) as ex:
+        if args.response_times:
+            times = _read_times(args.response_times)
+        elif args.standard.lower() != "none" and "fire_stations" in scenario:
+            times = _road_times(scenario, args, ex)
+        else:
+            times = None
+        result = risk_models.score_scenario(
+            scenario,
+            units=args.units,
+            response_time_s=times,
+            risk_weights=args.risk_weights,
+            learn=False if args.no_learn else None,
+            executor=ex,
+        )
     out = result.write(args.out, top_n=max(args.top, 20))
     print(
         f"Risk layer of {scenario.label} ({result.units_spec}, {len(result.units)} units) "
@@ -110,4 +120,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--max-snap-m", type=float, default=None, help="snap limit: farther places are flagged")
     p.add_argument("--no-learn", action="store_true", help="skip the incident models")
+    add_executor_options(p)
     p.set_defaults(func=_run)

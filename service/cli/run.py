@@ -7,7 +7,7 @@ from pathlib import Path
 
 from planning.names import DEFAULT_STANDARD, MODELS
 
-from ._console import EXIT_OK, STANDARD_HELP, Stages, print_run
+from ._console import EXIT_OK, STANDARD_HELP, Stages, Tasks, add_executor_options, cli_executor, print_run
 
 __all__ = ["register"]
 
@@ -16,22 +16,27 @@ def _run(args: argparse.Namespace) -> int:
     from ..workflow import run_scenario
 
     stages = Stages(6, quiet=args.quiet)
+    tasks = Tasks(quiet=args.quiet)
     try:
-        result = run_scenario(
-            args.scenario,
-            args.out,
-            units=args.units,
-            standard=args.standard,
-            model=args.model,
-            n_new=args.new,
-            days=args.days,
-            risk_weights=args.risk_weights,
-            road_speeds=args.road_speeds,
-            max_snap_m=args.max_snap_m,
-            cache=not args.no_cache,
-            progress=stages,
-        )
+        with cli_executor(args) as ex:
+            result = run_scenario(
+                args.scenario,
+                args.out,
+                units=args.units,
+                standard=args.standard,
+                model=args.model,
+                n_new=args.new,
+                days=args.days,
+                risk_weights=args.risk_weights,
+                road_speeds=args.road_speeds,
+                max_snap_m=args.max_snap_m,
+                cache=not args.no_cache,
+                progress=stages,
+                executor=ex,
+                task_progress=tasks,
+            )
     finally:
+        tasks.close()
         stages.close()
     print_run(result, f"Every stage of {args.scenario} written to {Path(args.out).resolve()}/:")
     return EXIT_OK
@@ -44,7 +49,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("scenario", type=Path, help="scenario .gpkg or .toml (e.g. from `riskplan init`)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--units", default="communities", help="risk units: communities | h3:RES | grid:METRES")
+    p.add_argument(
+        "--units",
+        default=None,
+        help="risk units: communities | h3:RES | grid:METRES (default communities; grid:500 for a province)",
+    )
     p.add_argument("--standard", default=DEFAULT_STANDARD, help=STANDARD_HELP)
     p.add_argument("--model", choices=MODELS, default="mclp", help="station location model (default mclp)")
     p.add_argument("--new", type=int, default=3, help="new stations to propose (default 3)")
@@ -53,4 +62,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--road-speeds", type=Path, default=None, help="TOML overriding road_speeds.toml")
     p.add_argument("--max-snap-m", type=float, default=None, help="snap limit: farther places are flagged")
     p.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
+    add_executor_options(p)
     p.set_defaults(func=_run)
