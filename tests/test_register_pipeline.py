@@ -100,6 +100,14 @@ def test_run_on_a_scenario_with_a_register(demo, tmp_path: Path) -> None:
     assert {"register", "register_closed", "risk_points"} <= set(specs)
     report = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert 'id="reg-rank-district"' in report and "Synthetic register" in report
+    # the risk model read the register's month: its open major items and its risk grades
+    import geopandas as gpd
+
+    hazards = gpd.read_file(tmp_path / "risk.gpkg", layer="risk_hazards")
+    assert {"register_factor", "risk_grade_factor"} <= set(hazards.columns)
+    assert (hazards["register_factor"] > 1.0).any()
+    notes = gpd.read_file(tmp_path / "risk.gpkg", layer="risk_notes")
+    assert notes.iloc[:, 0].astype(str).str.startswith("Hidden-danger register").any()
 
 
 def test_cli_import_links_items_to_the_scenario(demo, tmp_path: Path, capsys) -> None:
