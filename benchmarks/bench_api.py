@@ -100,16 +100,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(data_dir: Path, log_path: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    """``riskplan serve`` on a free loopback port; returns its URL once it answers."""
+def start_server(
+    data_dir: Path, log_path: Path, *, token: str = TOKEN, start_s: float = 60.0
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """``riskplan serve`` on a free loopback port; returns its URL once it answers (``start_s``)."""
     port = _free_port()
-    env = {**os.environ, "RISKPLAN_API_TOKEN": TOKEN}
+    env = {**os.environ, "RISKPLAN_API_TOKEN": token, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "service.cli", "serve", "--data-dir", str(data_dir)]
     cmd += ["--host", HOST, "--port", str(port)]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://{HOST}:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + start_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             sys.exit(f"the server exited:\n{log_path.read_text()}")
@@ -119,7 +121,7 @@ def start_server(data_dir: Path, log_path: Path) -> tuple[str, subprocess.Popen[
         except httpx.TransportError:
             time.sleep(0.2)
     proc.kill()
-    sys.exit("the server did not start within 60 s")
+    sys.exit(f"the server did not start within {start_s:.0f} s")
 
 
 def prepare(url: str, nodes: int, n_points: int, seed: int) -> tuple[str, list[tuple[float, float]]]:

@@ -47,7 +47,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_api import HOST, TIMEOUT_S, _free_port  # noqa: E402
+from bench_api import TIMEOUT_S, start_server  # noqa: E402
+
+from risk_models.register.vocab import CATEGORIES as VOCAB_CATEGORIES  # noqa: E402
 
 TOKEN = "bench-register-token-0123456789abcdef"
 TARGET_LIST_P95_MS = 50.0
@@ -55,20 +57,8 @@ TARGET_DISCLOSURE_S = 2.0
 TARGET_IMPORT_S = 30.0
 START = datetime(2021, 1, 1, 8)
 DAYS = 6 * 365
-CATEGORIES = (
-    "fire_lane_blocked",
-    "ebike_indoor_charging",
-    "gas",
-    "electrical",
-    "elevator",
-    "fire_facilities",
-    "structure",
-    "hazardous_chemicals",
-    "dust_explosion",
-    "metallurgy",
-    "construction",
-    "other",
-)
+# general items of every category but mining (the benchmark's majors are mining items)
+CATEGORIES = tuple(c for c in VOCAB_CATEGORIES if c != "mining")
 DEPARTMENTS = (
     "Fire and Rescue Detachment",
     "Housing and Urban-Rural Development Bureau",
@@ -332,37 +322,6 @@ def check_sample(db: Path, n: int, seed: int) -> None:
 # -- 2. server and list load ---------------------------------------------------------------------
 
 
-def start_server(data_dir: Path, log_path: Path) -> tuple[str, subprocess.Popen[bytes]]:
-    port = _free_port()
-    env = {**os.environ, "RISKPLAN_API_TOKEN": TOKEN, "PYTHONPATH": str(REPO)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "service.cli",
-        "serve",
-        "--data-dir",
-        str(data_dir),
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-    ]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://{HOST}:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"the server exited:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                return url, proc
-        except httpx.TransportError:
-            time.sleep(0.3)
-    proc.kill()
-    sys.exit("the server did not start within 120 s")
-
-
 _WRK = """
 local reqs = {%(reqs)s}
 init = function(args) math.randomseed(%(seed)d) end
@@ -525,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     _, dept_token = create_account(reg, role="department", unit=DEPARTMENTS[3], label="bench department")
     reg.close()
     log = work / "server.log"
-    url, proc = start_server(work, log)
+    url, proc = start_server(work, log, token=TOKEN, start_s=120.0)
     try:
         rng = np.random.default_rng(args.seed)
         paths = list_paths(rng, 400)

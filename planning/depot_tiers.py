@@ -49,7 +49,7 @@ from gis.scenario import Scenario
 from gis.tables import TableOverrides
 
 from .cities import CITY_COLUMN, box_subgraph, city_box, city_scenario, scenario_cities
-from .depots import _depot_specs, _suggest, assign_capacitated, relocation_demand, stock_needs
+from .depots import _depot_specs, _suggest, assign_capacitated, relocation_demand, stock_table
 from .siting import load_norms
 from .travel import cost_matrix
 
@@ -433,29 +433,7 @@ def plan_depot_network(
     dep["stock_people"] = dep["people_assigned"] + dep["people_backed"]
     dep["utilisation"] = dep["stock_people"] / dep["capacity_people"]
 
-    rows_out = []
-    for d in dep.index:
-        need = stock_needs(float(dep.loc[d, "stock_people"]), days, planning_norms=cfg)
-        for item, r in need.iterrows():
-            column = r["stock_column"]
-            have = (
-                float(depots.loc[d, column])
-                if column and column in depots and pd.notna(depots.loc[d, column])
-                else np.nan
-            )
-            rows_out.append(
-                {
-                    "depot": d,
-                    "item": item,
-                    "need": r["need"],
-                    "stock": have,
-                    "shortfall": max(r["need"] - have, 0.0) if np.isfinite(have) else np.nan,
-                    "overstock": max(have - r["need"], 0.0) if np.isfinite(have) else np.nan,
-                    "basis": r["basis"],
-                    "source": r["source"],
-                }
-            )
-    stock = pd.DataFrame(rows_out)
+    stock = stock_table(depots, dep["stock_people"], days, cfg)
     new = _new_depots(scenario, g, out, cfg=cfg, limit_s=limit_s, margin=margin, notes=notes)
     tiers = pd.DataFrame(
         {

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -413,9 +414,35 @@ def plan_depots(
     dep["max_travel_h"] = out.groupby("depot")["travel_h"].max().reindex(dep.index)
     dep["utilisation"] = dep["people_assigned"] / dep["capacity_people"]
 
+    stock = stock_table(depots, dep["people_assigned"], days, cfg)
+
+    new = (
+        _suggest(scenario, graph, out, n_new=n_new, cfg=cfg, distance=distance, limit_s=limit_s, notes=notes)
+        if n_new != 0
+        else None
+    )
+    if new is None:
+        new = gpd.GeoDataFrame(
+            {"name": [], "tier": [], "capacity_people": [], "people_served": [], "reason": []},
+            geometry=[],
+            crs=com.crs,
+        )
+    plan = DepotPlan(days, distance, out, dep, stock, new, status, tuple(notes))
+    log.info("%s", plan.report())
+    return plan
+
+
+def stock_table(
+    depots: gpd.GeoDataFrame, people: pd.Series, days: float, cfg: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Each depot's need of every item for ``people`` (by depot) over ``days``, against its stock.
+
+    One row per depot and item: ``need``, ``stock`` (the depot's ``stock_column``, NaN where the
+    layer has none), ``shortfall``, ``overstock``, ``basis`` and ``source`` of the norm.
+    """
     rows = []
-    for d in dep.index:
-        need = stock_needs(float(dep.loc[d, "people_assigned"]), days, planning_norms=cfg)
+    for d in people.index:
+        need = stock_needs(float(people.loc[d]), days, planning_norms=cfg)
         for item, r in need.iterrows():
             column = r["stock_column"]
             have = (
@@ -435,22 +462,7 @@ def plan_depots(
                     "source": r["source"],
                 }
             )
-    stock = pd.DataFrame(rows)
-
-    new = (
-        _suggest(scenario, graph, out, n_new=n_new, cfg=cfg, distance=distance, limit_s=limit_s, notes=notes)
-        if n_new != 0
-        else None
-    )
-    if new is None:
-        new = gpd.GeoDataFrame(
-            {"name": [], "tier": [], "capacity_people": [], "people_served": [], "reason": []},
-            geometry=[],
-            crs=com.crs,
-        )
-    plan = DepotPlan(days, distance, out, dep, stock, new, status, tuple(notes))
-    log.info("%s", plan.report())
-    return plan
+    return pd.DataFrame(rows)
 
 
 def _suggest(
