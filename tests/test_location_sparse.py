@@ -414,3 +414,15 @@ def test_time_limit_is_kept_at_size() -> None:
         res = run()
         assert res.wall_time_s < 3 * limit + 2.0, res.summary()
         assert np.isfinite(res.bound) and res.gap >= 0
+
+
+def test_within_keeps_trailing_empty_rows() -> None:
+    # a demand row with no stored pair at the end of the matrix: np.add.reduceat was given an
+    # index past the stored entries (IndexError found by hypothesis in CI)
+    from planning.location._costs import within
+
+    dense = np.array([[1.0, 9.0, 0.0], [0.0, 2.0, 3.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    cost = sp.csr_array(dense)
+    assert within(cost, 2.5).toarray().tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 0]]
+    assert within(sp.csr_array((4, 3)), 1.0).nnz == 0
+    assert within(cost, 0.5).toarray().sum() == 0

@@ -57,11 +57,10 @@ def row_of_entry(cost: sp.csr_array) -> IntArray:
 
 def _select(cost: sp.csr_array, keep: npt.NDArray[np.bool_]) -> sp.csr_array:
     """The CSR matrix of the stored entries where ``keep`` is true, as 0/1 ``int8`` (sorted indices)."""
-    counts = np.add.reduceat(keep.astype(np.int64), cost.indptr[:-1]) if cost.nnz else None
-    indptr = np.zeros(cost.shape[0] + 1, dtype=np.int64)
-    if counts is not None:
-        counts[np.diff(cost.indptr) == 0] = 0  # reduceat repeats the next value on empty rows
-        np.cumsum(counts, out=indptr[1:])
+    # kept entries before each row's start: exact for empty rows, trailing ones included
+    kept_before = np.zeros(len(keep) + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept_before[1:])
+    indptr = kept_before[cost.indptr]
     out = sp.csr_array(
         (np.ones(int(indptr[-1]), dtype=np.int8), cost.indices[keep], indptr), shape=cost.shape
     )
