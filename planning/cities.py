@@ -144,8 +144,6 @@ def box_subgraph(graph: GraphLike, box: tuple[float, float, float, float]) -> Ro
     >>> (H.n_nodes, H.n_edges) == (G.n_nodes, G.n_edges)
     True
     """
-    from gis.network._csr import ragged_arange
-
     g = as_road_graph(graph)
     xy = g.node_xy
     inside = (xy[:, 0] >= box[0]) & (xy[:, 1] >= box[1]) & (xy[:, 0] <= box[2]) & (xy[:, 1] <= box[3])
@@ -154,31 +152,7 @@ def box_subgraph(graph: GraphLike, box: tuple[float, float, float, float]) -> Ro
     keep = inside.copy()  # to it inside the box snaps the same as on the whole graph
     keep[src[touch]] = True
     keep[g.targets[touch]] = True
-    new_id = np.full(g.n_nodes, -1, np.int64)
-    new_id[keep] = np.arange(int(keep.sum()))
-    edges = keep[src] & keep[g.targets]
-    starts, counts = g.geometry_offsets[:-1][edges], np.diff(g.geometry_offsets)[edges]
-    offsets = np.zeros(len(counts) + 1, np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    indptr = np.zeros(int(keep.sum()) + 1, np.int64)
-    np.cumsum(np.bincount(new_id[src[edges]], minlength=int(keep.sum())), out=indptr[1:])
-    fields = ("key", "length_m", "speed_kph", "travel_time_s", "oneway", "osm_way_id")
-    return dataclasses.replace(
-        g,
-        node_xy=xy[keep],
-        indptr=indptr,
-        targets=new_id[g.targets[edges]],
-        highway=g.highway[edges],
-        name=g.name[edges],
-        geometry_xy=g.geometry_xy[ragged_arange(starts, counts)],
-        geometry_offsets=offsets,
-        osm_node_id=None if g.osm_node_id is None else g.osm_node_id[keep],
-        labels=None if g.labels is None else g.labels[keep],
-        node_attrs={k: v[keep] for k, v in g.node_attrs.items()},
-        edge_attrs={k: v[edges] for k, v in g.edge_attrs.items()},
-        source=f"{g.source} (box {', '.join(f'{v:,.0f}' for v in box)})",
-        **{name: getattr(g, name)[edges] for name in fields},
-    )
+    return g.subgraph(keep, source=f"{g.source} (box {', '.join(f'{v:,.0f}' for v in box)})")
 
 
 def _reach_m(graph: RoadGraph, std: ResponseStandard, max_snap_m: float | None) -> float:

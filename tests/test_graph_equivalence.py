@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gis import load_scenario, write_demo_scenario
+from gis import InputError, load_scenario, write_demo_scenario
 from gis.network import RoadGraph, as_road_graph, graph_from_file, graph_from_osm
 from gis.scenario import scenario_graph
 from planning import analyse_coverage
@@ -118,3 +118,28 @@ def test_chengdu_travel_times_equal_networkx(shared_data_dir: Path) -> None:
     if not path.exists():
         pytest.skip(f"{path} not found (real data lives in /work/shared/data)")
     assert_exact_travel_times(graph_from_osm(path), 4)
+
+
+def test_subgraph_equals_networkx_subgraph(demo: tuple[object, RoadGraph]) -> None:
+    # RoadGraph.subgraph (the city boxes of a province run) against networkx's induced subgraph
+    _, road = demo
+    x = road.node_xy[:, 0]
+    keep = x <= np.quantile(x, 0.4)
+    sub = road.subgraph(keep)
+    ref = road.to_networkx().subgraph(np.flatnonzero(keep).tolist())
+    assert (sub.n_nodes, sub.n_edges) == (ref.number_of_nodes(), ref.number_of_edges())
+    assert np.array_equal(sub.node_xy, road.node_xy[keep])
+    old = np.flatnonzero(keep)
+    got = sorted(
+        (int(old[u]), int(old[v]), int(k), float(t))
+        for u, v, k, t in zip(sub.sources, sub.targets, sub.key, sub.travel_time_s, strict=True)
+    )
+    want = sorted((u, v, k, float(d["travel_time_s"])) for u, v, k, d in ref.edges(keys=True, data=True))
+    assert got == want
+    # the lines stay with their edges
+    assert np.array_equal(np.diff(sub.geometry_offsets), sub.edges_gdf().geometry.count_coordinates())
+    # positions and the mask give the same graph; no node, no edge
+    assert road.subgraph(old).n_edges == sub.n_edges
+    assert road.subgraph(np.zeros(road.n_nodes, bool)).n_edges == 0
+    with pytest.raises(InputError, match="one value per node"):
+        road.subgraph(keep[:-1])

@@ -482,8 +482,6 @@ class RoadGraph:
         >>> H.n_nodes, H.n_edges, bool((H.length_m == G.length_m[2:]).all())
         (10, 17, True)
         """
-        from ._csr import ragged_arange
-
         drop = np.asarray(edges, dtype=np.int64).reshape(-1)
         if len(drop) and (drop.min() < 0 or drop.max() >= self.n_edges):
             msg = (
@@ -493,21 +491,67 @@ class RoadGraph:
             raise InputError(msg)
         keep = np.ones(self.n_edges, dtype=bool)
         keep[drop] = False
-        starts, counts = self.geometry_offsets[:-1][keep], np.diff(self.geometry_offsets)[keep]
+        return self._subset(np.ones(self.n_nodes, dtype=bool), keep)
+
+    def subgraph(self, nodes: npt.ArrayLike, *, source: str | None = None) -> RoadGraph:
+        """The graph induced by ``nodes`` (a boolean mask or node positions), renumbered.
+
+        Every edge with both ends among ``nodes`` is kept with its attributes, key and line;
+        nodes keep their order, coordinates, OSM ids and attributes. ``source`` labels the
+        result (default: this graph's).
+
+        Examples
+        --------
+        >>> from gis.network import graph_from_osm
+        >>> G = graph_from_osm("tests/fixtures/tiny_city.osm.xml")
+        >>> H = G.subgraph(G.node_xy[:, 0] <= np.median(G.node_xy[:, 0]))
+        >>> H.n_nodes < G.n_nodes and H.n_edges < G.n_edges
+        True
+        >>> G.subgraph(np.arange(G.n_nodes)).n_edges == G.n_edges
+        True
+        """
+        sel = np.asarray(nodes)
+        if sel.dtype == bool:
+            if sel.shape != (self.n_nodes,):
+                msg = f"A node mask needs one value per node ({self.n_nodes:,}). Fix: give one per node."
+                raise InputError(msg)
+            keep = sel
+        else:
+            pos = sel.astype(np.int64).reshape(-1)
+            if len(pos) and (pos.min() < 0 or pos.max() >= self.n_nodes):
+                msg = f"`nodes` holds positions outside 0..{self.n_nodes - 1}. Fix: give node positions."
+                raise InputError(msg)
+            keep = np.zeros(self.n_nodes, dtype=bool)
+            keep[pos] = True
+        out = self._subset(keep, keep[self.sources] & keep[self.targets])
+        return out if source is None else dataclasses.replace(out, source=source)
+
+    def _subset(self, nodes: npt.NDArray[np.bool_], edges: npt.NDArray[np.bool_]) -> RoadGraph:
+        """The ``nodes`` (mask) and the ``edges`` (mask, both ends among ``nodes``), renumbered."""
+        from ._csr import ragged_arange
+
+        n = int(nodes.sum())
+        new_id = np.cumsum(nodes, dtype=np.int64) - 1
+        starts, counts = self.geometry_offsets[:-1][edges], np.diff(self.geometry_offsets)[edges]
         offsets = np.zeros(len(counts) + 1, np.int64)
         np.cumsum(counts, out=offsets[1:])
-        indptr = np.zeros(self.n_nodes + 1, np.int64)
-        np.cumsum(np.bincount(self.sources[keep], minlength=self.n_nodes), out=indptr[1:])
-        fields = ("targets", "key", "length_m", "speed_kph", "travel_time_s", "oneway", "osm_way_id")
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(new_id[self.sources[edges]], minlength=n), out=indptr[1:])
+        fields = ("key", "length_m", "speed_kph", "travel_time_s", "oneway", "osm_way_id")
         return dataclasses.replace(
             self,
+            node_xy=self.node_xy[nodes],
             indptr=indptr,
-            highway=self.highway[keep],
-            name=self.name[keep],
+            targets=new_id[self.targets[edges]],
+            highway=self.highway[edges],
+            name=self.name[edges],
             geometry_xy=self.geometry_xy[ragged_arange(starts, counts)],
             geometry_offsets=offsets,
-            edge_attrs=MappingProxyType({k: v[keep] for k, v in self.edge_attrs.items()}),
-            **{name: getattr(self, name)[keep] for name in fields},
+            osm_node_id=None if self.osm_node_id is None else self.osm_node_id[nodes],
+            labels=None if self.labels is None else self.labels[nodes],
+            node_attrs=MappingProxyType({k: v[nodes] for k, v in self.node_attrs.items()}),
+            edge_attrs=MappingProxyType({k: v[edges] for k, v in self.edge_attrs.items()}),
+            **{name: getattr(self, name)[edges] for name in fields},
         )
 
     def _replace(self, **changes: Any) -> RoadGraph:
