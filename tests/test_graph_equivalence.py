@@ -3,7 +3,7 @@
 Travel times from the array graph (csgraph Dijkstra) equal networkx's Dijkstra on
 ``to_networkx()`` to the last bit; coverage and station districts computed on the RoadGraph
 equal those computed on the networkx graph (converted back by ``as_road_graph``), on the demo
-city and, when ``/work/shared/data`` is there, on Taiyuan and Chengdu.
+city and, when ``../shared/data`` is there, on Taiyuan and Chengdu.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def test_demo_districts_equal_districts_through_networkx(demo: tuple[object, Roa
 def test_taiyuan_travel_times_equal_networkx(shared_data_dir: Path) -> None:
     path = shared_data_dir / "taiyuan" / "roads_osm.geojson.gz"
     if not path.exists():
-        pytest.skip(f"{path} not found (real data lives in /work/shared/data)")
+        pytest.skip(f"{path} not found (real data lives in ../shared/data, beside the repository)")
     assert_exact_travel_times(graph_from_file(path, cache=False), 4)
 
 
@@ -116,7 +116,7 @@ def test_taiyuan_travel_times_equal_networkx(shared_data_dir: Path) -> None:
 def test_chengdu_travel_times_equal_networkx(shared_data_dir: Path) -> None:
     path = shared_data_dir / "chengdu" / "chengdu_osm.osm.bz2"
     if not path.exists():
-        pytest.skip(f"{path} not found (real data lives in /work/shared/data)")
+        pytest.skip(f"{path} not found (real data lives in ../shared/data, beside the repository)")
     assert_exact_travel_times(graph_from_osm(path), 4)
 
 
