@@ -25,6 +25,7 @@ from gis.atomic import write_gpkg
 from gis.scenario import Scenario
 from gis.tables import TableOverrides
 
+from ._stats import repair_quantile
 from .districts import _station_districts
 from .isochrones import _isochrones, band_population
 from .names import DEFAULT_STANDARD
@@ -60,6 +61,8 @@ def _by_grade(hazards: gpd.GeoDataFrame, column: str | None) -> pd.DataFrame:
             "p90_response_s": grouped["response_time_s"].quantile(0.9),
         }
     )
+    times = dict(list(grouped["response_time_s"]))
+    table["p90_response_s"] = [repair_quantile(times[g], 0.9, a) for g, a in table["p90_response_s"].items()]
     table["share_covered"] = table["covered"] / table["hazards"]
     table.attrs["grade_column"] = column or ""
     return table

@@ -23,6 +23,7 @@ import shapely
 
 from gis.errors import InputError
 
+from ._stats import quantile
 from .names import DEFAULT_STANDARD
 from .parallel import SnappedPointEngine, SourceReduction, reduce_sources
 from .snapping import _snap_points, _snap_stations
@@ -449,7 +450,7 @@ def area_grid(extent: shapely.Geometry, *, cell_m: float = 500.0, crs: Any = Non
 def _percentiles(values: FloatArray) -> dict[str, float]:
     finite = values[np.isfinite(values)]
     out = {
-        f"p{p}_response_s": float(np.percentile(values, p)) if len(values) else np.nan for p in PERCENTILES
+        f"p{p}_response_s": quantile(values, p / 100) for p in PERCENTILES
     }
     out["max_response_s"] = float(finite.max()) if len(finite) else np.nan
     return out

@@ -31,6 +31,7 @@ from gis.scenario import Scenario
 from gis.tables import TableOverrides, load_table
 
 from ._curve import drop_idle, extend, metrics, objective, solve
+from ._stats import quantile
 from .demand import demand_weights
 from .location import LocationResult
 from .names import DEFAULT_STANDARD, MODELS, Distance, Model
@@ -465,7 +466,7 @@ def plan_stations(
         [metrics(cost, w, pop, radius, existing), metrics(cost, w, pop, radius, chosen)],
         index=pd.Index(["before", "after"]),
     )
-    summary["p90_response_s"] = [float(np.quantile(before, 0.9)), float(np.quantile(after, 0.9))]
+    summary["p90_response_s"] = [quantile(before, 0.9), quantile(after, 0.9)]
     summary["communities_covered"] = [int((before <= radius).sum()), int((after <= radius).sum())]
 
     new_cols = chosen[~np.isin(chosen, existing)]
