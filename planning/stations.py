@@ -28,6 +28,7 @@ from gis.atomic import write_gpkg
 from gis.errors import InputError
 from gis.network import graph_edges
 from gis.scenario import Scenario
+from gis.snap import road_distances
 from gis.tables import TableOverrides, load_table
 
 from ._curve import drop_idle, extend, metrics, objective, solve
@@ -89,9 +90,19 @@ def _uncoverable(
 def _snap_far(
     graph: GraphLike, sites: gpd.GeoDataFrame, max_snap_m: float | None = None
 ) -> npt.NDArray[np.bool_]:
+    """Sites farther than the snap limit from every road, by the coverage's rule (:data:`OFF_ROAD_RULE`).
+
+    The distance is the feature's own (:func:`gis.snap.road_distances`): a community polygon a
+    road runs through is on the network even when its point is not, exactly as
+    :func:`planning.analyse_coverage` flags it (before, the plan measured the point and left
+    such communities unreached, so a city's share covered before the plan read lower than the
+    coverage stage's).
+    """
     limit = float(load_table("road_speeds")["defaults"]["max_snap_m"]) if max_snap_m is None else max_snap_m
-    snaps = road_matrix(graph)._snap(_points(sites))
-    return snaps["snap_distance_m"].to_numpy() > limit
+    m = road_matrix(graph)
+    pts = _points(sites)
+    snap = m._snap(pts)["snap_distance_m"].to_numpy()
+    return np.asarray(road_distances(sites.geometry.to_numpy(), pts, snap, m.edge_tree) > limit)
 
 
 # --------------------------------------------------------------------------- result

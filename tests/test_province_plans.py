@@ -11,7 +11,7 @@ import pytest
 
 from gis import load_scenario, scenario_graph, write_demo_province, write_demo_scenario
 from gis.errors import InputError
-from planning import plan_stations
+from planning import analyse_coverage, plan_stations
 from planning.cities import (
     CITY_COLUMN,
     box_subgraph,
@@ -99,6 +99,26 @@ def test_city_plans_equal_plans_on_the_province_graph(province, risk):
     assert curve["coverage_share"].is_monotonic_increasing
     assert curve.loc[0, "n_new"] == 0 and curve["per_city"].tolist() == list(range(len(curve)))
     assert plans.proposed[CITY_COLUMN].isin(cities).all()
+
+
+def test_city_plans_cover_before_exactly_what_the_coverage_stage_covers(province, risk):
+    """The plan's "before" equals the coverage stage, community by community.
+
+    Province communities are polygons; where a road runs through one whose point lies beyond the
+    snap limit, the coverage stage counts it on the network (the feature's own distance) and the
+    plan once left it unreached, so cities.csv showed a share after the plan below the share today.
+    """
+    scenario, graph = province
+    coverage = analyse_coverage(scenario, graph)
+    com = coverage.communities.set_index("id") if "id" in coverage.communities else coverage.communities
+    cities = scenario_cities(scenario)[:3]
+    plans = plan_stations_by_city(scenario, graph, cities=cities, risk=risk, n_new=1)
+    joined = plans.communities.join(com[["covered", "snap_distance_m"]], how="left")
+    assert joined["covered"].notna().all()
+    crossed = joined["covered"].astype(bool) & (joined["snap_distance_m"] > 500.0)
+    assert crossed.sum() >= 5  # covered, with their point beyond the snap limit: the case that broke
+    assert (joined["covered_before"] == joined["covered"].astype(bool)).all()
+    assert (joined["covered_after"] >= joined["covered_before"]).all()
 
 
 def test_no_cities_to_plan_is_an_input_error(demo_scenario):
