@@ -213,6 +213,7 @@ def _layers(engine: _Engine, layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str
         {name: points for name, points in layers.items() if len(points)},
         max_snap_m=engine.max_snap_m,
         executor=engine.executor,
+        exact_road_distance=False,  # the layers carry `flagged`, not `road_distance_m`
     )
     together = pd.concat(list(snaps.values()), ignore_index=True) if snaps else None
     reduction = _reduce_points(engine, together) if together is not None else None

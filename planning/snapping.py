@@ -127,6 +127,7 @@ def _snap_layers(
     *,
     max_snap_m: float | None,
     executor: Executor | Any | None = None,
+    exact_road_distance: bool = True,
 ) -> dict[str | None, pd.DataFrame]:
     """:func:`snap_points` of several layers; on the workers once they hold the graph's edges.
 
@@ -136,6 +137,9 @@ def _snap_layers(
     chunk (and the polygons of the area features, as WKB) and returns the nearest edge, the
     distances and the fraction along it; the driver puts the rows together. Every place is
     answered on its own against the same lines, so the rows are the same either way.
+
+    ``exact_road_distance=False``: ``road_distance_m`` only as far as ``flagged`` needs it
+    (:func:`gis.snap.road_distances` with ``within_m``); every other column is the same.
     """
     if max_snap_m is None:
         max_snap_m = default_max_snap_m()
@@ -146,7 +150,8 @@ def _snap_layers(
     found: dict[str | None, tuple[Any, ...]] = {}
     handle = None if isinstance(ex, InProcessExecutor) else ex.held(m.graph.edge_shapes())
     if handle is not None:
-        found = _snap_on_workers({n: (t[1], t[2]) for n, t in targets.items()}, ex, handle)
+        within = None if exact_road_distance else float(max_snap_m)
+        found = _snap_on_workers({n: (t[1], t[2]) for n, t in targets.items()}, ex, handle, within)
     out = {}
     for name, (index, pts, geoms) in targets.items():
         if name in found:
@@ -154,7 +159,13 @@ def _snap_layers(
             frame = m._snap(pts, (edge, dist, along, frac)).set_index(index)
         else:
             frame = m._snap(pts).set_index(index)
-            road = road_distances(geoms, pts, frame["snap_distance_m"].to_numpy(), m.edge_tree)
+            road = road_distances(
+                geoms,
+                pts,
+                frame["snap_distance_m"].to_numpy(),
+                m.edge_tree,
+                within_m=None if exact_road_distance else float(max_snap_m),
+            )
         frame.insert(3, "flagged", False)  # set by flag_far
         frame.insert(frame.columns.get_loc("along_m") + 1, "road_distance_m", road)
         out[name] = flag_far(frame, max_snap_m, where=where[name], layer=name)
@@ -165,6 +176,7 @@ def _snap_on_workers(
     layers: Mapping[str | None, tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]],
     ex: Executor,
     handle: Any,
+    within_m: float | None,
 ) -> dict[str | None, tuple[Any, ...]]:
     """``{layer: (edge, distance, along, frac, road distance)}`` of every place, from tasks."""
     empty = (np.empty(0, np.int64), *(np.empty(0) for _ in range(4)))
@@ -178,7 +190,7 @@ def _snap_on_workers(
         for a in range(0, len(pts), step):
             part = geoms[a : a + step]
             area = np.flatnonzero(shapely.get_type_id(part) != shapely.get_type_id(pts[a : a + step]))
-            tasks.append((xy[a : a + step], area, shapely.to_wkb(part[area])))
+            tasks.append((xy[a : a + step], area, shapely.to_wkb(part[area]), within_m))
             where.append((name, a))
     parts: dict[str | None, list[tuple[int, tuple[Any, ...]]]] = {name: [] for name in sizes}
     for i, res in ex.run(_snap_chunk, tasks, shared=(handle,), name="snap_points"):
@@ -192,14 +204,20 @@ def _snap_on_workers(
 
 
 def _snap_chunk(
-    shapes: EdgeShapes, xy: npt.NDArray[np.float64], area: npt.NDArray[np.int64], area_wkb: Any
+    shapes: EdgeShapes,
+    xy: npt.NDArray[np.float64],
+    area: npt.NDArray[np.int64],
+    area_wkb: Any,
+    within_m: float | None,
 ) -> tuple[Any, ...]:
     """One task: nearest edges of the points ``xy``, and the road distance of the area features."""
     pts = shapely.points(xy)
     edge, dist, along, frac = nearest_edges(shapes.geoms, shapes.tree, pts)
     road = dist.copy()
     if len(area):
-        road[area] = road_distances(shapely.from_wkb(area_wkb), pts[area], dist[area], shapes.tree)
+        road[area] = road_distances(
+            shapely.from_wkb(area_wkb), pts[area], dist[area], shapes.tree, within_m=within_m
+        )
     return edge, dist, along, frac, road
 
 

@@ -34,10 +34,11 @@ def ex() -> Iterator[Any]:
         yield executor
 
 
-def _places(sc: Scenario, G: RoadGraph) -> dict[str | None, gpd.GeoDataFrame]:
+def _places(sc: Scenario, graph: RoadGraph) -> dict[str | None, gpd.GeoDataFrame]:
     """Points, polygons (communities and a grid reaching far off the roads) and an empty layer."""
-    x0, y0, x1, y1 = G.node_xy[:, 0].min(), G.node_xy[:, 1].min(), G.node_xy[:, 0].max(), G.node_xy[:, 1].max()
-    grid = response.area_grid(shapely.box(x0 - 3000, y0 - 3000, x1 + 3000, y1 + 3000), cell_m=400, crs=G.crs)
+    (x0, y0), (x1, y1) = graph.node_xy.min(axis=0), graph.node_xy.max(axis=0)
+    box = shapely.box(x0 - 3000, y0 - 3000, x1 + 3000, y1 + 3000)
+    grid = response.area_grid(box, cell_m=400, crs=graph.crs)
     return {
         "communities": sc["communities"],
         "hazards": sc["hazards"],
@@ -46,7 +47,9 @@ def _places(sc: Scenario, G: RoadGraph) -> dict[str | None, gpd.GeoDataFrame]:
     }
 
 
-def test_snaps_on_workers_equal_the_driver_and_the_lines_go_once(city: tuple[Scenario, RoadGraph], ex: Any) -> None:
+def test_snaps_on_workers_equal_the_driver_and_the_lines_go_once(
+    city: tuple[Scenario, RoadGraph], ex: Any
+) -> None:
     sc, G = city
     m = road_matrix(G)
     places = _places(sc, G)
@@ -63,14 +66,17 @@ def test_snaps_on_workers_equal_the_driver_and_the_lines_go_once(city: tuple[Sce
         assert frame.attrs == there[name].attrs
 
 
-def test_coverage_with_the_lines_on_the_workers_equals_in_process(city: tuple[Scenario, RoadGraph], ex: Any) -> None:
+def test_coverage_with_the_lines_on_the_workers_equals_in_process(
+    city: tuple[Scenario, RoadGraph], ex: Any
+) -> None:
     sc, G = city
     here = analyse_coverage(sc, G, travel_matrix="chunked", breaks_s=None, districts=False)
     snapping.share_road_edges(G, ex)
     there = analyse_coverage(sc, G, travel_matrix="chunked", breaks_s=None, districts=False, executor=ex)
     for name in ("communities", "hazards", "area_units", "stations"):
         a, b = getattr(here, name), getattr(there, name)
-        pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"), check_exact=True)
+        a, b = a.drop(columns="geometry"), b.drop(columns="geometry")
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
     pd.testing.assert_frame_equal(here.summary, there.summary, check_exact=True)
     assert here.notes == there.notes
 
@@ -114,7 +120,8 @@ def test_workers_run_one_blas_thread_and_glibc_malloc_defaults(ex: Any) -> None:
     """No oversubscription (one BLAS / OpenMP thread per worker), and no MALLOC_TRIM_THRESHOLD_."""
 
     def env() -> dict[str, str | None]:
-        return {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_")}
+        names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_")
+        return {k: os.environ.get(k) for k in names}
 
     for got in ex.client.run(env).values():
         assert got == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MALLOC_TRIM_THRESHOLD_": None}
