@@ -234,7 +234,7 @@ class DaskExecutor(Executor):
                 self.client.cancel([f for _, f in live.values()], force=True)
                 stream.clear()
 
-    def workerpeak_rss_mb(self) -> dict[str, float]:
+    def worker_peak_rss_mb(self) -> dict[str, float]:
         """Peak resident memory of every worker process so far, in MB (Linux ``VmHWM``)."""
         return dict(self.client.run(peak_rss_mb))
 
