@@ -342,9 +342,9 @@ def open_executor(
     with (
         # Dask starts its workers with one BLAS / OpenMP thread each (kept: no oversubscription)
         # and MALLOC_TRIM_THRESHOLD_=65536, which also freezes glibc's mmap threshold at 128 KiB:
-        # every array above it is then mapped and faulted in afresh. Measured on kernel density
-        # tiles: 0.12 s of system CPU in one process, 2.8-3.0 s in such a worker. The workers get
-        # glibc's defaults instead, as this process has.
+        # every array above it is then mapped and faulted in afresh. Measured on 256 kernel
+        # density tiles: 0.05-0.12 s of system CPU in a plain process, 2.8-3.0 s in one started
+        # with that setting. The workers get glibc's defaults instead, as this process has.
         dask.config.set({f"{_PRE_SPAWN}.MALLOC_TRIM_THRESHOLD_": None}),
         distributed.LocalCluster(
             n_workers=workers,
