@@ -107,18 +107,35 @@ def snap_targets(
     return geo.index, arr, geoms
 
 
-def road_distances(geoms: Any, points: Any, snap_distance_m: Any, tree: shapely.STRtree) -> Any:
+def road_distances(
+    geoms: Any, points: Any, snap_distance_m: Any, tree: shapely.STRtree, *, within_m: float | None = None
+) -> Any:
     """Distance from each feature itself (not its snapped point) to the nearest road edge.
 
     A community polygon that a road runs along or through is on the road network even when
     the point inside it that the engine drives to lies far from the road: the off-road flag
     looks at the feature, the travel time at its point.
+
+    ``within_m`` (the snap limit) asks only what the flag needs: the features whose point
+    is farther than it are searched, up to it, and the others keep their point's distance (an
+    upper bound). Whether a distance exceeds ``within_m`` is then exactly as without it, at a
+    fraction of the cost where many features lie far from every road (a province's grid
+    cells: a search that is not bounded walks the tree far out).
     """
     out = np.asarray(snap_distance_m, dtype=np.float64).copy()
     area = np.flatnonzero(shapely.get_type_id(geoms) != shapely.get_type_id(points))
-    if len(area):
-        (_, _), dist = tree.query_nearest(geoms[area], return_distance=True, all_matches=False)
-        out[area] = np.minimum(out[area], dist)
+    if within_m is None:
+        if len(area):
+            (_, _), dist = tree.query_nearest(geoms[area], return_distance=True, all_matches=False)
+            out[area] = np.minimum(out[area], dist)
+        return out
+    area = area[out[area] > within_m]
+    if len(area):  # searched a hair beyond the limit, so that a feature at exactly the limit is found
+        reach = float(within_m) * (1 + 1e-9) + 1e-9
+        (hit, _), dist = tree.query_nearest(
+            geoms[area], max_distance=reach, return_distance=True, all_matches=False
+        )
+        out[area[hit]] = np.minimum(out[area[hit]], dist)
     return out
 
 

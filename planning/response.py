@@ -26,7 +26,7 @@ from gis.errors import InputError
 from ._stats import quantile
 from .names import DEFAULT_STANDARD
 from .parallel import SnappedPointEngine, SourceReduction, reduce_sources
-from .snapping import _snap_points, _snap_stations
+from .snapping import _snap_layers, _snap_points, _snap_stations
 from .standards import ResponseStandard, response_standard
 from .travel import RoadMatrix, TargetsBySources, road_matrix
 
@@ -159,7 +159,7 @@ def _engine(
     std = response_standard(standard)
     speed = _speed(speed_factor)
     m = road_matrix(graph, edge_weight=edge_weight)
-    snaps = _snap_stations(m, stations, max_snap_m=max_snap_m, layer="fire_stations")
+    snaps = _snap_stations(m, stations, max_snap_m=max_snap_m, layer="fire_stations", executor=executor)
     pos = m.positions(snaps["node"].tolist())
     if not _travel_matrix(travel_matrix, len(pos), m.n_nodes):
         times = m.one_to_all(pos)
@@ -209,11 +209,13 @@ def _layers(engine: _Engine, layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str
     """:func:`layer_coverage` of several layers; on the chunked path one pass of searches for all."""
     if not engine.chunked:
         return {name: _layer(engine, points, name) for name, points in layers.items()}
-    snaps = {
-        name: _snap_points(engine.matrix, points, layer=name, max_snap_m=engine.max_snap_m)
-        for name, points in layers.items()
-        if len(points)
-    }
+    snaps = _snap_layers(
+        engine.matrix,
+        {name: points for name, points in layers.items() if len(points)},
+        max_snap_m=engine.max_snap_m,
+        executor=engine.executor,
+        exact_road_distance=False,  # the layers carry `flagged`, not `road_distance_m`
+    )
     together = pd.concat(list(snaps.values()), ignore_index=True) if snaps else None
     reduction = _reduce_points(engine, together) if together is not None else None
     out, start = {}, 0

@@ -169,3 +169,28 @@ def test_the_engine_uses_the_same_snap(square_graph) -> None:
         "edge",
         "frac",
     ]
+
+
+def test_road_distances_within_the_limit_flag_exactly_as_the_full_search() -> None:
+    """The bounded search (coverage's layers) flags every feature as the unbounded one does.
+
+    Includes a polygon at exactly the limit from the road, and polygons far beyond it.
+    """
+    from gis.snap import road_distances
+
+    lines = np.array([LineString([(0, 0), (1000, 0)]), LineString([(0, 0), (0, 1000)])])
+    tree = shapely.STRtree(lines)
+    rng = np.random.default_rng(11)
+    corner = rng.uniform(-3000, 3000, (400, 2))
+    polys = np.array([shapely.box(x, y, x + 300, y + 300) for x, y in corner], dtype=object)
+    polys = np.append(polys, shapely.box(200, -700, 400, -500))  # exactly 500 m below the road
+    pts = shapely.centroid(polys)
+    snap = shapely.distance(pts, shapely.union_all(lines))
+    exact = road_distances(polys, pts, snap, tree)
+    bounded = road_distances(polys, pts, snap, tree, within_m=500.0)
+    assert exact[-1] == 500.0 and bounded[-1] == 500.0
+    np.testing.assert_array_equal(exact > 500.0, bounded > 500.0)
+    assert (exact > 500.0).any() and (exact <= 500.0).any()
+    searched = (snap > 500.0) & (bounded <= 500.0)  # found within the limit: the exact distance
+    np.testing.assert_array_equal(bounded[searched], exact[searched])
+    assert (bounded >= exact).all()  # elsewhere an upper bound: the point's own distance

@@ -52,7 +52,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "graph_from_query",
     ),
     "_build": ("JOIN_TOLERANCE_M", "MAX_SCALE_ERROR"),
-    "graph": ("MISSING_ID", "GraphLike", "NetworkReport", "RoadGraph", "as_road_graph"),
+    "graph": ("MISSING_ID", "EdgeShapes", "GraphLike", "NetworkReport", "RoadGraph", "as_road_graph"),
     "_gpkg": ("load_graph", "save_graph"),
     "_speeds": ("parse_maxspeed", "parse_other_tags", "speed_table"),
     "_cache": ("GraphCache", "cache_max_bytes"),
@@ -72,12 +72,13 @@ if TYPE_CHECKING:
         graph_from_osmnx,
         graph_from_query,
     )
-    from .graph import MISSING_ID, GraphLike, NetworkReport, RoadGraph, as_road_graph
+    from .graph import MISSING_ID, EdgeShapes, GraphLike, NetworkReport, RoadGraph, as_road_graph
 
 __all__ = [
     "JOIN_TOLERANCE_M",
     "MAX_SCALE_ERROR",
     "MISSING_ID",
+    "EdgeShapes",
     "GraphCache",
     "GraphLike",
     "NetworkReport",

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import networkx as nx
     import shapely
 
-__all__ = ["MISSING_ID", "GraphLike", "NetworkReport", "RoadGraph", "as_road_graph"]
+__all__ = ["MISSING_ID", "EdgeShapes", "GraphLike", "NetworkReport", "RoadGraph", "as_road_graph"]
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +90,27 @@ class NetworkReport:
 NetworkReport.__module__ = "gis.network"
 
 
-class _EdgeShapes:
-    """Shapely lines of the edges and their STRtree, made on first use, shared by re-weighted graphs."""
+class EdgeShapes:
+    """Shapely lines of the edges and their STRtree, made on first use, shared by re-weighted graphs.
+
+    What a snap needs of a graph (:meth:`RoadGraph.edge_shapes`). It pickles as its packed
+    coordinates and offsets only, never its lines or tree: a Dask worker that receives it once
+    (:meth:`gis.executor.Executor.share`) makes them there, on first use, bit for bit the same.
+    """
 
     def __init__(self, xy: FloatArray, offsets: IntArray) -> None:
         self.xy = xy
         self.offsets = offsets
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"xy": self.xy, "offsets": self.offsets}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.xy, self.offsets = state["xy"], state["offsets"]
+
     @cached_property
     def geoms(self) -> npt.NDArray[np.object_]:
+        """The LineString of every edge, in edge order."""
         import shapely
 
         counts = np.diff(self.offsets)
@@ -109,6 +121,7 @@ class _EdgeShapes:
 
     @cached_property
     def tree(self) -> shapely.STRtree:
+        """A shapely STRtree over :attr:`geoms`."""
         import shapely
 
         return shapely.STRtree(self.geoms)
@@ -259,7 +272,7 @@ class RoadGraph:
                 "gis.network, or derive it with `RoadGraph.with_travel_times`."
             )
             raise InputError(msg)
-        object.__setattr__(self, "_shapes", _EdgeShapes(self.geometry_xy, self.geometry_offsets))
+        object.__setattr__(self, "_shapes", EdgeShapes(self.geometry_xy, self.geometry_offsets))
 
     def __repr__(self) -> str:
         crs = self.crs.to_string() if self.crs is not None else None
@@ -341,9 +354,21 @@ class RoadGraph:
         """
         return self._edge_shapes.tree
 
+    def edge_shapes(self) -> EdgeShapes:
+        """The edges' lines and STRtree as one picklable object (only its arrays are pickled).
+
+        Examples
+        --------
+        >>> from gis.network import graph_from_osm
+        >>> G = graph_from_osm("tests/fixtures/tiny_city.osm.xml")
+        >>> G.edge_shapes().tree is G.edge_tree()
+        True
+        """
+        return self._edge_shapes
+
     @property
-    def _edge_shapes(self) -> _EdgeShapes:
-        shapes: _EdgeShapes = self.__dict__["_shapes"]
+    def _edge_shapes(self) -> EdgeShapes:
+        shapes: EdgeShapes = self.__dict__["_shapes"]
         return shapes
 
     @cached_property
