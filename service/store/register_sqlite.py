@@ -7,6 +7,8 @@ Tables (created on first use, beside the scenarios and jobs)::
                           areas, the reporting account and the follow key's hash (no DELETE)
     register_counters     the last counter used per year (item numbers)
     register_attachments  photos, re-encoded, by ref (append-only)
+    register_risk_grades  risk grades of hazard sources, with their history (append-only;
+                          a migration of its own: ._register_grades)
     register_accounts     accounts: role, unit, the token's salt and scrypt hash
 
 Every change runs in one ``BEGIN IMMEDIATE`` transaction on a fresh connection: it takes the
@@ -32,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 from gis.tables import TableOverrides
 from risk_models.register import Event, Item, RegisterError, apply, item_number, load_workflow
 
+from ._register_grades import GRADES_SCHEMA, insert_grades, select_grades
+from ._register_rows import IMPORT_ITEM_COLUMNS, event_rows, import_seqs, item_rows, last_counters
 from ._register_sql import (
     EVENT_COLUMNS,
     FILTERS,
@@ -63,6 +67,8 @@ from .register import (
 if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
+
+    from risk_models.register import ImportResult
 
 __all__ = ["REGISTER_SCHEMA", "SQLiteRegister"]  # the schema: ._register_sql
 
@@ -98,6 +104,7 @@ class SQLiteRegister(RegisterStore):
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(REGISTER_SCHEMA)
+            conn.executescript(GRADES_SCHEMA)  # migration: risk grades (._register_grades)
         finally:
             conn.close()
         self._local = threading.local()
@@ -290,6 +297,49 @@ class SQLiteRegister(RegisterStore):
             )
         return list(items)
 
+    _IMPORT_ITEM_SQL = (
+        f"INSERT INTO register_items ({', '.join(IMPORT_ITEM_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(IMPORT_ITEM_COLUMNS))})"
+    )
+    _IMPORT_EVENT_SQL = (
+        f"INSERT INTO register_events ({', '.join(EVENT_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+    )
+
+    def import_items(self, make: Callable[[Mapping[int, int]], ImportResult]) -> list[str]:
+        """Store an import's new items and events with ``executemany``: all or none."""
+        numbers: list[str] = []
+        try:
+            with self._write() as conn:
+                # 256 MB of page cache: the inserts touch every index of a big register
+                conn.execute("PRAGMA cache_size = -262144")
+                counters = {
+                    int(r[0]): int(r[1]) + 1 for r in conn.execute("SELECT year, last FROM register_counters")
+                }
+                result = make(counters)
+                numbers = list(result.items)
+                seqs = import_seqs(result.items, result.events)
+                conn.executemany(self._IMPORT_ITEM_SQL, item_rows(result.items.values(), result.areas))
+                conn.executemany(self._IMPORT_EVENT_SQL, event_rows(result.events, seqs))
+                conn.executemany(
+                    "INSERT INTO register_counters (year, last) VALUES (?, ?) "
+                    "ON CONFLICT(year) DO UPDATE SET last = max(last, excluded.last)",
+                    sorted(last_counters(numbers).items()),
+                )
+        except sqlite3.IntegrityError:  # rolled back: a number was taken
+            conn = self._read()
+            taken = []
+            for k in range(0, len(numbers), 500):
+                chunk = numbers[k : k + 500]
+                sql = f"SELECT number FROM register_items WHERE number IN ({', '.join('?' * len(chunk))})"
+                taken += [n for (n,) in conn.execute(sql, chunk)]
+            msg = (
+                f"Items {taken[:10]} are already stored; nothing was imported. Fix: number the import "
+                "from the counters `import_items` passes to `make`."
+            )
+            raise RegisterError(msg) from None
+        return numbers
+
     # -- reads -----------------------------------------------------------------------------
 
     @staticmethod
@@ -452,6 +502,24 @@ class SQLiteRegister(RegisterStore):
             .fetchone()
         )
         return None if row is None or row[0] is None else bytes(row[0])
+
+    # -- risk grades -----------------------------------------------------------------------
+
+    def add_grades(self, records: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Append graded assessments (one transaction); their ids."""
+        with self._write() as conn:
+            return insert_grades(conn, records)
+
+    def grades(
+        self,
+        *,
+        hazard_id: str | None = None,
+        grade: str | None = None,
+        method: str | None = None,
+        history: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Stored grades: the latest of each (hazard source, part), or every one with ``history``."""
+        return select_grades(self._read(), hazard_id=hazard_id, grade=grade, method=method, history=history)
 
     # -- accounts --------------------------------------------------------------------------
 
