@@ -433,7 +433,7 @@ def run_import(db: Path, sheet: Path, engine: str) -> dict[str, float]:
     from risk_models.register import import_rows, read_rows
     from service.store import SQLiteRegister
 
-    with tempfile.TemporaryDirectory(dir=db.parent, prefix="import-copy-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-register-import-copy-") as tmp:
         copy = Path(tmp) / db.name
         src = sqlite3.connect(db)
         dst = sqlite3.connect(copy)

@@ -41,6 +41,7 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from starlette.datastructures import UploadFile
 
 from gis import InputError
@@ -109,6 +110,7 @@ _IMPORT_DOC: dict[str, Any] = {
                         "scenario": {"type": "string", "maxLength": 100},
                     },
                     "required": ["file"],
+                    "additionalProperties": False,
                 }
             }
         },
@@ -245,6 +247,10 @@ async def import_items(request: Request) -> Any:
 
 # -- traceability -----------------------------------------------------------------------------
 
+#: One incident of the query, ``LON,LAT,TIME[,HAZARD_ID]``.
+Incident = Annotated[
+    str, Field(max_length=200, pattern=r"^-?[0-9.]+,-?[0-9.]+,[0-9]{4}-[0-9]{2}-[0-9]{2}[^,]*(,[^,]+)?$")
+]
 _INCIDENT = re.compile(r"^\s*(-?[0-9.]+)\s*,\s*(-?[0-9.]+)\s*,\s*([^,]+?)\s*(?:,\s*([^,]+?)\s*)?$")
 
 
@@ -308,8 +314,8 @@ def traceability(
     request: Request,
     *,
     incident: Annotated[
-        list[str] | None,
-        Query(max_length=200, description="LON,LAT,TIME[,HAZARD_ID] (WGS84, local time); repeatable."),
+        list[Incident] | None,
+        Query(max_length=200, description="LON,LAT,TIME[,HAZARD_ID] (WGS84, local ISO time); repeatable."),
     ] = None,
     scenario: Annotated[
         str | None, Query(max_length=100, description="Trace its `incidents`; its hazards: unchecked.")
@@ -467,7 +473,7 @@ def get_grades(
 
     ``format=geojson``: one feature per hazard source with its worst latest part (grade,
     colour, control level, score, part), located by the scenario's hazards layer when given,
-    else by the lon / lat given with the grading (null geometry without either).
+    else by the last lon / lat given with a grading of it (null geometry without either).
     """
     service = get_service(request)
     require_actor(request, service)
@@ -479,7 +485,9 @@ def get_grades(
     if rows:
         table = pd.DataFrame(rows)
         worst = hazard_risk_grades(table)
-        located = table.dropna(subset=["lon", "lat"]).groupby("hazard_id")[["lon", "lat"]].last()
+        everything = pd.DataFrame(service.store.register.grades(hazard_id=hazard_id, history=True))
+        # the last place given for the source, by any of its gradings
+        located = everything.dropna(subset=["lon", "lat"]).groupby("hazard_id")[["lon", "lat"]].last()
         shapes: dict[str, Any] = {}
         if hazards is not None:
             in_4326 = hazards.to_crs(4326)
