@@ -270,3 +270,24 @@ def test_the_command_line_imports_alike_with_either_reader(tmp_path: Path) -> No
         assert main([*args, "--source", "sensor_alarm", "--role", "admin"]) == 0  # sensors: anonymous
         tables.append((d / "items.csv").read_text(encoding="utf-8-sig"))
     assert tables[0] == tables[1] and "2026-03-20" in tables[0]  # 整改期限 from a date cell
+
+
+def test_an_import_is_numbered_again_when_a_report_came_in_meanwhile(tmp_path: Path) -> None:
+    reg = _store(tmp_path)
+    rows = _rows(20, 7, bad=False)
+    calls: list[dict[int, int]] = []
+
+    def make(counters: dict[int, int]) -> object:
+        calls.append(dict(counters))
+        if len(calls) == 1:  # someone reports while the sheet is being checked
+            reg.report(
+                lambda n: report(n, at=datetime(2026, 3, 2, 9), actor="web", role="reporter", category="gas",
+                                 x=112.5, y=37.8, description="smell", source="public_report"),
+                year=2026,
+            )  # fmt: skip
+        return import_rows(rows, first_counter=counters, actor="insp-1")
+
+    numbers = reg.import_items(make)  # type: ignore[arg-type]
+    assert [c.get(2026) for c in calls] == [2, 3]
+    assert "YH-2026-000002" not in numbers and reg.get("YH-2026-000002").item.description == "smell"
+    assert reg.count() == (22, 22)

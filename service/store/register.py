@@ -208,12 +208,14 @@ class RegisterStore(ABC):
     def import_items(self, make: Callable[[Mapping[int, int]], ImportResult]) -> list[str]:
         """Store the new items of an import and their events: all or none, one transaction.
 
-        ``make(next counters by year)`` runs inside the write transaction and gives the
+        ``make(next counters by year)`` gives the
         :class:`~risk_models.register.ImportResult` of
         :func:`~risk_models.register.import_rows`: items made by the domain's ``report`` /
         ``transition`` (so checked by :func:`~risk_models.register.apply`), their events and
-        areas. The store checks that every number is new and that each item's events are
-        its version's count, starting with its report. Returns the new numbers, in order.
+        areas. It may run twice: once outside the write transaction and again inside it if
+        the counters moved meanwhile, so that its numbers are free when stored. The store
+        checks that every number is new and that each item's events are its version's
+        count, starting with its report. Returns the new numbers, in order.
         """
 
     @abstractmethod

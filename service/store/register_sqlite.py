@@ -307,17 +307,24 @@ class SQLiteRegister(RegisterStore):
     )
 
     def import_items(self, make: Callable[[Mapping[int, int]], ImportResult]) -> list[str]:
-        """Store an import's new items and events with ``executemany``: all or none."""
+        """Store an import's new items and events with ``executemany``: all or none.
+
+        ``make`` runs first outside the write lock, on the counters as they are (the checks
+        and the items of a 100,000-row sheet take seconds, and a bad sheet never takes the
+        lock); under the lock, if another writer has numbered items of those years meanwhile,
+        it runs again on the new counters. The lock is held for the inserts only.
+        """
+        counters = self._counters(self._read())
+        result = make(counters)
         numbers: list[str] = []
         try:
             with self._write() as conn:
                 # up to 1 GiB of page cache for this connection: the inserts touch every index
                 # of a big register (1M items: 34 s with 1 GiB against 65 s with 256 MiB)
                 conn.execute("PRAGMA cache_size = -1048576")
-                counters = {
-                    int(r[0]): int(r[1]) + 1 for r in conn.execute("SELECT year, last FROM register_counters")
-                }
-                result = make(counters)
+                now = self._counters(conn)
+                if any(now.get(y) != counters.get(y) for y in last_counters(result.items)):
+                    result = make(now)  # numbered meanwhile: number again
                 numbers = list(result.items)
                 seqs = import_seqs(result.items, result.events)
                 conn.executemany(self._IMPORT_ITEM_SQL, item_rows(result.items.values(), result.areas))
@@ -340,6 +347,11 @@ class SQLiteRegister(RegisterStore):
             )
             raise RegisterError(msg) from None
         return numbers
+
+    @staticmethod
+    def _counters(conn: sqlite3.Connection) -> dict[int, int]:
+        """``{year: the next free counter}``."""
+        return {int(r[0]): int(r[1]) + 1 for r in conn.execute("SELECT year, last FROM register_counters")}
 
     # -- reads -----------------------------------------------------------------------------
 
