@@ -314,21 +314,25 @@ class SQLiteRegister(RegisterStore):
         lock); under the lock, if another writer has numbered items of those years meanwhile,
         it runs again on the new counters. The lock is held for the inserts only.
         """
+
+        def rows(result: ImportResult) -> tuple[list[str], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+            seqs = import_seqs(result.items, result.events)
+            items = item_rows(result.items.values(), result.areas)
+            return list(result.items), items, event_rows(result.events, seqs)
+
         counters = self._counters(self._read())
         result = make(counters)
-        numbers: list[str] = []
+        numbers, items, events = rows(result)
         try:
             with self._write() as conn:
                 # up to 1 GiB of page cache for this connection: the inserts touch every index
                 # of a big register (1M items: 34 s with 1 GiB against 65 s with 256 MiB)
                 conn.execute("PRAGMA cache_size = -1048576")
                 now = self._counters(conn)
-                if any(now.get(y) != counters.get(y) for y in last_counters(result.items)):
-                    result = make(now)  # numbered meanwhile: number again
-                numbers = list(result.items)
-                seqs = import_seqs(result.items, result.events)
-                conn.executemany(self._IMPORT_ITEM_SQL, item_rows(result.items.values(), result.areas))
-                conn.executemany(self._IMPORT_EVENT_SQL, event_rows(result.events, seqs))
+                if any(now.get(y) != counters.get(y) for y in last_counters(numbers)):
+                    numbers, items, events = rows(make(now))  # numbered meanwhile: number again
+                conn.executemany(self._IMPORT_ITEM_SQL, items)
+                conn.executemany(self._IMPORT_EVENT_SQL, events)
                 conn.executemany(
                     "INSERT INTO register_counters (year, last) VALUES (?, ?) "
                     "ON CONFLICT(year) DO UPDATE SET last = max(last, excluded.last)",
