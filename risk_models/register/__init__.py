@@ -47,7 +47,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "grading": ("grade_assessments", "hazard_risk_grades", "load_risk_grading"),
     "influence": ("register_factors", "risk_grade_factors"),
-    "intake": ("HEADERS", "ImportResult", "import_rows", "read_rows"),
+    "intake": ("HEADERS", "ImportResult", "SheetError", "import_rows", "read_rows"),
     "items": ("Event", "Item", "item_number"),
     "link": ("LINK_COLUMNS", "LINK_DISTANCE_M", "link_items"),
     "monthly": ("ASSESS_BY", "MONTH_FIGURES", "RegisterMonth", "register_month"),
@@ -77,7 +77,7 @@ if TYPE_CHECKING:
     )
     from .grading import grade_assessments, hazard_risk_grades, load_risk_grading
     from .influence import register_factors, risk_grade_factors
-    from .intake import HEADERS, ImportResult, import_rows, read_rows
+    from .intake import HEADERS, ImportResult, SheetError, import_rows, read_rows
     from .items import Event, Item, item_number
     from .link import LINK_COLUMNS, LINK_DISTANCE_M, link_items
     from .log import is_overdue, replay, replay_many
@@ -113,6 +113,7 @@ __all__ = [
     "RegisterMonth",
     "RoleError",
     "Rule",
+    "SheetError",
     "SyntheticRegister",
     "TransitionError",
     "Workflow",

@@ -62,7 +62,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_SCALARS = (str, float, int, bool, type(None), date, datetime)
+
+
 def _frozen(value: Any) -> Any:
+    if type(value) in _SCALARS:  # the common case, without the Mapping ABC check
+        return value
     if isinstance(value, list | tuple):
         return tuple(_frozen(v) for v in value)
     if isinstance(value, Mapping):

@@ -42,7 +42,7 @@ def _import(args: argparse.Namespace) -> int:
 
     from ..register_files import open_register
 
-    rows = read_rows(args.file, sheet=args.sheet)
+    rows = read_rows(args.file, sheet=args.sheet, engine=args.engine)
     layers: dict[str, Any] = {}
     if args.scenario is not None:
         from gis import load_scenario
@@ -225,6 +225,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     imp.add_argument("dir", type=Path, help="register directory (created if new)")
     imp.add_argument("file", type=Path, help=".csv or .xlsx with Chinese or English headers")
     imp.add_argument("--sheet", default=None, help="Excel sheet (default: the first)")
+    imp.add_argument(
+        "--engine",
+        choices=("auto", "calamine", "openpyxl"),
+        default="auto",
+        help="Excel reader (default: python-calamine when installed, else openpyxl)",
+    )
     # checked by import_rows against gis.coords.COORDINATE_SYSTEMS (not imported here: numpy)
     imp.add_argument(
         "--coords", default="wgs84", help="coordinates of rows without 坐标系: wgs84, gcj02 or bd09"

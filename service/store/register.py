@@ -15,7 +15,8 @@ Contract every backend keeps:
   current state to the caller's ``build`` (:func:`risk_models.register.transition` or
   :func:`~risk_models.register.report`) inside the write transaction, so two moves of one
   item are serialised and each sees the other's result; bulk appends are checked with
-  :func:`risk_models.register.apply`.
+  :func:`risk_models.register.apply`, and the new items of an import are made by the
+  domain's ``report`` / ``transition`` (which apply it) inside the transaction.
 * Numbers (``YH-<year>-<counter>``) are made by the store from a counter per year, unique
   under any concurrency.
 * Replaying the stored events (:func:`risk_models.register.replay_many`) gives the stored items.
@@ -27,13 +28,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-    from risk_models.register import Event, Item
+    from risk_models.register import Event, ImportResult, Item
 
 __all__ = [
     "AREA_COLUMNS",
@@ -201,6 +202,44 @@ class RegisterStore(ABC):
         Each event is checked with :func:`risk_models.register.apply` on the item it
         changes; all are stored or none. ``areas`` (indexed by number) gives ``district``
         and ``street``. Returns the numbers of the items changed, in order.
+        """
+
+    @abstractmethod
+    def import_items(self, make: Callable[[Mapping[int, int]], ImportResult]) -> list[str]:
+        """Store the new items of an import and their events: all or none, one transaction.
+
+        ``make(next counters by year)`` gives the
+        :class:`~risk_models.register.ImportResult` of
+        :func:`~risk_models.register.import_rows`: items made by the domain's ``report`` /
+        ``transition`` (so checked by :func:`~risk_models.register.apply`), their events and
+        areas. It may run twice: once outside the write transaction and again inside it if
+        the counters moved meanwhile, so that its numbers are free when stored. The store
+        checks that every number is new and that each item's events are its version's
+        count, starting with its report. Returns the new numbers, in order.
+        """
+
+    @abstractmethod
+    def add_grades(self, records: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Append risk grades of hazard sources (a re-grade appends; the latest counts); their ids.
+
+        Each record has ``hazard_id``, ``part``, ``method``, ``factors`` (a mapping), ``score``,
+        ``basis``, ``grade``, ``colour``, ``control_level``, ``control_measures``, ``lon`` /
+        ``lat`` (or None), ``graded_at``, ``actor``, ``role`` and ``note``: the grading of
+        :func:`risk_models.register.grade_assessments`. Grades are never changed or deleted.
+        """
+
+    @abstractmethod
+    def grades(
+        self,
+        *,
+        hazard_id: str | None = None,
+        grade: str | None = None,
+        method: str | None = None,
+        history: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Stored grades (records as given, with ``id``), oldest first.
+
+        The latest of each (hazard_id, part) unless ``history``; the filters apply to those.
         """
 
     # -- reads -----------------------------------------------------------------------------

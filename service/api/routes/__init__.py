@@ -12,6 +12,7 @@ module              routes
 ``maps``            ``/scenarios/{id}/map`` and ``/report``: the HTML pages
 ``register``        the hidden-danger register: report, list, get, move, follow, disclosure,
                     assessment
+``register_intake`` the register's import (CSV / Excel), traceability and risk grades
 ==================  ====================================================================
 
 A route module adds no placeholder data: each endpoint is computed by the library
@@ -33,7 +34,7 @@ the endpoint reads. A new router is added to :data:`ROUTERS`.
 
 from fastapi import APIRouter
 
-from . import coverage, jobs, maps, meta, query, register, risk, scenarios
+from . import coverage, jobs, maps, meta, query, register, register_intake, risk, scenarios
 
 __all__ = ["ROUTERS"]
 
@@ -47,4 +48,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     jobs.router,
     maps.router,
     register.router,
+    register_intake.router,  # import, traceability, risk grades
 )
