@@ -26,6 +26,7 @@ __all__ = ["nearest_edges", "twins"]
 
 _BAND_ROWS = 256  # grid rows per band
 _BATCH_PAIRS = 1_000_000  # (pixel, segment) pairs computed at once
+_TWIN_BATCH = 1_000_000  # edges matched with their twins at once
 _EPS_M = 0.05  # slack of the enumerated columns and rows (the distances decide; this only must not miss)
 
 
@@ -97,31 +98,38 @@ def twins(xy: FloatArray, offsets: IntArray, uv: IntArray) -> IntArray:
     """The reverse twin of every edge (``v -> u`` along the same line drawn backwards), else -1.
 
     Only unambiguous pairs are matched: exactly one edge each way between the two nodes, with
-    the same vertices in reverse order (a two-way road).
+    the same vertices in reverse order (a two-way road). Memory: a few arrays of the edges.
     """
     m = len(offsets) - 1
     out = np.full(m, -1, dtype=np.int64)
     if m == 0:
         return out
     n = np.int64(uv.max()) + 1
-    keys = uv[:, 0].astype(np.int64) * n + uv[:, 1]
-    order = np.argsort(keys, kind="stable")
-    sk = keys[order]
-    want = uv[:, 1].astype(np.int64) * n + uv[:, 0]
-    lo = np.searchsorted(sk, want, side="left")
-    hi = np.searchsorted(sk, want, side="right")
-    own = np.searchsorted(sk, keys, side="right") - np.searchsorted(sk, keys, side="left")
-    a = np.flatnonzero((hi - lo == 1) & (own == 1) & (uv[:, 0] != uv[:, 1]))
-    b = order[lo[a]]
-    nv = np.diff(offsets)
-    keep = nv[a] == nv[b]
-    a, b = a[keep], b[keep]
-    na = nv[a]
-    ia = np.repeat(offsets[a], na) + _ragged(na)
-    ib = np.repeat(offsets[b] + na - 1, na) - _ragged(na)
-    equal = (xy[ia] == xy[ib]).all(axis=1)
-    ok = np.logical_and.reduceat(equal, np.cumsum(na) - na) if len(na) else np.empty(0, bool)
-    out[a[ok]] = b[ok]
+    u, v = uv[:, 0].astype(np.int64), uv[:, 1].astype(np.int64)
+    order = np.argsort(u * n + v, kind="stable")
+    sk = (u * n + v)[order]
+    single = np.ones(m, dtype=bool)  # the only edge from its u to its v
+    dup = np.flatnonzero(sk[1:] == sk[:-1])
+    single[order[dup]] = False
+    single[order[dup + 1]] = False
+    for lo_e in range(0, m, _TWIN_BATCH):
+        e = np.arange(lo_e, min(lo_e + _TWIN_BATCH, m), dtype=np.int64)
+        want = v[e] * n + u[e]
+        at = np.minimum(np.searchsorted(sk, want), m - 1)
+        t = order[at]
+        ok = (sk[at] == want) & single[e] & single[t] & (u[e] != v[e]) & (e < t)
+        a, b = e[ok], t[ok]
+        nv = offsets[a + 1] - offsets[a]
+        keep = nv == offsets[b + 1] - offsets[b]
+        a, b, nv = a[keep], b[keep], nv[keep]
+        if not len(a):
+            continue
+        k = _ragged(nv)
+        ia = np.repeat(offsets[a], nv) + k
+        ib = np.repeat(offsets[b] + nv - 1, nv) - k
+        equal = (xy[ia] == xy[ib]).all(axis=1)
+        same = np.logical_and.reduceat(equal, np.cumsum(nv) - nv)
+        out[a[same]], out[b[same]] = b[same], a[same]
     return out
 
 
