@@ -24,7 +24,7 @@ IntArray = npt.NDArray[np.int64]
 
 __all__ = ["nearest_edges", "twins"]
 
-_BAND_ROWS = 256  # grid rows per band
+_BAND_ROWS = 64  # grid rows per band
 _BATCH_PAIRS = 1_000_000  # (pixel, segment) pairs computed at once
 _TWIN_BATCH = 1_000_000  # edges matched with their twins at once
 _EPS_M = 0.05  # slack of the enumerated columns and rows (the distances decide; this only must not miss)
