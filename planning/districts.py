@@ -161,9 +161,10 @@ def _cells(
     Above :data:`VORONOI_MAX_NODES` distinct node positions, the pixels of a raster instead
     (:func:`_cells_raster`).
     """
-    n_positions = len(np.unique(m.xy, axis=0)) if m.n_nodes > VORONOI_MAX_NODES else m.n_nodes
-    if n_positions > VORONOI_MAX_NODES:
-        return _cells_raster(m, owner, k, region)
+    if m.n_nodes > VORONOI_MAX_NODES:
+        uniq, first = np.unique(m.xy, axis=0, return_index=True)
+        if len(uniq) > VORONOI_MAX_NODES:
+            return _cells_raster(uniq, owner[first], k, region)
     vor = _voronoi(m, region)
     lab = owner[vor.first]
     order = np.argsort(lab, kind="stable")
@@ -183,9 +184,11 @@ def district_pixel_m(region: shapely.Geometry) -> float:
 
 
 def _cells_raster(
-    m: RoadMatrix, owner: npt.NDArray[np.int64], k: int, region: shapely.Geometry
+    xy: FloatArray, owner: npt.NDArray[np.int64], k: int, region: shapely.Geometry
 ) -> list[shapely.Geometry]:
     """Each station's district as the pixels whose centre lies in one of its nodes' Voronoi cells.
+
+    ``xy``: the distinct node positions, ``owner``: the station of each (-1 where none).
 
     A pixel of :func:`district_pixel_m` belongs to the station of the road node nearest to its
     centre (a KD-tree query, the planar Voronoi diagram sampled at the pixel centres) if its
@@ -205,8 +208,7 @@ def _cells_raster(
     inside = features.rasterize(
         [(region, 1)], out_shape=(ny_, nx_), transform=affine, fill=0, dtype="uint8"
     ).astype(bool)  # pixels whose centre is in the region
-    uniq, first = np.unique(m.xy, axis=0, return_index=True)
-    tree = cKDTree(uniq)
+    tree = cKDTree(xy)
     label = np.full(ny_ * nx_, -1, dtype=np.int32)
     flat = np.flatnonzero(inside.ravel())
     del inside
@@ -215,7 +217,7 @@ def _cells_raster(
     for b in range(0, len(flat), _QUERY_ROWS):
         ids = flat[b : b + _QUERY_ROWS]
         _, nearest = tree.query(np.column_stack([cx[ids % nx_], cy[ids // nx_]]), workers=-1)
-        label[ids] = owner[first[nearest]]
+        label[ids] = owner[nearest]
     del tree, flat
     grid = label.reshape(ny_, nx_)
     pieces: list[list[shapely.Geometry]] = [[] for _ in range(k)]
