@@ -66,16 +66,30 @@ def _node_records(graph: RoadGraph) -> dict[str, Any]:
     return cols
 
 
+_NAN_IS_NONE = ("length_m", "speed_kph", "travel_time_s")  # float columns: NaN is written as missing
+
+
 def _edge_columns(graph: RoadGraph) -> dict[str, npt.NDArray[Any]]:
-    """Edge attribute columns (absent = None), only those some edge has, in the builder's order."""
+    """Edge attribute columns, only those some edge has, in the builder's order (NaN: absent)."""
     cols: dict[str, npt.NDArray[Any]] = {}
     for name in EDGE_FIELDS:
         values = graph.edge_attribute(name)
-        if name in ("length_m", "speed_kph", "travel_time_s"):
-            values = none_where(np.isnan(values), values)
         if name in graph.edge_attrs or pd.notna(values).any():
             cols[name] = values
     return cols | dict(graph.edge_attrs)
+
+
+def _batch_values(
+    columns: Mapping[str, npt.NDArray[Any]], rows: slice, nan_is_none: set[str]
+) -> dict[str, list[Any]]:
+    """The ``rows`` of :func:`_edge_columns` as Python values (None where NaN in ``nan_is_none``)."""
+    out = {}
+    for name, values in columns.items():
+        part = values[rows]
+        if name in nan_is_none:
+            part = none_where(np.isnan(part), part)
+        out[name] = part.tolist()
+    return out
 
 
 def _typed(
@@ -104,7 +118,7 @@ SAVE_BATCH_EDGES = 500_000
 
 
 def _edge_batches(
-    columns: Mapping[str, npt.NDArray[Any]], n_edges: int
+    columns: Mapping[str, npt.NDArray[Any]], n_edges: int, nan_is_none: set[str]
 ) -> tuple[dict[str, str], list[slice]]:
     """Kinds of the edge columns over all edges, decided batch by batch, and the batches."""
     batches = [slice(lo, lo + SAVE_BATCH_EDGES) for lo in range(0, max(n_edges, 1), SAVE_BATCH_EDGES)]
@@ -115,7 +129,7 @@ def _edge_batches(
             continue
         found: set[str] = set()
         for rows in batches:
-            found |= _types(values[rows].tolist())
+            found |= _types(_batch_values({name: values}, rows, nan_is_none)[name])
         kinds[name] = _kind_of(found)
     return kinds, batches
 
@@ -168,7 +182,8 @@ def save_graph(graph: GraphLike, path: str | Path) -> Path:
             crs=crs,
         )
         columns = _edge_columns(road)
-        edge_kinds, batches = _edge_batches(columns, road.n_edges)
+        nan_is_none = {n for n in _NAN_IS_NONE if n not in road.edge_attrs}
+        edge_kinds, batches = _edge_batches(columns, road.n_edges, nan_is_none)
     graph_attrs: dict[str, Any] = {}
     if road.report is not None:
         graph_attrs = {"source": road.source, "report": {"__report__": asdict(road.report)}}
@@ -193,7 +208,7 @@ def save_graph(graph: GraphLike, path: str | Path) -> Path:
         del node_gdf
         for i, rows in enumerate(batches):  # appended batch by batch: the same layer as at once
             with gc_paused():
-                batch = {k: v[rows].tolist() for k, v in columns.items()}
+                batch = _batch_values(columns, rows, nan_is_none)
                 edge_cols, _ = _typed(batch, _EDGE_KEYS, edge_kinds)
                 edge_gdf = gpd.GeoDataFrame(
                     {
