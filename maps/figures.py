@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -50,6 +51,12 @@ def _english(label: str) -> str:
     return " ".join(w for w in label.split(" ") if w.isascii()) or label
 
 
+def _merge(geoms: npt.NDArray[np.object_]) -> shapely.Geometry:
+    """Union of polygons that tile an area (a coverage union), or a full union where they do not."""
+    out = shapely.coverage_union_all(geoms)
+    return out if shapely.is_valid(out) else shapely.union_all(geoms)
+
+
 def risk_figure(
     risk: RiskResult,
     *,
@@ -74,8 +81,24 @@ def risk_figure(
     units = risk.units
     fig = _figure(7.5, 7.0)
     ax = fig.add_subplot()
-    colours = units["level"].astype(str).map({k: v["colour"] for k, v in st["risk_levels"].items()})
-    units.plot(ax=ax, color=colours.fillna("#cccccc").to_list(), edgecolor="white", linewidth=0.3)
+    level_colours = {k: v["colour"] for k, v in st["risk_levels"].items()}
+    budget = int(st["display"]["max_polygons"])
+    if budget and len(units) > budget:
+        # a province's grid: the units of each level merged (they tile the area: a coverage union),
+        # drawn without outlines, which at this scale would cover the colours
+        levels = units["level"].astype(str)
+        merged = [
+            (lv, _merge(units.geometry.to_numpy()[(levels == lv).to_numpy()]))
+            for lv in sorted(levels.unique())
+        ]
+        frame = gpd.GeoDataFrame(
+            {"level": [lv for lv, _ in merged]}, geometry=[g for _, g in merged], crs=units.crs
+        )
+        colours = frame["level"].map(level_colours)
+        frame.plot(ax=ax, color=colours.fillna("#cccccc").to_list(), linewidth=0)
+    else:
+        colours = units["level"].astype(str).map(level_colours)
+        units.plot(ax=ax, color=colours.fillna("#cccccc").to_list(), edgecolor="white", linewidth=0.3)
     handles: list[Any] = [
         Patch(facecolor=st["risk_levels"][lv]["colour"], label=_english(st["risk_levels"][lv]["label"]))
         for lv in LEVELS_HIGH_FIRST

@@ -6,6 +6,7 @@ import json
 
 import geopandas as gpd
 import numpy as np
+import pytest
 import shapely
 
 from maps._layers import Display, polygon_spec
@@ -46,3 +47,39 @@ def test_layer_over_the_vertex_budget_is_simplified_and_says_so() -> None:
     a = [shapely.from_geojson(json.dumps(f["geometry"])) for f in free["data"]["features"]]
     b = [shapely.from_geojson(json.dumps(f["geometry"])) for f in tight["data"]["features"]]
     assert np.allclose(shapely.area(b), shapely.area(a), rtol=0.05)
+
+
+def test_risk_figure_merges_a_grid_over_the_budget_by_level() -> None:
+    from maps.figures import figure_png, risk_figure
+    from risk_models.model import RiskResult
+
+    side = 60  # 3,600 cells of 500 m, over a budget of 100
+    gx, gy = np.meshgrid(np.arange(side) * 500.0, np.arange(side) * 500.0)
+    cells = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + 500, gy.ravel() + 500)
+    level = np.array(["red", "orange", "yellow", "blue"])[(gx.ravel() // 7_500).astype(int) % 4]
+    units = gpd.GeoDataFrame({"level": level, "score": np.arange(len(cells))}, geometry=cells, crs=32650)
+    risk = RiskResult(units, None, (), "grid:500", None, {}, "test")
+    small = {"display": {"max_polygons": 100}}
+    png = figure_png(risk_figure(risk, map_style=small))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    # the merged levels cover the same area as the cells
+    from maps.figures import _merge
+
+    assert _merge(cells).area == pytest.approx(side * side * 500.0**2)
+
+
+def test_report_embeds_the_map_page_given() -> None:
+    import html as html_module
+
+    from gis import RoadsSource, Scenario, demo_city, graph_from_lines
+    from maps.report import report_html
+    from planning import analyse_coverage
+    from risk_models import score_scenario
+
+    city = demo_city(n_road_nodes=2000)
+    sc = Scenario("Demo City (synthetic)", city, city["roads"].crs, RoadsSource("layer"), synthetic=True)
+    cov = analyse_coverage(sc, graph_from_lines(city["roads"]), breaks_s=[300], districts=False)
+    risk = score_scenario(sc, learn=False)
+    page = "<html><body>the map drawn before</body></html>"
+    text = report_html(sc, risk=risk, coverage=cov, map_page=page)
+    assert html_module.escape(page, quote=True) in text
