@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import shapely
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -51,10 +50,26 @@ def _english(label: str) -> str:
     return " ".join(w for w in label.split(" ") if w.isascii()) or label
 
 
-def _merge(geoms: npt.NDArray[np.object_]) -> shapely.Geometry:
-    """Union of polygons that tile an area (a coverage union), or a full union where they do not."""
-    out = shapely.coverage_union_all(geoms)
-    return out if shapely.is_valid(out) else shapely.union_all(geoms)
+def _paint_levels(ax: Any, units: gpd.GeoDataFrame, colours: dict[str, str], pixels: int = 1400) -> None:
+    """Draw the units' risk levels as an image of ``pixels`` on the long side (each pixel: its unit)."""
+    from matplotlib.colors import to_rgba
+    from rasterio import features
+    from rasterio.transform import Affine
+
+    x0, y0, x1, y1 = units.total_bounds
+    size = max(x1 - x0, y1 - y0) / pixels
+    nx_, ny_ = max(1, int(np.ceil((x1 - x0) / size))), max(1, int(np.ceil((y1 - y0) / size)))
+    names = list(colours)
+    code = units["level"].astype(str).map({n: i + 1 for i, n in enumerate(names)}).fillna(len(names) + 1)
+    image = features.rasterize(
+        zip(units.geometry.to_numpy(), code.astype(int).to_numpy(), strict=True),
+        out_shape=(ny_, nx_),
+        transform=Affine(size, 0.0, x0, 0.0, -size, y0 + ny_ * size),
+        fill=0,
+        dtype="uint8",
+    )
+    palette = np.array([(0, 0, 0, 0), *(to_rgba(colours[n]) for n in names), to_rgba("#cccccc")])
+    ax.imshow(palette[image], extent=(x0, x0 + nx_ * size, y0, y0 + ny_ * size), interpolation="nearest")
 
 
 def risk_figure(
@@ -84,18 +99,9 @@ def risk_figure(
     level_colours = {k: v["colour"] for k, v in st["risk_levels"].items()}
     budget = int(st["display"]["max_polygons"])
     if budget and len(units) > budget:
-        # a province's grid: the units of each level merged (they tile the area: a coverage union),
-        # drawn without outlines, which at this scale would cover the colours
-        levels = units["level"].astype(str)
-        merged = [
-            (lv, _merge(units.geometry.to_numpy()[(levels == lv).to_numpy()]))
-            for lv in sorted(levels.unique())
-        ]
-        frame = gpd.GeoDataFrame(
-            {"level": [lv for lv, _ in merged]}, geometry=[g for _, g in merged], crs=units.crs
-        )
-        colours = frame["level"].map(level_colours)
-        frame.plot(ax=ax, color=colours.fillna("#cccccc").to_list(), linewidth=0)
+        # a province's grid: painted as an image of the units' levels at the figure's resolution
+        # (hundreds of thousands of polygon patches take minutes to draw and show as outlines)
+        _paint_levels(ax, units, level_colours)
     else:
         colours = units["level"].astype(str).map(level_colours)
         units.plot(ax=ax, color=colours.fillna("#cccccc").to_list(), edgecolor="white", linewidth=0.3)

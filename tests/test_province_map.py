@@ -6,7 +6,6 @@ import json
 
 import geopandas as gpd
 import numpy as np
-import pytest
 import shapely
 
 from maps._layers import Display, polygon_spec
@@ -49,7 +48,7 @@ def test_layer_over_the_vertex_budget_is_simplified_and_says_so() -> None:
     assert np.allclose(shapely.area(b), shapely.area(a), rtol=0.05)
 
 
-def test_risk_figure_merges_a_grid_over_the_budget_by_level() -> None:
+def test_risk_figure_paints_a_grid_over_the_budget_as_an_image() -> None:
     from maps.figures import figure_png, risk_figure
     from risk_models.model import RiskResult
 
@@ -60,12 +59,21 @@ def test_risk_figure_merges_a_grid_over_the_budget_by_level() -> None:
     units = gpd.GeoDataFrame({"level": level, "score": np.arange(len(cells))}, geometry=cells, crs=32650)
     risk = RiskResult(units, None, (), "grid:500", None, {}, "test")
     small = {"display": {"max_polygons": 100}}
-    png = figure_png(risk_figure(risk, map_style=small))
+    fig = risk_figure(risk, map_style=small)
+    png = figure_png(fig)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-    # the merged levels cover the same area as the cells
-    from maps.figures import _merge
+    # one image of the levels instead of 3,600 patches, each level in its colour
+    ax = fig.axes[0]
+    (image,) = ax.get_images()
+    rgba = image.get_array()
+    from matplotlib.colors import to_rgba
 
-    assert _merge(cells).area == pytest.approx(side * side * 500.0**2)
+    from maps._style import load_style
+
+    colours = {tuple(np.round(to_rgba(v["colour"]), 6)) for v in load_style()["risk_levels"].values()}
+    seen = {tuple(np.round(c, 6)) for c in rgba.reshape(-1, 4) if c[3] > 0}
+    assert seen == colours
+    assert len(ax.collections) < 10
 
 
 def test_report_embeds_the_map_page_given() -> None:
