@@ -34,17 +34,48 @@ class Display:
 
     ``max_polygons`` and ``max_points`` bound what one layer puts in the page (0: no bound):
     above them, risk units are drawn merged by level and communities thinned (see
-    :func:`units_spec`, :func:`communities_spec`); the GeoPackage keeps every feature.
+    :func:`units_spec`, :func:`communities_spec`); ``max_vertices`` bounds the vertices of a
+    polygon or line layer (:func:`polygon_spec` simplifies it more coarsely above it). The
+    GeoPackage keeps every feature, exact.
     """
 
     def __init__(
-        self, *, simplify_m: float, decimals: int, gcj02: bool, max_polygons: int = 0, max_points: int = 0
+        self,
+        *,
+        simplify_m: float,
+        decimals: int,
+        gcj02: bool,
+        max_polygons: int = 0,
+        max_points: int = 0,
+        max_vertices: int = 0,
     ) -> None:
         self.simplify_m = float(simplify_m)
         self.decimals = int(decimals)
         self.gcj02 = bool(gcj02)
         self.max_polygons = int(max_polygons)
         self.max_points = int(max_points)
+        self.max_vertices = int(max_vertices)
+
+    def within_vertices(self, gdf: gpd.GeoDataFrame) -> float:
+        """Simplification tolerance (metres) that brings ``gdf`` within ``max_vertices``.
+
+        ``simplify_m`` when the layer is within the budget already (or there is none); else
+        the smallest of ``simplify_m`` x 2, 4, 8, ... (at least 10 m, at most 2,000 m) that is.
+        """
+        if not self.max_vertices or len(gdf) == 0:
+            return self.simplify_m
+        metric = gdf
+        if gdf.crs is None or gdf.crs.is_geographic:
+            metric = (gdf.set_crs(4326) if gdf.crs is None else gdf).pipe(
+                lambda g: g.to_crs(local_metric_crs(g))
+            )
+        geoms = metric.geometry.to_numpy()
+        tol = self.simplify_m
+        simple = shapely.simplify(geoms, tol, preserve_topology=True) if tol > 0 else geoms
+        while int(shapely.get_num_coordinates(simple).sum()) > self.max_vertices and tol < _MAX_SIMPLIFY_M:
+            tol = min(max(2 * tol, 10.0), _MAX_SIMPLIFY_M)
+            simple = shapely.simplify(geoms, tol, preserve_topology=True)
+        return tol
 
     def geometries(self, gdf: gpd.GeoDataFrame, *, points: bool = False) -> npt.NDArray[np.object_]:
         """Geometries in EPSG:4326 (or GCJ-02), simplified in metres and rounded."""
@@ -68,6 +99,9 @@ class Display:
             return np.round(c, decimals)
 
         return shapely.transform(out, shift)
+
+
+_MAX_SIMPLIFY_M = 2_000.0  # coarsest display simplification of a layer over its vertex budget
 
 
 def _clean(value: Any, digits: int) -> Any:
@@ -497,17 +531,40 @@ def polygon_spec(
     kind: str = "polygon",
     style_by: Mapping[str, Any] | None = None,
 ) -> Spec:
-    """Polygons or lines with one style (optionally varied by a property)."""
+    """Polygons or lines with one style (optionally varied by a property).
+
+    A layer of more vertices than ``display.max_vertices`` (a province's isochrones and
+    districts) is drawn simplified more coarsely (:meth:`Display.within_vertices`), and its
+    ``note`` says so.
+    """
+    tol = display.within_vertices(gdf)
+    shown = display
+    note = None
+    if tol != display.simplify_m:
+        shown = Display(
+            simplify_m=tol,
+            decimals=display.decimals,
+            gcj02=display.gcj02,
+            max_polygons=display.max_polygons,
+            max_points=display.max_points,
+        )
+        n = int(shapely.get_num_coordinates(gdf.geometry.to_numpy()).sum())
+        note = (
+            f"Layer {layer_id}: {n:,} vertices, drawn simplified to {tol:,.0f} m (the map draws at most "
+            f"{display.max_vertices:,} vertices a layer; the exact polygons are in the results GeoPackage)."
+        )
     spec: Spec = {
         "id": layer_id,
         "kind": kind,
         "cls": f"rp-{layer_id}",
         "style": dict(style),
         "tooltip": dict(tooltip) if tooltip else None,
-        "data": feature_collection(gdf, props, display, digits=2),
+        "data": feature_collection(gdf, props, shown, digits=2),
     }
     if style_by:
         spec["styleBy"] = dict(style_by)
+    if note:
+        spec["note"] = note
     return spec
 
 

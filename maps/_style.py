@@ -71,7 +71,7 @@ def _validate(style: Mapping[str, Any], where: str) -> None:
     if float(display.get("simplify_m", 0)) < 0 or not 0 <= int(display.get("decimals", 5)) <= 8:
         msg = f"{where}: `display.simplify_m` must be >= 0 and `display.decimals` within 0..8."
         raise InputError(msg)
-    for key in ("max_polygons", "max_points"):
+    for key in ("max_polygons", "max_points", "max_vertices"):
         value = display.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             msg = (

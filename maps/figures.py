@@ -50,6 +50,32 @@ def _english(label: str) -> str:
     return " ".join(w for w in label.split(" ") if w.isascii()) or label
 
 
+def _paint_levels(ax: Any, units: gpd.GeoDataFrame, colours: dict[str, str], pixels: int = 1000) -> None:
+    """Draw the units' risk levels as an image of ``pixels`` on the long side (each pixel: its unit).
+
+    A pixel takes the level of the unit its centre lies in (one STRtree query for all pixels).
+    """
+    from matplotlib.colors import to_rgba
+
+    x0, y0, x1, y1 = units.total_bounds
+    size = max(x1 - x0, y1 - y0) / pixels
+    nx_, ny_ = max(1, int(np.ceil((x1 - x0) / size))), max(1, int(np.ceil((y1 - y0) / size)))
+    names = list(colours)
+    code = units["level"].astype(str).map({n: i + 1 for i, n in enumerate(names)}).fillna(len(names) + 1)
+    cx = x0 + (np.arange(nx_) + 0.5) * size
+    cy = y0 + ny_ * size - (np.arange(ny_) + 0.5) * size  # row 0 at the top
+    centres = shapely.points(np.tile(cx, ny_), np.repeat(cy, nx_))
+    pix, unit = shapely.STRtree(units.geometry.to_numpy()).query(centres, predicate="within")
+    image = np.zeros(nx_ * ny_, dtype=np.uint8)
+    image[pix] = code.astype(int).to_numpy()[unit]
+    palette = np.array([(0, 0, 0, 0), *(to_rgba(colours[n]) for n in names), to_rgba("#cccccc")])
+    ax.imshow(
+        palette[image.reshape(ny_, nx_)],
+        extent=(x0, x0 + nx_ * size, y0, y0 + ny_ * size),
+        interpolation="nearest",
+    )
+
+
 def risk_figure(
     risk: RiskResult,
     *,
@@ -74,8 +100,15 @@ def risk_figure(
     units = risk.units
     fig = _figure(7.5, 7.0)
     ax = fig.add_subplot()
-    colours = units["level"].astype(str).map({k: v["colour"] for k, v in st["risk_levels"].items()})
-    units.plot(ax=ax, color=colours.fillna("#cccccc").to_list(), edgecolor="white", linewidth=0.3)
+    level_colours = {k: v["colour"] for k, v in st["risk_levels"].items()}
+    budget = int(st["display"]["max_polygons"])
+    if budget and len(units) > budget:
+        # a province's grid: painted as an image of the units' levels at the figure's resolution
+        # (hundreds of thousands of polygon patches take minutes to draw and show as outlines)
+        _paint_levels(ax, units, level_colours)
+    else:
+        colours = units["level"].astype(str).map(level_colours)
+        units.plot(ax=ax, color=colours.fillna("#cccccc").to_list(), edgecolor="white", linewidth=0.3)
     handles: list[Any] = [
         Patch(facecolor=st["risk_levels"][lv]["colour"], label=_english(st["risk_levels"][lv]["label"]))
         for lv in LEVELS_HIGH_FIRST

@@ -267,6 +267,7 @@ def risk_map(
         gcj02=gcj02,
         max_polygons=st["display"]["max_polygons"],
         max_points=st["display"]["max_points"],
+        max_vertices=st["display"]["max_vertices"],
     )
     label = getattr(scenario, "label", None) or getattr(risk, "label", "") or "scenario"
     specs: list[dict[str, Any]] = [_context(layers, st, disp)]

@@ -128,6 +128,7 @@ def report_html(
     top_n: int = 15,
     map_options: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
+    map_page: str | None = None,
 ) -> str:
     """The report as one HTML string (see :func:`write_report`)."""
     label = getattr(scenario, "label", None) or risk.label or "scenario"
@@ -160,19 +161,21 @@ def report_html(
         figs.append((figures.tradeoff_figure(tradeoff, required_share=std.required_share), "Trade-off curve"))
     parts.append('<h2>Figures</h2><div class="figs">' + "".join(_img(f, a) for f, a in figs) + "</div>")
 
-    page = (
-        risk_map(
-            scenario,
-            risk=risk,
-            coverage=coverage,
-            station_plan=station_plan,
-            depot_plan=depot_plan,
-            register=register,
-            **dict(map_options or {}),
+    page = map_page
+    if page is None:
+        page = (
+            risk_map(
+                scenario,
+                risk=risk,
+                coverage=coverage,
+                station_plan=station_plan,
+                depot_plan=depot_plan,
+                register=register,
+                **dict(map_options or {}),
+            )
+            .get_root()
+            .render()
         )
-        .get_root()
-        .render()
-    )
     parts.append(
         '<h2>Interactive map</h2><iframe class="map" id="rp-map" title="Interactive map" '
         f'srcdoc="{html.escape(page, quote=True)}"></iframe>'
@@ -292,6 +295,7 @@ def write_report(
     top_n: int = 15,
     map_options: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
+    map_page: str | None = None,
 ) -> Path:
     """Write one self-contained HTML report (figures, tables, interactive map), atomically.
 
@@ -321,6 +325,10 @@ def write_report(
     notes
         More notes for the "Notes and assumptions" section, after those of ``risk`` and
         ``coverage`` (which repeat the scenario's own: estimated populations, defaults).
+    map_page
+        The interactive map's page already drawn from the same inputs (the ``map.html`` of
+        :func:`maps.write_map`), embedded as is instead of drawing it again (a province's map
+        takes tens of seconds to draw); ``map_options`` is then unused.
 
     Returns
     -------
@@ -353,6 +361,7 @@ def write_report(
         top_n=top_n,
         map_options=map_options,
         notes=notes,
+        map_page=map_page,
     )
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")

@@ -3,9 +3,18 @@
 For each station and break, every directed edge whose start is reached within the budget
 contributes the part of it that the engine can drive before the time runs out (whole edges,
 and partial edges cut at the remaining time). The reached road is buffered into polygons on a
-fine grid (one STRtree query per graph, then a vectorised minimum per station) and small holes
-(street blocks) are filled: the result follows the road network, unlike a hull of reached
-nodes, and never jumps a river without a bridge.
+fine grid and small holes (street blocks) are filled: the result follows the road network,
+unlike a hull of reached nodes, and never jumps a river without a bridge.
+
+Each pixel within the buffer of a road is tied once per graph to its nearest edges (every edge
+at the minimum distance; both directions of a two-way road) and the point on them nearest to
+its centre, by array arithmetic over the edges' segments band by band of the grid
+(:mod:`planning._edge_pixels`, GEOS's distance and ``line_locate_point`` formulas), where one
+GEOS nearest query per pixel took 50-100 us on the 3 M-node demo province (docs/scale.md has the
+figures). Against that query, the only difference is on ties: GEOS's nearest query
+sometimes keeps one direction of a two-way road where both lie at the same distance to 1e-13 m;
+here both count (tests/test_province_rasters.py). Then each station's polygon is a vectorised
+minimum over the pixels that its reached nodes lead to.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import shapely
 
 from gis.errors import InputError
 
+from ._edge_pixels import nearest_edges, twins
 from .travel import RoadMatrix, TargetsBySources, road_matrix
 
 if TYPE_CHECKING:
@@ -41,7 +51,8 @@ class _Raster:
     """Pixels within ``buffer_m`` of a road, each tied to its nearest edge(s) and the position on them.
 
     Pixels are in row-major order of the grid (``row``, then ``col``); pixel ``(row, col)`` is the
-    square ``x_edges[col] .. x_edges[col + 1]``, ``y_edges[row] .. y_edges[row + 1]``.
+    square ``x_edges[col] .. x_edges[col + 1]``, ``y_edges[row] .. y_edges[row + 1]``. The pair
+    arrays hold one entry per (pixel, nearest edge), grouped by pixel in the pixels' order.
     """
 
     x_edges: FloatArray
@@ -49,9 +60,9 @@ class _Raster:
     col: npt.NDArray[np.int64]  # grid column and row of each pixel, (p,)
     row: npt.NDArray[np.int64]
     starts: npt.NDArray[np.int64]  # first pair of each pixel in the pair arrays
-    u: npt.NDArray[np.int64]  # pair arrays: start node, weight and fraction of the edge
-    w: FloatArray
-    frac: FloatArray
+    pixel: npt.NDArray[np.int64]  # pair arrays: the pixel (index into col / row), the edge's start
+    u: npt.NDArray[np.int64]  # node, and the cost from it to the point nearest to the pixel
+    along: FloatArray
 
 
 # rasters depend on the road geometry only: built once per road matrix and grid, like its STRtree
@@ -71,7 +82,6 @@ def _raster(m: RoadMatrix, pixel_m: float, buffer_m: float) -> _Raster:
 #: Pixels of the whole-graph grid above which the isochrones of a chunked search draw only the
 #: pixels that the reached roads can touch (a 4,000 x 4,000 grid; the demo city's is far smaller).
 RASTER_MAX_PIXELS = 16_000_000
-_BATCH_PIXELS = 500_000  # pixel centres queried at once (bounds the memory of the build)
 
 
 def _grid(m: RoadMatrix, pixel_m: float, buffer_m: float) -> tuple[FloatArray, FloatArray]:
@@ -85,36 +95,38 @@ def _grid(m: RoadMatrix, pixel_m: float, buffer_m: float) -> tuple[FloatArray, F
 def _build_raster(
     m: RoadMatrix, pixel_m: float, buffer_m: float, only: npt.NDArray[np.int64] | None = None
 ) -> _Raster:
-    """The raster of the whole grid, or of the pixels ``only`` (flat row-major indices, sorted)."""
+    """The raster of the whole grid, or of the pixels ``only`` (flat row-major indices, sorted).
+
+    Each pixel goes to every edge nearest to its centre within ``buffer_m`` (both directions of
+    a two-way road tie), at the point of the edge nearest to it: GEOS's nearest-edge query and
+    ``line_locate_point``, computed over the edges' segments as arrays
+    (:func:`planning._edge_pixels.nearest_edges`), band by band of the grid.
+    """
     cx, cy = _grid(m, pixel_m, buffer_m)
     half = pixel_m / 2
     nx_, ny_ = len(cx), len(cy)
-    flat = np.arange(nx_ * ny_, dtype=np.int64) if only is None else only
-    pix_parts, edge_parts, frac_parts = [], [], []
-    for b in range(0, len(flat), _BATCH_PIXELS):
-        ids = flat[b : b + _BATCH_PIXELS]
-        centres = shapely.points(cx[ids % nx_], cy[ids // nx_])
-        # nearest edges of each pixel (both directions of a two-way road tie)
-        pix, edge = m.edge_tree.query_nearest(centres, max_distance=buffer_m, all_matches=True)
-        order = np.argsort(pix, kind="stable")
-        pix, edge = pix[order], edge[order]
-        frac_parts.append(shapely.line_locate_point(m.edge_geometry[edge], centres[pix], normalized=True))
-        pix_parts.append(ids[pix])
-        edge_parts.append(edge)
-    pix = np.concatenate(pix_parts) if pix_parts else np.empty(0, np.int64)
-    edge = np.concatenate(edge_parts) if edge_parts else np.empty(0, np.int64)
-    frac = np.concatenate(frac_parts) if frac_parts else np.empty(0)
+    mask = None
+    if only is not None:
+        mask = np.zeros(nx_ * ny_, dtype=bool)
+        mask[only] = True
+    graph = m.graph
+    xy, offsets = graph.geometry_xy, graph.geometry_offsets
+    twin = twins(xy, offsets, m.edge_uv)
+    pix, edge, frac = nearest_edges(
+        xy, offsets, cx, cy, pixel_m=pixel_m, buffer_m=buffer_m, only=mask, twin=twin
+    )
     starts = np.flatnonzero(np.r_[True, pix[1:] != pix[:-1]]) if len(pix) else np.empty(0, np.int64)
     used = pix[starts].astype(np.int64)
+    pixel = np.repeat(np.arange(len(starts), dtype=np.int64), np.diff(np.r_[starts, len(pix)]))
     return _Raster(
         np.r_[cx - half, cx[-1:] + half],
         np.r_[cy - half, cy[-1:] + half],
         used % nx_,
         used // nx_,
         starts,
+        pixel,
         m.edge_uv[edge, 0],
-        m.edge_cost[edge],
-        frac,
+        frac * m.edge_cost[edge],
     )
 
 
@@ -151,8 +163,8 @@ def _reachable_pixels(
     return np.flatnonzero(covered.ravel()).astype(np.int64)
 
 
-def _pixel_polygon(grid: _Raster, inside: npt.NDArray[np.bool_]) -> shapely.Geometry:
-    """Union of the ``inside`` pixels: one rectangle per horizontal run, merged by coverage union.
+def _pixel_polygon(grid: _Raster, inside: npt.NDArray[np.bool_] | npt.NDArray[np.int64]) -> shapely.Geometry:
+    """Union of the ``inside`` pixels (a mask, or ascending indices): rectangles of runs, coverage union.
 
     Each run's top and bottom sides keep a vertex at every pixel corner, so runs of adjacent rows
     share exact segments (a valid coverage); the result equals the union of the pixel squares.
@@ -314,18 +326,23 @@ def _isochrones(
         chunk_size=chunk_size,
     )
     for start, times in chunks:
+        # the pairs through nodes some station of the chunk reaches (the others are never inside)
+        chunk_reached = np.asarray(np.isfinite(times).any(axis=1), dtype=bool)
+        through = np.flatnonzero(chunk_reached[grid.u])
+        u, along, pixel = grid.u[through], grid.along[through], grid.pixel[through]
         for j in range(times.shape[1]):
             station = sources.index[start + j]
-            if len(grid.starts):
-                at = times[grid.u, j] + grid.frac * grid.w
-                best = np.minimum.reduceat(at, grid.starts)
-            else:
-                best = np.empty(0)
+            t = times[u, j]
+            ok = np.flatnonzero(np.isfinite(t))
+            at, pix = t[ok] + along[ok], pixel[ok]  # grouped by pixel, in the pixels' order
+            first = np.flatnonzero(np.r_[True, pix[1:] != pix[:-1]]) if len(pix) else ok
+            best = np.minimum.reduceat(at, first) if len(pix) else np.empty(0)
+            pix = pix[first]
             for b in breaks:
                 budget = (b - offset_s) * speed_factor
-                inside = best <= budget if budget > 0 else np.zeros(len(best), bool)
+                inside = pix[best <= budget] if budget > 0 else pix[:0]
                 poly = _fill_holes(_pixel_polygon(grid, inside), max_hole_m2)
-                rows.append((station, b, b / 60.0, poly.area / 1e6, int(inside.sum()), poly))
+                rows.append((station, b, b / 60.0, poly.area / 1e6, len(inside), poly))
     out = gpd.GeoDataFrame(
         rows,
         columns=["station", "break_s", "break_min", "area_km2", "n_pixels", "geometry"],

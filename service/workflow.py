@@ -455,6 +455,7 @@ def run_scenario(
             depot_plan=depots,
             register=hazard_register,
             notes=[*plan_notes, *skip_notes],
+            map_page=result.outputs["map"].read_text(encoding="utf-8"),  # the same map, not drawn again
         )
     report = run.graph.report
     if scenario.synthetic:

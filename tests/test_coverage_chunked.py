@@ -123,12 +123,14 @@ def test_isochrones_of_only_the_reachable_pixels_equal_the_whole_grid(
     city: tuple[Scenario, RoadGraph], both: tuple[object, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """At province size the chunked isochrones draw only the pixels reached roads can touch: same polygons."""
+    from planning import _edge_pixels
     from planning import isochrones as iso_module
 
     sc, G = city
     full, _ = both
     monkeypatch.setattr(iso_module, "RASTER_MAX_PIXELS", 0)
-    monkeypatch.setattr(iso_module, "_BATCH_PIXELS", 997)  # several batches
+    monkeypatch.setattr(_edge_pixels, "_BAND_ROWS", 7)  # several bands of rows
+    monkeypatch.setattr(_edge_pixels, "_BATCH_PAIRS", 997)  # several batches of pairs in a band
     drawn = analyse_coverage(sc, G, travel_matrix="chunked", districts=False).isochrones
     pd.testing.assert_frame_equal(
         full.isochrones.drop(columns="geometry"), drawn.drop(columns="geometry"), check_exact=True

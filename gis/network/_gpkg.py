@@ -30,8 +30,8 @@ _GPKG_META = "riskplan_graph"
 GPKG_VERSION = "1"
 
 
-def _kind(values: list[Any]) -> str:
-    """Column kind of attribute values: int, float, bool, str or json (anything else)."""
+def _types(values: list[Any]) -> set[str]:
+    """Kinds of the values of a column (int, float, bool, str, json), None left out."""
     kinds = set()
     for t in set(map(type, values)) - {type(None)}:
         if issubclass(t, (bool, np.bool_)):
@@ -42,9 +42,19 @@ def _kind(values: list[Any]) -> str:
             kinds.add("float")
         else:
             kinds.add("str" if issubclass(t, str) else "json")
+    return kinds
+
+
+def _kind_of(kinds: set[str]) -> str:
+    """The column kind of a set of value kinds (:func:`_types`)."""
     if kinds == {"int", "float"}:
         return "float"
-    return kinds.pop() if len(kinds) == 1 else ("json" if kinds else "str")
+    return next(iter(kinds)) if len(kinds) == 1 else ("json" if kinds else "str")
+
+
+def _kind(values: list[Any]) -> str:
+    """Column kind of attribute values: int, float, bool, str or json (anything else)."""
+    return _kind_of(_types(values))
 
 
 def _node_records(graph: RoadGraph) -> dict[str, Any]:
@@ -56,33 +66,75 @@ def _node_records(graph: RoadGraph) -> dict[str, Any]:
     return cols
 
 
-def _edge_records(graph: RoadGraph) -> dict[str, Any]:
-    """Edge attribute columns (absent = None), only those some edge has, in the builder's order."""
-    cols: dict[str, Any] = {}
+_NAN_IS_NONE = ("length_m", "speed_kph", "travel_time_s")  # float columns: NaN is written as missing
+
+
+def _edge_columns(graph: RoadGraph) -> dict[str, npt.NDArray[Any]]:
+    """Edge attribute columns, only those some edge has, in the builder's order (NaN: absent)."""
+    cols: dict[str, npt.NDArray[Any]] = {}
     for name in EDGE_FIELDS:
         values = graph.edge_attribute(name)
-        if name in ("length_m", "speed_kph", "travel_time_s"):
-            values = none_where(np.isnan(values), values)
         if name in graph.edge_attrs or pd.notna(values).any():
-            cols[name] = values.tolist()
-    cols |= {k: v.tolist() for k, v in graph.edge_attrs.items()}
-    return cols
+            cols[name] = values
+    return cols | dict(graph.edge_attrs)
 
 
-def _typed(columns: dict[str, Any], skip: set[str]) -> tuple[dict[str, Any], dict[str, str]]:
+def _batch_values(
+    columns: Mapping[str, npt.NDArray[Any]], rows: slice, nan_is_none: set[str]
+) -> dict[str, list[Any]]:
+    """The ``rows`` of :func:`_edge_columns` as Python values (None where NaN in ``nan_is_none``)."""
+    out = {}
+    for name, values in columns.items():
+        part = values[rows]
+        if name in nan_is_none:
+            part = none_where(np.isnan(part), part)
+        out[name] = part.tolist()
+    return out
+
+
+def _typed(
+    columns: dict[str, Any], skip: set[str], kinds: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Columns as typed pandas arrays and their kinds (``kinds``: decided beforehand, for a batch)."""
     out: dict[str, Any] = {}
-    kinds: dict[str, str] = {}
+    found: dict[str, str] = {}
     for name, values in columns.items():
         if name in skip:
-            log.warning("save_graph: attribute `%s` clashes with a column name; not saved", name)
+            if kinds is None:
+                log.warning("save_graph: attribute `%s` clashes with a column name; not saved", name)
             continue
-        kind = kinds[name] = _kind(values)
+        kind = found[name] = _kind(values) if kinds is None else kinds[name]
         stored = (
             [None if v is None else json.dumps(v, default=str) for v in values] if kind == "json" else values
         )
         dtype = {"int": "Int64", "float": "float64", "bool": "boolean"}.get(kind, object)
         out[name] = pd.array(stored, dtype=dtype)
-    return out, kinds
+    return out, found
+
+
+#: Edges written to a GeoPackage at once: memory stays that of a batch (the 11 M edges of the demo
+#: province as Python values at once took some 5 GB).
+SAVE_BATCH_EDGES = 500_000
+
+
+def _edge_batches(
+    columns: Mapping[str, npt.NDArray[Any]], n_edges: int, nan_is_none: set[str]
+) -> tuple[dict[str, str], list[slice]]:
+    """Kinds of the edge columns over all edges, decided batch by batch, and the batches."""
+    batches = [slice(lo, lo + SAVE_BATCH_EDGES) for lo in range(0, max(n_edges, 1), SAVE_BATCH_EDGES)]
+    kinds: dict[str, str] = {}
+    for name, values in columns.items():
+        if name in _EDGE_KEYS:
+            log.warning("save_graph: attribute `%s` clashes with a column name; not saved", name)
+            continue
+        found: set[str] = set()
+        for rows in batches:
+            found |= _types(_batch_values({name: values}, rows, nan_is_none)[name])
+        kinds[name] = _kind_of(found)
+    return kinds, batches
+
+
+_EDGE_KEYS = {"u", "v", "key", "has_geometry", "geometry"}
 
 
 def save_graph(graph: GraphLike, path: str | Path) -> Path:
@@ -129,18 +181,9 @@ def save_graph(graph: GraphLike, path: str | Path) -> Path:
             geometry=gpd.points_from_xy(road.node_xy[:, 0], road.node_xy[:, 1]),
             crs=crs,
         )
-        edge_cols, edge_kinds = _typed(_edge_records(road), {"u", "v", "key", "has_geometry", "geometry"})
-        edge_gdf = gpd.GeoDataFrame(
-            {
-                "u": pd.array(labels[road.sources], dtype="Int64"),
-                "v": pd.array(labels[road.targets], dtype="Int64"),
-                "key": pd.array(road.key, dtype="Int64"),
-                "has_geometry": road.own_geometry,
-                **edge_cols,
-            },
-            geometry=gpd.GeoSeries(road.edge_geometries(), crs=crs),
-            crs=crs,
-        )
+        columns = _edge_columns(road)
+        nan_is_none = {n for n in _NAN_IS_NONE if n not in road.edge_attrs}
+        edge_kinds, batches = _edge_batches(columns, road.n_edges, nan_is_none)
     graph_attrs: dict[str, Any] = {}
     if road.report is not None:
         graph_attrs = {"source": road.source, "report": {"__report__": asdict(road.report)}}
@@ -153,6 +196,7 @@ def save_graph(graph: GraphLike, path: str | Path) -> Path:
         "node_kinds": node_kinds,
         "edge_kinds": edge_kinds,
     }
+    lines = road.edge_geometries()
     with atomic_path(path) as tmp:
         pyogrio.write_dataframe(
             node_gdf,
@@ -161,7 +205,23 @@ def save_graph(graph: GraphLike, path: str | Path) -> Path:
             driver="GPKG",
             layer_metadata={_GPKG_META: json.dumps(meta)},
         )
-        pyogrio.write_dataframe(edge_gdf, tmp, layer="edges", driver="GPKG")
+        del node_gdf
+        for i, rows in enumerate(batches):  # appended batch by batch: the same layer as at once
+            with gc_paused():
+                batch = _batch_values(columns, rows, nan_is_none)
+                edge_cols, _ = _typed(batch, _EDGE_KEYS, edge_kinds)
+                edge_gdf = gpd.GeoDataFrame(
+                    {
+                        "u": pd.array(labels[road.sources[rows]], dtype="Int64"),
+                        "v": pd.array(labels[road.targets[rows]], dtype="Int64"),
+                        "key": pd.array(road.key[rows], dtype="Int64"),
+                        "has_geometry": road.own_geometry[rows],
+                        **edge_cols,
+                    },
+                    geometry=gpd.GeoSeries(lines[rows], crs=crs),
+                    crs=crs,
+                )
+            pyogrio.write_dataframe(edge_gdf, tmp, layer="edges", driver="GPKG", append=i > 0)
     return path
 
 
