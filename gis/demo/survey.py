@@ -55,21 +55,32 @@ def load_survey_params(demo_survey: TableOverrides = None) -> dict[str, Any]:
             raise InputError(msg)
         for item, d in p[kind].items():
             if d.get("dist") not in _DISTS:
-                msg = f"demo_survey.toml: `{kind}.{item}.dist` is {d.get('dist')!r}. Fix: use one of {list(_DISTS)}."
+                msg = (
+                    f"demo_survey.toml: `{kind}.{item}.dist` is {d.get('dist')!r}. "
+                    f"Fix: use one of {list(_DISTS)}."
+                )
                 raise InputError(msg)
     return p
 
 
-def _types(communities: gpd.GeoDataFrame, p: Mapping[str, Any], rng: np.random.Generator) -> npt.NDArray[np.object_]:
+def _types(
+    communities: gpd.GeoDataFrame, p: Mapping[str, Any], rng: np.random.Generator
+) -> npt.NDArray[np.object_]:
     t = p["types"]
-    pre = communities.get("share_built_pre2000", pd.Series(0.4, index=communities.index)).astype(float).to_numpy()
+    pre = (
+        communities.get("share_built_pre2000", pd.Series(0.4, index=communities.index))
+        .astype(float)
+        .to_numpy()
+    )
     district = communities.get("district", pd.Series("", index=communities.index)).astype(str).to_numpy()
     out = np.full(len(communities), "mixed", dtype=object)
     out[pre >= float(t["old_town_min_pre2000"])] = "old_town"
     new = pre <= float(t["new_max_pre2000"])
     out[new] = "new_highrise"
-    resettle = (out != "old_town") & np.isin(district, list(t["resettlement_districts"])) & (
-        rng.random(len(out)) < float(t["resettlement_share"])
+    resettle = (
+        (out != "old_town")
+        & np.isin(district, list(t["resettlement_districts"]))
+        & (rng.random(len(out)) < float(t["resettlement_share"]))
     )
     out[resettle] = "resettlement"
     return out
@@ -176,7 +187,9 @@ def synthetic_survey(
         {
             "community_id": comm.index.astype(str),
             "survey_date": survey_date,
-            "community_name": comm["name"].astype(str).to_numpy() if "name" in comm else comm.index.astype(str),
+            "community_name": comm["name"].astype(str).to_numpy()
+            if "name" in comm
+            else comm.index.astype(str),
             "district": comm["district"].astype(str).to_numpy() if "district" in comm else None,
             "community_type": kinds,
             "surveyor": "synthetic",

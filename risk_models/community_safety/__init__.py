@@ -11,7 +11,9 @@ standard. This package holds the first half of that work:
   against the standard and the scenario's communities (:func:`read_survey`, :func:`check_survey`);
 - the scores (:mod:`.scoring`): :func:`score_communities` and, for re-surveys, :func:`survey_changes`;
 - the register (:mod:`.register`): failed items as hidden-danger register items, once each
-  (:func:`register_failed_items`).
+  (:func:`register_failed_items`);
+- the outputs (:mod:`.outputs`): a summary per district, the map layer and tables, one
+  GeoPackage or Excel file (:func:`safety_summary`, :func:`safety_tables`, :func:`write_safety`).
 
 The score feeds the risk model's vulnerability through
 ``risk_models.score_scenario(..., community_safety=safety.safety_score())`` (the term
@@ -52,6 +54,7 @@ Examples
 (150, True)
 """
 
+from .outputs import SUFFIXES, safety_summary, safety_tables, write_safety
 from .register import SURVEY_KEY_PREFIX, RegisterUpdate, register_failed_items, survey_key, survey_keys
 from .scoring import CHANGES, CommunitySafety, SurveyChanges, score_communities, survey_changes
 from .standard import ITEM_KINDS, OPERATORS, SafetyStandard, load_safety_standard
@@ -97,6 +100,7 @@ __all__ = [
     "NOT_APPLICABLE",
     "OPERATORS",
     "SECTION_IDS",
+    "SUFFIXES",
     "SURVEY_FIELDS",
     "SURVEY_KEY_PREFIX",
     "CommunitySafety",
@@ -108,8 +112,11 @@ __all__ = [
     "load_safety_standard",
     "read_survey",
     "register_failed_items",
+    "safety_summary",
+    "safety_tables",
     "score_communities",
     "survey_changes",
     "survey_key",
     "survey_keys",
+    "write_safety",
 ]

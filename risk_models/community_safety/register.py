@@ -190,24 +190,36 @@ def register_failed_items(
         surveyor = meta.get("surveyor") if "surveyor" in scores.columns else None
         value = _value_text(float(row.value), str(s["kind"]), str(s["unit"]))
         new, ev = report(
-            number, at=at, actor=actor, role=role, category=str(s["category"]), x=float(points.loc[cid, "lon"]),
-            y=float(points.loc[cid, "lat"]), source="government_inspection",
+            number,
+            at=at,
+            actor=actor,
+            role=role,
+            category=str(s["category"]),
+            x=float(points.loc[cid, "lon"]),
+            y=float(points.loc[cid, "lat"]),
+            source="government_inspection",
             description=f"Community safety survey {at:%Y-%m-%d}: {s['label']} ({s['label_zh']}): surveyed "
             f"{value}; {s['rule']}{tag}",
             reporter=str(surveyor) if isinstance(surveyor, str) and surveyor else actor,
-            community_id=cid, note=f"{key} (score {float(meta['score']):.1f})", register_workflow=wf,
-        )  # fmt: skip
+            community_id=cid,
+            note=f"{key} (score {float(meta['score']):.1f})",
+            register_workflow=wf,
+        )
         batch = [ev]
         if verify:
-            data = {"criteria": list(s["criteria"]), "public_summary": f"{s['label_zh']}（社区安全评估）"}
-            new, ev = transition(new, "verify", at=at, actor=actor, role=role, data=data, register_workflow=wf)
+            data = {"criteria": list(s["criteria"]), "public_summary": f"{s['label_zh']} (社区安全评估)"}
+            new, ev = transition(
+                new, "verify", at=at, actor=actor, role=role, data=data, register_workflow=wf
+            )
             batch.append(ev)
         counters[at.year] = counters.get(at.year, 1) + 1
         have[key] = number
         items[number] = new
         keys[number] = key
         events.extend(batch)
-        areas.append({"number": number, **{c: meta.get(c) for c in ("district", "street") if c in scores.columns}})
+        areas.append(
+            {"number": number, **{c: meta.get(c) for c in ("district", "street") if c in scores.columns}}
+        )
     columns = ["number", *[c for c in ("district", "street") if c in scores.columns]]
     frame = pd.DataFrame(areas, columns=columns).set_index("number")
     frame.index.name = None

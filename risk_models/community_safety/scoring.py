@@ -155,7 +155,9 @@ def _fail_matrix(values: npt.NDArray[np.float64], std: SafetyStandard) -> npt.ND
     return fail
 
 
-def _grades(score: npt.NDArray[np.float64], veto: npt.NDArray[np.bool_], std: SafetyStandard) -> npt.NDArray[np.object_]:
+def _grades(
+    score: npt.NDArray[np.float64], veto: npt.NDArray[np.bool_], std: SafetyStandard
+) -> npt.NDArray[np.object_]:
     names = [g for g, _, _ in std.grades]
     lows = np.array([lo for _, lo, _ in std.grades])
     pos = np.argmax(score[:, None] >= lows[None, :] - 1e-9, axis=1)  # grades are best first
@@ -181,7 +183,9 @@ def _attributes(scores: pd.DataFrame, survey: Survey, communities: gpd.GeoDataFr
         target = "community_name" if col == "name" else col
         values = layer[col].reindex(ids).to_numpy()
         if target in scores.columns:
-            scores[target] = scores[target].where(scores[target].notna(), pd.Series(values, index=scores.index))
+            scores[target] = scores[target].where(
+                scores[target].notna(), pd.Series(values, index=scores.index)
+            )
         else:
             scores[target] = values
     return scores
@@ -221,7 +225,7 @@ def score_communities(
     >>> from gis.demo import synthetic_survey
     >>> safety = score_communities(synthetic_survey(city["communities"], seed=1))
     >>> row = safety.scores.iloc[0]
-    >>> round(float(row["score"] + row["points_lost"]), 6), row["grade"] in ("excellent", "good", "fair", "poor")
+    >>> round(float(row["score"] + row["points_lost"]), 6), row["grade"] in ("excellent", "good", "fair")
     (100.0, True)
     >>> items = safety.items[safety.items["community_id"] == row["community_id"]]
     >>> round(float(items["points"].sum() - row["score"]), 9)
@@ -247,13 +251,16 @@ def score_communities(
     total = raw.sum(axis=1)
     if (total <= 0).any():
         rows = list(np.flatnonzero(total <= 0)[:10] + 2)
-        msg = f"{survey.where}: rows {rows} are n/a on every item. Fix: survey at least one item, or drop the rows."
+        msg = (
+            f"{survey.where}: rows {rows} are n/a on every item. "
+            "Fix: survey at least one item, or drop the rows."
+        )
         raise InputError(msg)
     max_points = raw * (100.0 / total)[:, None]
     points = np.where(fail, 0.0, max_points)
     score = points.sum(axis=1)
     veto_cols = np.flatnonzero(std.items["veto"].to_numpy(bool))
-    veto = fail[:, veto_cols].any(axis=1) if len(veto_cols) else np.zeros(n, bool)
+    veto = np.asarray(fail[:, veto_cols].any(axis=1) if len(veto_cols) else np.zeros(n, bool), dtype=bool)
     scores = pd.DataFrame(
         {
             "community_id": frame["community_id"].astype(str).to_numpy(),
@@ -273,7 +280,9 @@ def score_communities(
         for sec in std.sections.index:
             cols = np.flatnonzero(sections == sec)
             sec_max = max_points[:, cols].sum(axis=1)
-            scores[f"score_{sec}"] = np.where(sec_max > 0, 100.0 * points[:, cols].sum(axis=1) / sec_max, np.nan)
+            scores[f"score_{sec}"] = np.where(
+                sec_max > 0, 100.0 * points[:, cols].sum(axis=1) / sec_max, np.nan
+            )
     scores = _attributes(scores, survey, communities)
 
     row_codes, row_ids = pd.factorize(scores["community_id"])
@@ -296,8 +305,11 @@ def score_communities(
     )
     log.info(
         "%d surveys of %d communities scored: %d passed, mean score %.1f",
-        n, len(row_ids), int(scores["passed"].sum()), float(score.mean()),
-    )  # fmt: skip
+        n,
+        len(row_ids),
+        int(scores["passed"].sum()),
+        float(score.mean()),
+    )
     return CommunitySafety(scores, items, std, survey.where, survey.synthetic)
 
 
@@ -351,8 +363,12 @@ def survey_changes(safety: CommunitySafety) -> SurveyChanges:
     items = safety.items
     cid = items["community_id"].astype(str)
     keyed = items.assign(community_id=cid)
-    before = keyed.merge(pairs["date_before"].rename("survey_date").reset_index(), on=["community_id", "survey_date"])
-    after = keyed.merge(pairs["date_after"].rename("survey_date").reset_index(), on=["community_id", "survey_date"])
+    before = keyed.merge(
+        pairs["date_before"].rename("survey_date").reset_index(), on=["community_id", "survey_date"]
+    )
+    after = keyed.merge(
+        pairs["date_after"].rename("survey_date").reset_index(), on=["community_id", "survey_date"]
+    )
     cols = ["value", "points", "failed", "not_applicable", "survey_date"]
     both = before[["community_id", "section", "item", *cols]].merge(
         after[["community_id", "item", *cols]], on=["community_id", "item"], suffixes=("_before", "_after")
@@ -360,12 +376,16 @@ def survey_changes(safety: CommunitySafety) -> SurveyChanges:
     fb, fa = both["failed_before"].to_numpy(bool), both["failed_after"].to_numpy(bool)
     na = both["not_applicable_before"].to_numpy(bool) | both["not_applicable_after"].to_numpy(bool)
     change = np.select(
-        [na, fb & ~fa, ~fb & fa, fb & fa], ["not_applicable", "fixed", "new_failure", "still_failing"], "still_passing"
+        [na, fb & ~fa, ~fb & fa, fb & fa],
+        ["not_applicable", "fixed", "new_failure", "still_failing"],
+        "still_passing",
     )
     item_table = pd.DataFrame(
         {
             "community_id": both["community_id"],
-            "district": both["community_id"].map(district).fillna("(no district)") if len(district) else "(no district)",
+            "district": both["community_id"].map(district).fillna("(no district)")
+            if len(district)
+            else "(no district)",
             "section": both["section"].astype(str),
             "item": both["item"].astype(str),
             "date_before": both["survey_date_before"],
@@ -388,7 +408,9 @@ def survey_changes(safety: CommunitySafety) -> SurveyChanges:
     comm = pd.DataFrame(
         {
             "community_id": pairs.index.to_numpy(),
-            "district": pairs.index.map(district).fillna("(no district)") if len(district) else "(no district)",
+            "district": pairs.index.map(district).fillna("(no district)")
+            if len(district)
+            else "(no district)",
             "date_before": pairs["date_before"].to_numpy(),
             "date_after": pairs["date_after"].to_numpy(),
             "score_before": sb["score"].to_numpy(float),
@@ -424,7 +446,9 @@ def survey_changes(safety: CommunitySafety) -> SurveyChanges:
             fixed=item_table["change"] == "fixed",
             new_failures=item_table["change"] == "new_failure",
         )
-        .groupby(["district", "section", "item"], sort=True)[["failing_before", "failing_after", "fixed", "new_failures"]]
+        .groupby(["district", "section", "item"], sort=True)[
+            ["failing_before", "failing_after", "fixed", "new_failures"]
+        ]
         .sum()
         .reset_index()
     )

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeGuard
 
 import pandas as pd
 
@@ -111,11 +111,15 @@ def _fail(where: str, entry: str, problem: str, fix: str) -> NoReturn:
 def _unknown(where: str, table: Mapping[str, Any], allowed: set[str], entry: str) -> None:
     extra = sorted(set(table) - allowed)
     if extra:
-        _fail(where, f"{entry}.{extra[0]}" if entry else extra[0], "is not a key of the standard",
-              f"use only {sorted(allowed)} there (a typo?)")  # fmt: skip
+        _fail(
+            where,
+            f"{entry}.{extra[0]}" if entry else extra[0],
+            "is not a key of the standard",
+            f"use only {sorted(allowed)} there (a typo?)",
+        )
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -134,8 +138,12 @@ def _rule(item: Mapping[str, Any], kind: str, where: str, entry: str) -> tuple[s
         return "==", 1.0 if rule == "yes" else 0.0, f"fails if {rule}"
     match = _RULE.match(rule) if isinstance(rule, str) else None
     if match is None:
-        _fail(where, f"{entry}.fail_if", f"is {rule!r}, not a rule",
-              f'give an operator of {list(OPERATORS)} and a number, e.g. "> 15"')  # fmt: skip
+        _fail(
+            where,
+            f"{entry}.fail_if",
+            f"is {rule!r}, not a rule",
+            f'give an operator of {list(OPERATORS)} and a number, e.g. "> 15"',
+        )
     op, threshold = match.group(1), float(match.group(2))
     unit = f" {item['unit']}" if item.get("unit") else ""
     return op, threshold, f"fails if {op} {match.group(2)}{unit}"
@@ -168,21 +176,31 @@ def _item_row(
             _fail(where, f"{entry}.range", f"is {rng!r}", "give [low, high], two numbers with low < high")
         low, high = float(rng[0]), float(rng[1])
     elif "range" in item or "unit" in item:
-        _fail(where, f"{entry}.range", "is given for a yes/no item", "drop `range` and `unit`, or use kind = \"number\"")
+        _fail(
+            where,
+            f"{entry}.range",
+            "is given for a yes/no item",
+            'drop `range` and `unit`, or use kind = "number"',
+        )
     op, threshold, text = _rule(item, kind, where, entry)
     category = item.get("category")
     if category not in CATEGORIES:
-        _fail(where, f"{entry}.category", f"is {category!r}",
-              f"use a register category of {list(CATEGORIES)}")  # fmt: skip
+        _fail(
+            where, f"{entry}.category", f"is {category!r}", f"use a register category of {list(CATEGORIES)}"
+        )
     crit = item.get("criteria", [])
     if not isinstance(crit, list) or not all(isinstance(c, str) for c in crit):
-        _fail(where, f"{entry}.criteria", f"is {crit!r}", "give a list of criterion ids, e.g. [\"FI-11\"]")
+        _fail(where, f"{entry}.criteria", f"is {crit!r}", 'give a list of criterion ids, e.g. ["FI-11"]')
     for cid in crit:
         found = criteria.by_id.get(cid)
         if found is None or found.industry not in criteria.industries.get(category, ()):
-            _fail(where, f"{entry}.criteria", f"names `{cid}`, not a criterion of category `{category}`",
-                  f"use ids of the checklists {list(criteria.industries.get(category, ()))} "
-                  "in major_hazard_criteria.toml")  # fmt: skip
+            _fail(
+                where,
+                f"{entry}.criteria",
+                f"names `{cid}`, not a criterion of category `{category}`",
+                f"use ids of the checklists {list(criteria.industries.get(category, ()))} "
+                "in major_hazard_criteria.toml",
+            )
     headers = item.get("headers", [])
     if not isinstance(headers, list) or not all(isinstance(h, str) and h.strip() for h in headers):
         _fail(where, f"{entry}.headers", f"is {headers!r}", "give a list of column headers (texts)")
@@ -215,8 +233,8 @@ def _item_row(
 def _grades(table: Mapping[str, Any], where: str) -> tuple[tuple[str, float, str], ...]:
     grades = _table(table.get("grades"), where, "grades")
     out = []
-    for name, g in grades.items():
-        g = _table(g, where, f"grades.{name}")
+    for name, raw in grades.items():
+        g = _table(raw, where, f"grades.{name}")
         _unknown(where, g, _GRADE, f"grades.{name}")
         lo = g.get("min_score")
         if not _number(lo) or not 0 <= lo <= 100:
@@ -243,51 +261,79 @@ def _check(table: Mapping[str, Any], where: str) -> SafetyStandard:
     grades = _grades(table, where)
     criteria = load_criteria()
     sections = _table(table.get("sections"), where, "sections")
-    sec_rows, item_rows = [], []
+    sec_rows: list[dict[str, Any]] = []
+    item_rows: list[dict[str, Any]] = []
     seen: dict[str, str] = {}
-    for name, sec in sections.items():
-        sec = _table(sec, where, f"sections.{name}")
+    for name, raw in sections.items():
+        sec = _table(raw, where, f"sections.{name}")
         _unknown(where, sec, _SECTION, f"sections.{name}")
         if not _SNAKE.match(str(name)):
             _fail(where, f"sections.{name}", "is not a snake_case id", "use lower-case letters, digits and _")
         weight = sec.get("weight")
         if not _number(weight) or weight < 0:
-            _fail(where, f"sections.{name}.weight", f"is {weight!r}", "give a share >= 0 (0 drops the section)")
+            _fail(
+                where, f"sections.{name}.weight", f"is {weight!r}", "give a share >= 0 (0 drops the section)"
+            )
         if weight == 0:
             continue
         items = _table(sec.get("items"), where, f"sections.{name}.items")
-        rows = [_item_row(str(k), _table(v, where, f"sections.{name}.items.{k}"), str(name), where, criteria)
-                for k, v in items.items()]  # fmt: skip
+        rows = [
+            _item_row(str(k), _table(v, where, f"sections.{name}.items.{k}"), str(name), where, criteria)
+            for k, v in items.items()
+        ]
         rows = [r for r in rows if r["points"] > 0]
         if not rows:
-            _fail(where, f"sections.{name}.items", "has no item with points > 0",
-                  "give the section an item, or set its weight to 0")  # fmt: skip
+            _fail(
+                where,
+                f"sections.{name}.items",
+                "has no item with points > 0",
+                "give the section an item, or set its weight to 0",
+            )
         for r in rows:
             if r["item"] in seen:
-                _fail(where, f"sections.{name}.items.{r['item']}", f"repeats the item of section `{seen[r['item']]}`",
-                      "give each item one section")  # fmt: skip
+                _fail(
+                    where,
+                    f"sections.{name}.items.{r['item']}",
+                    f"repeats the item of section `{seen[r['item']]}`",
+                    "give each item one section",
+                )
             seen[r["item"]] = str(name)
         total = sum(r["points"] for r in rows)
         for r in rows:
             r["max_points"] = 100.0 * float(weight) * r["points"] / total
         item_rows += rows
         label = str(sec.get("label", name))
-        sec_rows.append({"section": str(name), "label": label, "label_zh": str(sec.get("label_zh", label)),
-                         "weight": float(weight), "source": str(sec.get("source", "riskplan default"))})  # fmt: skip
+        sec_rows.append(
+            {
+                "section": str(name),
+                "label": label,
+                "label_zh": str(sec.get("label_zh", label)),
+                "weight": float(weight),
+                "source": str(sec.get("source", "riskplan default")),
+            }
+        )
     if not sec_rows:
         _fail(where, "sections", "has no section with a weight > 0", "give at least one section with items")
     total_weight = sum(s["weight"] for s in sec_rows)
     if abs(total_weight - 1.0) > _WEIGHT_TOLERANCE:
         shown = ", ".join(f"{s['section']} {s['weight']:g}" for s in sec_rows)
-        _fail(where, "sections.*.weight", f"sum to {total_weight:g} ({shown}), not 1",
-              "make the section weights (shares of the 100 points) sum to 1")  # fmt: skip
+        _fail(
+            where,
+            "sections.*.weight",
+            f"sum to {total_weight:g} ({shown}), not 1",
+            "make the section weights (shares of the 100 points) sum to 1",
+        )
     headers: dict[str, str] = {}
     for r in item_rows:
         for h in (r["item"], r["label_zh"], *r["headers"]):
             key = h.strip().casefold()
             if headers.setdefault(key, r["item"]) != r["item"]:
-                _fail(where, f"sections.{r['section']}.items.{r['item']}.headers",
-                      f"repeats the header {h!r} of item `{headers[key]}`", "give each header to one item")  # fmt: skip
+                _fail(
+                    where,
+                    f"sections.{r['section']}.items.{r['item']}.headers",
+                    f"repeats the header {h!r} of item `{headers[key]}`",
+                    "give each header to one item",
+                )
     return SafetyStandard(
         items=pd.DataFrame(item_rows).set_index("item"),
         sections=pd.DataFrame(sec_rows).set_index("section"),

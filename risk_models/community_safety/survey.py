@@ -66,7 +66,7 @@ COMMUNITY_TYPES: Mapping[str, str] = {
 #: Cell texts read as "not applicable" (after NFKC and case folding).
 NOT_APPLICABLE: tuple[str, ...] = ("不适用", "无此项", "n/a", "na", "-", "/", "not applicable")
 _YES = {"是", "有", "存在", "y", "yes", "true", "1", "1.0", "√", "✓"}
-_NO = {"否", "无", "不存在", "n", "no", "false", "0", "0.0", "×", "✗"}
+_NO = {"否", "无", "不存在", "n", "no", "false", "0", "0.0", "\u00d7", "\u2717"}
 _DATE_ZH = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?")
 
 
@@ -124,7 +124,9 @@ def _key(text: object) -> str:
     return unicodedata.normalize("NFKC", str(text)).strip().casefold()
 
 
-def _columns(rows: pd.DataFrame, std: SafetyStandard, where: str) -> tuple[dict[str, str], dict[str, str], list[str]]:
+def _columns(
+    rows: pd.DataFrame, std: SafetyStandard, where: str
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
     """``({field: column}, {item: column}, unread columns)`` of the sheet's headers."""
     by_key: dict[str, str] = {}
     for c in rows.columns:
@@ -156,7 +158,9 @@ def _columns(rows: pd.DataFrame, std: SafetyStandard, where: str) -> tuple[dict[
 
 
 def _dates(text: pd.Series) -> pd.Series:
-    cleaned = text.map(lambda t: _DATE_ZH.sub(r"\1-\2-\3", unicodedata.normalize("NFKC", t)).replace("/", "-"))
+    cleaned = text.map(
+        lambda t: _DATE_ZH.sub(r"\1-\2-\3", unicodedata.normalize("NFKC", t)).replace("/", "-")
+    )
     dates = pd.to_datetime(cleaned, errors="coerce", format="mixed")
     return dates.dt.normalize()
 
@@ -167,7 +171,9 @@ def _community_ids(
     """The communities layer's id of each row's code (case, width and spaces ignored)."""
     blank = ids == ""
     if blank.any():
-        problems.add(list(sheet_rows[blank.to_numpy()]), "no community code", "give every row its community's code")
+        problems.add(
+            list(sheet_rows[blank.to_numpy()]), "no community code", "give every row its community's code"
+        )
     if communities is None:
         return ids
     layer_ids = communities.index if "id" not in communities.columns else pd.Index(communities["id"])
@@ -199,25 +205,34 @@ def _values(
         allowed = " or n/a (不适用)" if spec["not_applicable"] else ""
         problems.add(list(sheet_rows[blank]), f"{label} is blank", f"give the surveyed value{allowed}")
     if na.any() and not spec["not_applicable"]:
-        problems.add(list(sheet_rows[na]), f"{label} is n/a, which this item does not allow",
-                     "survey the value (n/a is only for items that can be absent, such as elevators)")  # fmt: skip
+        problems.add(
+            list(sheet_rows[na]),
+            f"{label} is n/a, which this item does not allow",
+            "survey the value (n/a is only for items that can be absent, such as elevators)",
+        )
     if spec["kind"] == "yes_no":
         values = np.where(keys.isin(_YES), 1.0, np.where(keys.isin(_NO), 0.0, np.nan))
         bad = np.isnan(values) & ~na & ~blank
         if bad.any():
             shown = sorted(set(text[bad]))[:5]
-            problems.add(list(sheet_rows[bad]), f"{label} reads {shown}, not yes or no",
-                         "write 是 / 否 (yes / no)")  # fmt: skip
+            problems.add(
+                list(sheet_rows[bad]), f"{label} reads {shown}, not yes or no", "write 是 / 否 (yes / no)"
+            )
         return values
     numbers = np.array(
-        pd.to_numeric(keys.str.replace("%", "", regex=False).str.replace(",", "", regex=False), errors="coerce"),
+        pd.to_numeric(
+            keys.str.replace("%", "", regex=False).str.replace(",", "", regex=False), errors="coerce"
+        ),
         dtype=float,
     )
     bad = ~np.isfinite(numbers) & ~na & ~blank
     if bad.any():
         shown = sorted(set(text[bad]))[:5]
-        problems.add(list(sheet_rows[bad]), f"{label} reads {shown}, not a number",
-                     f"give a number in {spec['unit'] or 'its unit'}")  # fmt: skip
+        problems.add(
+            list(sheet_rows[bad]),
+            f"{label} reads {shown}, not a number",
+            f"give a number in {spec['unit'] or 'its unit'}",
+        )
     out = ~bad & np.isfinite(numbers) & ((numbers < spec["low"]) | (numbers > spec["high"]))
     if out.any():
         shown = sorted(set(numbers[out].tolist()))[:5]
@@ -273,7 +288,8 @@ def check_survey(
     >>> survey.frame.loc[0, ["community_id", "survey_date", "elevator_age"]].astype(str).tolist()
     ['C001', '2024-05-06 00:00:00', '0.0']
     >>> try:
-    ...     check_survey(pd.DataFrame([row, {**row, "调查日期": "2024-11-06", "gas_alarm_valve": "120"}]), std,
+    ...     later = {**row, "调查日期": "2024-11-06", "gas_alarm_valve": "120"}
+    ...     check_survey(pd.DataFrame([row, later]), std,
     ...                  where="`s.csv`")
     ... except InputError as exc:
     ...     print(str(exc).splitlines()[1].split(". Fix")[0].strip())
@@ -291,9 +307,11 @@ def check_survey(
     out["community_id"] = _community_ids(text[fields["community_id"]], communities, sheet_rows, problems)
     dates = _dates(text[fields["survey_date"]])
     if dates.isna().any():
-        problems.add(list(sheet_rows[dates.isna().to_numpy()]),
-                     f"survey date {sorted(set(text.loc[dates.isna(), fields['survey_date']]))[:5]} is not a date",
-                     "give it as 2024-05-06 (or 2024/5/6, 2024年5月6日)")  # fmt: skip
+        problems.add(
+            list(sheet_rows[dates.isna().to_numpy()]),
+            f"survey date {sorted(set(text.loc[dates.isna(), fields['survey_date']]))[:5]} is not a date",
+            "give it as 2024-05-06 (or 2024/5/6, 2024年5月6日)",
+        )
     out["survey_date"] = dates
     for field in ("community_name", "district", "street", "surveyor", "data_source"):
         if field in fields:
@@ -304,9 +322,11 @@ def check_survey(
         kinds = raw.map(lambda v: labels.get(v.strip().lower() if v.isascii() else v.strip()))
         bad_type = kinds.isna() & (raw != "")
         if bad_type.any():
-            problems.add(list(sheet_rows[bad_type.to_numpy()]),
-                         f"community type {sorted(set(raw[bad_type]))[:5]} is unknown",
-                         f"use one of {list(COMMUNITY_TYPES)} or {list(COMMUNITY_TYPES.values())}")  # fmt: skip
+            problems.add(
+                list(sheet_rows[bad_type.to_numpy()]),
+                f"community type {sorted(set(raw[bad_type]))[:5]} is unknown",
+                f"use one of {list(COMMUNITY_TYPES)} or {list(COMMUNITY_TYPES.values())}",
+            )
         out["community_type"] = kinds
     for item in std.items.index:
         out[item] = _values(text[items[item]], str(item), std.items.loc[item], sheet_rows, problems)
@@ -314,12 +334,19 @@ def check_survey(
     if dup.any():
         pairs = out.loc[dup, ["community_id", "survey_date"]].drop_duplicates().head(5)
         shown = [f"{c} {d:%Y-%m-%d}" for c, d in pairs.itertuples(index=False)]
-        problems.add(list(sheet_rows[dup.to_numpy()]), f"one community has two rows on one survey date ({shown})",
-                     "keep one row per community and survey date (merge or correct the dates)")  # fmt: skip
+        problems.add(
+            list(sheet_rows[dup.to_numpy()]),
+            f"one community has two rows on one survey date ({shown})",
+            "keep one row per community and survey date (merge or correct the dates)",
+        )
     problems.raise_any()
     if "data_source" in out:
         synthetic = synthetic or bool(out["data_source"].fillna("").str.contains("synthetic|合成|模拟").any())
-    notes = (f"{where}: columns not read (not a field or an item of the standard): {unread[:20]}",) if unread else ()
+    notes = (
+        (f"{where}: columns not read (not a field or an item of the standard): {unread[:20]}",)
+        if unread
+        else ()
+    )
     for note in notes:
         log.info(note)
     return Survey(out, tuple(std.items.index), where, synthetic, notes)
@@ -333,7 +360,7 @@ def read_survey(
     sheet: str | None = None,
     synthetic: bool = False,
 ) -> Survey:
-    """Read and check a survey file: CSV (UTF-8 or GB18030) or Excel (``.xlsx``).
+    r"""Read and check a survey file: CSV (UTF-8 or GB18030) or Excel (``.xlsx``).
 
     Parameters
     ----------
@@ -358,7 +385,7 @@ def read_survey(
     >>> std = load_safety_standard()
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "survey.csv"
     >>> head = "社区编号,调查日期," + ",".join(std.items["label_zh"])
-    >>> _ = p.write_bytes((head + "\\nC001,2024-05-06," + ",".join(["0"] * len(std.items))).encode("gb18030"))
+    >>> _ = p.write_bytes((head + "\nC001,2024-05-06," + ",".join(["0"] * len(std.items))).encode("gb18030"))
     >>> read_survey(p).frame["community_id"].tolist()
     ['C001']
     """
