@@ -20,6 +20,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely import box
 
 from gis.errors import InputError
@@ -374,3 +376,80 @@ def test_scores_read_names_and_residents_from_the_communities_layer() -> None:
     s = safety.scores.set_index("community_id")
     assert s.loc["C003", "community_name"] == "Estate 2"
     assert s.loc["C003", "district"] == "East" and s.loc["C003", "population"] == 1002.0
+
+
+# ---------------------------------------------------------------------------------------------
+# properties
+
+
+@st.composite
+def _surveys(draw: st.DrawFn) -> pd.DataFrame:
+    """Surveys of the shipped standard: each item passing, failing or (where allowed) n/a."""
+    std = load_safety_standard()
+    n = draw(st.integers(1, 6))
+    rows = []
+    for k in range(n):
+        row = _row(f"C{k:03d}")
+        for item, spec in std.items.iterrows():
+            choice = draw(
+                st.sampled_from(["pass", "fail", "na"] if spec["not_applicable"] else ["pass", "fail"])
+            )
+            if choice == "na":
+                row[item] = "n/a"
+            elif choice == "fail":
+                row[item] = FAIL[str(item)]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: A surveyed value that fails each item.
+FAIL: dict[str, object] = {
+    "elevator_age": 16,
+    "elevator_inspection_overdue": "yes",
+    "elevator_entrapments": 3,
+    "gas_pipe_age": 21,
+    "gas_alarm_valve": 79,
+    "bottled_lpg": "yes",
+    "ebike_indoor_charging": "yes",
+    "ebike_charging_points": 9,
+    "electrical_old_wiring": "yes",
+    "electrical_overload": "yes",
+    "fire_lane_blocked": "yes",
+    "exits_locked": "yes",
+    "hydrant_pressure": 0.09,
+    "extinguishers": 89,
+    "smoke_alarms_elderly": 79,
+    "drills_this_year": 0,
+    "trained_volunteers": 9,
+    "mini_fire_station": "no",
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(_surveys(), st.data())
+def test_mending_a_failed_item_gains_its_points_and_never_lowers_the_score(
+    rows: pd.DataFrame, data: st.DataObject
+) -> None:
+    safety = score_communities(rows)
+    items, scores = safety.items, safety.scores
+    assert scores["score"].between(0, 100 + 1e-9).all()
+    total = items.groupby("community_id", observed=True, sort=False)["points"].sum().to_numpy()
+    np.testing.assert_allclose(total, scores["score"].to_numpy(), atol=1e-9)
+    assert (
+        scores["failed_items"]
+        == items.groupby("community_id", observed=True, sort=False)["failed"].sum().to_numpy()
+    ).all()
+    failed = items[items["failed"]]
+    if failed.empty:
+        assert np.allclose(scores["score"], 100.0)
+        return
+    pick = failed.iloc[data.draw(st.integers(0, len(failed) - 1))]
+    mended = rows.copy()
+    k = int(str(pick["community_id"])[1:])
+    mended.loc[k, str(pick["item"])] = PASS[str(pick["item"])]
+    after = score_communities(mended).scores
+    gain = after.loc[k, "score"] - scores.loc[k, "score"]
+    assert gain == pytest.approx(pick["max_points"], abs=1e-9)
+    assert after.loc[k, "passed"] or not scores.loc[k, "passed"]  # passing stays passing
+    others = after.index != k
+    np.testing.assert_allclose(after.loc[others, "score"], scores.loc[others, "score"])

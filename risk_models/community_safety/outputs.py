@@ -15,7 +15,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gis.atomic import atomic_path, write_gpkg
-from gis.errors import InputError
+from gis.errors import InputError, MissingDependencyError
 from gis.validate import index_by_id
 
 from .scoring import CommunitySafety, survey_changes
@@ -187,6 +187,12 @@ def write_safety(
     layers, tables = safety_tables(safety, communities)
     if path.suffix.lower() == ".gpkg":
         return write_gpkg(path, layers, tables, index_label="community_id")
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(
+            "openpyxl", "excel", purpose=f"write `{path}` (or write a .gpkg)"
+        ) from None
     with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as book:
         for name, frame in {**layers, **tables}.items():
             sheet = pd.DataFrame(frame.drop(columns="geometry")) if "geometry" in frame.columns else frame
