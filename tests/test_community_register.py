@@ -89,6 +89,15 @@ def test_reimport_adds_nothing_and_a_resurvey_adds_what_still_fails(
     }
 
 
+def test_keys_survive_community_codes_with_spaces(tmp_path: Path) -> None:
+    layer = _communities().rename(index={"C001": "Garden Estate 1"})
+    safety = _safety(layer, [_row("Garden Estate 1", bottled_lpg="yes")])
+    first = register_failed_items(safety, layer, first_counter={})
+    assert set(survey_keys(first.events)) == {survey_key("Garden Estate 1", "2024-05-15", "bottled_lpg")}
+    again = register_failed_items(safety, layer, first_counter={2024: 2}, existing=first.events)
+    assert not again.items
+
+
 def test_unverified_import_and_unknown_community(communities: gpd.GeoDataFrame) -> None:
     from gis.errors import InputError
 

@@ -9,8 +9,8 @@ its community the community, its grade follows the ``criteria`` the standard giv
 (``register_workflow.toml [deadlines]``).
 
 Re-importing a survey adds nothing twice: every item carries a stable key made of the
-community, the survey date and the item (:func:`survey_key`), kept in the ``note`` of its
-``report`` event; keys already in the register are skipped. A re-survey on a later date is a new
+community, the survey date and the item (:func:`survey_key`), kept as the first line of the
+``note`` of its ``report`` event; keys already in the register are skipped. A re-survey on a later date is a new
 inspection and makes new items for what still fails.
 """
 
@@ -58,7 +58,7 @@ def survey_keys(events: Iterable[Event]) -> dict[str, str]:
     out = {}
     for ev in events:
         if ev.action == "report" and ev.note.startswith(SURVEY_KEY_PREFIX + ":"):
-            out[ev.note.split()[0]] = ev.number
+            out[ev.note.split("\n", 1)[0]] = ev.number
     return out
 
 
@@ -202,7 +202,7 @@ def register_failed_items(
             f"{value}; {s['rule']}{tag}",
             reporter=str(surveyor) if isinstance(surveyor, str) and surveyor else actor,
             community_id=cid,
-            note=f"{key} (score {float(meta['score']):.1f})",
+            note=f"{key}\nsurvey score {float(meta['score']):.1f}",
             register_workflow=wf,
         )
         batch = [ev]
