@@ -10,8 +10,8 @@ its community the community, its grade follows the ``criteria`` the standard giv
 
 Re-importing a survey adds nothing twice: every item carries a stable key made of the
 community, the survey date and the item (:func:`survey_key`), kept as the first line of the
-``note`` of its ``report`` event; keys already in the register are skipped. A re-survey on a later date is a new
-inspection and makes new items for what still fails.
+``note`` of its ``report`` event; keys already in the register are skipped. A re-survey on a
+later date is a new inspection and makes new items for what still fails.
 """
 
 from __future__ import annotations
@@ -54,7 +54,16 @@ def survey_key(community_id: object, survey_date: date | datetime | pd.Timestamp
 
 
 def survey_keys(events: Iterable[Event]) -> dict[str, str]:
-    """``{survey key: item number}`` of the survey items a register's events already hold."""
+    r"""``{survey key: item number}`` of the survey items a register's events already hold.
+
+    Examples
+    --------
+    >>> from risk_models.register import Event
+    >>> ev = Event("YH-2024-000001", "report", "2024-05-15T00:00", "community-survey", "inspector",
+    ...            note=survey_key("C001", "2024-05-15", "bottled_lpg") + "\nsurvey score 88.0")
+    >>> survey_keys([ev])
+    {'community-survey:C001:2024-05-15:bottled_lpg': 'YH-2024-000001'}
+    """
     out = {}
     for ev in events:
         if ev.action == "report" and ev.note.startswith(SURVEY_KEY_PREFIX + ":"):

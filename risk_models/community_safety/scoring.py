@@ -110,6 +110,13 @@ class CommunitySafety:
 
         Pass it as ``risk_models.score_scenario(..., community_safety=...)``: it adds the
         documented term ``[vulnerability.community_safety]`` of ``risk_weights.toml``.
+
+        Examples
+        --------
+        >>> from gis.demo import synthetic_survey
+        >>> score = score_communities(synthetic_survey(city["communities"], seed=1)).safety_score()
+        >>> score.name, len(score), bool(score.between(0, 100).all())
+        ('safety_score', 150, True)
         """
         return self.latest()["score"].rename("safety_score")
 
