@@ -239,6 +239,7 @@ def score_scenario(
     register: pd.DataFrame | None = None,
     register_at: datetime | date | pd.Timestamp | None = None,
     risk_grades: pd.DataFrame | pd.Series | None = None,
+    community_safety: pd.Series | None = None,
     executor: Any = None,
 ) -> RiskResult:
     """Score the area units of a scenario: hazard x exposure x vulnerability x response.
@@ -274,6 +275,12 @@ def score_scenario(
     risk_grades
         Risk grades of the sources by LEC or the matrix
         (:func:`risk_models.register.hazard_risk_grades`): factors ``[severity.risk_grade]``.
+    community_safety
+        Community safety scores (0..100) indexed by community id, from a survey
+        (:meth:`risk_models.community_safety.CommunitySafety.safety_score`): the shortfall
+        ``(100 - score) / 100`` joins the vulnerability index with the weight of
+        ``[vulnerability.community_safety]`` for the surveyed communities (grid and H3 units: the
+        population-weighted mean over the surveyed communities they overlap). None: unchanged.
     executor
         Where the kernel-density tiles run: None (in process), a :class:`gis.executor.Executor`
         or a ``distributed.Client`` (:func:`risk_models.category_density`; same result).
@@ -387,7 +394,11 @@ def score_scenario(
         shares = shares.fillna(
             {c: float(np.average(census[c], weights=communities["population"] + 1e-12)) for c in cols}
         )
-    vuln = vulnerability_index(shares, risk_weights=w)
+    safety = None
+    if community_safety is not None:
+        safety, safety_notes = _safety_scores(community_safety, communities, unit_gdf, spec, w)
+        notes += safety_notes
+    vuln = vulnerability_index(shares, risk_weights=w, safety_score=safety)
     parts = parts.join(vuln)
     parts["vulnerability_factor"] = vulnerability_factor(vuln["vulnerability_index"], risk_weights=w)
 
@@ -437,6 +448,42 @@ def score_scenario(
     for note in notes:
         log.info(note)
     return RiskResult(result_units, haz, tuple(notes), str(spec), skill, w, label)
+
+
+def _safety_scores(
+    community_safety: pd.Series,
+    communities: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    spec: UnitsSpec,
+    w: RiskWeights,
+) -> tuple[pd.Series, list[str]]:
+    """The safety score of each unit (NaN: no survey) and a note on the term."""
+    score = pd.Series(pd.to_numeric(community_safety, errors="coerce").to_numpy(float),
+                      index=community_safety.index.astype(str))  # fmt: skip
+    score = score[~score.index.duplicated(keep="last")]
+    unknown = score.index.difference(communities.index.astype(str))
+    surveyed = communities.index.astype(str).isin(score.index)
+    if spec.kind == "communities":
+        per_unit = score.reindex(units.index.astype(str)).set_axis(units.index)
+    else:
+        src = communities.loc[surveyed, ["population", "geometry"]].copy()
+        src["safety_score"] = score.reindex(src.index.astype(str)).to_numpy(float)
+        per_unit = area_interpolate(src, units, intensive=["safety_score"], intensive_weight="population")[
+            "safety_score"
+        ]
+    weight = float(w["vulnerability"].get("community_safety", {}).get("weight", 0.0))
+    notes = [
+        f"Community safety survey: {int(surveyed.sum())} of {len(communities)} communities surveyed "
+        f"({int(per_unit.notna().sum())} of {len(units)} units); their vulnerability index takes "
+        f"the shortfall (100 - score) / 100 with weight {weight:g} "
+        "([vulnerability.community_safety] of risk_weights.toml); "
+        "the others keep the census index."
+    ]
+    if len(unknown):
+        notes.append(
+            f"{len(unknown)} surveyed communities are not in the communities layer: {list(unknown[:10])}"
+        )
+    return per_unit, notes
 
 
 def _live_notes(sev: pd.DataFrame, register: bool, grades: bool, hazards: gpd.GeoDataFrame) -> list[str]:

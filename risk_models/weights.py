@@ -102,6 +102,8 @@ def load_weights(risk_weights: TableOverrides = None) -> RiskWeights:
                 f"is {default!r}, not a share in 0..1",
                 "give the share assumed where the census lacks the indicator",
             )
+    _positive(table["vulnerability"].get("community_safety", {}), "weight", "vulnerability.community_safety",
+              allow_zero=True)  # fmt: skip
     _positive(table["capacity"], "reference_s", "capacity")
     _positive(table["exposure"], "reference_per_km2", "exposure")
     if table["exposure"]["transform"] not in ("log", "linear"):

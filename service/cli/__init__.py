@@ -21,7 +21,21 @@ from types import ModuleType
 
 from gis import InputError, RiskplanError
 
-from . import coverage, demo, depots, init, network, place, register, report, risk, run, serve, validate
+from . import (
+    communities,
+    coverage,
+    demo,
+    depots,
+    init,
+    network,
+    place,
+    register,
+    report,
+    risk,
+    run,
+    serve,
+    validate,
+)
 from . import map as map_  # named after its subcommand; `map` alone would hide the builtin
 from ._console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
 
@@ -41,6 +55,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     place,
     depots,
     register,
+    communities,
     serve,
 )
 
