@@ -82,7 +82,8 @@ class Demonstration:
         """One line: communities, residents reached, bound, gap and time."""
         return (
             f"demonstration: {self.status}, {len(self.chosen)} communities, {self.objective:,.0f} residents "
-            f"(bound {self.bound:,.0f}, gap {self.gap:.3%}), {len(self.quotas)} quotas met, {self.wall_time_s:.2f} s"
+            f"(bound {self.bound:,.0f}, gap {self.gap:.3%}), {len(self.quotas)} quotas met, "
+            f"{self.wall_time_s:.2f} s"
         )
 
     def __repr__(self) -> str:
@@ -117,7 +118,7 @@ def _quota_table(
             share = comm.groupby(cats)["population"].sum() / max(float(comm["population"].sum()), 1e-12)
             one = n >= len(present)
             for cat in present:
-                lo = int(math.floor(n * float(share.get(cat, 0.0)) + 1e-9))
+                lo = math.floor(n * float(share.get(cat, 0.0)) + 1e-9)
                 if one:
                     lo = max(lo, min(1, int(elig.get(cat, 0))))
                 rows.append((column, cat, lo, n))
@@ -143,8 +144,9 @@ def _quota_table(
                 raise InputError(msg)
             rows.append((column, str(cat), int(pair[0]), int(pair[1])))
     table = pd.DataFrame(rows, columns=["column", "category", "minimum", "maximum"])
+    counts = {c: comm[c].astype(str)[eligible].value_counts() for c in dict.fromkeys(table["column"])}
     table["eligible"] = [
-        int((comm[c].astype(str)[eligible] == cat).sum()) for c, cat in zip(table["column"], table["category"], strict=True)
+        int(counts[c].get(cat, 0)) for c, cat in zip(table["column"], table["category"], strict=True)
     ]
     return table, notes
 
@@ -164,7 +166,9 @@ def _check(table: pd.DataFrame, n: int, n_eligible: int, pass_mark: float, margi
             f"`{r.column}` = `{r.category}` needs at least {r.minimum} but has {r.eligible} eligible"
             for r in short.itertuples()
         ]
-        msg = f"Quotas cannot be met: {'; '.join(parts[:10])} (eligible: scoring at least {floor}). Fix: {fix}."
+        msg = (
+            f"Quotas cannot be met: {'; '.join(parts[:10])} (eligible: scoring at least {floor}). Fix: {fix}."
+        )
         raise SolverError(msg)
     for column, part in table.groupby("column", sort=False):
         if int(part["minimum"].sum()) > n:
@@ -175,11 +179,14 @@ def _check(table: pd.DataFrame, n: int, n_eligible: int, pass_mark: float, margi
             raise SolverError(msg)
 
 
-def _reasons(chosen: pd.DataFrame, table: pd.DataFrame, pass_mark: float, margin: float, rank: pd.Series) -> pd.Series:
+def _reasons(
+    chosen: pd.DataFrame, table: pd.DataFrame, pass_mark: float, margin: float, rank: pd.Series
+) -> pd.Series:
     counts: dict[tuple[str, str], int] = {}
-    for r in table.itertuples():
-        counts[(r.column, r.category)] = int((chosen[r.column].astype(str) == r.category).sum())
-    by_col = dict(tuple(table.groupby("column", sort=False)))
+    for column in dict.fromkeys(table["column"]):
+        for cat, k in chosen[column].astype(str).value_counts().items():
+            counts[(column, str(cat))] = int(k)
+    by_col = {c: part.set_index("category")["minimum"] for c, part in table.groupby("column", sort=False)}
     texts = []
     for cid, row in chosen.iterrows():
         parts = [
@@ -187,11 +194,10 @@ def _reasons(chosen: pd.DataFrame, table: pd.DataFrame, pass_mark: float, margin
             f"feasible down to {pass_mark - margin:g})",
             f"{row['residents']:,.0f} residents, {rank[cid]}",
         ]
-        for column, part in by_col.items():
+        for column, minimum in by_col.items():
             cat = str(row[column])
-            hit = part[part["category"] == cat]
-            if len(hit):
-                lo = int(hit["minimum"].iloc[0])
+            if cat in minimum.index:
+                lo = int(minimum[cat])
                 parts.append(f"{column} {cat}: {counts[(column, cat)]} chosen, at least {lo} required")
         texts.append("; ".join(parts))
     return pd.Series(texts, index=chosen.index, dtype=object)
@@ -279,7 +285,10 @@ def choose_demonstration(
     comm = community_ids(communities)
     unknown = [c for c in after.index if c not in comm.index]
     if unknown:
-        msg = f"`scores_after` has communities {unknown[:10]} that are not in `communities`. Fix: score the layer's communities."
+        msg = (
+            f"`scores_after` has communities {unknown[:10]} that are not in `communities`. "
+            "Fix: score the layer's communities."
+        )
         raise InputError(msg)
     if "population" not in comm.columns:
         msg = "`communities` has no `population` column. Fix: give the residents of each community."
@@ -294,40 +303,66 @@ def choose_demonstration(
     residents = comm.loc[ids, "population"].to_numpy(dtype=np.float64)
     k = len(ids)
     rows, cols, lb, ub = [np.zeros(k, dtype=np.intp)], [np.arange(k)], [float(n)], [float(n)]
+    members_of: dict[tuple[str, str], np.ndarray] = {}
+    for column in dict.fromkeys(table["column"]):
+        labels = comm.loc[ids, column].astype(str).to_numpy(dtype=object)
+        order = np.argsort(labels, kind="stable")
+        cats, first = np.unique(labels[order], return_index=True)
+        for cat, part in zip(cats.tolist(), np.split(order, first[1:]), strict=True):
+            members_of[(column, cat)] = part
     for r, q in enumerate(table.itertuples(), start=1):
-        members = np.flatnonzero(comm.loc[ids, q.column].astype(str).to_numpy() == q.category)
+        members = members_of.get((q.column, q.category), np.zeros(0, dtype=np.intp))
         rows.append(np.full(len(members), r, dtype=np.intp))
         cols.append(members)
         lb.append(float(q.minimum))
         ub.append(float(q.maximum))
     r_all, c_all = np.concatenate(rows), np.concatenate(cols)
     matrix = sp.csr_array((np.ones(len(r_all)), (r_all, c_all)), shape=(len(lb), k))
-    model = MilpModel(residents, matrix, np.array(lb), np.array(ub), np.zeros(k), np.ones(k), np.ones(k, dtype=bool))
+    model = MilpModel(
+        residents, matrix, np.array(lb), np.array(ub), np.zeros(k), np.ones(k), np.ones(k, dtype=bool)
+    )
     out = solve_milp(model, maximize=True, time_limit_s=time_limit_s, mip_gap=1e-6)
     if out.x is None:
         if out.status == "infeasible":
             msg = (
                 f"The quotas cannot all be met together with {n} communities ({len(table)} quotas on "
-                f"{sorted(table['column'].unique())}). Fix: loosen the maximums or the minimums, or widen `margin`."
+                f"{sorted(table['column'].unique())}). "
+                "Fix: loosen the maximums or the minimums, or widen `margin`."
             )
             raise SolverError(msg)
         msg = f"HiGHS found no choice within {time_limit_s:g} s ({out.message}). Fix: raise `time_limit_s`."
         raise SolverError(msg)
     pick = ids[out.x > 0.5]
-    chosen = _chosen(after.loc[pick], comm.loc[pick], table, pm, float(margin), comm.loc[ids])
+    chosen = _chosen(after.loc[pick], comm.loc[pick], table, pm=pm, margin=float(margin), pool=comm.loc[ids])
+    picked = {c: chosen[c].astype(str).value_counts() for c in dict.fromkeys(table["column"])}
     table["chosen"] = [
-        int((chosen[c].astype(str) == cat).sum()) for c, cat in zip(table["column"], table["category"], strict=True)
+        int(picked[c].get(cat, 0)) for c, cat in zip(table["column"], table["category"], strict=True)
     ]
     objective = float(chosen["residents"].sum())
     bound = max(float(out.bound) if math.isfinite(out.bound) else objective, objective)
     status: Status = "optimal" if out.status == "optimal" else "time_limit"
     return Demonstration(
-        chosen, table, objective, bound, status, int(n), pm, float(margin), time.perf_counter() - t0, tuple(notes)
+        chosen=chosen,
+        quotas=table,
+        objective=objective,
+        bound=bound,
+        status=status,
+        n=int(n),
+        pass_mark=pm,
+        margin=float(margin),
+        wall_time_s=time.perf_counter() - t0,
+        notes=tuple(notes),
     )
 
 
 def _chosen(
-    after: pd.DataFrame, comm: pd.DataFrame, table: pd.DataFrame, pm: float, margin: float, pool: pd.DataFrame
+    after: pd.DataFrame,
+    comm: pd.DataFrame,
+    table: pd.DataFrame,
+    *,
+    pm: float,
+    margin: float,
+    pool: pd.DataFrame,
 ) -> pd.DataFrame:
     quota_cols = [c for c in dict.fromkeys(table["column"]) if c in comm.columns]
     out = pd.DataFrame(index=after.index)
@@ -338,7 +373,11 @@ def _chosen(
     out["score_after"] = pd.to_numeric(after["score_after"], errors="coerce")
     to_pass = np.maximum(pm - out["score_after"], 0.0)
     out["points_to_pass"] = to_pass
-    still = after["still_failed"].fillna("").astype(str) if "still_failed" in after.columns else pd.Series("", index=out.index)
+    still = (
+        after["still_failed"].fillna("").astype(str)
+        if "still_failed" in after.columns
+        else pd.Series("", index=out.index)
+    )
     out["still_needs"] = [
         "passes after the planned measures"
         if p <= 1e-9
@@ -352,7 +391,9 @@ def _chosen(
         rank_all = pool["population"].groupby(grp).rank(ascending=False, method="min").astype(int)
         size = grp.map(grp.value_counts())
         rank = pd.Series(
-            [f"rank {rank_all[i]} of {size[i]} eligible in {col} {grp[i]}" for i in out.index], index=out.index
+            [f"rank {rank_all[i]} of {size[i]} eligible in {col} {grp[i]}" for i in out.index],
+            index=out.index,
+            dtype=object,
         )
     else:
         rank_all = pool["population"].rank(ascending=False, method="min").astype(int)

@@ -7,12 +7,13 @@ built once and shared.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 
@@ -78,13 +79,13 @@ class UpgradeMeasures:
         return sorted(self._table.index[self._table["item"] == item])
 
 
-def _fail(origin: str, entry: str, problem: str, fix: str) -> None:
+def _fail(origin: str, entry: str, problem: str, fix: str) -> NoReturn:
     msg = f"Upgrade measures ({origin}) entry `{entry}` {problem}. Fix: {fix}."
     raise InputError(msg)
 
 
 def _number(origin: str, entry: str, value: Any, *, positive: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
     if not ok or value < 0 or (positive and value == 0):
         bound = "> 0" if positive else ">= 0"
         _fail(origin, entry, f"is {value!r}, not a number {bound}", f"set it to a number {bound}")
@@ -102,17 +103,26 @@ def _measure(origin: str, mid: str, spec: Any) -> dict[str, Any]:
         _fail(origin, where, f"has unknown keys {unknown}", f"use only {sorted(_KEYS)}")
     item = spec.get("item")
     if not isinstance(item, str) or not _ID.match(item):
-        _fail(origin, f"{where}.item", f"is {item!r}", "give the snake_case id of the survey item it puts right")
+        _fail(
+            origin, f"{where}.item", f"is {item!r}", "give the snake_case id of the survey item it puts right"
+        )
     for key in ("title", "source"):
         if not isinstance(spec.get(key), str) or not spec[key].strip():
             fix = 'say where the figures come from ("riskplan default estimate" when none)'
-            _fail(origin, f"{where}.{key}", "is missing or empty", fix if key == "source" else "describe the measure")
+            _fail(
+                origin,
+                f"{where}.{key}",
+                "is missing or empty",
+                fix if key == "source" else "describe the measure",
+            )
     costs = {key: _number(origin, f"{where}.{key}", spec.get(key, 0.0)) for key in _COSTS}
     if not any(costs.values()):
         _fail(origin, where, "has no cost", "give fixed_cny, per_household_cny or per_unit_cny")
     restores = _number(origin, f"{where}.restores", spec.get("restores"), positive=True)
     if restores > 1.0:
-        _fail(origin, f"{where}.restores", f"is {restores}, above 1", "give the share of lost points, at most 1")
+        _fail(
+            origin, f"{where}.restores", f"is {restores}, above 1", "give the share of lost points, at most 1"
+        )
     unit, column, per = spec.get("unit"), spec.get("unit_column"), spec.get("households_per_unit")
     if costs["per_unit_cny"] > 0:
         if not isinstance(unit, str) or not unit.strip():
@@ -126,7 +136,11 @@ def _measure(origin: str, mid: str, spec: Any) -> dict[str, Any]:
             )
     if column is not None and (not isinstance(column, str) or not column):
         _fail(origin, f"{where}.unit_column", f"is {column!r}", "name a column of the communities layer")
-    hpu = _number(origin, f"{where}.households_per_unit", per, positive=True) if per is not None else float("nan")
+    hpu = (
+        _number(origin, f"{where}.households_per_unit", per, positive=True)
+        if per is not None
+        else float("nan")
+    )
     return {
         "item": item,
         "title": spec["title"].strip(),
@@ -142,7 +156,12 @@ def _measure(origin: str, mid: str, spec: Any) -> dict[str, Any]:
 def _build(raw: Mapping[str, Any], origin: str) -> UpgradeMeasures:
     unknown = sorted(set(raw) - {"defaults", "risk", "measures"})
     if unknown:
-        _fail(origin, "(top level)", f"has unknown tables {unknown}", "use [defaults], [risk] and [measures.<id>]")
+        _fail(
+            origin,
+            "(top level)",
+            f"has unknown tables {unknown}",
+            "use [defaults], [risk] and [measures.<id>]",
+        )
     measures = raw.get("measures")
     if not isinstance(measures, Mapping) or not measures:
         _fail(origin, "measures", "is missing or empty", "give at least one [measures.<id>] table")

@@ -10,7 +10,15 @@ from gis.errors import InputError
 __all__ = ["ITEM_COLUMNS", "community_ids", "community_table", "latest_items"]
 
 #: Columns the survey's ``items`` frame must have.
-ITEM_COLUMNS: tuple[str, ...] = ("community_id", "survey_date", "section", "item", "points", "max_points", "failed")
+ITEM_COLUMNS: tuple[str, ...] = (
+    "community_id",
+    "survey_date",
+    "section",
+    "item",
+    "points",
+    "max_points",
+    "failed",
+)
 
 
 def _rows(index: pd.Index, mask: np.ndarray) -> str:
@@ -38,7 +46,8 @@ def latest_items(items: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     bad = ~(np.isfinite(points) & np.isfinite(top) & (points >= 0) & (top >= 0) & (points <= top + 1e-9))
     if bad.any():
         msg = (
-            f"`items` has points outside 0..max_points (or not numbers) in rows {_rows(items.index, bad.to_numpy())}. "
+            "`items` has points outside 0..max_points (or not numbers) in rows "
+            f"{_rows(items.index, bad.to_numpy())}. "
             "Fix: give points earned between 0 and the item's max_points."
         )
         raise InputError(msg)
@@ -46,7 +55,8 @@ def latest_items(items: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     if flag.dtype != bool:
         bad_flag = ~flag.isin([True, False])
         if bad_flag.any():
-            msg = f"`items.failed` is not true/false in rows {_rows(items.index, bad_flag.to_numpy())}. Fix: give booleans."
+            where = _rows(items.index, bad_flag.to_numpy())
+            msg = f"`items.failed` is not true/false in rows {where}. Fix: give booleans."
             raise InputError(msg)
         flag = flag.astype(bool)
     frame = pd.DataFrame(
@@ -64,13 +74,24 @@ def latest_items(items: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     frame = frame[(frame["survey_date"] == last).to_numpy()]
     dup = frame.duplicated(["community_id", "item"], keep=False)
     if dup.any():
-        pairs = frame.loc[dup, ["community_id", "item"]].drop_duplicates().head(10).to_records(index=False).tolist()
-        msg = f"`items` repeats items within one survey: {pairs}. Fix: one row per community, survey and item."
+        pairs = (
+            frame.loc[dup, ["community_id", "item"]]
+            .drop_duplicates()
+            .head(10)
+            .to_records(index=False)
+            .tolist()
+        )
+        msg = (
+            f"`items` repeats items within one survey: {pairs}. Fix: one row per community, survey and item."
+        )
         raise InputError(msg)
     total = frame.groupby("community_id", sort=False)["max_points"].sum()
     empty = total.index[total.to_numpy() <= 0].tolist()
     if empty:
-        msg = f"`items` gives communities {empty[:10]} no points to earn (max_points sum to 0). Fix: check the standard."
+        msg = (
+            f"`items` gives communities {empty[:10]} no points to earn (max_points sum to 0). "
+            "Fix: check the standard."
+        )
         raise InputError(msg)
     failed = frame[frame["failed"].to_numpy()].drop(columns=["failed", "max_points"]).reset_index(drop=True)
     return failed, total
@@ -89,7 +110,9 @@ def community_ids(communities: pd.DataFrame) -> pd.DataFrame:
     return communities
 
 
-def community_table(communities: pd.DataFrame, household_size: float, risk_level: pd.Series | None) -> pd.DataFrame:
+def community_table(
+    communities: pd.DataFrame, household_size: float, risk_level: pd.Series | None
+) -> pd.DataFrame:
     """Per community id: ``population``, ``households``, ``risk_level`` and the other columns, checked."""
     comm = community_ids(communities)
     if "population" not in comm.columns:
@@ -98,7 +121,8 @@ def community_table(communities: pd.DataFrame, household_size: float, risk_level
     pop = pd.to_numeric(comm["population"], errors="coerce")
     bad = ~(np.isfinite(pop) & (pop >= 0))
     if bad.any():
-        msg = f"`communities.population` is missing or negative for {_rows(comm.index, bad.to_numpy())}. Fix: give residents >= 0."
+        where = _rows(comm.index, bad.to_numpy())
+        msg = f"`communities.population` is missing or negative for {where}. Fix: give residents >= 0."
         raise InputError(msg)
     out = pd.DataFrame(comm.drop(columns=["geometry"], errors="ignore"))
     out["population"] = pop.astype(float)
@@ -106,7 +130,8 @@ def community_table(communities: pd.DataFrame, household_size: float, risk_level
         hh = pd.to_numeric(comm["households"], errors="coerce")
         bad = hh < 0
         if bad.any():
-            msg = f"`communities.households` is negative for {_rows(comm.index, bad.to_numpy())}. Fix: give counts >= 0."
+            where = _rows(comm.index, bad.to_numpy())
+            msg = f"`communities.households` is negative for {where}. Fix: give counts >= 0."
             raise InputError(msg)
         out["households"] = hh.fillna(np.round(pop / household_size)).astype(float)
     else:
@@ -118,7 +143,8 @@ def community_table(communities: pd.DataFrame, household_size: float, risk_level
         bad = ~(np.isfinite(level) & (level >= 0))
         if bad.any():
             msg = (
-                f"`risk_level` is missing, negative or not finite for communities {_rows(out.index, bad.to_numpy())}. "
+                "`risk_level` is missing, negative or not finite for communities "
+                f"{_rows(out.index, bad.to_numpy())}. "
                 "Fix: give a level >= 0 for every community of the layer (or none at all)."
             )
             raise InputError(msg)

@@ -12,7 +12,8 @@ frame, one row per community, survey and item, with the points earned, the maxim
   removes; the measures of one item in one community form a *group* of alternatives;
 - :func:`plan_upgrades`: the measures that remove the most risk within a budget, a
   multiple-choice knapsack solved with HiGHS (proven bound and gap, like the location models of
-  :mod:`planning.location`), beside a greedy ratio heuristic that warm-starts it;
+  :mod:`planning.location`) on the core left by LP-based fixing, beside a greedy ratio
+  heuristic (:func:`greedy_upgrades`);
 - :func:`scores_after_upgrades`: each community's score once the chosen measures are done, and
   what it still fails; :func:`choose_demonstration` (:mod:`planning.demonstration`) picks the
   demonstration communities from it.
@@ -42,26 +43,27 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import scipy.sparse as sp
 
 from gis.errors import InputError
+from gis.tables import TableOverrides
 
 from ._demonstration import COMMUNITY_TYPES, QUOTA_COLUMNS, Demonstration, Quotas, choose_demonstration
+from ._knapsack import fill_upgrades, fix_by_reduced_profit, greedy_upgrades, knapsack_model, lp_relaxation
 from ._upgrade_measures import MEASURE_COLUMNS, UpgradeMeasures, load_upgrade_measures
 from ._upgrade_tables import community_table, latest_items
-from .location._milp import MilpModel, solve_milp
+from .location._milp import solve_milp
 from .location._result import Status, relative_gap
 
 __all__ = [
     "CANDIDATE_COLUMNS",
     "COMMUNITY_TYPES",
+    "MEASURE_COLUMNS",
     "QUOTA_COLUMNS",
     "Demonstration",
     "Quotas",
-    "choose_demonstration",
-    "MEASURE_COLUMNS",
     "UpgradeMeasures",
     "UpgradePlan",
+    "choose_demonstration",
     "greedy_upgrades",
     "load_upgrade_measures",
     "plan_upgrades",
@@ -101,7 +103,7 @@ _TOL = 1e-9
 def upgrade_candidates(
     items: pd.DataFrame,
     communities: pd.DataFrame,
-    upgrade_measures: UpgradeMeasures | object = None,
+    upgrade_measures: UpgradeMeasures | TableOverrides = None,
     *,
     risk_level: pd.Series | None = None,
 ) -> pd.DataFrame:
@@ -155,13 +157,15 @@ def upgrade_candidates(
               C1 fire_lane_clearing   25000.0     57.142857
               C1    gas_alarm_valve  450000.0     28.571429
     """
-    table = load_upgrade_measures(upgrade_measures)  # type: ignore[arg-type]
+    table = load_upgrade_measures(upgrade_measures)
     failed, total_max = latest_items(items)
     comm = community_table(communities, table.household_size, risk_level)
     ids = failed["community_id"].unique()
     missing = [c for c in ids if c not in comm.index]
     if missing:
-        shown = ", ".join(map(str, missing[:10])) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        shown = ", ".join(map(str, missing[:10])) + (
+            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        )
         msg = (
             f"`items` has failed items of communities [{shown}] that are not in `communities`. "
             "Fix: survey only communities of the layer, or add them with their population."
@@ -219,7 +223,9 @@ def upgrade_candidates(
 def _units(cand: pd.DataFrame, comm: pd.DataFrame, households: FloatArray) -> FloatArray:
     """Units per candidate: the community's ``unit_column`` when it has one, else from households."""
     per = cand["households_per_unit"].to_numpy(dtype=np.float64)
-    units = np.where(np.isfinite(per), np.ceil(np.maximum(households, 1.0) / np.where(per > 0, per, 1.0)), 0.0)
+    units = np.where(
+        np.isfinite(per), np.ceil(np.maximum(households, 1.0) / np.where(per > 0, per, 1.0)), 0.0
+    )
     units = np.maximum(units, np.where(np.isfinite(per), 1.0, 0.0))
     for column in cand["unit_column"].unique():
         if not column or column not in comm.columns:
@@ -256,8 +262,8 @@ class UpgradePlan:
         The LP relaxation's optimum (an upper bound; :attr:`bound` is never above it).
     status
         ``"optimal"`` (gap within ``mip_gap``), ``"time_limit"`` (HiGHS stopped at the limit:
-        the best of its incumbent and the greedy, with the gap), ``"heuristic"`` (HiGHS found
-        nothing better than the greedy and proved no bound).
+        the best plan found, with its gap), ``"heuristic"`` (HiGHS gave no plan and no bound:
+        the best of the greedy and the LP rounding, with the gap to the LP bound).
     budget_cny, budget_used_cny
         The budget and what :attr:`chosen` costs.
     greedy_objective, greedy_budget_used_cny, greedy_time_s
@@ -265,7 +271,8 @@ class UpgradePlan:
     milp_time_s, wall_time_s
         HiGHS's time and the whole call's.
     solver
-        What produced :attr:`chosen` (``"highs (highspy)"``, ``"greedy"``...).
+        What produced :attr:`chosen`: ``"highs (highspy)"`` (the MILP on the core), or
+        ``"greedy"`` / ``"lp rounding"`` when HiGHS found nothing better (``", core by ..."``).
     notes
         Human-readable notes: dropped candidates, limits reached.
     """
@@ -297,7 +304,7 @@ class UpgradePlan:
         g = self.chosen.groupby("community_id", sort=True)
         return pd.DataFrame(
             {
-                "measures": g["measure"].agg(lambda s: ", ".join(s)),
+                "measures": g["measure"].agg(", ".join),
                 "cost_cny": g["cost_cny"].sum(),
                 "score_points": g["score_points"].sum(),
                 "risk_reduction": g["risk_reduction"].sum(),
@@ -311,7 +318,8 @@ class UpgradePlan:
             f"{self.chosen['community_id'].nunique() if len(self.chosen) else 0} communities, "
             f"risk reduction {self.objective:.6g}, bound {self.bound:.6g}, gap {self.gap:.3%}, "
             f"budget {self.budget_used_cny:,.0f} of {self.budget_cny:,.0f} CNY; greedy "
-            f"{self.greedy_objective:.6g} ({self.greedy_time_s:.2f} s); {self.wall_time_s:.2f} s ({self.solver})"
+            f"{self.greedy_objective:.6g} ({self.greedy_time_s:.2f} s); "
+            f"{self.wall_time_s:.2f} s ({self.solver})"
         )
 
     def __repr__(self) -> str:
@@ -336,95 +344,6 @@ def _arrays(candidates: pd.DataFrame) -> tuple[FloatArray, FloatArray, IntArray]
     return cost, value, group.astype(np.intp).ravel()
 
 
-def greedy_upgrades(
-    cost: npt.ArrayLike, value: npt.ArrayLike, group: npt.ArrayLike, budget_cny: float
-) -> BoolArray:
-    """The greedy ratio heuristic: take measures by risk removed per CNY while the budget lasts.
-
-    At most one measure per group. A second pass swaps a chosen measure for a better alternative
-    of its group when the budget left pays the difference; the best single measure is kept
-    instead when it is worth more (the classic half-approximation of the knapsack).
-
-    Examples
-    --------
-    The best ratio first, so it can miss the optimum (here 10, from the last two):
-
-    >>> greedy_upgrades([4, 3, 3], [8, 5, 5], [0, 1, 2], 6).tolist()
-    [True, False, False]
-    >>> plan_upgrades(pd.DataFrame({"cost_cny": [4, 3, 3], "risk_reduction": [8, 5, 5],
-    ...                             "group": [0, 1, 2]}), 6).objective
-    10.0
-    """
-    c = np.asarray(cost, dtype=np.float64)
-    v = np.asarray(value, dtype=np.float64)
-    g = np.asarray(group, dtype=np.intp)
-    take = np.zeros(len(c), dtype=bool)
-    if len(c) == 0:
-        return take
-    take = fill_upgrades(take, c, v, g, budget_cny)
-    fits = c <= float(budget_cny) * (1 + _TOL) + _TOL
-    if fits.any():
-        best = int(np.flatnonzero(fits)[np.argmax(v[fits])])
-        if v[best] > float(v[take].sum()) + _TOL:
-            single = np.zeros(len(c), dtype=bool)
-            single[best] = True
-            take = fill_upgrades(single, c, v, g, budget_cny)
-    return take
-
-
-def fill_upgrades(
-    take: BoolArray, cost: FloatArray, value: FloatArray, group: IntArray, budget_cny: float
-) -> BoolArray:
-    """``take`` plus what still fits, by ratio, then swaps to better alternatives (one pass each).
-
-    ``take`` must respect the budget and hold at most one measure per group; so does the result,
-    worth at least as much.
-    """
-    take = np.array(take, dtype=bool)
-    c, v, g = cost, value, group
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(c > 0, v / c, np.inf)
-    order = np.lexsort((c, -v, -ratio))
-    chosen_in = np.full(int(g.max()) + 1, -1, dtype=np.intp)
-    chosen_in[g[take]] = np.flatnonzero(take)
-    left = float(budget_cny) - float(c[take].sum())
-    for j in order.tolist():
-        if v[j] <= 0 or chosen_in[g[j]] >= 0 or c[j] > left + _TOL * max(1.0, left):
-            continue
-        take[j] = True
-        chosen_in[g[j]] = j
-        left -= c[j]
-    # swap to a better alternative of the same group when the budget left pays the difference
-    for j in np.argsort(-v, kind="stable").tolist():
-        k = chosen_in[g[j]]
-        if k < 0 or k == j or v[j] <= v[k]:
-            continue
-        if c[j] - c[k] <= left + _TOL * max(1.0, left):
-            take[k], take[j] = False, True
-            chosen_in[g[j]] = j
-            left -= c[j] - c[k]
-    return take
-
-
-def _knapsack(cost: FloatArray, value: FloatArray, group: IntArray, budget: float, *, integer: bool) -> MilpModel:
-    """``max value @ x`` s.t. ``cost @ x <= budget``, ``sum_{j in g} x_j <= 1`` per group of 2+."""
-    k = len(cost)
-    sizes = np.bincount(group)
-    multi = np.flatnonzero(sizes >= 2)
-    row_of = np.full(len(sizes), -1, dtype=np.intp)
-    row_of[multi] = np.arange(len(multi)) + 1
-    in_multi = row_of[group] >= 0
-    rows = np.concatenate([np.zeros(k, dtype=np.intp), row_of[group][in_multi]])
-    cols = np.concatenate([np.arange(k), np.flatnonzero(in_multi)])
-    data = np.concatenate([cost, np.ones(int(in_multi.sum()))])
-    matrix = sp.csr_array((data, (rows, cols)), shape=(1 + len(multi), k))
-    matrix.eliminate_zeros()  # HiGHS mishandled a warm start over an explicit zero (a free measure)
-    ub = np.concatenate([[budget], np.ones(len(multi))])
-    return MilpModel(
-        value, matrix, np.full(len(ub), -np.inf), ub, np.zeros(k), np.ones(k), np.full(k, integer)
-    )
-
-
 def plan_upgrades(
     candidates: pd.DataFrame,
     budget_cny: float,
@@ -436,8 +355,17 @@ def plan_upgrades(
 
     A multiple-choice knapsack: maximise the total ``risk_reduction`` of the chosen candidates
     such that their ``cost_cny`` stays within the budget and at most one measure of each
-    ``group`` is taken. HiGHS solves it, warm-started by :func:`greedy_upgrades`; the greedy
-    plan is also the fallback when HiGHS stops at the limit with nothing better.
+    ``group`` is taken. The steps, all within ``time_limit_s``:
+
+    1. the greedy ratio heuristic (:func:`greedy_upgrades`), reported side by side;
+    2. the LP relaxation, solved exactly by the convex-hull method: its bound (``lp_bound``)
+       and its plan rounded down and filled up; the better of the two plans is the incumbent;
+    3. reduced-profit fixing at the LP's budget price: candidates that cannot be in a plan
+       better than the incumbent are set aside, those that must be are fixed in;
+    4. HiGHS solves the MILP on the core that is left, warm-started from the incumbent; its
+       proven bound on the core plus the fixed candidates is the plan's bound.
+
+    When HiGHS stops at the limit (or finds nothing better), the incumbent is kept with its gap.
 
     Parameters
     ----------
@@ -480,63 +408,76 @@ def plan_upgrades(
     greedy = greedy_upgrades(cost, value, group, budget)
     greedy_time = time.perf_counter() - t_greedy
     g_obj = float(value[greedy].sum())
-    # only what fits and is worth something enters the MILP
+    # only what fits and is worth something can improve a plan
     keep = np.flatnonzero((cost <= budget * (1 + _TOL) + _TOL) & (value > 0))
     if len(keep) < len(cost):
         notes.append(f"{len(cost) - len(keep)} candidates over the budget or worth nothing left out")
-    _, sub_group = np.unique(group[keep], return_inverse=True)
-    take, objective, bound, lp_bound = greedy, g_obj, math.inf, math.inf
-    solver, status, milp_time = "greedy", "heuristic", 0.0
-    if len(keep) == 0:
-        bound = lp_bound = 0.0
-        status = "optimal"
-    else:
-        sub = (cost[keep], value[keep], sub_group.astype(np.intp).ravel())
-        t_lp = time.perf_counter()
-        lp = solve_milp(_knapsack(*sub, budget, integer=False), maximize=True, time_limit_s=time_limit_s, mip_gap=0)
-        if lp.status == "optimal":
-            lp_bound = float(lp.objective)
-        left = max(time_limit_s - (time.perf_counter() - t_lp), 0.05)
+    kc, kv = cost[keep], value[keep]
+    kg = np.unique(group[keep], return_inverse=True)[1].astype(np.intp).ravel()
+    lp = lp_relaxation(kc, kv, kg, budget)
+    rounded = fill_upgrades(lp.rounded, kc, kv, kg, budget)
+    best, solver = (greedy[keep], "greedy") if g_obj >= float(kv[rounded].sum()) else (rounded, "lp rounding")
+    objective = float(kv[best].sum())
+    fix = fix_by_reduced_profit(kc, kv, kg, lam=lp.lam, bound=lp.bound, incumbent=objective)
+    free, ones = fix.free, fix.one
+    bound, milp_time = lp.bound, 0.0
+    status: Status = "heuristic"
+    if free.any():
+        sub = np.flatnonzero(free)
+        sg = np.unique(kg[sub], return_inverse=True)[1].astype(np.intp).ravel()
+        core_budget = budget - float(kc[ones].sum())
+        start = best[sub].astype(np.float64) if not (best & fix.zero).any() and best[ones].all() else None
         t_milp = time.perf_counter()
+        left = max(time_limit_s - (t_milp - t0), 0.05)
         out = solve_milp(
-            _knapsack(*sub, budget, integer=True),
+            knapsack_model(kc[sub], kv[sub], sg, core_budget),
             maximize=True,
             time_limit_s=left,
             mip_gap=mip_gap,
-            start=greedy[keep].astype(np.float64),
+            start=start,
         )
         milp_time = time.perf_counter() - t_milp
-        if math.isfinite(out.bound):
-            bound = min(lp_bound, float(out.bound))
-        else:
-            bound = lp_bound
+        notes.append(
+            f"LP relaxation bound {lp.bound:.6g}; reduced-profit fixing left {len(sub)} of {len(keep)} "
+            f"candidates to HiGHS ({int(ones.sum())} fixed in)"
+        )
         if out.x is not None:
-            x = np.zeros(len(cost), dtype=bool)
-            x[keep] = out.x > 0.5
-            feasible = float(cost[x].sum()) <= budget * (1 + 1e-9) + 1e-6 and len(np.unique(group[x])) == x.sum()
-            if feasible:
+            x = ones.copy()
+            x[sub] = out.x > 0.5
+            if float(kc[x].sum()) <= budget * (1 + 1e-9) + 1e-6 and len(np.unique(kg[x])) == x.sum():
                 # HiGHS can hand back a column presolve fixed at its start value: add what still fits
-                x = fill_upgrades(x, cost, value, group, budget)
-                if float(value[x].sum()) >= g_obj:
-                    take, objective, solver = x, float(value[x].sum()), out.solver
+                x = fill_upgrades(x, kc, kv, kg, budget)
+                if float(kv[x].sum()) > objective:
+                    best, objective, solver = x, float(kv[x].sum()), out.solver
             else:
-                notes.append("HiGHS returned a plan over the budget or the groups: the greedy plan is kept")
+                notes.append("HiGHS returned a plan over the budget or the groups: it is not used")
+        if math.isfinite(out.bound):
+            bound = min(bound, max(objective, float(kv[ones].sum()) + float(out.bound)))
         if out.status == "time_limit":
-            notes.append(f"HiGHS stopped at its time limit ({time_limit_s:g} s): best plan found and its gap")
-        elif out.status not in ("optimal", "time_limit"):
-            notes.append(f"HiGHS ended with {out.message or out.status}: the greedy plan is kept")
-        bound = max(bound, objective)
-        if relative_gap(objective, bound) <= mip_gap + 1e-9:
-            status = "optimal"
-        elif out.status == "time_limit" and solver != "greedy":
+            notes.append(f"HiGHS stopped at its time limit ({left:.3g} s left): best plan found and its gap")
             status = "time_limit"
+        elif out.status not in ("optimal", "infeasible"):
+            notes.append(f"HiGHS ended with {out.message or out.status}")
+        if out.status == "infeasible":  # no plan within the fixing beats the incumbent
+            bound = min(bound, objective)
+        solver = f"{solver}, core by {out.solver}" if solver in ("greedy", "lp rounding") else out.solver
+    elif len(keep):
+        # every better plan holds exactly the candidates fixed in
+        if ones.any() and float(kc[ones].sum()) <= budget * (1 + 1e-9) and float(kv[ones].sum()) > objective:
+            best, objective, solver = ones, float(kv[ones].sum()), "lp fixing"
+        bound = min(bound, objective)
+    bound = max(bound, objective)
+    if relative_gap(objective, bound) <= mip_gap + 1e-9:
+        status = "optimal"
+    take = np.zeros(len(cost), dtype=bool)
+    take[keep[best]] = True
     chosen = candidates.iloc[np.flatnonzero(take)]
     return UpgradePlan(
         chosen=chosen,
         objective=objective,
         bound=bound,
-        lp_bound=lp_bound,
-        status=status,  # type: ignore[arg-type]
+        lp_bound=max(lp.bound, objective),
+        status=status,
         budget_cny=budget,
         budget_used_cny=float(cost[take].sum()),
         greedy_objective=g_obj,
@@ -606,14 +547,22 @@ def scores_after_upgrades(
     failed, total_max = latest_items(items)
     scale = 100.0 / total_max.reindex(failed["community_id"].to_numpy()).to_numpy(dtype=np.float64)
     lost = failed["lost"].to_numpy(dtype=np.float64) * scale
-    left = pd.Series(lost, index=pd.MultiIndex.from_frame(failed[["community_id", "item"]]))
-    if len(chosen):
-        done = chosen.groupby(["community_id", "item"])["score_points"].sum()
-        left = left.sub(done.reindex(left.index).fillna(0.0), fill_value=0.0)
-    left = left[left > 1e-9].sort_values(ascending=False, kind="stable")
-    text = left.groupby(level=0, sort=False).apply(
-        lambda s: ", ".join(f"{item} ({p:.3g})" for (_, item), p in s.items())
+    left = pd.DataFrame(
+        {"community_id": failed["community_id"].to_numpy(), "item": failed["item"].to_numpy(), "left": lost}
     )
+    if len(chosen):
+        done = chosen.groupby(["community_id", "item"], as_index=False)["score_points"].sum()
+        left = left.merge(done, on=["community_id", "item"], how="left")
+        left["left"] -= left["score_points"].fillna(0.0).to_numpy()
+    left = left[left["left"].to_numpy() > 1e-9].sort_values(
+        ["community_id", "left"], ascending=[True, False], kind="stable"
+    )
+    label = pd.Series(
+        [f"{item} ({p:.3g})" for item, p in zip(left["item"].tolist(), left["left"].tolist(), strict=True)],
+        index=left.index,
+        dtype=object,
+    )
+    text = label.groupby(left["community_id"].to_numpy(), sort=False).agg(", ".join)
     g = chosen.groupby("community_id") if len(chosen) else None
     restored = g["score_points"].sum() if g is not None else pd.Series(dtype=float)
     spent = g["cost_cny"].sum() if g is not None and "cost_cny" in chosen else pd.Series(dtype=float)
@@ -628,4 +577,3 @@ def scores_after_upgrades(
     out["still_failed"] = text.reindex(out.index).fillna("")
     out.attrs["pass_mark"] = float(pass_mark)
     return out
-
