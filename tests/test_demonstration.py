@@ -178,3 +178,23 @@ def test_a_missing_community_type_is_named() -> None:
     assert any("community_type" in note for note in demo.notes)
     with pytest.raises(InputError, match="pass_mark"):
         choose_demonstration(after, comms, 1)
+
+
+def test_on_the_demo_city_with_community_types_given_as_a_column() -> None:
+    from gis.demo.city import demo_city
+
+    comms = demo_city(n_road_nodes=3000)["communities"]
+    # the demo city has districts but no community type: the planner gives it as a column
+    kind = {"Old Town": "old_town", "Hedong New District": "new_high_rise", "Outer District": "resettlement"}
+    comms = comms.assign(community_type=comms["district"].map(kind).fillna("mixed"))
+    items, scores = uf.survey(comms.set_index("id", drop=False), seed=11, fail_rate=0.12)
+    cand = upgrade_candidates(items, comms)
+    assert set(cand["community_id"]) <= set(comms["id"])
+    plan = plan_upgrades(cand, 5_000_000)
+    assert plan.budget_used_cny <= 5_000_000 and plan.status == "optimal"
+    after = scores_after_upgrades(scores, items, plan, pass_mark=uf.PASS_MARK)
+    demo = choose_demonstration(after, comms, 8)
+    assert len(demo.chosen) == 8
+    _met(demo, comms.set_index("id"))
+    assert set(demo.quotas["column"]) == {"district", "community_type"}
+    assert any("street" in note for note in demo.notes)

@@ -21,6 +21,7 @@ from scipy.optimize import linprog
 
 import planning
 from gis.errors import InputError
+from planning import _knapsack as kn
 from planning import upgrades as up
 from planning.location._milp import MilpOutcome
 from planning.upgrades import (
@@ -361,3 +362,70 @@ def test_plan_on_a_synthetic_survey_end_to_end() -> None:
 def test_public_names() -> None:
     for name in ("plan_upgrades", "upgrade_candidates", "choose_demonstration", "UpgradePlan"):
         assert getattr(planning, name) is getattr(up, name)
+
+
+# ------------------------------------------------- the convex-hull LP and the fixing, proven
+
+
+def _linprog_lp(cost: np.ndarray, value: np.ndarray, group: np.ndarray, budget: float) -> float:
+    _, g = np.unique(group, return_inverse=True)
+    n, k = len(cost), int(g.max()) + 1
+    a = np.zeros((1 + k, n))
+    a[0] = cost
+    a[1 + g, np.arange(n)] = 1.0
+    lp = linprog(-value, A_ub=a, b_ub=np.concatenate([[budget], np.ones(k)]), bounds=(0, 1), method="highs")
+    assert lp.status == 0
+    return float(-lp.fun)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.lists(
+        st.tuples(st.integers(0, 30), st.integers(1, 40), st.integers(0, 5)), min_size=1, max_size=14
+    ),
+    budget=st.integers(0, 80),
+)
+def test_hull_lp_equals_highs_lp_and_its_rounding_is_feasible(data, budget: int) -> None:
+    cost, value, group = (np.array(c, dtype=float) for c in zip(*data, strict=True))
+    group = group.astype(np.intp)
+    keep = cost <= budget
+    cost, value, group = cost[keep], value[keep], group[keep]
+    lp = kn.lp_relaxation(cost, value, group, float(budget))
+    expect = _linprog_lp(cost, value, group, float(budget)) if len(cost) else 0.0
+    assert lp.bound == pytest.approx(expect, rel=1e-9, abs=1e-9)
+    # any price gives an upper bound; the LP's price gives the least one
+    for lam in (0.0, 0.5, 2.0, lp.lam * 1.1):
+        assert kn.lagrangian_bound(cost, value, group, float(budget), lam) >= lp.bound - 1e-9
+    r = lp.rounded
+    assert cost[r].sum() <= budget + 1e-9 and len(set(group[r])) == r.sum()
+    assert value[r].sum() <= lp.bound + 1e-9
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    data=st.lists(
+        st.tuples(st.integers(0, 20), st.integers(1, 30), st.integers(0, 3)), min_size=1, max_size=8
+    ),
+    budget=st.integers(0, 45),
+    worse=st.floats(0.0, 1.0),
+)
+def test_fixing_never_cuts_a_plan_better_than_the_incumbent(data, budget: int, worse: float) -> None:
+    cost, value, group = (np.array(c, dtype=float) for c in zip(*data, strict=True))
+    group = group.astype(np.intp)
+    keep = cost <= budget
+    cost, value, group = cost[keep], value[keep], group[keep]
+    if not len(cost):
+        return
+    best = brute_force(cost, value, group, float(budget))
+    lp = kn.lp_relaxation(cost, value, group, float(budget))
+    incumbent = best * worse  # any value up to the optimum
+    fix = kn.fix_by_reduced_profit(cost, value, group, lam=lp.lam, bound=lp.bound, incumbent=incumbent)
+    # the best plan that respects the fixing is still the optimum
+    members = [np.flatnonzero(group == g) for g in np.unique(group)]
+    kept = 0.0
+    for pick in itertools.product(*[[-1, *m.tolist()] for m in members]):
+        x = np.zeros(len(cost), dtype=bool)
+        x[[j for j in pick if j >= 0]] = True
+        if cost[x].sum() <= budget and not (x & fix.zero).any() and x[fix.one].all():
+            kept = max(kept, float(value[x].sum()))
+    assert kept == pytest.approx(best)
