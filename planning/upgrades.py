@@ -223,10 +223,8 @@ def upgrade_candidates(
 def _units(cand: pd.DataFrame, comm: pd.DataFrame, households: FloatArray) -> FloatArray:
     """Units per candidate: the community's ``unit_column`` when it has one, else from households."""
     per = cand["households_per_unit"].to_numpy(dtype=np.float64)
-    units = np.where(
-        np.isfinite(per), np.ceil(np.maximum(households, 1.0) / np.where(per > 0, per, 1.0)), 0.0
-    )
-    units = np.maximum(units, np.where(np.isfinite(per), 1.0, 0.0))
+    with np.errstate(invalid="ignore"):
+        units = np.maximum(np.ceil(np.maximum(households, 1.0) / per), 1.0)  # NaN without households_per_unit
     for column in cand["unit_column"].unique():
         if not column or column not in comm.columns:
             continue
@@ -238,7 +236,20 @@ def _units(cand: pd.DataFrame, comm: pd.DataFrame, households: FloatArray) -> Fl
             msg = f"`communities.{column}` is negative for communities {where}. Fix: give counts >= 0."
             raise InputError(msg)
         units[rows] = np.where(np.isfinite(given), given, units[rows])
-    return units
+    priced = cand["per_unit_cny"].to_numpy(dtype=np.float64) > 0
+    unknown = priced & ~np.isfinite(units)
+    if unknown.any():
+        pairs = cand.loc[unknown, ["community_id", "measure", "unit_column"]].drop_duplicates("measure")
+        shown = [
+            f"{m} (`communities.{c}`, e.g. {cid})" for cid, m, c in pairs.head(5).itertuples(index=False)
+        ]
+        msg = (
+            f"Units cannot be counted for the measures {shown}: the communities layer has no count and the "
+            "measure no `households_per_unit`. Fix: fill the column, or give `households_per_unit` in the "
+            "measure table."
+        )
+        raise InputError(msg)
+    return np.where(np.isfinite(units), units, 0.0)
 
 
 # --------------------------------------------------------------------------------- the plan

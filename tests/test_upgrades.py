@@ -429,3 +429,29 @@ def test_fixing_never_cuts_a_plan_better_than_the_incumbent(data, budget: int, w
         if cost[x].sum() <= budget and not (x & fix.zero).any() and x[fix.one].all():
             kept = max(kept, float(value[x].sum()))
     assert kept == pytest.approx(best)
+
+
+def test_units_that_cannot_be_counted_are_named() -> None:
+    items, comms = _hand_items()
+    measures = {"measures": {"elevator_renewal": {"unit_column": "elevator_cars"}}}
+    table = load_upgrade_measures(measures).table
+    assert table.loc["elevator_renewal", "households_per_unit"] == 40  # kept from the shipped table
+    city = {
+        "measures": {
+            "lift_count_only": {
+                "item": "fire_lane_blocked",
+                "title": "Per-car measure counted from the layer only",
+                "per_unit_cny": 10.0,
+                "unit": "car",
+                "unit_column": "elevator_cars",
+                "restores": 1.0,
+                "source": "test",
+            }
+        }
+    }
+    with pytest.raises(InputError, match=r"lift_count_only \(`communities.elevator_cars`, e.g. B\)"):
+        upgrade_candidates(items, comms, city)
+    comms["elevator_cars"] = [3.0, 2.0]
+    cand = upgrade_candidates(items, comms, city)
+    row = cand[(cand["measure"] == "lift_count_only") & (cand["community_id"] == "B")].iloc[0]
+    assert row["units"] == 2 and row["cost_cny"] == 20
