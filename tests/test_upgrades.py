@@ -455,3 +455,24 @@ def test_units_that_cannot_be_counted_are_named() -> None:
     cand = upgrade_candidates(items, comms, city)
     row = cand[(cand["measure"] == "lift_count_only") & (cand["community_id"] == "B")].iloc[0]
     assert row["units"] == 2 and row["cost_cny"] == 20
+
+
+def test_scores_after_a_partial_measure_by_hand() -> None:
+    items, comms = _hand_items()
+    cand = upgrade_candidates(items, comms)
+    overhaul = cand[(cand["community_id"] == "A") & (cand["measure"] == "elevator_overhaul")]
+    scores = pd.DataFrame(
+        {
+            "community_id": ["A", "B", "A"],
+            "survey_date": ["2025-04-01", "2025-04-01", "2024-04-01"],
+            "score": [24.0, 10.0, 5.0],
+        }
+    )
+    after = scores_after_upgrades(scores, items, overhaul, pass_mark=60)
+    a = after.loc["A"]
+    # A lost 40 (elevators) + 36 (fire lane) of 100; the overhaul gives back half the 40
+    assert a["score"] == 24 and a["score_after"] == 44 and a["points_to_pass"] == 16
+    assert a["still_failed"] == "fire_lane_blocked (36), elevator_age (20)"
+    assert a["upgrade_cost_cny"] == overhaul["cost_cny"].iloc[0] and not a["passed_after"]
+    b = after.loc["B"]
+    assert b["score_after"] == 10 and b["still_failed"] == "fire_lane_blocked (40), gas_alarm_valve (20)"
