@@ -9,7 +9,8 @@ long the first engine takes to reach each place under a response profile (GB 510
 (:mod:`planning.districts`) and a fast point query (:mod:`planning.query`);
 :func:`plan_stations` and :func:`plan_depots` run the location models of
 :mod:`planning.location`. Model names, distances and the default profile are defined once in
-:mod:`planning.names`.
+:mod:`planning.names`. :mod:`planning.upgrades` prices the community safety survey's failed items, plans
+the upgrades under a budget and chooses the demonstration communities.
 """
 
 from typing import TYPE_CHECKING
@@ -73,6 +74,17 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "road_matrix",
         "travel_times",
     ),
+    "upgrades": (
+        "Demonstration",
+        "UpgradeMeasures",
+        "UpgradePlan",
+        "choose_demonstration",
+        "greedy_upgrades",
+        "load_upgrade_measures",
+        "plan_upgrades",
+        "scores_after_upgrades",
+        "upgrade_candidates",
+    ),
 }
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
@@ -106,6 +118,17 @@ if TYPE_CHECKING:
         road_matrix,
         travel_times,
     )
+    from .upgrades import (
+        Demonstration,
+        UpgradeMeasures,
+        UpgradePlan,
+        choose_demonstration,
+        greedy_upgrades,
+        load_upgrade_measures,
+        plan_upgrades,
+        scores_after_upgrades,
+        upgrade_candidates,
+    )
 
 __all__ = [
     "DEFAULT_STANDARD",
@@ -114,6 +137,7 @@ __all__ = [
     "OFF_ROAD_RULE",
     "CoverageResult",
     "CsgraphEngine",
+    "Demonstration",
     "DepotPlan",
     "ResponseQuery",
     "ResponseStandard",
@@ -123,25 +147,32 @@ __all__ = [
     "StationDistricts",
     "StationPlan",
     "TargetsBySources",
+    "UpgradeMeasures",
+    "UpgradePlan",
     "analyse_coverage",
     "apply_siting_rules",
     "area_grid",
     "band_population",
+    "choose_demonstration",
     "cost_matrix",
     "demand_weights",
     "district_caps_km2",
     "generate_candidates",
+    "greedy_upgrades",
     "isochrones",
     "layer_coverage",
+    "load_upgrade_measures",
     "many_to_many",
     "nearest_sources",
     "plan_depots",
     "plan_stations",
+    "plan_upgrades",
     "reached_times",
     "reduce_sources",
     "relocation_demand",
     "response_standard",
     "road_matrix",
+    "scores_after_upgrades",
     "snap_points",
     "snap_stations",
     "standard_names",
@@ -150,4 +181,5 @@ __all__ = [
     "summarise_coverage",
     "travel_times",
     "unit_response_times",
+    "upgrade_candidates",
 ]
