@@ -395,8 +395,12 @@ def test_time_limit_is_kept_at_size() -> None:
     """A moderate sparse instance under a short limit: each model returns near it, with a bound.
 
     A generous factor, not a timing test: the limit reaches the search, the bound and the MILP,
-    and time is kept back for pricing the answer on the full instance.
+    and time is kept back for pricing the answer on the full instance. The check is on the CPU
+    time the solve used, not its wall time: on a loaded machine the deadline passes with less CPU
+    spent, while a solve that ignored its limit would still spend far more.
     """
+    import time
+
     from scipy.spatial import cKDTree
 
     rng = np.random.default_rng(5)
@@ -411,8 +415,9 @@ def test_time_limit_is_kept_at_size() -> None:
         lambda: lscp(S, 2_500.0, allow_unreachable=True, time_limit_s=limit),
         lambda: p_median(S, w, 120, time_limit_s=limit),
     ):
+        cpu = time.process_time()
         res = run()
-        assert res.wall_time_s < 3 * limit + 2.0, res.summary()
+        assert time.process_time() - cpu < 3 * limit + 2.0, res.summary()
         assert np.isfinite(res.bound) and res.gap >= 0
 
 
