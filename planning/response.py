@@ -451,9 +451,7 @@ def area_grid(extent: shapely.Geometry, *, cell_m: float = 500.0, crs: Any = Non
 
 def _percentiles(values: FloatArray) -> dict[str, float]:
     finite = values[np.isfinite(values)]
-    out = {
-        f"p{p}_response_s": quantile(values, p / 100) for p in PERCENTILES
-    }
+    out = {f"p{p}_response_s": quantile(values, p / 100) for p in PERCENTILES}
     out["max_response_s"] = float(finite.max()) if len(finite) else np.nan
     return out
 
