@@ -19,13 +19,15 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from fastapi import Request
 
 from risk_models.register import Item, Workflow
+from risk_models.register.vocab import STATUSES
 
-from ..store import Scope, StoredItem
+from ..store import ListView, Scope, StoredItem
 from .accounts import Actor, TokenVerifier
 from .auth import AuthError
 from .budget import AnonymousLimitError
@@ -39,6 +41,7 @@ __all__ = [
     "RegisterState",
     "ReportLimiter",
     "actor_of",
+    "list_view",
     "require_actor",
     "scope_of",
     "visible",
@@ -160,3 +163,30 @@ def visible(item: Item | StoredItem, actor: Actor, wf: Workflow) -> bool:
     state = item.item if isinstance(item, StoredItem) else item
     value = getattr(state, scope.field)
     return (value is None and scope.unassigned) or (value is not None and value == scope.value)
+
+
+_ACTIONS: dict[tuple[int, str], tuple[Workflow, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]]] = {}
+_ACTIONS_LOCK = threading.Lock()
+
+
+def list_view(actor: Actor, wf: Workflow, now: datetime) -> ListView:
+    """How a list shows items to ``actor`` at ``now``: the day of ``overdue``, the allowed actions.
+
+    The actions of each state (unsupervised, supervised) are the workflow's
+    :meth:`~risk_models.register.Workflow.allowed_actions` for the actor's role, worked out
+    once per workflow and role.
+    """
+    key = (id(wf), actor.role)
+    with _ACTIONS_LOCK:
+        known = _ACTIONS.get(key)
+    if known is None or known[0] is not wf:
+        actions = {
+            s: (wf.allowed_actions(s, actor.role), wf.allowed_actions(s, actor.role, supervised=True))
+            for s in STATUSES
+        }
+        known = (wf, actions)
+        with _ACTIONS_LOCK:
+            if len(_ACTIONS) > 256:
+                _ACTIONS.clear()
+            _ACTIONS[key] = known
+    return ListView(today=now.date(), actions=known[1])
