@@ -19,7 +19,7 @@ from typing import Any
 
 from risk_models.register import RegisterError
 
-from ._register_sql import FILTERS, ITEM_FIELDS, OPEN_SQL, SCOPE_FIELDS, month_bounds
+from ._register_sql import FILTERS, ITEM_FIELDS, MONTH_SQL, OPEN_SQL, SCOPE_FIELDS, month_bounds
 from .register import ItemQuery, ListView, Scope
 
 __all__ = ["FLOAT_JSON", "RTREE_PROBE", "install_functions", "json_sql", "page_sql", "where_sql"]
@@ -50,12 +50,26 @@ def _value_sql(name: str) -> str:
     return name
 
 
+_JSON_SQL: dict[int, tuple[Any, str, list[Any]]] = {}
+
+
 def json_sql(view: ListView) -> tuple[str, list[Any]]:
     """The SQL expression of an item's JSON object (the fields of ``ItemOut``, in order), and its values.
 
     The order is that of the API's ``item_record``: the item's fields but ``x``, ``y``, then
-    ``lon``, ``lat``, ``district``, ``street``, ``overdue``, ``allowed_actions``.
+    ``lon``, ``lat``, ``district``, ``street``, ``overdue``, ``allowed_actions``. The text is
+    made once per ``view.actions`` (the first value, the day, changes).
     """
+    known = _JSON_SQL.get(id(view.actions))
+    if known is None or known[0] is not view.actions:
+        sql, values = _json_sql(view)
+        if len(_JSON_SQL) > 256:
+            _JSON_SQL.clear()
+        known = _JSON_SQL[id(view.actions)] = (view.actions, sql, values[1:])
+    return known[1], [view.today.isoformat(), *known[2]]
+
+
+def _json_sql(view: ListView) -> tuple[str, list[Any]]:
     parts = [f"'{name}', {_value_sql(name)}" for name in ITEM_FIELDS if name not in ("x", "y")]
     parts += [f"'lon', {_value_sql('x')}", f"'lat', {_value_sql('y')}", "'district', district", "'street', street"]
     parts.append(
@@ -107,9 +121,9 @@ def where_sql(query: ItemQuery, *, rtree: bool = False) -> tuple[str, list[Any]]
             where.append(f"{name} = ?")
             values.append(value)
     if query.month is not None:
-        start, end = month_bounds(query.month)
-        where.append("reported_at >= ? AND reported_at < ?")
-        values += [start, end]
+        start, _ = month_bounds(query.month)  # checks it
+        where.append(f"{MONTH_SQL} = ?")
+        values.append(start[:7])
     if query.overdue_on is not None:
         where.append(f"{OPEN_SQL} AND deadline IS NOT NULL AND deadline < ?")
         values.append(query.overdue_on.isoformat())
