@@ -217,6 +217,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         TokenVerifier(store.register), ReportLimiter(limits.anonymous_reports, limits.window_s), limits
     )
     app.state.register_pages = {}  # rendered disclosures by (month, format, last event id)
+    app.state.register_disclosures = {}  # the month's tables by (month, last event id)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     install_handlers(app)
     app.add_middleware(AnonymousBodyLimit, max_bytes=settings.anonymous.max_body_bytes)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-    from risk_models.register import Event, Item
+    from risk_models.register import Disclosure, Event, Item
 
 __all__ = [
     "AREA_COLUMNS",
@@ -314,6 +314,56 @@ class RegisterStore(ABC):
         ``active_since`` (their states are final, so they cannot change a later month's figures),
         and their events before ``reported_before`` (the items frame keeps the current state).
         """
+
+    @abstractmethod
+    def snapshot(
+        self, *, active_since: datetime | None = None, reported_before: datetime | None = None
+    ) -> pd.DataFrame:
+        """:func:`risk_models.register.snapshot` before ``reported_before`` of the items that
+        matter for the window (as :meth:`frames`), made by the store without an events frame."""
+
+    @abstractmethod
+    def items_of(self, numbers: Sequence[str]) -> gpd.GeoDataFrame:
+        """The items frame (as :meth:`frames`) of the stored items among ``numbers``."""
+
+    @abstractmethod
+    def events_of(
+        self, numbers: Sequence[str], *, since: datetime | None = None, before: datetime | None = None
+    ) -> pd.DataFrame:
+        """The events frame (as :meth:`frames`) of ``numbers``, at or after ``since`` and before ``before``."""
+
+    def disclosure(
+        self, month: str, *, location_precision_m: float | None = None, register_workflow: Any = None
+    ) -> Disclosure:
+        """The month's disclosure (三公开), equal to :func:`risk_models.register.disclose` on :meth:`frames`.
+
+        Built from the month-end states (:meth:`snapshot`), the listed majors' items and
+        their events of the month: a month of a register of a million items reads a few
+        thousand rows, not every event of the window.
+
+        Raises
+        ------
+        NotFoundError
+            No item of the register was reported in or before ``month``.
+        """
+        import pandas as pd
+
+        from risk_models.register import disclose_snapshot, listed_majors
+
+        from .base import NotFoundError
+
+        period = pd.Period(month, freq="M")
+        start = period.start_time.to_pydatetime()
+        end = (period + 1).start_time.to_pydatetime()
+        snap = self.snapshot(active_since=start, reported_before=end)
+        if not len(snap):
+            msg = f"The register has no items in or before {month}. Fix: pick a month of the register."
+            raise NotFoundError(msg)
+        majors = list(listed_majors(snap, period))
+        return disclose_snapshot(
+            snap, self.items_of(majors), self.events_of(majors, since=start, before=end), period,
+            location_precision_m=location_precision_m, register_workflow=register_workflow,
+        )  # fmt: skip
 
     @abstractmethod
     def attachment(self, ref: str) -> Attachment:

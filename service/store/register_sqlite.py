@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from gis.tables import TableOverrides
 from risk_models.register import Event, Item, RegisterError, apply, item_number, load_workflow
 
+from ._register_frames import snapshot_of, snapshot_sql
 from ._register_list import install_functions, json_sql, page_sql, where_sql
 from ._register_sql import (
     EVENT_COLUMNS,
@@ -430,6 +431,18 @@ class SQLiteRegister(RegisterStore):
         frame = items_frame_of([tuple(r) for r in rows])
         ev_cols = ", ".join(EVENT_COLUMNS)
         # as :func:`events_frame` makes them (same dtypes: pandas infers them from the same values)
+        rows_ev = conn.execute(
+            f"SELECT {ev_cols} FROM register_events WHERE number IN "
+            f"(SELECT number FROM register_items WHERE row IN ({window})) AND at < ? ORDER BY id",
+            [*values, (reported_before or datetime(9999, 1, 1)).isoformat()],
+        )
+        return frame, self._events_frame(rows_ev)
+
+    @staticmethod
+    def _events_frame(rows: Iterator[Any]) -> pd.DataFrame:
+        """As :func:`events_frame` makes them (same dtypes: pandas infers them from the same values)."""
+        import pandas as pd
+
         rows_ev = [
             (
                 *r[:10],
@@ -438,17 +451,46 @@ class SQLiteRegister(RegisterStore):
                 date.fromisoformat(r[12]) if r[12] else None,
                 *r[13:],
             )
-            for r in conn.execute(
-                f"SELECT {ev_cols} FROM register_events WHERE number IN "
-                f"(SELECT number FROM register_items WHERE row IN ({window})) AND at < ? ORDER BY id",
-                [*values, (reported_before or datetime(9999, 1, 1)).isoformat()],
-            )
+            for r in rows
         ]
         ev = pd.DataFrame(rows_ev, columns=list(EVENT_COLUMNS))
         ev["at"] = pd.to_datetime(ev["at"], format="ISO8601")
         ev["deadline"] = pd.to_datetime(ev["deadline"])
         ev["seq"] = ev["seq"].astype(int)
-        return frame, ev
+        return ev
+
+    def snapshot(
+        self, *, active_since: datetime | None = None, reported_before: datetime | None = None
+    ) -> pd.DataFrame:
+        """The states before ``reported_before`` of the items that matter for a window (SQL aggregates)."""
+        window, values = self._window(active_since, reported_before)
+        sql = snapshot_sql(window)
+        end = (reported_before or datetime(9999, 1, 1)).isoformat()
+        cur = self._read().execute(sql, [end, *values])
+        cur.row_factory = None
+        return snapshot_of(cur.fetchall())
+
+    def items_of(self, numbers: Sequence[str]) -> gpd.GeoDataFrame:
+        """The items frame of ``numbers`` (those stored), in the order they were stored."""
+        cols = ", ".join([*ITEM_FIELDS, *AREA_COLUMNS])
+        rows = self._read().execute(
+            f"SELECT {cols} FROM register_items WHERE number IN (SELECT value FROM json_each(?)) ORDER BY row",
+            (json.dumps(list(numbers)),),
+        )
+        return items_frame_of([tuple(r) for r in rows])
+
+    def events_of(
+        self, numbers: Sequence[str], *, since: datetime | None = None, before: datetime | None = None
+    ) -> pd.DataFrame:
+        """The events frame of ``numbers`` at or after ``since`` and before ``before``, in log order."""
+        lo = (since or datetime(1, 1, 1)).isoformat()
+        hi = (before or datetime(9999, 1, 1)).isoformat()
+        rows = self._read().execute(
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM register_events "
+            "WHERE number IN (SELECT value FROM json_each(?)) AND at >= ? AND at < ? ORDER BY id",
+            (json.dumps(list(numbers)), lo, hi),
+        )
+        return self._events_frame(rows)
 
     def attachment(self, ref: str) -> Attachment:
         """A stored photo; :class:`NotFoundError` when unknown."""

@@ -24,7 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from gis import InputError
-from risk_models.register import Item, TransitionError, assess, disclose, load_workflow, report, transition
+from risk_models.register import Item, TransitionError, assess, load_workflow, report, transition
 from risk_models.register.disclosure import PUBLIC_STEPS
 
 from ...register_outputs import DISCLOSURE_FORMATS, disclosure_bytes
@@ -415,12 +415,15 @@ def get_disclosure(
     key = (month, format, version)
     data = cache.get(key)
     if data is None:
-        start, end = _window(month, 1)
-        frame, events = register.frames(active_since=start, reported_before=end)
-        if not len(events):
-            msg = f"The register has no items in or before {month}. Fix: pick a month of the register."
-            raise NotFoundError(msg)
-        d = disclose(frame, events, month)
+        # the month's tables once per register version (the other formats reuse them), from
+        # the month-end states in SQL: equal to disclose() on the window's frames (tested)
+        tables: dict[tuple[str, int], Any] = request.app.state.register_disclosures
+        d = tables.get((month, version))
+        if d is None:
+            d = register.disclosure(month)
+            if len(tables) > 16:
+                tables.clear()
+            tables[(month, version)] = d
         data = disclosure_bytes(d, format, label="Hidden-danger register (隐患台账)")
         if len(cache) > 64:
             cache.clear()
