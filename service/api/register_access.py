@@ -6,8 +6,10 @@
 * :func:`scope_of` / :func:`visible`: which items an actor sees. It follows the workflow's
   scopes (``register_workflow.toml [roles.*] scope``): a department sees the items handed to
   it, an enterprise its own, a territorial government those handed to it and those not yet
-  handed to anyone; a reporter the items it reported; inspectors, supervisors and admins
-  all. Items an actor may not see are answered 404, as if they did not exist.
+  handed over that lie in its area; a reporter the items it reported; inspectors, supervisors and admins
+  all. A territorial government's area comes from ``DATA_DIR/governments.csv``
+  (:mod:`service.api.register_areas`). Items an actor may not see are answered 404, as if
+  they did not exist.
 * :class:`ReportLimiter`: anonymous reports per client address in a sliding window (429 with
   ``Retry-After`` beyond); :class:`RegisterLimits` sets it and the size limits.
 """
@@ -29,6 +31,7 @@ from risk_models.register.vocab import STATUSES
 
 from ..store import ListView, Scope, StoredItem
 from .accounts import Actor, TokenVerifier
+from .register_areas import GovernmentAreas, GovernmentTable
 from .auth import AuthError
 from .budget import AnonymousLimitError
 
@@ -110,6 +113,12 @@ class RegisterState:
     tokens: TokenVerifier
     limiter: ReportLimiter
     limits: RegisterLimits = field(default_factory=RegisterLimits)
+    #: Which territorial government holds each area (``DATA_DIR/governments.csv``).
+    areas: GovernmentAreas | None = None
+
+    def governments(self) -> GovernmentTable | None:
+        """The current governments table (None: no areas known to this app)."""
+        return None if self.areas is None else self.areas.table()
 
 
 def actor_of(request: Request, service: ServiceState) -> Actor | None:
@@ -142,27 +151,41 @@ def require_actor(request: Request, service: ServiceState) -> Actor:
     return actor
 
 
-def scope_of(actor: Actor, wf: Workflow) -> Scope | None:
-    """Which items ``actor`` sees (None: all), following the workflow's role scopes."""
+def scope_of(actor: Actor, wf: Workflow, governments: GovernmentTable | None = None) -> Scope | None:
+    """Which items ``actor`` sees (None: all), following the workflow's role scopes.
+
+    A scope on ``territorial_unit`` that the workflow does not require (a territorial
+    government) also lets through the items not yet handed over that lie in the actor's
+    area by ``governments`` (:mod:`service.api.register_areas`; without it, every item not
+    yet handed over).
+    """
     if actor.role == "reporter":
         return Scope("reported_by", actor.account)
     rule = wf.scopes.get(actor.role)
     if rule is None:
         return None
     field_name, required = rule
+    if field_name == "territorial_unit" and not required and governments is not None:
+        return Scope(field_name, actor.unit, area=governments.rule(actor.unit))
     return Scope(field_name, actor.unit, unassigned=not required)
 
 
-def visible(item: Item | StoredItem, actor: Actor, wf: Workflow) -> bool:
-    """Whether ``actor`` may see ``item`` (a :class:`StoredItem` for reporters' scope)."""
-    scope = scope_of(actor, wf)
+def visible(
+    item: Item | StoredItem, actor: Actor, wf: Workflow, governments: GovernmentTable | None = None
+) -> bool:
+    """Whether ``actor`` may see ``item`` (a :class:`StoredItem` for reporters' and areas' scopes)."""
+    scope = scope_of(actor, wf, governments)
     if scope is None:
         return True
     if scope.field == "reported_by":
         return isinstance(item, StoredItem) and item.reported_by == actor.account
     state = item.item if isinstance(item, StoredItem) else item
     value = getattr(state, scope.field)
-    return (value is None and scope.unassigned) or (value is not None and value == scope.value)
+    if value is not None:
+        return bool(value == scope.value)
+    if scope.area is not None:
+        return isinstance(item, StoredItem) and scope.area.contains(item.district, item.street)
+    return scope.unassigned
 
 
 _ACTIONS: dict[tuple[int, str], tuple[Workflow, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]]] = {}

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -256,7 +257,8 @@ async def list_items(
     query = ItemQuery(
         status=status, category=category, grade=grade, source=source, department_unit=department,
         territorial_unit=territorial, enterprise_id=enterprise, district=district, month=month,
-        overdue_on=now.date() if overdue else None, bbox=parse_bbox(bbox), scope=scope_of(actor, wf),
+        overdue_on=now.date() if overdue else None, bbox=parse_bbox(bbox),
+        scope=scope_of(actor, wf, _state(request).governments()),
     )  # fmt: skip
     view = list_view(actor, wf, now)
     after = int(cursor) if cursor else None
@@ -281,7 +283,7 @@ def _visible_item(request: Request, number: str) -> tuple[Actor, StoredItem]:
         stored = service.store.register.get(number)
     except NotFoundError:
         stored = None
-    if stored is None or not visible(stored, actor, load_workflow()):
+    if stored is None or not visible(stored, actor, load_workflow(), _state(request).governments()):
         msg = f"No register item `{number}` for this account. Fix: list your items with GET /register/items."
         raise NotFoundError(msg)
     return actor, stored
@@ -313,12 +315,21 @@ def move_item(number: Number, body: MoveRequest, request: Request) -> ItemOut:
     403 when the account's role or unit may not make it, 409 when it does not fit the item's
     state (or ``expect_version`` is stale), 422 when its data is wrong.
     """
-    actor, _ = _visible_item(request, number)
+    actor, stored = _visible_item(request, number)
     wf = load_workflow()
     at = _now()
+    governments = _state(request).governments()
+    data = dict(body.data)
+    if body.action == "hand_over" and not data.get("territorial_unit") and governments is not None:
+        # the territorial government of the item's area, unless the handover names one
+        unit = governments.unit_of(stored.district, stored.street)
+        if unit is not None:
+            data["territorial_unit"] = unit
 
     def build(item: Item) -> tuple[Item, Any]:
-        if not visible(item, actor, wf) and actor.role != "reporter":
+        # an item's areas never change: its stored row's, with its state now
+        now = replace(stored, item=item)
+        if not visible(now, actor, wf, governments) and actor.role != "reporter":
             msg = f"No register item `{number}` for this account."
             raise NotFoundError(msg)
         if body.expect_version is not None and item.version != body.expect_version:
@@ -329,7 +340,7 @@ def move_item(number: Number, body: MoveRequest, request: Request) -> ItemOut:
             raise _StaleError(msg)
         return transition(
             item, body.action, at=at, actor=actor.account, role=actor.role, unit=actor.unit,
-            data=body.data, note=body.note,
+            data=data, note=body.note,
         )  # fmt: skip
 
     stored = get_service(request).store.register.move(number, build)
