@@ -69,9 +69,9 @@ if TYPE_CHECKING:
 __all__ = ["READ_PRAGMAS", "REGISTER_SCHEMA", "SQLiteRegister"]  # the schema: ._register_sql
 
 #: Settings of each thread's read connection: map the database into memory (the OS page cache
-#: is then shared by every connection and process, no copy per read), a 16 MiB page cache
+#: is then shared by every connection and process, no copy per read), an 8 MiB page cache
 #: each, sorts in memory.
-READ_PRAGMAS: tuple[str, ...] = ("mmap_size = 17179869184", "cache_size = -16384", "temp_store = MEMORY")
+READ_PRAGMAS: tuple[str, ...] = ("mmap_size = 17179869184", "cache_size = -8192", "temp_store = MEMORY")
 
 
 class SQLiteRegister(RegisterStore):
