@@ -93,7 +93,7 @@ def test_disclosure_from_sql_equals_disclose_on_the_hand_made_register(tmp_path:
 def test_disclosure_from_sql_equals_disclose_on_a_synthetic_register(synthetic: SQLiteRegister) -> None:
     months = _months(synthetic)
     assert len(months) >= 12
-    listed = [_check(synthetic, month) for month in months[::3] + [months[-1]]]
+    listed = [_check(synthetic, month) for month in [*months[::3], months[-1]]]
     assert sum(listed) > 20
 
 
@@ -104,7 +104,9 @@ def test_a_late_event_does_not_move_a_past_month(tmp_path: Path) -> None:
 
     reg.move(
         "YH-2026-000004",
-        lambda item: transition(item, "claim", at=datetime(2026, 4, 20), actor="e2", role="enterprise", unit="E2"),
+        lambda item: transition(
+            item, "claim", at=datetime(2026, 4, 20), actor="e2", role="enterprise", unit="E2"
+        ),
     )
     after = reg.disclosure("2026-03")
     for name, table in before.tables().items():

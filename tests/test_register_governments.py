@@ -16,7 +16,9 @@ from service.api.register_areas import GovernmentAreas, GovernmentTable, read_go
 
 API = "/api/v1/register"
 ADMIN = "register-admin-token-0123456789"
-TABLE = "district,street,unit\n小店区,,小店区人民政府\n小店区,坞城街道,坞城街道办事处\n迎泽区,,迎泽区人民政府\n"
+TABLE = (
+    "district,street,unit\n小店区,,小店区人民政府\n小店区,坞城街道,坞城街道办事处\n迎泽区,,迎泽区人民政府\n"
+)
 
 
 def _auth(token: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import gis
-from risk_models.register import Event, load_workflow, report, synthetic_register, transition
+from risk_models.register import Event, Item, load_workflow, report, synthetic_register, transition
 from risk_models.register.vocab import OPEN_STATUSES, ROLES
 from service.api.accounts import Actor
 from service.api.register_access import list_view, scope_of
@@ -62,15 +62,18 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> SQLiteRegister:
         stored = reg.report(make, year=2024, areas={"district": "东区" if k else None, "street": odd})
         n = stored.item.number
 
-        def step(item, action, data, role="inspector"):  # noqa: ANN001, ANN202
+        def step(item: Item, action: str, data: dict, role: str = "inspector", k: int = k) -> tuple:
             return transition(item, action, at=datetime(2024, 7, 2 + k, 9), actor="a", role=role, data=data)
 
         reg.move(n, lambda i: step(i, "verify", {"criteria": ["CM-02"], "public_summary": odd}))
-        reg.move(n, lambda i: step(i, "hand_over", {"territorial_unit": "东区 government", "department_unit": odd}))
+        reg.move(
+            n, lambda i: step(i, "hand_over", {"territorial_unit": "东区 government", "department_unit": odd})
+        )
         if k == 1:
             reg.move(n, lambda i: step(i, "supervise", {"authority": "市安委办"}, role="supervisor"))
         plan = {"plan": odd, "measures": [odd, "二"], "funds_yuan": 1234.5678901234567 + k}
-        reg.move(n, lambda i: step(i, "plan", {**plan, "deadline": date(2024, 7, 10)}, role="admin"))
+        plan["deadline"] = date(2024, 7, 10)
+        reg.move(n, lambda i, plan=plan: step(i, "plan", plan, role="admin"))
     return reg
 
 
@@ -122,7 +125,9 @@ def _matches(s: StoredItem, q: ItemQuery) -> bool:
     if q.scope is not None:
         sc = q.scope
         value = getattr(i, sc.field)
-        unset_ok = value is None and (sc.unassigned or (sc.area is not None and sc.area.contains(s.district, s.street)))
+        unset_ok = value is None and (
+            sc.unassigned or (sc.area is not None and sc.area.contains(s.district, s.street))
+        )
         if not (value == sc.value or unset_ok):
             return False
     return True
@@ -141,7 +146,9 @@ def _queries(stored: list[StoredItem]) -> list[ItemQuery]:
         if rng.random() < 0.3:
             kw["status"] = str(rng.choice(["rectifying", "closed", "verified", "reported", "rejected"]))
         if rng.random() < 0.2:
-            kw["category"] = str(rng.choice(["gas", "electrical", "fire_lane_blocked", "hazardous_chemicals"]))
+            kw["category"] = str(
+                rng.choice(["gas", "electrical", "fire_lane_blocked", "hazardous_chemicals"])
+            )
         if rng.random() < 0.2:
             kw["grade"] = str(rng.choice(["general", "major"]))
         if rng.random() < 0.2:
@@ -198,7 +205,9 @@ def test_rtree_keeps_in_step_and_is_backfilled(tmp_path: Path) -> None:
     reg.append_events(lambda counters: hand.log)
     conn = sqlite3.connect(reg.db_path)
     rows = conn.execute("SELECT row, x, y FROM register_items ORDER BY row").fetchall()
-    tree = conn.execute("SELECT id, west, east, south, north FROM register_items_rtree ORDER BY id").fetchall()
+    tree = conn.execute(
+        "SELECT id, west, east, south, north FROM register_items_rtree ORDER BY id"
+    ).fetchall()
     assert [r[0] for r in tree] == [r[0] for r in rows]
     assert all(t[1] <= r[1] <= t[2] and t[3] <= r[2] <= t[4] for r, t in zip(rows, tree, strict=True))
     # a store made before the tree existed gets it filled when opened

@@ -264,7 +264,8 @@ def listed_majors(snap: pd.DataFrame, month: str | date | datetime | pd.Period) 
 
     Examples
     --------
-    >>> snap = pd.DataFrame({"grade": ["major", "major", "general"], "status": ["closed", "rectifying", "verified"],
+    >>> snap = pd.DataFrame({"grade": ["major", "major", "general"],
+    ...     "status": ["closed", "rectifying", "verified"],
     ...     "closed_at": pd.to_datetime(["2026-02-10", None, None])}, index=["A", "B", "C"])
     >>> list(listed_majors(snap, "2026-03"))
     ['B']

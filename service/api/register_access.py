@@ -31,9 +31,9 @@ from risk_models.register.vocab import STATUSES
 
 from ..store import ListView, Scope, StoredItem
 from .accounts import Actor, TokenVerifier
-from .register_areas import GovernmentAreas, GovernmentTable
 from .auth import AuthError
 from .budget import AnonymousLimitError
+from .register_areas import GovernmentAreas, GovernmentTable
 
 if TYPE_CHECKING:
     from .deps import ServiceState

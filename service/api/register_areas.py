@@ -78,7 +78,9 @@ class GovernmentTable:
         else:
             districts = tuple(sorted(d for d, u in self.by_district.items() if u == unit))
         streets = tuple(sorted(k for k, u in self.by_street.items() if u == unit))
-        except_streets = tuple(sorted(k for k, u in self.by_street.items() if u != unit and k[0] in districts))
+        except_streets = tuple(
+            sorted(k for k, u in self.by_street.items() if u != unit and k[0] in districts)
+        )
         return AreaRule(districts=districts, streets=streets, except_streets=except_streets)
 
 

@@ -5,7 +5,8 @@ events frame: the last non-missing state, grade, deadline, authority and units, 
 event's time, the first or last time of each milestone, the counts of extensions and reopens,
 the number of events and the last one's time; each "first" or "last" is taken by ``seq``
 (``max((seq + 1e9) || value)``: the value of the greatest seq, in one pass of the item's
-events; times by ``min`` and ``max``, since an item's events never go back in time). :func:`snapshot_of` makes the frame with the dtypes ``snapshot`` makes
+events; times by ``min`` and ``max``, since an item's events never go back in time).
+:func:`snapshot_of` makes the frame with the dtypes ``snapshot`` makes
 (tested against it).
 """
 
@@ -90,7 +91,7 @@ def snapshot_of(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
     parsed there, times as ISO text (parsed here by numpy, in C, to the same unit).
     """
     names = ["number", *SNAPSHOT_COLUMNS]
-    cols = dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {n: () for n in names}
+    cols = dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else dict.fromkeys(names, ())
     index = pd.Index(np.array(cols.pop("number"), dtype=object), dtype=object)
     data: dict[str, Any] = {}
     for name in SNAPSHOT_COLUMNS:

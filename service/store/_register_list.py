@@ -71,7 +71,12 @@ def json_sql(view: ListView) -> tuple[str, list[Any]]:
 
 def _json_sql(view: ListView) -> tuple[str, list[Any]]:
     parts = [f"'{name}', {_value_sql(name)}" for name in ITEM_FIELDS if name not in ("x", "y")]
-    parts += [f"'lon', {_value_sql('x')}", f"'lat', {_value_sql('y')}", "'district', district", "'street', street"]
+    parts += [
+        f"'lon', {_value_sql('x')}",
+        f"'lat', {_value_sql('y')}",
+        "'district', district",
+        "'street', street",
+    ]
     parts.append(
         f"'overdue', json(CASE WHEN {OPEN_SQL} AND deadline IS NOT NULL AND deadline < ? "
         "THEN 'true' ELSE 'false' END)"

@@ -142,8 +142,10 @@ CREATE INDEX IF NOT EXISTS register_items_department_status ON register_items (d
 CREATE INDEX IF NOT EXISTS register_items_category_grade ON register_items (category, grade, row);
 CREATE INDEX IF NOT EXISTS register_items_grade ON register_items (grade, row);
 CREATE INDEX IF NOT EXISTS register_items_month ON register_items ({MONTH_SQL}, row);
-CREATE INDEX IF NOT EXISTS register_items_department_month ON register_items (department_unit, {MONTH_SQL}, row);
-CREATE INDEX IF NOT EXISTS register_items_territorial_month ON register_items (territorial_unit, {MONTH_SQL}, row);
+CREATE INDEX IF NOT EXISTS register_items_department_month
+    ON register_items (department_unit, {MONTH_SQL}, row);
+CREATE INDEX IF NOT EXISTS register_items_territorial_month
+    ON register_items (territorial_unit, {MONTH_SQL}, row);
 CREATE INDEX IF NOT EXISTS register_items_overdue
     ON register_items (row, status, deadline, department_unit, territorial_unit, district) WHERE {OPEN_SQL};
 CREATE INDEX IF NOT EXISTS register_items_overdue_department
@@ -160,7 +162,8 @@ BEGIN INSERT OR REPLACE INTO register_items_rtree VALUES (new.row, new.x, new.x,
 #: Fill the R*Tree of a store made before it existed (or by a bulk load that bypassed it).
 RTREE_BACKFILL = (
     "INSERT OR REPLACE INTO register_items_rtree (id, west, east, south, north) "
-    "SELECT row, x, x, y, y FROM register_items WHERE row > coalesce((SELECT max(id) FROM register_items_rtree), 0)"
+    "SELECT row, x, x, y, y FROM register_items "
+    "WHERE row > coalesce((SELECT max(id) FROM register_items_rtree), 0)"
 )
 
 

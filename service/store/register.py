@@ -129,8 +129,10 @@ class AreaRule:
     --------
     >>> rule = AreaRule(districts=("小店区",), except_streets=(("小店区", "坞城街道"),),
     ...                 streets=(("迎泽区", "柳巷街道"),))
-    >>> rule.contains("小店区", None), rule.contains("小店区", "坞城街道"), rule.contains("迎泽区", "柳巷街道")
-    (True, False, True)
+    >>> rule.contains("小店区", None), rule.contains("小店区", "坞城街道")
+    (True, False)
+    >>> rule.contains("迎泽区", "柳巷街道")
+    True
     """
 
     districts: tuple[str, ...] = ()
@@ -181,8 +183,11 @@ class Scope:
 
 @dataclass(frozen=True)
 class ListView:
-    """How a list shows its items to the requester: the day ``overdue`` is computed for, and
-    ``actions``, per state, the actions the requester may take (unsupervised, supervised)."""
+    """How a list shows its items to the requester.
+
+    ``today`` is the day ``overdue`` is computed for; ``actions`` gives, per state, the actions
+    the requester may take (unsupervised, supervised).
+    """
 
     today: date
     actions: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]
@@ -282,9 +287,10 @@ class RegisterStore(ABC):
     def list_json(
         self, query: ItemQuery, view: ListView, *, limit: int | None = None, after: int | None = None
     ) -> list[tuple[int, str]]:
-        """As :meth:`list_items`, each item as ``(row, JSON object)``: the fields of the API's
-        ``ItemOut`` in its order, ``overdue`` on ``view.today``, ``allowed_actions`` from ``view``.
+        """As :meth:`list_items`, each item as ``(row, JSON object)``, the fields of ``ItemOut``.
 
+        The fields in ``ItemOut``'s order, ``overdue`` on ``view.today``, ``allowed_actions``
+        from ``view``.
         The JSON is byte for byte what :func:`json.dumps` makes of the API's
         ``item_record`` (``ensure_ascii=False``, no spaces): lists answer without building
         an item per row.
@@ -319,8 +325,11 @@ class RegisterStore(ABC):
     def snapshot(
         self, *, active_since: datetime | None = None, reported_before: datetime | None = None
     ) -> pd.DataFrame:
-        """:func:`risk_models.register.snapshot` before ``reported_before`` of the items that
-        matter for the window (as :meth:`frames`), made by the store without an events frame."""
+        """The states before ``reported_before`` of the items that matter for the window.
+
+        :func:`risk_models.register.snapshot` of those items (as :meth:`frames` selects them),
+        made by the store without an events frame.
+        """
 
     @abstractmethod
     def items_of(self, numbers: Sequence[str]) -> gpd.GeoDataFrame:
@@ -330,7 +339,7 @@ class RegisterStore(ABC):
     def events_of(
         self, numbers: Sequence[str], *, since: datetime | None = None, before: datetime | None = None
     ) -> pd.DataFrame:
-        """The events frame (as :meth:`frames`) of ``numbers``, at or after ``since`` and before ``before``."""
+        """The events frame (as :meth:`frames`) of ``numbers``, from ``since`` until before ``before``."""
 
     def disclosure(
         self, month: str, *, location_precision_m: float | None = None, register_workflow: Any = None

@@ -46,7 +46,6 @@ from ._register_sql import (
     item_of,
     item_values,
     items_frame_of,
-    month_bounds,
     now_utc,
     stored_of,
 )
@@ -420,8 +419,6 @@ class SQLiteRegister(RegisterStore):
         self, *, active_since: datetime | None = None, reported_before: datetime | None = None
     ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
         """Items and events frames of the items that matter for a window (see the interface)."""
-        import pandas as pd
-
         window, values = self._window(active_since, reported_before)
         conn = self._read()
         cols = ", ".join([*ITEM_FIELDS, *AREA_COLUMNS])
@@ -474,7 +471,8 @@ class SQLiteRegister(RegisterStore):
         """The items frame of ``numbers`` (those stored), in the order they were stored."""
         cols = ", ".join([*ITEM_FIELDS, *AREA_COLUMNS])
         rows = self._read().execute(
-            f"SELECT {cols} FROM register_items WHERE number IN (SELECT value FROM json_each(?)) ORDER BY row",
+            f"SELECT {cols} FROM register_items "
+            "WHERE number IN (SELECT value FROM json_each(?)) ORDER BY row",
             (json.dumps(list(numbers)),),
         )
         return items_frame_of([tuple(r) for r in rows])

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -47,7 +47,6 @@ from ..register_models import (
     ReportOut,
     ReportRequest,
     VocabularyOut,
-    item_record,
 )
 
 __all__ = ["router"]
