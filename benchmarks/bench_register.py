@@ -557,7 +557,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"disclosure of a month, first request of the month (nothing cached; {load_disc}):")
     for month, fmt, sec, status, size, used in disclosure:
-        print(f"  {month} {fmt:<7} {sec:6.2f} s (server CPU {used:5.2f} s)  HTTP {status}  {size / 1e3:,.0f} kB")
+        print(
+            f"  {month} {fmt:<7} {sec:6.2f} s (server CPU {used:5.2f} s)  HTTP {status}  {size / 1e3:,.0f} kB"
+        )
     for fmt in DISCLOSURE_MONTHS:
         secs = [d[2] for d in disclosure if d[1] == fmt]
         cpus = [d[5] for d in disclosure if d[1] == fmt]
