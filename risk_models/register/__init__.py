@@ -33,7 +33,14 @@ from gis.lazy import attach
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "assessment": ("METRICS", "Assessment", "assess"),
     "criteria": ("Criteria", "Criterion", "checklist", "load_criteria", "major_grade"),
-    "disclosure": ("PUBLIC_COLUMNS", "Disclosure", "disclose", "public_view"),
+    "disclosure": (
+        "PUBLIC_COLUMNS",
+        "Disclosure",
+        "disclose",
+        "disclose_snapshot",
+        "listed_majors",
+        "public_view",
+    ),
     "errors": ("RegisterError", "RoleError", "TransitionError"),
     "frames": (
         "EVENT_COLUMNS",
@@ -63,7 +70,14 @@ __getattr__, __dir__ = attach(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from .assessment import METRICS, Assessment, assess
     from .criteria import Criteria, Criterion, checklist, load_criteria, major_grade
-    from .disclosure import PUBLIC_COLUMNS, Disclosure, disclose, public_view
+    from .disclosure import (
+        PUBLIC_COLUMNS,
+        Disclosure,
+        disclose,
+        disclose_snapshot,
+        listed_majors,
+        public_view,
+    )
     from .errors import RegisterError, RoleError, TransitionError
     from .frames import (
         EVENT_COLUMNS,
@@ -123,6 +137,7 @@ __all__ = [
     "checklist",
     "deadline_class",
     "disclose",
+    "disclose_snapshot",
     "events_frame",
     "grade_assessments",
     "hazard_risk_grades",
@@ -131,6 +146,7 @@ __all__ = [
     "item_number",
     "items_frame",
     "link_items",
+    "listed_majors",
     "load_criteria",
     "load_risk_grading",
     "load_workflow",

@@ -19,13 +19,21 @@ import pandas as pd
 
 from gis.tables import TableOverrides
 
-from ._months import month_of
+from ._months import Month, month_of
 from .errors import RegisterError
 from .frames import overdue, snapshot
 from .vocab import CONFIRMED_STATUSES, OPEN_STATUSES
 from .workflow import Workflow, load_workflow
 
-__all__ = ["PUBLIC_COLUMNS", "PUBLIC_STEPS", "Disclosure", "disclose", "public_view"]
+__all__ = [
+    "PUBLIC_COLUMNS",
+    "PUBLIC_STEPS",
+    "Disclosure",
+    "disclose",
+    "disclose_snapshot",
+    "listed_majors",
+    "public_view",
+]
 
 #: The columns the public may see (besides ``geometry`` and area columns such as ``district``).
 PUBLIC_COLUMNS: tuple[str, ...] = (
@@ -233,7 +241,6 @@ def disclose(
     >>> sorted(d.tables())
     ['majors', 'progress', 'results', 'summary']
     """
-    wf = load_workflow(register_workflow)
     m = month_of(month, events)
     snap = snapshot(events, m.last)
     unknown = snap.index.difference(register.index)
@@ -243,7 +250,83 @@ def disclose(
             "Fix: give the items frame and the events of the same register."
         )
         raise RegisterError(msg)
-    state = register.drop(columns=[c for c in snap.columns if c in register.columns]).join(snap, how="inner")
+    return disclose_snapshot(
+        snap, register, events, m.period, location_precision_m=location_precision_m,
+        register_workflow=register_workflow,
+    )  # fmt: skip
+
+
+def listed_majors(snap: pd.DataFrame, month: str | date | datetime | pd.Period) -> pd.Index:
+    """The numbers of the major dangers a month's disclosure lists, from the month-end snapshot.
+
+    Those verified major (grade ``major``, a confirmed state at the month's end) and open at
+    its end or closed (销号) in it: the rows of :attr:`Disclosure.majors`.
+
+    Examples
+    --------
+    >>> snap = pd.DataFrame({"grade": ["major", "major", "general"],
+    ...     "status": ["closed", "rectifying", "verified"],
+    ...     "closed_at": pd.to_datetime(["2026-02-10", None, None])}, index=["A", "B", "C"])
+    >>> list(listed_majors(snap, "2026-03"))
+    ['B']
+    """
+    m = month_of(month, pd.DataFrame({"at": pd.Series(dtype="datetime64[ns]")}))
+    return snap.index[_listed(snap, m)]
+
+
+def _listed(snap: pd.DataFrame, m: Month) -> pd.Series:
+    major = snap["grade"].eq("major") & snap["status"].isin(CONFIRMED_STATUSES)
+    return major & (snap["status"].isin(OPEN_STATUSES) | m.contains(snap["closed_at"]))
+
+
+def disclose_snapshot(
+    snap: pd.DataFrame,
+    register: gpd.GeoDataFrame,
+    events: pd.DataFrame,
+    month: str | date | datetime | pd.Period,
+    *,
+    location_precision_m: float | None = None,
+    register_workflow: Workflow | TableOverrides = None,
+) -> Disclosure:
+    """The month's disclosure from the states at its end: what :func:`disclose` makes, from less.
+
+    For a store that can give the month-end states itself (the service's register answers
+    them from SQL aggregates), so that neither every event nor every item of the window has
+    to be read: :func:`disclose` is :func:`~risk_models.register.snapshot` of the events at
+    the month's end, then this.
+
+    Parameters
+    ----------
+    snap
+        :func:`~risk_models.register.snapshot` at the month's last instant of (at least) the
+        items that can count in the month: those not closed or rejected before it starts.
+    register
+        Items frame of (at least) the majors listed (:func:`listed_majors`): their static
+        fields (category, place, links, measures).
+    events
+        Audit log of (at least) the listed majors in the month (their steps this month).
+    month, location_precision_m, register_workflow
+        As :func:`disclose`.
+
+    Returns
+    -------
+    Disclosure
+
+    Examples
+    --------
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+    >>> from risk_models.register import snapshot, synthetic_register
+    >>> reg = synthetic_register(city, seed=0)
+    >>> snap = snapshot(reg.events, pd.Timestamp("2024-06-30 23:59:59.999999999"))
+    >>> majors = listed_majors(snap, "2024-06")
+    >>> d = disclose_snapshot(snap, reg.items.loc[majors], reg.events, "2024-06")
+    >>> d.summary.equals(disclose(reg.items, reg.events, "2024-06").summary)
+    True
+    """
+    wf = load_workflow(register_workflow)
+    m = month_of(month, events)
+    state = snap.copy()
     state["overdue"] = overdue(state, m.day)
     found = m.contains(state["reported_at"]) & state["status"].isin(CONFIRMED_STATUSES)
     closed = m.contains(state["closed_at"])
@@ -261,9 +344,19 @@ def disclose(
     summary = pd.DataFrame.from_dict(rows, orient="index")
     summary.index.name = "grade"
 
-    major = state["grade"].eq("major") & state["status"].isin(CONFIRMED_STATUSES)
-    active = open_end | closed
-    majors_state = state[major & active].sort_index()
+    listed = state.index[_listed(state, m)]
+    missing = listed.difference(register.index)
+    if len(missing):
+        msg = (
+            f"The register lacks the major dangers {list(missing[:10])} the month lists. "
+            "Fix: give the items frame of the same register."
+        )
+        raise RegisterError(msg)
+    static = register.loc[listed]
+    majors_state = static.drop(columns=[c for c in snap.columns if c in static.columns]).join(
+        state.loc[listed], how="inner"
+    )
+    majors_state = majors_state.sort_index()
     public = public_view(majors_state, location_precision_m=location_precision_m, register_workflow=wf)
     list_cols = [
         "number", "category", "category_zh", "grade", "public_summary", "criteria", "hazard_id",

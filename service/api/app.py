@@ -35,6 +35,7 @@ from .deps import ScenarioCache, ServiceState
 from .models import DEMO_MIN_NODES, demo_default_nodes
 from .problems import AnonymousBodyLimit, BodyLimitMiddleware, install_handlers
 from .register_access import RegisterState, ReportLimiter
+from .register_areas import GOVERNMENTS_FILE, GovernmentAreas
 from .routes import ROUTERS
 from .routes.meta import riskplan_version
 from .security import SecurityHeaders, add_docs
@@ -214,9 +215,13 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.state.analysis = AnalysisCaches.sized(settings.scenario_cache_size)
     limits = settings.register_limits
     app.state.register = RegisterState(
-        TokenVerifier(store.register), ReportLimiter(limits.anonymous_reports, limits.window_s), limits
+        TokenVerifier(store.register),
+        ReportLimiter(limits.anonymous_reports, limits.window_s),
+        limits,
+        GovernmentAreas(data_dir / GOVERNMENTS_FILE),
     )
     app.state.register_pages = {}  # rendered disclosures by (month, format, last event id)
+    app.state.register_disclosures = {}  # the month's tables by (month, last event id)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     install_handlers(app)
     app.add_middleware(AnonymousBodyLimit, max_bytes=settings.anonymous.max_body_bytes)

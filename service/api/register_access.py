@@ -6,8 +6,10 @@
 * :func:`scope_of` / :func:`visible`: which items an actor sees. It follows the workflow's
   scopes (``register_workflow.toml [roles.*] scope``): a department sees the items handed to
   it, an enterprise its own, a territorial government those handed to it and those not yet
-  handed to anyone; a reporter the items it reported; inspectors, supervisors and admins
-  all. Items an actor may not see are answered 404, as if they did not exist.
+  handed over that lie in its area; a reporter the items it reported; inspectors, supervisors and admins
+  all. A territorial government's area comes from ``DATA_DIR/governments.csv``
+  (:mod:`service.api.register_areas`). Items an actor may not see are answered 404, as if
+  they did not exist.
 * :class:`ReportLimiter`: anonymous reports per client address in a sliding window (429 with
   ``Retry-After`` beyond); :class:`RegisterLimits` sets it and the size limits.
 """
@@ -19,16 +21,19 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from fastapi import Request
 
 from risk_models.register import Item, Workflow
+from risk_models.register.vocab import STATUSES
 
-from ..store import Scope, StoredItem
+from ..store import ListView, Scope, StoredItem
 from .accounts import Actor, TokenVerifier
 from .auth import AuthError
 from .budget import AnonymousLimitError
+from .register_areas import GovernmentAreas, GovernmentTable
 
 if TYPE_CHECKING:
     from .deps import ServiceState
@@ -39,6 +44,7 @@ __all__ = [
     "RegisterState",
     "ReportLimiter",
     "actor_of",
+    "list_view",
     "require_actor",
     "scope_of",
     "visible",
@@ -107,6 +113,12 @@ class RegisterState:
     tokens: TokenVerifier
     limiter: ReportLimiter
     limits: RegisterLimits = field(default_factory=RegisterLimits)
+    #: Which territorial government holds each area (``DATA_DIR/governments.csv``).
+    areas: GovernmentAreas | None = None
+
+    def governments(self) -> GovernmentTable | None:
+        """The current governments table (None: no areas known to this app)."""
+        return None if self.areas is None else self.areas.table()
 
 
 def actor_of(request: Request, service: ServiceState) -> Actor | None:
@@ -139,24 +151,65 @@ def require_actor(request: Request, service: ServiceState) -> Actor:
     return actor
 
 
-def scope_of(actor: Actor, wf: Workflow) -> Scope | None:
-    """Which items ``actor`` sees (None: all), following the workflow's role scopes."""
+def scope_of(actor: Actor, wf: Workflow, governments: GovernmentTable | None = None) -> Scope | None:
+    """Which items ``actor`` sees (None: all), following the workflow's role scopes.
+
+    A scope on ``territorial_unit`` that the workflow does not require (a territorial
+    government) also lets through the items not yet handed over that lie in the actor's
+    area by ``governments`` (:mod:`service.api.register_areas`; without it, every item not
+    yet handed over).
+    """
     if actor.role == "reporter":
         return Scope("reported_by", actor.account)
     rule = wf.scopes.get(actor.role)
     if rule is None:
         return None
     field_name, required = rule
+    if field_name == "territorial_unit" and not required and governments is not None:
+        return Scope(field_name, actor.unit, area=governments.rule(actor.unit))
     return Scope(field_name, actor.unit, unassigned=not required)
 
 
-def visible(item: Item | StoredItem, actor: Actor, wf: Workflow) -> bool:
-    """Whether ``actor`` may see ``item`` (a :class:`StoredItem` for reporters' scope)."""
-    scope = scope_of(actor, wf)
+def visible(
+    item: Item | StoredItem, actor: Actor, wf: Workflow, governments: GovernmentTable | None = None
+) -> bool:
+    """Whether ``actor`` may see ``item`` (a :class:`StoredItem` for reporters' and areas' scopes)."""
+    scope = scope_of(actor, wf, governments)
     if scope is None:
         return True
     if scope.field == "reported_by":
         return isinstance(item, StoredItem) and item.reported_by == actor.account
     state = item.item if isinstance(item, StoredItem) else item
     value = getattr(state, scope.field)
-    return (value is None and scope.unassigned) or (value is not None and value == scope.value)
+    if value is not None:
+        return bool(value == scope.value)
+    if scope.area is not None:
+        return isinstance(item, StoredItem) and scope.area.contains(item.district, item.street)
+    return scope.unassigned
+
+
+_ACTIONS: dict[tuple[int, str], tuple[Workflow, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]]] = {}
+_ACTIONS_LOCK = threading.Lock()
+
+
+def list_view(actor: Actor, wf: Workflow, now: datetime) -> ListView:
+    """How a list shows items to ``actor`` at ``now``: the day of ``overdue``, the allowed actions.
+
+    The actions of each state (unsupervised, supervised) are the workflow's
+    :meth:`~risk_models.register.Workflow.allowed_actions` for the actor's role, worked out
+    once per workflow and role.
+    """
+    key = (id(wf), actor.role)
+    with _ACTIONS_LOCK:
+        known = _ACTIONS.get(key)
+    if known is None or known[0] is not wf:
+        actions = {
+            s: (wf.allowed_actions(s, actor.role), wf.allowed_actions(s, actor.role, supervised=True))
+            for s in STATUSES
+        }
+        known = (wf, actions)
+        with _ACTIONS_LOCK:
+            if len(_ACTIONS) > 256:
+                _ACTIONS.clear()
+            _ACTIONS[key] = known
+    return ListView(today=now.date(), actions=known[1])

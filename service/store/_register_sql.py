@@ -18,8 +18,10 @@ __all__ = [
     "EVENT_COLUMNS",
     "FILTERS",
     "ITEM_FIELDS",
+    "MONTH_SQL",
     "OPEN_SQL",
     "REGISTER_SCHEMA",
+    "RTREE_BACKFILL",
     "SCOPE_FIELDS",
     "clean_text",
     "event_of",
@@ -59,6 +61,8 @@ def _item_columns_sql() -> str:
     return ",\n    ".join(cols)
 
 
+#: The month an item was reported in (``YYYY-MM``), as the month indexes hold it.
+MONTH_SQL = "substr(reported_at, 1, 7)"
 #: The open states as an SQL condition with literals (so that the partial index serves it).
 OPEN_SQL = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATUSES))
 REGISTER_SCHEMA = f"""
@@ -132,9 +136,35 @@ CREATE INDEX IF NOT EXISTS register_items_deadline ON register_items (deadline);
 DROP INDEX IF EXISTS register_items_closed;
 CREATE INDEX IF NOT EXISTS register_items_closed_window ON register_items (closed_at, reported_at, row);
 CREATE INDEX IF NOT EXISTS register_items_rejected_window ON register_items (rejected_at, reported_at, row);
-CREATE INDEX IF NOT EXISTS register_items_xy ON register_items (x, y);
+DROP INDEX IF EXISTS register_items_xy;  -- boxes: register_items_rtree
 CREATE INDEX IF NOT EXISTS register_items_open ON register_items (row) WHERE {OPEN_SQL};
+CREATE INDEX IF NOT EXISTS register_items_department_status ON register_items (department_unit, status, row);
+CREATE INDEX IF NOT EXISTS register_items_category_grade ON register_items (category, grade, row);
+CREATE INDEX IF NOT EXISTS register_items_grade ON register_items (grade, row);
+CREATE INDEX IF NOT EXISTS register_items_month ON register_items ({MONTH_SQL}, row);
+CREATE INDEX IF NOT EXISTS register_items_department_month
+    ON register_items (department_unit, {MONTH_SQL}, row);
+CREATE INDEX IF NOT EXISTS register_items_territorial_month
+    ON register_items (territorial_unit, {MONTH_SQL}, row);
+CREATE INDEX IF NOT EXISTS register_items_overdue
+    ON register_items (row, status, deadline, department_unit, territorial_unit, district) WHERE {OPEN_SQL};
+CREATE INDEX IF NOT EXISTS register_items_overdue_department
+    ON register_items (department_unit, row, status, deadline) WHERE {OPEN_SQL};
+CREATE INDEX IF NOT EXISTS register_items_overdue_territorial
+    ON register_items (territorial_unit, row, status, deadline) WHERE {OPEN_SQL};
+CREATE VIRTUAL TABLE IF NOT EXISTS register_items_rtree USING rtree(id, west, east, south, north);
+CREATE TRIGGER IF NOT EXISTS register_items_rtree_insert AFTER INSERT ON register_items
+BEGIN INSERT OR REPLACE INTO register_items_rtree VALUES (new.row, new.x, new.x, new.y, new.y); END;
+CREATE TRIGGER IF NOT EXISTS register_items_rtree_update AFTER UPDATE OF x, y ON register_items
+WHEN old.x IS NOT new.x OR old.y IS NOT new.y
+BEGIN INSERT OR REPLACE INTO register_items_rtree VALUES (new.row, new.x, new.x, new.y, new.y); END;
 """
+#: Fill the R*Tree of a store made before it existed (or by a bulk load that bypassed it).
+RTREE_BACKFILL = (
+    "INSERT OR REPLACE INTO register_items_rtree (id, west, east, south, north) "
+    "SELECT row, x, x, y, y FROM register_items "
+    "WHERE row > coalesce((SELECT max(id) FROM register_items_rtree), 0)"
+)
 
 
 def now_utc() -> str:

@@ -34,14 +34,16 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-    from risk_models.register import Event, ImportResult, Item
+    from risk_models.register import Disclosure, Event, ImportResult, Item
 
 __all__ = [
     "AREA_COLUMNS",
     "REGISTER_CRS",
     "Account",
+    "AreaRule",
     "Attachment",
     "ItemQuery",
+    "ListView",
     "RegisterStore",
     "Scope",
     "StoredItem",
@@ -117,17 +119,79 @@ class Account:
 
 
 @dataclass(frozen=True)
+class AreaRule:
+    """The items located in one territorial government's area, by their ``district`` and ``street``.
+
+    An item is in the area when its district is one of ``districts`` and its street is not
+    one of that district's ``except_streets`` (streets of the district another government
+    holds), or when its ``(district, street)`` is one of ``streets``.
+
+    Examples
+    --------
+    >>> rule = AreaRule(districts=("小店区",), except_streets=(("小店区", "坞城街道"),),
+    ...                 streets=(("迎泽区", "柳巷街道"),))
+    >>> rule.contains("小店区", None), rule.contains("小店区", "坞城街道")
+    (True, False)
+    >>> rule.contains("迎泽区", "柳巷街道")
+    True
+    """
+
+    districts: tuple[str, ...] = ()
+    streets: tuple[tuple[str, str], ...] = ()
+    except_streets: tuple[tuple[str, str], ...] = ()
+
+    def contains(self, district: str | None, street: str | None) -> bool:
+        """Whether an item in ``district`` / ``street`` is in the area."""
+        if district is None:
+            return False
+        if (district, street) in self.streets:
+            return True
+        return district in self.districts and (district, street) not in self.except_streets
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """The SQL condition on ``register_items`` (``district``, ``street``) and its values."""
+        parts, values = [], []
+        for district in self.districts:
+            others = [s for d, s in self.except_streets if d == district]
+            if others:
+                marks = ", ".join("?" * len(others))
+                parts.append(f"(district = ? AND coalesce(street NOT IN ({marks}), 1))")
+                values += [district, *others]
+            else:
+                parts.append("district = ?")
+                values.append(district)
+        for district, street in self.streets:
+            parts.append("(district = ? AND street = ?)")
+            values += [district, street]
+        return ("(" + " OR ".join(parts) + ")" if parts else "0 = 1"), values
+
+
+@dataclass(frozen=True)
 class Scope:
     """Which items an actor may see: those whose ``field`` is ``value``.
 
-    ``unassigned`` also lets through items whose ``field`` is not set yet (a territorial
-    government sees the reports of before the handover). ``field`` is an item column
+    ``unassigned`` also lets through items whose ``field`` is not set yet; ``area`` lets
+    through those not set yet that lie in the area (a territorial government sees the
+    reports of its area before the handover). ``field`` is an item column
     (``department_unit``, ``territorial_unit``, ``enterprise_id``) or ``reported_by``.
     """
 
     field: str
     value: str | None
     unassigned: bool = False
+    area: AreaRule | None = None
+
+
+@dataclass(frozen=True)
+class ListView:
+    """How a list shows its items to the requester.
+
+    ``today`` is the day ``overdue`` is computed for; ``actions`` gives, per state, the actions
+    the requester may take (unsupervised, supervised).
+    """
+
+    today: date
+    actions: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]
 
 
 @dataclass(frozen=True)
@@ -259,6 +323,19 @@ class RegisterStore(ABC):
         """Items matching ``query``, newest stored first, at most ``limit``, from after row ``after``."""
 
     @abstractmethod
+    def list_json(
+        self, query: ItemQuery, view: ListView, *, limit: int | None = None, after: int | None = None
+    ) -> list[tuple[int, str]]:
+        """As :meth:`list_items`, each item as ``(row, JSON object)``, the fields of ``ItemOut``.
+
+        The fields in ``ItemOut``'s order, ``overdue`` on ``view.today``, ``allowed_actions``
+        from ``view``.
+        The JSON is byte for byte what :func:`json.dumps` makes of the API's
+        ``item_record`` (``ensure_ascii=False``, no spaces): lists answer without building
+        an item per row.
+        """
+
+    @abstractmethod
     def count(self) -> tuple[int, int]:
         """``(items, events)`` stored."""
 
@@ -282,6 +359,59 @@ class RegisterStore(ABC):
         ``active_since`` (their states are final, so they cannot change a later month's figures),
         and their events before ``reported_before`` (the items frame keeps the current state).
         """
+
+    @abstractmethod
+    def snapshot(
+        self, *, active_since: datetime | None = None, reported_before: datetime | None = None
+    ) -> pd.DataFrame:
+        """The states before ``reported_before`` of the items that matter for the window.
+
+        :func:`risk_models.register.snapshot` of those items (as :meth:`frames` selects them),
+        made by the store without an events frame.
+        """
+
+    @abstractmethod
+    def items_of(self, numbers: Sequence[str]) -> gpd.GeoDataFrame:
+        """The items frame (as :meth:`frames`) of the stored items among ``numbers``."""
+
+    @abstractmethod
+    def events_of(
+        self, numbers: Sequence[str], *, since: datetime | None = None, before: datetime | None = None
+    ) -> pd.DataFrame:
+        """The events frame (as :meth:`frames`) of ``numbers``, from ``since`` until before ``before``."""
+
+    def disclosure(
+        self, month: str, *, location_precision_m: float | None = None, register_workflow: Any = None
+    ) -> Disclosure:
+        """The month's disclosure (三公开), equal to :func:`risk_models.register.disclose` on :meth:`frames`.
+
+        Built from the month-end states (:meth:`snapshot`), the listed majors' items and
+        their events of the month: a month of a register of a million items reads a few
+        thousand rows, not every event of the window.
+
+        Raises
+        ------
+        NotFoundError
+            No item of the register was reported in or before ``month``.
+        """
+        import pandas as pd
+
+        from risk_models.register import disclose_snapshot, listed_majors
+
+        from .base import NotFoundError
+
+        period = pd.Period(month, freq="M")
+        start = period.start_time.to_pydatetime()
+        end = (period + 1).start_time.to_pydatetime()
+        snap = self.snapshot(active_since=start, reported_before=end)
+        if not len(snap):
+            msg = f"The register has no items in or before {month}. Fix: pick a month of the register."
+            raise NotFoundError(msg)
+        majors = list(listed_majors(snap, period))
+        return disclose_snapshot(
+            snap, self.items_of(majors), self.events_of(majors, since=start, before=end), period,
+            location_precision_m=location_precision_m, register_workflow=register_workflow,
+        )  # fmt: skip
 
     @abstractmethod
     def attachment(self, ref: str) -> Attachment:

@@ -34,22 +34,22 @@ from typing import TYPE_CHECKING, Any
 from gis.tables import TableOverrides
 from risk_models.register import Event, Item, RegisterError, apply, item_number, load_workflow
 
+from ._register_frames import snapshot_of, snapshot_sql
 from ._register_grades import GRADES_SCHEMA, insert_grades, select_grades
+from ._register_list import install_functions, json_sql, page_sql, where_sql
 from ._register_rows import IMPORT_ITEM_COLUMNS, event_rows, import_seqs, item_rows, last_counters
 from ._register_sql import (
     EVENT_COLUMNS,
-    FILTERS,
     ITEM_FIELDS,
     OPEN_SQL,
     REGISTER_SCHEMA,
-    SCOPE_FIELDS,
+    RTREE_BACKFILL,
     clean_text,
     event_of,
     event_values,
     item_of,
     item_values,
     items_frame_of,
-    month_bounds,
     now_utc,
     stored_of,
 )
@@ -60,6 +60,7 @@ from .register import (
     Account,
     Attachment,
     ItemQuery,
+    ListView,
     RegisterStore,
     StoredItem,
 )
@@ -70,7 +71,12 @@ if TYPE_CHECKING:
 
     from risk_models.register import ImportResult
 
-__all__ = ["REGISTER_SCHEMA", "SQLiteRegister"]  # the schema: ._register_sql
+__all__ = ["READ_PRAGMAS", "REGISTER_SCHEMA", "SQLiteRegister"]  # the schema: ._register_sql
+
+#: Settings of each thread's read connection: map the database into memory (the OS page cache
+#: is then shared by every connection and process, no copy per read), an 8 MiB page cache
+#: each, sorts in memory.
+READ_PRAGMAS: tuple[str, ...] = ("mmap_size = 17179869184", "cache_size = -8192", "temp_store = MEMORY")
 
 
 class SQLiteRegister(RegisterStore):
@@ -105,12 +111,42 @@ class SQLiteRegister(RegisterStore):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(REGISTER_SCHEMA)
             conn.executescript(GRADES_SCHEMA)  # migration: risk grades (._register_grades)
+            self._backfill_rtree(conn)
+            self._analyze_new_indexes(conn)
         finally:
             conn.close()
         self._local = threading.local()
         self._readers: weakref.WeakSet[Reader] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._generation = 0
+
+    @staticmethod
+    def _backfill_rtree(conn: sqlite3.Connection) -> None:
+        """Fill the R*Tree of items stored before it existed (triggers keep it in step after)."""
+        last = conn.execute("SELECT max(row) FROM register_items").fetchone()[0]
+        indexed = conn.execute("SELECT max(id) FROM register_items_rtree").fetchone()[0]
+        if last is not None and (indexed is None or indexed < last):
+            with conn:
+                conn.execute(RTREE_BACKFILL)
+
+    @staticmethod
+    def _analyze_new_indexes(conn: sqlite3.Connection) -> None:
+        """Statistics for indexes added to a store analysed before them (the planner needs them)."""
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
+            return
+        analysed = {r[0] for r in conn.execute("SELECT idx FROM sqlite_stat1 WHERE tbl = 'register_items'")}
+        if not analysed:
+            return
+        indexes = {
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'register_items' "
+                "AND sql IS NOT NULL"
+            )
+        }
+        if indexes - analysed:
+            conn.execute("PRAGMA analysis_limit = 4000")
+            conn.execute("ANALYZE register_items")
 
     def close(self) -> None:
         """Close the per-thread read connections."""
@@ -146,6 +182,9 @@ class SQLiteRegister(RegisterStore):
             with self._lock:
                 reader = Reader(self.db_path, self._generation)
                 self._readers.add(reader)
+            for pragma in READ_PRAGMAS:
+                reader.conn.execute(f"PRAGMA {pragma}")
+            install_functions(reader.conn)
             self._local.reader = reader
         return reader.conn
 
@@ -382,49 +421,28 @@ class SQLiteRegister(RegisterStore):
     @staticmethod
     def where(query: ItemQuery) -> tuple[str, list[Any]]:
         """The SQL condition and values of ``query`` on ``register_items``."""
-        where, values = ["1 = 1"], []
-        for name in FILTERS:
-            value = getattr(query, name)
-            if value is not None:
-                where.append(f"{name} = ?")
-                values.append(value)
-        if query.month is not None:
-            start, end = month_bounds(query.month)
-            where.append("reported_at >= ? AND reported_at < ?")
-            values += [start, end]
-        if query.overdue_on is not None:
-            where.append(f"{OPEN_SQL} AND deadline IS NOT NULL AND deadline < ?")
-            values.append(query.overdue_on.isoformat())
-        if query.bbox is not None:
-            west, south, east, north = query.bbox
-            across = west > east  # the box crosses the antimeridian (RFC 7946)
-            where.append(f"(x >= ? {'OR' if across else 'AND'} x <= ?) AND y >= ? AND y <= ?")
-            values += [west, east, south, north]
-        if query.scope is not None:
-            scope = query.scope
-            if scope.field not in SCOPE_FIELDS:
-                msg = f"Cannot scope items by `{scope.field}`. Fix: use one of {sorted(SCOPE_FIELDS)}."
-                raise RegisterError(msg)
-            cond = f"{scope.field} = ?"
-            if scope.unassigned:
-                cond = f"({cond} OR {scope.field} IS NULL)"
-            where.append(cond)
-            values.append(scope.value)
-        return " AND ".join(where), values
+        return where_sql(query)
 
     def list_items(
         self, query: ItemQuery, *, limit: int | None = None, after: int | None = None
     ) -> list[StoredItem]:
         """Items matching ``query``, newest stored first (keyset paging on the row)."""
-        cond, values = self.where(query)
-        if after is not None:
-            cond += " AND row < ?"
-            values.append(int(after))
-        sql = f"SELECT * FROM register_items WHERE {cond} ORDER BY row DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            values.append(int(limit))
-        return [stored_of(r) for r in self._read().execute(sql, values).fetchall()]
+        conn = self._read()
+        page, values = page_sql(conn, query, limit=limit, after=after)
+        sql = f"SELECT * FROM register_items WHERE row IN ({page}) ORDER BY row DESC"
+        return [stored_of(r) for r in conn.execute(sql, values).fetchall()]
+
+    def list_json(
+        self, query: ItemQuery, view: ListView, *, limit: int | None = None, after: int | None = None
+    ) -> list[tuple[int, str]]:
+        """Items matching ``query`` as ``(row, JSON)``, newest first, made by SQLite (see the interface)."""
+        conn = self._read()
+        page, values = page_sql(conn, query, limit=limit, after=after)
+        obj, obj_values = json_sql(view)
+        sql = f"SELECT row, {obj} FROM register_items WHERE row IN ({page}) ORDER BY row DESC"
+        cur = conn.execute(sql, [*obj_values, *values])
+        cur.row_factory = None  # plain tuples: no Row per item
+        return cur.fetchall()
 
     def count(self) -> tuple[int, int]:
         """``(items, events)`` stored."""
@@ -468,8 +486,6 @@ class SQLiteRegister(RegisterStore):
         self, *, active_since: datetime | None = None, reported_before: datetime | None = None
     ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
         """Items and events frames of the items that matter for a window (see the interface)."""
-        import pandas as pd
-
         window, values = self._window(active_since, reported_before)
         conn = self._read()
         cols = ", ".join([*ITEM_FIELDS, *AREA_COLUMNS])
@@ -479,6 +495,18 @@ class SQLiteRegister(RegisterStore):
         frame = items_frame_of([tuple(r) for r in rows])
         ev_cols = ", ".join(EVENT_COLUMNS)
         # as :func:`events_frame` makes them (same dtypes: pandas infers them from the same values)
+        rows_ev = conn.execute(
+            f"SELECT {ev_cols} FROM register_events WHERE number IN "
+            f"(SELECT number FROM register_items WHERE row IN ({window})) AND at < ? ORDER BY id",
+            [*values, (reported_before or datetime(9999, 1, 1)).isoformat()],
+        )
+        return frame, self._events_frame(rows_ev)
+
+    @staticmethod
+    def _events_frame(rows: Iterator[Any]) -> pd.DataFrame:
+        """As :func:`events_frame` makes them (same dtypes: pandas infers them from the same values)."""
+        import pandas as pd
+
         rows_ev = [
             (
                 *r[:10],
@@ -487,17 +515,47 @@ class SQLiteRegister(RegisterStore):
                 date.fromisoformat(r[12]) if r[12] else None,
                 *r[13:],
             )
-            for r in conn.execute(
-                f"SELECT {ev_cols} FROM register_events WHERE number IN "
-                f"(SELECT number FROM register_items WHERE row IN ({window})) AND at < ? ORDER BY id",
-                [*values, (reported_before or datetime(9999, 1, 1)).isoformat()],
-            )
+            for r in rows
         ]
         ev = pd.DataFrame(rows_ev, columns=list(EVENT_COLUMNS))
         ev["at"] = pd.to_datetime(ev["at"], format="ISO8601")
         ev["deadline"] = pd.to_datetime(ev["deadline"])
         ev["seq"] = ev["seq"].astype(int)
-        return frame, ev
+        return ev
+
+    def snapshot(
+        self, *, active_since: datetime | None = None, reported_before: datetime | None = None
+    ) -> pd.DataFrame:
+        """The states before ``reported_before`` of the items that matter for a window (SQL aggregates)."""
+        window, values = self._window(active_since, reported_before)
+        sql = snapshot_sql(window)
+        end = (reported_before or datetime(9999, 1, 1)).isoformat()
+        cur = self._read().execute(sql, [end, *values])
+        cur.row_factory = None
+        return snapshot_of(cur.fetchall())
+
+    def items_of(self, numbers: Sequence[str]) -> gpd.GeoDataFrame:
+        """The items frame of ``numbers`` (those stored), in the order they were stored."""
+        cols = ", ".join([*ITEM_FIELDS, *AREA_COLUMNS])
+        rows = self._read().execute(
+            f"SELECT {cols} FROM register_items "
+            "WHERE number IN (SELECT value FROM json_each(?)) ORDER BY row",
+            (json.dumps(list(numbers)),),
+        )
+        return items_frame_of([tuple(r) for r in rows])
+
+    def events_of(
+        self, numbers: Sequence[str], *, since: datetime | None = None, before: datetime | None = None
+    ) -> pd.DataFrame:
+        """The events frame of ``numbers`` at or after ``since`` and before ``before``, in log order."""
+        lo = (since or datetime(1, 1, 1)).isoformat()
+        hi = (before or datetime(9999, 1, 1)).isoformat()
+        rows = self._read().execute(
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM register_events "
+            "WHERE number IN (SELECT value FROM json_each(?)) AND at >= ? AND at < ? ORDER BY id",
+            (json.dumps(list(numbers)), lo, hi),
+        )
+        return self._events_frame(rows)
 
     def attachment(self, ref: str) -> Attachment:
         """A stored photo; :class:`NotFoundError` when unknown."""
