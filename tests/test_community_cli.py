@@ -118,3 +118,22 @@ def test_bad_survey_exits_2_naming_rows_and_fix(
     assert (
         main(["communities", str(scenario), "--survey", str(survey), "--out", str(tmp_path / "c.csv")]) == 2
     )
+
+
+def test_budget_and_demonstration_plans_are_written(
+    demo: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario, survey = demo
+    out = tmp_path / "plan.gpkg"
+    args = ["communities", str(scenario), "--survey", str(survey), "--out", str(out)]
+    assert main([*args, "--budget", "5000000", "--demonstration", "12"]) == 0
+    text = capsys.readouterr().out
+    assert "Upgrade plan within 5,000,000 CNY" in text and "Demonstration communities:" in text
+    layers = set(pyogrio.list_layers(out)[:, 0])
+    assert {"upgrade_plan", "upgrade_by_community", "scores_after_upgrades", "demonstration"} <= layers
+    plan = pyogrio.read_dataframe(out, layer="upgrade_plan")
+    assert 0 < plan["cost_cny"].sum() <= 5_000_000
+    after = pyogrio.read_dataframe(out, layer="scores_after_upgrades")
+    assert (after["score_after"] >= after["score"] - 1e-9).all()
+    chosen = pyogrio.read_dataframe(out, layer="demonstration")
+    assert len(chosen) == 12 and chosen["reasons"].str.len().gt(0).all()

@@ -9,6 +9,7 @@ Excel workbook (``.xlsx``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -161,9 +162,16 @@ def safety_tables(
 
 
 def write_safety(
-    path: str | Path, safety: CommunitySafety, communities: gpd.GeoDataFrame | None = None
+    path: str | Path,
+    safety: CommunitySafety,
+    communities: gpd.GeoDataFrame | None = None,
+    *,
+    extra_tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> Path:
     """Write :func:`safety_tables` to a GeoPackage or an Excel workbook (one sheet each), atomically.
+
+    ``extra_tables`` (name -> frame) are written beside them in the same file, for example the
+    upgrade plan and the demonstration communities of :mod:`planning.upgrades`.
 
     Raises
     ------
@@ -185,6 +193,7 @@ def write_safety(
         msg = f"`{path}`: cannot write `{path.suffix}`. Fix: give a {' or '.join(SUFFIXES)} file."
         raise InputError(msg)
     layers, tables = safety_tables(safety, communities)
+    tables.update(extra_tables or {})
     if path.suffix.lower() == ".gpkg":
         return write_gpkg(path, layers, tables, index_label="community_id")
     try:

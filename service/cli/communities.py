@@ -20,6 +20,7 @@ from ._console import EXIT_OK
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pandas as pd
 
     from risk_models.community_safety import CommunitySafety
 
@@ -66,7 +67,8 @@ def _run(args: argparse.Namespace) -> int:
     standard = load_safety_standard(args.safety_standard)
     survey = read_survey(args.survey, standard, communities=communities, sheet=args.sheet)
     safety = score_communities(survey, standard, communities=communities)
-    out = write_safety(args.out, safety, communities)
+    plan_lines, extra = _plans(args, safety, communities, standard.pass_mark)
+    out = write_safety(args.out, safety, communities, extra_tables=extra)
     registered = _add_to_register(args, safety, communities) if args.register is not None else None
 
     from risk_models.community_safety import safety_summary
@@ -95,9 +97,47 @@ def _run(args: argparse.Namespace) -> int:
         print("Most failed items (latest surveys): " + ", ".join(f"{item} {n}" for item, n in top.items()))
     for note in survey.notes:
         print(f"note: {note}")
+    for line in plan_lines:
+        print(line)
     if registered:
         print(registered)
     return EXIT_OK
+
+
+def _plans(
+    args: argparse.Namespace, safety: CommunitySafety, communities: gpd.GeoDataFrame, pass_mark: float
+) -> tuple[list[str], dict[str, pd.DataFrame]]:
+    """The upgrade plan within ``--budget`` and the ``--demonstration`` communities, as tables."""
+    if args.budget is None:
+        return [], {}
+    import pandas as pd
+
+    from planning import choose_demonstration, plan_upgrades, scores_after_upgrades, upgrade_candidates
+
+    candidates = upgrade_candidates(safety.items, communities, args.upgrade_measures)
+    plan = plan_upgrades(candidates, args.budget, time_limit_s=args.time_limit)
+    after = scores_after_upgrades(safety.scores, safety.items, plan, pass_mark=pass_mark)
+    lines = [
+        f"Upgrade plan within {args.budget:,.0f} CNY: {plan.summary()}",
+        f"  after the plan {int(after['passed_after'].sum())} of {len(after)} communities pass "
+        f"(today {int(safety.latest()['passed'].sum())})",
+    ]
+    extra = {
+        "upgrade_plan": pd.DataFrame(plan.chosen),
+        "upgrade_by_community": plan.by_community,
+        "scores_after_upgrades": after,
+        "upgrade_summary": pd.DataFrame({"line": [plan.summary(), *plan.notes]}),
+    }
+    if args.demonstration:
+        # the survey records each community's type (old town, high-rise, ...): the quotas use it
+        latest = safety.latest()
+        com = communities.set_index("id") if "id" in communities.columns else communities
+        com = com.join(latest[["community_type"]], how="left") if "community_type" in latest else com
+        demo = choose_demonstration(after, com, args.demonstration, pass_mark=pass_mark)
+        lines.append(f"Demonstration communities: {demo.summary()}")
+        extra["demonstration"] = demo.chosen
+        extra["demonstration_quotas"] = demo.quotas
+    return lines, extra
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -123,4 +163,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--actor", default="community-survey", help="account id that imports into the register")
     p.add_argument("--top", type=int, default=5, help="most failed items to list (default 5)")
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="CNY: choose the measures that remove the most risk x residents within it (HiGHS, proven gap)",
+    )
+    p.add_argument(
+        "--upgrade-measures",
+        type=Path,
+        default=None,
+        help="TOML overriding the measure costs upgrade_measures.toml",
+    )
+    p.add_argument(
+        "--demonstration",
+        type=int,
+        default=0,
+        help="with --budget: choose this many demonstration communities (quotas by district and type)",
+    )
+    p.add_argument("--time-limit", type=float, default=30.0, help="seconds for each solve (default 30)")
     p.set_defaults(func=_run)
