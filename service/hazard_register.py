@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -281,22 +281,12 @@ def save_synthetic_register(syn: SyntheticRegister, directory: Path) -> Register
     InputError
         The directory already holds a register.
     """
-    from risk_models.register import Event
-
     if (directory / "register.json").exists():
         msg = f"`{directory}` already holds a register. Fix: pick an empty directory."
         raise InputError(msg)
     reg = open_register(directory, create=True, label=syn.label)
-    frame = syn.items.to_crs(4326)
-    moved = {n: (p.x, p.y) for n, p in zip(frame.index, frame.geometry, strict=True)}
-
-    def to_wgs84(ev: Event) -> Event:
-        if ev.action != "report":
-            return ev
-        x, y = moved[ev.number]
-        return replace(ev, data={**ev.data, "x": float(x), "y": float(y)})
-
-    reg.append([to_wgs84(e) for e in syn.log], frame[["district"]])
+    log, frame = syn.log_in_wgs84()
+    reg.append(log, frame[["district"]])
     incidents = syn.incidents.to_crs(4326)
     _write_csv(
         incidents.drop(columns="geometry").assign(lon=incidents.geometry.x, lat=incidents.geometry.y),

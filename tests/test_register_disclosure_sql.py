@@ -9,7 +9,6 @@ byte for byte in HTML, CSV and GeoJSON.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pandas as pd
 import pytest
 
 import gis
-from risk_models.register import Event, disclose, snapshot, synthetic_register
+from risk_models.register import disclose, snapshot, synthetic_register
 from service.register_outputs import disclosure_bytes
 from service.store import NotFoundError, SQLiteRegister
 from tests.register_factory import build
@@ -34,16 +33,8 @@ def _hand(tmp_path: Path) -> SQLiteRegister:
 def synthetic(tmp_path_factory: pytest.TempPathFactory) -> SQLiteRegister:
     reg = SQLiteRegister(tmp_path_factory.mktemp("disc") / "syn.sqlite3")
     syn = synthetic_register(gis.demo_city(n_road_nodes=2000), seed=2, n_items=900)
-    frame = syn.items.to_crs(4326)
-    moved = {n: (p.x, p.y) for n, p in zip(frame.index, frame.geometry, strict=True)}
-
-    def to_wgs84(ev: Event) -> Event:
-        if ev.action != "report":
-            return ev
-        x, y = moved[ev.number]
-        return replace(ev, data={**ev.data, "x": float(x), "y": float(y)})
-
-    reg.append_events(lambda counters: [to_wgs84(e) for e in syn.log], areas=frame[["district"]])
+    log, frame = syn.log_in_wgs84()
+    reg.append_events(lambda counters: log, areas=frame[["district"]])
     return reg
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 
 import gis
-from risk_models.register import Event, Item, load_workflow, report, synthetic_register, transition
+from risk_models.register import Item, load_workflow, report, synthetic_register, transition
 from risk_models.register.vocab import OPEN_STATUSES, ROLES
 from service.api.accounts import Actor
 from service.api.register_access import list_view, scope_of
@@ -38,16 +37,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> SQLiteRegister:
     reg.append_events(lambda counters: hand.log)
     city = gis.demo_city(n_road_nodes=2000)
     syn = synthetic_register(city, seed=5, n_items=400)
-    frame = syn.items.to_crs(4326)
-    moved = {n: (p.x, p.y) for n, p in zip(frame.index, frame.geometry, strict=True)}
-
-    def to_wgs84(ev: Event) -> Event:
-        if ev.action != "report":
-            return ev
-        x, y = moved[ev.number]
-        return replace(ev, data={**ev.data, "x": float(x), "y": float(y)})
-
-    reg.append_events(lambda counters: [to_wgs84(e) for e in syn.log], areas=frame[["district"]])
+    log, frame = syn.log_in_wgs84()
+    reg.append_events(lambda counters: log, areas=frame[["district"]])
     # texts that JSON must escape, floats of 17 digits, a supervised major with funds
     odd = 'quote " backslash \\ tab \t newline \n bell \x07 del \x7f 中文 \u2028 end'
     for k, (x, y) in enumerate([(112.53728374628374, 37.1), (1e-5, -0.0), (179.99999999999997, 89.5)]):

@@ -12,7 +12,7 @@ layers and seed give the same register. Parameters: ``risk_models/data/demo_regi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -68,6 +68,23 @@ class SyntheticRegister:
     incidents: gpd.GeoDataFrame
     as_of: datetime
     label: str
+
+    def log_in_wgs84(self) -> tuple[list[Event], gpd.GeoDataFrame]:
+        """The audit log with its reports' ``x`` / ``y`` in WGS84, and the items frame in WGS84.
+
+        A register store keeps longitude and latitude; the synthetic register is made in the
+        layers' metric CRS. Only the ``report`` events carry a location.
+        """
+        frame = self.items.to_crs(4326)
+        moved = {n: (p.x, p.y) for n, p in zip(frame.index, frame.geometry, strict=True)}
+
+        def to_wgs84(ev: Event) -> Event:
+            if ev.action != "report":
+                return ev
+            x, y = moved[ev.number]
+            return replace(ev, data={**ev.data, "x": float(x), "y": float(y)})
+
+        return [to_wgs84(e) for e in self.log], frame
 
 
 class _Walk:
