@@ -25,8 +25,9 @@ score points (the item's lost points x ``restores``, on the 0-100 score scale) r
 
     risk_reduction = residents x vulnerability_weight x s / 100 x risk_level
 
-where ``vulnerability_weight`` (``[risk]`` of the table, 0.75 shipped) is the fall of the
-vulnerability factor per 100 points, and ``risk_level`` the community's hazard x exposure (x
+where ``vulnerability_weight`` (``[risk]`` of the table, 0.3 shipped: the factor's range 1.5 x
+the survey's share 0.2 of the vulnerability index) is the fall of the vulnerability factor per
+100 points, and ``risk_level`` the community's hazard x exposure (x
 response) level when given (for example the product of the factors of
 :func:`risk_models.score_scenario` other than vulnerability), else 1. The objective of the plan
 is then the expected fall of the population-weighted risk.

@@ -150,18 +150,18 @@ def test_candidates_against_hand_computed_rows() -> None:
     renew = row.loc[("A", "elevator_renewal")]
     assert renew["units"] == 3 and renew["cost_cny"] == 3 * 450000  # cars from the layer
     assert renew["points_restored"] == 40 and renew["score_points"] == pytest.approx(40.0)
-    # residents x 0.75 x points / 100 x level
-    assert renew["risk_reduction"] == pytest.approx(1000 * 0.75 * 0.40 * 2.0)
+    # residents x 0.3 x points / 100 x level
+    assert renew["risk_reduction"] == pytest.approx(1000 * 0.3 * 0.40 * 2.0)
     overhaul = row.loc[("A", "elevator_overhaul")]
     assert overhaul["points_restored"] == 20 and overhaul["risk_reduction"] == pytest.approx(
-        1000 * 0.75 * 0.2 * 2
+        1000 * 0.3 * 0.2 * 2
     )
     assert overhaul["group"] == renew["group"]  # alternatives of one item
     lane = row.loc[("A", "fire_lane_clearing")]
     assert lane["points_restored"] == 36 and lane["cost_cny"] == 25000 and lane["group"] != renew["group"]
     gas = row.loc[("B", "gas_alarm_valve")]
     assert gas["households"] == 99 and gas["cost_cny"] == 99 * 450
-    assert gas["risk_reduction"] == pytest.approx(260 * 0.75 * 0.20)
+    assert gas["risk_reduction"] == pytest.approx(260 * 0.3 * 0.20)
     assert cand["group"].nunique() == 4
 
 
@@ -476,3 +476,15 @@ def test_scores_after_a_partial_measure_by_hand() -> None:
     assert a["upgrade_cost_cny"] == overhaul["cost_cny"].iloc[0] and not a["passed_after"]
     b = after.loc["B"]
     assert b["score_after"] == 10 and b["still_failed"] == "fire_lane_blocked (40), gas_alarm_valve (20)"
+
+
+def test_shipped_vulnerability_weight_follows_the_risk_weights() -> None:
+    """The risk a point of score removes is the one the risk model gives it (risk_weights.toml)."""
+    from gis.tables import load_table
+
+    v = load_table("risk_weights", package="risk_models")["vulnerability"]
+    survey = float(v["community_safety"]["weight"])
+    census = sum(float(ind["weight"]) for ind in v["indicators"].values())
+    share = survey / (census + survey)
+    expected = (float(v["factor_max"]) - float(v["factor_min"])) * share
+    assert load_upgrade_measures().vulnerability_weight == pytest.approx(expected, rel=1e-9)
