@@ -188,10 +188,20 @@ def test_traceability_finds_the_items_behind_an_incident(client: TestClient) -> 
     assert out["findings"][0]["deadline"] == "2026-04-01" and out["findings"][0]["days_overdue"] == 39
     march = client.get(f"{API}/traceability", params={**params, "month": "2026-03"}, headers=_auth(ADMIN))
     assert march.json()["incidents"] == 1 and march.json()["findings"] == []
-    # a territorial government sees its own and unassigned items only
-    gov = _account(client, "territorial_government", "Yingze gov")
-    mine = client.get(f"{API}/traceability", params=params, headers=_auth(gov)).json()
-    assert [f["number"] for f in mine["findings"]] == [numbers[1]]
+
+    # a territorial government sees the items handed over to it and, before the handover, those
+    # of its area (no governments.csv: each district is its own government), as the list does
+    def seen(unit: str) -> list[str]:
+        gov = _account(client, "territorial_government", unit)
+        return [
+            f["number"]
+            for f in client.get(f"{API}/traceability", params=params, headers=_auth(gov)).json()["findings"]
+        ]
+
+    assert seen("Yingze") == [numbers[1]]  # in its district, not yet handed over
+    assert seen("Xiaodian gov") == [numbers[0]]  # handed over to it
+    assert seen("Xiaodian") == []  # its district's item went to another government
+    assert seen("Taiyuan gov") == []  # no area, nothing handed over
 
 
 def test_traceability_rights_and_bad_incidents(client: TestClient) -> None:

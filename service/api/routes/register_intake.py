@@ -64,7 +64,8 @@ from ..accounts import Actor
 from ..auth import AuthError
 from ..deps import get_service
 from ..problems import PROBLEM_RESPONSES, BodyTooLargeError, problem, problem_items
-from ..register_access import require_actor, scope_of
+from ..register_access import RegisterState, require_actor, scope_of
+from ..register_areas import GovernmentTable
 from ..register_intake_models import (
     GradeOut,
     GradesRequest,
@@ -280,13 +281,31 @@ def _month_end(month: str) -> datetime:
     return (pd.Period(month, freq="M") + 1).start_time.to_pydatetime()
 
 
-def _scoped(actor: Actor, wf: Workflow, frame: gpd.GeoDataFrame, events: pd.DataFrame) -> tuple[Any, Any]:
-    scope = scope_of(actor, wf)
+def _scoped(
+    actor: Actor,
+    wf: Workflow,
+    frame: gpd.GeoDataFrame,
+    events: pd.DataFrame,
+    governments: GovernmentTable | None,
+) -> tuple[Any, Any]:
+    """The items ``actor`` may see (as the list shows them: a government its area's too)."""
+    scope = scope_of(actor, wf, governments)
     if scope is None:
         return frame, events
     col = frame[scope.field]
-    keep = col.eq(scope.value) | (col.isna() if scope.unassigned else False)
-    frame = frame[keep.to_numpy()]
+    keep = col.eq(scope.value).to_numpy().copy()
+    if scope.area is not None:
+        area = scope.area
+        district = frame["district"] if "district" in frame else pd.Series(None, index=frame.index)
+        street = frame["street"] if "street" in frame else pd.Series(None, index=frame.index)
+        inside = [
+            area.contains(None if pd.isna(d) else d, None if pd.isna(t) else t)
+            for d, t in zip(district, street, strict=True)
+        ]
+        keep |= col.isna().to_numpy() & np.asarray(inside, dtype=bool)
+    elif scope.unassigned:
+        keep |= col.isna().to_numpy()
+    frame = frame[keep]
     return frame, events[events["number"].isin(frame.index)]
 
 
@@ -341,6 +360,8 @@ def traceability(
     actor = require_actor(request, service)
     _forbid(actor, "trace incidents", TRACE_ROLES)
     wf = load_workflow()
+    register_state: RegisterState = request.app.state.register
+    governments = register_state.governments()
     if len(incident or []) > 200:
         msg = "At most 200 `incident` parameters. Fix: trace a scenario's incidents layer instead."
         raise InputError(msg)
@@ -376,7 +397,7 @@ def traceability(
             active_since=(first - timedelta(days=lookback_days)).to_pydatetime(),
             reported_before=(last + timedelta(seconds=1)).to_pydatetime(),
         )
-        frame, events = _scoped(actor, wf, frame, events)
+        frame, events = _scoped(actor, wf, frame, events, governments)
         if len(frame):
             hits = trace_incidents(
                 incidents[ok], frame, events, radius_m=radius_m, lookback_days=lookback_days
@@ -389,7 +410,7 @@ def traceability(
         at = _month_end(month) if month is not None else datetime.now().replace(microsecond=0)
         start = (pd.Timestamp(at) - pd.DateOffset(months=unchecked_months)).to_pydatetime()
         frame, events = register.frames(active_since=start, reported_before=at)
-        frame, _ = _scoped(actor, wf, frame, events)
+        frame, _ = _scoped(actor, wf, frame, events, governments)
         quiet = unchecked_sources(hazards, frame, at=at, months=unchecked_months)
         quiet = quiet[quiet["unchecked"]].rename_axis("hazard_id").reset_index()
         quiet["hazard_id"] = quiet["hazard_id"].astype(str)
