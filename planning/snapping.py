@@ -22,7 +22,7 @@ import shapely
 
 from gis.errors import InputError, NetworkError, SnapError
 from gis.executor import Executor, InProcessExecutor, as_executor
-from gis.network.graph import EdgeShapes, as_road_graph
+from gis.network import EdgeShapes, as_road_graph
 from gis.snap import default_max_snap_m, flag_far, require_snapped, road_distances, snap_targets
 
 from .travel import RoadMatrix, nearest_edges, road_matrix

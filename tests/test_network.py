@@ -39,8 +39,8 @@ from gis.network import (
     speed_table,
 )
 from gis.network._cache import cache_key, cached_graph
+from gis.network._columns import decode
 from gis.network._store import read_npz
-from gis.network.graph import decode
 from gis.osm import read_osm_ways
 
 GEOD = pyproj.Geod(ellps="WGS84")

@@ -52,7 +52,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "graph_from_query",
     ),
     "_build": ("JOIN_TOLERANCE_M", "MAX_SCALE_ERROR"),
-    "graph": ("MISSING_ID", "EdgeShapes", "GraphLike", "NetworkReport", "RoadGraph", "as_road_graph"),
+    "graph": ("GraphLike", "RoadGraph", "as_road_graph"),
+    "_columns": ("MISSING_ID",),
+    "_report": ("NetworkReport",),
+    "_shapes": ("EdgeShapes",),
     "_gpkg": ("load_graph", "save_graph"),
     "_speeds": ("parse_maxspeed", "parse_other_tags", "speed_table"),
     "_cache": ("GraphCache", "cache_max_bytes"),
@@ -62,7 +65,10 @@ __getattr__, __dir__ = attach(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from ._build import JOIN_TOLERANCE_M, MAX_SCALE_ERROR
     from ._cache import GraphCache, cache_max_bytes
+    from ._columns import MISSING_ID
     from ._gpkg import load_graph, save_graph
+    from ._report import NetworkReport
+    from ._shapes import EdgeShapes
     from ._speeds import parse_maxspeed, parse_other_tags, speed_table
     from .build import (
         graph_edges,
@@ -72,7 +78,7 @@ if TYPE_CHECKING:
         graph_from_osmnx,
         graph_from_query,
     )
-    from .graph import MISSING_ID, EdgeShapes, GraphLike, NetworkReport, RoadGraph, as_road_graph
+    from .graph import GraphLike, RoadGraph, as_road_graph
 
 __all__ = [
     "JOIN_TOLERANCE_M",

@@ -26,9 +26,11 @@ from scipy.sparse.csgraph import connected_components
 
 from ..crs import check_coordinates, local_metric_crs, require_metric, to_metric
 from ..errors import InputError, NetworkError
+from ._columns import MISSING_ID, categorical
 from ._csr import adjacency_order
+from ._report import NetworkReport
 from ._speeds import _directions, _osmids, _speeds, _text, parse_other_tags
-from .graph import MISSING_ID, NetworkReport, RoadGraph, categorical
+from .graph import RoadGraph
 
 __all__ = ["JOIN_TOLERANCE_M", "MAX_SCALE_ERROR", "CRSArg"]
 

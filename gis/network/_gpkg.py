@@ -17,8 +17,10 @@ import pyproj
 
 from ..atomic import atomic_path
 from ..errors import InputError
+from ._columns import EDGE_FIELDS, MISSING_ID, none_where
 from ._networkx import from_columns, gc_paused
-from .graph import EDGE_FIELDS, MISSING_ID, GraphLike, NetworkReport, RoadGraph, as_road_graph, none_where
+from ._report import NetworkReport
+from .graph import GraphLike, RoadGraph, as_road_graph
 
 __all__ = ["GPKG_VERSION", "load_graph", "save_graph"]
 

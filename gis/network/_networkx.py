@@ -23,8 +23,10 @@ import pandas as pd
 import pyproj
 
 from ..errors import CRSError, InputError, NetworkError
+from ._columns import EDGE_FIELDS, MISSING_ID, categorical, decode
 from ._csr import multi_keys, ragged_arange
-from .graph import EDGE_FIELDS, MISSING_ID, NetworkReport, RoadGraph, categorical, decode
+from ._report import NetworkReport
+from .graph import RoadGraph
 
 if TYPE_CHECKING:
     import networkx as nx

@@ -20,7 +20,8 @@ import numpy.typing as npt
 import pandas as pd
 import pyproj
 
-from .graph import NetworkReport, RoadGraph
+from ._report import NetworkReport
+from .graph import RoadGraph
 
 __all__ = ["FORMAT", "StoreError", "read_npz", "write_npz"]
 

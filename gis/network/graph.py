@@ -26,13 +26,16 @@ import pandas as pd
 import pyproj
 
 from ..errors import InputError
+from ._columns import EDGE_FIELDS, MISSING_ID, decode, none_where
+from ._report import NetworkReport
+from ._shapes import EdgeShapes
 
 if TYPE_CHECKING:
     import geopandas as gpd
     import networkx as nx
     import shapely
 
-__all__ = ["MISSING_ID", "EdgeShapes", "GraphLike", "NetworkReport", "RoadGraph", "as_road_graph"]
+__all__ = ["GraphLike", "RoadGraph", "as_road_graph"]
 
 log = logging.getLogger(__name__)
 
@@ -40,131 +43,9 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-#: ``osm_way_id`` / ``osm_node_id`` of an edge or node whose OSM id is unknown.
-MISSING_ID = int(np.iinfo(np.int64).min)
-
 #: What the functions that take a road graph accept: a RoadGraph, or a networkx (Multi)DiGraph
 #: converted by :func:`as_road_graph`.
 GraphLike: TypeAlias = "RoadGraph | nx.DiGraph | nx.MultiDiGraph"
-
-#: Edge attributes held as arrays of their own (the others of a converted graph go to ``edge_attrs``).
-EDGE_FIELDS = ("osmid", "highway", "name", "oneway", "length_m", "speed_kph", "travel_time_s")
-
-
-@dataclass(frozen=True)
-class NetworkReport:
-    """What a graph build kept and dropped (:attr:`RoadGraph.report`).
-
-    ``length_km`` counts each road once (a two-way road is not counted twice).
-    ``n_components`` counts strongly connected components before pruning, singletons included.
-    ``build_time_s`` is the time spent in the builder (reading included for OSM files).
-    """
-
-    n_nodes: int
-    n_edges: int
-    n_dropped_nodes: int
-    n_dropped_edges: int
-    n_components: int
-    length_km: float
-    n_lines_in: int
-    n_lines_skipped: int
-    build_time_s: float
-
-    def __str__(self) -> str:
-        kept = (
-            f"kept the largest of {self.n_components:,} strongly connected components, "
-            f"dropping {self.n_dropped_nodes:,} nodes and {self.n_dropped_edges:,} edges"
-            if self.n_dropped_nodes or self.n_dropped_edges
-            else f"{self.n_components:,} strongly connected component(s), nothing dropped"
-        )
-        return (
-            f"Road network: {self.n_nodes:,} nodes, {self.n_edges:,} edges, "
-            f"{self.length_km:,.2f} km of road; {kept}; used "
-            f"{self.n_lines_in - self.n_lines_skipped:,} of {self.n_lines_in:,} input lines "
-            f"({self.n_lines_skipped:,} skipped: not drivable, no highway tag, area or empty); "
-            f"built in {self.build_time_s:.2f} s"
-        )
-
-
-# Pickles of networkx graphs (osmnx users) name the class by its public home.
-NetworkReport.__module__ = "gis.network"
-
-
-class EdgeShapes:
-    """Shapely lines of the edges and their STRtree, made on first use, shared by re-weighted graphs.
-
-    What a snap needs of a graph (:meth:`RoadGraph.edge_shapes`). It pickles as its packed
-    coordinates and offsets only, never its lines or tree: a Dask worker that receives it once
-    (:meth:`gis.executor.Executor.share`) makes them there, on first use, bit for bit the same.
-    """
-
-    def __init__(self, xy: FloatArray, offsets: IntArray) -> None:
-        self.xy = xy
-        self.offsets = offsets
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"xy": self.xy, "offsets": self.offsets}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.xy, self.offsets = state["xy"], state["offsets"]
-
-    @cached_property
-    def geoms(self) -> npt.NDArray[np.object_]:
-        """The LineString of every edge, in edge order."""
-        import shapely
-
-        counts = np.diff(self.offsets)
-        geoms: npt.NDArray[np.object_] = shapely.linestrings(
-            self.xy, indices=np.repeat(np.arange(len(counts)), counts)
-        )
-        return geoms
-
-    @cached_property
-    def tree(self) -> shapely.STRtree:
-        """A shapely STRtree over :attr:`geoms`."""
-        import shapely
-
-        return shapely.STRtree(self.geoms)
-
-
-def categorical(values: Any) -> pd.Categorical:
-    """Dictionary-encode text values (None or NaN = missing) as a :class:`pandas.Categorical`.
-
-    Examples
-    --------
-    >>> categorical(["primary", None, "primary"]).codes.tolist()
-    [0, -1, 0]
-    """
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object))
-    return pd.Categorical.from_codes(codes, categories=pd.Index(np.asarray(uniques, dtype=object)))
-
-
-def none_where(mask: BoolArray, values: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
-    """``values`` as an object array with None where ``mask`` is True.
-
-    Examples
-    --------
-    >>> none_where(np.array([True, False]), np.array([1, 2])).tolist()
-    [None, 2]
-    """
-    out: npt.NDArray[np.object_] = values.astype(object)
-    out[mask] = None
-    return out
-
-
-def decode(values: pd.Categorical) -> npt.NDArray[np.object_]:
-    """The values of a categorical as an object array, None where missing.
-
-    Examples
-    --------
-    >>> decode(categorical(["a", None])).tolist()
-    ['a', None]
-    """
-    table = np.empty(len(values.categories) + 1, dtype=object)
-    table[:-1] = np.asarray(values.categories, dtype=object)
-    table[-1] = None
-    out: npt.NDArray[np.object_] = table[np.asarray(values.codes, dtype=np.int64)]
-    return out
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,58 @@
+"""The edges' lines for snapping: packed coordinates, their shapely lines and tree (private).
+
+:class:`EdgeShapes` is what a snap needs of a :class:`gis.network.RoadGraph`
+(:meth:`~gis.network.RoadGraph.edge_shapes`); it travels to Dask workers as its arrays only.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import shapely
+
+__all__ = ["EdgeShapes"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class EdgeShapes:
+    """Shapely lines of the edges and their STRtree, made on first use, shared by re-weighted graphs.
+
+    What a snap needs of a graph (:meth:`RoadGraph.edge_shapes`). It pickles as its packed
+    coordinates and offsets only, never its lines or tree: a Dask worker that receives it once
+    (:meth:`gis.executor.Executor.share`) makes them there, on first use, bit for bit the same.
+    """
+
+    def __init__(self, xy: FloatArray, offsets: IntArray) -> None:
+        self.xy = xy
+        self.offsets = offsets
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"xy": self.xy, "offsets": self.offsets}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.xy, self.offsets = state["xy"], state["offsets"]
+
+    @cached_property
+    def geoms(self) -> npt.NDArray[np.object_]:
+        """The LineString of every edge, in edge order."""
+        import shapely
+
+        counts = np.diff(self.offsets)
+        geoms: npt.NDArray[np.object_] = shapely.linestrings(
+            self.xy, indices=np.repeat(np.arange(len(counts)), counts)
+        )
+        return geoms
+
+    @cached_property
+    def tree(self) -> shapely.STRtree:
+        """A shapely STRtree over :attr:`geoms`."""
+        import shapely
+
+        return shapely.STRtree(self.geoms)
