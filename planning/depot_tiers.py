@@ -49,7 +49,7 @@ from gis.scenario import Scenario
 from gis.tables import TableOverrides
 
 from .cities import CITY_COLUMN, box_subgraph, city_box, city_scenario, scenario_cities
-from .depots import _depot_specs, _suggest, assign_capacitated, relocation_demand, stock_table
+from .depots import _depot_specs, _suggest, assign_capacitated, depot_table, relocation_demand, stock_table
 from .siting import load_norms
 from .travel import cost_matrix
 
@@ -131,8 +131,7 @@ class TieredDepotPlan:
 
     def table(self) -> pd.DataFrame:
         """One row per depot for the report: tier, parent, load, delivery, shortfall / over-stock."""
-        t = pd.DataFrame(self.depots.drop(columns=self.depots.geometry.name))
-        keep = [
+        keep = (
             "name",
             CITY_COLUMN,
             "tier",
@@ -143,23 +142,8 @@ class TieredDepotPlan:
             "communities",
             "max_travel_h",
             "delivery_limit_h",
-        ]
-        t = t[[c for c in keep if c in t]].copy()
-        stocked = self.stock[self.stock["stock"].notna()]
-
-        def fmt(col: str) -> list[str]:
-            pos = stocked[stocked[col] > 0]
-            by = dict(list(pos.groupby("depot")))
-            return [
-                ", ".join(f"{i} {v:,.0f}" for i, v in zip(by[d]["item"], by[d][col], strict=True))
-                if d in by
-                else ""
-                for d in t.index
-            ]
-
-        t["shortfall"] = fmt("shortfall")
-        t["overstock"] = fmt("overstock")
-        return t
+        )
+        return depot_table(self.depots, self.stock, keep)
 
     def report(self) -> str:
         """A few lines: people to relocate, served by each tier, backed, unmet."""

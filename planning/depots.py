@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -186,6 +186,32 @@ def stock_needs(people: float, days: float, *, planning_norms: TableOverrides = 
     return pd.DataFrame(rows).set_index("item")
 
 
+def depot_table(depots: gpd.GeoDataFrame, stock: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """One row per depot: ``columns`` (those present) and its stock ``shortfall`` / ``overstock`` as text.
+
+    ``stock`` is a :func:`stock_table` (``depot``, ``item``, ``stock``, ``shortfall``,
+    ``overstock``); each text lists the items above 0, for example ``"tents 120, water 3,400"``.
+    Used by :meth:`DepotPlan.table` and the tiered network's table.
+    """
+    t = pd.DataFrame(depots.drop(columns=depots.geometry.name))
+    t = t[[c for c in columns if c in t]].copy()
+    stocked = stock[stock["stock"].notna()]
+
+    def fmt(col: str) -> list[str]:
+        pos = stocked[stocked[col] > 0]
+        by = dict(list(pos.groupby("depot")))
+        return [
+            ", ".join(f"{i} {v:,.0f}" for i, v in zip(by[d]["item"], by[d][col], strict=True))
+            if d in by
+            else ""
+            for d in t.index
+        ]
+
+    t["shortfall"] = fmt("shortfall")
+    t["overstock"] = fmt("overstock")
+    return t
+
+
 @dataclass(frozen=True, eq=False)
 class DepotPlan:
     """A relief-depot plan.
@@ -236,29 +262,8 @@ class DepotPlan:
 
     def table(self) -> pd.DataFrame:
         """One row per depot for the report: load, delivery and the stock shortfall / over-stock."""
-        t = pd.DataFrame(self.depots.drop(columns=self.depots.geometry.name))
-        keep = [
-            "name",
-            "tier",
-            "capacity_people",
-            "people_assigned",
-            "communities",
-            "max_travel_h",
-            "delivery_limit_h",
-        ]
-        t = t[[c for c in keep if c in t]].copy()
-        stocked = self.stock[self.stock["stock"].notna()]
-
-        def fmt(col: str) -> list[str]:
-            pos = stocked[stocked[col] > 0]
-            return [
-                ", ".join(f"{i} {v:,.0f}" for i, v in zip(g["item"], g[col], strict=True))
-                for g in (pos[pos["depot"] == d] for d in t.index)
-            ]
-
-        t["shortfall"] = fmt("shortfall")
-        t["overstock"] = fmt("overstock")
-        return t
+        keep = ("name", "tier", "capacity_people", "people_assigned", "communities", "max_travel_h")
+        return depot_table(self.depots, self.stock, (*keep, "delivery_limit_h"))
 
     def report(self) -> str:
         """A few lines: people to relocate, served, unmet by reason, shortfalls."""
