@@ -14,130 +14,45 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ._console import EXIT_OK
-
-if TYPE_CHECKING:
-    import geopandas as gpd
-    import pandas as pd
-
-    from risk_models.community_safety import CommunitySafety
 
 __all__ = ["register"]
 
 
-def _add_to_register(args: argparse.Namespace, safety: CommunitySafety, communities: gpd.GeoDataFrame) -> str:
-    from risk_models.community_safety import register_failed_items
-
-    from ..register_files import open_register
-
-    label = f"hidden-danger register {args.register.name}" + (
-        " (synthetic survey)" if safety.synthetic else ""
-    )
-    reg = open_register(args.register, create=True, label=label)
-    update = register_failed_items(
-        safety,
-        communities,
-        first_counter=reg.next_counters(),
-        existing=reg.events,
-        actor=args.actor,
-    )
-    if update.events:
-        reg.append(update.events, update.areas)
-    numbers = list(update.items)
-    span = f": {numbers[0]} .. {numbers[-1]}" if numbers else ""
-    return (
-        f"Register {args.register.resolve()}: {len(numbers)} failed items added{span}; "
-        f"{len(update.skipped)} already there (not added again)"
-    )
-
-
 def _run(args: argparse.Namespace) -> int:
     from gis import load_scenario
-    from risk_models.community_safety import (
-        load_safety_standard,
-        read_survey,
-        score_communities,
-        write_safety,
-    )
+
+    from ..communities import assess_communities, register_survey
 
     scenario = load_scenario(args.scenario)
     communities = scenario["communities"]
-    standard = load_safety_standard(args.safety_standard)
-    survey = read_survey(args.survey, standard, communities=communities, sheet=args.sheet)
-    safety = score_communities(survey, standard, communities=communities)
-    plan_lines, extra = _plans(args, safety, communities, standard.pass_mark)
-    out = write_safety(args.out, safety, communities, extra_tables=extra)
-    registered = _add_to_register(args, safety, communities) if args.register is not None else None
-
-    from risk_models.community_safety import safety_summary
-
-    scores = safety.scores
-    latest = safety.latest()
+    run = assess_communities(
+        communities,
+        args.survey,
+        standard=args.safety_standard,
+        sheet=args.sheet,
+        budget=args.budget,
+        demonstration=args.demonstration if args.budget is not None else 0,
+        upgrade_measures=args.upgrade_measures,
+        time_limit_s=args.time_limit,
+    )
+    out = run.write(args.out, communities)
+    registered = None
+    if args.register is not None:
+        registered = register_survey(run, communities, args.register, actor=args.actor)
+    safety = run.safety
     tag = " (SYNTHETIC survey)" if safety.synthetic else ""
     print(
-        f"Community safety of {scenario.label}{tag}: {len(scores)} surveys of {len(latest)} communities "
-        f"scored against {standard.where}; written to {Path(out).resolve()}"
+        f"Community safety of {scenario.label}{tag}: {len(safety.scores)} surveys of "
+        f"{len(safety.latest())} communities scored against {run.standard.where}; "
+        f"written to {Path(out).resolve()}"
     )
-    print(
-        f"Latest surveys: mean score {latest['score'].mean():.1f}, {int(latest['passed'].sum())} of "
-        f"{len(latest)} pass (pass mark {standard.pass_mark:g}, no failed veto item)"
-    )
-    summary = safety_summary(safety)
-    grades = [g for g, _, _ in standard.grades]
-    cols = ["district", "communities", "mean_score", "passed", "failed_items", "most_failed_item", *grades]
-    print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.1f}"))
-    failed = safety.failed()
-    last = failed.set_index(["community_id", "survey_date"]).index.isin(
-        list(zip(latest.index, latest["survey_date"], strict=True))
-    )
-    if last.any():
-        top = failed.loc[last, "item"].astype(str).value_counts().head(args.top)
-        print("Most failed items (latest surveys): " + ", ".join(f"{item} {n}" for item, n in top.items()))
-    for note in survey.notes:
-        print(f"note: {note}")
-    for line in plan_lines:
+    for line in run.lines(top=args.top):
         print(line)
     if registered:
         print(registered)
     return EXIT_OK
-
-
-def _plans(
-    args: argparse.Namespace, safety: CommunitySafety, communities: gpd.GeoDataFrame, pass_mark: float
-) -> tuple[list[str], dict[str, pd.DataFrame]]:
-    """The upgrade plan within ``--budget`` and the ``--demonstration`` communities, as tables."""
-    if args.budget is None:
-        return [], {}
-    import pandas as pd
-
-    from planning import choose_demonstration, plan_upgrades, scores_after_upgrades, upgrade_candidates
-
-    candidates = upgrade_candidates(safety.items, communities, args.upgrade_measures)
-    plan = plan_upgrades(candidates, args.budget, time_limit_s=args.time_limit)
-    after = scores_after_upgrades(safety.scores, safety.items, plan, pass_mark=pass_mark)
-    lines = [
-        f"Upgrade plan within {args.budget:,.0f} CNY: {plan.summary()}",
-        f"  after the plan {int(after['passed_after'].sum())} of {len(after)} communities pass "
-        f"(today {int(safety.latest()['passed'].sum())})",
-    ]
-    extra = {
-        "upgrade_plan": pd.DataFrame(plan.chosen),
-        "upgrade_by_community": plan.by_community,
-        "scores_after_upgrades": after,
-        "upgrade_summary": pd.DataFrame({"line": [plan.summary(), *plan.notes]}),
-    }
-    if args.demonstration:
-        # the survey records each community's type (old town, high-rise, ...): the quotas use it
-        latest = safety.latest()
-        com = communities.set_index("id") if "id" in communities.columns else communities
-        com = com.join(latest[["community_type"]], how="left") if "community_type" in latest else com
-        demo = choose_demonstration(after, com, args.demonstration, pass_mark=pass_mark)
-        lines.append(f"Demonstration communities: {demo.summary()}")
-        extra["demonstration"] = demo.chosen
-        extra["demonstration_quotas"] = demo.quotas
-    return lines, extra
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
