@@ -1,7 +1,8 @@
 """Risk scores for area units: hazard, exposure, vulnerability and response capacity.
 
 The public API of :mod:`risk_models`. :func:`score_scenario` is the entry point; the
-functions below it work on plain GeoDataFrames from a notebook. Every weight, bandwidth
+functions below it work on plain GeoDataFrames from a notebook; :mod:`risk_models.sensitivity`
+says how sure a map is (level probabilities and the figures that drive them). Every weight, bandwidth
 and threshold lives in ``risk_models/data/risk_weights.toml`` (:func:`load_weights`).
 """
 
@@ -46,6 +47,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "unit_features",
     ),
     "model": (
+        "RiskInputs",
         "RiskResult",
         "score_scenario",
     ),
@@ -85,7 +87,7 @@ if TYPE_CHECKING:
         people_within,
     )
     from .learned import count_incidents, fit_incident_models, getis_ord_gi_star, skill_scores, unit_features
-    from .model import RiskResult, score_scenario
+    from .model import RiskInputs, RiskResult, score_scenario
     from .severity import check_vocabulary, hazard_severity
     from .units import UnitsSpec, build_units, parse_units, study_area_of
     from .vulnerability import indicator_columns, vulnerability_factor, vulnerability_index
@@ -94,6 +96,7 @@ if TYPE_CHECKING:
 __all__ = [
     "KERNELS",
     "LEVELS",
+    "RiskInputs",
     "RiskResult",
     "UnitsSpec",
     "alpha_for",

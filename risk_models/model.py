@@ -36,7 +36,7 @@ from .units import UnitsSpec, build_units, parse_units
 from .vulnerability import indicator_columns, vulnerability_factor, vulnerability_index
 from .weights import RiskWeights, load_weights
 
-__all__ = ["RiskResult", "score_scenario"]
+__all__ = ["RiskInputs", "RiskResult", "score_scenario"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,41 @@ NO_RESPONSE_NOTE = (
     "Response capacity not included: no response times were given, so the response factor is "
     "neutral (1.0) everywhere. Pass `response_time_s` (from the coverage stage) to include it."
 )
+
+
+@dataclass(frozen=True, eq=False)
+class RiskInputs:
+    """What a score was made of before the table's figures were applied (for re-scoring).
+
+    :func:`score_scenario` keeps these so that the sensitivity analysis
+    (:mod:`risk_models.sensitivity`) can re-score the units under other weights, bandwidths and
+    thresholds without reading, projecting or snapping anything again.
+
+    Attributes
+    ----------
+    units
+        The area units (metric CRS), as scored.
+    hazards
+        The hazard sources (metric CRS) with ``category``.
+    severity
+        Each source's severity (GB 18218 R or the fallback, times its live factors).
+    shares
+        The raw census shares of the vulnerability indicators per unit (gaps filled).
+    safety_score
+        The community safety score per unit (NaN: not surveyed), or None without a survey.
+    at
+        ``"area"`` or ``"point"``: where the densities were taken.
+    neutral_hazard
+        True when no source reaches the units (the hazard term is 1).
+    """
+
+    units: gpd.GeoDataFrame
+    hazards: gpd.GeoDataFrame
+    severity: pd.Series
+    shares: pd.DataFrame
+    safety_score: pd.Series | None
+    at: str
+    neutral_hazard: bool
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,6 +114,8 @@ class RiskResult:
         The risk table used.
     label
         Scenario name (marked synthetic for generated data).
+    inputs
+        What the score was made of (:class:`RiskInputs`), for re-scoring.
     """
 
     units: gpd.GeoDataFrame
@@ -88,6 +125,7 @@ class RiskResult:
     skill: pd.DataFrame | None = None
     risk_weights: Mapping[str, Any] = field(default_factory=dict, repr=False)
     label: str = ""
+    inputs: RiskInputs | None = field(default=None, repr=False)
 
     def top(self, n: int = 10) -> pd.DataFrame:
         """The ``n`` highest-scoring units with the reasons for their score.
@@ -447,7 +485,8 @@ def score_scenario(
     haz = gpd.GeoDataFrame(sev.join(hazards[["name", "geometry"]]), geometry="geometry", crs=crs)
     for note in notes:
         log.info(note)
-    return RiskResult(result_units, haz, tuple(notes), str(spec), skill, w, label)
+    inputs = RiskInputs(unit_gdf, hazards, sev["severity"], shares[cols], safety, mode, neutral_hazard)
+    return RiskResult(result_units, haz, tuple(notes), str(spec), skill, w, label, inputs)
 
 
 def _safety_scores(
