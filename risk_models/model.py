@@ -147,8 +147,18 @@ class RiskResult:
         out["reasons"] = why
         return out
 
-    def write(self, path: str | Path, *, top_n: int = 20) -> Path:
+    def write(
+        self,
+        path: str | Path,
+        *,
+        top_n: int = 20,
+        extra_layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+        extra_tables: Mapping[str, pd.DataFrame] | None = None,
+    ) -> Path:
         """Write ``risk_units``, ``risk_hazards`` (if any), ``risk_top`` and ``risk_notes`` atomically.
+
+        ``extra_layers`` and ``extra_tables`` go into the same file, for example the uncertainty
+        of :func:`risk_models.sensitivity.analyse_sensitivity` (its ``layers()`` and ``tables()``).
 
         Examples
         --------
@@ -167,6 +177,8 @@ class RiskResult:
         if self.skill is not None:
             tables["risk_skill"] = self.skill.rename_axis(self.skill.index.name or "model")
         layers = {"risk_units": self.units, "risk_hazards": self.hazards}  # no hazards: no layer
+        layers.update(extra_layers or {})
+        tables.update(extra_tables or {})
         out = write_gpkg(path, layers, tables)
         log.info("risk layers written to %s", out)
         return out

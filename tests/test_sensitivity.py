@@ -271,3 +271,24 @@ def test_mapclassify_levels_are_refused_with_the_fix(full) -> None:
     w["levels"] = {**w["levels"], "method": "NaturalBreaks"}
     with pytest.raises(InputError, match="percentile"):
         analyse_sensitivity(dataclasses.replace(full, risk_weights=w), n_samples=600)
+
+
+def test_cli_risk_writes_the_uncertainty_beside_the_map(tmp_path, capsys) -> None:
+    import pyogrio
+
+    from gis import write_demo_scenario
+    from service.cli import main
+
+    gpkg = write_demo_scenario(tmp_path / "demo.gpkg", n_road_nodes=2000)
+    out = tmp_path / "r.gpkg"
+    args = ["risk", str(gpkg), "--out", str(out), "--no-learn", "--standard", "none"]
+    assert main([*args, "--uncertainty", "300", "--seed", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "risk_uncertainty" in text and "Figures that move the map most" in text
+    layers = set(pyogrio.list_layers(out)[:, 0])
+    assert {"risk_units", "risk_uncertainty", "sensitivity_parameters", "sensitivity_notes"} <= layers
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[uncertainty."capacity.reference_s"]\nkind = "absolute"\nrange = [400.0, 300.0]\n')
+    again = tmp_path / "again.gpkg"
+    assert main([*args[:3], str(again), *args[4:], "--uncertainty", "300", "--risk-weights", str(bad)]) == 2
+    assert "capacity.reference_s" in capsys.readouterr().err and not again.exists()

@@ -106,17 +106,24 @@ class SensitivityResult:
             lines.append(f"Figures that move the map most: {shown}")
         return lines
 
-    def write(self, path: str | Path) -> Path:
-        """Write the layer ``risk_uncertainty`` and the tables ``sensitivity_parameters`` and ``_notes``."""
-        params = self.parameters.reset_index().rename(columns={"index": "parameter"})
-        tables = {
-            "sensitivity_parameters": params,
-            "sensitivity_notes": pd.DataFrame({"note": list(self.notes)}),
-        }
+    def layers(self) -> dict[str, gpd.GeoDataFrame]:
+        """The layer ``risk_uncertainty`` (levels as text, for GeoPackage and GeoJSON)."""
         units = self.units.copy()
         for c in ("level", "level_likely"):
             units[c] = units[c].astype(str)
-        return write_gpkg(path, {"risk_uncertainty": units}, tables)
+        return {"risk_uncertainty": units}
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables ``sensitivity_parameters`` and ``sensitivity_notes``."""
+        params = self.parameters.reset_index()
+        return {
+            "sensitivity_parameters": params,
+            "sensitivity_notes": pd.DataFrame({"note": list(self.notes)}),
+        }
+
+    def write(self, path: str | Path) -> Path:
+        """Write :meth:`layers` and :meth:`tables` to one GeoPackage, atomically."""
+        return write_gpkg(path, self.layers(), self.tables())
 
 
 def _problem(params: list[Parameter]) -> dict[str, Any]:
@@ -149,9 +156,9 @@ def analyse_sensitivity(
         A :func:`~risk_models.score_scenario` result. Its risk table's ``[uncertainty]`` entries
         give the ranges and ``[sensitivity]`` the settings (override them as any risk weight).
     n_samples
-        Sobol re-scorings at most: the largest power of two ``N`` with ``N x (k + 2) <= n_samples``
-        for the ``k`` figures kept after screening (at least 16 x (k + 2)); Morris's trajectories
-        come on top.
+        Sobol re-scorings at least: the smallest power of two ``N`` (Saltelli's sample needs one)
+        with ``N x (k + 2) >= n_samples`` for the ``k`` figures kept after screening, at least
+        16 x (k + 2); Morris's trajectories come on top.
     seed
         Seeds Morris's trajectories, Saltelli's sample and the bootstrap: the same seed gives the
         same answer.
@@ -257,7 +264,7 @@ def analyse_sensitivity(
     # 2. Sobol indices on the figures kept
     sub = [params[i] for i in kept]
     k = len(sub)
-    n_base = max(16, 2 ** int(np.floor(np.log2(max(n_samples, 1) / (k + 2)))))
+    n_base = max(16, 2 ** int(np.ceil(np.log2(max(n_samples, 1) / (k + 2)))))
     while n_base > 16 and n_base * (k + 2) * n_units > MAX_VALUES:
         n_base //= 2
     if n_base * (k + 2) * n_units > MAX_VALUES:

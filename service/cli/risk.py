@@ -79,10 +79,20 @@ def _run(args: argparse.Namespace) -> int:
             learn=False if args.no_learn else None,
             executor=ex,
         )
-    out = result.write(args.out, top_n=max(args.top, 20))
+    sens = None
+    if args.uncertainty:
+        from risk_models.sensitivity import analyse_sensitivity
+
+        sens = analyse_sensitivity(result, n_samples=args.uncertainty, seed=args.seed)
+    out = result.write(
+        args.out,
+        top_n=max(args.top, 20),
+        extra_layers=sens.layers() if sens else None,
+        extra_tables=sens.tables() if sens else None,
+    )
     print(
         f"Risk layer of {scenario.label} ({result.units_spec}, {len(result.units)} units) "
-        f"written to {Path(out).resolve()}"
+        f"written to {Path(out).resolve()}" + (" with its uncertainty (risk_uncertainty)" if sens else "")
     )
     levels = result.units["level"].astype(str).value_counts()
     print("Levels: " + ", ".join(f"{lv} {int(levels.get(lv, 0))}" for lv in risk_models.LEVELS[::-1]))
@@ -90,6 +100,10 @@ def _run(args: argparse.Namespace) -> int:
     for uid, row in result.top(args.top).iterrows():
         name = f" {row['name']}" if "name" in row else ""
         print(f"  {row['rank']:>3}. {uid}{name}  score {row['score']:.2f}  {row['level']}: {row['reasons']}")
+    if sens is not None:
+        print("Uncertainty (Morris screening, then Sobol indices; risk_weights.toml [uncertainty]):")
+        for line in sens.summary():
+            print(f"  {line}")
     if result.skill is not None:
         print("Skill (spatially blocked cross-validation):")
         print(result.skill.round(3).to_string())
@@ -120,5 +134,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--max-snap-m", type=float, default=None, help="snap limit: farther places are flagged")
     p.add_argument("--no-learn", action="store_true", help="skip the incident models")
+    p.add_argument(
+        "--uncertainty",
+        type=int,
+        default=0,
+        metavar="SAMPLES",
+        help="also sample the figures' ranges ([uncertainty]) this many times: level probabilities, "
+        "score and rank bands and the figures that drive each unit, in the layer risk_uncertainty",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the uncertainty samples (default 0)")
     add_executor_options(p)
     p.set_defaults(func=_run)
