@@ -65,8 +65,8 @@ if TYPE_CHECKING:
         tradeoff_figure,
     )
     from .interactive import LAYER_NAMES, REGISTER_LAYERS, read_map_layers, risk_map, write_map
-    from .register_figures import four_colour_figure, ranking_figure, register_trend_figure
     from .qgis_styles import write_qgis_styles
+    from .register_figures import four_colour_figure, ranking_figure, register_trend_figure
     from .report import report_html, write_report
 
 __all__ = [

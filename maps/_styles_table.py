@@ -49,24 +49,12 @@ _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 def _create_table(con: sqlite3.Connection) -> None:
     """``layer_styles`` as GDAL creates it for QGIS, registered in the GeoPackage's tables."""
     con.execute(_DDL)
-    version = con.execute("PRAGMA user_version").fetchone()[0]
-    app = APPLICATION_IDS[con.execute("PRAGMA application_id").fetchone()[0]]
-    aspatial = app in ("GP10", "GP11") or (app == "GPKG" and version < 10200)
+    # an attributes table, as GDAL (since 2.2) registers one in any GeoPackage version; it needs no
+    # gpkg_extensions row (GDAL's gdal_aspatial extension of GeoPackage 1.0 is legacy)
     con.execute(
         "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, srs_id) "
-        f"VALUES ('layer_styles', ?, 'layer_styles', '', {_NOW}, 0)",
-        ("aspatial" if aspatial else "attributes",),
+        f"VALUES ('layer_styles', 'attributes', 'layer_styles', '', {_NOW}, 0)"
     )
-    if aspatial:  # before GeoPackage 1.2: GDAL's aspatial extension
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS gpkg_extensions (table_name TEXT, column_name TEXT, "
-            "extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL, "
-            "CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))"
-        )
-        con.execute(
-            "INSERT OR IGNORE INTO gpkg_extensions VALUES "
-            "(NULL, NULL, 'gdal_aspatial', 'http://gdal.org/geopackage_aspatial.html', 'read-write')"
-        )
     if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'gpkg_ogr_contents'").fetchone():
         con.execute("INSERT INTO gpkg_ogr_contents (table_name, feature_count) VALUES ('layer_styles', 0)")
         for event, sign in (("insert", "+"), ("delete", "-")):

@@ -14,9 +14,10 @@ The table has the layout QGIS creates (``id``, ``f_table_catalog``, ``f_table_sc
 ``f_table_name``, ``f_geometry_column``, ``styleName``, ``styleQML``, ``styleSLD``,
 ``useAsDefault``, ``description``, ``owner``, ``ui``, ``update_time``; QGIS's
 ``QgsOgrProviderMetadata::saveStyle`` through GDAL) and is registered as GDAL registers a
-table it creates: an ``attributes`` row in ``gpkg_contents`` (GeoPackage 1.2 and later; in a
-1.0 / 1.1 file an ``aspatial`` row with GDAL's ``gdal_aspatial`` extension in
-``gpkg_extensions``) and its feature count in ``gpkg_ogr_contents`` with GDAL's count triggers.
+table it creates: an ``attributes`` row in ``gpkg_contents`` (GDAL writes one in a file of any
+GeoPackage version; an attributes table needs no ``gpkg_extensions`` row, GDAL's
+``gdal_aspatial`` extension being legacy since GDAL 2.2) and its feature count in
+``gpkg_ogr_contents`` with GDAL's count triggers.
 As QGIS does when it saves a default style, a layer's earlier default is kept as a plain style
 and riskplan's style (``styleName`` ``riskplan``) is replaced, not added: writing twice leaves
 one default per layer. Everything is written in one SQLite transaction: the file gains every

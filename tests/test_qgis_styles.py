@@ -211,16 +211,18 @@ def test_writing_twice_leaves_one_default_per_layer(tmp_path: Path) -> None:
     assert pyogrio.read_info(path, layer="layer_styles")["features"] == 3
 
 
-def test_a_geopackage_1_0_gets_gdals_aspatial_extension(tmp_path: Path) -> None:
+def test_in_a_geopackage_1_0_the_table_is_registered_as_gdal_registers_its_own(tmp_path: Path) -> None:
+    import pandas as pd
+
     path = _units(tmp_path, "old.gpkg", dataset_options={"VERSION": "1.0"})
+    pyogrio.write_dataframe(pd.DataFrame({"note": ["a"]}), path, layer="notes", driver="GPKG")
     write_qgis_styles(path)
     with sqlite3.connect(path) as con:
-        assert con.execute(
-            "SELECT data_type FROM gpkg_contents WHERE table_name = 'layer_styles'"
-        ).fetchone() == ("aspatial",)
-        assert con.execute(
-            "SELECT extension_name FROM gpkg_extensions WHERE extension_name = 'gdal_aspatial'"
-        ).fetchone() == ("gdal_aspatial",)
+        kinds = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        extensions = con.execute("SELECT * FROM gpkg_extensions").fetchall() if "gpkg_extensions" in tables else []
+    assert kinds["layer_styles"] == kinds["notes"] == "attributes"
+    assert not extensions
     assert pyogrio.read_info(path, layer="layer_styles")["features"] == 2
 
 
