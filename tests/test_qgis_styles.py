@@ -220,7 +220,9 @@ def test_in_a_geopackage_1_0_the_table_is_registered_as_gdal_registers_its_own(t
     with sqlite3.connect(path) as con:
         kinds = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents").fetchall())
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        extensions = con.execute("SELECT * FROM gpkg_extensions").fetchall() if "gpkg_extensions" in tables else []
+        extensions = []
+        if "gpkg_extensions" in tables:
+            extensions = con.execute("SELECT * FROM gpkg_extensions").fetchall()
     assert kinds["layer_styles"] == kinds["notes"] == "attributes"
     assert not extensions
     assert pyogrio.read_info(path, layer="layer_styles")["features"] == 2
