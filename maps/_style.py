@@ -58,8 +58,6 @@ def _validate(style: Mapping[str, Any], where: str) -> None:
                 f"Fix: use one of {', '.join(SHAPES)}."
             )
             raise InputError(msg)
-    for name, colour in style.get("community_grades", {}).items():
-        colours[f"community_grades.{name}"] = colour
     register = style.get("register", {})
     for name, state in register.get("states", {}).items():
         colours[f"register.states.{name}"] = state.get("colour")

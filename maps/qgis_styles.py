@@ -285,22 +285,31 @@ def _closed(info: LayerInfo, style: Mapping[str, Any], breaks_s: Sequence[float]
     )
 
 
+def _community_colours(grades: Sequence[str], style: Mapping[str, Any]) -> dict[str, str]:
+    """``{grade: colour}``, best first over ``[community_safety] grade_colours`` (as the map spreads them)."""
+    ramp = list(style["community_safety"]["grade_colours"])
+    n = len(grades)
+    if n == len(ramp) or n <= 1:
+        return {g: ramp[min(i, len(ramp) - 1)] for i, g in enumerate(grades)}
+    return {g: ramp[round(i * (len(ramp) - 1) / (n - 1))] for i, g in enumerate(grades)}
+
+
 def _community_grades(info: LayerInfo, style: Mapping[str, Any], breaks_s: Sequence[float]) -> _Look | None:
     if "grade" not in info.columns or info.kind is None:
         return None
     from risk_models.community_safety import load_safety_standard
 
-    colours = style["community_grades"]
-    cats = [
-        q.Category(
-            name,
-            f"{name.capitalize()} (score >= {lo:g}) {zh}",
-            _symbol(info.kind, colours.get(name, colours["other"]), outline="#ffffff", opacity=0.75),
-        )
-        for name, lo, zh in load_safety_standard().grades
-    ]
-    cats.append(q.Category("", "Not surveyed or other grade 未评估", _symbol(info.kind, colours["other"])))
-    what = "Community safety grade 安全社区评估等级"
+    grades = load_safety_standard().grades
+    colours = _community_colours([g for g, _, _ in grades], style)
+    cats, above = [], None
+    for name, low, zh in grades:
+        band = f"{low:g} and above" if low > 0 or above is None else f"below {above:g}"
+        label = f"{name.replace('_', ' ').capitalize()} {zh} ({band})"
+        cats.append(q.Category(name, label, _symbol(info.kind, colours[name], opacity=0.75)))
+        above = low
+    other = _symbol(info.kind, style["context"]["line"], opacity=0.5)
+    cats.append(q.Category("", "Other grade 其他等级", other))
+    what = "Community safety grade 社区安全评分等级"
     return _Look(
         q.categorized(_q("grade"), cats),
         what,

@@ -169,6 +169,29 @@ def test_hazards_by_category_with_the_maps_shapes_and_a_catch_all() -> None:
     assert names[by_value["mining"]] == "triangle" and names[by_value["other"]] == "cross_fill"
 
 
+def test_communities_gpkg_of_the_seam_carries_the_grades_of_the_standard(tmp_path: Path) -> None:
+    from gis.demo import demo_city, synthetic_survey
+    from risk_models.community_safety import load_safety_standard
+    from service.communities import assess_communities
+
+    communities = demo_city(seed=2, n_road_nodes=2000)["communities"]
+    run = assess_communities(communities, synthetic_survey(communities, seed=2))
+    out = run.write(tmp_path / "communities.gpkg", communities)
+    rows = _styles(out)
+    assert [(t, n, d) for t, _, n, d, _ in rows] == [("community_safety", STYLE_NAME, 1)]
+    root = _root(rows[0][4])
+    cats = root.findall("renderer-v2/categories/category")
+    grades = [g for g, _, _ in load_safety_standard().grades]
+    assert [c.get("value") for c in cats] == [*grades, ""]
+    ramp = load_style()["community_safety"]["grade_colours"]
+    assert _colours(root)[: len(grades)] == ramp[: len(grades)]
+    zh = [z for _, _, z in load_safety_standard().grades]
+    assert all(z in c.get("label") for c, z in zip(cats, zh, strict=False))  # bilingual
+    assert not (tmp_path / "c.xlsx").exists()
+    run.write(tmp_path / "c.xlsx", communities)  # a workbook has no styles: written as before
+    assert (tmp_path / "c.xlsx").stat().st_size > 0
+
+
 def test_write_creates_the_table_as_qgis_and_gdal_do(tmp_path: Path) -> None:
     path = _units(tmp_path)
     assert write_qgis_styles(path) == {path: ["risk_hazards", "risk_units"]}
