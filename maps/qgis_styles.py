@@ -416,7 +416,13 @@ def _layer_style(info: LayerInfo, style: Mapping[str, Any], breaks: Sequence[flo
 
 
 def default_breaks_s() -> list[float]:
-    """The isochrone breaks a run draws unless told otherwise (:func:`planning.analyse_coverage`'s)."""
+    """The isochrone breaks a run draws unless told otherwise (:func:`planning.analyse_coverage`'s).
+
+    Examples
+    --------
+    >>> default_breaks_s()
+    [180.0, 300.0, 480.0]
+    """
     from planning import analyse_coverage
 
     return [float(b) for b in inspect.signature(analyse_coverage).parameters["breaks_s"].default]
