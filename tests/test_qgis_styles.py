@@ -192,6 +192,18 @@ def test_communities_gpkg_of_the_seam_carries_the_grades_of_the_standard(tmp_pat
     assert (tmp_path / "c.xlsx").stat().st_size > 0
 
 
+def test_riskplan_init_writes_a_styled_scenario(tmp_path: Path) -> None:
+    from osm_xml import little_city
+
+    from service.cli import main
+
+    osm = little_city().write(tmp_path / "little.osm")
+    assert main(["-q", "init", str(osm), "--out", str(tmp_path / "city"), "--population-total", "5000"]) == 0
+    styled = {t for t, *_ in _styles(tmp_path / "city" / "layers.gpkg")}
+    assert {"fire_stations", "communities"} <= styled
+    assert main(["-q", "validate", str(tmp_path / "city" / "scenario.toml")]) == 0
+
+
 def test_write_creates_the_table_as_qgis_and_gdal_do(tmp_path: Path) -> None:
     path = _units(tmp_path)
     assert write_qgis_styles(path) == {path: ["risk_hazards", "risk_units"]}
