@@ -283,8 +283,8 @@ def simple_labels(
         "rendering",
         obstacle="1",
         scaleVisibility="1" if min_scale else "0",
-        scaleMin=str(min_scale),
-        scaleMax="0",
+        scaleMin="0",  # QGIS 3 keeps its maximum scale (zoomed-in limit) here, its minimum in scaleMax
+        scaleMax=str(min_scale),
         fontMinPixelSize="3",
         upsidedownLabels="0",
     )

@@ -397,6 +397,10 @@ for path, layer in json.loads(sys.argv[1]):
     vl = QgsVectorLayer(f"{path}|layername={layer}", layer, "ogr")
     r = vl.renderer()
     entry = {"valid": vl.isValid(), "type": r.type(), "labels": vl.labelsEnabled()}
+    if vl.labelsEnabled():
+        ls = vl.labeling().settings()
+        entry["label_field"] = ls.fieldName
+        entry["label_min_scale"] = ls.minimumScale if ls.scaleVisibility else 0
     if r.type() == "categorizedSymbol":
         entry["classes"] = [[c.value(), c.symbol().color().name()] for c in r.categories()]
     elif r.type() == "graduatedSymbol":
@@ -450,6 +454,12 @@ def test_qgis_opens_the_layers_with_their_styles(demo_run: Path) -> None:
         root = _root(next(q for t, _, _, _, q in _styles(Path(path)) if t == layer))
         assert entry["type"] == root.find("renderer-v2").get("type"), (path, layer)
         assert entry["labels"] == (root.get("labelsEnabled") == "1"), (path, layer)
+        if entry["labels"]:  # the field, and from which scale on (1:N or nearer) labels show
+            text = root.find("labeling/settings/text-style")
+            assert entry["label_field"] == text.get("fieldName"), (path, layer)
+            shown_from = root.find("labeling/settings/rendering").get("scaleMax")
+            assert entry["label_min_scale"] == float(shown_from), (path, layer)
+    assert seen[f"{demo_run / 'coverage.gpkg'}|hazards"]["label_min_scale"] == 10000
     units = seen[f"{demo_run / 'risk.gpkg'}|risk_units"]
     assert units["classes"] == [[lv, style["risk_levels"][lv]["colour"]] for lv in LEVELS_HIGH_FIRST]
     # drawn: each level's colour at the layer's opacity over white fills whole areas of the image
