@@ -3,8 +3,9 @@
 The documents follow what QGIS 3 writes when it saves a style: a ``<qgis>`` root with a
 ``renderer-v2`` (``singleSymbol``, ``categorizedSymbol`` or ``graduatedSymbol``), optional
 ``labeling type="simple"`` and the ``layerGeometryType`` QGIS checks before it applies a style.
-Symbol-layer properties are written both as an ``<Option type="Map">`` (read by QGIS >= 3.20)
-and as ``<prop k v>`` (read by older releases), as QGIS 3.22 itself wrote them. Colours are
+Symbol-layer properties are written both as an ``<Option type="Map">`` (what recent QGIS reads)
+and as ``<prop k v>`` (what older QGIS 3 releases read), as QGIS 3.22 itself wrote them; QGIS
+3.22 (Debian's python3-qgis) opens every style (tests/test_qgis_styles.py). Colours are
 ``#rrggbb`` from the map style; QML writes them as ``r,g,b,a``.
 """
 
