@@ -374,7 +374,8 @@ def _load_gpkg(path: Path, metric_crs: Any) -> Scenario:
     if METADATA_LAYER in names:
         table = pyogrio.read_dataframe(path, layer=METADATA_LAYER, read_geometry=False)
         metadata = dict(zip(table["key"].astype(str), table["value"].astype(str), strict=True))
-    unknown = [n for n in names if n not in LAYERS and n != METADATA_LAYER]
+    # layer_styles: the QGIS styles riskplan embeds in its GeoPackages (maps.qgis_styles), or an analyst's
+    unknown = [n for n in names if n not in LAYERS and n not in (METADATA_LAYER, "layer_styles")]
     if unknown:
         log.warning("scenario %s: ignoring layers %s (not riskplan layer names)", path, unknown)
     sources = [LayerSource(n, path, file_layer=n) for n in names if n in LAYERS]

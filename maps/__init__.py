@@ -6,6 +6,8 @@
   the places not reached in time.
 - :mod:`maps.figures`: matplotlib PNG figures for print.
 - :func:`write_report`: one self-contained HTML report with figures, tables and the map.
+- :func:`write_qgis_styles`: the QGIS styles of the maps embedded in riskplan's GeoPackages
+  (``layer_styles``), so that QGIS opens each layer drawn as on the map.
 - The hazard register (``register=`` a :class:`risk_models.register.RegisterMonth`): the
   four-colour safety risk points and the items by state on the map, a register section in the
   report, and its figures (:mod:`maps.register_figures`).
@@ -44,6 +46,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ranking_figure",
         "register_trend_figure",
     ),
+    "qgis_styles": ("write_qgis_styles",),
     "report": (
         "report_html",
         "write_report",
@@ -62,6 +65,7 @@ if TYPE_CHECKING:
         tradeoff_figure,
     )
     from .interactive import LAYER_NAMES, REGISTER_LAYERS, read_map_layers, risk_map, write_map
+    from .qgis_styles import write_qgis_styles
     from .register_figures import four_colour_figure, ranking_figure, register_trend_figure
     from .report import report_html, write_report
 
@@ -83,5 +87,6 @@ __all__ = [
     "save_figure",
     "tradeoff_figure",
     "write_map",
+    "write_qgis_styles",
     "write_report",
 ]

@@ -17,7 +17,7 @@ from gis.errors import InputError
 from gis.tables import TableOverrides, load_table
 from risk_models.composite import LEVELS
 
-__all__ = ["LEVELS_HIGH_FIRST", "badge_svg", "load_style", "symbol_svg"]
+__all__ = ["LEVELS_HIGH_FIRST", "badge_svg", "band_colours", "load_style", "symbol_svg"]
 
 #: The risk levels of :data:`risk_models.LEVELS`, highest first, as legends list them.
 LEVELS_HIGH_FIRST: tuple[str, ...] = tuple(reversed(LEVELS))
@@ -96,6 +96,23 @@ def load_style(map_style: TableOverrides = None) -> dict[str, Any]:
     if map_style is not None:
         _validate(style, f"`{map_style}`" if isinstance(map_style, str | Path) else "`map_style` overrides")
     return style
+
+
+def band_colours(style: Mapping[str, Any], n: int) -> list[str]:
+    """Colours of ``n`` response-time bands, soonest first (``isochrones.colours``; the last repeats).
+
+    The interactive map's isochrones and the QGIS styles of :mod:`maps.qgis_styles` both take
+    their band colours here.
+
+    Examples
+    --------
+    >>> band_colours(load_style(), 5)[0] == load_style()["isochrones"]["colours"][0]
+    True
+    >>> len(set(band_colours(load_style(), 6)))
+    4
+    """
+    colours = list(style["isochrones"]["colours"])
+    return [str(colours[min(i, len(colours) - 1)]) for i in range(n)]
 
 
 def _polygon(n: int, r: float, c: float, rotate_deg: float = -90.0, inner: float | None = None) -> str:

@@ -33,7 +33,7 @@ from . import _register as reg
 from ._assets import inline_css, inline_js
 from ._legend import legend_html, title_html
 from ._plans import DepotPlanLike, StationPlanLike
-from ._style import badge_svg, load_style
+from ._style import badge_svg, band_colours, load_style
 
 if TYPE_CHECKING:
     from gis.scenario import Scenario
@@ -370,13 +370,10 @@ def _coverage_specs(
     out = []
     if len(coverage.isochrones):
         bands = lyr.dissolve_bands(coverage.isochrones)
-        colours = st["isochrones"]["colours"]
+        breaks = sorted(bands["break_min"])
         values = {
-            f"{b:g}": {
-                "fillColor": colours[min(i, len(colours) - 1)],
-                "color": colours[min(i, len(colours) - 1)],
-            }
-            for i, b in enumerate(sorted(bands["break_min"]))
+            f"{b:g}": {"fillColor": colour, "color": colour}
+            for b, colour in zip(breaks, band_colours(st, len(breaks)), strict=True)
         }
         bands["b"] = [f"{b:g}" for b in bands["break_min"]]
         bands["label"] = [f"within {b:g} min of response" for b in bands["break_min"]]

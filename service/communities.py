@@ -90,11 +90,16 @@ class CommunityAssessment:
     def write(self, path: str | Path, communities: gpd.GeoDataFrame) -> Path:
         """Write the scores, items, failed items, summary, changes and the plan's tables to one file.
 
-        ``path`` ends in ``.gpkg`` or ``.xlsx``; the file is written atomically.
+        ``path`` ends in ``.gpkg`` (with its QGIS styles, :func:`maps.qgis_styles.write_qgis_styles`)
+        or ``.xlsx``; the file is written atomically.
         """
+        from maps.qgis_styles import write_qgis_styles
         from risk_models.community_safety import write_safety
 
-        return write_safety(path, self.safety, communities, extra_tables=self.tables())
+        out = write_safety(path, self.safety, communities, extra_tables=self.tables())
+        if out.suffix.lower() == ".gpkg":
+            write_qgis_styles(out)
+        return out
 
     def lines(self, *, top: int = 5) -> list[str]:
         """The summary a person reads: scores, pass counts per district, most failed items, the plan."""

@@ -63,8 +63,9 @@ td,th{{border:1px solid #ccc;padding:2px 6px}}th{{background:#eee}}</style></hea
 
 
 def write_disclosure_gpkg(d: Disclosure, path: Path) -> Path:
-    """Write the month's majors, results and summary as one GeoPackage (atomically)."""
+    """Write the month's majors, results and summary as one GeoPackage (atomically), QGIS styles embedded."""
     from gis.atomic import write_gpkg
+    from maps.qgis_styles import write_qgis_styles
 
     write_gpkg(
         path,
@@ -72,6 +73,7 @@ def write_disclosure_gpkg(d: Disclosure, path: Path) -> Path:
         {"summary": d.summary.reset_index()},
         index_label="number",
     )
+    write_qgis_styles(path)
     return path
 
 

@@ -37,6 +37,7 @@ from gis.executor import Progress as TaskProgress
 from gis.network import GraphLike, RoadGraph, as_road_graph
 from gis.tables import TableOverrides
 from maps import write_map, write_report
+from maps.qgis_styles import write_qgis_styles
 from planning import (
     CoverageResult,
     DepotPlan,
@@ -466,6 +467,7 @@ def run_scenario(
     result.notes.append(_risk_note(risk))
     result.notes += [p.report() for p in (stations, depots) if p is not None]
     result.notes += [f"note: {n}" for n in notes if n not in coverage.notes]
+    write_qgis_styles(*(p for p in result.outputs.values() if p.suffix == ".gpkg"))  # one set of bands
     result.outputs["summary"] = out / "summary.json"
     summary = {
         "scenario": scenario.label,

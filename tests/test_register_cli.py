@@ -189,7 +189,7 @@ def test_disclose_writes_html_csv_gpkg_without_private_text(reg: Path, tmp_path:
         listing
     )
     layers = sorted(pyogrio.list_layers(out / "disclosure-2026-03.gpkg")[:, 0])
-    assert layers == ["majors", "summary"]  # nothing closed yet: no results layer
+    assert layers == ["layer_styles", "majors", "summary"]  # nothing closed yet: no results layer
     majors = pyogrio.read_dataframe(out / "disclosure-2026-03.gpkg", layer="majors")
     assert majors.crs.to_epsg() == 4326 and majors["number"].tolist() == ["YH-2026-000001"]
     for text in (html, listing.to_csv(), majors.drop(columns="geometry").to_csv()):

@@ -29,6 +29,7 @@ def _breaks(text: str) -> list[float]:
 
 def _run(args: argparse.Namespace) -> int:
     from gis import load_scenario, scenario_graph
+    from maps.qgis_styles import write_qgis_styles
     from planning.coverage import analyse_coverage
 
     from ..workflow import with_executor
@@ -52,6 +53,7 @@ def _run(args: argparse.Namespace) -> int:
             response_standards=args.response_standards,
         )
     out = result.write(args.out)
+    write_qgis_styles(out)
     print(result.report())
     if len(result.violations):
         print(f"District violations ({len(result.violations)}):")

@@ -15,6 +15,7 @@ __all__ = ["register"]
 
 def _run(args: argparse.Namespace) -> int:
     from gis import load_scenario
+    from maps.qgis_styles import write_qgis_styles
     from planning.depots import plan_depots
 
     start = time.perf_counter()
@@ -25,6 +26,7 @@ def _run(args: argparse.Namespace) -> int:
         scenario, graph, risk=risk, days=args.days, distance=args.distance, planning_norms=args.planning_norms
     )
     out = plan.write(args.out)
+    write_qgis_styles(out)
     print(plan.report())
     if plan.unmet_people > 0:
         print(f"warning: {plan.unmet_people:,.0f} people to relocate are not served", file=sys.stderr)

@@ -14,6 +14,7 @@ _STAGES = ("read", "stations", "hazards", "communities", "population", "sites", 
 
 def _run(args: argparse.Namespace) -> int:
     from gis.extract import scenario_from_osm
+    from maps.qgis_styles import write_qgis_styles
 
     progress = Stages(len(_STAGES), quiet=args.quiet)
     try:
@@ -34,6 +35,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     finally:
         progress.close()
+    write_qgis_styles(report.layers_path)
     print(report)
     return EXIT_OK
 

@@ -13,6 +13,7 @@ __all__ = ["register"]
 
 def _run(args: argparse.Namespace) -> int:
     from gis import load_scenario, save_graph
+    from maps.qgis_styles import write_qgis_styles
 
     from ..workflow import build_network, write_snap_report
 
@@ -21,6 +22,7 @@ def _run(args: argparse.Namespace) -> int:
         scenario, road_speeds=args.road_speeds, max_snap_m=args.max_snap_m, cache=not args.no_cache
     )
     out = save_graph(run.graph, args.out)
+    write_qgis_styles(out)
     report = run.graph.report
     print(f"Road network of {scenario.label} written to {Path(out).resolve()}")
     if report is not None:

@@ -15,6 +15,7 @@ __all__ = ["register"]
 
 def _run(args: argparse.Namespace) -> int:
     from gis import load_scenario
+    from maps.qgis_styles import write_qgis_styles
     from planning.stations import plan_stations
 
     start = time.perf_counter()
@@ -36,6 +37,7 @@ def _run(args: argparse.Namespace) -> int:
         max_snap_m=args.max_snap_m,
     )
     out = plan.write(args.out)
+    write_qgis_styles(out)
     print(plan.report())
     print("Trade-off (new stations: demand covered, mean response):")
     for _, row in plan.tradeoff.iterrows():

@@ -62,6 +62,7 @@ def _road_times(scenario: Scenario, args: argparse.Namespace, executor: Any = No
 def _run(args: argparse.Namespace) -> int:
     import risk_models
     from gis import load_scenario
+    from maps.qgis_styles import write_qgis_styles
 
     scenario = load_scenario(args.scenario)
     with cli_executor(args) as ex:
@@ -90,6 +91,7 @@ def _run(args: argparse.Namespace) -> int:
         extra_layers=sens.layers() if sens else None,
         extra_tables=sens.tables() if sens else None,
     )
+    write_qgis_styles(out)
     print(
         f"Risk layer of {scenario.label} ({result.units_spec}, {len(result.units)} units) "
         f"written to {Path(out).resolve()}" + (" with its uncertainty (risk_uncertainty)" if sens else "")
