@@ -348,6 +348,7 @@ _RESPONSE = "First engine's response time in the isochrone bands 首车到达时
 #: Layer name -> builders tried in turn (the first that fits the layer's columns wins).
 BUILDERS: dict[str, tuple[_Builder, ...]] = {
     "risk_units": (_risk_levels("level"),),
+    "risk_uncertainty": (_risk_levels("level_likely"),),  # risk_models.sensitivity: the likeliest level
     "risk_hazards": (_risk_grades, _hazard_categories),
     "hazards": (_hazard_categories,),
     "stations": (_badge("stations", "Fire stations 消防站", letter="F"),),

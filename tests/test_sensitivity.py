@@ -287,6 +287,8 @@ def test_cli_risk_writes_the_uncertainty_beside_the_map(tmp_path, capsys) -> Non
     assert "risk_uncertainty" in text and "Figures that move the map most" in text
     layers = set(pyogrio.list_layers(out)[:, 0])
     assert {"risk_units", "risk_uncertainty", "sensitivity_parameters", "sensitivity_notes"} <= layers
+    styles = pyogrio.read_dataframe(out, layer="layer_styles")
+    assert {"risk_units", "risk_uncertainty"} <= set(styles["f_table_name"])  # QGIS opens them in colour
     bad = tmp_path / "bad.toml"
     bad.write_text('[uncertainty."capacity.reference_s"]\nkind = "absolute"\nrange = [400.0, 300.0]\n')
     again = tmp_path / "again.gpkg"
