@@ -158,6 +158,7 @@ __all__ = [
     "require_same_crs",
     "require_snapped",
     "save_graph",
+    "scenario_from_layers",
     "scenario_from_osm",
     "scenario_graph",
     "to_metric",

@@ -22,14 +22,15 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
-__all__ = ["PgServer", "ServerUnavailable", "start_server"]
+__all__ = ["PgServer", "ServerUnavailableError", "start_server"]
 
 TEMPLATE = "riskplan_template"
 SUPERUSER = "riskplan"
 
 
-class ServerUnavailable(RuntimeError):
+class ServerUnavailableError(RuntimeError):
     """No PostgreSQL server can be started here (the message says why and how to fix it)."""
 
 
@@ -43,7 +44,7 @@ def _bin_dir() -> Path:
             "PostgreSQL is not installed (no `initdb`). Fix: `apt-get install postgresql-15 "
             "postgresql-15-postgis-3 postgresql-15-pgrouting` (.ci/run does)"
         )
-        raise ServerUnavailable(msg)
+        raise ServerUnavailableError(msg)
     return candidates[-1].parent
 
 
@@ -58,7 +59,7 @@ def _server_user() -> str | None:
             continue
         return name
     msg = "running as root and there is neither a `postgres` nor a `nobody` user to run the server as"
-    raise ServerUnavailable(msg)
+    raise ServerUnavailableError(msg)
 
 
 @dataclass
@@ -71,8 +72,8 @@ class PgServer:
     user: str | None
 
     def dsn(self, dbname: str = "postgres") -> str:
-        """A libpq connection string for database ``dbname`` over the unix socket."""
-        return f"host={self.socket_dir} dbname={dbname} user={SUPERUSER}"
+        """A PostgreSQL URL of database ``dbname`` over the unix socket (as ``--store`` takes it)."""
+        return f"postgresql://{SUPERUSER}@/{dbname}?host={quote(str(self.socket_dir), safe='')}"
 
     def execute(self, *statements: str, dbname: str = "postgres") -> None:
         """Run statements in autocommit mode (CREATE DATABASE cannot run in a transaction)."""
@@ -90,7 +91,7 @@ class PgServer:
 
     def drop_database(self, dsn: str) -> None:
         """Drop a database made by :meth:`new_database` (closing what still holds it)."""
-        name = dsn.rsplit("dbname=", 1)[1].split()[0]
+        name = dsn.split("@/", 1)[1].split("?", 1)[0]
         self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def stop(self) -> None:
@@ -105,8 +106,10 @@ def _run(server: PgServer, program: str, *args: str, check: bool = True) -> subp
         command = ["runuser", "-u", server.user, "--", *command]
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
     if check and done.returncode != 0:
-        msg = f"`{' '.join(command)}` failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
-        raise ServerUnavailable(msg)
+        msg = (
+            f"`{' '.join(command)}` failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
+        )
+        raise ServerUnavailableError(msg)
     return done
 
 
@@ -115,7 +118,7 @@ def start_server(extensions: tuple[str, ...] = ("postgis", "pgrouting")) -> PgSe
 
     Raises
     ------
-    ServerUnavailable
+    ServerUnavailableError
         No PostgreSQL binaries, no unprivileged user under root, the server did not start, or
         an extension is not installed (the message names the Debian package).
     """
@@ -123,7 +126,7 @@ def start_server(extensions: tuple[str, ...] = ("postgis", "pgrouting")) -> PgSe
         import psycopg  # noqa: F401
     except ImportError:
         msg = 'psycopg is not installed. Fix: pip install "riskplan[postgres]"'
-        raise ServerUnavailable(msg) from None
+        raise ServerUnavailableError(msg) from None
     bin_dir = _bin_dir()
     user = _server_user()
     root = Path(tempfile.mkdtemp(prefix="riskplan-pg-"))
@@ -152,7 +155,7 @@ def start_server(extensions: tuple[str, ...] = ("postgis", "pgrouting")) -> PgSe
                     f"the PostgreSQL extension `{extension}` is not available ({exc}). "
                     f"Fix: apt-get install {package.get(extension, extension)}"
                 )
-                raise ServerUnavailable(msg) from None
+                raise ServerUnavailableError(msg) from None
         server.execute(f"ALTER DATABASE {TEMPLATE} WITH IS_TEMPLATE true")
     except BaseException:
         server.stop()

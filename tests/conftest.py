@@ -86,11 +86,11 @@ def pg_server():
     Skips with the reason when none can be started (no binaries, no extension, no psycopg),
     except under ``RISKPLAN_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), where that is a failure.
     """
-    from _pg import ServerUnavailable, start_server
+    from _pg import ServerUnavailableError, start_server
 
     try:
         server = start_server()
-    except ServerUnavailable as exc:
+    except ServerUnavailableError as exc:
         if os.environ.get("RISKPLAN_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"no PostgreSQL test server, and RISKPLAN_REQUIRE_POSTGRES=1: {exc}")
         pytest.skip(f"no PostgreSQL test server: {exc}")

@@ -36,7 +36,9 @@ from planning.districts import station_districts
 from planning.snapping import snap_stations
 from planning.travel import nearest_sources, travel_times
 
-psycopg = pytest.importorskip("psycopg", reason='psycopg is in the postgres extra: pip install "riskplan[postgres]"')
+psycopg = pytest.importorskip(
+    "psycopg", reason='psycopg is in the postgres extra: pip install "riskplan[postgres]"'
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def _edges(table: str) -> str:
 
 
 def pgr_times(conn: psycopg.Connection[Any], table: str, n_nodes: int, sources: list[int]) -> np.ndarray:
-    """``pgr_dijkstraCost`` from every source to every node: ``(n_nodes, len(sources))``, inf where unreached."""
+    """``pgr_dijkstraCost`` from every source to every node: ``(n_nodes, len(sources))``, inf if unreached."""
     rows = conn.execute(
         "SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCost(%s, %s::bigint[], "
         "(SELECT array_agg(v) FROM generate_series(1, %s::bigint) v), directed := true)",
@@ -105,7 +107,9 @@ def pgr_districts(
     return out.reindex(range(n_nodes))
 
 
-def check_travel_times(conn: psycopg.Connection[Any], graph: RoadGraph, table: str, sources: list[int]) -> None:
+def check_travel_times(
+    conn: psycopg.Connection[Any], graph: RoadGraph, table: str, sources: list[int]
+) -> None:
     ours = travel_times(graph, sources)
     np.testing.assert_array_equal(ours, pgr_times(conn, table, graph.n_nodes, sources))
 
@@ -113,7 +117,7 @@ def check_travel_times(conn: psycopg.Connection[Any], graph: RoadGraph, table: s
 def check_districts(
     conn: psycopg.Connection[Any], graph: RoadGraph, table: str, stations: pd.DataFrame
 ) -> pd.DataFrame:
-    """riskplan's districts against pgRouting's station trees: the same costs, the same station (or a tied one).
+    """riskplan's districts against pgRouting's station trees: same costs, same station (or a tied one).
 
     Returns pgRouting's ``equicost`` sharing, with ``ours`` (riskplan's time from the fastest station).
     """
@@ -160,10 +164,14 @@ def check_equicost(shared: pd.DataFrame) -> None:
     assert (shared["cost"] == shared["ours"]).mean() > 0.9
 
 
-def test_the_edge_table_holds_the_graph_bit_for_bit(conn: psycopg.Connection[Any], demo: tuple[Any, RoadGraph]) -> None:
+def test_the_edge_table_holds_the_graph_bit_for_bit(
+    conn: psycopg.Connection[Any], demo: tuple[Any, RoadGraph]
+) -> None:
     _, graph = demo
     assert to_pgrouting(graph, conn, "demo_table", replace=True) == graph.n_edges
-    rows = conn.execute("SELECT source, target, cost, ST_SRID(geom), ST_NPoints(geom) FROM demo_table ORDER BY id").fetchall()
+    rows = conn.execute(
+        "SELECT source, target, cost, ST_SRID(geom), ST_NPoints(geom) FROM demo_table ORDER BY id"
+    ).fetchall()
     table = np.array([r[:3] for r in rows], dtype=np.float64)
     np.testing.assert_array_equal(table[:, 0], graph.sources + 1)
     np.testing.assert_array_equal(table[:, 1], graph.targets + 1)
@@ -176,14 +184,18 @@ def test_the_edge_table_holds_the_graph_bit_for_bit(conn: psycopg.Connection[Any
         to_pgrouting(graph, conn, "bad_table", edge_weight="highway")  # text, not seconds
 
 
-def test_demo_travel_times_equal_pgr_dijkstra_cost(conn: psycopg.Connection[Any], demo: tuple[Any, RoadGraph]) -> None:
+def test_demo_travel_times_equal_pgr_dijkstra_cost(
+    conn: psycopg.Connection[Any], demo: tuple[Any, RoadGraph]
+) -> None:
     _, graph = demo
     to_pgrouting(graph, conn, "demo_edges", geometry=False, replace=True)
     sources = sorted(np.random.default_rng(18).choice(graph.n_nodes, size=8, replace=False).tolist())
     check_travel_times(conn, graph, "demo_edges", sources)
 
 
-def test_demo_districts_equal_pgr_driving_distance(conn: psycopg.Connection[Any], demo: tuple[Any, RoadGraph]) -> None:
+def test_demo_districts_equal_pgr_driving_distance(
+    conn: psycopg.Connection[Any], demo: tuple[Any, RoadGraph]
+) -> None:
     scenario, graph = demo
     to_pgrouting(graph, conn, "demo_edges", geometry=False, replace=True)
     stations = scenario["fire_stations"].copy()
@@ -192,7 +204,9 @@ def test_demo_districts_equal_pgr_driving_distance(conn: psycopg.Connection[Any]
 
 
 @pytest.mark.realdata
-def test_chengdu_travel_times_and_districts_equal_pgrouting(conn: psycopg.Connection[Any], chengdu: RoadGraph) -> None:
+def test_chengdu_travel_times_and_districts_equal_pgrouting(
+    conn: psycopg.Connection[Any], chengdu: RoadGraph
+) -> None:
     to_pgrouting(chengdu, conn, "chengdu_edges", replace=True)
     rng = np.random.default_rng(18)
     sources = sorted(rng.choice(chengdu.n_nodes, size=12, replace=False).tolist())

@@ -98,7 +98,13 @@ def test_scenario_roundtrip(store: Store, small: Scenario) -> None:
 
 @pytest.mark.parametrize("bad", ["../../etc", "0" * 32, "not-a-uuid", "09E5164FA77742BC953AF084147A916C", ""])
 def test_unknown_ids_are_not_found(store: Store, bad: str) -> None:
-    for call in (store.get_scenario, store.load_scenario, store.delete_scenario, store.get_job, store.list_results):
+    for call in (
+        store.get_scenario,
+        store.load_scenario,
+        store.delete_scenario,
+        store.get_job,
+        store.list_results,
+    ):
         with pytest.raises(NotFoundError):
             call(bad)
 
@@ -225,7 +231,9 @@ def test_jobs_lifecycle_and_cascade(store: Store, small: Scenario) -> None:
         store.put_job_result(job.id, {"late": True})
 
 
-def test_a_restart_marks_unfinished_jobs_failed_for_good(opener: Callable[[], Store], small: Scenario) -> None:
+def test_a_restart_marks_unfinished_jobs_failed_for_good(
+    opener: Callable[[], Store], small: Scenario
+) -> None:
     before = opener()
     sid = before.create_scenario(small, origin="test").id
     running, queued, done = (before.create_job(sid, "network", {}) for _ in range(3))
@@ -327,7 +335,9 @@ def test_reads_racing_a_delete_see_all_or_not_found(opener: Callable[[], Store],
     assert _left_behind(writer) == []
 
 
-def test_concurrent_result_writes_leave_one_whole_result(opener: Callable[[], Store], small: Scenario) -> None:
+def test_concurrent_result_writes_leave_one_whole_result(
+    opener: Callable[[], Store], small: Scenario
+) -> None:
     stores = [opener() for _ in range(3)]
     sid = stores[0].create_scenario(small, origin="test").id
     errors: list[BaseException] = []
@@ -394,7 +404,7 @@ def test_an_analyst_edit_in_the_database_is_validated_on_load(pg_store: Store, s
 
     record = pg_store.create_scenario(small, origin="test")
     with pg_store._pool.connection() as conn:  # type: ignore[attr-defined]
-        conn.execute(f'UPDATE "scenario_{record.id}".fire_stations SET grade = \'no such grade\'')
+        conn.execute(f"UPDATE \"scenario_{record.id}\".fire_stations SET grade = 'no such grade'")
     with pytest.raises(ScenarioError, match="fire_stations"):
         pg_store.load_scenario(record.id)
 

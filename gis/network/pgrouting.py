@@ -94,7 +94,9 @@ def to_pgrouting(
     if raw.dtype.kind == "f":
         cost = np.asarray(raw, dtype=np.float64)
     else:  # text or objects: what is not a number is NaN, refused below
-        cost = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(np.float64, na_value=np.nan)
+        cost = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(
+            np.float64, na_value=np.nan
+        )
     bad = np.flatnonzero(~np.isfinite(cost) | (cost < 0))
     if len(bad):
         msg = (
@@ -126,7 +128,7 @@ def to_pgrouting(
         [-1.0] * n,
         np.asarray(g.length_m, dtype=np.float64).tolist(),
         np.asarray(g.travel_time_s, dtype=np.float64).tolist(),
-        [None if h is None or h != h else str(h) for h in g.highway.tolist()],
+        [None if pd.isna(h) else str(h) for h in g.highway.tolist()],
     ]
     if geometry:
         lines = g.edge_geometries()
@@ -136,9 +138,12 @@ def to_pgrouting(
     with conn.transaction():
         if replace:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
-        conn.execute(sql.SQL("CREATE TABLE {} ({})").format(target, sql.SQL(", ".join(columns))))  # type: ignore[arg-type]
+        conn.execute(sql.SQL("CREATE TABLE {} ({})").format(target, sql.SQL(", ".join(columns))))
         fields = sql.SQL(", ").join(sql.Identifier(c) for c in names)
-        with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(target, fields)) as copy:
+        with (
+            conn.cursor() as cur,
+            cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(target, fields)) as copy,
+        ):
             for row in zip(*values, strict=True):
                 copy.write_row(row)
         conn.execute(sql.SQL("CREATE INDEX ON {} (source)").format(target))

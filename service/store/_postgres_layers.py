@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from psycopg import Cursor, sql
-from psycopg.rows import tuple_row
 
 from gis import InputError
+
+if TYPE_CHECKING:  # psycopg is imported where it is used: the module loads without it
+    from psycopg import Cursor
 
 __all__ = ["GEOMETRY", "read_table", "table_name", "write_table"]
 
@@ -105,6 +106,8 @@ def write_table(
         A column is called ``fid`` or ``geom`` (the table's own columns), or two columns have
         the same name.
     """
+    from psycopg import sql
+
     geometry = gdf.geometry.name
     columns = [c for c in gdf.columns if c != geometry]
     clash = sorted({str(c) for c in columns} & {_PRIMARY_KEY, GEOMETRY})
@@ -117,8 +120,13 @@ def write_table(
     srid = srid_of(gdf.crs)
     kinds = [_column_type(gdf[c]) for c in columns]
     target = sql.Identifier(schema, table)
-    fields = [sql.SQL("{} bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY").format(sql.Identifier(_PRIMARY_KEY))]
-    fields += [sql.SQL("{} {}").format(sql.Identifier(str(c)), sql.SQL(k)) for c, k in zip(columns, kinds, strict=True)]
+    fields = [
+        sql.SQL("{} bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY").format(sql.Identifier(_PRIMARY_KEY))
+    ]
+    fields += [
+        sql.SQL("{} {}").format(sql.Identifier(str(c)), sql.SQL(k))
+        for c, k in zip(columns, kinds, strict=True)
+    ]
     fields.append(
         sql.SQL("{} geometry({}, {})").format(
             sql.Identifier(GEOMETRY), sql.SQL(_geometry_type(gdf.geometry)), sql.Literal(srid)
@@ -132,12 +140,16 @@ def write_table(
         for row in _rows(gdf, columns, kinds, wkb):
             copy.write_row(row)
     index = sql.Identifier(table_name(table[:40], "geom_idx"))
-    cur.execute(sql.SQL("CREATE INDEX {} ON {} USING GIST ({})").format(index, target, sql.Identifier(GEOMETRY)))
+    cur.execute(
+        sql.SQL("CREATE INDEX {} ON {} USING GIST ({})").format(index, target, sql.Identifier(GEOMETRY))
+    )
     if comment:
         cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(target, sql.Literal(comment)))
 
 
-def _rows(gdf: gpd.GeoDataFrame, columns: Sequence[Any], kinds: Sequence[str], wkb: Any) -> Iterator[list[Any]]:
+def _rows(
+    gdf: gpd.GeoDataFrame, columns: Sequence[Any], kinds: Sequence[str], wkb: Any
+) -> Iterator[list[Any]]:
     series = [gdf[c].tolist() for c in columns]
     for i, geom in enumerate(wkb):
         yield [*(_cell(values[i], kind) for values, kind in zip(series, kinds, strict=True)), geom]
@@ -152,6 +164,8 @@ def read_table(
     bbox: tuple[float, float, float, float] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read ``schema.table`` back as written (``fid`` order), optionally the rows meeting ``bbox``."""
+    from psycopg.rows import tuple_row
+
     with cur.connection.cursor(row_factory=tuple_row) as plain:
         return _read(plain, schema, table, crs=crs, bbox=bbox)
 
@@ -159,6 +173,8 @@ def read_table(
 def _read(
     cur: Cursor[Any], schema: str, table: str, *, crs: Any, bbox: tuple[float, float, float, float] | None
 ) -> gpd.GeoDataFrame:
+    from psycopg import sql
+
     cur.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
@@ -168,7 +184,7 @@ def _read(
     if not described and not _exists(cur, schema, table):
         raise LookupError(f"{schema}.{table}")
     target = sql.Identifier(schema, table)
-    select = [sql.Identifier(name) for name, _ in described]
+    select: list[sql.Composable] = [sql.Identifier(name) for name, _ in described]
     select.append(sql.SQL("ST_AsBinary({})").format(sql.Identifier(GEOMETRY)))
     query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(select), target)
     values: tuple[Any, ...] = ()
@@ -209,4 +225,6 @@ def _series(values: list[Any], kind: str) -> pd.Series:
         return pd.Series(values, dtype="bool" if None not in values else "object")
     if kind.startswith("timestamp"):
         return pd.Series(pd.to_datetime(values, utc=True))
-    return pd.Series(values, dtype="object").infer_objects()  # text as pandas' string dtype, as pyogrio reads it
+    return pd.Series(
+        values, dtype="object"
+    ).infer_objects()  # text as pandas' string dtype, as pyogrio reads it

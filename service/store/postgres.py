@@ -37,7 +37,8 @@ one database.
 
 Schema: plain versioned SQL files in ``service/store/migrations/postgresql/`` applied in order
 under an advisory lock, all in one transaction (DDL is transactional: an upgrade that fails
-leaves the previous schema), each with its row in ``riskplan.schema_migrations``; a database with a newer schema than this code refuses to open.
+leaves the previous schema), each with its row in ``riskplan.schema_migrations``; a database
+with a newer schema than this code refuses to open.
 The layer tables need PostGIS: ``CREATE EXTENSION postgis`` needs a superuser, so a DBA runs it
 once when the riskplan role may not.
 """
@@ -47,7 +48,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -60,6 +60,7 @@ from gis import InputError, MissingDependencyError, Scenario, scenario_from_laye
 from gis.atomic import storable
 
 from ._postgres_layers import read_table, table_name, write_table
+from ._postgres_migrate import MIGRATIONS_DIR, migrate, schema_version
 from ._support import bounds_wgs84, crs_text
 from .base import (
     ACTIVE_STATUSES,
@@ -78,18 +79,56 @@ if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
     from .register import RegisterStore
+    from .register_sqlite import SQLiteRegister
 
-__all__ = ["MIGRATIONS_DIR", "PostgresStore", "is_postgres_dsn", "schema_version"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "REGISTER_FILE",
+    "PostgresStore",
+    "is_postgres_dsn",
+    "open_store",
+    "schema_version",
+]
 
 log = logging.getLogger(__name__)
 
-#: The versioned SQL files of the PostgreSQL schema (``0001_initial.sql``...).
-MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "postgresql"
-_MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-#: Key of the advisory lock held while migrating (any constant; "riskplan" in ASCII).
-_MIGRATION_LOCK = 0x7269736B706C616E
 #: How many times a read retries when a table it looked up was replaced under it.
 _RETRIES = 3
+
+
+#: The hidden-danger register's SQLite file in the data directory of a server on PostgreSQL.
+REGISTER_FILE = "register.sqlite3"
+
+
+def open_store(data_dir: str | Path, *, url: str | None = None) -> Store:
+    """The store of a server: SQLite in ``data_dir``, or PostgreSQL at ``url`` when given.
+
+    With ``url`` the hidden-danger register stays in ``DATA_DIR/register.sqlite3`` until it has
+    a PostgreSQL backend.
+
+    Raises
+    ------
+    InputError
+        ``url`` is not a PostgreSQL URL, or the store cannot be opened (the message says why).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> type(open_store(tempfile.mkdtemp())).__name__
+    'SQLiteStore'
+    """
+    from .sqlite import SQLiteStore
+
+    if url is None:
+        return SQLiteStore(data_dir)
+    if not is_postgres_dsn(url):
+        msg = (
+            f"`--store` is `{_shown(url)}`, not a PostgreSQL URL. Fix: give "
+            "`postgresql://user@host:5432/database` (the password in ~/.pgpass or $PGPASSWORD), "
+            "or leave `--store` out for the SQLite store in the data directory."
+        )
+        raise InputError(msg)
+    return PostgresStore(url, register_path=Path(data_dir) / REGISTER_FILE)
 
 
 def is_postgres_dsn(value: str) -> bool:
@@ -133,69 +172,6 @@ def _shown(dsn: str) -> str:
     return " ".join(f"{k}={v}" for k, v in parts.items() if k != "password")
 
 
-def _migrations() -> list[tuple[int, str, str]]:
-    """``(version, file name, SQL)`` of every migration file, in order."""
-    found = []
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
-        match = _MIGRATION.match(path.name)
-        if match is None:
-            msg = f"Migration file `{path}` is not named NNNN_name.sql. Fix: rename it."
-            raise InputError(msg)
-        found.append((int(match.group(1)), path.name, path.read_text(encoding="utf-8")))
-    versions = [v for v, _, _ in found]
-    if versions != list(range(1, len(found) + 1)):
-        msg = f"Migrations in `{MIGRATIONS_DIR}` are numbered {versions}, not 1, 2, 3... Fix: number them in order."
-        raise InputError(msg)
-    return found
-
-
-def schema_version(conn: psycopg.Connection[Any]) -> int:
-    """The schema version of the database (0 for one riskplan never touched)."""
-    row = conn.execute("SELECT to_regclass('riskplan.schema_migrations') IS NOT NULL").fetchone()
-    if not row or not _value(row):
-        return 0
-    found = conn.execute("SELECT COALESCE(max(version), 0) FROM riskplan.schema_migrations").fetchone()
-    return int(_value(found)) if found else 0
-
-
-def _value(row: Any) -> Any:
-    return next(iter(row.values())) if isinstance(row, dict) else row[0]
-
-
-def migrate(conn: psycopg.Connection[Any], where: str) -> int:
-    """Bring the schema up to date (in one transaction, under an advisory lock); return the version.
-
-    Raises
-    ------
-    InputError
-        The database has a newer schema than this riskplan knows.
-    """
-    migrations = _migrations()
-    latest = len(migrations)
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        current = schema_version(conn)
-        if current > latest:
-            msg = (
-                f"The database `{where}` has riskplan schema version {current}, newer than this "
-                f"riskplan knows ({latest}). Fix: upgrade riskplan, or use another database."
-            )
-            raise InputError(msg)
-        if current == latest:
-            return current
-        conn.execute(
-            "CREATE SCHEMA IF NOT EXISTS riskplan; "
-            "CREATE TABLE IF NOT EXISTS riskplan.schema_migrations ("
-            "version integer PRIMARY KEY, name text NOT NULL, "
-            "applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        for version, name, text in migrations[current:]:
-            conn.execute(text.encode("utf-8"))
-            conn.execute("INSERT INTO riskplan.schema_migrations (version, name) VALUES (%s, %s)", (version, name))
-            log.info("database %s: applied migration %s", where, name)
-    return latest
-
-
 class PostgresStore(Store):
     """The store in a PostgreSQL database with PostGIS (schema created or upgraded on open).
 
@@ -237,6 +213,17 @@ class PostgresStore(Store):
                 exc.name or "psycopg", "postgres", purpose="keep the store in PostgreSQL"
             ) from None
         self.where = _shown(dsn)
+        try:  # one connection first: an unreachable server fails at once, not after the pool's retries
+            timeout = max(1, round(connect_timeout_s))
+            with psycopg.connect(dsn, autocommit=True, row_factory=dict_row, connect_timeout=timeout) as conn:
+                self.version = migrate(conn, self.where)
+        except psycopg.Error as exc:
+            msg = (
+                f"Cannot open the PostgreSQL store `{self.where}`: {str(exc).strip()}. Fix: check the "
+                "connection string, that the server runs, and that PostGIS is installed "
+                "(a superuser runs `CREATE EXTENSION postgis` once)."
+            )
+            raise InputError(msg) from None
         self._pool: ConnectionPool[Any] = ConnectionPool(
             dsn,
             min_size=min_connections,
@@ -247,24 +234,15 @@ class PostgresStore(Store):
         )
         try:
             self._pool.open(wait=True, timeout=connect_timeout_s)
-            with self._pool.connection() as conn:
-                self.version = migrate(conn, self.where)
-        except psycopg.Error as exc:
-            self._pool.close()
-            msg = (
-                f"Cannot open the PostgreSQL store `{self.where}`: {str(exc).strip()}. Fix: check the "
-                "connection string, that the server runs, and that PostGIS is installed "
-                "(a superuser runs `CREATE EXTENSION postgis` once)."
-            )
-            raise InputError(msg) from None
         except Exception as exc:
             self._pool.close()
-            if isinstance(exc, InputError):
-                raise
-            msg = f"Cannot connect to the PostgreSQL store `{self.where}` ({exc}). Fix: check that the server runs."
+            msg = (
+                f"Cannot open {min_connections} connection(s) to the PostgreSQL store `{self.where}` "
+                f"({exc}). Fix: check the server's max_connections and that it runs."
+            )
             raise InputError(msg) from None
         self._register_path = None if register_path is None else Path(register_path)
-        self._register: RegisterStore | None = None
+        self._register: SQLiteRegister | None = None
 
     @property
     def register(self) -> RegisterStore:
@@ -297,19 +275,19 @@ class PostgresStore(Store):
 
     def _one(self, query: str, values: tuple[Any, ...] = ()) -> dict[str, Any] | None:
         with self._pool.connection() as conn:
-            row: dict[str, Any] | None = conn.execute(query, values).fetchone()  # type: ignore[arg-type]
+            row: dict[str, Any] | None = conn.execute(query, values).fetchone()
         return row
 
     def _all(self, query: str, values: Iterable[Any] = ()) -> list[dict[str, Any]]:
         with self._pool.connection() as conn:
-            rows: list[dict[str, Any]] = conn.execute(query, list(values)).fetchall()  # type: ignore[arg-type]
+            rows: list[dict[str, Any]] = conn.execute(query, list(values)).fetchall()
         return rows
 
     @staticmethod
     def _lock_scenario(cur: psycopg.Cursor[Any], scenario_id: str, mode: str = "KEY SHARE") -> dict[str, Any]:
         """Lock a scenario's row (``KEY SHARE`` for reads and writes of its tables, ``UPDATE`` to delete)."""
         _check_id(scenario_id, "scenario")
-        cur.execute(f"SELECT * FROM riskplan.scenarios WHERE id = %s FOR {mode}", (scenario_id,))  # type: ignore[arg-type]
+        cur.execute(f"SELECT * FROM riskplan.scenarios WHERE id = %s FOR {mode}", (scenario_id,))
         row: dict[str, Any] | None = cur.fetchone()
         if row is None:
             raise _unknown_scenario(scenario_id)
@@ -445,7 +423,9 @@ class PostgresStore(Store):
         with self._transaction() as cur:
             row = self._lock_scenario(cur, scenario_id, "UPDATE")
             cur.execute("DELETE FROM riskplan.scenarios WHERE id = %s", (scenario_id,))
-            cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(row["layer_schema"])))
+            cur.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(row["layer_schema"]))
+            )
         log.info("deleted scenario %s", scenario_id)
 
     # -- results ---------------------------------------------------------------------------
@@ -553,7 +533,9 @@ class PostgresStore(Store):
             if layer not in row["layers"]:
                 msg = f"No result layer `{layer}`."
                 raise NotFoundError(msg)
-            gdf = read_table(cur, scenario["layer_schema"], row["layers"][layer], crs=scenario["crs"], bbox=bbox)
+            gdf = read_table(
+                cur, scenario["layer_schema"], row["layers"][layer], crs=scenario["crs"], bbox=bbox
+            )
             return _by_id(gdf)
 
         out: gpd.GeoDataFrame = self._retrying(read)
@@ -589,7 +571,16 @@ class PostgresStore(Store):
                 conn.execute(
                     "INSERT INTO riskplan.jobs (id, scenario_id, kind, params, status, progress, message,"
                     " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                    (job.id, scenario_id, kind, json.dumps(job.params), job.status, 0.0, job.message, job.created_at),
+                    (
+                        job.id,
+                        scenario_id,
+                        kind,
+                        json.dumps(job.params),
+                        job.status,
+                        0.0,
+                        job.message,
+                        job.created_at,
+                    ),
                 )
         except psycopg.errors.ForeignKeyViolation:
             raise _unknown_scenario(scenario_id) from None
@@ -635,7 +626,9 @@ class PostgresStore(Store):
             where += " AND status = ANY(%s)"
             values.append(list(expect))
         with self._pool.connection() as conn:
-            changed = conn.execute(f"UPDATE riskplan.jobs SET {', '.join(sets)} WHERE {where}", values).rowcount  # type: ignore[arg-type]
+            changed = conn.execute(
+                f"UPDATE riskplan.jobs SET {', '.join(sets)} WHERE {where}", values
+            ).rowcount
         return changed > 0
 
     @staticmethod
@@ -774,7 +767,8 @@ class PostgresStore(Store):
         """Mark every ``queued`` or ``running`` job failed with ``reason``; return how many."""
         with self._pool.connection() as conn:
             n = conn.execute(
-                "UPDATE riskplan.jobs SET status = 'failed', message = %s, finished_at = %s WHERE status = ANY(%s)",
+                "UPDATE riskplan.jobs SET status = 'failed', message = %s, finished_at = %s "
+                "WHERE status = ANY(%s)",
                 (reason, _now(), list(ACTIVE_STATUSES)),
             ).rowcount
         if n:
