@@ -439,3 +439,17 @@ def test_the_register_needs_a_path_until_it_has_a_postgres_backend(pg_dsn: str, 
     with_register = PostgresStore(pg_dsn, register_path=tmp_path / "register.sqlite3")
     assert with_register.register.accounts() == [] if hasattr(with_register.register, "accounts") else True
     with_register.close()
+
+
+def test_one_job_leader_per_database_and_a_dead_one_hands_over(pg_store: Store) -> None:
+    first, second = pg_store.leader_lock(), pg_store.leader_lock()  # type: ignore[attr-defined]
+    assert first.try_acquire() and first.held
+    assert not second.try_acquire() and not second.held
+    first.release()
+    assert not first.held and second.try_acquire()
+    with pg_store._pool.connection() as conn:  # type: ignore[attr-defined]
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'")
+    assert not second.held  # its connection died: the lock is gone with it
+    with first:
+        assert first.try_acquire()
+    assert not first.held

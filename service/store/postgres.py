@@ -50,7 +50,6 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +59,18 @@ from gis import InputError, MissingDependencyError, Scenario, scenario_from_laye
 from gis.atomic import storable
 
 from ._postgres_layers import read_table, table_name, write_table
+from ._postgres_lock import AdvisoryLeaderLock
 from ._postgres_migrate import MIGRATIONS_DIR, migrate, schema_version
+from ._postgres_support import (
+    by_id,
+    check_id,
+    job_record,
+    now,
+    paged,
+    scenario_record,
+    shown,
+    unknown_scenario,
+)
 from ._support import bounds_wgs84, crs_text
 from .base import (
     ACTIVE_STATUSES,
@@ -123,7 +133,7 @@ def open_store(data_dir: str | Path, *, url: str | None = None) -> Store:
         return SQLiteStore(data_dir)
     if not is_postgres_dsn(url):
         msg = (
-            f"`--store` is `{_shown(url)}`, not a PostgreSQL URL. Fix: give "
+            f"`--store` is `{shown(url)}`, not a PostgreSQL URL. Fix: give "
             "`postgresql://user@host:5432/database` (the password in ~/.pgpass or $PGPASSWORD), "
             "or leave `--store` out for the SQLite store in the data directory."
         )
@@ -140,36 +150,6 @@ def is_postgres_dsn(value: str) -> bool:
     (True, False)
     """
     return value.startswith(("postgresql://", "postgres://"))
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def _check_id(value: str, what: str) -> str:
-    try:
-        if uuid.UUID(hex=value).hex == value:
-            return value
-    except (ValueError, TypeError, AttributeError):
-        pass
-    msg = f"Unknown {what} `{value}`. Fix: use an id returned by the API."
-    raise NotFoundError(msg)
-
-
-def _unknown_scenario(scenario_id: str) -> NotFoundError:
-    msg = f"Unknown scenario `{scenario_id}`. Fix: list scenarios with GET /api/v1/scenarios."
-    return NotFoundError(msg)
-
-
-def _shown(dsn: str) -> str:
-    """The DSN without its password, for messages."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        parts = conninfo_to_dict(dsn)
-    except Exception:
-        return "<unparsable connection string>"
-    return " ".join(f"{k}={v}" for k, v in parts.items() if k != "password")
 
 
 class PostgresStore(Store):
@@ -212,7 +192,8 @@ class PostgresStore(Store):
             raise MissingDependencyError(
                 exc.name or "psycopg", "postgres", purpose="keep the store in PostgreSQL"
             ) from None
-        self.where = _shown(dsn)
+        self.where = shown(dsn)
+        self._dsn = dsn
         try:  # one connection first: an unreachable server fails at once, not after the pool's retries
             timeout = max(1, round(connect_timeout_s))
             with psycopg.connect(dsn, autocommit=True, row_factory=dict_row, connect_timeout=timeout) as conn:
@@ -259,6 +240,10 @@ class PostgresStore(Store):
             self._register = SQLiteRegister(self._register_path)
         return self._register
 
+    def leader_lock(self) -> AdvisoryLeaderLock:
+        """A new handle on the job leader's advisory lock, which every process on this database sees."""
+        return AdvisoryLeaderLock(self._dsn)
+
     def close(self) -> None:
         """Close the pool's connections (the store cannot be used afterwards)."""
         self._pool.close()
@@ -286,11 +271,11 @@ class PostgresStore(Store):
     @staticmethod
     def _lock_scenario(cur: psycopg.Cursor[Any], scenario_id: str, mode: str = "KEY SHARE") -> dict[str, Any]:
         """Lock a scenario's row (``KEY SHARE`` for reads and writes of its tables, ``UPDATE`` to delete)."""
-        _check_id(scenario_id, "scenario")
+        check_id(scenario_id, "scenario")
         cur.execute(f"SELECT * FROM riskplan.scenarios WHERE id = %s FOR {mode}", (scenario_id,))
         row: dict[str, Any] | None = cur.fetchone()
         if row is None:
-            raise _unknown_scenario(scenario_id)
+            raise unknown_scenario(scenario_id)
         return row
 
     def _retrying(self, read: Any) -> Any:
@@ -326,7 +311,7 @@ class PostgresStore(Store):
             synthetic=scenario.synthetic,
             crs=crs_text(scenario.crs),
             origin=origin,
-            created_at=_now(),
+            created_at=now(),
             layers={name: len(gdf) for name, gdf in scenario.layers.items()},
             bounds_wgs84=bounds_wgs84(scenario),
         )
@@ -365,33 +350,18 @@ class PostgresStore(Store):
         log.info("stored scenario %s (%s) from %s in schema %s", sid, record.label, origin, schema)
         return record
 
-    @staticmethod
-    def _scenario_record(row: Mapping[str, Any]) -> ScenarioRecord:
-        bounds = row["bounds"]
-        return ScenarioRecord(
-            id=row["id"],
-            name=row["name"],
-            label=row["label"],
-            synthetic=bool(row["synthetic"]),
-            crs=row["crs"],
-            origin=row["origin"],
-            created_at=row["created_at"],
-            layers=dict(row["layers"]),
-            bounds_wgs84=tuple(bounds) if bounds else None,
-        )
-
     def list_scenarios(self, *, limit: int | None = None, after: After | None = None) -> list[ScenarioRecord]:
         """Scenarios, newest first (``created_at``, then ``id``): at most ``limit``, from after ``after``."""
-        query, values = _paged("SELECT * FROM riskplan.scenarios WHERE true", [], limit, after)
-        return [self._scenario_record(r) for r in self._all(query, values)]
+        query, values = paged("SELECT * FROM riskplan.scenarios WHERE true", [], limit, after)
+        return [scenario_record(r) for r in self._all(query, values)]
 
     def get_scenario(self, scenario_id: str) -> ScenarioRecord:
         """The record of one scenario; :class:`NotFoundError` when unknown."""
-        _check_id(scenario_id, "scenario")
+        check_id(scenario_id, "scenario")
         row = self._one("SELECT * FROM riskplan.scenarios WHERE id = %s", (scenario_id,))
         if row is None:
-            raise _unknown_scenario(scenario_id)
-        return self._scenario_record(row)
+            raise unknown_scenario(scenario_id)
+        return scenario_record(row)
 
     def load_scenario(self, scenario_id: str) -> Scenario:
         """Read the scenario's tables and validate them as :func:`gis.load_scenario` does a GeoPackage.
@@ -477,7 +447,7 @@ class PostgresStore(Store):
                     name,
                     kind,
                     media_type,
-                    _now(),
+                    now(),
                     data,
                     None if layers is None else json.dumps(tables),
                 ),
@@ -536,7 +506,7 @@ class PostgresStore(Store):
             gdf = read_table(
                 cur, scenario["layer_schema"], row["layers"][layer], crs=scenario["crs"], bbox=bbox
             )
-            return _by_id(gdf)
+            return by_id(gdf)
 
         out: gpd.GeoDataFrame = self._retrying(read)
         return out
@@ -564,7 +534,7 @@ class PostgresStore(Store):
             status="queued",
             progress=0.0,
             message="queued",
-            created_at=_now(),
+            created_at=now(),
         )
         try:
             with self._pool.connection() as conn:
@@ -583,7 +553,7 @@ class PostgresStore(Store):
                     ),
                 )
         except psycopg.errors.ForeignKeyViolation:
-            raise _unknown_scenario(scenario_id) from None
+            raise unknown_scenario(scenario_id) from None
         return job
 
     def update_job(
@@ -597,7 +567,7 @@ class PostgresStore(Store):
         expect: Iterable[JobStatus] | None = None,
     ) -> bool:
         """Change a job in one statement; with ``expect``, only if its status is one of them."""
-        _check_id(job_id, "job")
+        check_id(job_id, "job")
         sets: list[str] = []
         values: list[Any] = []
         if status is not None:
@@ -605,10 +575,10 @@ class PostgresStore(Store):
             values.append(status)
             if status == "running":
                 sets.append("started_at = COALESCE(started_at, %s)")
-                values.append(_now())
+                values.append(now())
             if status in FINAL_STATUSES:
                 sets.append("finished_at = %s")
-                values.append(_now())
+                values.append(now())
         if progress is not None:
             sets.append("progress = %s")
             values.append(min(1.0, max(0.0, float(progress))))
@@ -631,30 +601,13 @@ class PostgresStore(Store):
             ).rowcount
         return changed > 0
 
-    @staticmethod
-    def _job_record(row: Mapping[str, Any]) -> JobRecord:
-        return JobRecord(
-            id=row["id"],
-            scenario_id=row["scenario_id"],
-            kind=row["kind"],
-            params=row["params"],
-            status=row["status"],
-            progress=row["progress"],
-            message=row["message"],
-            created_at=row["created_at"],
-            started_at=row["started_at"],
-            finished_at=row["finished_at"],
-            cancel_requested=bool(row["cancel_requested"]),
-            has_result=bool(row["has_result"]),
-        )
-
     _JOB_COLUMNS = (
         "id, scenario_id, kind, params, status, progress, message, created_at, started_at, "
         "finished_at, cancel_requested, has_result, result_layers"
     )
 
     def _job_row(self, job_id: str, *, with_result: bool = False) -> dict[str, Any]:
-        _check_id(job_id, "job")
+        check_id(job_id, "job")
         columns = self._JOB_COLUMNS + (", result" if with_result else "")
         row = self._one(f"SELECT {columns} FROM riskplan.jobs WHERE id = %s", (job_id,))
         if row is None:
@@ -664,7 +617,7 @@ class PostgresStore(Store):
 
     def get_job(self, job_id: str) -> JobRecord:
         """One job; :class:`NotFoundError` when unknown."""
-        return self._job_record(self._job_row(job_id))
+        return job_record(self._job_row(job_id))
 
     def list_jobs(
         self,
@@ -682,8 +635,8 @@ class PostgresStore(Store):
         if status is not None:
             query += " AND status = %s"
             values.append(status)
-        query, values = _paged(query, values, limit, after)
-        return [self._job_record(r) for r in self._all(query, values)]
+        query, values = paged(query, values, limit, after)
+        return [job_record(r) for r in self._all(query, values)]
 
     def purge_jobs(self, *, finished_before: str) -> int:
         """Delete the jobs (rows and result tables) finished before an ISO 8601 UTC time; return how many."""
@@ -758,7 +711,7 @@ class PostgresStore(Store):
 
         def read(cur: psycopg.Cursor[Any]) -> gpd.GeoDataFrame:
             scenario = self._lock_scenario(cur, row["scenario_id"])
-            return _by_id(read_table(cur, scenario["layer_schema"], table, crs=scenario["crs"], bbox=bbox))
+            return by_id(read_table(cur, scenario["layer_schema"], table, crs=scenario["crs"], bbox=bbox))
 
         out: gpd.GeoDataFrame = self._retrying(read)
         return out
@@ -769,28 +722,8 @@ class PostgresStore(Store):
             n = conn.execute(
                 "UPDATE riskplan.jobs SET status = 'failed', message = %s, finished_at = %s "
                 "WHERE status = ANY(%s)",
-                (reason, _now(), list(ACTIVE_STATUSES)),
+                (reason, now(), list(ACTIVE_STATUSES)),
             ).rowcount
         if n:
             log.warning("%d job(s) marked failed: %s", n, reason)
         return int(n)
-
-
-def _paged(query: str, values: list[Any], limit: int | None, after: After | None) -> tuple[str, list[Any]]:
-    """``query`` newest first, from after ``after``, at most ``limit`` rows (keyset paging, as in SQLite)."""
-    if after is not None:
-        query += " AND (created_at < %s OR (created_at = %s AND id > %s))"
-        values = [*values, after[0], after[0], after[1]]
-    query += " ORDER BY created_at DESC, id"
-    if limit is not None:
-        query += " LIMIT %s"
-        values = [*values, int(limit)]
-    return query, values
-
-
-def _by_id(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Indexed by the ``id`` column when it has one, as the SQLite store reads a GeoPackage."""
-    if "id" in gdf.columns:
-        gdf = gdf.set_index("id", drop=False)
-        gdf.index.name = None
-    return gdf
