@@ -81,7 +81,7 @@ class PgServer:
 
         with psycopg.connect(self.dsn(dbname), autocommit=True) as conn:
             for statement in statements:
-                conn.execute(statement)  # type: ignore[arg-type]
+                conn.execute(statement)
 
     def new_database(self) -> str:
         """A fresh database cloned from the template (with the extensions); returns its DSN."""

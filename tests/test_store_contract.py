@@ -453,3 +453,26 @@ def test_one_job_leader_per_database_and_a_dead_one_hands_over(pg_store: Store) 
     with first:
         assert first.try_acquire()
     assert not first.held
+
+
+def test_gdal_reads_the_layers_as_qgis_would(pg_store: Store, pg_dsn: str, small: Scenario) -> None:
+    """GDAL's PostgreSQL driver (which QGIS's PostGIS provider agrees with) lists and reads the tables."""
+    import shutil
+    import subprocess
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    ogrinfo = shutil.which("ogrinfo")
+    if ogrinfo is None:
+        pytest.skip("ogrinfo not found (GDAL's command-line tools: apt-get install gdal-bin)")
+    record = pg_store.create_scenario(small, origin="test")
+    parts = conninfo_to_dict(pg_dsn)
+    pg = "PG:" + " ".join(f"{k}={v}" for k, v in parts.items()) + f" schemas=scenario_{record.id}"
+    done = subprocess.run(
+        [ogrinfo, "-ro", "-so", pg, "hazards"], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Geometry: Point" in out and "Feature Count: 2" in out, out
+    assert 'ID["EPSG",32649]' in out and "FID Column = fid" in out, out
+    assert "Geometry Column = geom" in out and "inventory: String" in out, out
