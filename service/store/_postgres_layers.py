@@ -12,7 +12,7 @@ everything else ``text``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -26,7 +26,7 @@ from gis import InputError
 if TYPE_CHECKING:  # psycopg is imported where it is used: the module loads without it
     from psycopg import Cursor
 
-__all__ = ["GEOMETRY", "read_table", "table_name", "write_table"]
+__all__ = ["GEOMETRY", "drop_tables", "read_table", "replace_tables", "table_name", "write_table"]
 
 #: The geometry column of every layer table.
 GEOMETRY = "geom"
@@ -228,3 +228,35 @@ def _series(values: list[Any], kind: str) -> pd.Series:
     return pd.Series(
         values, dtype="object"
     ).infer_objects()  # text as pandas' string dtype, as pyogrio reads it
+
+
+def drop_tables(cur: Cursor[Any], schema: str, tables: Iterable[str]) -> None:
+    """Drop ``schema.table`` for each of ``tables`` (those already gone are fine)."""
+    from psycopg import sql
+
+    for table in tables:
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, table)))
+
+
+def replace_tables(
+    cur: Cursor[Any],
+    schema: str,
+    old: Iterable[str],
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    prefix: str,
+    comment: str,
+) -> dict[str, str]:
+    """Drop the ``old`` tables and write ``layers`` as ``<prefix>__<layer>``; ``{layer: table}``.
+
+    ``comment`` (with ``{layer}`` in it) describes each table for QGIS users. Layers go through
+    :func:`gis.atomic.storable` (the index as a column, categories as text) as in a GeoPackage.
+    """
+    from gis.atomic import storable
+
+    drop_tables(cur, schema, old)
+    tables = {}
+    for layer, gdf in layers.items():
+        tables[layer] = table_name(prefix, layer)
+        write_table(cur, schema, tables[layer], storable(gdf), comment=comment.format(layer=layer))
+    return tables

@@ -58,7 +58,7 @@ import geopandas as gpd
 from gis import InputError, MissingDependencyError, Scenario, scenario_from_layers
 from gis.atomic import storable
 
-from ._postgres_layers import read_table, table_name, write_table
+from ._postgres_layers import drop_tables, read_table, replace_tables, write_table
 from ._postgres_lock import AdvisoryLeaderLock
 from ._postgres_migrate import MIGRATIONS_DIR, migrate, schema_version
 from ._postgres_support import (
@@ -400,13 +400,6 @@ class PostgresStore(Store):
 
     # -- results ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _drop_tables(cur: psycopg.Cursor[Any], schema: str, tables: Iterable[str]) -> None:
-        from psycopg import sql
-
-        for table in tables:
-            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, table)))
-
     def _replace_result(
         self,
         scenario_id: str,
@@ -430,13 +423,15 @@ class PostgresStore(Store):
                 (scenario_id, name),
             )
             old = cur.fetchone()
-            if old is not None and old["layers"]:
-                self._drop_tables(cur, schema, old["layers"].values())
-            tables = {}
-            for layer, gdf in (layers or {}).items():
-                tables[layer] = table_name(name, layer)
-                comment = f"riskplan scenario {scenario['label']}: result {name}, layer {layer}"
-                write_table(cur, schema, tables[layer], storable(gdf), comment=comment)
+            label = scenario["label"].replace("{", "{{").replace("}", "}}")
+            tables = replace_tables(
+                cur,
+                schema,
+                (old["layers"] or {}).values() if old is not None else (),
+                layers or {},
+                prefix=name,
+                comment=f"riskplan scenario {label}: result {name}, layer {{layer}}",
+            )
             cur.execute(
                 "INSERT INTO riskplan.results VALUES (%s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (scenario_id, name) DO UPDATE SET kind = EXCLUDED.kind, "
@@ -649,7 +644,7 @@ class PostgresStore(Store):
             )
             rows = cur.fetchall()
             for row in rows:
-                self._drop_tables(cur, row["layer_schema"], row["result_layers"].values())
+                drop_tables(cur, row["layer_schema"], row["result_layers"].values())
         if rows:
             log.info("purged %d finished job(s) older than %s", len(rows), finished_before)
         return len(rows)
@@ -675,13 +670,15 @@ class PostgresStore(Store):
             row = cur.fetchone()
             if row is None:
                 raise NotFoundError(gone)
-            schema = scenario["layer_schema"]
-            self._drop_tables(cur, schema, row["result_layers"].values())
-            tables = {}
-            for layer, gdf in (layers or {}).items():
-                tables[layer] = table_name(f"job_{job_id}", layer)
-                comment = f"riskplan scenario {scenario['label']}: job {job_id}, layer {layer}"
-                write_table(cur, schema, tables[layer], storable(gdf), comment=comment)
+            label = scenario["label"].replace("{", "{{").replace("}", "}}")
+            tables = replace_tables(
+                cur,
+                scenario["layer_schema"],
+                row["result_layers"].values(),
+                layers or {},
+                prefix=f"job_{job_id}",
+                comment=f"riskplan scenario {label}: job {job_id}, layer {{layer}}",
+            )
             cur.execute(
                 "UPDATE riskplan.jobs SET has_result = true, result = %s, result_layers = %s WHERE id = %s",
                 (text, json.dumps(dict(sorted(tables.items()))), job_id),
