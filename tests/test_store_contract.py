@@ -10,6 +10,7 @@ tested at the end of this file and in test_store.py.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -357,6 +358,44 @@ def test_concurrent_result_writes_leave_one_whole_result(
     assert errors == []
     got = list(stores[0].read_result_layer(sid, "sites", "sites").index)
     assert got in ([f"s{i}-{k}" for k in range(i + 1)] for i in range(3))
+
+
+def test_the_job_runner_runs_cancels_and_recovers_on_the_store(
+    opener: Callable[[], Store], small: Scenario
+) -> None:
+    from test_jobs import register_test_jobs
+
+    from service.jobs import INTERRUPTED, JobRunner, default_registry
+
+    def wait(store: Store, job_id: str, statuses: tuple[str, ...]) -> Any:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job = store.get_job(job_id)
+            if job.status in statuses:
+                return job
+            time.sleep(0.02)
+        pytest.fail(f"job {job_id} never reached {statuses}: {store.get_job(job_id)}")
+
+    registry = default_registry()
+    register_test_jobs(registry)
+    store = opener()
+    sid = store.create_scenario(small, origin="test").id
+    runner = JobRunner(store, registry, store.load_scenario, max_workers=1)
+    done = wait(store, runner.submit(sid, "sleep", {"steps": 3, "step_s": 0.01}).id, ("succeeded", "failed"))
+    assert (done.status, done.progress, done.has_result) == ("succeeded", 1.0, True)
+    assert store.get_job_result(done.id) == {"steps": 3, "stations": 1}
+    slow = runner.submit(sid, "sleep", {"steps": 400, "step_s": 0.01})
+    wait(store, slow.id, ("running",))
+    runner.cancel(slow.id)
+    cancelled = wait(store, slow.id, ("cancelled",))
+    assert cancelled.cancel_requested and not cancelled.has_result
+    runner.shutdown(wait=True)
+    # a process that died with a job running: the next runner on the store fails it for good
+    stale = store.create_job(sid, "sleep", {})
+    store.update_job(stale.id, status="running", progress=0.4)
+    JobRunner(opener(), registry, store.load_scenario).shutdown()
+    assert (store.get_job(stale.id).status, store.get_job(stale.id).message) == ("failed", INTERRUPTED)
+    assert not store.update_job(stale.id, status="succeeded", expect=["running"])
 
 
 # -- what only the PostgreSQL store does ------------------------------------------------------
