@@ -170,6 +170,22 @@ def test_results_bytes_and_layers(store: Store, small: Scenario) -> None:
     assert store.get_result(sid, "sites") == (b"now bytes", "text/plain")
 
 
+def test_single_and_multi_parts_come_back_alike(store: Store, small: Scenario) -> None:
+    from shapely import MultiPolygon, box
+
+    sid = store.create_scenario(small, origin="test").id
+    areas = gpd.GeoDataFrame(
+        {"id": ["a", "b"], "n": [1, 2]},
+        geometry=[box(0, 0, 1, 1), MultiPolygon([box(2, 2, 3, 3)])],
+        crs=small.crs,
+    )
+    store.put_result_layers(sid, "areas", {"areas": areas})
+    back = store.read_result_layer(sid, "areas", "areas")
+    assert list(back.geom_type) == ["MultiPolygon", "MultiPolygon"]  # as the GeoPackage writer stores them
+    assert all(b.equals(a) for a, b in zip(areas.geometry, back.geometry, strict=True))
+    assert back["n"].tolist() == [1, 2] and back.crs == small.crs
+
+
 def test_a_failed_result_write_keeps_the_previous_result(store: Store, small: Scenario) -> None:
     sid = store.create_scenario(small, origin="test").id
     points = _points(small.crs, ["a"])

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyproj
 import shapely
@@ -66,11 +67,28 @@ def srid_of(crs: Any) -> int:
     return pyproj.CRS.from_user_input(crs).to_epsg() or 0
 
 
-def _geometry_type(geoms: gpd.GeoSeries) -> str:
-    """``Point``, ``MultiPolygon``... when every geometry has the same type, else ``Geometry``."""
+def _typed(geoms: gpd.GeoSeries) -> tuple[str, npt.NDArray[np.object_]]:
+    """The column's geometry type and the geometries to store in it.
+
+    One type when every geometry has it (``Point``, ``MultiPolygon``...); single and multi parts
+    of one kind are stored as the multi type, as the GeoPackage writer does (so both stores give
+    the same geometries back); any other mix is ``Geometry``.
+    """
+    values = np.asarray(geoms.array)
     kinds = set(geoms.dropna().geom_type.unique())
+    multi = {k.removeprefix("Multi") for k in kinds}
+    if len(kinds) == 2 and len(multi) == 1 and next(iter(multi)) in _SINGLE:
+        single = next(iter(multi))
+        kinds = {f"Multi{single}"}
+        promote = shapely.get_type_id(values) == _SINGLE[single]
+        values = values.copy()
+        values[promote] = [_MULTI[single]([g]) for g in values[promote]]
     kind = kinds.pop() if len(kinds) == 1 else "Geometry"
-    return f"{kind}Z" if len(geoms) and bool(geoms.has_z.any()) else kind
+    return (f"{kind}Z" if len(geoms) and bool(geoms.has_z.any()) else kind), values
+
+
+_SINGLE = {"Point": 0, "LineString": 1, "Polygon": 3}
+_MULTI = {"Point": shapely.MultiPoint, "LineString": shapely.MultiLineString, "Polygon": shapely.MultiPolygon}
 
 
 def _column_type(values: pd.Series) -> str:
@@ -119,6 +137,7 @@ def write_table(
         raise InputError(msg)
     srid = srid_of(gdf.crs)
     kinds = [_column_type(gdf[c]) for c in columns]
+    geometry_type, geoms = _typed(gdf.geometry)
     target = sql.Identifier(schema, table)
     fields = [
         sql.SQL("{} bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY").format(sql.Identifier(_PRIMARY_KEY))
@@ -129,12 +148,11 @@ def write_table(
     ]
     fields.append(
         sql.SQL("{} geometry({}, {})").format(
-            sql.Identifier(GEOMETRY), sql.SQL(_geometry_type(gdf.geometry)), sql.Literal(srid)
+            sql.Identifier(GEOMETRY), sql.SQL(geometry_type), sql.Literal(srid)
         )
     )
     cur.execute(sql.SQL("CREATE TABLE {} ({})").format(target, sql.SQL(", ").join(fields)))
     names = sql.SQL(", ").join(sql.Identifier(str(c)) for c in [*columns, GEOMETRY])
-    geoms = np.asarray(gdf.geometry.array)
     wkb = shapely.to_wkb(shapely.set_srid(geoms, srid) if srid else geoms, hex=True, include_srid=bool(srid))
     with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(target, names)) as copy:
         for row in _rows(gdf, columns, kinds, wkb):
