@@ -60,6 +60,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "RoadsSource",
         "Scenario",
         "load_scenario",
+        "scenario_from_layers",
         "scenario_graph",
         "write_scenario",
     ),
@@ -103,7 +104,14 @@ if TYPE_CHECKING:
     )
     from .osm import OsmLayers, has_drivable_way, read_osm_features, read_osm_layers
     from .population import raster_population
-    from .scenario import RoadsSource, Scenario, load_scenario, scenario_graph, write_scenario
+    from .scenario import (
+        RoadsSource,
+        Scenario,
+        load_scenario,
+        scenario_from_layers,
+        scenario_graph,
+        write_scenario,
+    )
     from .snap import require_snapped
     from .validate import validate_layer, validate_layers
 
@@ -150,6 +158,7 @@ __all__ = [
     "require_same_crs",
     "require_snapped",
     "save_graph",
+    "scenario_from_layers",
     "scenario_from_osm",
     "scenario_graph",
     "to_metric",

@@ -31,7 +31,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +54,7 @@ from .validate import normalise_layer, validate_layers
 if TYPE_CHECKING:
     from .network.graph import RoadGraph
 
-__all__ = ["RoadsSource", "Scenario", "load_scenario", "write_scenario"]
+__all__ = ["RoadsSource", "Scenario", "load_scenario", "scenario_from_layers", "write_scenario"]
 
 log = logging.getLogger(__name__)
 
@@ -393,6 +393,51 @@ def _load_gpkg(path: Path, metric_crs: Any) -> Scenario:
         metadata=metadata,
         notes=_notes(json.loads(metadata.get(NOTES_KEY) or "[]"), path),
     )
+
+
+def scenario_from_layers(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    name: str,
+    source: str,
+    metric_crs: pyproj.CRS | str | int | None = None,
+    synthetic: bool = False,
+    metadata: Mapping[str, str] | None = None,
+    notes: tuple[str, ...] = (),
+) -> Scenario:
+    """Validate and project layers held in memory (read from a database) as :func:`load_scenario` does.
+
+    ``source`` names where the layers came from in every message (a database table, say); the
+    scenario has no file (:attr:`Scenario.source` is None) and builds its roads from the
+    ``roads`` layer.
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem found, as for a GeoPackage.
+
+    Examples
+    --------
+    >>> from gis.demo import demo_city
+    >>> city = demo_city(n_road_nodes=2000)
+    >>> sc = scenario_from_layers(city, name="demo", source="memory", synthetic=True)
+    >>> sc.crs.to_epsg(), sc.source is None
+    (32649, True)
+    """
+    files = dict.fromkeys(layers, source)
+    scenario = _finish(
+        name,
+        dict(layers),
+        files,
+        RoadsSource("layer", file_layer="roads"),
+        [],
+        source=Path(source),
+        metric_crs=metric_crs,
+        synthetic=synthetic,
+        metadata=dict(metadata or {}),
+        notes=notes,
+    )
+    return replace(scenario, source=None)
 
 
 def _notes(value: object, path: Path) -> tuple[str, ...]:

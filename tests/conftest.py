@@ -77,3 +77,30 @@ def browser(tmp_path: Path):
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One throwaway PostgreSQL + PostGIS + pgRouting server for the session (:mod:`_pg`).
+
+    Skips with the reason when none can be started (no binaries, no extension, no psycopg),
+    except under ``RISKPLAN_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), where that is a failure.
+    """
+    from _pg import ServerUnavailableError, start_server
+
+    try:
+        server = start_server()
+    except ServerUnavailableError as exc:
+        if os.environ.get("RISKPLAN_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"no PostgreSQL test server, and RISKPLAN_REQUIRE_POSTGRES=1: {exc}")
+        pytest.skip(f"no PostgreSQL test server: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_server) -> str:
+    """The DSN of a fresh database (with PostGIS and pgRouting) on the session's server."""
+    dsn = pg_server.new_database()
+    yield dsn
+    pg_server.drop_database(dsn)

@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ..graphs import ServiceGraphs
 from ..jobs import JobRegistry, JobRunner, default_registry
-from ..store import SQLiteStore, Store
+from ..store import Store, open_store
 from .accounts import TokenVerifier
 from .auth import TokenSource, resolve_token
 from .budget import AnonymousGate
@@ -153,7 +153,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     settings
         Data directory, limits, token and job options.
     store
-        A store backend; default: :class:`~service.store.SQLiteStore` in ``settings.data_dir``.
+        A store backend; default: :func:`~service.store.open_store` (PostgreSQL at
+        ``settings.store_url``, else SQLite in ``settings.data_dir``).
 
     Examples
     --------
@@ -168,7 +169,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     data_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(data_dir / "tmp", ignore_errors=True)  # uploads cut short by a crash
     token = TokenSource(settings.api_token, None) if settings.api_token else resolve_token(data_dir)
-    store = store or SQLiteStore(data_dir)
+    store = store or open_store(data_dir, url=settings.store_url)
     registry = default_registry(settings.all_job_plugins())
     scenarios = ScenarioCache(store.load_scenario, settings.scenario_cache_size)
     graphs = ServiceGraphs(data_dir, max_bytes=settings.graph_cache_max_bytes)

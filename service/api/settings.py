@@ -56,6 +56,10 @@ class Settings:
     register_limits
         Anonymous reports per address and window, report and photo sizes
         (:class:`service.api.register_access.RegisterLimits`).
+    store_url
+        A PostgreSQL URL (``postgresql://user@host/db``): keep scenarios, results and jobs there
+        (:class:`service.store.PostgresStore`); ``None``, the default, keeps them in SQLite in
+        ``data_dir``.
     """
 
     data_dir: Path
@@ -73,6 +77,7 @@ class Settings:
     graph_cache_max_bytes: int | None = 2 * 1024**3
     job_retention_days: float | None = 90.0
     register_limits: RegisterLimits = field(default_factory=RegisterLimits)
+    store_url: str | None = field(default=None, repr=False)  # may hold a password
 
     def all_job_plugins(self) -> tuple[str, ...]:
         """``job_plugins`` plus those named in ``$RISKPLAN_JOB_PLUGINS``."""

@@ -15,6 +15,7 @@ import argparse
 import gc
 import ipaddress
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,8 @@ __all__ = ["is_loopback", "public_reads_warning", "register"]
 log = logging.getLogger(__name__)
 
 _MIB = 1024**2
+#: Environment variable naming the store (a PostgreSQL URL), read when ``--store`` is not given.
+STORE_ENV = "RISKPLAN_STORE"
 #: Collect the youngest generation after this many new container objects (Python's default
 #: is 700): a request allocates a few thousand, so the default collects several times a request.
 _GC_GEN0_THRESHOLD = 50_000
@@ -83,6 +86,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument("--workers", type=_positive, default=2, help="jobs running at once (default: 2)")
     parser.add_argument("--protect-reads", action="store_true", help="require the API token on reads too")
+    parser.add_argument(
+        "--store",
+        default=os.environ.get(STORE_ENV),
+        metavar="postgresql://USER@HOST/DB",
+        help="keep scenarios, results and jobs in PostgreSQL + PostGIS (also $RISKPLAN_STORE; the "
+        "password from ~/.pgpass or $PGPASSWORD); default: SQLite in the data directory",
+    )
     parser.add_argument(
         "--max-upload-mb", type=_positive, default=200, help="largest upload in MiB (default: 200)"
     )
@@ -153,6 +163,7 @@ def _run(args: argparse.Namespace) -> int:
             exc.name or "fastapi", "service", purpose="run the web service"
         ) from None
     from ..api.auth import resolve_token
+    from ..store import open_store
 
     data_dir: Path = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -168,7 +179,10 @@ def _run(args: argparse.Namespace) -> int:
         graph_cache_max_bytes=args.graph_cache_mb * _MIB,
         demo_max_nodes=args.demo_max_nodes,
         job_retention_days=args.job_retention_days,
+        store_url=args.store,
     )
+    if args.store:  # reach the database (and migrate it) before serving, or exit 2 saying why
+        open_store(data_dir, url=args.store).close()
     limits = ServerLimits(
         max_header_bytes=args.max_header_kb * 1024,
         header_timeout_s=args.header_timeout,

@@ -1,10 +1,11 @@
 """Where the web service keeps scenarios, results and jobs.
 
 :class:`Store` is the interface; :class:`SQLiteStore` (SQLite plus one GeoPackage per
-scenario in a data directory) is the embedded default and, so far, the only backend. Another
-backend would implement :class:`Store` (and :class:`RegisterStore` for the hidden-danger
-register, :mod:`.register`) and be passed to :func:`service.api.create_app` as
-``store=``.
+scenario in a data directory) is the embedded default; :class:`PostgresStore` keeps everything
+in PostgreSQL, the layers as PostGIS tables QGIS opens (``riskplan serve --store
+postgresql://...``, the ``postgres`` extra). :func:`open_store` picks one. Another backend
+would implement :class:`Store` (and :class:`RegisterStore` for the hidden-danger register,
+:mod:`.register`) and be passed to :func:`service.api.create_app` as ``store=``.
 """
 
 from .base import (
@@ -18,6 +19,7 @@ from .base import (
     Store,
     check_result_name,
 )
+from .postgres import PostgresStore, open_store
 from .register import (
     AREA_COLUMNS,
     REGISTER_CRS,
@@ -47,6 +49,7 @@ __all__ = [
     "JobStatus",
     "ListView",
     "NotFoundError",
+    "PostgresStore",
     "RegisterStore",
     "SQLiteRegister",
     "SQLiteStore",
@@ -55,4 +58,5 @@ __all__ = [
     "Store",
     "StoredItem",
     "check_result_name",
+    "open_store",
 ]

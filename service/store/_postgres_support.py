@@ -1,0 +1,96 @@
+"""Parts of the PostgreSQL store (private): ids, messages, keyset paging and row records."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import geopandas as gpd
+
+from .base import After, JobRecord, NotFoundError, ScenarioRecord
+
+__all__ = ["by_id", "check_id", "job_record", "now", "paged", "scenario_record", "shown", "unknown_scenario"]
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def check_id(value: str, what: str) -> str:
+    try:
+        if uuid.UUID(hex=value).hex == value:
+            return value
+    except (ValueError, TypeError, AttributeError):
+        pass
+    msg = f"Unknown {what} `{value}`. Fix: use an id returned by the API."
+    raise NotFoundError(msg)
+
+
+def unknown_scenario(scenario_id: str) -> NotFoundError:
+    msg = f"Unknown scenario `{scenario_id}`. Fix: list scenarios with GET /api/v1/scenarios."
+    return NotFoundError(msg)
+
+
+def shown(dsn: str) -> str:
+    """The DSN without its password, for messages."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except Exception:
+        return "<unparsable connection string>"
+    return " ".join(f"{k}={v}" for k, v in parts.items() if k != "password")
+
+
+def paged(query: str, values: list[Any], limit: int | None, after: After | None) -> tuple[str, list[Any]]:
+    """``query`` newest first, from after ``after``, at most ``limit`` rows (keyset paging, as in SQLite)."""
+    if after is not None:
+        query += " AND (created_at < %s OR (created_at = %s AND id > %s))"
+        values = [*values, after[0], after[0], after[1]]
+    query += " ORDER BY created_at DESC, id"
+    if limit is not None:
+        query += " LIMIT %s"
+        values = [*values, int(limit)]
+    return query, values
+
+
+def by_id(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Indexed by the ``id`` column when it has one, as the SQLite store reads a GeoPackage."""
+    if "id" in gdf.columns:
+        gdf = gdf.set_index("id", drop=False)
+        gdf.index.name = None
+    return gdf
+
+
+def scenario_record(row: Mapping[str, Any]) -> ScenarioRecord:
+    bounds = row["bounds"]
+    return ScenarioRecord(
+        id=row["id"],
+        name=row["name"],
+        label=row["label"],
+        synthetic=bool(row["synthetic"]),
+        crs=row["crs"],
+        origin=row["origin"],
+        created_at=row["created_at"],
+        layers=dict(row["layers"]),
+        bounds_wgs84=tuple(bounds) if bounds else None,
+    )
+
+
+def job_record(row: Mapping[str, Any]) -> JobRecord:
+    return JobRecord(
+        id=row["id"],
+        scenario_id=row["scenario_id"],
+        kind=row["kind"],
+        params=row["params"],
+        status=row["status"],
+        progress=row["progress"],
+        message=row["message"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        cancel_requested=bool(row["cancel_requested"]),
+        has_result=bool(row["has_result"]),
+    )
