@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-    from planning import Demonstration, UpgradePlan
+    from planning import Demonstration, UpgradeMeasures, UpgradePlan
     from risk_models.community_safety import CommunitySafety, SafetyStandard
 
 __all__ = ["CommunityAssessment", "assess_communities", "register_survey"]
@@ -139,7 +139,7 @@ def assess_communities(
     sheet: str | None = None,
     budget: float | None = None,
     demonstration: int = 0,
-    upgrade_measures: str | Path | None = None,
+    upgrade_measures: UpgradeMeasures | str | Path | None = None,
     time_limit_s: float = 30.0,
 ) -> CommunityAssessment:
     """Score a community safety survey and, with a budget, plan upgrades and demonstration communities.
@@ -160,7 +160,8 @@ def assess_communities(
     demonstration
         With a budget: choose this many demonstration communities (quotas by district and type).
     upgrade_measures
-        TOML overriding the shipped measure costs ``planning/data/upgrade_measures.toml``.
+        TOML overriding the shipped measure costs ``planning/data/upgrade_measures.toml``, or the
+        loaded measures.
     time_limit_s
         Seconds for each HiGHS solve.
 

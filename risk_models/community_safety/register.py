@@ -107,7 +107,7 @@ def survey_keys(events: Iterable[Event]) -> dict[str, str]:
     >>> survey_keys([ev])
     {'community-survey:C001:2024-05-15:bottled_lpg': 'YH-2024-000001'}
     """
-    out = {}
+    out: dict[str, str] = {}
     for ev in events:
         if ev.note.startswith(SURVEY_KEY_PREFIX + ":"):
             out.setdefault(ev.note.split("\n", 1)[0], ev.number)
@@ -213,6 +213,7 @@ def _follow_up(
     what: str,
     actor: str,
     role: str,
+    unit: str | None,
     wf: Workflow,
 ) -> tuple[Item, list[Event], str]:
     """The events a re-survey puts on an earlier open item, the item after them, and the outcome."""
@@ -221,7 +222,9 @@ def _follow_up(
     events: list[Event] = []
     if failed:
         note = f"{key}\nstill failing at the re-survey of {day}: {what}; no second item is made"
-        item, ev = transition(item, "comment", at=at, actor=actor, role=role, note=note, register_workflow=wf)
+        item, ev = transition(
+            item, "comment", at=at, actor=actor, role=role, unit=unit, note=note, register_workflow=wf
+        )
         return item, [ev], "still_failing"
     while item.status in _TO_CLOSE:
         action = _TO_CLOSE[item.status][0]
@@ -235,7 +238,9 @@ def _follow_up(
             else "re-inspection passed; number cancelled (销号)"
         )
         note = f"{key}\nre-survey of {day}: {what}; {done}"
-        item, ev = transition(item, action, at=at, actor=actor, role=role, note=note, register_workflow=wf)
+        item, ev = transition(
+            item, action, at=at, actor=actor, role=role, unit=unit, note=note, register_workflow=wf
+        )
         events.append(ev)
     if item.status == "closed":
         return item, events, "closed"
@@ -249,7 +254,9 @@ def _follow_up(
         f"to close it: {_still_needs(item, wf)}"
     )
     if "comment" in wf.allowed_actions(item.status, role, supervised=supervised):
-        item, ev = transition(item, "comment", at=at, actor=actor, role=role, note=note, register_workflow=wf)
+        item, ev = transition(
+            item, "comment", at=at, actor=actor, role=role, unit=unit, note=note, register_workflow=wf
+        )
         events.append(ev)
     return item, events, "rectified" if events and events[0].action == "claim" else "passed"
 
@@ -262,6 +269,7 @@ def register_failed_items(
     existing: Iterable[Event] = (),
     actor: str = "community-survey",
     role: str = "inspector",
+    unit: str | None = None,
     verify: bool = True,
     register_workflow: Workflow | TableOverrides = None,
 ) -> RegisterUpdate:
@@ -278,9 +286,10 @@ def register_failed_items(
     existing
         The register's events (at least all events of the items surveys reported): results
         whose key they hold are skipped, and the open items of earlier surveys are followed up.
-    actor, role
-        Who imports (an ``inspector`` by default: survey results are government inspections).
-        The role decides how far a re-survey moves a mended item (see the module).
+    actor, role, unit
+        Who imports (an ``inspector`` by default: survey results are government inspections),
+        and the actor's unit where its role has a scope. The role decides how far a re-survey
+        moves a mended item (see the module).
     verify
         Verify each new item at once (the survey is an on-site inspection): grade by the item's
         criteria, deadline by the grade's time limit. False: items stay ``reported``.
@@ -382,6 +391,7 @@ def register_failed_items(
                 what=what,
                 actor=actor,
                 role=role,
+                unit=unit,
                 wf=wf,
             )
             if not batch:
@@ -421,6 +431,7 @@ def register_failed_items(
             f"{value}; {s['rule']}{tag}",
             reporter=str(surveyor) if isinstance(surveyor, str) and surveyor else actor,
             community_id=cid,
+            unit=unit,
             note=f"{key}\nsurvey score {float(meta['score']):.1f}",
             register_workflow=wf,
         )
@@ -428,7 +439,7 @@ def register_failed_items(
         if verify:
             data = {"criteria": list(s["criteria"]), "public_summary": f"{s['label_zh']} (社区安全评估)"}
             new, ev = transition(
-                new, "verify", at=at, actor=actor, role=role, data=data, register_workflow=wf
+                new, "verify", at=at, actor=actor, role=role, unit=unit, data=data, register_workflow=wf
             )
             batch.append(ev)
         counters[at.year] = counters.get(at.year, 1) + 1
