@@ -215,7 +215,8 @@ def register_survey(
     """Add the survey's failed items to the register in ``register_dir`` (created if need be), once each.
 
     Returns the line a person reads: how many items were added, their numbers, how many were
-    there already.
+    there already, and how many earlier open items re-surveys followed up (noted still failing,
+    or moved towards closure: :func:`risk_models.community_safety.register_failed_items`).
     """
     from risk_models.community_safety import register_failed_items
 
@@ -235,5 +236,6 @@ def register_survey(
     span = f": {numbers[0]} .. {numbers[-1]}" if numbers else ""
     return (
         f"Register {register_dir.resolve()}: {len(numbers)} failed items added{span}; "
-        f"{len(update.skipped)} already there (not added again)"
+        f"{len(update.skipped)} already there (not added again); "
+        f"{len(update.follow_ups)} earlier items followed up by re-surveys"
     )
