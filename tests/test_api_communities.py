@@ -252,13 +252,38 @@ def test_register_adds_failed_items_once_and_a_resurvey_follows_them_up(tmp_path
         november["survey_date"] = "2024-11-20"
         for col in failing.loc[failing["community_id"].astype(str) == cid, "item"]:
             november[col] = PASS[col]
+        # one of its items is handed over, planned and claimed by its units through the API
+        numbers = [n for n in first["numbers"] if register.get(n).item.community_id == cid]
+        done = numbers[0]
+        street = _account(c, "territorial_government", "East St")
+        for token, action, data in [
+            (inspector, "hand_over", {"territorial_unit": "East St", "department_unit": "Fire"}),
+            (street, "plan", {"plan": "p", "measures": ["m"], "funds_yuan": 1.0,
+                              "deadline": str(register.get(done).item.deadline)}),
+            (street, "claim", {}),
+        ]:  # fmt: skip
+            version = register.get(done).item.version
+            r = c.post(
+                f"{API}/register/items/{done}/moves",
+                json={"action": action, "data": data, "expect_version": version},
+                headers=_auth(token),
+            )
+            assert r.status_code == 200, r.text
         later = _post(c, scenario, inspector, _csv(november), register="true").json()["registered"]
-        assert later["added"] == 0 and later["followed_up"]
-        assert {f["outcome"] for f in later["followed_up"]} == {"passed"}  # verified, not handed over
-        number = later["followed_up"][0]["number"]
-        events = c.get(f"{API}/register/items/{number}", headers=_auth(inspector)).json()["events"]
+        assert later["added"] == 0 and len(later["followed_up"]) == len(numbers)
+        outcomes = {
+            f["number"]: (f["outcome"], f["actions"], f["status_after"]) for f in later["followed_up"]
+        }
+        assert outcomes.pop(done) == ("closed", "accept", "closed")  # the re-survey is the re-inspection
+        assert set(outcomes.values()) == {("passed", "comment", "verified")}  # not handed over yet
+        other = next(iter(outcomes))
+        events = c.get(f"{API}/register/items/{other}", headers=_auth(inspector)).json()["events"]
         assert [e["action"] for e in events] == ["report", "verify", "comment"]
+        assert "`hand_over` by" in events[-1]["note"]
+        assert register.get(done).item.status == "closed"
         assert register.count()[0] == n_failed
+        replay = _post(c, scenario, inspector, _csv(november), register="true").json()["registered"]
+        assert (replay["added"], replay["followed_up"]) == (0, [])
 
 
 # -- schemathesis on the new operations ---------------------------------------------------------

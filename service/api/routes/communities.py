@@ -58,7 +58,7 @@ from risk_models.register import load_workflow
 from ...community_results import survey_payload
 from ...jobs import JobStateError
 from ...jobs.kinds import MAX_SURVEY_ROWS
-from ...store import NotFoundError
+from ...store import ItemQuery, NotFoundError
 from ..accounts import Actor
 from ..auth import AuthError
 from ..community_models import (
@@ -181,13 +181,18 @@ def _register(service: ServiceState, actor: Actor, safety: Any, communities: Any
 
     register = service.store.register
     areas = pd.DataFrame({"district": pd.Series(dtype=object), "street": pd.Series(dtype=object)})
+    surveyed = set(safety.scores["community_id"].astype(str))
     updates = []
 
     def make(counters: Any) -> Any:
         # runs inside the register's write transaction: the events read are the latest, so two
-        # imports of one survey at once cannot both add its items
+        # imports of one survey at once cannot both add its items. Survey items are government
+        # inspections of a community: only those of the surveyed communities are read.
+        query = ItemQuery(source="government_inspection")
+        numbers = [s.item.number for s in register.list_items(query) if s.item.community_id in surveyed]
+        existing = [event for number in numbers for event in register.events(number)]
         update = register_failed_items(
-            safety, communities, first_counter=counters, existing=list(register.iter_events()),
+            safety, communities, first_counter=counters, existing=existing,
             actor=actor.account, role=actor.role, unit=actor.unit,
         )  # fmt: skip
         for number, row in update.areas.iterrows():  # the store reads the areas after `make`
