@@ -87,6 +87,7 @@ def test_a_survey_is_scored_planned_and_served_as_the_library_gives_it(client: T
     out = r.json()
     assert out["synthetic"] and out["surveys"] == len(survey) and out["registered"] is None
     assert r.headers["Location"] == f"/api/v1/jobs/{out['job']['id']}"
+    assert out["job"]["params"]["survey"] == {"where": "`调查.csv`", "rows": len(survey)}  # not echoed whole
     job = _wait(client, out["job"]["id"])
     assert job["status"] == "succeeded", job
     url = out["assessment_url"]
@@ -95,6 +96,7 @@ def test_a_survey_is_scored_planned_and_served_as_the_library_gives_it(client: T
     latest = expected.safety.latest()
     assert (summary["communities"], summary["passed"]) == (len(latest), int(latest["passed"].sum()))
     cut = next(k for k, line in enumerate(expected.lines()) if line.startswith("Upgrade plan"))
+    assert summary["survey"] == "`调查.csv`" and summary["budget_cny"] == 2_000_000
     assert summary["synthetic"] and summary["lines"][:cut] == expected.lines()[:cut]  # then timings
     scores = client.get(f"{url}/scores").json()
     by_id = {row["community_id"]: row for row in scores}

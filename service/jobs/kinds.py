@@ -582,4 +582,5 @@ def run_communities_job(
     progress(0.9, "storing the scores and the plan")
     data, layers = assessment_result(run, communities)
     data = {"scenario": scenario.label, "scenario_synthetic": scenario.synthetic, **data}
+    data["survey"] = str(params["survey"].get("where", data["survey"]))  # the uploaded file's name
     return JobOutput(data, layers)

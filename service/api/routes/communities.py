@@ -297,8 +297,10 @@ async def post_survey(scenario_id: ScenarioId, request: Request, response: Respo
         outcome = await run_in_threadpool(put)
     job = service.runner.submit(scenario_id, KIND, params)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    shown = JobOut.of(job)  # the answer names the survey; its rows are in the job's parameters
+    shown.params["survey"] = {"where": params["survey"]["where"], "rows": rows}
     return SurveyJobOut(
-        job=JobOut.of(job),
+        job=shown,
         assessment_url=f"/api/v1/scenarios/{scenario_id}/communities/assessments/{job.id}",
         surveys=rows,
         communities=int(checked.frame["community_id"].nunique()),
