@@ -270,3 +270,32 @@ def test_unverified_import_and_unknown_community(communities: gpd.GeoDataFrame) 
     ok = _safety(communities, [_row("C001", bottled_lpg="yes")])
     update = register_failed_items(ok, communities, first_counter={}, verify=False)
     assert [i.status for i in update.items.values()] == ["reported"]
+
+
+def test_a_resurvey_by_another_units_government_leaves_the_item_alone(
+    tmp_path: Path, communities: gpd.GeoDataFrame
+) -> None:
+    """The workflow's scope holds: a street government acts only on the items handed to it."""
+    reg_dir = tmp_path / "reg"
+    reg = open_register(reg_dir, create=True)
+    first = register_failed_items(_safety(communities, [_row("C001", MAY, bottled_lpg="yes")]), communities,
+                                  first_counter={})  # fmt: skip
+    reg.append(first.events, first.areas)
+    (number,) = first.items
+    _rectify(reg_dir, number, claim=False)  # handed over to "East St", rectifying
+    reg = open_register(reg_dir)
+    for values in ({}, {"bottled_lpg": "yes"}):  # mended, then still failing
+        november = _safety(communities, [_row("C001", NOVEMBER, **values)])
+        other = register_failed_items(
+            november, communities, first_counter=reg.next_counters(), existing=reg.events,
+            role="territorial_government", unit="West St",
+        )  # fmt: skip
+        assert not other.events and not other.items and not len(other.follow_ups)
+    own = register_failed_items(
+        _safety(communities, [_row("C001", NOVEMBER)]), communities, first_counter=reg.next_counters(),
+        existing=reg.events, role="territorial_government", unit="East St",
+    )  # fmt: skip
+    # the workflow lets the street government claim and accept (销号) the items handed to it
+    assert own.follow_ups[["actions", "status_after"]].to_dict("records") == [
+        {"actions": "claim; accept", "status_after": "closed"}
+    ]

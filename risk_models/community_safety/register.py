@@ -50,6 +50,7 @@ from gis.validate import index_by_id
 from risk_models.register import (
     Event,
     Item,
+    RoleError,
     Workflow,
     item_number,
     load_workflow,
@@ -216,34 +217,44 @@ def _follow_up(
     unit: str | None,
     wf: Workflow,
 ) -> tuple[Item, list[Event], str]:
-    """The events a re-survey puts on an earlier open item, the item after them, and the outcome."""
+    """The events a re-survey puts on an earlier open item, the item after them, and the outcome.
+
+    Each step is one the workflow allows the role from the item's state; a step the actor's
+    unit may not take on this item (its scope) is not taken. No events: the role may not even
+    comment on the item.
+    """
     supervised = bool(item.supervised_by)
     at = max(at, item.updated_at)
     events: list[Event] = []
+
+    def step(action: str, note: str) -> bool:
+        nonlocal item
+        if action not in wf.allowed_actions(item.status, role, supervised=supervised):
+            return False
+        try:
+            item, ev = transition(
+                item, action, at=at, actor=actor, role=role, unit=unit, note=note, register_workflow=wf
+            )
+        except RoleError:  # the actor's unit is not the item's
+            return False
+        events.append(ev)
+        return True
+
     if failed:
-        note = f"{key}\nstill failing at the re-survey of {day}: {what}; no second item is made"
-        item, ev = transition(
-            item, "comment", at=at, actor=actor, role=role, unit=unit, note=note, register_workflow=wf
-        )
-        return item, [ev], "still_failing"
-    while item.status in _TO_CLOSE:
+        step("comment", f"{key}\nstill failing at the re-survey of {day}: {what}; no second item is made")
+        return item, events, "still_failing"
+    while item.status in _TO_CLOSE and _TO_CLOSE[item.status][0] in _SURVEY_STEPS:
         action = _TO_CLOSE[item.status][0]
-        if action not in _SURVEY_STEPS or action not in wf.allowed_actions(
-            item.status, role, supervised=supervised
-        ):
-            break
         done = (
             "rectification found done"
             if action == "claim"
             else "re-inspection passed; number cancelled (销号)"
         )
-        note = f"{key}\nre-survey of {day}: {what}; {done}"
-        item, ev = transition(
-            item, action, at=at, actor=actor, role=role, unit=unit, note=note, register_workflow=wf
-        )
-        events.append(ev)
+        if not step(action, f"{key}\nre-survey of {day}: {what}; {done}"):
+            break
     if item.status == "closed":
         return item, events, "closed"
+    claimed = bool(events)
     why = (
         "accepting (销号) a supervised item is for the supervising authority"
         if item.status == "rectified" and supervised
@@ -253,12 +264,8 @@ def _follow_up(
         f"{key}\npassed at the re-survey of {day}: {what}; {why}: left at `{item.status}`; "
         f"to close it: {_still_needs(item, wf)}"
     )
-    if "comment" in wf.allowed_actions(item.status, role, supervised=supervised):
-        item, ev = transition(
-            item, "comment", at=at, actor=actor, role=role, unit=unit, note=note, register_workflow=wf
-        )
-        events.append(ev)
-    return item, events, "rectified" if events and events[0].action == "claim" else "passed"
+    step("comment", note)
+    return item, events, "rectified" if claimed else "passed"
 
 
 def register_failed_items(
