@@ -245,6 +245,8 @@ def test_register_adds_failed_items_once_and_a_resurvey_follows_them_up(tmp_path
         assert first["added"] == n_failed > 0 and first["followed_up"] == [] and first["already"] == 0
         item = c.get(f"{API}/register/items/{first['numbers'][0]}", headers=_auth(inspector)).json()
         assert item["status"] == "verified" and item["source"] == "government_inspection"
+        district = may.set_index("community_id").loc[item["community_id"], "district"]
+        assert item["district"] == district  # the areas reach the store
         again = _post(c, scenario, inspector, _csv(may), register="true").json()["registered"]
         assert (again["added"], again["already"], again["followed_up"]) == (0, n_failed, [])
         # November: the first failing community mends everything
