@@ -492,7 +492,9 @@ def check_communities_params(params: Mapping[str, Any]) -> dict[str, Any]:
     ok = isinstance(survey, Mapping) and set(survey) <= {"columns", "data", "where"}
     columns = survey.get("columns") if isinstance(survey, Mapping) else None
     data = survey.get("data") if isinstance(survey, Mapping) else None
-    ok = ok and isinstance(columns, list) and all(isinstance(c, str) for c in columns)
+    where = survey.get("where", "the survey") if isinstance(survey, Mapping) else None
+    ok = ok and isinstance(columns, list) and len(columns) <= 200 and all(isinstance(c, str) for c in columns)
+    ok = ok and isinstance(where, str) and len(where) <= 200
     ok = (
         ok
         and isinstance(data, list)
@@ -500,7 +502,8 @@ def check_communities_params(params: Mapping[str, Any]) -> dict[str, Any]:
     )
     if not ok:
         msg = (
-            "`survey` must be {columns: [...], data: [[...], ...]} with one value per column in each row. "
+            "`survey` must be {columns: [...], data: [[...], ...], where} with one value per column in each "
+            "row, at most 200 columns and a `where` of at most 200 characters. "
             "Fix: upload the survey with POST /api/v1/scenarios/{id}/communities/surveys."
         )
         raise InputError(msg)
@@ -535,7 +538,7 @@ def check_communities_params(params: Mapping[str, Any]) -> dict[str, Any]:
         "survey": {
             "columns": list(columns or ()),
             "data": data,
-            "where": str(survey.get("where", "the survey")),
+            "where": str(where),
         },
         "budget_cny": None if budget is None else float(budget),
         "demonstration": demonstration,
