@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-    from planning import Demonstration, UpgradePlan
+    from planning import Demonstration, UpgradeMeasures, UpgradePlan
     from risk_models.community_safety import CommunitySafety, SafetyStandard
 
 __all__ = ["CommunityAssessment", "assess_communities", "register_survey"]
@@ -144,7 +144,7 @@ def assess_communities(
     sheet: str | None = None,
     budget: float | None = None,
     demonstration: int = 0,
-    upgrade_measures: str | Path | None = None,
+    upgrade_measures: UpgradeMeasures | str | Path | None = None,
     time_limit_s: float = 30.0,
 ) -> CommunityAssessment:
     """Score a community safety survey and, with a budget, plan upgrades and demonstration communities.
@@ -165,7 +165,8 @@ def assess_communities(
     demonstration
         With a budget: choose this many demonstration communities (quotas by district and type).
     upgrade_measures
-        TOML overriding the shipped measure costs ``planning/data/upgrade_measures.toml``.
+        TOML overriding the shipped measure costs ``planning/data/upgrade_measures.toml``, or the
+        loaded measures.
     time_limit_s
         Seconds for each HiGHS solve.
 
@@ -219,7 +220,8 @@ def register_survey(
     """Add the survey's failed items to the register in ``register_dir`` (created if need be), once each.
 
     Returns the line a person reads: how many items were added, their numbers, how many were
-    there already.
+    there already, and how many earlier open items re-surveys followed up (noted still failing,
+    or moved towards closure: :func:`risk_models.community_safety.register_failed_items`).
     """
     from risk_models.community_safety import register_failed_items
 
@@ -239,5 +241,6 @@ def register_survey(
     span = f": {numbers[0]} .. {numbers[-1]}" if numbers else ""
     return (
         f"Register {register_dir.resolve()}: {len(numbers)} failed items added{span}; "
-        f"{len(update.skipped)} already there (not added again)"
+        f"{len(update.skipped)} already there (not added again); "
+        f"{len(update.follow_ups)} earlier items followed up by re-surveys"
     )

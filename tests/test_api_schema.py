@@ -83,7 +83,7 @@ def test_the_job_request_schema_lists_each_kind_with_its_parameters(client: Test
     kinds = {
         branch["properties"]["kind"]["const"]: branch["properties"]["params"] for branch in schema["oneOf"]
     }
-    assert set(kinds) == {"depots", "network", "placement", "risk"}
+    assert set(kinds) == {"communities", "depots", "network", "placement", "risk"}
     assert kinds["placement"]["properties"]["n_new"]["maximum"] == 50
     assert kinds["placement"]["additionalProperties"] is False
     assert "cn-gb51080" in kinds["risk"]["properties"]["standard"]["enum"]
@@ -164,6 +164,6 @@ def test_schemathesis_with_every_check_finds_nothing(served: str, tmp_path: Path
     out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False)
     report = out.stdout + out.stderr
     assert out.returncode == 0, report[-6000:]
-    assert "Selected: 38/38" in report and " passed" in report and "failure" not in report.lower(), report[
+    assert "Selected: 46/46" in report and " passed" in report and "failure" not in report.lower(), report[
         -3000:
     ]

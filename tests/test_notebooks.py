@@ -28,9 +28,11 @@ PUBLIC_MODULES = {
     "gis",
     "gis.census",
     "gis.coords",
+    "gis.demo",
     "gis.population",
     "gis.tables",
     "risk_models",
+    "risk_models.community_safety",
     "risk_models.register",
     "planning",
     "planning.location",
@@ -168,6 +170,24 @@ def test_06_hazard_register_demo(tmp_path: Path, kernel: str) -> None:
     assert any(n.startswith("disclosure-") and n.endswith(".gpkg") for n in names)
     text = _outputs_text(nb)
     assert "(synthetic)" in text and "items overdue at the month's end" in text
+
+
+@pytest.mark.slow
+def test_07_safe_communities_demo(tmp_path: Path, kernel: str) -> None:
+    out = tmp_path / "out"
+    params = {"OUT_DIR": str(out), "DEMO_ROAD_NODES": 2000}
+    nb = run_notebook(_notebook("07_safe_communities.ipynb"), kernel, params)
+    names = {p.name for p in out.iterdir()}
+    assert {
+        "districts.csv",
+        "scores.png",
+        "risk_with_survey.png",
+        "demonstration.csv",
+        "communities.gpkg",
+    } <= names
+    text = _outputs_text(nb)
+    assert "SYNTHETIC survey" in text and "below the bound" in text and "communities re-surveyed" in text
+    assert "followed up by a re-survey" in text
 
 
 @pytest.mark.parametrize("path", ALL, ids=[p.name for p in ALL])

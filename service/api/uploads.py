@@ -29,10 +29,10 @@ import json
 import logging
 import math
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gis import InputError, Problem, Scenario, ScenarioError, load_scenario
 from gis.schema import LAYERS
@@ -49,6 +49,9 @@ from ._archives import (
     safe_extract,
 )
 
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
 __all__ = [
     "MAX_OPTIONS_DEPTH",
     "SCENARIO_FIELD",
@@ -60,8 +63,10 @@ __all__ = [
     "display_name",
     "layer_name",
     "parse_options",
+    "read_sheet_form",
     "safe_extract",
     "scenario_from_upload",
+    "sheet_suffix",
 ]
 
 log = logging.getLogger(__name__)
@@ -369,3 +374,60 @@ def _load(work: Path, path: Path, where: str, shown: dict[str, str], name: str |
     if name:
         scenario = dataclasses.replace(scenario, name=name)
     return scenario
+
+
+# -- one sheet with form fields (the register's import, the community survey) --------------------
+
+
+async def read_sheet_form(
+    request: Request, fields: Collection[str], *, what: str, max_bytes: int
+) -> tuple[dict[str, str], bytes, str]:
+    """A multipart form of one sheet as ``file`` and text ``fields``: the fields, the bytes, the shown name.
+
+    ``what`` names the request in messages (``"An import"``). Anything but ``file`` and
+    ``fields``, or a second file, is refused (:class:`gis.InputError`, a 422); a body or file
+    over ``max_bytes`` is a 413 (:class:`~service.api.problems.BodyTooLargeError`).
+    """
+    from starlette.datastructures import UploadFile
+
+    from .problems import BodyTooLargeError
+
+    allowed = set(fields) | {"file"}
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        msg = f"{what} is multipart/form-data with the sheet as `file`. Fix: send it as a form."
+        raise InputError(msg)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
+        raise BodyTooLargeError(max_bytes)
+    values: dict[str, str] = {}
+    data, name = b"", ""
+    async with request.form(max_files=1, max_fields=len(allowed)) as form:
+        for key, value in form.multi_items():
+            if key not in allowed:
+                msg = f"Form field `{key}` is not part of {what.lower()}. Fix: send {sorted(allowed)}."
+                raise InputError(msg)
+            if isinstance(value, UploadFile):
+                if key != "file":
+                    msg = f"File field `{key}` is not part of {what.lower()}. Fix: send the sheet as `file`."
+                    raise InputError(msg)
+                data = await value.read(max_bytes + 1)
+                if len(data) > max_bytes:
+                    raise BodyTooLargeError(max_bytes)
+                name = display_name(value.filename, "sheet")
+            elif value.strip():
+                values[key] = value.strip()
+    if not data:
+        msg = f"{what} has no `file`, or it is empty. Fix: attach the sheet (.csv or .xlsx) as `file`."
+        raise InputError(msg)
+    return values, data, name
+
+
+def sheet_suffix(data: bytes) -> str:
+    r"""A sheet's kind from its content, never from the client's name: .xlsx is a zip.
+
+    Examples
+    --------
+    >>> sheet_suffix(b"PK\x03\x04..."), sheet_suffix("社区编号,调查日期".encode())
+    ('.xlsx', '.csv')
+    """
+    return ".xlsx" if data[:4] == b"PK\x03\x04" else ".csv"

@@ -1,4 +1,4 @@
-"""The built-in job kinds: ``network``, ``placement``, ``depots`` and ``risk``.
+"""The built-in job kinds: ``network``, ``placement``, ``depots``, ``risk`` and ``communities``.
 
 Each is a ``(scenario, params, progress, cancel) -> JobOutput`` function with a
 ``check_*_params`` that validates and normalises its parameters (see
@@ -26,16 +26,22 @@ from ..units import UNITS_PATTERN, canonical_units
 from .registry import JobOutput, JobRegistry, Progress
 
 __all__ = [
+    "MAX_SURVEY_ROWS",
+    "check_communities_params",
     "check_depots_params",
     "check_network_params",
     "check_placement_params",
     "check_risk_params",
     "register_builtin",
+    "run_communities_job",
     "run_depots_job",
     "run_network_job",
     "run_placement_job",
     "run_risk_job",
 ]
+
+#: Most survey rows (communities x survey dates) a ``communities`` job takes.
+MAX_SURVEY_ROWS = 50_000
 
 
 def _params(**properties: Any) -> dict[str, Any]:
@@ -104,6 +110,39 @@ def register_builtin(registry: JobRegistry) -> None:
         params_schema=_params(
             units={"type": "string", "pattern": UNITS_PATTERN, "default": "communities"},
             standard=_standards(),
+        ),
+    )
+    registry.register(
+        "communities",
+        run_communities_job,
+        description=(
+            "Score a community safety survey; with a budget, the upgrade measures (HiGHS, proven gap) "
+            "and the demonstration communities. Start it with POST /scenarios/{id}/communities/surveys."
+        ),
+        check_params=check_communities_params,
+        params_schema=_params(
+            survey={
+                "type": "object",
+                "description": "The checked survey rows (the upload endpoint makes them).",
+                "properties": {
+                    "columns": {"type": "array", "items": {"type": "string"}, "maxItems": 200},
+                    "data": {"type": "array", "items": {"type": "array"}, "maxItems": MAX_SURVEY_ROWS},
+                    "where": {"type": "string", "maxLength": 200},
+                },
+                "required": ["columns", "data"],
+                "additionalProperties": False,
+            },
+            budget_cny={"type": ["number", "null"], "minimum": 0, "maximum": 1e12},
+            demonstration=_integer(0, 1000, 0),
+            safety_standard={
+                "type": ["object", "null"],
+                "description": "Overrides of community_safety.toml.",
+            },
+            upgrade_measures={
+                "type": ["object", "null"],
+                "description": "Overrides of upgrade_measures.toml.",
+            },
+            time_limit_s=_integer(1, 300, 30),
         ),
     )
 
@@ -424,3 +463,127 @@ def run_risk_job(
         ),
     }
     return JobOutput(data, {"units": _plain(risk.units)})
+
+
+# -- communities ----------------------------------------------------------------------------------
+
+
+def check_communities_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the parameters of a ``communities`` job.
+
+    ``survey`` (the checked rows: ``columns``, ``data``, ``where``), ``budget_cny`` (>= 0, or
+    None: scores only), ``demonstration`` (0..1000 communities; needs a budget),
+    ``safety_standard`` / ``upgrade_measures`` (tables overriding the shipped TOMLs, never
+    paths), ``time_limit_s`` (1..300 s per HiGHS solve). The tables are checked here, so a bad
+    override is refused before the job is queued.
+
+    Examples
+    --------
+    >>> checked = check_communities_params({"survey": {"columns": ["community_id"], "data": [["C1"]]}})
+    >>> checked["budget_cny"], checked["demonstration"], checked["time_limit_s"]
+    (None, 0, 30)
+    """
+    from planning import load_upgrade_measures
+    from risk_models.community_safety import load_safety_standard
+
+    known = ("survey", "budget_cny", "demonstration", "safety_standard", "upgrade_measures", "time_limit_s")
+    _unknown_params("communities", params, known)
+    survey = params.get("survey")
+    ok = isinstance(survey, Mapping) and set(survey) <= {"columns", "data", "where"}
+    columns = survey.get("columns") if isinstance(survey, Mapping) else None
+    data = survey.get("data") if isinstance(survey, Mapping) else None
+    where = survey.get("where", "the survey") if isinstance(survey, Mapping) else None
+    ok = ok and isinstance(columns, list) and len(columns) <= 200 and all(isinstance(c, str) for c in columns)
+    ok = ok and isinstance(where, str) and len(where) <= 200
+    ok = (
+        ok
+        and isinstance(data, list)
+        and all(isinstance(r, list) and len(r) == len(columns or ()) for r in data)
+    )
+    if not ok:
+        msg = (
+            "`survey` must be {columns: [...], data: [[...], ...], where} with one value per column in each "
+            "row, at most 200 columns and a `where` of at most 200 characters. "
+            "Fix: upload the survey with POST /api/v1/scenarios/{id}/communities/surveys."
+        )
+        raise InputError(msg)
+    assert isinstance(survey, Mapping) and isinstance(data, list)
+    if len(data) > MAX_SURVEY_ROWS:
+        msg = (
+            f"`survey` has {len(data):,} rows, more than the {MAX_SURVEY_ROWS:,} a job takes. Fix: split it."
+        )
+        raise InputError(msg)
+    budget = params.get("budget_cny")
+    is_number = isinstance(budget, int | float) and not isinstance(budget, bool)
+    if budget is not None and not (is_number and np.isfinite(budget) and 0 <= budget <= 1e12):
+        msg = f"`budget_cny` is {budget!r}. Fix: give CNY from 0 to 1e12, or leave it out to score only."
+        raise InputError(msg)
+    demonstration = _whole(params, "demonstration", 0, 1000, 0)
+    if demonstration and budget is None:
+        msg = "`demonstration` needs a `budget_cny` (chosen after the planned measures). Fix: give a budget."
+        raise InputError(msg)
+    tables = {}
+    for name, load in (
+        ("safety_standard", load_safety_standard),
+        ("upgrade_measures", load_upgrade_measures),
+    ):
+        value = params.get(name)
+        if value is not None and not isinstance(value, Mapping):
+            msg = f"`{name}` must be a table of overrides (not a path). Fix: send a JSON object or nothing."
+            raise InputError(msg)
+        if value is not None:
+            load(value)  # a bad key, weight or rule names the entry
+        tables[name] = None if value is None else dict(value)
+    return {
+        "survey": {
+            "columns": list(columns or ()),
+            "data": data,
+            "where": str(where),
+        },
+        "budget_cny": None if budget is None else float(budget),
+        "demonstration": demonstration,
+        **tables,
+        "time_limit_s": _whole(params, "time_limit_s", 1, 300, 30),
+    }
+
+
+def run_communities_job(
+    scenario: Scenario, params: Mapping[str, Any], progress: Progress, cancel: threading.Event
+) -> JobOutput:
+    """Score the survey and, with a budget, plan upgrades and demonstration communities.
+
+    Through :func:`service.communities.assess_communities`; stored as
+    :func:`service.community_results.assessment_result` makes it.
+    """
+    from planning import load_upgrade_measures
+    from risk_models.community_safety import load_safety_standard
+
+    from ..communities import assess_communities
+    from ..community_results import assessment_result, survey_frame
+
+    if "communities" not in scenario:
+        msg = (
+            f"Scenario `{scenario.label}` has no `communities` layer. Fix: add one to score a survey against."
+        )
+        raise InputError(msg)
+    communities = scenario["communities"]
+    progress(0.05, "checking and scoring the survey")
+    standard = load_safety_standard(params.get("safety_standard"))
+    measures = params.get("upgrade_measures")
+    budget = params.get("budget_cny")
+    if budget is not None:
+        progress(0.2, f"planning upgrades within {budget:,.0f} CNY")
+    run = assess_communities(
+        communities,
+        survey_frame(params["survey"]),
+        standard=standard,
+        budget=budget,
+        demonstration=int(params.get("demonstration", 0)),
+        upgrade_measures=None if measures is None else load_upgrade_measures(measures),
+        time_limit_s=float(params.get("time_limit_s", 30)),
+    )
+    progress(0.9, "storing the scores and the plan")
+    data, layers = assessment_result(run, communities)
+    data = {"scenario": scenario.label, "scenario_synthetic": scenario.synthetic, **data}
+    data["survey"] = str(params["survey"].get("where", data["survey"]))  # the uploaded file's name
+    return JobOutput(data, layers)

@@ -13,6 +13,7 @@ module              routes
 ``register``        the hidden-danger register: report, list, get, move, follow, disclosure,
                     assessment
 ``register_intake`` the register's import (CSV / Excel), traceability and risk grades
+``communities``     community safety surveys: upload, the scoring job, scores, plans, changes
 ==================  ====================================================================
 
 A route module adds no placeholder data: each endpoint is computed by the library
@@ -34,7 +35,7 @@ the endpoint reads. A new router is added to :data:`ROUTERS`.
 
 from fastapi import APIRouter
 
-from . import coverage, jobs, maps, meta, query, register, register_intake, risk, scenarios
+from . import communities, coverage, jobs, maps, meta, query, register, register_intake, risk, scenarios
 
 __all__ = ["ROUTERS"]
 
@@ -49,4 +50,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     maps.router,
     register.router,
     register_intake.router,  # import, traceability, risk grades
+    communities.router,  # community safety surveys
 )

@@ -42,7 +42,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import Field
-from starlette.datastructures import UploadFile
 
 from gis import InputError
 from gis.coords import COORDINATE_SYSTEMS
@@ -63,7 +62,7 @@ from risk_models.register.vocab import SOURCES
 from ..accounts import Actor
 from ..auth import AuthError
 from ..deps import get_service
-from ..problems import PROBLEM_RESPONSES, BodyTooLargeError, problem, problem_items
+from ..problems import PROBLEM_RESPONSES, problem, problem_items
 from ..register_access import RegisterState, require_actor, scope_of
 from ..register_areas import GovernmentTable
 from ..register_intake_models import (
@@ -74,7 +73,7 @@ from ..register_intake_models import (
     TraceOut,
     UncheckedSource,
 )
-from ..uploads import display_name
+from ..uploads import read_sheet_form, sheet_suffix
 from .register import MONTH_PATTERN
 
 __all__ = ["MAX_IMPORT_BYTES", "MAX_IMPORT_ROWS", "import_roles", "router"]
@@ -136,38 +135,7 @@ def _forbid(actor: Actor, what: str, roles: tuple[str, ...] | list[str]) -> None
 
 async def _import_form(request: Request) -> tuple[dict[str, str], bytes, str]:
     """The form's fields and the file's bytes and name, at most :data:`MAX_IMPORT_BYTES`."""
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        msg = "An import is multipart/form-data with the sheet as `file`. Fix: send it as a form."
-        raise InputError(msg)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES + 64 * 1024:
-        raise BodyTooLargeError(MAX_IMPORT_BYTES)
-    fields: dict[str, str] = {}
-    data, name = b"", ""
-    async with request.form(max_files=1, max_fields=len(_IMPORT_FIELDS)) as form:
-        for key, value in form.multi_items():
-            if key not in _IMPORT_FIELDS:
-                msg = f"Form field `{key}` is not part of an import. Fix: send {sorted(_IMPORT_FIELDS)}."
-                raise InputError(msg)
-            if isinstance(value, UploadFile):
-                if key != "file":
-                    msg = f"File field `{key}` is not part of an import. Fix: send the sheet as `file`."
-                    raise InputError(msg)
-                data = await value.read(MAX_IMPORT_BYTES + 1)
-                if len(data) > MAX_IMPORT_BYTES:
-                    raise BodyTooLargeError(MAX_IMPORT_BYTES)
-                name = display_name(value.filename, "import")
-            elif value.strip():
-                fields[key] = value.strip()
-    if not data:
-        msg = "The import has no `file`, or it is empty. Fix: attach the sheet (.csv or .xlsx) as `file`."
-        raise InputError(msg)
-    return fields, data, name
-
-
-def _suffix(data: bytes) -> str:
-    """The sheet's kind from its content, never from the client's name: .xlsx is a zip."""
-    return ".xlsx" if data[:4] == b"PK\x03\x04" else ".csv"
+    return await read_sheet_form(request, _IMPORT_FIELDS, what="An import", max_bytes=MAX_IMPORT_BYTES)
 
 
 @router.post(
@@ -212,7 +180,7 @@ async def import_items(request: Request) -> Any:
 
     def run() -> list[str]:
         with tempfile.TemporaryDirectory(prefix="register-import-") as tmp:
-            path = Path(tmp) / f"sheet{_suffix(data)}"  # a server-chosen name
+            path = Path(tmp) / f"sheet{sheet_suffix(data)}"  # a server-chosen name
             path.write_bytes(data)
             rows = read_rows(path, sheet=fields.get("sheet"))
         if len(rows) > MAX_IMPORT_ROWS:
