@@ -8,6 +8,10 @@
 - :func:`write_report`: one self-contained HTML report with figures, tables and the map.
 - :func:`write_qgis_styles`: the QGIS styles of the maps embedded in riskplan's GeoPackages
   (``layer_styles``), so that QGIS opens each layer drawn as on the map.
+- The community safety survey (``community_safety=`` a :class:`CommunitySafetyLike`, such as
+  :class:`service.communities.CommunityAssessment`): scores by grade with the failed items by
+  section, planned upgrades and demonstration communities on the map, a report section, and a
+  print map (:func:`community_safety_figure`).
 - The hazard register (``register=`` a :class:`risk_models.register.RegisterMonth`): the
   four-colour safety risk points and the items by state on the map, a register section in the
   report, and its figures (:mod:`maps.register_figures`).
@@ -28,7 +32,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "save_figure",
         "tradeoff_figure",
     ),
+    "community_figures": ("community_safety_figure", "failed_sections_figure"),
     "interactive": (
+        "COMMUNITY_LAYERS",
         "LAYER_NAMES",
         "REGISTER_LAYERS",
         "ranking_figure",
@@ -37,6 +43,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "risk_map",
         "write_map",
     ),
+    "_communities": ("CommunitySafetyLike",),
     "_plans": (
         "DepotPlanLike",
         "StationPlanLike",
@@ -55,7 +62,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from ._communities import CommunitySafetyLike
     from ._plans import DepotPlanLike, StationPlanLike
+    from .community_figures import community_safety_figure, failed_sections_figure
     from .figures import (
         district_levels_figure,
         figure_png,
@@ -64,17 +73,28 @@ if TYPE_CHECKING:
         save_figure,
         tradeoff_figure,
     )
-    from .interactive import LAYER_NAMES, REGISTER_LAYERS, read_map_layers, risk_map, write_map
+    from .interactive import (
+        COMMUNITY_LAYERS,
+        LAYER_NAMES,
+        REGISTER_LAYERS,
+        read_map_layers,
+        risk_map,
+        write_map,
+    )
     from .qgis_styles import write_qgis_styles
     from .register_figures import four_colour_figure, ranking_figure, register_trend_figure
     from .report import report_html, write_report
 
 __all__ = [
+    "COMMUNITY_LAYERS",
     "LAYER_NAMES",
     "REGISTER_LAYERS",
+    "CommunitySafetyLike",
     "DepotPlanLike",
     "StationPlanLike",
+    "community_safety_figure",
     "district_levels_figure",
+    "failed_sections_figure",
     "figure_png",
     "four_colour_figure",
     "ranking_figure",

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ._communities import legend_parts as community_legend
 from ._register import legend_parts
 from ._style import LEVELS_HIGH_FIRST, badge_svg, symbol_svg
 
 if TYPE_CHECKING:
     from planning.coverage import CoverageResult
+    from risk_models.community_safety import SafetyStandard
     from risk_models.model import RiskResult
 
 __all__ = ["legend_html", "title_html", "tradeoff_html"]
@@ -56,8 +58,9 @@ def legend_html(
     specs: list[dict[str, Any]],
     coverage: CoverageResult | None = None,
     tradeoff: pd.DataFrame | None = None,
+    safety_standard: SafetyStandard | None = None,
 ) -> str:
-    """The legend: one section per kind of layer on the map."""
+    """The legend: one section per kind of layer on the map (``safety_standard``: its grades)."""
     present = set(present)
     parts = ["<details open><summary>Legend 图例</summary>"]
     if "units" in present:
@@ -90,6 +93,7 @@ def legend_html(
                     "Cluster of hazards (number inside)",
                 )
             )
+    parts.extend(community_legend(style, present, specs, safety_standard))
     parts.extend(legend_parts(style, present, specs))
     parts.append("<h4>Response 应急响应</h4>")
     if "stations" in present:

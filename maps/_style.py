@@ -63,6 +63,16 @@ def _validate(style: Mapping[str, Any], where: str) -> None:
         colours[f"register.states.{name}"] = state.get("colour")
     if "overdue_ring" in register:
         colours["register.overdue_ring"] = register["overdue_ring"]
+    safety = style.get("community_safety", {})
+    ramp = safety.get("grade_colours", [])
+    if not isinstance(ramp, list) or not ramp:
+        msg = (
+            f"{where}: `community_safety.grade_colours` is {ramp!r}. Fix: give a list of colours, best first."
+        )
+        raise InputError(msg)
+    colours.update({f"community_safety.grade_colours[{i}]": c for i, c in enumerate(ramp)})
+    for key in ("upgrades", "demonstration"):
+        colours[f"community_safety.{key}"] = safety.get(key, {}).get("colour")
     bad = {k: v for k, v in colours.items() if not (isinstance(v, str) and _HEX.match(v))}
     if bad:
         msg = f"{where}: colours {bad} are not #rrggbb. Fix: write them as hex colours such as '#e31a1c'."

@@ -28,9 +28,11 @@ from gis.errors import InputError
 from gis.tables import TableOverrides
 from gis.validate import index_by_id
 
+from . import _communities as com
 from . import _layers as lyr
 from . import _register as reg
 from ._assets import inline_css, inline_js
+from ._communities import COMMUNITY_LAYERS, CommunitySafetyLike
 from ._legend import legend_html, title_html
 from ._plans import DepotPlanLike, StationPlanLike
 from ._style import badge_svg, band_colours, load_style
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     from risk_models.model import RiskResult
     from risk_models.register import RegisterMonth
 
-__all__ = ["LAYER_NAMES", "REGISTER_LAYERS", "read_map_layers", "risk_map", "write_map"]
+__all__ = ["COMMUNITY_LAYERS", "LAYER_NAMES", "REGISTER_LAYERS", "read_map_layers", "risk_map", "write_map"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,9 @@ LAYER_NAMES: dict[str, str] = {
     "districts": "Fire station districts",
     "uncovered": "Not reached within the standard",
     "communities": "Communities: residents and response time",
+    "community_safety": "Community safety score 社区安全评分 (by grade)",
+    "upgrades": "Planned upgrade measures 计划整改措施",
+    "demonstration": "Demonstration communities 安全示范社区",
     "depot_links": "Depots: communities served",
     "hazard_areas": "Hazard sites (areas)",
     "hazards": "Hazard sources",
@@ -67,6 +72,8 @@ LAYER_NAMES: dict[str, str] = {
 #: Layers drawn only from a hazard register (``risk_map(..., register=...)``).
 REGISTER_LAYERS = ("risk_areas", "risk_points", "register", "register_closed")
 HIDDEN_BY_DEFAULT = {"isochrones", "districts", "depot_links", "register_closed"}
+#: Layers hidden by default when the risk units are drawn (they cover the same polygons).
+HIDDEN_UNDER_RISK = {"communities", "community_safety", "upgrades"}
 _SPEC = re.compile(r"/\*rp-spec\*/(.*?)/\*rp-end\*/", re.DOTALL)
 
 
@@ -210,6 +217,7 @@ def risk_map(
     station_plan: StationPlanLike | None = None,
     depot_plan: DepotPlanLike | None = None,
     register: RegisterMonth | None = None,
+    community_safety: CommunitySafetyLike | None = None,
     tiles: str | None = "auto",
     gcj02: bool = False,
     map_style: TableOverrides = None,
@@ -235,6 +243,12 @@ def risk_map(
         its items by state at the month's end (overdue ringed, majors and supervised majors
         by shape, a popup of public fields only) and, with risk assessments, the four-colour
         safety risk points of the hazard sources.
+    community_safety
+        A scored community safety survey and its plan
+        (:class:`service.communities.CommunityAssessment`, :class:`~maps.CommunitySafetyLike`):
+        each surveyed community's latest score filled by its grade with its failed items by
+        section in the popup, and with a plan the communities with planned measures and the
+        demonstration communities.
     tiles
         Online base map offered as a toggle, off by default: ``"osm"``, ``"gaode"``, ``"auto"``
         (Gaode with ``gcj02``, else OSM) or None for none.
@@ -277,6 +291,8 @@ def risk_map(
     if coverage is not None:
         specs.extend(_coverage_specs(coverage, st, disp))
     communities = coverage.communities if coverage is not None else index_by_id(layers["communities"])
+    if community_safety is not None:
+        specs.extend(com.community_specs(community_safety, index_by_id(layers["communities"]), st, disp))
     specs.append(lyr.communities_spec(communities, st, disp))
     if depots_served is not None and "depots" in layers:
         links = lyr.served_links(
@@ -334,7 +350,9 @@ def risk_map(
             tiles=t["url"], attr=t["attribution"], name=t["label"], overlay=True, show=False, **kwargs
         ).add_to(m)
     for spec in specs:
-        show = spec["id"] not in HIDDEN_BY_DEFAULT and not (spec["id"] == "communities" and risk is not None)
+        show = spec["id"] not in HIDDEN_BY_DEFAULT and not (
+            spec["id"] in HIDDEN_UNDER_RISK and risk is not None
+        )
         _DataLayer(spec, show=show).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     present = {s["id"] for s in specs}
@@ -350,7 +368,14 @@ def risk_map(
                 *(s["note"] for s in specs if "note" in s),
             ],
         ),
-        legend_html(st, present=present, specs=specs, coverage=coverage, tradeoff=tradeoff),
+        legend_html(
+            st,
+            present=present,
+            specs=specs,
+            coverage=coverage,
+            tradeoff=tradeoff,
+            safety_standard=community_safety.standard if community_safety is not None else None,
+        ),
         bounds,
         st["uncovered"]["colour"],
     ).add_to(m)

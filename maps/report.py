@@ -20,6 +20,7 @@ import pandas as pd
 from gis.atomic import atomic_path
 
 from . import figures
+from ._communities import CommunitySafetyLike
 from ._plans import DepotPlanLike, StationPlanLike
 from .interactive import risk_map
 
@@ -125,6 +126,7 @@ def report_html(
     station_plan: StationPlanLike | None = None,
     depot_plan: DepotPlanLike | None = None,
     register: RegisterMonth | None = None,
+    community_safety: CommunitySafetyLike | None = None,
     top_n: int = 15,
     map_options: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
@@ -171,6 +173,7 @@ def report_html(
                 station_plan=station_plan,
                 depot_plan=depot_plan,
                 register=register,
+                community_safety=community_safety,
                 **dict(map_options or {}),
             )
             .get_root()
@@ -267,6 +270,11 @@ def report_html(
         cols = [(str(c), str(c).replace("_", " "), "") for c in plan.columns if c != "geometry"]
         parts.append("<h2>Depot plan</h2>" + _table(plan, cols, css_id="depot-plan"))
 
+    if community_safety is not None:
+        from ._community_report import community_section
+
+        parts.append(community_section(community_safety, communities=layers.get("communities")))
+
     if register is not None:
         from ._register_report import register_section
 
@@ -292,6 +300,7 @@ def write_report(
     station_plan: StationPlanLike | None = None,
     depot_plan: DepotPlanLike | None = None,
     register: RegisterMonth | None = None,
+    community_safety: CommunitySafetyLike | None = None,
     top_n: int = 15,
     map_options: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
@@ -318,6 +327,12 @@ def write_report(
         a section with the month's figures, the disclosure by grade, the assessments' rankings
         by district, department and enterprise with their charts, the four-colour risk map
         and the traceability findings; its items and risk points on the map.
+    community_safety
+        A scored community safety survey and its plan (:class:`~maps.CommunitySafetyLike`, such as
+        :class:`service.communities.CommunityAssessment`): a section with the survey by district,
+        the failed items, the budget use with its proven gap, the priority list of upgrades, the
+        demonstration communities with their reasons and what each still needs, and the change
+        over re-surveys (labelled synthetic when the survey is); its layers on the map.
     top_n
         Rows of the top-risk table.
     map_options
@@ -358,6 +373,7 @@ def write_report(
         station_plan=station_plan,
         depot_plan=depot_plan,
         register=register,
+        community_safety=community_safety,
         top_n=top_n,
         map_options=map_options,
         notes=notes,

@@ -54,6 +54,16 @@ from planning.depot_tiers import TieredDepotPlan, plan_depot_network
 from planning.names import DEFAULT_STANDARD, Model
 from risk_models import RiskResult, score_scenario
 
+from .community_outputs import (
+    SurveySource,
+    assess_survey,
+    community_inputs,
+    community_outputs,
+    community_summary,
+    register_failed,
+    survey_source,
+    write_demo_survey,
+)
 from .hazard_register import register_inputs, register_outputs, write_demo_register
 
 if TYPE_CHECKING:
@@ -167,6 +177,7 @@ def assess(
     executor: Executor | None = None,
     at: str | None = None,
     register: RegisterMonth | None = None,
+    community_safety: pd.Series | None = None,
 ) -> tuple[CoverageResult, RiskResult]:
     """Coverage under ``standard``, then risk with each unit's road response time as capacity.
 
@@ -178,6 +189,8 @@ def assess(
     hidden-danger ``register`` month (:func:`service.hazard_register.register_outputs`) weighs
     its sources' open and overdue major items, read at the month's end, and its risk grades into
     the sources' severity (``[severity.register]`` and ``[severity.risk_grade]``).
+    ``community_safety`` (the latest survey score per community,
+    :func:`service.community_outputs.community_inputs`) joins their vulnerability.
     """
     graph = scenario_graph(scenario, cache=cache) if graph is None else as_road_graph(graph)
     coverage = with_executor(
@@ -207,6 +220,7 @@ def assess(
         risk_weights=risk_weights,
         executor=executor,
         at=at,
+        community_safety=community_safety,
         **register_inputs(register),
     )
     return coverage, risk
@@ -276,8 +290,11 @@ def run_demo(
     """Generate the synthetic demo city and run every stage on it.
 
     Outputs (all in ``out_dir``): ``demo_city.gpkg`` (the scenario), ``demo_register/`` (its
-    synthetic hidden-danger register, :func:`service.hazard_register.write_demo_register`) and
-    those of :func:`run_scenario`, the register's month included.
+    synthetic hidden-danger register, :func:`service.hazard_register.write_demo_register`),
+    ``demo_survey.csv`` (its synthetic community safety survey with re-surveys,
+    :func:`service.community_outputs.write_demo_survey`, run with the demo's budget and
+    demonstration count) and those of :func:`run_scenario`, the register's month and
+    ``communities.gpkg`` included.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -287,8 +304,17 @@ def run_demo(
             out / "demo_city.gpkg", seed=seed, n_road_nodes=n_road_nodes
         )
         register = write_demo_register(out / "demo_register", result.outputs["scenario"], seed=seed)
+        survey = write_demo_survey(out / "demo_survey.csv", result.outputs["scenario"], seed=seed)
+        assert isinstance(survey.survey, Path)
+        result.outputs["survey"] = survey.survey
     return run_scenario(
-        result.outputs["scenario"], out, progress=progress, result=result, cache=False, register=register
+        result.outputs["scenario"],
+        out,
+        progress=progress,
+        result=result,
+        cache=False,
+        register=register,
+        survey=survey,
     )
 
 
@@ -310,6 +336,7 @@ def run_scenario(
     register: str | Path | None = None,
     executor: Executor | Any | None = None,
     task_progress: TaskProgress | None = None,
+    survey: str | Path | SurveySource | None = None,
 ) -> PipelineResult:
     """Run every stage on a scenario and write the outputs into ``out_dir``.
 
@@ -325,7 +352,13 @@ def run_scenario(
     are repeated in every output. A hidden-danger register (``register``: a register directory,
     else the scenario TOML's ``[register]`` table, :mod:`service.hazard_register`) adds its
     month's disclosure, assessments and traceability in ``register/``, and its items and
-    four-colour risk points to the map and report.
+    four-colour risk points to the map and report. A community safety survey (``survey``: a
+    file or a :class:`service.community_outputs.SurveySource`, else the scenario TOML's
+    ``[community_safety]`` table) is scored before anything is written (a bad survey stops the
+    run with nothing written); its scores join the risk model's vulnerability, its failed items
+    go into the run's register (once each; not with ``register = false``), ``communities.gpkg``
+    holds the scores and, with a budget, the upgrade plan and the demonstration communities, and
+    the map, the report and ``summary.json`` (``community_safety``) show them.
 
     A province (communities with a ``city`` column naming two or more cities,
     :func:`planning.cities.scenario_cities`) is planned city by city: ``stations.gpkg`` holds a
@@ -345,6 +378,11 @@ def run_scenario(
     with _stage(result, "load and validate scenario", progress):
         scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         cities_ = scenario_cities(scenario)
+    source = survey_source(scenario, survey)
+    safety = None
+    if source is not None:  # scored (and planned) before anything is written: a bad survey stops here
+        with _stage(result, "community safety survey", None):
+            safety = assess_survey(scenario, source)
     if units is None:
         units = PROVINCE_UNITS if cities_ else "communities"
     # a province's communities are scored at their point, as grid cells are: their area mean on
@@ -355,6 +393,8 @@ def run_scenario(
         run = build_network(scenario, road_speeds=road_speeds, max_snap_m=max_snap_m, cache=cache)
         result.outputs["network"] = save_graph(run.graph, out / "network.gpkg")
         result.outputs["snapping"] = write_snap_report(run, out / "snapping.csv")
+    if safety is not None and source is not None and source.register:  # before the month is read
+        register_failed(safety, scenario, result, register=register)
     hazard_register = register_outputs(scenario, out, result, register=register)
     with _stage(result, f"coverage ({standard}) and risk", progress):
         coverage, risk = assess(
@@ -367,9 +407,12 @@ def run_scenario(
             executor=ex,
             at=at,
             register=hazard_register,
+            **community_inputs(safety),
         )
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
         result.outputs["risk"] = risk.write(out / "risk.gpkg")
+    if safety is not None:
+        community_outputs(safety, scenario, out, result)
     community_risk = risk
     if units != "communities":
         community_risk = score_scenario(
@@ -380,6 +423,7 @@ def run_scenario(
             executor=ex,
             at=at,
             **register_inputs(hazard_register),
+            **community_inputs(safety),
         )
     skipped: dict[str, str] = {}
     stations: StationPlan | CityStationPlans | None = None
@@ -446,6 +490,7 @@ def run_scenario(
             station_plan=stations,
             depot_plan=depots,
             register=hazard_register,
+            community_safety=safety,
         )
         result.outputs["report"] = write_report(
             scenario,
@@ -455,6 +500,7 @@ def run_scenario(
             station_plan=stations,
             depot_plan=depots,
             register=hazard_register,
+            community_safety=safety,
             notes=[*plan_notes, *skip_notes],
             map_page=result.outputs["map"].read_text(encoding="utf-8"),  # the same map, not drawn again
         )
@@ -495,6 +541,7 @@ def run_scenario(
             else risk.top(5)[["score", "level"]].reset_index().to_dict("records"),
         },
         **({"cities": json.loads(by_city.round(4).to_json(orient="index"))} if by_city is not None else {}),
+        **({"community_safety": community_summary(safety)} if safety is not None else {}),
         "notes": notes,
         "outputs": {k: str(v.name) for k, v in result.outputs.items()},
         "timings_s": result.timings_s,

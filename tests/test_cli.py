@@ -98,8 +98,14 @@ def test_demo_end_to_end(tmp_path, capsys):
     plan = summary["plan"]["stations"]
     assert plan["after"]["population_share"] > plan["before"]["population_share"]
     assert len(summary["plan"]["proposed"]) == 3
+    cs = summary["community_safety"]  # the synthetic survey, its budget and demonstration count
+    assert cs["synthetic"] is True and cs["upgrades"]["budget_cny"] == 20_000_000
+    assert len(cs["demonstration"]["chosen"]) == 18 and cs["resurveyed"] == 30
+    assert "SYNTHETIC survey" in printed
     for name in (
         "demo_city.gpkg",
+        "demo_survey.csv",
+        "communities.gpkg",
         "network.gpkg",
         "snapping.csv",
         "coverage.gpkg",

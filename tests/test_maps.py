@@ -15,6 +15,7 @@ from matplotlib.image import imread
 from gis import write_demo_scenario
 from gis.errors import InputError
 from maps import (
+    COMMUNITY_LAYERS,
     LAYER_NAMES,
     REGISTER_LAYERS,
     district_levels_figure,
@@ -48,7 +49,8 @@ def page(inputs) -> str:
 def test_layer_control_names_every_layer(page):
     control = re.search(r"overlays\s*:\s*\{(.*?)\}", page, re.DOTALL).group(1)
     for key, name in LAYER_NAMES.items():
-        assert (f'"{name}"' in control) is (key not in REGISTER_LAYERS)  # those need a register
+        # the register's layers need a register, the community ones a survey
+        assert (f'"{name}"' in control) is (key not in {*REGISTER_LAYERS, *COMMUNITY_LAYERS})
     assert '"OpenStreetMap (online)"' in control  # offered, off by default
 
 

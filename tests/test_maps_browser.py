@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from map_factory import map_inputs
 
-from maps import LAYER_NAMES, REGISTER_LAYERS, write_map, write_report
+from maps import COMMUNITY_LAYERS, LAYER_NAMES, REGISTER_LAYERS, write_map, write_report
 
 TRADEOFF = pd.DataFrame(
     {"n_new": [0, 1, 2], "coverage_share": [0.55, 0.7, 0.8], "mean_response_s": [420, 360, 320]}
@@ -73,7 +73,8 @@ def test_map_draws_every_layer(browser, inputs, tmp_path: Path):
         browser.execute_script(
             "return document.querySelectorAll('.leaflet-control-layers-overlays label').length"
         )
-        == len(LAYER_NAMES) - len(REGISTER_LAYERS) + 1  # every layer but the register's, and the tiles
+        # every layer but the register's and the survey's, and the tiles
+        == len(LAYER_NAMES) - len(REGISTER_LAYERS) - len(COMMUNITY_LAYERS) + 1
     )
     assert browser.execute_script("return !!document.querySelector('.leaflet-control-scale')")
     assert browser.execute_script("return !!document.querySelector('.leaflet-fullscreen-icon')")
