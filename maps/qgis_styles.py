@@ -38,6 +38,7 @@ from typing import Any
 from gis.tables import TableOverrides
 
 from . import _qml as q
+from ._communities import grade_colours, grade_labels
 from ._style import LEVELS_HIGH_FIRST, band_colours, load_style
 from ._styles_table import connect, write_rows
 
@@ -285,28 +286,17 @@ def _closed(info: LayerInfo, style: Mapping[str, Any], breaks_s: Sequence[float]
     )
 
 
-def _community_colours(grades: Sequence[str], style: Mapping[str, Any]) -> dict[str, str]:
-    """``{grade: colour}``, best first over ``[community_safety] grade_colours`` (as the map spreads them)."""
-    ramp = list(style["community_safety"]["grade_colours"])
-    n = len(grades)
-    if n == len(ramp) or n <= 1:
-        return {g: ramp[min(i, len(ramp) - 1)] for i, g in enumerate(grades)}
-    return {g: ramp[round(i * (len(ramp) - 1) / (n - 1))] for i, g in enumerate(grades)}
-
-
 def _community_grades(info: LayerInfo, style: Mapping[str, Any], breaks_s: Sequence[float]) -> _Look | None:
     if "grade" not in info.columns or info.kind is None:
         return None
     from risk_models.community_safety import load_safety_standard
 
-    grades = load_safety_standard().grades
-    colours = _community_colours([g for g, _, _ in grades], style)
-    cats, above = [], None
-    for name, low, zh in grades:
-        band = f"{low:g} and above" if low > 0 or above is None else f"below {above:g}"
-        label = f"{name.replace('_', ' ').capitalize()} {zh} ({band})"
-        cats.append(q.Category(name, label, _symbol(info.kind, colours[name], opacity=0.75)))
-        above = low
+    standard = load_safety_standard()
+    colours, labels = grade_colours(standard, style), grade_labels(standard)  # the map's own
+    cats = [
+        q.Category(name, labels[name], _symbol(info.kind, colours[name], opacity=0.75))
+        for name, _, _ in standard.grades
+    ]
     other = _symbol(info.kind, style["context"]["line"], opacity=0.5)
     cats.append(q.Category("", "Other grade 其他等级", other))
     what = "Community safety grade 社区安全评分等级"
