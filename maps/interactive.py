@@ -33,9 +33,10 @@ from . import _layers as lyr
 from . import _register as reg
 from ._assets import inline_css, inline_js
 from ._communities import COMMUNITY_LAYERS, CommunitySafetyLike
+from ._coverage_layers import coverage_specs
 from ._legend import legend_html, title_html
 from ._plans import DepotPlanLike, StationPlanLike
-from ._style import badge_svg, band_colours, load_style
+from ._style import badge_svg, load_style
 
 if TYPE_CHECKING:
     from gis.scenario import Scenario
@@ -289,7 +290,7 @@ def risk_map(
     if risk is not None:
         specs.append(lyr.units_spec(risk.units, st, disp))
     if coverage is not None:
-        specs.extend(_coverage_specs(coverage, st, disp))
+        specs.extend(coverage_specs(coverage, st, disp))
     communities = coverage.communities if coverage is not None else index_by_id(layers["communities"])
     if community_safety is not None:
         specs.extend(com.community_specs(community_safety, index_by_id(layers["communities"]), st, disp))
@@ -387,134 +388,6 @@ def risk_map(
 def _register_note(register: RegisterMonth) -> str:
     synthetic = " (synthetic data)" if register.synthetic and "synthetic" not in register.label else ""
     return f"Hidden-danger register: {register.label}{synthetic}, states as of {register.as_of:%Y-%m-%d}."
-
-
-def _coverage_specs(
-    coverage: CoverageResult, st: Mapping[str, Any], disp: lyr.Display
-) -> list[dict[str, Any]]:
-    out = []
-    if len(coverage.isochrones):
-        bands = lyr.dissolve_bands(coverage.isochrones)
-        breaks = sorted(bands["break_min"])
-        values = {
-            f"{b:g}": {"fillColor": colour, "color": colour}
-            for b, colour in zip(breaks, band_colours(st, len(breaks)), strict=True)
-        }
-        bands["b"] = [f"{b:g}" for b in bands["break_min"]]
-        bands["label"] = [f"within {b:g} min of response" for b in bands["break_min"]]
-        out.append(
-            lyr.polygon_spec(
-                bands,
-                layer_id="isochrones",
-                props={"b": "b", "label": "n", "area_km2": "a", "stations": "s"},
-                style={"weight": 1, "fillOpacity": st["isochrones"]["fill_opacity"]},
-                style_by={"prop": "b", "values": values},
-                tooltip={"title": "n", "fields": [["a", "Area km²", ".1"], ["s", "Stations", ""]]},
-                display=disp,
-            )
-        )
-    if len(coverage.districts):
-        d = coverage.districts.copy()
-        d["station_id"] = d.index.astype(str)
-        d["k"] = "d"
-        viol = coverage.violations
-        if len(viol):
-            msgs = viol.groupby(viol["station"].astype(str))["message"].agg("; ".join)
-            d["problems"] = d["station_id"].map(msgs)
-        parts = [d]
-        if len(coverage.enclaves):
-            e = coverage.enclaves.copy()
-            e["station_id"] = e["station"].astype(str)
-            e["k"] = "e"
-            e["problems"] = "enclave: " + e["kind"].astype(str)
-            parts.append(e)
-        frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=d.crs)
-        colour = st["districts"]["colour"]
-        out.append(
-            lyr.polygon_spec(
-                frame,
-                layer_id="districts",
-                props={
-                    "station_id": "n",
-                    "k": "k",
-                    "area_km2": "a",
-                    "cap_km2": "cap",
-                    "farthest_travel_s": "ft",
-                    "limit_travel_s": "lt",
-                    "problems": "p",
-                },
-                style={"color": colour, "weight": 2, "dashArray": "6 4", "fillOpacity": 0.0},
-                style_by={
-                    "prop": "k",
-                    "values": {"e": {"fillColor": colour, "fillOpacity": 0.25, "weight": 1}},
-                },
-                tooltip={
-                    "title": "n",
-                    "prefix": "District of ",
-                    "fields": [
-                        ["a", "Area km²", ".2"],
-                        ["cap", "Cap km²", ".0"],
-                        ["ft", "Farthest travel", "s"],
-                        ["lt", "Travel limit", "s"],
-                        ["p", "Problems", ""],
-                    ],
-                },
-                display=disp,
-            )
-        )
-    gaps = _uncovered(coverage)
-    if len(gaps):
-        colour = st["uncovered"]["colour"]
-        out.append(
-            lyr.polygon_spec(
-                gaps,
-                layer_id="uncovered",
-                props={"label": "n", "population": "pop", "response_time_s": "t", "area_km2": "a"},
-                style={
-                    "color": colour,
-                    "fillColor": colour,
-                    "weight": 1.5,
-                    "dashArray": "4 3",
-                    "fillOpacity": 0.9,
-                },
-                tooltip={
-                    "title": "n",
-                    "fields": [
-                        ["pop", "Residents", "int"],
-                        ["t", "First engine", "s"],
-                        ["a", "Area km²", ".2"],
-                    ],
-                },
-                display=disp,
-            )
-        )
-    return out
-
-
-def _uncovered(coverage: CoverageResult) -> gpd.GeoDataFrame:
-    """Uncovered communities, and the uncovered part of the area grid as one feature."""
-    com = coverage.communities
-    gaps = com.loc[~com["covered"].astype(bool)].copy()
-    names = gaps["name"].astype(str) if "name" in gaps else gaps.index.astype(str)
-    gaps["label"] = "Not reached: " + names
-    gaps["area_km2"] = gaps.geometry.area / 1e6
-    frames = [gaps[["label", "population", "response_time_s", "area_km2", "geometry"]]]
-    cells = coverage.area_units
-    if len(cells) and "covered" in cells:
-        bad = cells.loc[~cells["covered"].astype(bool)]
-        if len(bad):
-            import shapely
-
-            geom = shapely.coverage_union_all(bad.geometry.to_numpy())  # cells: no overlap
-            area = float(bad["area_km2"].sum()) if "area_km2" in bad else geom.area / 1e6
-            frames.append(
-                gpd.GeoDataFrame(
-                    {"label": ["Area not reached in time"], "area_km2": [area]},
-                    geometry=[geom],
-                    crs=cells.crs,
-                )
-            )
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=com.crs)
 
 
 def _stations_spec(stations: gpd.GeoDataFrame, st: Mapping[str, Any], disp: lyr.Display) -> dict[str, Any]:
