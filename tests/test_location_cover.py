@@ -198,3 +198,31 @@ def test_lscp_large_path_on_a_medium_instance(no_milp: None) -> None:
     assert (res.coverage_count[np.setdiff1d(np.arange(2_000), res.unreachable)] > 0).all()
     assert any("PDLP" in n for n in res.notes) and any("local search" in n for n in res.notes)
     assert res.objective <= 1.1 * best and res.bound >= 0.75 * best
+
+
+# ----------------------------------------------------------------------------- coverage swaps
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=small, p=st.integers(1, 4), theta=st.sampled_from([None, 0.0, 0.4]))
+def test_several_swaps_per_round_keep_the_objective_exact(
+    case: tuple[int, int, int], p: int, theta: float | None
+) -> None:
+    """Swaps made in one round on disjoint rows: the value reported is the value of the sites."""
+    from planning.location._heuristics import coverage_search, coverage_value
+
+    a = random_cover(*case)
+    m = a.shape[1]
+    p = min(p, m - 1)
+    cover = sp.csr_array(a.astype(np.int8))
+    w = np.random.default_rng(case[0]).integers(1, 10, len(a)).astype(np.float64)
+    values = np.array([0.0, 1.0]) if theta is None else np.array([0.0, theta, 1.0])
+    base = np.zeros(len(a), dtype=np.int64)
+    cols, value = coverage_search(cover, w, p, base=base, values=values, max_stall=5)
+    assert len(cols) == p
+    assert value == pytest.approx(coverage_value(cover, w, base, values, cols))
+    best = max(
+        coverage_value(cover, w, base, values, np.array(c, dtype=np.intp))
+        for c in itertools.combinations(range(m), p)
+    )
+    assert value <= best + 1e-9

@@ -68,9 +68,13 @@ class _State:
                 dropped += 1
         return dropped
 
-    def two_for_one(self, t_end: float) -> bool:
-        """Apply one 2-for-1 move if there is one (True), else False."""
-        S = np.flatnonzero(self.open).astype(np.intp)
+    def two_for_one(self, t_end: float, region: BoolArray | None = None) -> bool:
+        """Make the 2-for-1 moves found in one pricing (True if any), among ``region``'s open sites.
+
+        The pricing only proposes: each move is checked on the current counts before it is made,
+        so moves made earlier in the round never leave a later one uncovering a row.
+        """
+        S = np.flatnonzero(self.open if region is None else self.open & region).astype(np.intp)
         if len(S) < 2:
             return False
         sub = sp.csr_array(self.At[S])  # open sites x rows
@@ -78,28 +82,33 @@ class _State:
         only = self.counts[sub.indices] == 1
         rows1, owner = sub.indices[only], site_of[only]
         n_only = np.bincount(owner, minlength=len(S))
-        P = sp.csr_array((np.ones(len(rows1)), (rows1, owner)), shape=(self.A.shape[0], len(S)))
-        C = sp.coo_array(self.At @ P)  # C[j, f]: rows only f covers that j covers as well
-        full = (C.data == n_only[C.col]) & ~self.open[C.row]
-        j_full, f_full = C.row[full], C.col[full]
+        P = sp.csr_array((np.ones(len(rows1)), (owner, rows1)), shape=(len(S), self.A.shape[0]))
+        C = sp.coo_array(P @ self.A)  # C[f, j]: rows only f covers that j covers as well
+        full = (C.data == n_only[C.row]) & ~self.open[C.col]
+        j_full, f_full = C.col[full], C.row[full]
         if len(j_full) == 0:
             return False
         per_j = np.bincount(j_full, minlength=self.A.shape[1])
         cand = np.flatnonzero(per_j >= 2)
-        order = np.argsort(-per_j[cand], kind="stable")
-        for j in cand[order]:
+        moved = False
+        for j in cand[np.argsort(-per_j[cand], kind="stable")]:
             if time.perf_counter() > t_end:
-                return False
+                break
             fs = S[f_full[j_full == j]]
             rows_j = self.rows(int(j))
+            done = False
             for a in range(len(fs)):
                 for b in range(a + 1, len(fs)):
-                    if self._swap_keeps_cover(int(fs[a]), int(fs[b]), rows_j):
+                    f1, f2 = int(fs[a]), int(fs[b])
+                    if self.open[f1] and self.open[f2] and self._swap_keeps_cover(f1, f2, rows_j):
                         self.flip(int(j), True)
-                        self.flip(int(fs[a]), False)
-                        self.flip(int(fs[b]), False)
-                        return True
-        return False
+                        self.flip(f1, False)
+                        self.flip(f2, False)
+                        moved = done = True
+                        break
+                if done:
+                    break
+        return moved
 
     def _swap_keeps_cover(self, f1: int, f2: int, rows_j: npt.NDArray[np.int32]) -> bool:
         """Whether closing ``f1`` and ``f2`` and opening ``j`` (over ``rows_j``) leaves every row covered."""
@@ -108,10 +117,19 @@ class _State:
         left = self.counts[rows] - np.isin(rows, r1) - np.isin(rows, r2) + np.isin(rows, rows_j)
         return bool((left >= 1).all())
 
-    def descend(self, t_end: float) -> None:
+    def descend(self, t_end: float, region: BoolArray | None = None) -> None:
+        """Drop and 2-for-1 moves until none is left (among ``region``'s sites: where a kick changed)."""
         self.drop_redundant()
-        while time.perf_counter() < t_end and self.two_for_one(t_end):
+        while time.perf_counter() < t_end and self.two_for_one(t_end, region):
             self.drop_redundant()
+
+    def around(self, cols: IntArray) -> BoolArray:
+        """Columns sharing a row with one of ``cols`` (those included)."""
+        rows = np.unique(self.At.indices[_segments(self.At.indptr, np.asarray(cols, dtype=np.intp))])
+        mask = np.zeros(self.A.shape[1], dtype=bool)
+        mask[self.A.indices[_segments(self.A.indptr, rows.astype(np.intp))]] = True
+        mask[cols] = True
+        return mask
 
 
 def improve_cover(
@@ -170,7 +188,8 @@ def improve_cover(
         if len(trial) > len(S) + 2:  # a poor repair: not worth the descent
             continue
         trial_state = _State(A, At, trial)
-        trial_state.descend(t_end)
+        changed = np.union1d(out, np.setdiff1d(trial, S))  # 2-for-1 moves elsewhere were made already
+        trial_state.descend(t_end, trial_state.around(changed.astype(np.intp)))
         size = trial_state.size()
         if size <= len(S):
             state = trial_state
