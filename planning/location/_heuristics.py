@@ -1,6 +1,7 @@
 """Fast heuristics that give every model an incumbent (and the MILP a warm start).
 
-- :func:`coverage_search`: greedy then best-improvement swaps for any coverage objective
+- :func:`coverage_search`: greedy then best-improvement swaps (each round also every other
+  improving swap on rows the round left untouched) for any coverage objective
   ``sum_i w_i * value[min(count_i, L)]`` (MCLP: value = (0, 1); backup coverage:
   (0, theta, 1)); plus the submodularity bound for MCLP.
 - :func:`greedy_cover`: greedy set cover with redundant-site removal (LSCP), and

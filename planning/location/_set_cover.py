@@ -3,9 +3,11 @@
 :func:`solve_set_cover` finds the fewest new columns covering every demand row that can be
 covered, or decides whether ``n_new`` new columns can: enumeration when the reduced instance is
 tiny, else identical rows merged and dominated columns dropped, a greedy incumbent, the packing
-bound and HiGHS for the time left. Above ``MILP_MAX_ENTRIES`` coverage pairs (where HiGHS does
-not finish the root LP in a minute) the time goes to the Lagrangian bound and Beasley's
-Lagrangian heuristic instead.
+bound, the Lagrangian bound, a local-search descent (:mod:`._cover_search`) and HiGHS for the
+time left. Above ``MILP_MAX_ENTRIES`` coverage pairs (where HiGHS does not finish the root LP in
+a minute) there is no MILP: the LP bound by HiGHS' first-order method (PDLP) on the rows a
+one-column row reduction keeps, subgradient steps from its duals, then the cover local search
+(drop, 2-for-1 swaps, kicks re-covered greedily with the duals as row weights) to the time limit.
 """
 
 from __future__ import annotations
@@ -169,7 +171,11 @@ def _large_cover(cover: sp.csr_array, best: Best, *, t_end: float, mip_gap: floa
             best.notes.append("sites from the Lagrangian heuristic (greedy on the reduced costs)")
     if bound > best.bound:
         best.tighten(float(bound))
-        how = "the LP relaxation's dual (HiGHS PDLP)" if u is not None else "a Lagrangian relaxation"
+        how = (
+            "the LP relaxation's dual (HiGHS PDLP, then subgradient steps from its duals)"
+            if u is not None
+            else "a Lagrangian relaxation"
+        )
         best.notes.append(f"bound from {how} of the covering constraints")
     if relative_gap(best.objective, best.bound) > mip_gap and time.perf_counter() < t_end:
         cols = improve_cover(
