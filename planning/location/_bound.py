@@ -39,6 +39,8 @@ __all__ = [
     "CoverageDual",
     "cover_bound",
     "cover_lagrangian",
+    "cover_lp_bound",
+    "cover_value",
     "coverage_dual",
     "coverage_lagrangian",
     "fix_columns",
@@ -328,20 +330,23 @@ def cover_lagrangian(
     patience: int = 40,
     heuristic_every: int = 0,
     weighted: bool = True,
+    u0: FloatArray | None = None,
+    step: float = 1.0,
 ) -> tuple[int, IntArray | None]:
     """:func:`cover_bound`, and the smallest cover its multipliers lead to (Beasley's heuristic).
 
     With ``heuristic_every = k > 0``, every ``k`` steps the columns of negative reduced cost
     ``1 - (cover.T @ u)_j`` are completed to a cover greedily and redundant ones dropped
     (Beasley 1990); the smallest such cover is returned (``None`` without it), and a smaller
-    one becomes the Polyak target.
+    one becomes the Polyak target. ``u0`` (such as an LP's duals) replaces the start
+    ``u_i = 1 / |S_i|``, ``step`` the first Polyak step factor (smaller from a good start).
     """
     from ._heuristics import greedy_cover
 
     A = sp.csr_array(cover, dtype=np.float64)
     At = sp.csr_array(A.T)
-    u = 1.0 / np.maximum(np.diff(A.indptr), 1)
-    best, lam, stall = 0.0, 1.0, 0
+    u = 1.0 / np.maximum(np.diff(A.indptr), 1) if u0 is None else np.clip(u0, 0.0, None).astype(np.float64)
+    best, lam, stall = 0.0, float(step), 0
     best_cols: IntArray | None = None
     last: bytes = b""
     for it in range(20_000):
@@ -372,3 +377,78 @@ def cover_lagrangian(
             break
         u = np.maximum(u + lam * max(upper - value, 1e-9) / norm * g, 0.0)
     return max(math.ceil(best - 1e-6), 0), best_cols  # the 1e-6 covers the rounding of the sums
+
+
+def cover_value(cover: sp.csr_array, u: FloatArray, *, cover_t: sp.csr_array | None = None) -> float:
+    """``L(u) = sum u + sum_j min(0, 1 - (cover.T @ u)_j)`` for ``u`` clipped at 0: a set-cover lower bound.
+
+    Valid for every ``u >= 0`` whatever produced it (an LP stopped early, a first-order method);
+    it is computed here exactly, less a margin for the rounding of the sums.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> A = sp.csr_array(np.array([[1, 0], [1, 1], [0, 1]], dtype=np.int8))
+    >>> round(cover_value(A, np.array([1.0, 0.0, 1.0])), 6), round(cover_value(A, np.ones(3)), 6)
+    (2.0, 1.0)
+    """
+    u = np.clip(np.asarray(u, dtype=np.float64), 0.0, None)
+    At = sp.csr_array(sp.csr_array(cover).T) if cover_t is None else cover_t
+    value = float(u.sum() + np.minimum(1.0 - At @ u, 0.0).sum())
+    return value - 1e-9 * max(1.0, abs(value))
+
+
+def cover_lp_bound(
+    cover: sp.csr_array, *, time_limit_s: float, cover_t: sp.csr_array | None = None
+) -> tuple[int, FloatArray | None]:
+    """The set-cover LP's dual by HiGHS (PDLP, a first-order method) within ``time_limit_s``.
+
+    The LP runs on the rows that do not contain another row's set plus one column
+    (:func:`~._reduce.rows_with_subset`: the LP value is unchanged); its row duals, 0 on the
+    rows left out, are a multiplier ``u`` for the whole instance and ``ceil(L(u))``
+    (:func:`cover_value`, computed exactly) the bound returned, valid however far PDLP got.
+    Returns ``(bound, u)``; ``(0, None)`` without ``highspy`` or when HiGHS gives no duals.
+    """
+    from ._milp import have_highspy, new_highs
+    from ._reduce import rows_with_subset
+
+    if not have_highspy() or cover.shape[0] == 0:
+        return 0, None
+    import highspy
+
+    t_end = time.perf_counter() + time_limit_s
+    A = sp.csr_array(cover, dtype=np.float64)
+    keep = np.flatnonzero(~rows_with_subset(A)).astype(np.intp)
+    B = sp.csr_array(A[keep])
+    r, k = B.shape
+    h = new_highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("solver", "pdlp")
+    h.setOptionValue("time_limit", max(t_end - time.perf_counter(), 0.05))
+    h.passModel(
+        int(k),
+        int(r),
+        int(B.nnz),
+        int(highspy.MatrixFormat.kRowwise.value),
+        1,
+        0.0,
+        np.ones(k),
+        np.zeros(k),
+        np.ones(k),
+        np.ones(r),
+        np.full(r, highspy.kHighsInf),
+        B.indptr.astype(np.int32),
+        B.indices.astype(np.int32),
+        B.data,
+        np.zeros(k, dtype=np.int32),
+    )
+    h.run()
+    dual = np.asarray(h.getSolution().row_dual, dtype=np.float64)
+    log.info(
+        "set-cover LP (pdlp) on %d of %d rows: %s", r, A.shape[0], h.modelStatusToString(h.getModelStatus())
+    )
+    if len(dual) != r or not np.isfinite(dual).all():
+        return 0, None
+    u = np.zeros(A.shape[0])
+    u[keep] = np.clip(dual, 0.0, None)
+    return max(math.ceil(cover_value(A, u, cover_t=cover_t) - 1e-6), 0), u

@@ -1,6 +1,7 @@
 """Fast heuristics that give every model an incumbent (and the MILP a warm start).
 
-- :func:`coverage_search`: greedy then best-improvement swaps for any coverage objective
+- :func:`coverage_search`: greedy then best-improvement swaps (each round also every other
+  improving swap on rows the round left untouched) for any coverage objective
   ``sum_i w_i * value[min(count_i, L)]`` (MCLP: value = (0, 1); backup coverage:
   (0, theta, 1)); plus the submodularity bound for MCLP.
 - :func:`greedy_cover`: greedy set cover with redundant-site removal (LSCP), and
@@ -85,9 +86,15 @@ class _Cover:
             counts[self.rows(j)] += 1
 
     def swaps(self, chosen: npt.NDArray[np.bool_], counts: npt.NDArray[np.int64], t_end: float) -> None:
-        """Best-improvement swaps (one site in, one out) until none improves (in place)."""
+        """Best-improvement swaps (one site in, one out) until none improves (in place).
+
+        Each round prices every swap at once, makes the best one and then, best first, every
+        other improving swap whose rows (those of the site in and the site out) no swap made
+        this round touched: its price is then still exact, so each one adds what it promised.
+        """
         m = len(chosen)
         tol = _EPS * max(1.0, float(self.w.sum()))
+        touched = np.zeros(self.cover.shape[0], dtype=bool)
         while time.perf_counter() < t_end and 0 < chosen.sum() < m:
             S = np.flatnonzero(chosen)
             lvl_gain = self.w * self.inc[np.minimum(counts, len(self.inc) - 1)]
@@ -99,13 +106,26 @@ class _Cover:
             corr = self.cover_t @ sp.csr_array(cover_s.multiply((lvl_loss - lvl_gain)[:, None]))
             delta = gain[:, None] - loss[None, :] + sp.csr_array(corr).toarray()
             delta[chosen, :] = -np.inf
-            j, fi = np.unravel_index(int(np.argmax(delta)), delta.shape)
-            if delta[j, fi] <= tol:
+            best_j = np.argmax(delta, axis=0)  # the best site in for each site out
+            best_d = delta[best_j, np.arange(len(S))]
+            order = np.argsort(-best_d, kind="stable")
+            if best_d[order[0]] <= tol:
                 return
-            f = int(S[fi])
-            chosen[j], chosen[f] = True, False
-            counts[self.rows(int(j))] += 1
-            counts[self.rows(f)] -= 1
+            touched[:] = False
+            taken: set[int] = set()
+            for fi in order:
+                if best_d[fi] <= tol:
+                    break
+                j, f = int(best_j[fi]), int(S[fi])
+                rows_j, rows_f = self.rows(j), self.rows(f)
+                if j in taken or touched[rows_j].any() or touched[rows_f].any():
+                    continue
+                taken.add(j)
+                touched[rows_j] = True
+                touched[rows_f] = True
+                chosen[j], chosen[f] = True, False
+                counts[rows_j] += 1
+                counts[rows_f] -= 1
 
 
 def coverage_search(

@@ -27,6 +27,7 @@ __all__ = [
     "coverage_start",
     "have_highspy",
     "main_assignment",
+    "new_highs",
     "solve_milp",
 ]
 
@@ -40,7 +41,7 @@ _BANNER_LOCK = threading.Lock()
 _BANNER_SHOWN = threading.Event()
 
 
-def _new_highs() -> Any:
+def new_highs() -> Any:
     """A ``highspy.Highs`` whose one-time start-up banner does not reach the user's stdout.
 
     HiGHS prints its banner from C++ on the first instance of a process, before any option can
@@ -122,7 +123,7 @@ def _solve_highspy(
 ) -> MilpOutcome:
     import highspy
 
-    h = _new_highs()
+    h = new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", time_limit_s)
     h.setOptionValue("mip_rel_gap", float(mip_gap))

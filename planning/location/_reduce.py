@@ -8,6 +8,8 @@
   same demand both count).
 - :func:`reduce_coverage`: all of the above for a coverage model, with ``existing`` (or fixed)
   sites as a per-row base count: the rows no new site can improve set aside as a constant.
+- :func:`rows_with_subset`: demand rows whose coverage set holds another row's set with one
+  column less (covering that row covers them: a set-cover LP without them has the same value).
 - :func:`nearest_candidates`: the ``k`` cheapest candidates per demand row (p-median).
 """
 
@@ -31,6 +33,7 @@ __all__ = [
     "merge_rows",
     "nearest_candidates",
     "reduce_coverage",
+    "rows_with_subset",
 ]
 
 log = logging.getLogger(__name__)
@@ -203,6 +206,66 @@ def reduce_coverage(
         note = ""
     cols = np.flatnonzero(keep).astype(np.intp)
     return CoverageInstance(sp.csr_array(A[:, cols]), w_r, base_r, cols, constant, note)
+
+
+def rows_with_subset(cover: sp.csr_array, *, seed: int = 0) -> BoolArray:
+    """Rows whose coverage set is another row's set plus one column (dominated in set covering).
+
+    Each set is hashed as a sum of random 64-bit column codes; a row is reported when its hash
+    less one of its columns' codes is the hash of a row, and the two sets are then compared
+    exactly, so a collision never reports a row. Row ``i`` reported means some row's set is
+    ``S(i)`` minus one column: any cover of that row covers ``i``. Identical rows should be
+    merged first (:func:`merge_rows`); an identical pair is not reported. One vectorised pass
+    over the pairs; sets differing in two or more columns are not looked for.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> A = sp.csr_array(np.array([[1, 1, 0], [1, 0, 0], [0, 1, 1], [0, 0, 1]], dtype=np.int8))
+    >>> rows_with_subset(A).tolist()
+    [True, False, True, False]
+    """
+    A = sp.csr_array(cover)
+    A.sort_indices()
+    n, m = A.shape
+    if n == 0 or A.nnz == 0:
+        return np.zeros(n, dtype=bool)
+    code = np.random.default_rng(seed).integers(1, 2**63 - 1, m, dtype=np.int64).astype(np.uint64)
+    lengths = np.diff(A.indptr)
+    starts = A.indptr[:-1].astype(np.int64)
+    row_hash = np.zeros(n, dtype=np.uint64)
+    nonempty = lengths > 0
+    row_hash[nonempty] = np.add.reduceat(code[A.indices], starts[nonempty])  # wraps modulo 2**64
+    row_of = np.repeat(np.arange(n, dtype=np.intp), lengths)
+    less = row_hash[row_of] - code[A.indices]
+    order = np.argsort(row_hash, kind="stable")
+    sorted_hash = row_hash[order]
+    q = np.argsort(less)  # sorted queries: a cache-friendly search
+    at = np.empty(len(less), dtype=np.intp)
+    at[q] = np.minimum(np.searchsorted(sorted_hash, less[q]), n - 1)
+    hit = np.flatnonzero((sorted_hash[at] == less) & (lengths[order[at]] == lengths[row_of] - 1))
+    hit = hit[np.unique(row_of[hit], return_index=True)[1]]  # one candidate subset per row
+    i, k, drop = row_of[hit], order[at[hit]], A.indices[hit]
+    big = A.indices[_segments(A.indptr, i)]
+    big_owner = np.repeat(np.arange(len(hit)), lengths[i])
+    keep = big != drop[big_owner]  # S(i) less the dropped column, in order
+    small = A.indices[_segments(A.indptr, k)]
+    same = big[keep] == small  # compared exactly: a hash collision is never reported
+    out = np.zeros(n, dtype=bool)
+    if len(hit):
+        starts_k = np.concatenate([[0], np.cumsum(lengths[k])[:-1]])
+        ok = np.ones(len(hit), dtype=bool)
+        nz = lengths[k] > 0
+        ok[nz] = np.logical_and.reduceat(same, starts_k[nz])
+        out[i[ok]] = True
+    return out
+
+
+def _segments(ptr: npt.NDArray[np.int32], rows: IntArray) -> npt.NDArray[np.int64]:
+    """The positions ``ptr[i] .. ptr[i + 1] - 1`` of every row ``i`` of ``rows``, concatenated."""
+    sizes = (ptr[rows + 1] - ptr[rows]).astype(np.int64)
+    shift = np.repeat(ptr[rows].astype(np.int64) - (np.cumsum(sizes) - sizes), sizes)
+    return shift + np.arange(int(sizes.sum()), dtype=np.int64)
 
 
 def nearest_candidates(cost: FloatArray, k: int) -> tuple[IntArray, FloatArray, FloatArray]:

@@ -3,9 +3,11 @@
 :func:`solve_set_cover` finds the fewest new columns covering every demand row that can be
 covered, or decides whether ``n_new`` new columns can: enumeration when the reduced instance is
 tiny, else identical rows merged and dominated columns dropped, a greedy incumbent, the packing
-bound and HiGHS for the time left. Above ``MILP_MAX_ENTRIES`` coverage pairs (where HiGHS does
-not finish the root LP in a minute) the time goes to the Lagrangian bound and Beasley's
-Lagrangian heuristic instead.
+bound, the Lagrangian bound, a local-search descent (:mod:`._cover_search`) and HiGHS for the
+time left. Above ``MILP_MAX_ENTRIES`` coverage pairs (where HiGHS does not finish the root LP in
+a minute) there is no MILP: the LP bound by HiGHS' first-order method (PDLP) on the rows a
+one-column row reduction keeps, subgradient steps from its duals, then the cover local search
+(drop, 2-for-1 swaps, kicks re-covered greedily with the duals as row weights) to the time limit.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ._bound import cover_lagrangian
+from ._bound import cover_lagrangian, cover_lp_bound
+from ._cover_search import improve_cover
 from ._exact import cover_enumerate
 from ._heuristics import greedy_cover, open_counts, packing_bound
 from ._milp import MilpModel
@@ -29,6 +32,9 @@ __all__ = ["solve_set_cover"]
 _DENSE_COVER_CELLS = 250_000  # LSCP rows x candidates tried by dense reduction and enumeration
 LAGRANGIAN_SHARE = 0.3  # of the time left: the Lagrangian bound before the MILP
 HEURISTIC_EVERY = 10  # subgradient steps between Lagrangian heuristic covers (when no MILP runs)
+LP_SHARE = 0.3  # of the time left, above MILP_MAX_ENTRIES: the LP bound (PDLP) before the local search
+POLISH_SHARE = 0.2  # of the time left after the LP: subgradient steps from its duals
+HEURISTIC_STALL = 200  # kicks without a smaller cover after which the local search stops (no MILP)
 
 
 def solve_set_cover(
@@ -83,22 +89,28 @@ def solve_set_cover(
     if method != "exact":
         start = greedy_cover(cover)
         best.offer(start, float(len(start)), "heuristic")
-        x0 = np.zeros(k)
-        x0[start] = 1.0
-        if relative_gap(best.objective, best.bound) > mip_gap and time.perf_counter() < t_end:
-            share = 1.0 if large else LAGRANGIAN_SHARE
-            lag, lag_cols = cover_lagrangian(
+        if large and relative_gap(best.objective, best.bound) > mip_gap:
+            _large_cover(cover, best, t_end=t_end, mip_gap=mip_gap)
+        elif relative_gap(best.objective, best.bound) > mip_gap and time.perf_counter() < t_end:
+            lag, _ = cover_lagrangian(
                 cover,
                 upper=best.objective,
-                t_end=time.perf_counter() + share * (t_end - time.perf_counter()),
-                heuristic_every=HEURISTIC_EVERY if large else 0,
+                t_end=time.perf_counter() + LAGRANGIAN_SHARE * (t_end - time.perf_counter()),
             )
-            if lag_cols is not None and len(lag_cols) < best.objective:
-                best.offer(lag_cols, float(len(lag_cols)), "lagrangian heuristic")
-                best.notes.append("sites from the Lagrangian heuristic (greedy on the reduced costs)")
             if lag > best.bound:
                 best.tighten(float(lag))
                 best.notes.append("bound from a Lagrangian relaxation of the covering constraints")
+        if not large and best.cols is not None and relative_gap(best.objective, best.bound) > mip_gap:
+            kicks = HEURISTIC_STALL if method == "heuristic" else 0  # the MILP does the rest
+            target = best.bound if n_new is None else max(best.bound, float(n_new))
+            cols = improve_cover(
+                cover, best.cols, t_end=t_end, kick_sites=6 if kicks else 0, max_stall=kicks, target=target
+            )
+            if len(cols) < best.objective:
+                best.offer(cols, float(len(cols)), "heuristic")
+        x0 = np.zeros(k)
+        assert best.cols is not None
+        x0[best.cols] = 1.0
     if n_new is None:
         run = best.cols is None or relative_gap(best.objective, best.bound) > mip_gap
     else:
@@ -107,7 +119,7 @@ def solve_set_cover(
     if large and method == "auto":
         best.notes.append(
             f"no MILP: {cover.nnz:,} coverage pairs are more than HiGHS solves the LP of in the time; "
-            "the time went to the Lagrangian bound and heuristic"
+            "the time went to the LP bound and the cover local search"
         )
     model = MilpModel(
         np.ones(k), cover, np.ones(r), np.full(r, np.inf), np.zeros(k), np.ones(k), np.ones(k, dtype=bool)
@@ -123,3 +135,60 @@ def solve_set_cover(
     if n_new is None or best.objective <= n_new:
         return True, found, best
     return (False if best.bound > n_new else None), None, best
+
+
+def _large_cover(cover: sp.csr_array, best: Best, *, t_end: float, mip_gap: float) -> None:
+    """Above ``MILP_MAX_ENTRIES`` pairs: the LP bound (PDLP), then the cover local search to ``t_end``.
+
+    PDLP's row duals start subgradient steps on the Lagrangian (which close most of what the
+    first-order method left of the LP value) and weigh the rows in the local search's repairs
+    (hard rows first); without ``highspy``, the Lagrangian subgradient and Beasley's heuristic
+    from ``u_i = 1 / |S_i|`` give the bound.
+    """
+    assert best.cols is not None
+    At = sp.csr_array(sp.csr_array(cover).T)
+    left = t_end - time.perf_counter()
+    bound, u = cover_lp_bound(cover, time_limit_s=LP_SHARE * left, cover_t=At)
+    if u is not None and math.ceil(bound) < best.objective:
+        polish, _ = cover_lagrangian(
+            cover,
+            upper=best.objective,
+            t_end=time.perf_counter() + POLISH_SHARE * (t_end - time.perf_counter()),
+            u0=u,
+            step=0.1,
+        )
+        bound = max(bound, polish)
+    if u is None:
+        lag, lag_cols = cover_lagrangian(
+            cover,
+            upper=best.objective,
+            t_end=time.perf_counter() + LP_SHARE * left,
+            heuristic_every=HEURISTIC_EVERY,
+        )
+        bound = lag
+        if lag_cols is not None and len(lag_cols) < best.objective:
+            best.offer(lag_cols, float(len(lag_cols)), "lagrangian heuristic")
+            best.notes.append("sites from the Lagrangian heuristic (greedy on the reduced costs)")
+    if bound > best.bound:
+        best.tighten(float(bound))
+        how = (
+            "the LP relaxation's dual (HiGHS PDLP, then subgradient steps from its duals)"
+            if u is not None
+            else "a Lagrangian relaxation"
+        )
+        best.notes.append(f"bound from {how} of the covering constraints")
+    if relative_gap(best.objective, best.bound) > mip_gap and time.perf_counter() < t_end:
+        cols = improve_cover(
+            cover,
+            best.cols,
+            t_end=t_end,
+            cover_t=At,
+            row_weight=u,
+            max_stall=HEURISTIC_STALL,
+            target=best.bound,
+        )
+        if len(cols) < best.objective:
+            best.offer(cols, float(len(cols)), "heuristic")
+            best.notes.append(
+                "sites from the cover local search (drop, 2-for-1 swaps and kicks re-covered greedily)"
+            )
