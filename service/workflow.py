@@ -27,7 +27,6 @@ from gis import (
     InputError,
     Scenario,
     load_scenario,
-    save_graph,
     scenario_graph,
     write_demo_scenario,
 )
@@ -57,6 +56,7 @@ from .hazard_register import register_inputs, register_outputs, write_demo_regis
 
 if TYPE_CHECKING:
     from risk_models.register import RegisterMonth
+from ._network import write_network
 from ._province import by_city_table, province_plan_summary
 
 __all__ = [
@@ -312,7 +312,8 @@ def run_scenario(
 ) -> PipelineResult:
     """Run every stage on a scenario and write the outputs into ``out_dir``.
 
-    Outputs: ``network.gpkg`` (road nodes and edges with travel times), ``snapping.csv``,
+    Outputs: ``network.gpkg`` (road nodes and edges with travel times; above 2 M edges
+    ``network.npz`` and ``network_main_roads.gpkg`` instead, :mod:`service._network`), ``snapping.csv``,
     ``coverage.gpkg`` (response times, isochrones, station districts and violations),
     ``risk.gpkg`` (risk by ``units`` with the reasons, road response times as the capacity
     component, incident models when there are incidents), ``stations.gpkg`` (proposed stations
@@ -352,7 +353,8 @@ def run_scenario(
     at = PROVINCE_AT if cities_ else None
     with _stage(result, "build road network", progress):
         run = build_network(scenario, road_speeds=road_speeds, max_snap_m=max_snap_m, cache=cache)
-        result.outputs["network"] = save_graph(run.graph, out / "network.gpkg")
+        network, network_notes = write_network(run.graph, out)  # a province's: arrays + main roads
+        result.outputs |= network
         result.outputs["snapping"] = write_snap_report(run, out / "snapping.csv")
     hazard_register = register_outputs(scenario, out, result, register=register)
     with _stage(result, f"coverage ({standard}) and risk", progress):
@@ -466,6 +468,7 @@ def run_scenario(
     result.notes.append(_risk_note(risk))
     result.notes += [p.report() for p in (stations, depots) if p is not None]
     result.notes += [f"note: {n}" for n in notes if n not in coverage.notes]
+    result.notes += [f"note: {n}" for n in network_notes]
     result.outputs["summary"] = out / "summary.json"
     summary = {
         "scenario": scenario.label,
@@ -493,7 +496,7 @@ def run_scenario(
             else risk.top(5)[["score", "level"]].reset_index().to_dict("records"),
         },
         **({"cities": json.loads(by_city.round(4).to_json(orient="index"))} if by_city is not None else {}),
-        "notes": notes,
+        "notes": [*notes, *network_notes],
         "outputs": {k: str(v.name) for k, v in result.outputs.items()},
         "timings_s": result.timings_s,
     }
