@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +12,8 @@ from gis import load_scenario, scenario_graph, write_demo_province
 from gis.network import EdgeShapes
 from planning import depot_tiers
 from planning.cities import box_subgraph, city_box, scenario_cities
-from planning.depot_tiers import hours_to_points, plan_depot_network
+from planning.depot_tiers import hours_to_points
+from planning.siting import load_norms
 from planning.travel import cost_matrix
 
 SMALL = 30_000
@@ -59,16 +61,29 @@ def test_hours_from_the_targets_side_equal_the_cost_matrix(province) -> None:
     assert np.array_equal(many, cost_matrix(sub, cand.iloc[:3], com) / 3600.0)
 
 
-def test_depot_network_suggests_the_same_depots_as_the_plain_matrix(province, monkeypatch) -> None:
+def test_new_depots_are_those_of_the_plain_matrix(province, monkeypatch) -> None:
     scenario, graph = province
-    cfg = {"depot_tiers": {t: {"capacity_max_people": 1500} for t in ("township", "county")}}
-    fast = plan_depot_network(scenario, graph, planning_norms=cfg)
-    assert len(fast.new_depots) > 0, "the test needs unmet demand"
+    com = scenario["communities"]
+    cities = scenario_cities(scenario)[:3]
+    out = gpd.GeoDataFrame(
+        {"city": com["city"], "unmet_people": 0.0}, geometry=com.geometry, crs=com.crs, index=com.index
+    )
+    for k, city in enumerate(cities):  # a few unmet communities in each city: fewer than its sites
+        rows = np.flatnonzero((com["city"] == city).to_numpy())[::40][: 3 + 4 * k]
+        out.iloc[rows, out.columns.get_loc("unmet_people")] = 3000.0
+    cfg = load_norms(None)
+    searches: list[int] = []
+    dijkstra = depot_tiers.dijkstra
 
-    def plain(g, cand, unmet):
-        return cost_matrix(g, cand, unmet) / 3600.0
+    def counted(*args, **kwargs):
+        searches.append(len(kwargs["indices"]))
+        return dijkstra(*args, **kwargs)
 
-    monkeypatch.setattr(depot_tiers, "hours_to_points", plain)
-    slow = plan_depot_network(scenario, graph, planning_norms=cfg)
-    pd.testing.assert_frame_equal(fast.new_depots, slow.new_depots)
-    pd.testing.assert_frame_equal(fast.communities, slow.communities)
+    monkeypatch.setattr(depot_tiers, "dijkstra", counted)
+    kw = {"cfg": cfg, "limit_s": 30.0, "margin": 20_000.0}
+    fast = depot_tiers._new_depots(scenario, graph, out, notes=[], **kw)
+    assert searches, "the unmet communities' side was not searched"
+    monkeypatch.setattr(depot_tiers, "hours_to_points", lambda g, c, u: cost_matrix(g, c, u) / 3600.0)
+    plain = depot_tiers._new_depots(scenario, graph, out, notes=[], **kw)
+    assert len(fast) > 0 and set(fast["city"]) == set(cities)
+    pd.testing.assert_frame_equal(fast, plain)
