@@ -122,6 +122,9 @@ def main() -> int:
             f"map.html: {page.stat().st_size / 1e6:.1f} MB, report.html: "
             f"{(out / 'report.html').stat().st_size / 1e6:.1f} MB"
         )
+        names = ("network.gpkg", "network.npz", "network_main_roads.gpkg")
+        network = [f for f in names if (out / f).exists()]
+        print("network: " + ", ".join(f"{f} {(out / f).stat().st_size / 1e6:,.0f} MB" for f in network))
         if (
             not args.no_browser
             and shutil.which("chromedriver")

@@ -480,8 +480,13 @@ def _suggest(
     distance: Distance,
     limit_s: float,
     notes: list[str],
+    hours: npt.NDArray[np.float64] | None = None,
 ) -> gpd.GeoDataFrame | None:
-    """New depots on candidate sites for the unmet communities (p-median on people x hours)."""
+    """New depots on candidate sites for the unmet communities (p-median on people x hours).
+
+    ``hours`` is the unmet communities x candidate sites matrix when already computed (the
+    depot network computes it from the side needing fewer searches).
+    """
     unmet = com[com["unmet_people"] > 0]
     if len(unmet) == 0:
         return None
@@ -496,7 +501,8 @@ def _suggest(
     count = min(wanted, len(cand))
     if n_new is not None and count < wanted:
         notes.append(f"{wanted} new depots asked for but only {len(cand)} candidate sites: {count} suggested")
-    hours = cost_matrix(graph, cand, unmet, distance=distance, planning_norms=cfg) / 3600.0
+    if hours is None:
+        hours = cost_matrix(graph, cand, unmet, distance=distance, planning_norms=cfg) / 3600.0
     hours = np.where(hours <= float(t["delivery_h"]), hours, np.inf)
     ok = np.isfinite(hours).any(axis=1)
     if not ok.any():

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from gis.network.graph import GraphLike
 
 __all__ = [
+    "CHUNK_FLOATS",
     "RoadMatrix",
     "TargetsBySources",
     "cost_matrix",
@@ -63,6 +64,9 @@ IntArray = npt.NDArray[np.int64]
 TargetsBySources: TypeAlias = npt.NDArray[np.float64]
 
 _CACHE: weakref.WeakKeyDictionary[RoadGraph, dict[str, RoadMatrix]] = weakref.WeakKeyDictionary()
+
+#: Travel times held at once by :func:`cost_matrix`'s searches (sources x nodes): 128 MB.
+CHUNK_FLOATS = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -520,7 +524,7 @@ def cost_matrix(
     turnout_s: float = 0.0,
     distance: Distance = "network",
     planning_norms: TableOverrides = None,
-    chunk_size: int = 64,
+    chunk_size: int | None = None,
 ) -> TargetsBySources:
     """Time from every source (station, candidate, depot) to every target point, in seconds.
 
@@ -544,7 +548,9 @@ def cost_matrix(
     planning_norms
         Overrides of ``planning/data/planning_norms.toml`` (its ``[euclidean]`` speed and detour).
     chunk_size
-        Sources searched at once (memory: ``chunk_size`` x nodes floats).
+        Sources searched at once (memory: ``chunk_size`` x nodes floats). Default: 64, or fewer
+        on a graph of more than 262,144 nodes, to keep a chunk within :data:`CHUNK_FLOATS` floats
+        (128 MB; the same matrix, searched in more, smaller chunks).
 
     Returns
     -------
@@ -580,6 +586,8 @@ def cost_matrix(
     m = road_matrix(graph)
     src_nodes = m.positions(m._snap(src_pts)["node"].tolist())
     dst_snaps = m._snap(dst_pts)
+    if chunk_size is None:
+        chunk_size = max(1, min(64, CHUNK_FLOATS // max(m.n_nodes, 1)))
     out = np.empty((len(dst_pts), len(src_pts)))
     for start in range(0, len(src_nodes), chunk_size):
         node_times = m.one_to_all(src_nodes[start : start + chunk_size])

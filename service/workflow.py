@@ -27,7 +27,6 @@ from gis import (
     InputError,
     Scenario,
     load_scenario,
-    save_graph,
     scenario_graph,
     write_demo_scenario,
 )
@@ -68,6 +67,7 @@ from .hazard_register import register_inputs, register_outputs, write_demo_regis
 
 if TYPE_CHECKING:
     from risk_models.register import RegisterMonth
+from ._network import write_network
 from ._province import by_city_table, province_plan_summary
 
 __all__ = [
@@ -340,7 +340,8 @@ def run_scenario(
 ) -> PipelineResult:
     """Run every stage on a scenario and write the outputs into ``out_dir``.
 
-    Outputs: ``network.gpkg`` (road nodes and edges with travel times), ``snapping.csv``,
+    Outputs: ``network.gpkg`` (road nodes and edges with travel times; above 2 M edges
+    ``network.npz`` and ``network_main_roads.gpkg`` instead, :mod:`service._network`), ``snapping.csv``,
     ``coverage.gpkg`` (response times, isochrones, station districts and violations),
     ``risk.gpkg`` (risk by ``units`` with the reasons, road response times as the capacity
     component, incident models when there are incidents), ``stations.gpkg`` (proposed stations
@@ -391,7 +392,8 @@ def run_scenario(
     at = PROVINCE_AT if cities_ else None
     with _stage(result, "build road network", progress):
         run = build_network(scenario, road_speeds=road_speeds, max_snap_m=max_snap_m, cache=cache)
-        result.outputs["network"] = save_graph(run.graph, out / "network.gpkg")
+        network, network_notes = write_network(run.graph, out)  # a province's: arrays + main roads
+        result.outputs |= network
         result.outputs["snapping"] = write_snap_report(run, out / "snapping.csv")
     if safety is not None and source is not None and source.register:  # before the month is read
         register_failed(safety, scenario, result, register=register)
@@ -513,6 +515,7 @@ def run_scenario(
     result.notes.append(_risk_note(risk))
     result.notes += [p.report() for p in (stations, depots) if p is not None]
     result.notes += [f"note: {n}" for n in notes if n not in coverage.notes]
+    result.notes += [f"note: {n}" for n in network_notes]
     write_qgis_styles(*(p for p in result.outputs.values() if p.suffix == ".gpkg"))  # one set of bands
     result.outputs["summary"] = out / "summary.json"
     summary = {
@@ -542,7 +545,7 @@ def run_scenario(
         },
         **({"cities": json.loads(by_city.round(4).to_json(orient="index"))} if by_city is not None else {}),
         **({"community_safety": community_summary(safety)} if safety is not None else {}),
-        "notes": notes,
+        "notes": [*notes, *network_notes],
         "outputs": {k: str(v.name) for k, v in result.outputs.items()},
         "timings_s": result.timings_s,
     }

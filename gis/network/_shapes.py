@@ -39,6 +39,16 @@ class EdgeShapes:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.xy, self.offsets = state["xy"], state["offsets"]
 
+    def take_lines(self, parent: EdgeShapes, edges: npt.NDArray[np.bool_]) -> None:
+        """Use ``parent``'s lines of ``edges`` (a mask) as these lines, when ``parent`` has made them.
+
+        For a subgraph (:meth:`RoadGraph.subgraph`): its packed coordinates are those of the
+        parent's ``edges``, so the lines are the same (shapely geometries are immutable and
+        shared); only the tree is built again, over them, as it would be over new lines.
+        """
+        if "geoms" in parent.__dict__ and "geoms" not in self.__dict__:
+            self.__dict__["geoms"] = parent.__dict__["geoms"][edges]
+
     @cached_property
     def geoms(self) -> npt.NDArray[np.object_]:
         """The LineString of every edge, in edge order."""

@@ -430,7 +430,7 @@ class RoadGraph:
             keep = np.zeros(self.n_nodes, dtype=bool)
             keep[pos] = True
         out = self._subset(keep, keep[self.sources] & keep[self.targets])
-        return out if source is None else dataclasses.replace(out, source=source)
+        return out if source is None else out._replace(source=source)
 
     def _subset(self, nodes: npt.NDArray[np.bool_], edges: npt.NDArray[np.bool_]) -> RoadGraph:
         """The ``nodes`` (mask) and the ``edges`` (mask, both ends among ``nodes``), renumbered."""
@@ -444,7 +444,7 @@ class RoadGraph:
         indptr = np.zeros(n + 1, np.int64)
         np.cumsum(np.bincount(new_id[self.sources[edges]], minlength=n), out=indptr[1:])
         fields = ("key", "length_m", "speed_kph", "travel_time_s", "oneway", "osm_way_id")
-        return dataclasses.replace(
+        out = dataclasses.replace(
             self,
             node_xy=self.node_xy[nodes],
             indptr=indptr,
@@ -459,6 +459,8 @@ class RoadGraph:
             edge_attrs=MappingProxyType({k: v[edges] for k, v in self.edge_attrs.items()}),
             **{name: getattr(self, name)[edges] for name in fields},
         )
+        out._edge_shapes.take_lines(self._edge_shapes, edges)  # the same lines, not made again
+        return out
 
     def _replace(self, **changes: Any) -> RoadGraph:
         new = dataclasses.replace(self, **changes)
