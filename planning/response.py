@@ -22,11 +22,12 @@ import pandas as pd
 import shapely
 
 from gis.errors import InputError
+from gis.executor import InProcessExecutor, as_executor
 
 from ._stats import quantile
 from .names import DEFAULT_STANDARD
 from .parallel import SnappedPointEngine, SourceReduction, reduce_sources
-from .snapping import _snap_layers, _snap_points, _snap_stations
+from .snapping import _snap_layers, _snap_points, _snap_stations, share_road_edges
 from .standards import ResponseStandard, response_standard
 from .travel import RoadMatrix, TargetsBySources, road_matrix
 
@@ -159,6 +160,11 @@ def _engine(
     std = response_standard(standard)
     speed = _speed(speed_factor)
     m = road_matrix(graph, edge_weight=edge_weight)
+    if executor is not None and stations is not None:
+        ex = as_executor(executor)
+        if not isinstance(ex, InProcessExecutor) and _travel_matrix(travel_matrix, len(stations), m.n_nodes):
+            # every snap of the chunked path on the workers: each holds a strip of the road lines
+            share_road_edges(m.graph, ex)
     snaps = _snap_stations(m, stations, max_snap_m=max_snap_m, layer="fire_stations", executor=executor)
     pos = m.positions(snaps["node"].tolist())
     if not _travel_matrix(travel_matrix, len(pos), m.n_nodes):
