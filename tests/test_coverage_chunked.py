@@ -166,3 +166,26 @@ def test_district_cells_not_exactly_noded_fall_back_to_the_overlay_union() -> No
     with pytest.raises(shapely.errors.GEOSException):
         shapely.coverage_union_all(cells)
     assert _union_cells(cells).area == pytest.approx(3.0)
+
+
+def test_searches_on_the_nodes_within_reach_equal_the_whole_graph() -> None:
+    """The per-station searches cut off at c find the same costs on the subgraph of nodes within c."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
+    from planning.response import _within_reach
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    rows, cols = rng.integers(0, n, 6000), rng.integers(0, n, 6000)
+    w = rng.integers(0, 20, 6000) / 3.0  # zero-cost edges and ties included
+    csr = sp.csr_matrix((w, (rows, cols)), shape=(n, n))
+    csr.sum_duplicates()
+    stations = np.array([3, 50, 51, 300])
+    cutoff = 6.0
+    nearest = dijkstra(csr, indices=stations, min_only=True)
+    sub, new = _within_reach(csr, nearest, cutoff)
+    whole = dijkstra(csr, indices=stations, limit=cutoff)
+    part = dijkstra(sub, indices=new[stations], limit=cutoff)
+    np.testing.assert_array_equal(part[:, new], whole)  # unreached nodes map to the isolated node: inf
+    assert sub.shape[0] - 1 == int((nearest <= cutoff).sum()) < n
