@@ -302,7 +302,7 @@ def _chunked_layer(
     u, v = m.edge_uv[edge, 0], m.edge_uv[edge, 1]
     # the arithmetic of RoadMatrix.point_times on the nearest-station costs (min commutes with +)
     from_u = cost[u] + frac * m.edge_cost[edge]
-    back = m.reverse_cost[edge]
+    back = m.reverse_costs(edge)
     from_v = np.where(np.isfinite(back), cost[v] + (1.0 - frac) * np.nan_to_num(back), np.inf)
     first = std.turnout_s + np.minimum(from_u, from_v) / engine.speed_factor
     tie = np.where(

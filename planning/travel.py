@@ -155,6 +155,11 @@ class RoadMatrix:
     @cached_property
     def reverse_cost(self) -> FloatArray:
         """Cost of the fastest edge back from ``v`` to ``u`` for every edge (inf on one-way roads)."""
+        return self.reverse_costs(np.arange(len(self.edge_uv)))
+
+    @cached_property
+    def _keys(self) -> tuple[IntArray, FloatArray]:
+        """The CSR's ``(u * n + v)`` keys, ascending, and their costs."""
         n = np.int64(self.n_nodes)
         coo = self.csr.tocoo()
         keys = coo.row.astype(np.int64) * n + coo.col
@@ -162,7 +167,13 @@ class RoadMatrix:
         if len(keys) > 1 and not bool((keys[1:] > keys[:-1]).all()):  # built in order: no sort needed
             order = np.argsort(keys)
             keys, data = keys[order], data[order]
-        want = self.edge_uv[:, 1] * n + self.edge_uv[:, 0]
+        return keys, data
+
+    def reverse_costs(self, edges: IntArray) -> FloatArray:
+        """:attr:`reverse_cost` of the given edges only (the edges places are snapped to), same values."""
+        keys, data = self._keys
+        uv = self.edge_uv[np.asarray(edges, dtype=np.int64)]
+        want = uv[:, 1] * np.int64(self.n_nodes) + uv[:, 0]
         at = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
         found = keys[at] == want if len(keys) else np.zeros(len(want), bool)
         return np.where(found, data[at] if len(keys) else np.inf, np.inf)
@@ -230,7 +241,7 @@ class RoadMatrix:
         frac = snaps["frac"].to_numpy(np.float64)[:, None]
         u, v = self.edge_uv[edge, 0], self.edge_uv[edge, 1]
         from_u = node_times[u] + frac * self.edge_cost[edge][:, None]
-        back = self.reverse_cost[edge][:, None]
+        back = self.reverse_costs(edge)[:, None]
         from_v = np.where(np.isfinite(back), node_times[v] + (1.0 - frac) * np.nan_to_num(back), np.inf)
         return np.minimum(from_u, from_v)
 

@@ -189,3 +189,12 @@ def test_searches_on_the_nodes_within_reach_equal_the_whole_graph() -> None:
     part = dijkstra(sub, indices=new[stations], limit=cutoff)
     np.testing.assert_array_equal(part[:, new], whole)  # unreached nodes map to the isolated node: inf
     assert sub.shape[0] - 1 == int((nearest <= cutoff).sum()) < n
+
+
+def test_reverse_costs_of_some_edges_equal_the_whole_array(city: tuple[Scenario, RoadGraph]) -> None:
+    from planning.travel import road_matrix
+
+    m = road_matrix(city[1])
+    edges = np.random.default_rng(1).integers(0, len(m.edge_uv), 500)
+    np.testing.assert_array_equal(m.reverse_costs(edges), m.reverse_cost[edges])
+    assert np.isinf(m.reverse_cost).any() and np.isfinite(m.reverse_cost).any()
