@@ -212,8 +212,14 @@ def _empty_layer(points: gpd.GeoDataFrame, std: ResponseStandard) -> gpd.GeoData
     return out
 
 
-def _layers(engine: _Engine, layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
-    """:func:`layer_coverage` of several layers; on the chunked path one pass of searches for all."""
+def _layers(
+    engine: _Engine, layers: Mapping[str, gpd.GeoDataFrame], *, pending: Any = None
+) -> dict[str, gpd.GeoDataFrame]:
+    """:func:`layer_coverage` of several layers; on the chunked path one pass of searches for all.
+
+    ``pending``: :func:`planning.snapping.start_snaps` of the same (non-empty) layers, begun
+    on the workers before the engine was built (chunked path only).
+    """
     if not engine.chunked:
         return {name: _layer(engine, points, name) for name, points in layers.items()}
     snaps = _snap_layers(
@@ -222,6 +228,7 @@ def _layers(engine: _Engine, layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str
         max_snap_m=engine.max_snap_m,
         executor=engine.executor,
         exact_road_distance=False,  # the layers carry `flagged`, not `road_distance_m`
+        pending=pending,
     )
     together = pd.concat(list(snaps.values()), ignore_index=True) if snaps else None
     reduction = _reduce_points(engine, together) if together is not None else None

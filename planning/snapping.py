@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,9 +38,17 @@ from .travel import RoadMatrix, lowest_nearest, nearest_edges, road_matrix
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from gis.network.graph import GraphLike
+    from gis.network.graph import GraphLike, RoadGraph
 
-__all__ = ["REGION_REACH_M", "RoadRegion", "road_regions", "share_road_edges", "snap_points", "snap_stations"]
+__all__ = [
+    "REGION_REACH_M",
+    "RoadRegion",
+    "road_regions",
+    "share_road_edges",
+    "snap_points",
+    "snap_stations",
+    "start_snaps",
+]
 
 #: On a cluster, the places of a snap are split into about this many tasks per worker (each
 #: place is answered on its own, so the split never changes a row).
@@ -135,6 +144,7 @@ def _snap_layers(
     max_snap_m: float | None,
     executor: Executor | Any | None = None,
     exact_road_distance: bool = True,
+    pending: Future[tuple[dict[str | None, Any], dict[str | None, Any]]] | None = None,
 ) -> dict[str | None, pd.DataFrame]:
     """:func:`snap_points` of several layers; on the workers once they hold the graph's edges.
 
@@ -147,18 +157,15 @@ def _snap_layers(
 
     ``exact_road_distance=False``: ``road_distance_m`` only as far as ``flagged`` needs it
     (:func:`gis.snap.road_distances` with ``within_m``); every other column is the same.
+    ``pending``: the same layers' :func:`start_snaps`, begun on the workers earlier.
     """
     if max_snap_m is None:
         max_snap_m = default_max_snap_m()
-    ex = as_executor(executor)
+    if pending is not None:  # started on the workers before the road matrix was built
+        targets, found = pending.result()
+    else:
+        targets, found = _worker_snaps(m.graph, layers, float(max_snap_m), executor, exact_road_distance)
     where = {name: f"layer `{name}`" if name else "`points`" for name in layers}
-    crs = {name: m.crs if m.crs is not None else pts.crs for name, pts in layers.items()}
-    targets = {name: snap_targets(pts, crs[name], where=where[name]) for name, pts in layers.items()}
-    found: dict[str | None, tuple[Any, ...]] = {}
-    held = None if isinstance(ex, InProcessExecutor) else ex.held(m.graph.edge_shapes())
-    if held is not None:
-        within = None if exact_road_distance else float(max_snap_m)
-        found = _snap_on_workers({n: (t[1], t[2]) for n, t in targets.items()}, ex, held, within)
     out = {}
     for name, (index, pts, geoms) in targets.items():
         if name in found:
@@ -241,6 +248,49 @@ def _strip_of(x: npt.NDArray[np.float64], bounds: list[tuple[float, float, float
     """The strip of every x (strips in order, each ``x_lo <= x < x_hi``)."""
     inner = np.array([b[0] for b in bounds[1:]], dtype=np.float64)
     return np.searchsorted(inner, x, side="right").astype(np.int64)
+
+
+def _worker_snaps(
+    graph: RoadGraph,
+    layers: Mapping[str | None, gpd.GeoDataFrame | gpd.GeoSeries],
+    max_snap_m: float,
+    executor: Executor | Any | None,
+    exact_road_distance: bool,
+) -> tuple[dict[str | None, Any], dict[str | None, Any]]:
+    """``(targets, found)``: the layers checked (:func:`gis.snap.snap_targets`) and, when the
+    workers hold the graph's strips, their snaps from there (else ``found`` is empty)."""
+    ex = as_executor(executor)
+    where = {name: f"layer `{name}`" if name else "`points`" for name in layers}
+    crs = {name: graph.crs if graph.crs is not None else pts.crs for name, pts in layers.items()}
+    targets = {name: snap_targets(pts, crs[name], where=where[name]) for name, pts in layers.items()}
+    held = None if isinstance(ex, InProcessExecutor) else ex.held(graph.edge_shapes())
+    if held is None:
+        return targets, {}
+    within = None if exact_road_distance else max_snap_m
+    return targets, _snap_on_workers({n: (t[1], t[2]) for n, t in targets.items()}, ex, held, within)
+
+
+def start_snaps(
+    graph: GraphLike,
+    layers: Mapping[str | None, gpd.GeoDataFrame | gpd.GeoSeries],
+    *,
+    max_snap_m: float | None,
+    executor: Executor | Any,
+    exact_road_distance: bool = True,
+) -> Future[tuple[dict[str | None, Any], dict[str | None, Any]]]:
+    """Begin the snaps of ``layers`` on the workers (which hold the graph's strips) and return at once.
+
+    The tasks are submitted and collected from a thread of this process, so the driver can
+    build the road matrix and search the nearest stations meanwhile; pass the result to the
+    snap as ``pending`` (the rows are those of a snap begun then). Errors surface there.
+    """
+    road = as_road_graph(graph)
+    limit = float(default_max_snap_m() if max_snap_m is None else max_snap_m)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskplan-snaps")
+    try:
+        return pool.submit(_worker_snaps, road, layers, limit, executor, exact_road_distance)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _snap_on_workers(
