@@ -237,7 +237,7 @@ def main() -> None:
             else ""
         )
         setup = (
-            f"; workers' set-up (a strip of the edge lines to each, its STRtree built there) {r['setup_s']:.1f} s"
+            f"; workers' set-up (a strip of the lines to each, its tree built there) {r['setup_s']:.1f} s"
             if on_workers
             else " (STRtree of the road lines built in the driver)"
         )

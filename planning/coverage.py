@@ -261,25 +261,26 @@ def analyse_coverage(
     road = as_road_graph(graph)
     units, pending = area_units, None
     ex = as_executor(executor) if executor is not None else None
-    if ex is not None and not isinstance(ex, InProcessExecutor) and stations is not None:
-        if _travel_matrix(travel_matrix, len(stations), road.n_nodes):
-            # the places are snapped on the workers (each holds a strip of the road lines) while
-            # this process builds the road matrix and searches the nearest station of every node
-            if units is None:
-                units = area_grid(_extent(scenario, road), cell_m=cell_m, crs=road.crs)
-            share_road_edges(road, ex)
-            places = {
-                "communities": scenario["communities"],
-                "hazards": scenario.layers.get("hazards", no_hazards),
-                "area_units": units,
-            }
-            pending = start_snaps(
-                road,
-                {k: v for k, v in places.items() if len(v)},
-                max_snap_m=max_snap_m,
-                executor=ex,
-                exact_road_distance=False,
-            )
+    on_workers = ex is not None and not isinstance(ex, InProcessExecutor) and stations is not None
+    if on_workers and _travel_matrix(travel_matrix, len(stations), road.n_nodes):
+        # the places are snapped on the workers (each holds a strip of the road lines) while
+        # this process builds the road matrix and searches the nearest station of every node
+        assert ex is not None
+        if units is None:
+            units = area_grid(_extent(scenario, road), cell_m=cell_m, crs=road.crs)
+        share_road_edges(road, ex)
+        places = {
+            "communities": scenario["communities"],
+            "hazards": scenario.layers.get("hazards", no_hazards),
+            "area_units": units,
+        }
+        pending = start_snaps(
+            road,
+            {k: v for k, v in places.items() if len(v)},
+            max_snap_m=max_snap_m,
+            executor=ex,
+            exact_road_distance=False,
+        )
     engine, snaps = _engine(
         graph,
         stations,

@@ -11,7 +11,7 @@ every road than ``max_snap_m`` are *flagged*, never silently snapped or dropped:
 
 from __future__ import annotations
 
-import math
+import itertools
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -200,7 +200,9 @@ class RoadRegion:
     same order; pickled as packed coordinates, the tree made where it is used).
     """
 
-    def __init__(self, x_lo: float, x_hi: float, reach_m: float, edges: npt.NDArray[np.int64], shapes: EdgeShapes):
+    def __init__(
+        self, x_lo: float, x_hi: float, reach_m: float, edges: npt.NDArray[np.int64], shapes: EdgeShapes
+    ):
         self.x_lo, self.x_hi, self.reach_m = float(x_lo), float(x_hi), float(reach_m)
         self.edges = edges
         self.shapes = shapes
@@ -235,7 +237,7 @@ def road_regions(shapes: EdgeShapes, n: int, *, reach_m: float = REGION_REACH_M)
     sides = np.r_[-np.inf, cuts, np.inf]
     counts = np.diff(offsets)
     out = []
-    for lo, hi in zip(sides[:-1], sides[1:], strict=True):
+    for lo, hi in itertools.pairwise(sides):
         edges = np.flatnonzero((x_max >= lo - reach_m) & (x_min <= hi + reach_m)).astype(np.int64)
         c = counts[edges]
         rows = np.repeat(offsets[edges], c) + (np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c))
@@ -257,8 +259,11 @@ def _worker_snaps(
     executor: Executor | Any | None,
     exact_road_distance: bool,
 ) -> tuple[dict[str | None, Any], dict[str | None, Any]]:
-    """``(targets, found)``: the layers checked (:func:`gis.snap.snap_targets`) and, when the
-    workers hold the graph's strips, their snaps from there (else ``found`` is empty)."""
+    """``(targets, found)``: the layers checked and, when the workers hold the strips, their snaps.
+
+    ``targets`` per layer as :func:`gis.snap.snap_targets` gives them; ``found`` is empty unless
+    the workers hold the graph's strips (:func:`share_road_edges`).
+    """
     ex = as_executor(executor)
     where = {name: f"layer `{name}`" if name else "`points`" for name in layers}
     crs = {name: graph.crs if graph.crs is not None else pts.crs for name, pts in layers.items()}
@@ -332,7 +337,9 @@ def _snap_on_workers(
     edge = np.full(n, -1, dtype=np.int64)
     dist, along, frac = np.full(n, np.inf), np.zeros(n), np.zeros(n)
     road = np.full(n, np.inf)
-    tasks, pin, rows = [], [], []
+    tasks: list[tuple[Any, ...]] = []
+    pin: list[Any] = []
+    rows: list[npt.NDArray[np.int64]] = []
     per = SNAP_TASKS_PER_WORKER  # tasks per strip (a strip is one worker's)
     for j, h in enumerate(handles):
         mine = np.flatnonzero(strip == j)
@@ -370,7 +377,9 @@ def _snap_on_workers(
             for part in np.array_split(np.arange(len(ask)), per):
                 if len(part):
                     k = ask[part]
-                    tasks.append((h, xy[k], bound[part], is_area[k] & area_open[k], wkb[k], within_m, a_reach[part]))
+                    tasks.append(
+                        (h, xy[k], bound[part], is_area[k] & area_open[k], wkb[k], within_m, a_reach[part])
+                    )
                     pin.append(h)
                     rows.append(k)
         for i, got in ex.run(_region_snap, tasks, pin=pin, name="snap_points"):
@@ -396,7 +405,7 @@ def _snap_on_workers(
     return out
 
 
-def _region_snap(
+def _region_snap(  # noqa: PLR0917 - one task's arguments, positional for Executor.run
     region: RoadRegion,
     xy: npt.NDArray[np.float64],
     bound: npt.NDArray[np.float64] | None,
@@ -471,7 +480,7 @@ def _build_tree(region: RoadRegion) -> int:
 
 
 def share_road_edges(graph: GraphLike, executor: Executor | Any | None, *, build: bool = True) -> Any:
-    """Give every worker its share of the road graph's lines (a strip of the graph) and build its STRtree there.
+    """Give every worker a strip of the road graph's lines, and build its STRtree there.
 
     The lines are split into one strip per worker (:func:`road_regions`, about as many edges
     each, overlapping by :data:`REGION_REACH_M` on either side) and each worker gets its own,

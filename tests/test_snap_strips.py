@@ -34,7 +34,11 @@ def city() -> tuple[dict[str, gpd.GeoDataFrame], RoadGraph]:
 @pytest.fixture(scope="module")
 def ladder() -> RoadGraph:
     """Two-way roads along y = 0 and y = 10 (x 0..1000), rungs every 100 m: many exact ties."""
-    lines = [shapely.LineString([(X0 + a, Y0 + y), (X0 + a + 100, Y0 + y)]) for y in (0, 10) for a in range(0, 1000, 100)]
+    lines = [
+        shapely.LineString([(X0 + a, Y0 + y), (X0 + a + 100, Y0 + y)])
+        for y in (0, 10)
+        for a in range(0, 1000, 100)
+    ]
     lines += [shapely.LineString([(X0 + a, Y0), (X0 + a, Y0 + 10)]) for a in range(0, 1001, 100)]
     roads = gpd.GeoDataFrame({"highway": ["residential"] * len(lines)}, geometry=lines, crs=CRS)
     return graph_from_lines(roads)
@@ -44,7 +48,9 @@ def _split(m: Any, places: dict[str, Any], n: int, reach_m: float, within_m: flo
     regions = snapping.road_regions(m.graph.edge_shapes(), n, reach_m=reach_m)
     held = (regions, [r.bounds() for r in regions])
     targets = {k: snap_targets(v, m.crs, where=k) for k, v in places.items()}
-    return snapping._snap_on_workers({k: (t[1], t[2]) for k, t in targets.items()}, InProcessExecutor(), held, within_m)
+    return snapping._snap_on_workers(
+        {k: (t[1], t[2]) for k, t in targets.items()}, InProcessExecutor(), held, within_m
+    )
 
 
 def _assert_equal(whole: dict[str, pd.DataFrame], split: dict[str, Any]) -> None:
@@ -59,7 +65,9 @@ def _assert_equal(whole: dict[str, pd.DataFrame], split: dict[str, Any]) -> None
 
 @pytest.mark.parametrize("exact", [True, False])
 @pytest.mark.parametrize(("n", "reach_m"), [(2, 2000.0), (3, 150.0), (5, 40.0), (8, 0.0)])
-def test_strips_equal_the_whole_tree(city: tuple[dict[str, Any], RoadGraph], n: int, reach_m: float, exact: bool) -> None:
+def test_strips_equal_the_whole_tree(
+    city: tuple[dict[str, Any], RoadGraph], n: int, reach_m: float, exact: bool
+) -> None:
     """Points, polygons and cells far off the roads, on strips of small reaches (many second rounds)."""
     raw, G = city
     m = road_matrix(G)
@@ -109,13 +117,13 @@ def test_lowest_nearest_is_the_brute_force_answer() -> None:
     np.testing.assert_array_equal(dist, best)
     np.testing.assert_array_equal(item, np.argmax(d == best[:, None], axis=1))
     # bounded: the points with nothing within the bound are left out, the others answered alike
-    w2, i2, d2 = lowest_nearest(tree, pts, max_distance=1.0)
+    w2, i2, _ = lowest_nearest(tree, pts, max_distance=1.0)
     keep = best <= 1.0
     np.testing.assert_array_equal(w2, np.flatnonzero(keep))
     np.testing.assert_array_equal(i2, item[keep])
-    w3, d3 = nearest_distances(tree, pts)
+    _, d3 = nearest_distances(tree, pts)
     np.testing.assert_array_equal(d3, best)
-    e, d4, _, _ = nearest_edges(lines, tree, pts)
+    e, *_ = nearest_edges(lines, tree, pts)
     np.testing.assert_array_equal(e, item)
 
 
@@ -124,7 +132,9 @@ def test_road_regions_cover_every_edge_and_split_them(city: tuple[dict[str, Any]
     shapes = G.edge_shapes()
     regions = snapping.road_regions(shapes, 3, reach_m=500.0)
     m = len(shapes.offsets) - 1
-    assert np.union1d(np.union1d(regions[0].edges, regions[1].edges), regions[2].edges).tolist() == list(range(m))
+    assert np.union1d(np.union1d(regions[0].edges, regions[1].edges), regions[2].edges).tolist() == list(
+        range(m)
+    )
     assert all(len(r.edges) < m for r in regions)
     for r in regions:  # the strip's lines are the graph's, bit for bit
         assert shapely.equals_exact(r.shapes.geoms, shapes.geoms[r.edges], tolerance=0).all()
