@@ -9,7 +9,9 @@ functions that accept ``executor=`` (an Executor, a Client or None) the same obj
 
 An Executor does two things. :meth:`Executor.share` sends a big input (a road graph, a source
 table) to every worker once (``client.scatter(obj, broadcast=True)``) and returns a handle that
-tasks take as an argument, never the object itself per task. :meth:`Executor.run` runs
+tasks take as an argument, never the object itself per task; :meth:`Executor.share_each` sends
+part ``i`` of a split input to worker ``i`` only, and ``run(..., pin=)`` runs a task where its
+part is held. :meth:`Executor.run` runs
 ``fn(*shared, *task)`` for every task and yields ``(task number, result)`` as they complete,
 feeding ``progress(done, total)``; a failing task cancels the rest and re-raises its own
 exception (same type, so an :class:`~gis.errors.InputError` stays one) with a note naming the task.

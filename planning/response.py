@@ -570,6 +570,7 @@ def unit_response_times(
     standard: str | Mapping[str, Any] | ResponseStandard = DEFAULT_STANDARD,
     speed_factor: float = 1.0,
     max_snap_m: float | None = None,
+    executor: Executor | Any | None = None,
 ) -> pd.Series:
     """First-engine response time of every unit by road, ``inf`` where none is reached.
 
@@ -577,7 +578,8 @@ def unit_response_times(
     time of the community it lies in; units off the road network (:data:`OFF_ROAD_RULE`)
     count as not reached. Pass it to :func:`risk_models.score_scenario` as
     ``response_time_s=lambda units: unit_response_times(graph, stations, units)``. ``standard``
-    is the response profile (turnout + first-engine travel), as in :func:`layer_coverage`.
+    is the response profile (turnout + first-engine travel), as in :func:`layer_coverage`;
+    ``executor`` too (a province's grid: its snaps and searches on the workers, same times).
 
     Examples
     --------
@@ -597,6 +599,7 @@ def unit_response_times(
         speed_factor=speed_factor,
         max_snap_m=max_snap_m,
         layer="units",
+        executor=executor,
     )
     return reached_times(table)
 

@@ -3,7 +3,9 @@
 :func:`snap_points` is the one snapping function of riskplan. Each feature (a point inside
 lines and polygons) is matched to the nearest edge of the graph's :class:`~planning.travel.RoadMatrix`
 (one shapely STRtree per graph, built once and shared by every layer and by the travel-time
-engine), then to the end node of that edge nearer the snapped position. Features farther from
+engine; of equally near edges the lowest-numbered), then to the end node of that edge nearer
+the snapped position. On Dask, :func:`share_road_edges` gives each worker a strip of the lines
+(:func:`road_regions`) and the snaps run there, with the same rows. Features farther from
 every road than ``max_snap_m`` are *flagged*, never silently snapped or dropped:
 :func:`gis.require_snapped` turns flags into a :class:`gis.errors.SnapError`, and
 :func:`snap_stations` adds the check that every station reaches the whole network.
