@@ -259,17 +259,45 @@ def _reduce_points(engine: _Engine, snaps: pd.DataFrame) -> SourceReduction:
         cutoff=engine.cutoff_cost,
     )
     sources = engine.station_pos
+    live = None
     if engine.nearest_cost is not None and engine.cutoff_cost is not None:
         csr, new = _within_reach(engine.matrix.csr, engine.nearest_cost, engine.cutoff_cost)
-        points = dataclasses.replace(points, csr=csr, u=new[points.u], v=new[points.v])
+        u, v = new[points.u], new[points.v]
+        k = csr.shape[0] - 1  # the isolated node: beyond every station's reach
+        # a place whose edge has neither end within reach is beyond every station (all inf):
+        # only the others are searched, and the rest get the empty reduction, as they would
+        live = np.flatnonzero((u < k) | (v < k))
+        points = dataclasses.replace(
+            points,
+            csr=csr,
+            u=u[live],
+            v=v[live],
+            cost_uv=points.cost_uv[live],
+            cost_vu=points.cost_vu[live],
+            frac=points.frac[live],
+        )
         sources = new[sources]
-    return reduce_sources(
+    r = reduce_sources(
         points,
         sources,
         thresholds=thresholds,
         chunk_size=engine.chunk_size,
         executor=engine.executor,
     )
+    if live is None:
+        return r
+    full = SourceReduction(
+        nearest=np.full(len(snaps), -1, np.int64),
+        nearest_time=np.full(len(snaps), np.inf),
+        second=np.full(len(snaps), -1, np.int64),
+        second_time=np.full(len(snaps), np.inf),
+        within=np.zeros((len(snaps), len(r.thresholds)), r.within.dtype),
+        thresholds=r.thresholds,
+    )
+    full.nearest[live], full.nearest_time[live] = r.nearest, r.nearest_time
+    full.second[live], full.second_time[live] = r.second, r.second_time
+    full.within[live] = r.within
+    return full
 
 
 def _within_reach(csr: Any, nearest_cost: FloatArray, cutoff: float) -> tuple[Any, IntArray]:

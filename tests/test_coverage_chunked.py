@@ -198,3 +198,25 @@ def test_reverse_costs_of_some_edges_equal_the_whole_array(city: tuple[Scenario,
     edges = np.random.default_rng(1).integers(0, len(m.edge_uv), 500)
     np.testing.assert_array_equal(m.reverse_costs(edges), m.reverse_cost[edges])
     assert np.isinf(m.reverse_cost).any() and np.isfinite(m.reverse_cost).any()
+
+
+def test_reduction_on_the_places_within_reach_equals_the_plain_reduction(
+    city: tuple[Scenario, RoadGraph],
+) -> None:
+    """Searched on the nodes within reach, only the places some station can reach: the same arrays."""
+    from planning.parallel import SnappedPointEngine, reduce_sources
+    from planning.snapping import _snap_layers
+
+    sc, G = city
+    std = {"turnout_s": 60.0, "travel_s": 90.0}  # a short cut-off: many places beyond every station
+    engine, _ = response._engine(
+        G, sc["fire_stations"], standard=std, speed_factor=1.0, max_snap_m=None,
+        edge_weight="travel_time_s", travel_matrix="chunked",
+    )  # fmt: skip
+    snaps = _snap_layers(engine.matrix, {"c": sc["communities"], "h": sc["hazards"]}, max_snap_m=None)
+    together = pd.concat(list(snaps.values()), ignore_index=True)
+    got = response._reduce_points(engine, together)
+    plain = SnappedPointEngine.from_snaps(engine.matrix, together, offset_s=60.0, cutoff=engine.cutoff_cost)
+    ref = reduce_sources(plain, engine.station_pos, thresholds=[150.0], chunk_size=16)
+    assert got.equals(ref)
+    assert (ref.nearest < 0).any() and (ref.nearest >= 0).any()
