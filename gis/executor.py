@@ -91,10 +91,12 @@ class Executor:
         progress: Progress | None = None,
         name: str | None = None,
         pin: Sequence[Any] | None = None,
+        priority: int = 0,
     ) -> Iterator[tuple[int, Any]]:
         """Yield ``(i, fn(*shared, *tasks[i]))`` for every task, in the order they complete.
 
         ``pin[i]``: a handle of :meth:`share_each`; task ``i`` runs on the worker holding it.
+        ``priority``: tasks of a higher priority run first where several wait (Dask's own).
         """
         raise NotImplementedError
 
@@ -146,6 +148,7 @@ class InProcessExecutor(Executor):
         progress: Progress | None = None,
         name: str | None = None,
         pin: Sequence[Any] | None = None,
+        priority: int = 0,
     ) -> Iterator[tuple[int, Any]]:
         """Yield ``(i, fn(*shared, *tasks[i]))`` in task order (``pin`` has nothing to choose here)."""
         total, label = _begin(fn, tasks, name, progress)
@@ -237,6 +240,7 @@ class DaskExecutor(Executor):
         progress: Progress | None = None,
         name: str | None = None,
         pin: Sequence[Any] | None = None,
+        priority: int = 0,
     ) -> Iterator[tuple[int, Any]]:
         """Submit the tasks (at most ``max_in_flight`` ahead) and yield results as they complete.
 
@@ -256,7 +260,9 @@ class DaskExecutor(Executor):
             where: dict[str, Any] = {}
             if pin is not None and pin[i] is not None:
                 where = {"workers": [self._holder[pin[i].key]], "allow_other_workers": False}
-            fut = self.client.submit(fn, *shared, *task, key=f"{label}-{token}-{i}", pure=False, **where)
+            fut = self.client.submit(
+                fn, *shared, *task, key=f"{label}-{token}-{i}", pure=False, priority=priority, **where
+            )
             live[fut.key] = (i, fut)
             return fut
 

@@ -254,12 +254,13 @@ def _strip_of(x: npt.NDArray[np.float64], bounds: list[tuple[float, float, float
     return np.searchsorted(inner, x, side="right").astype(np.int64)
 
 
-def _worker_snaps(
+def _worker_snaps(  # noqa: PLR0917 - called positionally by a thread pool
     graph: RoadGraph,
     layers: Mapping[str | None, gpd.GeoDataFrame | gpd.GeoSeries],
     max_snap_m: float,
     executor: Executor | Any | None,
     exact_road_distance: bool,
+    priority: int = 0,
 ) -> tuple[dict[str | None, Any], dict[str | None, Any]]:
     """``(targets, found)``: the layers checked and, when the workers hold the strips, their snaps.
 
@@ -274,7 +275,8 @@ def _worker_snaps(
     if held is None:
         return targets, {}
     within = None if exact_road_distance else max_snap_m
-    return targets, _snap_on_workers({n: (t[1], t[2]) for n, t in targets.items()}, ex, held, within)
+    places = {n: (t[1], t[2]) for n, t in targets.items()}
+    return targets, _snap_on_workers(places, ex, held, within, priority)
 
 
 def start_snaps(
@@ -295,7 +297,8 @@ def start_snaps(
     limit = float(default_max_snap_m() if max_snap_m is None else max_snap_m)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskplan-snaps")
     try:
-        return pool.submit(_worker_snaps, road, layers, limit, executor, exact_road_distance)
+        # below the tasks the driver waits for meanwhile (the stations' snap): those go first
+        return pool.submit(_worker_snaps, road, layers, limit, executor, exact_road_distance, -1)
     finally:
         pool.shutdown(wait=False)
 
@@ -305,6 +308,7 @@ def _snap_on_workers(
     ex: Executor,
     held: Any,
     within_m: float | None,
+    priority: int = 0,
 ) -> dict[str | None, tuple[Any, ...]]:
     """``{layer: (edge, distance, along, frac, road distance)}`` of every place, from tasks on the strips.
 
@@ -350,7 +354,7 @@ def _snap_on_workers(
                 tasks.append((h, xy[part], None, is_area[part], wkb[part], within_m, None))
                 pin.append(h)
                 rows.append(part)
-    for i, got in ex.run(_region_snap, tasks, pin=pin, name="snap_points"):
+    for i, got in ex.run(_region_snap, tasks, pin=pin, name="snap_points", priority=priority):
         r = rows[i]
         edge[r], dist[r], along[r], frac[r], road[r] = got
     # final where no edge outside the strip can be nearer (it lies beyond the reach of the strip)
@@ -384,7 +388,7 @@ def _snap_on_workers(
                     )
                     pin.append(h)
                     rows.append(k)
-        for i, got in ex.run(_region_snap, tasks, pin=pin, name="snap_points"):
+        for i, got in ex.run(_region_snap, tasks, pin=pin, name="snap_points", priority=priority):
             k = rows[i]
             e2, d2, al2, f2, r2 = got
             better = (e2 >= 0) & ((d2 < dist[k]) | ((d2 == dist[k]) & (e2 < edge[k])))
