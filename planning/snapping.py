@@ -453,13 +453,15 @@ def _region_snap(  # noqa: PLR0917 - one task's arguments, positional for Execut
     road = np.full(n, np.inf)
     areas = np.flatnonzero(is_area)
     if len(areas):
-        polys = shapely.from_wkb(wkb[areas])
         if area_reach is not None:
             lim = area_reach[areas]
         elif within_m is None:
             lim = np.full(len(areas), np.inf)
         else:
             lim = np.where(dist[areas] > within_m, float(within_m), -1.0)
+        polys = np.empty(len(areas), dtype=object)
+        asked = lim >= 0
+        polys[asked] = shapely.from_wkb(wkb[areas[asked]])  # only the polygons searched
         unb = np.flatnonzero(np.isinf(lim))
         if len(unb):
             w, d = nearest_distances(tree, polys[unb])
