@@ -105,9 +105,9 @@ def run_case(
 ) -> dict[str, object]:
     """Run inside the subprocess: load the province, analyse its coverage, report figures as JSON.
 
-    By default the places are snapped in the driver, which builds the road lines' STRtree as
-    part of the load (every snap uses it). With ``snap_on_workers`` the driver never needs it:
-    the lines go to every worker once and each builds its tree there (``share_road_edges``),
+    In one process the places are snapped on the road lines' STRtree, built as part of the
+    load (every snap uses it). On Dask (``snap_on_workers``) the driver never needs it: each
+    worker gets its strip of the lines once and builds its tree there (``share_road_edges``),
     timed as the workers' set-up, and the snaps run there as tasks.
     """
     from gis import load_scenario, scenario_graph
@@ -181,8 +181,6 @@ def _spawn(folder: Path, workers: int, layers_only: bool, snap_on_workers: bool 
     cmd = [sys.executable, __file__, "--case", str(workers), "--province", str(folder)]
     if layers_only:
         cmd.append("--layers-only")
-    if snap_on_workers:
-        cmd.append("--snap-on-workers")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]]
@@ -212,26 +210,20 @@ def main() -> None:
     parser.add_argument("--province", type=Path, default=Path(default), help="province folder (reused)")
     parser.add_argument("--layers-only", action="store_true", help="skip the isochrones and districts")
     parser.add_argument("--no-dask", action="store_true", help="skip the 2-worker LocalCluster run")
-    parser.add_argument(
-        "--snap-on-workers",
-        action="store_true",
-        help="also run 2 workers that hold the road lines and snap the places (3.6 GB more per worker)",
-    )
     parser.add_argument("--case", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case is not None:
-        print(json.dumps(run_case(args.province, args.case, args.layers_only, args.snap_on_workers)))
+        print(json.dumps(run_case(args.province, args.case, args.layers_only, args.case > 1)))
         return
     folder = _province(args.province)
     what = "layers only" if args.layers_only else "layers, isochrones 3/5/8 min, districts"
-    runs = [(1, False)] + ([] if args.no_dask else [(2, False)])
-    if args.snap_on_workers and not args.no_dask:
-        runs.append((2, True))
+    # with an executor the coverage snaps on the workers, each holding a strip of the road lines
+    runs = [(1, False)] + ([] if args.no_dask else [(2, True)])
     results: dict[tuple[int, bool], dict[str, Any]] = {}
     for workers, on_workers in runs:
         load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
         label = "one process" if workers == 1 else f"{workers} Dask workers"
-        label += ", places snapped on the workers" if on_workers else ""
+        label += ", each holding a strip of the road lines" if on_workers else ""
         print(f"[{label}] load average {load} on {os.cpu_count()} cores", flush=True)
         results[workers, on_workers] = r = _spawn(folder, workers, args.layers_only, on_workers)
         if "error" in r:
@@ -245,7 +237,7 @@ def main() -> None:
             else ""
         )
         setup = (
-            f"; workers' set-up (edge lines sent once, STRtree built on each) {r['setup_s']:.1f} s"
+            f"; workers' set-up (a strip of the lines to each, its tree built there) {r['setup_s']:.1f} s"
             if on_workers
             else " (STRtree of the road lines built in the driver)"
         )

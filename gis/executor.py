@@ -9,7 +9,9 @@ functions that accept ``executor=`` (an Executor, a Client or None) the same obj
 
 An Executor does two things. :meth:`Executor.share` sends a big input (a road graph, a source
 table) to every worker once (``client.scatter(obj, broadcast=True)``) and returns a handle that
-tasks take as an argument, never the object itself per task. :meth:`Executor.run` runs
+tasks take as an argument, never the object itself per task; :meth:`Executor.share_each` sends
+part ``i`` of a split input to worker ``i`` only, and ``run(..., pin=)`` runs a task where its
+part is held. :meth:`Executor.run` runs
 ``fn(*shared, *task)`` for every task and yields ``(task number, result)`` as they complete,
 feeding ``progress(done, total)``; a failing task cancels the rest and re-raises its own
 exception (same type, so an :class:`~gis.errors.InputError` stays one) with a note naming the task.
@@ -51,7 +53,7 @@ class Executor:
 
     #: Worker processes the tasks spread over (1 in process).
     n_workers: int = 1
-    #: How many objects :meth:`share` has sent (each to every worker once).
+    #: How many objects :meth:`share` has sent (each to every worker once; a :meth:`share_each` counts one).
     n_shared: int = 0
 
     def share(self, obj: Any, *, keep: bool = False) -> Any:
@@ -70,6 +72,16 @@ class Executor:
         """Run ``fn(*shared)`` once on every worker (here: once), such as building an index there."""
         raise NotImplementedError
 
+    def share_each(self, parts: Sequence[Any], *, keep_for: Any, meta: Any = None) -> list[Any]:
+        """Handles on ``parts``, part ``i`` held by worker ``i`` only (``i`` modulo the workers).
+
+        For data split between the workers (each worker's share of the road lines) rather than
+        copied to all. Kept for the executor's life under ``keep_for``: :meth:`held` then gives
+        ``(handles, meta)``; tasks on a part run where it is held (``run(..., pin=)``). In
+        process: the parts themselves, nothing kept.
+        """
+        raise NotImplementedError
+
     def run(
         self,
         fn: Callable[..., Any],
@@ -78,8 +90,14 @@ class Executor:
         shared: tuple[Any, ...] = (),
         progress: Progress | None = None,
         name: str | None = None,
+        pin: Sequence[Any] | None = None,
+        priority: int = 0,
     ) -> Iterator[tuple[int, Any]]:
-        """Yield ``(i, fn(*shared, *tasks[i]))`` for every task, in the order they complete."""
+        """Yield ``(i, fn(*shared, *tasks[i]))`` for every task, in the order they complete.
+
+        ``pin[i]``: a handle of :meth:`share_each`; task ``i`` runs on the worker holding it.
+        ``priority``: tasks of a higher priority run first where several wait (Dask's own).
+        """
         raise NotImplementedError
 
 
@@ -116,6 +134,11 @@ class InProcessExecutor(Executor):
         """``[fn(*shared)]``: this process is the one worker."""
         return [fn(*shared)]
 
+    def share_each(self, parts: Sequence[Any], *, keep_for: Any, meta: Any = None) -> list[Any]:
+        """The parts themselves (nothing to send, nothing kept)."""
+        self.n_shared += 1  # one object, split between the workers
+        return list(parts)
+
     def run(
         self,
         fn: Callable[..., Any],
@@ -124,8 +147,10 @@ class InProcessExecutor(Executor):
         shared: tuple[Any, ...] = (),
         progress: Progress | None = None,
         name: str | None = None,
+        pin: Sequence[Any] | None = None,
+        priority: int = 0,
     ) -> Iterator[tuple[int, Any]]:
-        """Yield ``(i, fn(*shared, *tasks[i]))`` in task order."""
+        """Yield ``(i, fn(*shared, *tasks[i]))`` in task order (``pin`` has nothing to choose here)."""
         total, label = _begin(fn, tasks, name, progress)
         for i, task in enumerate(tasks):
             try:
@@ -160,6 +185,7 @@ class DaskExecutor(Executor):
         self.max_in_flight = max_in_flight or max(4, 2 * threads)
         self.n_shared = 0
         self._shared: dict[int, tuple[Any, Any]] = {}
+        self._holder: dict[str, str] = {}  # key of a share_each future -> address of its worker
 
     def share(self, obj: Any, *, keep: bool = False) -> Any:
         """Scatter ``obj`` to every worker once and return its future (pass it in ``shared=``).
@@ -189,6 +215,22 @@ class DaskExecutor(Executor):
         ]
         return list(self.client.gather(futures))
 
+    def share_each(self, parts: Sequence[Any], *, keep_for: Any, meta: Any = None) -> list[Any]:
+        """Scatter part ``i`` to worker ``i`` only (workers in address order), kept under ``keep_for``."""
+        kept = self.held(keep_for)
+        if kept is not None:
+            return list(kept[0])
+        workers = sorted(self.client.nthreads())
+        futures = []
+        for i, part in enumerate(parts):
+            where = workers[i % len(workers)]
+            [future] = self.client.scatter([part], workers=[where], hash=False)
+            self._holder[future.key] = where
+            futures.append(future)
+        self.n_shared += 1  # one object, split between the workers
+        self._shared[id(keep_for)] = (keep_for, (futures, meta))
+        return list(futures)
+
     def run(
         self,
         fn: Callable[..., Any],
@@ -197,8 +239,14 @@ class DaskExecutor(Executor):
         shared: tuple[Any, ...] = (),
         progress: Progress | None = None,
         name: str | None = None,
+        pin: Sequence[Any] | None = None,
+        priority: int = 0,
     ) -> Iterator[tuple[int, Any]]:
-        """Submit the tasks (at most ``max_in_flight`` ahead) and yield results as they complete."""
+        """Submit the tasks (at most ``max_in_flight`` ahead) and yield results as they complete.
+
+        A pinned task (``pin[i]``, a :meth:`share_each` handle) runs on the worker holding it
+        and is never moved (its part is not copied to another worker).
+        """
         from distributed import as_completed
 
         total, label = _begin(fn, tasks, name, progress)
@@ -209,7 +257,12 @@ class DaskExecutor(Executor):
         pending = iter(enumerate(tasks))
 
         def submit(i: int, task: tuple[Any, ...]) -> Any:
-            fut = self.client.submit(fn, *shared, *task, key=f"{label}-{token}-{i}", pure=False)
+            where: dict[str, Any] = {}
+            if pin is not None and pin[i] is not None:
+                where = {"workers": [self._holder[pin[i].key]], "allow_other_workers": False}
+            fut = self.client.submit(
+                fn, *shared, *task, key=f"{label}-{token}-{i}", pure=False, priority=priority, **where
+            )
             live[fut.key] = (i, fut)
             return fut
 

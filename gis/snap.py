@@ -31,6 +31,7 @@ __all__ = [
     "default_max_snap_m",
     "edge_geometries",
     "flag_far",
+    "nearest_distances",
     "require_snapped",
     "road_distances",
     "snap_targets",
@@ -107,6 +108,41 @@ def snap_targets(
     return geo.index, arr, geoms
 
 
+def nearest_distances(
+    tree: shapely.STRtree, geoms: Any, *, max_distance: float | None = None, items: bool = False
+) -> tuple[Any, ...]:
+    """``(inputs, distance)``: each geometry's distance to the nearest geometry of ``tree``.
+
+    The least distance to any geometry of the tree, exactly: GEOS's nearest search can stop at a
+    geometry a rounding farther than the nearest (the two directions of a two-way road are
+    measured apart and may differ in the last bit), so every geometry within the distance it
+    found is measured again (``query(predicate="dwithin")``) and the least is kept. The same
+    answer whatever the tree holds beyond, so a tree of part of the roads gives the whole
+    tree's distance wherever the nearest is in the part. ``max_distance`` leaves out geometries
+    with nothing within it; ``inputs`` ascending. ``items``: also return, third, the nearest
+    tree geometry of each input, the lowest-numbered of those equally near.
+    """
+    (which, _), dist = tree.query_nearest(
+        geoms, max_distance=max_distance, return_distance=True, all_matches=False
+    )
+    which = which.astype(np.int64)
+    if not len(which):
+        return (which, dist, which.copy()) if items else (which, dist)
+    near = geoms[which]
+    ci, cj = tree.query(near, predicate="dwithin", distance=dist * (1 + 1e-9) + 1e-9)
+    d = shapely.distance(near[ci], tree.geometries[cj])
+    best = np.full(len(which), np.inf)
+    np.minimum.at(best, ci, d)
+    if not items:
+        return which, best
+    keep = d == best[ci]
+    ci, cj = ci[keep], cj[keep]
+    order = np.lexsort((cj, ci))
+    ci, cj = ci[order], cj[order]
+    head = np.flatnonzero(np.r_[True, ci[1:] != ci[:-1]])
+    return which, best, cj[head].astype(np.int64)
+
+
 def road_distances(
     geoms: Any, points: Any, snap_distance_m: Any, tree: shapely.STRtree, *, within_m: float | None = None
 ) -> Any:
@@ -126,15 +162,13 @@ def road_distances(
     area = np.flatnonzero(shapely.get_type_id(geoms) != shapely.get_type_id(points))
     if within_m is None:
         if len(area):
-            (_, _), dist = tree.query_nearest(geoms[area], return_distance=True, all_matches=False)
+            _, dist = nearest_distances(tree, geoms[area])
             out[area] = np.minimum(out[area], dist)
         return out
     area = area[out[area] > within_m]
     if len(area):  # searched a hair beyond the limit, so that a feature at exactly the limit is found
         reach = float(within_m) * (1 + 1e-9) + 1e-9
-        (hit, _), dist = tree.query_nearest(
-            geoms[area], max_distance=reach, return_distance=True, all_matches=False
-        )
+        hit, dist = nearest_distances(tree, geoms[area], max_distance=reach)
         out[area[hit]] = np.minimum(out[area[hit]], dist)
     return out
 

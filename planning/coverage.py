@@ -22,6 +22,8 @@ import pandas as pd
 import shapely
 
 from gis.atomic import write_gpkg
+from gis.executor import InProcessExecutor, as_executor
+from gis.network import as_road_graph
 from gis.scenario import Scenario
 from gis.tables import TableOverrides
 
@@ -35,15 +37,17 @@ from .response import (
     TravelMatrix,
     _engine,
     _layers,
+    _travel_matrix,
     area_grid,
     summarise_coverage,
 )
+from .snapping import share_road_edges, start_snaps
 from .standards import ResponseStandard, response_standard
 from .travel import RoadMatrix
 
 if TYPE_CHECKING:
     from gis.executor import Executor
-    from gis.network.graph import GraphLike
+    from gis.network.graph import GraphLike, RoadGraph
 
 __all__ = ["CoverageResult", "analyse_coverage"]
 
@@ -164,10 +168,10 @@ class CoverageResult:
         return write_gpkg(path, spatial, tables)
 
 
-def _extent(scenario: Scenario, m: RoadMatrix) -> shapely.Geometry:
+def _extent(scenario: Scenario, m: RoadMatrix | RoadGraph) -> shapely.Geometry:
     if "study_area" in scenario and len(scenario["study_area"]):
         return shapely.union_all(scenario["study_area"].to_crs(m.crs).geometry.to_numpy())
-    xy = m.xy
+    xy = m.xy if isinstance(m, RoadMatrix) else m.node_xy
     return shapely.convex_hull(shapely.multipoints(xy)).buffer(200.0)
 
 
@@ -253,6 +257,30 @@ def analyse_coverage(
     t0 = time.perf_counter()
     std = response_standard(standard, response_standards=response_standards)
     stations = scenario["fire_stations"]
+    no_hazards = gpd.GeoDataFrame({"category": pd.Series(dtype=object)}, geometry=[], crs=scenario.crs)
+    road = as_road_graph(graph)
+    units, pending = area_units, None
+    ex = as_executor(executor) if executor is not None else None
+    on_workers = ex is not None and not isinstance(ex, InProcessExecutor) and stations is not None
+    if on_workers and _travel_matrix(travel_matrix, len(stations), road.n_nodes):
+        # the places are snapped on the workers (each holds a strip of the road lines) while
+        # this process builds the road matrix and searches the nearest station of every node
+        assert ex is not None
+        if units is None:
+            units = area_grid(_extent(scenario, road), cell_m=cell_m, crs=road.crs)
+        share_road_edges(road, ex)
+        places = {
+            "communities": scenario["communities"],
+            "hazards": scenario.layers.get("hazards", no_hazards),
+            "area_units": units,
+        }
+        pending = start_snaps(
+            road,
+            {k: v for k, v in places.items() if len(v)},
+            max_snap_m=max_snap_m,
+            executor=ex,
+            exact_road_distance=False,
+        )
     engine, snaps = _engine(
         graph,
         stations,
@@ -268,10 +296,9 @@ def analyse_coverage(
     t0 = time.perf_counter()
     crs = engine.matrix.crs
     extent = _extent(scenario, engine.matrix)
-    units = area_grid(extent, cell_m=cell_m, crs=crs) if area_units is None else area_units
+    units = area_grid(extent, cell_m=cell_m, crs=crs) if units is None else units
     if "area_km2" not in units.columns:
         units = units.assign(area_km2=units.geometry.to_crs(crs).area / 1e6)
-    no_hazards = gpd.GeoDataFrame({"category": pd.Series(dtype=object)}, geometry=[], crs=scenario.crs)
     layers = _layers(
         engine,
         {
@@ -279,6 +306,7 @@ def analyse_coverage(
             "hazards": scenario.layers.get("hazards", no_hazards),
             "area_units": units,
         },
+        pending=pending,
     )
     communities, hazards, units_cov = layers["communities"], layers["hazards"], layers["area_units"]
     notes = list(scenario.notes)

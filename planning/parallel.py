@@ -176,7 +176,7 @@ class SnappedPointEngine:
             u=matrix.edge_uv[edge, 0],
             v=matrix.edge_uv[edge, 1],
             cost_uv=matrix.edge_cost[edge],
-            cost_vu=matrix.reverse_cost[edge],
+            cost_vu=matrix.reverse_costs(edge),
             frac=snaps["frac"].to_numpy(np.float64),
             speed_factor=float(speed_factor),
             offset_s=float(offset_s),

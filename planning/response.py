@@ -10,6 +10,7 @@ give the times the risk model and the plans read; :func:`summarise_coverage` the
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,11 +23,12 @@ import pandas as pd
 import shapely
 
 from gis.errors import InputError
+from gis.executor import InProcessExecutor, as_executor
 
 from ._stats import quantile
 from .names import DEFAULT_STANDARD
 from .parallel import SnappedPointEngine, SourceReduction, reduce_sources
-from .snapping import _snap_layers, _snap_points, _snap_stations
+from .snapping import _snap_layers, _snap_points, _snap_stations, share_road_edges
 from .standards import ResponseStandard, response_standard
 from .travel import RoadMatrix, TargetsBySources, road_matrix
 
@@ -159,6 +161,11 @@ def _engine(
     std = response_standard(standard)
     speed = _speed(speed_factor)
     m = road_matrix(graph, edge_weight=edge_weight)
+    if executor is not None and stations is not None:
+        ex = as_executor(executor)
+        if not isinstance(ex, InProcessExecutor) and _travel_matrix(travel_matrix, len(stations), m.n_nodes):
+            # every snap of the chunked path on the workers: each holds a strip of the road lines
+            share_road_edges(m.graph, ex)
     snaps = _snap_stations(m, stations, max_snap_m=max_snap_m, layer="fire_stations", executor=executor)
     pos = m.positions(snaps["node"].tolist())
     if not _travel_matrix(travel_matrix, len(pos), m.n_nodes):
@@ -205,8 +212,14 @@ def _empty_layer(points: gpd.GeoDataFrame, std: ResponseStandard) -> gpd.GeoData
     return out
 
 
-def _layers(engine: _Engine, layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
-    """:func:`layer_coverage` of several layers; on the chunked path one pass of searches for all."""
+def _layers(
+    engine: _Engine, layers: Mapping[str, gpd.GeoDataFrame], *, pending: Any = None
+) -> dict[str, gpd.GeoDataFrame]:
+    """:func:`layer_coverage` of several layers; on the chunked path one pass of searches for all.
+
+    ``pending``: :func:`planning.snapping.start_snaps` of the same (non-empty) layers, begun
+    on the workers before the engine was built (chunked path only).
+    """
     if not engine.chunked:
         return {name: _layer(engine, points, name) for name, points in layers.items()}
     snaps = _snap_layers(
@@ -215,6 +228,7 @@ def _layers(engine: _Engine, layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str
         max_snap_m=engine.max_snap_m,
         executor=engine.executor,
         exact_road_distance=False,  # the layers carry `flagged`, not `road_distance_m`
+        pending=pending,
     )
     together = pd.concat(list(snaps.values()), ignore_index=True) if snaps else None
     reduction = _reduce_points(engine, together) if together is not None else None
@@ -244,13 +258,71 @@ def _reduce_points(engine: _Engine, snaps: pd.DataFrame) -> SourceReduction:
         offset_s=std.turnout_s,
         cutoff=engine.cutoff_cost,
     )
-    return reduce_sources(
+    sources = engine.station_pos
+    live = None
+    if engine.nearest_cost is not None and engine.cutoff_cost is not None:
+        csr, new = _within_reach(engine.matrix.csr, engine.nearest_cost, engine.cutoff_cost)
+        u, v = new[points.u], new[points.v]
+        k = csr.shape[0] - 1  # the isolated node: beyond every station's reach
+        # a place whose edge has neither end within reach is beyond every station (all inf):
+        # only the others are searched, and the rest get the empty reduction, as they would
+        live = np.flatnonzero((u < k) | (v < k))
+        points = dataclasses.replace(
+            points,
+            csr=csr,
+            u=u[live],
+            v=v[live],
+            cost_uv=points.cost_uv[live],
+            cost_vu=points.cost_vu[live],
+            frac=points.frac[live],
+        )
+        sources = new[sources]
+    r = reduce_sources(
         points,
-        engine.station_pos,
+        sources,
         thresholds=thresholds,
         chunk_size=engine.chunk_size,
         executor=engine.executor,
     )
+    if live is None:
+        return r
+    full = SourceReduction(
+        nearest=np.full(len(snaps), -1, np.int64),
+        nearest_time=np.full(len(snaps), np.inf),
+        second=np.full(len(snaps), -1, np.int64),
+        second_time=np.full(len(snaps), np.inf),
+        within=np.zeros((len(snaps), len(r.thresholds)), r.within.dtype),
+        thresholds=r.thresholds,
+    )
+    full.nearest[live], full.nearest_time[live] = r.nearest, r.nearest_time
+    full.second[live], full.second_time[live] = r.second, r.second_time
+    full.within[live] = r.within
+    return full
+
+
+def _within_reach(csr: Any, nearest_cost: FloatArray, cutoff: float) -> tuple[Any, IntArray]:
+    """The road graph cut to the nodes some station reaches within ``cutoff``, and the new positions.
+
+    A path of cost <= ``cutoff`` from a station only passes nodes whose nearest-station cost
+    (the multi-source search) is <= ``cutoff``, so a search cut off at ``cutoff`` finds the
+    same costs, bit for bit, on this subgraph (the same edges between those nodes, in the same
+    order). The other nodes map to one extra isolated node, unreached from every station. On
+    the province (317 stations, 240 s) the searches then cover a fraction of the 3M nodes.
+    """
+    import scipy.sparse as sp
+
+    n = csr.shape[0]
+    keep = np.flatnonzero(nearest_cost <= cutoff)
+    k = len(keep)
+    new = np.full(n, k, dtype=np.int64)  # k: the isolated node
+    new[keep] = np.arange(k)
+    rows = csr[keep]
+    cols = new[rows.indices]
+    ok = cols < k
+    kept = np.r_[0, np.cumsum(ok)][rows.indptr]  # entries kept before each row
+    indptr = np.r_[kept - kept[0], kept[-1] - kept[0]].astype(np.int64)
+    sub = sp.csr_matrix((rows.data[ok], cols[ok], indptr), shape=(k + 1, k + 1))
+    return sub, new
 
 
 def _chunked_layer(
@@ -265,7 +337,7 @@ def _chunked_layer(
     u, v = m.edge_uv[edge, 0], m.edge_uv[edge, 1]
     # the arithmetic of RoadMatrix.point_times on the nearest-station costs (min commutes with +)
     from_u = cost[u] + frac * m.edge_cost[edge]
-    back = m.reverse_cost[edge]
+    back = m.reverse_costs(edge)
     from_v = np.where(np.isfinite(back), cost[v] + (1.0 - frac) * np.nan_to_num(back), np.inf)
     first = std.turnout_s + np.minimum(from_u, from_v) / engine.speed_factor
     tie = np.where(
@@ -442,8 +514,17 @@ def area_grid(extent: shapely.Geometry, *, cell_m: float = 500.0, crs: Any = Non
     ys = np.arange(y0, y1, cell_m)
     gx, gy = np.meshgrid(xs, ys)
     boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + cell_m, gy.ravel() + cell_m)
+    extent = shapely.from_wkb(shapely.to_wkb(extent))  # a copy to prepare, the caller's left as it is
+    shapely.prepare(extent)
     keep = shapely.intersects(boxes, extent)
-    cells = shapely.intersection(boxes[keep], extent)
+    boxes = boxes[keep]
+    # a box inside the extent is its own clip: GEOS gives it back clockwise from its lower-left
+    # corner, which `box(ccw=False)` writes directly (the same coordinates in the same order,
+    # tests/test_coverage.py); only the boxes on the boundary are clipped
+    inside = shapely.contains_properly(extent, boxes)
+    cells = np.empty(len(boxes), dtype=object)
+    cells[inside] = shapely.box(*shapely.bounds(boxes[inside]).T, ccw=False)
+    cells[~inside] = shapely.intersection(boxes[~inside], extent)
     cells = cells[shapely.area(cells) > 0]
     index = pd.Index([f"C{i:05d}" for i in range(len(cells))], name="id")
     return gpd.GeoDataFrame({"area_km2": shapely.area(cells) / 1e6}, geometry=cells, crs=crs, index=index)
@@ -517,6 +598,7 @@ def unit_response_times(
     standard: str | Mapping[str, Any] | ResponseStandard = DEFAULT_STANDARD,
     speed_factor: float = 1.0,
     max_snap_m: float | None = None,
+    executor: Executor | Any | None = None,
 ) -> pd.Series:
     """First-engine response time of every unit by road, ``inf`` where none is reached.
 
@@ -524,7 +606,8 @@ def unit_response_times(
     time of the community it lies in; units off the road network (:data:`OFF_ROAD_RULE`)
     count as not reached. Pass it to :func:`risk_models.score_scenario` as
     ``response_time_s=lambda units: unit_response_times(graph, stations, units)``. ``standard``
-    is the response profile (turnout + first-engine travel), as in :func:`layer_coverage`.
+    is the response profile (turnout + first-engine travel), as in :func:`layer_coverage`;
+    ``executor`` too (a province's grid: its snaps and searches on the workers, same times).
 
     Examples
     --------
@@ -544,6 +627,7 @@ def unit_response_times(
         speed_factor=speed_factor,
         max_snap_m=max_snap_m,
         layer="units",
+        executor=executor,
     )
     return reached_times(table)
 

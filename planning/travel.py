@@ -32,6 +32,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from gis.errors import InputError, NetworkError
 from gis.network.graph import RoadGraph, as_road_graph
+from gis.snap import nearest_distances
 from gis.tables import TableOverrides
 
 from .names import DISTANCES, Distance
@@ -47,6 +48,7 @@ __all__ = [
     "RoadMatrix",
     "TargetsBySources",
     "cost_matrix",
+    "lowest_nearest",
     "many_to_many",
     "nearest_edges",
     "nearest_sources",
@@ -157,6 +159,11 @@ class RoadMatrix:
     @cached_property
     def reverse_cost(self) -> FloatArray:
         """Cost of the fastest edge back from ``v`` to ``u`` for every edge (inf on one-way roads)."""
+        return self.reverse_costs(np.arange(len(self.edge_uv)))
+
+    @cached_property
+    def _keys(self) -> tuple[IntArray, FloatArray]:
+        """The CSR's ``(u * n + v)`` keys, ascending, and their costs."""
         n = np.int64(self.n_nodes)
         coo = self.csr.tocoo()
         keys = coo.row.astype(np.int64) * n + coo.col
@@ -164,7 +171,13 @@ class RoadMatrix:
         if len(keys) > 1 and not bool((keys[1:] > keys[:-1]).all()):  # built in order: no sort needed
             order = np.argsort(keys)
             keys, data = keys[order], data[order]
-        want = self.edge_uv[:, 1] * n + self.edge_uv[:, 0]
+        return keys, data
+
+    def reverse_costs(self, edges: IntArray) -> FloatArray:
+        """:attr:`reverse_cost` of the given edges only (the edges places are snapped to), same values."""
+        keys, data = self._keys
+        uv = self.edge_uv[np.asarray(edges, dtype=np.int64)]
+        want = uv[:, 1] * np.int64(self.n_nodes) + uv[:, 0]
         at = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
         found = keys[at] == want if len(keys) else np.zeros(len(want), bool)
         return np.where(found, data[at] if len(keys) else np.inf, np.inf)
@@ -232,7 +245,7 @@ class RoadMatrix:
         frac = snaps["frac"].to_numpy(np.float64)[:, None]
         u, v = self.edge_uv[edge, 0], self.edge_uv[edge, 1]
         from_u = node_times[u] + frac * self.edge_cost[edge][:, None]
-        back = self.reverse_cost[edge][:, None]
+        back = self.reverse_costs(edge)[:, None]
         from_v = np.where(np.isfinite(back), node_times[v] + (1.0 - frac) * np.nan_to_num(back), np.inf)
         return np.minimum(from_u, from_v)
 
@@ -283,7 +296,9 @@ def nearest_edges(
     ``geoms`` are the edge lines and ``tree`` their STRtree (:meth:`gis.network.RoadGraph.edge_shapes`);
     ``along`` is the distance along the edge from its start to the point's projection and
     ``frac`` that as a share of the edge's length. Each point is answered on its own, so any
-    split of the points into chunks gives the same rows.
+    split of the points into chunks gives the same rows. Of edges equally near (the two
+    directions of a two-way road, a point halfway between roads) the lowest-numbered is taken
+    (:func:`lowest_nearest`): one fixed rule, so a split of the edges gives the same rows too.
 
     Examples
     --------
@@ -295,12 +310,35 @@ def nearest_edges(
     """
     import shapely
 
-    (_, edge), dist = tree.query_nearest(points, return_distance=True, all_matches=False)
+    _, edge, dist = lowest_nearest(tree, points)
     lines = geoms[edge]
     along = shapely.line_locate_point(lines, points)
     length = shapely.length(lines)
     frac = np.divide(along, length, out=np.zeros_like(along), where=length > 0)
     return edge.astype(np.int64, copy=False), dist, along, frac
+
+
+def lowest_nearest(
+    tree: shapely.STRtree, points: npt.NDArray[np.object_], *, max_distance: float | None = None
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """The nearest tree geometry of each point, the lowest-numbered of those equally near.
+
+    Returns ``(inputs, item, distance)`` for the points that have one (all of them unless
+    ``max_distance`` left some out), inputs ascending. GEOS's ``query_nearest(all_matches=True)``
+    does not always list every equally near geometry (its search prunes branches that only tie),
+    so the nearest distance is taken from it and the ties from every geometry within that
+    distance (``query(predicate="dwithin")``, then the same distance).
+
+    Examples
+    --------
+    >>> import shapely
+    >>> lines = np.array([shapely.LineString([(0, 1), (9, 1)]), shapely.LineString([(9, -1), (0, -1)])])
+    >>> w, i, d = lowest_nearest(shapely.STRtree(lines[::-1]), shapely.points([[4.0, 0.0], [4.0, 5.0]]))
+    >>> w.tolist(), i.tolist(), d.tolist()
+    ([0, 1], [0, 1], [1.0, 4.0])
+    """
+    which, dist, item = nearest_distances(tree, points, max_distance=max_distance, items=True)
+    return which, item, dist
 
 
 def road_matrix(graph: GraphLike, *, edge_weight: str = "travel_time_s") -> RoadMatrix:

@@ -218,3 +218,31 @@ def test_layer_coverage_against_a_network_worked_by_hand() -> None:
         assert bool(out.loc[place, "covered"]) == (by_hand[place] <= std.response_s)
     assert out.loc["mid", "snap_distance_m"] == pytest.approx(30.0)
     assert bool(out.loc["far", "flagged"]) and not bool(out.loc["far", "covered"])
+
+
+@pytest.mark.parametrize(
+    "extent",
+    [
+        shapely.Point(500_123.4, 4_190_777.7).buffer(9_000.0, 32),  # curved boundary
+        shapely.box(500_000.3, 4_190_000.9, 540_000.1, 4_215_000.7),  # a province's rectangle
+        shapely.Polygon(  # a hole and a concave side
+            [(0, 0), (20_000, 0), (20_000, 15_000), (9_000, 6_000), (0, 15_000)],
+            [[(2_000, 1_000), (6_000, 1_000), (6_000, 4_000), (2_000, 4_000)]],
+        ),
+    ],
+)
+def test_area_grid_equals_clipping_every_box(extent: shapely.Polygon) -> None:
+    """Boxes inside the extent are written, not clipped: the same cells, coordinates in the same order."""
+    from planning.response import area_grid
+
+    cell_m = 500.0
+    got = area_grid(extent, cell_m=cell_m, crs=32649)
+    x0, y0, x1, y1 = extent.bounds
+    gx, gy = np.meshgrid(np.arange(x0, x1, cell_m), np.arange(y0, y1, cell_m))
+    boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + cell_m, gy.ravel() + cell_m)
+    cells = shapely.intersection(boxes[shapely.intersects(boxes, extent)], extent)
+    cells = cells[shapely.area(cells) > 0]  # the clip of every box, as area_grid did before
+    assert len(got) == len(cells)
+    assert shapely.equals_exact(got.geometry.to_numpy(), cells, tolerance=0).all()
+    np.testing.assert_array_equal(got["area_km2"].to_numpy(), shapely.area(cells) / 1e6)
+    assert not shapely.is_prepared(extent)

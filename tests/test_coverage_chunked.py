@@ -166,3 +166,57 @@ def test_district_cells_not_exactly_noded_fall_back_to_the_overlay_union() -> No
     with pytest.raises(shapely.errors.GEOSException):
         shapely.coverage_union_all(cells)
     assert _union_cells(cells).area == pytest.approx(3.0)
+
+
+def test_searches_on_the_nodes_within_reach_equal_the_whole_graph() -> None:
+    """The per-station searches cut off at c find the same costs on the subgraph of nodes within c."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
+    from planning.response import _within_reach
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    rows, cols = rng.integers(0, n, 6000), rng.integers(0, n, 6000)
+    w = rng.integers(0, 20, 6000) / 3.0  # zero-cost edges and ties included
+    csr = sp.csr_matrix((w, (rows, cols)), shape=(n, n))
+    csr.sum_duplicates()
+    stations = np.array([3, 50, 51, 300])
+    cutoff = 6.0
+    nearest = dijkstra(csr, indices=stations, min_only=True)
+    sub, new = _within_reach(csr, nearest, cutoff)
+    whole = dijkstra(csr, indices=stations, limit=cutoff)
+    part = dijkstra(sub, indices=new[stations], limit=cutoff)
+    np.testing.assert_array_equal(part[:, new], whole)  # unreached nodes map to the isolated node: inf
+    assert sub.shape[0] - 1 == int((nearest <= cutoff).sum()) < n
+
+
+def test_reverse_costs_of_some_edges_equal_the_whole_array(city: tuple[Scenario, RoadGraph]) -> None:
+    from planning.travel import road_matrix
+
+    m = road_matrix(city[1])
+    edges = np.random.default_rng(1).integers(0, len(m.edge_uv), 500)
+    np.testing.assert_array_equal(m.reverse_costs(edges), m.reverse_cost[edges])
+    assert np.isinf(m.reverse_cost).any() and np.isfinite(m.reverse_cost).any()
+
+
+def test_reduction_on_the_places_within_reach_equals_the_plain_reduction(
+    city: tuple[Scenario, RoadGraph],
+) -> None:
+    """Searched on the nodes within reach, only the places some station can reach: the same arrays."""
+    from planning.parallel import SnappedPointEngine, reduce_sources
+    from planning.snapping import _snap_layers
+
+    sc, G = city
+    std = {"turnout_s": 60.0, "travel_s": 90.0}  # a short cut-off: many places beyond every station
+    engine, _ = response._engine(
+        G, sc["fire_stations"], standard=std, speed_factor=1.0, max_snap_m=None,
+        edge_weight="travel_time_s", travel_matrix="chunked",
+    )  # fmt: skip
+    snaps = _snap_layers(engine.matrix, {"c": sc["communities"], "h": sc["hazards"]}, max_snap_m=None)
+    together = pd.concat(list(snaps.values()), ignore_index=True)
+    got = response._reduce_points(engine, together)
+    plain = SnappedPointEngine.from_snaps(engine.matrix, together, offset_s=60.0, cutoff=engine.cutoff_cost)
+    ref = reduce_sources(plain, engine.station_pos, thresholds=[150.0], chunk_size=16)
+    assert got.equals(ref)
+    assert (ref.nearest < 0).any() and (ref.nearest >= 0).any()
