@@ -281,19 +281,16 @@ def _rows(k0: int, day0: np.ndarray, rng: np.random.Generator, end: datetime):
 def generate(db: Path, n_items: int, seed: int, end: datetime) -> tuple[int, float]:
     """Write ``n_items`` items and their events into the store's tables; (events, seconds)."""
     from service.store import SQLiteRegister
-    from service.store._register_sql import EVENT_COLUMNS, ITEM_FIELDS, REGISTER_SCHEMA
+    from service.store._register_sql import EVENT_COLUMNS, ITEM_FIELDS
 
     SQLiteRegister(db).close()
     t = time.perf_counter()
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA synchronous=OFF")
-    indexes = [
-        r[0]
-        for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL AND name LIKE 'register_%'"
-        )
-    ]
-    for name in indexes:
+    indexes = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL AND name LIKE 'register_%'"
+    ).fetchall()
+    for name, _ in indexes:
         conn.execute(f"DROP INDEX {name}")
     item_sql = (
         f"INSERT INTO register_items (row, {', '.join(ITEM_FIELDS)}, "
@@ -320,7 +317,8 @@ def generate(db: Path, n_items: int, seed: int, end: datetime) -> tuple[int, flo
     conn.executemany(
         "INSERT OR REPLACE INTO register_counters VALUES (?, ?)", [(int(y), int(r)) for y, r in years]
     )
-    conn.executescript(REGISTER_SCHEMA)  # the indexes again
+    for _, sql in indexes:  # the indexes again
+        conn.execute(sql)
     conn.execute("ANALYZE")
     conn.close()
     return n_events, time.perf_counter() - t
