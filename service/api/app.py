@@ -216,7 +216,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     limits = settings.register_limits
     app.state.register = RegisterState(
         TokenVerifier(store.register),
-        ReportLimiter(limits.anonymous_reports, limits.window_s),
+        ReportLimiter(limits.anonymous_reports, limits.window_s, store=store),
         limits,
         GovernmentAreas(data_dir / GOVERNMENTS_FILE),
     )
