@@ -87,7 +87,9 @@ def test_one_runner_leads_and_a_follower_submits_cancels_and_takes_over(
         slow = follower.submit(sid, "sleep", {"steps": 2000, "step_s": 0.01})
         _until(lambda: store_b.get_job(slow.id).progress > 0, what="progress seen by the follower")
         follower.cancel(slow.id)
-        cancelled = _until(lambda: store_b.get_job(slow.id).status == "cancelled" and store_b.get_job(slow.id))
+        cancelled = _until(
+            lambda: store_b.get_job(slow.id).status == "cancelled" and store_b.get_job(slow.id)
+        )
         assert cancelled.cancel_requested and not cancelled.has_result
         # the leader goes (shutdown: running jobs failed, queued ones stay for the next leader)
         busy = follower.submit(sid, "sleep", {"steps": 2000, "step_s": 0.01})
@@ -103,7 +105,9 @@ def test_one_runner_leads_and_a_follower_submits_cancels_and_takes_over(
         follower.shutdown()
 
 
-def test_a_follower_leaves_the_live_leaders_jobs_alone(two_stores: tuple[SQLiteStore, SQLiteStore, str]) -> None:
+def test_a_follower_leaves_the_live_leaders_jobs_alone(
+    two_stores: tuple[SQLiteStore, SQLiteStore, str],
+) -> None:
     """Restart recovery runs in a new leader only: a process starting beside a live one marks nothing."""
     store_a, store_b, sid = two_stores
     leader = _runner(store_a, max_workers=1)
@@ -123,7 +127,9 @@ def test_a_follower_leaves_the_live_leaders_jobs_alone(two_stores: tuple[SQLiteS
 
 def test_anonymous_report_budget_is_one_for_all_processes(tmp_path: Path) -> None:
     limits = RegisterLimits(anonymous_reports=3, window_s=600)
-    apps = [create_app(Settings(tmp_path / "data", api_token=TOKEN, register_limits=limits)) for _ in range(2)]
+    apps = [
+        create_app(Settings(tmp_path / "data", api_token=TOKEN, register_limits=limits)) for _ in range(2)
+    ]
     body = {"category": "gas", "lon": 112.55, "lat": 37.87, "description": "smell of gas"}
     with TestClient(apps[0]) as one, TestClient(apps[1]) as two:
         codes = [c.post("/api/v1/register/items", json=body).status_code for c in (one, two, one, two)]
@@ -168,7 +174,9 @@ def servers(tmp_path: Path) -> Iterator[Callable[..., tuple[str, subprocess.Pope
         cmd = [sys.executable, "-m", "service.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)]
         log_path = tmp_path / f"server-{len(procs)}.log"
         with log_path.open("wb") as log:
-            proc = subprocess.Popen([*cmd, *extra], cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [*cmd, *extra], cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT
+            )
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
 
@@ -217,12 +225,16 @@ def test_two_server_processes_share_jobs_and_hand_the_lead_over_when_killed(
     assert tally.read_text().split() == [str(first_proc.pid)]
     assert httpx.get(f"{second}/api/v1/jobs/{once['id']}/result").json()["data"] == {"pid": first_proc.pid}
     # cancel through the follower
-    slow = httpx.post(jobs, json={"kind": "sleep", "params": {"steps": 4000, "step_s": 0.02}}, headers=auth).json()
+    slow = httpx.post(
+        jobs, json={"kind": "sleep", "params": {"steps": 4000, "step_s": 0.02}}, headers=auth
+    ).json()
     _until(lambda: job(second, slow["id"])["progress"] > 0)
     assert httpx.post(f"{second}/api/v1/jobs/{slow['id']}/cancel", headers=auth).status_code == 200
     _until(lambda: job(first, slow["id"])["status"] == "cancelled", 10)
     # the leader is killed with a job running and one queued behind it
-    busy = httpx.post(jobs, json={"kind": "sleep", "params": {"steps": 4000, "step_s": 0.02}}, headers=auth).json()
+    busy = httpx.post(
+        jobs, json={"kind": "sleep", "params": {"steps": 4000, "step_s": 0.02}}, headers=auth
+    ).json()
     _until(lambda: job(second, busy["id"])["status"] == "running")
     queued = httpx.post(jobs, json={"kind": "tally", "params": {"file": str(tally)}}, headers=auth).json()
     assert job(second, queued["id"])["status"] == "queued"

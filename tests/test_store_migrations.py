@@ -96,7 +96,7 @@ def test_migration_files_are_numbered_without_gaps(tmp_path: Path) -> None:
     with pytest.raises(SchemaVersionError, match="without gaps"):
         migrations_in(tmp_path)
     (tmp_path / "3_bad.sql").write_text("SELECT 1;\n")
-    with pytest.raises(SchemaVersionError, match="NNNN_name.sql"):
+    with pytest.raises(SchemaVersionError, match=r"NNNN_name\.sql"):
         migrations_in(tmp_path)
 
 

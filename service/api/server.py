@@ -40,7 +40,15 @@ if TYPE_CHECKING:  # the command line imports this module to build its parser: k
 
     from .settings import Settings
 
-__all__ = ["WORKER_ENV", "ServerLimits", "limited_protocol", "serve", "server_config", "tune_gc", "worker_app"]
+__all__ = [
+    "WORKER_ENV",
+    "ServerLimits",
+    "limited_protocol",
+    "serve",
+    "server_config",
+    "tune_gc",
+    "worker_app",
+]
 
 #: The environment variable that carries a worker process's settings (JSON).
 WORKER_ENV = "RISKPLAN_SERVE_WORKER"
@@ -285,7 +293,9 @@ def serve(
 
         app = create_app(settings)
         tune_gc()
-        config = server_config(app, host=host, port=port, http=http, limits=limits, log_level=log_level, **kwargs)
+        config = server_config(
+            app, host=host, port=port, http=http, limits=limits, log_level=log_level, **kwargs
+        )
         uvicorn.Server(config).run()
         return
     from uvicorn.supervisors import Multiprocess

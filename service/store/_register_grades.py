@@ -24,6 +24,7 @@ GRADE_COLUMNS: tuple[str, ...] = (
     "control_measures", "lon", "lat", "graded_at", "actor", "role", "note",
 )  # fmt: skip
 
+
 def insert_grades(conn: sqlite3.Connection, records: Sequence[Mapping[str, Any]]) -> list[int]:
     """Append graded rows (fields of :data:`GRADE_COLUMNS` but ``id``); their new ids."""
     cols = GRADE_COLUMNS[1:]

@@ -22,6 +22,7 @@ from .base import After, NotFoundError
 
 __all__ = ["Reader", "bounds_wgs84", "crs_text", "fsync", "paged", "read_layer"]
 
+
 class Reader:
     """A thread's read-only connection; closed when the thread (its only owner) goes away."""
 

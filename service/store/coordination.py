@@ -72,17 +72,20 @@ class LocalLeaderLock(LeaderLock):
         self._held = False
 
     def try_acquire(self) -> bool:
+        """Take the lock without waiting; True when held."""
         if not self._held:
             self._held = self._lock.acquire(blocking=False)
         return self._held
 
     def release(self) -> None:
+        """Give the lock up (nothing when not held)."""
         if self._held:
             self._held = False
             self._lock.release()
 
     @property
     def held(self) -> bool:
+        """True while this instance holds the lock."""
         return self._held
 
 
@@ -109,6 +112,7 @@ class FileLeaderLock(LeaderLock):
         self._fd: int | None = None
 
     def try_acquire(self) -> bool:
+        """Take the lock without waiting; True when held."""
         if self._fd is not None:
             return True
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -123,6 +127,7 @@ class FileLeaderLock(LeaderLock):
         return True
 
     def release(self) -> None:
+        """Give the lock up (nothing when not held)."""
         fd, self._fd = self._fd, None
         if fd is not None:
             with contextlib.suppress(OSError):
@@ -131,6 +136,7 @@ class FileLeaderLock(LeaderLock):
 
     @property
     def held(self) -> bool:
+        """True while this instance holds the lock."""
         return self._fd is not None
 
 
@@ -167,7 +173,9 @@ class LocalWindows:
         self._seen: dict[tuple[str, str], deque[float]] = {}
         self._lock = threading.Lock()
 
-    def take(self, bucket: str, key: str, *, limit: int, window_s: float, now: float | None = None) -> WindowCount:
+    def take(
+        self, bucket: str, key: str, *, limit: int, window_s: float, now: float | None = None
+    ) -> WindowCount:
         """Count one event of ``key`` in ``bucket`` unless it already has ``limit`` in the window."""
         t = time.time() if now is None else now
         with self._lock:

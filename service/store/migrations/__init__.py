@@ -112,13 +112,13 @@ def migrations_in(directory: str | Path) -> list[Migration]:
 
 
 def split_statements(sql: str) -> Iterator[str]:
-    """The statements of an SQL script, each whole (SQLite's parser decides where one ends).
+    r"""The statements of an SQL script, each whole (SQLite's parser decides where one ends).
 
     Examples
     --------
-    >>> list(split_statements("CREATE TABLE a (x);\\nCREATE TRIGGER t AFTER INSERT ON a\\n"
+    >>> list(split_statements("CREATE TABLE a (x);\nCREATE TRIGGER t AFTER INSERT ON a\n"
     ...     "BEGIN SELECT 1; SELECT 2; END;"))  # doctest: +NORMALIZE_WHITESPACE
-    ['CREATE TABLE a (x);', 'CREATE TRIGGER t AFTER INSERT ON a\\nBEGIN SELECT 1; SELECT 2; END;']
+    ['CREATE TABLE a (x);', 'CREATE TRIGGER t AFTER INSERT ON a\nBEGIN SELECT 1; SELECT 2; END;']
     """
     buffer = ""
     for line in sql.splitlines(keepends=True):
@@ -143,7 +143,7 @@ def schema_version(conn: Any) -> int:
     try:
         cur.execute("SELECT max(version) FROM schema_version")
         row = cur.fetchone()
-    except Exception:  # noqa: BLE001 - no table yet, whatever the driver calls that error
+    except Exception:  # no table yet, whatever the driver calls that error
         conn.rollback()
         return 0
     finally:
