@@ -21,6 +21,7 @@ __all__ = [
     "MONTH_SQL",
     "OPEN_SQL",
     "RTREE_BACKFILL",
+    "RTREE_BULK_LOAD",
     "SCOPE_FIELDS",
     "clean_text",
     "event_of",
@@ -52,10 +53,16 @@ MONTH_SQL = "substr(reported_at, 1, 7)"
 #: The open states as an SQL condition with literals (so that the partial index serves it).
 OPEN_SQL = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATUSES))
 #: Fill the R*Tree of a store made before it existed (or by a bulk load that bypassed it).
+#: Points go in by position: an R*Tree takes them several times faster than in row order.
 RTREE_BACKFILL = (
     "INSERT OR REPLACE INTO register_items_rtree (id, west, east, south, north) "
     "SELECT row, x, x, y, y FROM register_items "
-    "WHERE row > coalesce((SELECT max(id) FROM register_items_rtree), 0)"
+    "WHERE row > coalesce((SELECT max(id) FROM register_items_rtree), 0) ORDER BY x, y"
+)
+#: The R*Tree entries of the rows a bulk import added after row ``?`` (by position, as above).
+RTREE_BULK_LOAD = (
+    "INSERT OR REPLACE INTO register_items_rtree (id, west, east, south, north) "
+    "SELECT row, x, x, y, y FROM register_items WHERE row > ? ORDER BY x, y"
 )
 
 

@@ -43,6 +43,7 @@ from ._register_sql import (
     ITEM_FIELDS,
     OPEN_SQL,
     RTREE_BACKFILL,
+    RTREE_BULK_LOAD,
     clean_text,
     event_of,
     event_values,
@@ -368,7 +369,12 @@ class SQLiteRegister(RegisterStore):
                 now = self._counters(conn)
                 if any(now.get(y) != counters.get(y) for y in last_counters(numbers)):
                     numbers, items, events = rows(make(now))  # numbered meanwhile: number again
+                # the R*Tree is fed in one batch after the rows, in position order (migration 0003)
+                since = conn.execute("SELECT coalesce(max(row), 0) FROM register_items").fetchone()[0]
+                conn.execute("INSERT INTO register_bulk_load VALUES (?)", (since,))
                 conn.executemany(self._IMPORT_ITEM_SQL, items)
+                conn.execute("DELETE FROM register_bulk_load")
+                conn.execute(RTREE_BULK_LOAD, (since,))
                 conn.executemany(self._IMPORT_EVENT_SQL, events)
                 conn.executemany(
                     "INSERT INTO register_counters (year, last) VALUES (?, ?) "
