@@ -569,6 +569,9 @@ def main(argv: list[str] | None = None) -> int:
         reg, role="territorial_government", unit=f"{DISTRICTS[2]} government", label="bench government"
     )
     reg.close()
+    # each district's government, as the synthetic items are handed over (DATA_DIR/governments.csv)
+    rows = "".join(f"{d},,{d} government\n" for d in DISTRICTS)
+    (work / "governments.csv").write_text("district,street,unit\n" + rows, encoding="utf-8")
     rng = np.random.default_rng(args.seed)
     paths = list_paths(rng, 600)
     tokens = (TOKEN, dept_token, gov_token)
