@@ -168,7 +168,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     data_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(data_dir / "tmp", ignore_errors=True)  # uploads cut short by a crash
     token = TokenSource(settings.api_token, None) if settings.api_token else resolve_token(data_dir)
-    store = store or SQLiteStore(data_dir)
+    store = store or SQLiteStore(data_dir, register_workflow=settings.register_workflow)
     registry = default_registry(settings.all_job_plugins())
     scenarios = ScenarioCache(store.load_scenario, settings.scenario_cache_size)
     graphs = ServiceGraphs(data_dir, max_bytes=settings.graph_cache_max_bytes)

@@ -48,6 +48,7 @@ __all__ = [
     "require_actor",
     "scope_of",
     "visible",
+    "workflow_of",
 ]
 
 #: The account id of requests made with the service's API token (they act as ``admin``).
@@ -119,6 +120,16 @@ class RegisterState:
     def governments(self) -> GovernmentTable | None:
         """The current governments table (None: no areas known to this app)."""
         return None if self.areas is None else self.areas.table()
+
+
+def workflow_of(request: Request) -> Workflow:
+    """The deployment's register workflow: the one its store enforces (rights, scopes, deadlines).
+
+    Settings' ``register_workflow`` overrides the shipped ``register_workflow.toml``; the
+    routes answer by it (who may do what, what each role sees), as the store checks by it.
+    """
+    workflow: Workflow = request.app.state.service.store.register.workflow
+    return workflow
 
 
 def actor_of(request: Request, service: ServiceState) -> Actor | None:

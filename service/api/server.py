@@ -59,6 +59,7 @@ _GC_GEN0_THRESHOLD = 50_000
 _PASSED = (
     "max_upload_bytes", "max_workers", "max_queued_jobs", "protect_reads", "cors_origins", "job_plugins",
     "scenario_cache_size", "demo_max_nodes", "graph_cache_max_bytes", "job_retention_days",
+    "register_workflow",
 )  # fmt: skip
 
 _KIB = 1024

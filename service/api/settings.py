@@ -56,6 +56,9 @@ class Settings:
     register_limits
         Anonymous reports per address and window, report and photo sizes
         (:class:`service.api.register_access.RegisterLimits`).
+    register_workflow
+        A TOML file of overrides of ``register_workflow.toml``: this deployment's workflow,
+        which the store enforces and the register's routes answer by (rights, scopes).
     """
 
     data_dir: Path
@@ -73,6 +76,7 @@ class Settings:
     graph_cache_max_bytes: int | None = 2 * 1024**3
     job_retention_days: float | None = 90.0
     register_limits: RegisterLimits = field(default_factory=RegisterLimits)
+    register_workflow: str | None = None
 
     def all_job_plugins(self) -> tuple[str, ...]:
         """``job_plugins`` plus those named in ``$RISKPLAN_JOB_PLUGINS``."""

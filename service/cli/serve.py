@@ -147,6 +147,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DAYS",
         help="delete finished jobs and their results after this many days (default: 90)",
     )
+    parser.add_argument(
+        "--register-workflow",
+        type=Path,
+        default=None,
+        metavar="TOML",
+        help="this deployment's overrides of the register workflow (register_workflow.toml)",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -177,6 +184,7 @@ def _run(args: argparse.Namespace) -> int:
         graph_cache_max_bytes=args.graph_cache_mb * _MIB,
         demo_max_nodes=args.demo_max_nodes,
         job_retention_days=args.job_retention_days,
+        register_workflow=None if args.register_workflow is None else str(args.register_workflow.resolve()),
     )
     limits = ServerLimits(
         max_header_bytes=args.max_header_kb * 1024,
@@ -184,7 +192,7 @@ def _run(args: argparse.Namespace) -> int:
         limit_concurrency=args.limit_concurrency,
     )
     # open the store once here: its schema is migrated (or refused as too new) before any worker
-    SQLiteStore(data_dir).close()
+    SQLiteStore(data_dir, register_workflow=settings.register_workflow).close()
     if not args.protect_reads and not is_loopback(args.host):
         print(public_reads_warning(args.host), file=sys.stderr, flush=True)
         log.warning("reads are public on %s (no --protect-reads)", args.host)

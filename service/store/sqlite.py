@@ -46,6 +46,7 @@ import geopandas as gpd
 
 from gis import Scenario, load_scenario, write_scenario
 from gis.atomic import atomic_path, write_gpkg
+from gis.tables import TableOverrides
 
 from ._support import Reader, bounds_wgs84, crs_text, fsync, paged, read_layer
 from .base import (
@@ -96,6 +97,9 @@ class SQLiteStore(Store):
     ----------
     data_dir
         Folder holding ``riskplan.sqlite3`` and ``scenarios/``.
+    register_workflow
+        Overrides of ``register_workflow.toml`` (a TOML path or a mapping): the deployment's
+        register workflow (:class:`SQLiteRegister`).
 
     Examples
     --------
@@ -105,7 +109,7 @@ class SQLiteStore(Store):
     []
     """
 
-    def __init__(self, data_dir: str | Path) -> None:
+    def __init__(self, data_dir: str | Path, *, register_workflow: TableOverrides = None) -> None:
         self.data_dir = Path(data_dir)
         self.scenarios_dir = self.data_dir / "scenarios"
         self.scenarios_dir.mkdir(parents=True, exist_ok=True)
@@ -115,7 +119,7 @@ class SQLiteStore(Store):
         self._readers: weakref.WeakSet[Reader] = weakref.WeakSet()
         self._readers_lock = threading.Lock()
         self._generation = 0
-        self._register = SQLiteRegister(self.db_path)
+        self._register = SQLiteRegister(self.db_path, register_workflow=register_workflow)
         self._sweep()
 
     @property
