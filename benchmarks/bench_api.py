@@ -1,10 +1,12 @@
 """Load test of the web API on loopback: the point query and the risk GeoJSON under concurrent clients.
 
-Starts ``riskplan serve`` (one uvicorn process; uvloop and httptools when ``uvicorn[standard]``
-is installed) on 127.0.0.1 with a fresh data directory and the synthetic demo city, warms it
-up with the API token (coverage and risk computed, point-query precomputation built), then
-runs three bounded phases, one after the other, each with ``--clients`` concurrent closed-loop
-clients for ``--duration`` seconds, all without the token (public readers):
+Starts ``riskplan serve`` (uvloop and httptools when ``uvicorn[standard]`` is installed) on
+127.0.0.1 with a fresh data directory and the synthetic demo city, once per process count of
+``--workers`` (default ``1,2``: one uvicorn process, then two on one socket, issue 18), warms
+it up with the API token (coverage and risk computed, point-query precomputation built, in
+every process), then runs three bounded phases, one after the other, each with ``--clients``
+concurrent closed-loop clients for ``--duration`` seconds, all without the token (public
+readers):
 
 * ``response-times``: ``GET /scenarios/{id}/response-times`` at random points in the city
   (drawn once with a fixed seed and checked to lie on the network, so every answer should be 200);
@@ -21,12 +23,13 @@ is on the PATH, else from asyncio + httpx clients in this process (much heavier:
 machine the client then takes CPU from the server and the figures are pessimistic).
 ``--client`` forces one. Errors are failed connections, timeouts (10 s) and non-200 answers.
 
-Prints requests/s, p50/p95/p99 latency and errors side by side, then the target lines:
-point query p95 <= 50 ms and bbox-filtered risk p95 <= 100 ms, with zero errors. Client and
-server share the machine's cores.
+Prints requests/s, p50/p95/p99 latency and errors side by side for each process count, the
+ratio of each count's throughput and p95 to one process, the servers' CPU time per request and
+peak RSS (all processes), then the target lines: point query p95 <= 50 ms and bbox-filtered
+risk p95 <= 100 ms, with zero errors. Client and server share the machine's cores.
 
     .venv/bin/python benchmarks/bench_api.py                        # 50 clients, 30 s per phase
-    .venv/bin/python benchmarks/bench_api.py --clients 10 --duration 5 --client httpx
+    .venv/bin/python benchmarks/bench_api.py --clients 10 --duration 5 --client httpx --workers 2
 """
 
 from __future__ import annotations
@@ -101,27 +104,77 @@ def _free_port() -> int:
 
 
 def start_server(
-    data_dir: Path, log_path: Path, *, token: str = TOKEN, start_s: float = 60.0
+    data_dir: Path, log_path: Path, *, token: str = TOKEN, start_s: float = 60.0, workers: int = 1
 ) -> tuple[str, subprocess.Popen[bytes]]:
-    """``riskplan serve`` on a free loopback port; returns its URL once it answers (``start_s``)."""
+    """``riskplan serve`` (``workers`` processes) on a free loopback port; its URL once it answers."""
     port = _free_port()
     env = {**os.environ, "RISKPLAN_API_TOKEN": token, "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "service.cli", "serve", "--data-dir", str(data_dir)]
-    cmd += ["--host", HOST, "--port", str(port)]
+    cmd += ["--host", HOST, "--port", str(port), "--workers", str(workers)]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://{HOST}:{port}"
     deadline = time.monotonic() + start_s
+    seen: set[int] = set()
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             sys.exit(f"the server exited:\n{log_path.read_text()}")
         try:
-            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                return url, proc
+            answer = httpx.get(f"{url}/api/v1/health", timeout=1)  # a new connection each time
+            if answer.status_code == 200:
+                seen.add(answer.json().get("process_id", 0))
+                if len(seen) >= workers:  # every worker process answers
+                    return url, proc
         except httpx.TransportError:
             time.sleep(0.2)
     proc.kill()
     sys.exit(f"the server did not start within {start_s:.0f} s")
+
+
+def server_pids(proc: subprocess.Popen[bytes]) -> list[int]:
+    """The server's process and its worker processes (Linux ``/proc``)."""
+    pids = [proc.pid]
+    for task in Path(f"/proc/{proc.pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        pids += [int(c) for c in children]
+    return pids
+
+
+def cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by the processes ``pids`` (Linux ``/proc``)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def peak_rss_mb(pids: list[int]) -> float:
+    """Sum of the peak resident memory (``VmHWM``) of ``pids``, MB."""
+    total = 0.0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            continue
+        total += sum(int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:"))
+    return total
+
+
+def warm(url: str, paths: list[str], workers: int) -> None:
+    """Ask every path (with the token) on fresh connections until each worker process has built it."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for path in paths:
+        seen: set[int] = set()
+        for _ in range(40 * workers):
+            with httpx.Client(base_url=url, timeout=300, headers=auth) as client:  # a new connection
+                client.get(path).raise_for_status()
+                seen.add(client.get("/api/v1/health").json()["process_id"])
+            if len(seen) >= workers:
+                break
 
 
 def prepare(url: str, nodes: int, n_points: int, seed: int) -> tuple[str, list[tuple[float, float]]]:
@@ -244,7 +297,7 @@ def run_wrk(
 
 
 def _table(rows: list[list[str]]) -> str:
-    head = ["endpoint", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"]
+    head = ["endpoint", "processes", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = [
         "  ".join(
@@ -256,28 +309,30 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--clients", type=int, default=50, help="concurrent clients (default 50)")
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds per phase (default 30)")
-    parser.add_argument("--nodes", type=int, default=3000, help="demo city road nodes (default 3000)")
-    parser.add_argument("--points", type=int, default=500, help="distinct query points (default 500)")
-    parser.add_argument("--bboxes", type=int, default=200, help="distinct bbox viewports (default 200)")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument(
-        "--client",
-        choices=["auto", "wrk", "httpx"],
-        default="auto",
-        help="load generator: wrk when installed (default), else httpx",
-    )
-    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
-    args = parser.parse_args(argv)
-    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
-    if use_wrk and shutil.which("wrk") is None:
-        sys.exit("wrk is not on the PATH. Fix: apt-get install -y wrk, or use --client httpx")
+@dataclass
+class Run:
+    """The phases of one server (``workers`` processes), its CPU per request and peak RSS."""
 
+    workers: int
+    phases: list[Phase]
+    cpu_ms: list[float]
+    rss_mb: float
+    load: str
+    server: str
+
+
+def _workers(text: str) -> list[int]:
+    counts = [int(v) for v in text.split(",") if v.strip()]
+    if not counts or min(counts) < 1:
+        msg = f"--workers needs process counts like 1,2, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return counts
+
+
+def run_server(args: argparse.Namespace, workers: int, use_wrk: bool) -> Run:
+    """Start a server of ``workers`` processes on a fresh data directory and run the three phases."""
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
-        url, proc = start_server(Path(tmp) / "data", Path(tmp) / "server.log")
+        url, proc = start_server(Path(tmp) / "data", Path(tmp) / "server.log", workers=workers, start_s=180)
         try:
             sid, points = prepare(url, args.nodes, args.points, args.seed)
             base = f"/api/v1/scenarios/{sid}"
@@ -288,17 +343,25 @@ def main(argv: list[str] | None = None) -> int:
             bbox_paths = [
                 f"{base}/risk?units=communities&bbox={b}" for b in viewports(bounds, args.bboxes, args.seed)
             ]
+            if workers > 1:
+                warm(url, [point_paths[0], layer_paths[0], bbox_paths[0]], workers)
             sizes = [int(httpx.get(url + p, timeout=60).headers["x-total-count"]) for p in bbox_paths[:20]]
             print(f"bbox viewports hold {min(sizes)}..{max(sizes)} of the communities (first 20)", flush=True)
 
-            phases = []
+            pids = server_pids(proc)
+            phases, cpu_ms = [], []
             for name, paths in (
                 ("response-times (point query)", point_paths),
                 ("risk?units=communities GeoJSON", layer_paths),
                 ("risk?units=communities&bbox= GeoJSON", bbox_paths),
             ):
                 tool = f"wrk, {args.wrk_threads} thread(s)" if use_wrk else "httpx"
-                print(f"running {name}: {args.clients} clients for {args.duration:g} s ({tool})", flush=True)
+                print(
+                    f"running {name}: {args.clients} clients for {args.duration:g} s ({tool}), "
+                    f"{workers} server process(es)",
+                    flush=True,
+                )
+                cpu0 = cpu_s(pids)
                 if use_wrk:
                     phase = run_wrk(
                         url,
@@ -317,32 +380,84 @@ def main(argv: list[str] | None = None) -> int:
                     phase = asyncio.run(
                         run_phase(url, name, path, clients=args.clients, duration_s=args.duration)
                     )
+                total = phase.summary[0] if phase.summary is not None else len(phase.latencies_s)
+                cpu_ms.append(1000 * (cpu_s(pids) - cpu0) / max(total, 1))
                 phases.append(phase)
+            load = "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+            rss = peak_rss_mb(pids)
             server_log = (Path(tmp) / "server.log").read_text()
         finally:
             proc.terminate()
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+    impl = re.findall(r"^uvicorn: .*$", server_log, flags=re.MULTILINE)
+    return Run(workers, phases, cpu_ms, rss, load, "; ".join(impl) or "riskplan serve")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--clients", type=int, default=50, help="concurrent clients (default 50)")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds per phase (default 30)")
+    parser.add_argument("--nodes", type=int, default=3000, help="demo city road nodes (default 3000)")
+    parser.add_argument("--points", type=int, default=500, help="distinct query points (default 500)")
+    parser.add_argument("--bboxes", type=int, default=200, help="distinct bbox viewports (default 200)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--workers", type=_workers, default=[1, 2], help="server process counts, side by side (default 1,2)"
+    )
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "httpx"],
+        default="auto",
+        help="load generator: wrk when installed (default), else httpx",
+    )
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
+    args = parser.parse_args(argv)
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    if use_wrk and shutil.which("wrk") is None:
+        sys.exit("wrk is not on the PATH. Fix: apt-get install -y wrk, or use --client httpx")
+
+    runs = [run_server(args, workers, use_wrk) for workers in args.workers]
     print()
-    impl = re.findall(r"^riskplan serving .*$|^uvicorn: .*$", server_log, flags=re.MULTILINE)
     client = f"wrk -t{args.wrk_threads}" if use_wrk else "httpx (asyncio, in the benchmark process)"
-    print(f"server: {'; '.join(impl) or 'riskplan serve'}")
     print(
         f"{args.clients} clients ({client}) on {HOST}; {os.cpu_count()} CPU(s) shared by server and clients"
     )
-    print(_table([p.row() for p in phases]))
-    for p in phases:
-        if p.error_kinds:
-            print(f"  {p.name} errors: {p.error_kinds}")
-    for phase, target in ((phases[0], TARGET_P95_MS), (phases[2], TARGET_BBOX_P95_MS)):
-        p95 = phase.percentiles_ms()[1]
-        met = p95 <= target and phase.errors == 0
+    for run in runs:
         print(
-            f"target: {phase.name} p95 <= {target:.0f} ms and zero errors -> "
-            f"{'met' if met else 'NOT met'} (p95 {p95:.1f} ms, {phase.errors} errors)"
+            f"  {run.workers} process(es): {run.server}; {run.load} after; "
+            f"peak RSS {run.rss_mb:,.0f} MB (all)"
         )
+    rows = [
+        [p.name, str(run.workers), *p.row()[1:]] for i in range(3) for run in runs for p in [run.phases[i]]
+    ]
+    print(_table(rows))
+    for run in runs:
+        for p in run.phases:
+            if p.error_kinds:
+                print(f"  {p.name}, {run.workers} process(es), errors: {p.error_kinds}")
+    first = runs[0]
+    for run in runs[1:]:
+        for i, p in enumerate(run.phases):
+            base = first.phases[i]
+            rate = (p.summary[0] if p.summary else len(p.latencies_s)) / max(
+                base.summary[0] if base.summary else len(base.latencies_s), 1
+            )
+            print(
+                f"  {p.name}: {run.workers} vs {first.workers} process(es): {rate:.2f} x the throughput, "
+                f"p95 {p.percentiles_ms()[1] / base.percentiles_ms()[1]:.2f} x; server CPU per request "
+                f"{run.cpu_ms[i]:.2f} vs {first.cpu_ms[i]:.2f} ms"
+            )
+    for run in runs:
+        for phase, target in ((run.phases[0], TARGET_P95_MS), (run.phases[2], TARGET_BBOX_P95_MS)):
+            p95 = phase.percentiles_ms()[1]
+            met = p95 <= target and phase.errors == 0
+            print(
+                f"target ({run.workers} process(es)): {phase.name} p95 <= {target:.0f} ms and zero errors -> "
+                f"{'met' if met else 'NOT met'} (p95 {p95:.1f} ms, {phase.errors} errors)"
+            )
     return 0
 
 

@@ -135,6 +135,19 @@ def test_who_may_import_follows_the_workflow(
         assert _count(client) == (0, 0)
 
 
+def test_rights_follow_the_deployments_workflow_not_the_shipped_one(tmp_path: Path) -> None:
+    """A deployment where only supervisors and admins record inspections: inspectors may not import."""
+    override = tmp_path / "workflow.toml"
+    text = '[sources.government_inspection]\nroles = ["supervisor", "admin"]\n'
+    override.write_text(text, encoding="utf-8")
+    settings = Settings(tmp_path / "data", api_token=ADMIN, register_workflow=str(override))
+    with TestClient(create_app(settings)) as deployment:
+        inspector, supervisor = _account(deployment, "inspector"), _account(deployment, "supervisor")
+        refused = _import(deployment, inspector, (HEADER + ROWS).encode())
+        assert refused.status_code == 403 and "Fix: use an account of" in refused.json()["detail"]
+        assert _import(deployment, supervisor, (HEADER + ROWS).encode()).status_code == 201
+
+
 def test_import_requests_are_checked(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     assert client.post(f"{API}/imports", files={"file": ("a.csv", b"x", "text/csv")}).status_code == 401
     for form, text in [

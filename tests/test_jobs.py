@@ -57,9 +57,17 @@ def _bad_input(scenario: Scenario, params: Mapping[str, Any], progress: Any, can
     raise InputError("`radius_m` must be positive. Fix: pass a positive number.")
 
 
+def _tally(scenario: Scenario, params: Mapping[str, Any], progress: Any, cancel: threading.Event) -> dict:
+    """Append this process's id to the file ``params["file"]``: who ran the job, how many times."""
+    with Path(params["file"]).open("a", encoding="utf-8") as fh:
+        fh.write(f"{os.getpid()}\n")
+    return {"pid": os.getpid()}
+
+
 def register_test_jobs(registry: JobRegistry) -> None:
-    """Job kinds for tests: ``sleep`` (slow, cancellable), ``boom`` (crashes), ``bad_input``."""
+    """Job kinds for tests: ``sleep`` (slow, cancellable), ``boom`` (crashes), ``bad_input``, ``tally``."""
     registry.register("sleep", _sleep, description="Sleep in steps (tests only).")
+    registry.register("tally", _tally, description="Note which process ran it (tests only).")
     registry.register("boom", _boom, description="Crash (tests only).")
     registry.register("bad_input", _bad_input, description="Fail on input (tests only).")
 
@@ -168,16 +176,19 @@ def test_queue_is_bounded(store: SQLiteStore, scenario_id: str) -> None:
     runner.shutdown(wait=True)
 
 
-def test_new_runner_marks_jobs_of_a_dead_process_failed(store: SQLiteStore, scenario_id: str) -> None:
-    queued = store.create_job(scenario_id, "sleep", {})
+def test_new_leader_fails_the_dead_leaders_running_jobs_and_runs_its_queue(
+    store: SQLiteStore, scenario_id: str
+) -> None:
+    queued = store.create_job(scenario_id, "sleep", {"steps": 1, "step_s": 0})
     running = store.create_job(scenario_id, "sleep", {})
     store.update_job(running.id, status="running", progress=0.4)
-    _runner(store).shutdown()
-    for job_id in (queued.id, running.id):
-        job = store.get_job(job_id)
-        assert (job.status, job.message) == ("failed", INTERRUPTED)
+    runner = _runner(store)
+    job = store.get_job(running.id)
+    assert (job.status, job.message) == ("failed", INTERRUPTED)
     # a worker that outlived its process can no longer change the verdict
     assert not store.update_job(running.id, status="succeeded", expect=["running"])
+    assert _wait(store, queued.id, ("succeeded",)).has_result  # the queue is picked up
+    runner.shutdown(wait=True)
 
 
 def test_registry_is_per_instance_and_rejects_duplicates() -> None:
@@ -210,9 +221,9 @@ def test_shutdown_marks_running_jobs_failed_at_once(store: SQLiteStore, scenario
     queued = runner.submit(scenario_id, "solve", {})
     assert started.wait(30)
     runner.shutdown()
-    for job in (running, queued):
-        after = store.get_job(job.id)
-        assert (after.status, after.message) == ("failed", SHUT_DOWN)
+    after = store.get_job(running.id)
+    assert (after.status, after.message) == ("failed", SHUT_DOWN)
+    assert store.get_job(queued.id).status == "queued"  # for the next leader
     release.set()
     time.sleep(0.2)
     assert store.get_job(running.id).status == "failed" and not store.get_job(running.id).has_result

@@ -189,7 +189,7 @@ def _tables(db: Path) -> list[list[tuple[object, ...]]]:
     try:
         return [
             conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
-            for t in ("register_items", "register_events", "register_counters")
+            for t in ("register_items", "register_events", "register_counters", "register_items_rtree")
         ]
     finally:
         conn.close()
@@ -230,6 +230,29 @@ def test_the_bulk_import_is_all_or_nothing(tmp_path: Path) -> None:
     with pytest.raises(RegisterError, match=r"not part of the import's items|one event per version"):
         reg.import_items(lambda c: broken)
     assert _tables(reg.db_path) == after
+
+
+def test_the_import_feeds_the_rtree_in_one_batch_as_the_trigger_would(tmp_path: Path) -> None:
+    """The R*Tree after a bulk import equals one kept row by row by the insert trigger."""
+    reg = _store(tmp_path)
+    reg.import_items(lambda c: import_rows(_rows(300, 7, bad=False), first_counter=c, actor="insp-1"))
+    reg.report(
+        lambda n: report(n, at=datetime(2026, 3, 2, 9), actor="web", role="reporter", category="gas",
+                         x=112.6, y=37.9, description="after the import", source="public_report"),
+        year=2026,
+    )  # fmt: skip
+    conn = sqlite3.connect(reg.db_path)
+    tree = conn.execute("SELECT * FROM register_items_rtree ORDER BY id").fetchall()
+    assert conn.execute("SELECT count(*) FROM register_bulk_load").fetchone() == (0,)
+    # the same rows put through the trigger, one by one
+    conn.execute("CREATE VIRTUAL TABLE temp.by_trigger USING rtree(id, west, east, south, north)")
+    conn.executemany(
+        "INSERT INTO temp.by_trigger VALUES (?, ?, ?, ?, ?)",
+        conn.execute("SELECT row, x, x, y, y FROM register_items ORDER BY row").fetchall(),
+    )
+    assert tree == conn.execute("SELECT * FROM temp.by_trigger ORDER BY id").fetchall()
+    assert len(tree) == reg.count()[0] == 302
+    conn.close()
 
 
 def _grade(hazard_id: str, part: str, grade: str, score: float) -> dict[str, object]:

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from gis import InputError
-from risk_models.register import load_workflow
 from risk_models.register.vocab import ROLES
 
 from ..store import Account, RegisterStore
@@ -90,7 +89,7 @@ def create_account(
         msg = f"Role `{role}` is unknown. Fix: use one of {list(ROLES)}."
         raise InputError(msg)
     unit = (unit or "").strip() or None
-    scope = load_workflow().scopes.get(role)
+    scope = register.workflow.scopes.get(role)
     if scope is not None and scope[1] and unit is None:
         msg = f"A `{role}` account acts for a unit. Fix: give `--unit` (its `{scope[0]}`)."
         raise InputError(msg)

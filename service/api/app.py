@@ -169,7 +169,9 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     data_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(data_dir / "tmp", ignore_errors=True)  # uploads cut short by a crash
     token = TokenSource(settings.api_token, None) if settings.api_token else resolve_token(data_dir)
-    store = store or open_store(data_dir, url=settings.store_url)
+    store = store or open_store(
+        data_dir, url=settings.store_url, register_workflow=settings.register_workflow
+    )
     registry = default_registry(settings.all_job_plugins())
     scenarios = ScenarioCache(store.load_scenario, settings.scenario_cache_size)
     graphs = ServiceGraphs(data_dir, max_bytes=settings.graph_cache_max_bytes)
@@ -217,7 +219,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     limits = settings.register_limits
     app.state.register = RegisterState(
         TokenVerifier(store.register),
-        ReportLimiter(limits.anonymous_reports, limits.window_s),
+        ReportLimiter(limits.anonymous_reports, limits.window_s, store=store),
         limits,
         GovernmentAreas(data_dir / GOVERNMENTS_FILE),
     )

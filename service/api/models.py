@@ -229,6 +229,10 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
     jobs_active: int
     max_workers: int
+    #: The server process that answered (``riskplan serve --workers N`` runs N).
+    process_id: int = 0
+    #: True when that process is the one that runs the jobs (the job leader).
+    job_leader: bool = False
 
 
 class VersionOut(BaseModel):

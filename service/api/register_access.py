@@ -11,15 +11,14 @@
   (:mod:`service.api.register_areas`). Items an actor may not see are answered 404, as if
   they did not exist.
 * :class:`ReportLimiter`: anonymous reports per client address in a sliding window (429 with
-  ``Retry-After`` beyond); :class:`RegisterLimits` sets it and the size limits.
+  ``Retry-After`` beyond), counted in the store so that all server processes share it;
+  :class:`RegisterLimits` sets it and the size limits.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -29,7 +28,8 @@ from fastapi import Request
 from risk_models.register import Item, Workflow
 from risk_models.register.vocab import STATUSES
 
-from ..store import ListView, Scope, StoredItem
+from ..store import ListView, Scope, Store, StoredItem
+from ..store.coordination import LocalWindows
 from .accounts import Actor, TokenVerifier
 from .auth import AuthError
 from .budget import AnonymousLimitError
@@ -48,6 +48,7 @@ __all__ = [
     "require_actor",
     "scope_of",
     "visible",
+    "workflow_of",
 ]
 
 #: The account id of requests made with the service's API token (they act as ``admin``).
@@ -78,32 +79,32 @@ class RegisterLimits:
 
 
 class ReportLimiter:
-    """At most ``limit`` events per key in any ``window_s`` seconds (a sliding log per key)."""
+    """At most ``limit`` events per key in any ``window_s`` seconds (a sliding window per key).
 
-    def __init__(self, limit: int, window_s: float) -> None:
+    The events are counted in ``store`` (:meth:`Store.take_window
+    <service.store.Store.take_window>`), so every server process on one store counts against
+    the same budget; without a store, in this process.
+    """
+
+    #: The store's name for this window.
+    BUCKET = "anonymous_reports"
+
+    def __init__(self, limit: int, window_s: float, *, store: Store | None = None) -> None:
         self.limit = limit
         self.window_s = window_s
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self._count = store.take_window if store is not None else LocalWindows().take
 
     def take(self, key: str, *, now: float | None = None) -> None:
         """Count one report of ``key``, or raise a 429 saying when the next is allowed."""
-        t = time.monotonic() if now is None else now
-        with self._lock:
-            if len(self._seen) > 100_000:  # forget idle addresses
-                self._seen = {k: q for k, q in self._seen.items() if q and q[-1] > t - self.window_s}
-            times = self._seen.setdefault(key, deque())
-            while times and times[0] <= t - self.window_s:
-                times.popleft()
-            if len(times) >= self.limit:
-                wait = max(1, math.ceil(times[0] + self.window_s - t))
-                msg = (
-                    f"This address made {len(times)} reports in the last {self.window_s / 60:.0f} minutes, "
-                    f"the most allowed without an account. Fix: wait {wait} s, or report with an "
-                    "account's token."
-                )
-                raise AnonymousLimitError(msg, status=429, limit="reports", retry_after_s=wait)
-            times.append(t)
+        verdict = self._count(self.BUCKET, key, limit=self.limit, window_s=self.window_s, now=now)
+        if not verdict.allowed:
+            wait = max(1, math.ceil(verdict.retry_after_s))
+            msg = (
+                f"This address made {verdict.count} reports in the last {self.window_s / 60:.0f} minutes, "
+                f"the most allowed without an account. Fix: wait {wait} s, or report with an "
+                "account's token."
+            )
+            raise AnonymousLimitError(msg, status=429, limit="reports", retry_after_s=wait)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,16 @@ class RegisterState:
     def governments(self) -> GovernmentTable | None:
         """The current governments table (None: no areas known to this app)."""
         return None if self.areas is None else self.areas.table()
+
+
+def workflow_of(request: Request) -> Workflow:
+    """The deployment's register workflow: the one its store enforces (rights, scopes, deadlines).
+
+    Settings' ``register_workflow`` overrides the shipped ``register_workflow.toml``; the
+    routes answer by it (who may do what, what each role sees), as the store checks by it.
+    """
+    workflow: Workflow = request.app.state.service.store.register.workflow
+    return workflow
 
 
 def actor_of(request: Request, service: ServiceState) -> Actor | None:

@@ -14,18 +14,53 @@ of uvicorn's HTTP protocol:
   is cut off: ``408 Request Timeout``.
 
 Both answers close the connection. :func:`server_config` builds the ``uvicorn.Config``.
+
+**Several processes** (``riskplan serve --workers N``, :func:`serve`): the socket is bound once
+and uvicorn's supervisor starts N worker processes (``spawn``), restarting any that dies. Each
+builds its own app from the settings passed in ``$RISKPLAN_SERVE_WORKER`` (:func:`worker_app`;
+the API token is not passed, each resolves it as the parent did); they share the data
+directory, and the store elects the one that runs jobs (:mod:`service.jobs.runner`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import json
+import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the command line imports this module to build its parser: keep it light
     import asyncio
 
-__all__ = ["ServerLimits", "limited_protocol", "server_config"]
+    from fastapi import FastAPI
+
+    from .settings import Settings
+
+__all__ = [
+    "WORKER_ENV",
+    "ServerLimits",
+    "limited_protocol",
+    "serve",
+    "server_config",
+    "tune_gc",
+    "worker_app",
+]
+
+#: The environment variable that carries a worker process's settings (JSON).
+WORKER_ENV = "RISKPLAN_SERVE_WORKER"
+#: Collect the youngest generation after this many new container objects (Python's default
+#: is 700): a request allocates a few thousand, so the default collects several times a request.
+_GC_GEN0_THRESHOLD = 50_000
+#: The settings a worker process is given (the API token is resolved by each worker).
+_PASSED = (
+    "max_upload_bytes", "max_workers", "max_queued_jobs", "protect_reads", "cors_origins", "job_plugins",
+    "scenario_cache_size", "demo_max_nodes", "graph_cache_max_bytes", "job_retention_days",
+    "register_workflow",
+)  # fmt: skip
 
 _KIB = 1024
 
@@ -178,3 +213,119 @@ def server_config(app: Any, *, host: str, port: int, http: str, limits: ServerLi
         server_header=False,
         **kwargs,
     )
+
+
+def tune_gc() -> None:
+    """Keep garbage-collection pauses short while serving (process-wide: called by the server).
+
+    Everything loaded so far (the libraries, the app) lives as long as the process: freezing it
+    takes it out of every later collection, so a full collection no longer walks a few hundred
+    thousand objects (about 150 ms, a latency spike for every request in flight). A larger
+    first threshold makes the young collections rarer.
+    """
+    gc.collect()
+    gc.freeze()
+    gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(max(gen0, _GC_GEN0_THRESHOLD), gen1, gen2)
+
+
+def _worker_spec() -> dict[str, Any]:
+    raw = os.environ.get(WORKER_ENV)
+    if not raw:
+        msg = f"${WORKER_ENV} is not set: worker processes are started by `riskplan serve --workers N`."
+        raise RuntimeError(msg)
+    spec: dict[str, Any] = json.loads(raw)
+    return spec
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process, from ``$RISKPLAN_SERVE_WORKER`` (uvicorn calls it, ``factory``)."""
+    from .app import create_app
+    from .auth import resolve_token
+    from .settings import Settings
+
+    spec = _worker_spec()
+    logging.basicConfig(level=spec.get("log_level", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    data_dir = Path(spec["data_dir"])
+    passed = dict(spec["settings"])
+    for key in ("cors_origins", "job_plugins"):
+        passed[key] = tuple(passed[key])
+    settings = Settings(data_dir=data_dir, api_token=resolve_token(data_dir).token, **passed)
+    app = create_app(settings)
+    tune_gc()
+    return app
+
+
+def __getattr__(name: str) -> type[asyncio.Protocol]:
+    """``WorkerH11Protocol`` / ``WorkerHttptoolsProtocol``: the limited protocols of a worker process.
+
+    uvicorn imports a worker's protocol class by name, in the worker; its limits come with the
+    worker's settings (``$RISKPLAN_SERVE_WORKER``).
+    """
+    parsers = {"WorkerH11Protocol": "h11", "WorkerHttptoolsProtocol": "httptools"}
+    if name not in parsers:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    cls = limited_protocol(parsers[name], ServerLimits(**_worker_spec()["limits"]))
+    globals()[name] = cls
+    return cls
+
+
+def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    http: str,
+    limits: ServerLimits,
+    workers: int = 1,
+    log_level: str = "warning",
+    **kwargs: Any,
+) -> None:
+    """Run the service with uvicorn: in this process (``workers=1``), or in ``workers`` processes.
+
+    With several, the socket is bound here and uvicorn's supervisor starts the workers
+    (``spawn``) and restarts any that dies; each builds its app with :func:`worker_app`.
+    """
+    import uvicorn
+
+    if workers <= 1:
+        from .app import create_app
+
+        app = create_app(settings)
+        tune_gc()
+        config = server_config(
+            app, host=host, port=port, http=http, limits=limits, log_level=log_level, **kwargs
+        )
+        uvicorn.Server(config).run()
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    passed = {key: getattr(settings, key) for key in _PASSED}
+    spec = {
+        "data_dir": str(settings.data_dir),
+        "settings": passed,
+        "limits": dataclasses.asdict(limits),
+        "log_level": log_level.upper(),
+    }
+    os.environ[WORKER_ENV] = json.dumps(spec)  # the workers are spawned with this environment
+    protocol = "WorkerHttptoolsProtocol" if http == "httptools" else "WorkerH11Protocol"
+    config = uvicorn.Config(
+        f"{__name__}:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        http=f"{__name__}:{protocol}",
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+        timeout_keep_alive=int(limits.keep_alive_s),
+        limit_concurrency=limits.limit_concurrency,
+        server_header=False,
+        log_level=log_level,
+        **kwargs,
+    )
+    sock = config.bind_socket()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()

@@ -60,6 +60,9 @@ class Settings:
         A PostgreSQL URL (``postgresql://user@host/db``): keep scenarios, results and jobs there
         (:class:`service.store.PostgresStore`); ``None``, the default, keeps them in SQLite in
         ``data_dir``.
+    register_workflow
+        A TOML file of overrides of ``register_workflow.toml``: this deployment's workflow,
+        which the store enforces and the register's routes answer by (rights, scopes).
     """
 
     data_dir: Path
@@ -78,6 +81,7 @@ class Settings:
     job_retention_days: float | None = 90.0
     register_limits: RegisterLimits = field(default_factory=RegisterLimits)
     store_url: str | None = field(default=None, repr=False)  # may hold a password
+    register_workflow: str | None = None
 
     def all_job_plugins(self) -> tuple[str, ...]:
         """``job_plugins`` plus those named in ``$RISKPLAN_JOB_PLUGINS``."""

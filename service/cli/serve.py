@@ -4,15 +4,20 @@ Reads are public unless ``--protect-reads`` is given; serving on an address othe
 loopback without it prints a warning at start, saying what anyone who can reach the server
 can read. Request heads are bounded in size and time (:mod:`service.api.server`).
 
+``--workers N`` serves from N processes on one socket (a lone process by default). Exactly
+one of them runs jobs, at most ``--jobs`` at once: the job leader, elected by a lock next to
+the database, and replaced within half a second by another process when it dies
+(:mod:`service.jobs.runner`). Rate limits are counted in the store, so the processes share
+them.
+
 Examples
 --------
-``riskplan serve --data-dir /srv/riskplan --host 127.0.0.1 --port 8000``
+``riskplan serve --data-dir /srv/riskplan --host 127.0.0.1 --port 8000 --workers 4``
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import ipaddress
 import logging
 import os
@@ -31,9 +36,6 @@ log = logging.getLogger(__name__)
 _MIB = 1024**2
 #: Environment variable naming the store (a PostgreSQL URL), read when ``--store`` is not given.
 STORE_ENV = "RISKPLAN_STORE"
-#: Collect the youngest generation after this many new container objects (Python's default
-#: is 700): a request allocates a few thousand, so the default collects several times a request.
-_GC_GEN0_THRESHOLD = 50_000
 
 
 def _positive(value: str) -> int:
@@ -84,7 +86,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--data-dir", type=Path, required=True, help="folder for the database and scenarios")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    parser.add_argument("--workers", type=_positive, default=2, help="jobs running at once (default: 2)")
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="server processes on the one socket (default: 1); one of them runs the jobs",
+    )
+    parser.add_argument("--jobs", type=_positive, default=2, help="jobs running at once (default: 2)")
     parser.add_argument("--protect-reads", action="store_true", help="require the API token on reads too")
     parser.add_argument(
         "--store",
@@ -149,15 +157,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DAYS",
         help="delete finished jobs and their results after this many days (default: 90)",
     )
+    parser.add_argument(
+        "--register-workflow",
+        type=Path,
+        default=None,
+        metavar="TOML",
+        help="this deployment's overrides of the register workflow (register_workflow.toml)",
+    )
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401 - checked here, used by serve()
 
-        from ..api import Settings, create_app
-        from ..api.server import server_config
+        from ..api import Settings
+        from ..api.server import serve
     except ImportError as exc:
         raise MissingDependencyError(
             exc.name or "fastapi", "service", purpose="run the web service"
@@ -171,7 +186,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = Settings(
         data_dir=data_dir,
         max_upload_bytes=args.max_upload_mb * _MIB,
-        max_workers=args.workers,
+        max_workers=args.jobs,
         protect_reads=args.protect_reads,
         cors_origins=tuple(args.cors_origin),
         api_token=token.token,
@@ -180,52 +195,38 @@ def _run(args: argparse.Namespace) -> int:
         demo_max_nodes=args.demo_max_nodes,
         job_retention_days=args.job_retention_days,
         store_url=args.store,
+        register_workflow=None if args.register_workflow is None else str(args.register_workflow.resolve()),
     )
-    if args.store:  # reach the database (and migrate it) before serving, or exit 2 saying why
-        open_store(data_dir, url=args.store).close()
     limits = ServerLimits(
         max_header_bytes=args.max_header_kb * 1024,
         header_timeout_s=args.header_timeout,
         limit_concurrency=args.limit_concurrency,
     )
+    # open the store once here: the database is reached and its schema migrated (or refused as
+    # too new) before any worker starts, or the command exits 2 saying why
+    open_store(data_dir, url=args.store, register_workflow=settings.register_workflow).close()
     if not args.protect_reads and not is_loopback(args.host):
         print(public_reads_warning(args.host), file=sys.stderr, flush=True)
         log.warning("reads are public on %s (no --protect-reads)", args.host)
-    app = create_app(settings)
-    _tune_gc()
     loop, http = _event_loop(), _http_parser()
     print(f"riskplan serving {data_dir} on http://{args.host}:{args.port}/ (API docs at /docs)", flush=True)
-    print(f"uvicorn: 1 process, event loop {loop}, HTTP parser {http}", flush=True)
+    processes = "1 process" if args.workers == 1 else f"{args.workers} processes (one runs the jobs)"
+    print(f"uvicorn: {processes}, event loop {loop}, HTTP parser {http}", flush=True)
     if "uvloop" not in loop or http != "httptools":
         print("  (faster with uvloop and httptools: pip install 'uvicorn[standard]')", flush=True)
     print(token.describe(), flush=True)
-    level = "info" if args.verbose else "warning"
-    config = server_config(
-        app,
+    serve(
+        settings,
         host=args.host,
         port=args.port,
         http=http,
         limits=limits,
-        log_level=level,
+        workers=args.workers,
+        log_level="info" if args.verbose else "warning",
         access_log=bool(args.verbose),
         loop="uvloop" if loop == "uvloop" else "asyncio",
     )
-    uvicorn.Server(config).run()
     return EXIT_OK
-
-
-def _tune_gc() -> None:
-    """Keep garbage-collection pauses short while serving (process-wide, so done here, in the CLI).
-
-    Everything loaded so far (the libraries, the app) lives as long as the process: freezing it
-    takes it out of every later collection, so a full collection no longer walks a few hundred
-    thousand objects (about 150 ms, a latency spike for every request in flight). A larger
-    first threshold makes the young collections rarer.
-    """
-    gc.collect()
-    gc.freeze()
-    gen0, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(max(gen0, _GC_GEN0_THRESHOLD), gen1, gen2)
 
 
 def _event_loop() -> str:

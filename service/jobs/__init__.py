@@ -7,8 +7,8 @@ module            job
                   :class:`JobRegistry` of one app, plugins (:func:`load_plugins`)
 ``kinds``         the built-in kinds (``network``, ``placement``, ``depots``, ``risk``) and
                   the checks of their parameters
-``runner``        :class:`JobRunner`: the bounded worker pool, progress, cancel, restart
-                  recovery, shutdown, retention
+``runner``        :class:`JobRunner`: the one leader process that runs jobs, the bounded
+                  worker pool, progress, cancel flags, restart recovery, shutdown, retention
 ================  ==========================================================================
 
 Road graphs of jobs come from :func:`service.graphs.job_graph`.
@@ -25,9 +25,10 @@ from .registry import (
     default_registry,
     load_plugins,
 )
-from .runner import INTERRUPTED, SHUT_DOWN, BusyError, JobRunner, JobStateError
+from .runner import DEPOSED, INTERRUPTED, SHUT_DOWN, BusyError, JobRunner, JobStateError
 
 __all__ = [
+    "DEPOSED",
     "INTERRUPTED",
     "SHUT_DOWN",
     "BusyError",

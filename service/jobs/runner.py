@@ -1,16 +1,34 @@
-"""Run jobs outside the request: a bounded worker pool, cancellation, restart and shutdown.
+"""Run jobs outside the request: one leader process, a bounded worker pool, cancel, restart, shutdown.
 
-:class:`JobRunner` runs at most ``max_workers`` jobs at once in threads, records status and
-progress in the :class:`~service.store.Store`, stores results before marking a job
-succeeded, and on start marks jobs left ``queued`` or ``running`` by a previous process as
-failed: ``interrupted by a server restart``. On shutdown (SIGTERM) it marks its own queued and
-running jobs failed at once: ``interrupted by a server shutdown`` (they are not requeued; start
-them again). Finished jobs older than the retention period are deleted.
+Every server process has a :class:`JobRunner`; exactly one of them, the *leader*, runs jobs.
+The leader is whoever holds the store's leader lock (:meth:`Store.leader_lock
+<service.store.Store.leader_lock>`: an ``flock`` with SQLite, an advisory lock with
+PostgreSQL); the others poll for it every ``poll_s`` and one takes over within that time when
+the leader dies (the lock goes with its process). The store is the queue:
+
+* **submit** (any process) checks the parameters and records a ``queued`` job; the leader
+  schedules it at once when it is the process that took the request, else within ``poll_s``.
+  At most ``max_workers`` jobs run at once, and at most ``max_queued`` wait or run over all
+  processes (:class:`BusyError` beyond).
+* **cancel** (any process) sets the job's ``cancel_requested`` flag in the store and ends a
+  queued job at once; the leader reads the flag of each of its running jobs every
+  ``poll_s`` and stops the job (``progress`` raises :class:`~service.jobs.JobCancelled`).
+* **progress and results** are written to the store, so every process serves them.
+* **restart recovery** runs in a process when it becomes the leader, and only then: jobs left
+  ``running`` by a leader that died are marked ``failed: interrupted by a server restart``
+  (no live process can be running them: it would hold the lock). Jobs left ``queued`` are
+  picked up and run.
+* **shutdown** (SIGTERM) of the leader marks its running jobs ``failed: interrupted by a server
+  shutdown`` at once (they are not restarted; start them again), leaves queued jobs queued
+  for the next leader, and releases the lock.
+
+Finished jobs older than the retention period are deleted by the leader.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,15 +40,19 @@ from gis import InputError, Scenario
 
 from ..graphs import GraphSource, bound_graphs
 from ..store import FINAL_STATUSES, JobRecord, Store
+from ..store.coordination import LeaderLock
 from .registry import JobCancelled, JobOutput, JobRegistry, Progress
 
-__all__ = ["INTERRUPTED", "SHUT_DOWN", "BusyError", "JobRunner", "JobStateError"]
+__all__ = ["DEPOSED", "INTERRUPTED", "SHUT_DOWN", "BusyError", "JobRunner", "JobStateError"]
 
 log = logging.getLogger(__name__)
 
+#: What jobs left running by a leader that died end as, when another process becomes leader.
 INTERRUPTED = "interrupted by a server restart"
 #: What jobs still queued or running when the server shuts down (SIGTERM) end as: ``failed``.
 SHUT_DOWN = "interrupted by a server shutdown"
+#: What a running job ends as when its process loses the leader lock (a database lock can be).
+DEPOSED = "interrupted: this server process lost the job leadership"
 _PROGRESS_INTERVAL_S = 0.2
 
 
@@ -56,13 +78,19 @@ class JobRunner:
     max_workers
         Jobs running at once.
     max_queued
-        Jobs waiting or running before new ones are refused (:class:`BusyError`).
+        Jobs waiting or running (over all processes) before new ones are refused
+        (:class:`BusyError`).
     graphs
         ``scenario id -> graph source`` bound to each job's thread, so that
         :func:`service.graphs.job_graph` reads the service's graph cache.
     retention_s
-        Finished jobs older than this many seconds are deleted (at start and whenever a job
-        ends); ``None`` keeps them.
+        Finished jobs older than this many seconds are deleted (when a process becomes the
+        leader, and whenever a job ends); ``None`` keeps them.
+    leader
+        The leader lock; default ``store.leader_lock()``.
+    poll_s
+        How often a follower tries for the lead, and the leader looks for queued jobs and
+        cancel flags set by other processes.
     """
 
     def __init__(
@@ -75,6 +103,8 @@ class JobRunner:
         max_queued: int = 100,
         graphs: Callable[[str], GraphSource] | None = None,
         retention_s: float | None = None,
+        leader: LeaderLock | None = None,
+        poll_s: float = 0.5,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -83,12 +113,95 @@ class JobRunner:
         self.max_workers = max_workers
         self.max_queued = max_queued
         self.retention_s = retention_s
+        self.poll_s = poll_s
+        self._leader = store.leader_lock() if leader is None else leader
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="riskplan-job")
         self._lock = threading.Lock()
         self._active: dict[str, tuple[Future[None], threading.Event]] = {}
         self._closing = threading.Event()
-        store.mark_interrupted(INTERRUPTED)
-        self.purge()
+        self._deposed = threading.Event()
+        self._is_leader = False
+        self._elect()  # at once: a lone process leads before its first request
+        self._watcher = threading.Thread(target=self._watch, name="riskplan-job-leader", daemon=True)
+        self._watcher.start()
+
+    @property
+    def is_leader(self) -> bool:
+        """True while this process runs the jobs."""
+        return self._is_leader
+
+    # -- leadership -------------------------------------------------------------------------
+
+    def _elect(self) -> None:
+        """Take the lead if it is free: recover the dead leader's jobs, then pick up the queue."""
+        if self._closing.is_set() or not self._leader.try_acquire():
+            return
+        self._is_leader = True
+        self._deposed.clear()
+        log.info("this process (pid %d) now runs the jobs", os.getpid())
+        self._recover()
+        try:
+            self.purge()
+        except Exception:  # housekeeping never stops the leader
+            log.warning("could not purge old jobs", exc_info=True)
+        self._pick_up()
+
+    def _recover(self) -> int:
+        """Mark the jobs a dead leader left running failed (:data:`INTERRUPTED`); how many."""
+        n = 0
+        for job in self.store.list_jobs(status="running"):
+            with self._lock:
+                if job.id in self._active:
+                    continue
+            if self.store.update_job(job.id, status="failed", message=INTERRUPTED, expect=["running"]):
+                n += 1
+        if n:
+            log.warning("%d job(s) marked failed: %s", n, INTERRUPTED)
+        return n
+
+    def _pick_up(self) -> None:
+        """Schedule the queued jobs this leader does not run yet, oldest first."""
+        for job in reversed(self.store.list_jobs(status="queued", limit=self.max_queued)):
+            self._schedule(job.id)
+
+    def _check_cancels(self) -> None:
+        """Stop the running jobs whose cancel flag another process set."""
+        with self._lock:
+            active = list(self._active.items())
+        for job_id, (_, event) in active:
+            if event.is_set():
+                continue
+            try:
+                flagged = self.store.get_job(job_id).cancel_requested
+            except InputError:  # deleted with its scenario
+                flagged = True
+            if flagged:
+                event.set()
+
+    def _watch(self) -> None:
+        while not self._closing.wait(self.poll_s):
+            try:
+                if not self._is_leader:
+                    self._elect()
+                elif not self._leader.held:
+                    self._depose()
+                else:
+                    self._check_cancels()
+                    self._pick_up()
+            except Exception:  # the watcher never dies of a store hiccup
+                log.warning("job leader check failed", exc_info=True)
+
+    def _depose(self) -> None:
+        """The lock was lost (a dropped database session): stop running jobs, follow again."""
+        log.error("this process lost the job leadership; its running jobs are stopped")
+        self._is_leader = False
+        self._deposed.set()
+        with self._lock:
+            active = dict(self._active)
+        for job_id, (future, event) in active.items():
+            event.set()
+            future.cancel()
+            self.store.update_job(job_id, status="failed", message=DEPOSED, expect=["running"])
 
     def purge(self) -> int:
         """Delete the finished jobs older than ``retention_s``; return how many."""
@@ -104,28 +217,39 @@ class JobRunner:
             return len(self._active)
 
     def submit(self, scenario_id: str, kind: str, params: Mapping[str, Any]) -> JobRecord:
-        """Check ``params``, record a queued job and schedule it."""
+        """Check ``params`` and record a queued job (the leader runs it)."""
         job_kind = self.registry.get(kind)
         checked = dict(job_kind.check_params(params) if job_kind.check_params else params)
         if self._closing.is_set():
             msg = "The server is shutting down. Fix: retry in a moment."
             raise BusyError(msg)
         with self._lock:
-            if len(self._active) >= self.max_queued:
-                msg = f"{len(self._active)} jobs are already waiting or running. Fix: retry later."
+            waiting = sum(
+                len(self.store.list_jobs(status=status, limit=self.max_queued))
+                for status in ("queued", "running")
+            )
+            if waiting >= self.max_queued:
+                msg = f"{waiting} jobs are already waiting or running. Fix: retry later."
                 raise BusyError(msg)
             job = self.store.create_job(scenario_id, kind, checked)
+        if self._is_leader:
+            self._schedule(job.id)
+        log.info("job %s (%s) queued for scenario %s", job.id, kind, scenario_id)
+        return job
+
+    def _schedule(self, job_id: str) -> None:
+        """Run ``job_id`` in the pool (once: a job already scheduled here is left alone)."""
+        with self._lock:
+            if job_id in self._active or self._closing.is_set():
+                return
             event = threading.Event()
-            future = self._pool.submit(self._run, job.id, event)
-            self._active[job.id] = (future, event)
-        job_id = job.id
+            future = self._pool.submit(self._run, job_id, event)
+            self._active[job_id] = (future, event)
 
         def forget(_done: Future[None]) -> None:
             self._forget(job_id)
 
         future.add_done_callback(forget)
-        log.info("job %s (%s) queued for scenario %s", job.id, kind, scenario_id)
-        return job
 
     def _forget(self, job_id: str) -> None:
         with self._lock:
@@ -136,7 +260,7 @@ class JobRunner:
             log.warning("could not purge old jobs", exc_info=True)
 
     def cancel(self, job_id: str) -> JobRecord:
-        """Cancel a queued job at once, or ask a running one to stop."""
+        """Cancel a queued job at once, or ask a running one to stop (the flag is in the store)."""
         job = self.store.get_job(job_id)
         if job.status in FINAL_STATUSES:
             msg = f"Job `{job_id}` already {job.status}; it cannot be cancelled."
@@ -190,7 +314,9 @@ class JobRunner:
             )
             log.info("job %s succeeded", job_id)
         except JobCancelled:
-            if self._closing.is_set():
+            if self._deposed.is_set():
+                self.store.update_job(job_id, status="failed", message=DEPOSED, expect=["running"])
+            elif self._closing.is_set():
                 self.store.update_job(job_id, status="failed", message=SHUT_DOWN, expect=["running"])
             else:
                 self.store.update_job(
@@ -204,19 +330,22 @@ class JobRunner:
             self.store.update_job(job_id, status="failed", message=message, expect=["running"])
 
     def shutdown(self, *, wait: bool = False) -> None:
-        """Stop taking jobs, and end every queued or running one as failed: :data:`SHUT_DOWN`.
+        """Stop taking jobs; end running ones as failed (:data:`SHUT_DOWN`); give the lead up.
 
         Running jobs are marked at once, not when they next report progress: after a
         SIGTERM the process may end before they do. Their threads are asked to stop; a late
-        result is never stored (the job is no longer ``running``).
+        result is never stored (the job is no longer ``running``). Queued jobs stay queued:
+        the next leader (another process now, or this server when it starts again) runs them.
         """
         self._closing.set()
         with self._lock:
             active = dict(self._active)
         for job_id, (_, event) in active.items():
             event.set()
-            if self.store.update_job(
-                job_id, status="failed", message=SHUT_DOWN, expect=["queued", "running"]
-            ):
+            if self.store.update_job(job_id, status="failed", message=SHUT_DOWN, expect=["running"]):
                 log.warning("job %s: %s", job_id, SHUT_DOWN)
         self._pool.shutdown(wait=wait, cancel_futures=True)
+        if self._watcher.is_alive() and threading.current_thread() is not self._watcher:
+            self._watcher.join(timeout=max(1.0, 2 * self.poll_s))
+        self._is_leader = False
+        self._leader.release()

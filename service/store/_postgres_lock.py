@@ -4,8 +4,8 @@
 connection of its own, outside the pool: PostgreSQL drops it when that connection ends, so
 when the leader process dies (or loses the server) another process's
 :meth:`~AdvisoryLeaderLock.try_acquire` succeeds and it takes over. It has the methods of the
-leader-lock interface the job runner polls (``try_acquire``, ``release``, ``held``, a context
-manager); it becomes a subclass of ``service.store.coordination.LeaderLock`` when that lands.
+leader-lock interface the job runner polls (:class:`service.store.coordination.LeaderLock`:
+``try_acquire``, ``release``, ``held``, a context manager).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
+
+from .coordination import LeaderLock
 
 if TYPE_CHECKING:
     import psycopg
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 LEADER_KEY = 0x72706C6561646572
 
 
-class AdvisoryLeaderLock:
+class AdvisoryLeaderLock(LeaderLock):
     """A session advisory lock that at most one connection to the database holds.
 
     Parameters
@@ -82,9 +84,3 @@ class AdvisoryLeaderLock:
         except psycopg.Error:
             return False
         return True
-
-    def __enter__(self) -> AdvisoryLeaderLock:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()

@@ -16,40 +16,13 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["GRADES_SCHEMA", "GRADE_COLUMNS", "insert_grades", "select_grades"]
+__all__ = ["GRADE_COLUMNS", "insert_grades", "select_grades"]
 
 #: The columns of a stored grade, in order (``id`` is the store's).
 GRADE_COLUMNS: tuple[str, ...] = (
     "id", "hazard_id", "part", "method", "factors", "score", "basis", "grade", "colour", "control_level",
     "control_measures", "lon", "lat", "graded_at", "actor", "role", "note",
 )  # fmt: skip
-
-GRADES_SCHEMA = """
-CREATE TABLE IF NOT EXISTS register_risk_grades (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    hazard_id TEXT NOT NULL,
-    part TEXT NOT NULL DEFAULT '',
-    method TEXT NOT NULL,
-    factors TEXT NOT NULL,
-    score REAL NOT NULL,
-    basis TEXT NOT NULL,
-    grade TEXT NOT NULL,
-    colour TEXT NOT NULL,
-    control_level TEXT NOT NULL,
-    control_measures TEXT NOT NULL,
-    lon REAL,
-    lat REAL,
-    graded_at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    role TEXT NOT NULL,
-    note TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS register_risk_grades_source ON register_risk_grades (hazard_id, part, id);
-CREATE TRIGGER IF NOT EXISTS register_risk_grades_no_update BEFORE UPDATE ON register_risk_grades
-BEGIN SELECT RAISE(ABORT, 'register_risk_grades keeps its history: a re-grade appends a row'); END;
-CREATE TRIGGER IF NOT EXISTS register_risk_grades_no_delete BEFORE DELETE ON register_risk_grades
-BEGIN SELECT RAISE(ABORT, 'register_risk_grades keeps its history: grades are never deleted'); END;
-"""
 
 
 def insert_grades(conn: sqlite3.Connection, records: Sequence[Mapping[str, Any]]) -> list[int]:

@@ -96,41 +96,60 @@ def _json_sql(view: ListView) -> tuple[str, list[Any]]:
     return "json_object(" + ", ".join(parts) + ")", values
 
 
-def _scope_sql(scope: Scope) -> tuple[str, list[Any]]:
+def _scope_sql(scope: Scope, part: str | None = None) -> tuple[str, list[Any]]:
+    """The scope's condition: whole, or one of its two disjoint parts (``own``, ``unset``)."""
     if scope.field not in SCOPE_FIELDS:
         msg = f"Cannot scope items by `{scope.field}`. Fix: use one of {sorted(SCOPE_FIELDS)}."
         raise RegisterError(msg)
     cond, values = f"{scope.field} = ?", [scope.value]
-    unset = []
+    unset: list[str] = []
+    unset_values: list[Any] = []
     if scope.unassigned:
         unset.append("1 = 1")
     if scope.area is not None:
         area, area_values = scope.area.sql()
         unset.append(area)
-        values += area_values
-    if unset:
-        cond = f"({cond} OR ({scope.field} IS NULL AND ({' OR '.join(unset)})))"
-    return cond, values
+        unset_values += area_values
+    if part == "own" or not unset:
+        return cond, values
+    rest = f"{scope.field} IS NULL AND ({' OR '.join(unset)})"
+    if part == "unset":
+        return rest, unset_values
+    return f"({cond} OR ({rest}))", values + unset_values
 
 
-def where_sql(query: ItemQuery, *, rtree: bool = False) -> tuple[str, list[Any]]:
+def _split_scope(scope: Scope | None) -> bool:
+    """Whether the scope is an OR of two parts (its own items, or unassigned ones in its area)."""
+    return scope is not None and (scope.unassigned or scope.area is not None)
+
+
+def where_sql(
+    query: ItemQuery, *, rtree: bool = False, scope_part: str | None = None
+) -> tuple[str, list[Any]]:
     """The SQL condition and values of ``query`` on ``register_items``.
 
     ``rtree``: find the box's items by the R*Tree ``register_items_rtree`` (still checked
-    exactly: the tree keeps 32-bit bounds rounded outwards).
+    exactly: the tree keeps 32-bit bounds rounded outwards). ``scope_part``: only the
+    ``own`` or the ``unset`` part of a scope that is an OR of both (:func:`page_sql`). The
+    ``unset`` part (items not handed over yet, in an area) is walked by the partial index
+    ``register_items_unassigned`` only: its filters are written so that no other index
+    serves them (``+column``), which bounds the walk by the area's unassigned items.
     """
+    plain = scope_part == "unset"
+    mark = "+" if plain else ""
+    rtree = rtree and not plain
     where, values = ["1 = 1"], []
     for name in FILTERS:
         value = getattr(query, name)
         if value is not None:
-            where.append(f"{name} = ?")
+            where.append(f"{mark}{name} = ?")
             values.append(value)
     if query.month is not None:
         start, _ = month_bounds(query.month)  # checks it
-        where.append(f"{MONTH_SQL} = ?")
+        where.append(f"{'substr(+reported_at, 1, 7)' if plain else MONTH_SQL} = ?")
         values.append(start[:7])
     if query.overdue_on is not None:
-        where.append(f"{OPEN_SQL} AND deadline IS NOT NULL AND deadline < ?")
+        where.append(f"{mark}{OPEN_SQL} AND deadline IS NOT NULL AND deadline < ?")
         values.append(query.overdue_on.isoformat())
     if query.bbox is not None:
         west, south, east, north = query.bbox
@@ -145,7 +164,7 @@ def where_sql(query: ItemQuery, *, rtree: bool = False) -> tuple[str, list[Any]]
         where.append(f"(+x >= ? {'OR' if across else 'AND'} +x <= ?) AND +y >= ? AND +y <= ?")
         values += [west, east, south, north]
     if query.scope is not None:
-        cond, scope_values = _scope_sql(query.scope)
+        cond, scope_values = _scope_sql(query.scope, scope_part)
         where.append(cond)
         values += scope_values
     return " AND ".join(where), values
@@ -167,12 +186,31 @@ def small_box(conn: sqlite3.Connection, query: ItemQuery) -> bool:
 def page_sql(
     conn: sqlite3.Connection, query: ItemQuery, *, limit: int | None, after: int | None
 ) -> tuple[str, list[Any]]:
-    """SQL of the rows (``row`` only) of one page of ``query``, newest first."""
-    cond, values = where_sql(query, rtree=small_box(conn, query))
-    if after is not None:
-        cond += " AND row < ?"
-        values.append(int(after))
-    sql = f"SELECT row FROM register_items WHERE {cond} ORDER BY row DESC"
+    """SQL of the rows (``row`` only) of one page of ``query``, newest first.
+
+    A scope that is an OR (a territorial government: the items handed over to it, or not yet
+    handed over and in its area) is answered as the union of its two disjoint parts, each the
+    newest ``limit`` rows of its own index walk, merged: one OR over the whole query would
+    make SQLite collect every row of both parts and sort them (0.7 s on a 1M-item register
+    with a box filter, against a few milliseconds).
+    """
+    rtree = small_box(conn, query)
+    parts = ("own", "unset") if _split_scope(query.scope) else (None,)
+    selects, values = [], []
+    for part in parts:
+        cond, part_values = where_sql(query, rtree=rtree, scope_part=part)
+        if after is not None:
+            cond += " AND row < ?"
+            part_values.append(int(after))
+        sql = f"SELECT row FROM register_items WHERE {cond} ORDER BY row DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            part_values.append(int(limit))
+        selects.append(sql)
+        values += part_values
+    if len(selects) == 1:
+        return selects[0], values
+    sql = " UNION ALL ".join(f"SELECT row FROM ({s})" for s in selects) + " ORDER BY 1 DESC"
     if limit is not None:
         sql += " LIMIT ?"
         values.append(int(limit))

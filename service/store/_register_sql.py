@@ -20,8 +20,8 @@ __all__ = [
     "ITEM_FIELDS",
     "MONTH_SQL",
     "OPEN_SQL",
-    "REGISTER_SCHEMA",
     "RTREE_BACKFILL",
+    "RTREE_BULK_LOAD",
     "SCOPE_FIELDS",
     "clean_text",
     "event_of",
@@ -48,122 +48,21 @@ FILTERS = (
 )  # fmt: skip
 
 
-def _item_columns_sql() -> str:
-    types = {"x": "REAL NOT NULL", "y": "REAL NOT NULL", "version": "INTEGER NOT NULL",
-             "funds_yuan": "REAL", "extensions": "INTEGER NOT NULL",
-             "reopens": "INTEGER NOT NULL"}  # fmt: skip
-    cols = []
-    for name in ITEM_FIELDS:
-        if name == "number":
-            cols.append("number TEXT NOT NULL UNIQUE")
-        else:
-            cols.append(f"{name} {types.get(name, 'TEXT')}")
-    return ",\n    ".join(cols)
-
-
 #: The month an item was reported in (``YYYY-MM``), as the month indexes hold it.
 MONTH_SQL = "substr(reported_at, 1, 7)"
 #: The open states as an SQL condition with literals (so that the partial index serves it).
 OPEN_SQL = "status IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATUSES))
-REGISTER_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS register_items (
-    row INTEGER PRIMARY KEY,
-    {_item_columns_sql()},
-    district TEXT,
-    street TEXT,
-    reported_by TEXT,
-    follow_digest BLOB
-);
-CREATE TABLE IF NOT EXISTS register_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    number TEXT NOT NULL REFERENCES register_items(number),
-    seq INTEGER NOT NULL,
-    action TEXT NOT NULL,
-    at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    role TEXT NOT NULL,
-    unit TEXT,
-    from_status TEXT,
-    to_status TEXT,
-    note TEXT NOT NULL DEFAULT '',
-    attachments TEXT NOT NULL DEFAULT '[]',
-    grade TEXT,
-    deadline TEXT,
-    authority TEXT,
-    territorial_unit TEXT,
-    department_unit TEXT,
-    data TEXT NOT NULL DEFAULT '{{}}',
-    UNIQUE (number, seq)
-);
-CREATE TABLE IF NOT EXISTS register_counters (
-    year INTEGER PRIMARY KEY,
-    last INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS register_attachments (
-    ref TEXT PRIMARY KEY,
-    media_type TEXT NOT NULL,
-    data BLOB NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS register_accounts (
-    id TEXT PRIMARY KEY,
-    role TEXT NOT NULL,
-    unit TEXT,
-    label TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    salt BLOB NOT NULL,
-    digest BLOB NOT NULL,
-    disabled INTEGER NOT NULL DEFAULT 0
-);
-CREATE TRIGGER IF NOT EXISTS register_events_no_update BEFORE UPDATE ON register_events
-BEGIN SELECT RAISE(ABORT, 'register_events is append-only: events are never updated'); END;
-CREATE TRIGGER IF NOT EXISTS register_events_no_delete BEFORE DELETE ON register_events
-BEGIN SELECT RAISE(ABORT, 'register_events is append-only: events are never deleted'); END;
-CREATE TRIGGER IF NOT EXISTS register_items_no_delete BEFORE DELETE ON register_items
-BEGIN SELECT RAISE(ABORT, 'register items are never deleted, only closed or rejected'); END;
-CREATE TRIGGER IF NOT EXISTS register_attachments_no_update BEFORE UPDATE ON register_attachments
-BEGIN SELECT RAISE(ABORT, 'register attachments are never changed'); END;
-CREATE TRIGGER IF NOT EXISTS register_attachments_no_delete BEFORE DELETE ON register_attachments
-BEGIN SELECT RAISE(ABORT, 'register attachments are never deleted'); END;
-CREATE INDEX IF NOT EXISTS register_items_status ON register_items (status, row);
-CREATE INDEX IF NOT EXISTS register_items_department ON register_items (department_unit, row);
-CREATE INDEX IF NOT EXISTS register_items_territorial ON register_items (territorial_unit, row);
-CREATE INDEX IF NOT EXISTS register_items_enterprise ON register_items (enterprise_id, row);
-CREATE INDEX IF NOT EXISTS register_items_district ON register_items (district, row);
-CREATE INDEX IF NOT EXISTS register_items_category ON register_items (category, row);
-CREATE INDEX IF NOT EXISTS register_items_reported ON register_items (reported_at);
-CREATE INDEX IF NOT EXISTS register_items_deadline ON register_items (deadline);
-DROP INDEX IF EXISTS register_items_closed;
-CREATE INDEX IF NOT EXISTS register_items_closed_window ON register_items (closed_at, reported_at, row);
-CREATE INDEX IF NOT EXISTS register_items_rejected_window ON register_items (rejected_at, reported_at, row);
-DROP INDEX IF EXISTS register_items_xy;  -- boxes: register_items_rtree
-CREATE INDEX IF NOT EXISTS register_items_open ON register_items (row) WHERE {OPEN_SQL};
-CREATE INDEX IF NOT EXISTS register_items_department_status ON register_items (department_unit, status, row);
-CREATE INDEX IF NOT EXISTS register_items_category_grade ON register_items (category, grade, row);
-CREATE INDEX IF NOT EXISTS register_items_grade ON register_items (grade, row);
-CREATE INDEX IF NOT EXISTS register_items_month ON register_items ({MONTH_SQL}, row);
-CREATE INDEX IF NOT EXISTS register_items_department_month
-    ON register_items (department_unit, {MONTH_SQL}, row);
-CREATE INDEX IF NOT EXISTS register_items_territorial_month
-    ON register_items (territorial_unit, {MONTH_SQL}, row);
-CREATE INDEX IF NOT EXISTS register_items_overdue
-    ON register_items (row, status, deadline, department_unit, territorial_unit, district) WHERE {OPEN_SQL};
-CREATE INDEX IF NOT EXISTS register_items_overdue_department
-    ON register_items (department_unit, row, status, deadline) WHERE {OPEN_SQL};
-CREATE INDEX IF NOT EXISTS register_items_overdue_territorial
-    ON register_items (territorial_unit, row, status, deadline) WHERE {OPEN_SQL};
-CREATE VIRTUAL TABLE IF NOT EXISTS register_items_rtree USING rtree(id, west, east, south, north);
-CREATE TRIGGER IF NOT EXISTS register_items_rtree_insert AFTER INSERT ON register_items
-BEGIN INSERT OR REPLACE INTO register_items_rtree VALUES (new.row, new.x, new.x, new.y, new.y); END;
-CREATE TRIGGER IF NOT EXISTS register_items_rtree_update AFTER UPDATE OF x, y ON register_items
-WHEN old.x IS NOT new.x OR old.y IS NOT new.y
-BEGIN INSERT OR REPLACE INTO register_items_rtree VALUES (new.row, new.x, new.x, new.y, new.y); END;
-"""
 #: Fill the R*Tree of a store made before it existed (or by a bulk load that bypassed it).
+#: Points go in by position: an R*Tree takes them several times faster than in row order.
 RTREE_BACKFILL = (
     "INSERT OR REPLACE INTO register_items_rtree (id, west, east, south, north) "
     "SELECT row, x, x, y, y FROM register_items "
-    "WHERE row > coalesce((SELECT max(id) FROM register_items_rtree), 0)"
+    "WHERE row > coalesce((SELECT max(id) FROM register_items_rtree), 0) ORDER BY x, y"
+)
+#: The R*Tree entries of the rows a bulk import added after row ``?`` (by position, as above).
+RTREE_BULK_LOAD = (
+    "INSERT OR REPLACE INTO register_items_rtree (id, west, east, south, north) "
+    "SELECT row, x, x, y, y FROM register_items WHERE row > ? ORDER BY x, y"
 )
 
 

@@ -1,6 +1,6 @@
 """Parts of the embedded store (private).
 
-Its SQL schema, per-thread readers, durable renames, bounds, CRS names, keyset paging and
+Per-thread readers, durable renames, bounds, CRS names, keyset paging and
 layer reads.
 """
 
@@ -20,46 +20,7 @@ from gis import Scenario
 
 from .base import After, NotFoundError
 
-__all__ = ["SCHEMA", "Reader", "bounds_wgs84", "crs_text", "fsync", "paged", "read_layer"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS scenarios (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    label TEXT NOT NULL,
-    synthetic INTEGER NOT NULL,
-    crs TEXT NOT NULL,
-    origin TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    layers TEXT NOT NULL,
-    bounds TEXT
-);
-CREATE TABLE IF NOT EXISTS results (
-    scenario_id TEXT NOT NULL REFERENCES scenarios(id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    media_type TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (scenario_id, name)
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    scenario_id TEXT NOT NULL REFERENCES scenarios(id) ON DELETE CASCADE,
-    kind TEXT NOT NULL,
-    params TEXT NOT NULL,
-    status TEXT NOT NULL,
-    progress REAL NOT NULL DEFAULT 0,
-    message TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    started_at TEXT,
-    finished_at TEXT,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    has_result INTEGER NOT NULL DEFAULT 0,
-    result_layers TEXT NOT NULL DEFAULT '[]'
-);
-CREATE INDEX IF NOT EXISTS jobs_scenario ON jobs (scenario_id, created_at);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
-"""
+__all__ = ["Reader", "bounds_wgs84", "crs_text", "fsync", "paged", "read_layer"]
 
 
 class Reader:

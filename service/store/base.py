@@ -28,6 +28,8 @@ import geopandas as gpd
 
 from gis import InputError, Scenario
 
+from .coordination import LeaderLock, LocalLeaderLock, LocalWindows, WindowCount
+
 if TYPE_CHECKING:
     from .register import RegisterStore
 
@@ -277,6 +279,27 @@ class Store(ABC):
         """The hidden-danger register kept with this store (:mod:`service.store.register`)."""
         msg = f"{type(self).__name__} keeps no hidden-danger register. Fix: use SQLiteStore."
         raise NotImplementedError(msg)
+
+    def leader_lock(self) -> LeaderLock:
+        """A new handle on the lock that elects the one process running jobs (:mod:`.coordination`).
+
+        The default holds within this process only, right for a store that one process
+        opens; a store shared by several processes returns a lock they all see (SQLite: an
+        ``flock`` next to the database; PostgreSQL: an advisory lock).
+        """
+        return LocalLeaderLock()
+
+    def take_window(
+        self, bucket: str, key: str, *, limit: int, window_s: float, now: float | None = None
+    ) -> WindowCount:
+        """Count one event of ``key`` in the rate window ``bucket``, unless it has ``limit`` already.
+
+        The window slides: the events of the last ``window_s`` seconds (wall clock, ``now``
+        default :func:`time.time`) count. The default counts in this process; a store shared
+        by several processes counts in the store, atomically, so they enforce one budget.
+        """
+        windows = self.__dict__.setdefault("_local_windows", LocalWindows())
+        return windows.take(bucket, key, limit=limit, window_s=window_s, now=now)
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends need nothing
         """Release connections."""

@@ -48,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -57,6 +58,7 @@ import geopandas as gpd
 
 from gis import InputError, MissingDependencyError, Scenario, scenario_from_layers
 from gis.atomic import storable
+from gis.tables import TableOverrides
 
 from ._postgres_layers import drop_tables, read_table, replace_tables, write_table
 from ._postgres_lock import AdvisoryLeaderLock
@@ -83,6 +85,7 @@ from .base import (
     Store,
     check_result_name,
 )
+from .coordination import WindowCount
 
 if TYPE_CHECKING:
     import psycopg
@@ -110,11 +113,14 @@ _RETRIES = 3
 REGISTER_FILE = "register.sqlite3"
 
 
-def open_store(data_dir: str | Path, *, url: str | None = None) -> Store:
+def open_store(
+    data_dir: str | Path, *, url: str | None = None, register_workflow: TableOverrides = None
+) -> Store:
     """The store of a server: SQLite in ``data_dir``, or PostgreSQL at ``url`` when given.
 
     With ``url`` the hidden-danger register stays in ``DATA_DIR/register.sqlite3`` until it has
-    a PostgreSQL backend.
+    a PostgreSQL backend. ``register_workflow`` (overrides of ``register_workflow.toml``) is the
+    deployment's workflow, which the register enforces.
 
     Raises
     ------
@@ -130,7 +136,7 @@ def open_store(data_dir: str | Path, *, url: str | None = None) -> Store:
     from .sqlite import SQLiteStore
 
     if url is None:
-        return SQLiteStore(data_dir)
+        return SQLiteStore(data_dir, register_workflow=register_workflow)
     if not is_postgres_dsn(url):
         msg = (
             f"`--store` is `{shown(url)}`, not a PostgreSQL URL. Fix: give "
@@ -138,7 +144,9 @@ def open_store(data_dir: str | Path, *, url: str | None = None) -> Store:
             "or leave `--store` out for the SQLite store in the data directory."
         )
         raise InputError(msg)
-    return PostgresStore(url, register_path=Path(data_dir) / REGISTER_FILE)
+    return PostgresStore(
+        url, register_path=Path(data_dir) / REGISTER_FILE, register_workflow=register_workflow
+    )
 
 
 def is_postgres_dsn(value: str) -> bool:
@@ -166,6 +174,8 @@ class PostgresStore(Store):
         register has a PostgreSQL backend; without it :attr:`register` raises.
     connect_timeout_s
         How long to wait for the first connection.
+    register_workflow
+        Overrides of ``register_workflow.toml``: the deployment's workflow the register enforces.
 
     Raises
     ------
@@ -183,6 +193,7 @@ class PostgresStore(Store):
         max_connections: int = 10,
         register_path: str | Path | None = None,
         connect_timeout_s: float = 30.0,
+        register_workflow: TableOverrides = None,
     ) -> None:
         try:
             import psycopg
@@ -223,6 +234,7 @@ class PostgresStore(Store):
             )
             raise InputError(msg) from None
         self._register_path = None if register_path is None else Path(register_path)
+        self._register_workflow = register_workflow
         self._register: SQLiteRegister | None = None
 
     @property
@@ -237,7 +249,7 @@ class PostgresStore(Store):
                 raise NotImplementedError(msg)
             from .register_sqlite import SQLiteRegister
 
-            self._register = SQLiteRegister(self._register_path)
+            self._register = SQLiteRegister(self._register_path, register_workflow=self._register_workflow)
         return self._register
 
     def leader_lock(self) -> AdvisoryLeaderLock:
@@ -249,6 +261,28 @@ class PostgresStore(Store):
         self._pool.close()
         if self._register is not None:
             self._register.close()
+
+    def take_window(
+        self, bucket: str, key: str, *, limit: int, window_s: float, now: float | None = None
+    ) -> WindowCount:
+        """Count one event in ``riskplan.rate_windows``, in one transaction (all processes, one budget)."""
+        t = time.time() if now is None else now
+        with self._transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{bucket}\x1f{key}",))
+            cur.execute(
+                "DELETE FROM riskplan.rate_windows WHERE bucket = %s AND at <= %s", (bucket, t - window_s)
+            )
+            cur.execute(
+                "SELECT count(*) AS n, min(at) AS oldest FROM riskplan.rate_windows "
+                "WHERE bucket = %s AND key = %s",
+                (bucket, key),
+            )
+            row = cur.fetchone()
+            count = int(row["n"]) if row else 0
+            if count >= limit:
+                return WindowCount(False, count, float(row["oldest"]) + window_s - t if row else 0.0)
+            cur.execute("INSERT INTO riskplan.rate_windows VALUES (%s, %s, %s)", (bucket, key, t))
+        return WindowCount(True, count)
 
     # -- plumbing --------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
-    from risk_models.register import Disclosure, Event, ImportResult, Item
+    from risk_models.register import Disclosure, Event, ImportResult, Item, Workflow
 
 __all__ = [
     "AREA_COLUMNS",
@@ -220,6 +220,10 @@ class ItemQuery:
 
 class RegisterStore(ABC):
     """Items, their append-only events, photos and accounts of the hidden-danger register."""
+
+    #: The workflow every stored event is checked against: the deployment's (the shipped
+    #: ``register_workflow.toml`` with its overrides). The API's rights and scopes follow it.
+    workflow: Workflow
 
     # -- changes ---------------------------------------------------------------------------
 

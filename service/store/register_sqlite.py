@@ -35,15 +35,15 @@ from gis.tables import TableOverrides
 from risk_models.register import Event, Item, RegisterError, apply, item_number, load_workflow
 
 from ._register_frames import snapshot_of, snapshot_sql
-from ._register_grades import GRADES_SCHEMA, insert_grades, select_grades
+from ._register_grades import insert_grades, select_grades
 from ._register_list import install_functions, json_sql, page_sql, where_sql
 from ._register_rows import IMPORT_ITEM_COLUMNS, event_rows, import_seqs, item_rows, last_counters
 from ._register_sql import (
     EVENT_COLUMNS,
     ITEM_FIELDS,
     OPEN_SQL,
-    REGISTER_SCHEMA,
     RTREE_BACKFILL,
+    RTREE_BULK_LOAD,
     clean_text,
     event_of,
     event_values,
@@ -55,6 +55,7 @@ from ._register_sql import (
 )
 from ._support import Reader
 from .base import NotFoundError
+from .migrations import migrate_sqlite
 from .register import (
     AREA_COLUMNS,
     Account,
@@ -71,7 +72,7 @@ if TYPE_CHECKING:
 
     from risk_models.register import ImportResult
 
-__all__ = ["READ_PRAGMAS", "REGISTER_SCHEMA", "SQLiteRegister"]  # the schema: ._register_sql
+__all__ = ["READ_PRAGMAS", "SQLiteRegister"]  # the schema: migrations/sqlite/*.sql
 
 #: Settings of each thread's read connection: map the database into memory (the OS page cache
 #: is then shared by every connection and process, no copy per read), an 8 MiB page cache
@@ -106,11 +107,9 @@ class SQLiteRegister(RegisterStore):
         self.db_path = Path(db_path)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.workflow = load_workflow(register_workflow)
+        migrate_sqlite(self.db_path)  # the schema, brought to this release's version
         conn = sqlite3.connect(self.db_path, timeout=30)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(REGISTER_SCHEMA)
-            conn.executescript(GRADES_SCHEMA)  # migration: risk grades (._register_grades)
             self._backfill_rtree(conn)
             self._analyze_new_indexes(conn)
         finally:
@@ -370,7 +369,12 @@ class SQLiteRegister(RegisterStore):
                 now = self._counters(conn)
                 if any(now.get(y) != counters.get(y) for y in last_counters(numbers)):
                     numbers, items, events = rows(make(now))  # numbered meanwhile: number again
+                # the R*Tree is fed in one batch after the rows, in position order (migration 0003)
+                since = conn.execute("SELECT coalesce(max(row), 0) FROM register_items").fetchone()[0]
+                conn.execute("INSERT INTO register_bulk_load VALUES (?)", (since,))
                 conn.executemany(self._IMPORT_ITEM_SQL, items)
+                conn.execute("DELETE FROM register_bulk_load")
+                conn.execute(RTREE_BULK_LOAD, (since,))
                 conn.executemany(self._IMPORT_EVENT_SQL, events)
                 conn.executemany(
                     "INSERT INTO register_counters (year, last) VALUES (?, ?) "

@@ -2,8 +2,10 @@
 
 Layout of the data directory::
 
-    DATA_DIR/riskplan.sqlite3                    metadata, jobs and the hidden-danger register
-                                                 (WAL mode; :mod:`.register_sqlite`)
+    DATA_DIR/riskplan.sqlite3                    metadata, jobs, rate windows and the hidden-danger
+                                                 register (WAL mode; :mod:`.register_sqlite`);
+                                                 its schema is versioned (:mod:`.migrations`)
+    DATA_DIR/jobs.leader                         the job leader's lock (``flock``) and process id
     DATA_DIR/scenarios/<id>/scenario.gpkg        the validated scenario
     DATA_DIR/scenarios/<id>/results/<name>.*     results computed for it
     DATA_DIR/scenarios/<id>/jobs/<job id>.*      job results (JSON, optional GeoPackage)
@@ -32,6 +34,7 @@ import logging
 import shutil
 import sqlite3
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
@@ -43,8 +46,9 @@ import geopandas as gpd
 
 from gis import Scenario, load_scenario, write_scenario
 from gis.atomic import atomic_path, write_gpkg
+from gis.tables import TableOverrides
 
-from ._support import SCHEMA, Reader, bounds_wgs84, crs_text, fsync, paged, read_layer
+from ._support import Reader, bounds_wgs84, crs_text, fsync, paged, read_layer
 from .base import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -56,6 +60,8 @@ from .base import (
     Store,
     check_result_name,
 )
+from .coordination import FileLeaderLock, WindowCount
+from .migrations import migrate_sqlite
 from .register import RegisterStore
 from .register_sqlite import SQLiteRegister
 
@@ -64,6 +70,8 @@ __all__ = ["SQLiteStore"]
 log = logging.getLogger(__name__)
 
 DB_NAME = "riskplan.sqlite3"
+#: The job leader's lock file (:class:`~service.store.coordination.FileLeaderLock`).
+LEADER_FILE = "jobs.leader"
 SCENARIO_FILE = "scenario.gpkg"
 
 
@@ -89,6 +97,9 @@ class SQLiteStore(Store):
     ----------
     data_dir
         Folder holding ``riskplan.sqlite3`` and ``scenarios/``.
+    register_workflow
+        Overrides of ``register_workflow.toml`` (a TOML path or a mapping): the deployment's
+        register workflow (:class:`SQLiteRegister`).
 
     Examples
     --------
@@ -98,19 +109,17 @@ class SQLiteStore(Store):
     []
     """
 
-    def __init__(self, data_dir: str | Path) -> None:
+    def __init__(self, data_dir: str | Path, *, register_workflow: TableOverrides = None) -> None:
         self.data_dir = Path(data_dir)
         self.scenarios_dir = self.data_dir / "scenarios"
         self.scenarios_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.data_dir / DB_NAME
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)
+        migrate_sqlite(self.db_path)  # the schema, brought to this release's version
         self._local = threading.local()
         self._readers: weakref.WeakSet[Reader] = weakref.WeakSet()
         self._readers_lock = threading.Lock()
         self._generation = 0
-        self._register = SQLiteRegister(self.db_path)
+        self._register = SQLiteRegister(self.db_path, register_workflow=register_workflow)
         self._sweep()
 
     @property
@@ -568,6 +577,39 @@ class SQLiteStore(Store):
         _, gpkg_path = self._job_paths(job_id)
         with self._unless_deleted(gpkg_path.parent.parent.name):
             return read_layer(gpkg_path, layer, bbox)
+
+    # -- several processes ------------------------------------------------------------------
+
+    def leader_lock(self) -> FileLeaderLock:
+        """An ``flock`` on ``DATA_DIR/jobs.leader``: the kernel drops it when the holder dies."""
+        return FileLeaderLock(self.data_dir / LEADER_FILE)
+
+    def take_window(
+        self, bucket: str, key: str, *, limit: int, window_s: float, now: float | None = None
+    ) -> WindowCount:
+        """Count one event in the table ``rate_windows``, in one write transaction (all processes)."""
+        t = time.time() if now is None else now
+        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")  # a lost count after a power cut is harmless
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("DELETE FROM rate_windows WHERE bucket = ? AND at <= ?", (bucket, t - window_s))
+                count, oldest = conn.execute(
+                    "SELECT count(*), min(at) FROM rate_windows WHERE bucket = ? AND key = ?", (bucket, key)
+                ).fetchone()
+                if count >= limit:
+                    conn.execute("ROLLBACK")
+                    return WindowCount(False, int(count), float(oldest) + window_s - t)
+                conn.execute("INSERT INTO rate_windows VALUES (?, ?, ?)", (bucket, key, t))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return WindowCount(True, int(count))
+        finally:
+            conn.close()
 
     def mark_interrupted(self, reason: str) -> int:
         """Mark every ``queued`` or ``running`` job failed with ``reason``; return how many."""

@@ -53,7 +53,6 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
 from gis import InputError
-from risk_models.register import load_workflow
 
 from ...community_results import survey_payload
 from ...jobs import JobStateError
@@ -75,7 +74,7 @@ from ..geojson import GEOJSON_DOC, RenderedLayer
 from ..models import JobOut
 from ..params import BBox, ScenarioId, parse_bbox
 from ..problems import PROBLEM_RESPONSES, problem
-from ..register_access import require_actor
+from ..register_access import require_actor, workflow_of
 from ..uploads import read_sheet_form, sheet_suffix
 from .register_intake import MAX_IMPORT_BYTES, import_roles
 
@@ -132,9 +131,9 @@ _SURVEY_DOC: dict[str, Any] = {
 JobId = Annotated[str, PathParam(description="The `communities` job's id.", max_length=64)]
 
 
-def survey_roles() -> tuple[str, ...]:
-    """Roles that may post a survey: those that may import government inspections."""
-    return import_roles(load_workflow(), "government_inspection")
+def survey_roles(request: Request) -> tuple[str, ...]:
+    """Roles that may post a survey: those that may import inspections (by the deployment's workflow)."""
+    return import_roles(workflow_of(request), "government_inspection")
 
 
 def _forbid(actor: Actor, what: str, roles: tuple[str, ...] | list[str]) -> None:
@@ -232,7 +231,7 @@ async def post_survey(scenario_id: ScenarioId, request: Request, response: Respo
 
     service = get_service(request)
     actor = require_actor(request, service)
-    _forbid(actor, "post a community survey (a government inspection)", survey_roles())
+    _forbid(actor, "post a community survey (a government inspection)", survey_roles(request))
     fields, data, name = await read_sheet_form(
         request, _FIELDS, what="A survey upload", max_bytes=MAX_IMPORT_BYTES
     )
@@ -245,7 +244,7 @@ async def post_survey(scenario_id: ScenarioId, request: Request, response: Respo
         _forbid(
             actor,
             "verify register items (survey items are verified)",
-            sorted(load_workflow().rule("verify").roles),
+            sorted(workflow_of(request).rule("verify").roles),
         )
     params: dict[str, Any] = {
         key: value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
@@ -39,7 +40,14 @@ def health(request: Request) -> HealthOut:
     """The service is up and its store answers."""
     service = get_service(request)
     service.store.list_jobs(status="running")
-    return HealthOut(status="ok", jobs_active=service.runner.active, max_workers=service.runner.max_workers)
+    runner = service.runner
+    return HealthOut(
+        status="ok",
+        jobs_active=runner.active,
+        max_workers=runner.max_workers,
+        process_id=os.getpid(),
+        job_leader=runner.is_leader,
+    )
 
 
 @router.get("/version", response_model=VersionOut, dependencies=[ReadAccess], summary="Version")

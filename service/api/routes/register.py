@@ -25,7 +25,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from gis import InputError
-from risk_models.register import Item, TransitionError, assess, load_workflow, report, transition
+from risk_models.register import Item, TransitionError, assess, report, transition
 from risk_models.register.disclosure import PUBLIC_STEPS
 
 from ...register_outputs import DISCLOSURE_FORMATS, disclosure_bytes
@@ -35,7 +35,15 @@ from ..deps import get_service
 from ..params import BBOX_PATTERN, parse_bbox
 from ..photos import MAX_PHOTOS, clean_photo
 from ..problems import PROBLEM_RESPONSES, BodyTooLargeError
-from ..register_access import RegisterState, actor_of, list_view, require_actor, scope_of, visible
+from ..register_access import (
+    RegisterState,
+    actor_of,
+    list_view,
+    require_actor,
+    scope_of,
+    visible,
+    workflow_of,
+)
 from ..register_models import (
     AssessmentOut,
     EventOut,
@@ -251,7 +259,7 @@ async def list_items(
     # than two hops through the thread pool (a sync route and a sync dependency) would
     service = get_service(request)
     actor = require_actor(request, service)
-    wf = load_workflow()
+    wf = workflow_of(request)
     now = _now()
     query = ItemQuery(
         status=status, category=category, grade=grade, source=source, department_unit=department,
@@ -282,7 +290,7 @@ def _visible_item(request: Request, number: str) -> tuple[Actor, StoredItem]:
         stored = service.store.register.get(number)
     except NotFoundError:
         stored = None
-    if stored is None or not visible(stored, actor, load_workflow(), _state(request).governments()):
+    if stored is None or not visible(stored, actor, workflow_of(request), _state(request).governments()):
         msg = f"No register item `{number}` for this account. Fix: list your items with GET /register/items."
         raise NotFoundError(msg)
     return actor, stored
@@ -298,7 +306,7 @@ def get_item(number: Number, request: Request) -> ItemDetail:
     """The item (if the account may see it) and every event of it, oldest first."""
     actor, stored = _visible_item(request, number)
     events = get_service(request).store.register.events(number)
-    out = ItemOut.of(stored, role=actor.role, wf=load_workflow(), now=_now())
+    out = ItemOut.of(stored, role=actor.role, wf=workflow_of(request), now=_now())
     return ItemDetail(**out.model_dump(), events=[EventOut.of(e) for e in events])
 
 
@@ -315,7 +323,7 @@ def move_item(number: Number, body: MoveRequest, request: Request) -> ItemOut:
     state (or ``expect_version`` is stale), 422 when its data is wrong.
     """
     actor, stored = _visible_item(request, number)
-    wf = load_workflow()
+    wf = workflow_of(request)
     at = _now()
     governments = _state(request).governments()
     data = dict(body.data)
@@ -385,7 +393,7 @@ def follow_item(
         msg = f"No report `{number}` with this key. Fix: open the link the report answered."
         raise NotFoundError(msg)
     item = register.get(number).item
-    wf = load_workflow()
+    wf = workflow_of(request)
     steps = [
         FollowStep(action=e.action, at=e.at.isoformat(), status=e.to_status)
         for e in register.events(number)
@@ -491,9 +499,9 @@ def get_assessment(
 
 
 @router.get("/vocabulary", response_model=VocabularyOut, summary="Categories, sources, states, roles")
-def vocabulary() -> VocabularyOut:
+def vocabulary(request: Request) -> VocabularyOut:
     """The register's vocabulary with its Chinese labels (the report page's category list)."""
-    wf = load_workflow()
+    wf = workflow_of(request)
     from risk_models.register.vocab import CATEGORIES, ROLES, SOURCES, STATUSES
 
     return VocabularyOut(

@@ -52,7 +52,6 @@ from risk_models.register import (
     grade_assessments,
     hazard_risk_grades,
     import_rows,
-    load_workflow,
     read_rows,
     trace_incidents,
     unchecked_sources,
@@ -63,7 +62,7 @@ from ..accounts import Actor
 from ..auth import AuthError
 from ..deps import get_service
 from ..problems import PROBLEM_RESPONSES, problem, problem_items
-from ..register_access import RegisterState, require_actor, scope_of
+from ..register_access import RegisterState, require_actor, scope_of, workflow_of
 from ..register_areas import GovernmentTable
 from ..register_intake_models import (
     GradeOut,
@@ -155,7 +154,7 @@ async def import_items(request: Request) -> Any:
     """
     service = get_service(request)
     actor = require_actor(request, service)
-    wf = load_workflow()
+    wf = workflow_of(request)
     fields, data, name = await _import_form(request)
     source = fields.get("source", "government_inspection")
     if source not in SOURCES:
@@ -327,7 +326,7 @@ def traceability(
     service = get_service(request)
     actor = require_actor(request, service)
     _forbid(actor, "trace incidents", TRACE_ROLES)
-    wf = load_workflow()
+    wf = workflow_of(request)
     register_state: RegisterState = request.app.state.register
     governments = register_state.governments()
     if len(incident or []) > 200:
