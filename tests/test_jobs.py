@@ -193,12 +193,13 @@ def test_new_leader_fails_the_dead_leaders_running_jobs_and_runs_its_queue(
 
 def test_registry_is_per_instance_and_rejects_duplicates() -> None:
     registry = default_registry()
-    assert [k.name for k in registry.kinds()] == ["depots", "network", "placement", "risk"]
+    builtin = ["communities", "depots", "network", "placement", "risk"]
+    assert [k.name for k in registry.kinds()] == builtin
     with pytest.raises(ValueError, match="twice"):
         registry.register("network", _sleep, description="again")
     load_plugins(registry, ["test_jobs:register_test_jobs"])
     assert "sleep" in [k.name for k in registry.kinds()]
-    assert [k.name for k in default_registry().kinds()] == ["depots", "network", "placement", "risk"]
+    assert [k.name for k in default_registry().kinds()] == builtin
     with pytest.raises(InputError, match="cannot be loaded"):
         load_plugins(registry, ["no_such_module_xyz:register"])
 

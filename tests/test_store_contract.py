@@ -531,3 +531,20 @@ def test_gdal_reads_the_layers_as_qgis_would(pg_store: Store, pg_dsn: str, small
     assert "Geometry: Point" in out and "Feature Count: 2" in out, out
     assert 'ID["EPSG",32649]' in out and "FID Column = fid" in out, out
     assert "Geometry Column = geom" in out and "inventory: String" in out, out
+
+
+def test_rate_windows_are_one_budget_for_every_handle(opener: Callable[[], Store]) -> None:
+    """Two handles on one store (two server processes) count against one sliding window."""
+    a, b = opener(), opener()
+    try:
+        takes = [
+            s.take_window("reports", "10.0.0.9", limit=2, window_s=60, now=t) for s, t in ((a, 0), (b, 1))
+        ]
+        assert all(t.allowed for t in takes)
+        refused = a.take_window("reports", "10.0.0.9", limit=2, window_s=60, now=2)
+        assert not refused.allowed and refused.count == 2 and refused.retry_after_s == pytest.approx(58)
+        assert b.take_window("reports", "10.0.0.10", limit=2, window_s=60, now=2).allowed  # another key
+        assert b.take_window("reports", "10.0.0.9", limit=2, window_s=60, now=61).allowed  # the window slid
+    finally:
+        a.close()
+        b.close()

@@ -5,7 +5,7 @@ module            job
 ================  ==========================================================================
 ``registry``      what a job kind is (:class:`JobOutput`, :class:`JobKind`), the
                   :class:`JobRegistry` of one app, plugins (:func:`load_plugins`)
-``kinds``         the built-in kinds (``network``, ``placement``, ``depots``, ``risk``) and
+``kinds``         the built-in kinds (``network``, ``placement``, ``depots``, ``risk``, ``communities``) and
                   the checks of their parameters
 ``runner``        :class:`JobRunner`: the one leader process that runs jobs, the bounded
                   worker pool, progress, cancel flags, restart recovery, shutdown, retention
