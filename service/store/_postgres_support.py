@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import geopandas as gpd
 
-from .base import After, JobRecord, NotFoundError, ScenarioRecord
+from .base import After, JobRecord, NotFoundError, ScenarioRecord, check_id, now
 
 __all__ = ["by_id", "check_id", "job_record", "now", "paged", "scenario_record", "shown", "unknown_scenario"]
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def check_id(value: str, what: str) -> str:
-    try:
-        if uuid.UUID(hex=value).hex == value:
-            return value
-    except (ValueError, TypeError, AttributeError):
-        pass
-    msg = f"Unknown {what} `{value}`. Fix: use an id returned by the API."
-    raise NotFoundError(msg)
 
 
 def unknown_scenario(scenario_id: str) -> NotFoundError:

@@ -19,9 +19,11 @@ Contract every backend keeps:
 from __future__ import annotations
 
 import re
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
@@ -42,7 +44,10 @@ __all__ = [
     "NotFoundError",
     "ScenarioRecord",
     "Store",
+    "check_id",
     "check_result_name",
+    "job_update",
+    "now",
 ]
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -56,6 +61,64 @@ _RESULT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 class NotFoundError(InputError, LookupError):
     """An unknown scenario, job or result id (the API answers 404)."""
+
+
+def now() -> str:
+    """The time stores write: UTC, ISO 8601 to the millisecond."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def check_id(value: str, what: str) -> str:
+    """Ids are UUID hex strings; anything else is unknown (and never reaches a path or a query)."""
+    try:
+        if uuid.UUID(hex=value).hex == value:
+            return value
+    except (ValueError, TypeError, AttributeError):
+        pass
+    msg = f"Unknown {what} `{value}`. Fix: use an id returned by the API."
+    raise NotFoundError(msg)
+
+
+def job_update(
+    *,
+    status: JobStatus | None,
+    progress: float | None,
+    message: str | None,
+    cancel_requested: bool | None,
+    mark: str,
+) -> tuple[list[str], list[Any]]:
+    """The ``SET`` terms and their values of :meth:`Store.update_job`, with ``mark`` as placeholder.
+
+    Starting sets ``started_at`` once; a final status sets ``finished_at``; progress is clipped
+    to 0..1. Both stores build their one ``UPDATE`` from it.
+
+    Examples
+    --------
+    >>> sets, values = job_update(status=None, progress=1.5, message="m", cancel_requested=None, mark="?")
+    >>> sets, values
+    (['progress = ?', 'message = ?'], [1.0, 'm'])
+    """
+    sets: list[str] = []
+    values: list[Any] = []
+    if status is not None:
+        sets.append(f"status = {mark}")
+        values.append(status)
+        if status == "running":
+            sets.append(f"started_at = COALESCE(started_at, {mark})")
+            values.append(now())
+        if status in FINAL_STATUSES:
+            sets.append(f"finished_at = {mark}")
+            values.append(now())
+    if progress is not None:
+        sets.append(f"progress = {mark}")
+        values.append(min(1.0, max(0.0, float(progress))))
+    if message is not None:
+        sets.append(f"message = {mark}")
+        values.append(message)
+    if cancel_requested is not None:
+        sets.append(f"cancel_requested = {mark}")
+        values.append(bool(cancel_requested))
+    return sets, values
 
 
 def check_result_name(name: str) -> str:

@@ -84,6 +84,7 @@ from .base import (
     ScenarioRecord,
     Store,
     check_result_name,
+    job_update,
 )
 from .coordination import WindowCount
 
@@ -597,26 +598,9 @@ class PostgresStore(Store):
     ) -> bool:
         """Change a job in one statement; with ``expect``, only if its status is one of them."""
         check_id(job_id, "job")
-        sets: list[str] = []
-        values: list[Any] = []
-        if status is not None:
-            sets.append("status = %s")
-            values.append(status)
-            if status == "running":
-                sets.append("started_at = COALESCE(started_at, %s)")
-                values.append(now())
-            if status in FINAL_STATUSES:
-                sets.append("finished_at = %s")
-                values.append(now())
-        if progress is not None:
-            sets.append("progress = %s")
-            values.append(min(1.0, max(0.0, float(progress))))
-        if message is not None:
-            sets.append("message = %s")
-            values.append(message)
-        if cancel_requested is not None:
-            sets.append("cancel_requested = %s")
-            values.append(bool(cancel_requested))
+        sets, values = job_update(
+            status=status, progress=progress, message=message, cancel_requested=cancel_requested, mark="%s"
+        )
         if not sets:
             return False
         where = "id = %s"

@@ -38,7 +38,6 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +57,10 @@ from .base import (
     NotFoundError,
     ScenarioRecord,
     Store,
+    check_id,
     check_result_name,
+    job_update,
+    now,
 )
 from .coordination import FileLeaderLock, WindowCount
 from .migrations import migrate_sqlite
@@ -73,21 +75,6 @@ DB_NAME = "riskplan.sqlite3"
 #: The job leader's lock file (:class:`~service.store.coordination.FileLeaderLock`).
 LEADER_FILE = "jobs.leader"
 SCENARIO_FILE = "scenario.gpkg"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def _check_id(value: str, what: str) -> str:
-    """Ids are UUID hex strings; anything else is unknown (and never reaches a path)."""
-    try:
-        if uuid.UUID(hex=value).hex == value:
-            return value
-    except (ValueError, TypeError, AttributeError):
-        pass
-    msg = f"Unknown {what} `{value}`. Fix: use an id returned by the API."
-    raise NotFoundError(msg)
 
 
 class SQLiteStore(Store):
@@ -236,7 +223,7 @@ class SQLiteStore(Store):
             synthetic=scenario.synthetic,
             crs=crs_text(scenario.crs),
             origin=origin,
-            created_at=_now(),
+            created_at=now(),
             layers={name: len(gdf) for name, gdf in scenario.layers.items()},
             bounds_wgs84=bounds_wgs84(scenario),
         )
@@ -285,7 +272,7 @@ class SQLiteStore(Store):
 
     def get_scenario(self, scenario_id: str) -> ScenarioRecord:
         """The record of one scenario; :class:`NotFoundError` when unknown."""
-        _check_id(scenario_id, "scenario")
+        check_id(scenario_id, "scenario")
         row = self._read().execute("SELECT * FROM scenarios WHERE id = ?", (scenario_id,)).fetchone()
         if row is None:
             msg = f"Unknown scenario `{scenario_id}`. Fix: list scenarios with GET /api/v1/scenarios."
@@ -314,7 +301,7 @@ class SQLiteStore(Store):
         with self._connect() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
-                (scenario_id, name, kind, media_type, _now()),
+                (scenario_id, name, kind, media_type, now()),
             )
 
     def _result_row(self, scenario_id: str, name: str) -> sqlite3.Row:
@@ -394,7 +381,7 @@ class SQLiteStore(Store):
             status="queued",
             progress=0.0,
             message="queued",
-            created_at=_now(),
+            created_at=now(),
         )
         with self._connect() as conn:
             conn.execute(
@@ -424,27 +411,10 @@ class SQLiteStore(Store):
         expect: Iterable[JobStatus] | None = None,
     ) -> bool:
         """Change a job in one statement; with ``expect``, only if its status is one of them."""
-        _check_id(job_id, "job")
-        sets: list[str] = []
-        values: list[Any] = []
-        if status is not None:
-            sets.append("status = ?")
-            values.append(status)
-            if status == "running":
-                sets.append("started_at = COALESCE(started_at, ?)")
-                values.append(_now())
-            if status in FINAL_STATUSES:
-                sets.append("finished_at = ?")
-                values.append(_now())
-        if progress is not None:
-            sets.append("progress = ?")
-            values.append(min(1.0, max(0.0, float(progress))))
-        if message is not None:
-            sets.append("message = ?")
-            values.append(message)
-        if cancel_requested is not None:
-            sets.append("cancel_requested = ?")
-            values.append(int(cancel_requested))
+        check_id(job_id, "job")
+        sets, values = job_update(
+            status=status, progress=progress, message=message, cancel_requested=cancel_requested, mark="?"
+        )
         if not sets:
             return False
         where = "id = ?"
@@ -475,7 +445,7 @@ class SQLiteStore(Store):
         )
 
     def _job_row(self, job_id: str) -> sqlite3.Row:
-        _check_id(job_id, "job")
+        check_id(job_id, "job")
         row = self._read().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             msg = f"Unknown job `{job_id}`. Fix: list jobs with GET /api/v1/jobs."
@@ -618,7 +588,7 @@ class SQLiteStore(Store):
             n = conn.execute(
                 f"UPDATE jobs SET status = 'failed', message = ?, finished_at = ? "
                 f"WHERE status IN ({placeholders})",
-                (reason, _now(), *ACTIVE_STATUSES),
+                (reason, now(), *ACTIVE_STATUSES),
             ).rowcount
         if n:
             log.warning("%d job(s) marked failed: %s", n, reason)
