@@ -23,7 +23,7 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["TableOverrides", "deep_merge", "load_table", "read_toml"]
+__all__ = ["TableOverrides", "deep_merge", "load_table", "read_toml", "toml_path"]
 
 #: Overrides of a shipped table: a mapping merged over it, the path of a TOML file, or None.
 TableOverrides = Mapping[str, Any] | str | Path | None
@@ -94,3 +94,30 @@ def load_table(
     if isinstance(overrides, (str, Path)):
         overrides = read_toml(overrides)
     return deep_merge(base, overrides)
+
+
+def toml_path(
+    src: Path, where: str, table: Mapping[str, Any], key: str, *, file: bool = False
+) -> Path | None:
+    """The path ``table[key]`` of a TOML file ``src`` (relative to it), checked to exist; None when absent.
+
+    ``where`` names the TOML and table in the message; ``file`` requires a file (not a folder).
+
+    Raises
+    ------
+    InputError
+        The path does not exist (or is not a file, with ``file``).
+
+    Examples
+    --------
+    >>> toml_path(Path("scenario.toml"), "Scenario TOML", {}, "survey") is None
+    True
+    """
+    if table.get(key) is None:
+        return None
+    p = Path(str(table[key]))
+    p = p if p.is_absolute() else src.parent / p
+    if not (p.is_file() if file else p.exists()):
+        msg = f"{where}: `{key}` `{p}` does not exist. Fix: correct the path (relative to the TOML)."
+        raise InputError(msg)
+    return p

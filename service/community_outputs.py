@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from gis import InputError, Scenario
-from gis.tables import read_toml
+from gis.tables import read_toml, toml_path
 
 from .communities import CommunityAssessment, assess_communities, register_survey
 
@@ -168,14 +168,7 @@ def scenario_survey(scenario: Scenario) -> SurveySource | None:
         raise InputError(msg)
 
     def file(key: str) -> Path | None:
-        if table.get(key) is None:
-            return None
-        p = Path(str(table[key]))
-        p = p if p.is_absolute() else src.parent / p
-        if not p.is_file():
-            msg = f"{where}: `{key}` `{p}` does not exist. Fix: correct the path (relative to the TOML)."
-            raise InputError(msg)
-        return p
+        return toml_path(src, where, table, key, file=True)
 
     def number(key: str, kind: type) -> Any:
         value = table.get(key)

@@ -37,7 +37,7 @@ import pandas as pd
 
 from gis import InputError, Scenario, load_scenario
 from gis.atomic import atomic_path
-from gis.tables import read_toml
+from gis.tables import read_toml, toml_path
 
 from .register_files import RegisterDir, open_register
 from .register_outputs import disclosure_bytes, write_disclosure_gpkg
@@ -99,14 +99,7 @@ def scenario_register(scenario: Scenario) -> RegisterSource | None:
         raise InputError(msg)
 
     def file(key: str) -> Path | None:
-        if table.get(key) is None:
-            return None
-        p = Path(str(table[key]))
-        p = p if p.is_absolute() else src.parent / p
-        if not p.exists():
-            msg = f"{where}: `{key}` `{p}` does not exist. Fix: correct the path (relative to the TOML)."
-            raise InputError(msg)
-        return p
+        return toml_path(src, where, table, key)
 
     path = file("path")
     assert path is not None
