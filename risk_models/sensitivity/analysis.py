@@ -310,7 +310,8 @@ def analyse_sensitivity(
     )
     notes.append(
         f"{int(units['uncertain'].sum())} of {n_units} units have no level with at least "
-        f"{float(settings['certain_probability']):.0%} of the samples (drawn hatched on the map)."
+        f"{float(settings['certain_probability']):.0%} of the samples "
+        "(`uncertain` in the layer risk_uncertainty)."
     )
     for note in notes:
         log.info(note)
