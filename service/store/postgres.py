@@ -41,32 +41,36 @@ leaves the previous schema), each with its row in ``riskplan.schema_migrations``
 with a newer schema than this code refuses to open.
 The layer tables need PostGIS: ``CREATE EXTENSION postgis`` needs a superuser, so a DBA runs it
 once when the riskplan role may not.
+
+By job: this module holds the choice of a store (:func:`open_store`) and the scenarios and
+results; the connections, schema and transactions are in ``_postgres_connection``, the jobs in
+``_postgres_jobs``, the layer tables in ``_postgres_layers``, the leader's lock in
+``_postgres_lock`` and the migrations in ``_postgres_migrate``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 
-from gis import InputError, MissingDependencyError, Scenario, scenario_from_layers
+from gis import InputError, Scenario, scenario_from_layers
 from gis.atomic import storable
 from gis.tables import TableOverrides
 
-from ._postgres_layers import drop_tables, read_table, replace_tables, write_table
+from ._postgres_jobs import PostgresJobs
+from ._postgres_layers import read_table, replace_tables, write_table
 from ._postgres_lock import AdvisoryLeaderLock
-from ._postgres_migrate import MIGRATIONS_DIR, migrate, schema_version
+from ._postgres_migrate import MIGRATIONS_DIR, schema_version
 from ._postgres_support import (
     by_id,
     check_id,
-    job_record,
     now,
     paged,
     scenario_record,
@@ -75,22 +79,16 @@ from ._postgres_support import (
 )
 from ._support import bounds_wgs84, crs_text
 from .base import (
-    ACTIVE_STATUSES,
-    FINAL_STATUSES,
     After,
-    JobRecord,
-    JobStatus,
     NotFoundError,
     ScenarioRecord,
     Store,
     check_result_name,
-    job_update,
 )
 from .coordination import WindowCount
 
 if TYPE_CHECKING:
     import psycopg
-    from psycopg_pool import ConnectionPool
 
     from .register import RegisterStore
     from .register_sqlite import SQLiteRegister
@@ -105,10 +103,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: How many times a read retries when a table it looked up was replaced under it.
-_RETRIES = 3
-
 
 #: The hidden-danger register's SQLite file in the data directory of a server on PostgreSQL.
 REGISTER_FILE = "register.sqlite3"
@@ -161,7 +155,7 @@ def is_postgres_dsn(value: str) -> bool:
     return value.startswith(("postgresql://", "postgres://"))
 
 
-class PostgresStore(Store):
+class PostgresStore(PostgresJobs, Store):
     """The store in a PostgreSQL database with PostGIS (schema created or upgraded on open).
 
     Parameters
@@ -196,44 +190,12 @@ class PostgresStore(Store):
         connect_timeout_s: float = 30.0,
         register_workflow: TableOverrides = None,
     ) -> None:
-        try:
-            import psycopg
-            from psycopg.rows import dict_row
-            from psycopg_pool import ConnectionPool
-        except ImportError as exc:
-            raise MissingDependencyError(
-                exc.name or "psycopg", "postgres", purpose="keep the store in PostgreSQL"
-            ) from None
-        self.where = shown(dsn)
-        self._dsn = dsn
-        try:  # one connection first: an unreachable server fails at once, not after the pool's retries
-            timeout = max(1, round(connect_timeout_s))
-            with psycopg.connect(dsn, autocommit=True, row_factory=dict_row, connect_timeout=timeout) as conn:
-                self.version = migrate(conn, self.where)
-        except psycopg.Error as exc:
-            msg = (
-                f"Cannot open the PostgreSQL store `{self.where}`: {str(exc).strip()}. Fix: check the "
-                "connection string, that the server runs, and that PostGIS is installed "
-                "(a superuser runs `CREATE EXTENSION postgis` once)."
-            )
-            raise InputError(msg) from None
-        self._pool: ConnectionPool[Any] = ConnectionPool(
+        super().__init__(
             dsn,
-            min_size=min_connections,
-            max_size=max_connections,
-            kwargs={"autocommit": True, "row_factory": dict_row},
-            open=False,
-            name="riskplan",
+            min_connections=min_connections,
+            max_connections=max_connections,
+            connect_timeout_s=connect_timeout_s,
         )
-        try:
-            self._pool.open(wait=True, timeout=connect_timeout_s)
-        except Exception as exc:
-            self._pool.close()
-            msg = (
-                f"Cannot open {min_connections} connection(s) to the PostgreSQL store `{self.where}` "
-                f"({exc}). Fix: check the server's max_connections and that it runs."
-            )
-            raise InputError(msg) from None
         self._register_path = None if register_path is None else Path(register_path)
         self._register_workflow = register_workflow
         self._register: SQLiteRegister | None = None
@@ -259,7 +221,7 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         """Close the pool's connections (the store cannot be used afterwards)."""
-        self._pool.close()
+        super().close()
         if self._register is not None:
             self._register.close()
 
@@ -284,49 +246,6 @@ class PostgresStore(Store):
                 return WindowCount(False, count, float(row["oldest"]) + window_s - t if row else 0.0)
             cur.execute("INSERT INTO riskplan.rate_windows VALUES (%s, %s, %s)", (bucket, key, t))
         return WindowCount(True, count)
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[psycopg.Cursor[Any]]:
-        """A cursor inside one transaction, committed when the block ends without an error."""
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            yield cur
-
-    def _one(self, query: str, values: tuple[Any, ...] = ()) -> dict[str, Any] | None:
-        with self._pool.connection() as conn:
-            row: dict[str, Any] | None = conn.execute(query, values).fetchone()
-        return row
-
-    def _all(self, query: str, values: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        with self._pool.connection() as conn:
-            rows: list[dict[str, Any]] = conn.execute(query, list(values)).fetchall()
-        return rows
-
-    @staticmethod
-    def _lock_scenario(cur: psycopg.Cursor[Any], scenario_id: str, mode: str = "KEY SHARE") -> dict[str, Any]:
-        """Lock a scenario's row (``KEY SHARE`` for reads and writes of its tables, ``UPDATE`` to delete)."""
-        check_id(scenario_id, "scenario")
-        cur.execute(f"SELECT * FROM riskplan.scenarios WHERE id = %s FOR {mode}", (scenario_id,))
-        row: dict[str, Any] | None = cur.fetchone()
-        if row is None:
-            raise unknown_scenario(scenario_id)
-        return row
-
-    def _retrying(self, read: Any) -> Any:
-        """Run ``read`` (a function of a cursor in a transaction), again if a table moved under it."""
-        import psycopg.errors
-
-        for attempt in range(_RETRIES):
-            try:
-                with self._transaction() as cur:
-                    return read(cur)
-            except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName, LookupError) as exc:
-                if isinstance(exc, NotFoundError):
-                    raise
-                if attempt == _RETRIES - 1:
-                    raise NotFoundError(f"The table behind this layer is gone ({exc}).") from None
-        return None  # pragma: no cover - the loop returns or raises
 
     # -- scenarios -------------------------------------------------------------------------
 
@@ -548,197 +467,3 @@ class PostgresStore(Store):
             "SELECT name FROM riskplan.results WHERE scenario_id = %s ORDER BY name", (scenario_id,)
         )
         return [r["name"] for r in rows]
-
-    # -- jobs ------------------------------------------------------------------------------
-
-    def create_job(self, scenario_id: str, kind: str, params: Mapping[str, Any]) -> JobRecord:
-        """Record a new ``queued`` job on an existing scenario."""
-        import psycopg.errors
-
-        self.get_scenario(scenario_id)
-        job = JobRecord(
-            id=uuid.uuid4().hex,
-            scenario_id=scenario_id,
-            kind=kind,
-            params=dict(params),
-            status="queued",
-            progress=0.0,
-            message="queued",
-            created_at=now(),
-        )
-        try:
-            with self._pool.connection() as conn:
-                conn.execute(
-                    "INSERT INTO riskplan.jobs (id, scenario_id, kind, params, status, progress, message,"
-                    " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                    (
-                        job.id,
-                        scenario_id,
-                        kind,
-                        json.dumps(job.params),
-                        job.status,
-                        0.0,
-                        job.message,
-                        job.created_at,
-                    ),
-                )
-        except psycopg.errors.ForeignKeyViolation:
-            raise unknown_scenario(scenario_id) from None
-        return job
-
-    def update_job(
-        self,
-        job_id: str,
-        *,
-        status: JobStatus | None = None,
-        progress: float | None = None,
-        message: str | None = None,
-        cancel_requested: bool | None = None,
-        expect: Iterable[JobStatus] | None = None,
-    ) -> bool:
-        """Change a job in one statement; with ``expect``, only if its status is one of them."""
-        check_id(job_id, "job")
-        sets, values = job_update(
-            status=status, progress=progress, message=message, cancel_requested=cancel_requested, mark="%s"
-        )
-        if not sets:
-            return False
-        where = "id = %s"
-        values.append(job_id)
-        if expect is not None:
-            where += " AND status = ANY(%s)"
-            values.append(list(expect))
-        with self._pool.connection() as conn:
-            changed = conn.execute(
-                f"UPDATE riskplan.jobs SET {', '.join(sets)} WHERE {where}", values
-            ).rowcount
-        return changed > 0
-
-    _JOB_COLUMNS = (
-        "id, scenario_id, kind, params, status, progress, message, created_at, started_at, "
-        "finished_at, cancel_requested, has_result, result_layers"
-    )
-
-    def _job_row(self, job_id: str, *, with_result: bool = False) -> dict[str, Any]:
-        check_id(job_id, "job")
-        columns = self._JOB_COLUMNS + (", result" if with_result else "")
-        row = self._one(f"SELECT {columns} FROM riskplan.jobs WHERE id = %s", (job_id,))
-        if row is None:
-            msg = f"Unknown job `{job_id}`. Fix: list jobs with GET /api/v1/jobs."
-            raise NotFoundError(msg)
-        return row
-
-    def get_job(self, job_id: str) -> JobRecord:
-        """One job; :class:`NotFoundError` when unknown."""
-        return job_record(self._job_row(job_id))
-
-    def list_jobs(
-        self,
-        *,
-        scenario_id: str | None = None,
-        status: JobStatus | None = None,
-        limit: int | None = None,
-        after: After | None = None,
-    ) -> list[JobRecord]:
-        """Jobs, newest first, optionally of one scenario or status; paged like :meth:`list_scenarios`."""
-        query, values = f"SELECT {self._JOB_COLUMNS} FROM riskplan.jobs WHERE true", []
-        if scenario_id is not None:
-            query += " AND scenario_id = %s"
-            values.append(scenario_id)
-        if status is not None:
-            query += " AND status = %s"
-            values.append(status)
-        query, values = paged(query, values, limit, after)
-        return [job_record(r) for r in self._all(query, values)]
-
-    def purge_jobs(self, *, finished_before: str) -> int:
-        """Delete the jobs (rows and result tables) finished before an ISO 8601 UTC time; return how many."""
-        with self._transaction() as cur:
-            cur.execute(
-                "DELETE FROM riskplan.jobs j USING riskplan.scenarios s WHERE s.id = j.scenario_id "
-                "AND j.status = ANY(%s) AND j.finished_at IS NOT NULL AND j.finished_at < %s "
-                "RETURNING s.layer_schema, j.result_layers",
-                (list(FINAL_STATUSES), finished_before),
-            )
-            rows = cur.fetchall()
-            for row in rows:
-                drop_tables(cur, row["layer_schema"], row["result_layers"].values())
-        if rows:
-            log.info("purged %d finished job(s) older than %s", len(rows), finished_before)
-        return len(rows)
-
-    def put_job_result(
-        self,
-        job_id: str,
-        data: Mapping[str, Any],
-        layers: Mapping[str, gpd.GeoDataFrame] | None = None,
-    ) -> None:
-        """Store a job's JSON result (and layers as tables) in one transaction."""
-        for layer in layers or {}:
-            check_result_name(layer)
-        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
-        scenario_id = self._job_row(job_id)["scenario_id"]
-        gone = f"Job `{job_id}` lost its scenario; its result is dropped."
-        with self._transaction() as cur:
-            try:
-                scenario = self._lock_scenario(cur, scenario_id)
-            except NotFoundError:
-                raise NotFoundError(gone) from None
-            cur.execute("SELECT result_layers FROM riskplan.jobs WHERE id = %s FOR UPDATE", (job_id,))
-            row = cur.fetchone()
-            if row is None:
-                raise NotFoundError(gone)
-            label = scenario["label"].replace("{", "{{").replace("}", "}}")
-            tables = replace_tables(
-                cur,
-                scenario["layer_schema"],
-                row["result_layers"].values(),
-                layers or {},
-                prefix=f"job_{job_id}",
-                comment=f"riskplan scenario {label}: job {job_id}, layer {{layer}}",
-            )
-            cur.execute(
-                "UPDATE riskplan.jobs SET has_result = true, result = %s, result_layers = %s WHERE id = %s",
-                (text, json.dumps(dict(sorted(tables.items()))), job_id),
-            )
-
-    def get_job_result(self, job_id: str) -> dict[str, Any]:
-        """The JSON result of a job; :class:`NotFoundError` when it has none."""
-        row = self._job_row(job_id, with_result=True)
-        if not row["has_result"]:
-            msg = f"Job `{job_id}` has no result (status `{row['status']}`). Fix: wait until it succeeded."
-            raise NotFoundError(msg)
-        return dict(row["result"])
-
-    def job_result_layers(self, job_id: str) -> list[str]:
-        """Names of the layers of a job's result (empty when it has none)."""
-        return sorted(self._job_row(job_id)["result_layers"])
-
-    def read_job_result_layer(
-        self, job_id: str, layer: str, *, bbox: tuple[float, float, float, float] | None = None
-    ) -> gpd.GeoDataFrame:
-        """One layer of a job's result, optionally within ``bbox`` (its own CRS)."""
-        row = self._job_row(job_id)
-        table = row["result_layers"].get(layer)
-        if table is None:
-            msg = f"Job `{job_id}` has no result layer `{layer}`."
-            raise NotFoundError(msg)
-
-        def read(cur: psycopg.Cursor[Any]) -> gpd.GeoDataFrame:
-            scenario = self._lock_scenario(cur, row["scenario_id"])
-            return by_id(read_table(cur, scenario["layer_schema"], table, crs=scenario["crs"], bbox=bbox))
-
-        out: gpd.GeoDataFrame = self._retrying(read)
-        return out
-
-    def mark_interrupted(self, reason: str) -> int:
-        """Mark every ``queued`` or ``running`` job failed with ``reason``; return how many."""
-        with self._pool.connection() as conn:
-            n = conn.execute(
-                "UPDATE riskplan.jobs SET status = 'failed', message = %s, finished_at = %s "
-                "WHERE status = ANY(%s)",
-                (reason, now(), list(ACTIVE_STATUSES)),
-            ).rowcount
-        if n:
-            log.warning("%d job(s) marked failed: %s", n, reason)
-        return int(n)
