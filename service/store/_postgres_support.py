@@ -7,6 +7,7 @@ from typing import Any
 
 import geopandas as gpd
 
+from ._support import scenario_record as shared_scenario_record
 from .base import After, JobRecord, NotFoundError, ScenarioRecord, check_id, now
 
 __all__ = ["by_id", "check_id", "job_record", "now", "paged", "scenario_record", "shown", "unknown_scenario"]
@@ -49,18 +50,8 @@ def by_id(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def scenario_record(row: Mapping[str, Any]) -> ScenarioRecord:
-    bounds = row["bounds"]
-    return ScenarioRecord(
-        id=row["id"],
-        name=row["name"],
-        label=row["label"],
-        synthetic=bool(row["synthetic"]),
-        crs=row["crs"],
-        origin=row["origin"],
-        created_at=row["created_at"],
-        layers=dict(row["layers"]),
-        bounds_wgs84=tuple(bounds) if bounds else None,
-    )
+    """A scenario's record from its row (PostgreSQL decodes the JSON columns itself)."""
+    return shared_scenario_record(row, layers=row["layers"], bounds=row["bounds"])
 
 
 def job_record(row: Mapping[str, Any]) -> JobRecord:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pyproj
 
 from gis import Scenario
 
-from .base import After, NotFoundError
+from .base import After, NotFoundError, ScenarioRecord, now
 
 __all__ = ["Reader", "bounds_wgs84", "crs_text", "fsync", "paged", "read_layer"]
 
@@ -91,3 +92,33 @@ def read_layer(path: Path, layer: str, bbox: tuple[float, float, float, float] |
         gdf = gdf.set_index("id", drop=False)
         gdf.index.name = None
     return gdf
+
+
+def new_scenario_record(scenario_id: str, scenario: Scenario, *, origin: str) -> ScenarioRecord:
+    """The record of a scenario being stored now (both stores write the same fields)."""
+    return ScenarioRecord(
+        id=scenario_id,
+        name=scenario.name,
+        label=scenario.label,
+        synthetic=scenario.synthetic,
+        crs=crs_text(scenario.crs),
+        origin=origin,
+        created_at=now(),
+        layers={name: len(gdf) for name, gdf in scenario.layers.items()},
+        bounds_wgs84=bounds_wgs84(scenario),
+    )
+
+
+def scenario_record(row: Any, *, layers: Mapping[str, int], bounds: Any) -> ScenarioRecord:
+    """A stored scenario's record from its row, ``layers`` and ``bounds`` decoded by the backend."""
+    return ScenarioRecord(
+        id=row["id"],
+        name=row["name"],
+        label=row["label"],
+        synthetic=bool(row["synthetic"]),
+        crs=row["crs"],
+        origin=row["origin"],
+        created_at=row["created_at"],
+        layers=dict(layers),
+        bounds_wgs84=tuple(bounds) if bounds else None,
+    )

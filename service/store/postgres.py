@@ -77,7 +77,7 @@ from ._postgres_support import (
     shown,
     unknown_scenario,
 )
-from ._support import bounds_wgs84, crs_text
+from ._support import new_scenario_record
 from .base import (
     After,
     NotFoundError,
@@ -258,17 +258,7 @@ class PostgresStore(PostgresJobs, Store):
 
         sid = uuid.uuid4().hex
         schema = f"scenario_{sid}"
-        record = ScenarioRecord(
-            id=sid,
-            name=scenario.name,
-            label=scenario.label,
-            synthetic=scenario.synthetic,
-            crs=crs_text(scenario.crs),
-            origin=origin,
-            created_at=now(),
-            layers={name: len(gdf) for name, gdf in scenario.layers.items()},
-            bounds_wgs84=bounds_wgs84(scenario),
-        )
+        record = new_scenario_record(sid, scenario, origin=origin)
         metadata = dict(scenario.metadata) | {
             "name": scenario.name,
             "synthetic": str(scenario.synthetic).lower(),

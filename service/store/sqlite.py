@@ -47,7 +47,7 @@ from gis import Scenario, load_scenario, write_scenario
 from gis.atomic import atomic_path, write_gpkg
 from gis.tables import TableOverrides
 
-from ._support import Reader, bounds_wgs84, crs_text, fsync, paged, read_layer
+from ._support import Reader, crs_text, fsync, new_scenario_record, paged, read_layer, scenario_record
 from .base import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -216,17 +216,7 @@ class SQLiteStore(Store):
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        record = ScenarioRecord(
-            id=sid,
-            name=scenario.name,
-            label=scenario.label,
-            synthetic=scenario.synthetic,
-            crs=crs_text(scenario.crs),
-            origin=origin,
-            created_at=now(),
-            layers={name: len(gdf) for name, gdf in scenario.layers.items()},
-            bounds_wgs84=bounds_wgs84(scenario),
-        )
+        record = new_scenario_record(sid, scenario, origin=origin)
         try:
             with self._connect() as conn:
                 conn.execute(
@@ -252,17 +242,7 @@ class SQLiteStore(Store):
     @staticmethod
     def _scenario_record(row: sqlite3.Row) -> ScenarioRecord:
         bounds = json.loads(row["bounds"]) if row["bounds"] else None
-        return ScenarioRecord(
-            id=row["id"],
-            name=row["name"],
-            label=row["label"],
-            synthetic=bool(row["synthetic"]),
-            crs=row["crs"],
-            origin=row["origin"],
-            created_at=row["created_at"],
-            layers=json.loads(row["layers"]),
-            bounds_wgs84=tuple(bounds) if bounds else None,
-        )
+        return scenario_record(row, layers=json.loads(row["layers"]), bounds=bounds)
 
     def list_scenarios(self, *, limit: int | None = None, after: After | None = None) -> list[ScenarioRecord]:
         """Scenarios, newest first (``created_at``, then ``id``): at most ``limit``, from after ``after``."""
