@@ -108,3 +108,23 @@ def test_the_schema_files_agree_with_the_code(tmp_path: Path) -> None:
     assert columns == ["row", *ITEM_FIELDS, "district", "street", "reported_by", "follow_digest"]
     partial = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'register_items_open'").fetchone()[0]
     assert partial.endswith(f"WHERE {OPEN_SQL}")
+
+
+def test_a_database_that_fails_to_answer_is_not_taken_for_version_0() -> None:
+    """Only a missing ``schema_version`` table reads as version 0; a locked database raises."""
+    from service.store.migrations import schema_version
+
+    class Locked:
+        def cursor(self) -> Locked:
+            return self
+
+        def execute(self, query: str) -> None:
+            raise sqlite3.OperationalError("database is locked")
+
+        def rollback(self) -> None: ...
+
+        def close(self) -> None: ...
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        schema_version(Locked())
+    assert schema_version(sqlite3.connect(":memory:")) == 0

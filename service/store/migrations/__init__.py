@@ -143,8 +143,10 @@ def schema_version(conn: Any) -> int:
     try:
         cur.execute("SELECT max(version) FROM schema_version")
         row = cur.fetchone()
-    except Exception:  # no table yet, whatever the driver calls that error
+    except Exception as exc:  # no table yet, whatever the driver calls that error ...
         conn.rollback()
+        if "schema_version" not in str(exc):  # ... but a locked or broken database is not version 0
+            raise
         return 0
     finally:
         cur.close()
