@@ -15,40 +15,21 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 
-from .errors import CRSError, InputError, MissingDependencyError
+from .errors import CRSError, MissingDependencyError
+from .rasters import open_raster, require_raster_crs
 
 __all__ = ["raster_info", "raster_population", "raster_total"]
 
 log = logging.getLogger(__name__)
 
 
+_WHAT = "Population raster"
+_FIX = "give a GeoTIFF of people per pixel (WorldPop, GHS-POP)"
+
+
 def _open(raster_path: Path) -> Any:
-    try:
-        import rasterio
-    except ImportError:
-        raise MissingDependencyError("rasterio", purpose="read population rasters") from None
-    if not raster_path.is_file():
-        msg = f"Population raster `{raster_path}` does not exist. Fix: check the path."
-        raise InputError(msg)
-    try:
-        return rasterio.open(raster_path)
-    except Exception as exc:  # rasterio raises RasterioIOError and friends
-        msg = (
-            f"Population raster `{raster_path}` cannot be opened ({exc}). "
-            "Fix: give a GeoTIFF of people per pixel (WorldPop, GHS-POP)."
-        )
-        raise InputError(msg) from None
-
-
-def _require_crs(src: Any, raster_path: Path) -> None:
-    if src.crs is None:
-        msg = (
-            f"Population raster `{raster_path}` has no CRS. Fix: set it, for example "
-            f"`gdal_edit.py -a_srs EPSG:4326 {raster_path.name}`."
-        )
-        raise CRSError(msg)
+    return open_raster(raster_path, what=_WHAT, fix=_FIX)
 
 
 def raster_total(raster_path: str | Path) -> float:
@@ -119,8 +100,7 @@ def raster_population(polygons: gpd.GeoDataFrame | gpd.GeoSeries, raster_path: s
     except ImportError:
         raise MissingDependencyError("exactextract", purpose="sum population rasters into polygons") from None
     with _open(raster_path) as src:
-        _require_crs(src, raster_path)
-        crs = pyproj.CRS.from_user_input(src.crs.to_wkt())
+        crs = require_raster_crs(src, raster_path, what=_WHAT)
         geoms = gpd.GeoDataFrame(geometry=gpd.GeoSeries(polygons.geometry).to_crs(crs).to_numpy(), crs=crs)
         geoms = geoms.reset_index(drop=True)
         frame = exact_extract(src, geoms, "sum", output="pandas")
@@ -140,9 +120,8 @@ def raster_info(raster_path: str | Path) -> dict[str, Any]:
     """
     raster_path = Path(raster_path)
     with _open(raster_path) as src:
-        _require_crs(src, raster_path)
         return {
-            "crs": pyproj.CRS.from_user_input(src.crs.to_wkt()),
+            "crs": require_raster_crs(src, raster_path, what=_WHAT),
             "bounds": tuple(src.bounds),
             "shape": (src.height, src.width),
         }

@@ -31,6 +31,7 @@ from .composite import compose, reasons, response_factor
 from .density import category_density, kernel_norm
 from .exposure import area_interpolate, population_exposure
 from .learned import count_incidents, fit_incident_models, getis_ord_gi_star
+from .natural import NaturalHazards, natural_exposure, natural_terms
 from .severity import hazard_severity
 from .units import UnitsSpec, build_units, parse_units
 from .vulnerability import indicator_columns, vulnerability_factor, vulnerability_index
@@ -81,6 +82,9 @@ class RiskInputs:
         ``"area"`` or ``"point"``: where the densities were taken.
     neutral_hazard
         True when no source reaches the units (the hazard term is 1).
+    natural
+        The natural-hazard terms per unit before their weights (``hazard_<name>`` divided by
+        ``composite.weights.<name>``), or None without natural hazards.
     """
 
     units: gpd.GeoDataFrame
@@ -90,6 +94,7 @@ class RiskInputs:
     safety_score: pd.Series | None
     at: str
     neutral_hazard: bool
+    natural: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -290,6 +295,8 @@ def score_scenario(
     register_at: datetime | date | pd.Timestamp | None = None,
     risk_grades: pd.DataFrame | pd.Series | None = None,
     community_safety: pd.Series | None = None,
+    natural_hazards: NaturalHazards | None = None,
+    natural_table: TableOverrides = None,
     executor: Any = None,
 ) -> RiskResult:
     """Score the area units of a scenario: hazard x exposure x vulnerability x response.
@@ -331,6 +338,16 @@ def score_scenario(
         ``(100 - score) / 100`` joins the vulnerability index with the weight of
         ``[vulnerability.community_safety]`` for the surveyed communities (grid and H3 units: the
         population-weighted mean over the surveyed communities they overlap). None: unchanged.
+    natural_hazards
+        Flood depth rasters per return period and graded geological / fire zones
+        (:class:`risk_models.natural.NaturalHazards`): their expected annual affected share of
+        residents joins the hazard term as ``hazard_flood``, ``hazard_geological``,
+        ``hazard_wildfire`` beside the categories (``[composite]`` of
+        ``risk_models/data/natural_hazards.toml``), with the per-unit figures
+        (``eae_affected_<hazard>``, ``flood_affected_rp<T>`` ...) as columns. Without
+        production-safety sources near the units, the natural terms replace the neutral 1.
+    natural_table
+        Overrides of the natural-hazard table (mapping or TOML path).
     executor
         Where the kernel-density tiles run: None (in process), a :class:`gis.executor.Executor`
         or a ``distributed.Client`` (:func:`risk_models.category_density`; same result).
@@ -474,6 +491,15 @@ def score_scenario(
         # bandwidth sets a hazard's reach without diluting (or concentrating) its severity
         reach_km2 = kernel_norm(w["kernel"]["name"], bw) / 1e6
         parts[f"hazard_{c}"] = float(w["categories"][c]["weight"]) * dens[c] * reach_km2
+    natural = None
+    if natural_hazards is not None and not natural_hazards.empty:
+        exposure = natural_exposure(
+            unit_gdf.join(parts[["population"]]), natural_hazards, table=natural_table
+        )
+        notes += list(exposure.notes)
+        terms = natural_terms(exposure, table=natural_table)
+        parts = parts.join(exposure.units).join(terms)
+        natural = natural_terms(exposure, table=natural_table, weighted=False)
     scored = compose(parts, risk_weights=w)
     scored["rank"] = scored["score"].rank(method="first", ascending=False).astype(int)
     result_units = gpd.GeoDataFrame(unit_gdf.join(scored), geometry="geometry", crs=crs)
@@ -497,7 +523,9 @@ def score_scenario(
     haz = gpd.GeoDataFrame(sev.join(hazards[["name", "geometry"]]), geometry="geometry", crs=crs)
     for note in notes:
         log.info(note)
-    inputs = RiskInputs(unit_gdf, hazards, sev["severity"], shares[cols], safety, mode, neutral_hazard)
+    inputs = RiskInputs(
+        unit_gdf, hazards, sev["severity"], shares[cols], safety, mode, neutral_hazard, natural
+    )
     return RiskResult(result_units, haz, tuple(notes), str(spec), skill, w, label, inputs)
 
 

@@ -56,6 +56,7 @@ _STREAM = {
     "depots": 6,
     "candidates": 7,
     "incidents": 8,
+    "natural": 9,
 }
 
 
@@ -162,6 +163,14 @@ def _rng(seed: int, stream: str) -> np.random.Generator:
     return np.random.default_rng([seed, _STREAM[stream]])
 
 
+def city_offset(p: Mapping[str, Any], layout: Any) -> tuple[float, float]:
+    """Where the layout's local origin lies in the city's CRS (its centre on ``centre_lon/lat``)."""
+    city = p["city"]
+    to_crs = pyproj.Transformer.from_crs(4326, pyproj.CRS.from_user_input(city["crs"]), always_xy=True)
+    east, north = to_crs.transform(float(city["centre_lon"]), float(city["centre_lat"]))
+    return float(round(east - layout.width / 2)), float(round(north - layout.height / 2))
+
+
 def demo_city(
     *,
     seed: int = 42,
@@ -237,9 +246,7 @@ def demo_city(
         ),
     }
     crs = pyproj.CRS.from_user_input(city["crs"])
-    to_crs = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
-    east, north = to_crs.transform(float(city["centre_lon"]), float(city["centre_lat"]))
-    offset = np.array([round(east - layout.width / 2), round(north - layout.height / 2)], dtype=float)
+    offset = np.array(city_offset(p, layout), dtype=float)
     decimals = int(city["coordinate_decimals"])
     out = {}
     for name in LAYERS:

@@ -36,7 +36,7 @@ from ..density import sample_points
 from .parameters import Parameter
 
 if TYPE_CHECKING:
-    from ..model import RiskResult
+    from ..model import RiskInputs, RiskResult
 
 __all__ = ["Rescorer"]
 
@@ -112,6 +112,11 @@ def category_hazard(
     return _CategoryHazard(keys, ones, moment, first, points, span, kernel)
 
 
+def _natural_columns(inputs: RiskInputs) -> set[str]:
+    """The ``hazard_<name>`` columns of the natural hazards (:mod:`risk_models.natural`)."""
+    return set() if inputs.natural is None else set(inputs.natural.columns)
+
+
 class Rescorer:
     """The scores of a result's units for a matrix of parameter samples.
 
@@ -157,6 +162,8 @@ class Rescorer:
         self.shortfall = sf
         self.times = units["response_time_s"].to_numpy(float) if "response_time_s" in units else None
         self.levels_by_percentile = str(w["levels"]["method"]) == "percentile"
+        terms = [c for c in units.columns if c.startswith("hazard_") and c in _natural_columns(inputs)]
+        self.natural = units[terms].sum(axis=1).to_numpy(float) if terms else None
 
     # -- the parts -------------------------------------------------------------------------------
     def _hazard_tables(self, result: RiskResult) -> None:
@@ -203,9 +210,11 @@ class Rescorer:
 
     def _hazard(self, x: FloatArray) -> FloatArray:
         w = self.weights["categories"]
-        if not self.categories:
+        natural = self.natural
+        if not self.categories and natural is None:
             return np.ones((len(x), self.n_units))
-        total = np.zeros((len(x), self.n_units))
+        # the natural hazards' terms are held at their table's weights (their figures are not sampled)
+        total = np.zeros((len(x), self.n_units)) + (0.0 if natural is None else natural[None, :])
         for c in self.categories:
             weight = self._value(x, f"categories.{c}.weight", w[c]["weight"])
             h = self._value(x, f"categories.{c}.bandwidth_m", w[c]["bandwidth_m"])

@@ -59,12 +59,27 @@ def _road_times(scenario: Scenario, args: argparse.Namespace, executor: Any = No
     return reached_times(table)
 
 
+def _natural_hazards(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The ``[natural_hazards]`` of ``--natural``, else of a scenario TOML; (None, None) without."""
+    from risk_models.natural import read_natural_hazards
+
+    source = args.natural
+    if source is None and args.scenario.suffix.lower() == ".toml":
+        source = args.scenario
+    found = read_natural_hazards(source) if source is not None else None
+    if found is None and args.natural is not None:
+        msg = f"`{args.natural}` has no [natural_hazards] table. Fix: see docs/natural_hazards.md."
+        raise InputError(msg)
+    return found if found is not None else (None, None)
+
+
 def _run(args: argparse.Namespace) -> int:
     import risk_models
     from gis import load_scenario
     from maps.qgis_styles import write_qgis_styles
 
     scenario = load_scenario(args.scenario)
+    natural, natural_table = _natural_hazards(args)
     with cli_executor(args) as ex:
         if args.response_times:
             times = _read_times(args.response_times)
@@ -78,6 +93,8 @@ def _run(args: argparse.Namespace) -> int:
             response_time_s=times,
             risk_weights=args.risk_weights,
             learn=False if args.no_learn else None,
+            natural_hazards=natural,
+            natural_table=natural_table,
             executor=ex,
         )
     sens = None
@@ -145,5 +162,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "score and rank bands and the figures that drive each unit, in the layer risk_uncertainty",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the uncertainty samples (default 0)")
+    p.add_argument(
+        "--natural",
+        type=Path,
+        default=None,
+        metavar="TOML",
+        help="a TOML with a [natural_hazards] table (flood depth rasters per return period, graded "
+        "geological / fire zones) to add to the hazard term; default: the scenario TOML's own",
+    )
     add_executor_options(p)
     p.set_defaults(func=_run)

@@ -1,0 +1,83 @@
+"""Where a city's natural-hazard layers are: the ``[natural_hazards]`` table of a scenario TOML.
+
+.. code-block:: toml
+
+    [natural_hazards]
+    label = "risk census 2022"          # shown in the notes
+    zones = "geohazards.gpkg"           # polygons or points with hazard_type and grade
+    zones_layer = "landslides"          # optional: the layer of a multi-layer file
+    table = "my_natural_hazards.toml"   # optional: overrides of natural_hazards.toml
+    [natural_hazards.flood_depth]       # return period in years = depth raster in metres
+    10 = "flood_10y.tif"
+    50 = "flood_50y.tif"
+    100 = "flood_100y.tif"
+
+Paths are relative to the TOML file. Every problem names the TOML, the entry and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gis.errors import InputError
+from gis.io import LayerSource, read_layer
+from gis.tables import read_toml, toml_path
+
+from .exposure import NaturalHazards
+
+__all__ = ["NATURAL_KEYS", "natural_hazards_from_toml", "read_natural_hazards"]
+
+#: The keys of ``[natural_hazards]``.
+NATURAL_KEYS = frozenset({"label", "zones", "zones_layer", "flood_depth", "table"})
+
+
+def natural_hazards_from_toml(table: Mapping[str, Any], src: Path) -> tuple[NaturalHazards, Path | None]:
+    """The layers and the table override of a ``[natural_hazards]`` table read from ``src``.
+
+    Raises
+    ------
+    InputError
+        Unknown keys, missing files, a return period that is not a number of years, zones that
+        cannot be read.
+    """
+    where = f"Scenario TOML `{src}`, table [natural_hazards]"
+    unknown = sorted(set(table) - NATURAL_KEYS)
+    if unknown:
+        msg = f"{where} has unknown key(s) {unknown}. Fix: use only {sorted(NATURAL_KEYS)}."
+        raise InputError(msg)
+    floods = table.get("flood_depth", {})
+    if not isinstance(floods, Mapping):
+        msg = (
+            f"{where}: `flood_depth` is not a table. Fix: give `[natural_hazards.flood_depth]` "
+            'with one `100 = "depth.tif"` line per return period.'
+        )
+        raise InputError(msg)
+    depth = {}
+    for period in floods:
+        path = toml_path(src, f"{where}.flood_depth", floods, period, file=True)
+        assert path is not None
+        depth[period] = path
+    zones = None
+    zones_path = toml_path(src, where, table, "zones", file=True)
+    if zones_path is not None:
+        layer = table.get("zones_layer")
+        zones = read_layer(LayerSource("natural_hazard_zones", zones_path, file_layer=layer))
+    override = toml_path(src, where, table, "table", file=True)
+    return NaturalHazards(depth, zones, str(table.get("label", ""))), override
+
+
+def read_natural_hazards(path: str | Path) -> tuple[NaturalHazards, Path | None] | None:
+    """The ``[natural_hazards]`` of a TOML file (a scenario or a file of its own); None without one."""
+    path = Path(path)
+    doc = read_toml(path)
+    table = doc.get("natural_hazards")
+    if table is None:
+        return None
+    if not isinstance(table, Mapping):
+        msg = (
+            f"Scenario TOML `{path}`: `natural_hazards` is not a table. Fix: write it as `[natural_hazards]`."
+        )
+        raise InputError(msg)
+    return natural_hazards_from_toml(table, path)
