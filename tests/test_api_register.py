@@ -97,6 +97,8 @@ def test_non_images_and_large_reports_are_refused(client: TestClient) -> None:
         f"{API}/items", data=form, files=[("photo", ("b.jpg", b"\0" * 2_100_000, "image/jpeg"))]
     )
     assert big.status_code == 413
+    text = client.post(f"{API}/items", data=form, files=[("photo", (None, b"{}"))])  # text, not a file
+    assert text.status_code == 422 and "not a file" in text.json()["detail"]
     assert client.app.state.service.store.register.count() == (0, 0)  # type: ignore[attr-defined]
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from risk_models.register import load_risk_grading
+
 __all__ = [
     "AssessmentIn",
     "GradeOut",
@@ -67,12 +69,20 @@ class TraceOut(BaseModel):
     )
 
 
+#: The grading methods the server knows (risk_grading.toml's), listed in the schema.
+_METHODS = sorted(load_risk_grading()["methods"])
+
+
 class AssessmentIn(BaseModel):
     """One risk assessment of a hazard source or a part of it (risk_grading.toml's methods)."""
 
     hazard_id: str = _Id
     part: str = Field(default="", max_length=200, description="Tank farm, workshop, post...; empty: whole.")
-    method: str = Field(pattern="^[a-z_]{1,32}$", description="`lec` or `matrix`.")
+    method: str = Field(
+        pattern="^[a-z_]{1,32}$",
+        description="A method of risk_grading.toml: `lec` or `matrix`.",
+        json_schema_extra={"enum": _METHODS},
+    )
     L: float | None = Field(default=None, description="LEC likelihood (Graham-Kinney scale).")
     E: float | None = Field(default=None, description="LEC exposure.")
     C: float | None = Field(default=None, description="LEC consequence.")

@@ -77,6 +77,20 @@ _TOKEN: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
 _OPTIONAL: dict[str, Any] = {"security": [{"HTTPBearer": []}, {}]}
 _DEFAULT_SOURCE = {"reporter": "public_report", "enterprise": "enterprise_self_check"}
 _REPORT_FIELDS = set(ReportRequest.model_fields)
+
+
+def _form_fields(schema: dict[str, Any]) -> dict[str, Any]:
+    """The JSON model's fields as form fields: the same constraints, without null (a form leaves it out).
+
+    An empty optional field counts as left out, as the JSON body's null does.
+    """
+    out = {}
+    for name, prop in schema["properties"].items():
+        options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+        out[name] = dict(options[0]) | {k: prop[k] for k in ("description", "title") if k in prop}
+    return out
+
+
 _REPORT_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -87,10 +101,10 @@ _REPORT_DOC: dict[str, Any] = {
                     "type": "object",
                     "description": "The fields of ReportRequest as form fields, and up to 3 `photo` files.",
                     "properties": {
-                        **{k: {"type": "string"} for k in ReportRequest.model_fields},
+                        **_form_fields(ReportRequest.model_json_schema()),
                         "photo": {"type": "array", "items": {"type": "string", "format": "binary"}},
                     },
-                    "required": ["category", "lon", "lat", "description"],
+                    "required": ReportRequest.model_json_schema()["required"],
                 }
             },
         },
@@ -152,6 +166,9 @@ async def _report_body(request: Request, state: RegisterState) -> tuple[ReportRe
                     raw.append((value.filename or f"photo {len(raw) + 1}", data))
             elif key in _REPORT_FIELDS and value.strip():
                 fields[key] = value.strip()
+            elif key == "photo" and value.strip():
+                msg = "Form field `photo` is text, not a file. Fix: send each photo as a file (JPEG or PNG)."
+                raise InputError(msg)
             elif key not in _REPORT_FIELDS and key != "photo":
                 msg = f"Form field `{key}` is not part of a report. Fix: send {sorted(_REPORT_FIELDS)}."
                 raise InputError(msg)
