@@ -90,8 +90,9 @@ def test_pages_are_kept_per_role_scope_and_cursor(clients: tuple[TestClient, Tes
     a, _ = clients
     reg = a.app.state.service.store.register  # type: ignore[attr-defined]
     numbers = [_report(a, f"item {k}") for k in range(3)]
+    hand_over = {"territorial_unit": "T", "department_unit": "D1"}
     for n in numbers[:2]:
-        for action, data in (("verify", {}), ("hand_over", {"territorial_unit": "T", "department_unit": "D1"})):
+        for action, data in (("verify", {}), ("hand_over", hand_over)):
             r = a.post(f"{API}/items/{n}/moves", json={"action": action, "data": data}, headers=_auth(ADMIN))
             assert r.status_code == 200, r.text
     _, d1 = create_account(reg, role="department", unit="D1", label="d1")
@@ -121,4 +122,3 @@ def test_the_cache_drops_old_versions_and_keeps_its_bound() -> None:
     assert cache.get(2, 0) is None and cache.get(2, 4) is not None  # least recently used first
     cache.put(2, "big", ListPage(b"z" * 11, None))  # over a quarter of the bound: not kept
     assert cache.get(2, "big") is None
-

@@ -17,7 +17,7 @@ def _cells(page: str) -> tuple[list[str], list[list[str]]]:
 
 
 def _frame() -> pd.DataFrame:
-    odd = 'a <b> & "q" \'s\' 中文 \u2028 end'
+    odd = "a <b> & \"q\" 's' 中文 \u2028 end"
     return pd.DataFrame(
         {
             "number": ["YH-2026-000001", "YH-2026-000002", odd],
