@@ -17,10 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pandas as pd
 
     from risk_models.register import Disclosure
 
-__all__ = ["DISCLOSURE_FORMATS", "disclosure_bytes", "disclosure_page", "write_disclosure_gpkg"]
+__all__ = [
+    "DISCLOSURE_FORMATS",
+    "disclosure_bytes",
+    "disclosure_page",
+    "html_table",
+    "write_disclosure_gpkg",
+]
 
 #: Formats of a disclosure and their media types.
 DISCLOSURE_FORMATS: dict[str, str] = {
@@ -35,15 +42,51 @@ def _listing(d: Disclosure) -> gpd.GeoDataFrame:
     return d.listing().to_crs(4326)
 
 
+def _cells(column: pd.Series) -> list[str]:
+    """The column's cells as escaped HTML text (missing values empty)."""
+    import pandas as pd
+
+    missing = column.isna().tolist()
+    if pd.api.types.is_datetime64_any_dtype(column):
+        times = column.dropna()
+        midnight = bool((times == times.dt.normalize()).all())
+        values = column.dt.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M:%S").tolist()
+        return ["" if m else v for m, v in zip(missing, values, strict=True)]
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        return ["" if m else str(v) for m, v in zip(missing, column.tolist(), strict=True)]
+    escape = html.escape
+    return ["" if m else escape(str(v)) for m, v in zip(missing, column.astype(object).tolist(), strict=True)]
+
+
+def html_table(frame: pd.DataFrame) -> str:
+    """``frame`` (without its index) as an HTML table, every text escaped, missing values empty.
+
+    What :meth:`pandas.DataFrame.to_html` gives with ``index=False, na_rep=""``, with ``None``
+    empty too (pandas writes "None") and times to the second, at about a tenth of the time
+    (tests/test_register_outputs.py compares the two cell by cell).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> page = html_table(pd.DataFrame({"a": ["<b>", None], "n": [1, 2]}))
+    >>> page[page.index("<tbody>") :]
+    '<tbody><tr><td>&lt;b&gt;</td><td>1</td></tr><tr><td></td><td>2</td></tr></tbody></table>'
+    """
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    columns = [_cells(frame[c]) for c in frame.columns] if len(frame.columns) else []
+    body = "".join(
+        "<tr>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>" for row in zip(*columns, strict=True)
+    )
+    return f'<table border="1" class="dataframe"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
 def disclosure_page(d: Disclosure, label: str) -> str:
     """The month's disclosure as one self-contained HTML page (no external assets)."""
 
     def table(frame: Any) -> str:
         if not len(frame):
             return "<p>None.</p>"
-        return str(
-            frame.drop(columns="geometry", errors="ignore").to_html(index=False, na_rep="", escape=True)
-        )
+        return html_table(frame.drop(columns="geometry", errors="ignore"))
 
     majors = d.listing()
     title = f"Hidden-danger disclosure {d.month} (三公开)"

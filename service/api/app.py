@@ -36,6 +36,7 @@ from .models import DEMO_MIN_NODES, demo_default_nodes
 from .problems import AnonymousBodyLimit, BodyLimitMiddleware, install_handlers
 from .register_access import RegisterState, ReportLimiter
 from .register_areas import GOVERNMENTS_FILE, GovernmentAreas
+from .register_pages import ListPageCache
 from .routes import ROUTERS
 from .routes.meta import riskplan_version
 from .security import SecurityHeaders, add_docs
@@ -223,6 +224,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         limits,
         GovernmentAreas(data_dir / GOVERNMENTS_FILE),
     )
+    app.state.register_lists = ListPageCache()  # list pages by register version (one per process)
     app.state.register_pages = {}  # rendered disclosures by (month, format, last event id)
     app.state.register_disclosures = {}  # the month's tables by (month, last event id)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]

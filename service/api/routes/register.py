@@ -56,6 +56,7 @@ from ..register_models import (
     ReportRequest,
     VocabularyOut,
 )
+from ..register_pages import ListPage, ListPageCache
 
 __all__ = ["router"]
 
@@ -286,17 +287,29 @@ async def list_items(
     )  # fmt: skip
     view = list_view(actor, wf, now)
     after = int(cursor) if cursor else None
-    rows = service.store.register.list_json(query, view, limit=limit + 1, after=after)
+    register = service.store.register
+    # the page's JSON, kept per register version (read first: see service.api.register_pages)
+    cache: ListPageCache = request.app.state.register_lists
+    version = register.last_event_id()
+    key = (query, view.today, actor.role, limit, after)
+    page = cache.get(version, key)
+    if page is None:
+        rows = register.list_json(query, view, limit=limit + 1, after=after)
+        next_row = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_row = int(rows[-1][0])
+        # the page's JSON is made by the store from its rows, in the order and encoding of ItemOut
+        # (tests/test_register_list.py checks it against ItemOut byte for byte): no model per item
+        page = ListPage(("[" + ",".join(r[1] for r in rows) + "]").encode("utf-8"), next_row)
+        cache.put(version, key, page)
     headers = {}
-    if len(rows) > limit:
-        rows = rows[:limit]
-        token = str(rows[-1][0])
+    if page.next_row is not None:
+        token = str(page.next_row)
         url = request.url.include_query_params(cursor=token, limit=limit)
         headers["X-Next-Cursor"] = token
         headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
-    # the page's JSON is made by the store from its rows, in the order and encoding of ItemOut
-    # (tests/test_register_list.py checks it against ItemOut byte for byte): no model per item
-    body = "[" + ",".join(r[1] for r in rows) + "]"
+    body = page.body
     return Response(body, media_type="application/json", headers=headers)  # type: ignore[return-value]
 
 
