@@ -112,3 +112,23 @@ def test_special_duty_gaps(case) -> None:  # type: ignore[no-untyped-def]
 def test_force_within_by_hand() -> None:
     u, c = force_within(np.array([[10.0, 20.0, np.inf]]), [1, 2, 4], [5, 6, 7], 20.0)
     assert u.tolist() == [3.0] and c.tolist() == [11.0]
+
+
+def test_cli_force_writes_layers(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import pyogrio
+
+    from gis import write_demo_scenario
+    from service import cli
+
+    path = write_demo_scenario(tmp_path / "demo.gpkg", n_road_nodes=2000)
+    out = tmp_path / "force.gpkg"
+    assert cli.main(["-q", "force", str(path), "--out", str(out), "--no-cache"]) == 0
+    text = capsys.readouterr().out
+    assert "nfpa-1710" in text and "Special duty" in text
+    layer = pyogrio.read_dataframe(out, layer="communities_force")
+    assert {"nfpa-1710_units", "nfpa-1710_crew", "nfpa-1710_met", "first_unit_s"} <= set(layer.columns)
+    assert "special_duty_gap" in pyogrio.read_dataframe(out, layer="hazards_special_duty")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[grades.grade1]\ncrew = -3\n")
+    assert cli.main(["-q", "force", str(path), "--out", str(tmp_path / "x.gpkg"), "--station-force", str(bad), "--no-cache"]) == 2
+    assert not (tmp_path / "x.gpkg").exists()
