@@ -67,6 +67,7 @@ def objective(
     w: FloatArray,
     radius: float,
     cols: IntArray,
+    *,
     busy_fraction: float | None = None,
 ) -> float:
     """The model's own objective of a selection, larger = better (for the monotone repair)."""
@@ -95,10 +96,12 @@ def drop_idle(
 ) -> IntArray:
     """``chosen`` without the new sites whose removal costs nothing (coverage models pick them freely)."""
     cols = chosen
-    best = objective(model, cost, w, radius, cols, busy_fraction)
+    best = objective(model, cost, w, radius, cols, busy_fraction=busy_fraction)
     for c in [c for c in chosen if c not in existing][::-1]:
         rest = cols[cols != c]
-        if objective(model, cost, w, radius, rest, busy_fraction) >= best - 1e-9 * max(1.0, abs(best)):
+        if objective(model, cost, w, radius, rest, busy_fraction=busy_fraction) >= best - 1e-9 * max(
+            1.0, abs(best)
+        ):
             cols = rest
     return cols
 
@@ -117,7 +120,9 @@ def extend(
     rest = pool[~np.isin(pool, cols)]
     if len(rest) == 0:
         return cols
-    scores = [objective(model, cost, w, radius, np.append(cols, c), busy_fraction) for c in rest]
+    scores = [
+        objective(model, cost, w, radius, np.append(cols, c), busy_fraction=busy_fraction) for c in rest
+    ]
     return np.sort(np.append(cols, rest[int(np.argmax(scores))])).astype(np.intp)
 
 
@@ -127,10 +132,14 @@ def metrics(
     pop: FloatArray,
     radius: float,
     cols: IntArray,
+    *,
     busy_fraction: float | None = None,
 ) -> dict[str, float]:
-    """Coverage, population share, mean and worst response; with ``busy_fraction`` also the
-    expected coverage share ``sum w (1 - q**n) / sum w`` (every unit busy with probability ``q``)."""
+    """Coverage, population share, mean and worst response of a selection.
+
+    With ``busy_fraction`` also the expected coverage share ``sum w (1 - q**n) / sum w``
+    (every unit busy with probability ``q``).
+    """
     best = cost[:, cols].min(axis=1) if len(cols) else np.full(len(cost), np.inf)
     covered = best <= radius
     finite = np.isfinite(best)

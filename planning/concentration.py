@@ -71,7 +71,9 @@ def load_station_force(station_force: TableOverrides = None) -> dict[str, Any]:
     return table
 
 
-def station_force(stations: gpd.GeoDataFrame | pd.DataFrame, station_force: TableOverrides = None) -> pd.DataFrame:
+def station_force(
+    stations: gpd.GeoDataFrame | pd.DataFrame, station_force: TableOverrides = None
+) -> pd.DataFrame:
     """Units, crew and special duty of every station: its own columns, else its grade's row.
 
     Parameters
@@ -145,7 +147,7 @@ def force_within(
     >>> u.tolist(), c.tolist()
     ([2.0, 3.0], [10.0, 12.0])
     """
-    within = np.asarray(times, dtype=np.float64) <= float(travel_s)
+    within = (np.asarray(times, dtype=np.float64) <= float(travel_s)).astype(np.float64)
     return (
         within @ np.asarray(units, dtype=np.float64),
         within @ np.asarray(crew, dtype=np.float64),
@@ -157,7 +159,9 @@ def _targets(table: dict[str, Any], targets: Sequence[str] | None) -> dict[str, 
     names = list(known) if targets is None else list(targets)
     missing = [n for n in names if n not in known]
     if missing or not names:
-        msg = f"`targets` {missing or names} not in station_force.toml. Fix: use {', '.join(known)} or add one."
+        msg = (
+            f"`targets` {missing or names} not in station_force.toml. Fix: use {', '.join(known)} or add one."
+        )
         raise InputError(msg)
     return {n: known[n] for n in names}
 
@@ -327,7 +331,11 @@ def special_duty_gaps(
     table = load_station_force(station_force)
     rule = table.get("special_duty", {})
     cats = {str(c) for c in rule.get("hazard_categories", [])}
-    needs = hazards["category"].astype(str).isin(cats) if "category" in hazards else pd.Series(False, hazards.index)
+    needs = (
+        hazards["category"].astype(str).isin(cats)
+        if "category" in hazards
+        else pd.Series(False, hazards.index)
+    )
     if "major_hazard" in hazards:
         needs = needs | hazards["major_hazard"].fillna(False).astype(bool)
     force = station_force_of(stations, station_force)
@@ -345,8 +353,6 @@ def special_duty_gaps(
             max_snap_m=max_snap_m,
         ):
             t = np.minimum(t, times.min(axis=1))
-    out = pd.DataFrame(
-        {"needs_special_duty": needs.to_numpy(bool), "special_duty_s": t}, index=hazards.index
-    )
+    out = pd.DataFrame({"needs_special_duty": needs.to_numpy(bool), "special_duty_s": t}, index=hazards.index)
     out["special_duty_gap"] = out["needs_special_duty"] & ~(out["special_duty_s"] <= limit)
     return out

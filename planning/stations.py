@@ -333,7 +333,9 @@ def plan_stations(
         msg = f"`model` is {model!r}. Fix: use one of {', '.join(MODELS)}."
         raise InputError(msg)
     if model == "mexclp" and busy_fraction is None:
-        msg = "`model` is 'mexclp' but `busy_fraction` is not given. Fix: give it (CLI `--busy-fraction 0.2`)."
+        msg = (
+            "`model` is 'mexclp' but `busy_fraction` is not given. Fix: give it (CLI `--busy-fraction 0.2`)."
+        )
         raise InputError(msg)
     if busy_fraction is not None and not (0.0 <= busy_fraction < 1.0):
         msg = f"`busy_fraction` is {busy_fraction}. Fix: give the share of time a unit is busy, in [0, 1)."
@@ -414,7 +416,14 @@ def plan_stations(
         )
     q = busy_fraction
     result = solve(
-        model, cost, w, radius=radius, n_new=n_new, existing=existing, time_limit_s=time_limit_s, busy_fraction=q
+        model,
+        cost,
+        w,
+        radius=radius,
+        n_new=n_new,
+        existing=existing,
+        time_limit_s=time_limit_s,
+        busy_fraction=q,
     )
     if result.status != "optimal":
         notes.append(f"plan solve stopped early ({result.status}): best solution kept, gap {result.gap:.2%}")
@@ -455,8 +464,8 @@ def plan_stations(
             extend(curve_model, cost, w, radius=radius, cols=prev, pool=pool, busy_fraction=q) if n else prev
         )
         if (
-            objective(curve_model, cost, w, radius, greedy, q)
-            > objective(curve_model, cost, w, radius, cols, q) + 1e-9
+            objective(curve_model, cost, w, radius, greedy, busy_fraction=q)
+            > objective(curve_model, cost, w, radius, cols, busy_fraction=q) + 1e-9
         ):
             cols, status = greedy, f"{status}; greedy extension of n-1 kept"
         prev = cols
@@ -464,7 +473,7 @@ def plan_stations(
         rows.append(
             {
                 "n_new": n,
-                **metrics(cost, w, pop, radius, cols, q),
+                **metrics(cost, w, pop, radius, cols, busy_fraction=q),
                 "sites": ",".join(map(str, ids)),
                 "status": status,
                 "gap": gap,

@@ -40,7 +40,9 @@ def _grid(n: int = 12, step_m: float = 400.0, speed_mps: float = 5.0) -> nx.Mult
 def _points(rng: np.random.Generator, k: int, **cols: object) -> gpd.GeoDataFrame:
     x = 500_000.0 + rng.uniform(0, 4400, k)
     y = 4_000_000.0 + rng.uniform(0, 4400, k)
-    return gpd.GeoDataFrame(cols, geometry=gpd.points_from_xy(x, y), crs=CRS, index=[f"p{i}" for i in range(k)])
+    return gpd.GeoDataFrame(
+        cols, geometry=gpd.points_from_xy(x, y), crs=CRS, index=[f"p{i}" for i in range(k)]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +84,13 @@ def test_overrides_station_columns_and_targets(case) -> None:  # type: ignore[no
         graph, stations, places, targets=["nfpa-1710"], station_force={"grades": {"grade1": {"crew": 0}}}
     )
     base = response_force(graph, stations, places, targets=["nfpa-1710"])
-    assert list(strict.columns) == ["first_unit_s", "special_duty_s", "nfpa-1710_units", "nfpa-1710_crew", "nfpa-1710_met"]
+    assert list(strict.columns) == [
+        "first_unit_s",
+        "special_duty_s",
+        "nfpa-1710_units",
+        "nfpa-1710_crew",
+        "nfpa-1710_met",
+    ]
     assert (strict["nfpa-1710_crew"] <= base["nfpa-1710_crew"]).all()
     with pytest.raises(InputError, match="targets"):
         response_force(graph, stations, places, targets=["nfpa-9999"])
@@ -101,7 +109,9 @@ def test_special_duty_gaps(case) -> None:  # type: ignore[no-untyped-def]
     special = stations[stations["grade"] == "special"]
     t = cost_matrix(graph, special, hazards).min(axis=1)
     limit = load_station_force()["special_duty"]["travel_s"]
-    needs = hazards["category"].isin(["hazardous_chemicals", "fireworks_explosives"]) | hazards["major_hazard"]
+    needs = (
+        hazards["category"].isin(["hazardous_chemicals", "fireworks_explosives"]) | hazards["major_hazard"]
+    )
     assert gaps["needs_special_duty"].tolist() == needs.tolist()
     assert gaps["special_duty_gap"].tolist() == (needs & (t > limit)).tolist()
     assert gaps["special_duty_gap"].any() and (needs & (t <= limit)).any()
@@ -130,5 +140,19 @@ def test_cli_force_writes_layers(tmp_path, capsys) -> None:  # type: ignore[no-u
     assert "special_duty_gap" in pyogrio.read_dataframe(out, layer="hazards_special_duty")
     bad = tmp_path / "bad.toml"
     bad.write_text("[grades.grade1]\ncrew = -3\n")
-    assert cli.main(["-q", "force", str(path), "--out", str(tmp_path / "x.gpkg"), "--station-force", str(bad), "--no-cache"]) == 2
+    assert (
+        cli.main(
+            [
+                "-q",
+                "force",
+                str(path),
+                "--out",
+                str(tmp_path / "x.gpkg"),
+                "--station-force",
+                str(bad),
+                "--no-cache",
+            ]
+        )
+        == 2
+    )
     assert not (tmp_path / "x.gpkg").exists()

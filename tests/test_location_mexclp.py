@@ -70,7 +70,9 @@ def test_busy_stations_favour_double_cover() -> None:
 
 def test_existing_units_and_bad_input() -> None:
     cost = np.array([[1.0, 9.0], [9.0, 1.0]])
-    res = mexclp(cost, [1, 1], 2.0, 1, busy_fraction=0.5, existing=[0], existing_units=[2], max_units_per_site=2)
+    res = mexclp(
+        cost, [1, 1], 2.0, 1, busy_fraction=0.5, existing=[0], existing_units=[2], max_units_per_site=2
+    )
     assert res.units.tolist() == [2, 1]
     with pytest.raises(InputError, match="busy_fraction"):
         mexclp(cost, [1, 1], 2.0, 1, busy_fraction=1.0)

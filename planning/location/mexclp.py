@@ -211,8 +211,9 @@ def mexclp(
     total = int(lo.sum()) + int(n_new)
     if total > int(hi.sum()):
         msg = (
-            f"`n_new` is {n_new}, but the {m} candidate columns hold only {int(hi.sum() - lo.sum())} more "
-            f"units at `max_units_per_site`={max_units_per_site}. Fix: lower `n_new` or allow more units per site."
+            f"`n_new` is {n_new}, but the {m} candidate columns hold only {int(hi.sum() - lo.sum())} "
+            f"more units at `max_units_per_site`={max_units_per_site}. "
+            "Fix: lower `n_new` or allow more units per site."
         )
         raise InputError(msg)
     assert prob.radius is not None
@@ -247,7 +248,7 @@ def mexclp(
     return MexclpResult(location=loc, units=frozen_units, busy_fraction=q, covered=covered)
 
 
-def _solve(  # noqa: PLR0913, PLR0917 - one model's arrays
+def _solve(  # noqa: PLR0917 - one model's arrays
     a: sp.csr_array,
     w: FloatArray,
     levels: npt.NDArray[np.int64],

@@ -38,7 +38,9 @@ def _run(args: argparse.Namespace) -> int:
     print(f"Effective response force at {len(places)} communities:")
     for name, target in force.attrs["targets"].items():
         met = force[f"{name}_met"]
-        share = f", {pop[met].sum() / pop.sum():.1%} of the population" if pop is not None and pop.sum() else ""
+        share = (
+            f", {pop[met].sum() / pop.sum():.1%} of the population" if pop is not None and pop.sum() else ""
+        )
         print(
             f"  {name}: {int(met.sum())} of {len(met)} get {target['units']} units and {target['crew']} crew "
             f"within {float(target['travel_s']):.0f} s{share}"
@@ -56,12 +58,16 @@ def _run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``force`` subcommand."""
     p = subparsers.add_parser(
-        "force", help="units and crew reaching each community in time (NFPA 1710 full alarm), special-duty gaps"
+        "force",
+        help="units and crew reaching each community in time (NFPA 1710 full alarm), special-duty gaps",
     )
     p.add_argument("scenario", type=Path, help="scenario .gpkg or .toml")
     p.add_argument("--out", type=Path, required=True, help="output GeoPackage")
     p.add_argument(
-        "--station-force", type=Path, default=None, help="TOML overriding station_force.toml (crew per grade, targets)"
+        "--station-force",
+        type=Path,
+        default=None,
+        help="TOML overriding station_force.toml (crew per grade, targets)",
     )
     p.add_argument("--max-snap-m", type=float, default=None, help="snap limit: farther places are flagged")
     p.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
