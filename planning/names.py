@@ -13,8 +13,9 @@ __all__ = ["DEFAULT_STANDARD", "DISTANCES", "MODELS", "Distance", "Model"]
 
 #: A location model: what :func:`planning.plan_stations` optimises, and the ``model`` of every
 #: :class:`planning.location.LocationResult` (``lscp``, ``mclp``, ``p-median``, ``p-center``,
-#: ``backup`` for the functions ``lscp``, ``mclp``, ``p_median``, ``p_center``, ``backup_coverage``).
-Model = Literal["lscp", "mclp", "p-median", "p-center", "backup"]
+#: ``backup``, ``mexclp`` for the functions ``lscp``, ``mclp``, ``p_median``, ``p_center``,
+#: ``backup_coverage``, ``mexclp``).
+Model = Literal["lscp", "mclp", "p-median", "p-center", "backup", "mexclp"]
 #: The location models, in the order the command line and the API list them.
 MODELS: tuple[Model, ...] = get_args(Model)
 #: How response times are measured: road travel, or straight line at a documented speed.

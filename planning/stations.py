@@ -265,6 +265,7 @@ def plan_stations(
     max_new_curve: int | None = None,
     planning_norms: TableOverrides = None,
     max_snap_m: float | None = None,
+    busy_fraction: float | None = None,
 ) -> StationPlan:
     """Propose new fire stations for a scenario under a response standard.
 
@@ -278,7 +279,8 @@ def plan_stations(
     model
         One of :data:`planning.names.MODELS`: ``mclp`` (maximise covered demand), ``lscp``
         (fewest sites covering all: ``n_new`` is ignored), ``p-median`` (mean response),
-        ``p-center`` (worst response), ``backup`` (demand covered twice).
+        ``p-center`` (worst response), ``backup`` (demand covered twice), ``mexclp``
+        (expected covered demand when stations are busy: needs ``busy_fraction``).
     n_new
         New stations to propose.
     standard
@@ -305,6 +307,11 @@ def plan_stations(
         Snap limit (default ``max_snap_m`` of ``road_speeds.toml``): candidate sites farther
         from every road are excluded, and communities farther count as not covered
         (:data:`planning.OFF_ROAD_RULE`), as in the coverage stage.
+    busy_fraction
+        System busy fraction ``q`` (share of time a station's unit is busy, one unit per
+        station): the ``mexclp`` objective, and with it the trade-off table gains
+        ``expected_coverage_share`` (demand covered by a free station, ``1 - q**n``) next to
+        ``coverage_share``.
 
     Raises
     ------
@@ -324,6 +331,14 @@ def plan_stations(
     """
     if model not in MODELS:
         msg = f"`model` is {model!r}. Fix: use one of {', '.join(MODELS)}."
+        raise InputError(msg)
+    if model == "mexclp" and busy_fraction is None:
+        msg = (
+            "`model` is 'mexclp' but `busy_fraction` is not given. Fix: give it (CLI `--busy-fraction 0.2`)."
+        )
+        raise InputError(msg)
+    if busy_fraction is not None and not (0.0 <= busy_fraction < 1.0):
+        msg = f"`busy_fraction` is {busy_fraction}. Fix: give the share of time a unit is busy, in [0, 1)."
         raise InputError(msg)
     if not (isinstance(n_new, int | np.integer) and n_new >= 0):
         msg = f"`n_new` is {n_new!r}. Fix: give a whole number of new stations, 0 or more."
@@ -399,12 +414,22 @@ def plan_stations(
             f"covered within {radius:.0f} s from any existing station or eligible candidate site; "
             "every plan leaves them uncovered (see `uncoverable`)"
         )
-    result = solve(model, cost, w, radius=radius, n_new=n_new, existing=existing, time_limit_s=time_limit_s)
+    q = busy_fraction
+    result = solve(
+        model,
+        cost,
+        w,
+        radius=radius,
+        n_new=n_new,
+        existing=existing,
+        time_limit_s=time_limit_s,
+        busy_fraction=q,
+    )
     if result.status != "optimal":
         notes.append(f"plan solve stopped early ({result.status}): best solution kept, gap {result.gap:.2%}")
     chosen = np.asarray(result.selected, dtype=np.intp)
-    if model in ("mclp", "backup"):
-        kept = drop_idle(model, cost, w, radius, chosen, existing=existing)
+    if model in ("mclp", "backup", "mexclp"):
+        kept = drop_idle(model, cost, w, radius, chosen, existing=existing, busy_fraction=q)
         if len(kept) < len(chosen):
             notes.append(
                 f"{len(chosen) - len(kept)} of the {n_new} new stations asked for would add no demand "
@@ -425,13 +450,22 @@ def plan_stations(
             cols, status, gap = chosen, result.status, result.gap
         else:
             r = solve(
-                curve_model, cost, w, radius=radius, n_new=n, existing=existing, time_limit_s=time_limit_s
+                curve_model,
+                cost,
+                w,
+                radius=radius,
+                n_new=n,
+                existing=existing,
+                time_limit_s=time_limit_s,
+                busy_fraction=q,
             )
             cols, status, gap = np.asarray(r.selected, np.intp), r.status, r.gap
-        greedy = extend(curve_model, cost, w, radius=radius, cols=prev, pool=pool) if n else prev
+        greedy = (
+            extend(curve_model, cost, w, radius=radius, cols=prev, pool=pool, busy_fraction=q) if n else prev
+        )
         if (
-            objective(curve_model, cost, w, radius, greedy)
-            > objective(curve_model, cost, w, radius, cols) + 1e-9
+            objective(curve_model, cost, w, radius, greedy, busy_fraction=q)
+            > objective(curve_model, cost, w, radius, cols, busy_fraction=q) + 1e-9
         ):
             cols, status = greedy, f"{status}; greedy extension of n-1 kept"
         prev = cols
@@ -439,7 +473,7 @@ def plan_stations(
         rows.append(
             {
                 "n_new": n,
-                **metrics(cost, w, pop, radius, cols),
+                **metrics(cost, w, pop, radius, cols, busy_fraction=q),
                 "sites": ",".join(map(str, ids)),
                 "status": status,
                 "gap": gap,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from gis.errors import InputError
-from planning.location import LocationResult, backup_coverage, lscp, mclp, p_center, p_median
+from planning.location import LocationResult, backup_coverage, lscp, mclp, mexclp, p_center, p_median
 from planning.location._milp import have_highspy
 from planning.location._reduce import coverage_matrix, dominated_columns, merge_rows
 
@@ -426,5 +426,6 @@ def test_results_name_their_model_as_plans_and_the_command_line_do() -> None:
         p_median(cost, w, 1),
         p_center(cost, 1),
         backup_coverage(cost, w, 3.0, 1),
+        mexclp(cost, w, 3.0, 1, busy_fraction=0.2).location,
     ]
     assert tuple(r.model for r in results) == MODELS

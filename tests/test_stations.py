@@ -82,7 +82,14 @@ def test_risk_draws_new_stations_east_of_the_river(demo, plan) -> None:  # type:
 def test_property_no_response_gets_longer(demo, model: str, n: int) -> None:  # type: ignore[no-untyped-def]
     _, scenario, graph, _ = demo
     p = plan_stations(
-        scenario, graph, demand="population", model=model, n_new=n, max_new_curve=3, distance="euclidean"
+        scenario,
+        graph,
+        demand="population",
+        model=model,
+        n_new=n,
+        max_new_curve=3,
+        distance="euclidean",
+        busy_fraction=0.3 if model == "mexclp" else None,
     )
     c = p.communities
     assert (c["response_after_s"] <= c["response_before_s"] + 1e-9).all()
@@ -103,6 +110,7 @@ def test_property_no_response_gets_longer(demo, model: str, n: int) -> None:  # 
             "lscp": ("coverage_share", 1),
             "p-median": ("mean_response_s", -1),
             "p-center": ("max_response_s", -1),
+            "mexclp": ("expected_coverage_share", 1),
         }[model]
         objective = (sign * t[column]).tolist()
     assert (np.diff(objective) >= -1e-9 * max(1.0, abs(objective[0]))).all(), (model, objective)
@@ -187,7 +195,9 @@ def _main(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> int:
         return int(exc.code or 0)
 
 
-def test_cli_place_and_depots(demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_cli_place_and_depots(  # type: ignore[no-untyped-def]
+    demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = str(demo[0])
     out = tmp_path / "place.gpkg"
     assert (
@@ -195,6 +205,12 @@ def test_cli_place_and_depots(demo, tmp_path: Path, monkeypatch: pytest.MonkeyPa
         == 0
     )
     assert out.exists()
+    out_m = tmp_path / "place_mexclp.gpkg"
+    argv = ["place", path, "--model", "mexclp", "--busy-fraction", "0.3", "--new", "2", "--out", str(out_m)]
+    assert _main(monkeypatch, [*argv, "--no-cache"]) == 0
+    assert "expected covered" in capsys.readouterr().out
+    assert "expected_coverage_share" in pyogrio.read_dataframe(out_m, layer="tradeoff")
+    assert _main(monkeypatch, ["place", path, "--model", "mexclp", "--out", str(out_m)]) == 2
     out2 = tmp_path / "place_eu.gpkg"
     code = _main(
         monkeypatch,

@@ -11,7 +11,9 @@ the gap, solver status, demand-to-site assignment and wall time.
 - :func:`mclp`: ``n_new`` new sites maximising the covered weight;
 - :func:`backup_coverage`: ``n_new`` new sites maximising the weight covered twice;
 - :func:`p_median`: ``n_new`` new sites minimising the weighted mean cost (optionally capacitated);
-- :func:`p_center`: ``n_new`` new sites minimising the worst cost.
+- :func:`p_center`: ``n_new`` new sites minimising the worst cost;
+- :func:`mexclp`: ``n_new`` new units maximising the expected covered weight when every unit
+  is busy with probability ``busy_fraction`` (Daskin), several units per site allowed.
 
 Each result names its model as :data:`planning.names.MODELS` does (``lscp``, ``mclp``,
 ``p-median``, ``p-center``, ``backup``).
@@ -25,5 +27,16 @@ from ._result import LocationResult
 from .coverage import backup_coverage, mclp
 from .covering import lscp
 from .median import p_center, p_median
+from .mexclp import MexclpResult, expected_coverage, mexclp
 
-__all__ = ["LocationResult", "backup_coverage", "lscp", "mclp", "p_center", "p_median"]
+__all__ = [
+    "LocationResult",
+    "MexclpResult",
+    "backup_coverage",
+    "expected_coverage",
+    "lscp",
+    "mclp",
+    "mexclp",
+    "p_center",
+    "p_median",
+]

@@ -50,8 +50,9 @@ class LocationResult:
     ----------
     model
         One of :data:`planning.names.MODELS`: ``"lscp"``, ``"mclp"``, ``"p-median"``,
-        ``"p-center"`` or ``"backup"`` (the functions ``lscp``, ``mclp``, ``p_median``, ``p_center``,
-        ``backup_coverage``).
+        ``"p-center"``, ``"backup"`` or ``"mexclp"`` (the functions ``lscp``, ``mclp``, ``p_median``,
+        ``p_center``, ``backup_coverage``, ``mexclp``; MEXCLP's objective is the expected covered
+        weight).
     selected
         Column indices of every open site, sorted, ``existing`` ones included.
     is_existing

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from planning.names import MODELS
+
 from ._console import EXIT_OK
 from ._planning import add_options, community_risk, road_graph
 
@@ -35,15 +37,19 @@ def _run(args: argparse.Namespace) -> int:
         time_limit_s=args.time_limit,
         planning_norms=args.planning_norms,
         max_snap_m=args.max_snap_m,
+        busy_fraction=args.busy_fraction,
     )
     out = plan.write(args.out)
     write_qgis_styles(out)
     print(plan.report())
-    print("Trade-off (new stations: demand covered, mean response):")
+    expected = "expected_coverage_share" in plan.tradeoff
+    head = ", expected covered" if expected else ""
+    print(f"Trade-off (new stations: demand covered{head}, mean response):")
     for _, row in plan.tradeoff.iterrows():
         mark = "  <- recommended" if row["recommended"] else ""
+        exp = f"  {row['expected_coverage_share']:6.1%}" if expected else ""
         print(
-            f"  {int(row['n_new']):>2}: {row['coverage_share']:6.1%}  {row['mean_response_s']:6.0f} s  "
+            f"  {int(row['n_new']):>2}: {row['coverage_share']:6.1%}{exp}  {row['mean_response_s']:6.0f} s  "
             f"(+{row['marginal_gain']:.1%}){mark}"
         )
     if plan.result.status != "optimal":
@@ -62,9 +68,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_options(p)
     p.add_argument(
         "--model",
-        choices=("lscp", "mclp", "p-median", "p-center", "backup"),
+        choices=MODELS,
         default="mclp",
         help="location model (default mclp)",
+    )
+    p.add_argument(
+        "--busy-fraction",
+        type=float,
+        default=None,
+        help="share of time a station's unit is busy, in [0, 1): the mexclp objective; the trade-off "
+        "table then shows expected coverage next to coverage",
     )
     p.add_argument("--new", type=int, default=3, help="new stations to propose (default 3; lscp: ignored)")
     p.add_argument(
