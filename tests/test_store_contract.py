@@ -484,16 +484,38 @@ def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
         PostgresStore(f"host={tmp_path} dbname=none user=nobody password=secret", connect_timeout_s=1)
 
 
-def test_the_register_needs_a_path_until_it_has_a_postgres_backend(pg_dsn: str, tmp_path: Path) -> None:
-    from service.store.postgres import PostgresStore
+def test_the_register_is_in_the_database_or_in_sqlite_given_a_path(pg_dsn: str, tmp_path: Path) -> None:
+    from service.store.postgres import PostgresStore, open_store
+    from service.store.register_postgres import PostgresRegister
+    from service.store.register_sqlite import SQLiteRegister
 
     store = PostgresStore(pg_dsn)
-    with pytest.raises(NotImplementedError, match="register_path"):
-        _ = store.register
+    assert isinstance(store.register, PostgresRegister) and store.register.count() == (0, 0)
     store.close()
-    with_register = PostgresStore(pg_dsn, register_path=tmp_path / "register.sqlite3")
-    assert with_register.register.accounts() == [] if hasattr(with_register.register, "accounts") else True
-    with_register.close()
+    with_path = PostgresStore(pg_dsn, register_path=tmp_path / "register.sqlite3")
+    assert isinstance(with_path.register, SQLiteRegister)
+    with_path.close()
+    # riskplan serve --store postgresql://: the database's register, or one an earlier release left
+    served = open_store(tmp_path / "new", url=pg_dsn)
+    assert isinstance(served.register, PostgresRegister)
+    served.close()
+    kept = open_store(tmp_path, url=pg_dsn)
+    assert isinstance(kept.register, SQLiteRegister)
+    assert kept.register.db_path == tmp_path / "register.sqlite3"
+    kept.close()
+
+
+def test_a_database_restart_fails_no_request(pg_server: Any, pg_dsn: str) -> None:
+    from service.store.postgres import PostgresStore
+
+    store = PostgresStore(pg_dsn, min_connections=3, max_connections=3)
+    try:
+        assert store.list_scenarios() == [] and store.register.count() == (0, 0)
+        pg_server.restart()  # every pooled connection is now dead
+        for _ in range(4):  # each is checked when lent and replaced: no request fails
+            assert store.list_scenarios() == [] and store.register.count() == (0, 0)
+    finally:
+        store.close()
 
 
 def test_one_job_leader_per_database_and_a_dead_one_hands_over(pg_store: Store) -> None:

@@ -3,7 +3,8 @@
 :class:`PostgresConnection` is what every part of :class:`~service.store.PostgresStore` stands
 on: one connection first (an unreachable server fails at once, and the schema is migrated or
 refused there), then a :class:`psycopg_pool.ConnectionPool` (autocommit; explicit transactions
-where several statements must hold together), and the plumbing the scenario, result and job
+where several statements must hold together; each connection checked when it is lent, so a
+server restart costs no request), and the plumbing the scenario, result and job
 methods share: a cursor in one transaction, one row, all rows, the scenario row locked, a read
 retried when a table was replaced under it.
 """
@@ -28,6 +29,11 @@ __all__ = ["PostgresConnection"]
 
 #: How many times a read retries when a table it looked up was replaced under it.
 _RETRIES = 3
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """A new pooled connection: unqualified names are riskplan's tables (the register's shared SQL)."""
+    conn.execute("SET search_path TO riskplan, public")
 
 
 class PostgresConnection:
@@ -84,6 +90,10 @@ class PostgresConnection:
             min_size=min_connections,
             max_size=max_connections,
             kwargs={"autocommit": True, "row_factory": dict_row},
+            configure=_configure,
+            # a connection is checked when lent: one the server dropped (a restart) is replaced
+            # instead of failing the request that got it
+            check=ConnectionPool.check_connection,
             open=False,
             name="riskplan",
         )

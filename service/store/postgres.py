@@ -91,6 +91,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from .register import RegisterStore
+    from .register_postgres import PostgresRegister
     from .register_sqlite import SQLiteRegister
 
 __all__ = [
@@ -104,7 +105,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The hidden-danger register's SQLite file in the data directory of a server on PostgreSQL.
+#: The register's SQLite file a server on PostgreSQL used before the register had a PostgreSQL backend.
 REGISTER_FILE = "register.sqlite3"
 
 
@@ -113,9 +114,11 @@ def open_store(
 ) -> Store:
     """The store of a server: SQLite in ``data_dir``, or PostgreSQL at ``url`` when given.
 
-    With ``url`` the hidden-danger register stays in ``DATA_DIR/register.sqlite3`` until it has
-    a PostgreSQL backend. ``register_workflow`` (overrides of ``register_workflow.toml``) is the
-    deployment's workflow, which the register enforces.
+    With ``url`` the hidden-danger register is in the same database
+    (:class:`~service.store.register_postgres.PostgresRegister`), unless an earlier riskplan left
+    it in ``DATA_DIR/register.sqlite3``: that one is kept. ``register_workflow``
+    (overrides of ``register_workflow.toml``) is the deployment's workflow, which the register
+    enforces.
 
     Raises
     ------
@@ -139,9 +142,15 @@ def open_store(
             "or leave `--store` out for the SQLite store in the data directory."
         )
         raise InputError(msg)
-    return PostgresStore(
-        url, register_path=Path(data_dir) / REGISTER_FILE, register_workflow=register_workflow
-    )
+    old = Path(data_dir) / REGISTER_FILE
+    if old.exists():  # a register kept in SQLite by an earlier riskplan: keep it, lose nothing
+        log.warning(
+            "the hidden-danger register stays in %s (made before the register had a PostgreSQL "
+            "backend); new deployments keep it in the database",
+            old,
+        )
+        return PostgresStore(url, register_path=old, register_workflow=register_workflow)
+    return PostgresStore(url, register_workflow=register_workflow)
 
 
 def is_postgres_dsn(value: str) -> bool:
@@ -165,8 +174,9 @@ class PostgresStore(PostgresJobs, Store):
     min_connections, max_connections
         Size bounds of the connection pool.
     register_path
-        SQLite file holding the hidden-danger register (:class:`SQLiteRegister`) until the
-        register has a PostgreSQL backend; without it :attr:`register` raises.
+        An SQLite file to keep the hidden-danger register in (:class:`SQLiteRegister`), as
+        riskplan did before the register had a PostgreSQL backend; by default (None) the
+        register is in this database (:class:`~service.store.register_postgres.PostgresRegister`).
     connect_timeout_s
         How long to wait for the first connection.
     register_workflow
@@ -198,21 +208,22 @@ class PostgresStore(PostgresJobs, Store):
         )
         self._register_path = None if register_path is None else Path(register_path)
         self._register_workflow = register_workflow
-        self._register: SQLiteRegister | None = None
+        self._register: PostgresRegister | SQLiteRegister | None = None
 
     @property
     def register(self) -> RegisterStore:
-        """The hidden-danger register: SQLite at ``register_path`` (no PostgreSQL backend yet)."""
+        """The hidden-danger register: in this database, or SQLite at ``register_path`` when given."""
         if self._register is None:
             if self._register_path is None:
-                msg = (
-                    "The PostgreSQL store keeps no hidden-danger register yet. Fix: give "
-                    "`register_path` (riskplan serve puts it in DATA_DIR/register.sqlite3)."
-                )
-                raise NotImplementedError(msg)
-            from .register_sqlite import SQLiteRegister
+                from .register_postgres import PostgresRegister
 
-            self._register = SQLiteRegister(self._register_path, register_workflow=self._register_workflow)
+                self._register = PostgresRegister(self._pool, register_workflow=self._register_workflow)
+            else:
+                from .register_sqlite import SQLiteRegister
+
+                self._register = SQLiteRegister(
+                    self._register_path, register_workflow=self._register_workflow
+                )
         return self._register
 
     def leader_lock(self) -> AdvisoryLeaderLock:

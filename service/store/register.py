@@ -4,11 +4,12 @@
 truth), the **items** (each one's current state, a projection the events make) and the
 register's **accounts** (one per person or unit, each with its own token, kept hashed). The
 embedded backend is :class:`service.store.register_sqlite.SQLiteRegister`, in the service's
-SQLite database; a PostGIS backend would implement the same methods (issue 18).
+SQLite database; :class:`service.store.register_postgres.PostgresRegister` keeps it in
+PostgreSQL + PostGIS. Both stand on the backend-neutral :mod:`._register_base`.
 
 Contract every backend keeps:
 
-* Events are never updated or deleted (SQLite: triggers refuse it); items are never deleted.
+* Events are never updated or deleted (triggers in the database refuse it); items are never deleted.
 * Every change is one transaction: the new events, the items they make and the photos they
   carry are written together or not at all.
 * The rules are the domain's: a backend never checks a transition itself. It hands the item's

@@ -17,6 +17,11 @@ database's write lock first, then reads the item, lets the domain build the even
 and writes event, item and photos; the counter of a number is taken in the same transaction,
 so numbers are unique and gapless per year however many threads or processes report at once.
 Reads use one read-only connection per thread.
+
+The write flows, accounts, grades and single-item reads are the backend-neutral
+:class:`._register_base.RegisterBase` (shared with
+:class:`~service.store.register_postgres.PostgresRegister`); this module keeps SQLite's
+connections, the import, the list, the frames and the snapshot.
 """
 
 from __future__ import annotations
@@ -27,15 +32,15 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gis.tables import TableOverrides
-from risk_models.register import Event, Item, RegisterError, apply, item_number, load_workflow
+from risk_models.register import Event, RegisterError, load_workflow
 
+from ._register_base import RegisterBase
 from ._register_frames import snapshot_of, snapshot_sql
-from ._register_grades import insert_grades, select_grades
 from ._register_list import install_functions, json_sql, page_sql, where_sql
 from ._register_rows import IMPORT_ITEM_COLUMNS, event_rows, import_seqs, item_rows, last_counters
 from ._register_sql import (
@@ -44,25 +49,16 @@ from ._register_sql import (
     OPEN_SQL,
     RTREE_BACKFILL,
     RTREE_BULK_LOAD,
-    clean_text,
     event_of,
-    event_values,
-    item_of,
-    item_values,
     items_frame_of,
-    now_utc,
     stored_of,
 )
 from ._support import Reader
-from .base import NotFoundError
 from .migrations import migrate_sqlite
 from .register import (
     AREA_COLUMNS,
-    Account,
-    Attachment,
     ItemQuery,
     ListView,
-    RegisterStore,
     StoredItem,
 )
 
@@ -80,7 +76,7 @@ __all__ = ["READ_PRAGMAS", "SQLiteRegister"]  # the schema: migrations/sqlite/*.
 READ_PRAGMAS: tuple[str, ...] = ("mmap_size = 17179869184", "cache_size = -8192", "temp_store = MEMORY")
 
 
-class SQLiteRegister(RegisterStore):
+class SQLiteRegister(RegisterBase):
     """The register in the SQLite database ``db_path`` (tables created when missing).
 
     Parameters
@@ -187,153 +183,9 @@ class SQLiteRegister(RegisterStore):
             self._local.reader = reader
         return reader.conn
 
-    @staticmethod
-    def _row(conn: sqlite3.Connection, number: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = conn.execute(
-            "SELECT * FROM register_items WHERE number = ?", (number,)
-        ).fetchone()
-        return row
-
-    @staticmethod
-    def _put_item(conn: sqlite3.Connection, item: Item, extra: Mapping[str, Any] | None = None) -> None:
-        values = item_values(item)
-        values.update(extra or {})
-        cols = list(values)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "number")
-        conn.execute(
-            f"INSERT INTO register_items ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-            f"ON CONFLICT(number) DO UPDATE SET {updates}",
-            [values[c] for c in cols],
-        )
-
-    @staticmethod
-    def _put_event(conn: sqlite3.Connection, event: Event, seq: int) -> None:
-        conn.execute(
-            f"INSERT INTO register_events ({', '.join(EVENT_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})",
-            event_values(event, seq),
-        )
-
-    @staticmethod
-    def _put_attachments(conn: sqlite3.Connection, event: Event, attachments: Sequence[Attachment]) -> None:
-        missing = sorted({a.ref for a in attachments} - set(event.attachments))
-        if missing:
-            msg = f"Attachments {missing} are not named by the event. Fix: list their refs in `attachments`."
-            raise RegisterError(msg)
-        conn.executemany(
-            "INSERT OR IGNORE INTO register_attachments VALUES (?, ?, ?, ?)",
-            [(a.ref, a.media_type, a.data, now_utc()) for a in attachments],
-        )
-        known = {r[0] for r in conn.execute(
-            f"SELECT ref FROM register_attachments WHERE ref IN ({', '.join('?' * len(event.attachments))})",
-            list(event.attachments),
-        )} if event.attachments else set()  # fmt: skip
-        unknown = sorted(set(event.attachments) - known)
-        if unknown:
-            msg = (
-                f"Event `{event.action}` of `{event.number}` names attachments {unknown} that are not stored."
-            )
-            raise RegisterError(msg)
-
-    # -- changes ---------------------------------------------------------------------------
-
-    def report(
-        self,
-        build: Callable[[str], tuple[Item, Event]],
-        *,
-        year: int,
-        attachments: Sequence[Attachment] = (),
-        areas: Mapping[str, str | None] | None = None,
-        reported_by: str | None = None,
-        follow_digest: bytes | None = None,
-    ) -> StoredItem:
-        """Take the year's next counter, build the report and store it (one transaction)."""
-        wf = self.workflow
-        extra: dict[str, Any] = {k: (areas or {}).get(k) for k in AREA_COLUMNS}
-        extra.update(reported_by=reported_by, follow_digest=follow_digest)
-        with self._write() as conn:
-            counter = conn.execute(
-                "INSERT INTO register_counters (year, last) VALUES (?, 1) "
-                "ON CONFLICT(year) DO UPDATE SET last = last + 1 RETURNING last",
-                (int(year),),
-            ).fetchone()[0]
-            number = item_number(year, counter, prefix=wf.prefix, digits=wf.digits)
-            _, event = build(number)
-            if event.number != number or event.action != "report":
-                msg = (
-                    f"`build` made a `{event.action}` event of `{event.number}`, "
-                    f"not the report of `{number}`."
-                )
-                raise RegisterError(msg)
-            item = apply(None, event, register_workflow=wf)
-            self._put_attachments(conn, event, attachments)
-            self._put_item(conn, item, extra)
-            self._put_event(conn, event, item.version)
-            row = self._row(conn, number)
-        assert row is not None
-        return stored_of(row)
-
-    def move(
-        self,
-        number: str,
-        build: Callable[[Item], tuple[Item, Event]],
-        *,
-        attachments: Sequence[Attachment] = (),
-    ) -> StoredItem:
-        """Read the item under the write lock, build the event, check it and store both."""
-        with self._write() as conn:
-            row = self._row(conn, number)
-            if row is None:
-                raise NotFoundError(self._unknown(number))
-            current = item_of(row)
-            _, event = build(current)
-            item = apply(current, event, register_workflow=self.workflow)
-            self._put_attachments(conn, event, attachments)
-            self._put_item(conn, item)
-            self._put_event(conn, event, item.version)
-            row = self._row(conn, number)
-        assert row is not None
-        return stored_of(row)
-
-    def append_events(
-        self,
-        make: Callable[[Mapping[int, int]], Sequence[Event]],
-        *,
-        areas: pd.DataFrame | None = None,
-    ) -> list[str]:
-        """Check a batch of events on the stored items and append them all, or none."""
-        wf = self.workflow
-        with self._write() as conn:
-            counters = {
-                int(r[0]): int(r[1]) + 1 for r in conn.execute("SELECT year, last FROM register_counters")
-            }
-            events = list(make(counters))
-            items: dict[str, Item | None] = {}
-            seqs: list[int] = []
-            for event in events:
-                if event.number not in items:
-                    row = self._row(conn, event.number)
-                    items[event.number] = None if row is None else item_of(row)
-                new = apply(items[event.number], event, register_workflow=wf)
-                items[event.number] = new
-                seqs.append(new.version)
-            for event, seq in zip(events, seqs, strict=True):
-                self._put_event(conn, event, seq)
-            used: dict[int, int] = {}
-            for number, item in items.items():
-                assert item is not None
-                extra = None
-                if areas is not None and number in areas.index:
-                    extra = {c: clean_text(areas.loc[number, c]) for c in AREA_COLUMNS if c in areas.columns}
-                self._put_item(conn, item, extra)
-                _, year, counter = number.rsplit("-", 2)
-                used[int(year)] = max(used.get(int(year), 0), int(counter))
-            conn.executemany(
-                "INSERT INTO register_counters (year, last) VALUES (?, ?) "
-                "ON CONFLICT(year) DO UPDATE SET last = max(last, excluded.last)",
-                sorted(used.items()),
-            )
-        return list(items)
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        yield self._read()
 
     _IMPORT_ITEM_SQL = (
         f"INSERT INTO register_items ({', '.join(IMPORT_ITEM_COLUMNS)}) "
@@ -395,32 +247,7 @@ class SQLiteRegister(RegisterStore):
             raise RegisterError(msg) from None
         return numbers
 
-    @staticmethod
-    def _counters(conn: sqlite3.Connection) -> dict[int, int]:
-        """``{year: the next free counter}``."""
-        return {int(r[0]): int(r[1]) + 1 for r in conn.execute("SELECT year, last FROM register_counters")}
-
     # -- reads -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _unknown(number: str) -> str:
-        return f"Unknown register item `{number}`. Fix: list items with GET /api/v1/register/items."
-
-    def get(self, number: str) -> StoredItem:
-        """One item; :class:`NotFoundError` when unknown."""
-        row = self._row(self._read(), number)
-        if row is None:
-            raise NotFoundError(self._unknown(number))
-        return stored_of(row)
-
-    def events(self, number: str) -> list[Event]:
-        """The item's events in order."""
-        rows = (
-            self._read()
-            .execute("SELECT * FROM register_events WHERE number = ? ORDER BY seq", (number,))
-            .fetchall()
-        )
-        return [event_of(r) for r in rows]
 
     @staticmethod
     def where(query: ItemQuery) -> tuple[str, list[Any]]:
@@ -447,18 +274,6 @@ class SQLiteRegister(RegisterStore):
         cur = conn.execute(sql, [*obj_values, *values])
         cur.row_factory = None  # plain tuples: no Row per item
         return cur.fetchall()
-
-    def count(self) -> tuple[int, int]:
-        """``(items, events)`` stored."""
-        conn = self._read()
-        items = conn.execute("SELECT count(*) FROM register_items").fetchone()[0]
-        events = conn.execute("SELECT count(*) FROM register_events").fetchone()[0]
-        return int(items), int(events)
-
-    def last_event_id(self) -> int:
-        """The id of the last stored event (0 for none)."""
-        row = self._read().execute("SELECT max(id) FROM register_events").fetchone()
-        return int(row[0] or 0)
 
     def iter_events(self) -> Iterator[Event]:
         """Every event in log order."""
@@ -506,27 +321,6 @@ class SQLiteRegister(RegisterStore):
         )
         return frame, self._events_frame(rows_ev)
 
-    @staticmethod
-    def _events_frame(rows: Iterator[Any]) -> pd.DataFrame:
-        """As :func:`events_frame` makes them (same dtypes: pandas infers them from the same values)."""
-        import pandas as pd
-
-        rows_ev = [
-            (
-                *r[:10],
-                None if r[10] == "[]" else "; ".join(json.loads(r[10])) or None,
-                r[11],
-                date.fromisoformat(r[12]) if r[12] else None,
-                *r[13:],
-            )
-            for r in rows
-        ]
-        ev = pd.DataFrame(rows_ev, columns=list(EVENT_COLUMNS))
-        ev["at"] = pd.to_datetime(ev["at"], format="ISO8601")
-        ev["deadline"] = pd.to_datetime(ev["deadline"])
-        ev["seq"] = ev["seq"].astype(int)
-        return ev
-
     def snapshot(
         self, *, active_since: datetime | None = None, reported_before: datetime | None = None
     ) -> pd.DataFrame:
@@ -560,77 +354,3 @@ class SQLiteRegister(RegisterStore):
             (json.dumps(list(numbers)), lo, hi),
         )
         return self._events_frame(rows)
-
-    def attachment(self, ref: str) -> Attachment:
-        """A stored photo; :class:`NotFoundError` when unknown."""
-        row = (
-            self._read()
-            .execute("SELECT ref, media_type, data FROM register_attachments WHERE ref = ?", (ref,))
-            .fetchone()
-        )
-        if row is None:
-            msg = f"Unknown attachment `{ref}`."
-            raise NotFoundError(msg)
-        return Attachment(row["ref"], row["media_type"], bytes(row["data"]))
-
-    def follow_digest(self, number: str) -> bytes | None:
-        """The hash of the item's follow key."""
-        row = (
-            self._read()
-            .execute("SELECT follow_digest FROM register_items WHERE number = ?", (number,))
-            .fetchone()
-        )
-        return None if row is None or row[0] is None else bytes(row[0])
-
-    # -- risk grades -----------------------------------------------------------------------
-
-    def add_grades(self, records: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Append graded assessments (one transaction); their ids."""
-        with self._write() as conn:
-            return insert_grades(conn, records)
-
-    def grades(
-        self,
-        *,
-        hazard_id: str | None = None,
-        grade: str | None = None,
-        method: str | None = None,
-        history: bool = False,
-    ) -> list[dict[str, Any]]:
-        """Stored grades: the latest of each (hazard source, part), or every one with ``history``."""
-        return select_grades(self._read(), hazard_id=hazard_id, grade=grade, method=method, history=history)
-
-    # -- accounts --------------------------------------------------------------------------
-
-    def add_account(self, account: Account, *, salt: bytes, digest: bytes) -> None:
-        """Store a new account with its token's salt and hash."""
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO register_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (account.id, account.role, account.unit, account.label, account.created_at, salt, digest,
-                 int(account.disabled)),
-            )  # fmt: skip
-
-    @staticmethod
-    def _account(row: sqlite3.Row) -> Account:
-        return Account(
-            row["id"], row["role"], row["unit"], row["label"], row["created_at"], bool(row["disabled"])
-        )
-
-    def account_secret(self, account_id: str) -> tuple[Account, bytes, bytes] | None:
-        """``(account, salt, digest)``, or None."""
-        row = self._read().execute("SELECT * FROM register_accounts WHERE id = ?", (account_id,)).fetchone()
-        if row is None:
-            return None
-        return self._account(row), bytes(row["salt"]), bytes(row["digest"])
-
-    def list_accounts(self) -> list[Account]:
-        """Every account, oldest first."""
-        rows = self._read().execute("SELECT * FROM register_accounts ORDER BY created_at, id").fetchall()
-        return [self._account(r) for r in rows]
-
-    def disable_account(self, account_id: str) -> bool:
-        """Disable an account; True if it existed."""
-        with self._write() as conn:
-            n = conn.execute("UPDATE register_accounts SET disabled = 1 WHERE id = ?", (account_id,)).rowcount
-        return n > 0
