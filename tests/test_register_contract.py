@@ -290,3 +290,25 @@ def test_the_import_is_all_or_nothing_and_numbered_after_reports(reg: RegisterSt
     with pytest.raises(RegisterError, match="already stored; nothing was imported"):
         reg.import_items(lambda c: kept["result"])
     assert reg.count() == total
+
+
+def test_the_version_grows_with_every_write_and_waits_for_earlier_writers(reg: RegisterStore) -> None:
+    """The list and disclosure caches' key: a write makes a new version, committed in order."""
+    v0 = reg.last_event_id()
+    number = reg.report(_report, year=2026).item.number
+    v1 = reg.last_event_id()
+    reg.move(number, _comment("again"))
+    v2 = reg.last_event_id()
+    assert v0 < v1 < v2
+    if hasattr(reg, "db_path"):
+        return  # SQLite writers are serialised by BEGIN IMMEDIATE
+    # PostgreSQL: a writer holding the version row keeps the next one from committing before it
+    pool = reg._pool  # type: ignore[attr-defined]
+    done = threading.Event()
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("UPDATE riskplan.register_version SET v = v + 1")  # as an event insert would
+        th = threading.Thread(target=lambda: (reg.move(number, _comment("later")), done.set()))
+        th.start()
+        assert not done.wait(1.0)  # the later writer waits for the earlier transaction
+    th.join(10)
+    assert done.is_set() and reg.last_event_id() == v2 + 2

@@ -12,8 +12,8 @@ Why the counter is enough: it is read before the page, each read being a fresh s
 a page kept under version ``v`` holds the register at ``v`` or later, never earlier; and a
 reader never sees the counter go back. This needs the store's writes to be serialised (SQLite
 takes the write lock at ``BEGIN IMMEDIATE``, so event ids are committed in order). A store
-whose ids may commit out of order (a PostgreSQL sequence under concurrent writers) must give
-a counter that is committed in order instead.
+whose ids may commit out of order (PostgreSQL's identity under concurrent writers) gives a
+counter that is committed in order instead: PostgresRegister's version row (its migration 0004).
 """
 
 from __future__ import annotations

@@ -243,6 +243,17 @@ class PostgresRegister(RegisterBase):
             out.append((stored.row, text))
         return out
 
+    def last_event_id(self) -> int:
+        """The register's version, committed in order (migration 0004), not ``max(id)``.
+
+        Identity values may commit out of order under concurrent writers; the version row is bumped by
+        every statement inserting events and locked to the end of its transaction, so the caches keyed
+        by it (service.api.register_pages) never keep a page that misses an earlier commit.
+        """
+        with self._reading() as conn:
+            row = conn.execute("SELECT v FROM register_version").fetchone()
+        return int(row[0]) if row is not None else 0
+
     def iter_events(self) -> Iterator[Event]:
         """Every event in log order (a server-side cursor: the log is never held whole)."""
         with (
