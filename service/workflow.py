@@ -52,6 +52,7 @@ from planning.cities import CityStationPlans, plan_stations_by_city, scenario_ci
 from planning.depot_tiers import TieredDepotPlan, plan_depot_network
 from planning.names import DEFAULT_STANDARD, Model
 from risk_models import RiskResult, score_scenario
+from risk_models.natural import NaturalHazards, read_natural_hazards
 
 from .community_outputs import (
     SurveySource,
@@ -178,6 +179,7 @@ def assess(
     at: str | None = None,
     register: RegisterMonth | None = None,
     community_safety: pd.Series | None = None,
+    natural: tuple[NaturalHazards | None, Path | None] = (None, None),
 ) -> tuple[CoverageResult, RiskResult]:
     """Coverage under ``standard``, then risk with each unit's road response time as capacity.
 
@@ -190,7 +192,9 @@ def assess(
     its sources' open and overdue major items, read at the month's end, and its risk grades into
     the sources' severity (``[severity.register]`` and ``[severity.risk_grade]``).
     ``community_safety`` (the latest survey score per community,
-    :func:`service.community_outputs.community_inputs`) joins their vulnerability.
+    :func:`service.community_outputs.community_inputs`) joins their vulnerability. ``natural``
+    (:func:`natural_inputs`: the layers and the table's overrides) adds floods and geological and
+    fire zones to the hazard term.
     """
     graph = scenario_graph(scenario, cache=cache) if graph is None else as_road_graph(graph)
     coverage = with_executor(
@@ -221,6 +225,8 @@ def assess(
         executor=executor,
         at=at,
         community_safety=community_safety,
+        natural_hazards=natural[0],
+        natural_table=natural[1],
         **register_inputs(register),
     )
     return coverage, risk
@@ -318,6 +324,14 @@ def run_demo(
     )
 
 
+def natural_inputs(scenario: Scenario) -> tuple[NaturalHazards | None, Path | None]:
+    """The ``[natural_hazards]`` of a scenario TOML (:mod:`risk_models.natural`); (None, None) without."""
+    src = scenario.source
+    if src is None or src.suffix.lower() != ".toml":
+        return None, None
+    return read_natural_hazards(src) or (None, None)
+
+
 def run_scenario(
     scenario: Scenario | str | Path,
     out_dir: str | Path,
@@ -359,7 +373,10 @@ def run_scenario(
     run with nothing written); its scores join the risk model's vulnerability, its failed items
     go into the run's register (once each; not with ``register = false``), ``communities.gpkg``
     holds the scores and, with a budget, the upgrade plan and the demonstration communities, and
-    the map, the report and ``summary.json`` (``community_safety``) show them.
+    the map, the report and ``summary.json`` (``community_safety``) show them. The scenario TOML's
+    ``[natural_hazards]`` (flood depth rasters per return period, graded geological and fire zones;
+    :mod:`risk_models.natural`) joins the risk's hazard term, with its per-unit figures in
+    ``risk.gpkg``.
 
     A province (communities with a ``city`` column naming two or more cities,
     :func:`planning.cities.scenario_cities`) is planned city by city: ``stations.gpkg`` holds a
@@ -379,6 +396,7 @@ def run_scenario(
     with _stage(result, "load and validate scenario", progress):
         scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         cities_ = scenario_cities(scenario)
+        natural = natural_inputs(scenario)  # a bad [natural_hazards] stops here, nothing written
     source = survey_source(scenario, survey)
     safety = None
     if source is not None:  # scored (and planned) before anything is written: a bad survey stops here
@@ -409,6 +427,7 @@ def run_scenario(
             executor=ex,
             at=at,
             register=hazard_register,
+            natural=natural,
             **community_inputs(safety),
         )
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
@@ -424,6 +443,8 @@ def run_scenario(
             risk_weights=risk_weights,
             executor=ex,
             at=at,
+            natural_hazards=natural[0],
+            natural_table=natural[1],
             **register_inputs(hazard_register),
             **community_inputs(safety),
         )

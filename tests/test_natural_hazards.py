@@ -276,3 +276,31 @@ def test_riskplan_risk_takes_the_natural_hazards_and_refuses_a_bad_table(
     )
     assert run.returncode == 2 and "nowhere.gpkg" in run.stderr and "Fix" in run.stderr
     assert not out2.exists()
+
+
+def _scenario_toml(base: Path, natural: str) -> Path:
+    gpkg = gis.write_demo_scenario(base / "demo_city.gpkg", n_road_nodes=2000)
+    layers = ("roads", "hazards", "communities", "fire_stations")
+    text = '[scenario]\nname = "Demo City (synthetic)"\nsynthetic = true\n\n'
+    text += "".join(f'[layers.{n}]\npath = "{gpkg.name}"\nlayer = "{n}"\n' for n in layers)
+    toml = base / "scenario.toml"
+    toml.write_text(text + "\n" + natural, encoding="utf-8")
+    return toml
+
+
+def test_the_run_takes_the_scenario_tomls_natural_hazards(tmp_path: Path) -> None:
+    from service.workflow import assess, natural_inputs, run_scenario
+
+    nat = write_demo_natural_hazards(tmp_path)
+    block = nat.read_text(encoding="utf-8").split("[natural_hazards]", 1)[1]
+    toml = _scenario_toml(tmp_path, "[natural_hazards]" + block)
+    scenario = gis.load_scenario(toml)
+    natural = natural_inputs(scenario)
+    assert natural[0] is not None and sorted(natural[0].flood_depth) == [10.0, 50.0, 100.0]
+    _, risk = assess(scenario, natural=natural, learn=False, cache=False)
+    assert (risk.units["eae_affected_flood"] > 0).any() and "hazard_geological" in risk.units
+    bad = _scenario_toml(tmp_path / "bad", '[natural_hazards]\nzones = "missing.gpkg"\n')
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match=r"missing\.gpkg"):
+        run_scenario(bad, out, cache=False)
+    assert not any(p.suffix in (".gpkg", ".html", ".json") for p in out.rglob("*"))

@@ -59,18 +59,19 @@ def _road_times(scenario: Scenario, args: argparse.Namespace, executor: Any = No
     return reached_times(table)
 
 
-def _natural_hazards(args: argparse.Namespace) -> tuple[Any, Any]:
+def _natural_hazards(args: argparse.Namespace, scenario: Scenario) -> tuple[Any, Any]:
     """The ``[natural_hazards]`` of ``--natural``, else of a scenario TOML; (None, None) without."""
     from risk_models.natural import read_natural_hazards
 
-    source = args.natural
-    if source is None and args.scenario.suffix.lower() == ".toml":
-        source = args.scenario
-    found = read_natural_hazards(source) if source is not None else None
-    if found is None and args.natural is not None:
+    from ..workflow import natural_inputs
+
+    if args.natural is None:
+        return natural_inputs(scenario)
+    found = read_natural_hazards(args.natural)
+    if found is None:
         msg = f"`{args.natural}` has no [natural_hazards] table. Fix: see docs/natural_hazards.md."
         raise InputError(msg)
-    return found if found is not None else (None, None)
+    return found
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -79,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     from maps.qgis_styles import write_qgis_styles
 
     scenario = load_scenario(args.scenario)
-    natural, natural_table = _natural_hazards(args)
+    natural, natural_table = _natural_hazards(args, scenario)
     with cli_executor(args) as ex:
         if args.response_times:
             times = _read_times(args.response_times)
