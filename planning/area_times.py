@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 
@@ -43,6 +44,29 @@ log = logging.getLogger(__name__)
 
 def _point_key(points: Any) -> pd.MultiIndex:
     return pd.MultiIndex.from_arrays([shapely.get_x(points), shapely.get_y(points)])
+
+
+def _flags(geoms: Any, points: Any, snap_m: npt.NDArray[np.float64], road: Any, limit: float) -> Any:
+    """The off-road flag of each unit itself, as the snap sets it (:func:`gis.snap.road_distances`).
+
+    A unit every vertex of which lies within ``r`` of its point lies wholly within ``r`` of it,
+    so it is at least ``snap_m - r`` from every road: where that clears the limit by a metre
+    (far above any rounding), the unit is off the road network without a search. Only the
+    others are searched, up to the limit, as the snap searches them.
+    """
+    sure = np.zeros(len(geoms), dtype=bool)
+    beyond = np.flatnonzero(snap_m > limit)
+    if len(beyond):
+        xy, which = shapely.get_coordinates(geoms[beyond], return_index=True)
+        px, py = shapely.get_x(points[beyond])[which], shapely.get_y(points[beyond])[which]
+        reach = np.zeros(len(beyond))
+        np.maximum.at(reach, which, np.hypot(xy[:, 0] - px, xy[:, 1] - py))
+        sure[beyond] = snap_m[beyond] - reach > limit + 1.0
+    flagged = sure.copy()
+    rest = np.flatnonzero(~sure)
+    road_m = road_distances(geoms[rest], points[rest], snap_m[rest], road.edge_tree(), within_m=limit)
+    flagged[rest] = road_m > limit
+    return flagged
 
 
 def area_response_times(
@@ -106,10 +130,7 @@ def area_response_times(
         src = rows[pos[hit]]
         times[hit] = coverage["response_time_s"].to_numpy(np.float64)[src]
         snap = coverage["snap_distance_m"].to_numpy(np.float64)[src]
-        # the flag looks at the unit itself: the same search the snap makes (only units whose
-        # point lies beyond the limit are searched, up to it)
-        road_m = road_distances(geoms[hit], points[hit], snap, road.edge_tree(), within_m=limit)
-        flagged[hit] = road_m > limit
+        flagged[hit] = _flags(geoms[hit], points[hit], snap, road, limit)
     miss = np.flatnonzero(pos < 0)
     log.info("area response times: %d units from the coverage, %d searched", len(hit), len(miss))
     out = pd.Series(np.where(flagged, np.inf, times), index=units.index, name="response_time_s")
