@@ -19,6 +19,7 @@ from gis.lazy import attach
 
 #: Public names by module, imported on first use (see :mod:`gis.lazy`).
 _EXPORTS: dict[str, tuple[str, ...]] = {
+    "area_times": ("area_response_times",),
     "coverage": ("CoverageResult", "analyse_coverage"),
     "response": (
         "OFF_ROAD_RULE",
@@ -89,6 +90,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from .area_times import area_response_times
     from .coverage import CoverageResult, analyse_coverage
     from .demand import demand_weights
     from .depots import DepotPlan, plan_depots, relocation_demand, stock_needs
@@ -152,6 +154,7 @@ __all__ = [
     "analyse_coverage",
     "apply_siting_rules",
     "area_grid",
+    "area_response_times",
     "band_population",
     "choose_demonstration",
     "cost_matrix",

@@ -42,11 +42,11 @@ from planning import (
     DepotPlan,
     StationPlan,
     analyse_coverage,
+    area_response_times,
     plan_depots,
     plan_stations,
     reached_times,
     snap_points,
-    unit_response_times,
 )
 from planning.cities import CityStationPlans, plan_stations_by_city, scenario_cities
 from planning.depot_tiers import TieredDepotPlan, plan_depot_network
@@ -184,8 +184,10 @@ def assess(
     """Coverage under ``standard``, then risk with each unit's road response time as capacity.
 
     Communities take their times from the coverage stage; ``grid:``/``h3:`` units are snapped
-    to the road network themselves (:func:`planning.unit_response_times`), never given the time
-    of the community they lie in. With an ``executor``, the stages that take one run on it
+    to the road network themselves, never given the time of the community they lie in: the cells
+    whose point is one of the coverage grid's take its rows, the others are searched
+    (:func:`planning.area_response_times`, the same times as :func:`planning.unit_response_times`).
+    With an ``executor``, the stages that take one run on it
     (the risk's kernel density tiles; the coverage once it accepts one). ``at`` is that of
     :func:`risk_models.score_scenario` (density over a unit's area or at its point). A
     hidden-danger ``register`` month (:func:`service.hazard_register.register_outputs`) weighs
@@ -206,12 +208,15 @@ def assess(
         stations = scenario["fire_stations"]
 
         def response(cells: gpd.GeoDataFrame) -> pd.Series:
+            # the coverage stage snapped and searched its own grid: its rows answer every cell
+            # with the same point (a province's grid:500 is its lattice), the rest are searched
             return with_executor(
-                unit_response_times,
+                area_response_times,
                 executor,
                 graph,
                 stations,
                 cells,
+                coverage=coverage.area_units,
                 standard=standard,
                 max_snap_m=max_snap_m,
             )
