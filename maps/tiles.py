@@ -270,8 +270,8 @@ def postgis_tile_sql(
     q = '"{}"'.format
     cols = ", ".join(q(c) for c in columns)
     rank = f"{q(rank_by)}::float8 DESC NULLS LAST" if rank_by else "pos"
-    pad = f"(ST_XMax(e.env) - ST_XMin(e.env)) * {BUFFER} / {EXTENT}"
-    size = f"(ST_XMax(e.env) - ST_XMin(e.env)) / {thin_bins}"
+    pad = f"((ST_XMax(e.env) - ST_XMin(e.env)) * {BUFFER} / {EXTENT})"
+    size = f"((ST_XMax(e.env) - ST_XMin(e.env)) / {thin_bins})"
     return f"""
 WITH e AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env),
 hit AS (

@@ -160,3 +160,52 @@ def test_exterior_rings_are_clockwise_and_holes_anticlockwise_on_screen() -> Non
         frame = gpd.GeoDataFrame(geometry=[geometry], crs=3857)
         areas = _signed_areas(maps.TileSource(frame, name="l").tile(z, x, y))
         assert areas[0] > 0 and all(a < 0 for a in areas[1:]), areas
+
+
+@pytest.mark.parametrize("max_features", [10**6, 40])
+def test_postgis_st_asmvt_gives_the_same_features(pg_dsn: str, max_features: int) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    columns = ["score", "level", "rank"]
+    source = maps.TileSource(
+        _grid(12), name="risk", columns=columns, rank_by="score", max_features=max_features, thin_bins=8
+    )
+    z = 14
+    x, y = _tile_of(X0 + 600, Y0 + 600, z)
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(
+            "CREATE TABLE cells (unit_id text, score float8, level text, rank bigint, pos bigint, "
+            "geom geometry(Polygon, 3857))"
+        )
+        with conn.cursor().copy("COPY cells FROM STDIN") as copy:
+            for pos, (uid, geom) in enumerate(zip(source.ids, source.geometry, strict=True)):
+                row = source.attributes.iloc[pos]
+                copy.write_row(
+                    (
+                        uid,
+                        float(row["score"]),
+                        row["level"],
+                        int(row["rank"]),
+                        pos,
+                        f"SRID=3857;{shapely.to_wkt(geom, rounding_precision=-1)}",
+                    )
+                )
+        conn.execute("CREATE INDEX ON cells USING gist (geom)")
+        sql = maps.postgis_tile_sql(
+            "cells", columns, name="risk", rank_by="score", max_features=max_features, thin_bins=8
+        )
+        data = bytes(conn.execute(sql, {"z": z, "x": x, "y": y}).fetchone()[0])
+    ours = {
+        f["properties"]["unit_id"]: f
+        for f in mapbox_vector_tile.decode(source.tile(z, x, y))["risk"]["features"]
+    }
+    theirs = {f["properties"]["unit_id"]: f for f in mapbox_vector_tile.decode(data)["risk"]["features"]}
+    assert len(ours) > 0 and set(ours) == set(theirs)
+    for uid, f in theirs.items():
+        props = {k: v for k, v in f["properties"].items() if v is not None}
+        assert set(props) == set(ours[uid]["properties"])
+        for key, value in props.items():
+            mine = ours[uid]["properties"][key]
+            assert value == (pytest.approx(mine) if isinstance(mine, float) else mine)
+        assert shapely.equals(
+            shapely.geometry.shape(f["geometry"]), shapely.geometry.shape(ours[uid]["geometry"])
+        )
