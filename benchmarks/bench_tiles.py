@@ -178,6 +178,10 @@ def main() -> None:
             print(f"first view: {first}")
             refit = dict(driver.execute_async_script(_REFIT, layer_bounds))
             print(f"whole layer: {refit}")
+            for tiled in app.state.tile_sources.values():  # keep the index, drop the built tiles
+                tiled.tiles.evict_where(lambda key: True)
+            indexed = _view(driver, url, sid, 120)
+            print(f"first view, index built, no tile cached: {indexed}")
             rss_tiles = _rss_mb()
             tile_routes.GEOJSON_MAX_FEATURES = 10**12  # the page's GeoJSON path
             geo = _view(driver, url, sid, args.geojson_timeout)
@@ -192,10 +196,13 @@ def main() -> None:
         f"{'vector tiles (city view)':<34} {first['ms'] / 1000:>10.2f} s  zoom {first['zoom']}, "
         f"source {first['source']}, target <= 3 s: {'met' if first['ms'] <= 3000 else 'MISSED'}"
     )
+    print(
+        f"{'vector tiles, index already built':<34} {indexed['ms'] / 1000:>10.2f} s  tiles built, none cached"
+    )
     print(f"{'vector tiles (whole layer)':<34} {refit['ms'] / 1000:>10.2f} s  zoom {refit['zoom']} (thinned)")
-    note = geo["status"] if geo["ms"] != geo["ms"] else f"source {geo['source']}"
+    note = f"source {geo['source']}, page status: {geo['status']}"
     print(f"{'GeoJSON /risk (the old path)':<34} {geo['ms'] / 1000:>10.2f} s  {note}")
-    if geo["ms"] == geo["ms"]:
+    if geo["ms"] == geo["ms"] and geo["status"].startswith("coverage ready"):
         print(f"ratio GeoJSON / tiles (first view): {geo['ms'] / first['ms']:.1f}x")
     print(
         f"server peak RSS: {rss_tiles:,.0f} MB after the tile views, {_rss_mb():,.0f} MB after GeoJSON "

@@ -209,3 +209,11 @@ def test_postgis_st_asmvt_gives_the_same_features(pg_dsn: str, max_features: int
         assert shapely.equals(
             shapely.geometry.shape(f["geometry"]), shapely.geometry.shape(ours[uid]["geometry"])
         )
+
+
+def test_web_mercator_matches_pyproj() -> None:
+    frame = _grid(5)
+    source = maps.TileSource(frame, name="risk")
+    expected = np.asarray(frame.geometry.to_crs(3857).array)
+    coords = shapely.get_coordinates(source.geometry)
+    assert np.abs(coords - shapely.get_coordinates(expected)).max() < 1e-6  # metres
