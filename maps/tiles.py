@@ -12,8 +12,8 @@ A tile that would hold more than ``max_features`` features (a city-wide view of 
 ``thin_bins`` x ``thin_bins`` squares (a feature falls in the square of its bounding-box
 centre) and each square carries the one feature of highest ``rank_by`` (the worst risk cell)
 with its attributes, its square as geometry and ``cells``, the number of features it stands
-for. Red stays visible at every zoom and a click still names a real cell. :func:`postgis_tile_sql` gives the same tile from PostGIS
-(``ST_AsMVT``), thinning included.
+for. Red stays visible at every zoom and a click still names a real cell.
+:func:`postgis_tile_sql` gives the same tile from PostGIS (``ST_AsMVT``), thinning included.
 """
 
 from __future__ import annotations
