@@ -178,7 +178,7 @@ def main() -> None:
             print(f"first view: {first}")
             refit = dict(driver.execute_async_script(_REFIT, layer_bounds))
             print(f"whole layer: {refit}")
-            for tiled in app.state.tile_sources.values():  # keep the index, drop the built tiles
+            for tiled in app.state.tile_sources._items.values():  # keep the index, drop the built tiles
                 tiled.tiles.evict_where(lambda key: True)
             indexed = _view(driver, url, sid, 120)
             print(f"first view, index built, no tile cached: {indexed}")

@@ -75,33 +75,31 @@ class _Tiled:
 
 
 _LOCK = threading.Lock()
+#: Tile sources kept (layer versions); older ones, and their tiles, drop out of the LRU.
+_SOURCES = 8
 
 
 def _tiled(request: Request, scenario_id: str, layer: str, units: str, standard: str) -> _Tiled:
-    """The layer's tile source, rebuilt when the scored layer is a new one (a new version)."""
+    """The layer's tile source, built once per layer version (concurrent requests wait for it)."""
     if layer not in LAYERS:
         raise HTTPException(404, f"No tiled layer `{layer}`: the tiled layers are {list(LAYERS)}.")
     entry = risk_entry(request, scenario_id, units, standard)
     with _LOCK:
-        store: dict[tuple[str, ...], _Tiled] = getattr(request.app.state, "tile_sources", None) or {}
-        request.app.state.tile_sources = store
-    key = (scenario_id, layer, units, standard)
-    current = store.get(key)
-    if current is not None and current.entry is entry:
-        return current
-    frame = entry.units
-    columns = [c for c in TILE_COLUMNS if c in frame.columns]
-    source = maps.TileSource(
-        frame, name=layer, columns=columns, rank_by="score" if "score" in columns else None
-    )
-    version = hashlib.sha256(f"{key}|{id(entry)}|{len(frame)}".encode()).hexdigest()[:16]
-    tiled = _Tiled(entry, source, version)
-    with _LOCK:
-        for stale in [
-            k for k, v in store.items() if k[0] == scenario_id and v.entry is not entry and k == key
-        ]:
-            del store[stale]
-        store[key] = tiled
+        sources: BuildCache[_Tiled] | None = getattr(request.app.state, "tile_sources", None)
+        if sources is None:
+            sources = request.app.state.tile_sources = BuildCache[_Tiled](size=_SOURCES)
+    key = (scenario_id, layer, units, standard, id(entry))  # the entry is kept alive by its _Tiled
+
+    def build() -> _Tiled:
+        frame = entry.units
+        columns = [c for c in TILE_COLUMNS if c in frame.columns]
+        rank_by = "score" if "score" in columns else None
+        source = maps.TileSource(frame, name=layer, columns=columns, rank_by=rank_by)
+        version = hashlib.sha256(f"{key}|{len(frame)}".encode()).hexdigest()[:16]
+        return _Tiled(entry, source, version)
+
+    tiled = sources.get(key, build)
+    assert tiled.entry is entry
     return tiled
 
 
