@@ -11,6 +11,9 @@ import shapely
 import maps
 from gis import InputError
 
+# mapbox-vector-tile 2.2 calls the deprecated shapely.ops.transform (the reference encoder)
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
 X0, Y0 = 12_560_000.0, 4_500_000.0  # EPSG:3857 metres, northern China
 
 
