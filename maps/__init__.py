@@ -54,6 +54,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "register_trend_figure",
     ),
     "qgis_styles": ("write_qgis_styles",),
+    "tiles": ("MAX_ZOOM", "MVT_MEDIA_TYPE", "TileSource", "check_tile", "postgis_tile_sql", "tile_bounds"),
     "report": (
         "report_html",
         "write_report",
@@ -84,19 +85,25 @@ if TYPE_CHECKING:
     from .qgis_styles import write_qgis_styles
     from .register_figures import four_colour_figure, ranking_figure, register_trend_figure
     from .report import report_html, write_report
+    from .tiles import MAX_ZOOM, MVT_MEDIA_TYPE, TileSource, check_tile, postgis_tile_sql, tile_bounds
 
 __all__ = [
     "COMMUNITY_LAYERS",
     "LAYER_NAMES",
+    "MAX_ZOOM",
+    "MVT_MEDIA_TYPE",
     "REGISTER_LAYERS",
     "CommunitySafetyLike",
     "DepotPlanLike",
     "StationPlanLike",
+    "TileSource",
+    "check_tile",
     "community_safety_figure",
     "district_levels_figure",
     "failed_sections_figure",
     "figure_png",
     "four_colour_figure",
+    "postgis_tile_sql",
     "ranking_figure",
     "read_map_layers",
     "register_trend_figure",
@@ -105,6 +112,7 @@ __all__ = [
     "risk_figure",
     "risk_map",
     "save_figure",
+    "tile_bounds",
     "tradeoff_figure",
     "write_map",
     "write_qgis_styles",

@@ -2,7 +2,9 @@
 
 The vendored files (``maps/static/vendor``, each with its LICENSE) are Leaflet 1.9.4,
 Leaflet.markercluster 1.5.3 and leaflet.fullscreen 5.3.3 from the npm registry. Images that
-the CSS refers to are inlined as data URIs.
+the CSS refers to are inlined as data URIs. Leaflet.VectorGrid 1.3.0 (npm, bundled build) is
+vendored there too, for the web page's vector tile layers (:mod:`maps.tiles`); the
+self-contained maps do not inline it.
 """
 
 from __future__ import annotations

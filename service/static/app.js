@@ -21,7 +21,7 @@
     maxZoom: 19,
     attribution: "&copy; OpenStreetMap contributors",
   });
-  window.riskplan = { map: map };
+  window.riskplan = { map: map, layers: state.layers };
 
   // -- small helpers ------------------------------------------------------------------------
 
@@ -132,34 +132,66 @@
   // Risk levels in the four colours of Chinese urban safety risk maps (REFERENCE.md).
   const RISK_COLOURS = { red: "#d7191c", orange: "#fdae61", yellow: "#ffee58", blue: "#2c7bb6" };
 
+  function riskStyle(p) {
+    return { color: "#37474f", weight: 1, fillOpacity: 0.6, fill: true, fillColor: RISK_COLOURS[p.level] || NO_DATA };
+  }
+
+  function riskLines(p, id) {
+    const lines = [
+      String(p.name || p.unit_id || id),
+      "risk " + String(p.level) + " (score " + Number(p.score).toFixed(1) + ", rank " + String(p.rank) + ")",
+      "vs the median unit: hazard x" + Number(p.hazard_vs_median).toFixed(1) +
+        ", exposure x" + Number(p.exposure_factor_vs_median).toFixed(1) +
+        ", vulnerability x" + Number(p.vulnerability_factor_vs_median).toFixed(1) +
+        ", response x" + Number(p.response_factor_vs_median).toFixed(1),
+    ];
+    // a thinned tile square stands for several cells and names the worst of them
+    if (p.cells > 1) lines.push("worst of " + String(p.cells) + " cells here; zoom in for each");
+    return lines;
+  }
+
   function riskLayer(geojson) {
     return L.geoJSON(geojson, {
-      style: (f) => ({
-        color: "#37474f",
-        weight: 1,
-        fillOpacity: 0.6,
-        fillColor: RISK_COLOURS[f.properties.level] || NO_DATA,
-      }),
-      onEachFeature: (f, layer) => {
-        const p = f.properties;
-        const lines = [
-          String(p.name || p.unit_id || f.id),
-          "risk " + String(p.level) + " (score " + Number(p.score).toFixed(1) + ", rank " + String(p.rank) + ")",
-          "vs the median unit: hazard x" + Number(p.hazard_vs_median).toFixed(1) +
-            ", exposure x" + Number(p.exposure_factor_vs_median).toFixed(1) +
-            ", vulnerability x" + Number(p.vulnerability_factor_vs_median).toFixed(1) +
-            ", response x" + Number(p.response_factor_vs_median).toFixed(1),
-        ];
-        layer.bindTooltip(tooltip(lines), { sticky: true });
-      },
+      style: (f) => riskStyle(f.properties),
+      onEachFeature: (f, layer) => layer.bindTooltip(tooltip(riskLines(f.properties, f.id)), { sticky: true }),
     });
   }
 
+  // A layer above the server's geojson_max_features is drawn from vector tiles
+  // (GET /scenarios/{id}/tiles/risk/{z}/{x}/{y}.mvt), styled and labelled as the GeoJSON one.
+  function riskTileLayer(info) {
+    const headers = token() ? { Authorization: "Bearer " + token() } : {};
+    const layer = L.vectorGrid.protobuf(info.tiles[0], {
+      rendererFactory: L.canvas.tile,
+      vectorTileLayerStyles: { risk: (p) => riskStyle(p) },
+      interactive: true,
+      maxNativeZoom: info.maxzoom,
+      fetchOptions: { headers: headers },
+    });
+    const popup = L.tooltip({ sticky: true });
+    layer.on("mouseover", (e) => {
+      popup.setContent(tooltip(riskLines(e.layer.properties, e.layer.properties.unit_id)));
+      popup.setLatLng(e.latlng);
+      map.openTooltip(popup);
+    });
+    layer.on("mouseout", () => map.closeTooltip(popup));
+    layer.on("load", () => (document.body.dataset.riskTiles = "loaded"));
+    return layer;
+  }
+
   async function loadRisk(sid, seq) {
-    const q = "?units=communities&standard=" + encodeURIComponent($("standard").value);
-    const gj = await api("/scenarios/" + sid + "/risk" + q);
+    const q = "?units=" + encodeURIComponent($("risk-units").value) + "&standard=" + encodeURIComponent($("standard").value);
+    const info = await api("/scenarios/" + sid + "/tiles/risk.json" + q);
     if (seq !== state.seq) return;
-    setLayer("risk", riskLayer(gj));
+    const tiled = info.features > info.geojson_max_features;
+    document.body.dataset.riskSource = tiled ? "tiles" : "geojson";
+    if (tiled) {
+      setLayer("risk", riskTileLayer(info));
+    } else {
+      const gj = await api("/scenarios/" + sid + "/risk" + q);
+      if (seq !== state.seq) return;
+      setLayer("risk", riskLayer(gj));
+    }
     document.body.dataset.risk = "ready";
   }
 
@@ -441,6 +473,7 @@
   $("token").addEventListener("change", () => sessionStorage.setItem(TOKEN_KEY, token()));
   $("scenario").addEventListener("change", (e) => selectScenario(e.target.value));
   $("standard").addEventListener("change", () => selectScenario(state.scenario));
+  $("risk-units").addEventListener("change", () => state.scenario && loadRisk(state.scenario, state.seq).catch((err) => status(err.message, true)));
   $("create-demo").addEventListener("click", createDemo);
   $("start-job").addEventListener("click", startJob);
   $("show-tiles").addEventListener("change", (e) => (e.target.checked ? tiles.addTo(map) : map.removeLayer(tiles)));

@@ -1,0 +1,208 @@
+"""A vectorised Mapbox vector tile encoder for polygon layers (the hot path of :mod:`maps.tiles`).
+
+:func:`mapbox_vector_tile.encode` spends about 100 microseconds per feature in Python; a tile
+of 16,000 grid cells took 1.8 s. Here the geometry of all features is quantised, deduplicated,
+oriented (exterior rings clockwise in tile coordinates, as the MVT 2.1 spec asks), delta- and
+zigzag-encoded and varint-packed with numpy at once; only the per-feature message framing
+is a Python loop. ``tests/test_tiles.py`` decodes its tiles with ``mapbox_vector_tile`` and
+compares them with the library's own encoding.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+import shapely
+
+__all__ = ["encode_polygons"]
+
+
+def _varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each uint64 value as varint bytes: ``(bytes, length per value)``."""
+    v = values.astype(np.uint64)
+    n = np.ones(len(v), dtype=np.int64)
+    for k in range(1, 10):
+        n += v >= np.uint64(1 << (7 * k))
+    out = np.zeros(int(n.sum()), dtype=np.uint8)
+    start = np.concatenate([[0], np.cumsum(n)[:-1]])
+    for k in range(int(n.max()) if len(n) else 0):
+        live = n > k
+        byte = (v[live] >> np.uint64(7 * k)) & np.uint64(0x7F)
+        more = (n[live] > k + 1).astype(np.uint8) << 7
+        out[start[live] + k] = byte.astype(np.uint8) | more
+    return out, n
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _value(value: object) -> bytes:
+    if isinstance(value, bool):
+        return _varint(7 << 3) + _varint(int(value))
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return _varint(6 << 3) + _varint((value << 1) ^ (value >> 63))  # sint64
+    if isinstance(value, float):
+        return _varint(3 << 3 | 1) + struct.pack("<d", value)
+    return _field(1, str(value).encode("utf-8"))
+
+
+def encode_polygons(
+    polygons: np.ndarray,
+    properties: Sequence[dict[str, object]],
+    *,
+    name: str,
+    bounds: tuple[float, float, float, float],
+    extent: int = 4096,
+) -> bytes:
+    """One MVT layer of ``polygons`` (shapely Polygons in the units of ``bounds``).
+
+    Coordinates are rounded to the tile grid (``y`` down); rings left with fewer than three
+    distinct points are dropped, and features left with no exterior ring. Values of
+    ``properties`` are strings, booleans, ints (``sint``) or floats (``double``), as
+    ``mapbox_vector_tile`` writes them.
+    """
+    if not len(polygons):
+        return b""
+    coords, offsets = shapely.to_ragged_array(polygons, include_z=False)[1:]
+    ring_off, feat_off = offsets  # ring -> coords, polygon -> rings
+    xmin, ymin, xmax, ymax = bounds
+    qx = np.round((coords[:, 0] - xmin) * extent / (xmax - xmin)).astype(np.int64)
+    qy = np.round((ymax - coords[:, 1]) * extent / (ymax - ymin)).astype(np.int64)
+    ring_of = np.repeat(np.arange(len(ring_off) - 1), np.diff(ring_off))
+    # drop each ring's closing point and points repeating their predecessor once quantised
+    last = np.zeros(len(qx), dtype=bool)
+    last[ring_off[1:] - 1] = True
+    same = np.zeros(len(qx), dtype=bool)
+    same[1:] = (qx[1:] == qx[:-1]) & (qy[1:] == qy[:-1]) & (ring_of[1:] == ring_of[:-1])
+    keep = ~last & ~same
+    # a first point equal to the ring's last kept point would close the ring early: drop it too
+    qx, qy, ring_of = qx[keep], qy[keep], ring_of[keep]
+    n_ring = np.bincount(ring_of, minlength=len(ring_off) - 1)
+    r_start = np.concatenate([[0], np.cumsum(n_ring)[:-1]])
+    nonempty = n_ring > 0
+    r_end = r_start + n_ring - 1
+    dup = np.zeros(len(n_ring), dtype=bool)
+    dup[nonempty] = (qx[r_start[nonempty]] == qx[r_end[nonempty]]) & (
+        qy[r_start[nonempty]] == qy[r_end[nonempty]]
+    )
+    dup &= n_ring > 1
+    if dup.any():
+        mask = np.ones(len(qx), dtype=bool)
+        mask[r_end[dup]] = False
+        qx, qy, ring_of = qx[mask], qy[mask], ring_of[mask]
+        n_ring = np.bincount(ring_of, minlength=len(ring_off) - 1)
+        r_start = np.concatenate([[0], np.cumsum(n_ring)[:-1]])
+    # signed area in tile coordinates (y down): positive = clockwise on screen
+    nxt = np.arange(len(qx)) + 1
+    ends = r_start + n_ring
+    wrap = ends[n_ring > 0] - 1
+    nxt[wrap] = r_start[n_ring > 0]
+    cross = qx * qy[np.minimum(nxt, len(qx) - 1)] - qx[np.minimum(nxt, len(qx) - 1)] * qy
+    area = np.bincount(ring_of, weights=cross, minlength=len(n_ring))
+    poly_of_ring = np.repeat(np.arange(len(feat_off) - 1), np.diff(feat_off))
+    exterior = np.zeros(len(n_ring), dtype=bool)
+    exterior[feat_off[:-1][np.diff(feat_off) > 0]] = True
+    valid = (n_ring >= 3) & (area != 0)
+    # an invalid exterior drops its polygon's holes with it
+    poly_ok = np.zeros(len(feat_off) - 1, dtype=bool)
+    poly_ok[poly_of_ring[exterior & valid]] = True
+    valid &= poly_ok[poly_of_ring]
+    flip = valid & (exterior != (area > 0))  # exterior clockwise (area > 0), holes anticlockwise
+    # reverse flipped rings: index each ring's points backwards
+    pos = np.arange(len(qx))
+    rs = r_start[ring_of]
+    re_ = rs + n_ring[ring_of] - 1
+    order = np.where(flip[ring_of], re_ - (pos - rs), pos)
+    qx, qy = qx[order], qy[order]
+    pt_keep = valid[ring_of]
+    qx, qy, ring_of = qx[pt_keep], qy[pt_keep], ring_of[pt_keep]
+    # commands and zigzag deltas; the cursor runs on across a feature's rings
+    feat_of_pt = poly_of_ring[ring_of]
+    dx = np.diff(qx, prepend=0)
+    dy = np.diff(qy, prepend=0)
+    first_of_feat = np.ones(len(qx), dtype=bool)
+    first_of_feat[1:] = feat_of_pt[1:] != feat_of_pt[:-1]
+    dx[first_of_feat] = qx[first_of_feat]
+    dy[first_of_feat] = qy[first_of_feat]
+    zx = (dx << 1) ^ (dx >> 63)
+    zy = (dy << 1) ^ (dy >> 63)
+    first_of_ring = np.ones(len(qx), dtype=bool)
+    first_of_ring[1:] = ring_of[1:] != ring_of[:-1]
+    kept_rings = np.flatnonzero(valid)
+    # stream per point: [cmd?] x y; MoveTo before a ring's first point, LineTo(n-1) before its
+    # second, ClosePath after its last
+    lead = np.where(first_of_ring, 9, 0)  # MoveTo(1)
+    second = np.zeros(len(qx), dtype=bool)
+    second[1:] = first_of_ring[:-1]
+    lineto = np.where(second, 2 | ((n_ring[ring_of] - 1) << 3), 0)
+    last_of_ring = np.zeros(len(qx), dtype=bool)
+    last_of_ring[:-1] = first_of_ring[1:]
+    if len(qx):
+        last_of_ring[-1] = True
+    slots = np.stack([lead, lineto, zx, zy, np.where(last_of_ring, 15, 0)], axis=1)
+    present = np.stack(
+        [first_of_ring, second, np.ones(len(qx), bool), np.ones(len(qx), bool), last_of_ring], axis=1
+    )
+    stream = slots[present]
+    per_point = present.sum(axis=1)
+    data, lens = _varints(stream)
+    # bytes per feature
+    point_bytes = (
+        np.add.reduceat(lens, np.concatenate([[0], np.cumsum(per_point)[:-1]])) if len(lens) else lens
+    )
+    feat_bytes = np.bincount(feat_of_pt, weights=point_bytes, minlength=len(feat_off) - 1).astype(np.int64)
+    feat_start = np.concatenate([[0], np.cumsum(feat_bytes)[:-1]])
+    has_ring = np.bincount(poly_of_ring[kept_rings], minlength=len(feat_off) - 1) > 0
+    raw = data.tobytes()
+    keys: dict[str, int] = {}
+    values: dict[tuple[type, object], int] = {}
+    kept = np.flatnonzero(has_ring)
+    tags: list[int] = []
+    n_tags = np.zeros(len(kept), dtype=np.int64)
+    for j, i in enumerate(kept):
+        props = properties[int(i)]
+        n_tags[j] = 2 * len(props)
+        for key, value in props.items():
+            tags.append(keys.setdefault(key, len(keys)))
+            tags.append(values.setdefault((type(value), value), len(values)))
+    tag_data, tag_lens = _varints(np.asarray(tags, dtype=np.uint64))
+    tag_raw = tag_data.tobytes()
+    tag_bytes = np.add.reduceat(tag_lens, np.concatenate([[0], np.cumsum(n_tags)[:-1]])) if tags else n_tags
+    tag_bytes = np.where(n_tags > 0, tag_bytes, 0)
+    tag_start = np.concatenate([[0], np.cumsum(tag_bytes)[:-1]])
+    features = []
+    for j, i in enumerate(kept):
+        ts, tl = int(tag_start[j]), int(tag_bytes[j])
+        start, size = int(feat_start[i]), int(feat_bytes[i])
+        body = (
+            b"\x12"
+            + _varint(tl)
+            + tag_raw[ts : ts + tl]
+            + b"\x18\x03\x22"
+            + _varint(size)
+            + raw[start : start + size]
+        )
+        features.append(b"\x12" + _varint(len(body)) + body)
+    if not features:
+        return b""
+    layer = [_varint(15 << 3) + _varint(2), _field(1, name.encode("utf-8")), *features]
+    layer += [_field(3, k.encode("utf-8")) for k in keys]
+    layer += [_field(4, _value(v)) for (_, v) in values]
+    layer.append(_varint(5 << 3) + _varint(extent))
+    return _field(3, b"".join(layer))

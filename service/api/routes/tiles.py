@@ -1,0 +1,162 @@
+"""Routes: big layers as Mapbox vector tiles, ``GET /scenarios/{id}/tiles/{layer}/{z}/{x}/{y}.mvt``.
+
+==================================================  =========================================
+endpoint                                            gives
+==================================================  =========================================
+``GET /scenarios/{id}/tiles/{layer}.json``          TileJSON 3.0: tile URL, bounds, zooms,
+                                                    ``features`` and the page's switch
+                                                    threshold ``geojson_max_features``
+``GET /scenarios/{id}/tiles/{layer}/{z}/{x}/{y}.mvt``  one tile (``204`` outside the data)
+==================================================  =========================================
+
+``layer`` is ``risk`` (the risk units of :mod:`service.api.routes.risk`, same ``units`` and
+``standard`` parameters, same anonymous limits). Tiles are built by :class:`maps.TileSource`
+(a spatial index over the layer in Web Mercator, built once per layer version) and kept in
+a bounded LRU per layer version: the version is the scored layer itself, so a re-scored or
+deleted scenario never serves an old tile. A tile has the layer's version in its ``ETag``.
+A layer of more than :data:`GEOJSON_MAX_FEATURES` units is drawn from tiles by the web page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+import maps
+
+from ..caches import BuildCache
+from ..deps import ReadAccess
+from ..params import DEFAULT_STANDARD, ScenarioId, StandardParam
+from ..problems import PROBLEM_RESPONSES
+from .risk import RiskEntry, UnitsParam, risk_entry
+
+__all__ = ["GEOJSON_MAX_FEATURES", "TILE_COLUMNS", "router"]
+
+router = APIRouter(prefix="/scenarios/{scenario_id}/tiles", tags=["results"], responses=PROBLEM_RESPONSES)
+
+#: Above this many units the web page draws a layer from vector tiles instead of GeoJSON.
+GEOJSON_MAX_FEATURES = 20_000
+#: The risk attributes each tile feature carries (what the page's styling and tooltip read).
+TILE_COLUMNS = (
+    "name",
+    "level",
+    "score",
+    "rank",
+    "percentile",
+    "hazard_vs_median",
+    "exposure_factor_vs_median",
+    "vulnerability_factor_vs_median",
+    "response_factor_vs_median",
+)
+LAYERS = ("risk",)
+_TILES_PER_LAYER = 4096
+_MVT_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {maps.MVT_MEDIA_TYPE: {}},
+        "description": "One Mapbox vector tile (layer named as the route's).",
+    },
+    204: {"description": "No feature meets this tile."},
+}
+
+
+@dataclass
+class _Tiled:
+    """One layer version: its scored entry, its tile source and its built tiles."""
+
+    entry: RiskEntry
+    source: maps.TileSource
+    version: str
+    tiles: BuildCache[bytes] = field(default_factory=lambda: BuildCache[bytes](size=_TILES_PER_LAYER))
+
+
+_LOCK = threading.Lock()
+#: Tile sources kept (layer versions); older ones, and their tiles, drop out of the LRU.
+_SOURCES = 8
+
+
+def _tiled(request: Request, scenario_id: str, layer: str, units: str, standard: str) -> _Tiled:
+    """The layer's tile source, built once per layer version (concurrent requests wait for it)."""
+    if layer not in LAYERS:
+        raise HTTPException(404, f"No tiled layer `{layer}`: the tiled layers are {list(LAYERS)}.")
+    entry = risk_entry(request, scenario_id, units, standard)
+    with _LOCK:
+        sources: BuildCache[_Tiled] | None = getattr(request.app.state, "tile_sources", None)
+        if sources is None:
+            sources = request.app.state.tile_sources = BuildCache[_Tiled](size=_SOURCES)
+    key = (scenario_id, layer, units, standard, id(entry))  # the entry is kept alive by its _Tiled
+
+    def build() -> _Tiled:
+        frame = entry.units
+        columns = [c for c in TILE_COLUMNS if c in frame.columns]
+        rank_by = "score" if "score" in columns else None
+        source = maps.TileSource(frame, name=layer, columns=columns, rank_by=rank_by)
+        version = hashlib.sha256(f"{key}|{len(frame)}".encode()).hexdigest()[:16]
+        return _Tiled(entry, source, version)
+
+    tiled = sources.get(key, build)
+    assert tiled.entry is entry
+    return tiled
+
+
+@router.get("/{layer}.json", dependencies=[ReadAccess], summary="TileJSON of a tiled layer")
+async def tilejson(
+    scenario_id: ScenarioId,
+    layer: str,
+    request: Request,
+    *,
+    units: UnitsParam = "communities",
+    standard: StandardParam = DEFAULT_STANDARD,
+) -> dict[str, Any]:
+    """TileJSON 3.0 of ``layer``, with its ``features`` count and the page's switch threshold."""
+    tiled = await run_in_threadpool(_tiled, request, scenario_id, layer, units, standard)
+    bounds = tiled.entry.units.total_bounds if len(tiled.source) else [-180.0, -85.0, 180.0, 85.0]
+    query = f"?units={units}&standard={standard}"
+    return {
+        "tilejson": "3.0.0",
+        "name": layer,
+        "tiles": [f"{request.url.path.removesuffix('.json')}/{{z}}/{{x}}/{{y}}.mvt{query}"],
+        "vector_layers": [{"id": layer, "fields": dict.fromkeys(("unit_id", *tiled.source.columns), "")}],
+        "bounds": [float(v) for v in bounds],
+        "minzoom": 0,
+        "maxzoom": maps.MAX_ZOOM,
+        "features": len(tiled.source),
+        "geojson_max_features": GEOJSON_MAX_FEATURES,
+        "version": tiled.version,
+    }
+
+
+@router.get(
+    "/{layer}/{z}/{x}/{y}.mvt",
+    dependencies=[ReadAccess],
+    response_class=Response,
+    responses=_MVT_DOC,
+    summary="One vector tile",
+)
+async def vector_tile(
+    scenario_id: ScenarioId,
+    layer: str,
+    *,
+    z: Annotated[int, Path(ge=0, le=maps.MAX_ZOOM)],
+    x: Annotated[int, Path(ge=0)],
+    y: Annotated[int, Path(ge=0)],
+    request: Request,
+    units: UnitsParam = "communities",
+    standard: StandardParam = DEFAULT_STANDARD,
+) -> Response:
+    """Tile ``z/x/y`` of ``layer`` (Web Mercator, extent 4096); 204 when no feature meets it."""
+    maps.check_tile(z, x, y)
+
+    def build() -> tuple[bytes, str]:
+        tiled = _tiled(request, scenario_id, layer, units, standard)
+        return tiled.tiles.get((z, x, y), lambda: tiled.source.tile(z, x, y)), tiled.version
+
+    body, version = await run_in_threadpool(build)
+    headers = {"ETag": f'"{version}-{z}-{x}-{y}"', "Cache-Control": "private, max-age=300"}
+    if not body:
+        return Response(status_code=204, headers=headers)
+    return Response(body, media_type=maps.MVT_MEDIA_TYPE, headers=headers)

@@ -1,0 +1,76 @@
+"""The vector tile routes: content type, 204 outside the data, 4xx, caching by layer version."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import mapbox_vector_tile
+import pytest
+from api_factory import API, auth, create_demo, demo_client
+from fastapi.testclient import TestClient
+
+import maps
+from service.api.routes import tiles as tile_routes
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+TOKEN = "api-tiles-token-0123456789abcdef"
+AUTH = auth(TOKEN)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    with demo_client(tmp_path_factory.mktemp("api"), TOKEN) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def sid(client: TestClient) -> str:
+    return create_demo(client, TOKEN, seed=11, n_road_nodes=2000)
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    import math
+
+    n = 1 << z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def test_tiles_carry_the_risk_layer_and_empty_ones_are_204(client: TestClient, sid: str) -> None:
+    meta = client.get(f"{API}/scenarios/{sid}/tiles/risk.json", params={"units": "grid:500"}, headers=AUTH)
+    assert meta.status_code == 200, meta.text
+    info = meta.json()
+    assert info["features"] > 0 and info["geojson_max_features"] == tile_routes.GEOJSON_MAX_FEATURES
+    assert info["tiles"][0].endswith("/tiles/risk/{z}/{x}/{y}.mvt?units=grid:500&standard=cn-gb51080")
+    w, s, e, n = info["bounds"]
+    z = 12
+    x, y = _tile_of((w + e) / 2, (s + n) / 2, z)
+    url = f"{API}/scenarios/{sid}/tiles/risk/{z}/{x}/{y}.mvt"
+    r = client.get(url, params={"units": "grid:500"}, headers=AUTH)
+    assert r.status_code == 200 and r.headers["content-type"] == maps.MVT_MEDIA_TYPE
+    assert info["version"] in r.headers["etag"]
+    features = mapbox_vector_tile.decode(r.content)["risk"]["features"]
+    assert features and {"unit_id", "level", "score", "rank"} <= set(features[0]["properties"])
+    geojson = client.get(f"{API}/scenarios/{sid}/risk", params={"units": "grid:500"}, headers=AUTH).json()
+    levels = {str(f["id"]): f["properties"]["level"] for f in geojson["features"]}
+    assert all(levels[f["properties"]["unit_id"]] == f["properties"]["level"] for f in features)
+    again = client.get(url, params={"units": "grid:500"}, headers=AUTH)
+    assert again.content == r.content
+    far = client.get(
+        f"{API}/scenarios/{sid}/tiles/risk/{z}/0/0.mvt", params={"units": "grid:500"}, headers=AUTH
+    )
+    assert far.status_code == 204 and not far.content
+
+
+def test_bad_tiles_and_unknown_layers_are_4xx(client: TestClient, sid: str) -> None:
+    base = f"{API}/scenarios/{sid}/tiles"
+    assert client.get(f"{base}/risk/3/8/0.mvt", headers=AUTH).status_code == 422
+    assert client.get(f"{base}/risk/25/0/0.mvt", headers=AUTH).status_code == 422
+    assert client.get(f"{base}/risk/3/-1/0.mvt", headers=AUTH).status_code == 422
+    assert client.get(f"{base}/risk/a/0/0.mvt", headers=AUTH).status_code == 422
+    unknown = client.get(f"{base}/roads/3/0/0.mvt", headers=AUTH)
+    assert unknown.status_code == 404 and "risk" in unknown.text
+    assert client.get(f"{API}/scenarios/{'0' * 32}/tiles/risk/3/0/0.mvt", headers=AUTH).status_code == 404
+    assert client.get(f"{base}/risk/3/0/0.mvt", params={"units": "grid:1"}, headers=AUTH).status_code == 422
