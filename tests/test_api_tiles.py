@@ -66,7 +66,7 @@ def test_tiles_carry_the_risk_layer_and_empty_ones_are_204(client: TestClient, s
 
 def test_bad_tiles_and_unknown_layers_are_4xx(client: TestClient, sid: str) -> None:
     base = f"{API}/scenarios/{sid}/tiles"
-    assert client.get(f"{base}/risk/3/8/0.mvt", headers=AUTH).status_code == 422
+    assert client.get(f"{base}/risk/3/8/0.mvt", headers=AUTH).status_code == 404  # beyond zoom 3's grid
     assert client.get(f"{base}/risk/25/0/0.mvt", headers=AUTH).status_code == 422
     assert client.get(f"{base}/risk/3/-1/0.mvt", headers=AUTH).status_code == 422
     assert client.get(f"{base}/risk/a/0/0.mvt", headers=AUTH).status_code == 422

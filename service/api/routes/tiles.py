@@ -27,6 +27,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from gis import InputError
 import maps
 
 from ..caches import BuildCache
@@ -148,8 +149,15 @@ async def vector_tile(
     units: UnitsParam = "communities",
     standard: StandardParam = DEFAULT_STANDARD,
 ) -> Response:
-    """Tile ``z/x/y`` of ``layer`` (Web Mercator, extent 4096); 204 when no feature meets it."""
-    maps.check_tile(z, x, y)
+    """Tile ``z/x/y`` of ``layer`` (Web Mercator, extent 4096); 204 when no feature meets it.
+
+    A tile beyond its zoom's grid (``x`` or ``y`` from ``2**z``) does not exist: 404, as tile
+    servers answer (the schema bounds each number, not one by another).
+    """
+    try:
+        maps.check_tile(z, x, y)
+    except InputError as exc:
+        raise HTTPException(404, str(exc)) from None
 
     def build() -> tuple[bytes, str]:
         tiled = _tiled(request, scenario_id, layer, units, standard)
