@@ -11,6 +11,7 @@ another CRS) raise :class:`gis.InputError` naming both sources and the fix.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -18,7 +19,7 @@ import pandas as pd
 
 from gis.errors import InputError
 
-__all__ = ["LEVEL_ORDER", "Comparison", "compare_units"]
+__all__ = ["LEVEL_ORDER", "Comparison", "compare_results", "compare_units", "read_results"]
 
 #: Risk levels from lowest to highest (a positive step is worse).
 LEVEL_ORDER = ("blue", "yellow", "orange", "red")
@@ -54,6 +55,13 @@ class Comparison:
         """Units better, worse and unchanged."""
         c = self.units["change"].value_counts()
         return {k: int(c.get(k, 0)) for k in ("better", "worse", "same")}
+
+    def write(self, path: str | Path) -> Path:
+        """Write the layer ``compare_units`` and the table ``compare_summary`` atomically."""
+        from gis.atomic import write_gpkg
+
+        summary = pd.DataFrame({"line": self.summary()})
+        return write_gpkg(path, {"compare_units": self.units}, {"compare_summary": summary})
 
     def summary(self) -> list[str]:
         """Lines a person reads."""
@@ -193,3 +201,61 @@ def compare_units(
     out["change"] = np.where(worse, "worse", np.where(better, "better", "same"))
     out["reasons"] = ["; ".join(r) for r in reasons]
     return Comparison(gpd.GeoDataFrame(out, geometry=b.geometry.values, crs=b.crs), labels)
+
+
+def _read(path: Path, layer: str, *, required: bool) -> gpd.GeoDataFrame | None:
+    import pyogrio
+
+    if not path.is_file():
+        if required:
+            msg = f"`{path}` does not exist. Fix: give a run's output folder or its risk GeoPackage."
+            raise InputError(msg)
+        return None
+    if layer not in set(pyogrio.list_layers(path)[:, 0]):
+        if required:
+            msg = (
+                f"`{path}` has no layer `{layer}`. Fix: give a `risk.gpkg` of `riskplan risk` / "
+                "`riskplan run`, or the run's output folder."
+            )
+            raise InputError(msg)
+        return None
+    gdf = gpd.read_file(path, layer=layer)
+    key = next((c for c in ("unit_id", "id") if c in gdf.columns), None)
+    if key is None:
+        msg = f"Layer `{layer}` of `{path}` has no `unit_id` or `id` column. Fix: write it with riskplan."
+        raise InputError(msg)
+    return gdf.set_index(gdf[key].astype(str)).drop(columns=[key])
+
+
+def read_results(path: str | Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
+    """``(risk units, coverage communities or None)`` of a run folder or a risk GeoPackage.
+
+    A folder of ``riskplan run`` gives ``risk.gpkg`` (layer ``risk_units``) and, when its risk
+    units are communities, ``coverage.gpkg`` (layer ``communities``); a ``.gpkg`` its
+    ``risk_units`` only.
+    """
+    path = Path(path)
+    if path.is_dir():
+        units = _read(path / "risk.gpkg", "risk_units", required=True)
+        cover = _read(path / "coverage.gpkg", "communities", required=False)
+    else:
+        units = _read(path, "risk_units", required=True)
+        cover = None
+    assert units is not None  # required
+    if cover is not None and not units.index.isin(cover.index).all():
+        cover = None  # grid or H3 units: the coverage is per community, not per unit
+    return units, cover
+
+
+def compare_results(baseline: str | Path, other: str | Path) -> Comparison:
+    """:func:`compare_units` on two run folders or risk GeoPackages (:func:`read_results`)."""
+    before, cover_before = read_results(baseline)
+    after, cover_after = read_results(other)
+    both = cover_before is not None and cover_after is not None
+    return compare_units(
+        before,
+        after,
+        coverage_before=cover_before if both else None,
+        coverage_after=cover_after if both else None,
+        labels=(str(baseline), str(other)),
+    )

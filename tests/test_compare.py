@@ -76,3 +76,28 @@ def test_units_that_do_not_match_name_both_sources_and_the_fix(units: gpd.GeoDat
         compare_units(units, units.drop(index="C5"), labels=("a/risk.gpkg", "b/risk.gpkg"))
     with pytest.raises(InputError, match=r"EPSG:32650.*EPSG:3857.*Fix"):
         compare_units(units, units.set_crs(3857, allow_override=True))
+
+
+def test_cli_compares_two_risk_geopackages_and_refuses_a_mismatch(
+    units: gpd.GeoDataFrame, tmp_path, capsys
+) -> None:
+    import pyogrio
+
+    from gis.atomic import write_gpkg
+    from service.cli import main
+
+    a = write_gpkg(tmp_path / "a.gpkg", {"risk_units": units.rename_axis("unit_id")}, {})
+    after = units.copy()
+    after.loc["C0", ["hazard_mining", "score"]] = [0.2, 0.7]
+    b = write_gpkg(tmp_path / "b.gpkg", {"risk_units": after.rename_axis("unit_id")}, {})
+    out = tmp_path / "cmp.gpkg"
+    assert main(["-q", "compare", str(a), str(b), "--out", str(out)]) == 0
+    assert "1 better" in capsys.readouterr().out
+    got = gpd.read_file(out, layer="compare_units").set_index("unit_id")
+    assert got.loc["C0", "change"] == "better" and "hazard mining -0.30" in got.loc["C0", "reasons"]
+    assert "compare_summary" in set(pyogrio.list_layers(out)[:, 0])
+    c = write_gpkg(tmp_path / "c.gpkg", {"risk_units": units.drop(index="C3").rename_axis("unit_id")}, {})
+    assert main(["-q", "compare", str(a), str(c), "--out", str(tmp_path / "x.gpkg")]) == 2
+    err = capsys.readouterr().err
+    assert "c.gpkg" in err and "risk_units" in err and "Fix" in err
+    assert main(["-q", "compare", str(a), str(tmp_path / "nope"), "--out", str(tmp_path / "y.gpkg")]) == 2
