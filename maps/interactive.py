@@ -54,6 +54,7 @@ LAYER_NAMES: dict[str, str] = {
     "context": "Study area, river and main roads",
     "units": "Risk units (red / orange / yellow / blue)",
     "uncertain": "Uncertain risk level (hatched) 等级不确定",
+    "change": "Change from the baseline (better / worse) 前后对比",
     "isochrones": "Response isochrones",
     "districts": "Fire station districts",
     "uncovered": "Not reached within the standard",

@@ -91,8 +91,14 @@ def test_cli_compares_two_risk_geopackages_and_refuses_a_mismatch(
     after.loc["C0", ["hazard_mining", "score"]] = [0.2, 0.7]
     b = write_gpkg(tmp_path / "b.gpkg", {"risk_units": after.rename_axis("unit_id")}, {})
     out = tmp_path / "cmp.gpkg"
-    assert main(["-q", "compare", str(a), str(b), "--out", str(out)]) == 0
+    diff = tmp_path / "diff.html"
+    assert main(["-q", "compare", str(a), str(b), "--out", str(out), "--map", str(diff)]) == 0
     assert "1 better" in capsys.readouterr().out
+    from maps.interactive import read_map_layers
+
+    feats = read_map_layers(diff.read_text(encoding="utf-8"))["change"]["data"]["features"]
+    kinds = {f["properties"]["id"]: f["properties"]["k"] for f in feats}
+    assert kinds["C0"] == "better" and set(kinds.values()) == {"better", "same"}
     got = gpd.read_file(out, layer="compare_units").set_index("unit_id")
     assert got.loc["C0", "change"] == "better" and "hazard mining -0.30" in got.loc["C0", "reasons"]
     assert "compare_summary" in set(pyogrio.list_layers(out)[:, 0])

@@ -23,6 +23,11 @@ def _run(args: argparse.Namespace) -> int:
         row = changed.loc[uid]
         print(f"  {uid}: {row['change']}, score {row['score_change']:+.2f}: {row['reasons']}")
     print(f"Comparison written to {Path(out).resolve()}")
+    if args.map is not None:
+        from maps.compare_map import write_compare_map
+
+        page = write_compare_map(comparison.units, args.map, title=f"{args.other} against {args.baseline}")
+        print(f"Diff map written to {Path(page).resolve()}")
     return EXIT_OK
 
 
@@ -32,5 +37,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("baseline", type=Path, help="baseline: a `riskplan run` output folder or a risk .gpkg")
     p.add_argument("other", type=Path, help="the other result set, of the same units")
     p.add_argument("--out", type=Path, required=True, help="output GeoPackage (layer compare_units)")
+    p.add_argument("--map", type=Path, default=None, help="also write the diff map (HTML)")
     p.add_argument("--top", type=int, default=10, help="changed units to list (default 10)")
     p.set_defaults(func=_run)
