@@ -7,6 +7,7 @@ module              routes
 ``scenarios``       upload, demo, list, get, delete scenarios; their layers as GeoJSON
 ``coverage``        ``/scenarios/{id}/coverage[/{layer}]``, isochrones, districts, violations
 ``risk``            ``/scenarios/{id}/risk`` and ``/risk/top``
+``compare``         ``/scenarios/{id}/compare/{other_id}``: before and after
 ``query``           ``/scenarios/{id}/response-times``: the point query
 ``jobs``            job kinds; start, list, poll, cancel jobs; their results
 ``maps``            ``/scenarios/{id}/map`` and ``/report``: the HTML pages
@@ -35,7 +36,19 @@ the endpoint reads. A new router is added to :data:`ROUTERS`.
 
 from fastapi import APIRouter
 
-from . import communities, coverage, jobs, maps, meta, query, register, register_intake, risk, scenarios
+from . import (
+    communities,
+    compare,
+    coverage,
+    jobs,
+    maps,
+    meta,
+    query,
+    register,
+    register_intake,
+    risk,
+    scenarios,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -45,6 +58,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     scenarios.router,
     coverage.router,
     risk.router,
+    compare.router,  # before and after
     query.router,
     jobs.router,
     maps.router,
