@@ -11,6 +11,7 @@ import pandas as pd
 from ._communities import legend_parts as community_legend
 from ._register import legend_parts
 from ._style import LEVELS_HIGH_FIRST, badge_svg, symbol_svg
+from ._uncertainty import legend_parts as uncertainty_legend
 
 if TYPE_CHECKING:
     from planning.coverage import CoverageResult
@@ -68,6 +69,7 @@ def legend_html(
         for lv in LEVELS_HIGH_FIRST:
             spec = style["risk_levels"][lv]
             parts.append(_row(_swatch(spec["colour"], opacity=0.75), spec["label"]))
+        parts.extend(uncertainty_legend(style, present))
     if "hazards" in present:
         hz = next(s for s in specs if s["id"] == "hazards")
         used = {str(f["properties"].get("ic", "")).split("|")[0] for f in hz["data"]["features"]}

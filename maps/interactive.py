@@ -31,6 +31,7 @@ from gis.validate import index_by_id
 from . import _communities as com
 from . import _layers as lyr
 from . import _register as reg
+from . import _uncertainty as unc
 from ._assets import inline_css, inline_js
 from ._communities import COMMUNITY_LAYERS, CommunitySafetyLike
 from ._coverage_layers import coverage_specs
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 LAYER_NAMES: dict[str, str] = {
     "context": "Study area, river and main roads",
     "units": "Risk units (red / orange / yellow / blue)",
+    "uncertain": "Uncertain risk level (hatched) 等级不确定",
+    "change": "Change from the baseline (better / worse) 前后对比",
     "isochrones": "Response isochrones",
     "districts": "Fire station districts",
     "uncovered": "Not reached within the standard",
@@ -219,6 +222,7 @@ def risk_map(
     depot_plan: DepotPlanLike | None = None,
     register: RegisterMonth | None = None,
     community_safety: CommunitySafetyLike | None = None,
+    uncertainty: gpd.GeoDataFrame | None = None,
     tiles: str | None = "auto",
     gcj02: bool = False,
     map_style: TableOverrides = None,
@@ -250,6 +254,11 @@ def risk_map(
         each surveyed community's latest score filled by its grade with its failed items by
         section in the popup, and with a plan the communities with planned measures and the
         demonstration communities.
+    uncertainty
+        The per-unit uncertainty of the risk map (``SensitivityResult.units`` of
+        :func:`risk_models.sensitivity.analyse_sensitivity`, or the layer ``risk_uncertainty``):
+        the units whose level is uncertain hatched, with their level probabilities, bands and
+        drivers in the popup, and a legend entry.
     tiles
         Online base map offered as a toggle, off by default: ``"osm"``, ``"gaode"``, ``"auto"``
         (Gaode with ``gcj02``, else OSM) or None for none.
@@ -289,6 +298,8 @@ def risk_map(
 
     if risk is not None:
         specs.append(lyr.units_spec(risk.units, st, disp))
+    if uncertainty is not None and (spec_u := unc.uncertainty_spec(uncertainty, disp)) is not None:
+        specs.append(spec_u)
     if coverage is not None:
         specs.extend(coverage_specs(coverage, st, disp))
     communities = coverage.communities if coverage is not None else index_by_id(layers["communities"])

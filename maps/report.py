@@ -131,6 +131,7 @@ def report_html(
     map_options: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
     map_page: str | None = None,
+    uncertainty: Any = None,
 ) -> str:
     """The report as one HTML string (see :func:`write_report`)."""
     label = getattr(scenario, "label", None) or risk.label or "scenario"
@@ -174,6 +175,7 @@ def report_html(
                 depot_plan=depot_plan,
                 register=register,
                 community_safety=community_safety,
+                uncertainty=uncertainty.units if uncertainty is not None else None,
                 **dict(map_options or {}),
             )
             .get_root()
@@ -280,6 +282,11 @@ def report_html(
 
         parts.append(register_section(register, communities=layers.get("communities")))
 
+    if uncertainty is not None:
+        from ._uncertainty_report import uncertainty_section
+
+        parts.append(uncertainty_section(uncertainty.units, uncertainty.parameters, uncertainty.notes))
+
     notes = list(dict.fromkeys([*risk.notes, *getattr(coverage, "notes", ()), *notes]))
     if notes:
         parts.append(
@@ -305,6 +312,7 @@ def write_report(
     map_options: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
     map_page: str | None = None,
+    uncertainty: Any = None,
 ) -> Path:
     """Write one self-contained HTML report (figures, tables, interactive map), atomically.
 
@@ -344,6 +352,10 @@ def write_report(
         The interactive map's page already drawn from the same inputs (the ``map.html`` of
         :func:`maps.write_map`), embedded as is instead of drawing it again (a province's map
         takes tens of seconds to draw); ``map_options`` is then unused.
+    uncertainty
+        A :class:`risk_models.sensitivity.SensitivityResult` of ``risk``: the section "How sure
+        is this map" (the Sobol bar chart, the figures' ranges and indices, the uncertain units)
+        and the uncertain units hatched on the map.
 
     Returns
     -------
@@ -378,6 +390,7 @@ def write_report(
         map_options=map_options,
         notes=notes,
         map_page=map_page,
+        uncertainty=uncertainty,
     )
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")

@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from risk_models.register import RegisterMonth
 from ._network import write_network
 from ._province import by_city_table, province_plan_summary
+from .sensitivity_run import scenario_sensitivity
 
 __all__ = [
     "PROVINCE_AT",
@@ -436,7 +437,12 @@ def run_scenario(
             **community_inputs(safety),
         )
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
-        result.outputs["risk"] = risk.write(out / "risk.gpkg")
+        sens = scenario_sensitivity(scenario, risk)
+        result.outputs["risk"] = risk.write(
+            out / "risk.gpkg",
+            extra_layers=sens.layers() if sens is not None else None,
+            extra_tables=sens.tables() if sens is not None else None,
+        )
     if safety is not None:
         community_outputs(safety, scenario, out, result)
     community_risk = risk
@@ -519,6 +525,7 @@ def run_scenario(
             depot_plan=depots,
             register=hazard_register,
             community_safety=safety,
+            uncertainty=sens.units if sens is not None else None,
         )
         result.outputs["report"] = write_report(
             scenario,
@@ -531,6 +538,7 @@ def run_scenario(
             community_safety=safety,
             notes=[*plan_notes, *skip_notes],
             map_page=result.outputs["map"].read_text(encoding="utf-8"),  # the same map, not drawn again
+            uncertainty=sens,
         )
     report = run.graph.report
     if scenario.synthetic:

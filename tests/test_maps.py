@@ -49,8 +49,10 @@ def page(inputs) -> str:
 def test_layer_control_names_every_layer(page):
     control = re.search(r"overlays\s*:\s*\{(.*?)\}", page, re.DOTALL).group(1)
     for key, name in LAYER_NAMES.items():
-        # the register's layers need a register, the community ones a survey
-        assert (f'"{name}"' in control) is (key not in {*REGISTER_LAYERS, *COMMUNITY_LAYERS})
+        # the register's layers need a register, the community ones a survey, `uncertain` an analysis
+        assert (f'"{name}"' in control) is (
+            key not in {*REGISTER_LAYERS, *COMMUNITY_LAYERS, "uncertain", "change"}
+        )
     assert '"OpenStreetMap (online)"' in control  # offered, off by default
 
 

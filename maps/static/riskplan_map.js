@@ -143,7 +143,9 @@
   function hatch(colour) {
     return '<svg width="0" height="0" style="position:absolute"><defs>' +
       '<pattern id="rp-hatch" width="7" height="7" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
-      '<line x1="0" y1="0" x2="0" y2="7" stroke="' + esc(colour) + '" stroke-width="2"/></pattern></defs></svg>';
+      '<line x1="0" y1="0" x2="0" y2="7" stroke="' + esc(colour) + '" stroke-width="2"/></pattern>' +
+      '<pattern id="rp-hatch-uncertain" width="5" height="5" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)">' +
+      '<line x1="0" y1="0" x2="0" y2="5" stroke="#333333" stroke-width="1.5"/></pattern></defs></svg>';
   }
 
   /* Finish the map: hatch pattern of uncovered places, full screen, view, ready flag. */

@@ -23,6 +23,7 @@ from gis import InputError, RiskplanError
 
 from . import (
     communities,
+    compare,
     coverage,
     demo,
     depots,
@@ -58,6 +59,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     depots,
     register,
     communities,
+    compare,
     serve,
 )
 

@@ -8,6 +8,7 @@ module              routes
 ``coverage``        ``/scenarios/{id}/coverage[/{layer}]``, isochrones, districts, violations
 ``risk``            ``/scenarios/{id}/risk`` and ``/risk/top``
 ``tiles``           ``/scenarios/{id}/tiles/{layer}/{z}/{x}/{y}.mvt``: big layers as vector tiles
+``compare``         ``/scenarios/{id}/compare/{other_id}``: before and after
 ``query``           ``/scenarios/{id}/response-times``: the point query
 ``jobs``            job kinds; start, list, poll, cancel jobs; their results
 ``maps``            ``/scenarios/{id}/map`` and ``/report``: the HTML pages
@@ -38,6 +39,7 @@ from fastapi import APIRouter
 
 from . import (
     communities,
+    compare,
     coverage,
     jobs,
     maps,
@@ -59,6 +61,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     coverage.router,
     risk.router,
     tiles.router,  # big layers as vector tiles
+    compare.router,  # before and after
     query.router,
     jobs.router,
     maps.router,

@@ -1,0 +1,20 @@
+"""``GET /scenarios/{id}/compare/{other}``: two stored scenarios, before and after (issue 19)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from api_factory import API, auth, create_demo, demo_client
+
+TOKEN = "t" * 32
+
+
+def test_compare_of_two_identical_scenarios_reports_no_change(tmp_path: Path) -> None:
+    with demo_client(tmp_path, TOKEN) as client:
+        a = create_demo(client, TOKEN, seed=3, n_road_nodes=2000)
+        b = create_demo(client, TOKEN, seed=3, n_road_nodes=2000)
+        r = client.get(f"{API}/scenarios/{a}/compare/{b}", headers=auth(TOKEN))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["counts"]["worse"] == 0 and body["counts"]["better"] == 0 and body["units"] == []
+        assert client.get(f"{API}/scenarios/{a}/compare/nope", headers=auth(TOKEN)).status_code == 404

@@ -1,0 +1,109 @@
+"""Before and after (issue 19): identical inputs report no change; a hand-made change its reason."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from gis.errors import InputError
+from planning.compare import compare_units
+
+
+@pytest.fixture
+def units() -> gpd.GeoDataFrame:
+    n = 6
+    return gpd.GeoDataFrame(
+        {
+            "score": np.linspace(1.0, 6.0, n),
+            "level": ["blue", "blue", "yellow", "yellow", "orange", "red"],
+            "hazard_mining": np.linspace(0.5, 3.0, n),
+            "hazard_fuel_gas": np.linspace(0.1, 0.6, n),
+            "exposure_factor": np.ones(n),
+            "response_factor": np.ones(n),
+        },
+        index=[f"C{i}" for i in range(n)],
+        geometry=[shapely.box(i * 100, 0, i * 100 + 100, 100) for i in range(n)],
+        crs=32650,
+    )
+
+
+@pytest.fixture
+def cover(units: gpd.GeoDataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "response_time_s": [200.0, 300.0, 400.0, 500.0, 600.0, np.inf],
+            "covered": [True, True, True, True, False, False],
+            "nearest_station": ["S1", "S1", "S2", "S2", "S3", "S3"],
+            "population": [100, 200, 300, 400, 500, 600],
+        },
+        index=units.index,
+    )
+
+
+def test_identical_inputs_report_no_change(units: gpd.GeoDataFrame, cover: pd.DataFrame) -> None:
+    c = compare_units(units, units.copy(), coverage_before=cover, coverage_after=cover.copy())
+    assert c.counts() == {"better": 0, "worse": 0, "same": len(units)}
+    assert (c.units["reasons"] == "").all()
+    assert (c.units["score_change"] == 0).all() and (c.units["level_steps"] == 0).all()
+    assert c.units["covered_residents_change"].sum() == 0
+
+
+def test_a_hand_made_change_is_reported_with_its_reason(units: gpd.GeoDataFrame, cover: pd.DataFrame) -> None:
+    after = units.copy()
+    after.loc["C4", ["hazard_fuel_gas", "score"]] = [2.5, 7.2]  # more gas: orange -> red
+    after.loc["C4", "level"] = "red"
+    cov_after = cover.copy()
+    cov_after.loc["C5", ["response_time_s", "covered", "nearest_station"]] = [
+        420.0,
+        True,
+        "S9",
+    ]  # a new station
+    c = compare_units(units, after, coverage_before=cover, coverage_after=cov_after)
+    u = c.units
+    assert c.counts() == {"better": 0, "worse": 1, "same": 5}
+    assert u.loc["C4", "change"] == "worse" and u.loc["C4", "level_steps"] == 1
+    assert "hazard fuel gas" in u.loc["C4", "reasons"] and "mining" not in u.loc["C4", "reasons"]
+    assert "station district S3 -> S9" in u.loc["C5", "reasons"] and "now covered" in u.loc["C5", "reasons"]
+    assert u.loc["C5", "covered_residents_change"] == 600
+    assert (u.drop(index=["C4", "C5"])["reasons"] == "").all()
+
+
+def test_units_that_do_not_match_name_both_sources_and_the_fix(units: gpd.GeoDataFrame) -> None:
+    with pytest.raises(InputError, match=r"different units.*C5.*Fix"):
+        compare_units(units, units.drop(index="C5"), labels=("a/risk.gpkg", "b/risk.gpkg"))
+    with pytest.raises(InputError, match=r"EPSG:32650.*EPSG:3857.*Fix"):
+        compare_units(units, units.set_crs(3857, allow_override=True))
+
+
+def test_cli_compares_two_risk_geopackages_and_refuses_a_mismatch(
+    units: gpd.GeoDataFrame, tmp_path, capsys
+) -> None:
+    import pyogrio
+
+    from gis.atomic import write_gpkg
+    from service.cli import main
+
+    a = write_gpkg(tmp_path / "a.gpkg", {"risk_units": units.rename_axis("unit_id")}, {})
+    after = units.copy()
+    after.loc["C0", ["hazard_mining", "score"]] = [0.2, 0.7]
+    b = write_gpkg(tmp_path / "b.gpkg", {"risk_units": after.rename_axis("unit_id")}, {})
+    out = tmp_path / "cmp.gpkg"
+    diff = tmp_path / "diff.html"
+    assert main(["-q", "compare", str(a), str(b), "--out", str(out), "--map", str(diff)]) == 0
+    assert "1 better" in capsys.readouterr().out
+    from maps.interactive import read_map_layers
+
+    feats = read_map_layers(diff.read_text(encoding="utf-8"))["change"]["data"]["features"]
+    kinds = {f["properties"]["id"]: f["properties"]["k"] for f in feats}
+    assert kinds["C0"] == "better" and set(kinds.values()) == {"better", "same"}
+    got = gpd.read_file(out, layer="compare_units").set_index("unit_id")
+    assert got.loc["C0", "change"] == "better" and "hazard mining -0.30" in got.loc["C0", "reasons"]
+    assert "compare_summary" in set(pyogrio.list_layers(out)[:, 0])
+    c = write_gpkg(tmp_path / "c.gpkg", {"risk_units": units.drop(index="C3").rename_axis("unit_id")}, {})
+    assert main(["-q", "compare", str(a), str(c), "--out", str(tmp_path / "x.gpkg")]) == 2
+    err = capsys.readouterr().err
+    assert "c.gpkg" in err and "risk_units" in err and "Fix" in err
+    assert main(["-q", "compare", str(a), str(tmp_path / "nope"), "--out", str(tmp_path / "y.gpkg")]) == 2
