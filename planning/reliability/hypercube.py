@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from math import comb, factorial
+from math import comb
 
 import numpy as np
 import scipy.sparse as sp
@@ -130,7 +130,9 @@ def exact_hypercube(rates: np.ndarray, preferences: np.ndarray, service_time: fl
 
 def _erlang_loss(offered: float, units: int) -> np.ndarray:
     """Probabilities of 0..units busy servers in an M/M/N/N system."""
-    terms = np.array([offered**k / factorial(k) for k in range(units + 1)])
+    # log(a^k / k!) built up term by term, so large N neither overflows nor underflows.
+    logs = np.concatenate([[0.0], np.cumsum(np.log(max(offered, 1e-300) / np.arange(1, units + 1)))])
+    terms = np.exp(logs - logs.max())
     return terms / terms.sum()
 
 
