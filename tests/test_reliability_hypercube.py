@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from gis import InputError
-from planning.reliability import approximate_hypercube, exact_hypercube, simulate_hypercube
+from planning.reliability import (
+    approximate_hypercube,
+    exact_hypercube,
+    expected_coverage,
+    preference_lists,
+    simulate_hypercube,
+)
 
 
 def _instance(seed: int, areas: int, units: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,3 +55,16 @@ def test_simulation_agrees_with_exact_and_is_deterministic() -> None:
     assert np.abs(exact.busy - sim.busy).max() < 0.02
     again = simulate_hypercube(rates, prefs, service, calls=60_000, seed=7)
     assert np.array_equal(sim.busy, again.busy)
+
+
+def test_expected_coverage_counts_busy_first_due() -> None:
+    # Two areas, two units; area 0 is covered only by unit 0, area 1 by both.
+    times = np.array([[2.0, 9.0], [3.0, 4.0]])
+    rates = np.array([1.0, 1.0])
+    prefs = preference_lists(times)
+    result = exact_hypercube(rates, prefs, 0.5)
+    per_area, city = expected_coverage(result, rates, prefs, times, 5.0)
+    assert per_area[0] == pytest.approx(result.dispatch[0, 0])
+    assert per_area[1] == pytest.approx(1.0 - result.dispatch[1, 2])
+    assert city == pytest.approx(per_area.mean())
+    assert per_area[0] < 1.0
