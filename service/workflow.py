@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     from risk_models.register import RegisterMonth
 from ._network import write_network
 from ._province import by_city_table, province_plan_summary
-from .sensitivity_run import scenario_sensitivity
+from .sensitivity_run import scenario_sensitivity, sensitivity_options
 
 __all__ = [
     "PROVINCE_AT",
@@ -403,6 +403,7 @@ def run_scenario(
         scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         cities_ = scenario_cities(scenario)
         natural = natural_inputs(scenario)  # a bad [natural_hazards] stops here, nothing written
+        sensitivity_options(scenario)  # and a bad [sensitivity]
     source = survey_source(scenario, survey)
     safety = None
     if source is not None:  # scored (and planned) before anything is written: a bad survey stops here

@@ -304,3 +304,7 @@ def test_the_run_takes_the_scenario_tomls_natural_hazards(tmp_path: Path) -> Non
     with pytest.raises(InputError, match=r"missing\.gpkg"):
         run_scenario(bad, out, cache=False)
     assert not any(p.suffix in (".gpkg", ".html", ".json") for p in out.rglob("*"))
+    worse = _scenario_toml(tmp_path / "worse", "[sensitivity]\nsamples = 0\n")  # also read first
+    with pytest.raises(InputError, match="sensitivity"):
+        run_scenario(worse, out, cache=False)
+    assert not any(p.suffix in (".gpkg", ".html", ".json") for p in out.rglob("*"))

@@ -27,8 +27,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from gis import InputError
 import maps
+from gis import InputError
 
 from ..caches import BuildCache
 from ..deps import ReadAccess
