@@ -123,34 +123,36 @@ def zonal_means(
         from exactextract import exact_extract
     except ImportError:
         raise MissingDependencyError("exactextract", purpose=f"sum {what.lower()}s over polygons") from None
-    from rasterio.io import MemoryFile
+    from exactextract.raster import NumPyRasterSource
 
     with open_raster(raster_path, what=what) as src:
         crs = require_raster_crs(src, raster_path, what=what)
         band = src.read(1, masked=True).astype(np.float64).filled(np.nan)
         band[~np.isfinite(band)] = fill
-        profile = {
-            "driver": "GTiff",
-            "width": src.width,
-            "height": src.height,
-            "count": len(names),
-            "dtype": "float64",
-            "crs": src.crs,
-            "transform": src.transform,
-        }
-        bounds = shapely.box(*src.bounds)
-        pixel_area = abs(src.transform.a * src.transform.e - src.transform.b * src.transform.d)
+        src_bounds = tuple(src.bounds)
+        bounds = shapely.box(*src_bounds)
+        if src.transform.b != 0 or src.transform.d != 0:
+            msg = (
+                f"{what} `{raster_path}` is rotated (its grid is not north-up). Fix: warp it, for "
+                f"example `gdalwarp {raster_path.name} north_up.tif`."
+            )
+            raise InputError(msg)
+        pixel_area = abs(src.transform.a * src.transform.e)
     values = np.stack([np.asarray(functions[n](band), dtype=np.float64) for n in names])
     outside = np.array([float(np.asarray(functions[n](np.array([fill])))[0]) for n in names])
     geoms = gpd.GeoSeries(polygons.geometry).to_crs(crs).reset_index(drop=True)
     area = shapely.area(geoms.to_numpy())
     inside = shapely.area(shapely.intersection(geoms.to_numpy(), bounds))
-    with MemoryFile() as mem:
-        with mem.open(**profile) as ds:
-            ds.write(values)
-        with mem.open() as ds:
-            frame = exact_extract(ds, gpd.GeoDataFrame(geometry=geoms, crs=crs), "sum", output="pandas")
-    sums = frame.to_numpy(dtype=np.float64).reshape(len(geoms), len(names))
+    # in-memory bands (exactextract reads a rasterio dataset window by window in Python, which is
+    # slow for many polygons); one source per function, all on the raster's grid
+    west, south, east, north = src_bounds
+    sources = [
+        NumPyRasterSource(v, west, south, east, north, name=f"f{i}", srs_wkt=crs.to_wkt())
+        for i, v in enumerate(values)
+    ]
+    frame = exact_extract(sources, gpd.GeoDataFrame(geometry=geoms, crs=crs), "sum", output="pandas")
+    columns = [f"f{i}_sum" for i in range(len(names))] if len(names) > 1 else ["sum"]  # exactextract's
+    sums = frame[columns].to_numpy(dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         off = outside[None, :] * (area - inside)[:, None]
         means = (np.nan_to_num(sums) * pixel_area + off) / area[:, None]
