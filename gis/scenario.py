@@ -54,7 +54,14 @@ from .validate import normalise_layer, validate_layers
 if TYPE_CHECKING:
     from .network.graph import RoadGraph
 
-__all__ = ["RoadsSource", "Scenario", "load_scenario", "scenario_from_layers", "write_scenario"]
+__all__ = [
+    "RoadsSource",
+    "Scenario",
+    "load_scenario",
+    "scenario_from_layers",
+    "scenario_table",
+    "write_scenario",
+]
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +160,25 @@ class Scenario:
             for name, gdf in self.layers.items()
         ]
         return pd.DataFrame(rows).set_index("layer")
+
+
+def scenario_table(scenario: Any, name: str) -> tuple[Any, Path] | None:
+    """A top-level table of the scenario's TOML (``[register]``, ``[natural_hazards]`` ...) and its path.
+
+    None when the scenario was not loaded from a TOML or the TOML has no such table. The table is
+    returned as written (the caller checks it and names ``[name]`` of the TOML in its messages).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> scenario_table(SimpleNamespace(source=Path("city.gpkg")), "register") is None
+    True
+    """
+    src = getattr(scenario, "source", None)
+    if src is None or Path(src).suffix.lower() != ".toml":
+        return None
+    table = read_toml(src).get(name)
+    return None if table is None else (table, Path(src))
 
 
 def load_scenario(

@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from gis import InputError, Scenario
-from gis.tables import read_toml, toml_path
+from gis.scenario import scenario_table
+from gis.tables import toml_path
 
 from .communities import CommunityAssessment, assess_communities, register_survey
 
@@ -151,12 +152,10 @@ def scenario_survey(scenario: Scenario) -> SurveySource | None:
         Unknown keys, no ``survey``, files that do not exist or bad numbers, naming the TOML,
         the key and the fix.
     """
-    src = scenario.source
-    if src is None or src.suffix.lower() != ".toml":
+    found = scenario_table(scenario, _TABLE)
+    if found is None:
         return None
-    table = read_toml(src).get(_TABLE)
-    if table is None:
-        return None
+    table, src = found
     where = f"Scenario TOML `{src}`, table `[{_TABLE}]`"
     if not isinstance(table, Mapping) or "survey" not in table or set(table) - _KEYS:
         unknown = sorted(set(table) - _KEYS) if isinstance(table, Mapping) else []

@@ -37,7 +37,8 @@ import pandas as pd
 
 from gis import InputError, Scenario, load_scenario
 from gis.atomic import atomic_path
-from gis.tables import read_toml, toml_path
+from gis.scenario import scenario_table
+from gis.tables import toml_path
 
 from .register_files import RegisterDir, open_register
 from .register_outputs import disclosure_bytes, write_disclosure_gpkg
@@ -83,12 +84,10 @@ def scenario_register(scenario: Scenario) -> RegisterSource | None:
     InputError
         Unknown keys, no ``path``, or files that do not exist, naming the TOML and the fix.
     """
-    src = scenario.source
-    if src is None or src.suffix.lower() != ".toml":
+    found = scenario_table(scenario, "register")
+    if found is None:
         return None
-    table = read_toml(src).get("register")
-    if table is None:
-        return None
+    table, src = found
     where = f"Scenario TOML `{src}`, table `[register]`"
     if not isinstance(table, Mapping) or "path" not in table or set(table) - _KEYS:
         msg = (

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from gis import InputError
-from gis.tables import read_toml
+from gis.scenario import scenario_table
 
 if TYPE_CHECKING:
     from gis import Scenario
@@ -34,12 +34,10 @@ def sensitivity_options(scenario: Scenario) -> tuple[int, int] | None:
         Unknown keys or a ``samples`` / ``seed`` that is not a positive whole number, naming
         the TOML and the fix.
     """
-    src = getattr(scenario, "source", None)
-    if src is None or src.suffix.lower() != ".toml":
+    found = scenario_table(scenario, _TABLE)
+    if found is None:
         return None
-    table = read_toml(src).get(_TABLE)
-    if table is None:
-        return None
+    table, src = found
     where = f"Scenario TOML `{src}`, table `[{_TABLE}]`"
     samples = table.get("samples") if isinstance(table, Mapping) else None
     seed = table.get("seed", 0) if isinstance(table, Mapping) else None

@@ -14,7 +14,7 @@ import inspect
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ from gis.atomic import atomic_path
 from gis.executor import Executor, as_executor
 from gis.executor import Progress as TaskProgress
 from gis.network import GraphLike, RoadGraph, as_road_graph
+from gis.scenario import scenario_table
 from gis.tables import TableOverrides
 from maps import write_map, write_report
 from maps.qgis_styles import write_qgis_styles
@@ -52,7 +53,7 @@ from planning.cities import CityStationPlans, plan_stations_by_city, scenario_ci
 from planning.depot_tiers import TieredDepotPlan, plan_depot_network
 from planning.names import DEFAULT_STANDARD, Model
 from risk_models import RiskResult, score_scenario
-from risk_models.natural import NaturalHazards, read_natural_hazards
+from risk_models.natural import NaturalHazards, natural_hazards_from_toml
 
 from .community_outputs import (
     SurveySource,
@@ -332,10 +333,16 @@ def run_demo(
 
 def natural_inputs(scenario: Scenario) -> tuple[NaturalHazards | None, Path | None]:
     """The ``[natural_hazards]`` of a scenario TOML (:mod:`risk_models.natural`); (None, None) without."""
-    src = scenario.source
-    if src is None or src.suffix.lower() != ".toml":
+    found = scenario_table(scenario, "natural_hazards")
+    if found is None:
         return None, None
-    return read_natural_hazards(src) or (None, None)
+    table, src = found
+    if not isinstance(table, Mapping):
+        msg = (
+            f"Scenario TOML `{src}`: `natural_hazards` is not a table. Fix: write it as `[natural_hazards]`."
+        )
+        raise InputError(msg)
+    return natural_hazards_from_toml(table, src)
 
 
 def run_scenario(
