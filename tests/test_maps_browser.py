@@ -73,8 +73,9 @@ def test_map_draws_every_layer(browser, inputs, tmp_path: Path):
         browser.execute_script(
             "return document.querySelectorAll('.leaflet-control-layers-overlays label').length"
         )
-        # every layer but the register's and the survey's, and the tiles
-        == len(LAYER_NAMES) - len(REGISTER_LAYERS) - len(COMMUNITY_LAYERS) + 1
+        # every layer but the register's, the survey's, the uncertainty's and a comparison's
+        # (`uncertain` needs an analysis, `change` is the compare map's), and the tiles
+        == len(set(LAYER_NAMES) - {*REGISTER_LAYERS, *COMMUNITY_LAYERS, "uncertain", "change"}) + 1
     )
     assert browser.execute_script("return !!document.querySelector('.leaflet-control-scale')")
     assert browser.execute_script("return !!document.querySelector('.leaflet-fullscreen-icon')")
