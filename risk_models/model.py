@@ -83,8 +83,8 @@ class RiskInputs:
     neutral_hazard
         True when no source reaches the units (the hazard term is 1).
     natural
-        The natural-hazard terms per unit before their weights (``hazard_<name>`` divided by
-        ``composite.weights.<name>``), or None without natural hazards.
+        The natural-hazard terms per unit as they entered the hazard term (``hazard_<name>``,
+        at the natural-hazard table's weights), or None without natural hazards.
     """
 
     units: gpd.GeoDataFrame
@@ -497,9 +497,8 @@ def score_scenario(
             unit_gdf.join(parts[["population"]]), natural_hazards, table=natural_table
         )
         notes += list(exposure.notes)
-        terms = natural_terms(exposure, table=natural_table)
-        parts = parts.join(exposure.units).join(terms)
-        natural = natural_terms(exposure, table=natural_table, weighted=False)
+        natural = natural_terms(exposure, table=natural_table)
+        parts = parts.join(exposure.units).join(natural)
     scored = compose(parts, risk_weights=w)
     scored["rank"] = scored["score"].rank(method="first", ascending=False).astype(int)
     result_units = gpd.GeoDataFrame(unit_gdf.join(scored), geometry="geometry", crs=crs)

@@ -239,12 +239,8 @@ def natural_exposure(
     return NaturalExposure(out, tuple(notes), tuple(names))
 
 
-def natural_terms(
-    exposure: NaturalExposure, *, table: TableOverrides = None, weighted: bool = True
-) -> pd.DataFrame:
+def natural_terms(exposure: NaturalExposure, *, table: TableOverrides = None) -> pd.DataFrame:
     """The composite's ``hazard_<name>`` terms: weight x annual share / reference share.
-
-    ``weighted=False`` leaves the weights out (the terms per unit of weight, for re-scoring).
 
     Examples
     --------
@@ -263,6 +259,5 @@ def natural_terms(
                 f"{name} in the composite (0 leaves it out of the score)."
             )
             raise InputError(msg)
-        weight = float(weights[name]) if weighted else 1.0
-        out[f"hazard_{name}"] = weight * exposure.units[f"eae_share_{name}"].to_numpy() / ref
+        out[f"hazard_{name}"] = float(weights[name]) * exposure.units[f"eae_share_{name}"].to_numpy() / ref
     return out

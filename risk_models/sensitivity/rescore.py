@@ -36,7 +36,7 @@ from ..density import sample_points
 from .parameters import Parameter
 
 if TYPE_CHECKING:
-    from ..model import RiskInputs, RiskResult
+    from ..model import RiskResult
 
 __all__ = ["Rescorer"]
 
@@ -112,11 +112,6 @@ def category_hazard(
     return _CategoryHazard(keys, ones, moment, first, points, span, kernel)
 
 
-def _natural_columns(inputs: RiskInputs) -> set[str]:
-    """The ``hazard_<name>`` columns of the natural hazards (:mod:`risk_models.natural`)."""
-    return set() if inputs.natural is None else set(inputs.natural.columns)
-
-
 class Rescorer:
     """The scores of a result's units for a matrix of parameter samples.
 
@@ -162,8 +157,8 @@ class Rescorer:
         self.shortfall = sf
         self.times = units["response_time_s"].to_numpy(float) if "response_time_s" in units else None
         self.levels_by_percentile = str(w["levels"]["method"]) == "percentile"
-        terms = [c for c in units.columns if c.startswith("hazard_") and c in _natural_columns(inputs)]
-        self.natural = units[terms].sum(axis=1).to_numpy(float) if terms else None
+        natural = inputs.natural
+        self.natural = None if natural is None else natural.reindex(units.index).sum(axis=1).to_numpy(float)
 
     # -- the parts -------------------------------------------------------------------------------
     def _hazard_tables(self, result: RiskResult) -> None:
