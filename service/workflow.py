@@ -14,7 +14,7 @@ import inspect
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -336,13 +336,7 @@ def natural_inputs(scenario: Scenario) -> tuple[NaturalHazards | None, Path | No
     found = scenario_table(scenario, "natural_hazards")
     if found is None:
         return None, None
-    table, src = found
-    if not isinstance(table, Mapping):
-        msg = (
-            f"Scenario TOML `{src}`: `natural_hazards` is not a table. Fix: write it as `[natural_hazards]`."
-        )
-        raise InputError(msg)
-    return natural_hazards_from_toml(table, src)
+    return natural_hazards_from_toml(*found)
 
 
 def run_scenario(

@@ -33,7 +33,7 @@ __all__ = ["NATURAL_KEYS", "natural_hazards_from_toml", "read_natural_hazards"]
 NATURAL_KEYS = frozenset({"label", "zones", "zones_layer", "flood_depth", "table"})
 
 
-def natural_hazards_from_toml(table: Mapping[str, Any], src: Path) -> tuple[NaturalHazards, Path | None]:
+def natural_hazards_from_toml(table: Any, src: Path) -> tuple[NaturalHazards, Path | None]:
     """The layers and the table override of a ``[natural_hazards]`` table read from ``src``.
 
     Raises
@@ -42,6 +42,11 @@ def natural_hazards_from_toml(table: Mapping[str, Any], src: Path) -> tuple[Natu
         Unknown keys, missing files, a return period that is not a number of years, zones that
         cannot be read.
     """
+    if not isinstance(table, Mapping):
+        msg = (
+            f"Scenario TOML `{src}`: `natural_hazards` is not a table. Fix: write it as `[natural_hazards]`."
+        )
+        raise InputError(msg)
     where = f"Scenario TOML `{src}`, table [natural_hazards]"
     unknown = sorted(set(table) - NATURAL_KEYS)
     if unknown:
@@ -75,9 +80,4 @@ def read_natural_hazards(path: str | Path) -> tuple[NaturalHazards, Path | None]
     table = doc.get("natural_hazards")
     if table is None:
         return None
-    if not isinstance(table, Mapping):
-        msg = (
-            f"Scenario TOML `{path}`: `natural_hazards` is not a table. Fix: write it as `[natural_hazards]`."
-        )
-        raise InputError(msg)
     return natural_hazards_from_toml(table, path)
