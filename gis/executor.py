@@ -186,6 +186,7 @@ class DaskExecutor(Executor):
         self.n_shared = 0
         self._shared: dict[int, tuple[Any, Any]] = {}
         self._holder: dict[str, str] = {}  # key of a share_each future -> address of its worker
+        self._broadcast: set[str] = set()  # keys of the futures shared to all workers (not held)
 
     def share(self, obj: Any, *, keep: bool = False) -> Any:
         """Scatter ``obj`` to every worker once and return its future (pass it in ``shared=``).
@@ -198,6 +199,7 @@ class DaskExecutor(Executor):
             return handle
         self.n_shared += 1
         future = self.client.scatter(obj, broadcast=True, hash=False)
+        self._broadcast.add(future.key)
         if keep:
             self._shared[id(obj)] = (obj, future)  # the object is held, so its id is not reused
         return future
@@ -252,6 +254,7 @@ class DaskExecutor(Executor):
         total, label = _begin(fn, tasks, name, progress)
         if total == 0:
             return
+        self._rebroadcast(shared)
         token = uuid.uuid4().hex[:8]
         live: dict[str, tuple[int, Any]] = {}
         pending = iter(enumerate(tasks))
@@ -286,6 +289,26 @@ class DaskExecutor(Executor):
             if live:  # a task failed or the caller stopped early: cancel what is queued or running
                 self.client.cancel([f for _, f in live.values()], force=True)
                 stream.clear()
+
+    def _rebroadcast(self, shared: tuple[Any, ...]) -> None:
+        """Put every broadcast input of a stage back on every worker before its tasks go out.
+
+        A scheduler's Active Memory Manager (on by default in Dask) drops the "superfluous"
+        replicas of data no task waits for within seconds: a graph shared with ``keep`` loses
+        its copy on all workers but one between two stages, and each task landing elsewhere
+        would then fetch it from that worker. Clusters :func:`open_executor` starts run without
+        it; on a cluster the user gives, the copies are made again here (one scheduler call
+        when nothing is missing).
+        """
+        futures = [f for f in shared if getattr(f, "key", None) in self._broadcast]
+        if not futures:
+            return
+        n = len(self.client.nthreads())
+        holders = self.client.who_has(futures)
+        short = [f for f in futures if len(holders.get(f.key, ())) < n]
+        if short:
+            log.debug("copying %d shared input(s) back to all %d workers", len(short), n)
+            self.client.replicate(short, n=n)
 
     def worker_peak_rss_mb(self) -> dict[str, float]:
         """Peak resident memory of every worker process so far, in MB (Linux ``VmHWM``)."""
@@ -398,7 +421,14 @@ def open_executor(
         # every array above it is then mapped and faulted in afresh. Measured on 256 kernel
         # density tiles: 0.05-0.12 s of system CPU in a plain process, 2.8-3.0 s in one started
         # with that setting. The workers get glibc's defaults instead, as this process has.
-        dask.config.set({f"{_PRE_SPAWN}.MALLOC_TRIM_THRESHOLD_": None}),
+        dask.config.set(
+            {
+                f"{_PRE_SPAWN}.MALLOC_TRIM_THRESHOLD_": None,
+                # the Active Memory Manager would drop the copies of the graph that `share`
+                # broadcast to every worker (see DaskExecutor._rebroadcast)
+                "distributed.scheduler.active-memory-manager.start": False,
+            }
+        ),
         distributed.LocalCluster(
             n_workers=workers,
             threads_per_worker=1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -234,6 +235,31 @@ def test_engine_is_scattered_once(dask_executor, city_matrix, sources, monkeypat
     after = client.run(lambda dask_worker: dask_worker.state.transfer_incoming_count_total)
     # no worker fetched the engine (or anything) from another worker: it was on each already
     assert after == before
+
+
+@pytest.mark.dask
+def test_a_kept_share_is_on_every_worker_after_the_memory_manager_ran(dask_executor, city_matrix) -> None:
+    """Dask's Active Memory Manager drops the copies no task waits for: a stage must not then
+    fetch the graph from another worker (our own clusters run without it; on a user's cluster
+    the next stage copies it back first)."""
+    _, _, m = city_matrix
+    client = dask_executor.client
+    assert not client.amm.running()  # open_executor's LocalCluster starts without it
+    eng = CsgraphEngine.from_road_matrix(m)
+    handle = dask_executor.share(eng, keep=True)
+    workers = set(client.nthreads())
+    assert set(client.who_has([handle])[handle.key]) == workers
+    client.amm.run_once()  # as a user's cluster would, every 2 s
+    deadline = time.monotonic() + 10
+    while len(client.who_has([handle])[handle.key]) == len(workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(client.who_has([handle])[handle.key]) == 1  # the cycle dropped a copy
+    before = client.run(lambda dask_worker: dask_worker.state.transfer_incoming_count_total)
+    out = list(dask_executor.run(getattr, [("csr",)] * 8, shared=(handle,)))  # 8 tasks using it
+    assert all(csr.shape == (m.n_nodes, m.n_nodes) for _, csr in out)
+    assert set(client.who_has([handle])[handle.key]) == workers
+    after = client.run(lambda dask_worker: dask_worker.state.transfer_incoming_count_total)
+    assert after == before  # no task fetched it: it was copied back before they went out
 
 
 @pytest.mark.dask
