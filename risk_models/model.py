@@ -31,7 +31,7 @@ from .composite import compose, reasons, response_factor
 from .density import category_density, kernel_norm
 from .exposure import area_interpolate, population_exposure
 from .learned import count_incidents, fit_incident_models, getis_ord_gi_star
-from .natural import NaturalHazards, natural_exposure, natural_terms
+from .natural import NaturalHazards, load_natural_table, natural_exposure, natural_terms
 from .severity import hazard_severity
 from .units import UnitsSpec, build_units, parse_units
 from .vulnerability import indicator_columns, vulnerability_factor, vulnerability_index
@@ -85,6 +85,8 @@ class RiskInputs:
     natural
         The natural-hazard terms per unit as they entered the hazard term (``hazard_<name>``,
         at the natural-hazard table's weights), or None without natural hazards.
+    natural_weights
+        The composite's weight of each of those hazards (``name -> weight``), for sampling them.
     """
 
     units: gpd.GeoDataFrame
@@ -95,6 +97,7 @@ class RiskInputs:
     at: str
     neutral_hazard: bool
     natural: pd.DataFrame | None = None
+    natural_weights: Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -491,13 +494,15 @@ def score_scenario(
         # bandwidth sets a hazard's reach without diluting (or concentrating) its severity
         reach_km2 = kernel_norm(w["kernel"]["name"], bw) / 1e6
         parts[f"hazard_{c}"] = float(w["categories"][c]["weight"]) * dens[c] * reach_km2
-    natural = None
+    natural = natural_weights = None
     if natural_hazards is not None and not natural_hazards.empty:
         exposure = natural_exposure(
             unit_gdf.join(parts[["population"]]), natural_hazards, table=natural_table
         )
         notes += list(exposure.notes)
         natural = natural_terms(exposure, table=natural_table)
+        composite = load_natural_table(natural_table)["composite"]["weights"]
+        natural_weights = {n: float(composite[n]) for n in exposure.hazards}
         parts = parts.join(exposure.units).join(natural)
     scored = compose(parts, risk_weights=w)
     scored["rank"] = scored["score"].rank(method="first", ascending=False).astype(int)
@@ -523,7 +528,15 @@ def score_scenario(
     for note in notes:
         log.info(note)
     inputs = RiskInputs(
-        unit_gdf, hazards, sev["severity"], shares[cols], safety, mode, neutral_hazard, natural
+        unit_gdf,
+        hazards,
+        sev["severity"],
+        shares[cols],
+        safety,
+        mode,
+        neutral_hazard,
+        natural,
+        natural_weights,
     )
     return RiskResult(result_units, haz, tuple(notes), str(spec), skill, w, label, inputs)
 

@@ -28,7 +28,7 @@ from risk_models.natural import (
     natural_terms,
     read_natural_hazards,
 )
-from risk_models.sensitivity import Rescorer, uncertain_parameters
+from risk_models.sensitivity import Rescorer, apply_parameters, natural_overrides, uncertain_parameters
 
 rasterio = pytest.importorskip("rasterio", reason="rasterio is not installed")
 pytest.importorskip("exactextract", reason="exactextract is not installed")
@@ -308,3 +308,40 @@ def test_the_run_takes_the_scenario_tomls_natural_hazards(tmp_path: Path) -> Non
     with pytest.raises(InputError, match="sensitivity"):
         run_scenario(worse, out, cache=False)
     assert not any(p.suffix in (".gpkg", ".html", ".json") for p in out.rglob("*"))
+
+
+def test_the_natural_weights_are_sampled_and_rescored_exactly(city: dict[str, Any], scored, demo_nat) -> None:
+    """The composite weights of the natural hazards are uncertain figures too; the re-scorer's
+    answer at other weights is score_scenario's with those weights in the natural table."""
+    _, both = scored
+    inputs = both.inputs
+    assert inputs.natural_weights == {"flood": 20.0, "geological": 20.0}
+    params, _ = uncertain_parameters(
+        both.risk_weights,
+        categories=list(inputs.hazards["category"].unique()),
+        natural=inputs.natural_weights,
+    )
+    names = [p.name for p in params]
+    assert {"natural.flood.weight", "natural.geological.weight"} <= set(names)
+    flood = params[names.index("natural.flood.weight")]
+    assert (flood.low, flood.high, flood.value) == (10.0, 30.0, 20.0)
+    r = Rescorer(both, params)
+    nat, _ = read_natural_hazards(demo_nat)
+    rng = np.random.default_rng(5)
+    values = [p.value for p in params]
+    for n in ("natural.flood.weight", "natural.geological.weight"):
+        i = names.index(n)
+        values[i] = rng.uniform(params[i].low, params[i].high)
+    slow = score_scenario(
+        city,
+        learn=False,
+        natural_hazards=nat,
+        risk_weights=apply_parameters(both.risk_weights, params, values),
+        natural_table=natural_overrides(params, values),
+    ).units
+    np.testing.assert_allclose(r.scores(np.array([values]))[0], slow["score"].to_numpy(float), rtol=1e-12)
+    # without natural hazards the entry names nothing and is noted, not an error
+    base, _ = scored
+    params0, notes0 = uncertain_parameters(base.risk_weights, categories=["mining"])
+    assert not any(p.name.startswith("natural.") for p in params0)
+    assert any("no natural hazard" in n for n in notes0)

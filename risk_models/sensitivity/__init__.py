@@ -20,7 +20,7 @@ Examples
 """
 
 from .analysis import SensitivityResult, analyse_sensitivity
-from .parameters import Parameter, apply_parameters, uncertain_parameters
+from .parameters import Parameter, apply_parameters, natural_overrides, uncertain_parameters
 from .rescore import Rescorer
 
 __all__ = [
@@ -29,5 +29,6 @@ __all__ = [
     "SensitivityResult",
     "analyse_sensitivity",
     "apply_parameters",
+    "natural_overrides",
     "uncertain_parameters",
 ]

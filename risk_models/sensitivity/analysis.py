@@ -209,6 +209,7 @@ def analyse_sensitivity(
         categories=_present_categories(result),
         survey=inputs.safety_score is not None,
         response="response_time_s" in result.units,
+        natural=inputs.natural_weights,
     )
     rescorer = Rescorer(result, params)
     absent = set(_present_categories(result)) - set(rescorer.categories)

@@ -8,6 +8,11 @@ expands the paths into one :class:`Parameter` each, keeping only those that can 
 of this result: the categories with a source within reach, the indicators with a weight, the
 survey's weight when there is a survey, the response figures when there are response times,
 the level breaks when levels are percentiles.
+
+The natural hazards' composite weights (``risk_models/data/natural_hazards.toml``) are sampled
+through ``"natural.*.weight"``: ``natural`` names the hazards that entered this result's score,
+each with its weight (:attr:`risk_models.RiskInputs.natural_weights`); the slow way of re-scoring
+takes them as natural-table overrides (:func:`natural_overrides`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 
 from gis.errors import InputError
 
-__all__ = ["Parameter", "apply_parameters", "uncertain_parameters"]
+__all__ = ["Parameter", "apply_parameters", "natural_overrides", "uncertain_parameters"]
 
 WHERE = "risk_weights.toml [uncertainty]"
 
@@ -103,6 +108,8 @@ def _range(entry: Any, pattern: str, value: float) -> tuple[float, float]:
 def _applies(name: str, w: Mapping[str, Any], present: set[str], survey: bool, response: bool) -> bool:
     """Whether the figure can change a score of this result."""
     parts = name.split(".")
+    if parts[0] == "natural":  # only the hazards that entered the score are named
+        return True
     if parts[0] == "categories":
         return parts[1] in present
     if parts[0] == "vulnerability" and parts[1] == "indicators":
@@ -125,6 +132,7 @@ def uncertain_parameters(
     categories: Sequence[str] = (),
     survey: bool = False,
     response: bool = False,
+    natural: Mapping[str, float] | None = None,
 ) -> tuple[list[Parameter], list[str]]:
     """The uncertain figures that matter here, and a note on each group left out.
 
@@ -136,6 +144,9 @@ def uncertain_parameters(
         The hazard categories with a source within reach of the units.
     survey, response
         Whether the result has community safety scores and response times.
+    natural
+        The natural hazards in the score and their composite weights
+        (:attr:`risk_models.RiskInputs.natural_weights`); None or empty: none.
 
     Raises
     ------
@@ -154,15 +165,20 @@ def uncertain_parameters(
     """
     table = risk_weights.get("uncertainty", {})
     present = set(categories)
+    # the natural hazards' weights, as if they were the risk table's (they are natural_hazards.toml's)
+    figures = {**risk_weights, "natural": {n: {"weight": float(v)} for n, v in (natural or {}).items()}}
     params: list[Parameter] = []
     left: dict[str, int] = {}
     for pattern, entry in table.items():
-        names = _expand(risk_weights, pattern)
+        names = _expand(figures, pattern)
+        if not names and pattern.split(".")[0] == "natural":
+            left[pattern] = 0  # no natural hazard in this score
+            continue
         if not names:
             msg = f"{WHERE}: entry {pattern!r} names nothing in the risk table. Fix: correct the path."
             raise InputError(msg)
         for name in names:
-            value = _get(risk_weights, name.split("."))
+            value = _get(figures, name.split("."))
             if not isinstance(value, int | float) or isinstance(value, bool):
                 msg = (
                     f"{WHERE}: entry {pattern!r} names {name!r}, which is {value!r}, not a number. "
@@ -177,6 +193,8 @@ def uncertain_parameters(
     _check_order(params)
     notes = [
         f"{n} figure(s) of {pattern!r} held at their value: they cannot change a score here"
+        if n
+        else f"{pattern!r}: no natural hazard entered this score"
         for pattern, n in left.items()
     ]
     return params, notes
@@ -217,6 +235,8 @@ def apply_parameters(
     """
     out = copy.deepcopy(dict(risk_weights))
     for p, v in zip(params, values, strict=True):
+        if p.path[0] == "natural":  # the natural table's (natural_overrides)
+            continue
         *head, last = p.path
         node: Any = out
         for key in head:
@@ -226,3 +246,17 @@ def apply_parameters(
         else:
             node[last] = float(v)
     return out
+
+
+def natural_overrides(params: Sequence[Parameter], values: Sequence[float]) -> dict[str, Any]:
+    """The natural-table overrides that set the sampled ``natural.<hazard>.weight`` parameters.
+
+    For re-scoring the slow way: ``score_scenario(..., natural_table=natural_overrides(...))``.
+
+    Examples
+    --------
+    >>> natural_overrides([Parameter("natural.flood.weight", 10.0, 30.0, 20.0)], [25.0])
+    {'composite': {'weights': {'flood': 25.0}}}
+    """
+    weights = {p.path[1]: float(v) for p, v in zip(params, values, strict=True) if p.path[0] == "natural"}
+    return {"composite": {"weights": weights}}

@@ -159,6 +159,13 @@ class Rescorer:
         self.levels_by_percentile = str(w["levels"]["method"]) == "percentile"
         natural = inputs.natural
         self.natural = None if natural is None else natural.reindex(units.index).sum(axis=1).to_numpy(float)
+        # each sampled natural weight's term per unit of weight (a zero weight's term is nought)
+        weights = inputs.natural_weights or {}
+        self.natural_unit: dict[str, tuple[float, FloatArray]] = {}
+        for name, w0 in weights.items():
+            if f"natural.{name}.weight" in self.column and natural is not None and w0 > 0:
+                term = natural[f"hazard_{name}"].reindex(units.index).to_numpy(float)
+                self.natural_unit[name] = (float(w0), term / float(w0))
 
     # -- the parts -------------------------------------------------------------------------------
     def _hazard_tables(self, result: RiskResult) -> None:
@@ -208,8 +215,10 @@ class Rescorer:
         natural = self.natural
         if not self.categories and natural is None:
             return np.ones((len(x), self.n_units))
-        # the natural hazards' terms are held at their table's weights (their figures are not sampled)
+        # the natural hazards' terms at their table's weights, moved by each sampled weight
         total = np.zeros((len(x), self.n_units)) + (0.0 if natural is None else natural[None, :])
+        for name, (w0, per_weight) in self.natural_unit.items():
+            total += (self._value(x, f"natural.{name}.weight", w0) - w0)[:, None] * per_weight[None, :]
         for c in self.categories:
             weight = self._value(x, f"categories.{c}.weight", w[c]["weight"])
             h = self._value(x, f"categories.{c}.bandwidth_m", w[c]["bandwidth_m"])
