@@ -279,6 +279,7 @@ def plan_depot_network(
     risk: RiskResult | pd.Series | None = None,
     days: int = 7,
     time_limit_s: float | None = None,
+    flood_return_period: float | None = None,
     planning_norms: TableOverrides = None,
     executor: Executor | Any | None = None,
     progress: Progress | None = None,
@@ -299,6 +300,9 @@ def plan_depot_network(
         Days of supplies to stock.
     time_limit_s
         Time limit of each assignment (default ``depots.time_limit_s``).
+    flood_return_period
+        Also relocate the residents the flood of this return period displaces
+        (:func:`planning.relocation_demand`).
     planning_norms
         Overrides of ``planning_norms.toml`` (``[depot_network]``, ``[depot_tiers]``...).
     executor
@@ -333,7 +337,7 @@ def plan_depot_network(
         raise InputError(msg)
     g = as_road_graph(graph)
     com = scenario["communities"]
-    demand = relocation_demand(com, risk=risk, planning_norms=cfg)
+    demand = relocation_demand(com, risk=risk, flood_return_period=flood_return_period, planning_norms=cfg)
     spec = _depot_specs(depots, cfg["depot_tiers"], notes)
     margin = float(net["city_margin_km"]) * 1000.0
     params: dict[str, Any] = {

@@ -53,9 +53,14 @@ def relocation_demand(
     communities: gpd.GeoDataFrame,
     *,
     risk: RiskResult | pd.Series | None = None,
+    flood_return_period: float | None = None,
     planning_norms: TableOverrides = None,
 ) -> pd.DataFrame:
     """People to relocate per community: population x the relocation rate of its risk level.
+
+    With ``flood_return_period``, a community relocates the larger of that and the residents the
+    flood of that return period displaces (``population x flood_affected_rp<T> x
+    relocation_flood.displaced_share``; ``relocate_basis`` says which one set it).
 
     Parameters
     ----------
@@ -64,8 +69,16 @@ def relocation_demand(
     risk
         A :class:`risk_models.RiskResult` on communities (``units['level']``), or a Series of
         levels (``red``, ``orange``, ``yellow``, ``blue``); None applies ``relocation.default_rate``.
+    flood_return_period
+        Plan for the residents this flood displaces too: ``risk`` must be a
+        :class:`risk_models.RiskResult` scored with natural hazards of that return period.
     planning_norms
-        Overrides of ``planning/data/planning_norms.toml`` (``[relocation]``).
+        Overrides of ``planning/data/planning_norms.toml`` (``[relocation]``, ``[relocation_flood]``).
+
+    Raises
+    ------
+    InputError
+        Levels without a rate, or a flood return period the risk result has no figures of.
 
     Examples
     --------
@@ -73,7 +86,8 @@ def relocation_demand(
     >>> relocation_demand(com, risk=pd.Series({"a": "red", "b": "blue"}))["relocate_people"].tolist()
     [150.0, 40.0]
     """
-    cfg = load_norms(planning_norms)["relocation"]
+    norms = load_norms(planning_norms)
+    cfg = norms["relocation"]
     pop = communities["population"].astype(float)
     if risk is None:
         level = pd.Series("none", index=communities.index)
@@ -92,8 +106,43 @@ def relocation_demand(
             )
             raise InputError(msg)
         rate = level.map(lambda v: float(cfg[v]))
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {"population": pop, "risk_level": level, "relocation_rate": rate, "relocate_people": pop * rate}
+    )
+    if flood_return_period is None:
+        return out
+    share = _flooded_share(communities, risk, flood_return_period)
+    displaced = pop * share * float(norms["relocation_flood"]["displaced_share"])
+    by_flood = displaced > out["relocate_people"]
+    out["flood_displaced"] = displaced
+    out["relocate_basis"] = np.where(by_flood, f"flood {float(flood_return_period):g}-year", "risk level")
+    out["relocate_people"] = np.maximum(out["relocate_people"], displaced)
+    return out
+
+
+def _flooded_share(communities: gpd.GeoDataFrame, risk: Any, period: float) -> pd.Series:
+    """Each community's ``flood_affected_rp<T>`` from the risk result (0 where it is missing)."""
+    ok = isinstance(period, int | float) and not isinstance(period, bool) and period > 0
+    col = f"flood_affected_rp{float(period):g}" if ok else ""
+    units = getattr(risk, "units", None)
+    if units is None or col not in units:
+        cols = [str(c) for c in getattr(units, "columns", [])]
+        have = sorted(
+            (c.removeprefix("flood_affected_rp") for c in cols if c.startswith("flood_affected_rp")),
+            key=float,
+        )
+        msg = (
+            f"Depots for the {period!r}-year flood need its flooded share per community "
+            f"(`{col or 'flood_affected_rp<T>'}`), and the risk result has "
+            + (f"the return periods {', '.join(have)} (years)" if have else "no flood figures")
+            + ". Fix: score the communities with natural hazards that include this return period "
+            "(`[natural_hazards.flood_depth]`), or choose one of those it has."
+        )
+        raise InputError(msg)
+    share = units[col].astype(float)
+    share.index = share.index.astype(str)
+    return pd.Series(
+        share.reindex(communities.index.astype(str)).fillna(0.0).to_numpy(), index=communities.index
     )
 
 
@@ -225,7 +274,8 @@ class DepotPlan:
     communities
         Per community: ``population``, ``risk_level``, ``relocation_rate``, ``relocate_people``,
         ``depot`` (None when unmet), ``travel_h``, ``delivery_limit_h``, ``unmet_people``,
-        ``unmet_reason`` (``capacity``, ``time`` or ``""``).
+        ``unmet_reason`` (``capacity``, ``time`` or ``""``); planned for a flood, also
+        ``flood_displaced`` and ``relocate_basis``.
     depots
         Per depot: ``tier``, ``capacity_people``, ``tier_norm`` (below / within / above the
         tier's capacity norm), ``people_assigned``, ``communities``, ``max_travel_h``,
@@ -273,6 +323,13 @@ class DepotPlan:
             f"Depot plan ({self.distance} distance, {self.days} days): {total:,.0f} people to relocate, "
             f"{total - self.unmet_people:,.0f} served by {len(self.depots)} depots ({self.status}).",
         ]
+        if "relocate_basis" in c:
+            flood = c[c["relocate_basis"] != "risk level"]
+            if len(flood):
+                lines.append(
+                    f"  the {flood['relocate_basis'].iloc[0]} flood sets the demand of {len(flood)} "
+                    f"communities: {flood['flood_displaced'].sum():,.0f} residents displaced"
+                )
         for reason, g in c[c["unmet_people"] > 0].groupby("unmet_reason"):
             lines.append(f"  unmet ({reason}): {len(g)} communities, {g['unmet_people'].sum():,.0f} people")
         for d, row in self.table().iterrows():
@@ -327,6 +384,7 @@ def plan_depots(
     distance: Distance = "network",
     n_new: int | None = None,
     time_limit_s: float | None = None,
+    flood_return_period: float | None = None,
     planning_norms: TableOverrides = None,
 ) -> DepotPlan:
     """Assign communities to relief depots, size their stock for ``days`` days, report what is unmet.
@@ -352,6 +410,9 @@ def plan_depots(
         many (at most one per candidate site).
     time_limit_s
         Solver time limit (default ``depots.time_limit_s``).
+    flood_return_period
+        Also relocate the residents the flood of this return period displaces
+        (:func:`relocation_demand`); ``risk`` must then carry natural-hazard figures.
     planning_norms
         Overrides of ``planning/data/planning_norms.toml``.
 
@@ -383,7 +444,9 @@ def plan_depots(
             "Fix: add relief depots with `tier` and `capacity_people`."
         )
         raise InputError(msg)
-    demand = relocation_demand(com, risk=risk, planning_norms=cfg)
+    demand = relocation_demand(com, risk=risk, flood_return_period=flood_return_period, planning_norms=cfg)
+    if flood_return_period is not None:
+        notes.append(cfg["relocation_flood"]["source"])
     spec = _depot_specs(depots, cfg["depot_tiers"], notes)
     hours = cost_matrix(graph, depots, com, distance=distance, planning_norms=cfg) / 3600.0
     people = demand["relocate_people"].to_numpy(np.float64)

@@ -461,6 +461,8 @@ def run_scenario(
             **register_inputs(hazard_register),
             **community_inputs(safety),
         )
+    # the flood whose displaced residents the depots plan for ([natural_hazards] relocation_return_period)
+    flood_rp = natural[0].relocation_return_period if natural[0] is not None else None
     skipped: dict[str, str] = {}
     stations: StationPlan | CityStationPlans | None = None
     depots: DepotPlan | TieredDepotPlan | None = None
@@ -491,11 +493,14 @@ def run_scenario(
             skipped["stations"] = str(exc)
         if has_depots and cities_:
             depots = plan_depot_network(
-                scenario, run.graph, risk=community_risk, days=days, executor=ex, progress=task_progress
-            )
+                scenario, run.graph, risk=community_risk, days=days, executor=ex, progress=task_progress,
+                flood_return_period=flood_rp,
+            )  # fmt: skip
             result.outputs["depots"] = depots.write(out / "depots.gpkg")
         elif has_depots:
-            depots = plan_depots(scenario, run.graph, risk=community_risk, days=days)
+            depots = plan_depots(
+                scenario, run.graph, risk=community_risk, days=days, flood_return_period=flood_rp
+            )
             result.outputs["depots"] = depots.write(out / "depots.gpkg")
         else:
             skipped["depots"] = (

@@ -345,3 +345,74 @@ def test_the_natural_weights_are_sampled_and_rescored_exactly(city: dict[str, An
     params0, notes0 = uncertain_parameters(base.risk_weights, categories=["mining"])
     assert not any(p.name.startswith("natural.") for p in params0)
     assert any("no natural hazard" in n for n in notes0)
+
+
+# -- relief depots plan for the residents a flood displaces -----------------------------------------
+
+
+def test_relocation_demand_follows_the_flooded_population(
+    city: dict[str, Any], scored, demo_nat: Path
+) -> None:
+    from planning import plan_depots, relocation_demand
+
+    without, res = scored  # communities, without and with the demo's natural hazards
+    com = city["communities"]
+    base = relocation_demand(com, risk=res)
+    flood = relocation_demand(com, risk=res, flood_return_period=100)
+    displaced = com["population"].astype(float) * res.units["flood_affected_rp100"].reindex(com.index)
+    np.testing.assert_allclose(flood["flood_displaced"], displaced.to_numpy())
+    np.testing.assert_allclose(flood["relocate_people"], np.maximum(base["relocate_people"], displaced))
+    by_flood = flood["relocate_basis"] == "flood 100-year"
+    assert (
+        by_flood.any()
+        and (flood.loc[by_flood, "flood_displaced"] > base.loc[by_flood, "relocate_people"]).all()
+    )
+    assert (flood.loc[~by_flood, "relocate_people"] == base.loc[~by_flood, "relocate_people"]).all()
+    # a rarer flood displaces at least as many
+    ten = relocation_demand(com, risk=res, flood_return_period=10)
+    assert flood["flood_displaced"].sum() >= ten["flood_displaced"].sum()
+    with pytest.raises(InputError, match=r"25-year flood.*return periods 10, 50, 100 \(years\)"):
+        relocation_demand(com, risk=res, flood_return_period=25)
+    with pytest.raises(InputError, match="no flood figures"):
+        relocation_demand(com, risk=without, flood_return_period=100)
+    scenario = gis.load_scenario(
+        gis.write_demo_scenario(Path(demo_nat).parent / "demo.gpkg", n_road_nodes=2000)
+    )
+    plan = plan_depots(scenario, None, risk=res, distance="euclidean", flood_return_period=100)
+    np.testing.assert_allclose(plan.communities["relocate_people"], flood["relocate_people"].to_numpy())
+    assert "100-year flood sets the demand" in plan.report()
+
+
+def test_the_relocation_return_period_must_be_one_of_the_rasters(tmp_path: Path) -> None:
+    nat = write_demo_natural_hazards(tmp_path)
+    text = nat.read_text(encoding="utf-8")
+    good = tmp_path / "good.toml"
+    good.write_text(text.replace("[natural_hazards]", "[natural_hazards]\nrelocation_return_period = 50", 1))
+    found = read_natural_hazards(good)
+    assert found is not None and found[0].relocation_return_period == 50.0
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace("[natural_hazards]", "[natural_hazards]\nrelocation_return_period = 20", 1))
+    with pytest.raises(
+        InputError, match=r"relocation_return_period` is 20\. Fix: .*\[10\.0, 50\.0, 100\.0\]"
+    ):
+        read_natural_hazards(bad)
+
+
+def test_riskplan_depots_plans_for_the_scenarios_flood(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service.cli import main
+
+    nat = write_demo_natural_hazards(tmp_path)
+    block = nat.read_text(encoding="utf-8").split("[natural_hazards]", 1)[1]
+    toml = _scenario_toml(tmp_path, "[natural_hazards]\nrelocation_return_period = 100" + block)
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(text.replace('[layers.fire_stations]', '[layers.depots]\npath = "demo_city.gpkg"\n'
+                                 'layer = "depots"\n\n[layers.fire_stations]'), encoding="utf-8")  # fmt: skip
+    out = tmp_path / "depots.gpkg"
+    assert main(["-q", "depots", str(toml), "--out", str(out), "--distance", "euclidean"]) == 0
+    assert "100-year flood sets the demand" in capsys.readouterr().out
+    assert "flood_displaced" in gpd.read_file(out, layer="communities")
+    bad = tmp_path / "bad.gpkg"
+    assert main(["-q", "depots", str(toml), "--out", str(bad), "--no-risk"]) == 2
+    assert "drop `--no-risk`" in capsys.readouterr().err and not bad.exists()

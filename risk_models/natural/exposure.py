@@ -58,11 +58,15 @@ class NaturalHazards:
         as circles of the group's ``point_radius_m``.
     label
         Where the layers come from ("synthetic" for the demo city's), shown in the notes.
+    relocation_return_period
+        The flood (one of ``flood_depth``'s return periods) whose displaced residents the relief
+        depots plan for (:func:`planning.relocation_demand`); None: the risk levels' rates only.
     """
 
     flood_depth: Mapping[float, Path] = field(default_factory=dict)
     zones: gpd.GeoDataFrame | None = None
     label: str = ""
+    relocation_return_period: float | None = None
 
     def __post_init__(self) -> None:
         periods = return_periods(list(self.flood_depth))

@@ -30,7 +30,9 @@ from .exposure import NaturalHazards
 __all__ = ["NATURAL_KEYS", "natural_hazards_from_toml", "read_natural_hazards"]
 
 #: The keys of ``[natural_hazards]``.
-NATURAL_KEYS = frozenset({"label", "zones", "zones_layer", "flood_depth", "table"})
+NATURAL_KEYS = frozenset(
+    {"label", "zones", "zones_layer", "flood_depth", "table", "relocation_return_period"}
+)
 
 
 def natural_hazards_from_toml(table: Any, src: Path) -> tuple[NaturalHazards, Path | None]:
@@ -70,7 +72,21 @@ def natural_hazards_from_toml(table: Any, src: Path) -> tuple[NaturalHazards, Pa
         layer = table.get("zones_layer")
         zones = read_layer(LayerSource("natural_hazard_zones", zones_path, file_layer=layer))
     override = toml_path(src, where, table, "table", file=True)
-    return NaturalHazards(depth, zones, str(table.get("label", ""))), override
+    relocation = table.get("relocation_return_period")
+    known = {float(str(t)) for t in depth}
+    ok = isinstance(relocation, int | float) and not isinstance(relocation, bool)
+    if relocation is not None and not (ok and float(relocation) in known):
+        msg = (
+            f"{where}: `relocation_return_period` is {relocation!r}. Fix: give one of the flood "
+            f"depth rasters' return periods ({sorted(known) or 'none given'}): the relief depots "
+            "then plan for the residents that flood displaces."
+        )
+        raise InputError(msg)
+    hazards = NaturalHazards(
+        depth, zones, str(table.get("label", "")),
+        relocation_return_period=None if relocation is None else float(relocation),
+    )  # fmt: skip
+    return hazards, override
 
 
 def read_natural_hazards(path: str | Path) -> tuple[NaturalHazards, Path | None] | None:

@@ -29,11 +29,18 @@ def road_graph(scenario: Scenario, args: argparse.Namespace) -> RoadGraph:
 def community_risk(
     scenario: Scenario, graph: RoadGraph, args: argparse.Namespace, *, with_risk: bool
 ) -> RiskResult | None:
-    """Risk by community with each community's road response time, as the demand weights (or None)."""
+    """Risk by community with each community's road response time, as the demand weights (or None).
+
+    A scenario TOML's ``[natural_hazards]`` joins the score, as in ``riskplan run``.
+    """
     if not with_risk:
         return None
     from planning import layer_coverage, reached_times
     from risk_models import score_scenario
+
+    from ..workflow import natural_inputs
+
+    natural, natural_table = natural_inputs(scenario)
 
     table = layer_coverage(
         graph,
@@ -49,6 +56,8 @@ def community_risk(
         response_time_s=reached_times(table),
         learn=False,
         risk_weights=args.risk_weights,
+        natural_hazards=natural,
+        natural_table=natural_table,
     )
 
 

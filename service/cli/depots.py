@@ -15,16 +15,27 @@ __all__ = ["register"]
 
 def _run(args: argparse.Namespace) -> int:
     from gis import load_scenario
+    from gis.errors import InputError
     from maps.qgis_styles import write_qgis_styles
     from planning.depots import plan_depots
+
+    from ..workflow import natural_inputs
 
     start = time.perf_counter()
     scenario = load_scenario(args.scenario)
     graph = road_graph(scenario, args)
+    flood_rp = args.flood_return_period
+    if flood_rp is None:  # the scenario TOML's [natural_hazards] relocation_return_period
+        natural, _ = natural_inputs(scenario)
+        flood_rp = natural.relocation_return_period if natural is not None else None
+    if flood_rp is not None and args.no_risk:
+        msg = "`--flood-return-period` needs the risk score's flood figures. Fix: drop `--no-risk`."
+        raise InputError(msg)
     risk = community_risk(scenario, graph, args, with_risk=not args.no_risk)
     plan = plan_depots(
-        scenario, graph, risk=risk, days=args.days, distance=args.distance, planning_norms=args.planning_norms
-    )
+        scenario, graph, risk=risk, days=args.days, distance=args.distance,
+        planning_norms=args.planning_norms, flood_return_period=flood_rp,
+    )  # fmt: skip
     out = plan.write(args.out)
     write_qgis_styles(out)
     print(plan.report())
@@ -40,4 +51,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_options(p)
     p.add_argument("--days", type=int, default=7, help="days of supplies to stock (default 7)")
     p.add_argument("--no-risk", action="store_true", help="one relocation rate for all (no risk score)")
+    p.add_argument(
+        "--flood-return-period",
+        type=float,
+        metavar="YEARS",
+        help="also relocate the residents this flood displaces (a scenario TOML whose [natural_hazards] "
+        "has flood depth rasters of that return period; default its relocation_return_period)",
+    )
     p.set_defaults(func=_run)
