@@ -124,7 +124,9 @@ def compare_units(
         indexed by unit id.
     coverage_before, coverage_after
         Optional coverage per unit (``communities`` of ``coverage.gpkg``): ``response_time_s``,
-        ``covered``, ``nearest_station`` and ``population``, on the same ids.
+        ``covered``, ``nearest_station`` and ``population``, on the same ids. Without them, the
+        units' own ``response_time_s`` (the time they were scored with: grid and H3 units) gives
+        the response time change.
     labels
         Names of the two sources in messages and reasons.
 
@@ -164,6 +166,13 @@ def compare_units(
         if col in b.columns and col in a.columns:
             for i in np.flatnonzero(_changed(b[col], a[col])):
                 reasons[i].append(f"{name} factor {float(b[col].iloc[i]):.2f} -> {float(a[col].iloc[i]):.2f}")
+    if (coverage_before is None or coverage_after is None) and all(
+        "response_time_s" in u.columns for u in (b, a)
+    ):  # grid or H3 units: the response time each unit was scored with
+        out["response_time_s_before"] = b["response_time_s"].astype(float)
+        out["response_time_s_after"] = a["response_time_s"].astype(float)
+        with np.errstate(invalid="ignore"):
+            out["response_time_s_change"] = out["response_time_s_after"] - out["response_time_s_before"]
     if coverage_before is not None and coverage_after is not None:
         cb, ca = coverage_before.copy(), coverage_after.copy()
         cb.index, ca.index = cb.index.astype(str), ca.index.astype(str)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -107,3 +109,44 @@ def test_cli_compares_two_risk_geopackages_and_refuses_a_mismatch(
     err = capsys.readouterr().err
     assert "c.gpkg" in err and "risk_units" in err and "Fix" in err
     assert main(["-q", "compare", str(a), str(tmp_path / "nope"), "--out", str(tmp_path / "y.gpkg")]) == 2
+
+
+def test_cli_runs_two_scenarios_then_compares_them(
+    units: gpd.GeoDataFrame, tmp_path, capsys, monkeypatch
+) -> None:
+    """Scenarios (a TOML, a GeoPackage without risk units) are run first, each into its folder."""
+    from gis.atomic import write_gpkg
+    from service import workflow
+    from service.cli import main
+
+    runs: list[tuple[str, str, str | None]] = []
+
+    def fake_run(scenario, out_dir, *, units=None, standard=None, **_):  # the whole run is tested elsewhere
+        runs.append((Path(scenario).name, Path(out_dir).name, units))
+        risk = before if Path(scenario).suffix == ".toml" else after
+        Path(out_dir).mkdir(parents=True)
+        write_gpkg(Path(out_dir) / "risk.gpkg", {"risk_units": risk.rename_axis("unit_id")}, {})
+
+    before = units
+    after = units.copy()
+    after.loc["C5", ["hazard_mining", "score", "level"]] = [0.5, 1.0, "blue"]
+    monkeypatch.setattr(workflow, "run_scenario", fake_run)
+    toml = tmp_path / "scenario.toml"
+    toml.write_text('[scenario]\nname = "x"\n', encoding="utf-8")
+    plain = write_gpkg(tmp_path / "plain.gpkg", {"fire_stations": units[["geometry"]]}, {})
+    out = tmp_path / "cmp.gpkg"
+    assert main(["-q", "compare", str(toml), str(plain), "--out", str(out), "--units", "grid:500"]) == 0
+    printed = capsys.readouterr().out
+    assert "Running the baseline scenario" in printed and "Running the other scenario" in printed
+    assert runs == [("scenario.toml", "baseline", "grid:500"), ("plain.gpkg", "other", "grid:500")]
+    assert (tmp_path / "cmp_runs" / "other" / "risk.gpkg").is_file()
+    got = gpd.read_file(out, layer="compare_units").set_index("unit_id")
+    assert got.loc["C5", "change"] == "better" and "level red -> blue" in got.loc["C5", "reasons"]
+
+
+def test_grid_units_compare_their_own_response_times(units: gpd.GeoDataFrame) -> None:
+    before = units.assign(response_time_s=[100.0, 200.0, 300.0, 400.0, 500.0, np.inf])
+    after = before.assign(response_time_s=[100.0, 260.0, 300.0, 400.0, 500.0, 700.0])
+    c = compare_units(before, after).units
+    assert c["response_time_s_change"].tolist()[:5] == [0.0, 60.0, 0.0, 0.0, 0.0]
+    assert c["response_time_s_after"].iloc[5] == 700.0
