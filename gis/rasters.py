@@ -23,7 +23,7 @@ import shapely
 
 from .errors import CRSError, InputError, MissingDependencyError
 
-__all__ = ["open_raster", "require_raster_crs", "zonal_means"]
+__all__ = ["line_maxima", "open_raster", "require_raster_crs", "zonal_means"]
 
 log = logging.getLogger(__name__)
 
@@ -158,3 +158,83 @@ def zonal_means(
         means = (np.nan_to_num(sums) * pixel_area + off) / area[:, None]
     means[~np.isfinite(means)] = 0.0
     return pd.DataFrame(means, index=polygons.index, columns=names)
+
+
+def line_maxima(
+    lines: gpd.GeoSeries | gpd.GeoDataFrame,
+    raster_path: str | Path,
+    *,
+    fill: float = 0.0,
+    what: str = "Raster",
+) -> npt.NDArray[np.float64]:
+    """The largest value of a raster's first band along each line (a road under a flood).
+
+    Each line (reprojected to the raster's CRS) is sampled at its vertices and at points at most
+    half a pixel apart between them, each point taking the value of the pixel it falls in; nodata,
+    NaN and points off the raster take ``fill``. A pixel the line only clips by less than half a
+    pixel may be missed: the depth of a flood changes little over one pixel.
+
+    Parameters
+    ----------
+    lines
+        Lines with a CRS.
+    raster_path
+        A single-band, north-up raster with a CRS.
+    fill
+        The value of nodata pixels, of points off the raster and of empty lines.
+    what
+        How messages name the raster.
+
+    Returns
+    -------
+    numpy.ndarray
+        One maximum per line, in ``lines``' order.
+
+    Examples
+    --------
+    A 3 x 1 raster of 100 m pixels (dry, 0.5 m, 2 m) and lines over the first two and all three:
+
+    >>> import tempfile, pathlib, rasterio
+    >>> from rasterio.transform import Affine
+    >>> from shapely import LineString
+    >>> tif = pathlib.Path(tempfile.mkdtemp()) / "depth.tif"
+    >>> with rasterio.open(tif, "w", driver="GTiff", width=3, height=1, count=1, dtype="float32",
+    ...                    crs="EPSG:32649", transform=Affine(100, 0, 0, 0, -100, 100), nodata=-1) as d:
+    ...     d.write(np.array([[-1, 0.5, 2.0]], dtype="float32"), 1)
+    >>> roads = gpd.GeoSeries([LineString([(10, 50), (190, 50)]), LineString([(10, 50), (290, 60)])],
+    ...                       crs=32649)
+    >>> line_maxima(roads, tif).tolist()
+    [0.5, 2.0]
+    """
+    raster_path = Path(raster_path)
+    geoms = gpd.GeoSeries(lines.geometry if isinstance(lines, gpd.GeoDataFrame) else lines)
+    if geoms.crs is None:
+        msg = f"`lines` have no CRS. Fix: set it with `gdf.set_crs(...)` before reading {what.lower()}s."
+        raise CRSError(msg)
+    out = np.full(len(geoms), float(fill))
+    if len(geoms) == 0:
+        return out
+    with open_raster(raster_path, what=what) as src:
+        crs = require_raster_crs(src, raster_path, what=what)
+        t = src.transform
+        if t.b != 0 or t.d != 0:
+            msg = (
+                f"{what} `{raster_path}` is rotated (its grid is not north-up). Fix: warp it, for "
+                f"example `gdalwarp {raster_path.name} north_up.tif`."
+            )
+            raise InputError(msg)
+        band = src.read(1, masked=True).astype(np.float64).filled(np.nan)
+    band[~np.isfinite(band)] = fill
+    step = min(abs(t.a), abs(t.e)) / 2.0
+    dense = shapely.segmentize(geoms.to_crs(crs).to_numpy(), step)
+    xy, owner = shapely.get_coordinates(dense, return_index=True)
+    if len(xy) == 0:
+        return out
+    col = np.floor((xy[:, 0] - t.c) / t.a).astype(np.int64)
+    row = np.floor((xy[:, 1] - t.f) / t.e).astype(np.int64)
+    inside = (row >= 0) & (row < band.shape[0]) & (col >= 0) & (col < band.shape[1])
+    value = np.full(len(xy), float(fill))
+    value[inside] = band[row[inside], col[inside]]
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])  # coordinates come line by line
+    out[owner[starts]] = np.maximum.reduceat(value, starts)
+    return out

@@ -35,6 +35,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "relocation_demand",
         "stock_needs",
     ),
+    "flood_roads": ("flood_closed_graph", "flooded_edges"),
     "districts": (
         "StationDistricts",
         "station_districts",
@@ -95,6 +96,7 @@ if TYPE_CHECKING:
     from .demand import demand_weights
     from .depots import DepotPlan, plan_depots, relocation_demand, stock_needs
     from .districts import StationDistricts, station_districts
+    from .flood_roads import flood_closed_graph, flooded_edges
     from .isochrones import band_population, isochrones
     from .names import DEFAULT_STANDARD, DISTANCES, MODELS
     from .parallel import CsgraphEngine, SnappedPointEngine, SourceReduction, reduce_sources
@@ -160,6 +162,8 @@ __all__ = [
     "cost_matrix",
     "demand_weights",
     "district_caps_km2",
+    "flood_closed_graph",
+    "flooded_edges",
     "generate_candidates",
     "greedy_upgrades",
     "isochrones",
