@@ -80,7 +80,9 @@ def test_conditional_law_beats_larson_on_uneven_loads() -> None:
     }
     assert gaps["conditional"] < 0.02 < gaps["larson"]
     # equal loads: the conditional law is Larson's placement, both reproduce the Erlang total
-    eq = approximate_hypercube(np.ones(4), np.array([[0, 1, 2, 3], [1, 2, 3, 0], [2, 3, 0, 1], [3, 0, 1, 2]]), 0.5)
+    eq = approximate_hypercube(
+        np.ones(4), np.array([[0, 1, 2, 3], [1, 2, 3, 0], [2, 3, 0, 1], [3, 0, 1, 2]]), 0.5
+    )
     assert eq.busy == pytest.approx(np.full(4, eq.busy.mean()))
 
 

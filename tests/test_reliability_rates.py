@@ -48,6 +48,11 @@ def test_rates_by_area_and_hour_by_hand(areas: gpd.GeoDataFrame) -> None:
     assert r.loc["C2", 17] == pytest.approx(1 / 4) and r.loc["C2", 23] == pytest.approx(1 / 4)
     assert r.to_numpy().sum() * 4 == pytest.approx(5)
     assert call_rates(inc, areas, period_days=10).loc["C1", 8] == pytest.approx(0.2)
+    city = call_rates(inc, areas, hours="city")  # C1's 2 calls shaped by the city's 3 of 5 at 08:00
+    assert city.loc["C1", 8] == pytest.approx(2 / 4 * 3 / 5)
+    assert city.sum(axis=1).to_numpy() == pytest.approx(r.sum(axis=1).to_numpy())
+    with pytest.raises(InputError, match="`hours`"):
+        call_rates(inc, areas, hours="district")
 
 
 def test_bad_incident_rows_are_named(areas: gpd.GeoDataFrame) -> None:
@@ -94,7 +99,9 @@ def test_service_times_by_category_and_own_durations(areas: gpd.GeoDataFrame) ->
 
 
 def test_response_units_per_grade_and_own_column() -> None:
-    st = pd.DataFrame({"grade": ["grade1", "grade2", "special"], "response_units": [None, 3, None]}, index=list("abc"))
+    st = pd.DataFrame(
+        {"grade": ["grade1", "grade2", "special"], "response_units": [None, 3, None]}, index=list("abc")
+    )
     assert response_units(st).tolist() == [2, 3, 2]
     with pytest.raises(InputError, match=r"rows x .*response_units"):
         response_units(pd.DataFrame({"grade": ["castle"]}, index=["x"]))

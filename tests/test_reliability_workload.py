@@ -22,7 +22,9 @@ from planning.reliability import (
 def _times(seed: int, areas: int, sites: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     d = np.linalg.norm(rng.random((areas, 1, 2)) - rng.random((1, sites, 2)), axis=2)
-    return pd.DataFrame(60.0 + 600.0 * d, index=[f"A{i}" for i in range(areas)], columns=[f"S{j}" for j in range(sites)])
+    return pd.DataFrame(
+        60.0 + 600.0 * d, index=[f"A{i}" for i in range(areas)], columns=[f"S{j}" for j in range(sites)]
+    )
 
 
 def test_several_units_per_station_against_exact_and_simulation() -> None:
@@ -43,7 +45,10 @@ def test_several_units_per_station_against_exact_and_simulation() -> None:
     assert np.abs(sim.busy - exact.hypercube.busy).max() < 0.02
     # shares of each area's calls: first-due station, 2nd, 3rd, lost and the rest sum to one
     a = exact.areas
-    assert ((1 - a["busy_fraction_first_due"]) + a["second_due_share"] + a["third_due_share"] + a["lost_share"] <= 1 + 1e-9).all()
+    assert (
+        (1 - a["busy_fraction_first_due"]) + a["second_due_share"] + a["third_due_share"] + a["lost_share"]
+        <= 1 + 1e-9
+    ).all()
     assert exact.stations["response_units"].tolist() == units
     assert exact.stations["calls_per_day"].sum() == pytest.approx(24 * (rates * (1 - a["lost_share"])).sum())
 
@@ -55,7 +60,9 @@ def test_first_due_busy_and_p90_by_hand() -> None:
     w = station_workload(t, lam, 60 * tau, standard_s=300.0, solver="exact")
     # states 00, 10 (S1 busy), 01, 11 with rates 1.5 in, 2 out: solve by hand
     L, mu = lam.sum(), 1 / tau
-    q = np.array([[-L, lam[0], lam[1], 0], [mu, -(mu + L), 0, L], [mu, 0, -(mu + L), L], [0, mu, mu, -2 * mu]])
+    q = np.array(
+        [[-L, lam[0], lam[1], 0], [mu, -(mu + L), 0, L], [mu, 0, -(mu + L), L], [0, mu, mu, -2 * mu]]
+    )
     a = np.vstack([q.T[:-1], np.ones(4)])
     pi = np.linalg.solve(a, np.r_[0, 0, 0, 1.0])
     assert w.areas.loc["A", "busy_fraction_first_due"] == pytest.approx(pi[1] + pi[3])
@@ -73,14 +80,16 @@ def test_by_hour_equals_the_day_when_rates_are_flat() -> None:
     rates = pd.DataFrame(np.full((10, 24), 0.3), index=t.index, columns=range(24))
     per_hour, table = workload_by_hour(t, rates, 30.0, standard_s=300.0)
     day = station_workload(t, np.full(10, 0.3), 30.0, standard_s=300.0)
-    assert per_hour[7].stations["busy_fraction"].to_numpy() == pytest.approx(day.stations["busy_fraction"].to_numpy())
+    assert per_hour[7].stations["busy_fraction"].to_numpy() == pytest.approx(
+        day.stations["busy_fraction"].to_numpy()
+    )
     assert table.index[-1] == "city" and set(table.index[:-1]) == set(day.areas["first_due"])
     assert (table.loc["city"] == day.city["expected_response_p90_s"]).all()
     night = rates.copy()
     night[3] = 0.01
     _, quiet = workload_by_hour(t, night, 30.0)
     assert quiet.loc["city", 3] <= quiet.loc["city", 12]
-    with pytest.raises(InputError, match="0..23"):
+    with pytest.raises(InputError, match=r"0\.\.23"):
         workload_by_hour(t, rates.iloc[:, :12], 30.0)
 
 
@@ -101,7 +110,9 @@ def test_queueing_swap_finds_the_brute_force_optimum() -> None:
         t = _times(seed, 12, 6)
         rates = np.random.default_rng(seed).random(12) * 2
         evaluate = {
-            sites: station_workload(t[list(sites)], rates, 40.0, standard_s=300.0, solver="exact").city["expected_coverage"]
+            sites: station_workload(t[list(sites)], rates, 40.0, standard_s=300.0, solver="exact").city[
+                "expected_coverage"
+            ]
             for sites in combinations(t.columns, 2)
         }
         best = max(evaluate.values())

@@ -18,6 +18,8 @@ from planning.reliability.analysis import (
     RELIABILITY_COLUMNS,
     ReliabilityResult,
     analyse_reliability,
+    attach_reliability,
+    check_reliability_inputs,
     reliability_options,
 )
 from planning.reliability.concurrency import concurrency_by_hour
@@ -52,7 +54,9 @@ __all__ = [
     "approximate_hypercube",
     "area_service_times",
     "assign_areas",
+    "attach_reliability",
     "call_rates",
+    "check_reliability_inputs",
     "concurrency_by_hour",
     "exact_hypercube",
     "expected_coverage",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -25,13 +25,31 @@ from ..names import DEFAULT_STANDARD
 from ..standards import ResponseStandard, response_standard
 from ..travel import cost_matrix
 from .concurrency import concurrency_by_hour
-from .rates import HOURS, area_service_times, call_rates, rates_from_risk, response_units
+from .rates import (
+    HOURS,
+    _durations,
+    area_service_times,
+    call_rates,
+    incident_hours,
+    load_service_times,
+    rates_from_risk,
+    response_units,
+)
 from .workload import Workload, station_workload, workload_by_hour
 
 if TYPE_CHECKING:
     from gis.network.graph import GraphLike
 
-__all__ = ["RELIABILITY_COLUMNS", "ReliabilityResult", "analyse_reliability", "reliability_options"]
+    from ..coverage import CoverageResult
+
+__all__ = [
+    "RELIABILITY_COLUMNS",
+    "ReliabilityResult",
+    "analyse_reliability",
+    "attach_reliability",
+    "check_reliability_inputs",
+    "reliability_options",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +65,7 @@ RELIABILITY_COLUMNS = (
     "expected_response_p90_s",
 )
 
-_OPTIONS = {"calls_per_year", "period_days", "service_times", "weight_column", "method"}
+_OPTIONS = {"calls_per_year", "period_days", "service_times", "weight_column", "method", "hours"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,7 +141,10 @@ def reliability_options(table: Mapping[str, Any] | None, where: str = "[reliabil
     if table is None:
         return {}
     if not isinstance(table, Mapping):
-        msg = f"{where} must be a table of options ({', '.join(sorted(_OPTIONS))}). Fix: write it as a TOML table."
+        msg = (
+            f"{where} must be a table of options ({', '.join(sorted(_OPTIONS))}). "
+            "Fix: write it as a TOML table."
+        )
         raise InputError(msg)
     unknown = sorted(set(table) - _OPTIONS - {"enabled"})
     if unknown:
@@ -137,14 +158,42 @@ def reliability_options(table: Mapping[str, Any] | None, where: str = "[reliabil
                 msg = f"{where} `{key}` is {v!r}. Fix: give a number > 0."
                 raise InputError(msg)
             out[key] = float(v)
-    for key in ("service_times", "weight_column", "method"):
+    for key in ("service_times", "weight_column", "method", "hours"):
         if table.get(key) is not None:
             out[key] = table[key]
     return out
 
 
+def _source(scenario: Any) -> str:
+    files = getattr(scenario, "files", {}) or {}
+    return str(files.get("incidents") or getattr(scenario, "source", None) or "incidents")
+
+
+def check_reliability_inputs(scenario: Any, *, service_times: TableOverrides = None) -> None:
+    """Check what :func:`analyse_reliability` reads before anything runs or is written.
+
+    The service-time table (with its overrides), the stations' response units and the
+    incidents' ``time`` and ``duration_min``.
+
+    Raises
+    ------
+    gis.InputError
+        Naming the file, the rows and the fix.
+    """
+    load_service_times(service_times)
+    response_units(scenario["fire_stations"], service_times=service_times)
+    incidents = scenario.layers.get("incidents")
+    if incidents is not None and len(incidents):
+        incident_hours(incidents, source=_source(scenario))
+        _durations(incidents, _source(scenario))
+
+
 def _times(
-    graph: GraphLike, stations: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, std: ResponseStandard, speed_factor: float
+    graph: GraphLike,
+    stations: gpd.GeoDataFrame,
+    areas: gpd.GeoDataFrame,
+    std: ResponseStandard,
+    speed_factor: float,
 ) -> pd.DataFrame:
     travel = cost_matrix(graph, stations, areas, turnout_s=0.0)
     return pd.DataFrame(std.turnout_s + travel / speed_factor, index=areas.index, columns=stations.index)
@@ -162,6 +211,7 @@ def analyse_reliability(
     weight_column: str | None = None,
     response_standards: TableOverrides = None,
     method: str = "auto",
+    hours: str = "city",
 ) -> ReliabilityResult:
     """Station workload, expected coverage and expected 90th-percentile response of a scenario.
 
@@ -187,6 +237,9 @@ def analyse_reliability(
         ``risk`` or ``population``).
     method
         The hypercube approximation's busy-set law.
+    hours
+        With incidents: ``city`` (each community's calls shaped by the city's hour profile)
+        or ``area`` (its own counts per hour), see :func:`~planning.reliability.call_rates`.
 
     Returns
     -------
@@ -208,16 +261,19 @@ def analyse_reliability(
     if not len(stations) or not len(communities):
         msg = "reliability: the scenario needs fire_stations and communities. Fix: add the layers."
         raise InputError(msg)
-    src = str(getattr(scenario, "files", {}).get("incidents") or getattr(scenario, "source", None) or "incidents")
+    src = _source(scenario)
     incidents = scenario.layers.get("incidents") if hasattr(scenario, "layers") else None
     notes: list[str] = []
     if incidents is not None and len(incidents):
-        rates = call_rates(incidents, communities, period_days=period_days, source=src)
+        rates = call_rates(incidents, communities, period_days=period_days, hours=hours, source=src)
         rsource = "incidents"
         service = area_service_times(incidents, communities, service_times=service_times, source=src)
     else:
         rates = rates_from_risk(
-            communities, weight_column=weight_column, calls_per_year=calls_per_year, service_times=service_times
+            communities,
+            weight_column=weight_column,
+            calls_per_year=calls_per_year,
+            service_times=service_times,
         )
         rsource = str(rates.attrs["source"])
         service = area_service_times(None, communities, service_times=service_times)
@@ -229,24 +285,39 @@ def analyse_reliability(
     times = _times(graph, stations, communities, std, speed_factor)
     daily = rates.sum(axis=1) / 24.0
     w = station_workload(
-        times, daily.to_numpy(), service.to_numpy(), response_units=units.to_numpy(), standard_s=std.response_s, method=method
+        times,
+        daily.to_numpy(),
+        service.to_numpy(),
+        response_units=units.to_numpy(),
+        standard_s=std.response_s,
+        method=method,
     )
     per_hour, p90 = workload_by_hour(
-        times, rates, service.to_numpy(), response_units=units.to_numpy(), standard_s=std.response_s, method=method
+        times,
+        rates,
+        service.to_numpy(),
+        response_units=units.to_numpy(),
+        standard_s=std.response_s,
+        method=method,
     )
     busy_by_hour = pd.DataFrame({h: per_hour[h].stations["busy_fraction"] for h in HOURS})
     comm = w.areas.assign(service_min=service.to_numpy())
     comm = comm[["first_due", *RELIABILITY_COLUMNS]]
     st = w.stations.set_axis(stations.index).assign(
-        peak_busy_fraction=busy_by_hour.max(axis=1).to_numpy(), peak_hour=busy_by_hour.idxmax(axis=1).to_numpy()
+        peak_busy_fraction=busy_by_hour.max(axis=1).to_numpy(),
+        peak_hour=busy_by_hour.idxmax(axis=1).to_numpy(),
     )
     layer = gpd.GeoDataFrame(
-        stations[[c for c in ("name", "grade") if c in stations.columns]].join(st), geometry=stations.geometry, crs=stations.crs
+        stations[[c for c in ("name", "grade") if c in stations.columns]].join(st),
+        geometry=stations.geometry,
+        crs=stations.crs,
     )
     p90.columns = [f"h{h:02d}" for h in p90.columns]
     conc = concurrency_by_hour(rates, service, units=int(units.sum()))
     if w.city["lost_share"] > 0.01:
-        notes.append(f"{w.city['lost_share']:.1%} of calls find every unit busy (mutual aid): counted as not covered")
+        notes.append(
+            f"{w.city['lost_share']:.1%} of calls find every unit busy (mutual aid): counted as not covered"
+        )
     unreached = int(np.isinf(times.to_numpy()).all(axis=1).sum())
     if unreached:
         notes.append(f"{unreached} communities reached by no station: p90 beyond reach")
@@ -261,4 +332,28 @@ def analyse_reliability(
         rates_source=rsource,
         notes=tuple(notes),
         workload=w,
+    )
+
+
+def attach_reliability(coverage: CoverageResult, reliability: ReliabilityResult) -> CoverageResult:
+    """The coverage with the reliability's columns on its communities and its layers and tables.
+
+    The communities gain :data:`RELIABILITY_COLUMNS` (``expected_response_p90_s``,
+    ``busy_fraction_first_due`` ...), the GeoPackage the ``station_workload`` layer and the
+    ``p90_by_hour``, ``concurrency_by_hour`` and ``reliability_summary`` tables, and the
+    report its lines.
+    """
+    comm = coverage.communities.drop(columns=[c for c in RELIABILITY_COLUMNS if c in coverage.communities])
+    comm = comm.join(reliability.communities[list(RELIABILITY_COLUMNS)])
+    st = (
+        reliability.station_workload.to_crs(coverage.stations.crs)
+        if coverage.stations.crs
+        else reliability.station_workload
+    )
+    return replace(
+        coverage,
+        communities=comm,
+        extra_layers={**coverage.extra_layers, "station_workload": st},
+        extra_tables={**coverage.extra_tables, **reliability.tables()},
+        notes=(*coverage.notes, reliability.report().replace("\n", " ")),
     )

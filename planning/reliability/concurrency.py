@@ -62,7 +62,9 @@ def concurrency_by_hour(
     tau = np.broadcast_to(np.asarray(service_min, dtype=float).reshape(-1, 1) / 60.0, lam.shape)
     per_hour = lam.sum(axis=0)
     mean = (lam * tau).sum(axis=0)
-    out = pd.DataFrame({"calls_per_hour": per_hour, "mean_in_progress": mean}, index=pd.Index(range(24), name="hour"))
+    out = pd.DataFrame(
+        {"calls_per_hour": per_hour, "mean_in_progress": mean}, index=pd.Index(range(24), name="hour")
+    )
     for k in range(1, k_max + 1):
         out[f"p_at_least_{k}"] = stats.poisson.sf(k - 1, mean)
     if units is not None:

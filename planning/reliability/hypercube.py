@@ -266,7 +266,9 @@ def approximate_hypercube(
     lost = float(p[units])
     weight = rates * tau  # busy time each area's calls bring
     if conditional and 0.0 < rho < 1.0:
-        return _fit_conditional(p, weight, preferences, rho, tolerance, max_iterations)
+        return _fit_conditional(
+            p, weight, preferences, rho, tolerance=tolerance, max_iterations=max_iterations
+        )
     q = _larson_q(p, units, rho)
     busy = np.full(units, rho)
     dispatch = np.zeros((areas, units + 1))
@@ -294,6 +296,7 @@ def _fit_conditional(
     weight: np.ndarray,
     preferences: np.ndarray,
     rho: float,
+    *,
     tolerance: float,
     max_iterations: int,
 ) -> HypercubeResult:

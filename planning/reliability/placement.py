@@ -103,7 +103,8 @@ def queueing_swap(
     if unknown or len(set(plan)) != len(plan) or not plan or not set(fixed) <= set(plan):
         msg = (
             f"queueing swap: start {plan} / fixed {list(fixed)}: sites {unknown} are not columns of the "
-            "times, or repeat, or a fixed site is not in the start. Fix: start from a plan of distinct candidates "
+            "times, or repeat, or a fixed site is not in the start. Fix: start from a plan of distinct "
+            "candidates "
             "that holds the fixed sites."
         )
         raise InputError(msg)
@@ -146,5 +147,9 @@ def queueing_swap(
     else:
         log.warning("queueing_swap: stopped after %d moves", max_moves)
     return SwapResult(
-        sites=tuple(plan), expected_coverage=best, start_coverage=first, moves=tuple(moves), evaluations=evaluations
+        sites=tuple(plan),
+        expected_coverage=best,
+        start_coverage=first,
+        moves=tuple(moves),
+        evaluations=evaluations,
     )

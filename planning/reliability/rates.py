@@ -58,7 +58,11 @@ def load_service_times(service_times: TableOverrides = None) -> dict[str, Any]:
             raise InputError(msg)
     cr = table.get("call_rates", {})
     shares = np.asarray(cr.get("hour_shares", []), dtype=float)
-    if shares.shape != (24,) or (shares < 0).any() or not math.isclose(float(shares.sum()), 1.0, rel_tol=1e-3):
+    if (
+        shares.shape != (24,)
+        or (shares < 0).any()
+        or not math.isclose(float(shares.sum()), 1.0, rel_tol=1e-3)
+    ):
         msg = (
             "service_times.toml [call_rates] `hour_shares` must be 24 shares >= 0 summing to 1 "
             f"(got {shares.size} summing to {shares.sum():.3f}). Fix: list one share per hour 0..23."
@@ -66,7 +70,10 @@ def load_service_times(service_times: TableOverrides = None) -> dict[str, Any]:
         raise InputError(msg)
     v = cr.get("calls_per_1000_residents_per_year")
     if not isinstance(v, int | float) or isinstance(v, bool) or not v > 0:
-        msg = f"service_times.toml [call_rates] `calls_per_1000_residents_per_year` is {v!r}. Fix: give a rate > 0."
+        msg = (
+            f"service_times.toml [call_rates] `calls_per_1000_residents_per_year` is {v!r}. "
+            "Fix: give a rate > 0."
+        )
         raise InputError(msg)
     return table
 
@@ -92,7 +99,10 @@ def incident_hours(incidents: pd.DataFrame, *, source: str = "incidents") -> pd.
     [8, 23]
     """
     if "time" not in incidents.columns:
-        msg = f"{source}: layer `incidents` has no `time` column. Fix: add the call time (ISO 8601, e.g. 2024-01-05T08:30:00)."
+        msg = (
+            f"{source}: layer `incidents` has no `time` column. "
+            "Fix: add the call time (ISO 8601, e.g. 2024-01-05T08:30:00)."
+        )
         raise InputError(msg)
     t = pd.to_datetime(incidents["time"], errors="coerce", format="mixed")
     bad = t.isna().to_numpy()
@@ -151,6 +161,7 @@ def call_rates(
     areas: gpd.GeoDataFrame,
     *,
     period_days: float | None = None,
+    hours: str = "area",
     source: str = "incidents",
 ) -> pd.DataFrame:
     """Calls per hour from each area at each hour of the day, from the incidents layer.
@@ -163,6 +174,10 @@ def call_rates(
         Demand areas (communities, grid units) on their id index.
     period_days
         Days the record covers; default: from the first to the last incident's day.
+    hours
+        ``area``: each area's own count at each hour; ``city``: each area's daily calls shaped
+        by the whole city's hour-of-day profile (steadier when an area has few calls: a year
+        of a few thousand calls leaves most area-hours with none or one).
     source
         File or layer named in error messages.
 
@@ -197,6 +212,15 @@ def call_rates(
     counts = pd.crosstab(area.to_numpy(), t.dt.hour.to_numpy()) if len(incidents) else pd.DataFrame()
     out = counts.reindex(index=areas.index, columns=HOURS, fill_value=0).astype(float) / period_days
     out.columns = HOURS
+    if hours == "city":
+        profile = out.sum(axis=0)
+        profile = profile / profile.sum() if profile.sum() > 0 else pd.Series(1.0 / 24, index=HOURS)
+        out = pd.DataFrame(
+            out.sum(axis=1).to_numpy()[:, None] * profile.to_numpy()[None, :], index=out.index, columns=HOURS
+        )
+    elif hours != "area":
+        msg = f"`hours` is {hours!r}. Fix: use area (each area's own counts) or city (the city's profile)."
+        raise InputError(msg)
     out.attrs.update(source="incidents", period_days=period_days, calls=len(incidents))
     return out
 
@@ -235,7 +259,9 @@ def rates_from_risk(
     60.0
     """
     table = load_service_times(service_times)["call_rates"]
-    column = weight_column or next((c for c in ("risk_score", "risk", "population") if c in areas.columns), None)
+    column = weight_column or next(
+        (c for c in ("risk_score", "risk", "population") if c in areas.columns), None
+    )
     if column is None or column not in areas.columns:
         msg = (
             f"rates from risk: the areas have no `{weight_column or 'risk_score'}` column. Fix: score "
@@ -252,7 +278,10 @@ def rates_from_risk(
         raise InputError(msg)
     if calls_per_year is None:
         if "population" not in areas.columns:
-            msg = "rates from risk: no `calls_per_year` and no `population` to scale the default rate. Fix: give calls_per_year."
+            msg = (
+                "rates from risk: no `calls_per_year` and no `population` to scale the default rate. "
+                "Fix: give calls_per_year."
+            )
             raise InputError(msg)
         people = float(pd.to_numeric(areas["population"], errors="coerce").fillna(0).sum())
         calls_per_year = float(table["calls_per_1000_residents_per_year"]) * people / 1000.0
@@ -293,7 +322,9 @@ def area_service_times(
     if incidents is None or not len(incidents):
         return pd.Series(default, index=areas.index, name="service_min")
     cats = {k: float(v["minutes"]) for k, v in table.get("categories", {}).items()}
-    category = incidents["category"] if "category" in incidents.columns else pd.Series("", index=incidents.index)
+    category = (
+        incidents["category"] if "category" in incidents.columns else pd.Series("", index=incidents.index)
+    )
     minutes = category.astype(str).map(cats).fillna(default)
     own = _durations(incidents, source)
     if own is not None:
@@ -314,8 +345,12 @@ def response_units(stations: pd.DataFrame, *, service_times: TableOverrides = No
     >>> response_units(st).tolist()
     [2, 2]
     """
-    grades = {k: v for k, v in load_service_times(service_times).get("response_units", {}).items() if k != "source"}
-    grade = stations["grade"].astype(str) if "grade" in stations.columns else pd.Series("", index=stations.index)
+    grades = {
+        k: v for k, v in load_service_times(service_times).get("response_units", {}).items() if k != "source"
+    }
+    grade = (
+        stations["grade"].astype(str) if "grade" in stations.columns else pd.Series("", index=stations.index)
+    )
     units = grade.map(grades)
     if "response_units" in stations.columns:
         own = pd.to_numeric(stations["response_units"], errors="coerce")
@@ -326,7 +361,8 @@ def response_units(stations: pd.DataFrame, *, service_times: TableOverrides = No
         msg = (
             f"fire_stations rows {_rows(stations.index, bad)} have no whole number of response units "
             f"(grade not in service_times.toml [response_units]: {', '.join(grades)}; or a bad "
-            "`response_units`). Fix: add a `response_units` column (>= 1) or a grade entry via `service_times`."
+            "`response_units`). Fix: add a `response_units` column (>= 1) or a grade entry via "
+            "`service_times`."
         )
         raise InputError(msg)
     return units.astype(int)

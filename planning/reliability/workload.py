@@ -137,7 +137,11 @@ def station_workload(
         msg = f"station workload: {lam.size} rates for {n_areas} areas. Fix: give one rate per area."
         raise InputError(msg)
     tau_min = np.broadcast_to(np.asarray(service_min, dtype=float), (n_areas,)).astype(float)
-    units = np.ones(n_st, dtype=np.int64) if response_units is None else np.asarray(response_units).astype(np.int64)
+    units = (
+        np.ones(n_st, dtype=np.int64)
+        if response_units is None
+        else np.asarray(response_units).astype(np.int64)
+    )
     if units.shape != (n_st,) or (units < 1).any():
         msg = f"station workload: `response_units` {units.tolist()} must be one whole number >= 1 per station"
         raise InputError(msg)
@@ -147,7 +151,10 @@ def station_workload(
     tau_h = tau_min / 60.0
     if solver == "exact":
         if not np.allclose(tau_h, tau_h[0]):
-            msg = "station workload: the exact solver takes one service time for all areas. Fix: use solver='approximate'."
+            msg = (
+                "station workload: the exact solver takes one service time for all areas. "
+                "Fix: use solver='approximate'."
+            )
             raise InputError(msg)
         res = exact_hypercube(lam, prefs, float(tau_h[0]))
     elif solver == "approximate":
@@ -155,7 +162,7 @@ def station_workload(
     else:
         msg = f"station workload: `solver` is {solver!r}. Fix: use approximate or exact."
         raise InputError(msg)
-    return _read(frame, lam, res, prefs, unit_station, units, standard_s)
+    return _read(frame, lam, res, prefs, unit_station=unit_station, units=units, standard_s=standard_s)
 
 
 def _read(
@@ -163,6 +170,7 @@ def _read(
     lam: FloatArray,
     res: HypercubeResult,
     prefs: npt.NDArray[np.int64],
+    *,
     unit_station: npt.NDArray[np.int64],
     units: npt.NDArray[np.int64],
     standard_s: float | None,
@@ -185,7 +193,9 @@ def _read(
     values = np.hstack([ranked_t, np.full((n_areas, 1), np.inf)])
     weights = np.hstack([disp, lost[:, None]])
     p90 = np.array([weighted_quantile(values[a], weights[a], 0.9) for a in range(n_areas)])
-    cover = (disp * (ranked_t <= standard_s)).sum(axis=1) if standard_s is not None else np.full(n_areas, np.nan)
+    cover = (
+        (disp * (ranked_t <= standard_s)).sum(axis=1) if standard_s is not None else np.full(n_areas, np.nan)
+    )
     ids = frame.columns.to_numpy()
     first = st_order[:, 0]
     per_day = lam * 24.0
@@ -213,7 +223,9 @@ def _read(
             "busy_fraction": busy,
             "calls_per_day": answered,
             "first_due_calls_per_day": first_calls,
-            "first_due_answered_share": np.divide(own, first_calls, out=np.full(n_st, np.nan), where=first_calls > 0),
+            "first_due_answered_share": np.divide(
+                own, first_calls, out=np.full(n_st, np.nan), where=first_calls > 0
+            ),
         },
         index=pd.Index(ids, name="station"),
     )
@@ -222,7 +234,9 @@ def _read(
         "calls_per_day": total * 24.0,
         "mean_busy_fraction": float(res.busy.mean()),
         "lost_share": float((lam * lost).sum() / total) if total > 0 else 0.0,
-        "expected_coverage": float((lam * cover).sum() / total) if total > 0 and standard_s is not None else np.nan,
+        "expected_coverage": float((lam * cover).sum() / total)
+        if total > 0 and standard_s is not None
+        else np.nan,
         "expected_response_p90_s": weighted_quantile(values.ravel(), (weights * lam[:, None]).ravel(), 0.9),
     }
     return Workload(stations=stations, areas=areas, city=city, hypercube=res, unit_station=unit_station)
