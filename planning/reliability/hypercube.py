@@ -1,7 +1,8 @@
 """Hypercube queueing model of units that are busy (Larson 1974, 1975).
 
-Both solvers take the same inputs: call rates per demand area, one mean service time shared
-by all units and a preference (dispatch order) list per area naming every unit. A call goes
+The solvers take the same inputs: call rates per demand area, a mean service time (one for
+all units in the exact solver; one per area in the approximation and the simulation) and a
+preference (dispatch order) list per area naming every unit. A call goes
 to the first free unit of its area's list and is lost (passed to mutual aid) when all are
 busy: the zero-line-capacity hypercube.
 """
