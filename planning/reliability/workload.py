@@ -4,11 +4,13 @@
 station, each a server of the hypercube, the station's units next to each other in every
 area's dispatch order), solves the hypercube (:func:`~planning.reliability.approximate_hypercube`,
 area service times after Jarvis) and reads off, per area: the chance the first-due station is
-busy (all its units out) and the call goes to the 2nd or 3rd station or is lost to mutual
-aid, the expected coverage within a standard and the expected 90th-percentile response; per
-station: its busy fraction and calls; and the city's figures. :func:`workload_by_hour` does
-it for each hour of the day (one steady state per hour: the hour's call rates held long
-enough to settle, the usual standards-of-cover reading).
+busy (all its units out; for a station of several units from the Erlang loss of a group of
+its units carrying its busy time, which the hypercube's busy-set laws miss) and the call goes
+to the 2nd or 3rd station or is lost to mutual aid, the expected coverage within a standard
+and the expected 90th-percentile response; per station: its busy fraction and calls; and the
+city's figures. :func:`workload_by_hour` does it for each hour of the day (one steady state
+per hour: the hour's call rates held long enough to settle, the usual standards-of-cover
+reading).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pandas as pd
 
 from gis.errors import InputError
 
-from .hypercube import HypercubeResult, approximate_hypercube, exact_hypercube
+from .hypercube import HypercubeResult, _erlang_loss, approximate_hypercube, exact_hypercube
 
 __all__ = ["Workload", "station_workload", "weighted_quantile", "workload_by_hour"]
 
@@ -162,7 +164,66 @@ def station_workload(
     else:
         msg = f"station workload: `solver` is {solver!r}. Fix: use approximate or exact."
         raise InputError(msg)
-    return _read(frame, lam, res, prefs, unit_station=unit_station, units=units, standard_s=standard_s)
+    return _read(
+        frame,
+        lam,
+        res,
+        prefs,
+        unit_station=unit_station,
+        units=units,
+        standard_s=standard_s,
+        station_erlang=solver != "exact",
+    )
+
+
+def _all_busy(carried: float, servers: int) -> float:
+    """P(all ``servers`` busy) of an Erlang loss group carrying ``carried`` Erlangs (bisection)."""
+    if carried <= 0.0:
+        return 0.0
+    if carried >= servers * (1.0 - 1e-9):
+        return 1.0
+    lo, hi = carried, carried * 2.0 + 1.0
+    while hi * (1.0 - float(_erlang_loss(hi, servers)[servers])) < carried:
+        hi *= 2.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if mid * (1.0 - float(_erlang_loss(mid, servers)[servers])) < carried:
+            lo = mid
+        else:
+            hi = mid
+    return float(_erlang_loss(0.5 * (lo + hi), servers)[servers])
+
+
+def _station_erlang(
+    weights: FloatArray,
+    ranked_station: npt.NDArray[np.int64],
+    busy: FloatArray,
+    *,
+    unit_station: npt.NDArray[np.int64],
+    units: npt.NDArray[np.int64],
+) -> FloatArray:
+    """Dispatch weights with the first-due station's all-busy chance taken from its own Erlang loss.
+
+    The hypercube's busy-set laws miss the dependence of a station's co-located units (one out,
+    the next takes the district's calls): for a station of several units the chance that all are
+    out is taken as the Erlang loss of a group of its units carrying its busy time, and each
+    area's shares are rescaled to it (the first-due station's units to ``1 - B``, the rest to
+    ``B``, in proportion).
+    """
+    carried = np.bincount(unit_station, weights=busy, minlength=units.size)
+    all_busy = np.array(
+        [_all_busy(float(a), int(c)) if c > 1 else np.nan for a, c in zip(carried, units, strict=True)]
+    )
+    first = ranked_station[:, 0]
+    multi = units[first] > 1
+    if not multi.any():
+        return weights
+    in_first = np.hstack([ranked_station == first[:, None], np.zeros((len(first), 1), dtype=bool)])
+    share = (weights * in_first).sum(axis=1)
+    target = np.where(multi, 1.0 - np.nan_to_num(all_busy[first]), share)
+    f_first = np.divide(target, share, out=np.ones_like(share), where=share > 0)
+    f_rest = np.divide(1.0 - target, 1.0 - share, out=np.ones_like(share), where=share < 1)
+    return np.where(in_first, weights * f_first[:, None], weights * f_rest[:, None])
 
 
 def _read(
@@ -174,16 +235,22 @@ def _read(
     unit_station: npt.NDArray[np.int64],
     units: npt.NDArray[np.int64],
     standard_s: float | None,
+    station_erlang: bool,
 ) -> Workload:
     t = frame.to_numpy(dtype=float)
     n_areas, n_st = t.shape
     n_units = unit_station.size
+    ranked_station = unit_station[prefs]  # (areas, unit rank) -> station position
+    if station_erlang:
+        dispatch = _station_erlang(
+            res.dispatch, ranked_station, res.busy, unit_station=unit_station, units=units
+        )
+        res = HypercubeResult(busy=res.busy, dispatch=dispatch)
     disp = res.dispatch[:, :n_units]
     lost = res.dispatch[:, n_units]
     st_order = np.argsort(t, axis=1, kind="stable")
     st_rank = np.empty_like(st_order)
     np.put_along_axis(st_rank, st_order, np.arange(n_st)[None, :].repeat(n_areas, 0), axis=1)
-    ranked_station = unit_station[prefs]  # (areas, unit rank) -> station position
     by_rank = np.zeros((n_areas, n_st))
     rows = np.repeat(np.arange(n_areas), n_units)
     np.add.at(by_rank, (rows, np.take_along_axis(st_rank, ranked_station, axis=1).ravel()), disp.ravel())
