@@ -70,11 +70,14 @@ LAYER_NAMES: dict[str, str] = {
     "register": "Hidden dangers, open 隐患台账 (未销号)",
     "register_closed": "Hidden dangers, closed or rejected 已销号 / 已驳回",
     "stations": "Fire stations",
+    "station_workload": "Station workload: share of time busy (reliability)",
     "proposed": "Proposed fire stations",
     "depots": "Relief-material depots",
 }
 #: Layers drawn only from a hazard register (``risk_map(..., register=...)``).
 REGISTER_LAYERS = ("risk_areas", "risk_points", "register", "register_closed")
+#: Layers drawn only from a coverage with reliability (``planning.reliability.attach_reliability``).
+RELIABILITY_LAYERS = ("station_workload",)
 HIDDEN_BY_DEFAULT = {"isochrones", "districts", "depot_links", "register_closed"}
 #: Layers hidden by default when the risk units are drawn (they cover the same polygons).
 HIDDEN_UNDER_RISK = {"communities", "community_safety", "upgrades"}
@@ -302,6 +305,10 @@ def risk_map(
         specs.append(spec_u)
     if coverage is not None:
         specs.extend(coverage_specs(coverage, st, disp))
+    if coverage is not None and "station_workload" in getattr(coverage, "extra_layers", {}):
+        from ._reliability_layers import workload_spec
+
+        specs.append(workload_spec(coverage.extra_layers["station_workload"], disp))
     communities = coverage.communities if coverage is not None else index_by_id(layers["communities"])
     if community_safety is not None:
         specs.extend(com.community_specs(community_safety, index_by_id(layers["communities"]), st, disp))

@@ -272,6 +272,11 @@ def report_html(
         cols = [(str(c), str(c).replace("_", " "), "") for c in plan.columns if c != "geometry"]
         parts.append("<h2>Depot plan</h2>" + _table(plan, cols, css_id="depot-plan"))
 
+    if getattr(coverage, "extra_tables", {}).get("p90_by_hour") is not None:
+        from ._standard_of_cover import standard_of_cover_section
+
+        parts.append(standard_of_cover_section(coverage))
+
     if community_safety is not None:
         from ._community_report import community_section
 

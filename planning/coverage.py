@@ -102,6 +102,9 @@ class CoverageResult:
     notes
         What a reader must know: the scenario's own notes and the places off the road network
         (:data:`OFF_ROAD_RULE`).
+    extra_layers, extra_tables
+        Further layers and tables written with the rest (the reliability's ``station_workload``
+        and ``p90_by_hour``, :func:`planning.reliability.attach_reliability`).
     """
 
     scenario: str
@@ -119,6 +122,8 @@ class CoverageResult:
     violations: pd.DataFrame
     timings_s: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    extra_layers: Mapping[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    extra_tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
     def report(self) -> str:
         """A few lines for people: coverage shares, percentiles, violations."""
@@ -165,7 +170,7 @@ class CoverageResult:
             "violations": self.violations,
             "notes": pd.DataFrame({"note": list(self.notes) or ["-"]}),
         }
-        return write_gpkg(path, spatial, tables)
+        return write_gpkg(path, {**spatial, **self.extra_layers}, {**tables, **self.extra_tables})
 
 
 def _extent(scenario: Scenario, m: RoadMatrix | RoadGraph) -> shapely.Geometry:

@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from risk_models.register import RegisterMonth
 from ._network import write_network
 from ._province import by_city_table, province_plan_summary
+from .reliability_run import reliability_run_options, scenario_reliability
 from .sensitivity_run import scenario_sensitivity, sensitivity_options
 
 __all__ = [
@@ -405,6 +406,7 @@ def run_scenario(
         cities_ = scenario_cities(scenario)
         natural = natural_inputs(scenario)  # a bad [natural_hazards] stops here, nothing written
         sensitivity_options(scenario)  # and a bad [sensitivity]
+        reliability_run_options(scenario)  # and a bad [reliability] or incident row
     source = survey_source(scenario, survey)
     safety = None
     if source is not None:  # scored (and planned) before anything is written: a bad survey stops here
@@ -438,6 +440,7 @@ def run_scenario(
             natural=natural,
             **community_inputs(safety),
         )
+        coverage = scenario_reliability(scenario, run.graph, coverage, standard=standard)
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
         sens = scenario_sensitivity(scenario, risk)
         result.outputs["risk"] = risk.write(

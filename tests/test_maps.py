@@ -51,7 +51,7 @@ def test_layer_control_names_every_layer(page):
     for key, name in LAYER_NAMES.items():
         # the register's layers need a register, the community ones a survey, `uncertain` an analysis
         assert (f'"{name}"' in control) is (
-            key not in {*REGISTER_LAYERS, *COMMUNITY_LAYERS, "uncertain", "change"}
+            key not in {*REGISTER_LAYERS, *COMMUNITY_LAYERS, "uncertain", "change", "station_workload"}
         )
     assert '"OpenStreetMap (online)"' in control  # offered, off by default
 

@@ -74,8 +74,13 @@ def test_map_draws_every_layer(browser, inputs, tmp_path: Path):
             "return document.querySelectorAll('.leaflet-control-layers-overlays label').length"
         )
         # every layer but the register's, the survey's, the uncertainty's and a comparison's
-        # (`uncertain` needs an analysis, `change` is the compare map's), and the tiles
-        == len(set(LAYER_NAMES) - {*REGISTER_LAYERS, *COMMUNITY_LAYERS, "uncertain", "change"}) + 1
+        # (`uncertain` needs an analysis, `change` is the compare map's, `station_workload` a
+        # reliability run), and the tiles
+        == len(
+            set(LAYER_NAMES)
+            - {*REGISTER_LAYERS, *COMMUNITY_LAYERS, "uncertain", "change", "station_workload"}
+        )
+        + 1
     )
     assert browser.execute_script("return !!document.querySelector('.leaflet-control-scale')")
     assert browser.execute_script("return !!document.querySelector('.leaflet-fullscreen-icon')")

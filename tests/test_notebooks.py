@@ -35,7 +35,9 @@ PUBLIC_MODULES = {
     "risk_models.community_safety",
     "risk_models.register",
     "planning",
+    "planning.concentration",
     "planning.location",
+    "planning.reliability",
     "maps",
 }
 
@@ -188,6 +190,16 @@ def test_07_safe_communities_demo(tmp_path: Path, kernel: str) -> None:
     text = _outputs_text(nb)
     assert "SYNTHETIC survey" in text and "below the bound" in text and "communities re-surveyed" in text
     assert "followed up by a re-survey" in text
+
+
+@pytest.mark.slow
+def test_08_standards_of_cover_demo(tmp_path: Path, kernel: str) -> None:
+    out = tmp_path / "out"
+    params = {"OUT_DIR": str(out), "DEMO_ROAD_NODES": 2000, "N_NEW": 1}
+    nb = run_notebook(_notebook("08_standards_of_cover.ipynb"), kernel, params)
+    names = {p.name for p in out.iterdir()}
+    assert {"p90_by_hour.csv", "station_workload.csv", "placement_with_reliability.csv"} <= names
+    assert "busiest stations" in _outputs_text(nb)
 
 
 @pytest.mark.parametrize("path", ALL, ids=[p.name for p in ALL])

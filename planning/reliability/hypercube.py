@@ -1,7 +1,8 @@
 """Hypercube queueing model of units that are busy (Larson 1974, 1975).
 
-Both solvers take the same inputs: call rates per demand area, one mean service time shared
-by all units and a preference (dispatch order) list per area naming every unit. A call goes
+The solvers take the same inputs: call rates per demand area, a mean service time (one for
+all units in the exact solver; one per area in the approximation and the simulation) and a
+preference (dispatch order) list per area naming every unit. A call goes
 to the first free unit of its area's list and is lost (passed to mutual aid) when all are
 busy: the zero-line-capacity hypercube.
 """
@@ -136,25 +137,104 @@ def _erlang_loss(offered: float, units: int) -> np.ndarray:
     return terms / terms.sum()
 
 
+def _service(service_time: float | np.ndarray, areas: int) -> np.ndarray:
+    """Mean service time per area: a scalar broadcast, or one per area (Jarvis' extension)."""
+    tau = np.broadcast_to(np.asarray(service_time, dtype=float), (areas,)).copy()
+    if not np.isfinite(tau).all() or (tau <= 0).any():
+        raise InputError(
+            "hypercube: service times must be finite and > 0; give one mean per area or one for all"
+        )
+    return tau
+
+
+def _larson_q(p: np.ndarray, units: int, rho: float) -> np.ndarray:
+    """Larson's correction: P(m named busy, next free) / (rho^m (1 - rho)), k busy placed at random."""
+    q = np.zeros(units)
+    for m in range(units):
+        joint = sum(p[k] * comb(units - m - 1, k - m) / comb(units, k) for k in range(m, units))
+        q[m] = joint / (rho**m * (1.0 - rho)) if rho > 0 else 1.0
+    return q
+
+
+def _elementary(w: np.ndarray) -> np.ndarray:
+    """Elementary symmetric polynomials e_0..e_n of the weights ``w`` (added one by one: stable)."""
+    e = np.zeros(w.size + 1)
+    e[0] = 1.0
+    for x in w:
+        e[1:] = e[1:] + x * e[:-1]
+    return e
+
+
+def _conditional_dispatch(
+    p: np.ndarray, w: np.ndarray, preferences: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dispatch fractions and busy marginals when the busy set is conditional Bernoulli.
+
+    The number of busy units k follows the Erlang loss law ``p``; given k, a set S of k units
+    is busy with probability proportional to the product of the units' weights ``w`` (busy
+    odds). Equal weights give Larson's random placement. Returns ``(dispatch, marginal)``.
+    """
+    areas, units = preferences.shape
+    e_all = _elementary(w)
+    coef = np.where(e_all[:units] > 0, p[:units] / np.where(e_all[:units] > 0, e_all[:units], 1.0), 0.0)
+    wo = w[preferences]
+    log_prefix = np.hstack([np.zeros((areas, 1)), np.cumsum(np.log(wo[:, :-1]), axis=1)])
+    dispatch = np.zeros((areas, units + 1))
+    suffix = np.zeros((areas, units + 1))  # e_k of the units after rank m, built from the end
+    suffix[:, 0] = 1.0
+    for m in range(units - 1, -1, -1):
+        width = units - m  # k - m runs over 0 .. units - 1 - m
+        dispatch[:, m] = np.exp(log_prefix[:, m]) * (suffix[:, :width] @ coef[m:units])
+        suffix[:, 1:] = suffix[:, 1:] + wo[:, m, None] * suffix[:, :-1]
+    dispatch[:, units] = p[units]
+    marginal = np.zeros(units)
+    for i in range(units):
+        e_i = _elementary(np.delete(w, i))
+        ok = e_all[1:] > 0
+        marginal[i] = w[i] * float((p[1:][ok] * e_i[ok] / e_all[1:][ok]).sum())
+    return dispatch, marginal
+
+
+#: Largest number of units the conditional-Bernoulli correction is used for (``method="auto"``).
+MAX_CONDITIONAL_UNITS = 64
+
+
 def approximate_hypercube(
     rates: np.ndarray,
     preferences: np.ndarray,
-    service_time: float,
+    service_time: float | np.ndarray,
     *,
+    method: str = "auto",
     tolerance: float = 1e-8,
     max_iterations: int = 500,
 ) -> HypercubeResult:
-    """Larson's approximate hypercube for the zero-line-capacity system.
+    """Approximate hypercube for the zero-line-capacity system (Larson 1975; Jarvis 1985).
 
-    Each unit is taken as independently busy, corrected by factors ``Q_m`` from the Erlang
-    loss distribution of the number of busy units (the chance that m named units are busy
-    and one more is free, k busy units being placed at random), and iterated to a fixed
-    point whose total busy units equal the Erlang loss system's.
+    The number of busy units follows the Erlang loss law of the offered load
+    ``sum(rates * service_time)`` (insensitive to the service-time law). Which units are busy:
+
+    - ``method="larson"``: Larson's approximation, each unit independently busy, corrected
+      by factors ``Q_m`` that place k busy units at random;
+    - ``method="conditional"``: given k busy units, the busy set is drawn with probability
+      proportional to the product of the units' busy odds (a conditional Bernoulli law whose
+      odds are fitted so that each unit's busy fraction equals its load). Equal loads give
+      Larson's factors; on uneven loads it halves the dispatch error (8 units with loads
+      0.02-0.47: 1.8 points against Larson's 3.3, see tests/test_reliability_hypercube.py).
+      Its cost grows as units^2 x areas per iteration;
+    - ``"auto"``: conditional up to :data:`MAX_CONDITIONAL_UNITS` units, Larson beyond.
+
+    Service times may differ by area (Jarvis' extension, here by the calls' mix of incident
+    categories): a unit's workload is the sum over areas of calls it answers times their
+    mean service time.
 
     Parameters
     ----------
-    rates, preferences, service_time
+    rates, preferences
         As for :func:`exact_hypercube`.
+    service_time : float or numpy.ndarray
+        Mean service time, one for all areas or ``(areas,)``.
+    method : {"auto", "conditional", "larson"}
+        The busy-set law (above).
     tolerance : float
         Largest change in a busy fraction at convergence.
     max_iterations : int
@@ -164,21 +244,33 @@ def approximate_hypercube(
     -------
     HypercubeResult
         Approximate busy and dispatch fractions.
+
+    Examples
+    --------
+    >>> prefs = np.array([[0, 1], [1, 0]])
+    >>> res = approximate_hypercube(np.array([1.0, 1.0]), prefs, 0.25)
+    >>> round(float(res.busy.sum()), 3)  # Erlang: offered 0.5, blocking 0.077
+    0.462
     """
     rates = np.asarray(rates, dtype=float)
     preferences = np.asarray(preferences, dtype=np.int64)
-    _check(rates, preferences, service_time)
-    areas, units = preferences.shape
-    offered = float(rates.sum()) * service_time
+    areas, units = preferences.shape if preferences.ndim == 2 else (0, 0)
+    _check(rates, preferences, 1.0)
+    tau = _service(service_time, rates.size)
+    if method not in ("auto", "conditional", "larson"):
+        raise InputError(f"approximate_hypercube: `method` {method!r}; use auto, conditional or larson")
+    conditional = method == "conditional" or (method == "auto" and units <= MAX_CONDITIONAL_UNITS)
+    offered = float((rates * tau).sum())
     p = _erlang_loss(offered, units)
     mean_busy = float((np.arange(units + 1) * p).sum())
     rho = mean_busy / units
-    # q[m]: P(m named busy, next free) / (rho^m (1 - rho)).
-    q = np.zeros(units)
-    for m in range(units):
-        joint = sum(p[k] * comb(units - m - 1, k - m) / comb(units, k) for k in range(m, units))
-        q[m] = joint / (rho**m * (1.0 - rho)) if rho > 0 else 1.0
     lost = float(p[units])
+    weight = rates * tau  # busy time each area's calls bring
+    if conditional and 0.0 < rho < 1.0:
+        return _fit_conditional(
+            p, weight, preferences, rho, tolerance=tolerance, max_iterations=max_iterations
+        )
+    q = _larson_q(p, units, rho)
     busy = np.full(units, rho)
     dispatch = np.zeros((areas, units + 1))
     for _ in range(max_iterations):
@@ -189,9 +281,8 @@ def approximate_hypercube(
         dispatch[:, :units] *= (1.0 - lost) / dispatch[:, :units].sum(axis=1, keepdims=True)
         dispatch[:, units] = lost
         load = np.zeros(units)
-        np.add.at(load, preferences.ravel(), (rates[:, None] * dispatch[:, :units]).ravel())
-        new = load * service_time
-        new *= mean_busy / new.sum() if new.sum() > 0 else 0.0
+        np.add.at(load, preferences.ravel(), (weight[:, None] * dispatch[:, :units]).ravel())
+        new = load * (mean_busy / load.sum()) if load.sum() > 0 else load
         change = float(np.abs(new - busy).max())
         busy = 0.5 * busy + 0.5 * new
         if change < tolerance:
@@ -199,3 +290,34 @@ def approximate_hypercube(
     else:
         log.warning("approximate_hypercube: no convergence in %d iterations", max_iterations)
     return HypercubeResult(busy=busy, dispatch=dispatch.copy())
+
+
+def _fit_conditional(
+    p: np.ndarray,
+    weight: np.ndarray,
+    preferences: np.ndarray,
+    rho: float,
+    *,
+    tolerance: float,
+    max_iterations: int,
+) -> HypercubeResult:
+    """Fit the busy odds of the conditional-Bernoulli law to the units' loads (a fixed point)."""
+    units = preferences.shape[1]
+    mean_busy = rho * units
+    log_w = np.zeros(units)
+    dispatch = np.zeros((preferences.shape[0], units + 1))
+    busy = np.full(units, rho)
+    for _ in range(max_iterations):
+        log_w -= log_w.mean()  # e_k depends on the odds' scale only through a factor c^k
+        dispatch, marginal = _conditional_dispatch(p, np.exp(log_w), preferences)
+        load = np.zeros(units)
+        np.add.at(load, preferences.ravel(), (weight[:, None] * dispatch[:, :units]).ravel())
+        busy = load * (mean_busy / load.sum()) if load.sum() > 0 else load
+        gap = float(np.abs(busy - marginal).max())
+        if gap < tolerance:
+            break
+        floor = 1e-12
+        log_w += 0.7 * (np.log(np.maximum(busy, floor)) - np.log(np.maximum(marginal, floor)))
+    else:
+        log.warning("approximate_hypercube: no convergence in %d iterations", max_iterations)
+    return HypercubeResult(busy=busy, dispatch=dispatch)

@@ -6,13 +6,13 @@ import heapq
 
 import numpy as np
 
-from planning.reliability.hypercube import HypercubeResult, _check
+from planning.reliability.hypercube import HypercubeResult, _check, _service
 
 
 def simulate_hypercube(
     rates: np.ndarray,
     preferences: np.ndarray,
-    service_time: float,
+    service_time: float | np.ndarray,
     *,
     calls: int = 200_000,
     seed: int = 0,
@@ -22,8 +22,8 @@ def simulate_hypercube(
     Parameters
     ----------
     rates, preferences, service_time
-        As for :func:`planning.reliability.exact_hypercube` (Poisson calls, exponential
-        service).
+        As for :func:`planning.reliability.approximate_hypercube` (Poisson calls, exponential
+        service of the mean of the call's area).
     calls : int
         Number of calls simulated.
     seed : int
@@ -36,13 +36,14 @@ def simulate_hypercube(
     """
     rates = np.asarray(rates, dtype=float)
     preferences = np.asarray(preferences, dtype=np.int64)
-    _check(rates, preferences, service_time)
+    _check(rates, preferences, 1.0)
+    tau = _service(service_time, rates.size)
     areas, units = preferences.shape
     rng = np.random.default_rng(seed)
     total = float(rates.sum())
     gaps = rng.exponential(1.0 / total, calls)
     origin = rng.choice(areas, calls, p=rates / total)
-    services = rng.exponential(service_time, calls)
+    services = rng.exponential(1.0, calls) * tau[origin]
     free_at: list[tuple[float, int]] = []
     busy = np.zeros(units, dtype=bool)
     busy_time = np.zeros(units)

@@ -37,6 +37,10 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     breaks_s = [60.0 * b for b in _breaks(args.breaks)] if args.breaks else None
     scenario = load_scenario(args.scenario)
+    if args.reliability:  # bad incidents or tables exit 2 before anything runs
+        from planning.reliability import check_reliability_inputs
+
+        check_reliability_inputs(scenario, service_times=args.service_times)
     graph = scenario_graph(scenario, cache=not args.no_cache)
     with cli_executor(args) as ex:
         result = with_executor(
@@ -52,6 +56,19 @@ def _run(args: argparse.Namespace) -> int:
             max_snap_m=args.max_snap_m,
             response_standards=args.response_standards,
         )
+    if args.reliability:
+        from planning.reliability import analyse_reliability, attach_reliability
+
+        rel = analyse_reliability(
+            scenario,
+            graph,
+            standard=args.standard,
+            speed_factor=args.speed_factor,
+            calls_per_year=args.calls_per_year,
+            service_times=args.service_times,
+            response_standards=args.response_standards,
+        )
+        result = attach_reliability(result, rel)
     out = result.write(args.out)
     write_qgis_styles(out)
     print(result.report())
@@ -91,6 +108,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--max-snap-m", type=float, default=None, help="snap limit: farther places count as not covered"
     )
     p.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
+    p.add_argument(
+        "--reliability",
+        action="store_true",
+        help="busy stations (hypercube): expected P90 response, first-due busy, station_workload layer",
+    )
+    p.add_argument(
+        "--calls-per-year",
+        type=float,
+        default=None,
+        help="with --reliability and no incidents: the city's calls",
+    )
+    p.add_argument(
+        "--service-times", type=Path, default=None, help="TOML overriding service_times.toml (--reliability)"
+    )
     p.add_argument("--top", type=int, default=10, help="violations to list (default 10)")
     add_executor_options(p)
     p.set_defaults(func=_run)
