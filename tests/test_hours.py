@@ -1,0 +1,169 @@
+"""Time of day: speed profiles by hour, observed speeds, coverage by hour, the worst hour, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gis import InputError, RoadGraph, RoadsSource, Scenario, demo_city, graph_from_lines
+from gis.network import (
+    check_hour,
+    edge_factors,
+    graph_at_hour,
+    read_observed_speeds,
+    speed_profile_table,
+)
+from gis.tables import load_table
+
+
+@pytest.fixture(scope="module")
+def city() -> tuple[Scenario, RoadGraph]:
+    raw = demo_city(n_road_nodes=2000)
+    sc = Scenario("Demo City (synthetic)", raw, raw["roads"].crs, RoadsSource("layer"), synthetic=True)
+    return sc, graph_from_lines(raw["roads"])
+
+
+def _rebuilt_at(roads: object, hour: int) -> RoadGraph:
+    """The graph built from scratch with every class speed times its factor at ``hour``."""
+    speeds = load_table("road_speeds")["highway"]
+    table = speed_profile_table()
+    profiles, classes = table["profiles"], table["classes"]
+    default = table["defaults"]["profile"]
+    over = {
+        cls: {"speed_kph": e["speed_kph"] * profiles[classes.get(cls, default)]["factors"][hour]}
+        for cls, e in speeds.items()
+        if e["drivable"]
+    }
+    return graph_from_lines(roads, road_speeds={"highway": over})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("hour", [8, 18])
+def test_hour_graph_equals_a_rebuilt_graph(city: tuple[Scenario, RoadGraph], hour: int) -> None:
+    sc, G = city
+    at = graph_at_hour(G, hour)
+    rebuilt = _rebuilt_at(sc["roads"], hour)
+    assert np.array_equal(rebuilt.targets, at.targets) and np.array_equal(rebuilt.indptr, at.indptr)
+    assert np.array_equal(at.speed_kph, rebuilt.speed_kph)
+    assert np.array_equal(at.travel_time_s, rebuilt.travel_time_s)  # exactly, not approximately
+    # the same arrays, not copies: only the weights are new
+    for name in ("node_xy", "indptr", "targets", "length_m", "geometry_xy", "osm_way_id"):
+        assert getattr(at, name) is getattr(G, name)
+    assert at.edge_tree() is G.edge_tree()
+    assert not np.array_equal(at.travel_time_s, G.travel_time_s)
+
+
+def test_factors_of_one_change_nothing(city: tuple[Scenario, RoadGraph]) -> None:
+    _, G = city
+    ones = {"profiles": {name: {"factors": [1.0] * 24} for name in ("expressway", "arterial", "local")}}
+    for hour in (0, 8, 18):
+        at = graph_at_hour(G, hour, speed_profiles=ones)
+        assert np.array_equal(at.travel_time_s, G.travel_time_s)
+        assert np.array_equal(at.speed_kph, G.speed_kph)
+    assert np.array_equal(graph_at_hour(G, 3).travel_time_s, G.travel_time_s)  # night: free flow
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(0, 23),
+    st.lists(st.floats(0.05, 1.0), min_size=24, max_size=24),
+    st.lists(st.floats(0.05, 1.0), min_size=24, max_size=24),
+)
+def test_a_peak_never_shortens_a_travel_time(hour: int, arterial: list[float], local: list[float]) -> None:
+    G = _small_graph()
+    at = graph_at_hour(
+        G, hour, speed_profiles={"profiles": {"arterial": {"factors": arterial}, "local": {"factors": local}}}
+    )
+    assert (at.travel_time_s >= G.travel_time_s).all()
+    from planning.travel import travel_times
+
+    assert (travel_times(at, [0, 5]) >= travel_times(G, [0, 5])).all()
+
+
+_SMALL: list[RoadGraph] = []
+
+
+def _small_graph() -> RoadGraph:
+    if not _SMALL:
+        from tests.scenario_factory import grid_roads
+
+        _SMALL.append(graph_from_lines(grid_roads()))
+    return _SMALL[0]
+
+
+def test_classes_take_their_profile() -> None:
+    G = _small_graph()
+    f = edge_factors(G, 8)
+    table = speed_profile_table()["profiles"]
+    primary = np.asarray(G.highway) == "primary"
+    assert set(f[primary]) == {table["arterial"]["factors"][8]}
+    assert set(f[~primary]) == {table["local"]["factors"][8]}
+
+
+@pytest.mark.parametrize("bad", [24, -1, 7.5, "noon", True, None])
+def test_bad_hour(bad: object) -> None:
+    with pytest.raises(InputError, match="0-23"):
+        check_hour(bad)
+
+
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        ({"profiles": {"local": {"factors": [1.0] * 23}}}, "profiles.local.factors"),
+        ({"profiles": {"local": {"factors": [0.0] * 24}}}, "profiles.local.factors"),
+        ({"classes": {"primary": "nowhere"}}, "unknown profiles"),
+        ({"defaults": {"profile": "nowhere"}}, "defaults.profile"),
+    ],
+)
+def test_bad_tables_name_the_entry(table: dict[str, object], match: str) -> None:
+    with pytest.raises(InputError, match=match):
+        speed_profile_table(table)
+
+
+def test_observed_speeds_by_edge_and_way(tmp_path: Path) -> None:
+    G = _small_graph()
+    p = tmp_path / "edges.csv"
+    p.write_text("edge,hour,speed_kph\n0,8,10\n3,8,12.5\n0,9,20\n")
+    obs = read_observed_speeds(p, G)
+    at = graph_at_hour(G, 8, observed=obs)
+    assert at.speed_kph[0] == 10.0 and at.speed_kph[3] == 12.5
+    assert at.travel_time_s[0] == G.length_m[0] / (10.0 / 3.6)
+    assert graph_at_hour(G, 9, observed=obs).speed_kph[0] == 20.0
+
+
+def test_observed_speeds_by_osm_way(tiny_city_osm: Path, tmp_path: Path) -> None:
+    from gis.network import graph_from_osm
+
+    G = graph_from_osm(tiny_city_osm)
+    way = int(G.osm_way_id[0])
+    q = tmp_path / "ways.csv"
+    q.write_text(f"osm_way_id,hour,speed_kph\n{way},17,9\n")
+    obs = read_observed_speeds(q, G)
+    on_way = G.osm_way_id == way
+    assert sorted(obs.edge.tolist()) == np.flatnonzero(on_way).tolist() and on_way.sum() >= 2
+    at17 = graph_at_hour(G, 17, observed=obs)
+    assert (at17.speed_kph[on_way] == 9.0).all()
+    assert (at17.speed_kph[~on_way] == graph_at_hour(G, 17).speed_kph[~on_way]).all()
+    with pytest.raises(InputError, match="matched to a graph"):
+        graph_at_hour(_small_graph(), 17, observed=obs)
+
+
+def test_bad_observed_rows_name_the_file_lines_and_fix(tmp_path: Path) -> None:
+    G = _small_graph()
+    p = tmp_path / "bad.csv"
+    p.write_text("edge,hour,speed_kph\n0,8,10\n1,25,10\n2,8,-3\n999999,8,10\n0,8,11\n")
+    with pytest.raises(InputError) as err:
+        read_observed_speeds(p, G)
+    text = str(err.value)
+    assert "bad.csv" in text and "Fix" in text
+    assert "lines 3" in text and "lines 4" in text and "lines 5" in text  # hour, speed, edge
+    assert "repeat" in text and "lines 2, 6" in text
+    q = tmp_path / "cols.csv"
+    q.write_text("edge,speed\n0,10\n")
+    with pytest.raises(InputError, match="hour"):
+        read_observed_speeds(q, G)
+    with pytest.raises(InputError, match="does not exist"):
+        read_observed_speeds(tmp_path / "none.csv", G)
