@@ -102,6 +102,9 @@ class CoverageResult:
     notes
         What a reader must know: the scenario's own notes and the places off the road network
         (:data:`OFF_ROAD_RULE`).
+    hour
+        The hour of day whose travel times were used (:func:`planning.hours.coverage_at_hour`),
+        None for the build speeds; ``summary`` then has an ``hour`` column.
     """
 
     scenario: str
@@ -119,6 +122,7 @@ class CoverageResult:
     violations: pd.DataFrame
     timings_s: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    hour: int | None = None
 
     def report(self) -> str:
         """A few lines for people: coverage shares, percentiles, violations."""
@@ -126,6 +130,7 @@ class CoverageResult:
         lines = [
             f"Coverage of {self.scenario} under {std.name} ({std.turnout_s:.0f} s turnout + "
             f"{std.travel_s:.0f} s travel = {std.response_s:.0f} s; speed factor {self.speed_factor:g})"
+            + ("" if self.hour is None else f" at {self.hour:02d}:00")
         ]
         for name, row in self.summary.iterrows():
             what = "population" if row["weight"] == "population" else row["weight"]
@@ -160,7 +165,7 @@ class CoverageResult:
             "enclaves": self.enclaves,
         }
         tables = {
-            "summary": self.summary,
+            "summary": self.summary if self.hour is None else self.summary.assign(hour=self.hour),
             "hazards_by_grade": self.hazards_by_grade,
             "violations": self.violations,
             "notes": pd.DataFrame({"note": list(self.notes) or ["-"]}),

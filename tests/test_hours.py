@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -167,3 +168,118 @@ def test_bad_observed_rows_name_the_file_lines_and_fix(tmp_path: Path) -> None:
         read_observed_speeds(q, G)
     with pytest.raises(InputError, match="does not exist"):
         read_observed_speeds(tmp_path / "none.csv", G)
+
+
+# ------------------------------------------------------------------ planning.hours and the chart
+
+
+def test_worst_hour_on_a_hand_made_table() -> None:
+    from planning.hours import worst_hour
+
+    t = pd.DataFrame(
+        {
+            "median_response_s": [200.0, 260.0, 250.0, 270.0],
+            "p90_response_s": [300.0, 450.0, 450.0, 440.0],
+            "share_covered": [0.95, 0.70, 0.65, 0.72],
+        },
+        index=pd.Index([3, 8, 18, 12], name="hour"),
+    )
+    assert worst_hour(t) == 18  # tied P90 450 s: the smaller covered share wins
+    assert worst_hour(t, column="median_response_s") == 12
+    inf = t.assign(p90_response_s=[300.0, float("inf"), 450.0, 440.0])
+    assert worst_hour(inf) == 8  # unreached residents are the worst
+    with pytest.raises(InputError, match="p95"):
+        worst_hour(t, column="p95_response_s")
+
+
+def test_weighted_quantile_against_repetition() -> None:
+    from planning.hours import weighted_quantile
+
+    rng = np.random.default_rng(7)
+    values = rng.uniform(60, 900, 40)
+    weights = rng.integers(1, 20, 40)
+    repeated = np.sort(np.repeat(values, weights))
+    for q in (0.5, 0.9):
+        expected = repeated[int(np.ceil(q * len(repeated))) - 1]
+        assert weighted_quantile(values, weights, q) == expected
+
+
+def test_response_by_hour_on_the_demo_city(city: tuple[Scenario, RoadGraph]) -> None:
+    from planning import analyse_coverage
+    from planning.hours import BY_HOUR_COLUMNS, coverage_at_hour, response_by_hour, worst_hour
+
+    sc, G = city
+    table = response_by_hour(sc, G, hours=[3, 8, 12, 18])
+    assert list(table.columns) == list(BY_HOUR_COLUMNS) and table.index.tolist() == [3, 8, 12, 18]
+    assert (table["p90_response_s"] >= table.loc[3, "p90_response_s"]).all()
+    assert (table["share_covered"] <= table.loc[3, "share_covered"]).all()
+    assert table.loc[18, "share_covered"] < table.loc[3, "share_covered"]
+    assert worst_hour(table) in (8, 18)
+    # the night runs at the build speeds: its figures are those of the plain coverage
+    plain = analyse_coverage(sc, G, breaks_s=None, districts=False)
+    assert table.loc[3, "share_covered"] == pytest.approx(plain.summary.loc["communities", "share_weight"])
+    peak = coverage_at_hour(sc, G, 18, breaks_s=None, districts=False)
+    assert peak.hour == 18 and "18:00" in peak.report() and "18:00" in peak.notes[-1]
+    assert peak.summary.loc["communities", "share_weight"] == pytest.approx(table.loc[18, "share_covered"])
+
+
+def test_isochrones_and_districts_at_an_hour(city: tuple[Scenario, RoadGraph]) -> None:
+    from planning.hours import districts_at_hour, isochrones_at_hour
+    from planning.snapping import snap_stations
+
+    sc, G = city
+    st = sc["fire_stations"].assign(node=snap_stations(G, sc["fire_stations"])["node"])
+    night = isochrones_at_hour(G, st["node"].iloc[:2], 3, breaks_s=[300])
+    peak = isochrones_at_hour(G, st["node"].iloc[:2], 18, breaks_s=[300])
+    assert (peak["area_km2"].to_numpy() < night["area_km2"].to_numpy()).all()
+    assert set(peak["hour"]) == {18}
+    d = districts_at_hour(G, st, 18)
+    assert len(d.districts) == len(st)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_chart_renders(lang: str, tmp_path: Path) -> None:
+    from maps.figures import save_figure
+    from maps.hours_figure import response_by_hour_figure
+
+    t = pd.DataFrame(
+        {
+            "median_response_s": np.linspace(200, 320, 24),
+            "p90_response_s": np.r_[np.linspace(300, 480, 23), np.inf],
+            "share_covered": np.linspace(0.95, 0.6, 24),
+        },
+        index=pd.Index(range(24), name="hour"),
+    )
+    t.attrs["response_s"] = 300.0
+    fig = response_by_hour_figure(t, worst=23, lang=lang)  # type: ignore[arg-type]
+    out = save_figure(fig, tmp_path / "by_hour.png")
+    assert out.stat().st_size > 5_000
+    with pytest.raises(InputError, match="share_covered"):
+        response_by_hour_figure(t.drop(columns="share_covered"))
+
+
+def test_time_of_day_table(tmp_path: Path) -> None:
+    from planning.hours import time_of_day_from_toml
+
+    toml = tmp_path / "scenario.toml"
+    (tmp_path / "speeds.csv").write_text("edge,hour,speed_kph\n0,8,10\n")
+    (tmp_path / "profiles.toml").write_text("[profiles.local]\nfactors = [" + ", ".join(["0.9"] * 24) + "]\n")
+    tod = time_of_day_from_toml(
+        {"hour": "worst", "speed_profiles": "profiles.toml", "observed_speeds": "speeds.csv"}, toml
+    )
+    assert tod.hour == "worst" and tod.observed_speeds == tmp_path / "speeds.csv"
+    assert tod.speed_profiles == tmp_path / "profiles.toml"
+    inline = time_of_day_from_toml(
+        {"hour": 8, "speed_profiles": {"profiles": {"local": {"factors": [1.0] * 24}}}}, toml
+    )
+    assert inline.hour == 8 and isinstance(inline.speed_profiles, dict)
+    for bad, match in (
+        ({"hour": 24}, "0-23"),
+        ({"hour": "rush"}, "0-23"),
+        ({"hours": 8}, "unknown keys"),
+        ({"observed_speeds": "none.csv"}, "does not exist"),
+        ({"speed_profiles": {"profiles": {"local": {"factors": [2.0] * 24}}}}, "profiles.local.factors"),
+    ):
+        with pytest.raises(InputError, match=match) as err:
+            time_of_day_from_toml(bad, toml)
+        assert "scenario.toml" in str(err.value)
