@@ -283,3 +283,115 @@ def test_time_of_day_table(tmp_path: Path) -> None:
         with pytest.raises(InputError, match=match) as err:
             time_of_day_from_toml(bad, toml)
         assert "scenario.toml" in str(err.value)
+
+
+# ------------------------------------------------------------------ the CLI, the run
+
+
+def _tiny_scenario(base: Path, extra: str = "") -> Path:
+    from tests.scenario_factory import write_gpkg
+
+    write_gpkg(base / "s.gpkg")
+    layers = "".join(
+        f'[layers.{n}]\npath = "s.gpkg"\nlayer = "{n}"\n'
+        for n in ("roads", "hazards", "communities", "fire_stations")
+    )
+    toml = base / "scenario.toml"
+    toml.write_text(f'[scenario]\nname = "Tiny (synthetic)"\nsynthetic = true\n\n{layers}\n{extra}')
+    return toml
+
+
+def test_cli_coverage_at_the_worst_hour(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pyogrio
+
+    from service import cli
+
+    toml = _tiny_scenario(tmp_path)
+    worst = tmp_path / "worst.gpkg"
+    args = ["-q", "coverage", str(toml), "--out", str(worst), "--worst-hour", "--no-cache", "--no-districts"]
+    assert cli.main([*args, "--breaks", ""]) == 0
+    table = pd.read_csv(tmp_path / "worst_response_by_hour.csv", index_col="hour")
+    assert table.index.tolist() == list(range(24)) and table["worst"].sum() == 1
+    hour = int(table.index[table["worst"]][0])
+    assert set(pyogrio.read_dataframe(worst, layer="summary", read_geometry=False)["hour"]) == {hour}
+    assert (tmp_path / "worst_response_by_hour.png").stat().st_size > 5_000
+    assert f"Worst hour {hour:02d}:00" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("flags", "csv", "match"),
+    [
+        (["--hour", "24"], None, "0-23"),
+        (["--hour", "rush"], None, "0-23"),
+        (
+            ["--hour", "8", "--observed-speeds", "speeds.csv"],
+            "edge,hour,speed_kph\n0,8,10\n1,31,10\n",
+            "lines 3",
+        ),
+        (["--worst-hour", "--observed-speeds", "speeds.csv"], "way,hour,speed_kph\n1,8,10\n", "osm_way_id"),
+        (["--hour", "8", "--observed-speeds", "none.csv"], None, "do not exist"),
+    ],
+)
+def test_cli_bad_hour_or_speeds_exit_2_with_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], csv: str | None, match: str
+) -> None:
+    from service import cli
+
+    toml = _tiny_scenario(tmp_path)
+    if csv is not None:
+        (tmp_path / "speeds.csv").write_text(csv)
+    flags = [str(tmp_path / f) if f.endswith(".csv") else f for f in flags]
+    out = tmp_path / "out" / "cov.gpkg"
+    out.parent.mkdir()
+    assert cli.main(["-q", "coverage", str(toml), "--out", str(out), "--no-cache", *flags]) == 2
+    err = capsys.readouterr().err
+    assert match in err and "Fix" in err
+    assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "csv", "match"),
+    [
+        ("[time_of_day]\nhour = 25\n", None, r"time_of_day.*scenario\.toml.*0-23"),
+        (
+            '[time_of_day]\nhour = 8\nobserved_speeds = "speeds.csv"\n',
+            "edge,hour,speed_kph\n0,8,0\n",
+            "lines 2",
+        ),
+        ('[time_of_day]\nspeed_profiles = "nowhere.toml"\n', None, "does not exist"),
+    ],
+)
+def test_a_bad_time_of_day_stops_the_run_with_nothing_written(
+    tmp_path: Path, extra: str, csv: str | None, match: str
+) -> None:
+    from service.workflow import run_scenario
+
+    toml = _tiny_scenario(tmp_path, extra)
+    if csv is not None:
+        (tmp_path / "speeds.csv").write_text(csv)
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match=match):
+        run_scenario(toml, out, cache=False, n_new=1)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_run_at_the_worst_hour_writes_the_table_and_the_chart(tmp_path: Path) -> None:
+    import json
+
+    import pyogrio
+
+    from service.workflow import run_scenario
+
+    toml = _tiny_scenario(tmp_path, '[time_of_day]\nhour = "worst"\n')
+    out = tmp_path / "out"
+    result = run_scenario(toml, out, cache=False, n_new=1)
+    assert {"response_by_hour", "response_by_hour_chart"} <= set(result.outputs)
+    table = pd.read_csv(out / "response_by_hour.csv", index_col="hour")
+    hour = int(table.index[table["worst"]][0])
+    assert table.loc[hour, "p90_response_s"] == table["p90_response_s"].max()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["coverage"]["hour"] == hour
+    assert set(
+        pyogrio.read_dataframe(out / "coverage.gpkg", layer="summary", read_geometry=False)["hour"]
+    ) == {hour}
