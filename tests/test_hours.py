@@ -89,7 +89,7 @@ _SMALL: list[RoadGraph] = []
 
 def _small_graph() -> RoadGraph:
     if not _SMALL:
-        from tests.scenario_factory import grid_roads
+        from scenario_factory import grid_roads
 
         _SMALL.append(graph_from_lines(grid_roads()))
     return _SMALL[0]
@@ -289,7 +289,7 @@ def test_time_of_day_table(tmp_path: Path) -> None:
 
 
 def _tiny_scenario(base: Path, extra: str = "") -> Path:
-    from tests.scenario_factory import write_gpkg
+    from scenario_factory import write_gpkg
 
     write_gpkg(base / "s.gpkg")
     layers = "".join(
@@ -395,3 +395,30 @@ def test_a_run_at_the_worst_hour_writes_the_table_and_the_chart(tmp_path: Path) 
     assert set(
         pyogrio.read_dataframe(out / "coverage.gpkg", layer="summary", read_geometry=False)["hour"]
     ) == {hour}
+
+
+def test_the_api_coverage_takes_an_hour(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from scenario_factory import write_gpkg
+
+    from gis import load_scenario, scenario_graph
+    from planning.hours import coverage_at_hour
+    from service.api import Settings, create_app
+
+    token = "hours-api-token-0123456789abcdef"
+    auth = {"Authorization": f"Bearer {token}"}
+    gpkg = write_gpkg(tmp_path / "small.gpkg")
+    with TestClient(create_app(Settings(tmp_path / "data", api_token=token))) as client:
+        r = client.post("/api/v1/scenarios", files={"file": ("small.gpkg", gpkg.read_bytes())}, headers=auth)
+        assert r.status_code == 201, r.text
+        base = f"/api/v1/scenarios/{r.json()['id']}/coverage"
+        for bad in ("24", "-1", "noon"):  # refused before anything is computed
+            assert client.get(f"{base}?hour={bad}", headers=auth).status_code == 422
+        peak = client.get(f"{base}?hour=18", headers=auth)
+        assert peak.status_code == 200, peak.text
+        assert peak.json()["hour"] == 18
+        # the tiny city's figures at 18:00 are those of coverage_at_hour
+        sc = load_scenario(gpkg)
+        expected = coverage_at_hour(sc, scenario_graph(sc, cache=False), 18, breaks_s=None, districts=False)
+        got = peak.json()["layers"]["area_units"]["p90_response_s"]
+        assert got == pytest.approx(expected.summary.loc["area_units", "p90_response_s"])
