@@ -25,8 +25,15 @@ import numpy.typing as npt
 import pandas as pd
 
 from gis.errors import InputError
-from gis.network import HOURS, ObservedSpeeds, as_road_graph, check_hour, graph_at_hour, read_observed_speeds
-from gis.network.speed_profiles import speed_profile_table
+from gis.network import (
+    HOURS,
+    ObservedSpeeds,
+    as_road_graph,
+    check_hour,
+    graph_at_hour,
+    read_observed_speeds,
+    speed_profile_table,
+)
 from gis.tables import TableOverrides, toml_path
 
 from .coverage import CoverageResult, analyse_coverage

@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..tables import TableOverrides, load_table
+from ._columns import MISSING_ID
 
 if TYPE_CHECKING:
     from .graph import RoadGraph
@@ -261,7 +262,7 @@ def read_observed_speeds(path: str | Path, graph: RoadGraph) -> ObservedSpeeds:
         known = ident.between(0, graph.n_edges - 1) & (ident % 1 == 0)
         fix_id = f"edge positions 0..{graph.n_edges - 1:,} (the index of `graph.edges_gdf()`)"
     else:
-        ways = np.unique(graph.osm_way_id)
+        ways = np.unique(graph.osm_way_id[graph.osm_way_id != MISSING_ID])
         known = ident.notna() & ident.isin(ways)
         fix_id = "OSM way ids of the scenario's roads"
     if (~known).any():

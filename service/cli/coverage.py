@@ -59,6 +59,12 @@ def _run(args: argparse.Namespace) -> int:
             response_standards=args.response_standards,
         )
         graph = hours.graph
+        if hours.hour is None:
+            print(
+                "warning: speed profiles or observed speeds change nothing without --hour, "
+                "--worst-hour or a [time_of_day] hour",
+                file=sys.stderr,
+            )
     with cli_executor(args) as ex:
         result = with_executor(
             analyse_coverage,
