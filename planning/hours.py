@@ -275,6 +275,20 @@ def _hour_key(hour: int, table: Mapping[str, Any], observed: ObservedSpeeds | No
     return (*factors, hour if seen else None)
 
 
+def _figures(
+    t: npt.NDArray[np.float64], covered: npt.NDArray[np.bool_], pop: npt.NDArray[np.float64]
+) -> dict[str, float]:
+    total = float(pop.sum())
+    return {
+        "median_response_s": weighted_quantile(t, pop, 0.5),
+        "p90_response_s": weighted_quantile(t, pop, 0.9),
+        "share_covered": float(pop[covered].sum() / total) if total > 0 else np.nan,
+        "residents": total,
+        "residents_covered": float(pop[covered].sum()),
+        "communities": float(len(t)),
+    }
+
+
 def response_by_hour(
     scenario: Scenario,
     graph: GraphLike,
@@ -286,21 +300,33 @@ def response_by_hour(
     observed: ObservedSpeeds | None = None,
     max_snap_m: float | None = None,
     response_standards: TableOverrides = None,
+    by: str | None = None,
 ) -> pd.DataFrame:
     """Residents' response by hour: median and 90th percentile (weighted by population), covered share.
 
     Each hour's communities come from :func:`planning.layer_coverage` on the graph of that hour;
     hours whose speeds are the same on every edge (the free-flowing nights) are computed once.
 
+    Parameters
+    ----------
+    by
+        A column of the communities (a district name or division code) to give the figures per
+        group and hour instead of for the whole city.
+
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``hour``, columns :data:`BY_HOUR_COLUMNS`: ``median_response_s`` and
-        ``p90_response_s`` (residents' quantiles, :func:`weighted_quantile`; ``inf`` where the
-        residents beyond it are unreached), ``share_covered`` (of residents, within the standard;
-        places beyond the snap limit never count), ``residents``, ``residents_covered`` and
-        ``communities``. ``attrs`` holds the standard's name and response (``standard``,
-        ``response_s``).
+        Indexed by ``hour`` (by ``hour`` and ``by`` with ``by``), columns :data:`BY_HOUR_COLUMNS`:
+        ``median_response_s`` and ``p90_response_s`` (residents' quantiles,
+        :func:`weighted_quantile`; ``inf`` where the residents beyond it are unreached),
+        ``share_covered`` (of residents, within the standard; places beyond the snap limit never
+        count), ``residents``, ``residents_covered`` and ``communities``. ``attrs`` holds the
+        standard's name and response (``standard``, ``response_s``).
+
+    Raises
+    ------
+    InputError
+        For a bad hour or table, or a ``by`` column the communities do not have.
 
     Examples
     --------
@@ -314,14 +340,21 @@ def response_by_hour(
     road = as_road_graph(graph)
     table = speed_profile_table(speed_profiles)
     stations, communities = scenario["fire_stations"], scenario["communities"]
+    if by is not None and by not in communities.columns:
+        msg = (
+            f"The communities have no column `{by}` to group the response by hour "
+            f"(columns {[c for c in communities.columns if c != 'geometry']}). Fix: name one of them."
+        )
+        raise InputError(msg)
     pop = (
         communities["population"].to_numpy(np.float64)
         if "population" in communities
         else np.ones(len(communities))
     )
     pop = np.nan_to_num(pop, nan=0.0)
-    done: dict[tuple[Any, ...], dict[str, float]] = {}
-    rows: dict[int, dict[str, float]] = {}
+    groups = None if by is None else communities[by].astype(str).to_numpy()
+    done: dict[tuple[Any, ...], dict[Any, dict[str, float]]] = {}
+    rows: dict[Any, dict[str, float]] = {}
     for hour in (check_hour(h) for h in hours):
         key = _hour_key(hour, table, observed)
         if key not in done:
@@ -337,18 +370,21 @@ def response_by_hour(
             )
             t = layer["response_time_s"].to_numpy(np.float64)
             covered = layer["covered"].to_numpy(bool)
-            done[key] = {
-                "median_response_s": weighted_quantile(t, pop, 0.5),
-                "p90_response_s": weighted_quantile(t, pop, 0.9),
-                "share_covered": float(pop[covered].sum() / pop.sum()) if pop.sum() > 0 else np.nan,
-                "residents": float(pop.sum()),
-                "residents_covered": float(pop[covered].sum()),
-                "communities": float(len(layer)),
-            }
-        rows[hour] = done[key]
-    log.info("response by hour: %d hours, %d distinct speed sets", len(rows), len(done))
+            if groups is None:
+                done[key] = {None: _figures(t, covered, pop)}
+            else:
+                done[key] = {
+                    g: _figures(t[groups == g], covered[groups == g], pop[groups == g])
+                    for g in sorted(set(groups))
+                }
+        for group, figures in done[key].items():
+            rows[hour if groups is None else (hour, group)] = figures
+    log.info("response by hour: %d rows, %d distinct speed sets", len(rows), len(done))
     out = pd.DataFrame.from_dict(rows, orient="index", columns=list(BY_HOUR_COLUMNS))
-    out.index.name = "hour"
+    if groups is None:
+        out.index.name = "hour"
+    else:
+        out.index = pd.MultiIndex.from_tuples(list(rows), names=["hour", by])
     out["communities"] = out["communities"].astype(np.int64)
     out.attrs.update(standard=std.name, response_s=float(std.response_s))
     return out
@@ -371,6 +407,12 @@ def worst_hour(table: pd.DataFrame, *, column: str = "p90_response_s") -> int:
     >>> worst_hour(t)
     8
     """
+    if isinstance(table.index, pd.MultiIndex):
+        msg = (
+            "The response-by-hour table is grouped (index "
+            f"{list(table.index.names)}). Fix: give the city's table (`response_by_hour` without `by`)."
+        )
+        raise InputError(msg)
     if column not in table.columns or len(table) == 0:
         msg = (
             f"The response-by-hour table has no `{column}` or no hour (columns {list(table.columns)}). "

@@ -218,6 +218,16 @@ def test_response_by_hour_on_the_demo_city(city: tuple[Scenario, RoadGraph]) -> 
     # the night runs at the build speeds: its figures are those of the plain coverage
     plain = analyse_coverage(sc, G, breaks_s=None, districts=False)
     assert table.loc[3, "share_covered"] == pytest.approx(plain.summary.loc["communities", "share_weight"])
+    grouped = response_by_hour(sc, G, hours=[3, 18], by="district")
+    assert grouped.index.names == ["hour", "district"]
+    for hour in (3, 18):
+        part = grouped.xs(hour, level="hour")
+        assert part["residents_covered"].sum() == pytest.approx(table.loc[hour, "residents_covered"])
+        assert part["communities"].sum() == table.loc[hour, "communities"]
+    with pytest.raises(InputError, match="grouped"):
+        worst_hour(grouped)
+    with pytest.raises(InputError, match="no column `ward`"):
+        response_by_hour(sc, G, hours=[3], by="ward")
     peak = coverage_at_hour(sc, G, 18, breaks_s=None, districts=False)
     assert peak.hour == 18 and "18:00" in peak.report() and "18:00" in peak.notes[-1]
     assert peak.summary.loc["communities", "share_weight"] == pytest.approx(table.loc[18, "share_covered"])
