@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -84,15 +85,12 @@ def test_a_peak_never_shortens_a_travel_time(hour: int, arterial: list[float], l
     assert (travel_times(at, [0, 5]) >= travel_times(G, [0, 5])).all()
 
 
-_SMALL: list[RoadGraph] = []
-
-
+@functools.cache
 def _small_graph() -> RoadGraph:
-    if not _SMALL:
-        from scenario_factory import grid_roads
+    """The 4 x 4 street grid of tests/scenario_factory.py (primary and residential roads)."""
+    from scenario_factory import grid_roads
 
-        _SMALL.append(graph_from_lines(grid_roads()))
-    return _SMALL[0]
+    return graph_from_lines(grid_roads())
 
 
 def test_classes_take_their_profile() -> None:
