@@ -44,6 +44,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "band_population",
         "isochrones",
     ),
+    "hours": (
+        "TimeOfDay",
+        "coverage_at_hour",
+        "districts_at_hour",
+        "isochrones_at_hour",
+        "response_by_hour",
+        "time_of_day_from_toml",
+        "worst_hour",
+    ),
     "names": (
         "DEFAULT_STANDARD",
         "DISTANCES",
@@ -97,6 +106,15 @@ if TYPE_CHECKING:
     from .depots import DepotPlan, plan_depots, relocation_demand, stock_needs
     from .districts import StationDistricts, station_districts
     from .flood_roads import flood_closed_graph, flooded_edges
+    from .hours import (
+        TimeOfDay,
+        coverage_at_hour,
+        districts_at_hour,
+        isochrones_at_hour,
+        response_by_hour,
+        time_of_day_from_toml,
+        worst_hour,
+    )
     from .isochrones import band_population, isochrones
     from .names import DEFAULT_STANDARD, DISTANCES, MODELS
     from .parallel import CsgraphEngine, SnappedPointEngine, SourceReduction, reduce_sources
@@ -151,6 +169,7 @@ __all__ = [
     "StationDistricts",
     "StationPlan",
     "TargetsBySources",
+    "TimeOfDay",
     "UpgradeMeasures",
     "UpgradePlan",
     "analyse_coverage",
@@ -160,13 +179,16 @@ __all__ = [
     "band_population",
     "choose_demonstration",
     "cost_matrix",
+    "coverage_at_hour",
     "demand_weights",
     "district_caps_km2",
+    "districts_at_hour",
     "flood_closed_graph",
     "flooded_edges",
     "generate_candidates",
     "greedy_upgrades",
     "isochrones",
+    "isochrones_at_hour",
     "layer_coverage",
     "load_upgrade_measures",
     "many_to_many",
@@ -177,6 +199,7 @@ __all__ = [
     "reached_times",
     "reduce_sources",
     "relocation_demand",
+    "response_by_hour",
     "response_standard",
     "road_matrix",
     "scores_after_upgrades",
@@ -186,7 +209,9 @@ __all__ = [
     "station_districts",
     "stock_needs",
     "summarise_coverage",
+    "time_of_day_from_toml",
     "travel_times",
     "unit_response_times",
     "upgrade_candidates",
+    "worst_hour",
 ]

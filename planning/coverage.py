@@ -105,6 +105,9 @@ class CoverageResult:
     extra_layers, extra_tables
         Further layers and tables written with the rest (the reliability's ``station_workload``
         and ``p90_by_hour``, :func:`planning.reliability.attach_reliability`).
+    hour
+        The hour of day whose travel times were used (:func:`planning.hours.coverage_at_hour`),
+        None for the build speeds; ``summary`` then has an ``hour`` column.
     """
 
     scenario: str
@@ -124,6 +127,7 @@ class CoverageResult:
     notes: tuple[str, ...] = ()
     extra_layers: Mapping[str, gpd.GeoDataFrame] = field(default_factory=dict)
     extra_tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    hour: int | None = None
 
     def report(self) -> str:
         """A few lines for people: coverage shares, percentiles, violations."""
@@ -131,6 +135,7 @@ class CoverageResult:
         lines = [
             f"Coverage of {self.scenario} under {std.name} ({std.turnout_s:.0f} s turnout + "
             f"{std.travel_s:.0f} s travel = {std.response_s:.0f} s; speed factor {self.speed_factor:g})"
+            + ("" if self.hour is None else f" at {self.hour:02d}:00")
         ]
         for name, row in self.summary.iterrows():
             what = "population" if row["weight"] == "population" else row["weight"]
@@ -165,7 +170,7 @@ class CoverageResult:
             "enclaves": self.enclaves,
         }
         tables = {
-            "summary": self.summary,
+            "summary": self.summary if self.hour is None else self.summary.assign(hour=self.hour),
             "hazards_by_grade": self.hazards_by_grade,
             "violations": self.violations,
             "notes": pd.DataFrame({"note": list(self.notes) or ["-"]}),

@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from risk_models.register import RegisterMonth
 from ._network import write_network
 from ._province import by_city_table, province_plan_summary
+from .hours_run import prepare_hours, time_of_day_options
 from .reliability_run import reliability_run_options, scenario_reliability
 from .sensitivity_run import scenario_sensitivity, sensitivity_options
 
@@ -268,6 +269,7 @@ def _coverage_summary(coverage: CoverageResult) -> dict[str, object]:
         "standard": coverage.standard.name,
         "by_layer": json.loads(table.to_json(orient="index")),
         "violations": len(coverage.violations),
+        **({} if coverage.hour is None else {"hour": coverage.hour}),
     }
 
 
@@ -384,7 +386,10 @@ def run_scenario(
     the map, the report and ``summary.json`` (``community_safety``) show them. The scenario TOML's
     ``[natural_hazards]`` (flood depth rasters per return period, graded geological and fire zones;
     :mod:`risk_models.natural`) joins the risk's hazard term, with its per-unit figures in
-    ``risk.gpkg``.
+    ``risk.gpkg``. Its ``[time_of_day]`` (:mod:`service.hours_run`: ``hour = H`` or ``"worst"``,
+    ``speed_profiles``, ``observed_speeds``) runs coverage and risk on the road graph of that
+    hour and writes ``response_by_hour.csv`` and ``response_by_hour.png`` next to
+    ``coverage.gpkg``; a bad table or bad observed rows stop the run with nothing written.
 
     A province (communities with a ``city`` column naming two or more cities,
     :func:`planning.cities.scenario_cities`) is planned city by city: ``stations.gpkg`` holds a
@@ -407,6 +412,7 @@ def run_scenario(
         natural = natural_inputs(scenario)  # a bad [natural_hazards] stops here, nothing written
         sensitivity_options(scenario)  # and a bad [sensitivity]
         reliability_run_options(scenario)  # and a bad [reliability] or incident row
+        time_of_day = time_of_day_options(scenario)  # and a bad [time_of_day]
     source = survey_source(scenario, survey)
     safety = None
     if source is not None:  # scored (and planned) before anything is written: a bad survey stops here
@@ -420,6 +426,11 @@ def run_scenario(
     at = PROVINCE_AT if cities_ else None
     with _stage(result, "build road network", progress):
         run = build_network(scenario, road_speeds=road_speeds, max_snap_m=max_snap_m, cache=cache)
+        hours = (  # bad observed speeds stop here, before anything is written
+            None
+            if time_of_day is None
+            else prepare_hours(scenario, run.graph, time_of_day, standard=standard, max_snap_m=max_snap_m)
+        )
         network, network_notes = write_network(run.graph, out)  # a province's: arrays + main roads
         result.outputs |= network
         result.outputs["snapping"] = write_snap_report(run, out / "snapping.csv")
@@ -429,7 +440,7 @@ def run_scenario(
     with _stage(result, f"coverage ({standard}) and risk", progress):
         coverage, risk = assess(
             scenario,
-            graph=run.graph,
+            graph=run.graph if hours is None else hours.graph,
             units=units,
             standard=standard,
             risk_weights=risk_weights,
@@ -440,8 +451,11 @@ def run_scenario(
             natural=natural,
             **community_inputs(safety),
         )
-        coverage = scenario_reliability(scenario, run.graph, coverage, standard=standard)
+        graph_now = run.graph if hours is None else hours.graph  # the hour's travel times
+        coverage = scenario_reliability(scenario, graph_now, coverage, standard=standard)
+        coverage = coverage if hours is None else hours.mark(coverage)
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
+        result.outputs |= hours.write(out) if hours is not None else {}
         sens = scenario_sensitivity(scenario, risk)
         result.outputs["risk"] = risk.write(
             out / "risk.gpkg",

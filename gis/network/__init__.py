@@ -3,7 +3,8 @@
 Public functions live in :mod:`gis.network.build` (building) and :mod:`gis.network.graph`
 (the graph model), the private ``_build`` (lines to graph), ``_networkx`` (to and from
 networkx), ``_gpkg`` (GeoPackage save and load), ``_store`` (arrays on disk), ``_speeds`` (the
-speed table, ``maxspeed``) and ``_cache`` (the build cache); this module names them.
+speed table, ``maxspeed``), ``_cache`` (the build cache) and :mod:`gis.network.speed_profiles`
+(the time of day); this module names them.
 
 Graph model: a :class:`RoadGraph` (:mod:`gis.network.graph`), arrays in a local metric CRS
 (UTM unless the input is already projected in metres), with ``crs`` (a :class:`pyproj.CRS`),
@@ -59,6 +60,16 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "_gpkg": ("load_graph", "save_graph"),
     "_speeds": ("parse_maxspeed", "parse_other_tags", "speed_table"),
     "_cache": ("GraphCache", "cache_max_bytes"),
+    "speed_profiles": (
+        "HOURS",
+        "ObservedSpeeds",
+        "check_hour",
+        "edge_factors",
+        "graph_at_hour",
+        "hour_speeds",
+        "read_observed_speeds",
+        "speed_profile_table",
+    ),
 }
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
@@ -79,8 +90,19 @@ if TYPE_CHECKING:
         graph_from_query,
     )
     from .graph import GraphLike, RoadGraph, as_road_graph
+    from .speed_profiles import (
+        HOURS,
+        ObservedSpeeds,
+        check_hour,
+        edge_factors,
+        graph_at_hour,
+        hour_speeds,
+        read_observed_speeds,
+        speed_profile_table,
+    )
 
 __all__ = [
+    "HOURS",
     "JOIN_TOLERANCE_M",
     "MAX_SCALE_ERROR",
     "MISSING_ID",
@@ -88,18 +110,25 @@ __all__ = [
     "GraphCache",
     "GraphLike",
     "NetworkReport",
+    "ObservedSpeeds",
     "RoadGraph",
     "as_road_graph",
     "cache_max_bytes",
+    "check_hour",
+    "edge_factors",
+    "graph_at_hour",
     "graph_edges",
     "graph_from_file",
     "graph_from_lines",
     "graph_from_osm",
     "graph_from_osmnx",
     "graph_from_query",
+    "hour_speeds",
     "load_graph",
     "parse_maxspeed",
     "parse_other_tags",
+    "read_observed_speeds",
     "save_graph",
+    "speed_profile_table",
     "speed_table",
 ]

@@ -311,6 +311,7 @@ class CoverageSummaryOut(BaseModel):
     violations: int
     violations_by_kind: dict[str, int]
     timings_s: dict[str, float]
+    hour: int | None = Field(None, description="Hour of day of the travel times; null for the build speeds.")
 
 
 class StationTimeOut(BaseModel):

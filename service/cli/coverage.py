@@ -32,6 +32,7 @@ def _run(args: argparse.Namespace) -> int:
     from maps.qgis_styles import write_qgis_styles
     from planning.coverage import analyse_coverage
 
+    from ..hours_run import prepare_hours, time_of_day_options
     from ..workflow import with_executor
 
     start = time.perf_counter()
@@ -41,7 +42,33 @@ def _run(args: argparse.Namespace) -> int:
         from planning.reliability import check_reliability_inputs
 
         check_reliability_inputs(scenario, service_times=args.service_times)
+    tod = time_of_day_options(
+        scenario,
+        hour=args.hour,
+        worst=args.worst_hour,
+        speed_profiles=args.speed_profiles,
+        observed_speeds=args.observed_speeds,
+    )
     graph = scenario_graph(scenario, cache=not args.no_cache)
+    hours = None
+    if tod is not None:  # bad observed rows stop here, before anything is computed or written
+        hours = prepare_hours(
+            scenario,
+            graph,
+            tod,
+            table=tod.hour == "worst",
+            standard=args.standard,
+            max_snap_m=args.max_snap_m,
+            speed_factor=args.speed_factor,
+            response_standards=args.response_standards,
+        )
+        graph = hours.graph
+        if hours.hour is None:
+            print(
+                "warning: speed profiles or observed speeds change nothing without --hour, "
+                "--worst-hour or a [time_of_day] hour",
+                file=sys.stderr,
+            )
     with cli_executor(args) as ex:
         result = with_executor(
             analyse_coverage,
@@ -69,9 +96,17 @@ def _run(args: argparse.Namespace) -> int:
             response_standards=args.response_standards,
         )
         result = attach_reliability(result, rel)
+    if hours is not None:
+        result = hours.mark(result)
     out = result.write(args.out)
     write_qgis_styles(out)
+    by_hour = hours.write(Path(out).parent, prefix=f"{Path(out).stem}_") if hours is not None else {}
     print(result.report())
+    if hours is not None and hours.table is not None and hours.hour is not None:
+        p90 = hours.table.loc[hours.hour, "p90_response_s"]
+        print(f"Worst hour {hours.hour:02d}:00: residents' P90 response {p90:.0f} s")
+    for path in by_hour.values():
+        print(f"Response by hour written to {path.resolve()}")
     if len(result.violations):
         print(f"District violations ({len(result.violations)}):")
         for message in result.violations["message"].head(args.top):
@@ -106,6 +141,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--no-districts", action="store_true", help="skip the station districts")
     p.add_argument(
         "--max-snap-m", type=float, default=None, help="snap limit: farther places count as not covered"
+    )
+    when = p.add_mutually_exclusive_group()
+    when.add_argument(
+        "--hour", default=None, help="hour of day 0-23: travel times at that hour's speeds (speed profiles)"
+    )
+    when.add_argument(
+        "--worst-hour",
+        action="store_true",
+        help="coverage at the hour of the longest residents' P90; writes OUT_response_by_hour.csv/.png",
+    )
+    p.add_argument(
+        "--speed-profiles", type=Path, default=None, help="TOML overriding speed_profiles.toml (with --hour)"
+    )
+    p.add_argument(
+        "--observed-speeds", type=Path, default=None, help="CSV of observed speeds: edge, hour, speed_kph"
     )
     p.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
     p.add_argument(

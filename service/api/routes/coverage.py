@@ -5,7 +5,7 @@ This router is mounted under ``/api/v1/scenarios/{scenario_id}``:
 ==========================================  ================================================
 endpoint                                    computed by
 ==========================================  ================================================
-``GET /coverage?standard=``                 ``planning.analyse_coverage`` (summary JSON)
+``GET /coverage?standard=&hour=``           ``planning.analyse_coverage`` (summary JSON)
 ``GET /coverage/{layer}?standard=&bbox=``   communities, hazards, area_units, stations
 ``GET /isochrones``, ``GET /districts``     isochrone and station-district polygons
 ``GET /violations``                         district rule violations (JSON list)
@@ -32,11 +32,11 @@ from typing import Annotated, Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 
 from gis.atomic import storable
-from planning import CoverageResult, analyse_coverage
+from planning import CoverageResult, analyse_coverage, coverage_at_hour
 
 from ...store import NotFoundError
 from ..caches import cached, get_caches
@@ -53,6 +53,10 @@ router = APIRouter(prefix="/scenarios/{scenario_id}", tags=["results"], response
 #: Spatial layers of a coverage result kept in the store and served as GeoJSON.
 COVERAGE_LAYERS = ("communities", "hazards", "area_units", "stations", "isochrones", "districts", "enclaves")
 CoverageLayer = Literal["communities", "hazards", "area_units", "stations"]
+HourParam = Annotated[
+    int | None,
+    Query(ge=0, le=23, description="Hour of day 0-23: travel times at that hour's speeds (speed profiles)."),
+]
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,9 @@ class CoverageEntry:
         return {name: layer.frame for name, layer in self.rendered.items()}
 
 
-def _result_name(standard: str) -> str:
-    return "coverage_" + re.sub(r"[^a-z0-9]+", "_", standard.lower()).strip("_")
+def _result_name(standard: str, hour: int | None = None) -> str:
+    name = "coverage_" + re.sub(r"[^a-z0-9]+", "_", standard.lower()).strip("_")
+    return name if hour is None else f"{name}_h{hour:02d}"
 
 
 def number(value: Any) -> float | None:
@@ -128,6 +133,7 @@ def _summary(scenario_id: str, synthetic: bool, result: CoverageResult) -> dict[
         "violations": len(result.violations),
         "violations_by_kind": {str(k): int(v) for k, v in kinds.items()},
         "timings_s": {k: round(float(v), 3) for k, v in result.timings_s.items()},
+        "hour": result.hour,
     }
 
 
@@ -145,11 +151,15 @@ def _violations(result: CoverageResult) -> list[dict[str, Any]]:
     ]
 
 
-def _compute_and_store(service: ServiceState, scenario_id: str, standard: str) -> None:
+def _compute_and_store(service: ServiceState, scenario_id: str, standard: str, hour: int | None) -> None:
     record = service.store.get_scenario(scenario_id)
     scenario = service.scenarios.get(scenario_id)
-    result = analyse_coverage(scenario, service.graphs.graph(scenario_id, scenario), standard=standard)
-    name = _result_name(standard)
+    graph = service.graphs.graph(scenario_id, scenario)
+    if hour is None:
+        result = analyse_coverage(scenario, graph, standard=standard)
+    else:  # the hour's travel times on the same graph arrays (riskplan's speed profiles)
+        result = coverage_at_hour(scenario, graph, hour, standard=standard)
+    name = _result_name(standard, hour)
     layers = {layer: storable(getattr(result, layer)) for layer in COVERAGE_LAYERS}
     service.store.put_result_layers(scenario_id, name, {k: v for k, v in layers.items() if len(v)})
     data = {"summary": _summary(scenario_id, record.synthetic, result), "violations": _violations(result)}
@@ -157,12 +167,12 @@ def _compute_and_store(service: ServiceState, scenario_id: str, standard: str) -
     service.store.put_result(scenario_id, f"{name}_summary", body, media_type="application/json")
 
 
-def _load(service: ServiceState, scenario_id: str, standard: str) -> CoverageEntry:
-    name = _result_name(standard)
+def _load(service: ServiceState, scenario_id: str, standard: str, hour: int | None) -> CoverageEntry:
+    name = _result_name(standard, hour)
     try:
         raw, _ = service.store.get_result(scenario_id, f"{name}_summary")
     except NotFoundError:
-        _compute_and_store(service, scenario_id, standard)
+        _compute_and_store(service, scenario_id, standard, hour)
         raw, _ = service.store.get_result(scenario_id, f"{name}_summary")
     data = json.loads(raw)
     rendered: dict[str, RenderedLayer] = {}
@@ -176,21 +186,25 @@ def _load(service: ServiceState, scenario_id: str, standard: str) -> CoverageEnt
     return CoverageEntry(data["summary"], tuple(data["violations"]), rendered)
 
 
-def coverage_entry(request: Request, scenario_id: str, standard: str) -> CoverageEntry:
+def coverage_entry(
+    request: Request, scenario_id: str, standard: str, hour: int | None = None
+) -> CoverageEntry:
     """The coverage of a scenario under ``standard``: from memory, the store, or computed once.
 
+    ``hour`` (0-23) takes the travel times of that hour (:func:`planning.coverage_at_hour`).
     Raises a 422 for an unknown standard and a 404 for an unknown scenario before computing.
     """
     check_standard(standard)
     service = get_service(request)
     service.store.get_scenario(scenario_id)
+    at = "" if hour is None else f" at {hour:02d}:00"
     entry = cached(
         request,
         get_caches(request).coverage,
-        (scenario_id, standard),
-        lambda: _load(service, scenario_id, standard),
+        (scenario_id, standard) if hour is None else (scenario_id, standard, hour),
+        lambda: _load(service, scenario_id, standard, hour),
         scenario_id=scenario_id,
-        what=f"The coverage of scenario `{scenario_id}` under {standard}",
+        what=f"The coverage of scenario `{scenario_id}` under {standard}{at}",
     )
     assert isinstance(entry, CoverageEntry)
     return entry
@@ -204,13 +218,17 @@ def _layer_response(entry: CoverageEntry, layer: str, bbox: BBox | None) -> Resp
     "/coverage", response_model=CoverageSummaryOut, dependencies=[ReadAccess], summary="Coverage summary"
 )
 def coverage_summary(
-    scenario_id: ScenarioId, request: Request, standard: StandardParam = DEFAULT_STANDARD
+    scenario_id: ScenarioId,
+    request: Request,
+    standard: StandardParam = DEFAULT_STANDARD,
+    hour: HourParam = None,
 ) -> CoverageSummaryOut:
     """Covered shares (population, hazards, area), response-time percentiles and violations.
 
-    Computed on the first request for a scenario and standard, then stored.
+    Computed on the first request for a scenario, standard and hour, then stored. With ``hour``
+    the roads run at that hour's speeds (riskplan's speed profiles by road class).
     """
-    return CoverageSummaryOut(**coverage_entry(request, scenario_id, standard).summary)
+    return CoverageSummaryOut(**coverage_entry(request, scenario_id, standard, hour).summary)
 
 
 @router.get(
