@@ -396,7 +396,7 @@ def test_the_layers_draw_in_a_browser_in_their_grade_colours(browser, city, tmp_
 
     sc = load_scenario(city["gpkg"])
     run = assess_communities(sc["communities"], city["survey"], budget=BUDGET, demonstration=DEMONSTRATION)
-    out = write_map(sc, tmp_path / "map.html", community_safety=run)
+    out = write_map(sc, tmp_path / "map.html", community_safety=run, lang="en")
     browser.get(out.as_uri())
     deadline = time.monotonic() + 30
     while not browser.execute_script("return window.riskplanReady === true"):
