@@ -23,7 +23,7 @@ from gis.coords import wgs84_to_gcj02
 from gis.crs import local_metric_crs
 
 from ._style import symbol_svg
-from .words import category_label, level_label, tr
+from .words import category_label, level_label, term_label, tr
 
 __all__ = ["Display", "feature_collection", "spec_json"]
 
@@ -197,6 +197,7 @@ def units_spec(units: gpd.GeoDataFrame, style: Mapping[str, Any], display: Displ
         values = u[shares].to_numpy(float)
         names = [c.removeprefix("share_") for c in shares]
         tops = []
+        sep, none_nearby = tr("map_list_sep"), tr("map_none_nearby")
         for row in values:
             order = np.argsort(-np.nan_to_num(row))[:3]
             parts = [
@@ -204,7 +205,7 @@ def units_spec(units: gpd.GeoDataFrame, style: Mapping[str, Any], display: Displ
                 for j in order
                 if np.isfinite(row[j]) and row[j] >= 0.05
             ]
-            tops.append(tr("map_list_sep").join(parts) or tr("map_none_nearby"))
+            tops.append(sep.join(parts) or none_nearby)
         u["top_categories"] = tops
     props = {
         "uid": "id",
@@ -391,7 +392,7 @@ def hazards_spec(
                 ["id", tr("map_f_hazard_id"), ""],
                 ["c", tr("map_f_category"), ""],
                 ["g", tr("map_f_grade"), ""],
-                ["rect", tr("rectification"), ""],
+                ["rect", term_label("rectification"), ""],
                 ["sev", tr("map_f_severity"), ".1"],
                 ["t", tr("map_f_first_engine"), "s"],
                 ["st", tr("map_f_nearest_station"), ""],
@@ -480,10 +481,10 @@ def communities_spec(communities: gpd.GeoDataFrame, style: Mapping[str, Any], di
         "tooltip": {
             "title": "n",
             "fields": [
-                ["id", tr("community"), ""],
-                ["d", tr("district"), ""],
-                ["sd", tr("street"), ""],
-                ["dc", tr("division_code"), ""],
+                ["id", term_label("community"), ""],
+                ["d", term_label("district"), ""],
+                ["sd", term_label("street"), ""],
+                ["dc", term_label("division_code"), ""],
                 ["pop", tr("map_f_residents"), "int"],
                 ["t", tr("map_f_first_engine"), "s"],
                 ["st", tr("map_f_nearest_station"), ""],

@@ -12,7 +12,7 @@ from ._communities import legend_parts as community_legend
 from ._register import legend_parts
 from ._style import LEVELS_HIGH_FIRST, badge_svg, symbol_svg
 from ._uncertainty import legend_parts as uncertainty_legend
-from .words import category_label, level_legend, tr
+from .words import category_label, level_legend, term_label, tr
 
 if TYPE_CHECKING:
     from planning.coverage import CoverageResult
@@ -127,7 +127,7 @@ def legend_html(
         for key, value in sorted(iso["styleBy"]["values"].items(), key=lambda kv: float(kv[0])):
             parts.append(_row(_swatch(value["fillColor"], opacity=0.6), tr("map_legend_within", minutes=key)))
     if "districts" in present:
-        parts.append(_row('<span class="rp-ln"></span>', tr("fire_station_district")))
+        parts.append(_row('<span class="rp-ln"></span>', term_label("fire_station_district")))
     if tradeoff is not None and len(tradeoff):
         parts.append(f"<h4>{escape(tr('map_legend_new_stations'))}</h4>")
         parts.append(tradeoff_html(tradeoff))

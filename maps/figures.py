@@ -328,8 +328,8 @@ def _unit_districts(
     if coverage is not None and len(coverage.districts):
         d = coverage.districts.to_crs(units.crs)
         pos_pt, pos_d = shapely.STRtree(d.geometry.to_numpy()).query(pts.to_numpy(), predicate="within")
-        names = [tr("fig_station_district", station=s) for s in d.index.astype(str).to_numpy()[pos_d]]
-        owner = pd.Series(names, index=units.index[pos_pt], dtype=object)
+        named = {s: tr("fig_station_district", station=s) for s in d.index.astype(str)}
+        owner = pd.Series(d.index.astype(str).to_numpy()[pos_d], index=units.index[pos_pt]).map(named)
         return owner[~owner.index.duplicated()].reindex(units.index).fillna(tr("fig_no_district")).astype(str)
     return pd.Series(tr("fig_all"), index=units.index)
 

@@ -25,7 +25,7 @@ from . import figures
 from ._communities import CommunitySafetyLike
 from ._plans import DepotPlanLike, StationPlanLike
 from .interactive import risk_map
-from .words import community_names, level_label, output_lang, speaking, stock_label, tr
+from .words import community_names, level_label, output_lang, speaking, stock_label, term_label, tr
 
 if TYPE_CHECKING:
     from gis.scenario import Scenario
@@ -269,9 +269,9 @@ def _report(
                 ("rank", tr("map_f_rank"), "int"),
                 ("unit", tr("map_f_unit"), ""),
                 ("name", tr("report_col_name"), ""),
-                ("district", tr("district"), ""),
-                ("street", tr("street"), ""),
-                ("division_code", tr("division_code"), ""),
+                ("district", term_label("district"), ""),
+                ("street", term_label("street"), ""),
+                ("division_code", term_label("division_code"), ""),
                 ("level", tr("map_f_risk_level"), ""),
                 ("score", tr("map_f_score"), ".1"),
                 ("percentile", tr("map_f_percentile"), ".0"),
@@ -293,9 +293,9 @@ def _report(
             [
                 ("id", tr("map_f_id"), ""),
                 ("name", tr("report_col_name"), ""),
-                ("district", tr("district"), ""),
-                ("street", tr("street"), ""),
-                ("division_code", tr("division_code"), ""),
+                ("district", term_label("district"), ""),
+                ("street", term_label("street"), ""),
+                ("division_code", term_label("division_code"), ""),
                 ("population", tr("map_f_residents"), "int"),
                 ("response_time_s", tr("map_f_first_engine"), "s"),
                 ("nearest_station", tr("map_f_nearest_station"), ""),
@@ -310,7 +310,7 @@ def _report(
         _table(
             coverage.violations,
             [
-                ("station", tr("fire_station"), ""),
+                ("station", term_label("fire_station"), ""),
                 ("kind", tr("report_col_kind"), ""),
                 ("message", tr("map_f_problems"), ""),
             ],

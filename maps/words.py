@@ -14,21 +14,35 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 from typing import Any
 
-from gis.i18n import Lang, check_division_codes, default_lang, load_glossary, resolve_lang
+from gis.i18n import (
+    Lang,
+    check_division_codes,
+    default_lang,
+    format_date,
+    format_month,
+    load_glossary,
+    resolve_lang,
+)
 
 __all__ = [
     "category_label",
     "community_names",
     "current_lang",
+    "date_text",
     "level_label",
     "level_legend",
+    "month_text",
     "output_lang",
+    "register_state",
+    "risk_grade_label",
     "scenario_bounds_wgs84",
     "speaking",
     "spoken_lang",
     "stock_label",
+    "term_label",
     "tr",
 ]
 
@@ -54,6 +68,17 @@ def tr(key: str, **values: object) -> str:
     if key in g.texts:
         return g.text(key, lang, **values)
     return g.term(key, lang)
+
+
+def term_label(key: str, **values: object) -> str:
+    """:func:`tr` with a capital first letter, for a term used as a label or a column header.
+
+    Examples
+    --------
+    >>> term_label("rectification_deadline")
+    'Rectification deadline'
+    """
+    return _capital(tr(key, **values))
 
 
 def current_lang() -> Lang:
@@ -112,12 +137,7 @@ def level_label(level: str) -> str:
     ...     level_label("orange")
     '较大风险'
     """
-    names = {
-        "red": tr("level_red"),
-        "orange": tr("level_orange"),
-        "yellow": tr("level_yellow"),
-        "blue": tr("level_blue"),
-    }
+    names = _level_label_names(current_lang())
     return _capital(names.get(str(level), str(level)))
 
 
@@ -129,40 +149,19 @@ def level_legend(level: str) -> str:
     >>> level_legend("blue")
     'Low risk (blue)'
     """
-    names = {
-        "red": tr("map_legend_red"),
-        "orange": tr("map_legend_orange"),
-        "yellow": tr("map_legend_yellow"),
-        "blue": tr("map_legend_blue"),
-    }
+    names = _level_legend_names(current_lang())
     return names.get(str(level), str(level))
 
 
 def category_label(key: str, default: str) -> str:
     """A hazard category's name (``default``, the style's label, for a category of a deployment's own)."""
-    names = {
-        "hazardous_chemicals": tr("map_cat_hazardous_chemicals"),
-        "mining": tr("map_cat_mining"),
-        "metallurgy": tr("map_cat_metallurgy"),
-        "dust_explosion": tr("map_cat_dust_explosion"),
-        "fuel_gas": tr("map_cat_fuel_gas"),
-        "fireworks_explosives": tr("map_cat_fireworks_explosives"),
-        "warehouse_logistics": tr("map_cat_warehouse_logistics"),
-        "construction": tr("map_cat_construction"),
-        "other": tr("map_cat_other"),
-    }
+    names = _category_label_names(current_lang())
     return names.get(key, default)
 
 
 def stock_label(item: str) -> str:
     """A relief material's name (``rice_kg``: rice in kilograms); another item as its column reads."""
-    names = {
-        "rice_kg": tr("map_stock_rice_kg"),
-        "water_l": tr("map_stock_water_l"),
-        "tents": tr("map_stock_tents"),
-        "quilts": tr("map_stock_quilts"),
-        "family_kits": tr("map_stock_family_kits"),
-    }
+    names = _stock_label_names(current_lang())
     return names.get(item, item.replace("_", " "))
 
 
@@ -209,3 +208,112 @@ def community_names(frame: Any, communities: Any = None, *, source: object = Non
         out = out.copy() if out is frame else out
         out["division_code"] = check_division_codes(out["division_code"], where=where).to_numpy()
     return out
+
+
+def month_text(month: str) -> str:
+    """A ``YYYY-MM`` month as the output writes it (2026年12月 / December 2026); else as given.
+
+    Examples
+    --------
+    >>> with speaking("zh"):
+    ...     month_text("2026-12")
+    '2026年12月'
+    """
+    try:
+        year, number = (int(part) for part in str(month).split("-")[:2])
+        return format_month(year, number, current_lang())
+    except ValueError:
+        return str(month)
+
+
+def date_text(day: Any) -> str:
+    """A date (or timestamp) as the output writes it (2026年12月1日 / 1 December 2026)."""
+    return format_date(day.date() if hasattr(day, "date") and callable(day.date) else day, current_lang())
+
+
+def risk_grade_label(grade: str) -> str:
+    """A risk point's grade: "Major risk point (red)" in English."""
+    names = _risk_grade_label_names(current_lang())
+    return names.get(str(grade), str(grade))
+
+
+def register_state(state: str, default: str) -> str:
+    """A register item's state (closed -> 已销号 / Closed); ``default`` for a state of a deployment's own."""
+    names = _register_state_names(current_lang())
+    return names.get(str(state), default)
+
+
+@lru_cache(maxsize=4)
+def _level_label_names(lang: Lang) -> dict[str, str]:
+    with speaking(lang):
+        return {
+            "red": tr("level_red"),
+            "orange": tr("level_orange"),
+            "yellow": tr("level_yellow"),
+            "blue": tr("level_blue"),
+        }
+
+
+@lru_cache(maxsize=4)
+def _level_legend_names(lang: Lang) -> dict[str, str]:
+    with speaking(lang):
+        return {
+            "red": tr("map_legend_red"),
+            "orange": tr("map_legend_orange"),
+            "yellow": tr("map_legend_yellow"),
+            "blue": tr("map_legend_blue"),
+        }
+
+
+@lru_cache(maxsize=4)
+def _category_label_names(lang: Lang) -> dict[str, str]:
+    with speaking(lang):
+        return {
+            "hazardous_chemicals": tr("map_cat_hazardous_chemicals"),
+            "mining": tr("map_cat_mining"),
+            "metallurgy": tr("map_cat_metallurgy"),
+            "dust_explosion": tr("map_cat_dust_explosion"),
+            "fuel_gas": tr("map_cat_fuel_gas"),
+            "fireworks_explosives": tr("map_cat_fireworks_explosives"),
+            "warehouse_logistics": tr("map_cat_warehouse_logistics"),
+            "construction": tr("map_cat_construction"),
+            "other": tr("map_cat_other"),
+        }
+
+
+@lru_cache(maxsize=4)
+def _risk_grade_label_names(lang: Lang) -> dict[str, str]:
+    with speaking(lang):
+        return {
+            "major": tr("reg_grade_major"),
+            "high": tr("reg_grade_high"),
+            "moderate": tr("reg_grade_moderate"),
+            "low": tr("reg_grade_low"),
+        }
+
+
+@lru_cache(maxsize=4)
+def _register_state_names(lang: Lang) -> dict[str, str]:
+    with speaking(lang):
+        return {
+            "reported": tr("reg_state_reported"),
+            "verified": tr("reg_state_verified"),
+            "handed_over": tr("reg_state_handed_over"),
+            "rectifying": tr("reg_state_rectifying"),
+            "rectified": tr("reg_state_rectified"),
+            "reopened": tr("reg_state_reopened"),
+            "closed": tr("reg_state_closed"),
+            "rejected": tr("reg_state_rejected"),
+        }
+
+
+@lru_cache(maxsize=4)
+def _stock_label_names(lang: Lang) -> dict[str, str]:
+    with speaking(lang):
+        return {
+            "rice_kg": tr("map_stock_rice_kg"),
+            "water_l": tr("map_stock_water_l"),
+            "tents": tr("map_stock_tents"),
+            "quilts": tr("map_stock_quilts"),
+            "family_kits": tr("map_stock_family_kits"),
+        }

@@ -122,10 +122,8 @@ def test_four_colour_layers_have_the_grades_colours(month, page: str) -> None:
     parts = next(
         f["properties"]["parts"] for f in points["data"]["features"] if f["properties"]["id"] == "H2"
     )
-    assert parts.startswith("mill: 较大风险 (LEC D = 3 x 6 x 15 = 270)")
-    assert _shown("Safety risk points 安全风险四色分布", page) and _shown(
-        "Major risk point (red) 重大风险", page
-    )
+    assert parts.startswith("mill: high (LEC D = 3 x 6 x 15 = 270)")  # the page is in English
+    assert _shown("Safety risk points, four colours", page) and _shown("Major risk point (red)", page)
 
 
 def test_items_by_state_overdue_majors_and_supervised(page: str) -> None:
@@ -149,7 +147,7 @@ def test_items_by_state_overdue_majors_and_supervised(page: str) -> None:
     assert "<polygon" in icons["rectifying|s"] and "<circle" in icons["verified|g"]
     popup = [f[0] for f in specs["register"]["popup"]["fields"]]
     assert {"cat", "gr", "st", "dl", "od"} <= set(popup)
-    for text in ("Overdue 逾期未整改", "Major, under supervision 挂牌督办", "Rectifying 整改中"):
+    for text in ("Overdue", "Major, under supervision", "Rectifying"):  # the page is in English
         assert _shown(text, page), text
 
 
