@@ -78,10 +78,6 @@ def drawn_in(lang: str | None, build: Callable[[], Figure], *, place: Any = None
     return fig
 
 
-def _english(label: str) -> str:
-    return " ".join(w for w in label.split(" ") if w.isascii()) or label
-
-
 def _paint_levels(ax: Any, units: gpd.GeoDataFrame, colours: dict[str, str], pixels: int = 1000) -> None:
     """Draw the units' risk levels as an image of ``pixels`` on the long side (each pixel: its unit).
 

@@ -309,7 +309,7 @@ def test_grade_colours_spread_over_other_standards() -> None:
     ramp = style["community_safety"]["grade_colours"]
     three = SimpleNamespace(grades=(("a", 85.0, "甲"), ("b", 60.0, "乙"), ("c", 0.0, "丙")))
     assert grade_colours(three, style) == {"a": ramp[0], "b": ramp[2], "c": ramp[-1]}  # type: ignore[arg-type]
-    assert grade_labels(three)["c"] == "C 丙 (below 60)"  # type: ignore[arg-type]
+    assert grade_labels(three)["c"] == "C (below 60)"  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------ the report

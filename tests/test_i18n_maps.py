@@ -231,3 +231,29 @@ def test_report_in_chinese_in_a_browser(browser, zh_report, tmp_path: Path):
     assert "图例" in legend and "重大风险\uff08红\uff09" in legend and "消防站辖区" in control
     assert "Legend" not in legend
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_register_and_community_sections_in_chinese(city):
+    from types import SimpleNamespace
+
+    from gis.demo import synthetic_survey
+    from maps._community_report import community_section
+    from maps._register_report import register_section
+    from maps.words import speaking
+    from risk_models.community_safety import score_communities
+    from risk_models.register import register_month, synthetic_register
+
+    sc = city[0]
+    reg = synthetic_register(sc.layers, seed=1, n_items=60)
+    month = register_month(reg.items, reg.events, label=reg.label, synthetic=True, by=["district"])
+    safety = score_communities(synthetic_survey(sc["communities"], seed=1))
+    survey = SimpleNamespace(
+        standard=safety.standard, safety=safety, budget=None, plan=None, after=None, demonstration=None
+    )
+    with speaking("zh"):
+        page = register_section(month) + community_section(survey)
+    headings = re.findall(r"<(?:h2|h3|th)[^>]*>(.*?)</", page)
+    assert headings and [h for h in headings if not CJK.search(h)] == []
+    y, m = month.month.split("-")
+    assert f"{int(y)}年{int(m)}月" in page  # the month as 2026年12月
+    assert "社区安全评估" in page and "按期整改率" in page
