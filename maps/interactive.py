@@ -37,6 +37,7 @@ from ._assets import inline_css, inline_js
 from ._communities import COMMUNITY_LAYERS, CommunitySafetyLike
 from ._coverage_layers import coverage_specs
 from ._legend import legend_html, title_html
+from ._map_words import LAYER_NAMES, layer_keys, layer_names, runtime_words
 from ._plans import DepotPlanLike, StationPlanLike
 from ._style import badge_svg, load_style
 from .words import community_names, current_lang, output_lang, speaking, stock_label, tr
@@ -60,47 +61,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-# Layer id -> its name in the layer control, in the output's language (literal keys: see tr).
-def _layer_keys() -> dict[str, str]:
-    return {
-        "context": tr("map_layer_context"),
-        "units": tr("map_layer_units"),
-        "uncertain": tr("map_layer_uncertain"),
-        "change": tr("map_layer_change"),
-        "isochrones": tr("map_layer_isochrones"),
-        "districts": tr("map_layer_districts"),
-        "uncovered": tr("map_layer_uncovered"),
-        "communities": tr("map_layer_communities"),
-        "community_safety": tr("map_layer_community_safety"),
-        "upgrades": tr("map_layer_upgrades"),
-        "demonstration": tr("map_layer_demonstration"),
-        "depot_links": tr("map_layer_depot_links"),
-        "hazard_areas": tr("map_layer_hazard_areas"),
-        "hazards": tr("map_layer_hazards"),
-        "risk_areas": tr("map_layer_risk_areas"),
-        "risk_points": tr("map_layer_risk_points"),
-        "register": tr("map_layer_register"),
-        "register_closed": tr("map_layer_register_closed"),
-        "stations": tr("map_layer_stations"),
-        "proposed": tr("map_layer_proposed"),
-        "depots": tr("map_layer_depots"),
-    }
-
-
-def layer_names(lang: Lang = "en") -> dict[str, str]:
-    """Layer id -> its name in the layer control in ``lang``.
-
-    Examples
-    --------
-    >>> layer_names("zh")["districts"]
-    '消防站辖区'
-    """
-    with speaking(lang):
-        return _layer_keys()
-
-
-#: Layer id -> name in the layer control, in English (:func:`layer_names` for a language).
-LAYER_NAMES: dict[str, str] = layer_names("en")
 #: Layers drawn only from a hazard register (``risk_map(..., register=...)``).
 REGISTER_LAYERS = ("risk_areas", "risk_points", "register", "register_closed")
 HIDDEN_BY_DEFAULT = {"isochrones", "districts", "depot_links", "register_closed"}
@@ -120,24 +80,9 @@ class _Assets(MacroElement):
     def __init__(self, background: str) -> None:
         super().__init__()
         self._name = "RiskplanAssets"
-        self.words = json.dumps(_runtime_words(), ensure_ascii=False).replace("</", "<\\/")
+        self.words = json.dumps(runtime_words(), ensure_ascii=False).replace("</", "<\\/")
         self.css = inline_css() + f"\n.leaflet-container {{ background: {background}; }}"
         self.js = inline_js()
-
-
-def _runtime_words() -> dict[str, str]:
-    """The words the map's script writes itself (tooltip values, the full-screen button)."""
-    return {
-        "notReached": tr("map_js_not_reached"),
-        "yes": tr("map_js_yes"),
-        "no": tr("map_js_no"),
-        "median": tr("map_js_median"),
-        "sec": tr("map_js_sec"),
-        "min": tr("map_js_min"),
-        "fullScreen": tr("map_js_full_screen"),
-        "exitFullScreen": tr("map_js_exit_full_screen"),
-        "locale": tr("map_js_locale"),
-    }
 
 
 class _DataLayer(Layer):
@@ -149,7 +94,7 @@ class _DataLayer(Layer):
     )
 
     def __init__(self, spec: dict[str, Any], *, show: bool) -> None:
-        name = _layer_keys()[spec["id"]]
+        name = layer_keys()[spec["id"]]
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "RiskplanLayer"
         self.spec = lyr.spec_json({**spec, "name": name})
