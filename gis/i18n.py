@@ -32,12 +32,14 @@ __all__ = [
     "Glossary",
     "Lang",
     "check_division_code",
+    "check_division_codes",
     "default_lang",
     "format_date",
     "format_month",
     "load_glossary",
     "parse_accept_language",
     "resolve_lang",
+    "scenario_lang",
 ]
 
 Lang = Literal["zh", "en"]
@@ -294,3 +296,78 @@ def check_division_code(code: object, *, where: str = "the layer") -> str:
         )
         raise InputError(msg)
     return text
+
+
+def check_division_codes(codes: Any, *, where: str = "layer `communities`") -> Any:
+    """A column of division codes checked row by row, as 12-digit strings (missing stay missing).
+
+    ``codes`` is a pandas Series on the layer's ids; every bad row is named at once.
+
+    Raises
+    ------
+    InputError
+        Naming ``where``, the bad rows and their codes, and the fix.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> check_division_codes(pd.Series([140105005001.0, None], index=["C1", "C2"])).tolist()
+    ['140105005001', None]
+    >>> check_division_codes(pd.Series(["1401", "140105005002"], index=["C1", "C2"]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gis.errors.InputError: layer `communities`, column `division_code`: rows C1 (`1401`) ...
+    """
+    import pandas as pd
+
+    out: dict[Any, str | None] = {}
+    bad: list[str] = []
+    for key, value in codes.items():
+        if value is None or (not isinstance(value, str) and pd.isna(value)) or str(value).strip() == "":
+            out[key] = None
+            continue
+        try:
+            out[key] = check_division_code(value, where=f"{where} row {key}")
+        except InputError:
+            bad.append(f"{key} (`{str(value).strip()}`)")
+    if bad:
+        shown = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        msg = (
+            f"{where}, column `division_code`: rows {shown} are not 12-digit statistical division "
+            "codes (区划代码) with a province prefix. Fix: give the National Bureau of Statistics' "
+            "12-digit code (e.g. 140105005001), as text so leading digits are kept, or leave it empty."
+        )
+        raise InputError(msg)
+    return pd.Series(out, index=codes.index, dtype=object, name=codes.name)
+
+
+def scenario_lang(scenario: Any) -> Lang | None:
+    """The ``lang`` of a scenario TOML's ``[scenario]`` table (``lang = "zh"``), or None.
+
+    Raises
+    ------
+    InputError
+        A ``lang`` riskplan does not speak, naming the TOML and the fix.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> scenario_lang(SimpleNamespace(source=None)) is None
+    True
+    """
+    from .scenario import scenario_table
+
+    found = scenario_table(scenario, "scenario")
+    if found is None:
+        return None
+    head, src = found
+    value = head.get("lang") if isinstance(head, Mapping) else None
+    if value is None:
+        return None
+    if value not in LANGS:
+        msg = (
+            f"Scenario TOML `{src}`, `[scenario]`: `lang = {value!r}` is not a language riskplan "
+            f'speaks. Fix: `lang = "zh"` or `lang = "en"` (or leave it out: by the scenario\'s place).'
+        )
+        raise InputError(msg)
+    return cast(Lang, value)

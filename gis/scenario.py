@@ -66,7 +66,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 METADATA_LAYER = "metadata"
-_SCENARIO_KEYS = {"name", "metric_crs", "synthetic", "description", "notes"}
+_SCENARIO_KEYS = {"name", "metric_crs", "synthetic", "description", "notes", "lang"}
 #: GeoPackage metadata key holding the scenario notes (a JSON list of strings).
 NOTES_KEY = "notes"
 

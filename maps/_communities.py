@@ -26,6 +26,7 @@ from gis.validate import index_by_id
 
 from ._layers import Display, feature_collection
 from ._style import badge_svg
+from .words import current_lang, tr
 
 if TYPE_CHECKING:
     from planning import Demonstration, UpgradePlan
@@ -114,20 +115,23 @@ def grade_colours(standard: SafetyStandard, style: Mapping[str, Any]) -> dict[st
 
 
 def grade_labels(standard: SafetyStandard) -> dict[str, str]:
-    """``{grade: "Good 良好 (80 and above)"}`` for legends and tooltips.
+    """``{grade: "Good (80 and above)"}`` in the output's language, for legends and tooltips.
 
     Examples
     --------
     >>> from risk_models.community_safety import load_safety_standard
     >>> labels = grade_labels(load_safety_standard())
     >>> labels["good"], labels["poor"]
-    ('Good 良好 (80 and above)', 'Poor 较差 (below 60)')
+    ('Good (80 and above)', 'Poor (below 60)')
     """
     out = {}
     above = None
+    zh_out = current_lang() == "zh"
     for grade, low, zh in standard.grades:
-        band = f"{low:g} and above" if low > 0 or above is None else f"below {above:g}"
-        out[grade] = f"{grade.replace('_', ' ').capitalize()} {zh} ({band})".replace("  ", " ")
+        top = low > 0 or above is None
+        band = tr("com_band_above", score=f"{low:g}") if top else tr("com_band_below", score=f"{above:g}")
+        name = zh if zh_out else grade.replace("_", " ").capitalize()
+        out[grade] = tr("com_grade_band", grade=name, band=band)
         above = low
     return out
 
@@ -212,16 +216,21 @@ def safety_spec(
         g["still"] = after["still_failed"].where(after["still_failed"].astype(str) != "")
         props.update({"score_after": "sa", "passed_after": "oka", "still": "still"})
         after_fields = [
-            ["sa", "Score after the plan 整改后评分", ".1"],
-            ["oka", "Passes after the plan 整改后合格", ""],
-            ["still", "Still short (score points) 仍需整改", ""],
+            ["sa", tr("com_score_after_the_plan"), ".1"],
+            ["oka", tr("com_passes_after_the_plan"), ""],
+            ["still", tr("com_still_short_score_points"), ""],
         ]
     colours = grade_colours(std, style)
-    sections = [[f"s_{s}", f"{row['label']} {row['label_zh']}", ""] for s, row in std.sections.iterrows()]
-    tag = "SYNTHETIC survey (generated, not measured)" if safety.synthetic else "survey"
-    note = (
-        f"Community safety: {len(ids)} communities' latest scores ({tag}: {safety.where}); pass mark "
-        f"{std.pass_mark:g}, standard {std.where}."
+    col = "label_zh" if current_lang() == "zh" else "label"
+    sections = [[f"s_{s}", str(row[col]), ""] for s, row in std.sections.iterrows()]
+    tag = tr("com_tag_synthetic") if safety.synthetic else tr("com_tag_survey")
+    note = tr(
+        "com_note",
+        count=len(ids),
+        tag=tag,
+        where=safety.where,
+        pass_mark=f"{std.pass_mark:g}",
+        standard=std.where,
     )
     return {
         "id": "community_safety",
@@ -237,25 +246,25 @@ def safety_spec(
         "tooltip": {
             "title": "n",
             "fields": [
-                ["id", "Community 社区", ""],
-                ["g", "Grade 等级", ""],
-                ["sc", "Safety score 安全评分", ".1"],
-                ["ok", "Passes 合格", ""],
-                ["nf", "Failed items 不合格项", "int"],
+                ["id", tr("com_community"), ""],
+                ["g", tr("com_grade"), ""],
+                ["sc", tr("com_safety_score"), ".1"],
+                ["ok", tr("com_passes"), ""],
+                ["nf", tr("com_failed_items"), "int"],
             ],
         },
         "popup": {
             "title": "n",
             "fields": [
-                ["id", "Community 社区", ""],
-                ["d", "District 区县", ""],
-                ["ty", "Type 类型", ""],
-                ["dt", "Surveyed 调查日期", ""],
-                ["sc", "Safety score 安全评分", ".1"],
-                ["g", "Grade 等级", ""],
-                ["ok", "Passes 合格", ""],
-                ["veto", "Failed veto items 一票否决项", "int"],
-                ["nf", "Failed items 不合格项", "int"],
+                ["id", tr("com_community"), ""],
+                ["d", tr("com_district"), ""],
+                ["ty", tr("com_type"), ""],
+                ["dt", tr("com_surveyed"), ""],
+                ["sc", tr("com_safety_score"), ".1"],
+                ["g", tr("com_grade"), ""],
+                ["ok", tr("com_passes"), ""],
+                ["veto", tr("com_failed_veto_items"), "int"],
+                ["nf", tr("com_failed_items"), "int"],
                 *sections,
                 *after_fields,
             ],
@@ -301,20 +310,20 @@ def upgrades_spec(
         "style": {},
         "tooltip": {
             "title": "n",
-            "prefix": "Upgrades: ",
-            "fields": [["nm", "Measures 措施数", "int"], ["cost", "Cost CNY 费用(元)", "int"]],
+            "prefix": tr("com_upgrades_prefix"),
+            "fields": [["nm", tr("com_measures"), "int"], ["cost", tr("com_cost_cny"), "int"]],
         },
         "popup": {
             "title": "n",
-            "prefix": "Planned upgrades 计划整改: ",
+            "prefix": tr("com_planned_upgrades"),
             "fields": [
-                ["id", "Community 社区", ""],
-                ["ms", "Measures 整改措施", ""],
-                ["cost", "Cost CNY 费用(元)", "int"],
-                ["pts", "Score points restored 恢复分值", ".1"],
-                ["sc", "Score today 现评分", ".1"],
-                ["sa", "Score after 整改后评分", ".1"],
-                ["rr", "Risk removed (residents-weighted) 风险降低", ".1"],
+                ["id", tr("com_community"), ""],
+                ["ms", tr("com_measures_2"), ""],
+                ["cost", tr("com_cost_cny"), "int"],
+                ["pts", tr("com_score_points_restored"), ".1"],
+                ["sc", tr("com_score_today"), ".1"],
+                ["sa", tr("com_score_after"), ".1"],
+                ["rr", tr("com_risk_removed_residents_weighted"), ".1"],
             ],
         },
         "data": feature_collection(pts, _UPGRADE_PROPS, display, points=True, digits=1),
@@ -350,21 +359,21 @@ def demonstration_spec(
         "style": {},
         "tooltip": {
             "title": "n",
-            "prefix": "Demonstration 示范: ",
-            "fields": [["pop", "Residents 居民", "int"], ["sa", "Score after 整改后评分", ".1"]],
+            "prefix": tr("com_demonstration"),
+            "fields": [["pop", tr("com_residents"), "int"], ["sa", tr("com_score_after"), ".1"]],
         },
         "popup": {
             "title": "n",
-            "prefix": "Demonstration community 安全示范社区: ",
+            "prefix": tr("com_demonstration_community"),
             "fields": [
-                ["id", "Community 社区", ""],
-                ["d", "District 区县", ""],
-                ["ty", "Type 类型", ""],
-                ["pop", "Residents 居民", "int"],
-                ["sc", "Score today 现评分", ".1"],
-                ["sa", "Score after the plan 整改后评分", ".1"],
-                ["why", "Why chosen 入选理由", ""],
-                ["needs", "Still needs 尚需", ""],
+                ["id", tr("com_community"), ""],
+                ["d", tr("com_district"), ""],
+                ["ty", tr("com_type"), ""],
+                ["pop", tr("com_residents"), "int"],
+                ["sc", tr("com_score_today"), ".1"],
+                ["sa", tr("com_score_after_the_plan"), ".1"],
+                ["why", tr("com_why_chosen"), ""],
+                ["needs", tr("com_still_needs"), ""],
             ],
         },
         "data": feature_collection(pts, _DEMONSTRATION_PROPS, display, points=True, digits=1),
@@ -395,7 +404,7 @@ def legend_parts(
     if not present & set(COMMUNITY_LAYERS) or standard is None:
         return []
     st = style["community_safety"]
-    parts = [f"<h4>{escape(st['label'])} (pass mark 合格线 {standard.pass_mark:g})</h4>"]
+    parts = [f"<h4>{escape(tr('com_legend_header', pass_mark=f'{standard.pass_mark:g}'))}</h4>"]
     if "community_safety" in present:
         spec = next(s for s in specs if s["id"] == "community_safety")
         values = spec["styleBy"]["values"]
@@ -409,13 +418,13 @@ def legend_parts(
             parts.append(_row(swatch, labels.get(grade, grade)))
     if "upgrades" in present:
         parts.append(
-            _row(badge_svg("U", st["upgrades"]["colour"], size=16, shape="circle"), st["upgrades"]["label"])
+            _row(badge_svg("U", st["upgrades"]["colour"], size=16, shape="circle"), tr("map_layer_upgrades"))
         )
     if "demonstration" in present:
         parts.append(
             _row(
                 badge_svg("示", st["demonstration"]["colour"], size=18, shape="star"),
-                st["demonstration"]["label"],
+                tr("safety_demonstration_community"),
             )
         )
     return parts

@@ -19,6 +19,7 @@ import pandas as pd
 from . import community_figures as cfig
 from ._communities import latest_failed
 from .report import _img, _table
+from .words import current_lang, tr
 
 if TYPE_CHECKING:
     from ._communities import CommunitySafetyLike
@@ -65,63 +66,66 @@ def community_section(
     cs, safety, std = assessment, assessment.safety, assessment.standard
     latest = safety.latest()
     synthetic = bool(safety.synthetic)
-    tag = " (synthetic survey)" if synthetic else ""
+    tag = tr("cs_tag_synthetic") if synthetic else ""
+    sub = tr(
+        "cs_sub",
+        where=safety.where.strip("`"),
+        surveys=len(safety.scores),
+        communities=len(latest),
+        standard=std.where.replace("`", ""),
+        pass_mark=f"{std.pass_mark:g}",
+    )
     parts = [
-        f'<h2 id="community-safety">Community safety 社区安全评估{html.escape(tag)}</h2>',
-        f'<p class="sub">Survey {html.escape(safety.where.strip("`"))}: {len(safety.scores)} surveys of '
-        f"{len(latest)} communities, scored against {html.escape(std.where.replace('`', ''))}; pass mark "
-        f"{std.pass_mark:g} and no failed veto item (一票否决). Each community's latest survey is "
-        "counted; its score joins the risk model's vulnerability.</p>",
+        f'<h2 id="community-safety">{html.escape(tr("cs_h", tag=tag))}</h2>',
+        f'<p class="sub">{html.escape(sub)}</p>',
     ]
     if synthetic:
-        parts.append(
-            '<p class="synthetic">SYNTHETIC survey: generated for the demo city, not measured. '
-            "Every figure below is made up.</p>"
-        )
+        parts.append(f'<p class="synthetic">{html.escape(tr("cs_synthetic"))}</p>')
     passed = int(latest["passed"].sum())
+    zh_out = current_lang() == "zh"
     kpis = [
-        ("communities", f"{len(latest)}", "communities surveyed 已调查社区"),
-        ("mean_score", f"{latest['score'].mean():.1f}", "mean safety score 平均评分"),
-        ("passed", f"{passed}/{len(latest)}", "pass today 合格"),
-        ("failed_items", f"{int(latest['failed_items'].sum()):,}", "failed items 不合格项"),
+        ("communities", f"{len(latest)}", tr("cs_kpi_surveyed")),
+        ("mean_score", f"{latest['score'].mean():.1f}", tr("cs_kpi_mean")),
+        ("passed", f"{passed}/{len(latest)}", tr("cs_kpi_pass")),
+        ("failed_items", f"{int(latest['failed_items'].sum()):,}", tr("cs_kpi_failed")),
     ]
     plan, after, demo = cs.plan, cs.after, cs.demonstration
     if plan is not None and after is not None:
         kpis.append(
-            ("passed_after", f"{int(after['passed_after'].sum())}/{len(after)}", "pass after the plan")
+            ("passed_after", f"{int(after['passed_after'].sum())}/{len(after)}", tr("cs_kpi_pass_after"))
         )
         kpis.append(
             (
                 "spent",
                 f"{plan.budget_used_cny / 1e6:,.2f} / {plan.budget_cny / 1e6:,.2f} M",
-                "CNY spent / budget 预算使用",
+                tr("com_cny_spent_budget"),
             )
         )
     if demo is not None:
-        kpis.append(("demonstration", f"{len(demo.chosen)}", "demonstration communities 示范社区"))
+        kpis.append(("demonstration", f"{len(demo.chosen)}", tr("cs_kpi_demonstration")))
     parts.append(_kpis(kpis))
 
     figs = []
     if communities is not None and len(communities):
-        figs.append((cfig.community_safety_figure(cs, communities), "Community safety scores"))
-    figs.append((cfig.failed_sections_figure(cs), "Failed items by section"))
+        figs.append((cfig.community_safety_figure(cs, communities), tr("cs_fig_scores")))
+    figs.append((cfig.failed_sections_figure(cs), tr("cs_fig_failed")))
     parts.append('<div class="figs">' + "".join(_img(f, a) for f, a in figs) + "</div>")
 
     summary = safety_summary(safety)
-    parts.append("<h3>The survey by district 各区县调查结果</h3>")
+    parts.append(f"<h3>{html.escape(tr('cs_h_districts'))}</h3>")
     parts.append(
         _table(
             summary,
             [
-                ("district", "District", ""),
-                ("communities", "Communities", "int"),
-                ("mean_score", "Mean score", ".1"),
-                ("passed", "Pass", "int"),
-                ("passed_share", "Pass share", "pct"),
-                ("failed_items", "Failed items", "int"),
-                ("veto_failed", "Veto items failed", "int"),
-                ("most_failed_item", "Most failed item", ""),
-                *[(g, f"{g.replace('_', ' ').capitalize()} {zh}", "int") for g, _, zh in std.grades],
+                ("district", tr("cs_district"), ""),
+                ("communities", tr("cs_communities"), "int"),
+                ("mean_score", tr("cs_mean_score"), ".1"),
+                ("passed", tr("cs_pass"), "int"),
+                ("passed_share", tr("cs_pass_share"), "pct"),
+                ("failed_items", tr("cs_failed_items"), "int"),
+                ("veto_failed", tr("cs_veto_items_failed"), "int"),
+                ("most_failed_item", tr("cs_most_failed_item"), ""),
+                *[(g, zh if zh_out else g.replace("_", " ").capitalize(), "int") for g, _, zh in std.grades],
             ],
             css_id="cs-districts",
         )
@@ -135,16 +139,15 @@ def community_section(
             .sort_values("communities", ascending=False, kind="stable")
         )
         items["category"] = std.items["category"].reindex(items["item"].astype(str)).to_numpy()
-        parts.append("<h3>Failed items (latest surveys) 不合格项</h3>")
+        parts.append(f"<h3>{html.escape(tr('cs_h_failed'))}</h3>")
         parts.append(
             _table(
                 items,
                 [
-                    ("section", "Section", ""),
-                    ("label", "Item", ""),
-                    ("zh", "项目", ""),
-                    ("communities", "Communities failing", "int"),
-                    ("category", "Register category", ""),
+                    ("section", tr("cs_section"), ""),
+                    ("zh" if zh_out else "label", tr("cs_item"), ""),
+                    ("communities", tr("cs_communities_failing"), "int"),
+                    ("category", tr("cs_register_category"), ""),
                 ],
                 css_id="cs-items",
             )
@@ -158,21 +161,21 @@ def community_section(
     changes = survey_changes(safety)
     if len(changes.communities):
         n = len(changes.communities)
-        parts.append(f"<h3>Change over re-surveys 复查变化 ({n} communities surveyed again)</h3>")
+        parts.append(f"<h3>{html.escape(tr('cs_h_changes', count=n))}</h3>")
         parts.append(
             _table(
                 changes.districts,
                 [
-                    ("district", "District", ""),
-                    ("communities", "Re-surveyed", "int"),
-                    ("score_before", "Mean score before", ".1"),
-                    ("score_after", "Mean score after", ".1"),
-                    ("score_change", "Change", ".1"),
-                    ("passed_before", "Pass before", "int"),
-                    ("passed_after", "Pass after", "int"),
-                    ("fixed", "Items fixed", "int"),
-                    ("new_failures", "New failures", "int"),
-                    ("still_failing", "Still failing", "int"),
+                    ("district", tr("cs_district"), ""),
+                    ("communities", tr("cs_re_surveyed"), "int"),
+                    ("score_before", tr("cs_mean_score_before"), ".1"),
+                    ("score_after", tr("cs_mean_score_after"), ".1"),
+                    ("score_change", tr("cs_change"), ".1"),
+                    ("passed_before", tr("cs_pass_before"), "int"),
+                    ("passed_after", tr("cs_pass_after"), "int"),
+                    ("fixed", tr("cs_items_fixed"), "int"),
+                    ("new_failures", tr("cs_new_failures"), "int"),
+                    ("still_failing", tr("cs_still_failing"), "int"),
                 ],
                 css_id="cs-changes-district",
             )
@@ -190,12 +193,12 @@ def community_section(
             _table(
                 per_item.sort_values("fixed", ascending=False, kind="stable"),
                 [
-                    ("section", "Section", ""),
-                    ("label", "Item", ""),
-                    ("failing_before", "Failing before", "int"),
-                    ("failing_after", "Failing after", "int"),
-                    ("fixed", "Fixed", "int"),
-                    ("new_failures", "New failures", "int"),
+                    ("section", tr("cs_section"), ""),
+                    ("label", tr("cs_item"), ""),
+                    ("failing_before", tr("cs_failing_before"), "int"),
+                    ("failing_after", tr("cs_failing_after"), "int"),
+                    ("fixed", tr("cs_fixed"), "int"),
+                    ("new_failures", tr("cs_new_failures"), "int"),
                 ],
                 css_id="cs-changes-items",
             )
@@ -206,29 +209,29 @@ def community_section(
 def _plan_part(cs: CommunitySafetyLike, limit: int) -> str:
     plan, after = cs.plan, cs.after
     assert plan is not None and after is not None
-    parts = ["<h3>Budget use 预算使用</h3>"]
+    parts = [f"<h3>{html.escape(tr('cs_h_budget'))}</h3>"]
     left = plan.budget_cny - plan.budget_used_cny
     rows = [
-        ("Budget (CNY)", f"{plan.budget_cny:,.0f}"),
-        ("Spent (CNY)", f"{plan.budget_used_cny:,.0f} ({plan.budget_used_cny / plan.budget_cny:.1%})")
+        (tr("cs_budget_cny"), f"{plan.budget_cny:,.0f}"),
+        (tr("cs_spent_cny"), f"{plan.budget_used_cny:,.0f} ({plan.budget_used_cny / plan.budget_cny:.1%})")
         if plan.budget_cny > 0
-        else ("Spent (CNY)", f"{plan.budget_used_cny:,.0f}"),
-        ("Left (CNY)", f"{left:,.0f}"),
-        ("Measures", f"{len(plan.chosen):,}"),
+        else (tr("cs_spent_cny"), f"{plan.budget_used_cny:,.0f}"),
+        (tr("cs_left_cny"), f"{left:,.0f}"),
+        (tr("cs_measures"), f"{len(plan.chosen):,}"),
         (
-            "Communities with measures",
+            tr("cs_communities_with_measures"),
             f"{plan.chosen['community_id'].nunique() if len(plan.chosen) else 0:,}",
         ),
-        ("Risk removed (residents x vulnerability share)", f"{plan.objective:,.1f}"),
-        ("Proven bound on the risk removable within the budget", f"{plan.bound:,.1f}"),
-        ("Proven gap", f"{plan.gap:.3%}"),
-        ("Status", plan.status),
+        (tr("cs_risk_removed_residents_x_vulnerability_s"), f"{plan.objective:,.1f}"),
+        (tr("cs_proven_bound_on_the_risk_removable_withi"), f"{plan.bound:,.1f}"),
+        (tr("cs_proven_gap"), f"{plan.gap:.3%}"),
+        (tr("cs_status"), plan.status),
         (
-            "Greedy ratio heuristic, side by side",
+            tr("cs_greedy_ratio_heuristic_side_by_side"),
             f"{plan.greedy_objective:,.1f} ({plan.greedy_budget_used_cny:,.0f} CNY)",
         ),
-        ("Solver", plan.solver),
-        ("Pass after the plan", f"{int(after['passed_after'].sum())} of {len(after)}"),
+        (tr("cs_solver"), plan.solver),
+        (tr("cs_pass_after_the_plan"), f"{int(after['passed_after'].sum())} of {len(after)}"),
     ]
     table = pd.DataFrame(rows, columns=["what", "value"])
     parts.append(_table(table, [("what", "", ""), ("value", "", "")], css_id="cs-budget"))
@@ -247,10 +250,10 @@ def _plan_part(cs: CommunitySafetyLike, limit: int) -> str:
             _table(
                 by_section,
                 [
-                    ("section", "Section", ""),
-                    ("measures", "Measures", "int"),
-                    ("cost_cny", "Cost CNY", "int"),
-                    ("risk_reduction", "Risk removed", ".1"),
+                    ("section", tr("cs_section"), ""),
+                    ("measures", tr("cs_measures"), "int"),
+                    ("cost_cny", tr("cs_cost_cny"), "int"),
+                    ("risk_reduction", tr("cs_risk_removed"), ".1"),
                 ],
                 css_id="cs-budget-sections",
             )
@@ -272,26 +275,25 @@ def _plan_part(cs: CommunitySafetyLike, limit: int) -> str:
     )
     by["priority"] = range(1, len(by) + 1)
     parts.append(
-        f"<h3>Priority list 整改优先序 ({len(by)} communities, most risk removed first)</h3>"
-        "<p>Risk removed = residents x the vulnerability the restored score points take away "
-        "(planning/data/upgrade_measures.toml <code>[risk]</code>), summed over the community's measures.</p>"
+        f"<h3>{html.escape(tr('cs_h_priority', count=len(by)))}</h3>"
+        f"<p>{html.escape(tr('cs_priority_text'))}</p>"
     )
     parts.append(
         _table(
             by,
             [
-                ("priority", "Priority", "int"),
-                ("community", "Community", ""),
-                ("community_name", "Name", ""),
-                ("district", "District", ""),
-                ("residents", "Residents", "int"),
-                ("titles", "Measures", ""),
-                ("cost_cny", "Cost CNY", "int"),
-                ("score_points", "Points restored", ".1"),
-                ("score", "Score", ".1"),
-                ("score_after", "Score after", ".1"),
-                ("risk_reduction", "Risk removed", ".1"),
-                ("still_failed", "Still short", ""),
+                ("priority", tr("cs_priority"), "int"),
+                ("community", tr("cs_community"), ""),
+                ("community_name", tr("cs_name"), ""),
+                ("district", tr("cs_district"), ""),
+                ("residents", tr("cs_residents"), "int"),
+                ("titles", tr("cs_measures"), ""),
+                ("cost_cny", tr("cs_cost_cny"), "int"),
+                ("score_points", tr("cs_points_restored"), ".1"),
+                ("score", tr("cs_score"), ".1"),
+                ("score_after", tr("cs_score_after"), ".1"),
+                ("risk_reduction", tr("cs_risk_removed"), ".1"),
+                ("still_failed", tr("cs_still_short"), ""),
             ],
             css_id="cs-priority",
             limit=limit,
@@ -307,24 +309,24 @@ def _demonstration_part(cs: CommunitySafetyLike) -> str:
     names = _names(cs)
     if "community_name" in names:
         chosen["community_name"] = names["community_name"].reindex(chosen["community"].astype(str)).to_numpy()
+    rule = tr("cs_demonstration_text", margin=f"{demo.margin:g}")
     parts = [
-        f"<h3>Demonstration communities 安全示范社区 ({len(chosen)} of {demo.n} asked)</h3>",
-        f"<p>{html.escape(demo.summary())}. Each scores at least the pass mark minus "
-        f"{demo.margin:g} after the planned measures; quotas per district and community type.</p>",
+        f"<h3>{html.escape(tr('cs_h_demonstration', chosen=len(chosen), asked=demo.n))}</h3>",
+        f"<p>{html.escape(demo.summary())}. {html.escape(rule)}</p>",
     ]
     parts.append(
         _table(
             chosen,
             [
-                ("community", "Community", ""),
-                ("community_name", "Name", ""),
-                ("district", "District", ""),
-                ("community_type", "Type", ""),
-                ("residents", "Residents", "int"),
-                ("score", "Score", ".1"),
-                ("score_after", "Score after the plan", ".1"),
-                ("reasons", "Why chosen", ""),
-                ("still_needs", "Still needs", ""),
+                ("community", tr("cs_community"), ""),
+                ("community_name", tr("cs_name"), ""),
+                ("district", tr("cs_district"), ""),
+                ("community_type", tr("cs_type"), ""),
+                ("residents", tr("cs_residents"), "int"),
+                ("score", tr("cs_score"), ".1"),
+                ("score_after", tr("cs_score_after_the_plan"), ".1"),
+                ("reasons", tr("cs_why_chosen"), ""),
+                ("still_needs", tr("cs_still_needs"), ""),
             ],
             css_id="cs-demonstration",
         )
@@ -333,12 +335,12 @@ def _demonstration_part(cs: CommunitySafetyLike) -> str:
         _table(
             demo.quotas,
             [
-                ("column", "Quota by", ""),
-                ("category", "Category", ""),
-                ("minimum", "Minimum", "int"),
-                ("maximum", "Maximum", "int"),
-                ("eligible", "Eligible", "int"),
-                ("chosen", "Chosen", "int"),
+                ("column", tr("cs_quota_by"), ""),
+                ("category", tr("cs_category"), ""),
+                ("minimum", tr("cs_minimum"), "int"),
+                ("maximum", tr("cs_maximum"), "int"),
+                ("eligible", tr("cs_eligible"), "int"),
+                ("chosen", tr("cs_chosen"), "int"),
             ],
             css_id="cs-quotas",
         )

@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import _layers as lyr
 from ._style import band_colours
+from .words import tr
 
 if TYPE_CHECKING:
     from planning.coverage import CoverageResult
@@ -34,7 +35,7 @@ def coverage_specs(
             for b, colour in zip(breaks, band_colours(st, len(breaks)), strict=True)
         }
         bands["b"] = [f"{b:g}" for b in bands["break_min"]]
-        bands["label"] = [f"within {b:g} min of response" for b in bands["break_min"]]
+        bands["label"] = [tr("map_within_min", minutes=f"{b:g}") for b in bands["break_min"]]
         out.append(
             lyr.polygon_spec(
                 bands,
@@ -42,7 +43,10 @@ def coverage_specs(
                 props={"b": "b", "label": "n", "area_km2": "a", "stations": "s"},
                 style={"weight": 1, "fillOpacity": st["isochrones"]["fill_opacity"]},
                 style_by={"prop": "b", "values": values},
-                tooltip={"title": "n", "fields": [["a", "Area km²", ".1"], ["s", "Stations", ""]]},
+                tooltip={
+                    "title": "n",
+                    "fields": [["a", tr("map_f_area_km2"), ".1"], ["s", tr("map_f_stations"), ""]],
+                },
                 display=disp,
             )
         )
@@ -59,7 +63,7 @@ def coverage_specs(
             e = coverage.enclaves.copy()
             e["station_id"] = e["station"].astype(str)
             e["k"] = "e"
-            e["problems"] = "enclave: " + e["kind"].astype(str)
+            e["problems"] = tr("map_enclave") + e["kind"].astype(str)
             parts.append(e)
         frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=d.crs)
         colour = st["districts"]["colour"]
@@ -83,13 +87,13 @@ def coverage_specs(
                 },
                 tooltip={
                     "title": "n",
-                    "prefix": "District of ",
+                    "prefix": tr("map_prefix_district"),
                     "fields": [
-                        ["a", "Area km²", ".2"],
-                        ["cap", "Cap km²", ".0"],
-                        ["ft", "Farthest travel", "s"],
-                        ["lt", "Travel limit", "s"],
-                        ["p", "Problems", ""],
+                        ["a", tr("map_f_area_km2"), ".2"],
+                        ["cap", tr("map_f_cap_km2"), ".0"],
+                        ["ft", tr("map_f_farthest_travel"), "s"],
+                        ["lt", tr("map_f_travel_limit"), "s"],
+                        ["p", tr("map_f_problems"), ""],
                     ],
                 },
                 display=disp,
@@ -113,9 +117,9 @@ def coverage_specs(
                 tooltip={
                     "title": "n",
                     "fields": [
-                        ["pop", "Residents", "int"],
-                        ["t", "First engine", "s"],
-                        ["a", "Area km²", ".2"],
+                        ["pop", tr("map_f_residents"), "int"],
+                        ["t", tr("map_f_first_engine"), "s"],
+                        ["a", tr("map_f_area_km2"), ".2"],
                     ],
                 },
                 display=disp,
@@ -129,7 +133,7 @@ def uncovered(coverage: CoverageResult) -> gpd.GeoDataFrame:
     com = coverage.communities
     gaps = com.loc[~com["covered"].astype(bool)].copy()
     names = gaps["name"].astype(str) if "name" in gaps else gaps.index.astype(str)
-    gaps["label"] = "Not reached: " + names
+    gaps["label"] = tr("map_not_reached_prefix") + names
     gaps["area_km2"] = gaps.geometry.area / 1e6
     frames = [gaps[["label", "population", "response_time_s", "area_km2", "geometry"]]]
     cells = coverage.area_units
@@ -142,7 +146,7 @@ def uncovered(coverage: CoverageResult) -> gpd.GeoDataFrame:
             area = float(bad["area_km2"].sum()) if "area_km2" in bad else geom.area / 1e6
             frames.append(
                 gpd.GeoDataFrame(
-                    {"label": ["Area not reached in time"], "area_km2": [area]},
+                    {"label": [tr("map_area_not_reached")], "area_km2": [area]},
                     geometry=[geom],
                     crs=cells.crs,
                 )

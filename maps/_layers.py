@@ -23,6 +23,7 @@ from gis.coords import wgs84_to_gcj02
 from gis.crs import local_metric_crs
 
 from ._style import symbol_svg
+from .words import category_label, level_label, term_label, tr
 
 __all__ = ["Display", "feature_collection", "spec_json"]
 
@@ -163,10 +164,6 @@ def spec_json(spec: Spec) -> str:
     return text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def _label(style: Mapping[str, Any], table: str, key: str) -> str:
-    return str(style.get(table, {}).get(key, {}).get("label", key))
-
-
 def units_spec(units: gpd.GeoDataFrame, style: Mapping[str, Any], display: Display) -> Spec:
     """Risk units coloured by level, with the score's components and top hazard categories.
 
@@ -192,7 +189,7 @@ def units_spec(units: gpd.GeoDataFrame, style: Mapping[str, Any], display: Displ
         return _block_units_spec(units, style, display)
     u = units.copy()
     u["lv"] = u["level"].astype(str)
-    u["level_label"] = [_label(style, "risk_levels", lv).split(" (")[0] for lv in u["lv"]]
+    u["level_label"] = [level_label(lv) for lv in u["lv"]]
     u["uid"] = u.index.astype(str)
     shares = [c for c in u.columns if c.startswith("share_")]
     cats = style.get("hazard_categories", {})
@@ -200,6 +197,7 @@ def units_spec(units: gpd.GeoDataFrame, style: Mapping[str, Any], display: Displ
         values = u[shares].to_numpy(float)
         names = [c.removeprefix("share_") for c in shares]
         tops = []
+        sep, none_nearby = tr("map_list_sep"), tr("map_none_nearby")
         for row in values:
             order = np.argsort(-np.nan_to_num(row))[:3]
             parts = [
@@ -207,7 +205,7 @@ def units_spec(units: gpd.GeoDataFrame, style: Mapping[str, Any], display: Displ
                 for j in order
                 if np.isfinite(row[j]) and row[j] >= 0.05
             ]
-            tops.append(", ".join(parts) or "none nearby")
+            tops.append(sep.join(parts) or none_nearby)
         u["top_categories"] = tops
     props = {
         "uid": "id",
@@ -235,18 +233,18 @@ def units_spec(units: gpd.GeoDataFrame, style: Mapping[str, Any], display: Displ
         "tooltip": {
             "title": "n" if "name" in u.columns else "id",
             "fields": [
-                ["id", "Unit", ""],
-                ["level", "Risk level", ""],
-                ["score", "Score", ".1"],
-                ["pct", "Percentile", ".0"],
-                ["rank", "Rank", "int"],
-                ["hz", "Hazard", "x"],
-                ["ex", "Exposure", "x"],
-                ["vu", "Vulnerability", "x"],
-                ["rf", "Response", "x"],
-                ["t", "First engine", "s"],
-                ["pop", "Residents", "int"],
-                ["top", "Top hazards", ""],
+                ["id", tr("map_f_unit"), ""],
+                ["level", tr("map_f_risk_level"), ""],
+                ["score", tr("map_f_score"), ".1"],
+                ["pct", tr("map_f_percentile"), ".0"],
+                ["rank", tr("map_f_rank"), "int"],
+                ["hz", tr("map_f_hazard"), "x"],
+                ["ex", tr("map_f_exposure"), "x"],
+                ["vu", tr("map_f_vulnerability"), "x"],
+                ["rf", tr("map_f_response"), "x"],
+                ["t", tr("map_f_first_engine"), "s"],
+                ["pop", tr("map_f_residents"), "int"],
+                ["top", tr("map_f_top_hazards"), ""],
             ],
         },
         "data": feature_collection(u, props, display, digits=2),
@@ -293,7 +291,7 @@ def _block_units_spec(units: gpd.GeoDataFrame, style: Mapping[str, Any], display
     blocks = blocks.sort_values("rank", kind="stable").reset_index()
     names = [*levels, "none"]
     blocks["lv"] = [names[int(r)] for r in blocks["rank"]]
-    blocks["level_label"] = [_label(style, "risk_levels", v).split(" (")[0] for v in blocks["lv"]]
+    blocks["level_label"] = [level_label(v) for v in blocks["lv"]]
     bx, by = blocks["bx"].to_numpy() * side, blocks["by"].to_numpy() * side
     merged = gpd.GeoDataFrame(blocks, geometry=shapely.box(bx, by, bx + side, by + side), crs=units.crs)
     props = {
@@ -304,10 +302,12 @@ def _block_units_spec(units: gpd.GeoDataFrame, style: Mapping[str, Any], display
         "population": "pop",
         "score_max": "smax",
     }
-    note = (
-        f"Risk units: {len(units):,} units drawn as {len(merged):,} blocks of {side:,.0f} m showing the "
-        f"highest level within (the map draws at most {display.max_polygons:,} polygons a layer; every "
-        "unit is in the results GeoPackage)."
+    note = tr(
+        "map_note_blocks",
+        units=f"{len(units):,}",
+        blocks=f"{len(merged):,}",
+        side_m=f"{side:,.0f}",
+        limit=f"{display.max_polygons:,}",
     )
     return {
         "id": "units",
@@ -317,12 +317,12 @@ def _block_units_spec(units: gpd.GeoDataFrame, style: Mapping[str, Any], display
         "styleBy": {"prop": "lv", "values": {k: {"fillColor": v["colour"]} for k, v in levels.items()}},
         "tooltip": {
             "title": "level",
-            "prefix": "Highest level in block: ",
+            "prefix": tr("map_prefix_block"),
             "fields": [
-                ["units", "Units in block", "int"],
-                ["red", "Red units", "int"],
-                ["pop", "Residents", "int"],
-                ["smax", "Highest score", ".1"],
+                ["units", tr("map_f_units_in_block"), "int"],
+                ["red", tr("map_f_red_units"), "int"],
+                ["pop", tr("map_f_residents"), "int"],
+                ["smax", tr("map_f_highest_score"), ".1"],
             ],
         },
         "data": feature_collection(
@@ -333,10 +333,8 @@ def _block_units_spec(units: gpd.GeoDataFrame, style: Mapping[str, Any], display
 
 
 def _short(cats: Mapping[str, Any], name: str) -> str:
-    """English part of a category label (before the Chinese name)."""
-    label = str(cats.get(name, {}).get("label", name.replace("_", " ")))
-    words = [w for w in label.split(" ") if w.isascii()]
-    return " ".join(words) or label
+    """A category's name in the output's language (a deployment's own category: its label)."""
+    return category_label(name, str(cats.get(name, {}).get("label", name.replace("_", " "))))
 
 
 def hazards_spec(
@@ -391,13 +389,13 @@ def hazards_spec(
         "tooltip": {
             "title": "n",
             "fields": [
-                ["id", "Hazard", ""],
-                ["c", "Category", ""],
-                ["g", "Grade", ""],
-                ["rect", "Rectification", ""],
-                ["sev", "Severity", ".1"],
-                ["t", "First engine", "s"],
-                ["st", "Nearest station", ""],
+                ["id", tr("map_f_hazard_id"), ""],
+                ["c", tr("map_f_category"), ""],
+                ["g", tr("map_f_grade"), ""],
+                ["rect", term_label("rectification"), ""],
+                ["sev", tr("map_f_severity"), ".1"],
+                ["t", tr("map_f_first_engine"), "s"],
+                ["st", tr("map_f_nearest_station"), ""],
             ],
         },
         "data": feature_collection(h, props, display),
@@ -421,7 +419,7 @@ def hazard_areas_spec(hazards: gpd.GeoDataFrame, style: Mapping[str, Any], displ
         layer_id="hazard_areas",
         props={"cat": "cat", "cat_label": "c", "name": "n"},
         style={"weight": 1.5, "opacity": 0.9},
-        tooltip={"title": "n", "fields": [["c", "Hazard site", ""]]},
+        tooltip={"title": "n", "fields": [["c", tr("map_f_hazard_site"), ""]]},
         display=display,
         style_by={"prop": "cat", "values": values},
     )
@@ -444,10 +442,11 @@ def communities_spec(communities: gpd.GeoDataFrame, style: Mapping[str, Any], di
             ["missed", "pop"], ascending=False, kind="stable"
         )
         keep = rank.index[: max(display.max_points, int(missed.sum()))]
-        note = (
-            f"Communities: {len(keep):,} of {len(c):,} drawn (every one not reached in time, then the "
-            f"most populous; the map draws at most {display.max_points:,} points a layer; all are "
-            "in the results GeoPackage)."
+        note = tr(
+            "map_note_communities",
+            shown=f"{len(keep):,}",
+            total=f"{len(c):,}",
+            limit=f"{display.max_points:,}",
         )
         c = c.loc[c.index.isin(keep)]
     pop = c["population"].astype(float).clip(lower=0) if "population" in c else pd.Series(1.0, index=c.index)
@@ -464,6 +463,8 @@ def communities_spec(communities: gpd.GeoDataFrame, style: Mapping[str, Any], di
         "nearest_station": "st",
         "n_stations_within": "k",
         "district": "d",
+        "street": "sd",
+        "division_code": "dc",
         "r": "r",
         "cv": "cv",
     }
@@ -480,12 +481,14 @@ def communities_spec(communities: gpd.GeoDataFrame, style: Mapping[str, Any], di
         "tooltip": {
             "title": "n",
             "fields": [
-                ["id", "Community", ""],
-                ["d", "District", ""],
-                ["pop", "Residents", "int"],
-                ["t", "First engine", "s"],
-                ["st", "Nearest station", ""],
-                ["k", "Stations within standard", "int"],
+                ["id", term_label("community"), ""],
+                ["d", term_label("district"), ""],
+                ["sd", term_label("street"), ""],
+                ["dc", term_label("division_code"), ""],
+                ["pop", tr("map_f_residents"), "int"],
+                ["t", tr("map_f_first_engine"), "s"],
+                ["st", tr("map_f_nearest_station"), ""],
+                ["k", tr("map_f_stations_within"), "int"],
             ],
         },
         "data": feature_collection(c, props, display, points=True, digits=1),
@@ -515,7 +518,7 @@ def point_spec(
         "icons": {"default": icon},
         "iconSize": size,
         "style": {},
-        "tooltip": {"title": "n", "prefix": prefix, "fields": [["id", "Id", ""], *fields]},
+        "tooltip": {"title": "n", "prefix": prefix, "fields": [["id", tr("map_f_id"), ""], *fields]},
         "data": feature_collection(g, {"pid": "id", **props}, display, digits=1),
     }
 
@@ -549,9 +552,12 @@ def polygon_spec(
             max_points=display.max_points,
         )
         n = int(shapely.get_num_coordinates(gdf.geometry.to_numpy()).sum())
-        note = (
-            f"Layer {layer_id}: {n:,} vertices, drawn simplified to {tol:,.0f} m (the map draws at most "
-            f"{display.max_vertices:,} vertices a layer; the exact polygons are in the results GeoPackage)."
+        note = tr(
+            "map_note_simplified",
+            layer=layer_id,
+            vertices=f"{n:,}",
+            tolerance_m=f"{tol:,.0f}",
+            limit=f"{display.max_vertices:,}",
         )
     spec: Spec = {
         "id": layer_id,

@@ -12,6 +12,7 @@ from ._communities import legend_parts as community_legend
 from ._register import legend_parts
 from ._style import LEVELS_HIGH_FIRST, badge_svg, symbol_svg
 from ._uncertainty import legend_parts as uncertainty_legend
+from .words import category_label, level_legend, term_label, tr
 
 if TYPE_CHECKING:
     from planning.coverage import CoverageResult
@@ -43,11 +44,12 @@ def tradeoff_html(tradeoff: pd.DataFrame) -> str:
     """
     rows = "".join(
         f"<tr><td>{int(r['n_new'])}</td><td>{float(r['coverage_share']):.0%}</td>"
-        f"<td>{float(r['mean_response_s']) / 60:.1f} min</td></tr>"
+        f"<td>{escape(tr('minutes', minutes=format(float(r['mean_response_s']) / 60, '.1f')))}</td></tr>"
         for _, r in tradeoff.sort_values("n_new").iterrows()
     )
     return (
-        '<table class="rp-tradeoff"><tr><th>new</th><th>covered</th><th>mean response</th></tr>'
+        f'<table class="rp-tradeoff"><tr><th>{escape(tr("map_tradeoff_new"))}</th>'
+        f"<th>{escape(tr('map_tradeoff_covered'))}</th><th>{escape(tr('map_tradeoff_mean'))}</th></tr>"
         f"{rows}</table>"
     )
 
@@ -63,69 +65,71 @@ def legend_html(
 ) -> str:
     """The legend: one section per kind of layer on the map (``safety_standard``: its grades)."""
     present = set(present)
-    parts = ["<details open><summary>Legend 图例</summary>"]
+    parts = [f"<details open><summary>{escape(tr('map_legend'))}</summary>"]
     if "units" in present:
-        parts.append("<h4>Risk level 风险等级</h4>")
+        parts.append(f"<h4>{escape(tr('map_legend_risk_level'))}</h4>")
         for lv in LEVELS_HIGH_FIRST:
             spec = style["risk_levels"][lv]
-            parts.append(_row(_swatch(spec["colour"], opacity=0.75), spec["label"]))
+            parts.append(_row(_swatch(spec["colour"], opacity=0.75), level_legend(lv)))
         parts.extend(uncertainty_legend(style, present))
     if "hazards" in present:
         hz = next(s for s in specs if s["id"] == "hazards")
         used = {str(f["properties"].get("ic", "")).split("|")[0] for f in hz["data"]["features"]}
-        parts.append("<h4>Hazard sources 危险源</h4>")
+        parts.append(f"<h4>{escape(tr('map_legend_hazards'))}</h4>")
         for key, cat in style["hazard_categories"].items():
             if key in used:
-                parts.append(_row(symbol_svg(cat["shape"], cat["colour"], size=14), cat["label"]))
+                parts.append(
+                    _row(symbol_svg(cat["shape"], cat["colour"], size=14), category_label(key, cat["label"]))
+                )
         if "hazard_areas" in present:
             parts.append(
                 _row(
                     _swatch("rgba(120,120,120,0.25)", border="#555"),
-                    "Site area, in its category colour 厂区范围",
+                    tr("map_legend_site_area"),
                 )
             )
         ring = style["rectification"]["open_ring"]
-        parts.append(
-            _row(symbol_svg("circle", "#bbbbbb", size=14, ring=ring), "Open, not yet rectified 未整改")
-        )
+        parts.append(_row(symbol_svg("circle", "#bbbbbb", size=14, ring=ring), tr("map_legend_open")))
         if hz.get("cluster"):
             parts.append(
                 _row(
                     '<span class="rp-sw" style="border-radius:50%;background:#3c3c50"></span>',
-                    "Cluster of hazards (number inside)",
+                    tr("map_legend_cluster"),
                 )
             )
     parts.extend(community_legend(style, present, specs, safety_standard))
     parts.extend(legend_parts(style, present, specs))
-    parts.append("<h4>Response 应急响应</h4>")
+    parts.append(f"<h4>{escape(tr('map_legend_response'))}</h4>")
     if "stations" in present:
-        parts.append(_row(badge_svg("F", style["stations"]["colour"], size=16), style["stations"]["label"]))
+        parts.append(_row(badge_svg("F", style["stations"]["colour"], size=16), tr("map_layer_stations")))
     if "proposed" in present:
         parts.append(
-            _row(
-                badge_svg("+", style["proposed"]["colour"], size=18, shape="star"), style["proposed"]["label"]
-            )
+            _row(badge_svg("+", style["proposed"]["colour"], size=18, shape="star"), tr("map_layer_proposed"))
         )
     if "depots" in present:
-        parts.append(_row(badge_svg("D", style["depots"]["colour"], size=16), style["depots"]["label"]))
+        parts.append(_row(badge_svg("D", style["depots"]["colour"], size=16), tr("map_layer_depots")))
     if "communities" in present:
         cs = style["communities"]
-        std = f" ({coverage.standard.response_s / 60:g} min)" if coverage is not None else ""
+        std = (
+            tr("map_in_brackets", text=tr("minutes", minutes=f"{coverage.standard.response_s / 60:g}"))
+            if coverage is not None
+            else ""
+        )
         circle = '<svg width="14" height="14"><circle cx="7" cy="7" r="5.5" fill="{}" stroke="#333"/></svg>'
-        parts.append(_row(circle.format(cs["covered_fill"]), f"Community reached in time{std}"))
-        parts.append(_row(circle.format(cs["uncovered_fill"]), "Community not reached in time"))
+        parts.append(_row(circle.format(cs["covered_fill"]), tr("map_legend_reached", standard=std)))
+        parts.append(_row(circle.format(cs["uncovered_fill"]), tr("map_legend_not_reached")))
     if "uncovered" in present:
         colour = style["uncovered"]["colour"]
         hatch = f"repeating-linear-gradient(45deg,{colour} 0 2px,transparent 2px 6px)"
-        parts.append(_row(_swatch(hatch, border=colour, dashed=True), style["uncovered"]["label"]))
+        parts.append(_row(_swatch(hatch, border=colour, dashed=True), tr("map_layer_uncovered")))
     if "isochrones" in present:
         iso = next(s for s in specs if s["id"] == "isochrones")
         for key, value in sorted(iso["styleBy"]["values"].items(), key=lambda kv: float(kv[0])):
-            parts.append(_row(_swatch(value["fillColor"], opacity=0.6), f"Response within {key} min"))
+            parts.append(_row(_swatch(value["fillColor"], opacity=0.6), tr("map_legend_within", minutes=key)))
     if "districts" in present:
-        parts.append(_row('<span class="rp-ln"></span>', style["districts"]["label"]))
+        parts.append(_row('<span class="rp-ln"></span>', term_label("fire_station_district")))
     if tradeoff is not None and len(tradeoff):
-        parts.append("<h4>New stations: coverage 新增消防站</h4>")
+        parts.append(f"<h4>{escape(tr('map_legend_new_stations'))}</h4>")
         parts.append(tradeoff_html(tradeoff))
     parts.append("</details>")
     return "".join(parts)
@@ -149,16 +153,17 @@ def title_html(
     lines = [f"<b>{escape(label)}</b>"]
     if coverage is not None:
         std = coverage.standard
-        lines.append(f"Response standard {escape(std.name)}: {std.response_s / 60:g} min")
+        lines.append(escape(tr("map_title_standard", name=std.name, minutes=f"{std.response_s / 60:g}")))
     if risk is not None:
-        lines.append(f"Risk units: {escape(str(risk.units_spec))}")
-    lines.append("Coordinates: GCJ-02 (for Chinese base maps)" if gcj02 else "Coordinates: WGS84")
+        lines.append(escape(tr("map_title_units", units=risk.units_spec)))
+    lines.append(escape(tr("map_title_gcj02") if gcj02 else tr("map_title_wgs84")))
     out = lines[0] + "".join(f'<div class="rp-sub">{line}</div>' for line in lines[1:])
     notes = list(notes)
     if notes:
         items = "".join(f"<li>{escape(n)}</li>" for n in notes)
         out += (
-            f'<details class="rp-sub rp-notes"><summary>About the data ({len(notes)})</summary>'
+            f'<details class="rp-sub rp-notes"><summary>{escape(tr("map_title_notes", count=len(notes)))}'
+            "</summary>"
             f"<ul>{items}</ul></details>"
         )
     return out

@@ -23,6 +23,7 @@ import pandas as pd
 
 from ._layers import Display, feature_collection
 from ._style import symbol_svg
+from .words import current_lang, register_state, risk_grade_label, term_label, tr
 
 if TYPE_CHECKING:
     from risk_models.register import RegisterMonth
@@ -35,7 +36,6 @@ REGISTER_PROPERTIES: tuple[str, ...] = (
     "id", "ic", "cat", "gr", "st", "dl", "od", "sup", "hz", "ent", "d", "rep", "what", "closed",
 )  # fmt: skip
 _SHAPES = {"g": "circle", "m": "square", "s": "star"}
-_GRADE_TEXT = {"general": "General 一般隐患", "major": "Major 重大隐患"}
 _ORDER = ("major", "high", "moderate", "low")
 
 
@@ -51,7 +51,12 @@ def _parts(graded: pd.DataFrame | None, limit: int = 4) -> pd.Series:
     g = graded.assign(_r=graded["grade"].map({k: i for i, k in enumerate(_ORDER)}))
     g = g.sort_values(["hazard_id", "_r", "score"], ascending=[True, True, False], kind="stable")
     text = (
-        g["part"].where(g["part"].astype(str) != "", "site") + ": " + g["grade_zh"] + " (" + g["basis"] + ")"
+        g["part"].where(g["part"].astype(str) != "", tr("reg_site"))
+        + ": "
+        + (g["grade_zh"] if current_lang() == "zh" else g["grade"].astype(str))
+        + " ("
+        + g["basis"]
+        + ")"
     )
     return text.groupby(g["hazard_id"]).agg(
         lambda t: "; ".join(list(t)[:limit]) + (" ..." if len(t) > limit else "")
@@ -69,16 +74,13 @@ def risk_point_specs(month: RegisterMonth, style: Mapping[str, Any], display: Di
     g = g.sort_values(["_r", "score"], ascending=[True, False], kind="stable")
     note = None
     if display.max_points and len(g) > display.max_points:
-        note = (
-            f"Risk points: the {display.max_points:,} worst of {len(g):,} graded sources drawn (the map "
-            f"draws at most {display.max_points:,} points a layer)."
-        )
+        note = tr("reg_note_points", limit=f"{display.max_points:,}", total=f"{len(g):,}")
         g = g.iloc[: display.max_points]
-    labels = style["risk_grades"]["labels"]
     g["hid"] = g.index.astype(str)
-    g["grade_label"] = g["gr"].map(labels)
+    g["grade_label"] = [risk_grade_label(x) for x in g["gr"]]
     g["parts_text"] = _parts(month.graded).reindex(g["hid"]).to_numpy()
-    g["level_text"] = g["control_level"].astype(str) + " level"
+    levels = g["control_level"].astype(str)
+    g["level_text"] = levels.map({x: tr("reg_control_level", level=x) for x in set(levels)})
     names = g["name"] if "name" in g.columns else g["hid"]
     g["label"] = names.astype(str)
     colours = {grade: _hex(style, str(c)) for grade, c in zip(g["gr"], g["colour"], strict=True)}
@@ -89,12 +91,12 @@ def risk_point_specs(month: RegisterMonth, style: Mapping[str, Any], display: Di
     tooltip = {
         "title": "n",
         "fields": [
-            ["id", "Hazard source", ""],
-            ["g", "Risk grade 风险等级", ""],
-            ["sc", "Worst score", ".0"],
-            ["cl", "Control level 管控层级", ""],
-            ["np", "Parts assessed", "int"],
-            ["parts", "Parts 部位", ""],
+            ["id", term_label("hazard_source"), ""],
+            ["g", tr("reg_f_risk_grade"), ""],
+            ["sc", tr("reg_f_worst_score"), ".0"],
+            ["cl", tr("reg_f_control_level"), ""],
+            ["np", tr("reg_f_parts_assessed"), "int"],
+            ["parts", tr("reg_f_parts"), ""],
         ],
     }
     rs = style["risk_grades"]
@@ -168,9 +170,8 @@ def register_specs(month: RegisterMonth, style: Mapping[str, Any], display: Disp
     note = None
     if display.max_points and len(items) > display.max_points:
         keep = _thin(items, display.max_points)
-        note = (
-            f"Hidden dangers: {len(keep):,} of {len(items):,} items drawn (overdue, supervised and "
-            f"major open items first; the map draws at most {display.max_points:,} points a layer)."
+        note = tr(
+            "reg_note_items", shown=f"{len(keep):,}", total=f"{len(items):,}", limit=f"{display.max_points:,}"
         )
         items = items.loc[items.index.isin(keep)]
     done = items["status"].isin(["closed", "rejected"])
@@ -205,9 +206,12 @@ def register_spec(
     view = gpd.GeoDataFrame(index=pub.index, geometry=pub.geometry, crs=pub.crs)
     view["id"] = pub["number"].astype(str)
     view["ic"] = status + "|" + mark + np.where(late, "|o", "")
-    view["cat"] = [f"{_words(c)} {z}" for c, z in zip(pub["category"], pub["category_zh"], strict=True)]
-    view["gr"] = pub["grade"].map(_GRADE_TEXT)
-    view["st"] = status.map(lambda s: states.get(s, {}).get("label", s))
+    zh = current_lang() == "zh"
+    view["cat"] = [z if zh else _words(c) for c, z in zip(pub["category"], pub["category_zh"], strict=True)]
+    view["gr"] = pub["grade"].map(
+        {"general": tr("general_hidden_danger"), "major": tr("major_hidden_danger")}
+    )
+    view["st"] = status.map(lambda s: register_state(s, states.get(s, {}).get("label", s)))
     view["dl"] = pd.to_datetime(pub["deadline"]).dt.strftime("%Y-%m-%d")
     view["od"] = items["days_overdue"].where(late)
     view["sup"] = pub["supervised_by"]
@@ -236,22 +240,22 @@ def register_spec(
         "style": {},
         "tooltip": {
             "title": "id",
-            "fields": [["st", "State 状态", ""], ["od", "Days overdue 逾期天数", "int"]],
+            "fields": [["st", tr("reg_f_state"), ""], ["od", tr("reg_col_days_overdue"), "int"]],
         },
         "popup": {
             "title": "id",
             "fields": [
-                ["cat", "Category 类别", ""],
-                ["gr", "Grade 等级", ""],
-                ["st", "State 状态", ""],
-                ["dl", "Deadline 整改期限", ""],
-                ["od", "Days overdue 逾期天数", "int"],
-                ["sup", "Supervised by 挂牌督办", ""],
-                ["what", "Danger 隐患", ""],
-                ["hz", "Hazard source 危险源", ""],
-                ["ent", "Enterprise 企业", ""],
-                ["d", "District 区县", ""],
-                ["rep", "Reported 发现日期", ""],
+                ["cat", tr("map_f_category"), ""],
+                ["gr", tr("map_f_grade"), ""],
+                ["st", tr("reg_f_state"), ""],
+                ["dl", term_label("rectification_deadline"), ""],
+                ["od", tr("reg_col_days_overdue"), "int"],
+                ["sup", term_label("listed_supervision"), ""],
+                ["what", term_label("hidden_danger"), ""],
+                ["hz", term_label("hazard_source"), ""],
+                ["ent", term_label("reg_enterprise"), ""],
+                ["d", term_label("district"), ""],
+                ["rep", tr("reg_f_reported"), ""],
             ],
         },
         "data": feature_collection(view, {p: p for p in REGISTER_PROPERTIES}, display, points=True, digits=0),
@@ -269,12 +273,12 @@ def legend_parts(style: Mapping[str, Any], present: Iterable[str], specs: list[S
     if "risk_points" in present:
         spec = next(s for s in specs if s["id"] == "risk_points")
         used = {f["properties"].get("gr") for f in spec["data"]["features"]}
-        parts.append("<h4>Safety risk points 安全风险四色分布</h4>")
+        parts.append(f"<h4>{escape(tr('map_layer_risk_points'))}</h4>")
         circle = '<svg width="14" height="14"><circle cx="7" cy="7" r="5.5" fill="{}" stroke="#333"/></svg>'
         for grade in _ORDER:
             if grade in used:
                 fill = spec["styleBy"]["values"][grade]["fillColor"]
-                parts.append(_row(circle.format(fill), style["risk_grades"]["labels"][grade]))
+                parts.append(_row(circle.format(fill), risk_grade_label(grade)))
     if present & {"register", "register_closed"}:
         rs = style["register"]
         used = {
@@ -283,16 +287,19 @@ def legend_parts(style: Mapping[str, Any], present: Iterable[str], specs: list[S
             if s["id"] in ("register", "register_closed")
             for f in s["data"]["features"]
         }
-        parts.append("<h4>Hidden dangers 隐患台账</h4>")
+        parts.append(f"<h4>{escape(tr('register'))}</h4>")
         for key, state in rs["states"].items():
             if key in used:
-                parts.append(_row(symbol_svg("circle", state["colour"], size=14), state["label"]))
+                label = register_state(key, state["label"])
+                parts.append(_row(symbol_svg("circle", state["colour"], size=14), label))
         grey = "#bbbbbb"
         for m, label in (
-            ("g", rs["marks"]["general"]),
-            ("m", rs["marks"]["major"]),
-            ("s", rs["marks"]["supervised"]),
+            ("g", term_label("general_hidden_danger")),
+            ("m", term_label("major_hidden_danger")),
+            ("s", tr("reg_mark_supervised")),
         ):
             parts.append(_row(symbol_svg(_SHAPES[m], grey, size=14), label))
-        parts.append(_row(symbol_svg("circle", grey, size=14, ring=rs["overdue_ring"]), rs["overdue_label"]))
+        parts.append(
+            _row(symbol_svg("circle", grey, size=14, ring=rs["overdue_ring"]), term_label("overdue"))
+        )
     return parts

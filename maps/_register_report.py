@@ -16,42 +16,57 @@ import pandas as pd
 
 from . import register_figures as rfig
 from .report import _img, _table
+from .words import date_text, month_text, term_label, tr
 
 if TYPE_CHECKING:
     from risk_models.register import RegisterMonth
 
 __all__ = ["KPI_LABELS", "register_section"]
 
-#: The month's figures in the section's key-figure boxes: (figure, label, format).
+#: The month's figures in the section's key-figure boxes: (figure, glossary key, format).
 KPI_LABELS: tuple[tuple[str, str, str], ...] = (
-    ("found", "dangers found this month 本月排查", "int"),
-    ("closed", "closed (销号) this month", "int"),
-    ("on_time_rate", "closed on time 按期整改率", "pct"),
-    ("overdue_now", "overdue at the month's end 逾期未整改", "int"),
-    ("median_days_to_close", "median days to close 整改天数中位数", ".1"),
-    ("reopen_rate", "re-inspections failed 复查不合格率", "pct"),
-    ("self_check_share", "found by enterprises' own checks 企业自查占比", "pct"),
+    ("found", "reg_kpi_found", "int"),
+    ("closed", "reg_kpi_closed", "int"),
+    ("on_time_rate", "reg_kpi_on_time", "pct"),
+    ("overdue_now", "reg_kpi_overdue", "int"),
+    ("median_days_to_close", "reg_kpi_median_days", ".1"),
+    ("reopen_rate", "reg_kpi_reopen", "pct"),
+    ("self_check_share", "reg_kpi_self_check", "pct"),
 )
-_BY_TITLES = {
-    "district": "district 区县",
-    "street": "street 街道",
-    "department_unit": "industry department 行业部门",
-    "territorial_unit": "territorial government 属地政府",
-    "enterprise_id": "enterprise 企业",
-}
-_RANK_COLUMNS = [
-    ("rank", "Rank", "int"),
-    ("group", "Group", ""),
-    ("score", "Score", ".1"),
-    ("found", "Found", "int"),
-    ("closed", "Closed", "int"),
-    ("on_time_rate", "On time", "pct"),
-    ("overdue_now", "Overdue now", "int"),
-    ("median_days_to_close", "Median days to close", ".1"),
-    ("reopen_rate", "Reopen rate", "pct"),
-    ("self_check_share", "Self-check share", "pct"),
-    ("rank_change", "Places gained", "int"),
-]
+
+
+def _kpi_label(key: str) -> str:
+    names = {
+        "reg_kpi_found": tr("reg_kpi_found"),
+        "reg_kpi_closed": tr("reg_kpi_closed"),
+        "reg_kpi_on_time": tr("reg_kpi_on_time"),
+        "reg_kpi_overdue": tr("reg_kpi_overdue"),
+        "reg_kpi_median_days": tr("reg_kpi_median_days"),
+        "reg_kpi_reopen": tr("reg_kpi_reopen"),
+        "reg_kpi_self_check": tr("reg_kpi_self_check"),
+    }
+    return names[key]
+
+
+def _rank_columns() -> list[tuple[str, str, str]]:
+    return [
+        ("rank", tr("map_f_rank"), "int"),
+        ("group", tr("reg_col_group"), ""),
+        ("score", tr("reg_col_score"), ".1"),
+        ("found", tr("reg_col_found"), "int"),
+        ("closed", tr("reg_col_closed"), "int"),
+        ("on_time_rate", tr("reg_col_on_time"), "pct"),
+        ("overdue_now", tr("reg_col_overdue_now"), "int"),
+        ("median_days_to_close", tr("reg_col_median_days"), ".1"),
+        ("reopen_rate", tr("reg_col_reopen"), "pct"),
+        ("self_check_share", tr("reg_col_self_check"), "pct"),
+        ("rank_change", tr("reg_col_places_gained"), "int"),
+    ]
+
+
+def _grade_name(grade: str) -> str:
+    names = {"major": tr("major_hidden_danger"), "general": tr("general_hidden_danger")}
+    return names.get(grade, grade)
 
 
 def _value(value: object, kind: str) -> str:
@@ -78,31 +93,33 @@ def register_section(
     """
     f = month.figures
     parts = [
-        f'<h2 id="register">Hidden-danger register 隐患排查治理: {html.escape(month.month)}</h2>',
-        f'<p class="sub">{html.escape(month.label)}; states as of {month.as_of:%Y-%m-%d}. '
-        "Public fields only: no reporter, description as reported, plan or note.</p>",
+        f'<h2 id="register">{html.escape(tr("reg_h", month=month_text(month.month)))}</h2>',
+        f'<p class="sub">{html.escape(tr("reg_sub", label=month.label, date=date_text(month.as_of)))}</p>',
     ]
     if month.synthetic or "synthetic" in month.label.lower():
-        parts.append('<p class="synthetic">Synthetic register: generated items, not a real one.</p>')
+        parts.append(f'<p class="synthetic">{html.escape(tr("reg_synthetic"))}</p>')
     boxes = "".join(
-        f'<div class="kpi" data-metric="{key}"><b>{_value(f.get(key), kind)}</b>{html.escape(label)}</div>'
+        f'<div class="kpi" data-metric="{key}"><b>{_value(f.get(key), kind)}</b>'
+        f"{html.escape(_kpi_label(label))}</div>"
         for key, label, kind in KPI_LABELS
     )
     parts.append(f'<div class="kpis" id="reg-kpis">{boxes}</div>')
 
     d = month.disclosure
     summary = d.summary.reset_index()
-    parts.append("<h3>The month by grade (三公开)</h3>")
+    if "grade" in summary:
+        summary["grade"] = summary["grade"].astype(str).map(_grade_name)
+    parts.append(f"<h3>{html.escape(tr('reg_h_by_grade'))}</h3>")
     parts.append(
         _table(
             summary,
             [
-                ("grade", "Grade", ""),
-                ("found", "Found", "int"),
-                ("closed", "Closed", "int"),
-                ("open", "Open at the month's end", "int"),
-                ("overdue", "Overdue", "int"),
-                ("supervised_open", "Supervised, open", "int"),
+                ("grade", tr("map_f_grade"), ""),
+                ("found", tr("reg_col_found"), "int"),
+                ("closed", tr("reg_col_closed"), "int"),
+                ("open", tr("reg_col_open"), "int"),
+                ("overdue", term_label("overdue"), "int"),
+                ("supervised_open", tr("reg_col_supervised_open"), "int"),
             ],
             css_id="reg-disclosure",
         )
@@ -110,46 +127,45 @@ def register_section(
 
     figs = []
     if month.risk_grades is not None and month.risk_grades["grade"].notna().any():
-        figs.append((rfig.four_colour_figure(month, communities=communities), "Four-colour risk map"))
+        figs.append((rfig.four_colour_figure(month, communities=communities), term_label("four_colour_map")))
     if month.assessments:
-        figs.append((rfig.register_trend_figure(month), "Register trend"))
-    figs += [(rfig.ranking_figure(a), f"Ranking by {by}") for by, a in month.assessments.items()]
+        figs.append((rfig.register_trend_figure(month), tr("reg_fig_trend")))
+    figs += [
+        (rfig.ranking_figure(a), tr("reg_fig_ranking", by=rfig.by_word(by)))
+        for by, a in month.assessments.items()
+    ]
     if figs:
         parts.append('<div class="figs">' + "".join(_img(fig, alt) for fig, alt in figs) + "</div>")
 
     for by, a in month.assessments.items():
         table = a.table.rename_axis("group").reset_index()
-        title = _BY_TITLES.get(by, by.replace("_", " "))
-        parts.append(f"<h3>Assessment (四评估) by {html.escape(title)}: rank 1 is best</h3>")
-        parts.append(_table(table, _RANK_COLUMNS, css_id=f"reg-rank-{by}", limit=limit))
+        parts.append(f"<h3>{html.escape(tr('reg_h_assessment', by=rfig.by_word(by)))}</h3>")
+        parts.append(_table(table, _rank_columns(), css_id=f"reg-rank-{by}", limit=limit))
 
-    parts.append("<h3>Traceability (一追溯)</h3>")
+    parts.append(f"<h3>{html.escape(tr('reg_h_trace'))}</h3>")
     if month.trace is None:
-        parts.append('<p class="more">No incidents given: nothing to trace.</p>')
+        parts.append(f'<p class="more">{html.escape(tr("reg_no_incidents"))}</p>')
     else:
         trace = month.trace.copy()
         n_inc = trace["incident_id"].nunique()
-        parts.append(
-            f"<p>{n_inc} incidents up to {month.as_of:%Y-%m-%d} had register items near them or at their "
-            "source that were open, overdue, unverified, rejected or closed shortly before:</p>"
-        )
+        parts.append(f"<p>{html.escape(tr('reg_trace_text', count=n_inc, date=date_text(month.as_of)))}</p>")
         trace["incident_time"] = pd.to_datetime(trace["incident_time"]).dt.strftime("%Y-%m-%d %H:%M")
         trace["deadline"] = pd.to_datetime(trace["deadline"]).dt.strftime("%Y-%m-%d")
         parts.append(
             _table(
                 trace,
                 [
-                    ("incident_id", "Incident", ""),
-                    ("incident_time", "When", ""),
-                    ("number", "Item", ""),
-                    ("category", "Category", ""),
-                    ("grade", "Grade", ""),
-                    ("finding", "Finding", ""),
-                    ("distance_m", "Distance m", ".0"),
-                    ("same_source", "Same source", ""),
-                    ("deadline", "Deadline", ""),
-                    ("days_overdue", "Days overdue", ".0"),
-                    ("days_since", "Days since closed / rejected", ".1"),
+                    ("incident_id", tr("reg_col_incident"), ""),
+                    ("incident_time", tr("reg_col_when"), ""),
+                    ("number", term_label("item_number"), ""),
+                    ("category", tr("map_f_category"), ""),
+                    ("grade", tr("map_f_grade"), ""),
+                    ("finding", tr("reg_col_finding"), ""),
+                    ("distance_m", tr("reg_col_distance_m"), ".0"),
+                    ("same_source", tr("reg_col_same_source"), ""),
+                    ("deadline", term_label("rectification_deadline"), ""),
+                    ("days_overdue", tr("reg_col_days_overdue"), ".0"),
+                    ("days_since", tr("reg_col_days_since"), ".1"),
                 ],
                 css_id="reg-trace",
                 limit=50,
@@ -160,17 +176,15 @@ def register_section(
         quiet = quiet.sort_values("found_by_others", ascending=False, kind="stable")
         quiet = quiet.rename_axis("hazard_id").reset_index()
         quiet["last_self_check_at"] = pd.to_datetime(quiet["last_self_check_at"]).dt.strftime("%Y-%m-%d")
-        parts.append(
-            f"<p>{len(quiet)} of {len(month.unchecked)} hazard sources reported no self-check item in the "
-            "window (dangers there &quot;should have been found&quot;), most found by others first:</p>"
-        )
+        text = tr("reg_unchecked_text", quiet=len(quiet), total=len(month.unchecked))
+        parts.append(f"<p>{html.escape(text)}</p>")
         parts.append(
             _table(
                 quiet,
                 [
-                    ("hazard_id", "Hazard source", ""),
-                    ("found_by_others", "Found by others", "int"),
-                    ("last_self_check_at", "Last self-check", ""),
+                    ("hazard_id", term_label("hazard_source"), ""),
+                    ("found_by_others", tr("reg_col_found_by_others"), "int"),
+                    ("last_self_check_at", tr("reg_col_last_self_check"), ""),
                 ],
                 css_id="reg-unchecked",
                 limit=limit,

@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 
 from . import _layers as lyr
+from .words import tr
 
 __all__ = ["BUSY_BANDS", "busy_band", "workload_spec"]
 
@@ -71,13 +72,13 @@ def workload_spec(workload: gpd.GeoDataFrame, display: lyr.Display) -> dict[str,
         "tooltip": {
             "title": "n",
             "fields": [
-                ["id", "Station", ""],
-                ["busy", "Units busy (% of the day)", ".1"],
-                ["peak", "Busiest hour (% busy)", ".1"],
-                ["h", "Busiest hour", "int"],
-                ["u", "Response units", "int"],
-                ["c", "Calls answered a day", ".1"],
-                ["own", "Own district's calls answered (%)", ".1"],
+                ["id", tr("soc_station"), ""],
+                ["busy", tr("soc_busy_day_pct"), ".1"],
+                ["peak", tr("soc_busy_peak_pct"), ".1"],
+                ["h", tr("soc_peak_hour"), "int"],
+                ["u", tr("soc_units"), "int"],
+                ["c", tr("soc_calls_per_day"), ".1"],
+                ["own", tr("soc_own_answered_pct"), ".1"],
             ],
         },
         "data": lyr.feature_collection(g, props, display, points=True, digits=2),

@@ -15,32 +15,40 @@ import numpy as np
 import pandas as pd
 
 from .report import _fmt, _table
+from .words import tr
 
 __all__ = ["standard_of_cover_section"]
 
-_STATION_COLUMNS = [
-    ("station", "Station", ""),
-    ("name", "Name", ""),
-    ("response_units", "Units", "int"),
-    ("busy_fraction", "Busy (day)", "pct"),
-    ("peak_busy_fraction", "Busy (busiest hour)", "pct"),
-    ("peak_hour", "Busiest hour", "int"),
-    ("calls_per_day", "Calls answered a day", ".1"),
-    ("first_due_answered_share", "Own district's calls answered", "pct"),
-]
-_CONCURRENCY_COLUMNS = [
-    ("hour", "Hour", "int"),
-    ("calls_per_hour", "Calls an hour", ".2"),
-    ("mean_in_progress", "Calls in progress (mean)", ".2"),
-    ("p_at_least_2", "P(2 or more at once)", "pct"),
-    ("p_at_least_3", "P(3 or more at once)", "pct"),
-    ("p_all_units_busy", "P(every unit busy)", "pct"),
-]
+
+def _station_columns() -> list[tuple[str, str, str]]:
+    return [
+        ("station", tr("soc_station"), ""),
+        ("name", tr("soc_name"), ""),
+        ("response_units", tr("soc_units"), "int"),
+        ("busy_fraction", tr("soc_busy_day"), "pct"),
+        ("peak_busy_fraction", tr("soc_busy_peak"), "pct"),
+        ("peak_hour", tr("soc_peak_hour"), "int"),
+        ("calls_per_day", tr("soc_calls_per_day"), ".1"),
+        ("first_due_answered_share", tr("soc_own_answered"), "pct"),
+    ]
+
+
+def _concurrency_columns() -> list[tuple[str, str, str]]:
+    return [
+        ("hour", tr("soc_hour"), "int"),
+        ("calls_per_hour", tr("soc_calls_per_hour"), ".2"),
+        ("mean_in_progress", tr("soc_in_progress"), ".2"),
+        ("p_at_least_2", tr("soc_p2"), "pct"),
+        ("p_at_least_3", tr("soc_p3"), "pct"),
+        ("p_all_units_busy", tr("soc_p_all_busy"), "pct"),
+    ]
 
 
 def _p90_table(p90: pd.DataFrame, standard_s: float | None) -> str:
     hours = [c for c in p90.columns if str(c).startswith("h")]
-    head = "<th>District</th>" + "".join(f"<th>{html.escape(str(h)[1:])}</th>" for h in hours)
+    head = f"<th>{html.escape(tr('soc_district'))}</th>" + "".join(
+        f"<th>{html.escape(str(h)[1:])}</th>" for h in hours
+    )
     rows = []
     for district, row in p90.iterrows():
         cells = []
@@ -50,7 +58,7 @@ def _p90_table(p90: pd.DataFrame, standard_s: float | None) -> str:
             text = "-" if np.isnan(v) else (f"{v / 60:.1f}" if np.isfinite(v) else "&gt;")
             mark = ' over" style="background:#fcbba1' if over and not np.isnan(v) else ""
             cells.append(f'<td class="num{mark}">{text}</td>')
-        name = "City" if str(district) == "city" else html.escape(str(district))
+        name = html.escape(tr("soc_city") if str(district) == "city" else str(district))
         rows.append(f"<tr><th>{name}</th>{''.join(cells)}</tr>")
     return f'<table class="rp" id="p90-by-hour"><tr>{head}</tr>{"".join(rows)}</table>'
 
@@ -66,29 +74,33 @@ def standard_of_cover_section(coverage: Any) -> str:
     summary = tables.get("reliability_summary")
     city = summary["value"].to_dict() if summary is not None else {}
     p90 = city.get("expected_response_p90_s", np.nan)
-    parts = ['<h2 id="standard-of-cover">Standard of cover</h2>']
+    parts = [f'<h2 id="standard-of-cover">{html.escape(tr("soc_title"))}</h2>']
     if city:
-        parts.append(
-            f"<p>With stations busy as often as the calls make them (the hypercube queueing model), "
-            f"{_fmt(city.get('expected_coverage'), 'pct')} of calls are expected to be reached within "
-            f"{_fmt(standard_s, 's')}; 90% of calls are reached within {_fmt(p90, 's')}. "
-            f"{_fmt(city.get('calls_per_day'), '.1')} calls a day; "
-            f"{_fmt(city.get('lost_share'), 'pct')} find "
-            "every unit busy (mutual aid).</p>"
+        text = tr(
+            "soc_city_text",
+            coverage=_fmt(city.get("expected_coverage"), "pct"),
+            standard=_fmt(standard_s, "s"),
+            p90=_fmt(p90, "s"),
+            calls=_fmt(city.get("calls_per_day"), ".1"),
+            lost=_fmt(city.get("lost_share"), "pct"),
         )
+        parts.append(f"<p>{html.escape(text)}</p>")
     parts.append(
-        "<h3>Expected 90th-percentile response by district and hour (minutes)</h3>"
-        f"<p>District = first-due station; hours of the day 0-23; marked: beyond {_fmt(standard_s, 's')}; "
-        "&gt; = more than a tenth of the calls are not reached or find every unit busy.</p>"
+        f"<h3>{html.escape(tr('soc_p90_title'))}</h3>"
+        f"<p>{html.escape(tr('soc_p90_note', standard=_fmt(standard_s, 's')))}</p>"
     )
     parts.append(_p90_table(tables["p90_by_hour"], standard_s))
     st = pd.DataFrame(layers["station_workload"].drop(columns="geometry", errors="ignore"))
     st = st.rename_axis("station").reset_index().sort_values("busy_fraction", ascending=False)
-    parts.append("<h3>Station workload</h3>" + _table(st, _STATION_COLUMNS, css_id="station-workload"))
+    parts.append(
+        f"<h3>{html.escape(tr('soc_workload_title'))}</h3>"
+        + _table(st, _station_columns(), css_id="station-workload")
+    )
     conc = tables.get("concurrency_by_hour")
     if conc is not None and len(conc):
         c = conc.rename_axis("hour").reset_index()
         parts.append(
-            "<h3>Concurrent calls by hour</h3>" + _table(c, _CONCURRENCY_COLUMNS, css_id="concurrency")
+            f"<h3>{html.escape(tr('soc_concurrency_title'))}</h3>"
+            + _table(c, _concurrency_columns(), css_id="concurrency")
         )
     return "\n".join(parts)

@@ -16,6 +16,7 @@ from typing import Any
 import geopandas as gpd
 
 from . import _layers as lyr
+from .words import level_label, tr
 
 __all__ = ["UNCERTAIN_COLOUR", "legend_parts", "uncertainty_spec"]
 
@@ -37,20 +38,23 @@ _PROPS = {
     "rank_p95": "r95",
     "drivers": "dr",
 }
-_FIELDS = [
-    ["lv", "Level on the map", ""],
-    ["ll", "Likeliest level", ""],
-    ["lp", "Its probability", "pct"],
-    ["pr", "P(red)", "pct"],
-    ["po", "P(orange)", "pct"],
-    ["py", "P(yellow)", "pct"],
-    ["pb", "P(blue)", "pct"],
-    ["s05", "Score, 5%", ".2"],
-    ["s95", "Score, 95%", ".2"],
-    ["r05", "Rank, 5%", "int"],
-    ["r95", "Rank, 95%", "int"],
-    ["dr", "Driven by (total Sobol index)", ""],
-]
+
+
+def _fields() -> list[list[str]]:
+    return [
+        ["lv", tr("unc_f_level_on_map"), ""],
+        ["ll", tr("unc_f_likeliest"), ""],
+        ["lp", tr("unc_f_probability"), "pct"],
+        ["pr", tr("unc_f_p_red"), "pct"],
+        ["po", tr("unc_f_p_orange"), "pct"],
+        ["py", tr("unc_f_p_yellow"), "pct"],
+        ["pb", tr("unc_f_p_blue"), "pct"],
+        ["s05", tr("unc_f_score_p05"), ".2"],
+        ["s95", tr("unc_f_score_p95"), ".2"],
+        ["r05", tr("unc_f_rank_p05"), "int"],
+        ["r95", tr("unc_f_rank_p95"), "int"],
+        ["dr", tr("unc_f_drivers"), ""],
+    ]
 
 
 def uncertainty_spec(units: gpd.GeoDataFrame, display: lyr.Display) -> lyr.Spec | None:
@@ -81,15 +85,16 @@ def uncertainty_spec(units: gpd.GeoDataFrame, display: lyr.Display) -> lyr.Spec 
     shown["uid"] = shown.index.astype(str)
     for c in ("level", "level_likely"):
         if c in shown.columns:
-            shown[c] = shown[c].astype(str)
-    tip = {"title": "id", "prefix": "Uncertain level: ", "fields": _FIELDS[:3]}
+            shown[c] = shown[c].astype(str).map(level_label)
+    fields = _fields()
+    tip = {"title": "id", "prefix": tr("unc_prefix"), "fields": fields[:3]}
     return {
         "id": "uncertain",
         "kind": "polygon",
         "cls": "rp-uncertain",
         "style": {"color": UNCERTAIN_COLOUR, "weight": 1.2, "opacity": 0.9, "fillOpacity": 0.85},
         "tooltip": tip,
-        "popup": {"title": "id", "prefix": "Uncertain level: ", "fields": _FIELDS},
+        "popup": {"title": "id", "prefix": tr("unc_prefix"), "fields": fields},
         "data": lyr.feature_collection(shown, _PROPS, display, digits=3),
     }
 
@@ -100,7 +105,7 @@ def legend_parts(style: Mapping[str, Any], present: set[str]) -> list[str]:
         return []
     hatch = f"repeating-linear-gradient(-45deg,{UNCERTAIN_COLOUR} 0 1.5px,transparent 1.5px 5px)"
     share = style.get("uncertainty", {}).get("certain_probability", 0.7)
-    label = f"Uncertain level: no level has at least {share:.0%} 等级不确定"
+    label = tr("unc_legend", share=f"{share:.0%}")
     return [
         '<div class="rp-row"><span class="rp-sw" style="background:'
         f'{hatch};border-color:{UNCERTAIN_COLOUR}"></span><span>{escape(label)}</span></div>'

@@ -9,29 +9,35 @@ import pandas as pd
 
 from .report import _img, _table
 from .uncertainty_figures import sensitivity_figure
+from .words import level_label, tr
 
 __all__ = ["uncertainty_section"]
 
-_PARAM_COLUMNS = [
-    ("parameter", "Figure", ""),
-    ("value", "Value", ".3"),
-    ("low", "Low", ".3"),
-    ("high", "High", ".3"),
-    ("mu_star", "Morris mu*", ".3"),
-    ("S1", "Sobol S1", ".2"),
-    ("ST", "Sobol ST", ".2"),
-    ("ST_conf", "ST ± (95%)", ".2"),
-    ("source", "Source of the range", ""),
-]
-_UNIT_COLUMNS = [
-    ("unit", "Unit", ""),
-    ("level", "Level on the map", ""),
-    ("level_likely", "Likeliest level", ""),
-    ("level_probability", "Its probability", "pct"),
-    ("score_p05", "Score 5%", ".2"),
-    ("score_p95", "Score 95%", ".2"),
-    ("drivers", "Driven by", ""),
-]
+
+def _param_columns() -> list[tuple[str, str, str]]:
+    return [
+        ("parameter", tr("unc_col_figure"), ""),
+        ("value", tr("unc_col_value"), ".3"),
+        ("low", tr("unc_col_low"), ".3"),
+        ("high", tr("unc_col_high"), ".3"),
+        ("mu_star", "Morris mu*", ".3"),
+        ("S1", "Sobol S1", ".2"),
+        ("ST", "Sobol ST", ".2"),
+        ("ST_conf", "ST ± (95%)", ".2"),
+        ("source", tr("unc_col_source"), ""),
+    ]
+
+
+def _unit_columns() -> list[tuple[str, str, str]]:
+    return [
+        ("unit", tr("map_f_unit"), ""),
+        ("level", tr("unc_f_level_on_map"), ""),
+        ("level_likely", tr("unc_f_likeliest"), ""),
+        ("level_probability", tr("unc_f_probability"), "pct"),
+        ("score_p05", tr("unc_f_score_p05"), ".2"),
+        ("score_p95", tr("unc_f_score_p95"), ".2"),
+        ("drivers", tr("unc_col_drivers"), ""),
+    ]
 
 
 def uncertainty_section(
@@ -40,25 +46,25 @@ def uncertainty_section(
     """HTML of the section: how many units are uncertain, the Sobol chart, the tables and notes."""
     n_unc = int(units["uncertain"].astype(bool).sum()) if "uncertain" in units else 0
     parts = [
-        '<h2 id="uncertainty">How sure is this map</h2>',
-        f"<p>{n_unc} of {len(units)} units have no risk level with at least 70% probability over the "
-        "sampled ranges of the model's figures (hatched on the map).</p>",
-        '<div class="figs">'
-        + _img(sensitivity_figure(parameters), "Sobol indices of the figures")
-        + "</div>",
-        "<h3>The figures and their ranges</h3>",
+        f'<h2 id="uncertainty">{html.escape(tr("unc_h"))}</h2>',
+        f"<p>{html.escape(tr('unc_summary', uncertain=n_unc, units=len(units)))}</p>",
+        '<div class="figs">' + _img(sensitivity_figure(parameters), tr("unc_fig_alt")) + "</div>",
+        f"<h3>{html.escape(tr('unc_h_figures'))}</h3>",
     ]
     p = parameters.rename_axis("parameter").reset_index()
     order = [c for c in ("ST", "mu_star") if c in p]
     if order:
         p = p.sort_values(order, ascending=False, na_position="last")
-    parts.append(_table(p, _PARAM_COLUMNS, css_id="sensitivity-parameters"))
+    parts.append(_table(p, _param_columns(), css_id="sensitivity-parameters"))
     if n_unc:
         u = units[units["uncertain"].astype(bool)].drop(columns="geometry").copy()
         u["unit"] = u.index.astype(str)
         u = u.sort_values("level_probability")
-        parts.append("<h3>Units whose level is uncertain</h3>")
-        parts.append(_table(u, _UNIT_COLUMNS, css_id="uncertain-units", limit=25))
+        for c in ("level", "level_likely"):
+            if c in u.columns:
+                u[c] = u[c].astype(str).map(level_label)
+        parts.append(f"<h3>{html.escape(tr('unc_h_units'))}</h3>")
+        parts.append(_table(u, _unit_columns(), css_id="uncertain-units", limit=25))
     if notes:
         parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
     return "\n".join(parts)

@@ -22,7 +22,8 @@ from gis.validate import index_by_id
 
 from ._communities import grade_colours, grade_labels, latest_failed
 from ._style import load_style
-from .figures import _english, _figure, _scale_bar
+from .figures import _figure, _scale_bar, drawn_in
+from .words import current_lang, tr
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -37,8 +38,11 @@ def community_safety_figure(
     communities: gpd.GeoDataFrame,
     *,
     map_style: TableOverrides = None,
+    lang: str | None = None,
 ) -> Figure:
     """A print map of the surveyed communities by grade, with planned upgrades and demonstration ones.
+
+    ``lang``: as :func:`maps.risk_figure`'s.
 
     Examples
     --------
@@ -50,10 +54,16 @@ def community_safety_figure(
     >>> safety = score_communities(synthetic_survey(city["communities"], seed=1))
     >>> run = SimpleNamespace(standard=safety.standard, safety=safety, budget=None, plan=None,
     ...                       after=None, demonstration=None)
-    >>> fig = community_safety_figure(run, city["communities"])
+    >>> fig = community_safety_figure(run, city["communities"], lang="en")
     >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()][0]
     'Excellent (90 and above): 5'
     """
+    return drawn_in(lang, lambda: _community_safety(assessment, communities, map_style), place=communities)
+
+
+def _community_safety(
+    assessment: CommunitySafetyLike, communities: gpd.GeoDataFrame, map_style: TableOverrides
+) -> Figure:
     st = load_style(map_style)
     cs = st["community_safety"]
     layer = index_by_id(communities)
@@ -73,7 +83,7 @@ def community_safety_figure(
         surveyed.plot(ax=ax, color=fill.to_list(), edgecolor="white", linewidth=0.3, alpha=0.9)
     for g, colour in colours.items():
         n = int((grade == g).sum())
-        handles.append(Patch(facecolor=colour, edgecolor="#555555", label=f"{_english(labels[g])}: {n}"))
+        handles.append(Patch(facecolor=colour, edgecolor="#555555", label=f"{labels[g]}: {n}"))
     plan = assessment.plan
     if plan is not None and len(plan.chosen):
         ids = plan.chosen["community_id"].astype(str).unique()
@@ -87,7 +97,7 @@ def community_safety_figure(
                 ls="",
                 marker="o",
                 color=colour,
-                label=f"{_english(cs['upgrades']['label'])}: {len(pts)}",
+                label=f"{tr('map_layer_upgrades')}: {len(pts)}",
             )
         )
     demo = assessment.demonstration
@@ -96,7 +106,7 @@ def community_safety_figure(
         pts = layer.loc[layer.index.isin(ids)].geometry.representative_point()
         colour = cs["demonstration"]["colour"]
         ax.scatter(pts.x, pts.y, s=110, c=colour, marker="*", edgecolors="white", linewidths=0.6, zorder=4)
-        label = f"{_english(cs['demonstration']['label'])}: {len(pts)}"
+        label = f"{tr('safety_demonstration_community')}: {len(pts)}"
         handles.append(Line2D([], [], ls="", marker="*", ms=10, color=colour, label=label))
     ax.legend(
         handles=handles,
@@ -104,18 +114,20 @@ def community_safety_figure(
         bbox_to_anchor=(1.0, 1.0),
         fontsize=7,
         frameon=False,
-        title=f"{len(surveyed)} communities, pass mark {assessment.standard.pass_mark:g}",
+        title=tr("cs_fig_legend_title", count=len(surveyed), pass_mark=f"{assessment.standard.pass_mark:g}"),
         title_fontsize=7,
     )
     _scale_bar(ax, layer)
     ax.set_axis_off()
-    tag = " (SYNTHETIC survey)" if assessment.safety.synthetic else ""
-    ax.set_title(f"Community safety scores{tag}", fontsize=10)
+    tag = tr("cs_fig_synthetic") if assessment.safety.synthetic else ""
+    ax.set_title(tr("cs_fig_scores") + tag, fontsize=10)
     return fig
 
 
-def failed_sections_figure(assessment: CommunitySafetyLike) -> Figure:
+def failed_sections_figure(assessment: CommunitySafetyLike, *, lang: str | None = None) -> Figure:
     """The failed items of each community's latest survey, by section (bars, most failed on top).
+
+    ``lang``: as :func:`maps.risk_figure`'s (None outside a report: English).
 
     Examples
     --------
@@ -129,6 +141,10 @@ def failed_sections_figure(assessment: CommunitySafetyLike) -> Figure:
     >>> failed_sections_figure(run).axes[0].get_xlabel()
     'Failed items (latest surveys)'
     """
+    return drawn_in(lang, lambda: _failed_sections(assessment))
+
+
+def _failed_sections(assessment: CommunitySafetyLike) -> Figure:
     std = assessment.standard
     failed = latest_failed(assessment.safety)
     counts = failed["section"].astype(str).value_counts().reindex(std.sections.index, fill_value=0)
@@ -137,10 +153,11 @@ def failed_sections_figure(assessment: CommunitySafetyLike) -> Figure:
     ax = fig.add_subplot()
     y = np.arange(len(counts))
     ax.barh(y, counts.to_numpy(), color="#d7191c")
-    ax.set_yticks(y, [str(std.sections.loc[s, "label"]) for s in counts.index], fontsize=8)
-    ax.set_xlabel("Failed items (latest surveys)")
+    col = "label_zh" if current_lang() == "zh" and "label_zh" in std.sections else "label"
+    ax.set_yticks(y, [str(std.sections.loc[s, col]) for s in counts.index], fontsize=8)
+    ax.set_xlabel(tr("cs_h_failed"))
     for yi, n in zip(y, counts.to_numpy(), strict=True):
         ax.text(float(n), float(yi), f" {int(n)}", va="center", fontsize=7)
-    tag = " (SYNTHETIC survey)" if assessment.safety.synthetic else ""
-    ax.set_title(f"Failed survey items by section{tag}", fontsize=10)
+    tag = tr("cs_fig_synthetic") if assessment.safety.synthetic else ""
+    ax.set_title(tr("cs_fig_failed_title") + tag, fontsize=10)
     return fig

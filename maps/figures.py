@@ -7,6 +7,7 @@ requests never share state; :func:`figure_png` turns one into PNG bytes.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,13 +19,17 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from gis.atomic import atomic_path
 from gis.errors import InputError
+from gis.i18n import default_lang, resolve_lang
 from gis.tables import TableOverrides
 
 from ._style import LEVELS_HIGH_FIRST, load_style
+from .fonts import figure_font
+from .words import level_legend, scenario_bounds_wgs84, speaking, spoken_lang, tr
 
 if TYPE_CHECKING:
     from planning.coverage import CoverageResult
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "district_levels_figure",
+    "drawn_in",
     "figure_png",
     "response_time_figure",
     "risk_figure",
@@ -46,8 +52,30 @@ def _figure(width_in: float, height_in: float) -> Figure:
     return fig
 
 
-def _english(label: str) -> str:
-    return " ".join(w for w in label.split(" ") if w.isascii()) or label
+def drawn_in(lang: str | None, build: Callable[[], Figure], *, place: Any = None) -> Figure:
+    """A figure built by ``build`` in ``lang``, its text in a font that has the glyphs.
+
+    ``lang`` None: the language of the output being drawn (the report's), else by the place of
+    ``place`` (a GeoDataFrame: Chinese in China). Chinese needs a CJK font
+    (:func:`maps.fonts.figure_font`): without one the figure is drawn in English, with a warning.
+    The font is set on the figure's own texts and tick labels, not in matplotlib's global rc
+    settings, so figures drawn at the same time never share a font setting.
+    """
+    if lang:
+        wanted = resolve_lang(lang)
+    else:
+        bounds = scenario_bounds_wgs84({"units": place}) if place is not None else None
+        wanted = spoken_lang() or default_lang(bounds)
+    actual, rc = figure_font(wanted)
+    with speaking(actual):
+        fig = build()
+    families = rc.get("font.sans-serif")
+    if families:
+        for text in fig.findobj(Text):
+            text.set_fontfamily(families)
+        for ax in fig.axes:
+            ax.tick_params(labelfontfamily=families[0])
+    return fig
 
 
 def _paint_levels(ax: Any, units: gpd.GeoDataFrame, colours: dict[str, str], pixels: int = 1000) -> None:
@@ -82,10 +110,13 @@ def risk_figure(
     coverage: CoverageResult | None = None,
     hazards: gpd.GeoDataFrame | None = None,
     map_style: TableOverrides = None,
+    lang: str | None = None,
 ) -> Figure:
     """A print map of the risk units by level, with stations, hazards and a scale bar.
 
-    Colours come from ``maps/data/map_style.toml``, overridden by ``map_style``.
+    Colours come from ``maps/data/map_style.toml``, overridden by ``map_style``. ``lang``
+    (``"zh"`` / ``"en"``; None: the report's language, else by the units' place) is the
+    language of its title and legend (:func:`drawn_in`).
 
     Examples
     --------
@@ -96,6 +127,20 @@ def risk_figure(
     >>> len(figure_png(fig)) > 10_000
     True
     """
+    return drawn_in(
+        lang,
+        lambda: _risk_figure(risk, coverage=coverage, hazards=hazards, map_style=map_style),
+        place=risk.units,
+    )
+
+
+def _risk_figure(
+    risk: RiskResult,
+    *,
+    coverage: CoverageResult | None,
+    hazards: gpd.GeoDataFrame | None,
+    map_style: TableOverrides,
+) -> Figure:
     st = load_style(map_style)
     units = risk.units
     fig = _figure(7.5, 7.0)
@@ -110,24 +155,24 @@ def risk_figure(
         colours = units["level"].astype(str).map(level_colours)
         units.plot(ax=ax, color=colours.fillna("#cccccc").to_list(), edgecolor="white", linewidth=0.3)
     handles: list[Any] = [
-        Patch(facecolor=st["risk_levels"][lv]["colour"], label=_english(st["risk_levels"][lv]["label"]))
-        for lv in LEVELS_HIGH_FIRST
+        Patch(facecolor=st["risk_levels"][lv]["colour"], label=level_legend(lv)) for lv in LEVELS_HIGH_FIRST
     ]
     haz = hazards if hazards is not None else risk.hazards
     if haz is not None and len(haz):
         pts = haz.to_crs(units.crs).geometry.representative_point()
         ax.scatter(pts.x, pts.y, s=5, c="#333333", marker=".", linewidths=0, zorder=3)
-        handles.append(Line2D([], [], ls="", marker=".", color="#333333", label="Hazard source"))
+        handles.append(Line2D([], [], ls="", marker=".", color="#333333", label=tr("fig_hazard_source")))
     if coverage is not None and len(coverage.stations):
         stp = coverage.stations.to_crs(units.crs).geometry
         ax.scatter(stp.x, stp.y, s=60, c=st["stations"]["colour"], marker="s", edgecolors="white", zorder=4)
         handles.append(
-            Line2D([], [], ls="", marker="s", color=st["stations"]["colour"], label="Fire station")
+            Line2D([], [], ls="", marker="s", color=st["stations"]["colour"], label=tr("fig_fire_station"))
         )
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
     _scale_bar(ax, units)
     ax.set_axis_off()
-    ax.set_title(f"Risk levels: {risk.label or 'scenario'} ({risk.units_spec})", fontsize=10)
+    title = tr("fig_risk_title", label=risk.label or tr("map_scenario"), units=risk.units_spec)
+    ax.set_title(title, fontsize=10)
     return fig
 
 
@@ -145,12 +190,16 @@ def _scale_bar(ax: Any, gdf: gpd.GeoDataFrame) -> None:
 
 
 def response_time_figure(
-    coverage: CoverageResult, *, layer: str = "communities", weight_column: str | None = "population"
+    coverage: CoverageResult,
+    *,
+    layer: str = "communities",
+    weight_column: str | None = "population",
+    lang: str | None = None,
 ) -> Figure:
     """Histogram of first-engine response times with the standard's line.
 
     Each place of ``layer`` counts with its ``weight_column`` (residents by default; None or a
-    missing column counts places).
+    missing column counts places). ``lang``: as :func:`risk_figure`'s.
 
     Examples
     --------
@@ -162,6 +211,10 @@ def response_time_figure(
     >>> fig.axes[0].get_xlabel()
     'First-engine response time (min)'
     """
+    return drawn_in(lang, lambda: _response_time_figure(coverage, layer, weight_column))
+
+
+def _response_time_figure(coverage: CoverageResult, layer: str, weight_column: str | None) -> Figure:
     table = getattr(coverage, layer)
     t = table["response_time_s"].to_numpy(float)
     w = table[weight_column].to_numpy(float) if weight_column and weight_column in table else np.ones(len(t))
@@ -176,7 +229,7 @@ def response_time_figure(
     ax.text(
         std.response_s / 60,
         ax.get_ylim()[1] * 0.95,
-        f" {std.name}: {std.response_s / 60:g} min\n {share:.0%} within",
+        tr("fig_standard_line", name=std.name, minutes=f"{std.response_s / 60:g}", share=f"{share:.0%}"),
         color="#e31a1c",
         va="top",
         fontsize=8,
@@ -185,22 +238,36 @@ def response_time_figure(
         ax.text(
             0.99,
             0.95,
-            f"not reached: {w[~finite].sum():,.0f}",
+            tr("fig_not_reached", count=f"{w[~finite].sum():,.0f}"),
             transform=ax.transAxes,
             ha="right",
             va="top",
             fontsize=8,
         )
-    ax.set_xlabel("First-engine response time (min)")
-    ax.set_ylabel(
-        weight_column.capitalize() if weight_column and weight_column in table else f"{layer.capitalize()}"
-    )
-    ax.set_title(f"Response times of {layer}", fontsize=10)
+    ax.set_xlabel(tr("fig_response_xlabel"))
+    weighted = bool(weight_column and weight_column in table)
+    if weighted and weight_column == "population":
+        ylabel = tr("map_f_residents")
+    elif weighted:
+        ylabel = str(weight_column).capitalize()
+    else:
+        ylabel = tr("fig_places", layer=_layer_word(layer))
+    ax.set_ylabel(ylabel)
+    ax.set_title(tr("fig_response_title", layer=_layer_word(layer)), fontsize=10)
     return fig
 
 
-def tradeoff_figure(tradeoff: pd.DataFrame, *, required_share: float | None = None) -> Figure:
+def _layer_word(layer: str) -> str:
+    names = {"communities": tr("fig_layer_communities"), "hazards": tr("fig_layer_hazards")}
+    return names.get(layer, layer)
+
+
+def tradeoff_figure(
+    tradeoff: pd.DataFrame, *, required_share: float | None = None, lang: str | None = None
+) -> Figure:
     """Coverage (and mean response time) against the number of new stations.
+
+    ``lang``: as :func:`risk_figure`'s.
 
     Examples
     --------
@@ -215,23 +282,32 @@ def tradeoff_figure(tradeoff: pd.DataFrame, *, required_share: float | None = No
             f"The trade-off table lacks {sorted(missing)}. Fix: give n_new, coverage_share, mean_response_s."
         )
         raise InputError(msg)
+    return drawn_in(lang, lambda: _tradeoff_figure(tradeoff, required_share))
+
+
+def _tradeoff_figure(tradeoff: pd.DataFrame, required_share: float | None) -> Figure:
     t = tradeoff.sort_values("n_new")
     fig = _figure(6.5, 3.6)
     ax = fig.add_subplot()
-    ax.plot(t["n_new"], 100 * t["coverage_share"], marker="o", color="#1a9850", label="Coverage")
+    ax.plot(t["n_new"], 100 * t["coverage_share"], marker="o", color="#1a9850", label=tr("fig_coverage"))
     if required_share is not None:
-        ax.axhline(100 * required_share, color="#e31a1c", ls="--", lw=1, label="Standard")
-    ax.set_xlabel("New fire stations")
-    ax.set_ylabel("Covered (%)", color="#1a9850")
+        ax.axhline(100 * required_share, color="#e31a1c", ls="--", lw=1, label=tr("fig_standard"))
+    ax.set_xlabel(tr("fig_new_stations"))
+    ax.set_ylabel(tr("fig_covered_pct"), color="#1a9850")
     ax.set_ylim(0, 105)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax2 = ax.twinx()
     if "mean_response_s" in t:
         ax2.plot(
-            t["n_new"], t["mean_response_s"] / 60, marker="s", color="#555555", ls=":", label="Mean response"
+            t["n_new"],
+            t["mean_response_s"] / 60,
+            marker="s",
+            color="#555555",
+            ls=":",
+            label=tr("fig_mean_response"),
         )
-    ax2.set_ylabel("Mean response (min)", color="#555555")
-    ax.set_title("Coverage against the number of new stations", fontsize=10)
+    ax2.set_ylabel(tr("fig_mean_response_min"), color="#555555")
+    ax.set_title(tr("fig_tradeoff_title"), fontsize=10)
     return fig
 
 
@@ -244,13 +320,14 @@ def _unit_districts(
         com = communities.to_crs(units.crs)
         pos_pt, pos_c = shapely.STRtree(com.geometry.to_numpy()).query(pts.to_numpy(), predicate="within")
         owner = pd.Series(com["district"].to_numpy()[pos_c], index=units.index[pos_pt])
-        return owner[~owner.index.duplicated()].reindex(units.index).fillna("(none)").astype(str)
+        return owner[~owner.index.duplicated()].reindex(units.index).fillna(tr("fig_no_district")).astype(str)
     if coverage is not None and len(coverage.districts):
         d = coverage.districts.to_crs(units.crs)
         pos_pt, pos_d = shapely.STRtree(d.geometry.to_numpy()).query(pts.to_numpy(), predicate="within")
-        owner = pd.Series("station " + d.index.astype(str).to_numpy()[pos_d], index=units.index[pos_pt])
-        return owner[~owner.index.duplicated()].reindex(units.index).fillna("(none)").astype(str)
-    return pd.Series("all", index=units.index)
+        named = {s: tr("fig_station_district", station=s) for s in d.index.astype(str)}
+        owner = pd.Series(d.index.astype(str).to_numpy()[pos_d], index=units.index[pos_pt]).map(named)
+        return owner[~owner.index.duplicated()].reindex(units.index).fillna(tr("fig_no_district")).astype(str)
+    return pd.Series(tr("fig_all"), index=units.index)
 
 
 def district_levels_figure(
@@ -259,18 +336,33 @@ def district_levels_figure(
     communities: gpd.GeoDataFrame | None = None,
     coverage: CoverageResult | None = None,
     map_style: TableOverrides = None,
+    lang: str | None = None,
 ) -> Figure:
     """Risk units per level in each district (communities' ``district``, else station districts).
+
+    ``lang``: as :func:`risk_figure`'s.
 
     Examples
     --------
     With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
 
     >>> from risk_models import score_scenario
-    >>> fig = district_levels_figure(score_scenario(city, learn=False), communities=city["communities"])
+    >>> risk = score_scenario(city, learn=False)
+    >>> fig = district_levels_figure(risk, communities=city["communities"], lang="en")
     >>> fig.axes[0].get_xlabel()
     'Risk units'
     """
+    return drawn_in(
+        lang, lambda: _district_levels_figure(risk, communities, coverage, map_style), place=risk.units
+    )
+
+
+def _district_levels_figure(
+    risk: RiskResult,
+    communities: gpd.GeoDataFrame | None,
+    coverage: CoverageResult | None,
+    map_style: TableOverrides,
+) -> Figure:
     st = load_style(map_style)
     district = _unit_districts(risk, communities, coverage)
     counts = pd.crosstab(district, risk.units["level"].astype(str)).reindex(
@@ -286,13 +378,13 @@ def district_levels_figure(
             counts[lv],
             left=left,
             color=st["risk_levels"][lv]["colour"],
-            label=_english(st["risk_levels"][lv]["label"]),
+            label=level_legend(lv),
             edgecolor="white",
         )
         left += counts[lv].to_numpy()
-    ax.set_xlabel("Risk units")
+    ax.set_xlabel(tr("fig_risk_units"))
     ax.legend(fontsize=7, loc="lower right")
-    ax.set_title("Risk levels by district", fontsize=10)
+    ax.set_title(tr("fig_district_title"), fontsize=10)
     return fig
 
 

@@ -25,6 +25,7 @@ from folium.template import Template
 
 from gis.atomic import atomic_path
 from gis.errors import InputError
+from gis.i18n import Lang, format_date
 from gis.tables import TableOverrides
 from gis.validate import index_by_id
 
@@ -36,8 +37,10 @@ from ._assets import inline_css, inline_js
 from ._communities import COMMUNITY_LAYERS, CommunitySafetyLike
 from ._coverage_layers import coverage_specs
 from ._legend import legend_html, title_html
+from ._map_words import LAYER_NAMES, layer_keys, layer_names, runtime_words
 from ._plans import DepotPlanLike, StationPlanLike
 from ._style import badge_svg, load_style
+from .words import community_names, current_lang, output_lang, speaking, stock_label, tr
 
 if TYPE_CHECKING:
     from gis.scenario import Scenario
@@ -45,35 +48,19 @@ if TYPE_CHECKING:
     from risk_models.model import RiskResult
     from risk_models.register import RegisterMonth
 
-__all__ = ["COMMUNITY_LAYERS", "LAYER_NAMES", "REGISTER_LAYERS", "read_map_layers", "risk_map", "write_map"]
+__all__ = [
+    "COMMUNITY_LAYERS",
+    "LAYER_NAMES",
+    "REGISTER_LAYERS",
+    "layer_names",
+    "read_map_layers",
+    "risk_map",
+    "write_map",
+]
 
 log = logging.getLogger(__name__)
 
-# Layer id -> name in the layer control.
-LAYER_NAMES: dict[str, str] = {
-    "context": "Study area, river and main roads",
-    "units": "Risk units (red / orange / yellow / blue)",
-    "uncertain": "Uncertain risk level (hatched) 等级不确定",
-    "change": "Change from the baseline (better / worse) 前后对比",
-    "isochrones": "Response isochrones",
-    "districts": "Fire station districts",
-    "uncovered": "Not reached within the standard",
-    "communities": "Communities: residents and response time",
-    "community_safety": "Community safety score 社区安全评分 (by grade)",
-    "upgrades": "Planned upgrade measures 计划整改措施",
-    "demonstration": "Demonstration communities 安全示范社区",
-    "depot_links": "Depots: communities served",
-    "hazard_areas": "Hazard sites (areas)",
-    "hazards": "Hazard sources",
-    "risk_areas": "Safety risk areas, four colours 安全风险四色分布 (areas)",
-    "risk_points": "Safety risk points, four colours 安全风险四色分布图",
-    "register": "Hidden dangers, open 隐患台账 (未销号)",
-    "register_closed": "Hidden dangers, closed or rejected 已销号 / 已驳回",
-    "stations": "Fire stations",
-    "station_workload": "Station workload: share of time busy (reliability)",
-    "proposed": "Proposed fire stations",
-    "depots": "Relief-material depots",
-}
+
 #: Layers drawn only from a hazard register (``risk_map(..., register=...)``).
 REGISTER_LAYERS = ("risk_areas", "risk_points", "register", "register_closed")
 #: Layers drawn only from a coverage with reliability (``planning.reliability.attach_reliability``).
@@ -89,12 +76,13 @@ class _Assets(MacroElement):
 
     _template = Template(
         "{% macro header(this, kwargs) %}<style>{{ this.css }}</style>\n"
-        "<script>{{ this.js }}</script>{% endmacro %}"
+        "<script>{{ this.js }}</script>\n<script>riskplan.setWords({{ this.words }});</script>{% endmacro %}"
     )
 
     def __init__(self, background: str) -> None:
         super().__init__()
         self._name = "RiskplanAssets"
+        self.words = json.dumps(runtime_words(), ensure_ascii=False).replace("</", "<\\/")
         self.css = inline_css() + f"\n.leaflet-container {{ background: {background}; }}"
         self.js = inline_js()
 
@@ -108,7 +96,7 @@ class _DataLayer(Layer):
     )
 
     def __init__(self, spec: dict[str, Any], *, show: bool) -> None:
-        name = LAYER_NAMES[spec["id"]]
+        name = layer_keys()[spec["id"]]
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "RiskplanLayer"
         self.spec = lyr.spec_json({**spec, "name": name})
@@ -129,8 +117,8 @@ class _Controls(MacroElement):
         self.hatch = json.dumps(hatch)
         self.bounds = json.dumps(bounds)
         self._name = "RiskplanControls"
-        self.title = json.dumps(title).replace("</", "<\\/")
-        self.legend = json.dumps(legend).replace("</", "<\\/")
+        self.title = json.dumps(title, ensure_ascii=False).replace("</", "<\\/")
+        self.legend = json.dumps(legend, ensure_ascii=False).replace("</", "<\\/")
 
 
 def _layers_of(scenario: Scenario | Mapping[str, gpd.GeoDataFrame]) -> Mapping[str, gpd.GeoDataFrame]:
@@ -158,10 +146,12 @@ def _hazard_table(
             grade = (
                 rh["grade"]
                 .reindex(h.index)
-                .map(lambda g: f"GB 18218 grade {g}" if isinstance(g, str) else pd.NA)
+                .map(lambda g: tr("map_gb18218_grade", grade=g) if isinstance(g, str) else pd.NA)
             )
     if "size_class" in h.columns:
-        size = h["size_class"].map(lambda s: f"size {s}" if isinstance(s, str) and s else pd.NA)
+        size = h["size_class"].map(
+            lambda s: tr("map_size_class", size=s) if isinstance(s, str) and s else pd.NA
+        )
         grade = grade.fillna(size)
     h["grade_text"] = grade
     if coverage is not None:
@@ -229,6 +219,7 @@ def risk_map(
     tiles: str | None = "auto",
     gcj02: bool = False,
     map_style: TableOverrides = None,
+    lang: str | None = None,
 ) -> folium.Map:
     """The interactive risk and coverage map of a scenario, with every asset inlined.
 
@@ -269,6 +260,9 @@ def risk_map(
         Shift the overlays to GCJ-02 to match Chinese base maps (Gaode, Tencent).
     map_style
         Overrides of ``maps/data/map_style.toml`` (a mapping or a TOML path).
+    lang
+        ``"zh"`` or ``"en"``: the language of layer names, legend, tooltips, popups and
+        controls; None: by the scenario's place (Chinese for a scenario in China, else English).
 
     Returns
     -------
@@ -283,6 +277,39 @@ def risk_map(
     >>> sorted(read_map_layers(html))
     ['communities', 'context', 'depots', 'hazards', 'stations']
     """
+    layers = _layers_of(scenario)
+    with speaking(output_lang(lang, layers)) as spoken:
+        return _draw_map(
+            scenario,
+            risk=risk,
+            coverage=coverage,
+            station_plan=station_plan,
+            depot_plan=depot_plan,
+            register=register,
+            community_safety=community_safety,
+            uncertainty=uncertainty,
+            tiles=tiles,
+            gcj02=gcj02,
+            map_style=map_style,
+            lang=spoken,
+        )
+
+
+def _draw_map(
+    scenario: Scenario | Mapping[str, gpd.GeoDataFrame],
+    *,
+    risk: RiskResult | None,
+    coverage: CoverageResult | None,
+    station_plan: StationPlanLike | None,
+    depot_plan: DepotPlanLike | None,
+    register: RegisterMonth | None,
+    community_safety: CommunitySafetyLike | None,
+    uncertainty: gpd.GeoDataFrame | None,
+    tiles: str | None,
+    gcj02: bool,
+    map_style: TableOverrides,
+    lang: Lang,
+) -> folium.Map:
     st = load_style(map_style)
     layers = _layers_of(scenario)
     proposed = station_plan.proposed if station_plan is not None else None
@@ -296,7 +323,7 @@ def risk_map(
         max_points=st["display"]["max_points"],
         max_vertices=st["display"]["max_vertices"],
     )
-    label = getattr(scenario, "label", None) or getattr(risk, "label", "") or "scenario"
+    label = getattr(scenario, "label", None) or getattr(risk, "label", "") or tr("map_scenario")
     specs: list[dict[str, Any]] = [_context(layers, st, disp)]
 
     if risk is not None:
@@ -310,6 +337,9 @@ def risk_map(
 
         specs.append(workload_spec(coverage.extra_layers["station_workload"], disp))
     communities = coverage.communities if coverage is not None else index_by_id(layers["communities"])
+    communities = community_names(
+        communities, index_by_id(layers["communities"]), source=getattr(scenario, "source", None)
+    )
     if community_safety is not None:
         specs.extend(com.community_specs(community_safety, index_by_id(layers["communities"]), st, disp))
     specs.append(lyr.communities_spec(communities, st, disp))
@@ -324,7 +354,11 @@ def risk_map(
                 kind="line",
                 props={"community": "c", "depot": "d"},
                 style={"color": st["depots"]["link_colour"], "weight": 1, "opacity": 0.8},
-                tooltip={"title": "d", "prefix": "Depot ", "fields": [["c", "Serves community", ""]]},
+                tooltip={
+                    "title": "d",
+                    "prefix": tr("map_prefix_depot"),
+                    "fields": [["c", tr("map_f_serves_community"), ""]],
+                },
                 display=disp,
             )
         )
@@ -404,8 +438,13 @@ def risk_map(
 
 
 def _register_note(register: RegisterMonth) -> str:
-    synthetic = " (synthetic data)" if register.synthetic and "synthetic" not in register.label else ""
-    return f"Hidden-danger register: {register.label}{synthetic}, states as of {register.as_of:%Y-%m-%d}."
+    synthetic = tr("map_synthetic_suffix") if register.synthetic and "synthetic" not in register.label else ""
+    return tr(
+        "map_note_register",
+        label=register.label,
+        synthetic=synthetic,
+        date=format_date(register.as_of, current_lang()),
+    )
 
 
 def _stations_spec(stations: gpd.GeoDataFrame, st: Mapping[str, Any], disp: lyr.Display) -> dict[str, Any]:
@@ -423,11 +462,11 @@ def _stations_spec(stations: gpd.GeoDataFrame, st: Mapping[str, Any], disp: lyr.
             "n_enclaves": "ne",
         },
         fields=[
-            ["g", "Grade", ""],
-            ["a", "District km²", ".2"],
-            ["cap", "District cap km²", ".0"],
-            ["ft", "Farthest travel", "s"],
-            ["ne", "Enclaves", "int"],
+            ["g", tr("map_f_grade"), ""],
+            ["a", tr("map_f_district_km2"), ".2"],
+            ["cap", tr("map_f_district_cap_km2"), ".0"],
+            ["ft", tr("map_f_farthest_travel"), "s"],
+            ["ne", tr("map_f_enclaves"), "int"],
         ],
         display=disp,
     )
@@ -440,8 +479,8 @@ def _proposed_spec(proposed: gpd.GeoDataFrame, st: Mapping[str, Any], disp: lyr.
         icon=badge_svg("+", st["proposed"]["colour"], size=26, shape="star"),
         size=26,
         props={"name": "n", "reason": "why", "added_demand": "add"},
-        fields=[["why", "Why here", ""], ["add", "Demand added", "int"]],
-        prefix="Proposed: ",
+        fields=[["why", tr("map_f_why_here"), ""], ["add", tr("map_f_demand_added"), "int"]],
+        prefix=tr("map_prefix_proposed"),
         display=disp,
     )
 
@@ -452,17 +491,17 @@ def _depots_spec(
     d = depots.copy()
     stock = [c for c in d.columns if c.startswith("stock_")]
     props = {"name": "n", "tier": "tier", "capacity_people": "cap"}
-    fields = [["tier", "Tier", ""], ["cap", "Capacity (people)", "int"]]
+    fields = [["tier", tr("map_f_tier"), ""], ["cap", tr("map_f_capacity_people"), "int"]]
     for c in stock:
         props[c] = c.removeprefix("stock_")
         fields.append(
-            [c.removeprefix("stock_"), "Stock: " + c.removeprefix("stock_").replace("_", " "), "int"]
+            [c.removeprefix("stock_"), tr("map_f_stock", item=stock_label(c.removeprefix("stock_"))), "int"]
         )
     if served is not None:
         counts = served.astype(str).value_counts()
         d["n_served"] = d.index.astype(str).map(counts).fillna(0).astype(int)
         props["n_served"] = "ns"
-        fields.append(["ns", "Communities served", "int"])
+        fields.append(["ns", tr("map_f_communities_served"), "int"])
     return lyr.point_spec(
         d,
         layer_id="depots",

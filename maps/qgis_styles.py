@@ -41,6 +41,7 @@ from . import _qml as q
 from ._communities import grade_colours, grade_labels
 from ._style import LEVELS_HIGH_FIRST, band_colours, load_style
 from ._styles_table import connect, write_rows
+from .words import speaking
 
 __all__ = ["STYLE_NAME", "LayerInfo", "LayerStyle", "layer_style", "read_layers", "write_qgis_styles"]
 
@@ -292,7 +293,12 @@ def _community_grades(info: LayerInfo, style: Mapping[str, Any], breaks_s: Seque
     from risk_models.community_safety import load_safety_standard
 
     standard = load_safety_standard()
-    colours, labels = grade_colours(standard, style), grade_labels(standard)  # the map's own
+    colours = grade_colours(standard, style)  # the map's own
+    with speaking("en"):
+        english = grade_labels(standard)
+    with speaking("zh"):
+        chinese = grade_labels(standard)
+    labels = {g: f"{english[g]} {chinese[g]}" for g in english}  # QGIS styles stay bilingual
     cats = [
         q.Category(name, labels[name], _symbol(info.kind, colours[name], opacity=0.75))
         for name, _, _ in standard.grades

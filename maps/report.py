@@ -18,11 +18,14 @@ import numpy as np
 import pandas as pd
 
 from gis.atomic import atomic_path
+from gis.i18n import Lang
+from gis.validate import index_by_id
 
 from . import figures
 from ._communities import CommunitySafetyLike
 from ._plans import DepotPlanLike, StationPlanLike
 from .interactive import risk_map
+from .words import community_names, level_label, output_lang, speaking, stock_label, term_label, tr
 
 if TYPE_CHECKING:
     from gis.scenario import Scenario
@@ -59,7 +62,11 @@ def _fmt(value: Any, kind: str) -> str:
         return "-"
     if kind == "s":
         v = float(value)
-        return f"{v / 60:.1f} min" if np.isfinite(v) else "not reached"
+        return (
+            html.escape(tr("minutes", minutes=f"{v / 60:.1f}"))
+            if np.isfinite(v)
+            else tr("map_js_not_reached")
+        )
     if kind == "int":
         return f"{float(value):,.0f}"
     if kind == "pct":
@@ -85,9 +92,9 @@ def _table(
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = ""
     if limit is not None and len(df) > limit:
-        more = f'<p class="more">... and {len(df) - limit} more.</p>'
+        more = f'<p class="more">{html.escape(tr("report_more", count=len(df) - limit))}</p>'
     if not rows:
-        return f'<p id="{css_id}" class="more">None.</p>'
+        return f'<p id="{css_id}" class="more">{html.escape(tr("report_none"))}</p>'
     return f'<table class="rp" id="{css_id}"><tr>{head}</tr>{"".join(rows)}</table>{more}'
 
 
@@ -96,21 +103,27 @@ def _img(fig: Any, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
+def _communities_by_id(layers: Mapping[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame | None:
+    if "communities" not in layers:
+        return None
+    return index_by_id(layers["communities"])
+
+
 def _kpis(risk: RiskResult, coverage: CoverageResult) -> str:
     items = []
     s = coverage.summary
     if "communities" in s.index:
         r = s.loc["communities"]
-        items.append((f"{r['share_weight']:.0%}", "of residents reached in time"))
-        items.append((f"{int(r['covered'])}/{int(r['features'])}", "communities covered"))
-        items.append((f"{r['p90_response_s'] / 60:.1f} min", "90th percentile response"))
+        items.append((f"{r['share_weight']:.0%}", tr("report_kpi_residents_reached")))
+        items.append((f"{int(r['covered'])}/{int(r['features'])}", tr("report_kpi_communities_covered")))
+        items.append((tr("minutes", minutes=f"{r['p90_response_s'] / 60:.1f}"), tr("report_kpi_p90")))
     if "hazards" in s.index:
         r = s.loc["hazards"]
-        items.append((f"{int(r['covered'])}/{int(r['features'])}", "hazard sources covered"))
+        items.append((f"{int(r['covered'])}/{int(r['features'])}", tr("report_kpi_hazards_covered")))
     levels = risk.units["level"].astype(str).value_counts()
-    items.append((str(int(levels.get("red", 0))), "red (major) risk units"))
-    items.append((str(int(levels.get("orange", 0))), "orange (high) risk units"))
-    items.append((str(len(coverage.violations)), "station-district problems"))
+    items.append((str(int(levels.get("red", 0))), tr("report_kpi_red")))
+    items.append((str(int(levels.get("orange", 0))), tr("report_kpi_orange")))
+    items.append((str(len(coverage.violations)), tr("report_kpi_violations")))
     return (
         '<div class="kpis">'
         + "".join(f'<div class="kpi"><b>{html.escape(v)}</b>{html.escape(k)}</div>' for v, k in items)
@@ -132,37 +145,92 @@ def report_html(
     notes: Sequence[str] = (),
     map_page: str | None = None,
     uncertainty: Any = None,
+    lang: str | None = None,
 ) -> str:
     """The report as one HTML string (see :func:`write_report`)."""
-    label = getattr(scenario, "label", None) or risk.label or "scenario"
+    with speaking(output_lang(lang, scenario)) as spoken:
+        return _report(
+            scenario,
+            risk=risk,
+            coverage=coverage,
+            station_plan=station_plan,
+            depot_plan=depot_plan,
+            register=register,
+            community_safety=community_safety,
+            top_n=top_n,
+            map_options=map_options,
+            notes=notes,
+            map_page=map_page,
+            uncertainty=uncertainty,
+            lang=spoken,
+        )
+
+
+def _report(
+    scenario: Scenario | Mapping[str, gpd.GeoDataFrame],
+    *,
+    risk: RiskResult,
+    coverage: CoverageResult,
+    station_plan: StationPlanLike | None,
+    depot_plan: DepotPlanLike | None,
+    register: RegisterMonth | None,
+    community_safety: CommunitySafetyLike | None,
+    top_n: int,
+    map_options: Mapping[str, Any] | None,
+    notes: Sequence[str],
+    map_page: str | None,
+    uncertainty: Any,
+    lang: Lang,
+) -> str:
+    label = getattr(scenario, "label", None) or risk.label or tr("map_scenario")
     layers: Mapping[str, gpd.GeoDataFrame] = scenario.layers if hasattr(scenario, "layers") else scenario
     std = coverage.standard
     proposed = station_plan.proposed if station_plan is not None else None
     tradeoff = station_plan.tradeoff if station_plan is not None else None
     depot_table = depot_plan.table() if depot_plan is not None else None
     parts = [
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-        f"<title>Risk and coverage report: {html.escape(label)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Urban safety risk and emergency coverage: {html.escape(label)}</h1>",
-        f'<p class="sub">Response standard {html.escape(std.name)}: {std.turnout_s:.0f} s turnout + '
-        f"{std.travel_s:.0f} s travel = {std.response_s / 60:g} min. Risk units: "
-        f"{html.escape(str(risk.units_spec))}.</p>",
+        f'<!DOCTYPE html><html lang="{tr("report_html_lang")}"><head><meta charset="utf-8">',
+        f"<title>{html.escape(tr('report_title', label=label))}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(tr('report_heading', label=label))}</h1>",
+        '<p class="sub">'
+        + html.escape(
+            tr(
+                "report_standard",
+                name=std.name,
+                turnout=f"{std.turnout_s:.0f}",
+                travel=f"{std.travel_s:.0f}",
+                minutes=f"{std.response_s / 60:g}",
+                units=risk.units_spec,
+            )
+        )
+        + "</p>",
     ]
     if getattr(scenario, "synthetic", False) or "synthetic" in label.lower():
-        parts.append('<p class="synthetic">Synthetic data: a generated city, not a real one.</p>')
-    parts.append("<h2>Key figures</h2>" + _kpis(risk, coverage))
+        parts.append(f'<p class="synthetic">{html.escape(tr("report_synthetic"))}</p>')
+    parts.append(f"<h2>{html.escape(tr('report_h_key_figures'))}</h2>" + _kpis(risk, coverage))
 
     figs = [
-        (figures.risk_figure(risk, coverage=coverage), "Risk map"),
-        (figures.response_time_figure(coverage), "Response-time distribution"),
+        (figures.risk_figure(risk, coverage=coverage, lang=lang), tr("report_fig_risk_map")),
+        (figures.response_time_figure(coverage, lang=lang), tr("report_fig_response")),
         (
-            figures.district_levels_figure(risk, communities=layers.get("communities"), coverage=coverage),
-            "Risk levels by district",
+            figures.district_levels_figure(
+                risk, communities=layers.get("communities"), coverage=coverage, lang=lang
+            ),
+            tr("report_fig_district_levels"),
         ),
     ]
     if tradeoff is not None and len(tradeoff):
-        figs.append((figures.tradeoff_figure(tradeoff, required_share=std.required_share), "Trade-off curve"))
-    parts.append('<h2>Figures</h2><div class="figs">' + "".join(_img(f, a) for f, a in figs) + "</div>")
+        figs.append(
+            (
+                figures.tradeoff_figure(tradeoff, required_share=std.required_share, lang=lang),
+                tr("report_fig_tradeoff"),
+            )
+        )
+    parts.append(
+        f'<h2>{html.escape(tr("report_h_figures"))}</h2><div class="figs">'
+        + "".join(_img(f, a) for f, a in figs)
+        + "</div>"
+    )
 
     page = map_page
     if page is None:
@@ -176,61 +244,76 @@ def report_html(
                 register=register,
                 community_safety=community_safety,
                 uncertainty=uncertainty.units if uncertainty is not None else None,
-                **dict(map_options or {}),
+                **{"lang": lang, **dict(map_options or {})},
             )
             .get_root()
             .render()
         )
     parts.append(
-        '<h2>Interactive map</h2><iframe class="map" id="rp-map" title="Interactive map" '
+        f'<h2>{html.escape(tr("report_h_map"))}</h2><iframe class="map" id="rp-map" '
+        f'title="{html.escape(tr("report_h_map"))}" '
         f'srcdoc="{html.escape(page, quote=True)}"></iframe>'
     )
 
-    top = risk.top(top_n).reset_index()
+    source = getattr(scenario, "source", None)
+    named = community_names(risk.top(top_n), _communities_by_id(layers), source=source)
+    top = named.reset_index()
     top = top.rename(columns={top.columns[0]: "unit"})
-    parts.append(f"<h2>Top {top_n} risk units</h2>")
+    if "level" in top:
+        top["level"] = top["level"].astype(str).map(level_label)
+    parts.append(f"<h2>{html.escape(tr('report_h_top', count=top_n))}</h2>")
     parts.append(
         _table(
             top,
             [
-                ("rank", "Rank", "int"),
-                ("unit", "Unit", ""),
-                ("name", "Name", ""),
-                ("level", "Level", ""),
-                ("score", "Score", ".1"),
-                ("percentile", "Percentile", ".0"),
-                ("reasons", "Why", ""),
+                ("rank", tr("map_f_rank"), "int"),
+                ("unit", tr("map_f_unit"), ""),
+                ("name", tr("report_col_name"), ""),
+                ("district", term_label("district"), ""),
+                ("street", term_label("street"), ""),
+                ("division_code", term_label("division_code"), ""),
+                ("level", tr("map_f_risk_level"), ""),
+                ("score", tr("map_f_score"), ".1"),
+                ("percentile", tr("map_f_percentile"), ".0"),
+                ("reasons", tr("report_col_why"), ""),
             ],
             css_id="top-risk",
         )
     )
 
-    com = coverage.communities
+    com = community_names(coverage.communities, _communities_by_id(layers), source=source)
     gaps = com.loc[~com["covered"].astype(bool)].copy()
     gaps = gaps.sort_values("population", ascending=False) if "population" in gaps else gaps
     gaps = gaps.drop(columns="id", errors="ignore").rename_axis("id").reset_index()  # the index is the id
-    parts.append(f"<h2>Communities not reached within {std.response_s / 60:g} min ({len(gaps)})</h2>")
+    heading = tr("report_h_uncovered", minutes=f"{std.response_s / 60:g}", count=len(gaps))
+    parts.append(f"<h2>{html.escape(heading)}</h2>")
     parts.append(
         _table(
             gaps,
             [
-                ("id", "Id", ""),
-                ("name", "Name", ""),
-                ("district", "District", ""),
-                ("population", "Residents", "int"),
-                ("response_time_s", "First engine", "s"),
-                ("nearest_station", "Nearest station", ""),
+                ("id", tr("map_f_id"), ""),
+                ("name", tr("report_col_name"), ""),
+                ("district", term_label("district"), ""),
+                ("street", term_label("street"), ""),
+                ("division_code", term_label("division_code"), ""),
+                ("population", tr("map_f_residents"), "int"),
+                ("response_time_s", tr("map_f_first_engine"), "s"),
+                ("nearest_station", tr("map_f_nearest_station"), ""),
             ],
             css_id="uncovered",
             limit=50,
         )
     )
 
-    parts.append(f"<h2>Station-district problems ({len(coverage.violations)})</h2>")
+    parts.append(f"<h2>{html.escape(tr('report_h_violations', count=len(coverage.violations)))}</h2>")
     parts.append(
         _table(
             coverage.violations,
-            [("station", "Station", ""), ("kind", "Kind", ""), ("message", "Problem", "")],
+            [
+                ("station", term_label("fire_station"), ""),
+                ("kind", tr("report_col_kind"), ""),
+                ("message", tr("map_f_problems"), ""),
+            ],
             css_id="violations",
         )
     )
@@ -238,15 +321,15 @@ def report_html(
     if proposed is not None and len(proposed):
         p = pd.DataFrame(proposed.drop(columns=proposed.geometry.name)).reset_index()
         p = p.rename(columns={p.columns[0]: "id"}) if "id" not in p else p
-        parts.append(f"<h2>Proposed fire stations ({len(p)})</h2>")
+        parts.append(f"<h2>{html.escape(tr('report_h_proposed', count=len(p)))}</h2>")
         parts.append(
             _table(
                 p,
                 [
-                    ("id", "Id", ""),
-                    ("name", "Name", ""),
-                    ("reason", "Why here", ""),
-                    ("added_demand", "Demand added", "int"),
+                    ("id", tr("map_f_id"), ""),
+                    ("name", tr("report_col_name"), ""),
+                    ("reason", tr("map_f_why_here"), ""),
+                    ("added_demand", tr("map_f_demand_added"), "int"),
                 ],
                 css_id="proposed",
             )
@@ -256,21 +339,21 @@ def report_html(
         d = pd.DataFrame(layers["depots"].drop(columns=layers["depots"].geometry.name)).reset_index()
         d = d.rename(columns={d.columns[0]: "id"}) if "id" not in d else d
         cols = [
-            ("id", "Id", ""),
-            ("name", "Name", ""),
-            ("tier", "Tier", ""),
-            ("capacity_people", "Capacity", "int"),
+            ("id", tr("map_f_id"), ""),
+            ("name", tr("report_col_name"), ""),
+            ("tier", tr("map_f_tier"), ""),
+            ("capacity_people", tr("map_f_capacity_people"), "int"),
         ]
         cols += [
-            (c, c.removeprefix("stock_").replace("_", " "), "int")
-            for c in d.columns
-            if c.startswith("stock_")
+            (c, stock_label(c.removeprefix("stock_")), "int") for c in d.columns if c.startswith("stock_")
         ]
-        parts.append("<h2>Relief-material depots: stock</h2>" + _table(d, cols, css_id="depots"))
+        parts.append(f"<h2>{html.escape(tr('report_h_depots'))}</h2>" + _table(d, cols, css_id="depots"))
     if depot_table is not None and len(depot_table):
         plan = depot_table.reset_index() if depot_table.index.name else depot_table
         cols = [(str(c), str(c).replace("_", " "), "") for c in plan.columns if c != "geometry"]
-        parts.append("<h2>Depot plan</h2>" + _table(plan, cols, css_id="depot-plan"))
+        parts.append(
+            f"<h2>{html.escape(tr('report_h_depot_plan'))}</h2>" + _table(plan, cols, css_id="depot-plan")
+        )
 
     if getattr(coverage, "extra_tables", {}).get("p90_by_hour") is not None:
         from ._standard_of_cover import standard_of_cover_section
@@ -295,7 +378,7 @@ def report_html(
     notes = list(dict.fromkeys([*risk.notes, *getattr(coverage, "notes", ()), *notes]))
     if notes:
         parts.append(
-            "<h2>Notes and assumptions</h2><ul>"
+            f"<h2>{html.escape(tr('report_h_notes'))}</h2><ul>"
             + "".join(f"<li>{html.escape(n)}</li>" for n in notes)
             + "</ul>"
         )
@@ -318,6 +401,7 @@ def write_report(
     notes: Sequence[str] = (),
     map_page: str | None = None,
     uncertainty: Any = None,
+    lang: str | None = None,
 ) -> Path:
     """Write one self-contained HTML report (figures, tables, interactive map), atomically.
 
@@ -361,6 +445,9 @@ def write_report(
         A :class:`risk_models.sensitivity.SensitivityResult` of ``risk``: the section "How sure
         is this map" (the Sobol bar chart, the figures' ranges and indices, the uncertain units)
         and the uncertain units hatched on the map.
+    lang
+        ``"zh"`` or ``"en"``: the language of every heading, paragraph, table header, caption,
+        figure and of the embedded map; None: by the scenario's place (Chinese in China).
 
     Returns
     -------
@@ -396,6 +483,7 @@ def write_report(
         notes=notes,
         map_page=map_page,
         uncertainty=uncertainty,
+        lang=lang,
     )
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")

@@ -6,15 +6,17 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .figures import _figure
+from .figures import _figure, drawn_in
+from .words import tr
 
 __all__ = ["sensitivity_figure"]
 
 
-def sensitivity_figure(parameters: pd.DataFrame, *, n: int = 12) -> Figure:
+def sensitivity_figure(parameters: pd.DataFrame, *, n: int = 12, lang: str | None = None) -> Figure:
     """A Sobol bar chart: first-order and total indices of the figures kept for Sobol.
 
-    Without Sobol indices (no figure passed the screening) the bars are Morris's mu*.
+    Without Sobol indices (no figure passed the screening) the bars are Morris's mu*. ``lang``:
+    as :func:`maps.risk_figure`'s.
 
     Examples
     --------
@@ -23,6 +25,10 @@ def sensitivity_figure(parameters: pd.DataFrame, *, n: int = 12) -> Figure:
     >>> len(sensitivity_figure(p).axes)
     1
     """
+    return drawn_in(lang, lambda: _sensitivity_figure(parameters, n))
+
+
+def _sensitivity_figure(parameters: pd.DataFrame, n: int) -> Figure:
     has_sobol = "ST" in parameters and parameters["ST"].notna().any()
     fig = _figure(6.5, 0.9 + 0.32 * min(n, max(len(parameters), 1)))
     ax = fig.add_subplot()
@@ -30,15 +36,15 @@ def sensitivity_figure(parameters: pd.DataFrame, *, n: int = 12) -> Figure:
         p = parameters[parameters["ST"].notna()].sort_values("ST").tail(n)
         y = np.arange(len(p))
         conf = p["ST_conf"].to_numpy(float) if "ST_conf" in p else None
-        ax.barh(y + 0.2, p["ST"], height=0.4, color="#b2182b", xerr=conf, label="Total index ST")
-        ax.barh(y - 0.2, p["S1"].fillna(0.0), height=0.4, color="#ef8a62", label="First order S1")
-        ax.set_xlabel("Sobol index of the share of units whose level changes")
+        ax.barh(y + 0.2, p["ST"], height=0.4, color="#b2182b", xerr=conf, label=tr("unc_fig_st"))
+        ax.barh(y - 0.2, p["S1"].fillna(0.0), height=0.4, color="#ef8a62", label=tr("unc_fig_s1"))
+        ax.set_xlabel(tr("unc_fig_sobol_x"))
         ax.legend(fontsize=8, loc="lower right")
     else:
         p = parameters.sort_values("mu_star").tail(n) if "mu_star" in parameters else parameters.head(0)
         y = np.arange(len(p))
         ax.barh(y, p.get("mu_star", pd.Series(dtype=float)), color="#b2182b")
-        ax.set_xlabel("Morris mu* (share of units whose level changes)")
+        ax.set_xlabel(tr("unc_fig_morris_x"))
     ax.set_yticks(y, [str(i) for i in p.index], fontsize=8)
-    ax.set_title("Which figures move the risk map most", fontsize=10)
+    ax.set_title(tr("unc_fig_title"), fontsize=10)
     return fig

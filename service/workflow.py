@@ -33,6 +33,7 @@ from gis import (
 from gis.atomic import atomic_path
 from gis.executor import Executor, as_executor
 from gis.executor import Progress as TaskProgress
+from gis.i18n import scenario_lang
 from gis.network import GraphLike, RoadGraph, as_road_graph
 from gis.scenario import scenario_table
 from gis.tables import TableOverrides
@@ -361,6 +362,7 @@ def run_scenario(
     executor: Executor | Any | None = None,
     task_progress: TaskProgress | None = None,
     survey: str | Path | SurveySource | None = None,
+    lang: str | None = None,
 ) -> PipelineResult:
     """Run every stage on a scenario and write the outputs into ``out_dir``.
 
@@ -400,7 +402,9 @@ def run_scenario(
     ``summary.json`` (``cities``) give the per-city figures. ``executor`` (an
     :class:`gis.executor.Executor` or a ``distributed.Client``) runs the stages that take one
     and the per-city plans as its tasks, with ``task_progress(done, total)``; the outputs are
-    the same as in one process.
+    the same as in one process. ``lang`` (``"zh"`` / ``"en"``) is the language of the map, the
+    report and its figures; None: the TOML's ``[scenario] lang``, else by the scenario's place
+    (Chinese for a scenario in China, else English).
     """
     ex = as_executor(executor) if executor is not None else None
     out = Path(out_dir)
@@ -413,6 +417,7 @@ def run_scenario(
         sensitivity_options(scenario)  # and a bad [sensitivity]
         reliability_run_options(scenario)  # and a bad [reliability] or incident row
         time_of_day = time_of_day_options(scenario)  # and a bad [time_of_day]
+        lang = lang or scenario_lang(scenario)  # --lang, else the TOML's `lang`, else by place
     source = survey_source(scenario, survey)
     safety = None
     if source is not None:  # scored (and planned) before anything is written: a bad survey stops here
@@ -550,6 +555,7 @@ def run_scenario(
             register=hazard_register,
             community_safety=safety,
             uncertainty=sens.units if sens is not None else None,
+            lang=lang,
         )
         result.outputs["report"] = write_report(
             scenario,
@@ -563,6 +569,7 @@ def run_scenario(
             notes=[*plan_notes, *skip_notes],
             map_page=result.outputs["map"].read_text(encoding="utf-8"),  # the same map, not drawn again
             uncertainty=sens,
+            lang=lang,
         )
     report = run.graph.report
     if scenario.synthetic:

@@ -63,15 +63,16 @@ def test_map_is_built_once_and_follows_the_latest_placement(
     assert len({r.content for r in answers}) == 1 and len(calls) == 1
     html = answers[0].text
     assert answers[0].headers["content-type"].startswith("text/html")
+    names = maps.layer_names("zh")  # no Accept-Language: by the scenario's place (Shanxi), Chinese
     for key in ("units", "communities", "stations", "isochrones"):
-        assert maps.LAYER_NAMES[key] in html
-    assert maps.LAYER_NAMES["proposed"] not in html
+        assert names[key] in html
+    assert names["proposed"] not in html
     assert 'src="http' not in html, "assets are inlined"
 
     job_id, proposed = request.getfixturevalue("placement")
     r = client.get(f"{API}/scenarios/{sid}/map")
     assert r.status_code == 200 and r.headers["x-riskplan-placement-job"] == job_id
-    assert maps.LAYER_NAMES["proposed"] in r.text
+    assert names["proposed"] in r.text
     assert all(str(f["properties"]["name"]) in r.text for f in proposed)
     assert len(calls) == 1, "the assessment is reused"
     assert any(name.startswith("map_") for name in client.app.state.service.store.list_results(sid))  # type: ignore[attr-defined]
@@ -81,7 +82,8 @@ def test_report_has_its_sections(client: TestClient, sid: str, placement: Any) -
     r = client.get(f"{API}/scenarios/{sid}/report")
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/html")
-    for section in ("Key figures", "Interactive map", "Top 15 risk units", "Proposed fire stations"):
+    # no Accept-Language: by the scenario's place (Shanxi), Chinese
+    for section in ("主要指标", "交互式地图", "风险最高的15个单元", "规划新建消防站"):
         assert f"<h2>{section}" in r.text, section
     assert 'src="http' not in r.text
 

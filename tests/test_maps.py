@@ -42,7 +42,7 @@ def inputs():
 @pytest.fixture(scope="module")
 def page(inputs) -> str:
     sc, risk, cov, stations, depots = inputs
-    m = risk_map(sc, risk=risk, coverage=cov, station_plan=stations, depot_plan=depots)
+    m = risk_map(sc, risk=risk, coverage=cov, station_plan=stations, depot_plan=depots, lang="en")
     return m.get_root().render()
 
 
@@ -105,7 +105,7 @@ def test_map_without_study_area_barriers_or_road_lines(inputs):
     sc, risk, cov, *_ = inputs
     layers = {k: v for k, v in sc.layers.items() if k not in ("study_area", "barriers", "roads")}
     bare = type(sc)(sc.name, layers, sc.crs, sc.roads, synthetic=True)
-    specs = read_map_layers(risk_map(bare, risk=risk, coverage=cov).get_root().render())
+    specs = read_map_layers(risk_map(bare, risk=risk, coverage=cov, lang="en").get_root().render())
     assert specs["context"]["data"]["features"] == []
     assert len(specs["units"]["data"]["features"]) == len(risk.units)
 
@@ -126,8 +126,8 @@ def test_coordinates_rounded_and_file_light(page):
 
 def test_gcj02_shifts_overlays(inputs):
     sc = inputs[0]
-    plain = read_map_layers(risk_map(sc).get_root().render())
-    shifted_page = risk_map(sc, gcj02=True).get_root().render()
+    plain = read_map_layers(risk_map(sc, lang="en").get_root().render())
+    shifted_page = risk_map(sc, gcj02=True, lang="en").get_root().render()
     shifted = read_map_layers(shifted_page)
     a = plain["stations"]["data"]["features"][0]["geometry"]["coordinates"]
     b = shifted["stations"]["data"]["features"][0]["geometry"]["coordinates"]
@@ -137,9 +137,9 @@ def test_gcj02_shifts_overlays(inputs):
 
 def test_no_tiles_and_bad_tiles(inputs):
     sc = inputs[0]
-    assert "tile.openstreetmap" not in risk_map(sc, tiles=None).get_root().render()
+    assert "tile.openstreetmap" not in risk_map(sc, tiles=None, lang="en").get_root().render()
     with pytest.raises(ValueError, match="tiles"):
-        risk_map(sc, tiles="bing")
+        risk_map(sc, tiles="bing", lang="en")
 
 
 def _png_shape(data: bytes) -> tuple[int, ...]:
@@ -149,11 +149,11 @@ def _png_shape(data: bytes) -> tuple[int, ...]:
 def test_figures_render_png(inputs):
     sc, risk, cov, *_ = inputs
     figs = {
-        "risk": risk_figure(risk, coverage=cov),
-        "response": response_time_figure(cov),
-        "tradeoff": tradeoff_figure(TRADEOFF, required_share=1.0),
-        "districts": district_levels_figure(risk, communities=sc["communities"]),
-        "station_districts": district_levels_figure(risk, coverage=cov),
+        "risk": risk_figure(risk, coverage=cov, lang="en"),
+        "response": response_time_figure(cov, lang="en"),
+        "tradeoff": tradeoff_figure(TRADEOFF, required_share=1.0, lang="en"),
+        "districts": district_levels_figure(risk, communities=sc["communities"], lang="en"),
+        "station_districts": district_levels_figure(risk, coverage=cov, lang="en"),
     }
     for name, fig in figs.items():
         data = figure_png(fig)
@@ -167,7 +167,7 @@ def test_figures_render_png(inputs):
 
 def test_report_has_tables_figures_and_map(inputs):
     sc, risk, cov, stations, depots = inputs
-    text = report_html(sc, risk=risk, coverage=cov, station_plan=stations, depot_plan=depots)
+    text = report_html(sc, risk=risk, coverage=cov, station_plan=stations, depot_plan=depots, lang="en")
     for table in ("top-risk", "uncovered", "violations", "proposed", "depots"):
         assert f'id="{table}"' in text
     assert text.count('<img alt="') == 4
@@ -205,7 +205,7 @@ def test_cli_map_and_report(tmp_path: Path):
 
 def test_write_map_is_atomic(inputs, tmp_path: Path):
     sc = inputs[0]
-    out = write_map(sc, tmp_path / "m.html")
+    out = write_map(sc, tmp_path / "m.html", lang="en")
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert [p.name for p in tmp_path.iterdir()] == ["m.html"]
 
@@ -214,7 +214,7 @@ def test_big_unit_layers_are_drawn_as_blocks_and_said_so(inputs):
     """A province's grid would make the page too heavy: over the budget, blocks at their worst level."""
     sc, risk, cov, _, _ = inputs
     budget = len(risk.units) // 3
-    m = risk_map(sc, risk=risk, coverage=cov, map_style={"display": {"max_polygons": budget}})
+    m = risk_map(sc, risk=risk, coverage=cov, map_style={"display": {"max_polygons": budget}}, lang="en")
     page = m.get_root().render()
     blocks = [f["properties"] for f in read_map_layers(page)["units"]["data"]["features"]]
     levels = risk.units["level"].astype(str)
@@ -224,7 +224,7 @@ def test_big_unit_layers_are_drawn_as_blocks_and_said_so(inputs):
     assert sum(b["pop"] for b in blocks) == pytest.approx(float(risk.units["population"].sum()), abs=1)
     assert all(b["lv"] == "red" for b in blocks if b.get("red", 0) > 0)  # a red unit is never hidden
     assert f"{len(risk.units):,} units drawn as {len(blocks):,} blocks of" in page
-    unbounded = risk_map(sc, risk=risk, coverage=cov, map_style={"display": {"max_polygons": 0}})
+    unbounded = risk_map(sc, risk=risk, coverage=cov, map_style={"display": {"max_polygons": 0}}, lang="en")
     assert len(read_map_layers(unbounded.get_root().render())["units"]["data"]["features"]) == len(risk.units)
 
 
@@ -233,7 +233,7 @@ def test_many_communities_keep_every_unreached_one(inputs):
     com = cov.communities
     missed = set(com.index[~com["covered"].astype(bool)].astype(str))
     assert missed, "the fixture needs a community not reached in time"
-    m = risk_map(sc, coverage=cov, map_style={"display": {"max_points": 3}})
+    m = risk_map(sc, coverage=cov, map_style={"display": {"max_points": 3}}, lang="en")
     page = m.get_root().render()
     drawn = {f["properties"]["id"] for f in read_map_layers(page)["communities"]["data"]["features"]}
     assert missed <= drawn
@@ -244,4 +244,4 @@ def test_many_communities_keep_every_unreached_one(inputs):
 def test_bad_budget_is_refused(inputs):
     sc, risk, _, _, _ = inputs
     with pytest.raises(InputError, match=r"display.max_polygons.*whole number"):
-        risk_map(sc, risk=risk, map_style={"display": {"max_polygons": -1}})
+        risk_map(sc, risk=risk, map_style={"display": {"max_polygons": -1}}, lang="en")

@@ -63,7 +63,7 @@ def _severe(driver) -> list:
 
 def test_map_draws_every_layer(browser, inputs, tmp_path: Path):
     kwargs, sc = inputs
-    out = write_map(sc, tmp_path / "map.html", **kwargs)
+    out = write_map(sc, tmp_path / "map.html", **kwargs, lang="en")
     browser.get(out.as_uri())
     _wait_ready(browser)
     drawn = _check_all_layers(browser)
@@ -97,7 +97,7 @@ def test_map_draws_every_layer(browser, inputs, tmp_path: Path):
 
 def test_report_opens_with_figures_and_map(browser, inputs, tmp_path: Path):
     kwargs, sc = inputs
-    out = write_report(sc, tmp_path / "report.html", **kwargs)
+    out = write_report(sc, tmp_path / "report.html", **kwargs, lang="en")
     browser.get(out.as_uri())
     widths = browser.execute_script(
         "return Array.from(document.images).map(function (i) { return i.naturalWidth; })"

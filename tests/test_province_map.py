@@ -89,5 +89,5 @@ def test_report_embeds_the_map_page_given() -> None:
     cov = analyse_coverage(sc, graph_from_lines(city["roads"]), breaks_s=[300], districts=False)
     risk = score_scenario(sc, learn=False)
     page = "<html><body>the map drawn before</body></html>"
-    text = report_html(sc, risk=risk, coverage=cov, map_page=page)
+    text = report_html(sc, risk=risk, coverage=cov, map_page=page, lang="en")
     assert html_module.escape(page, quote=True) in text

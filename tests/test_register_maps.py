@@ -89,7 +89,7 @@ def _layers(hm: rf.HandMade) -> dict[str, gpd.GeoDataFrame]:
 
 @pytest.fixture(scope="module")
 def page(hm: rf.HandMade, month) -> str:
-    return risk_map(_layers(hm), register=month, tiles=None).get_root().render()
+    return risk_map(_layers(hm), register=month, tiles=None, lang="en").get_root().render()
 
 
 def test_the_month_reads_the_states_at_its_end(month) -> None:
@@ -122,10 +122,8 @@ def test_four_colour_layers_have_the_grades_colours(month, page: str) -> None:
     parts = next(
         f["properties"]["parts"] for f in points["data"]["features"] if f["properties"]["id"] == "H2"
     )
-    assert parts.startswith("mill: 较大风险 (LEC D = 3 x 6 x 15 = 270)")
-    assert _shown("Safety risk points 安全风险四色分布", page) and _shown(
-        "Major risk point (red) 重大风险", page
-    )
+    assert parts.startswith("mill: high (LEC D = 3 x 6 x 15 = 270)")  # the page is in English
+    assert _shown("Safety risk points, four colours", page) and _shown("Major risk point (red)", page)
 
 
 def test_items_by_state_overdue_majors_and_supervised(page: str) -> None:
@@ -149,7 +147,7 @@ def test_items_by_state_overdue_majors_and_supervised(page: str) -> None:
     assert "<polygon" in icons["rectifying|s"] and "<circle" in icons["verified|g"]
     popup = [f[0] for f in specs["register"]["popup"]["fields"]]
     assert {"cat", "gr", "st", "dl", "od"} <= set(popup)
-    for text in ("Overdue 逾期未整改", "Major, under supervision 挂牌督办", "Rectifying 整改中"):
+    for text in ("Overdue", "Major, under supervision", "Rectifying"):  # the page is in English
         assert _shown(text, page), text
 
 
@@ -166,7 +164,9 @@ def test_the_map_leaks_no_reporter_description_plan_or_note(hm: rf.HandMade, pag
 
 
 def test_the_point_budget_keeps_overdue_and_supervised_items_first(hm: rf.HandMade, month) -> None:
-    page = risk_map(_layers(hm), register=month, tiles=None, map_style={"display": {"max_points": 2}})
+    page = risk_map(
+        _layers(hm), register=month, tiles=None, map_style={"display": {"max_points": 2}}, lang="en"
+    )
     specs = read_map_layers(page.get_root().render())
     drawn = [f["properties"]["id"] for f in specs["register"]["data"]["features"]]
     assert drawn == [rf.num(3), rf.num(4)]  # overdue, then the supervised major
@@ -214,7 +214,7 @@ def test_the_report_embeds_the_section_and_the_register_layers(month, tmp_path) 
 
     tradeoff = pd.DataFrame({"n_new": [0, 1], "coverage_share": [0.5, 0.6], "mean_response_s": [400, 350]})
     sc, risk, cov, *_ = map_inputs(["north", "south", "east"], tradeoff)
-    out = write_report(sc, tmp_path / "report.html", risk=risk, coverage=cov, register=month)
+    out = write_report(sc, tmp_path / "report.html", risk=risk, coverage=cov, register=month, lang="en")
     text = out.read_text(encoding="utf-8")
     assert 'id="register"' in text and 'id="reg-kpis"' in text
     assert {"register", "risk_points"} <= set(read_map_layers(text))
@@ -228,7 +228,7 @@ def test_the_register_layers_draw_and_a_click_opens_the_public_popup(
 
     from maps import write_map
 
-    out = write_map(_layers(hm), tmp_path / "map.html", register=month, tiles=None)
+    out = write_map(_layers(hm), tmp_path / "map.html", register=month, tiles=None, lang="en")
     browser.get(out.as_uri())
     for _ in range(400):
         if browser.execute_script("return window.riskplanReady === true"):

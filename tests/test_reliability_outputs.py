@@ -80,7 +80,7 @@ def test_map_layer_and_report_section(demo: Path) -> None:
     rel = analyse_reliability(sc, g, standard="cn-gb51080")
     plain = analyse_coverage(sc, g, breaks_s=None, districts=False)
     cov = attach_reliability(plain, rel)
-    page = risk_map(sc, coverage=cov).get_root().render()
+    page = risk_map(sc, coverage=cov, lang="en").get_root().render()
     spec = read_map_layers(page)["station_workload"]
     assert (
         len(spec["data"]["features"]) == len(sc["fire_stations"]) and LAYER_NAMES["station_workload"] in page
@@ -91,6 +91,11 @@ def test_map_layer_and_report_section(demo: Path) -> None:
     assert "Standard of cover" in html and 'id="p90-by-hour"' in html and 'id="station-workload"' in html
     assert html.count("<tr>") >= len(rel.p90_by_hour) + len(sc["fire_stations"]) + 24
     assert standard_of_cover_section(plain) == ""
+    from maps.words import speaking
+
+    with speaking("zh"):  # the demo city is in Shanxi: its reports are Chinese by default
+        zh = standard_of_cover_section(cov)
+    assert "消防站服务标准" in zh and "Standard of cover" not in zh and "全市" in zh
     # the city figures from risk when there are no incidents: the default per-resident rate
     no_inc = SimpleNamespace(
         layers={k: v for k, v in sc.layers.items() if k != "incidents"}, files={}, source=None

@@ -24,7 +24,7 @@ def test_the_hatch_appears_for_uncertain_units_only(city: dict) -> None:
     u["uncertain"] = u.index.isin(flagged)
     u["p_red"], u["level_likely"], u["level_probability"], u["drivers"] = 0.4, "red", 0.55, "x 0.50"
     u = gpd.GeoDataFrame(u, geometry=risk.units.geometry, crs=risk.units.crs)
-    page = risk_map(city, risk=risk, uncertainty=u).get_root().render()
+    page = risk_map(city, risk=risk, uncertainty=u, lang="en").get_root().render()
     spec = read_map_layers(page)["uncertain"]
     assert spec["cls"] == "rp-uncertain"
     assert sorted(f["properties"]["id"] for f in spec["data"]["features"]) == sorted(map(str, flagged))
@@ -32,7 +32,7 @@ def test_the_hatch_appears_for_uncertain_units_only(city: dict) -> None:
     assert "path.rp-uncertain { fill: url(#rp-hatch-uncertain); }" in page
     assert 'id="rp-hatch-uncertain"' in page and "Uncertain level: no level has at least 70%" in page
     none = u.assign(uncertain=False)
-    page = risk_map(city, risk=risk, uncertainty=none).get_root().render()
+    page = risk_map(city, risk=risk, uncertainty=none, lang="en").get_root().render()
     assert "uncertain" not in read_map_layers(page) and "no level has at least" not in page
 
 

@@ -33,7 +33,7 @@ def test_run_with_a_sensitivity_table_writes_the_layer_the_hatch_and_the_section
     write_demo_scenario(tmp_path / "demo_city.gpkg", seed=5, n_road_nodes=2000)
     toml = _toml(tmp_path, "[sensitivity]\nsamples = 64\nseed = 1\n")
     out = tmp_path / "out"
-    run_scenario(toml, out, cache=False, n_new=1)
+    run_scenario(toml, out, cache=False, n_new=1, lang="en")  # the demo city is in Shanxi: else Chinese
     uncertainty = pyogrio.read_dataframe(out / "risk.gpkg", layer="risk_uncertainty")
     assert abs(uncertainty[["p_blue", "p_yellow", "p_orange", "p_red"]].sum(axis=1) - 1).max() < 1e-9
     assert "sensitivity_parameters" in {n for n, _ in pyogrio.list_layers(out / "risk.gpkg")}

@@ -11,14 +11,19 @@
   }
   rp.esc = esc;
 
+  /* The words the runtime writes, in the map's language (set by the page: riskplan.setWords). */
+  var W = { notReached: "not reached", yes: "yes", no: "no", median: "\u00d7 median", sec: " s", min: " min",
+            fullScreen: "Full screen", exitFullScreen: "Exit full screen", locale: "en-US" };
+  rp.setWords = function (words) { Object.keys(words || {}).forEach(function (k) { W[k] = words[k]; }); };
+
   function fmt(v, f) {
-    if (v === null || v === undefined || v === "") { return f === "s" ? "not reached" : "\u2013"; }
-    if (typeof v === "boolean") { return v ? "yes" : "no"; }
+    if (v === null || v === undefined || v === "") { return f === "s" ? W.notReached : "\u2013"; }
+    if (typeof v === "boolean") { return v ? W.yes : W.no; }
     if (typeof v !== "number") { return esc(v); }
-    if (f === "s") { return Math.round(v) + " s (" + (v / 60).toFixed(1) + " min)"; }
+    if (f === "s") { return Math.round(v) + W.sec + " (" + (v / 60).toFixed(1) + W.min + ")"; }
     if (f === "pct") { return (100 * v).toFixed(0) + "%"; }
-    if (f === "int") { return Math.round(v).toLocaleString("en-US"); }
-    if (f === "x") { return v.toFixed(2) + "\u00d7 median"; }
+    if (f === "int") { return Math.round(v).toLocaleString(W.locale); }
+    if (f === "x") { return v.toFixed(2) + W.median; }
     if (f && f.charAt(0) === ".") { return v.toFixed(+f.slice(1)); }
     return String(v);
   }
@@ -154,7 +159,7 @@
     document.body.insertAdjacentHTML("beforeend", hatch(hatchColour || "#c51b7d"));
     if (bounds) { map.fitBounds(bounds, { animate: false, padding: [10, 10] }); }
     if (L.Control.FullScreen) {
-      new L.Control.FullScreen({ position: "topleft", title: "Full screen", titleCancel: "Exit full screen" }).addTo(map);
+      new L.Control.FullScreen({ position: "topleft", title: W.fullScreen, titleCancel: W.exitFullScreen }).addTo(map);
     }
     map.whenReady(function () {
       requestAnimationFrame(function () {

@@ -20,13 +20,13 @@ if TYPE_CHECKING:
     from planning import CoverageResult
     from risk_models import RiskResult
 
-__all__ = ["add_options", "assess_scenario", "map_options"]
+__all__ = ["add_lang_option", "add_options", "assess_scenario", "map_options"]
 
 
 def map_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword arguments of :func:`maps.write_map` that the options choose."""
     tiles = None if args.tiles == "none" else args.tiles
-    return {"tiles": tiles, "gcj02": args.gcj02}
+    return {"tiles": tiles, "gcj02": args.gcj02, "lang": getattr(args, "lang", None)}
 
 
 def assess_scenario(args: argparse.Namespace) -> tuple[Scenario, CoverageResult, RiskResult]:
@@ -48,6 +48,18 @@ def assess_scenario(args: argparse.Namespace) -> tuple[Scenario, CoverageResult,
     return scenario, coverage, risk
 
 
+def add_lang_option(p: argparse.ArgumentParser) -> None:
+    """``--lang zh|en``: the language of the map, the report and the figures."""
+    from gis.i18n import LANGS
+
+    p.add_argument(
+        "--lang",
+        choices=LANGS,
+        default=None,
+        help="language of the map, report and figures (default: Chinese in China, else English)",
+    )
+
+
 def add_options(p: argparse.ArgumentParser, default_out: str) -> None:
     """The arguments both subcommands take; ``default_out`` is the HTML file written by default."""
     p.add_argument("scenario", type=Path, help="scenario .gpkg or .toml")
@@ -61,6 +73,7 @@ def add_options(p: argparse.ArgumentParser, default_out: str) -> None:
         help="online base map offered as a toggle, off by default (default auto)",
     )
     p.add_argument("--gcj02", action="store_true", help="shift overlays to GCJ-02 for Chinese base maps")
+    add_lang_option(p)
     learn = p.add_mutually_exclusive_group()
     learn.add_argument(
         "--learn",

@@ -16,8 +16,10 @@ def _run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     scenario, coverage, risk = assess_scenario(args)
+    options = map_options(args)
+    lang = options.pop("lang")
     out = write_report(
-        scenario, args.out, risk=risk, coverage=coverage, top_n=args.top, map_options=map_options(args)
+        scenario, args.out, risk=risk, coverage=coverage, top_n=args.top, map_options=options, lang=lang
     )
     size_mb = out.stat().st_size / 1e6
     print(

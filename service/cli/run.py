@@ -7,6 +7,7 @@ from pathlib import Path
 
 from planning.names import DEFAULT_STANDARD, MODELS
 
+from ._assess import add_lang_option
 from ._console import EXIT_OK, STANDARD_HELP, Stages, Tasks, add_executor_options, cli_executor, print_run
 
 __all__ = ["register"]
@@ -34,6 +35,7 @@ def _run(args: argparse.Namespace) -> int:
                 progress=stages,
                 executor=ex,
                 task_progress=tasks,
+                lang=args.lang,
             )
     finally:
         tasks.close()
@@ -62,5 +64,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--road-speeds", type=Path, default=None, help="TOML overriding road_speeds.toml")
     p.add_argument("--max-snap-m", type=float, default=None, help="snap limit: farther places are flagged")
     p.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
+    add_lang_option(p)
     add_executor_options(p)
     p.set_defaults(func=_run)

@@ -1,0 +1,319 @@
+"""The words of the map, the report and the figures, in the language of the output.
+
+Every text a person reads in ``maps`` comes from the glossary (``gis/data/glossary.toml``) through
+:func:`tr`, with a literal key (``tr("map_legend")``), so a test can collect every key the code
+uses and check it exists in both languages. The language of one output is set for the duration of
+its drawing by :func:`speaking` (a :class:`contextvars.ContextVar`: each thread and each request
+has its own, so one request's language never leaks into another's); :func:`output_lang` picks it:
+the explicit choice, else the scenario's place (Chinese for a scenario in China, else English).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import lru_cache
+from typing import Any
+
+from gis.i18n import (
+    Lang,
+    check_division_codes,
+    default_lang,
+    format_date,
+    format_month,
+    load_glossary,
+    resolve_lang,
+)
+
+__all__ = [
+    "category_label",
+    "community_names",
+    "current_lang",
+    "date_text",
+    "level_label",
+    "level_legend",
+    "month_text",
+    "output_lang",
+    "register_state",
+    "risk_grade_label",
+    "scenario_bounds_wgs84",
+    "speaking",
+    "spoken_lang",
+    "stock_label",
+    "term_label",
+    "tr",
+]
+
+log = logging.getLogger(__name__)
+
+_LANG: ContextVar[Lang | None] = ContextVar("riskplan_maps_lang", default=None)
+_BOUNDS_LAYERS = ("study_area", "communities", "fire_stations", "roads", "units")
+
+
+def tr(key: str, **values: object) -> str:
+    """The glossary's text (or, failing that, term) ``key`` in the current output's language.
+
+    Examples
+    --------
+    >>> with speaking("zh"):
+    ...     tr("level_red"), tr("minutes", minutes=5)
+    ('重大风险', '5分钟')
+    >>> tr("level_red")
+    'major risk'
+    """
+    g = load_glossary()
+    lang = _LANG.get() or "en"
+    if key in g.texts:
+        return g.text(key, lang, **values)
+    return g.term(key, lang)
+
+
+def term_label(key: str, **values: object) -> str:
+    """:func:`tr` with a capital first letter, for a term used as a label or a column header.
+
+    Examples
+    --------
+    >>> term_label("rectification_deadline")
+    'Rectification deadline'
+    """
+    return _capital(tr(key, **values))
+
+
+def current_lang() -> Lang:
+    """The language of the output being drawn (English outside :func:`speaking`)."""
+    return _LANG.get() or "en"
+
+
+def spoken_lang() -> Lang | None:
+    """The language set by an enclosing :func:`speaking`, or None outside one."""
+    return _LANG.get()
+
+
+@contextmanager
+def speaking(lang: Lang) -> Iterator[Lang]:
+    """Draw in ``lang`` inside the block (checked: ``zh`` or ``en``)."""
+    checked = resolve_lang(lang)
+    token = _LANG.set(checked)
+    try:
+        yield checked
+    finally:
+        _LANG.reset(token)
+
+
+def scenario_bounds_wgs84(layers: Mapping[str, Any]) -> tuple[float, float, float, float] | None:
+    """West, south, east, north in degrees of a scenario's study area (or communities, stations)."""
+    for name in _BOUNDS_LAYERS:
+        layer = layers.get(name)
+        if layer is not None and len(layer) and getattr(layer, "crs", None) is not None:
+            w, s, e, n = (float(v) for v in layer.to_crs(4326).total_bounds)
+            return (w, s, e, n)
+    return None
+
+
+def output_lang(lang: str | None, scenario: Any) -> Lang:
+    """The language of an output: ``lang`` if given, else by the scenario's place.
+
+    Examples
+    --------
+    >>> output_lang("en", {}), output_lang(None, {})
+    ('en', 'en')
+    """
+    if lang:
+        return resolve_lang(lang)
+    layers = scenario.layers if hasattr(scenario, "layers") else scenario
+    if not isinstance(layers, Mapping):
+        return "en"
+    return default_lang(scenario_bounds_wgs84(layers))
+
+
+def level_label(level: str) -> str:
+    """A risk level's name (red -> 重大风险 / Major risk); another value as it is.
+
+    Examples
+    --------
+    >>> with speaking("zh"):
+    ...     level_label("orange")
+    '较大风险'
+    """
+    names = _level_label_names(current_lang())
+    return _capital(names.get(str(level), str(level)))
+
+
+def level_legend(level: str) -> str:
+    """A risk level's legend entry, with its colour ("Major risk (red)" in English).
+
+    Examples
+    --------
+    >>> level_legend("blue")
+    'Low risk (blue)'
+    """
+    names = _level_legend_names(current_lang())
+    return names.get(str(level), str(level))
+
+
+def category_label(key: str, default: str) -> str:
+    """A hazard category's name (``default``, the style's label, for a category of a deployment's own)."""
+    names = _category_label_names(current_lang())
+    return names.get(key, default)
+
+
+def stock_label(item: str) -> str:
+    """A relief material's name (``rice_kg``: rice in kilograms); another item as its column reads."""
+    names = _stock_label_names(current_lang())
+    return names.get(item, item.replace("_", " "))
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+#: The place-name columns of the communities layer shown in tooltips and report tables.
+NAME_COLUMNS = ("district", "street", "division_code")
+
+
+def community_names(frame: Any, communities: Any = None, *, source: object = None) -> Any:
+    """``frame`` with the communities' district / street names and checked division codes.
+
+    Columns missing from ``frame`` are taken from ``communities`` (the scenario's layer) by id
+    where the ids match; ``division_code`` is checked (12 digits, a province prefix) and kept as
+    text. ``source`` (the scenario's file) is named in the error.
+
+    Raises
+    ------
+    InputError
+        Bad division codes, naming the file, the layer, the rows and the fix.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> c = pd.DataFrame({"division_code": [140105005001]}, index=["C1"])
+    >>> community_names(pd.DataFrame({"population": [10]}, index=["C1"]), c)["division_code"].tolist()
+    ['140105005001']
+    """
+    out = frame
+    if communities is not None:
+        extra = [c for c in NAME_COLUMNS if c in communities.columns and c not in frame.columns]
+        if extra:
+            out = frame.copy()
+            table = communities[extra]
+            table = table[~table.index.duplicated()]
+            for col in extra:
+                values = table[col].reindex(out.index)
+                if values.notna().any():  # units that are the communities (not grid cells)
+                    out[col] = values.to_numpy()
+    if "division_code" in out.columns:
+        where = f"`{source}`, layer `communities`" if source else "layer `communities`"
+        out = out.copy() if out is frame else out
+        out["division_code"] = check_division_codes(out["division_code"], where=where).to_numpy()
+    return out
+
+
+def month_text(month: str) -> str:
+    """A ``YYYY-MM`` month as the output writes it (2026年12月 / December 2026); else as given.
+
+    Examples
+    --------
+    >>> with speaking("zh"):
+    ...     month_text("2026-12")
+    '2026年12月'
+    """
+    try:
+        year, number = (int(part) for part in str(month).split("-")[:2])
+        return format_month(year, number, current_lang())
+    except ValueError:
+        return str(month)
+
+
+def date_text(day: Any) -> str:
+    """A date (or timestamp) as the output writes it (2026年12月1日 / 1 December 2026)."""
+    return format_date(day.date() if hasattr(day, "date") and callable(day.date) else day, current_lang())
+
+
+def risk_grade_label(grade: str) -> str:
+    """A risk point's grade: "Major risk point (red)" in English."""
+    names = _risk_grade_label_names(current_lang())
+    return names.get(str(grade), str(grade))
+
+
+def register_state(state: str, default: str) -> str:
+    """A register item's state (closed -> 已销号 / Closed); ``default`` for a state of a deployment's own."""
+    names = _register_state_names(current_lang())
+    return names.get(str(state), default)
+
+
+@lru_cache(maxsize=4)
+def _level_label_names(lang: Lang) -> dict[str, str]:
+    with speaking(lang):
+        return {
+            "red": tr("level_red"),
+            "orange": tr("level_orange"),
+            "yellow": tr("level_yellow"),
+            "blue": tr("level_blue"),
+        }
+
+
+@lru_cache(maxsize=4)
+def _level_legend_names(lang: Lang) -> dict[str, str]:
+    with speaking(lang):
+        return {
+            "red": tr("map_legend_red"),
+            "orange": tr("map_legend_orange"),
+            "yellow": tr("map_legend_yellow"),
+            "blue": tr("map_legend_blue"),
+        }
+
+
+@lru_cache(maxsize=4)
+def _category_label_names(lang: Lang) -> dict[str, str]:
+    with speaking(lang):
+        return {
+            "hazardous_chemicals": tr("map_cat_hazardous_chemicals"),
+            "mining": tr("map_cat_mining"),
+            "metallurgy": tr("map_cat_metallurgy"),
+            "dust_explosion": tr("map_cat_dust_explosion"),
+            "fuel_gas": tr("map_cat_fuel_gas"),
+            "fireworks_explosives": tr("map_cat_fireworks_explosives"),
+            "warehouse_logistics": tr("map_cat_warehouse_logistics"),
+            "construction": tr("map_cat_construction"),
+            "other": tr("map_cat_other"),
+        }
+
+
+@lru_cache(maxsize=4)
+def _risk_grade_label_names(lang: Lang) -> dict[str, str]:
+    with speaking(lang):
+        return {
+            "major": tr("reg_grade_major"),
+            "high": tr("reg_grade_high"),
+            "moderate": tr("reg_grade_moderate"),
+            "low": tr("reg_grade_low"),
+        }
+
+
+@lru_cache(maxsize=4)
+def _register_state_names(lang: Lang) -> dict[str, str]:
+    with speaking(lang):
+        return {
+            "reported": tr("reg_state_reported"),
+            "verified": tr("reg_state_verified"),
+            "handed_over": tr("reg_state_handed_over"),
+            "rectifying": tr("reg_state_rectifying"),
+            "rectified": tr("reg_state_rectified"),
+            "reopened": tr("reg_state_reopened"),
+            "closed": tr("reg_state_closed"),
+            "rejected": tr("reg_state_rejected"),
+        }
+
+
+@lru_cache(maxsize=4)
+def _stock_label_names(lang: Lang) -> dict[str, str]:
+    with speaking(lang):
+        return {
+            "rice_kg": tr("map_stock_rice_kg"),
+            "water_l": tr("map_stock_water_l"),
+            "tents": tr("map_stock_tents"),
+            "quilts": tr("map_stock_quilts"),
+            "family_kits": tr("map_stock_family_kits"),
+        }
