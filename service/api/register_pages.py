@@ -210,10 +210,33 @@ def list_response(request: Request, params: ListParams) -> Response:
     headers = {}
     if page.next_row is not None:
         token = str(page.next_row)
-        url = request.url.include_query_params(cursor=token, limit=limit)
         headers["X-Next-Cursor"] = token
-        headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+        headers["Link"] = _next_link(request, token, limit)
     return Response(page.body, media_type="application/json", headers=headers)
+
+
+_LINKS: OrderedDict[tuple[object, ...], str] = OrderedDict()
+_LINKS_LOCK = threading.Lock()
+
+
+def _next_link(request: Request, cursor: str, limit: int) -> str:
+    """The ``Link`` header of the next page: the request's URL with ``cursor`` and ``limit`` set.
+
+    Kept per request path and query (the same pages are asked for again and again: building
+    the URL was a fifth of a cached page's CPU).
+    """
+    scope = request.scope
+    key = (scope.get("root_path", ""), scope["path"], scope.get("query_string", b""), cursor, limit)
+    with _LINKS_LOCK:
+        link = _LINKS.get(key)
+    if link is None:
+        url = request.url.include_query_params(cursor=cursor, limit=limit)
+        link = f'<{url.path}?{url.query}>; rel="next"'
+        with _LINKS_LOCK:
+            _LINKS[key] = link
+            if len(_LINKS) > 4096:
+                _LINKS.popitem(last=False)
+    return link
 
 
 #: The route's patterns (``bbox`` also has a ``max_length`` of 200, the others are shorter).
