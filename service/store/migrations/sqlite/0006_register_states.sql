@@ -8,9 +8,11 @@
 -- over an item's events in seq order: the last non-missing state, grade, deadline, authority
 -- and units; the first event's time; the first (verify, hand over, supervise) or last (plan,
 -- claim, accept, reject) time of each milestone; the counts of extensions and reopens; the
--- number of events and the last one's time. A trigger adds the row of every new event (the
--- write flows and the import alike), folded from the row of the item's previous event; the
--- events are append-only, and so are these rows (triggers refuse UPDATE and DELETE).
+-- number of events and the last one's time. A trigger adds the row of every new event,
+-- folded from the row of the item's previous event; a bulk import (register_bulk_load holds a
+-- row, migration 0003) folds its new items' events in one INSERT ... SELECT instead
+-- (service.store._register_sql.STATES_BULK_LOAD). The events are append-only, and so are
+-- these rows (triggers refuse UPDATE and DELETE).
 CREATE TABLE register_states (
     number TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -62,6 +64,7 @@ FROM register_events
 WINDOW w AS (PARTITION BY number ORDER BY seq ROWS UNBOUNDED PRECEDING);
 
 CREATE TRIGGER register_states_insert AFTER INSERT ON register_events
+WHEN NOT EXISTS (SELECT 1 FROM register_bulk_load)
 BEGIN
     INSERT INTO register_states
     SELECT new.number, new.seq, new.at,
