@@ -36,7 +36,7 @@ from .models import DEMO_MIN_NODES, demo_default_nodes
 from .problems import AnonymousBodyLimit, BodyLimitMiddleware, install_handlers
 from .register_access import RegisterState, ReportLimiter
 from .register_areas import GOVERNMENTS_FILE, GovernmentAreas
-from .register_pages import ListPageCache
+from .register_pages import ListPageCache, RegisterListShortcut
 from .routes import ROUTERS
 from .routes.meta import riskplan_version
 from .security import SecurityHeaders, add_docs
@@ -229,6 +229,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.state.register_disclosures = {}  # the month's tables by (month, last event id)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     install_handlers(app)
+    # innermost: the list's plain queries answered before routing (service.api.register_pages)
+    app.add_middleware(RegisterListShortcut, path=f"{API_PREFIX}/register/items")
     app.add_middleware(AnonymousBodyLimit, max_bytes=settings.anonymous.max_body_bytes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     if settings.cors_origins:

@@ -1,13 +1,14 @@
-"""The register's states as of a time, from SQL aggregates over the events (private).
+"""The register's states as of a time, from the states stored per event (private).
 
-:data:`SNAPSHOT_SQL` gives, per item, what :func:`risk_models.register.snapshot` gives from an
+:func:`snapshot_sql` gives, per item, what :func:`risk_models.register.snapshot` gives from an
 events frame: the last non-missing state, grade, deadline, authority and units, the first
 event's time, the first or last time of each milestone, the counts of extensions and reopens,
-the number of events and the last one's time; each "first" or "last" is taken by ``seq``
-(``max((seq + 1e9) || value)``: the value of the greatest seq, in one pass of the item's
-events; times by ``min`` and ``max``, since an item's events never go back in time).
-:func:`snapshot_of` makes the frame with the dtypes ``snapshot`` makes
-(tested against it).
+the number of events and the last one's time. It reads them from ``register_states`` (the
+state after each event, kept by a trigger: SQLite migration 0006); :func:`aggregate_snapshot_sql`
+folds the events themselves (each "first" or "last" taken by ``seq``: ``max((seq + 1e9) ||
+value)``; times by ``min`` and ``max``, since an item's events never go back in time), the
+reference the stored states are tested against. :func:`snapshot_of` makes the frame with the
+dtypes ``snapshot`` makes (tested against it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 
 from risk_models.register import SNAPSHOT_COLUMNS
 
-__all__ = ["snapshot_of", "snapshot_sql"]
+__all__ = ["aggregate_snapshot_sql", "snapshot_of", "snapshot_sql"]
 
 # seq + 1e9 has ten digits for any seq below 9e9: text order is seq order
 _KEY = "(seq + 1000000000)"
@@ -51,8 +52,30 @@ def snapshot_sql(rows_sql: str) -> str:
 
     Columns: ``number`` then :data:`~risk_models.register.SNAPSHOT_COLUMNS`; ordered by number.
     An item with no event at or after that time is in the state its row keeps (the
-    projection is the replay of its events: tested); the others are aggregated from their
-    events before it.
+    projection is the replay of its events: tested); the others are in the state stored with
+    their last event before it (``register_states``, SQLite migration 0006: one short range
+    of the item's own rows, where :func:`aggregate_snapshot_sql` folds every earlier event).
+    """
+    kept = ", ".join(_ITEM_COLUMN.get(c, c) for c in SNAPSHOT_COLUMNS)
+    stored = ", ".join(f"s.{c}" for c in SNAPSHOT_COLUMNS)
+    return (
+        "WITH bound(t) AS (SELECT ?), "
+        f"chosen AS MATERIALIZED (SELECT row FROM register_items WHERE row IN ({rows_sql})) "
+        f"SELECT number, {kept} FROM register_items "
+        "WHERE row IN (SELECT row FROM chosen) AND updated_at < (SELECT t FROM bound) "
+        f"UNION ALL SELECT i.number, {stored} FROM register_items AS i JOIN register_states AS s "
+        "ON s.number = i.number AND s.seq = (SELECT max(x.seq) FROM register_states AS x "
+        "WHERE x.number = i.number AND x.at < (SELECT t FROM bound)) "
+        "WHERE i.row IN (SELECT row FROM chosen) AND i.updated_at >= (SELECT t FROM bound) "
+        "ORDER BY number"
+    )
+
+
+def aggregate_snapshot_sql(rows_sql: str) -> str:
+    """:func:`snapshot_sql` by aggregates over the events (the reference of ``register_states``).
+
+    Each "first" or "last" is taken by ``seq`` (``max((seq + 1e9) || value)``: the value of
+    the greatest seq, in one pass of the item's events); times by ``min`` and ``max``.
     """
     cols = {
         "status": _LAST.format(col="to_status"),

@@ -23,6 +23,7 @@ __all__ = [
     "RTREE_BACKFILL",
     "RTREE_BULK_LOAD",
     "SCOPE_FIELDS",
+    "STATES_BULK_LOAD",
     "clean_text",
     "event_of",
     "event_values",
@@ -63,6 +64,34 @@ RTREE_BACKFILL = (
 RTREE_BULK_LOAD = (
     "INSERT OR REPLACE INTO register_items_rtree (id, west, east, south, north) "
     "SELECT row, x, x, y, y FROM register_items WHERE row > ? ORDER BY x, y"
+)
+
+#: Fill ``register_states`` for the events after id ``?`` of items that have no earlier events
+#: (a bulk import's new items), in one pass in (number, seq) order: the fold of SQLite
+#: migration 0006, whose trigger stands aside while ``register_bulk_load`` holds a row.
+_STATES_LAST = ("to_status", "grade", "deadline", "authority", "territorial_unit", "department_unit")
+_STATES_MILESTONES = (
+    ("verify", "min"),
+    ("hand_over", "min"),
+    ("plan", "max"),
+    ("claim", "max"),
+    ("accept", "max"),
+    ("reject", "max"),
+    ("supervise", "min"),
+)
+STATES_BULK_LOAD = (
+    "INSERT INTO register_states SELECT number, seq, at, "
+    + ", ".join(
+        f"substr(max(CASE WHEN {c} IS NOT NULL THEN (seq + 1000000000) || {c} END) OVER w, 11)"
+        for c in _STATES_LAST
+    )
+    + ", min(at) OVER w, "
+    + ", ".join(
+        f"{how}(CASE WHEN action = '{action}' THEN at END) OVER w" for action, how in _STATES_MILESTONES
+    )
+    + ", sum(action = 'extend') OVER w, sum(action = 'reopen') OVER w, count(*) OVER w, max(at) OVER w "
+    "FROM register_events WHERE id > ? "
+    "WINDOW w AS (PARTITION BY number ORDER BY seq ROWS UNBOUNDED PRECEDING) ORDER BY number, seq"
 )
 
 

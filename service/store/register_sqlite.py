@@ -49,6 +49,7 @@ from ._register_sql import (
     OPEN_SQL,
     RTREE_BACKFILL,
     RTREE_BULK_LOAD,
+    STATES_BULK_LOAD,
     event_of,
     items_frame_of,
     stored_of,
@@ -221,13 +222,16 @@ class SQLiteRegister(RegisterBase):
                 now = self._counters(conn)
                 if any(now.get(y) != counters.get(y) for y in last_counters(numbers)):
                     numbers, items, events = rows(make(now))  # numbered meanwhile: number again
-                # the R*Tree is fed in one batch after the rows, in position order (migration 0003)
+                # the R*Tree is fed in one batch after the rows, in position order (migration
+                # 0003), and the new items' states in one pass in key order (migration 0006)
                 since = conn.execute("SELECT coalesce(max(row), 0) FROM register_items").fetchone()[0]
+                since_event = conn.execute("SELECT coalesce(max(id), 0) FROM register_events").fetchone()[0]
                 conn.execute("INSERT INTO register_bulk_load VALUES (?)", (since,))
                 conn.executemany(self._IMPORT_ITEM_SQL, items)
+                conn.executemany(self._IMPORT_EVENT_SQL, events)
                 conn.execute("DELETE FROM register_bulk_load")
                 conn.execute(RTREE_BULK_LOAD, (since,))
-                conn.executemany(self._IMPORT_EVENT_SQL, events)
+                conn.execute(STATES_BULK_LOAD, (since_event,))
                 conn.executemany(
                     "INSERT INTO register_counters (year, last) VALUES (?, ?) "
                     "ON CONFLICT(year) DO UPDATE SET last = max(last, excluded.last)",

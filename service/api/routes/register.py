@@ -29,18 +29,16 @@ from risk_models.register import Item, TransitionError, assess, report, transiti
 from risk_models.register.disclosure import PUBLIC_STEPS
 
 from ...register_outputs import DISCLOSURE_FORMATS, disclosure_bytes
-from ...store import Attachment, ItemQuery, NotFoundError, StoredItem
+from ...store import Attachment, NotFoundError, StoredItem
 from ..accounts import Actor
 from ..deps import get_service
-from ..params import BBOX_PATTERN, parse_bbox
+from ..params import BBOX_PATTERN
 from ..photos import MAX_PHOTOS, clean_photo
 from ..problems import PROBLEM_RESPONSES, BodyTooLargeError
 from ..register_access import (
     RegisterState,
     actor_of,
-    list_view,
     require_actor,
-    scope_of,
     visible,
     workflow_of,
 )
@@ -56,7 +54,7 @@ from ..register_models import (
     ReportRequest,
     VocabularyOut,
 )
-from ..register_pages import ListPage, ListPageCache
+from ..register_pages import LIST_TEXT_LIMITS, MONTH_PATTERN, ListParams, list_response
 
 __all__ = ["router"]
 
@@ -65,8 +63,6 @@ router = APIRouter(prefix="/register", tags=["register"], responses=PROBLEM_RESP
 Number = Annotated[
     str, PathParam(description="Item number, e.g. YH-2026-000123.", pattern=r"^[A-Z]{1,8}-\d{4}-\d{1,12}$")
 ]
-#: A month of the register, ``YYYY-MM`` (years 1900..2199).
-MONTH_PATTERN = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$"
 Month = Annotated[str, PathParam(description="YYYY-MM.", pattern=MONTH_PATTERN)]
 #: The ``bbox`` parameter, as :func:`service.api.params.parse_bbox` documents it.
 BBOX_DOC = (
@@ -258,15 +254,21 @@ async def create_item(request: Request, response: Response) -> ReportOut:
 async def list_items(
     request: Request,
     *,
-    status: Annotated[str | None, Query(max_length=32)] = None,
-    category: Annotated[str | None, Query(max_length=64)] = None,
-    grade: Annotated[str | None, Query(max_length=16)] = None,
-    source: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[str | None, Query(max_length=LIST_TEXT_LIMITS["status"])] = None,
+    category: Annotated[str | None, Query(max_length=LIST_TEXT_LIMITS["category"])] = None,
+    grade: Annotated[str | None, Query(max_length=LIST_TEXT_LIMITS["grade"])] = None,
+    source: Annotated[str | None, Query(max_length=LIST_TEXT_LIMITS["source"])] = None,
     overdue: Annotated[bool, Query(description="Only items past their deadline now.")] = False,
-    department: Annotated[str | None, Query(max_length=200, description="department_unit")] = None,
-    territorial: Annotated[str | None, Query(max_length=200, description="territorial_unit")] = None,
-    enterprise: Annotated[str | None, Query(max_length=200, description="enterprise_id")] = None,
-    district: Annotated[str | None, Query(max_length=200)] = None,
+    department: Annotated[
+        str | None, Query(max_length=LIST_TEXT_LIMITS["department"], description="department_unit")
+    ] = None,
+    territorial: Annotated[
+        str | None, Query(max_length=LIST_TEXT_LIMITS["territorial"], description="territorial_unit")
+    ] = None,
+    enterprise: Annotated[
+        str | None, Query(max_length=LIST_TEXT_LIMITS["enterprise"], description="enterprise_id")
+    ] = None,
+    district: Annotated[str | None, Query(max_length=LIST_TEXT_LIMITS["district"])] = None,
     month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description="Reported in.")] = None,
     bbox: Annotated[str | None, Query(description=BBOX_DOC, pattern=BBOX_PATTERN, max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -274,43 +276,15 @@ async def list_items(
 ) -> list[ItemOut]:
     """Items matching every filter given, newest first, a page at a time (``cursor``, ``Link``)."""
     # async, the store read in the event loop: a page costs about a millisecond of SQL, less
-    # than two hops through the thread pool (a sync route and a sync dependency) would
-    service = get_service(request)
-    actor = require_actor(request, service)
-    wf = workflow_of(request)
-    now = _now()
-    query = ItemQuery(
-        status=status, category=category, grade=grade, source=source, department_unit=department,
-        territorial_unit=territorial, enterprise_id=enterprise, district=district, month=month,
-        overdue_on=now.date() if overdue else None, bbox=parse_bbox(bbox),
-        scope=scope_of(actor, wf, _state(request).governments()),
+    # than two hops through the thread pool (a sync route and a sync dependency) would. The
+    # requests whose parameters need no checking beyond what service.api.register_pages does
+    # by hand are answered before routing (RegisterListShortcut), by the same list_response
+    params = ListParams(
+        status=status, category=category, grade=grade, source=source, overdue=overdue,
+        department=department, territorial=territorial, enterprise=enterprise, district=district,
+        month=month, bbox=bbox, limit=limit, cursor=cursor,
     )  # fmt: skip
-    view = list_view(actor, wf, now)
-    after = int(cursor) if cursor else None
-    register = service.store.register
-    # the page's JSON, kept per register version (read first: see service.api.register_pages)
-    cache: ListPageCache = request.app.state.register_lists
-    version = register.last_event_id()
-    key = (query, view.today, actor.role, limit, after)
-    page = cache.get(version, key)
-    if page is None:
-        rows = register.list_json(query, view, limit=limit + 1, after=after)
-        next_row = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_row = int(rows[-1][0])
-        # the page's JSON is made by the store from its rows, in the order and encoding of ItemOut
-        # (tests/test_register_list.py checks it against ItemOut byte for byte): no model per item
-        page = ListPage(("[" + ",".join(r[1] for r in rows) + "]").encode("utf-8"), next_row)
-        cache.put(version, key, page)
-    headers = {}
-    if page.next_row is not None:
-        token = str(page.next_row)
-        url = request.url.include_query_params(cursor=token, limit=limit)
-        headers["X-Next-Cursor"] = token
-        headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
-    body = page.body
-    return Response(body, media_type="application/json", headers=headers)  # type: ignore[return-value]
+    return list_response(request, params)  # type: ignore[return-value]
 
 
 def _visible_item(request: Request, number: str) -> tuple[Actor, StoredItem]:
