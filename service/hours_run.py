@@ -19,6 +19,7 @@ import pandas as pd
 
 from gis.atomic import atomic_path
 from gis.errors import InputError
+from gis.i18n import Lang
 from gis.network import RoadGraph, as_road_graph, check_hour, graph_at_hour, speed_profile_table
 from gis.scenario import scenario_table
 from gis.tables import TableOverrides
@@ -117,8 +118,8 @@ class HourRun:
         note = f"travel times at {self.hour:02d}:00{worst}, from {what}"
         return dataclasses.replace(coverage, hour=self.hour, notes=(*coverage.notes, note))
 
-    def write(self, out_dir: str | Path, *, prefix: str = "") -> dict[str, Path]:
-        """Write the table (CSV) and its chart (PNG) into ``out_dir``, atomically; {} without a table."""
+    def write(self, out_dir: str | Path, *, prefix: str = "", lang: Lang = "en") -> dict[str, Path]:
+        """Write the table (CSV) and its chart (PNG, in ``lang``) into ``out_dir``; {} without a table."""
         if self.table is None:
             return {}
         from maps.figures import save_figure
@@ -128,7 +129,7 @@ class HourRun:
         csv = out / f"{prefix}{BY_HOUR_FILES['response_by_hour']}"
         with atomic_path(csv) as tmp:
             self.table.assign(worst=self.table.index == worst_hour(self.table)).to_csv(tmp)
-        fig = response_by_hour_figure(self.table, worst=worst_hour(self.table))
+        fig = response_by_hour_figure(self.table, worst=worst_hour(self.table), lang=lang)
         png = save_figure(fig, out / f"{prefix}{BY_HOUR_FILES['response_by_hour_chart']}")
         return {"response_by_hour": csv, "response_by_hour_chart": png}
 
