@@ -460,7 +460,10 @@ def run_scenario(
         coverage = scenario_reliability(scenario, graph_now, coverage, standard=standard)
         coverage = coverage if hours is None else hours.mark(coverage)
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
-        result.outputs |= hours.write(out, lang=lang) if hours is not None else {}
+        if hours is not None:
+            from maps.words import output_lang
+
+            result.outputs |= hours.write(out, lang=output_lang(lang, scenario))
         sens = scenario_sensitivity(scenario, risk)
         result.outputs["risk"] = risk.write(
             out / "risk.gpkg",
