@@ -6,8 +6,10 @@ over 100 km x 100 km around a demo city) in <= 3 s in headless Chromium, from ve
 GeoJSON path (``/scenarios/{id}/risk``, what the page drew before) is timed next to it, or
 where it fails. A first page load computes the scenario's coverage (not timed); each timed
 view is a fresh page load choosing the scenario, until the risk layer is drawn. Scoring the
-layer is not timed (it is a ``risk`` job); the scored layer is put in the server's cache as the
-job would leave it. Prints the peak RSS of the server process.
+layer is not timed (it is a ``risk`` job); the scored layer is put in the server's cache as
+scoring leaves it (:meth:`RiskEntry.of`: the tile index built, the GeoJSON not rendered), and
+the index's build time is printed. Prints the peak RSS of the server process before and after
+the GeoJSON path renders the layer.
 
 Run: ``flock /tmp/bench.lock .venv/bin/python benchmarks/bench_tiles.py [--cells 1000000]
 [--geojson-timeout 120]`` (needs chromium + chromedriver).
@@ -31,7 +33,6 @@ import numpy as np
 import shapely
 
 from service.api import Settings, create_app
-from service.api.geojson import RenderedLayer
 from service.api.routes import tiles as tile_routes
 from service.api.routes.risk import RiskEntry
 
@@ -161,12 +162,14 @@ def main() -> None:
         bounds = httpx.get(f"{url}/api/v1/scenarios/{sid}", headers=AUTH).json()["bounds_wgs84"]
         t = time.perf_counter()
         frame = _layer(bounds, args.cells)
-        rendered = RenderedLayer.of(frame)
-        entry = RiskEntry(rendered, rendered.frame["level"].astype(str).to_numpy(), ())
+        t_layer = time.perf_counter() - t
+        t = time.perf_counter()
+        entry = RiskEntry.of(frame)  # as scoring leaves it: tile index built, no GeoJSON
+        t_index = time.perf_counter() - t
         app.state.analysis.coverage.get(("risk", sid, UNITS, STANDARD), lambda: entry)
         print(
-            f"layer: {len(frame):,} cells, scored layer built in {time.perf_counter() - t:.1f} s "
-            f"(not timed below); RSS peak so far {_rss_mb():,.0f} MB"
+            f"layer: {len(frame):,} cells made in {t_layer:.1f} s; entry with its tile index {t_index:.2f} s "
+            f"(both not timed below; part of scoring); RSS peak so far {_rss_mb():,.0f} MB"
         )
         layer_bounds = [float(v) for v in frame.total_bounds]
         del frame
@@ -191,6 +194,7 @@ def main() -> None:
             thread.join(timeout=10)
     load = ", ".join(f"{v:.2f}" for v in __import__("os").getloadavg())
     print(f"load average: {load}")
+    print(f"tile index built at scoring (RiskEntry.of, {args.cells:,} cells): {t_index:.2f} s")
     print(f"{'path':<34} {'first view':>12}  note")
     print(
         f"{'vector tiles (city view)':<34} {first['ms'] / 1000:>10.2f} s  zoom {first['zoom']}, "

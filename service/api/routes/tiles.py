@@ -11,7 +11,8 @@ endpoint                                            gives
 
 ``layer`` is ``risk`` (the risk units of :mod:`service.api.routes.risk`, same ``units`` and
 ``standard`` parameters, same anonymous limits). Tiles are built by :class:`maps.TileSource`
-(a spatial index over the layer in Web Mercator, built once per layer version) and kept in
+(a spatial index over the layer in Web Mercator, built once per layer version, when the layer
+is scored for a layer above the threshold: :meth:`RiskEntry.tile_source`) and kept in
 a bounded LRU per layer version: the version is the scored layer itself, so a re-scored or
 deleted scenario never serves an old tile. A tile has the layer's version in its ``ETag``.
 A layer of more than :data:`GEOJSON_MAX_FEATURES` units is drawn from tiles by the web page.
@@ -34,26 +35,12 @@ from ..caches import BuildCache
 from ..deps import ReadAccess
 from ..params import DEFAULT_STANDARD, ScenarioId, StandardParam
 from ..problems import PROBLEM_RESPONSES
-from .risk import RiskEntry, UnitsParam, risk_entry
+from .risk import GEOJSON_MAX_FEATURES, TILE_COLUMNS, RiskEntry, UnitsParam, risk_entry
 
 __all__ = ["GEOJSON_MAX_FEATURES", "TILE_COLUMNS", "router"]
 
 router = APIRouter(prefix="/scenarios/{scenario_id}/tiles", tags=["results"], responses=PROBLEM_RESPONSES)
 
-#: Above this many units the web page draws a layer from vector tiles instead of GeoJSON.
-GEOJSON_MAX_FEATURES = 20_000
-#: The risk attributes each tile feature carries (what the page's styling and tooltip read).
-TILE_COLUMNS = (
-    "name",
-    "level",
-    "score",
-    "rank",
-    "percentile",
-    "hazard_vs_median",
-    "exposure_factor_vs_median",
-    "vulnerability_factor_vs_median",
-    "response_factor_vs_median",
-)
 LAYERS = ("risk",)
 _TILES_PER_LAYER = 4096
 _MVT_DOC: dict[int | str, dict[str, Any]] = {
@@ -92,11 +79,8 @@ def _tiled(request: Request, scenario_id: str, layer: str, units: str, standard:
     key = (scenario_id, layer, units, standard, id(entry))  # the entry is kept alive by its _Tiled
 
     def build() -> _Tiled:
-        frame = entry.units
-        columns = [c for c in TILE_COLUMNS if c in frame.columns]
-        rank_by = "score" if "score" in columns else None
-        source = maps.TileSource(frame, name=layer, columns=columns, rank_by=rank_by)
-        version = hashlib.sha256(f"{key}|{len(frame)}".encode()).hexdigest()[:16]
+        source = entry.tile_source()  # built when the layer was scored, for a big layer
+        version = hashlib.sha256(f"{key}|{len(source)}".encode()).hexdigest()[:16]
         return _Tiled(entry, source, version)
 
     tiled = sources.get(key, build)
