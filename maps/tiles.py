@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -152,6 +151,7 @@ class TileSource:
         self.geometry = _to_web_mercator(frame)
         self.ids = frame.index.astype(str).to_numpy()
         self.attributes = pd.DataFrame(frame[names]).reset_index(drop=True)
+        self._arrays = {c: self.attributes[c].to_numpy() for c in self.columns}  # what tiles slice
         self.rank = (
             frame[rank_by].astype(float).fillna(-np.inf).to_numpy()
             if rank_by
@@ -188,12 +188,10 @@ class TileSource:
         _, counts = np.unique(bin_id, return_counts=True)  # sorted by bin, as ``keep``
         return _Bins(keep, counts, np.column_stack([col[keep], row[keep]]))
 
-    def features(self, z: int, x: int, y: int) -> list[dict[str, object]]:
-        """The tile's features as :func:`mapbox_vector_tile.encode` takes them (EPSG:3857)."""
+    def _chosen(self, z: int, x: int, y: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The tile's feature positions, their clipped geometries and (thinned) cell counts."""
         bounds = tile_bounds(z, x, y)
         hits = self.hits(z, x, y)
-        if not len(hits):
-            return []
         xmin, ymin, xmax, ymax = bounds
         pad = (xmax - xmin) * BUFFER / EXTENT
         counts: np.ndarray | None = None
@@ -207,11 +205,16 @@ class TileSource:
         else:
             geoms = self.geometry[hits]
         clipped = shapely.clip_by_rect(geoms, xmin - pad, ymin - pad, xmax + pad, ymax + pad)
+        shown = ~shapely.is_empty(clipped)
+        kept = None if counts is None else counts[shown]
+        return hits[shown], np.asarray(clipped[shown], dtype=object), kept
+
+    def features(self, z: int, x: int, y: int) -> list[dict[str, object]]:
+        """The tile's features as :func:`mapbox_vector_tile.encode` takes them (EPSG:3857)."""
+        hits, clipped, counts = self._chosen(z, x, y)
         records = self.attributes.iloc[hits].to_dict("records")
         out: list[dict[str, object]] = []
         for i, (geom, props) in enumerate(zip(clipped, records, strict=True)):
-            if geom.is_empty:
-                continue
             properties = {"unit_id": self.ids[hits[i]]}
             properties |= {k: _value(v) for k, v in props.items() if not _missing(v)}
             if counts is not None:
@@ -227,20 +230,22 @@ class TileSource:
         gis.InputError
             If ``z/x/y`` names no tile.
         """
-        features = self.features(z, x, y)
-        if not features:
+        hits, clipped, counts = self._chosen(z, x, y)
+        if not len(hits):
             return b""
         xmin, ymin, xmax, ymax = tile_bounds(z, x, y)
-        geoms = np.array([f["geometry"] for f in features], dtype=object)
-        if (shapely.get_type_id(geoms) == 3).all():  # Polygons: the vectorised encoder
-            props = [cast("dict[str, object]", f["properties"]) for f in features]
+        if (shapely.get_type_id(clipped) == 3).all():  # Polygons: the vectorised encoder
+            columns = {"unit_id": self.ids[hits]}
+            columns |= {c: values[hits] for c, values in self._arrays.items()}
+            if counts is not None:
+                columns["cells"] = counts.astype(np.int64)
             return encode_polygons(
-                geoms, props, name=self.name, bounds=(xmin, ymin, xmax, ymax), extent=EXTENT
+                clipped, columns, name=self.name, bounds=(xmin, ymin, xmax, ymax), extent=EXTENT
             )
         import mapbox_vector_tile  # the service extra; other geometry types than polygons
 
         data: bytes = mapbox_vector_tile.encode(
-            [{"name": self.name, "features": features}],
+            [{"name": self.name, "features": self.features(z, x, y)}],
             default_options={"quantize_bounds": (xmin, ymin, xmax, ymax), "extents": EXTENT},
         )
         return data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import mapbox_vector_tile
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -220,3 +221,28 @@ def test_web_mercator_matches_pyproj() -> None:
     expected = np.asarray(frame.geometry.to_crs(3857).array)
     coords = shapely.get_coordinates(source.geometry)
     assert np.abs(coords - shapely.get_coordinates(expected)).max() < 1e-6  # metres
+
+
+def test_column_attributes_encode_as_the_per_feature_dicts() -> None:
+    from maps._mvt import encode_polygons
+
+    n = 300
+    rng = np.random.default_rng(4)
+    polygons = shapely.box(np.arange(n) * 10.0, 0, np.arange(n) * 10.0 + 8, 8)
+    columns = {
+        "unit_id": np.array([f"u{i}" for i in range(n)], dtype=object),
+        "score": np.where(rng.random(n) < 0.1, np.nan, rng.random(n).round(2) * 100),
+        "rank": rng.integers(-(2**40), 2**40, n),
+        "ok": rng.random(n) < 0.5,
+        "level": np.array([["red", None, "blue"][i % 3] for i in range(n)], dtype=object),
+    }
+    plain = [
+        {k: (v[i].item() if isinstance(v[i], np.generic) else v[i]) for k, v in columns.items()}
+        for i in range(n)
+    ]
+    dicts = [{k: v for k, v in d.items() if v is not None and not pd.isna(v)} for d in plain]
+    bounds = (0.0, -1500.0, 3000.0, 1500.0)
+    by_columns = mapbox_vector_tile.decode(encode_polygons(polygons, columns, name="l", bounds=bounds))
+    by_dicts = mapbox_vector_tile.decode(encode_polygons(polygons, dicts, name="l", bounds=bounds))
+    assert by_columns["l"]["features"] == by_dicts["l"]["features"]
+    assert [f["properties"] for f in by_columns["l"]["features"]] == dicts
