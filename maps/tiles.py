@@ -146,6 +146,7 @@ class TileSource:
             )
         self.name = name
         self.columns = tuple(names)
+        self.rank_by = rank_by
         self.max_features = int(max_features)
         self.thin_bins = int(thin_bins)
         self.geometry = _to_web_mercator(frame)
@@ -285,13 +286,20 @@ def _value(value: object) -> object:
 
 
 def postgis_tile_sql(
-    table: str, columns: Sequence[str], *, name: str, rank_by: str | None, max_features: int, thin_bins: int
+    table: str,
+    columns: Sequence[str],
+    *,
+    name: str,
+    rank_by: str | None,
+    max_features: int,
+    thin_bins: int,
+    schema: str | None = None,
 ) -> str:
     """One tile of ``table`` from PostGIS as :meth:`TileSource.tile` builds it (``ST_AsMVT``).
 
-    The table has ``unit_id text``, the ``columns``, ``geom`` (EPSG:3857, GiST-indexed) and
-    ``pos`` (the feature's position, for ties); parameters are ``%(z)s, %(x)s, %(y)s``.
-    Table and column names must be trusted identifiers (quoted here).
+    The table (in ``schema`` when given) has ``unit_id text``, the ``columns``, ``geom``
+    (EPSG:3857, GiST-indexed) and ``pos`` (the feature's position, for ties); parameters are
+    ``%(z)s, %(x)s, %(y)s``. Table and column names must be trusted identifiers (quoted here).
     """
     q = '"{}"'.format
     cols = ", ".join(q(c) for c in columns)
@@ -306,7 +314,7 @@ hit AS (
                {thin_bins}) AS bx,
          least(greatest(floor((ST_YMax(e.env) - (ST_YMin(t.geom) + ST_YMax(t.geom)) / 2) / {size}), -1),
                {thin_bins}) AS by
-  FROM {q(table)} t, e
+  FROM {f"{q(schema)}." if schema else ""}{q(table)} t, e
   WHERE ST_Intersects(t.geom, ST_Expand(e.env, {pad}))
 ),
 n AS (SELECT count(*) AS n FROM hit),

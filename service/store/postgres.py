@@ -45,7 +45,8 @@ once when the riskplan role may not.
 By job: this module holds the choice of a store (:func:`open_store`) and the scenarios and
 results; the connections, schema and transactions are in ``_postgres_connection``, the jobs in
 ``_postgres_jobs``, the layer tables in ``_postgres_layers``, the leader's lock in
-``_postgres_lock`` and the migrations in ``_postgres_migrate``.
+``_postgres_lock``, the migrations in ``_postgres_migrate`` and the vector tiles (``ST_AsMVT``
+on a layer version's table) in ``_postgres_tiles``.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ from ._postgres_support import (
     shown,
     unknown_scenario,
 )
+from ._postgres_tiles import PostgresTiles
 from ._support import new_scenario_record
 from .base import (
     After,
@@ -164,7 +166,7 @@ def is_postgres_dsn(value: str) -> bool:
     return value.startswith(("postgresql://", "postgres://"))
 
 
-class PostgresStore(PostgresJobs, Store):
+class PostgresStore(PostgresTiles, PostgresJobs, Store):
     """The store in a PostgreSQL database with PostGIS (schema created or upgraded on open).
 
     Parameters

@@ -16,6 +16,11 @@ is scored for a layer above the threshold: :meth:`RiskEntry.tile_source`) and ke
 a bounded LRU per layer version: the version is the scored layer itself, so a re-scored or
 deleted scenario never serves an old tile. A tile has the layer's version in its ``ETag``.
 A layer of more than :data:`GEOJSON_MAX_FEATURES` units is drawn from tiles by the web page.
+
+On the PostgreSQL store each layer version is also a PostGIS table of the scenario's schema
+(a ``tiles_<layer>_<digest>`` result, EPSG:3857, GiST-indexed; written by the first process
+that tiles it), and tiles come from ``ST_AsMVT`` there (:func:`maps.postgis_tile_sql`), equal
+feature by feature to the Python tiles, for every server process alike.
 """
 
 from __future__ import annotations
@@ -25,14 +30,18 @@ import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import numpy as np
+import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 import maps
 from gis import InputError
 
+from ...store import PostgresStore
+from ...units import canonical_units
 from ..caches import BuildCache
-from ..deps import ReadAccess
+from ..deps import ReadAccess, get_service
 from ..params import DEFAULT_STANDARD, ScenarioId, StandardParam
 from ..problems import PROBLEM_RESPONSES
 from .risk import GEOJSON_MAX_FEATURES, TILE_COLUMNS, RiskEntry, UnitsParam, risk_entry
@@ -81,11 +90,32 @@ def _tiled(request: Request, scenario_id: str, layer: str, units: str, standard:
     def build() -> _Tiled:
         source = entry.tile_source()  # built when the layer was scored, for a big layer
         version = hashlib.sha256(f"{key}|{len(source)}".encode()).hexdigest()[:16]
+        store = get_service(request).store
+        if isinstance(store, PostgresStore):  # each layer version a PostGIS table, tiles by ST_AsMVT
+            version = _version(source)  # by content: every process finds the same table
+            name = _result_name(layer, units, standard)
+            if not store.tile_layer_stored(scenario_id, name, version):
+                store.put_tile_layer(scenario_id, name, version, source)
         return _Tiled(entry, source, version)
 
     tiled = sources.get(key, build)
     assert tiled.entry is entry
     return tiled
+
+
+def _version(source: maps.TileSource) -> str:
+    """A digest of the layer's content: ids, geometry bounds and attributes (the ETag's version)."""
+    digest = hashlib.sha256(f"{source.name}|{source.columns}|{len(source)}".encode())
+    digest.update(source.ids.astype(str).astype(bytes).tobytes())
+    digest.update(np.ascontiguousarray(source.centroids).tobytes())
+    digest.update(pd.util.hash_pandas_object(source.attributes, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _result_name(layer: str, units: str, standard: str) -> str:
+    """The store's result holding a layer's tile table (``tiles_risk_<digest>``)."""
+    spec = str(canonical_units(units))
+    return f"tiles_{layer}_" + hashlib.sha256(f"{spec}|{standard}".encode()).hexdigest()[:12]
 
 
 @router.get("/{layer}.json", dependencies=[ReadAccess], summary="TileJSON of a tiled layer")
@@ -145,7 +175,18 @@ async def vector_tile(
 
     def build() -> tuple[bytes, str]:
         tiled = _tiled(request, scenario_id, layer, units, standard)
-        return tiled.tiles.get((z, x, y), lambda: tiled.source.tile(z, x, y)), tiled.version
+        store = get_service(request).store
+        if isinstance(store, PostgresStore):
+            name = _result_name(layer, units, standard)
+
+            def make() -> bytes:
+                return store.vector_tile(scenario_id, name, tiled.version, tiled.source, z=z, x=x, y=y)
+        else:
+
+            def make() -> bytes:
+                return tiled.source.tile(z, x, y)
+
+        return tiled.tiles.get((z, x, y), make), tiled.version
 
     body, version = await run_in_threadpool(build)
     headers = {"ETag": f'"{version}-{z}-{x}-{y}"', "Cache-Control": "private, max-age=300"}
