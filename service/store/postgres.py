@@ -6,7 +6,7 @@ stays the default.
 
 Layout of the database::
 
-    riskplan.schema_migrations        applied schema versions (migrations/postgresql/*.sql)
+    riskplan.schema_version           applied schema versions (migrations/postgresql/*.sql)
     riskplan.scenarios                one row per scenario
     riskplan.results                  bytes results (bytea) and layer results (their tables)
     riskplan.jobs                     jobs, their JSON result and their result tables
@@ -36,9 +36,10 @@ transactions where several statements must hold together); several server proces
 one database.
 
 Schema: plain versioned SQL files in ``service/store/migrations/postgresql/`` applied in order
-under an advisory lock, all in one transaction (DDL is transactional: an upgrade that fails
-leaves the previous schema), each with its row in ``riskplan.schema_migrations``; a database
-with a newer schema than this code refuses to open.
+by the backend-neutral runner of :mod:`service.store.migrations` (the SQLite store's), under an
+advisory lock, each in one transaction with its row in ``riskplan.schema_version`` (the same
+table shape as SQLite's); an earlier release's ``riskplan.schema_migrations`` is adopted in
+place, and a database with a newer schema than this code refuses to open.
 The layer tables need PostGIS: ``CREATE EXTENSION postgis`` needs a superuser, so a DBA runs it
 once when the riskplan role may not.
 
