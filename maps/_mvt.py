@@ -270,6 +270,8 @@ def _encode_column(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, bytes, i
         return _scatter(inverse, present), present, record.tobytes(), len(unique)
     if kind in "iu":
         present = np.ones(len(values), dtype=bool)
+        if not len(values):
+            return np.zeros(0, dtype=np.int64), present, b"", 0
         unique, inverse = np.unique(values.astype(np.int64), return_inverse=True)
         zigzag = ((unique << 1) ^ (unique >> 63)).astype(np.uint64)
         data, lens = _varints(zigzag)

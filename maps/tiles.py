@@ -36,6 +36,7 @@ __all__ = [
     "EXTENT",
     "MAX_ZOOM",
     "MVT_MEDIA_TYPE",
+    "RISK_TILE_COLUMNS",
     "TileSource",
     "check_tile",
     "postgis_tile_sql",
@@ -50,6 +51,19 @@ BUFFER = 64
 MAX_ZOOM = 24
 #: The registered media type of a Mapbox vector tile.
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
+#: The risk attributes each tile feature of a risk layer carries (the web page's styling and
+#: tooltip read them; the PMTiles export writes the same).
+RISK_TILE_COLUMNS = (
+    "name",
+    "level",
+    "score",
+    "rank",
+    "percentile",
+    "hazard_vs_median",
+    "exposure_factor_vs_median",
+    "vulnerability_factor_vs_median",
+    "response_factor_vs_median",
+)
 #: Half the side of the Web Mercator square (metres).
 _HALF = 20037508.342789244
 

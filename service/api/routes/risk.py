@@ -65,17 +65,7 @@ UnitsParam = Annotated[
 #: Above this many units the web page draws a layer from vector tiles instead of GeoJSON.
 GEOJSON_MAX_FEATURES = 20_000
 #: The risk attributes each tile feature carries (what the page's styling and tooltip read).
-TILE_COLUMNS = (
-    "name",
-    "level",
-    "score",
-    "rank",
-    "percentile",
-    "hazard_vs_median",
-    "exposure_factor_vs_median",
-    "vulnerability_factor_vs_median",
-    "response_factor_vs_median",
-)
+TILE_COLUMNS = maps.RISK_TILE_COLUMNS
 
 
 @dataclass(frozen=True)
