@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["Columns", "encode_polygons"]
+__all__ = ["Columns", "encode_polygons", "frame_layer"]
 
 #: Attributes by column: name -> one value per feature (numbers, booleans, strings; a
 #: missing value, None or NaN, leaves the attribute out of that feature).
@@ -176,10 +176,28 @@ def encode_polygons(
         np.add.reduceat(lens, np.concatenate([[0], np.cumsum(per_point)[:-1]])) if len(lens) else lens
     )
     feat_bytes = np.bincount(feat_of_pt, weights=point_bytes, minlength=len(feat_off) - 1).astype(np.int64)
-    feat_start = np.concatenate([[0], np.cumsum(feat_bytes)[:-1]])
     has_ring = np.bincount(poly_of_ring[kept_rings], minlength=len(feat_off) - 1) > 0
-    raw = data.tobytes()
-    kept = np.flatnonzero(has_ring)
+    return frame_layer(
+        data.tobytes(), feat_bytes, np.flatnonzero(has_ring), properties, name=name, extent=extent, kind=3
+    )
+
+
+def frame_layer(
+    raw: bytes,
+    feat_bytes: np.ndarray,
+    kept: np.ndarray,
+    properties: Sequence[dict[str, object]] | Columns,
+    *,
+    name: str,
+    extent: int,
+    kind: int,
+) -> bytes:
+    """The layer message of features whose packed geometry ``raw`` holds ``feat_bytes`` each.
+
+    ``kept`` are the features written (positions into ``feat_bytes`` and ``properties``);
+    ``kind`` the MVT geometry type (1 point, 2 line, 3 polygon).
+    """
+    feat_start = np.concatenate([[0], np.cumsum(feat_bytes)[:-1]])
     if isinstance(properties, Mapping):
         tags_array, n_tags, keys_list, value_bytes = _column_tags(properties, kept)
     else:
@@ -190,6 +208,7 @@ def encode_polygons(
     tag_bytes = np.add.reduceat(tag_lens, tag_starts) if len(tags_array) else n_tags
     tag_bytes = np.where(n_tags > 0, tag_bytes, 0)
     tag_start = np.concatenate([[0], np.cumsum(tag_bytes)[:-1]])
+    geometry_head = b"\x18" + _varint(kind) + b"\x22"
     features = []
     for j, i in enumerate(kept):
         ts, tl = int(tag_start[j]), int(tag_bytes[j])
@@ -198,7 +217,7 @@ def encode_polygons(
             b"\x12"
             + _varint(tl)
             + tag_raw[ts : ts + tl]
-            + b"\x18\x03\x22"
+            + geometry_head
             + _varint(size)
             + raw[start : start + size]
         )

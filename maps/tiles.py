@@ -30,6 +30,7 @@ import shapely
 from gis import InputError
 
 from ._mvt import encode_polygons
+from ._mvt_lines import encode_lines
 
 __all__ = [
     "BUFFER",
@@ -257,7 +258,14 @@ class TileSource:
             return encode_polygons(
                 clipped, columns, name=self.name, bounds=(xmin, ymin, xmax, ymax), extent=EXTENT
             )
-        import mapbox_vector_tile  # the service extra; other geometry types than polygons
+        kinds = shapely.get_type_id(clipped)
+        if np.isin(kinds, (1, 5)).all():  # LineStrings and MultiLineStrings: the line encoder
+            columns = {"unit_id": self.ids[hits]}
+            columns |= {c: values[hits] for c, values in self._arrays.items()}
+            return encode_lines(
+                clipped, columns, name=self.name, bounds=(xmin, ymin, xmax, ymax), extent=EXTENT
+            )
+        import mapbox_vector_tile  # the service extra; points and mixed geometries
 
         data: bytes = mapbox_vector_tile.encode(
             [{"name": self.name, "features": self.features(z, x, y)}],

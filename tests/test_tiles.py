@@ -246,3 +246,54 @@ def test_column_attributes_encode_as_the_per_feature_dicts() -> None:
     by_dicts = mapbox_vector_tile.decode(encode_polygons(polygons, dicts, name="l", bounds=bounds))
     assert by_columns["l"]["features"] == by_dicts["l"]["features"]
     assert [f["properties"] for f in by_columns["l"]["features"]] == dicts
+
+
+def _parts(geometry: dict) -> list[list[tuple]]:
+    """A line feature's parts, repeated points dropped."""
+    parts = geometry["coordinates"] if geometry["type"] == "MultiLineString" else [geometry["coordinates"]]
+    out = []
+    for part in parts:
+        points = [tuple(p) for p in part]
+        out.append([p for i, p in enumerate(points) if i == 0 or p != points[i - 1]])
+    return out
+
+
+def test_line_tiles_decode_to_the_library_encoding() -> None:
+    rng = np.random.default_rng(6)
+    starts = rng.random((400, 2)) * 4000 + [X0, Y0]
+    roads = [
+        shapely.LineString(
+            np.cumsum(np.vstack([s, rng.normal(0, 60, (int(rng.integers(1, 12)), 2))]), axis=0)
+        )
+        for s in starts
+    ]
+    frame = gpd.GeoDataFrame(
+        {"speed_kph": rng.integers(20, 80, len(roads)), "name": [f"road {i}" for i in range(len(roads))]},
+        geometry=roads,
+        crs=3857,
+        index=[f"e{i}" for i in range(len(roads))],
+    )
+    source = maps.TileSource(frame, name="roads", max_features=10**6)
+    checked = 0
+    for z in (12, 15):
+        x, y = _tile_of(X0 + 2000, Y0 + 2000, z)
+        features = source.features(z, x, y)
+        assert {"LineString", "MultiLineString"} <= {f["geometry"].geom_type for f in features} or z == 12
+        ours = mapbox_vector_tile.decode(source.tile(z, x, y))["roads"]["features"]
+        library = mapbox_vector_tile.decode(
+            mapbox_vector_tile.encode(
+                [{"name": "roads", "features": features}],
+                default_options={"quantize_bounds": maps.tile_bounds(z, x, y), "extents": 4096},
+            )
+        )["roads"]["features"]
+        theirs = {f["properties"]["unit_id"]: f for f in library}
+        assert {f["properties"]["unit_id"] for f in ours} <= set(theirs) and len(ours) > 20
+        for f in ours:
+            other = theirs[f["properties"]["unit_id"]]
+            assert f["properties"] == other["properties"]
+            wanted = [p for p in _parts(other["geometry"]) if len(p) >= 2]
+            assert _parts(f["geometry"]) == wanted
+            checked += 1
+        missing = set(theirs) - {f["properties"]["unit_id"] for f in ours}
+        assert all(len({tuple(p) for p in _parts(theirs[m]["geometry"])[0]}) <= 1 for m in missing)
+    assert checked > 100
