@@ -55,7 +55,16 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "register_trend_figure",
     ),
     "qgis_styles": ("write_qgis_styles",),
-    "tiles": ("MAX_ZOOM", "MVT_MEDIA_TYPE", "TileSource", "check_tile", "postgis_tile_sql", "tile_bounds"),
+    "tiles": (
+        "MAX_ZOOM",
+        "MVT_MEDIA_TYPE",
+        "RISK_TILE_COLUMNS",
+        "TileSource",
+        "check_tile",
+        "postgis_tile_sql",
+        "tile_bounds",
+    ),
+    "tile_archive": ("default_max_zoom", "write_pmtiles"),
     "report": (
         "report_html",
         "write_report",
@@ -87,7 +96,16 @@ if TYPE_CHECKING:
     from .qgis_styles import write_qgis_styles
     from .register_figures import four_colour_figure, ranking_figure, register_trend_figure
     from .report import report_html, write_report
-    from .tiles import MAX_ZOOM, MVT_MEDIA_TYPE, TileSource, check_tile, postgis_tile_sql, tile_bounds
+    from .tile_archive import default_max_zoom, write_pmtiles
+    from .tiles import (
+        MAX_ZOOM,
+        MVT_MEDIA_TYPE,
+        RISK_TILE_COLUMNS,
+        TileSource,
+        check_tile,
+        postgis_tile_sql,
+        tile_bounds,
+    )
 
 __all__ = [
     "COMMUNITY_LAYERS",
@@ -95,12 +113,14 @@ __all__ = [
     "MAX_ZOOM",
     "MVT_MEDIA_TYPE",
     "REGISTER_LAYERS",
+    "RISK_TILE_COLUMNS",
     "CommunitySafetyLike",
     "DepotPlanLike",
     "StationPlanLike",
     "TileSource",
     "check_tile",
     "community_safety_figure",
+    "default_max_zoom",
     "district_levels_figure",
     "failed_sections_figure",
     "figure_png",
@@ -118,6 +138,7 @@ __all__ = [
     "tile_bounds",
     "tradeoff_figure",
     "write_map",
+    "write_pmtiles",
     "write_qgis_styles",
     "write_report",
 ]

@@ -4,19 +4,28 @@
 of 16,000 grid cells took 1.8 s. Here the geometry of all features is quantised, deduplicated,
 oriented (exterior rings clockwise in tile coordinates, as the MVT 2.1 spec asks), delta- and
 zigzag-encoded and varint-packed with numpy at once; only the per-feature message framing
-is a Python loop. ``tests/test_tiles.py`` decodes its tiles with ``mapbox_vector_tile`` and
-compares them with the library's own encoding.
+is a Python loop. Attributes come either as one dict per feature or as columns
+(:class:`Columns`: one array per attribute), whose numbers are deduplicated and encoded with
+numpy too (a 10,000-cell tile with 9 attributes: 1.1 s as dicts, a third of that as columns).
+``tests/test_tiles.py`` decodes its tiles with ``mapbox_vector_tile`` and compares them with
+the library's own encoding.
 """
 
 from __future__ import annotations
 
+import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 import shapely
 
-__all__ = ["encode_polygons"]
+__all__ = ["Columns", "encode_polygons", "frame_layer"]
+
+#: Attributes by column: name -> one value per feature (numbers, booleans, strings; a
+#: missing value, None or NaN, leaves the attribute out of that feature).
+Columns = Mapping[str, np.ndarray]
 
 
 def _varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +73,7 @@ def _value(value: object) -> bytes:
 
 def encode_polygons(
     polygons: np.ndarray,
-    properties: Sequence[dict[str, object]],
+    properties: Sequence[dict[str, object]] | Columns,
     *,
     name: str,
     bounds: tuple[float, float, float, float],
@@ -74,8 +83,8 @@ def encode_polygons(
 
     Coordinates are rounded to the tile grid (``y`` down); rings left with fewer than three
     distinct points are dropped, and features left with no exterior ring. Values of
-    ``properties`` are strings, booleans, ints (``sint``) or floats (``double``), as
-    ``mapbox_vector_tile`` writes them.
+    ``properties`` (one dict per polygon, or :data:`Columns`) are strings, booleans, ints
+    (``sint``) or floats (``double``), as ``mapbox_vector_tile`` writes them.
     """
     if not len(polygons):
         return b""
@@ -167,25 +176,39 @@ def encode_polygons(
         np.add.reduceat(lens, np.concatenate([[0], np.cumsum(per_point)[:-1]])) if len(lens) else lens
     )
     feat_bytes = np.bincount(feat_of_pt, weights=point_bytes, minlength=len(feat_off) - 1).astype(np.int64)
-    feat_start = np.concatenate([[0], np.cumsum(feat_bytes)[:-1]])
     has_ring = np.bincount(poly_of_ring[kept_rings], minlength=len(feat_off) - 1) > 0
-    raw = data.tobytes()
-    keys: dict[str, int] = {}
-    values: dict[tuple[type, object], int] = {}
-    kept = np.flatnonzero(has_ring)
-    tags: list[int] = []
-    n_tags = np.zeros(len(kept), dtype=np.int64)
-    for j, i in enumerate(kept):
-        props = properties[int(i)]
-        n_tags[j] = 2 * len(props)
-        for key, value in props.items():
-            tags.append(keys.setdefault(key, len(keys)))
-            tags.append(values.setdefault((type(value), value), len(values)))
-    tag_data, tag_lens = _varints(np.asarray(tags, dtype=np.uint64))
+    return frame_layer(
+        data.tobytes(), feat_bytes, np.flatnonzero(has_ring), properties, name=name, extent=extent, kind=3
+    )
+
+
+def frame_layer(
+    raw: bytes,
+    feat_bytes: np.ndarray,
+    kept: np.ndarray,
+    properties: Sequence[dict[str, object]] | Columns,
+    *,
+    name: str,
+    extent: int,
+    kind: int,
+) -> bytes:
+    """The layer message of features whose packed geometry ``raw`` holds ``feat_bytes`` each.
+
+    ``kept`` are the features written (positions into ``feat_bytes`` and ``properties``);
+    ``kind`` the MVT geometry type (1 point, 2 line, 3 polygon).
+    """
+    feat_start = np.concatenate([[0], np.cumsum(feat_bytes)[:-1]])
+    if isinstance(properties, Mapping):
+        tags_array, n_tags, keys_list, value_bytes = _column_tags(properties, kept)
+    else:
+        tags_array, n_tags, keys_list, value_bytes = _dict_tags(properties, kept)
+    tag_data, tag_lens = _varints(tags_array)
     tag_raw = tag_data.tobytes()
-    tag_bytes = np.add.reduceat(tag_lens, np.concatenate([[0], np.cumsum(n_tags)[:-1]])) if tags else n_tags
+    tag_starts = np.concatenate([[0], np.cumsum(n_tags)[:-1]])
+    tag_bytes = np.add.reduceat(tag_lens, tag_starts) if len(tags_array) else n_tags
     tag_bytes = np.where(n_tags > 0, tag_bytes, 0)
     tag_start = np.concatenate([[0], np.cumsum(tag_bytes)[:-1]])
+    geometry_head = b"\x18" + _varint(kind) + b"\x22"
     features = []
     for j, i in enumerate(kept):
         ts, tl = int(tag_start[j]), int(tag_bytes[j])
@@ -194,7 +217,7 @@ def encode_polygons(
             b"\x12"
             + _varint(tl)
             + tag_raw[ts : ts + tl]
-            + b"\x18\x03\x22"
+            + geometry_head
             + _varint(size)
             + raw[start : start + size]
         )
@@ -202,7 +225,114 @@ def encode_polygons(
     if not features:
         return b""
     layer = [_varint(15 << 3) + _varint(2), _field(1, name.encode("utf-8")), *features]
-    layer += [_field(3, k.encode("utf-8")) for k in keys]
-    layer += [_field(4, _value(v)) for (_, v) in values]
+    layer += [_field(3, k.encode("utf-8")) for k in keys_list]
+    layer.append(value_bytes)
     layer.append(_varint(5 << 3) + _varint(extent))
     return _field(3, b"".join(layer))
+
+
+def _dict_tags(
+    properties: Sequence[dict[str, object]], kept: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[str], bytes]:
+    """Tags of the ``kept`` features from one dict each: (tags, tags per feature, keys, values)."""
+    keys: dict[str, int] = {}
+    values: dict[tuple[type, object], int] = {}
+    tags: list[int] = []
+    n_tags = np.zeros(len(kept), dtype=np.int64)
+    for j, i in enumerate(kept):
+        props = properties[int(i)]
+        n_tags[j] = 2 * len(props)
+        for key, value in props.items():
+            tags.append(keys.setdefault(key, len(keys)))
+            tags.append(values.setdefault((type(value), value), len(values)))
+    value_bytes = b"".join(_field(4, _value(v)) for (_, v) in values)
+    return np.asarray(tags, dtype=np.uint64), n_tags, list(keys), value_bytes
+
+
+def _column_tags(columns: Columns, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str], bytes]:
+    """Tags of the ``kept`` features from :data:`Columns`, numbers encoded with numpy."""
+    n = len(kept)
+    keys: list[str] = []
+    index_columns: list[np.ndarray] = []
+    present_columns: list[np.ndarray] = []
+    value_chunks: list[bytes] = []
+    offset = 0
+    for key, column in columns.items():
+        values = np.asarray(column)[kept]
+        index, present, encoded, count = _encode_column(values)
+        if not present.any():
+            continue
+        keys.append(key)
+        index_columns.append(index + offset)
+        present_columns.append(present)
+        value_chunks.append(encoded)
+        offset += count
+    if not keys:
+        return np.zeros(0, dtype=np.uint64), np.zeros(n, dtype=np.int64), [], b""
+    key_index = np.broadcast_to(np.arange(len(keys), dtype=np.uint64), (n, len(keys)))
+    pairs = np.stack([key_index, np.column_stack(index_columns).astype(np.uint64)], axis=2)
+    present = np.column_stack(present_columns)
+    tags = pairs[present].reshape(-1)  # row-major: each feature's tags in column order
+    return tags, 2 * present.sum(axis=1).astype(np.int64), keys, b"".join(value_chunks)
+
+
+def _encode_column(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, bytes, int]:
+    """One column's value indices (local), presence, encoded ``Layer.values`` and their count."""
+    kind = values.dtype.kind
+    if kind == "f":
+        present = ~np.isnan(values)
+        unique, inverse = np.unique(values[present].astype(np.float64), return_inverse=True)
+        # Layer.values field (4), 9 bytes: double_value (field 3, fixed64)
+        record = np.zeros((len(unique), 11), dtype=np.uint8)
+        record[:, :3] = (0x22, 0x09, 0x19)
+        record[:, 3:] = unique.astype("<f8").view(np.uint8).reshape(-1, 8)
+        return _scatter(inverse, present), present, record.tobytes(), len(unique)
+    if kind in "iu":
+        present = np.ones(len(values), dtype=bool)
+        if not len(values):
+            return np.zeros(0, dtype=np.int64), present, b"", 0
+        unique, inverse = np.unique(values.astype(np.int64), return_inverse=True)
+        zigzag = ((unique << 1) ^ (unique >> 63)).astype(np.uint64)
+        data, lens = _varints(zigzag)
+        # Layer.values field (4), length 1 + n: sint_value (field 6, varint)
+        head = np.column_stack([np.full(len(unique), 0x22), lens + 1, np.full(len(unique), 0x30)])
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        out = bytearray()
+        raw = data.tobytes()
+        for h, start, length in zip(head.astype(np.uint8), starts, lens, strict=True):
+            out += h.tobytes() + raw[start : start + length]
+        return inverse.reshape(-1), present, bytes(out), len(unique)
+    objects = values.astype(object)
+    if len(objects) and pd.api.types.infer_dtype(objects, skipna=True) == "string":
+        codes, uniques = pd.factorize(objects, use_na_sentinel=True)
+        present = codes >= 0
+        out = bytearray()
+        for text in uniques:  # Layer.values field (4): string_value (field 1)
+            raw = text.encode("utf-8")
+            inner = b"\x0a" + _varint(len(raw)) + raw
+            out += b"\x22" + _varint(len(inner)) + inner
+        return _scatter(codes[present], present), present, bytes(out), len(uniques)
+    # booleans, mixed values and anything else: by value, as the dict path encodes them
+    present = np.array([not _is_missing(v) for v in objects], dtype=bool)
+    seen: dict[tuple[type, object], int] = {}
+    codes = [seen.setdefault((type(v), v), len(seen)) for v in map(_plain, objects[present])]
+    encoded = b"".join(_field(4, _value(v)) for (_, v) in seen)
+    return _scatter(np.asarray(codes, dtype=np.int64), present), present, encoded, len(seen)
+
+
+def _scatter(inverse: np.ndarray, present: np.ndarray) -> np.ndarray:
+    index = np.zeros(len(present), dtype=np.int64)
+    index[present] = inverse.reshape(-1)
+    return index
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

@@ -12,7 +12,11 @@ A tile that would hold more than ``max_features`` features (a city-wide view of 
 ``thin_bins`` x ``thin_bins`` squares (a feature falls in the square of its bounding-box
 centre) and each square carries the one feature of highest ``rank_by`` (the worst risk cell)
 with its attributes, its square as geometry and ``cells``, the number of features it stands
-for. Red stays visible at every zoom and a click still names a real cell.
+for. Red stays visible at every zoom and a click still names a real cell. The defaults
+(more than 4,096 features, 64 x 64 squares of 4 pixels) keep a tile near the 500 KB that
+Mapbox advises, and a browser's first view of 20 tiles at about 80,000 features: at zoom 12
+a 100 m cell is 2.6 pixels wide, so 4-pixel squares lose nothing the eye could see (a
+10,404-cell tile unthinned was 1.5 MB, and 20 of them kept Chromium drawing for 10 s).
 :func:`postgis_tile_sql` gives the same tile from PostGIS (``ST_AsMVT``), thinning included.
 """
 
@@ -21,7 +25,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -31,12 +34,14 @@ import shapely
 from gis import InputError
 
 from ._mvt import encode_polygons
+from ._mvt_lines import encode_lines
 
 __all__ = [
     "BUFFER",
     "EXTENT",
     "MAX_ZOOM",
     "MVT_MEDIA_TYPE",
+    "RISK_TILE_COLUMNS",
     "TileSource",
     "check_tile",
     "postgis_tile_sql",
@@ -51,6 +56,19 @@ BUFFER = 64
 MAX_ZOOM = 24
 #: The registered media type of a Mapbox vector tile.
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
+#: The risk attributes each tile feature of a risk layer carries (the web page's styling and
+#: tooltip read them; the PMTiles export writes the same).
+RISK_TILE_COLUMNS = (
+    "name",
+    "level",
+    "score",
+    "rank",
+    "percentile",
+    "hazard_vs_median",
+    "exposure_factor_vs_median",
+    "vulnerability_factor_vs_median",
+    "response_factor_vs_median",
+)
 #: Half the side of the Web Mercator square (metres).
 _HALF = 20037508.342789244
 
@@ -113,9 +131,10 @@ class TileSource:
         When a tile is thinned, the feature of highest ``rank_by`` stands for its square
         (the first in index order when omitted).
     max_features : int
-        A tile with more features than this is thinned.
+        A tile with more features than this is thinned (polygon layers only: a line or point
+        layer keeps every feature).
     thin_bins : int
-        Squares per tile side when thinning (128: 2 pixels of a 256-pixel tile).
+        Squares per tile side when thinning (64: 4 pixels of a 256-pixel tile).
 
     Raises
     ------
@@ -130,8 +149,8 @@ class TileSource:
         name: str,
         columns: Sequence[str] | None = None,
         rank_by: str | None = None,
-        max_features: int = 20_000,
-        thin_bins: int = 128,
+        max_features: int = 4096,
+        thin_bins: int = 64,
     ) -> None:
         if frame.crs is None:
             raise InputError(f"Layer `{name}` has no CRS: set one (frame.set_crs(...)) before tiling it.")
@@ -147,20 +166,24 @@ class TileSource:
             )
         self.name = name
         self.columns = tuple(names)
+        self.rank_by = rank_by
         self.max_features = int(max_features)
         self.thin_bins = int(thin_bins)
         self.geometry = _to_web_mercator(frame)
         self.ids = frame.index.astype(str).to_numpy()
         self.attributes = pd.DataFrame(frame[names]).reset_index(drop=True)
+        self._arrays = {c: self.attributes[c].to_numpy() for c in self.columns}  # what tiles slice
         self.rank = (
             frame[rank_by].astype(float).fillna(-np.inf).to_numpy()
             if rank_by
             else -np.arange(len(frame), dtype=float)
         )
         self.tree = shapely.STRtree(self.geometry)
-        self.centroids = (
-            shapely.get_coordinates(shapely.centroid(self.geometry)) if len(frame) else np.empty((0, 2))
-        )
+        # only areas are thinned to squares (roads keep their lines at every zoom)
+        self.areal = bool(np.isin(shapely.get_type_id(self.geometry), (3, 6)).all())
+        box = shapely.bounds(self.geometry).reshape(-1, 4)
+        # the bounding-box centre (as postgis_tile_sql bins), 30x faster than the centroid
+        self.centroids = np.column_stack([(box[:, 0] + box[:, 2]) / 2, (box[:, 1] + box[:, 3]) / 2])
         self.bounds = tuple(float(v) for v in shapely.total_bounds(self.geometry)) if len(frame) else None
 
     def __len__(self) -> int:
@@ -188,16 +211,14 @@ class TileSource:
         _, counts = np.unique(bin_id, return_counts=True)  # sorted by bin, as ``keep``
         return _Bins(keep, counts, np.column_stack([col[keep], row[keep]]))
 
-    def features(self, z: int, x: int, y: int) -> list[dict[str, object]]:
-        """The tile's features as :func:`mapbox_vector_tile.encode` takes them (EPSG:3857)."""
+    def _chosen(self, z: int, x: int, y: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The tile's feature positions, their clipped geometries and (thinned) cell counts."""
         bounds = tile_bounds(z, x, y)
         hits = self.hits(z, x, y)
-        if not len(hits):
-            return []
         xmin, ymin, xmax, ymax = bounds
         pad = (xmax - xmin) * BUFFER / EXTENT
         counts: np.ndarray | None = None
-        if len(hits) > self.max_features:
+        if len(hits) > self.max_features and self.areal:
             bins = self._bins(hits, bounds)
             size = (xmax - xmin) / self.thin_bins
             x0 = xmin + bins.cells[:, 0] * size
@@ -207,11 +228,16 @@ class TileSource:
         else:
             geoms = self.geometry[hits]
         clipped = shapely.clip_by_rect(geoms, xmin - pad, ymin - pad, xmax + pad, ymax + pad)
+        shown = ~shapely.is_empty(clipped)
+        kept = None if counts is None else counts[shown]
+        return hits[shown], np.asarray(clipped[shown], dtype=object), kept
+
+    def features(self, z: int, x: int, y: int) -> list[dict[str, object]]:
+        """The tile's features as :func:`mapbox_vector_tile.encode` takes them (EPSG:3857)."""
+        hits, clipped, counts = self._chosen(z, x, y)
         records = self.attributes.iloc[hits].to_dict("records")
         out: list[dict[str, object]] = []
         for i, (geom, props) in enumerate(zip(clipped, records, strict=True)):
-            if geom.is_empty:
-                continue
             properties = {"unit_id": self.ids[hits[i]]}
             properties |= {k: _value(v) for k, v in props.items() if not _missing(v)}
             if counts is not None:
@@ -227,20 +253,29 @@ class TileSource:
         gis.InputError
             If ``z/x/y`` names no tile.
         """
-        features = self.features(z, x, y)
-        if not features:
+        hits, clipped, counts = self._chosen(z, x, y)
+        if not len(hits):
             return b""
         xmin, ymin, xmax, ymax = tile_bounds(z, x, y)
-        geoms = np.array([f["geometry"] for f in features], dtype=object)
-        if (shapely.get_type_id(geoms) == 3).all():  # Polygons: the vectorised encoder
-            props = [cast("dict[str, object]", f["properties"]) for f in features]
+        if (shapely.get_type_id(clipped) == 3).all():  # Polygons: the vectorised encoder
+            columns = {"unit_id": self.ids[hits]}
+            columns |= {c: values[hits] for c, values in self._arrays.items()}
+            if counts is not None:
+                columns["cells"] = counts.astype(np.int64)
             return encode_polygons(
-                geoms, props, name=self.name, bounds=(xmin, ymin, xmax, ymax), extent=EXTENT
+                clipped, columns, name=self.name, bounds=(xmin, ymin, xmax, ymax), extent=EXTENT
             )
-        import mapbox_vector_tile  # the service extra; other geometry types than polygons
+        kinds = shapely.get_type_id(clipped)
+        if np.isin(kinds, (1, 5)).all():  # LineStrings and MultiLineStrings: the line encoder
+            columns = {"unit_id": self.ids[hits]}
+            columns |= {c: values[hits] for c, values in self._arrays.items()}
+            return encode_lines(
+                clipped, columns, name=self.name, bounds=(xmin, ymin, xmax, ymax), extent=EXTENT
+            )
+        import mapbox_vector_tile  # the service extra; points and mixed geometries
 
         data: bytes = mapbox_vector_tile.encode(
-            [{"name": self.name, "features": features}],
+            [{"name": self.name, "features": self.features(z, x, y)}],
             default_options={"quantize_bounds": (xmin, ymin, xmax, ymax), "extents": EXTENT},
         )
         return data
@@ -280,13 +315,20 @@ def _value(value: object) -> object:
 
 
 def postgis_tile_sql(
-    table: str, columns: Sequence[str], *, name: str, rank_by: str | None, max_features: int, thin_bins: int
+    table: str,
+    columns: Sequence[str],
+    *,
+    name: str,
+    rank_by: str | None,
+    max_features: int,
+    thin_bins: int,
+    schema: str | None = None,
 ) -> str:
     """One tile of ``table`` from PostGIS as :meth:`TileSource.tile` builds it (``ST_AsMVT``).
 
-    The table has ``unit_id text``, the ``columns``, ``geom`` (EPSG:3857, GiST-indexed) and
-    ``pos`` (the feature's position, for ties); parameters are ``%(z)s, %(x)s, %(y)s``.
-    Table and column names must be trusted identifiers (quoted here).
+    The table (in ``schema`` when given) has ``unit_id text``, the ``columns``, ``geom``
+    (EPSG:3857, GiST-indexed) and ``pos`` (the feature's position, for ties); parameters are
+    ``%(z)s, %(x)s, %(y)s``. Table and column names must be trusted identifiers (quoted here).
     """
     q = '"{}"'.format
     cols = ", ".join(q(c) for c in columns)
@@ -301,7 +343,7 @@ hit AS (
                {thin_bins}) AS bx,
          least(greatest(floor((ST_YMax(e.env) - (ST_YMin(t.geom) + ST_YMax(t.geom)) / 2) / {size}), -1),
                {thin_bins}) AS by
-  FROM {q(table)} t, e
+  FROM {f"{q(schema)}." if schema else ""}{q(table)} t, e
   WHERE ST_Intersects(t.geom, ST_Expand(e.env, {pad}))
 ),
 n AS (SELECT count(*) AS n FROM hit),

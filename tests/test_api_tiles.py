@@ -74,3 +74,31 @@ def test_bad_tiles_and_unknown_layers_are_4xx(client: TestClient, sid: str) -> N
     assert unknown.status_code == 404 and "risk" in unknown.text
     assert client.get(f"{API}/scenarios/{'0' * 32}/tiles/risk/3/0/0.mvt", headers=AUTH).status_code == 404
     assert client.get(f"{base}/risk/3/0/0.mvt", params={"units": "grid:1"}, headers=AUTH).status_code == 422
+
+
+def test_a_big_layer_is_indexed_when_scored_and_rendered_as_geojson_only_on_request() -> None:
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from service.api.routes.risk import GEOJSON_MAX_FEATURES, RiskEntry
+
+    def layer(n: int) -> gpd.GeoDataFrame:
+        x = np.arange(n) % 200 * 100.0
+        y = np.arange(n) // 200 * 100.0
+        score = np.linspace(0, 100, n)
+        return gpd.GeoDataFrame(
+            {"level": np.where(score > 90, "red", "blue"), "score": score, "rank": np.arange(n)[::-1] + 1},
+            geometry=shapely.box(x, y, x + 100, y + 100),
+            crs=3857,
+            index=[f"c{i}" for i in range(n)],
+        )
+
+    big = RiskEntry.of(layer(GEOJSON_MAX_FEATURES + 1))
+    assert big._tiles and not big.rendered.rendered  # the index now, the GeoJSON never yet
+    assert big.tile_source() is big.tile_source() and len(big.tile_source()) == GEOJSON_MAX_FEATURES + 1
+    small = RiskEntry.of(layer(50))
+    assert not small._tiles and not small.rendered.rendered
+    body, total = small.rendered.select(bbox=None)
+    assert total == 50 and small.rendered.rendered and body.startswith(b'{"type": "FeatureCollection"')
+    assert small.tile_source().columns == ("level", "score", "rank") and small._tiles

@@ -470,7 +470,10 @@ def test_schema_versions_upgrade_in_place_and_newer_refuses(pg_dsn: str) -> None
     store = PostgresStore(pg_dsn)
     with store._pool.connection() as conn:
         assert schema_version(conn) == store.version >= 1
-        conn.execute("INSERT INTO riskplan.schema_migrations (version, name) VALUES (999, '0999_future.sql')")
+        conn.execute(
+            "INSERT INTO riskplan.schema_version (version, name, applied_at) "
+            "VALUES (999, 'future', '2030-01-01T00:00:00+00:00')"
+        )
     store.close()
     with pytest.raises(InputError, match="schema version 999, newer than this riskplan"):
         PostgresStore(pg_dsn)

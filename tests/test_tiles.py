@@ -5,6 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import mapbox_vector_tile
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -220,3 +221,79 @@ def test_web_mercator_matches_pyproj() -> None:
     expected = np.asarray(frame.geometry.to_crs(3857).array)
     coords = shapely.get_coordinates(source.geometry)
     assert np.abs(coords - shapely.get_coordinates(expected)).max() < 1e-6  # metres
+
+
+def test_column_attributes_encode_as_the_per_feature_dicts() -> None:
+    from maps._mvt import encode_polygons
+
+    n = 300
+    rng = np.random.default_rng(4)
+    polygons = shapely.box(np.arange(n) * 10.0, 0, np.arange(n) * 10.0 + 8, 8)
+    columns = {
+        "unit_id": np.array([f"u{i}" for i in range(n)], dtype=object),
+        "score": np.where(rng.random(n) < 0.1, np.nan, rng.random(n).round(2) * 100),
+        "rank": rng.integers(-(2**40), 2**40, n),
+        "ok": rng.random(n) < 0.5,
+        "level": np.array([["red", None, "blue"][i % 3] for i in range(n)], dtype=object),
+    }
+    plain = [
+        {k: (v[i].item() if isinstance(v[i], np.generic) else v[i]) for k, v in columns.items()}
+        for i in range(n)
+    ]
+    dicts = [{k: v for k, v in d.items() if v is not None and not pd.isna(v)} for d in plain]
+    bounds = (0.0, -1500.0, 3000.0, 1500.0)
+    by_columns = mapbox_vector_tile.decode(encode_polygons(polygons, columns, name="l", bounds=bounds))
+    by_dicts = mapbox_vector_tile.decode(encode_polygons(polygons, dicts, name="l", bounds=bounds))
+    assert by_columns["l"]["features"] == by_dicts["l"]["features"]
+    assert [f["properties"] for f in by_columns["l"]["features"]] == dicts
+
+
+def _parts(geometry: dict) -> list[list[tuple]]:
+    """A line feature's parts, repeated points dropped."""
+    parts = geometry["coordinates"] if geometry["type"] == "MultiLineString" else [geometry["coordinates"]]
+    out = []
+    for part in parts:
+        points = [tuple(p) for p in part]
+        out.append([p for i, p in enumerate(points) if i == 0 or p != points[i - 1]])
+    return out
+
+
+def test_line_tiles_decode_to_the_library_encoding() -> None:
+    rng = np.random.default_rng(6)
+    starts = rng.random((400, 2)) * 4000 + [X0, Y0]
+    roads = [
+        shapely.LineString(
+            np.cumsum(np.vstack([s, rng.normal(0, 60, (int(rng.integers(1, 12)), 2))]), axis=0)
+        )
+        for s in starts
+    ]
+    frame = gpd.GeoDataFrame(
+        {"speed_kph": rng.integers(20, 80, len(roads)), "name": [f"road {i}" for i in range(len(roads))]},
+        geometry=roads,
+        crs=3857,
+        index=[f"e{i}" for i in range(len(roads))],
+    )
+    source = maps.TileSource(frame, name="roads", max_features=10**6)
+    checked = 0
+    for z in (12, 15):
+        x, y = _tile_of(X0 + 2000, Y0 + 2000, z)
+        features = source.features(z, x, y)
+        assert {"LineString", "MultiLineString"} <= {f["geometry"].geom_type for f in features} or z == 12
+        ours = mapbox_vector_tile.decode(source.tile(z, x, y))["roads"]["features"]
+        library = mapbox_vector_tile.decode(
+            mapbox_vector_tile.encode(
+                [{"name": "roads", "features": features}],
+                default_options={"quantize_bounds": maps.tile_bounds(z, x, y), "extents": 4096},
+            )
+        )["roads"]["features"]
+        theirs = {f["properties"]["unit_id"]: f for f in library}
+        assert {f["properties"]["unit_id"] for f in ours} <= set(theirs) and len(ours) > 20
+        for f in ours:
+            other = theirs[f["properties"]["unit_id"]]
+            assert f["properties"] == other["properties"]
+            wanted = [p for p in _parts(other["geometry"]) if len(p) >= 2]
+            assert _parts(f["geometry"]) == wanted
+            checked += 1
+        missing = set(theirs) - {f["properties"]["unit_id"] for f in ours}
+        assert all(len({tuple(p) for p in _parts(theirs[m]["geometry"])[0]}) <= 1 for m in missing)
+    assert checked > 100

@@ -4,14 +4,16 @@ A :class:`RenderedLayer` holds a layer in EPSG:4326, each feature's GeoJSON text
 once, as :meth:`geopandas.GeoDataFrame.to_json` would), the whole FeatureCollection, and an
 STR-tree on the geometries. A ``bbox`` request is then a tree query plus a join of the
 pre-rendered features (well under a millisecond for a few thousand features), not a fresh
-serialisation of the layer.
+serialisation of the layer. The text and the tree are built on the first request that needs
+them (once, under a lock), so a layer only ever drawn from vector tiles (a million risk cells)
+is never rendered as GeoJSON.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -31,50 +33,81 @@ _HEAD = b'{"type": "FeatureCollection", "features": ['
 _TAIL = b"]}"
 
 
-@dataclass(frozen=True)
 class RenderedLayer:
     """A layer in EPSG:4326 with its features rendered as GeoJSON text, and a spatial index.
+
+    Build one with :meth:`of`. The text and the tree are rendered on first use (once, under a
+    lock: concurrent first requests wait for one rendering); the layer is read-only after.
 
     Attributes
     ----------
     frame
         The features (EPSG:4326, geometry not null), in their original order.
     features
-        The GeoJSON text of each feature of ``frame``, in order.
+        The GeoJSON text of each feature of ``frame``, in order (rendered on first use).
     body
-        The whole FeatureCollection.
+        The whole FeatureCollection (on first use).
     tree
-        STR-tree on ``frame``'s geometries (positions, not labels).
+        STR-tree on ``frame``'s geometries (positions, not labels; on first use).
 
     Examples
     --------
     >>> from shapely import Point
     >>> gdf = gpd.GeoDataFrame({"v": [1, 2]}, geometry=[Point(0, 0), Point(5, 5)], index=["a", "b"], crs=4326)
     >>> layer = RenderedLayer.of(gdf)
-    >>> layer.select(bbox=(4, 4, 6, 6))[1], layer.select()[1]
-    (1, 2)
+    >>> layer.rendered
+    False
+    >>> layer.select(bbox=(4, 4, 6, 6))[1], layer.select()[1], layer.rendered
+    (1, 2, True)
     >>> layer.select(bbox=(4, 4, 6, 6))[0] == gdf.loc[["b"]].to_json(na="null", drop_id=False).encode()
     True
     """
 
-    frame: gpd.GeoDataFrame
-    features: tuple[bytes, ...]
-    body: bytes
-    tree: shapely.STRtree
+    def __init__(self, frame: gpd.GeoDataFrame) -> None:
+        self.frame = frame
+        self._lock = threading.Lock()
+        self._features: tuple[bytes, ...] | None = None
+        self._body: bytes | None = None
+        self._tree: shapely.STRtree | None = None
 
     @classmethod
     def of(cls, gdf: gpd.GeoDataFrame) -> RenderedLayer:
-        """Render ``gdf`` (any CRS; none is taken as EPSG:4326) feature by feature."""
+        """The layer ``gdf`` (any CRS; none is taken as EPSG:4326), to be rendered on first use."""
         out = gdf.to_crs(4326) if gdf.crs is not None else gdf
-        out = out[out.geometry.notna()]
-        collection = out.to_geo_dict(na="null", drop_id=False)
-        features = tuple(json.dumps(feature).encode() for feature in collection["features"])
-        body = _HEAD + b", ".join(features) + _TAIL
-        return cls(out, features, body, shapely.STRtree(np.asarray(out.geometry.array)))
+        return cls(out[out.geometry.notna()])
+
+    @property
+    def rendered(self) -> bool:
+        """Whether the GeoJSON text has been rendered yet."""
+        return self._features is not None
+
+    @property
+    def features(self) -> tuple[bytes, ...]:
+        """The GeoJSON text of each feature, rendered once."""
+        if self._features is None:
+            with self._lock:
+                if self._features is None:  # not rendered by a concurrent first request meanwhile
+                    collection = self.frame.to_geo_dict(na="null", drop_id=False)
+                    self._features = tuple(json.dumps(f).encode() for f in collection["features"])
+        return self._features
+
+    @property
+    def body(self) -> bytes:
+        """The whole FeatureCollection."""
+        if self._body is None:
+            self._body = _HEAD + b", ".join(self.features) + _TAIL
+        return self._body
+
+    @property
+    def tree(self) -> shapely.STRtree:
+        """The STR-tree on the geometries (positions)."""
+        if self._tree is None:
+            self._tree = shapely.STRtree(np.asarray(self.frame.geometry.array))
+        return self._tree
 
     def __len__(self) -> int:
         """The number of features."""
-        return len(self.features)
+        return len(self.frame)
 
     def positions(self, bbox: Sequence[float] | None = None) -> npt.NDArray[np.intp]:
         """Positions of the features that intersect ``bbox`` (west, south, east, north), in order.
@@ -82,7 +115,7 @@ class RenderedLayer:
         A ``west`` greater than ``east`` crosses the antimeridian (RFC 7946).
         """
         if bbox is None:
-            return np.arange(len(self.features))
+            return np.arange(len(self))
         west, south, east, north = bbox
         boxes = (
             [(west, south, east, north)]
@@ -103,8 +136,8 @@ class RenderedLayer:
 
         ``limit`` keeps the first ones; the count is of every match.
         """
-        if bbox is None and mask is None and (limit is None or limit >= len(self.features)):
-            return self.body, len(self.features)
+        if bbox is None and mask is None and (limit is None or limit >= len(self)):
+            return self.body, len(self)
         chosen = self.positions(bbox)
         if mask is not None:
             chosen = chosen[mask[chosen]]

@@ -36,6 +36,7 @@ from . import (
     risk,
     run,
     serve,
+    tiles,
     validate,
 )
 from . import map as map_  # named after its subcommand; `map` alone would hide the builtin
@@ -61,6 +62,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     communities,
     compare,
     serve,
+    tiles,
 )
 
 

@@ -1,103 +1,114 @@
-"""The schema of the PostgreSQL store: versioned SQL files applied in order (private).
+"""The schema of the PostgreSQL store, through the backend-neutral runner (private).
 
-``service/store/migrations/postgresql/NNNN_name.sql`` are applied in number order, all in one
-transaction (DDL is transactional in PostgreSQL: an upgrade that fails leaves the previous
-schema) under an advisory lock (two server processes starting at once do not both migrate),
-each recorded in ``riskplan.schema_migrations``. A database whose schema is newer than this
-code refuses to open. Plain SQL files rather than alembic: the schema is a handful of tables,
-the files are what a DBA reviews, and no ORM is involved.
+``service/store/migrations/postgresql/NNNN_name.sql`` are applied in number order by
+:func:`service.store.migrations.migrate`, the runner the SQLite store uses: each file in one
+transaction with its row in ``riskplan.schema_version`` (the same table shape as SQLite's
+``schema_version``: ``version``, ``name``, ``applied_at`` as ISO 8601 UTC text). DDL is
+transactional in PostgreSQL, so an upgrade that fails leaves the database at the last
+version that succeeded. The whole upgrade runs under a session advisory lock: two server
+processes starting at once migrate once. A database whose schema is newer than this code
+refuses to open (:class:`~service.store.migrations.SchemaVersionError`).
 
-This is the minimal apply loop of the PostgreSQL store; it is to be replaced by the
-backend-neutral migration runner of ``service/store/migrations/`` when that lands, keeping
-these files and this table.
+A database made by an earlier release records its versions in ``riskplan.schema_migrations``
+(``name`` the file name, ``applied_at`` a timestamptz); it is adopted in place on open: its
+rows move to ``riskplan.schema_version`` and the old table is dropped, in one transaction.
+Plain SQL files rather than alembic: see :mod:`service.store.migrations`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gis import InputError
+from .migrations import POSTGRESQL_MIGRATIONS, VERSION_TABLE
+from .migrations import migrate as run_migrations
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["MIGRATIONS_DIR", "migrate", "schema_version"]
+__all__ = ["MIGRATIONS_DIR", "VERSION_TABLE_NAME", "migrate", "schema_version"]
 
 log = logging.getLogger(__name__)
 
 #: The versioned SQL files of the PostgreSQL schema (``0001_initial.sql``...).
-MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "postgresql"
-_MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+MIGRATIONS_DIR = POSTGRESQL_MIGRATIONS
+#: Where the applied versions are recorded.
+VERSION_TABLE_NAME = "riskplan.schema_version"
+_LEGACY_TABLE = "riskplan.schema_migrations"
 #: Key of the advisory lock held while migrating (any constant; "riskplan" in ASCII).
 _MIGRATION_LOCK = 0x7269736B706C616E
-
-
-def _migrations() -> list[tuple[int, str, str]]:
-    """``(version, file name, SQL)`` of every migration file, in order."""
-    found = []
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
-        match = _MIGRATION.match(path.name)
-        if match is None:
-            msg = f"Migration file `{path}` is not named NNNN_name.sql. Fix: rename it."
-            raise InputError(msg)
-        found.append((int(match.group(1)), path.name, path.read_text(encoding="utf-8")))
-    versions = [v for v, _, _ in found]
-    if versions != list(range(1, len(found) + 1)):
-        msg = (
-            f"Migrations in `{MIGRATIONS_DIR}` are numbered {versions}, not 1, 2, 3... "
-            "Fix: number them in order."
-        )
-        raise InputError(msg)
-    return found
-
-
-def schema_version(conn: psycopg.Connection[Any]) -> int:
-    """The schema version of the database (0 for one riskplan never touched)."""
-    row = conn.execute("SELECT to_regclass('riskplan.schema_migrations') IS NOT NULL").fetchone()
-    if not row or not _value(row):
-        return 0
-    found = conn.execute("SELECT COALESCE(max(version), 0) FROM riskplan.schema_migrations").fetchone()
-    return int(_value(found)) if found else 0
 
 
 def _value(row: Any) -> Any:
     return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
 
+def _exists(conn: psycopg.Connection[Any], table: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    return bool(row and _value(row))
+
+
+def schema_version(conn: psycopg.Connection[Any]) -> int:
+    """The schema version of the database (0 for one riskplan never touched).
+
+    An earlier release's ``riskplan.schema_migrations`` counts until it is adopted.
+    """
+    for table in (VERSION_TABLE_NAME, _LEGACY_TABLE):
+        if _exists(conn, table):
+            found = conn.execute(f"SELECT COALESCE(max(version), 0) FROM {table}").fetchone()
+            return int(_value(found)) if found else 0
+    return 0
+
+
+def _adopt_legacy_table(conn: psycopg.Connection[Any], where: str) -> None:
+    """Move an earlier release's ``riskplan.schema_migrations`` rows to ``schema_version``."""
+    if not _exists(conn, _LEGACY_TABLE):
+        return
+    with conn.transaction():
+        conn.execute(VERSION_TABLE.format(table=VERSION_TABLE_NAME))
+        conn.execute(
+            f"INSERT INTO {VERSION_TABLE_NAME} (version, name, applied_at) "
+            "SELECT version, regexp_replace(name, '^[0-9]{4}_(.*)[.]sql$', '\\1'), "
+            """to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"') """
+            f"FROM {_LEGACY_TABLE} ON CONFLICT (version) DO NOTHING"
+        )
+        conn.execute(f"DROP TABLE {_LEGACY_TABLE}")
+    log.info("database %s: adopted the version table of an earlier release", where)
+
+
 def migrate(conn: psycopg.Connection[Any], where: str) -> int:
-    """Bring the schema up to date (in one transaction, under an advisory lock); return the version.
+    """Bring the schema up to date under an advisory lock; return the version.
+
+    ``conn`` is an autocommit connection; it is returned in autocommit mode.
 
     Raises
     ------
-    InputError
-        The database has a newer schema than this riskplan knows.
+    service.store.migrations.SchemaVersionError
+        The database has a newer schema than this riskplan knows (a :class:`gis.InputError`).
     """
-    migrations = _migrations()
-    latest = len(migrations)
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        current = schema_version(conn)
-        if current > latest:
-            msg = (
-                f"The database `{where}` has riskplan schema version {current}, newer than this "
-                f"riskplan knows ({latest}). Fix: upgrade riskplan, or use another database."
+    from psycopg.rows import tuple_row
+
+    conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+    factory = conn.row_factory
+    try:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS riskplan")
+        _adopt_legacy_table(conn, where)
+        conn.row_factory = tuple_row
+        conn.autocommit = False  # the runner commits each migration with its version row
+        try:
+            run_migrations(
+                conn,
+                MIGRATIONS_DIR,
+                paramstyle="format",
+                begin=None,
+                split=False,
+                where=where,
+                table=VERSION_TABLE_NAME,
             )
-            raise InputError(msg)
-        if current == latest:
-            return current
-        conn.execute(
-            "CREATE SCHEMA IF NOT EXISTS riskplan; "
-            "CREATE TABLE IF NOT EXISTS riskplan.schema_migrations ("
-            "version integer PRIMARY KEY, name text NOT NULL, "
-            "applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        for version, name, text in migrations[current:]:
-            conn.execute(text.encode("utf-8"))
-            conn.execute(
-                "INSERT INTO riskplan.schema_migrations (version, name) VALUES (%s, %s)", (version, name)
-            )
-            log.info("database %s: applied migration %s", where, name)
-    return latest
+        finally:
+            conn.rollback()
+            conn.autocommit = True
+        return schema_version(conn)
+    finally:
+        conn.row_factory = factory
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))

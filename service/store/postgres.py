@@ -6,7 +6,7 @@ stays the default.
 
 Layout of the database::
 
-    riskplan.schema_migrations        applied schema versions (migrations/postgresql/*.sql)
+    riskplan.schema_version           applied schema versions (migrations/postgresql/*.sql)
     riskplan.scenarios                one row per scenario
     riskplan.results                  bytes results (bytea) and layer results (their tables)
     riskplan.jobs                     jobs, their JSON result and their result tables
@@ -36,16 +36,18 @@ transactions where several statements must hold together); several server proces
 one database.
 
 Schema: plain versioned SQL files in ``service/store/migrations/postgresql/`` applied in order
-under an advisory lock, all in one transaction (DDL is transactional: an upgrade that fails
-leaves the previous schema), each with its row in ``riskplan.schema_migrations``; a database
-with a newer schema than this code refuses to open.
+by the backend-neutral runner of :mod:`service.store.migrations` (the SQLite store's), under an
+advisory lock, each in one transaction with its row in ``riskplan.schema_version`` (the same
+table shape as SQLite's); an earlier release's ``riskplan.schema_migrations`` is adopted in
+place, and a database with a newer schema than this code refuses to open.
 The layer tables need PostGIS: ``CREATE EXTENSION postgis`` needs a superuser, so a DBA runs it
 once when the riskplan role may not.
 
 By job: this module holds the choice of a store (:func:`open_store`) and the scenarios and
 results; the connections, schema and transactions are in ``_postgres_connection``, the jobs in
 ``_postgres_jobs``, the layer tables in ``_postgres_layers``, the leader's lock in
-``_postgres_lock`` and the migrations in ``_postgres_migrate``.
+``_postgres_lock``, the migrations in ``_postgres_migrate`` and the vector tiles (``ST_AsMVT``
+on a layer version's table) in ``_postgres_tiles``.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ from ._postgres_support import (
     shown,
     unknown_scenario,
 )
+from ._postgres_tiles import PostgresTiles
 from ._support import new_scenario_record
 from .base import (
     After,
@@ -164,7 +167,7 @@ def is_postgres_dsn(value: str) -> bool:
     return value.startswith(("postgresql://", "postgres://"))
 
 
-class PostgresStore(PostgresJobs, Store):
+class PostgresStore(PostgresTiles, PostgresJobs, Store):
     """The store in a PostgreSQL database with PostGIS (schema created or upgraded on open).
 
     Parameters

@@ -4,8 +4,11 @@ Units are scored by :func:`risk_models.score_scenario` with their road response 
 ``standard`` (communities: the coverage's; grid and H3 cells: each snapped to the roads,
 :func:`planning.unit_response_times`) (incident learning off), once per scenario, canonical
 units spec (:func:`service.units.canonical_units`: ``grid:0100`` is ``grid:100``) and
-standard, and kept in memory with each unit's GeoJSON pre-rendered
-(:class:`service.api.geojson.RenderedLayer`): ``bbox`` and ``level`` filters slice it.
+standard, and kept in memory with each unit's GeoJSON rendered on the first GeoJSON request
+(:class:`service.api.geojson.RenderedLayer`): ``bbox`` and ``level`` filters slice it. A layer
+the web page draws from vector tiles (more than :data:`GEOJSON_MAX_FEATURES` units) has its
+tile index (:class:`maps.TileSource`) built when it is scored, so its first view only builds
+the tiles it shows; a smaller layer builds its index on its first tile request.
 
 A request without the API token may have a layer built only within the anonymous limits
 (:mod:`service.api.budget`): at most ``max_units`` units, estimated before anything is
@@ -14,8 +17,9 @@ built, by the one anonymous worker. Bigger layers are for token holders, or a ``
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import geopandas as gpd
@@ -25,6 +29,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+import maps
 from gis.atomic import storable
 from planning import unit_response_times
 from risk_models import UnitsSpec, score_scenario
@@ -38,7 +43,7 @@ from ..params import DEFAULT_STANDARD, BBox, ScenarioId, StandardParam, check_st
 from ..problems import PROBLEM_RESPONSES
 from .coverage import coverage_entry, number
 
-__all__ = ["RiskEntry", "risk_entry", "router"]
+__all__ = ["GEOJSON_MAX_FEATURES", "TILE_COLUMNS", "RiskEntry", "risk_entry", "router"]
 
 router = APIRouter(prefix="/scenarios/{scenario_id}", tags=["results"], responses=PROBLEM_RESPONSES)
 
@@ -57,18 +62,50 @@ UnitsParam = Annotated[
 ]
 
 
+#: Above this many units the web page draws a layer from vector tiles instead of GeoJSON.
+GEOJSON_MAX_FEATURES = 20_000
+#: The risk attributes each tile feature carries (what the page's styling and tooltip read).
+TILE_COLUMNS = maps.RISK_TILE_COLUMNS
+
+
 @dataclass(frozen=True)
 class RiskEntry:
-    """Scored risk units in EPSG:4326 (pre-rendered), their levels, and the top units' reasons."""
+    """Scored risk units in EPSG:4326, their levels, the top units' reasons and the tile index.
+
+    Build one with :meth:`of`, which builds the tile index at once for a layer the page draws
+    from tiles (more than :data:`GEOJSON_MAX_FEATURES` units); :meth:`tile_source` builds it
+    for the others on first use. The GeoJSON is rendered on the first GeoJSON request.
+    """
 
     rendered: RenderedLayer
     levels: npt.NDArray[np.str_]
     top: tuple[Mapping[str, Any], ...]
+    _tiles: list[maps.TileSource] = field(default_factory=list, repr=False, compare=False)
+    _tiles_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, scored: gpd.GeoDataFrame, top: tuple[Mapping[str, Any], ...] = ()) -> RiskEntry:
+        """The entry of the scored units ``scored`` (indexed by unit id, any CRS)."""
+        rendered = RenderedLayer.of(scored)
+        entry = cls(rendered, rendered.frame["level"].astype(str).to_numpy(), tuple(top))
+        if len(rendered) > GEOJSON_MAX_FEATURES:
+            entry.tile_source()
+        return entry
 
     @property
     def units(self) -> Any:
         """The scored units (EPSG:4326, indexed by unit id)."""
         return self.rendered.frame
+
+    def tile_source(self) -> maps.TileSource:
+        """The units' tile index (layer ``risk``, :data:`TILE_COLUMNS`), built once."""
+        with self._tiles_lock:
+            if not self._tiles:
+                frame = self.units
+                columns = [c for c in TILE_COLUMNS if c in frame.columns]
+                rank_by = "score" if "score" in columns else None
+                self._tiles.append(maps.TileSource(frame, name="risk", columns=columns, rank_by=rank_by))
+            return self._tiles[0]
 
 
 def _score(request: Request, scenario_id: str, units: UnitsSpec, standard: str) -> RiskEntry:
@@ -89,7 +126,6 @@ def _score(request: Request, scenario_id: str, units: UnitsSpec, standard: str) 
     result = score_scenario(scenario, units=str(units), response_time_s=response, learn=False)
     scored = storable(result.units)
     scored.index = result.units.index.astype(str)
-    rendered = RenderedLayer.of(scored)
     top = [
         {
             "unit_id": str(unit),
@@ -102,8 +138,7 @@ def _score(request: Request, scenario_id: str, units: UnitsSpec, standard: str) 
         }
         for unit, row in result.top(50).iterrows()
     ]
-    levels = rendered.frame["level"].astype(str).to_numpy()
-    return RiskEntry(rendered, levels, tuple(top))
+    return RiskEntry.of(scored, tuple(top))
 
 
 def risk_entry(request: Request, scenario_id: str, units: str, standard: str) -> RiskEntry:

@@ -11,10 +11,16 @@ endpoint                                            gives
 
 ``layer`` is ``risk`` (the risk units of :mod:`service.api.routes.risk`, same ``units`` and
 ``standard`` parameters, same anonymous limits). Tiles are built by :class:`maps.TileSource`
-(a spatial index over the layer in Web Mercator, built once per layer version) and kept in
+(a spatial index over the layer in Web Mercator, built once per layer version, when the layer
+is scored for a layer above the threshold: :meth:`RiskEntry.tile_source`) and kept in
 a bounded LRU per layer version: the version is the scored layer itself, so a re-scored or
 deleted scenario never serves an old tile. A tile has the layer's version in its ``ETag``.
 A layer of more than :data:`GEOJSON_MAX_FEATURES` units is drawn from tiles by the web page.
+
+On the PostgreSQL store each layer version is also a PostGIS table of the scenario's schema
+(a ``tiles_<layer>_<digest>`` result, EPSG:3857, GiST-indexed; written by the first process
+that tiles it), and tiles come from ``ST_AsMVT`` there (:func:`maps.postgis_tile_sql`), equal
+feature by feature to the Python tiles, for every server process alike.
 """
 
 from __future__ import annotations
@@ -24,36 +30,26 @@ import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import numpy as np
+import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 import maps
 from gis import InputError
 
+from ...store import PostgresStore
+from ...units import canonical_units
 from ..caches import BuildCache
-from ..deps import ReadAccess
+from ..deps import ReadAccess, get_service
 from ..params import DEFAULT_STANDARD, ScenarioId, StandardParam
 from ..problems import PROBLEM_RESPONSES
-from .risk import RiskEntry, UnitsParam, risk_entry
+from .risk import GEOJSON_MAX_FEATURES, TILE_COLUMNS, RiskEntry, UnitsParam, risk_entry
 
 __all__ = ["GEOJSON_MAX_FEATURES", "TILE_COLUMNS", "router"]
 
 router = APIRouter(prefix="/scenarios/{scenario_id}/tiles", tags=["results"], responses=PROBLEM_RESPONSES)
 
-#: Above this many units the web page draws a layer from vector tiles instead of GeoJSON.
-GEOJSON_MAX_FEATURES = 20_000
-#: The risk attributes each tile feature carries (what the page's styling and tooltip read).
-TILE_COLUMNS = (
-    "name",
-    "level",
-    "score",
-    "rank",
-    "percentile",
-    "hazard_vs_median",
-    "exposure_factor_vs_median",
-    "vulnerability_factor_vs_median",
-    "response_factor_vs_median",
-)
 LAYERS = ("risk",)
 _TILES_PER_LAYER = 4096
 _MVT_DOC: dict[int | str, dict[str, Any]] = {
@@ -92,16 +88,34 @@ def _tiled(request: Request, scenario_id: str, layer: str, units: str, standard:
     key = (scenario_id, layer, units, standard, id(entry))  # the entry is kept alive by its _Tiled
 
     def build() -> _Tiled:
-        frame = entry.units
-        columns = [c for c in TILE_COLUMNS if c in frame.columns]
-        rank_by = "score" if "score" in columns else None
-        source = maps.TileSource(frame, name=layer, columns=columns, rank_by=rank_by)
-        version = hashlib.sha256(f"{key}|{len(frame)}".encode()).hexdigest()[:16]
+        source = entry.tile_source()  # built when the layer was scored, for a big layer
+        version = hashlib.sha256(f"{key}|{len(source)}".encode()).hexdigest()[:16]
+        store = get_service(request).store
+        if isinstance(store, PostgresStore):  # each layer version a PostGIS table, tiles by ST_AsMVT
+            version = _version(source)  # by content: every process finds the same table
+            name = _result_name(layer, units, standard)
+            if not store.tile_layer_stored(scenario_id, name, version):
+                store.put_tile_layer(scenario_id, name, version, source)
         return _Tiled(entry, source, version)
 
     tiled = sources.get(key, build)
     assert tiled.entry is entry
     return tiled
+
+
+def _version(source: maps.TileSource) -> str:
+    """A digest of the layer's content: ids, geometry bounds and attributes (the ETag's version)."""
+    digest = hashlib.sha256(f"{source.name}|{source.columns}|{len(source)}".encode())
+    digest.update(source.ids.astype(str).astype(bytes).tobytes())
+    digest.update(np.ascontiguousarray(source.centroids).tobytes())
+    digest.update(pd.util.hash_pandas_object(source.attributes, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _result_name(layer: str, units: str, standard: str) -> str:
+    """The store's result holding a layer's tile table (``tiles_risk_<digest>``)."""
+    spec = str(canonical_units(units))
+    return f"tiles_{layer}_" + hashlib.sha256(f"{spec}|{standard}".encode()).hexdigest()[:12]
 
 
 @router.get("/{layer}.json", dependencies=[ReadAccess], summary="TileJSON of a tiled layer")
@@ -161,7 +175,18 @@ async def vector_tile(
 
     def build() -> tuple[bytes, str]:
         tiled = _tiled(request, scenario_id, layer, units, standard)
-        return tiled.tiles.get((z, x, y), lambda: tiled.source.tile(z, x, y)), tiled.version
+        store = get_service(request).store
+        if isinstance(store, PostgresStore):
+            name = _result_name(layer, units, standard)
+
+            def make() -> bytes:
+                return store.vector_tile(scenario_id, name, tiled.version, tiled.source, z=z, x=x, y=y)
+        else:
+
+            def make() -> bytes:
+                return tiled.source.tile(z, x, y)
+
+        return tiled.tiles.get((z, x, y), make), tiled.version
 
     body, version = await run_in_threadpool(build)
     headers = {"ETag": f'"{version}-{z}-{x}-{y}"', "Cache-Control": "private, max-age=300"}

@@ -1,7 +1,7 @@
 """Schema migrations of the stores: ordered, versioned SQL files, applied on open.
 
 Each backend has a folder of plain SQL files (``sqlite/0001_initial.sql``,
-``sqlite/0002_rate_windows.sql``, ...; later ``postgresql/``). :func:`migrate` applies the ones
+``sqlite/0002_rate_windows.sql``, ...; ``postgresql/0001_initial.sql``, ...). :func:`migrate` applies the ones
 a database has not had yet, in order, each in one transaction together with its row in the
 ``schema_version`` table (version, name, time applied), so a crash leaves a database at one
 version or the next, never between. A database whose version is newer than the files the
@@ -22,9 +22,11 @@ schema of ``0001`` or an older subset of it, and ``0001`` is written with ``IF N
 throughout, so it brings such a database to version 1 in place. Later files are plain
 changes.
 
-The runner is backend-neutral: it takes a DB-API connection, the backend's folder and its
-parameter style (``qmark`` for sqlite3, ``format`` for psycopg) and how to begin a
-transaction. SQLite files are split into statements with SQLite's own
+The runner is backend-neutral: it takes a DB-API connection, the backend's folder, its
+parameter style (``qmark`` for sqlite3, ``format`` for psycopg), how to begin a transaction
+and where the version table is (``schema_version`` in SQLite, ``riskplan.schema_version`` in
+PostgreSQL: one table shape, ``version integer``, ``name text``, ``applied_at text`` (ISO 8601
+UTC), on both). SQLite files are split into statements with SQLite's own
 :func:`sqlite3.complete_statement` (so trigger bodies stay whole); a backend whose driver runs
 several statements in one ``execute`` (psycopg) passes ``split=False``.
 """
@@ -44,7 +46,9 @@ from typing import Any
 from gis import InputError
 
 __all__ = [
+    "POSTGRESQL_MIGRATIONS",
     "SQLITE_MIGRATIONS",
+    "VERSION_TABLE",
     "Migration",
     "SchemaVersionError",
     "migrate",
@@ -58,12 +62,16 @@ log = logging.getLogger(__name__)
 
 #: The SQLite store's migrations (``service/store/migrations/sqlite``).
 SQLITE_MIGRATIONS = Path(str(resources.files(__name__).joinpath("sqlite")))
+#: The PostgreSQL store's migrations (``service/store/migrations/postgresql``).
+POSTGRESQL_MIGRATIONS = Path(str(resources.files(__name__).joinpath("postgresql")))
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-_VERSION_TABLE = (
-    "CREATE TABLE IF NOT EXISTS schema_version ("
+#: The version table's DDL, ``{table}`` its (qualified) name: the same shape on every backend.
+VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS {table} ("
     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
 )
+_TABLE_NAME = re.compile(r"^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$")
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
@@ -137,11 +145,18 @@ def _strip_comments(sql: str) -> str:
     return "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--")).strip()
 
 
-def schema_version(conn: Any) -> int:
-    """The version recorded in ``schema_version`` (0: none recorded, or no such table)."""
+def _check_table(table: str) -> str:
+    if not _TABLE_NAME.match(table):
+        msg = f"Version table `{table}` is not a plain (schema.)name. Fix: use `riskplan.schema_version`."
+        raise ValueError(msg)
+    return table
+
+
+def schema_version(conn: Any, *, table: str = "schema_version") -> int:
+    """The version recorded in ``table`` (0: none recorded, or no such table)."""
     cur = conn.cursor()
     try:
-        cur.execute("SELECT max(version) FROM schema_version")
+        cur.execute(f"SELECT max(version) FROM {_check_table(table)}")
         row = cur.fetchone()
     except Exception as exc:  # no table yet, whatever the driver calls that error ...
         conn.rollback()
@@ -171,6 +186,7 @@ def migrate(
     split: bool = True,
     target: int | None = None,
     where: str = "",
+    table: str = "schema_version",
 ) -> list[int]:
     """Bring the database of ``conn`` to the newest version in ``directory`` (or to ``target``).
 
@@ -195,6 +211,9 @@ def migrate(
         Stop at this version (tests build an older database with it); default: the newest.
     where
         The database's name in messages (its path).
+    table
+        The version table, schema-qualified where the backend has schemas
+        (``riskplan.schema_version``); created when missing (:data:`VERSION_TABLE`).
 
     Returns
     -------
@@ -224,7 +243,7 @@ def migrate(
     label = f"`{where}`" if where else "being opened"
     cur = conn.cursor()
     try:
-        cur.execute(_VERSION_TABLE)
+        cur.execute(VERSION_TABLE.format(table=_check_table(table)))
         conn.commit()
         applied: list[int] = []
         for migration in migrations:
@@ -233,7 +252,7 @@ def migrate(
             if begin:
                 cur.execute(begin)
             try:
-                cur.execute("SELECT max(version) FROM schema_version")  # again, under the lock
+                cur.execute(f"SELECT max(version) FROM {table}")  # again, under the lock
                 row = cur.fetchone()
                 current = int(row[0]) if row and row[0] is not None else 0
                 if current > newest:
@@ -245,7 +264,7 @@ def migrate(
                 for statement in statements:
                     cur.execute(statement)
                 cur.execute(
-                    f"INSERT INTO schema_version (version, name, applied_at) VALUES ({mark}, {mark}, {mark})",
+                    f"INSERT INTO {table} (version, name, applied_at) VALUES ({mark}, {mark}, {mark})",
                     (migration.version, migration.name, datetime.now(UTC).isoformat(timespec="seconds")),
                 )
                 conn.commit()
@@ -255,7 +274,7 @@ def migrate(
             applied.append(migration.version)
             log.info("database %s: applied migration %04d_%s", label, migration.version, migration.name)
         if not applied:
-            current = schema_version(conn)
+            current = schema_version(conn, table=table)
             if current > newest:
                 raise _too_new(current, newest, label)
         return applied
