@@ -6,13 +6,26 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gis import InputError
 from planning.names import DEFAULT_STANDARD
 
-from ._console import EXIT_OK, STANDARD_HELP, add_executor_options, cli_executor
+from ._console import (
+    EXIT_OK,
+    STANDARD_HELP,
+    add_executor_options,
+    add_lang_option,
+    cli_executor,
+    cli_lang,
+    say,
+)
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from gis.i18n import Lang
+    from planning import CoverageResult
+
+__all__ = ["coverage_report", "register"]
 
 
 def _breaks(text: str) -> list[float]:
@@ -25,6 +38,28 @@ def _breaks(text: str) -> list[float]:
         msg = f"`--breaks` is {text!r}. Fix: give positive minutes separated by commas, such as 3,5,8."
         raise InputError(msg)
     return values
+
+
+def coverage_report(result: CoverageResult, lang: Lang) -> str:
+    """:meth:`planning.CoverageResult.report` in ``lang``: shares, percentiles, violations."""
+    std = result.standard
+    lines = [
+        say("coverage_head", lang, scenario=result.scenario, standard=std.name,
+            turnout=f"{std.turnout_s:.0f}", travel=f"{std.travel_s:.0f}", response=f"{std.response_s:.0f}",
+            speed=f"{result.speed_factor:g}")
+    ]  # fmt: skip
+    for name, row in result.summary.iterrows():
+        lines.append(
+            say("coverage_line", lang, layer=f"{name:<12}", covered=f"{row['covered']:>5}",
+                features=f"{row['features']:<5}", share=f"{row['share_weight']:6.1%}",
+                weight=say("weight_population", lang) if row["weight"] == "population" else row["weight"],
+                p50=f"{row['p50_response_s']:.0f}", p90=f"{row['p90_response_s']:.0f}")
+            + ("" if row["meets_standard"] else say("standard_not_met", lang))
+        )  # fmt: skip
+    counts = result.violations["kind"].value_counts().to_dict() if len(result.violations) else {}
+    lines.append(say("district_violations", lang, counts=counts or say("none", lang)))
+    lines += ["  " + say("note", lang, note=n) for n in result.notes]
+    return "\n".join(lines)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -54,21 +89,23 @@ def _run(args: argparse.Namespace) -> int:
         )
     out = result.write(args.out)
     write_qgis_styles(out)
-    print(result.report())
+    lang = cli_lang(args, scenario)
+    print(result.report() if lang == "en" else coverage_report(result, lang))
     if len(result.violations):
-        print(f"District violations ({len(result.violations)}):")
+        print(say("violations", lang, count=len(result.violations)))
         for message in result.violations["message"].head(args.top):
             print(f"  - {message}")
         if len(result.violations) > args.top:
-            print(f"  ... and {len(result.violations) - args.top} more (layer `violations`)")
+            print(say("more_violations", lang, count=len(result.violations) - args.top))
     flagged = {
         name: int(gdf["flagged"].sum())
         for name, gdf in (("communities", result.communities), ("hazards", result.hazards))
         if gdf["flagged"].any()
     }
     for name, count in flagged.items():
-        print(f"warning: {name}: {count} beyond the snap limit, counted as not covered", file=sys.stderr)
-    print(f"Coverage written to {Path(out).resolve()} in {time.perf_counter() - start:.1f} s.")
+        print(say("snap_warning", lang, layer=name, count=count), file=sys.stderr)
+    seconds = f"{time.perf_counter() - start:.1f}"
+    print(say("coverage_written", lang, path=Path(out).resolve(), seconds=seconds))
     return EXIT_OK
 
 
@@ -93,4 +130,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
     p.add_argument("--top", type=int, default=10, help="violations to list (default 10)")
     add_executor_options(p)
+    add_lang_option(p)
     p.set_defaults(func=_run)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from planning.names import MODELS
 
-from ._console import EXIT_OK
+from ._console import EXIT_OK, add_lang_option, cli_lang, say
 from ._planning import add_options, community_risk, road_graph
 
 __all__ = ["register"]
@@ -41,24 +41,23 @@ def _run(args: argparse.Namespace) -> int:
     )
     out = plan.write(args.out)
     write_qgis_styles(out)
+    lang = cli_lang(args, scenario)
     print(plan.report())
     expected = "expected_coverage_share" in plan.tradeoff
-    head = ", expected covered" if expected else ""
-    print(f"Trade-off (new stations: demand covered{head}, mean response):")
+    head = say("tradeoff_expected", lang) if expected else ""
+    print(say("tradeoff", lang, expected=head))
     for _, row in plan.tradeoff.iterrows():
-        mark = "  <- recommended" if row["recommended"] else ""
+        mark = say("recommended", lang) if row["recommended"] else ""
         exp = f"  {row['expected_coverage_share']:6.1%}" if expected else ""
         print(
             f"  {int(row['n_new']):>2}: {row['coverage_share']:6.1%}{exp}  {row['mean_response_s']:6.0f} s  "
             f"(+{row['marginal_gain']:.1%}){mark}"
         )
     if plan.result.status != "optimal":
-        print(
-            f"warning: the solver stopped early ({plan.result.status}); best plan kept, "
-            f"gap {plan.result.gap:.2%}",
-            file=sys.stderr,
-        )
-    print(f"Station plan written to {Path(out).resolve()} in {time.perf_counter() - start:.1f} s.")
+        gap = f"{plan.result.gap:.2%}"
+        print(say("solver_stopped", lang, status=plan.result.status, gap=gap), file=sys.stderr)
+    seconds = f"{time.perf_counter() - start:.1f}"
+    print(say("plan_written", lang, path=Path(out).resolve(), seconds=seconds))
     return EXIT_OK
 
 
@@ -89,4 +88,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--time-limit", type=float, default=30.0, help="solver time limit per solve, s (default 30)"
     )
+    add_lang_option(p)
     p.set_defaults(func=_run)
