@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gis import InputError
+from gis.i18n import load_glossary
 from planning.names import DEFAULT_STANDARD
 
 from ._console import (
@@ -40,6 +41,12 @@ def _breaks(text: str) -> list[float]:
     return values
 
 
+def _weight(weight: str, lang: Lang) -> str:
+    """What a layer's share counts (population, features, area) in ``lang``; a community column as is."""
+    key = f"cli_weight_{weight}"
+    return load_glossary().text(key, lang) if key in load_glossary().texts else weight
+
+
 def coverage_report(result: CoverageResult, lang: Lang) -> str:
     """:meth:`planning.CoverageResult.report` in ``lang``: shares, percentiles, violations."""
     std = result.standard
@@ -50,9 +57,8 @@ def coverage_report(result: CoverageResult, lang: Lang) -> str:
     ]  # fmt: skip
     for name, row in result.summary.iterrows():
         lines.append(
-            say("coverage_line", lang, layer=f"{name:<12}", covered=f"{row['covered']:>5}",
-                features=f"{row['features']:<5}", share=f"{row['share_weight']:6.1%}",
-                weight=say("weight_population", lang) if row["weight"] == "population" else row["weight"],
+            say("coverage_line", lang, layer=f"{name:<12}", covered=row["covered"], features=row["features"],
+                share=f"{row['share_weight']:.1%}", weight=_weight(str(row["weight"]), lang),
                 p50=f"{row['p50_response_s']:.0f}", p90=f"{row['p90_response_s']:.0f}")
             + ("" if row["meets_standard"] else say("standard_not_met", lang))
         )  # fmt: skip

@@ -52,7 +52,7 @@
     if (Number.isNaN(d.getTime())) return String(iso);
     if (i18n.lang !== "zh") return String(iso).slice(0, 16);
     const pad = (n) => String(n).padStart(2, "0");
-    return d.getFullYear() + "年" + (d.getMonth() + 1) + "月" + d.getDate() + "日 " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+    return t("web_datetime", { year: d.getFullYear(), month: d.getMonth() + 1, day: d.getDate(), hour: pad(d.getHours()), minute: pad(d.getMinutes()) });
   }
 
   function applyTexts() {
