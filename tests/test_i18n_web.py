@@ -113,6 +113,20 @@ def test_lang_query_then_accept_language_choose_the_texts(client: TestClient) ->
     assert bad.status_code == 422 and "zh" in bad.text and "en" in bad.text
 
 
+def test_the_scenarios_place_is_the_default(client: TestClient, tmp_path: Path) -> None:
+    gpkg = write_gpkg(tmp_path / "city.gpkg").read_bytes()  # a small city in Shanxi
+    auth = {"Authorization": "Bearer i18n-web-test-token-0123456789"}
+    r = client.post(
+        "/api/v1/scenarios", files={"file": ("city.gpkg", gpkg)}, data={"name": "S"}, headers=auth
+    )
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    assert client.get("/api/v1/i18n", params={"scenario": sid}).json()["lang"] == "zh"
+    chosen = client.get("/api/v1/i18n", params={"scenario": sid}, headers={"Accept-Language": "en"})
+    assert chosen.json()["lang"] == "en"  # the browser's language beats the place
+    assert client.get("/api/v1/i18n", params={"scenario": "no-such-id"}).status_code == 404
+
+
 def test_disclosure_in_chinese_by_accept_language_english_unchanged(client: TestClient) -> None:
     register = client.app.state.service.store.register  # type: ignore[attr-defined]
     inspector = create_account(register, role="inspector", unit=None, label="test inspector")[1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from gis.i18n import LANGS, Lang, load_glossary
@@ -47,7 +48,8 @@ async def texts(
     bounds = None
     if scenario is not None and lang is None:
         await require_read(request, None)
-        bounds = get_service(request).store.get_scenario(scenario).bounds_wgs84
+        record = await run_in_threadpool(get_service(request).store.get_scenario, scenario)
+        bounds = record.bounds_wgs84
     chosen = request_lang(request, lang, bounds_wgs84=bounds)
     glossary = load_glossary()
     response.headers["Vary"] = "Accept-Language"

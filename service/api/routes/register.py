@@ -499,6 +499,12 @@ def get_disclosure(
 @router.get(
     "/assessment/{month}",
     response_model=AssessmentOut,
+    responses={
+        200: {
+            "content": {t: {} for t in ASSESSMENT_FORMATS.values()},
+            "description": "The assessment: JSON, or with `format` the HTML page or the CSV table.",
+        }
+    },
     openapi_extra=_TOKEN,
     summary="The month's assessment (四评估)",
 )
