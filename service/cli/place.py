@@ -6,13 +6,39 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from planning.names import MODELS
 
 from ._console import EXIT_OK, add_lang_option, cli_lang, say
 from ._planning import add_options, community_risk, road_graph
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from gis.i18n import Lang
+    from planning.stations import StationPlan
+
+__all__ = ["plan_report", "register"]
+
+
+def plan_report(plan: StationPlan, lang: Lang) -> str:
+    """:meth:`planning.stations.StationPlan.report` in ``lang`` (the reasons as the model words them)."""
+    b, a = plan.summary.loc["before"], plan.summary.loc["after"]
+    std = plan.standard
+    lines = [
+        say("plan_head", lang, model=plan.model, distance=plan.distance, standard=std.name,
+            response=f"{std.response_s:.0f}", count=len(plan.proposed), recommended=plan.recommended_n),
+        say("plan_shares", lang, population_before=f"{b['population_share']:.1%}",
+            population_after=f"{a['population_share']:.1%}", demand_before=f"{b['coverage_share']:.1%}",
+            demand_after=f"{a['coverage_share']:.1%}", mean_before=f"{b['mean_response_s']:.0f}",
+            mean_after=f"{a['mean_response_s']:.0f}"),
+        say("plan_solver", lang, summary=plan.result.summary()),
+    ]  # fmt: skip
+    lines += [f"  + {i} {r['name']}: {r['reason']}" for i, r in plan.proposed.iterrows()]
+    if len(plan.uncoverable):
+        people = f"{plan.uncoverable['population'].sum():,.0f}"
+        lines.append(say("plan_uncoverable", lang, count=len(plan.uncoverable), population=people))
+    lines += ["  " + say("note", lang, note=n) for n in plan.notes]
+    return "\n".join(lines)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -42,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
     out = plan.write(args.out)
     write_qgis_styles(out)
     lang = cli_lang(args, scenario)
-    print(plan.report())
+    print(plan.report() if lang == "en" else plan_report(plan, lang))
     expected = "expected_coverage_share" in plan.tradeoff
     head = say("tradeoff_expected", lang) if expected else ""
     print(say("tradeoff", lang, expected=head))

@@ -5,8 +5,8 @@
  * never innerHTML. window.riskplan exposes the map for tests and debugging.
  *
  * Every word shown comes from the glossary through GET /api/v1/i18n (t(key, values)), in the
- * language of the switch (remembered in localStorage), else the browser's, else the scenario's
- * place; numbers and dates are formatted for that language.
+ * language of the switch (remembered in localStorage), else the browser's; numbers and dates are
+ * formatted for that language.
  */
 (function () {
   "use strict";
@@ -64,17 +64,14 @@
     document.body.dataset.lang = i18n.lang;
   }
 
-  // The texts in the switch's language, else the browser's (Accept-Language), else the scenario's place.
-  async function loadTexts(sid) {
+  // The texts in the switch's language, else the browser's (the server reads Accept-Language).
+  async function loadTexts() {
     const chosen = localStorage.getItem(LANG_KEY);
-    const q = chosen ? "?lang=" + encodeURIComponent(chosen) : sid ? "?scenario=" + encodeURIComponent(sid) : "";
-    const response = await fetch(API + "/i18n" + q);
-    if (!response.ok) return false;
+    const response = await fetch(API + "/i18n" + (chosen ? "?lang=" + encodeURIComponent(chosen) : ""));
+    if (!response.ok) return;
     const body = await response.json();
-    const changed = body.lang !== i18n.lang || !Object.keys(i18n.texts).length;
     Object.assign(i18n, { lang: body.lang, texts: body.texts, terms: body.terms });
     applyTexts();
-    return changed;
   }
 
   // -- small helpers ------------------------------------------------------------------------
@@ -557,7 +554,7 @@
       status(err.message, true);
     }
   });
-  loadTexts().catch(() => false).then(() => {
+  loadTexts().catch(() => undefined).then(() => {
     drawLegend();
     return Promise.all([loadScenarios(), loadJobKinds()]);
   }).then(
