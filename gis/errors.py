@@ -4,12 +4,21 @@ Every error raised because of bad *input* derives from :class:`InputError`
 (a :class:`ValueError`): the CLI turns it into exit code 2 and the web API into
 a 4xx response. Messages name the file, layer, row ids and argument in
 backticks, and say how to fix the problem.
+
+The main validation messages are translatable: a :class:`Problem` (and an :class:`InputError`)
+may carry a glossary ``key`` and the ``values`` of its placeholders, and ``text(lang)`` gives it
+in Chinese (``texts.input_<key>`` and ``input_<key>_fix`` of ``gis/data/glossary.toml``, in the
+file / layer / rows / fix structure of ``texts.problem``); the English text is ``str()`` as ever.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .i18n import Lang
 
 __all__ = [
     "CRSError",
@@ -29,7 +38,49 @@ class RiskplanError(Exception):
 
 
 class InputError(RiskplanError, ValueError):
-    """The caller's input is wrong; the message says what and how to fix it."""
+    """The caller's input is wrong; the message says what and how to fix it.
+
+    Parameters
+    ----------
+    *args
+        The message (English), as for any exception.
+    key
+        Glossary key of its translatable form (``texts.input_<key>``), or None.
+    values
+        The placeholders of that text.
+
+    Examples
+    --------
+    >>> e = InputError("the layer is empty. Fix: add features.", key="layer_empty")
+    >>> str(e), e.text("zh").startswith("图层为空")
+    ('the layer is empty. Fix: add features.', True)
+    """
+
+    def __init__(self, *args: object, key: str | None = None, values: Mapping[str, object] | None = None):
+        super().__init__(*args)
+        self.key = key
+        self.values: dict[str, object] = dict(values or {})
+
+    def text(self, lang: str = "en") -> str:
+        """The message in ``lang``: the glossary's text of :attr:`key`, else the English message."""
+        key = getattr(self, "key", None)
+        if lang == "en" or key is None:
+            return str(self)
+        from .i18n import load_glossary
+
+        g, code, values = load_glossary(), _lang(lang), getattr(self, "values", {})
+        text = g.text(f"input_{key}", code, **values)
+        if f"input_{key}_fix" in g.texts:
+            text = g.text(
+                "input_with_fix", code, problem=text, fix=g.text(f"input_{key}_fix", code, **values)
+            )
+        return text
+
+
+def _lang(lang: str) -> Lang:
+    from .i18n import resolve_lang
+
+    return resolve_lang(lang)
 
 
 class CRSError(InputError):
@@ -86,6 +137,10 @@ class Problem:
         Ids (or row numbers when ids are unusable) of the offending rows.
     column
         Offending column, when the problem is about one column.
+    key
+        Glossary key of the translatable form (``texts.input_<key>`` and ``input_<key>_fix``).
+    values
+        The placeholders of those texts.
     """
 
     layer: str
@@ -94,6 +149,8 @@ class Problem:
     file: str | None = None
     rows: tuple[object, ...] = ()
     column: str | None = None
+    key: str | None = field(default=None, compare=False)
+    values: Mapping[str, object] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @classmethod
     def from_error(cls, layer: str, exc: Exception, *, file: str | None = None) -> Problem:
@@ -125,6 +182,37 @@ class Problem:
             where.append(f"column `{self.column}`")
         return f"{', '.join(where)}: {self.message}. Fix: {self.fix}"
 
+    def text(self, lang: str = "en") -> str:
+        """The problem in ``lang``: where, what and the fix (English: ``str(self)``).
+
+        Without a :attr:`key`, the message and fix stay in English inside the translated frame.
+
+        Examples
+        --------
+        >>> p = Problem("hazards", "empty id", "give every row an id", rows=(3,), column="id", key="empty_id")
+        >>> p.text("zh").startswith("图层 `hazards`"), "编号为空" in p.text("zh")
+        (True, True)
+        """
+        if lang == "en":
+            return str(self)
+        from .i18n import load_glossary
+
+        g, code = load_glossary(), _lang(lang)
+        where = [g.text("input_where_file", code, file=self.file)] if self.file else []
+        where.append(g.text("input_where_layer", code, layer=self.layer))
+        if self.rows:
+            where.append(g.text("input_where_rows", code, rows=_format_rows(self.rows)))
+        if self.column:
+            where.append(g.text("input_where_column", code, column=self.column))
+        message, fix = self.message, self.fix
+        if self.key is not None:
+            message = g.text(f"input_{self.key}", code, **self.values)
+            if f"input_{self.key}_fix" in g.texts:
+                fix = g.text(f"input_{self.key}_fix", code, **self.values)
+        return g.text(
+            "problem", code, where=g.text("input_where_join", code).join(where), problem=message, fix=fix
+        )
+
 
 @dataclass
 class ScenarioError(InputError):
@@ -141,6 +229,22 @@ class ScenarioError(InputError):
         n = len(self.problems)
         lines = [f"{head} has {n} problem{'s' if n != 1 else ''}:"]
         lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+    def text(self, lang: str = "en") -> str:
+        """Every problem in ``lang`` (English: ``str(self)``)."""
+        if lang == "en":
+            return str(self)
+        from .i18n import load_glossary
+
+        g, code = load_glossary(), _lang(lang)
+        head = (
+            g.text("input_scenario_head", code, source=self.source)
+            if self.source
+            else g.text("input_scenario", code)
+        )
+        lines = [g.text("input_scenario_problems", code, head=head, count=len(self.problems))]
+        lines += [f"  - {p.text(code)}" for p in self.problems]
         return "\n".join(lines)
 
     @classmethod

@@ -66,12 +66,17 @@ def validate_layer(
     spec = LAYERS[layer]
     problems: list[Problem] = []
 
-    def add(message: str, fix: str, mask: object = None, column: str | None = None) -> None:
+    def add(
+        message: str, fix: str, mask: object = None, column: str | None = None, *, key: str | None = None
+    ) -> None:
         rows = _ids(gdf, mask, spec) if mask is not None else ()
-        problems.append(Problem(layer, message, fix, file=file, rows=rows, column=column))
+        values = {"column": column} if column else {}
+        problems.append(
+            Problem(layer, message, fix, file=file, rows=rows, column=column, key=key, values=values)
+        )
 
     if len(gdf) == 0:
-        add("the layer is empty", "add features, or leave the layer out if it is optional")
+        add("the layer is empty", "add features, or leave the layer out if it is optional", key="layer_empty")
         return problems
     problems += _crs_problems(gdf, spec, file)
     missing = [c for c in spec.required_columns if c not in gdf.columns]
@@ -80,13 +85,14 @@ def validate_layer(
             "required column is missing",
             f'add the column, or map an existing one with `rename = {{ "..." = "{column}" }}`',
             column=column,
+            key="column_missing",
         )
     problems += _geometry_problems(gdf, spec, file)
     if spec.has_ids and "id" in gdf.columns:
         ids = gdf["id"]
         empty = ids.isna() | (ids.astype(str).str.strip() == "")
         if empty.any():
-            add("empty id", "give every row an id", empty, "id")
+            add("empty id", "give every row an id", empty, "id", key="empty_id")
         dup = ids.duplicated(keep=False) & ~empty
         if dup.any():
             first = ids.duplicated(keep="first") & ~empty
@@ -95,6 +101,7 @@ def validate_layer(
                 "give every row a unique id",
                 first,
                 "id",
+                key="duplicate_id",
             )
     for column_spec in spec.columns:
         if column_spec.name in gdf.columns and column_spec.name != "id":
@@ -110,6 +117,7 @@ def _crs_problems(gdf: gpd.GeoDataFrame, spec: LayerSpec, file: str | None) -> l
                 "the layer has no CRS",
                 'declare it with `crs = "EPSG:4326"` (or the real one) in the scenario TOML',
                 file=file,
+                key="no_crs",
             )
         ]
     geoms = gdf.geometry
@@ -164,6 +172,7 @@ def _geometry_problems(gdf: gpd.GeoDataFrame, spec: LayerSpec, file: str | None)
                 "add coordinates or remove these rows",
                 file=file,
                 rows=_ids(gdf, empty, spec),
+                key="missing_geometry",
             )
         )
     present = ~empty
@@ -203,6 +212,7 @@ def _geometry_problems(gdf: gpd.GeoDataFrame, spec: LayerSpec, file: str | None)
                 "repair it, for example with `shapely.make_valid` or QGIS 'Fix geometries'",
                 file=file,
                 rows=_ids(gdf, invalid, spec),
+                key="invalid_geometry",
             )
         )
     return problems
@@ -215,15 +225,16 @@ def _column_problems(
     present = s.notna().to_numpy()
     out: list[Problem] = []
 
-    def add(message: str, fix: str, mask: np.ndarray) -> None:
+    def add(message: str, fix: str, mask: np.ndarray, *, key: str | None = None, **values: object) -> None:
+        rows = _ids(gdf, mask, spec)
         out.append(
-            Problem(spec.name, message, fix, file=file, rows=_ids(gdf, mask, spec), column=column.name)
+            Problem(spec.name, message, fix, file=file, rows=rows, column=column.name, key=key, values=values)
         )
 
     if column.required:
         missing = ~present
         if missing.any():
-            add("missing value", "fill in a value for every row", missing)
+            add("missing value", "fill in a value for every row", missing, key="missing_value")
     if column.values is not None:
         unknown = present & ~vocabulary_key(s).isin(column.values).to_numpy()
         if unknown.any():
@@ -243,15 +254,31 @@ def _column_problems(
         num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
         not_num = present & np.isnan(num)
         if not_num.any():
-            add("not a number", "write plain numbers (no units or thousands separators)", not_num)
+            add(
+                "not a number",
+                "write plain numbers (no units or thousands separators)",
+                not_num,
+                key="not_a_number",
+            )
         if column.minimum is not None:
             low = present & (num < column.minimum)
             if low.any():
-                add(f"negative value (must be >= {column.minimum:g})", "correct the value", low)
+                add(
+                    f"negative value (must be >= {column.minimum:g})",
+                    "correct the value",
+                    low,
+                    key="negative",
+                    minimum=f"{column.minimum:g}",
+                )
         if column.kind == "share":
             out_of = present & ((num < 0) | (num > 1))
             if out_of.any():
-                add("share outside 0..1", "give shares as fractions (0.25, not 25%)", out_of)
+                add(
+                    "share outside 0..1",
+                    "give shares as fractions (0.25, not 25%)",
+                    out_of,
+                    key="share_range",
+                )
     elif column.kind == "json":
         bad = np.zeros(len(gdf), dtype=bool)
         for i, value in enumerate(s.to_numpy()):

@@ -37,6 +37,7 @@ import pandas as pd
 
 from gis import InputError, Scenario, load_scenario
 from gis.atomic import atomic_path
+from gis.i18n import Lang
 from gis.scenario import scenario_table
 from gis.tables import toml_path
 
@@ -160,8 +161,10 @@ def read_register_month(source: RegisterSource, scenario: Scenario) -> RegisterM
         raise InputError(msg) from None
 
 
-def write_disclosure(d: Disclosure, out_dir: Path, label: str) -> dict[str, Path]:
+def write_disclosure(d: Disclosure, out_dir: Path, label: str, *, lang: Lang = "en") -> dict[str, Path]:
     """Write a month's disclosure as ``disclosure-YYYY-MM.{html,csv,gpkg}``, each atomically.
+
+    ``lang`` chooses the words of the HTML page and the CSV's column headers (Chinese or English).
 
     The files are those the web service serves (:mod:`service.register_outputs`): the CSV and
     GeoPackage in WGS84 (``lon`` / ``lat`` columns in the CSV); every table is the public view
@@ -170,7 +173,7 @@ def write_disclosure(d: Disclosure, out_dir: Path, label: str) -> dict[str, Path
     stem = out_dir / f"disclosure-{d.month}"
     for fmt in ("html", "csv"):
         with atomic_path(stem.with_suffix(f".{fmt}")) as tmp:
-            tmp.write_bytes(disclosure_bytes(d, fmt, label=label))
+            tmp.write_bytes(disclosure_bytes(d, fmt, label=label, lang=lang))
     write_disclosure_gpkg(d, stem.with_suffix(".gpkg"))
     return {f"disclosure_{s.lstrip('.')}": stem.with_suffix(s) for s in (".html", ".csv", ".gpkg")}
 

@@ -5,6 +5,11 @@ Shared by ``riskplan register disclose`` (files in a folder) and the web service
 :func:`risk_models.register.disclose`, whose tables are built by
 :func:`~risk_models.register.public_view`: no reporter, description as reported, plan, note,
 attachment or actor reaches them.
+
+In Chinese or English (``lang``): the HTML page's headings, dates (2024年12月) and column
+headers, and the CSV's column headers, from the glossary (``gis/data/glossary.toml``:
+``disclosure_*`` texts, ``column_*`` terms); English stays as it always was. GeoJSON and
+GeoPackage keep the column names that programs read.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import io
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from gis.i18n import Lang, format_date, format_month, load_glossary
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -26,6 +33,7 @@ __all__ = [
     "disclosure_bytes",
     "disclosure_page",
     "html_table",
+    "localise_columns",
     "write_disclosure_gpkg",
 ]
 
@@ -80,8 +88,79 @@ def html_table(frame: pd.DataFrame) -> str:
     return f'<table border="1" class="dataframe"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def disclosure_page(d: Disclosure, label: str) -> str:
-    """The month's disclosure as one self-contained HTML page (no external assets)."""
+def localise_columns(frame: pd.DataFrame, lang: Lang) -> pd.DataFrame:
+    """``frame`` with its column headers (and index name) in ``lang``: the glossary's ``column_*`` terms.
+
+    English and columns without a term keep their names; in Chinese, yes / no columns read 是 / 否
+    and grades 重大隐患 / 一般隐患.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> list(localise_columns(pd.DataFrame({"number": ["YH-1"], "deadline": [None]}), "zh").columns)
+    ['隐患编号', '整改时限']
+    """
+    if lang == "en":
+        return frame
+    import pandas as pd
+
+    terms = load_glossary().terms
+
+    def name(column: object) -> object:
+        entry = terms.get(f"column_{column}")
+        return entry[lang] if entry else column
+
+    yes_no = {True: "是", False: "否"}
+    flags = [c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c])]
+    out = frame.assign(**{str(c): frame[c].map(yes_no) for c in flags}) if flags else frame
+    if "grade" in out.columns:
+        grades = {g: terms[f"column_grade_{g}"][lang] for g in ("general", "major")}
+        out = out.assign(grade=out["grade"].map(lambda g: grades.get(g, g)))
+    out = out.rename(columns=name)
+    if out.index.name is not None:
+        out = out.rename_axis(name(out.index.name))
+    return out
+
+
+def _summary_html(d: Disclosure, lang: Lang) -> str:
+    if lang == "en":
+        return str(d.summary.to_html(escape=True))
+    terms = load_glossary().terms
+    grades = {g: terms[f"column_grade_{g}"][lang] for g in ("general", "major", "all")}
+    return str(localise_columns(d.summary.rename(index=grades), lang).to_html(escape=True))
+
+
+def _zh_disclosure_page(d: Disclosure, label: str) -> str:
+    g = load_glossary()
+    year, month = (int(part) for part in str(d.month)[:7].split("-"))
+    title = g.text("disclosure_title", "zh", month=format_month(year, month, "zh"))
+    as_of = f"{format_date(d.as_of.date(), 'zh')} {d.as_of:%H:%M}"
+
+    def table(frame: Any) -> str:
+        if not len(frame):
+            return f"<p>{html.escape(g.text('disclosure_none', 'zh'))}</p>"
+        return html_table(localise_columns(frame.drop(columns="geometry", errors="ignore"), "zh"))
+
+    intro = g.text("disclosure_intro", "zh", label=label, as_of=as_of)
+    return f"""<!doctype html>
+<html lang="zh"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:1rem}}table{{border-collapse:collapse;font-size:.85rem}}
+td,th{{border:1px solid #ccc;padding:2px 6px}}th{{background:#eee}}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>{html.escape(intro)}</p>
+<h2>{html.escape(g.text("disclosure_figures", "zh"))}</h2>{_summary_html(d, "zh")}
+<h2>{html.escape(g.text("disclosure_majors", "zh"))}</h2>{table(d.listing())}
+<h2>{html.escape(g.text("disclosure_results", "zh"))}</h2>{table(d.results)}
+</body></html>
+"""
+
+
+def disclosure_page(d: Disclosure, label: str, *, lang: Lang = "en") -> str:
+    """The month's disclosure as one self-contained HTML page (no external assets), in ``lang``."""
+    if lang == "zh":
+        return _zh_disclosure_page(d, label)
 
     def table(frame: Any) -> str:
         if not len(frame):
@@ -120,22 +199,22 @@ def write_disclosure_gpkg(d: Disclosure, path: Path) -> Path:
     return path
 
 
-def disclosure_bytes(d: Disclosure, fmt: str, *, label: str) -> bytes:
+def disclosure_bytes(d: Disclosure, fmt: str, *, label: str, lang: Lang = "en") -> bytes:
     """The disclosure in ``fmt`` (a key of :data:`DISCLOSURE_FORMATS`) as bytes.
 
     CSV: the list of major dangers with their progress, longitude / latitude columns
-    (UTF-8 with a BOM, so that Excel reads the Chinese); GeoJSON: the same as points.
+    (UTF-8 with a BOM, so that Excel reads the Chinese); GeoJSON: the same as points. ``lang``
+    chooses the words of the HTML page and the CSV's column headers.
     """
     import pandas as pd
 
     if fmt == "html":
-        return disclosure_page(d, label).encode("utf-8")
+        return disclosure_page(d, label, lang=lang).encode("utf-8")
     if fmt == "csv":
         majors = _listing(d)
         buf = io.StringIO()
-        majors.drop(columns="geometry").assign(lon=majors.geometry.x, lat=majors.geometry.y).to_csv(
-            buf, index=False
-        )
+        table = majors.drop(columns="geometry").assign(lon=majors.geometry.x, lat=majors.geometry.y)
+        localise_columns(pd.DataFrame(table), lang).to_csv(buf, index=False)
         return ("\ufeff" + buf.getvalue()).encode("utf-8")
     if fmt == "geojson":
         majors = _listing(d)

@@ -12,7 +12,7 @@ from service.cli import main
 
 
 def test_validate_ok(tmp_path, capsys):
-    assert main(["-q", "validate", str(write_gpkg(tmp_path / "ok.gpkg"))]) == 0
+    assert main(["-q", "validate", "--lang", "en", str(write_gpkg(tmp_path / "ok.gpkg"))]) == 0
     out = capsys.readouterr().out
     assert "is valid" in out and "fire_stations" in out
 

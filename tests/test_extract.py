@@ -138,7 +138,8 @@ def test_notes_reach_the_toml_and_the_scenario(built) -> None:  # type: ignore[n
 
 def test_cli_prints_found_and_estimated_then_validate_accepts(city_osm: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "cli"
-    assert main(["-q", "init", str(city_osm), "--out", str(out), "--population-total", "5000"]) == 0
+    args = ["-q", "init", str(city_osm), "--out", str(out), "--population-total", "5000", "--lang", "en"]
+    assert main(args) == 0  # English: the little city lies in China, so its default is Chinese
     text = capsys.readouterr().out
     assert "fire_stations" in text and "Population scaled" in text and "Notes" in text
     assert main(["-q", "validate", str(out / "scenario.toml")]) == 0

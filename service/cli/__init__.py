@@ -40,7 +40,7 @@ from . import (
     validate,
 )
 from . import map as map_  # named after its subcommand; `map` alone would hide the builtin
-from ._console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
+from ._console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, cli_lang, error_text
 
 __all__ = ["COMMANDS", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "build_parser", "main"]
 
@@ -80,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error_text(args: argparse.Namespace, exc: InputError) -> str:
+    """``error: ...`` in the command's language (``--lang``, else ``$RISKPLAN_LANG``, else English)."""
+    try:
+        return error_text(exc, cli_lang(args))
+    except InputError:  # a bad $RISKPLAN_LANG: the message itself, in English
+        return f"error: {exc}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
     parser = build_parser()
@@ -89,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_error_text(args, exc), file=sys.stderr)
         return EXIT_INVALID
     except RiskplanError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,20 +1,25 @@
 """What the command line shows besides its results: exit codes, progress bars, written files.
 
 Progress goes to stderr and is hidden when stderr is not a terminal (or with ``--quiet``);
-results go to stdout.
+results go to stdout. The language of what a command prints (``--lang zh|en``, :func:`add_lang_option`
+and :func:`cli_lang`) and its words (:func:`say`) come from the glossary through :mod:`gis.i18n`.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from gis import InputError
+from gis.i18n import LANGS, Lang, default_lang, load_glossary, resolve_lang
 from planning.names import DEFAULT_STANDARD
 
 if TYPE_CHECKING:
+    from gis import Scenario
     from gis.executor import Executor
 
     from ..workflow import PipelineResult
@@ -24,12 +29,17 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_INVALID",
     "EXIT_OK",
+    "LANG_ENV",
     "STANDARD_HELP",
     "Stages",
     "Tasks",
     "add_executor_options",
+    "add_lang_option",
     "cli_executor",
+    "cli_lang",
+    "error_text",
     "print_run",
+    "say",
 ]
 
 EXIT_OK = 0
@@ -127,6 +137,76 @@ def print_run(result: PipelineResult, heading: str) -> None:
     for note in result.notes:
         print(note)
     print(f"Done in {sum(result.timings_s.values()):.1f} s.")
+
+
+#: The environment variable with the default language of the CLI (``zh`` or ``en``).
+LANG_ENV = "RISKPLAN_LANG"
+
+
+def add_lang_option(p: argparse.ArgumentParser) -> None:
+    """``--lang zh|en``: the language of what the subcommand prints (summaries and errors)."""
+    p.add_argument(
+        "--lang",
+        choices=LANGS,
+        default=None,
+        help=f"language of the summary and messages: zh or en (default: the scenario's place, "
+        f"Chinese in China; else ${LANG_ENV}; else English)",
+    )
+
+
+def _bounds_wgs84(scenario: Scenario) -> tuple[float, float, float, float] | None:
+    """The scenario's extent in degrees, or None for a synthetic one (its coordinates are no place)."""
+    if scenario.synthetic or not scenario.layers:
+        return None
+    from pyproj import Transformer
+
+    boxes = [gdf.total_bounds for gdf in scenario.layers.values() if len(gdf)]
+    if not boxes:
+        return None
+    west, south = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    east, north = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    to_degrees = Transformer.from_crs(scenario.crs, 4326, always_xy=True)
+    x, y = to_degrees.transform([west, east], [south, north])
+    return (float(x[0]), float(y[0]), float(x[1]), float(y[1]))
+
+
+def cli_lang(
+    args: argparse.Namespace,
+    scenario: Scenario | None = None,
+    *,
+    bounds_wgs84: tuple[float, float, float, float] | None = None,
+) -> Lang:
+    """A command's language: ``--lang``, else the scenario's place, else ``$RISKPLAN_LANG``, else English.
+
+    The demo city and other synthetic scenarios have no place (their coordinates are generated),
+    so they follow ``$RISKPLAN_LANG``. ``bounds_wgs84`` gives the place of a scenario not loaded
+    (``riskplan init``). A bad ``$RISKPLAN_LANG`` is an :class:`gis.InputError`.
+    """
+    explicit = getattr(args, "lang", None)
+    if explicit:
+        return resolve_lang(explicit)
+    bounds = _bounds_wgs84(scenario) if scenario is not None else bounds_wgs84
+    if bounds is not None:
+        return default_lang(bounds)
+    env = os.environ.get(LANG_ENV, "").strip()
+    if env:
+        try:
+            return resolve_lang(env)
+        except InputError:
+            msg = f"${LANG_ENV} is `{env}`. Fix: set it to one of {', '.join(LANGS)}, or unset it."
+            raise InputError(msg) from None
+    return "en"
+
+
+def say(key: str, lang: Lang, **values: object) -> str:
+    """The glossary's text ``key`` in ``lang`` (``texts.cli_<key>``), its placeholders filled."""
+    return load_glossary().text(f"cli_{key}", lang, **values)
+
+
+def error_text(exc: InputError, lang: Lang) -> str:
+    """What the CLI prints for a bad input: ``error: ...`` in ``lang`` (the message's keyed form)."""
+    text = exc.text(lang) if hasattr(exc, "text") else str(exc)
+    return say("error", lang, message=text)
 
 
 #: The help of every ``--standard`` option: what a response profile is.

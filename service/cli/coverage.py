@@ -6,13 +6,27 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gis import InputError
+from gis.i18n import load_glossary
 from planning.names import DEFAULT_STANDARD
 
-from ._console import EXIT_OK, STANDARD_HELP, add_executor_options, cli_executor
+from ._console import (
+    EXIT_OK,
+    STANDARD_HELP,
+    add_executor_options,
+    add_lang_option,
+    cli_executor,
+    cli_lang,
+    say,
+)
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from gis.i18n import Lang
+    from planning import CoverageResult
+
+__all__ = ["coverage_report", "register"]
 
 
 def _breaks(text: str) -> list[float]:
@@ -25,6 +39,33 @@ def _breaks(text: str) -> list[float]:
         msg = f"`--breaks` is {text!r}. Fix: give positive minutes separated by commas, such as 3,5,8."
         raise InputError(msg)
     return values
+
+
+def _weight(weight: str, lang: Lang) -> str:
+    """What a layer's share counts (population, features, area) in ``lang``; a community column as is."""
+    key = f"cli_weight_{weight}"
+    return load_glossary().text(key, lang) if key in load_glossary().texts else weight
+
+
+def coverage_report(result: CoverageResult, lang: Lang) -> str:
+    """:meth:`planning.CoverageResult.report` in ``lang``: shares, percentiles, violations."""
+    std = result.standard
+    lines = [
+        say("coverage_head", lang, scenario=result.scenario, standard=std.name,
+            turnout=f"{std.turnout_s:.0f}", travel=f"{std.travel_s:.0f}", response=f"{std.response_s:.0f}",
+            speed=f"{result.speed_factor:g}")
+    ]  # fmt: skip
+    for name, row in result.summary.iterrows():
+        lines.append(
+            say("coverage_line", lang, layer=f"{name:<12}", covered=row["covered"], features=row["features"],
+                share=f"{row['share_weight']:.1%}", weight=_weight(str(row["weight"]), lang),
+                p50=f"{row['p50_response_s']:.0f}", p90=f"{row['p90_response_s']:.0f}")
+            + ("" if row["meets_standard"] else say("standard_not_met", lang))
+        )  # fmt: skip
+    counts = result.violations["kind"].value_counts().to_dict() if len(result.violations) else {}
+    lines.append(say("district_violations", lang, counts=counts or say("none", lang)))
+    lines += ["  " + say("note", lang, note=n) for n in result.notes]
+    return "\n".join(lines)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -100,27 +141,31 @@ def _run(args: argparse.Namespace) -> int:
         result = hours.mark(result)
     out = result.write(args.out)
     write_qgis_styles(out)
-    by_hour = hours.write(Path(out).parent, prefix=f"{Path(out).stem}_") if hours is not None else {}
-    print(result.report())
+    lang = cli_lang(args, scenario)
+    by_hour = (
+        hours.write(Path(out).parent, prefix=f"{Path(out).stem}_", lang=lang) if hours is not None else {}
+    )
+    print(result.report() if lang == "en" else coverage_report(result, lang))
     if hours is not None and hours.table is not None and hours.hour is not None:
         p90 = hours.table.loc[hours.hour, "p90_response_s"]
         print(f"Worst hour {hours.hour:02d}:00: residents' P90 response {p90:.0f} s")
     for path in by_hour.values():
         print(f"Response by hour written to {path.resolve()}")
     if len(result.violations):
-        print(f"District violations ({len(result.violations)}):")
+        print(say("violations", lang, count=len(result.violations)))
         for message in result.violations["message"].head(args.top):
             print(f"  - {message}")
         if len(result.violations) > args.top:
-            print(f"  ... and {len(result.violations) - args.top} more (layer `violations`)")
+            print(say("more_violations", lang, count=len(result.violations) - args.top))
     flagged = {
         name: int(gdf["flagged"].sum())
         for name, gdf in (("communities", result.communities), ("hazards", result.hazards))
         if gdf["flagged"].any()
     }
     for name, count in flagged.items():
-        print(f"warning: {name}: {count} beyond the snap limit, counted as not covered", file=sys.stderr)
-    print(f"Coverage written to {Path(out).resolve()} in {time.perf_counter() - start:.1f} s.")
+        print(say("snap_warning", lang, layer=name, count=count), file=sys.stderr)
+    seconds = f"{time.perf_counter() - start:.1f}"
+    print(say("coverage_written", lang, path=Path(out).resolve(), seconds=seconds))
     return EXIT_OK
 
 
@@ -174,4 +219,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--top", type=int, default=10, help="violations to list (default 10)")
     add_executor_options(p)
+    add_lang_option(p)
     p.set_defaults(func=_run)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ._console import EXIT_OK, Stages
+from ._console import EXIT_OK, Stages, add_lang_option, cli_lang, say
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from gis.extract import ExtractReport
+    from gis.i18n import Lang
+
+__all__ = ["init_report", "register"]
 
 _STAGES = ("read", "stations", "hazards", "communities", "population", "sites", "write")
 
@@ -36,8 +41,42 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     write_qgis_styles(report.layers_path)
-    print(report)
+    lang = cli_lang(args, bounds_wgs84=_layers_bounds(report.layers_path))
+    print(report if lang == "en" else init_report(report, lang))
     return EXIT_OK
+
+
+def _layers_bounds(path: Path) -> tuple[float, float, float, float] | None:
+    """The study area's extent in degrees, from the GeoPackage's metadata (no features read)."""
+    import pyogrio
+    from pyogrio.errors import DataLayerError
+    from pyproj import Transformer
+
+    for layer in ("study_area", "communities"):
+        try:
+            info = pyogrio.read_info(path, layer=layer)
+        except DataLayerError:  # a layer left out: try the next one
+            continue
+        if info.get("crs") is None or info.get("total_bounds") is None:
+            continue
+        west, south, east, north = (float(v) for v in info["total_bounds"])
+        to_degrees = Transformer.from_crs(info["crs"], 4326, always_xy=True)
+        x, y = to_degrees.transform([west, east], [south, north])
+        return (float(x[0]), float(y[0]), float(x[1]), float(y[1]))
+    return None
+
+
+def init_report(report: ExtractReport, lang: Lang) -> str:
+    """What ``riskplan init`` found and estimated (:class:`gis.extract.ExtractReport`), in ``lang``."""
+    lines = [say("init_head", lang, osm=report.osm_path.name, path=report.scenario_path)]
+    for layer, n in report.counts.items():
+        lines.append(f"  {layer:<16} {n:>7,}" + ("" if n else say("init_left_out", lang)))
+    sources = ", ".join(f"{k} {v}" for k, v in report.population_sources.items())
+    lines.append(say("init_population", lang, total=f"{report.population_total:>9,.0f}", sources=sources))
+    lines.append(say("init_notes", lang))
+    lines += [f"  - {n}" for n in report.notes]
+    lines.append(say("init_done", lang, seconds=f"{report.elapsed_s:.1f}", path=report.scenario_path))
+    return "\n".join(lines)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,4 +114,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--osm-hazards", type=Path, default=None, help="TOML overriding gis/data/osm_hazards.toml")
     p.add_argument("--name", default=None, help="scenario name (default: the file name)")
+    add_lang_option(p)
     p.set_defaults(func=_run)

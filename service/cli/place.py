@@ -6,13 +6,39 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from planning.names import MODELS
 
-from ._console import EXIT_OK
+from ._console import EXIT_OK, add_lang_option, cli_lang, say
 from ._planning import add_options, community_risk, road_graph
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from gis.i18n import Lang
+    from planning.stations import StationPlan
+
+__all__ = ["plan_report", "register"]
+
+
+def plan_report(plan: StationPlan, lang: Lang) -> str:
+    """:meth:`planning.stations.StationPlan.report` in ``lang`` (the reasons as the model words them)."""
+    b, a = plan.summary.loc["before"], plan.summary.loc["after"]
+    std = plan.standard
+    lines = [
+        say("plan_head", lang, model=plan.model, distance=plan.distance, standard=std.name,
+            response=f"{std.response_s:.0f}", count=len(plan.proposed), recommended=plan.recommended_n),
+        say("plan_shares", lang, population_before=f"{b['population_share']:.1%}",
+            population_after=f"{a['population_share']:.1%}", demand_before=f"{b['coverage_share']:.1%}",
+            demand_after=f"{a['coverage_share']:.1%}", mean_before=f"{b['mean_response_s']:.0f}",
+            mean_after=f"{a['mean_response_s']:.0f}"),
+        say("plan_solver", lang, summary=plan.result.summary()),
+    ]  # fmt: skip
+    lines += [f"  + {i} {r['name']}: {r['reason']}" for i, r in plan.proposed.iterrows()]
+    if len(plan.uncoverable):
+        people = f"{plan.uncoverable['population'].sum():,.0f}"
+        lines.append(say("plan_uncoverable", lang, count=len(plan.uncoverable), population=people))
+    lines += ["  " + say("note", lang, note=n) for n in plan.notes]
+    return "\n".join(lines)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -41,24 +67,23 @@ def _run(args: argparse.Namespace) -> int:
     )
     out = plan.write(args.out)
     write_qgis_styles(out)
-    print(plan.report())
+    lang = cli_lang(args, scenario)
+    print(plan.report() if lang == "en" else plan_report(plan, lang))
     expected = "expected_coverage_share" in plan.tradeoff
-    head = ", expected covered" if expected else ""
-    print(f"Trade-off (new stations: demand covered{head}, mean response):")
+    head = say("tradeoff_expected", lang) if expected else ""
+    print(say("tradeoff", lang, expected=head))
     for _, row in plan.tradeoff.iterrows():
-        mark = "  <- recommended" if row["recommended"] else ""
+        mark = say("recommended", lang) if row["recommended"] else ""
         exp = f"  {row['expected_coverage_share']:6.1%}" if expected else ""
         print(
             f"  {int(row['n_new']):>2}: {row['coverage_share']:6.1%}{exp}  {row['mean_response_s']:6.0f} s  "
             f"(+{row['marginal_gain']:.1%}){mark}"
         )
     if plan.result.status != "optimal":
-        print(
-            f"warning: the solver stopped early ({plan.result.status}); best plan kept, "
-            f"gap {plan.result.gap:.2%}",
-            file=sys.stderr,
-        )
-    print(f"Station plan written to {Path(out).resolve()} in {time.perf_counter() - start:.1f} s.")
+        gap = f"{plan.result.gap:.2%}"
+        print(say("solver_stopped", lang, status=plan.result.status, gap=gap), file=sys.stderr)
+    seconds = f"{time.perf_counter() - start:.1f}"
+    print(say("plan_written", lang, path=Path(out).resolve(), seconds=seconds))
     return EXIT_OK
 
 
@@ -89,4 +114,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--time-limit", type=float, default=30.0, help="solver time limit per solve, s (default 30)"
     )
+    add_lang_option(p)
     p.set_defaults(func=_run)

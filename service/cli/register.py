@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from gis import InputError
+from gis.i18n import Lang, format_month
 from risk_models.register.vocab import ACTIONS, CATEGORIES, DANGER_GRADES, ROLES, SOURCES, STATUSES
 
-from ._console import EXIT_OK
+from ._console import EXIT_OK, add_lang_option, cli_lang, say
 from ._register_accounts import add_account_commands
 
 __all__ = ["register"]
@@ -94,12 +95,12 @@ def _list(args: argparse.Namespace) -> int:
 
         with atomic_path(args.csv) as tmp:
             table.to_csv(tmp, index=False, encoding="utf-8-sig")
-        print(f"{len(table)} items written to {args.csv.resolve()}")
+        print(say("register_items", cli_lang(args), count=len(table), path=args.csv.resolve()))
         return EXIT_OK
     shown = table.head(args.limit) if args.limit else table
     print(shown.to_string(index=False) if len(shown) else "No items match.")
     if len(shown) < len(table):
-        print(f"... {len(table) - len(shown)} more (use --limit 0 or --csv PATH)")
+        print(say("more_items", cli_lang(args), count=len(table) - len(shown)))
     return EXIT_OK
 
 
@@ -140,9 +141,17 @@ def _move(args: argparse.Namespace) -> int:
         note=args.note or "",
     )
     reg.append([event])
-    deadline = f", deadline {new.deadline}" if new.deadline else ""
-    print(f"{new.number}: {event.from_status} -> {new.status} ({args.action} by {args.role}){deadline}")
+    lang = cli_lang(args)
+    deadline = say("register_deadline", lang, deadline=new.deadline) if new.deadline else ""
+    print(say("register_move", lang, number=new.number, before=event.from_status, after=new.status,
+              action=args.action, role=args.role, deadline=deadline))  # fmt: skip
     return EXIT_OK
+
+
+def _month(month: str, lang: Lang) -> str:
+    """``YYYY-MM`` as a report names it (2026年3月)."""
+    year, number = month.split("-")[:2]
+    return format_month(int(year), int(number), lang)
 
 
 def _disclose(args: argparse.Namespace) -> int:
@@ -158,10 +167,12 @@ def _disclose(args: argparse.Namespace) -> int:
         frame = to_metric(frame)
     d = disclose(frame, reg.events_frame(), args.month, location_precision_m=args.precision_m)
     out: Path = args.out or args.dir / "disclosure"
-    written = write_disclosure(d, out, reg.label)
+    lang = cli_lang(args)
+    written = write_disclosure(d, out, reg.label, lang=lang)
     s = d.summary.loc["all"]
-    print(f"Disclosure {d.month}: {int(s['found'])} found, {int(s['closed'])} closed, {int(s['open'])} open, "
-          f"{int(s['overdue'])} overdue; {len(d.majors)} major dangers listed.")  # fmt: skip
+    month = d.month if lang == "en" else _month(d.month, lang)
+    print(say("disclosure", lang, month=month, found=int(s["found"]), closed=int(s["closed"]),
+              open=int(s["open"]), overdue=int(s["overdue"]), majors=len(d.majors)))  # fmt: skip
     for path in written.values():
         print(f"  {path.resolve()}")
     return EXIT_OK
@@ -177,20 +188,28 @@ def _assess(args: argparse.Namespace) -> int:
     a = assess(frame, reg.events_frame(), args.month, by=args.by, trend_months=args.trend)
     cols = ["rank", "score", "found", "closed", "on_time_rate", "overdue_now", "median_days_to_close",
             "reopen_rate", "self_check_share", "rank_change"]  # fmt: skip
-    print(f"Assessment {a.month} by {a.by} (rank 1 is best):")
-    print(a.table[cols].to_string(float_format=lambda v: f"{v:.2f}"))
+    from ..register_outputs import localise_columns
+
+    lang = cli_lang(args)
+    if lang == "en":
+        month, by = a.month, a.by
+    else:
+        month = _month(a.month, lang)
+        by = str(localise_columns(a.table.rename_axis(a.by), lang).index.name)
+    print(say("assessment_head", lang, month=month, by=by))
+    print(localise_columns(a.table[cols], lang).to_string(float_format=lambda v: f"{v:.2f}"))
     city = a.city.loc[a.month]
-    print(
-        f"City: {int(city['found'])} found, {int(city['closed'])} closed, on time "
-        f"{city['on_time_rate']:.0%}, {int(city['overdue_now'])} overdue now, median "
-        f"{city['median_days_to_close']:.1f} days to close, reopen rate {city['reopen_rate']:.0%}, "
-        f"self-check share {city['self_check_share']:.0%}"
-    )
+    print(say("assessment_city", lang, found=int(city["found"]), closed=int(city["closed"]),
+              on_time=f"{city['on_time_rate']:.0%}", overdue=int(city["overdue_now"]),
+              median=f"{city['median_days_to_close']:.1f}", reopen=f"{city['reopen_rate']:.0%}",
+              self_check=f"{city['self_check_share']:.0%}"))  # fmt: skip
     if args.out is not None:
         from gis.atomic import atomic_path
 
+        from ..assessment_outputs import assessment_csv
+
         with atomic_path(args.out) as tmp:
-            a.table.to_csv(tmp, encoding="utf-8-sig")
+            tmp.write_text(assessment_csv(a, lang), encoding="utf-8-sig")
         print(f"  {args.out.resolve()}")
     return EXIT_OK
 
@@ -267,6 +286,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ls.add_argument("--at", default=None, help="time overdue is computed at (default: now)")
     ls.add_argument("--limit", type=int, default=50, help="rows to print (0: all)")
     ls.add_argument("--csv", type=Path, default=None, help="write the list as CSV instead")
+    add_lang_option(ls)
     ls.set_defaults(func=_list)
 
     mv = sub.add_parser("move", help="make one workflow step on an item")
@@ -281,6 +301,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     mv.add_argument("--note", default=None, help="why (private)")
     mv.add_argument("--at", default=None, help="time of the step (default: now)")
+    add_lang_option(mv)
     mv.set_defaults(func=_move)
 
     ds = sub.add_parser("disclose", help="a month's disclosure: HTML, CSV and GeoPackage")
@@ -290,6 +311,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ds.add_argument(
         "--precision-m", type=float, default=None, help="snap public points to this grid (metres)"
     )
+    add_lang_option(ds)
     ds.set_defaults(func=_disclose)
 
     asx = sub.add_parser("assess", help="a month's assessment and ranking")
@@ -298,6 +320,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     asx.add_argument("--by", default="district", help="district, street, department_unit, enterprise_id, ...")
     asx.add_argument("--trend", type=int, default=12, help="months of trend (default 12)")
     asx.add_argument("--out", type=Path, default=None, help="write the ranking table as CSV")
+    add_lang_option(asx)
     asx.set_defaults(func=_assess)
 
     dm = sub.add_parser("demo", help="write the demo city's synthetic register (synthetic data)")

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gis import InputError
+from gis.i18n import load_glossary
 from planning.names import DEFAULT_STANDARD
 
-from ._console import EXIT_OK, add_executor_options, cli_executor
+from ._console import EXIT_OK, add_executor_options, add_lang_option, cli_executor, cli_lang, say
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,25 +111,32 @@ def _run(args: argparse.Namespace) -> int:
         extra_tables=sens.tables() if sens else None,
     )
     write_qgis_styles(out)
-    print(
-        f"Risk layer of {scenario.label} ({result.units_spec}, {len(result.units)} units) "
-        f"written to {Path(out).resolve()}" + (" with its uncertainty (risk_uncertainty)" if sens else "")
-    )
+    lang = cli_lang(args, scenario)
+    written = say("risk_written", lang, scenario=scenario.label, units=result.units_spec,
+                  count=len(result.units), path=Path(out).resolve())  # fmt: skip
+    print(written + (say("risk_uncertainty", lang) if sens else ""))
     levels = result.units["level"].astype(str).value_counts()
-    print("Levels: " + ", ".join(f"{lv} {int(levels.get(lv, 0))}" for lv in risk_models.LEVELS[::-1]))
-    print(f"Top {args.top} units:")
+
+    def level(lv: str) -> str:
+        return lv if lang == "en" else load_glossary().term(f"level_{lv}", lang)
+
+    counts = ", ".join(f"{level(lv)} {int(levels.get(lv, 0))}" for lv in risk_models.LEVELS[::-1])
+    print(say("levels", lang, levels=counts))
+    print(say("top_units", lang, count=args.top))
+    score = say("score", lang)
     for uid, row in result.top(args.top).iterrows():
         name = f" {row['name']}" if "name" in row else ""
-        print(f"  {row['rank']:>3}. {uid}{name}  score {row['score']:.2f}  {row['level']}: {row['reasons']}")
+        lv = level(str(row["level"]))
+        print(f"  {row['rank']:>3}. {uid}{name}  {score} {row['score']:.2f}  {lv}: {row['reasons']}")
     if sens is not None:
-        print("Uncertainty (Morris screening, then Sobol indices; risk_weights.toml [uncertainty]):")
+        print(say("uncertainty", lang))
         for line in sens.summary():
             print(f"  {line}")
     if result.skill is not None:
-        print("Skill (spatially blocked cross-validation):")
+        print(say("skill", lang))
         print(result.skill.round(3).to_string())
     for note in result.notes:
-        print(f"note: {note}")
+        print(say("note", lang, note=note))
     return EXIT_OK
 
 
@@ -172,4 +180,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "geological / fire zones) to add to the hazard term; default: the scenario TOML's own",
     )
     add_executor_options(p)
+    add_lang_option(p)
     p.set_defaults(func=_run)

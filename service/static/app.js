@@ -3,12 +3,17 @@
  * Plain JavaScript, no build step, no network beyond this server (map tiles are optional and
  * off by default). Every piece of data reaches the DOM through textContent or DOM nodes,
  * never innerHTML. window.riskplan exposes the map for tests and debugging.
+ *
+ * Every word shown comes from the glossary through GET /api/v1/i18n (t(key, values)), in the
+ * language of the switch (remembered in localStorage), else the browser's; numbers and dates are
+ * formatted for that language.
  */
 (function () {
   "use strict";
 
   const API = "/api/v1";
   const TOKEN_KEY = "riskplan.token";
+  const LANG_KEY = "riskplan.lang";
   const COLOURS = ["#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027"];
   const NO_DATA = "#9e9e9e";
   const JOB_POLL_MS = 500;
@@ -22,6 +27,52 @@
     attribution: "&copy; OpenStreetMap contributors",
   });
   window.riskplan = { map: map, layers: state.layers };
+
+  // -- words, numbers and dates in the page's language (GET /api/v1/i18n) --------------------
+
+  const i18n = { lang: "en", texts: {}, terms: {} };
+
+  // The text `key` of the glossary with its {placeholders} filled; the key itself when missing.
+  function t(key, values) {
+    const text = i18n.texts[key] ?? i18n.terms[key] ?? key;
+    return text.replace(/\{(\w+)\}/g, (m, name) => (values && name in values ? String(values[name]) : m));
+  }
+
+  function locale() {
+    return i18n.lang === "zh" ? "zh-CN" : "en-GB";
+  }
+
+  function num(value, digits) {
+    const opts = digits === undefined ? {} : { minimumFractionDigits: digits, maximumFractionDigits: digits };
+    return Number(value).toLocaleString(locale(), opts);
+  }
+
+  function when(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return String(iso);
+    if (i18n.lang !== "zh") return String(iso).slice(0, 16);
+    const pad = (n) => String(n).padStart(2, "0");
+    return t("web_datetime", { year: d.getFullYear(), month: d.getMonth() + 1, day: d.getDate(), hour: pad(d.getHours()), minute: pad(d.getMinutes()) });
+  }
+
+  function applyTexts() {
+    document.documentElement.lang = i18n.lang;
+    document.querySelectorAll("[data-i18n]").forEach((node) => (node.textContent = t(node.dataset.i18n)));
+    document.querySelectorAll("[data-i18n-placeholder]").forEach((node) => (node.placeholder = t(node.dataset.i18nPlaceholder)));
+    document.querySelectorAll("[data-i18n-aria-label]").forEach((node) => node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel)));
+    $("lang").value = i18n.lang;
+    document.body.dataset.lang = i18n.lang;
+  }
+
+  // The texts in the switch's language, else the browser's (the server reads Accept-Language).
+  async function loadTexts() {
+    const chosen = localStorage.getItem(LANG_KEY);
+    const response = await fetch(API + "/i18n" + (chosen ? "?lang=" + encodeURIComponent(chosen) : ""));
+    if (!response.ok) return;
+    const body = await response.json();
+    Object.assign(i18n, { lang: body.lang, texts: body.texts, terms: body.terms });
+    applyTexts();
+  }
 
   // -- small helpers ------------------------------------------------------------------------
 
@@ -47,13 +98,14 @@
   }
 
   function seconds(value) {
-    if (value === null || value === undefined) return "unreachable";
+    if (value === null || value === undefined) return t("web_unreachable");
     const s = Math.round(value);
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
   }
 
   function pct(value) {
-    return value === null || value === undefined ? "n/a" : (100 * value).toFixed(1) + " %";
+    if (value === null || value === undefined) return t("web_na");
+    return num(100 * value, 1) + (i18n.lang === "zh" ? "%" : " %");
   }
 
   function token() {
@@ -70,7 +122,7 @@
     // 429 with Retry-After while it finishes into its cache, so ask again a few times
     for (let i = 0; response.status === 429 && i < RETRIES_429; i++) {
       const wait = Math.min(30, Number(response.headers.get("Retry-After")) || 2);
-      status("the server is computing " + path.split("?")[0] + "; retrying in " + wait + " s");
+      status(t("web_retrying", { path: path.split("?")[0], wait: wait }));
       await new Promise((done) => setTimeout(done, wait * 1000));
       response = await fetch(API + path, opts);
     }
@@ -122,8 +174,8 @@
       }),
       onEachFeature: (f, layer) => {
         const p = f.properties;
-        const lines = [String(p.name || f.id), "population " + (p.population ?? "n/a")];
-        if (coloured) lines.push("response " + seconds(p.response_time_s) + " from " + (p.nearest_station ?? "none"));
+        const lines = [String(p.name || f.id), t("web_population", { population: p.population == null ? t("web_na") : num(p.population) })];
+        if (coloured) lines.push(t("web_response_from", { time: seconds(p.response_time_s), station: p.nearest_station ?? t("web_none") }));
         layer.bindTooltip(tooltip(lines), { sticky: true });
       },
     });
@@ -139,14 +191,16 @@
   function riskLines(p, id) {
     const lines = [
       String(p.name || p.unit_id || id),
-      "risk " + String(p.level) + " (score " + Number(p.score).toFixed(1) + ", rank " + String(p.rank) + ")",
-      "vs the median unit: hazard x" + Number(p.hazard_vs_median).toFixed(1) +
-        ", exposure x" + Number(p.exposure_factor_vs_median).toFixed(1) +
-        ", vulnerability x" + Number(p.vulnerability_factor_vs_median).toFixed(1) +
-        ", response x" + Number(p.response_factor_vs_median).toFixed(1),
+      t("web_risk_line", { level: i18n.lang === "zh" ? t("level_" + p.level) : String(p.level), score: num(p.score, 1), rank: String(p.rank) }),
+      t("web_vs_median", {
+        hazard: num(p.hazard_vs_median, 1),
+        exposure: num(p.exposure_factor_vs_median, 1),
+        vulnerability: num(p.vulnerability_factor_vs_median, 1),
+        response: num(p.response_factor_vs_median, 1),
+      }),
     ];
     // a thinned tile square stands for several cells and names the worst of them
-    if (p.cells > 1) lines.push("worst of " + String(p.cells) + " cells here; zoom in for each");
+    if (p.cells > 1) lines.push(t("web_worst_of_cells", { cells: String(p.cells) }));
     return lines;
   }
 
@@ -210,36 +264,37 @@
 
   function drawLegend() {
     const limits = [0.6, 1.0, 1.6, 2.0].map((b) => seconds(b * state.standardS));
-    const labels = ["up to " + limits[0], limits[0] + " to " + limits[1] + " (standard)",
-      limits[1] + " to " + limits[2], limits[2] + " to " + limits[3], "over " + limits[3]];
+    const labels = [t("web_legend_up_to", { limit: limits[0] }), t("web_legend_standard", { low: limits[0], high: limits[1] }),
+      t("web_legend_range", { low: limits[1], high: limits[2] }), t("web_legend_range", { low: limits[2], high: limits[3] }),
+      t("web_legend_over", { limit: limits[3] })];
     const rows = labels.map((text, i) =>
       el("div", {}, [el("span", { class: "swatch", style: "background:" + COLOURS[i] }), text]));
-    rows.push(el("div", {}, [el("span", { class: "swatch", style: "background:" + NO_DATA }), "not computed / unreachable"]));
-    rows.push(el("div", {}, [el("span", { class: "swatch", style: "background:#42a5f5;border-radius:50%" }), "fire station"]));
-    rows.push(el("div", {}, [el("span", { class: "swatch", style: "background:#ce93d8;border-radius:50%" }), "hazard source"]));
-    replace($("legend"), el("strong", { text: "Response time (min:s)" }), ...rows);
+    rows.push(el("div", {}, [el("span", { class: "swatch", style: "background:" + NO_DATA }), t("web_legend_no_data")]));
+    rows.push(el("div", {}, [el("span", { class: "swatch", style: "background:#42a5f5;border-radius:50%" }), t("web_legend_station")]));
+    rows.push(el("div", {}, [el("span", { class: "swatch", style: "background:#ce93d8;border-radius:50%" }), t("web_legend_hazard")]));
+    replace($("legend"), el("strong", { text: t("web_legend_title") }), ...rows);
   }
 
   function drawSummary(summary) {
     const rows = Object.entries(summary.layers).map(([name, s]) =>
       el("tr", {}, [
         el("td", { text: name }),
-        el("td", { class: "num", text: s.covered + "/" + s.features }),
+        el("td", { class: "num", text: num(s.covered) + "/" + num(s.features) }),
         el("td", { class: "num", text: pct(s.share_covered) }),
         el("td", { class: "num", text: seconds(s.p50_response_s) }),
         el("td", { class: "num", text: seconds(s.p95_response_s) }),
       ]));
-    const head = el("tr", {}, ["layer", "covered", "share", "p50", "p95"].map((t) => el("th", { text: t })));
+    const head = el("tr", {}, ["web_col_layer", "web_col_covered", "web_col_share", "web_col_p50", "web_col_p95"].map((k) => el("th", { text: t(k) })));
     const std = summary.standard;
     replace($("coverage"),
-      el("div", { text: summary.scenario + " under " + std.name + " (" + seconds(std.response_s) + ")" }),
+      el("div", { text: t("web_summary_under", { scenario: summary.scenario, standard: std.name, time: seconds(std.response_s) }) }),
       el("table", {}, [head, ...rows]),
-      el("div", { text: summary.violations + " district violation(s)" }));
+      el("div", { text: t("web_violations", { count: num(summary.violations) }) }));
   }
 
   async function loadCoverage(sid, seq) {
     const standard = $("standard").value;
-    status("computing coverage (first time takes a few seconds)…");
+    status(t("web_computing_coverage"));
     const q = "?standard=" + encodeURIComponent(standard);
     const summary = await api("/scenarios/" + sid + "/coverage" + q);
     if (seq !== state.seq) return;
@@ -259,7 +314,7 @@
       setLayer(name, L.geoJSON(gj, { style: style, interactive: false }));
     }));
     document.body.dataset.coverage = "ready";
-    status("coverage ready: click the map for response times");
+    status(t("web_coverage_ready"));
     await loadRisk(sid, seq);
   }
 
@@ -283,7 +338,7 @@
       if (seq !== state.seq) return;
       setLayer("communities", communitiesLayer(communities, false));
       setLayer("hazards", pointsLayer(hazards, HAZARD_STYLE, (f) => [String(f.properties.name), String(f.properties.category)]));
-      setLayer("stations", pointsLayer(stations, STATION_STYLE, (f) => [String(f.properties.name), "grade " + f.properties.grade]));
+      setLayer("stations", pointsLayer(stations, STATION_STYLE, (f) => [String(f.properties.name), t("web_grade", { grade: f.properties.grade })]));
       document.body.dataset.layers = "ready";
       await loadCoverage(sid, seq);
     } catch (err) {
@@ -295,12 +350,12 @@
 
   async function pointQuery(latlng) {
     if (!state.scenario) {
-      status("choose a scenario first", true);
+      status(t("web_choose_first"), true);
       return;
     }
     const lon = latlng.lng.toFixed(6), lat = latlng.lat.toFixed(6);
     const panel = $("response-times");
-    replace(panel, el("div", { text: "asking for " + lon + ", " + lat + "…" }));
+    replace(panel, el("div", { text: t("web_asking", { lon: lon, lat: lat }) }));
     const params = new URLSearchParams({ lon: lon, lat: lat, k: "3", standard: $("standard").value });
     if (state.query) map.removeLayer(state.query);
     state.query = null;
@@ -313,19 +368,19 @@
         group.addLayer(line);
       });
       state.query = group.addTo(map);
-      const head = el("tr", {}, ["#", "station", "response", "travel", ""].map((t) => el("th", { text: t })));
+      const head = el("tr", {}, ["web_col_rank", "web_col_station", "web_col_response", "web_col_travel", ""].map((k) => el("th", { text: k ? t(k) : "" })));
       const rows = ans.stations.map((s) => el("tr", { class: "station-time" }, [
         el("td", { text: String(s.rank) }),
         el("td", { text: s.name }),
         el("td", { class: "num response-time", text: seconds(s.response_time_s) }),
         el("td", { class: "num", text: seconds(s.travel_time_s) }),
-        el("td", { class: s.covered ? "ok" : "bad", text: s.covered ? "within" : "over" }),
+        el("td", { class: s.covered ? "ok" : "bad", text: s.covered ? t("web_within") : t("web_over") }),
       ]));
       replace(panel,
         el("div", { class: ans.covered ? "ok" : "bad",
-          text: (ans.covered ? "Covered" : "Not covered") + " under " + ans.standard + " (" + seconds(ans.response_standard_s) + ")" }),
+          text: t(ans.covered ? "web_covered_under" : "web_not_covered_under", { standard: ans.standard, time: seconds(ans.response_standard_s) }) }),
         el("table", {}, [head, ...rows]),
-        el("div", { class: "hint", text: "point " + lon + ", " + lat + "; nearest road " + Math.round(ans.snap_distance_m) + " m" }));
+        el("div", { class: "hint", text: t("web_point_snap", { lon: lon, lat: lat, distance: num(Math.round(ans.snap_distance_m)) }) }));
     } catch (err) {
       replace(panel, el("div", { class: "error", text: err.message }));
     }
@@ -338,7 +393,7 @@
       const gj = await api("/jobs/" + jobId + "/result/layers/" + encodeURIComponent(layer));
       setLayer("result", pointsLayer(gj, RESULT_STYLE, (f) =>
         Object.entries(f.properties).slice(0, 6).map(([k, v]) => k + ": " + v)));
-      status("showing job layer " + layer);
+      status(t("web_showing_layer", { layer: layer }));
     } catch (err) {
       status(err.message, true);
     }
@@ -349,11 +404,11 @@
       pointToLayer: (f, latlng) => L.circleMarker(latlng, Object.assign({ className: "proposed-station" }, PROPOSED_STYLE)),
       onEachFeature: (f, layer) => {
         const p = f.properties;
-        layer.bindTooltip(tooltip(["proposed: " + String(p.name || f.id)]));
+        layer.bindTooltip(tooltip([t("web_proposed_tooltip", { name: String(p.name || f.id) })]));
         layer.bindPopup(el("div", { class: "proposed-popup" }, [
-          el("strong", { text: "Proposed: " + String(p.name || f.id) }),
+          el("strong", { text: t("web_proposed_title", { name: String(p.name || f.id) }) }),
           el("div", { class: "reason", text: String(p.reason || "") }),
-          el("div", { class: "hint", text: "population newly covered: " + (p.added_population ?? "n/a") }),
+          el("div", { class: "hint", text: t("web_newly_covered", { population: p.added_population == null ? t("web_na") : num(p.added_population) }) }),
         ]));
       },
     });
@@ -363,9 +418,9 @@
     const q = "?standard=" + encodeURIComponent($("standard").value);
     const base = API + "/scenarios/" + encodeURIComponent(sid);
     return el("div", { class: "plan-links" }, [
-      el("a", { id: "open-map", href: base + "/map" + q, target: "_blank", rel: "noopener", text: "open the map" }),
+      el("a", { id: "open-map", href: base + "/map" + q, target: "_blank", rel: "noopener", text: t("web_open_map") }),
       " · ",
-      el("a", { id: "open-report", href: base + "/report" + q, target: "_blank", rel: "noopener", text: "open the report" }),
+      el("a", { id: "open-report", href: base + "/report" + q, target: "_blank", rel: "noopener", text: t("web_open_report") }),
     ]);
   }
 
@@ -376,7 +431,7 @@
     const items = gj.features.map((f) =>
       el("li", {}, [el("strong", { text: String(f.properties.name || f.id) + ": " }), String(f.properties.reason || "")]));
     panel.appendChild(el("div", { class: "proposed-list" }, [
-      el("div", { text: gj.features.length + " proposed station(s) (yellow on the map; click one for its reason)" }),
+      el("div", { text: t("web_proposed_count", { count: gj.features.length }) }),
       el("ul", {}, items),
     ]));
     panel.appendChild(pageLinks(sid));
@@ -387,10 +442,10 @@
     const sid = state.scenario;
     const panel = $("job");
     const bar = el("progress", { max: "1", value: "0" });
-    const text = el("div", { text: "queued" });
+    const text = el("div", { text: t("web_job_queued") });
     replace(panel, bar, text);
+    let job;
     for (;;) {
-      let job;
       try {
         job = await api("/jobs/" + jobId);
       } catch (err) {
@@ -398,18 +453,18 @@
         return;
       }
       bar.value = job.progress;
-      text.textContent = job.kind + ": " + job.status + (job.message ? " (" + job.message + ")" : "");
+      text.textContent = t("web_job_line", { kind: job.kind, status: t("web_job_status_" + job.status) }) + (job.message ? " (" + job.message + ")" : "");
       if (["succeeded", "failed", "cancelled"].includes(job.status)) break;
       await new Promise((resolve) => setTimeout(resolve, JOB_POLL_MS));
     }
-    if (!text.textContent.includes("succeeded")) return;
+    if (job.status !== "succeeded") return;
     const result = await api("/jobs/" + jobId + "/result");
     const buttons = result.layers.map((layer) => {
-      const b = el("button", { type: "button", text: "show " + layer });
+      const b = el("button", { type: "button", text: t("web_show_layer", { layer: layer }) });
       b.addEventListener("click", () => showResultLayer(jobId, layer));
       return b;
     });
-    panel.appendChild(el("div", {}, buttons.length ? buttons : ["no layers"]));
+    panel.appendChild(el("div", {}, buttons.length ? buttons : [t("web_no_layers")]));
     if (result.kind === "placement" && result.layers.includes("proposed")) {
       try {
         await showPlacement(jobId, sid, panel);
@@ -420,8 +475,8 @@
   }
 
   async function startJob() {
-    if (!state.scenario) return status("choose a scenario first", true);
-    if (!token()) return status("enter the API token to start jobs", true);
+    if (!state.scenario) return status(t("web_choose_first"), true);
+    if (!token()) return status(t("web_token_for_jobs"), true);
     try {
       const job = await api("/scenarios/" + state.scenario + "/jobs", {
         method: "POST",
@@ -439,8 +494,8 @@
   async function loadScenarios(selectId) {
     const list = await api("/scenarios");
     const select = $("scenario");
-    replace(select, el("option", { value: "", text: "choose a scenario" }),
-      ...list.map((s) => el("option", { value: s.id, text: s.label + " (" + s.created_at.slice(0, 16) + ")" })));
+    replace(select, el("option", { value: "", text: t("web_choose_scenario"), "data-i18n": "web_choose_scenario" }),
+      ...list.map((s) => el("option", { value: s.id, text: s.label + " (" + when(s.created_at) + ")" })));
     if (selectId) {
       select.value = selectId;
       await selectScenario(selectId);
@@ -448,8 +503,8 @@
   }
 
   async function createDemo() {
-    if (!token()) return status("enter the API token to create the demo city", true);
-    status("generating the demo city…");
+    if (!token()) return status(t("web_token_for_demo"), true);
+    status(t("web_generating_demo"));
     try {
       const created = await api("/scenarios/demo", {
         method: "POST",
@@ -483,8 +538,26 @@
       if (layer) (e.target.checked ? layer.addTo(map) : map.removeLayer(layer));
     }));
   map.on("click", (e) => pointQuery(e.latlng));
-  drawLegend();
-  Promise.all([loadScenarios(), loadJobKinds()]).then(
-    () => status("ready"),
+  // the switch: remembered, and everything drawn again in the new language
+  $("lang").addEventListener("change", async (e) => {
+    localStorage.setItem(LANG_KEY, e.target.value);
+    try {
+      await loadTexts();
+      drawLegend();
+      const sid = state.scenario;
+      await loadScenarios();
+      if (sid) {
+        $("scenario").value = sid;
+        await selectScenario(sid);
+      }
+    } catch (err) {
+      status(err.message, true);
+    }
+  });
+  loadTexts().catch(() => undefined).then(() => {
+    drawLegend();
+    return Promise.all([loadScenarios(), loadJobKinds()]);
+  }).then(
+    () => status(t("web_ready")),
     (err) => status(err.message, true));
 })();

@@ -4,6 +4,7 @@
 module              routes
 ==================  ====================================================================
 ``meta``            ``/health``, ``/version``
+``i18n``            ``/i18n``: the web pages' texts in Chinese or English
 ``scenarios``       upload, demo, list, get, delete scenarios; their layers as GeoJSON
 ``coverage``        ``/scenarios/{id}/coverage[/{layer}]``, isochrones, districts, violations
 ``risk``            ``/scenarios/{id}/risk`` and ``/risk/top``
@@ -41,6 +42,7 @@ from . import (
     communities,
     compare,
     coverage,
+    i18n,
     jobs,
     maps,
     meta,
@@ -57,6 +59,7 @@ __all__ = ["ROUTERS"]
 #: Every router of the API, mounted under ``/api/v1`` in this order.
 ROUTERS: tuple[APIRouter, ...] = (
     meta.router,
+    i18n.router,  # the pages' texts in Chinese or English
     scenarios.router,
     coverage.router,
     risk.router,

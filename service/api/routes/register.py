@@ -25,13 +25,16 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from gis import InputError
+from gis.i18n import load_glossary
 from risk_models.register import Item, TransitionError, assess, report, transition
 from risk_models.register.disclosure import PUBLIC_STEPS
 
+from ...assessment_outputs import ASSESSMENT_FORMATS, assessment_bytes
 from ...register_outputs import DISCLOSURE_FORMATS, disclosure_bytes
 from ...store import Attachment, NotFoundError, StoredItem
 from ..accounts import Actor
 from ..deps import get_service
+from ..lang import LangQuery, request_lang
 from ..params import BBOX_PATTERN
 from ..photos import MAX_PHOTOS, clean_photo
 from ..problems import PROBLEM_RESPONSES, BodyTooLargeError
@@ -429,12 +432,17 @@ def get_disclosure(
     month: Month,
     request: Request,
     format: Annotated[str, Query(pattern="^(html|csv|geojson|gpkg)$")] = "html",
+    lang: LangQuery = None,
 ) -> Response:
-    """Major dangers of the month, their progress and the results; public, no reporter or notes."""
+    """Major dangers of the month, their progress and the results; public, no reporter or notes.
+
+    The page and the CSV's headers in Chinese or English: ``lang``, else Accept-Language, else English.
+    """
     register = get_service(request).store.register
     version = register.last_event_id()
-    cache: dict[tuple[str, str, int], bytes] = request.app.state.register_pages
-    key = (month, format, version)
+    chosen = request_lang(request, lang)
+    cache: dict[tuple[str, str, int, str], bytes] = request.app.state.register_pages
+    key = (month, format, version, chosen)
     data = cache.get(key)
     if data is None:
         # the month's tables once per register version (the other formats reuse them), from
@@ -446,11 +454,12 @@ def get_disclosure(
             if len(tables) > 16:
                 tables.clear()
             tables[(month, version)] = d
-        data = disclosure_bytes(d, format, label="Hidden-danger register (隐患台账)")
+        label = load_glossary().text("disclosure_register_label", chosen)
+        data = disclosure_bytes(d, format, label=label, lang=chosen)
         if len(cache) > 64:
             cache.clear()
         cache[key] = data
-    headers = {"Cache-Control": "public, max-age=300"}
+    headers = {"Cache-Control": "public, max-age=300", "Vary": "Accept-Language", "Content-Language": chosen}
     if format == "html":
         headers["Content-Security-Policy"] = (
             "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
@@ -464,18 +473,31 @@ def get_disclosure(
 @router.get(
     "/assessment/{month}",
     response_model=AssessmentOut,
+    responses={
+        200: {
+            "content": {t: {} for t in ASSESSMENT_FORMATS.values()},
+            "description": "The assessment: JSON, or with `format` the HTML page or the CSV table.",
+        }
+    },
     openapi_extra=_TOKEN,
     summary="The month's assessment (四评估)",
 )
 def get_assessment(
     month: Month,
     request: Request,
+    *,
     by: Annotated[
         str, Query(pattern="^(district|street|department_unit|territorial_unit|enterprise_id)$")
     ] = "district",
     trend: Annotated[int, Query(ge=1, le=36)] = 12,
-) -> AssessmentOut:
-    """Ranking by district, street, department or enterprise, with the city's monthly trend."""
+    format: Annotated[str, Query(pattern="^(json|html|csv)$")] = "json",
+    lang: LangQuery = None,
+) -> AssessmentOut | Response:
+    """Ranking by district, street, department or enterprise, with the city's monthly trend.
+
+    ``format=html`` or ``csv``: the page or the table for people, in ``lang`` (else Accept-Language,
+    else English): Chinese headings, column headers and months (2024年12月).
+    """
     service = get_service(request)
     actor = require_actor(request, service)
     if actor.role in ("reporter", "enterprise"):
@@ -498,6 +520,17 @@ def get_assessment(
     def records(table: pd.DataFrame) -> list[dict[str, Any]]:
         return list(json.loads(table.reset_index().to_json(orient="records", date_format="iso")))
 
+    if format != "json":
+        chosen = request_lang(request, lang)
+        headers = {"Vary": "Accept-Language", "Content-Language": chosen}
+        if format == "html":
+            headers["Content-Security-Policy"] = (
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+            )
+        else:
+            headers["Content-Disposition"] = f'attachment; filename="assessment-{month}-by-{by}.csv"'
+        data = assessment_bytes(a, format, chosen, by=by)
+        return Response(data, media_type=ASSESSMENT_FORMATS[format], headers=headers)
     table = a.table.rename_axis(by)
     return AssessmentOut(month=a.month, by=by, table=records(table), city=records(a.city))
 
