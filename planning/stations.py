@@ -32,6 +32,7 @@ from gis.snap import road_distances
 from gis.tables import TableOverrides, load_table
 
 from ._curve import drop_idle, extend, metrics, objective, solve
+from ._station_costs import StationCosts
 from ._stats import quantile
 from .demand import demand_weights
 from .location import LocationResult
@@ -39,7 +40,7 @@ from .names import DEFAULT_STANDARD, MODELS, Distance, Model
 from .response import OFF_ROAD_RULE
 from .siting import apply_siting_rules, generate_candidates, load_norms
 from .standards import ResponseStandard, response_standard
-from .travel import TargetsBySources, _points, cost_matrix, road_matrix
+from .travel import _points, cost_matrix, road_matrix
 
 if TYPE_CHECKING:
     from gis.network.graph import GraphLike
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["StationPlan", "demand_weights", "plan_stations"]
 
 log = logging.getLogger(__name__)
+
+#: Models that read the cost matrix only as "within the radius or not" (:mod:`planning._station_costs`).
+COVERAGE_MODELS: tuple[Model, ...] = ("mclp", "lscp", "backup", "mexclp")
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -65,14 +69,13 @@ def _seconds(t: float) -> str:
 
 def _uncoverable(
     com: gpd.GeoDataFrame,
-    cost: TargetsBySources,
+    best: FloatArray,
     pop: FloatArray,
     radius: float,
     *,
     off_road: npt.NDArray[np.bool_],
 ) -> pd.DataFrame:
-    """Communities no existing station or eligible candidate covers within ``radius``."""
-    best = cost.min(axis=1) if cost.shape[1] else np.full(len(cost), np.inf)
+    """Communities no existing station or eligible candidate covers within ``radius`` (``best``: over all)."""
     out = best > radius
     reason = np.where(off_road, "off road", np.where(np.isfinite(best), "too far", "unreachable"))
     table = pd.DataFrame(
@@ -88,7 +91,10 @@ def _uncoverable(
 
 
 def _snap_far(
-    graph: GraphLike, sites: gpd.GeoDataFrame, max_snap_m: float | None = None
+    graph: GraphLike,
+    sites: gpd.GeoDataFrame,
+    max_snap_m: float | None = None,
+    snaps: pd.DataFrame | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Sites farther than the snap limit from every road, by the coverage's rule (:data:`OFF_ROAD_RULE`).
 
@@ -101,7 +107,7 @@ def _snap_far(
     limit = float(load_table("road_speeds")["defaults"]["max_snap_m"]) if max_snap_m is None else max_snap_m
     m = road_matrix(graph)
     pts = _points(sites)
-    snap = m._snap(pts)["snap_distance_m"].to_numpy()
+    snap = (m._snap(pts) if snaps is None else snaps)["snap_distance_m"].to_numpy()
     return np.asarray(road_distances(sites.geometry.to_numpy(), pts, snap, m.edge_tree) > limit)
 
 
@@ -389,14 +395,34 @@ def plan_stations(
 
     sources = pd.concat([stations[["geometry"]], eligible[["geometry"]]])
     sources = gpd.GeoDataFrame(sources, geometry="geometry", crs=scenario.crs)
-    cost = cost_matrix(graph, sources, com, turnout_s=std.turnout_s, distance=distance, planning_norms=cfg)
+    costs: StationCosts | None = None
+    on_roads = distance == "network" and graph is not None
+    com_snaps = road_matrix(graph)._snap(_points(com)) if on_roads and graph is not None else None
     off_road = np.zeros(len(com), dtype=bool)
-    if distance == "network" and graph is not None:
-        off_road = _snap_far(graph, com, max_snap_m)
-        if off_road.any():
-            cost[off_road] = np.inf
-            notes.append(f"{int(off_road.sum())} communities: {OFF_ROAD_RULE}")
-    if not np.isfinite(cost).any(axis=1).any():
+    if graph is not None and com_snaps is not None:
+        off_road = _snap_far(graph, com, max_snap_m, com_snaps)
+    if graph is not None and com_snaps is not None and model in COVERAGE_MODELS:
+        # candidates searched to the standard's radius, and again whole once selected (the same plan)
+        costs = StationCosts(
+            graph,
+            sources,
+            com,
+            n_existing=len(stations),
+            turnout_s=std.turnout_s,
+            radius_s=radius,
+            snaps=com_snaps,
+            blank=off_road,
+        )
+        cost = costs.cost
+    else:
+        cost = cost_matrix(
+            graph, sources, com, turnout_s=std.turnout_s, distance=distance, planning_norms=cfg
+        )
+    if off_road.any():
+        cost[off_road] = np.inf
+        notes.append(f"{int(off_road.sum())} communities: {OFF_ROAD_RULE}")
+    best_all = costs.best() if costs is not None else cost.min(axis=1) if cost.shape[1] else None
+    if best_all is None or not np.isfinite(best_all).any():
         msg = (
             "No station or candidate site reaches any community by road. "
             "Fix: check the road graph and the layers' CRS."
@@ -407,7 +433,7 @@ def plan_stations(
     existing = np.arange(len(stations), dtype=np.intp)
     pool = np.arange(len(stations), len(sources), dtype=np.intp)
 
-    uncoverable = _uncoverable(com, cost, pop, radius, off_road=off_road)
+    uncoverable = _uncoverable(com, best_all, pop, radius, off_road=off_road)
     if len(uncoverable):
         notes.append(
             f"{len(uncoverable)} communities ({uncoverable['population'].sum():,.0f} people) cannot be "
@@ -442,6 +468,7 @@ def plan_stations(
     k_max = min(max(k_max, len(result.new_sites)), len(eligible))
     curve_model: Model = "mclp" if model == "lscp" else model
     rows: list[dict[str, Any]] = []
+    selections: list[IntArray] = []
     prev = existing
     for n in range(k_max + 1):
         if n == 0:
@@ -470,15 +497,14 @@ def plan_stations(
             cols, status = greedy, f"{status}; greedy extension of n-1 kept"
         prev = cols
         ids = sources.index[cols[~np.isin(cols, existing)]]
-        rows.append(
-            {
-                "n_new": n,
-                **metrics(cost, w, pop, radius, cols, busy_fraction=q),
-                "sites": ",".join(map(str, ids)),
-                "status": status,
-                "gap": gap,
-            }
-        )
+        selections.append(cols)
+        rows.append({"sites": ",".join(map(str, ids)), "status": status, "gap": gap})
+    if costs is not None:  # every selection's columns whole: its figures are the full matrix's
+        cost = costs.exact(np.concatenate([chosen, *selections]))
+    rows = [
+        {"n_new": n, **metrics(cost, w, pop, radius, cols, busy_fraction=q), **row}
+        for n, (cols, row) in enumerate(zip(selections, rows, strict=True))
+    ]
     tradeoff = pd.DataFrame(rows)
     tradeoff["marginal_gain"] = tradeoff["coverage_share"].diff().fillna(0.0)
     threshold = float(cfg["tradeoff"]["min_marginal_share"])

@@ -532,6 +532,7 @@ def run_scenario(
                 "the scenario has no `depots` layer (OpenStreetMap maps no relief-material depots). "
                 "Fix: add one, e.g. `riskplan init ... --depots FILE`."
             )
+    run.graph.edge_shapes().release()  # the lines and tree of the snaps (3.3 GB on a province): done
     by_city = None
     if cities_:
         by_city = by_city_table(

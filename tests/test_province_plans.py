@@ -218,3 +218,25 @@ def test_city_plans_on_dask_equal_those_in_process(province, risk):
         pd.DataFrame(here.communities), pd.DataFrame(there.communities), check_exact=True
     )
     assert list(here.proposed.index) == list(there.proposed.index)
+
+
+def test_cut_off_searches_give_the_plans_of_the_full_matrix(province, risk, monkeypatch):
+    """Candidates searched to the standard, stations to the latest best time: the same plans, exactly.
+
+    (MCLP here; backup coverage, LSCP and MEXCLP read the matrix the same way: within the radius.)
+    """
+    import planning.stations
+
+    scenario, graph = province
+    cities = scenario_cities(scenario)[:1]
+    kw = {"cities": cities, "risk": risk, "n_new": 2, "model": "mclp"}
+    cut = plan_stations_by_city(scenario, graph, **kw)
+    monkeypatch.setattr(planning.stations, "COVERAGE_MODELS", ())  # the whole matrix, as before
+    full = plan_stations_by_city(scenario, graph, **kw)
+    assert set(cut.plans) == set(full.plans) == set(cities)
+    for city, a in cut.plans.items():
+        b = full.plans[city]
+        assert len(a.uncoverable) > 0  # communities beyond the standard: their best times are read
+        for name in ("communities", "proposed", "tradeoff", "summary", "uncoverable", "candidates"):
+            pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True, obj=name)
+        assert a.notes == b.notes and a.recommended_n == b.recommended_n

@@ -49,6 +49,15 @@ class EdgeShapes:
         if "geoms" in parent.__dict__ and "geoms" not in self.__dict__:
             self.__dict__["geoms"] = parent.__dict__["geoms"][edges]
 
+    def release(self) -> None:
+        """Drop the shapely lines and the tree (made again on next use, the same); the arrays stay.
+
+        A province's 11 M lines and their tree are some 3.3 GB: ``riskplan run`` lets them go
+        after the last stage that snaps (the plans), before the map and the report.
+        """
+        self.__dict__.pop("tree", None)
+        self.__dict__.pop("geoms", None)
+
     @cached_property
     def geoms(self) -> npt.NDArray[np.object_]:
         """The LineString of every edge, in edge order."""
