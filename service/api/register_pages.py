@@ -36,6 +36,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -317,8 +318,8 @@ class RegisterListShortcut:
         if scope["type"] == "http" and scope["path"] == self.path and scope["method"] == "GET":
             params = parse_list_query(scope.get("query_string", b""))
             if params is not None:
-                try:
-                    response = list_response(Request(scope, receive), params)
+                try:  # in the thread pool, as the route's own body: a store query never blocks the loop
+                    response = await run_in_threadpool(list_response, Request(scope, receive), params)
                 except Exception:  # the route answers it, with the API's handlers
                     log.debug("register list: the route answers %s", self.path, exc_info=True)
                 else:
