@@ -86,12 +86,17 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "scores_after_upgrades",
         "upgrade_candidates",
     ),
+    "change": ("ScenarioChange", "read_change"),
+    "what_if": ("WhatIfBaseline", "WhatIfResult", "what_if", "what_if_baseline"),
+    "criticality": ("criticality",),
 }
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from .area_times import area_response_times
+    from .change import ScenarioChange, read_change
     from .coverage import CoverageResult, analyse_coverage
+    from .criticality import criticality
     from .demand import demand_weights
     from .depots import DepotPlan, plan_depots, relocation_demand, stock_needs
     from .districts import StationDistricts, station_districts
@@ -131,6 +136,7 @@ if TYPE_CHECKING:
         scores_after_upgrades,
         upgrade_candidates,
     )
+    from .what_if import WhatIfBaseline, WhatIfResult, what_if, what_if_baseline
 
 __all__ = [
     "DEFAULT_STANDARD",
@@ -185,4 +191,12 @@ __all__ = [
     "travel_times",
     "unit_response_times",
     "upgrade_candidates",
+    # what-if closures (issue 17)
+    "ScenarioChange",
+    "WhatIfBaseline",
+    "WhatIfResult",
+    "criticality",
+    "read_change",
+    "what_if",
+    "what_if_baseline",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -243,4 +244,3 @@ class ShortestForest:
         entry_origin[e_col] = e_origin
         out_origin = np.where(entry >= 0, entry_origin[np.maximum(entry, 0)], -1)
         return ForestRepair(nodes, np.asarray(dist[:s], np.float64), out_origin)
-

@@ -139,22 +139,25 @@ class ScenarioChange:
                     if has
                     else "this graph has no OSM way ids (it was built from a road layer): close by edge or name"
                 )
-                msg = f"OSM ways {_short(ways[~known].tolist())}{where} are not in the road graph. Fix: {hint}."
+                msg = (
+                    f"OSM ways {_short(ways[~known].tolist())}{where} are not in the road graph. Fix: {hint}."
+                )
                 raise InputError(msg)
             parts.append(np.flatnonzero(np.isin(g.osm_way_id, ways)))
         if self.closed_names:
-            names = pd.Series(np.asarray(g.name, dtype=object))
-            present = set(names.dropna().unique().tolist())
-            missing = [n for n in self.closed_names if n not in present]
-            if missing:
-                close = sorted({c for n in missing for c in difflib.get_close_matches(n, list(present), n=3)})
+            cats = pd.Index(g.name.categories)
+            at = cats.get_indexer(list(self.closed_names))
+            if (at < 0).any():
+                missing = [n for n, i in zip(self.closed_names, at, strict=True) if i < 0]
+                present = [str(c) for c in cats]
+                close = sorted({c for n in missing for c in difflib.get_close_matches(n, present, n=3)})
                 hint = f" Near: {_short(close)}." if close else ""
                 msg = (
                     f"No road of the graph is named {_short(missing)}{where}.{hint} Fix: use a `name` of the "
                     "roads layer exactly as written there."
                 )
                 raise InputError(msg)
-            parts.append(np.flatnonzero(names.isin(list(self.closed_names)).to_numpy()))
+            parts.append(np.flatnonzero(np.isin(np.asarray(g.name.codes), at)))
         if self.closed_areas is not None:
             parts.append(_area_edges(g, self.closed_areas, where))
         if not parts:
@@ -197,7 +200,7 @@ class ScenarioChange:
             return np.zeros(0, np.int64)
         where = _where(self.source)
         if t.crs is None:
-            msg = f"The temporary stations{where} have no CRS. Fix: give their coordinates' CRS (`crs = \"EPSG:4326\"`)."
+            msg = f'The temporary stations{where} have no CRS. Fix: give their coordinates\' CRS (`crs = "EPSG:4326"`).'
             raise CRSError(msg)
         empty = t.geometry.is_empty | t.geometry.isna()
         if empty.any():
@@ -303,7 +306,7 @@ def read_change(path: str | Path) -> ScenarioChange:
 def _read_areas(path: Path) -> gpd.GeoSeries:
     try:
         gdf = gpd.read_parquet(path) if path.suffix.lower() == ".parquet" else gpd.read_file(path)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is the file's fault
+    except Exception as exc:
         msg = f"Polygon layer `{path}` cannot be read: {exc}. Fix: give a valid GeoJSON or GeoPackage."
         raise InputError(msg) from None
     if not len(gdf):
@@ -312,7 +315,11 @@ def _read_areas(path: Path) -> gpd.GeoSeries:
     return gdf.geometry
 
 
-_CSV_COLUMNS = {"edge": ("edge", "edge_id"), "way": ("way_id", "osm_way_id", "osmid", "way"), "name": ("name",)}
+_CSV_COLUMNS = {
+    "edge": ("edge", "edge_id"),
+    "way": ("way_id", "osm_way_id", "osmid", "way"),
+    "name": ("name",),
+}
 
 
 def _read_csv(path: Path) -> ScenarioChange:
@@ -387,18 +394,22 @@ def _read_toml(path: Path) -> ScenarioChange:
         areas.append(_read_areas((path.parent / str(close["areas"])).resolve()))
     if close.get("areas_wkt"):
         if crs is None:
-            msg = f"Change file `{path}`: `close.areas_wkt` needs `crs`. Fix: add `crs = \"EPSG:4326\"` at the top."
+            msg = f'Change file `{path}`: `close.areas_wkt` needs `crs`. Fix: add `crs = "EPSG:4326"` at the top.'
             raise InputError(msg)
         try:
             polys = shapely.from_wkt(list(close["areas_wkt"]))
         except shapely.errors.GEOSException as exc:
-            msg = f"Change file `{path}`: `close.areas_wkt` is not WKT: {exc}. Fix: write POLYGON ((x y, ...))."
+            msg = (
+                f"Change file `{path}`: `close.areas_wkt` is not WKT: {exc}. Fix: write POLYGON ((x y, ...))."
+            )
             raise InputError(msg) from None
         areas.append(gpd.GeoSeries(polys, crs=crs))
     closed_areas = None
     if areas:
         target = areas[0].crs
-        closed_areas = gpd.GeoSeries(pd.concat([a.to_crs(target) for a in areas], ignore_index=True), crs=target)
+        closed_areas = gpd.GeoSeries(
+            pd.concat([a.to_crs(target) for a in areas], ignore_index=True), crs=target
+        )
     temporary = None
     rows = stations.get("temporary", [])
     if rows:
@@ -416,7 +427,7 @@ def _read_toml(path: Path) -> ScenarioChange:
 
 def _temporary(path: Path, rows: Any, crs: Any) -> gpd.GeoDataFrame:
     if crs is None:
-        msg = f"Change file `{path}`: `stations.temporary` needs `crs`. Fix: add `crs = \"EPSG:4326\"` at the top."
+        msg = f'Change file `{path}`: `stations.temporary` needs `crs`. Fix: add `crs = "EPSG:4326"` at the top.'
         raise InputError(msg)
     ids, xs, ys = [], [], []
     for i, row in enumerate(rows):
@@ -428,7 +439,9 @@ def _temporary(path: Path, rows: Any, crs: Any) -> gpd.GeoDataFrame:
             raise InputError(msg) from None
         ids.append(str(row.get("id", f"T{i + 1}")))
     if len(set(ids)) < len(ids):
-        msg = f"Change file `{path}`: temporary station ids repeat ({_short(ids)}). Fix: give each its own id."
+        msg = (
+            f"Change file `{path}`: temporary station ids repeat ({_short(ids)}). Fix: give each its own id."
+        )
         raise InputError(msg)
     return gpd.GeoDataFrame(
         {"id": ids}, geometry=gpd.points_from_xy(xs, ys), crs=crs, index=pd.Index(ids, name="id")

@@ -14,8 +14,9 @@ tests/test_what_if.py).
 
 Places are reached as :func:`planning.layer_coverage` reaches them (the same snap, the same
 arithmetic, so the baseline equals :func:`planning.analyse_coverage`'s ``response_time_s``); a
-place whose own road is closed in both directions is not reached (``on_closed_road``), and
-places off the road network stay not covered (:data:`planning.response.OFF_ROAD_RULE`).
+place whose own road closes is snapped again to the nearest open road (``on_closed_road``), as
+the coverage of the graph without the closed edges would snap it, and places off the road
+network stay not covered (:data:`planning.response.OFF_ROAD_RULE`).
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import shapely
 
 from gis.atomic import write_gpkg
 from gis.errors import InputError
 from gis.network import as_road_graph
+from gis.snap import default_max_snap_m
 
 from ._forest import ShortestForest, nearest_search
 from .change import ScenarioChange
@@ -42,7 +45,7 @@ from .names import DEFAULT_STANDARD
 from .response import _speed
 from .snapping import _snap_points, _snap_stations
 from .standards import ResponseStandard, response_standard
-from .travel import RoadMatrix, road_matrix
+from .travel import RoadMatrix, _points, road_matrix
 
 if TYPE_CHECKING:
     from gis.network.graph import GraphLike, RoadGraph
@@ -79,6 +82,13 @@ class WhatIfBaseline:
         The communities (with ``population``; 1 each when the layer has none).
     forest
         The nearest-station shortest-path forest.
+    population
+        Residents of every community.
+    edge_entry
+        The CSR entry (the ``(u, v)`` pair of the matrix) of every edge of the graph.
+    points, max_snap_m
+        The communities' points as snapped (graph CRS) and the snap limit, to snap again the
+        places whose road closes.
     edge, frac, back_entry, flagged
         Per community: the edge it is snapped to, the fraction along it, the CSR entry of the
         way back (-1 on one-way roads) and whether it is off the road network.
@@ -100,6 +110,9 @@ class WhatIfBaseline:
     flagged: npt.NDArray[np.bool_]
     response_s: FloatArray
     population: FloatArray = field(repr=False)
+    edge_entry: IntArray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
+    points: npt.NDArray[np.object_] = field(repr=False, default_factory=lambda: np.zeros(0, object))
+    max_snap_m: float = 500.0
 
     @classmethod
     def from_scenario(
@@ -124,28 +137,92 @@ class WhatIfBaseline:
         )
 
     def response_times(
-        self, cost: FloatArray, data: FloatArray, edge_closed: npt.NDArray[np.bool_]
+        self,
+        cost: FloatArray,
+        data: FloatArray,
+        edge_closed: npt.NDArray[np.bool_],
+        snaps: Resnap | None = None,
     ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
         """First-engine response of every community from node ``cost`` and CSR costs ``data``.
 
         The arithmetic of :meth:`planning.travel.RoadMatrix.point_times` on the nearest-station
-        costs; an edge in ``edge_closed`` is not entered, and neither is a way back closed.
+        costs. ``snaps``: the places whose road is closed, snapped again to the nearest open one.
         Returns the times and whether each came in from the edge's far end ``v``.
         """
         m = self.matrix
-        u, v = m.edge_uv[self.edge, 0], m.edge_uv[self.edge, 1]
-        ec = m.edge_cost[self.edge]
-        from_u = np.where(edge_closed[self.edge], np.inf, cost[u] + self.frac * ec)
-        back = np.where(self.back_entry >= 0, data[np.maximum(self.back_entry, 0)], np.inf)
-        from_v = np.where(np.isfinite(back), cost[v] + (1.0 - self.frac) * np.nan_to_num(back), np.inf)
+        edge, frac, back_entry = self.edge, self.frac, self.back_entry
+        if snaps is not None and len(snaps.rows):
+            edge, frac, back_entry = edge.copy(), frac.copy(), back_entry.copy()
+            edge[snaps.rows], frac[snaps.rows], back_entry[snaps.rows] = (
+                snaps.edge,
+                snaps.frac,
+                snaps.back_entry,
+            )
+        u, v = m.edge_uv[edge, 0], m.edge_uv[edge, 1]
+        ec = m.edge_cost[edge]
+        from_u = np.where(edge_closed[edge], np.inf, cost[u] + frac * ec)
+        back = np.where(back_entry >= 0, data[np.maximum(back_entry, 0)], np.inf)
+        from_v = np.where(np.isfinite(back), cost[v] + (1.0 - frac) * np.nan_to_num(back), np.inf)
         out: FloatArray = self.standard.turnout_s + np.minimum(from_u, from_v) / self.speed_factor
         return out, from_v < from_u
+
+    def resnap(self, edge_closed: npt.NDArray[np.bool_]) -> Resnap:
+        """The communities whose road is closed, snapped to the nearest open edge.
+
+        The rule of :func:`planning.snap_points` (the nearest edge, the lowest-numbered of those
+        equally near) over the open edges: the snap of the graph without the closed edges.
+        """
+        rows = np.flatnonzero(edge_closed[self.edge])
+        lines, tree = self.graph.edge_geometries(), self.graph.edge_tree()
+        edge = np.full(len(rows), -1, np.int64)
+        dist = np.full(len(rows), np.inf)
+        for i, r in enumerate(rows.tolist()):
+            pt = self.points[r]
+            radius = 100.0
+            while True:
+                cand = tree.query(pt, predicate="dwithin", distance=radius)
+                cand = np.sort(cand[~edge_closed[cand]])
+                if len(cand):
+                    d = shapely.distance(lines[cand], pt)
+                    best = int(np.argmin(d))  # the first of equal distances: the lowest-numbered
+                    edge[i], dist[i] = cand[best], d[best]
+                    break
+                if radius > 1e7 or bool(edge_closed.all()):
+                    break
+                radius *= 4.0
+        ok = edge >= 0
+        frac = np.zeros(len(rows))
+        if ok.any():
+            line = lines[edge[ok]]
+            along = shapely.line_locate_point(line, self.points[rows[ok]])
+            length = shapely.length(line)
+            frac[ok] = np.divide(along, length, out=np.zeros_like(along), where=length > 0)
+        m = self.matrix
+        safe = np.maximum(edge, 0)
+        back = np.where(ok, _entries(m, m.edge_uv[safe, 1], m.edge_uv[safe, 0]), -1)
+        far = ~ok | (dist > self.max_snap_m)
+        return Resnap(rows[ok], edge[ok], frac[ok], back[ok], dist[ok], rows[far])
+
+
+@dataclass(frozen=True, eq=False)
+class Resnap:
+    """Places snapped again because their road closed: ``rows`` (community positions) and their new snap.
+
+    ``far``: the places now beyond the snap limit (or with no open road), not covered.
+    """
+
+    rows: IntArray
+    edge: IntArray
+    frac: FloatArray
+    back_entry: IntArray
+    snap_distance_m: FloatArray
+    far: IntArray
 
 
 def _entries(m: RoadMatrix, u: IntArray, v: IntArray) -> IntArray:
     """CSR entry of each ``(u, v)`` pair, -1 where there is no edge (the CSR is sorted by row, column)."""
     n = np.int64(m.n_nodes)
-    keys, _ = m._keys  # noqa: SLF001 - planning's own matrix: the CSR's (u * n + v) keys, ascending
+    keys, _ = m._keys
     want = np.asarray(u, np.int64) * n + np.asarray(v, np.int64)
     if not len(keys):
         return np.full(len(want), -1, np.int64)
@@ -216,8 +293,10 @@ def what_if_baseline(
         flagged=places["flagged"].to_numpy(bool),
         response_s=np.zeros(len(communities)),
         population=pop,
+        edge_entry=pair,
+        points=_points(communities.to_crs(m.crs) if communities.crs is not None else communities),
+        max_snap_m=float(default_max_snap_m() if max_snap_m is None else max_snap_m),
     )
-    object.__setattr__(base, "_pair", pair)
     no_edge = np.zeros(m.edge_uv.shape[0], bool)
     object.__setattr__(base, "response_s", base.response_times(forest.cost, m.csr.data, no_edge)[0])
     return base
@@ -235,7 +314,7 @@ class WhatIfResult:
         One row per community (the baseline's index and geometry): ``population``,
         ``response_before_s``, ``response_after_s``, ``seconds_lost`` (``inf`` where no station
         reaches it any more), ``covered_before``, ``covered_after``, ``loses_coverage``,
-        ``gains_coverage``, ``cut_off`` (reached before, not after), ``on_closed_road``,
+        ``gains_coverage``, ``cut_off`` (reached before, not after), ``on_closed_road`` (its road closed: snapped again to the nearest open one),
         ``nearest_before`` and ``nearest_after`` (station ids).
     summary
         The city: ``residents``, ``residents_losing_coverage``, ``residents_gaining_coverage``,
@@ -268,15 +347,22 @@ class WhatIfResult:
 
     def write(self, path: str | Path) -> Path:
         """Write ``communities`` (layer ``what_if_communities``), the closed edges and the summary, atomically."""
-        summary = pd.DataFrame({"measure": list(self.summary), "value": [float(v) for v in self.summary.values()]})
+        summary = pd.DataFrame(
+            {"measure": list(self.summary), "value": [float(v) for v in self.summary.values()]}
+        )
         return write_gpkg(
             Path(path),
             {"what_if_communities": self.communities, "closed_roads": self.closed_edges},
-            {"what_if_summary": summary, "what_if_change": pd.DataFrame({"change": [self.change.describe()]})},
+            {
+                "what_if_summary": summary,
+                "what_if_change": pd.DataFrame({"change": [self.change.describe()]}),
+            },
         )
 
 
-def what_if(baseline: WhatIfBaseline, change: ScenarioChange, *, method: Method = "incremental") -> WhatIfResult:
+def what_if(
+    baseline: WhatIfBaseline, change: ScenarioChange, *, method: Method = "incremental"
+) -> WhatIfResult:
     """The first-engine coverage of the communities under ``change``, against ``baseline``.
 
     Parameters
@@ -357,7 +443,9 @@ def what_if(baseline: WhatIfBaseline, change: ScenarioChange, *, method: Method 
     summary["nodes_searched"] = float(n_searched)
     summary["seconds"] = time.perf_counter() - t0
     log.info("what-if %s: %s", change.describe(), {k: round(v, 3) for k, v in summary.items()})
-    return WhatIfResult(change=change, communities=out[0], summary=summary, closed_edges=_edge_lines(baseline, closed))
+    return WhatIfResult(
+        change=change, communities=out[0], summary=summary, closed_edges=_edge_lines(baseline, closed)
+    )
 
 
 def closed_costs(baseline: WhatIfBaseline, edge_closed: npt.NDArray[np.bool_]) -> tuple[FloatArray, IntArray]:
@@ -369,7 +457,7 @@ def closed_costs(baseline: WhatIfBaseline, edge_closed: npt.NDArray[np.bool_]) -
     data = m.csr.data.astype(np.float64, copy=True)
     if not edge_closed.any():
         return data, np.zeros(0, np.int64)
-    pair: IntArray = baseline.__dict__["_pair"]
+    pair = baseline.edge_entry
     hit = np.unique(pair[edge_closed])
     hit = hit[hit >= 0]
     # the cheapest edge of each hit pair still open (inf when none)
@@ -392,20 +480,27 @@ def _difference(
     std, m = base.standard, base.matrix
     no_edge = np.zeros(len(edge_closed), bool)
     before, via_v0 = base.response_times(base.forest.cost, m.csr.data, no_edge)
-    after, via_v1 = base.response_times(cost, data, edge_closed)
+    snaps = base.resnap(edge_closed)
+    after, via_v1 = base.response_times(cost, data, edge_closed, snaps)
+    edge_after = base.edge.copy()
+    edge_after[snaps.rows] = snaps.edge
     ids = np.asarray(base.stations.index, dtype=object)
     all_ids = np.r_[ids, np.asarray(change.temporary_station_ids(), dtype=object)]
     none = np.array(None, dtype=object)
     u, v = m.edge_uv[base.edge, 0], m.edge_uv[base.edge, 1]
-    near_before = np.where(np.isfinite(before), np.where(via_v0, base.forest.origin[v], base.forest.origin[u]), -1)
-    near_after = np.where(np.isfinite(after), np.where(via_v1, origin[v], origin[u]), -1)
+    near_before = np.where(
+        np.isfinite(before), np.where(via_v0, base.forest.origin[v], base.forest.origin[u]), -1
+    )
+    u1, v1 = m.edge_uv[edge_after, 0], m.edge_uv[edge_after, 1]
+    near_after = np.where(np.isfinite(after), np.where(via_v1, origin[v1], origin[u1]), -1)
+    flagged_after = base.flagged.copy()
+    flagged_after[snaps.far] = True
     covered_before = (before <= std.response_s) & ~base.flagged
-    covered_after = (after <= std.response_s) & ~base.flagged
+    covered_after = (after <= std.response_s) & ~flagged_after
     with np.errstate(invalid="ignore"):
         lost = np.where(np.isfinite(before), after - before, np.nan)
     cut = np.isfinite(before) & ~np.isfinite(after)
-    back = np.where(base.back_entry >= 0, data[np.maximum(base.back_entry, 0)], np.inf)
-    on_closed = edge_closed[base.edge] & ~np.isfinite(back)
+    on_closed = edge_closed[base.edge]
     pop = base.population
     out = gpd.GeoDataFrame(
         {
