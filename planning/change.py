@@ -249,7 +249,8 @@ def _area_edges(g: Any, areas: gpd.GeoSeries, where: str) -> IntArray:
     if not shapely.is_valid(geoms.to_numpy()).all():
         geoms = gpd.GeoSeries(shapely.make_valid(geoms.to_numpy()), index=geoms.index, crs=geoms.crs)
     local = geoms.to_crs(g.crs).to_numpy()
-    zero = shapely.area(local) <= 0
+    with np.errstate(invalid="ignore"):  # coordinates beyond the CRS's area project to inf
+        zero = shapely.area(local) <= 0
     if zero.any():
         msg = f"The closed areas{where} rows {_short(geoms.index[zero].tolist())} have no area. Fix: draw a polygon."
         raise InputError(msg)
