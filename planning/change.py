@@ -42,7 +42,8 @@ from gis.errors import CRSError, InputError
 from gis.network import MISSING_ID, as_road_graph
 
 if TYPE_CHECKING:
-    from gis.network.graph import GraphLike
+    from gis.network.graph import GraphLike, RoadGraph
+    from gis.scenario import Scenario
 
 __all__ = ["ScenarioChange", "read_change"]
 
@@ -104,6 +105,33 @@ class ScenarioChange:
         if self.temporary_stations is not None and len(self.temporary_stations):
             parts.append(f"temporary stations {_short(self.temporary_station_ids())}")
         return "; ".join(parts) or "no change"
+
+    def apply(self, scenario: Scenario, graph: GraphLike) -> tuple[Scenario, RoadGraph]:
+        """The scenario with its stations changed and the graph without the closed edges.
+
+        For analyses that rebuild everything anyway (``riskplan coverage --close``: isochrones,
+        districts); :func:`planning.what_if` never rebuilds the graph.
+        """
+        import dataclasses
+
+        g = as_road_graph(graph)
+        closed = self.closed_edge_positions(g)
+        stations = scenario["fire_stations"]
+        self.removed_station_positions(stations.index)
+        self.temporary_station_nodes(g)
+        stations = stations.drop(index=list(self.stations_out))
+        t = self.temporary_stations
+        if t is not None and len(t):
+            clash = sorted(set(map(str, t.index)) & set(map(str, stations.index)))
+            if clash:
+                msg = f"Temporary stations {_short(clash)}{_where(self.source)} reuse ids of stations. Fix: rename them."
+                raise InputError(msg)
+            stations = pd.concat([stations, t.to_crs(stations.crs)])
+        if not len(stations):
+            msg = f"The change{_where(self.source)} takes every station out of service. Fix: keep one in service."
+            raise InputError(msg)
+        changed = dataclasses.replace(scenario, layers={**scenario.layers, "fire_stations": stations})
+        return changed, (g.without_edges(closed) if len(closed) else g)
 
     # ------------------------------------------------------------------------------ roads
 

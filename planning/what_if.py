@@ -345,19 +345,18 @@ class WhatIfResult:
             ]
         )
 
-    def write(self, path: str | Path) -> Path:
-        """Write ``communities`` (layer ``what_if_communities``), the closed edges and the summary, atomically."""
-        summary = pd.DataFrame(
-            {"measure": list(self.summary), "value": [float(v) for v in self.summary.values()]}
-        )
-        return write_gpkg(
-            Path(path),
+    def layers(self) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, pd.DataFrame]]:
+        """The spatial layers and tables :meth:`write` writes (to add them to another GeoPackage)."""
+        summary = pd.DataFrame({"measure": list(self.summary), "value": [float(v) for v in self.summary.values()]})
+        return (
             {"what_if_communities": self.communities, "closed_roads": self.closed_edges},
-            {
-                "what_if_summary": summary,
-                "what_if_change": pd.DataFrame({"change": [self.change.describe()]}),
-            },
+            {"what_if_summary": summary, "what_if_change": pd.DataFrame({"change": [self.change.describe()]})},
         )
+
+    def write(self, path: str | Path) -> Path:
+        """Write ``communities`` (layer ``what_if_communities``), ``closed_roads`` and the summary, atomically."""
+        spatial, tables = self.layers()
+        return write_gpkg(Path(path), spatial, tables)
 
 
 def what_if(

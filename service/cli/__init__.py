@@ -37,6 +37,7 @@ from . import (
     run,
     serve,
     validate,
+    what_if,
 )
 from . import map as map_  # named after its subcommand; `map` alone would hide the builtin
 from ._console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK
@@ -51,6 +52,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     network,
     init,
     coverage,
+    what_if,
     force,
     risk,
     map_,

@@ -11,6 +11,7 @@ from gis import InputError
 from planning.names import DEFAULT_STANDARD
 
 from ._console import EXIT_OK, STANDARD_HELP, add_executor_options, cli_executor
+from .what_if import CLOSE_HELP
 
 __all__ = ["register"]
 
@@ -38,6 +39,11 @@ def _run(args: argparse.Namespace) -> int:
     breaks_s = [60.0 * b for b in _breaks(args.breaks)] if args.breaks else None
     scenario = load_scenario(args.scenario)
     graph = scenario_graph(scenario, cache=not args.no_cache)
+    diff = None
+    if args.close is not None:  # what if: the changed scenario's coverage, and the difference
+        from .what_if import apply_close
+
+        diff, scenario, graph = apply_close(args, scenario, graph)
     with cli_executor(args) as ex:
         result = with_executor(
             analyse_coverage,
@@ -52,7 +58,12 @@ def _run(args: argparse.Namespace) -> int:
             max_snap_m=args.max_snap_m,
             response_standards=args.response_standards,
         )
-    out = result.write(args.out)
+    if diff is None:
+        out = result.write(args.out)
+    else:
+        from .what_if import write_with_difference
+
+        out = write_with_difference(result, diff, args.out)
     write_qgis_styles(out)
     print(result.report())
     if len(result.violations):
@@ -92,5 +103,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
     p.add_argument("--top", type=int, default=10, help="violations to list (default 10)")
+    p.add_argument("--close", type=Path, default=None, help=f"what if: {CLOSE_HELP}")
     add_executor_options(p)
     p.set_defaults(func=_run)
