@@ -68,6 +68,9 @@ class ScenarioChange:
         Street names to close (every edge of that name: a bridge, a tunnel, a street).
     closed_areas
         Polygons (with a CRS) closing every edge whose line intersects them, or None.
+    closed_at
+        Points (with a CRS) closing the road segment nearest each (both directions between its
+        two nodes: a click on the map), or None.
     stations_out
         Ids of stations out of service.
     temporary_stations
@@ -85,6 +88,7 @@ class ScenarioChange:
     closed_ways: tuple[int, ...] = ()
     closed_names: tuple[str, ...] = ()
     closed_areas: gpd.GeoSeries | None = None
+    closed_at: gpd.GeoSeries | None = None
     stations_out: tuple[str, ...] = ()
     temporary_stations: gpd.GeoDataFrame | None = None
     source: str | None = None
@@ -100,6 +104,8 @@ class ScenarioChange:
             parts.append(f"close name {_short(self.closed_names)}")
         if self.closed_areas is not None and len(self.closed_areas):
             parts.append(f"close {len(self.closed_areas)} area(s)")
+        if self.closed_at is not None and len(self.closed_at):
+            parts.append(f"close the road at {len(self.closed_at)} point(s)")
         if self.stations_out:
             parts.append(f"stations out {_short(self.stations_out)}")
         if self.temporary_stations is not None and len(self.temporary_stations):
@@ -188,6 +194,8 @@ class ScenarioChange:
             parts.append(np.flatnonzero(np.isin(np.asarray(g.name.codes), at)))
         if self.closed_areas is not None:
             parts.append(_area_edges(g, self.closed_areas, where))
+        if self.closed_at is not None and len(self.closed_at):
+            parts.append(_edges_at(g, self.closed_at, where))
         if not parts:
             return np.zeros(0, np.int64)
         return np.unique(np.concatenate(parts)).astype(np.int64)
@@ -293,6 +301,37 @@ def _area_edges(g: Any, areas: gpd.GeoSeries, where: str) -> IntArray:
         )
         raise InputError(msg)
     return np.unique(hit).astype(np.int64)
+
+
+#: How far from a road a point closing "the road here" may be.
+CLOSE_AT_MAX_M = 100.0
+
+
+def _edges_at(g: Any, points: gpd.GeoSeries, where: str) -> IntArray:
+    from .travel import lowest_nearest
+
+    if points.crs is None:
+        msg = f"The points of roads to close{where} have no CRS. Fix: give their CRS (EPSG:4326 for lon / lat)."
+        raise CRSError(msg)
+    local = points.to_crs(g.crs).to_numpy()
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(shapely.get_coordinates(local)).all(axis=1) if len(local) else np.zeros(0, bool)
+    if len(ok) != len(local) or not ok.all():
+        msg = f"Some points of roads to close{where} are empty or outside the map projection. Fix: give lon / lat."
+        raise InputError(msg)
+    which, edge, dist = lowest_nearest(g.edge_tree(), local, max_distance=CLOSE_AT_MAX_M)
+    if len(which) < len(local):
+        missing = sorted(set(range(len(local))) - set(which.tolist()))
+        msg = (
+            f"Points {_short(points.index[missing].tolist())}{where} are more than {CLOSE_AT_MAX_M:.0f} m from "
+            "every road. Fix: click on the road to close (longitude first)."
+        )
+        raise InputError(msg)
+    _ = dist
+    u, v = g.sources[edge], g.targets[edge]
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    key = np.minimum(g.sources, g.targets) * np.int64(g.n_nodes) + np.maximum(g.sources, g.targets)
+    return np.flatnonzero(np.isin(key, lo * np.int64(g.n_nodes) + hi)).astype(np.int64)
 
 
 # ------------------------------------------------------------------------------ files

@@ -264,3 +264,107 @@ def test_bad_change_files(tmp_path: Path, name: str, text: str, match: str) -> N
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=match):
         read_change(path)
+
+
+# --------------------------------------------------------------------------- CLI and API
+
+
+@pytest.fixture(scope="module")
+def demo_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from gis import write_demo_scenario
+
+    return write_demo_scenario(tmp_path_factory.mktemp("whatif") / "demo.gpkg", n_road_nodes=2000)
+
+
+def test_cli_what_if_criticality_and_coverage_close(demo_gpkg: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import pyogrio
+
+    from service import cli
+
+    close = tmp_path / "close.csv"
+    close.write_text("name\nJianshe Bridge\nXinhua Bridge\n", encoding="utf-8")
+    out = tmp_path / "w.gpkg"
+    assert cli.main(["-q", "what-if", str(demo_gpkg), "--close", str(close), "--out", str(out)]) == 0
+    assert "resident-seconds lost" in capsys.readouterr().out
+    layer = pyogrio.read_dataframe(out, layer="what_if_communities")
+    assert {"response_before_s", "response_after_s", "seconds_lost", "loses_coverage"} <= set(layer.columns)
+    assert len(pyogrio.read_dataframe(out, layer="closed_roads")) > 0
+    crit = tmp_path / "k.gpkg"
+    assert cli.main(["-q", "criticality", str(demo_gpkg), "--out", str(crit), "--top", "7"]) == 0
+    ranking = pyogrio.read_dataframe(crit, layer="criticality")
+    assert ranking["rank"].tolist() == list(range(1, 8))
+    cov = tmp_path / "c.gpkg"
+    args = ["-q", "coverage", str(demo_gpkg), "--close", str(close), "--out", str(cov), "--no-districts"]
+    assert cli.main([*args, "--breaks", ""]) == 0
+    names = set(pyogrio.list_layers(cov)[:, 0])
+    assert {"communities", "summary", "what_if_communities", "what_if_summary"} <= names
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "text"),
+    [
+        ("what-if", "bad.csv", "name\nNo Such Bridge\n"),
+        ("what-if", "bad.toml", "[stations]\nout = ['FS99']\n"),
+        ("coverage", "bad.geojson", '{"type": "FeatureCollection", "features": []}'),
+        ("coverage", "missing.csv", None),
+    ],
+)
+def test_cli_bad_change_file_exits_2_and_writes_nothing(
+    demo_gpkg: Path,
+    tmp_path: Path,
+    command: str,
+    name: str,
+    text: str | None,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
+    from service import cli
+
+    path = tmp_path / name
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    out = tmp_path / f"{command}.gpkg"
+    assert cli.main(["-q", command, str(demo_gpkg), "--close", str(path), "--out", str(out)]) == 2
+    assert not out.exists()
+    assert "Fix:" in capsys.readouterr().err
+
+
+def test_api_what_if(tmp_path: Path) -> None:
+    from api_factory import API, auth, create_demo, demo_client
+
+    token = "what-if-token-0123456789"
+    with demo_client(tmp_path, token) as client:
+        sid = create_demo(client, token, seed=3, n_road_nodes=2000)
+        roads = client.get(f"{API}/scenarios/{sid}/layers/roads", headers=auth(token)).json()
+        lon, lat = roads["features"][0]["geometry"]["coordinates"][0]
+        url = f"{API}/scenarios/{sid}/what-if"
+        body = {
+            "closed_at": [{"lon": lon, "lat": lat}],
+            "closed_areas": [
+                {
+                    "type": "Polygon",
+                    "coordinates": [[[lon - 0.002, lat - 0.002], [lon + 0.002, lat - 0.002], [lon, lat + 0.002], [lon - 0.002, lat - 0.002]]],
+                }
+            ],
+            "temporary_stations": [{"id": "T1", "lon": lon, "lat": lat}],
+        }
+        r = client.post(url, json=body, headers=auth(token))
+        assert r.status_code == 200, r.text
+        data = r.json()
+        assert data["summary"]["closed_edges"] >= 2 and data["summary"]["temporary_stations"] == 1
+        assert data["closed_roads"]["type"] == "FeatureCollection" and data["closed_roads"]["features"]
+        out = client.post(url, json={"stations_out": ["FS1"]}, headers=auth(token)).json()
+        assert out["summary"]["stations_out"] == 1
+        assert all(c["seconds_lost"] is None or c["seconds_lost"] >= 0 for c in out["communities"])
+        for bad, status in [
+            ({"closed_names": ["No Such Road"]}, 422),
+            ({"stations_out": ["FS99"]}, 422),
+            ({"closed_edges": [10**9]}, 422),
+            ({"closed_at": [{"lon": 0.0, "lat": 0.0}]}, 422),
+            ({}, 422),
+            ({"closed_areas": [{"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]}]}, 422),
+            ({"standard": "nope", "stations_out": ["FS1"]}, 422),
+        ]:
+            r = client.post(url, json=bad, headers=auth(token))
+            assert r.status_code == status, (bad, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")
+        assert client.post(f"{API}/scenarios/nope/what-if", json={"stations_out": ["FS1"]}, headers=auth(token)).status_code == 404

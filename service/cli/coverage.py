@@ -37,6 +37,10 @@ def _run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     breaks_s = [60.0 * b for b in _breaks(args.breaks)] if args.breaks else None
+    if args.close is not None:  # a bad change file exits 2 before anything is loaded
+        from planning.change import read_change
+
+        read_change(args.close)
     scenario = load_scenario(args.scenario)
     graph = scenario_graph(scenario, cache=not args.no_cache)
     diff = None
