@@ -21,7 +21,7 @@
     maxZoom: 19,
     attribution: "&copy; OpenStreetMap contributors",
   });
-  window.riskplan = { map: map, layers: state.layers };
+  window.riskplan = { map: map, layers: state.layers, state: state, api: api }; // whatif.js uses state, api
 
   // -- small helpers ------------------------------------------------------------------------
 
@@ -482,7 +482,7 @@
       const layer = state.layers[name];
       if (layer) (e.target.checked ? layer.addTo(map) : map.removeLayer(layer));
     }));
-  map.on("click", (e) => pointQuery(e.latlng));
+  map.on("click", (e) => (window.riskplan.whatIf && window.riskplan.whatIf.active) || pointQuery(e.latlng));
   drawLegend();
   Promise.all([loadScenarios(), loadJobKinds()]).then(
     () => status("ready"),
