@@ -87,7 +87,10 @@ def _closures(path: str) -> None:
         ref = analyse_coverage(scen, g2, breaks_s=None, districts=False).communities
         t_nb = time.perf_counter() - t0
         near = np.allclose(
-            ref["response_time_s"].to_numpy(), inc.communities["response_after_s"].to_numpy(), rtol=0, atol=1e-6
+            ref["response_time_s"].to_numpy(),
+            inc.communities["response_after_s"].to_numpy(),
+            rtol=0,
+            atol=1e-6,
         )
         rows.append(
             {
@@ -154,7 +157,9 @@ def _criticality(path: str, naive: int) -> None:
 
 
 def _child(*args: str) -> dict:
-    run = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=True
+    )
     out: dict = json.loads(run.stdout.strip().splitlines()[-1])
     return out
 
@@ -187,15 +192,22 @@ def main() -> None:
     for r in c["rows"]:
         print(
             f"  {r['case']:<34} {r['inc']:8.3f} {r['full']:8.3f} {r['full'] / r['inc']:5.1f}x {r['nb']:9.2f} "
-            f"{r['nb'] / r['inc']:6.0f}x  {r['same'] and r['near']!s:<5} {r['lost']:12,.0f} {r['losing']:8,.0f} "
+            f"{r['nb'] / r['inc']:6.0f}x  {r['same'] and r['near']!s:<5} "
+            f"{r['lost']:12,.0f} {r['losing']:8,.0f} "
             f"{r['searched']:9,.0f}"
         )
     worst = max(r["inc"] for r in c["rows"])
-    print(f"  slowest what-if {worst:.3f} s: target <= 1 s {'met' if worst <= 1 else 'NOT met'}; peak RSS {c['rss']:.0f} MB")
+    print(
+        f"  slowest what-if {worst:.3f} s: target <= 1 s "
+        f"{'met' if worst <= 1 else 'NOT met'}; peak RSS {c['rss']:.0f} MB"
+    )
     per = k["naive"] / k["k"]
     total = per * (k["segments"] + k["bridges"])
     print(f"\n2. Criticality: {k['segments']:,} arterial segments + {k['bridges']} bridges")
-    print(f"  criticality()      {k['fast']:8.2f} s  ({k['searched']:,} closures searched again)  peak RSS {k['rss']:.0f} MB")
+    print(
+        f"  criticality()      {k['fast']:8.2f} s  ({k['searched']:,} "
+        f"closures searched again)  peak RSS {k['rss']:.0f} MB"
+    )
     print(
         f"  naive loop         {total:8.1f} s  (scaled from {k['k']} segments: {per * 1000:.1f} ms each)  "
         f"ratio {total / k['fast']:.0f}x, equal on those: {k['same']}"

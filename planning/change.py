@@ -130,11 +130,17 @@ class ScenarioChange:
         if t is not None and len(t):
             clash = sorted(set(map(str, t.index)) & set(map(str, stations.index)))
             if clash:
-                msg = f"Temporary stations {_short(clash)}{_where(self.source)} reuse ids of stations. Fix: rename them."
+                msg = (
+                    f"Temporary stations {_short(clash)}{_where(self.source)} "
+                    "reuse ids of stations. Fix: rename them."
+                )
                 raise InputError(msg)
             stations = pd.concat([stations, t.to_crs(stations.crs)])
         if not len(stations):
-            msg = f"The change{_where(self.source)} takes every station out of service. Fix: keep one in service."
+            msg = (
+                f"The change{_where(self.source)} takes every "
+                "station out of service. Fix: keep one in service."
+            )
             raise InputError(msg)
         changed = dataclasses.replace(scenario, layers={**scenario.layers, "fire_stations": stations})
         return changed, (g.without_edges(closed) if len(closed) else g)
@@ -157,7 +163,8 @@ class ScenarioChange:
             bad = e[(e < 0) | (e >= g.n_edges)]
             if len(bad):
                 msg = (
-                    f"Edges {_short(bad.tolist())}{where} are not edges of the road graph (0..{g.n_edges - 1}). "
+                    f"Edges {_short(bad.tolist())}{where} are not "
+                    f"edges of the road graph (0..{g.n_edges - 1}). "
                     "Fix: give edge positions, the index of `graph.edges_gdf()` (the `edge` column of "
                     "`riskplan network` outputs)."
                 )
@@ -171,7 +178,8 @@ class ScenarioChange:
                 hint = (
                     "check the ids against the OSM extract the graph was built from"
                     if has
-                    else "this graph has no OSM way ids (it was built from a road layer): close by edge or name"
+                    else "this graph has no OSM way ids (it was built from a road layer): "
+                    "close by edge or name"
                 )
                 msg = (
                     f"OSM ways {_short(ways[~known].tolist())}{where} are not in the road graph. Fix: {hint}."
@@ -236,11 +244,17 @@ class ScenarioChange:
             return np.zeros(0, np.int64)
         where = _where(self.source)
         if t.crs is None:
-            msg = f'The temporary stations{where} have no CRS. Fix: give their coordinates\' CRS (`crs = "EPSG:4326"`).'
+            msg = (
+                f"The temporary stations{where} have no CRS. Fix: "
+                'give their coordinates\' CRS (`crs = "EPSG:4326"`).'
+            )
             raise CRSError(msg)
         empty = t.geometry.is_empty | t.geometry.isna()
         if empty.any():
-            msg = f"Temporary stations {_short(t.index[empty].tolist())}{where} have no point. Fix: give x and y."
+            msg = (
+                f"Temporary stations {_short(t.index[empty].tolist())}{where} "
+                "have no point. Fix: give x and y."
+            )
             raise InputError(msg)
         g = as_road_graph(graph)
         snaps = snap_points(g, t, layer="temporary_stations", max_snap_m=max_snap_m)
@@ -288,7 +302,10 @@ def _area_edges(g: Any, areas: gpd.GeoSeries, where: str) -> IntArray:
     with np.errstate(invalid="ignore"):  # coordinates beyond the CRS's area project to inf
         zero = shapely.area(local) <= 0
     if zero.any():
-        msg = f"The closed areas{where} rows {_short(geoms.index[zero].tolist())} have no area. Fix: draw a polygon."
+        msg = (
+            f"The closed areas{where} rows {_short(geoms.index[zero].tolist())} "
+            "have no area. Fix: draw a polygon."
+        )
         raise InputError(msg)
     _, hit = g.edge_tree().query(local, predicate="intersects")
     if not len(hit):
@@ -311,19 +328,25 @@ def _edges_at(g: Any, points: gpd.GeoSeries, where: str) -> IntArray:
     from .travel import lowest_nearest
 
     if points.crs is None:
-        msg = f"The points of roads to close{where} have no CRS. Fix: give their CRS (EPSG:4326 for lon / lat)."
+        msg = (
+            f"The points of roads to close{where} have no CRS. Fix: give their CRS (EPSG:4326 for lon / lat)."
+        )
         raise CRSError(msg)
     local = points.to_crs(g.crs).to_numpy()
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(shapely.get_coordinates(local)).all(axis=1) if len(local) else np.zeros(0, bool)
     if len(ok) != len(local) or not ok.all():
-        msg = f"Some points of roads to close{where} are empty or outside the map projection. Fix: give lon / lat."
+        msg = (
+            f"Some points of roads to close{where} are empty or "
+            "outside the map projection. Fix: give lon / lat."
+        )
         raise InputError(msg)
     which, edge, dist = lowest_nearest(g.edge_tree(), local, max_distance=CLOSE_AT_MAX_M)
     if len(which) < len(local):
         missing = sorted(set(range(len(local))) - set(which.tolist()))
         msg = (
-            f"Points {_short(points.index[missing].tolist())}{where} are more than {CLOSE_AT_MAX_M:.0f} m from "
+            f"Points {_short(points.index[missing].tolist())}{where} "
+            f"are more than {CLOSE_AT_MAX_M:.0f} m from "
             "every road. Fix: click on the road to close (longitude first)."
         )
         raise InputError(msg)
@@ -338,7 +361,7 @@ def _edges_at(g: Any, points: gpd.GeoSeries, where: str) -> IntArray:
 
 
 def read_change(path: str | Path) -> ScenarioChange:
-    """Read a :class:`ScenarioChange` from a TOML change file, a CSV of roads or a polygon layer.
+    r"""Read a :class:`ScenarioChange` from a TOML change file, a CSV of roads or a polygon layer.
 
     Raises
     ------
@@ -420,7 +443,10 @@ def _read_csv(path: Path) -> ScenarioChange:
         bad = numbers.isna() | (numbers != numbers.round())
         if bad.any():
             rows = (values.index[bad] + 2).tolist()  # header row 1
-            msg = f"CSV `{path}` column `{column}` rows {_short(rows)} are not whole numbers. Fix: give integer ids."
+            msg = (
+                f"CSV `{path}` column `{column}` rows {_short(rows)} "
+                "are not whole numbers. Fix: give integer ids."
+            )
             raise InputError(msg)
         out[key] = tuple(int(v) for v in numbers)
     return ScenarioChange(
@@ -439,13 +465,17 @@ def _read_toml(path: Path) -> ScenarioChange:
     close = doc.get("close", {})
     stations = doc.get("stations", {})
     if not isinstance(close, dict) or not isinstance(stations, dict):
-        msg = f"Change file `{path}`: `close` and `stations` must be tables. Fix: write `[close]` / `[stations]`."
+        msg = (
+            f"Change file `{path}`: `close` and `stations` must "
+            "be tables. Fix: write `[close]` / `[stations]`."
+        )
         raise InputError(msg)
     unknown |= {f"close.{k}" for k in set(close) - {"edges", "ways", "names", "areas", "areas_wkt"}}
     unknown |= {f"stations.{k}" for k in set(stations) - {"out", "temporary"}}
     if unknown:
         msg = (
-            f"Change file `{path}` has unknown keys {sorted(unknown)}. Fix: use `crs`, `[close]` edges / ways / "
+            f"Change file `{path}` has unknown keys {sorted(unknown)}. "
+            "Fix: use `crs`, `[close]` edges / ways / "
             "names / areas / areas_wkt and `[stations]` out / temporary."
         )
         raise InputError(msg)
@@ -454,7 +484,10 @@ def _read_toml(path: Path) -> ScenarioChange:
         edges = tuple(int(v) for v in close.get("edges", []))
         ways = tuple(int(v) for v in close.get("ways", []))
     except (TypeError, ValueError):
-        msg = f"Change file `{path}`: `close.edges` and `close.ways` must be lists of integers. Fix: write [12, 13]."
+        msg = (
+            f"Change file `{path}`: `close.edges` and `close.ways` "
+            "must be lists of integers. Fix: write [12, 13]."
+        )
         raise InputError(msg) from None
     names = tuple(str(v) for v in close.get("names", []))
     areas: list[gpd.GeoSeries] = []
@@ -462,7 +495,10 @@ def _read_toml(path: Path) -> ScenarioChange:
         areas.append(_read_areas((path.parent / str(close["areas"])).resolve()))
     if close.get("areas_wkt"):
         if crs is None:
-            msg = f'Change file `{path}`: `close.areas_wkt` needs `crs`. Fix: add `crs = "EPSG:4326"` at the top.'
+            msg = (
+                f"Change file `{path}`: `close.areas_wkt` needs "
+                '`crs`. Fix: add `crs = "EPSG:4326"` at the top.'
+            )
             raise InputError(msg)
         try:
             polys = shapely.from_wkt(list(close["areas_wkt"]))
@@ -495,7 +531,10 @@ def _read_toml(path: Path) -> ScenarioChange:
 
 def _temporary(path: Path, rows: Any, crs: Any) -> gpd.GeoDataFrame:
     if crs is None:
-        msg = f'Change file `{path}`: `stations.temporary` needs `crs`. Fix: add `crs = "EPSG:4326"` at the top.'
+        msg = (
+            f"Change file `{path}`: `stations.temporary` needs "
+            '`crs`. Fix: add `crs = "EPSG:4326"` at the top.'
+        )
         raise InputError(msg)
     ids, xs, ys = [], [], []
     for i, row in enumerate(rows):

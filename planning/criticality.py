@@ -27,6 +27,8 @@ import shapely
 from gis.errors import InputError
 
 if TYPE_CHECKING:
+    from gis.network.graph import GraphLike
+
     from .what_if import WhatIfBaseline
 
 __all__ = ["ARTERIAL_CLASSES", "bridge_edges", "criticality", "road_segments"]
@@ -50,7 +52,7 @@ ARTERIAL_CLASSES: tuple[str, ...] = (
 WATER_KINDS: tuple[str, ...] = ("river", "water", "canal", "lake")
 
 
-def road_segments(graph: object, *, classes: Sequence[str] = ARTERIAL_CLASSES) -> list[IntArray]:
+def road_segments(graph: GraphLike, *, classes: Sequence[str] = ARTERIAL_CLASSES) -> list[IntArray]:
     """The road segments of the given classes: the edges between two nodes, both directions.
 
     Every edge of the graph between the same two nodes (either way, parallel edges too) goes
@@ -68,7 +70,7 @@ def road_segments(graph: object, *, classes: Sequence[str] = ARTERIAL_CLASSES) -
     """
     from gis.network import as_road_graph
 
-    g = as_road_graph(graph)  # type: ignore[arg-type]
+    g = as_road_graph(graph)
     u, v = g.sources, g.targets
     lo, hi = np.minimum(u, v), np.maximum(u, v)
     key = lo * np.int64(g.n_nodes) + hi
@@ -83,7 +85,7 @@ def road_segments(graph: object, *, classes: Sequence[str] = ARTERIAL_CLASSES) -
     return [np.sort(e).astype(np.int64) for e in groups]
 
 
-def bridge_edges(graph: object, barriers: gpd.GeoDataFrame | None = None) -> dict[str, IntArray]:
+def bridge_edges(graph: GraphLike, barriers: gpd.GeoDataFrame | None = None) -> dict[str, IntArray]:
     """The bridges by name: edges with a true ``bridge`` attribute, else those crossing water barriers.
 
     Edges crossing a ``barriers`` polygon of kind river, water, canal or lake are bridges when the
@@ -91,7 +93,7 @@ def bridge_edges(graph: object, barriers: gpd.GeoDataFrame | None = None) -> dic
     """
     from gis.network import as_road_graph
 
-    g = as_road_graph(graph)  # type: ignore[arg-type]
+    g = as_road_graph(graph)
     if "bridge" in g.edge_attrs:
         flag = pd.Series(np.asarray(g.edge_attrs["bridge"], dtype=object)).astype(str).str.lower()
         on = np.flatnonzero(~flag.isin(["", "no", "none", "nan", "false", "0"]).to_numpy())
@@ -159,7 +161,9 @@ def criticality(
     g = baseline.graph
     segs = list(road_segments(g, classes=classes) if segments is None else segments)
     brs = bridge_edges(g, barriers) if bridges is None else dict(bridges)
-    closures = [("segment", None, np.asarray(s, np.int64)) for s in segs]
+    closures: list[tuple[str, str | None, IntArray]] = [
+        ("segment", None, np.asarray(s, np.int64)) for s in segs
+    ]
     closures += [("bridge", name, np.asarray(e, np.int64)) for name, e in brs.items()]
     for kind, name, e in closures:
         if len(e) == 0 or e.min() < 0 or e.max() >= g.n_edges:
@@ -210,7 +214,7 @@ def criticality(
 
 def _first(values: npt.NDArray[np.object_]) -> object:
     for v in values:
-        if v is not None and v == v:
+        if v is not None and not pd.isna(v):
             return v
     return None
 
@@ -242,7 +246,11 @@ class _Ranker:
         self.edge_closed = np.zeros(m.edge_uv.shape[0], bool)
 
     def cost(self, edges: IntArray) -> tuple[float, float, float, float, float]:
-        """``(residents cut off, resident-seconds lost, residents losing coverage, communities slower, nodes)``."""
+        """The closure's figures.
+
+        ``(residents cut off, resident-seconds lost, residents losing coverage, communities slower,
+        nodes searched)``.
+        """
         base, f = self.base, self.forest
         hit = np.unique(self.pair[edges])
         hit = hit[hit >= 0]
@@ -285,7 +293,7 @@ class _Ranker:
             self.data[hit] = base.matrix.csr.data[hit]
 
 
-def _figures(
+def _figures(  # noqa: PLR0917 - one closure's arrays, in the order they are computed
     pop: FloatArray,
     before: FloatArray,
     after: FloatArray,

@@ -314,7 +314,8 @@ class WhatIfResult:
         One row per community (the baseline's index and geometry): ``population``,
         ``response_before_s``, ``response_after_s``, ``seconds_lost`` (``inf`` where no station
         reaches it any more), ``covered_before``, ``covered_after``, ``loses_coverage``,
-        ``gains_coverage``, ``cut_off`` (reached before, not after), ``on_closed_road`` (its road closed: snapped again to the nearest open one),
+        ``gains_coverage``, ``cut_off`` (reached before, not after), ``on_closed_road`` (its road
+        closed: snapped again to the nearest open one),
         ``nearest_before`` and ``nearest_after`` (station ids).
     summary
         The city: ``residents``, ``residents_losing_coverage``, ``residents_gaining_coverage``,
@@ -347,14 +348,19 @@ class WhatIfResult:
 
     def layers(self) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, pd.DataFrame]]:
         """The spatial layers and tables :meth:`write` writes (to add them to another GeoPackage)."""
-        summary = pd.DataFrame({"measure": list(self.summary), "value": [float(v) for v in self.summary.values()]})
+        summary = pd.DataFrame(
+            {"measure": list(self.summary), "value": [float(v) for v in self.summary.values()]}
+        )
         return (
             {"what_if_communities": self.communities, "closed_roads": self.closed_edges},
-            {"what_if_summary": summary, "what_if_change": pd.DataFrame({"change": [self.change.describe()]})},
+            {
+                "what_if_summary": summary,
+                "what_if_change": pd.DataFrame({"change": [self.change.describe()]}),
+            },
         )
 
     def write(self, path: str | Path) -> Path:
-        """Write ``communities`` (layer ``what_if_communities``), ``closed_roads`` and the summary, atomically."""
+        """Write ``what_if_communities``, ``closed_roads`` and the summary tables, atomically."""
         spatial, tables = self.layers()
         return write_gpkg(Path(path), spatial, tables)
 
@@ -468,7 +474,7 @@ def closed_costs(baseline: WhatIfBaseline, edge_closed: npt.NDArray[np.bool_]) -
     return data, changed
 
 
-def _difference(
+def _difference(  # noqa: PLR0917 - the arrays of one what-if, private
     base: WhatIfBaseline,
     change: ScenarioChange,
     cost: FloatArray,

@@ -145,7 +145,11 @@ def test_what_if_tool_closes_the_road_clicked(browser: Any, server: tuple[str, s
     lon, lat = station["geometry"]["coordinates"]
     roads = httpx.get(f"{url}/api/v1/scenarios/{sid}/layers/roads").json()["features"]
     # the road vertex nearest the first station: a click there closes a road its engines use
-    xy = [c for f in roads for c in (f["geometry"]["coordinates"] if f["geometry"]["type"] == "LineString" else [])]
+    xy = [
+        c
+        for f in roads
+        for c in (f["geometry"]["coordinates"] if f["geometry"]["type"] == "LineString" else [])
+    ]
     rlon, rlat = min(xy, key=lambda c: (c[0] - lon) ** 2 + (c[1] - lat) ** 2)
     x, y, width, height = browser.execute_script(
         "const p = window.riskplan.map.latLngToContainerPoint([arguments[1], arguments[0]]);"

@@ -177,7 +177,10 @@ def test_bridges_from_water_barriers(case) -> None:  # type: ignore[no-untyped-d
     graph, *_ = case
     river = gpd.GeoDataFrame(
         {"kind": ["river", "railway"]},
-        geometry=[shapely.box(X0 + 1300, Y0 - 10, X0 + 1400, Y0 + 3000), shapely.box(X0, Y0, X0 + 50, Y0 + 50)],
+        geometry=[
+            shapely.box(X0 + 1300, Y0 - 10, X0 + 1400, Y0 + 3000),
+            shapely.box(X0, Y0, X0 + 50, Y0 + 50),
+        ],
         crs=CRS,
     )
     found = bridge_edges(graph, river)
@@ -309,7 +312,7 @@ def test_cli_what_if_criticality_and_coverage_close(demo_gpkg: Path, tmp_path: P
         ("coverage", "missing.csv", None),
     ],
 )
-def test_cli_bad_change_file_exits_2_and_writes_nothing(
+def test_cli_bad_change_file_exits_2_and_writes_nothing(  # noqa: PLR0917 - pytest fixtures
     demo_gpkg: Path,
     tmp_path: Path,
     command: str,
@@ -342,7 +345,14 @@ def test_api_what_if(tmp_path: Path) -> None:
             "closed_areas": [
                 {
                     "type": "Polygon",
-                    "coordinates": [[[lon - 0.002, lat - 0.002], [lon + 0.002, lat - 0.002], [lon, lat + 0.002], [lon - 0.002, lat - 0.002]]],
+                    "coordinates": [
+                        [
+                            [lon - 0.002, lat - 0.002],
+                            [lon + 0.002, lat - 0.002],
+                            [lon, lat + 0.002],
+                            [lon - 0.002, lat - 0.002],
+                        ]
+                    ],
                 }
             ],
             "temporary_stations": [{"id": "T1", "lon": lon, "lat": lat}],
@@ -367,4 +377,9 @@ def test_api_what_if(tmp_path: Path) -> None:
             r = client.post(url, json=bad, headers=auth(token))
             assert r.status_code == status, (bad, r.text)
             assert r.headers["content-type"].startswith("application/problem+json")
-        assert client.post(f"{API}/scenarios/nope/what-if", json={"stations_out": ["FS1"]}, headers=auth(token)).status_code == 404
+        assert (
+            client.post(
+                f"{API}/scenarios/nope/what-if", json={"stations_out": ["FS1"]}, headers=auth(token)
+            ).status_code
+            == 404
+        )

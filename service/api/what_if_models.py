@@ -38,18 +38,23 @@ class AreaIn(BaseModel):
 
 
 class WhatIfIn(BaseModel):
-    """What changes: roads closed (by edge, OSM way, name, area or a click), stations out, temporary stations."""
+    """What changes: roads closed (by edge, OSM way, name, area or click), stations out, temporary ones."""
 
     model_config = ConfigDict(extra="forbid")
     standard: Annotated[str, Field(max_length=64)] = DEFAULT_STANDARD
     closed_edges: Annotated[list[Annotated[int, Field(ge=0, le=2**40)]], Field(max_length=20_000)] = []
     closed_ways: Annotated[list[Annotated[int, Field(ge=0, le=2**62)]], Field(max_length=5_000)] = []
-    closed_names: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=200)] = []
+    closed_names: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=200)
+    ] = []
     closed_areas: Annotated[list[AreaIn], Field(max_length=20)] = []
     closed_at: Annotated[
-        list[PointIn], Field(max_length=200, description="Close the road segment nearest each point (a click).")
+        list[PointIn],
+        Field(max_length=200, description="Close the road segment nearest each point (a click)."),
     ] = []
-    stations_out: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=500)] = []
+    stations_out: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=500)
+    ] = []
     temporary_stations: Annotated[list[StationIn], Field(max_length=50)] = []
 
 
@@ -99,4 +104,6 @@ class WhatIfOut(BaseModel):
     change: str
     summary: WhatIfSummaryOut
     communities: list[WhatIfCommunityOut] = Field(description="Communities whose time or coverage changed.")
-    closed_roads: dict[str, object] = Field(description="The closed edges as a GeoJSON FeatureCollection (WGS84).")
+    closed_roads: dict[str, object] = Field(
+        description="The closed edges as a GeoJSON FeatureCollection (WGS84)."
+    )

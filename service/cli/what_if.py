@@ -3,7 +3,8 @@
 ``what-if SCENARIO --close FILE --out F.gpkg`` writes the per-community difference of a change
 (roads closed, stations out, temporary stations: :func:`planning.read_change`) against the
 baseline; ``criticality SCENARIO --out F.gpkg`` ranks the arterial segments and bridges by
-what their closure costs. :func:`apply_close` and :func:`write_with_difference` make ``riskplan coverage --close FILE``:
+what their closure costs. :func:`apply_close` and :func:`write_with_difference` make
+``riskplan coverage --close FILE``:
 the whole coverage of the changed scenario, plus the difference layers, in one GeoPackage.
 A bad change file exits 2 before anything is written.
 """
@@ -78,7 +79,9 @@ def _criticality(args: argparse.Namespace) -> int:
     from planning.criticality import ARTERIAL_CLASSES, criticality
 
     start = time.perf_counter()
-    classes = tuple(c.strip() for c in args.classes.split(",") if c.strip()) if args.classes else ARTERIAL_CLASSES
+    classes = (
+        tuple(c.strip() for c in args.classes.split(",") if c.strip()) if args.classes else ARTERIAL_CLASSES
+    )
     scenario, _, base = _baseline(args)
     ranking = criticality(base, classes=classes, barriers=scenario.layers.get("barriers"), top=args.top)
     out = write_gpkg(args.out, {"criticality": ranking})
@@ -86,7 +89,8 @@ def _criticality(args: argparse.Namespace) -> int:
     for _, row in ranking.head(10).iterrows():
         print(
             f"  #{row['rank']:<3} {row['kind']:<7} {row['name'] or '(unnamed)'} ({row['highway']}): "
-            f"{row['residents_cut_off']:,.0f} cut off, {row['resident_seconds_lost']:,.0f} resident-seconds lost, "
+            f"{row['residents_cut_off']:,.0f} cut off, "
+            f"{row['resident_seconds_lost']:,.0f} resident-seconds lost, "
             f"{row['residents_losing_coverage']:,.0f} lose coverage"
         )
     print(f"Criticality written to {Path(out).resolve()} in {time.perf_counter() - start:.1f} s.")
@@ -139,7 +143,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="output GeoPackage")
     p.add_argument("--standard", default=DEFAULT_STANDARD, help=STANDARD_HELP)
     p.add_argument("--speed-factor", type=float, default=1.0, help="engine speed / road speed (default 1)")
-    p.add_argument("--max-snap-m", type=float, default=None, help="snap limit: farther places count as not covered")
+    p.add_argument(
+        "--max-snap-m", type=float, default=None, help="snap limit: farther places count as not covered"
+    )
     p.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
 
 
@@ -158,6 +164,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _common(p)
     p.add_argument("--top", type=int, default=None, help="keep the N most critical closures (default all)")
     p.add_argument(
-        "--classes", default=None, help="road classes ranked, comma-separated (default trunk, primary, secondary)"
+        "--classes",
+        default=None,
+        help="road classes ranked, comma-separated (default trunk, primary, secondary)",
     )
     p.set_defaults(func=_criticality)

@@ -76,7 +76,9 @@ def _change(body: WhatIfIn) -> ScenarioChange:
         ids = [s.id for s in body.temporary_stations]
         temp = gpd.GeoDataFrame(
             {"id": ids},
-            geometry=gpd.points_from_xy([s.lon for s in body.temporary_stations], [s.lat for s in body.temporary_stations]),
+            geometry=gpd.points_from_xy(
+                [s.lon for s in body.temporary_stations], [s.lat for s in body.temporary_stations]
+            ),
             crs=4326,
             index=pd.Index(ids, name="id"),
         )
@@ -125,7 +127,9 @@ def what_if_route(scenario_id: ScenarioId, body: WhatIfIn, request: Request) -> 
     changed = c[
         (c["seconds_lost"].fillna(0.0) != 0.0) | c["loses_coverage"] | c["gains_coverage"] | c["cut_off"]
     ]
-    pts = changed.geometry.representative_point().to_crs(4326) if len(changed) else gpd.GeoSeries([], crs=4326)
+    pts = (
+        changed.geometry.representative_point().to_crs(4326) if len(changed) else gpd.GeoSeries([], crs=4326)
+    )
     rows = [
         WhatIfCommunityOut(
             community_id=str(cid),
@@ -155,7 +159,8 @@ def what_if_route(scenario_id: ScenarioId, body: WhatIfIn, request: Request) -> 
         "temporary_stations",
         "nodes_searched",
     }
-    summary = WhatIfSummaryOut(**{k: int(v) if k in ints else round(float(v), 3) for k, v in s.items()})
+    values: dict[str, Any] = {k: int(v) if k in ints else round(float(v), 3) for k, v in s.items()}
+    summary = WhatIfSummaryOut(**values)
     roads = result.closed_edges.to_crs(4326)
     roads = roads.assign(highway=roads["highway"].astype(object), name=roads["name"].astype(object))
     roads["osmid"] = roads["osmid"].where(roads["osmid"] > np.iinfo(np.int64).min, None)
