@@ -372,7 +372,7 @@ def read_change(path: str | Path) -> ScenarioChange:
     --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "close.csv"
-    >>> _ = p.write_text("name\\nJianshe Bridge\\n")
+    >>> _ = p.write_text("name\nJianshe Bridge\n")
     >>> read_change(p).closed_names
     ('Jianshe Bridge',)
     """

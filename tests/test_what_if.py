@@ -279,26 +279,46 @@ def demo_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_demo_scenario(tmp_path_factory.mktemp("whatif") / "demo.gpkg", n_road_nodes=2000)
 
 
-def test_cli_what_if_criticality_and_coverage_close(demo_gpkg: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def close_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    close = tmp_path_factory.mktemp("close") / "close.csv"
+    close.write_text("name\nJianshe Bridge\nXinhua Bridge\n", encoding="utf-8")
+    return close
+
+
+def test_cli_what_if(demo_gpkg: Path, close_csv: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     import pyogrio
 
     from service import cli
 
-    close = tmp_path / "close.csv"
-    close.write_text("name\nJianshe Bridge\nXinhua Bridge\n", encoding="utf-8")
     out = tmp_path / "w.gpkg"
-    assert cli.main(["-q", "what-if", str(demo_gpkg), "--close", str(close), "--out", str(out)]) == 0
+    assert cli.main(["-q", "what-if", str(demo_gpkg), "--close", str(close_csv), "--out", str(out)]) == 0
     assert "resident-seconds lost" in capsys.readouterr().out
     layer = pyogrio.read_dataframe(out, layer="what_if_communities")
     assert {"response_before_s", "response_after_s", "seconds_lost", "loses_coverage"} <= set(layer.columns)
     assert len(pyogrio.read_dataframe(out, layer="closed_roads")) > 0
+
+
+def test_cli_criticality(demo_gpkg: Path, tmp_path: Path) -> None:
+    import pyogrio
+
+    from service import cli
+
     crit = tmp_path / "k.gpkg"
-    assert cli.main(["-q", "criticality", str(demo_gpkg), "--out", str(crit), "--top", "7"]) == 0
+    args = ["-q", "criticality", str(demo_gpkg), "--out", str(crit), "--top", "7", "--classes", "primary"]
+    assert cli.main(args) == 0
     ranking = pyogrio.read_dataframe(crit, layer="criticality")
     assert ranking["rank"].tolist() == list(range(1, 8))
+
+
+def test_cli_coverage_close(demo_gpkg: Path, close_csv: Path, tmp_path: Path) -> None:
+    import pyogrio
+
+    from service import cli
+
     cov = tmp_path / "c.gpkg"
-    args = ["-q", "coverage", str(demo_gpkg), "--close", str(close), "--out", str(cov), "--no-districts"]
-    assert cli.main([*args, "--breaks", ""]) == 0
+    args = ["-q", "coverage", str(demo_gpkg), "--close", str(close_csv), "--out", str(cov), "--no-districts"]
+    assert cli.main([*args, "--breaks", "", "--cell-m", "3000"]) == 0
     names = set(pyogrio.list_layers(cov)[:, 0])
     assert {"communities", "summary", "what_if_communities", "what_if_summary"} <= names
 
