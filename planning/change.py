@@ -154,6 +154,16 @@ class ScenarioChange:
         ------
         InputError
             Unknown edges, ways or names; empty areas, areas in no CRS or closing no road.
+
+        Examples
+        --------
+        With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+        >>> from gis import graph_from_lines
+        >>> g = graph_from_lines(city["roads"])
+        >>> edges = ScenarioChange(closed_names=("Xinhua Bridge",)).closed_edge_positions(g)
+        >>> len(edges) > 0, set(np.asarray(g.name, dtype=object)[edges])
+        (True, {'Xinhua Bridge'})
         """
         g = as_road_graph(graph)
         where = _where(self.source)

@@ -90,6 +90,14 @@ def bridge_edges(graph: GraphLike, barriers: gpd.GeoDataFrame | None = None) -> 
 
     Edges crossing a ``barriers`` polygon of kind river, water, canal or lake are bridges when the
     graph has no ``bridge`` edge attribute; edges without a name take ``bridge at edge N``.
+
+    Examples
+    --------
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
+    >>> from gis import graph_from_lines
+    >>> sorted(bridge_edges(graph_from_lines(city["roads"]), city["barriers"]))
+    ['Jianshe Bridge', 'Ring Expressway Bridge', 'Xinhua Bridge']
     """
     from gis.network import as_road_graph
 

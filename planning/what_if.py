@@ -176,18 +176,22 @@ class WhatIfBaseline:
         lines, tree = self.graph.edge_geometries(), self.graph.edge_tree()
         edge = np.full(len(rows), -1, np.int64)
         dist = np.full(len(rows), np.inf)
+        everything_closed = bool(edge_closed.all())
         for i, r in enumerate(rows.tolist()):
             pt = self.points[r]
+            x, y = shapely.get_x(pt), shapely.get_y(pt)
             radius = 100.0
-            while True:
-                cand = tree.query(pt, predicate="dwithin", distance=radius)
+            while not everything_closed:
+                # every edge within `radius` of the point has its box in this square
+                cand = tree.query(shapely.box(x - radius, y - radius, x + radius, y + radius))
                 cand = np.sort(cand[~edge_closed[cand]])
                 if len(cand):
                     d = shapely.distance(lines[cand], pt)
                     best = int(np.argmin(d))  # the first of equal distances: the lowest-numbered
-                    edge[i], dist[i] = cand[best], d[best]
-                    break
-                if radius > 1e7 or bool(edge_closed.all()):
+                    if d[best] <= radius:
+                        edge[i], dist[i] = cand[best], d[best]
+                        break
+                if radius > 1e7:
                     break
                 radius *= 4.0
         ok = edge >= 0
@@ -547,12 +551,18 @@ def _difference(  # noqa: PLR0917 - the arrays of one what-if, private
 
 def _edge_lines(base: WhatIfBaseline, closed: IntArray) -> gpd.GeoDataFrame:
     g = base.graph
-    names = np.asarray(pd.Series(g.name[closed]).astype(object).where(lambda s: s.notna(), None))
+
+    def text(cat: pd.Categorical) -> npt.NDArray[np.object_]:
+        codes = np.asarray(cat.codes)[closed]
+        values = np.asarray(cat.categories, dtype=object)
+        out: npt.NDArray[np.object_] = np.where(codes >= 0, values[np.maximum(codes, 0)], None)
+        return out
+
     return gpd.GeoDataFrame(
         {
             "edge": closed,
-            "name": names,
-            "highway": np.asarray(pd.Series(g.highway[closed]).astype(object)),
+            "name": text(g.name),
+            "highway": text(g.highway),
             "osmid": g.osm_way_id[closed],
         },
         geometry=g.edge_geometries()[closed],
