@@ -555,8 +555,9 @@ def _edge_lines(base: WhatIfBaseline, closed: IntArray) -> gpd.GeoDataFrame:
     def text(cat: pd.Categorical) -> npt.NDArray[np.object_]:
         codes = np.asarray(cat.codes)[closed]
         values = np.asarray(cat.categories, dtype=object)
-        out: npt.NDArray[np.object_] = np.where(codes >= 0, values[np.maximum(codes, 0)], None)
-        return out
+        out = values[np.maximum(codes, 0)]
+        out[codes < 0] = None
+        return np.asarray(out, dtype=object)
 
     return gpd.GeoDataFrame(
         {
