@@ -24,7 +24,7 @@ from planning.change import ScenarioChange
 from planning.what_if import WhatIfBaseline, what_if, what_if_baseline
 
 from ..caches import cached, get_caches
-from ..deps import ReadAccess, get_service
+from ..deps import READ_OPERATION, ReadAccess, get_service
 from ..params import ScenarioId, check_standard
 from ..problems import PROBLEM_RESPONSES
 from ..what_if_models import WhatIfCommunityOut, WhatIfIn, WhatIfOut, WhatIfSummaryOut
@@ -98,7 +98,13 @@ def _text(value: Any) -> str | None:
     return None if value is None or (isinstance(value, float) and not np.isfinite(value)) else str(value)
 
 
-@router.post("/what-if", response_model=WhatIfOut, dependencies=[ReadAccess], summary="What if roads close")
+@router.post(
+    "/what-if",
+    response_model=WhatIfOut,
+    dependencies=[ReadAccess],
+    summary="What if roads close",
+    openapi_extra={READ_OPERATION: True},  # a read: computes, stores nothing
+)
 def what_if_route(scenario_id: ScenarioId, body: WhatIfIn, request: Request) -> WhatIfOut:
     """The first-engine coverage of the communities with roads closed and stations changed.
 
@@ -114,10 +120,7 @@ def what_if_route(scenario_id: ScenarioId, body: WhatIfIn, request: Request) -> 
         msg = "`temporary_stations` repeat an id. Fix: give each temporary station its own id."
         raise InputError(msg)
     base = what_if_entry(request, scenario_id, body.standard)
-    change = _change(body)
-    if change.describe() == "no change":
-        msg = "The request changes nothing. Fix: close a road, take a station out or add a temporary station."
-        raise InputError(msg)
+    change = _change(body)  # an empty change answers the baseline, every difference 0
     clash = set(change.temporary_station_ids()) & {str(i) for i in base.stations.index}
     if clash:
         msg = f"Temporary station ids {sorted(clash)} are ids of the scenario's stations. Fix: rename them."
