@@ -12,13 +12,17 @@ __all__ = ["AreaIn", "PointIn", "WhatIfCommunityOut", "WhatIfIn", "WhatIfOut", "
 
 Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="Longitude (WGS84).")]
 Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="Latitude (WGS84).")]
-Ring = Annotated[list[tuple[Lon, Lat]], Field(min_length=4, max_length=5000)]
+Position = Annotated[
+    list[Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]],
+    Field(min_length=2, max_length=2, description="[longitude, latitude] in WGS84 degrees."),
+]
+Ring = Annotated[list[Position], Field(min_length=4, max_length=5000)]
 
 
 class PointIn(BaseModel):
     """A point in WGS84 degrees, longitude first."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no `false` for 0, no "3" for 3
     lon: Lon
     lat: Lat
 
@@ -32,7 +36,7 @@ class StationIn(PointIn):
 class AreaIn(BaseModel):
     """A GeoJSON Polygon in WGS84 (a flooded area): every road crossing it closes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no `false` for 0, no "3" for 3
     type: Literal["Polygon"]
     coordinates: Annotated[list[Ring], Field(min_length=1, max_length=50)]
 
@@ -40,7 +44,7 @@ class AreaIn(BaseModel):
 class WhatIfIn(BaseModel):
     """What changes: roads closed (by edge, OSM way, name, area or click), stations out, temporary ones."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no `false` for 0, no "3" for 3
     standard: Annotated[str, Field(max_length=64)] = DEFAULT_STANDARD
     closed_edges: Annotated[list[Annotated[int, Field(ge=0, le=2**40)]], Field(max_length=20_000)] = []
     closed_ways: Annotated[list[Annotated[int, Field(ge=0, le=2**62)]], Field(max_length=5_000)] = []
