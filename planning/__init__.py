@@ -96,12 +96,17 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "scores_after_upgrades",
         "upgrade_candidates",
     ),
+    "change": ("ScenarioChange", "read_change"),
+    "what_if": ("WhatIfBaseline", "WhatIfResult", "what_if", "what_if_baseline"),
+    "criticality": ("criticality",),
 }
 __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from .area_times import area_response_times
+    from .change import ScenarioChange, read_change
     from .coverage import CoverageResult, analyse_coverage
+    from .criticality import criticality
     from .demand import demand_weights
     from .depots import DepotPlan, plan_depots, relocation_demand, stock_needs
     from .districts import StationDistricts, station_districts
@@ -151,6 +156,7 @@ if TYPE_CHECKING:
         scores_after_upgrades,
         upgrade_candidates,
     )
+    from .what_if import WhatIfBaseline, WhatIfResult, what_if, what_if_baseline
 
 __all__ = [
     "DEFAULT_STANDARD",
@@ -164,6 +170,7 @@ __all__ = [
     "ResponseQuery",
     "ResponseStandard",
     "RoadMatrix",
+    "ScenarioChange",
     "SnappedPointEngine",
     "SourceReduction",
     "StationDistricts",
@@ -172,6 +179,8 @@ __all__ = [
     "TimeOfDay",
     "UpgradeMeasures",
     "UpgradePlan",
+    "WhatIfBaseline",
+    "WhatIfResult",
     "analyse_coverage",
     "apply_siting_rules",
     "area_grid",
@@ -180,6 +189,7 @@ __all__ = [
     "choose_demonstration",
     "cost_matrix",
     "coverage_at_hour",
+    "criticality",
     "demand_weights",
     "district_caps_km2",
     "districts_at_hour",
@@ -197,6 +207,7 @@ __all__ = [
     "plan_stations",
     "plan_upgrades",
     "reached_times",
+    "read_change",
     "reduce_sources",
     "relocation_demand",
     "response_by_hour",
@@ -213,5 +224,7 @@ __all__ = [
     "travel_times",
     "unit_response_times",
     "upgrade_candidates",
+    "what_if",
+    "what_if_baseline",
     "worst_hour",
 ]

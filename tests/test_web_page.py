@@ -125,3 +125,46 @@ def test_page_draws_layers_and_answers_a_click(browser: Any, server: tuple[str, 
     assert (tmp_path / "page.png").stat().st_size > 10_000
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == [], severe
+
+
+def test_what_if_tool_closes_the_road_clicked(browser: Any, server: tuple[str, str], tmp_path: Path) -> None:
+    """whatif.js: with the tool on, a click closes the road there and the change comes back."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    url, sid = server
+    browser.get(url + "/")
+    _wait(
+        browser, f"return !!document.querySelector('#scenario option[value=\"{sid}\"]')", "the scenario list"
+    )
+    Select(browser.find_element(By.ID, "scenario")).select_by_value(sid)
+    _wait(browser, "return document.body.dataset.coverage === 'ready'", "the coverage layers")
+    browser.find_element(By.ID, "what-if-on").click()
+    station = httpx.get(f"{url}/api/v1/scenarios/{sid}/layers/fire_stations").json()["features"][0]
+    lon, lat = station["geometry"]["coordinates"]
+    roads = httpx.get(f"{url}/api/v1/scenarios/{sid}/layers/roads").json()["features"]
+    # the road vertex nearest the first station: a click there closes a road its engines use
+    xy = [
+        c
+        for f in roads
+        for c in (f["geometry"]["coordinates"] if f["geometry"]["type"] == "LineString" else [])
+    ]
+    rlon, rlat = min(xy, key=lambda c: (c[0] - lon) ** 2 + (c[1] - lat) ** 2)
+    x, y, width, height = browser.execute_script(
+        "const p = window.riskplan.map.latLngToContainerPoint([arguments[1], arguments[0]]);"
+        "const r = document.getElementById('map').getBoundingClientRect();"
+        "return [p.x, p.y, r.width, r.height];",
+        rlon,
+        rlat,
+    )
+    ActionChains(browser).move_to_element_with_offset(
+        browser.find_element(By.ID, "map"), int(x - width / 2), int(y - height / 2)
+    ).click().perform()
+    _wait(browser, "return document.body.dataset.whatIf === 'ready'", "the what-if answer")
+    text = browser.find_element(By.ID, "what-if-result").text
+    assert "close the road at 1 point(s)" in text and "resident-seconds lost" in text
+    assert browser.find_elements(By.CSS_SELECTOR, "#response-times .station-time") == []  # no point query
+    browser.save_screenshot(str(tmp_path / "what_if.png"))
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == [], severe

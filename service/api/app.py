@@ -31,7 +31,7 @@ from .accounts import TokenVerifier
 from .auth import TokenSource, resolve_token
 from .budget import AnonymousGate
 from .caches import AnalysisCaches
-from .deps import ScenarioCache, ServiceState
+from .deps import READ_OPERATION, ScenarioCache, ServiceState
 from .models import DEMO_MIN_NODES, demo_default_nodes
 from .problems import AnonymousBodyLimit, BodyLimitMiddleware, install_handlers
 from .register_access import RegisterState, ReportLimiter
@@ -116,9 +116,12 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
         for path, operations in schema.get("paths", {}).items():
             if path.startswith(f"{API_PREFIX}/register/"):
                 continue  # the register's reads need an account whatever `protect_reads` says
-            get = operations.get("get")
-            if get is not None and get.get("security"):
-                get["security"] = [*get["security"], {}]
+            for method, op in operations.items():  # reads: GET, and a POST that stores nothing
+                read = method == "get" or (
+                    method == "post" and isinstance(op, dict) and op.get(READ_OPERATION)
+                )
+                if read and op.get("security"):
+                    op["security"] = [*op["security"], {}]
     app.openapi_schema = schema
     return schema
 

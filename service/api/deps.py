@@ -26,6 +26,7 @@ from .settings import Settings
 from .uploads import UnpackBudget
 
 __all__ = [
+    "READ_OPERATION",
     "ReadAccess",
     "ScenarioCache",
     "ServiceState",
@@ -131,4 +132,7 @@ async def require_read(request: Request, credentials: Credentials) -> None:
 
 
 ReadAccess = Depends(require_read)
+#: OpenAPI extension marking a POST that only reads (computes, stores nothing): with public
+#: reads its token is optional in the schema, as a GET's (``service.api.app``).
+READ_OPERATION = "x-riskplan-read"
 WriteAccess = Depends(require_write)

@@ -38,6 +38,7 @@ from . import (
     serve,
     tiles,
     validate,
+    what_if,
 )
 from . import map as map_  # named after its subcommand; `map` alone would hide the builtin
 from ._console import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, cli_lang, error_text
@@ -52,6 +53,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     network,
     init,
     coverage,
+    what_if,
     force,
     risk,
     map_,

@@ -21,6 +21,7 @@ from ._console import (
     cli_lang,
     say,
 )
+from .what_if import CLOSE_HELP
 
 if TYPE_CHECKING:
     from gis.i18n import Lang
@@ -78,6 +79,10 @@ def _run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     breaks_s = [60.0 * b for b in _breaks(args.breaks)] if args.breaks else None
+    if args.close is not None:  # a bad change file exits 2 before anything is loaded
+        from planning.change import read_change
+
+        read_change(args.close)
     scenario = load_scenario(args.scenario)
     if args.reliability:  # bad incidents or tables exit 2 before anything runs
         from planning.reliability import check_reliability_inputs
@@ -110,6 +115,11 @@ def _run(args: argparse.Namespace) -> int:
                 "--worst-hour or a [time_of_day] hour",
                 file=sys.stderr,
             )
+    diff = None
+    if args.close is not None:  # what if: the changed scenario's coverage, and the difference
+        from .what_if import apply_close
+
+        diff, scenario, graph = apply_close(args, scenario, graph)
     with cli_executor(args) as ex:
         result = with_executor(
             analyse_coverage,
@@ -139,7 +149,12 @@ def _run(args: argparse.Namespace) -> int:
         result = attach_reliability(result, rel)
     if hours is not None:
         result = hours.mark(result)
-    out = result.write(args.out)
+    if diff is None:
+        out = result.write(args.out)
+    else:
+        from .what_if import write_with_difference
+
+        out = write_with_difference(result, diff, args.out)
     write_qgis_styles(out)
     lang = cli_lang(args, scenario)
     by_hour = (
@@ -218,6 +233,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--service-times", type=Path, default=None, help="TOML overriding service_times.toml (--reliability)"
     )
     p.add_argument("--top", type=int, default=10, help="violations to list (default 10)")
+    p.add_argument("--close", type=Path, default=None, help=f"what if: {CLOSE_HELP}")
     add_executor_options(p)
     add_lang_option(p)
     p.set_defaults(func=_run)

@@ -26,7 +26,7 @@
     maxZoom: 19,
     attribution: "&copy; OpenStreetMap contributors",
   });
-  window.riskplan = { map: map, layers: state.layers };
+  window.riskplan = { map: map, layers: state.layers, state: state, api: api }; // whatif.js uses state, api
 
   // -- words, numbers and dates in the page's language (GET /api/v1/i18n) --------------------
 
@@ -537,7 +537,7 @@
       const layer = state.layers[name];
       if (layer) (e.target.checked ? layer.addTo(map) : map.removeLayer(layer));
     }));
-  map.on("click", (e) => pointQuery(e.latlng));
+  map.on("click", (e) => (window.riskplan.whatIf && window.riskplan.whatIf.active) || pointQuery(e.latlng));
   // the switch: remembered, and everything drawn again in the new language
   $("lang").addEventListener("change", async (e) => {
     localStorage.setItem(LANG_KEY, e.target.value);

@@ -17,6 +17,7 @@ module              routes
                     assessment
 ``register_intake`` the register's import (CSV / Excel), traceability and risk grades
 ``communities``     community safety surveys: upload, the scoring job, scores, plans, changes
+``what_if``         ``POST /scenarios/{id}/what-if``: roads closed, stations out or temporary
 ==================  ====================================================================
 
 A route module adds no placeholder data: each endpoint is computed by the library
@@ -52,6 +53,7 @@ from . import (
     risk,
     scenarios,
     tiles,
+    what_if,
 )
 
 __all__ = ["ROUTERS"]
@@ -71,4 +73,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     register.router,
     register_intake.router,  # import, traceability, risk grades
     communities.router,  # community safety surveys
+    what_if.router,  # what-if closures (issue 17)
 )
