@@ -40,7 +40,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 STATIC = Path(__file__).resolve().parents[1] / "service" / "static"
 PAGES = {
-    "web page": (STATIC / "index.html", STATIC / "app.js"),
+    "web page": (STATIC / "index.html", STATIC / "app.js", STATIC / "whatif.js"),
     "phone report page": (STATIC / "report" / "index.html", STATIC / "report" / "report.js"),
 }
 # every quoted page key in the scripts (t("web_x"), lists and ternaries of keys, el(..., {"data-i18n":
@@ -285,8 +285,10 @@ def test_page_in_chinese_then_the_switch_to_english(browser: Any, server: str) -
     assert "消防站辖区" in browser.find_element(By.TAG_NAME, "aside").text
     assert browser.find_element(By.ID, "scenario").text.strip() == "选择情景"
     assert browser.execute_script("return document.documentElement.lang") == "zh"
+    assert browser.find_element(By.CSS_SELECTOR, "#what-if h2").text == "情景推演"  # whatif.js's panel too
     Select(browser.find_element(By.ID, "lang")).select_by_value("en")
     _wait(browser, "return document.body.dataset.lang === 'en'", "the English texts")
+    assert browser.find_element(By.CSS_SELECTOR, "#what-if h2").text == "What if"
     assert "Response time (min:s)" in browser.find_element(By.ID, "legend").text
     assert "station districts" in browser.find_element(By.TAG_NAME, "aside").text
     assert browser.execute_script("return localStorage.getItem('riskplan.lang')") == "en"

@@ -26,7 +26,8 @@
     maxZoom: 19,
     attribution: "&copy; OpenStreetMap contributors",
   });
-  window.riskplan = { map: map, layers: state.layers, state: state, api: api }; // whatif.js uses state, api
+  // whatif.js uses state, api and the page's words (t, num)
+  window.riskplan = { map: map, layers: state.layers, state: state, api: api, t: t, num: num };
 
   // -- words, numbers and dates in the page's language (GET /api/v1/i18n) --------------------
 

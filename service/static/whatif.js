@@ -12,6 +12,13 @@
   if (!rp || !rp.map || !rp.api) return;
   const map = rp.map;
   const $ = (id) => document.getElementById(id);
+  // the page's words (app.js's t(): GET /api/v1/i18n); English until the texts have come
+  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (m, k) => (values && k in values ? String(values[k]) : m));
+  const t = (key, english, values) => {
+    const text = rp.t ? rp.t(key, values) : key;
+    return text === key ? fill(english, values) : text;
+  };
+  const num = (v) => (rp.num ? rp.num(Math.round(v)) : Math.round(v).toLocaleString());
 
   const tool = {
     active: false,
@@ -38,7 +45,7 @@
   }
 
   function minutes(s) {
-    if (s === null || s === undefined) return "unreachable";
+    if (s === null || s === undefined) return t("web_whatif_unreachable", "unreachable");
     const r = Math.round(s);
     return Math.floor(r / 60) + ":" + String(r % 60).padStart(2, "0");
   }
@@ -46,20 +53,27 @@
   // -- the panel ------------------------------------------------------------------------------
 
   const panel = node("section", { id: "what-if" }, [
-    node("h2", { text: "What if" }),
-    node("p", { class: "hint", text: "Close roads or take stations out and see who loses coverage." }),
-    node("label", {}, [node("input", { type: "checkbox", id: "what-if-on" }), " what-if tool on"]),
+    // data-i18n: app.js puts the words of the page's language in, and again on every switch
+    node("h2", { text: "What if", "data-i18n": "web_whatif_title" }),
+    node("p", { class: "hint", text: "Close roads or take stations out and see who loses coverage.", "data-i18n": "web_whatif_hint" }),
     node("label", {}, [
-      "Clicks ",
+      node("input", { type: "checkbox", id: "what-if-on" }),
+      node("span", { text: " what-if tool on", "data-i18n": "web_whatif_on" }),
+    ]),
+    node("label", {}, [
+      node("span", { text: "Clicks ", "data-i18n": "web_whatif_clicks" }),
       node("select", { id: "what-if-mode" }, [
-        node("option", { value: "road", text: "close the road clicked" }),
-        node("option", { value: "area", text: "draw a flooded area" }),
+        node("option", { value: "road", text: "close the road clicked", "data-i18n": "web_whatif_mode_road" }),
+        node("option", { value: "area", text: "draw a flooded area", "data-i18n": "web_whatif_mode_area" }),
       ]),
     ]),
-    node("button", { type: "button", id: "what-if-finish", text: "Finish area" }),
-    node("label", {}, ["Stations out ", node("input", { id: "what-if-stations", size: "12", placeholder: "FS1, FS3" })]),
-    node("button", { type: "button", id: "what-if-run", text: "Show the change" }),
-    node("button", { type: "button", id: "what-if-clear", text: "Clear" }),
+    node("button", { type: "button", id: "what-if-finish", text: "Finish area", "data-i18n": "web_whatif_finish" }),
+    node("label", {}, [
+      node("span", { text: "Stations out ", "data-i18n": "web_whatif_stations_out" }),
+      node("input", { id: "what-if-stations", size: "12", placeholder: "FS1, FS3" }),
+    ]),
+    node("button", { type: "button", id: "what-if-run", text: "Show the change", "data-i18n": "web_whatif_run" }),
+    node("button", { type: "button", id: "what-if-clear", text: "Clear", "data-i18n": "web_whatif_clear" }),
     node("div", { id: "what-if-result" }),
   ]);
   const aside = document.querySelector("aside");
@@ -109,9 +123,9 @@
       const colour = c.cut_off ? "#7b3294" : c.loses_coverage ? "#d73027" : c.gains_coverage ? "#1a9850" : "#fc8d59";
       const marker = L.circleMarker([c.lat, c.lon], { radius: 7, color: "#000", weight: 1, fillColor: colour, fillOpacity: 0.9 });
       const lines = [
-        (c.name || c.community_id) + ": " + Math.round(c.population).toLocaleString() + " residents",
+        t("web_whatif_community", "{name}: {population} residents", { name: c.name || c.community_id, population: num(c.population) }),
         minutes(c.response_before_s) + " -> " + minutes(c.response_after_s) +
-          (c.loses_coverage ? " (loses coverage)" : c.gains_coverage ? " (gains coverage)" : ""),
+          (c.loses_coverage ? t("web_whatif_loses", " (loses coverage)") : c.gains_coverage ? t("web_whatif_gains", " (gains coverage)") : ""),
       ];
       marker.bindTooltip(node("div", {}, lines.map((t) => node("div", { text: t }))));
       marker.addTo(answer);
@@ -122,13 +136,15 @@
     const out = $("what-if-result");
     out.replaceChildren(
       node("p", { text: data.change }),
-      node("p", { text: Math.round(s.residents_losing_coverage).toLocaleString() + " residents lose coverage (" +
-        s.communities_losing_coverage + " communities); " + Math.round(s.residents_cut_off).toLocaleString() + " cut off" }),
-      node("p", { text: Math.round(s.resident_seconds_lost).toLocaleString() + " resident-seconds lost; " +
-        s.communities_slower + " communities slower; answered in " + s.seconds.toFixed(3) + " s" }),
+      node("p", { text: t("web_whatif_losing", "{residents} residents lose coverage ({communities} communities); {cut} cut off", {
+        residents: num(s.residents_losing_coverage), communities: s.communities_losing_coverage, cut: num(s.residents_cut_off),
+      }) }),
+      node("p", { text: t("web_whatif_lost", "{seconds} resident-seconds lost; {slower} communities slower; answered in {answer} s", {
+        seconds: num(s.resident_seconds_lost), slower: s.communities_slower, answer: s.seconds.toFixed(3),
+      }) }),
       node("ul", {}, losing.slice(0, 10).map((c) => node("li", {
-        text: (c.name || c.community_id) + ": " + Math.round(c.population).toLocaleString() + " residents, " +
-          minutes(c.response_before_s) + " -> " + minutes(c.response_after_s),
+        text: t("web_whatif_community", "{name}: {population} residents", { name: c.name || c.community_id, population: num(c.population) }) +
+          ", " + minutes(c.response_before_s) + " -> " + minutes(c.response_after_s),
       }))),
     );
     document.body.dataset.whatIf = "ready";
@@ -136,11 +152,11 @@
 
   async function run() {
     const sid = rp.state.scenario;
-    if (!sid) return say("Choose a scenario first.", true);
+    if (!sid) return say(t("web_whatif_choose", "Choose a scenario first."), true);
     finishArea();
     const seq = ++tool.seq;
     document.body.dataset.whatIf = "running";
-    say("computing ...");
+    say(t("web_whatif_computing", "computing ..."));
     try {
       const data = await rp.api("/scenarios/" + sid + "/what-if", {
         method: "POST",
@@ -179,7 +195,7 @@
     finishArea();
     tool.mode = e.target.value;
   });
-  $("what-if-finish").addEventListener("click", () => finishArea() || say("Click at least three corners first.", true));
+  $("what-if-finish").addEventListener("click", () => finishArea() || say(t("web_whatif_corners", "Click at least three corners first."), true));
   $("what-if-run").addEventListener("click", run);
   $("what-if-clear").addEventListener("click", clear);
   $("scenario").addEventListener("change", clear);
