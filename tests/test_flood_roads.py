@@ -85,3 +85,31 @@ def test_a_flood_closes_the_roads_under_it_and_never_shortens_a_trip(tmp_path: P
     assert not flooded_edges(graph, dry)[0].any()
     with pytest.raises(InputError, match="closed_depth_m"):
         flooded_edges(graph, dry, closed_depth_m=-1.0)
+
+
+def test_riskplan_what_if_closes_the_roads_of_the_scenarios_flood(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import pyogrio
+
+    from gis.demo.natural import write_demo_natural_hazards
+    from service.cli import main
+
+    gpkg = gis.write_demo_scenario(tmp_path / "demo_city.gpkg", n_road_nodes=2000)
+    nat = write_demo_natural_hazards(tmp_path)
+    block = nat.read_text(encoding="utf-8").split("[natural_hazards]", 1)[1]
+    layers = ("roads", "hazards", "communities", "fire_stations")
+    text = '[scenario]\nname = "Demo City (synthetic)"\nsynthetic = true\n\n'
+    text += "".join(f'[layers.{n}]\npath = "{gpkg.name}"\nlayer = "{n}"\n' for n in layers)
+    toml = tmp_path / "scenario.toml"
+    toml.write_text(text + "\n[natural_hazards]" + block, encoding="utf-8")
+    out = tmp_path / "flood.gpkg"
+    assert main(["-q", "what-if", str(toml), "--flood-return-period", "100", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "100-year flood closes" in printed and "resident-seconds lost" in printed
+    communities = pyogrio.read_dataframe(out, layer="what_if_communities")
+    assert (communities["seconds_lost"] > 0).any() or communities["cut_off"].any()
+    assert len(pyogrio.read_dataframe(out, layer="closed_roads")) > 0
+    bad = tmp_path / "bad.gpkg"
+    assert main(["-q", "what-if", str(toml), "--flood-return-period", "25", "--out", str(bad)]) == 2
+    assert "return periods 10, 50, 100 (years)" in capsys.readouterr().err and not bad.exists()
+    assert main(["-q", "what-if", str(toml), "--out", str(bad)]) == 2
+    assert "Nothing to change" in capsys.readouterr().err and not bad.exists()

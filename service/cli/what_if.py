@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from planning.names import DEFAULT_STANDARD
 
 from ._console import EXIT_OK, STANDARD_HELP
@@ -59,13 +61,48 @@ def _print_losers(result: Any, top: int) -> None:
         print(f"  ... and {len(worse) - top} more (layer `what_if_communities`)")
 
 
+def _flood_closures(args: argparse.Namespace, scenario: Any, graph: Any) -> tuple[int, ...]:
+    """The edge positions the scenario's ``T``-year flood closes (``--flood-return-period T``)."""
+    from gis.errors import InputError
+    from planning.flood_roads import flooded_edges
+
+    from ..workflow import natural_inputs
+
+    natural, _ = natural_inputs(scenario)
+    period = float(args.flood_return_period)
+    depth = {} if natural is None else dict(natural.flood_depth)
+    if period not in depth:
+        have = ", ".join(f"{t:g}" for t in sorted(depth)) or "none"
+        msg = (
+            f"`--flood-return-period {args.flood_return_period:g}`: the scenario `{args.scenario}` has flood "
+            f"depth rasters for the return periods {have} (years). Fix: give one of them, or add the "
+            "raster to the scenario TOML's [natural_hazards.flood_depth]."
+        )
+        raise InputError(msg)
+    closed, _ = flooded_edges(graph, depth[period])
+    print(
+        f"The {period:g}-year flood closes {int(closed.sum()):,} of {len(closed):,} road edges "
+        "(deeper than [flood_roads] closed_depth_m)."
+    )
+    return tuple(int(i) for i in np.flatnonzero(closed))
+
+
 def _what_if(args: argparse.Namespace) -> int:
-    from planning.change import read_change
+    import dataclasses
+
+    from gis.errors import InputError
+    from planning.change import ScenarioChange, read_change
     from planning.what_if import what_if
 
     start = time.perf_counter()
-    change = read_change(args.close)
-    _, _, base = _baseline(args)
+    if args.close is None and args.flood_return_period is None:
+        msg = "Nothing to change. Fix: give `--close FILE`, `--flood-return-period YEARS`, or both."
+        raise InputError(msg)
+    change = read_change(args.close) if args.close is not None else ScenarioChange()
+    scenario, graph, base = _baseline(args)
+    if args.flood_return_period is not None:
+        flooded = _flood_closures(args, scenario, graph)
+        change = dataclasses.replace(change, closed_edges=(*change.closed_edges, *flooded))
     result = what_if(base, change)
     out = result.write(args.out)
     print(result.report())
@@ -155,7 +192,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "what-if", help="close roads, take stations out, add temporary ones: coverage lost per community"
     )
     _common(p)
-    p.add_argument("--close", type=Path, required=True, help=CLOSE_HELP)
+    p.add_argument("--close", type=Path, default=None, help=CLOSE_HELP)
+    p.add_argument(
+        "--flood-return-period",
+        type=float,
+        metavar="YEARS",
+        default=None,
+        help="also close the roads this flood puts under water (a scenario TOML whose [natural_hazards] has "
+        "a flood depth raster of that return period; planning_norms.toml [flood_roads] closed_depth_m)",
+    )
     p.add_argument("--top", type=int, default=10, help="communities losing coverage to list (default 10)")
     p.set_defaults(func=_what_if)
     p = subparsers.add_parser(
