@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from gis.i18n import Lang, format_month, load_glossary
 
-from .register_outputs import html_table, localise_columns
+from .register_outputs import html_table, localise_columns, page_head
 
 if TYPE_CHECKING:
     from risk_models.register import Assessment
@@ -48,13 +48,7 @@ def assessment_page(a: Assessment, lang: Lang = "en", *, by: str | None = None) 
     table = localise_columns(a.table.rename_axis(group).reset_index(), lang)
     city = a.city.rename_axis("month").reset_index()
     city["month"] = [_month(str(m), lang) for m in city["month"]]
-    return f"""<!doctype html>
-<html lang="{lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:1rem}}table{{border-collapse:collapse;font-size:.85rem}}
-td,th{{border:1px solid #ccc;padding:2px 6px}}th{{background:#eee}}</style></head><body>
-<h1>{html.escape(title)}</h1>
+    return page_head(title, lang) + f"""
 <p>{html.escape(g.text("assessment_intro", lang))}</p>
 {html_table(table.round(3))}
 <h2>{html.escape(g.text("assessment_city", lang))}</h2>

@@ -66,6 +66,17 @@ def _cells(column: pd.Series) -> list[str]:
     return ["" if m else escape(str(v)) for m, v in zip(missing, column.astype(object).tolist(), strict=True)]
 
 
+def page_head(title: str, lang: str) -> str:
+    """The opening of a register page (disclosure, assessment): head, style and the ``<h1>`` title."""
+    return f"""<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:1rem}}table{{border-collapse:collapse;font-size:.85rem}}
+td,th{{border:1px solid #ccc;padding:2px 6px}}th{{background:#eee}}</style></head><body>
+<h1>{html.escape(title)}</h1>"""
+
+
 def html_table(frame: pd.DataFrame) -> str:
     """``frame`` (without its index) as an HTML table, every text escaped, missing values empty.
 
@@ -142,13 +153,7 @@ def _zh_disclosure_page(d: Disclosure, label: str) -> str:
         return html_table(localise_columns(frame.drop(columns="geometry", errors="ignore"), "zh"))
 
     intro = g.text("disclosure_intro", "zh", label=label, as_of=as_of)
-    return f"""<!doctype html>
-<html lang="zh"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:1rem}}table{{border-collapse:collapse;font-size:.85rem}}
-td,th{{border:1px solid #ccc;padding:2px 6px}}th{{background:#eee}}</style></head><body>
-<h1>{html.escape(title)}</h1>
+    return page_head(title, "zh") + f"""
 <p>{html.escape(intro)}</p>
 <h2>{html.escape(g.text("disclosure_figures", "zh"))}</h2>{_summary_html(d, "zh")}
 <h2>{html.escape(g.text("disclosure_majors", "zh"))}</h2>{table(d.listing())}
@@ -169,13 +174,7 @@ def disclosure_page(d: Disclosure, label: str, *, lang: Lang = "en") -> str:
 
     majors = d.listing()
     title = f"Hidden-danger disclosure {d.month} (三公开)"
-    return f"""<!doctype html>
-<html lang="zh"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:1rem}}table{{border-collapse:collapse;font-size:.85rem}}
-td,th{{border:1px solid #ccc;padding:2px 6px}}th{{background:#eee}}</style></head><body>
-<h1>{html.escape(title)}</h1>
+    return page_head(title, "zh") + f"""
 <p>{html.escape(label)}. States as of {d.as_of:%Y-%m-%d %H:%M}. Public view: no reporters, notes or plans.</p>
 <h2>The month in figures (本月隐患情况), by grade</h2>{d.summary.to_html(escape=True)}
 <h2>Major dangers (重大隐患清单) and their rectification progress (整改进度)</h2>{table(majors)}

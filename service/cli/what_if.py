@@ -33,19 +33,25 @@ CLOSE_HELP = (
 
 def _baseline(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from gis import load_scenario, scenario_graph
-    from planning.what_if import what_if_baseline
 
     scenario = load_scenario(args.scenario)
     graph = scenario_graph(scenario, cache=not args.no_cache)
-    base = what_if_baseline(
+    return scenario, graph, _base_of(args, scenario, graph)
+
+
+def _base_of(args: argparse.Namespace, scenario: Any, graph: Any) -> Any:
+    """The what-if baseline of the command's options (standard, speeds, snap limit)."""
+    from planning.what_if import what_if_baseline
+
+    return what_if_baseline(
         graph,
         scenario["fire_stations"],
         scenario["communities"],
         standard=args.standard,
         speed_factor=args.speed_factor,
         max_snap_m=args.max_snap_m,
+        response_standards=getattr(args, "response_standards", None),
     )
-    return scenario, graph, base
 
 
 def _print_losers(result: Any, top: int) -> None:
@@ -141,20 +147,11 @@ def apply_close(args: argparse.Namespace, scenario: Any, graph: Any) -> tuple[An
     difference is printed.
     """
     from planning.change import read_change
-    from planning.what_if import what_if, what_if_baseline
+    from planning.what_if import what_if
 
     change = read_change(args.close)
     changed, closed_graph = change.apply(scenario, graph)
-    base = what_if_baseline(
-        graph,
-        scenario["fire_stations"],
-        scenario["communities"],
-        standard=args.standard,
-        speed_factor=args.speed_factor,
-        max_snap_m=args.max_snap_m,
-        response_standards=args.response_standards,
-    )
-    diff = what_if(base, change)
+    diff = what_if(_base_of(args, scenario, graph), change)
     print(diff.report())
     _print_losers(diff, 10)
     return diff, changed, closed_graph
