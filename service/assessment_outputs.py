@@ -48,13 +48,16 @@ def assessment_page(a: Assessment, lang: Lang = "en", *, by: str | None = None) 
     table = localise_columns(a.table.rename_axis(group).reset_index(), lang)
     city = a.city.rename_axis("month").reset_index()
     city["month"] = [_month(str(m), lang) for m in city["month"]]
-    return page_head(title, lang) + f"""
+    return (
+        page_head(title, lang)
+        + f"""
 <p>{html.escape(g.text("assessment_intro", lang))}</p>
 {html_table(table.round(3))}
 <h2>{html.escape(g.text("assessment_city", lang))}</h2>
 {html_table(localise_columns(city.round(3), lang))}
 </body></html>
 """
+    )
 
 
 def assessment_bytes(a: Assessment, fmt: str, lang: Lang = "en", *, by: str | None = None) -> bytes:

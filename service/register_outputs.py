@@ -153,13 +153,16 @@ def _zh_disclosure_page(d: Disclosure, label: str) -> str:
         return html_table(localise_columns(frame.drop(columns="geometry", errors="ignore"), "zh"))
 
     intro = g.text("disclosure_intro", "zh", label=label, as_of=as_of)
-    return page_head(title, "zh") + f"""
+    return (
+        page_head(title, "zh")
+        + f"""
 <p>{html.escape(intro)}</p>
 <h2>{html.escape(g.text("disclosure_figures", "zh"))}</h2>{_summary_html(d, "zh")}
 <h2>{html.escape(g.text("disclosure_majors", "zh"))}</h2>{table(d.listing())}
 <h2>{html.escape(g.text("disclosure_results", "zh"))}</h2>{table(d.results)}
 </body></html>
 """
+    )
 
 
 def disclosure_page(d: Disclosure, label: str, *, lang: Lang = "en") -> str:
@@ -174,13 +177,16 @@ def disclosure_page(d: Disclosure, label: str, *, lang: Lang = "en") -> str:
 
     majors = d.listing()
     title = f"Hidden-danger disclosure {d.month} (三公开)"
-    return page_head(title, "zh") + f"""
+    return (
+        page_head(title, "zh")
+        + f"""
 <p>{html.escape(label)}. States as of {d.as_of:%Y-%m-%d %H:%M}. Public view: no reporters, notes or plans.</p>
 <h2>The month in figures (本月隐患情况), by grade</h2>{d.summary.to_html(escape=True)}
 <h2>Major dangers (重大隐患清单) and their rectification progress (整改进度)</h2>{table(majors)}
 <h2>Results (整改结果): major dangers closed (销号) this month</h2>{table(d.results)}
 </body></html>
 """
+    )
 
 
 def write_disclosure_gpkg(d: Disclosure, path: Path) -> Path:

@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from risk_models.register import RegisterMonth
 from ._network import write_network
 from ._province import by_city_table, province_plan_summary
+from ._run_outputs import coverage_summary, plan_summary, risk_note, write_snap_report
 from .hours_run import prepare_hours, time_of_day_options
 from .reliability_run import reliability_run_options, scenario_reliability
 from .sensitivity_run import scenario_sensitivity, sensitivity_options
@@ -240,61 +241,6 @@ def assess(
         **register_inputs(register),
     )
     return coverage, risk
-
-
-def write_snap_report(run: NetworkRun, path: Path) -> Path:
-    """Write one CSV row per snapped feature: layer, id, node, distances, flagged.
-
-    Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
-    ``@``, a tab or a carriage return) are written with a leading ``'``, so opening the
-    report never runs a formula from an input file; numbers stay numbers. Text cells are
-    quoted, so a line break inside one cannot start a row.
-    """
-    import csv
-
-    frames = [df.assign(layer=layer).rename_axis("id").reset_index() for layer, df in run.snaps.items()]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    for column in table.columns:
-        if not pd.api.types.is_numeric_dtype(table[column]) and not pd.api.types.is_bool_dtype(table[column]):
-            text = table[column].astype(str).where(table[column].notna())
-            risky = text.str.match(r"^[=+\-@\t\r]", na=False)
-            table[column] = text.where(~risky, "'" + text)
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC)
-    return path
-
-
-def _coverage_summary(coverage: CoverageResult) -> dict[str, object]:
-    table = coverage.summary[["features", "covered", "share_weight", "p50_response_s", "p90_response_s"]]
-    return {
-        "standard": coverage.standard.name,
-        "by_layer": json.loads(table.to_json(orient="index")),
-        "violations": len(coverage.violations),
-        **({} if coverage.hour is None else {"hour": coverage.hour}),
-    }
-
-
-def _plan_summary(stations: StationPlan | None, depots: DepotPlan | None) -> dict[str, object]:
-    out: dict[str, object] = {}
-    if stations is not None:
-        out |= {
-            "stations": json.loads(stations.summary.round(4).to_json(orient="index")),
-            "proposed": [str(i) for i in stations.proposed.index],
-            "recommended_new": int(stations.recommended_n),
-            "uncoverable_communities": [str(i) for i in stations.uncoverable.index],
-        }
-    if depots is not None:
-        out["unmet_people"] = float(depots.unmet_people)
-    return out
-
-
-def _risk_note(risk: RiskResult, n: int = 5) -> str:
-    lines = [f"Highest risk ({risk.units_spec}):"]
-    for unit_id, row in risk.top(n).iterrows():
-        lines.append(
-            f"  {row['rank']:>3}. {unit_id} {row.get('name', '')} [{row['level']}]: {row['reasons']}"
-        )
-    return "\n".join(lines)
 
 
 def run_demo(
@@ -581,7 +527,7 @@ def run_scenario(
     if report is not None:
         result.notes.append(str(report))
     result.notes.append(coverage.report())
-    result.notes.append(_risk_note(risk))
+    result.notes.append(risk_note(risk))
     result.notes += [p.report() for p in (stations, depots) if p is not None]
     result.notes += [f"note: {n}" for n in notes if n not in coverage.notes]
     result.notes += [f"note: {n}" for n in network_notes]
@@ -594,13 +540,13 @@ def run_scenario(
         "layers": {name: len(gdf) for name, gdf in scenario.layers.items()},
         "network": {"nodes": run.graph.n_nodes, "edges": run.graph.n_edges},
         "flagged_snaps": run.flagged,
-        "coverage": _coverage_summary(coverage),
+        "coverage": coverage_summary(coverage),
         "plan": province_plan_summary(
             stations if isinstance(stations, CityStationPlans) else None,
             depots if isinstance(depots, TieredDepotPlan) else None,
         )
         if cities_
-        else _plan_summary(
+        else plan_summary(
             stations if isinstance(stations, StationPlan) else None,
             depots if isinstance(depots, DepotPlan) else None,
         ),

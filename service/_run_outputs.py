@@ -1,0 +1,77 @@
+"""What a run writes besides its layers: the snapping report and the entries of ``summary.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from gis.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from planning import CoverageResult, DepotPlan, StationPlan
+    from risk_models import RiskResult
+
+    from .workflow import NetworkRun
+
+__all__ = ["coverage_summary", "plan_summary", "risk_note", "write_snap_report"]
+
+
+def write_snap_report(run: NetworkRun, path: Path) -> Path:
+    """Write one CSV row per snapped feature: layer, id, node, distances, flagged.
+
+    Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return) are written with a leading ``'``, so opening the
+    report never runs a formula from an input file; numbers stay numbers. Text cells are
+    quoted, so a line break inside one cannot start a row.
+    """
+    import csv
+
+    frames = [df.assign(layer=layer).rename_axis("id").reset_index() for layer, df in run.snaps.items()]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    for column in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[column]) and not pd.api.types.is_bool_dtype(table[column]):
+            text = table[column].astype(str).where(table[column].notna())
+            risky = text.str.match(r"^[=+\-@\t\r]", na=False)
+            table[column] = text.where(~risky, "'" + text)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC)
+    return path
+
+
+def coverage_summary(coverage: CoverageResult) -> dict[str, object]:
+    """The ``coverage`` entry of ``summary.json``."""
+    table = coverage.summary[["features", "covered", "share_weight", "p50_response_s", "p90_response_s"]]
+    return {
+        "standard": coverage.standard.name,
+        "by_layer": json.loads(table.to_json(orient="index")),
+        "violations": len(coverage.violations),
+        **({} if coverage.hour is None else {"hour": coverage.hour}),
+    }
+
+
+def plan_summary(stations: StationPlan | None, depots: DepotPlan | None) -> dict[str, object]:
+    """The ``plan`` entry of ``summary.json`` for one city."""
+    out: dict[str, object] = {}
+    if stations is not None:
+        out |= {
+            "stations": json.loads(stations.summary.round(4).to_json(orient="index")),
+            "proposed": [str(i) for i in stations.proposed.index],
+            "recommended_new": int(stations.recommended_n),
+            "uncoverable_communities": [str(i) for i in stations.uncoverable.index],
+        }
+    if depots is not None:
+        out["unmet_people"] = float(depots.unmet_people)
+    return out
+
+
+def risk_note(risk: RiskResult, n: int = 5) -> str:
+    """The highest-risk units with their reasons, for the run's notes."""
+    lines = [f"Highest risk ({risk.units_spec}):"]
+    for unit_id, row in risk.top(n).iterrows():
+        lines.append(
+            f"  {row['rank']:>3}. {unit_id} {row.get('name', '')} [{row['level']}]: {row['reasons']}"
+        )
+    return "\n".join(lines)
