@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
-import threading
 import time
 import typing
 from collections.abc import Iterator
@@ -20,6 +18,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from live_server import live_server, wait_for
 from register_factory import build
 from scenario_factory import small_layers, write_gpkg
 
@@ -228,40 +227,12 @@ def test_cli_summaries_and_errors_in_chinese(
 # -- the pages in a real browser ----------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """uvicorn in a thread on 127.0.0.1 with an empty store (the pages' words need no scenario)."""
-    uvicorn = pytest.importorskip("uvicorn")
     settings = Settings(tmp_path_factory.mktemp("i18n-web"), api_token="i18n-browser-token-0123456789")
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=_free_port(), log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
-
-
-def _wait(browser: Any, script: str, what: str, timeout_s: float = 20) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = browser.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}; console: {browser.get_log('browser')}")
+    with live_server(create_app(settings)) as url:
+        yield url
 
 
 def _chinese_browser(browser: Any) -> None:
@@ -278,8 +249,10 @@ def test_page_in_chinese_then_the_switch_to_english(browser: Any, server: str) -
 
     _chinese_browser(browser)
     browser.get(server + "/")
-    _wait(browser, "return document.body.dataset.lang === 'zh'", "the Chinese texts")
-    _wait(browser, "return document.getElementById('status').textContent === '就绪'", "the page to be ready")
+    wait_for(browser, "return document.body.dataset.lang === 'zh'", "the Chinese texts")
+    wait_for(
+        browser, "return document.getElementById('status').textContent === '就绪'", "the page to be ready"
+    )
     assert browser.title == "riskplan：消防覆盖与响应时间"
     assert "响应时间（分:秒）" in browser.find_element(By.ID, "legend").text
     assert "消防站辖区" in browser.find_element(By.TAG_NAME, "aside").text
@@ -287,7 +260,7 @@ def test_page_in_chinese_then_the_switch_to_english(browser: Any, server: str) -
     assert browser.execute_script("return document.documentElement.lang") == "zh"
     assert browser.find_element(By.CSS_SELECTOR, "#what-if h2").text == "情景推演"  # whatif.js's panel too
     Select(browser.find_element(By.ID, "lang")).select_by_value("en")
-    _wait(browser, "return document.body.dataset.lang === 'en'", "the English texts")
+    wait_for(browser, "return document.body.dataset.lang === 'en'", "the English texts")
     assert browser.find_element(By.CSS_SELECTOR, "#what-if h2").text == "What if"
     assert "Response time (min:s)" in browser.find_element(By.ID, "legend").text
     assert "station districts" in browser.find_element(By.TAG_NAME, "aside").text
@@ -300,11 +273,11 @@ def test_phone_report_page_in_chinese_with_its_switch(browser: Any, server: str)
 
     _chinese_browser(browser)
     browser.get(server + "/report")
-    _wait(browser, "return document.body.dataset.ready === 'true'", "the category list")
+    wait_for(browser, "return document.body.dataset.ready === 'true'", "the category list")
     assert browser.find_element(By.TAG_NAME, "h1").text == "隐患一键报告"
     assert browser.find_element(By.CSS_SELECTOR, "[data-category='gas']").text == "燃气"
     Select(browser.find_element(By.ID, "lang")).select_by_value("en")
-    _wait(browser, "return document.body.dataset.lang === 'en'", "the English texts")
+    wait_for(browser, "return document.body.dataset.lang === 'en'", "the English texts")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Report a hidden danger"
     assert browser.find_element(By.CSS_SELECTOR, "[data-category='gas']").text == "gas"
     assert browser.find_element(By.ID, "send").text == "Send"

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import io
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from live_server import live_server, wait_for
 from PIL import Image
 
 from service.api import Settings, create_app
@@ -23,41 +21,12 @@ LON, LAT = 112.548765, 37.870123
 PHONE_UA = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
     """uvicorn in a thread on 127.0.0.1; yields (url, the app's register store)."""
-    uvicorn = pytest.importorskip("uvicorn")
     app = create_app(Settings(tmp_path_factory.mktemp("report"), api_token=TOKEN))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", app.state.service.store.register
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
-
-
-def _wait(browser: Any, script: str, what: str, timeout_s: float = 30) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = browser.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    status = browser.execute_script("return document.getElementById('status').textContent")
-    pytest.fail(f"timed out waiting for {what}; page status: {status!r}; log: {browser.get_log('browser')}")
+    with live_server(app) as url:
+        yield url, app.state.service.store.register
 
 
 def _photo(path: Path) -> Path:
@@ -87,17 +56,17 @@ def test_report_page_on_a_phone(browser: Any, server: tuple[str, Any], tmp_path:
     )
     browser.get(url + "/report")
     assert browser.execute_script("return window.innerWidth") == 390
-    _wait(browser, "return document.body.dataset.ready === 'true'", "the category list")
+    wait_for(browser, "return document.body.dataset.ready === 'true'", "the category list")
     # mobile-first: nothing wider than the screen
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
     browser.find_element(By.ID, "locate").click()
-    _wait(browser, "return document.getElementById('lon').value !== ''", "the GPS position")
+    wait_for(browser, "return document.getElementById('lon').value !== ''", "the GPS position")
     assert abs(float(browser.find_element(By.ID, "lon").get_attribute("value")) - LON) < 1e-5
     browser.find_element(By.CSS_SELECTOR, "[data-category='ebike_indoor_charging']").click()
     browser.find_element(By.ID, "photos").send_keys(str(_photo(tmp_path / "stairwell.jpg")))
     browser.find_element(By.ID, "description").send_keys("楼道内电动车充电")
     browser.find_element(By.ID, "send").click()
-    number = _wait(browser, "return document.body.dataset.number", "the item number")
+    number = wait_for(browser, "return document.body.dataset.number", "the item number")
     assert browser.find_element(By.ID, "number").text == number
     stored = register.get(number)
     assert stored.item.category == "ebike_indoor_charging" and stored.item.source == "public_report"
@@ -106,7 +75,7 @@ def test_report_page_on_a_phone(browser: Any, server: tuple[str, Any], tmp_path:
     assert not Image.open(io.BytesIO(register.attachment(ref).data)).getexif()
     # the follow link shows the item's progress
     browser.find_element(By.ID, "follow").click()
-    _wait(browser, "return document.getElementById('f-status').textContent !== ''", "the follow page")
+    wait_for(browser, "return document.getElementById('f-status').textContent !== ''", "the follow page")
     assert browser.find_element(By.ID, "f-number").text == number
     # the page speaks the browser's language (tests/test_i18n_web.py: Chinese, and the switch)
     reported = "已上报" if browser.execute_script("return document.body.dataset.lang") == "zh" else "reported"

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from live_server import live_server, wait_for
 
 from service.api import Settings, create_app
 
@@ -20,47 +18,16 @@ TOKEN = "web-page-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """uvicorn in a thread on 127.0.0.1, with a ~3000-node demo city; yields (url, scenario id)."""
-    uvicorn = pytest.importorskip("uvicorn")
     settings = Settings(tmp_path_factory.mktemp("web"), api_token=TOKEN, demo_max_nodes=5000)
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    created = httpx.post(
-        f"{url}/api/v1/scenarios/demo", json={"seed": 3, "n_road_nodes": 3000}, headers=AUTH, timeout=120
-    )
-    assert created.status_code == 201, created.text
-    try:
+    with live_server(create_app(settings)) as url:
+        created = httpx.post(
+            f"{url}/api/v1/scenarios/demo", json={"seed": 3, "n_road_nodes": 3000}, headers=AUTH, timeout=120
+        )
+        assert created.status_code == 201, created.text
         yield url, created.json()["id"]
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
-
-
-def _wait(browser: Any, script: str, what: str, timeout_s: float = 45) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = browser.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    status = browser.execute_script("return document.getElementById('status').textContent")
-    pytest.fail(f"timed out waiting for {what}; page status: {status!r}")
 
 
 def test_page_draws_layers_and_answers_a_click(browser: Any, server: tuple[str, str], tmp_path: Path) -> None:
@@ -71,11 +38,11 @@ def test_page_draws_layers_and_answers_a_click(browser: Any, server: tuple[str, 
     url, sid = server
     browser.get(url + "/")
     assert browser.title.startswith("riskplan")
-    _wait(
+    wait_for(
         browser, f"return !!document.querySelector('#scenario option[value=\"{sid}\"]')", "the scenario list"
     )
     Select(browser.find_element(By.ID, "scenario")).select_by_value(sid)
-    _wait(browser, "return document.body.dataset.coverage === 'ready'", "the coverage layers")
+    wait_for(browser, "return document.body.dataset.coverage === 'ready'", "the coverage layers")
 
     layers = httpx.get(f"{url}/api/v1/scenarios/{sid}").json()["layers"]
     drawn = browser.execute_script("return document.querySelectorAll('#map path.leaflet-interactive').length")
@@ -103,7 +70,9 @@ def test_page_draws_layers_and_answers_a_click(browser: Any, server: tuple[str, 
     ActionChains(browser).move_to_element_with_offset(
         element, int(x - width / 2 + 30), int(y - height / 2)
     ).click().perform()
-    _wait(browser, "return document.querySelectorAll('#response-times .station-time').length >= 3", "times")
+    wait_for(
+        browser, "return document.querySelectorAll('#response-times .station-time').length >= 3", "times"
+    )
     times = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#response-times .response-time")]
     assert len(times) == 3 and all(":" in t for t in times), times
     assert "Covered" in browser.find_element(By.ID, "response-times").text
@@ -111,7 +80,7 @@ def test_page_draws_layers_and_answers_a_click(browser: Any, server: tuple[str, 
     assert lines >= 3, "one dashed line from each of the 3 stations"
 
     # the risk layer: one polygon per community in the four level colours
-    _wait(browser, "return document.body.dataset.risk === 'ready'", "the risk layer")
+    wait_for(browser, "return document.body.dataset.risk === 'ready'", "the risk layer")
     browser.find_element(By.ID, "show-risk").click()
     risk_fills = browser.execute_script(
         "const c = ['#d7191c', '#fdae61', '#ffee58', '#2c7bb6'];"
@@ -135,11 +104,11 @@ def test_what_if_tool_closes_the_road_clicked(browser: Any, server: tuple[str, s
 
     url, sid = server
     browser.get(url + "/")
-    _wait(
+    wait_for(
         browser, f"return !!document.querySelector('#scenario option[value=\"{sid}\"]')", "the scenario list"
     )
     Select(browser.find_element(By.ID, "scenario")).select_by_value(sid)
-    _wait(browser, "return document.body.dataset.coverage === 'ready'", "the coverage layers")
+    wait_for(browser, "return document.body.dataset.coverage === 'ready'", "the coverage layers")
     browser.find_element(By.ID, "what-if-on").click()
     station = httpx.get(f"{url}/api/v1/scenarios/{sid}/layers/fire_stations").json()["features"][0]
     lon, lat = station["geometry"]["coordinates"]
@@ -161,7 +130,7 @@ def test_what_if_tool_closes_the_road_clicked(browser: Any, server: tuple[str, s
     ActionChains(browser).move_to_element_with_offset(
         browser.find_element(By.ID, "map"), int(x - width / 2), int(y - height / 2)
     ).click().perform()
-    _wait(browser, "return document.body.dataset.whatIf === 'ready'", "the what-if answer")
+    wait_for(browser, "return document.body.dataset.whatIf === 'ready'", "the what-if answer")
     text = browser.find_element(By.ID, "what-if-result").text
     assert "close the road at 1 point(s)" in text and "resident-seconds lost" in text
     assert browser.find_elements(By.CSS_SELECTOR, "#response-times .station-time") == []  # no point query

@@ -8,15 +8,13 @@ GeoJSON path does. One page load.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import shapely
+from live_server import live_server, wait_for
 
 from service.api import Settings, create_app
 from service.api.routes import tiles as tile_routes
@@ -44,47 +42,16 @@ return [canvases.length, counts];
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """uvicorn in a thread on 127.0.0.1 with a small demo city; yields (url, scenario id)."""
-    uvicorn = pytest.importorskip("uvicorn")
     settings = Settings(tmp_path_factory.mktemp("web-tiles"), api_token=TOKEN, demo_max_nodes=5000)
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    created = httpx.post(
-        f"{url}/api/v1/scenarios/demo", json={"seed": 5, "n_road_nodes": 2000}, headers=AUTH, timeout=120
-    )
-    assert created.status_code == 201, created.text
-    try:
+    with live_server(create_app(settings)) as url:
+        created = httpx.post(
+            f"{url}/api/v1/scenarios/demo", json={"seed": 5, "n_road_nodes": 2000}, headers=AUTH, timeout=120
+        )
+        assert created.status_code == 201, created.text
         yield url, created.json()["id"]
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
-
-
-def _wait(browser: Any, script: str, what: str, timeout_s: float = 45) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = browser.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.05)
-    status = browser.execute_script("return document.getElementById('status').textContent")
-    pytest.fail(f"timed out waiting for {what}; page status: {status!r}")
 
 
 @pytest.mark.slow  # a browser, a demo city and its coverage: about 15 s
@@ -99,12 +66,14 @@ def test_the_page_draws_risk_from_vector_tiles_with_tooltips(
     url, sid = server
     browser.get(url + "/")
     browser.find_element(By.ID, "token").send_keys(TOKEN)
-    _wait(browser, f"return !!document.querySelector('#scenario option[value=\"{sid}\"]')", "the scenarios")
+    wait_for(
+        browser, f"return !!document.querySelector('#scenario option[value=\"{sid}\"]')", "the scenarios"
+    )
     for name in ("communities", "hazards", "stations"):  # the risk layer alone under the mouse
         browser.find_element(By.ID, f"show-{name}").click()
     browser.find_element(By.ID, "show-risk").click()
     Select(browser.find_element(By.ID, "scenario")).select_by_value(sid)
-    _wait(browser, "return document.body.dataset.riskTiles === 'loaded'", "the risk tiles", timeout_s=60)
+    wait_for(browser, "return document.body.dataset.riskTiles === 'loaded'", "the risk tiles", timeout_s=60)
     assert browser.execute_script("return document.body.dataset.riskSource") == "tiles"
 
     canvases, counts = browser.execute_script(_COUNT_COLOURS)
@@ -118,7 +87,7 @@ def test_the_page_draws_risk_from_vector_tiles_with_tooltips(
     browser.execute_script(
         "window.riskplan.map.setView([arguments[1], arguments[0]], 15, {animate: false});", inside.x, inside.y
     )
-    _wait(browser, "return document.body.dataset.riskTiles === 'loaded'", "the tiles at zoom 15")
+    wait_for(browser, "return document.body.dataset.riskTiles === 'loaded'", "the tiles at zoom 15")
     x, y, width, height = browser.execute_script(
         "const p = window.riskplan.map.latLngToContainerPoint([arguments[1], arguments[0]]);"
         "const r = document.getElementById('map').getBoundingClientRect();"
@@ -130,7 +99,7 @@ def test_the_page_draws_risk_from_vector_tiles_with_tooltips(
     actions = ActionChains(browser)
     actions.move_to_element_with_offset(element, int(x - width / 2) - 3, int(y - height / 2))
     actions.move_to_element_with_offset(element, int(x - width / 2), int(y - height / 2)).perform()
-    text = _wait(
+    text = wait_for(
         browser,
         "const t = document.querySelector('.leaflet-tooltip'); return t ? t.textContent : '';",
         "the tooltip",
