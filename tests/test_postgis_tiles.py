@@ -93,3 +93,10 @@ def test_tiles_come_from_st_asmvt_equal_to_the_python_tiles(tmp_path: Path, pg_d
         assert compared > 20 and exact > 0.8 * compared  # most are identical
         far = client.get(f"{API}/scenarios/{sid}/tiles/risk/11/0/0.mvt", params=UNITS, headers=auth(TOKEN))
         assert far.status_code == 204
+        # a version is a hex digest, which may begin with a digit (a layer name may not)
+        digits = "0123456789abcdef"
+        store.put_tile_layer(sid, "tiles_risk_digits", digits, source)
+        assert store.tile_layer_stored(sid, "tiles_risk_digits", digits)
+        x, y = _tile_of((w + e) / 2, (s + n) / 2, 13)
+        again = store.vector_tile(sid, "tiles_risk_digits", digits, source, z=13, x=x, y=y)
+        assert mapbox_vector_tile.decode(again)["risk"]["features"]

@@ -1,7 +1,7 @@
 """Vector tiles straight from PostGIS, for :mod:`service.store.postgres` (private).
 
 A tiled layer version is a layer result of the scenario (``tiles_<layer>_<digest>``, one
-table ``tiles_<layer>_<digest>__<version>`` in the scenario's schema, EPSG:3857, GiST index),
+table ``tiles_<layer>_<digest>__v<version>`` in the scenario's schema, EPSG:3857, GiST index),
 with ``unit_id``, the tile attributes and ``pos`` (the feature's position in the layer, which
 breaks ties when a tile is thinned, as :class:`maps.TileSource` does). A tile is then one
 ``ST_AsMVT`` query (:func:`maps.postgis_tile_sql`) on that table, run by whichever server
@@ -35,7 +35,7 @@ class PostgresTiles(PostgresConnection):
             "SELECT layers FROM riskplan.results WHERE scenario_id = %s AND name = %s AND kind = 'layers'",
             (scenario_id, name),
         )
-        return row is not None and version in (row["layers"] or {})
+        return row is not None and _layer(version) in (row["layers"] or {})
 
     def put_tile_layer(self, scenario_id: str, name: str, version: str, source: maps.TileSource) -> None:
         """Store ``source`` (its Web Mercator geometries, ids and attributes) as result ``name``.
@@ -52,7 +52,7 @@ class PostgresTiles(PostgresConnection):
         )
         frame["pos"] = np.arange(len(frame), dtype=np.int64)
         put = getattr(self, "put_result_layers")  # noqa: B009 - the store's own method
-        put(scenario_id, name, {version: frame})
+        put(scenario_id, name, {_layer(version): frame})
 
     def vector_tile(
         self,
@@ -84,7 +84,7 @@ class PostgresTiles(PostgresConnection):
                 (scenario_id, name),
             )
             row = cur.fetchone()
-            table = (row["layers"] or {}).get(version) if row is not None else None
+            table = (row["layers"] or {}).get(_layer(version)) if row is not None else None
             if table is None:
                 msg = f"Scenario `{scenario_id}` has no tile layer `{name}` version `{version}`."
                 raise NotFoundError(msg)
@@ -104,3 +104,14 @@ class PostgresTiles(PostgresConnection):
 
         out: bytes = self._retrying(read)
         return out
+
+
+def _layer(version: str) -> str:
+    """The result layer of a version: a hex digest may begin with a digit, a layer name may not.
+
+    Examples
+    --------
+    >>> _layer("58a3d367153a3b9b")
+    'v58a3d367153a3b9b'
+    """
+    return f"v{version}"
