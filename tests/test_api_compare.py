@@ -18,3 +18,18 @@ def test_compare_of_two_identical_scenarios_reports_no_change(tmp_path: Path) ->
         body = r.json()
         assert body["counts"]["worse"] == 0 and body["counts"]["better"] == 0 and body["units"] == []
         assert client.get(f"{API}/scenarios/{a}/compare/nope", headers=auth(TOKEN)).status_code == 404
+
+
+def test_an_unknown_other_scenario_is_a_404_before_anything_is_scored(tmp_path: Path, monkeypatch) -> None:
+    from service.api.routes import compare
+
+    scored: list[str] = []
+    real = compare.risk_entry
+    monkeypatch.setattr(
+        compare, "risk_entry", lambda request, sid, *a: scored.append(sid) or real(request, sid, *a)
+    )
+    with demo_client(tmp_path, TOKEN) as client:
+        a = create_demo(client, TOKEN, seed=3, n_road_nodes=2000)
+        r = client.get(f"{API}/scenarios/{a}/compare/{'0' * 32}", headers=auth(TOKEN))
+        assert r.status_code == 404 and "0" * 32 in r.text
+        assert scored == []  # the baseline was not scored for nothing

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from planning.compare import compare_units
 
 from ...units import canonical_units
-from ..deps import ReadAccess
+from ..deps import ReadAccess, get_service
 from ..params import DEFAULT_STANDARD, ScenarioId, StandardParam
 from ..problems import PROBLEM_RESPONSES
 from .coverage import coverage_entry, number
@@ -40,6 +40,9 @@ def compare(
 
     Scores and levels always; response times and covered residents on ``communities``.
     """
+    store = get_service(request).store
+    store.get_scenario(scenario_id)  # both known before either is scored: an unknown one is a quick 404
+    store.get_scenario(other_id)
     before = risk_entry(request, scenario_id, units, standard).units
     after = risk_entry(request, other_id, units, standard).units
     cover: dict[str, Any] = {}
