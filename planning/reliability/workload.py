@@ -172,7 +172,7 @@ def station_workload(
         unit_station=unit_station,
         units=units,
         standard_s=standard_s,
-        station_erlang=solver != "exact",
+        station_erlang=res.method in ("conditional", "larson"),
     )
 
 
@@ -245,7 +245,7 @@ def _read(
         dispatch = _station_erlang(
             res.dispatch, ranked_station, res.busy, unit_station=unit_station, units=units
         )
-        res = HypercubeResult(busy=res.busy, dispatch=dispatch)
+        res = HypercubeResult(busy=res.busy, dispatch=dispatch, method=res.method)
     disp = res.dispatch[:, :n_units]
     lost = res.dispatch[:, n_units]
     st_order = np.argsort(t, axis=1, kind="stable")
