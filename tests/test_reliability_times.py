@@ -21,7 +21,7 @@ OFF = 2  # communities moved off the road network
 def case(_demo_city: dict[str, Any]) -> dict[str, Any]:
     city = {name: layer.copy() for name, layer in _demo_city.items()}
     com = city["communities"]
-    x0, y0, x1, y1 = city["roads"].total_bounds
+    *_, x1, y1 = city["roads"].total_bounds
     moved = com.index[:OFF]
     # 5 km beyond the city's last road: farther than the 500 m snap limit
     com.loc[moved, "geometry"] = [shapely.Point(x1 + 5000 + 100 * i, y1 + 5000) for i in range(OFF)]

@@ -68,7 +68,9 @@ class _Chain:
         ok = first >= 0
         key = first.astype(np.int64) * n_states + states[None, :]
         weights = np.broadcast_to(rates[:, None], first.shape)
-        arrive = np.bincount(key[ok], weights=weights[ok], minlength=units * n_states).reshape(units, n_states)
+        arrive = np.bincount(key[ok], weights=weights[ok], minlength=units * n_states).reshape(
+            units, n_states
+        )
         rows, cols, vals, done = [], [], [], []
         for i in range(units):
             busy = ((states >> i) & 1) == 1
@@ -95,7 +97,9 @@ class _Chain:
         return (q.T - sp.diags(out)).tocsr()
 
 
-def _stationary(qt: sp.csr_matrix, start: FloatArray | None, *, tolerance: float, max_iterations: int) -> FloatArray:
+def _stationary(
+    qt: sp.csr_matrix, start: FloatArray | None, *, tolerance: float, max_iterations: int
+) -> FloatArray:
     """Stationary law of the chain of generator ``qt.T``.
 
     Up to :data:`DENSE_STATES` states a direct solve (one balance equation replaced by the
@@ -127,7 +131,8 @@ def _dispatch(pi: FloatArray, first: npt.NDArray[np.int8], rank: IntArray) -> Fl
     col = np.where(first >= 0, np.take_along_axis(rank, np.maximum(first, 0).astype(np.int64), axis=1), units)
     key = (np.arange(areas)[:, None] * (units + 1) + col).ravel()
     weights = np.broadcast_to(pi, first.shape).ravel()
-    return np.bincount(key, weights=weights, minlength=areas * (units + 1)).reshape(areas, units + 1)
+    mass: FloatArray = np.bincount(key, weights=weights, minlength=areas * (units + 1)).astype(np.float64)
+    return mass.reshape(areas, units + 1)
 
 
 def state_hypercube(
