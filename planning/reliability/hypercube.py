@@ -224,8 +224,8 @@ def approximate_hypercube(
     - up to :data:`~planning.reliability.states.MAX_STATE_UNITS` (12) units, ``"state"``: the
       full 2^N busy-set chain (:func:`~planning.reliability.states.state_hypercube`), the exact
       hypercube for one service time; with service times by area, Jarvis' model (each unit's
-      service rate fitted to the calls it answers). Dispatch fractions within 0.01 points of
-      :func:`exact_hypercube` where both apply;
+      service rate fitted to the calls it answers). Busy and dispatch fractions equal
+      :func:`exact_hypercube`'s (to 1e-8) where both apply;
     - 13 to :data:`MAX_CONDITIONAL_UNITS` (64) units, ``"conditional"`` (below);
     - above 64 units, ``"larson"``.
 
