@@ -6,9 +6,8 @@ area's dispatch order), solves the hypercube (:func:`~planning.reliability.appro
 area service times after Jarvis) and reads off, per area: the chance the first-due station is
 busy (all its units out: the state chain holds it exactly; with the conditional and Larson
 laws, which miss it, from the Erlang loss of a group of its units carrying its busy time) and
-the call goes
-to the 2nd or 3rd station or is lost to mutual aid, the expected coverage within a standard
-and the expected 90th-percentile response; per station: its busy fraction and calls; and the
+the call goes to the 2nd or 3rd station or is lost to mutual aid, the expected coverage within
+a standard and the expected 90th-percentile response; per station: its busy fraction and calls; and the
 city's figures. :func:`workload_by_hour` does it for each hour of the day (one steady state
 per hour: the hour's call rates held long enough to settle, the usual standards-of-cover
 reading).
