@@ -74,7 +74,7 @@ from ._network import write_network
 from ._province import by_city_table, province_plan_summary
 from ._run_outputs import coverage_summary, plan_summary, risk_note, write_snap_report
 from .hours_run import prepare_hours, time_of_day_options
-from .reliability_run import reliability_run_options, scenario_reliability
+from .reliability_run import reliability_run_options, reliability_summary, scenario_reliability
 from .sensitivity_run import scenario_sensitivity, sensitivity_options
 
 __all__ = [
@@ -541,6 +541,7 @@ def run_scenario(
         "network": {"nodes": run.graph.n_nodes, "edges": run.graph.n_edges},
         "flagged_snaps": run.flagged,
         "coverage": coverage_summary(coverage),
+        **reliability_summary(coverage),
         "plan": province_plan_summary(
             stations if isinstance(stations, CityStationPlans) else None,
             depots if isinstance(depots, TieredDepotPlan) else None,
