@@ -102,7 +102,8 @@ class Comparison:
         from gis.atomic import write_gpkg
 
         summary = pd.DataFrame({"line": self.summary()})
-        return write_gpkg(path, {"compare_units": self.units}, {"compare_summary": summary})
+        units = self.units.rename_axis("unit_id")
+        return write_gpkg(path, {"compare_units": units}, {"compare_summary": summary})
 
     def summary(self) -> list[str]:
         """Lines a person reads, in :attr:`lang`."""

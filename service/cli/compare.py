@@ -56,7 +56,11 @@ def write_outputs(comparison: Comparison, args: argparse.Namespace, lang: Lang, 
     order = changed["score_change"].abs().fillna(0.0).sort_values(ascending=False, kind="stable").index
     for uid in order[: getattr(args, "top", 10)]:
         row = changed.loc[uid]
-        print(f"  {uid}: {row['change']}, score {row['score_change']:+.2f}: {row['reasons']}")
+        change = say_cmp(f"cmp_change_{row['change']}", lang)
+        score = f"{row['score_change']:+.2f}"
+        print(
+            "  " + say_cmp("cmp_cli_row", lang, unit=uid, change=change, score=score, reasons=row["reasons"])
+        )
     out = comparison.write(args.out)
     print(say_cmp("cmp_written", lang, path=Path(out).resolve()))
     if getattr(args, "map", None) is not None:
