@@ -273,12 +273,24 @@ def compare_units(
 
 
 def _direction(out: pd.DataFrame) -> npt.NDArray[np.str_]:
-    """``worse`` / ``better`` / ``same`` per unit: by level, else by score."""
+    """``worse`` / ``better`` / ``same`` per unit: by level, else score, coverage, response time.
+
+    A unit that loses coverage at the same score is worse; one reached later, too.
+    """
+    steps = out["level_steps"].to_numpy()
+    ds = out["score_change"].to_numpy(float)
+    key = np.where(steps != 0, np.sign(steps), 0.0)
     moved = _changed(out["score_before"], out["score_after"])
-    same_level = out["level_steps"].to_numpy() == 0
-    worse = (out["level_steps"].to_numpy() > 0) | (same_level & moved & (out["score_change"].to_numpy() > 0))
-    better = (out["level_steps"].to_numpy() < 0) | (same_level & moved & (out["score_change"].to_numpy() < 0))
-    return np.where(worse, "worse", np.where(better, "better", "same"))
+    key = np.where((key == 0) & moved, np.sign(np.nan_to_num(ds)), key)
+    if "covered_before" in out and "covered_after" in out:
+        cov = out["covered_before"].to_numpy(int) - out["covered_after"].to_numpy(int)  # lost: +1
+        key = np.where(key == 0, cov, key)
+    if "response_time_s_change" in out:
+        dt = out["response_time_s_change"].to_numpy(float)
+        with np.errstate(invalid="ignore"):
+            late = np.where(np.isnan(dt), 0.0, np.where(np.abs(dt) > 0.5, np.sign(dt), 0.0))
+        key = np.where(key == 0, late, key)
+    return np.where(key > 0, "worse", np.where(key < 0, "better", "same"))
 
 
 def _times(out: pd.DataFrame, before: pd.Series, after: pd.Series) -> None:

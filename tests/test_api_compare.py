@@ -18,3 +18,16 @@ def test_compare_of_two_identical_scenarios_reports_no_change(tmp_path: Path) ->
         body = r.json()
         assert body["counts"]["worse"] == 0 and body["counts"]["better"] == 0 and body["units"] == []
         assert client.get(f"{API}/scenarios/{a}/compare/nope", headers=auth(TOKEN)).status_code == 404
+        # the summary in the language asked, and the report section as a page (the scores cached)
+        zh = client.get(f"{API}/scenarios/{a}/compare/{b}", params={"lang": "zh"}, headers=auth(TOKEN))
+        assert "0个单元变差" in zh.json()["summary"][0]
+        page = client.get(
+            f"{API}/scenarios/{a}/compare/{b}/report", params={"lang": "zh"}, headers=auth(TOKEN)
+        )
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert (
+            "实施前后对比" in page.text
+            and "没有单元发生变化。" in page.text
+            and 'id="compare-map"' in page.text
+        )
+        assert page.headers["content-language"] == "zh"
