@@ -84,7 +84,12 @@ def _top(units: pd.DataFrame, top: int) -> pd.DataFrame:
             strict=True,
         )
     ]
-    changed["change_word"] = [tr(f"cmp_change_{c}") for c in changed["change"]]
+    words = {
+        "better": tr("cmp_change_better"),
+        "worse": tr("cmp_change_worse"),
+        "same": tr("cmp_change_same"),
+    }
+    changed["change_word"] = [words.get(str(c), str(c)) for c in changed["change"]]
     changed["levels"] = [
         level_label(a) if a == b else f"{level_label(a)} → {level_label(b)}"
         for a, b in zip(changed["level_before"], changed["level_after"], strict=True)
