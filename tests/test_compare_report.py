@@ -162,6 +162,7 @@ def _plan_layers() -> dict[str, gpd.GeoDataFrame]:
     return layers
 
 
+@pytest.mark.slow  # the place command end to end: graph, p-median trade-off, two scorings
 def test_the_station_plan_before_and_after_names_the_new_station(tmp_path: Path, capsys) -> None:
     from service.cli import main
 
