@@ -33,3 +33,16 @@ def test_an_unknown_other_scenario_is_a_404_before_anything_is_scored(tmp_path: 
         r = client.get(f"{API}/scenarios/{a}/compare/{'0' * 32}", headers=auth(TOKEN))
         assert r.status_code == 404 and "0" * 32 in r.text
         assert scored == []  # the baseline was not scored for nothing
+        # the summary in the language asked, and the report section as a page (the scores cached)
+        zh = client.get(f"{API}/scenarios/{a}/compare/{b}", params={"lang": "zh"}, headers=auth(TOKEN))
+        assert "0个单元变差" in zh.json()["summary"][0]
+        page = client.get(
+            f"{API}/scenarios/{a}/compare/{b}/report", params={"lang": "zh"}, headers=auth(TOKEN)
+        )
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert (
+            "实施前后对比" in page.text
+            and "没有单元发生变化。" in page.text
+            and 'id="compare-map"' in page.text
+        )
+        assert page.headers["content-language"] == "zh"
