@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from api_factory import API, auth, create_demo, demo_client
 
 TOKEN = "t" * 32
 
 
-def test_compare_of_two_identical_scenarios_reports_no_change(tmp_path: Path) -> None:
-    with demo_client(tmp_path, TOKEN) as client:
-        a = create_demo(client, TOKEN, seed=3, n_road_nodes=2000)
-        b = create_demo(client, TOKEN, seed=3, n_road_nodes=2000)
-        r = client.get(f"{API}/scenarios/{a}/compare/{b}", headers=auth(TOKEN))
-        assert r.status_code == 200, r.text
-        body = r.json()
-        assert body["counts"]["worse"] == 0 and body["counts"]["better"] == 0 and body["units"] == []
-        assert client.get(f"{API}/scenarios/{a}/compare/nope", headers=auth(TOKEN)).status_code == 404
-
-
-def test_an_unknown_other_scenario_is_a_404_before_anything_is_scored(tmp_path: Path, monkeypatch) -> None:
+def test_compare_of_two_identical_scenarios_reports_no_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from service.api.routes import compare
 
     scored: list[str] = []
@@ -30,9 +22,15 @@ def test_an_unknown_other_scenario_is_a_404_before_anything_is_scored(tmp_path: 
     )
     with demo_client(tmp_path, TOKEN) as client:
         a = create_demo(client, TOKEN, seed=3, n_road_nodes=2000)
+        b = create_demo(client, TOKEN, seed=3, n_road_nodes=2000)
+        # an unknown other scenario is a 404 before anything is scored
         r = client.get(f"{API}/scenarios/{a}/compare/{'0' * 32}", headers=auth(TOKEN))
-        assert r.status_code == 404 and "0" * 32 in r.text
-        assert scored == []  # the baseline was not scored for nothing
+        assert r.status_code == 404 and "0" * 32 in r.text and scored == []
+        assert client.get(f"{API}/scenarios/{a}/compare/nope", headers=auth(TOKEN)).status_code == 404
+        r = client.get(f"{API}/scenarios/{a}/compare/{b}", headers=auth(TOKEN))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["counts"]["worse"] == 0 and body["counts"]["better"] == 0 and body["units"] == []
         # the summary in the language asked, and the report section as a page (the scores cached)
         zh = client.get(f"{API}/scenarios/{a}/compare/{b}", params={"lang": "zh"}, headers=auth(TOKEN))
         assert "0个单元变差" in zh.json()["summary"][0]
