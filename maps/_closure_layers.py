@@ -42,6 +42,7 @@ IMPACT_CLASSES: tuple[tuple[str, str], ...] = (
     ("s120", "#fc8d59"),
     ("s30", "#fdcc8a"),
     ("s0", "#fef0d9"),
+    ("faster", "#c6dbef"),
     ("gain", "#74c476"),
 )
 _CLOSED_COLOUR = "#111111"
@@ -51,7 +52,8 @@ def impact_class(communities: pd.DataFrame) -> npt.NDArray[np.object_]:
     """The impact class of every community of a what-if (``what_if_communities``); None: unchanged.
 
     ``cut`` (no station reaches it any more), ``lost`` (covered -> not covered), ``s120`` /
-    ``s30`` / ``s0`` (slower by more than 120 s, 30-120 s, up to 30 s), ``gain`` (gains coverage).
+    ``s30`` / ``s0`` (slower by more than 120 s, 30-120 s, up to 30 s), ``faster`` (a temporary
+    station nearer), ``gain`` (gains coverage).
 
     Examples
     --------
@@ -67,6 +69,7 @@ def impact_class(communities: pd.DataFrame) -> npt.NDArray[np.object_]:
     out[lost > 0] = "s0"
     out[lost > 30] = "s30"
     out[lost > 120] = "s120"
+    out[lost < 0] = "faster"
     out[communities["gains_coverage"].to_numpy(bool)] = "gain"
     out[communities["loses_coverage"].to_numpy(bool)] = "lost"
     out[communities["cut_off"].to_numpy(bool)] = "cut"
@@ -80,6 +83,7 @@ def _labels() -> dict[str, str]:
         "s120": tr("closure_class_s120"),
         "s30": tr("closure_class_s30"),
         "s0": tr("closure_class_s0"),
+        "faster": tr("closure_class_faster"),
         "gain": tr("closure_class_gain"),
     }
 

@@ -69,10 +69,14 @@ def closure_section(
     parts.append(f"<li>{html.escape(_closed_text(extra.get('closed_roads')))}</li>")
     stations = tables.get("what_if_stations")
     if stations is not None and len(stations):
-        for status, key in (("out", "closure_stations_out"), ("temporary", "closure_stations_temporary")):
-            ids = stations.loc[stations["status"] == status, "station"].astype(str).tolist()
-            if ids:
-                parts.append(f"<li>{html.escape(tr(key, stations=', '.join(ids)))}</li>")
+        out, temporary = (
+            ", ".join(stations.loc[stations["status"] == status, "station"].astype(str))
+            for status in ("out", "temporary")
+        )
+        if out:
+            parts.append(f"<li>{html.escape(tr('closure_stations_out', stations=out))}</li>")
+        if temporary:
+            parts.append(f"<li>{html.escape(tr('closure_stations_temporary', stations=temporary))}</li>")
     parts.append("</ul>")
     figures = [
         (f"{s.get('residents_losing_coverage', 0):,.0f}", tr("closure_kpi_losing")),
@@ -93,7 +97,7 @@ def closure_section(
     c = community_names(c, index_by_id(communities)) if communities is not None else c
     c = pd.DataFrame(c.drop(columns=c.geometry.name)).copy()
     c["k"] = impact_class(c)
-    c = c[c["k"].notna() & (c["k"] != "gain")]
+    c = c[c["k"].isin(["cut", "lost", "s120", "s30", "s0"])]  # the communities the change hurts
     labels = {
         "cut": tr("closure_class_cut"),
         "lost": tr("closure_class_lost"),

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 
@@ -121,7 +122,7 @@ def test_the_map_and_report_of_the_run_show_the_closure(run_dir: Path) -> None:
     control = re.search(r"overlays\s*:\s*\{(.*?)\}", page, re.DOTALL).group(1)
     assert '"Closure impact"' in control and '"Closed roads"' in control
     classes = {f["properties"]["k"] for f in specs["closure_impact"]["data"]["features"]}
-    assert classes and classes <= {"cut", "lost", "s120", "s30", "s0", "gain"}
+    assert classes and classes <= {"cut", "lost", "s120", "s30", "s0", "faster", "gain"}
     assert len(specs["closed_roads"]["data"]["features"]) > 0
     report = (run_dir / "out" / "report.html").read_text(encoding="utf-8")
     assert '<h2 id="road-closures">Road closures</h2>' in report
@@ -129,6 +130,9 @@ def test_the_map_and_report_of_the_run_show_the_closure(run_dir: Path) -> None:
 
 
 def test_the_closure_section_and_layers_in_chinese(tmp_path: Path) -> None:
+    import geopandas as gpd
+    import shapely
+
     from gis import load_scenario, scenario_graph
     from maps import read_map_layers, report_html
     from planning import analyse_coverage
@@ -139,11 +143,16 @@ def test_the_closure_section_and_layers_in_chinese(tmp_path: Path) -> None:
     sc = load_scenario(_scenario(tmp_path))
     g = scenario_graph(sc, cache=False)
     cov = analyse_coverage(sc, g, breaks_s=[300])
-    cov, diff = attach_what_if(cov, sc, g, ScenarioChange(closed_names=("r2",)), standard="cn-gb51080")
+    temporary = gpd.GeoDataFrame(
+        {"id": ["T1"]}, geometry=[shapely.Point(112.56, 37.86)], crs=4326, index=pd.Index(["T1"], name="id")
+    )
+    change = ScenarioChange(closed_names=("r2",), stations_out=("FS1",), temporary_stations=temporary)
+    cov, diff = attach_what_if(cov, sc, g, change, standard="cn-gb51080")
     risk = score_scenario(sc, learn=False, response_time_s=cov.communities["response_time_s"])
     page = report_html(sc, risk=risk, coverage=cov, lang="zh")
     assert '<h2 id="road-closures">道路封闭</h2>' in page and "失去响应时间覆盖的居民" in page
     assert "Road closures" not in page
+    assert "停勤消防站：FS1" in page and "临时执勤点：T1" in page  # noqa: RUF001 - Chinese colon
     specs = read_map_layers(page)
     assert len(specs["closure_impact"]["data"]["features"]) == int(
         (diff.communities["seconds_lost"].fillna(np.inf) != 0).sum()
