@@ -246,3 +246,26 @@ def test_the_closure_layers_draw_in_a_browser(browser, run_dir: Path) -> None:
     legend = browser.execute_script("return document.querySelector('.rp-legend').innerText")
     assert "Closure impact" in legend and "Closed roads" in legend
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "match"),
+    [
+        (["--close", "nowhere.csv"], r"nowhere\.csv.*does not exist"),
+        (["--close", "bad.csv"], "No road of the graph is named"),
+        (["--hour", "25"], "0-23"),
+    ],
+)
+def test_bad_run_flags_exit_2_with_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], match: str
+) -> None:
+    from service import cli
+
+    toml = _scenario(tmp_path)
+    (tmp_path / "bad.csv").write_text("name\nNo Such Bridge\n")
+    flags = [str(tmp_path / f) if f.endswith(".csv") else f for f in flags]
+    out = tmp_path / "out"
+    assert cli.main(["-q", "run", str(toml), "--out", str(out), "--no-cache", "--new", "1", *flags]) == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err, re.DOTALL) and "Fix" in err
+    assert not out.exists() or list(out.iterdir()) == []
