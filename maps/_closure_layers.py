@@ -8,7 +8,9 @@ or a ``coverage.gpkg`` read back):
   not covered, seconds lost in bands, coverage gained), from ``what_if_communities``;
 - ``closed_roads``: the closed roads' lines;
 - ``isochrones_worst_hour`` and ``districts_worst_hour``: the worst hour's isochrone bands and
-  station districts, their layer names and the legend naming the hour.
+  station districts, their layer names and the legend naming the hour;
+- ``criticality``: the road segments and bridges ranked by what their closure costs
+  (:func:`planning.criticality.criticality`, ``riskplan criticality``), coloured by rank.
 
 :func:`closure_specs` returns the specs, :func:`legend_parts` the legend's sections.
 """
@@ -34,7 +36,13 @@ if TYPE_CHECKING:
 __all__ = ["CLOSURE_LAYERS", "IMPACT_CLASSES", "closure_specs", "impact_class", "legend_parts"]
 
 #: Layer ids of this module (drawn only from a what-if or a worst-hour run).
-CLOSURE_LAYERS = ("closure_impact", "closed_roads", "isochrones_worst_hour", "districts_worst_hour")
+CLOSURE_LAYERS = (
+    "closure_impact",
+    "closed_roads",
+    "isochrones_worst_hour",
+    "districts_worst_hour",
+    "criticality",
+)
 #: ``(class, fill colour)`` of the closure impact, worst first.
 IMPACT_CLASSES: tuple[tuple[str, str], ...] = (
     ("cut", "#67000d"),
@@ -46,6 +54,12 @@ IMPACT_CLASSES: tuple[tuple[str, str], ...] = (
     ("gain", "#74c476"),
 )
 _CLOSED_COLOUR = "#111111"
+#: ``(last rank, class, line colour, weight)`` of the criticality ranking, most critical first.
+RANK_BANDS: tuple[tuple[float, str, str, float], ...] = (
+    (5, "r5", "#7a0177", 6.0),
+    (20, "r20", "#dd3497", 4.5),
+    (np.inf, "rn", "#fa9fb5", 3.0),
+)
 
 
 def impact_class(communities: pd.DataFrame) -> npt.NDArray[np.object_]:
@@ -207,6 +221,44 @@ def _worst_specs(coverage: CoverageResult, st: Mapping[str, Any], disp: lyr.Disp
     return out
 
 
+def _criticality_spec(ranking: gpd.GeoDataFrame, disp: lyr.Display) -> dict[str, Any]:
+    r = ranking.sort_values("rank", ascending=False).copy()  # the most critical drawn on top
+    ranks = pd.to_numeric(r["rank"], errors="coerce").to_numpy(float)
+    keys = np.array([k for _, k, _, _ in RANK_BANDS], dtype=object)
+    r["band"] = keys[np.searchsorted([u for u, _, _, _ in RANK_BANDS], ranks, side="left")]
+    r["label"] = r["name"].fillna(r["highway"]) if "name" in r else r["highway"]
+    kinds = {"bridge": tr("crit_kind_bridge"), "segment": tr("crit_kind_segment")}
+    r["what"] = r["kind"].astype(str).map(kinds).fillna(r["kind"].astype(str))
+    spec = lyr.polygon_spec(
+        r,
+        layer_id="criticality",
+        kind="line",
+        props={
+            "label": "n",
+            "band": "b",
+            "rank": "r",
+            "what": "w",
+            "residents_cut_off": "cut",
+            "resident_seconds_lost": "rs",
+            "residents_losing_coverage": "lc",
+        },
+        style={"opacity": 0.9, "lineCap": "round"},
+        style_by={"prop": "b", "values": {k: {"color": c, "weight": w} for _, k, c, w in RANK_BANDS}},
+        tooltip={
+            "title": "n",
+            "fields": [
+                ["r", tr("crit_f_rank"), "int"],
+                ["w", tr("crit_f_kind"), ""],
+                ["cut", tr("closure_kpi_cut_off"), "int"],
+                ["rs", tr("closure_kpi_resident_seconds"), "int"],
+                ["lc", tr("closure_kpi_losing"), "int"],
+            ],
+        },
+        display=disp,
+    )
+    return {**spec, "name": tr("map_layer_criticality")}
+
+
 def closure_specs(coverage: CoverageResult, st: Mapping[str, Any], disp: lyr.Display) -> list[dict[str, Any]]:
     """The specs of the worst hour's layers and of the what-if's (closure impact, closed roads), if any."""
     extra = getattr(coverage, "extra_layers", {}) or {}
@@ -219,6 +271,9 @@ def closure_specs(coverage: CoverageResult, st: Mapping[str, Any], disp: lyr.Dis
     roads = extra.get("closed_roads")
     if roads is not None and len(roads):
         out.append(_closed_spec(roads, disp))
+    ranking = extra.get("criticality")
+    if ranking is not None and len(ranking):
+        out.append(_criticality_spec(ranking, disp))
     return out
 
 
@@ -262,4 +317,13 @@ def legend_parts(present: Iterable[str], specs: list[dict[str, Any]]) -> list[st
             'stroke-width="4" stroke-dasharray="2 4"/></svg>'
         )
         parts.append(_row(line, tr("map_layer_closed_roads")))
+    if "criticality" in present:
+        parts.append(f"<h4>{escape(tr('map_layer_criticality'))}</h4>")
+        labels = {"r5": tr("crit_band_top5"), "r20": tr("crit_band_top20"), "rn": tr("crit_band_rest")}
+        for _, key, colour, weight in RANK_BANDS:
+            line = (
+                f'<svg width="22" height="10"><line x1="1" y1="5" x2="21" y2="5" stroke="{colour}" '
+                f'stroke-width="{weight:g}"/></svg>'
+            )
+            parts.append(_row(line, labels[key]))
     return parts

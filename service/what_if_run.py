@@ -50,11 +50,21 @@ if TYPE_CHECKING:
     from planning.change import ScenarioChange
     from planning.what_if import WhatIfResult
 
-__all__ = ["WHAT_IF_LAYERS", "attach_what_if", "check_what_if", "merge_changes", "what_if_options"]
+__all__ = [
+    "CRITICALITY_FILE",
+    "WHAT_IF_LAYERS",
+    "attach_what_if",
+    "check_what_if",
+    "merge_changes",
+    "what_if_options",
+    "with_criticality",
+]
 
 log = logging.getLogger(__name__)
 
 _TABLE = "what_if"
+#: The file of ``riskplan criticality`` a run draws on its map when it finds it in its folder.
+CRITICALITY_FILE = "criticality.gpkg"
 _KEYS = {"enabled", "close", "stations_out", "crs", "temporary_stations"}
 #: The layers and tables :func:`attach_what_if` adds to a coverage.
 WHAT_IF_LAYERS = (
@@ -272,3 +282,29 @@ def attach_what_if(
         notes=(*coverage.notes, note),
     )
     return out, diff
+
+
+def with_criticality(coverage: CoverageResult, out_dir: str | Path) -> CoverageResult:
+    """``coverage`` with the ranking ``riskplan criticality`` wrote in ``out_dir`` (``criticality.gpkg``).
+
+    For the map and the report only (the ranking is a layer ``criticality`` there): the run's
+    folder holds the file when ``riskplan criticality SCENARIO --out DIR/criticality.gpkg`` wrote it.
+    A file that cannot be read is left out with a warning (it is no input of the run).
+    """
+    path = Path(out_dir) / CRITICALITY_FILE
+    if not path.is_file():
+        return coverage
+    import pyogrio
+
+    try:
+        ranking = pyogrio.read_dataframe(path, layer="criticality")
+    except Exception as exc:  # pyogrio's DataSourceError, DataLayerError ... : a stale or foreign file
+        log.warning("%s cannot be read (%s): the map leaves the criticality ranking out", path, exc)
+        return coverage
+    needed = {"rank", "kind", "highway", "resident_seconds_lost"}
+    if not needed <= set(ranking.columns):
+        log.warning(
+            "%s lacks %s: the map leaves the criticality ranking out", path, sorted(needed - set(ranking))
+        )
+        return coverage
+    return dataclasses.replace(coverage, extra_layers={**coverage.extra_layers, "criticality": ranking})

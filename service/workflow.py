@@ -76,7 +76,7 @@ from ._run_outputs import coverage_summary, plan_summary, risk_note, write_snap_
 from .hours_run import prepare_hours, time_of_day_options
 from .reliability_run import reliability_run_options, scenario_reliability
 from .sensitivity_run import scenario_sensitivity, sensitivity_options
-from .what_if_run import attach_what_if, check_what_if, what_if_options
+from .what_if_run import attach_what_if, check_what_if, what_if_options, with_criticality
 
 __all__ = [
     "PROVINCE_AT",
@@ -516,11 +516,12 @@ def run_scenario(
     notes = list(dict.fromkeys([*risk.notes, *coverage.notes, *skip_notes]))
     plan_notes = [*(stations.notes if stations else ()), *(depots.notes if depots else ())]
     with _stage(result, "map and report", progress):
+        shown = with_criticality(coverage, out)  # `riskplan criticality`'s ranking, when in the folder
         result.outputs["map"] = write_map(
             scenario,
             out / "map.html",
             risk=risk,
-            coverage=coverage,
+            coverage=shown,
             station_plan=stations,
             depot_plan=depots,
             register=hazard_register,
@@ -532,7 +533,7 @@ def run_scenario(
             scenario,
             out / "report.html",
             risk=risk,
-            coverage=coverage,
+            coverage=shown,
             station_plan=stations,
             depot_plan=depots,
             register=hazard_register,

@@ -41,11 +41,14 @@ def _scenario(base: Path, extra: str = "") -> Path:
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One run of the tiny scenario at 18:00 with a road closed by name (``[what_if]``)."""
+    from service import cli
     from service.workflow import run_scenario
 
     base = tmp_path_factory.mktemp("run_what_if")
     toml = _scenario(base, f'[time_of_day]\nhour = {HOUR}\n\n[what_if]\nclose = "closures.csv"\n')
     (base / "closures.csv").write_text(CLOSE_CSV)
+    (base / "out").mkdir()  # `riskplan criticality` wrote its ranking into the run's folder before
+    assert cli.main(["-q", "criticality", str(toml), "--out", str(base / "out" / "criticality.gpkg")]) == 0
     run_scenario(toml, base / "out", cache=False, n_new=1, lang="en")
     return base
 
@@ -124,6 +127,9 @@ def test_the_map_and_report_of_the_run_show_the_closure(run_dir: Path) -> None:
     classes = {f["properties"]["k"] for f in specs["closure_impact"]["data"]["features"]}
     assert classes and classes <= {"cut", "lost", "s120", "s30", "s0", "faster", "gain"}
     assert len(specs["closed_roads"]["data"]["features"]) > 0
+    ranking = pyogrio.read_dataframe(run_dir / "out" / "criticality.gpkg", layer="criticality")
+    assert len(specs["criticality"]["data"]["features"]) == len(ranking) > 0
+    assert '"Criticality ranking"' in control
     report = (run_dir / "out" / "report.html").read_text(encoding="utf-8")
     assert '<h2 id="road-closures">Road closures</h2>' in report
     assert "residents losing coverage" in report and 'id="closure-communities"' in report
@@ -241,7 +247,7 @@ def test_the_closure_layers_draw_in_a_browser(browser, run_dir: Path) -> None:
         time.sleep(0.05)
     browser.execute_script("riskplan.showAll()")
     drawn = browser.execute_script("return riskplan.drawn()")
-    for key in ("closure_impact", "closed_roads"):
+    for key in ("closure_impact", "closed_roads", "criticality"):
         assert drawn[key]["drawn"] == drawn[key]["expected"] > 0, (key, drawn[key])
     legend = browser.execute_script("return document.querySelector('.rp-legend').innerText")
     assert "Closure impact" in legend and "Closed roads" in legend
