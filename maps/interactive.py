@@ -65,7 +65,14 @@ log = logging.getLogger(__name__)
 REGISTER_LAYERS = ("risk_areas", "risk_points", "register", "register_closed")
 #: Layers drawn only from a coverage with reliability (``planning.reliability.attach_reliability``).
 RELIABILITY_LAYERS = ("station_workload",)
-HIDDEN_BY_DEFAULT = {"isochrones", "districts", "depot_links", "register_closed"}
+HIDDEN_BY_DEFAULT = {
+    "isochrones",
+    "districts",
+    "depot_links",
+    "register_closed",
+    "isochrones_worst_hour",
+    "districts_worst_hour",
+}
 #: Layers hidden by default when the risk units are drawn (they cover the same polygons).
 HIDDEN_UNDER_RISK = {"communities", "community_safety", "upgrades"}
 _SPEC = re.compile(r"/\*rp-spec\*/(.*?)/\*rp-end\*/", re.DOTALL)
@@ -96,7 +103,7 @@ class _DataLayer(Layer):
     )
 
     def __init__(self, spec: dict[str, Any], *, show: bool) -> None:
-        name = layer_keys()[spec["id"]]
+        name = spec.get("name") or layer_keys()[spec["id"]]  # a name of its own: the worst hour's
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "RiskplanLayer"
         self.spec = lyr.spec_json({**spec, "name": name})
@@ -336,6 +343,10 @@ def _draw_map(
         from ._reliability_layers import workload_spec
 
         specs.append(workload_spec(coverage.extra_layers["station_workload"], disp))
+    if coverage is not None:  # the worst hour's isochrones and districts, a what-if's closure impact
+        from ._closure_layers import closure_specs
+
+        specs.extend(closure_specs(coverage, st, disp))
     communities = coverage.communities if coverage is not None else index_by_id(layers["communities"])
     communities = community_names(
         communities, index_by_id(layers["communities"]), source=getattr(scenario, "source", None)

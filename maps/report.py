@@ -360,6 +360,11 @@ def _report(
 
         parts.append(standard_of_cover_section(coverage))
 
+    if getattr(coverage, "extra_tables", {}).get("what_if_summary") is not None:
+        from ._closure_report import closure_section
+
+        parts.append(closure_section(coverage, communities=layers.get("communities")))
+
     if community_safety is not None:
         from ._community_report import community_section
 
