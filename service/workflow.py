@@ -73,6 +73,7 @@ if TYPE_CHECKING:
 from ._network import write_network
 from ._province import by_city_table, province_plan_summary
 from ._run_outputs import coverage_summary, plan_summary, risk_note, write_snap_report
+from .flood_run import depot_flood_depth, flood_coverage, flood_summary
 from .hours_run import prepare_hours, time_of_day_options
 from .reliability_run import reliability_run_options, scenario_reliability
 from .sensitivity_run import scenario_sensitivity, sensitivity_options
@@ -405,6 +406,7 @@ def run_scenario(
         graph_now = run.graph if hours is None else hours.graph  # the hour's travel times
         coverage = scenario_reliability(scenario, graph_now, coverage, standard=standard)
         coverage = coverage if hours is None else hours.mark(coverage)
+        coverage = flood_coverage(scenario, graph_now, coverage, natural[0], risk=risk, max_snap_m=max_snap_m)
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
         if hours is not None:
             from maps.words import output_lang
@@ -470,8 +472,9 @@ def run_scenario(
             result.outputs["depots"] = depots.write(out / "depots.gpkg")
         elif has_depots:
             depots = plan_depots(
-                scenario, run.graph, risk=community_risk, days=days, flood_return_period=flood_rp
-            )
+                scenario, run.graph, risk=community_risk, days=days, flood_return_period=flood_rp,
+                flood_depth=depot_flood_depth(natural[0]),
+            )  # fmt: skip
             result.outputs["depots"] = depots.write(out / "depots.gpkg")
         else:
             skipped["depots"] = (
@@ -560,6 +563,7 @@ def run_scenario(
         },
         **({"cities": json.loads(by_city.round(4).to_json(orient="index"))} if by_city is not None else {}),
         **({"community_safety": community_summary(safety)} if safety is not None else {}),
+        **({"flood": flooded} if (flooded := flood_summary(coverage, depots)) else {}),
         "notes": [*notes, *network_notes],
         "outputs": {k: str(v.name) for k, v in result.outputs.items()},
         "timings_s": result.timings_s,
