@@ -467,7 +467,7 @@ def run_scenario(
         if has_depots and cities_:
             depots = plan_depot_network(
                 scenario, run.graph, risk=community_risk, days=days, executor=ex, progress=task_progress,
-                flood_return_period=flood_rp,
+                flood_return_period=flood_rp, flood_depth=depot_flood_depth(natural[0]),
             )  # fmt: skip
             result.outputs["depots"] = depots.write(out / "depots.gpkg")
         elif has_depots:
