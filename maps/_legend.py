@@ -10,6 +10,7 @@ import pandas as pd
 
 from ._closure_layers import legend_parts as closure_legend
 from ._communities import legend_parts as community_legend
+from ._flood_layers import legend_parts as flood_legend
 from ._register import legend_parts
 from ._style import LEVELS_HIGH_FIRST, badge_svg, symbol_svg
 from ._uncertainty import legend_parts as uncertainty_legend
@@ -100,6 +101,7 @@ def legend_html(
             )
     parts.extend(community_legend(style, present, specs, safety_standard))
     parts.extend(legend_parts(style, present, specs))
+    parts.extend(flood_legend(style, present, specs))
     parts.append(f"<h4>{escape(tr('map_legend_response'))}</h4>")
     if "stations" in present:
         parts.append(_row(badge_svg("F", style["stations"]["colour"], size=16), tr("map_layer_stations")))

@@ -36,6 +36,7 @@ from . import _uncertainty as unc
 from ._assets import inline_css, inline_js
 from ._communities import COMMUNITY_LAYERS, CommunitySafetyLike
 from ._coverage_layers import coverage_specs
+from ._flood_layers import FLOOD_MAP_LAYERS, flood_specs
 from ._legend import legend_html, title_html
 from ._map_words import LAYER_NAMES, layer_keys, layer_names, runtime_words
 from ._plans import DepotPlanLike, StationPlanLike
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMMUNITY_LAYERS",
+    "FLOOD_MAP_LAYERS",
     "LAYER_NAMES",
     "REGISTER_LAYERS",
     "layer_names",
@@ -339,6 +341,7 @@ def _draw_map(
         specs.append(spec_u)
     if coverage is not None:
         specs.extend(coverage_specs(coverage, st, disp))
+        specs.extend(flood_specs(coverage, st, disp))  # a run's flood closures: depth and closed roads
     if coverage is not None and "station_workload" in getattr(coverage, "extra_layers", {}):
         from ._reliability_layers import workload_spec
 

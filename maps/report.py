@@ -355,6 +355,10 @@ def _report(
             f"<h2>{html.escape(tr('report_h_depot_plan'))}</h2>" + _table(plan, cols, css_id="depot-plan")
         )
 
+    from ._flood_report import flood_section  # "" without a flood's figures
+
+    parts.append(flood_section(coverage, depot_plan, communities=_communities_by_id(layers)))
+
     if getattr(coverage, "extra_tables", {}).get("p90_by_hour") is not None:
         from ._standard_of_cover import standard_of_cover_section
 

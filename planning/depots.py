@@ -31,6 +31,7 @@ from gis.scenario import Scenario
 from gis.tables import TableOverrides
 
 from .depot_assignment import assign_capacitated
+from .flood_roads import depot_hours, mark_cut_off
 from .location import p_median
 from .names import Distance
 from .siting import load_norms
@@ -324,6 +325,7 @@ def plan_depots(
     time_limit_s: float | None = None,
     flood_return_period: float | None = None,
     planning_norms: TableOverrides = None,
+    flood_depth: str | Path | None = None,
 ) -> DepotPlan:
     """Assign communities to relief depots, size their stock for ``days`` days, report what is unmet.
 
@@ -353,6 +355,9 @@ def plan_depots(
         (:func:`relocation_demand`); ``risk`` must then carry natural-hazard figures.
     planning_norms
         Overrides of ``planning/data/planning_norms.toml``.
+    flood_depth
+        That flood's depth raster: delivery times on the roads it leaves open, the communities it
+        cuts off unmet (``cut_off``; :func:`planning.flood_roads.depot_hours`).
 
     Examples
     --------
@@ -386,7 +391,7 @@ def plan_depots(
     if flood_return_period is not None:
         notes.append(cfg["relocation_flood"]["source"])
     spec = _depot_specs(depots, cfg["depot_tiers"], notes)
-    hours = cost_matrix(graph, depots, com, distance=distance, planning_norms=cfg) / 3600.0
+    hours, flood = depot_hours(graph, depots, com, distance=distance, cfg=cfg, flood=flood_depth, notes=notes)
     people = demand["relocate_people"].to_numpy(np.float64)
     col, status = assign_capacitated(
         hours,
@@ -410,6 +415,7 @@ def plan_depots(
     out["nearest_depot_h"] = hours.min(axis=1)
     out["unmet_people"] = np.where(served, 0.0, people)
     out["unmet_reason"] = np.where(served | (people <= 0), "", np.where(in_time, "capacity", "time"))
+    mark_cut_off(out, flood)
 
     dep = gpd.GeoDataFrame(spec, geometry=depots.geometry, crs=depots.crs)
     if "name" in depots:

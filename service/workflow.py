@@ -73,6 +73,7 @@ if TYPE_CHECKING:
 from ._network import write_network
 from ._province import by_city_table, province_plan_summary
 from ._run_outputs import coverage_summary, plan_summary, risk_note, write_snap_report
+from .flood_run import depot_flood_depth, flood_coverage, flood_summary
 from .hours_run import prepare_hours, time_of_day_options
 from .reliability_run import reliability_run_options, reliability_summary, scenario_reliability
 from .sensitivity_run import scenario_sensitivity, sensitivity_options
@@ -426,6 +427,7 @@ def run_scenario(
             coverage, _ = attach_what_if(
                 coverage, scenario, graph_now, change, standard=standard, max_snap_m=max_snap_m
             )
+        coverage = flood_coverage(scenario, graph_now, coverage, natural[0], risk=risk, max_snap_m=max_snap_m)
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
         if hours is not None:
             from maps.words import output_lang
@@ -486,13 +488,14 @@ def run_scenario(
         if has_depots and cities_:
             depots = plan_depot_network(
                 scenario, graph_now, risk=community_risk, days=days, executor=ex, progress=task_progress,
-                flood_return_period=flood_rp,
+                flood_return_period=flood_rp, flood_depth=depot_flood_depth(natural[0]),
             )  # fmt: skip
             result.outputs["depots"] = depots.write(out / "depots.gpkg")
         elif has_depots:
             depots = plan_depots(
-                scenario, graph_now, risk=community_risk, days=days, flood_return_period=flood_rp
-            )
+                scenario, graph_now, risk=community_risk, days=days, flood_return_period=flood_rp,
+                flood_depth=depot_flood_depth(natural[0]),
+            )  # fmt: skip
             result.outputs["depots"] = depots.write(out / "depots.gpkg")
         else:
             skipped["depots"] = (
@@ -583,6 +586,7 @@ def run_scenario(
         },
         **({"cities": json.loads(by_city.round(4).to_json(orient="index"))} if by_city is not None else {}),
         **({"community_safety": community_summary(safety)} if safety is not None else {}),
+        **({"flood": flooded} if (flooded := flood_summary(coverage, depots)) else {}),
         "notes": [*notes, *network_notes],
         "outputs": {k: str(v.name) for k, v in result.outputs.items()},
         "timings_s": result.timings_s,
