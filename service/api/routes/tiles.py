@@ -30,6 +30,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Request, Response
@@ -40,9 +41,9 @@ from gis import InputError
 
 from ...store import PostgresStore
 from ...units import canonical_units
-from ..caches import BuildCache
+from ..caches import BuildCache, cached, get_caches
 from ..deps import ReadAccess, get_service
-from ..params import DEFAULT_STANDARD, ScenarioId, StandardParam
+from ..params import DEFAULT_STANDARD, ScenarioId, StandardParam, check_standard
 from ..problems import PROBLEM_RESPONSES
 from .risk import GEOJSON_MAX_FEATURES, TILE_COLUMNS, RiskEntry, UnitsParam, risk_entry
 
@@ -80,7 +81,7 @@ def _tiled(request: Request, scenario_id: str, layer: str, units: str, standard:
     """The layer's tile source, built once per layer version (concurrent requests wait for it)."""
     if layer not in LAYERS:
         raise HTTPException(404, f"No tiled layer `{layer}`: the tiled layers are {list(LAYERS)}.")
-    entry = risk_entry(request, scenario_id, units, standard)
+    entry = _risk_entry(request, scenario_id, units, standard)
     with _LOCK:
         sources: BuildCache[_Tiled] | None = getattr(request.app.state, "tile_sources", None)
         if sources is None:
@@ -101,6 +102,70 @@ def _tiled(request: Request, scenario_id: str, layer: str, units: str, standard:
     tiled = sources.get(key, build)
     assert tiled.entry is entry
     return tiled
+
+
+def _risk_entry(request: Request, scenario_id: str, units: str, standard: str) -> RiskEntry:
+    """The scored layer: in memory, else the units a finished ``risk`` job stored, else scored now.
+
+    A ``risk`` job of the same scenario, canonical units and standard (the key the risk routes
+    cache the layer under) has already scored the layer: its stored units are read back (and
+    cached as the risk routes would), not scored again.
+    """
+    check_standard(standard)
+    spec = str(canonical_units(units))
+    caches = get_caches(request).coverage
+    key = ("risk", scenario_id, spec, standard)
+    if caches.peek(key) is None:
+        store = get_service(request).store
+        job = next(
+            (
+                j
+                for j in store.list_jobs(scenario_id=scenario_id, status="succeeded")
+                if j.kind == "risk" and j.has_result and dict(j.params) == {"units": spec, "standard": standard}
+            ),
+            None,
+        )
+        if job is not None and "units" in store.job_result_layers(job.id):
+            entry = cached(
+                request,
+                caches,
+                key,
+                lambda: _stored_entry(store.read_job_result_layer(job.id, "units")),
+                scenario_id=scenario_id,
+                what=f"The `{spec}` risk layer of scenario `{scenario_id}` (job `{job.id}`)",
+            )
+            assert isinstance(entry, RiskEntry)
+            return entry
+    return risk_entry(request, scenario_id, units, standard)
+
+
+def _stored_entry(units: gpd.GeoDataFrame) -> RiskEntry:
+    """The :class:`RiskEntry` of a ``risk`` job's stored units (``id`` column, as the job writes them)."""
+    frame = units.set_index(units["id"].astype(str)).drop(columns="id")
+    frame.index.name = None
+    ranked = frame.sort_values("rank").head(50) if "rank" in frame.columns else frame.head(0)
+    top = tuple(
+        {
+            "unit_id": str(unit),
+            "rank": int(row["rank"]),
+            "name": str(row["name"]) if "name" in row and pd.notna(row["name"]) else None,
+            "score": _number(row.get("score")),
+            "percentile": _number(row.get("percentile")),
+            "level": str(row["level"]),
+            "reasons": str(row.get("reasons") or ""),
+        }
+        for unit, row in ranked.iterrows()
+    )
+    return RiskEntry.of(frame, top)
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if np.isfinite(out) else None
 
 
 def _version(source: maps.TileSource) -> str:
