@@ -6,17 +6,25 @@ with ``unit_id``, the tile attributes and ``pos`` (the feature's position in the
 breaks ties when a tile is thinned, as :class:`maps.TileSource` does). A tile is then one
 ``ST_AsMVT`` query (:func:`maps.postgis_tile_sql`) on that table, run by whichever server
 process gets the request: the layer is written once, by the first process to tile it.
+
+The table is written by one ``COPY ... FROM STDIN`` whose text is built column by column
+with numpy and pandas (geometries as hex EWKB), never a Python loop over rows, and the GiST
+index and the primary key are built after the rows are in (a million cells: see
+``benchmarks/bench_tiles.py --postgres``).
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
+import pandas as pd
+import shapely
 
 from ._postgres_connection import PostgresConnection
-from .base import NotFoundError
+from ._postgres_layers import drop_tables, table_name
+from .base import NotFoundError, check_result_name, now
 
 if TYPE_CHECKING:
     import psycopg
@@ -42,17 +50,41 @@ class PostgresTiles(PostgresConnection):
 
         Replaces an older version of the result in one transaction (its table is dropped).
         """
-        columns = {"unit_id": source.ids, **{c: source.attributes[c].to_numpy() for c in source.columns}}
-        if source.rank_by is not None and source.rank_by not in columns:  # ranked by, not carried
-            columns[source.rank_by] = np.where(np.isfinite(source.rank), source.rank, np.nan)
-        frame = gpd.GeoDataFrame(
-            columns,
-            geometry=gpd.GeoSeries(source.geometry, crs=3857),
-            crs=3857,
-        )
-        frame["pos"] = np.arange(len(frame), dtype=np.int64)
-        put = getattr(self, "put_result_layers")  # noqa: B009 - the store's own method
-        put(scenario_id, name, {version: frame})
+        check_result_name(name)
+        with self._transaction() as cur:
+            scenario = self._lock_scenario(cur, scenario_id)
+            schema = scenario["layer_schema"]
+            # writers of one result take turns (the first has no row to lock yet)
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{scenario_id}/{name}",))
+            cur.execute(
+                "SELECT layers FROM riskplan.results WHERE scenario_id = %s AND name = %s",
+                (scenario_id, name),
+            )
+            old = cur.fetchone()
+            tables = dict((old["layers"] or {}) if old is not None else {})
+            if version in tables:  # another process wrote it meanwhile
+                return
+            drop_tables(cur, schema, tables.values())
+            table = table_name(name, version)
+            label = str(scenario["label"])
+            write_tile_table(
+                cur, schema, table, source, comment=f"riskplan scenario {label}: tiles {name}, {version}"
+            )
+            cur.execute(
+                "INSERT INTO riskplan.results VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (scenario_id, name) DO UPDATE SET kind = EXCLUDED.kind, "
+                "media_type = EXCLUDED.media_type, created_at = EXCLUDED.created_at, "
+                "data = EXCLUDED.data, layers = EXCLUDED.layers",
+                (
+                    scenario_id,
+                    name,
+                    "layers",
+                    "application/vnd.mapbox-vector-tile",
+                    now(),
+                    None,
+                    json.dumps({version: table}),
+                ),
+            )
 
     def vector_tile(
         self,
@@ -104,3 +136,74 @@ class PostgresTiles(PostgresConnection):
 
         out: bytes = self._retrying(read)
         return out
+
+
+#: Rows per ``COPY`` write (a few MB of text each).
+_COPY_ROWS = 100_000
+
+
+def write_tile_table(
+    cur: psycopg.Cursor[Any], schema: str, table: str, source: maps.TileSource, *, comment: str
+) -> None:
+    """Create ``schema.table`` from ``source`` by one ``COPY``, then its GiST index and key.
+
+    Columns: ``unit_id text``, the tile attributes (``double precision``, ``bigint``,
+    ``boolean`` or ``text`` by dtype), the ``rank_by`` column when it is not one of them,
+    ``pos bigint`` (the primary key: the feature's position) and ``geom`` (EPSG:3857).
+    """
+    from psycopg import sql
+
+    columns: dict[str, np.ndarray] = {"unit_id": source.ids}
+    columns |= {c: source.attributes[c].to_numpy() for c in source.columns}
+    if source.rank_by is not None and source.rank_by not in columns:  # ranked by, not carried
+        columns[source.rank_by] = np.where(np.isfinite(source.rank), source.rank, np.nan)
+    columns["pos"] = np.arange(len(source), dtype=np.int64)
+    kinds = {c: _sql_type(v) for c, v in columns.items()}
+    kinds["unit_id"] = "text"
+    types = set(shapely.get_type_id(source.geometry).tolist())
+    geometry_type = {0: "Point", 1: "LineString", 3: "Polygon", 5: "MultiLineString", 6: "MultiPolygon"}.get(
+        types.pop() if len(types) == 1 else -1, "Geometry"
+    )
+    target = sql.Identifier(schema, table)
+    fields = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(k)) for c, k in kinds.items()]
+    fields.append(sql.SQL("geom geometry({}, 3857)").format(sql.SQL(geometry_type)))
+    cur.execute(sql.SQL("CREATE TABLE {} ({})").format(target, sql.SQL(", ").join(fields)))
+    text = [_copy_text(values, kinds[c]) for c, values in columns.items()]
+    text.append(shapely.to_wkb(shapely.set_srid(source.geometry, 3857), hex=True, include_srid=True))
+    names = sql.SQL(", ").join(sql.Identifier(c) for c in [*columns, "geom"])
+    with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(target, names)) as copy:
+        for start in range(0, len(source), _COPY_ROWS):
+            chunk = [pd.Series(t[start : start + _COPY_ROWS], dtype=object) for t in text]
+            lines = chunk[0].str.cat(chunk[1:], sep="\t")
+            copy.write(("\n".join(lines.tolist()) + "\n").encode("utf-8"))
+    index = sql.Identifier(table_name(table[:40], "geom_idx"))
+    cur.execute(sql.SQL("CREATE INDEX {} ON {} USING GIST (geom)").format(index, target))
+    cur.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (pos)").format(target))
+    cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(target, sql.Literal(comment)))
+    cur.execute(sql.SQL("ANALYZE {}").format(target))
+
+
+def _sql_type(values: np.ndarray) -> str:
+    kind = values.dtype.kind
+    return {"b": "boolean", "i": "bigint", "u": "bigint", "f": "double precision"}.get(kind, "text")
+
+
+def _copy_text(values: np.ndarray, kind: str) -> np.ndarray:
+    """One column as ``COPY`` text values (NULL for a missing or non-finite value)."""
+    if kind == "double precision":
+        floats = values.astype(np.float64)
+        text = pd.Series(floats).map(repr).to_numpy(dtype=object)
+        text[~np.isfinite(floats)] = "\\N"
+        return text
+    if kind == "bigint":
+        return pd.Series(values.astype(np.int64)).astype(str).to_numpy(dtype=object)
+    if kind == "boolean":
+        return np.where(values.astype(bool), "t", "f").astype(object)
+    series = pd.Series(values, dtype=object)
+    missing = series.isna().to_numpy()
+    text = series.astype(str)
+    for char, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+        text = text.str.replace(char, escaped, regex=False)
+    out = text.to_numpy(dtype=object)
+    out[missing] = "\\N"
+    return out
