@@ -187,7 +187,9 @@ def _postgres(cells: int) -> None:
         gpkg = write_demo_scenario(Path(tempfile.mkdtemp()) / "demo.gpkg", seed=3, n_road_nodes=2000)
         sid = store.create_scenario(load_scenario(gpkg), origin="demo").id
         frame = _layer(list(store.get_scenario(sid).bounds_wgs84 or (112.5, 37.8, 112.7, 38.0)), cells)
-        source = maps.TileSource(frame, name="risk", columns=list(maps.RISK_TILE_COLUMNS[1:]), rank_by="score")
+        source = maps.TileSource(
+            frame, name="risk", columns=list(maps.RISK_TILE_COLUMNS[1:]), rank_by="score"
+        )
         columns = {"unit_id": source.ids, **{c: source.attributes[c].to_numpy() for c in source.columns}}
         rows = gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries(source.geometry, crs=3857), crs=3857)
         rows["pos"] = np.arange(len(rows), dtype=np.int64)

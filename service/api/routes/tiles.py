@@ -10,7 +10,11 @@ endpoint                                            gives
 ==================================================  =========================================
 
 ``layer`` is ``risk`` (the risk units of :mod:`service.api.routes.risk`, same ``units`` and
-``standard`` parameters, same anonymous limits). Tiles are built by :class:`maps.TileSource`
+``standard`` parameters, same anonymous limits) or ``roads`` (the scenario's road graph, one
+feature per road: :class:`maps.RoadTileSource`, its minor classes dropped at low zooms and its
+lines simplified per zoom; built in Python on either store). A risk layer a finished ``risk``
+job stored (same scenario, units and standard) is read back, not scored again.
+Tiles of risk are built by :class:`maps.TileSource`
 (a spatial index over the layer in Web Mercator, built once per layer version, when the layer
 is scored for a layer above the threshold: :meth:`RiskEntry.tile_source`) and kept in
 a bounded LRU per layer version: the version is the scored layer itself, so a re-scored or
@@ -26,6 +30,7 @@ feature by feature to the Python tiles, for every server process alike.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -51,7 +56,7 @@ __all__ = ["GEOJSON_MAX_FEATURES", "TILE_COLUMNS", "router"]
 
 router = APIRouter(prefix="/scenarios/{scenario_id}/tiles", tags=["results"], responses=PROBLEM_RESPONSES)
 
-LAYERS = ("risk",)
+LAYERS = ("risk", "roads")
 _TILES_PER_LAYER = 4096
 _MVT_DOC: dict[int | str, dict[str, Any]] = {
     200: {
@@ -64,11 +69,13 @@ _MVT_DOC: dict[int | str, dict[str, Any]] = {
 
 @dataclass
 class _Tiled:
-    """One layer version: its scored entry, its tile source and its built tiles."""
+    """One layer version: its tile source, version, bounds and built tiles (and scored entry)."""
 
-    entry: RiskEntry
-    source: maps.TileSource
+    entry: RiskEntry | None
+    source: maps.TileSource | maps.RoadTileSource
     version: str
+    bounds: tuple[float, float, float, float] | None  # west, south, east, north
+    graph: Any = None  # the road graph a roads source was built from (kept alive with it)
     tiles: BuildCache[bytes] = field(default_factory=lambda: BuildCache[bytes](size=_TILES_PER_LAYER))
 
 
@@ -81,11 +88,13 @@ def _tiled(request: Request, scenario_id: str, layer: str, units: str, standard:
     """The layer's tile source, built once per layer version (concurrent requests wait for it)."""
     if layer not in LAYERS:
         raise HTTPException(404, f"No tiled layer `{layer}`: the tiled layers are {list(LAYERS)}.")
-    entry = _risk_entry(request, scenario_id, units, standard)
     with _LOCK:
         sources: BuildCache[_Tiled] | None = getattr(request.app.state, "tile_sources", None)
         if sources is None:
             sources = request.app.state.tile_sources = BuildCache[_Tiled](size=_SOURCES)
+    if layer == "roads":
+        return _road_tiled(request, scenario_id, sources)
+    entry = _risk_entry(request, scenario_id, units, standard)
     key = (scenario_id, layer, units, standard, id(entry))  # the entry is kept alive by its _Tiled
 
     def build() -> _Tiled:
@@ -97,11 +106,43 @@ def _tiled(request: Request, scenario_id: str, layer: str, units: str, standard:
             name = _result_name(layer, units, standard)
             if not store.tile_layer_stored(scenario_id, name, version):
                 store.put_tile_layer(scenario_id, name, version, source)
-        return _Tiled(entry, source, version)
+        bounds = None
+        if len(source):
+            west, south, east, north = (float(v) for v in entry.units.total_bounds)
+            bounds = (west, south, east, north)
+        return _Tiled(entry, source, version, bounds)
 
     tiled = sources.get(key, build)
     assert tiled.entry is entry
     return tiled
+
+
+def _road_tiled(request: Request, scenario_id: str, sources: BuildCache[_Tiled]) -> _Tiled:
+    """The scenario's roads, indexed for tiles once per road graph (the graph cache's)."""
+    service = get_service(request)
+    service.store.get_scenario(scenario_id)  # 404 before anything is built
+    graph = service.graphs.graph(scenario_id, service.scenarios.get(scenario_id))
+    key = (scenario_id, "roads", id(graph))
+
+    def build() -> _Tiled:
+        source = maps.RoadTileSource(graph)
+        version = hashlib.sha256(
+            f"{scenario_id}|roads|{graph.n_nodes}|{graph.n_edges}|{source.bounds}".encode()
+        ).hexdigest()[:16]
+        bounds = None
+        if source.bounds is not None:
+            west, south = _lonlat(source.bounds[0], source.bounds[1])
+            east, north = _lonlat(source.bounds[2], source.bounds[3])
+            bounds = (west, south, east, north)
+        return _Tiled(None, source, version, bounds, graph=graph)
+
+    return sources.get(key, build)
+
+
+def _lonlat(x: float, y: float) -> tuple[float, float]:
+    """EPSG:3857 metres as (lon, lat) degrees."""
+    radius = 6378137.0
+    return math.degrees(x / radius), math.degrees(2 * math.atan(math.exp(y / radius)) - math.pi / 2)
 
 
 def _risk_entry(request: Request, scenario_id: str, units: str, standard: str) -> RiskEntry:
@@ -117,14 +158,9 @@ def _risk_entry(request: Request, scenario_id: str, units: str, standard: str) -
     key = ("risk", scenario_id, spec, standard)
     if caches.peek(key) is None:
         store = get_service(request).store
-        job = next(
-            (
-                j
-                for j in store.list_jobs(scenario_id=scenario_id, status="succeeded")
-                if j.kind == "risk" and j.has_result and dict(j.params) == {"units": spec, "standard": standard}
-            ),
-            None,
-        )
+        params = {"units": spec, "standard": standard}
+        jobs = store.list_jobs(scenario_id=scenario_id, status="succeeded")
+        job = next((j for j in jobs if j.kind == "risk" and j.has_result and dict(j.params) == params), None)
         if job is not None and "units" in store.job_result_layers(job.id):
             entry = cached(
                 request,
@@ -194,8 +230,8 @@ async def tilejson(
 ) -> dict[str, Any]:
     """TileJSON 3.0 of ``layer``, with its ``features`` count and the page's switch threshold."""
     tiled = await run_in_threadpool(_tiled, request, scenario_id, layer, units, standard)
-    bounds = tiled.entry.units.total_bounds if len(tiled.source) else [-180.0, -85.0, 180.0, 85.0]
-    query = f"?units={units}&standard={standard}"
+    bounds = tiled.bounds or (-180.0, -85.0, 180.0, 85.0)
+    query = f"?units={units}&standard={standard}" if layer == "risk" else ""
     return {
         "tilejson": "3.0.0",
         "name": layer,
@@ -203,7 +239,7 @@ async def tilejson(
         "vector_layers": [{"id": layer, "fields": dict.fromkeys(("unit_id", *tiled.source.columns), "")}],
         "bounds": [float(v) for v in bounds],
         "minzoom": 0,
-        "maxzoom": maps.MAX_ZOOM,
+        "maxzoom": tiled.source.max_zoom if isinstance(tiled.source, maps.RoadTileSource) else maps.MAX_ZOOM,
         "features": len(tiled.source),
         "geojson_max_features": GEOJSON_MAX_FEATURES,
         "version": tiled.version,
@@ -241,15 +277,16 @@ async def vector_tile(
     def build() -> tuple[bytes, str]:
         tiled = _tiled(request, scenario_id, layer, units, standard)
         store = get_service(request).store
-        if isinstance(store, PostgresStore):
+        source = tiled.source
+        if isinstance(store, PostgresStore) and isinstance(source, maps.TileSource):
             name = _result_name(layer, units, standard)
 
             def make() -> bytes:
-                return store.vector_tile(scenario_id, name, tiled.version, tiled.source, z=z, x=x, y=y)
+                return store.vector_tile(scenario_id, name, tiled.version, source, z=z, x=x, y=y)
         else:
 
             def make() -> bytes:
-                return tiled.source.tile(z, x, y)
+                return source.tile(z, x, y)
 
         return tiled.tiles.get((z, x, y), make), tiled.version
 
