@@ -138,18 +138,22 @@ class PostgresTiles(PostgresConnection):
         return out
 
 
-#: Rows per ``COPY`` write (a few MB of text each).
+#: Rows per ``COPY`` write (some 25 MB of binary rows for risk cells).
 _COPY_ROWS = 100_000
+#: The binary ``COPY`` header (signature, flags, no extension) and trailer.
+_COPY_HEAD = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+_COPY_TAIL = b"\xff\xff"
 
 
 def write_tile_table(
     cur: psycopg.Cursor[Any], schema: str, table: str, source: maps.TileSource, *, comment: str
 ) -> None:
-    """Create ``schema.table`` from ``source`` by one ``COPY``, then its GiST index and key.
+    """Create ``schema.table`` from ``source`` by one binary ``COPY``, then its GiST index and key.
 
     Columns: ``unit_id text``, the tile attributes (``double precision``, ``bigint``,
     ``boolean`` or ``text`` by dtype), the ``rank_by`` column when it is not one of them,
-    ``pos bigint`` (the primary key: the feature's position) and ``geom`` (EPSG:3857).
+    ``pos bigint`` (the primary key: the feature's position) and ``geom`` (EPSG:3857, sent as
+    EWKB). The rows are laid out with numpy, a column at a time, never a Python loop over rows.
     """
     from psycopg import sql
 
@@ -161,21 +165,23 @@ def write_tile_table(
     kinds = {c: _sql_type(v) for c, v in columns.items()}
     kinds["unit_id"] = "text"
     types = set(shapely.get_type_id(source.geometry).tolist())
-    geometry_type = {0: "Point", 1: "LineString", 3: "Polygon", 5: "MultiLineString", 6: "MultiPolygon"}.get(
-        types.pop() if len(types) == 1 else -1, "Geometry"
-    )
+    names_of = {0: "Point", 1: "LineString", 3: "Polygon", 5: "MultiLineString", 6: "MultiPolygon"}
+    geometry_type = names_of.get(types.pop() if len(types) == 1 else -1, "Geometry")
     target = sql.Identifier(schema, table)
     fields = [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(k)) for c, k in kinds.items()]
     fields.append(sql.SQL("geom geometry({}, 3857)").format(sql.SQL(geometry_type)))
     cur.execute(sql.SQL("CREATE TABLE {} ({})").format(target, sql.SQL(", ").join(fields)))
-    text = [_copy_text(values, kinds[c]) for c, values in columns.items()]
-    text.append(shapely.to_wkb(shapely.set_srid(source.geometry, 3857), hex=True, include_srid=True))
     names = sql.SQL(", ").join(sql.Identifier(c) for c in [*columns, "geom"])
-    with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(target, names)) as copy:
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(target, names)
+    geoms = shapely.set_srid(source.geometry, 3857)
+    with cur.copy(statement) as copy:
+        copy.write(_COPY_HEAD)
         for start in range(0, len(source), _COPY_ROWS):
-            chunk = [pd.Series(t[start : start + _COPY_ROWS], dtype=object) for t in text]
-            lines = chunk[0].str.cat(chunk[1:], sep="\t")
-            copy.write(("\n".join(lines.tolist()) + "\n").encode("utf-8"))
+            part = slice(start, start + _COPY_ROWS)
+            values = [_binary(v[part], kinds[c]) for c, v in columns.items()]
+            values.append(_binary(shapely.to_wkb(geoms[part], include_srid=True), "bytea"))
+            copy.write(_rows(values))
+        copy.write(_COPY_TAIL)
     index = sql.Identifier(table_name(table[:40], "geom_idx"))
     cur.execute(sql.SQL("CREATE INDEX {} ON {} USING GIST (geom)").format(index, target))
     cur.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (pos)").format(target))
@@ -188,22 +194,47 @@ def _sql_type(values: np.ndarray) -> str:
     return {"b": "boolean", "i": "bigint", "u": "bigint", "f": "double precision"}.get(kind, "text")
 
 
-def _copy_text(values: np.ndarray, kind: str) -> np.ndarray:
-    """One column as ``COPY`` text values (NULL for a missing or non-finite value)."""
+def _binary(values: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """One column in ``COPY`` binary form: (bytes of the present values, length per row, -1 NULL)."""
     if kind == "double precision":
         floats = values.astype(np.float64)
-        text = pd.Series(floats).map(repr).to_numpy(dtype=object)
-        text[~np.isfinite(floats)] = "\\N"
-        return text
+        present = np.isfinite(floats)  # NaN and infinities as NULL, as in a GeoPackage
+        data = floats[present].astype(">f8").view(np.uint8)
+        return data, np.where(present, 8, -1)
     if kind == "bigint":
-        return pd.Series(values.astype(np.int64)).astype(str).to_numpy(dtype=object)
+        return values.astype(">i8").view(np.uint8), np.full(len(values), 8)
     if kind == "boolean":
-        return np.where(values.astype(bool), "t", "f").astype(object)
-    series = pd.Series(values, dtype=object)
-    missing = series.isna().to_numpy()
-    text = series.astype(str)
-    for char, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
-        text = text.str.replace(char, escaped, regex=False)
-    out = text.to_numpy(dtype=object)
-    out[missing] = "\\N"
-    return out
+        return values.astype(bool).astype(np.uint8), np.full(len(values), 1)
+    items = pd.Series(values, dtype=object)
+    missing = items.isna().to_numpy()
+    raws = [
+        b"" if gone else (v if isinstance(v, bytes) else str(v).encode("utf-8"))
+        for v, gone in zip(items, missing, strict=True)
+    ]
+    lengths = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
+    return np.frombuffer(b"".join(raws), dtype=np.uint8), np.where(missing, -1, lengths)
+
+
+def _rows(columns: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
+    """Binary ``COPY`` tuples of the columns: a field count, then per field a length and its bytes."""
+    n = len(columns[0][1])
+    sizes = 2 + sum(4 + np.maximum(lengths, 0) for _, lengths in columns)
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    out = np.empty(int(sizes.sum()), dtype=np.uint8)
+    count = np.array([len(columns)], dtype=">i2").view(np.uint8)
+    out[start] = count[0]
+    out[start + 1] = count[1]
+    at = start + 2
+    for data, lengths in columns:
+        head = lengths.astype(">i4").view(np.uint8).reshape(n, 4)
+        for k in range(4):
+            out[at + k] = head[:, k]
+        at = at + 4
+        width = np.maximum(lengths, 0).astype(np.int64)
+        total = int(width.sum())
+        if total:
+            run = np.concatenate([[0], np.cumsum(width)[:-1]])
+            within = np.arange(total, dtype=np.int64) - np.repeat(run, width)
+            out[np.repeat(at, width) + within] = data
+        at = at + width
+    return out.tobytes()
