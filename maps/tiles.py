@@ -259,6 +259,41 @@ class TileSource:
         kept = None if counts is None else counts[shown]
         return hits[shown], np.asarray(clipped[shown], dtype=object), kept
 
+    def feature_at(self, z: int, x: float, y: float) -> dict[str, object] | None:
+        """The properties of the feature the zoom-``z`` tile draws at point ``(x, y)`` (EPSG:3857).
+
+        In a thinned tile, the feature standing for the point's square (with ``cells``);
+        otherwise the feature containing the point. None when the tile draws nothing there.
+        """
+        n = 1 << z
+        size = 2 * _HALF / n
+        col = min(n - 1, max(0, math.floor((x + _HALF) / size)))
+        row = min(n - 1, max(0, math.floor((_HALF - y) / size)))
+        xmin, _ymin, _xmax, ymax = tile_bounds(z, col, row)
+        hits = self.hits(z, col, row)
+        count: int | None = None
+        if len(hits) > self.max_features and self.areal:
+            bins = self._bins(hits, tile_bounds(z, col, row))
+            side = size / self.thin_bins
+            cell = (math.floor((x - xmin) / side), math.floor((ymax - y) / side))
+            match = np.flatnonzero((bins.cells[:, 0] == cell[0]) & (bins.cells[:, 1] == cell[1]))
+            if not len(match):
+                return None
+            position, count = int(hits[bins.keep[match[0]]]), int(bins.counts[match[0]])
+        else:
+            inside = self.tree.query(shapely.Point(x, y), predicate="intersects")
+            if not len(inside):
+                return None
+            position = int(np.min(inside))
+        props: dict[str, object] = {"unit_id": str(self.ids[position])}
+        for c in self.columns:
+            value = self._arrays[c][position]
+            if not _missing(value):
+                props[c] = _value(value)
+        if count is not None:
+            props["cells"] = count
+        return props
+
     def features(self, z: int, x: int, y: int) -> list[dict[str, object]]:
         """The tile's features as :func:`mapbox_vector_tile.encode` takes them (EPSG:3857)."""
         hits, clipped, counts = self._chosen(z, x, y)

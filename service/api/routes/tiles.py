@@ -38,7 +38,7 @@ from typing import Annotated, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 import maps
@@ -244,6 +244,37 @@ async def tilejson(
         "geojson_max_features": GEOJSON_MAX_FEATURES,
         "version": tiled.version,
     }
+
+
+@router.get("/{layer}/feature", dependencies=[ReadAccess], summary="The tile feature at a point")
+async def tile_feature(
+    scenario_id: ScenarioId,
+    layer: str,
+    request: Request,
+    *,
+    z: Annotated[int, Query(ge=0, le=maps.MAX_ZOOM, description="The zoom of the tiles drawn")],
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    lat: Annotated[float, Query(ge=-85.06, le=85.06)],
+    units: UnitsParam = "communities",
+    standard: StandardParam = DEFAULT_STANDARD,
+) -> dict[str, Any]:
+    """The properties of the risk feature the zoom-``z`` tile draws at ``lon, lat`` (the page's hover).
+
+    A thinned tile's square names its worst cell and how many ``cells`` it stands for, as the
+    tile itself does; ``{"feature": null}`` where the tile draws nothing.
+    """
+    if layer != "risk":
+        raise HTTPException(404, f"No feature lookup for layer `{layer}`: only `risk` has one.")
+
+    def find() -> dict[str, object] | None:
+        tiled = _tiled(request, scenario_id, layer, units, standard)
+        source = tiled.source
+        assert isinstance(source, maps.TileSource)
+        x = math.radians(lon) * 6378137.0
+        y = 6378137.0 * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+        return source.feature_at(z, x, y)
+
+    return {"feature": await run_in_threadpool(find)}
 
 
 @router.get(
