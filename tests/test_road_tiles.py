@@ -127,3 +127,28 @@ def test_roads_as_pmtiles_hold_the_same_tiles(roads: RoadTileSource, tmp_path: o
             x, y = _centre_tile(roads, z)
             assert gzip.decompress(reader.get(z, x, y)) == roads.tile(z, x, y)
         assert reader.metadata()["vector_layers"][0]["id"] == "roads"
+
+
+def test_the_cli_writes_a_scenario_roads_as_pmtiles(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("pmtiles")
+    from pathlib import Path
+
+    from pmtiles.reader import MmapSource, Reader
+
+    from gis import write_demo_scenario
+    from service.cli import main
+
+    work = Path(str(tmp_path))
+    gpkg = write_demo_scenario(work / "demo.gpkg", seed=4, n_road_nodes=2000)
+    out = work / "roads.pmtiles"
+    args = ["tiles", str(gpkg), "--layer", "roads", "--out", str(out), "--min-zoom", "9", "--max-zoom", "11"]
+    assert main([*args, "--lang", "en"]) == 0
+    assert "roads of" in capsys.readouterr().out
+    with out.open("rb") as handle:
+        reader = Reader(MmapSource(handle))
+        assert reader.metadata()["vector_layers"][0]["id"] == "roads"
+        assert reader.header()["max_zoom"] == 11
+    assert main(["tiles", str(work), "--layer", "roads", "--out", str(work / "x.pmtiles")]) == 2
+    assert not (work / "x.pmtiles").exists()
