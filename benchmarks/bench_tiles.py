@@ -240,7 +240,7 @@ def main() -> None:
             f"{url}/api/v1/scenarios/demo", json={"seed": 3, "n_road_nodes": 3000}, headers=AUTH, timeout=300
         )
         sid = created.json()["id"]
-        bounds = httpx.get(f"{url}/api/v1/scenarios/{sid}", headers=AUTH).json()["bounds_wgs84"]
+        bounds = httpx.get(f"{url}/api/v1/scenarios/{sid}", headers=AUTH, timeout=120).json()["bounds_wgs84"]
         t = time.perf_counter()
         frame = _layer(bounds, args.cells)
         t_layer = time.perf_counter() - t

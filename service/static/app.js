@@ -262,13 +262,15 @@
     if (seq !== state.seq) return;
     if (info.features > info.geojson_max_features) {
       const headers = token() ? { Authorization: "Bearer " + token() } : {};
-      setLayer("roads", L.vectorGrid.protobuf(info.tiles[0], {
+      const layer = L.vectorGrid.protobuf(info.tiles[0], {
         rendererFactory: L.canvas.tile,
         vectorTileLayerStyles: { roads: (p) => roadStyle(p) },
         interactive: false,
         maxNativeZoom: info.maxzoom,
         fetchOptions: { headers: headers },
-      }));
+      });
+      layer.on("load", () => (document.body.dataset.roadTiles = "loaded"));
+      setLayer("roads", layer);
       document.body.dataset.roadsSource = "tiles";
     } else {
       const gj = await api("/scenarios/" + sid + "/layers/roads");
