@@ -232,6 +232,7 @@ def test_what_if_layers_equal_the_coverage_of_the_changed_scenario(
 # -- computed once ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_each_answer_is_computed_once_under_concurrent_first_requests(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -330,6 +331,7 @@ def test_unknown_reliability_layer_standard_and_scenario(demo: tuple[TestClient,
 # -- anonymous limits --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_anonymous_readers_get_only_what_is_computed_when_the_server_computes_nothing(tmp_path: Path) -> None:
     with _app(tmp_path, anonymous=AnonymousLimits(max_compute_s=0)) as client:
         sid = create_demo(client, TOKEN, seed=3, n_road_nodes=2000)

@@ -145,9 +145,9 @@ def reliability_output(
 
     Examples
     --------
-    >>> import gis
+    With the demo city ``city = gis.demo_city(n_road_nodes=2000)`` (built once for all doctests):
+
     >>> from gis import Scenario, RoadsSource, graph_from_lines
-    >>> city = gis.demo_city(n_road_nodes=2000)
     >>> sc = Scenario("Demo City (synthetic)", city, city["roads"].crs, RoadsSource("layer"))
     >>> out = reliability_output(sc, graph_from_lines(city["roads"]), hour=8)
     >>> out.data["hour"], out.data["rates_source"], sorted(out.layers)
