@@ -27,6 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from . import _layers as lyr
+from ._legend_rows import legend_row as _row
 from ._style import band_colours
 from .words import tr
 
@@ -275,10 +276,6 @@ def closure_specs(coverage: CoverageResult, st: Mapping[str, Any], disp: lyr.Dis
     if ranking is not None and len(ranking):
         out.append(_criticality_spec(ranking, disp))
     return out
-
-
-def _row(symbol: str, label: str) -> str:
-    return f'<div class="rp-row">{symbol}<span>{escape(label)}</span></div>'
 
 
 def legend_parts(present: Iterable[str], specs: list[dict[str, Any]]) -> list[str]:

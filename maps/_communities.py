@@ -25,6 +25,7 @@ import pandas as pd
 from gis.validate import index_by_id
 
 from ._layers import Display, feature_collection
+from ._legend_rows import legend_row as _row
 from ._style import badge_svg
 from .words import current_lang, tr
 
@@ -390,10 +391,6 @@ def community_specs(
         if spec is not None:
             specs.append(spec)
     return specs
-
-
-def _row(symbol: str, label: str) -> str:
-    return f'<div class="rp-row">{symbol}<span>{escape(label)}</span></div>'
 
 
 def legend_parts(

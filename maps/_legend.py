@@ -11,7 +11,9 @@ import pandas as pd
 from ._closure_layers import legend_parts as closure_legend
 from ._communities import legend_parts as community_legend
 from ._flood_layers import legend_parts as flood_legend
+from ._legend_rows import legend_row as _row
 from ._register import legend_parts
+from ._reliability_layers import legend_parts as reliability_legend
 from ._style import LEVELS_HIGH_FIRST, badge_svg, symbol_svg
 from ._uncertainty import legend_parts as uncertainty_legend
 from .words import category_label, level_legend, term_label, tr
@@ -22,10 +24,6 @@ if TYPE_CHECKING:
     from risk_models.model import RiskResult
 
 __all__ = ["legend_html", "title_html", "tradeoff_html"]
-
-
-def _row(symbol: str, label: str) -> str:
-    return f'<div class="rp-row">{symbol}<span>{escape(label)}</span></div>'
 
 
 def _swatch(fill: str, *, border: str = "#777", opacity: float = 1.0, dashed: bool = False) -> str:
@@ -132,6 +130,7 @@ def legend_html(
     if "districts" in present:
         parts.append(_row('<span class="rp-ln"></span>', term_label("fire_station_district")))
     parts.extend(closure_legend(present, specs))
+    parts.extend(reliability_legend(present, specs))
     if tradeoff is not None and len(tradeoff):
         parts.append(f"<h4>{escape(tr('map_legend_new_stations'))}</h4>")
         parts.append(tradeoff_html(tradeoff))

@@ -32,6 +32,7 @@ def layer_keys() -> dict[str, str]:
         "register_closed": tr("map_layer_register_closed"),
         "stations": tr("map_layer_stations"),
         "station_workload": tr("map_layer_station_workload"),
+        "expected_response": tr("map_layer_expected_response"),
         "proposed": tr("map_layer_proposed"),
         "depots": tr("map_layer_depots"),
         "flood": tr("map_layer_flood"),

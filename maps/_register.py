@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ._layers import Display, feature_collection
+from ._legend_rows import legend_row as _row
 from ._style import symbol_svg
 from .words import current_lang, register_state, risk_grade_label, term_label, tr
 
@@ -260,10 +261,6 @@ def register_spec(
         },
         "data": feature_collection(view, {p: p for p in REGISTER_PROPERTIES}, display, points=True, digits=0),
     }
-
-
-def _row(symbol: str, label: str) -> str:
-    return f'<div class="rp-row">{symbol}<span>{escape(label)}</span></div>'
 
 
 def legend_parts(style: Mapping[str, Any], present: Iterable[str], specs: list[Spec]) -> list[str]:

@@ -8,15 +8,26 @@ its own district's calls it answers and its busiest hour in the tooltip.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from html import escape
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from . import _layers as lyr
+from ._legend_rows import legend_row as _row
 from .words import tr
 
-__all__ = ["BUSY_BANDS", "busy_band", "workload_spec"]
+__all__ = [
+    "BUSY_BANDS",
+    "EXPECTED_BANDS",
+    "busy_band",
+    "expected_response_spec",
+    "legend_parts",
+    "workload_spec",
+]
 
 #: ``(upper bound of the busy fraction, key, label, fill colour)``, light to dark.
 BUSY_BANDS: tuple[tuple[float, str, str, str], ...] = (
@@ -83,3 +94,96 @@ def workload_spec(workload: gpd.GeoDataFrame, display: lyr.Display) -> dict[str,
         },
         "data": lyr.feature_collection(g, props, display, points=True, digits=2),
     }
+
+
+#: ``(upper bound as a multiple of the standard's response time, key, fill colour)`` of the
+#: expected 90th-percentile response with busy stations: in time, late, far too late.
+EXPECTED_BANDS = (
+    (1.0, "e1", "#1a9850"),
+    (1.5, "e2", "#fdae61"),
+    (np.inf, "e3", "#d73027"),
+)
+
+
+def expected_response_spec(
+    communities: gpd.GeoDataFrame, response_s: float, display: lyr.Display
+) -> dict[str, Any] | None:
+    """Layer spec of each community's expected P90 response with busy stations (circles by residents).
+
+    Filled by the P90 against the standard's response time ``response_s`` (in time, up to 1.5x,
+    beyond); communities no station reaches, or off the network, are grey. None without the
+    reliability columns (``expected_response_p90_s``).
+    """
+    if "expected_response_p90_s" not in communities:
+        return None
+    c = communities.copy()
+    p90 = c["expected_response_p90_s"].to_numpy(dtype=float)
+    keys = np.array([k for _, k, _ in EXPECTED_BANDS], dtype=object)
+    upper = [u for u, _, _ in EXPECTED_BANDS]
+    band = keys[np.minimum(np.searchsorted(upper, p90 / response_s, side="left"), len(keys) - 1)]
+    c["band"] = np.where(np.isfinite(p90), band, "none")
+    pop = c["population"].astype(float).clip(lower=0) if "population" in c else pd.Series(1.0, index=c.index)
+    c["r"] = np.round(3 + 9 * np.sqrt(pop / (float(pop.max()) or 1.0)), 1)
+    c["cid"] = c.index.astype(str)
+    c["busy_pct"] = 100 * c["busy_fraction_first_due"] if "busy_fraction_first_due" in c else np.nan
+    c["exp_cov_pct"] = 100 * c["expected_coverage"] if "expected_coverage" in c else np.nan
+    props = {
+        "cid": "id",
+        "name": "n",
+        "band": "b",
+        "r": "r",
+        "population": "pop",
+        "response_time_s": "t",
+        "expected_response_p90_s": "p90",
+        "busy_pct": "busy",
+        "exp_cov_pct": "ec",
+    }
+    values = {k: {"fillColor": colour} for _, k, colour in EXPECTED_BANDS}
+    return {
+        "id": "expected_response",
+        "kind": "point",
+        "cls": "rp-expected",
+        "marker": "circle",
+        "style": {"color": "#333333", "weight": 1, "fillOpacity": 0.85, "fillColor": "#bdbdbd"},
+        "styleBy": {"prop": "b", "values": values},
+        "tooltip": {
+            "title": "n",
+            "fields": [
+                ["id", tr("map_f_expected_community"), ""],
+                ["pop", tr("map_f_residents"), "int"],
+                ["t", tr("map_f_expected_free"), "s"],
+                ["p90", tr("map_f_expected_p90"), "s"],
+                ["busy", tr("map_f_expected_busy_pct"), ".1"],
+                ["ec", tr("map_f_expected_coverage_pct"), ".1"],
+            ],
+        },
+        "response_s": float(response_s),
+        "data": lyr.feature_collection(c, props, display, points=True, digits=2),
+    }
+
+
+def legend_parts(present: Iterable[str], specs: list[dict[str, Any]]) -> list[str]:
+    """The legend's sections of the stations' busy fractions and the expected response."""
+    present = set(present)
+    circle = '<svg width="14" height="14"><circle cx="7" cy="7" r="5.5" fill="{}" stroke="#333"/></svg>'
+    parts: list[str] = []
+    if "station_workload" in present:
+        parts.append(f"<h4>{escape(tr('map_layer_station_workload'))}</h4>")
+        lower = 0.0
+        for upper, _, _, colour in BUSY_BANDS:
+            if lower == 0:
+                span = f"< {100 * upper:g}%"
+            elif np.isfinite(upper):
+                span = f"{100 * lower:g}-{100 * upper:g}%"
+            else:
+                span = f">= {100 * lower:g}%"
+            parts.append(_row(circle.format(colour), tr("map_busy_band", range=span)))
+            lower = upper
+    spec = next((s for s in specs if s["id"] == "expected_response"), None)
+    if spec is not None:
+        seconds = f"{spec['response_s']:.0f}"
+        parts.append(f"<h4>{escape(tr('map_layer_expected_response'))}</h4>")
+        for _, key, colour in EXPECTED_BANDS:
+            parts.append(_row(circle.format(colour), tr(f"map_expected_band_{key}", seconds=seconds)))
+        parts.append(_row(circle.format("#bdbdbd"), tr("map_expected_band_none")))
+    return parts

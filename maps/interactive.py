@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 #: Layers drawn only from a hazard register (``risk_map(..., register=...)``).
 REGISTER_LAYERS = ("risk_areas", "risk_points", "register", "register_closed")
 #: Layers drawn only from a coverage with reliability (``planning.reliability.attach_reliability``).
-RELIABILITY_LAYERS = ("station_workload",)
+RELIABILITY_LAYERS = ("station_workload", "expected_response")
 HIDDEN_BY_DEFAULT = {
     "isochrones",
     "districts",
@@ -74,6 +74,7 @@ HIDDEN_BY_DEFAULT = {
     "register_closed",
     "isochrones_worst_hour",
     "districts_worst_hour",
+    "expected_response",
 }
 #: Layers hidden by default when the risk units are drawn (they cover the same polygons).
 HIDDEN_UNDER_RISK = {"communities", "community_safety", "upgrades"}
@@ -343,9 +344,12 @@ def _draw_map(
         specs.extend(coverage_specs(coverage, st, disp))
         specs.extend(flood_specs(coverage, st, disp))  # a run's flood closures: depth and closed roads
     if coverage is not None and "station_workload" in getattr(coverage, "extra_layers", {}):
-        from ._reliability_layers import workload_spec
+        from ._reliability_layers import expected_response_spec, workload_spec
 
         specs.append(workload_spec(coverage.extra_layers["station_workload"], disp))
+        expected = expected_response_spec(coverage.communities, coverage.standard.response_s, disp)
+        if expected is not None:  # each community's P90 with busy stations, against the standard
+            specs.append(expected)
     if coverage is not None:  # the worst hour's isochrones and districts, a what-if's closure impact
         from ._closure_layers import closure_specs
 

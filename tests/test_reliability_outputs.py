@@ -87,6 +87,21 @@ def test_map_layer_and_report_section(demo: Path) -> None:
     )
     busy = {f["properties"]["id"]: f["properties"]["busy"] for f in spec["data"]["features"]}
     assert busy == pytest.approx((100 * rel.station_workload["busy_fraction"]).round(2).to_dict())
+    # each community's expected P90 with busy stations, banded against the standard's time
+    expected = read_map_layers(page)["expected_response"]
+    got = {f["properties"]["id"]: f["properties"] for f in expected["data"]["features"]}
+    p90 = cov.communities["expected_response_p90_s"]
+    limit = cov.standard.response_s
+    for cid, value in p90.items():
+        band = got[str(cid)]["b"]
+        if not np.isfinite(value):
+            assert band == "none"
+        else:
+            assert band == ("e1" if value <= limit else "e2" if value <= 1.5 * limit else "e3"), cid
+            assert got[str(cid)]["p90"] == pytest.approx(round(value, 2))
+    assert {"e1", "e3"} <= {p["b"] for p in got.values()}  # both ends drawn on the demo city
+    assert LAYER_NAMES["expected_response"] in page and "P90 within" in page  # layer control, legend
+    assert "map_busy_band" not in page and "busy &lt; 5%" in page
     html = standard_of_cover_section(cov)
     assert "Standard of cover" in html and 'id="p90-by-hour"' in html and 'id="station-workload"' in html
     assert html.count("<tr>") >= len(rel.p90_by_hour) + len(sc["fire_stations"]) + 24
