@@ -74,6 +74,7 @@ from ._network import write_network
 from ._province import by_city_table, province_plan_summary
 from ._run_outputs import coverage_summary, plan_summary, risk_note, write_snap_report
 from .flood_run import depot_flood_depth, flood_coverage, flood_summary
+from .force_run import force_run_options, scenario_force
 from .hours_run import prepare_hours, time_of_day_options
 from .reliability_run import reliability_run_options, reliability_summary, scenario_reliability
 from .sensitivity_run import scenario_sensitivity, sensitivity_options
@@ -373,6 +374,7 @@ def run_scenario(
         natural = natural_inputs(scenario)  # a bad [natural_hazards] stops here, nothing written
         sensitivity_options(scenario)  # and a bad [sensitivity]
         reliability_run_options(scenario)  # and a bad [reliability] or incident row
+        force_run_options(scenario)  # and a bad [force]
         time_of_day = time_of_day_options(scenario, hour=hour, worst=worst_hour)  # and a bad [time_of_day]
         change = what_if_options(scenario, close=close)  # and a bad [what_if] or change file
         lang = lang or scenario_lang(scenario)  # --lang, else the TOML's `lang`, else by place
@@ -422,6 +424,7 @@ def run_scenario(
                 coverage, scenario, run.graph, standard=standard, max_snap_m=max_snap_m
             )
         coverage = scenario_reliability(scenario, graph_now, coverage, standard=standard)
+        coverage = scenario_force(scenario, graph_now, coverage, max_snap_m=max_snap_m)
         coverage = coverage if hours is None else hours.mark(coverage)
         if change is not None:
             coverage, _ = attach_what_if(

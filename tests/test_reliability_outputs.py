@@ -30,6 +30,7 @@ def written(demo: Path) -> Path:
         "--out",
         str(out),
         "--reliability",
+        "--force",
         "--no-districts",
         "--breaks",
         "5",
@@ -49,6 +50,9 @@ def test_coverage_reliability_writes_columns_layer_and_tables(written: Path) -> 
     assert comm["busy_fraction_first_due"].between(0, 1).all()
     st = pyogrio.read_dataframe(written, layer="station_workload")
     assert st["busy_fraction"].between(0, 1).all() and (st["response_units"] >= 1).all()
+    # --force: both shipped targets' units and crew in time, and the hazards' special-duty gaps
+    assert {"nfpa-1710_met", "cn-first-alarm_met", "special_duty_s"} <= set(comm.columns)
+    assert {"force_summary", "hazards_special_duty"} <= layers
     p90 = pyogrio.read_dataframe(written, layer="p90_by_hour")
     assert list(p90.columns[-24:]) == [f"h{h:02d}" for h in range(24)] and p90["district"].iloc[-1] == "city"
 

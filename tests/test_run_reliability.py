@@ -40,7 +40,8 @@ def city(tmp_path_factory: pytest.TempPathFactory, _demo_city: dict) -> Path:  #
 @pytest.fixture(scope="module")
 def results(city: Path) -> Path:
     toml = city.parent / "scenario.toml"
-    toml.write_text(_toml(city, "[reliability]\nhours = 'city'\n"), encoding="utf-8")
+    tables = "[reliability]\nhours = 'city'\n\n[force]\ntargets = ['nfpa-1710']\n"
+    toml.write_text(_toml(city, tables), encoding="utf-8")
     out = city.parent / "results"
     assert main(["-q", "run", str(toml), "--out", str(out), "--lang", "en", "--new", "1", "--no-cache"]) == 0
     return out
@@ -72,6 +73,19 @@ def test_run_writes_the_reliability_everywhere(results: Path) -> None:
     finite = comm["expected_response_p90_s"].replace(np.inf, np.nan).dropna()
     assert len(finite) and (finite >= comm.loc[finite.index, "response_time_s"] - 1e-6).all()
     assert (comm["busy_fraction_first_due"].between(0, 1)).all()
+    # [force]: the units and crew in time at every community, the hazards' special-duty gaps
+    assert {"first_unit_s", "nfpa-1710_units", "nfpa-1710_crew", "nfpa-1710_met"} <= set(comm.columns)
+    assert "cn-first-alarm_met" not in comm.columns  # only the target asked for
+    assert ((comm["nfpa-1710_units"] >= 4) & (comm["nfpa-1710_crew"] >= 15) == comm["nfpa-1710_met"]).all()
+    assert ((comm["nfpa-1710_units"] > 0) == np.isfinite(comm["first_unit_s"])).all()
+    force = pyogrio.read_dataframe(gpkg, layer="force_summary", read_geometry=False)
+    assert force["target"].tolist() == ["nfpa-1710"]
+    assert force["communities_met"].iloc[0] == int(comm["nfpa-1710_met"].sum())
+    gaps = pyogrio.read_dataframe(gpkg, layer="hazards_special_duty", read_geometry=False)
+    assert (
+        gaps["special_duty_gap"].dtype == bool
+        and (gaps["special_duty_gap"] <= gaps["needs_special_duty"]).all()
+    )
     report = (results / "report.html").read_text(encoding="utf-8")
     assert 'id="standard-of-cover"' in report and 'id="p90-by-hour"' in report
     assert 'id="station-workload"' in report
@@ -83,6 +97,8 @@ def test_run_writes_the_reliability_everywhere(results: Path) -> None:
         ("[reliability]\ncals_per_year = 5000\n", "cals_per_year"),
         ("[reliability]\ncalls_per_year = -1\n", "calls_per_year"),
         ('[reliability]\nservice_times = "nowhere.toml"\n', "nowhere.toml"),
+        ("[force]\ntargets = ['nfpa-9999']\n", "nfpa-9999"),
+        ("[force]\ntarget = ['nfpa-1710']\n", "unknown key"),
     ],
 )
 def test_bad_reliability_table_exits_2_with_nothing_written(

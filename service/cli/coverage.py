@@ -148,6 +148,10 @@ def _run(args: argparse.Namespace) -> int:
             response_standards=args.response_standards,
         )
         result = attach_reliability(result, rel)
+    if args.force:  # units and crew in time at every community, special-duty gaps at hazards
+        from ..force_run import attach_force
+
+        result = attach_force(result, scenario, graph, station_force=args.station_force)
     if hours is not None and hours.worst:  # the free-flow isochrones and districts, the worst hour's too
         if args.close is not None:
             from planning.change import read_change
@@ -248,6 +252,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument(
         "--service-times", type=Path, default=None, help="TOML overriding service_times.toml (--reliability)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="effective response force: units and crew within NFPA 1710's full alarm and the Chinese target",
+    )
+    p.add_argument(
+        "--station-force", type=Path, default=None, help="TOML overriding station_force.toml (--force)"
     )
     p.add_argument("--top", type=int, default=10, help="violations to list (default 10)")
     p.add_argument("--close", type=Path, default=None, help=f"what if: {CLOSE_HELP}")
