@@ -10,7 +10,7 @@ import pytest
 from map_factory import map_inputs
 
 from maps import COMMUNITY_LAYERS, LAYER_NAMES, REGISTER_LAYERS, write_map, write_report
-from maps.interactive import FLOOD_MAP_LAYERS
+from maps.interactive import FLOOD_MAP_LAYERS, RELIABILITY_LAYERS
 
 TRADEOFF = pd.DataFrame(
     {"n_new": [0, 1, 2], "coverage_share": [0.55, 0.7, 0.8], "mean_response_s": [420, 360, 320]}
@@ -75,8 +75,8 @@ def test_map_draws_every_layer(browser, inputs, tmp_path: Path):
             "return document.querySelectorAll('.leaflet-control-layers-overlays label').length"
         )
         # every layer but the register's, the survey's, the uncertainty's and a comparison's
-        # (`uncertain` needs an analysis, `change` is the compare map's, `station_workload` a
-        # reliability run, the flood's a run's flood closures), and the tiles
+        # (`uncertain` needs an analysis, `change` is the compare map's, `station_workload` and
+        # `expected_response` a reliability run, the flood's a run's flood closures), and the tiles
         == len(
             set(LAYER_NAMES)
             - {
@@ -85,7 +85,7 @@ def test_map_draws_every_layer(browser, inputs, tmp_path: Path):
                 *FLOOD_MAP_LAYERS,
                 "uncertain",
                 "change",
-                "station_workload",
+                *RELIABILITY_LAYERS,
             }
         )
         + 1

@@ -31,6 +31,10 @@ class ReliabilityCityOut(BaseModel):
     )
     mean_busy_fraction: float | None = Field(description="Mean busy fraction of the response units.")
     lost_share: float | None = Field(description="Share of calls that find every unit busy (mutual aid).")
+    off_network_communities: float | None = Field(
+        default=None,
+        description="Communities beyond the snap limit of the road network, left out of these figures.",
+    )
 
 
 class StationWorkloadOut(BaseModel):
