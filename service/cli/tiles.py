@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ._console import EXIT_OK
+from ._console import EXIT_OK, add_lang_option, cli_lang, say
 
 __all__ = ["register"]
 
@@ -44,11 +44,19 @@ def _risk_units(args: argparse.Namespace) -> tuple[object, str]:
     return risk.units, f"{scenario.label} scored on {args.units}"
 
 
+def _bounds(units: object) -> tuple[float, float, float, float] | None:
+    """The units' place in degrees (the language's default: Chinese in China)."""
+    from gis.i18n import scenario_bounds_wgs84
+
+    return scenario_bounds_wgs84({"units": units})
+
+
 def _run(args: argparse.Namespace) -> int:
     import maps
 
     start = time.perf_counter()
     units, what = _risk_units(args)
+    lang = cli_lang(args, bounds_wgs84=_bounds(units))
     columns = [c for c in maps.RISK_TILE_COLUMNS if c in units.columns]  # type: ignore[attr-defined]
     source = maps.TileSource(
         units,
@@ -62,12 +70,21 @@ def _run(args: argparse.Namespace) -> int:
         min_zoom=args.min_zoom,
         max_zoom=args.max_zoom,
         max_tiles=args.max_tiles,
-        description=f"riskplan risk levels: {what}",
+        description=say("tiles_description", lang, source=what),
     )
     print(
-        f"{done['tiles']:,} tiles (zooms {done['min_zoom']}..{done['max_zoom']}) of {len(source):,} units "
-        f"from {what} written to {Path(args.out).resolve()} ({done['bytes'] / 1e6:.1f} MB) "
-        f"in {time.perf_counter() - start:.1f} s."
+        say(
+            "tiles_written",
+            lang,
+            tiles=f"{done['tiles']:,}",
+            min_zoom=done["min_zoom"],
+            max_zoom=done["max_zoom"],
+            units=f"{len(source):,}",
+            source=what,
+            path=Path(args.out).resolve(),
+            mb=f"{done['bytes'] / 1e6:.1f}",
+            seconds=f"{time.perf_counter() - start:.1f}",
+        )
     )
     return EXIT_OK
 
@@ -93,4 +110,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--max-zoom", type=int, default=None, help="the deepest zoom (default: units about 16 px wide)"
     )
     p.add_argument("--max-tiles", type=int, default=200_000, help="refuse an export over this many tiles")
+    add_lang_option(p)
     p.set_defaults(func=_run)
