@@ -5,9 +5,17 @@ Everything a person reads takes its words from one reviewed glossary
 languages, the same ``{placeholders}`` in each), :meth:`Glossary.term` gives a domain term
 (风险点, 隐患, 销号 ...), :meth:`Glossary.text` a sentence with its placeholders filled.
 
-The language of an answer (:func:`resolve_lang`): an explicit choice (``--lang``, a switch on the
-web page) wins, then the browser's ``Accept-Language`` (:func:`parse_accept_language`), then the
-scenario's place (:func:`default_lang`: Chinese for a scenario in China, else English).
+The language of every output (the map, the report, its figures, the register's pages, the CLI's
+summaries and errors, the API's answers) comes from ONE rule, :func:`resolve_lang`:
+
+1. the explicit choice (``--lang``, ``lang=`` in Python, ``?lang=``, the pages' switch);
+2. ``$RISKPLAN_LANG`` (:data:`LANG_ENV`, :func:`env_lang`; a bad value is an InputError);
+3. the HTTP request's ``Accept-Language`` (the API only; :func:`parse_accept_language`);
+4. the scenario TOML's ``[scenario] lang`` (:func:`scenario_lang`);
+5. the scenario's place (:func:`default_lang` of :func:`scenario_bounds_wgs84`: Chinese for a
+   scenario in China, else English). A synthetic scenario's coordinates count as its place: the
+   demo city is set in Shanxi, so it is Chinese;
+6. English.
 
 Chinese administrative conventions: :func:`format_month` / :func:`format_date` (2026年12月 in
 Chinese), and :func:`check_division_code` for the 12-digit statistical division codes (区划代码)
@@ -16,6 +24,7 @@ of communities and streets.
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from collections.abc import Mapping
@@ -29,16 +38,19 @@ from .tables import TableOverrides, load_table
 
 __all__ = [
     "LANGS",
+    "LANG_ENV",
     "Glossary",
     "Lang",
     "check_division_code",
     "check_division_codes",
     "default_lang",
+    "env_lang",
     "format_date",
     "format_month",
     "load_glossary",
     "parse_accept_language",
     "resolve_lang",
+    "scenario_bounds_wgs84",
     "scenario_lang",
 ]
 
@@ -50,6 +62,10 @@ _MONTHS_EN = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
+#: The environment variable with the default language of every output (``zh`` or ``en``).
+LANG_ENV = "RISKPLAN_LANG"
+# The layers whose extent places a scenario, in this order (``units``: a bare layer of units).
+_BOUNDS_LAYERS = ("study_area", "communities", "fire_stations", "roads", "units")
 # Provinces' first two digits of the statistical division codes (GB/T 2260).
 _PROVINCES = frozenset(
     {
@@ -219,13 +235,89 @@ def default_lang(bounds_wgs84: tuple[float, float, float, float] | None) -> Lang
     return "zh" if w <= x <= e and s <= y <= n else "en"
 
 
+def env_lang() -> Lang | None:
+    """The language of ``$RISKPLAN_LANG`` (:data:`LANG_ENV`), or None when it is unset or empty.
+
+    Raises
+    ------
+    InputError
+        A value riskplan does not speak, naming the variable and the fix.
+    """
+    value = os.environ.get(LANG_ENV, "").strip()
+    if not value:
+        return None
+    code = value.lower()
+    if code not in LANGS:
+        msg = f"${LANG_ENV} is `{value}`. Fix: set it to one of {', '.join(LANGS)}, or unset it."
+        raise InputError(msg)
+    return cast(Lang, code)
+
+
+def scenario_bounds_wgs84(scenario: Any) -> tuple[float, float, float, float] | None:
+    """West, south, east, north in degrees of a scenario's place, or None when it has none.
+
+    ``scenario`` is a :class:`gis.Scenario` or a mapping of layer name -> GeoDataFrame; its place
+    is the extent of its study area, else its communities, fire stations, roads (or a bare
+    ``units`` layer). A synthetic scenario's generated coordinates count as its place.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point
+    >>> taiyuan = gpd.GeoDataFrame(geometry=[Point(112.55, 37.87)], crs=4326)
+    >>> scenario_bounds_wgs84({"fire_stations": taiyuan})
+    (112.55, 37.87, 112.55, 37.87)
+    >>> scenario_bounds_wgs84({}) is None
+    True
+    """
+    layers = getattr(scenario, "layers", scenario)
+    if not isinstance(layers, Mapping):
+        return None
+    for name in _BOUNDS_LAYERS:
+        layer = layers.get(name)
+        if layer is not None and len(layer) and getattr(layer, "crs", None) is not None:
+            w, s, e, n = (float(v) for v in layer.to_crs(4326).total_bounds)
+            return (w, s, e, n)
+    return None
+
+
 def resolve_lang(
     explicit: str | None = None,
     *,
     accept_language: str | None = None,
+    scenario: Any = None,
     bounds_wgs84: tuple[float, float, float, float] | None = None,
 ) -> Lang:
-    """The language of an answer: the explicit choice, then the browser's, then the scenario's place.
+    """The language of an output: the one rule every map, report, page, summary and answer follows.
+
+    In this order, the first that gives a language wins:
+
+    1. ``explicit``: ``--lang``, ``lang=`` in Python, the API's ``?lang=``, the pages' switch
+       (checked: ``zh`` or ``en``, any case);
+    2. ``$RISKPLAN_LANG`` (:func:`env_lang`);
+    3. ``accept_language``: an HTTP request's ``Accept-Language`` (the API passes it; elsewhere None);
+    4. ``scenario``'s TOML ``[scenario] lang`` (:func:`scenario_lang`);
+    5. the place: ``bounds_wgs84`` if given, else :func:`scenario_bounds_wgs84` of ``scenario``;
+       Chinese for a place in China (:func:`default_lang`; the synthetic demo city lies in Shanxi);
+    6. English.
+
+    Parameters
+    ----------
+    explicit
+        The user's choice, or None.
+    accept_language
+        The request's ``Accept-Language`` header (the API only).
+    scenario
+        A :class:`gis.Scenario` or a mapping of its layers, or None.
+    bounds_wgs84
+        The place (west, south, east, north in degrees) when the scenario is not at hand
+        (a stored scenario's bounds, the layers ``riskplan init`` wrote).
+
+    Raises
+    ------
+    InputError
+        An ``explicit`` language or ``$RISKPLAN_LANG`` riskplan does not speak, or a bad
+        ``[scenario] lang``; each names where it came from and the fix.
 
     Examples
     --------
@@ -236,7 +328,13 @@ def resolve_lang(
     """
     if explicit:
         return _lang(explicit.strip().lower())
-    return parse_accept_language(accept_language) or default_lang(bounds_wgs84)
+    chosen = env_lang() or parse_accept_language(accept_language)
+    if chosen is None and scenario is not None:
+        chosen = scenario_lang(scenario)
+    if chosen is None:
+        bounds = bounds_wgs84 if bounds_wgs84 is not None else scenario_bounds_wgs84(scenario)
+        chosen = default_lang(bounds)
+    return chosen
 
 
 def format_month(year: int, month: int, lang: Lang) -> str:

@@ -2,6 +2,11 @@
 
 The table is read with the shared loader (:func:`gis.tables.load_table`), so every call gets
 its own merged copy and an override for one map (or one web request) never changes another's.
+
+Labels: the shipped labels of risk levels, hazard categories and register states give way to the
+glossary's words in the output's language. A user's own label wins over both
+(:func:`label_overrides`): ``label = "..."`` (a plain string) in both languages,
+``label_zh = "..."`` / ``label_en = "..."`` in that language only (and before ``label`` there).
 """
 
 from __future__ import annotations
@@ -17,7 +22,15 @@ from gis.errors import InputError
 from gis.tables import TableOverrides, load_table
 from risk_models.composite import LEVELS
 
-__all__ = ["LEVELS_HIGH_FIRST", "badge_svg", "band_colours", "load_style", "symbol_svg"]
+__all__ = [
+    "LABELLED",
+    "LEVELS_HIGH_FIRST",
+    "badge_svg",
+    "band_colours",
+    "label_overrides",
+    "load_style",
+    "symbol_svg",
+]
 
 #: The risk levels of :data:`risk_models.LEVELS`, highest first, as legends list them.
 LEVELS_HIGH_FIRST: tuple[str, ...] = tuple(reversed(LEVELS))
@@ -33,6 +46,29 @@ SHAPES = (
     "cross",
 )
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+#: The style's sections whose entries' labels a user may override, as dotted paths.
+LABELLED = ("risk_levels", "hazard_categories", "register.states")
+_LABEL_KEYS = {"label": ("zh", "en"), "label_zh": ("zh",), "label_en": ("en",)}
+
+
+def _section(style: Mapping[str, Any], path: str) -> Mapping[str, Any]:
+    table: Any = style
+    for part in path.split("."):
+        table = table.get(part, {}) if isinstance(table, Mapping) else {}
+    return table if isinstance(table, Mapping) else {}
+
+
+def _check_labels(style: Mapping[str, Any], where: str) -> None:
+    for path in LABELLED:
+        for key, entry in _section(style, path).items():
+            for name in _LABEL_KEYS:
+                value = entry.get(name) if isinstance(entry, Mapping) else None
+                if value is not None and not (isinstance(value, str) and value.strip()):
+                    msg = (
+                        f"{where}: `{path}.{key}.{name}` is {value!r}. Fix: give the label as text "
+                        f'(`{name} = "..."`), or leave it out for the glossary\'s words.'
+                    )
+                    raise InputError(msg)
 
 
 @functools.cache
@@ -49,6 +85,7 @@ def _validate(style: Mapping[str, Any], where: str) -> None:
             f"Fix: give a colour and label for each of {LEVELS_HIGH_FIRST}."
         )
         raise InputError(msg)
+    _check_labels(style, where)
     colours = {f"risk_levels.{k}": v.get("colour") for k, v in style["risk_levels"].items()}
     for name, cat in style.get("hazard_categories", {}).items():
         colours[f"hazard_categories.{name}"] = cat.get("colour")
@@ -106,6 +143,49 @@ def load_style(map_style: TableOverrides = None) -> dict[str, Any]:
     if map_style is not None:
         _validate(style, f"`{map_style}`" if isinstance(map_style, str | Path) else "`map_style` overrides")
     return style
+
+
+def label_overrides(map_style: TableOverrides) -> dict[str, dict[str, dict[str, str]]]:
+    """The labels a user's ``map_style`` gives of levels, categories and states, by language.
+
+    ``{section: {key: {lang: label}}}`` for the sections of :data:`LABELLED`: a ``label`` that
+    differs from the shipped one counts in both languages, ``label_zh`` / ``label_en`` in theirs
+    (before ``label``). Entries that keep the shipped label are left out (the glossary's words
+    are used for them), and so are the labels of a category or state the shipped style lacks
+    (they are shown as written anyway).
+
+    Raises
+    ------
+    InputError
+        A label that is not text, naming the style file and the entry.
+
+    Examples
+    --------
+    >>> label_overrides({"risk_levels": {"red": {"label": "Red zone"}}})["risk_levels"]
+    {'red': {'zh': 'Red zone', 'en': 'Red zone'}}
+    >>> label_overrides({"hazard_categories": {"mining": {"label_zh": "矿山企业"}}})["hazard_categories"]
+    {'mining': {'zh': '矿山企业'}}
+    >>> label_overrides(None)
+    {}
+    """
+    if map_style is None:
+        return {}
+    style, shipped = load_style(map_style), load_table("map_style", package="maps")
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for path in LABELLED:
+        defaults = _section(shipped, path)
+        for key, entry in _section(style, path).items():
+            if key not in defaults or not isinstance(entry, Mapping):
+                continue
+            by_lang: dict[str, str] = {}
+            for name, langs in _LABEL_KEYS.items():
+                value = entry.get(name)
+                if value is None or (name == "label" and value == defaults[key].get("label")):
+                    continue
+                by_lang |= dict.fromkeys(langs, str(value))
+            if by_lang:
+                out.setdefault(path, {})[key] = by_lang
+    return out
 
 
 def band_colours(style: Mapping[str, Any], n: int) -> list[str]:

@@ -3,7 +3,9 @@
 With it, the report section "Before and after" and its page (:mod:`maps._compare_report`,
 re-exported here): :func:`compare_section`, :func:`write_compare_report`.
 
-Drawn by the same offline runtime as :func:`maps.risk_map` (every asset inlined).
+Drawn by the same offline runtime as :func:`maps.risk_map` (every asset inlined). Its words
+(legend, tooltip, title, the levels before and after) come from the glossary in the output's
+language (``lang``, else the rule of :func:`gis.i18n.resolve_lang` with the units' place).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from . import _layers as lyr
 from ._compare_report import compare_report_html, compare_section, level_table, write_compare_report
 from ._style import load_style
 from .interactive import _Assets, _bounds, _Controls, _DataLayer
+from .words import level_label, output_lang, speaking, tr
 
 __all__ = [
     "CHANGE_COLOURS",
@@ -39,13 +42,17 @@ CHANGE_COLOURS = {
     "better": "#67a9cf",
     "level_better": "#2166ac",
 }
-_LABELS = {
-    "level_worse": "Worse, up a level",
-    "worse": "Worse score, same level",
-    "same": "No change",
-    "better": "Better score, same level",
-    "level_better": "Better, down a level",
-}
+
+
+def _labels() -> dict[str, str]:
+    """The legend's words of each kind of change, in the current output's language."""
+    return {
+        "level_worse": tr("compare_map_level_worse"),
+        "worse": tr("compare_map_worse"),
+        "same": tr("compare_map_same"),
+        "better": tr("compare_map_better"),
+        "level_better": tr("compare_map_level_better"),
+    }
 
 
 def _kind(units: gpd.GeoDataFrame) -> list[str]:
@@ -55,8 +62,11 @@ def _kind(units: gpd.GeoDataFrame) -> list[str]:
     return out
 
 
-def compare_map(units: gpd.GeoDataFrame, *, title: str = "Before and after") -> folium.Map:
+def compare_map(units: gpd.GeoDataFrame, *, title: str | None = None, lang: str | None = None) -> folium.Map:
     """The diff map of :class:`planning.compare.Comparison` ``units``, with the reasons on hover.
+
+    ``title`` defaults to the glossary's "Before and after" (对比前后); ``lang`` (``zh`` / ``en``)
+    to :func:`gis.i18n.resolve_lang` of the units' place (Chinese in China).
 
     Examples
     --------
@@ -66,6 +76,11 @@ def compare_map(units: gpd.GeoDataFrame, *, title: str = "Before and after") -> 
     >>> "level_worse" in compare_map(u).get_root().render()
     True
     """
+    with speaking(output_lang(lang, {"units": units})):
+        return _draw(units, title)
+
+
+def _draw(units: gpd.GeoDataFrame, title: str | None) -> folium.Map:
     st = load_style(None)
     disp = lyr.Display(
         simplify_m=st["display"]["simplify_m"], decimals=st["display"]["decimals"], gcj02=False
@@ -73,6 +88,9 @@ def compare_map(units: gpd.GeoDataFrame, *, title: str = "Before and after") -> 
     u = units.copy()
     u["uid"] = u.index.astype(str)
     u["kind"] = _kind(u)
+    for col in ("level_before", "level_after"):
+        if col in u.columns:
+            u[col] = [level_label(v) for v in u[col].astype(str)]
     props = {
         "uid": "id",
         "kind": "k",
@@ -92,12 +110,12 @@ def compare_map(units: gpd.GeoDataFrame, *, title: str = "Before and after") -> 
         tooltip={
             "title": "id",
             "fields": [
-                ["ds", "Score change", ".2"],
-                ["l0", "Level before", ""],
-                ["l1", "Level after", ""],
-                ["dt", "Response time change (s)", ".0"],
-                ["dc", "Covered residents change", "int"],
-                ["why", "Why", ""],
+                ["ds", tr("compare_map_score_change"), ".2"],
+                ["l0", tr("compare_map_level_before"), ""],
+                ["l1", tr("compare_map_level_after"), ""],
+                ["dt", tr("compare_map_response_change"), ".0"],
+                ["dc", tr("compare_map_residents_change"), "int"],
+                ["why", tr("compare_map_why"), ""],
             ],
         },
         display=disp,
@@ -110,19 +128,23 @@ def compare_map(units: gpd.GeoDataFrame, *, title: str = "Before and after") -> 
     _Assets(st["display"]["background"]).add_to(m)
     _DataLayer(spec, show=True).add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    legend = "<details open><summary>Change 变化</summary>" + "".join(
+    labels = _labels()
+    legend = f"<details open><summary>{html.escape(tr('compare_map_legend'))}</summary>" + "".join(
         f'<div class="rp-row"><span class="rp-sw" style="background:{c}"></span>'
-        f"<span>{html.escape(_LABELS[k])}</span></div>"
+        f"<span>{html.escape(labels[k])}</span></div>"
         for k, c in CHANGE_COLOURS.items()
     )
-    _Controls(f"<b>{html.escape(title)}</b>", legend + "</details>", bounds, "#c51b7d").add_to(m)
+    heading = title if title is not None else tr("compare_map_title")
+    _Controls(f"<b>{html.escape(heading)}</b>", legend + "</details>", bounds, "#c51b7d").add_to(m)
     return m
 
 
-def write_compare_map(units: gpd.GeoDataFrame, path: str | Path, *, title: str = "Before and after") -> Path:
-    """Write :func:`compare_map` to one self-contained HTML file, atomically."""
+def write_compare_map(
+    units: gpd.GeoDataFrame, path: str | Path, *, title: str | None = None, lang: str | None = None
+) -> Path:
+    """Write :func:`compare_map` to one self-contained HTML file, atomically (``lang`` as there)."""
     path = Path(path)
-    page = compare_map(units, title=title).get_root().render()
+    page = compare_map(units, title=title, lang=lang).get_root().render()
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return path

@@ -24,12 +24,12 @@ from matplotlib.ticker import MaxNLocator
 
 from gis.atomic import atomic_path
 from gis.errors import InputError
-from gis.i18n import default_lang, resolve_lang
+from gis.i18n import resolve_lang
 from gis.tables import TableOverrides
 
 from ._style import LEVELS_HIGH_FIRST, load_style
 from .fonts import figure_font
-from .words import level_legend, scenario_bounds_wgs84, speaking, spoken_lang, tr
+from .words import level_legend, speaking, spoken_lang, tr
 
 if TYPE_CHECKING:
     from planning.coverage import CoverageResult
@@ -55,17 +55,15 @@ def _figure(width_in: float, height_in: float) -> Figure:
 def drawn_in(lang: str | None, build: Callable[[], Figure], *, place: Any = None) -> Figure:
     """A figure built by ``build`` in ``lang``, its text in a font that has the glyphs.
 
-    ``lang`` None: the language of the output being drawn (the report's), else by the place of
-    ``place`` (a GeoDataFrame: Chinese in China). Chinese needs a CJK font
-    (:func:`maps.fonts.figure_font`): without one the figure is drawn in English, with a warning.
+    ``lang`` None: the language of the output being drawn (the report's), else by the rule of
+    :func:`gis.i18n.resolve_lang` with the place of ``place`` (a GeoDataFrame: Chinese in China).
+    Chinese needs a CJK font (:func:`maps.fonts.figure_font`): without one the figure is drawn in
+    English, with a warning.
     The font is set on the figure's own texts and tick labels, not in matplotlib's global rc
     settings, so figures drawn at the same time never share a font setting.
     """
-    if lang:
-        wanted = resolve_lang(lang)
-    else:
-        bounds = scenario_bounds_wgs84({"units": place}) if place is not None else None
-        wanted = spoken_lang() or default_lang(bounds)
+    # the rule of gis.i18n.resolve_lang, inside an output already speaking (the report) its language
+    wanted = resolve_lang(lang) if lang else spoken_lang() or resolve_lang(scenario={"units": place})
     actual, rc = figure_font(wanted)
     with speaking(actual):
         fig = build()

@@ -288,7 +288,7 @@ def risk_map(
     ['communities', 'context', 'depots', 'hazards', 'stations']
     """
     layers = _layers_of(scenario)
-    with speaking(output_lang(lang, layers)) as spoken:
+    with speaking(output_lang(lang, layers), map_style=map_style) as spoken:
         return _draw_map(
             scenario,
             risk=risk,

@@ -148,7 +148,7 @@ def report_html(
     lang: str | None = None,
 ) -> str:
     """The report as one HTML string (see :func:`write_report`)."""
-    with speaking(output_lang(lang, scenario)) as spoken:
+    with speaking(output_lang(lang, scenario), map_style=(map_options or {}).get("map_style")) as spoken:
         return _report(
             scenario,
             risk=risk,

@@ -4,8 +4,9 @@ Every text a person reads in ``maps`` comes from the glossary (``gis/data/glossa
 :func:`tr`, with a literal key (``tr("map_legend")``), so a test can collect every key the code
 uses and check it exists in both languages. The language of one output is set for the duration of
 its drawing by :func:`speaking` (a :class:`contextvars.ContextVar`: each thread and each request
-has its own, so one request's language never leaks into another's); :func:`output_lang` picks it:
-the explicit choice, else the scenario's place (Chinese for a scenario in China, else English).
+has its own, so one request's language never leaks into another's); :func:`output_lang` picks it
+by the one rule of :func:`gis.i18n.resolve_lang`: the explicit choice, ``$RISKPLAN_LANG``, the
+scenario TOML's ``[scenario] lang``, the scenario's place (Chinese in China), English.
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from typing import Any
 from gis.i18n import (
     Lang,
     check_division_codes,
-    default_lang,
     format_date,
     format_month,
     load_glossary,
     resolve_lang,
+    scenario_bounds_wgs84,
 )
+from gis.tables import TableOverrides
+
+from ._style import label_overrides
 
 __all__ = [
     "category_label",
@@ -49,7 +53,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _LANG: ContextVar[Lang | None] = ContextVar("riskplan_maps_lang", default=None)
-_BOUNDS_LAYERS = ("study_area", "communities", "fire_stations", "roads", "units")
+# The user's own labels of levels, categories and register states (maps._style.label_overrides).
+_LABELS: ContextVar[Mapping[str, Mapping[str, Mapping[str, str]]] | None] = ContextVar(
+    "riskplan_maps_labels", default=None
+)
 
 
 def tr(key: str, **values: object) -> str:
@@ -92,44 +99,48 @@ def spoken_lang() -> Lang | None:
 
 
 @contextmanager
-def speaking(lang: Lang) -> Iterator[Lang]:
-    """Draw in ``lang`` inside the block (checked: ``zh`` or ``en``)."""
+def speaking(lang: Lang, *, map_style: TableOverrides = None) -> Iterator[Lang]:
+    """Draw in ``lang`` inside the block (checked: ``zh`` or ``en``).
+
+    ``map_style`` (the output's style overrides): its own labels of risk levels, hazard
+    categories and register states win over the glossary's words inside the block
+    (:func:`maps._style.label_overrides`); without it, those of an enclosing block hold.
+    """
     checked = resolve_lang(lang)
+    labels = _LABELS.set(label_overrides(map_style)) if map_style is not None else None
     token = _LANG.set(checked)
     try:
         yield checked
     finally:
         _LANG.reset(token)
+        if labels is not None:
+            _LABELS.reset(labels)
 
 
-def scenario_bounds_wgs84(layers: Mapping[str, Any]) -> tuple[float, float, float, float] | None:
-    """West, south, east, north in degrees of a scenario's study area (or communities, stations)."""
-    for name in _BOUNDS_LAYERS:
-        layer = layers.get(name)
-        if layer is not None and len(layer) and getattr(layer, "crs", None) is not None:
-            w, s, e, n = (float(v) for v in layer.to_crs(4326).total_bounds)
-            return (w, s, e, n)
-    return None
+def _own_label(section: str, key: str) -> str | None:
+    """The user's label of ``section.key`` in the current language, if the style gives one."""
+    return (_LABELS.get() or {}).get(section, {}).get(str(key), {}).get(current_lang())
 
 
 def output_lang(lang: str | None, scenario: Any) -> Lang:
-    """The language of an output: ``lang`` if given, else by the scenario's place.
+    """The language of an output: :func:`gis.i18n.resolve_lang` of ``lang`` and ``scenario``.
+
+    ``lang`` if given, else ``$RISKPLAN_LANG``, else the scenario TOML's ``[scenario] lang``,
+    else by the scenario's place (``scenario`` a :class:`gis.Scenario` or a mapping of layers),
+    else English.
 
     Examples
     --------
     >>> output_lang("en", {}), output_lang(None, {})
     ('en', 'en')
     """
-    if lang:
-        return resolve_lang(lang)
-    layers = scenario.layers if hasattr(scenario, "layers") else scenario
-    if not isinstance(layers, Mapping):
-        return "en"
-    return default_lang(scenario_bounds_wgs84(layers))
+    return resolve_lang(lang, scenario=scenario)
 
 
 def level_label(level: str) -> str:
     """A risk level's name (red -> 重大风险 / Major risk); another value as it is.
+
+    A label of the map style's overrides (:func:`speaking`'s ``map_style``) wins.
 
     Examples
     --------
@@ -137,6 +148,9 @@ def level_label(level: str) -> str:
     ...     level_label("orange")
     '较大风险'
     """
+    own = _own_label("risk_levels", level)
+    if own is not None:
+        return own
     names = _level_label_names(current_lang())
     return _capital(names.get(str(level), str(level)))
 
@@ -144,17 +158,28 @@ def level_label(level: str) -> str:
 def level_legend(level: str) -> str:
     """A risk level's legend entry, with its colour ("Major risk (red)" in English).
 
+    A label of the map style's overrides (:func:`speaking`'s ``map_style``) wins.
+
     Examples
     --------
     >>> level_legend("blue")
     'Low risk (blue)'
     """
+    own = _own_label("risk_levels", level)
+    if own is not None:
+        return own
     names = _level_legend_names(current_lang())
     return names.get(str(level), str(level))
 
 
 def category_label(key: str, default: str) -> str:
-    """A hazard category's name (``default``, the style's label, for a category of a deployment's own)."""
+    """A hazard category's name (``default``, the style's label, for a category of a deployment's own).
+
+    A label of the map style's overrides (:func:`speaking`'s ``map_style``) wins.
+    """
+    own = _own_label("hazard_categories", key)
+    if own is not None:
+        return own
     names = _category_label_names(current_lang())
     return names.get(key, default)
 
@@ -238,7 +263,13 @@ def risk_grade_label(grade: str) -> str:
 
 
 def register_state(state: str, default: str) -> str:
-    """A register item's state (closed -> 已销号 / Closed); ``default`` for a state of a deployment's own."""
+    """A register item's state (closed -> 已销号 / Closed); ``default`` for a state of a deployment's own.
+
+    A label of the map style's overrides (:func:`speaking`'s ``map_style``) wins.
+    """
+    own = _own_label("register.states", state)
+    if own is not None:
+        return own
     names = _register_state_names(current_lang())
     return names.get(str(state), default)
 

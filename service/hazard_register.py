@@ -37,7 +37,7 @@ import pandas as pd
 
 from gis import InputError, Scenario, load_scenario
 from gis.atomic import atomic_path
-from gis.i18n import Lang
+from gis.i18n import Lang, load_glossary, resolve_lang
 from gis.scenario import scenario_table
 from gis.tables import toml_path
 
@@ -184,9 +184,12 @@ def _write_csv(frame: pd.DataFrame, path: Path, *, index: bool = True) -> Path:
     return path
 
 
-def write_register_month(month: RegisterMonth, out_dir: Path) -> dict[str, Path]:
-    """Write a register month's disclosure, assessments, traceability and risk grades."""
-    out = write_disclosure(month.disclosure, out_dir, month.label)
+def write_register_month(month: RegisterMonth, out_dir: Path, *, lang: Lang = "en") -> dict[str, Path]:
+    """Write a register month's disclosure, assessments, traceability and risk grades.
+
+    ``lang``: the words of the disclosure page and its CSV's column headers.
+    """
+    out = write_disclosure(month.disclosure, out_dir, month.label, lang=lang)
     for by, a in month.assessments.items():
         table = a.table.assign(month=a.month)
         out[f"assessment_{by}"] = _write_csv(table, out_dir / f"assessment-{a.month}-by-{by}.csv")
@@ -202,17 +205,24 @@ def write_register_month(month: RegisterMonth, out_dir: Path) -> dict[str, Path]
     return out
 
 
-def _note(month: RegisterMonth) -> str:
+def _note(month: RegisterMonth, lang: Lang = "en") -> str:
     f = month.figures
 
     def pct(v: object) -> str:
         return "-" if pd.isna(v) else f"{float(v):.0%}"  # type: ignore[arg-type]
 
-    return (
-        f"Hidden-danger register {month.month} ({month.label}): {int(f['found'])} found, "
-        f"{int(f['closed'])} closed, {pct(f['on_time_rate'])} on time, {int(f['overdue_now'])} overdue "
-        f"at the month's end, median {f['median_days_to_close']:.1f} days to close, reopen rate "
-        f"{pct(f['reopen_rate'])}, self-check share {pct(f['self_check_share'])}."
+    return load_glossary().text(
+        "cli_register_note",
+        lang,
+        month=month.month,
+        label=month.label,
+        found=int(f["found"]),
+        closed=int(f["closed"]),
+        on_time=pct(f["on_time_rate"]),
+        overdue=int(f["overdue_now"]),
+        days=f"{f['median_days_to_close']:.1f}",
+        reopen=pct(f["reopen_rate"]),
+        self_check=pct(f["self_check_share"]),
     )
 
 
@@ -234,8 +244,11 @@ def register_outputs(
     result: PipelineResult,
     *,
     register: str | Path | RegisterSource | None = None,
+    lang: Lang | None = None,
 ) -> RegisterMonth | None:
     """Read the scenario's register (``register``, else its ``[register]`` table) and write its month.
+
+    ``lang``: the language of the disclosure page (None: by :func:`gis.i18n.resolve_lang`).
 
     Outputs (in ``out_dir / "register"``): ``disclosure-YYYY-MM.{html,csv,gpkg}``,
     ``assessment-YYYY-MM-by-<group>.csv``, ``trace-YYYY-MM.csv``,
@@ -260,9 +273,10 @@ def register_outputs(
     month = read_register_month(source, scenario)
     folder = out_dir / "register"
     folder.mkdir(parents=True, exist_ok=True)
-    written = write_register_month(month, folder)
+    spoken = resolve_lang(lang, scenario=scenario)
+    written = write_register_month(month, folder, lang=spoken)
     result.outputs.update({f"register_{k}": v for k, v in written.items()})
-    result.notes.append(_note(month))
+    result.notes.append(_note(month, spoken))
     result.timings_s["hazard register"] = round(time.perf_counter() - start, 3)
     log.info("register %s: %d outputs in %s", month.month, len(written), folder)
     return month

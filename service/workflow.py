@@ -33,7 +33,7 @@ from gis import (
 from gis.atomic import atomic_path
 from gis.executor import Executor, as_executor
 from gis.executor import Progress as TaskProgress
-from gis.i18n import scenario_lang
+from gis.i18n import Lang, resolve_lang
 from gis.network import GraphLike, RoadGraph, as_road_graph
 from gis.scenario import scenario_table
 from gis.tables import TableOverrides
@@ -142,6 +142,7 @@ class PipelineResult:
     outputs: dict[str, Path] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    lang: Lang | None = None  # the language of its outputs and summary (gis.i18n.resolve_lang)
 
 
 @contextmanager
@@ -252,8 +253,9 @@ def run_demo(
     seed: int = 42,
     n_road_nodes: int | None = None,
     progress: Progress | None = None,
+    lang: str | None = None,
 ) -> PipelineResult:
-    """Generate the synthetic demo city and run every stage on it.
+    """Generate the synthetic demo city and run every stage on it (``lang``: as :func:`run_scenario`'s).
 
     Outputs (all in ``out_dir``): ``demo_city.gpkg`` (the scenario), ``demo_register/`` (its
     synthetic hidden-danger register, :func:`service.hazard_register.write_demo_register`),
@@ -281,6 +283,7 @@ def run_demo(
         cache=False,
         register=register,
         survey=survey,
+        lang=lang,
     )
 
 
@@ -361,8 +364,8 @@ def run_scenario(
     :class:`gis.executor.Executor` or a ``distributed.Client``) runs the stages that take one
     and the per-city plans as its tasks, with ``task_progress(done, total)``; the outputs are
     the same as in one process. ``lang`` (``"zh"`` / ``"en"``) is the language of the map, the
-    report and its figures; None: the TOML's ``[scenario] lang``, else by the scenario's place
-    (Chinese for a scenario in China, else English).
+    report, its figures and the register's pages; None: by :func:`gis.i18n.resolve_lang`
+    (``$RISKPLAN_LANG``, the TOML's ``[scenario] lang``, the scenario's place, English).
     """
     ex = as_executor(executor) if executor is not None else None
     out = Path(out_dir)
@@ -377,7 +380,7 @@ def run_scenario(
         force_run_options(scenario)  # and a bad [force]
         time_of_day = time_of_day_options(scenario, hour=hour, worst=worst_hour)  # and a bad [time_of_day]
         change = what_if_options(scenario, close=close)  # and a bad [what_if] or change file
-        lang = lang or scenario_lang(scenario)  # --lang, else the TOML's `lang`, else by place
+        lang = result.lang = resolve_lang(lang, scenario=scenario)  # the one rule, for every output
     source = survey_source(scenario, survey)
     safety = None
     if source is not None:  # scored (and planned) before anything is written: a bad survey stops here
@@ -404,7 +407,7 @@ def run_scenario(
         result.outputs["snapping"] = write_snap_report(run, out / "snapping.csv")
     if safety is not None and source is not None and source.register:  # before the month is read
         register_failed(safety, scenario, result, register=register)
-    hazard_register = register_outputs(scenario, out, result, register=register)
+    hazard_register = register_outputs(scenario, out, result, register=register, lang=lang)
     with _stage(result, f"coverage ({standard}) and risk", progress):
         coverage, risk = assess(
             scenario,
@@ -433,9 +436,7 @@ def run_scenario(
         coverage = flood_coverage(scenario, graph_now, coverage, natural[0], risk=risk, max_snap_m=max_snap_m)
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
         if hours is not None:
-            from maps.words import output_lang
-
-            result.outputs |= hours.write(out, lang=output_lang(lang, scenario))
+            result.outputs |= hours.write(out, lang=lang)
         sens = scenario_sensitivity(scenario, risk)
         result.outputs["risk"] = risk.write(
             out / "risk.gpkg",

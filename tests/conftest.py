@@ -13,6 +13,9 @@ from hypothesis import settings
 settings.register_profile("riskplan", derandomize=True, database=None, print_blob=True)
 settings.register_profile("explore", derandomize=False, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "riskplan"))
+# $RISKPLAN_LANG beats a scenario's language (gis.i18n.resolve_lang): a developer's setting must
+# not change what the tests read; a test that needs it sets it (monkeypatch.setenv)
+os.environ.pop("RISKPLAN_LANG", None)
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"

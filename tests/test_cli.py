@@ -87,7 +87,14 @@ def test_demo_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["-q", "demo", "--out", str(out), "--nodes", "3000"]) == 0
     printed = capsys.readouterr().out
-    assert "synthetic" in printed
+    # one language for the summary, the map, the report and the register's pages: the demo city
+    # lies in Shanxi, so Chinese (gis.i18n.resolve_lang), where the summary used to be English
+    assert printed.startswith("演示城市已写入 ") and "合成数据" in printed and "用时" in printed
+    assert "图例" in (out / "map.html").read_text(encoding="utf-8")
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "重大风险" in report and "Key figures" not in report
+    disclosure = next((out / "register").glob("disclosure-*.html")).read_text(encoding="utf-8")
+    assert "隐患情况公开" in disclosure and "Hidden-danger disclosure" not in disclosure
     summary = json.loads((out / "summary.json").read_text())
     assert summary["synthetic"] is True
     assert summary["layers"]["fire_stations"] == 6

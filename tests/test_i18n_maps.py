@@ -61,7 +61,15 @@ def _used_keys() -> dict[str, set[str]]:
 def test_every_key_the_map_report_and_figures_use_is_in_both_languages():
     used = _used_keys()
     # the modules that draw the map, the report and the figures all speak through tr
-    assert {"interactive.py", "_legend.py", "_layers.py", "report.py", "figures.py", "words.py"} <= set(used)
+    assert {
+        "interactive.py",
+        "_legend.py",
+        "_layers.py",
+        "report.py",
+        "figures.py",
+        "words.py",
+        "compare_map.py",
+    } <= set(used)
     g = load_glossary()
     missing = []
     for module, keys in used.items():
@@ -115,6 +123,39 @@ def test_map_in_chinese_and_in_english(city):
     assert CJK.search(en.replace("迎泽街道", "")) is None  # only the data's own names
     for heading in EN_HEADINGS[:4]:
         assert heading in en
+
+
+def test_a_map_style_label_override_shows_in_the_legend_and_tooltip(city, tmp_path: Path):
+    """A user's label beats the glossary: a plain `label` in both languages, `label_zh` in one."""
+    sc, risk, cov = city
+    style = tmp_path / "bureau_style.toml"
+    style.write_text(
+        '[risk_levels.red]\nlabel = "红色管控区 Red zone"\n'
+        '[risk_levels.orange]\nlabel_zh = "橙色管控区"\nlabel_en = "Orange control zone"\n'
+        '[hazard_categories.hazardous_chemicals]\nlabel_zh = "危化品企业"\n',
+        encoding="utf-8",
+    )
+    for lang, orange, chemicals in (("zh", "橙色管控区", "危化品企业"), ("en", "Orange control zone", None)):
+        page = risk_map(sc, risk=risk, coverage=cov, tiles=None, lang=lang, map_style=str(style))
+        html = page.get_root().render()
+        legend = re.search(r"riskplan\.control\(.*?'rp-legend', (.*?)\);\n", html) or re.search(
+            r"<details open><summary>(?:图例|Legend).*?</details>", html, re.S
+        )
+        assert legend is not None
+        shown = legend.group(0)
+        assert "红色管控区 Red zone" in shown and orange in shown, lang  # the legend
+        specs = read_map_layers(html)
+        features = specs["units"]["data"]["features"]
+        by_level = {f["properties"]["lv"]: f["properties"]["level"] for f in features}
+        assert by_level.get("red") == "红色管控区 Red zone" and by_level.get("orange") == orange  # tooltip
+        assert by_level.get("blue") == ("低风险" if lang == "zh" else "Low risk")  # the glossary's
+        cats = {f["properties"].get("c") for f in specs["hazards"]["data"]["features"]}
+        if chemicals:
+            assert chemicals in cats and chemicals in shown
+        else:
+            assert "危化品企业" not in html and "Hazardous chemicals" in cats
+    with pytest.raises(InputError, match=r"`risk_levels.red.label_en` is 3\. Fix: give the label as text"):
+        risk_map(sc, risk=risk, tiles=None, map_style={"risk_levels": {"red": {"label_en": 3}}})
 
 
 @pytest.fixture(scope="module")

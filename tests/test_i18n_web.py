@@ -198,6 +198,40 @@ def test_validation_messages_keep_their_structure_in_chinese() -> None:
     assert InputError("plain").text("zh") == "plain"
 
 
+SERVICE = STATIC.parent
+# the glossary keys the service's own words use, by how each module names them: say("x") in the
+# commands (texts.cli_x), _say("x") in the API's problem documents (texts.problem_x), the
+# change's g.text("change_x") / glossary.text("change_x"); print_run's headings (cli_x) too
+_SERVICE_KEYS = {
+    "cli": (re.compile(r"""\bsay\(\s*["']([a-z0-9_]+)["']"""), "cli_"),
+    "print_run": (re.compile(r"""print_run\(\s*\w+,\s*["']([a-z0-9_]+)["']"""), "cli_"),
+    "problem": (re.compile(r"""\b_say\(\s*["']([a-z0-9_]+)["']"""), "problem_"),
+    "text": (re.compile(r"""\.text\(\s*["']((?:change|cli|problem)_[a-z0-9_]+)["']"""), ""),
+}
+
+
+def test_every_key_of_the_service_s_own_words_is_in_the_glossary() -> None:
+    g = load_glossary()
+    files = [
+        *sorted((SERVICE / "cli").glob("*.py")),
+        SERVICE / "api" / "problems.py",
+        SERVICE / "change_words.py",
+    ]
+    used: dict[str, set[str]] = {}
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for pattern, prefix in _SERVICE_KEYS.values():
+            for key in pattern.findall(text):
+                used.setdefault(path.name, set()).add(prefix + key)
+        # a conditional key ("a" if n == 1 else "b"): both branches
+        for a, b in re.findall(r"""_say\(\s*["']([a-z0-9_]+)["'] if .*? else ["']([a-z0-9_]+)["']""", text):
+            used.setdefault(path.name, set()).update({f"problem_{a}", f"problem_{b}"})
+    assert {"problems.py", "change_words.py", "tiles.py", "demo.py", "run.py", "validate.py"} <= set(used)
+    missing = sorted(f"{name}: {key}" for name, keys in used.items() for key in keys if key not in g.texts)
+    assert missing == [], "add them to gis/data/glossary.toml"
+    assert sum(len(k) for k in used.values()) > 40
+
+
 def test_cli_summaries_and_errors_in_chinese(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -74,6 +74,9 @@ def test_the_cli_exports_a_run_and_refuses_bad_zooms(
     write_gpkg(run / "risk.gpkg", {"risk_units": storable(_cells(12))})
     out = tmp_path / "out.pmtiles"
     assert main(["tiles", str(run), "--layer", "risk", "--out", str(out), "--min-zoom", "10"]) == 0
+    assert "个单元已切成11个瓦片" in capsys.readouterr().out  # cells in China: Chinese by their place
+    args = ["tiles", str(run), "--layer", "risk", "--out", str(out), "--min-zoom", "10", "--lang", "en"]
+    assert main(args) == 0
     assert "tiles (zooms 10..14) of 144 units" in capsys.readouterr().out
     with out.open("rb") as handle:
         tiles = list(all_tiles(MmapSource(handle)))

@@ -86,7 +86,8 @@ def test_register_outputs_write_the_month(demo, tmp_path: Path) -> None:
     assert "synthetic" in html and "resident " not in html  # no reporter in the public page
     ranking = pd.read_csv(folder / "assessment-2024-11-by-district.csv", index_col=0)
     assert ranking["rank"].is_monotonic_increasing
-    assert any(n.startswith("Hidden-danger register 2024-11") for n in result.notes)
+    # the demo city lies in Shanxi: its register's note in Chinese, as its pages (gis.i18n.resolve_lang)
+    assert any(n.startswith("隐患台账2024-11") for n in result.notes)
     # without a register, nothing happens
     assert register_outputs(load_scenario(demo["gpkg"]), tmp_path / "none", PipelineResult(tmp_path)) is None
 

@@ -17,7 +17,7 @@ from fastapi import Depends, Query
 from fastapi import Path as PathParam
 
 from gis import InputError
-from gis.i18n import load_glossary
+from gis.i18n import Lang, load_glossary
 from planning import standard_names
 from planning.names import DEFAULT_STANDARD
 
@@ -91,8 +91,8 @@ class ParameterError(InputError):
         self.parameter = parameter
 
 
-def parameter_fix(location: tuple[object, ...] | list[object]) -> str:
-    """How to fix the parameter at ``location`` (a validation error's ``loc``), in English.
+def parameter_fix(location: tuple[object, ...] | list[object], lang: Lang = "en") -> str:
+    """How to fix the parameter at ``location`` (a validation error's ``loc``), in ``lang``.
 
     Examples
     --------
@@ -103,8 +103,8 @@ def parameter_fix(location: tuple[object, ...] | list[object]) -> str:
     """
     name = str(location[-1]) if location else ""
     if len(location) == 2 and location[0] in ("query", "path") and name in _FIXES:
-        return load_glossary().text(f"api_fix_{name}", "en")
-    return "see the OpenAPI schema at /openapi.json"
+        return load_glossary().text(f"api_fix_{name}", lang)
+    return load_glossary().text("problem_schema_fix", lang)
 
 
 @dataclass(frozen=True)

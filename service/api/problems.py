@@ -5,6 +5,13 @@ Every error response of the API is ``application/problem+json``::
     {"type": "https://riskplan.invalid/problems/invalid-scenario", "title": "Invalid scenario",
      "status": 422, "detail": "...", "errors": [{"layer": "hazards", "rows": ["H1"],
      "column": "category", "message": "...", "fix": "..."}]}
+
+The problems of bad input (an invalid scenario or upload, invalid input, a request that does not
+match the schema, a body over the limit) speak the request's language: ``?lang=``, then the
+server's ``$RISKPLAN_LANG``, then ``Accept-Language``, else English (:func:`gis.i18n.resolve_lang`,
+as every answer); their ``title``, ``detail`` and each item's ``message`` and ``fix`` come from the
+glossary (``problem_*``, ``input_*``) and the response says ``Content-Language``. The English
+is what it always was, byte for byte.
 """
 
 from __future__ import annotations
@@ -21,12 +28,14 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gis import InputError, Problem, ScenarioError
+from gis.i18n import Lang, load_glossary
 from risk_models.register.errors import RoleError, TransitionError
 
 from ..jobs import BusyError, JobStateError
 from ..store import NotFoundError
 from .auth import AuthError
 from .budget import AnonymousLimitError
+from .lang import answer_lang
 from .models import ProblemOut
 from .params import ParameterError, parameter_fix
 from .security import SECURITY_HEADERS
@@ -38,6 +47,8 @@ __all__ = [
     "BodyTooLargeError",
     "install_handlers",
     "problem",
+    "problem_items",
+    "problem_lang",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,19 +100,46 @@ def _json_safe(value: object) -> str | int:
     return str(value)
 
 
-def problem_items(problems: Iterable[Problem]) -> list[dict[str, Any]]:
-    """JSON-ready ``errors`` entries from library problems."""
-    return [
-        {
-            "layer": p.layer,
-            "rows": [_json_safe(r) for r in p.rows[:_MAX_ROWS]],
-            "column": p.column,
-            "message": p.message,
-            "fix": p.fix,
-            "file": p.file,
-        }
-        for p in problems
-    ]
+def _problem_words(p: Problem, lang: Lang) -> tuple[str, str]:
+    """A problem's message and fix in ``lang`` (its glossary key's texts; else as written)."""
+    if lang == "en" or p.key is None:
+        return p.message, p.fix
+    g = load_glossary()
+    key = f"input_{p.key}"
+    message = g.text(key, lang, **p.values) if key in g.texts else p.message
+    fix = g.text(f"{key}_fix", lang, **p.values) if f"{key}_fix" in g.texts else p.fix
+    return message, fix
+
+
+def problem_items(problems: Iterable[Problem], lang: Lang = "en") -> list[dict[str, Any]]:
+    """JSON-ready ``errors`` entries from library problems, their message and fix in ``lang``."""
+    items = []
+    for p in problems:
+        message, fix = _problem_words(p, lang)
+        items.append(
+            {
+                "layer": p.layer,
+                "rows": [_json_safe(r) for r in p.rows[:_MAX_ROWS]],
+                "column": p.column,
+                "message": message,
+                "fix": fix,
+                "file": p.file,
+            }
+        )
+    return items
+
+
+def problem_lang(request: Request) -> Lang:
+    """The language of a problem answer to ``request`` (:func:`service.api.lang.answer_lang`)."""
+    return answer_lang(request)
+
+
+def _say(key: str, lang: Lang, **values: object) -> str:
+    return load_glossary().text(f"problem_{key}", lang, **values)
+
+
+def _spoken(lang: Lang, headers: dict[str, str] | None = None) -> dict[str, str]:
+    return {**(headers or {}), "Content-Language": lang, "Vary": "Accept-Language"}
 
 
 def problem(
@@ -253,15 +291,16 @@ def install_handlers(app: FastAPI) -> None:
         assert isinstance(exc, ScenarioError)
         if (vanished := gone(request)) is not None:
             return vanished
-        n = len(exc.problems)
-        detail = f"The scenario has {n} problem{'s' if n != 1 else ''}; `errors` lists each with its fix."
+        lang, n = problem_lang(request), len(exc.problems)
+        detail = _say("invalid_scenario_detail_one" if n == 1 else "invalid_scenario_detail", lang, count=n)
         return answer(
             request,
             422,
-            "Invalid scenario",
+            _say("invalid_scenario", lang),
             detail,
             slug="invalid-scenario",
-            errors=problem_items(exc.problems),
+            errors=problem_items(exc.problems, lang),
+            headers=_spoken(lang),
         )
 
     async def conflict(request: Request, exc: Exception) -> JSONResponse:
@@ -271,28 +310,40 @@ def install_handlers(app: FastAPI) -> None:
         return answer(request, 503, "Busy", str(exc), slug="busy", headers={"Retry-After": "30"})
 
     async def invalid_input(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, InputError)
         if (vanished := gone(request)) is not None:
             return vanished
-        errors = one_item(str(exc))
+        lang = problem_lang(request)
+        text = exc.text(lang)
+        errors = one_item(text)
         if isinstance(exc, ParameterError):  # the parameter named, and its fix on its own
-            message, _, fix = str(exc).partition(" Fix: ")
+            message, _, fix = text.partition(" Fix: ")
             errors = one_item(message, fix.rstrip(".") or None)
             errors[0]["column"] = exc.parameter
-        return answer(request, 422, "Invalid input", str(exc), slug="invalid-input", errors=errors)
+        return answer(
+            request,
+            422,
+            _say("invalid_input", lang),
+            text,
+            slug="invalid-input",
+            errors=errors,
+            headers=_spoken(lang),
+        )
 
     async def too_large(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BodyTooLargeError)
-        return _too_large(exc.limit)
+        return _too_large(exc.limit, problem_lang(request))
 
     async def validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        lang = problem_lang(request)
         items: list[dict[str, Any]] = [
             {
                 "layer": None,
                 "rows": [],
                 "column": ".".join(str(p) for p in err.get("loc", ())),
-                "message": str(err.get("msg", "invalid")),
-                "fix": parameter_fix(tuple(err.get("loc", ()))),
+                "message": str(err.get("msg", "invalid")),  # pydantic's own words (English)
+                "fix": parameter_fix(tuple(err.get("loc", ())), lang),
                 "file": None,
             }
             for err in exc.errors()
@@ -300,10 +351,14 @@ def install_handlers(app: FastAPI) -> None:
         named = sorted(
             {f"`{i['column'].split('.')[-1]}`" for i in items if i["column"].startswith(("query.", "path."))}
         )
-        detail = "The request does not match the API schema" + (
-            f" (parameter {', '.join(named)}; `errors` says how to fix it)." if named else "."
+        detail = (
+            _say("invalid_request_named", lang, names=", ".join(named))
+            if named
+            else _say("invalid_request_detail", lang)
         )
-        return answer(request, 422, "Invalid request", detail, errors=items)
+        return answer(
+            request, 422, _say("invalid_request", lang), detail, errors=items, headers=_spoken(lang)
+        )
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -343,12 +398,9 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, crash)
 
 
-def _too_large(limit: int) -> JSONResponse:
-    detail = (
-        f"The request body is larger than the limit of {limit:,} bytes. "
-        "Fix: send less, or raise --max-upload-mb."
-    )
-    return problem(413, "Request too large", detail, slug="too-large")
+def _too_large(limit: int, lang: Lang = "en") -> JSONResponse:
+    detail = _say("too_large_detail", lang, limit=f"{limit:,}")
+    return problem(413, _say("too_large", lang), detail, slug="too-large", headers=_spoken(lang))
 
 
 class BodyLimitMiddleware:
@@ -366,7 +418,7 @@ class BodyLimitMiddleware:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(self.max_bytes)(scope, receive, send)
+            await _too_large(self.max_bytes, problem_lang(Request(scope)))(scope, receive, send)
             return
         received = 0
         started = False
@@ -390,7 +442,7 @@ class BodyLimitMiddleware:
         except BodyTooLargeError:
             if started:
                 raise
-            await _too_large(self.max_bytes)(scope, receive, send)
+            await _too_large(self.max_bytes, problem_lang(Request(scope)))(scope, receive, send)
 
 
 class AnonymousBodyLimit:

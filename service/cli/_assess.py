@@ -56,7 +56,8 @@ def add_lang_option(p: argparse.ArgumentParser) -> None:
         "--lang",
         choices=LANGS,
         default=None,
-        help="language of the map, report and figures (default: Chinese in China, else English)",
+        help="language of the map, report, figures and summary (default: $RISKPLAN_LANG, else the "
+        "scenario's `[scenario] lang`, else its place: Chinese in China; else English)",
     )
 
 

@@ -8,14 +8,13 @@ and :func:`cli_lang`) and its words (:func:`say`) come from the glossary through
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from gis import InputError
-from gis.i18n import LANGS, Lang, default_lang, load_glossary, resolve_lang
+from gis.i18n import LANG_ENV, LANGS, Lang, load_glossary, resolve_lang
 from planning.names import DEFAULT_STANDARD
 
 if TYPE_CHECKING:
@@ -129,18 +128,20 @@ def cli_executor(args: argparse.Namespace) -> Iterator[Executor | None]:
         yield ex
 
 
-def print_run(result: PipelineResult, heading: str) -> None:
-    """List what a workflow run wrote, its notes and how long it took."""
-    print(heading)
+def print_run(result: PipelineResult, heading: str, **values: object) -> None:
+    """List what a workflow run wrote, its notes and how long it took, in the run's language.
+
+    ``heading`` is the key of the glossary's heading (``cli_<heading>``) with its ``values``
+    (``folder`` is filled in); the language is the one the run drew its outputs in
+    (``result.lang``), so the summary says what the map and the report say.
+    """
+    lang: Lang = getattr(result, "lang", None) or resolve_lang()
+    print(say(heading, lang, folder=result.out_dir.resolve(), **values))
     for name, path in result.outputs.items():
         print(f"  {name:<10} {path.resolve()}")
     for note in result.notes:
         print(note)
-    print(f"Done in {sum(result.timings_s.values()):.1f} s.")
-
-
-#: The environment variable with the default language of the CLI (``zh`` or ``en``).
-LANG_ENV = "RISKPLAN_LANG"
+    print(say("run_done", lang, seconds=f"{sum(result.timings_s.values()):.1f}"))
 
 
 def add_lang_option(p: argparse.ArgumentParser) -> None:
@@ -149,25 +150,9 @@ def add_lang_option(p: argparse.ArgumentParser) -> None:
         "--lang",
         choices=LANGS,
         default=None,
-        help=f"language of the summary and messages: zh or en (default: the scenario's place, "
-        f"Chinese in China; else ${LANG_ENV}; else English)",
+        help=f"language of the summary and messages: zh or en (default: ${LANG_ENV}, else the "
+        "scenario's `[scenario] lang`, else its place: Chinese in China; else English)",
     )
-
-
-def _bounds_wgs84(scenario: Scenario) -> tuple[float, float, float, float] | None:
-    """The scenario's extent in degrees, or None for a synthetic one (its coordinates are no place)."""
-    if scenario.synthetic or not scenario.layers:
-        return None
-    from pyproj import Transformer
-
-    boxes = [gdf.total_bounds for gdf in scenario.layers.values() if len(gdf)]
-    if not boxes:
-        return None
-    west, south = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    east, north = max(b[2] for b in boxes), max(b[3] for b in boxes)
-    to_degrees = Transformer.from_crs(scenario.crs, 4326, always_xy=True)
-    x, y = to_degrees.transform([west, east], [south, north])
-    return (float(x[0]), float(y[0]), float(x[1]), float(y[1]))
 
 
 def cli_lang(
@@ -176,26 +161,14 @@ def cli_lang(
     *,
     bounds_wgs84: tuple[float, float, float, float] | None = None,
 ) -> Lang:
-    """A command's language: ``--lang``, else the scenario's place, else ``$RISKPLAN_LANG``, else English.
+    """A command's language, by the one rule of :func:`gis.i18n.resolve_lang`.
 
-    The demo city and other synthetic scenarios have no place (their coordinates are generated),
-    so they follow ``$RISKPLAN_LANG``. ``bounds_wgs84`` gives the place of a scenario not loaded
-    (``riskplan init``). A bad ``$RISKPLAN_LANG`` is an :class:`gis.InputError`.
+    ``--lang``, else ``$RISKPLAN_LANG``, else the scenario TOML's ``[scenario] lang``, else the
+    scenario's place (Chinese in China: the synthetic demo city lies in Shanxi), else English.
+    ``bounds_wgs84`` gives the place of a scenario not loaded (``riskplan init``). A bad
+    ``$RISKPLAN_LANG`` is an :class:`gis.InputError` (exit 2).
     """
-    explicit = getattr(args, "lang", None)
-    if explicit:
-        return resolve_lang(explicit)
-    bounds = _bounds_wgs84(scenario) if scenario is not None else bounds_wgs84
-    if bounds is not None:
-        return default_lang(bounds)
-    env = os.environ.get(LANG_ENV, "").strip()
-    if env:
-        try:
-            return resolve_lang(env)
-        except InputError:
-            msg = f"${LANG_ENV} is `{env}`. Fix: set it to one of {', '.join(LANGS)}, or unset it."
-            raise InputError(msg) from None
-    return "en"
+    return resolve_lang(getattr(args, "lang", None), scenario=scenario, bounds_wgs84=bounds_wgs84)
 
 
 def say(key: str, lang: Lang, **values: object) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gis.errors import InputError
 
+from ._assess import add_lang_option
 from ._console import EXIT_OK, Stages, print_run
 
 __all__ = ["register"]
@@ -71,10 +72,10 @@ def _run(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path("demo_output")
     stages = Stages(7, quiet=args.quiet)
     try:
-        result = run_demo(out, seed=args.seed, n_road_nodes=args.nodes, progress=stages)
+        result = run_demo(out, seed=args.seed, n_road_nodes=args.nodes, progress=stages, lang=args.lang)
     finally:
         stages.close()
-    print_run(result, f"Demo city written to {result.out_dir.resolve()}/ (synthetic data, not a real city):")
+    print_run(result, "demo_written")
     return EXIT_OK
 
 
@@ -109,4 +110,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="only generate the synthetic demo province (10 cities, about 30 million people, "
         "3 million road nodes by default) as a scenario folder: scenario.toml + demo_province.gpkg",
     )
+    add_lang_option(p)
     p.set_defaults(func=_run)

@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         tasks.close()
         stages.close()
-    print_run(result, f"Every stage of {args.scenario} written to {Path(args.out).resolve()}/:")
+    print_run(result, "run_written", scenario=args.scenario)
     return EXIT_OK
 
 

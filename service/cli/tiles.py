@@ -66,6 +66,13 @@ def _roads(args: argparse.Namespace) -> tuple[maps.RoadTileSource, Scenario]:
     return maps.RoadTileSource(scenario_graph(scenario), name="roads"), scenario
 
 
+def _bounds(units: object) -> tuple[float, float, float, float] | None:
+    """The units' place in degrees (the language's default: Chinese in China)."""
+    from gis.i18n import scenario_bounds_wgs84
+
+    return scenario_bounds_wgs84({"units": units})
+
+
 def _run(args: argparse.Namespace) -> int:
     import maps
 
@@ -97,6 +104,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     units, what = _risk_units(args)
+    lang = cli_lang(args, bounds_wgs84=_bounds(units))
     columns = [c for c in maps.RISK_TILE_COLUMNS if c in units.columns]  # type: ignore[attr-defined]
     source = maps.TileSource(
         units,
@@ -110,12 +118,21 @@ def _run(args: argparse.Namespace) -> int:
         min_zoom=args.min_zoom,
         max_zoom=args.max_zoom,
         max_tiles=args.max_tiles,
-        description=f"riskplan risk levels: {what}",
+        description=say("tiles_description", lang, source=what),
     )
     print(
-        f"{done['tiles']:,} tiles (zooms {done['min_zoom']}..{done['max_zoom']}) of {len(source):,} units "
-        f"from {what} written to {Path(args.out).resolve()} ({done['bytes'] / 1e6:.1f} MB) "
-        f"in {time.perf_counter() - start:.1f} s."
+        say(
+            "tiles_written",
+            lang,
+            tiles=f"{done['tiles']:,}",
+            min_zoom=done["min_zoom"],
+            max_zoom=done["max_zoom"],
+            units=f"{len(source):,}",
+            source=what,
+            path=Path(args.out).resolve(),
+            mb=f"{done['bytes'] / 1e6:.1f}",
+            seconds=f"{time.perf_counter() - start:.1f}",
+        )
     )
     return EXIT_OK
 

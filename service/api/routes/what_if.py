@@ -32,9 +32,11 @@ from planning import analyse_coverage
 from planning.change import ScenarioChange
 from planning.what_if import WhatIfBaseline, what_if, what_if_baseline
 
+from ...change_words import describe_change
 from ..caches import cached, get_caches
 from ..deps import READ_OPERATION, ReadAccess, get_service
 from ..geojson import RenderedLayer
+from ..lang import answer_lang
 from ..params import ScenarioId, check_standard
 from ..problems import PROBLEM_RESPONSES
 from ..what_if_models import WhatIfCommunityOut, WhatIfIn, WhatIfOut, WhatIfSummaryOut
@@ -221,7 +223,7 @@ def what_if_route(scenario_id: ScenarioId, body: WhatIfIn, request: Request) -> 
     return WhatIfOut(
         scenario_id=scenario_id,
         standard=body.standard,
-        change=change.describe(),
+        change=describe_change(change, answer_lang(request)),
         summary=summary,
         communities=rows,
         closed_roads=json.loads(roads.to_json(drop_id=True, na="null")),
