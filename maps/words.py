@@ -3,17 +3,16 @@
 Every text a person reads in ``maps`` comes from the glossary (``gis/data/glossary.toml``) through
 :func:`tr`, with a literal key (``tr("map_legend")``), so a test can collect every key the code
 uses and check it exists in both languages. The language of one output is set for the duration of
-its drawing by :func:`speaking` (a :class:`contextvars.ContextVar`: each thread and each request
-has its own, so one request's language never leaks into another's); :func:`output_lang` picks it:
+its drawing by :func:`speaking` (:mod:`gis.speech`'s :class:`contextvars.ContextVar`, re-exported
+here: each thread and each request has its own, and the words ``risk_models`` and ``planning``
+make with :func:`gis.speech.say` inside it are in the same language); :func:`output_lang` picks it:
 the explicit choice, else the scenario's place (Chinese for a scenario in China, else English).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -26,6 +25,7 @@ from gis.i18n import (
     load_glossary,
     resolve_lang,
 )
+from gis.speech import current_lang, speaking, spoken_lang
 
 __all__ = [
     "category_label",
@@ -48,7 +48,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_LANG: ContextVar[Lang | None] = ContextVar("riskplan_maps_lang", default=None)
 _BOUNDS_LAYERS = ("study_area", "communities", "fire_stations", "roads", "units")
 
 
@@ -64,7 +63,7 @@ def tr(key: str, **values: object) -> str:
     'major risk'
     """
     g = load_glossary()
-    lang = _LANG.get() or "en"
+    lang = current_lang()
     if key in g.texts:
         return g.text(key, lang, **values)
     return g.term(key, lang)
@@ -79,27 +78,6 @@ def term_label(key: str, **values: object) -> str:
     'Rectification deadline'
     """
     return _capital(tr(key, **values))
-
-
-def current_lang() -> Lang:
-    """The language of the output being drawn (English outside :func:`speaking`)."""
-    return _LANG.get() or "en"
-
-
-def spoken_lang() -> Lang | None:
-    """The language set by an enclosing :func:`speaking`, or None outside one."""
-    return _LANG.get()
-
-
-@contextmanager
-def speaking(lang: Lang) -> Iterator[Lang]:
-    """Draw in ``lang`` inside the block (checked: ``zh`` or ``en``)."""
-    checked = resolve_lang(lang)
-    token = _LANG.set(checked)
-    try:
-        yield checked
-    finally:
-        _LANG.reset(token)
 
 
 def scenario_bounds_wgs84(layers: Mapping[str, Any]) -> tuple[float, float, float, float] | None:

@@ -10,6 +10,7 @@ another CRS) raise :class:`gis.InputError` naming both sources and the fix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import InputError
+from gis.speech import say
+from risk_models.words import category_word, level_word
 
 __all__ = ["LEVEL_ORDER", "Comparison", "compare_results", "compare_units", "read_results"]
 
@@ -25,10 +28,11 @@ __all__ = ["LEVEL_ORDER", "Comparison", "compare_results", "compare_units", "rea
 LEVEL_ORDER = ("blue", "yellow", "orange", "red")
 #: Relative change below which a figure counts as unchanged.
 REL_TOL = 1e-6
-_FACTORS = {
-    "exposure_factor": "exposure",
-    "vulnerability_factor": "vulnerability",
-    "response_factor": "response",
+# each factor's words for its change (literal glossary keys: the words test collects them)
+_FACTORS: dict[str, Callable[[str, str], str]] = {
+    "exposure_factor": lambda b, a: say("plan_why_exposure", before=b, after=a),
+    "vulnerability_factor": lambda b, a: say("plan_why_vulnerability", before=b, after=a),
+    "response_factor": lambda b, a: say("plan_why_response", before=b, after=a),
 }
 
 
@@ -156,16 +160,19 @@ def compare_units(
     out["level_steps"] = out["level_after"].map(rank) - out["level_before"].map(rank)
     reasons: list[list[str]] = [[] for _ in range(len(out))]
     for i in np.flatnonzero(out["level_steps"].to_numpy() != 0):
-        reasons[i].append(f"level {out['level_before'].iloc[i]} -> {out['level_after'].iloc[i]}")
+        was, now = level_word(out["level_before"].iloc[i]), level_word(out["level_after"].iloc[i])
+        reasons[i].append(say("plan_why_level", before=was, after=now))
     cats = [c for c in b.columns if c.startswith("hazard_") and c in a.columns and c != "hazard_vs_median"]
     for c in cats:
         d = a[c].astype(float) - b[c].astype(float)
         for i in np.flatnonzero(_changed(b[c], a[c])):
-            reasons[i].append(f"hazard {c.removeprefix('hazard_').replace('_', ' ')} {d.iloc[i]:+.2f}")
-    for col, name in _FACTORS.items():
+            what = category_word(c.removeprefix("hazard_")).replace("_", " ")
+            reasons[i].append(say("plan_why_hazard", category=what, change=f"{d.iloc[i]:+.2f}"))
+    for col, words in _FACTORS.items():
         if col in b.columns and col in a.columns:
             for i in np.flatnonzero(_changed(b[col], a[col])):
-                reasons[i].append(f"{name} factor {float(b[col].iloc[i]):.2f} -> {float(a[col].iloc[i]):.2f}")
+                was, now = f"{float(b[col].iloc[i]):.2f}", f"{float(a[col].iloc[i]):.2f}"
+                reasons[i].append(words(was, now))
     if (coverage_before is None or coverage_after is None) and all(
         "response_time_s" in u.columns for u in (b, a)
     ):  # grid or H3 units: the response time each unit was scored with
@@ -190,13 +197,12 @@ def compare_units(
                 out["covered_after"].astype(int) - out["covered_before"].astype(int)
             ) * pop
             for i in np.flatnonzero(out["covered_before"].to_numpy() != out["covered_after"].to_numpy()):
-                reasons[i].append(
-                    "now covered in time" if out["covered_after"].iloc[i] else "no longer covered"
-                )
+                covered = bool(out["covered_after"].iloc[i])
+                reasons[i].append(say("plan_why_now_covered") if covered else say("plan_why_not_covered"))
         if "nearest_station" in cb and "nearest_station" in ca:
             s0, s1 = cb["nearest_station"].astype(str), ca["nearest_station"].astype(str)
             for i in np.flatnonzero(s0.to_numpy() != s1.to_numpy()):
-                reasons[i].append(f"station district {s0.iloc[i]} -> {s1.iloc[i]}")
+                reasons[i].append(say("plan_why_district", before=s0.iloc[i], after=s1.iloc[i]))
     worse = (out["level_steps"] > 0) | (
         (out["level_steps"] == 0)
         & _changed(out["score_before"], out["score_after"])
@@ -208,7 +214,7 @@ def compare_units(
         & (out["score_change"] < 0)
     )
     out["change"] = np.where(worse, "worse", np.where(better, "better", "same"))
-    out["reasons"] = ["; ".join(r) for r in reasons]
+    out["reasons"] = [say("words_clause_sep").join(r) for r in reasons]
     return Comparison(gpd.GeoDataFrame(out, geometry=b.geometry.values, crs=b.crs), labels)
 
 

@@ -25,6 +25,7 @@ from gis.atomic import write_gpkg
 from gis.executor import InProcessExecutor, as_executor
 from gis.network import as_road_graph
 from gis.scenario import Scenario
+from gis.speech import say
 from gis.tables import TableOverrides
 
 from ._stats import repair_quantile
@@ -32,8 +33,6 @@ from .districts import _station_districts
 from .isochrones import _isochrones, band_population
 from .names import DEFAULT_STANDARD
 from .response import (
-    OFF_ROAD_RULE,
-    SECOND_BEYOND_RULE,
     TravelMatrix,
     _engine,
     _layers,
@@ -44,6 +43,7 @@ from .response import (
 from .snapping import share_road_edges, start_snaps
 from .standards import ResponseStandard, response_standard
 from .travel import RoadMatrix
+from .words import off_road_rule, place_counts, second_beyond_rule
 
 if TYPE_CHECKING:
     from gis.executor import Executor
@@ -101,7 +101,7 @@ class CoverageResult:
         Seconds spent in each step.
     notes
         What a reader must know: the scenario's own notes and the places off the road network
-        (:data:`OFF_ROAD_RULE`).
+        (:data:`planning.OFF_ROAD_RULE`).
     extra_layers, extra_tables
         Further layers and tables written with the rest (the reliability's ``station_workload``
         and ``p90_by_hour``, :func:`planning.reliability.attach_reliability`).
@@ -322,16 +322,16 @@ def analyse_coverage(
     notes = list(scenario.notes)
     off_road = {n: int(g["flagged"].sum()) for n, g in (("communities", communities), ("hazards", hazards))}
     if any(off_road.values()):
-        counts = ", ".join(f"{v} {k}" for k, v in off_road.items() if v)
-        notes.append(f"{counts}: {OFF_ROAD_RULE}")
+        notes.append(say("plan_off_road", count=place_counts(off_road), rule=off_road_rule()))
     if engine.chunked:
         beyond = {n: int(g["second_beyond_cutoff"].sum()) for n, g in layers.items()}
-        counts = ", ".join(f"{v} {k}" for k, v in beyond.items() if v) or "no places"
         notes.append(
-            f"chunked travel times ({len(engine.station_ids)} stations x {engine.matrix.n_nodes:,} "
-            f"road nodes): second station beyond {engine.second_cutoff_s:.0f} s response for "
-            f"{counts}: {SECOND_BEYOND_RULE}"
-        )
+            say(
+                "plan_chunked", stations=len(engine.station_ids), nodes=f"{engine.matrix.n_nodes:,}",
+                seconds=f"{engine.second_cutoff_s:.0f}", count=place_counts(beyond) or say("plan_no_places"),
+                rule=second_beyond_rule(),
+            )
+        )  # fmt: skip
     summary = summarise_coverage(
         {"communities": communities, "hazards": hazards, "area_units": units_cov},
         std,

@@ -47,12 +47,14 @@ from gis.errors import InputError
 from gis.executor import Executor, Progress, as_executor
 from gis.network import RoadGraph, as_road_graph
 from gis.scenario import Scenario
+from gis.speech import in_language, say, spoken_lang
 from gis.tables import TableOverrides
 
 from .cities import CITY_COLUMN, box_subgraph, city_box, city_scenario, scenario_cities
 from .depots import _depot_specs, _suggest, assign_capacitated, depot_table, relocation_demand, stock_table
 from .siting import load_norms
 from .travel import CHUNK_FLOATS, _points, cost_matrix, road_matrix
+from .words import norm_source, tier_word
 
 if TYPE_CHECKING:
     from gis.network.graph import GraphLike
@@ -319,7 +321,8 @@ def plan_depot_network(
     city_tiers = [t for t in order if t in net["city_tiers"]]
     upper = [t for t in order if t not in city_tiers]
     limit_s = float(cfg["depots"]["time_limit_s"] if time_limit_s is None else time_limit_s)
-    notes = [str(net["source"]), cfg["relocation"]["source"], cfg["depot_tiers"]["source"]]
+    notes = [norm_source("depot_network", str(net["source"]))]
+    notes += [norm_source(k, cfg[k]["source"]) for k in ("relocation", "depot_tiers")]
     cities = scenario_cities(scenario)
     depots = scenario.layers.get("depots")
     if not cities or depots is None or len(depots) == 0 or CITY_COLUMN not in depots:
@@ -354,7 +357,13 @@ def plan_depot_network(
     in_time = pd.Series(False, index=com.index)
     parents = []
     status: list[str] = []
-    for _, r in ex.run(_city_step, tasks, shared=shared, progress=progress, name="city_depot_tiers"):
+    for _, r in ex.run(
+        in_language(spoken_lang(), _city_step),
+        tasks,
+        shared=shared,
+        progress=progress,
+        name="city_depot_tiers",
+    ):
         depot_of.loc[r["index"]] = r["depot"]
         travel_h.loc[r["index"]] = r["travel_h"]
         in_time.loc[r["index"]] = r["in_time"]
@@ -432,11 +441,8 @@ def plan_depot_network(
             "capacity_people": dep.groupby("tier")["capacity_people"].sum(),
         }
     ).reindex([t for t in order if (dep["tier"] == t).any()])
-    notes.append(
-        f"tiers {' -> '.join(order)}: each community goes to the lowest tier with room within its "
-        f"delivery limit (its {params['nearest']} nearest depots of a tier); each depot backs "
-        f"{share:.0%} of the people served under it"
-    )
+    tiers_text = " -> ".join(tier_word(t) for t in order)
+    notes.append(say("plan_depot_tiers", tiers=tiers_text, nearest=params["nearest"], share=f"{share:.0%}"))
     plan = TieredDepotPlan(days, out, dep, stock, new, tiers, tuple(status), tuple(dict.fromkeys(notes)))
     log.info("%s", plan.report())
     return plan

@@ -30,12 +30,14 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from gis.atomic import write_gpkg
 from gis.errors import InputError
 from gis.scenario import Scenario
+from gis.speech import say
 from gis.tables import TableOverrides
 
 from .location import p_median
 from .names import Distance
 from .siting import load_norms
 from .travel import TargetsBySources, cost_matrix
+from .words import norm_source, tier_word
 
 if TYPE_CHECKING:
     from gis.network.graph import GraphLike
@@ -364,9 +366,7 @@ def _depot_specs(depots: gpd.GeoDataFrame, tiers: dict[str, Any], notes: list[st
     hi = spec["tier"].map(lambda t: float(tiers[t]["capacity_max_people"]))
     cap = pd.to_numeric(depots.get("capacity_people", pd.Series(np.nan, index=depots.index)), errors="coerce")
     if cap.isna().any():
-        notes.append(
-            f"depots {cap.index[cap.isna()].tolist()} have no capacity_people: the tier norm minimum used"
-        )
+        notes.append(say("plan_depot_no_capacity", depots=cap.index[cap.isna()].tolist()))
     spec["capacity_people"] = cap.fillna(lo)
     spec["tier_norm"] = np.where(
         spec["capacity_people"] < lo, "below", np.where(spec["capacity_people"] > hi, "above", "within")
@@ -435,7 +435,7 @@ def plan_depots(
         raise InputError(msg)
     cfg = load_norms(planning_norms)
     limit_s = float(cfg["depots"]["time_limit_s"] if time_limit_s is None else time_limit_s)
-    notes = [cfg["relocation"]["source"], cfg["depot_tiers"]["source"]]
+    notes = [norm_source(k, cfg[k]["source"]) for k in ("relocation", "depot_tiers")]
     com = scenario["communities"]
     depots = scenario.layers.get("depots")
     if depots is None or len(depots) == 0:
@@ -446,7 +446,7 @@ def plan_depots(
         raise InputError(msg)
     demand = relocation_demand(com, risk=risk, flood_return_period=flood_return_period, planning_norms=cfg)
     if flood_return_period is not None:
-        notes.append(cfg["relocation_flood"]["source"])
+        notes.append(norm_source("relocation_flood", cfg["relocation_flood"]["source"]))
     spec = _depot_specs(depots, cfg["depot_tiers"], notes)
     hours = cost_matrix(graph, depots, com, distance=distance, planning_norms=cfg) / 3600.0
     people = demand["relocate_people"].to_numpy(np.float64)
@@ -554,7 +554,7 @@ def _suggest(
     if len(unmet) == 0:
         return None
     if "candidate_sites" not in scenario or len(scenario["candidate_sites"]) == 0:
-        notes.append("demand is unmet but there are no candidate sites for a new depot")
+        notes.append(say("plan_depot_no_candidates"))
         return None
     cand = scenario["candidate_sites"]
     tier = str(cfg["depots"]["new_tier"])
@@ -563,13 +563,13 @@ def _suggest(
     wanted = math.ceil(unmet["unmet_people"].sum() / cap) if n_new is None else int(n_new)
     count = min(wanted, len(cand))
     if n_new is not None and count < wanted:
-        notes.append(f"{wanted} new depots asked for but only {len(cand)} candidate sites: {count} suggested")
+        notes.append(say("plan_depot_few_candidates", wanted=wanted, sites=len(cand), count=count))
     if hours is None:
         hours = cost_matrix(graph, cand, unmet, distance=distance, planning_norms=cfg) / 3600.0
     hours = np.where(hours <= float(t["delivery_h"]), hours, np.inf)
     ok = np.isfinite(hours).any(axis=1)
     if not ok.any():
-        notes.append("no candidate site reaches the unmet communities within the delivery limit")
+        notes.append(say("plan_depot_none_in_time"))
         return None
     w = unmet["unmet_people"].to_numpy(np.float64)[ok]
     res = p_median(hours[ok], w, count, time_limit_s=limit_s)
@@ -585,8 +585,11 @@ def _suggest(
                 "tier": tier,
                 "capacity_people": cap,
                 "people_served": people,
-                "reason": (
-                    f"{tier} depot for {int((serve == c).sum())} unmet communities ({people:,.0f} people)"
+                "reason": say(
+                    "plan_depot_reason",
+                    tier=tier_word(tier),
+                    count=int((serve == c).sum()),
+                    people=f"{people:,.0f}",
                 ),
                 "geometry": cand.geometry.iloc[c],
             }

@@ -29,6 +29,7 @@ from gis.errors import InputError
 from gis.network import graph_edges
 from gis.scenario import Scenario
 from gis.snap import road_distances
+from gis.speech import say
 from gis.tables import TableOverrides, load_table
 
 from ._curve import drop_idle, extend, metrics, objective, solve
@@ -37,10 +38,10 @@ from ._stats import quantile
 from .demand import demand_weights
 from .location import LocationResult
 from .names import DEFAULT_STANDARD, MODELS, Distance, Model
-from .response import OFF_ROAD_RULE
 from .siting import apply_siting_rules, generate_candidates, load_norms
 from .standards import ResponseStandard, response_standard
 from .travel import _points, cost_matrix, road_matrix
+from .words import distance_word, highway_word, off_road_rule, place_counts
 
 if TYPE_CHECKING:
     from gis.network.graph import GraphLike
@@ -59,8 +60,8 @@ IntArray = npt.NDArray[np.intp]
 
 def _hazard_distance(d: float) -> str:
     if not np.isfinite(d):
-        return "no flammable or explosive hazard in the scenario"
-    return f"{d:,.0f} m from the nearest flammable/explosive hazard"
+        return say("plan_site_no_hazard")
+    return say("plan_site_hazard_m", metres=f"{d:,.0f}")
 
 
 def _seconds(t: float) -> str:
@@ -77,7 +78,8 @@ def _uncoverable(
 ) -> pd.DataFrame:
     """Communities no existing station or eligible candidate covers within ``radius`` (``best``: over all)."""
     out = best > radius
-    reason = np.where(off_road, "off road", np.where(np.isfinite(best), "too far", "unreachable"))
+    far, cut = say("plan_uncoverable_too_far"), say("plan_uncoverable_unreachable")
+    reason = np.where(off_road, say("plan_uncoverable_off_road"), np.where(np.isfinite(best), far, cut))
     table = pd.DataFrame(
         {
             "name": com["name"].to_numpy() if "name" in com else com.index.to_numpy(),
@@ -420,7 +422,8 @@ def plan_stations(
         )
     if off_road.any():
         cost[off_road] = np.inf
-        notes.append(f"{int(off_road.sum())} communities: {OFF_ROAD_RULE}")
+        count = place_counts({"communities": int(off_road.sum())})
+        notes.append(say("plan_off_road", count=count, rule=off_road_rule()))
     best_all = costs.best() if costs is not None else cost.min(axis=1) if cost.shape[1] else None
     if best_all is None or not np.isfinite(best_all).any():
         msg = (
@@ -435,11 +438,8 @@ def plan_stations(
 
     uncoverable = _uncoverable(com, best_all, pop, radius, off_road=off_road)
     if len(uncoverable):
-        notes.append(
-            f"{len(uncoverable)} communities ({uncoverable['population'].sum():,.0f} people) cannot be "
-            f"covered within {radius:.0f} s from any existing station or eligible candidate site; "
-            "every plan leaves them uncovered (see `uncoverable`)"
-        )
+        people = f"{uncoverable['population'].sum():,.0f}"
+        notes.append(say("plan_uncoverable", count=len(uncoverable), people=people, seconds=f"{radius:.0f}"))
     q = busy_fraction
     result = solve(
         model,
@@ -452,15 +452,12 @@ def plan_stations(
         busy_fraction=q,
     )
     if result.status != "optimal":
-        notes.append(f"plan solve stopped early ({result.status}): best solution kept, gap {result.gap:.2%}")
+        notes.append(say("plan_stopped_early", status=result.status, gap=f"{result.gap:.2%}"))
     chosen = np.asarray(result.selected, dtype=np.intp)
     if model in ("mclp", "backup", "mexclp"):
         kept = drop_idle(model, cost, w, radius, chosen, existing=existing, busy_fraction=q)
         if len(kept) < len(chosen):
-            notes.append(
-                f"{len(chosen) - len(kept)} of the {n_new} new stations asked for would add no demand "
-                f"covered (the others already cover all they can reach): not proposed"
-            )
+            notes.append(say("plan_idle_dropped", idle=len(chosen) - len(kept), asked=n_new))
             chosen = kept
 
     n_chosen = int((~np.isin(chosen, existing)).sum())
@@ -510,11 +507,11 @@ def plan_stations(
     threshold = float(cfg["tradeoff"]["min_marginal_share"])
     if model == "lscp":
         rec = len(result.new_sites)
-        notes.append("recommended: the fewest new stations covering all coverable demand (LSCP)")
+        notes.append(say("plan_recommended_lscp"))
     else:
         below = np.flatnonzero((tradeoff["marginal_gain"] < threshold).to_numpy()[1:])
         rec = int(below[0]) if len(below) else k_max
-        notes.append(f"recommended: the last new station adding at least {threshold:.0%} of demand covered")
+        notes.append(say("plan_recommended_gain", share=f"{threshold:.0%}"))
     tradeoff["recommended"] = tradeoff["n_new"] == rec
 
     before = cost[:, existing].min(axis=1)
@@ -549,19 +546,22 @@ def plan_stations(
         add = gained.to_numpy() & mine
         site = cand.loc[sid]
         where = (
-            f"{site['frontage_highway']} frontage"
+            say("plan_site_frontage", highway=highway_word(site["frontage_highway"]))
             if "frontage_highway" in cand and site["frontage_highway"]
-            else "site"
+            else say("plan_site")
         )
         recs.append(
             {
                 "id": sid,
                 "name": site["name"],
-                "reason": (
-                    f"first engine within {radius / 60:g} min for {int(add.sum())} communities "
-                    f"({pop[add].sum():,.0f} people) not covered before; "
-                    f"nearest to {int(mine.sum())} communities; "
-                    f"{where}, {_hazard_distance(site['hazard_m'])}"
+                "reason": say(
+                    "plan_station_reason",
+                    minutes=f"{radius / 60:g}",
+                    gained=int(add.sum()),
+                    people=f"{pop[add].sum():,.0f}",
+                    nearest=int(mine.sum()),
+                    where=where,
+                    hazard=_hazard_distance(site["hazard_m"]),
                 ),
                 "added_demand": float(w[add].sum()),
                 "added_population": float(pop[add].sum()),
@@ -574,7 +574,7 @@ def plan_stations(
         pd.DataFrame(recs, columns=columns), geometry="geometry", crs=scenario.crs
     ).set_index("id")
     cand["selected"] = cand.index.isin(proposed.index)
-    notes.append(f"cost: {distance} response time = {std.turnout_s:.0f} s turnout + travel")
+    notes.append(say("plan_cost", distance=distance_word(distance), turnout=f"{std.turnout_s:.0f}"))
     plan = StationPlan(
         model,
         distance,

@@ -36,9 +36,11 @@ from gis.executor import Progress as TaskProgress
 from gis.i18n import scenario_lang
 from gis.network import GraphLike, RoadGraph, as_road_graph
 from gis.scenario import scenario_table
+from gis.speech import speak, speaks
 from gis.tables import TableOverrides
 from maps import write_map, write_report
 from maps.qgis_styles import write_qgis_styles
+from maps.words import output_lang
 from planning import (
     CoverageResult,
     DepotPlan,
@@ -289,6 +291,7 @@ def natural_inputs(scenario: Scenario) -> tuple[NaturalHazards | None, Path | No
     return natural_hazards_from_toml(*found)
 
 
+@speaks  # the run's words (risk reasons, plan notes) in its output's language: speak(lang) below
 def run_scenario(
     scenario: Scenario | str | Path,
     out_dir: str | Path,
@@ -364,6 +367,7 @@ def run_scenario(
         reliability_run_options(scenario)  # and a bad [reliability] or incident row
         time_of_day = time_of_day_options(scenario)  # and a bad [time_of_day]
         lang = lang or scenario_lang(scenario)  # --lang, else the TOML's `lang`, else by place
+        speak(output_lang(lang, scenario))  # the map's and the report's language
     source = survey_source(scenario, survey)
     safety = None
     if source is not None:  # scored (and planned) before anything is written: a bad survey stops here
@@ -407,8 +411,6 @@ def run_scenario(
         coverage = coverage if hours is None else hours.mark(coverage)
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
         if hours is not None:
-            from maps.words import output_lang
-
             result.outputs |= hours.write(out, lang=output_lang(lang, scenario))
         sens = scenario_sensitivity(scenario, risk)
         result.outputs["risk"] = risk.write(

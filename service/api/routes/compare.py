@@ -12,10 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from gis.speech import speaking
 from planning.compare import compare_units
 
 from ...units import canonical_units
 from ..deps import ReadAccess
+from ..lang import LangQuery, request_lang
 from ..params import DEFAULT_STANDARD, ScenarioId, StandardParam
 from ..problems import PROBLEM_RESPONSES
 from .coverage import coverage_entry, number
@@ -35,6 +37,7 @@ def compare(
     units: UnitsParam = "communities",
     standard: StandardParam = DEFAULT_STANDARD,
     n: Annotated[int, Query(ge=1, le=500, description="Changed units listed, largest first.")] = 50,
+    lang: LangQuery = None,
 ) -> dict[str, Any]:
     """Per unit the change from ``scenario_id`` (baseline) to ``other_id``, with the reasons.
 
@@ -48,7 +51,10 @@ def compare(
             "coverage_before": coverage_entry(request, scenario_id, standard).layers["communities"],
             "coverage_after": coverage_entry(request, other_id, standard).layers["communities"],
         }
-    result = compare_units(before, after, labels=(f"scenario {scenario_id}", f"scenario {other_id}"), **cover)
+    with speaking(request_lang(request, lang)):  # the reasons in the request's language
+        result = compare_units(
+            before, after, labels=(f"scenario {scenario_id}", f"scenario {other_id}"), **cover
+        )
     u = result.units
     changed = u[u["reasons"] != ""]
     order = changed["score_change"].abs().sort_values(ascending=False).index[:n]
