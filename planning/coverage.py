@@ -43,7 +43,7 @@ from .response import (
 from .snapping import share_road_edges, start_snaps
 from .standards import ResponseStandard, response_standard
 from .travel import RoadMatrix
-from .words import off_road_rule, place_counts, second_beyond_rule
+from .words import off_road_rule, place_counts, place_word, second_beyond_rule
 
 if TYPE_CHECKING:
     from gis.executor import Executor
@@ -133,23 +133,32 @@ class CoverageResult:
         """A few lines for people: coverage shares, percentiles, violations."""
         std = self.standard
         lines = [
-            f"Coverage of {self.scenario} under {std.name} ({std.turnout_s:.0f} s turnout + "
-            f"{std.travel_s:.0f} s travel = {std.response_s:.0f} s; speed factor {self.speed_factor:g})"
-            + ("" if self.hour is None else f" at {self.hour:02d}:00")
-        ]
-        for name, row in self.summary.iterrows():
-            what = "population" if row["weight"] == "population" else row["weight"]
-            lines.append(
-                f"  {name:<12} {row['covered']:>5}/{row['features']:<5} covered; {row['share_weight']:6.1%} "
-                f"of {what}; response p50 {row['p50_response_s']:.0f} s, p90 {row['p90_response_s']:.0f} s"
-                f"{'' if row['meets_standard'] else '  (standard NOT met)'}"
+            say(
+                "plan_cov_head", scenario=self.scenario, standard=std.name,
+                turnout=f"{std.turnout_s:.0f}", travel=f"{std.travel_s:.0f}",
+                response=f"{std.response_s:.0f}", speed=f"{self.speed_factor:g}",
             )
+            + ("" if self.hour is None else say("plan_cov_at_hour", hour=f"{self.hour:02d}"))
+        ]  # fmt: skip
+        for name, row in self.summary.iterrows():
+            what = say("plan_cov_population") if row["weight"] == "population" else row["weight"]
+            lines.append(
+                say(
+                    "plan_cov_line", layer=f"{place_word(str(name)):<12}", covered=f"{row['covered']:>5}",
+                    features=f"{row['features']:<5}", share=f"{row['share_weight']:6.1%}", weight=what,
+                    p50=f"{row['p50_response_s']:.0f}", p90=f"{row['p90_response_s']:.0f}",
+                )
+                + ("" if row["meets_standard"] else say("plan_cov_not_met"))
+            )  # fmt: skip
         if len(self.hazards_by_grade) > 1:
-            shares = ", ".join(f"{g} {r['share_covered']:.0%}" for g, r in self.hazards_by_grade.iterrows())
-            lines.append(f"  hazards covered by {self.hazards_by_grade.attrs.get('grade_column')}: {shares}")
+            shares = say("words_list_sep").join(
+                f"{g} {r['share_covered']:.0%}" for g, r in self.hazards_by_grade.iterrows()
+            )
+            column = self.hazards_by_grade.attrs.get("grade_column")
+            lines.append(say("plan_cov_hazards", column=column, shares=shares))
         counts = self.violations["kind"].value_counts().to_dict() if len(self.violations) else {}
-        lines.append(f"  district violations: {counts or 'none'}")
-        lines += [f"  note: {n}" for n in self.notes]
+        lines.append(say("plan_cov_violations", counts=counts or say("plan_report_none")))
+        lines += [say("plan_report_note", note=n) for n in self.notes]
         return "\n".join(lines)
 
     def write(self, path: str | Path) -> Path:

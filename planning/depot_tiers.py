@@ -54,7 +54,7 @@ from .cities import CITY_COLUMN, box_subgraph, city_box, city_scenario, scenario
 from .depots import _depot_specs, _suggest, assign_capacitated, depot_table, relocation_demand, stock_table
 from .siting import load_norms
 from .travel import CHUNK_FLOATS, _points, cost_matrix, road_matrix
-from .words import norm_source, tier_word
+from .words import norm_source, tier_word, unmet_lines
 
 if TYPE_CHECKING:
     from gis.network.graph import GraphLike
@@ -153,17 +153,23 @@ class TieredDepotPlan:
         c = self.communities
         total = float(c["relocate_people"].sum())
         lines = [
-            f"Depot network ({self.days} days, {len(self.depots)} depots in {len(self.tiers)} tiers): "
-            f"{total:,.0f} people to relocate, {total - self.unmet_people:,.0f} served."
-        ]
+            say(
+                "plan_network_head", days=self.days, depots=len(self.depots), tiers=len(self.tiers),
+                total=f"{total:,.0f}", served=f"{total - self.unmet_people:,.0f}",
+            )
+        ]  # fmt: skip
         for tier, r in self.tiers.iterrows():
             lines.append(
-                f"  {tier}: {r['depots']} depots serve {r['people_assigned']:,.0f} people directly and back "
-                f"{r['people_backed']:,.0f} below them; capacity {r['capacity_people']:,.0f}"
-            )
-        for reason, g in c[c["unmet_people"] > 0].groupby("unmet_reason"):
-            lines.append(f"  unmet ({reason}): {len(g)} communities, {g['unmet_people'].sum():,.0f} people")
-        lines += [f"  suggested new depot {i}: {r['reason']}" for i, r in self.new_depots.iterrows()]
+                say(
+                    "plan_network_tier", tier=tier_word(str(tier)), depots=r["depots"],
+                    assigned=f"{r['people_assigned']:,.0f}", backed=f"{r['people_backed']:,.0f}",
+                    capacity=f"{r['capacity_people']:,.0f}",
+                )
+            )  # fmt: skip
+        lines += unmet_lines(c)
+        lines += [
+            say("plan_depot_suggested", depot=i, reason=r["reason"]) for i, r in self.new_depots.iterrows()
+        ]
         return "\n".join(lines)
 
     def write(self, path: str | Path) -> Path:

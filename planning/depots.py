@@ -37,7 +37,7 @@ from .location import p_median
 from .names import Distance
 from .siting import load_norms
 from .travel import TargetsBySources, cost_matrix
-from .words import norm_source, tier_word
+from .words import depot_lines, distance_word, norm_source, tier_word, unmet_lines
 
 if TYPE_CHECKING:
     from gis.network.graph import GraphLike
@@ -322,28 +322,23 @@ class DepotPlan:
         c = self.communities
         total = float(c["relocate_people"].sum())
         lines = [
-            f"Depot plan ({self.distance} distance, {self.days} days): {total:,.0f} people to relocate, "
-            f"{total - self.unmet_people:,.0f} served by {len(self.depots)} depots ({self.status}).",
-        ]
+            say(
+                "plan_depot_head", distance=distance_word(self.distance), days=self.days,
+                total=f"{total:,.0f}", served=f"{total - self.unmet_people:,.0f}", depots=len(self.depots),
+                status=self.status,
+            )
+        ]  # fmt: skip
         if "relocate_basis" in c:
             flood = c[c["relocate_basis"] != "risk level"]
             if len(flood):
-                lines.append(
-                    f"  the {flood['relocate_basis'].iloc[0]} flood sets the demand of {len(flood)} "
-                    f"communities: {flood['flood_displaced'].sum():,.0f} residents displaced"
-                )
-        for reason, g in c[c["unmet_people"] > 0].groupby("unmet_reason"):
-            lines.append(f"  unmet ({reason}): {len(g)} communities, {g['unmet_people'].sum():,.0f} people")
-        for d, row in self.table().iterrows():
-            if row["people_assigned"] > 0 and np.isfinite(row["max_travel_h"]):
-                delivery = f"worst delivery {row['max_travel_h']:.2f} h (limit {row['delivery_limit_h']:g} h)"
-            else:
-                delivery = "serves no community"
-            lines.append(
-                f"  {d} {row.get('name', '')} [{row['tier']}]: {row['people_assigned']:,.0f} / "
-                f"{row['capacity_people']:,.0f} people, {delivery}; short: {row['shortfall'] or 'nothing'}"
-            )
-        lines += [f"  suggested new depot {i}: {r['reason']}" for i, r in self.new_depots.iterrows()]
+                years = str(flood["relocate_basis"].iloc[0]).removeprefix("flood ").removesuffix("-year")
+                displaced = f"{flood['flood_displaced'].sum():,.0f}"
+                lines.append(say("plan_depot_flood", years=years, count=len(flood), displaced=displaced))
+        lines += unmet_lines(c)
+        lines += depot_lines(self.table())
+        lines += [
+            say("plan_depot_suggested", depot=i, reason=r["reason"]) for i, r in self.new_depots.iterrows()
+        ]
         return "\n".join(lines)
 
     def write(self, path: str | Path) -> Path:

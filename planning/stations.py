@@ -65,7 +65,7 @@ def _hazard_distance(d: float) -> str:
 
 
 def _seconds(t: float) -> str:
-    return f"{t:.0f} s" if np.isfinite(t) else "none"
+    return say("plan_report_seconds", seconds=f"{t:.0f}") if np.isfinite(t) else say("plan_report_none")
 
 
 def _uncoverable(
@@ -172,39 +172,42 @@ class StationPlan:
         b, a = self.summary.loc["before"], self.summary.loc["after"]
         n = len(self.proposed)
         if self.model == "lscp":
-            count = f"{n} new station(s), the fewest that cover all coverable demand."
+            count = say("plan_report_count_lscp", count=n)
         elif n == self.recommended_n:
-            count = f"{n} new station(s), as the trade-off curve recommends."
+            count = say("plan_report_count_curve", count=n)
         else:
-            count = (
-                f"{n} new station(s) proposed; the trade-off curve recommends {self.recommended_n} "
-                "(the last one adding enough demand covered, see the curve)."
-            )
+            count = say("plan_report_count_other", count=n, recommended=self.recommended_n)
         lines = [
-            f"Station plan ({self.model}, {self.distance} distance, {self.standard.name} "
-            f"{self.standard.response_s:.0f} s): {count}",
-            f"  population covered {b['population_share']:.1%} -> {a['population_share']:.1%}; "
-            f"demand covered {b['coverage_share']:.1%} -> {a['coverage_share']:.1%}; "
-            f"mean response {b['mean_response_s']:.0f} s -> {a['mean_response_s']:.0f} s",
-            f"  solver: {self.result.summary()}",
-        ]
+            say(
+                "plan_report_head", model=self.model, distance=distance_word(self.distance),
+                standard=self.standard.name, seconds=f"{self.standard.response_s:.0f}", count=count,
+            ),
+            say(
+                "plan_report_shares", pop_before=f"{b['population_share']:.1%}",
+                pop_after=f"{a['population_share']:.1%}", demand_before=f"{b['coverage_share']:.1%}",
+                demand_after=f"{a['coverage_share']:.1%}", mean_before=f"{b['mean_response_s']:.0f}",
+                mean_after=f"{a['mean_response_s']:.0f}",
+            ),
+            say("plan_report_solver", summary=self.result.summary()),
+        ]  # fmt: skip
         lines += [f"  + {i} {r['name']}: {r['reason']}" for i, r in self.proposed.iterrows()]
         if len(self.uncoverable):
             u = self.uncoverable
-            shown = ", ".join(
-                f"{i} ({r['population']:,.0f} people, best {_seconds(r['best_response_s'])}, {r['reason']})"
+            shown = say("words_list_sep").join(
+                say(
+                    "plan_report_uncoverable_one", id=i, people=f"{r['population']:,.0f}",
+                    best=_seconds(r["best_response_s"]), reason=r["reason"],
+                )
                 for i, r in u.head(5).iterrows()
-            )
-            more = f" and {len(u) - 5} more" if len(u) > 5 else ""
-            lines.append(
-                f"  ! {len(u)} communities ({u['population'].sum():,.0f} people) cannot be covered by "
-                f"any existing station or eligible candidate: {shown}{more}"
-            )
-        lines += [f"  note: {n}" for n in self.notes]
+            )  # fmt: skip
+            more = say("plan_report_more", count=len(u) - 5) if len(u) > 5 else ""
+            people = f"{u['population'].sum():,.0f}"
+            lines.append(say("plan_report_uncoverable", count=len(u), people=people, shown=shown, more=more))
+        lines += [say("plan_report_note", note=n) for n in self.notes]
         excluded = self.candidates.loc[~self.candidates["eligible"], "excluded_by"]
         if len(excluded):
             counts = pd.Series([r for s in excluded for r in s.split("; ")]).value_counts()
-            lines.append(f"  {len(excluded)} candidate site(s) excluded: {counts.to_dict()}")
+            lines.append(say("plan_report_excluded", count=len(excluded), rules=counts.to_dict()))
         return "\n".join(lines)
 
     def write(self, path: str | Path) -> Path:

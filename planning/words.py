@@ -8,6 +8,9 @@ a literal key, so a test can collect every key used in ``planning`` and check bo
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
 
 from gis.speech import current_lang, say, speaking
 
@@ -18,6 +21,7 @@ __all__ = [
     "norm_source",
     "off_road_rule",
     "place_counts",
+    "place_word",
     "quota_word",
     "second_beyond_rule",
     "tier_word",
@@ -201,3 +205,65 @@ def grade_word(grade: object) -> str:
         "special": say("special_duty_station"),
     }
     return names.get(str(grade), str(grade))
+
+
+def place_word(layer: str) -> str:
+    """A coverage layer's name (``communities``): the name in English, 社区 / 危险源 / 评估单元 in Chinese.
+
+    Examples
+    --------
+    >>> with speaking("zh"):
+    ...     place_word("hazards"), place_word("cells")
+    ('危险源', 'cells')
+    """
+    if current_lang() == "en":
+        return layer
+    names = {
+        "communities": say("plan_layer_communities"),
+        "hazards": say("plan_layer_hazards"),
+        "area_units": say("plan_layer_area_units"),
+    }
+    return names.get(layer, layer)
+
+
+def unmet_lines(communities: Any) -> list[str]:
+    """A depot plan's report lines of the unmet demand, by its reason (``capacity`` / ``time``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> c = pd.DataFrame({"unmet_people": [5.0, 0.0], "unmet_reason": ["time", ""]})
+    >>> unmet_lines(c)
+    ['  unmet (time): 1 communities, 5 people']
+    """
+    lines = []
+    unmet = communities[communities["unmet_people"] > 0]
+    for reason, g in unmet.groupby("unmet_reason"):
+        if reason == "capacity":
+            why = say("plan_unmet_capacity")
+        elif reason == "time":
+            why = say("plan_unmet_time")
+        else:
+            why = str(reason)
+        people = f"{g['unmet_people'].sum():,.0f}"
+        lines.append(say("plan_unmet_line", reason=why, count=len(g), people=people))
+    return lines
+
+
+def depot_lines(table: Any) -> list[str]:
+    """A depot plan's report line per depot (of :meth:`planning.depots.DepotPlan.table`)."""
+    lines = []
+    for d, row in table.iterrows():
+        if row["people_assigned"] > 0 and np.isfinite(row["max_travel_h"]):
+            hours, limit = f"{row['max_travel_h']:.2f}", f"{row['delivery_limit_h']:g}"
+            delivery = say("plan_depot_delivery", hours=hours, limit=limit)
+        else:
+            delivery = say("plan_depot_serves_none")
+        lines.append(
+            say(
+                "plan_depot_line", depot=d, name=row.get("name", ""), tier=tier_word(str(row["tier"])),
+                assigned=f"{row['people_assigned']:,.0f}", capacity=f"{row['capacity_people']:,.0f}",
+                delivery=delivery, short=row["shortfall"] or say("plan_depot_short_nothing"),
+            )
+        )  # fmt: skip
+    return lines

@@ -198,6 +198,10 @@ def test_coverage_violations_in_chinese(city) -> None:
     sc, _, words = city
     zh, en = words["zh"][0], words["en"][0]
     assert len(zh.violations) == len(en.violations) > 0
+    with speaking("zh"):
+        summary = zh.report()
+    assert summary.startswith("Demo City (synthetic)覆盖分析，按cn-gb51080") and "辖区违规" in summary
+    assert en.report().startswith("Coverage of Demo City under cn-gb51080 (60 s turnout + 240 s travel")
     for text in zh.violations["message"]:
         assert CJK.search(text) and "消防站" in text and _foreign(text, _names(sc)) == [], text
     assert en.violations["message"].str.match(r"station \S+(: enclave of| \(| : farthest|: farthest)").all()
@@ -233,6 +237,12 @@ def test_station_plan_in_chinese_and_today_s_english(city, plans) -> None:
                for n in en.notes)  # fmt: skip
     assert set(en.uncoverable["reason"]) <= {"off road", "too far", "unreachable"}
     assert not any(CJK.search(n) for n in en.notes)
+    with speaking("zh"):  # the summary the CLI prints, in the language it prints
+        summary = zh.report()
+    assert summary.startswith("消防站规划（mclp，路网距离，cn-gb51080 300秒）") and "人口覆盖率" in summary
+    assert "population covered" not in summary and "note:" not in summary
+    assert en.report().startswith("Station plan (mclp, network distance, cn-gb51080 300 s): ")
+    assert "  population covered " in en.report() and "  note: cost: network response time" in en.report()
 
 
 def test_depot_plan_and_compare_in_chinese(city, plans) -> None:
@@ -247,6 +257,9 @@ def test_depot_plan_and_compare_in_chinese(city, plans) -> None:
         after["level"] = np.where(after["level"].astype(str) == "red", "orange", after["level"].astype(str))
         after["score"] = after["score"] * 0.9
         diff = compare_units(before, after, labels=("前", "后"))
+    with speaking("zh"):
+        summary = depots.report()
+    assert summary.startswith("应急物资储备库规划（路网距离，7天）") and "people" not in summary
     own = [n for n in depots.notes if CJK.search(n)]
     assert own or depots.notes == ()
     for text in [*depots.new_depots.get("reason", []), *own]:
