@@ -71,13 +71,15 @@ class Comparison:
         """Lines a person reads."""
         c = self.counts()
         u = self.units
+        up, down = int((u["level_steps"] > 0).sum()), int((u["level_steps"] < 0).sum())
         lines = [
-            f"{self.labels[1]} against {self.labels[0]}: {c['worse']} units worse, {c['better']} better, "
-            f"{c['same']} unchanged; {int((u['level_steps'] > 0).sum())} up a level, "
-            f"{int((u['level_steps'] < 0).sum())} down."
-        ]
+            say(
+                "plan_compare_summary", other=self.labels[1], base=self.labels[0], worse=c["worse"],
+                better=c["better"], same=c["same"], up=up, down=down,
+            )
+        ]  # fmt: skip
         if "covered_residents_change" in u:
-            lines.append(f"Residents covered: {int(u['covered_residents_change'].sum()):+,}.")
+            lines.append(say("plan_compare_covered", change=f"{int(u['covered_residents_change'].sum()):+,}"))
         return lines
 
 

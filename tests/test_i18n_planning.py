@@ -201,7 +201,7 @@ def test_coverage_violations_in_chinese(city) -> None:
     with speaking("zh"):
         summary = zh.report()
     assert summary.startswith("Demo City (synthetic)覆盖分析，按cn-gb51080") and "辖区违规" in summary
-    assert en.report().startswith("Coverage of Demo City under cn-gb51080 (60 s turnout + 240 s travel")
+    assert en.report().startswith("Coverage of Demo City (synthetic) under cn-gb51080 (60 s turnout + 240 s travel")
     for text in zh.violations["message"]:
         assert CJK.search(text) and "消防站" in text and _foreign(text, _names(sc)) == [], text
     assert en.violations["message"].str.match(r"station \S+(: enclave of| \(| : farthest|: farthest)").all()
@@ -257,6 +257,8 @@ def test_depot_plan_and_compare_in_chinese(city, plans) -> None:
         after["level"] = np.where(after["level"].astype(str) == "red", "orange", after["level"].astype(str))
         after["score"] = after["score"] * 0.9
         diff = compare_units(before, after, labels=("前", "后"))
+        lines = diff.summary()
+    assert lines[0].startswith("后对比前：") and "个单元变差" in lines[0]
     with speaking("zh"):
         summary = depots.report()
     assert summary.startswith("应急物资储备库规划（路网距离，7天）") and "people" not in summary
