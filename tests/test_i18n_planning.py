@@ -201,7 +201,8 @@ def test_coverage_violations_in_chinese(city) -> None:
     with speaking("zh"):
         summary = zh.report()
     assert summary.startswith("Demo City (synthetic)覆盖分析，按cn-gb51080") and "辖区违规" in summary
-    assert en.report().startswith("Coverage of Demo City (synthetic) under cn-gb51080 (60 s turnout + 240 s travel")
+    head = "Coverage of Demo City (synthetic) under cn-gb51080 (60 s turnout + 240 s travel"
+    assert en.report().startswith(head)
     for text in zh.violations["message"]:
         assert CJK.search(text) and "消防站" in text and _foreign(text, _names(sc)) == [], text
     assert en.violations["message"].str.match(r"station \S+(: enclave of| \(| : farthest|: farthest)").all()
