@@ -25,7 +25,7 @@ from gis.atomic import write_gpkg
 from gis.executor import InProcessExecutor, as_executor
 from gis.network import as_road_graph
 from gis.scenario import Scenario
-from gis.speech import say
+from gis.speech import current_lang, say
 from gis.tables import TableOverrides
 
 from ._stats import repair_quantile
@@ -43,7 +43,7 @@ from .response import (
 from .snapping import share_road_edges, start_snaps
 from .standards import ResponseStandard, response_standard
 from .travel import RoadMatrix
-from .words import off_road_rule, place_counts, place_word, second_beyond_rule
+from .words import off_road_rule, place_counts, place_word, second_beyond_rule, weight_word
 
 if TYPE_CHECKING:
     from gis.executor import Executor
@@ -140,13 +140,16 @@ class CoverageResult:
             )
             + ("" if self.hour is None else say("plan_cov_at_hour", hour=f"{self.hour:02d}"))
         ]  # fmt: skip
+        pad = current_lang() == "en"  # English lines up in columns; Chinese reads as sentences
         for name, row in self.summary.iterrows():
-            what = say("plan_cov_population") if row["weight"] == "population" else row["weight"]
             lines.append(
                 say(
-                    "plan_cov_line", layer=f"{place_word(str(name)):<12}", covered=f"{row['covered']:>5}",
-                    features=f"{row['features']:<5}", share=f"{row['share_weight']:6.1%}", weight=what,
-                    p50=f"{row['p50_response_s']:.0f}", p90=f"{row['p90_response_s']:.0f}",
+                    "plan_cov_line", layer=f"{place_word(str(name)):<12}" if pad else place_word(str(name)),
+                    covered=f"{row['covered']:>5}" if pad else row["covered"],
+                    features=f"{row['features']:<5}" if pad else row["features"],
+                    share=f"{row['share_weight']:6.1%}" if pad else f"{row['share_weight']:.1%}",
+                    weight=weight_word(str(row["weight"])), p50=f"{row['p50_response_s']:.0f}",
+                    p90=f"{row['p90_response_s']:.0f}",
                 )
                 + ("" if row["meets_standard"] else say("plan_cov_not_met"))
             )  # fmt: skip

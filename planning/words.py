@@ -15,6 +15,7 @@ import numpy as np
 from gis.speech import current_lang, say, speaking
 
 __all__ = [
+    "depot_lines",
     "distance_word",
     "grade_word",
     "highway_word",
@@ -25,6 +26,8 @@ __all__ = [
     "quota_word",
     "second_beyond_rule",
     "tier_word",
+    "unmet_lines",
+    "weight_word",
 ]
 
 
@@ -267,3 +270,23 @@ def depot_lines(table: Any) -> list[str]:
             )
         )  # fmt: skip
     return lines
+
+
+def weight_word(weight: str) -> str:
+    """What a coverage share weighs (``population``, ``count``, ``area_km2``), in the output's language.
+
+    Examples
+    --------
+    >>> with speaking("zh"):
+    ...     weight_word("population"), weight_word("area_km2")
+    ('人口', '面积')
+    """
+    if weight == "population":
+        return say("plan_cov_population")
+    if current_lang() == "en":
+        return weight
+    if weight == "count":
+        return say("plan_cov_count")
+    if weight == "area_km2":
+        return say("plan_cov_area")
+    return weight
