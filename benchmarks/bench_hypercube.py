@@ -26,7 +26,8 @@ def main() -> None:
     timed = {}
     for name, fn in (
         ("exact", exact_hypercube),
-        ("approximate", approximate_hypercube),
+        ("auto (state)", approximate_hypercube),
+        ("conditional", lambda r, p, s: approximate_hypercube(r, p, s, method="conditional")),
         ("simulation", lambda r, p, s: simulate_hypercube(r, p, s, calls=200_000, seed=1)),
     ):
         t = time.perf_counter()

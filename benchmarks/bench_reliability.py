@@ -1,7 +1,8 @@
 """Benchmark of planning.reliability's workload and expected 90th-percentile response.
 
 1. The approximation's dispatch fractions on uneven loads against the exact 2^N hypercube, for
-   Larson's random placement and the conditional-Bernoulli law, with the simulation beside.
+   Larson's random placement, the conditional-Bernoulli law and the default (``auto``: the 2^N
+   state chain up to 12 units), with the simulation beside; the state chain's time at 12 units.
 2. :func:`planning.reliability.analyse_reliability` on the demo city (``--nodes`` road nodes,
    default 100,000): response times, call rates from the incidents, workload for the day and
    each hour, P90 table, concurrency; beside it the coverage analysis of the same city and a
@@ -37,8 +38,8 @@ def section_accuracy() -> None:
 
     print("Dispatch fractions against the exact hypercube (max |gap|, percentage points):")
     print(
-        f"  {'case':<22} {'busy range':>11} {'Larson':>8} {'conditional':>12} "
-        f"{'simulation':>11} {'cond. s':>8}"
+        f"  {'case':<22} {'busy range':>11} {'Larson':>8} {'conditional':>12} {'auto':>12} "
+        f"{'simulation':>11} {'cond. s':>8} {'auto s':>8}"
     )
     for seed, units, load in ((3, 8, 0.2), (5, 8, 0.4), (6, 10, 0.3), (1, 10, 0.5)):
         rates, prefs = _instance(seed, 20, units)
@@ -48,12 +49,24 @@ def section_accuracy() -> None:
         t0 = time.perf_counter()
         cond = approximate_hypercube(rates, prefs, s, method="conditional")
         t_c = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        auto = approximate_hypercube(rates, prefs, s)
+        t_a = time.perf_counter() - t0
         sim = simulate_hypercube(rates, prefs, s, calls=200_000, seed=1)
-        gaps = [100 * np.abs(r.dispatch - ex.dispatch).max() for r in (lar, cond, sim)]
+        gaps = [100 * np.abs(r.dispatch - ex.dispatch).max() for r in (lar, cond, auto, sim)]
         print(
             f"  {f'{units} units, load {load}':<22} {ex.busy.min():5.2f}-{ex.busy.max():4.2f} "
-            f"{gaps[0]:8.2f} {gaps[1]:12.2f} {gaps[2]:11.2f} {t_c:8.3f}"
+            f"{gaps[0]:8.2f} {gaps[1]:12.2f} {f'{gaps[2]:.2f} ({auto.method})':>12} {gaps[3]:11.2f} "
+            f"{t_c:8.3f} {t_a:8.3f}"
         )
+    rates, prefs = _instance(2, 150, 12)
+    for label, service in (
+        ("one service time", 0.4 * 12 / rates.sum()),
+        ("service by area (Jarvis)", np.linspace(0.5, 2.0, 150) * 0.4 * 12 / rates.sum()),
+    ):
+        t0 = time.perf_counter()
+        res = approximate_hypercube(rates, prefs, service)
+        print(f"  12 units x 150 areas, {label}: {res.method} chain {time.perf_counter() - t0:.2f} s")
     rates, prefs = _instance(1, 2000, 64)
     t0 = time.perf_counter()
     approximate_hypercube(rates, prefs, 0.35 * 64 / rates.sum(), method="conditional")

@@ -13,6 +13,12 @@ the GeoJSON path renders the layer.
 
 Run: ``flock /tmp/bench.lock .venv/bin/python benchmarks/bench_tiles.py [--cells 1000000]
 [--geojson-timeout 120]`` (needs chromium + chromedriver).
+
+``--postgres`` times instead the PostGIS tile table of a new layer version (what the first tile
+of a layer on the PostgreSQL store waits for), on a throwaway server (``tests/_pg.py``): the
+store's general layer writer (one Python row at a time into ``COPY``, what the tile table was
+written with before) against :func:`service.store._postgres_tiles.write_tile_table` (the COPY
+text built by columns, the index after), and checks both tables hold the same rows.
 """
 
 from __future__ import annotations
@@ -161,11 +167,62 @@ def _view(driver: Any, url: str, sid: str, timeout_s: float, units: str = UNITS)
         return {"ms": float("nan"), "source": "geojson", "status": f"failed: {type(exc).__name__}"}
 
 
+def _postgres(cells: int) -> None:
+    """Time the PostGIS tile table of a ``cells``-cell layer: row by row, then by columns."""
+    import os
+    import sys
+
+    import geopandas as gpd
+
+    import maps
+    from gis import load_scenario, write_demo_scenario
+    from service.store import PostgresStore
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from _pg import start_server  # the test suite's throwaway server
+
+    server = start_server(extensions=("postgis",))
+    try:
+        store = PostgresStore(server.new_database())
+        gpkg = write_demo_scenario(Path(tempfile.mkdtemp()) / "demo.gpkg", seed=3, n_road_nodes=2000)
+        sid = store.create_scenario(load_scenario(gpkg), origin="demo").id
+        frame = _layer(list(store.get_scenario(sid).bounds_wgs84 or (112.5, 37.8, 112.7, 38.0)), cells)
+        source = maps.TileSource(
+            frame, name="risk", columns=list(maps.RISK_TILE_COLUMNS[1:]), rank_by="score"
+        )
+        columns = {"unit_id": source.ids, **{c: source.attributes[c].to_numpy() for c in source.columns}}
+        rows = gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries(source.geometry, crs=3857), crs=3857)
+        rows["pos"] = np.arange(len(rows), dtype=np.int64)
+        t = time.perf_counter()
+        store.put_result_layers(sid, "tiles_bench_rows", {"v1": rows})  # the general writer
+        t_rows = time.perf_counter() - t
+        t = time.perf_counter()
+        store.put_tile_layer(sid, "tiles_bench_copy", "v1", source)
+        t_copy = time.perf_counter() - t
+        same = store._one(
+            f"SELECT count(*) AS n FROM (SELECT unit_id, score, pos, ST_AsBinary(geom) AS g "
+            f'FROM "scenario_{sid}"."tiles_bench_rows__v1" EXCEPT SELECT unit_id, score, pos, '
+            f'ST_AsBinary(geom) FROM "scenario_{sid}"."tiles_bench_copy__v1") d'
+        )
+        store.close()
+    finally:
+        server.stop()
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"PostGIS tile table of {len(source):,} cells (load average {load}):")
+    print(f"{'row by row (general layer writer)':<40} {t_rows:>8.2f} s")
+    print(f"{'COPY by columns, index after':<40} {t_copy:>8.2f} s  ratio {t_rows / t_copy:.1f}x")
+    print(f"rows differing between the two tables: {same['n'] if same else '?'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=1_000_000)
     parser.add_argument("--geojson-timeout", type=float, default=120.0)
+    parser.add_argument("--postgres", action="store_true", help="time the PostGIS tile table write instead")
     args = parser.parse_args()
+    if args.postgres:
+        _postgres(args.cells)
+        return
     import uvicorn
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,7 +240,7 @@ def main() -> None:
             f"{url}/api/v1/scenarios/demo", json={"seed": 3, "n_road_nodes": 3000}, headers=AUTH, timeout=300
         )
         sid = created.json()["id"]
-        bounds = httpx.get(f"{url}/api/v1/scenarios/{sid}", headers=AUTH).json()["bounds_wgs84"]
+        bounds = httpx.get(f"{url}/api/v1/scenarios/{sid}", headers=AUTH, timeout=120).json()["bounds_wgs84"]
         t = time.perf_counter()
         frame = _layer(bounds, args.cells)
         t_layer = time.perf_counter() - t

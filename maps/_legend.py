@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ._closure_layers import legend_parts as closure_legend
 from ._communities import legend_parts as community_legend
+from ._flood_layers import legend_parts as flood_legend
 from ._register import legend_parts
 from ._style import LEVELS_HIGH_FIRST, badge_svg, symbol_svg
 from ._uncertainty import legend_parts as uncertainty_legend
@@ -99,6 +101,7 @@ def legend_html(
             )
     parts.extend(community_legend(style, present, specs, safety_standard))
     parts.extend(legend_parts(style, present, specs))
+    parts.extend(flood_legend(style, present, specs))
     parts.append(f"<h4>{escape(tr('map_legend_response'))}</h4>")
     if "stations" in present:
         parts.append(_row(badge_svg("F", style["stations"]["colour"], size=16), tr("map_layer_stations")))
@@ -128,6 +131,7 @@ def legend_html(
             parts.append(_row(_swatch(value["fillColor"], opacity=0.6), tr("map_legend_within", minutes=key)))
     if "districts" in present:
         parts.append(_row('<span class="rp-ln"></span>', term_label("fire_station_district")))
+    parts.extend(closure_legend(present, specs))
     if tradeoff is not None and len(tradeoff):
         parts.append(f"<h4>{escape(tr('map_legend_new_stations'))}</h4>")
         parts.append(tradeoff_html(tradeoff))

@@ -34,6 +34,8 @@ def layer_keys() -> dict[str, str]:
         "station_workload": tr("map_layer_station_workload"),
         "proposed": tr("map_layer_proposed"),
         "depots": tr("map_layer_depots"),
+        "flood": tr("map_layer_flood"),
+        "flood_roads": tr("map_layer_flood_roads"),
     }
 
 

@@ -203,32 +203,72 @@ def frame_layer(
     else:
         tags_array, n_tags, keys_list, value_bytes = _dict_tags(properties, kept)
     tag_data, tag_lens = _varints(tags_array)
-    tag_raw = tag_data.tobytes()
     tag_starts = np.concatenate([[0], np.cumsum(n_tags)[:-1]])
     tag_bytes = np.add.reduceat(tag_lens, tag_starts) if len(tags_array) else n_tags
     tag_bytes = np.where(n_tags > 0, tag_bytes, 0)
     tag_start = np.concatenate([[0], np.cumsum(tag_bytes)[:-1]])
-    geometry_head = b"\x18" + _varint(kind) + b"\x22"
-    features = []
-    for j, i in enumerate(kept):
-        ts, tl = int(tag_start[j]), int(tag_bytes[j])
-        start, size = int(feat_start[i]), int(feat_bytes[i])
-        body = (
-            b"\x12"
-            + _varint(tl)
-            + tag_raw[ts : ts + tl]
-            + geometry_head
-            + _varint(size)
-            + raw[start : start + size]
-        )
-        features.append(b"\x12" + _varint(len(body)) + body)
-    if not features:
+    # each feature: 0x12 len(body), body = 0x12 len(tags) tags 0x18 kind 0x22 len(geom) geom,
+    # assembled for all features at once (ragged copies into one byte array)
+    kept = np.asarray(kept, dtype=np.int64)
+    if not len(kept):
         return b""
-    layer = [_varint(15 << 3) + _varint(2), _field(1, name.encode("utf-8")), *features]
+    geom_start, geom_size = feat_start[kept].astype(np.int64), feat_bytes[kept].astype(np.int64)
+    tag_len_bytes, tag_len_n = _varints(tag_bytes.astype(np.uint64))
+    geom_len_bytes, geom_len_n = _varints(geom_size.astype(np.uint64))
+    kind_bytes = np.frombuffer(_varint(kind), dtype=np.uint8)
+    body = 1 + tag_len_n + tag_bytes + 1 + len(kind_bytes) + 1 + geom_len_n + geom_size
+    body_len_bytes, body_len_n = _varints(body.astype(np.uint64))
+    size = 1 + body_len_n + body
+    start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
+    out = np.empty(int(size.sum()), dtype=np.uint8)
+    out[start] = 0x12
+    at = start + 1
+    _copy(out, at, body_len_bytes, body_len_n)
+    at = at + body_len_n
+    out[at] = 0x12
+    at = at + 1
+    _copy(out, at, tag_len_bytes, tag_len_n)
+    at = at + tag_len_n
+    _copy(out, at, tag_data, tag_bytes, tag_start)
+    at = at + tag_bytes
+    out[at] = 0x18
+    for k, byte in enumerate(kind_bytes):
+        out[at + 1 + k] = byte
+    at = at + 1 + len(kind_bytes)
+    out[at] = 0x22
+    at = at + 1
+    _copy(out, at, geom_len_bytes, geom_len_n)
+    at = at + geom_len_n
+    _copy(out, at, np.frombuffer(raw, dtype=np.uint8), geom_size, geom_start)
+    layer = [_varint(15 << 3) + _varint(2), _field(1, name.encode("utf-8")), out.tobytes()]
     layer += [_field(3, k.encode("utf-8")) for k in keys_list]
     layer.append(value_bytes)
     layer.append(_varint(5 << 3) + _varint(extent))
     return _field(3, b"".join(layer))
+
+
+def _copy(
+    out: np.ndarray,
+    dst: np.ndarray,
+    src: np.ndarray,
+    lengths: np.ndarray,
+    src_start: np.ndarray | None = None,
+) -> None:
+    """Copy ragged runs: ``out[dst[i]:dst[i] + lengths[i]] = src[src_start[i]:...]`` for every i.
+
+    ``src_start`` defaults to the runs packed one after another in ``src``.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    total = int(lengths.sum())
+    if not total:
+        return
+    if src_start is None:
+        src_start = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    run_start = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    within = np.arange(total, dtype=np.int64) - np.repeat(run_start, lengths)
+    out[np.repeat(np.asarray(dst, dtype=np.int64), lengths) + within] = src[
+        np.repeat(np.asarray(src_start, dtype=np.int64), lengths) + within
+    ]
 
 
 def _dict_tags(
@@ -295,29 +335,47 @@ def _encode_column(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, bytes, i
         zigzag = ((unique << 1) ^ (unique >> 63)).astype(np.uint64)
         data, lens = _varints(zigzag)
         # Layer.values field (4), length 1 + n: sint_value (field 6, varint)
-        head = np.column_stack([np.full(len(unique), 0x22), lens + 1, np.full(len(unique), 0x30)])
-        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
-        out = bytearray()
-        raw = data.tobytes()
-        for h, start, length in zip(head.astype(np.uint8), starts, lens, strict=True):
-            out += h.tobytes() + raw[start : start + length]
-        return inverse.reshape(-1), present, bytes(out), len(unique)
+        size = 2 + lens  # the 0x30 key and the varint, after the 0x22 and a one-byte length
+        start = np.concatenate([[0], np.cumsum(size + 1)[:-1]]).astype(np.int64)
+        out = np.empty(int((size + 1).sum()), dtype=np.uint8)
+        out[start] = 0x22
+        out[start + 1] = (lens + 1).astype(np.uint8)
+        out[start + 2] = 0x30
+        _copy(out, start + 3, data, lens)
+        return inverse.reshape(-1), present, out.tobytes(), len(unique)
     objects = values.astype(object)
     if len(objects) and pd.api.types.infer_dtype(objects, skipna=True) == "string":
         codes, uniques = pd.factorize(objects, use_na_sentinel=True)
         present = codes >= 0
-        out = bytearray()
-        for text in uniques:  # Layer.values field (4): string_value (field 1)
-            raw = text.encode("utf-8")
-            inner = b"\x0a" + _varint(len(raw)) + raw
-            out += b"\x22" + _varint(len(inner)) + inner
-        return _scatter(codes[present], present), present, bytes(out), len(uniques)
+        return _scatter(codes[present], present), present, _string_values(list(uniques)), len(uniques)
     # booleans, mixed values and anything else: by value, as the dict path encodes them
     present = np.array([not _is_missing(v) for v in objects], dtype=bool)
     seen: dict[tuple[type, object], int] = {}
     codes = [seen.setdefault((type(v), v), len(seen)) for v in map(_plain, objects[present])]
     encoded = b"".join(_field(4, _value(v)) for (_, v) in seen)
     return _scatter(np.asarray(codes, dtype=np.int64), present), present, encoded, len(seen)
+
+
+def _string_values(texts: list[str]) -> bytes:
+    """``Layer.values`` records (field 4) of ``texts`` as string values (field 1), at once."""
+    if not texts:
+        return b""
+    raws = [text.encode("utf-8") for text in texts]
+    raw = np.frombuffer(b"".join(raws), dtype=np.uint8)
+    n = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
+    n_bytes, n_lens = _varints(n.astype(np.uint64))
+    inner = 1 + n_lens + n
+    inner_bytes, inner_lens = _varints(inner.astype(np.uint64))
+    size = 1 + inner_lens + inner
+    start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
+    out = np.empty(int(size.sum()), dtype=np.uint8)
+    out[start] = 0x22
+    _copy(out, start + 1, inner_bytes, inner_lens)
+    at = start + 1 + inner_lens
+    out[at] = 0x0A
+    _copy(out, at + 1, n_bytes, n_lens)
+    _copy(out, at + 1 + n_lens, raw, n)
+    return out.tobytes()
 
 
 def _scatter(inverse: np.ndarray, present: np.ndarray) -> np.ndarray:

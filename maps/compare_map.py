@@ -1,5 +1,8 @@
 """The diff map of ``riskplan compare``: units better or worse, in diverging colours (issue 19).
 
+With it, the report section "Before and after" and its page (:mod:`maps._compare_report`,
+re-exported here): :func:`compare_section`, :func:`write_compare_report`.
+
 Drawn by the same offline runtime as :func:`maps.risk_map` (every asset inlined).
 """
 
@@ -14,10 +17,19 @@ import geopandas as gpd
 from gis.atomic import atomic_path
 
 from . import _layers as lyr
+from ._compare_report import compare_report_html, compare_section, level_table, write_compare_report
 from ._style import load_style
 from .interactive import _Assets, _bounds, _Controls, _DataLayer
 
-__all__ = ["CHANGE_COLOURS", "compare_map", "write_compare_map"]
+__all__ = [
+    "CHANGE_COLOURS",
+    "compare_map",
+    "compare_report_html",
+    "compare_section",
+    "level_table",
+    "write_compare_map",
+    "write_compare_report",
+]
 
 #: Diverging colours (ColorBrewer RdBu): a level worse / worse / same / better / a level better.
 CHANGE_COLOURS = {

@@ -36,6 +36,7 @@ from . import _uncertainty as unc
 from ._assets import inline_css, inline_js
 from ._communities import COMMUNITY_LAYERS, CommunitySafetyLike
 from ._coverage_layers import coverage_specs
+from ._flood_layers import FLOOD_MAP_LAYERS, flood_specs
 from ._legend import legend_html, title_html
 from ._map_words import LAYER_NAMES, layer_keys, layer_names, runtime_words
 from ._plans import DepotPlanLike, StationPlanLike
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMMUNITY_LAYERS",
+    "FLOOD_MAP_LAYERS",
     "LAYER_NAMES",
     "REGISTER_LAYERS",
     "layer_names",
@@ -65,7 +67,14 @@ log = logging.getLogger(__name__)
 REGISTER_LAYERS = ("risk_areas", "risk_points", "register", "register_closed")
 #: Layers drawn only from a coverage with reliability (``planning.reliability.attach_reliability``).
 RELIABILITY_LAYERS = ("station_workload",)
-HIDDEN_BY_DEFAULT = {"isochrones", "districts", "depot_links", "register_closed"}
+HIDDEN_BY_DEFAULT = {
+    "isochrones",
+    "districts",
+    "depot_links",
+    "register_closed",
+    "isochrones_worst_hour",
+    "districts_worst_hour",
+}
 #: Layers hidden by default when the risk units are drawn (they cover the same polygons).
 HIDDEN_UNDER_RISK = {"communities", "community_safety", "upgrades"}
 _SPEC = re.compile(r"/\*rp-spec\*/(.*?)/\*rp-end\*/", re.DOTALL)
@@ -96,7 +105,7 @@ class _DataLayer(Layer):
     )
 
     def __init__(self, spec: dict[str, Any], *, show: bool) -> None:
-        name = layer_keys()[spec["id"]]
+        name = spec.get("name") or layer_keys()[spec["id"]]  # a name of its own: the worst hour's
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "RiskplanLayer"
         self.spec = lyr.spec_json({**spec, "name": name})
@@ -332,10 +341,15 @@ def _draw_map(
         specs.append(spec_u)
     if coverage is not None:
         specs.extend(coverage_specs(coverage, st, disp))
+        specs.extend(flood_specs(coverage, st, disp))  # a run's flood closures: depth and closed roads
     if coverage is not None and "station_workload" in getattr(coverage, "extra_layers", {}):
         from ._reliability_layers import workload_spec
 
         specs.append(workload_spec(coverage.extra_layers["station_workload"], disp))
+    if coverage is not None:  # the worst hour's isochrones and districts, a what-if's closure impact
+        from ._closure_layers import closure_specs
+
+        specs.extend(closure_specs(coverage, st, disp))
     communities = coverage.communities if coverage is not None else index_by_id(layers["communities"])
     communities = community_names(
         communities, index_by_id(layers["communities"]), source=getattr(scenario, "source", None)

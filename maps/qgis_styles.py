@@ -362,6 +362,10 @@ BUILDERS: dict[str, tuple[_Builder, ...]] = {
     "area_units": (_bands("response_time_s", _RESPONSE),),
     "isochrones": (_isochrones,),
     "districts": (_districts,),
+    "isochrones_worst_hour": (_isochrones,),  # the worst hour's and the what-if's (service.hours_run,
+    "districts_worst_hour": (_districts,),  # service.what_if_run): drawn as the free-flow ones
+    "isochrones_after_change": (_isochrones,),
+    "districts_after_change": (_districts,),
     "enclaves": (_enclaves,),
     "majors": (_register_states,),
     "results": (_closed,),

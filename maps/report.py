@@ -355,10 +355,19 @@ def _report(
             f"<h2>{html.escape(tr('report_h_depot_plan'))}</h2>" + _table(plan, cols, css_id="depot-plan")
         )
 
+    from ._flood_report import flood_section  # "" without a flood's figures
+
+    parts.append(flood_section(coverage, depot_plan, communities=_communities_by_id(layers)))
+
     if getattr(coverage, "extra_tables", {}).get("p90_by_hour") is not None:
         from ._standard_of_cover import standard_of_cover_section
 
         parts.append(standard_of_cover_section(coverage))
+
+    if getattr(coverage, "extra_tables", {}).get("what_if_summary") is not None:
+        from ._closure_report import closure_section
+
+        parts.append(closure_section(coverage, communities=layers.get("communities")))
 
     if community_safety is not None:
         from ._community_report import community_section

@@ -1,7 +1,8 @@
 """A tiled layer as one PMTiles file (version 3): every tile of the layer, served from a file.
 
-:func:`write_pmtiles` writes the tiles of a :class:`maps.TileSource` (the same tiles the web
-service serves, thinning included) for zooms ``min_zoom .. max_zoom`` into one PMTiles archive
+:func:`write_pmtiles` writes the tiles of a :class:`maps.TileSource` or of a road graph's
+:class:`maps.RoadTileSource` (the same tiles the web service serves, thinning and dropping by
+zoom included) for zooms ``min_zoom .. max_zoom`` into one PMTiles archive
 with the `pmtiles <https://github.com/protomaps/PMTiles>`_ package of Protomaps (BSD-3-Clause,
 the format's reference implementation): tiles gzip-compressed, in Hilbert order (a
 "clustered" archive), identical tiles stored once, the TileJSON-style ``vector_layers`` in the
@@ -23,7 +24,7 @@ import shapely
 from gis import InputError, MissingDependencyError
 from gis.atomic import atomic_path
 
-from .tiles import BUFFER, EXTENT, MAX_ZOOM, TileSource
+from .tiles import BUFFER, EXTENT, MAX_ZOOM, RoadTileSource, TileSource
 
 __all__ = ["default_max_zoom", "write_pmtiles"]
 
@@ -34,10 +35,11 @@ _HALF = 20037508.342789244
 MAX_TILES = 200_000
 
 
-def default_max_zoom(source: TileSource) -> int:
+def default_max_zoom(source: TileSource | RoadTileSource) -> int:
     """The zoom at which the layer's median feature is about 16 pixels wide (a 256-pixel tile).
 
-    Beyond it clients over-zoom the deepest tiles. 100 m cells give zoom 15.
+    Beyond it clients over-zoom the deepest tiles. 100 m cells give zoom 15; roads stop at
+    :attr:`RoadTileSource.max_zoom` (every class drawn, streets a few pixels long).
 
     Examples
     --------
@@ -46,6 +48,8 @@ def default_max_zoom(source: TileSource) -> int:
     >>> default_max_zoom(TileSource(cells, name="risk"))
     15
     """
+    if isinstance(source, RoadTileSource):
+        return source.max_zoom
     if not len(source):
         return 0
     box = shapely.bounds(source.geometry)
@@ -78,7 +82,7 @@ def _lonlat(x: float, y: float) -> tuple[float, float]:
 
 
 def write_pmtiles(
-    source: TileSource,
+    source: TileSource | RoadTileSource,
     path: str | Path,
     *,
     min_zoom: int = 0,
@@ -91,7 +95,7 @@ def write_pmtiles(
 
     Parameters
     ----------
-    source : maps.TileSource
+    source : maps.TileSource or maps.RoadTileSource
         The indexed layer (its tiles are built as the tile route builds them).
     path : str or Path
         The ``.pmtiles`` file (replaced atomically).

@@ -52,6 +52,7 @@ from gis.tables import TableOverrides
 
 from .cities import CITY_COLUMN, box_subgraph, city_box, city_scenario, scenario_cities
 from .depots import _depot_specs, _suggest, assign_capacitated, depot_table, relocation_demand, stock_table
+from .flood_roads import FloodHours, depot_hours
 from .siting import load_norms
 from .travel import CHUNK_FLOATS, _points, cost_matrix, road_matrix
 from .words import norm_source, tier_word, unmet_lines
@@ -227,6 +228,13 @@ def _parents(
     return out
 
 
+def _reach(flood: FloodHours | None, n: int) -> npt.NDArray[np.bool_]:
+    """``(n, 2)``: each community reached from some depot on the open roads, and on the flooded ones."""
+    if flood is None:
+        return np.zeros((n, 2), bool)
+    return np.column_stack([np.isfinite(flood.open_hours).any(axis=1), np.isfinite(flood.hours).any(axis=1)])
+
+
 def _city_step(  # noqa: PLR0917 (an executor task: shared inputs, then the task's, by position)
     graph: RoadGraph,
     scenario: Scenario,
@@ -245,7 +253,9 @@ def _city_step(  # noqa: PLR0917 (an executor task: shared inputs, then the task
     people = demand.loc[com.index, "relocate_people"].to_numpy(np.float64)
     n = len(com)
     col = np.full(n, -1, np.intp)
-    hours = cost_matrix(g, dep, com) / 3600.0 if len(dep) else np.full((n, 0), np.inf)
+    hours, flood = (
+        depot_hours(g, dep, com, flood=params["flood"]) if len(dep) else (np.full((n, 0), np.inf), None)
+    )
     dspec = spec.loc[dep.index]
     limit = dspec["delivery_limit_h"].to_numpy(np.float64)
     status = []
@@ -276,6 +286,7 @@ def _city_step(  # noqa: PLR0917 (an executor task: shared inputs, then the task
         "in_time": in_time,
         "index": com.index,
         "parents": _parents(g, dep, dspec, params["city_tiers"]) if len(dep) else pd.DataFrame(),
+        "reach": _reach(flood, n),
         "status": status,
     }
 
@@ -291,6 +302,7 @@ def plan_depot_network(
     planning_norms: TableOverrides = None,
     executor: Executor | Any | None = None,
     progress: Progress | None = None,
+    flood_depth: str | Path | None = None,
 ) -> TieredDepotPlan:
     """Plan a province's relief depots across tiers (see the module notes for the method).
 
@@ -317,6 +329,11 @@ def plan_depot_network(
         Where the cities' steps run (None: in process); same plan everywhere.
     progress
         ``progress(done, total)`` in cities.
+    flood_depth
+        That flood's depth raster (a path every worker reads): each tier's delivery times run on
+        the roads it leaves open (:func:`planning.flood_roads.depot_hours`), and a community the
+        flood cuts off from every depot of every tier is unmet (``cut_off``, ``flood_cut_off``).
+        The depots' parents and the new depot sites are found on the open roads.
     """
     if not (isinstance(days, int | np.integer) and days > 0):
         msg = f"`days` is {days!r}. Fix: give a whole number of days, 1 or more."
@@ -354,6 +371,7 @@ def plan_depot_network(
         "nearest": int(net["nearest_depots"]),
         "limit_s": limit_s,
         "gap": float(net["mip_rel_gap"]),
+        "flood": None if flood_depth is None else str(flood_depth),
     }
     ex = as_executor(executor)
     shared = (ex.share(g), ex.share(scenario), ex.share(demand), ex.share(spec))
@@ -361,6 +379,7 @@ def plan_depot_network(
     depot_of = pd.Series(None, index=com.index, dtype=object)
     travel_h = pd.Series(np.nan, index=com.index)
     in_time = pd.Series(False, index=com.index)
+    reach = pd.DataFrame(False, index=com.index, columns=["open", "flooded"])
     parents = []
     status: list[str] = []
     for _, r in ex.run(
@@ -373,6 +392,7 @@ def plan_depot_network(
         depot_of.loc[r["index"]] = r["depot"]
         travel_h.loc[r["index"]] = r["travel_h"]
         in_time.loc[r["index"]] = r["in_time"]
+        reach.loc[r["index"]] = r["reach"]
         parents.append(r["parents"])
         status += r["status"]
 
@@ -384,7 +404,8 @@ def plan_depot_network(
         if len(ids) == 0:
             continue
         if len(rows):
-            hours = cost_matrix(g, depots.loc[ids], com.iloc[rows]) / 3600.0
+            hours, flood = depot_hours(g, depots.loc[ids], com.iloc[rows], flood=params["flood"])
+            reach.iloc[rows] |= _reach(flood, len(rows))
             got, st = _assign_tier(
                 hours, people[rows], spec.loc[ids], params["nearest"], limit_s, params["gap"]
             )
@@ -414,6 +435,16 @@ def plan_depot_network(
     out["unmet_reason"] = np.where(
         served | (people <= 0), "", np.where(in_time.to_numpy(), "capacity", "time")
     )
+    if flood_depth is not None:
+        cut = (reach["open"] & ~reach["flooded"]).to_numpy()
+        out["flood_cut_off"] = cut
+        out.loc[cut & (out["unmet_people"].to_numpy() > 0), "unmet_reason"] = "cut_off"
+        ids_cut = com.index[cut].astype(str).tolist()
+        notes.append(
+            f"delivery times on the roads left open by the flood of `{Path(flood_depth).name}`: "
+            f"{len(ids_cut)} communities cut off from every depot"
+            + (f" ({', '.join(ids_cut[:20])}{', ...' if len(ids_cut) > 20 else ''})" if ids_cut else "")
+        )
 
     dep = gpd.GeoDataFrame(spec, geometry=depots.geometry, crs=depots.crs)
     for col in ("name", CITY_COLUMN):

@@ -24,8 +24,6 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gis.atomic import write_gpkg
 from gis.errors import InputError
@@ -33,10 +31,12 @@ from gis.scenario import Scenario
 from gis.speech import say
 from gis.tables import TableOverrides
 
+from .depot_assignment import assign_capacitated
+from .flood_roads import depot_hours, mark_cut_off
 from .location import p_median
 from .names import Distance
 from .siting import load_norms
-from .travel import TargetsBySources, cost_matrix
+from .travel import cost_matrix
 from .words import depot_lines, distance_word, norm_source, tier_word, unmet_lines
 
 if TYPE_CHECKING:
@@ -146,67 +146,6 @@ def _flooded_share(communities: gpd.GeoDataFrame, risk: Any, period: float) -> p
     return pd.Series(
         share.reindex(communities.index.astype(str)).fillna(0.0).to_numpy(), index=communities.index
     )
-
-
-def assign_capacitated(
-    hours: TargetsBySources,
-    people: FloatArray,
-    capacity: FloatArray,
-    limit_h: FloatArray,
-    *,
-    time_limit_s: float = 30.0,
-    mip_rel_gap: float | None = None,
-) -> tuple[IntArray, str]:
-    """Assign each demand row to one depot within its delivery limit and capacity.
-
-    ``hours`` is ``(targets, sources)``: one row per community, one column per depot.
-
-    Maximises the people served, then minimises people x hours (a single-sourcing MILP solved
-    by HiGHS, stopping at ``time_limit_s`` or, when given, once the solution is proven within
-    ``mip_rel_gap`` of the optimum). Returns the column per row (``-1`` = unmet) and the solver
-    status.
-
-    Examples
-    --------
-    >>> hours = np.array([[1.0, 2.0], [1.0, 3.0], [9.0, 1.0]])
-    >>> people, capacity = np.array([60.0, 50.0, 10.0]), np.array([100.0, 100.0])
-    >>> assign_capacitated(hours, people, capacity, np.array([6.0, 6.0]))
-    (array([1, 0, 1]), 'optimal')
-    """
-    n, k = hours.shape
-    allowed = np.isfinite(hours) & (hours <= limit_h[None, :])
-    rows, cols = np.nonzero(allowed)
-    if len(rows) == 0:
-        return np.full(n, -1, dtype=np.intp), "optimal"
-    big = 1e3 * (float(hours[allowed].max()) + 1.0)
-    nx_, nu = len(rows), n
-    c = np.concatenate([people[rows] * hours[rows, cols], big * np.maximum(people, 1e-9)])
-    one = sp.csr_matrix(
-        (np.ones(nx_ + nu), (np.concatenate([rows, np.arange(n)]), np.arange(nx_ + nu))), shape=(n, nx_ + nu)
-    )
-    cap = sp.csr_matrix((people[rows], (cols, np.arange(nx_))), shape=(k, nx_ + nu))
-    res = milp(
-        c,
-        constraints=[LinearConstraint(one, 1, 1), LinearConstraint(cap, -np.inf, capacity)],
-        integrality=np.ones(nx_ + nu),
-        bounds=Bounds(0, 1),
-        options={"time_limit": time_limit_s}
-        | ({} if mip_rel_gap is None else {"mip_rel_gap": float(mip_rel_gap)}),
-    )
-    if res.x is None:
-        msg = f"The depot assignment found no solution ({res.message}). Fix: raise `time_limit_s`."
-        raise InputError(msg)
-    x = res.x[:nx_] > 0.5
-    out = np.full(n, -1, dtype=np.intp)
-    out[rows[x]] = cols[x]
-    gap = float(getattr(res, "mip_gap", math.nan) or 0.0)
-    if res.status != 0:
-        status = f"time_limit (gap {gap:.2%})"
-    elif mip_rel_gap is not None and gap > 1e-9:
-        status = f"within {mip_rel_gap:.1%} of optimal (gap {gap:.2%})"
-    else:
-        status = "optimal"
-    return out, status
 
 
 def stock_needs(people: float, days: float, *, planning_norms: TableOverrides = None) -> pd.DataFrame:
@@ -381,6 +320,7 @@ def plan_depots(
     time_limit_s: float | None = None,
     flood_return_period: float | None = None,
     planning_norms: TableOverrides = None,
+    flood_depth: str | Path | None = None,
 ) -> DepotPlan:
     """Assign communities to relief depots, size their stock for ``days`` days, report what is unmet.
 
@@ -410,6 +350,9 @@ def plan_depots(
         (:func:`relocation_demand`); ``risk`` must then carry natural-hazard figures.
     planning_norms
         Overrides of ``planning/data/planning_norms.toml``.
+    flood_depth
+        That flood's depth raster: delivery times on the roads it leaves open, the communities it
+        cuts off unmet (``cut_off``; :func:`planning.flood_roads.depot_hours`).
 
     Examples
     --------
@@ -443,7 +386,7 @@ def plan_depots(
     if flood_return_period is not None:
         notes.append(norm_source("relocation_flood", cfg["relocation_flood"]["source"]))
     spec = _depot_specs(depots, cfg["depot_tiers"], notes)
-    hours = cost_matrix(graph, depots, com, distance=distance, planning_norms=cfg) / 3600.0
+    hours, flood = depot_hours(graph, depots, com, distance=distance, cfg=cfg, flood=flood_depth, notes=notes)
     people = demand["relocate_people"].to_numpy(np.float64)
     col, status = assign_capacitated(
         hours,
@@ -467,6 +410,7 @@ def plan_depots(
     out["nearest_depot_h"] = hours.min(axis=1)
     out["unmet_people"] = np.where(served, 0.0, people)
     out["unmet_reason"] = np.where(served | (people <= 0), "", np.where(in_time, "capacity", "time"))
+    mark_cut_off(out, flood)
 
     dep = gpd.GeoDataFrame(spec, geometry=depots.geometry, crs=depots.crs)
     if "name" in depots:

@@ -49,6 +49,21 @@ def coverage_summary(coverage: CoverageResult) -> dict[str, object]:
         "by_layer": json.loads(table.to_json(orient="index")),
         "violations": len(coverage.violations),
         **({} if coverage.hour is None else {"hour": coverage.hour}),
+        **_what_if_summary(coverage),
+    }
+
+
+def _what_if_summary(coverage: CoverageResult) -> dict[str, object]:
+    """The ``what_if`` entry of the coverage's summary (``[what_if]``: :mod:`service.what_if_run`), or {}."""
+    table = coverage.extra_tables.get("what_if_summary")
+    if table is None:
+        return {}
+    change = coverage.extra_tables.get("what_if_change")
+    return {
+        "what_if": {
+            **({"change": str(change["change"].iloc[0])} if change is not None and len(change) else {}),
+            **{str(m): float(v) for m, v in zip(table["measure"], table["value"], strict=True)},
+        }
     }
 
 

@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
+    from gis.i18n import Lang
     from planning import Demonstration, UpgradeMeasures, UpgradePlan
+    from planning.compare import Comparison
     from risk_models.community_safety import CommunitySafety, SafetyStandard
 
 __all__ = ["CommunityAssessment", "assess_communities", "register_survey"]
@@ -100,6 +102,35 @@ class CommunityAssessment:
         if out.suffix.lower() == ".gpkg":
             write_qgis_styles(out)
         return out
+
+    def compare(
+        self,
+        scenario: object,
+        *,
+        response_time_s: pd.Series | None = None,
+        risk_weights: object = None,
+        lang: Lang = "en",
+    ) -> Comparison:
+        """The chosen measures' before and after: the risk today and with the measures done.
+
+        :func:`planning.compare_uses.compare_upgrades` on this assessment's scores, scores after
+        the plan and chosen measures (the reasons name the measures). Needs a budget's plan.
+        """
+        from gis.errors import InputError
+        from planning.compare_uses import compare_upgrades
+
+        if self.plan is None or self.after is None:
+            msg = "No upgrade plan to compare. Fix: assess the survey with a `budget` (`--budget CNY`)."
+            raise InputError(msg)
+        return compare_upgrades(
+            scenario,
+            self.safety.safety_score(),
+            self.after,
+            self.plan.chosen,
+            response_time_s=response_time_s,
+            risk_weights=risk_weights,  # type: ignore[arg-type]
+            lang=lang,
+        )
 
     def lines(self, *, top: int = 5) -> list[str]:
         """The summary a person reads: scores, pass counts per district, most failed items, the plan."""

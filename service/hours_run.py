@@ -5,6 +5,13 @@ is written); :func:`prepare_hours` matches the observed speeds to the road graph
 here, before any output), computes the response-by-hour table when it is wanted and picks the
 hour (``"worst"``: :func:`planning.hours.worst_hour`); :meth:`HourRun.write` writes the table
 (``response_by_hour.csv``) and its chart (``response_by_hour.png``) atomically.
+
+At the worst hour, :meth:`HourRun.with_free_flow` puts the isochrones and station districts at
+the build (free-flow) speeds next to the worst hour's: the coverage's ``isochrones``,
+``districts``, ``enclaves`` and ``violations`` are those of the build speeds (the GB 51080
+district checks are planning checks, at design speeds), and ``isochrones_worst_hour`` and
+``districts_worst_hour`` (with an ``hour`` column) those of the worst hour, drawn on the map as
+layers of their own; the places' response times stay the worst hour's.
 """
 
 from __future__ import annotations
@@ -30,12 +37,14 @@ if TYPE_CHECKING:
     from gis.scenario import Scenario
     from planning.coverage import CoverageResult
 
-__all__ = ["BY_HOUR_FILES", "HourRun", "prepare_hours", "time_of_day_options"]
+__all__ = ["BY_HOUR_FILES", "WORST_HOUR_LAYERS", "HourRun", "prepare_hours", "time_of_day_options"]
 
 log = logging.getLogger(__name__)
 
 #: The files :meth:`HourRun.write` writes, by output name.
 BY_HOUR_FILES = {"response_by_hour": "response_by_hour.csv", "response_by_hour_chart": "response_by_hour.png"}
+#: The layers :meth:`HourRun.with_free_flow` adds: the worst hour's isochrones and districts.
+WORST_HOUR_LAYERS = ("isochrones_worst_hour", "districts_worst_hour")
 
 
 def time_of_day_options(
@@ -117,6 +126,55 @@ class HourRun:
         worst = " (the worst hour)" if self.time_of_day.hour == "worst" else ""
         note = f"travel times at {self.hour:02d}:00{worst}, from {what}"
         return dataclasses.replace(coverage, hour=self.hour, notes=(*coverage.notes, note))
+
+    @property
+    def worst(self) -> bool:
+        """Whether the hour is the worst hour (``hour = "worst"``, ``--worst-hour``)."""
+        return self.hour is not None and self.time_of_day.hour == "worst"
+
+    def with_free_flow(
+        self, coverage: CoverageResult, scenario: Scenario, free_flow: GraphLike, **options: Any
+    ) -> CoverageResult:
+        """At the worst hour: ``coverage`` (of :attr:`graph`) with the free-flow isochrones and districts.
+
+        ``coverage``'s own isochrones and districts become ``isochrones_worst_hour`` and
+        ``districts_worst_hour`` (each with ``hour``); its ``isochrones``, ``districts``,
+        ``enclaves``, ``violations`` and the stations' district figures are replaced by those of
+        :func:`planning.analyse_coverage` on ``free_flow`` (``options``: its keywords, such as
+        ``standard`` and ``max_snap_m``), at the same isochrone breaks. Unchanged at another hour.
+        """
+        if not self.worst:
+            return coverage
+        from planning import analyse_coverage
+
+        assert self.hour is not None
+        iso = coverage.isochrones
+        breaks = sorted({float(b) for b in iso["break_s"]}) if "break_s" in iso.columns else None
+        free = analyse_coverage(
+            scenario,
+            free_flow,
+            breaks_s=breaks,
+            area_units=coverage.area_units[[coverage.area_units.geometry.name]],
+            **options,
+        )
+        layers = {
+            "isochrones_worst_hour": iso.assign(hour=self.hour),
+            "districts_worst_hour": coverage.districts.assign(hour=self.hour),
+        }
+        note = (
+            f"isochrones and station districts at the build speeds (free flow); those of the worst hour "
+            f"{self.hour:02d}:00 in isochrones_worst_hour and districts_worst_hour"
+        )
+        return dataclasses.replace(
+            coverage,
+            stations=free.stations,
+            isochrones=free.isochrones,
+            districts=free.districts,
+            enclaves=free.enclaves,
+            violations=free.violations,
+            extra_layers={**coverage.extra_layers, **layers},
+            notes=(*coverage.notes, note),
+        )
 
     def write(self, out_dir: str | Path, *, prefix: str = "", lang: Lang = "en") -> dict[str, Path]:
         """Write the table (CSV) and its chart (PNG, in ``lang``) into ``out_dir``; {} without a table."""

@@ -11,6 +11,7 @@ section "Standard of cover". ``enabled = false`` turns it off.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from gis.network.graph import GraphLike
     from planning.coverage import CoverageResult
 
-__all__ = ["reliability_run_options", "scenario_reliability"]
+__all__ = ["reliability_run_options", "reliability_summary", "scenario_reliability"]
 
 _TABLE = "reliability"
 
@@ -58,11 +59,48 @@ def reliability_run_options(scenario: Scenario) -> dict[str, Any] | None:
 def scenario_reliability(
     scenario: Scenario, graph: GraphLike, coverage: CoverageResult, *, standard: str
 ) -> CoverageResult:
-    """``coverage`` with the reliability attached when the scenario asks for it, else unchanged."""
+    """``coverage`` with the reliability attached when the scenario asks for it, else unchanged.
+
+    The reliability solves on the coverage's own station x community response times (its
+    snaps, speed factor and off-network flags, on ``graph``, the graph it ran on).
+    """
     options = reliability_run_options(scenario)
     if options is None:
         return coverage
     from planning.reliability import analyse_reliability, attach_reliability
 
-    rel = analyse_reliability(scenario, graph, standard=standard, **options)
+    rel = analyse_reliability(scenario, graph, standard=standard, coverage=coverage, **options)
     return attach_reliability(coverage, rel)
+
+
+def _number(value: Any) -> float | int | None:
+    """A JSON number (None for NaN and infinity: "beyond reach")."""
+    v = float(value)
+    if not math.isfinite(v):
+        return None
+    return int(v) if v.is_integer() and abs(v) < 2**53 else round(v, 6)
+
+
+def reliability_summary(coverage: CoverageResult) -> dict[str, Any]:
+    """The ``reliability`` entry of ``summary.json``, or ``{}`` for a coverage without one.
+
+    The city's figures (``reliability_summary`` table: expected coverage and 90th-percentile
+    response with busy stations, lost share, mean busy fraction, calls a day, communities off
+    the road network left out) and each station's busy fraction, busiest hour and its busy
+    fraction. Non-finite figures (a 90th percentile beyond reach) are ``null``.
+    """
+    table = coverage.extra_tables.get("reliability_summary")
+    layer = coverage.extra_layers.get("station_workload")
+    if table is None or layer is None:
+        return {}
+    city = {str(k): _number(v) for k, v in table["value"].items()}
+    stations = {
+        str(sid): {
+            "response_units": int(row["response_units"]),
+            "busy_fraction": _number(row["busy_fraction"]),
+            "peak_hour": int(row["peak_hour"]),
+            "peak_busy_fraction": _number(row["peak_busy_fraction"]),
+        }
+        for sid, row in layer.iterrows()
+    }
+    return {"reliability": {"standard": coverage.standard.name, "city": city, "stations": stations}}

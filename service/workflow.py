@@ -75,9 +75,11 @@ if TYPE_CHECKING:
 from ._network import write_network
 from ._province import by_city_table, province_plan_summary
 from ._run_outputs import coverage_summary, plan_summary, risk_note, write_snap_report
+from .flood_run import depot_flood_depth, flood_coverage, flood_summary
 from .hours_run import prepare_hours, time_of_day_options
-from .reliability_run import reliability_run_options, scenario_reliability
+from .reliability_run import reliability_run_options, reliability_summary, scenario_reliability
 from .sensitivity_run import scenario_sensitivity, sensitivity_options
+from .what_if_run import attach_what_if, check_what_if, what_if_options, with_criticality
 
 __all__ = [
     "PROVINCE_AT",
@@ -312,6 +314,9 @@ def run_scenario(
     task_progress: TaskProgress | None = None,
     survey: str | Path | SurveySource | None = None,
     lang: str | None = None,
+    hour: int | str | None = None,
+    worst_hour: bool = False,
+    close: str | Path | None = None,
 ) -> PipelineResult:
     """Run every stage on a scenario and write the outputs into ``out_dir``.
 
@@ -338,9 +343,15 @@ def run_scenario(
     ``[natural_hazards]`` (flood depth rasters per return period, graded geological and fire zones;
     :mod:`risk_models.natural`) joins the risk's hazard term, with its per-unit figures in
     ``risk.gpkg``. Its ``[time_of_day]`` (:mod:`service.hours_run`: ``hour = H`` or ``"worst"``,
-    ``speed_profiles``, ``observed_speeds``) runs coverage and risk on the road graph of that
-    hour and writes ``response_by_hour.csv`` and ``response_by_hour.png`` next to
-    ``coverage.gpkg``; a bad table or bad observed rows stop the run with nothing written.
+    ``speed_profiles``, ``observed_speeds``; ``hour`` / ``worst_hour`` win over it) runs coverage,
+    risk and the station and depot plans on the road graph of that hour and writes
+    ``response_by_hour.csv`` and ``response_by_hour.png`` next to ``coverage.gpkg``; at the worst
+    hour ``coverage.gpkg`` holds the free-flow isochrones and districts and the worst hour's
+    (``isochrones_worst_hour``, ``districts_worst_hour``, :meth:`service.hours_run.HourRun.with_free_flow`),
+    both on the map. Its ``[what_if]`` (:mod:`service.what_if_run`; ``close``, a change file, is
+    added to it) adds the change's difference per community, the closed roads and the isochrones
+    and districts after the change to ``coverage.gpkg``, the map (closure impact) and the report
+    ("Road closures"). A bad table, change, or bad observed rows stop the run with nothing written.
 
     A province (communities with a ``city`` column naming two or more cities,
     :func:`planning.cities.scenario_cities`) is planned city by city: ``stations.gpkg`` holds a
@@ -365,7 +376,8 @@ def run_scenario(
         natural = natural_inputs(scenario)  # a bad [natural_hazards] stops here, nothing written
         sensitivity_options(scenario)  # and a bad [sensitivity]
         reliability_run_options(scenario)  # and a bad [reliability] or incident row
-        time_of_day = time_of_day_options(scenario)  # and a bad [time_of_day]
+        time_of_day = time_of_day_options(scenario, hour=hour, worst=worst_hour)  # and a bad [time_of_day]
+        change = what_if_options(scenario, close=close)  # and a bad [what_if] or change file
         lang = lang or scenario_lang(scenario)  # --lang, else the TOML's `lang`, else by place
         speak(output_lang(lang, scenario))  # the map's and the report's language
     source = survey_source(scenario, survey)
@@ -386,6 +398,9 @@ def run_scenario(
             if time_of_day is None
             else prepare_hours(scenario, run.graph, time_of_day, standard=standard, max_snap_m=max_snap_m)
         )
+        if change is not None:  # roads, stations the graph or scenario lacks stop here too
+            check_what_if(change, scenario, run.graph)
+        graph_now = run.graph if hours is None else hours.graph  # the hour's travel times, for every stage
         network, network_notes = write_network(run.graph, out)  # a province's: arrays + main roads
         result.outputs |= network
         result.outputs["snapping"] = write_snap_report(run, out / "snapping.csv")
@@ -395,7 +410,7 @@ def run_scenario(
     with _stage(result, f"coverage ({standard}) and risk", progress):
         coverage, risk = assess(
             scenario,
-            graph=run.graph if hours is None else hours.graph,
+            graph=graph_now,
             units=units,
             standard=standard,
             risk_weights=risk_weights,
@@ -406,9 +421,17 @@ def run_scenario(
             natural=natural,
             **community_inputs(safety),
         )
-        graph_now = run.graph if hours is None else hours.graph  # the hour's travel times
+        if hours is not None:  # at the worst hour: the free-flow isochrones and districts too
+            coverage = hours.with_free_flow(
+                coverage, scenario, run.graph, standard=standard, max_snap_m=max_snap_m
+            )
         coverage = scenario_reliability(scenario, graph_now, coverage, standard=standard)
         coverage = coverage if hours is None else hours.mark(coverage)
+        if change is not None:
+            coverage, _ = attach_what_if(
+                coverage, scenario, graph_now, change, standard=standard, max_snap_m=max_snap_m
+            )
+        coverage = flood_coverage(scenario, graph_now, coverage, natural[0], risk=risk, max_snap_m=max_snap_m)
         result.outputs["coverage"] = coverage.write(out / "coverage.gpkg")
         if hours is not None:
             result.outputs |= hours.write(out, lang=output_lang(lang, scenario))
@@ -447,7 +470,7 @@ def run_scenario(
             if cities_:
                 stations = plan_stations_by_city(
                     scenario,
-                    run.graph,
+                    graph_now,
                     cities=cities_,
                     risk=community_risk,
                     model=model,
@@ -459,21 +482,22 @@ def run_scenario(
                 )
             else:
                 stations = plan_stations(
-                    scenario, run.graph, risk=community_risk, model=model, n_new=n_new, standard=standard
+                    scenario, graph_now, risk=community_risk, model=model, n_new=n_new, standard=standard
                 )
             result.outputs["stations"] = stations.write(out / "stations.gpkg")
         except InputError as exc:
             skipped["stations"] = str(exc)
         if has_depots and cities_:
             depots = plan_depot_network(
-                scenario, run.graph, risk=community_risk, days=days, executor=ex, progress=task_progress,
-                flood_return_period=flood_rp,
+                scenario, graph_now, risk=community_risk, days=days, executor=ex, progress=task_progress,
+                flood_return_period=flood_rp, flood_depth=depot_flood_depth(natural[0]),
             )  # fmt: skip
             result.outputs["depots"] = depots.write(out / "depots.gpkg")
         elif has_depots:
             depots = plan_depots(
-                scenario, run.graph, risk=community_risk, days=days, flood_return_period=flood_rp
-            )
+                scenario, graph_now, risk=community_risk, days=days, flood_return_period=flood_rp,
+                flood_depth=depot_flood_depth(natural[0]),
+            )  # fmt: skip
             result.outputs["depots"] = depots.write(out / "depots.gpkg")
         else:
             skipped["depots"] = (
@@ -497,11 +521,12 @@ def run_scenario(
     notes = list(dict.fromkeys([*risk.notes, *coverage.notes, *skip_notes]))
     plan_notes = [*(stations.notes if stations else ()), *(depots.notes if depots else ())]
     with _stage(result, "map and report", progress):
+        shown = with_criticality(coverage, out)  # `riskplan criticality`'s ranking, when in the folder
         result.outputs["map"] = write_map(
             scenario,
             out / "map.html",
             risk=risk,
-            coverage=coverage,
+            coverage=shown,
             station_plan=stations,
             depot_plan=depots,
             register=hazard_register,
@@ -513,7 +538,7 @@ def run_scenario(
             scenario,
             out / "report.html",
             risk=risk,
-            coverage=coverage,
+            coverage=shown,
             station_plan=stations,
             depot_plan=depots,
             register=hazard_register,
@@ -543,6 +568,7 @@ def run_scenario(
         "network": {"nodes": run.graph.n_nodes, "edges": run.graph.n_edges},
         "flagged_snaps": run.flagged,
         "coverage": coverage_summary(coverage),
+        **reliability_summary(coverage),
         "plan": province_plan_summary(
             stations if isinstance(stations, CityStationPlans) else None,
             depots if isinstance(depots, TieredDepotPlan) else None,
@@ -562,6 +588,7 @@ def run_scenario(
         },
         **({"cities": json.loads(by_city.round(4).to_json(orient="index"))} if by_city is not None else {}),
         **({"community_safety": community_summary(safety)} if safety is not None else {}),
+        **({"flood": flooded} if (flooded := flood_summary(coverage, depots)) else {}),
         "notes": [*notes, *network_notes],
         "outputs": {k: str(v.name) for k, v in result.outputs.items()},
         "timings_s": result.timings_s,

@@ -83,7 +83,7 @@ def test_the_job_request_schema_lists_each_kind_with_its_parameters(client: Test
     kinds = {
         branch["properties"]["kind"]["const"]: branch["properties"]["params"] for branch in schema["oneOf"]
     }
-    assert set(kinds) == {"communities", "depots", "network", "placement", "risk"}
+    assert set(kinds) == {"communities", "depots", "network", "placement", "reliability", "risk"}
     assert kinds["placement"]["properties"]["n_new"]["maximum"] == 50
     assert kinds["placement"]["additionalProperties"] is False
     assert "cn-gb51080" in kinds["risk"]["properties"]["standard"]["enum"]

@@ -70,8 +70,8 @@ def test_bad_tiles_and_unknown_layers_are_4xx(client: TestClient, sid: str) -> N
     assert client.get(f"{base}/risk/25/0/0.mvt", headers=AUTH).status_code == 422
     assert client.get(f"{base}/risk/3/-1/0.mvt", headers=AUTH).status_code == 422
     assert client.get(f"{base}/risk/a/0/0.mvt", headers=AUTH).status_code == 422
-    unknown = client.get(f"{base}/roads/3/0/0.mvt", headers=AUTH)
-    assert unknown.status_code == 404 and "risk" in unknown.text
+    unknown = client.get(f"{base}/bridges/3/0/0.mvt", headers=AUTH)
+    assert unknown.status_code == 404 and "risk" in unknown.text and "roads" in unknown.text
     assert client.get(f"{API}/scenarios/{'0' * 32}/tiles/risk/3/0/0.mvt", headers=AUTH).status_code == 404
     assert client.get(f"{base}/risk/3/0/0.mvt", params={"units": "grid:1"}, headers=AUTH).status_code == 422
 
@@ -102,3 +102,67 @@ def test_a_big_layer_is_indexed_when_scored_and_rendered_as_geojson_only_on_requ
     body, total = small.rendered.select(bbox=None)
     assert total == 50 and small.rendered.rendered and body.startswith(b'{"type": "FeatureCollection"')
     assert small.tile_source().columns == ("level", "score", "rank") and small._tiles
+
+
+def test_tiles_of_a_layer_a_risk_job_stored_are_not_scored_again(
+    client: TestClient, sid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from service.api.routes import risk as risk_routes
+
+    calls: list[str] = []
+    real = risk_routes.score_scenario
+    monkeypatch.setattr(
+        risk_routes, "score_scenario", lambda *a, **k: calls.append(k["units"]) or real(*a, **k)
+    )
+    job = client.post(
+        f"{API}/scenarios/{sid}/jobs", json={"kind": "risk", "params": {"units": "grid:750"}}, headers=AUTH
+    )
+    assert job.status_code == 202, job.text
+    deadline = time.monotonic() + 120
+    while (status := client.get(f"{API}/jobs/{job.json()['id']}", headers=AUTH).json()["status"]) not in (
+        "succeeded",
+        "failed",
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert status == "succeeded"
+    stored = client.get(f"{API}/jobs/{job.json()['id']}/result/layers/units", headers=AUTH).json()["features"]
+    meta = client.get(f"{API}/scenarios/{sid}/tiles/risk.json", params={"units": "grid:0750"}, headers=AUTH)
+    assert meta.status_code == 200 and meta.json()["features"] == len(stored)
+    w, s, e, n = meta.json()["bounds"]
+    x, y = _tile_of((w + e) / 2, (s + n) / 2, 11)
+    tile = client.get(
+        f"{API}/scenarios/{sid}/tiles/risk/11/{x}/{y}.mvt", params={"units": "grid:750"}, headers=AUTH
+    )
+    features = mapbox_vector_tile.decode(tile.content)["risk"]["features"]
+    levels = {str(f["properties"]["id"]): f["properties"]["level"] for f in stored}
+    assert features and all(levels[f["properties"]["unit_id"]] == f["properties"]["level"] for f in features)
+    # the risk routes read the same stored layer: top units and GeoJSON, still no scoring
+    top = client.get(f"{API}/scenarios/{sid}/risk/top", params={"units": "grid:750", "n": 3}, headers=AUTH)
+    assert top.status_code == 200 and [u["rank"] for u in top.json()] == [1, 2, 3]
+    assert calls == []  # no re-scoring: the job's units were reused
+    # a layer no job stored is scored, once
+    client.get(f"{API}/scenarios/{sid}/tiles/risk.json", params={"units": "grid:1000"}, headers=AUTH)
+    assert calls == ["grid:1000"]
+
+
+def test_the_roads_layer_is_tiled_from_the_scenario_road_graph(client: TestClient, sid: str) -> None:
+    meta = client.get(f"{API}/scenarios/{sid}/tiles/roads.json", headers=AUTH)
+    assert meta.status_code == 200, meta.text
+    info = meta.json()
+    assert info["features"] > 100 and info["tiles"][0].endswith("/tiles/roads/{z}/{x}/{y}.mvt")
+    assert {"unit_id", "highway", "name"} <= set(info["vector_layers"][0]["fields"])
+    w, s, e, n = info["bounds"]
+    service = client.app.state.service  # type: ignore[attr-defined]
+    graph = service.graphs.graph(sid, service.scenarios.get(sid))
+    source = maps.RoadTileSource(graph)
+    for z in (8, 14):
+        x, y = _tile_of((w + e) / 2, (s + n) / 2, z)
+        r = client.get(f"{API}/scenarios/{sid}/tiles/roads/{z}/{x}/{y}.mvt", headers=AUTH)
+        assert r.status_code == 200 and r.content == source.tile(z, x, y)
+        classes = {
+            f["properties"]["highway"] for f in mapbox_vector_tile.decode(r.content)["roads"]["features"]
+        }
+        assert classes <= {"motorway", "trunk", "primary"} if z == 8 else "residential" in classes, classes

@@ -137,3 +137,24 @@ def test_budget_and_demonstration_plans_are_written(
     assert (after["score_after"] >= after["score"] - 1e-9).all()
     chosen = pyogrio.read_dataframe(out, layer="demonstration")
     assert len(chosen) == 12 and chosen["reasons"].str.len().gt(0).all()
+
+
+def test_compare_writes_the_chosen_measures_before_and_after(
+    demo: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import geopandas as gpd
+
+    scenario, survey = demo
+    base = ["communities", str(scenario), "--survey", str(survey), "--out", str(tmp_path / "c.gpkg")]
+    # --compare needs a budget's plan, --compare-report needs --compare: refused before anything is read
+    assert main([*base, "--compare", str(tmp_path / "x.gpkg")]) == 2
+    assert main([*base, "--budget", "1000000", "--compare-report", str(tmp_path / "x.html")]) == 2
+    assert not (tmp_path / "c.gpkg").exists()
+    capsys.readouterr()
+    cmp, page = tmp_path / "measures.gpkg", tmp_path / "measures.html"
+    args = [*base, "--budget", "1000000", "--compare", str(cmp), "--compare-report", str(page)]
+    assert main([*args, "--lang", "en"]) == 0
+    changed = gpd.read_file(cmp, layer="compare_units")
+    better = changed[changed["change"] == "better"]
+    assert len(better) and better["reasons"].str.startswith("measures: ").all()
+    assert page.exists() and "Before and after" in page.read_text(encoding="utf-8")

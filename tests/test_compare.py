@@ -1,5 +1,7 @@
 """Before and after (issue 19): identical inputs report no change; a hand-made change its reason."""
 
+# ruff: noqa: RUF001 - the Chinese texts under test use Chinese (full-width) punctuation
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -65,7 +67,7 @@ def test_a_hand_made_change_is_reported_with_its_reason(units: gpd.GeoDataFrame,
     ]  # a new station
     c = compare_units(units, after, coverage_before=cover, coverage_after=cov_after)
     u = c.units
-    assert c.counts() == {"better": 0, "worse": 1, "same": 5}
+    assert c.counts() == {"better": 1, "worse": 1, "same": 4}  # C5: the same score, newly covered
     assert u.loc["C4", "change"] == "worse" and u.loc["C4", "level_steps"] == 1
     assert "hazard fuel gas" in u.loc["C4", "reasons"] and "mining" not in u.loc["C4", "reasons"]
     assert "station district S3 -> S9" in u.loc["C5", "reasons"] and "now covered" in u.loc["C5", "reasons"]
@@ -150,3 +152,159 @@ def test_grid_units_compare_their_own_response_times(units: gpd.GeoDataFrame) ->
     c = compare_units(before, after).units
     assert c["response_time_s_change"].tolist()[:5] == [0.0, 60.0, 0.0, 0.0, 0.0]
     assert c["response_time_s_after"].iloc[5] == 700.0
+
+
+def _districts(split_x: float) -> gpd.GeoDataFrame:
+    """Two station districts side by side, S1 west of ``split_x`` and S2 east of it."""
+    return gpd.GeoDataFrame(
+        {"station": ["S1", "S2"], "area_km2": [1.0, 1.0]},
+        geometry=[shapely.box(-100, -100, split_x, 200), shapely.box(split_x, -100, 800, 200)],
+        crs=32650,
+    )
+
+
+def test_the_serving_station_comes_from_the_station_districts(units: gpd.GeoDataFrame) -> None:
+    """Grid-like units without coverage: the district a unit lies in gives its station."""
+    c = compare_units(units, units.copy(), districts_before=_districts(300), districts_after=_districts(300))
+    assert c.units["station_before"].tolist() == ["S1", "S1", "S1", "S2", "S2", "S2"]
+    assert (c.units["reasons"] == "").all()
+    # the districts in another CRS are reprojected; a moved border moves C3 (and only C3) to S1
+    moved = _districts(400).to_crs(4326)
+    c = compare_units(units, units.copy(), districts_before=_districts(300), districts_after=moved)
+    assert c.units.loc["C3", "station_after"] == "S1"
+    assert c.units.loc["C3", "reasons"] == "station district S2 -> S1"
+    assert (c.units.drop(index="C3")["reasons"] == "").all()
+
+
+def test_districts_take_the_place_of_the_nearest_station(
+    units: gpd.GeoDataFrame, cover: pd.DataFrame
+) -> None:
+    """With coverage and districts both, the district decides the station (not ``nearest_station``)."""
+    from planning.compare import Changes
+
+    d_after = gpd.GeoDataFrame(
+        {"station": ["S1", "S2", "N1"]},
+        geometry=[
+            shapely.box(-100, -100, 300, 200),
+            shapely.box(300, -100, 500, 200),
+            shapely.box(500, -100, 800, 200),
+        ],
+        crs=32650,
+    )
+    c = compare_units(
+        units,
+        units.copy(),
+        coverage_before=cover,
+        coverage_after=cover.copy(),
+        districts_before=_districts(300),
+        districts_after=d_after,
+        changes=Changes(stations_added=("N1",)),
+    )
+    assert c.units.loc["C5", "station_before"] == "S2" and c.units.loc["C5", "station_after"] == "N1"
+    assert c.units.loc["C5", "reasons"] == "served by the new station N1 (was S2)"
+    assert c.in_lang("zh").units.loc["C5", "reasons"] == "由新建消防站N1服务（原S2）"
+
+
+def test_reasons_name_the_measures_and_the_hazard_sources(units: gpd.GeoDataFrame) -> None:
+    from planning.compare import Changes
+
+    after = units.copy()
+    after.loc["C1", ["vulnerability_factor", "score"]] = [0.9, 1.5]
+    units = units.assign(vulnerability_factor=1.0)
+    after["vulnerability_factor"] = after["vulnerability_factor"].fillna(1.0)
+    after.loc["C4", ["hazard_mining", "score"]] = [1.0, 4.0]
+    measures = pd.DataFrame(
+        {
+            "community_id": ["C1", "C1", "C9"],
+            "measure": ["gas_alarm_valve", "city_own_thing", "fire_lane_clearing"],
+        }
+    ).assign(title=[None, "Fire blankets for every kitchen", None])
+    hazards = gpd.GeoDataFrame(
+        {
+            "category": ["mining", "mining", "fuel_gas"],
+            "name": ["West pit", "Far pit", "Gas"],
+            "majors_closed": [2, 0, 1],
+        },
+        index=["M1", "M2", "G1"],
+        geometry=[shapely.Point(450, 50), shapely.Point(5000, 50), shapely.Point(450, 60)],
+        crs=32650,
+    )
+    c = compare_units(units, after, changes=Changes(measures=measures, hazards=hazards))
+    why = c.units["reasons"]
+    assert why["C1"] == (
+        "measures: gas alarm fitted, Fire blankets for every kitchen; vulnerability factor 1.00 -> 0.90"
+    )
+    assert why["C4"].startswith(
+        "hazard mining -1.50 (M1 West pit: open major hidden dangers closed (2), M2 Far pit)"
+    )
+    assert "G1" not in why["C4"]  # another category's source
+    zh = c.in_lang("zh").units["reasons"]
+    assert zh["C1"].startswith(
+        "整改措施：安装燃气报警器及自动切断阀、Fire blankets for every kitchen；脆弱性系数"
+    )
+    assert zh["C4"].startswith("矿山危险源 -1.50（M1 West pit：2项重大事故隐患整改销号")
+
+
+def test_a_run_folder_brings_its_coverage_and_districts(
+    units: gpd.GeoDataFrame, cover: pd.DataFrame, tmp_path
+) -> None:
+    from gis.atomic import write_gpkg
+    from planning.compare import compare_results
+
+    for name, split in (("a", 300), ("b", 400)):
+        (tmp_path / name).mkdir()
+        write_gpkg(tmp_path / name / "risk.gpkg", {"risk_units": units.rename_axis("unit_id")}, {})
+        comm = gpd.GeoDataFrame(cover, geometry=units.geometry.values, crs=units.crs).rename_axis("id")
+        write_gpkg(
+            tmp_path / name / "coverage.gpkg", {"communities": comm, "districts": _districts(split)}, {}
+        )
+    c = compare_results(tmp_path / "a", tmp_path / "b")
+    assert "covered_residents_change" in c.units and c.units["covered_residents_change"].sum() == 0
+    assert c.units.loc["C3", "reasons"] == "station district S2 -> S1"
+
+
+def _what_if_layer(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "population": [100, 200, 300, 400, 500, 600],
+            "response_before_s": [200.0, 250.0, 280.0, 300.0, 250.0, 500.0],
+            "response_after_s": [200.0, 320.0, np.inf, 300.0, 240.0, 500.0],
+            "covered_before": [True, True, True, True, True, False],
+            "covered_after": [True, False, False, True, True, False],
+            "cut_off": [False, False, True, False, False, False],
+            "on_closed_road": [False, True, False, False, False, False],
+            "nearest_before": ["S1"] * 6,
+            "nearest_after": ["S1", "S2", None, "S1", "S1", "S1"],
+        },
+        index=units.index.rename("id"),
+        geometry=units.geometry.values,
+        crs=units.crs,
+    )
+
+
+def test_a_what_if_output_compares_from_its_difference_layer(
+    units: gpd.GeoDataFrame, tmp_path, capsys
+) -> None:
+    from gis.atomic import write_gpkg
+    from planning.compare import compare_what_if
+    from service.cli import main
+
+    c = compare_what_if(_what_if_layer(units), risk=units)
+    u = c.units
+    assert c.counts() == {"worse": 2, "better": 1, "same": 3}
+    assert (
+        u.loc["C1", "reasons"]
+        == "no longer covered; station district S1 -> S2; its road closed; response time +70 s"
+    )
+    assert "cut off from every station" in u.loc["C2", "reasons"] and u.loc["C4", "change"] == "better"
+    assert u["covered_residents_change"].sum() == -500 and (u["level_steps"] == 0).all()
+    assert u.loc["C5", "level_before"] == "red"  # the baseline's levels, not re-scored
+    wi = write_gpkg(tmp_path / "what_if.gpkg", {"what_if_communities": _what_if_layer(units)}, {})
+    out, page = tmp_path / "wi_cmp.gpkg", tmp_path / "wi.html"
+    assert main(["-q", "compare", str(wi), "--out", str(out), "--report", str(page), "--lang", "en"]) == 0
+    assert "2 units worse, 1 better" in capsys.readouterr().out
+    got = gpd.read_file(out, layer="compare_units").set_index("unit_id")
+    assert got.loc["C1", "change"] == "worse"
+    assert "no longer covered" in page.read_text(encoding="utf-8")
+    assert main(["-q", "compare", str(tmp_path / "nope.gpkg"), "--out", str(tmp_path / "z.gpkg")]) == 2
+    assert "what-if" in capsys.readouterr().err

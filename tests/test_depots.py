@@ -117,6 +117,38 @@ def test_assignment_matches_brute_force() -> None:
     assert (people[ok] * hours[ok, col[ok]]).sum() == pytest.approx(best[1])
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_the_fixed_rows_give_the_full_models_optimum(seed: int) -> None:
+    """The reduction (rows at never-binding depots fixed) keeps the full MILP's served and people x hours."""
+    from planning.depot_assignment import _fixed_rows, _solve
+
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(20, 60)), int(rng.integers(2, 7))
+    hours = rng.uniform(0.1, 9.0, (n, k))
+    hours[rng.random((n, k)) < 0.3] = np.inf  # some depots out of reach
+    people = rng.uniform(10, 200, n)
+    # some depots roomy (never binding), some tight (binding)
+    cap = np.where(rng.random(k) < 0.5, people.sum() * 2, people.sum() / k * rng.uniform(0.3, 1.2, k))
+    lim = rng.uniform(4.0, 9.0, k)
+    col, status = assign_capacitated(hours, people, cap, lim, mip_rel_gap=1e-12)  # proven optimal
+    allowed = np.isfinite(hours) & (hours <= lim[None, :])
+    full, full_status = _solve(hours, people, cap, allowed, time_limit_s=30, mip_rel_gap=1e-12)
+    assert "gap 0.00%" in status or status == "optimal"
+    assert "gap 0.00%" in full_status or full_status == "optimal"
+    for a in (col, full):  # both feasible
+        ok = a >= 0
+        assert (hours[ok, a[ok]] <= lim[a[ok]]).all()
+        assert (np.bincount(a[ok], weights=people[ok], minlength=k) <= cap + 1e-6).all()
+    served = [people[a >= 0].sum() for a in (col, full)]
+    cost = [(people[a >= 0] * hours[a >= 0, a[a >= 0]]).sum() for a in (col, full)]
+    assert served[0] == pytest.approx(served[1])
+    assert cost[0] == pytest.approx(cost[1], rel=1e-7)
+    roomy = np.full(k, people.sum() * 2)  # no depot binds: every row reaching one is fixed, no MILP
+    fixed = _fixed_rows(hours, people, roomy, allowed)
+    assert ((fixed >= 0) == allowed.any(axis=1)).all()
+    assert (fixed[fixed >= 0] == np.argmin(np.where(allowed, hours, np.inf), axis=1)[fixed >= 0]).all()
+
+
 def test_demo_network_and_euclidean(tmp_path: Path) -> None:
     scenario = load_scenario(write_demo_scenario(tmp_path / "demo.gpkg", n_road_nodes=3000))
     from gis import scenario_graph

@@ -193,7 +193,7 @@ def test_new_leader_fails_the_dead_leaders_running_jobs_and_runs_its_queue(
 
 def test_registry_is_per_instance_and_rejects_duplicates() -> None:
     registry = default_registry()
-    builtin = ["communities", "depots", "network", "placement", "risk"]
+    builtin = ["communities", "depots", "network", "placement", "reliability", "risk"]
     assert [k.name for k in registry.kinds()] == builtin
     with pytest.raises(ValueError, match="twice"):
         registry.register("network", _sleep, description="again")

@@ -10,6 +10,7 @@ import pytest
 from map_factory import map_inputs
 
 from maps import COMMUNITY_LAYERS, LAYER_NAMES, REGISTER_LAYERS, write_map, write_report
+from maps.interactive import FLOOD_MAP_LAYERS
 
 TRADEOFF = pd.DataFrame(
     {"n_new": [0, 1, 2], "coverage_share": [0.55, 0.7, 0.8], "mean_response_s": [420, 360, 320]}
@@ -75,10 +76,17 @@ def test_map_draws_every_layer(browser, inputs, tmp_path: Path):
         )
         # every layer but the register's, the survey's, the uncertainty's and a comparison's
         # (`uncertain` needs an analysis, `change` is the compare map's, `station_workload` a
-        # reliability run), and the tiles
+        # reliability run, the flood's a run's flood closures), and the tiles
         == len(
             set(LAYER_NAMES)
-            - {*REGISTER_LAYERS, *COMMUNITY_LAYERS, "uncertain", "change", "station_workload"}
+            - {
+                *REGISTER_LAYERS,
+                *COMMUNITY_LAYERS,
+                *FLOOD_MAP_LAYERS,
+                "uncertain",
+                "change",
+                "station_workload",
+            }
         )
         + 1
     )

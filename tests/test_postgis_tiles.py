@@ -93,3 +93,52 @@ def test_tiles_come_from_st_asmvt_equal_to_the_python_tiles(tmp_path: Path, pg_d
         assert compared > 20 and exact > 0.8 * compared  # most are identical
         far = client.get(f"{API}/scenarios/{sid}/tiles/risk/11/0/0.mvt", params=UNITS, headers=auth(TOKEN))
         assert far.status_code == 204
+        # a version is a hex digest, which may begin with a digit (a layer name may not)
+        digits = "0123456789abcdef"
+        store.put_tile_layer(sid, "tiles_risk_digits", digits, source)
+        assert store.tile_layer_stored(sid, "tiles_risk_digits", digits)
+        x, y = _tile_of((w + e) / 2, (s + n) / 2, 13)
+        again = store.vector_tile(sid, "tiles_risk_digits", digits, source, z=13, x=x, y=y)
+        assert mapbox_vector_tile.decode(again)["risk"]["features"]
+
+
+def test_the_tile_table_is_written_by_one_binary_copy_with_its_values_intact(pg_dsn: str) -> None:
+    """Missing numbers as NULL, any text (tabs, quotes, Chinese) as it is, geometry in EPSG:3857."""
+    import geopandas as gpd
+    import numpy as np
+    import psycopg
+
+    import maps
+    from service.store._postgres_tiles import write_tile_table
+
+    names = ["a\tb", "c'd\\e", "社区\n一", None]
+    frame = gpd.GeoDataFrame(
+        {
+            "name": names,
+            "score": [1.5, np.nan, np.inf, -2.0],
+            "rank": [4, 3, 2, 1],
+            "ok": [True, False, True, False],
+        },
+        geometry=[shapely.box(i * 100.0, 0, i * 100.0 + 100, 100) for i in range(4)],
+        crs=3857,
+        index=["u0", "u1", "u2", "u3"],
+    )
+    source = maps.TileSource(frame, name="risk", columns=["name", "score", "rank", "ok"], rank_by="score")
+    with psycopg.connect(pg_dsn) as conn, conn.cursor() as cur:
+        cur.execute("CREATE SCHEMA s")
+        write_tile_table(cur, "s", "t", source, comment="test")
+        cur.execute(
+            "SELECT unit_id, name, score, rank, ok, pos, ST_SRID(geom), ST_AsBinary(geom) "
+            "FROM s.t ORDER BY pos"
+        )
+        rows = cur.fetchall()
+        cur.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = 's' AND tablename = 't'")
+        indexes = " ".join(r[0] for r in cur.fetchall()).lower()
+    assert [r[0] for r in rows] == ["u0", "u1", "u2", "u3"] and [r[1] for r in rows] == names
+    assert [r[2] for r in rows] == [1.5, None, None, -2.0] and [r[3] for r in rows] == [4, 3, 2, 1]
+    assert [r[4] for r in rows] == [True, False, True, False] and [r[5] for r in rows] == [0, 1, 2, 3]
+    assert {r[6] for r in rows} == {3857}
+    assert all(
+        shapely.equals(shapely.from_wkb(bytes(r[7])), g) for r, g in zip(rows, frame.geometry, strict=True)
+    )
+    assert "gist" in indexes and "pkey" in indexes

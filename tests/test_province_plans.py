@@ -163,6 +163,28 @@ def test_depot_network_serves_lowest_tiers_first_within_limits_and_capacities(pr
     assert path.exists()
 
 
+def test_the_depot_network_delivers_on_the_roads_a_flood_leaves_open(province, tmp_path):
+    """Issue 19: 1 m of water 1.5 km around a community cuts it off from every depot of every tier."""
+    rasterio = pytest.importorskip("rasterio", reason="rasterio is not installed")
+    from rasterio.transform import from_origin
+
+    scenario, graph = province
+    com = scenario["communities"].to_crs(graph.crs)
+    target = com.index[len(com) // 2]
+    x0, y0, x1, y1 = com.loc[[target]].buffer(1500.0).total_bounds
+    tif = tmp_path / "flood.tif"
+    width, height = int((x1 - x0) // 50) + 1, int((y1 - y0) // 50) + 1
+    with rasterio.open(
+        tif, "w", driver="GTiff", width=width, height=height, count=1, dtype="float32",
+        crs=graph.crs.to_wkt(), transform=from_origin(x0, y1, 50.0, 50.0),
+    ) as dst:  # fmt: skip
+        dst.write(np.ones((height, width), np.float32), 1)
+    c = plan_depot_network(scenario, graph, flood_depth=tif).communities
+    assert bool(c.loc[target, "flood_cut_off"]) and c.loc[target, "depot"] is None
+    assert c.loc[target, "unmet_reason"] == ("cut_off" if c.loc[target, "relocate_people"] > 0 else "")
+    assert c["flood_cut_off"].sum() < len(c) // 10  # a local flood cuts off its neighbourhood only
+
+
 def test_density_tiles_by_default_only_where_they_pay():
     rng = np.random.default_rng(5)
     h = 500.0

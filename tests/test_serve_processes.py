@@ -139,6 +139,93 @@ def test_anonymous_report_budget_is_one_for_all_processes(tmp_path: Path) -> Non
         assert "3 reports in the last 10 minutes" in refused.json()["detail"]
 
 
+def _overlap_of_two_gates(slots: tuple[Any, Any]) -> tuple[int, list[str]]:
+    """Two gates (two processes' worth) each run two builds; the most builds running at once."""
+    import threading
+
+    from service.api.budget import AnonymousGate, AnonymousLimits
+
+    limits = AnonymousLimits(max_compute_s=30)
+    gates = [AnonymousGate(limits, slot=slot, poll_s=0.01) for slot in slots]
+    lock, running, most, order = threading.Lock(), [0], [0], []
+
+    def build(name: str) -> Callable[[], str]:
+        def run() -> str:
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.15)
+            with lock:
+                running[0] -= 1
+                order.append(name)
+            return name
+
+        return run
+
+    threads = [
+        threading.Thread(target=gate.run, args=(f"build {k}", build(f"{g}{k}")))
+        for k in range(2)
+        for g, gate in enumerate(gates)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for gate in gates:
+        gate.shutdown()
+    return most[0], order
+
+
+def test_anonymous_builds_run_one_at_a_time_across_processes(tmp_path: Path) -> None:
+    first, second = SQLiteStore(tmp_path / "data"), SQLiteStore(tmp_path / "data")
+    try:
+        most, order = _overlap_of_two_gates((first.compute_slot(), second.compute_slot()))
+        assert most == 1 and sorted(order) == ["00", "01", "10", "11"]
+        # without the store's slot each process builds on its own: two at once
+        most, _ = _overlap_of_two_gates((LocalLeaderLock(), LocalLeaderLock()))
+        assert most == 2
+    finally:
+        first.close()
+        second.close()
+
+
+def test_anonymous_builds_run_one_at_a_time_on_postgresql(pg_dsn: str) -> None:
+    from service.store.postgres import PostgresStore
+
+    first, second = PostgresStore(pg_dsn), PostgresStore(pg_dsn)
+    try:
+        slot_a, slot_b = first.compute_slot(), second.compute_slot()
+        assert slot_a.try_acquire() and not slot_b.try_acquire()  # the advisory lock is one for all
+        leader = first.leader_lock()  # a key of its own: the job leader is not held up by it
+        assert leader.try_acquire()
+        leader.release()
+        slot_a.release()
+        most, order = _overlap_of_two_gates((slot_a, slot_b))
+        assert most == 1 and len(order) == 4
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_gate_shut_down_while_waiting_for_the_slot_gives_up(tmp_path: Path) -> None:
+    from service.api.budget import AnonymousGate, AnonymousLimits
+
+    store = SQLiteStore(tmp_path / "data")
+    held = store.compute_slot()
+    assert held.try_acquire()  # another process is building
+    gate = AnonymousGate(AnonymousLimits(max_compute_s=0.2), slot=store.compute_slot(), poll_s=0.01)
+    ran: list[int] = []
+    with pytest.raises(AnonymousLimitError) as err:
+        gate.run("the coverage", lambda: ran.append(1))
+    assert err.value.status == 429 and ran == []  # the request is answered; the build waits
+    gate.shutdown()
+    time.sleep(0.1)
+    held.release()
+    time.sleep(0.1)
+    assert ran == []  # the waiting build gave up with the gate
+    store.close()
+
+
 def test_store_window_slides_and_keeps_keys_apart(tmp_path: Path) -> None:
     a, b = SQLiteStore(tmp_path), SQLiteStore(tmp_path)
     limiter_a = ReportLimiter(2, 60, store=a)

@@ -297,3 +297,36 @@ def test_line_tiles_decode_to_the_library_encoding() -> None:
         missing = set(theirs) - {f["properties"]["unit_id"] for f in ours}
         assert all(len({tuple(p) for p in _parts(theirs[m]["geometry"])[0]}) <= 1 for m in missing)
     assert checked > 100
+
+
+@pytest.mark.parametrize("max_features", [500, 10**6])
+def test_the_feature_at_a_point_is_the_one_the_tile_draws_there(max_features: int) -> None:
+    """The page's hover lookup: thinned, the square's worst cell and its count; else the cell."""
+    source = maps.TileSource(
+        _grid(100), name="risk", columns=["score", "level"], rank_by="score", max_features=max_features
+    )
+    z = 11
+    x, y = _tile_of(X0 + 5000, Y0 + 5000, z)
+    xmin, ymin, xmax, ymax = maps.tile_bounds(z, x, y)
+    features = mapbox_vector_tile.decode(source.tile(z, x, y), default_options={"y_coord_down": True})
+    drawn = features["risk"]["features"]
+    checked = 0
+    for f in drawn[:: max(1, len(drawn) // 40)]:
+        ring = np.array(f["geometry"]["coordinates"][0], dtype=float)
+        shape = shapely.Polygon(
+            np.column_stack(
+                [xmin + ring[:, 0] * (xmax - xmin) / 4096, ymax - ring[:, 1] * (ymax - ymin) / 4096]
+            )
+        )
+        inner = shapely.buffer(shape, -(xmax - xmin) / 4096 * 2)  # away from the quantised edges
+        inner = inner.intersection(shapely.box(xmin, ymin, xmax, ymax))  # not in the buffer
+        if inner.is_empty:
+            continue
+        point = inner.representative_point()
+        found = source.feature_at(z, point.x, point.y)
+        assert found is not None and found["unit_id"] == f["properties"]["unit_id"]
+        assert found.get("cells") == f["properties"].get("cells")
+        assert found["score"] == pytest.approx(f["properties"]["score"])
+        checked += 1
+    assert checked >= 10
+    assert source.feature_at(z, X0 - 50_000, Y0 - 50_000) is None

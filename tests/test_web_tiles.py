@@ -3,7 +3,8 @@
 The switch threshold is lowered so a small demo city's communities are drawn from tiles; the
 test checks that the page took the tile path, that the canvas tiles hold the four level
 colours, and that hovering a community shows its tooltip (name, level, score), as the
-GeoJSON path does. One page load.
+GeoJSON path does (the tiles are not interactive: the page asks the server for the feature
+under the mouse); then that the roads are drawn from their tiles. One page load.
 """
 
 from __future__ import annotations
@@ -107,5 +108,9 @@ def test_the_page_draws_risk_from_vector_tiles_with_tooltips(
     )
     name = top["name"] or top["unit_id"]
     assert name in text and f"risk {top['level']}" in text and "vs the median unit" in text, text
+    # the roads above the (lowered) threshold: drawn from /tiles/roads, below the risk layer
+    browser.find_element(By.ID, "show-roads").click()
+    wait_for(browser, "return document.body.dataset.roadTiles === 'loaded'", "the road tiles", timeout_s=60)
+    assert browser.execute_script("return document.body.dataset.roadsSource") == "tiles"
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == [], severe

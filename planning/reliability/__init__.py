@@ -4,9 +4,10 @@
 incidents layer, or a city total shared by risk) and :func:`area_service_times` the mean
 service time of each area's calls (``planning/data/service_times.toml`` or the incidents' own
 durations). :func:`exact_hypercube` solves the full 2^N state system (zero-line-capacity loss
-system, exponential service) for small N; :func:`approximate_hypercube` is Larson's
-approximation or its conditional-Bernoulli refinement, with area service times after
-Jarvis; :func:`simulate_hypercube` is a seeded discrete-event simulation of the same system.
+system, exponential service) for small N; :func:`approximate_hypercube` solves the same 2^N
+chain up to 12 units (:mod:`planning.reliability.states`), the conditional-Bernoulli refinement
+of Larson's approximation up to 64 and Larson's beyond, with area service times after Jarvis;
+:func:`simulate_hypercube` is a seeded discrete-event simulation of the same system.
 :func:`station_workload` adds stations with several units, the chance the first-due station is
 busy, the expected coverage and the expected 90th-percentile response; :func:`workload_by_hour`
 does it hour by hour and :func:`concurrency_by_hour` gives P(k or more calls at once).

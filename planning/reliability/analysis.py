@@ -1,7 +1,8 @@
 """Reliability of a scenario's response: from its incidents (or risk) to per-community figures.
 
 :func:`analyse_reliability` strings the pieces together for a loaded scenario: response times
-from every station to every community (turnout included), call rates by community and hour
+from every station to every community (turnout included; the coverage's own when it is given,
+:func:`~planning.reliability.times.response_times`), call rates by community and hour
 (:func:`~planning.reliability.call_rates` from the ``incidents`` layer, else
 :func:`~planning.reliability.rates_from_risk`), service times by the calls' categories, each
 station's response units, then the hypercube for the day's mean rates and for each hour.
@@ -23,7 +24,6 @@ from gis.tables import TableOverrides
 
 from ..names import DEFAULT_STANDARD
 from ..standards import ResponseStandard, response_standard
-from ..travel import cost_matrix
 from .concurrency import concurrency_by_hour
 from .rates import (
     HOURS,
@@ -35,6 +35,7 @@ from .rates import (
     rates_from_risk,
     response_units,
 )
+from .times import response_times
 from .workload import Workload, station_workload, workload_by_hour
 
 if TYPE_CHECKING:
@@ -75,8 +76,9 @@ class ReliabilityResult:
     Attributes
     ----------
     communities
-        The communities' reliability columns (:data:`RELIABILITY_COLUMNS`, plus ``first_due``)
-        on their index, for the day's mean call rates.
+        The communities' reliability columns (:data:`RELIABILITY_COLUMNS`, plus ``first_due``
+        and ``off_network``) on their index, for the day's mean call rates; an off-network
+        community keeps its ``calls_per_day`` and ``service_min``, the rest empty.
     station_workload
         Stations (points) with ``response_units``, ``busy_fraction``, ``calls_per_day``,
         ``first_due_calls_per_day``, ``first_due_answered_share`` and ``peak_busy_fraction``
@@ -87,7 +89,8 @@ class ReliabilityResult:
     concurrency
         :func:`~planning.reliability.concurrency_by_hour` with the city's units.
     city
-        The city's figures for the day's mean rates (see :class:`Workload`).
+        The city's figures for the day's mean rates (see :class:`Workload`), over the
+        communities on the road network, and ``off_network_communities`` (the count left out).
     rates_source
         ``incidents`` or ``risk (column)``.
     notes
@@ -188,17 +191,6 @@ def check_reliability_inputs(scenario: Any, *, service_times: TableOverrides = N
         _durations(incidents, _source(scenario))
 
 
-def _times(
-    graph: GraphLike,
-    stations: gpd.GeoDataFrame,
-    areas: gpd.GeoDataFrame,
-    std: ResponseStandard,
-    speed_factor: float,
-) -> pd.DataFrame:
-    travel = cost_matrix(graph, stations, areas, turnout_s=0.0)
-    return pd.DataFrame(std.turnout_s + travel / speed_factor, index=areas.index, columns=stations.index)
-
-
 def analyse_reliability(
     scenario: Any,
     graph: GraphLike,
@@ -212,6 +204,8 @@ def analyse_reliability(
     response_standards: TableOverrides = None,
     method: str = "auto",
     hours: str = "city",
+    coverage: CoverageResult | None = None,
+    max_snap_m: float | None = None,
 ) -> ReliabilityResult:
     """Station workload, expected coverage and expected 90th-percentile response of a scenario.
 
@@ -240,6 +234,18 @@ def analyse_reliability(
     hours
         With incidents: ``city`` (each community's calls shaped by the city's hour profile)
         or ``area`` (its own counts per hour), see :func:`~planning.reliability.call_rates`.
+    coverage
+        The coverage of the same scenario and graph (:func:`planning.analyse_coverage`): its
+        station x community response times are used (its snaps, speed factor and off-network
+        flags; :func:`~planning.reliability.times.response_times`), its standard too. Without
+        it they are computed by the same rule.
+    max_snap_m
+        Snap limit without ``coverage``.
+
+    Communities off the road network (farther than the snap limit from every road:
+    :data:`planning.response.OFF_ROAD_RULE`) get no response: their rows are ``off_network``
+    with the reliability columns empty, and they are left out of the workload and of the
+    city's expected figures, the count in ``city["off_network_communities"]`` and the notes.
 
     Returns
     -------
@@ -253,7 +259,11 @@ def analyse_reliability(
     >>> rel.rates_source, bool(0 < rel.city["expected_coverage"] <= 1)
     ('incidents', True)
     """
-    std = response_standard(standard, response_standards=response_standards)
+    std = (
+        coverage.standard
+        if coverage is not None
+        else response_standard(standard, response_standards=response_standards)
+    )
     if not speed_factor > 0:
         msg = f"`speed_factor` is {speed_factor!r}. Fix: give a number > 0 (0.8 = engines 20% slower)."
         raise InputError(msg)
@@ -282,7 +292,25 @@ def analyse_reliability(
             "hours shaped by service_times.toml's default profile"
         )
     units = response_units(stations, service_times=service_times)
-    times = _times(graph, stations, communities, std, speed_factor)
+    all_times, off = response_times(
+        graph,
+        stations,
+        communities,
+        standard=std,
+        speed_factor=speed_factor,
+        max_snap_m=max_snap_m,
+        coverage=coverage,
+    )
+    on = ~off.to_numpy()
+    if not on.any():
+        msg = (
+            f"reliability: all {len(communities)} communities are off the road network (farther "
+            "than the snap limit from every road). Fix: check the communities' CRS and the roads, "
+            "or raise `max_snap_m`."
+        )
+        raise InputError(msg)
+    off_calls, off_service = rates[~on].sum(axis=1), service[~on]
+    times, rates, service = all_times[on], rates[on], service[on]
     daily = rates.sum(axis=1) / 24.0
     w = station_workload(
         times,
@@ -302,7 +330,17 @@ def analyse_reliability(
     )
     busy_by_hour = pd.DataFrame({h: per_hour[h].stations["busy_fraction"] for h in HOURS})
     comm = w.areas.assign(service_min=service.to_numpy())
-    comm = comm[["first_due", *RELIABILITY_COLUMNS]]
+    comm = comm[["first_due", *RELIABILITY_COLUMNS]].reindex(communities.index)
+    comm["off_network"] = off.to_numpy()
+    n_off = int(off.sum())
+    city = {**w.city, "off_network_communities": float(n_off)}
+    if n_off:
+        comm.loc[off.to_numpy(), "calls_per_day"] = off_calls.to_numpy()
+        comm.loc[off.to_numpy(), "service_min"] = off_service.to_numpy()
+        notes.append(
+            f"{n_off} communities off the road network ({off_calls.sum():.1f} calls a day): "
+            "no response time, left out of the workload and of the city's expected figures"
+        )
     st = w.stations.set_axis(stations.index).assign(
         peak_busy_fraction=busy_by_hour.max(axis=1).to_numpy(),
         peak_hour=busy_by_hour.idxmax(axis=1).to_numpy(),
@@ -321,14 +359,14 @@ def analyse_reliability(
     unreached = int(np.isinf(times.to_numpy()).all(axis=1).sum())
     if unreached:
         notes.append(f"{unreached} communities reached by no station: p90 beyond reach")
-    log.info("reliability: %s", {k: round(v, 4) for k, v in w.city.items()})
+    log.info("reliability: %s", {k: round(v, 4) for k, v in city.items()})
     return ReliabilityResult(
         standard=std,
         communities=comm,
         station_workload=layer,
         p90_by_hour=p90,
         concurrency=conc,
-        city=w.city,
+        city=city,
         rates_source=rsource,
         notes=tuple(notes),
         workload=w,

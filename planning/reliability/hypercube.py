@@ -19,6 +19,8 @@ import scipy.sparse.linalg as spla
 
 from gis import InputError
 
+from .states import MAX_STATE_UNITS, state_hypercube
+
 log = logging.getLogger(__name__)
 
 #: Largest number of units the exact solver accepts (2^10 states).
@@ -36,10 +38,14 @@ class HypercubeResult:
     dispatch : numpy.ndarray
         ``(areas, units + 1)``: fraction of an area's calls answered by its m-th preference
         (column m), the last column the calls lost because every unit is busy.
+    method : str
+        How it was found: ``exact`` (:func:`exact_hypercube`), ``state``, ``conditional`` or
+        ``larson`` (:func:`approximate_hypercube`), ``simulation``.
     """
 
     busy: np.ndarray
     dispatch: np.ndarray
+    method: str = "exact"
 
 
 def _check(rates: np.ndarray, preferences: np.ndarray, service_time: float) -> None:
@@ -198,6 +204,9 @@ def _conditional_dispatch(
 #: Largest number of units the conditional-Bernoulli correction is used for (``method="auto"``).
 MAX_CONDITIONAL_UNITS = 64
 
+#: Largest number of units ``method="state"`` accepts (2^20 states, about 1 GB of work arrays).
+MAX_STATE_CHAIN = 20
+
 
 def approximate_hypercube(
     rates: np.ndarray,
@@ -210,7 +219,17 @@ def approximate_hypercube(
 ) -> HypercubeResult:
     """Approximate hypercube for the zero-line-capacity system (Larson 1975; Jarvis 1985).
 
-    The number of busy units follows the Erlang loss law of the offered load
+    Which method applies at which size (``method="auto"``):
+
+    - up to :data:`~planning.reliability.states.MAX_STATE_UNITS` (12) units, ``"state"``: the
+      full 2^N busy-set chain (:func:`~planning.reliability.states.state_hypercube`), the exact
+      hypercube for one service time; with service times by area, Jarvis' model (each unit's
+      service rate fitted to the calls it answers). Busy and dispatch fractions equal
+      :func:`exact_hypercube`'s (to 1e-8) where both apply;
+    - 13 to :data:`MAX_CONDITIONAL_UNITS` (64) units, ``"conditional"`` (below);
+    - above 64 units, ``"larson"``.
+
+    For the last two the number of busy units follows the Erlang loss law of the offered load
     ``sum(rates * service_time)`` (insensitive to the service-time law). Which units are busy:
 
     - ``method="larson"``: Larson's approximation, each unit independently busy, corrected
@@ -219,9 +238,10 @@ def approximate_hypercube(
       proportional to the product of the units' busy odds (a conditional Bernoulli law whose
       odds are fitted so that each unit's busy fraction equals its load). Equal loads give
       Larson's factors; on uneven loads it halves the dispatch error (8 units with loads
-      0.02-0.47: 1.8 points against Larson's 3.3, see tests/test_reliability_hypercube.py).
-      Its cost grows as units^2 x areas per iteration;
-    - ``"auto"``: conditional up to :data:`MAX_CONDITIONAL_UNITS` units, Larson beyond.
+      0.02-0.47: 1.8 points against Larson's 3.3, see tests/test_reliability_hypercube.py), but
+      stays 2.8-3.0 points off on loaded uneven systems (8 units at load 0.4, 10 at 0.3:
+      benchmarks/bench_reliability.py), which is why small systems take the state chain.
+      Its cost grows as units^2 x areas per iteration.
 
     Service times may differ by area (Jarvis' extension, here by the calls' mix of incident
     categories): a unit's workload is the sum over areas of calls it answers times their
@@ -233,8 +253,8 @@ def approximate_hypercube(
         As for :func:`exact_hypercube`.
     service_time : float or numpy.ndarray
         Mean service time, one for all areas or ``(areas,)``.
-    method : {"auto", "conditional", "larson"}
-        The busy-set law (above).
+    method : {"auto", "state", "conditional", "larson"}
+        The busy-set law (above); ``state`` takes at most 20 units (2^20 states).
     tolerance : float
         Largest change in a busy fraction at convergence.
     max_iterations : int
@@ -257,8 +277,18 @@ def approximate_hypercube(
     areas, units = preferences.shape if preferences.ndim == 2 else (0, 0)
     _check(rates, preferences, 1.0)
     tau = _service(service_time, rates.size)
-    if method not in ("auto", "conditional", "larson"):
-        raise InputError(f"approximate_hypercube: `method` {method!r}; use auto, conditional or larson")
+    if method not in ("auto", "state", "conditional", "larson"):
+        raise InputError(
+            f"approximate_hypercube: `method` {method!r}; use auto, state, conditional or larson"
+        )
+    if method == "state" and units > MAX_STATE_CHAIN:
+        raise InputError(
+            f"approximate_hypercube: {units} units exceed the state chain's {MAX_STATE_CHAIN}; "
+            "use method='auto' (conditional or larson) for large systems"
+        )
+    if method == "state" or (method == "auto" and 0 < units <= MAX_STATE_UNITS):
+        busy_s, dispatch_s, _ = state_hypercube(rates, preferences, tau)
+        return HypercubeResult(busy=busy_s, dispatch=dispatch_s, method="state")
     conditional = method == "conditional" or (method == "auto" and units <= MAX_CONDITIONAL_UNITS)
     offered = float((rates * tau).sum())
     p = _erlang_loss(offered, units)
@@ -289,7 +319,7 @@ def approximate_hypercube(
             break
     else:
         log.warning("approximate_hypercube: no convergence in %d iterations", max_iterations)
-    return HypercubeResult(busy=busy, dispatch=dispatch.copy())
+    return HypercubeResult(busy=busy, dispatch=dispatch.copy(), method="larson")
 
 
 def _fit_conditional(
@@ -320,4 +350,4 @@ def _fit_conditional(
         log_w += 0.7 * (np.log(np.maximum(busy, floor)) - np.log(np.maximum(marginal, floor)))
     else:
         log.warning("approximate_hypercube: no convergence in %d iterations", max_iterations)
-    return HypercubeResult(busy=busy, dispatch=dispatch)
+    return HypercubeResult(busy=busy, dispatch=dispatch, method="conditional")

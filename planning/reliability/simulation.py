@@ -68,4 +68,4 @@ def simulate_hypercube(
     for end, unit in free_at:  # services still running: count only up to now
         busy_time[unit] -= max(end - now, 0.0)
     dispatch = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    return HypercubeResult(busy=busy_time / now, dispatch=dispatch)
+    return HypercubeResult(busy=busy_time / now, dispatch=dispatch, method="simulation")

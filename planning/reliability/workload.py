@@ -4,10 +4,10 @@
 station, each a server of the hypercube, the station's units next to each other in every
 area's dispatch order), solves the hypercube (:func:`~planning.reliability.approximate_hypercube`,
 area service times after Jarvis) and reads off, per area: the chance the first-due station is
-busy (all its units out; for a station of several units from the Erlang loss of a group of
-its units carrying its busy time, which the hypercube's busy-set laws miss) and the call goes
-to the 2nd or 3rd station or is lost to mutual aid, the expected coverage within a standard
-and the expected 90th-percentile response; per station: its busy fraction and calls; and the
+busy (all its units out: the state chain holds it exactly; with the conditional and Larson
+laws, which miss it, from the Erlang loss of a group of its units carrying its busy time) and
+the call goes to the 2nd or 3rd station or is lost to mutual aid, the expected coverage within
+a standard and the expected 90th-percentile response; per station: its busy fraction and calls; and the
 city's figures. :func:`workload_by_hour` does it for each hour of the day (one steady state
 per hour: the hour's call rates held long enough to settle, the usual standards-of-cover
 reading).
@@ -172,7 +172,7 @@ def station_workload(
         unit_station=unit_station,
         units=units,
         standard_s=standard_s,
-        station_erlang=solver != "exact",
+        station_erlang=res.method in ("conditional", "larson"),
     )
 
 
@@ -245,7 +245,7 @@ def _read(
         dispatch = _station_erlang(
             res.dispatch, ranked_station, res.busy, unit_station=unit_station, units=units
         )
-        res = HypercubeResult(busy=res.busy, dispatch=dispatch)
+        res = HypercubeResult(busy=res.busy, dispatch=dispatch, method=res.method)
     disp = res.dispatch[:, :n_units]
     lost = res.dispatch[:, n_units]
     st_order = np.argsort(t, axis=1, kind="stable")

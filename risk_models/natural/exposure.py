@@ -63,12 +63,16 @@ class NaturalHazards:
     relocation_return_period
         The flood (one of ``flood_depth``'s return periods) whose displaced residents the relief
         depots plan for (:func:`planning.relocation_demand`); None: the risk levels' rates only.
+    closure_return_period
+        The flood (one of ``flood_depth``'s return periods) whose flooded roads ``riskplan run``
+        closes to compute the coverage lost (:mod:`service.flood_run`); None: no closures.
     """
 
     flood_depth: Mapping[float, Path] = field(default_factory=dict)
     zones: gpd.GeoDataFrame | None = None
     label: str = ""
     relocation_return_period: float | None = None
+    closure_return_period: float | None = None
 
     def __post_init__(self) -> None:
         periods = return_periods(list(self.flood_depth))

@@ -7,6 +7,8 @@
     zones = "geohazards.gpkg"           # polygons or points with hazard_type and grade
     zones_layer = "landslides"          # optional: the layer of a multi-layer file
     table = "my_natural_hazards.toml"   # optional: overrides of natural_hazards.toml
+    relocation_return_period = 100      # optional: the flood the relief depots plan for
+    closure_return_period = 100         # optional: `riskplan run` closes the roads this flood floods
     [natural_hazards.flood_depth]       # return period in years = depth raster in metres
     10 = "flood_10y.tif"
     50 = "flood_50y.tif"
@@ -32,6 +34,7 @@ __all__ = ["NATURAL_KEYS", "natural_hazards_from_toml", "read_natural_hazards"]
 #: The keys of ``[natural_hazards]``.
 NATURAL_KEYS = frozenset(
     {"label", "zones", "zones_layer", "flood_depth", "table", "relocation_return_period"}
+    | {"closure_return_period"}
 )
 
 
@@ -82,9 +85,23 @@ def natural_hazards_from_toml(table: Any, src: Path) -> tuple[NaturalHazards, Pa
             "then plan for the residents that flood displaces."
         )
         raise InputError(msg)
+    closure = table.get("closure_return_period")
+    if closure is not None and not (
+        isinstance(closure, int | float) and not isinstance(closure, bool) and float(closure) in known
+    ):
+        periods = ", ".join(f"{t:g}" for t in sorted(known)) or "none"
+        msg = (
+            f"{where}: `closure_return_period` is {closure!r}, and the flood depth rasters have the "
+            f"return periods {periods} (years). Fix: give one of those: the run then closes the "
+            "roads that flood puts under water."
+        )
+        raise InputError(
+            msg, key="flood_closure_period", values={"file": str(src), "value": closure, "periods": periods}
+        )
     hazards = NaturalHazards(
         depth, zones, str(table.get("label", "")),
         relocation_return_period=None if relocation is None else float(relocation),
+        closure_return_period=None if closure is None else float(closure),
     )  # fmt: skip
     return hazards, override
 

@@ -20,6 +20,9 @@ lives in ``app.state.service``. Routes (all under ``/api/v1``, documented at ``/
 ``GET  /scenarios/{id}/isochrones``          isochrones as GeoJSON
 ``GET  /scenarios/{id}/districts``           station districts as GeoJSON
 ``GET  /scenarios/{id}/violations``          district rule violations
+                                             (these four: ``hour`` or ``worst_hour``)
+``GET  /scenarios/{id}/reliability[/{l}]``   busy stations: summary, layers as GeoJSON
+``POST /scenarios/{id}/what-if``             roads closed, stations out: the difference
 ``GET  /scenarios/{id}/response-times``      the k fastest stations to a lon/lat
 ``GET  /scenarios/{id}/risk[/top]``          risk units as GeoJSON, the top units
 ``GET  /scenarios/{id}/map``, ``/report``     interactive map, HTML report

@@ -189,7 +189,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         graphs=graphs.source,
         retention_s=None if retention is None else retention * 86_400,
     )
-    gate = AnonymousGate(settings.anonymous)
+    gate = AnonymousGate(settings.anonymous, slot=store.compute_slot())
     unpacking = UnpackBudget(settings.upload_limits.max_server_unzipped_bytes)
 
     @asynccontextmanager

@@ -10,7 +10,10 @@ only within :class:`AnonymousLimits`:
   (:class:`service.api.problems.AnonymousBodyLimit`);
 * **seconds**: analyses that are not in memory yet (coverage, risk, point-query tables,
   map and report pages) are built for anonymous readers by one worker at a time
-  (:class:`AnonymousGate`); a request waits at most ``max_compute_s`` for its build, and
+  (:class:`AnonymousGate`), and one at a time across every server process sharing the store
+  (the store's compute slot: :meth:`service.store.Store.compute_slot`, an ``flock`` or a
+  PostgreSQL advisory lock), so ``--workers N`` does not multiply what anonymous readers may
+  spend; a request waits at most ``max_compute_s`` for its build, and
   then gets a 429 with ``Retry-After`` while the build finishes into the cache, so the retry
   is served from memory. At most ``max_waiting`` anonymous builds wait at once.
 
@@ -32,6 +35,8 @@ from typing import TypeVar
 from fastapi import Request
 
 from gis import InputError
+
+from ..store.coordination import LeaderLock, LocalLeaderLock
 
 __all__ = [
     "AnonymousGate",
@@ -113,14 +118,29 @@ class AnonymousGate:
 
     A build that outlives its request keeps running in the gate's worker and lands in the
     cache it was started for; the caller gets a 429 with ``Retry-After``.
+
+    Parameters
+    ----------
+    limits
+        The anonymous limits.
+    slot
+        The lock a build holds while it runs, shared by every process on the store
+        (:meth:`service.store.Store.compute_slot`); by default one within this process.
+    poll_s
+        How often a build waiting for the slot tries it again.
     """
 
-    def __init__(self, limits: AnonymousLimits) -> None:
+    def __init__(
+        self, limits: AnonymousLimits, *, slot: LeaderLock | None = None, poll_s: float = 0.05
+    ) -> None:
         self.limits = limits
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskplan-anon")
         self._lock = threading.Lock()
         self._waiting = 0
         self._local = threading.local()
+        self._slot = slot if slot is not None else LocalLeaderLock()
+        self._poll_s = poll_s
+        self._closed = threading.Event()
 
     @property
     def inside(self) -> bool:
@@ -129,13 +149,24 @@ class AnonymousGate:
 
     def _wrap(self, build: Callable[[], V]) -> Callable[[], V]:
         def run() -> V:
+            self._take_slot()
             self._local.inside = True
             try:
                 return build()
             finally:
                 self._local.inside = False
+                self._slot.release()
 
         return run
+
+    def _take_slot(self) -> None:
+        """Wait (in the gate's worker) until no other process on the store builds for anonymous readers."""
+        while not self._slot.try_acquire():
+            if self._closed.wait(self._poll_s):
+                raise RuntimeError("the anonymous gate was shut down")
+        if self._closed.is_set():
+            self._slot.release()
+            raise RuntimeError("the anonymous gate was shut down")
 
     def _submit(self, what: str, build: Callable[[], V]) -> concurrent.futures.Future[V]:
         if self.limits.max_compute_s <= 0:
@@ -198,5 +229,6 @@ class AnonymousGate:
             raise self._too_slow(what) from None
 
     def shutdown(self) -> None:
-        """Drop queued builds; a running one finishes in the background."""
+        """Drop queued builds; a running one finishes in the background (a waiting one gives up)."""
+        self._closed.set()
         self._pool.shutdown(wait=False, cancel_futures=True)

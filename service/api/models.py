@@ -26,6 +26,7 @@ __all__ = [
     "DemoRequest",
     "GradeCoverageOut",
     "HealthOut",
+    "HourResponseOut",
     "JobKindOut",
     "JobOut",
     "JobRequest",
@@ -298,6 +299,18 @@ class ViolationOut(BaseModel):
     message: str
 
 
+class HourResponseOut(BaseModel):
+    """The residents' response at one hour of the day (``planning.response_by_hour``)."""
+
+    hour: int = Field(ge=0, le=23)
+    median_response_s: float | None = Field(description="Residents' median response; null when unreached.")
+    p90_response_s: float | None = Field(description="Residents' 90th percentile; null when unreached.")
+    share_covered: float | None = Field(description="Share of residents within the standard (0..1).")
+    residents: float
+    residents_covered: float
+    communities: int
+
+
 class CoverageSummaryOut(BaseModel):
     """Response coverage of a scenario under one standard."""
 
@@ -312,6 +325,12 @@ class CoverageSummaryOut(BaseModel):
     violations_by_kind: dict[str, int]
     timings_s: dict[str, float]
     hour: int | None = Field(None, description="Hour of day of the travel times; null for the build speeds.")
+    worst_hour: bool = Field(
+        False, description="The hour was picked as the worst: the longest residents' P90 response."
+    )
+    response_by_hour: list[HourResponseOut] | None = Field(
+        None, description="With `worst_hour=true`: the residents' response at every hour it was chosen from."
+    )
 
 
 class StationTimeOut(BaseModel):

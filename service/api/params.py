@@ -1,20 +1,23 @@
-"""The path and query parameters the routes share: scenario id, response standard, bounding box.
+"""The path and query parameters the routes share: scenario id, standard, bounding box, hour.
 
 Each is declared once, with its bounds and its description in the OpenAPI schema, and checked
-the same way everywhere: :func:`check_standard` and :func:`parse_bbox` raise a 422 problem that
-names the fix.
+the same way everywhere: :func:`check_standard`, :func:`parse_bbox` and :func:`parse_when` raise a
+422 problem that names the parameter and the fix (:class:`ParameterError`); a value the schema
+itself refuses (``hour=24``) is a 422 whose fix comes from :func:`parameter_fix`.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 from typing import Annotated
 
+from fastapi import Depends, Query
 from fastapi import Path as PathParam
-from fastapi import Query
 
 from gis import InputError
+from gis.i18n import load_glossary
 from planning import standard_names
 from planning.names import DEFAULT_STANDARD
 
@@ -22,10 +25,18 @@ __all__ = [
     "BBOX_PATTERN",
     "DEFAULT_STANDARD",
     "BBox",
+    "CallsPerYearParam",
+    "HourParam",
+    "ParameterError",
     "ScenarioId",
     "StandardParam",
+    "When",
+    "WhenParams",
+    "WorstHourParam",
     "check_standard",
+    "parameter_fix",
     "parse_bbox",
+    "parse_when",
 ]
 
 
@@ -40,6 +51,89 @@ StandardParam = Annotated[
     ),
 ]
 BBox = tuple[float, float, float, float]
+HourParam = Annotated[
+    int | None,
+    Query(ge=0, le=23, description="Hour of day 0-23: travel times at that hour's speeds (speed profiles)."),
+]
+WorstHourParam = Annotated[
+    bool,
+    Query(
+        description=(
+            "Take the worst hour: the hour of the longest residents' 90th-percentile response "
+            "(`planning.worst_hour`); the answer says which. Not with `hour`."
+        )
+    ),
+]
+CallsPerYearParam = Annotated[
+    float | None,
+    Query(
+        gt=0,
+        le=10_000_000,
+        description=(
+            "Without an incidents layer: the city's calls a year, shared by risk (default: the "
+            "per-resident rate of service_times.toml). A scenario with incidents takes its own rates."
+        ),
+    ),
+]
+
+#: The glossary text (``texts.api_fix_<name>``) saying how to fix each query parameter the schema
+#: refuses; other parameters point to the OpenAPI schema.
+_FIXES = ("hour", "worst_hour", "calls_per_year", "standard", "layer")
+
+
+class ParameterError(InputError):
+    """A query or path parameter is wrong; :attr:`parameter` names it (the problem's ``column``)."""
+
+    def __init__(
+        self, message: str, *, parameter: str, key: str | None = None, values: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(message, key=key, values=values)
+        self.parameter = parameter
+
+
+def parameter_fix(location: tuple[object, ...] | list[object]) -> str:
+    """How to fix the parameter at ``location`` (a validation error's ``loc``), in English.
+
+    Examples
+    --------
+    >>> parameter_fix(("query", "hour"))
+    'give an hour of the day, a whole number 0-23 (local time)'
+    >>> parameter_fix(("body", "seed"))
+    'see the OpenAPI schema at /openapi.json'
+    """
+    name = str(location[-1]) if location else ""
+    if len(location) == 2 and location[0] in ("query", "path") and name in _FIXES:
+        return load_glossary().text(f"api_fix_{name}", "en")
+    return "see the OpenAPI schema at /openapi.json"
+
+
+@dataclass(frozen=True)
+class When:
+    """The hour an analysis is asked for: an hour (0-23), the worst hour, or neither (build speeds)."""
+
+    hour: int | None = None
+    worst: bool = False
+
+
+def parse_when(hour: HourParam = None, worst_hour: WorstHourParam = False) -> When:
+    """The ``hour`` and ``worst_hour`` parameters, or a 422 when both are given.
+
+    Examples
+    --------
+    >>> parse_when(8), parse_when(worst_hour=True)
+    (When(hour=8, worst=False), When(hour=None, worst=True))
+    """
+    if worst_hour and hour is not None:
+        msg = (
+            f"`worst_hour=true` and `hour={hour}` ask for two hours. "
+            "Fix: give `hour` (0-23) or `worst_hour=true`, not both."
+        )
+        raise ParameterError(msg, parameter="worst_hour", key="api_hour_and_worst", values={"hour": hour})
+    return When(hour, bool(worst_hour))
+
+
+#: The ``hour`` and ``worst_hour`` query parameters of the routes that run at an hour.
+WhenParams = Annotated[When, Depends(parse_when)]
 
 
 def check_standard(standard: str) -> str:

@@ -28,6 +28,7 @@ from ..store import NotFoundError
 from .auth import AuthError
 from .budget import AnonymousLimitError
 from .models import ProblemOut
+from .params import ParameterError, parameter_fix
 from .security import SECURITY_HEADERS
 
 __all__ = [
@@ -272,9 +273,12 @@ def install_handlers(app: FastAPI) -> None:
     async def invalid_input(request: Request, exc: Exception) -> JSONResponse:
         if (vanished := gone(request)) is not None:
             return vanished
-        return answer(
-            request, 422, "Invalid input", str(exc), slug="invalid-input", errors=one_item(str(exc))
-        )
+        errors = one_item(str(exc))
+        if isinstance(exc, ParameterError):  # the parameter named, and its fix on its own
+            message, _, fix = str(exc).partition(" Fix: ")
+            errors = one_item(message, fix.rstrip(".") or None)
+            errors[0]["column"] = exc.parameter
+        return answer(request, 422, "Invalid input", str(exc), slug="invalid-input", errors=errors)
 
     async def too_large(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BodyTooLargeError)
@@ -288,14 +292,18 @@ def install_handlers(app: FastAPI) -> None:
                 "rows": [],
                 "column": ".".join(str(p) for p in err.get("loc", ())),
                 "message": str(err.get("msg", "invalid")),
-                "fix": "see the OpenAPI schema at /openapi.json",
+                "fix": parameter_fix(tuple(err.get("loc", ()))),
                 "file": None,
             }
             for err in exc.errors()
         ]
-        return answer(
-            request, 422, "Invalid request", "The request does not match the API schema.", errors=items
+        named = sorted(
+            {f"`{i['column'].split('.')[-1]}`" for i in items if i["column"].startswith(("query.", "path."))}
         )
+        detail = "The request does not match the API schema" + (
+            f" (parameter {', '.join(named)}; `errors` says how to fix it)." if named else "."
+        )
+        return answer(request, 422, "Invalid request", detail, errors=items)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

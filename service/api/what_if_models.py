@@ -60,6 +60,16 @@ class WhatIfIn(BaseModel):
         list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=500)
     ] = []
     temporary_stations: Annotated[list[StationIn], Field(max_length=50)] = []
+    layers: Annotated[
+        list[Literal["isochrones", "districts"]],
+        Field(
+            max_length=2,
+            description=(
+                "Also answer the isochrones and/or the station districts after the change (the whole "
+                "coverage of the changed roads and stations: slower than the difference alone)."
+            ),
+        ),
+    ] = []
 
 
 class WhatIfSummaryOut(BaseModel):
@@ -110,4 +120,11 @@ class WhatIfOut(BaseModel):
     communities: list[WhatIfCommunityOut] = Field(description="Communities whose time or coverage changed.")
     closed_roads: dict[str, object] = Field(
         description="The closed edges as a GeoJSON FeatureCollection (WGS84)."
+    )
+    isochrones: dict[str, object] | None = Field(
+        None, description="With `layers` naming them: the isochrones after the change (GeoJSON, WGS84)."
+    )
+    districts: dict[str, object] | None = Field(
+        None,
+        description="With `layers` naming them: the station districts after the change (GeoJSON, WGS84).",
     )

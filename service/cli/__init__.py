@@ -36,6 +36,7 @@ from . import (
     risk,
     run,
     serve,
+    store,
     tiles,
     validate,
     what_if,
@@ -64,6 +65,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     communities,
     compare,
     serve,
+    store,
     tiles,
 )
 

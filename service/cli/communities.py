@@ -7,7 +7,9 @@ scores, the item breakdown, the failed items, the summary per district and, for 
 communities, the change per item and per district to one GeoPackage or Excel workbook. With
 ``--register DIR`` the failed items also become items of that hidden-danger register (created
 if need be), each once however often the survey is imported. A bad survey or standard exits 2,
-naming the file, the rows and the fix.
+naming the file, the rows and the fix. With ``--budget`` and ``--compare FILE.gpkg`` the chosen
+measures' before and after (the risk today and with the measures done, the reasons naming the
+measures) is written too (``--compare-report`` for its HTML section).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._console import EXIT_OK
+from gis import InputError
+
+from ._console import EXIT_OK, add_lang_option, cli_lang
 
 __all__ = ["register"]
 
@@ -25,7 +29,14 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..communities import assess_communities, register_survey
 
+    if args.compare is None and args.compare_report is not None:
+        msg = "`--compare-report` needs `--compare FILE.gpkg`. Fix: give both, or neither."
+        raise InputError(msg)
+    if args.compare is not None and args.budget is None:
+        msg = "`--compare` compares the measures a budget chooses. Fix: give `--budget CNY` too."
+        raise InputError(msg)
     scenario = load_scenario(args.scenario)
+    lang = cli_lang(args, scenario)
     communities = scenario["communities"]
     run = assess_communities(
         communities,
@@ -52,6 +63,12 @@ def _run(args: argparse.Namespace) -> int:
         print(line)
     if registered:
         print(registered)
+    if args.compare is not None:
+        from .compare import write_outputs
+
+        comparison = run.compare(scenario, risk_weights=args.risk_weights, lang=lang)
+        outputs = argparse.Namespace(out=args.compare, report=args.compare_report, map=None, top=5)
+        write_outputs(comparison, outputs, lang, title=" / ".join(reversed(comparison.labels)))
     return EXIT_OK
 
 
@@ -97,4 +114,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="with --budget: choose this many demonstration communities (quotas by district and type)",
     )
     p.add_argument("--time-limit", type=float, default=30.0, help="seconds for each solve (default 30)")
+    p.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        metavar="FILE.gpkg",
+        help="with --budget: the chosen measures' before and after (risk today and with them done)",
+    )
+    p.add_argument("--compare-report", type=Path, default=None, help="its HTML section (needs --compare)")
+    p.add_argument("--risk-weights", type=Path, default=None, help="TOML overriding risk_weights.toml")
+    add_lang_option(p)
     p.set_defaults(func=_run)

@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from gis.errors import InputError
 from planning.names import DEFAULT_STANDARD
 
-from ._console import EXIT_OK
+from ._console import EXIT_OK, add_lang_option, cli_lang
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from gis.i18n import Lang
+    from planning.compare import Comparison
+
+__all__ = ["add_outputs", "register", "say_cmp", "write_outputs"]
 
 
 def _is_scenario(path: Path) -> bool:
@@ -36,29 +42,84 @@ def _results(path: Path, label: str, args: argparse.Namespace) -> Path:
     return runs
 
 
-def _run(args: argparse.Namespace) -> int:
-    from planning.compare import compare_results
+def write_outputs(comparison: Comparison, args: argparse.Namespace, lang: Lang, *, title: str) -> None:
+    """Print the summary and the largest changes; write ``--out``, ``--map`` and ``--report``.
 
+    Used by ``compare`` and by the ``--compare`` options of ``place``, ``register assess`` and
+    ``communities`` (``args.out`` / ``args.map`` / ``args.report`` / ``args.top``; the last three
+    optional).
+    """
+    comparison = comparison.in_lang(lang)
+    for line in comparison.summary():
+        print(line)
+    changed = comparison.units[comparison.units["reasons"] != ""]
+    order = changed["score_change"].abs().fillna(0.0).sort_values(ascending=False, kind="stable").index
+    for uid in order[: getattr(args, "top", 10)]:
+        row = changed.loc[uid]
+        change = say_cmp(f"cmp_change_{row['change']}", lang)
+        score = f"{row['score_change']:+.2f}"
+        print(
+            "  " + say_cmp("cmp_cli_row", lang, unit=uid, change=change, score=score, reasons=row["reasons"])
+        )
+    out = comparison.write(args.out)
+    print(say_cmp("cmp_written", lang, path=Path(out).resolve()))
+    if getattr(args, "map", None) is not None:
+        from maps.compare_map import write_compare_map
+
+        page = write_compare_map(comparison.units, args.map, title=title)
+        print(say_cmp("cmp_map_written", lang, path=Path(page).resolve()))
+    if getattr(args, "report", None) is not None:
+        from maps.compare_map import write_compare_report
+
+        report = write_compare_report(comparison, args.report, lang=lang, title=title)
+        print(say_cmp("cmp_report_written", lang, path=Path(report).resolve()))
+
+
+def say_cmp(key: str, lang: Lang, **values: object) -> str:
+    """The glossary's text ``key`` (of the compare block) in ``lang``."""
+    from gis.i18n import load_glossary
+
+    return load_glossary().text(key, lang, **values)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from planning.compare import compare_results, compare_what_if, is_what_if, read_results
+
+    lang = cli_lang(args)
+    if args.other is None or is_what_if(args.other):
+        what_if = args.baseline if args.other is None else args.other
+        if not is_what_if(what_if):
+            msg = (
+                f"`{what_if}` is not a `riskplan what-if` output (no layer `what_if_communities`). "
+                "Fix: give two result sets (BASELINE OTHER), or one what-if GeoPackage."
+            )
+            raise InputError(msg)
+        risk = (
+            read_results(_results(args.baseline, "baseline", args)).units if args.other is not None else None
+        )
+        comparison = compare_what_if(
+            what_if, risk=risk, label=str(what_if), baseline_label=str(args.baseline)
+        )
+        write_outputs(comparison, args, lang, title=str(what_if))
+        return EXIT_OK
     if args.units is not None and not (_is_scenario(args.baseline) or _is_scenario(args.other)):
         print("note: --units applies to scenarios run here; both inputs are result sets", file=sys.stderr)
     baseline = _results(args.baseline, "baseline", args)
     other = _results(args.other, "other", args)
-    comparison = compare_results(baseline, other)
-    out = comparison.write(args.out)
-    for line in comparison.summary():
-        print(line)
-    changed = comparison.units[comparison.units["reasons"] != ""]
-    order = changed["score_change"].abs().sort_values(ascending=False).index[: args.top]
-    for uid in order:
-        row = changed.loc[uid]
-        print(f"  {uid}: {row['change']}, score {row['score_change']:+.2f}: {row['reasons']}")
-    print(f"Comparison written to {Path(out).resolve()}")
-    if args.map is not None:
-        from maps.compare_map import write_compare_map
-
-        page = write_compare_map(comparison.units, args.map, title=f"{args.other} against {args.baseline}")
-        print(f"Diff map written to {Path(page).resolve()}")
+    comparison = compare_results(baseline, other, lang=lang)
+    write_outputs(comparison, args, lang, title=f"{args.other} / {args.baseline}")
     return EXIT_OK
+
+
+def add_outputs(p: argparse.ArgumentParser, *, out_required: bool = True) -> None:
+    """``--map``, ``--report`` and ``--top`` of a comparison (and ``--out`` when asked)."""
+    if out_required:
+        p.add_argument("--out", type=Path, required=True, help="output GeoPackage (layer compare_units)")
+    p.add_argument("--map", type=Path, default=None, help="also write the diff map (HTML)")
+    p.add_argument(
+        "--report", type=Path, default=None, help='also write the report section "Before and after" (HTML)'
+    )
+    p.add_argument("--top", type=int, default=10, help="changed units to list (default 10)")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,7 +130,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=Path,
         help="baseline: a `riskplan run` output folder, a risk .gpkg, or a scenario (.toml / .gpkg) to run",
     )
-    p.add_argument("other", type=Path, help="the other result set or scenario, of the same units")
+    p.add_argument(
+        "other",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="the other result set or scenario, of the same units; or a `riskplan what-if` output "
+        "(its difference layers; the baseline then gives the levels); omitted when BASELINE is "
+        "a what-if output",
+    )
     p.add_argument(
         "--units",
         default=None,
@@ -80,7 +149,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_STANDARD,
         help=f"response standard of the runs (default {DEFAULT_STANDARD})",
     )
-    p.add_argument("--out", type=Path, required=True, help="output GeoPackage (layer compare_units)")
-    p.add_argument("--map", type=Path, default=None, help="also write the diff map (HTML)")
-    p.add_argument("--top", type=int, default=10, help="changed units to list (default 10)")
+    add_outputs(p)
+    add_lang_option(p)
     p.set_defaults(func=_run)

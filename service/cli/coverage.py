@@ -96,6 +96,7 @@ def _run(args: argparse.Namespace) -> int:
         observed_speeds=args.observed_speeds,
     )
     graph = scenario_graph(scenario, cache=not args.no_cache)
+    free_flow, base_scenario = graph, scenario  # the build speeds: the worst hour's layers sit next to theirs
     hours = None
     if tod is not None:  # bad observed rows stop here, before anything is computed or written
         hours = prepare_hours(
@@ -147,6 +148,22 @@ def _run(args: argparse.Namespace) -> int:
             response_standards=args.response_standards,
         )
         result = attach_reliability(result, rel)
+    if hours is not None and hours.worst:  # the free-flow isochrones and districts, the worst hour's too
+        if args.close is not None:
+            from planning.change import read_change
+
+            _, free_flow = read_change(args.close).apply(base_scenario, free_flow)
+        result = hours.with_free_flow(
+            result,
+            scenario,
+            free_flow,
+            standard=args.standard,
+            speed_factor=args.speed_factor,
+            cell_m=args.cell_m,
+            districts=not args.no_districts,
+            max_snap_m=args.max_snap_m,
+            response_standards=args.response_standards,
+        )
     if hours is not None:
         result = hours.mark(result)
     if diff is None:

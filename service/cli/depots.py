@@ -25,9 +25,11 @@ def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     graph = road_graph(scenario, args)
     flood_rp = args.flood_return_period
+    natural, _ = natural_inputs(scenario)
     if flood_rp is None:  # the scenario TOML's [natural_hazards] relocation_return_period
-        natural, _ = natural_inputs(scenario)
         flood_rp = natural.relocation_return_period if natural is not None else None
+    # delivery times on the roads that flood leaves open (network distances only)
+    depth = natural.flood_depth.get(float(flood_rp)) if natural and flood_rp is not None else None
     if flood_rp is not None and args.no_risk:
         msg = "`--flood-return-period` needs the risk score's flood figures. Fix: drop `--no-risk`."
         raise InputError(msg)
@@ -35,6 +37,7 @@ def _run(args: argparse.Namespace) -> int:
     plan = plan_depots(
         scenario, graph, risk=risk, days=args.days, distance=args.distance,
         planning_norms=args.planning_norms, flood_return_period=flood_rp,
+        flood_depth=depth if args.distance == "network" else None,
     )  # fmt: skip
     out = plan.write(args.out)
     write_qgis_styles(out)

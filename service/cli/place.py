@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gis.errors import InputError
 from planning.names import MODELS
 
 from ._console import EXIT_OK, add_lang_option, cli_lang, say
@@ -46,6 +47,9 @@ def _run(args: argparse.Namespace) -> int:
     from maps.qgis_styles import write_qgis_styles
     from planning.stations import plan_stations
 
+    if args.compare_report is not None and args.compare is None:
+        msg = "`--compare-report` needs `--compare FILE.gpkg`. Fix: give both, or neither."
+        raise InputError(msg)
     start = time.perf_counter()
     scenario = load_scenario(args.scenario)
     graph = road_graph(scenario, args)
@@ -84,7 +88,29 @@ def _run(args: argparse.Namespace) -> int:
         print(say("solver_stopped", lang, status=plan.result.status, gap=gap), file=sys.stderr)
     seconds = f"{time.perf_counter() - start:.1f}"
     print(say("plan_written", lang, path=Path(out).resolve(), seconds=seconds))
+    if args.compare is not None:
+        _compare(scenario, plan, args, lang)
     return EXIT_OK
+
+
+def _compare(scenario: object, plan: StationPlan, args: argparse.Namespace, lang: Lang) -> None:
+    """``--compare``: the communities before and with the proposed stations (risk, times, coverage)."""
+    from planning.compare_uses import compare_station_plan
+
+    from ..workflow import natural_inputs
+    from .compare import write_outputs
+
+    natural, natural_table = natural_inputs(scenario)  # type: ignore[arg-type]
+    comparison = compare_station_plan(
+        scenario,
+        plan,
+        risk_weights=args.risk_weights,
+        natural_hazards=natural,
+        natural_table=natural_table,
+        lang=lang,
+    )
+    outputs = argparse.Namespace(out=args.compare, report=args.compare_report, map=None, top=5)
+    write_outputs(comparison, outputs, lang, title=" / ".join(reversed(comparison.labels)))
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -113,6 +139,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--wind-from", type=float, default=None, help="prevailing wind, degrees from north (from)")
     p.add_argument(
         "--time-limit", type=float, default=30.0, help="solver time limit per solve, s (default 30)"
+    )
+    p.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="also write the before / after of the proposed stations per community (GeoPackage, "
+        "layer compare_units: risk, level, response time, coverage and the reasons)",
+    )
+    p.add_argument(
+        "--compare-report",
+        type=Path,
+        default=None,
+        help='with --compare: also its report section "Before and after" (HTML, with the diff map)',
     )
     add_lang_option(p)
     p.set_defaults(func=_run)

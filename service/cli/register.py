@@ -2,6 +2,7 @@
 
 ``import`` inspection results from CSV or Excel, ``list`` items, ``move`` one through the
 workflow, ``disclose`` a month (三公开: HTML, CSV and GeoPackage) and ``assess`` it (四评估);
+``compare`` gives the communities' risk before and after closing the open major hidden dangers;
 ``demo`` writes the demo city's synthetic register; ``account`` makes the accounts of the web
 service's register (``riskplan serve``'s data directory). The register is kept as files
 (:mod:`service.register_files`); every change goes through the workflow of
@@ -18,10 +19,12 @@ from typing import Any
 
 from gis import InputError
 from gis.i18n import Lang, format_month
+from planning.names import DEFAULT_STANDARD
 from risk_models.register.vocab import ACTIONS, CATEGORIES, DANGER_GRADES, ROLES, SOURCES, STATUSES
 
-from ._console import EXIT_OK, add_lang_option, cli_lang, say
+from ._console import EXIT_OK, STANDARD_HELP, add_lang_option, cli_lang, say
 from ._register_accounts import add_account_commands
+from .compare import add_outputs
 
 __all__ = ["register"]
 
@@ -214,6 +217,42 @@ def _assess(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _compare(args: argparse.Namespace) -> int:
+    """``register compare DIR SCENARIO``: the communities' risk with the open majors closed."""
+    from gis import load_scenario, scenario_graph
+    from planning import layer_coverage, reached_times
+    from planning.compare_uses import compare_register_closing
+
+    from ..register_files import open_register
+    from ..workflow import natural_inputs
+    from .compare import write_outputs
+
+    reg = open_register(args.dir)
+    scenario = load_scenario(args.scenario)
+    lang = cli_lang(args, scenario)
+    table = layer_coverage(
+        scenario_graph(scenario, cache=not args.no_cache),
+        scenario["fire_stations"],
+        scenario["communities"],
+        standard=args.standard,
+        layer="communities",
+    )
+    natural, natural_table = natural_inputs(scenario)
+    at = _time(args.at, "--at") if args.at else None
+    comparison = compare_register_closing(
+        scenario,
+        reg.frame(),
+        response_time_s=reached_times(table),
+        register_at=at,
+        risk_weights=args.risk_weights,
+        natural_hazards=natural,
+        natural_table=natural_table,
+        lang=lang,
+    )
+    write_outputs(comparison, args, lang, title=" / ".join(reversed(comparison.labels)))
+    return EXIT_OK
+
+
 def _demo(args: argparse.Namespace) -> int:
     import gis
     from risk_models.register import synthetic_register
@@ -322,6 +361,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     asx.add_argument("--out", type=Path, default=None, help="write the ranking table as CSV")
     add_lang_option(asx)
     asx.set_defaults(func=_assess)
+
+    cmp = sub.add_parser(
+        "compare", help="before / after closing the open major hidden dangers: the communities' risk"
+    )
+    cmp.add_argument("dir", type=Path)
+    cmp.add_argument(
+        "scenario", type=Path, help="the scenario of the register's hazard sources (.gpkg / .toml)"
+    )
+    cmp.add_argument("--at", default=None, help="read the register at this time (default: its last change)")
+    cmp.add_argument("--standard", default=DEFAULT_STANDARD, help=STANDARD_HELP)
+    cmp.add_argument("--risk-weights", type=Path, default=None, help="TOML overriding risk_weights.toml")
+    cmp.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
+    add_outputs(cmp)
+    add_lang_option(cmp)
+    cmp.set_defaults(func=_compare)
 
     dm = sub.add_parser("demo", help="write the demo city's synthetic register (synthetic data)")
     dm.add_argument("dir", type=Path)

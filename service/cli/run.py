@@ -9,6 +9,7 @@ from planning.names import DEFAULT_STANDARD, MODELS
 
 from ._assess import add_lang_option
 from ._console import EXIT_OK, STANDARD_HELP, Stages, Tasks, add_executor_options, cli_executor, print_run
+from .what_if import CLOSE_HELP
 
 __all__ = ["register"]
 
@@ -36,6 +37,9 @@ def _run(args: argparse.Namespace) -> int:
                 executor=ex,
                 task_progress=tasks,
                 lang=args.lang,
+                hour=args.hour,
+                worst_hour=args.worst_hour,
+                close=args.close,
             )
     finally:
         tasks.close()
@@ -64,6 +68,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--road-speeds", type=Path, default=None, help="TOML overriding road_speeds.toml")
     p.add_argument("--max-snap-m", type=float, default=None, help="snap limit: farther places are flagged")
     p.add_argument("--no-cache", action="store_true", help="rebuild the road graph instead of the cache")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument(
+        "--hour",
+        default=None,
+        help="hour of day 0-23: coverage, risk and plans at that hour's speeds (over [time_of_day] hour)",
+    )
+    when.add_argument(
+        "--worst-hour",
+        action="store_true",
+        help="at the hour of the longest residents' P90, with the worst hour's isochrones and districts "
+        "next to the free-flow ones",
+    )
+    p.add_argument(
+        "--close",
+        type=Path,
+        default=None,
+        help=f"what if (with the scenario's [what_if]): {CLOSE_HELP}",
+    )
     add_lang_option(p)
     add_executor_options(p)
     p.set_defaults(func=_run)

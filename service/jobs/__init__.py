@@ -7,6 +7,8 @@ module            job
                   :class:`JobRegistry` of one app, plugins (:func:`load_plugins`)
 ``kinds``         the built-in kinds (``network``, ``placement``, ``depots``, ``risk``, ``communities``) and
                   the checks of their parameters
+``reliability``   the ``reliability`` kind (busy stations, the hypercube) and the result the API's
+                  reliability routes serve
 ``runner``        :class:`JobRunner`: the one leader process that runs jobs, the bounded
                   worker pool, progress, cancel flags, restart recovery, shutdown, retention
 ================  ==========================================================================

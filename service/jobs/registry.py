@@ -136,10 +136,11 @@ def load_plugins(registry: JobRegistry, specs: Sequence[str]) -> None:
 
 
 def default_registry(plugins: Sequence[str] = ()) -> JobRegistry:
-    """A fresh registry with the built-in job kinds (:mod:`service.jobs.kinds`), then the ``plugins``'."""
-    from . import kinds
+    """A fresh registry with the built-in kinds (``kinds``, ``reliability``), then the plugins'."""
+    from . import kinds, reliability
 
     registry = JobRegistry()
     kinds.register_builtin(registry)
+    reliability.register_reliability(registry)
     load_plugins(registry, plugins)
     return registry

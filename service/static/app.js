@@ -214,24 +214,71 @@
 
   // A layer above the server's geojson_max_features is drawn from vector tiles
   // (GET /scenarios/{id}/tiles/risk/{z}/{x}/{y}.mvt), styled and labelled as the GeoJSON one.
-  function riskTileLayer(info) {
+  // The tiles are not interactive (VectorGrid's per-feature hit testing slowed the first view):
+  // hovering asks the server which feature the tile draws there (.../tiles/risk/feature).
+  function riskTileLayer(info, query) {
     const headers = token() ? { Authorization: "Bearer " + token() } : {};
     const layer = L.vectorGrid.protobuf(info.tiles[0], {
       rendererFactory: L.canvas.tile,
       vectorTileLayerStyles: { risk: (p) => riskStyle(p) },
-      interactive: true,
+      interactive: false,
       maxNativeZoom: info.maxzoom,
       fetchOptions: { headers: headers },
     });
     const popup = L.tooltip({ sticky: true });
-    layer.on("mouseover", (e) => {
-      popup.setContent(tooltip(riskLines(e.layer.properties, e.layer.properties.unit_id)));
-      popup.setLatLng(e.latlng);
-      map.openTooltip(popup);
-    });
-    layer.on("mouseout", () => map.closeTooltip(popup));
+    const base = info.tiles[0].split("/{z}/")[0] + "/feature" + query;
+    let pending = null, asked = 0;
+    const hover = (e) => {
+      if (!map.hasLayer(layer)) return;
+      clearTimeout(pending);
+      pending = setTimeout(async () => {
+        const seq = ++asked;
+        const url = base + "&z=" + Math.round(map.getZoom()) + "&lon=" + e.latlng.lng.toFixed(6) + "&lat=" + e.latlng.lat.toFixed(6);
+        const r = await fetch(url, { headers: headers });
+        if (seq !== asked || !r.ok) return;
+        const body = await r.json();
+        if (!body.feature) return map.closeTooltip(popup);
+        popup.setContent(tooltip(riskLines(body.feature, body.feature.unit_id)));
+        popup.setLatLng(e.latlng);
+        map.openTooltip(popup);
+      }, 40);
+    };
+    const leave = () => { clearTimeout(pending); asked++; map.closeTooltip(popup); };
+    layer.on("add", () => { map.on("mousemove", hover); map.on("mouseout", leave); });
+    layer.on("remove", () => { map.off("mousemove", hover); map.off("mouseout", leave); leave(); });
     layer.on("load", () => (document.body.dataset.riskTiles = "loaded"));
     return layer;
+  }
+
+  // The scenario's roads: GeoJSON for a city, vector tiles (/tiles/roads, minor classes only
+  // at street zooms) above the server's geojson_max_features, as a province's network.
+  const ROAD_WEIGHTS = { motorway: 3, trunk: 3, primary: 2.5, secondary: 2, tertiary: 1.5 };
+  function roadStyle(p) {
+    return { color: "#616161", weight: ROAD_WEIGHTS[p.highway] || 1, opacity: 0.8 };
+  }
+
+  async function loadRoads(sid, seq) {
+    const info = await api("/scenarios/" + sid + "/tiles/roads.json");
+    if (seq !== state.seq) return;
+    if (info.features > info.geojson_max_features) {
+      const headers = token() ? { Authorization: "Bearer " + token() } : {};
+      const layer = L.vectorGrid.protobuf(info.tiles[0], {
+        rendererFactory: L.canvas.tile,
+        vectorTileLayerStyles: { roads: (p) => roadStyle(p) },
+        interactive: false,
+        maxNativeZoom: info.maxzoom,
+        fetchOptions: { headers: headers },
+      });
+      layer.on("load", () => (document.body.dataset.roadTiles = "loaded"));
+      setLayer("roads", layer);
+      document.body.dataset.roadsSource = "tiles";
+    } else {
+      const gj = await api("/scenarios/" + sid + "/layers/roads");
+      if (seq !== state.seq) return;
+      setLayer("roads", L.geoJSON(gj, { style: (f) => roadStyle(f.properties), interactive: false }));
+      document.body.dataset.roadsSource = "geojson";
+    }
+    state.layers.roads.bringToBack();
   }
 
   async function loadRisk(sid, seq) {
@@ -241,7 +288,7 @@
     const tiled = info.features > info.geojson_max_features;
     document.body.dataset.riskSource = tiled ? "tiles" : "geojson";
     if (tiled) {
-      setLayer("risk", riskTileLayer(info));
+      setLayer("risk", riskTileLayer(info, q));
     } else {
       const gj = await api("/scenarios/" + sid + "/risk" + q);
       if (seq !== state.seq) return;
@@ -317,6 +364,7 @@
     document.body.dataset.coverage = "ready";
     status(t("web_coverage_ready"));
     await loadRisk(sid, seq);
+    if ($("show-roads").checked) await loadRoads(sid, seq);
   }
 
   async function selectScenario(sid) {
@@ -533,9 +581,12 @@
   $("create-demo").addEventListener("click", createDemo);
   $("start-job").addEventListener("click", startJob);
   $("show-tiles").addEventListener("change", (e) => (e.target.checked ? tiles.addTo(map) : map.removeLayer(tiles)));
-  ["risk", "communities", "hazards", "stations", "isochrones", "districts", "proposed"].forEach((name) =>
+  ["risk", "roads", "communities", "hazards", "stations", "isochrones", "districts", "proposed"].forEach((name) =>
     $("show-" + name).addEventListener("change", (e) => {
       const layer = state.layers[name];
+      if (name === "roads" && !layer && e.target.checked && state.scenario) {
+        loadRoads(state.scenario, state.seq).catch((err) => status(err.message, true));
+      }
       if (layer) (e.target.checked ? layer.addTo(map) : map.removeLayer(layer));
     }));
   map.on("click", (e) => (window.riskplan.whatIf && window.riskplan.whatIf.active) || pointQuery(e.latlng));

@@ -19,12 +19,14 @@ from .coordination import LeaderLock
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["LEADER_KEY", "AdvisoryLeaderLock"]
+__all__ = ["COMPUTE_KEY", "LEADER_KEY", "AdvisoryLeaderLock"]
 
 log = logging.getLogger(__name__)
 
 #: The advisory lock key of the job leader (any constant; "rpleader" in ASCII).
 LEADER_KEY = 0x72706C6561646572
+#: The advisory lock key of the anonymous readers' compute slot ("rpanonym" in ASCII).
+COMPUTE_KEY = 0x7270616E6F6E796D
 
 
 class AdvisoryLeaderLock(LeaderLock):
@@ -36,11 +38,14 @@ class AdvisoryLeaderLock(LeaderLock):
         The store's connection string (the lock opens a connection of its own).
     key
         The advisory lock key.
+    what
+        What the lock is for, in the log's warnings.
     """
 
-    def __init__(self, dsn: str, key: int = LEADER_KEY) -> None:
+    def __init__(self, dsn: str, key: int = LEADER_KEY, *, what: str = "job leader lock") -> None:
         self._dsn = dsn
         self._key = key
+        self._what = what
         self._conn: psycopg.Connection[Any] | None = None
 
     def try_acquire(self) -> bool:
@@ -53,7 +58,7 @@ class AdvisoryLeaderLock(LeaderLock):
         try:
             conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=5)
         except psycopg.Error as exc:
-            log.warning("job leader lock: cannot reach the database (%s)", str(exc).strip())
+            log.warning("%s: cannot reach the database (%s)", self._what, str(exc).strip())
             return False
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
         if row and row[0]:

@@ -352,6 +352,15 @@ class Store(ABC):
         """
         return LocalLeaderLock()
 
+    def compute_slot(self) -> LeaderLock:
+        """A new handle on the lock an anonymous reader's build holds while it runs (``service.api.budget``).
+
+        At most one process sharing the store holds it at a time, so N server processes build
+        for anonymous readers one at a time, as one process does. The default holds within this
+        process only; SQLite: an ``flock`` next to the database; PostgreSQL: an advisory lock.
+        """
+        return LocalLeaderLock()
+
     def take_window(
         self, bucket: str, key: str, *, limit: int, window_s: float, now: float | None = None
     ) -> WindowCount:

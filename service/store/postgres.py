@@ -68,7 +68,7 @@ from gis.tables import TableOverrides
 
 from ._postgres_jobs import PostgresJobs
 from ._postgres_layers import read_table, replace_tables, write_table
-from ._postgres_lock import AdvisoryLeaderLock
+from ._postgres_lock import COMPUTE_KEY, AdvisoryLeaderLock
 from ._postgres_migrate import MIGRATIONS_DIR, schema_version
 from ._postgres_support import (
     by_id,
@@ -232,6 +232,10 @@ class PostgresStore(PostgresTiles, PostgresJobs, Store):
     def leader_lock(self) -> AdvisoryLeaderLock:
         """A new handle on the job leader's advisory lock, which every process on this database sees."""
         return AdvisoryLeaderLock(self._dsn)
+
+    def compute_slot(self) -> AdvisoryLeaderLock:
+        """The anonymous readers' compute slot: an advisory lock every process on this database sees."""
+        return AdvisoryLeaderLock(self._dsn, key=COMPUTE_KEY, what="anonymous compute slot")
 
     def close(self) -> None:
         """Close the pool's connections (the store cannot be used afterwards)."""

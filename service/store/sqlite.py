@@ -72,6 +72,8 @@ __all__ = ["SQLiteStore"]
 log = logging.getLogger(__name__)
 
 DB_NAME = "riskplan.sqlite3"
+#: The lock file of the anonymous readers' compute slot (:meth:`SQLiteStore.compute_slot`).
+COMPUTE_FILE = "anonymous.compute"
 #: The job leader's lock file (:class:`~service.store.coordination.FileLeaderLock`).
 LEADER_FILE = "jobs.leader"
 SCENARIO_FILE = "scenario.gpkg"
@@ -533,6 +535,10 @@ class SQLiteStore(Store):
     def leader_lock(self) -> FileLeaderLock:
         """An ``flock`` on ``DATA_DIR/jobs.leader``: the kernel drops it when the holder dies."""
         return FileLeaderLock(self.data_dir / LEADER_FILE)
+
+    def compute_slot(self) -> FileLeaderLock:
+        """An ``flock`` on ``DATA_DIR/anonymous.compute``: one anonymous build at a time in all processes."""
+        return FileLeaderLock(self.data_dir / COMPUTE_FILE)
 
     def take_window(
         self, bucket: str, key: str, *, limit: int, window_s: float, now: float | None = None

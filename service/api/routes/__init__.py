@@ -18,6 +18,7 @@ module              routes
 ``register_intake`` the register's import (CSV / Excel), traceability and risk grades
 ``communities``     community safety surveys: upload, the scoring job, scores, plans, changes
 ``what_if``         ``POST /scenarios/{id}/what-if``: roads closed, stations out or temporary
+``reliability``     ``/scenarios/{id}/reliability[/{layer}]``: busy stations (hypercube)
 ==================  ====================================================================
 
 A route module adds no placeholder data: each endpoint is computed by the library
@@ -50,6 +51,7 @@ from . import (
     query,
     register,
     register_intake,
+    reliability,
     risk,
     scenarios,
     tiles,
@@ -74,4 +76,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     register_intake.router,  # import, traceability, risk grades
     communities.router,  # community safety surveys
     what_if.router,  # what-if closures (issue 17)
+    reliability.router,  # busy stations (issue 17)
 )

@@ -11,6 +11,10 @@ endpoint                                    computed by
 ``GET /violations``                         district rule violations (JSON list)
 ==========================================  ================================================
 
+Every one takes ``hour`` (0-23: ``planning.coverage_at_hour``, the roads at that hour's speeds)
+or ``worst_hour=true`` (the hour of the longest residents' P90, :mod:`service.api.hours`), and
+says the hour it answers at in the ``X-Hour`` header (the summary also in its body).
+
 Coverage is computed on the first request for a scenario and standard (about two seconds
 on the small demo city), stored in the store as the result ``coverage_<standard>`` (layers)
 plus ``coverage_<standard>_summary`` (JSON, written last, so it marks a complete result),
@@ -24,7 +28,6 @@ take the communities' response times from here (:func:`coverage_entry`).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -32,7 +35,7 @@ from typing import Annotated, Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
 
 from gis.atomic import storable
@@ -41,22 +44,37 @@ from planning import CoverageResult, analyse_coverage, coverage_at_hour
 from ...store import NotFoundError
 from ..caches import cached, get_caches
 from ..deps import ReadAccess, ServiceState, get_service
-from ..geojson import GEOJSON_DOC, RenderedLayer
-from ..models import CoverageSummaryOut, ViolationOut
-from ..params import DEFAULT_STANDARD, BBox, ScenarioId, StandardParam, check_standard, parse_bbox
+from ..geojson import GEOJSON, RenderedLayer
+from ..hours import HOUR_HEADERS_DOC, by_hour_entry, chosen_hour, hour_headers, standard_slug
+from ..models import CoverageSummaryOut, HourResponseOut, ViolationOut
+from ..params import (
+    DEFAULT_STANDARD,
+    BBox,
+    ScenarioId,
+    StandardParam,
+    When,
+    WhenParams,
+    check_standard,
+    parse_bbox,
+)
 from ..problems import PROBLEM_RESPONSES
 
-__all__ = ["COVERAGE_LAYERS", "CoverageEntry", "coverage_entry", "number", "router"]
+__all__ = ["COVERAGE_LAYERS", "GEOJSON_AT_HOUR_DOC", "CoverageEntry", "coverage_entry", "number", "router"]
 
 router = APIRouter(prefix="/scenarios/{scenario_id}", tags=["results"], responses=PROBLEM_RESPONSES)
 
 #: Spatial layers of a coverage result kept in the store and served as GeoJSON.
 COVERAGE_LAYERS = ("communities", "hazards", "area_units", "stations", "isochrones", "districts", "enclaves")
 CoverageLayer = Literal["communities", "hazards", "area_units", "stations"]
-HourParam = Annotated[
-    int | None,
-    Query(ge=0, le=23, description="Hour of day 0-23: travel times at that hour's speeds (speed profiles)."),
-]
+#: The OpenAPI ``responses`` entry of a GeoJSON answer that may be at an hour.
+GEOJSON_AT_HOUR_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {GEOJSON: {}},
+        "description": "A GeoJSON FeatureCollection in EPSG:4326.",
+        "headers": HOUR_HEADERS_DOC,
+    }
+}
+_AT_HOUR_DOC: dict[int | str, dict[str, Any]] = {200: {"description": "OK.", "headers": HOUR_HEADERS_DOC}}
 
 
 @dataclass(frozen=True)
@@ -74,7 +92,7 @@ class CoverageEntry:
 
 
 def _result_name(standard: str, hour: int | None = None) -> str:
-    name = "coverage_" + re.sub(r"[^a-z0-9]+", "_", standard.lower()).strip("_")
+    name = f"coverage_{standard_slug(standard)}"
     return name if hour is None else f"{name}_h{hour:02d}"
 
 
@@ -210,90 +228,136 @@ def coverage_entry(
     return entry
 
 
-def _layer_response(entry: CoverageEntry, layer: str, bbox: BBox | None) -> Response:
-    return entry.rendered[layer].response(bbox=bbox)
+def _at(
+    request: Request, scenario_id: str, standard: str, when: When
+) -> tuple[CoverageEntry, dict[str, str]]:
+    """The coverage at the hour ``when`` asks for, and the headers saying which hour."""
+    check_standard(standard)
+    hour = chosen_hour(request, scenario_id, standard, when)
+    return coverage_entry(request, scenario_id, standard, hour), hour_headers(hour, when)
+
+
+def _layer_response(
+    request: Request, scenario_id: str, standard: str, when: When, *, layer: str, bbox: BBox | None
+) -> Response:
+    entry, headers = _at(request, scenario_id, standard, when)
+    return entry.rendered[layer].response(bbox=bbox, headers=headers)
 
 
 @router.get(
-    "/coverage", response_model=CoverageSummaryOut, dependencies=[ReadAccess], summary="Coverage summary"
+    "/coverage",
+    response_model=CoverageSummaryOut,
+    dependencies=[ReadAccess],
+    responses=_AT_HOUR_DOC,
+    summary="Coverage summary",
 )
 def coverage_summary(
     scenario_id: ScenarioId,
     request: Request,
+    response: Response,
+    when: WhenParams,
     standard: StandardParam = DEFAULT_STANDARD,
-    hour: HourParam = None,
 ) -> CoverageSummaryOut:
     """Covered shares (population, hazards, area), response-time percentiles and violations.
 
     Computed on the first request for a scenario, standard and hour, then stored. With ``hour``
-    the roads run at that hour's speeds (riskplan's speed profiles by road class).
+    the roads run at that hour's speeds (riskplan's speed profiles by road class); with
+    ``worst_hour=true`` at the hour of the longest residents' P90 response, and the answer
+    gives the response at every hour it was chosen from.
     """
-    return CoverageSummaryOut(**coverage_entry(request, scenario_id, standard, hour).summary)
+    entry, headers = _at(request, scenario_id, standard, when)
+    response.headers.update(headers)
+    by_hour = None
+    if when.worst:
+        by_hour = [HourResponseOut(**row) for row in by_hour_entry(request, scenario_id, standard).rows]
+    return CoverageSummaryOut(**entry.summary, worst_hour=when.worst, response_by_hour=by_hour)
 
 
 @router.get(
     "/coverage/{layer}",
     dependencies=[ReadAccess],
     response_class=Response,
-    responses=GEOJSON_DOC,
+    responses=GEOJSON_AT_HOUR_DOC,
     summary="Coverage of a layer as GeoJSON",
 )
 def coverage_layer(
+    *,
     scenario_id: ScenarioId,
     layer: Annotated[CoverageLayer, PathParam(description="communities, hazards, area_units or stations")],
     request: Request,
     bbox: Annotated[BBox | None, Depends(parse_bbox)],
+    when: WhenParams,
     standard: StandardParam = DEFAULT_STANDARD,
 ) -> Response:
     """Each feature with its nearest stations, ``response_time_s``, ``travel_time_s`` and ``covered``.
 
-    Stations carry their district figures instead (area, farthest edge, checks).
+    Stations carry their district figures instead (area, farthest edge, checks). ``hour`` or
+    ``worst_hour`` as for the summary.
     """
-    return _layer_response(coverage_entry(request, scenario_id, standard), layer, bbox)
+    return _layer_response(request, scenario_id, standard, when, layer=layer, bbox=bbox)
 
 
 @router.get(
     "/isochrones",
     dependencies=[ReadAccess],
     response_class=Response,
-    responses=GEOJSON_DOC,
+    responses=GEOJSON_AT_HOUR_DOC,
     summary="Response isochrones as GeoJSON",
 )
 def isochrones(
     scenario_id: ScenarioId,
     request: Request,
     bbox: Annotated[BBox | None, Depends(parse_bbox)],
+    when: WhenParams,
     standard: StandardParam = DEFAULT_STANDARD,
 ) -> Response:
-    """Areas reached within 3, 5 and 8 minutes of response time, per station, with population."""
-    return _layer_response(coverage_entry(request, scenario_id, standard), "isochrones", bbox)
+    """Areas reached within 3, 5 and 8 minutes of response time, per station, with population.
+
+    With ``hour`` at that hour's road speeds; with ``worst_hour=true`` at the worst hour
+    (``X-Hour`` says which).
+    """
+    return _layer_response(request, scenario_id, standard, when, layer="isochrones", bbox=bbox)
 
 
 @router.get(
     "/districts",
     dependencies=[ReadAccess],
     response_class=Response,
-    responses=GEOJSON_DOC,
+    responses=GEOJSON_AT_HOUR_DOC,
     summary="Station districts as GeoJSON",
 )
 def districts(
     scenario_id: ScenarioId,
     request: Request,
     bbox: Annotated[BBox | None, Depends(parse_bbox)],
+    when: WhenParams,
     standard: StandardParam = DEFAULT_STANDARD,
 ) -> Response:
-    """Each station's district (network Voronoi) with its area, cap and farthest-edge checks."""
-    return _layer_response(coverage_entry(request, scenario_id, standard), "districts", bbox)
+    """Each station's district (network Voronoi) with its area, cap and farthest-edge checks.
+
+    ``hour`` or ``worst_hour`` as for the isochrones.
+    """
+    return _layer_response(request, scenario_id, standard, when, layer="districts", bbox=bbox)
 
 
 @router.get(
     "/violations",
     response_model=list[ViolationOut],
     dependencies=[ReadAccess],
+    responses=_AT_HOUR_DOC,
     summary="District rule violations",
 )
 def violations(
-    scenario_id: ScenarioId, request: Request, standard: StandardParam = DEFAULT_STANDARD
+    scenario_id: ScenarioId,
+    request: Request,
+    response: Response,
+    when: WhenParams,
+    standard: StandardParam = DEFAULT_STANDARD,
 ) -> list[ViolationOut]:
-    """Districts over their area cap, with edges too far to reach, or split by a barrier."""
-    return [ViolationOut(**v) for v in coverage_entry(request, scenario_id, standard).violations]
+    """Districts over their area cap, with edges too far to reach, or split by a barrier.
+
+    ``hour`` or ``worst_hour`` as for the districts.
+    """
+    entry, headers = _at(request, scenario_id, standard, when)
+    response.headers.update(headers)
+    return [ViolationOut(**v) for v in entry.violations]

@@ -10,7 +10,11 @@ endpoint                                            gives
 ==================================================  =========================================
 
 ``layer`` is ``risk`` (the risk units of :mod:`service.api.routes.risk`, same ``units`` and
-``standard`` parameters, same anonymous limits). Tiles are built by :class:`maps.TileSource`
+``standard`` parameters, same anonymous limits) or ``roads`` (the scenario's road graph, one
+feature per road: :class:`maps.RoadTileSource`, its minor classes dropped at low zooms and its
+lines simplified per zoom; built in Python on either store). A risk layer a finished ``risk``
+job stored (same scenario, units and standard) is read back, not scored again.
+Tiles of risk are built by :class:`maps.TileSource`
 (a spatial index over the layer in Web Mercator, built once per layer version, when the layer
 is scored for a layer above the threshold: :meth:`RiskEntry.tile_source`) and kept in
 a bounded LRU per layer version: the version is the scored layer itself, so a re-scored or
@@ -26,13 +30,15 @@ feature by feature to the Python tiles, for every server process alike.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 import maps
@@ -40,9 +46,9 @@ from gis import InputError
 
 from ...store import PostgresStore
 from ...units import canonical_units
-from ..caches import BuildCache
+from ..caches import BuildCache, cached, get_caches
 from ..deps import ReadAccess, get_service
-from ..params import DEFAULT_STANDARD, ScenarioId, StandardParam
+from ..params import DEFAULT_STANDARD, ScenarioId, StandardParam, check_standard
 from ..problems import PROBLEM_RESPONSES
 from .risk import GEOJSON_MAX_FEATURES, TILE_COLUMNS, RiskEntry, UnitsParam, risk_entry
 
@@ -50,7 +56,7 @@ __all__ = ["GEOJSON_MAX_FEATURES", "TILE_COLUMNS", "router"]
 
 router = APIRouter(prefix="/scenarios/{scenario_id}/tiles", tags=["results"], responses=PROBLEM_RESPONSES)
 
-LAYERS = ("risk",)
+LAYERS = ("risk", "roads")
 _TILES_PER_LAYER = 4096
 _MVT_DOC: dict[int | str, dict[str, Any]] = {
     200: {
@@ -63,11 +69,13 @@ _MVT_DOC: dict[int | str, dict[str, Any]] = {
 
 @dataclass
 class _Tiled:
-    """One layer version: its scored entry, its tile source and its built tiles."""
+    """One layer version: its tile source, version, bounds and built tiles (and scored entry)."""
 
-    entry: RiskEntry
-    source: maps.TileSource
+    entry: RiskEntry | None
+    source: maps.TileSource | maps.RoadTileSource
     version: str
+    bounds: tuple[float, float, float, float] | None  # west, south, east, north
+    graph: Any = None  # the road graph a roads source was built from (kept alive with it)
     tiles: BuildCache[bytes] = field(default_factory=lambda: BuildCache[bytes](size=_TILES_PER_LAYER))
 
 
@@ -80,11 +88,13 @@ def _tiled(request: Request, scenario_id: str, layer: str, units: str, standard:
     """The layer's tile source, built once per layer version (concurrent requests wait for it)."""
     if layer not in LAYERS:
         raise HTTPException(404, f"No tiled layer `{layer}`: the tiled layers are {list(LAYERS)}.")
-    entry = risk_entry(request, scenario_id, units, standard)
     with _LOCK:
         sources: BuildCache[_Tiled] | None = getattr(request.app.state, "tile_sources", None)
         if sources is None:
             sources = request.app.state.tile_sources = BuildCache[_Tiled](size=_SOURCES)
+    if layer == "roads":
+        return _road_tiled(request, scenario_id, sources)
+    entry = _risk_entry(request, scenario_id, units, standard)
     key = (scenario_id, layer, units, standard, id(entry))  # the entry is kept alive by its _Tiled
 
     def build() -> _Tiled:
@@ -96,11 +106,102 @@ def _tiled(request: Request, scenario_id: str, layer: str, units: str, standard:
             name = _result_name(layer, units, standard)
             if not store.tile_layer_stored(scenario_id, name, version):
                 store.put_tile_layer(scenario_id, name, version, source)
-        return _Tiled(entry, source, version)
+        bounds = None
+        if len(source):
+            west, south, east, north = (float(v) for v in entry.units.total_bounds)
+            bounds = (west, south, east, north)
+        return _Tiled(entry, source, version, bounds)
 
     tiled = sources.get(key, build)
     assert tiled.entry is entry
     return tiled
+
+
+def _road_tiled(request: Request, scenario_id: str, sources: BuildCache[_Tiled]) -> _Tiled:
+    """The scenario's roads, indexed for tiles once per road graph (the graph cache's)."""
+    service = get_service(request)
+    service.store.get_scenario(scenario_id)  # 404 before anything is built
+    graph = service.graphs.graph(scenario_id, service.scenarios.get(scenario_id))
+    key = (scenario_id, "roads", id(graph))
+
+    def build() -> _Tiled:
+        source = maps.RoadTileSource(graph)
+        version = hashlib.sha256(
+            f"{scenario_id}|roads|{graph.n_nodes}|{graph.n_edges}|{source.bounds}".encode()
+        ).hexdigest()[:16]
+        bounds = None
+        if source.bounds is not None:
+            west, south = _lonlat(source.bounds[0], source.bounds[1])
+            east, north = _lonlat(source.bounds[2], source.bounds[3])
+            bounds = (west, south, east, north)
+        return _Tiled(None, source, version, bounds, graph=graph)
+
+    return sources.get(key, build)
+
+
+def _lonlat(x: float, y: float) -> tuple[float, float]:
+    """EPSG:3857 metres as (lon, lat) degrees."""
+    radius = 6378137.0
+    return math.degrees(x / radius), math.degrees(2 * math.atan(math.exp(y / radius)) - math.pi / 2)
+
+
+def _risk_entry(request: Request, scenario_id: str, units: str, standard: str) -> RiskEntry:
+    """The scored layer: in memory, else the units a finished ``risk`` job stored, else scored now.
+
+    A ``risk`` job of the same scenario, canonical units and standard (the key the risk routes
+    cache the layer under) has already scored the layer: its stored units are read back (and
+    cached as the risk routes would), not scored again.
+    """
+    check_standard(standard)
+    spec = str(canonical_units(units))
+    caches = get_caches(request).coverage
+    key = ("risk", scenario_id, spec, standard)
+    if caches.peek(key) is None:
+        store = get_service(request).store
+        params = {"units": spec, "standard": standard}
+        jobs = store.list_jobs(scenario_id=scenario_id, status="succeeded")
+        job = next((j for j in jobs if j.kind == "risk" and j.has_result and dict(j.params) == params), None)
+        if job is not None and "units" in store.job_result_layers(job.id):
+            entry = cached(
+                request,
+                caches,
+                key,
+                lambda: _stored_entry(store.read_job_result_layer(job.id, "units")),
+                scenario_id=scenario_id,
+                what=f"The `{spec}` risk layer of scenario `{scenario_id}` (job `{job.id}`)",
+            )
+            assert isinstance(entry, RiskEntry)
+            return entry
+    return risk_entry(request, scenario_id, units, standard)
+
+
+def _stored_entry(units: gpd.GeoDataFrame) -> RiskEntry:
+    """The :class:`RiskEntry` of a ``risk`` job's stored units (``id`` column, as the job writes them)."""
+    frame = units.set_index(units["id"].astype(str)).drop(columns="id")
+    frame.index.name = None
+    ranked = frame.sort_values("rank").head(50) if "rank" in frame.columns else frame.head(0)
+    top = tuple(
+        {
+            "unit_id": str(unit),
+            "rank": int(row["rank"]),
+            "name": str(row["name"]) if "name" in row and pd.notna(row["name"]) else None,
+            "score": _number(row.get("score")),
+            "percentile": _number(row.get("percentile")),
+            "level": str(row["level"]),
+            "reasons": str(row.get("reasons") or ""),
+        }
+        for unit, row in ranked.iterrows()
+    )
+    return RiskEntry.of(frame, top)
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if np.isfinite(out) else None
 
 
 def _version(source: maps.TileSource) -> str:
@@ -129,8 +230,8 @@ async def tilejson(
 ) -> dict[str, Any]:
     """TileJSON 3.0 of ``layer``, with its ``features`` count and the page's switch threshold."""
     tiled = await run_in_threadpool(_tiled, request, scenario_id, layer, units, standard)
-    bounds = tiled.entry.units.total_bounds if len(tiled.source) else [-180.0, -85.0, 180.0, 85.0]
-    query = f"?units={units}&standard={standard}"
+    bounds = tiled.bounds or (-180.0, -85.0, 180.0, 85.0)
+    query = f"?units={units}&standard={standard}" if layer == "risk" else ""
     return {
         "tilejson": "3.0.0",
         "name": layer,
@@ -138,11 +239,42 @@ async def tilejson(
         "vector_layers": [{"id": layer, "fields": dict.fromkeys(("unit_id", *tiled.source.columns), "")}],
         "bounds": [float(v) for v in bounds],
         "minzoom": 0,
-        "maxzoom": maps.MAX_ZOOM,
+        "maxzoom": tiled.source.max_zoom if isinstance(tiled.source, maps.RoadTileSource) else maps.MAX_ZOOM,
         "features": len(tiled.source),
         "geojson_max_features": GEOJSON_MAX_FEATURES,
         "version": tiled.version,
     }
+
+
+@router.get("/{layer}/feature", dependencies=[ReadAccess], summary="The tile feature at a point")
+async def tile_feature(
+    scenario_id: ScenarioId,
+    layer: str,
+    request: Request,
+    *,
+    z: Annotated[int, Query(ge=0, le=maps.MAX_ZOOM, description="The zoom of the tiles drawn")],
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    lat: Annotated[float, Query(ge=-85.06, le=85.06)],
+    units: UnitsParam = "communities",
+    standard: StandardParam = DEFAULT_STANDARD,
+) -> dict[str, Any]:
+    """The properties of the risk feature the zoom-``z`` tile draws at ``lon, lat`` (the page's hover).
+
+    A thinned tile's square names its worst cell and how many ``cells`` it stands for, as the
+    tile itself does; ``{"feature": null}`` where the tile draws nothing.
+    """
+    if layer != "risk":
+        raise HTTPException(404, f"No feature lookup for layer `{layer}`: only `risk` has one.")
+
+    def find() -> dict[str, object] | None:
+        tiled = _tiled(request, scenario_id, layer, units, standard)
+        source = tiled.source
+        assert isinstance(source, maps.TileSource)
+        x = math.radians(lon) * 6378137.0
+        y = 6378137.0 * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+        return source.feature_at(z, x, y)
+
+    return {"feature": await run_in_threadpool(find)}
 
 
 @router.get(
@@ -176,15 +308,16 @@ async def vector_tile(
     def build() -> tuple[bytes, str]:
         tiled = _tiled(request, scenario_id, layer, units, standard)
         store = get_service(request).store
-        if isinstance(store, PostgresStore):
+        source = tiled.source
+        if isinstance(store, PostgresStore) and isinstance(source, maps.TileSource):
             name = _result_name(layer, units, standard)
 
             def make() -> bytes:
-                return store.vector_tile(scenario_id, name, tiled.version, tiled.source, z=z, x=x, y=y)
+                return store.vector_tile(scenario_id, name, tiled.version, source, z=z, x=x, y=y)
         else:
 
             def make() -> bytes:
-                return tiled.source.tile(z, x, y)
+                return source.tile(z, x, y)
 
         return tiled.tiles.get((z, x, y), make), tiled.version
 

@@ -7,10 +7,17 @@ on the 100k-node demo city) and answers with the city's summary, the communities
 coverage changed, and the closed roads as GeoJSON for the map. Bad input (unknown edges,
 names, stations; an area that closes no road; a click far from any road) is a 422 that says
 which and how to fix it.
+
+With ``layers`` (``isochrones``, ``districts``) the answer also carries the isochrones and the
+station districts after the change, so the web page can draw the closed-road districts: the
+changed scenario's whole coverage (:meth:`planning.change.ScenarioChange.apply`, then
+:func:`planning.analyse_coverage`, as ``riskplan coverage --close``), computed once per
+scenario, standard, change and layers and kept in the app's caches.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -20,18 +27,21 @@ import pandas as pd
 import shapely
 from fastapi import APIRouter, Request
 
+from gis.atomic import storable
+from planning import analyse_coverage
 from planning.change import ScenarioChange
 from planning.what_if import WhatIfBaseline, what_if, what_if_baseline
 
 from ..caches import cached, get_caches
 from ..deps import READ_OPERATION, ReadAccess, get_service
+from ..geojson import RenderedLayer
 from ..params import ScenarioId, check_standard
 from ..problems import PROBLEM_RESPONSES
 from ..what_if_models import WhatIfCommunityOut, WhatIfIn, WhatIfOut, WhatIfSummaryOut
 from .coverage import number
 from .query import stations_indexed
 
-__all__ = ["router", "what_if_entry"]
+__all__ = ["changed_layers", "router", "what_if_entry"]
 
 router = APIRouter(prefix="/scenarios/{scenario_id}", tags=["results"], responses=PROBLEM_RESPONSES)
 
@@ -94,6 +104,45 @@ def _change(body: WhatIfIn) -> ScenarioChange:
     )
 
 
+def changed_layers(
+    request: Request, scenario_id: str, body: WhatIfIn, change: ScenarioChange
+) -> dict[str, dict[str, object]]:
+    """The isochrones and districts ``body.layers`` asks for after ``change``, as GeoJSON (WGS84).
+
+    Computed once per scenario, standard, change and layers (the body is the key), within the
+    anonymous limits for requests without the API token.
+    """
+    asked = sorted(set(body.layers))
+    if not asked:
+        return {}
+    service = get_service(request)
+    key_body = body.model_dump(mode="json", exclude={"layers"})
+
+    def build() -> dict[str, dict[str, object]]:
+        scenario = service.scenarios.get(scenario_id)
+        graph = service.graphs.graph(scenario_id, scenario)
+        indexed = dataclasses.replace(
+            scenario, layers={**scenario.layers, "fire_stations": stations_indexed(scenario)}
+        )
+        changed, closed_graph = change.apply(indexed, graph)
+        options: dict[str, Any] = {} if "isochrones" in asked else {"breaks_s": None}
+        result = analyse_coverage(
+            changed, closed_graph, standard=body.standard, districts="districts" in asked, **options
+        )
+        return {name: json.loads(RenderedLayer.of(storable(getattr(result, name))).body) for name in asked}
+
+    layers = cached(
+        request,
+        get_caches(request).coverage,
+        ("what-if-layers", scenario_id, json.dumps(key_body, sort_keys=True), tuple(asked)),
+        build,
+        scenario_id=scenario_id,
+        what=f"The {' and '.join(asked)} of scenario `{scenario_id}` after the change",
+    )
+    assert isinstance(layers, dict)
+    return layers
+
+
 def _text(value: Any) -> str | None:
     return None if value is None or (isinstance(value, float) and not np.isfinite(value)) else str(value)
 
@@ -112,7 +161,8 @@ def what_if_route(scenario_id: ScenarioId, body: WhatIfIn, request: Request) -> 
     every road crossing it) or point (the road segment nearest a click); stations go out of
     service by id; temporary stations are points. The answer: the city's residents losing
     coverage and resident-seconds lost, each community whose time or coverage changed, and
-    the closed roads as GeoJSON.
+    the closed roads as GeoJSON; with ``layers``, the isochrones and station districts after
+    the change too.
     """
     from gis.errors import InputError
 
@@ -126,6 +176,7 @@ def what_if_route(scenario_id: ScenarioId, body: WhatIfIn, request: Request) -> 
         msg = f"Temporary station ids {sorted(clash)} are ids of the scenario's stations. Fix: rename them."
         raise InputError(msg)
     result = what_if(base, change)
+    after = changed_layers(request, scenario_id, body, change)
     c = result.communities
     changed = c[
         (c["seconds_lost"].fillna(0.0) != 0.0) | c["loses_coverage"] | c["gains_coverage"] | c["cut_off"]
@@ -174,4 +225,6 @@ def what_if_route(scenario_id: ScenarioId, body: WhatIfIn, request: Request) -> 
         summary=summary,
         communities=rows,
         closed_roads=json.loads(roads.to_json(drop_id=True, na="null")),
+        isochrones=after.get("isochrones"),
+        districts=after.get("districts"),
     )
