@@ -13,7 +13,7 @@ from functools import lru_cache
 from gis.i18n import Lang
 from gis.speech import current_lang, say, speaking
 
-__all__ = ["category_word", "level_word", "listing"]
+__all__ = ["category_word", "listing"]
 
 
 def category_word(category: str) -> str:
@@ -33,21 +33,6 @@ def category_word(category: str) -> str:
     if lang == "en":
         return category
     return _category_words(lang).get(category, category)
-
-
-def level_word(level: object) -> str:
-    """A risk level: its colour in English (``red``), its name in Chinese (重大风险).
-
-    Examples
-    --------
-    >>> with speaking("zh"):
-    ...     level_word("red")
-    '重大风险'
-    """
-    lang = current_lang()
-    if lang == "en":
-        return str(level)
-    return _level_words(lang).get(str(level), str(level))
 
 
 def listing(items: Iterable[str]) -> str:
@@ -78,15 +63,4 @@ def _category_words(lang: Lang) -> dict[str, str]:
             "flood": say("flood"),
             "geological": say("geological_hazard"),
             "wildfire": say("risk_cat_wildfire"),
-        }
-
-
-@lru_cache(maxsize=4)
-def _level_words(lang: Lang) -> dict[str, str]:
-    with speaking(lang):
-        return {
-            "red": say("level_red"),
-            "orange": say("level_orange"),
-            "yellow": say("level_yellow"),
-            "blue": say("level_blue"),
         }
