@@ -65,6 +65,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "write_scenario",
     ),
     "snap": ("require_snapped",),
+    "speech": ("current_lang", "in_language", "say", "speak", "speaking", "speaks", "spoken_lang"),
     "validate": (
         "validate_layer",
         "validate_layers",
@@ -113,6 +114,7 @@ if TYPE_CHECKING:
         write_scenario,
     )
     from .snap import require_snapped
+    from .speech import current_lang, in_language, say, speak, speaking, speaks, spoken_lang
     from .validate import validate_layer, validate_layers
 
 __all__ = [
@@ -137,6 +139,7 @@ __all__ = [
     "SolverError",
     "as_road_graph",
     "check_coordinates",
+    "current_lang",
     "demo_city",
     "demo_province",
     "graph_from_file",
@@ -144,6 +147,7 @@ __all__ = [
     "graph_from_osm",
     "graph_from_query",
     "has_drivable_way",
+    "in_language",
     "join_census",
     "load_graph",
     "load_scenario",
@@ -158,9 +162,14 @@ __all__ = [
     "require_same_crs",
     "require_snapped",
     "save_graph",
+    "say",
     "scenario_from_layers",
     "scenario_from_osm",
     "scenario_graph",
+    "speak",
+    "speaking",
+    "speaks",
+    "spoken_lang",
     "to_metric",
     "validate_layer",
     "validate_layers",

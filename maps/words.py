@@ -3,10 +3,12 @@
 Every text a person reads in ``maps`` comes from the glossary (``gis/data/glossary.toml``) through
 :func:`tr`, with a literal key (``tr("map_legend")``), so a test can collect every key the code
 uses and check it exists in both languages. The language of one output is set for the duration of
-its drawing by :func:`speaking` (a :class:`contextvars.ContextVar`: each thread and each request
-has its own, so one request's language never leaks into another's); :func:`output_lang` picks it
-by the one rule of :func:`gis.i18n.resolve_lang`: the explicit choice, ``$RISKPLAN_LANG``, the
-scenario TOML's ``[scenario] lang``, the scenario's place (Chinese in China), English.
+its drawing by :func:`speaking` (:mod:`gis.speech`'s :class:`contextvars.ContextVar`: each thread
+and each request has its own, and the words ``risk_models`` and ``planning`` make with
+:func:`gis.speech.say` inside it are in the same language; here it also holds the map style's own
+labels); :func:`output_lang` picks it by the one rule of :func:`gis.i18n.resolve_lang`: the
+explicit choice, ``$RISKPLAN_LANG``, the scenario TOML's ``[scenario] lang``, the scenario's place
+(Chinese in China), English.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from gis.i18n import (
     resolve_lang,
     scenario_bounds_wgs84,
 )
+from gis.speech import current_lang, spoken_lang
+from gis.speech import speaking as _speaking
 from gis.tables import TableOverrides
 
 from ._style import label_overrides
@@ -52,7 +56,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_LANG: ContextVar[Lang | None] = ContextVar("riskplan_maps_lang", default=None)
 # The user's own labels of levels, categories and register states (maps._style.label_overrides).
 _LABELS: ContextVar[Mapping[str, Mapping[str, Mapping[str, str]]] | None] = ContextVar(
     "riskplan_maps_labels", default=None
@@ -71,7 +74,7 @@ def tr(key: str, **values: object) -> str:
     'major risk'
     """
     g = load_glossary()
-    lang = _LANG.get() or "en"
+    lang = current_lang()
     if key in g.texts:
         return g.text(key, lang, **values)
     return g.term(key, lang)
@@ -88,31 +91,19 @@ def term_label(key: str, **values: object) -> str:
     return _capital(tr(key, **values))
 
 
-def current_lang() -> Lang:
-    """The language of the output being drawn (English outside :func:`speaking`)."""
-    return _LANG.get() or "en"
-
-
-def spoken_lang() -> Lang | None:
-    """The language set by an enclosing :func:`speaking`, or None outside one."""
-    return _LANG.get()
-
-
 @contextmanager
 def speaking(lang: Lang, *, map_style: TableOverrides = None) -> Iterator[Lang]:
-    """Draw in ``lang`` inside the block (checked: ``zh`` or ``en``).
+    """Draw in ``lang`` inside the block (:func:`gis.speech.speaking`; checked: ``zh`` or ``en``).
 
     ``map_style`` (the output's style overrides): its own labels of risk levels, hazard
     categories and register states win over the glossary's words inside the block
     (:func:`maps._style.label_overrides`); without it, those of an enclosing block hold.
     """
-    checked = resolve_lang(lang)
     labels = _LABELS.set(label_overrides(map_style)) if map_style is not None else None
-    token = _LANG.set(checked)
     try:
-        yield checked
+        with _speaking(lang) as checked:
+            yield checked
     finally:
-        _LANG.reset(token)
         if labels is not None:
             _LABELS.reset(labels)
 

@@ -21,10 +21,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from gis.errors import InputError, SolverError
+from gis.speech import say
 
 from ._upgrade_tables import community_ids
 from .location._milp import MilpModel, solve_milp
 from .location._result import Status, relative_gap
+from .words import quota_word
 
 __all__ = ["COMMUNITY_TYPES", "QUOTA_COLUMNS", "Demonstration", "Quotas", "choose_demonstration"]
 
@@ -98,7 +100,7 @@ def _quota_table(
         spec = {c: "proportional" for c in QUOTA_COLUMNS if c in comm.columns}
         absent = [c for c in QUOTA_COLUMNS if c not in comm.columns]
         if absent:
-            notes.append(f"no quotas on {absent}: the communities layer has no such columns")
+            notes.append(say("plan_demo_no_quotas", columns=absent))
     rows = []
     for column, given in spec.items():
         if column not in comm.columns:
@@ -190,16 +192,21 @@ def _reasons(
     texts = []
     for cid, row in chosen.iterrows():
         parts = [
-            f"score {row['score_after']:.1f} after the planned measures (pass mark {pass_mark:g}, "
-            f"feasible down to {pass_mark - margin:g})",
-            f"{row['residents']:,.0f} residents, {rank[cid]}",
-        ]
+            say(
+                "plan_demo_score", score=f"{row['score_after']:.1f}", pass_mark=f"{pass_mark:g}",
+                lowest=f"{pass_mark - margin:g}",
+            ),
+            say("plan_demo_residents", residents=f"{row['residents']:,.0f}", rank=rank[cid]),
+        ]  # fmt: skip
         for column, minimum in by_col.items():
             cat = str(row[column])
             if cat in minimum.index:
                 lo = int(minimum[cat])
-                parts.append(f"{column} {cat}: {counts[(column, cat)]} chosen, at least {lo} required")
-        texts.append("; ".join(parts))
+                parts.append(
+                    say("plan_demo_quota", column=quota_word(column), category=cat,
+                        chosen=counts[(column, cat)], minimum=lo)
+                )  # fmt: skip
+        texts.append(say("words_clause_sep").join(parts))
     return pd.Series(texts, index=chosen.index, dtype=object)
 
 
@@ -379,9 +386,9 @@ def _chosen(
         else pd.Series("", index=out.index)
     )
     out["still_needs"] = [
-        "passes after the planned measures"
+        say("plan_demo_passes")
         if p <= 1e-9
-        else f"{p:.3g} points more to pass" + (f": {s}" if s else "")
+        else say("plan_demo_to_pass", points=f"{p:.3g}") + (say("plan_demo_still", failed=s) if s else "")
         for p, s in zip(to_pass, still, strict=True)
     ]
     # rank by residents among the eligible of the first quota column's category (or overall)
@@ -391,12 +398,23 @@ def _chosen(
         rank_all = pool["population"].groupby(grp).rank(ascending=False, method="min").astype(int)
         size = grp.map(grp.value_counts())
         rank = pd.Series(
-            [f"rank {rank_all[i]} of {size[i]} eligible in {col} {grp[i]}" for i in out.index],
+            [
+                say(
+                    "plan_demo_rank_in",
+                    rank=rank_all[i],
+                    size=size[i],
+                    column=quota_word(col),
+                    category=grp[i],
+                )
+                for i in out.index
+            ],
             index=out.index,
             dtype=object,
         )
     else:
         rank_all = pool["population"].rank(ascending=False, method="min").astype(int)
-        rank = pd.Series([f"rank {rank_all[i]} of {len(pool)} eligible" for i in out.index], index=out.index)
+        rank = pd.Series(
+            [say("plan_demo_rank", rank=rank_all[i], size=len(pool)) for i in out.index], index=out.index
+        )
     out["reasons"] = _reasons(out, table, pm, margin, rank)
     return out.sort_values("residents", ascending=False, kind="stable")

@@ -41,6 +41,7 @@ from gis.errors import InputError
 from gis.executor import Executor, Progress, as_executor
 from gis.network import RoadGraph, as_road_graph
 from gis.scenario import Scenario
+from gis.speech import in_language, spoken_lang
 from gis.tables import TableOverrides, load_table
 
 from .demand import demand_weights
@@ -399,7 +400,15 @@ def plan_stations_by_city(
     tasks = [(c, b, options) for c, b in zip(names, boxes, strict=True)]
     plans: dict[str, StationPlan] = {}
     skipped: dict[str, str] = {}
-    results = dict(ex.run(_city_plan, tasks, shared=shared, progress=progress, name="city_station_plan"))
+    results = dict(
+        ex.run(
+            in_language(spoken_lang(), _city_plan),
+            tasks,
+            shared=shared,
+            progress=progress,
+            name="city_station_plan",
+        )
+    )
     for i, city in enumerate(names):
         out = results[i]
         if isinstance(out, str):

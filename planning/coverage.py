@@ -25,6 +25,7 @@ from gis.atomic import write_gpkg
 from gis.executor import InProcessExecutor, as_executor
 from gis.network import as_road_graph
 from gis.scenario import Scenario
+from gis.speech import current_lang, say
 from gis.tables import TableOverrides
 
 from ._stats import repair_quantile
@@ -32,8 +33,6 @@ from .districts import _station_districts
 from .isochrones import _isochrones, band_population
 from .names import DEFAULT_STANDARD
 from .response import (
-    OFF_ROAD_RULE,
-    SECOND_BEYOND_RULE,
     TravelMatrix,
     _engine,
     _layers,
@@ -44,6 +43,7 @@ from .response import (
 from .snapping import share_road_edges, start_snaps
 from .standards import ResponseStandard, response_standard
 from .travel import RoadMatrix
+from .words import off_road_rule, place_counts, place_word, second_beyond_rule, weight_word
 
 if TYPE_CHECKING:
     from gis.executor import Executor
@@ -101,7 +101,7 @@ class CoverageResult:
         Seconds spent in each step.
     notes
         What a reader must know: the scenario's own notes and the places off the road network
-        (:data:`OFF_ROAD_RULE`).
+        (:data:`planning.OFF_ROAD_RULE`).
     extra_layers, extra_tables
         Further layers and tables written with the rest (the reliability's ``station_workload``
         and ``p90_by_hour``, :func:`planning.reliability.attach_reliability`).
@@ -133,23 +133,35 @@ class CoverageResult:
         """A few lines for people: coverage shares, percentiles, violations."""
         std = self.standard
         lines = [
-            f"Coverage of {self.scenario} under {std.name} ({std.turnout_s:.0f} s turnout + "
-            f"{std.travel_s:.0f} s travel = {std.response_s:.0f} s; speed factor {self.speed_factor:g})"
-            + ("" if self.hour is None else f" at {self.hour:02d}:00")
-        ]
-        for name, row in self.summary.iterrows():
-            what = "population" if row["weight"] == "population" else row["weight"]
-            lines.append(
-                f"  {name:<12} {row['covered']:>5}/{row['features']:<5} covered; {row['share_weight']:6.1%} "
-                f"of {what}; response p50 {row['p50_response_s']:.0f} s, p90 {row['p90_response_s']:.0f} s"
-                f"{'' if row['meets_standard'] else '  (standard NOT met)'}"
+            say(
+                "plan_cov_head", scenario=self.scenario, standard=std.name,
+                turnout=f"{std.turnout_s:.0f}", travel=f"{std.travel_s:.0f}",
+                response=f"{std.response_s:.0f}", speed=f"{self.speed_factor:g}",
             )
+            + ("" if self.hour is None else say("plan_cov_at_hour", hour=f"{self.hour:02d}"))
+        ]  # fmt: skip
+        pad = current_lang() == "en"  # English lines up in columns; Chinese reads as sentences
+        for name, row in self.summary.iterrows():
+            lines.append(
+                say(
+                    "plan_cov_line", layer=f"{place_word(str(name)):<12}" if pad else place_word(str(name)),
+                    covered=f"{row['covered']:>5}" if pad else row["covered"],
+                    features=f"{row['features']:<5}" if pad else row["features"],
+                    share=f"{row['share_weight']:6.1%}" if pad else f"{row['share_weight']:.1%}",
+                    weight=weight_word(str(row["weight"])), p50=f"{row['p50_response_s']:.0f}",
+                    p90=f"{row['p90_response_s']:.0f}",
+                )
+                + ("" if row["meets_standard"] else say("plan_cov_not_met"))
+            )  # fmt: skip
         if len(self.hazards_by_grade) > 1:
-            shares = ", ".join(f"{g} {r['share_covered']:.0%}" for g, r in self.hazards_by_grade.iterrows())
-            lines.append(f"  hazards covered by {self.hazards_by_grade.attrs.get('grade_column')}: {shares}")
+            shares = say("words_list_sep").join(
+                f"{g} {r['share_covered']:.0%}" for g, r in self.hazards_by_grade.iterrows()
+            )
+            column = self.hazards_by_grade.attrs.get("grade_column")
+            lines.append(say("plan_cov_hazards", column=column, shares=shares))
         counts = self.violations["kind"].value_counts().to_dict() if len(self.violations) else {}
-        lines.append(f"  district violations: {counts or 'none'}")
-        lines += [f"  note: {n}" for n in self.notes]
+        lines.append(say("plan_cov_violations", counts=counts or say("plan_report_none")))
+        lines += [say("plan_report_note", note=n) for n in self.notes]
         return "\n".join(lines)
 
     def write(self, path: str | Path) -> Path:
@@ -322,16 +334,16 @@ def analyse_coverage(
     notes = list(scenario.notes)
     off_road = {n: int(g["flagged"].sum()) for n, g in (("communities", communities), ("hazards", hazards))}
     if any(off_road.values()):
-        counts = ", ".join(f"{v} {k}" for k, v in off_road.items() if v)
-        notes.append(f"{counts}: {OFF_ROAD_RULE}")
+        notes.append(say("plan_off_road", count=place_counts(off_road), rule=off_road_rule()))
     if engine.chunked:
         beyond = {n: int(g["second_beyond_cutoff"].sum()) for n, g in layers.items()}
-        counts = ", ".join(f"{v} {k}" for k, v in beyond.items() if v) or "no places"
         notes.append(
-            f"chunked travel times ({len(engine.station_ids)} stations x {engine.matrix.n_nodes:,} "
-            f"road nodes): second station beyond {engine.second_cutoff_s:.0f} s response for "
-            f"{counts}: {SECOND_BEYOND_RULE}"
-        )
+            say(
+                "plan_chunked", stations=len(engine.station_ids), nodes=f"{engine.matrix.n_nodes:,}",
+                seconds=f"{engine.second_cutoff_s:.0f}", count=place_counts(beyond) or say("plan_no_places"),
+                rule=second_beyond_rule(),
+            )
+        )  # fmt: skip
     summary = summarise_coverage(
         {"communities": communities, "hazards": hazards, "area_units": units_cov},
         std,

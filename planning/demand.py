@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import InputError
+from gis.speech import say
 from gis.tables import TableOverrides
 
 from .siting import load_norms
@@ -86,20 +87,17 @@ def demand_weights(
     spec = cfg["default"] if demand is None else demand
     if isinstance(spec, pd.Series):
         weights = spec.reindex(communities.index).astype(float)
-        note = "demand: weights given per community"
+        note = say("plan_demand_given")
     elif spec == "population_x_risk":
         pop = communities["population"].astype(float)
         if risk is None:
-            weights, note = pop, "demand: population (no risk result given, so not weighted by risk)"
+            weights, note = pop, say("plan_demand_no_risk")
         else:
             uplift = float(cfg["risk_uplift"])
             weights = pop * (1.0 + uplift * _percentiles(risk, communities.index) / 100.0)
-            note = (
-                f"demand: population x (1 + {uplift:g} x risk percentile / 100): every resident "
-                f"counts once, the riskiest community's up to {1 + uplift:g} times"
-            )
+            note = say("plan_demand_risk", uplift=f"{uplift:g}", most=f"{1 + uplift:g}")
     elif isinstance(spec, str) and spec in communities:
-        weights, note = communities[spec].astype(float), f"demand: column `{spec}`"
+        weights, note = communities[spec].astype(float), say("plan_demand_column", column=spec)
     else:
         msg = (
             f"`demand` is {spec!r}. Fix: use 'population_x_risk', 'population', a column of "

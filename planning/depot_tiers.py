@@ -47,6 +47,7 @@ from gis.errors import InputError
 from gis.executor import Executor, Progress, as_executor
 from gis.network import RoadGraph, as_road_graph
 from gis.scenario import Scenario
+from gis.speech import in_language, say, spoken_lang
 from gis.tables import TableOverrides
 
 from .cities import CITY_COLUMN, box_subgraph, city_box, city_scenario, scenario_cities
@@ -54,6 +55,7 @@ from .depots import _depot_specs, _suggest, assign_capacitated, depot_table, rel
 from .flood_roads import FloodHours, depot_hours
 from .siting import load_norms
 from .travel import CHUNK_FLOATS, _points, cost_matrix, road_matrix
+from .words import norm_source, tier_word, unmet_lines
 
 if TYPE_CHECKING:
     from gis.network.graph import GraphLike
@@ -152,17 +154,23 @@ class TieredDepotPlan:
         c = self.communities
         total = float(c["relocate_people"].sum())
         lines = [
-            f"Depot network ({self.days} days, {len(self.depots)} depots in {len(self.tiers)} tiers): "
-            f"{total:,.0f} people to relocate, {total - self.unmet_people:,.0f} served."
-        ]
+            say(
+                "plan_network_head", days=self.days, depots=len(self.depots), tiers=len(self.tiers),
+                total=f"{total:,.0f}", served=f"{total - self.unmet_people:,.0f}",
+            )
+        ]  # fmt: skip
         for tier, r in self.tiers.iterrows():
             lines.append(
-                f"  {tier}: {r['depots']} depots serve {r['people_assigned']:,.0f} people directly and back "
-                f"{r['people_backed']:,.0f} below them; capacity {r['capacity_people']:,.0f}"
-            )
-        for reason, g in c[c["unmet_people"] > 0].groupby("unmet_reason"):
-            lines.append(f"  unmet ({reason}): {len(g)} communities, {g['unmet_people'].sum():,.0f} people")
-        lines += [f"  suggested new depot {i}: {r['reason']}" for i, r in self.new_depots.iterrows()]
+                say(
+                    "plan_network_tier", tier=tier_word(str(tier)), depots=r["depots"],
+                    assigned=f"{r['people_assigned']:,.0f}", backed=f"{r['people_backed']:,.0f}",
+                    capacity=f"{r['capacity_people']:,.0f}",
+                )
+            )  # fmt: skip
+        lines += unmet_lines(c)
+        lines += [
+            say("plan_depot_suggested", depot=i, reason=r["reason"]) for i, r in self.new_depots.iterrows()
+        ]
         return "\n".join(lines)
 
     def write(self, path: str | Path) -> Path:
@@ -336,7 +344,8 @@ def plan_depot_network(
     city_tiers = [t for t in order if t in net["city_tiers"]]
     upper = [t for t in order if t not in city_tiers]
     limit_s = float(cfg["depots"]["time_limit_s"] if time_limit_s is None else time_limit_s)
-    notes = [str(net["source"]), cfg["relocation"]["source"], cfg["depot_tiers"]["source"]]
+    notes = [norm_source("depot_network", str(net["source"]))]
+    notes += [norm_source(k, cfg[k]["source"]) for k in ("relocation", "depot_tiers")]
     cities = scenario_cities(scenario)
     depots = scenario.layers.get("depots")
     if not cities or depots is None or len(depots) == 0 or CITY_COLUMN not in depots:
@@ -373,7 +382,13 @@ def plan_depot_network(
     reach = pd.DataFrame(False, index=com.index, columns=["open", "flooded"])
     parents = []
     status: list[str] = []
-    for _, r in ex.run(_city_step, tasks, shared=shared, progress=progress, name="city_depot_tiers"):
+    for _, r in ex.run(
+        in_language(spoken_lang(), _city_step),
+        tasks,
+        shared=shared,
+        progress=progress,
+        name="city_depot_tiers",
+    ):
         depot_of.loc[r["index"]] = r["depot"]
         travel_h.loc[r["index"]] = r["travel_h"]
         in_time.loc[r["index"]] = r["in_time"]
@@ -463,11 +478,8 @@ def plan_depot_network(
             "capacity_people": dep.groupby("tier")["capacity_people"].sum(),
         }
     ).reindex([t for t in order if (dep["tier"] == t).any()])
-    notes.append(
-        f"tiers {' -> '.join(order)}: each community goes to the lowest tier with room within its "
-        f"delivery limit (its {params['nearest']} nearest depots of a tier); each depot backs "
-        f"{share:.0%} of the people served under it"
-    )
+    tiers_text = " -> ".join(tier_word(t) for t in order)
+    notes.append(say("plan_depot_tiers", tiers=tiers_text, nearest=params["nearest"], share=f"{share:.0%}"))
     plan = TieredDepotPlan(days, out, dep, stock, new, tiers, tuple(status), tuple(dict.fromkeys(notes)))
     log.info("%s", plan.report())
     return plan

@@ -28,6 +28,7 @@ import pandas as pd
 from gis.atomic import write_gpkg
 from gis.errors import InputError
 from gis.scenario import Scenario
+from gis.speech import say
 from gis.tables import TableOverrides
 
 from .depot_assignment import assign_capacitated
@@ -36,6 +37,7 @@ from .location import p_median
 from .names import Distance
 from .siting import load_norms
 from .travel import cost_matrix
+from .words import depot_lines, distance_word, norm_source, tier_word, unmet_lines
 
 if TYPE_CHECKING:
     from gis.network.graph import GraphLike
@@ -259,28 +261,23 @@ class DepotPlan:
         c = self.communities
         total = float(c["relocate_people"].sum())
         lines = [
-            f"Depot plan ({self.distance} distance, {self.days} days): {total:,.0f} people to relocate, "
-            f"{total - self.unmet_people:,.0f} served by {len(self.depots)} depots ({self.status}).",
-        ]
+            say(
+                "plan_depot_head", distance=distance_word(self.distance), days=self.days,
+                total=f"{total:,.0f}", served=f"{total - self.unmet_people:,.0f}", depots=len(self.depots),
+                status=self.status,
+            )
+        ]  # fmt: skip
         if "relocate_basis" in c:
             flood = c[c["relocate_basis"] != "risk level"]
             if len(flood):
-                lines.append(
-                    f"  the {flood['relocate_basis'].iloc[0]} flood sets the demand of {len(flood)} "
-                    f"communities: {flood['flood_displaced'].sum():,.0f} residents displaced"
-                )
-        for reason, g in c[c["unmet_people"] > 0].groupby("unmet_reason"):
-            lines.append(f"  unmet ({reason}): {len(g)} communities, {g['unmet_people'].sum():,.0f} people")
-        for d, row in self.table().iterrows():
-            if row["people_assigned"] > 0 and np.isfinite(row["max_travel_h"]):
-                delivery = f"worst delivery {row['max_travel_h']:.2f} h (limit {row['delivery_limit_h']:g} h)"
-            else:
-                delivery = "serves no community"
-            lines.append(
-                f"  {d} {row.get('name', '')} [{row['tier']}]: {row['people_assigned']:,.0f} / "
-                f"{row['capacity_people']:,.0f} people, {delivery}; short: {row['shortfall'] or 'nothing'}"
-            )
-        lines += [f"  suggested new depot {i}: {r['reason']}" for i, r in self.new_depots.iterrows()]
+                years = str(flood["relocate_basis"].iloc[0]).removeprefix("flood ").removesuffix("-year")
+                displaced = f"{flood['flood_displaced'].sum():,.0f}"
+                lines.append(say("plan_depot_flood", years=years, count=len(flood), displaced=displaced))
+        lines += unmet_lines(c)
+        lines += depot_lines(self.table())
+        lines += [
+            say("plan_depot_suggested", depot=i, reason=r["reason"]) for i, r in self.new_depots.iterrows()
+        ]
         return "\n".join(lines)
 
     def write(self, path: str | Path) -> Path:
@@ -303,9 +300,7 @@ def _depot_specs(depots: gpd.GeoDataFrame, tiers: dict[str, Any], notes: list[st
     hi = spec["tier"].map(lambda t: float(tiers[t]["capacity_max_people"]))
     cap = pd.to_numeric(depots.get("capacity_people", pd.Series(np.nan, index=depots.index)), errors="coerce")
     if cap.isna().any():
-        notes.append(
-            f"depots {cap.index[cap.isna()].tolist()} have no capacity_people: the tier norm minimum used"
-        )
+        notes.append(say("plan_depot_no_capacity", depots=cap.index[cap.isna()].tolist()))
     spec["capacity_people"] = cap.fillna(lo)
     spec["tier_norm"] = np.where(
         spec["capacity_people"] < lo, "below", np.where(spec["capacity_people"] > hi, "above", "within")
@@ -378,7 +373,7 @@ def plan_depots(
         raise InputError(msg)
     cfg = load_norms(planning_norms)
     limit_s = float(cfg["depots"]["time_limit_s"] if time_limit_s is None else time_limit_s)
-    notes = [cfg["relocation"]["source"], cfg["depot_tiers"]["source"]]
+    notes = [norm_source(k, cfg[k]["source"]) for k in ("relocation", "depot_tiers")]
     com = scenario["communities"]
     depots = scenario.layers.get("depots")
     if depots is None or len(depots) == 0:
@@ -389,7 +384,7 @@ def plan_depots(
         raise InputError(msg)
     demand = relocation_demand(com, risk=risk, flood_return_period=flood_return_period, planning_norms=cfg)
     if flood_return_period is not None:
-        notes.append(cfg["relocation_flood"]["source"])
+        notes.append(norm_source("relocation_flood", cfg["relocation_flood"]["source"]))
     spec = _depot_specs(depots, cfg["depot_tiers"], notes)
     hours, flood = depot_hours(graph, depots, com, distance=distance, cfg=cfg, flood=flood_depth, notes=notes)
     people = demand["relocate_people"].to_numpy(np.float64)
@@ -498,7 +493,7 @@ def _suggest(
     if len(unmet) == 0:
         return None
     if "candidate_sites" not in scenario or len(scenario["candidate_sites"]) == 0:
-        notes.append("demand is unmet but there are no candidate sites for a new depot")
+        notes.append(say("plan_depot_no_candidates"))
         return None
     cand = scenario["candidate_sites"]
     tier = str(cfg["depots"]["new_tier"])
@@ -507,13 +502,13 @@ def _suggest(
     wanted = math.ceil(unmet["unmet_people"].sum() / cap) if n_new is None else int(n_new)
     count = min(wanted, len(cand))
     if n_new is not None and count < wanted:
-        notes.append(f"{wanted} new depots asked for but only {len(cand)} candidate sites: {count} suggested")
+        notes.append(say("plan_depot_few_candidates", wanted=wanted, sites=len(cand), count=count))
     if hours is None:
         hours = cost_matrix(graph, cand, unmet, distance=distance, planning_norms=cfg) / 3600.0
     hours = np.where(hours <= float(t["delivery_h"]), hours, np.inf)
     ok = np.isfinite(hours).any(axis=1)
     if not ok.any():
-        notes.append("no candidate site reaches the unmet communities within the delivery limit")
+        notes.append(say("plan_depot_none_in_time"))
         return None
     w = unmet["unmet_people"].to_numpy(np.float64)[ok]
     res = p_median(hours[ok], w, count, time_limit_s=limit_s)
@@ -529,8 +524,11 @@ def _suggest(
                 "tier": tier,
                 "capacity_people": cap,
                 "people_served": people,
-                "reason": (
-                    f"{tier} depot for {int((serve == c).sum())} unmet communities ({people:,.0f} people)"
+                "reason": say(
+                    "plan_depot_reason",
+                    tier=tier_word(tier),
+                    count=int((serve == c).sum()),
+                    people=f"{people:,.0f}",
                 ),
                 "geometry": cand.geometry.iloc[c],
             }

@@ -31,10 +31,12 @@ import pandas as pd
 import shapely
 
 from gis.errors import InputError
+from gis.speech import say
 
 from .names import DEFAULT_STANDARD
 from .standards import ResponseStandard, district_caps_km2, response_standard
 from .travel import RoadMatrix, TargetsBySources, road_matrix
+from .words import grade_word
 
 if TYPE_CHECKING:
     from gis.network.graph import GraphLike
@@ -70,6 +72,13 @@ class StationDistricts:
     districts: gpd.GeoDataFrame
     enclaves: gpd.GeoDataFrame
     violations: pd.DataFrame
+
+
+def _enclave_kind(kind: str) -> str:
+    """An enclave's kind as the message words it (``across barrier`` / 隔着障碍)."""
+    return (
+        say("plan_enclave_across_barrier") if kind == "across_barrier" else say("plan_enclave_through_other")
+    )
 
 
 def _caps(grades: pd.Series, suburban: Iterable[object], caps: Mapping[str, float]) -> pd.Series:
@@ -382,7 +391,7 @@ def _station_districts(
                     part.area / 1e6,
                     0.0,
                     "km2",
-                    f"station {sid}: enclave of {part.area / 1e6:.3f} km2 {kind.replace('_', ' ')}",
+                    say("plan_enclave", station=sid, km2=f"{part.area / 1e6:.3f}", kind=_enclave_kind(kind)),
                 )
             )
         area = poly.area / 1e6
@@ -398,8 +407,13 @@ def _station_districts(
                     area,
                     cap,
                     "km2",
-                    f"station {sid} ({stations['grade'].iloc[s]}): district {area:.2f} km2 "
-                    f"exceeds the cap of {cap:g} km2",
+                    say(
+                        "plan_area_cap",
+                        station=sid,
+                        grade=grade_word(stations["grade"].iloc[s]),
+                        km2=f"{area:.2f}",
+                        cap=f"{cap:g}",
+                    ),
                 )
             )
         if not travel_ok:
@@ -410,8 +424,13 @@ def _station_districts(
                     far[s],
                     std.district_travel_s,
                     "s",
-                    f"station {sid}: farthest district edge is {far[s]:.0f} s away, more than "
-                    f"{std.district_travel_s:.0f} s ({std.name})",
+                    say(
+                        "plan_district_travel",
+                        station=sid,
+                        seconds=f"{far[s]:.0f}",
+                        limit=f"{std.district_travel_s:.0f}",
+                        standard=std.name,
+                    ),
                 )
             )
         rows.append(

@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 
 from gis.errors import InputError
+from gis.speech import say
 from gis.tables import TableOverrides, load_table
 
 __all__ = ["apply_siting_rules", "downwind", "generate_candidates", "load_norms"]
@@ -264,9 +265,10 @@ def generate_candidates(
     _, label = _nearest(out, art)
     out["highway"] = [art.loc[lab, "highway"] for lab in label]
     road = [art.loc[lab, "name"] if "name" in art else None for lab in label]
-    out.insert(
-        0, "name", [f"Site on {r}" if isinstance(r, str) and r else "Site on an unnamed road" for r in road]
-    )
+    names = [
+        say("plan_site_on", road=r) if isinstance(r, str) and r else say("plan_site_on_unnamed") for r in road
+    ]
+    out.insert(0, "name", names)
     out["generated"] = True
     out.index.name = "id"
     return out

@@ -29,6 +29,7 @@ from gis.errors import InputError
 from gis.network import graph_edges
 from gis.scenario import Scenario
 from gis.snap import road_distances
+from gis.speech import say
 from gis.tables import TableOverrides, load_table
 
 from ._curve import drop_idle, extend, metrics, objective, solve
@@ -37,10 +38,10 @@ from ._stats import quantile
 from .demand import demand_weights
 from .location import LocationResult
 from .names import DEFAULT_STANDARD, MODELS, Distance, Model
-from .response import OFF_ROAD_RULE
 from .siting import apply_siting_rules, generate_candidates, load_norms
 from .standards import ResponseStandard, response_standard
 from .travel import _points, cost_matrix, road_matrix
+from .words import distance_word, highway_word, off_road_rule, place_counts
 
 if TYPE_CHECKING:
     from gis.network.graph import GraphLike
@@ -59,12 +60,12 @@ IntArray = npt.NDArray[np.intp]
 
 def _hazard_distance(d: float) -> str:
     if not np.isfinite(d):
-        return "no flammable or explosive hazard in the scenario"
-    return f"{d:,.0f} m from the nearest flammable/explosive hazard"
+        return say("plan_site_no_hazard")
+    return say("plan_site_hazard_m", metres=f"{d:,.0f}")
 
 
 def _seconds(t: float) -> str:
-    return f"{t:.0f} s" if np.isfinite(t) else "none"
+    return say("plan_report_seconds", seconds=f"{t:.0f}") if np.isfinite(t) else say("plan_report_none")
 
 
 def _uncoverable(
@@ -77,7 +78,8 @@ def _uncoverable(
 ) -> pd.DataFrame:
     """Communities no existing station or eligible candidate covers within ``radius`` (``best``: over all)."""
     out = best > radius
-    reason = np.where(off_road, "off road", np.where(np.isfinite(best), "too far", "unreachable"))
+    far, cut = say("plan_uncoverable_too_far"), say("plan_uncoverable_unreachable")
+    reason = np.where(off_road, say("plan_uncoverable_off_road"), np.where(np.isfinite(best), far, cut))
     table = pd.DataFrame(
         {
             "name": com["name"].to_numpy() if "name" in com else com.index.to_numpy(),
@@ -170,39 +172,42 @@ class StationPlan:
         b, a = self.summary.loc["before"], self.summary.loc["after"]
         n = len(self.proposed)
         if self.model == "lscp":
-            count = f"{n} new station(s), the fewest that cover all coverable demand."
+            count = say("plan_report_count_lscp", count=n)
         elif n == self.recommended_n:
-            count = f"{n} new station(s), as the trade-off curve recommends."
+            count = say("plan_report_count_curve", count=n)
         else:
-            count = (
-                f"{n} new station(s) proposed; the trade-off curve recommends {self.recommended_n} "
-                "(the last one adding enough demand covered, see the curve)."
-            )
+            count = say("plan_report_count_other", count=n, recommended=self.recommended_n)
         lines = [
-            f"Station plan ({self.model}, {self.distance} distance, {self.standard.name} "
-            f"{self.standard.response_s:.0f} s): {count}",
-            f"  population covered {b['population_share']:.1%} -> {a['population_share']:.1%}; "
-            f"demand covered {b['coverage_share']:.1%} -> {a['coverage_share']:.1%}; "
-            f"mean response {b['mean_response_s']:.0f} s -> {a['mean_response_s']:.0f} s",
-            f"  solver: {self.result.summary()}",
-        ]
+            say(
+                "plan_report_head", model=self.model, distance=distance_word(self.distance),
+                standard=self.standard.name, seconds=f"{self.standard.response_s:.0f}", count=count,
+            ),
+            say(
+                "plan_report_shares", pop_before=f"{b['population_share']:.1%}",
+                pop_after=f"{a['population_share']:.1%}", demand_before=f"{b['coverage_share']:.1%}",
+                demand_after=f"{a['coverage_share']:.1%}", mean_before=f"{b['mean_response_s']:.0f}",
+                mean_after=f"{a['mean_response_s']:.0f}",
+            ),
+            say("plan_report_solver", summary=self.result.summary()),
+        ]  # fmt: skip
         lines += [f"  + {i} {r['name']}: {r['reason']}" for i, r in self.proposed.iterrows()]
         if len(self.uncoverable):
             u = self.uncoverable
-            shown = ", ".join(
-                f"{i} ({r['population']:,.0f} people, best {_seconds(r['best_response_s'])}, {r['reason']})"
+            shown = say("words_list_sep").join(
+                say(
+                    "plan_report_uncoverable_one", id=i, people=f"{r['population']:,.0f}",
+                    best=_seconds(r["best_response_s"]), reason=r["reason"],
+                )
                 for i, r in u.head(5).iterrows()
-            )
-            more = f" and {len(u) - 5} more" if len(u) > 5 else ""
-            lines.append(
-                f"  ! {len(u)} communities ({u['population'].sum():,.0f} people) cannot be covered by "
-                f"any existing station or eligible candidate: {shown}{more}"
-            )
-        lines += [f"  note: {n}" for n in self.notes]
+            )  # fmt: skip
+            more = say("plan_report_more", count=len(u) - 5) if len(u) > 5 else ""
+            people = f"{u['population'].sum():,.0f}"
+            lines.append(say("plan_report_uncoverable", count=len(u), people=people, shown=shown, more=more))
+        lines += [say("plan_report_note", note=n) for n in self.notes]
         excluded = self.candidates.loc[~self.candidates["eligible"], "excluded_by"]
         if len(excluded):
             counts = pd.Series([r for s in excluded for r in s.split("; ")]).value_counts()
-            lines.append(f"  {len(excluded)} candidate site(s) excluded: {counts.to_dict()}")
+            lines.append(say("plan_report_excluded", count=len(excluded), rules=counts.to_dict()))
         return "\n".join(lines)
 
     def write(self, path: str | Path) -> Path:
@@ -420,7 +425,8 @@ def plan_stations(
         )
     if off_road.any():
         cost[off_road] = np.inf
-        notes.append(f"{int(off_road.sum())} communities: {OFF_ROAD_RULE}")
+        count = place_counts({"communities": int(off_road.sum())})
+        notes.append(say("plan_off_road", count=count, rule=off_road_rule()))
     best_all = costs.best() if costs is not None else cost.min(axis=1) if cost.shape[1] else None
     if best_all is None or not np.isfinite(best_all).any():
         msg = (
@@ -435,11 +441,8 @@ def plan_stations(
 
     uncoverable = _uncoverable(com, best_all, pop, radius, off_road=off_road)
     if len(uncoverable):
-        notes.append(
-            f"{len(uncoverable)} communities ({uncoverable['population'].sum():,.0f} people) cannot be "
-            f"covered within {radius:.0f} s from any existing station or eligible candidate site; "
-            "every plan leaves them uncovered (see `uncoverable`)"
-        )
+        people = f"{uncoverable['population'].sum():,.0f}"
+        notes.append(say("plan_uncoverable", count=len(uncoverable), people=people, seconds=f"{radius:.0f}"))
     q = busy_fraction
     result = solve(
         model,
@@ -452,15 +455,12 @@ def plan_stations(
         busy_fraction=q,
     )
     if result.status != "optimal":
-        notes.append(f"plan solve stopped early ({result.status}): best solution kept, gap {result.gap:.2%}")
+        notes.append(say("plan_stopped_early", status=result.status, gap=f"{result.gap:.2%}"))
     chosen = np.asarray(result.selected, dtype=np.intp)
     if model in ("mclp", "backup", "mexclp"):
         kept = drop_idle(model, cost, w, radius, chosen, existing=existing, busy_fraction=q)
         if len(kept) < len(chosen):
-            notes.append(
-                f"{len(chosen) - len(kept)} of the {n_new} new stations asked for would add no demand "
-                f"covered (the others already cover all they can reach): not proposed"
-            )
+            notes.append(say("plan_idle_dropped", idle=len(chosen) - len(kept), asked=n_new))
             chosen = kept
 
     n_chosen = int((~np.isin(chosen, existing)).sum())
@@ -510,11 +510,11 @@ def plan_stations(
     threshold = float(cfg["tradeoff"]["min_marginal_share"])
     if model == "lscp":
         rec = len(result.new_sites)
-        notes.append("recommended: the fewest new stations covering all coverable demand (LSCP)")
+        notes.append(say("plan_recommended_lscp"))
     else:
         below = np.flatnonzero((tradeoff["marginal_gain"] < threshold).to_numpy()[1:])
         rec = int(below[0]) if len(below) else k_max
-        notes.append(f"recommended: the last new station adding at least {threshold:.0%} of demand covered")
+        notes.append(say("plan_recommended_gain", share=f"{threshold:.0%}"))
     tradeoff["recommended"] = tradeoff["n_new"] == rec
 
     before = cost[:, existing].min(axis=1)
@@ -549,19 +549,22 @@ def plan_stations(
         add = gained.to_numpy() & mine
         site = cand.loc[sid]
         where = (
-            f"{site['frontage_highway']} frontage"
+            say("plan_site_frontage", highway=highway_word(site["frontage_highway"]))
             if "frontage_highway" in cand and site["frontage_highway"]
-            else "site"
+            else say("plan_site")
         )
         recs.append(
             {
                 "id": sid,
                 "name": site["name"],
-                "reason": (
-                    f"first engine within {radius / 60:g} min for {int(add.sum())} communities "
-                    f"({pop[add].sum():,.0f} people) not covered before; "
-                    f"nearest to {int(mine.sum())} communities; "
-                    f"{where}, {_hazard_distance(site['hazard_m'])}"
+                "reason": say(
+                    "plan_station_reason",
+                    minutes=f"{radius / 60:g}",
+                    gained=int(add.sum()),
+                    people=f"{pop[add].sum():,.0f}",
+                    nearest=int(mine.sum()),
+                    where=where,
+                    hazard=_hazard_distance(site["hazard_m"]),
                 ),
                 "added_demand": float(w[add].sum()),
                 "added_population": float(pop[add].sum()),
@@ -574,7 +577,7 @@ def plan_stations(
         pd.DataFrame(recs, columns=columns), geometry="geometry", crs=scenario.crs
     ).set_index("id")
     cand["selected"] = cand.index.isin(proposed.index)
-    notes.append(f"cost: {distance} response time = {std.turnout_s:.0f} s turnout + travel")
+    notes.append(say("plan_cost", distance=distance_word(distance), turnout=f"{std.turnout_s:.0f}"))
     plan = StationPlan(
         model,
         distance,

@@ -24,8 +24,10 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import InputError
+from gis.speech import say
 
 from .weights import RiskWeights, load_weights
+from .words import category_word, listing
 
 __all__ = ["FACTORS", "LEVELS", "assign_levels", "compose", "reasons", "response_factor"]
 
@@ -151,23 +153,40 @@ def reasons(row: pd.Series, *, top_sources: str = "", n_categories: int = 2) -> 
     ...                  "response_factor_vs_median": 1.0, "population": 1200.0})
     >>> reasons(row)
     'hazard 8.0x median (mining 70%, other 30%); exposure 0.5x (1,200 people); vulnerability 1.2x'
+
+    Inside :func:`gis.speech.speaking` the words are that language's:
+
+    >>> from gis.speech import speaking
+    >>> with speaking("zh"):
+    ...     reasons(row).startswith("危险性为中位数的8.0倍"), reasons(row).endswith("脆弱性1.2倍")
+    (True, True)
     """
     shares = row[[k for k in row.index if str(k).startswith("share_")]].astype(float)
     if shares.empty:
-        parts = ["no hazard source nearby (hazard term neutral)"]
+        parts = [say("risk_why_no_hazard")]
     else:
         shares = shares[shares > 0].sort_values(ascending=False).head(n_categories)
-        mix = ", ".join(f"{k.removeprefix('share_')} {v:.0%}" for k, v in shares.items())
-        parts = [f"hazard {row['hazard_vs_median']:.1f}x median" + (f" ({mix})" if mix else "")]
+        mix = listing(
+            say("risk_why_share", category=category_word(k.removeprefix("share_")), share=f"{v:.0%}")
+            for k, v in shares.items()
+        )
+        parts = [
+            say("risk_why_hazard", ratio=f"{row['hazard_vs_median']:.1f}")
+            + (say("risk_why_mix", mix=mix) if mix else "")
+        ]
     if top_sources:
-        parts[0] += f" from {top_sources}"
-    people = f" ({row['population']:,.0f} people)" if "population" in row else ""
-    parts.append(f"exposure {row['exposure_factor_vs_median']:.1f}x{people}")
-    parts.append(f"vulnerability {row['vulnerability_factor_vs_median']:.1f}x")
+        parts[0] += say("risk_why_from", sources=top_sources)
+    people = say("risk_why_people", people=f"{row['population']:,.0f}") if "population" in row else ""
+    parts.append(say("risk_why_exposure", ratio=f"{row['exposure_factor_vs_median']:.1f}", people=people))
+    parts.append(say("risk_why_vulnerability", ratio=f"{row['vulnerability_factor_vs_median']:.1f}"))
     resp = float(row["response_factor_vs_median"])
     if resp != 1.0:
-        secs = f" ({row['response_time_s']:.0f} s)" if "response_time_s" in row else ""
-        parts.append(f"response {resp:.1f}x{secs}")
+        secs = (
+            say("risk_why_seconds", seconds=f"{row['response_time_s']:.0f}")
+            if "response_time_s" in row
+            else ""
+        )
+        parts.append(say("risk_why_response", ratio=f"{resp:.1f}", seconds=secs))
     if row.get("population", 1.0) == 0:
-        parts.append("no residents: score 0 though hazard is present")
-    return "; ".join(parts)
+        parts.append(say("risk_why_no_residents"))
+    return say("words_clause_sep").join(parts)

@@ -24,6 +24,7 @@ from gis.atomic import write_gpkg
 from gis.crs import local_metric_crs
 from gis.errors import InputError
 from gis.scenario import Scenario
+from gis.speech import say
 from gis.tables import TableOverrides
 from gis.validate import index_by_id
 
@@ -36,6 +37,7 @@ from .severity import hazard_severity
 from .units import UnitsSpec, build_units, parse_units
 from .vulnerability import indicator_columns, vulnerability_factor, vulnerability_index
 from .weights import RiskWeights, load_weights
+from .words import listing
 
 __all__ = ["RiskInputs", "RiskResult", "score_scenario"]
 
@@ -211,11 +213,11 @@ def _top_sources(units: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame, risk_weight
         best = np.argsort(-contrib)[:3]
         names = [
             _label(hazards.index[j], hazards["name"].iloc[j])
-            + (f" (GB 18218 grade {g})" if isinstance(g := hazards["grade"].iloc[j], str) else "")
+            + (say("risk_why_gb18218", grade=g) if isinstance(g := hazards["grade"].iloc[j], str) else "")
             for j in best
             if contrib[j] > 0
         ]
-        out[uid] = ", ".join(names)
+        out[uid] = listing(names)
     return out
 
 
@@ -271,18 +273,11 @@ def _census_shares(
         census[c] = values
     if absent:
         shown = ", ".join(f"{c} = {float(table[c]['default']):.1%}" for c in absent)
-        notes.append(
-            f"ASSUMED CENSUS: layer `communities` has no {', '.join(f'`{c}`' for c in absent)}; every "
-            f"community takes the documented default ({shown}; risk_weights.toml "
-            "[vulnerability.indicators]), so vulnerability does not tell communities apart on "
-            "these indicators. Fix: add the census shares (notebooks/04), or set their weight to 0."
-        )
+        columns = ", ".join(f"`{c}`" for c in absent)
+        notes.append(say("risk_note_assumed_census", columns=columns, defaults=shown))
     if filled:
         unique = list(dict.fromkeys(filled))
-        notes.append(
-            f"{len(unique)} communities miss some census shares, filled with the population-weighted "
-            f"mean: {unique[:10]}"
-        )
+        notes.append(say("risk_note_census_filled", count=len(unique), ids=unique[:10]))
     return census, notes
 
 
@@ -391,7 +386,7 @@ def score_scenario(
     notes: list[str] = list(scenario.notes) if isinstance(scenario, Scenario) else []
     unit_gdf = build_units(communities, units=spec, study_area=lay.get("study_area"))
     area = shapely.union_all(unit_gdf.geometry.values)
-    area_name = "the study area" if "study_area" in lay else "the communities' extent (no study area given)"
+    area_name = say("risk_note_study_area") if "study_area" in lay else say("risk_note_communities_extent")
 
     sev = hazard_severity(
         hazards,
@@ -404,21 +399,19 @@ def score_scenario(
     notes += _live_notes(sev, register is not None, risk_grades is not None, hazards)
     if sev["size_assumed"].any():
         ids = list(sev.index[sev["size_assumed"]])
-        notes.append(
-            f"{len(ids)} hazards without inventory or size_class take size "
-            f"`{w['severity']['default_size_class']}`: {ids[:10]}"
-        )
+        size = w["severity"]["default_size_class"]
+        notes.append(say("risk_note_size_assumed", count=len(ids), size=size, ids=ids[:10]))
     dist = shapely.distance(area, hazards.geometry.values)
     reach = hazards["category"].map(lambda c: float(w["categories"][c]["bandwidth_m"])).to_numpy(float)
     outside, far = dist > 0, dist >= reach
     neutral_hazard = bool(far.all())
     if neutral_hazard:
-        why = f" (nearest {dist.min():,.0f} m beyond {area_name})" if len(hazards) else " (none given)"
-        notes.append(NO_HAZARD_NOTE.format(why=why))
+        why = say("risk_note_nearest", metres=f"{dist.min():,.0f}", area=area_name) if len(hazards) else ""
+        notes.append(say("risk_note_no_hazard", why=why or say("risk_note_none_given")))
     elif outside.any():
+        ids = list(hazards.index[far][:10])
         notes.append(
-            f"{int(outside.sum())} hazards lie outside {area_name}; {int(far.sum())} of them "
-            f"beyond their bandwidth add nothing: {list(hazards.index[far][:10])}"
+            say("risk_note_outside", count=int(outside.sum()), area=area_name, far=int(far.sum()), ids=ids)
         )
     bandwidths = {c: float(v["bandwidth_m"]) for c, v in w["categories"].items()}
     mode = at or ("area" if spec.kind == "communities" else "point")
@@ -448,10 +441,7 @@ def score_scenario(
     )
     zero = parts.index[parts["population"] <= 0]
     if len(zero):
-        notes.append(
-            f"{len(zero)} units have no residents, so their score is 0 whatever their hazard: "
-            f"{list(zero[:10])}"
-        )
+        notes.append(say("risk_note_no_residents", count=len(zero), ids=list(zero[:10])))
 
     cols = indicator_columns(w)
     census, census_notes = _census_shares(communities, w, cols)
@@ -473,7 +463,7 @@ def score_scenario(
     parts["vulnerability_factor"] = vulnerability_factor(vuln["vulnerability_index"], risk_weights=w)
 
     if response_time_s is None:
-        notes.append(NO_RESPONSE_NOTE)
+        notes.append(say("risk_note_no_response"))
         log.warning(NO_RESPONSE_NOTE)
         parts["response_factor"] = 1.0
     else:
@@ -482,10 +472,8 @@ def score_scenario(
         parts["response_factor"] = response_factor(t, unit_gdf.index, risk_weights=w)
         unreached = int((~np.isfinite(t)).sum())
         if unreached:
-            notes.append(
-                f"{unreached} units have no response time (unreached or missing): factor "
-                f"{w['capacity']['unreached_factor']}"
-            )
+            factor = w["capacity"]["unreached_factor"]
+            notes.append(say("risk_note_unreached", count=unreached, factor=factor))
     for c, bw in bandwidths.items():
         if neutral_hazard:
             continue
@@ -516,9 +504,9 @@ def score_scenario(
         counts = count_incidents(result_units, lay["incidents"])
         skill, preds = fit_incident_models(result_units, counts, risk_weights=w)
         result_units = result_units.join(counts).join(preds)
+        folds = int(skill["folds"].iloc[0])
         notes.append(
-            f"Learned mode: {int(counts.sum())} incidents in {len(result_units)} units, "
-            f"spatially blocked CV in {int(skill['folds'].iloc[0])} folds."
+            say("risk_note_learned", incidents=int(counts.sum()), units=len(result_units), folds=folds)
         )
     hot = getis_ord_gi_star(
         result_units["score"], result_units.geometry, significance=float(w["hotspots"]["significance"])
@@ -564,16 +552,13 @@ def _safety_scores(
         ]
     weight = float(w["vulnerability"].get("community_safety", {}).get("weight", 0.0))
     notes = [
-        f"Community safety survey: {int(surveyed.sum())} of {len(communities)} communities surveyed "
-        f"({int(per_unit.notna().sum())} of {len(units)} units); their vulnerability index takes "
-        f"the shortfall (100 - score) / 100 with weight {weight:g} "
-        "([vulnerability.community_safety] of risk_weights.toml); "
-        "the others keep the census index."
-    ]
-    if len(unknown):
-        notes.append(
-            f"{len(unknown)} surveyed communities are not in the communities layer: {list(unknown[:10])}"
+        say(
+            "risk_note_safety", surveyed=int(surveyed.sum()), communities=len(communities),
+            scored=int(per_unit.notna().sum()), units=len(units), weight=f"{weight:g}",
         )
+    ]  # fmt: skip
+    if len(unknown):
+        notes.append(say("risk_note_safety_unknown", count=len(unknown), ids=list(unknown[:10])))
     return per_unit, notes
 
 
@@ -583,15 +568,12 @@ def _live_notes(sev: pd.DataFrame, register: bool, grades: bool, hazards: gpd.Ge
     if register:
         raised = sev.index[sev["register_factor"] > 1.0]
         late = int((sev["overdue_major"] > 0).sum())
-        column = " (it replaces the hazards' `rectification` column)" if "rectification" in hazards else ""
+        column = say("risk_note_register_replaces") if "rectification" in hazards else ""
         notes.append(
-            f"Hidden-danger register{column}: {len(raised)} sources with open major items weigh more, "
-            f"{late} of them with overdue ones: {list(raised[:10])}"
+            say("risk_note_register", column=column, raised=len(raised), late=late, ids=list(raised[:10]))
         )
     if grades:
         graded = int(sev["risk_grade"].notna().sum())
-        notes.append(
-            f"Risk grades (LEC / matrix) for {graded} of {len(sev)} sources; "
-            f"{int((sev['risk_grade_factor'] > 1.0).sum())} major or high ones weigh more."
-        )
+        heavier = int((sev["risk_grade_factor"] > 1.0).sum())
+        notes.append(say("risk_note_grades", graded=graded, sources=len(sev), heavier=heavier))
     return notes

@@ -35,7 +35,7 @@ from gis.executor import Executor, as_executor
 from gis.executor import Progress as TaskProgress
 from gis.i18n import Lang, resolve_lang
 from gis.network import GraphLike, RoadGraph, as_road_graph
-from gis.scenario import scenario_table
+from gis.speech import speak, speaks
 from gis.tables import TableOverrides
 from maps import write_map, write_report
 from maps.qgis_styles import write_qgis_styles
@@ -54,7 +54,7 @@ from planning.cities import CityStationPlans, plan_stations_by_city, scenario_ci
 from planning.depot_tiers import TieredDepotPlan, plan_depot_network
 from planning.names import DEFAULT_STANDARD, Model
 from risk_models import RiskResult, score_scenario
-from risk_models.natural import NaturalHazards, natural_hazards_from_toml
+from risk_models.natural import NaturalHazards
 
 from .community_outputs import (
     SurveySource,
@@ -76,6 +76,7 @@ from ._run_outputs import coverage_summary, plan_summary, risk_note, write_snap_
 from .flood_run import depot_flood_depth, flood_coverage, flood_summary
 from .force_run import force_run_options, scenario_force
 from .hours_run import prepare_hours, time_of_day_options
+from .natural_run import natural_inputs
 from .reliability_run import reliability_run_options, reliability_summary, scenario_reliability
 from .sensitivity_run import scenario_sensitivity, sensitivity_options
 from .what_if_run import attach_what_if, check_what_if, what_if_options, with_criticality
@@ -287,14 +288,7 @@ def run_demo(
     )
 
 
-def natural_inputs(scenario: Scenario) -> tuple[NaturalHazards | None, Path | None]:
-    """The ``[natural_hazards]`` of a scenario TOML (:mod:`risk_models.natural`); (None, None) without."""
-    found = scenario_table(scenario, "natural_hazards")
-    if found is None:
-        return None, None
-    return natural_hazards_from_toml(*found)
-
-
+@speaks  # the run's words (risk reasons, plan notes) in its output's language: speak(lang) below
 def run_scenario(
     scenario: Scenario | str | Path,
     out_dir: str | Path,
@@ -381,6 +375,7 @@ def run_scenario(
         time_of_day = time_of_day_options(scenario, hour=hour, worst=worst_hour)  # and a bad [time_of_day]
         change = what_if_options(scenario, close=close)  # and a bad [what_if] or change file
         lang = result.lang = resolve_lang(lang, scenario=scenario)  # the one rule, for every output
+        speak(lang)  # and every word planning and risk_models make in the run
     source = survey_source(scenario, survey)
     safety = None
     if source is not None:  # scored (and planned) before anything is written: a bad survey stops here

@@ -34,8 +34,10 @@ import shapely
 from gis.crs import require_metric
 from gis.errors import InputError
 from gis.rasters import zonal_means
+from gis.speech import current_lang, say
 from gis.tables import TableOverrides
 
+from ..words import category_word
 from .annual import expected_annual, return_periods
 from .table import NaturalTable, impact_curve, load_natural_table, zone_groups
 
@@ -226,10 +228,9 @@ def natural_exposure(
         out["eae_deaths_flood"] = out["eae_deaths_share_flood"] * residents
         names.append("flood")
         periods = ", ".join(f"{p:g}" for p in hazards.flood_depth)
+        affected = f"{out['eae_affected_flood'].sum():,.0f}"
         notes.append(
-            f"Floods{label}: depth rasters for {periods}-year return periods; affected above "
-            f"{threshold:g} m; {out['eae_affected_flood'].sum():,.0f} residents affected a year "
-            "in expectation."
+            say("risk_note_floods", label=label, periods=periods, depth=f"{threshold:g}", affected=affected)
         )
     if hazards.zones is not None and not hazards.zones.empty:
         zones = _zone_frame(hazards.zones, t, units.crs)
@@ -238,10 +239,12 @@ def natural_exposure(
             out[f"eae_share_{group}"] = share
             out[f"eae_affected_{group}"] = share * residents
             names.append(group)
-            notes.append(
-                f"{group.capitalize()} zones{label}: {int((zones['group'] == group).sum())} zones; "
-                f"{out[f'eae_affected_{group}'].sum():,.1f} residents affected a year in expectation."
+            what = group.capitalize() if current_lang() == "en" else category_word(group)
+            count, affected = (
+                int((zones["group"] == group).sum()),
+                f"{out[f'eae_affected_{group}'].sum():,.1f}",
             )
+            notes.append(say("risk_note_zones", group=what, label=label, count=count, affected=affected))
     for note in notes:
         log.info(note)
     return NaturalExposure(out, tuple(notes), tuple(names))

@@ -38,7 +38,7 @@ def community_risk(
     from planning import layer_coverage, reached_times
     from risk_models import score_scenario
 
-    from ..workflow import natural_inputs
+    from ..natural_run import natural_inputs
 
     natural, natural_table = natural_inputs(scenario)
 

@@ -19,7 +19,7 @@ def _run(args: argparse.Namespace) -> int:
     from maps.qgis_styles import write_qgis_styles
     from planning.depots import plan_depots
 
-    from ..workflow import natural_inputs
+    from ..natural_run import natural_inputs
 
     start = time.perf_counter()
     scenario = load_scenario(args.scenario)

@@ -97,7 +97,7 @@ def _compare(scenario: object, plan: StationPlan, args: argparse.Namespace, lang
     """``--compare``: the communities before and with the proposed stations (risk, times, coverage)."""
     from planning.compare_uses import compare_station_plan
 
-    from ..workflow import natural_inputs
+    from ..natural_run import natural_inputs
     from .compare import write_outputs
 
     natural, natural_table = natural_inputs(scenario)  # type: ignore[arg-type]

@@ -223,8 +223,8 @@ def _compare(args: argparse.Namespace) -> int:
     from planning import layer_coverage, reached_times
     from planning.compare_uses import compare_register_closing
 
+    from ..natural_run import natural_inputs
     from ..register_files import open_register
-    from ..workflow import natural_inputs
     from .compare import write_outputs
 
     reg = open_register(args.dir)

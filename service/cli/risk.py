@@ -64,7 +64,7 @@ def _natural_hazards(args: argparse.Namespace, scenario: Scenario) -> tuple[Any,
     """The ``[natural_hazards]`` of ``--natural``, else of a scenario TOML; (None, None) without."""
     from risk_models.natural import read_natural_hazards
 
-    from ..workflow import natural_inputs
+    from ..natural_run import natural_inputs
 
     if args.natural is None:
         return natural_inputs(scenario)

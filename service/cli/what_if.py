@@ -72,7 +72,7 @@ def _flood_closures(args: argparse.Namespace, scenario: Any, graph: Any) -> tupl
     from gis.errors import InputError
     from planning.flood_roads import flooded_edges
 
-    from ..workflow import natural_inputs
+    from ..natural_run import natural_inputs
 
     natural, _ = natural_inputs(scenario)
     period = float(args.flood_return_period)

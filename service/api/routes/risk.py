@@ -31,6 +31,8 @@ from fastapi.concurrency import run_in_threadpool
 
 import maps
 from gis.atomic import storable
+from gis.i18n import LANGS
+from gis.speech import speaking
 from planning import unit_response_times
 from risk_models import UnitsSpec, score_scenario
 
@@ -39,6 +41,7 @@ from ..budget import is_trusted, over_units
 from ..caches import cached, get_caches
 from ..deps import ReadAccess, get_service
 from ..geojson import GEOJSON_DOC, RenderedLayer
+from ..lang import LangQuery, request_lang
 from ..params import DEFAULT_STANDARD, BBox, ScenarioId, StandardParam, check_standard, parse_bbox
 from ..problems import PROBLEM_RESPONSES
 from .coverage import coverage_entry, number
@@ -124,6 +127,10 @@ def _score(request: Request, scenario_id: str, units: UnitsSpec, standard: str) 
             return unit_response_times(graph, stations, cells, standard=standard)
 
     result = score_scenario(scenario, units=str(units), response_time_s=response, learn=False)
+    why = {}  # the reasons in each language: one scoring cached, each request reads its own language
+    for code in LANGS:
+        with speaking(code):
+            why[code] = result.top(50)["reasons"]
     scored = storable(result.units)
     scored.index = result.units.index.astype(str)
     top = [
@@ -134,7 +141,7 @@ def _score(request: Request, scenario_id: str, units: UnitsSpec, standard: str) 
             "score": number(row["score"]),
             "percentile": number(row["percentile"]),
             "level": str(row["level"]),
-            "reasons": str(row["reasons"]),
+            "reasons": {code: str(why[code][unit]) for code in LANGS},
         }
         for unit, row in result.top(50).iterrows()
     ]
@@ -216,6 +223,12 @@ def risk_top(
     units: UnitsParam = "communities",
     n: Annotated[int, Query(ge=1, le=50, description="How many units.")] = 10,
     standard: StandardParam = DEFAULT_STANDARD,
+    *,
+    lang: LangQuery = None,
 ) -> list[dict[str, Any]]:
-    """The ``n`` highest-scoring units with the reasons for their score."""
-    return [dict(t) for t in risk_entry(request, scenario_id, units, standard).top[:n]]
+    """The ``n`` highest-scoring units with the reasons for their score (in the request's language)."""
+    code = request_lang(request, lang)
+    return [
+        {**t, "reasons": t["reasons"][code]}
+        for t in risk_entry(request, scenario_id, units, standard).top[:n]
+    ]
