@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from gis.network.graph import GraphLike, RoadGraph
     from gis.scenario import Scenario
 
-__all__ = ["ScenarioChange", "read_change"]
+__all__ = ["ScenarioChange", "read_change", "temporary_stations"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -527,7 +527,7 @@ def _read_toml(path: Path) -> ScenarioChange:
     temporary = None
     rows = stations.get("temporary", [])
     if rows:
-        temporary = _temporary(path, rows, crs)
+        temporary = temporary_stations(rows, crs, where=f"Change file `{path}`")
     return ScenarioChange(
         closed_edges=edges,
         closed_ways=ways,
@@ -539,12 +539,27 @@ def _read_toml(path: Path) -> ScenarioChange:
     )
 
 
-def _temporary(path: Path, rows: Any, crs: Any) -> gpd.GeoDataFrame:
+def temporary_stations(
+    rows: Any, crs: Any, *, where: str, key: str = "stations.temporary", crs_at: str = "at the top"
+) -> gpd.GeoDataFrame:
+    """Temporary stations from rows of ``x``, ``y`` (and ``id``, default ``T1``, ``T2`` ...) in ``crs``.
+
+    ``where`` names the file or table in the messages, ``key`` the rows' key there and
+    ``crs_at`` where its ``crs`` goes.
+
+    Raises
+    ------
+    InputError
+        No ``crs``, a row without numbers ``x`` and ``y``, ids that repeat, or a ``crs`` pyproj
+        does not know, naming ``where`` and the fix.
+
+    Examples
+    --------
+    >>> temporary_stations([{"x": 112.5, "y": 37.8}], "EPSG:4326", where="t").index.tolist()
+    ['T1']
+    """
     if crs is None:
-        msg = (
-            f"Change file `{path}`: `stations.temporary` needs "
-            '`crs`. Fix: add `crs = "EPSG:4326"` at the top.'
-        )
+        msg = f'{where}: `{key}` needs `crs`. Fix: add `crs = "EPSG:4326"` {crs_at}.'
         raise InputError(msg)
     ids, xs, ys = [], [], []
     for i, row in enumerate(rows):
@@ -552,14 +567,16 @@ def _temporary(path: Path, rows: Any, crs: Any) -> gpd.GeoDataFrame:
             xs.append(float(row["x"]))
             ys.append(float(row["y"]))
         except (KeyError, TypeError, ValueError):
-            msg = f"Change file `{path}`: temporary station {i + 1} needs numbers `x` and `y`. Fix: add them."
+            msg = f"{where}: temporary station {i + 1} needs numbers `x` and `y`. Fix: add them."
             raise InputError(msg) from None
         ids.append(str(row.get("id", f"T{i + 1}")))
     if len(set(ids)) < len(ids):
-        msg = (
-            f"Change file `{path}`: temporary station ids repeat ({_short(ids)}). Fix: give each its own id."
-        )
+        msg = f"{where}: temporary station ids repeat ({_short(ids)}). Fix: give each its own id."
         raise InputError(msg)
-    return gpd.GeoDataFrame(
-        {"id": ids}, geometry=gpd.points_from_xy(xs, ys), crs=crs, index=pd.Index(ids, name="id")
-    )
+    try:
+        return gpd.GeoDataFrame(
+            {"id": ids}, geometry=gpd.points_from_xy(xs, ys), crs=crs, index=pd.Index(ids, name="id")
+        )
+    except Exception as exc:  # pyproj's CRSError for a CRS it does not know
+        msg = f"{where}: `crs` {crs!r} is not a coordinate reference system ({exc}). Fix: write EPSG:4326."
+        raise InputError(msg) from None

@@ -121,28 +121,9 @@ def _temporary(rows: Any, crs: Any, where: str) -> gpd.GeoDataFrame:
             f"{where}: `temporary_stations` is {rows!r}. Fix: write `[[what_if.temporary_stations]]` tables."
         )
         raise InputError(msg)
-    if crs is None:
-        msg = f'{where}: `temporary_stations` needs `crs`. Fix: add `crs = "EPSG:4326"` to `[what_if]`.'
-        raise InputError(msg)
-    ids, xs, ys = [], [], []
-    for i, row in enumerate(rows):
-        try:
-            xs.append(float(row["x"]))
-            ys.append(float(row["y"]))
-        except (KeyError, TypeError, ValueError):
-            msg = f"{where}: temporary station {i + 1} needs numbers `x` and `y`. Fix: add them."
-            raise InputError(msg) from None
-        ids.append(str(row.get("id", f"T{i + 1}")))
-    if len(set(ids)) < len(ids):
-        msg = f"{where}: temporary station ids repeat ({', '.join(ids)}). Fix: give each its own id."
-        raise InputError(msg)
-    try:
-        return gpd.GeoDataFrame(
-            {"id": ids}, geometry=gpd.points_from_xy(xs, ys), crs=crs, index=pd.Index(ids, name="id")
-        )
-    except Exception as exc:  # pyproj's CRSError for a CRS it does not know
-        msg = f"{where}: `crs` {crs!r} is not a coordinate reference system ({exc}). Fix: write EPSG:4326."
-        raise InputError(msg) from None
+    from planning.change import temporary_stations
+
+    return temporary_stations(rows, crs, where=where, key="temporary_stations", crs_at="to `[what_if]`")
 
 
 def _from_table(table: Any, src: Path) -> ScenarioChange | None:
