@@ -301,3 +301,30 @@ def test_a_run_in_chinese_writes_chinese_reasons_and_notes(tmp_path: Path) -> No
     assert len(top) and top["reasons"].str.contains("危险性|周边无危险源").all()
     notes = pyogrio.read_dataframe(out / "stations.gpkg", layer="notes", read_geometry=False)["note"]
     assert notes.str.contains("推荐").any() and not notes.str.contains("recommended").any()
+
+
+def test_the_planning_commands_speak_their_language_and_only_while_they_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``riskplan place --lang zh``: the plan's own notes and reasons in Chinese, and no leak after."""
+    import pyogrio
+    from scenario_factory import write_gpkg
+
+    from service.cli import main
+
+    scenario = write_gpkg(tmp_path / "s.gpkg")
+    out = tmp_path / "stations.gpkg"
+    assert (
+        main(["-q", "place", str(scenario), "--new", "1", "--out", str(out), "--lang", "zh", "--no-cache"])
+        == 0
+    )
+    assert spoken_lang() is None  # the command's language ended with it
+    notes = pyogrio.read_dataframe(out, layer="notes", read_geometry=False)["note"]
+    assert notes.str.contains("推荐").any() and not notes.str.contains("recommended").any()
+    out_en = tmp_path / "stations_en.gpkg"
+    assert (
+        main(["-q", "place", str(scenario), "--new", "1", "--out", str(out_en), "--lang", "en", "--no-cache"])
+        == 0
+    )
+    notes_en = pyogrio.read_dataframe(out_en, layer="notes", read_geometry=False)["note"]
+    assert notes_en.str.contains("recommended").any()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from gis import InputError
 from gis.i18n import load_glossary
+from gis.speech import speak, speaks
 from planning.names import DEFAULT_STANDARD
 
 from ._console import (
@@ -69,6 +70,7 @@ def coverage_report(result: CoverageResult, lang: Lang) -> str:
     return "\n".join(lines)
 
 
+@speaks  # speak(lang) below holds for this command only
 def _run(args: argparse.Namespace) -> int:
     from gis import load_scenario, scenario_graph
     from maps.qgis_styles import write_qgis_styles
@@ -84,6 +86,7 @@ def _run(args: argparse.Namespace) -> int:
 
         read_change(args.close)
     scenario = load_scenario(args.scenario)
+    lang = speak(cli_lang(args, scenario))  # the coverage's notes and violations speak it too
     if args.reliability:  # bad incidents or tables exit 2 before anything runs
         from planning.reliability import check_reliability_inputs
 
@@ -177,7 +180,6 @@ def _run(args: argparse.Namespace) -> int:
 
         out = write_with_difference(result, diff, args.out)
     write_qgis_styles(out)
-    lang = cli_lang(args, scenario)
     by_hour = (
         hours.write(Path(out).parent, prefix=f"{Path(out).stem}_", lang=lang) if hours is not None else {}
     )

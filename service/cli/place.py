@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gis.errors import InputError
+from gis.speech import speak, speaks
 from planning.names import MODELS
 
 from ._console import EXIT_OK, add_lang_option, cli_lang, say
@@ -42,6 +43,7 @@ def plan_report(plan: StationPlan, lang: Lang) -> str:
     return "\n".join(lines)
 
 
+@speaks  # speak(lang) below holds for this command only
 def _run(args: argparse.Namespace) -> int:
     from gis import load_scenario
     from maps.qgis_styles import write_qgis_styles
@@ -52,6 +54,7 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(msg)
     start = time.perf_counter()
     scenario = load_scenario(args.scenario)
+    lang = speak(cli_lang(args, scenario))  # the plan's notes and reasons speak it too
     graph = road_graph(scenario, args)
     risk = community_risk(scenario, graph, args, with_risk=args.demand == "population_x_risk")
     plan = plan_stations(
@@ -71,7 +74,6 @@ def _run(args: argparse.Namespace) -> int:
     )
     out = plan.write(args.out)
     write_qgis_styles(out)
-    lang = cli_lang(args, scenario)
     print(plan.report() if lang == "en" else plan_report(plan, lang))
     expected = "expected_coverage_share" in plan.tradeoff
     head = say("tradeoff_expected", lang) if expected else ""

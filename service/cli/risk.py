@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from gis import InputError
 from gis.i18n import load_glossary
+from gis.speech import speak, speaks
 from planning.names import DEFAULT_STANDARD
 
 from ._console import EXIT_OK, add_executor_options, add_lang_option, cli_executor, cli_lang, say
@@ -75,12 +76,14 @@ def _natural_hazards(args: argparse.Namespace, scenario: Scenario) -> tuple[Any,
     return found
 
 
+@speaks  # speak(lang) below holds for this command only
 def _run(args: argparse.Namespace) -> int:
     import risk_models
     from gis import load_scenario
     from maps.qgis_styles import write_qgis_styles
 
     scenario = load_scenario(args.scenario)
+    lang = speak(cli_lang(args, scenario))  # the reasons and notes made below speak it too
     natural, natural_table = _natural_hazards(args, scenario)
     with cli_executor(args) as ex:
         if args.response_times:
@@ -111,7 +114,6 @@ def _run(args: argparse.Namespace) -> int:
         extra_tables=sens.tables() if sens else None,
     )
     write_qgis_styles(out)
-    lang = cli_lang(args, scenario)
     written = say("risk_written", lang, scenario=scenario.label, units=result.units_spec,
                   count=len(result.units), path=Path(out).resolve())  # fmt: skip
     print(written + (say("risk_uncertainty", lang) if sens else ""))
