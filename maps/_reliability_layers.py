@@ -183,7 +183,12 @@ def legend_parts(present: Iterable[str], specs: list[dict[str, Any]]) -> list[st
     if spec is not None:
         seconds = f"{spec['response_s']:.0f}"
         parts.append(f"<h4>{escape(tr('map_layer_expected_response'))}</h4>")
+        labels = {
+            "e1": tr("map_expected_band_e1", seconds=seconds),
+            "e2": tr("map_expected_band_e2", seconds=seconds),
+            "e3": tr("map_expected_band_e3", seconds=seconds),
+        }
         for _, key, colour in EXPECTED_BANDS:
-            parts.append(_row(circle.format(colour), tr(f"map_expected_band_{key}", seconds=seconds)))
+            parts.append(_row(circle.format(colour), labels[key]))
         parts.append(_row(circle.format("#bdbdbd"), tr("map_expected_band_none")))
     return parts

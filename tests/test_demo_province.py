@@ -87,7 +87,7 @@ def test_same_seed_gives_identical_files(folder, tmp_path):
 
 
 def test_validate_passes(folder, capsys):
-    assert main(["validate", str(folder[0] / "scenario.toml")]) == 0
+    assert main(["validate", str(folder[0] / "scenario.toml"), "--lang", "en"]) == 0
     out = capsys.readouterr().out
     assert "Demo Province (synthetic) is valid" in out
     assert "IMPLAUSIBLE" not in out

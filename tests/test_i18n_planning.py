@@ -101,7 +101,9 @@ def test_a_computed_key_fails_the_collection(tmp_path: Path, monkeypatch: pytest
 def test_one_language_for_maps_and_the_packages_below() -> None:
     from maps import words
 
-    assert words.speaking is speaking and words.current_lang is current_lang
+    assert words.current_lang is current_lang  # one language setting: the maps' block sets gis.speech's
+    with words.speaking("zh"), speaking("zh"):
+        assert words.current_lang() == "zh"
     with words.speaking("zh"):
         assert say("level_red") == "重大风险" and spoken_lang() == "zh"
     assert spoken_lang() is None and current_lang() == "en"

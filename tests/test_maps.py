@@ -28,6 +28,7 @@ from maps import (
     tradeoff_figure,
     write_map,
 )
+from maps.interactive import FLOOD_MAP_LAYERS, RELIABILITY_LAYERS
 
 TRADEOFF = pd.DataFrame(
     {"n_new": [0, 1, 2, 3], "coverage_share": [0.55, 0.7, 0.8, 0.86], "mean_response_s": [420, 360, 320, 300]}
@@ -48,11 +49,18 @@ def page(inputs) -> str:
 
 def test_layer_control_names_every_layer(page):
     control = re.search(r"overlays\s*:\s*\{(.*?)\}", page, re.DOTALL).group(1)
+    elsewhere = {
+        *REGISTER_LAYERS,
+        *COMMUNITY_LAYERS,
+        *FLOOD_MAP_LAYERS,
+        *RELIABILITY_LAYERS,
+        "uncertain",
+        "change",
+    }
     for key, name in LAYER_NAMES.items():
-        # the register's layers need a register, the community ones a survey, `uncertain` an analysis
-        assert (f'"{name}"' in control) is (
-            key not in {*REGISTER_LAYERS, *COMMUNITY_LAYERS, "uncertain", "change", "station_workload"}
-        )
+        # the register's layers need a register, the community ones a survey, `uncertain` an
+        # analysis, the flood's a flood closure, the reliability's a reliability run
+        assert (f'"{name}"' in control) is (key not in elsewhere), key
     assert '"OpenStreetMap (online)"' in control  # offered, off by default
 
 

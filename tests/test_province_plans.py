@@ -128,9 +128,30 @@ def test_no_cities_to_plan_is_an_input_error(demo_scenario):
 
 
 def test_depot_network_serves_lowest_tiers_first_within_limits_and_capacities(province, risk, tmp_path):
+    """The tiered plan's rules, on roads a local flood leaves open (issue 19: one plan, both checked).
+
+    1 m of water 1.5 km around one community cuts it off from every depot of every tier; every
+    other rule of the plan holds on the open roads around it.
+    """
+    rasterio = pytest.importorskip("rasterio", reason="rasterio is not installed")
+    from rasterio.transform import from_origin
+
     scenario, graph = province
-    plan = plan_depot_network(scenario, graph, risk=risk)
+    near = scenario["communities"].to_crs(graph.crs)
+    target = near.index[len(near) // 2]
+    x0, y0, x1, y1 = near.loc[[target]].buffer(1500.0).total_bounds
+    tif = tmp_path / "flood.tif"
+    width, height = int((x1 - x0) // 50) + 1, int((y1 - y0) // 50) + 1
+    with rasterio.open(
+        tif, "w", driver="GTiff", width=width, height=height, count=1, dtype="float32",
+        crs=graph.crs.to_wkt(), transform=from_origin(x0, y1, 50.0, 50.0),
+    ) as dst:  # fmt: skip
+        dst.write(np.ones((height, width), np.float32), 1)
+    plan = plan_depot_network(scenario, graph, risk=risk, flood_depth=tif)
     com, dep = plan.communities, plan.depots
+    assert bool(com.loc[target, "flood_cut_off"]) and com.loc[target, "depot"] is None
+    assert com.loc[target, "unmet_reason"] == ("cut_off" if com.loc[target, "relocate_people"] > 0 else "")
+    assert com["flood_cut_off"].sum() < len(com) // 10  # a local flood cuts off its neighbourhood only
     served = com[com["depot"].notna()]
     assert len(served) > 0.8 * len(com)
     assert (served["travel_h"] <= served["delivery_limit_h"] + 1e-9).all()
@@ -156,33 +177,11 @@ def test_depot_network_serves_lowest_tiers_first_within_limits_and_capacities(pr
     assert plan.by_city["unmet_people"].sum() == pytest.approx(plan.unmet_people)
     assert list(plan.tiers.index) == ["township", "county", "city", "province"]
     unmet = com[com["unmet_people"] > 0]
-    assert set(unmet["unmet_reason"]) <= {"time", "capacity"}
+    assert set(unmet["unmet_reason"]) <= {"time", "capacity", "cut_off"}
     rice = plan.stock[plan.stock["item"] == "rice_kg"].set_index("depot")["need"]
     np.testing.assert_allclose(rice, dep["stock_people"] * 2.8)
     path = plan.write(tmp_path / "depots.gpkg")
     assert path.exists()
-
-
-def test_the_depot_network_delivers_on_the_roads_a_flood_leaves_open(province, tmp_path):
-    """Issue 19: 1 m of water 1.5 km around a community cuts it off from every depot of every tier."""
-    rasterio = pytest.importorskip("rasterio", reason="rasterio is not installed")
-    from rasterio.transform import from_origin
-
-    scenario, graph = province
-    com = scenario["communities"].to_crs(graph.crs)
-    target = com.index[len(com) // 2]
-    x0, y0, x1, y1 = com.loc[[target]].buffer(1500.0).total_bounds
-    tif = tmp_path / "flood.tif"
-    width, height = int((x1 - x0) // 50) + 1, int((y1 - y0) // 50) + 1
-    with rasterio.open(
-        tif, "w", driver="GTiff", width=width, height=height, count=1, dtype="float32",
-        crs=graph.crs.to_wkt(), transform=from_origin(x0, y1, 50.0, 50.0),
-    ) as dst:  # fmt: skip
-        dst.write(np.ones((height, width), np.float32), 1)
-    c = plan_depot_network(scenario, graph, flood_depth=tif).communities
-    assert bool(c.loc[target, "flood_cut_off"]) and c.loc[target, "depot"] is None
-    assert c.loc[target, "unmet_reason"] == ("cut_off" if c.loc[target, "relocate_people"] > 0 else "")
-    assert c["flood_cut_off"].sum() < len(c) // 10  # a local flood cuts off its neighbourhood only
 
 
 def test_density_tiles_by_default_only_where_they_pay():

@@ -109,7 +109,7 @@ def test_run_on_a_scenario_with_a_register(demo, tmp_path: Path) -> None:
     assert {"register_factor", "risk_grade_factor"} <= set(hazards.columns)
     assert (hazards["register_factor"] > 1.0).any()
     notes = gpd.read_file(tmp_path / "risk.gpkg", layer="risk_notes")
-    assert notes.iloc[:, 0].astype(str).str.startswith("Hidden-danger register").any()
+    assert notes.iloc[:, 0].astype(str).str.startswith("隐患台账").any()  # the run's words: Chinese by place
 
 
 def test_cli_import_links_items_to_the_scenario(demo, tmp_path: Path, capsys) -> None:

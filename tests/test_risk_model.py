@@ -122,6 +122,8 @@ def test_cli_risk(tmp_path, capsys) -> None:
                 "--top",
                 "3",
                 "--no-learn",
+                "--lang",
+                "en",
             ]
         )
         == 0
@@ -129,7 +131,17 @@ def test_cli_risk(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "Top 3 units" in out and "hazard" in out
     assert "Response capacity not included" not in out  # response times from cn-gb51080 by default
-    args = ["risk", str(gpkg), "--out", str(tmp_path / "n.gpkg"), "--standard", "none", "--no-learn"]
+    args = [
+        "risk",
+        str(gpkg),
+        "--out",
+        str(tmp_path / "n.gpkg"),
+        "--standard",
+        "none",
+        "--no-learn",
+        "--lang",
+        "en",
+    ]
     assert main(args) == 0
     assert "note: Response capacity not included" in capsys.readouterr().out
     assert main(["risk", str(gpkg), "--units", "hex:9", "--out", str(tmp_path / "x.gpkg")]) == 2

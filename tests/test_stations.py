@@ -190,7 +190,8 @@ def _main(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> int:
 
     assert place in cli.COMMANDS and depots in cli.COMMANDS
     try:
-        return cli.main(["-q", *argv])
+        lang = ["--lang", "en"] if argv[0] == "place" else []  # the demo city speaks Chinese by its place
+        return cli.main(["-q", *argv, *lang])
     except SystemExit as exc:  # argparse rejects unknown choices with exit 2
         return int(exc.code or 0)
 

@@ -43,6 +43,7 @@ from fastapi.concurrency import run_in_threadpool
 
 import maps
 from gis import InputError
+from gis.i18n import LANGS
 
 from ...store import PostgresStore
 from ...units import canonical_units
@@ -188,7 +189,8 @@ def _stored_entry(units: gpd.GeoDataFrame) -> RiskEntry:
             "score": _number(row.get("score")),
             "percentile": _number(row.get("percentile")),
             "level": str(row["level"]),
-            "reasons": str(row.get("reasons") or ""),
+            # the job's words, in the language it ran in: the same text whichever one is asked
+            "reasons": dict.fromkeys(LANGS, str(row.get("reasons") or "")),
         }
         for unit, row in ranked.iterrows()
     )
