@@ -253,6 +253,7 @@ def test_riskplan_risk_takes_the_natural_hazards_and_refuses_a_bad_table(
     scenario = gis.write_demo_scenario(tmp_path / "demo.gpkg", n_road_nodes=2000)
     out = tmp_path / "risk.gpkg"
     cmd = [sys.executable, "-m", "service.cli", "risk", str(scenario), "--out", str(out), "--no-learn"]
+    cmd += ["--lang", "en"]
     run = subprocess.run(
         [*cmd, "--natural", str(demo_nat), "--standard", "none"],
         capture_output=True,

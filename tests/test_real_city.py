@@ -50,7 +50,8 @@ def test_roads_come_from_the_osm_file_and_unnamed_features_take_their_id(loaded)
 def test_cli_place_depots_map_report_with_osm_roads(city: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     # `place` read scenario["roads"] (absent with OSM roads); `map` and `report` failed without a
     # study area or barriers ("Unknown column geometry")
-    assert main(["-q", "place", str(city), "--out", str(tmp_path / "st.gpkg"), "--new", "1"]) == 0
+    place = ["-q", "place", str(city), "--out", str(tmp_path / "st.gpkg"), "--new", "1", "--lang", "en"]
+    assert main(place) == 0
     assert main(["-q", "map", str(city), "--out", str(tmp_path / "m.html")]) == 0
     assert main(["-q", "report", str(city), "--out", str(tmp_path / "r.html")]) == 0
     layers = {str(n) for n, _ in pyogrio.list_layers(tmp_path / "st.gpkg")}
@@ -177,7 +178,8 @@ def test_place_depots_map_report_take_weights_and_snap_limit(city: Path, tmp_pat
     weights = tmp_path / "w.toml"
     weights.write_text("[vulnerability.indicators.share_gas_supply]\nweight = 0\n", encoding="utf-8")
     common = ["--risk-weights", str(weights), "--max-snap-m", "2000"]
-    assert main(["-q", "place", str(city), "--out", str(tmp_path / "s.gpkg"), "--new", "1", *common]) == 0
+    place = ["-q", "place", str(city), "--out", str(tmp_path / "s.gpkg"), "--new", "1", "--lang", "en"]
+    assert main([*place, *common]) == 0
     assert main(["-q", "map", str(city), "--out", str(tmp_path / "m.html"), *common]) == 0
     assert main(["-q", "report", str(city), "--out", str(tmp_path / "r.html"), *common]) == 0
     cov = tmp_path / "c.gpkg"
