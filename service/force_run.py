@@ -22,6 +22,7 @@ import pandas as pd
 
 from gis import InputError
 from gis.scenario import scenario_table
+from gis.speech import say
 
 if TYPE_CHECKING:
     from gis import Scenario
@@ -125,9 +126,16 @@ def attach_force(
             }
         )
     summary = pd.DataFrame(rows)
-    note = "; ".join(
-        f"{r['target']}: {r['communities_met']} of {r['communities']} communities get "
-        f"{r['units']} units and {r['crew']} crew within {r['travel_s']:.0f} s"
+    note = say("words_list_sep").join(
+        say(
+            "force_note_target",
+            target=r["target"],
+            met=r["communities_met"],
+            communities=r["communities"],
+            units=r["units"],
+            crew=r["crew"],
+            seconds=f"{r['travel_s']:.0f}",
+        )
         for r in rows
     )
     extra = [c for c in force.columns if c not in communities.columns]
@@ -136,7 +144,7 @@ def attach_force(
         communities=communities.join(force[extra]),
         extra_layers=layers,
         extra_tables={**coverage.extra_tables, "force_summary": summary},
-        notes=(*coverage.notes, f"Effective response force: {note}."),
+        notes=(*coverage.notes, say("force_note", targets=note)),
     )
 
 

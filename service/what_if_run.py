@@ -276,10 +276,11 @@ def with_criticality(coverage: CoverageResult, out_dir: str | Path) -> CoverageR
     if not path.is_file():
         return coverage
     import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError
 
     try:
         ranking = pyogrio.read_dataframe(path, layer="criticality")
-    except Exception as exc:  # pyogrio's DataSourceError, DataLayerError ... : a stale or foreign file
+    except (DataSourceError, DataLayerError) as exc:  # a stale or foreign file
         log.warning("%s cannot be read (%s): the map leaves the criticality ranking out", path, exc)
         return coverage
     needed = {"rank", "kind", "highway", "resident_seconds_lost"}

@@ -63,3 +63,18 @@ def write_gpkg(path: Path, layers: dict[str, gpd.GeoDataFrame] | None = None) ->
     for name, gdf in (layers or small_layers()).items():
         gdf.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
     return path
+
+
+def write_toml(base: Path, extra: str = "") -> Path:
+    """``base/scenario.toml`` over the small layers in ``base/s.gpkg`` (synthetic), with ``extra`` tables."""
+    base.mkdir(parents=True, exist_ok=True)
+    write_gpkg(base / "s.gpkg")
+    layers = "".join(
+        f'[layers.{n}]\npath = "s.gpkg"\nlayer = "{n}"\n'
+        for n in ("roads", "hazards", "communities", "fire_stations")
+    )
+    toml = base / "scenario.toml"
+    toml.write_text(
+        f'[scenario]\nname = "Tiny (synthetic)"\nsynthetic = true\n\n{layers}\n{extra}', encoding="utf-8"
+    )
+    return toml

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scenario_factory import write_toml
 
 from gis import InputError, RoadGraph, RoadsSource, Scenario, demo_city, graph_from_lines
 from gis.network import (
@@ -296,25 +297,12 @@ def test_time_of_day_table(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ the CLI, the run
 
 
-def _tiny_scenario(base: Path, extra: str = "") -> Path:
-    from scenario_factory import write_gpkg
-
-    write_gpkg(base / "s.gpkg")
-    layers = "".join(
-        f'[layers.{n}]\npath = "s.gpkg"\nlayer = "{n}"\n'
-        for n in ("roads", "hazards", "communities", "fire_stations")
-    )
-    toml = base / "scenario.toml"
-    toml.write_text(f'[scenario]\nname = "Tiny (synthetic)"\nsynthetic = true\n\n{layers}\n{extra}')
-    return toml
-
-
 def test_cli_coverage_at_the_worst_hour(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import pyogrio
 
     from service import cli
 
-    toml = _tiny_scenario(tmp_path)
+    toml = write_toml(tmp_path)
     worst = tmp_path / "worst.gpkg"
     args = ["-q", "coverage", str(toml), "--out", str(worst), "--worst-hour", "--no-cache", "--no-districts"]
     assert cli.main([*args, "--breaks", ""]) == 0
@@ -345,7 +333,7 @@ def test_cli_bad_hour_or_speeds_exit_2_with_nothing_written(
 ) -> None:
     from service import cli
 
-    toml = _tiny_scenario(tmp_path)
+    toml = write_toml(tmp_path)
     if csv is not None:
         (tmp_path / "speeds.csv").write_text(csv)
     flags = [str(tmp_path / f) if f.endswith(".csv") else f for f in flags]
@@ -374,7 +362,7 @@ def test_a_bad_time_of_day_stops_the_run_with_nothing_written(
 ) -> None:
     from service.workflow import run_scenario
 
-    toml = _tiny_scenario(tmp_path, extra)
+    toml = write_toml(tmp_path, extra)
     if csv is not None:
         (tmp_path / "speeds.csv").write_text(csv)
     out = tmp_path / "out"
@@ -391,7 +379,7 @@ def test_a_run_at_the_worst_hour_writes_the_table_and_the_chart(tmp_path: Path) 
 
     from service.workflow import run_scenario
 
-    toml = _tiny_scenario(tmp_path, '[time_of_day]\nhour = "worst"\n')
+    toml = write_toml(tmp_path, '[time_of_day]\nhour = "worst"\n')
     out = tmp_path / "out"
     result = run_scenario(toml, out, cache=False, n_new=1)
     assert {"response_by_hour", "response_by_hour_chart"} <= set(result.outputs)

@@ -285,17 +285,11 @@ def test_demonstration_reasons_in_chinese() -> None:
 @pytest.mark.slow
 def test_a_run_in_chinese_writes_chinese_reasons_and_notes(tmp_path: Path) -> None:
     import pyogrio
-    from scenario_factory import write_gpkg
+    from scenario_factory import write_toml
 
     from service.workflow import run_scenario
 
-    write_gpkg(tmp_path / "s.gpkg")
-    layers = "".join(
-        f'[layers.{n}]\npath = "s.gpkg"\nlayer = "{n}"\n'
-        for n in ("roads", "hazards", "communities", "fire_stations")
-    )
-    toml = tmp_path / "scenario.toml"
-    toml.write_text(f'[scenario]\nname = "Tiny (synthetic)"\nsynthetic = true\n\n{layers}', encoding="utf-8")
+    toml = write_toml(tmp_path)
     out = tmp_path / "out"
     run_scenario(toml, out, cache=False, n_new=1, lang="zh")
     assert spoken_lang() is None  # the run's language ends with the run

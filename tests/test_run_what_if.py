@@ -17,25 +17,12 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+from scenario_factory import write_toml
 
 from gis.errors import InputError
 
 HOUR = 18
 CLOSE_CSV = "name\nr2\n"
-
-
-def _scenario(base: Path, extra: str = "") -> Path:
-    from scenario_factory import write_gpkg
-
-    base.mkdir(parents=True, exist_ok=True)
-    write_gpkg(base / "s.gpkg")
-    layers = "".join(
-        f'[layers.{n}]\npath = "s.gpkg"\nlayer = "{n}"\n'
-        for n in ("roads", "hazards", "communities", "fire_stations")
-    )
-    toml = base / "scenario.toml"
-    toml.write_text(f'[scenario]\nname = "Tiny (synthetic)"\nsynthetic = true\n\n{layers}\n{extra}')
-    return toml
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +32,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from service.workflow import run_scenario
 
     base = tmp_path_factory.mktemp("run_what_if")
-    toml = _scenario(base, f'[time_of_day]\nhour = {HOUR}\n\n[what_if]\nclose = "closures.csv"\n')
+    toml = write_toml(base, f'[time_of_day]\nhour = {HOUR}\n\n[what_if]\nclose = "closures.csv"\n')
     (base / "closures.csv").write_text(CLOSE_CSV)
     (base / "out").mkdir()  # `riskplan criticality` wrote its ranking into the run's folder before
     assert cli.main(["-q", "criticality", str(toml), "--out", str(base / "out" / "criticality.gpkg")]) == 0
@@ -146,7 +133,7 @@ def test_the_closure_section_and_layers_in_chinese(tmp_path: Path) -> None:
     from risk_models import score_scenario
     from service.what_if_run import attach_what_if
 
-    sc = load_scenario(_scenario(tmp_path))
+    sc = load_scenario(write_toml(tmp_path))
     g = scenario_graph(sc, cache=False)
     cov = analyse_coverage(sc, g, breaks_s=[300])
     temporary = gpd.GeoDataFrame(
@@ -183,7 +170,7 @@ def test_a_bad_what_if_exits_2_with_nothing_written(
 ) -> None:
     from service import cli
 
-    toml = _scenario(tmp_path, table)
+    toml = write_toml(tmp_path, table)
     (tmp_path / "closures.csv").write_text(CLOSE_CSV)
     (tmp_path / "bad.csv").write_text("name\nNo Such Bridge\n")
     out = tmp_path / "out"
@@ -202,7 +189,7 @@ def test_what_if_options_merge_the_table_and_close(tmp_path: Path) -> None:
         '[what_if]\nclose = "closures.csv"\nstations_out = ["FS1"]\ncrs = "EPSG:4326"\n'
         '[[what_if.temporary_stations]]\nid = "T1"\nx = 112.56\ny = 37.86\n'
     )
-    toml = _scenario(tmp_path, table)
+    toml = write_toml(tmp_path, table)
     (tmp_path / "closures.csv").write_text(CLOSE_CSV)
     (tmp_path / "more.csv").write_text("name\nr3\n")
     sc = load_scenario(toml)
@@ -218,7 +205,7 @@ def test_what_if_options_merge_the_table_and_close(tmp_path: Path) -> None:
 def test_coverage_close_draws_the_changed_stations_districts_and_isochrones(tmp_path: Path) -> None:
     from service import cli
 
-    toml = _scenario(tmp_path)
+    toml = write_toml(tmp_path)
     change = tmp_path / "change.toml"
     change.write_text(
         'crs = "EPSG:4326"\n[stations]\nout = ["FS1"]\n'
@@ -267,7 +254,7 @@ def test_bad_run_flags_exit_2_with_nothing_written(
 ) -> None:
     from service import cli
 
-    toml = _scenario(tmp_path)
+    toml = write_toml(tmp_path)
     (tmp_path / "bad.csv").write_text("name\nNo Such Bridge\n")
     flags = [str(tmp_path / f) if f.endswith(".csv") else f for f in flags]
     out = tmp_path / "out"
@@ -275,3 +262,16 @@ def test_bad_run_flags_exit_2_with_nothing_written(
     err = capsys.readouterr().err
     assert re.search(match, err, re.DOTALL) and "Fix" in err
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_criticality_file_that_cannot_be_read_is_left_out_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from service.what_if_run import CRITICALITY_FILE, with_criticality
+
+    coverage = object()  # never touched when the file is left out
+    assert with_criticality(coverage, tmp_path) is coverage  # no file: nothing to draw
+    (tmp_path / CRITICALITY_FILE).write_text("not a GeoPackage")
+    with caplog.at_level("WARNING"):
+        assert with_criticality(coverage, tmp_path) is coverage  # type: ignore[arg-type]
+    assert "leaves the criticality ranking out" in caplog.text

@@ -17,19 +17,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
-
-
-def _scenario(base: Path, extra: str = "") -> Path:
-    from scenario_factory import write_gpkg
-
-    write_gpkg(base / "s.gpkg")
-    layers = "".join(
-        f'[layers.{n}]\npath = "s.gpkg"\nlayer = "{n}"\n'
-        for n in ("roads", "hazards", "communities", "fire_stations")
-    )
-    toml = base / "scenario.toml"
-    toml.write_text(f'[scenario]\nname = "Tiny (synthetic)"\nsynthetic = true\n\n{layers}\n{extra}')
-    return toml
+from scenario_factory import write_toml
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +29,7 @@ def worst(tmp_path_factory: pytest.TempPathFactory):
     from service.hours_run import prepare_hours
 
     base = tmp_path_factory.mktemp("worst_hour")
-    sc = load_scenario(_scenario(base))
+    sc = load_scenario(write_toml(base))
     g = scenario_graph(sc, cache=False)
     hours = prepare_hours(sc, g, TimeOfDay(hour="worst"), table=False)
     assert hours.worst and hours.hour is not None
@@ -90,7 +78,7 @@ def test_the_map_draws_the_worst_hour_layers_named_by_the_hour(worst, lang: str,
 def test_coverage_worst_hour_writes_both(tmp_path: Path) -> None:
     from service import cli
 
-    toml = _scenario(tmp_path)
+    toml = write_toml(tmp_path)
     out = tmp_path / "cov.gpkg"
     assert cli.main(["-q", "coverage", str(toml), "--out", str(out), "--worst-hour", "--no-cache"]) == 0
     table = pd.read_csv(tmp_path / "cov_response_by_hour.csv", index_col="hour")
@@ -107,7 +95,9 @@ def test_a_worst_hour_run_writes_and_draws_the_worst_hour_layers(tmp_path: Path,
     from service.workflow import run_scenario
 
     out = tmp_path / "out"
-    run_scenario(_scenario(tmp_path, '[time_of_day]\nhour = "worst"\n'), out, cache=False, n_new=1, lang="en")
+    run_scenario(
+        write_toml(tmp_path, '[time_of_day]\nhour = "worst"\n'), out, cache=False, n_new=1, lang="en"
+    )
     layers = {str(n) for n, _ in pyogrio.list_layers(out / "coverage.gpkg")}
     assert {"isochrones_worst_hour", "districts_worst_hour"} <= layers
     browser.get((out / "map.html").as_uri())

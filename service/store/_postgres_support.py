@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,7 +11,18 @@ import geopandas as gpd
 from ._support import scenario_record as shared_scenario_record
 from .base import After, JobRecord, NotFoundError, ScenarioRecord, check_id, now
 
-__all__ = ["by_id", "check_id", "job_record", "now", "paged", "scenario_record", "shown", "unknown_scenario"]
+__all__ = [
+    "by_id",
+    "check_id",
+    "job_record",
+    "locked_result_tables",
+    "now",
+    "paged",
+    "scenario_record",
+    "shown",
+    "unknown_scenario",
+    "upsert_result",
+]
 
 
 def unknown_scenario(scenario_id: str) -> NotFoundError:
@@ -68,4 +80,45 @@ def job_record(row: Mapping[str, Any]) -> JobRecord:
         finished_at=row["finished_at"],
         cancel_requested=bool(row["cancel_requested"]),
         has_result=bool(row["has_result"]),
+    )
+
+
+def locked_result_tables(cur: Any, scenario_id: str, name: str) -> dict[str, str]:
+    """Take the writers' turn on result ``name`` (to the transaction's end) and read its layer tables.
+
+    The lock is an advisory lock on the result's key, since the first writer has no row to lock.
+    """
+    cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{scenario_id}/{name}",))
+    cur.execute(
+        "SELECT layers FROM riskplan.results WHERE scenario_id = %s AND name = %s", (scenario_id, name)
+    )
+    old = cur.fetchone()
+    return dict((old["layers"] or {}) if old is not None else {})
+
+
+def upsert_result(
+    cur: Any,
+    scenario_id: str,
+    name: str,
+    *,
+    kind: str,
+    media_type: str,
+    data: bytes | None,
+    layers: Mapping[str, str] | None,
+) -> None:
+    """Write the result row ``name`` (replacing the one there): bytes, or its layers' tables."""
+    cur.execute(
+        "INSERT INTO riskplan.results VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (scenario_id, name) DO UPDATE SET kind = EXCLUDED.kind, "
+        "media_type = EXCLUDED.media_type, created_at = EXCLUDED.created_at, "
+        "data = EXCLUDED.data, layers = EXCLUDED.layers",
+        (
+            scenario_id,
+            name,
+            kind,
+            media_type,
+            now(),
+            data,
+            None if layers is None else json.dumps(dict(layers)),
+        ),
     )

@@ -15,7 +15,6 @@ index and the primary key are built after the rows are in (a million cells: see
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +23,8 @@ import shapely
 
 from ._postgres_connection import PostgresConnection
 from ._postgres_layers import drop_tables, table_name
-from .base import NotFoundError, check_result_name, now
+from ._postgres_support import locked_result_tables, upsert_result
+from .base import NotFoundError, check_result_name
 
 if TYPE_CHECKING:
     import psycopg
@@ -54,14 +54,7 @@ class PostgresTiles(PostgresConnection):
         with self._transaction() as cur:
             scenario = self._lock_scenario(cur, scenario_id)
             schema = scenario["layer_schema"]
-            # writers of one result take turns (the first has no row to lock yet)
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{scenario_id}/{name}",))
-            cur.execute(
-                "SELECT layers FROM riskplan.results WHERE scenario_id = %s AND name = %s",
-                (scenario_id, name),
-            )
-            old = cur.fetchone()
-            tables = dict((old["layers"] or {}) if old is not None else {})
+            tables = locked_result_tables(cur, scenario_id, name)
             if version in tables:  # another process wrote it meanwhile
                 return
             drop_tables(cur, schema, tables.values())
@@ -70,20 +63,14 @@ class PostgresTiles(PostgresConnection):
             write_tile_table(
                 cur, schema, table, source, comment=f"riskplan scenario {label}: tiles {name}, {version}"
             )
-            cur.execute(
-                "INSERT INTO riskplan.results VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (scenario_id, name) DO UPDATE SET kind = EXCLUDED.kind, "
-                "media_type = EXCLUDED.media_type, created_at = EXCLUDED.created_at, "
-                "data = EXCLUDED.data, layers = EXCLUDED.layers",
-                (
-                    scenario_id,
-                    name,
-                    "layers",
-                    "application/vnd.mapbox-vector-tile",
-                    now(),
-                    None,
-                    json.dumps({version: table}),
-                ),
+            upsert_result(
+                cur,
+                scenario_id,
+                name,
+                kind="layers",
+                media_type="application/vnd.mapbox-vector-tile",
+                data=None,
+                layers={version: table},
             )
 
     def vector_tile(

@@ -73,11 +73,12 @@ from ._postgres_migrate import MIGRATIONS_DIR, schema_version
 from ._postgres_support import (
     by_id,
     check_id,
-    now,
+    locked_result_tables,
     paged,
     scenario_record,
     shown,
     unknown_scenario,
+    upsert_result,
 )
 from ._postgres_tiles import PostgresTiles
 from ._support import new_scenario_record
@@ -378,36 +379,24 @@ class PostgresStore(PostgresTiles, PostgresJobs, Store):
         with self._transaction() as cur:
             scenario = self._lock_scenario(cur, scenario_id)
             schema = scenario["layer_schema"]
-            # writers of one result take turns (the first has no row to lock yet)
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{scenario_id}/{name}",))
-            cur.execute(
-                "SELECT layers FROM riskplan.results WHERE scenario_id = %s AND name = %s",
-                (scenario_id, name),
-            )
-            old = cur.fetchone()
+            old = locked_result_tables(cur, scenario_id, name)
             label = scenario["label"].replace("{", "{{").replace("}", "}}")
             tables = replace_tables(
                 cur,
                 schema,
-                (old["layers"] or {}).values() if old is not None else (),
+                old.values(),
                 layers or {},
                 prefix=name,
                 comment=f"riskplan scenario {label}: result {name}, layer {{layer}}",
             )
-            cur.execute(
-                "INSERT INTO riskplan.results VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (scenario_id, name) DO UPDATE SET kind = EXCLUDED.kind, "
-                "media_type = EXCLUDED.media_type, created_at = EXCLUDED.created_at, "
-                "data = EXCLUDED.data, layers = EXCLUDED.layers",
-                (
-                    scenario_id,
-                    name,
-                    kind,
-                    media_type,
-                    now(),
-                    data,
-                    None if layers is None else json.dumps(tables),
-                ),
+            upsert_result(
+                cur,
+                scenario_id,
+                name,
+                kind=kind,
+                media_type=media_type,
+                data=data,
+                layers=None if layers is None else tables,
             )
 
     def put_result(self, scenario_id: str, name: str, data: bytes, *, media_type: str) -> None:

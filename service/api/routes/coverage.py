@@ -97,8 +97,11 @@ def _result_name(standard: str, hour: int | None = None) -> str:
 
 
 def number(value: Any) -> float | None:
-    """``value`` as a float, None when it is not finite (JSON has no infinity)."""
-    out = float(value)
+    """``value`` as a float, None when it is missing or not finite (JSON has no infinity)."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
     return out if np.isfinite(out) else None
 
 

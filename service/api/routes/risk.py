@@ -130,7 +130,8 @@ def _score(request: Request, scenario_id: str, units: UnitsSpec, standard: str) 
     why = {}  # the reasons in each language: one scoring cached, each request reads its own language
     for code in LANGS:
         with speaking(code):
-            why[code] = result.top(50)["reasons"]
+            ranked = result.top(50)
+        why[code] = ranked["reasons"]
     scored = storable(result.units)
     scored.index = result.units.index.astype(str)
     top = [
@@ -143,7 +144,7 @@ def _score(request: Request, scenario_id: str, units: UnitsSpec, standard: str) 
             "level": str(row["level"]),
             "reasons": {code: str(why[code][unit]) for code in LANGS},
         }
-        for unit, row in result.top(50).iterrows()
+        for unit, row in ranked.iterrows()  # the ranking is the same in every language
     ]
     return RiskEntry.of(scored, tuple(top))
 

@@ -51,6 +51,7 @@ from ..caches import BuildCache, cached, get_caches
 from ..deps import ReadAccess, get_service
 from ..params import DEFAULT_STANDARD, ScenarioId, StandardParam, check_standard
 from ..problems import PROBLEM_RESPONSES
+from .coverage import number
 from .risk import GEOJSON_MAX_FEATURES, TILE_COLUMNS, RiskEntry, UnitsParam, risk_entry
 
 __all__ = ["GEOJSON_MAX_FEATURES", "TILE_COLUMNS", "router"]
@@ -186,8 +187,8 @@ def _stored_entry(units: gpd.GeoDataFrame) -> RiskEntry:
             "unit_id": str(unit),
             "rank": int(row["rank"]),
             "name": str(row["name"]) if "name" in row and pd.notna(row["name"]) else None,
-            "score": _number(row.get("score")),
-            "percentile": _number(row.get("percentile")),
+            "score": number(row.get("score")),
+            "percentile": number(row.get("percentile")),
             "level": str(row["level"]),
             # the job's words, in the language it ran in: the same text whichever one is asked
             "reasons": dict.fromkeys(LANGS, str(row.get("reasons") or "")),
@@ -195,15 +196,6 @@ def _stored_entry(units: gpd.GeoDataFrame) -> RiskEntry:
         for unit, row in ranked.iterrows()
     )
     return RiskEntry.of(frame, top)
-
-
-def _number(value: Any) -> float | None:
-    """A finite float, or None."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if np.isfinite(out) else None
 
 
 def _version(source: maps.TileSource) -> str:
