@@ -225,7 +225,10 @@ async def tilejson(
     """TileJSON 3.0 of ``layer``, with its ``features`` count and the page's switch threshold."""
     tiled = await run_in_threadpool(_tiled, request, scenario_id, layer, units, standard)
     bounds = tiled.bounds or (-180.0, -85.0, 180.0, 85.0)
-    query = f"?units={units}&standard={standard}" if layer == "risk" else ""
+    # the version in the URL: a tile of it never changes, so the browser may keep it (immutable)
+    query = (
+        f"?units={units}&standard={standard}&v={tiled.version}" if layer == "risk" else f"?v={tiled.version}"
+    )
     return {
         "tilejson": "3.0.0",
         "name": layer,
@@ -288,11 +291,16 @@ async def vector_tile(
     request: Request,
     units: UnitsParam = "communities",
     standard: StandardParam = DEFAULT_STANDARD,
+    v: Annotated[
+        str | None, Query(description="The layer version (TileJSON's); tiles of it are immutable")
+    ] = None,
 ) -> Response:
     """Tile ``z/x/y`` of ``layer`` (Web Mercator, extent 4096); 204 when no feature meets it.
 
     A tile beyond its zoom's grid (``x`` or ``y`` from ``2**z``) does not exist: 404, as tile
-    servers answer (the schema bounds each number, not one by another).
+    servers answer (the schema bounds each number, not one by another). Asked with the
+    layer's current version ``v`` (TileJSON's URL), the tile is cached for a year as
+    ``immutable``; otherwise for 5 minutes. ``If-None-Match`` with its ETag: 304.
     """
     try:
         maps.check_tile(z, x, y)
@@ -315,8 +323,15 @@ async def vector_tile(
 
         return tiled.tiles.get((z, x, y), make), tiled.version
 
+    tiled = await run_in_threadpool(_tiled, request, scenario_id, layer, units, standard)
+    etag = f'"{tiled.version}-{z}-{x}-{y}"'
+    lasting = "private, max-age=31536000, immutable" if v == tiled.version else "private, max-age=300"
+    headers = {"ETag": etag, "Cache-Control": lasting}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
     body, version = await run_in_threadpool(build)
-    headers = {"ETag": f'"{version}-{z}-{x}-{y}"', "Cache-Control": "private, max-age=300"}
+    if version != tiled.version:  # re-scored meanwhile: the new version, briefly cached
+        headers = {"ETag": f'"{version}-{z}-{x}-{y}"', "Cache-Control": "private, max-age=300"}
     if not body:
         return Response(status_code=204, headers=headers)
     return Response(body, media_type=maps.MVT_MEDIA_TYPE, headers=headers)
