@@ -18,7 +18,11 @@ Tiles of risk are built by :class:`maps.TileSource`
 (a spatial index over the layer in Web Mercator, built once per layer version, when the layer
 is scored for a layer above the threshold: :meth:`RiskEntry.tile_source`) and kept in
 a bounded LRU per layer version: the version is the scored layer itself, so a re-scored or
-deleted scenario never serves an old tile. A tile has the layer's version in its ``ETag``.
+deleted scenario never serves an old tile. A tile has the layer's version in its ``ETag``;
+the TileJSON's tile URL carries the version (``v=``), so a tile asked with the current version
+is cached by the browser as ``immutable`` (a new version is a new URL), and ``If-None-Match``
+is answered 304. A big risk layer's first view is built ahead, when its tile index is built
+(:meth:`maps.TileSource.prebuild`), and a crowded tile merges its cells by level.
 A layer of more than :data:`GEOJSON_MAX_FEATURES` units is drawn from tiles by the web page.
 
 On the PostgreSQL store each layer version is also a PostGIS table of the scenario's schema
