@@ -2,14 +2,17 @@
 
 Target (issue 18): the page shows the first view of a 1,000,000-cell risk layer (100 m cells
 over 100 km x 100 km around a demo city) in <= 3 s in headless Chromium, from vector tiles
-(``/scenarios/{id}/tiles/risk/{z}/{x}/{y}.mvt``, built on demand, none cached before). The
-GeoJSON path (``/scenarios/{id}/risk``, what the page drew before) is timed next to it, or
-where it fails. A first page load computes the scenario's coverage (not timed); each timed
-view is a fresh page load choosing the scenario, until the risk layer is drawn. Scoring the
-layer is not timed (it is a ``risk`` job); the scored layer is put in the server's cache as
-scoring leaves it (:meth:`RiskEntry.of`: the tile index built, the GeoJSON not rendered), and
-the index's build time is printed. Prints the peak RSS of the server process before and after
-the GeoJSON path renders the layer.
+(``/scenarios/{id}/tiles/risk/{z}/{x}/{y}.mvt``). Three ways are timed side by side in one run,
+each a fresh page load choosing the scenario (new tile URLs each: the layer version is in them):
+the tiles before this change (each crowded tile thinned to one square per 4 pixels, every tile
+built on request: ``TileSource(merge_by=None, prebuild=False)``), the tiles now (squares merged
+by level, the first view built ahead when the layer is indexed, which is timed apart as part of
+scoring), and the GeoJSON path (``/scenarios/{id}/risk``, until it draws or times out). Each
+view prints the whole view (from choosing the scenario: the page's other layers included) and
+the risk layer alone (from its TileJSON request until its tiles are drawn), and the server's
+time for the tiles it built on request. A first page load computes the scenario's coverage
+(not timed). Scoring the layer is not timed (it is a ``risk`` job). Prints the peak RSS of the
+server process before and after the GeoJSON path renders the layer.
 
 Run: ``flock /tmp/bench.lock .venv/bin/python benchmarks/bench_tiles.py [--cells 1000000]
 [--geojson-timeout 120]`` (needs chromium + chromedriver).
