@@ -79,7 +79,7 @@ def encode_polygons(
     bounds: tuple[float, float, float, float],
     extent: int = 4096,
 ) -> bytes:
-    """One MVT layer of ``polygons`` (shapely Polygons in the units of ``bounds``).
+    """One MVT layer of ``polygons`` (shapely Polygons or MultiPolygons in the units of ``bounds``).
 
     Coordinates are rounded to the tile grid (``y`` down); rings left with fewer than three
     distinct points are dropped, and features left with no exterior ring. Values of
@@ -88,7 +88,10 @@ def encode_polygons(
     """
     if not len(polygons):
         return b""
-    coords, offsets = shapely.to_ragged_array(polygons, include_z=False)[1:]
+    n_features = len(polygons)
+    # a MultiPolygon is one feature of several parts: encode parts, group them by feature
+    parts, owner = shapely.get_parts(np.asarray(polygons, dtype=object), return_index=True)
+    coords, offsets = shapely.to_ragged_array(parts, include_z=False)[1:]
     ring_off, feat_off = offsets  # ring -> coords, polygon -> rings
     xmin, ymin, xmax, ymax = bounds
     qx = np.round((coords[:, 0] - xmin) * extent / (xmax - xmin)).astype(np.int64)
@@ -142,7 +145,7 @@ def encode_polygons(
     pt_keep = valid[ring_of]
     qx, qy, ring_of = qx[pt_keep], qy[pt_keep], ring_of[pt_keep]
     # commands and zigzag deltas; the cursor runs on across a feature's rings
-    feat_of_pt = poly_of_ring[ring_of]
+    feat_of_pt = owner[poly_of_ring[ring_of]]
     dx = np.diff(qx, prepend=0)
     dy = np.diff(qy, prepend=0)
     first_of_feat = np.ones(len(qx), dtype=bool)
@@ -175,8 +178,8 @@ def encode_polygons(
     point_bytes = (
         np.add.reduceat(lens, np.concatenate([[0], np.cumsum(per_point)[:-1]])) if len(lens) else lens
     )
-    feat_bytes = np.bincount(feat_of_pt, weights=point_bytes, minlength=len(feat_off) - 1).astype(np.int64)
-    has_ring = np.bincount(poly_of_ring[kept_rings], minlength=len(feat_off) - 1) > 0
+    feat_bytes = np.bincount(feat_of_pt, weights=point_bytes, minlength=n_features).astype(np.int64)
+    has_ring = np.bincount(owner[poly_of_ring[kept_rings]], minlength=n_features) > 0
     return frame_layer(
         data.tobytes(), feat_bytes, np.flatnonzero(has_ring), properties, name=name, extent=extent, kind=3
     )

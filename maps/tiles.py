@@ -8,21 +8,27 @@ PostGIS's ``ST_TileEnvelope``) with an extent of :data:`EXTENT` units and a :dat
 so polygon edges do not show at tile seams.
 
 A tile that would hold more than ``max_features`` features (a city-wide view of a million
-100 m cells, where each cell is smaller than a pixel) is *thinned*: the tile is cut into
+100 m cells, where each cell is smaller than a pixel) is *merged*: the tile is cut into
 ``thin_bins`` x ``thin_bins`` squares (a feature falls in the square of its bounding-box
-centre) and each square carries the one feature of highest ``rank_by`` (the worst risk cell)
-with its attributes, its square as geometry and ``cells``, the number of features it stands
-for. Red stays visible at every zoom and a click still names a real cell. The defaults
-(more than 4,096 features, 64 x 64 squares of 4 pixels) keep a tile near the 500 KB that
-Mapbox advises, and a browser's first view of 20 tiles at about 80,000 features: at zoom 12
-a 100 m cell is 2.6 pixels wide, so 4-pixel squares lose nothing the eye could see (a
-10,404-cell tile unthinned was 1.5 MB, and 20 of them kept Chromium drawing for 10 s).
+centre, 4 pixels at the default 64), each square takes the highest level of its cells (a red
+cell is never hidden, the rule of the maps' block aggregation, :mod:`maps._layers`), and the
+squares of one level are merged into one (Multi)Polygon feature with ``level`` and ``cells``
+(how many cells it stands for): at most one feature per level, so a browser draws a handful
+of paths per tile, not thousands of squares (4,096 squares a tile kept Chromium drawing 20
+tiles for 6.7 s). The hover lookup (:meth:`TileSource.feature_at`) names the worst cell of
+the square under the pointer. A layer without a ``merge_by`` column (levels) is *thinned*
+instead, as before: each square carries the one feature of highest ``rank_by``. Below
+``max_features`` every feature is drawn as it is (the same picture at street zooms).
+A big layer (more than :data:`PREBUILD_MIN_FEATURES` features) builds the tiles of its first
+view (:meth:`TileSource.first_view`: every zoom at which its bounds take few tiles) in the
+background as soon as it is indexed, so the page's first requests find them ready.
 :func:`postgis_tile_sql` gives the same tile from PostGIS (``ST_AsMVT``), thinning included.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -33,6 +39,7 @@ import pandas as pd
 import shapely
 
 from gis import InputError
+from risk_models.composite import LEVELS
 
 from ._mvt import encode_polygons
 from ._mvt_lines import encode_lines
@@ -45,6 +52,7 @@ __all__ = [
     "EXTENT",
     "MAX_ZOOM",
     "MVT_MEDIA_TYPE",
+    "PREBUILD_MIN_FEATURES",
     "RISK_TILE_COLUMNS",
     "ROAD_MIN_ZOOM",
     "RoadTileSource",
@@ -96,6 +104,10 @@ ROAD_MIN_ZOOM: Mapping[str, int] = {
 ROAD_DEFAULT_MIN_ZOOM = 14
 #: The attributes of each road tile feature (``unit_id`` is the edge's position in the graph).
 ROAD_TILE_COLUMNS = ("highway", "name", "oneway", "speed_kph")
+#: A layer of more features than this builds its first view's tiles when it is indexed.
+PREBUILD_MIN_FEATURES = 100_000
+#: Tiles built ahead at most (the first view: the zooms at which the layer takes few tiles).
+PREBUILD_MAX_TILES = 256
 #: Half the side of the Web Mercator square (metres).
 _HALF = 20037508.342789244
 
@@ -162,6 +174,13 @@ class TileSource:
         layer keeps every feature).
     thin_bins : int
         Squares per tile side when thinning (64: 4 pixels of a 256-pixel tile).
+    merge_by : str, optional
+        The column of ordered levels (:data:`risk_models.LEVELS`, lowest first) by which a
+        crowded tile's squares are merged, when the layer carries it (``level``); a layer
+        without it, or with other values there, is thinned to one feature per square.
+    prebuild : bool, optional
+        Build the first view's tiles in the background now (default: for a layer of more
+        than :data:`PREBUILD_MIN_FEATURES` features).
 
     Raises
     ------
@@ -178,6 +197,8 @@ class TileSource:
         rank_by: str | None = None,
         max_features: int = 4096,
         thin_bins: int = 64,
+        merge_by: str | None = "level",
+        prebuild: bool | None = None,
     ) -> None:
         if frame.crs is None:
             raise InputError(f"Layer `{name}` has no CRS: set one (frame.set_crs(...)) before tiling it.")
@@ -212,9 +233,61 @@ class TileSource:
         # the bounding-box centre (as postgis_tile_sql bins), 30x faster than the centroid
         self.centroids = np.column_stack([(box[:, 0] + box[:, 2]) / 2, (box[:, 1] + box[:, 3]) / 2])
         self.bounds = tuple(float(v) for v in shapely.total_bounds(self.geometry)) if len(frame) else None
+        #: The level column crowded tiles are merged by (None: thinned), and each feature's
+        #: level as its position in :data:`risk_models.LEVELS` (-1: no level).
+        self.merge_by: str | None = None
+        self.level_codes = np.zeros(0, dtype=np.int64)
+        if merge_by is not None and merge_by in self.columns and self.areal:
+            values = self.attributes[merge_by]
+            known = values.isna() | values.isin(LEVELS)
+            if known.all():
+                self.merge_by = merge_by
+                codes = pd.Categorical(values, categories=list(LEVELS)).codes
+                self.level_codes = np.asarray(codes, dtype=np.int64)
+        self._ready: dict[tuple[int, int, int], bytes] = {}  # tiles built ahead
+        if prebuild if prebuild is not None else len(self) > PREBUILD_MIN_FEATURES:
+            self.prebuilding: threading.Thread | None = threading.Thread(
+                target=self.prebuild, name=f"tiles-{name}", daemon=True
+            )
+            self.prebuilding.start()
+        else:
+            self.prebuilding = None
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def first_view(self, max_tiles: int = PREBUILD_MAX_TILES) -> list[tuple[int, int, int]]:
+        """The tiles covering the layer's bounds, zoom by zoom from 0, while they number few.
+
+        Zooms are taken whole, shallowest first, while the total stays within ``max_tiles``
+        (a 100 km layer: zooms 0-12); these are the tiles a page fitted to the layer draws first.
+        """
+        if self.bounds is None:
+            return []
+        out: list[tuple[int, int, int]] = []
+        for z in range(MAX_ZOOM + 1):
+            n = 1 << z
+            size = 2 * _HALF / n
+            x0, x1 = (
+                min(n - 1, max(0, math.floor((v + _HALF) / size))) for v in (self.bounds[0], self.bounds[2])
+            )
+            y0, y1 = (
+                min(n - 1, max(0, math.floor((_HALF - v) / size))) for v in (self.bounds[3], self.bounds[1])
+            )
+            zoom = [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+            if len(out) + len(zoom) > max_tiles:
+                break
+            out += zoom
+        return out
+
+    def prebuild(self, tiles: Sequence[tuple[int, int, int]] | None = None) -> int:
+        """Build ``tiles`` (default :meth:`first_view`) now; :meth:`tile` returns them ready."""
+        done = 0
+        for z, x, y in self.first_view() if tiles is None else tiles:
+            if (z, x, y) not in self._ready:
+                self._ready[(z, x, y)] = self._build(z, x, y)
+                done += 1
+        return done
 
     def hits(self, z: int, x: int, y: int) -> np.ndarray:
         """Positions of the features meeting tile ``z/x/y`` (buffer included), sorted."""
@@ -238,10 +311,68 @@ class TileSource:
         _, counts = np.unique(bin_id, return_counts=True)  # sorted by bin, as ``keep``
         return _Bins(keep, counts, np.column_stack([col[keep], row[keep]]))
 
-    def _chosen(self, z: int, x: int, y: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _merging(self, hits: np.ndarray) -> bool:
+        return self.merge_by is not None and len(hits) > self.max_features
+
+    def _bin_ids(self, hits: np.ndarray, bounds: tuple[float, float, float, float]) -> tuple[np.ndarray, ...]:
+        """Each hit's square (column, row, id; -1 and ``thin_bins`` for the buffer's squares)."""
+        xmin, _ymin, xmax, ymax = bounds
+        size = (xmax - xmin) / self.thin_bins
+        centre = self.centroids[hits]
+        col = np.clip(np.floor((centre[:, 0] - xmin) / size), -1, self.thin_bins).astype(np.int64)
+        row = np.clip(np.floor((ymax - centre[:, 1]) / size), -1, self.thin_bins).astype(np.int64)
+        return col, row, (row + 1) * (self.thin_bins + 2) + (col + 1)
+
+    def merged(
+        self, z: int, x: int, y: int, hits: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A crowded tile's features: one (Multi)Polygon per level, its level code and cells.
+
+        Each square of the tile's ``thin_bins`` grid takes the highest level of the cells it
+        holds (-1: cells without a level only); the squares of each level, unioned
+        (:func:`shapely.coverage_union_all`: they tile the plane without overlap) and clipped
+        to the tile and its buffer, are that level's geometry. Levels lowest first.
+        """
+        bounds = tile_bounds(z, x, y)
+        xmin, ymin, xmax, ymax = bounds
+        hits = self.hits(z, x, y) if hits is None else hits
+        _col, _row, bin_id = self._bin_ids(hits, bounds)
+        codes = self.level_codes[hits]
+        bins, inverse, counts = np.unique(bin_id, return_inverse=True, return_counts=True)
+        top = np.full(len(bins), -2, dtype=np.int64)
+        np.maximum.at(top, inverse.reshape(-1), codes)
+        side = self.thin_bins + 2
+        bx, by = bins % side - 1, bins // side - 1
+        size = (xmax - xmin) / self.thin_bins
+        pad = (xmax - xmin) * BUFFER / EXTENT
+        geoms, levels, cells = [], [], []
+        for code in np.unique(top):
+            mine = top == code
+            x0, y1 = xmin + bx[mine] * size, ymax - by[mine] * size
+            union = shapely.coverage_union_all(shapely.box(x0, y1 - size, x0 + size, y1))
+            clipped = shapely.clip_by_rect(union, xmin - pad, ymin - pad, xmax + pad, ymax + pad)
+            clipped = shapely.get_parts(clipped)
+            clipped = clipped[shapely.get_type_id(clipped) == 3]
+            if len(clipped):
+                geoms.append(shapely.multipolygons(clipped) if len(clipped) > 1 else clipped[0])
+                levels.append(int(code))
+                cells.append(int(counts[mine].sum()))
+        return (
+            np.asarray(geoms, dtype=object),
+            np.asarray(levels, dtype=np.int64),
+            np.asarray(cells, dtype=np.int64),
+        )
+
+    def _merged_columns(self, levels: np.ndarray, cells: np.ndarray) -> dict[str, np.ndarray]:
+        names = np.array([LEVELS[c] if c >= 0 else None for c in levels], dtype=object)
+        return {"level" if self.merge_by is None else self.merge_by: names, "cells": cells}
+
+    def _chosen(
+        self, z: int, x: int, y: int, hits: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The tile's feature positions, their clipped geometries and (thinned) cell counts."""
         bounds = tile_bounds(z, x, y)
-        hits = self.hits(z, x, y)
+        hits = self.hits(z, x, y) if hits is None else hits
         xmin, ymin, xmax, ymax = bounds
         pad = (xmax - xmin) * BUFFER / EXTENT
         counts: np.ndarray | None = None
@@ -272,7 +403,17 @@ class TileSource:
         xmin, _ymin, _xmax, ymax = tile_bounds(z, col, row)
         hits = self.hits(z, col, row)
         count: int | None = None
-        if len(hits) > self.max_features and self.areal:
+        if self._merging(hits):
+            side = size / self.thin_bins
+            cell = (math.floor((x - xmin) / side), math.floor((ymax - y) / side))
+            bx, by, _ = self._bin_ids(hits, tile_bounds(z, col, row))
+            inside = hits[(bx == cell[0]) & (by == cell[1])]
+            if not len(inside):
+                return None
+            # the worst cell of the square: its highest level, then its highest rank, then first
+            order = np.lexsort((inside, -self.rank[inside], -self.level_codes[inside]))
+            position, count = int(inside[order[0]]), len(inside)
+        elif len(hits) > self.max_features and self.areal:
             bins = self._bins(hits, tile_bounds(z, col, row))
             side = size / self.thin_bins
             cell = (math.floor((x - xmin) / side), math.floor((ymax - y) / side))
@@ -296,6 +437,16 @@ class TileSource:
 
     def features(self, z: int, x: int, y: int) -> list[dict[str, object]]:
         """The tile's features as :func:`mapbox_vector_tile.encode` takes them (EPSG:3857)."""
+        if self._merging(self.hits(z, x, y)):
+            geoms, levels, cells = self.merged(z, x, y)
+            columns = self._merged_columns(levels, cells)
+            return [
+                {
+                    "geometry": geom,
+                    "properties": {k: _value(v[i]) for k, v in columns.items() if not _missing(v[i])},
+                }
+                for i, geom in enumerate(geoms)
+            ]
         hits, clipped, counts = self._chosen(z, x, y)
         records = self.attributes.iloc[hits].to_dict("records")
         out: list[dict[str, object]] = []
@@ -315,10 +466,27 @@ class TileSource:
         gis.InputError
             If ``z/x/y`` names no tile.
         """
-        hits, clipped, counts = self._chosen(z, x, y)
+        check_tile(z, x, y)
+        ready = self._ready.get((z, x, y))
+        return ready if ready is not None else self._build(z, x, y)
+
+    def _build(self, z: int, x: int, y: int) -> bytes:
+        xmin, ymin, xmax, ymax = tile_bounds(z, x, y)
+        hits = self.hits(z, x, y)
+        if self._merging(hits):
+            geoms, levels, cells = self.merged(z, x, y, hits)
+            if not len(geoms):
+                return b""
+            return encode_polygons(
+                geoms,
+                self._merged_columns(levels, cells),
+                name=self.name,
+                bounds=(xmin, ymin, xmax, ymax),
+                extent=EXTENT,
+            )
+        hits, clipped, counts = self._chosen(z, x, y, hits)
         if not len(hits):
             return b""
-        xmin, ymin, xmax, ymax = tile_bounds(z, x, y)
         if (shapely.get_type_id(clipped) == 3).all():  # Polygons: the vectorised encoder
             columns = {"unit_id": self.ids[hits]}
             columns |= {c: values[hits] for c, values in self._arrays.items()}
@@ -385,18 +553,45 @@ def postgis_tile_sql(
     max_features: int,
     thin_bins: int,
     schema: str | None = None,
+    merge_by: str | None = None,
 ) -> str:
     """One tile of ``table`` from PostGIS as :meth:`TileSource.tile` builds it (``ST_AsMVT``).
 
     The table (in ``schema`` when given) has ``unit_id text``, the ``columns``, ``geom``
     (EPSG:3857, GiST-indexed) and ``pos`` (the feature's position, for ties); parameters are
     ``%(z)s, %(x)s, %(y)s``. Table and column names must be trusted identifiers (quoted here).
+    With ``merge_by`` (the source's :attr:`TileSource.merge_by`) a crowded tile's squares are
+    merged by level (``ST_Union``) as :meth:`TileSource.merged` does, else thinned.
     """
     q = '"{}"'.format
     cols = ", ".join(q(c) for c in columns)
     rank = f"{q(rank_by)}::float8 DESC NULLS LAST" if rank_by else "pos"
     pad = f"((ST_XMax(e.env) - ST_XMin(e.env)) * {BUFFER} / {EXTENT})"
     size = f"((ST_XMax(e.env) - ST_XMin(e.env)) / {thin_bins})"
+    if merge_by is None:
+        merged = "nothing AS (SELECT 1)"
+        crowded = f"unit_id, {cols}, cells, geom FROM thin"
+    else:
+        levels = ", ".join(f"'{level}'" for level in LEVELS)
+        merged = f"""sq AS (
+  SELECT bx, by, max(coalesce(array_position(ARRAY[{levels}], {q(merge_by)}::text), 0)) - 1 AS code,
+         count(*) AS cells
+  FROM hit GROUP BY bx, by
+),
+merged AS (
+  SELECT code, sum(cells)::bigint AS cells,
+         ST_Union(ST_MakeEnvelope(
+           ST_XMin(e.env) + bx * {size}, ST_YMax(e.env) - (by + 1) * {size},
+           ST_XMin(e.env) + (bx + 1) * {size}, ST_YMax(e.env) - by * {size}, 3857)) AS geom
+  FROM sq, e GROUP BY code
+)"""
+        crowded = ", ".join(
+            [
+                "NULL",
+                *(f"(ARRAY[{levels}])[code + 1]" if c == merge_by else "NULL" for c in columns),
+                "cells, geom FROM merged",
+            ]
+        )
     return f"""
 WITH e AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env),
 hit AS (
@@ -417,10 +612,11 @@ thin AS (
   FROM hit, e
   ORDER BY bx, by, {rank}, pos
 ),
+{merged},
 chosen AS (
   SELECT unit_id, {cols}, NULL::bigint AS cells, geom FROM hit WHERE (SELECT n FROM n) <= {int(max_features)}
   UNION ALL
-  SELECT unit_id, {cols}, cells, geom FROM thin WHERE (SELECT n FROM n) > {int(max_features)}
+  SELECT {crowded} WHERE (SELECT n FROM n) > {int(max_features)}
 ),
 mvt AS (
   SELECT unit_id, {cols}, cells, ST_AsMVTGeom(geom, e.env, {EXTENT}, {BUFFER}, true) AS geom

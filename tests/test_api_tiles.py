@@ -43,7 +43,9 @@ def test_tiles_carry_the_risk_layer_and_empty_ones_are_204(client: TestClient, s
     assert meta.status_code == 200, meta.text
     info = meta.json()
     assert info["features"] > 0 and info["geojson_max_features"] == tile_routes.GEOJSON_MAX_FEATURES
-    assert info["tiles"][0].endswith("/tiles/risk/{z}/{x}/{y}.mvt?units=grid:500&standard=cn-gb51080")
+    assert info["tiles"][0].endswith(
+        "/tiles/risk/{z}/{x}/{y}.mvt?units=grid:500&standard=cn-gb51080&v=" + info["version"]
+    )
     w, s, e, n = info["bounds"]
     z = 12
     x, y = _tile_of((w + e) / 2, (s + n) / 2, z)
@@ -56,8 +58,16 @@ def test_tiles_carry_the_risk_layer_and_empty_ones_are_204(client: TestClient, s
     geojson = client.get(f"{API}/scenarios/{sid}/risk", params={"units": "grid:500"}, headers=AUTH).json()
     levels = {str(f["id"]): f["properties"]["level"] for f in geojson["features"]}
     assert all(levels[f["properties"]["unit_id"]] == f["properties"]["level"] for f in features)
-    again = client.get(url, params={"units": "grid:500"}, headers=AUTH)
+    assert "immutable" not in r.headers["cache-control"]  # asked without the version
+    again = client.get(url, params={"units": "grid:500", "v": info["version"]}, headers=AUTH)
     assert again.content == r.content
+    assert again.headers["cache-control"] == "private, max-age=31536000, immutable"
+    stale = client.get(url, params={"units": "grid:500", "v": "0" * 16}, headers=AUTH)
+    assert stale.status_code == 200 and "immutable" not in stale.headers["cache-control"]
+    unchanged = client.get(
+        url, params={"units": "grid:500"}, headers=AUTH | {"If-None-Match": r.headers["etag"]}
+    )
+    assert unchanged.status_code == 304 and not unchanged.content
     far = client.get(
         f"{API}/scenarios/{sid}/tiles/risk/{z}/0/0.mvt", params={"units": "grid:500"}, headers=AUTH
     )
@@ -152,7 +162,8 @@ def test_the_roads_layer_is_tiled_from_the_scenario_road_graph(client: TestClien
     meta = client.get(f"{API}/scenarios/{sid}/tiles/roads.json", headers=AUTH)
     assert meta.status_code == 200, meta.text
     info = meta.json()
-    assert info["features"] > 100 and info["tiles"][0].endswith("/tiles/roads/{z}/{x}/{y}.mvt")
+    assert info["features"] > 100
+    assert info["tiles"][0].endswith("/tiles/roads/{z}/{x}/{y}.mvt?v=" + info["version"])
     assert {"unit_id", "highway", "name"} <= set(info["vector_layers"][0]["fields"])
     w, s, e, n = info["bounds"]
     service = client.app.state.service  # type: ignore[attr-defined]

@@ -101,7 +101,13 @@ def test_attributes_and_geometry_round_trip() -> None:
 def test_a_crowded_tile_is_thinned_to_the_worst_cell_per_square() -> None:
     frame = _grid(100)
     source = maps.TileSource(
-        frame, name="risk", columns=["score", "level"], rank_by="score", max_features=500, thin_bins=16
+        frame,
+        name="risk",
+        columns=["score", "level"],
+        rank_by="score",
+        max_features=500,
+        thin_bins=16,
+        merge_by=None,
     )
     z = 11
     x, y = _tile_of(X0 + 5000, Y0 + 5000, z)
@@ -114,6 +120,95 @@ def test_a_crowded_tile_is_thinned_to_the_worst_cell_per_square() -> None:
     assert np.mean(red) > 2 * np.mean(frame["level"].iloc[hits] == "red")  # the worst cell shows
     best = frame["score"].iloc[hits].max()
     assert max(f["properties"]["score"] for f in features) == pytest.approx(best)
+
+
+@pytest.mark.parametrize("z", [10, 11, 12])
+def test_a_crowded_tile_merges_its_squares_by_their_highest_level(z: int) -> None:
+    """One feature per level; each level covers exactly the squares whose worst cell has it."""
+    frame = _grid(100)
+    frame.loc[frame.index[:40], "level"] = "red"  # a red corner, and red scattered
+    source = maps.TileSource(
+        frame, name="risk", columns=["score", "level"], rank_by="score", max_features=500
+    )
+    x, y = _tile_of(X0 + 5000, Y0 + 5000, z)
+    xmin, ymin, xmax, ymax = maps.tile_bounds(z, x, y)
+    hits = source.hits(z, x, y)
+    assert len(hits) > 500
+    # the expected picture, square by square (the naive way)
+    size = (xmax - xmin) / 64
+    pad = (xmax - xmin) * 64 / 4096
+    rank = {"blue": 0, "yellow": 1, "orange": 2, "red": 3}
+    squares: dict[tuple[int, int], str] = {}
+    for i in hits:
+        cell = source.geometry[i]
+        cx, cy = (cell.bounds[0] + cell.bounds[2]) / 2, (cell.bounds[1] + cell.bounds[3]) / 2
+        sq = (
+            int(np.clip(np.floor((cx - xmin) / size), -1, 64)),
+            int(np.clip(np.floor((ymax - cy) / size), -1, 64)),
+        )
+        level = frame["level"].iloc[i]
+        if sq not in squares or rank[level] > rank[squares[sq]]:
+            squares[sq] = level
+    geoms, levels, cells = source.merged(z, x, y)
+    assert sorted(maps.tiles.LEVELS[c] for c in levels) == sorted(set(squares.values()))  # none lost
+    assert cells.sum() == len(hits)
+    window = shapely.box(xmin - pad, ymin - pad, xmax + pad, ymax + pad)
+    for geom, code in zip(geoms, levels, strict=True):
+        level = maps.tiles.LEVELS[code]
+        wanted = shapely.union_all(
+            [
+                shapely.box(xmin + c * size, ymax - (r + 1) * size, xmin + (c + 1) * size, ymax - r * size)
+                for (c, r), lv in squares.items()
+                if lv == level
+            ]
+        ).intersection(window)
+        assert shapely.symmetric_difference(geom, wanted).area < 1e-6 * wanted.area
+    # every red cell of the tile lies in the red feature (never hidden by a lower level)
+    red = next(g for g, c in zip(geoms, levels, strict=True) if maps.tiles.LEVELS[c] == "red")
+    reds = shapely.centroid(source.geometry[hits[frame["level"].iloc[hits].to_numpy() == "red"]])
+    reds = reds[shapely.contains(window, reds)]
+    assert len(reds) and shapely.contains(shapely.buffer(red, 1e-6), reds).all()
+    # the tile carries these features, decoded equal to the library's encoding of them
+    decoded = mapbox_vector_tile.decode(source.tile(z, x, y))["risk"]["features"]
+    assert [f["properties"] for f in decoded] == [f["properties"] for f in source.features(z, x, y)]
+    assert len(decoded) == len(levels) <= 4
+    # the hover names the worst cell of the square under the pointer, of the square's level
+    for c, r in list(squares)[::50]:
+        if 0 <= c < 64 and 0 <= r < 64:
+            found = source.feature_at(z, xmin + (c + 0.5) * size, ymax - (r + 0.5) * size)
+            assert found is not None and found["level"] == squares[(c, r)]
+
+
+def test_a_merged_tile_encodes_its_multipolygons_as_the_library() -> None:
+    source = maps.TileSource(_grid(100), name="risk", columns=["level"], rank_by=None, max_features=500)
+    z = 11
+    x, y = _tile_of(X0 + 5000, Y0 + 5000, z)
+    ours = mapbox_vector_tile.decode(source.tile(z, x, y))["risk"]["features"]
+    library = mapbox_vector_tile.decode(
+        mapbox_vector_tile.encode(
+            [{"name": "risk", "features": source.features(z, x, y)}],
+            default_options={"quantize_bounds": maps.tile_bounds(z, x, y), "extents": 4096},
+        )
+    )["risk"]["features"]
+    assert len(ours) == len(library) > 1
+    for a, b in zip(ours, library, strict=True):
+        assert a["properties"] == b["properties"]
+        assert a["geometry"]["type"] == "MultiPolygon"
+        assert shapely.equals(shapely.geometry.shape(a["geometry"]), shapely.geometry.shape(b["geometry"]))
+
+
+def test_a_big_layer_builds_its_first_view_when_indexed() -> None:
+    source = maps.TileSource(_grid(100), name="risk", rank_by="score", max_features=500, prebuild=True)
+    assert source.prebuilding is not None
+    source.prebuilding.join()
+    view = source.first_view()
+    assert view and len(view) <= maps.tiles.PREBUILD_MAX_TILES
+    assert {z for z, _x, _y in view} == set(range(max(z for z, _x, _y in view) + 1))  # whole zooms
+    assert set(source._ready) == set(view)
+    fresh = maps.TileSource(_grid(100), name="risk", rank_by="score", max_features=500)
+    assert fresh.prebuilding is None  # small layers build on demand
+    for z, x, y in view[-5:]:
+        assert source.tile(z, x, y) == fresh.tile(z, x, y)
 
 
 def test_empty_tiles_and_bad_addresses() -> None:
@@ -195,14 +290,22 @@ def test_postgis_st_asmvt_gives_the_same_features(pg_dsn: str, max_features: int
                 )
         conn.execute("CREATE INDEX ON cells USING gist (geom)")
         sql = maps.postgis_tile_sql(
-            "cells", columns, name="risk", rank_by="score", max_features=max_features, thin_bins=8
+            "cells",
+            columns,
+            name="risk",
+            rank_by="score",
+            max_features=max_features,
+            thin_bins=8,
+            merge_by=source.merge_by,
         )
         data = bytes(conn.execute(sql, {"z": z, "x": x, "y": y}).fetchone()[0])
-    ours = {
-        f["properties"]["unit_id"]: f
-        for f in mapbox_vector_tile.decode(source.tile(z, x, y))["risk"]["features"]
-    }
-    theirs = {f["properties"]["unit_id"]: f for f in mapbox_vector_tile.decode(data)["risk"]["features"]}
+
+    def key(f: dict) -> str:  # a cell by its id, a merged level by its level
+        return f["properties"].get("unit_id") or f"level {f['properties']['level']}"
+
+    ours = {key(f): f for f in mapbox_vector_tile.decode(source.tile(z, x, y))["risk"]["features"]}
+    theirs = {key(f): f for f in mapbox_vector_tile.decode(data)["risk"]["features"]}
+    assert any(k.startswith("level") for k in ours) == (max_features == 40)
     assert len(ours) > 0 and set(ours) == set(theirs)
     for uid, f in theirs.items():
         props = {k: v for k, v in f["properties"].items() if v is not None}
@@ -303,7 +406,12 @@ def test_line_tiles_decode_to_the_library_encoding() -> None:
 def test_the_feature_at_a_point_is_the_one_the_tile_draws_there(max_features: int) -> None:
     """The page's hover lookup: thinned, the square's worst cell and its count; else the cell."""
     source = maps.TileSource(
-        _grid(100), name="risk", columns=["score", "level"], rank_by="score", max_features=max_features
+        _grid(100),
+        name="risk",
+        columns=["score", "level"],
+        rank_by="score",
+        max_features=max_features,
+        merge_by=None,
     )
     z = 11
     x, y = _tile_of(X0 + 5000, Y0 + 5000, z)

@@ -115,6 +115,7 @@ class PostgresTiles(PostgresConnection):
                 max_features=source.max_features,
                 thin_bins=source.thin_bins,
                 schema=scenario["layer_schema"],
+                merge_by=source.merge_by,
             )
             cur.execute(sql.encode("utf-8"), {"z": z, "x": x, "y": y})
             found = cur.fetchone()

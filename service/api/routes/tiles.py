@@ -18,7 +18,11 @@ Tiles of risk are built by :class:`maps.TileSource`
 (a spatial index over the layer in Web Mercator, built once per layer version, when the layer
 is scored for a layer above the threshold: :meth:`RiskEntry.tile_source`) and kept in
 a bounded LRU per layer version: the version is the scored layer itself, so a re-scored or
-deleted scenario never serves an old tile. A tile has the layer's version in its ``ETag``.
+deleted scenario never serves an old tile. A tile has the layer's version in its ``ETag``;
+the TileJSON's tile URL carries the version (``v=``), so a tile asked with the current version
+is cached by the browser as ``immutable`` (a new version is a new URL), and ``If-None-Match``
+is answered 304. A big risk layer's first view is built ahead, when its tile index is built
+(:meth:`maps.TileSource.prebuild`), and a crowded tile merges its cells by level.
 A layer of more than :data:`GEOJSON_MAX_FEATURES` units is drawn from tiles by the web page.
 
 On the PostgreSQL store each layer version is also a PostGIS table of the scenario's schema
@@ -225,7 +229,10 @@ async def tilejson(
     """TileJSON 3.0 of ``layer``, with its ``features`` count and the page's switch threshold."""
     tiled = await run_in_threadpool(_tiled, request, scenario_id, layer, units, standard)
     bounds = tiled.bounds or (-180.0, -85.0, 180.0, 85.0)
-    query = f"?units={units}&standard={standard}" if layer == "risk" else ""
+    # the version in the URL: a tile of it never changes, so the browser may keep it (immutable)
+    query = (
+        f"?units={units}&standard={standard}&v={tiled.version}" if layer == "risk" else f"?v={tiled.version}"
+    )
     return {
         "tilejson": "3.0.0",
         "name": layer,
@@ -288,11 +295,16 @@ async def vector_tile(
     request: Request,
     units: UnitsParam = "communities",
     standard: StandardParam = DEFAULT_STANDARD,
+    v: Annotated[
+        str | None, Query(description="The layer version (TileJSON's); tiles of it are immutable")
+    ] = None,
 ) -> Response:
     """Tile ``z/x/y`` of ``layer`` (Web Mercator, extent 4096); 204 when no feature meets it.
 
     A tile beyond its zoom's grid (``x`` or ``y`` from ``2**z``) does not exist: 404, as tile
-    servers answer (the schema bounds each number, not one by another).
+    servers answer (the schema bounds each number, not one by another). Asked with the
+    layer's current version ``v`` (TileJSON's URL), the tile is cached for a year as
+    ``immutable``; otherwise for 5 minutes. ``If-None-Match`` with its ETag: 304.
     """
     try:
         maps.check_tile(z, x, y)
@@ -315,8 +327,15 @@ async def vector_tile(
 
         return tiled.tiles.get((z, x, y), make), tiled.version
 
+    tiled = await run_in_threadpool(_tiled, request, scenario_id, layer, units, standard)
+    etag = f'"{tiled.version}-{z}-{x}-{y}"'
+    lasting = "private, max-age=31536000, immutable" if v == tiled.version else "private, max-age=300"
+    headers = {"ETag": etag, "Cache-Control": lasting}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
     body, version = await run_in_threadpool(build)
-    headers = {"ETag": f'"{version}-{z}-{x}-{y}"', "Cache-Control": "private, max-age=300"}
+    if version != tiled.version:  # re-scored meanwhile: the new version, briefly cached
+        headers = {"ETag": f'"{version}-{z}-{x}-{y}"', "Cache-Control": "private, max-age=300"}
     if not body:
         return Response(status_code=204, headers=headers)
     return Response(body, media_type=maps.MVT_MEDIA_TYPE, headers=headers)
