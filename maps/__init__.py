@@ -59,12 +59,12 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "MAX_ZOOM",
         "MVT_MEDIA_TYPE",
         "RISK_TILE_COLUMNS",
-        "RoadTileSource",
         "TileSource",
         "check_tile",
         "postgis_tile_sql",
         "tile_bounds",
     ),
+    "road_tiles": ("RoadTileSource",),
     "tile_archive": ("default_max_zoom", "write_pmtiles"),
     "report": (
         "report_html",
@@ -97,12 +97,12 @@ if TYPE_CHECKING:
     from .qgis_styles import write_qgis_styles
     from .register_figures import four_colour_figure, ranking_figure, register_trend_figure
     from .report import report_html, write_report
+    from .road_tiles import RoadTileSource
     from .tile_archive import default_max_zoom, write_pmtiles
     from .tiles import (
         MAX_ZOOM,
         MVT_MEDIA_TYPE,
         RISK_TILE_COLUMNS,
-        RoadTileSource,
         TileSource,
         check_tile,
         postgis_tile_sql,

@@ -24,7 +24,8 @@ import shapely
 from gis import InputError, MissingDependencyError
 from gis.atomic import atomic_path
 
-from .tiles import BUFFER, EXTENT, MAX_ZOOM, RoadTileSource, TileSource
+from .road_tiles import RoadTileSource
+from .tiles import BUFFER, EXTENT, MAX_ZOOM, TileSource
 
 __all__ = ["default_max_zoom", "write_pmtiles"]
 

@@ -17,7 +17,8 @@ import shapely
 
 import gis
 import maps
-from maps.tiles import BUFFER, EXTENT, ROAD_DEFAULT_MIN_ZOOM, ROAD_MIN_ZOOM, RoadTileSource, tile_bounds
+from maps.road_tiles import ROAD_DEFAULT_MIN_ZOOM, ROAD_MIN_ZOOM, RoadTileSource
+from maps.tiles import BUFFER, EXTENT, tile_bounds
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # mapbox_vector_tile
 
