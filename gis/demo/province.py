@@ -53,7 +53,14 @@ from ._province_resources import build_rural_hazards, build_rural_resources
 from ._province_streets import countryside_streets
 from .city import _check_seed, generator_metadata, load_demo_params
 
-__all__ = ["LAYER_NAMES", "demo_province", "load_province_params", "province_summary", "write_demo_province"]
+__all__ = [
+    "LAYER_NAMES",
+    "demo_province",
+    "load_province_params",
+    "province_summary",
+    "write_demo_province",
+    "write_demo_province_osm",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -467,3 +474,72 @@ def write_demo_province(
     path = write_folder(out, layers, scenario_layers=list(LAYERS), metadata=meta, notes=notes)
     logger.info("wrote %s (%d layers + metadata) in %.1f s", out, len(layers), time.perf_counter() - t0)
     return path
+
+
+def write_demo_province_osm(
+    path: str | Path,
+    *,
+    seed: int = 42,
+    n_road_nodes: int | None = None,
+    province_params: TableOverrides = None,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Write the demo province as an OpenStreetMap file (PBF or XML by its name), atomically.
+
+    The roads of :func:`demo_province` become ways (its ``highway``, ``name``, ``maxspeed``,
+    ``oneway``, ``junction`` and ``bridge`` tags), and its fire stations, hazards, communities,
+    sensitive sites and barriers are tagged as the demo city's OSM file tags them
+    (:func:`gis.demo.write_demo_osm`), so ``riskplan init province.osm.pbf`` then ``riskplan run``
+    measure the OSM path at province scale. The file says it is synthetic: the header's
+    ``generator``, editors' ``upload=false``, and a ``place=state`` node whose ``description``
+    says so. No building footprints are written.
+
+    Parameters
+    ----------
+    path
+        The file to write (replaced if it exists): PBF for ``.pbf`` / ``.osm.pbf``, XML for ``.osm``.
+    seed, n_road_nodes, province_params, progress
+        As for :func:`demo_province`; ``progress`` also hears ``"writing"``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        For a bad seed, size, parameter or file name ending.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from gis.osm import read_osm_features
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     pbf = write_demo_province_osm(Path(d) / "province.osm.pbf", n_road_nodes=30_000)
+    ...     state = read_osm_features(pbf, {"place": "state"})
+    >>> "SYNTHETIC" in state["tags"].iloc[0]
+    True
+    """
+    from ._osm import osm_write_format, write_city_osm
+
+    osm_write_format(path)  # a bad file name fails before the province is generated
+    p = load_province_params(province_params)
+    layers = demo_province(seed=seed, n_road_nodes=n_road_nodes, province_params=p, progress=progress)
+    if progress is not None:
+        progress("writing")
+    meta = _metadata(p, seed, n_road_nodes)
+    generator = (
+        f"riskplan demo province (gis.demo.write_demo_province_osm) v{meta['generator_version']}: "
+        f"SYNTHETIC data, not a real place (seed {seed}, {meta['n_road_nodes']} road nodes)"
+    )
+    place = {
+        "place": "state",
+        "name": meta["name"],
+        "description": f"{meta['description']} SYNTHETIC: no road, station or hazard in it is real.",
+        "population": str(int(layers["communities"]["population"].sum())),
+        "source": str(p["province"]["source"]),
+    }
+    out = write_city_osm(layers, path, generator=generator, place=place, n_buildings=0, seed=seed)
+    logger.info("wrote %s (synthetic demo province as OSM)", out)
+    return out

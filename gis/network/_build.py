@@ -51,9 +51,13 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass
 class _Lines:
-    """Drivable lines ready to assemble (one row per single-part line, metric CRS)."""
+    """Drivable lines ready to assemble (one row per single-part line, metric CRS).
 
-    geometry: npt.NDArray[np.object_]
+    Line ``i`` has the vertices ``xy[offsets[i]:offsets[i + 1]]``.
+    """
+
+    xy: FloatArray
+    offsets: npt.NDArray[np.int64]
     crs: pyproj.CRS
     keys: npt.NDArray[np.int64] | None
     highway: npt.NDArray[np.object_]
@@ -102,8 +106,8 @@ class _Topology:
 
 
 def _topology(lines: _Lines, source: str | None) -> _Topology:
-    xy = shapely.get_coordinates(lines.geometry)
-    counts = shapely.get_num_coordinates(lines.geometry).astype(np.int64)
+    xy = lines.xy
+    counts = np.diff(lines.offsets)
     line_of = np.repeat(np.arange(len(counts)), counts)
     keys = lines.keys
     vid = np.unique(keys, return_inverse=True)[1].ravel() if keys is not None else _vertex_ids(xy)
@@ -384,8 +388,11 @@ def _prepare(
             log.warning("%s: `node_ids` do not match the vertices; joining on coordinates", where)
     direction = _directions(tag("oneway"), tag("junction"), implied)
     osmid_col = next((c for c in ("osmid", "osm_id") if c in lines), None)
+    offsets = np.zeros(len(parts) + 1, np.int64)
+    np.cumsum(shapely.get_num_coordinates(parts), out=offsets[1:])
     return _Lines(
-        geometry=parts,
+        xy=shapely.get_coordinates(parts),
+        offsets=offsets,
         crs=pyproj.CRS.from_user_input(metric.crs),
         keys=keys,
         highway=highway[idx],
