@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import geopandas as gpd
@@ -32,13 +33,16 @@ from ._report import NetworkReport
 from ._speeds import _directions, _osmids, _speeds, _text, parse_other_tags
 from .graph import RoadGraph
 
-__all__ = ["JOIN_TOLERANCE_M", "MAX_SCALE_ERROR", "CRSArg"]
+__all__ = ["JOIN_TOLERANCE_M", "LINE_ATTRS", "MAX_SCALE_ERROR", "CRSArg"]
 
 # Messages keep the logger of the public module, as before the split (the CLI prints its name).
 log = logging.getLogger(__name__)
 
 #: Line-layer vertices closer than this (after rounding metric coordinates) are one vertex.
 JOIN_TOLERANCE_M = 0.01
+#: Line-layer columns every edge of a line keeps, in :attr:`RoadGraph.edge_attrs` (text or None):
+#: ``city``, the city (territory) a road lies in, as a province's layers name it.
+LINE_ATTRS: tuple[str, ...] = ("city",)
 #: Metric input whose CRS scale error exceeds this at the data is reprojected to UTM.
 MAX_SCALE_ERROR = 0.005
 
@@ -69,6 +73,7 @@ class _Lines:
     rows: npt.NDArray[np.int64]
     n_lines_in: int
     n_skipped: int
+    attrs: Mapping[str, npt.NDArray[np.object_]] = field(default_factory=dict)  # per line: LINE_ATTRS
 
 
 def _vertex_ids(xy: FloatArray) -> npt.NDArray[np.int64]:
@@ -257,6 +262,7 @@ def _assemble(lines: _Lines, *, keep_largest: bool, source: str | None, t0: floa
         source=source,
         report=report,
         osm_node_id=topo.node_key[keep_n] if topo.node_key is not None else None,
+        edge_attrs=MappingProxyType({k: v[el] for k, v in lines.attrs.items()}),
     )
     _log_report(report, source)
     return graph
@@ -404,6 +410,7 @@ def _prepare(
         rows=idx,
         n_lines_in=n_in,
         n_skipped=int((~use).sum()),
+        attrs={k: tag(k)[idx] for k in LINE_ATTRS if k in lines},
     )
 
 

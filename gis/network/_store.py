@@ -59,11 +59,24 @@ def _text_array(values: list[Any]) -> npt.NDArray[np.str_]:
     return np.array([json.dumps(v, default=str) for v in values], dtype=str)
 
 
+def _text_codes(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.str_]] | None:
+    """Codes (-1: None) and distinct values of an array of text or None; None for anything else."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    if len(codes) != len(values) or not all(type(u) is str for u in uniques):
+        return None
+    if (codes < 0).any() and not all(v is None for v in values[codes < 0]):  # NaN is not None
+        return None
+    return codes.astype(np.int32), np.array(list(uniques), dtype=str)
+
+
 def _attrs(prefix: str, attrs: Any, arrays: dict[str, Any], kinds: dict[str, str]) -> None:
     for i, (name, values) in enumerate(attrs.items()):
         slot = f"{prefix}{i}"
         if values.dtype.kind in "biuf":
             arrays[slot], kinds[name] = values, "array"
+        elif (coded := _text_codes(values)) is not None:  # a city per edge: codes, not 11 M JSON texts
+            arrays[slot], arrays[f"{slot}_values"] = coded
+            kinds[name] = "text"
         else:
             arrays[slot], kinds[name] = _text_array(values.tolist()), "json"
 
@@ -105,7 +118,12 @@ def _read_attrs(prefix: str, kinds: dict[str, str], data: Any) -> dict[str, Any]
     out: dict[str, Any] = {}
     for i, (name, kind) in enumerate(kinds.items()):
         values = data[f"{prefix}{i}"]
-        if kind == "json":
+        if kind == "text":
+            table = np.empty(len(data[f"{prefix}{i}_values"]) + 1, dtype=object)
+            table[:-1] = data[f"{prefix}{i}_values"].tolist()
+            table[-1] = None
+            values = table[values]  # code -1 picks the trailing None
+        elif kind == "json":
             obj = np.empty(len(values), dtype=object)
             obj[:] = [json.loads(v) for v in values.tolist()]
             values = obj

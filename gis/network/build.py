@@ -52,7 +52,10 @@ def graph_from_lines(
     backward, ``no``; ``junction=roundabout`` and ``highway=motorway`` imply oneway),
     ``maxspeed``, ``junction``, ``area``, ``name``, ``osm_id``/``osmid``; tags missing as
     columns are read from an ogr2ogr ``other_tags`` column. A ``node_ids`` column (as from
-    :func:`gis.osm.read_osm_ways`) joins lines on node ids instead of coordinates.
+    :func:`gis.osm.read_osm_ways`) joins lines on node ids instead of coordinates. A ``city``
+    column (a province's roads: the city a road lies in) goes to every edge of its line, as
+    ``edge_attrs["city"]`` (text, None where empty), kept by ``save_graph`` / ``load_graph``,
+    ``subgraph`` and ``to_networkx`` (an edge attribute ``city``).
 
     Parameters
     ----------
