@@ -201,7 +201,7 @@ def read_osm_way_arrays(path: str | Path, *, keys: Sequence[str] = ("highway",))
     --------
     >>> ways = read_osm_way_arrays("tests/fixtures/tiny_city.osm.xml")
     >>> len(ways), ways.offsets[:3].tolist(), ways.tags["highway"][0]
-    (9, [0, 3, 5], 'secondary')
+    (9, [0, 5, 8], 'residential')
     """
     path = _check_file(path)
     xs, ys, refs = array("i"), array("i"), array("q")

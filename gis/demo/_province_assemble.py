@@ -4,7 +4,7 @@ The cities come as :func:`gis.demo.demo_city` layers in UTM; the countryside's p
 province's local frame, moved to UTM here and rounded to the centimetre like the cities'.
 Every layer gets ids numbered across the province, the ``source`` column, a ``city`` column
 (the territory a feature lies in) and the ``synthetic`` attributes. A road's ``city`` is the
-territory holding the greater part of its length (:func:`road_cities`): a city's own streets
+territory holding the largest part of its length (:func:`road_cities`): a city's own streets
 are its city's, a country road between two cities the one it mostly runs in; the territories
 tile the province, so no road is left without one.
 """
@@ -149,7 +149,7 @@ def road_cities(
     terr: Sequence[Any],
     locate: Callable[[FloatArray, list[Any]], npt.NDArray[np.int64]],
 ) -> npt.NDArray[np.int64]:
-    """The territory holding the greater part of each line's length (ties: the first territory).
+    """The territory holding the largest part of each line's length (ties: the first territory).
 
     A line whose vertices all lie in one territory (``locate``: the nearest one for a vertex on
     none) is that territory's; only a line with vertices in several is measured, by the length of

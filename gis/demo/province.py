@@ -225,7 +225,7 @@ def demo_province(
         The layers of :data:`LAYER_NAMES` in that order: those of :func:`gis.demo.demo_city`
         (the roads of every city and of the country in one network; every point and polygon
         layer with a ``city`` column, the territory it lies in, and the roads with the territory
-        holding the greater part of their length) and ``cities`` (id, name,
+        holding the largest part of their length) and ``cities`` (id, name,
         tier, population, urban_population, area_km2, urban_area_km2: the territory of each
         city). All in ``province.crs`` (EPSG:32649), each with ``attrs["synthetic"] = True``
         and a ``source`` column, layers with ids indexed by them
@@ -471,7 +471,7 @@ def write_demo_province(
         "station, depot, hazard, community or incident in it is real.",
         "The `cities` layer of demo_province.gpkg holds each city's territory; every point and "
         "polygon layer has a `city` column naming the territory it lies in, and so do the roads "
-        "(the territory holding the greater part of a road's length).",
+        "(the territory holding the largest part of a road's length).",
     ]
     path = write_folder(out, layers, scenario_layers=list(LAYERS), metadata=meta, notes=notes)
     logger.info("wrote %s (%d layers + metadata) in %.1f s", out, len(layers), time.perf_counter() - t0)
@@ -515,12 +515,14 @@ def write_demo_province_osm(
 
     Examples
     --------
+    Not run here (about 40 s; tests/test_demo_province_osm.py writes one):
+
     >>> import tempfile
     >>> from gis.osm import read_osm_features
-    >>> with tempfile.TemporaryDirectory() as d:
+    >>> with tempfile.TemporaryDirectory() as d:  # doctest: +SKIP
     ...     pbf = write_demo_province_osm(Path(d) / "province.osm.pbf", n_road_nodes=30_000)
     ...     state = read_osm_features(pbf, {"place": "state"})
-    >>> "SYNTHETIC" in state["tags"].iloc[0]
+    >>> "SYNTHETIC" in state["tags"].iloc[0]  # doctest: +SKIP
     True
     """
     from ._osm import osm_write_format, write_city_osm
