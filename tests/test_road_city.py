@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -83,3 +84,17 @@ def test_a_road_belongs_to_the_territory_holding_most_of_its_length() -> None:
         return np.where(xy[:, 0] < 10, 0, 1)
 
     assert road_cities(lines, [west, east], locate).tolist() == [0, 1, 0, 1]
+
+
+def test_a_file_with_coded_text_says_so_and_one_without_keeps_the_first_format(
+    roads: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    def stored_format(path: Path) -> str:
+        with np.load(path, allow_pickle=False) as data:
+            return str(json.loads(str(data["meta"]))["format"])
+
+    with_city = save_graph(graph_from_lines(roads), tmp_path / "city.npz")
+    without = save_graph(graph_from_lines(roads.drop(columns="city")), tmp_path / "plain.npz")
+    assert stored_format(with_city) == "riskplan-road-graph-npz-2"  # a -1 reader refuses it
+    assert stored_format(without) == "riskplan-road-graph-npz-1"
+    assert "city" not in load_graph(without).edge_attrs

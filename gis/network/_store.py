@@ -27,6 +27,9 @@ __all__ = ["FORMAT", "StoreError", "read_npz", "write_npz"]
 
 #: Format tag inside every file; a file with another tag is not read.
 FORMAT = "riskplan-road-graph-npz-1"
+#: The format of a file with text attributes stored as codes (kind ``text``), which a reader of
+#: :data:`FORMAT` alone would read as numbers; files without them keep :data:`FORMAT`.
+FORMAT_TEXT_CODES = "riskplan-road-graph-npz-2"
 
 _ARRAYS = (
     "node_xy",
@@ -101,7 +104,7 @@ def write_npz(graph: RoadGraph, path: Path) -> None:
     _attrs("node_attr_", graph.node_attrs, arrays, node_kinds)
     _attrs("edge_attr_", graph.edge_attrs, arrays, edge_kinds)
     meta = {
-        "format": FORMAT,
+        "format": FORMAT_TEXT_CODES if "text" in {*node_kinds.values(), *edge_kinds.values()} else FORMAT,
         "crs": graph.crs.to_wkt() if graph.crs is not None else None,
         "source": graph.source,
         "report": asdict(graph.report) if graph.report is not None else None,
@@ -136,7 +139,7 @@ def read_npz(path: Path) -> RoadGraph:
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            if meta.get("format") != FORMAT:
+            if meta.get("format") not in (FORMAT, FORMAT_TEXT_CODES):
                 msg = f"`{path}` is not a {FORMAT} file (format {meta.get('format')!r})"
                 raise StoreError(msg)
             arrays = {name: data[name] for name in _ARRAYS}
