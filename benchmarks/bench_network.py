@@ -10,6 +10,11 @@ and Chengdu (OSM XML) when ``../shared/data`` is there. For each input, side by 
   :data:`BASELINE_REV`, exported with ``git archive`` to a temporary folder), on the same input;
 - ``osmnx``: ``osmnx.graph_from_xml`` on the Chengdu XML.
 
+``--osm [FILE ...]`` (the OSM files of ``../shared/data`` when none are named, or a province PBF of
+``riskplan demo --province --osm``) measures only ``graph_from_osm``, straight from pyosmium's
+stream to arrays, beside the shapely-line path it replaced (``read_osm_ways`` then
+``graph_from_lines``), and checks the two graphs equal.
+
 Every case runs in its own subprocess; its peak memory is the child's maximum resident set size
 (``os.wait4`` rusage, so one case's peak is its own). ``prep s`` is making the input (the demo
 city generator, or reading a line layer), ``build s`` the graph build (wall clock) and ``cpu s``
@@ -20,6 +25,7 @@ Targets (issue 14, 2 cores): 1M nodes <= 8 s and <= 1.5 GB peak (networkx builde
     .venv/bin/python benchmarks/bench_network.py            # 100k and 1M nodes, real data
     .venv/bin/python benchmarks/bench_network.py --quick    # 10k and 100k nodes
     .venv/bin/python benchmarks/bench_network.py --no-old   # skip the old pipeline
+    .venv/bin/python benchmarks/bench_network.py --osm province.osm.pbf   # OSM: arrays vs lines
 """
 
 from __future__ import annotations
@@ -53,6 +59,57 @@ def _count(graph: Any) -> tuple[int, int]:
     return graph.number_of_nodes(), graph.number_of_edges()
 
 
+def _digest(graph: Any) -> str:
+    """SHA-256 of every array of a RoadGraph (equal graphs, equal digests)."""
+    import dataclasses
+    import hashlib
+
+    import numpy as np
+    import pandas as pd
+
+    h = hashlib.sha256()
+    for f in dataclasses.fields(graph):
+        value = getattr(graph, f.name)
+        if isinstance(value, pd.Categorical):
+            h.update(np.asarray(value.codes).tobytes() + repr(list(value.categories)).encode())
+        elif isinstance(value, np.ndarray):
+            h.update(value.tobytes())
+    return h.hexdigest()
+
+
+def _osm_files() -> list[Path]:
+    names = ("fixtures/aguascalientes.osm.pbf", "chengdu/chengdu_osm.osm.bz2")
+    more = sorted((SHARED / "osm_more").glob("*.osm.*")) if SHARED.exists() else []
+    return [p for p in (*(SHARED / n for n in names), *more) if p.exists()]
+
+
+def osm_main(files: list[Path]) -> None:
+    """``graph_from_osm`` (arrays) beside the shapely-line path, each file in its own subprocesses."""
+    header = f"{'OSM file':<44} {'nodes':>9} {'edges':>10} {'build s':>8} {'cpu s':>7} {'peak MB':>8}"
+    print(header)
+    print("-" * len(header))
+    for path in files or _osm_files():
+        new = _spawn("osm", str(path))
+        old = _spawn("osm-lines", str(path))
+        for label, r in ((f"{path.name}: arrays (graph_from_osm)", new), ("  shapely lines (before)", old)):
+            if "error" in r:
+                print(f"{label:<44} error: {r['error']}")
+                continue
+            print(
+                f"{label:<44} {r['nodes']:>9,} {r['edges']:>10,} {r['build_s']:>8.2f} "
+                f"{r['build_cpu_s']:>7.2f} {r['peak_mb']:>8.0f}",
+                flush=True,
+            )
+        if "error" not in new and "error" not in old:
+            same = "equal graphs" if new["digest"] == old["digest"] else "GRAPHS DIFFER"
+            print(
+                f"  lines / arrays: {old['build_s'] / new['build_s']:.2f}x time, "
+                f"{old['build_cpu_s'] / new['build_cpu_s']:.2f}x CPU, "
+                f"{old['peak_mb'] / new['peak_mb']:.2f}x peak memory; {same}"
+            )
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -82,6 +139,13 @@ def run_case(case: str, arg: str, then_networkx: bool) -> Result:
     elif case == "osm":
         t0, c0 = time.perf_counter(), time.process_time()
         graph = graph_from_osm(arg)
+        out["digest"] = _digest(graph)
+    elif case == "osm-lines":
+        from gis.osm import read_osm_ways
+
+        t0, c0 = time.perf_counter(), time.process_time()
+        graph = graph_from_lines(read_osm_ways(arg), source=arg)
+        out["digest"] = _digest(graph)
     elif case == "osmnx-xml":
         import osmnx as ox
 
@@ -171,11 +235,22 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10k and 100k nodes instead of 100k and 1M")
     parser.add_argument("--no-old", action="store_true", help="skip the old networkx pipeline")
     parser.add_argument("--old-rev", default=BASELINE_REV, help="revision of the old pipeline")
+    parser.add_argument(
+        "--osm",
+        nargs="*",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="only OSM files: graph_from_osm beside the shapely-line path (default: ../shared/data's)",
+    )
     parser.add_argument("--case", nargs=2, metavar=("CASE", "ARG"), help=argparse.SUPPRESS)
     parser.add_argument("--then-networkx", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        print(json.dumps(run_case(*args.case, args.then_networkx)))
+        print(json.dumps(run_case(args.case[0], args.case[1], args.then_networkx)))
+        return
+    if args.osm is not None:
+        osm_main(args.osm)
         return
 
     inputs: list[tuple[str, str, str]] = []

@@ -37,6 +37,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "demo_province",
         "write_demo_osm",
         "write_demo_province",
+        "write_demo_province_osm",
         "write_demo_scenario",
     ),
     "io": (
@@ -76,7 +77,14 @@ __getattr__, __dir__ = attach(__name__, _EXPORTS)
 if TYPE_CHECKING:
     from .census import CensusJoin, join_census, read_census
     from .crs import check_coordinates, local_metric_crs, require_metric, require_same_crs, to_metric
-    from .demo import demo_city, demo_province, write_demo_osm, write_demo_province, write_demo_scenario
+    from .demo import (
+        demo_city,
+        demo_province,
+        write_demo_osm,
+        write_demo_province,
+        write_demo_province_osm,
+        write_demo_scenario,
+    )
     from .errors import (
         CRSError,
         InputError,
@@ -175,6 +183,7 @@ __all__ = [
     "validate_layers",
     "write_demo_osm",
     "write_demo_province",
+    "write_demo_province_osm",
     "write_demo_scenario",
     "write_scenario",
 ]

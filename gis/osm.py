@@ -8,13 +8,15 @@ GeoDataFrames in EPSG:4326.
 from __future__ import annotations
 
 import logging
+from array import array
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import osmium
 import shapely
 from osmium.osm import Way
@@ -27,10 +29,12 @@ from .tables import TableOverrides
 __all__ = [
     "OSM_SUFFIXES",
     "OsmLayers",
+    "OsmWayArrays",
     "has_drivable_way",
     "is_osm_file",
     "read_osm_features",
     "read_osm_layers",
+    "read_osm_way_arrays",
     "read_osm_ways",
 ]
 
@@ -90,7 +94,8 @@ def read_osm_ways(
     """Read the ways that carry any of ``keys`` as lines, with their node ids.
 
     Vertices whose node is missing from the file (ways cut at the edge of an extract) are
-    dropped and the way is split there, so every vertex of a line has a location.
+    dropped and the way is split there, so every vertex of a line has a location. The lines
+    are those of :func:`read_osm_way_arrays`, as shapely geometries.
 
     Parameters
     ----------
@@ -120,9 +125,88 @@ def read_osm_ways(
     >>> ways.node_ids.iloc[0].dtype
     dtype('int64')
     """
+    return read_osm_way_arrays(path, keys=keys).frame()
+
+
+@dataclass(frozen=True)
+class OsmWayArrays:
+    """Way lines read from an OSM file as packed arrays (GeoArrow-style), one row per line.
+
+    A line is a way, or a part of a way cut where its nodes are missing from the file. Line
+    ``i`` has the vertices ``offsets[i]:offsets[i + 1]`` of ``lon``, ``lat`` and ``node_id``.
+
+    Attributes
+    ----------
+    lon, lat
+        Vertex coordinates in degrees (EPSG:4326), exactly as pyosmium gives them.
+    node_id
+        OSM node id of each vertex.
+    offsets
+        Start of each line's vertices, and the end of the last (``n_lines + 1`` values).
+    osm_id
+        OSM way id of each line.
+    tags
+        ``{key: object array}`` of tag values (None where absent), one per :data:`WAY_COLUMNS`.
+    n_cut
+        Way nodes missing from the file (where ways were cut).
+    """
+
+    lon: npt.NDArray[np.float64]
+    lat: npt.NDArray[np.float64]
+    node_id: npt.NDArray[np.int64]
+    offsets: npt.NDArray[np.int64]
+    osm_id: npt.NDArray[np.int64]
+    tags: Mapping[str, npt.NDArray[np.object_]]
+    n_cut: int = 0
+
+    def __len__(self) -> int:
+        return len(self.osm_id)
+
+    @property
+    def counts(self) -> npt.NDArray[np.int64]:
+        """Number of vertices of each line."""
+        return np.diff(self.offsets)
+
+    def frame(self) -> gpd.GeoDataFrame:
+        """The lines as a GeoDataFrame (the columns of :func:`read_osm_ways`)."""
+        counts = self.counts
+        xy = np.column_stack([self.lon, self.lat])
+        geometry = shapely.linestrings(xy, indices=np.repeat(np.arange(len(counts)), counts))
+        columns: dict[str, Any] = {"osm_id": self.osm_id}
+        columns.update({c: list(self.tags[c]) for c in WAY_COLUMNS})
+        gdf = gpd.GeoDataFrame(columns, geometry=geometry, crs="EPSG:4326")
+        gdf["osm_id"] = gdf["osm_id"].astype(np.int64)
+        gdf["node_ids"] = np.split(self.node_id, self.offsets[1:-1]) if len(counts) else []
+        return gdf
+
+
+#: Largest valid fixed-point coordinates of libosmium (degrees x 1e7).
+_MAX_X, _MAX_Y = 1_800_000_000, 900_000_000
+
+
+def read_osm_way_arrays(path: str | Path, *, keys: Sequence[str] = ("highway",)) -> OsmWayArrays:
+    """Read the ways that carry any of ``keys`` as packed arrays, streaming, without geometries.
+
+    pyosmium streams the file with node locations cached; each way gives its node ids, its
+    nodes' fixed-point locations and its tags, and the lines are cut where nodes are missing
+    from the file, in numpy. A part left with one vertex is dropped. The coordinates are
+    libosmium's own (``Location.lon`` / ``lat``: the fixed-point value / 1e7), bit for bit.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, not an OSM file, or corrupt.
+
+    Examples
+    --------
+    >>> ways = read_osm_way_arrays("tests/fixtures/tiny_city.osm.xml")
+    >>> len(ways), ways.offsets[:3].tolist(), ways.tags["highway"][0]
+    (9, [0, 5, 8], 'residential')
+    """
     path = _check_file(path)
-    acc = _Ways()
-    n_cut = 0
+    xs, ys, refs = array("i"), array("i"), array("q")
+    way_ids, lengths = array("q"), array("q")
+    values: list[list[str | None]] = []
     fp = (
         osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
         .with_locations()
@@ -134,56 +218,67 @@ def read_osm_ways(
             if not isinstance(way, Way):
                 continue
             tags = way.tags
-            values = [tags.get(c) for c in WAY_COLUMNS]
-            run: list[int] = []
+            values.append([tags.get(c) for c in WAY_COLUMNS])
+            way_ids.append(way.id)
+            n = 0
             for ref in way.nodes:
                 loc = ref.location
-                if loc.valid():
-                    run.append(ref.ref)
-                    acc.lons.append(loc.lon)
-                    acc.lats.append(loc.lat)
-                    continue
-                n_cut += 1
-                acc.close(run, way.id, values)
-                run = []
-            acc.close(run, way.id, values)
+                xs.append(loc.x)
+                ys.append(loc.y)
+                refs.append(ref.ref)
+                n += 1
+            lengths.append(n)
     except RuntimeError as exc:
         raise _corrupt(path, exc) from exc
-    if n_cut:
-        log.info("`%s`: %d way nodes are missing from the file; ways were cut there", path, n_cut)
-    gdf = acc.frame()
-    log.debug("`%s`: read %d ways", path, len(gdf))
-    return gdf
+    ways = _cut_ways(xs, ys, refs, way_ids=way_ids, lengths=lengths, values=values)
+    if ways.n_cut:
+        log.info("`%s`: %d way nodes are missing from the file; ways were cut there", path, ways.n_cut)
+    log.debug("`%s`: read %d ways", path, len(ways))
+    return ways
 
 
-@dataclass
-class _Ways:
-    """Accumulates way runs (located vertices) while a file is read."""
-
-    columns: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in ("osm_id", *WAY_COLUMNS)})
-    node_ids: list[list[int]] = field(default_factory=list)
-    lons: list[float] = field(default_factory=list)
-    lats: list[float] = field(default_factory=list)
-
-    def close(self, run: list[int], way_id: int, values: list[str | None]) -> None:
-        """Store ``run`` as one line, or forget its vertex when it is too short for a line."""
-        if len(run) >= 2:
-            self.columns["osm_id"].append(way_id)
-            for name, value in zip(WAY_COLUMNS, values, strict=True):
-                self.columns[name].append(value)
-            self.node_ids.append(run)
-        elif run:
-            del self.lons[-1], self.lats[-1]
-
-    def frame(self) -> gpd.GeoDataFrame:
-        xy = np.column_stack([np.asarray(self.lons, np.float64), np.asarray(self.lats, np.float64)])
-        counts = np.fromiter((len(r) for r in self.node_ids), np.int64, len(self.node_ids))
-        geometry = shapely.linestrings(xy, indices=np.repeat(np.arange(len(counts)), counts))
-        flat = np.fromiter((i for r in self.node_ids for i in r), np.int64, int(counts.sum()))
-        gdf = gpd.GeoDataFrame(self.columns, geometry=geometry, crs="EPSG:4326")
-        gdf["osm_id"] = gdf["osm_id"].astype(np.int64)
-        gdf["node_ids"] = np.split(flat, np.cumsum(counts)[:-1]) if len(counts) else []
-        return gdf
+def _cut_ways(
+    xs: array[int],
+    ys: array[int],
+    refs: array[int],
+    *,
+    way_ids: array[int],
+    lengths: array[int],
+    values: list[list[str | None]],
+) -> OsmWayArrays:
+    """Cut ways into lines of located vertices (runs of two or more) and pack them."""
+    x = np.frombuffer(xs, np.int32) if len(xs) else np.zeros(0, np.int32)
+    y = np.frombuffer(ys, np.int32) if len(ys) else np.zeros(0, np.int32)
+    node = np.frombuffer(refs, np.int64) if len(refs) else np.zeros(0, np.int64)
+    n_nodes = np.frombuffer(lengths, np.int64) if len(lengths) else np.zeros(0, np.int64)
+    way_of = np.repeat(np.arange(len(n_nodes)), n_nodes)
+    valid = (np.abs(x.astype(np.int64)) <= _MAX_X) & (np.abs(y.astype(np.int64)) <= _MAX_Y)
+    # a run starts at a way's first node or after a missing one; runs number the located nodes
+    starts = np.ones(len(valid), dtype=bool)
+    starts[1:] = (way_of[1:] != way_of[:-1]) | ~valid[:-1]
+    run = (np.cumsum(starts & valid) - 1)[valid]
+    way_of_run = way_of[valid][np.r_[True, run[1:] != run[:-1]]] if len(run) else way_of[:0]
+    size = np.bincount(run, minlength=len(way_of_run)) if len(run) else np.zeros(0, np.int64)
+    keep_run = size >= 2
+    keep = keep_run[run]
+    kept_ways = way_of_run[keep_run]
+    offsets = np.zeros(len(kept_ways) + 1, np.int64)
+    np.cumsum(size[keep_run], out=offsets[1:])
+    column_values = list(zip(*values, strict=True)) if values else [() for _ in WAY_COLUMNS]
+    tags = {}
+    for name, column in zip(WAY_COLUMNS, column_values, strict=True):
+        per_way = np.empty(len(column), dtype=object)
+        per_way[:] = column
+        tags[name] = per_way[kept_ways]
+    return OsmWayArrays(
+        lon=x[valid][keep] / 1e7,
+        lat=y[valid][keep] / 1e7,
+        node_id=node[valid][keep].copy(),
+        offsets=offsets,
+        osm_id=np.frombuffer(way_ids, np.int64)[kept_ways] if len(way_ids) else np.zeros(0, np.int64),
+        tags=tags,
+        n_cut=int((~valid).sum()),
+    )
 
 
 def _normalise_tags(tags: TagSpec) -> dict[str, frozenset[str] | bool]:

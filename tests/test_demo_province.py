@@ -163,6 +163,21 @@ def test_features_carry_the_city_whose_territory_holds_them(layers):
     assert (layers["fire_stations"].groupby("city").size() >= 6).all()  # every city has stations
 
 
+def test_roads_carry_the_city_holding_the_largest_part_of_their_length(layers):
+    cities, roads = layers["cities"], layers["roads"]
+    assert roads["city"].notna().all() and set(roads["city"]) == set(cities["name"])
+    terr = dict(zip(cities["name"], cities.geometry, strict=True))
+    share = [
+        shapely.length(shapely.intersection(line, terr[c])) / line.length
+        for c, line in zip(roads["city"], roads.geometry, strict=True)
+    ]
+    assert np.mean(share) > 0.99
+    for k in np.flatnonzero(np.asarray(share) < 0.999):  # roads across a border: the largest part
+        line = roads.geometry.iloc[k]
+        parts = {c: shapely.length(shapely.intersection(line, t)) for c, t in terr.items()}
+        assert parts[roads["city"].iloc[k]] >= max(parts.values()) - 1e-6, k
+
+
 # ----------------------------------------------------------------------------- roads
 
 
@@ -250,7 +265,7 @@ def test_out_dir_that_is_a_file_is_refused(tmp_path):
     [
         ["demo", "--province", "--nodes", "10"],
         ["demo", "--province", "--seed", "-3"],
-        ["demo", "--province", "--osm", "x.osm.pbf"],
+        ["demo", "--province", "--osm", "x.osm.pbf"],  # --out with --osm
     ],
 )
 def test_cli_bad_arguments_exit_2(argv, tmp_path, capsys):

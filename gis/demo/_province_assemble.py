@@ -3,7 +3,10 @@
 The cities come as :func:`gis.demo.demo_city` layers in UTM; the countryside's parts in the
 province's local frame, moved to UTM here and rounded to the centimetre like the cities'.
 Every layer gets ids numbered across the province, the ``source`` column, a ``city`` column
-(the territory a feature lies in) and the ``synthetic`` attributes.
+(the territory a feature lies in) and the ``synthetic`` attributes. A road's ``city`` is the
+territory holding the largest part of its length (:func:`road_cities`): a city's own streets
+are its city's, a country road between two cities the one it mostly runs in; the territories
+tile the province, so no road is left without one.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from ..schema import LAYERS
 from ..validate import index_by_id
 from ._province_places import CLASSES, Streets
 
-__all__ = ["assemble", "rural_roads_frame"]
+__all__ = ["assemble", "road_cities", "rural_roads_frame"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -105,11 +108,14 @@ def assemble(
         parts = []
         for k, layers in enumerate(city_layers):
             part = layers[name].reset_index(drop=True).drop(columns=["id", "source"], errors="ignore")
-            if name in _WITH_CITY:
+            if name in _WITH_CITY or name == "roads":
                 part["city"] = labels[k]
             parts.append(pd.DataFrame(part))
         if name == "roads":
-            parts.append(pd.DataFrame(rural["roads"]))
+            country = pd.DataFrame(rural["roads"])
+            utm = list(_to_utm(terr, origin, decimals))
+            country["city"] = labels[road_cities(rural["roads"].geometry.to_numpy(), utm, locate)]
+            parts.append(country)
         elif name in rural:
             local = rural[name].reset_index(drop=True)
             pts = shapely.get_coordinates(local.geometry.representative_point().to_numpy())
@@ -135,6 +141,29 @@ def assemble(
         out[name] = _finish(gdf, name, pp, seed)
     cities = _cities(pp, terr, out["communities"], origin=origin, decimals=decimals, crs=crs)
     out["cities"] = _finish(cities, "cities", pp, seed)
+    return out
+
+
+def road_cities(
+    lines: npt.NDArray[np.object_],
+    terr: Sequence[Any],
+    locate: Callable[[FloatArray, list[Any]], npt.NDArray[np.int64]],
+) -> npt.NDArray[np.int64]:
+    """The territory holding the largest part of each line's length (ties: the first territory).
+
+    A line whose vertices all lie in one territory (``locate``: the nearest one for a vertex on
+    none) is that territory's; only a line with vertices in several is measured, by the length of
+    its intersection with each of them.
+    """
+    xy, line = shapely.get_coordinates(lines, return_index=True)
+    owner = locate(xy, list(terr))
+    starts = np.flatnonzero(np.r_[True, line[1:] != line[:-1]])
+    lo, hi = np.minimum.reduceat(owner, starts), np.maximum.reduceat(owner, starts)
+    out = lo.copy()
+    mixed = np.flatnonzero(lo != hi)
+    if len(mixed):
+        lengths = np.column_stack([shapely.length(shapely.intersection(lines[mixed], t)) for t in terr])
+        out[mixed] = np.argmax(lengths, axis=1)
     return out
 
 

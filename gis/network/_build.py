@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import geopandas as gpd
@@ -32,13 +33,16 @@ from ._report import NetworkReport
 from ._speeds import _directions, _osmids, _speeds, _text, parse_other_tags
 from .graph import RoadGraph
 
-__all__ = ["JOIN_TOLERANCE_M", "MAX_SCALE_ERROR", "CRSArg"]
+__all__ = ["JOIN_TOLERANCE_M", "LINE_ATTRS", "MAX_SCALE_ERROR", "CRSArg"]
 
 # Messages keep the logger of the public module, as before the split (the CLI prints its name).
 log = logging.getLogger(__name__)
 
 #: Line-layer vertices closer than this (after rounding metric coordinates) are one vertex.
 JOIN_TOLERANCE_M = 0.01
+#: Line-layer columns every edge of a line keeps, in :attr:`RoadGraph.edge_attrs` (text or None):
+#: ``city``, the city (territory) a road lies in, as a province's layers name it.
+LINE_ATTRS: tuple[str, ...] = ("city",)
 #: Metric input whose CRS scale error exceeds this at the data is reprojected to UTM.
 MAX_SCALE_ERROR = 0.005
 
@@ -51,9 +55,13 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass
 class _Lines:
-    """Drivable lines ready to assemble (one row per single-part line, metric CRS)."""
+    """Drivable lines ready to assemble (one row per single-part line, metric CRS).
 
-    geometry: npt.NDArray[np.object_]
+    Line ``i`` has the vertices ``xy[offsets[i]:offsets[i + 1]]``.
+    """
+
+    xy: FloatArray
+    offsets: npt.NDArray[np.int64]
     crs: pyproj.CRS
     keys: npt.NDArray[np.int64] | None
     highway: npt.NDArray[np.object_]
@@ -65,6 +73,7 @@ class _Lines:
     rows: npt.NDArray[np.int64]
     n_lines_in: int
     n_skipped: int
+    attrs: Mapping[str, npt.NDArray[np.object_]] = field(default_factory=dict)  # per line: LINE_ATTRS
 
 
 def _vertex_ids(xy: FloatArray) -> npt.NDArray[np.int64]:
@@ -102,8 +111,8 @@ class _Topology:
 
 
 def _topology(lines: _Lines, source: str | None) -> _Topology:
-    xy = shapely.get_coordinates(lines.geometry)
-    counts = shapely.get_num_coordinates(lines.geometry).astype(np.int64)
+    xy = lines.xy
+    counts = np.diff(lines.offsets)
     line_of = np.repeat(np.arange(len(counts)), counts)
     keys = lines.keys
     vid = np.unique(keys, return_inverse=True)[1].ravel() if keys is not None else _vertex_ids(xy)
@@ -253,6 +262,7 @@ def _assemble(lines: _Lines, *, keep_largest: bool, source: str | None, t0: floa
         source=source,
         report=report,
         osm_node_id=topo.node_key[keep_n] if topo.node_key is not None else None,
+        edge_attrs=MappingProxyType({k: v[el] for k, v in lines.attrs.items()}),
     )
     _log_report(report, source)
     return graph
@@ -384,8 +394,11 @@ def _prepare(
             log.warning("%s: `node_ids` do not match the vertices; joining on coordinates", where)
     direction = _directions(tag("oneway"), tag("junction"), implied)
     osmid_col = next((c for c in ("osmid", "osm_id") if c in lines), None)
+    offsets = np.zeros(len(parts) + 1, np.int64)
+    np.cumsum(shapely.get_num_coordinates(parts), out=offsets[1:])
     return _Lines(
-        geometry=parts,
+        xy=shapely.get_coordinates(parts),
+        offsets=offsets,
         crs=pyproj.CRS.from_user_input(metric.crs),
         keys=keys,
         highway=highway[idx],
@@ -397,6 +410,7 @@ def _prepare(
         rows=idx,
         n_lines_in=n_in,
         n_skipped=int((~use).sum()),
+        attrs={k: tag(k)[idx] for k in LINE_ATTRS if k in lines},
     )
 
 

@@ -27,6 +27,9 @@ __all__ = ["FORMAT", "StoreError", "read_npz", "write_npz"]
 
 #: Format tag inside every file; a file with another tag is not read.
 FORMAT = "riskplan-road-graph-npz-1"
+#: The format of a file with text attributes stored as codes (kind ``text``), which a reader of
+#: :data:`FORMAT` alone would read as numbers; files without them keep :data:`FORMAT`.
+FORMAT_TEXT_CODES = "riskplan-road-graph-npz-2"
 
 _ARRAYS = (
     "node_xy",
@@ -59,11 +62,24 @@ def _text_array(values: list[Any]) -> npt.NDArray[np.str_]:
     return np.array([json.dumps(v, default=str) for v in values], dtype=str)
 
 
+def _text_codes(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.str_]] | None:
+    """Codes (-1: None) and distinct values of an array of text or None; None for anything else."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    if len(codes) != len(values) or not all(type(u) is str for u in uniques):
+        return None
+    if (codes < 0).any() and not all(v is None for v in values[codes < 0]):  # NaN is not None
+        return None
+    return codes.astype(np.int32), np.array(list(uniques), dtype=str)
+
+
 def _attrs(prefix: str, attrs: Any, arrays: dict[str, Any], kinds: dict[str, str]) -> None:
     for i, (name, values) in enumerate(attrs.items()):
         slot = f"{prefix}{i}"
         if values.dtype.kind in "biuf":
             arrays[slot], kinds[name] = values, "array"
+        elif (coded := _text_codes(values)) is not None:  # a city per edge: codes, not 11 M JSON texts
+            arrays[slot], arrays[f"{slot}_values"] = coded
+            kinds[name] = "text"
         else:
             arrays[slot], kinds[name] = _text_array(values.tolist()), "json"
 
@@ -88,7 +104,7 @@ def write_npz(graph: RoadGraph, path: Path) -> None:
     _attrs("node_attr_", graph.node_attrs, arrays, node_kinds)
     _attrs("edge_attr_", graph.edge_attrs, arrays, edge_kinds)
     meta = {
-        "format": FORMAT,
+        "format": FORMAT_TEXT_CODES if "text" in {*node_kinds.values(), *edge_kinds.values()} else FORMAT,
         "crs": graph.crs.to_wkt() if graph.crs is not None else None,
         "source": graph.source,
         "report": asdict(graph.report) if graph.report is not None else None,
@@ -105,7 +121,12 @@ def _read_attrs(prefix: str, kinds: dict[str, str], data: Any) -> dict[str, Any]
     out: dict[str, Any] = {}
     for i, (name, kind) in enumerate(kinds.items()):
         values = data[f"{prefix}{i}"]
-        if kind == "json":
+        if kind == "text":
+            table = np.empty(len(data[f"{prefix}{i}_values"]) + 1, dtype=object)
+            table[:-1] = data[f"{prefix}{i}_values"].tolist()
+            table[-1] = None
+            values = table[values]  # code -1 picks the trailing None
+        elif kind == "json":
             obj = np.empty(len(values), dtype=object)
             obj[:] = [json.loads(v) for v in values.tolist()]
             values = obj
@@ -118,7 +139,7 @@ def read_npz(path: Path) -> RoadGraph:
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            if meta.get("format") != FORMAT:
+            if meta.get("format") not in (FORMAT, FORMAT_TEXT_CODES):
                 msg = f"`{path}` is not a {FORMAT} file (format {meta.get('format')!r})"
                 raise StoreError(msg)
             arrays = {name: data[name] for name in _ARRAYS}

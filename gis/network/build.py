@@ -15,10 +15,11 @@ import shapely
 
 from ..errors import InputError, NetworkError
 from ..io import gdal_path
-from ..osm import is_osm_file, read_osm_ways
+from ..osm import is_osm_file, read_osm_way_arrays
 from ..tables import TableOverrides
 from ._build import CRSArg, _assemble, _metric_crs, _prepare
 from ._cache import cached_graph
+from ._osm_lines import _prepare_osm
 from ._speeds import speed_table
 from .graph import GraphLike, RoadGraph, as_road_graph
 
@@ -51,7 +52,10 @@ def graph_from_lines(
     backward, ``no``; ``junction=roundabout`` and ``highway=motorway`` imply oneway),
     ``maxspeed``, ``junction``, ``area``, ``name``, ``osm_id``/``osmid``; tags missing as
     columns are read from an ogr2ogr ``other_tags`` column. A ``node_ids`` column (as from
-    :func:`gis.osm.read_osm_ways`) joins lines on node ids instead of coordinates.
+    :func:`gis.osm.read_osm_ways`) joins lines on node ids instead of coordinates. A ``city``
+    column (a province's roads: the city a road lies in) goes to every edge of its line, as
+    ``edge_attrs["city"]`` (text, None where empty), kept by ``save_graph`` / ``load_graph``,
+    ``subgraph`` and ``to_networkx`` (an edge attribute ``city``).
 
     Parameters
     ----------
@@ -113,6 +117,10 @@ def graph_from_osm(
     Ways join at shared OSM nodes; nodes carry their OSM id in ``osmid``. Tag handling is
     that of :func:`graph_from_lines`, and so are ``road_speeds``, ``keep_largest`` and ``crs``.
 
+    The file is streamed into arrays (:func:`gis.osm.read_osm_way_arrays`) and the graph is
+    built from them, without a shapely line per way; the graph equals
+    ``graph_from_lines(read_osm_ways(path), source=str(path))`` array for array.
+
     Examples
     --------
     >>> G = graph_from_osm("tests/fixtures/tiny_city.osm.xml")
@@ -121,11 +129,11 @@ def graph_from_osm(
     """
     t0 = time.perf_counter()
     table = speed_table(road_speeds)
-    ways = read_osm_ways(path)
-    if ways.empty:
+    ways = read_osm_way_arrays(path)
+    if len(ways) == 0:
         msg = f"`{path}` has no way with a `highway` tag. Fix: use an extract that holds roads."
         raise NetworkError(msg)
-    lines = _prepare(ways, table, f"`{path}`", str(path), crs)
+    lines = _prepare_osm(ways, table, f"`{path}`", crs)
     del ways
     return _assemble(lines, keep_largest=keep_largest, source=str(path), t0=t0)
 

@@ -24,8 +24,7 @@ def _province(args: argparse.Namespace) -> int:
     from gis import write_demo_province
 
     if args.osm is not None:
-        msg = "`--osm` writes the demo city only, not the province. Fix: drop `--osm` or `--province`."
-        raise InputError(msg)
+        return _province_osm(args)
     out = args.out if args.out is not None else Path("demo_province")
     if not args.quiet:
         size = f"{args.nodes:,}" if args.nodes is not None else "about 3,000,000 (the default)"
@@ -54,6 +53,22 @@ def _province(args: argparse.Namespace) -> int:
     print(f"  mines           {s['mines']}")
     print(f"  chemical parks  {s['chemical_parks']}")
     print(f"Try: riskplan validate {toml}")
+    return EXIT_OK
+
+
+def _province_osm(args: argparse.Namespace) -> int:
+    from gis import write_demo_province_osm
+
+    if args.out is not None:
+        msg = "`--out` names a scenario folder, `--osm` the one OSM file written. Fix: drop `--out`."
+        raise InputError(msg)
+    stages = Stages(_PROVINCE_STAGES, quiet=args.quiet)
+    try:
+        path = write_demo_province_osm(args.osm, seed=args.seed, n_road_nodes=args.nodes, progress=stages)
+    finally:
+        stages.close()
+    print(f"Demo province written as OpenStreetMap to {path.resolve()} (synthetic data, not a real place).")
+    print(f"Try: riskplan init {path} --out DIR && riskplan run DIR/scenario.toml --out DIR/results")
     return EXIT_OK
 
 
@@ -102,7 +117,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--osm",
         type=Path,
         default=None,
-        help="only write the demo city as an OSM file (.osm.pbf or .osm), for `riskplan init`",
+        help="only write the demo city (with --province: the province) as an OSM file "
+        "(.osm.pbf or .osm), for `riskplan init`",
     )
     p.add_argument(
         "--province",
