@@ -40,7 +40,8 @@ class NetworkReport:
         )  # fmt: skip
         return say(
             "net_report", nodes=f"{self.n_nodes:,}", edges=f"{self.n_edges:,}",
-            length=f"{self.length_km:,.2f}", kept=kept, used=f"{self.n_lines_in - self.n_lines_skipped:,}", lines=f"{self.n_lines_in:,}",
+            length=f"{self.length_km:,.2f}", kept=kept, used=f"{self.n_lines_in - self.n_lines_skipped:,}",
+            lines=f"{self.n_lines_in:,}",
             skipped=f"{self.n_lines_skipped:,}", seconds=f"{self.build_time_s:.2f}",
         )  # fmt: skip
 
