@@ -109,6 +109,7 @@ def _units_word(spec: str) -> str:
     words = {
         "communities": say("run_units_communities"),
         "cells": say("run_units_cells"),
+        "grid": say("run_units_cells"),
         "area_units": say("run_units_area_units"),
     }
     word = words.get(kind, kind)

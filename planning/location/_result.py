@@ -190,6 +190,8 @@ def _solver_word(solver: str) -> str:
         return say("loc_solver_enumeration")
     if solver == "heuristic":
         return say("loc_solver_heuristic")
+    if solver == "trivial":
+        return say("loc_solver_trivial")
     if solver == "lagrangian heuristic":
         return say("loc_solver_lagrangian_heuristic")
     return solver
