@@ -358,8 +358,9 @@ def test_the_planning_commands_speak_their_language_and_only_while_they_run(
 def test_the_depots_command_speaks_the_scenario_s_language_and_english_when_asked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``riskplan depots``: Chinese report, notes and summary for a scenario in China; ``--lang en``: today's."""
+    """``riskplan depots``: Chinese for a scenario in China; ``--lang en``: today's English."""
     import pyogrio
+
     from gis import write_demo_scenario
     from service.cli import main
 

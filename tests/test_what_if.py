@@ -8,7 +8,6 @@ the naive loop of one whole search per closure for the ranking.
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 
 import geopandas as gpd
@@ -304,7 +303,7 @@ def test_cli_what_if(demo_gpkg: Path, close_csv: Path, tmp_path: Path, capsys) -
     )
     assert cli.main(args) == 0  # the demo city lies in China: Chinese by default (issue 20)
     printed = capsys.readouterr().out
-    assert "情景推演：" in printed and "人·秒" in printed and "情景推演结果已写入" in printed
+    assert "情景推演：" in printed and "人·秒" in printed and "情景推演结果已写入" in printed  # noqa: RUF001
     assert not re.search(r"resident|lose coverage|What|written|communities", printed)
     layer = pyogrio.read_dataframe(out, layer="what_if_communities")
     assert {"response_before_s", "response_after_s", "seconds_lost", "loses_coverage"} <= set(layer.columns)
