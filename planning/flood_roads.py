@@ -23,6 +23,7 @@ from gis.errors import InputError
 from gis.network.graph import GraphLike, RoadGraph, as_road_graph
 from gis.rasters import line_maxima
 from gis.snap import default_max_snap_m
+from gis.speech import say
 from gis.tables import TableOverrides
 
 from .names import Distance
@@ -208,11 +209,11 @@ def depot_hours(
     if notes is not None:
         ids = communities.index[fh.cut_off].astype(str).tolist()
         cut_depots = depots.index[fh.sources_cut_off].astype(str).tolist()
+        shown = f"{', '.join(ids[:20])}{', ...' if len(ids) > 20 else ''}"
         notes.append(
-            f"delivery times on the roads left open by the flood of `{Path(flood).name}` "
-            f"({fh.closed_edges} road edges closed): {len(ids)} communities cut off from every depot"
-            + (f" ({', '.join(ids[:20])}{', ...' if len(ids) > 20 else ''})" if ids else "")
-            + (f"; depots cut off: {', '.join(cut_depots)}" if cut_depots else "")
+            say("flood_delivery", raster=Path(flood).name, closed=fh.closed_edges, count=len(ids))
+            + (say("flood_delivery_ids", ids=shown) if ids else "")
+            + (say("flood_delivery_depots", depots=", ".join(cut_depots)) if cut_depots else "")
         )
     return fh.hours, fh
 

@@ -38,6 +38,7 @@ from gis.atomic import write_gpkg
 from gis.errors import InputError
 from gis.network import as_road_graph
 from gis.snap import default_max_snap_m
+from gis.speech import say
 
 from ._forest import ShortestForest, nearest_search
 from .change import ScenarioChange
@@ -336,19 +337,28 @@ class WhatIfResult:
     summary: Mapping[str, float]
     closed_edges: gpd.GeoDataFrame
 
-    def report(self) -> str:
-        """A few lines for people."""
+    def report(self, *, change: str | None = None) -> str:
+        """A few lines for people, in the output's language (:func:`gis.speech.speaking`).
+
+        ``change`` words the change (the service's :func:`describe_change` in the output's
+        language); default :meth:`planning.change.ScenarioChange.describe`, English.
+        """
         s = self.summary
         return "\n".join(
             [
-                f"What if: {self.change.describe()}",
-                f"  {s['residents_losing_coverage']:,.0f} residents lose coverage "
-                f"({s['communities_losing_coverage']:.0f} communities), "
-                f"{s['residents_gaining_coverage']:,.0f} gain it; {s['residents_cut_off']:,.0f} cut off",
-                f"  {s['resident_seconds_lost']:,.0f} resident-seconds lost "
-                f"({s['communities_slower']:.0f} communities slower)",
+                say("whatif_head", change=self.change.describe() if change is None else change),
+                say(
+                    "whatif_coverage", losing=f"{s['residents_losing_coverage']:,.0f}",
+                    communities=f"{s['communities_losing_coverage']:.0f}",
+                    gaining=f"{s['residents_gaining_coverage']:,.0f}",
+                    cut_off=f"{s['residents_cut_off']:,.0f}",
+                ),
+                say(
+                    "whatif_seconds", seconds=f"{s['resident_seconds_lost']:,.0f}",
+                    slower=f"{s['communities_slower']:.0f}",
+                ),
             ]
-        )
+        )  # fmt: skip
 
     def layers(self) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, pd.DataFrame]]:
         """The spatial layers and tables :meth:`write` writes (to add them to another GeoPackage)."""

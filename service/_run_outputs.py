@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from gis.atomic import atomic_path
+from gis.speech import current_lang, say
 
 if TYPE_CHECKING:
     from planning import CoverageResult, DepotPlan, StationPlan
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
     from .workflow import NetworkRun
 
-__all__ = ["coverage_summary", "plan_summary", "risk_note", "write_snap_report"]
+__all__ = ["coverage_summary", "plan_summary", "plan_word", "risk_note", "write_snap_report"]
 
 
 def write_snap_report(run: NetworkRun, path: Path) -> Path:
@@ -83,10 +84,46 @@ def plan_summary(stations: StationPlan | None, depots: DepotPlan | None) -> dict
 
 
 def risk_note(risk: RiskResult, n: int = 5) -> str:
-    """The highest-risk units with their reasons, for the run's notes."""
-    lines = [f"Highest risk ({risk.units_spec}):"]
+    """The highest-risk units with their reasons, for the run's notes (in the run's language)."""
+    lines = [say("run_highest_risk", units=_units_word(risk.units_spec))]
     for unit_id, row in risk.top(n).iterrows():
-        lines.append(
-            f"  {row['rank']:>3}. {unit_id} {row.get('name', '')} [{row['level']}]: {row['reasons']}"
-        )
+        level = _level_word(str(row["level"]))
+        lines.append(f"  {row['rank']:>3}. {unit_id} {row.get('name', '')} [{level}]: {row['reasons']}")
     return "\n".join(lines)
+
+
+def plan_word(stage: str) -> str:
+    """The plan a run skipped (``stations`` / ``depots``): its code in English, its name in Chinese."""
+    if stage == "stations":
+        return say("run_plan_stations")
+    if stage == "depots":
+        return say("run_plan_depots")
+    return stage
+
+
+def _units_word(spec: str) -> str:
+    """What the risk units are (``communities``, ``cells:500``...): the spec in English."""
+    if current_lang() == "en":
+        return spec
+    kind, _, size = spec.partition(":")
+    words = {
+        "communities": say("run_units_communities"),
+        "cells": say("run_units_cells"),
+        "grid": say("run_units_cells"),
+        "area_units": say("run_units_area_units"),
+    }
+    word = words.get(kind, kind)
+    return f"{word}（{size}）" if size else word  # noqa: RUF001 - a Chinese parenthesis
+
+
+def _level_word(level: str) -> str:
+    """A risk level's code (``red``) in English; its name (重大风险) in Chinese."""
+    if current_lang() == "en":
+        return level
+    words = {
+        "red": say("level_red"),
+        "orange": say("level_orange"),
+        "yellow": say("level_yellow"),
+        "blue": say("level_blue"),
+    }
+    return words.get(level, level)

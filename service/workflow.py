@@ -35,7 +35,7 @@ from gis.executor import Executor, as_executor
 from gis.executor import Progress as TaskProgress
 from gis.i18n import Lang, resolve_lang
 from gis.network import GraphLike, RoadGraph, as_road_graph
-from gis.speech import speak, speaks
+from gis.speech import say, speak, speaks
 from gis.tables import TableOverrides
 from maps import write_map, write_report
 from maps.qgis_styles import write_qgis_styles
@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     from risk_models.register import RegisterMonth
 from ._network import write_network
 from ._province import by_city_table, province_plan_summary
-from ._run_outputs import coverage_summary, plan_summary, risk_note, write_snap_report
+from ._run_outputs import coverage_summary, plan_summary, plan_word, risk_note, write_snap_report
 from .flood_run import depot_flood_depth, flood_coverage, flood_summary
 from .force_run import force_run_options, scenario_force
 from .hours_run import prepare_hours, time_of_day_options
@@ -497,10 +497,7 @@ def run_scenario(
             )  # fmt: skip
             result.outputs["depots"] = depots.write(out / "depots.gpkg")
         else:
-            skipped["depots"] = (
-                "the scenario has no `depots` layer (OpenStreetMap maps no relief-material depots). "
-                "Fix: add one, e.g. `riskplan init ... --depots FILE`."
-            )
+            skipped["depots"] = say("run_no_depots")
     run.graph.edge_shapes().release()  # the lines and tree of the snaps (3.3 GB on a province): done
     by_city = None
     if cities_:
@@ -514,7 +511,7 @@ def run_scenario(
         result.outputs["cities"] = out / "cities.csv"
         with atomic_path(out / "cities.csv") as tmp:
             by_city.to_csv(tmp)
-    skip_notes = [f"{stage} plan skipped: {why}" for stage, why in skipped.items()]
+    skip_notes = [say("run_plan_skipped", plan=plan_word(stage), why=why) for stage, why in skipped.items()]
     notes = list(dict.fromkeys([*risk.notes, *coverage.notes, *skip_notes]))
     plan_notes = [*(stations.notes if stations else ()), *(depots.notes if depots else ())]
     with _stage(result, "map and report", progress):
@@ -547,14 +544,14 @@ def run_scenario(
         )
     report = run.graph.report
     if scenario.synthetic:
-        result.notes.append(f"{scenario.label}: synthetic data, not a real city.")
+        result.notes.append(say("run_synthetic", scenario=scenario.label))
     if report is not None:
         result.notes.append(str(report))
     result.notes.append(coverage.report())
     result.notes.append(risk_note(risk))
     result.notes += [p.report() for p in (stations, depots) if p is not None]
-    result.notes += [f"note: {n}" for n in notes if n not in coverage.notes]
-    result.notes += [f"note: {n}" for n in network_notes]
+    result.notes += [say("run_note", note=n) for n in notes if n not in coverage.notes]
+    result.notes += [say("run_note", note=n) for n in network_notes]
     write_qgis_styles(*(p for p in result.outputs.values() if p.suffix == ".gpkg"))  # one set of bands
     result.outputs["summary"] = out / "summary.json"
     summary = {

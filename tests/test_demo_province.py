@@ -46,7 +46,19 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
         code = main(
-            ["-q", "demo", "--province", "--out", str(out), "--nodes", str(SMALL), "--seed", str(SEED)]
+            [
+                "-q",
+                "demo",
+                "--province",
+                "--out",
+                str(out),
+                "--nodes",
+                str(SMALL),
+                "--seed",
+                str(SEED),
+                "--lang",
+                "en",
+            ]
         )
     assert code == 0
     return out, stdout.getvalue()

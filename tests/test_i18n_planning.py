@@ -19,13 +19,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import gis.network
 import planning
 import risk_models
-from gis import RoadsSource, Scenario, demo_city, graph_from_lines
+import service._run_outputs
+import service.workflow
+from gis import RoadsSource, Scenario, demo_city, graph_from_lines, load_scenario
 from gis.i18n import LANGS, load_glossary
 from gis.speech import current_lang, in_language, say, speak, speaking, speaks, spoken_lang
 
-PACKAGES = (Path(risk_models.__file__).parent, Path(planning.__file__).parent)
+PACKAGES = (
+    Path(risk_models.__file__).parent,
+    Path(planning.__file__).parent,
+    Path(gis.network.__file__).parent,  # the road network report
+)
+# the run's summary words (gis.speech.say with the glossary's own keys), outside the packages above
+SERVICE_FILES = (Path(service.workflow.__file__), Path(service._run_outputs.__file__))
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # words that may stay in a Chinese text: standards, models, units, codes of the solver and tables
 ALLOWED = {
@@ -42,21 +51,20 @@ def _say_calls() -> dict[str, list[tuple[str, set[str] | None]]]:
     A call whose key is not a literal fails (this test could not find its words).
     """
     used: dict[str, list[tuple[str, set[str] | None]]] = {}
-    for root in PACKAGES:
-        for path in sorted(root.rglob("*.py")):
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-            for node in ast.walk(tree):
-                if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "say"):
-                    continue
-                where = f"{path.relative_to(root.parent)}:{node.lineno}"
-                arg = node.args[0] if node.args else None
-                assert isinstance(arg, ast.Constant) and isinstance(arg.value, str), (
-                    f"{where}: say() takes a literal key, so this test can find it"
-                )
-                names = (
-                    None if any(k.arg is None for k in node.keywords) else {str(k.arg) for k in node.keywords}
-                )
-                used.setdefault(where, []).append((arg.value, names))
+    files = [(root, path) for root in PACKAGES for path in sorted(root.rglob("*.py"))]
+    files += [(path.parent, path) for path in SERVICE_FILES]
+    for root, path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "say"):
+                continue
+            where = f"{path.relative_to(root.parent)}:{node.lineno}"
+            arg = node.args[0] if node.args else None
+            assert isinstance(arg, ast.Constant) and isinstance(arg.value, str), (
+                f"{where}: say() takes a literal key, so this test can find it"
+            )
+            names = None if any(k.arg is None for k in node.keywords) else {str(k.arg) for k in node.keywords}
+            used.setdefault(where, []).append((arg.value, names))
     return used
 
 
@@ -291,8 +299,29 @@ def test_a_run_in_chinese_writes_chinese_reasons_and_notes(tmp_path: Path) -> No
 
     toml = write_toml(tmp_path)
     out = tmp_path / "out"
-    run_scenario(toml, out, cache=False, n_new=1, lang="zh")
+    result = run_scenario(toml, out, cache=False, n_new=1, lang="zh")
     assert spoken_lang() is None  # the run's language ends with the run
+    # the run's summary: the road network report, the highest-risk units, the solver's line, the
+    # skipped plan and every note, with no English word left but codes, units and names
+    summary = "\n".join(result.notes)
+    assert "路网：" in summary and "风险最高的社区：" in summary and "说明：" in summary
+    assert "应急物资储备库规划未规划：" in summary and "求解器：" in summary
+    sc = load_scenario(toml)
+    names = (*_names(sc), sc.label)
+    converted = [
+        line
+        for line in summary.splitlines()
+        if line.startswith(
+            ("路网：", "风险最高", "说明：应急物资储备库规划未规划", "  求解器：", sc.label + "：")
+        )
+        or re.match(r"\s+\d+\. ", line)
+    ]
+    assert len(converted) >= 6
+    assert [(line, _foreign(line, names)) for line in converted if _foreign(line, names)] == []
+    english = run_scenario(toml, tmp_path / "en", cache=False, n_new=1, lang="en").notes
+    text = "\n".join(english)
+    assert "Road network: " in text and "Highest risk (communities):" in text and "note: " in text
+    assert "depots plan skipped: the scenario has no `depots` layer" in text
     top = pyogrio.read_dataframe(out / "risk.gpkg", layer="risk_top", read_geometry=False)
     assert len(top) and top["reasons"].str.contains("危险性|周边无危险源").all()
     notes = pyogrio.read_dataframe(out / "stations.gpkg", layer="notes", read_geometry=False)["note"]
@@ -324,3 +353,27 @@ def test_the_planning_commands_speak_their_language_and_only_while_they_run(
     )
     notes_en = pyogrio.read_dataframe(out_en, layer="notes", read_geometry=False)["note"]
     assert notes_en.str.contains("recommended").any()
+
+
+def test_the_depots_command_speaks_the_scenario_s_language_and_english_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``riskplan depots``: Chinese for a scenario in China; ``--lang en``: today's English."""
+    import pyogrio
+
+    from gis import write_demo_scenario
+    from service.cli import main
+
+    monkeypatch.delenv("RISKPLAN_LANG", raising=False)
+    scenario = write_demo_scenario(tmp_path / "demo.gpkg", n_road_nodes=2000)  # lies in Shanxi
+    out = tmp_path / "depots.gpkg"
+    assert main(["-q", "depots", str(scenario), "--out", str(out), "--no-cache"]) == 0
+    assert spoken_lang() is None
+    printed = capsys.readouterr().out
+    assert "应急物资储备库规划（" in printed and "应急物资储备库规划已写入" in printed
+    assert "Depot plan" not in printed and "people" not in printed
+    assert "communities" in {str(n) for n, _ in pyogrio.list_layers(out)}
+    out_en = tmp_path / "depots_en.gpkg"
+    assert main(["-q", "depots", str(scenario), "--out", str(out_en), "--no-cache", "--lang", "en"]) == 0
+    printed = capsys.readouterr().out
+    assert "Depot plan written to" in printed and "应急" not in printed

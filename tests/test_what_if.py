@@ -7,6 +7,7 @@ the naive loop of one whole search per closure for the ranking.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -292,8 +293,18 @@ def test_cli_what_if(demo_gpkg: Path, close_csv: Path, tmp_path: Path, capsys) -
     from service import cli
 
     out = tmp_path / "w.gpkg"
-    assert cli.main(["-q", "what-if", str(demo_gpkg), "--close", str(close_csv), "--out", str(out)]) == 0
-    assert "resident-seconds lost" in capsys.readouterr().out
+    args = ["-q", "what-if", str(demo_gpkg), "--close", str(close_csv), "--out", str(out)]
+    assert cli.main([*args, "--lang", "en"]) == 0  # today's English, asked for
+    printed = capsys.readouterr().out
+    assert (
+        "What if: close " in printed
+        and "resident-seconds lost" in printed
+        and "What-if written to" in printed
+    )
+    assert cli.main(args) == 0  # the demo city lies in China: Chinese by default (issue 20)
+    printed = capsys.readouterr().out
+    assert "情景推演：" in printed and "人·秒" in printed and "情景推演结果已写入" in printed  # noqa: RUF001
+    assert not re.search(r"resident|lose coverage|What|written|communities", printed)
     layer = pyogrio.read_dataframe(out, layer="what_if_communities")
     assert {"response_before_s", "response_after_s", "seconds_lost", "loses_coverage"} <= set(layer.columns)
     assert len(pyogrio.read_dataframe(out, layer="closed_roads")) > 0

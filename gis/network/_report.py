@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..speech import say
+
 __all__ = ["NetworkReport"]
 
 
@@ -27,19 +29,21 @@ class NetworkReport:
     build_time_s: float
 
     def __str__(self) -> str:
+        """The report in the output's language (:func:`gis.speech.speaking`; English outside one)."""
         kept = (
-            f"kept the largest of {self.n_components:,} strongly connected components, "
-            f"dropping {self.n_dropped_nodes:,} nodes and {self.n_dropped_edges:,} edges"
+            say(
+                "net_report_dropped", components=f"{self.n_components:,}",
+                nodes=f"{self.n_dropped_nodes:,}", edges=f"{self.n_dropped_edges:,}",
+            )
             if self.n_dropped_nodes or self.n_dropped_edges
-            else f"{self.n_components:,} strongly connected component(s), nothing dropped"
-        )
-        return (
-            f"Road network: {self.n_nodes:,} nodes, {self.n_edges:,} edges, "
-            f"{self.length_km:,.2f} km of road; {kept}; used "
-            f"{self.n_lines_in - self.n_lines_skipped:,} of {self.n_lines_in:,} input lines "
-            f"({self.n_lines_skipped:,} skipped: not drivable, no highway tag, area or empty); "
-            f"built in {self.build_time_s:.2f} s"
-        )
+            else say("net_report_kept", components=f"{self.n_components:,}")
+        )  # fmt: skip
+        return say(
+            "net_report", nodes=f"{self.n_nodes:,}", edges=f"{self.n_edges:,}",
+            length=f"{self.length_km:,.2f}", kept=kept, used=f"{self.n_lines_in - self.n_lines_skipped:,}",
+            lines=f"{self.n_lines_in:,}",
+            skipped=f"{self.n_lines_skipped:,}", seconds=f"{self.build_time_s:.2f}",
+        )  # fmt: skip
 
 
 # Pickles of networkx graphs (osmnx users) name the class by its public home.

@@ -27,6 +27,8 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from gis.speech import say
+
 from ._bound import CoverageDual, coverage_dual, fix_columns
 from ._heuristics import coverage_search, open_counts, submodular_bound
 from ._milp import coverage_model, coverage_start
@@ -96,9 +98,7 @@ class CoverageSolve:
             self.best.offer(enumerated[0], enumerated[1], "enumeration")
             self.best.tighten(enumerated[1])
             k = self.inst.cover.shape[1]
-            self.best.notes.append(
-                f"solved exactly by scoring all {math.comb(k, self.p)} sets of {self.p} sites"
-            )
+            self.best.notes.append(say("loc_enumerated", sets=math.comb(k, self.p), sites=self.p))
         elif method == "heuristic" and self.open_gap():
             self.search(0, self.left())
             if self.open_gap():
@@ -113,10 +113,7 @@ class CoverageSolve:
                 self.bound(DUAL_SHARE * self.left())
             if self.open_gap():
                 self.search(200, self.left())
-            self.best.notes.append(
-                f"no MILP: {self.inst.cover.nnz:,} coverage pairs are more than HiGHS solves the LP of "
-                "in the time; the time went to the local search and the Lagrangian bound"
-            )
+            self.best.notes.append(say("loc_no_milp_coverage", pairs=f"{self.inst.cover.nnz:,}"))
         elif self.open_gap():
             self.search(0, HEURISTIC_SHARE * self.left())
             if self.open_gap():
@@ -166,7 +163,7 @@ class CoverageSolve:
         before = self.best.bound
         self.best.tighten(dual.bound)
         if self.best.bound < before:
-            self.best.notes.append(f"bound from the Lagrangian dual of the coverage constraints ({dual.how})")
+            self.best.notes.append(say("loc_bound_coverage_dual", how=dual.how))
         if dual.x is not None and self.open_gap():  # the LP's largest sites, then swaps: often optimal
             top = np.argsort(-dual.x, kind="stable")[: self.p].astype(np.intp)
             self.search(0, max(self.left(), 0.0) * HEURISTIC_SHARE, start=top[dual.x[top] > 1e-6])
@@ -194,9 +191,11 @@ class CoverageSolve:
         )
         sub_cols = rest[sub.cols]
         self.best.notes.append(
-            f"the Lagrangian multipliers fixed {len(forced)} sites open and {int(closed.sum())} closed; "
-            f"MILP on {sub.cover.shape[0]} demand groups and {sub.cover.shape[1]} candidates"
-        )
+            say(
+                "loc_fixed_sites", opened=len(forced), closed=int(closed.sum()),
+                groups=sub.cover.shape[0], candidates=sub.cover.shape[1],
+            )
+        )  # fmt: skip
         self.milp(sub, (forced, sub_cols), until, threshold=threshold)
 
     def milp(

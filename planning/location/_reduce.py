@@ -22,6 +22,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from gis.speech import say
+
 from ._costs import CostMatrix, within
 
 __all__ = [
@@ -196,10 +198,10 @@ def reduce_coverage(
         merged = merge_rows(sp.csr_array(cover[live]), w[live], extra=base[live])
         A, w_r, base_r = merged.A, merged.weights, base[live][merged.first]
         keep = ~dominated_columns(A) if drop_dominated else np.asarray(A.sum(axis=0)).ravel() > 0
-        note = (
-            f"reduced to {A.shape[0]} demand groups (from {len(live)} rows) and "
-            f"{int(keep.sum())} candidates (from {cover.shape[1]})"
-        )
+        note = say(
+            "loc_reduced_from", groups=A.shape[0], rows=len(live), candidates=int(keep.sum()),
+            columns=cover.shape[1],
+        )  # fmt: skip
     else:
         A, w_r, base_r = sp.csr_array(cover[live]), w[live], base[live]
         keep = np.ones(cover.shape[1], dtype=bool)

@@ -13,6 +13,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from gis.speech import say, speaking
+
 from ..names import Model
 
 __all__ = ["LocationResult", "Status", "relative_gap"]
@@ -159,12 +161,37 @@ class LocationResult:
         return self.status == "optimal"
 
     def summary(self) -> str:
-        """One line: model, status, sites, objective, bound, gap and time."""
-        return (
-            f"{self.model}: {self.status}, {len(self.new_sites)} new + {len(self.existing)} existing sites, "
-            f"objective {self.objective:.6g}, bound {self.bound:.6g}, gap {self.gap:.2%}, "
-            f"{self.wall_time_s:.2f} s ({self.solver})"
-        )
+        """One line: model, status, sites, objective, bound, gap and time (in the output's language)."""
+        return say(
+            "loc_summary", model=self.model, status=_status_word(self.status), new=len(self.new_sites),
+            existing=len(self.existing), objective=f"{self.objective:.6g}", bound=f"{self.bound:.6g}",
+            gap=f"{self.gap:.2%}", seconds=f"{self.wall_time_s:.2f}", solver=_solver_word(self.solver),
+        )  # fmt: skip
 
     def __repr__(self) -> str:
-        return f"LocationResult({self.summary()})"
+        with speaking("en"):
+            return f"LocationResult({self.summary()})"
+
+
+def _status_word(status: str) -> str:
+    """A result's status (``optimal``) in the output's language: the code itself in English."""
+    if status == "optimal":
+        return say("loc_status_optimal")
+    if status == "time_limit":
+        return say("loc_status_time_limit")
+    if status == "heuristic":
+        return say("loc_status_heuristic")
+    return status
+
+
+def _solver_word(solver: str) -> str:
+    """What found the sites (``enumeration``, ``heuristic``; HiGHS's name kept) in the output's language."""
+    if solver == "enumeration":
+        return say("loc_solver_enumeration")
+    if solver == "heuristic":
+        return say("loc_solver_heuristic")
+    if solver == "trivial":
+        return say("loc_solver_trivial")
+    if solver == "lagrangian heuristic":
+        return say("loc_solver_lagrangian_heuristic")
+    return solver

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gis.errors import InputError, SolverError
+from gis.speech import say
 
 from ..names import Model
 from ._costs import nearest_open
@@ -158,9 +159,9 @@ def run_milp(
     )
     best.milp_status = out.status
     if out.status == "time_limit":
-        best.notes.append("the MILP stopped at the time limit: best solution and proven bound reported")
+        best.notes.append(say("loc_milp_time_limit"))
     elif out.status == "error":
-        best.notes.append(f"the MILP solver failed ({out.message}); heuristic solution kept")
+        best.notes.append(say("loc_milp_failed", message=out.message))
         log.warning("HiGHS failed: %s", out.message)
     return out
 

@@ -18,6 +18,8 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from gis.speech import say
+
 from ._bound import cover_lagrangian, cover_lp_bound
 from ._cover_search import improve_cover
 from ._exact import cover_enumerate
@@ -70,7 +72,7 @@ def solve_set_cover(
         if exact is not None:  # tiny after reduction: proven by trying smaller sets, no MILP
             best.offer(exact, float(len(exact)), "enumeration")
             best.tighten(float(len(exact)))
-            best.notes.append(f"solved exactly by reduction and enumeration ({len(exact)} sites)")
+            best.notes.append(say("loc_cover_enumerated", sites=len(exact)))
             cols = free[exact]
             if n_new is None or len(exact) <= n_new:
                 return True, cols, best
@@ -78,7 +80,7 @@ def solve_set_cover(
     if reduce:
         cover = merge_rows(cover, np.ones(len(need))).A
         kcols = np.flatnonzero(~dominated_columns(cover)).astype(np.intp)
-        best.notes.append(f"reduced to {cover.shape[0]} demand groups and {len(kcols)} candidates")
+        best.notes.append(say("loc_reduced", groups=cover.shape[0], candidates=len(kcols)))
     else:
         kcols = np.flatnonzero(np.asarray(cover.sum(axis=0)).ravel() > 0).astype(np.intp)
     cover = sp.csr_array(cover[:, kcols])
@@ -99,7 +101,7 @@ def solve_set_cover(
             )
             if lag > best.bound:
                 best.tighten(float(lag))
-                best.notes.append("bound from a Lagrangian relaxation of the covering constraints")
+                best.notes.append(say("loc_bound_cover_lagrangian"))
         if not large and best.cols is not None and relative_gap(best.objective, best.bound) > mip_gap:
             kicks = HEURISTIC_STALL if method == "heuristic" else 0  # the MILP does the rest
             target = best.bound if n_new is None else max(best.bound, float(n_new))
@@ -117,10 +119,7 @@ def solve_set_cover(
         run = best.cols is None or not (best.objective <= n_new or best.bound > n_new)
     run = run and method != "heuristic" and not (large and best.cols is not None)
     if large and method == "auto":
-        best.notes.append(
-            f"no MILP: {cover.nnz:,} coverage pairs are more than HiGHS solves the LP of in the time; "
-            "the time went to the LP bound and the cover local search"
-        )
+        best.notes.append(say("loc_no_milp_cover", pairs=f"{cover.nnz:,}"))
     model = MilpModel(
         np.ones(k), cover, np.ones(r), np.full(r, np.inf), np.zeros(k), np.ones(k), np.ones(k, dtype=bool)
     )
@@ -168,15 +167,12 @@ def _large_cover(cover: sp.csr_array, best: Best, *, t_end: float, mip_gap: floa
         bound = lag
         if lag_cols is not None and len(lag_cols) < best.objective:
             best.offer(lag_cols, float(len(lag_cols)), "lagrangian heuristic")
-            best.notes.append("sites from the Lagrangian heuristic (greedy on the reduced costs)")
+            best.notes.append(say("loc_sites_lagrangian"))
     if bound > best.bound:
         best.tighten(float(bound))
-        how = (
-            "the LP relaxation's dual (HiGHS PDLP, then subgradient steps from its duals)"
-            if u is not None
-            else "a Lagrangian relaxation"
+        best.notes.append(
+            say("loc_bound_cover_lp_dual") if u is not None else say("loc_bound_cover_lagrangian")
         )
-        best.notes.append(f"bound from {how} of the covering constraints")
     if relative_gap(best.objective, best.bound) > mip_gap and time.perf_counter() < t_end:
         cols = improve_cover(
             cover,
@@ -189,6 +185,4 @@ def _large_cover(cover: sp.csr_array, best: Best, *, t_end: float, mip_gap: floa
         )
         if len(cols) < best.objective:
             best.offer(cols, float(len(cols)), "heuristic")
-            best.notes.append(
-                "sites from the cover local search (drop, 2-for-1 swaps and kicks re-covered greedily)"
-            )
+            best.notes.append(say("loc_sites_local_search"))

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from gis.errors import InputError
+from gis.speech import say
 
 from ..names import Model
 from ._coverage_solve import CoverageSolve
@@ -207,7 +208,7 @@ def _coverage(
     constant = inst.constant
     if abs(objective - (best.objective + constant)) > 1e-6 * max(1.0, abs(objective)):
         log.warning("%s: reduced objective %.6g != full %.6g", model, best.objective + constant, objective)
-        best.notes.append("the reduced objective differed from the full one; the full one is reported")
+        best.notes.append(say("loc_objective_differed"))
     return assemble_result(
         model,
         prob,

@@ -16,6 +16,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from gis.errors import InputError
+from gis.speech import say
 
 from ._heuristics import open_counts
 from ._milp import assignment_model, main_assignment
@@ -157,7 +158,7 @@ def _lscp_capacitated(
     assign[rows] = main_assignment(pi, pj, z, len(rows))
     best.offer(selected, float(is_new @ (x > 0.5)), out.solver)
     best.tighten(max(math.ceil(out.bound - 1e-6), 0.0) if math.isfinite(out.bound) else 0.0)
-    notes.append("capacitated: demand may be split between sites; `assignment` gives each row's main site")
+    notes.append(say("loc_capacitated_row"))
     return assemble_result(
         "lscp",
         prob,

@@ -19,6 +19,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from gis.errors import InputError
+from gis.speech import say
 
 from ._costs import densify, nearest_open, row_max, row_of_entry
 from ._heuristics import center_greedy, median_cost, median_lagrangian_bound, median_search, worst_cost
@@ -171,7 +172,7 @@ def p_median(
         elsewhere = None
         if k < m:  # any site beyond the k nearest costs at least the (k+1)-th cost: the bound stays valid
             elsewhere = np.where(np.isfinite(nxt), prob.weights * nxt / W, 1e6 * big)
-            best.notes.append(f"MILP on the {k} nearest candidates per row plus an 'elsewhere' variable")
+            best.notes.append(say("loc_nearest_elsewhere", k=k))
         model = assignment_model(
             pi,
             pj,
@@ -193,9 +194,7 @@ def p_median(
         if prob.capacities is not None:
             best.offer(xs, out.objective, out.solver)
             assignment = main_assignment(pi, pj, out.x[m : m + len(pi)], n)
-            best.notes.append(
-                "capacitated: demand may be split between sites; `assignment` gives the main site"
-            )
+            best.notes.append(say("loc_capacitated"))
         else:
             best.offer(xs, median_cost(prob.cost, prob.weights, xs) / W, out.solver)
         best.tighten(out.bound)
@@ -209,7 +208,7 @@ def p_median(
             time_limit_s=max(t_end - time.perf_counter(), 1.0),
         )
         best.tighten(lag / W)
-        best.notes.append("bound from a Lagrangian relaxation of the assignment constraints")
+        best.notes.append(say("loc_bound_assignment"))
     if best.cols is None or not math.isfinite(best.objective):
         msg = (
             f"no choice of {n_open} sites reaches every demand row at a finite cost. "
@@ -285,7 +284,7 @@ def _p_median_sparse(
         threshold=reach,
     )
     best.tighten((bound - 1e-9 * abs(bound)) / W)  # summed in floating point: a hair below
-    best.notes.append("bound from a Lagrangian relaxation of the assignment constraints (sparse costs)")
+    best.notes.append(say("loc_bound_assignment_sparse"))
     if lag_cols is not None and not math.isfinite(lag_cost) and t_end - time.perf_counter() > 2 * t_greedy:
         repaired = median_repair(cost, w, lag_cols, fixed=fixed)  # the Lagrangian heuristic
         if repaired is not None:
@@ -403,7 +402,7 @@ def p_center(
     solver, ran = "heuristic", False
     while hi - lo > 1:
         if time.perf_counter() > t_end:
-            notes.append("time limit reached during the radius search")
+            notes.append(say("loc_radius_time_limit"))
             break
         mid = (lo + hi) // 2
         full = coverage_matrix(cost_m, float(radii[mid]))
@@ -420,7 +419,7 @@ def p_center(
     best_cols = center_greedy(cost_m, best_cols, free, prob.n_new + len(prob.existing) - len(best_cols))
     objective = worst_cost(cost_m, best_cols)
     bound = min(float(radii[proven_lo + 1]), objective)
-    notes.append(f"{len(radii)} distinct costs between the bounds {lower:g} and {upper:g} searched")
+    notes.append(say("loc_radius_searched", count=len(radii), lower=f"{lower:g}", upper=f"{upper:g}"))
     best = Best("min", objective=objective, bound=bound)
     return assemble_result(
         "p-center",

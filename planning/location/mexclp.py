@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gis.errors import InputError, SolverError
+from gis.speech import say
 
 from ._reduce import coverage_matrix
 from ._result import LocationResult, Status
@@ -225,7 +226,7 @@ def mexclp(
         levels = np.minimum(levels, 1)  # later levels are worth nothing
     units, bound, status = _solve(a, w, levels, q, lo, hi, total, time_limit_s, mip_gap)
     if status == "time_limit":
-        notes.append("HiGHS stopped at the time limit; the best plan and its gap are reported")
+        notes.append(say("loc_highs_time_limit"))
     count = np.asarray(a_full @ units.astype(np.float64)).astype(np.int64)
     objective = float(prob.weights @ (1.0 - q ** count.astype(np.float64)))
     covered = float(prob.weights[count > 0].sum())

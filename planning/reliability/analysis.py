@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from gis.errors import InputError
+from gis.speech import say
 from gis.tables import TableOverrides
 
 from ..names import DEFAULT_STANDARD
@@ -287,10 +288,7 @@ def analyse_reliability(
         )
         rsource = str(rates.attrs["source"])
         service = area_service_times(None, communities, service_times=service_times)
-        notes.append(
-            f"no incidents: {rates.attrs['calls_per_year']:.0f} calls a year shared by {rsource}, "
-            "hours shaped by service_times.toml's default profile"
-        )
+        notes.append(say("rel_no_incidents", calls=f"{rates.attrs['calls_per_year']:.0f}", source=rsource))
     units = response_units(stations, service_times=service_times)
     all_times, off = response_times(
         graph,
@@ -337,10 +335,7 @@ def analyse_reliability(
     if n_off:
         comm.loc[off.to_numpy(), "calls_per_day"] = off_calls.to_numpy()
         comm.loc[off.to_numpy(), "service_min"] = off_service.to_numpy()
-        notes.append(
-            f"{n_off} communities off the road network ({off_calls.sum():.1f} calls a day): "
-            "no response time, left out of the workload and of the city's expected figures"
-        )
+        notes.append(say("rel_off_network", count=n_off, calls=f"{off_calls.sum():.1f}"))
     st = w.stations.set_axis(stations.index).assign(
         peak_busy_fraction=busy_by_hour.max(axis=1).to_numpy(),
         peak_hour=busy_by_hour.idxmax(axis=1).to_numpy(),
@@ -353,12 +348,10 @@ def analyse_reliability(
     p90.columns = [f"h{h:02d}" for h in p90.columns]
     conc = concurrency_by_hour(rates, service, units=int(units.sum()))
     if w.city["lost_share"] > 0.01:
-        notes.append(
-            f"{w.city['lost_share']:.1%} of calls find every unit busy (mutual aid): counted as not covered"
-        )
+        notes.append(say("rel_lost_calls", share=f"{w.city['lost_share']:.1%}"))
     unreached = int(np.isinf(times.to_numpy()).all(axis=1).sum())
     if unreached:
-        notes.append(f"{unreached} communities reached by no station: p90 beyond reach")
+        notes.append(say("rel_unreached", count=unreached))
     log.info("reliability: %s", {k: round(v, 4) for k, v in city.items()})
     return ReliabilityResult(
         standard=std,

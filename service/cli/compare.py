@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from gis.errors import InputError
 from planning.names import DEFAULT_STANDARD
 
-from ._console import EXIT_OK, add_lang_option, cli_lang
+from ._console import EXIT_OK, add_lang_option, cli_lang, say
 
 if TYPE_CHECKING:
     from gis.i18n import Lang
@@ -37,7 +37,7 @@ def _results(path: Path, label: str, args: argparse.Namespace) -> Path:
     from ..workflow import run_scenario
 
     runs = args.out.parent / f"{args.out.stem}_runs" / label
-    print(f"Running the {label} scenario {path} into {runs} ...")
+    print(say("compare_running", cli_lang(args), label=label, path=path, runs=runs))
     run_scenario(path, runs, units=args.units, standard=args.standard)
     return runs
 
@@ -66,7 +66,7 @@ def write_outputs(comparison: Comparison, args: argparse.Namespace, lang: Lang, 
     if getattr(args, "map", None) is not None:
         from maps.compare_map import write_compare_map
 
-        page = write_compare_map(comparison.units, args.map, title=title)
+        page = write_compare_map(comparison.units, args.map, title=title, lang=lang)
         print(say_cmp("cmp_map_written", lang, path=Path(page).resolve()))
     if getattr(args, "report", None) is not None:
         from maps.compare_map import write_compare_report

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 from gis.errors import InputError
+from gis.i18n import Lang
 
 from ._assess import add_lang_option
-from ._console import EXIT_OK, Stages, print_run
+from ._console import EXIT_OK, Stages, cli_lang, print_run, say
 
 __all__ = ["register"]
 
@@ -18,20 +19,31 @@ __all__ = ["register"]
 _PROVINCE_STAGES = 6
 
 
+def _demo_lang(args: argparse.Namespace, section: str) -> Lang:
+    """The language of a demo written without a run: the one rule, with the demo's shipped place."""
+    import tomllib
+    from importlib.resources import files
+
+    params = tomllib.loads(files("gis").joinpath(f"data/demo_{section}.toml").read_text(encoding="utf-8"))
+    lon, lat = float(params[section]["centre_lon"]), float(params[section]["centre_lat"])
+    return cli_lang(args, bounds_wgs84=(lon, lat, lon, lat))
+
+
 def _province(args: argparse.Namespace) -> int:
     import pyogrio
 
     from gis import write_demo_province
+    from gis.speech import say as say_text
+    from gis.speech import speaking
+    from planning.words import tier_word
 
     if args.osm is not None:
         return _province_osm(args)
     out = args.out if args.out is not None else Path("demo_province")
+    lang = _demo_lang(args, "province")
     if not args.quiet:
-        size = f"{args.nodes:,}" if args.nodes is not None else "about 3,000,000 (the default)"
-        print(
-            f"Generating the synthetic demo province: {size} road nodes, seed {args.seed} ...",
-            file=sys.stderr,
-        )
+        size = f"{args.nodes:,}" if args.nodes is not None else say("demo_province_default_size", lang)
+        print(say("demo_province_generating", lang, size=size, seed=args.seed), file=sys.stderr)
     stages = Stages(_PROVINCE_STAGES, quiet=args.quiet)
     try:
         toml = write_demo_province(out, seed=args.seed, n_road_nodes=args.nodes, progress=stages)
@@ -41,18 +53,23 @@ def _province(args: argparse.Namespace) -> int:
     table = pyogrio.read_dataframe(gpkg, layer="metadata", read_geometry=False)
     meta = dict(zip(table["key"].astype(str), table["value"].astype(str), strict=True))
     s = json.loads(meta["summary"])
-    depots = ", ".join(f"{n} {tier}" for tier, n in s["depots"].items())
-    print(f"Demo province written to {toml.parent.resolve()}/ (synthetic data, not a real place):")
-    print(f"  scenario   {toml.resolve()}")
-    print(f"  layers     {gpkg.resolve()}")
-    print(f"  cities          {s['cities']}")
-    print(f"  road nodes      {s['road_nodes']:,} ({s['road_lines']:,} road lines)")
-    print(f"  people          {s['population']:,} in {s['communities']:,} communities")
-    print(f"  fire stations   {s['fire_stations']}")
-    print(f"  depots          {sum(s['depots'].values())} ({depots})")
-    print(f"  mines           {s['mines']}")
-    print(f"  chemical parks  {s['chemical_parks']}")
-    print(f"Try: riskplan validate {toml}")
+    with speaking(lang):
+        sep = say_text("words_list_sep")
+        tiers = sep.join(
+            say("demo_province_tier", lang, count=n, tier=tier_word(tier)) for tier, n in s["depots"].items()
+        )
+    print(say("demo_province_written", lang, folder=toml.parent.resolve()))
+    print(say("demo_province_scenario", lang, path=toml.resolve()))
+    print(say("demo_province_layers", lang, path=gpkg.resolve()))
+    print(say("demo_province_cities", lang, count=s["cities"]))
+    print(say("demo_province_roads", lang, nodes=f"{s['road_nodes']:,}", lines=f"{s['road_lines']:,}"))
+    people, communities = f"{s['population']:,}", f"{s['communities']:,}"
+    print(say("demo_province_people", lang, people=people, communities=communities))
+    print(say("demo_province_stations", lang, count=s["fire_stations"]))
+    print(say("demo_province_depots", lang, count=sum(s["depots"].values()), tiers=tiers))
+    print(say("demo_province_mines", lang, count=s["mines"]))
+    print(say("demo_province_parks", lang, count=s["chemical_parks"]))
+    print(say("demo_try", lang, command=f"riskplan validate {toml}"))
     return EXIT_OK
 
 
@@ -79,8 +96,10 @@ def _run(args: argparse.Namespace) -> int:
         from gis import write_demo_osm
 
         path = write_demo_osm(args.osm, seed=args.seed, n_road_nodes=args.nodes)
-        print(f"Demo city written as OpenStreetMap to {path.resolve()} (synthetic data, not a real city).")
-        print(f"Try: riskplan init {path} --out DIR && riskplan run DIR/scenario.toml --out DIR/results")
+        lang = _demo_lang(args, "city")
+        print(say("demo_osm_written", lang, path=path.resolve()))
+        command = f"riskplan init {path} --out DIR && riskplan run DIR/scenario.toml --out DIR/results"
+        print(say("demo_try", lang, command=command))
         return EXIT_OK
     from ..workflow import run_demo
 

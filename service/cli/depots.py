@@ -7,12 +7,15 @@ import sys
 import time
 from pathlib import Path
 
-from ._console import EXIT_OK
+from gis.speech import speak, speaks
+
+from ._console import EXIT_OK, add_lang_option, cli_lang, say
 from ._planning import add_options, community_risk, road_graph
 
 __all__ = ["register"]
 
 
+@speaks  # speak(lang) below holds for this command only
 def _run(args: argparse.Namespace) -> int:
     from gis import load_scenario
     from gis.errors import InputError
@@ -23,6 +26,7 @@ def _run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     scenario = load_scenario(args.scenario)
+    lang = speak(cli_lang(args, scenario))  # the plan's notes and its report speak it too
     graph = road_graph(scenario, args)
     flood_rp = args.flood_return_period
     natural, _ = natural_inputs(scenario)
@@ -43,8 +47,9 @@ def _run(args: argparse.Namespace) -> int:
     write_qgis_styles(out)
     print(plan.report())
     if plan.unmet_people > 0:
-        print(f"warning: {plan.unmet_people:,.0f} people to relocate are not served", file=sys.stderr)
-    print(f"Depot plan written to {Path(out).resolve()} in {time.perf_counter() - start:.1f} s.")
+        print(say("depots_unmet", lang, people=f"{plan.unmet_people:,.0f}"), file=sys.stderr)
+    seconds = f"{time.perf_counter() - start:.1f}"
+    print(say("depots_written", lang, path=Path(out).resolve(), seconds=seconds))
     return EXIT_OK
 
 
@@ -52,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``depots`` subcommand."""
     p = subparsers.add_parser("depots", help="relief depots: assignment, stock needs, unmet demand")
     add_options(p)
+    add_lang_option(p)
     p.add_argument("--days", type=int, default=7, help="days of supplies to stock (default 7)")
     p.add_argument("--no-risk", action="store_true", help="one relocation rate for all (no risk score)")
     p.add_argument(

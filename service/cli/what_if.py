@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from gis.speech import current_lang, speak, speaks
 from planning.names import DEFAULT_STANDARD
 
-from ._console import EXIT_OK, STANDARD_HELP
+from ._console import EXIT_OK, STANDARD_HELP, add_lang_option, cli_lang, say
 
 __all__ = ["CLOSE_HELP", "apply_close", "register", "write_with_difference"]
 
@@ -54,17 +55,27 @@ def _base_of(args: argparse.Namespace, scenario: Any, graph: Any) -> Any:
     )
 
 
-def _print_losers(result: Any, top: int) -> None:
+def _print_report(result: Any, top: int) -> None:
+    """The what-if's report and the communities losing most, in the command's language."""
+    from ..change_words import describe_change
+
+    lang = current_lang()
+    print(result.report(change=describe_change(result.change, lang)))
     c = result.communities
     worse = c[c["loses_coverage"] | c["cut_off"]].sort_values("population", ascending=False)
     for cid, row in worse.head(top).iterrows():
-        after = "cut off" if row["cut_off"] else f"{row['response_after_s']:.0f} s"
-        print(
-            f"  - {cid} {row['name'] or ''}: {row['population']:,.0f} residents, "
-            f"{row['response_before_s']:.0f} s -> {after}"
+        seconds = f"{row['response_after_s']:.0f}"
+        after = (
+            say("whatif_cut_off", lang) if row["cut_off"] else say("whatif_seconds", lang, seconds=seconds)
         )
+        print(
+            say(
+                "whatif_loser", lang, community=cid, name=row["name"] or "",
+                population=f"{row['population']:,.0f}", before=f"{row['response_before_s']:.0f}", after=after,
+            )
+        )  # fmt: skip
     if len(worse) > top:
-        print(f"  ... and {len(worse) - top} more (layer `what_if_communities`)")
+        print(say("whatif_more", lang, count=len(worse) - top))
 
 
 def _flood_closures(args: argparse.Namespace, scenario: Any, graph: Any) -> tuple[int, ...]:
@@ -87,12 +98,13 @@ def _flood_closures(args: argparse.Namespace, scenario: Any, graph: Any) -> tupl
         raise InputError(msg)
     closed, _ = flooded_edges(graph, depth[period])
     print(
-        f"The {period:g}-year flood closes {int(closed.sum()):,} of {len(closed):,} road edges "
-        "(deeper than [flood_roads] closed_depth_m)."
-    )
+        say("whatif_flood", current_lang(), period=f"{period:g}", closed=f"{int(closed.sum()):,}",
+            edges=f"{len(closed):,}")
+    )  # fmt: skip
     return tuple(int(i) for i in np.flatnonzero(closed))
 
 
+@speaks  # speak(lang) below holds for this command only
 def _what_if(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -106,14 +118,15 @@ def _what_if(args: argparse.Namespace) -> int:
         raise InputError(msg)
     change = read_change(args.close) if args.close is not None else ScenarioChange()
     scenario, graph, base = _baseline(args)
+    lang = speak(cli_lang(args, scenario))  # the report and the change's words speak it too
     if args.flood_return_period is not None:
         flooded = _flood_closures(args, scenario, graph)
         change = dataclasses.replace(change, closed_edges=(*change.closed_edges, *flooded))
     result = what_if(base, change)
     out = result.write(args.out)
-    print(result.report())
-    _print_losers(result, args.top)
-    print(f"What-if written to {Path(out).resolve()} in {time.perf_counter() - start:.1f} s.")
+    _print_report(result, args.top)
+    seconds = f"{time.perf_counter() - start:.1f}"
+    print(say("whatif_written", lang, path=Path(out).resolve(), seconds=seconds))
     return EXIT_OK
 
 
@@ -152,8 +165,7 @@ def apply_close(args: argparse.Namespace, scenario: Any, graph: Any) -> tuple[An
     change = read_change(args.close)
     changed, closed_graph = change.apply(scenario, graph)
     diff = what_if(_base_of(args, scenario, graph), change)
-    print(diff.report())
-    _print_losers(diff, 10)
+    _print_report(diff, 10)
     return diff, changed, closed_graph
 
 
@@ -189,6 +201,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "what-if", help="close roads, take stations out, add temporary ones: coverage lost per community"
     )
     _common(p)
+    add_lang_option(p)
     p.add_argument("--close", type=Path, default=None, help=CLOSE_HELP)
     p.add_argument(
         "--flood-return-period",
