@@ -67,7 +67,9 @@ def warm(ex: Any, module: str) -> None:
     print(f"    workers restarted; import {module} on them: {wall:.2f} s wall, {max(cpu):.2f} s CPU, once")
 
 
-def compare(ex: Any, label: str, one: Any, on_dask: Any) -> tuple[Any, Any, float]:
+def compare(
+    ex: Any, label: str, one: Any, on_dask: Any, best: tuple[str, float] | None = None
+) -> tuple[Any, Any, float]:
     """Run ``one()`` in process and ``on_dask()`` on the cluster; print wall and CPU figures."""
     c0 = time.process_time()
     one_s, ref = _timed(one)
@@ -87,6 +89,9 @@ def compare(ex: Any, label: str, one: Any, on_dask: Any) -> tuple[Any, Any, floa
         f"    speed-up {one_s / dask_s:.2f}x wall (on this machine now); "
         f"{one_cpu / free:.2f}x on 2 free cores from CPU time (target >= 1.6x)"
     )
+    if best is not None:
+        ratio = best[1] / dask_s
+        print(f"    against the best one-process call ({best[0]}, {best[1]:.2f} s): {ratio:.2f}x wall")
     return ref, got, one_cpu
 
 
@@ -185,32 +190,41 @@ def stage_density(ex: Any, side_km: float, n_sources: int, h: float, tile_km: fl
     tile = tile_km * 1000
     print(
         f"\n(b) kernel density: {len(cells):,} cells of 500 m ({side_km:g} km square), {len(src):,} sources, "
-        f"bandwidth {h:g} m, tiles of {tile_km:g} km"
+        f"bandwidth {h:g} m; tiles 'auto' ({10 * h / 1000:g} km, the default) and {tile_km:g} km"
     )
     warm(ex, "risk_models.density")
-    c0 = time.process_time()
-    plain_s, ref = _timed(lambda: kernel_density(src, cells, bandwidth_m=h, source_weights=w))
-    print(f"    one process, untiled      {plain_s:7.2f} s wall, {time.process_time() - c0:7.2f} s CPU")
-    tiled, got, tiled_cpu = compare(
-        ex,
-        "tiled",
-        lambda: kernel_density(src, cells, bandwidth_m=h, source_weights=w, tile_m=tile),
-        lambda: kernel_density(src, cells, bandwidth_m=h, source_weights=w, tile_m=tile, executor=ex),
-    )
+    one: dict[str, tuple[float, float, np.ndarray]] = {}
+    for label, kw in (("untiled", {"tile_m": None}), ("auto", {}), (f"{tile_km:g} km", {"tile_m": tile})):
+        c0 = time.process_time()
+        wall, d = _timed(lambda kw=kw: kernel_density(src, cells, bandwidth_m=h, source_weights=w, **kw))
+        one[label] = (wall, time.process_time() - c0, d)
+        print(f"    one process, {label:<10} {wall:7.2f} s wall, {one[label][1]:7.2f} s CPU")
+    best = min(one, key=lambda k: one[k][0])
+    print(f"    best in one process: {best}")
+    ref = one["untiled"][2]
+    for label, kw in (("auto", {}), (f"{tile_km:g} km", {"tile_m": tile})):
+        _, got, _ = compare(
+            ex,
+            label,
+            lambda kw=kw: kernel_density(src, cells, bandwidth_m=h, source_weights=w, **kw),
+            lambda kw=kw: kernel_density(src, cells, bandwidth_m=h, source_weights=w, executor=ex, **kw),
+            best=(best, one[best][0]),
+        )
+        rel = float(np.max(np.abs(got - ref) / np.where(ref > 0, ref, 1.0)))
+        print(
+            f"    identical to {label} in process: {np.array_equal(got, one[label][2])}; "
+            f"max relative difference to untiled {rel:.1e}"
+        )
     rss = ex.worker_peak_rss_mb()
-    rel = float(np.max(np.abs(got - ref) / np.where(ref > 0, ref, 1.0)))
-    print(
-        f"    identical to tiled in process: {np.array_equal(got, tiled)}; "
-        f"max relative difference to untiled {rel:.1e}"
-    )
     print(f"    worker peak RSS: {', '.join(f'{v:,.0f} MB' for v in rss.values())}")
-    tiles = _tiles(src[np.argsort(src[:, 0], kind="stable")], cells, tile, h)
-    n_halo = np.array([t[3] for t in tiles])
-    n_tgt = np.array([len(t[0]) for t in tiles])
-    print(
-        f"    per tile: {len(tiles)} tiles, {n_tgt.mean():,.0f} cells and {n_halo.mean():,.0f} halo sources "
-        f"on average, {tiled_cpu / len(tiles) * 1e3:.1f} ms CPU each in process"
-    )
+    for label, side in (("auto", 10 * h), (f"{tile_km:g} km", tile)):
+        tiles = _tiles(src[np.argsort(src[:, 0], kind="stable")], cells, side, h)
+        n_halo = np.array([t[3] for t in tiles])
+        n_tgt = np.array([len(t[0]) for t in tiles])
+        print(
+            f"    per tile ({label}): {len(tiles)} tiles, {n_tgt.mean():,.0f} cells and {n_halo.mean():,.0f} "
+            f"halo sources on average, {one[label][1] / len(tiles) * 1e3:.1f} ms CPU each in process"
+        )
 
 
 def main() -> None:
