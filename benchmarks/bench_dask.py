@@ -217,6 +217,7 @@ def stage_density(ex: Any, side_km: float, n_sources: int, h: float, tile_km: fl
         )
     rss = ex.worker_peak_rss_mb()
     print(f"    worker peak RSS: {', '.join(f'{v:,.0f} MB' for v in rss.values())}")
+    plain_processes(src, w, cells, h)
     for label, side in (("auto", 10 * h), (f"{tile_km:g} km", tile)):
         tiles = _tiles(src[np.argsort(src[:, 0], kind="stable")], cells, side, h)
         n_halo = np.array([t[3] for t in tiles])
@@ -225,6 +226,34 @@ def stage_density(ex: Any, side_km: float, n_sources: int, h: float, tile_km: fl
             f"    per tile ({label}): {len(tiles)} tiles, {n_tgt.mean():,.0f} cells and {n_halo.mean():,.0f} "
             f"halo sources on average, {one[label][1] / len(tiles) * 1e3:.1f} ms CPU each in process"
         )
+
+
+def _run_tasks(tasks: list[tuple[Any, ...]]) -> float:
+    from risk_models.density import _density_tiles
+
+    c0 = time.process_time()
+    for t in tasks:
+        _density_tiles(*t)
+    return time.process_time() - c0
+
+
+def plain_processes(src: np.ndarray, w: np.ndarray, cells: np.ndarray, h: float) -> None:
+    """The ceiling without Dask: the same 8 tasks of the default tiles, here and on 2 plain processes."""
+    from multiprocessing import get_context
+
+    from risk_models.density import _tile_tasks
+
+    tasks, _ = _tile_tasks(src, w, cells, side=10 * h, h=h, n_tasks=8)
+    jobs = [(*t, (h, "epanechnikov", 250_000)) for t in tasks]
+    one_s, one_cpu = _timed(lambda: _run_tasks(jobs))
+    with get_context("spawn").Pool(2) as pool:
+        pool.map(_run_tasks, [[], []])  # started and imported
+        two_s, cpus = _timed(lambda: pool.map(_run_tasks, [jobs[0::2], jobs[1::2]]))
+    print(
+        f"    control without Dask, the 8 tasks: here {one_s:.2f} s wall ({one_cpu:.2f} s CPU); "
+        f"2 plain processes {two_s:.2f} s wall (CPU {' + '.join(f'{c:.2f}' for c in cpus)} s): "
+        f"{one_s / two_s:.2f}x wall, {one_cpu / max(cpus):.2f}x from CPU time"
+    )
 
 
 def main() -> None:
