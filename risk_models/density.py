@@ -44,8 +44,8 @@ AUTO_TILE_MIN_TARGETS = 5_000
 #: ... in square tiles of this many bandwidths (when the targets span more than one tile).
 AUTO_TILE_BANDWIDTHS = 10.0
 
-#: Tasks of consecutive tiles in one process (for the progress bar; the tiles are the same) ...
-IN_PROCESS_TASKS = 16
+#: Tasks of consecutive tiles in one process: one (every source sorted once; the tiles are the same) ...
+IN_PROCESS_TASKS = 1
 #: ... and per worker on a cluster: few enough that Dask's cost per task is small, enough to balance.
 TASKS_PER_WORKER = 4
 
@@ -95,7 +95,9 @@ def kernel_density(
 
     With ``tile_m`` (or an ``executor``) the targets are split into square tiles of ``tile_m``
     metres, each evaluated against the sources in its box grown by one bandwidth (the halo: every
-    source that can reach it), as tasks in process or on Dask. Every target sees the same sources
+    source that can reach it), in process or on Dask. On Dask the tiles go out in runs of about
+    equal work, each task carrying its targets and the sources of its box only (nothing is
+    broadcast, and the driver does no per-tile work). Every target sees the same sources
     with the same weights, so the result equals the untiled one up to the order of the sum
     (relative differences of about 1e-16) and is bit for bit the same in process and on Dask.
 
@@ -124,7 +126,8 @@ def kernel_density(
     executor
         None (in process), a :class:`gis.executor.Executor` or a ``distributed.Client``.
     progress
-        ``progress(done, total)`` in tiles, for a progress bar.
+        ``progress(done, total)`` in tasks (runs of tiles: one in process, about
+        :data:`TASKS_PER_WORKER` per worker on a cluster), for a progress bar.
 
     Returns
     -------
@@ -301,13 +304,18 @@ def _tile_tasks(
     by_task = np.argsort(label, kind="stable")
     cuts = np.flatnonzero(np.diff(label[by_task])) + 1
     grow = _grow(h)
+    xs, ys = np.ascontiguousarray(src[:, 0]), np.ascontiguousarray(src[:, 1])
     tasks: list[tuple[Any, ...]] = []
     positions = []
     for pos in np.split(by_task, cuts):
         pts = tgt[pos]
         lo, hi = pts.min(axis=0) - grow, pts.max(axis=0) + grow
-        band = np.flatnonzero((src[:, 1] >= lo[1]) & (src[:, 1] <= hi[1]))
-        bx = src[band, 0]
+        if len(cuts) == 0:  # one task: every source (its box is sorted out in the task)
+            tasks.append((src, w, pts, key[pos]))
+            positions.append(pos)
+            continue
+        band = np.flatnonzero((ys >= lo[1]) & (ys <= hi[1]))
+        bx = xs[band]
         inside = band[(bx >= lo[0]) & (bx <= hi[0])]
         if len(inside) == 0:
             continue  # no source reaches these targets: their density stays 0
