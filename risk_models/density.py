@@ -68,12 +68,24 @@ def kernel_norm(kernel: str, bandwidth_m: float) -> float:
     return math.pi * h2 * factors[kernel]
 
 
-def _profile(kernel: str, u: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _kernel_weights(
+    kernel: str, dist: npt.NDArray[np.float64], h: float, w: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """``profile(dist / h) * w``, in place in ``dist``'s memory (a copy of the pairs' distances).
+
+    scikit-learn's profiles: ``1 - u * u`` (Epanechnikov), ``1 - u`` (linear), 1 (tophat), with
+    ``u = dist / h``; the first two are exactly 0 at ``dist == h`` (``h / h`` is 1 exactly), so
+    only the tophat needs the pairs at exactly ``h`` dropped.
+    """
+    u = np.divide(dist, h)
     if kernel == "epanechnikov":
-        return 1.0 - u * u
-    if kernel == "linear":
-        return 1.0 - u
-    return np.ones_like(u)
+        np.multiply(u, u, out=u)
+        np.subtract(1.0, u, out=u)
+    elif kernel == "linear":
+        np.subtract(1.0, u, out=u)
+    else:
+        u.fill(1.0)
+    return np.multiply(u, w, out=u)
 
 
 def kernel_density(
@@ -208,10 +220,13 @@ def _density_block(
     for start in range(0, len(tgt), chunk_size):
         block = cKDTree(tgt[start : start + chunk_size])
         pairs = block.sparse_distance_matrix(tree, h, output_type="ndarray")
-        inside = pairs["v"] < h
-        i, j, dist = pairs["i"][inside], pairs["j"][inside], pairs["v"][inside]
-        k = _profile(kernel, dist / h) * w[j]
-        out[start : start + block.n] = np.bincount(i, weights=k, minlength=block.n)
+        i, j, u = pairs["i"], pairs["j"], pairs["v"]
+        if kernel == "tophat":  # the pairs at exactly h are outside; for the others their kernel is 0
+            inside = u < h
+            i, j, u = i[inside], j[inside], u[inside]
+        out[start : start + block.n] = np.bincount(
+            i, weights=_kernel_weights(kernel, u, h, w[j]), minlength=block.n
+        )
     return out
 
 

@@ -134,3 +134,14 @@ def test_a_task_carries_its_targets_and_every_source_that_reaches_them() -> None
         shipped += len(t_src)
     # the boxes overlap by a bandwidth or so, never a copy of all the sources per task
     assert shipped < 2.0 * len(src)
+
+
+@pytest.mark.parametrize("kernel", ["epanechnikov", "linear", "tophat"])
+def test_a_source_exactly_one_bandwidth_away_adds_nothing(kernel: str) -> None:
+    src = np.array([[0.0, 0.0], [0.0, 8.0]])
+    # 5 m (the bandwidth) from the first source and 3 m from the other; 5 m from both; 5 m; far
+    tgt = np.array([[0.0, 5.0], [3.0, 4.0], [0.0, -5.0], [30.0, 40.0]])
+    d = kernel_density(src, tgt, bandwidth_m=5.0, kernel=kernel)
+    one = kernel_density(src[:1], [[0.0, 0.0]], bandwidth_m=5.0, kernel=kernel)[0]
+    profile = {"epanechnikov": 1 - 0.36, "linear": 1 - 0.6, "tophat": 1.0}[kernel]  # 3 m from the other
+    np.testing.assert_allclose(d, [profile * one, 0.0, 0.0, 0.0], rtol=1e-12)
