@@ -4,7 +4,9 @@
     stations within 4 and 8 min for every road node) on the demo city (100k nodes; 1M with
     ``--big``) from ~300 stations, in chunks of 16, never the full nodes x stations matrix.
 (b) Kernel density (``risk_models.kernel_density``) on every 500 m cell of a province-sized square
-    from many hazard sources: untiled in process, tiled in process, tiled on Dask.
+    from many hazard sources: untiled, the default tiles ("auto") and --tile-km tiles in process,
+    the default call and the --tile-km call on Dask (each against its own in-process call and the
+    best one), and a control without Dask: the default tiles' 8 tasks in 2 plain processes.
 
 Prints the times, the speed-up (target >= 1.6x for 2 workers), whether results are identical, the
 peak RSS of each worker (workers restarted between stages) and of the driver, and the per-chunk
