@@ -4,7 +4,9 @@
     stations within 4 and 8 min for every road node) on the demo city (100k nodes; 1M with
     ``--big``) from ~300 stations, in chunks of 16, never the full nodes x stations matrix.
 (b) Kernel density (``risk_models.kernel_density``) on every 500 m cell of a province-sized square
-    from many hazard sources: untiled in process, tiled in process, tiled on Dask.
+    from many hazard sources: untiled, the default tiles ("auto") and --tile-km tiles in process,
+    the default call and the --tile-km call on Dask (each against its own in-process call and the
+    best one), and a control without Dask: the default tiles' 8 tasks in 2 plain processes.
 
 Prints the times, the speed-up (target >= 1.6x for 2 workers), whether results are identical, the
 peak RSS of each worker (workers restarted between stages) and of the driver, and the per-chunk
@@ -67,7 +69,9 @@ def warm(ex: Any, module: str) -> None:
     print(f"    workers restarted; import {module} on them: {wall:.2f} s wall, {max(cpu):.2f} s CPU, once")
 
 
-def compare(ex: Any, label: str, one: Any, on_dask: Any) -> tuple[Any, Any, float]:
+def compare(
+    ex: Any, label: str, one: Any, on_dask: Any, best: tuple[str, float] | None = None
+) -> tuple[Any, Any, float]:
     """Run ``one()`` in process and ``on_dask()`` on the cluster; print wall and CPU figures."""
     c0 = time.process_time()
     one_s, ref = _timed(one)
@@ -87,6 +91,9 @@ def compare(ex: Any, label: str, one: Any, on_dask: Any) -> tuple[Any, Any, floa
         f"    speed-up {one_s / dask_s:.2f}x wall (on this machine now); "
         f"{one_cpu / free:.2f}x on 2 free cores from CPU time (target >= 1.6x)"
     )
+    if best is not None:
+        ratio = best[1] / dask_s
+        print(f"    against the best one-process call ({best[0]}, {best[1]:.2f} s): {ratio:.2f}x wall")
     return ref, got, one_cpu
 
 
@@ -185,31 +192,69 @@ def stage_density(ex: Any, side_km: float, n_sources: int, h: float, tile_km: fl
     tile = tile_km * 1000
     print(
         f"\n(b) kernel density: {len(cells):,} cells of 500 m ({side_km:g} km square), {len(src):,} sources, "
-        f"bandwidth {h:g} m, tiles of {tile_km:g} km"
+        f"bandwidth {h:g} m; tiles 'auto' ({10 * h / 1000:g} km, the default) and {tile_km:g} km"
     )
     warm(ex, "risk_models.density")
-    c0 = time.process_time()
-    plain_s, ref = _timed(lambda: kernel_density(src, cells, bandwidth_m=h, source_weights=w))
-    print(f"    one process, untiled      {plain_s:7.2f} s wall, {time.process_time() - c0:7.2f} s CPU")
-    tiled, got, tiled_cpu = compare(
-        ex,
-        "tiled",
-        lambda: kernel_density(src, cells, bandwidth_m=h, source_weights=w, tile_m=tile),
-        lambda: kernel_density(src, cells, bandwidth_m=h, source_weights=w, tile_m=tile, executor=ex),
-    )
+    one: dict[str, tuple[float, float, np.ndarray]] = {}
+    for label, kw in (("untiled", {"tile_m": None}), ("auto", {}), (f"{tile_km:g} km", {"tile_m": tile})):
+        c0 = time.process_time()
+        wall, d = _timed(lambda kw=kw: kernel_density(src, cells, bandwidth_m=h, source_weights=w, **kw))
+        one[label] = (wall, time.process_time() - c0, d)
+        print(f"    one process, {label:<10} {wall:7.2f} s wall, {one[label][1]:7.2f} s CPU")
+    best = min(one, key=lambda k: one[k][0])
+    print(f"    best in one process: {best}")
+    ref = one["untiled"][2]
+    for label, kw in (("auto", {}), (f"{tile_km:g} km", {"tile_m": tile})):
+        _, got, _ = compare(
+            ex,
+            label,
+            lambda kw=kw: kernel_density(src, cells, bandwidth_m=h, source_weights=w, **kw),
+            lambda kw=kw: kernel_density(src, cells, bandwidth_m=h, source_weights=w, executor=ex, **kw),
+            best=(best, one[best][0]),
+        )
+        rel = float(np.max(np.abs(got - ref) / np.where(ref > 0, ref, 1.0)))
+        print(
+            f"    identical to {label} in process: {np.array_equal(got, one[label][2])}; "
+            f"max relative difference to untiled {rel:.1e}"
+        )
     rss = ex.worker_peak_rss_mb()
-    rel = float(np.max(np.abs(got - ref) / np.where(ref > 0, ref, 1.0)))
-    print(
-        f"    identical to tiled in process: {np.array_equal(got, tiled)}; "
-        f"max relative difference to untiled {rel:.1e}"
-    )
     print(f"    worker peak RSS: {', '.join(f'{v:,.0f} MB' for v in rss.values())}")
-    tiles = _tiles(src[np.argsort(src[:, 0], kind="stable")], cells, tile, h)
-    n_halo = np.array([t[3] for t in tiles])
-    n_tgt = np.array([len(t[0]) for t in tiles])
+    plain_processes(src, w, cells, h)
+    for label, side in (("auto", 10 * h), (f"{tile_km:g} km", tile)):
+        tiles = _tiles(src[np.argsort(src[:, 0], kind="stable")], cells, side, h)
+        n_halo = np.array([t[3] for t in tiles])
+        n_tgt = np.array([len(t[0]) for t in tiles])
+        print(
+            f"    per tile ({label}): {len(tiles)} tiles, {n_tgt.mean():,.0f} cells and {n_halo.mean():,.0f} "
+            f"halo sources on average, {one[label][1] / len(tiles) * 1e3:.1f} ms CPU each in process"
+        )
+
+
+def _run_tasks(tasks: list[tuple[Any, ...]]) -> float:
+    from risk_models.density import _density_tiles
+
+    c0 = time.process_time()
+    for t in tasks:
+        _density_tiles(*t)
+    return time.process_time() - c0
+
+
+def plain_processes(src: np.ndarray, w: np.ndarray, cells: np.ndarray, h: float) -> None:
+    """The ceiling without Dask: the same 8 tasks of the default tiles, here and on 2 plain processes."""
+    from multiprocessing import get_context
+
+    from risk_models.density import _tile_tasks
+
+    tasks, _ = _tile_tasks(src, w, cells, side=10 * h, h=h, n_tasks=8)
+    jobs = [(*t, (h, "epanechnikov", 250_000)) for t in tasks]
+    one_s, one_cpu = _timed(lambda: _run_tasks(jobs))
+    with get_context("spawn").Pool(2) as pool:
+        pool.map(_run_tasks, [[], []])  # started and imported
+        two_s, cpus = _timed(lambda: pool.map(_run_tasks, [jobs[0::2], jobs[1::2]]))
     print(
-        f"    per tile: {len(tiles)} tiles, {n_tgt.mean():,.0f} cells and {n_halo.mean():,.0f} halo sources "
-        f"on average, {tiled_cpu / len(tiles) * 1e3:.1f} ms CPU each in process"
+        f"    control without Dask, the 8 tasks: here {one_s:.2f} s wall ({one_cpu:.2f} s CPU); "
+        f"2 plain processes {two_s:.2f} s wall (CPU {' + '.join(f'{c:.2f}' for c in cpus)} s): "
+        f"{one_s / two_s:.2f}x wall, {one_cpu / max(cpus):.2f}x from CPU time"
     )
 
 

@@ -44,6 +44,11 @@ AUTO_TILE_MIN_TARGETS = 5_000
 #: ... in square tiles of this many bandwidths (when the targets span more than one tile).
 AUTO_TILE_BANDWIDTHS = 10.0
 
+#: Tasks of consecutive tiles in one process: one (every source sorted once; the tiles are the same) ...
+IN_PROCESS_TASKS = 1
+#: ... and per worker on a cluster: few enough that Dask's cost per task is small, enough to balance.
+TASKS_PER_WORKER = 4
+
 TileSide = float | Literal["auto"] | None
 
 
@@ -63,12 +68,24 @@ def kernel_norm(kernel: str, bandwidth_m: float) -> float:
     return math.pi * h2 * factors[kernel]
 
 
-def _profile(kernel: str, u: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _kernel_weights(
+    kernel: str, dist: npt.NDArray[np.float64], h: float, w: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """``profile(dist / h) * w``, in place in ``dist``'s memory (a copy of the pairs' distances).
+
+    scikit-learn's profiles: ``1 - u * u`` (Epanechnikov), ``1 - u`` (linear), 1 (tophat), with
+    ``u = dist / h``; the first two are exactly 0 at ``dist == h`` (``h / h`` is 1 exactly), so
+    only the tophat needs the pairs at exactly ``h`` dropped.
+    """
+    u = np.divide(dist, h)
     if kernel == "epanechnikov":
-        return 1.0 - u * u
-    if kernel == "linear":
-        return 1.0 - u
-    return np.ones_like(u)
+        np.multiply(u, u, out=u)
+        np.subtract(1.0, u, out=u)
+    elif kernel == "linear":
+        np.subtract(1.0, u, out=u)
+    else:
+        u.fill(1.0)
+    return np.multiply(u, w, out=u)
 
 
 def kernel_density(
@@ -90,7 +107,9 @@ def kernel_density(
 
     With ``tile_m`` (or an ``executor``) the targets are split into square tiles of ``tile_m``
     metres, each evaluated against the sources in its box grown by one bandwidth (the halo: every
-    source that can reach it), as tasks in process or on Dask. Every target sees the same sources
+    source that can reach it), in process or on Dask. On Dask the tiles go out in runs of about
+    equal work, each task carrying its targets and the sources of its box only (nothing is
+    broadcast, and the driver does no per-tile work). Every target sees the same sources
     with the same weights, so the result equals the untiled one up to the order of the sum
     (relative differences of about 1e-16) and is bit for bit the same in process and on Dask.
 
@@ -119,7 +138,8 @@ def kernel_density(
     executor
         None (in process), a :class:`gis.executor.Executor` or a ``distributed.Client``.
     progress
-        ``progress(done, total)`` in tiles, for a progress bar.
+        ``progress(done, total)`` in tasks (runs of tiles: one in process, about
+        :data:`TASKS_PER_WORKER` per worker on a cluster), for a progress bar.
 
     Returns
     -------
@@ -170,20 +190,15 @@ def kernel_density(
     ex = as_executor(executor)
     side = float(tile_m) if isinstance(tile_m, int | float) else _default_tile_m(tgt, h, ex.n_workers)
     out = np.zeros(len(tgt))
-    order = np.argsort(src[:, 0], kind="stable")  # sources by x: a tile's halo is a slice, then a mask
-    src_x, w_x = src[order], w[order]
-    tiles = [t for t in _tiles(src_x, tgt, side, h) if t[3] > 0]
     params = (h, kernel, chunk_size)
-    # in process one task per tile; on a cluster about 4 tasks per worker, of similar work. The
-    # sources and targets go to every worker once; a task carries its tiles' target positions
-    # and boxes, and picks its halo itself, the same way in process and on Dask
-    n_tasks = len(tiles) if isinstance(ex, InProcessExecutor) else 4 * ex.n_workers
-    groups = _balanced_groups(np.array([len(t[0]) * t[3] for t in tiles], float), n_tasks)
-    tasks = [([tiles[i][:3] for i in g], params) for g in groups]
-    shared = (ex.share(src_x), ex.share(w_x), ex.share(tgt))
-    for k, dens in ex.run(_density_tiles, tasks, shared=shared, progress=progress, name="kernel_density"):
-        for i, d in zip(groups[k], dens, strict=True):
-            out[tiles[i][0]] = d
+    # the driver only cuts the tiles into tasks of consecutive tiles (about 4 a worker on a cluster)
+    # and hands each the sources of its box; the task sorts them, finds each tile's halo and sums,
+    # the same way in process and on Dask, so the result is the same bit for bit
+    n_tasks = IN_PROCESS_TASKS if isinstance(ex, InProcessExecutor) else TASKS_PER_WORKER * ex.n_workers
+    tasks, positions = _tile_tasks(src, w, tgt, side=side, h=h, n_tasks=n_tasks)
+    jobs = [(*task, params) for task in tasks]
+    for k, dens in ex.run(_density_tiles, jobs, progress=progress, name="kernel_density"):
+        out[positions[k]] = dens
     return out * scale
 
 
@@ -205,29 +220,123 @@ def _density_block(
     for start in range(0, len(tgt), chunk_size):
         block = cKDTree(tgt[start : start + chunk_size])
         pairs = block.sparse_distance_matrix(tree, h, output_type="ndarray")
-        inside = pairs["v"] < h
-        i, j, dist = pairs["i"][inside], pairs["j"][inside], pairs["v"][inside]
-        k = _profile(kernel, dist / h) * w[j]
-        out[start : start + block.n] = np.bincount(i, weights=k, minlength=block.n)
+        i, j, u = pairs["i"], pairs["j"], pairs["v"]
+        if kernel == "tophat":  # the pairs at exactly h are outside; for the others their kernel is 0
+            inside = u < h
+            i, j, u = i[inside], j[inside], u[inside]
+        out[start : start + block.n] = np.bincount(
+            i, weights=_kernel_weights(kernel, u, h, w[j]), minlength=block.n
+        )
     return out
 
 
 def _density_tiles(
-    src_x: npt.NDArray[np.float64],
-    w_x: npt.NDArray[np.float64],
+    src: npt.NDArray[np.float64],
+    w: npt.NDArray[np.float64],
     tgt: npt.NDArray[np.float64],
-    tiles: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float64], npt.NDArray[np.float64]]],
+    key: npt.NDArray[np.int64],
     params: tuple[float, str, int],
-) -> list[npt.NDArray[np.float64]]:
-    """One task: :func:`_density_block` on each ``(target positions, lo, hi)`` tile.
+) -> npt.NDArray[np.float64]:
+    """One task: unscaled sums at ``tgt``, a run of whole tiles (``key``: each target's tile).
 
-    ``src_x`` and ``w_x`` are the sources sorted by x; a tile's sources are those in its box.
+    ``src`` and ``w`` hold every source of the run's box (and maybe more), in their input order.
+    Sorted by x here (stable), a tile's halo is the sources of its box in the order a sort of
+    all the sources would give them, so a tile sees the same sources in the same order whatever
+    the run it is in: the sums are the same bit for bit, in process and on Dask.
     """
-    out = []
-    for targets, lo, hi in tiles:
+    h = params[0]
+    order = np.argsort(src[:, 0], kind="stable")
+    src_x, w_x = src[order], w[order]
+    out = np.zeros(len(tgt))
+    for targets, lo, hi in _tile_boxes(tgt, key, h):
         halo = _halo(src_x, lo, hi)
-        out.append(_density_block(src_x[halo], w_x[halo], tgt[targets], params))
+        if len(halo):
+            out[targets] = _density_block(src_x[halo], w_x[halo], tgt[targets], params)
     return out
+
+
+def _tile_boxes(
+    tgt: npt.NDArray[np.float64], key: npt.NDArray[np.int64], h: float
+) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
+    """``(target positions, lo, hi)`` of every tile: its targets in order, their box grown by ``h``.
+
+    The box holds every source within ``h`` of one of the tile's targets (plus a hair for rounding).
+    """
+    order = np.argsort(key, kind="stable")
+    bounds = np.flatnonzero(np.diff(key[order])) + 1
+    grow = _grow(h)
+    out = []
+    for g in np.split(order, bounds):
+        pts = tgt[g]
+        out.append((g, pts.min(axis=0) - grow, pts.max(axis=0) + grow))
+    return out
+
+
+def _grow(h: float) -> float:
+    return h * (1 + 1e-9) + 1e-6
+
+
+def _tile_keys(tgt: npt.NDArray[np.float64], side: float) -> tuple[npt.NDArray[np.int64], int]:
+    """Each target's tile (row-major number of its ``side``-metre square) and the tiles per row."""
+    origin = tgt.min(axis=0)
+    cell = np.floor((tgt - origin) / side).astype(np.int64)
+    n_cols = int(cell[:, 0].max()) + 1
+    return cell[:, 1] * n_cols + cell[:, 0], n_cols
+
+
+def _tile_tasks(
+    src: npt.NDArray[np.float64],
+    w: npt.NDArray[np.float64],
+    tgt: npt.NDArray[np.float64],
+    *,
+    side: float,
+    h: float,
+    n_tasks: int,
+) -> tuple[list[tuple[Any, ...]], list[npt.NDArray[np.intp]]]:
+    """The tasks of :func:`_density_tiles` and the target positions of each.
+
+    A task is a run of consecutive tiles (row-major) of about equal estimated work (targets x
+    sources of the tile's square), with the sources of the box of its targets grown by ``h``.
+    Only linear passes here: no sort of the sources, no halo per tile (the tasks do that).
+    """
+    key, n_cols = _tile_keys(tgt, side)
+    n_tiles = int(key.max()) + 1
+    n_tgt = np.bincount(key, minlength=n_tiles).astype(float)
+    origin = tgt.min(axis=0)
+    n_rows = n_tiles // n_cols
+    cell = np.floor((src - origin) / side)
+    col = np.clip(cell[:, 0], 0, n_cols - 1).astype(np.int64)
+    row = np.clip(cell[:, 1], 0, n_rows - 1).astype(np.int64)
+    n_src = np.bincount(row * n_cols + col, minlength=n_tiles).astype(float)
+    cost = n_tgt * (n_src + 1.0)  # the pairs, about, where the sources are spread evenly
+    held = np.flatnonzero(n_tgt)
+    groups = _balanced_groups(cost[held], n_tasks)
+    # tile -> task, for the tiles holding targets (consecutive runs of tiles)
+    task_of = np.full(n_tiles, -1, dtype=np.int64)
+    for k, g in enumerate(groups):
+        task_of[held[g]] = k
+    label = task_of[key]
+    by_task = np.argsort(label, kind="stable")
+    cuts = np.flatnonzero(np.diff(label[by_task])) + 1
+    grow = _grow(h)
+    xs, ys = np.ascontiguousarray(src[:, 0]), np.ascontiguousarray(src[:, 1])
+    tasks: list[tuple[Any, ...]] = []
+    positions = []
+    for pos in np.split(by_task, cuts):
+        pts = tgt[pos]
+        lo, hi = pts.min(axis=0) - grow, pts.max(axis=0) + grow
+        if len(cuts) == 0:  # one task: every source (its box is sorted out in the task)
+            tasks.append((src, w, pts, key[pos]))
+            positions.append(pos)
+            continue
+        band = np.flatnonzero((ys >= lo[1]) & (ys <= hi[1]))
+        bx = xs[band]
+        inside = band[(bx >= lo[0]) & (bx <= hi[0])]
+        if len(inside) == 0:
+            continue  # no source reaches these targets: their density stays 0
+        tasks.append((src[inside], w[inside], pts, key[pos]))
+        positions.append(pos)
+    return tasks, positions
 
 
 def _halo(
@@ -269,20 +378,10 @@ def _tiles(
 ) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float64], npt.NDArray[np.float64], int]]:
     """``(target positions, lo, hi, n sources)`` of every tile of ``side`` metres holding targets.
 
-    A tile's box is the bounding box of its targets grown by ``h`` (plus a hair for rounding):
-    it holds every source within ``h`` of one of its targets. ``src_x`` is sorted by x.
+    The tiles :func:`kernel_density` sums over, for a benchmark to describe; ``src_x`` sorted by x.
     """
-    cell = np.floor((tgt - tgt.min(axis=0)) / side).astype(np.int64)
-    key = cell[:, 1] * (int(cell[:, 0].max()) + 1) + cell[:, 0]
-    order = np.argsort(key, kind="stable")
-    bounds = np.flatnonzero(np.diff(key[order])) + 1
-    grow = h * (1 + 1e-9) + 1e-6
-    out = []
-    for g in np.split(order, bounds):
-        pts = tgt[g]
-        lo, hi = pts.min(axis=0) - grow, pts.max(axis=0) + grow
-        out.append((g, lo, hi, len(_halo(src_x, lo, hi))))
-    return out
+    key, _ = _tile_keys(tgt, side)
+    return [(g, lo, hi, len(_halo(src_x, lo, hi))) for g, lo, hi in _tile_boxes(tgt, key, h)]
 
 
 def sample_points(

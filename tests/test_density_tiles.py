@@ -11,6 +11,7 @@ from shapely import Point, box
 
 from gis.errors import InputError
 from risk_models import category_density, kernel_density
+from risk_models.density import _tile_tasks
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +100,8 @@ def test_dask_tiles_equal_in_process(dask_executor) -> None:
         executor=dask_executor,
         progress=lambda d, t: calls.append((d, t)),
     )
-    # sources, weights and targets go to the workers once, not with every task
-    assert dask_executor.n_shared - shared_before == 3
+    # nothing broadcast: each task carries its run of tiles and the sources of its box only
+    assert dask_executor.n_shared == shared_before
     np.testing.assert_array_equal(on_dask, same_tiles)  # bit for bit: the same tiles, the same sums
     np.testing.assert_allclose(on_dask, ref, rtol=1e-12, atol=0)
     assert calls[-1][0] == calls[-1][1] == len(calls) - 1 <= 8  # about 4 tasks per worker
@@ -110,3 +111,37 @@ def test_dask_tiles_equal_in_process(dask_executor) -> None:
         ref,
         rtol=1e-12,
     )
+
+
+def test_a_task_carries_its_targets_and_every_source_that_reaches_them() -> None:
+    src, w, tgt = _case(5)
+    h = 1500.0
+    tasks, positions = _tile_tasks(src, w, tgt, side=4000.0, h=h, n_tasks=6)
+    assert 1 < len(tasks) <= 6
+    # every target in exactly one task, in increasing order within it
+    assert np.array_equal(np.sort(np.concatenate(positions)), np.arange(len(tgt)))
+    assert all(np.all(np.diff(p) > 0) for p in positions)
+    shipped = 0
+    for (t_src, t_w, t_tgt, _key), pos in zip(tasks, positions, strict=True):
+        assert np.array_equal(t_tgt, tgt[pos])
+        # the sources within h of one of the task's targets are all there, in input order
+        near = np.flatnonzero(
+            (np.hypot(*(src[:, None, :] - t_tgt[None, ::7, :]).transpose(2, 0, 1)) <= h).any(axis=1)
+        )
+        rows = {tuple(r) for r in t_src}
+        assert {tuple(r) for r in src[near]} <= rows
+        assert np.array_equal(t_w, w[np.flatnonzero(np.isin(src[:, 0], t_src[:, 0]))])
+        shipped += len(t_src)
+    # the boxes overlap by a bandwidth or so, never a copy of all the sources per task
+    assert shipped < 2.0 * len(src)
+
+
+@pytest.mark.parametrize("kernel", ["epanechnikov", "linear", "tophat"])
+def test_a_source_exactly_one_bandwidth_away_adds_nothing(kernel: str) -> None:
+    src = np.array([[0.0, 0.0], [0.0, 8.0]])
+    # 5 m (the bandwidth) from the first source and 3 m from the other; 5 m from both; 5 m; far
+    tgt = np.array([[0.0, 5.0], [3.0, 4.0], [0.0, -5.0], [30.0, 40.0]])
+    d = kernel_density(src, tgt, bandwidth_m=5.0, kernel=kernel)
+    one = kernel_density(src[:1], [[0.0, 0.0]], bandwidth_m=5.0, kernel=kernel)[0]
+    profile = {"epanechnikov": 1 - 0.36, "linear": 1 - 0.6, "tophat": 1.0}[kernel]  # 3 m from the other
+    np.testing.assert_allclose(d, [profile * one, 0.0, 0.0, 0.0], rtol=1e-12)
