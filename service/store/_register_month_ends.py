@@ -38,17 +38,17 @@ _STALE_SINCE = (
 )
 
 
-def ended_month(
-    active_since: datetime | None, reported_before: datetime | None, now: datetime
-) -> str | None:
+def ended_month(active_since: datetime | None, reported_before: datetime | None, now: datetime) -> str | None:
     """``YYYY-MM`` when the window is exactly a calendar month that ended before ``now``."""
-    if active_since is None or reported_before is None or reported_before > now:
+    if active_since is None or reported_before is None or active_since.tzinfo or reported_before.tzinfo:
+        return None  # (the store's times are naive UTC)
+    if reported_before > now:
         return None
     start = active_since
     if (start.day, start.hour, start.minute, start.second, start.microsecond) != (1, 0, 0, 0, 0):
         return None
     year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
-    if reported_before != datetime(year, month, 1, tzinfo=start.tzinfo):
+    if reported_before != datetime(year, month, 1):
         return None
     return f"{start.year:04d}-{start.month:02d}"
 
@@ -66,15 +66,18 @@ def read_month(conn: sqlite3.Connection, month: str) -> list[tuple[Any, ...]] | 
     )
     cur.row_factory = None
     rows = cur.fetchall()
-    if not rows and conn.execute(
-        "SELECT 1 FROM register_month_ends_built WHERE month = ?", (month,)
-    ).fetchone() is None:
+    if (
+        not rows
+        and conn.execute("SELECT 1 FROM register_month_ends_built WHERE month = ?", (month,)).fetchone()
+        is None
+    ):
         return None
     return rows
 
 
 def store_month(
     write: Callable[[], Any],
+    *,
     month: str,
     start: str,
     end: str,

@@ -41,8 +41,8 @@ from risk_models.register import Event, RegisterError, load_workflow
 
 from ._register_base import RegisterBase
 from ._register_frames import snapshot_of, snapshot_sql
-from ._register_month_ends import CLEAR_AFTER_BULK_LOAD, ended_month, read_month, store_month
 from ._register_list import install_functions, json_sql, page_sql, where_sql
+from ._register_month_ends import CLEAR_AFTER_BULK_LOAD, ended_month, read_month, store_month
 from ._register_rows import IMPORT_ITEM_COLUMNS, event_rows, import_seqs, item_rows, last_counters
 from ._register_sql import (
     EVENT_COLUMNS,
@@ -349,8 +349,8 @@ class SQLiteRegister(RegisterBase):
             rows = self._snapshot_rows(active_since, reported_before)
             assert active_since is not None and reported_before is not None
             store_month(
-                self._write, month, active_since.isoformat(), reported_before.isoformat(), rows,
-                read_up_to, now_utc(),
+                self._write, month=month, start=active_since.isoformat(), end=reported_before.isoformat(),
+                rows=rows, read_up_to=read_up_to, built_at=now_utc(),
             )  # fmt: skip
         return snapshot_of(rows)
 
