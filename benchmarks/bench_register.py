@@ -165,6 +165,78 @@ def run_wrk(
     return requests, p50, p95, p99, errors
 
 
+# -- 3b. disclosure: the query against the kept month-end states, side by side ------------------
+
+#: Months of the side-by-side disclosure phase (none asked for by the HTTP phase).
+KEPT_MONTHS = ("2026-07", "2025-06", "2024-09", "2023-05", "2022-03")
+
+
+def kept_phase(
+    db: Path,
+) -> tuple[list[tuple[str, float, float, float, float, float, float]], float, int, str]:
+    """Each month's disclosure by the query (before), its first request (makes and keeps the
+    month-end states) and a request on the kept states (after), each on a fresh store object
+    (no in-process cache), wall and CPU seconds; then every ended month made and kept."""
+    from service.store import SQLiteRegister
+
+    out: list[tuple[str, float, float, float, float, float, float]] = []
+    for month in KEPT_MONTHS:
+        figures: list[float] = []
+        for month_ends in (False, True, True):
+            reg = SQLiteRegister(db, month_ends=month_ends)
+            t, c = time.perf_counter(), time.process_time()
+            reg.disclosure(month)
+            figures += [time.perf_counter() - t, time.process_time() - c]
+            reg.close()
+        q, qc, first, fc, kept, kc = figures
+        out.append((month, q, qc, first, fc, kept, kc))
+    reg = SQLiteRegister(db)
+    t = time.perf_counter()
+    made = reg.build_month_ends()
+    build_s = time.perf_counter() - t
+    reg.close()
+    return out, build_s, len(made), _load()
+
+
+def print_kept(
+    rows: list[tuple[str, float, float, float, float, float, float]], build_s: float, n: int, load: str
+) -> None:
+    print(
+        "disclosure of a month in process, the query (before) against the kept month-end states "
+        f"(after) ({load}):"
+    )
+    for month, q, qc, first, fc, kept, kc in rows:
+        print(
+            f"  {month}: query {q:5.2f} s (CPU {qc:4.2f}); first request, keeps the month {first:5.2f} s "
+            f"(CPU {fc:4.2f}); kept {kept:5.2f} s (CPU {kc:4.2f}) = {q / kept:5.1f} x faster"
+        )
+    worst_q = max(r[1] for r in rows)
+    worst_k = max(r[5] for r in rows)
+    print(
+        f"  worst: query {worst_q:.2f} s, kept {worst_k:.2f} s; target <= {TARGET_DISCLOSURE_S:.0f} s: "
+        f"kept {'met' if worst_k <= TARGET_DISCLOSURE_S else 'NOT met'}, first request "
+        f"{'met' if max(r[3] for r in rows) <= TARGET_DISCLOSURE_S else 'NOT met'}"
+    )
+    print(f"  every other ended month made and kept (build_month_ends): {n} months in {build_s:.1f} s")
+
+
+def main_disclosure(args: argparse.Namespace) -> int:
+    """``--only disclosure``: the side-by-side disclosure phase on the store of ``--data-dir``."""
+    if args.data_dir is None or not (args.data_dir / "riskplan.sqlite3").exists():
+        sys.exit("--only disclosure needs --data-dir with a store (run the whole benchmark once with it).")
+    db = args.data_dir / "riskplan.sqlite3"
+    print(f"machine before: {_load()}, {os.cpu_count()} cores; store {db} ({db.stat().st_size / 1e9:.1f} GB)")
+    t = time.perf_counter()
+    from service.store import SQLiteRegister
+
+    SQLiteRegister(db).close()  # migrations (a store of an older schema upgrades in place)
+    print(f"  opening (migrations, if any): {time.perf_counter() - t:.1f} s")
+    print_kept(*kept_phase(db))
+    own, _ = _rss_mb()
+    print(f"peak RSS: benchmark {own:,.0f} MB")
+    return 0
+
+
 # -- 4. import -----------------------------------------------------------------------------------
 
 
@@ -279,7 +351,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None, help="keep (or reuse) the store here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--only", choices=("import",), default=None, help="run this phase only (on the store of --data-dir)"
+        "--only",
+        choices=("import", "disclosure"),
+        default=None,
+        help="run this phase only (on the store of --data-dir)",
     )
     parser.add_argument(
         "--engines", default="calamine,openpyxl", help="Excel readers of the import, side by side"
@@ -291,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.only == "import":
         return main_import(args)
+    if args.only == "disclosure":
+        return main_disclosure(args)
     if shutil.which("wrk") is None:
         sys.exit("wrk is not on the PATH. Fix: apt-get install -y wrk")
     work = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-register-"))
@@ -360,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             proc.terminate()
             proc.wait(timeout=60)
+    kept = kept_phase(db)
     runs, load_import, write_s = ({}, "", 0.0) if args.skip_import else import_phase(db, args)
     own, children = _rss_mb()
 
@@ -403,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{worst / TARGET_DISCLOSURE_S:.2f} x -> "
         f"{'met' if worst <= TARGET_DISCLOSURE_S else 'NOT met'}"
     )
+    print_kept(*kept)
     if runs:
         print_import(args.import_rows, runs, load_import, write_s)
     print(

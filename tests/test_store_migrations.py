@@ -46,9 +46,9 @@ def test_a_database_of_todays_release_upgrades_in_place(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "data")  # opening migrates
     conn = sqlite3.connect(db)
     assert schema_version(conn) == NEWEST
-    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")] == list(
-        range(1, NEWEST + 1)
-    )
+    assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")] == [
+        m.version for m in migrations_in(SQLITE_MIGRATIONS)
+    ]
     assert conn.execute("SELECT name FROM scenarios").fetchall() == [("old",)]  # the data is kept
     assert store.take_window("t", "k", limit=1, window_s=60).allowed  # the new table works
     sid = store.create_scenario(load_scenario(write_gpkg(tmp_path / "s.gpkg")), origin="test").id
@@ -90,14 +90,35 @@ def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path) -> None
     assert migrate(conn, folder) == [2]
 
 
-def test_migration_files_are_numbered_without_gaps(tmp_path: Path) -> None:
+def test_migration_files_are_numbered_without_repeats(tmp_path: Path) -> None:
     (tmp_path / "0001_a.sql").write_text("SELECT 1;\n")
     (tmp_path / "0003_c.sql").write_text("SELECT 1;\n")
-    with pytest.raises(SchemaVersionError, match="without gaps"):
+    assert [m.version for m in migrations_in(tmp_path)] == [1, 3]  # a gap: a number reserved
+    (tmp_path / "0003_d.sql").write_text("SELECT 1;\n")
+    with pytest.raises(SchemaVersionError, match="repeated"):
         migrations_in(tmp_path)
+    (tmp_path / "0003_d.sql").unlink()
     (tmp_path / "3_bad.sql").write_text("SELECT 1;\n")
     with pytest.raises(SchemaVersionError, match=r"NNNN_name\.sql"):
         migrations_in(tmp_path)
+
+
+def test_a_migration_merged_after_a_higher_one_is_applied_then(tmp_path: Path) -> None:
+    """SQLite 0007 (the job language) may be merged after the register's 0008: applied when it comes."""
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_a.sql").write_text("CREATE TABLE a (x INTEGER);\n")
+    (folder / "0003_c.sql").write_text("CREATE TABLE c (x INTEGER);\n")
+    conn = sqlite3.connect(tmp_path / "t.sqlite3", isolation_level=None)
+    assert migrate(conn, folder) == [1, 3]
+    (folder / "0002_b.sql").write_text("CREATE TABLE b (x INTEGER);\n")
+    assert migrate(conn, folder) == [2]
+    assert migrate(conn, folder) == []
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"a", "b", "c"} <= tables
+    (folder / "0002_b.sql").unlink()  # a database with a version this code does not know
+    with pytest.raises(SchemaVersionError, match="schema version 2"):
+        migrate(conn, folder)
 
 
 def test_the_schema_files_agree_with_the_code(tmp_path: Path) -> None:

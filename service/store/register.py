@@ -375,6 +375,13 @@ class RegisterStore(ABC):
         made by the store without an events frame.
         """
 
+    def build_month_ends(self, months: Sequence[str] | None = None) -> list[str]:
+        """Make and keep the month-end states of ended ``months`` (default: all); the months made.
+
+        A backend that keeps none (PostgreSQL: each snapshot is made by the domain) makes none.
+        """
+        return []
+
     @abstractmethod
     def items_of(self, numbers: Sequence[str]) -> gpd.GeoDataFrame:
         """The items frame (as :meth:`frames`) of the stored items among ``numbers``."""

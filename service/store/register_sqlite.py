@@ -42,6 +42,7 @@ from risk_models.register import Event, RegisterError, load_workflow
 from ._register_base import RegisterBase
 from ._register_frames import snapshot_of, snapshot_sql
 from ._register_list import install_functions, json_sql, page_sql, where_sql
+from ._register_month_ends import CLEAR_AFTER_BULK_LOAD, ended_month, read_month, store_month
 from ._register_rows import IMPORT_ITEM_COLUMNS, event_rows, import_seqs, item_rows, last_counters
 from ._register_sql import (
     EVENT_COLUMNS,
@@ -52,6 +53,7 @@ from ._register_sql import (
     STATES_BULK_LOAD,
     event_of,
     items_frame_of,
+    now_utc,
     stored_of,
 )
 from ._support import Reader
@@ -87,6 +89,10 @@ class SQLiteRegister(RegisterBase):
     register_workflow
         Overrides of ``register_workflow.toml`` (or a loaded workflow): the numbering and the
         rules every stored event is checked against.
+    month_ends
+        Keep the month-end states of ended months once made (migration 0008; default). False
+        answers every snapshot by the query (the reference the stored months are tested
+        against, and the benchmark's "before").
 
     Examples
     --------
@@ -100,8 +106,11 @@ class SQLiteRegister(RegisterBase):
     ('YH-2026-000001', (1, 1))
     """
 
-    def __init__(self, db_path: str | Path, *, register_workflow: TableOverrides | Any = None) -> None:
+    def __init__(
+        self, db_path: str | Path, *, register_workflow: TableOverrides | Any = None, month_ends: bool = True
+    ) -> None:
         self.db_path = Path(db_path)
+        self.month_ends = month_ends
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.workflow = load_workflow(register_workflow)
         migrate_sqlite(self.db_path)  # the schema, brought to this release's version
@@ -232,6 +241,7 @@ class SQLiteRegister(RegisterBase):
                 conn.execute("DELETE FROM register_bulk_load")
                 conn.execute(RTREE_BULK_LOAD, (since,))
                 conn.execute(STATES_BULK_LOAD, (since_event,))
+                conn.execute(CLEAR_AFTER_BULK_LOAD, (since_event,))  # months it changes (0008)
                 conn.executemany(
                     "INSERT INTO register_counters (year, last) VALUES (?, ?) "
                     "ON CONFLICT(year) DO UPDATE SET last = max(last, excluded.last)",
@@ -329,12 +339,58 @@ class SQLiteRegister(RegisterBase):
         self, *, active_since: datetime | None = None, reported_before: datetime | None = None
     ) -> pd.DataFrame:
         """The states before ``reported_before`` of the items that matter for a window (SQL aggregates)."""
+        month = ended_month(active_since, reported_before, datetime.now()) if self.month_ends else None
+        if month is None:
+            return snapshot_of(self._snapshot_rows(active_since, reported_before))
+        conn = self._read()
+        rows = read_month(conn, month)
+        if rows is None:  # the month's first request since it ended (or since it was cleared)
+            read_up_to = self.last_event_id()
+            rows = self._snapshot_rows(active_since, reported_before)
+            assert active_since is not None and reported_before is not None
+            store_month(
+                self._write, month=month, start=active_since.isoformat(), end=reported_before.isoformat(),
+                rows=rows, read_up_to=read_up_to, built_at=now_utc(),
+            )  # fmt: skip
+        return snapshot_of(rows)
+
+    def _snapshot_rows(
+        self, active_since: datetime | None, reported_before: datetime | None
+    ) -> list[tuple[Any, ...]]:
         window, values = self._window(active_since, reported_before)
         sql = snapshot_sql(window)
         end = (reported_before or datetime(9999, 1, 1)).isoformat()
         cur = self._read().execute(sql, [end, *values])
         cur.row_factory = None
-        return snapshot_of(cur.fetchall())
+        return cur.fetchall()
+
+    def build_month_ends(self, months: Sequence[str] | None = None) -> list[str]:
+        """Make and keep the month-end states of ``months`` (default: every ended month of the register).
+
+        Months already kept are left as they are; the months made are returned. The import
+        and the first request of a month make them otherwise (see :meth:`snapshot`).
+        """
+        import pandas as pd
+
+        conn = self._read()
+        if months is None:
+            first = conn.execute("SELECT min(reported_at) FROM register_items").fetchone()[0]
+            if first is None:
+                return []
+            now = pd.Period(datetime.now(), freq="M")
+            months = [str(p) for p in pd.period_range(pd.Period(first[:7], freq="M"), now - 1, freq="M")]
+        built = {r[0] for r in conn.execute("SELECT month FROM register_month_ends_built")}
+        made = []
+        for month in months:
+            if month in built:
+                continue
+            period = pd.Period(month, freq="M")
+            start, end = period.start_time.to_pydatetime(), (period + 1).start_time.to_pydatetime()
+            if ended_month(start, end, datetime.now()) is None:
+                continue
+            self.snapshot(active_since=start, reported_before=end)
+            made.append(month)
+        return made
 
     def items_of(self, numbers: Sequence[str]) -> gpd.GeoDataFrame:
         """The items frame of ``numbers`` (those stored), in the order they were stored."""

@@ -94,7 +94,12 @@ class Migration:
 
 
 def migrations_in(directory: str | Path) -> list[Migration]:
-    """The migration files of a backend's folder, by version (1, 2, ... without gaps).
+    """The migration files of a backend's folder, by version (increasing, no repeats).
+
+    Gaps are allowed: a version may be reserved by a change not merged yet (SQLite 0007 and
+    PostgreSQL 0005 by the job language's migration while the register's 0008 / 0006 are in);
+    :func:`migrate` applies every file a database has not had, so a lower number arriving later
+    is applied then.
 
     Examples
     --------
@@ -109,11 +114,11 @@ def migrations_in(directory: str | Path) -> list[Migration]:
             msg = f"Migration file `{path}` is not named NNNN_name.sql. Fix: rename it, e.g. 0003_add_x.sql."
             raise SchemaVersionError(msg)
         found.append(Migration(int(match.group(1)), match.group(2), path))
-    expected = list(range(1, len(found) + 1))
-    if [m.version for m in found] != expected:
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions) or (versions and versions[0] < 1):
         msg = (
-            f"Migrations in `{folder}` are numbered {[m.version for m in found]}, not 1 to {len(found)} "
-            "without gaps or repeats. Fix: number them in order."
+            f"Migrations in `{folder}` are numbered {versions}: a version is repeated (or below 1). "
+            "Fix: give each file its own number, from 0001."
         )
         raise SchemaVersionError(msg)
     return found
@@ -239,6 +244,7 @@ def migrate(
         raise ValueError(msg)
     migrations = migrations_in(directory)
     newest = migrations[-1].version if migrations else 0
+    known = {m.version for m in migrations}
     stop = newest if target is None else target
     label = f"`{where}`" if where else "being opened"
     cur = conn.cursor()
@@ -252,12 +258,12 @@ def migrate(
             if begin:
                 cur.execute(begin)
             try:
-                cur.execute(f"SELECT max(version) FROM {table}")  # again, under the lock
-                row = cur.fetchone()
-                current = int(row[0]) if row and row[0] is not None else 0
-                if current > newest:
-                    raise _too_new(current, newest, label)
-                if current >= migration.version:
+                cur.execute(f"SELECT version FROM {table}")  # again, under the lock
+                done = {int(r[0]) for r in cur.fetchall()}
+                current = max(done, default=0)
+                if current > newest or done - known:
+                    raise _too_new(max(done - known, default=current), newest, label)
+                if migration.version in done:  # (a lower number merged later is not in it)
                     conn.rollback()
                     continue
                 statements = split_statements(migration.sql) if split else [migration.sql]
@@ -274,9 +280,11 @@ def migrate(
             applied.append(migration.version)
             log.info("database %s: applied migration %04d_%s", label, migration.version, migration.name)
         if not applied:
-            current = schema_version(conn, table=table)
-            if current > newest:
-                raise _too_new(current, newest, label)
+            cur.execute(f"SELECT version FROM {table}")
+            done = {int(r[0]) for r in cur.fetchall()}
+            conn.rollback()
+            if max(done, default=0) > newest or done - known:
+                raise _too_new(max(done - known, default=max(done, default=0)), newest, label)
         return applied
     finally:
         cur.close()
