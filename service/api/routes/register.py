@@ -299,7 +299,7 @@ def _visible_item(request: Request, number: str) -> tuple[Actor, StoredItem]:
         stored = None
     if stored is None or not visible(stored, actor, workflow_of(request), _state(request).governments()):
         msg = f"No register item `{number}` for this account. Fix: list your items with GET /register/items."
-        raise NotFoundError(msg)
+        raise NotFoundError(msg, key="no_register_item", values={"number": number})
     return actor, stored
 
 
@@ -345,13 +345,14 @@ def move_item(number: Number, body: MoveRequest, request: Request) -> ItemOut:
         now = replace(stored, item=item)
         if not visible(now, actor, wf, governments) and actor.role != "reporter":
             msg = f"No register item `{number}` for this account."
-            raise NotFoundError(msg)
+            raise NotFoundError(msg, key="no_register_item_here", values={"number": number})
         if body.expect_version is not None and item.version != body.expect_version:
             msg = (
                 f"Item `{number}` is at version {item.version}, not {body.expect_version}: someone moved it "
                 "meanwhile. Fix: read it again and retry."
             )
-            raise _StaleError(msg)
+            words = {"number": number, "version": item.version, "expected": body.expect_version}
+            raise _StaleError(msg, key="item_moved", values=words)
         return transition(
             item, body.action, at=at, actor=actor.account, role=actor.role, unit=actor.unit,
             data=data, note=body.note,
@@ -380,7 +381,7 @@ def get_attachment(
     register = get_service(request).store.register
     if not any(ref in e.attachments for e in register.events(number)):
         msg = f"Item `{number}` has no attachment `{ref}`."
-        raise NotFoundError(msg)
+        raise NotFoundError(msg, key="no_attachment", values={"number": number, "ref": ref})
     photo = register.attachment(ref)
     return Response(
         photo.data, media_type=photo.media_type, headers={"Cache-Control": "private, max-age=3600"}
@@ -398,7 +399,7 @@ def follow_item(
     digest = register.follow_digest(number)
     if digest is None or not hmac.compare_digest(digest, _digest(x_follow_key)):
         msg = f"No report `{number}` with this key. Fix: open the link the report answered."
-        raise NotFoundError(msg)
+        raise NotFoundError(msg, key="no_report_with_key", values={"number": number})
     item = register.get(number).item
     wf = workflow_of(request)
     steps = [
@@ -504,12 +505,12 @@ def get_assessment(
         msg = f"A `{actor.role}` account does not read the assessment. Fix: use a government account."
         from ..auth import AuthError
 
-        raise AuthError(msg, 403)
+        raise AuthError(msg, 403, key="role_no_assessment", values={"role": actor.role})
     start, end = _window(month, trend)
     frame, events = service.store.register.frames(active_since=start, reported_before=end)
     if not len(events):
         msg = f"The register has no items in or before {month}. Fix: pick a month of the register."
-        raise NotFoundError(msg)
+        raise NotFoundError(msg, key="register_empty_month", values={"month": month})
     group = by
     if by in ("department_unit", "territorial_unit"):
         # assess() joins the as-of snapshot, which has these columns too: group by a copy

@@ -129,7 +129,9 @@ def import_roles(wf: Workflow, source: str = "government_inspection") -> tuple[s
 def _forbid(actor: Actor, what: str, roles: tuple[str, ...] | list[str]) -> None:
     if actor.role not in roles:
         msg = f"A `{actor.role}` account may not {what}. Fix: use an account of {sorted(roles)}."
-        raise AuthError(msg, 403)
+        raise AuthError(
+            msg, 403, key="role_may_not", values={"role": actor.role, "action": what, "roles": sorted(roles)}
+        )
 
 
 async def _import_form(request: Request) -> tuple[dict[str, str], bytes, str]:
