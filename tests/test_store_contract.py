@@ -458,7 +458,7 @@ def test_a_job_keeps_its_language_and_writes_its_notes_in_it(
         assert store.get_job_result(zh.id) == {"notes": ["重大风险", "消防站辖区"]}
         assert (en.lang, en.status, en.message) == ("en", "succeeded", "done")
         assert store.get_job_result(en.id) == {"notes": ["major risk", "fire station district"]}
-        assert ended["zh", True].message == "未知作业类型 `x`。修正：使用 ['a'] 之一。"
+        assert ended["zh", True].message == "未知作业类型 `x`。修正：使用 ['a'] 之一。"  # noqa: RUF001
         assert ended["en", True].message == "`x` is bad. Fix: give a good one."
         assert [j.lang for j in store.list_jobs(scenario_id=sid)][:4] == ["en", "en", "zh", "zh"]
         slow = runner.submit(sid, "sleep", {"steps": 400, "step_s": 0.01}, lang="zh")
@@ -537,8 +537,10 @@ def test_schema_versions_upgrade_in_place_and_newer_refuses(pg_dsn: str) -> None
         PostgresStore(pg_dsn)
 
 
-def test_jobs_of_the_schema_before_languages_upgrade_in_place_as_english(pg_dsn: str, small: Scenario) -> None:
-    """0005 gives the jobs a language: a database of version 4 with a job upgrades on open, the job English."""
+def test_jobs_of_the_schema_before_languages_upgrade_in_place_as_english(
+    pg_dsn: str, small: Scenario
+) -> None:
+    """0005 gives the jobs a language: a version-4 database with a job upgrades on open, the job English."""
     import psycopg
 
     from service.store.migrations import POSTGRESQL_MIGRATIONS, migrate
