@@ -60,6 +60,7 @@ _KEYS = (
     (re.compile(r"""\btitle = ["']([a-z0-9_]+)["'] if .*? else ["']([a-z0-9_]+)["']"""), "problem_"),
     (re.compile(r"""\bjob_note\(\s*["']([a-z0-9_]+)["']"""), ""),
     (re.compile(r"""\bsay\(\s*["']((?:job|reliability)_[a-z0-9_]+)["']"""), ""),
+    (re.compile(r"""\.text\(\s*["']((?:problem|input|job|reliability)_[a-z0-9_]+)["']"""), ""),
 )
 
 
@@ -343,3 +344,17 @@ def test_the_kinds_progress_texts_are_in_the_language_spoken(tmp_path: Path) -> 
             kind.func(scenario, check_risk_params({}), progress, threading.Event())
     assert said["zh"][0] == "正在构建道路网络" and all(_HAN.search(t) for t in said["zh"])
     assert said["en"][0] == "building the road network" and not any(_HAN.search(t) for t in said["en"])
+
+
+def test_the_phone_report_s_answers_speak_the_phone_s_language(app_client: tuple[TestClient, str]) -> None:
+    client, _ = app_client
+    url = f"{API}/register/items"
+    text = {"content-type": "text/plain"}
+    zh = _problem(client.post(url, content=b"x", headers={**text, **ZH}), 422, "zh")
+    assert zh["detail"] == "报告须为 JSON 或 multipart/form-data。修正：以二者之一发送。"
+    en = _problem(client.post(url, content=b"x", headers={**text, **EN}), 422, "en")
+    assert en["detail"] == "A report is JSON or multipart/form-data. Fix: send one of them."
+    form = {"category": "gas", "lon": "112.5", "lat": "37.8", "description": "smoke"}
+    photo = {"photo": ("p.jpg", b"not a picture", "image/jpeg")}
+    zh = _problem(client.post(url, data=form, files=photo, headers=ZH), 422, "zh")
+    assert zh["detail"] == "`p.jpg` 不是照片（JPEG、PNG 或 WebP）。修正：附上手机拍摄的照片。"

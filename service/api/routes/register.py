@@ -147,10 +147,11 @@ async def _report_body(request: Request, state: RegisterState) -> tuple[ReportRe
         try:
             return ReportRequest.model_validate_json(request._body), []
         except ValueError as exc:
-            raise InputError(f"The report is not valid: {exc}") from None
+            msg = f"The report is not valid: {exc}"
+            raise InputError(msg, key="report_invalid", values={"reason": exc}) from None
     if not content_type.startswith("multipart/form-data"):
         msg = "A report is JSON or multipart/form-data. Fix: send one of them."
-        raise InputError(msg)
+        raise InputError(msg, key="report_media_type")
     fields: dict[str, str] = {}
     raw: list[tuple[str, bytes]] = []
     async with request.form(max_files=MAX_PHOTOS + 1, max_fields=len(_REPORT_FIELDS) + 2) as form:
@@ -158,7 +159,7 @@ async def _report_body(request: Request, state: RegisterState) -> tuple[ReportRe
             if isinstance(value, UploadFile):
                 if key != "photo":
                     msg = f"File field `{key}` is not part of a report. Fix: send photos as `photo`."
-                    raise InputError(msg)
+                    raise InputError(msg, key="report_file_field", values={"field": key})
                 data = await value.read(state.limits.max_photo_bytes + 1)
                 if len(data) > state.limits.max_photo_bytes:
                     raise BodyTooLargeError(state.limits.max_photo_bytes)
@@ -168,17 +169,19 @@ async def _report_body(request: Request, state: RegisterState) -> tuple[ReportRe
                 fields[key] = value.strip()
             elif key == "photo" and value.strip():
                 msg = "Form field `photo` is text, not a file. Fix: send each photo as a file (JPEG or PNG)."
-                raise InputError(msg)
+                raise InputError(msg, key="report_photo_text")
             elif key not in _REPORT_FIELDS and key != "photo":
                 msg = f"Form field `{key}` is not part of a report. Fix: send {sorted(_REPORT_FIELDS)}."
-                raise InputError(msg)
+                words = {"field": key, "fields": sorted(_REPORT_FIELDS)}
+                raise InputError(msg, key="report_form_field", values=words)
     if len(raw) > MAX_PHOTOS:
         msg = f"A report takes at most {MAX_PHOTOS} photos, not {len(raw)}. Fix: pick the best {MAX_PHOTOS}."
-        raise InputError(msg)
+        raise InputError(msg, key="report_too_many_photos", values={"most": MAX_PHOTOS, "count": len(raw)})
     try:
         body = ReportRequest.model_validate(fields)
     except ValueError as exc:
-        raise InputError(f"The report is not valid: {exc}") from None
+        msg = f"The report is not valid: {exc}"
+        raise InputError(msg, key="report_invalid", values={"reason": exc}) from None
     photos = await run_in_threadpool(lambda: [clean_photo(data, name=name) for name, data in raw])
     return body, photos
 
@@ -208,7 +211,7 @@ async def create_item(request: Request, response: Response) -> ReportOut:
     source = body.source or _DEFAULT_SOURCE.get(me.role, "government_inspection")
     if actor is None and source != "public_report":
         msg = "A report without a token is a public report. Fix: leave `source` out, or use an account."
-        raise InputError(msg)
+        raise InputError(msg, key="report_public_source")
     enterprise_id = body.enterprise_id or (unit if me.role == "enterprise" else None)
     reporter = body.reporter or (me.label if actor is not None else None)
     key = secrets.token_urlsafe(24) if actor is None else None

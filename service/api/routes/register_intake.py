@@ -45,6 +45,7 @@ from pydantic import Field
 
 from gis import InputError
 from gis.coords import COORDINATE_SYSTEMS
+from gis.i18n import load_glossary
 from risk_models.register import (
     ImportResult,
     SheetError,
@@ -61,7 +62,7 @@ from risk_models.register.vocab import SOURCES
 from ..accounts import Actor
 from ..auth import AuthError
 from ..deps import get_service
-from ..problems import PROBLEM_RESPONSES, problem, problem_items
+from ..problems import PROBLEM_RESPONSES, problem, problem_items, problem_lang
 from ..register_access import RegisterState, require_actor, scope_of, workflow_of
 from ..register_areas import GovernmentTable
 from ..register_intake_models import (
@@ -203,12 +204,17 @@ async def import_items(request: Request) -> Any:
         numbers = await run_in_threadpool(run)
     except SheetError as exc:
         n = sum(len(p.rows) for p in exc.problems)
+        lang = problem_lang(request)
         detail = (
             f"`{name}`: nothing was imported; {n} row problem{'s' if n != 1 else ''}, listed in `errors` "
             "with their spreadsheet rows (the header is row 1) and fix."
         )
-        errors = problem_items(exc.problems)
-        return problem(422, "Invalid import", detail, slug="invalid-import", errors=errors)
+        if lang != "en":
+            detail = load_glossary().text("problem_invalid_import_detail", lang, name=name, count=n)
+        title = load_glossary().text("problem_invalid_import", lang)
+        errors = problem_items(exc.problems, lang)
+        headers = {"Content-Language": lang, "Vary": "Accept-Language"}
+        return problem(422, title, detail, slug="invalid-import", errors=errors, headers=headers)
     return ImportOut(
         count=len(numbers), first=numbers[0], last=numbers[-1], numbers=numbers,
         items_url="/api/v1/register/items/{number}",
