@@ -20,7 +20,6 @@ was, byte for byte. An error without a glossary key (the register workflow's own
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,7 +27,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gis import InputError, Problem, ScenarioError
@@ -37,6 +35,7 @@ from risk_models.register.errors import RoleError, TransitionError
 
 from ..jobs import BusyError, JobStateError
 from ..store import NotFoundError
+from ._problem_causes import STORE_ERRORS, allowed_methods, store_unreachable
 from .auth import AuthError
 from .budget import AnonymousLimitError
 from .lang import answer_lang
@@ -196,26 +195,6 @@ def _scrub_items(items: list[dict[str, Any]], scrub: Callable[[str], str]) -> li
     ]
 
 
-_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
-
-
-def _allowed_methods(request: Request) -> str | None:
-    """Every method the API answers on this path, from its OpenAPI schema.
-
-    The router's 405 names only the methods of the first route that matched the path, not all.
-    """
-    matches: dict[int, set[str]] = {}
-    for template, operations in request.app.openapi().get("paths", {}).items():
-        regex, _, _ = compile_path(template)
-        if regex.match(request.url.path):  # fewer parameters: a more specific path (`/demo`)
-            methods = matches.setdefault(template.count("{"), set())
-            methods |= {m.upper() for m in operations if m in _HTTP_METHODS}
-    methods = matches[min(matches)] if matches else set()
-    if "GET" in methods:
-        methods.add("HEAD")
-    return ", ".join(sorted(methods)) or None
-
-
 def _vanished(request: Request, lang: Lang = "en") -> str | None:
     """Why the request's scenario or job is gone (in ``lang``), when it was deleted while the request ran."""
     service = getattr(request.app.state, "service", None)
@@ -244,28 +223,6 @@ def _http_words(request: Request, status: int, lang: Lang, detail: str) -> tuple
         return title, _say("method_not_allowed_detail", lang, path=path, method=request.method)
     title = _say("bad_request" if status == 400 else "http_error", lang)
     return title, _say("http_error_detail", lang, reason=detail)
-
-
-def _store_errors() -> tuple[type[Exception], ...]:
-    """The drivers' errors of a store that cannot be reached (answered 503, not 500)."""
-    found: list[type[Exception]] = [sqlite3.OperationalError]
-    try:
-        import psycopg
-    except ImportError:  # the PostgreSQL store is optional
-        return tuple(found)
-    found.append(psycopg.OperationalError)  # a lost or refused connection; the pool's timeout too
-    return tuple(found)
-
-
-_STORE_ERRORS = _store_errors()
-# sqlite3.OperationalError also reports bad SQL: only these mean the database is out of reach.
-_SQLITE_UNREACHABLE = ("database is locked", "unable to open database", "disk i/o error")
-
-
-def _store_unreachable(exc: Exception) -> bool:
-    if isinstance(exc, sqlite3.OperationalError):
-        return any(words in str(exc).lower() for words in _SQLITE_UNREACHABLE)
-    return True
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -399,7 +356,7 @@ def install_handlers(app: FastAPI) -> None:
         return spoken(request, 503, "busy", exc, slug="busy", headers=headers)
 
     async def store_down(request: Request, exc: Exception) -> JSONResponse:
-        if not _store_unreachable(exc):
+        if not store_unreachable(exc):
             return await crash(request, exc)
         log.error("the store cannot be reached on %s %s: %s", request.method, request.url.path, exc)
         lang = problem_lang(request)
@@ -469,7 +426,7 @@ def install_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else {}
         title = detail = str(exc.detail)
         if exc.status_code == 405:
-            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+            headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
         if lang != "en":
             title, detail = _http_words(request, exc.status_code, lang, detail)
         return answer(request, exc.status_code, title, detail, headers=_spoken(lang, headers))
@@ -502,7 +459,7 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ScenarioError, invalid_scenario)
     app.add_exception_handler(JobStateError, conflict)
     app.add_exception_handler(BusyError, busy)
-    for error in _STORE_ERRORS:
+    for error in STORE_ERRORS:
         app.add_exception_handler(error, store_down)
     app.add_exception_handler(InputError, invalid_input)
     app.add_exception_handler(BodyTooLargeError, too_large)
