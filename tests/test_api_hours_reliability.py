@@ -178,7 +178,10 @@ def test_reliability_equals_analyse_reliability_on_the_graph_of_the_hour(
 def test_the_reliability_job_gives_the_routes_answer(demo: tuple[TestClient, str, Any, Any]) -> None:
     client, sid, _, _ = demo
     r = client.post(
-        f"{API}/scenarios/{sid}/jobs", json={"kind": "reliability", "params": {"hour": 18}}, headers=AUTH
+        f"{API}/scenarios/{sid}/jobs",
+        json={"kind": "reliability", "params": {"hour": 18}},
+        params={"lang": "en"},  # the route's notes are English: the job's in English too
+        headers=AUTH,
     )
     assert r.status_code == 202, r.text
     job = r.json()["id"]

@@ -33,6 +33,7 @@ from service.jobs import (
     load_plugins,
 )
 from service.store import SQLiteStore
+from service.store.base import job_note
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "test-token-0123456789abcdef"
@@ -331,7 +332,8 @@ def test_server_killed_mid_job_loses_nothing(serve: Any, tmp_path: Path) -> None
     assert [f["id"] for f in layer["features"]] == ["FS1"]
     assert httpx.get(f"{url}/api/v1/jobs/{quick['id']}/result").json() == before
     job = httpx.get(f"{url}/api/v1/jobs/{slow['id']}").json()
-    assert job["status"] == "failed" and job["message"] == INTERRUPTED
+    assert job["lang"] == "zh"  # the scenario lies in China and the request named no language
+    assert job["status"] == "failed" and job["message"] == job_note("job_interrupted", "zh")
     assert 0 < job["progress"] < 1
     assert not list((data_dir / "scenarios").glob(".tmp-*"))
 
@@ -355,4 +357,4 @@ def test_sigterm_fails_running_jobs_as_interrupted_by_a_shutdown(serve: Any, tmp
     server.send_signal(signal.SIGTERM)
     server.wait(timeout=60)
     after = SQLiteStore(data_dir).get_job(job["id"])  # read before any restart could touch it
-    assert (after.status, after.message) == ("failed", SHUT_DOWN)
+    assert (after.lang, after.status, after.message) == ("zh", "failed", job_note("job_shut_down", "zh"))

@@ -27,8 +27,9 @@ from gis import load_scenario
 from service.api import Settings, create_app
 from service.api.budget import AnonymousLimitError
 from service.api.register_access import RegisterLimits, ReportLimiter
-from service.jobs import INTERRUPTED, SHUT_DOWN, JobRunner, default_registry
+from service.jobs import SHUT_DOWN, JobRunner, default_registry
 from service.store import SQLiteStore
+from service.store.base import job_note
 from service.store.coordination import FileLeaderLock, LocalLeaderLock
 
 POLL_S = 0.05
@@ -329,7 +330,13 @@ def test_two_server_processes_share_jobs_and_hand_the_lead_over_when_killed(
     first_proc.wait()
     _until(lambda: _health(second)["job_leader"], 10, "the survivor to lead")
     _until(lambda: job(second, queued["id"])["status"] == "succeeded", 30, "the queued job to run")
-    assert (job(second, busy["id"])["status"], job(second, busy["id"])["message"]) == ("failed", INTERRUPTED)
+    # the survivor's recovery writes in the job's language (the scenario's place: Chinese)
+    recovered = job(second, busy["id"])
+    assert (recovered["lang"], recovered["status"], recovered["message"]) == (
+        "zh",
+        "failed",
+        job_note("job_interrupted", "zh"),
+    )
     assert tally.read_text().split() == [str(first_proc.pid), str(second_proc.pid)]
 
 

@@ -414,6 +414,64 @@ def test_the_job_runner_runs_cancels_and_recovers_on_the_store(
     assert not store.update_job(stale.id, status="succeeded", expect=["running"])
 
 
+def test_a_job_keeps_its_language_and_writes_its_notes_in_it(
+    opener: Callable[[], Store], small: Scenario
+) -> None:
+    """A job submitted in Chinese stores Chinese notes and ``lang: zh``; one in English, English."""
+    from test_jobs import register_test_jobs
+
+    from gis import say
+    from service.jobs import JobRunner, default_registry
+    from service.store.base import job_note
+
+    def spoken(scenario: Scenario, params: Any, progress: Any, cancel: Any) -> dict[str, Any]:
+        progress(0.5, say("job_building_network"))
+        if params.get("fail"):
+            msg = "`x` is bad. Fix: give a good one."
+            raise InputError(msg, key="unknown_job_kind", values={"kind": "x", "kinds": ["a"]})
+        return {"notes": [say("level_red"), say("fire_station_district")]}
+
+    registry = default_registry()
+    register_test_jobs(registry)
+    registry.register("spoken", spoken, description="Notes in the job's language (tests only).")
+    store = opener()
+    sid = store.create_scenario(small, origin="test").id
+    assert store.create_job(sid, "network", {}).lang == "en"  # the default: today's English
+    queued = store.create_job(sid, "network", {}, lang="zh")
+    assert (queued.lang, queued.message) == ("zh", "排队中")
+    assert opener().get_job(queued.id) == queued  # stored: another process reads it back
+    with pytest.raises(InputError, match="Language `fr`"):
+        store.create_job(sid, "network", {}, lang="fr")  # type: ignore[arg-type]
+    runner = JobRunner(store, registry, store.load_scenario, max_workers=1)
+    try:
+        ended = {}
+        for lang in ("zh", "en"):
+            for fail in (False, True):
+                job = runner.submit(sid, "spoken", {"fail": fail}, lang=lang)
+                deadline = time.monotonic() + 60
+                while store.get_job(job.id).status not in ("succeeded", "failed"):
+                    assert time.monotonic() < deadline
+                    time.sleep(0.02)
+                ended[lang, fail] = store.get_job(job.id)
+        zh, en = ended["zh", False], ended["en", False]
+        assert (zh.lang, zh.status, zh.message) == ("zh", "succeeded", "已完成")
+        assert store.get_job_result(zh.id) == {"notes": ["重大风险", "消防站辖区"]}
+        assert (en.lang, en.status, en.message) == ("en", "succeeded", "done")
+        assert store.get_job_result(en.id) == {"notes": ["major risk", "fire station district"]}
+        assert ended["zh", True].message == "未知作业类型 `x`。修正：使用 ['a'] 之一。"  # noqa: RUF001
+        assert ended["en", True].message == "`x` is bad. Fix: give a good one."
+        assert [j.lang for j in store.list_jobs(scenario_id=sid)][:4] == ["en", "en", "zh", "zh"]
+        slow = runner.submit(sid, "sleep", {"steps": 400, "step_s": 0.01}, lang="zh")
+        while store.get_job(slow.id).status != "running":
+            time.sleep(0.02)
+        runner.cancel(slow.id)
+        while store.get_job(slow.id).status != "cancelled":
+            time.sleep(0.02)
+        assert store.get_job(slow.id).message == job_note("job_cancelled_on_request", "zh")
+    finally:
+        runner.shutdown(wait=True)
+
+
 # -- what only the PostgreSQL store does ------------------------------------------------------
 
 
@@ -477,6 +535,52 @@ def test_schema_versions_upgrade_in_place_and_newer_refuses(pg_dsn: str) -> None
     store.close()
     with pytest.raises(InputError, match="schema version 999, newer than this riskplan"):
         PostgresStore(pg_dsn)
+
+
+def test_jobs_of_the_schema_before_languages_upgrade_in_place_as_english(
+    pg_dsn: str, small: Scenario
+) -> None:
+    """0005 gives the jobs a language: a version-4 database with a job upgrades on open, the job English."""
+    import psycopg
+
+    from service.store.migrations import POSTGRESQL_MIGRATIONS, migrate
+    from service.store.postgres import PostgresStore
+
+    with psycopg.connect(pg_dsn) as conn:  # today's schema, before 0005
+        conn.execute("CREATE SCHEMA IF NOT EXISTS riskplan")
+        conn.commit()
+        applied = migrate(
+            conn,
+            POSTGRESQL_MIGRATIONS,
+            paramstyle="format",
+            begin=None,
+            split=False,
+            target=4,
+            table="riskplan.schema_version",
+        )
+        assert applied == [1, 2, 3, 4]
+        conn.execute(
+            "INSERT INTO riskplan.scenarios VALUES (%s, 'old', 'old', false, 'EPSG:32649', 'test', "
+            "'2026-01-01T00:00:00.000+00:00', '{}', NULL, 'public', '{}', '[]')",
+            ("b" * 32,),
+        )
+        conn.execute(
+            "INSERT INTO riskplan.jobs (id, scenario_id, kind, params, status, progress, message, created_at)"
+            " VALUES (%s, %s, 'network', '{}', 'queued', 0, 'queued', '2026-01-02T00:00:00.000+00:00')",
+            ("a" * 32, "b" * 32),
+        )
+        conn.commit()
+    store = PostgresStore(pg_dsn)
+    try:
+        assert store.version == 5
+        old = store.get_job("a" * 32)
+        assert (old.lang, old.status, old.message, old.scenario_id) == ("en", "queued", "queued", "b" * 32)
+        sid = store.create_scenario(small, origin="test").id
+        assert store.get_job(store.create_job(sid, "network", {}, lang="zh").id).lang == "zh"
+        with store._pool.connection() as conn, pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("UPDATE riskplan.jobs SET lang = 'fr'")
+    finally:
+        store.close()
 
 
 def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:

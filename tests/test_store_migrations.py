@@ -58,6 +58,45 @@ def test_a_database_of_todays_release_upgrades_in_place(tmp_path: Path) -> None:
     SQLiteRegister(db).close()
 
 
+def test_jobs_of_the_schema_before_languages_upgrade_in_place_as_english(tmp_path: Path) -> None:
+    """0007 gives the jobs a language: the rows of version 6 read back whole, as English (their notes are)."""
+    data_dir = tmp_path / "data"
+    store = SQLiteStore(data_dir)
+    sid = store.create_scenario(load_scenario(write_gpkg(tmp_path / "s.gpkg")), origin="test").id
+    store.close()
+    db = data_dir / "riskplan.sqlite3"
+    db.unlink()
+    for extra in ("-wal", "-shm"):
+        Path(f"{db}{extra}").unlink(missing_ok=True)
+    assert migrate_sqlite(db, target=6) == list(range(1, 7))  # today's schema, before 0007
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO scenarios SELECT ?, 'old', 'old', 0, 'EPSG:32649', 'test', "
+            "'2026-01-01T00:00:00.000+00:00', '{}', NULL",
+            (sid,),
+        )
+        conn.execute(
+            "INSERT INTO jobs (id, scenario_id, kind, params, status, progress, message, created_at) "
+            "VALUES (?, ?, 'network', '{}', 'failed', 0.4, 'interrupted by a server restart', "
+            "'2026-01-02T00:00:00.000+00:00')",
+            ("a" * 32, sid),
+        )
+    assert "lang" not in {r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(jobs)")}
+    store = SQLiteStore(data_dir)  # opening migrates
+    old = store.get_job("a" * 32)
+    assert (old.lang, old.status, old.progress, old.message) == (
+        "en",
+        "failed",
+        0.4,
+        "interrupted by a server restart",
+    )
+    assert store.create_job(sid, "network", {}, lang="zh").lang == "zh"
+    assert [j.lang for j in store.list_jobs()] == ["zh", "en"]
+    with sqlite3.connect(db) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute("UPDATE jobs SET lang = 'fr'")  # the column takes only zh and en
+    store.close()
+
+
 def test_a_newer_schema_is_refused_with_the_versions_and_the_fix(tmp_path: Path) -> None:
     SQLiteStore(tmp_path / "data").close()
     db = tmp_path / "data" / "riskplan.sqlite3"

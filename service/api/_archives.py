@@ -160,7 +160,8 @@ class UnpackBudget:
                     f"than this server unpacks at once ({self.max_bytes:,} bytes). Fix: retry in a "
                     "minute, or send a smaller archive."
                 )
-                raise BusyError(msg)
+                words = {"upload": shown, "size": f"{n_bytes:,}", "limit": f"{self.max_bytes:,}"}
+                raise BusyError(msg, key="unpack_busy", values=words)
             self.in_use += n_bytes
 
     def give_back(self, n_bytes: int) -> None:

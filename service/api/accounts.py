@@ -120,11 +120,11 @@ class TokenVerifier:
         match = _TOKEN.match(token)
         wrong = "The register token is wrong or disabled. Fix: ask the register administrator for one."
         if match is None:
-            raise AuthError(wrong, 403)
+            raise AuthError(wrong, 403, key="register_token_wrong")
         account_id = match.group(1)
         found = self.register.account_secret(account_id)
         if found is None:
-            raise AuthError(wrong, 403)
+            raise AuthError(wrong, 403, key="register_token_wrong")
         account, salt, digest = found
         key = hmac.new(self._key, token.encode("utf-8"), hashlib.sha256).digest()
         with self._lock:
@@ -133,11 +133,11 @@ class TokenVerifier:
                 self._seen.move_to_end(key)
         if not known:
             if not hmac.compare_digest(hash_token(token, salt), digest):
-                raise AuthError(wrong, 403)
+                raise AuthError(wrong, 403, key="register_token_wrong")
             with self._lock:
                 self._seen[key] = account_id
                 while len(self._seen) > _CACHE_SIZE:
                     self._seen.popitem(last=False)
         if account.disabled:
-            raise AuthError(wrong, 403)
+            raise AuthError(wrong, 403, key="register_token_wrong")
         return Actor(account.id, account.role, account.unit, account.label)

@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +31,10 @@ _MIN_TOKEN_CHARS = 16
 class AuthError(InputError):
     """A request lacks a token (``status`` 401) or carries a wrong one (403)."""
 
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, status: int, *, key: str | None = None, values: Mapping[str, object] | None = None
+    ) -> None:
+        super().__init__(message, key=key, values=values)
         self.status = status
 
 
@@ -116,11 +119,11 @@ def check_bearer(authorization: str | None, token: str) -> None:
             "This endpoint needs an API token. Fix: send `Authorization: Bearer <token>`; "
             "the token is in DATA_DIR/api_token on the server."
         )
-        raise AuthError(msg, 401)
+        raise AuthError(msg, 401, key="token_missing")
     scheme, _, given = authorization.partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         msg = "The Authorization header must be `Bearer <token>`."
-        raise AuthError(msg, 401)
+        raise AuthError(msg, 401, key="bearer_malformed")
     if not hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8")):
         msg = "The API token is wrong. Fix: use the token from DATA_DIR/api_token on the server."
-        raise AuthError(msg, 403)
+        raise AuthError(msg, 403, key="token_wrong")

@@ -28,7 +28,7 @@ import concurrent.futures
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -86,9 +86,16 @@ class AnonymousLimitError(InputError):
     """
 
     def __init__(
-        self, message: str, *, limit: str, status: int = 403, retry_after_s: int | None = None
+        self,
+        message: str,
+        *,
+        limit: str,
+        status: int = 403,
+        retry_after_s: int | None = None,
+        key: str | None = None,
+        values: Mapping[str, object] | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, key=key, values=values)
         self.limit = limit
         self.status = status
         self.retry_after_s = retry_after_s
@@ -110,7 +117,8 @@ def over_units(units: int, limits: AnonymousLimits, *, what: str, job: str) -> A
         f"{what} would build {units:,} units, over the limit of {limits.max_units:,} for requests "
         f"without the API token. Fix: use coarser units (e.g. grid:500), {_FIX}, or run a job: {job}."
     )
-    return AnonymousLimitError(msg, limit="units")
+    words = {"units": f"{units:,}", "limit": f"{limits.max_units:,}", "job": job}
+    return AnonymousLimitError(msg, limit="units", key="anonymous_units", values=words)
 
 
 class AnonymousGate:
@@ -174,14 +182,21 @@ class AnonymousGate:
                 f"{what} is not computed yet, and this server computes nothing for requests without "
                 f"the API token. Fix: {_FIX}, or ask someone who has it to open it once."
             )
-            raise AnonymousLimitError(msg, limit="seconds")
+            raise AnonymousLimitError(msg, limit="seconds", key="anonymous_no_compute")
         with self._lock:
             if self._waiting >= self.limits.max_waiting:
                 msg = (
                     f"{self._waiting} computations for requests without the API token are waiting. "
                     f"Fix: retry in a minute, or {_FIX}."
                 )
-                raise AnonymousLimitError(msg, limit="waiting", status=429, retry_after_s=60)
+                raise AnonymousLimitError(
+                    msg,
+                    limit="waiting",
+                    status=429,
+                    retry_after_s=60,
+                    key="anonymous_waiting",
+                    values={"waiting": self._waiting},
+                )
             self._waiting += 1
         try:
             future = self._pool.submit(self._wrap(build))
@@ -204,7 +219,14 @@ class AnonymousGate:
             f"it is being computed and will be served from the cache. Fix: retry in {retry} s, "
             f"or {_FIX}."
         )
-        return AnonymousLimitError(msg, limit="seconds", status=429, retry_after_s=retry)
+        return AnonymousLimitError(
+            msg,
+            limit="seconds",
+            status=429,
+            retry_after_s=retry,
+            key="anonymous_too_slow",
+            values={"wait_s": f"{wait_s:g}", "retry": retry},
+        )
 
     def run(self, what: str, build: Callable[[], V]) -> V:
         """``build()`` in the gate's worker, waited for at most ``max_compute_s`` (blocking)."""

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from gis.demo import load_demo_params
+from gis.i18n import Lang
 
 from ..store import JobRecord, ScenarioRecord
 
@@ -188,6 +189,11 @@ class JobOut(BaseModel):
     finished_at: str | None = None
     cancel_requested: bool = False
     has_result: bool = False
+    lang: Lang = Field(
+        default="en",
+        description="The job's language (`zh` or `en`): its request's, chosen when it was submitted; "
+        "its message, notes and errors are written in it.",
+    )
 
     @classmethod
     def of(cls, job: JobRecord) -> JobOut:
@@ -205,6 +211,7 @@ class JobOut(BaseModel):
             finished_at=job.finished_at,
             cancel_requested=job.cancel_requested,
             has_result=job.has_result,
+            lang=job.lang,
         )
 
 

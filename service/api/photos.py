@@ -48,13 +48,19 @@ def clean_photo(data: bytes, *, name: str = "photo") -> Attachment:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 if img.format not in _FORMATS:
-                    raise InputError(bad)
+                    raise InputError(bad, key="photo_not_a_picture", values={"name": name})
                 if img.width * img.height > MAX_PIXELS:
                     msg = (
                         f"`{name}` is {img.width} x {img.height} pixels, over {MAX_PIXELS:,}. "
                         "Fix: send a smaller picture."
                     )
-                    raise InputError(msg)
+                    words = {
+                        "name": name,
+                        "width": img.width,
+                        "height": img.height,
+                        "limit": f"{MAX_PIXELS:,}",
+                    }
+                    raise InputError(msg, key="photo_too_many_pixels", values=words)
                 img.seek(0)
                 upright = ImageOps.exif_transpose(img)
                 rgb = upright.convert("RGB")
@@ -62,7 +68,7 @@ def clean_photo(data: bytes, *, name: str = "photo") -> Attachment:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombWarning,
             Image.DecompressionBombError):  # fmt: skip
-        raise InputError(bad) from None
+        raise InputError(bad, key="photo_not_a_picture", values={"name": name}) from None
     rgb.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX))
     out = io.BytesIO()
     clean = Image.new("RGB", rgb.size)  # a new image: no info, no EXIF, no ICC carried over

@@ -6,12 +6,15 @@ Every error response of the API is ``application/problem+json``::
      "status": 422, "detail": "...", "errors": [{"layer": "hazards", "rows": ["H1"],
      "column": "category", "message": "...", "fix": "..."}]}
 
-The problems of bad input (an invalid scenario or upload, invalid input, a request that does not
-match the schema, a body over the limit) speak the request's language: ``?lang=``, then the
-server's ``$RISKPLAN_LANG``, then ``Accept-Language``, else English (:func:`gis.i18n.resolve_lang`,
-as every answer); their ``title``, ``detail`` and each item's ``message`` and ``fix`` come from the
-glossary (``problem_*``, ``input_*``) and the response says ``Content-Language``. The English
-is what it always was, byte for byte.
+Every problem speaks the request's language: ``?lang=``, then the server's ``$RISKPLAN_LANG``,
+then ``Accept-Language``, else English (:func:`gis.i18n.resolve_lang`, as every answer) — bad
+input, unknown ids and paths (404), tokens (401 / 403), methods (405), states (409), sizes (413),
+limits (429), a busy server or an unreachable store (503) and the server's own failure (500).
+Their ``title`` and ``detail`` (and each item's ``message`` and ``fix``) come from the glossary
+(``problem_*``, and ``input_*`` through the error's ``key``: :meth:`gis.InputError.text`); each
+answer says ``Content-Language`` and ``Vary: Accept-Language``. The English is what it always
+was, byte for byte. An error without a glossary key (the register workflow's own messages from
+``risk_models``) keeps its words in ``errors`` and says so in a ``detail`` of the language.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gis import InputError, Problem, ScenarioError
@@ -33,6 +35,7 @@ from risk_models.register.errors import RoleError, TransitionError
 
 from ..jobs import BusyError, JobStateError
 from ..store import NotFoundError
+from ._problem_causes import STORE_ERRORS, allowed_methods, store_unreachable
 from .auth import AuthError
 from .budget import AnonymousLimitError
 from .lang import answer_lang
@@ -75,8 +78,13 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _doc("The request body is larger than the upload limit."),
     422: _doc("Invalid input; `errors` lists every problem with its layer, rows and column."),
     429: _doc("A request without the API token waits for a computation; retry after `Retry-After`."),
-    503: _doc("Too many jobs are waiting, or the server is busy unpacking uploads."),
+    503: _doc(
+        "Too many jobs are waiting, the server is busy unpacking uploads, or its store (the database) "
+        "cannot be reached just now; retry after `Retry-After`."
+    ),
 }
+#: Seconds a client is asked to wait after a 503 (`Retry-After`).
+RETRY_AFTER_S = 30
 
 
 class BodyTooLargeError(Exception):
@@ -187,28 +195,8 @@ def _scrub_items(items: list[dict[str, Any]], scrub: Callable[[str], str]) -> li
     ]
 
 
-_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
-
-
-def _allowed_methods(request: Request) -> str | None:
-    """Every method the API answers on this path, from its OpenAPI schema.
-
-    The router's 405 names only the methods of the first route that matched the path, not all.
-    """
-    matches: dict[int, set[str]] = {}
-    for template, operations in request.app.openapi().get("paths", {}).items():
-        regex, _, _ = compile_path(template)
-        if regex.match(request.url.path):  # fewer parameters: a more specific path (`/demo`)
-            methods = matches.setdefault(template.count("{"), set())
-            methods |= {m.upper() for m in operations if m in _HTTP_METHODS}
-    methods = matches[min(matches)] if matches else set()
-    if "GET" in methods:
-        methods.add("HEAD")
-    return ", ".join(sorted(methods)) or None
-
-
-def _vanished(request: Request) -> str | None:
-    """Why the request's scenario or job is gone, when it was deleted while the request ran."""
+def _vanished(request: Request, lang: Lang = "en") -> str | None:
+    """Why the request's scenario or job is gone (in ``lang``), when it was deleted while the request ran."""
     service = getattr(request.app.state, "service", None)
     params = request.path_params
     if service is None:
@@ -219,10 +207,22 @@ def _vanished(request: Request) -> str | None:
         if "job_id" in params:
             service.store.get_job(str(params["job_id"]))
     except NotFoundError as exc:
-        return f"{exc} It was deleted while this request read it."
+        return _say("vanished", lang, reason=exc.text(lang))
     except Exception:  # the store itself failing is for the crash handler to report
         return None
     return None
+
+
+def _http_words(request: Request, status: int, lang: Lang, detail: str) -> tuple[str, str]:
+    """Title and detail in ``lang`` of the router's own answers (an unknown path, a method refused)."""
+    path = request.url.path
+    if status == 404:
+        return _say("not_found", lang), _say("route_not_found", lang, path=path)
+    if status == 405:
+        title = _say("method_not_allowed", lang)
+        return title, _say("method_not_allowed_detail", lang, path=path, method=request.method)
+    title = _say("bad_request" if status == 400 else "http_error", lang)
+    return title, _say("http_error_detail", lang, reason=detail)
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -257,35 +257,80 @@ def install_handlers(app: FastAPI) -> None:
     def one_item(message: str, fix: str | None = None) -> list[dict[str, Any]]:
         return [{"layer": None, "rows": [], "column": None, "message": message, "fix": fix, "file": None}]
 
+    def worded(exc: Exception, lang: Lang, title: str) -> tuple[str, list[dict[str, Any]]]:
+        """The detail of ``exc`` in ``lang`` and the ``errors`` that go with it.
+
+        In English, or with a glossary key, the error's own text; else (in Chinese, an error
+        without a key) a detail saying so and the error's own words as the one item.
+        """
+        if lang == "en" or getattr(exc, "key", None) is not None:
+            return (exc.text(lang) if isinstance(exc, InputError) else str(exc)), []
+        return _say("see_errors", lang, title=title), one_item(str(exc))
+
+    def spoken(
+        request: Request,
+        status: int,
+        title_key: str,
+        exc: Exception,
+        *,
+        slug: str | None,
+        headers: dict[str, str] | None = None,
+        instance: str | None = None,
+    ) -> JSONResponse:
+        lang = problem_lang(request)
+        title = _say(title_key, lang)
+        detail, errors = worded(exc, lang, title)
+        return answer(
+            request,
+            status,
+            title,
+            detail,
+            slug=slug,
+            errors=errors,
+            headers=_spoken(lang, headers),
+            instance=instance,
+        )
+
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
-        return answer(request, 404, "Not found", str(exc), slug="not-found", instance=request.url.path)
+        return spoken(request, 404, "not_found", exc, slug="not-found", instance=request.url.path)
 
     async def auth(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AuthError)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        title = "Authentication required" if exc.status == 401 else "Forbidden"
-        return answer(request, exc.status, title, str(exc), slug="token", headers=headers)
+        title = "auth_required" if exc.status == 401 else "forbidden"
+        return spoken(request, exc.status, title, exc, slug="token", headers=headers)
 
     async def anonymous(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AnonymousLimitError)
+        lang = problem_lang(request)
         headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
-        errors = one_item(str(exc), "send the API token, or run a job")
+        text = exc.text(lang)
+        errors = one_item(text, _say("anonymous_fix", lang))
         errors[0]["column"] = exc.limit
         return answer(
             request,
             exc.status,
-            "Over the anonymous limit",
-            str(exc),
+            _say("anonymous_limit", lang),
+            text,
             slug="anonymous-limit",
             errors=errors,
-            headers=headers,
+            headers=_spoken(lang, headers),
         )
 
     def gone(request: Request) -> JSONResponse | None:
-        reason = _vanished(request)
+        lang = problem_lang(request)
+        reason = _vanished(request, lang)
         if reason is None:
             return None
-        return answer(request, 404, "Not found", reason, slug="not-found", instance=request.url.path)
+        return answer(
+            request,
+            404,
+            _say("not_found", lang),
+            reason,
+            slug="not-found",
+            headers=_spoken(lang),
+            instance=request.url.path,
+        )
 
     async def invalid_scenario(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ScenarioError)
@@ -304,10 +349,25 @@ def install_handlers(app: FastAPI) -> None:
         )
 
     async def conflict(request: Request, exc: Exception) -> JSONResponse:
-        return answer(request, 409, "Conflict", str(exc), slug="job-state")
+        return spoken(request, 409, "conflict", exc, slug="job-state")
 
     async def busy(request: Request, exc: Exception) -> JSONResponse:
-        return answer(request, 503, "Busy", str(exc), slug="busy", headers={"Retry-After": "30"})
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+        return spoken(request, 503, "busy", exc, slug="busy", headers=headers)
+
+    async def store_down(request: Request, exc: Exception) -> JSONResponse:
+        if not store_unreachable(exc):
+            return await crash(request, exc)
+        log.error("the store cannot be reached on %s %s: %s", request.method, request.url.path, exc)
+        lang = problem_lang(request)
+        return answer(
+            request,
+            503,
+            _say("store_unavailable", lang),
+            _say("store_unavailable_detail", lang, retry=RETRY_AFTER_S),
+            slug="store-unavailable",
+            headers=_spoken(lang, {"Retry-After": str(RETRY_AFTER_S)}),
+        )
 
     async def invalid_input(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, InputError)
@@ -362,26 +422,34 @@ def install_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        lang = problem_lang(request)
         headers = dict(exc.headers) if exc.headers else {}
+        title = detail = str(exc.detail)
         if exc.status_code == 405:
-            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
-        return answer(request, exc.status_code, str(exc.detail), str(exc.detail), headers=headers or None)
+            headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+        if lang != "en":
+            title, detail = _http_words(request, exc.status_code, lang, detail)
+        return answer(request, exc.status_code, title, detail, headers=_spoken(lang, headers))
 
     async def crash(request: Request, exc: Exception) -> JSONResponse:
         if (vanished := gone(request)) is not None:
             log.info("%s %s: its scenario or job was deleted meanwhile", request.method, request.url.path)
             return vanished
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        lang = problem_lang(request)
         # answered outside the middleware stack, so it carries the security headers itself
         return problem(
-            500, "Internal error", "The server failed; its log has the details.", headers=SECURITY_HEADERS
+            500,
+            _say("internal", lang),
+            _say("internal_detail", lang),
+            headers=_spoken(lang, dict(SECURITY_HEADERS)),
         )
 
     async def register_role(request: Request, exc: Exception) -> JSONResponse:
-        return answer(request, 403, "Not allowed by the register workflow", str(exc), slug="register-role")
+        return spoken(request, 403, "register_role", exc, slug="register-role")
 
     async def register_state(request: Request, exc: Exception) -> JSONResponse:
-        return answer(request, 409, "Conflict with the register workflow", str(exc), slug="register-state")
+        return spoken(request, 409, "register_state", exc, slug="register-state")
 
     app.add_exception_handler(RoleError, register_role)
     app.add_exception_handler(TransitionError, register_state)
@@ -391,6 +459,8 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ScenarioError, invalid_scenario)
     app.add_exception_handler(JobStateError, conflict)
     app.add_exception_handler(BusyError, busy)
+    for error in STORE_ERRORS:
+        app.add_exception_handler(error, store_down)
     app.add_exception_handler(InputError, invalid_input)
     app.add_exception_handler(BodyTooLargeError, too_large)
     app.add_exception_handler(RequestValidationError, validation)
@@ -477,19 +547,17 @@ class AnonymousBodyLimit:
                 length = dict(message.get("headers") or []).get(b"content-length", b"")
                 if length.isdigit() and int(length) > self.max_bytes:
                     refused = True
-                    detail = (
-                        f"The answer is {int(length):,} bytes, over the limit of {self.max_bytes:,} bytes "
-                        "for requests without the API token. Fix: ask for less (`bbox`, `limit`, `level`, "
-                        "coarser `units`), send the API token (`Authorization: Bearer <token>`), or run a "
-                        "job and read its result layers."
-                    )
+                    lang = problem_lang(Request(scope))
+                    size, limit = f"{int(length):,}", f"{self.max_bytes:,}"
+                    detail = _say("anonymous_bytes", lang, size=size, limit=limit)
                     item: dict[str, Any] = {"layer": None, "rows": [], "column": "bytes", "message": detail}
                     response = problem(
                         403,
-                        "Over the anonymous limit",
+                        _say("anonymous_limit", lang),
                         detail,
                         slug="anonymous-limit",
                         errors=[item | {"fix": None, "file": None}],
+                        headers=_spoken(lang),
                     )
                     await response(scope, receive, send)
                     return

@@ -104,7 +104,15 @@ class ReportLimiter:
                 f"the most allowed without an account. Fix: wait {wait} s, or report with an "
                 "account's token."
             )
-            raise AnonymousLimitError(msg, status=429, limit="reports", retry_after_s=wait)
+            minutes = f"{self.window_s / 60:.0f}"
+            raise AnonymousLimitError(
+                msg,
+                status=429,
+                limit="reports",
+                retry_after_s=wait,
+                key="anonymous_reports",
+                values={"count": verdict.count, "minutes": minutes, "wait": wait},
+            )
 
 
 @dataclass(frozen=True)
@@ -143,7 +151,7 @@ def actor_of(request: Request, service: ServiceState) -> Actor | None:
     given = given.strip()
     if scheme.lower() != "bearer" or not given:
         msg = "The Authorization header must be `Bearer <token>`."
-        raise AuthError(msg, 401)
+        raise AuthError(msg, 401, key="bearer_malformed")
     if hmac.compare_digest(given.encode("utf-8"), service.token.token.encode("utf-8")):
         return Actor(ADMIN_TOKEN_ACTOR, "admin", None, "the service's API token")
     state: RegisterState = request.app.state.register
@@ -158,7 +166,7 @@ def require_actor(request: Request, service: ServiceState) -> Actor:
             "This register endpoint needs an account's token. Fix: send `Authorization: Bearer <token>` "
             "(made with `riskplan register account add`)."
         )
-        raise AuthError(msg, 401)
+        raise AuthError(msg, 401, key="register_token_missing")
     return actor
 
 

@@ -1,5 +1,8 @@
 """The built-in job kinds: ``network``, ``placement``, ``depots``, ``risk`` and ``communities``.
 
+They run speaking their job's language (:mod:`service.jobs.runner`): progress texts come from the
+glossary (``job_*``, :func:`gis.speech.say`), and so do the notes and reasons of the plans.
+
 Each is a ``(scenario, params, progress, cancel) -> JobOutput`` function with a
 ``check_*_params`` that validates and normalises its parameters (see
 :mod:`service.jobs.registry`), registered with the JSON Schema of those parameters by
@@ -19,6 +22,7 @@ import pandas as pd
 import shapely
 
 from gis import InputError, Scenario
+from gis.speech import say
 from planning.names import DEFAULT_STANDARD, DISTANCES, MODELS
 
 from ..graphs import job_graph
@@ -183,7 +187,7 @@ def run_network_job(
 
     from ..workflow import SNAPPED_LAYERS, NetworkRun
 
-    progress(0.05, "building the road network")
+    progress(0.05, say("job_building_network"))
     graph = job_graph(scenario, road_speeds=params.get("road_speeds"), cache=params["cache"])
     snaps = {
         layer: snap_points(graph, scenario[layer], max_snap_m=params.get("max_snap_m"), layer=layer)
@@ -191,7 +195,7 @@ def run_network_job(
         if layer in scenario
     }
     run = NetworkRun(graph, snaps)
-    progress(0.9, "summarising the snapping report")
+    progress(0.9, say("job_summarising_snapping"))
     frames = []
     summary: dict[str, dict[str, Any]] = {}
     for layer, table in run.snaps.items():
@@ -330,9 +334,9 @@ def _planning_inputs(scenario: Scenario, distance: str, standard: str, progress:
     """The road graph (None for straight-line distances) and the risk result, in two stages."""
     from ..workflow import assess
 
-    progress(0.05, "building the road network")
+    progress(0.05, say("job_building_network"))
     graph = job_graph(scenario)
-    progress(0.2, "scoring risk (coverage, then risk per community)")
+    progress(0.2, say("job_scoring_risk"))
     _, risk = assess(scenario, graph=graph, standard=standard)
     return (graph if distance == "network" else None), risk
 
@@ -354,7 +358,7 @@ def run_placement_job(
     from planning import plan_stations
 
     graph, risk = _planning_inputs(scenario, params["distance"], params["standard"], progress)
-    progress(0.5, f"solving {params['model']} for {params['n_new']} new station(s)")
+    progress(0.5, say("job_solving_stations", model=params["model"], n=params["n_new"]))
     plan = plan_stations(
         scenario,
         graph,
@@ -365,7 +369,7 @@ def run_placement_job(
         distance=params["distance"],
         time_limit_s=params["time_limit_s"],
     )
-    progress(0.9, "storing the plan")
+    progress(0.9, say("job_storing_plan"))
     proposed = _plain(plan.proposed)
     tradeoff = plan.tradeoff
     data = {
@@ -394,9 +398,9 @@ def run_depots_job(
     from planning import plan_depots
 
     graph, risk = _planning_inputs(scenario, params["distance"], DEFAULT_STANDARD, progress)
-    progress(0.5, f"assigning communities and sizing {params['days']} day(s) of stock")
+    progress(0.5, say("job_sizing_depots", days=params["days"]))
     plan = plan_depots(scenario, graph, risk=risk, days=params["days"], distance=params["distance"])
-    progress(0.9, "storing the plan")
+    progress(0.9, say("job_storing_plan"))
     depots = _plain(plan.depots)
     stock = plan.stock.reset_index(drop=True)
     where = depots.set_index("id").geometry
@@ -446,11 +450,11 @@ def run_risk_job(
     """Score risk on ``units`` with the response times of the coverage under ``standard``."""
     from ..workflow import assess
 
-    progress(0.05, "building the road network")
+    progress(0.05, say("job_building_network"))
     graph = job_graph(scenario)
-    progress(0.2, f"coverage under {params['standard']}, then risk on {params['units']}")
+    progress(0.2, say("job_risk_on_units", standard=params["standard"], units=params["units"]))
     _, risk = assess(scenario, graph=graph, units=params["units"], standard=params["standard"], learn=False)
-    progress(0.9, "storing the risk units")
+    progress(0.9, say("job_storing_risk"))
     top = risk.top(50)
     data = {
         "scenario": scenario.label,
@@ -565,14 +569,14 @@ def run_communities_job(
         msg = (
             f"Scenario `{scenario.label}` has no `communities` layer. Fix: add one to score a survey against."
         )
-        raise InputError(msg)
+        raise InputError(msg, key="no_communities_layer", values={"scenario": scenario.label})
     communities = scenario["communities"]
-    progress(0.05, "checking and scoring the survey")
+    progress(0.05, say("job_scoring_survey"))
     standard = load_safety_standard(params.get("safety_standard"))
     measures = params.get("upgrade_measures")
     budget = params.get("budget_cny")
     if budget is not None:
-        progress(0.2, f"planning upgrades within {budget:,.0f} CNY")
+        progress(0.2, say("job_planning_upgrades", budget=f"{budget:,.0f}"))
     run = assess_communities(
         communities,
         survey_frame(params["survey"]),
@@ -582,7 +586,7 @@ def run_communities_job(
         upgrade_measures=None if measures is None else load_upgrade_measures(measures),
         time_limit_s=float(params.get("time_limit_s", 30)),
     )
-    progress(0.9, "storing the scores and the plan")
+    progress(0.9, say("job_storing_scores"))
     data, layers = assessment_result(run, communities)
     data = {"scenario": scenario.label, "scenario_synthetic": scenario.synthetic, **data}
     data["survey"] = str(params["survey"].get("where", data["survey"]))  # the uploaded file's name

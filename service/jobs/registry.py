@@ -116,7 +116,9 @@ class JobRegistry:
             return self._kinds[name]
         except KeyError:
             msg = f"Unknown job kind `{name}`. Fix: use one of {sorted(self._kinds)}."
-            raise InputError(msg) from None
+            raise InputError(
+                msg, key="unknown_job_kind", values={"kind": name, "kinds": sorted(self._kinds)}
+            ) from None
 
     def kinds(self) -> list[JobKind]:
         """Every kind, by name."""

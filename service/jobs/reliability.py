@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 
 from gis import InputError, Scenario
+from gis.i18n import load_glossary
 from gis.network import as_road_graph, check_hour, graph_at_hour
+from gis.speech import say
 from planning.names import DEFAULT_STANDARD
 
 from ..graphs import job_graph
@@ -43,8 +45,9 @@ __all__ = [
 
 #: Layers of a reliability result: the communities' expected response, the stations' workload.
 RELIABILITY_LAYERS = ("communities", "station_workload")
-#: The note of an answer given a ``calls_per_year`` its scenario's incidents override.
-CALLS_NOT_USED = "calls_per_year not used: the scenario's incidents give the call rates"
+#: The note of an answer given a ``calls_per_year`` its scenario's incidents override (English;
+#: ``say("reliability_calls_not_used")`` in the language spoken).
+CALLS_NOT_USED = load_glossary().text("reliability_calls_not_used", "en")
 #: Largest ``calls_per_year`` taken (a city of tens of millions answers fewer calls).
 MAX_CALLS_PER_YEAR = 10_000_000.0
 _STATION_COLUMNS = (
@@ -161,11 +164,13 @@ def reliability_output(
     rel = analyse_reliability(scenario, at, standard=standard, calls_per_year=used)
     notes = list(rel.notes)
     if calls_per_year is not None and used is None:
-        notes.append(CALLS_NOT_USED)
+        notes.append(say("reliability_calls_not_used"))
     if hour is not None:
-        worst = " (the worst hour)" if worst_hour else ""
+        clock = f"{hour:02d}"
         notes.append(
-            f"travel times at {hour:02d}:00{worst}, from riskplan's speed profiles; the day's mean call rates"
+            say("reliability_worst_hour_note", hour=clock)
+            if worst_hour
+            else say("reliability_hour_note", hour=clock)
         )
     std = rel.standard
     data = {
@@ -289,13 +294,13 @@ def run_reliability_job(
     """Busy stations' reliability of ``scenario`` (:func:`reliability_output`), at an hour or the worst."""
     from planning import response_by_hour, worst_hour
 
-    progress(0.05, "building the road network")
+    progress(0.05, say("job_building_network"))
     graph = job_graph(scenario)
     hour = params.get("hour")
     if params.get("worst_hour"):
-        progress(0.2, "finding the worst hour (residents' response by hour)")
+        progress(0.2, say("job_worst_hour"))
         hour = worst_hour(response_by_hour(scenario, graph, standard=params["standard"]))
-    progress(0.5, "solving the hypercube (busy stations)")
+    progress(0.5, say("job_hypercube"))
     out = reliability_output(
         scenario,
         graph,
@@ -304,5 +309,5 @@ def run_reliability_job(
         calls_per_year=params.get("calls_per_year"),
         worst_hour=bool(params.get("worst_hour")),
     )
-    progress(0.9, "storing the reliability")
+    progress(0.9, say("job_storing_reliability"))
     return out

@@ -23,6 +23,12 @@ the leader dies (the lock goes with its process). The store is the queue:
   for the next leader, and releases the lock.
 
 Finished jobs older than the retention period are deleted by the leader.
+
+Each job speaks the language it was submitted with (``submit(..., lang=)``, stored with the
+job): its status messages (``job_*`` of the glossary), its progress texts, the notes and reasons
+its computation makes (run inside :func:`gis.speech.speaking`, which the planning and risk
+packages read, also in their own worker threads through :func:`gis.speech.in_language`) and its
+error message (:meth:`gis.InputError.text`).
 """
 
 from __future__ import annotations
@@ -37,9 +43,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gis import InputError, Scenario
+from gis.i18n import Lang
+from gis.speech import speaking
 
 from ..graphs import GraphSource, bound_graphs
-from ..store import FINAL_STATUSES, JobRecord, Store
+from ..store import FINAL_STATUSES, JobRecord, JobStatus, Store
+from ..store.base import job_note
 from ..store.coordination import LeaderLock
 from .registry import JobCancelled, JobOutput, JobRegistry, Progress
 
@@ -47,12 +56,13 @@ __all__ = ["DEPOSED", "INTERRUPTED", "SHUT_DOWN", "BusyError", "JobRunner", "Job
 
 log = logging.getLogger(__name__)
 
-#: What jobs left running by a leader that died end as, when another process becomes leader.
-INTERRUPTED = "interrupted by a server restart"
+#: What jobs left running by a leader that died end as, when another process becomes leader
+#: (English; a job speaking Chinese gets the glossary's ``job_interrupted`` in Chinese).
+INTERRUPTED = job_note("job_interrupted", "en")
 #: What jobs still queued or running when the server shuts down (SIGTERM) end as: ``failed``.
-SHUT_DOWN = "interrupted by a server shutdown"
+SHUT_DOWN = job_note("job_shut_down", "en")
 #: What a running job ends as when its process loses the leader lock (a database lock can be).
-DEPOSED = "interrupted: this server process lost the job leadership"
+DEPOSED = job_note("job_deposed", "en")
 _PROGRESS_INTERVAL_S = 0.2
 
 
@@ -118,6 +128,7 @@ class JobRunner:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="riskplan-job")
         self._lock = threading.Lock()
         self._active: dict[str, tuple[Future[None], threading.Event]] = {}
+        self._langs: dict[str, Lang] = {}  # the language of each job scheduled here
         self._closing = threading.Event()
         self._deposed = threading.Event()
         self._is_leader = False
@@ -153,7 +164,8 @@ class JobRunner:
             with self._lock:
                 if job.id in self._active:
                     continue
-            if self.store.update_job(job.id, status="failed", message=INTERRUPTED, expect=["running"]):
+            message = job_note("job_interrupted", job.lang)
+            if self.store.update_job(job.id, status="failed", message=message, expect=["running"]):
                 n += 1
         if n:
             log.warning("%d job(s) marked failed: %s", n, INTERRUPTED)
@@ -201,7 +213,8 @@ class JobRunner:
         for job_id, (future, event) in active.items():
             event.set()
             future.cancel()
-            self.store.update_job(job_id, status="failed", message=DEPOSED, expect=["running"])
+            message = job_note("job_deposed", self._lang(job_id))
+            self.store.update_job(job_id, status="failed", message=message, expect=["running"])
 
     def purge(self) -> int:
         """Delete the finished jobs older than ``retention_s``; return how many."""
@@ -216,13 +229,15 @@ class JobRunner:
         with self._lock:
             return len(self._active)
 
-    def submit(self, scenario_id: str, kind: str, params: Mapping[str, Any]) -> JobRecord:
-        """Check ``params`` and record a queued job (the leader runs it)."""
+    def submit(
+        self, scenario_id: str, kind: str, params: Mapping[str, Any], *, lang: Lang = "en"
+    ) -> JobRecord:
+        """Check ``params`` and record a queued job speaking ``lang`` (the leader runs it)."""
         job_kind = self.registry.get(kind)
         checked = dict(job_kind.check_params(params) if job_kind.check_params else params)
         if self._closing.is_set():
             msg = "The server is shutting down. Fix: retry in a moment."
-            raise BusyError(msg)
+            raise BusyError(msg, key="jobs_shutting_down")
         with self._lock:
             waiting = sum(
                 len(self.store.list_jobs(status=status, limit=self.max_queued))
@@ -230,8 +245,8 @@ class JobRunner:
             )
             if waiting >= self.max_queued:
                 msg = f"{waiting} jobs are already waiting or running. Fix: retry later."
-                raise BusyError(msg)
-            job = self.store.create_job(scenario_id, kind, checked)
+                raise BusyError(msg, key="jobs_too_many", values={"waiting": waiting})
+            job = self.store.create_job(scenario_id, kind, checked, lang=lang)
         if self._is_leader:
             self._schedule(job.id)
         log.info("job %s (%s) queued for scenario %s", job.id, kind, scenario_id)
@@ -254,6 +269,7 @@ class JobRunner:
     def _forget(self, job_id: str) -> None:
         with self._lock:
             self._active.pop(job_id, None)
+            self._langs.pop(job_id, None)
         try:
             self.purge()
         except Exception:  # housekeeping never fails a job
@@ -264,19 +280,18 @@ class JobRunner:
         job = self.store.get_job(job_id)
         if job.status in FINAL_STATUSES:
             msg = f"Job `{job_id}` already {job.status}; it cannot be cancelled."
-            raise JobStateError(msg)
+            raise JobStateError(msg, key="job_not_cancellable", values={"id": job_id, "status": job.status})
         self.store.update_job(job_id, cancel_requested=True)
         with self._lock:
             future, event = self._active.get(job_id, (None, None))
         if event is not None:
             event.set()
-        if self.store.update_job(
-            job_id, status="cancelled", message="cancelled before it started", expect=["queued"]
-        ):
+        before = job_note("job_cancelled_before_start", job.lang)
+        if self.store.update_job(job_id, status="cancelled", message=before, expect=["queued"]):
             if future is not None:
                 future.cancel()
         else:
-            self.store.update_job(job_id, message="cancelling", expect=["running"])
+            self.store.update_job(job_id, message=job_note("job_cancelling", job.lang), expect=["running"])
         return self.store.get_job(job_id)
 
     def _progress(self, job_id: str, event: threading.Event) -> Progress:
@@ -293,40 +308,57 @@ class JobRunner:
 
         return progress
 
+    def _lang(self, job_id: str) -> Lang:
+        """The language of a job scheduled here (English if it is not known here)."""
+        with self._lock:
+            return self._langs.get(job_id, "en")
+
     def _run(self, job_id: str, event: threading.Event) -> None:
-        if event.is_set() or not self.store.update_job(
-            job_id, status="running", message="started", expect=["queued"]
+        if event.is_set():
+            return
+        try:
+            job = self.store.get_job(job_id)
+        except InputError:  # deleted with its scenario before it started
+            return
+        with self._lock:
+            self._langs[job_id] = job.lang
+        note = job.lang
+        if not self.store.update_job(
+            job_id, status="running", message=job_note("job_started", note), expect=["queued"]
         ):
             return
-        job = self.store.get_job(job_id)
         try:
             kind = self.registry.get(job.kind)
             scenario = self._load(job.scenario_id)
             source = self._graphs(job.scenario_id) if self._graphs is not None else None
-            with bound_graphs(source):
+            with bound_graphs(source), speaking(job.lang):
                 out = kind.func(scenario, job.params, self._progress(job_id, event), event)
             if event.is_set():
                 raise JobCancelled
             output = out if isinstance(out, JobOutput) else JobOutput(dict(out))
             self.store.put_job_result(job_id, output.data, output.layers)
             self.store.update_job(
-                job_id, status="succeeded", progress=1.0, message="done", expect=["running"]
+                job_id,
+                status="succeeded",
+                progress=1.0,
+                message=job_note("job_done", note),
+                expect=["running"],
             )
             log.info("job %s succeeded", job_id)
         except JobCancelled:
+            status: JobStatus = "failed"
             if self._deposed.is_set():
-                self.store.update_job(job_id, status="failed", message=DEPOSED, expect=["running"])
+                message = job_note("job_deposed", note)
             elif self._closing.is_set():
-                self.store.update_job(job_id, status="failed", message=SHUT_DOWN, expect=["running"])
+                message = job_note("job_shut_down", note)
             else:
-                self.store.update_job(
-                    job_id, status="cancelled", message="cancelled on request", expect=["running"]
-                )
+                status, message = "cancelled", job_note("job_cancelled_on_request", note)
+            self.store.update_job(job_id, status=status, message=message, expect=["running"])
         except InputError as exc:
-            self.store.update_job(job_id, status="failed", message=str(exc), expect=["running"])
+            self.store.update_job(job_id, status="failed", message=exc.text(note), expect=["running"])
         except Exception as exc:
             log.exception("job %s (%s) crashed", job_id, job.kind)
-            message = f"internal error ({type(exc).__name__}); the server log has the details"
+            message = job_note("job_internal_error", note, error=type(exc).__name__)
             self.store.update_job(job_id, status="failed", message=message, expect=["running"])
 
     def shutdown(self, *, wait: bool = False) -> None:
@@ -342,7 +374,8 @@ class JobRunner:
             active = dict(self._active)
         for job_id, (_, event) in active.items():
             event.set()
-            if self.store.update_job(job_id, status="failed", message=SHUT_DOWN, expect=["running"]):
+            message = job_note("job_shut_down", self._lang(job_id))
+            if self.store.update_job(job_id, status="failed", message=message, expect=["running"]):
                 log.warning("job %s: %s", job_id, SHUT_DOWN)
         self._pool.shutdown(wait=wait, cancel_futures=True)
         if self._watcher.is_alive() and threading.current_thread() is not self._watcher:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 
+from gis.i18n import Lang, resolve_lang
+
 from ._postgres_connection import PostgresConnection
 from ._postgres_layers import drop_tables, read_table, replace_tables
 from ._postgres_support import by_id, check_id, job_record, now, paged, unknown_scenario
@@ -27,6 +29,7 @@ from .base import (
     JobStatus,
     NotFoundError,
     check_result_name,
+    job_note,
     job_update,
 )
 
@@ -41,8 +44,10 @@ log = logging.getLogger(__name__)
 class PostgresJobs(PostgresConnection):
     """The jobs of a PostgreSQL store (see :class:`~service.store.Store` for the contract)."""
 
-    def create_job(self, scenario_id: str, kind: str, params: Mapping[str, Any]) -> JobRecord:
-        """Record a new ``queued`` job on an existing scenario."""
+    def create_job(
+        self, scenario_id: str, kind: str, params: Mapping[str, Any], *, lang: Lang = "en"
+    ) -> JobRecord:
+        """Record a new ``queued`` job on an existing scenario, speaking ``lang``."""
         import psycopg.errors
 
         check_id(scenario_id, "scenario")  # an unknown one is refused by the foreign key below
@@ -53,14 +58,15 @@ class PostgresJobs(PostgresConnection):
             params=dict(params),
             status="queued",
             progress=0.0,
-            message="queued",
+            message=job_note("job_queued", lang),
             created_at=now(),
+            lang=resolve_lang(lang),
         )
         try:
             with self._pool.connection() as conn:
                 conn.execute(
                     "INSERT INTO riskplan.jobs (id, scenario_id, kind, params, status, progress, message,"
-                    " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    " created_at, lang) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         job.id,
                         scenario_id,
@@ -70,6 +76,7 @@ class PostgresJobs(PostgresConnection):
                         0.0,
                         job.message,
                         job.created_at,
+                        job.lang,
                     ),
                 )
         except psycopg.errors.ForeignKeyViolation:
@@ -106,7 +113,7 @@ class PostgresJobs(PostgresConnection):
 
     _JOB_COLUMNS = (
         "id, scenario_id, kind, params, status, progress, message, created_at, started_at, "
-        "finished_at, cancel_requested, has_result, result_layers"
+        "finished_at, cancel_requested, has_result, result_layers, lang"
     )
 
     def _job_row(self, job_id: str, *, with_result: bool = False) -> dict[str, Any]:
@@ -115,7 +122,7 @@ class PostgresJobs(PostgresConnection):
         row = self._one(f"SELECT {columns} FROM riskplan.jobs WHERE id = %s", (job_id,))
         if row is None:
             msg = f"Unknown job `{job_id}`. Fix: list jobs with GET /api/v1/jobs."
-            raise NotFoundError(msg)
+            raise NotFoundError(msg, key="unknown_job", values={"id": job_id})
         return row
 
     def get_job(self, job_id: str) -> JobRecord:
@@ -169,15 +176,16 @@ class PostgresJobs(PostgresConnection):
         text = json.dumps(data, ensure_ascii=False, allow_nan=False)
         scenario_id = self._job_row(job_id)["scenario_id"]
         gone = f"Job `{job_id}` lost its scenario; its result is dropped."
+        lost = NotFoundError(gone, key="job_lost_scenario", values={"id": job_id})
         with self._transaction() as cur:
             try:
                 scenario = self._lock_scenario(cur, scenario_id)
             except NotFoundError:
-                raise NotFoundError(gone) from None
+                raise lost from None
             cur.execute("SELECT result_layers FROM riskplan.jobs WHERE id = %s FOR UPDATE", (job_id,))
             row = cur.fetchone()
             if row is None:
-                raise NotFoundError(gone)
+                raise lost
             label = scenario["label"].replace("{", "{{").replace("}", "}}")
             tables = replace_tables(
                 cur,
@@ -197,7 +205,7 @@ class PostgresJobs(PostgresConnection):
         row = self._job_row(job_id, with_result=True)
         if not row["has_result"]:
             msg = f"Job `{job_id}` has no result (status `{row['status']}`). Fix: wait until it succeeded."
-            raise NotFoundError(msg)
+            raise NotFoundError(msg, key="job_no_result", values={"id": job_id, "status": row["status"]})
         return dict(row["result"])
 
     def job_result_layers(self, job_id: str) -> list[str]:
@@ -212,7 +220,7 @@ class PostgresJobs(PostgresConnection):
         table = row["result_layers"].get(layer)
         if table is None:
             msg = f"Job `{job_id}` has no result layer `{layer}`."
-            raise NotFoundError(msg)
+            raise NotFoundError(msg, key="job_no_layer", values={"id": job_id, "layer": layer})
 
         def read(cur: psycopg.Cursor[Any]) -> gpd.GeoDataFrame:
             scenario = self._lock_scenario(cur, row["scenario_id"])

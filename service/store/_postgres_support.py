@@ -27,7 +27,7 @@ __all__ = [
 
 def unknown_scenario(scenario_id: str) -> NotFoundError:
     msg = f"Unknown scenario `{scenario_id}`. Fix: list scenarios with GET /api/v1/scenarios."
-    return NotFoundError(msg)
+    return NotFoundError(msg, key="unknown_scenario", values={"id": scenario_id})
 
 
 def shown(dsn: str) -> str:
@@ -80,6 +80,7 @@ def job_record(row: Mapping[str, Any]) -> JobRecord:
         finished_at=row["finished_at"],
         cancel_requested=bool(row["cancel_requested"]),
         has_result=bool(row["has_result"]),
+        lang=row["lang"],
     )
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import geopandas as gpd
 
 from gis import InputError, Scenario
+from gis.i18n import Lang, load_glossary
 
 from .coordination import LeaderLock, LocalLeaderLock, LocalWindows, WindowCount
 
@@ -46,6 +47,7 @@ __all__ = [
     "Store",
     "check_id",
     "check_result_name",
+    "job_note",
     "job_update",
     "now",
 ]
@@ -56,6 +58,8 @@ After = tuple[str, str]
 ACTIVE_STATUSES: tuple[JobStatus, ...] = ("queued", "running")
 FINAL_STATUSES: tuple[JobStatus, ...] = ("succeeded", "failed", "cancelled")
 
+# The glossary keys (``texts.input_<key>``) of an id that is no id, by what it should name.
+_UNKNOWN_ID_KEYS = {"job": "unknown_job_id", "scenario": "unknown_scenario_id"}
 _RESULT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -76,7 +80,18 @@ def check_id(value: str, what: str) -> str:
     except (ValueError, TypeError, AttributeError):
         pass
     msg = f"Unknown {what} `{value}`. Fix: use an id returned by the API."
-    raise NotFoundError(msg)
+    raise NotFoundError(msg, key=_UNKNOWN_ID_KEYS.get(what), values={"id": value})
+
+
+def job_note(key: str, lang: Lang, **values: object) -> str:
+    """A job's note (its status message) ``key`` of the glossary in the job's language ``lang``.
+
+    Examples
+    --------
+    >>> job_note("job_queued", "en"), job_note("job_queued", "zh")
+    ('queued', '排队中')
+    """
+    return load_glossary().text(key, lang, **values)
 
 
 def job_update(
@@ -197,6 +212,9 @@ class JobRecord:
         True once someone asked to cancel it.
     has_result
         True when a result was stored.
+    lang
+        The language of its messages, notes and errors (``zh`` or ``en``): its request's,
+        resolved at submission (:func:`gis.i18n.resolve_lang`); ``en`` for jobs of earlier releases.
     """
 
     id: str
@@ -211,6 +229,7 @@ class JobRecord:
     finished_at: str | None = None
     cancel_requested: bool = False
     has_result: bool = False
+    lang: Lang = "en"
 
 
 class Store(ABC):
@@ -275,8 +294,10 @@ class Store(ABC):
     # -- jobs ------------------------------------------------------------------------------
 
     @abstractmethod
-    def create_job(self, scenario_id: str, kind: str, params: Mapping[str, Any]) -> JobRecord:
-        """Record a new ``queued`` job."""
+    def create_job(
+        self, scenario_id: str, kind: str, params: Mapping[str, Any], *, lang: Lang = "en"
+    ) -> JobRecord:
+        """Record a new ``queued`` job that speaks ``lang`` (its texts are written in it)."""
 
     @abstractmethod
     def update_job(

@@ -45,6 +45,7 @@ import geopandas as gpd
 
 from gis import Scenario, load_scenario, write_scenario
 from gis.atomic import atomic_path, write_gpkg
+from gis.i18n import Lang, resolve_lang
 from gis.tables import TableOverrides
 
 from ._support import Reader, crs_text, fsync, new_scenario_record, paged, read_layer, scenario_record
@@ -59,6 +60,7 @@ from .base import (
     Store,
     check_id,
     check_result_name,
+    job_note,
     job_update,
     now,
 )
@@ -193,7 +195,7 @@ class SQLiteStore(Store):
                 f"Unknown scenario `{scenario_id}`: it was deleted. "
                 "Fix: list scenarios with GET /api/v1/scenarios."
             )
-            raise NotFoundError(msg) from None
+            raise NotFoundError(msg, key="scenario_deleted", values={"id": scenario_id}) from None
 
     # -- scenarios -------------------------------------------------------------------------
 
@@ -258,7 +260,7 @@ class SQLiteStore(Store):
         row = self._read().execute("SELECT * FROM scenarios WHERE id = ?", (scenario_id,)).fetchone()
         if row is None:
             msg = f"Unknown scenario `{scenario_id}`. Fix: list scenarios with GET /api/v1/scenarios."
-            raise NotFoundError(msg)
+            raise NotFoundError(msg, key="unknown_scenario", values={"id": scenario_id})
         return self._scenario_record(row)
 
     def load_scenario(self, scenario_id: str) -> Scenario:
@@ -352,8 +354,10 @@ class SQLiteStore(Store):
 
     # -- jobs ------------------------------------------------------------------------------
 
-    def create_job(self, scenario_id: str, kind: str, params: Mapping[str, Any]) -> JobRecord:
-        """Record a new ``queued`` job on an existing scenario."""
+    def create_job(
+        self, scenario_id: str, kind: str, params: Mapping[str, Any], *, lang: Lang = "en"
+    ) -> JobRecord:
+        """Record a new ``queued`` job on an existing scenario, speaking ``lang``."""
         self.get_scenario(scenario_id)
         job = JobRecord(
             id=uuid.uuid4().hex,
@@ -362,13 +366,14 @@ class SQLiteStore(Store):
             params=dict(params),
             status="queued",
             progress=0.0,
-            message="queued",
+            message=job_note("job_queued", lang),
             created_at=now(),
+            lang=resolve_lang(lang),
         )
         with self._connect() as conn:
             conn.execute(
-                "INSERT INTO jobs (id, scenario_id, kind, params, status, progress, message, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO jobs (id, scenario_id, kind, params, status, progress, message, created_at,"
+                " lang) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job.id,
                     scenario_id,
@@ -378,6 +383,7 @@ class SQLiteStore(Store):
                     0.0,
                     job.message,
                     job.created_at,
+                    job.lang,
                 ),
             )
         return job
@@ -424,6 +430,7 @@ class SQLiteStore(Store):
             finished_at=row["finished_at"],
             cancel_requested=bool(row["cancel_requested"]),
             has_result=bool(row["has_result"]),
+            lang=row["lang"],
         )
 
     def _job_row(self, job_id: str) -> sqlite3.Row:
@@ -431,7 +438,7 @@ class SQLiteStore(Store):
         row = self._read().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             msg = f"Unknown job `{job_id}`. Fix: list jobs with GET /api/v1/jobs."
-            raise NotFoundError(msg)
+            raise NotFoundError(msg, key="unknown_job", values={"id": job_id})
         return row
 
     def get_job(self, job_id: str) -> JobRecord:
@@ -491,7 +498,7 @@ class SQLiteStore(Store):
         scenario_id = json_path.parent.parent.name
         if not json_path.parent.parent.is_dir():  # the scenario was deleted meanwhile
             msg = f"Job `{job_id}` lost its scenario; its result is dropped."
-            raise NotFoundError(msg)
+            raise NotFoundError(msg, key="job_lost_scenario", values={"id": job_id})
         with self._unless_deleted(scenario_id):
             if layers:
                 write_layers(gpkg_path, layers)
@@ -510,7 +517,7 @@ class SQLiteStore(Store):
         row = self._job_row(job_id)
         if not row["has_result"]:
             msg = f"Job `{job_id}` has no result (status `{row['status']}`). Fix: wait until it succeeded."
-            raise NotFoundError(msg)
+            raise NotFoundError(msg, key="job_no_result", values={"id": job_id, "status": row["status"]})
         json_path, _ = self._job_paths(job_id)
         with self._unless_deleted(row["scenario_id"]):
             return dict(json.loads(json_path.read_text(encoding="utf-8")))
@@ -525,7 +532,7 @@ class SQLiteStore(Store):
         """One layer of a job's result, optionally within ``bbox`` (its own CRS)."""
         if layer not in self.job_result_layers(job_id):
             msg = f"Job `{job_id}` has no result layer `{layer}`."
-            raise NotFoundError(msg)
+            raise NotFoundError(msg, key="job_no_layer", values={"id": job_id, "layer": layer})
         _, gpkg_path = self._job_paths(job_id)
         with self._unless_deleted(gpkg_path.parent.parent.name):
             return read_layer(gpkg_path, layer, bbox)

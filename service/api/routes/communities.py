@@ -71,6 +71,7 @@ from ..community_models import (
 )
 from ..deps import ReadAccess, ServiceState, get_service
 from ..geojson import GEOJSON_DOC, RenderedLayer
+from ..lang import LangQuery, request_lang
 from ..models import JobOut
 from ..params import BBox, ScenarioId, parse_bbox
 from ..problems import PROBLEM_RESPONSES, problem
@@ -139,7 +140,9 @@ def survey_roles(request: Request) -> tuple[str, ...]:
 def _forbid(actor: Actor, what: str, roles: tuple[str, ...] | list[str]) -> None:
     if actor.role not in roles:
         msg = f"A `{actor.role}` account may not {what}. Fix: use an account of {sorted(roles)}."
-        raise AuthError(msg, 403)
+        raise AuthError(
+            msg, 403, key="role_may_not", values={"role": actor.role, "action": what, "roles": sorted(roles)}
+        )
 
 
 def _number(fields: dict[str, str], name: str, *, whole: bool) -> float | int | None:
@@ -217,8 +220,13 @@ def _register(service: ServiceState, actor: Actor, safety: Any, communities: Any
     openapi_extra=_SURVEY_DOC | _TOKEN,
     summary="Upload a community safety survey: checked at once, scored and planned by a job",
 )
-async def post_survey(scenario_id: ScenarioId, request: Request, response: Response) -> Any:
+async def post_survey(
+    scenario_id: ScenarioId, request: Request, response: Response, lang: LangQuery = None
+) -> Any:
     """Check the survey against the scenario's communities and queue the ``communities`` job.
+
+    The job speaks the request's language (``lang``, $RISKPLAN_LANG, Accept-Language, the
+    scenario's place, else English).
 
     Form fields: ``file`` (the survey), ``sheet`` (Excel sheet), ``budget_cny`` (plan upgrade
     measures within it), ``demonstration`` (choose this many demonstration communities; needs a
@@ -294,7 +302,10 @@ async def post_survey(scenario_id: ScenarioId, request: Request, response: Respo
             return _register(service, actor, safety, communities)
 
         outcome = await run_in_threadpool(put)
-    job = service.runner.submit(scenario_id, KIND, params)
+    bounds = service.store.get_scenario(scenario_id).bounds_wgs84
+    job = service.runner.submit(
+        scenario_id, KIND, params, lang=request_lang(request, lang, bounds_wgs84=bounds)
+    )
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     shown = JobOut.of(job)  # the answer names the survey; its rows are in the job's parameters
     shown.params["survey"] = {"where": params["survey"]["where"], "rows": rows}
@@ -320,10 +331,10 @@ def _result(request: Request, scenario_id: str, job_id: str) -> dict[str, Any]:
         msg = (
             f"Scenario `{scenario_id}` has no community assessment `{job_id}`. Fix: use its survey's job id."
         )
-        raise NotFoundError(msg)
+        raise NotFoundError(msg, key="no_assessment", values={"scenario": scenario_id, "id": job_id})
     if job.status != "succeeded" or not job.has_result:
         msg = f"Assessment `{job_id}` is {job.status}; it is read once its job succeeded. Fix: poll its job."
-        raise JobStateError(msg)
+        raise JobStateError(msg, key="assessment_not_ready", values={"id": job_id, "status": job.status})
     return store.get_job_result(job_id)
 
 
@@ -432,7 +443,7 @@ def get_upgrade_plan(scenario_id: ScenarioId, job_id: JobId, request: Request) -
     result = _result(request, scenario_id, job_id)
     if result.get("plan") is None:
         msg = f"Assessment `{job_id}` was scored without a budget. Fix: post the survey with `budget_cny`."
-        raise NotFoundError(msg)
+        raise NotFoundError(msg, key="assessment_no_budget", values={"id": job_id})
     return UpgradePlanOut(
         budget_cny=float(result["budget_cny"]),
         summary=str(result["plan"]["summary"]),
@@ -456,7 +467,7 @@ def get_demonstration(scenario_id: ScenarioId, job_id: JobId, request: Request) 
         msg = (
             f"Assessment `{job_id}` chose no demonstration communities. Fix: post `demonstration`, a budget."
         )
-        raise NotFoundError(msg)
+        raise NotFoundError(msg, key="assessment_no_demonstration", values={"id": job_id})
     return DemonstrationOut(
         summary=str(result["demonstration"]),
         chosen=_rows(result, "demonstration"),

@@ -10,6 +10,7 @@ from fastapi import Path as PathParam
 from ...jobs import JobStateError
 from ..deps import ReadAccess, WriteAccess, get_service
 from ..geojson import GEOJSON, RenderedLayer
+from ..lang import LangQuery, request_lang
 from ..models import JobKindOut, JobOut, JobRequest, JobResultOut, JobStatusName
 from ..paging import DEFAULT_LIMIT, PAGE_HEADERS, Cursor, Limit, page
 from ..params import BBox, parse_bbox
@@ -40,11 +41,18 @@ def start_job(
     body: JobRequest,
     request: Request,
     response: Response,
+    lang: LangQuery = None,
 ) -> JobOut:
-    """Queue a job on a scenario; poll ``Location`` for its status and progress."""
+    """Queue a job on a scenario; poll ``Location`` for its status and progress.
+
+    The job speaks the request's language (``lang``, the server's $RISKPLAN_LANG, the request's
+    Accept-Language, the scenario's place, else English): its messages, notes and errors are
+    written in it, and its status shows it as ``lang``.
+    """
     service = get_service(request)
-    service.store.get_scenario(scenario_id)
-    job = service.runner.submit(scenario_id, body.kind, body.params)
+    record = service.store.get_scenario(scenario_id)
+    chosen = request_lang(request, lang, bounds_wgs84=record.bounds_wgs84)
+    job = service.runner.submit(scenario_id, body.kind, body.params, lang=chosen)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return JobOut.of(job)
 
@@ -96,7 +104,7 @@ def _require_result(request: Request, job_id: str) -> None:
     job = get_service(request).store.get_job(job_id)
     if job.status != "succeeded" or not job.has_result:
         msg = f"Job `{job_id}` is {job.status}; only a succeeded job has a result."
-        raise JobStateError(msg)
+        raise JobStateError(msg, key="job_not_succeeded", values={"id": job_id, "status": job.status})
 
 
 @router.get(

@@ -118,7 +118,14 @@ async def response_times(
             "road network, so no station reaches it. Fix: pick a point inside the study area "
             "(longitude first, then latitude)."
         )
-        raise NotFoundError(msg)
+        words = {
+            "lon": f"{lon:.6f}",
+            "lat": f"{lat:.6f}",
+            "distance": distance,
+            "scenario": scenario_id,
+            "limit": f"{query.max_snap_m:,.0f}",
+        }
+        raise NotFoundError(msg, key="point_off_network", values=words)
     turnout_s = query.standard.turnout_s
     rows = []
     for rank, (station_id, response_s, covered) in enumerate(

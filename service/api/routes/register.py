@@ -147,10 +147,11 @@ async def _report_body(request: Request, state: RegisterState) -> tuple[ReportRe
         try:
             return ReportRequest.model_validate_json(request._body), []
         except ValueError as exc:
-            raise InputError(f"The report is not valid: {exc}") from None
+            msg = f"The report is not valid: {exc}"
+            raise InputError(msg, key="report_invalid", values={"reason": exc}) from None
     if not content_type.startswith("multipart/form-data"):
         msg = "A report is JSON or multipart/form-data. Fix: send one of them."
-        raise InputError(msg)
+        raise InputError(msg, key="report_media_type")
     fields: dict[str, str] = {}
     raw: list[tuple[str, bytes]] = []
     async with request.form(max_files=MAX_PHOTOS + 1, max_fields=len(_REPORT_FIELDS) + 2) as form:
@@ -158,7 +159,7 @@ async def _report_body(request: Request, state: RegisterState) -> tuple[ReportRe
             if isinstance(value, UploadFile):
                 if key != "photo":
                     msg = f"File field `{key}` is not part of a report. Fix: send photos as `photo`."
-                    raise InputError(msg)
+                    raise InputError(msg, key="report_file_field", values={"field": key})
                 data = await value.read(state.limits.max_photo_bytes + 1)
                 if len(data) > state.limits.max_photo_bytes:
                     raise BodyTooLargeError(state.limits.max_photo_bytes)
@@ -168,17 +169,19 @@ async def _report_body(request: Request, state: RegisterState) -> tuple[ReportRe
                 fields[key] = value.strip()
             elif key == "photo" and value.strip():
                 msg = "Form field `photo` is text, not a file. Fix: send each photo as a file (JPEG or PNG)."
-                raise InputError(msg)
+                raise InputError(msg, key="report_photo_text")
             elif key not in _REPORT_FIELDS and key != "photo":
                 msg = f"Form field `{key}` is not part of a report. Fix: send {sorted(_REPORT_FIELDS)}."
-                raise InputError(msg)
+                words = {"field": key, "fields": sorted(_REPORT_FIELDS)}
+                raise InputError(msg, key="report_form_field", values=words)
     if len(raw) > MAX_PHOTOS:
         msg = f"A report takes at most {MAX_PHOTOS} photos, not {len(raw)}. Fix: pick the best {MAX_PHOTOS}."
-        raise InputError(msg)
+        raise InputError(msg, key="report_too_many_photos", values={"most": MAX_PHOTOS, "count": len(raw)})
     try:
         body = ReportRequest.model_validate(fields)
     except ValueError as exc:
-        raise InputError(f"The report is not valid: {exc}") from None
+        msg = f"The report is not valid: {exc}"
+        raise InputError(msg, key="report_invalid", values={"reason": exc}) from None
     photos = await run_in_threadpool(lambda: [clean_photo(data, name=name) for name, data in raw])
     return body, photos
 
@@ -208,7 +211,7 @@ async def create_item(request: Request, response: Response) -> ReportOut:
     source = body.source or _DEFAULT_SOURCE.get(me.role, "government_inspection")
     if actor is None and source != "public_report":
         msg = "A report without a token is a public report. Fix: leave `source` out, or use an account."
-        raise InputError(msg)
+        raise InputError(msg, key="report_public_source")
     enterprise_id = body.enterprise_id or (unit if me.role == "enterprise" else None)
     reporter = body.reporter or (me.label if actor is not None else None)
     key = secrets.token_urlsafe(24) if actor is None else None
@@ -299,7 +302,7 @@ def _visible_item(request: Request, number: str) -> tuple[Actor, StoredItem]:
         stored = None
     if stored is None or not visible(stored, actor, workflow_of(request), _state(request).governments()):
         msg = f"No register item `{number}` for this account. Fix: list your items with GET /register/items."
-        raise NotFoundError(msg)
+        raise NotFoundError(msg, key="no_register_item", values={"number": number})
     return actor, stored
 
 
@@ -345,13 +348,14 @@ def move_item(number: Number, body: MoveRequest, request: Request) -> ItemOut:
         now = replace(stored, item=item)
         if not visible(now, actor, wf, governments) and actor.role != "reporter":
             msg = f"No register item `{number}` for this account."
-            raise NotFoundError(msg)
+            raise NotFoundError(msg, key="no_register_item_here", values={"number": number})
         if body.expect_version is not None and item.version != body.expect_version:
             msg = (
                 f"Item `{number}` is at version {item.version}, not {body.expect_version}: someone moved it "
                 "meanwhile. Fix: read it again and retry."
             )
-            raise _StaleError(msg)
+            words = {"number": number, "version": item.version, "expected": body.expect_version}
+            raise _StaleError(msg, key="item_moved", values=words)
         return transition(
             item, body.action, at=at, actor=actor.account, role=actor.role, unit=actor.unit,
             data=data, note=body.note,
@@ -380,7 +384,7 @@ def get_attachment(
     register = get_service(request).store.register
     if not any(ref in e.attachments for e in register.events(number)):
         msg = f"Item `{number}` has no attachment `{ref}`."
-        raise NotFoundError(msg)
+        raise NotFoundError(msg, key="no_attachment", values={"number": number, "ref": ref})
     photo = register.attachment(ref)
     return Response(
         photo.data, media_type=photo.media_type, headers={"Cache-Control": "private, max-age=3600"}
@@ -398,7 +402,7 @@ def follow_item(
     digest = register.follow_digest(number)
     if digest is None or not hmac.compare_digest(digest, _digest(x_follow_key)):
         msg = f"No report `{number}` with this key. Fix: open the link the report answered."
-        raise NotFoundError(msg)
+        raise NotFoundError(msg, key="no_report_with_key", values={"number": number})
     item = register.get(number).item
     wf = workflow_of(request)
     steps = [
@@ -504,12 +508,12 @@ def get_assessment(
         msg = f"A `{actor.role}` account does not read the assessment. Fix: use a government account."
         from ..auth import AuthError
 
-        raise AuthError(msg, 403)
+        raise AuthError(msg, 403, key="role_no_assessment", values={"role": actor.role})
     start, end = _window(month, trend)
     frame, events = service.store.register.frames(active_since=start, reported_before=end)
     if not len(events):
         msg = f"The register has no items in or before {month}. Fix: pick a month of the register."
-        raise NotFoundError(msg)
+        raise NotFoundError(msg, key="register_empty_month", values={"month": month})
     group = by
     if by in ("department_unit", "territorial_unit"):
         # assess() joins the as-of snapshot, which has these columns too: group by a copy

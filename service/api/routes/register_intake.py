@@ -45,6 +45,7 @@ from pydantic import Field
 
 from gis import InputError
 from gis.coords import COORDINATE_SYSTEMS
+from gis.i18n import load_glossary
 from risk_models.register import (
     ImportResult,
     SheetError,
@@ -61,7 +62,7 @@ from risk_models.register.vocab import SOURCES
 from ..accounts import Actor
 from ..auth import AuthError
 from ..deps import get_service
-from ..problems import PROBLEM_RESPONSES, problem, problem_items
+from ..problems import PROBLEM_RESPONSES, problem, problem_items, problem_lang
 from ..register_access import RegisterState, require_actor, scope_of, workflow_of
 from ..register_areas import GovernmentTable
 from ..register_intake_models import (
@@ -129,7 +130,9 @@ def import_roles(wf: Workflow, source: str = "government_inspection") -> tuple[s
 def _forbid(actor: Actor, what: str, roles: tuple[str, ...] | list[str]) -> None:
     if actor.role not in roles:
         msg = f"A `{actor.role}` account may not {what}. Fix: use an account of {sorted(roles)}."
-        raise AuthError(msg, 403)
+        raise AuthError(
+            msg, 403, key="role_may_not", values={"role": actor.role, "action": what, "roles": sorted(roles)}
+        )
 
 
 async def _import_form(request: Request) -> tuple[dict[str, str], bytes, str]:
@@ -201,12 +204,17 @@ async def import_items(request: Request) -> Any:
         numbers = await run_in_threadpool(run)
     except SheetError as exc:
         n = sum(len(p.rows) for p in exc.problems)
+        lang = problem_lang(request)
         detail = (
             f"`{name}`: nothing was imported; {n} row problem{'s' if n != 1 else ''}, listed in `errors` "
             "with their spreadsheet rows (the header is row 1) and fix."
         )
-        errors = problem_items(exc.problems)
-        return problem(422, "Invalid import", detail, slug="invalid-import", errors=errors)
+        if lang != "en":
+            detail = load_glossary().text("problem_invalid_import_detail", lang, name=name, count=n)
+        title = load_glossary().text("problem_invalid_import", lang)
+        errors = problem_items(exc.problems, lang)
+        headers = {"Content-Language": lang, "Vary": "Accept-Language"}
+        return problem(422, title, detail, slug="invalid-import", errors=errors, headers=headers)
     return ImportOut(
         count=len(numbers), first=numbers[0], last=numbers[-1], numbers=numbers,
         items_url="/api/v1/register/items/{number}",

@@ -274,7 +274,8 @@ def get_layer(
     scenario = service.scenarios.get(scenario_id)
     if layer not in scenario:
         msg = f"Scenario `{scenario_id}` has no layer `{layer}` (it has {sorted(scenario.layers)})."
-        raise NotFoundError(msg)
+        words = {"id": scenario_id, "layer": layer, "layers": sorted(scenario.layers)}
+        raise NotFoundError(msg, key="scenario_no_layer", values=words)
     rendered = get_caches(request).layers.get((scenario_id, layer), lambda: RenderedLayer.of(scenario[layer]))
     assert isinstance(rendered, RenderedLayer)
     return rendered.response(bbox=bbox, limit=limit)

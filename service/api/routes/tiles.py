@@ -42,14 +42,14 @@ from typing import Annotated, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 import maps
 from gis import InputError
 from gis.i18n import LANGS
 
-from ...store import PostgresStore
+from ...store import NotFoundError, PostgresStore
 from ...units import canonical_units
 from ..caches import BuildCache, cached, get_caches
 from ..deps import ReadAccess, get_service
@@ -93,7 +93,8 @@ _SOURCES = 8
 def _tiled(request: Request, scenario_id: str, layer: str, units: str, standard: str) -> _Tiled:
     """The layer's tile source, built once per layer version (concurrent requests wait for it)."""
     if layer not in LAYERS:
-        raise HTTPException(404, f"No tiled layer `{layer}`: the tiled layers are {list(LAYERS)}.")
+        msg = f"No tiled layer `{layer}`: the tiled layers are {list(LAYERS)}."
+        raise NotFoundError(msg, key="no_tiled_layer", values={"layer": layer, "layers": list(LAYERS)})
     with _LOCK:
         sources: BuildCache[_Tiled] | None = getattr(request.app.state, "tile_sources", None)
         if sources is None:
@@ -265,7 +266,8 @@ async def tile_feature(
     tile itself does; ``{"feature": null}`` where the tile draws nothing.
     """
     if layer != "risk":
-        raise HTTPException(404, f"No feature lookup for layer `{layer}`: only `risk` has one.")
+        msg = f"No feature lookup for layer `{layer}`: only `risk` has one."
+        raise NotFoundError(msg, key="no_feature_lookup", values={"layer": layer})
 
     def find() -> dict[str, object] | None:
         tiled = _tiled(request, scenario_id, layer, units, standard)
@@ -309,7 +311,7 @@ async def vector_tile(
     try:
         maps.check_tile(z, x, y)
     except InputError as exc:
-        raise HTTPException(404, str(exc)) from None
+        raise NotFoundError(str(exc), key=exc.key, values=exc.values) from None
 
     def build() -> tuple[bytes, str]:
         tiled = _tiled(request, scenario_id, layer, units, standard)
