@@ -469,7 +469,9 @@ def plan_depot_network(
     dep["utilisation"] = dep["stock_people"] / dep["capacity_people"]
 
     stock = stock_table(depots, dep["stock_people"], days, cfg)
-    new = _new_depots(scenario, g, out, cfg=cfg, limit_s=limit_s, margin=margin, notes=notes)
+    new = _new_depots(
+        scenario, g, out, cfg=cfg, limit_s=limit_s, gap=float(net["mip_rel_gap"]), margin=margin, notes=notes
+    )
     tiers = pd.DataFrame(
         {
             "depots": dep.groupby("tier").size(),
@@ -536,10 +538,14 @@ def _new_depots(
     *,
     cfg: Mapping[str, Any],
     limit_s: float,
+    gap: float,
     margin: float,
     notes: list[str],
 ) -> gpd.GeoDataFrame:
-    """New depots on each city's candidate sites for its unmet communities (on its subgraph)."""
+    """New depots on each city's candidate sites for its unmet communities (on its subgraph).
+
+    The p-median stops within ``gap`` (the network's ``mip_rel_gap``), as the assignments do.
+    """
     frames = []
     for city, g in out[out["unmet_people"] > 0].groupby(CITY_COLUMN):
         box = city_box(scenario, str(city), margin_m=margin)
@@ -555,6 +561,7 @@ def _new_depots(
             cfg=dict(cfg),
             distance="network",
             limit_s=limit_s,
+            mip_gap=gap,
             notes=notes,
             hours=hours_to_points(sub_graph, cand, unmet) if cand is not None and len(cand) else None,
         )

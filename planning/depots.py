@@ -483,11 +483,13 @@ def _suggest(
     limit_s: float,
     notes: list[str],
     hours: npt.NDArray[np.float64] | None = None,
+    mip_gap: float = 1e-4,
 ) -> gpd.GeoDataFrame | None:
     """New depots on candidate sites for the unmet communities (p-median on people x hours).
 
-    ``hours`` is the unmet communities x candidate sites matrix when already computed (the
-    depot network computes it from the side needing fewer searches).
+    The p-median stops once proven within ``mip_gap`` of its optimum. ``hours`` is the unmet
+    communities x candidate sites matrix when already computed (the depot network computes it
+    from the side needing fewer searches).
     """
     unmet = com[com["unmet_people"] > 0]
     if len(unmet) == 0:
@@ -511,7 +513,7 @@ def _suggest(
         notes.append(say("plan_depot_none_in_time"))
         return None
     w = unmet["unmet_people"].to_numpy(np.float64)[ok]
-    res = p_median(hours[ok], w, count, time_limit_s=limit_s)
+    res = p_median(hours[ok], w, count, time_limit_s=limit_s, mip_gap=mip_gap)
     chosen = np.asarray(res.selected, dtype=np.intp)
     serve = chosen[np.argmin(hours[ok][:, chosen], axis=1)]
     rows = []
