@@ -128,19 +128,35 @@ def nearest_distances(
     which = which.astype(np.int64)
     if not len(which):
         return (which, dist, which.copy()) if items else (which, dist)
+    if not items:
+        # a feature touching the tree (distance 0: a community a road crosses) cannot be nearer,
+        # so only the others are measured again: the dwithin query of a polygon crossed by a
+        # road returns every edge inside it (39 s of the province's 59 s off-road check)
+        best = np.zeros(len(which))
+        again = np.flatnonzero(dist > 0)
+        if len(again):
+            best[again] = _measured_again(tree, geoms[which[again]], dist[again])
+        return which, best
     near = geoms[which]
     ci, cj = tree.query(near, predicate="dwithin", distance=dist * (1 + 1e-9) + 1e-9)
     d = shapely.distance(near[ci], tree.geometries[cj])
     best = np.full(len(which), np.inf)
     np.minimum.at(best, ci, d)
-    if not items:
-        return which, best
     keep = d == best[ci]
     ci, cj = ci[keep], cj[keep]
     order = np.lexsort((cj, ci))
     ci, cj = ci[order], cj[order]
     head = np.flatnonzero(np.r_[True, ci[1:] != ci[:-1]])
     return which, best, cj[head].astype(np.int64)
+
+
+def _measured_again(tree: shapely.STRtree, near: Any, dist: Any) -> Any:
+    """The least distance from each of ``near`` to the tree's geometries within ``dist`` of it."""
+    ci, cj = tree.query(near, predicate="dwithin", distance=dist * (1 + 1e-9) + 1e-9)
+    d = shapely.distance(near[ci], tree.geometries[cj])
+    best = np.full(len(near), np.inf)
+    np.minimum.at(best, ci, d)
+    return best
 
 
 def road_distances(

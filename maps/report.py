@@ -1,7 +1,11 @@
 """One self-contained HTML report per scenario: key figures, tables, figures and the map.
 
 Figures are inlined as base64 PNG and the interactive map as an ``<iframe srcdoc>``, so the
-report is one file that opens offline. Every text from the data is HTML-escaped.
+report is one file that opens offline. Every text from the data is HTML-escaped. A province's
+map page (tens of MB) is linked instead (``map_src``: the ``map.html`` beside the report) when it
+is over :data:`MAP_INLINE_MAX_BYTES`, and the long tables (violations, depots, the depot plan)
+show their first :data:`TABLE_ROWS` rows and how many more there are: the full tables are in the
+run's GeoPackages.
 """
 
 from __future__ import annotations
@@ -33,9 +37,14 @@ if TYPE_CHECKING:
     from risk_models.model import RiskResult
     from risk_models.register import RegisterMonth
 
-__all__ = ["report_html", "write_report"]
+__all__ = ["MAP_INLINE_MAX_BYTES", "TABLE_ROWS", "report_html", "write_report"]
 
 log = logging.getLogger(__name__)
+
+#: A map page larger than this is linked by ``map_src`` (when given), not inlined in the report.
+MAP_INLINE_MAX_BYTES = 5_000_000
+#: Rows shown of the report's long tables (violations, depots, the depot plan); the rest counted.
+TABLE_ROWS = 50
 
 _CSS = """
 body { font: 14px/1.45 "Helvetica Neue", Arial, "Noto Sans CJK SC", "Microsoft YaHei", sans-serif;
@@ -144,6 +153,7 @@ def report_html(
     map_options: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
     map_page: str | None = None,
+    map_src: str | None = None,
     uncertainty: Any = None,
     lang: str | None = None,
 ) -> str:
@@ -161,6 +171,7 @@ def report_html(
             map_options=map_options,
             notes=notes,
             map_page=map_page,
+            map_src=map_src,
             uncertainty=uncertainty,
             lang=spoken,
         )
@@ -179,6 +190,7 @@ def _report(
     map_options: Mapping[str, Any] | None,
     notes: Sequence[str],
     map_page: str | None,
+    map_src: str | None,
     uncertainty: Any,
     lang: Lang,
 ) -> str:
@@ -249,10 +261,16 @@ def _report(
             .get_root()
             .render()
         )
+    # a province's map page (tens of MB) is linked beside the report, not inlined a second time
+    linked = map_src is not None and len(page) > MAP_INLINE_MAX_BYTES
+    shown_map = (
+        f'src="{html.escape(map_src or "", quote=True)}"'
+        if linked
+        else (f'srcdoc="{html.escape(page, quote=True)}"')
+    )
     parts.append(
         f'<h2>{html.escape(tr("report_h_map"))}</h2><iframe class="map" id="rp-map" '
-        f'title="{html.escape(tr("report_h_map"))}" '
-        f'srcdoc="{html.escape(page, quote=True)}"></iframe>'
+        f'title="{html.escape(tr("report_h_map"))}" {shown_map}></iframe>'
     )
 
     source = getattr(scenario, "source", None)
@@ -315,6 +333,7 @@ def _report(
                 ("message", tr("map_f_problems"), ""),
             ],
             css_id="violations",
+            limit=TABLE_ROWS,
         )
     )
 
@@ -347,12 +366,16 @@ def _report(
         cols += [
             (c, stock_label(c.removeprefix("stock_")), "int") for c in d.columns if c.startswith("stock_")
         ]
-        parts.append(f"<h2>{html.escape(tr('report_h_depots'))}</h2>" + _table(d, cols, css_id="depots"))
+        parts.append(
+            f"<h2>{html.escape(tr('report_h_depots'))}</h2>"
+            + _table(d, cols, css_id="depots", limit=TABLE_ROWS)
+        )
     if depot_table is not None and len(depot_table):
         plan = depot_table.reset_index() if depot_table.index.name else depot_table
         cols = [(str(c), str(c).replace("_", " "), "") for c in plan.columns if c != "geometry"]
         parts.append(
-            f"<h2>{html.escape(tr('report_h_depot_plan'))}</h2>" + _table(plan, cols, css_id="depot-plan")
+            f"<h2>{html.escape(tr('report_h_depot_plan'))}</h2>"
+            + _table(plan, cols, css_id="depot-plan", limit=TABLE_ROWS)
         )
 
     from ._flood_report import flood_section  # "" without a flood's figures
@@ -409,6 +432,7 @@ def write_report(
     map_options: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
     map_page: str | None = None,
+    map_src: str | None = None,
     uncertainty: Any = None,
     lang: str | None = None,
 ) -> Path:
@@ -450,6 +474,11 @@ def write_report(
         The interactive map's page already drawn from the same inputs (the ``map.html`` of
         :func:`maps.write_map`), embedded as is instead of drawing it again (a province's map
         takes tens of seconds to draw); ``map_options`` is then unused.
+    map_src
+        The address of that map's file relative to the report (``"map.html"`` beside it): a map
+        page larger than :data:`MAP_INLINE_MAX_BYTES` is linked there instead of inlined, so a
+        province's report stays small (it then opens with the map file beside it). None: always
+        inlined.
     uncertainty
         A :class:`risk_models.sensitivity.SensitivityResult` of ``risk``: the section "How sure
         is this map" (the Sobol bar chart, the figures' ranges and indices, the uncertain units)
@@ -491,6 +520,7 @@ def write_report(
         map_options=map_options,
         notes=notes,
         map_page=map_page,
+        map_src=map_src,
         uncertainty=uncertainty,
         lang=lang,
     )

@@ -77,8 +77,9 @@ def write_network(
     if graph.n_edges <= max_gpkg_edges:
         return {"network": save_graph(graph, out_dir / "network.gpkg")}, []
     whole = save_graph(graph, out_dir / "network.npz")
-    highway = np.asarray(graph.highway.astype(object))
-    main = np.flatnonzero(pd.Series(highway).isin(MAIN_ROADS).to_numpy())
+    classes = graph.highway  # categorical: the main roads by their codes, not 11 M strings
+    main_codes = [code for code, name in enumerate(classes.categories) if name in MAIN_ROADS]
+    main = np.flatnonzero(np.isin(np.asarray(classes.codes), main_codes))
     layer = _main_roads(graph, main)
     note = (
         f"the road graph has {graph.n_edges:,} edges (more than {max_gpkg_edges:,}): it is written "

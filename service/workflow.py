@@ -539,6 +539,7 @@ def run_scenario(
             community_safety=safety,
             notes=[*plan_notes, *skip_notes],
             map_page=result.outputs["map"].read_text(encoding="utf-8"),  # the same map, not drawn again
+            map_src=result.outputs["map"].name,  # a province's map linked beside the report, not inlined
             uncertainty=sens,
             lang=lang,
         )

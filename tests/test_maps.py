@@ -193,6 +193,29 @@ def test_report_has_tables_figures_and_map(inputs):
     assert str(top["name"].iloc[0]) in text
 
 
+def test_a_big_map_is_linked_and_long_tables_are_cut(inputs, monkeypatch):
+    import maps.report as report_module
+
+    sc, risk, cov, _stations, depots = inputs
+    small = report_html(sc, risk=risk, coverage=cov, lang="en", map_page="<p>map</p>", map_src="map.html")
+    assert "srcdoc=" in small and 'src="map.html"' not in small  # a city's map stays inlined
+    monkeypatch.setattr(report_module, "MAP_INLINE_MAX_BYTES", 5)
+    monkeypatch.setattr(report_module, "TABLE_ROWS", 1)
+    page = "<p>a province's map</p>"
+    big = report_html(
+        sc, risk=risk, coverage=cov, depot_plan=depots, lang="en", map_page=page, map_src="map.html"
+    )
+    assert 'id="rp-map"' in big and 'src="map.html"' in big and "srcdoc=" not in big
+    assert "a province" not in big  # linked, not inlined a second time
+    n_depots = len(sc["depots"])
+    assert n_depots > 1
+    depot_table = big.split('id="depots"')[1].split("</table>")[0]
+    assert depot_table.count("<tr>") == 2  # the header and TABLE_ROWS rows
+    assert f"... and {n_depots - 1} more." in big
+    unlinked = report_html(sc, risk=risk, coverage=cov, lang="en", map_page=page)
+    assert "srcdoc=" in unlinked  # no file to link: inlined whatever its size
+
+
 def test_cli_map_and_report(tmp_path: Path):
     from service.cli import map as map_cmd
     from service.cli import report as report_cmd

@@ -194,3 +194,21 @@ def test_road_distances_within_the_limit_flag_exactly_as_the_full_search() -> No
     searched = (snap > 500.0) & (bounded <= 500.0)  # found within the limit: the exact distance
     np.testing.assert_array_equal(bounded[searched], exact[searched])
     assert (bounded >= exact).all()  # elsewhere an upper bound: the point's own distance
+
+
+def test_nearest_distances_of_polygons_on_and_off_the_roads_equal_the_brute_force_minimum():
+    from gis.snap import nearest_distances
+
+    rng = np.random.default_rng(3)
+    starts = rng.uniform(0, 1_000, (400, 2))
+    lines = shapely.linestrings(np.stack([starts, starts + rng.uniform(-60, 60, (400, 2))], axis=1))
+    centres = rng.uniform(-200, 1_200, (150, 2))
+    polygons = shapely.buffer(shapely.points(centres), rng.uniform(5, 40, 150))
+    tree = shapely.STRtree(lines)
+    which, dist = nearest_distances(tree, polygons)
+    brute = shapely.distance(polygons[:, None], lines[None, :]).min(axis=1)
+    assert (which == np.arange(150)).all()
+    assert (dist == brute).all()
+    assert (dist == 0).sum() > 10 and (dist > 0).sum() > 10  # both kinds of feature were asked
+    _, bounded = nearest_distances(tree, polygons, max_distance=50.0)
+    assert (bounded == brute[brute <= 50.0]).all()
