@@ -18,7 +18,7 @@ import pandas as pd
 from gis.validate import index_by_id
 
 from ._closure_layers import impact_class
-from .report import _table
+from ._html import html_table
 from .words import community_names, current_lang, tr
 
 if TYPE_CHECKING:
@@ -115,5 +115,5 @@ def closure_section(
     c = c.sort_values(["_o", "resident_seconds", "population"], ascending=[True, False, False])
     c = c.drop(columns="id", errors="ignore").rename_axis("id").reset_index()
     parts.append(f"<h3>{html.escape(tr('closure_h_worst', count=min(limit, len(c))))}</h3>")
-    parts.append(_table(c, _columns(), css_id="closure-communities", limit=limit))
+    parts.append(html_table(c, _columns(), css_id="closure-communities", limit=limit))
     return "\n".join(parts)

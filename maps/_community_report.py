@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import community_figures as cfig
 from ._communities import latest_failed
-from .report import _img, _table
+from ._html import figure_img, html_table
 from .words import current_lang, tr
 
 if TYPE_CHECKING:
@@ -109,12 +109,12 @@ def community_section(
     if communities is not None and len(communities):
         figs.append((cfig.community_safety_figure(cs, communities), tr("cs_fig_scores")))
     figs.append((cfig.failed_sections_figure(cs), tr("cs_fig_failed")))
-    parts.append('<div class="figs">' + "".join(_img(f, a) for f, a in figs) + "</div>")
+    parts.append('<div class="figs">' + "".join(figure_img(f, a) for f, a in figs) + "</div>")
 
     summary = safety_summary(safety)
     parts.append(f"<h3>{html.escape(tr('cs_h_districts'))}</h3>")
     parts.append(
-        _table(
+        html_table(
             summary,
             [
                 ("district", tr("cs_district"), ""),
@@ -141,7 +141,7 @@ def community_section(
         items["category"] = std.items["category"].reindex(items["item"].astype(str)).to_numpy()
         parts.append(f"<h3>{html.escape(tr('cs_h_failed'))}</h3>")
         parts.append(
-            _table(
+            html_table(
                 items,
                 [
                     ("section", tr("cs_section"), ""),
@@ -163,7 +163,7 @@ def community_section(
         n = len(changes.communities)
         parts.append(f"<h3>{html.escape(tr('cs_h_changes', count=n))}</h3>")
         parts.append(
-            _table(
+            html_table(
                 changes.districts,
                 [
                     ("district", tr("cs_district"), ""),
@@ -190,7 +190,7 @@ def community_section(
         per_item["label"] = std.items["label"].reindex(per_item["item"].astype(str)).to_numpy()
         per_item = per_item[(per_item[["failing_before", "failing_after"]].sum(axis=1) > 0).to_numpy()]
         parts.append(
-            _table(
+            html_table(
                 per_item.sort_values("fixed", ascending=False, kind="stable"),
                 [
                     ("section", tr("cs_section"), ""),
@@ -234,7 +234,7 @@ def _plan_part(cs: CommunitySafetyLike, limit: int) -> str:
         (tr("cs_pass_after_the_plan"), f"{int(after['passed_after'].sum())} of {len(after)}"),
     ]
     table = pd.DataFrame(rows, columns=["what", "value"])
-    parts.append(_table(table, [("what", "", ""), ("value", "", "")], css_id="cs-budget"))
+    parts.append(html_table(table, [("what", "", ""), ("value", "", "")], css_id="cs-budget"))
     if len(plan.chosen):
         by_section = (
             plan.chosen.groupby("section", observed=True)
@@ -247,7 +247,7 @@ def _plan_part(cs: CommunitySafetyLike, limit: int) -> str:
             .sort_values("cost_cny", ascending=False, kind="stable")
         )
         parts.append(
-            _table(
+            html_table(
                 by_section,
                 [
                     ("section", tr("cs_section"), ""),
@@ -279,7 +279,7 @@ def _plan_part(cs: CommunitySafetyLike, limit: int) -> str:
         f"<p>{html.escape(tr('cs_priority_text'))}</p>"
     )
     parts.append(
-        _table(
+        html_table(
             by,
             [
                 ("priority", tr("cs_priority"), "int"),
@@ -315,7 +315,7 @@ def _demonstration_part(cs: CommunitySafetyLike) -> str:
         f"<p>{html.escape(demo.summary())}. {html.escape(rule)}</p>",
     ]
     parts.append(
-        _table(
+        html_table(
             chosen,
             [
                 ("community", tr("cs_community"), ""),
@@ -332,7 +332,7 @@ def _demonstration_part(cs: CommunitySafetyLike) -> str:
         )
     )
     parts.append(
-        _table(
+        html_table(
             demo.quotas,
             [
                 ("column", tr("cs_quota_by"), ""),

@@ -19,7 +19,7 @@ import pandas as pd
 
 from gis.atomic import atomic_path
 
-from .report import _CSS, _table
+from ._html import REPORT_CSS, html_table
 from .words import current_lang, level_label, speaking, tr
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ def compare_section(comparison: Comparison, *, top: int = 15, with_map: bool = T
             ("newly_covered", tr("cmp_col_newly"), "int"),
             ("losing_coverage", tr("cmp_col_losing"), "int"),
         ]
-    parts.append(_table(table, cols, css_id="compare-levels"))
+    parts.append(html_table(table, cols, css_id="compare-levels"))
     parts.append(f"<h3>{html.escape(tr('cmp_report_top'))}</h3>")
     changed = _top(u, top)
     if not len(changed):
@@ -160,7 +160,7 @@ def compare_section(comparison: Comparison, *, top: int = 15, with_map: bool = T
             ("covered_residents_change", tr("cmp_col_covered"), "int"),
             ("reasons", tr("cmp_col_reasons"), ""),
         ]
-        parts.append(_table(changed, top_cols, css_id="compare-top"))
+        parts.append(html_table(changed, top_cols, css_id="compare-top"))
     if with_map:
         from .compare_map import compare_map  # it re-exports this module's functions
 
@@ -182,7 +182,7 @@ def compare_report_html(
         body = compare_section(comparison, top=top)
     return (
         f'<!DOCTYPE html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
-        f"<title>{html.escape(head)}</title><style>{_CSS}</style></head><body>"
+        f"<title>{html.escape(head)}</title><style>{REPORT_CSS}</style></head><body>"
         f"<h1>{html.escape(head)}</h1>{body}</body></html>"
     )
 

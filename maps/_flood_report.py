@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .report import _table
+from ._html import html_table
 from .words import tr
 
 __all__ = ["flood_section"]
@@ -30,7 +30,7 @@ def _residents_table(t: pd.DataFrame) -> str:
         else tr("flood_return_period_years", period=f"{float(p):g}")
         for p in t["return_period"]
     ]
-    return _table(
+    return html_table(
         t,
         [
             ("what", tr("flood_col_flood"), ""),
@@ -75,7 +75,7 @@ def _closure(layers: dict[str, Any], tables: dict[str, Any], communities: Any) -
         )
         parts.append(f"<h3>{html.escape(tr('flood_h_communities', count=len(hit)))}</h3>")
         parts.append(
-            _table(
+            html_table(
                 hit,
                 [
                     ("id", tr("map_f_id"), ""),
@@ -104,7 +104,7 @@ def _closure(layers: dict[str, Any], tables: dict[str, Any], communities: Any) -
         )
         parts.append(f"<h3>{html.escape(tr('flood_h_roads', count=len(by)))}</h3>")
         parts.append(
-            _table(
+            html_table(
                 by,
                 [
                     ("road", tr("flood_col_road"), ""),
@@ -140,7 +140,7 @@ def _depots(depot_plan: Any, communities: Any) -> list[str]:
     if len(cut):
         cut = cut.sort_values("relocate_people", ascending=False).rename_axis("id").reset_index()
         parts.append(
-            _table(
+            html_table(
                 cut,
                 [
                     ("id", tr("map_f_id"), ""),

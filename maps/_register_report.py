@@ -15,7 +15,7 @@ import geopandas as gpd
 import pandas as pd
 
 from . import register_figures as rfig
-from .report import _img, _table
+from ._html import figure_img, html_table
 from .words import date_text, month_text, term_label, tr
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def register_section(
         summary["grade"] = summary["grade"].astype(str).map(_grade_name)
     parts.append(f"<h3>{html.escape(tr('reg_h_by_grade'))}</h3>")
     parts.append(
-        _table(
+        html_table(
             summary,
             [
                 ("grade", tr("map_f_grade"), ""),
@@ -135,12 +135,12 @@ def register_section(
         for by, a in month.assessments.items()
     ]
     if figs:
-        parts.append('<div class="figs">' + "".join(_img(fig, alt) for fig, alt in figs) + "</div>")
+        parts.append('<div class="figs">' + "".join(figure_img(fig, alt) for fig, alt in figs) + "</div>")
 
     for by, a in month.assessments.items():
         table = a.table.rename_axis("group").reset_index()
         parts.append(f"<h3>{html.escape(tr('reg_h_assessment', by=rfig.by_word(by)))}</h3>")
-        parts.append(_table(table, _rank_columns(), css_id=f"reg-rank-{by}", limit=limit))
+        parts.append(html_table(table, _rank_columns(), css_id=f"reg-rank-{by}", limit=limit))
 
     parts.append(f"<h3>{html.escape(tr('reg_h_trace'))}</h3>")
     if month.trace is None:
@@ -152,7 +152,7 @@ def register_section(
         trace["incident_time"] = pd.to_datetime(trace["incident_time"]).dt.strftime("%Y-%m-%d %H:%M")
         trace["deadline"] = pd.to_datetime(trace["deadline"]).dt.strftime("%Y-%m-%d")
         parts.append(
-            _table(
+            html_table(
                 trace,
                 [
                     ("incident_id", tr("reg_col_incident"), ""),
@@ -179,7 +179,7 @@ def register_section(
         text = tr("reg_unchecked_text", quiet=len(quiet), total=len(month.unchecked))
         parts.append(f"<p>{html.escape(text)}</p>")
         parts.append(
-            _table(
+            html_table(
                 quiet,
                 [
                     ("hazard_id", term_label("hazard_source"), ""),

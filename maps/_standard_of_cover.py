@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .report import _fmt, _table
+from ._html import cell_text, html_table
 from .words import tr
 
 __all__ = ["standard_of_cover_section"]
@@ -78,29 +78,29 @@ def standard_of_cover_section(coverage: Any) -> str:
     if city:
         text = tr(
             "soc_city_text",
-            coverage=_fmt(city.get("expected_coverage"), "pct"),
-            standard=_fmt(standard_s, "s"),
-            p90=_fmt(p90, "s"),
-            calls=_fmt(city.get("calls_per_day"), ".1"),
-            lost=_fmt(city.get("lost_share"), "pct"),
+            coverage=cell_text(city.get("expected_coverage"), "pct"),
+            standard=cell_text(standard_s, "s"),
+            p90=cell_text(p90, "s"),
+            calls=cell_text(city.get("calls_per_day"), ".1"),
+            lost=cell_text(city.get("lost_share"), "pct"),
         )
         parts.append(f"<p>{html.escape(text)}</p>")
     parts.append(
         f"<h3>{html.escape(tr('soc_p90_title'))}</h3>"
-        f"<p>{html.escape(tr('soc_p90_note', standard=_fmt(standard_s, 's')))}</p>"
+        f"<p>{html.escape(tr('soc_p90_note', standard=cell_text(standard_s, 's')))}</p>"
     )
     parts.append(_p90_table(tables["p90_by_hour"], standard_s))
     st = pd.DataFrame(layers["station_workload"].drop(columns="geometry", errors="ignore"))
     st = st.rename_axis("station").reset_index().sort_values("busy_fraction", ascending=False)
     parts.append(
         f"<h3>{html.escape(tr('soc_workload_title'))}</h3>"
-        + _table(st, _station_columns(), css_id="station-workload")
+        + html_table(st, _station_columns(), css_id="station-workload")
     )
     conc = tables.get("concurrency_by_hour")
     if conc is not None and len(conc):
         c = conc.rename_axis("hour").reset_index()
         parts.append(
             f"<h3>{html.escape(tr('soc_concurrency_title'))}</h3>"
-            + _table(c, _concurrency_columns(), css_id="concurrency")
+            + html_table(c, _concurrency_columns(), css_id="concurrency")
         )
     return "\n".join(parts)

@@ -7,7 +7,7 @@ import html
 import geopandas as gpd
 import pandas as pd
 
-from .report import _img, _table
+from ._html import figure_img, html_table
 from .uncertainty_figures import sensitivity_figure
 from .words import level_label, tr
 
@@ -48,14 +48,14 @@ def uncertainty_section(
     parts = [
         f'<h2 id="uncertainty">{html.escape(tr("unc_h"))}</h2>',
         f"<p>{html.escape(tr('unc_summary', uncertain=n_unc, units=len(units)))}</p>",
-        '<div class="figs">' + _img(sensitivity_figure(parameters), tr("unc_fig_alt")) + "</div>",
+        '<div class="figs">' + figure_img(sensitivity_figure(parameters), tr("unc_fig_alt")) + "</div>",
         f"<h3>{html.escape(tr('unc_h_figures'))}</h3>",
     ]
     p = parameters.rename_axis("parameter").reset_index()
     order = [c for c in ("ST", "mu_star") if c in p]
     if order:
         p = p.sort_values(order, ascending=False, na_position="last")
-    parts.append(_table(p, _param_columns(), css_id="sensitivity-parameters"))
+    parts.append(html_table(p, _param_columns(), css_id="sensitivity-parameters"))
     if n_unc:
         u = units[units["uncertain"].astype(bool)].drop(columns="geometry").copy()
         u["unit"] = u.index.astype(str)
@@ -64,7 +64,7 @@ def uncertainty_section(
             if c in u.columns:
                 u[c] = u[c].astype(str).map(level_label)
         parts.append(f"<h3>{html.escape(tr('unc_h_units'))}</h3>")
-        parts.append(_table(u, _unit_columns(), css_id="uncertain-units", limit=25))
+        parts.append(html_table(u, _unit_columns(), css_id="uncertain-units", limit=25))
     if notes:
         parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
     return "\n".join(parts)

@@ -10,7 +10,6 @@ run's GeoPackages.
 
 from __future__ import annotations
 
-import base64
 import html
 import logging
 from collections.abc import Mapping, Sequence
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from gis.atomic import atomic_path
@@ -26,8 +24,15 @@ from gis.i18n import Lang
 from gis.validate import index_by_id
 
 from . import figures
+from ._closure_report import closure_section
 from ._communities import CommunitySafetyLike
+from ._community_report import community_section
+from ._flood_report import flood_section
+from ._html import REPORT_CSS, figure_img, html_table
 from ._plans import DepotPlanLike, StationPlanLike
+from ._register_report import register_section
+from ._standard_of_cover import standard_of_cover_section
+from ._uncertainty_report import uncertainty_section
 from .interactive import risk_map
 from .words import community_names, level_label, output_lang, speaking, stock_label, term_label, tr
 
@@ -45,71 +50,6 @@ log = logging.getLogger(__name__)
 MAP_INLINE_MAX_BYTES = 5_000_000
 #: Rows shown of the report's long tables (violations, depots, the depot plan); the rest counted.
 TABLE_ROWS = 50
-
-_CSS = """
-body { font: 14px/1.45 "Helvetica Neue", Arial, "Noto Sans CJK SC", "Microsoft YaHei", sans-serif;
-       margin: 0 auto; max-width: 1180px; padding: 16px 24px; color: #222; }
-h1 { font-size: 22px; margin-bottom: 2px; } h2 { font-size: 17px; margin-top: 28px;
-     border-bottom: 1px solid #ddd; padding-bottom: 3px; }
-.sub { color: #555; } .synthetic { background: #fff3cd; border: 1px solid #e0c36a; padding: 6px 10px; }
-.kpis { display: flex; flex-wrap: wrap; gap: 10px; } .kpi { border: 1px solid #ddd; border-radius: 6px;
-        padding: 8px 12px; min-width: 150px; } .kpi b { display: block; font-size: 20px; }
-table.rp { border-collapse: collapse; width: 100%; font-size: 12.5px; margin: 6px 0; }
-table.rp th, table.rp td { border-bottom: 1px solid #e5e5e5; padding: 3px 6px; text-align: left;
-                           vertical-align: top; }
-table.rp td.num { text-align: right; white-space: nowrap; } table.rp th { background: #f5f5f5; }
-.lv { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; }
-.figs img { max-width: 100%; border: 1px solid #eee; margin: 6px 0; }
-iframe.map { width: 100%; height: 680px; border: 1px solid #ccc; }
-.more { color: #555; font-style: italic; }
-h3 { font-size: 15px; margin-top: 18px; }
-"""
-
-
-def _fmt(value: Any, kind: str) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return "-"
-    if kind == "s":
-        v = float(value)
-        return (
-            html.escape(tr("minutes", minutes=f"{v / 60:.1f}"))
-            if np.isfinite(v)
-            else tr("map_js_not_reached")
-        )
-    if kind == "int":
-        return f"{float(value):,.0f}"
-    if kind == "pct":
-        return f"{float(value):.0%}"
-    if kind.startswith("."):
-        return f"{float(value):,.{int(kind[1:])}f}"
-    return html.escape(str(value))
-
-
-def _table(
-    df: pd.DataFrame, columns: Sequence[tuple[str, str, str]], *, css_id: str, limit: int | None = None
-) -> str:
-    """An escaped HTML table of ``columns`` ``(column, header, format)``; missing columns skipped."""
-    cols = [c for c in columns if c[0] in df.columns]
-    shown = df if limit is None else df.head(limit)
-    head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in cols)
-    rows = []
-    for _, row in shown.iterrows():
-        cells = []
-        for col, _, kind in cols:
-            cls = ' class="num"' if kind in {"s", "int", "pct"} or kind.startswith(".") else ""
-            cells.append(f"<td{cls}>{_fmt(row[col], kind)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    more = ""
-    if limit is not None and len(df) > limit:
-        more = f'<p class="more">{html.escape(tr("report_more", count=len(df) - limit))}</p>'
-    if not rows:
-        return f'<p id="{css_id}" class="more">{html.escape(tr("report_none"))}</p>'
-    return f'<table class="rp" id="{css_id}"><tr>{head}</tr>{"".join(rows)}</table>{more}'
-
-
-def _img(fig: Any, alt: str) -> str:
-    data = base64.b64encode(figures.figure_png(fig)).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _communities_by_id(layers: Mapping[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame | None:
@@ -202,7 +142,8 @@ def _report(
     depot_table = depot_plan.table() if depot_plan is not None else None
     parts = [
         f'<!DOCTYPE html><html lang="{tr("report_html_lang")}"><head><meta charset="utf-8">',
-        f"<title>{html.escape(tr('report_title', label=label))}</title><style>{_CSS}</style></head><body>",
+        f"<title>{html.escape(tr('report_title', label=label))}</title>",
+        f"<style>{REPORT_CSS}</style></head><body>",
         f"<h1>{html.escape(tr('report_heading', label=label))}</h1>",
         '<p class="sub">'
         + html.escape(
@@ -240,7 +181,7 @@ def _report(
         )
     parts.append(
         f'<h2>{html.escape(tr("report_h_figures"))}</h2><div class="figs">'
-        + "".join(_img(f, a) for f, a in figs)
+        + "".join(figure_img(f, a) for f, a in figs)
         + "</div>"
     )
 
@@ -281,7 +222,7 @@ def _report(
         top["level"] = top["level"].astype(str).map(level_label)
     parts.append(f"<h2>{html.escape(tr('report_h_top', count=top_n))}</h2>")
     parts.append(
-        _table(
+        html_table(
             top,
             [
                 ("rank", tr("map_f_rank"), "int"),
@@ -306,7 +247,7 @@ def _report(
     heading = tr("report_h_uncovered", minutes=f"{std.response_s / 60:g}", count=len(gaps))
     parts.append(f"<h2>{html.escape(heading)}</h2>")
     parts.append(
-        _table(
+        html_table(
             gaps,
             [
                 ("id", tr("map_f_id"), ""),
@@ -325,7 +266,7 @@ def _report(
 
     parts.append(f"<h2>{html.escape(tr('report_h_violations', count=len(coverage.violations)))}</h2>")
     parts.append(
-        _table(
+        html_table(
             coverage.violations,
             [
                 ("station", term_label("fire_station"), ""),
@@ -342,7 +283,7 @@ def _report(
         p = p.rename(columns={p.columns[0]: "id"}) if "id" not in p else p
         parts.append(f"<h2>{html.escape(tr('report_h_proposed', count=len(p)))}</h2>")
         parts.append(
-            _table(
+            html_table(
                 p,
                 [
                     ("id", tr("map_f_id"), ""),
@@ -368,43 +309,27 @@ def _report(
         ]
         parts.append(
             f"<h2>{html.escape(tr('report_h_depots'))}</h2>"
-            + _table(d, cols, css_id="depots", limit=TABLE_ROWS)
+            + html_table(d, cols, css_id="depots", limit=TABLE_ROWS)
         )
     if depot_table is not None and len(depot_table):
         plan = depot_table.reset_index() if depot_table.index.name else depot_table
         cols = [(str(c), str(c).replace("_", " "), "") for c in plan.columns if c != "geometry"]
         parts.append(
             f"<h2>{html.escape(tr('report_h_depot_plan'))}</h2>"
-            + _table(plan, cols, css_id="depot-plan", limit=TABLE_ROWS)
+            + html_table(plan, cols, css_id="depot-plan", limit=TABLE_ROWS)
         )
 
-    from ._flood_report import flood_section  # "" without a flood's figures
-
+    # "" without a flood's figures
     parts.append(flood_section(coverage, depot_plan, communities=_communities_by_id(layers)))
-
     if getattr(coverage, "extra_tables", {}).get("p90_by_hour") is not None:
-        from ._standard_of_cover import standard_of_cover_section
-
         parts.append(standard_of_cover_section(coverage))
-
     if getattr(coverage, "extra_tables", {}).get("what_if_summary") is not None:
-        from ._closure_report import closure_section
-
         parts.append(closure_section(coverage, communities=layers.get("communities")))
-
     if community_safety is not None:
-        from ._community_report import community_section
-
         parts.append(community_section(community_safety, communities=layers.get("communities")))
-
     if register is not None:
-        from ._register_report import register_section
-
         parts.append(register_section(register, communities=layers.get("communities")))
-
     if uncertainty is not None:
-        from ._uncertainty_report import uncertainty_section
-
         parts.append(uncertainty_section(uncertainty.units, uncertainty.parameters, uncertainty.notes))
 
     notes = list(dict.fromkeys([*risk.notes, *getattr(coverage, "notes", ()), *notes]))

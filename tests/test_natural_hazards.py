@@ -411,9 +411,11 @@ def test_riskplan_depots_plans_for_the_scenarios_flood(
     toml.write_text(text.replace('[layers.fire_stations]', '[layers.depots]\npath = "demo_city.gpkg"\n'
                                  'layer = "depots"\n\n[layers.fire_stations]'), encoding="utf-8")  # fmt: skip
     out = tmp_path / "depots.gpkg"
-    assert main(["-q", "depots", str(toml), "--out", str(out), "--distance", "euclidean"]) == 0
+    assert (
+        main(["-q", "depots", str(toml), "--out", str(out), "--distance", "euclidean", "--lang", "en"]) == 0
+    )
     assert "100-year flood sets the demand" in capsys.readouterr().out
     assert "flood_displaced" in gpd.read_file(out, layer="communities")
     bad = tmp_path / "bad.gpkg"
-    assert main(["-q", "depots", str(toml), "--out", str(bad), "--no-risk"]) == 2
+    assert main(["-q", "depots", str(toml), "--out", str(bad), "--no-risk", "--lang", "en"]) == 2
     assert "drop `--no-risk`" in capsys.readouterr().err and not bad.exists()
