@@ -374,14 +374,7 @@ def _prepare(
     area = pd.Series(tag("area"), dtype=object).str.lower().eq("yes").to_numpy()
     use = drivable & ~area & ~empty
     _log_skipped(highway, use, empty, area, where)
-    if not use.any():
-        found = pd.Series(highway, dtype=object).value_counts().head(10).to_dict()
-        msg = (
-            f"{where} has no drivable road among its {n_in} lines (highway classes found: "
-            f"{found}). Fix: check that it is a road layer with a `highway` column, or mark "
-            "its classes drivable in the speed table (`road_speeds=`)."
-        )
-        raise NetworkError(msg)
+    _require_drivable(highway, use, where)
     metric = _to_metric(lines.loc[use, [lines.geometry.name]], crs, where)
     parts, part_of = shapely.get_parts(metric.geometry.to_numpy(), return_index=True)
     idx = np.flatnonzero(use)[part_of]
@@ -412,6 +405,19 @@ def _prepare(
         n_skipped=int((~use).sum()),
         attrs={k: tag(k)[idx] for k in LINE_ATTRS if k in lines},
     )
+
+
+def _require_drivable(highway: npt.NDArray[np.object_], use: npt.NDArray[np.bool_], where: str) -> None:
+    """Raise :class:`NetworkError` when no line of ``where`` is a drivable road (``use`` all False)."""
+    if use.any():
+        return
+    found = pd.Series(highway, dtype=object).value_counts().head(10).to_dict()
+    msg = (
+        f"{where} has no drivable road among its {len(use)} lines (highway classes found: "
+        f"{found}). Fix: check that it is a road layer with a `highway` column, or mark "
+        "its classes drivable in the speed table (`road_speeds=`)."
+    )
+    raise NetworkError(msg)
 
 
 def _log_skipped(

@@ -20,9 +20,8 @@ import pyproj
 import shapely
 
 from ..crs import local_metric_crs
-from ..errors import NetworkError
 from ..osm import OsmWayArrays
-from ._build import CRSArg, _Lines, _log_skipped, _metric_crs
+from ._build import CRSArg, _Lines, _log_skipped, _metric_crs, _require_drivable
 from ._csr import ragged_arange
 from ._speeds import _directions, _osmids, _speeds, _text
 
@@ -55,14 +54,7 @@ def _prepare_osm(ways: OsmWayArrays, table: Mapping[str, Any], where: str, crs: 
     area = pd.Series(tag("area"), dtype=object).str.lower().eq("yes").to_numpy()
     use = drivable & ~area
     _log_skipped(highway, use, np.zeros(n_in, dtype=bool), area, where)
-    if not use.any():
-        found = pd.Series(highway, dtype=object).value_counts().head(10).to_dict()
-        msg = (
-            f"{where} has no drivable road among its {n_in} lines (highway classes found: "
-            f"{found}). Fix: check that it is a road layer with a `highway` column, or mark "
-            "its classes drivable in the speed table (`road_speeds=`)."
-        )
-        raise NetworkError(msg)
+    _require_drivable(highway, use, where)
     idx = np.flatnonzero(use)
     counts = ways.counts[idx]
     vertices = ragged_arange(ways.offsets[idx], counts)
