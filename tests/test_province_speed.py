@@ -80,7 +80,7 @@ def test_new_depots_are_those_of_the_plain_matrix(province, monkeypatch) -> None
         return dijkstra(*args, **kwargs)
 
     monkeypatch.setattr(depot_tiers, "dijkstra", counted)
-    kw = {"cfg": cfg, "limit_s": 30.0, "margin": 20_000.0}
+    kw = {"cfg": cfg, "limit_s": 30.0, "gap": float(cfg["depot_network"]["mip_rel_gap"]), "margin": 20_000.0}
     fast = depot_tiers._new_depots(scenario, graph, out, notes=[], **kw)
     assert searches, "the unmet communities' side was not searched"
     monkeypatch.setattr(depot_tiers, "hours_to_points", lambda g, c, u: cost_matrix(g, c, u) / 3600.0)
