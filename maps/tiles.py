@@ -270,12 +270,7 @@ class TileSource:
         return np.sort(self.tree.query(box, predicate="intersects"))
 
     def _bins(self, hits: np.ndarray, bounds: tuple[float, float, float, float]) -> _Bins:
-        xmin, _ymin, xmax, ymax = bounds
-        size = (xmax - xmin) / self.thin_bins
-        centre = self.centroids[hits]
-        col = np.clip(np.floor((centre[:, 0] - xmin) / size), -1, self.thin_bins).astype(np.int64)
-        row = np.clip(np.floor((ymax - centre[:, 1]) / size), -1, self.thin_bins).astype(np.int64)
-        bin_id = (row + 1) * (self.thin_bins + 2) + (col + 1)
+        col, row, bin_id = self._bin_ids(hits, bounds)
         # highest rank first, then lowest position: the first row per bin is the one kept
         order = np.lexsort((hits, -self.rank[hits], bin_id))
         first = np.ones(len(order), dtype=bool)
@@ -373,13 +368,14 @@ class TileSource:
         size = 2 * _HALF / n
         col = min(n - 1, max(0, math.floor((x + _HALF) / size)))
         row = min(n - 1, max(0, math.floor((_HALF - y) / size)))
-        xmin, _ymin, _xmax, ymax = tile_bounds(z, col, row)
+        bounds = tile_bounds(z, col, row)
+        xmin, _ymin, _xmax, ymax = bounds
         hits = self.hits(z, col, row)
         count: int | None = None
         if self._merging(hits):
             side = size / self.thin_bins
             cell = (math.floor((x - xmin) / side), math.floor((ymax - y) / side))
-            bx, by, _ = self._bin_ids(hits, tile_bounds(z, col, row))
+            bx, by, _ = self._bin_ids(hits, bounds)
             inside = hits[(bx == cell[0]) & (by == cell[1])]
             if not len(inside):
                 return None
@@ -387,7 +383,7 @@ class TileSource:
             order = np.lexsort((inside, -self.rank[inside], -self.level_codes[inside]))
             position, count = int(inside[order[0]]), len(inside)
         elif len(hits) > self.max_features and self.areal:
-            bins = self._bins(hits, tile_bounds(z, col, row))
+            bins = self._bins(hits, bounds)
             side = size / self.thin_bins
             cell = (math.floor((x - xmin) / side), math.floor((ymax - y) / side))
             match = np.flatnonzero((bins.cells[:, 0] == cell[0]) & (bins.cells[:, 1] == cell[1]))
@@ -410,8 +406,9 @@ class TileSource:
 
     def features(self, z: int, x: int, y: int) -> list[dict[str, object]]:
         """The tile's features as :func:`mapbox_vector_tile.encode` takes them (EPSG:3857)."""
-        if self._merging(self.hits(z, x, y)):
-            geoms, levels, cells = self.merged(z, x, y)
+        hits = self.hits(z, x, y)
+        if self._merging(hits):
+            geoms, levels, cells = self.merged(z, x, y, hits)
             columns = self._merged_columns(levels, cells)
             return [
                 {
@@ -420,7 +417,7 @@ class TileSource:
                 }
                 for i, geom in enumerate(geoms)
             ]
-        hits, clipped, counts = self._chosen(z, x, y)
+        hits, clipped, counts = self._chosen(z, x, y, hits)
         records = self.attributes.iloc[hits].to_dict("records")
         out: list[dict[str, object]] = []
         for i, (geom, props) in enumerate(zip(clipped, records, strict=True)):

@@ -322,9 +322,8 @@ class JobRunner:
             return
         with self._lock:
             self._langs[job_id] = job.lang
-        note = job.lang
         if not self.store.update_job(
-            job_id, status="running", message=job_note("job_started", note), expect=["queued"]
+            job_id, status="running", message=job_note("job_started", job.lang), expect=["queued"]
         ):
             return
         try:
@@ -341,24 +340,24 @@ class JobRunner:
                 job_id,
                 status="succeeded",
                 progress=1.0,
-                message=job_note("job_done", note),
+                message=job_note("job_done", job.lang),
                 expect=["running"],
             )
             log.info("job %s succeeded", job_id)
         except JobCancelled:
             status: JobStatus = "failed"
             if self._deposed.is_set():
-                message = job_note("job_deposed", note)
+                message = job_note("job_deposed", job.lang)
             elif self._closing.is_set():
-                message = job_note("job_shut_down", note)
+                message = job_note("job_shut_down", job.lang)
             else:
-                status, message = "cancelled", job_note("job_cancelled_on_request", note)
+                status, message = "cancelled", job_note("job_cancelled_on_request", job.lang)
             self.store.update_job(job_id, status=status, message=message, expect=["running"])
         except InputError as exc:
-            self.store.update_job(job_id, status="failed", message=exc.text(note), expect=["running"])
+            self.store.update_job(job_id, status="failed", message=exc.text(job.lang), expect=["running"])
         except Exception as exc:
             log.exception("job %s (%s) crashed", job_id, job.kind)
-            message = job_note("job_internal_error", note, error=type(exc).__name__)
+            message = job_note("job_internal_error", job.lang, error=type(exc).__name__)
             self.store.update_job(job_id, status="failed", message=message, expect=["running"])
 
     def shutdown(self, *, wait: bool = False) -> None:

@@ -55,9 +55,6 @@ def ended_month(active_since: datetime | None, reported_before: datetime | None,
 
 def read_month(conn: sqlite3.Connection, month: str) -> list[tuple[Any, ...]] | None:
     """The stored rows of ``month`` (``number`` then the snapshot columns), None if not built."""
-    cur = conn.execute("SELECT 1 FROM register_month_ends_built WHERE month = ?", (month,))
-    if cur.fetchone() is None:
-        return None
     # one read of both tables: a month cleared between them reads as not built
     cur = conn.execute(
         f"SELECT number, {_COLUMNS} FROM register_month_ends WHERE month = ? "

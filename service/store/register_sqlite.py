@@ -32,7 +32,7 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -339,7 +339,7 @@ class SQLiteRegister(RegisterBase):
         self, *, active_since: datetime | None = None, reported_before: datetime | None = None
     ) -> pd.DataFrame:
         """The states before ``reported_before`` of the items that matter for a window (SQL aggregates)."""
-        month = ended_month(active_since, reported_before, datetime.now()) if self.month_ends else None
+        month = ended_month(active_since, reported_before, _utc_now()) if self.month_ends else None
         if month is None:
             return snapshot_of(self._snapshot_rows(active_since, reported_before))
         conn = self._read()
@@ -377,7 +377,7 @@ class SQLiteRegister(RegisterBase):
             first = conn.execute("SELECT min(reported_at) FROM register_items").fetchone()[0]
             if first is None:
                 return []
-            now = pd.Period(datetime.now(), freq="M")
+            now = pd.Period(_utc_now(), freq="M")
             months = [str(p) for p in pd.period_range(pd.Period(first[:7], freq="M"), now - 1, freq="M")]
         built = {r[0] for r in conn.execute("SELECT month FROM register_month_ends_built")}
         made = []
@@ -386,7 +386,7 @@ class SQLiteRegister(RegisterBase):
                 continue
             period = pd.Period(month, freq="M")
             start, end = period.start_time.to_pydatetime(), (period + 1).start_time.to_pydatetime()
-            if ended_month(start, end, datetime.now()) is None:
+            if ended_month(start, end, _utc_now()) is None:
                 continue
             self.snapshot(active_since=start, reported_before=end)
             made.append(month)
@@ -414,3 +414,8 @@ class SQLiteRegister(RegisterBase):
             (json.dumps(list(numbers)), lo, hi),
         )
         return self._events_frame(rows)
+
+
+def _utc_now() -> datetime:
+    """Now as the register stores times: naive UTC (a server's local clock may be UTC+8)."""
+    return datetime.now(UTC).replace(tzinfo=None)
