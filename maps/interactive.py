@@ -41,6 +41,7 @@ from ._legend import legend_html, title_html
 from ._map_words import LAYER_NAMES, layer_keys, layer_names, runtime_words
 from ._plans import DepotPlanLike, StationPlanLike
 from ._style import badge_svg, load_style
+from ._unit_layers import units_spec
 from .words import community_names, current_lang, output_lang, speaking, stock_label, tr
 
 if TYPE_CHECKING:
@@ -337,7 +338,7 @@ def _draw_map(
     specs: list[dict[str, Any]] = [_context(layers, st, disp)]
 
     if risk is not None:
-        specs.append(lyr.units_spec(risk.units, st, disp))
+        specs.append(units_spec(risk.units, st, disp))
     if uncertainty is not None and (spec_u := unc.uncertainty_spec(uncertainty, disp)) is not None:
         specs.append(spec_u)
     if coverage is not None:
